@@ -1,0 +1,563 @@
+/*
+ * ScratchVM public API.
+ *
+ * A micro VMM over the Linux KVM API. Two kernels implement that API: the real kvm.ko
+ * through /dev/kvm (HV_BACKEND_KVM) and a software model of a VT-x processor
+ * (HV_BACKEND_SIM). Everything in this header works on either.
+ *
+ * The KVM structures are the kernel's own (<linux/kvm.h>): KvmRegs is struct kvm_regs,
+ * KvmRun is struct kvm_run, and the KVM_EXIT_* codes keep their Linux values.
+ *
+ * Conventions: functions return 0 or a negative errno, or NULL on failure; after a
+ * failure hv_last_error() holds a one-line message for the caller to print. Nothing here
+ * exits the process.
+ */
+#ifndef HYPERVISOR_SIM_H
+#define HYPERVISOR_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <linux/kvm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCRATCHVM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors and logging                                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+/* The message of the last failure in this thread ("" when none). */
+const char *hv_last_error(void);
+
+typedef enum { HV_LOG_ERROR = 0, HV_LOG_WARN = 1, HV_LOG_INFO = 2, HV_LOG_DEBUG = 3 } HvLogLevel;
+typedef void (*HvLogFn)(HvLogLevel level, const char *message, void *opaque);
+
+/* Where library diagnostics go: NULL restores the default (stderr). Messages above
+ * `max_level` are dropped; the default is HV_LOG_WARN. */
+void hv_set_log_handler(HvLogFn fn, void *opaque);
+void hv_set_log_level(HvLogLevel max_level);
+
+/* ------------------------------------------------------------------------------------ */
+/* Hypervisor types                                                                      */
+/* ------------------------------------------------------------------------------------ */
+
+typedef enum {
+    HYPERVISOR_TYPE_1,      /* bare metal: the hypervisor is the host OS */
+    HYPERVISOR_TYPE_2,      /* hosted: runs as a program on a host OS */
+    HYPERVISOR_TYPE_HYBRID, /* a host OS kernel turned hypervisor (KVM) */
+} HypervisorType;
+
+typedef struct {
+    const char *name;
+    HypervisorType type;
+    const char *vendor;
+    const char *description;
+} HypervisorInfo;
+
+extern const HypervisorInfo hypervisor_types[];
+extern const size_t hypervisor_types_count;
+
+const char *hypervisor_type_name(HypervisorType type);
+void print_hypervisor_types(void);              /* to stdout */
+void print_hypervisor_types_to(FILE *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* CPU virtualization capabilities (facts read from this machine)                        */
+/* ------------------------------------------------------------------------------------ */
+
+typedef enum { CAP_UNKNOWN = -1, CAP_NO = 0, CAP_YES = 1 } CapState;
+
+#define CPU_VIRT_MAX_KVM_CAPS 128
+
+typedef struct {
+    int number;   /* KVM_CAP_* */
+    int value;    /* what KVM_CHECK_EXTENSION returned (> 0) */
+} KvmCapValue;
+
+typedef struct {
+    char vendor[13];              /* CPUID.0 vendor string */
+    char brand[49];               /* CPUID.80000002h-4h */
+    bool hypervisor_present;      /* CPUID.1:ECX[31] */
+    char hypervisor_vendor[13];   /* CPUID.40000000h, "" when none */
+    CapState vmx;                 /* CPUID.1:ECX[5] */
+    CapState svm;                 /* CPUID.80000001h:ECX[2] */
+    CapState npt;                 /* CPUID.8000000Ah:EDX[0], SVM CPUs only */
+    CapState ept;                 /* IA32_VMX_PROCBASED_CTLS2 allowed-1 bit 1 */
+    CapState unrestricted_guest;  /* IA32_VMX_PROCBASED_CTLS2 allowed-1 bit 7 */
+    char msr_status[96];          /* why EPT/UG are unknown, when they are */
+
+    bool kvm_present;             /* /dev/kvm exists */
+    bool kvm_usable;              /* opened, API version 12, a VM could be created */
+    char kvm_status[128];         /* why not, when not */
+    int kvm_api_version;          /* -1 when it could not be read */
+    int kvm_num_caps;
+    KvmCapValue kvm_caps[CPU_VIRT_MAX_KVM_CAPS];
+} CpuVirtCaps;
+
+/* Reads CPUID, the VMX capability MSRs (when /dev/cpu/0/msr is readable) and /dev/kvm.
+ * Prints nothing; what cannot be read is CAP_UNKNOWN. */
+CpuVirtCaps check_cpu_virt_support(void);
+void print_cpu_virt_caps(FILE *out, const CpuVirtCaps *caps);
+const char *kvm_cap_name(int cap);   /* "SYNC_REGS", ... or NULL */
+
+/* ------------------------------------------------------------------------------------ */
+/* VMX: the VMCS and exit reasons (Intel SDM Vol. 3C, Appendix B and C)                  */
+/* ------------------------------------------------------------------------------------ */
+
+typedef enum {
+    EXIT_REASON_EXCEPTION_NMI = 0,
+    EXIT_REASON_EXTERNAL_INTERRUPT = 1,
+    EXIT_REASON_TRIPLE_FAULT = 2,
+    EXIT_REASON_INIT_SIGNAL = 3,
+    EXIT_REASON_SIPI = 4,
+    EXIT_REASON_IO_SMI = 5,
+    EXIT_REASON_OTHER_SMI = 6,
+    EXIT_REASON_INTERRUPT_WINDOW = 7,
+    EXIT_REASON_NMI_WINDOW = 8,
+    EXIT_REASON_TASK_SWITCH = 9,
+    EXIT_REASON_CPUID = 10,
+    EXIT_REASON_GETSEC = 11,
+    EXIT_REASON_HLT = 12,
+    EXIT_REASON_INVD = 13,
+    EXIT_REASON_INVLPG = 14,
+    EXIT_REASON_RDPMC = 15,
+    EXIT_REASON_RDTSC = 16,
+    EXIT_REASON_RSM = 17,
+    EXIT_REASON_VMCALL = 18,
+    EXIT_REASON_VMCLEAR = 19,
+    EXIT_REASON_VMLAUNCH = 20,
+    EXIT_REASON_VMPTRLD = 21,
+    EXIT_REASON_VMPTRST = 22,
+    EXIT_REASON_VMREAD = 23,
+    EXIT_REASON_VMRESUME = 24,
+    EXIT_REASON_VMWRITE = 25,
+    EXIT_REASON_VMXOFF = 26,
+    EXIT_REASON_VMXON = 27,
+    EXIT_REASON_CR_ACCESS = 28,
+    EXIT_REASON_DR_ACCESS = 29,
+    EXIT_REASON_IO_INSTRUCTION = 30,
+    EXIT_REASON_MSR_READ = 31,
+    EXIT_REASON_MSR_WRITE = 32,
+    EXIT_REASON_INVALID_GUEST_STATE = 33,
+    EXIT_REASON_MSR_LOADING = 34,
+    EXIT_REASON_MWAIT_INSTRUCTION = 36,
+    EXIT_REASON_MONITOR_TRAP_FLAG = 37,
+    EXIT_REASON_MONITOR_INSTRUCTION = 39,
+    EXIT_REASON_PAUSE_INSTRUCTION = 40,
+    EXIT_REASON_MCE_DURING_VMENTRY = 41,
+    EXIT_REASON_TPR_BELOW_THRESHOLD = 43,
+    EXIT_REASON_APIC_ACCESS = 44,
+    EXIT_REASON_VIRTUALIZED_EOI = 45,
+    EXIT_REASON_GDTR_IDTR = 46,
+    EXIT_REASON_LDTR_TR = 47,
+    EXIT_REASON_EPT_VIOLATION = 48,
+    EXIT_REASON_EPT_MISCONFIG = 49,
+    EXIT_REASON_INVEPT = 50,
+    EXIT_REASON_RDTSCP = 51,
+    EXIT_REASON_PREEMPTION_TIMER = 52,
+    EXIT_REASON_INVVPID = 53,
+    EXIT_REASON_WBINVD = 54,
+    EXIT_REASON_XSETBV = 55,
+    EXIT_REASON_APIC_WRITE = 56,
+    EXIT_REASON_RDRAND = 57,
+    EXIT_REASON_INVPCID = 58,
+    EXIT_REASON_VMFUNC = 59,
+    EXIT_REASON_ENCLS = 60,
+    EXIT_REASON_RDSEED = 61,
+    EXIT_REASON_PML_FULL = 62,
+    EXIT_REASON_XSAVES = 63,
+    EXIT_REASON_XRSTORS = 64,
+} VmExitReason;
+
+const char *vmx_exit_reason_name(uint32_t basic_reason);  /* "IO_INSTRUCTION", or NULL */
+
+typedef struct {
+    uint16_t selector;
+    uint64_t base;
+    uint32_t limit;
+    uint32_t access_rights;   /* VMX format: type, S, DPL, P, AVL, L, D/B, G, unusable (16) */
+} VmcsSegment;
+
+/* The readable view of a VMCS. vmcs_read/vmcs_write (software backend) address the same
+ * fields by their SDM encodings. */
+typedef struct {
+    struct {
+        uint64_t cr0, cr3, cr4, dr7;
+        uint64_t rsp, rip, rflags;
+        VmcsSegment es, cs, ss, ds, fs, gs, ldtr, tr;
+        uint64_t gdtr_base, idtr_base;
+        uint32_t gdtr_limit, idtr_limit;
+        uint64_t ia32_debugctl, ia32_pat, ia32_efer;
+        uint32_t sysenter_cs;
+        uint64_t sysenter_esp, sysenter_eip;
+        uint32_t interruptibility_state, activity_state;
+        uint64_t pending_debug_exceptions, vmcs_link_pointer;
+    } guest;
+    struct {
+        uint64_t cr0, cr3, cr4, rsp, rip;
+        uint16_t cs_selector, ss_selector, ds_selector, es_selector, fs_selector,
+            gs_selector, tr_selector;
+        uint64_t fs_base, gs_base, tr_base, gdtr_base, idtr_base;
+        uint64_t ia32_pat, ia32_efer;
+    } host;
+    struct {
+        uint32_t pin_based, cpu_based, secondary, exit_controls, entry_controls;
+        uint32_t exception_bitmap;
+        uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
+        uint64_t tsc_offset;
+        uint64_t cr0_guest_host_mask, cr4_guest_host_mask, cr0_read_shadow, cr4_read_shadow;
+        uint64_t ept_pointer;
+        uint16_t vpid;
+        uint32_t entry_interruption_info, entry_exception_error_code, entry_instruction_length;
+    } control;
+    struct {
+        uint32_t reason;
+        uint64_t qualification;
+        uint64_t guest_linear_address, guest_physical_address;
+        uint32_t interruption_info, interruption_error_code;
+        uint32_t idt_vectoring_info, idt_vectoring_error_code;
+        uint32_t instruction_length, instruction_info;
+        uint32_t vm_instruction_error;
+    } exit;
+} VMCS;
+
+/* ------------------------------------------------------------------------------------ */
+/* The KVM API                                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct kvm_regs KvmRegs;
+typedef struct kvm_segment KvmSegment;
+typedef struct kvm_sregs KvmSregs;
+typedef struct kvm_userspace_memory_region KvmUserspaceMemoryRegion;
+typedef struct kvm_run KvmRun;
+
+typedef enum { HV_BACKEND_AUTO, HV_BACKEND_KVM, HV_BACKEND_SIM } HvBackend;
+
+const char *hv_backend_name(HvBackend b);   /* "auto", "kvm", "sim" */
+
+#define KVM_MAX_MEMORY_REGIONS 32
+
+struct KvmBackendOps;
+struct KvmVm;
+
+typedef struct KvmDevice {
+    int fd;                       /* /dev/kvm; -1 on the software backend */
+    int api_version;              /* KVM_GET_API_VERSION (12) */
+    int extensions[64];           /* KVM_CHECK_EXTENSION for capability numbers 0..63 */
+    HvBackend backend;            /* HV_BACKEND_KVM or HV_BACKEND_SIM, never AUTO */
+    const struct KvmBackendOps *ops;
+    void *backend_data;
+    struct KvmVm *vms;            /* VMs created on this device, freed by kvm_close */
+} KvmDevice;
+
+typedef struct KvmVm {
+    int fd;                       /* KVM_CREATE_VM; -1 on the software backend */
+    KvmDevice *kvm;
+    KvmUserspaceMemoryRegion memory_regions[KVM_MAX_MEMORY_REGIONS];
+    int num_regions;
+    uint8_t *guest_memory;        /* host address of the first region */
+    size_t memory_size;           /* its size */
+    void *backend_data;
+    struct KvmVm *next;
+    struct KvmVcpu *vcpus;
+    struct HvMapping *mappings;   /* memory the library mapped for regions */
+} KvmVm;
+
+typedef struct KvmVcpu {
+    int fd;                       /* KVM_CREATE_VCPU; -1 on the software backend */
+    KvmVm *vm;
+    int vcpu_id;
+    KvmRun *kvm_run;
+    size_t kvm_run_size;
+    /* The vCPU's registers: valid after every kvm_run(); whatever a caller writes here is
+     * loaded into the vCPU before the next entry. */
+    KvmRegs regs;
+    KvmSregs sregs;
+    KvmRegs regs_synced;          /* what the backend last reported, to detect writes */
+    KvmSregs sregs_synced;
+    void *backend_data;
+    struct KvmVcpu *next;
+} KvmVcpu;
+
+/* Opens a backend. AUTO is KVM when /dev/kvm is usable, otherwise the software backend
+ * (saying so once through the log). */
+KvmDevice *kvm_open(void);
+KvmDevice *kvm_open_backend(HvBackend b);
+/* Whether /dev/kvm can run a VM here; `why` (may be NULL) says why not. */
+bool kvm_hw_usable(char *why, size_t why_size);
+int kvm_check_extension(KvmDevice *kvm, int cap);   /* >0 supported, 0 not, <0 error */
+KvmVm *kvm_create_vm(KvmDevice *kvm);
+void kvm_destroy_vm(KvmVm *vm);
+/* Maps [guest_addr, guest_addr + size) to host_addr; NULL host_addr: the library maps
+ * zeroed memory and frees it with the VM. size 0 deletes the slot. */
+int kvm_set_user_memory_region(KvmVm *vm, uint32_t slot, uint64_t guest_addr, uint64_t size,
+                               void *host_addr);
+int kvm_set_user_memory_region_flags(KvmVm *vm, uint32_t slot, uint32_t flags,
+                                     uint64_t guest_addr, uint64_t size, void *host_addr);
+/* Host address of guest-physical [gpa, gpa + len) when one memory region backs all of it,
+ * else NULL. */
+void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len);
+/* A vCPU in the initial state: real mode, segment selectors and bases 0, limits 0xFFFF,
+ * RIP 0x7C00, RFLAGS 0x2. */
+KvmVcpu *kvm_create_vcpu(KvmVm *vm, int vcpu_id);
+void kvm_destroy_vcpu(KvmVcpu *vcpu);
+int kvm_set_regs(KvmVcpu *vcpu, const KvmRegs *regs);
+int kvm_get_regs(KvmVcpu *vcpu, KvmRegs *regs);
+int kvm_set_sregs(KvmVcpu *vcpu, const KvmSregs *sregs);
+int kvm_get_sregs(KvmVcpu *vcpu, KvmSregs *sregs);
+/* One KVM_RUN: enters the guest until the next exit, described in vcpu->kvm_run.
+ * A signal or immediate_exit ends it with exit_reason KVM_EXIT_INTR and returns 0. */
+int kvm_run(KvmVcpu *vcpu);
+/* Closes the device and frees every VM and vCPU created on it. */
+void kvm_close(KvmDevice *kvm);
+/* Dirty-page log of a slot created with KVM_MEM_LOG_DIRTY_PAGES: one bit per 4 KiB page,
+ * returned and cleared. */
+int kvm_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap);
+
+/* ------------------------------------------------------------------------------------ */
+/* EPT (Intel SDM Vol. 3C, "VMX Support for Address Translation")                        */
+/* ------------------------------------------------------------------------------------ */
+
+#define EPT_READ              (1u << 0)
+#define EPT_WRITE             (1u << 1)
+#define EPT_EXECUTE           (1u << 2)
+#define EPT_MEMORY_TYPE_MASK  (7u << 3)
+#define EPT_MEMORY_TYPE_UC    (0u << 3)
+#define EPT_MEMORY_TYPE_WB    (6u << 3)
+#define EPT_IGNORE_PAT        (1u << 6)
+#define EPT_LARGE_PAGE        (1u << 7)
+
+typedef struct {
+    uint64_t entries[512];
+} EptTable;
+
+typedef struct {
+    EptTable *pml4;
+    size_t guest_phys_size;
+    uint8_t *host_memory_base;
+} EptContext;
+
+EptContext *ept_create(size_t guest_memory_size);
+int ept_map_page(EptContext *ept, uint64_t guest_phys, uint64_t host_phys, uint32_t permissions);
+int ept_handle_violation(EptContext *ept, uint64_t guest_phys, uint64_t exit_qualification);
+void ept_destroy(EptContext *ept);
+
+/* ------------------------------------------------------------------------------------ */
+/* Buses and devices                                                                     */
+/* ------------------------------------------------------------------------------------ */
+
+/* Port I/O: `port` is the absolute port, `size` 1, 2 or 4. Return 0 or a negative errno. */
+typedef int (*IoReadFn)(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+typedef int (*IoWriteFn)(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+/* MMIO: `addr` is the absolute guest-physical address, `size` 1, 2, 4 or 8. */
+typedef int (*MmioReadFn)(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+typedef int (*MmioWriteFn)(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+
+typedef struct {
+    uint16_t base;
+    uint16_t length;   /* ports [base, base + length) */
+    IoReadFn read;     /* NULL: reads as all ones */
+    IoWriteFn write;   /* NULL: writes are dropped */
+    void *opaque;
+    const char *name;
+} IoPortHandler;
+
+typedef struct {
+    uint64_t base;
+    uint64_t length;
+    MmioReadFn read;
+    MmioWriteFn write;
+    void *opaque;
+    const char *name;
+} MmioHandler;
+
+typedef struct IoBus IoBus;
+typedef struct MmioBus MmioBus;
+
+IoBus *io_bus_create(void);
+void io_bus_destroy(IoBus *bus);
+/* Copies *h; -EEXIST when the range overlaps one already registered, -EINVAL when empty
+ * or past port 0xFFFF. */
+int io_bus_register(IoBus *bus, const IoPortHandler *h);
+/* Unknown ports read as all ones and drop writes; both are counted. */
+int io_bus_in(IoBus *bus, uint16_t port, uint8_t size, uint32_t *value);
+int io_bus_out(IoBus *bus, uint16_t port, uint8_t size, uint32_t value);
+uint64_t io_bus_unhandled_count(const IoBus *bus);
+
+MmioBus *mmio_bus_create(void);
+void mmio_bus_destroy(MmioBus *bus);
+int mmio_bus_register(MmioBus *bus, const MmioHandler *h);
+int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value);
+int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value);
+uint64_t mmio_bus_unhandled_count(const MmioBus *bus);
+
+/* 16550A UART. */
+#define COM1_BASE 0x3F8
+#define SERIAL_INPUT_CAPACITY 4096
+
+typedef struct SerialPort {
+    uint16_t base;
+    uint8_t rbr, thr, ier, iir, lcr, mcr, lsr, msr;
+    uint8_t scr, fcr, dll, dlm;
+    char output_buffer[256];      /* the latest bytes the guest sent, a ring */
+    size_t output_pos;            /* index of the next byte in output_buffer */
+    uint64_t output_total;        /* bytes the guest sent in all */
+    int output_fd;                /* where transmitted bytes go; -1: nowhere */
+    /* Received bytes waiting for the guest (host input, or loopback). */
+    uint8_t input[SERIAL_INPUT_CAPACITY];
+    size_t input_head, input_count;
+    bool thr_interrupt_pending;
+    void *lock;                   /* the device is shared by the vCPU and input threads */
+} SerialPort;
+
+SerialPort *serial_create(void);                       /* COM1, output nowhere */
+SerialPort *serial_create_at(uint16_t base, int output_fd);
+int serial_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int serial_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+/* Host → guest: queues bytes for the receiver; returns how many fit. Thread-safe. */
+size_t serial_receive(SerialPort *sp, const uint8_t *data, size_t len);
+/* Copies the latest min(n, 256, output_total) transmitted bytes, oldest first. */
+size_t serial_output_latest(SerialPort *sp, char *buf, size_t n);
+void serial_destroy(SerialPort *sp);
+
+/* VGA text mode: 80x25 cells of (character, attribute) at 0xB8000 (MMIO), cursor through
+ * CRTC index/data ports 0x3D4/0x3D5 (registers 0x0E/0x0F). */
+#define VGA_TEXT_BASE 0xB8000
+#define VGA_TEXT_SIZE 0x8000
+#define VGA_COLS 80
+#define VGA_ROWS 25
+#define VGA_CRTC_INDEX 0x3D4
+#define VGA_CRTC_DATA 0x3D5
+
+typedef struct VgaDevice {
+    uint8_t *vram;                /* VGA_TEXT_SIZE bytes */
+    int cursor_x, cursor_y;
+    uint8_t crtc_index;
+    uint8_t crtc[25];
+    bool written;                 /* the guest has written the screen */
+} VgaDevice;
+
+VgaDevice *vga_create(void);
+int vga_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int vga_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+int vga_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int vga_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+/* The screen as 25 lines of text (code page 437 shown as UTF-8, trailing blanks cut). */
+void vga_display(VgaDevice *vga);                       /* to stdout */
+void vga_display_to(VgaDevice *vga, FILE *out);
+void vga_destroy(VgaDevice *vga);
+
+/* QEMU's isa-debug-exit at port 0xF4 (a write of V ends the VM with status (V << 1) | 1)
+ * and the 0xE9 debug console (bytes written go to the console; reads return 0xE9). */
+#define DEBUG_EXIT_PORT 0xF4
+#define DEBUG_CONSOLE_PORT 0xE9
+
+typedef struct DebugExit {
+    bool exited;
+    uint32_t value;               /* what the guest wrote */
+    int console_fd;               /* 0xE9 output; -1: nowhere */
+} DebugExit;
+
+DebugExit *debug_exit_create(int console_fd);
+int debug_exit_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int debug_exit_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+void debug_exit_destroy(DebugExit *d);
+
+/* ------------------------------------------------------------------------------------ */
+/* QEMU-style monitor                                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+struct SimpleVM;
+
+typedef struct QemuMonitor {
+    struct SimpleVM *vm;
+    FILE *out;
+} QemuMonitor;
+
+QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);
+int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id);
+int qemu_cmd_info_mem(QemuMonitor *mon);
+int qemu_cmd_x(QemuMonitor *mon, uint64_t addr, int count);
+int qemu_cmd_stop(QemuMonitor *mon);
+int qemu_cmd_cont(QemuMonitor *mon);
+int qemu_cmd_quit(QemuMonitor *mon);
+
+/* ------------------------------------------------------------------------------------ */
+/* SimpleVM: one vCPU, RAM, COM1, VGA text, debug exit                                   */
+/* ------------------------------------------------------------------------------------ */
+
+/* Guest-physical layout: RAM from 0, except the legacy VGA hole [0xA0000, 0xC0000),
+ * which is MMIO. */
+#define VM_VGA_HOLE_START 0xA0000
+#define VM_VGA_HOLE_END   0xC0000
+
+typedef enum {
+    VM_STOP_NONE,
+    VM_STOP_HLT,            /* the guest halted */
+    VM_STOP_DEBUG_EXIT,     /* the guest wrote the debug-exit port */
+    VM_STOP_SHUTDOWN,       /* triple fault */
+    VM_STOP_FAIL_ENTRY,     /* invalid guest state */
+    VM_STOP_INTERNAL_ERROR, /* the CPU model or the kernel cannot go on */
+    VM_STOP_MAX_EXITS,      /* --max-exits reached */
+    VM_STOP_REQUESTED,      /* vm_request_stop() */
+    VM_STOP_ERROR,          /* a host error (see hv_last_error) */
+} VmStopReason;
+
+typedef struct SimpleVM {
+    KvmDevice *kvm;
+    KvmVm *vm;
+    KvmVcpu *vcpu;
+    SerialPort *serial;
+    VgaDevice *vga;
+    EptContext *ept;
+    QemuMonitor *monitor;
+    bool running;
+
+    IoBus *io_bus;
+    MmioBus *mmio_bus;
+    DebugExit *debug_exit;
+    size_t ram_size;
+    uint8_t *ram;                 /* host address of guest-physical 0 */
+
+    VmStopReason stop_reason;
+    uint32_t debug_exit_value;
+    uint64_t exit_count;
+    uint64_t max_exits;           /* 0: no limit */
+    FILE *trace;                  /* one line per exit when set */
+    volatile int stop_requested;  /* set by vm_request_stop() from any thread */
+    void *run_thread;             /* the thread inside vm_run(), for vm_request_stop */
+} SimpleVM;
+
+SimpleVM *vm_create(size_t memory_mb);
+SimpleVM *vm_create_backend(size_t memory_mb, HvBackend b);
+/* Same, with the size in bytes (at least 64 KiB, a multiple of 4 KiB). */
+SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b);
+/* Copies code to guest-physical addr; -EFAULT when any byte falls outside RAM. */
+int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr);
+/* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
+ * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
+int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* Runs until the guest halts or stops (svm->stop_reason says how). Returns 0 for HLT and
+ * debug exit, a negative errno otherwise; diagnostics go through the log. */
+int vm_run(SimpleVM *svm);
+/* Asks a vm_run() in another thread to return at once (VM_STOP_REQUESTED). */
+void vm_request_stop(SimpleVM *svm);
+int vm_handle_io(SimpleVM *svm, KvmRun *run);
+int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
+/* Writes a register dump (with RIP, RFLAGS, segments and CR0) to `out`. */
+void vm_dump_registers(SimpleVM *svm, FILE *out);
+void vm_destroy(SimpleVM *svm);
+/* The seed's example: a real-mode program that prints "Hi!" on COM1 and halts. */
+int vm_run_real_mode_example(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HYPERVISOR_SIM_H */

@@ -1,0 +1,42 @@
+/*
+ * The KVM API boundary: what a kernel (hw: Linux kvm.ko, sim: the software VT-x model)
+ * provides under the public kvm_* functions. src/kvm/kvm.c owns the bookkeeping (device,
+ * VM and vCPU structs, memory the library maps); a backend only talks to its kernel.
+ */
+#ifndef SCRATCHVM_KVM_BACKEND_H
+#define SCRATCHVM_KVM_BACKEND_H
+
+#include "hypervisor_sim.h"
+
+typedef struct KvmBackendOps {
+    const char *name;
+    /* Fills kvm->api_version and kvm->extensions; kvm->fd as the backend needs. */
+    int (*open)(KvmDevice *kvm);
+    void (*close)(KvmDevice *kvm);
+    int (*check_extension)(KvmDevice *kvm, int cap);
+    int (*create_vm)(KvmVm *vm);
+    void (*destroy_vm)(KvmVm *vm);
+    /* `r` is already validated and recorded in vm->memory_regions. */
+    int (*set_memory_region)(KvmVm *vm, const KvmUserspaceMemoryRegion *r);
+    int (*get_dirty_log)(KvmVm *vm, uint32_t slot, uint64_t *bitmap);
+    /* Sets kvm_run and kvm_run_size; leaves registers in the reset state of the kernel. */
+    int (*create_vcpu)(KvmVcpu *vcpu);
+    void (*destroy_vcpu)(KvmVcpu *vcpu);
+    int (*get_regs)(KvmVcpu *vcpu, KvmRegs *regs);
+    int (*set_regs)(KvmVcpu *vcpu, const KvmRegs *regs);
+    int (*get_sregs)(KvmVcpu *vcpu, KvmSregs *sregs);
+    int (*set_sregs)(KvmVcpu *vcpu, const KvmSregs *sregs);
+    /* One entry and exit. Loads vcpu->regs/sregs where they differ from *_synced, and
+     * leaves the state at the exit in both. */
+    int (*run)(KvmVcpu *vcpu);
+} KvmBackendOps;
+
+extern const KvmBackendOps kvm_hw_ops;
+extern const KvmBackendOps kvm_sim_ops;   /* NULL-free table; open() fails until sim exists */
+
+/* Library-wide helpers (src/kvm/error.c). */
+int hv_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hv_clear_error(void);
+void hv_log(HvLogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
