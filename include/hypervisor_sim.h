@@ -176,6 +176,8 @@ typedef enum {
 } VmExitReason;
 
 const char *vmx_exit_reason_name(uint32_t basic_reason);  /* "IO_INSTRUCTION", or NULL */
+/* The name of a kvm_run exit_reason (KVM_EXIT_IO → "IO", KVM_EXIT_HLT → "HLT"), or NULL. */
+const char *kvm_exit_reason_name(uint32_t kvm_exit_reason);
 
 typedef struct {
     uint16_t selector;
