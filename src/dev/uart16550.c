@@ -7,7 +7,9 @@
  * - Reception comes from a queue (SERIAL_INPUT_CAPACITY bytes) filled by the host
  *   (serial_receive, from any thread) or by the transmitter in loopback mode. It stands
  *   for both the receive FIFO and the line behind it, so LSR.DR is set while it holds a
- *   byte, in FIFO mode or not.
+ *   byte, in FIFO mode or not. Host input keeps queueing in loopback mode too: it waits
+ *   on the host side of the line rather than being lost. In FIFO mode, received data is
+ *   reported as "data available" (0x04), never as a character timeout (0x0C).
  * - There is no interrupt controller: IIR says what would be pending, for polling guests.
  * - Baud rate, word length, parity and break are stored (LCR, divisor latch) but have no
  *   effect: there is no wire.

@@ -234,6 +234,9 @@ int vga_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque)
     return 0;
 }
 
+/* Row `row` as UTF-8 into buf (NUL-terminated, trailing blanks cut; 0x00 cells count as
+ * blanks). A character that would not fit ends the row early rather than being cut in
+ * half. Returns the length, 0 for a bad row or buffer. */
 size_t vga_render_row(const VgaDevice *vga, int row, char *buf, size_t size)
 {
     if (!buf || size == 0)
