@@ -443,6 +443,7 @@ typedef struct VgaDevice {
     uint8_t crtc_index;
     uint8_t crtc[25];
     bool written;                 /* the guest has written the screen */
+    uint8_t input_status1;        /* port 0x3DA: retrace bits 0 and 3 toggle on each read */
 } VgaDevice;
 
 VgaDevice *vga_create(void);
@@ -453,6 +454,11 @@ int vga_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 /* The screen as 25 lines of text (code page 437 shown as UTF-8, trailing blanks cut). */
 void vga_display(VgaDevice *vga);                       /* to stdout */
 void vga_display_to(VgaDevice *vga, FILE *out);
+/* One row (0..24) as UTF-8, trailing blanks cut, NUL-terminated in buf; a row needs at
+ * most VGA_ROW_UTF8_MAX bytes. Stops before a character that would not fit. Returns the
+ * length (0 for a bad row). */
+#define VGA_ROW_UTF8_MAX (VGA_COLS * 3 + 1)
+size_t vga_render_row(const VgaDevice *vga, int row, char *buf, size_t size);
 void vga_destroy(VgaDevice *vga);
 
 /* QEMU's isa-debug-exit at port 0xF4 (a write of V ends the VM with status (V << 1) | 1)

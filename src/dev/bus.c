@@ -1,0 +1,320 @@
+/*
+ * The port-I/O bus and the MMIO bus: they route a guest access to the device that owns
+ * the address. Each bus keeps its ranges in an array sorted by base; a lookup is a binary
+ * search, because it happens on every I/O or MMIO exit.
+ *
+ * Unknown addresses behave like an empty ISA bus: reads float to all ones, writes vanish.
+ * Such accesses are counted and logged, but rarely (once per port, once per MMIO page for
+ * the first few pages), so a guest probing hardware cannot flood the log.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvm/backend.h"
+
+/* MMIO pages whose first unhandled access is logged; later pages are silent. */
+#define MMIO_WARN_PAGES 64
+#define MMIO_PAGE_SHIFT 12
+
+struct IoBus {
+    IoPortHandler *ranges;   /* sorted by base, never overlapping */
+    size_t count, capacity;
+    uint64_t unhandled;
+    uint64_t warned[65536 / 64];   /* one bit per port: logged already */
+};
+
+struct MmioBus {
+    MmioHandler *ranges;     /* sorted by base, never overlapping */
+    size_t count, capacity;
+    uint64_t unhandled;
+    uint64_t warned_pages[MMIO_WARN_PAGES];
+    size_t warned_count;
+};
+
+static const uint32_t io_size_mask[5] = {0, 0xFF, 0xFFFF, 0, 0xFFFFFFFFu};
+
+static uint64_t mmio_size_mask(uint8_t size)
+{
+    return size == 8 ? UINT64_MAX : (UINT64_C(1) << (size * 8)) - 1;
+}
+
+static bool io_size_ok(uint8_t size) { return size == 1 || size == 2 || size == 4; }
+
+static bool mmio_size_ok(uint8_t size)
+{
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Port I/O                                                                            */
+/* ---------------------------------------------------------------------------------- */
+
+IoBus *io_bus_create(void)
+{
+    IoBus *bus = calloc(1, sizeof(*bus));
+    if (!bus)
+        hv_fail(ENOMEM, "io bus: out of memory");
+    return bus;
+}
+
+void io_bus_destroy(IoBus *bus)
+{
+    if (!bus)
+        return;
+    free(bus->ranges);
+    free(bus);
+}
+
+/* Index of the first range whose base is greater than `port` (0..count). The range that
+ * may contain `port` is the one just before it. */
+static size_t io_upper_bound(const IoBus *bus, uint32_t port)
+{
+    size_t lo = 0, hi = bus->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bus->ranges[mid].base > port)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static const IoPortHandler *io_find(const IoBus *bus, uint16_t port)
+{
+    size_t i = io_upper_bound(bus, port);
+    if (i == 0)
+        return NULL;
+    const IoPortHandler *h = &bus->ranges[i - 1];
+    return (uint32_t)port - h->base < h->length ? h : NULL;
+}
+
+/* Inserts a copy of *h in base order. Returns 0, -EINVAL for an empty range or one that
+ * runs past port 0xFFFF, -EEXIST when it overlaps a registered range, -ENOMEM. The bus
+ * keeps h->name and h->opaque as pointers: they must outlive the bus. */
+int io_bus_register(IoBus *bus, const IoPortHandler *h)
+{
+    if (!bus || !h)
+        return -EINVAL;
+    uint32_t base = h->base, end = base + h->length;   /* end is exclusive */
+    if (h->length == 0 || end > 0x10000)
+        return hv_fail(EINVAL, "io bus: bad range %#x+%u for %s", base, h->length,
+                       h->name ? h->name : "?");
+    size_t i = io_upper_bound(bus, base);
+    const IoPortHandler *prev = i > 0 ? &bus->ranges[i - 1] : NULL;
+    const IoPortHandler *next = i < bus->count ? &bus->ranges[i] : NULL;
+    if ((prev && (uint32_t)prev->base + prev->length > base) || (next && next->base < end))
+        return hv_fail(EEXIST, "io bus: ports %#x-%#x of %s overlap a registered range",
+                       base, end - 1, h->name ? h->name : "?");
+    if (bus->count == bus->capacity) {
+        size_t cap = bus->capacity ? bus->capacity * 2 : 8;
+        IoPortHandler *r = realloc(bus->ranges, cap * sizeof(*r));
+        if (!r)
+            return hv_fail(ENOMEM, "io bus: out of memory");
+        bus->ranges = r;
+        bus->capacity = cap;
+    }
+    memmove(&bus->ranges[i + 1], &bus->ranges[i], (bus->count - i) * sizeof(*h));
+    bus->ranges[i] = *h;
+    bus->count++;
+    return 0;
+}
+
+/* Counts an access nobody handles; logs it the first time this port is seen. */
+static void io_unhandled(IoBus *bus, uint16_t port, uint8_t size, bool write, uint32_t value)
+{
+    bus->unhandled++;
+    uint64_t bit = UINT64_C(1) << (port % 64);
+    if (bus->warned[port / 64] & bit)
+        return;
+    bus->warned[port / 64] |= bit;
+    if (write)
+        hv_log(HV_LOG_WARN, "unhandled OUT to port %#06x (size %u, value %#x); further "
+               "accesses to this port are not logged", port, size, value);
+    else
+        hv_log(HV_LOG_WARN, "unhandled IN from port %#06x (size %u); reads as all ones, "
+               "further accesses to this port are not logged", port, size);
+}
+
+/* An IN of `size` bytes at `port`. The handler that owns `port` answers for the whole
+ * access; the value is masked to the size. Returns 0, -EINVAL for a bad size, or the
+ * handler's error (then *value is all ones). */
+int io_bus_in(IoBus *bus, uint16_t port, uint8_t size, uint32_t *value)
+{
+    if (!bus || !value || !io_size_ok(size))
+        return -EINVAL;
+    uint32_t mask = io_size_mask[size];
+    const IoPortHandler *h = io_find(bus, port);
+    if (!h) {
+        io_unhandled(bus, port, size, false, 0);
+        *value = mask;
+        return 0;
+    }
+    if (!h->read) {
+        *value = mask;
+        return 0;
+    }
+    uint32_t v = 0;
+    int err = h->read(port, size, &v, h->opaque);
+    *value = err < 0 ? mask : v & mask;
+    return err < 0 ? err : 0;
+}
+
+/* An OUT of `size` bytes at `port`; the value is masked to the size before the handler
+ * sees it. Returns 0, -EINVAL for a bad size, or the handler's error. */
+int io_bus_out(IoBus *bus, uint16_t port, uint8_t size, uint32_t value)
+{
+    if (!bus || !io_size_ok(size))
+        return -EINVAL;
+    value &= io_size_mask[size];
+    const IoPortHandler *h = io_find(bus, port);
+    if (!h) {
+        io_unhandled(bus, port, size, true, value);
+        return 0;
+    }
+    if (!h->write)
+        return 0;
+    int err = h->write(port, size, value, h->opaque);
+    return err < 0 ? err : 0;
+}
+
+uint64_t io_bus_unhandled_count(const IoBus *bus) { return bus ? bus->unhandled : 0; }
+
+/* ---------------------------------------------------------------------------------- */
+/* MMIO                                                                                */
+/* ---------------------------------------------------------------------------------- */
+
+MmioBus *mmio_bus_create(void)
+{
+    MmioBus *bus = calloc(1, sizeof(*bus));
+    if (!bus)
+        hv_fail(ENOMEM, "mmio bus: out of memory");
+    return bus;
+}
+
+void mmio_bus_destroy(MmioBus *bus)
+{
+    if (!bus)
+        return;
+    free(bus->ranges);
+    free(bus);
+}
+
+static size_t mmio_upper_bound(const MmioBus *bus, uint64_t addr)
+{
+    size_t lo = 0, hi = bus->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bus->ranges[mid].base > addr)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static const MmioHandler *mmio_find(const MmioBus *bus, uint64_t addr)
+{
+    size_t i = mmio_upper_bound(bus, addr);
+    if (i == 0)
+        return NULL;
+    const MmioHandler *h = &bus->ranges[i - 1];
+    return addr - h->base < h->length ? h : NULL;
+}
+
+/* Last address of a range; the caller has checked that it does not wrap. */
+static uint64_t mmio_last(const MmioHandler *h) { return h->base + (h->length - 1); }
+
+/* Inserts a copy of *h in base order. Returns 0, -EINVAL for an empty range or one that
+ * wraps past the top of the 64-bit address space, -EEXIST on overlap, -ENOMEM. */
+int mmio_bus_register(MmioBus *bus, const MmioHandler *h)
+{
+    if (!bus || !h)
+        return -EINVAL;
+    if (h->length == 0 || h->length - 1 > UINT64_MAX - h->base)
+        return hv_fail(EINVAL, "mmio bus: bad range %#llx+%#llx for %s",
+                       (unsigned long long)h->base, (unsigned long long)h->length,
+                       h->name ? h->name : "?");
+    size_t i = mmio_upper_bound(bus, h->base);
+    const MmioHandler *prev = i > 0 ? &bus->ranges[i - 1] : NULL;
+    const MmioHandler *next = i < bus->count ? &bus->ranges[i] : NULL;
+    if ((prev && mmio_last(prev) >= h->base) || (next && next->base <= mmio_last(h)))
+        return hv_fail(EEXIST, "mmio bus: %#llx-%#llx of %s overlaps a registered range",
+                       (unsigned long long)h->base, (unsigned long long)mmio_last(h),
+                       h->name ? h->name : "?");
+    if (bus->count == bus->capacity) {
+        size_t cap = bus->capacity ? bus->capacity * 2 : 8;
+        MmioHandler *r = realloc(bus->ranges, cap * sizeof(*r));
+        if (!r)
+            return hv_fail(ENOMEM, "mmio bus: out of memory");
+        bus->ranges = r;
+        bus->capacity = cap;
+    }
+    memmove(&bus->ranges[i + 1], &bus->ranges[i], (bus->count - i) * sizeof(*h));
+    bus->ranges[i] = *h;
+    bus->count++;
+    return 0;
+}
+
+/* Counts an access nobody handles; logs the first one on each of the first
+ * MMIO_WARN_PAGES pages (a linear scan is fine: this is the slow, rare path). */
+static void mmio_unhandled(MmioBus *bus, uint64_t addr, uint8_t size, bool write)
+{
+    bus->unhandled++;
+    uint64_t page = addr >> MMIO_PAGE_SHIFT;
+    for (size_t i = 0; i < bus->warned_count; i++)
+        if (bus->warned_pages[i] == page)
+            return;
+    if (bus->warned_count == MMIO_WARN_PAGES)
+        return;
+    bus->warned_pages[bus->warned_count++] = page;
+    hv_log(HV_LOG_WARN, "unhandled MMIO %s at %#llx (size %u); %s", write ? "write" : "read",
+           (unsigned long long)addr, size,
+           bus->warned_count == MMIO_WARN_PAGES
+               ? "no further unhandled MMIO is logged"
+               : "further accesses to this page are not logged");
+}
+
+/* A read of `size` bytes at guest-physical `addr`, answered by the range that holds
+ * `addr`. Returns 0, -EINVAL for a bad size, or the handler's error (*value all ones). */
+int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
+{
+    if (!bus || !value || !mmio_size_ok(size))
+        return -EINVAL;
+    uint64_t mask = mmio_size_mask(size);
+    const MmioHandler *h = mmio_find(bus, addr);
+    if (!h) {
+        mmio_unhandled(bus, addr, size, false);
+        *value = mask;
+        return 0;
+    }
+    if (!h->read) {
+        *value = mask;
+        return 0;
+    }
+    uint64_t v = 0;
+    int err = h->read(addr, size, &v, h->opaque);
+    *value = err < 0 ? mask : v & mask;
+    return err < 0 ? err : 0;
+}
+
+/* A write of `size` bytes at `addr`, masked to the size. Returns 0, -EINVAL for a bad
+ * size, or the handler's error. */
+int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
+{
+    if (!bus || !mmio_size_ok(size))
+        return -EINVAL;
+    value &= mmio_size_mask(size);
+    const MmioHandler *h = mmio_find(bus, addr);
+    if (!h) {
+        mmio_unhandled(bus, addr, size, true);
+        return 0;
+    }
+    if (!h->write)
+        return 0;
+    int err = h->write(addr, size, value, h->opaque);
+    return err < 0 ? err : 0;
+}
+
+uint64_t mmio_bus_unhandled_count(const MmioBus *bus) { return bus ? bus->unhandled : 0; }
