@@ -316,6 +316,9 @@ int kvm_get_sregs(KvmVcpu *vcpu, KvmSregs *sregs);
 /* One KVM_RUN: enters the guest until the next exit, described in vcpu->kvm_run.
  * A signal or immediate_exit ends it with exit_reason KVM_EXIT_INTR and returns 0. */
 int kvm_run(KvmVcpu *vcpu);
+/* From any thread: a kvm_run() in progress returns soon with KVM_EXIT_INTR, and so does
+ * the next one, at once, until the caller clears kvm_run->immediate_exit. */
+void kvm_vcpu_kick(KvmVcpu *vcpu);
 /* Closes the device and frees every VM and vCPU created on it. */
 void kvm_close(KvmDevice *kvm);
 /* Dirty-page log of a slot created with KVM_MEM_LOG_DIRTY_PAGES: one bit per 4 KiB page,
@@ -436,6 +439,7 @@ void serial_destroy(SerialPort *sp);
 #define VGA_ROWS 25
 #define VGA_CRTC_INDEX 0x3D4
 #define VGA_CRTC_DATA 0x3D5
+#define VGA_INPUT_STATUS 0x3DA
 
 typedef struct VgaDevice {
     uint8_t *vram;                /* VGA_TEXT_SIZE bytes */
@@ -504,6 +508,9 @@ int qemu_cmd_quit(QemuMonitor *mon);
  * which is MMIO. */
 #define VM_VGA_HOLE_START 0xA0000
 #define VM_VGA_HOLE_END   0xC0000
+#define VM_MIN_RAM (64ull * 1024)               /* 64 KiB */
+#define VM_MAX_RAM (3ull * 1024 * 1024 * 1024)  /* 3 GiB: the top GiB is for firmware */
+#define VM_MAX_ROM (256ull * 1024)              /* 256 KiB */
 
 typedef enum {
     VM_STOP_NONE,
@@ -539,7 +546,8 @@ typedef struct SimpleVM {
     uint64_t max_exits;           /* 0: no limit */
     FILE *trace;                  /* one line per exit when set */
     volatile int stop_requested;  /* set by vm_request_stop() from any thread */
-    void *run_thread;             /* the thread inside vm_run(), for vm_request_stop */
+    uint8_t *rom;                 /* firmware image mapping (vm_load_rom), or NULL */
+    size_t rom_size;
 } SimpleVM;
 
 SimpleVM *vm_create(size_t memory_mb);
@@ -551,6 +559,9 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
  * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* Host address of guest RAM [gpa, gpa + len), or NULL when any byte of it is not RAM (past
+ * the end, in the VGA hole, or firmware): the one way the VMM reaches guest memory. */
+uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);
 /* Runs until the guest halts or stops (svm->stop_reason says how). Returns 0 for HLT and
  * debug exit, a negative errno otherwise; diagnostics go through the log. */
 int vm_run(SimpleVM *svm);

@@ -29,6 +29,8 @@ typedef struct KvmBackendOps {
     /* One entry and exit. Loads vcpu->regs/sregs where they differ from *_synced, and
      * leaves the state at the exit in both. */
     int (*run)(KvmVcpu *vcpu);
+    /* Makes a run in progress in another thread end soon; immediate_exit is already set. */
+    void (*kick)(KvmVcpu *vcpu);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

@@ -1,0 +1,70 @@
+/* Raw-mode terminal and the Ctrl-A escape keys. */
+#include <stdlib.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/console.h"
+
+const char console_help_text[] =
+    "\r\n"
+    "C-a h    print this help\r\n"
+    "C-a x    exit emulator\r\n"
+    "C-a C-a  sends C-a\r\n";
+
+ConsoleAction console_escape_feed(ConsoleEscape *st, uint8_t byte, uint8_t *out)
+{
+    if (!st->escape_pending) {
+        if (byte == CONSOLE_ESCAPE) {
+            st->escape_pending = true;
+            return CONSOLE_NOTHING;
+        }
+        *out = byte;
+        return CONSOLE_SEND;
+    }
+    st->escape_pending = false;
+    switch (byte) {
+    case CONSOLE_ESCAPE:
+        *out = CONSOLE_ESCAPE;
+        return CONSOLE_SEND;
+    case 'x': case 'X':
+        return CONSOLE_QUIT;
+    case 'h': case 'H': case '?':
+        return CONSOLE_HELP;
+    default:
+        return CONSOLE_NOTHING;
+    }
+}
+
+/* The one terminal of this process: saved once, restored on every way out. */
+static struct termios saved_termios;
+static int saved_fd = -1;
+
+void console_restore(void)
+{
+    if (saved_fd >= 0) {
+        tcsetattr(saved_fd, TCSAFLUSH, &saved_termios);
+        saved_fd = -1;
+    }
+}
+
+int console_raw_enable(int fd)
+{
+    struct termios t;
+    if (!isatty(fd) || tcgetattr(fd, &t) < 0)
+        return -1;
+    saved_termios = t;
+    t.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB);
+    t.c_cflag |= CS8;
+    t.c_oflag |= OPOST;   /* the guest's "\n" still returns the carriage */
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(fd, TCSAFLUSH, &t) < 0)
+        return -1;
+    saved_fd = fd;
+    static int registered;
+    if (!registered++)
+        atexit(console_restore);
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* The terminal as a VM console: raw mode that is always undone, and QEMU's Ctrl-A keys. */
+#ifndef SCRATCHVM_CLI_CONSOLE_H
+#define SCRATCHVM_CLI_CONSOLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONSOLE_ESCAPE 0x01   /* Ctrl-A */
+
+typedef enum {
+    CONSOLE_NOTHING,   /* swallowed (the escape key itself, or an unknown escape) */
+    CONSOLE_SEND,      /* give *out to the guest */
+    CONSOLE_QUIT,      /* Ctrl-A x */
+    CONSOLE_HELP,      /* Ctrl-A h */
+} ConsoleAction;
+
+typedef struct {
+    bool escape_pending;
+} ConsoleEscape;
+
+/* Feeds one byte typed on the console. */
+ConsoleAction console_escape_feed(ConsoleEscape *st, uint8_t byte, uint8_t *out);
+
+extern const char console_help_text[];
+
+/* Puts the terminal on fd in raw mode (no echo, no line editing, no signals; output
+ * processing kept so that "\n" still starts a line) and arranges for it to be restored at
+ * exit. 0 on success, -1 when fd is not a terminal. */
+int console_raw_enable(int fd);
+/* Restores the terminal; async-signal-safe, idempotent. */
+void console_restore(void);
+
+#endif

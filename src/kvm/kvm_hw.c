@@ -1,0 +1,321 @@
+/*
+ * The hw backend: Linux KVM through ioctls on /dev/kvm (Documentation/virt/kvm/api.rst).
+ * Registers travel in the kvm_run page (KVM_CAP_SYNC_REGS) so that an exit costs no extra
+ * ioctl; only what the caller changed is marked dirty for the next entry.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm/backend.h"
+
+/* Where real mode on Intel without unrestricted guest keeps KVM's TSS (three pages): just
+ * below the 256 KiB firmware window under 4 GiB. */
+#define HW_TSS_ADDR 0xFFFBD000u
+
+typedef struct {
+    int vcpu_mmap_size;
+    struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, given to every vCPU */
+} HwDevice;
+
+typedef struct {
+    bool sync_regs;
+    /* Who is inside KVM_RUN, so that a kick signals only a thread that is there. */
+    pthread_mutex_t lock;
+    bool in_run;
+    pthread_t thread;
+} HwVcpu;
+
+/* The signal that knocks a vCPU thread out of KVM_RUN (EINTR). Its handler does nothing:
+ * the interruption is the point. */
+#define HW_KICK_SIGNAL (SIGRTMIN + 1)
+
+static void hw_kick_handler(int sig) { (void)sig; }
+
+static void hw_install_kick_handler(void)
+{
+    struct sigaction sa = {.sa_handler = hw_kick_handler};
+    sigemptyset(&sa.sa_mask);
+    sigaction(HW_KICK_SIGNAL, &sa, NULL);   /* no SA_RESTART: KVM_RUN must return */
+}
+
+static int hw_errno(const char *what)
+{
+    int err = errno;
+    return hv_fail(err, "%s: %s", what, strerror(err));
+}
+
+static int hw_open(KvmDevice *kvm)
+{
+    HwDevice *hd = calloc(1, sizeof(*hd));
+    if (!hd)
+        return hv_fail(ENOMEM, "out of memory");
+    kvm->fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm->fd < 0) {
+        int r = hw_errno("/dev/kvm");
+        free(hd);
+        return r;
+    }
+    kvm->api_version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+    if (kvm->api_version != KVM_API_VERSION) {
+        int r = hv_fail(ENOTSUP, "/dev/kvm: API version %d, need %d", kvm->api_version,
+                        KVM_API_VERSION);
+        close(kvm->fd);
+        free(hd);
+        return r;
+    }
+    hd->vcpu_mmap_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (hd->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+        int r = hw_errno("KVM_GET_VCPU_MMAP_SIZE");
+        close(kvm->fd);
+        free(hd);
+        return r;
+    }
+    for (int cap = 0; cap < 64; cap++) {
+        int v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
+        kvm->extensions[cap] = v > 0 ? v : 0;
+    }
+    kvm->backend_data = hd;
+    return 0;
+}
+
+static void hw_close(KvmDevice *kvm)
+{
+    HwDevice *hd = kvm->backend_data;
+    if (hd)
+        free(hd->cpuid);
+    free(hd);
+    if (kvm->fd >= 0)
+        close(kvm->fd);
+}
+
+static int hw_check_extension(KvmDevice *kvm, int cap)
+{
+    int v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
+    return v < 0 ? -errno : v;
+}
+
+static int hw_create_vm(KvmVm *vm)
+{
+    vm->fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+    if (vm->fd < 0)
+        return hw_errno("KVM_CREATE_VM");
+    if (hw_check_extension(vm->kvm, KVM_CAP_SET_TSS_ADDR) > 0 &&
+        ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)HW_TSS_ADDR) < 0) {
+        int r = hw_errno("KVM_SET_TSS_ADDR");
+        close(vm->fd);
+        return r;
+    }
+    return 0;
+}
+
+static void hw_destroy_vm(KvmVm *vm)
+{
+    if (vm->fd >= 0)
+        close(vm->fd);
+}
+
+static int hw_set_memory_region(KvmVm *vm, const KvmUserspaceMemoryRegion *r)
+{
+    if ((r->flags & KVM_MEM_READONLY) && hw_check_extension(vm->kvm, KVM_CAP_READONLY_MEM) <= 0)
+        return hv_fail(ENOTSUP, "this KVM has no read-only memory slots (KVM_CAP_READONLY_MEM)");
+    if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, r) < 0)
+        return hw_errno("KVM_SET_USER_MEMORY_REGION");
+    return 0;
+}
+
+static int hw_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap)
+{
+    struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap};
+    if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0)
+        return hw_errno("KVM_GET_DIRTY_LOG");
+    return 0;
+}
+
+/* The CPUID KVM supports, fetched once per device: a guest without it sees zeros. */
+static int hw_supported_cpuid(KvmDevice *kvm, struct kvm_cpuid2 **out)
+{
+    HwDevice *hd = kvm->backend_data;
+    for (int n = 64; !hd->cpuid && n <= 4096; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+        if (!c)
+            return hv_fail(ENOMEM, "out of memory");
+        c->nent = n;
+        if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            hd->cpuid = c;
+            break;
+        }
+        int err = errno;
+        free(c);
+        if (err != E2BIG)
+            return hv_fail(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(err));
+    }
+    *out = hd->cpuid;
+    return hd->cpuid ? 0 : hv_fail(E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+static int hw_create_vcpu(KvmVcpu *vcpu)
+{
+    KvmDevice *kvm = vcpu->vm->kvm;
+    HwDevice *hd = kvm->backend_data;
+    HwVcpu *hv = calloc(1, sizeof(*hv));
+    if (!hv)
+        return hv_fail(ENOMEM, "out of memory");
+    int r;
+    vcpu->fd = ioctl(vcpu->vm->fd, KVM_CREATE_VCPU, (unsigned long)vcpu->vcpu_id);
+    if (vcpu->fd < 0) {
+        r = hw_errno("KVM_CREATE_VCPU");
+        goto fail_free;
+    }
+    struct kvm_cpuid2 *cpuid;
+    if ((r = hw_supported_cpuid(kvm, &cpuid)) < 0)
+        goto fail_close;
+    if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+        r = hw_errno("KVM_SET_CPUID2");
+        goto fail_close;
+    }
+    vcpu->kvm_run_size = (size_t)hd->vcpu_mmap_size;
+    vcpu->kvm_run = mmap(NULL, vcpu->kvm_run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+    if (vcpu->kvm_run == MAP_FAILED) {
+        vcpu->kvm_run = NULL;
+        r = hw_errno("mmap of the kvm_run structure");
+        goto fail_close;
+    }
+    const unsigned need = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+    hv->sync_regs = ((unsigned)hw_check_extension(kvm, KVM_CAP_SYNC_REGS) & need) == need;
+    pthread_mutex_init(&hv->lock, NULL);
+    static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+    pthread_once(&kick_once, hw_install_kick_handler);
+    vcpu->backend_data = hv;
+    return 0;
+
+fail_close:
+    close(vcpu->fd);
+    vcpu->fd = -1;
+fail_free:
+    free(hv);
+    return r;
+}
+
+static void hw_destroy_vcpu(KvmVcpu *vcpu)
+{
+    HwVcpu *hv = vcpu->backend_data;
+    if (hv)
+        pthread_mutex_destroy(&hv->lock);
+    if (vcpu->kvm_run)
+        munmap(vcpu->kvm_run, vcpu->kvm_run_size);
+    if (vcpu->fd >= 0)
+        close(vcpu->fd);
+    free(vcpu->backend_data);
+}
+
+static int hw_get_regs(KvmVcpu *vcpu, KvmRegs *regs)
+{
+    return ioctl(vcpu->fd, KVM_GET_REGS, regs) < 0 ? hw_errno("KVM_GET_REGS") : 0;
+}
+
+static int hw_set_regs(KvmVcpu *vcpu, const KvmRegs *regs)
+{
+    return ioctl(vcpu->fd, KVM_SET_REGS, regs) < 0 ? hw_errno("KVM_SET_REGS") : 0;
+}
+
+static int hw_get_sregs(KvmVcpu *vcpu, KvmSregs *sregs)
+{
+    return ioctl(vcpu->fd, KVM_GET_SREGS, sregs) < 0 ? hw_errno("KVM_GET_SREGS") : 0;
+}
+
+static int hw_set_sregs(KvmVcpu *vcpu, const KvmSregs *sregs)
+{
+    return ioctl(vcpu->fd, KVM_SET_SREGS, sregs) < 0 ? hw_errno("KVM_SET_SREGS") : 0;
+}
+
+/* Loads what the caller changed in the mirror, enters, and mirrors the state at the exit.
+ * EINTR (a signal, or immediate_exit) is an exit of its own: KVM_EXIT_INTR. */
+static int hw_run(KvmVcpu *vcpu)
+{
+    KvmRun *run = vcpu->kvm_run;
+    HwVcpu *hv = vcpu->backend_data;
+    bool regs_dirty = memcmp(&vcpu->regs, &vcpu->regs_synced, sizeof(vcpu->regs)) != 0;
+    bool sregs_dirty = memcmp(&vcpu->sregs, &vcpu->sregs_synced, sizeof(vcpu->sregs)) != 0;
+    int r;
+
+    if (hv->sync_regs) {
+        run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        run->kvm_dirty_regs = 0;
+        if (regs_dirty) {
+            run->s.regs.regs = vcpu->regs;
+            run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+        }
+        if (sregs_dirty) {
+            run->s.regs.sregs = vcpu->sregs;
+            run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+        }
+    } else {
+        if (sregs_dirty && (r = hw_set_sregs(vcpu, &vcpu->sregs)) < 0)
+            return r;
+        if (regs_dirty && (r = hw_set_regs(vcpu, &vcpu->regs)) < 0)
+            return r;
+    }
+
+    pthread_mutex_lock(&hv->lock);
+    hv->in_run = true;
+    hv->thread = pthread_self();
+    pthread_mutex_unlock(&hv->lock);
+    int err = 0;
+    if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+        err = errno;
+        if (err == EINTR || err == EAGAIN)
+            run->exit_reason = KVM_EXIT_INTR;
+    }
+    pthread_mutex_lock(&hv->lock);
+    hv->in_run = false;
+    pthread_mutex_unlock(&hv->lock);
+
+    if (hv->sync_regs) {
+        vcpu->regs = vcpu->regs_synced = run->s.regs.regs;
+        vcpu->sregs = vcpu->sregs_synced = run->s.regs.sregs;
+        run->kvm_dirty_regs = 0;
+    } else {
+        if ((r = hw_get_regs(vcpu, &vcpu->regs)) < 0 || (r = hw_get_sregs(vcpu, &vcpu->sregs)) < 0)
+            return r;
+        vcpu->regs_synced = vcpu->regs;
+        vcpu->sregs_synced = vcpu->sregs;
+    }
+    if (err && err != EINTR && err != EAGAIN)
+        return hv_fail(err, "KVM_RUN: %s", strerror(err));
+    return 0;
+}
+
+static void hw_kick(KvmVcpu *vcpu)
+{
+    HwVcpu *hv = vcpu->backend_data;
+    pthread_mutex_lock(&hv->lock);
+    if (hv->in_run && !pthread_equal(hv->thread, pthread_self()))
+        pthread_kill(hv->thread, HW_KICK_SIGNAL);
+    pthread_mutex_unlock(&hv->lock);
+}
+
+const KvmBackendOps kvm_hw_ops = {
+    .name = "kvm",
+    .open = hw_open,
+    .close = hw_close,
+    .check_extension = hw_check_extension,
+    .create_vm = hw_create_vm,
+    .destroy_vm = hw_destroy_vm,
+    .set_memory_region = hw_set_memory_region,
+    .get_dirty_log = hw_get_dirty_log,
+    .create_vcpu = hw_create_vcpu,
+    .destroy_vcpu = hw_destroy_vcpu,
+    .get_regs = hw_get_regs,
+    .set_regs = hw_set_regs,
+    .get_sregs = hw_get_sregs,
+    .set_sregs = hw_set_sregs,
+    .run = hw_run,
+    .kick = hw_kick,
+};

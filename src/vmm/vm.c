@@ -1,0 +1,484 @@
+/*
+ * SimpleVM: one vCPU, RAM, COM1, VGA text mode and the debug-exit port, on any backend.
+ * Owns the run loop: every exit the kernel hands to user space is dispatched here.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm/backend.h"
+
+#define KIB 1024ull
+#define MIB (1024ull * KIB)
+#define GIB (1024ull * MIB)
+#define PAGE_SIZE 4096ull
+
+/* Memory slots of the layout below. */
+enum {
+    SLOT_LOW_RAM,   /* [0, 0xA0000) */
+    SLOT_HIGH_RAM,  /* [0xC0000, RAM end), or [0xC0000, ROM start) with firmware */
+    SLOT_EXT_RAM,   /* [1 MiB, RAM end) with firmware */
+    SLOT_ROM_LOW,   /* firmware ending at 1 MiB */
+    SLOT_ROM_HIGH,  /* the same image ending at 4 GiB */
+};
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+SimpleVM *vm_create(size_t memory_mb) { return vm_create_backend(memory_mb, HV_BACKEND_AUTO); }
+
+SimpleVM *vm_create_backend(size_t memory_mb, HvBackend b)
+{
+    if (memory_mb == 0 || memory_mb > VM_MAX_RAM / MIB) {
+        hv_fail(EINVAL, "memory size %zu MiB: must be 1 to %llu MiB", memory_mb, VM_MAX_RAM / MIB);
+        return NULL;
+    }
+    return vm_create_bytes(memory_mb * MIB, b);
+}
+
+/* Maps RAM as slots around the VGA hole: [0, 0xA0000) and [0xC0000, end). */
+static int map_ram(SimpleVM *svm)
+{
+    uint64_t low_end = min_u64(svm->ram_size, VM_VGA_HOLE_START);
+    int r = kvm_set_user_memory_region(svm->vm, SLOT_LOW_RAM, 0, low_end, svm->ram);
+    if (r < 0)
+        return r;
+    if (svm->ram_size > VM_VGA_HOLE_END) {
+        r = kvm_set_user_memory_region(svm->vm, SLOT_HIGH_RAM, VM_VGA_HOLE_END,
+                                       svm->ram_size - VM_VGA_HOLE_END,
+                                       svm->ram + VM_VGA_HOLE_END);
+    }
+    svm->vm->guest_memory = svm->ram;
+    svm->vm->memory_size = svm->ram_size;
+    return r;
+}
+
+static int register_devices(SimpleVM *svm)
+{
+    const IoPortHandler io[] = {
+        {COM1_BASE, 8, serial_io_read, serial_io_write, svm->serial, "serial"},
+        {VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"},
+        {VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"},
+        {DEBUG_EXIT_PORT, 4, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
+         "isa-debug-exit"},
+        {DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
+         "debugcon"},
+    };
+    for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+        int r = io_bus_register(svm->io_bus, &io[i]);
+        if (r < 0)
+            return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
+    }
+    const MmioHandler vga = {VGA_TEXT_BASE, VGA_TEXT_SIZE, vga_mmio_read, vga_mmio_write,
+                             svm->vga, "vga-text"};
+    int r = mmio_bus_register(svm->mmio_bus, &vga);
+    return r < 0 ? hv_fail(r, "cannot register the VGA text window") : 0;
+}
+
+SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
+{
+    hv_clear_error();
+    if (memory_bytes < VM_MIN_RAM || memory_bytes > VM_MAX_RAM || memory_bytes % PAGE_SIZE) {
+        hv_fail(EINVAL, "memory size %zu bytes: must be a multiple of 4 KiB from 64 KiB to 3 GiB",
+                memory_bytes);
+        return NULL;
+    }
+    SimpleVM *svm = calloc(1, sizeof(*svm));
+    if (!svm) {
+        hv_fail(ENOMEM, "out of memory");
+        return NULL;
+    }
+    svm->ram_size = memory_bytes;
+    svm->ram = mmap(NULL, memory_bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (svm->ram == MAP_FAILED) {
+        svm->ram = NULL;
+        hv_fail(errno, "cannot map %zu bytes of guest RAM: %s", memory_bytes, strerror(errno));
+        goto fail;
+    }
+    if (!(svm->kvm = kvm_open_backend(b)) || !(svm->vm = kvm_create_vm(svm->kvm)))
+        goto fail;
+    if (map_ram(svm) < 0)
+        goto fail;
+    if (!(svm->vcpu = kvm_create_vcpu(svm->vm, 0)))
+        goto fail;
+    svm->io_bus = io_bus_create();
+    svm->mmio_bus = mmio_bus_create();
+    svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
+    svm->vga = vga_create();
+    svm->debug_exit = debug_exit_create(STDOUT_FILENO);
+    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit) {
+        hv_fail(ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (register_devices(svm) < 0)
+        goto fail;
+    return svm;
+
+fail:
+    {
+        int err = errno;
+        vm_destroy(svm);
+        errno = err;
+    }
+    return NULL;
+}
+
+uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
+{
+    if (!svm || len > SIZE_MAX)
+        return NULL;
+    return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
+}
+
+int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
+{
+    if (!svm || (!code && size))
+        return hv_fail(EINVAL, "vm_load_code: bad arguments");
+    if (addr + size < addr || addr + size > svm->ram_size)
+        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " do not fit in %zu bytes of RAM", size,
+                       addr, svm->ram_size);
+    uint8_t *dst = vm_guest_ram(svm, addr, size);
+    if (!dst)
+        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " overlap the VGA window 0x%x-0x%x",
+                       size, addr, VM_VGA_HOLE_START, VM_VGA_HOLE_END - 1);
+    memcpy(dst, code, size);
+    return 0;
+}
+
+int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
+{
+    if (!svm || !image)
+        return hv_fail(EINVAL, "vm_load_rom: bad arguments");
+    if (size == 0 || size > VM_MAX_ROM)
+        return hv_fail(EFBIG, "firmware of %zu bytes: must be 1 byte to 256 KiB", size);
+    if (svm->rom)
+        return hv_fail(EBUSY, "firmware is already loaded");
+    size_t mapped = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    uint8_t *rom = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rom == MAP_FAILED)
+        return hv_fail(errno, "cannot map firmware: %s", strerror(errno));
+    memset(rom, 0xFF, mapped - size);   /* erased flash below a short image */
+    memcpy(rom + mapped - size, image, size);
+    svm->rom = rom;
+    svm->rom_size = mapped;
+
+    /* RAM above the VGA hole gives way to the firmware below 1 MiB. */
+    uint64_t rom_low = 1 * MIB - mapped;
+    int r = 0;
+    if (svm->ram_size > VM_VGA_HOLE_END) {
+        if ((r = kvm_set_user_memory_region(svm->vm, SLOT_HIGH_RAM, 0, 0, NULL)) < 0)
+            return r;
+        uint64_t high_end = min_u64(svm->ram_size, rom_low);
+        if (high_end > VM_VGA_HOLE_END &&
+            (r = kvm_set_user_memory_region(svm->vm, SLOT_HIGH_RAM, VM_VGA_HOLE_END,
+                                            high_end - VM_VGA_HOLE_END,
+                                            svm->ram + VM_VGA_HOLE_END)) < 0)
+            return r;
+        if (svm->ram_size > 1 * MIB &&
+            (r = kvm_set_user_memory_region(svm->vm, SLOT_EXT_RAM, 1 * MIB,
+                                            svm->ram_size - 1 * MIB, svm->ram + 1 * MIB)) < 0)
+            return r;
+    }
+    if ((r = kvm_set_user_memory_region_flags(svm->vm, SLOT_ROM_LOW, KVM_MEM_READONLY, rom_low,
+                                              mapped, rom)) < 0 ||
+        (r = kvm_set_user_memory_region_flags(svm->vm, SLOT_ROM_HIGH, KVM_MEM_READONLY,
+                                              4 * GIB - mapped, mapped, rom)) < 0)
+        return r;
+    /* Writes to firmware arrive as MMIO writes; like ROM on a PC, they are dropped. */
+    const MmioHandler low = {rom_low, mapped, NULL, NULL, NULL, "rom"};
+    const MmioHandler high = {4 * GIB - mapped, mapped, NULL, NULL, NULL, "rom-high"};
+    if ((r = mmio_bus_register(svm->mmio_bus, &low)) < 0 ||
+        (r = mmio_bus_register(svm->mmio_bus, &high)) < 0)
+        return hv_fail(r, "cannot register the firmware window");
+
+    /* The x86 reset state (SDM Vol. 3A, 10.1.4): CS F000 with base FFFF0000, IP FFF0. */
+    KvmVcpu *vcpu = svm->vcpu;
+    vcpu->sregs.cs.selector = 0xF000;
+    vcpu->sregs.cs.base = 0xFFFF0000;
+    vcpu->sregs.cs.limit = 0xFFFF;
+    vcpu->regs.rip = 0xFFF0;
+    return 0;
+}
+
+/* Port I/O exit: each of `count` elements goes to the bus; IN data is left in the run page
+ * for the next entry. */
+int vm_handle_io(SimpleVM *svm, KvmRun *run)
+{
+    uint32_t size = run->io.size, count = run->io.count;
+    uint64_t end = (uint64_t)run->io.data_offset + (uint64_t)size * count;
+    if ((size != 1 && size != 2 && size != 4) || count == 0 || end > svm->vcpu->kvm_run_size)
+        return hv_fail(EPROTO, "malformed I/O exit: port 0x%x size %u count %u offset %llu",
+                       run->io.port, size, count, (unsigned long long)run->io.data_offset);
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    for (uint32_t i = 0; i < count; i++, data += size) {
+        uint32_t v = 0;
+        int r;
+        if (run->io.direction == KVM_EXIT_IO_IN) {
+            r = io_bus_in(svm->io_bus, run->io.port, (uint8_t)size, &v);
+            memcpy(data, &v, size);
+        } else {
+            memcpy(&v, data, size);
+            r = io_bus_out(svm->io_bus, run->io.port, (uint8_t)size, v);
+        }
+        if (r < 0)
+            return hv_fail(r, "I/O port 0x%x: device error %d", run->io.port, r);
+    }
+    return 0;
+}
+
+int vm_handle_mmio(SimpleVM *svm, KvmRun *run)
+{
+    uint32_t len = run->mmio.len;
+    if (len == 0 || len > sizeof(run->mmio.data))
+        return hv_fail(EPROTO, "malformed MMIO exit: length %u", len);
+    uint64_t v = 0;
+    int r;
+    if (run->mmio.is_write) {
+        memcpy(&v, run->mmio.data, len);
+        r = mmio_bus_write(svm->mmio_bus, run->mmio.phys_addr, (uint8_t)len, v);
+    } else {
+        r = mmio_bus_read(svm->mmio_bus, run->mmio.phys_addr, (uint8_t)len, &v);
+        memcpy(run->mmio.data, &v, len);
+    }
+    return r < 0 ? hv_fail(r, "MMIO at 0x%llx: device error %d",
+                           (unsigned long long)run->mmio.phys_addr, r)
+                 : 0;
+}
+
+static void trace_exit(SimpleVM *svm, const KvmRun *run)
+{
+    FILE *out = svm->trace;
+    const char *name = kvm_exit_reason_name(run->exit_reason);
+    char what[32];
+    if (!name) {
+        snprintf(what, sizeof(what), "%u", run->exit_reason);
+        name = what;
+    }
+    fprintf(out, "exit KVM_EXIT_%s", name);
+    if (run->exit_reason == KVM_EXIT_IO) {
+        const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
+        fprintf(out, " %s port=0x%x size=%u", run->io.direction == KVM_EXIT_IO_IN ? "in" : "out",
+                run->io.port, run->io.size);
+        if (run->io.count > 1)
+            fprintf(out, " count=%u", run->io.count);
+        fputs(" data=", out);
+        uint32_t shown = run->io.count < 8 ? run->io.count : 8;
+        for (uint32_t i = 0; i < shown; i++) {
+            uint32_t v = 0;
+            memcpy(&v, data + i * run->io.size, run->io.size);
+            fprintf(out, "%s0x%x", i ? "," : "", v);
+        }
+        if (shown < run->io.count)
+            fputs(",...", out);
+    } else if (run->exit_reason == KVM_EXIT_MMIO) {
+        uint64_t v = 0;
+        memcpy(&v, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
+        fprintf(out, " %s addr=0x%llx len=%u data=0x%" PRIx64, run->mmio.is_write ? "write" : "read",
+                (unsigned long long)run->mmio.phys_addr, run->mmio.len, v);
+    }
+    fputc('\n', out);
+}
+
+void vm_dump_registers(SimpleVM *svm, FILE *out)
+{
+    const KvmRegs *r = &svm->vcpu->regs;
+    const KvmSregs *s = &svm->vcpu->sregs;
+    fprintf(out,
+            "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+            "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+            "RIP=%016llx RFL=%08llx CR0=%08llx EFER=%08llx\n",
+            r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->rip, r->rflags,
+            s->cr0, s->efer);
+    const struct { const char *name; const KvmSegment *seg; } segs[] = {
+        {"ES", &s->es}, {"CS", &s->cs}, {"SS", &s->ss},
+        {"DS", &s->ds}, {"FS", &s->fs}, {"GS", &s->gs},
+    };
+    for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+        fprintf(out, "%s =%04x %016llx %08x\n", segs[i].name, segs[i].seg->selector,
+                segs[i].seg->base, segs[i].seg->limit);
+}
+
+/* Logs a failure and the registers, one log line per dump line. */
+static void log_failure(SimpleVM *svm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_failure(SimpleVM *svm, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    hv_fail(EIO, "%s", msg);
+    hv_log(HV_LOG_ERROR, "%s", msg);
+    char *dump = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&dump, &len);
+    if (!mem)
+        return;
+    vm_dump_registers(svm, mem);
+    fclose(mem);
+    for (char *line = strtok(dump, "\n"); line; line = strtok(NULL, "\n"))
+        hv_log(HV_LOG_ERROR, "  %s", line);
+    free(dump);
+}
+
+static void describe_internal_error(SimpleVM *svm, const KvmRun *run)
+{
+    char detail[160] = "";
+    size_t n = 0;
+    uint32_t ndata = run->internal.ndata < 16 ? run->internal.ndata : 16;
+    for (uint32_t i = 0; i < ndata && n < sizeof(detail) - 20; i++)
+        n += (size_t)snprintf(detail + n, sizeof(detail) - n, " 0x%llx",
+                              (unsigned long long)run->internal.data[i]);
+    static const char *const suberrors[] = {
+        [KVM_INTERNAL_ERROR_EMULATION] = "instruction emulation failed",
+        [KVM_INTERNAL_ERROR_SIMUL_EX] = "exception while delivering an exception",
+        [KVM_INTERNAL_ERROR_DELIVERY_EV] = "event delivery failed",
+    };
+    uint32_t sub = run->internal.suberror;
+    const char *what = sub < sizeof(suberrors) / sizeof(suberrors[0]) && suberrors[sub]
+                           ? suberrors[sub] : "internal error";
+    log_failure(svm, "KVM internal error %u (%s)%s%s", sub, what, ndata ? ", data:" : "", detail);
+}
+
+void vm_request_stop(SimpleVM *svm)
+{
+    if (!svm)
+        return;
+    svm->stop_requested = 1;
+    kvm_vcpu_kick(svm->vcpu);
+}
+
+static void stop(SimpleVM *svm, VmStopReason why) { svm->stop_reason = why; }
+
+/* Dispatches one exit; sets svm->stop_reason when the VM must stop. */
+static void dispatch_exit(SimpleVM *svm, KvmRun *run)
+{
+    const KvmSregs *s = &svm->vcpu->sregs;
+    const KvmRegs *r = &svm->vcpu->regs;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        if (vm_handle_io(svm, run) < 0) {
+            log_failure(svm, "%s", hv_last_error());
+            stop(svm, VM_STOP_ERROR);
+        } else if (svm->debug_exit->exited) {
+            svm->debug_exit_value = svm->debug_exit->value;
+            stop(svm, VM_STOP_DEBUG_EXIT);
+        }
+        break;
+    case KVM_EXIT_MMIO:
+        if (vm_handle_mmio(svm, run) < 0) {
+            log_failure(svm, "%s", hv_last_error());
+            stop(svm, VM_STOP_ERROR);
+        }
+        break;
+    case KVM_EXIT_HLT:
+        stop(svm, VM_STOP_HLT);
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
+        stop(svm, VM_STOP_SHUTDOWN);
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        log_failure(svm, "VM entry failed: invalid guest state (hardware reason 0x%llx)",
+                    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        stop(svm, VM_STOP_FAIL_ENTRY);
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        describe_internal_error(svm, run);
+        stop(svm, VM_STOP_INTERNAL_ERROR);
+        break;
+    default: {
+        const char *name = kvm_exit_reason_name(run->exit_reason);
+        log_failure(svm, "unexpected exit KVM_EXIT_%s (%u)", name ? name : "?", run->exit_reason);
+        stop(svm, VM_STOP_ERROR);
+    }
+    }
+}
+
+int vm_run(SimpleVM *svm)
+{
+    if (!svm)
+        return -EINVAL;
+    KvmRun *run = svm->vcpu->kvm_run;
+    svm->stop_reason = VM_STOP_NONE;
+    svm->running = true;
+    while (svm->stop_reason == VM_STOP_NONE) {
+        if (svm->stop_requested) {
+            stop(svm, VM_STOP_REQUESTED);
+            break;
+        }
+        if (kvm_run(svm->vcpu) < 0) {
+            log_failure(svm, "%s", hv_last_error());
+            stop(svm, VM_STOP_ERROR);
+            break;
+        }
+        if (run->exit_reason == KVM_EXIT_INTR) {
+            run->immediate_exit = 0;
+            continue;
+        }
+        svm->exit_count++;
+        dispatch_exit(svm, run);
+        if (svm->trace)
+            trace_exit(svm, run);
+        if (svm->stop_reason == VM_STOP_NONE && svm->max_exits &&
+            svm->exit_count >= svm->max_exits)
+            stop(svm, VM_STOP_MAX_EXITS);
+    }
+    svm->stop_requested = 0;
+    svm->running = false;
+    switch (svm->stop_reason) {
+    case VM_STOP_HLT:
+    case VM_STOP_DEBUG_EXIT:
+        return 0;
+    case VM_STOP_REQUESTED:
+        return -EINTR;
+    case VM_STOP_MAX_EXITS:
+        return -ETIME;
+    default:
+        return -EIO;
+    }
+}
+
+void vm_destroy(SimpleVM *svm)
+{
+    if (!svm)
+        return;
+    kvm_close(svm->kvm);
+    io_bus_destroy(svm->io_bus);
+    mmio_bus_destroy(svm->mmio_bus);
+    serial_destroy(svm->serial);
+    vga_destroy(svm->vga);
+    debug_exit_destroy(svm->debug_exit);
+    if (svm->rom)
+        munmap(svm->rom, svm->rom_size);
+    if (svm->ram)
+        munmap(svm->ram, svm->ram_size);
+    free(svm);
+}
+
+/* The seed's example, as bytes: mov dx,0x3f8; mov al,c; out dx,al (x4); hlt. */
+int vm_run_real_mode_example(void)
+{
+    static const uint8_t code[] = {
+        0xBA, 0xF8, 0x03,         /* mov $0x3f8, %dx */
+        0xB0, 'H', 0xEE,          /* mov $'H', %al; out %al, %dx */
+        0xB0, 'i', 0xEE,
+        0xB0, '!', 0xEE,
+        0xB0, '\n', 0xEE,
+        0xF4,                     /* hlt */
+    };
+    SimpleVM *svm = vm_create(1);
+    if (!svm)
+        return -errno;
+    int r = vm_load_code(svm, code, sizeof(code), 0x1000);
+    if (r == 0) {
+        svm->vcpu->regs.rip = 0x1000;
+        r = vm_run(svm);
+    }
+    vm_destroy(svm);
+    return r;
+}
