@@ -1,0 +1,270 @@
+/* Unit tests for the KVM API layer (src/kvm): slots, the vCPU's initial state, the register
+ * mirror, and exit semantics (I/O, string I/O, MMIO, HLT, kick), on every backend. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "backends.h"
+#include "hypervisor_sim.h"
+
+#define RAM_SIZE 0x10000   /* 64 KiB at 0: everything above is unbacked (MMIO) */
+#define CODE_ADDR 0x1000
+
+typedef struct {
+    KvmDevice *kvm;
+    KvmVm *vm;
+    KvmVcpu *vcpu;
+    uint8_t *ram;
+} Machine;
+
+/* A VM with 64 KiB of RAM at 0 holding `code` at CODE_ADDR, the vCPU at 0000:1000. */
+static Machine machine(HvBackend b, const uint8_t *code, size_t size)
+{
+    Machine m = {0};
+    m.kvm = kvm_open_backend(b);
+    assert_non_null(m.kvm);
+    m.vm = kvm_create_vm(m.kvm);
+    assert_non_null(m.vm);
+    assert_int_equal(kvm_set_user_memory_region(m.vm, 0, 0, RAM_SIZE, NULL), 0);
+    m.ram = kvm_guest_ptr(m.vm, 0, RAM_SIZE);
+    assert_non_null(m.ram);
+    memcpy(m.ram + CODE_ADDR, code, size);
+    m.vcpu = kvm_create_vcpu(m.vm, 0);
+    assert_non_null(m.vcpu);
+    m.vcpu->regs.rip = CODE_ADDR;
+    return m;
+}
+
+static KvmRun *run(Machine *m)
+{
+    assert_int_equal(kvm_run(m->vcpu), 0);
+    return m->vcpu->kvm_run;
+}
+
+static void test_open(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    KvmDevice *kvm = kvm_open_backend(b);
+    assert_non_null(kvm);
+    assert_int_equal(kvm->backend, b);
+    assert_int_equal(kvm->api_version, 12);
+    assert_true(kvm_check_extension(kvm, KVM_CAP_USER_MEMORY) > 0);
+    assert_true(kvm->extensions[KVM_CAP_USER_MEMORY] > 0);
+    kvm_close(kvm);
+}
+
+static void test_memory_slots(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    KvmDevice *kvm = kvm_open_backend(b);
+    KvmVm *vm = kvm_create_vm(kvm);
+    assert_non_null(vm);
+    assert_int_equal(kvm_set_user_memory_region(vm, 0, 0x1000, 0x800, NULL), -EINVAL);
+    assert_int_equal(kvm_set_user_memory_region(vm, 0, 0x800, 0x1000, NULL), -EINVAL);
+    assert_int_equal(kvm_set_user_memory_region(vm, KVM_MAX_MEMORY_REGIONS, 0, 0x1000, NULL),
+                     -EINVAL);
+    assert_int_equal(kvm_set_user_memory_region_flags(vm, 0, 0x80, 0, 0x1000, NULL), -EINVAL);
+    assert_int_equal(kvm_set_user_memory_region(vm, 0, 0, 0x4000, NULL), 0);
+    assert_non_null(vm->guest_memory);
+    assert_int_equal(vm->memory_size, 0x4000);
+    assert_int_equal(vm->guest_memory[0x3FFF], 0);   /* the library's memory is zeroed */
+    /* Overlaps are refused, neighbours accepted. */
+    assert_int_equal(kvm_set_user_memory_region(vm, 1, 0x3000, 0x2000, NULL), -EEXIST);
+    assert_int_equal(kvm_set_user_memory_region(vm, 1, 0x4000, 0x2000, NULL), 0);
+    assert_int_equal(vm->num_regions, 2);
+    /* A slot in use keeps its range. */
+    assert_int_equal(kvm_set_user_memory_region(vm, 1, 0x8000, 0x2000, NULL), -EEXIST);
+    uint8_t *p = kvm_guest_ptr(vm, 0x4000, 0x2000);
+    assert_non_null(p);
+    assert_ptr_equal(kvm_guest_ptr(vm, 0x4100, 0x10), p + 0x100);
+    assert_null(kvm_guest_ptr(vm, 0x3FF0, 0x20));   /* spans two slots */
+    assert_null(kvm_guest_ptr(vm, 0x6000, 1));
+    assert_null(kvm_guest_ptr(vm, UINT64_MAX, 2));
+    /* size 0 deletes. */
+    assert_int_equal(kvm_set_user_memory_region(vm, 1, 0x4000, 0, NULL), 0);
+    assert_int_equal(vm->num_regions, 1);
+    assert_null(kvm_guest_ptr(vm, 0x4000, 1));
+    assert_int_equal(kvm_set_user_memory_region(vm, 1, 0, 0, NULL), -ENOENT);
+    /* The caller's own memory. */
+    static uint8_t own[0x2000] __attribute__((aligned(4096)));
+    assert_int_equal(kvm_set_user_memory_region(vm, 2, 0x10000, sizeof(own), own), 0);
+    assert_ptr_equal(kvm_guest_ptr(vm, 0x10000, 1), own);
+    kvm_close(kvm);
+}
+
+static void test_initial_vcpu_state(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    Machine m = machine(b, (const uint8_t[]){0xF4}, 1);
+    KvmRegs regs;
+    KvmSregs sregs;
+    m.vcpu->regs.rip = 0x7C00;   /* undo machine()'s start address */
+    assert_int_equal(kvm_get_regs(m.vcpu, &regs), 0);
+    assert_int_equal(kvm_get_sregs(m.vcpu, &sregs), 0);
+    assert_int_equal(regs.rip, 0x7C00);
+    assert_int_equal(regs.rflags, 0x2);
+    assert_int_equal(sregs.cr0 & 1, 0);   /* real mode */
+    const KvmSegment *segs[] = {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss};
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(segs[i]->selector, 0);
+        assert_int_equal(segs[i]->base, 0);
+        assert_int_equal(segs[i]->limit, 0xFFFF);
+    }
+    kvm_close(m.kvm);
+}
+
+/* mov $0x1234,%dx; out %al,%dx; mov $0x1234,%bx; hlt */
+static const uint8_t out_then_hlt[] = {0xBA, 0x34, 0x12, 0xEE, 0xBB, 0x34, 0x12, 0xF4};
+
+static void test_out_exit_and_register_mirror(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    Machine m = machine(b, out_then_hlt, sizeof(out_then_hlt));
+    m.vcpu->regs.rax = 0x55;   /* written into the mirror, loaded at entry */
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_IO);
+    assert_int_equal(r->io.direction, KVM_EXIT_IO_OUT);
+    assert_int_equal(r->io.port, 0x1234);
+    assert_int_equal(r->io.size, 1);
+    assert_int_equal(r->io.count, 1);
+    assert_int_equal(((uint8_t *)r + r->io.data_offset)[0], 0x55);
+    assert_int_equal(m.vcpu->regs.rdx & 0xFFFF, 0x1234);
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rbx & 0xFFFF, 0x1234);
+    assert_int_equal(m.vcpu->regs.rip, CODE_ADDR + sizeof(out_then_hlt));
+    KvmRegs regs;
+    assert_int_equal(kvm_get_regs(m.vcpu, &regs), 0);
+    assert_memory_equal(&regs, &m.vcpu->regs, sizeof(regs));
+    kvm_close(m.kvm);
+}
+
+static void test_in_completed_by_next_run(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x1234,%dx; in %dx,%ax; mov %ax,%bx; hlt */
+    static const uint8_t code[] = {0xBA, 0x34, 0x12, 0xED, 0x89, 0xC3, 0xF4};
+    Machine m = machine(b, code, sizeof(code));
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_IO);
+    assert_int_equal(r->io.direction, KVM_EXIT_IO_IN);
+    assert_int_equal(r->io.size, 2);
+    uint16_t v = 0xBEEF;
+    memcpy((uint8_t *)r + r->io.data_offset, &v, 2);
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rbx & 0xFFFF, 0xBEEF);
+    kvm_close(m.kvm);
+}
+
+static void test_string_out_with_count(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x1234,%dx; mov $0x1010,%si; mov $5,%cx; cld; rep outsb; hlt; "ABCDE" at 0x1010 */
+    static const uint8_t code[] = {0xBA, 0x34, 0x12, 0xBE, 0x10, 0x10, 0xB9, 0x05,
+                                   0x00, 0xFC, 0xF3, 0x6E, 0xF4};
+    Machine m = machine(b, code, sizeof(code));
+    memcpy(m.ram + 0x1010, "ABCDE", 5);
+    char seen[8] = "";
+    size_t n = 0;
+    KvmRun *r;
+    for (r = run(&m); r->exit_reason == KVM_EXIT_IO; r = run(&m)) {
+        assert_int_equal(r->io.direction, KVM_EXIT_IO_OUT);
+        assert_int_equal(r->io.size, 1);
+        assert_true(r->io.count >= 1 && n + r->io.count <= 5);
+        memcpy(seen + n, (uint8_t *)r + r->io.data_offset, r->io.count);
+        n += r->io.count;
+    }
+    assert_int_equal(r->exit_reason, KVM_EXIT_HLT);
+    assert_string_equal(seen, "ABCDE");
+    assert_int_equal(m.vcpu->regs.rcx & 0xFFFF, 0);
+    assert_int_equal(m.vcpu->regs.rsi & 0xFFFF, 0x1015);
+    kvm_close(m.kvm);
+}
+
+static void test_mmio_write_then_read(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x2000,%ax; mov %ax,%ds; movw $0xbeef,(0x10); mov (0x20),%cx; hlt */
+    static const uint8_t code[] = {0xB8, 0x00, 0x20, 0x8E, 0xD8, 0xC7, 0x06, 0x10, 0x00,
+                                   0xEF, 0xBE, 0x8B, 0x0E, 0x20, 0x00, 0xF4};
+    Machine m = machine(b, code, sizeof(code));
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_MMIO);
+    assert_true(r->mmio.is_write);
+    assert_int_equal(r->mmio.phys_addr, 0x20010);
+    assert_int_equal(r->mmio.len, 2);
+    assert_int_equal(r->mmio.data[0], 0xEF);
+    assert_int_equal(r->mmio.data[1], 0xBE);
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_MMIO);
+    assert_false(r->mmio.is_write);
+    assert_int_equal(r->mmio.phys_addr, 0x20020);
+    assert_int_equal(r->mmio.len, 2);
+    r->mmio.data[0] = 0x34;
+    r->mmio.data[1] = 0x12;
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rcx & 0xFFFF, 0x1234);
+    kvm_close(m.kvm);
+}
+
+static void test_immediate_exit(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    Machine m = machine(b, out_then_hlt, sizeof(out_then_hlt));
+    m.vcpu->kvm_run->immediate_exit = 1;
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_INTR);
+    assert_int_equal(m.vcpu->regs.rip, CODE_ADDR);   /* nothing ran */
+    r->immediate_exit = 0;
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_IO);
+    kvm_close(m.kvm);
+}
+
+static void *kick_later(void *arg)
+{
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    kvm_vcpu_kick(arg);
+    return NULL;
+}
+
+/* A guest spinning in `jmp .` makes no exits; a kick from another thread still ends the run. */
+static void test_kick_stops_spinning_guest(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    Machine m = machine(b, (const uint8_t[]){0xEB, 0xFE}, 2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kick_later, m.vcpu), 0);
+    KvmRun *r = run(&m);
+    pthread_join(t, NULL);
+    assert_int_equal(r->exit_reason, KVM_EXIT_INTR);
+    assert_int_equal(m.vcpu->regs.rip, CODE_ADDR);   /* state as of the stop: in the loop */
+    /* immediate_exit stays set until the caller clears it. */
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_INTR);
+    kvm_close(m.kvm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open),
+        cmocka_unit_test(test_memory_slots),
+        cmocka_unit_test(test_initial_vcpu_state),
+        cmocka_unit_test(test_out_exit_and_register_mirror),
+        cmocka_unit_test(test_in_completed_by_next_run),
+        cmocka_unit_test(test_string_out_with_count),
+        cmocka_unit_test(test_mmio_write_then_read),
+        cmocka_unit_test(test_immediate_exit),
+        cmocka_unit_test(test_kick_stops_spinning_guest),
+    };
+    return RUN_ON_EVERY_BACKEND(tests);
+}

@@ -1,0 +1,261 @@
+/* Unit tests for the scratchvm command line (src/cli/options.c) and console keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli/console.h"
+#include "cli/options.h"
+
+#define ARGV(...) ((char *[]){"scratchvm", __VA_ARGS__, NULL})
+#define ARGC(...) ((int)(sizeof((char *[]){"scratchvm", __VA_ARGS__}) / sizeof(char *)))
+#define PARSE(opt, err, ...) cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), opt, err, sizeof(err))
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "guest.bin"), 0);
+    assert_int_equal(o.command, CMD_RUN);
+    assert_string_equal(o.file, "guest.bin");
+    assert_int_equal(o.memory, 16 << 20);
+    assert_int_equal(o.kind, IMAGE_FLAT);
+    assert_int_equal(o.load_addr, 0);
+    assert_int_equal(o.entry, 0);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    assert_int_equal(o.accel, HV_BACKEND_AUTO);
+    assert_false(o.vga);
+    assert_false(o.trace_exits);
+    assert_int_equal(o.max_exits, 0);
+    assert_int_equal(o.num_regs, 0);
+}
+
+static void test_every_option(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    int r = PARSE(&o, err, "run", "-m", "1G", "--load", "0x1000", "--entry", "0x1234",
+                  "--reg", "rax=40", "--reg", "RBX=0x2", "--reg", "r15=7", "--reg", "rip=9",
+                  "--serial", "file:/tmp/out", "--vga", "--trace", "exits", "--accel", "kvm",
+                  "--max-exits", "100", "x.bin");
+    assert_int_equal(r, 0);
+    assert_int_equal(o.memory, 1ull << 30);
+    assert_true(o.load_set);
+    assert_int_equal(o.load_addr, 0x1000);
+    assert_int_equal(o.entry, 0x1234);
+    assert_int_equal(o.num_regs, 4);
+    assert_int_equal(o.serial, SERIAL_FILE);
+    assert_string_equal(o.serial_path, "/tmp/out");
+    assert_true(o.vga);
+    assert_true(o.trace_exits);
+    assert_int_equal(o.accel, HV_BACKEND_KVM);
+    assert_int_equal(o.max_exits, 100);
+
+    KvmRegs regs = {0};
+    for (int i = 0; i < o.num_regs; i++)
+        cli_apply_reg(&regs, &o.regs[i]);
+    assert_int_equal(regs.rax, 40);
+    assert_int_equal(regs.rbx, 2);
+    assert_int_equal(regs.r15, 7);
+    assert_int_equal(regs.rip, 9);
+}
+
+static void test_options_after_and_before_file(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "demo", "hello", "--accel", "sim", "--memory=2M"), 0);
+    assert_int_equal(o.command, CMD_DEMO);
+    assert_string_equal(o.file, "hello");
+    assert_int_equal(o.accel, HV_BACKEND_SIM);
+    assert_int_equal(o.memory, 2 << 20);
+}
+
+static void test_load_sets_default_entry(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "--load", "0x7c00", "x"), 0);
+    assert_int_equal(o.entry, 0x7c00);
+    assert_int_equal(PARSE(&o, err, "run", "--load", "0x200000", "x"), -1);
+    assert_non_null(strstr(err, "--entry"));
+    assert_int_equal(PARSE(&o, err, "run", "--load", "0x200000", "--entry", "0x100", "x"), 0);
+}
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    uint64_t b;
+    assert_int_equal(cli_parse_size("16M", &b), 0);
+    assert_int_equal(b, 16ull << 20);
+    assert_int_equal(cli_parse_size("512k", &b), 0);
+    assert_int_equal(b, 512ull << 10);
+    assert_int_equal(cli_parse_size("2G", &b), 0);
+    assert_int_equal(b, 2ull << 30);
+    assert_int_equal(cli_parse_size("64", &b), 0);   /* MiB, as in QEMU */
+    assert_int_equal(b, 64ull << 20);
+    assert_int_equal(cli_parse_size("4MiB", &b), 0);
+    assert_int_equal(b, 4ull << 20);
+    assert_int_equal(cli_parse_size("1MB", &b), 0);
+    assert_int_equal(b, 1ull << 20);
+    const char *bad[] = {"", "M", "-1M", "16X", "16MM", "1.5G", " 16M", "99999999999999999999G"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(cli_parse_size(bad[i], &b), -1);
+}
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_int_equal(cli_parse_number("0x7C00", &v), 0);
+    assert_int_equal(v, 0x7c00);
+    assert_int_equal(cli_parse_number("31744", &v), 0);
+    assert_int_equal(v, 31744);
+    assert_int_equal(cli_parse_number("0xffffffffffffffff", &v), 0);
+    assert_true(v == UINT64_MAX);
+    const char *bad[] = {"", "0x", "-1", "+1", "12a", "0x1g", " 1", "0x10000000000000000"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(cli_parse_number(bad[i], &v), -1);
+}
+
+static void test_entry_to_cs_ip(void **state)
+{
+    (void)state;
+    uint16_t cs, ip;
+    cli_entry_to_cs_ip(0x7C00, &cs, &ip);
+    assert_int_equal(cs, 0);
+    assert_int_equal(ip, 0x7C00);
+    cli_entry_to_cs_ip(0xFFFF0, &cs, &ip);
+    assert_int_equal(cs, 0xF000);
+    assert_int_equal(ip, 0xFFF0);
+    cli_entry_to_cs_ip(0x12345, &cs, &ip);
+    assert_int_equal(cs, 0x1000);
+    assert_int_equal(ip, 0x2345);
+    cli_entry_to_cs_ip(0, &cs, &ip);
+    assert_int_equal(cs, 0);
+    assert_int_equal(ip, 0);
+}
+
+static void expect_usage_error(const char *needle, int argc, char **argv)
+{
+    CliOptions o;
+    char err[256];
+    assert_int_equal(cli_parse(argc, argv, &o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, needle));
+    assert_null(strchr(err, '\n'));   /* one line */
+}
+
+#define EXPECT_ERROR(needle, ...) expect_usage_error(needle, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(cli_parse(1, (char *[]){"scratchvm", NULL}, &o, err, sizeof(err)), -1);
+    EXPECT_ERROR("unknown command", "frobnicate");
+    EXPECT_ERROR("run needs one FILE", "run");
+    EXPECT_ERROR("too many", "run", "a", "b");
+    EXPECT_ERROR("unknown option '--bogus'", "run", "--bogus", "x");
+    EXPECT_ERROR("-m 16X", "run", "-m", "16X", "x");
+    EXPECT_ERROR("64K to 3G", "run", "-m", "4K", "x");
+    EXPECT_ERROR("64K to 3G", "run", "-m", "4G", "x");
+    EXPECT_ERROR("64K to 3G", "run", "-m", "65537K", "x");
+    EXPECT_ERROR("needs an argument", "run", "x", "--reg");
+    EXPECT_ERROR("unknown register", "run", "--reg", "rzz=1", "x");
+    EXPECT_ERROR("NAME=VALUE", "run", "--reg", "rax", "x");
+    EXPECT_ERROR("not a number", "run", "--reg", "rax=forty", "x");
+    EXPECT_ERROR("--serial", "run", "--serial", "tcp:1", "x");
+    EXPECT_ERROR("--serial", "run", "--serial", "file:", "x");
+    EXPECT_ERROR("--trace", "run", "--trace", "everything", "x");
+    EXPECT_ERROR("--accel", "run", "--accel", "tcg", "x");
+    EXPECT_ERROR("--max-exits", "run", "--max-exits", "0", "x");
+    EXPECT_ERROR("below 1 MiB", "run", "--entry", "0x100000", "x");
+    EXPECT_ERROR("--boot-sector", "run", "--boot-sector", "--load", "0", "x");
+    EXPECT_ERROR("--rom", "run", "--rom", "--entry", "0", "x");
+    EXPECT_ERROR("unknown demo", "demo", "goodbye");
+    EXPECT_ERROR("demo needs a name", "demo");
+    EXPECT_ERROR("info takes no arguments", "info", "x");
+}
+
+static void test_help_and_version(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "--help"), 0);
+    assert_int_equal(o.command, CMD_HELP);
+    assert_int_equal(PARSE(&o, err, "run", "--help"), 0);
+    assert_int_equal(o.command, CMD_HELP);
+    assert_int_equal(PARSE(&o, err, "--version"), 0);
+    assert_int_equal(o.command, CMD_VERSION);
+    assert_int_equal(PARSE(&o, err, "info"), 0);
+    assert_int_equal(o.command, CMD_INFO);
+}
+
+/* --help documents every long option the parser accepts. */
+static void test_help_is_complete(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cli_print_usage(f);
+    fclose(f);
+    const char *options[] = {"--memory", "--load", "--entry", "--boot-sector", "--rom", "--reg",
+                             "--serial", "--vga", "--trace", "--accel", "--max-exits", "--help",
+                             "Ctrl-A x", "Exit status"};
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+        assert_non_null(strstr(text, options[i]));
+    free(text);
+}
+
+static void test_console_escapes(void **state)
+{
+    (void)state;
+    ConsoleEscape e = {0};
+    uint8_t out = 0;
+    assert_int_equal(console_escape_feed(&e, 'a', &out), CONSOLE_SEND);
+    assert_int_equal(out, 'a');
+    assert_int_equal(console_escape_feed(&e, CONSOLE_ESCAPE, &out), CONSOLE_NOTHING);
+    assert_int_equal(console_escape_feed(&e, 'x', &out), CONSOLE_QUIT);
+    assert_int_equal(console_escape_feed(&e, 'x', &out), CONSOLE_SEND);   /* plain x again */
+    assert_int_equal(console_escape_feed(&e, CONSOLE_ESCAPE, &out), CONSOLE_NOTHING);
+    assert_int_equal(console_escape_feed(&e, 'h', &out), CONSOLE_HELP);
+    assert_int_equal(console_escape_feed(&e, CONSOLE_ESCAPE, &out), CONSOLE_NOTHING);
+    out = 0;
+    assert_int_equal(console_escape_feed(&e, CONSOLE_ESCAPE, &out), CONSOLE_SEND);
+    assert_int_equal(out, CONSOLE_ESCAPE);
+    assert_int_equal(console_escape_feed(&e, CONSOLE_ESCAPE, &out), CONSOLE_NOTHING);
+    assert_int_equal(console_escape_feed(&e, 'q', &out), CONSOLE_NOTHING);   /* unknown */
+    assert_int_equal(console_escape_feed(&e, 3, &out), CONSOLE_SEND);       /* Ctrl-C: guest's */
+    assert_int_equal(out, 3);
+    assert_non_null(strstr(console_help_text, "C-a x"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_options_after_and_before_file),
+        cmocka_unit_test(test_load_sets_default_entry),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_entry_to_cs_ip),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_help_is_complete),
+        cmocka_unit_test(test_console_escapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
