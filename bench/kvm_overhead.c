@@ -10,6 +10,12 @@
  *
  * Usage: kvm_overhead BUILD_DIR [GUEST_DIR]   (GUEST_DIR defaults to build/guests)
  *        kvm_overhead --floor-process GUEST.bin   (internal: one raw lifecycle, then exit)
+ *        kvm_overhead --explain GUEST_DIR
+ *            prices the library's extra steps one by one against the floor (not run by
+ *            `make bench`: it takes longer)
+ *        kvm_overhead --repeat a-lib|a-floor|b-lib|b-floor COUNT GUEST_DIR
+ *            one path alone, untimed, for perf/strace/callgrind: COUNT lifecycles (a), or
+ *            one io_loop run of COUNT exits (b)
  * Prints a table; exits 0 unless something broke (a benchmark reports, it does not judge).
  * Skips, with the reason, when /dev/kvm is not usable.
  */
@@ -56,6 +62,84 @@ typedef struct {
     uint64_t exits;
 } RawVm;
 
+/* Library steps the floor can add one at a time (--explain), to price each of them.
+ * The benchmark itself runs the floor with none. */
+enum {
+    RAW_CHECK_EXTENSIONS = 1u << 0,  /* GET_API_VERSION + 64 KVM_CHECK_EXTENSION per open */
+    RAW_SET_TSS_ADDR = 1u << 1,      /* KVM_CHECK_EXTENSION + KVM_SET_TSS_ADDR per VM */
+    RAW_CPUID_PER_VM = 1u << 2,      /* KVM_GET_SUPPORTED_CPUID (64 then 128 entries) +
+                                      * KVM_SET_CPUID2 per vCPU */
+    RAW_CPUID_CACHED = 1u << 3,      /* KVM_SET_CPUID2 of a table fetched once per process */
+    RAW_SYNC_REGS = 1u << 4,         /* regs and sregs in kvm_run at every exit */
+    RAW_EXTRA_REGS = 1u << 5,        /* GET_REGS + a second SET_SREGS/SET_REGS at creation */
+};
+static unsigned raw_extras;
+
+static struct kvm_cpuid2 *raw_get_supported_cpuid(int kvm)
+{
+    for (unsigned n = 64; n <= 4096; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+        if (!c)
+            return NULL;
+        c->nent = n;
+        if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, c) == 0)
+            return c;
+        int err = errno;
+        free(c);
+        if (err != E2BIG)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* The extras chosen in raw_extras, done where the library does them. */
+static int raw_open_extras(RawVm *r)
+{
+    if (raw_extras & RAW_CHECK_EXTENSIONS) {
+        if (ioctl(r->kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+            return -ENOTSUP;
+        for (int cap = 0; cap < 64; cap++)
+            (void)ioctl(r->kvm, KVM_CHECK_EXTENSION, cap);
+    }
+    return 0;
+}
+
+static int raw_vm_extras(RawVm *r)
+{
+    if ((raw_extras & RAW_SET_TSS_ADDR) && ioctl(r->kvm, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0 &&
+        ioctl(r->vm, KVM_SET_TSS_ADDR, 0xFFFBD000ul) < 0)
+        return -errno;
+    return 0;
+}
+
+static int raw_vcpu_extras(RawVm *r)
+{
+    static struct kvm_cpuid2 *cached;
+    if (raw_extras & RAW_CPUID_PER_VM) {
+        struct kvm_cpuid2 *c = raw_get_supported_cpuid(r->kvm);
+        int err = c && ioctl(r->vcpu, KVM_SET_CPUID2, c) == 0 ? 0 : -(errno ? errno : EIO);
+        free(c);
+        if (err < 0)
+            return err;
+    }
+    if (raw_extras & RAW_CPUID_CACHED) {
+        if (!cached && !(cached = raw_get_supported_cpuid(r->kvm)))
+            return -EIO;
+        if (ioctl(r->vcpu, KVM_SET_CPUID2, cached) < 0)
+            return -errno;
+    }
+    if (raw_extras & RAW_EXTRA_REGS) {
+        struct kvm_regs regs;
+        struct kvm_sregs sregs;
+        if (ioctl(r->vcpu, KVM_GET_SREGS, &sregs) < 0 || ioctl(r->vcpu, KVM_GET_REGS, &regs) < 0 ||
+            ioctl(r->vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(r->vcpu, KVM_SET_REGS, &regs) < 0)
+            return -errno;
+    }
+    if (raw_extras & RAW_SYNC_REGS)
+        r->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+    return 0;
+}
+
 static void raw_close(RawVm *r)
 {
     if (r->run)
@@ -95,11 +179,15 @@ static int raw_set_start_regs(RawVm *r)
 static int raw_open(RawVm *r, const uint8_t *code, size_t size)
 {
     *r = (RawVm){.kvm = -1, .vm = -1, .vcpu = -1};
-    int err;
+    int err = 0;
     if ((r->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0)
         goto fail;
-    if ((r->vm = ioctl(r->kvm, KVM_CREATE_VM, 0)) < 0)
+    if ((err = raw_open_extras(r)) < 0 ||
+        (r->vm = ioctl(r->kvm, KVM_CREATE_VM, 0)) < 0 || (err = raw_vm_extras(r)) < 0) {
+        if (err < 0)
+            errno = -err;
         goto fail;
+    }
     r->mem = mmap(NULL, GUEST_RAM, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r->mem == MAP_FAILED) {
@@ -129,7 +217,7 @@ static int raw_open(RawVm *r, const uint8_t *code, size_t size)
         r->run = NULL;
         goto fail;
     }
-    if ((err = raw_set_start_regs(r)) < 0) {
+    if ((err = raw_vcpu_extras(r)) < 0 || (err = raw_set_start_regs(r)) < 0) {
         errno = -err;
         goto fail;
     }
@@ -484,8 +572,141 @@ static int bench_process(BenchRow *row, const char *scratchvm, uint64_t *runs, d
     return 0;
 }
 
+/* --explain: the floor with the library's steps added one at a time, then all of them,
+ * then the library itself; each line is what that variant costs over the floor. */
+static int explain(const char *guests)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/hello.bin", guests);
+    int err = read_file(path, hello_code, sizeof(hello_code), &hello_size);
+    if (err < 0)
+        return fail(path, err);
+    static const struct {
+        const char *name;
+        unsigned extras;
+        bool library;
+    } v[] = {
+        {"floor", 0, false},
+        {"+ GET_API_VERSION, 64 CHECK_EXTENSION", RAW_CHECK_EXTENSIONS, false},
+        {"+ SET_TSS_ADDR", RAW_SET_TSS_ADDR, false},
+        {"+ GET_SUPPORTED_CPUID x2, SET_CPUID2", RAW_CPUID_PER_VM, false},
+        {"+ SET_CPUID2 (table fetched once)", RAW_CPUID_CACHED, false},
+        {"+ sync regs at every exit", RAW_SYNC_REGS, false},
+        {"+ GET_REGS, 2nd SET_SREGS/SET_REGS", RAW_EXTRA_REGS, false},
+        {"+ all of the above, CPUID per VM", RAW_CHECK_EXTENSIONS | RAW_SET_TSS_ADDR |
+         RAW_CPUID_PER_VM | RAW_SYNC_REGS | RAW_EXTRA_REGS, false},
+        {"+ all of the above, CPUID once", RAW_CHECK_EXTENSIONS | RAW_SET_TSS_ADDR |
+         RAW_CPUID_CACHED | RAW_SYNC_REGS | RAW_EXTRA_REGS, false},
+        {"library (vm_create_bytes ... vm_destroy)", 0, true},
+    };
+    enum { NV = sizeof(v) / sizeof(v[0]) };
+    int reps = bench_reps();
+    uint64_t iters[NV];
+    double t[NV][BENCH_MAX_REPS];
+    for (int j = 0; j < NV; j++) {
+        raw_extras = v[j].extras;
+        if ((err = calibrate_lifecycles(v[j].library ? lib_hello_once : raw_hello_once,
+                                        &iters[j])) < 0)
+            return fail(v[j].name, err);
+        iters[j] = iters[j] / 2 ? iters[j] / 2 : 1;
+    }
+    for (int i = 0; i < reps; i++)
+        for (int j = 0; j < NV; j++) {
+            raw_extras = v[j].extras;
+            if ((err = time_lifecycles(v[j].library ? lib_hello_once : raw_hello_once, iters[j],
+                                       &t[j][i])) < 0)
+                return fail(v[j].name, err);
+        }
+    raw_extras = 0;
+    printf("(a) lifecycle, %d repetitions: median (best), and the median over the floor\n", reps);
+    BenchStat base = bench_stat(t[0], reps, false);
+    for (int j = 0; j < NV; j++) {
+        BenchStat st = bench_stat(t[j], reps, false);
+        char a[32], b[32];
+        printf("  %-42s %10s (%10s)  %+8.1f us\n", v[j].name,
+               bench_fmt_time(a, sizeof(a), st.median), bench_fmt_time(b, sizeof(b), st.best),
+               (st.median - base.median) / 1e3);
+    }
+
+    /* (b): ns per exit for the floor, the floor with sync regs, and the library. */
+    uint8_t code[BENCH_IO_LOOP_SIZE];
+    const uint32_t n = 20000;
+    bench_io_loop_guest(code, n);
+    double rate[3][BENCH_MAX_REPS];
+    RawVm plain, synced;
+    SimpleVM *svm = lib_open(code, sizeof(code));
+    if (!svm)
+        return fail("library VM", EIO);
+    if ((err = raw_open(&plain, code, sizeof(code))) < 0)
+        return fail("floor VM", err);
+    raw_extras = RAW_SYNC_REGS;
+    if ((err = raw_open(&synced, code, sizeof(code))) < 0)
+        return fail("floor VM", err);
+    raw_extras = 0;
+    for (int i = 0; i < reps; i++)
+        if ((err = raw_io_loop(&plain, n, &rate[0][i])) < 0 ||
+            (err = raw_io_loop(&synced, n, &rate[1][i])) < 0 ||
+            (err = lib_io_loop(svm, n, &rate[2][i])) < 0)
+            return fail("io loop", err);
+    static const char *const names[3] = {"floor", "+ sync regs at every exit", "library"};
+    printf("(b) one port-I/O exit, %u exits x %d repetitions: median ns per exit\n", n + 1, reps);
+    double floor_ns = 1e9 / bench_stat(rate[0], reps, true).median;
+    for (int j = 0; j < 3; j++) {
+        double ns = 1e9 / bench_stat(rate[j], reps, true).median;
+        printf("  %-42s %8.0f ns  %+6.0f ns\n", names[j], ns, ns - floor_ns);
+    }
+    raw_close(&plain);
+    raw_close(&synced);
+    vm_destroy(svm);
+    return 0;
+}
+
+/* --repeat: one path alone, for profilers. */
+static int repeat(const char *what, uint64_t count, const char *guests)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/hello.bin", guests);
+    int err = read_file(path, hello_code, sizeof(hello_code), &hello_size);
+    if (err < 0)
+        return fail(path, err);
+    bool is_lib = strcmp(what, "a-lib") == 0 || strcmp(what, "b-lib") == 0;
+    if (what[0] == 'a') {
+        for (uint64_t i = 0; i < count; i++)
+            if ((err = (is_lib ? lib_hello_once : raw_hello_once)(hello_code, hello_size)) < 0)
+                return fail(what, err);
+        return 0;
+    }
+    uint8_t code[BENCH_IO_LOOP_SIZE];
+    uint32_t n = count > (1u << 30) ? (1u << 30) : count ? (uint32_t)count : 1;
+    bench_io_loop_guest(code, n);
+    double rate;
+    if (is_lib) {
+        SimpleVM *svm = lib_open(code, sizeof(code));
+        if (!svm)
+            return fail(what, EIO);
+        err = lib_io_loop(svm, n, &rate);
+        vm_destroy(svm);
+    } else {
+        RawVm raw;
+        if ((err = raw_open(&raw, code, sizeof(code))) == 0)
+            err = raw_io_loop(&raw, n, &rate);
+        raw_close(&raw);
+    }
+    if (err < 0)
+        return fail(what, err);
+    printf("%s: %.0f exits/s\n", what, rate);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--explain") == 0) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return explain(argv[2]);
+    }
+    if (argc == 5 && strcmp(argv[1], "--repeat") == 0 && argv[2][0] &&
+        strchr("ab", argv[2][0]) && (!strcmp(argv[2] + 1, "-lib") || !strcmp(argv[2] + 1, "-floor")))
+        return repeat(argv[2], strtoull(argv[3], NULL, 0), argv[4]);
     if (argc == 3 && strcmp(argv[1], "--floor-process") == 0) {
         /* (c)'s floor: read the guest, one raw lifecycle, exit. */
         int err = read_file(argv[2], hello_code, sizeof(hello_code), &hello_size);
