@@ -57,6 +57,26 @@ static int hw_errno(const char *what)
     return hv_fail(err, "%s: %s", what, strerror(err));
 }
 
+/* KVM_CHECK_EXTENSION on /dev/kvm for capabilities 0..63: system-wide answers, the same for
+ * every device, so the 64 ioctls are made once per process and copied to each device. */
+static void hw_system_extensions(KvmDevice *kvm)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static bool known;
+    static int values[64];
+    _Static_assert(sizeof(values) == sizeof(kvm->extensions), "one value per capability");
+    pthread_mutex_lock(&lock);
+    if (!known) {
+        for (int cap = 0; cap < 64; cap++) {
+            int v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
+            values[cap] = v > 0 ? v : 0;
+        }
+        known = true;
+    }
+    memcpy(kvm->extensions, values, sizeof(values));
+    pthread_mutex_unlock(&lock);
+}
+
 static int hw_open(KvmDevice *kvm)
 {
     HwDevice *hd = calloc(1, sizeof(*hd));
@@ -83,10 +103,7 @@ static int hw_open(KvmDevice *kvm)
         free(hd);
         return r;
     }
-    for (int cap = 0; cap < 64; cap++) {
-        int v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
-        kvm->extensions[cap] = v > 0 ? v : 0;
-    }
+    hw_system_extensions(kvm);
     kvm->backend_data = hd;
     return 0;
 }
