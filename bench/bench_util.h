@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_MAX_REPS 31
 
@@ -110,9 +111,20 @@ typedef struct {
     double target;         /* the ratio must be <= target */
 } BenchRow;
 
+/* The title, then the host's CPU count and load: other work on the machine moves every
+ * figure, and the reader should see how busy it was. */
 static inline void bench_print_header(const char *title)
 {
+    char load[64] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(load, sizeof(load), f))
+            snprintf(load, sizeof(load), "?");
+        fclose(f);
+        load[strcspn(load, "\n")] = '\0';
+    }
     printf("\n%s\n", title);
+    printf("host: %ld CPUs online, /proc/loadavg %s\n", sysconf(_SC_NPROCESSORS_ONLN), load);
     printf("%-40s %-26s %-26s %7s  %s\n", "figure", "library median (best)",
            "floor median (best)", "ratio", "target");
 }
