@@ -21,8 +21,14 @@
 
 typedef struct {
     int vcpu_mmap_size;
-    struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID, given to every vCPU */
 } HwDevice;
+
+/* KVM_GET_SUPPORTED_CPUID, given to every vCPU. It describes the host's KVM, not a device
+ * or a VM, and it is slow (the kernel executes CPUID for every leaf; under nested
+ * virtualization each one is an exit to the outer hypervisor: about 0.5 ms per call here,
+ * more than the rest of a VM's lifecycle), so it is fetched once per process. */
+static pthread_mutex_t hw_cpuid_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kvm_cpuid2 *hw_cpuid;
 
 typedef struct {
     bool sync_regs;
@@ -51,6 +57,26 @@ static int hw_errno(const char *what)
     return hv_fail(err, "%s: %s", what, strerror(err));
 }
 
+/* KVM_CHECK_EXTENSION on /dev/kvm for capabilities 0..63: system-wide answers, the same for
+ * every device, so the 64 ioctls are made once per process and copied to each device. */
+static void hw_system_extensions(KvmDevice *kvm)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static bool known;
+    static int values[64];
+    _Static_assert(sizeof(values) == sizeof(kvm->extensions), "one value per capability");
+    pthread_mutex_lock(&lock);
+    if (!known) {
+        for (int cap = 0; cap < 64; cap++) {
+            int v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
+            values[cap] = v > 0 ? v : 0;
+        }
+        known = true;
+    }
+    memcpy(kvm->extensions, values, sizeof(values));
+    pthread_mutex_unlock(&lock);
+}
+
 static int hw_open(KvmDevice *kvm)
 {
     HwDevice *hd = calloc(1, sizeof(*hd));
@@ -77,20 +103,14 @@ static int hw_open(KvmDevice *kvm)
         free(hd);
         return r;
     }
-    for (int cap = 0; cap < 64; cap++) {
-        int v = ioctl(kvm->fd, KVM_CHECK_EXTENSION, cap);
-        kvm->extensions[cap] = v > 0 ? v : 0;
-    }
+    hw_system_extensions(kvm);
     kvm->backend_data = hd;
     return 0;
 }
 
 static void hw_close(KvmDevice *kvm)
 {
-    HwDevice *hd = kvm->backend_data;
-    if (hd)
-        free(hd->cpuid);
-    free(hd);
+    free(kvm->backend_data);
     if (kvm->fd >= 0)
         close(kvm->fd);
 }
@@ -138,26 +158,36 @@ static int hw_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap)
     return 0;
 }
 
-/* The CPUID KVM supports, fetched once per device: a guest without it sees zeros. */
+/* The CPUID KVM supports (see hw_cpuid): fetched on first use, then shared by every device
+ * of the process and never freed. 256 entries is KVM_MAX_CPUID_ENTRIES, enough at once;
+ * E2BIG still grows the table. */
 static int hw_supported_cpuid(KvmDevice *kvm, struct kvm_cpuid2 **out)
 {
-    HwDevice *hd = kvm->backend_data;
-    for (int n = 64; !hd->cpuid && n <= 4096; n *= 2) {
+    int r = 0;
+    pthread_mutex_lock(&hw_cpuid_lock);
+    for (int n = 256; !hw_cpuid && n <= 4096; n *= 2) {
         struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-        if (!c)
-            return hv_fail(ENOMEM, "out of memory");
+        if (!c) {
+            r = hv_fail(ENOMEM, "out of memory");
+            break;
+        }
         c->nent = n;
         if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            hd->cpuid = c;
+            hw_cpuid = c;
             break;
         }
         int err = errno;
         free(c);
-        if (err != E2BIG)
-            return hv_fail(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(err));
+        if (err != E2BIG) {
+            r = hv_fail(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(err));
+            break;
+        }
     }
-    *out = hd->cpuid;
-    return hd->cpuid ? 0 : hv_fail(E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
+    *out = hw_cpuid;
+    pthread_mutex_unlock(&hw_cpuid_lock);
+    if (r == 0 && !*out)
+        r = hv_fail(E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
+    return r;
 }
 
 static int hw_create_vcpu(KvmVcpu *vcpu)
