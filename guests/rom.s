@@ -3,10 +3,19 @@
 # with base FFFF0000 and IP FFF0: offset 0xFFF0 of the image, which jumps to F000:start.
 # Linked at 0, labels are offsets in segment F000. Prints a line, then writes to a byte
 # of itself and reads it back: "rom is read-only" when the write was dropped.
+# Offset 0 (F000:0000) is a trap, so a VMM that started there instead of at the reset
+# vector says so.
         .include "common.inc"
         .text
         .globl _start
 _start:
+        mov %cs, %ax
+        mov %ax, %ds
+        xor %ax, %ax
+        mov %ax, %ss
+        mov $0x7000, %sp
+        puts wrong_start
+        hlt
 start:
         mov %cs, %ax
         mov %ax, %ds
@@ -23,6 +32,8 @@ start:
 1:      puts writable
         hlt
         define_serial_puts
+wrong_start:
+        .asciz "FAIL: started at offset 0 of the rom, not at the reset vector\n"
 hello:  .asciz "rom: running from the reset vector at F000:FFF0\n"
 read_only:
         .asciz "rom is read-only\n"
