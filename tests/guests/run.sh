@@ -197,6 +197,10 @@ t_exitcode() {
     vm run --reg rax=0x7f "$G/exitcode.bin"
     expect_status 255
     end
+    begin exitcode-zero              # writing 0 is still an exit: status 1, not 0
+    vm run --reg rax=0x100 "$G/exitcode.bin"
+    expect_status 1
+    end
     begin exitcode-wraps         # (0x80 << 1) | 1 = 0x101: the status keeps 8 bits
     vm run --reg rax=0x80 "$G/exitcode.bin"
     expect_status 1
@@ -211,6 +215,10 @@ t_echo() {
     begin echo-carriage-return
     vm_in 'abc\rdef\n' run "$G/echo.bin"
     expect_status 0; expect_out 'abc\n'
+    end
+    begin echo-ctrl-a-from-pipe         # no terminal: Ctrl-A is data, not an escape
+    vm_in 'a\001xb\n' run "$G/echo.bin"
+    expect_status 0; expect_out 'a\001xb\n'
     end
     begin echo-long-line          # more than one read() of input, all kept in order
     local long
@@ -280,6 +288,19 @@ t_rom() {
     vm run --load 0xf0000 "$G/rom.bin"
     expect_status 0
     expect_out 'FAIL: started at offset 0 of the rom, not at the reset vector\n'
+    end
+}
+
+t_strio() {
+    begin string-io
+    vm run "$G/strio.bin"
+    expect_status 0
+    expect_out 'string I/O to COM1\ninsb: ffffffffffffffff\ninsw: ffffffffffffffff\n'
+    expect_err_has "port 0x1234"
+    end
+    begin debug-console
+    vm run "$G/debugcon.bin"
+    expect_status 0; expect_out 'debug console\nport e9 reads e9\n'; expect_no_err
     end
 }
 
@@ -409,6 +430,16 @@ t_load_errors() {
     vm run -m 64K --load 0xff00 "$G/boot.bin"
     expect_status 6; expect_one_error_line
     end
+    begin image-exactly-ram-size        # 64 KiB into 64 KiB: fits (the rom's trap runs)
+    vm run -m 64K "$G/rom.bin"
+    expect_status 0
+    expect_out 'FAIL: started at offset 0 of the rom, not at the reset vector\n'
+    end
+    begin entry-in-unbacked-memory      # code fetch where no RAM is: a defined failure
+    vm run -m 64K --entry 0x20000 "$G/hello.bin"
+    expect_status 12; expect_out ''
+    grep -q '^scratchvm: ' "$TMP/err" || differ "no message on stderr"
+    end
     begin load-in-vga-hole
     vm run --load 0xa0000 "$G/hello.bin"
     expect_status 6; expect_one_error_line
@@ -452,11 +483,41 @@ signal_test() {
     end
 }
 
+# SIGTERM while the echo guest waits for input that never ends (stdin an open FIFO).
+t_signal_open_stdin() {
+    begin sigterm-echo-open-stdin
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    local accel=() pid i
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    rm -f "$TMP/fifo"
+    mkfifo "$TMP/fifo"
+    exec 7<>"$TMP/fifo"
+    "$SVM" run "${accel[@]}" "$G/echo.bin" <"$TMP/fifo" >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    printf 'ab' >&7
+    wait_for "$TMP/out" ab || differ "the guest did not echo 'ab'"
+    kill -TERM "$pid"
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        differ "still running 5 s after SIGTERM"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid"
+    RC=$?
+    exec 7>&-
+    expect_status 143; expect_out 'ab'
+    end
+}
+
 t_signals() {
     signal_test sigterm-spin TERM 143 "$G/spin.bin" spinning
     signal_test sigint-spin INT 130 "$G/spin.bin" spinning
     signal_test sighup-spin HUP 129 "$G/spin.bin" spinning
     signal_test sigterm-spinout TERM 143 "$G/spinout.bin" spinning
+    t_signal_open_stdin
 }
 
 t_terminal() {
@@ -478,7 +539,7 @@ t_terminal() {
 }
 
 backend_tests() {
-    t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_badport
+    t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_terminal
 }
