@@ -1,5 +1,5 @@
 # badport: IN and OUT of sizes 1, 2 and 4 at ports no device handles (0x80, 0x1234,
-# 0xFFFC). An empty ISA bus reads as all ones and ignores writes, so it prints
+# 0xFFFC, 0). An empty ISA bus reads as all ones and ignores writes, so it prints
 #   0080: ff ffff ffffffff
 # per port, and halts. The VMM warns once per port on stderr.
         .include "common.inc"
@@ -11,14 +11,13 @@ _start:
         mov %ax, %ss
         mov $0x7000, %sp
         mov $ports, %si
-1:      lodsw                   # the next port; 0 ends the list
-        test %ax, %ax
-        jz 2f
+1:      lodsw                   # the next port
         push %si
         call probe
         pop %si
-        jmp 1b
-2:      hlt
+        cmp $ports_end, %si
+        jb 1b
+        hlt
 
 # probe: AX = port. Writes then reads it with each size, printing what was read.
 probe:  mov %ax, %di
@@ -60,4 +59,5 @@ space:  mov $' ', %al
 
         define_serial_putc
         define_serial_hex
-ports:  .word 0x0080, 0x1234, 0xfffc, 0
+ports:  .word 0x0080, 0x1234, 0xfffc, 0x0000
+ports_end:

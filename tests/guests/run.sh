@@ -308,14 +308,21 @@ t_badport() {
     begin badport
     vm run "$G/badport.bin"
     expect_status 0
-    expect_out '0080: ff ffff ffffffff\n1234: ff ffff ffffffff\nfffc: ff ffff ffffffff\n'
+    expect_out '0080: ff ffff ffffffff\n1234: ff ffff ffffffff\nfffc: ff ffff ffffffff\n0000: ff ffff ffffffff\n'
     local p n
     for p in 0x0080 0x1234 0xfffc; do
         n=$(grep -c "port $p" "$TMP/err")
         [ "$n" = 1 ] || differ "$n warnings for port $p, expected 1"
     done
+    n=$(grep -c '^scratchvm: warning: unhandled ' "$TMP/err")
+    [ "$n" = 4 ] || differ "$n warnings, expected 4 (one per port): $(show "$TMP/err")"
     n=$(wc -l <"$TMP/err")
-    [ "$n" = 3 ] || differ "$n lines on stderr, expected 3: $(show "$TMP/err")"
+    [ "$n" = 4 ] || differ "$n lines on stderr, expected 4: $(show "$TMP/err")"
+    end
+    # The warning names port 0 like the others (0x0000), from the same run.
+    begin badport-warning-port-0
+    n=$(grep -c "port 0x0000" "$TMP/err")
+    [ "$n" = 1 ] || differ "$n warnings name 'port 0x0000': $(grep -v 'port 0x[0-9a-f]\{4\} ' "$TMP/err" | head -n1)"
     end
 }
 

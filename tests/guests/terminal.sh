@@ -8,12 +8,14 @@
 #   help, C-a x ends the VM at once with status 0, and the terminal settings (stty -g)
 #   are the same afterwards as before;
 # - terminal-echo: the echo guest; typed text comes back, Enter ends it with status 0,
-#   the terminal settings are restored.
+#   the terminal settings are restored;
+# - terminal-sigterm: SIGTERM to scratchvm running the spin guest in the pane: status 143
+#   at once, and the terminal settings restored.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
-TESTS="terminal-ctrl-a terminal-echo"
+TESTS="terminal-ctrl-a terminal-echo terminal-sigterm"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -93,7 +95,10 @@ run_in_pane() {
     T send-keys -t svm:0 "$SVM run $ACCEL_OPT $1; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
 }
 
+# check_after [STATUS]: scratchvm returned with STATUS (default 0) within 5 s and left the
+# terminal as it found it.
 check_after() {
+    local want=${1:-0}
     if ! until_true 5 file_exists "$TMP/rc"; then
         differ "scratchvm did not return within 5 s"
         return
@@ -101,7 +106,7 @@ check_after() {
     until_true 5 file_exists "$TMP/after"
     local rc
     rc=$(cat "$TMP/rc")
-    [ "$rc" = 0 ] || differ "status $rc, expected 0"
+    [ "$rc" = "$want" ] || differ "status $rc, expected $want"
     [ "$(cat "$TMP/after")" = "$BEFORE" ] ||
         differ "terminal settings changed: $(cat "$TMP/after") (before: $BEFORE)"
 }
@@ -142,6 +147,21 @@ else
     fi
 fi
 end terminal-echo
+
+# --- SIGTERM from outside: sh -c records its pid, then becomes scratchvm (exec) ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    rm -f "$TMP/rc" "$TMP/after" "$TMP/pid"
+    T send-keys -t svm:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run $ACCEL_OPT $G/spin.bin'; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
+    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
+        differ "the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        kill -TERM "$(cat "$TMP/pid")"
+        check_after 143
+    fi
+fi
+end terminal-sigterm
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
