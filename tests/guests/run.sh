@@ -277,6 +277,23 @@ t_rom() {
     head -n1 "$TMP/err" | grep -qx 'exit KVM_EXIT_IO in port=0x3fd size=1 data=0x[0-9a-f]*' ||
         differ "first exit: $(head -n1 "$TMP/err")"
     end
+    begin rom-big-ram
+    vm run -m 3G --rom "$G/rom.bin"
+    expect_status 0; expect_out "$ROM_OK"
+    end
+    begin rom-256k                      # the largest firmware: rom.bin at its top
+    { head -c $((192 * 1024)) /dev/zero | tr '\0' '\377'; cat "$G/rom.bin"; } >"$TMP/rom256k.bin"
+    vm run --rom "$TMP/rom256k.bin"
+    expect_status 0; expect_out "$ROM_OK"
+    end
+    begin rom-smaller-than-a-page       # 2 KiB: the top of a page, erased flash below
+    vm run --rom "$G/rom2k.bin"
+    expect_status 0; expect_out 'rom2k: below the image: ff\n'; expect_no_err
+    end
+    begin rom-smaller-than-a-page-1M
+    vm run -m 1M --rom "$G/rom2k.bin"
+    expect_status 0; expect_out 'rom2k: below the image: ff\n'
+    end
     # Loaded as plain RAM at 0xF0000 and entered at F000:FFF0, the same image runs, and
     # its read-only check sees the write go through: the check is not vacuous.
     begin rom-as-ram-load-entry
