@@ -584,7 +584,8 @@ SKIPPING=0
 # Tests that need no VM: the command line, --help, --version, info.
 # ---------------------------------------------------------------------------------------
 
-# usage NAME STATUS ARGS...: scratchvm ARGS exits with STATUS and one line on stderr.
+# [SAYS=TEXT] usage NAME STATUS ARGS...: scratchvm ARGS exits with STATUS and one line on
+# stderr (which contains TEXT).
 usage() {
     local name=$1 status=$2
     shift 2
@@ -592,6 +593,7 @@ usage() {
     timeout 10 "$SVM" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
     RC=$?
     expect_status "$status"; expect_one_error_line
+    [ -n "${SAYS:-}" ] && expect_err_has "$SAYS"
     end
 }
 
@@ -602,6 +604,14 @@ usage no-command 2
 usage unknown-command 2 frobnicate
 usage unknown-option 2 run --bogus "$G/hello.bin"
 usage missing-argument 2 run "$G/hello.bin" --load
+usage missing-argument-short 2 run "$G/hello.bin" -m
+
+# The message names the argument at fault.
+SAYS="'-Z'" usage unknown-short-option-in-group 2 run -Zq "$G/hello.bin"
+SAYS="'-Z'" usage unknown-short-option-after-file 2 run "$G/hello.bin" -Zq
+SAYS="--vga" usage long-option-with-argument 2 run --vga=1 "$G/hello.bin"
+SAYS="'--bogus'" usage unknown-long-option-named 2 run --bogus "$G/hello.bin"
+SAYS="-m" usage missing-argument-named 2 run "$G/hello.bin" -m
 usage run-without-file 2 run
 usage run-two-files 2 run "$G/hello.bin" "$G/add.bin"
 usage unknown-demo 2 demo nosuch
