@@ -480,14 +480,14 @@ wait_for() {
     return 1
 }
 
-# signal_test NAME SIGNAL STATUS GUEST TEXT: starts GUEST, waits until it printed TEXT,
-# sends SIGNAL, expects STATUS within 5 s.
+# signal_test NAME SIGNAL STATUS GUEST TEXT [STDIN]: starts GUEST (stdin from STDIN,
+# default /dev/null), waits until it printed TEXT, sends SIGNAL, expects STATUS within 5 s.
 signal_test() {
     begin "$1"
     if [ "$SKIPPING" = 1 ]; then end; return; fi
     local accel=() pid i
     [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
-    "$SVM" run "${accel[@]}" "$4" </dev/null >"$TMP/out" 2>"$TMP/err" &
+    "$SVM" run "${accel[@]}" "$4" <"${6:-/dev/null}" >"$TMP/out" 2>"$TMP/err" &
     pid=$!
     if ! wait_for "$TMP/out" "$5"; then
         differ "the guest did not print '$5'"
@@ -541,6 +541,9 @@ t_signals() {
     signal_test sigint-spin INT 130 "$G/spin.bin" spinning
     signal_test sighup-spin HUP 129 "$G/spin.bin" spinning
     signal_test sigterm-spinout TERM 143 "$G/spinout.bin" spinning
+    # More input than the UART queue holds, which the guest never reads.
+    head -c 10000 /dev/zero >"$TMP/big-input"
+    signal_test sigterm-unread-input TERM 143 "$G/spin.bin" spinning "$TMP/big-input"
     t_signal_open_stdin
 }
 

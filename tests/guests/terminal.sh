@@ -9,13 +9,16 @@
 #   are the same afterwards as before;
 # - terminal-echo: the echo guest; typed text comes back, Enter ends it with status 0,
 #   the terminal settings are restored;
+# - terminal-ctrl-a-unread-input: C-a x still quits after more typed input than the
+#   UART's queue holds, which the spinning guest never reads (DESIGN: a guest spinning in
+#   a loop must still obey Ctrl-A x at once);
 # - terminal-sigterm: SIGTERM to scratchvm running the spin guest in the pane: status 143
 #   at once, and the terminal settings restored.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
-TESTS="terminal-ctrl-a terminal-echo terminal-sigterm"
+TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -147,6 +150,21 @@ else
     fi
 fi
 end terminal-echo
+
+# --- C-a x after 5000 keys the guest does not read (its UART queue holds 4096) ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "$G/spin.bin"
+    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
+        differ "the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        T send-keys -t svm:0 -l "$(head -c 5000 /dev/zero | tr '\0' k)"
+        T send-keys -t svm:0 C-a x
+        check_after
+    fi
+fi
+end terminal-ctrl-a-unread-input
 
 # --- SIGTERM from outside: sh -c records its pid, then becomes scratchvm (exec) ---
 if ! start_pane; then
