@@ -553,16 +553,22 @@ t_terminal() {
         for name in $("$HERE/terminal.sh" --list); do begin "$name"; end; done
         return
     fi
-    # terminal.sh prints ok/FAIL/skip lines and its own count line last.
-    local line p f s
+    # terminal.sh prints ok/FAIL/skip lines and its own count line last; without that
+    # line (it was killed) its tests count as failed.
+    local line p f s counted=0
     while IFS= read -r line; do
         case $line in
         *" passed, "*" failed, "*" skipped")
             read -r p _ f _ s _ <<<"$line"
-            PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s)) ;;
+            PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+            counted=1 ;;
         *) echo "$line" ;;
         esac
-    done < <(timeout 60 "$HERE/terminal.sh" "$SVM" "$G" "$ACCEL")
+    done < <(timeout 120 "$HERE/terminal.sh" "$SVM" "$G" "$ACCEL")
+    if [ "$counted" = 0 ]; then
+        echo "FAIL terminal.sh$(tag): did not finish within 120 s"
+        FAILED=$((FAILED + $("$HERE/terminal.sh" --list | wc -l)))
+    fi
 }
 
 backend_tests() {

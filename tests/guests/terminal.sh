@@ -40,6 +40,7 @@ if ! command -v tmux >/dev/null 2>&1; then
     exit 0
 fi
 
+unset TMUX      # our own servers, even when the tests run inside a tmux session
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/scratchvm-term.XXXXXX") || exit 1
 PANES=0        # each test gets a tmux server of its own: scratchvm-test-PID-N
 T() { tmux -L "scratchvm-test-$$-$PANES" -f /dev/null "$@"; }
