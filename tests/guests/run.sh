@@ -19,7 +19,8 @@ SVM=$1
 G=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/scratchvm-tests.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
+# Only this shell cleans up: a subshell that gets a signal before it execs must not.
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$TMP"' EXIT
 
 PASSED=0 FAILED=0 SKIPPED=0
 ACCEL=""        # the backend of the current group, "" for backend-independent tests
@@ -487,6 +488,9 @@ signal_test() {
     if [ "$SKIPPING" = 1 ]; then end; return; fi
     local accel=() pid i
     [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    # The child truncates out only after the fork: clear it here, or wait_for could see
+    # the previous test's text and signal the child before it became scratchvm.
+    rm -f "$TMP/out"
     "$SVM" run "${accel[@]}" "$4" <"${6:-/dev/null}" >"$TMP/out" 2>"$TMP/err" &
     pid=$!
     if ! wait_for "$TMP/out" "$5"; then
@@ -516,6 +520,7 @@ t_signal_open_stdin() {
     rm -f "$TMP/fifo"
     mkfifo "$TMP/fifo"
     exec 7<>"$TMP/fifo"
+    rm -f "$TMP/out"
     "$SVM" run "${accel[@]}" "$G/echo.bin" <"$TMP/fifo" >"$TMP/out" 2>"$TMP/err" &
     pid=$!
     printf 'ab' >&7
