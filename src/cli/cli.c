@@ -274,13 +274,14 @@ static int run_with_console(SimpleVM *svm, bool console_input, bool escapes)
                 }
             }
             /* The UART's queue is bounded; what does not fit now is retried until the
-             * guest reads it, or the VM stops. */
+             * guest reads it, the VM stops, or a signal comes (the loop above then stops
+             * the VM, and the input not sent yet is dropped). */
             size_t sent = 0;
             while (sent < m && !stopping) {
                 sent += serial_receive(svm->serial, to_guest + sent, m - sent);
                 if (sent < m) {
-                    struct pollfd d = {done[0], POLLIN, 0};
-                    if (poll(&d, 1, 10) > 0)
+                    struct pollfd d[2] = {{done[0], POLLIN, 0}, {signal_pipe[0], POLLIN, 0}};
+                    if (poll(d, 2, 10) > 0)
                         break;
                 }
             }

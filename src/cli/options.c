@@ -225,6 +225,36 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     return 0;
 }
 
+/* The message for getopt_long's ':' (missing argument) or '?' (bad option). `last` is
+ * the last argument getopt consumed: the culprit for a long option, but for a short one
+ * in a group ("-Zq") the group may not be finished and `last` is an earlier argument, so
+ * a short option is named by optopt. glibc sets optopt to 0 for an unknown long option
+ * and to the option's value for a long option given an argument it does not take. */
+static int option_error(int c, const char *last, char *err, size_t err_size)
+{
+    bool long_opt = strncmp(last, "--", 2) == 0;
+    if (long_opt && optopt != 0) {
+        /* Is `last` the long option whose value optopt is ("--vga=1", "--help=x")? */
+        size_t len = strcspn(last + 2, "=");
+        for (const struct option *o = long_options; o->name; o++)
+            if (o->val == optopt && strncmp(o->name, last + 2, len) == 0) {
+                if (c == ':')
+                    return fail(err, err_size, "--%s needs an argument", o->name);
+                return fail(err, err_size, "--%s takes no argument (see scratchvm --help)",
+                            o->name);
+            }
+        long_opt = false;   /* no: a short option after it */
+    }
+    if (long_opt || optopt == 0 || optopt > 255) {
+        if (c == ':')
+            return fail(err, err_size, "%s needs an argument", last);
+        return fail(err, err_size, "unknown option '%s' (see scratchvm --help)", last);
+    }
+    if (c == ':')
+        return fail(err, err_size, "-%c needs an argument", optopt);
+    return fail(err, err_size, "unknown option '-%c' (see scratchvm --help)", optopt);
+}
+
 int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size)
 {
     *opt = (CliOptions){.memory = 16ull << 20, .serial = SERIAL_STDIO, .accel = HV_BACKEND_AUTO};
@@ -260,11 +290,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     opterr = 0;
     int c;
     while ((c = getopt_long(sub_argc, sub_argv, ":m:hV", long_options, NULL)) != -1) {
-        if (c == ':')
-            return fail(err, err_size, "%s needs an argument", sub_argv[optind - 1]);
-        if (c == '?')
-            return fail(err, err_size, "unknown option '%s' (see scratchvm --help)",
-                        sub_argv[optind - 1]);
+        if (c == ':' || c == '?')
+            return option_error(c, sub_argv[optind - 1], err, err_size);
         if (c == 'V') {
             opt->command = CMD_VERSION;
             return 0;

@@ -1,0 +1,697 @@
+#!/bin/bash
+# Integration tests: runs the guests of GUEST_DIR through the scratchvm command and checks
+# stdout (exactly, where it is deterministic), stderr and the exit status.
+#
+#   tests/guests/run.sh SCRATCHVM GUEST_DIR
+#
+# Tests that start a VM run once per backend (--accel kvm, --accel sim); a backend whose
+# VM cannot be created (`demo hello` exits with 8) is skipped, each of its tests counted
+# as skipped. The rest (usage errors, --help, info) run once. Prints one line per test:
+# "ok NAME [accel]" or "FAIL NAME [accel]: what differed", then "N passed, N failed,
+# N skipped". Exits 1 when a test failed. Every command is bounded by `timeout 10`.
+set -u
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 SCRATCHVM GUEST_DIR" >&2
+    exit 2
+fi
+SVM=$1
+G=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/scratchvm-tests.XXXXXX") || exit 1
+# Only this shell cleans up: a subshell that gets a signal before it execs must not.
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$TMP"' EXIT
+
+PASSED=0 FAILED=0 SKIPPED=0
+ACCEL=""        # the backend of the current group, "" for backend-independent tests
+SKIPPING=0      # 1: the backend is unusable, count tests as skipped
+NAME=""
+
+tag() { [ -n "$ACCEL" ] && printf ' [%s]' "$ACCEL"; }
+
+# begin NAME: starts a test. When the backend is skipped, the test still goes through its
+# steps, but vm/vm_in run nothing and end counts it as skipped.
+begin() {
+    NAME=$1
+    ERRS=""
+}
+
+# differ WHAT: records a difference in the current test (checked by end).
+differ() { ERRS="${ERRS:+$ERRS; }$1"; }
+
+end() {
+    if [ "$SKIPPING" = 1 ]; then
+        SKIPPED=$((SKIPPED + 1))
+    elif [ -z "$ERRS" ]; then
+        echo "ok $NAME$(tag)"
+        PASSED=$((PASSED + 1))
+    else
+        echo "FAIL $NAME$(tag): $ERRS"
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+# vm ARGS...: runs scratchvm with the current backend, stdin from /dev/null (so a terminal
+# never goes raw), stdout to $TMP/out, stderr to $TMP/err; status in RC.
+vm() {
+    RC=0
+    [ "$SKIPPING" = 1 ] && return
+    local accel=()
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    timeout 10 "$SVM" "$1" "${accel[@]}" "${@:2}" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+}
+
+# vm_in INPUT ARGS...: the same with INPUT (printf format) on stdin.
+vm_in() {
+    RC=0
+    [ "$SKIPPING" = 1 ] && return
+    local input=$1 accel=()
+    shift
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    # shellcheck disable=SC2059
+    printf "$input" | timeout 10 "$SVM" "$1" "${accel[@]}" "${@:2}" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+}
+
+# A short, printable form of a file's start, for failure lines.
+show() { head -c 120 "$1" 2>/dev/null | od -An -c | tr -s ' \n' ' ' | head -c 200; }
+
+expect_status() { [ "$RC" = "$1" ] || differ "status $RC, expected $1 (stderr: $(show "$TMP/err"))"; }
+
+# expect_out TEXT: stdout is exactly TEXT (printf format).
+expect_out() {
+    # shellcheck disable=SC2059
+    printf "$1" >"$TMP/want"
+    cmp -s "$TMP/want" "$TMP/out" || differ "stdout '$(show "$TMP/out")', expected '$(show "$TMP/want")'"
+}
+
+expect_no_err() { [ -s "$TMP/err" ] && differ "unexpected stderr: $(show "$TMP/err")"; return 0; }
+
+# expect_err_has FIXED-STRING
+expect_err_has() { grep -qF -- "$1" "$TMP/err" || differ "stderr lacks '$1' (stderr: $(show "$TMP/err"))"; }
+
+# expect_usage_line: exactly one line on stderr, starting "scratchvm: ", and no stdout.
+expect_one_error_line() {
+    local lines
+    lines=$(wc -l <"$TMP/err")
+    [ "$lines" = 1 ] || differ "$lines lines on stderr, expected 1: $(show "$TMP/err")"
+    head -n1 "$TMP/err" | grep -q '^scratchvm: ' || differ "stderr does not start with 'scratchvm: ': $(show "$TMP/err")"
+    [ -s "$TMP/out" ] && differ "unexpected stdout: $(show "$TMP/out")"
+    return 0
+}
+
+HELLO='Hello, World!\n'
+
+# ---------------------------------------------------------------------------------------
+# Tests that start a VM: once per backend.
+# ---------------------------------------------------------------------------------------
+
+t_hello() {
+    begin hello
+    vm run "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    end
+}
+
+t_add() {
+    begin add-42
+    vm run --reg rax=40 --reg rbx=2 "$G/add.bin"
+    expect_status 0; expect_out '42\n'; expect_no_err
+    end
+    begin add-large
+    vm run --reg rax=4000000000 --reg rbx=0x1194D7FF "$G/add.bin"   # 4000000000 + 294967295
+    expect_status 0; expect_out '4294967295\n'
+    end
+    begin add-wraps-at-32-bits
+    vm run --reg rax=0xffffffff --reg rbx=3 "$G/add.bin"
+    expect_status 0; expect_out '2\n'
+    end
+    begin add-zero
+    vm run "$G/add.bin"
+    expect_status 0; expect_out '0\n'
+    end
+}
+
+t_demo() {
+    begin demo-hello
+    vm demo hello
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    end
+    begin demo-add
+    vm demo add
+    expect_status 0; expect_out '42\n'; expect_no_err
+    end
+    begin demo-add-regs
+    vm demo add --reg rax=1000 --reg rbx=337
+    expect_status 0; expect_out '1337\n'
+    end
+}
+
+# The screen the vga guest draws, as --vga prints it (rows 0-24).
+vga_screen() {
+    local top bottom side blank='' i
+    top="╔$(printf '═%.0s' $(seq 30))╗"
+    bottom="╚$(printf '═%.0s' $(seq 30))╝"
+    side="║$(printf ' %.0s' $(seq 30))║"
+    printf 'ScratchVM VGA text mode test\n\n\n\n\n'
+    printf '          %s\n' "$top" "$side"
+    printf '          ║  Hello from 0xB8000!         ║\n'
+    printf '          %s\n' "$side" "$bottom"
+    for i in $(seq 10 23); do blank="$blank\n"; done
+    printf "$blank"
+    printf '    row 24: the last line of the screen\n'
+}
+
+t_vga() {
+    begin vga-screen
+    vm run --vga "$G/vga.bin"
+    { printf 'cursor 03e2\n'; vga_screen; } >"$TMP/want"
+    expect_status 0
+    cmp -s "$TMP/want" "$TMP/out" || differ "screen differs: $(diff "$TMP/want" "$TMP/out" | head -5 | tr '\n' '|')"
+    [ "$(tail -n 25 "$TMP/out" | wc -l)" = 25 ] || differ "not 25 screen lines"
+    grep -q ' $' "$TMP/out" && differ "a line has trailing blanks"
+    expect_no_err
+    end
+    begin vga-without-flag
+    vm run "$G/vga.bin"
+    expect_status 0; expect_out 'cursor 03e2\n'
+    end
+    begin vga-blank-screen         # --vga with a guest that never draws
+    vm run --vga "$G/hello.bin"
+    expect_status 0
+    { printf "$HELLO"; for _ in $(seq 25); do echo; done; } >"$TMP/want"
+    cmp -s "$TMP/want" "$TMP/out" || differ "stdout '$(show "$TMP/out")' is not hello and 25 empty lines"
+    end
+}
+
+t_exitcode() {
+    begin exitcode-default
+    vm run "$G/exitcode.bin"
+    expect_status 33; expect_out ''; expect_no_err
+    end
+    begin exitcode-42
+    vm run --reg rax=42 "$G/exitcode.bin"
+    expect_status 85; expect_out ''
+    end
+    begin exitcode-127
+    vm run --reg rax=0x7f "$G/exitcode.bin"
+    expect_status 255
+    end
+    begin exitcode-zero              # writing 0 is still an exit: status 1, not 0
+    vm run --reg rax=0x100 "$G/exitcode.bin"
+    expect_status 1
+    end
+    begin exitcode-wraps         # (0x80 << 1) | 1 = 0x101: the status keeps 8 bits
+    vm run --reg rax=0x80 "$G/exitcode.bin"
+    expect_status 1
+    end
+}
+
+t_echo() {
+    begin echo-stdin
+    vm_in 'hi there\n' run "$G/echo.bin"
+    expect_status 0; expect_out 'hi there\n'; expect_no_err
+    end
+    begin echo-carriage-return
+    vm_in 'abc\rdef\n' run "$G/echo.bin"
+    expect_status 0; expect_out 'abc\n'
+    end
+    begin echo-ctrl-a-from-pipe         # no terminal: Ctrl-A is data, not an escape
+    vm_in 'a\001xb\n' run "$G/echo.bin"
+    expect_status 0; expect_out 'a\001xb\n'
+    end
+    begin echo-long-line          # more than one read() of input, all kept in order
+    local long
+    long=$(head -c 3000 /dev/zero | tr '\0' 'x')
+    vm_in "${long}\n" run "$G/echo.bin"
+    expect_status 0; expect_out "${long}\n"
+    end
+}
+
+t_boot() {
+    begin boot-sector
+    vm run --boot-sector "$G/boot.bin"
+    expect_status 0; expect_out 'boot sector running at 07c0:0000\nsignature 55 aa at 0x7dfe\n'
+    expect_no_err
+    end
+    begin boot-sector-short
+    head -c 511 "$G/boot.bin" >"$TMP/short.bin"
+    vm run --boot-sector "$TMP/short.bin"
+    expect_status 6; expect_one_error_line; expect_err_has "512"
+    end
+    begin boot-sector-long
+    { cat "$G/boot.bin"; printf 'x'; } >"$TMP/long.bin"
+    vm run --boot-sector "$TMP/long.bin"
+    expect_status 6; expect_one_error_line
+    end
+    begin boot-sector-bad-signature
+    { head -c 510 "$G/boot.bin"; printf '\125\125'; } >"$TMP/nosig.bin"
+    vm run --boot-sector "$TMP/nosig.bin"
+    expect_status 6; expect_one_error_line; expect_err_has "signature"
+    end
+    # The same sector as a flat image at 0x7C00: --load sets the entry too.
+    begin load-boot-at-7c00
+    vm run --load 0x7c00 "$G/boot.bin"
+    expect_status 0; expect_out 'boot sector running at 07c0:0000\nsignature 55 aa at 0x7dfe\n'
+    end
+    begin load-entry-boot
+    vm run --load 31744 --entry 0x7c00 "$G/boot.bin"
+    expect_status 0; expect_out 'boot sector running at 07c0:0000\nsignature 55 aa at 0x7dfe\n'
+    end
+}
+
+ROM_OK='rom: running from the reset vector at F000:FFF0\nrom is read-only\n'
+
+t_rom() {
+    begin rom
+    vm run --rom "$G/rom.bin"
+    expect_status 0; expect_out "$ROM_OK"; expect_no_err
+    end
+    begin rom-small-ram           # 64K of RAM: the firmware is not RAM
+    vm run -m 64K --rom "$G/rom.bin"
+    expect_status 0; expect_out "$ROM_OK"
+    end
+    begin rom-trace-reset-vector       # the first exit is the guest's first IN
+    vm run --rom --trace exits "$G/rom.bin"
+    expect_status 0
+    head -n1 "$TMP/err" | grep -qx 'exit KVM_EXIT_IO in port=0x3fd size=1 data=0x[0-9a-f]*' ||
+        differ "first exit: $(head -n1 "$TMP/err")"
+    end
+    begin rom-big-ram
+    vm run -m 3G --rom "$G/rom.bin"
+    expect_status 0; expect_out "$ROM_OK"
+    end
+    begin rom-256k                      # the largest firmware: rom.bin at its top
+    { head -c $((192 * 1024)) /dev/zero | tr '\0' '\377'; cat "$G/rom.bin"; } >"$TMP/rom256k.bin"
+    vm run --rom "$TMP/rom256k.bin"
+    expect_status 0; expect_out "$ROM_OK"
+    end
+    begin rom-smaller-than-a-page       # 2 KiB: the top of a page, erased flash below
+    vm run --rom "$G/rom2k.bin"
+    expect_status 0; expect_out 'rom2k: below the image: ff\n'; expect_no_err
+    end
+    begin rom-smaller-than-a-page-1M
+    vm run -m 1M --rom "$G/rom2k.bin"
+    expect_status 0; expect_out 'rom2k: below the image: ff\n'
+    end
+    # Loaded as plain RAM at 0xF0000 and entered at F000:FFF0, the same image runs, and
+    # its read-only check sees the write go through: the check is not vacuous.
+    begin rom-as-ram-load-entry
+    vm run --load 0xf0000 --entry 0xffff0 "$G/rom.bin"
+    expect_status 0
+    expect_out 'rom: running from the reset vector at F000:FFF0\nFAIL: a write to the rom changed it\n'
+    end
+    begin rom-load-without-entry       # entry = load address: F000:0000, the trap
+    vm run --load 0xf0000 "$G/rom.bin"
+    expect_status 0
+    expect_out 'FAIL: started at offset 0 of the rom, not at the reset vector\n'
+    end
+}
+
+t_strio() {
+    begin string-io
+    vm run "$G/strio.bin"
+    expect_status 0
+    expect_out 'string I/O to COM1\ninsb: ffffffffffffffff\ninsw: ffffffffffffffff\n'
+    expect_err_has "port 0x1234"
+    end
+    begin debug-console
+    vm run "$G/debugcon.bin"
+    expect_status 0; expect_out 'debug console\nport e9 reads e9\n'; expect_no_err
+    end
+}
+
+t_badport() {
+    begin badport
+    vm run "$G/badport.bin"
+    expect_status 0
+    expect_out '0080: ff ffff ffffffff\n1234: ff ffff ffffffff\nfffc: ff ffff ffffffff\n0000: ff ffff ffffffff\n'
+    local p n
+    for p in 0x0080 0x1234 0xfffc; do
+        n=$(grep -c "port $p" "$TMP/err")
+        [ "$n" = 1 ] || differ "$n warnings for port $p, expected 1"
+    done
+    n=$(grep -c '^scratchvm: warning: unhandled ' "$TMP/err")
+    [ "$n" = 4 ] || differ "$n warnings, expected 4 (one per port): $(show "$TMP/err")"
+    n=$(wc -l <"$TMP/err")
+    [ "$n" = 4 ] || differ "$n lines on stderr, expected 4: $(show "$TMP/err")"
+    end
+    # The warning names port 0 like the others (0x0000), from the same run.
+    begin badport-warning-port-0
+    n=$(grep -c "port 0x0000" "$TMP/err")
+    [ "$n" = 1 ] || differ "$n warnings name 'port 0x0000': $(grep -v 'port 0x[0-9a-f]\{4\} ' "$TMP/err" | head -n1)"
+    end
+}
+
+t_beyondram() {
+    begin beyondram
+    vm run -m 64K "$G/beyondram.bin"
+    expect_status 0; expect_out '20000: ffffffff\nafter write: ff\nram ok\n'
+    expect_err_has "unhandled MMIO read at 0x20000"
+    end
+    begin beyondram-16M          # with 16M, 0x20000 is RAM: the write sticks
+    vm run "$G/beyondram.bin"
+    expect_status 0; expect_out '20000: 00000000\nafter write: 5a\nram ok\n'; expect_no_err
+    end
+}
+
+t_triplefault() {
+    begin triplefault
+    vm run "$G/triplefault.bin"
+    expect_status 10
+    # A CPU that checks the real-mode IDT limit shuts down at int3; one that does not
+    # takes the guest's protected-mode fallback, which says so.
+    printf 'about to triple fault\n' >"$TMP/want1"
+    printf 'about to triple fault\nreal-mode IDT limit not enforced here: faulting in protected mode\n' >"$TMP/want2"
+    cmp -s "$TMP/want1" "$TMP/out" || cmp -s "$TMP/want2" "$TMP/out" ||
+        differ "stdout '$(show "$TMP/out")'"
+    expect_err_has "triple fault"
+    expect_err_has "RIP="
+    expect_err_has "CS ="
+    end
+}
+
+t_max_exits() {
+    begin max-exits-out-loop
+    vm run --max-exits 1000 "$G/spinout.bin"
+    expect_status 14; expect_out 'spinning with OUTs\n'
+    expect_one_error_line_err_only
+    expect_err_has "1000"
+    end
+    begin max-exits-1            # hello's first exit is its first IN: nothing printed
+    vm run --max-exits 1 "$G/hello.bin"
+    expect_status 14; expect_out ''
+    end
+    begin max-exits-not-reached
+    vm run --max-exits 1000 "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    end
+}
+
+expect_one_error_line_err_only() {
+    local lines
+    lines=$(wc -l <"$TMP/err")
+    [ "$lines" = 1 ] || differ "$lines lines on stderr, expected 1: $(show "$TMP/err")"
+    grep -q '^scratchvm: ' "$TMP/err" || differ "stderr does not start with 'scratchvm: '"
+}
+
+t_serial() {
+    begin serial-file
+    rm -f "$TMP/serial.txt"
+    vm run --serial "file:$TMP/serial.txt" "$G/hello.bin"
+    expect_status 0; expect_out ''; expect_no_err
+    printf "$HELLO" >"$TMP/want"
+    cmp -s "$TMP/want" "$TMP/serial.txt" || differ "file holds '$(show "$TMP/serial.txt")'"
+    end
+    begin serial-file-truncates
+    printf 'old contents that are longer than the greeting\n' >"$TMP/serial.txt"
+    vm run --serial "file:$TMP/serial.txt" "$G/hello.bin"
+    expect_status 0
+    cmp -s "$TMP/want" "$TMP/serial.txt" || differ "file holds '$(show "$TMP/serial.txt")'"
+    end
+    begin serial-file-bad-path
+    vm run --serial "file:$TMP/no/such/dir/out" "$G/hello.bin"
+    expect_status 2; expect_one_error_line
+    end
+    begin serial-none
+    vm run --serial none "$G/hello.bin"
+    expect_status 0; expect_out ''; expect_no_err
+    end
+    begin serial-none-vga        # --vga still prints the screen
+    vm run --serial none --vga "$G/vga.bin"
+    vga_screen >"$TMP/want"
+    expect_status 0
+    cmp -s "$TMP/want" "$TMP/out" || differ "screen differs"
+    end
+}
+
+t_trace() {
+    begin trace-exits
+    vm run --trace exits "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    expect_err_has "exit KVM_EXIT_IO out port=0x3f8 size=1 data=0x48"
+    [ "$(tail -n1 "$TMP/err")" = "exit KVM_EXIT_HLT" ] ||
+        differ "last trace line '$(tail -n1 "$TMP/err")'"
+    local outs
+    outs=$(grep -c '^exit KVM_EXIT_IO out port=0x3f8 size=1 data=0x' "$TMP/err")
+    [ "$outs" = 14 ] || differ "$outs OUTs to 0x3f8, expected 14"
+    grep -v '^exit KVM_EXIT_' "$TMP/err" | grep -q . && differ "stderr has non-trace lines"
+    end
+    begin trace-port-in-data       # an IN shows the data the VMM answered
+    vm run --trace exits "$G/badport.bin"
+    expect_err_has "exit KVM_EXIT_IO in port=0x1234 size=4 data=0xffffffff"
+    expect_err_has "exit KVM_EXIT_IO out port=0x80 size=2 data=0x1234"
+    end
+    begin trace-mmio
+    vm run -m 64K --trace exits "$G/beyondram.bin"
+    expect_err_has "exit KVM_EXIT_MMIO read addr=0x20000 len=4 data=0xffffffff"
+    expect_err_has "exit KVM_EXIT_MMIO write addr=0x20000 len=1 data=0x5a"
+    end
+}
+
+t_load_errors() {
+    begin load-past-ram
+    vm run -m 64K --load 0xff00 "$G/boot.bin"
+    expect_status 6; expect_one_error_line
+    end
+    begin image-exactly-ram-size        # 64 KiB into 64 KiB: fits (the rom's trap runs)
+    vm run -m 64K "$G/rom.bin"
+    expect_status 0
+    expect_out 'FAIL: started at offset 0 of the rom, not at the reset vector\n'
+    end
+    begin entry-in-unbacked-memory      # code fetch where no RAM is: a defined failure
+    vm run -m 64K --entry 0x20000 "$G/hello.bin"
+    expect_status 12; expect_out ''
+    grep -q '^scratchvm: ' "$TMP/err" || differ "no message on stderr"
+    end
+    begin load-in-vga-hole
+    vm run --load 0xa0000 "$G/hello.bin"
+    expect_status 6; expect_one_error_line
+    end
+}
+
+# wait_for FILE TEXT: up to 10 s for FILE to contain TEXT.
+wait_for() {
+    local i
+    for i in $(seq 100); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# signal_test NAME SIGNAL STATUS GUEST TEXT [STDIN]: starts GUEST (stdin from STDIN,
+# default /dev/null), waits until it printed TEXT, sends SIGNAL, expects STATUS within 5 s.
+signal_test() {
+    begin "$1"
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    local accel=() pid i
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    # The child truncates out only after the fork: clear it here, or wait_for could see
+    # the previous test's text and signal the child before it became scratchvm.
+    rm -f "$TMP/out"
+    "$SVM" run "${accel[@]}" "$4" <"${6:-/dev/null}" >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    if ! wait_for "$TMP/out" "$5"; then
+        differ "the guest did not print '$5'"
+    fi
+    kill -s "$2" "$pid" 2>/dev/null
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        differ "still running 5 s after SIG$2"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid"
+    RC=$?
+    expect_status "$3"
+    end
+}
+
+# SIGTERM while the echo guest waits for input that never ends (stdin an open FIFO).
+t_signal_open_stdin() {
+    begin sigterm-echo-open-stdin
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    local accel=() pid i
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    rm -f "$TMP/fifo"
+    mkfifo "$TMP/fifo"
+    exec 7<>"$TMP/fifo"
+    rm -f "$TMP/out"
+    "$SVM" run "${accel[@]}" "$G/echo.bin" <"$TMP/fifo" >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    printf 'ab' >&7
+    wait_for "$TMP/out" ab || differ "the guest did not echo 'ab'"
+    kill -TERM "$pid"
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        differ "still running 5 s after SIGTERM"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid"
+    RC=$?
+    exec 7>&-
+    expect_status 143; expect_out 'ab'
+    end
+}
+
+t_signals() {
+    signal_test sigterm-spin TERM 143 "$G/spin.bin" spinning
+    signal_test sigint-spin INT 130 "$G/spin.bin" spinning
+    signal_test sighup-spin HUP 129 "$G/spin.bin" spinning
+    signal_test sigterm-spinout TERM 143 "$G/spinout.bin" spinning
+    # More input than the UART queue holds, which the guest never reads.
+    head -c 10000 /dev/zero >"$TMP/big-input"
+    signal_test sigterm-unread-input TERM 143 "$G/spin.bin" spinning "$TMP/big-input"
+    t_signal_open_stdin
+}
+
+t_terminal() {
+    local name
+    if [ "$SKIPPING" = 1 ]; then
+        for name in $("$HERE/terminal.sh" --list); do begin "$name"; end; done
+        return
+    fi
+    # terminal.sh prints ok/FAIL/skip lines and its own count line last; without that
+    # line (it was killed) its tests count as failed.
+    local line p f s counted=0
+    while IFS= read -r line; do
+        case $line in
+        *" passed, "*" failed, "*" skipped")
+            read -r p _ f _ s _ <<<"$line"
+            PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+            counted=1 ;;
+        *) echo "$line" ;;
+        esac
+    done < <(timeout 120 "$HERE/terminal.sh" "$SVM" "$G" "$ACCEL")
+    if [ "$counted" = 0 ]; then
+        echo "FAIL terminal.sh$(tag): did not finish within 120 s"
+        FAILED=$((FAILED + $("$HERE/terminal.sh" --list | wc -l)))
+    fi
+}
+
+backend_tests() {
+    t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
+    t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
+    t_terminal
+}
+
+for ACCEL in kvm sim; do
+    SKIPPING=0
+    timeout 10 "$SVM" demo hello --accel "$ACCEL" --serial none </dev/null >/dev/null 2>"$TMP/probe"
+    if [ $? = 8 ]; then
+        echo "skip [$ACCEL]: $(head -n1 "$TMP/probe")"
+        SKIPPING=1
+    fi
+    backend_tests
+done
+ACCEL=""
+SKIPPING=0
+
+# ---------------------------------------------------------------------------------------
+# Tests that need no VM: the command line, --help, --version, info.
+# ---------------------------------------------------------------------------------------
+
+# [SAYS=TEXT] usage NAME STATUS ARGS...: scratchvm ARGS exits with STATUS and one line on
+# stderr (which contains TEXT).
+usage() {
+    local name=$1 status=$2
+    shift 2
+    begin "$name"
+    timeout 10 "$SVM" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status "$status"; expect_one_error_line
+    [ -n "${SAYS:-}" ] && expect_err_has "$SAYS"
+    end
+}
+
+printf 'x%.0s' $(seq 65537) >"$TMP/big65537.bin"
+head -c $((256 * 1024 + 1)) /dev/zero >"$TMP/rom-too-big.bin"
+: >"$TMP/empty.bin"
+usage no-command 2
+usage unknown-command 2 frobnicate
+usage unknown-option 2 run --bogus "$G/hello.bin"
+usage missing-argument 2 run "$G/hello.bin" --load
+usage missing-argument-short 2 run "$G/hello.bin" -m
+
+# The message names the argument at fault.
+SAYS="'-Z'" usage unknown-short-option-in-group 2 run -Zq "$G/hello.bin"
+SAYS="'-Z'" usage unknown-short-option-after-file 2 run "$G/hello.bin" -Zq
+SAYS="--vga" usage long-option-with-argument 2 run --vga=1 "$G/hello.bin"
+SAYS="'--bogus'" usage unknown-long-option-named 2 run --bogus "$G/hello.bin"
+SAYS="-m" usage missing-argument-named 2 run "$G/hello.bin" -m
+usage run-without-file 2 run
+usage run-two-files 2 run "$G/hello.bin" "$G/add.bin"
+usage unknown-demo 2 demo nosuch
+usage bad-memory-suffix 2 run -m 12Q "$G/hello.bin"
+usage memory-too-small 2 run -m 32K "$G/hello.bin"
+usage memory-too-large 2 run -m 4G "$G/hello.bin"
+usage memory-not-pages 2 run -m 65537K "$G/hello.bin"
+usage memory-negative 2 run -m -1 "$G/hello.bin"
+usage unknown-register 2 run --reg xyz=1 "$G/hello.bin"
+usage register-not-a-number 2 run --reg rax=12abc "$G/hello.bin"
+usage register-without-value 2 run --reg rax "$G/hello.bin"
+usage bad-load-address 2 run --load nowhere "$G/hello.bin"
+usage entry-above-1M 2 run --entry 0x100000 "$G/hello.bin"
+usage load-above-1M-without-entry 2 run --load 0x200000 "$G/hello.bin"
+usage boot-sector-with-load 2 run --boot-sector --load 0x1000 "$G/boot.bin"
+usage boot-sector-with-entry 2 run --boot-sector --entry 0x1000 "$G/boot.bin"
+usage rom-with-load 2 run --rom --load 0x1000 "$G/rom.bin"
+usage demo-with-rom 2 demo hello --rom
+usage bad-serial 2 run --serial tcp:1234 "$G/hello.bin"
+usage serial-file-empty-path 2 run --serial file: "$G/hello.bin"
+usage bad-accel 2 run --accel tcg "$G/hello.bin"
+usage bad-trace 2 run --trace everything "$G/hello.bin"
+usage max-exits-zero 2 run --max-exits 0 "$G/hello.bin"
+usage info-with-argument 2 info extra
+usage missing-file 4 run "$TMP/no-such-file.bin"
+usage file-is-directory 4 run "$TMP"
+usage empty-file 6 run "$TMP/empty.bin"
+usage image-larger-than-ram 6 run -m 64K "$TMP/big65537.bin"
+usage rom-too-large 6 run --rom "$TMP/rom-too-big.bin"
+
+begin help
+timeout 10 "$SVM" --help </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_status 0; expect_no_err
+for opt in -m --memory --load --entry --boot-sector --rom --reg --serial --vga --trace \
+           --accel --max-exits --help --version run demo info; do
+    grep -qe "$opt" "$TMP/out" || differ "--help does not mention $opt"
+done
+end
+
+begin run-help
+timeout 10 "$SVM" run --help </dev/null >"$TMP/out2" 2>"$TMP/err"
+RC=$?
+expect_status 0; expect_no_err
+cmp -s "$TMP/out" "$TMP/out2" || differ "run --help differs from --help"
+end
+
+begin version
+timeout 10 "$SVM" --version </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_status 0; expect_no_err
+grep -qxE 'scratchvm [0-9]+\.[0-9]+\.[0-9]+' "$TMP/out" || differ "version line '$(show "$TMP/out")'"
+[ "$(wc -l <"$TMP/out")" = 1 ] || differ "more than one line"
+end
+
+begin info
+timeout 10 "$SVM" info </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_status 0; expect_no_err
+grep -qE '^NAME +TYPE +VENDOR +DESCRIPTION' "$TMP/out" || differ "no hypervisor table header"
+grep -qE '^KVM +Hybrid ' "$TMP/out" || differ "no KVM row in the table"
+grep -qE '^QEMU \(TCG\) +Type 2 ' "$TMP/out" || differ "no QEMU row in the table"
+grep -qx 'KVM' "$TMP/out" || differ "no KVM section"
+grep -qE '^  /dev/kvm +' "$TMP/out" || differ "KVM section lacks /dev/kvm"
+grep -qx 'CPU' "$TMP/out" || differ "no CPU section"
+end
+
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" = 0 ]

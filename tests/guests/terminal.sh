@@ -1,0 +1,186 @@
+#!/bin/bash
+# Terminal tests: runs scratchvm in a real terminal (a tmux pane) and drives it with keys.
+#
+#   tests/guests/terminal.sh SCRATCHVM GUEST_DIR [ACCEL]
+#   tests/guests/terminal.sh --list          the test names, one a line
+#
+# - terminal-ctrl-a: the spin guest (a `jmp .` loop, no VM exits); C-a h prints the key
+#   help, C-a x ends the VM at once with status 0, and the terminal settings (stty -g)
+#   are the same afterwards as before;
+# - terminal-echo: the echo guest; typed text comes back, Enter ends it with status 0,
+#   the terminal settings are restored;
+# - terminal-ctrl-a-unread-input: C-a x still quits after more typed input than the
+#   UART's queue holds, which the spinning guest never reads (DESIGN: a guest spinning in
+#   a loop must still obey Ctrl-A x at once);
+# - terminal-sigterm: SIGTERM to scratchvm running the spin guest in the pane: status 143
+#   at once, and the terminal settings restored.
+# Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
+# is missing), then "N passed, N failed, N skipped". Every wait is bounded.
+set -u
+
+TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm"
+if [ "${1:-}" = --list ]; then
+    printf '%s\n' $TESTS
+    exit 0
+fi
+if [ $# -lt 2 ]; then
+    echo "usage: $0 SCRATCHVM GUEST_DIR [ACCEL]" >&2
+    exit 2
+fi
+SVM=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+G=$(cd "$2" && pwd)
+ACCEL=${3:-}
+TAG=${ACCEL:+ [$ACCEL]}
+ACCEL_OPT=${ACCEL:+--accel $ACCEL}
+PASSED=0 FAILED=0 SKIPPED=0
+
+if ! command -v tmux >/dev/null 2>&1; then
+    for t in $TESTS; do echo "skip $t$TAG: tmux is not installed"; done
+    echo "0 passed, 0 failed, $(echo $TESTS | wc -w) skipped"
+    exit 0
+fi
+
+unset TMUX      # our own servers, even when the tests run inside a tmux session
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/scratchvm-term.XXXXXX") || exit 1
+PANES=0        # each test gets a tmux server of its own: scratchvm-test-PID-N
+T() { tmux -L "scratchvm-test-$$-$PANES" -f /dev/null "$@"; }
+cleanup() {
+    while [ "$PANES" -gt 0 ]; do T kill-server 2>/dev/null; PANES=$((PANES - 1)); done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ERRS=""
+differ() { ERRS="${ERRS:+$ERRS; }$1"; }
+end() {
+    if [ -z "$ERRS" ]; then
+        echo "ok $1$TAG"
+        PASSED=$((PASSED + 1))
+    else
+        echo "FAIL $1$TAG: $ERRS"
+        FAILED=$((FAILED + 1))
+    fi
+    ERRS=""
+}
+
+# until_true SECONDS CMD...: polls CMD every 0.1 s; 1 when it never succeeded.
+until_true() {
+    local n=$(($1 * 10))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+screen() { T capture-pane -p -t svm:0 -S -50; }
+screen_has() { screen | grep -qF -- "$1"; }
+screen_has_line() { screen | grep -qx -- "$1"; }
+file_exists() { [ -s "$1" ]; }
+tty_settings() { stty -F "$PANE_TTY" -g 2>/dev/null; }
+tty_changed() { [ "$(tty_settings)" != "$BEFORE" ]; }
+
+# A pane running a plain sh, in a terminal of known size.
+start_pane() {
+    PANES=$((PANES + 1))
+    T new-session -d -s svm -x 100 -y 30 "env PS1='$ ' sh" || return 1
+    PANE_TTY=$(T display-message -p -t svm:0 '#{pane_tty}')
+    until_true 5 screen_has '$' || return 1
+    BEFORE=$(tty_settings)
+    [ -n "$BEFORE" ]
+}
+
+# run_in_pane GUEST: runs scratchvm in the pane; its status goes to $TMP/rc and the
+# settings afterwards to $TMP/after.
+run_in_pane() {
+    rm -f "$TMP/rc" "$TMP/after"
+    T send-keys -t svm:0 "$SVM run $ACCEL_OPT $1; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
+}
+
+# check_after [STATUS]: scratchvm returned with STATUS (default 0) within 5 s and left the
+# terminal as it found it.
+check_after() {
+    local want=${1:-0}
+    if ! until_true 5 file_exists "$TMP/rc"; then
+        differ "scratchvm did not return within 5 s"
+        return
+    fi
+    until_true 5 file_exists "$TMP/after"
+    local rc
+    rc=$(cat "$TMP/rc")
+    [ "$rc" = "$want" ] || differ "status $rc, expected $want"
+    [ "$(cat "$TMP/after")" = "$BEFORE" ] ||
+        differ "terminal settings changed: $(cat "$TMP/after") (before: $BEFORE)"
+}
+
+# --- C-a h and C-a x on a guest that never exits to the VMM ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "$G/spin.bin"
+    if ! until_true 10 screen_has_line spinning; then
+        differ "the guest did not print 'spinning': $(screen | grep . | tail -3 | tr '\n' '|')"
+    elif ! until_true 5 tty_changed; then
+        differ "the terminal was not put in raw mode"
+    else
+        T send-keys -t svm:0 C-a h
+        until_true 5 screen_has 'C-a x    exit emulator' ||
+            differ "C-a h did not show the help: $(screen | grep . | tail -3 | tr '\n' '|')"
+        T send-keys -t svm:0 C-a x
+        check_after
+    fi
+fi
+end terminal-ctrl-a
+
+# --- typing to the echo guest ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "$G/echo.bin"
+    # Raw mode first: keys typed before would be flushed by the switch (TCSAFLUSH).
+    if ! until_true 10 tty_changed; then
+        differ "the terminal was not put in raw mode"
+    else
+        T send-keys -t svm:0 -l 'typed in tmux'
+        until_true 5 screen_has_line 'typed in tmux' ||
+            differ "the text did not come back: $(screen | grep . | tail -3 | tr '\n' '|')"
+        T send-keys -t svm:0 Enter
+        check_after
+    fi
+fi
+end terminal-echo
+
+# --- C-a x after 5000 keys the guest does not read (its UART queue holds 4096) ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "$G/spin.bin"
+    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
+        differ "the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        T send-keys -t svm:0 -l "$(head -c 5000 /dev/zero | tr '\0' k)"
+        T send-keys -t svm:0 C-a x
+        check_after
+    fi
+fi
+end terminal-ctrl-a-unread-input
+
+# --- SIGTERM from outside: sh -c records its pid, then becomes scratchvm (exec) ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    rm -f "$TMP/rc" "$TMP/after" "$TMP/pid"
+    T send-keys -t svm:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run $ACCEL_OPT $G/spin.bin'; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
+    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
+        differ "the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        kill -TERM "$(cat "$TMP/pid")"
+        check_after 143
+    fi
+fi
+end terminal-sigterm
+
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" = 0 ]
