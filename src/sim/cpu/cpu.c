@@ -25,28 +25,49 @@
 #define ARENA_SIZE (8u << 20)
 #define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
 
+typedef struct PageLink {
+    X86Block *block;
+    struct PageLink *next;
+} PageLink;
+
 struct X86Block {
-    X86Block *next;
+    X86Block *next;          /* hash chain by gpa */
+    PageLink link[2];        /* membership in the lists of first_page and last_page */
     uint64_t gpa;            /* guest-physical address of the first byte */
     uint64_t cs_base;
     uint64_t ip;
     uint64_t first_page, last_page;
     uint32_t mode;
     uint32_t n;
+    uint32_t dead;
     X86Insn insns[];
 };
 
+#define PAGE_HASH_SIZE 1024u
+
 typedef struct X86CodeCache {
     X86Block *hash[HASH_SIZE];
+    PageLink *pages[PAGE_HASH_SIZE];   /* blocks by the pages their bytes are on */
     uint8_t *arena;
     size_t used;
     uint8_t *bitmap;         /* one bit per 4 KiB guest-physical page below 4 GiB */
 } X86CodeCache;
 
+static inline unsigned block_hash(uint64_t gpa)
+{
+    return (unsigned)((gpa ^ (gpa >> HASH_BITS)) & (HASH_SIZE - 1));
+}
+
+static inline unsigned page_hash(uint64_t gpa_page)
+{
+    return (unsigned)((gpa_page >> 12) & (PAGE_HASH_SIZE - 1));
+}
+
 static void code_flush_all(X86Cpu *cpu)
 {
     X86CodeCache *c = cpu->code;
     memset(c->hash, 0, sizeof c->hash);
+    memset(c->pages, 0, sizeof c->pages);
     memset(c->bitmap, 0, CODE_BITMAP_PAGES / 8);
     c->used = 0;
     cpu->pending |= X86_PENDING_END;
@@ -59,23 +80,39 @@ bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page)
     return (cpu->code->bitmap[p >> 3] >> (p & 7)) & 1;
 }
 
+static void block_unhash(X86CodeCache *c, X86Block *b)
+{
+    for (X86Block **pp = &c->hash[block_hash(b->gpa)]; *pp; pp = &(*pp)->next) {
+        if (*pp == b) {
+            *pp = b->next;
+            return;
+        }
+    }
+}
+
 /* Drops every block that has bytes on guest-physical page gpa_page. */
 void x86_invalidate_page(X86Cpu *cpu, uint64_t gpa_page)
 {
     X86CodeCache *c = cpu->code;
     uint64_t p = gpa_page >> 12;
-    if (p >= CODE_BITMAP_PAGES || !((c->bitmap[p >> 3] >> (p & 7)) & 1)) return;
-    c->bitmap[p >> 3] &= (uint8_t)~(1u << (p & 7));
-    for (unsigned i = 0; i < HASH_SIZE; i++) {
-        X86Block **pp = &c->hash[i];
-        while (*pp) {
-            X86Block *b = *pp;
-            if (b->first_page <= gpa_page && gpa_page <= b->last_page) *pp = b->next;
-            else pp = &b->next;
+    if (p < CODE_BITMAP_PAGES) {
+        if (!((c->bitmap[p >> 3] >> (p & 7)) & 1)) return;
+        c->bitmap[p >> 3] &= (uint8_t)~(1u << (p & 7));
+    }
+    PageLink **pp = &c->pages[page_hash(gpa_page)];
+    while (*pp) {
+        PageLink *l = *pp;
+        X86Block *b = l->block;
+        if (b->dead) {
+            *pp = l->next;           /* a dead block's other link: drop it too */
+        } else if (b->first_page == gpa_page || b->last_page == gpa_page) {
+            b->dead = 1;
+            block_unhash(c, b);
+            *pp = l->next;
+        } else {
+            pp = &l->next;
         }
     }
-    /* A block spanning two pages keeps its other page marked: harmless (a later write
-     * there only costs an extra scan). */
     cpu->pending |= X86_PENDING_END;
 }
 
@@ -86,11 +123,6 @@ static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
     cpu->code->bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
     for (unsigned i = 0; i < X86_TLB_SIZE; i++)
         if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
-}
-
-static inline unsigned block_hash(uint64_t gpa)
-{
-    return (unsigned)((gpa ^ (gpa >> HASH_BITS)) & (HASH_SIZE - 1));
 }
 
 static inline uint32_t cpu_mode(const X86Cpu *cpu)
@@ -140,8 +172,15 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     for (uint32_t i = 0; i < b->n; i++) b->insns[i].op &= 0x1FF;
     c->used += sizeof(X86Block) + b->n * sizeof(X86Insn);
     c->used = (c->used + 15) & ~(size_t)15;
+    b->dead = 0;
     mark_code_page(cpu, b->first_page);
-    if (b->last_page != b->first_page) mark_code_page(cpu, b->last_page);
+    b->link[0] = (PageLink){ b, c->pages[page_hash(b->first_page)] };
+    c->pages[page_hash(b->first_page)] = &b->link[0];
+    if (b->last_page != b->first_page) {
+        mark_code_page(cpu, b->last_page);
+        b->link[1] = (PageLink){ b, c->pages[page_hash(b->last_page)] };
+        c->pages[page_hash(b->last_page)] = &b->link[1];
+    }
     unsigned h = block_hash(gpa);
     b->next = c->hash[h];
     c->hash[h] = b;
