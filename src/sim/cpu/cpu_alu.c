@@ -228,10 +228,11 @@ static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, un
         of = ((r & top) != 0) ^ cf;
         keep = X86_FLAGS_ARITH;
         break;
-    case 5: /* SHR */
+    case 5: /* SHR: OF is defined for count 1 (MSB of the operand); for larger counts it is
+             * that of the last 1-bit step, 0, as Intel hardware does (the sst tests) */
         r = a >> count;
         cf = (a >> (count - 1)) & 1;
-        of = (a & top) != 0;
+        of = count == 1 && (a & top) != 0;
         keep = X86_FLAGS_ARITH;
         break;
     default: { /* SAR */
