@@ -99,7 +99,8 @@ int sst_machine_run(SstMachine *m, const uint16_t in[SST_NREGS], uint16_t out[SS
             snprintf(why, why_size, "exit UNIMPLEMENTED at %05llx: %s",
                      (unsigned long long)cpu->exit.unimpl.linear, cpu->exit.unimpl.reason);
         else
-            snprintf(why, why_size, "exit %s", x86_exit_name(e));
+            snprintf(why, why_size, "exit %s at %04x:%04llx", x86_exit_name(e), cpu->cs.selector,
+                     (unsigned long long)cpu->rip);
         return -1;
     }
     for (int i = 0; i < 4; i++) {

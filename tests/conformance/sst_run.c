@@ -446,6 +446,7 @@ typedef struct {
 } Counts;
 
 static SstMachine *machine;
+static const char *only_hash;   /* -t HASHPREFIX: run only the tests whose hash starts so */
 
 static void ram_load(const MooState *s)
 {
@@ -564,7 +565,9 @@ static int run_file(const char *dir, const char *file, Counts *total)
         if (d + clen > end) break;
         if (memcmp(p, "TEST", 4) == 0) {
             if (parse_test(d, d + clen, &t)) break;
-            if (fr.skip || revoked_hash(t.hash) || skip_by_modrm(&fr, &t) ||
+            if (only_hash && strncmp(t.hash, only_hash, strlen(only_hash)) != 0) {
+                /* not selected */
+            } else if (fr.skip || revoked_hash(t.hash) || skip_by_modrm(&fr, &t) ||
                 (fr.fault_regs && t.has_excp) || (rule_len10 && t.nbytes > 11) ||
                 (rule_lock && has_lock(t.bytes, t.nbytes) && !lock_ok_386(t.bytes, t.nbytes))) {
                 c.skipped++;
@@ -687,7 +690,16 @@ int main(int argc, char **argv)
     }
     Counts total = { 0, 0, 0 };
     if (argc < 2) run_dir("../shared/conformance/sst286", &total);
-    for (int i = 1; i < argc; i++) run_dir(argv[i], &total);
+    int ndirs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+            only_hash = argv[++i];
+            continue;
+        }
+        run_dir(argv[i], &total);
+        ndirs++;
+    }
+    if (ndirs == 0 && argc >= 2) run_dir("../shared/conformance/sst286", &total);
     sst_machine_destroy(machine);
 
     bool ok = true;

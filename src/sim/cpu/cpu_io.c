@@ -87,8 +87,9 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
     unsigned ir = is_in ? X86_RDI : X86_RSI;
     uint32_t off = in->asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
     uint64_t lin = x86_linear(cpu, seg, off, size, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ);
-    uint8_t *p = x86_ram_ptr(cpu, lin, size, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ);
-    if (!p) x86_unimplemented(cpu, is_in ? "INS to memory that is not RAM"
+    for (unsigned i = 0; i < size; i++)      /* the element may straddle two pages */
+        if (!x86_ram_ptr(cpu, lin + i, 1, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ))
+            x86_unimplemented(cpu, is_in ? "INS to memory that is not RAM"
                                          : "OUTS from memory that is not RAM");
     uint32_t n = io_chunk(cpu, in, seg, off, size, lin);
     io_begin(cpu, in, (uint16_t)cpu->gpr[X86_RDX], size, is_in);
@@ -100,10 +101,10 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
     cpu->exit.io.guest_linear = lin;
     if (!is_in) {
         bool down = cpu->flags & X86_FLAG_DF;
-        uint8_t *page = p - (lin & 0xFFF);
         for (uint32_t k = 0; k < n; k++) {
             uint64_t l = down ? lin - (uint64_t)k * size : lin + (uint64_t)k * size;
-            memcpy(cpu->exit.io.data + k * size, page + (l & 0xFFF), size);
+            for (unsigned i = 0; i < size; i++)
+                cpu->exit.io.data[k * size + i] = *x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_READ);
         }
     }
     x86_exit(cpu, X86_EXIT_IO);
@@ -134,8 +135,10 @@ void x86_cpu_complete_io(X86Cpu *cpu)
         for (uint32_t k = 0; k < n; k++) {
             uint64_t l = down ? e->io.guest_linear - (uint64_t)k * size
                               : e->io.guest_linear + (uint64_t)k * size;
-            uint8_t *p = x86_ram_ptr(cpu, l, size, X86_ACCESS_WRITE);
-            if (p) memcpy(p, e->io.data + k * size, size);
+            for (unsigned i = 0; i < size; i++) {
+                uint8_t *p = x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_WRITE);
+                if (p) *p = e->io.data[k * size + i];
+            }
         }
     }
     uint32_t idx = asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
