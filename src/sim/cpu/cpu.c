@@ -205,7 +205,30 @@ static X86Block *block_lookup(X86Cpu *cpu)
 /* Real-address-mode interrupt and exception handling (SDM Vol. 3A, 21.1.4): the vector's
  * 4-byte IVT entry must be within the IDTR limit, else #GP; push FLAGS, CS, IP; clear IF,
  * TF and AC; load CS:IP from the entry. */
+/* Exception classes for double faults (SDM Vol. 3A, 6.15, Table 6-4/6-5). */
+static int exc_class(int vector)
+{
+    switch (vector) {
+    case X86_EXC_DF: return 2;
+    case X86_EXC_DE: case X86_EXC_TS: case X86_EXC_NP: case X86_EXC_SS: case X86_EXC_GP:
+        return 1;   /* contributory */
+    default: return 0;  /* benign */
+    }
+}
+
+void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip)
+{
+    cpu->event_class = 0;   /* a software interrupt is not an exception */
+    x86_deliver_common(cpu, vector, ret_ip);
+}
+
 void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
+{
+    cpu->event_class = exc_class(vector);
+    x86_deliver_common(cpu, vector, ret_ip);
+}
+
+void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
 {
     cpu->event_depth++;
     if ((uint32_t)vector * 4 + 3 > cpu->idtr.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
@@ -226,19 +249,23 @@ void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
     cpu->event_depth = 0;
 }
 
-/* The one place exceptions are raised. A fault while delivering an exception becomes #DF;
- * a fault while delivering #DF is a triple fault (shutdown) (SDM Vol. 3A, 6.15 "Interrupt
- * 8"). In real mode no error code is pushed. */
+/* The one place exceptions are raised. A contributory fault while delivering a
+ * contributory exception becomes #DF; any fault while delivering #DF is a triple fault
+ * (shutdown); otherwise the new exception is delivered (SDM Vol. 3A, 6.15 "Interrupt 8",
+ * Table 6-5). Real mode: no error code is pushed; a vector past the IDTR limit is #GP. An
+ * exception delivery counts as one instruction for the budget. */
 void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
 {
     (void)has_error;
     (void)error;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
-    if (cpu->event_depth >= 2) {
+    if (cpu->event_depth > 0) {
+        int cls = cpu->event_class;
         cpu->event_depth = 0;
-        x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
+        if (cls == 2) x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
+        if (cls == 1 && exc_class(vector) == 1) vector = X86_EXC_DF;
     }
-    if (cpu->event_depth == 1) vector = X86_EXC_DF;
+    cpu->instructions_retired++;
     x86_deliver(cpu, vector, cpu->rip);
     longjmp(cpu->jmp, 1);
 }

@@ -203,7 +203,8 @@ struct X86Cpu {
     volatile int stop_request;
     X86Exit run_exit;
     jmp_buf jmp;
-    int event_depth;              /* exceptions being delivered (for #DF / shutdown) */
+    int event_depth;              /* an event is being delivered (for #DF / shutdown) */
+    int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
     int pending_vector;           /* injected by the kernel: delivered at the next run */
     bool pending_has_error;
     uint32_t pending_error;

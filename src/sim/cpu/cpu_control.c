@@ -101,18 +101,18 @@ void op_iret(X86Cpu *cpu, const X86Insn *in)
  * instruction (SDM Vol. 2A, INT n/INTO/INT3/INT1). */
 void op_int(X86Cpu *cpu, const X86Insn *in)
 {
-    x86_deliver(cpu, in->imm & 0xFF, cpu->next_rip);
+    x86_deliver_int(cpu, in->imm & 0xFF, cpu->next_rip);
 }
 
 void op_int3(X86Cpu *cpu, const X86Insn *in)
 {
-    x86_deliver(cpu, in->op == 0xF1 ? X86_EXC_DB : X86_EXC_BP, cpu->next_rip);
+    x86_deliver_int(cpu, in->op == 0xF1 ? X86_EXC_DB : X86_EXC_BP, cpu->next_rip);
 }
 
 void op_into(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
-    if (flags_get(cpu) & X86_FLAG_OF) x86_deliver(cpu, X86_EXC_OF, cpu->next_rip);
+    if (flags_get(cpu) & X86_FLAG_OF) x86_deliver_int(cpu, X86_EXC_OF, cpu->next_rip);
 }
 
 /* E0 E1 E2: LOOPNE LOOPE LOOP; the count register is CX or ECX by address size. */

@@ -86,6 +86,9 @@ NORETURN void x86_exit(X86Cpu *cpu, X86Exit reason);
 NORETURN void x86_unimplemented(X86Cpu *cpu, const char *reason);
 /* Delivers an interrupt/exception through the real-mode IVT with return address ret_ip. */
 void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip);
+/* The same for a software interrupt (INT n, INT3, INTO: not exceptions for #DF rules). */
+void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip);
+void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip);
 void x86_invalidate_page(X86Cpu *cpu, uint64_t gpa_page);
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
 
