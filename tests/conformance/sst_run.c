@@ -228,7 +228,8 @@ static void load_revocations(const char *dir)
         char (*nr)[41] = realloc(revoked, (size_t)(n_revoked + 1) * sizeof *revoked);
         if (!nr) break;
         revoked = nr;
-        snprintf(revoked[n_revoked++], 41, "%s", h);
+        memcpy(revoked[n_revoked], h, 40);
+        revoked[n_revoked++][40] = 0;
     }
     fclose(f);
 }
