@@ -67,6 +67,23 @@ void op_alu16_rr(X86Cpu *cpu, const X86Insn *in)
     if (op != 7) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;
 }
 
+/* One handler per operation for the 16-bit register-register forms (no dispatch). */
+#define ALU16_RR(name, expr, kind, write)                                              \
+    void name(X86Cpu *cpu, const X86Insn *in)                                          \
+    {                                                                                  \
+        uint32_t a = (uint16_t)cpu->gpr[in->rm], b = (uint16_t)cpu->gpr[in->reg];      \
+        uint32_t r = (expr) & 0xFFFF;                                                  \
+        if (kind == LF_LOGIC) lazy_set(cpu, kind, 2, 0, 0, r);                         \
+        else lazy_set(cpu, kind, 2, a, b, r);                                          \
+        if (write) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;             \
+    }
+ALU16_RR(op_add16_rr, a + b, LF_ADD, 1)
+ALU16_RR(op_or16_rr, a | b, LF_LOGIC, 1)
+ALU16_RR(op_and16_rr, a & b, LF_LOGIC, 1)
+ALU16_RR(op_sub16_rr, a - b, LF_SUB, 1)
+ALU16_RR(op_xor16_rr, a ^ b, LF_LOGIC, 1)
+ALU16_RR(op_cmp16_rr, a - b, LF_SUB, 0)
+
 void op_alu16_ri(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned op = in->reg;
@@ -109,7 +126,7 @@ void op_test_acc_imm(X86Cpu *cpu, const X86Insn *in)
 /* INC/DEC keep CF (SDM INC, DEC): CF is made concrete before the lazy operation. */
 static uint32_t do_incdec(X86Cpu *cpu, unsigned size, uint32_t a, bool dec)
 {
-    flags_get(cpu);
+    keep_cf(cpu);
     uint32_t r = (dec ? a - 1 : a + 1) & size_mask(size);
     lazy_set(cpu, dec ? LF_DEC : LF_INC, size, a, 1, r);
     return r;
@@ -128,7 +145,7 @@ void op_dec_r(X86Cpu *cpu, const X86Insn *in)
 void op_inc16_r(X86Cpu *cpu, const X86Insn *in)
 {
     uint32_t a = (uint16_t)cpu->gpr[in->reg], r = (a + 1) & 0xFFFF;
-    if (cpu->lf_op != LF_NONE) flags_get(cpu);
+    keep_cf(cpu);
     lazy_set(cpu, LF_INC, 2, a, 1, r);
     cpu->gpr[in->reg] = (cpu->gpr[in->reg] & ~0xFFFFull) | r;
 }
@@ -136,7 +153,7 @@ void op_inc16_r(X86Cpu *cpu, const X86Insn *in)
 void op_dec16_r(X86Cpu *cpu, const X86Insn *in)
 {
     uint32_t a = (uint16_t)cpu->gpr[in->reg], r = (a - 1) & 0xFFFF;
-    if (cpu->lf_op != LF_NONE) flags_get(cpu);
+    keep_cf(cpu);
     lazy_set(cpu, LF_DEC, 2, a, 1, r);
     cpu->gpr[in->reg] = (cpu->gpr[in->reg] & ~0xFFFFull) | r;
 }

@@ -16,7 +16,13 @@ static inline void jump_to(X86Cpu *cpu, uint32_t target, unsigned osz)
 
 void op_jcc(X86Cpu *cpu, const X86Insn *in)
 {
-    if (x86_cond(cpu, in->op & 15)) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    unsigned cc = in->op & 15;
+    bool take;
+    if (LIKELY((cc >> 1) == 2 && cpu->lf_op != LF_NONE))   /* JZ/JNZ after an ALU op */
+        take = ((cpu->lf_res & size_mask(cpu->lf_size)) == 0) ^ (cc & 1);
+    else
+        take = x86_cond(cpu, cc);
+    if (take) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
 }
 
 void op_jmp_rel(X86Cpu *cpu, const X86Insn *in)

@@ -266,6 +266,27 @@ static inline void flags_set_arith(X86Cpu *cpu, uint32_t v, uint32_t mask)
 }
 static inline bool get_cf(X86Cpu *cpu) { return flags_get(cpu) & X86_FLAG_CF; }
 
+/* CF alone from the lazy state (cheaper than all the flags): what INC/DEC preserve. */
+static inline uint32_t lazy_cf(const X86Cpu *cpu)
+{
+    uint32_t m = size_mask(cpu->lf_size), top = m ^ (m >> 1);
+    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    switch (cpu->lf_op) {
+    case LF_ADD: return (((a & b) | ((a | b) & ~r)) & top) ? X86_FLAG_CF : 0;
+    case LF_SUB: return (((~a & b) | (~(a ^ b) & r)) & top) ? X86_FLAG_CF : 0;
+    case LF_LOGIC: return 0;
+    default: return cpu->flags & X86_FLAG_CF;
+    }
+}
+
+/* Before a lazy INC/DEC: make CF concrete in cpu->flags (the other arithmetic flags of
+ * cpu->flags stay stale until the next materialization, which recomputes them). */
+static inline void keep_cf(X86Cpu *cpu)
+{
+    if (cpu->lf_op != LF_INC && cpu->lf_op != LF_DEC)
+        cpu->flags = (cpu->flags & ~X86_FLAG_CF) | lazy_cf(cpu);
+}
+
 static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b,
                             uint32_t res)
 {
@@ -304,6 +325,7 @@ H(op_alu_rm_r); H(op_alu_r_rm); H(op_alu_acc_imm); H(op_grp1); H(op_alu16_rr);
 H(op_inc_r); H(op_dec_r); H(op_grp2); H(op_grp3); H(op_grp4); H(op_grp5_incdec);
 H(op_test_rm_r); H(op_test_acc_imm); H(op_imul_r_rm_imm); H(op_imul_r_rm); H(op_shxd);
 H(op_xadd); H(op_cmpxchg); H(op_inc16_r); H(op_dec16_r); H(op_alu16_ri);
+H(op_add16_rr); H(op_or16_rr); H(op_and16_rr); H(op_sub16_rr); H(op_xor16_rr); H(op_cmp16_rr);
 /* cpu_move.c */
 H(op_mov_rm_r); H(op_mov_r_rm); H(op_mov_rm_sreg); H(op_mov_sreg_rm); H(op_mov_r_imm);
 H(op_mov_rm_imm); H(op_mov_acc_moffs); H(op_mov_moffs_acc); H(op_lea); H(op_xchg_rm_r);

@@ -601,16 +601,21 @@ static bool lockable(const X86Insn *in)
 }
 
 /* The faster handlers for common register forms (same semantics). */
+static const X86Handler alu16_rr[8] = {
+    op_add16_rr, op_or16_rr, op_alu16_rr /* adc */, op_alu16_rr /* sbb */,
+    op_and16_rr, op_sub16_rr, op_xor16_rr, op_cmp16_rr,
+};
+
 static void specialize(X86Insn *in)
 {
     unsigned op = in->op;
     if (in->osz != 2 || in->prefix & PFX_LOCK) return;
-    if (op < 0x40 && (op & 7) == 1 && in->mod == 3) in->fn = op_alu16_rr;
+    if (op < 0x40 && (op & 7) == 1 && in->mod == 3) in->fn = alu16_rr[op >> 3];
     else if (op < 0x40 && (op & 7) == 3 && in->mod == 3) {
         /* r, r/m with mod 3 is r/m, r with the registers swapped */
         uint8_t t = in->reg; in->reg = in->rm; in->rm = t;
         in->op = op - 2;
-        in->fn = op_alu16_rr;
+        in->fn = alu16_rr[op >> 3];
     } else if (op >= 0x40 && op <= 0x47) in->fn = op_inc16_r;
     else if (op >= 0x48 && op <= 0x4F) in->fn = op_dec16_r;
     else if ((op == 0x89 || op == 0x8B) && in->mod == 3) {
