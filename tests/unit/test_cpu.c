@@ -445,6 +445,94 @@ static void test_reset_state(void **state)
     assert_int_equal(cpu->gdtr.limit, 0xFFFF);
 }
 
+/* STI and MOV SS block interrupts for one instruction; the state is visible between runs
+ * and kept when that instruction exits before completing. */
+static void test_interrupt_shadow(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = {
+        0xFB,                   /* sti */
+        0xE6, 0x80,             /* out 80h, al */
+        0x8E, 0xD0,             /* mov ss, ax */
+        0x90,                   /* nop */
+        0xF4,
+    };
+    load(fx, CODE, code, sizeof code);
+    cpu->gpr[X86_RAX] = 0;
+    assert_int_equal(x86_cpu_run(cpu, 1), X86_EXIT_BUDGET);
+    assert_int_equal(cpu->interrupt_shadow, 1);
+    assert_true(x86_cpu_get_rflags(cpu) & X86_FLAG_IF);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_IO);
+    assert_int_equal(cpu->interrupt_shadow, 1);      /* the OUT has not completed */
+    x86_cpu_complete_io(cpu);
+    assert_int_equal(cpu->interrupt_shadow, 0);
+    assert_int_equal(x86_cpu_run(cpu, 1), X86_EXIT_BUDGET);
+    assert_int_equal(cpu->interrupt_shadow, 2);
+    assert_int_equal(x86_cpu_run(cpu, 1), X86_EXIT_BUDGET);
+    assert_int_equal(cpu->interrupt_shadow, 0);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+}
+
+/* 0x67: REP MOVSB with ESI/EDI/ECX; 0x66: 32-bit STOSD. */
+static void test_string_32bit_addressing(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = {
+        0x67, 0xF3, 0xA4,       /* rep movsb (ESI, EDI, ECX) */
+        0x66, 0xB8, 0x44, 0x33, 0x22, 0x11, /* mov eax, 11223344h */
+        0x66, 0xAB,             /* stosd (DI) */
+        0xF4,
+    };
+    load(fx, CODE, code, sizeof code);
+    memcpy(fx->ram + 0x3000, "0123456789", 10);
+    cpu->gpr[X86_RSI] = 0x3000;
+    cpu->gpr[X86_RDI] = 0x4000;
+    cpu->gpr[X86_RCX] = 10;
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_memory_equal(fx->ram + 0x4000, "0123456789", 10);
+    assert_int_equal(cpu->gpr[X86_RSI], 0x300A);
+    assert_int_equal(cpu->gpr[X86_RDI], 0x400E);
+    assert_int_equal(cpu->gpr[X86_RCX], 0);
+    assert_int_equal(fx->ram[0x400A] | fx->ram[0x400D] << 24, 0x11000044);
+}
+
+/* TF: a #DB trap after each instruction (SDM Vol. 3A, 18.3.1.4). */
+static void test_single_step_trap(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = { 0x40, 0x40, 0xF4 };   /* inc ax; inc ax; hlt */
+    load(fx, CODE, code, sizeof code);
+    fx->ram[1 * 4] = 0x00; fx->ram[1 * 4 + 1] = 0x20;       /* IVT[1] -> 0:2000 */
+    fx->ram[0x2000] = 0xF4;
+    x86_cpu_set_rflags(cpu, 0x102);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->rip, 0x2001);
+    assert_int_equal(cpu->gpr[X86_RAX] & 0xFFFF, 1);        /* trapped after one inc */
+    assert_int_equal(fx->ram[0x8000 - 6] | fx->ram[0x8000 - 5] << 8, CODE + 1);
+    assert_false(x86_cpu_get_rflags(cpu) & X86_FLAG_TF);
+}
+
+/* DIV overflow and divide by zero: #DE, a fault (IP of the DIV). */
+static void test_divide_error(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = { 0x66, 0xF7, 0xF3, 0xF4 };   /* div ebx */
+    load(fx, CODE, code, sizeof code);
+    fx->ram[0] = 0x00; fx->ram[1] = 0x20;
+    fx->ram[0x2000] = 0xF4;
+    cpu->gpr[X86_RDX] = 5;
+    cpu->gpr[X86_RAX] = 0;
+    cpu->gpr[X86_RBX] = 5;    /* quotient 2^32: overflow */
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->rip, 0x2001);
+    assert_int_equal(fx->ram[0x8000 - 6] | fx->ram[0x8000 - 5] << 8, CODE);
+    assert_int_equal(cpu->gpr[X86_RAX], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +552,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_fault_32bit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flags_materialize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_shadow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_string_32bit_addressing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_step_trap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_divide_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,7 +281,10 @@ void x86_exit(X86Cpu *cpu, X86Exit reason)
     if (reason != X86_EXIT_HLT) {
         cpu->exit.rip = cpu->rip;
         cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+        /* RIP stays at an instruction that ran under an interrupt shadow: keep it */
+        if (cpu->shadow_active) cpu->interrupt_shadow |= cpu->shadow_saved;
     }
+    cpu->shadow_active = false;
     cpu->run_exit = reason;
     longjmp(cpu->jmp, 2);
 }
@@ -358,15 +361,18 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         uint32_t shadow = cpu->interrupt_shadow;
         bool tf = cpu->flags & X86_FLAG_TF;
         bool single = shadow || tf || cpu->mmio_replay_n;
+        X86Block *b = block_lookup(cpu);
         if (UNLIKELY(single)) {
             n = 1;
+            cpu->shadow_saved = shadow;
+            cpu->shadow_active = shadow != 0;
             cpu->interrupt_shadow = 0;
         }
-        X86Block *b = block_lookup(cpu);
         cpu->pending = 0;
         cpu->mmio_write_done = false;
         run_block(cpu, b, n);
         if (UNLIKELY(single)) {
+            cpu->shadow_active = false;
             cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
             /* Single-step trap after the instruction (SDM Vol. 3A, 18.3.1.4); not after
              * one that loaded SS (the shadow delays it). */
@@ -382,8 +388,8 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
 {
     uint64_t limit = max_instructions ? cpu->instructions_retired + max_instructions : UINT64_MAX;
-    volatile uint32_t shadow_at_entry = cpu->interrupt_shadow;
     cpu->run_exit = X86_EXIT_NONE;
+    cpu->shadow_active = false;
     if (cpu->cr0 & X86_CR0_PE) {
         snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason,
                  "CR0.PE is set: protected mode is not implemented");
@@ -401,33 +407,19 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
         break;
     case 1: /* an exception was delivered: go on */
         cpu->pending = 0;
+        cpu->shadow_active = false;
         break;
     default: /* an exit */
         goto out;
     }
-    for (;;) {
-        run_loop(cpu, limit);
-        break;
-    }
+    run_loop(cpu, limit);
 out:
     cpu->pending = 0;
     cpu->event_depth = 0;
     __atomic_store_n(&cpu->stop_request, 0, __ATOMIC_RELAXED);
     X86Exit e = cpu->run_exit;
     cpu->exit.reason = e;
-    switch (e) {
-    case X86_EXIT_IO: case X86_EXIT_CPUID: case X86_EXIT_RDMSR: case X86_EXIT_WRMSR:
-    case X86_EXIT_UNIMPLEMENTED:
-        /* RIP stays at the instruction: so does its interrupt shadow. */
-        if (cpu->interrupt_shadow == 0 && cpu->rip == cpu->exit.rip) cpu->interrupt_shadow = shadow_at_entry;
-        break;
-    case X86_EXIT_MMIO:
-        if (!cpu->exit.mmio.is_write) cpu->mmio_replay_pos = 0;
-        break;
-    default:
-        break;
-    }
-    (void)shadow_at_entry;
+    if (e == X86_EXIT_MMIO && !cpu->exit.mmio.is_write) cpu->mmio_replay_pos = 0;
     return e;
 }
 

@@ -200,6 +200,8 @@ struct X86Cpu {
 
     uint64_t next_rip;            /* during an instruction: RIP of the next one */
     uint32_t pending;             /* X86_PENDING_*: leave the block after this insn */
+    uint32_t shadow_saved;        /* interrupt shadow of the instruction running now */
+    bool shadow_active;
     volatile int stop_request;
     X86Exit run_exit;
     jmp_buf jmp;
