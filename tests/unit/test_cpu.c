@@ -228,6 +228,56 @@ static void test_rep_stos_mmio(void **state)
     assert_int_equal(cpu->gpr[X86_RCX] & 0xFFFF, 0);
 }
 
+/* PUSHA with the stack in MMIO: eight writes, reported one per run, the instruction
+ * completed at the first. */
+static void test_mmio_multiple_writes(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = { 0x60, 0xF4 };   /* pusha */
+    load(fx, CODE, code, sizeof code);
+    x86_cpu_load_real_segment(cpu, X86_SS, 0xB800);
+    cpu->gpr[X86_RSP] = 0x100;
+    for (int r = 0; r < 8; r++) cpu->gpr[r] = r == X86_RSP ? 0x100 : 0x1000 + r;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_MMIO);
+        assert_true(cpu->exit.mmio.is_write);
+        assert_int_equal(cpu->exit.mmio.gpa, 0xB8000 + 0x100 - 2 * (i + 1));
+        assert_int_equal(cpu->exit.mmio.data, i == X86_RSP ? 0x100 : 0x1000 + i);
+        assert_int_equal(cpu->rip, CODE + 1);
+        assert_int_equal(cpu->gpr[X86_RSP] & 0xFFFF, 0xF0);
+    }
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+}
+
+/* REP MOVSW from MMIO to RAM: one read exit per element, each completed by re-execution. */
+static void test_rep_movs_from_mmio(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = {
+        0xB8, 0x00, 0xB8, 0x8E, 0xD8, /* mov ax, 0B800h; mov ds, ax */
+        0x31, 0xF6,                   /* xor si, si */
+        0xBF, 0x00, 0x30,             /* mov di, 3000h */
+        0xB9, 0x03, 0x00,             /* mov cx, 3 */
+        0xF3, 0xA5,                   /* rep movsw */
+        0xF4,
+    };
+    load(fx, CODE, code, sizeof code);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_MMIO);
+        assert_false(cpu->exit.mmio.is_write);
+        assert_int_equal(cpu->exit.mmio.gpa, 0xB8000 + 2 * i);
+        assert_int_equal(cpu->rip, CODE + 13);
+        assert_int_equal(cpu->gpr[X86_RCX] & 0xFFFF, 3 - i);
+        x86_cpu_complete_mmio(cpu, 0xA0 + i);
+    }
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(fx->ram[0x3000], 0xA0);
+    assert_int_equal(fx->ram[0x3002], 0xA1);
+    assert_int_equal(fx->ram[0x3004], 0xA2);
+}
+
 static void test_cpuid_msr(void **state)
 {
     Fx *fx = *state;
@@ -541,6 +591,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rep_insb_page_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mmio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rep_stos_mmio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_multiple_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rep_movs_from_mmio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpuid_msr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_modifying_code, setup, teardown),

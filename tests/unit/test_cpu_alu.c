@@ -78,6 +78,8 @@ NATIVE(n_imul8, "imulb %b1") NATIVE(n_imul16, "imulw %w1") NATIVE(n_imul32, "imu
 NATIVE(n_cmpxchg8, "cmpxchgb %b1, %b2") NATIVE(n_cmpxchg16, "cmpxchgw %w1, %w2")
 NATIVE(n_cmpxchg32, "cmpxchgl %k1, %k2")
 NATIVE(n_bswap32, "bswapl %k0")
+NATIVE(n_cmovl16, "cmovlw %w1, %w0") NATIVE(n_cmovl32, "cmovll %k1, %k0")
+NATIVE(n_cmovbe32, "cmovbel %k1, %k0")
 NATIVE(n_movsx8_32, "movsbl %b1, %k0") NATIVE(n_movsx16_32, "movswl %w1, %k0")
 NATIVE(n_movzx8_16, "movzbw %b1, %w0") NATIVE(n_movzx16_32, "movzwl %w1, %k0")
 
@@ -136,6 +138,9 @@ static const Case cases[] = {
     { "cmpxchg r16", { 0x0F, 0xB1, 0xD9 }, 3, 2, K_PLAIN, n_cmpxchg16 },
     { "cmpxchg r32", { 0x0F, 0xB1, 0xD9 }, 3, 4, K_PLAIN, n_cmpxchg32 },
     { "bswap r32", { 0x0F, 0xC8 }, 2, 4, K_PLAIN, n_bswap32 },
+    { "cmovl r16", { 0x0F, 0x4C, 0xC3 }, 3, 2, K_PLAIN, n_cmovl16 },
+    { "cmovl r32", { 0x0F, 0x4C, 0xC3 }, 3, 4, K_PLAIN, n_cmovl32 },
+    { "cmovbe r32", { 0x0F, 0x46, 0xC3 }, 3, 4, K_PLAIN, n_cmovbe32 },
     { "movsx r32, r8", { 0x0F, 0xBE, 0xC3 }, 3, 4, K_PLAIN, n_movsx8_32 },
     { "movsx r32, r16", { 0x0F, 0xBF, 0xC3 }, 3, 4, K_PLAIN, n_movsx16_32 },
     { "movzx r16, r8", { 0x0F, 0xB6, 0xC3 }, 3, 2, K_PLAIN, n_movzx8_16 },

@@ -369,7 +369,6 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             cpu->interrupt_shadow = 0;
         }
         cpu->pending = 0;
-        cpu->mmio_write_done = false;
         run_block(cpu, b, n);
         if (UNLIKELY(single)) {
             cpu->shadow_active = false;
@@ -388,6 +387,18 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
 {
     uint64_t limit = max_instructions ? cpu->instructions_retired + max_instructions : UINT64_MAX;
+    if (cpu->mmio_wq_head < cpu->mmio_wq_n) {
+        /* the next MMIO write of the last instruction */
+        int i = cpu->mmio_wq_head++;
+        cpu->exit.mmio.gpa = cpu->mmio_wq[i].gpa;
+        cpu->exit.mmio.linear = cpu->mmio_wq[i].linear;
+        cpu->exit.mmio.size = cpu->mmio_wq[i].size;
+        cpu->exit.mmio.data = cpu->mmio_wq[i].data;
+        cpu->exit.mmio.is_write = true;
+        cpu->exit.reason = X86_EXIT_MMIO;
+        return X86_EXIT_MMIO;
+    }
+    cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->run_exit = X86_EXIT_NONE;
     cpu->shadow_active = false;
     if (cpu->cr0 & X86_CR0_PE) {
@@ -405,9 +416,11 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
             x86_deliver(cpu, v, cpu->rip);
         }
         break;
-    case 1: /* an exception was delivered: go on */
+    case 1: /* an exception was delivered: go on (after reporting an MMIO write the
+             * faulting instruction made first) */
         cpu->pending = 0;
         cpu->shadow_active = false;
+        if (cpu->run_exit != X86_EXIT_NONE) goto out;
         break;
     default: /* an exit */
         goto out;
@@ -522,6 +535,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->interrupt_shadow = 0;
     cpu->pending_vector = -1;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
+    cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->io_pending = false;
     memset(&cpu->exit, 0, sizeof cpu->exit);
     x86_cpu_tlb_flush(cpu);

@@ -211,10 +211,13 @@ struct X86Cpu {
     bool pending_has_error;
     uint32_t pending_error;
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
-    uint64_t mmio_replay[4];
-    uint64_t mmio_replay_gpa[4];
+    uint64_t mmio_replay[16];
+    uint64_t mmio_replay_gpa[16];
     int mmio_replay_n, mmio_replay_pos;
-    bool mmio_write_done;         /* this instruction already made an MMIO write exit */
+    /* MMIO writes of the last instruction: the first is reported by its exit, the others
+     * one per following x86_cpu_run (in order; the instruction has completed). */
+    struct { uint64_t gpa, linear, data; uint8_t size; } mmio_wq[8];
+    int mmio_wq_n, mmio_wq_head;
     bool io_pending;              /* an I/O exit waits for x86_cpu_complete_io */
     uint32_t io_elem_rep;         /* REP: elements left before this exit (for RCX) */
     uint8_t io_insn_len;

@@ -333,7 +333,7 @@ H(op_xchg_acc_r); H(op_push_r); H(op_pop_r); H(op_push_sreg); H(op_pop_sreg);
 H(op_push_imm); H(op_pop_rm); H(op_pusha); H(op_popa); H(op_pushf); H(op_popf);
 H(op_cbw); H(op_cwd); H(op_lahf); H(op_sahf); H(op_xlat); H(op_lfar); H(op_movzx);
 H(op_movsx); H(op_bswap); H(op_enter); H(op_leave); H(op_setcc); H(op_mov16_rr);
-H(op_nop); H(op_salc);
+H(op_nop); H(op_salc); H(op_cmovcc);
 /* cpu_control.c */
 H(op_jcc); H(op_jmp_rel); H(op_jmp_far); H(op_call_rel); H(op_call_far); H(op_ret);
 H(op_retf); H(op_iret); H(op_int); H(op_int3); H(op_into); H(op_loop); H(op_jcxz);

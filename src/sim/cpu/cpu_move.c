@@ -352,3 +352,11 @@ void op_salc(X86Cpu *cpu, const X86Insn *in)
     (void)in;
     reg_write(cpu, X86_RAX, 1, get_cf(cpu) ? 0xFF : 0);
 }
+
+/* 0F 40-4F: CMOVcc r, r/m (SDM Vol. 2A, CMOVcc): the source is read (and may fault) even
+ * when the condition is false. */
+void op_cmovcc(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t v = rm_read(cpu, in, in->osz);
+    if (x86_cond(cpu, in->op & 15)) reg_write(cpu, in->reg, in->osz, v);
+}

@@ -30,6 +30,8 @@ static inline bool rep_next(X86Cpu *cpu, const X86Insn *in, uint32_t *done, bool
 {
     uint32_t c = idx_get(cpu, X86_RCX, in->asz) - 1;
     idx_set(cpu, X86_RCX, in->asz, c);
+    /* each element is restarted on its own after an MMIO read exit */
+    cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     if (c == 0) return false;
     if (cmp) {
         bool zf = flags_get(cpu) & X86_FLAG_ZF;

@@ -297,7 +297,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x1C*/ { op_unimpl, 0 },  /* not implemented */
     /*0x1D*/ { op_unimpl, 0 },  /* not implemented */
     /*0x1E*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x1F*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x1F*/ { op_nop, OPF_MODRM },  /* nop r/m (multi-byte NOP) */
     /*0x20*/ { op_mov_cr, OPF_MODRM | OPF_END },  /* mov r32, crN */
     /*0x21*/ { op_mov_dr, OPF_MODRM },  /* mov r32, drN */
     /*0x22*/ { op_mov_cr, OPF_MODRM | OPF_END },  /* mov crN, r32 */
@@ -330,22 +330,22 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x3D*/ { op_unimpl, 0 },  /* not implemented */
     /*0x3E*/ { op_unimpl, 0 },  /* not implemented */
     /*0x3F*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x40*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x41*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x42*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x43*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x44*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x45*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x46*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x47*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x48*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x49*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x4A*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x4B*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x4C*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x4D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x4E*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x4F*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x40*/ { op_cmovcc, OPF_MODRM },  /* cmovo r, r/m (P6) */
+    /*0x41*/ { op_cmovcc, OPF_MODRM },  /* cmovno r, r/m (P6) */
+    /*0x42*/ { op_cmovcc, OPF_MODRM },  /* cmovb r, r/m (P6) */
+    /*0x43*/ { op_cmovcc, OPF_MODRM },  /* cmovae r, r/m (P6) */
+    /*0x44*/ { op_cmovcc, OPF_MODRM },  /* cmove r, r/m (P6) */
+    /*0x45*/ { op_cmovcc, OPF_MODRM },  /* cmovne r, r/m (P6) */
+    /*0x46*/ { op_cmovcc, OPF_MODRM },  /* cmovbe r, r/m (P6) */
+    /*0x47*/ { op_cmovcc, OPF_MODRM },  /* cmova r, r/m (P6) */
+    /*0x48*/ { op_cmovcc, OPF_MODRM },  /* cmovs r, r/m (P6) */
+    /*0x49*/ { op_cmovcc, OPF_MODRM },  /* cmovns r, r/m (P6) */
+    /*0x4A*/ { op_cmovcc, OPF_MODRM },  /* cmovp r, r/m (P6) */
+    /*0x4B*/ { op_cmovcc, OPF_MODRM },  /* cmovnp r, r/m (P6) */
+    /*0x4C*/ { op_cmovcc, OPF_MODRM },  /* cmovl r, r/m (P6) */
+    /*0x4D*/ { op_cmovcc, OPF_MODRM },  /* cmovge r, r/m (P6) */
+    /*0x4E*/ { op_cmovcc, OPF_MODRM },  /* cmovle r, r/m (P6) */
+    /*0x4F*/ { op_cmovcc, OPF_MODRM },  /* cmovg r, r/m (P6) */
     /*0x50*/ { op_unimpl, 0 },  /* not implemented */
     /*0x51*/ { op_unimpl, 0 },  /* not implemented */
     /*0x52*/ { op_unimpl, 0 },  /* not implemented */

@@ -6,7 +6,10 @@
  * x86_translate(). Accesses that are not RAM leave the guest as MMIO exits:
  * - a read exits with RIP at the instruction and no side effects; x86_cpu_complete_mmio
  *   records the value and the instruction is re-executed, taking it from the replay log;
- * - a write completes the instruction and exits after it (one MMIO write per instruction).
+ * - a write completes the instruction and exits after it; when one instruction writes MMIO
+ *   several times (PUSHA, INT with the stack in MMIO), each following x86_cpu_run reports
+ *   the next write without executing anything. A read after a write in one instruction is
+ *   an UNIMPLEMENTED exit (re-executing would repeat the writes).
  * An access that straddles two pages where either is not RAM is one MMIO access of the
  * whole size at the guest-physical address of its first byte (documented choice).
  */
@@ -84,6 +87,8 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
 
 static uint32_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size)
 {
+    if (cpu->mmio_wq_n > 0)
+        x86_unimplemented(cpu, "an MMIO read after an MMIO write in one instruction");
     if (cpu->mmio_replay_pos < cpu->mmio_replay_n) {
         int i = cpu->mmio_replay_pos++;
         if (cpu->mmio_replay_gpa[i] == gpa) return (uint32_t)cpu->mmio_replay[i];
@@ -101,9 +106,16 @@ static uint32_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size
 
 static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, uint32_t v)
 {
-    if (cpu->mmio_write_done)
-        x86_unimplemented(cpu, "a second MMIO write in one instruction");
-    cpu->mmio_write_done = true;
+    int n = cpu->mmio_wq_n;
+    if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0]))
+        x86_unimplemented(cpu, "too many MMIO writes in one instruction");
+    cpu->mmio_wq[n].gpa = gpa;
+    cpu->mmio_wq[n].linear = lin;
+    cpu->mmio_wq[n].data = v;
+    cpu->mmio_wq[n].size = (uint8_t)size;
+    cpu->mmio_wq_n = n + 1;
+    cpu->mmio_wq_head = 1;
+    if (n > 0) return;            /* reported by the next runs */
     cpu->exit.mmio.gpa = gpa;
     cpu->exit.mmio.linear = lin;
     cpu->exit.mmio.size = (uint8_t)size;
