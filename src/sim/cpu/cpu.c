@@ -13,6 +13,7 @@
  * registers only after their memory accesses, so a fault or an MMIO read exit leaves the
  * instruction without side effects.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,11 +154,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         int r = x86_decode(cpu, ip, in, &g0, &g1);
         if (r != 0) {
             if (b->n > 0) break;
-            if (r == -1) {
-                snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason,
-                         "instruction fetch from memory that is not RAM");
-                x86_exit(cpu, X86_EXIT_UNIMPLEMENTED);
-            }
+            if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
         if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
@@ -267,12 +264,6 @@ void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
     }
     cpu->instructions_retired++;
     x86_deliver(cpu, vector, cpu->rip);
-    longjmp(cpu->jmp, 1);
-}
-
-void x86_trap(X86Cpu *cpu, int vector)
-{
-    x86_deliver(cpu, vector, cpu->next_rip);
     longjmp(cpu->jmp, 1);
 }
 
@@ -460,10 +451,10 @@ void x86_cpu_skip_instruction(X86Cpu *cpu)
 
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)
 {
-    if (vector < 0 || vector > 255) return -22;
+    if (vector < 0 || vector > 255) return -EINVAL;
+    (void)has_error_code;   /* real mode pushes no error code */
+    (void)error_code;
     cpu->pending_vector = vector;
-    cpu->pending_has_error = has_error_code;
-    cpu->pending_error = error_code;
     return 0;
 }
 

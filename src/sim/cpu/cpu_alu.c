@@ -305,14 +305,13 @@ void op_shxd(X86Cpu *cpu, const X86Insn *in)
     uint32_t b = reg_read(cpu, in->reg, size), m = size_mask(size), top = m ^ (m >> 1);
     uint32_t r, cf;
     if (size == 2) {
-        /* 48-bit pattern dest:src:dest */
-        uint64_t v = left ? ((uint64_t)a << 32) | ((uint64_t)b << 16) | a
-                          : ((uint64_t)a << 32) | ((uint64_t)b << 16) | a;
+        /* the 48-bit pattern dest:src:dest (left) or dest:src:dest read from the low end
+         * (right), so counts 17-31 shift the destination back in */
+        uint64_t v = ((uint64_t)a << 32) | ((uint64_t)b << 16) | a;
         if (left) {
             r = (uint32_t)(v >> (32 - count)) & m;
             cf = (uint32_t)(v >> (48 - count)) & 1;
         } else {
-            v = ((uint64_t)a) | ((uint64_t)b << 16) | ((uint64_t)a << 32);
             r = (uint32_t)(v >> count) & m;
             cf = (uint32_t)(v >> (count - 1)) & 1;
         }

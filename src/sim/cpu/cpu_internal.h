@@ -76,10 +76,9 @@ int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint6
 
 #define X86_PENDING_END 1u    /* leave the block after this instruction */
 
-/* Raises exception `vector` for the current instruction and leaves the instruction. For
- * faults the return address is cpu->rip; for traps (INT n, INTO, INT3) cpu->next_rip. */
+/* Raises fault `vector` for the current instruction (return address cpu->rip) and leaves
+ * it. Traps (INT n, INTO, INT3) deliver through x86_deliver_int with cpu->next_rip. */
 NORETURN void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error);
-NORETURN void x86_trap(X86Cpu *cpu, int vector);
 /* Leaves x86_cpu_run with `reason` (cpu->exit filled by the caller). RIP is cpu->rip. */
 NORETURN void x86_exit(X86Cpu *cpu, X86Exit reason);
 /* Leaves with X86_EXIT_UNIMPLEMENTED for the current instruction. */
