@@ -37,6 +37,7 @@ struct X86Block {
     uint64_t gpa;            /* guest-physical address of the first byte */
     uint64_t cs_base;
     uint64_t ip;
+    uint64_t gpa_end;        /* one past its last byte */
     uint64_t first_page, last_page;
     uint32_t mode;
     uint32_t n;
@@ -91,15 +92,14 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
     }
 }
 
-/* Drops every block that has bytes on guest-physical page gpa_page. */
-void x86_invalidate_page(X86Cpu *cpu, uint64_t gpa_page)
+/* Drops the blocks on page gpa_page that have bytes in [start, end); when none is left on
+ * the page, it is no longer a code page (writes there take the TLB fast path again). */
+static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, uint64_t end)
 {
     X86CodeCache *c = cpu->code;
     uint64_t p = gpa_page >> 12;
-    if (p < CODE_BITMAP_PAGES) {
-        if (!((c->bitmap[p >> 3] >> (p & 7)) & 1)) return;
-        c->bitmap[p >> 3] &= (uint8_t)~(1u << (p & 7));
-    }
+    if (p >= CODE_BITMAP_PAGES || !((c->bitmap[p >> 3] >> (p & 7)) & 1)) return;
+    bool live = false;
     PageLink **pp = &c->pages[page_hash(gpa_page)];
     while (*pp) {
         PageLink *l = *pp;
@@ -107,14 +107,30 @@ void x86_invalidate_page(X86Cpu *cpu, uint64_t gpa_page)
         if (b->dead) {
             *pp = l->next;           /* a dead block's other link: drop it too */
         } else if (b->first_page == gpa_page || b->last_page == gpa_page) {
-            b->dead = 1;
-            block_unhash(c, b);
-            *pp = l->next;
+            if (b->gpa < end && start < b->gpa_end) {
+                b->dead = 1;
+                block_unhash(c, b);
+                *pp = l->next;
+                cpu->pending |= X86_PENDING_END;
+            } else {
+                live = true;
+                pp = &l->next;
+            }
         } else {
             pp = &l->next;
         }
     }
-    cpu->pending |= X86_PENDING_END;
+    if (!live) c->bitmap[p >> 3] &= (uint8_t)~(1u << (p & 7));
+}
+
+/* Guest-physical [gpa, gpa + len) was written: drop the decoded blocks with bytes there
+ * (self-modifying code is detected at byte granularity, so data next to code on the same
+ * page does not throw the code away). */
+void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len)
+{
+    if (len == 0) return;
+    uint64_t end = gpa + len;
+    for (uint64_t p = gpa & ~0xFFFull; p < end; p += 4096) invalidate_in_page(cpu, p, gpa, end);
 }
 
 static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
@@ -160,6 +176,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
         b->n++;
         b->last_page = g1 & ~0xFFFull;
+        b->gpa_end = g1 + 1;
         if (b->last_page != b->first_page) break;
         bool end = in->op >= 0x200;       /* decoder marks block enders with 0x200 */
         in->op &= 0x1FF;
@@ -550,7 +567,7 @@ void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len)
         code_flush_all(cpu);
         return;
     }
-    for (uint64_t p = first; p <= last; p += 4096) x86_invalidate_page(cpu, p);
+    x86_invalidate_range(cpu, gpa, len);
 }
 
 const char *x86_exit_name(X86Exit e)

@@ -88,7 +88,7 @@ void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip);
 /* The same for a software interrupt (INT n, INT3, INTO: not exceptions for #DF rules). */
 void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip);
 void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip);
-void x86_invalidate_page(X86Cpu *cpu, uint64_t gpa_page);
+void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
 
 /* ---------------------------------------------------------------------------------- */

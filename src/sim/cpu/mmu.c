@@ -71,8 +71,8 @@ static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *g
     if (access == X86_ACCESS_READ) {
         e->tag_read = vpage;
     } else if (access == X86_ACCESS_WRITE) {
-        if (x86_page_has_code(cpu, gpage)) x86_invalidate_page(cpu, gpage);
-        e->tag_write = vpage;
+        /* no fast-path writes to a page with decoded code: x86_write_slow checks them */
+        if (!x86_page_has_code(cpu, gpage)) e->tag_write = vpage;
     }
     return host;
 }
@@ -82,6 +82,8 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
     uint64_t gpa;
     if ((lin & 0xFFF) + size > 4096) return NULL;
     uint8_t *host = tlb_fill(cpu, lin, access, &gpa);
+    if (host && access == X86_ACCESS_WRITE && x86_page_has_code(cpu, gpa & ~0xFFFull))
+        x86_invalidate_range(cpu, gpa, size);   /* the caller writes there */
     return host ? host + (lin & 0xFFF) : NULL;
 }
 
@@ -160,10 +162,18 @@ void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
                 return;
             }
         }
-        for (unsigned i = 0; i < size; i++) h[i][(lin + i) & 0xFFF] = (uint8_t)(v >> (8 * i));
+        for (unsigned i = 0; i < size; i++) {
+            uint64_t g = x86_translate(cpu, lin + i, X86_ACCESS_WRITE);
+            if (x86_page_has_code(cpu, g & ~0xFFFull)) x86_invalidate_range(cpu, g, 1);
+            h[i][(lin + i) & 0xFFF] = (uint8_t)(v >> (8 * i));
+        }
         return;
     }
     uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_WRITE, &gpa);
-    if (host) st_le(host + (lin & 0xFFF), size, v);
-    else mmio_write(cpu, gpa, lin, size, v);
+    if (!host) {
+        mmio_write(cpu, gpa, lin, size, v);
+        return;
+    }
+    if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, size);
+    st_le(host + (lin & 0xFFF), size, v);
 }
