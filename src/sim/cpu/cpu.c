@@ -464,6 +464,7 @@ void x86_cpu_skip_instruction(X86Cpu *cpu)
     uint64_t mask = (cpu->cs.attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
     cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
     cpu->interrupt_shadow = 0;
+    cpu->instructions_retired++;
 }
 
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)

@@ -118,6 +118,8 @@ static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, u
     cpu->mmio_wq_n = n + 1;
     cpu->mmio_wq_head = 1;
     if (n > 0) return;            /* reported by the next runs */
+    cpu->exit.rip = cpu->rip;     /* the instruction; RIP will be past it at the exit */
+    cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
     cpu->exit.mmio.gpa = gpa;
     cpu->exit.mmio.linear = lin;
     cpu->exit.mmio.size = (uint8_t)size;
