@@ -447,6 +447,8 @@ typedef struct {
 } Counts;
 
 static SstMachine *machine;
+/* excluded tests by reason: form skip, revoked, ModR/M reg skip, fault-regs, len10, lock */
+static uint64_t why_skipped[6];
 static const char *only_hash;   /* -t HASHPREFIX: run only the tests whose hash starts so */
 
 static void ram_load(const MooState *s)
@@ -572,6 +574,12 @@ static int run_file(const char *dir, const char *file, Counts *total)
                 (fr.fault_regs && t.has_excp) || (rule_len10 && t.nbytes > 11) ||
                 (rule_lock && has_lock(t.bytes, t.nbytes) && !lock_ok_386(t.bytes, t.nbytes))) {
                 c.skipped++;
+                if (fr.skip) why_skipped[0]++;
+                else if (revoked_hash(t.hash)) why_skipped[1]++;
+                else if (skip_by_modrm(&fr, &t)) why_skipped[2]++;
+                else if (fr.fault_regs && t.has_excp) why_skipped[3]++;
+                else if (rule_len10 && t.nbytes > 11) why_skipped[4]++;
+                else why_skipped[5]++;
             } else {
                 MooTest adj = t;
                 if (rule_ss_for_gp && t.has_excp && t.excp_vector == 13) {
@@ -714,7 +722,13 @@ int main(int argc, char **argv)
             ok = false;
         }
     }
-    if (total.skipped) printf("%llu excluded (tests/conformance/excluded.txt)\n", (unsigned long long)total.skipped);
+    if (total.skipped)
+        printf("%llu excluded (tests/conformance/excluded.txt): forms %llu, revoked %llu, "
+               "ModR/M reg %llu, fault-regs %llu, len10 %llu, lock %llu\n",
+               (unsigned long long)total.skipped, (unsigned long long)why_skipped[0],
+               (unsigned long long)why_skipped[1], (unsigned long long)why_skipped[2],
+               (unsigned long long)why_skipped[3], (unsigned long long)why_skipped[4],
+               (unsigned long long)why_skipped[5]);
     free(revoked);
     printf("%llu passed, %llu failed\n", (unsigned long long)total.passed,
            (unsigned long long)total.failed);
