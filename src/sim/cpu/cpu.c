@@ -245,6 +245,7 @@ void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
 void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
 {
     cpu->event_depth++;
+    cpu->events_delivered++;
     if ((uint32_t)vector * 4 + 3 > cpu->idtr.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint64_t entry = cpu->idtr.base + (uint32_t)vector * 4;
     uint32_t ip = lin_read(cpu, (uint32_t)entry, 2);
@@ -370,6 +371,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         bool tf = cpu->flags & X86_FLAG_TF;
         bool single = shadow || tf || cpu->mmio_replay_n;
         X86Block *b = block_lookup(cpu);
+        uint64_t events = cpu->events_delivered;
         if (UNLIKELY(single)) {
             n = 1;
             cpu->shadow_saved = shadow;
@@ -381,9 +383,10 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         if (UNLIKELY(single)) {
             cpu->shadow_active = false;
             cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
-            /* Single-step trap after the instruction (SDM Vol. 3A, 18.3.1.4); not after
-             * one that loaded SS (the shadow delays it). */
-            if (tf && !shadow && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE) {
+            /* Single-step trap after the instruction (SDM Vol. 3A, 18.3.1.4); after MOV SS
+             * / POP SS it is delayed to the end of the next instruction (SDM Vol. 2B, MOV). */
+            if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
+                cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
                 cpu->next_rip = cpu->rip;
                 x86_deliver(cpu, X86_EXC_DB, cpu->rip);
             }

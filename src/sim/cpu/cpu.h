@@ -207,6 +207,7 @@ struct X86Cpu {
     jmp_buf jmp;
     int event_depth;              /* an event is being delivered (for #DF / shutdown) */
     int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
+    uint64_t events_delivered;    /* interrupts and exceptions delivered so far */
     int pending_vector;           /* injected by the kernel: delivered at the next run */
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
     uint64_t mmio_replay[16];

@@ -451,7 +451,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xB6*/ { op_movzx, OPF_MODRM },  /* movzx r, r/m8 */
     /*0xB7*/ { op_movzx, OPF_MODRM },  /* movzx r, r/m16 */
     /*0xB8*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xB9*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xB9*/ { op_ud, OPF_MODRM },  /* ud1 r, r/m */
     /*0xBA*/ { op_bt_imm, OPF_MODRM | OPF_IMM8 },  /* grp8 bt/bts/btr/btc r/m, imm8 */
     /*0xBB*/ { op_bt, OPF_MODRM },  /* btc r/m, r */
     /*0xBC*/ { op_bsf, OPF_MODRM },  /* bsf r, r/m */
@@ -521,7 +521,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xFC*/ { op_unimpl, 0 },  /* not implemented */
     /*0xFD*/ { op_unimpl, 0 },  /* not implemented */
     /*0xFE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFF*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xFF*/ { op_ud, 0 },  /* ud0 */
 };
 
 typedef struct {
