@@ -332,10 +332,6 @@ void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector)
 /* Run loop                                                                             */
 /* ---------------------------------------------------------------------------------- */
 
-typedef struct {
-    uint64_t limit;          /* instructions_retired at which the budget ends */
-} RunCtx;
-
 /* Executes the block's instructions, at most n. */
 static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 {
@@ -468,6 +464,14 @@ void x86_cpu_skip_instruction(X86Cpu *cpu)
     cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
     cpu->interrupt_shadow = 0;
     cpu->instructions_retired++;
+    x86_single_step_after_exit(cpu);
+}
+
+/* An instruction completed outside the run loop (after an exit) under TF: its
+ * single-step trap is delivered at the start of the next run. */
+void x86_single_step_after_exit(X86Cpu *cpu)
+{
+    if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) cpu->pending_vector = X86_EXC_DB;
 }
 
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)

@@ -89,6 +89,7 @@ void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip);
 void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip);
 void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip);
 void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len);
+void x86_single_step_after_exit(X86Cpu *cpu);
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
 
 /* ---------------------------------------------------------------------------------- */

@@ -125,6 +125,7 @@ void x86_cpu_complete_io(X86Cpu *cpu)
         cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;
         cpu->interrupt_shadow = 0;
         cpu->instructions_retired++;
+        x86_single_step_after_exit(cpu);
         return;
     }
     unsigned asz = e->io.addr_size;
@@ -155,5 +156,6 @@ void x86_cpu_complete_io(X86Cpu *cpu)
         cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;
         cpu->interrupt_shadow = 0;
         cpu->instructions_retired++;
+        x86_single_step_after_exit(cpu);
     }
 }
