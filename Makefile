@@ -86,7 +86,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
 $(SST_RUN): $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lz
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,588 @@
+/*
+ * The vCPU: state, reset, the run loop, the decoded-block cache, exceptions and exits.
+ *
+ * Execution decodes once and executes many times: a basic block (up to BLOCK_MAX
+ * instructions, ending at a control transfer or a page boundary) is decoded into an array
+ * of X86Insn, each with its handler pointer, and kept in a hash table keyed by the
+ * guest-physical address of its first byte (plus CS base, IP and mode). Pages that hold
+ * decoded code are marked in a bitmap; the TLB never maps them writable, so a guest write
+ * there takes the slow path, which drops the page's blocks (self-modifying code). The host
+ * drops code with x86_cpu_invalidate_code / x86_cpu_tlb_flush.
+ *
+ * Faults and exits leave a handler with longjmp to the run loop (cpu->jmp); handlers write
+ * registers only after their memory accesses, so a fault or an MMIO read exit leaves the
+ * instruction without side effects.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/cpu/cpu_internal.h"
+
+#define BLOCK_MAX 32
+#define HASH_BITS 12
+#define HASH_SIZE (1u << HASH_BITS)
+#define ARENA_SIZE (8u << 20)
+#define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
+
+typedef struct PageLink {
+    X86Block *block;
+    struct PageLink *next;
+} PageLink;
+
+struct X86Block {
+    X86Block *next;          /* hash chain by gpa */
+    PageLink link[2];        /* membership in the lists of first_page and last_page */
+    uint64_t gpa;            /* guest-physical address of the first byte */
+    uint64_t cs_base;
+    uint64_t ip;
+    uint64_t gpa_end;        /* one past its last byte */
+    uint64_t first_page, last_page;
+    uint32_t mode;
+    uint32_t n;
+    uint32_t dead;
+    X86Insn insns[];
+};
+
+#define PAGE_HASH_SIZE 1024u
+
+typedef struct X86CodeCache {
+    X86Block *hash[HASH_SIZE];
+    PageLink *pages[PAGE_HASH_SIZE];   /* blocks by the pages their bytes are on */
+    uint8_t *arena;
+    size_t used;
+    uint8_t *bitmap;         /* one bit per 4 KiB guest-physical page below 4 GiB */
+} X86CodeCache;
+
+static inline unsigned block_hash(uint64_t gpa)
+{
+    return (unsigned)((gpa ^ (gpa >> HASH_BITS)) & (HASH_SIZE - 1));
+}
+
+static inline unsigned page_hash(uint64_t gpa_page)
+{
+    return (unsigned)((gpa_page >> 12) & (PAGE_HASH_SIZE - 1));
+}
+
+static void code_flush_all(X86Cpu *cpu)
+{
+    X86CodeCache *c = cpu->code;
+    memset(c->hash, 0, sizeof c->hash);
+    memset(c->pages, 0, sizeof c->pages);
+    memset(c->bitmap, 0, CODE_BITMAP_PAGES / 8);
+    c->used = 0;
+    cpu->pending |= X86_PENDING_END;
+}
+
+bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page)
+{
+    uint64_t p = gpa_page >> 12;
+    if (p >= CODE_BITMAP_PAGES) return false;
+    return (cpu->code->bitmap[p >> 3] >> (p & 7)) & 1;
+}
+
+static void block_unhash(X86CodeCache *c, X86Block *b)
+{
+    for (X86Block **pp = &c->hash[block_hash(b->gpa)]; *pp; pp = &(*pp)->next) {
+        if (*pp == b) {
+            *pp = b->next;
+            return;
+        }
+    }
+}
+
+/* Drops the blocks on page gpa_page that have bytes in [start, end); when none is left on
+ * the page, it is no longer a code page (writes there take the TLB fast path again). */
+static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, uint64_t end)
+{
+    X86CodeCache *c = cpu->code;
+    uint64_t p = gpa_page >> 12;
+    if (p >= CODE_BITMAP_PAGES || !((c->bitmap[p >> 3] >> (p & 7)) & 1)) return;
+    bool live = false;
+    PageLink **pp = &c->pages[page_hash(gpa_page)];
+    while (*pp) {
+        PageLink *l = *pp;
+        X86Block *b = l->block;
+        if (b->dead) {
+            *pp = l->next;           /* a dead block's other link: drop it too */
+        } else if (b->first_page == gpa_page || b->last_page == gpa_page) {
+            if (b->gpa < end && start < b->gpa_end) {
+                b->dead = 1;
+                block_unhash(c, b);
+                *pp = l->next;
+                cpu->pending |= X86_PENDING_END;
+            } else {
+                live = true;
+                pp = &l->next;
+            }
+        } else {
+            pp = &l->next;
+        }
+    }
+    if (!live) c->bitmap[p >> 3] &= (uint8_t)~(1u << (p & 7));
+}
+
+/* Guest-physical [gpa, gpa + len) was written: drop the decoded blocks with bytes there
+ * (self-modifying code is detected at byte granularity, so data next to code on the same
+ * page does not throw the code away). */
+void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len)
+{
+    if (len == 0) return;
+    uint64_t end = gpa + len;
+    for (uint64_t p = gpa & ~0xFFFull; p < end; p += 4096) invalidate_in_page(cpu, p, gpa, end);
+}
+
+static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
+{
+    uint64_t p = gpa_page >> 12;
+    if (p >= CODE_BITMAP_PAGES) return;
+    cpu->code->bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
+    for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+        if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
+}
+
+static inline uint32_t cpu_mode(const X86Cpu *cpu)
+{
+    return (cpu->cs.attr & X86_AR_DB) ? 1u : 0u;
+}
+
+/* Decodes the block at CS:RIP. A fault on its first instruction is raised; a later one
+ * just ends the block before that instruction. */
+static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
+{
+    X86CodeCache *c = cpu->code;
+    size_t need = sizeof(X86Block) + BLOCK_MAX * sizeof(X86Insn);
+    if (c->used + need > ARENA_SIZE) code_flush_all(cpu);
+    X86Block *b = (X86Block *)(c->arena + c->used);
+    b->gpa = gpa;
+    b->cs_base = cpu->cs.base;
+    b->ip = cpu->rip;
+    b->mode = mode;
+    b->n = 0;
+    b->first_page = gpa & ~0xFFFull;
+    b->last_page = b->first_page;
+    uint64_t ip = cpu->rip;
+    uint64_t ipmask = mode ? 0xFFFFFFFFull : 0xFFFFull;
+    while (b->n < BLOCK_MAX) {
+        X86Insn *in = &b->insns[b->n];
+        uint64_t g0, g1;
+        int r = x86_decode(cpu, ip, in, &g0, &g1);
+        if (r != 0) {
+            if (b->n > 0) break;
+            if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+            x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
+        }
+        if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
+        b->n++;
+        b->last_page = g1 & ~0xFFFull;
+        b->gpa_end = g1 + 1;
+        if (b->last_page != b->first_page) break;
+        bool end = in->op >= 0x200;       /* decoder marks block enders with 0x200 */
+        in->op &= 0x1FF;
+        if (end) break;
+        ip = (ip + in->len) & ipmask;
+    }
+    for (uint32_t i = 0; i < b->n; i++) b->insns[i].op &= 0x1FF;
+    c->used += sizeof(X86Block) + b->n * sizeof(X86Insn);
+    c->used = (c->used + 15) & ~(size_t)15;
+    b->dead = 0;
+    mark_code_page(cpu, b->first_page);
+    b->link[0] = (PageLink){ b, c->pages[page_hash(b->first_page)] };
+    c->pages[page_hash(b->first_page)] = &b->link[0];
+    if (b->last_page != b->first_page) {
+        mark_code_page(cpu, b->last_page);
+        b->link[1] = (PageLink){ b, c->pages[page_hash(b->last_page)] };
+        c->pages[page_hash(b->last_page)] = &b->link[1];
+    }
+    unsigned h = block_hash(gpa);
+    b->next = c->hash[h];
+    c->hash[h] = b;
+    return b;
+}
+
+static X86Block *block_lookup(X86Cpu *cpu)
+{
+    uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
+    uint64_t gpa = lin;    /* x86_translate: no paging in real mode */
+    uint32_t mode = cpu_mode(cpu);
+    for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next)
+        if (b->gpa == gpa && b->ip == cpu->rip && b->cs_base == cpu->cs.base && b->mode == mode)
+            return b;
+    return block_build(cpu, gpa, mode);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Exceptions and exits                                                                 */
+/* ---------------------------------------------------------------------------------- */
+
+/* Real-address-mode interrupt and exception handling (SDM Vol. 3A, 21.1.4): the vector's
+ * 4-byte IVT entry must be within the IDTR limit, else #GP; push FLAGS, CS, IP; clear IF,
+ * TF and AC; load CS:IP from the entry. */
+/* Exception classes for double faults (SDM Vol. 3A, 6.15, Table 6-4/6-5). */
+static int exc_class(int vector)
+{
+    switch (vector) {
+    case X86_EXC_DF: return 2;
+    case X86_EXC_DE: case X86_EXC_TS: case X86_EXC_NP: case X86_EXC_SS: case X86_EXC_GP:
+        return 1;   /* contributory */
+    default: return 0;  /* benign */
+    }
+}
+
+void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip)
+{
+    cpu->event_class = 0;   /* a software interrupt is not an exception */
+    x86_deliver_common(cpu, vector, ret_ip);
+}
+
+void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
+{
+    cpu->event_class = exc_class(vector);
+    x86_deliver_common(cpu, vector, ret_ip);
+}
+
+void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
+{
+    cpu->event_depth++;
+    cpu->events_delivered++;
+    if ((uint32_t)vector * 4 + 3 > cpu->idtr.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
+    uint64_t entry = cpu->idtr.base + (uint32_t)vector * 4;
+    uint32_t ip = lin_read(cpu, (uint32_t)entry, 2);
+    uint32_t cs = lin_read(cpu, (uint32_t)(entry + 2), 2);
+    uint32_t f = flags_get(cpu);
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint32_t sp1 = (sp - 2) & m, sp2 = (sp - 4) & m, sp3 = (sp - 6) & m;
+    mem_write(cpu, X86_SS, sp1, 2, f);
+    mem_write(cpu, X86_SS, sp2, 2, cpu->cs.selector);
+    mem_write(cpu, X86_SS, sp3, 2, (uint32_t)ret_ip);
+    sp_set(cpu, sp3);
+    cpu->flags = f & ~(X86_FLAG_IF | X86_FLAG_TF | X86_FLAG_AC | X86_FLAG_RF);
+    x86_load_seg(cpu, X86_CS, (uint16_t)cs);
+    cpu->rip = cpu->next_rip = ip;
+    cpu->pending |= X86_PENDING_END;
+    cpu->event_depth = 0;
+}
+
+/* The one place exceptions are raised. A contributory fault while delivering a
+ * contributory exception becomes #DF; any fault while delivering #DF is a triple fault
+ * (shutdown); otherwise the new exception is delivered (SDM Vol. 3A, 6.15 "Interrupt 8",
+ * Table 6-5). Real mode: no error code is pushed; a vector past the IDTR limit is #GP. An
+ * exception delivery counts as one instruction for the budget. */
+void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
+{
+    (void)has_error;
+    (void)error;
+    cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
+    if (cpu->event_depth > 0) {
+        int cls = cpu->event_class;
+        cpu->event_depth = 0;
+        if (cls == 2) x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
+        if (cls == 1 && exc_class(vector) == 1) vector = X86_EXC_DF;
+    }
+    cpu->instructions_retired++;
+    x86_deliver(cpu, vector, cpu->rip);
+    longjmp(cpu->jmp, 1);
+}
+
+void x86_exit(X86Cpu *cpu, X86Exit reason)
+{
+    if (reason != X86_EXIT_HLT) {
+        cpu->exit.rip = cpu->rip;
+        cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+        /* RIP stays at an instruction that ran under an interrupt shadow: keep it */
+        if (cpu->shadow_active) cpu->interrupt_shadow |= cpu->shadow_saved;
+    }
+    cpu->shadow_active = false;
+    cpu->run_exit = reason;
+    longjmp(cpu->jmp, 2);
+}
+
+/* Records the current instruction's bytes (as far as they can be read) and its linear
+ * address, and leaves with X86_EXIT_UNIMPLEMENTED. */
+void x86_unimplemented(X86Cpu *cpu, const char *reason)
+{
+    uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
+    cpu->exit.unimpl.linear = lin;
+    cpu->exit.unimpl.len = 0;
+    for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
+        uint8_t *p = x86_ram_ptr(cpu, lin + i, 1, X86_ACCESS_READ);
+        if (!p) break;
+        cpu->exit.unimpl.bytes[i] = *p;
+        cpu->exit.unimpl.len = (uint8_t)(i + 1);
+    }
+    snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason, "%s", reason);
+    x86_exit(cpu, X86_EXIT_UNIMPLEMENTED);
+}
+
+void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel)
+{
+    /* Real mode (SDM Vol. 3A, 21.1.1): base = selector * 16; limit and attributes are
+     * kept from the last load (protected mode adds descriptor loads here). */
+    cpu->seg[sreg].selector = sel;
+    cpu->seg[sreg].base = (uint32_t)sel << 4;
+}
+
+void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector)
+{
+    x86_load_seg(cpu, sreg, selector);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Run loop                                                                             */
+/* ---------------------------------------------------------------------------------- */
+
+/* Executes the block's instructions, at most n. */
+static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
+{
+    const X86Insn *in = b->insns;
+    const X86Insn *end = in + (n < b->n ? n : b->n);
+    uint64_t ipmask = b->mode ? 0xFFFFFFFFull : 0xFFFFull;
+    for (; in < end; in++) {
+        cpu->next_rip = (cpu->rip + in->len) & ipmask;
+        in->fn(cpu, in);
+        cpu->rip = cpu->next_rip;
+        cpu->instructions_retired++;
+        if (UNLIKELY(cpu->pending)) break;
+    }
+}
+
+static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
+{
+    for (;;) {
+        if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED))) {
+            cpu->run_exit = X86_EXIT_STOPPED;
+            return;
+        }
+        if (UNLIKELY(cpu->instructions_retired >= limit)) {
+            cpu->run_exit = X86_EXIT_BUDGET;
+            return;
+        }
+        if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
+            x86_unimplemented(cpu, "protected mode (CR0.PE=1) is not implemented");
+        }
+        uint64_t left = limit - cpu->instructions_retired;
+        uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
+        uint32_t shadow = cpu->interrupt_shadow;
+        bool tf = cpu->flags & X86_FLAG_TF;
+        bool single = shadow || tf || cpu->mmio_replay_n;
+        X86Block *b = block_lookup(cpu);
+        uint64_t events = cpu->events_delivered;
+        if (UNLIKELY(single)) {
+            n = 1;
+            cpu->shadow_saved = shadow;
+            cpu->shadow_active = shadow != 0;
+            cpu->interrupt_shadow = 0;
+        }
+        cpu->pending = 0;
+        run_block(cpu, b, n);
+        if (UNLIKELY(single)) {
+            cpu->shadow_active = false;
+            cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
+            /* Single-step trap after the instruction (SDM Vol. 3A, 18.3.1.4); after MOV SS
+             * / POP SS it is delayed to the end of the next instruction (SDM Vol. 2B, MOV). */
+            if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
+                cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
+                cpu->next_rip = cpu->rip;
+                x86_deliver(cpu, X86_EXC_DB, cpu->rip);
+            }
+        }
+        if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
+    }
+}
+
+X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
+{
+    uint64_t limit = max_instructions ? cpu->instructions_retired + max_instructions : UINT64_MAX;
+    if (cpu->mmio_wq_head < cpu->mmio_wq_n) {
+        /* the next MMIO write of the last instruction */
+        int i = cpu->mmio_wq_head++;
+        cpu->exit.mmio.gpa = cpu->mmio_wq[i].gpa;
+        cpu->exit.mmio.linear = cpu->mmio_wq[i].linear;
+        cpu->exit.mmio.size = cpu->mmio_wq[i].size;
+        cpu->exit.mmio.data = cpu->mmio_wq[i].data;
+        cpu->exit.mmio.is_write = true;
+        cpu->exit.reason = X86_EXIT_MMIO;
+        return X86_EXIT_MMIO;
+    }
+    cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
+    cpu->run_exit = X86_EXIT_NONE;
+    cpu->shadow_active = false;
+    if (cpu->cr0 & X86_CR0_PE) {
+        snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason,
+                 "CR0.PE is set: protected mode is not implemented");
+        cpu->exit.reason = X86_EXIT_INVALID_STATE;
+        return X86_EXIT_INVALID_STATE;
+    }
+    switch (setjmp(cpu->jmp)) {
+    case 0:
+        if (cpu->pending_vector >= 0) {
+            int v = cpu->pending_vector;
+            cpu->pending_vector = -1;
+            cpu->next_rip = cpu->rip;
+            x86_deliver(cpu, v, cpu->rip);
+        }
+        break;
+    case 1: /* an exception was delivered: go on (after reporting an MMIO write the
+             * faulting instruction made first) */
+        cpu->pending = 0;
+        cpu->shadow_active = false;
+        if (cpu->run_exit != X86_EXIT_NONE) goto out;
+        break;
+    default: /* an exit */
+        goto out;
+    }
+    run_loop(cpu, limit);
+out:
+    cpu->pending = 0;
+    cpu->event_depth = 0;
+    __atomic_store_n(&cpu->stop_request, 0, __ATOMIC_RELAXED);
+    X86Exit e = cpu->run_exit;
+    cpu->exit.reason = e;
+    if (e == X86_EXIT_MMIO && !cpu->exit.mmio.is_write) cpu->mmio_replay_pos = 0;
+    return e;
+}
+
+void x86_cpu_request_stop(X86Cpu *cpu)
+{
+    __atomic_store_n(&cpu->stop_request, 1, __ATOMIC_RELAXED);
+}
+
+void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data)
+{
+    int n = cpu->mmio_replay_n;
+    if (n >= (int)(sizeof cpu->mmio_replay / sizeof cpu->mmio_replay[0])) return;
+    cpu->mmio_replay[n] = data;
+    cpu->mmio_replay_gpa[n] = cpu->exit.mmio.gpa;
+    cpu->mmio_replay_n = n + 1;
+    cpu->mmio_replay_pos = 0;
+}
+
+void x86_cpu_skip_instruction(X86Cpu *cpu)
+{
+    uint64_t mask = (cpu->cs.attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
+    cpu->interrupt_shadow = 0;
+    cpu->instructions_retired++;
+    x86_single_step_after_exit(cpu);
+}
+
+/* An instruction completed outside the run loop (after an exit) under TF: its
+ * single-step trap is delivered at the start of the next run. */
+void x86_single_step_after_exit(X86Cpu *cpu)
+{
+    if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) cpu->pending_vector = X86_EXC_DB;
+}
+
+int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)
+{
+    if (vector < 0 || vector > 255) return -EINVAL;
+    (void)has_error_code;   /* real mode pushes no error code */
+    (void)error_code;
+    cpu->pending_vector = vector;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Life cycle                                                                           */
+/* ---------------------------------------------------------------------------------- */
+
+X86Cpu *x86_cpu_create(X86PageFn page_fn, void *opaque)
+{
+    if (!page_fn) return NULL;
+    X86Cpu *cpu = calloc(1, sizeof *cpu);
+    if (!cpu) return NULL;
+    cpu->code = calloc(1, sizeof *cpu->code);
+    if (!cpu->code) goto fail_cpu;
+    cpu->code->arena = malloc(ARENA_SIZE);
+    if (!cpu->code->arena) goto fail_code;
+    cpu->code->bitmap = calloc(1, CODE_BITMAP_PAGES / 8);
+    if (!cpu->code->bitmap) goto fail_arena;
+    cpu->page_fn = page_fn;
+    cpu->page_opaque = opaque;
+    x86_cpu_reset(cpu);
+    return cpu;
+fail_arena:
+    free(cpu->code->arena);
+fail_code:
+    free(cpu->code);
+fail_cpu:
+    free(cpu);
+    return NULL;
+}
+
+void x86_cpu_destroy(X86Cpu *cpu)
+{
+    if (!cpu) return;
+    free(cpu->code->bitmap);
+    free(cpu->code->arena);
+    free(cpu->code);
+    free(cpu);
+}
+
+/* SDM Vol. 3A, 10.1.1, Table 10-1 (processor state following power-up/reset). */
+void x86_cpu_reset(X86Cpu *cpu)
+{
+    memset(cpu->gpr, 0, sizeof cpu->gpr);
+    cpu->gpr[X86_RDX] = 0x600;
+    cpu->rip = 0xFFF0;
+    for (int i = 0; i < 6; i++) {
+        cpu->seg[i].selector = 0;
+        cpu->seg[i].base = 0;
+        cpu->seg[i].limit = 0xFFFF;
+        /* present, read/write data, accessed; CS: execute/read code, accessed */
+        cpu->seg[i].attr = X86_AR_P | X86_AR_S | 0x3;
+    }
+    cpu->cs.selector = 0xF000;
+    cpu->cs.base = 0xFFFF0000ull;
+    cpu->cs.attr = X86_AR_P | X86_AR_S | 0xB;
+    cpu->ldtr = (X86Segment){ 0, 0, 0xFFFF, X86_AR_P | 0x2 };
+    cpu->tr = (X86Segment){ 0, 0, 0xFFFF, X86_AR_P | 0xB };
+    cpu->gdtr = (X86DescTable){ 0, 0xFFFF };
+    cpu->idtr = (X86DescTable){ 0, 0x3FF };
+    cpu->cr0 = 0x60000010;
+    cpu->cr2 = cpu->cr3 = cpu->cr4 = cpu->cr8 = 0;
+    memset(cpu->dr, 0, sizeof cpu->dr);
+    cpu->dr[6] = 0xFFFF0FF0;
+    cpu->dr[7] = 0x400;
+    cpu->efer = 0;
+    cpu->flags = X86_FLAG_FIXED;
+    cpu->lf_op = LF_NONE;
+    cpu->interrupt_shadow = 0;
+    cpu->pending_vector = -1;
+    cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
+    cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
+    cpu->io_pending = false;
+    memset(&cpu->exit, 0, sizeof cpu->exit);
+    x86_cpu_tlb_flush(cpu);
+}
+
+void x86_cpu_tlb_flush(X86Cpu *cpu)
+{
+    for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
+        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
+        cpu->tlb[i].host = NULL;
+        cpu->tlb[i].gpa_page = ~0ull;
+    }
+    code_flush_all(cpu);
+}
+
+void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len)
+{
+    if (len == 0) return;
+    uint64_t first = gpa & ~0xFFFull, last = (gpa + len - 1) & ~0xFFFull;
+    if ((last - first) >> 12 > 64) {
+        code_flush_all(cpu);
+        return;
+    }
+    x86_invalidate_range(cpu, gpa, len);
+}
+
+const char *x86_exit_name(X86Exit e)
+{
+    static const char *const names[] = {
+        "NONE", "HLT", "IO", "MMIO", "CPUID", "RDMSR", "WRMSR", "TRIPLE_FAULT",
+        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE",
+    };
+    return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
+}

@@ -1,0 +1,268 @@
+/*
+ * The x86 interpreter: the vCPU of the sim kernel.
+ *
+ * A real-mode x86 CPU as a 386 or later runs it (8086/186/286 integer instructions and the
+ * 386 additions reachable in real mode), written as the start of a full x86 CPU: segment
+ * registers keep their whole descriptor cache, operand/address size come from CS.D, the
+ * mode and the 0x66/0x67 prefixes, every memory access goes segment -> linear -> physical
+ * through one function (mmu.c) and every exception is raised through one function that
+ * knows the mode (cpu.c).
+ *
+ * The sim kernel owns guest memory; the CPU asks for host pages through X86PageFn and
+ * caches them in a software TLB. Sensitive instructions (HLT, I/O, CPUID, RDMSR/WRMSR) and
+ * accesses to memory that is not RAM leave x86_cpu_run() with an X86Exit and the details
+ * in cpu->exit, following Linux KVM's semantics as a VMM sees them.
+ *
+ * Threads: everything except x86_cpu_request_stop() must be called from the thread that
+ * owns the CPU, and never while x86_cpu_run() is running.
+ */
+#ifndef SCRATCHVM_SIM_CPU_H
+#define SCRATCHVM_SIM_CPU_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Access kinds for X86PageFn. */
+#define X86_ACCESS_READ  1u
+#define X86_ACCESS_WRITE 2u
+#define X86_ACCESS_EXEC  4u
+
+/* Returns the host address of the 4 KiB guest-physical page `gpa_page` when RAM allows
+ * `access` there, or NULL when the access must leave the guest (MMIO, read-only memory). */
+typedef uint8_t *(*X86PageFn)(void *opaque, uint64_t gpa_page, unsigned access);
+
+/* General-purpose registers in x86 encoding order. */
+enum {
+    X86_RAX, X86_RCX, X86_RDX, X86_RBX, X86_RSP, X86_RBP, X86_RSI, X86_RDI,
+    X86_R8, X86_R9, X86_R10, X86_R11, X86_R12, X86_R13, X86_R14, X86_R15,
+};
+
+/* Segment registers in x86 encoding order (sreg field of ModR/M), then LDTR and TR. */
+enum { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_LDTR, X86_TR };
+
+/* RFLAGS bits (SDM Vol. 1, 3.4.3). */
+#define X86_FLAG_CF   (1u << 0)
+#define X86_FLAG_FIXED (1u << 1)   /* reserved, always 1 */
+#define X86_FLAG_PF   (1u << 2)
+#define X86_FLAG_AF   (1u << 4)
+#define X86_FLAG_ZF   (1u << 6)
+#define X86_FLAG_SF   (1u << 7)
+#define X86_FLAG_TF   (1u << 8)
+#define X86_FLAG_IF   (1u << 9)
+#define X86_FLAG_DF   (1u << 10)
+#define X86_FLAG_OF   (1u << 11)
+#define X86_FLAG_IOPL (3u << 12)
+#define X86_FLAG_NT   (1u << 14)
+#define X86_FLAG_RF   (1u << 16)
+#define X86_FLAG_VM   (1u << 17)
+#define X86_FLAG_AC   (1u << 18)
+#define X86_FLAG_VIF  (1u << 19)
+#define X86_FLAG_VIP  (1u << 20)
+#define X86_FLAG_ID   (1u << 21)
+#define X86_FLAGS_ARITH (X86_FLAG_CF | X86_FLAG_PF | X86_FLAG_AF | X86_FLAG_ZF | \
+                         X86_FLAG_SF | X86_FLAG_OF)
+
+/* CR0 bits (SDM Vol. 3A, 2.5). */
+#define X86_CR0_PE (1u << 0)
+#define X86_CR0_MP (1u << 1)
+#define X86_CR0_EM (1u << 2)
+#define X86_CR0_TS (1u << 3)
+#define X86_CR0_ET (1u << 4)
+#define X86_CR0_NE (1u << 5)
+#define X86_CR0_WP (1u << 16)
+#define X86_CR0_AM (1u << 18)
+#define X86_CR0_NW (1u << 29)
+#define X86_CR0_CD (1u << 30)
+#define X86_CR0_PG (1u << 31)
+
+/* Segment access rights in the VMX format (SDM Vol. 3C, 25.4.1, Table 25-2). */
+#define X86_AR_TYPE_MASK 0xFu
+#define X86_AR_S         (1u << 4)
+#define X86_AR_DPL_SHIFT 5
+#define X86_AR_P         (1u << 7)
+#define X86_AR_AVL       (1u << 12)
+#define X86_AR_L         (1u << 13)
+#define X86_AR_DB        (1u << 14)
+#define X86_AR_G         (1u << 15)
+#define X86_AR_UNUSABLE  (1u << 16)
+
+/* Exception vectors (SDM Vol. 3A, 6.3.1, Table 6-1). */
+enum {
+    X86_EXC_DE = 0, X86_EXC_DB = 1, X86_EXC_NMI = 2, X86_EXC_BP = 3, X86_EXC_OF = 4,
+    X86_EXC_BR = 5, X86_EXC_UD = 6, X86_EXC_NM = 7, X86_EXC_DF = 8, X86_EXC_TS = 10,
+    X86_EXC_NP = 11, X86_EXC_SS = 12, X86_EXC_GP = 13, X86_EXC_PF = 14, X86_EXC_MF = 16,
+    X86_EXC_AC = 17,
+};
+
+typedef struct X86Segment {
+    uint16_t selector;
+    uint64_t base;
+    uint32_t limit;     /* byte granular, as the VMCS holds it */
+    uint32_t attr;      /* VMX access-rights format, X86_AR_* */
+} X86Segment;
+
+typedef struct X86DescTable {
+    uint64_t base;
+    uint16_t limit;
+} X86DescTable;
+
+typedef enum {
+    X86_EXIT_NONE = 0,
+    X86_EXIT_HLT,             /* RIP past the HLT */
+    X86_EXIT_IO,              /* cpu->exit.io; RIP at the instruction; x86_cpu_complete_io */
+    X86_EXIT_MMIO,            /* cpu->exit.mmio; reads: x86_cpu_complete_mmio */
+    X86_EXIT_CPUID,           /* RIP at the instruction; x86_cpu_skip_instruction */
+    X86_EXIT_RDMSR,
+    X86_EXIT_WRMSR,
+    X86_EXIT_TRIPLE_FAULT,    /* shutdown */
+    X86_EXIT_UNIMPLEMENTED,   /* cpu->exit.unimpl */
+    X86_EXIT_STOPPED,         /* x86_cpu_request_stop() */
+    X86_EXIT_BUDGET,          /* max_instructions executed */
+    X86_EXIT_INVALID_STATE,   /* cpu->exit.unimpl.reason says why */
+} X86Exit;
+
+#define X86_IO_BUFFER_SIZE 4096
+#define X86_MAX_INSN_LEN 15
+
+typedef struct X86ExitInfo {
+    X86Exit reason;
+    uint64_t rip;             /* RIP of the instruction that caused the exit */
+    uint64_t linear;          /* its linear address (CS.base + RIP) */
+    uint8_t insn_len;         /* its length (VM-exit instruction length) */
+    struct {
+        uint16_t port;
+        uint8_t size;         /* 1, 2 or 4 */
+        bool in;              /* IN/INS (else OUT/OUTS) */
+        bool string;          /* INS/OUTS */
+        bool rep;             /* REP prefix */
+        bool imm;             /* port from an immediate operand (else DX) */
+        uint8_t addr_size;    /* string: 2 or 4 (VM-exit instruction information) */
+        uint8_t seg;          /* string: segment register of the memory operand */
+        uint32_t count;       /* elements this exit transfers */
+        uint64_t guest_linear;/* string: linear address of the first element */
+        uint8_t data[X86_IO_BUFFER_SIZE];
+    } io;
+    struct {
+        uint64_t gpa;
+        uint64_t linear;
+        uint8_t size;         /* 1, 2, 4 or 8 */
+        bool is_write;
+        uint64_t data;        /* write: the value written (little endian) */
+    } mmio;
+    struct {
+        uint8_t bytes[X86_MAX_INSN_LEN];
+        uint8_t len;          /* bytes[] that could be read */
+        uint64_t linear;
+        char reason[96];
+    } unimpl;
+} X86ExitInfo;
+
+typedef struct X86Block X86Block;
+typedef struct X86TlbEntry {
+    uint64_t tag_read;        /* linear page | 1 when valid for reads, else ~0 */
+    uint64_t tag_write;
+    uint8_t *host;            /* host address of the page */
+    uint64_t gpa_page;
+} X86TlbEntry;
+
+#define X86_TLB_SIZE 256
+
+struct X86Cpu {
+    /* --- architectural state, read and written by the sim kernel between runs --- */
+    uint64_t gpr[16];
+    uint64_t rip;
+    union {
+        X86Segment seg[8];
+        struct { X86Segment es, cs, ss, ds, fs, gs, ldtr, tr; };
+    };
+    X86DescTable gdtr, idtr;
+    uint64_t cr0, cr2, cr3, cr4, cr8;
+    uint64_t dr[8];
+    uint64_t efer;
+    uint64_t tsc;                 /* RDTSC value base; counts instructions */
+    /* Interrupt shadow (SDM Vol. 3C, 25.4.2 interruptibility state): bit 0 blocking by STI,
+     * bit 1 blocking by MOV SS / POP SS. Lasts until the end of the next instruction. */
+    uint32_t interrupt_shadow;
+    uint64_t instructions_retired;
+    X86ExitInfo exit;
+
+    /* --- internal: use x86_cpu_get_rflags / x86_cpu_set_rflags for RFLAGS --- */
+    uint32_t flags;               /* RFLAGS; arithmetic bits valid when lf_op == 0 */
+    uint8_t lf_op;                /* lazy flags: kind of the last arithmetic operation */
+    uint8_t lf_size;              /* its operand size in bytes */
+    uint32_t lf_res, lf_src1, lf_src2;
+
+    uint64_t next_rip;            /* during an instruction: RIP of the next one */
+    uint32_t pending;             /* X86_PENDING_*: leave the block after this insn */
+    uint32_t shadow_saved;        /* interrupt shadow of the instruction running now */
+    bool shadow_active;
+    volatile int stop_request;
+    X86Exit run_exit;
+    jmp_buf jmp;
+    int event_depth;              /* an event is being delivered (for #DF / shutdown) */
+    int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
+    uint64_t events_delivered;    /* interrupts and exceptions delivered so far */
+    int pending_vector;           /* injected by the kernel: delivered at the next run */
+    /* MMIO read replay (a read exit is completed by re-executing with the value). */
+    uint64_t mmio_replay[16];
+    uint64_t mmio_replay_gpa[16];
+    int mmio_replay_n, mmio_replay_pos;
+    /* MMIO writes of the last instruction: the first is reported by its exit, the others
+     * one per following x86_cpu_run (in order; the instruction has completed). */
+    struct { uint64_t gpa, linear, data; uint8_t size; } mmio_wq[8];
+    int mmio_wq_n, mmio_wq_head;
+    bool io_pending;              /* an I/O exit waits for x86_cpu_complete_io */
+    uint32_t io_elem_rep;         /* REP: elements left before this exit (for RCX) */
+    uint8_t io_insn_len;
+
+    X86PageFn page_fn;
+    void *page_opaque;
+    X86TlbEntry tlb[X86_TLB_SIZE];
+    struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
+};
+typedef struct X86Cpu X86Cpu;
+
+X86Cpu *x86_cpu_create(X86PageFn page_fn, void *opaque);
+void x86_cpu_destroy(X86Cpu *cpu);
+/* The power-on state (SDM Vol. 3A, 10.1.1, Table 10-1). */
+void x86_cpu_reset(X86Cpu *cpu);
+/* Forget every cached page pointer and decoded block (the kernel changed mappings). */
+void x86_cpu_tlb_flush(X86Cpu *cpu);
+/* The host wrote guest-physical [gpa, gpa + len): drop decoded code there. */
+void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
+/* Runs until an exit; max_instructions 0 = no limit. */
+X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions);
+/* From any thread: the run returns X86_EXIT_STOPPED at the next block boundary. */
+void x86_cpu_request_stop(X86Cpu *cpu);
+
+uint64_t x86_cpu_get_rflags(X86Cpu *cpu);
+void x86_cpu_set_rflags(X86Cpu *cpu, uint64_t rflags);
+
+/* After X86_EXIT_IO: takes IN data from cpu->exit.io.data, updates registers and RIP. */
+void x86_cpu_complete_io(X86Cpu *cpu);
+/* After an MMIO read exit: the value read; the instruction is re-executed with it. */
+void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data);
+/* After X86_EXIT_CPUID / RDMSR / WRMSR handled by the kernel: RIP past the instruction. */
+void x86_cpu_skip_instruction(X86Cpu *cpu);
+/* Injects an exception, delivered at the start of the next run (e.g. #GP for a bad MSR).
+ * The return address is the current RIP (a fault). Real mode pushes no error code, so
+ * has_error_code/error_code are accepted for the protected-mode future and unused today.
+ * Returns 0, or -EINVAL for a vector outside 0-255. */
+int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code,
+                            uint32_t error_code);
+/* Loads a segment register in real mode: selector, base = selector << 4; limit and
+ * attributes are kept (SDM Vol. 3A, 21.1.1). */
+void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector);
+const char *x86_exit_name(X86Exit e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

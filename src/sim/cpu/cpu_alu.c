@@ -1,0 +1,522 @@
+/*
+ * Integer arithmetic: ADD OR ADC SBB AND SUB XOR CMP, TEST, INC DEC NEG NOT, MUL IMUL DIV
+ * IDIV, shifts and rotates, SHLD/SHRD, XADD, CMPXCHG (SDM Vol. 2, each instruction's
+ * "Operation" and "Flags Affected").
+ */
+#include "sim/cpu/cpu_internal.h"
+
+uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b)
+{
+    uint32_t m = size_mask(size), r, c;
+    switch (op) {
+    case 0: r = (a + b) & m; lazy_set(cpu, LF_ADD, size, a, b, r); break;
+    case 1: r = (a | b) & m; lazy_set(cpu, LF_LOGIC, size, 0, 0, r); break;
+    case 2: c = get_cf(cpu); r = (a + b + c) & m; lazy_set(cpu, LF_ADD, size, a, b, r); break;
+    case 3: c = get_cf(cpu); r = (a - b - c) & m; lazy_set(cpu, LF_SUB, size, a, b, r); break;
+    case 4: r = a & b & m; lazy_set(cpu, LF_LOGIC, size, 0, 0, r); break;
+    case 6: r = (a ^ b) & m; lazy_set(cpu, LF_LOGIC, size, 0, 0, r); break;
+    default: r = (a - b) & m; lazy_set(cpu, LF_SUB, size, a, b, r); break; /* SUB, CMP */
+    }
+    return r;
+}
+
+static inline unsigned opsize_of(const X86Insn *in) { return (in->op & 1) ? in->osz : 1; }
+
+/* r/m op= r (00 01 08 09 ...) */
+void op_alu_rm_r(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in), op = (in->op >> 3) & 7;
+    uint32_t b = reg_read(cpu, in->reg, size);
+    if (in->mod == 3) {
+        uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, in->rm, size), b);
+        if (op != 7) reg_write(cpu, in->rm, size, r);
+        return;
+    }
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+    uint32_t r = x86_alu(cpu, op, size, lin_read(cpu, lin, size), b);
+    if (op != 7) lin_write(cpu, lin, size, r);
+}
+
+/* r op= r/m (02 03 0A 0B ...) */
+void op_alu_r_rm(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1, op = (in->op >> 3) & 7;
+    uint32_t b = rm_read(cpu, in, size);
+    uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, in->reg, size), b);
+    if (op != 7) reg_write(cpu, in->reg, size, r);
+}
+
+void op_alu_acc_imm(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1, op = (in->op >> 3) & 7;
+    uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, X86_RAX, size), in->imm & size_mask(size));
+    if (op != 7) reg_write(cpu, X86_RAX, size, r);
+}
+
+/* 16-bit register forms, the hot path of most real-mode code. */
+void op_alu16_rr(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned op = (in->op >> 3) & 7;
+    uint32_t a = (uint16_t)cpu->gpr[in->rm], b = (uint16_t)cpu->gpr[in->reg], r;
+    switch (op) {
+    case 0: r = (a + b) & 0xFFFF; lazy_set(cpu, LF_ADD, 2, a, b, r); break;
+    case 5: case 7: r = (a - b) & 0xFFFF; lazy_set(cpu, LF_SUB, 2, a, b, r); break;
+    case 6: r = a ^ b; lazy_set(cpu, LF_LOGIC, 2, 0, 0, r); break;
+    default: r = x86_alu(cpu, op, 2, a, b); break;
+    }
+    if (op != 7) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;
+}
+
+/* One handler per operation for the 16-bit register-register forms (no dispatch). */
+#define ALU16_RR(name, expr, kind, write)                                              \
+    void name(X86Cpu *cpu, const X86Insn *in)                                          \
+    {                                                                                  \
+        uint32_t a = (uint16_t)cpu->gpr[in->rm], b = (uint16_t)cpu->gpr[in->reg];      \
+        uint32_t r = (expr) & 0xFFFF;                                                  \
+        if (kind == LF_LOGIC) lazy_set(cpu, kind, 2, 0, 0, r);                         \
+        else lazy_set(cpu, kind, 2, a, b, r);                                          \
+        if (write) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;             \
+    }
+ALU16_RR(op_add16_rr, a + b, LF_ADD, 1)
+ALU16_RR(op_or16_rr, a | b, LF_LOGIC, 1)
+ALU16_RR(op_and16_rr, a & b, LF_LOGIC, 1)
+ALU16_RR(op_sub16_rr, a - b, LF_SUB, 1)
+ALU16_RR(op_xor16_rr, a ^ b, LF_LOGIC, 1)
+ALU16_RR(op_cmp16_rr, a - b, LF_SUB, 0)
+
+void op_alu16_ri(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned op = in->reg;
+    uint32_t a = (uint16_t)cpu->gpr[in->rm], b = in->imm & 0xFFFF, r;
+    switch (op) {
+    case 0: r = (a + b) & 0xFFFF; lazy_set(cpu, LF_ADD, 2, a, b, r); break;
+    case 5: case 7: r = (a - b) & 0xFFFF; lazy_set(cpu, LF_SUB, 2, a, b, r); break;
+    default: r = x86_alu(cpu, op, 2, a, b); break;
+    }
+    if (op != 7) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;
+}
+
+/* Group 1: 80 81 82 83 /op r/m, imm (83: imm8 sign-extended, already by the decoder). */
+void op_grp1(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op == 0x80 || in->op == 0x82) ? 1 : in->osz, op = in->reg;
+    uint32_t b = in->imm & size_mask(size);
+    if (in->mod == 3) {
+        uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, in->rm, size), b);
+        if (op != 7) reg_write(cpu, in->rm, size, r);
+        return;
+    }
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+    uint32_t r = x86_alu(cpu, op, size, lin_read(cpu, lin, size), b);
+    if (op != 7) lin_write(cpu, lin, size, r);
+}
+
+void op_test_rm_r(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    x86_alu(cpu, 4, size, rm_read(cpu, in, size), reg_read(cpu, in->reg, size));
+}
+
+void op_test_acc_imm(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    x86_alu(cpu, 4, size, reg_read(cpu, X86_RAX, size), in->imm & size_mask(size));
+}
+
+/* INC/DEC keep CF (SDM INC, DEC): CF is made concrete before the lazy operation. */
+static uint32_t do_incdec(X86Cpu *cpu, unsigned size, uint32_t a, bool dec)
+{
+    keep_cf(cpu);
+    uint32_t r = (dec ? a - 1 : a + 1) & size_mask(size);
+    lazy_set(cpu, dec ? LF_DEC : LF_INC, size, a, 1, r);
+    return r;
+}
+
+void op_inc_r(X86Cpu *cpu, const X86Insn *in)
+{
+    reg_write(cpu, in->reg, in->osz, do_incdec(cpu, in->osz, reg_read(cpu, in->reg, in->osz), false));
+}
+
+void op_dec_r(X86Cpu *cpu, const X86Insn *in)
+{
+    reg_write(cpu, in->reg, in->osz, do_incdec(cpu, in->osz, reg_read(cpu, in->reg, in->osz), true));
+}
+
+void op_inc16_r(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t a = (uint16_t)cpu->gpr[in->reg], r = (a + 1) & 0xFFFF;
+    keep_cf(cpu);
+    lazy_set(cpu, LF_INC, 2, a, 1, r);
+    cpu->gpr[in->reg] = (cpu->gpr[in->reg] & ~0xFFFFull) | r;
+}
+
+void op_dec16_r(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t a = (uint16_t)cpu->gpr[in->reg], r = (a - 1) & 0xFFFF;
+    keep_cf(cpu);
+    lazy_set(cpu, LF_DEC, 2, a, 1, r);
+    cpu->gpr[in->reg] = (cpu->gpr[in->reg] & ~0xFFFFull) | r;
+}
+
+static void incdec_rm(X86Cpu *cpu, const X86Insn *in, unsigned size)
+{
+    bool dec = in->reg == 1;
+    if (in->mod == 3) {
+        reg_write(cpu, in->rm, size, do_incdec(cpu, size, reg_read(cpu, in->rm, size), dec));
+        return;
+    }
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+    lin_write(cpu, lin, size, do_incdec(cpu, size, lin_read(cpu, lin, size), dec));
+}
+
+/* FE: /0 INC r/m8, /1 DEC r/m8, others undefined (#UD). */
+void op_grp4(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->reg > 1) x86_fault(cpu, X86_EXC_UD, false, 0);
+    incdec_rm(cpu, in, 1);
+}
+
+/* FF: /0 INC, /1 DEC, /6 PUSH r/m; /2../5 are control transfers (cpu_control.c). */
+void op_grp5_incdec(X86Cpu *cpu, const X86Insn *in)
+{
+    switch (in->reg) {
+    case 0: case 1: incdec_rm(cpu, in, in->osz); break;
+    case 6: {
+        uint32_t v = rm_read(cpu, in, in->osz);
+        push(cpu, in->osz, v);
+        break;
+    }
+    case 7: x86_fault(cpu, X86_EXC_UD, false, 0);
+    default: op_grp5_ctl(cpu, in); break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Shifts and rotates (SDM Vol. 2B, RCL/RCR/ROL/ROR, SAL/SAR/SHL/SHR)                   */
+/* ---------------------------------------------------------------------------------- */
+
+static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, unsigned count)
+{
+    unsigned w = size * 8;
+    uint32_t m = size_mask(size), top = m ^ (m >> 1);
+    uint32_t f = flags_get(cpu);
+    uint32_t r = a, cf = f & X86_FLAG_CF, of = 0;
+    count &= 0x1F;               /* masked to 5 bits (SDM: IA-32 "count is masked") */
+    if (count == 0) return a;
+    uint32_t keep = X86_FLAG_CF | X86_FLAG_OF;   /* rotates leave SZAP alone */
+    switch (op) {
+    case 0: { /* ROL */
+        unsigned c = count % w;
+        r = c ? ((a << c) | (a >> (w - c))) & m : a;
+        cf = r & 1;
+        of = ((r & top) != 0) ^ cf;
+        break;
+    }
+    case 1: { /* ROR */
+        unsigned c = count % w;
+        r = c ? ((a >> c) | (a << (w - c))) & m : a;
+        cf = (r & top) != 0;
+        of = ((r & top) != 0) ^ ((r & (top >> 1)) != 0);
+        break;
+    }
+    case 2: { /* RCL */
+        unsigned c = size == 4 ? count : count % (w + 1);
+        for (unsigned i = 0; i < c; i++) {
+            uint32_t nc = (r & top) != 0;
+            r = ((r << 1) | cf) & m;
+            cf = nc;
+        }
+        of = ((r & top) != 0) ^ cf;
+        break;
+    }
+    case 3: { /* RCR */
+        unsigned c = size == 4 ? count : count % (w + 1);
+        for (unsigned i = 0; i < c; i++) {
+            uint32_t nc = r & 1;
+            r = (r >> 1) | (cf ? top : 0);
+            cf = nc;
+        }
+        of = ((r & top) != 0) ^ ((r & (top >> 1)) != 0);
+        break;
+    }
+    case 4: case 6: /* SHL/SAL */
+        r = count < 32 ? (a << count) & m : 0;
+        cf = count <= w ? (a >> (w - count)) & 1 : 0;
+        of = ((r & top) != 0) ^ cf;
+        keep = X86_FLAGS_ARITH;
+        break;
+    case 5: /* SHR: OF is defined for count 1 (MSB of the operand); for larger counts it is
+             * that of the last 1-bit step, 0, as Intel hardware does (the sst tests) */
+        r = a >> count;
+        cf = (a >> (count - 1)) & 1;
+        of = count == 1 && (a & top) != 0;
+        keep = X86_FLAGS_ARITH;
+        break;
+    default: { /* SAR */
+        int32_t s = (int32_t)(a << (32 - w)) >> (32 - w);
+        r = (uint32_t)(s >> (count > 31 ? 31 : count)) & m;
+        cf = (uint32_t)(s >> (count - 1)) & 1;
+        of = 0;
+        keep = X86_FLAGS_ARITH;
+        break;
+    }
+    }
+    uint32_t nf = (cf ? X86_FLAG_CF : 0) | (of ? X86_FLAG_OF : 0);
+    if (keep == X86_FLAGS_ARITH) nf |= szp_flags(r, size); /* AF undefined: 0 */
+    cpu->flags = (f & ~keep) | nf;
+    return r;
+}
+
+/* C0 C1 D0 D1 D2 D3 /op: ROL ROR RCL RCR SHL SHR SAL SAR. */
+void op_grp2(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned count;
+    if (in->op <= 0xC1) count = in->imm & 0xFF;
+    else if (in->op <= 0xD1) count = 1;
+    else count = (uint8_t)cpu->gpr[X86_RCX];
+    if (in->mod == 3) {
+        uint32_t r = shift_op(cpu, in->reg, size, reg_read(cpu, in->rm, size), count);
+        reg_write(cpu, in->rm, size, r);
+        return;
+    }
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+    uint32_t a = lin_read(cpu, lin, size);
+    uint32_t r = shift_op(cpu, in->reg, size, a, count);
+    if (count & 0x1F) lin_write(cpu, lin, size, r);
+}
+
+/* SHLD/SHRD r/m, r, imm8/CL (SDM Vol. 2B). A count above the operand size (16-bit forms)
+ * gives an undefined result: here the bits shifted in come from the source, then the
+ * destination again, as on Intel processors. */
+void op_shxd(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz, w = size * 8;
+    bool left = (in->op & 0xFF) < 0xA8;
+    unsigned count = ((in->op & 1) ? (uint8_t)cpu->gpr[X86_RCX] : in->imm) & 0x1F;
+    uint64_t lin = 0;
+    uint32_t a;
+    if (in->mod == 3) a = reg_read(cpu, in->rm, size);
+    else {
+        lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+        a = lin_read(cpu, lin, size);
+    }
+    if (count == 0) return;
+    uint32_t b = reg_read(cpu, in->reg, size), m = size_mask(size), top = m ^ (m >> 1);
+    uint32_t r, cf;
+    if (size == 2) {
+        /* the 48-bit pattern dest:src:dest (left) or dest:src:dest read from the low end
+         * (right), so counts 17-31 shift the destination back in */
+        uint64_t v = ((uint64_t)a << 32) | ((uint64_t)b << 16) | a;
+        if (left) {
+            r = (uint32_t)(v >> (32 - count)) & m;
+            cf = (uint32_t)(v >> (48 - count)) & 1;
+        } else {
+            r = (uint32_t)(v >> count) & m;
+            cf = (uint32_t)(v >> (count - 1)) & 1;
+        }
+    } else {
+        uint64_t v;
+        if (left) {
+            v = ((uint64_t)a << 32) | b;
+            r = (uint32_t)((v << count) >> 32);
+            cf = (a >> (w - count)) & 1;
+        } else {
+            v = ((uint64_t)b << 32) | a;
+            r = (uint32_t)(v >> count);
+            cf = (a >> (count - 1)) & 1;
+        }
+    }
+    uint32_t f = flags_get(cpu) & ~X86_FLAGS_ARITH;
+    f |= szp_flags(r, size) | (cf ? X86_FLAG_CF : 0);
+    if (((r ^ a) & top) != 0) f |= X86_FLAG_OF;
+    cpu->flags = f;
+    if (in->mod == 3) reg_write(cpu, in->rm, size, r);
+    else lin_write(cpu, lin, size, r);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Group 3 and multiplication/division                                                  */
+/* ---------------------------------------------------------------------------------- */
+
+static inline int64_t sext(uint32_t v, unsigned size)
+{
+    return size == 1 ? (int8_t)v : size == 2 ? (int16_t)v : (int32_t)v;
+}
+
+/* Flags of MUL/IMUL: CF = OF = high half significant; SF ZF AF PF undefined (here: SZP of
+ * the low half, AF 0). */
+static void mul_flags(X86Cpu *cpu, bool high, uint32_t low, unsigned size)
+{
+    uint32_t f = flags_get(cpu) & ~X86_FLAGS_ARITH;
+    f |= szp_flags(low, size);
+    if (high) f |= X86_FLAG_CF | X86_FLAG_OF;
+    cpu->flags = f;
+}
+
+static void do_div(X86Cpu *cpu, unsigned size, uint32_t src, bool sign)
+{
+    if (src == 0) x86_fault(cpu, X86_EXC_DE, false, 0);
+    if (size == 1) {
+        uint32_t ax = (uint16_t)cpu->gpr[X86_RAX];
+        uint32_t q, r;
+        if (!sign) {
+            q = ax / src; r = ax % src;
+            if (q > 0xFF) x86_fault(cpu, X86_EXC_DE, false, 0);
+        } else {
+            int32_t n = (int16_t)ax, d = (int8_t)src;
+            int32_t qs = n / d, rs = n % d;
+            if (qs > 127 || qs < -128) x86_fault(cpu, X86_EXC_DE, false, 0);
+            q = (uint32_t)qs; r = (uint32_t)rs;
+        }
+        reg_write(cpu, X86_RAX, 2, (q & 0xFF) | ((r & 0xFF) << 8));
+    } else if (size == 2) {
+        uint32_t n = ((uint32_t)(uint16_t)cpu->gpr[X86_RDX] << 16) | (uint16_t)cpu->gpr[X86_RAX];
+        uint32_t q, r;
+        if (!sign) {
+            q = n / src; r = n % src;
+            if (q > 0xFFFF) x86_fault(cpu, X86_EXC_DE, false, 0);
+        } else {
+            int64_t ns = (int32_t)n, d = (int16_t)src;
+            int64_t qs = ns / d, rs = ns % d;
+            if (qs > 32767 || qs < -32768) x86_fault(cpu, X86_EXC_DE, false, 0);
+            q = (uint32_t)qs; r = (uint32_t)rs;
+        }
+        reg_write(cpu, X86_RAX, 2, q);
+        reg_write(cpu, X86_RDX, 2, r);
+    } else {
+        uint64_t n = ((uint64_t)(uint32_t)cpu->gpr[X86_RDX] << 32) | (uint32_t)cpu->gpr[X86_RAX];
+        uint64_t q, r;
+        if (!sign) {
+            q = n / src; r = n % src;
+            if (q > 0xFFFFFFFFull) x86_fault(cpu, X86_EXC_DE, false, 0);
+        } else {
+            int64_t ns = (int64_t)n, d = (int32_t)src;
+            if (ns == INT64_MIN && d == -1) x86_fault(cpu, X86_EXC_DE, false, 0);
+            int64_t qs = ns / d, rs = ns % d;
+            if (qs > INT32_MAX || qs < INT32_MIN) x86_fault(cpu, X86_EXC_DE, false, 0);
+            q = (uint64_t)qs; r = (uint64_t)rs;
+        }
+        reg_write(cpu, X86_RAX, 4, (uint32_t)q);
+        reg_write(cpu, X86_RDX, 4, (uint32_t)r);
+    }
+}
+
+/* F6/F7: /0 /1 TEST imm, /2 NOT, /3 NEG, /4 MUL, /5 IMUL, /6 DIV, /7 IDIV. */
+void op_grp3(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    uint32_t m = size_mask(size);
+    switch (in->reg) {
+    case 0: case 1:
+        x86_alu(cpu, 4, size, rm_read(cpu, in, size), in->imm & m);
+        return;
+    case 2: case 3: {
+        uint64_t lin = 0;
+        uint32_t a;
+        if (in->mod == 3) a = reg_read(cpu, in->rm, size);
+        else {
+            lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+            a = lin_read(cpu, lin, size);
+        }
+        uint32_t r;
+        if (in->reg == 2) r = ~a & m;
+        else { r = (0 - a) & m; lazy_set(cpu, LF_SUB, size, 0, a, r); }
+        if (in->mod == 3) reg_write(cpu, in->rm, size, r);
+        else lin_write(cpu, lin, size, r);
+        return;
+    }
+    case 4: case 5: {
+        uint32_t src = rm_read(cpu, in, size);
+        uint32_t acc = reg_read(cpu, X86_RAX, size);
+        if (in->reg == 4) {
+            uint64_t p = (uint64_t)acc * src;
+            if (size == 1) { reg_write(cpu, X86_RAX, 2, (uint32_t)p); mul_flags(cpu, p >> 8, (uint32_t)p, 1); }
+            else if (size == 2) {
+                reg_write(cpu, X86_RAX, 2, (uint32_t)p);
+                reg_write(cpu, X86_RDX, 2, (uint32_t)(p >> 16));
+                mul_flags(cpu, p >> 16, (uint32_t)p, 2);
+            } else {
+                reg_write(cpu, X86_RAX, 4, (uint32_t)p);
+                reg_write(cpu, X86_RDX, 4, (uint32_t)(p >> 32));
+                mul_flags(cpu, p >> 32, (uint32_t)p, 4);
+            }
+        } else {
+            int64_t p = sext(acc, size) * sext(src, size);
+            bool ovf = p != sext((uint32_t)p, size);
+            if (size == 1) reg_write(cpu, X86_RAX, 2, (uint32_t)p);
+            else if (size == 2) {
+                reg_write(cpu, X86_RAX, 2, (uint32_t)p);
+                reg_write(cpu, X86_RDX, 2, (uint32_t)((uint64_t)p >> 16));
+            } else {
+                reg_write(cpu, X86_RAX, 4, (uint32_t)p);
+                reg_write(cpu, X86_RDX, 4, (uint32_t)((uint64_t)p >> 32));
+            }
+            mul_flags(cpu, ovf, (uint32_t)p, size);
+        }
+        return;
+    }
+    default:
+        do_div(cpu, size, rm_read(cpu, in, size), in->reg == 7);
+        return;
+    }
+}
+
+static void imul_to_reg(X86Cpu *cpu, const X86Insn *in, uint32_t a, uint32_t b)
+{
+    unsigned size = in->osz;
+    int64_t p = sext(a, size) * sext(b, size);
+    reg_write(cpu, in->reg, size, (uint32_t)p);
+    mul_flags(cpu, p != sext((uint32_t)p, size), (uint32_t)p, size);
+}
+
+/* 69 / 6B: IMUL r, r/m, imm */
+void op_imul_r_rm_imm(X86Cpu *cpu, const X86Insn *in)
+{
+    imul_to_reg(cpu, in, rm_read(cpu, in, in->osz), in->imm);
+}
+
+/* 0F AF: IMUL r, r/m */
+void op_imul_r_rm(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t b = rm_read(cpu, in, in->osz);
+    imul_to_reg(cpu, in, reg_read(cpu, in->reg, in->osz), b);
+}
+
+/* 0F C0/C1: XADD r/m, r (SDM Vol. 2C): temp = dest + src; src = dest; dest = temp. */
+void op_xadd(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    uint32_t src = reg_read(cpu, in->reg, size);
+    if (in->mod == 3) {
+        uint32_t d = reg_read(cpu, in->rm, size);
+        uint32_t r = x86_alu(cpu, 0, size, d, src);
+        reg_write(cpu, in->reg, size, d);
+        reg_write(cpu, in->rm, size, r);
+        return;
+    }
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+    uint32_t d = lin_read(cpu, lin, size);
+    uint32_t r = x86_alu(cpu, 0, size, d, src);
+    lin_write(cpu, lin, size, r);
+    reg_write(cpu, in->reg, size, d);
+}
+
+/* 0F B0/B1: CMPXCHG r/m, r (SDM Vol. 2A): the destination is written in both cases. */
+void op_cmpxchg(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    uint32_t src = reg_read(cpu, in->reg, size), acc = reg_read(cpu, X86_RAX, size);
+    uint64_t lin = 0;
+    uint32_t d;
+    if (in->mod == 3) d = reg_read(cpu, in->rm, size);
+    else {
+        lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+        d = lin_read(cpu, lin, size);
+    }
+    x86_alu(cpu, 7, size, acc, d);
+    uint32_t nd = acc == d ? src : d;
+    if (in->mod == 3) reg_write(cpu, in->rm, size, nd);
+    else lin_write(cpu, lin, size, nd);
+    if (acc != d) reg_write(cpu, X86_RAX, size, d);
+}

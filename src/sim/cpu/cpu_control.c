@@ -1,0 +1,224 @@
+/*
+ * Control transfer: Jcc, JMP, CALL, RET (near and far), IRET, INT n / INT3 / INT1 /
+ * INTO, LOOP/LOOPE/LOOPNE, JCXZ/JECXZ, BOUND, HLT, and the undefined/unimplemented
+ * opcode handlers (SDM Vol. 2, each instruction's "Operation").
+ */
+#include "sim/cpu/cpu_internal.h"
+
+/* A near transfer to `target`: with a 16-bit operand size the upper half of EIP is
+ * cleared; a target outside the CS limit is #GP(0) (SDM Vol. 2A, JMP/CALL). */
+static inline void jump_to(X86Cpu *cpu, uint32_t target, unsigned osz)
+{
+    if (osz == 2) target &= 0xFFFF;
+    if (UNLIKELY(target > cpu->cs.limit)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    cpu->next_rip = target;
+}
+
+void op_jcc(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned cc = in->op & 15;
+    bool take;
+    if (LIKELY((cc >> 1) == 2 && cpu->lf_op != LF_NONE))   /* JZ/JNZ after an ALU op */
+        take = ((cpu->lf_res & size_mask(cpu->lf_size)) == 0) ^ (cc & 1);
+    else
+        take = x86_cond(cpu, cc);
+    if (take) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+}
+
+void op_jmp_rel(X86Cpu *cpu, const X86Insn *in)
+{
+    jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+}
+
+void op_call_rel(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t ret = (uint32_t)cpu->next_rip;
+    jump_to(cpu, ret + in->imm, in->osz);
+    push(cpu, in->osz, ret);
+}
+
+/* Real-mode far transfer: CS = selector (base = selector << 4), EIP = offset. */
+static void far_to(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
+{
+    if (osz == 2) off &= 0xFFFF;
+    if (off > cpu->cs.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
+    x86_load_seg(cpu, X86_CS, sel);
+    cpu->next_rip = off;
+}
+
+void op_jmp_far(X86Cpu *cpu, const X86Insn *in)
+{
+    far_to(cpu, (uint16_t)in->imm2, in->imm, in->osz);
+}
+
+/* CALL ptr16:16/32: push CS, push IP, then transfer. */
+void op_call_far(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint32_t off = size == 2 ? (in->imm & 0xFFFF) : in->imm;
+    if (off > cpu->cs.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
+    mem_write(cpu, X86_SS, (sp - size) & m, size, cpu->cs.selector);
+    mem_write(cpu, X86_SS, (sp - 2 * size) & m, size, (uint32_t)cpu->next_rip);
+    sp_set(cpu, (sp - 2 * size) & m);
+    far_to(cpu, (uint16_t)in->imm2, off, size);
+}
+
+/* C2/C3: RET [imm16] */
+void op_ret(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint32_t ip = mem_read(cpu, X86_SS, sp, in->osz);
+    jump_to(cpu, ip, in->osz);
+    uint32_t add = in->op == 0xC2 ? (in->imm & 0xFFFF) : 0;
+    sp_set(cpu, (sp + in->osz + add) & m);
+}
+
+/* CA/CB: RETF [imm16] */
+void op_retf(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint32_t ip = mem_read(cpu, X86_SS, sp, size);
+    uint32_t cs = mem_read(cpu, X86_SS, (sp + size) & m, 2);
+    far_to(cpu, (uint16_t)cs, ip, size);
+    uint32_t add = in->op == 0xCA ? (in->imm & 0xFFFF) : 0;
+    sp_set(cpu, (sp + 2 * size + add) & m);
+}
+
+/* IRET in real mode (SDM Vol. 2A, IRET, "real-address mode"): pop IP, CS, FLAGS; with a
+ * 32-bit operand size VM, VIP and VIF keep their values. */
+void op_iret(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint32_t ip = mem_read(cpu, X86_SS, sp, size);
+    uint32_t cs = mem_read(cpu, X86_SS, (sp + size) & m, 2);
+    uint32_t fl = mem_read(cpu, X86_SS, (sp + 2 * size) & m, size);
+    far_to(cpu, (uint16_t)cs, ip, size);
+    uint32_t f = flags_get(cpu);
+    if (size == 2) f = (f & ~0xFFFFu) | (fl & 0x7FD5u);
+    else f = (fl & 0x257FD5u) | (f & 0x1A0000u);
+    cpu->flags = f | X86_FLAG_FIXED;
+    sp_set(cpu, (sp + 3 * size) & m);
+}
+
+/* INT n, INT3, INT1/ICEBP (F1) and INTO: software interrupts, return address past the
+ * instruction (SDM Vol. 2A, INT n/INTO/INT3/INT1). */
+void op_int(X86Cpu *cpu, const X86Insn *in)
+{
+    x86_deliver_int(cpu, in->imm & 0xFF, cpu->next_rip);
+}
+
+void op_int3(X86Cpu *cpu, const X86Insn *in)
+{
+    x86_deliver_int(cpu, in->op == 0xF1 ? X86_EXC_DB : X86_EXC_BP, cpu->next_rip);
+}
+
+void op_into(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    if (flags_get(cpu) & X86_FLAG_OF) x86_deliver_int(cpu, X86_EXC_OF, cpu->next_rip);
+}
+
+/* E0 E1 E2: LOOPNE LOOPE LOOP; the count register is CX or ECX by address size. */
+void op_loop(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t c = in->asz == 2 ? (uint16_t)(cpu->gpr[X86_RCX] - 1) : (uint32_t)(cpu->gpr[X86_RCX] - 1);
+    bool take = c != 0;
+    if (in->op == 0xE0) take = take && !(flags_get(cpu) & X86_FLAG_ZF);
+    else if (in->op == 0xE1) take = take && (flags_get(cpu) & X86_FLAG_ZF);
+    if (take) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    reg_write(cpu, X86_RCX, in->asz, c);
+}
+
+void op_jcxz(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t c = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+    if (c == 0) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+}
+
+/* FF /2 CALL r/m, /3 CALL m16:16, /4 JMP r/m, /5 JMP m16:16 (far forms: register
+ * operands are #UD). */
+void op_grp5_ctl(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    switch (in->reg) {
+    case 2: {
+        uint32_t t = rm_read(cpu, in, size);
+        uint32_t ret = (uint32_t)cpu->next_rip;
+        jump_to(cpu, t, size);
+        push(cpu, size, ret);
+        break;
+    }
+    case 4:
+        jump_to(cpu, rm_read(cpu, in, size), size);
+        break;
+    default: {
+        if (in->mod == 3) x86_fault(cpu, X86_EXC_UD, false, 0);
+        uint32_t ea = insn_ea(cpu, in);
+        uint32_t off = mem_read(cpu, in->seg, ea, size);
+        uint32_t next = ea + size;
+        if (in->asz == 2) next &= 0xFFFF;
+        uint32_t sel = mem_read(cpu, in->seg, next, 2);
+        if (size == 2) off &= 0xFFFF;
+        if (in->reg == 3) {
+            if (off > cpu->cs.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
+            uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+            mem_write(cpu, X86_SS, (sp - size) & m, size, cpu->cs.selector);
+            mem_write(cpu, X86_SS, (sp - 2 * size) & m, size, (uint32_t)cpu->next_rip);
+            sp_set(cpu, (sp - 2 * size) & m);
+        }
+        far_to(cpu, (uint16_t)sel, off, size);
+        break;
+    }
+    }
+}
+
+/* BOUND r, m: #BR (a fault) when the signed index is outside [lower, upper]. */
+void op_bound(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->mod == 3) x86_fault(cpu, X86_EXC_UD, false, 0);
+    unsigned size = in->osz;
+    uint32_t ea = insn_ea(cpu, in);
+    uint32_t next = ea + size;
+    if (in->asz == 2) next &= 0xFFFF;
+    uint32_t lo = mem_read(cpu, in->seg, ea, size);
+    uint32_t hi = mem_read(cpu, in->seg, next, size);
+    int32_t idx, l, h;
+    if (size == 2) { idx = (int16_t)cpu->gpr[in->reg]; l = (int16_t)lo; h = (int16_t)hi; }
+    else { idx = (int32_t)cpu->gpr[in->reg]; l = (int32_t)lo; h = (int32_t)hi; }
+    if (idx < l || idx > h) x86_fault(cpu, X86_EXC_BR, false, 0);
+}
+
+/* HLT: leaves with RIP past the instruction, as after a HLT VM exit KVM completed. */
+void op_hlt(X86Cpu *cpu, const X86Insn *in)
+{
+    cpu->exit.insn_len = in->len;
+    cpu->exit.rip = cpu->rip;
+    cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+    cpu->rip = cpu->next_rip;
+    cpu->instructions_retired++;
+    x86_exit(cpu, X86_EXIT_HLT);
+}
+
+void op_ud(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    x86_fault(cpu, X86_EXC_UD, false, 0);
+}
+
+void op_unimpl(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    x86_unimplemented(cpu, "opcode not implemented");
+}
+
+/* D8-DF: x87 escape. CR0.EM or CR0.TS: #NM (SDM Vol. 3A, 2.5); otherwise the FPU would
+ * run it, and this model has none yet. */
+void op_fpu(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    if (cpu->cr0 & (X86_CR0_EM | X86_CR0_TS)) x86_fault(cpu, X86_EXC_NM, false, 0);
+    x86_unimplemented(cpu, "x87 FPU instruction (no FPU model yet)");
+}

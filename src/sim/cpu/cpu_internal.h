@@ -1,0 +1,354 @@
+/*
+ * Internals of the x86 interpreter shared by its files: the decoded instruction, the
+ * handler signature, register and memory access helpers, lazy flags.
+ */
+#ifndef SCRATCHVM_SIM_CPU_INTERNAL_H
+#define SCRATCHVM_SIM_CPU_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sim/cpu/cpu.h"
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NORETURN __attribute__((noreturn))
+
+/* ---------------------------------------------------------------------------------- */
+/* Decoded instructions                                                                 */
+/* ---------------------------------------------------------------------------------- */
+
+typedef struct X86Insn X86Insn;
+/* Every handler: executes one decoded instruction. cpu->rip is the instruction's address,
+ * cpu->next_rip the next one's (a handler that transfers control changes next_rip). Faults
+ * leave through x86_fault() and never return. */
+typedef void (*X86Handler)(X86Cpu *cpu, const X86Insn *in);
+
+#define X86_REG_NONE 0xFF
+
+/* Prefix bits in X86Insn.prefix. */
+#define PFX_REP    1u   /* F3 */
+#define PFX_REPNE  2u   /* F2 */
+#define PFX_LOCK   4u
+#define PFX_SEG    8u   /* a segment override was given */
+#define PFX_OPSIZE 16u
+#define PFX_ADSIZE 32u
+
+struct X86Insn {
+    X86Handler fn;
+    uint16_t op;          /* opcode; 0x100 | byte for 0F xx */
+    uint8_t len;
+    uint8_t osz;          /* operand size: 2 or 4 (byte forms know they are bytes) */
+    uint8_t asz;          /* address size: 2 or 4 */
+    uint8_t prefix;
+    uint8_t seg;          /* segment of the memory operand (override or default) */
+    uint8_t mod, reg, rm; /* ModR/M fields; mod 3: rm is a register */
+    uint8_t base, index, scale; /* effective address: base/index registers or NONE */
+    uint8_t has_modrm;
+    int32_t disp;
+    uint32_t imm;
+    uint32_t imm2;        /* far pointer selector, ENTER nesting level */
+};
+
+typedef struct X86OpInfo {
+    X86Handler fn;
+    uint8_t flags;        /* OPF_* below */
+} X86OpInfo;
+
+/* Decoder hints per opcode (decode.c). */
+#define OPF_MODRM  1u     /* has a ModR/M byte */
+#define OPF_IMM8   2u     /* imm8 */
+#define OPF_IMMV   4u     /* imm16/32 by operand size */
+#define OPF_IMM16  8u     /* imm16 */
+#define OPF_END    16u    /* ends a block (control transfer, mode change, exit) */
+#define OPF_FAR    32u    /* ptr16:16/32 */
+#define OPF_MOFFS  64u    /* moffs by address size */
+#define OPF_REL    128u   /* IP-relative branch (imm is a displacement) */
+
+/* Decodes one instruction at cpu->cs:ip into *in. Returns 0, or the exception vector when
+ * the fetch faults (-1: not executable memory, -2: too long). */
+int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint64_t *last_gpa);
+
+/* ---------------------------------------------------------------------------------- */
+/* Control: faults, exits (cpu.c)                                                       */
+/* ---------------------------------------------------------------------------------- */
+
+#define X86_PENDING_END 1u    /* leave the block after this instruction */
+
+/* Raises fault `vector` for the current instruction (return address cpu->rip) and leaves
+ * it. Traps (INT n, INTO, INT3) deliver through x86_deliver_int with cpu->next_rip. */
+NORETURN void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error);
+/* Leaves x86_cpu_run with `reason` (cpu->exit filled by the caller). RIP is cpu->rip. */
+NORETURN void x86_exit(X86Cpu *cpu, X86Exit reason);
+/* Leaves with X86_EXIT_UNIMPLEMENTED for the current instruction. */
+NORETURN void x86_unimplemented(X86Cpu *cpu, const char *reason);
+/* Delivers an interrupt/exception through the real-mode IVT with return address ret_ip. */
+void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip);
+/* The same for a software interrupt (INT n, INT3, INTO: not exceptions for #DF rules). */
+void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip);
+void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip);
+void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len);
+void x86_single_step_after_exit(X86Cpu *cpu);
+bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
+
+/* ---------------------------------------------------------------------------------- */
+/* Registers                                                                            */
+/* ---------------------------------------------------------------------------------- */
+
+static inline uint32_t reg_read(const X86Cpu *cpu, unsigned r, unsigned size)
+{
+    switch (size) {
+    case 1: return r < 4 ? (uint8_t)cpu->gpr[r] : (uint8_t)(cpu->gpr[r - 4] >> 8);
+    case 2: return (uint16_t)cpu->gpr[r];
+    default: return (uint32_t)cpu->gpr[r];
+    }
+}
+
+static inline void reg_write(X86Cpu *cpu, unsigned r, unsigned size, uint32_t v)
+{
+    switch (size) {
+    case 1:
+        if (r < 4)
+            cpu->gpr[r] = (cpu->gpr[r] & ~0xFFull) | (uint8_t)v;
+        else
+            cpu->gpr[r - 4] = (cpu->gpr[r - 4] & ~0xFF00ull) | ((uint64_t)(uint8_t)v << 8);
+        break;
+    case 2: cpu->gpr[r] = (cpu->gpr[r] & ~0xFFFFull) | (uint16_t)v; break;
+    default: cpu->gpr[r] = v; break;
+    }
+}
+
+static inline uint32_t size_mask(unsigned size)
+{
+    return size == 1 ? 0xFFu : size == 2 ? 0xFFFFu : 0xFFFFFFFFu;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Memory (mmu.c). Offsets are already truncated to the address size.                   */
+/* ---------------------------------------------------------------------------------- */
+
+/* Segment -> linear: checks the limit (SDM Vol. 3A, 21.1.3 / 5.3) and raises #GP(0), or
+ * #SS(0) through SS, when [off, off + size) is outside it. */
+NORETURN void x86_limit_fault(X86Cpu *cpu, int seg);
+uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsigned access);
+static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned size,
+                                  unsigned access)
+{
+    const X86Segment *s = &cpu->seg[seg];
+    /* Expand-up segment: every byte of the access within the limit. */
+    if (LIKELY((uint64_t)off + size - 1 <= s->limit && !(s->attr & 4u)))
+        return (uint32_t)(s->base + off);
+    return x86_linear_slow(cpu, seg, off, size, access);
+}
+uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size);
+void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v);
+/* Whether [lin, lin + size) is writable RAM (no fault, no exit); returns host pointer. */
+uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
+
+static inline uint32_t ld_le(const uint8_t *p, unsigned size)
+{
+    if (size == 1) return p[0];
+    if (size == 2) { uint16_t v; memcpy(&v, p, 2); return v; }
+    uint32_t v; memcpy(&v, p, 4); return v;
+}
+
+static inline void st_le(uint8_t *p, unsigned size, uint32_t v)
+{
+    if (size == 1) p[0] = (uint8_t)v;
+    else if (size == 2) { uint16_t w = (uint16_t)v; memcpy(p, &w, 2); }
+    else memcpy(p, &v, 4);
+}
+
+/* Linear read/write through the TLB: fast path for RAM inside one page. */
+static inline uint32_t lin_read(X86Cpu *cpu, uint64_t lin, unsigned size)
+{
+    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    if (LIKELY(e->tag_read == (lin >> 12) && (lin & 0xFFF) <= 4096u - size))
+        return ld_le(e->host + (lin & 0xFFF), size);
+    return x86_read_slow(cpu, lin, size);
+}
+
+static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
+{
+    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    if (LIKELY(e->tag_write == (lin >> 12) && (lin & 0xFFF) <= 4096u - size)) {
+        st_le(e->host + (lin & 0xFFF), size, v);
+        return;
+    }
+    x86_write_slow(cpu, lin, size, v);
+}
+
+static inline uint32_t mem_read(X86Cpu *cpu, int seg, uint32_t off, unsigned size)
+{
+    return lin_read(cpu, x86_linear(cpu, seg, off, size, X86_ACCESS_READ), size);
+}
+
+static inline void mem_write(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uint32_t v)
+{
+    lin_write(cpu, x86_linear(cpu, seg, off, size, X86_ACCESS_WRITE), size, v);
+}
+
+/* Effective address of the ModR/M memory operand (SDM Vol. 2A, 2.1.5). */
+static inline uint32_t insn_ea(const X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t ea = (uint32_t)in->disp;
+    if (in->base != X86_REG_NONE) ea += (uint32_t)cpu->gpr[in->base];
+    if (in->index != X86_REG_NONE) ea += (uint32_t)cpu->gpr[in->index] << in->scale;
+    return in->asz == 2 ? (ea & 0xFFFF) : ea;
+}
+
+static inline uint32_t rm_read(X86Cpu *cpu, const X86Insn *in, unsigned size)
+{
+    if (in->mod == 3) return reg_read(cpu, in->rm, size);
+    return mem_read(cpu, in->seg, insn_ea(cpu, in), size);
+}
+
+static inline void rm_write(X86Cpu *cpu, const X86Insn *in, unsigned size, uint32_t v)
+{
+    if (in->mod == 3) reg_write(cpu, in->rm, size, v);
+    else mem_write(cpu, in->seg, insn_ea(cpu, in), size, v);
+}
+
+/* Stack (SS.B selects SP or ESP; SDM Vol. 3A, 6.2 / Vol. 1, 6.2). */
+static inline bool stack32(const X86Cpu *cpu) { return (cpu->ss.attr & X86_AR_DB) != 0; }
+static inline uint32_t sp_get(const X86Cpu *cpu)
+{
+    return stack32(cpu) ? (uint32_t)cpu->gpr[X86_RSP] : (uint16_t)cpu->gpr[X86_RSP];
+}
+static inline void sp_set(X86Cpu *cpu, uint32_t v)
+{
+    if (stack32(cpu)) cpu->gpr[X86_RSP] = v;
+    else cpu->gpr[X86_RSP] = (cpu->gpr[X86_RSP] & ~0xFFFFull) | (uint16_t)v;
+}
+static inline uint32_t sp_mask(const X86Cpu *cpu) { return stack32(cpu) ? 0xFFFFFFFFu : 0xFFFFu; }
+
+/* PUSH/POP: memory first, then SP, so a fault leaves SP unchanged. */
+static inline void push(X86Cpu *cpu, unsigned size, uint32_t v)
+{
+    uint32_t sp = (sp_get(cpu) - size) & sp_mask(cpu);
+    mem_write(cpu, X86_SS, sp, size, v);
+    sp_set(cpu, sp);
+}
+static inline uint32_t pop(X86Cpu *cpu, unsigned size)
+{
+    uint32_t sp = sp_get(cpu);
+    uint32_t v = mem_read(cpu, X86_SS, sp, size);
+    sp_set(cpu, (sp + size) & sp_mask(cpu));
+    return v;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Flags (flags.c)                                                                      */
+/* ---------------------------------------------------------------------------------- */
+
+enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
+
+/* The arithmetic flags (OSZAPC) of the last lazy operation. */
+uint32_t x86_lazy_arith(const X86Cpu *cpu);
+/* Condition code cc (0..15, as in Jcc) of the current flags (SDM Vol. 1, B.1). */
+bool x86_cond(X86Cpu *cpu, unsigned cc);
+extern const uint8_t x86_parity[256];
+
+static inline uint32_t flags_get(X86Cpu *cpu)
+{
+    if (cpu->lf_op != LF_NONE) {
+        cpu->flags = (cpu->flags & ~X86_FLAGS_ARITH) | x86_lazy_arith(cpu);
+        cpu->lf_op = LF_NONE;
+    }
+    return cpu->flags;
+}
+/* Sets the arithmetic flags in `mask` to those of `v`. */
+static inline void flags_set_arith(X86Cpu *cpu, uint32_t v, uint32_t mask)
+{
+    uint32_t f = flags_get(cpu);
+    cpu->flags = (f & ~mask) | (v & mask);
+}
+static inline bool get_cf(X86Cpu *cpu) { return flags_get(cpu) & X86_FLAG_CF; }
+
+/* CF alone from the lazy state (cheaper than all the flags): what INC/DEC preserve. */
+static inline uint32_t lazy_cf(const X86Cpu *cpu)
+{
+    uint32_t m = size_mask(cpu->lf_size), top = m ^ (m >> 1);
+    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    switch (cpu->lf_op) {
+    case LF_ADD: return (((a & b) | ((a | b) & ~r)) & top) ? X86_FLAG_CF : 0;
+    case LF_SUB: return (((~a & b) | (~(a ^ b) & r)) & top) ? X86_FLAG_CF : 0;
+    case LF_LOGIC: return 0;
+    default: return cpu->flags & X86_FLAG_CF;
+    }
+}
+
+/* Before a lazy INC/DEC: make CF concrete in cpu->flags (the other arithmetic flags of
+ * cpu->flags stay stale until the next materialization, which recomputes them). */
+static inline void keep_cf(X86Cpu *cpu)
+{
+    if (cpu->lf_op != LF_INC && cpu->lf_op != LF_DEC)
+        cpu->flags = (cpu->flags & ~X86_FLAG_CF) | lazy_cf(cpu);
+}
+
+static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b,
+                            uint32_t res)
+{
+    cpu->lf_op = (uint8_t)op;
+    cpu->lf_size = (uint8_t)size;
+    cpu->lf_src1 = a;
+    cpu->lf_src2 = b;
+    cpu->lf_res = res;
+}
+/* SZP of a result (size bytes) as flag bits. */
+static inline uint32_t szp_flags(uint32_t res, unsigned size)
+{
+    uint32_t m = size_mask(size);
+    uint32_t f = 0;
+    res &= m;
+    if (res == 0) f |= X86_FLAG_ZF;
+    if (res & (m ^ (m >> 1))) f |= X86_FLAG_SF;
+    if (x86_parity[res & 0xFF]) f |= X86_FLAG_PF;
+    return f;
+}
+
+/* ALU operation op (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP) on size bytes;
+ * returns the result and sets the flags (alu.c). */
+uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b);
+
+/* Segment loads in the current mode (real mode: base = selector << 4). */
+void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel);
+
+/* ---------------------------------------------------------------------------------- */
+/* Handlers, by family                                                                  */
+/* ---------------------------------------------------------------------------------- */
+
+#define H(name) void name(X86Cpu *cpu, const X86Insn *in)
+/* cpu_alu.c */
+H(op_alu_rm_r); H(op_alu_r_rm); H(op_alu_acc_imm); H(op_grp1); H(op_alu16_rr);
+H(op_inc_r); H(op_dec_r); H(op_grp2); H(op_grp3); H(op_grp4); H(op_grp5_incdec);
+H(op_test_rm_r); H(op_test_acc_imm); H(op_imul_r_rm_imm); H(op_imul_r_rm); H(op_shxd);
+H(op_xadd); H(op_cmpxchg); H(op_inc16_r); H(op_dec16_r); H(op_alu16_ri);
+H(op_add16_rr); H(op_or16_rr); H(op_and16_rr); H(op_sub16_rr); H(op_xor16_rr); H(op_cmp16_rr);
+/* cpu_move.c */
+H(op_mov_rm_r); H(op_mov_r_rm); H(op_mov_rm_sreg); H(op_mov_sreg_rm); H(op_mov_r_imm);
+H(op_mov_rm_imm); H(op_mov_acc_moffs); H(op_mov_moffs_acc); H(op_lea); H(op_xchg_rm_r);
+H(op_xchg_acc_r); H(op_push_r); H(op_pop_r); H(op_push_sreg); H(op_pop_sreg);
+H(op_push_imm); H(op_pop_rm); H(op_pusha); H(op_popa); H(op_pushf); H(op_popf);
+H(op_cbw); H(op_cwd); H(op_lahf); H(op_sahf); H(op_xlat); H(op_lfar); H(op_movzx);
+H(op_movsx); H(op_bswap); H(op_enter); H(op_leave); H(op_setcc); H(op_mov16_rr);
+H(op_nop); H(op_salc); H(op_cmovcc);
+/* cpu_control.c */
+H(op_jcc); H(op_jmp_rel); H(op_jmp_far); H(op_call_rel); H(op_call_far); H(op_ret);
+H(op_retf); H(op_iret); H(op_int); H(op_int3); H(op_into); H(op_loop); H(op_jcxz);
+H(op_grp5_ctl); H(op_bound); H(op_hlt); H(op_ud); H(op_unimpl); H(op_fpu);
+/* cpu_string.c */
+H(op_movs); H(op_cmps); H(op_stos); H(op_lods); H(op_scas);
+/* cpu_io.c */
+H(op_in); H(op_out); H(op_ins); H(op_outs);
+/* cpu_bits.c */
+H(op_bt); H(op_bt_imm); H(op_bsf); H(op_bsr);
+/* cpu_bcd.c */
+H(op_daa); H(op_das); H(op_aaa); H(op_aas); H(op_aam); H(op_aad);
+/* cpu_system.c */
+H(op_flagop); H(op_mov_cr); H(op_mov_dr); H(op_cpuid); H(op_rdtsc); H(op_rdmsr);
+H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd); H(op_wait);
+#undef H
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * Port I/O: IN, OUT, INS, OUTS leave the interpreter as X86_EXIT_IO with Linux KVM's
+ * semantics (Documentation/virt/kvm/api.rst, KVM_EXIT_IO): RIP stays at the instruction;
+ * OUT data is in cpu->exit.io.data; x86_cpu_complete_io() on the next entry stores IN data
+ * (register or memory), updates SI/DI/CX and advances RIP (a REP form with elements left
+ * stays at the instruction and continues on the next run).
+ *
+ * REP INS/OUTS move several elements per exit: up to the end (or start, DF=1) of the page,
+ * the buffer size and the count, and never past the segment limit; the first element's
+ * limit fault is raised instead of exiting. Their memory must be RAM (an INS to MMIO or an
+ * OUTS from MMIO is an UNIMPLEMENTED exit). Real mode has no I/O permission checks.
+ */
+#include "sim/cpu/cpu_internal.h"
+
+static void io_begin(X86Cpu *cpu, const X86Insn *in, uint16_t port, unsigned size, bool is_in)
+{
+    cpu->exit.io.port = port;
+    cpu->exit.io.size = (uint8_t)size;
+    cpu->exit.io.in = is_in;
+    cpu->exit.io.string = false;
+    cpu->exit.io.rep = false;
+    cpu->exit.io.imm = !(in->op & 8);
+    cpu->exit.io.count = 1;
+    cpu->exit.io.addr_size = in->asz;
+    cpu->exit.io.seg = X86_DS;
+    cpu->exit.io.guest_linear = 0;
+    cpu->exit.insn_len = in->len;
+    cpu->io_insn_len = in->len;
+    cpu->io_pending = true;
+}
+
+static uint16_t io_port(const X86Cpu *cpu, const X86Insn *in)
+{
+    return (in->op & 8) ? (uint16_t)cpu->gpr[X86_RDX] : (uint16_t)(in->imm & 0xFF);
+}
+
+/* E4 E5 EC ED: IN AL/AX/EAX, imm8/DX */
+void op_in(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    io_begin(cpu, in, io_port(cpu, in), size, true);
+    memset(cpu->exit.io.data, 0, 4);
+    x86_exit(cpu, X86_EXIT_IO);
+}
+
+/* E6 E7 EE EF: OUT imm8/DX, AL/AX/EAX */
+void op_out(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    io_begin(cpu, in, io_port(cpu, in), size, false);
+    st_le(cpu->exit.io.data, size, reg_read(cpu, X86_RAX, size));
+    x86_exit(cpu, X86_EXIT_IO);
+}
+
+/* How many elements of a string I/O starting at offset `off` of segment `seg` this exit
+ * moves (at least 1: the first element was checked by the caller). */
+static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint32_t off, unsigned size,
+                         uint64_t lin0)
+{
+    if (!(in->prefix & (PFX_REP | PFX_REPNE))) return 1;
+    uint32_t cx = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+    uint32_t max = X86_IO_BUFFER_SIZE / size;
+    if (cx < max) max = cx;
+    bool down = cpu->flags & X86_FLAG_DF;
+    const X86Segment *s = &cpu->seg[seg];
+    uint32_t n = 1;
+    while (n < max) {
+        int64_t o = down ? (int64_t)off - (int64_t)n * size : (int64_t)off + (int64_t)n * size;
+        if (o < 0 || (uint64_t)o + size - 1 > s->limit) break;
+        if (in->asz == 2 && (uint64_t)o + size - 1 > 0xFFFF) break;
+        uint64_t lin = down ? lin0 - (uint64_t)n * size : lin0 + (uint64_t)n * size;
+        if ((lin >> 12) != (lin0 >> 12) || ((lin + size - 1) >> 12) != (lin0 >> 12)) break;
+        n++;
+    }
+    return n;
+}
+
+static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
+{
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    bool rep = in->prefix & (PFX_REP | PFX_REPNE);
+    if (rep) {
+        uint32_t cx = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+        if (cx == 0) return;
+    }
+    int seg = is_in ? X86_ES : in->seg;
+    unsigned ir = is_in ? X86_RDI : X86_RSI;
+    uint32_t off = in->asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
+    uint64_t lin = x86_linear(cpu, seg, off, size, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ);
+    for (unsigned i = 0; i < size; i++)      /* the element may straddle two pages */
+        if (!x86_ram_ptr(cpu, lin + i, 1, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ))
+            x86_unimplemented(cpu, is_in ? "INS to memory that is not RAM"
+                                         : "OUTS from memory that is not RAM");
+    uint32_t n = io_chunk(cpu, in, seg, off, size, lin);
+    io_begin(cpu, in, (uint16_t)cpu->gpr[X86_RDX], size, is_in);
+    cpu->exit.io.string = true;
+    cpu->exit.io.rep = rep;
+    cpu->exit.io.imm = false;
+    cpu->exit.io.seg = (uint8_t)seg;
+    cpu->exit.io.count = n;
+    cpu->exit.io.guest_linear = lin;
+    if (!is_in) {
+        bool down = cpu->flags & X86_FLAG_DF;
+        for (uint32_t k = 0; k < n; k++) {
+            uint64_t l = down ? lin - (uint64_t)k * size : lin + (uint64_t)k * size;
+            for (unsigned i = 0; i < size; i++)
+                cpu->exit.io.data[k * size + i] = *x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_READ);
+        }
+    }
+    x86_exit(cpu, X86_EXIT_IO);
+}
+
+void op_ins(X86Cpu *cpu, const X86Insn *in) { string_io(cpu, in, true); }
+void op_outs(X86Cpu *cpu, const X86Insn *in) { string_io(cpu, in, false); }
+
+void x86_cpu_complete_io(X86Cpu *cpu)
+{
+    if (!cpu->io_pending) return;
+    cpu->io_pending = false;
+    X86ExitInfo *e = &cpu->exit;
+    unsigned size = e->io.size;
+    uint64_t ipmask = (cpu->cs.attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    if (!e->io.string) {
+        if (e->io.in) reg_write(cpu, X86_RAX, size, ld_le(e->io.data, size));
+        cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;
+        cpu->interrupt_shadow = 0;
+        cpu->instructions_retired++;
+        x86_single_step_after_exit(cpu);
+        return;
+    }
+    unsigned asz = e->io.addr_size;
+    bool down = cpu->flags & X86_FLAG_DF;
+    unsigned ir = e->io.in ? X86_RDI : X86_RSI;
+    uint32_t n = e->io.count;
+    if (e->io.in) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint64_t l = down ? e->io.guest_linear - (uint64_t)k * size
+                              : e->io.guest_linear + (uint64_t)k * size;
+            for (unsigned i = 0; i < size; i++) {
+                uint8_t *p = x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_WRITE);
+                if (p) *p = e->io.data[k * size + i];
+            }
+        }
+    }
+    uint32_t idx = asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
+    idx = down ? idx - n * size : idx + n * size;
+    reg_write(cpu, ir, asz, idx);
+    bool more = false;
+    if (e->io.rep) {
+        uint32_t cx = asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+        cx -= n;
+        reg_write(cpu, X86_RCX, asz, cx);
+        more = cx != 0;
+    }
+    if (!more) {
+        cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;
+        cpu->interrupt_shadow = 0;
+        cpu->instructions_retired++;
+        x86_single_step_after_exit(cpu);
+    }
+}

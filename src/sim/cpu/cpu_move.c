@@ -1,0 +1,362 @@
+/*
+ * Data movement: MOV (incl. segment registers and moffs), XCHG, LEA, PUSH/POP forms,
+ * PUSHA/POPA, PUSHF/POPF, CBW/CWD, LAHF/SAHF, XLAT, LDS/LES/LSS/LFS/LGS, MOVZX/MOVSX,
+ * BSWAP, ENTER/LEAVE, SETcc, NOP, SALC (SDM Vol. 2, each instruction's "Operation").
+ */
+#include "sim/cpu/cpu_internal.h"
+
+static inline unsigned opsize_of(const X86Insn *in) { return (in->op & 1) ? in->osz : 1; }
+
+void op_mov_rm_r(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    rm_write(cpu, in, size, reg_read(cpu, in->reg, size));
+}
+
+void op_mov_r_rm(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    reg_write(cpu, in->reg, size, rm_read(cpu, in, size));
+}
+
+void op_mov16_rr(X86Cpu *cpu, const X86Insn *in)
+{
+    cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | (uint16_t)cpu->gpr[in->reg];
+}
+
+/* 8C: MOV r/m16, Sreg. To a register with a 32-bit operand size the selector is
+ * zero-extended (as P6 and later processors do). Sreg 6 and 7 do not exist: #UD. */
+void op_mov_rm_sreg(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->reg > 5) x86_fault(cpu, X86_EXC_UD, false, 0);
+    uint32_t v = cpu->seg[in->reg].selector;
+    if (in->mod == 3) reg_write(cpu, in->rm, in->osz, v);
+    else rm_write(cpu, in, 2, v);
+}
+
+/* 8E: MOV Sreg, r/m16. CS cannot be loaded (#UD); loading SS blocks interrupts and debug
+ * traps until the end of the next instruction (SDM Vol. 2B, MOV). */
+void op_mov_sreg_rm(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->reg == X86_CS || in->reg > 5) x86_fault(cpu, X86_EXC_UD, false, 0);
+    uint32_t v = rm_read(cpu, in, 2);
+    x86_load_seg(cpu, in->reg, (uint16_t)v);
+    if (in->reg == X86_SS) {
+        cpu->interrupt_shadow |= 2;
+        cpu->pending |= X86_PENDING_END;
+    }
+}
+
+void op_mov_r_imm(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->op >= 0xB8 ? in->osz : 1;
+    reg_write(cpu, in->reg, size, in->imm);
+}
+
+/* C6/C7: /0 MOV r/m, imm; the other encodings are undefined (#UD). */
+void op_mov_rm_imm(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->reg != 0) x86_fault(cpu, X86_EXC_UD, false, 0);
+    unsigned size = opsize_of(in);
+    rm_write(cpu, in, size, in->imm & size_mask(size));
+}
+
+void op_mov_acc_moffs(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    reg_write(cpu, X86_RAX, size, mem_read(cpu, in->seg, insn_ea(cpu, in), size));
+}
+
+void op_mov_moffs_acc(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    mem_write(cpu, in->seg, insn_ea(cpu, in), size, reg_read(cpu, X86_RAX, size));
+}
+
+/* 8D: LEA; a register operand is #UD. */
+void op_lea(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->mod == 3) x86_fault(cpu, X86_EXC_UD, false, 0);
+    reg_write(cpu, in->reg, in->osz, insn_ea(cpu, in));
+}
+
+void op_xchg_rm_r(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = opsize_of(in);
+    uint32_t r = reg_read(cpu, in->reg, size);
+    if (in->mod == 3) {
+        reg_write(cpu, in->reg, size, reg_read(cpu, in->rm, size));
+        reg_write(cpu, in->rm, size, r);
+        return;
+    }
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
+    uint32_t m = lin_read(cpu, lin, size);
+    lin_write(cpu, lin, size, r);
+    reg_write(cpu, in->reg, size, m);
+}
+
+void op_xchg_acc_r(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t a = reg_read(cpu, X86_RAX, in->osz);
+    reg_write(cpu, X86_RAX, in->osz, reg_read(cpu, in->reg, in->osz));
+    reg_write(cpu, in->reg, in->osz, a);
+}
+
+/* PUSH r: PUSH SP pushes SP as it was before the instruction (SDM Vol. 2B, PUSH). */
+void op_push_r(X86Cpu *cpu, const X86Insn *in)
+{
+    push(cpu, in->osz, reg_read(cpu, in->reg, in->osz));
+}
+
+/* POP r: POP SP loads SP with the value popped (SDM Vol. 2B, POP). */
+void op_pop_r(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t v = pop(cpu, in->osz);
+    reg_write(cpu, in->reg, in->osz, v);
+}
+
+static int sreg_of(const X86Insn *in)
+{
+    switch (in->op) {
+    case 0x06: case 0x07: return X86_ES;
+    case 0x0E: return X86_CS;
+    case 0x16: case 0x17: return X86_SS;
+    case 0x1E: case 0x1F: return X86_DS;
+    case 0x1A0: case 0x1A1: return X86_FS;
+    default: return X86_GS;
+    }
+}
+
+/* PUSH Sreg: a 32-bit push writes the selector zero-extended (SDM says the upper half may
+ * be left unchanged on some processors; this model writes 32 bits). */
+void op_push_sreg(X86Cpu *cpu, const X86Insn *in)
+{
+    push(cpu, in->osz, cpu->seg[sreg_of(in)].selector);
+}
+
+void op_pop_sreg(X86Cpu *cpu, const X86Insn *in)
+{
+    int s = sreg_of(in);
+    uint32_t sp = sp_get(cpu);
+    uint32_t v = mem_read(cpu, X86_SS, sp, 2);
+    x86_load_seg(cpu, s, (uint16_t)v);
+    sp_set(cpu, (sp + in->osz) & sp_mask(cpu));
+    if (s == X86_SS) {
+        cpu->interrupt_shadow |= 2;
+        cpu->pending |= X86_PENDING_END;
+    }
+}
+
+void op_push_imm(X86Cpu *cpu, const X86Insn *in)
+{
+    push(cpu, in->osz, in->imm);
+}
+
+/* 8F /0: POP r/m. An ESP-based address is computed after ESP is incremented (SDM Vol.
+ * 2B, POP). Other /reg values are undefined (#UD). */
+void op_pop_rm(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->reg != 0) x86_fault(cpu, X86_EXC_UD, false, 0);
+    unsigned size = in->osz;
+    uint32_t sp = sp_get(cpu);
+    uint32_t v = mem_read(cpu, X86_SS, sp, size);
+    uint32_t nsp = (sp + size) & sp_mask(cpu);
+    if (in->mod == 3) {
+        sp_set(cpu, nsp);
+        reg_write(cpu, in->rm, size, v);
+        return;
+    }
+    uint64_t old = cpu->gpr[X86_RSP];
+    sp_set(cpu, nsp);
+    uint32_t ea = insn_ea(cpu, in);
+    cpu->gpr[X86_RSP] = old;
+    mem_write(cpu, in->seg, ea, size, v);
+    sp_set(cpu, nsp);
+}
+
+/* PUSHA/PUSHAD: AX CX DX BX (original SP) BP SI DI. */
+void op_pusha(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    for (unsigned i = 0; i < 8; i++) {
+        sp = (sp - size) & m;
+        mem_write(cpu, X86_SS, sp, size, reg_read(cpu, i, size));
+    }
+    sp_set(cpu, sp);
+}
+
+/* POPA/POPAD: DI SI BP (SP skipped) BX DX CX AX. */
+void op_popa(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    uint32_t sp = sp_get(cpu), m = sp_mask(cpu), v[8];
+    for (int i = 7; i >= 0; i--) {
+        v[i] = mem_read(cpu, X86_SS, sp, size);
+        sp = (sp + size) & m;
+    }
+    for (int i = 0; i < 8; i++)
+        if (i != X86_RSP) reg_write(cpu, (unsigned)i, size, v[i]);
+    sp_set(cpu, sp);
+}
+
+/* PUSHF/PUSHFD: VM and RF are pushed as 0 (SDM Vol. 2B, PUSHF). */
+void op_pushf(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t f = flags_get(cpu) & ~(X86_FLAG_VM | X86_FLAG_RF);
+    push(cpu, in->osz, f);
+}
+
+/* POPF/POPFD in real mode: every flag except VM, VIP, VIF (and RF, cleared) can be
+ * loaded, IOPL included (SDM Vol. 2B, POPF, "real-address mode"). */
+void op_popf(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t v = pop(cpu, in->osz);
+    uint32_t f = flags_get(cpu);
+    uint32_t mask = in->osz == 2 ? 0x7FD5u : (0x3F7FD5u & ~(X86_FLAG_VM | X86_FLAG_VIP | X86_FLAG_VIF | X86_FLAG_RF));
+    cpu->flags = ((f & ~mask) | (v & mask)) | X86_FLAG_FIXED;
+    cpu->pending |= X86_PENDING_END;
+}
+
+void op_cbw(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->osz == 2) reg_write(cpu, X86_RAX, 2, (uint32_t)(int32_t)(int8_t)cpu->gpr[X86_RAX]);
+    else reg_write(cpu, X86_RAX, 4, (uint32_t)(int32_t)(int16_t)cpu->gpr[X86_RAX]);
+}
+
+void op_cwd(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->osz == 2) reg_write(cpu, X86_RDX, 2, (cpu->gpr[X86_RAX] & 0x8000) ? 0xFFFF : 0);
+    else reg_write(cpu, X86_RDX, 4, (cpu->gpr[X86_RAX] & 0x80000000u) ? 0xFFFFFFFFu : 0);
+}
+
+void op_lahf(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    reg_write(cpu, 4 /* AH */, 1, (flags_get(cpu) & 0xD5) | X86_FLAG_FIXED);
+}
+
+void op_sahf(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    uint32_t ah = (uint8_t)(cpu->gpr[X86_RAX] >> 8);
+    flags_set_arith(cpu, ah, X86_FLAG_SF | X86_FLAG_ZF | X86_FLAG_AF | X86_FLAG_PF | X86_FLAG_CF);
+}
+
+/* XLAT: AL = [seg:(E)BX + AL] */
+void op_xlat(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t off = (uint32_t)cpu->gpr[X86_RBX] + (uint8_t)cpu->gpr[X86_RAX];
+    if (in->asz == 2) off &= 0xFFFF;
+    reg_write(cpu, X86_RAX, 1, mem_read(cpu, in->seg, off, 1));
+}
+
+/* LES LDS (C4 C5), LSS LFS LGS (0F B2 B4 B5): r, m16:16/32; a register operand is #UD. */
+void op_lfar(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->mod == 3) x86_fault(cpu, X86_EXC_UD, false, 0);
+    int s;
+    switch (in->op) {
+    case 0xC4: s = X86_ES; break;
+    case 0xC5: s = X86_DS; break;
+    case 0x1B2: s = X86_SS; break;
+    case 0x1B4: s = X86_FS; break;
+    default: s = X86_GS; break;
+    }
+    uint32_t ea = insn_ea(cpu, in);
+    uint32_t off = mem_read(cpu, in->seg, ea, in->osz);
+    uint32_t next = ea + in->osz;
+    if (in->asz == 2) next &= 0xFFFF;
+    uint32_t sel = mem_read(cpu, in->seg, next, 2);
+    x86_load_seg(cpu, s, (uint16_t)sel);
+    reg_write(cpu, in->reg, in->osz, off);
+}
+
+void op_movzx(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned ssize = (in->op & 1) ? 2 : 1;
+    reg_write(cpu, in->reg, in->osz, rm_read(cpu, in, ssize));
+}
+
+void op_movsx(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned ssize = (in->op & 1) ? 2 : 1;
+    uint32_t v = rm_read(cpu, in, ssize);
+    v = ssize == 1 ? (uint32_t)(int32_t)(int8_t)v : (uint32_t)(int32_t)(int16_t)v;
+    reg_write(cpu, in->reg, in->osz, v);
+}
+
+/* BSWAP r32; with a 16-bit operand the result is undefined: this model clears the low
+ * word, as Intel processors do. */
+void op_bswap(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->osz == 2) {
+        reg_write(cpu, in->reg, 2, 0);
+        return;
+    }
+    reg_write(cpu, in->reg, 4, __builtin_bswap32((uint32_t)cpu->gpr[in->reg]));
+}
+
+/* ENTER imm16, imm8 (SDM Vol. 2A, ENTER): nesting level mod 32. */
+void op_enter(X86Cpu *cpu, const X86Insn *in)
+{
+    unsigned size = in->osz;
+    unsigned level = in->imm2 & 31;
+    uint32_t m = sp_mask(cpu);
+    uint32_t sp = sp_get(cpu);
+    uint32_t bp = stack32(cpu) ? (uint32_t)cpu->gpr[X86_RBP] : (uint16_t)cpu->gpr[X86_RBP];
+    sp = (sp - size) & m;
+    mem_write(cpu, X86_SS, sp, size, reg_read(cpu, X86_RBP, size));
+    uint32_t frame = sp;
+    if (level > 0) {
+        for (unsigned i = 1; i < level; i++) {
+            bp = (bp - size) & m;
+            uint32_t v = mem_read(cpu, X86_SS, bp, size);
+            sp = (sp - size) & m;
+            mem_write(cpu, X86_SS, sp, size, v);
+        }
+        sp = (sp - size) & m;
+        mem_write(cpu, X86_SS, sp, size, frame);
+    }
+    sp = (sp - (in->imm & 0xFFFF)) & m;
+    reg_write(cpu, X86_RBP, size, frame);
+    sp_set(cpu, sp);
+}
+
+/* LEAVE: SP = BP, then POP BP. */
+void op_leave(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t m = sp_mask(cpu);
+    uint32_t bp = (uint32_t)cpu->gpr[X86_RBP] & m;
+    uint32_t v = mem_read(cpu, X86_SS, bp, in->osz);
+    sp_set(cpu, (bp + in->osz) & m);
+    reg_write(cpu, X86_RBP, in->osz, v);
+}
+
+void op_setcc(X86Cpu *cpu, const X86Insn *in)
+{
+    rm_write(cpu, in, 1, x86_cond(cpu, in->op & 15) ? 1 : 0);
+}
+
+/* 90: NOP (F3 90: PAUSE) */
+void op_nop(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)cpu;
+    (void)in;
+}
+
+/* D6: SALC (undocumented, present on every Intel processor in legacy modes):
+ * AL = CF ? FF : 00. */
+void op_salc(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    reg_write(cpu, X86_RAX, 1, get_cf(cpu) ? 0xFF : 0);
+}
+
+/* 0F 40-4F: CMOVcc r, r/m (SDM Vol. 2A, CMOVcc): the source is read (and may fault) even
+ * when the condition is false. */
+void op_cmovcc(X86Cpu *cpu, const X86Insn *in)
+{
+    uint32_t v = rm_read(cpu, in, in->osz);
+    if (x86_cond(cpu, in->op & 15)) reg_write(cpu, in->reg, in->osz, v);
+}
