@@ -200,8 +200,80 @@ static void write_all(int fd, const char *s, size_t n)
     }
 }
 
-/* Runs the VM to its end while serving the console. Returns the signal that ended it,
- * or 0. */
+/* The console side of a running VM: keys typed for the guest wait here until its UART
+ * takes them. */
+typedef struct {
+    SimpleVM *svm;
+    bool input_open;      /* stdin still gives input for the guest */
+    bool escapes;         /* stdin is the terminal: Ctrl-A keys, keys are never held back */
+    bool stopping;
+    ConsoleEscape esc;
+    uint8_t pending[SERIAL_INPUT_CAPACITY];
+    size_t pending_len;
+    uint64_t dropped;     /* keys typed beyond the backlog (a UART overrun) */
+} Console;
+
+static void console_stop(Console *c)
+{
+    if (!c->stopping) {
+        c->stopping = true;
+        vm_request_stop(c->svm);
+    }
+}
+
+static void console_queue(Console *c, uint8_t byte)
+{
+    if (c->pending_len < sizeof(c->pending))
+        c->pending[c->pending_len++] = byte;
+    else
+        c->dropped++;
+}
+
+/* Reads what stdin has and sorts it into keys for the guest and console commands. */
+static void console_read(Console *c)
+{
+    uint8_t in[256];
+    ssize_t n = read(STDIN_FILENO, in, sizeof(in));
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n <= 0) {
+        c->input_open = false;   /* end of input: the guest keeps running */
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        uint8_t key = in[i];
+        if (!c->escapes) {
+            console_queue(c, key);
+            continue;
+        }
+        switch (console_escape_feed(&c->esc, in[i], &key)) {
+        case CONSOLE_SEND:
+            console_queue(c, key);
+            break;
+        case CONSOLE_QUIT:
+            console_stop(c);
+            break;
+        case CONSOLE_HELP:
+            write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
+            break;
+        case CONSOLE_NOTHING:
+            break;
+        }
+    }
+}
+
+static void console_feed_guest(Console *c)
+{
+    size_t sent = serial_receive(c->svm->serial, c->pending, c->pending_len);
+    memmove(c->pending, c->pending + sent, c->pending_len - sent);
+    c->pending_len -= sent;
+}
+
+/* Runs the VM to its end while serving the console: input for COM1, Ctrl-A keys on a
+ * terminal, and signals, all in one poll so that none of them waits for another. A
+ * terminal is always read (Ctrl-A x must work while the guest ignores its input); a pipe
+ * is read only once the guest has taken what came before. Returns the signal that ended
+ * the run, 0, or -1 when the run could not start. */
 static int run_with_console(SimpleVM *svm, bool console_input, bool escapes)
 {
     int done[2];
@@ -216,80 +288,46 @@ static int run_with_console(SimpleVM *svm, bool console_input, bool escapes)
         error("cannot start the vCPU thread");
         return -1;
     }
-    ConsoleEscape esc = {0};
+    Console *c = calloc(1, sizeof(*c));
+    if (!c) {
+        vm_request_stop(svm);
+        pthread_join(thread, NULL);
+        error("out of memory");
+        return -1;
+    }
+    *c = (Console){.svm = svm, .input_open = console_input, .escapes = escapes};
     int stop_signal = 0;
-    bool stopping = false;
     for (;;) {
+        bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
         struct pollfd fds[3] = {
             {done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
-            {console_input ? STDIN_FILENO : -1, POLLIN, 0},
+            {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
         };
-        if (poll(fds, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        /* While keys wait, look again shortly: the guest frees its queue by reading. */
+        int timeout_ms = c->pending_len && !c->stopping ? 10 : -1;
+        if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR)
             break;
-        }
         if (fds[0].revents)
             break;
         if (fds[1].revents & POLLIN) {
             unsigned char sig;
             if (read(signal_pipe[0], &sig, 1) == 1 && !stop_signal)
                 stop_signal = sig;
-            if (!stopping) {
-                stopping = true;
-                vm_request_stop(svm);
-            }
+            console_stop(c);
         }
-        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-            uint8_t in[256], to_guest[256];
-            ssize_t n = read(STDIN_FILENO, in, sizeof(in));
-            if (n <= 0) {
-                if (n < 0 && errno == EINTR)
-                    continue;
-                console_input = false;   /* end of input: the guest keeps running */
-                continue;
-            }
-            size_t m = 0;
-            for (ssize_t i = 0; i < n; i++) {
-                if (!escapes) {
-                    to_guest[m++] = in[i];
-                    continue;
-                }
-                switch (console_escape_feed(&esc, in[i], &to_guest[m])) {
-                case CONSOLE_SEND:
-                    m++;
-                    break;
-                case CONSOLE_QUIT:
-                    if (!stopping) {
-                        stopping = true;
-                        vm_request_stop(svm);
-                    }
-                    break;
-                case CONSOLE_HELP:
-                    write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
-                    break;
-                case CONSOLE_NOTHING:
-                    break;
-                }
-            }
-            /* The UART's queue is bounded; what does not fit now is retried until the
-             * guest reads it, the VM stops, or a signal comes (the loop above then stops
-             * the VM, and the input not sent yet is dropped). */
-            size_t sent = 0;
-            while (sent < m && !stopping) {
-                sent += serial_receive(svm->serial, to_guest + sent, m - sent);
-                if (sent < m) {
-                    struct pollfd d[2] = {{done[0], POLLIN, 0}, {signal_pipe[0], POLLIN, 0}};
-                    if (poll(d, 2, 10) > 0)
-                        break;
-                }
-            }
-        }
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+            console_read(c);
+        if (c->pending_len && !c->stopping)
+            console_feed_guest(c);
     }
     pthread_join(thread, NULL);
     close(done[0]);
     close(done[1]);
+    if (c->dropped)
+        error("warning: %llu typed keys were dropped: the guest did not read them",
+              (unsigned long long)c->dropped);
+    free(c);
     return stop_signal;
 }
 
@@ -385,8 +423,24 @@ out:
     return status;
 }
 
+/* Without fds 0-2, /dev/kvm and guest files would take their numbers and the guest's
+ * console output would be written into them. */
+static void ensure_standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (null >= 0 && null != fd) {
+                dup2(null, fd);
+                close(null);
+            }
+        }
+    }
+}
+
 int cli_main(int argc, char **argv)
 {
+    ensure_standard_fds();
     CliOptions opt;
     char err[256];
     if (cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {

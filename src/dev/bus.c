@@ -130,10 +130,10 @@ static void io_unhandled(IoBus *bus, uint16_t port, uint8_t size, bool write, ui
         return;
     bus->warned[port / 64] |= bit;
     if (write)
-        hv_log(HV_LOG_WARN, "unhandled OUT to port %#06x (size %u, value %#x); further "
+        hv_log(HV_LOG_WARN, "unhandled OUT to port 0x%04x (size %u, value 0x%x); further "
                "accesses to this port are not logged", port, size, value);
     else
-        hv_log(HV_LOG_WARN, "unhandled IN from port %#06x (size %u); reads as all ones, "
+        hv_log(HV_LOG_WARN, "unhandled IN from port 0x%04x (size %u); reads as all ones, "
                "further accesses to this port are not logged", port, size);
 }
 
@@ -269,7 +269,7 @@ static void mmio_unhandled(MmioBus *bus, uint64_t addr, uint8_t size, bool write
     if (bus->warned_count == MMIO_WARN_PAGES)
         return;
     bus->warned_pages[bus->warned_count++] = page;
-    hv_log(HV_LOG_WARN, "unhandled MMIO %s at %#llx (size %u); %s", write ? "write" : "read",
+    hv_log(HV_LOG_WARN, "unhandled MMIO %s at 0x%llx (size %u); %s", write ? "write" : "read",
            (unsigned long long)addr, size,
            bus->warned_count == MMIO_WARN_PAGES
                ? "no further unhandled MMIO is logged"

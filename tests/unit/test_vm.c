@@ -132,12 +132,30 @@ static void test_vga_write(void **state)
     vm_destroy(svm);
 }
 
+/* A triple fault: int3 through an IDT of limit 0 (#GP, #DF, shutdown: SDM Vol. 2, INT n,
+ * real-address mode). Some kernels (KVM's instruction emulator, as on hosts running real
+ * mode without unrestricted guest) ignore that limit in real mode; for them every vector
+ * behind the limit leads to a fallback that faults in protected mode instead. */
 static void test_triple_fault(void **state)
 {
     HvBackend b = TEST_BACKEND(state);
-    /* lidt (0x1100) -- six zero bytes: an empty IVT; int3 cannot be delivered */
-    static const uint8_t code[] = {0x0F, 0x01, 0x1E, 0x00, 0x11, 0xCC};
+    static const uint8_t code[] = {
+        0x0F, 0x01, 0x1E, 0xF0, 0x10,   /* 1000: lidt (0x10f0) */
+        0xCC,                           /* 1005: int3 */
+        0xFA,                           /* 1006: fallback: cli */
+        0x0F, 0x01, 0x16, 0xF0, 0x10,   /* 1007: lgdt (0x10f0) */
+        0x0F, 0x20, 0xC0,               /* 100c: mov %cr0,%eax */
+        0x0C, 0x01,                     /* 100f: or $1,%al */
+        0x0F, 0x22, 0xC0,               /* 1011: mov %eax,%cr0 */
+        0x0F, 0x0B,                     /* 1014: ud2 */
+    };
     SimpleVM *svm = vm_with(b, code, sizeof(code));
+    static const uint8_t empty_table[6] = {0x00, 0x00, 0x00, 0x11, 0x00, 0x00};
+    memcpy(svm->ram + 0x10F0, empty_table, sizeof(empty_table));   /* limit 0, base 0x1100 */
+    for (int v = 0; v < 32; v++) {
+        static const uint8_t fallback[4] = {0x06, 0x10, 0x00, 0x00};   /* 0000:1006 */
+        memcpy(svm->ram + 0x1100 + 4 * v, fallback, 4);
+    }
     hv_set_log_handler(quiet_log, NULL);
     quiet_log_count = 0;
     assert_int_equal(vm_run(svm), -EIO);
