@@ -34,7 +34,8 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED_DIR ?= ../shared
 
-.PHONY: all run check check-one check-asan unit integration conformance bench clean
+.PHONY: all run check check-one check-asan check-api check-clang unit integration conformance \
+	bench clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(SCRATCHVM) $(GUESTS) $(if $(TOOL_SRC),$(SST_RUN))
@@ -110,7 +111,18 @@ check-asan:
 	@echo "== tests built with -fsanitize=address,undefined =="
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-one
 
-check: check-one
+# The public header alone is enough: exactly the command the README promises.
+check-api: $(LIB)
+	$(CC) -std=c17 -Iinclude tests/api/example.c $(LIB) -o $(BUILD)/api-example
+	@$(BUILD)/api-example; status=$$?; \
+	  if [ $$status -eq 77 ]; then echo "api: skipped"; elif [ $$status -ne 0 ]; then \
+	    echo "api: FAILED"; exit 1; else echo "api: ok"; fi
+
+# Everything builds warning-free with clang too.
+check-clang:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang all $(UNIT_TESTS:$(BUILD)/%=build/clang/%)
+
+check: check-one check-api
 	@$(MAKE) --no-print-directory check-asan
 	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
 
