@@ -42,8 +42,14 @@ struct X86Block {
     uint32_t mode;
     uint32_t n;
     uint32_t dead;
-    X86Insn insns[];
+    uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
+    X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
 };
+
+static inline uint8_t *block_bytes(const X86Block *b)
+{
+    return (uint8_t *)&b->insns[b->n];
+}
 
 #define PAGE_HASH_SIZE 1024u
 
@@ -147,12 +153,15 @@ static inline uint32_t cpu_mode(const X86Cpu *cpu)
     return (cpu->cs.attr & X86_AR_DB) ? 1u : 0u;
 }
 
+static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
+                        const uint8_t *expect);
+
 /* Decodes the block at CS:RIP. A fault on its first instruction is raised; a later one
  * just ends the block before that instruction. */
 static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
 {
     X86CodeCache *c = cpu->code;
-    size_t need = sizeof(X86Block) + BLOCK_MAX * sizeof(X86Insn);
+    size_t need = sizeof(X86Block) + BLOCK_MAX * (sizeof(X86Insn) + X86_MAX_INSN_LEN) + 16;
     if (c->used + need > ARENA_SIZE) code_flush_all(cpu);
     X86Block *b = (X86Block *)(c->arena + c->used);
     b->gpa = gpa;
@@ -184,7 +193,10 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         ip = (ip + in->len) & ipmask;
     }
     for (uint32_t i = 0; i < b->n; i++) b->insns[i].op &= 0x1FF;
-    c->used += sizeof(X86Block) + b->n * sizeof(X86Insn);
+    b->epoch = cpu->code_epoch;
+    if (!guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, block_bytes(b), NULL))
+        x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+    c->used += sizeof(X86Block) + b->n * sizeof(X86Insn) + (b->gpa_end - b->gpa);
     c->used = (c->used + 15) & ~(size_t)15;
     b->dead = 0;
     mark_code_page(cpu, b->first_page);
@@ -201,15 +213,57 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     return b;
 }
 
+/* Copies guest-physical [gpa, gpa + len) of RAM into `copy`, or compares it with `expect`
+ * when that is given. False when the bytes are not RAM (or differ). */
+static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
+                        const uint8_t *expect)
+{
+    while (len) {
+        uint64_t page = gpa & ~0xFFFull;
+        uint64_t chunk = page + 4096 - gpa < len ? page + 4096 - gpa : len;
+        const uint8_t *host = cpu->page_fn(cpu->page_opaque, page, X86_ACCESS_EXEC);
+        if (!host)
+            return false;
+        host += gpa - page;
+        if (expect) {
+            if (memcmp(host, expect, chunk) != 0)
+                return false;
+            expect += chunk;
+        } else {
+            memcpy(copy, host, chunk);
+            copy += chunk;
+        }
+        gpa += chunk;
+        len -= chunk;
+    }
+    return true;
+}
+
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
     uint64_t gpa = lin;    /* x86_translate: no paging in real mode */
     uint32_t mode = cpu_mode(cpu);
-    for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next)
-        if (b->gpa == gpa && b->ip == cpu->rip && b->cs_base == cpu->cs.base && b->mode == mode)
+    for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
+        if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
+            continue;
+        if (LIKELY(b->epoch == cpu->code_epoch))
             return b;
+        /* The host may have written guest memory since this block was decoded. */
+        if (guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, NULL, block_bytes(b))) {
+            b->epoch = cpu->code_epoch;
+            return b;
+        }
+        b->dead = 1;
+        block_unhash(cpu->code, b);
+        break;
+    }
     return block_build(cpu, gpa, mode);
+}
+
+void x86_cpu_host_wrote_memory(X86Cpu *cpu)
+{
+    cpu->code_epoch++;
 }
 
 /* ---------------------------------------------------------------------------------- */

@@ -190,6 +190,7 @@ struct X86Cpu {
      * bit 1 blocking by MOV SS / POP SS. Lasts until the end of the next instruction. */
     uint32_t interrupt_shadow;
     uint64_t instructions_retired;
+    uint32_t code_epoch;          /* bumped when the host may have written guest memory */
     X86ExitInfo exit;
 
     /* --- internal: use x86_cpu_get_rflags / x86_cpu_set_rflags for RFLAGS --- */
@@ -236,6 +237,9 @@ void x86_cpu_reset(X86Cpu *cpu);
 void x86_cpu_tlb_flush(X86Cpu *cpu);
 /* The host wrote guest-physical [gpa, gpa + len): drop decoded code there. */
 void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
+/* The host may have written guest memory anywhere since the last run (as a VMM can at any
+ * exit): every decoded block is checked against memory the next time it runs. */
+void x86_cpu_host_wrote_memory(X86Cpu *cpu);
 /* Runs until an exit; max_instructions 0 = no limit. */
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions);
 /* From any thread: the run returns X86_EXIT_STOPPED at the next block boundary. */
