@@ -319,6 +319,12 @@ int kvm_run(KvmVcpu *vcpu);
 /* From any thread: a kvm_run() in progress returns soon with KVM_EXIT_INTR, and so does
  * the next one, at once, until the caller clears kvm_run->immediate_exit. */
 void kvm_vcpu_kick(KvmVcpu *vcpu);
+/* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
+ * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
+const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
+/* Why the software backend's last run could not go on (the reason behind an
+ * INTERNAL_ERROR or FAIL_ENTRY exit); "" when there is none or on KVM. */
+const char *kvm_vcpu_exit_note(KvmVcpu *vcpu);
 /* Closes the device and frees every VM and vCPU created on it. */
 void kvm_close(KvmDevice *kvm);
 /* Dirty-page log of a slot created with KVM_MEM_LOG_DIRTY_PAGES: one bit per 4 KiB page,

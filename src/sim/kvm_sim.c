@@ -1,18 +1,646 @@
 /*
  * The sim backend: a software model of a VT-x processor under the KVM API.
- * Not implemented yet (issue "Software backend"): opening it fails with ENOSYS.
+ *
+ * One KVM_RUN is one VM entry and one VM exit as the VMM sees them (DESIGN.md, "Inside the
+ * sim kernel"): the vCPU's registers are loaded into the interpreter and stored in the
+ * VMCS guest-state area, which is checked as VM entry checks it (SDM Vol. 3C, 27.3.1);
+ * the interpreter runs; each exit is recorded in the VMCS (basic exit reason, exit
+ * qualification, instruction length, guest-physical and linear address) and then either
+ * handled here, as kvm.ko handles it (CPUID, MSRs), or turned into a struct kvm_run exit
+ * with Linux KVM's semantics (I/O and MMIO completed by the next KVM_RUN, HLT, SHUTDOWN,
+ * FAIL_ENTRY, INTERNAL_ERROR).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #include "kvm/backend.h"
+#include "sim/cpu/cpu.h"
+#include "sim/vmcs.h"
+
+#define SIM_PAGE 4096u
+#define SIM_RUN_SIZE (2 * SIM_PAGE)     /* struct kvm_run, then the I/O data page */
+#define SIM_IO_DATA_OFFSET SIM_PAGE
+
+/* EPT violation qualification bits (SDM Vol. 3C, 28.2.1, Table 28-7). */
+#define EPT_QUAL_READ        (1ull << 0)
+#define EPT_QUAL_WRITE       (1ull << 1)
+#define EPT_QUAL_FETCH       (1ull << 2)
+#define EPT_QUAL_READABLE    (1ull << 3)
+#define EPT_QUAL_WRITABLE    (1ull << 4)
+#define EPT_QUAL_EXECUTABLE  (1ull << 5)
+#define EPT_QUAL_LINEAR_VALID (1ull << 7)
+#define EPT_QUAL_TRANSLATION (1ull << 8)
+
+/* MSRs the kernel emulates (SDM Vol. 4). */
+#define MSR_IA32_TSC          0x10
+#define MSR_IA32_APIC_BASE    0x1B
+#define MSR_IA32_SYSENTER_CS  0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE  0x1A0
+#define MSR_IA32_PAT          0x277
+#define MSR_IA32_EFER         0xC0000080
+#define APIC_BASE_DEFAULT     0xFEE00900ull   /* BSP, enabled, at 0xFEE00000 */
+#define PAT_DEFAULT           0x0007040600070406ull
+
+typedef enum { PENDING_NONE, PENDING_IO, PENDING_MMIO_READ } SimPending;
+
+typedef struct {
+    uint32_t mapping_gen;   /* bumped when memory slots change: vCPUs flush their TLB */
+} SimVm;
+
+typedef struct {
+    X86Cpu *cpu;
+    VMCS vmcs;
+    SimPending pending;
+    uint32_t mapping_gen;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat;
+    char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
+} SimVcpu;
+
+/* ---- memory: slots give the interpreter its pages ---- */
+
+/* Guest-physical page → host page through the memory slots; NULL where the access must
+ * reach the VMM (no slot: MMIO; a write to a read-only slot). */
+static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
+{
+    KvmVm *vm = opaque;
+    for (int i = 0; i < vm->num_regions; i++) {
+        const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
+        if (gpa_page - r->guest_phys_addr < r->memory_size) {
+            if ((access & X86_ACCESS_WRITE) && (r->flags & KVM_MEM_READONLY))
+                return NULL;
+            return (uint8_t *)(uintptr_t)r->userspace_addr + (gpa_page - r->guest_phys_addr);
+        }
+    }
+    return NULL;
+}
+
+/* What a slot allows at gpa, as EPT permission bits 5:3 of a violation qualification. */
+static uint64_t sim_permissions(KvmVm *vm, uint64_t gpa)
+{
+    for (int i = 0; i < vm->num_regions; i++) {
+        const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
+        if (gpa - r->guest_phys_addr < r->memory_size)
+            return EPT_QUAL_READABLE | EPT_QUAL_EXECUTABLE |
+                   ((r->flags & KVM_MEM_READONLY) ? 0 : EPT_QUAL_WRITABLE);
+    }
+    return 0;
+}
+
+/* ---- the device and the VM ---- */
+
+static int sim_check_extension(KvmDevice *kvm, int cap)
+{
+    (void)kvm;
+    switch (cap) {
+    case KVM_CAP_USER_MEMORY:
+    case KVM_CAP_IMMEDIATE_EXIT:
+    case KVM_CAP_READONLY_MEM:
+    case KVM_CAP_EXT_CPUID:
+        return 1;
+    case KVM_CAP_NR_MEMSLOTS:
+        return KVM_MAX_MEMORY_REGIONS;
+    case KVM_CAP_NR_VCPUS:
+    case KVM_CAP_MAX_VCPUS:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 static int sim_open(KvmDevice *kvm)
 {
-    (void)kvm;
-    return hv_fail(ENOSYS, "the software backend (sim) is not available yet");
+    kvm->api_version = KVM_API_VERSION;
+    for (int cap = 0; cap < 64; cap++)
+        kvm->extensions[cap] = sim_check_extension(kvm, cap);
+    return 0;
+}
+
+static void sim_close(KvmDevice *kvm) { (void)kvm; }
+
+static int sim_create_vm(KvmVm *vm)
+{
+    vm->backend_data = calloc(1, sizeof(SimVm));
+    return vm->backend_data ? 0 : hv_fail(ENOMEM, "out of memory");
+}
+
+static void sim_destroy_vm(KvmVm *vm) { free(vm->backend_data); }
+
+static int sim_set_memory_region(KvmVm *vm, const KvmUserspaceMemoryRegion *r)
+{
+    (void)r;
+    SimVm *sv = vm->backend_data;
+    __atomic_add_fetch(&sv->mapping_gen, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static int sim_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap)
+{
+    (void)vm;
+    (void)slot;
+    (void)bitmap;
+    return hv_fail(ENOSYS, "dirty-page logging is not implemented on the software backend yet");
+}
+
+/* ---- the vCPU and its registers ---- */
+
+static int sim_create_vcpu(KvmVcpu *vcpu)
+{
+    SimVcpu *sc = calloc(1, sizeof(*sc));
+    if (!sc)
+        return hv_fail(ENOMEM, "out of memory");
+    sc->cpu = x86_cpu_create(sim_page, vcpu->vm);
+    if (!sc->cpu) {
+        free(sc);
+        return hv_fail(ENOMEM, "out of memory for the vCPU");
+    }
+    vcpu->kvm_run = mmap(NULL, SIM_RUN_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (vcpu->kvm_run == MAP_FAILED) {
+        vcpu->kvm_run = NULL;
+        x86_cpu_destroy(sc->cpu);
+        free(sc);
+        return hv_fail(ENOMEM, "out of memory for the run structure");
+    }
+    vcpu->kvm_run_size = SIM_RUN_SIZE;
+    x86_cpu_reset(sc->cpu);
+    vmcs_init_controls(&sc->vmcs);
+    sc->pat = PAT_DEFAULT;
+    sc->mapping_gen = ((SimVm *)vcpu->vm->backend_data)->mapping_gen;
+    vcpu->backend_data = sc;
+    return 0;
+}
+
+static void sim_destroy_vcpu(KvmVcpu *vcpu)
+{
+    SimVcpu *sc = vcpu->backend_data;
+    if (vcpu->kvm_run)
+        munmap(vcpu->kvm_run, vcpu->kvm_run_size);
+    if (sc)
+        x86_cpu_destroy(sc->cpu);
+    free(sc);
+}
+
+/* struct kvm_regs order: rax rbx rcx rdx rsi rdi rsp rbp r8..r15. */
+static const int kvm_gpr_order[16] = {
+    X86_RAX, X86_RBX, X86_RCX, X86_RDX, X86_RSI, X86_RDI, X86_RSP, X86_RBP,
+    X86_R8, X86_R9, X86_R10, X86_R11, X86_R12, X86_R13, X86_R14, X86_R15,
+};
+
+static int sim_get_regs(KvmVcpu *vcpu, KvmRegs *regs)
+{
+    X86Cpu *cpu = ((SimVcpu *)vcpu->backend_data)->cpu;
+    __u64 *out = &regs->rax;   /* rax ... r15 are consecutive in struct kvm_regs */
+    for (int i = 0; i < 16; i++)
+        out[i] = cpu->gpr[kvm_gpr_order[i]];
+    regs->rip = cpu->rip;
+    regs->rflags = x86_cpu_get_rflags(cpu);
+    return 0;
+}
+
+static int sim_set_regs(KvmVcpu *vcpu, const KvmRegs *regs)
+{
+    X86Cpu *cpu = ((SimVcpu *)vcpu->backend_data)->cpu;
+    const __u64 *in = &regs->rax;
+    for (int i = 0; i < 16; i++)
+        cpu->gpr[kvm_gpr_order[i]] = in[i];
+    cpu->rip = regs->rip;
+    x86_cpu_set_rflags(cpu, regs->rflags | X86_FLAG_FIXED);
+    return 0;
+}
+
+static void segment_to_kvm(const X86Segment *s, KvmSegment *k)
+{
+    *k = (KvmSegment){
+        .base = s->base,
+        .limit = s->limit,
+        .selector = s->selector,
+        .type = s->attr & X86_AR_TYPE_MASK,
+        .s = !!(s->attr & X86_AR_S),
+        .dpl = (s->attr >> X86_AR_DPL_SHIFT) & 3,
+        .present = !!(s->attr & X86_AR_P),
+        .avl = !!(s->attr & X86_AR_AVL),
+        .l = !!(s->attr & X86_AR_L),
+        .db = !!(s->attr & X86_AR_DB),
+        .g = !!(s->attr & X86_AR_G),
+        .unusable = !!(s->attr & X86_AR_UNUSABLE),
+    };
+}
+
+static void segment_from_kvm(const KvmSegment *k, X86Segment *s)
+{
+    s->selector = k->selector;
+    s->base = k->base;
+    s->limit = k->limit;
+    s->attr = (k->type & X86_AR_TYPE_MASK) | (k->s ? X86_AR_S : 0) |
+              ((uint32_t)(k->dpl & 3) << X86_AR_DPL_SHIFT) | (k->present ? X86_AR_P : 0) |
+              (k->avl ? X86_AR_AVL : 0) | (k->l ? X86_AR_L : 0) | (k->db ? X86_AR_DB : 0) |
+              (k->g ? X86_AR_G : 0) | (k->unusable ? X86_AR_UNUSABLE : 0);
+}
+
+static int sim_get_sregs(KvmVcpu *vcpu, KvmSregs *sregs)
+{
+    X86Cpu *cpu = ((SimVcpu *)vcpu->backend_data)->cpu;
+    memset(sregs, 0, sizeof(*sregs));
+    segment_to_kvm(&cpu->cs, &sregs->cs);
+    segment_to_kvm(&cpu->ds, &sregs->ds);
+    segment_to_kvm(&cpu->es, &sregs->es);
+    segment_to_kvm(&cpu->fs, &sregs->fs);
+    segment_to_kvm(&cpu->gs, &sregs->gs);
+    segment_to_kvm(&cpu->ss, &sregs->ss);
+    segment_to_kvm(&cpu->tr, &sregs->tr);
+    segment_to_kvm(&cpu->ldtr, &sregs->ldt);
+    sregs->gdt = (struct kvm_dtable){.base = cpu->gdtr.base, .limit = cpu->gdtr.limit};
+    sregs->idt = (struct kvm_dtable){.base = cpu->idtr.base, .limit = cpu->idtr.limit};
+    sregs->cr0 = cpu->cr0;
+    sregs->cr2 = cpu->cr2;
+    sregs->cr3 = cpu->cr3;
+    sregs->cr4 = cpu->cr4;
+    sregs->cr8 = cpu->cr8;
+    sregs->efer = cpu->efer;
+    sregs->apic_base = APIC_BASE_DEFAULT;
+    return 0;
+}
+
+static int sim_set_sregs(KvmVcpu *vcpu, const KvmSregs *sregs)
+{
+    X86Cpu *cpu = ((SimVcpu *)vcpu->backend_data)->cpu;
+    bool mode_change = cpu->cr0 != sregs->cr0 || cpu->cr3 != sregs->cr3 ||
+                       cpu->cr4 != sregs->cr4 || cpu->efer != sregs->efer;
+    segment_from_kvm(&sregs->cs, &cpu->cs);
+    segment_from_kvm(&sregs->ds, &cpu->ds);
+    segment_from_kvm(&sregs->es, &cpu->es);
+    segment_from_kvm(&sregs->fs, &cpu->fs);
+    segment_from_kvm(&sregs->gs, &cpu->gs);
+    segment_from_kvm(&sregs->ss, &cpu->ss);
+    segment_from_kvm(&sregs->tr, &cpu->tr);
+    segment_from_kvm(&sregs->ldt, &cpu->ldtr);
+    cpu->gdtr = (X86DescTable){.base = sregs->gdt.base, .limit = sregs->gdt.limit};
+    cpu->idtr = (X86DescTable){.base = sregs->idt.base, .limit = sregs->idt.limit};
+    cpu->cr0 = sregs->cr0;
+    cpu->cr2 = sregs->cr2;
+    cpu->cr3 = sregs->cr3;
+    cpu->cr4 = sregs->cr4;
+    cpu->cr8 = sregs->cr8;
+    cpu->efer = sregs->efer;
+    if (mode_change)
+        x86_cpu_tlb_flush(cpu);   /* what was cached depends on the mode */
+    return 0;
+}
+
+/* ---- VM entry ---- */
+
+static void vmcs_segment(VmcsSegment *v, const X86Segment *s)
+{
+    v->selector = s->selector;
+    v->base = s->base;
+    v->limit = s->limit;
+    v->access_rights = s->attr;
+}
+
+/* The guest-state area as the CPU's state is now (at entry, and at every exit). */
+static void store_guest_state(VMCS *vmcs, X86Cpu *cpu)
+{
+    vmcs->guest.cr0 = cpu->cr0;
+    vmcs->guest.cr3 = cpu->cr3;
+    vmcs->guest.cr4 = cpu->cr4;
+    vmcs->guest.dr7 = cpu->dr[7];
+    vmcs->guest.rsp = cpu->gpr[X86_RSP];
+    vmcs->guest.rip = cpu->rip;
+    vmcs->guest.rflags = x86_cpu_get_rflags(cpu);
+    vmcs_segment(&vmcs->guest.es, &cpu->es);
+    vmcs_segment(&vmcs->guest.cs, &cpu->cs);
+    vmcs_segment(&vmcs->guest.ss, &cpu->ss);
+    vmcs_segment(&vmcs->guest.ds, &cpu->ds);
+    vmcs_segment(&vmcs->guest.fs, &cpu->fs);
+    vmcs_segment(&vmcs->guest.gs, &cpu->gs);
+    vmcs_segment(&vmcs->guest.ldtr, &cpu->ldtr);
+    vmcs_segment(&vmcs->guest.tr, &cpu->tr);
+    vmcs->guest.gdtr_base = cpu->gdtr.base;
+    vmcs->guest.gdtr_limit = cpu->gdtr.limit;
+    vmcs->guest.idtr_base = cpu->idtr.base;
+    vmcs->guest.idtr_limit = cpu->idtr.limit;
+    vmcs->guest.ia32_efer = cpu->efer;
+    vmcs->guest.interruptibility_state = cpu->interrupt_shadow;
+    vmcs->guest.activity_state = 0;
+}
+
+static void record_exit(SimVcpu *sc, uint32_t basic, uint64_t qualification)
+{
+    VMCS *v = &sc->vmcs;
+    const X86ExitInfo *e = &sc->cpu->exit;
+    store_guest_state(v, sc->cpu);
+    v->exit.reason = vmx_exit_reason((uint16_t)basic, false);
+    v->exit.qualification = qualification;
+    v->exit.instruction_length = e->insn_len;
+    v->exit.guest_physical_address = 0;
+    v->exit.guest_linear_address = 0;
+}
+
+/* Completes what the last exit left to the next KVM_RUN (Linux: complete_userspace_io). */
+static void complete_pending(SimVcpu *sc, KvmRun *run)
+{
+    X86Cpu *cpu = sc->cpu;
+    switch (sc->pending) {
+    case PENDING_IO:
+        if (cpu->exit.io.in) {
+            size_t n = (size_t)cpu->exit.io.size * cpu->exit.io.count;
+            memcpy(cpu->exit.io.data, (uint8_t *)run + SIM_IO_DATA_OFFSET, n);
+        }
+        x86_cpu_complete_io(cpu);
+        break;
+    case PENDING_MMIO_READ: {
+        uint64_t v = 0;
+        memcpy(&v, run->mmio.data, cpu->exit.mmio.size);
+        x86_cpu_complete_mmio(cpu, v);
+        break;
+    }
+    case PENDING_NONE:
+        break;
+    }
+    sc->pending = PENDING_NONE;
+}
+
+/* ---- exits handled "in the kernel" ---- */
+
+static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    (void)sub;
+    static const char vendor[] = "ScratchVMsim";          /* 12 bytes: EBX, EDX, ECX */
+    static const char brand[48] = "ScratchVM simulated x86 (real mode)";
+    memset(r, 0, 4 * sizeof(r[0]));
+    switch (leaf) {
+    case 0:
+        r[0] = 1;
+        memcpy(&r[1], vendor, 4);
+        memcpy(&r[3], vendor + 4, 4);
+        memcpy(&r[2], vendor + 8, 4);
+        break;
+    case 1:
+        r[0] = 0x600;                               /* family 6, as EDX at reset */
+        r[2] = 1u << 31;                            /* ECX[31]: running under a hypervisor */
+        r[3] = (1u << 4) | (1u << 5) | (1u << 15);  /* EDX: TSC, MSR, CMOV */
+        break;
+    case 0x40000000:
+        r[0] = 0x40000000;
+        memcpy(&r[1], vendor, 4);
+        memcpy(&r[2], vendor + 4, 4);
+        memcpy(&r[3], vendor + 8, 4);
+        break;
+    case 0x80000000:
+        r[0] = 0x80000004;
+        break;
+    case 0x80000002: case 0x80000003: case 0x80000004:
+        memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
+        break;
+    default:
+        break;
+    }
+}
+
+static void emulate_cpuid(SimVcpu *sc)
+{
+    X86Cpu *cpu = sc->cpu;
+    uint32_t r[4];
+    cpuid_leaf((uint32_t)cpu->gpr[X86_RAX], (uint32_t)cpu->gpr[X86_RCX], r);
+    cpu->gpr[X86_RAX] = r[0];
+    cpu->gpr[X86_RBX] = r[1];
+    cpu->gpr[X86_RCX] = r[2];
+    cpu->gpr[X86_RDX] = r[3];
+    x86_cpu_skip_instruction(cpu);
+}
+
+/* RDMSR/WRMSR (SDM Vol. 2B): known MSRs are emulated, others raise #GP(0) as KVM does by
+ * default (ignore_msrs=0). */
+static void emulate_msr(SimVcpu *sc, bool write)
+{
+    X86Cpu *cpu = sc->cpu;
+    uint32_t msr = (uint32_t)cpu->gpr[X86_RCX];
+    uint64_t value = ((cpu->gpr[X86_RDX] & 0xFFFFFFFFull) << 32) |
+                     (cpu->gpr[X86_RAX] & 0xFFFFFFFFull);
+    uint64_t *reg = NULL;
+    uint64_t ro = 0;
+    switch (msr) {
+    case MSR_IA32_TSC: reg = &cpu->tsc; break;
+    case MSR_IA32_SYSENTER_CS: reg = &sc->sysenter_cs; break;
+    case MSR_IA32_SYSENTER_ESP: reg = &sc->sysenter_esp; break;
+    case MSR_IA32_SYSENTER_EIP: reg = &sc->sysenter_eip; break;
+    case MSR_IA32_PAT: reg = &sc->pat; break;
+    case MSR_IA32_EFER: reg = &cpu->efer; break;
+    case MSR_IA32_APIC_BASE: ro = APIC_BASE_DEFAULT; break;
+    case MSR_IA32_MISC_ENABLE: ro = 1; break;   /* fast strings */
+    default:
+        x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
+        return;
+    }
+    if (write) {
+        if (!reg) {
+            x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
+            return;
+        }
+        *reg = value;
+    } else {
+        uint64_t v = reg ? *reg : ro;
+        cpu->gpr[X86_RAX] = (uint32_t)v;
+        cpu->gpr[X86_RDX] = v >> 32;
+    }
+    x86_cpu_skip_instruction(cpu);
+}
+
+/* ---- KVM_RUN ---- */
+
+static void set_internal_error(SimVcpu *sc, KvmRun *run, const char *what)
+{
+    const X86ExitInfo *e = &sc->cpu->exit;
+    snprintf(sc->note, sizeof(sc->note), "%s", what);
+    run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+    run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
+    /* Linux's layout with KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES: flags,
+     * instruction size, then the bytes; we add the linear address after them. */
+    memset(run->internal.data, 0, sizeof(run->internal.data));
+    run->internal.data[0] = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+    run->internal.data[1] = e->unimpl.len;
+    memcpy(&run->internal.data[2], e->unimpl.bytes, e->unimpl.len);
+    run->internal.data[4] = e->unimpl.linear;
+    run->internal.ndata = 5;
+}
+
+/* Turns an interpreter exit into a VMX exit in the VMCS and, for the exits the VMM handles,
+ * into a kvm_run exit. Returns true when the run must return to user space. */
+static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
+{
+    X86Cpu *cpu = sc->cpu;
+    const X86ExitInfo *e = &cpu->exit;
+    KvmRun *run = vcpu->kvm_run;
+    switch (x) {
+    case X86_EXIT_HLT:
+        record_exit(sc, EXIT_REASON_HLT, 0);
+        run->exit_reason = KVM_EXIT_HLT;
+        return true;
+    case X86_EXIT_IO: {
+        uint64_t q = vmx_io_qualification(e->io.size, e->io.in, e->io.string, e->io.rep,
+                                          e->io.imm, e->io.port);
+        record_exit(sc, EXIT_REASON_IO_INSTRUCTION, q);
+        if (e->io.string)
+            sc->vmcs.exit.guest_linear_address = e->io.guest_linear;
+        run->exit_reason = KVM_EXIT_IO;
+        run->io.direction = e->io.in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
+        run->io.size = e->io.size;
+        run->io.port = e->io.port;
+        run->io.count = e->io.count;
+        run->io.data_offset = SIM_IO_DATA_OFFSET;
+        if (!e->io.in)
+            memcpy((uint8_t *)run + SIM_IO_DATA_OFFSET, e->io.data,
+                   (size_t)e->io.size * e->io.count);
+        sc->pending = PENDING_IO;
+        return true;
+    }
+    case X86_EXIT_MMIO: {
+        /* No EPT entry allows the access: an EPT violation (basic reason 48) with the
+         * access, the permissions found and a valid linear address. */
+        uint64_t q = (e->mmio.is_write ? EPT_QUAL_WRITE : EPT_QUAL_READ) |
+                     sim_permissions(vcpu->vm, e->mmio.gpa) | EPT_QUAL_LINEAR_VALID |
+                     EPT_QUAL_TRANSLATION;
+        record_exit(sc, EXIT_REASON_EPT_VIOLATION, q);
+        sc->vmcs.exit.guest_physical_address = e->mmio.gpa;
+        sc->vmcs.exit.guest_linear_address = e->mmio.linear;
+        run->exit_reason = KVM_EXIT_MMIO;
+        run->mmio.phys_addr = e->mmio.gpa;
+        run->mmio.len = e->mmio.size;
+        run->mmio.is_write = e->mmio.is_write;
+        memset(run->mmio.data, 0, sizeof(run->mmio.data));
+        if (e->mmio.is_write)
+            memcpy(run->mmio.data, &e->mmio.data, e->mmio.size);
+        else
+            sc->pending = PENDING_MMIO_READ;
+        return true;
+    }
+    case X86_EXIT_CPUID:
+        record_exit(sc, EXIT_REASON_CPUID, 0);
+        emulate_cpuid(sc);
+        return false;
+    case X86_EXIT_RDMSR:
+    case X86_EXIT_WRMSR:
+        record_exit(sc, x == X86_EXIT_RDMSR ? EXIT_REASON_MSR_READ : EXIT_REASON_MSR_WRITE, 0);
+        emulate_msr(sc, x == X86_EXIT_WRMSR);
+        return false;
+    case X86_EXIT_TRIPLE_FAULT:
+        record_exit(sc, EXIT_REASON_TRIPLE_FAULT, 0);
+        run->exit_reason = KVM_EXIT_SHUTDOWN;
+        return true;
+    case X86_EXIT_STOPPED:
+        /* A kick is an IPI on hardware: an external-interrupt exit, then -EINTR. */
+        record_exit(sc, EXIT_REASON_EXTERNAL_INTERRUPT, 0);
+        run->exit_reason = KVM_EXIT_INTR;
+        return true;
+    case X86_EXIT_UNIMPLEMENTED:
+    case X86_EXIT_INVALID_STATE:
+        store_guest_state(&sc->vmcs, cpu);
+        set_internal_error(sc, run, e->unimpl.reason);
+        return true;
+    case X86_EXIT_BUDGET:
+    case X86_EXIT_NONE:
+        break;
+    }
+    store_guest_state(&sc->vmcs, cpu);
+    set_internal_error(sc, run, "unexpected exit of the interpreter");
+    return true;
+}
+
+static void sim_mirror_out(KvmVcpu *vcpu)
+{
+    sim_get_regs(vcpu, &vcpu->regs);
+    sim_get_sregs(vcpu, &vcpu->sregs);
+    vcpu->regs_synced = vcpu->regs;
+    vcpu->sregs_synced = vcpu->sregs;
+}
+
+static int sim_run(KvmVcpu *vcpu)
+{
+    SimVcpu *sc = vcpu->backend_data;
+    X86Cpu *cpu = sc->cpu;
+    KvmRun *run = vcpu->kvm_run;
+    SimVm *sv = vcpu->vm->backend_data;
+
+    if (memcmp(&vcpu->sregs, &vcpu->sregs_synced, sizeof(vcpu->sregs)) != 0)
+        sim_set_sregs(vcpu, &vcpu->sregs);
+    if (memcmp(&vcpu->regs, &vcpu->regs_synced, sizeof(vcpu->regs)) != 0)
+        sim_set_regs(vcpu, &vcpu->regs);
+    uint32_t gen = __atomic_load_n(&sv->mapping_gen, __ATOMIC_SEQ_CST);
+    if (gen != sc->mapping_gen) {
+        sc->mapping_gen = gen;
+        x86_cpu_tlb_flush(cpu);
+    }
+    x86_cpu_host_wrote_memory(cpu);   /* the VMM may have written guest memory */
+    complete_pending(sc, run);
+    sc->note[0] = '\0';
+
+    if (__atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST)) {
+        run->exit_reason = KVM_EXIT_INTR;
+        sim_mirror_out(vcpu);
+        return 0;
+    }
+
+    /* VM entry: the guest-state area from the vCPU, checked (SDM Vol. 3C, 27.3.1). */
+    store_guest_state(&sc->vmcs, cpu);
+    uint64_t qualification = 0;
+    if (vmcs_check_guest_state(&sc->vmcs, &qualification, sc->note, sizeof(sc->note)) != 0) {
+        sc->vmcs.exit.reason = vmx_exit_reason(EXIT_REASON_INVALID_GUEST_STATE, true);
+        sc->vmcs.exit.qualification = qualification;
+        run->exit_reason = KVM_EXIT_FAIL_ENTRY;
+        run->fail_entry.hardware_entry_failure_reason = sc->vmcs.exit.reason;
+        run->fail_entry.cpu = 0;
+        sim_mirror_out(vcpu);
+        return 0;
+    }
+
+    for (;;) {
+        X86Exit x = x86_cpu_run(cpu, 0);
+        if (handle_exit(vcpu, sc, x))
+            break;
+    }
+    sim_mirror_out(vcpu);
+    return 0;
+}
+
+static void sim_kick(KvmVcpu *vcpu)
+{
+    x86_cpu_request_stop(((SimVcpu *)vcpu->backend_data)->cpu);
+}
+
+const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu)
+{
+    if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return NULL;
+    return &((SimVcpu *)vcpu->backend_data)->vmcs;
+}
+
+const char *kvm_vcpu_exit_note(KvmVcpu *vcpu)
+{
+    if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return "";
+    return ((SimVcpu *)vcpu->backend_data)->note;
 }
 
 const KvmBackendOps kvm_sim_ops = {
     .name = "sim",
     .open = sim_open,
+    .close = sim_close,
+    .check_extension = sim_check_extension,
+    .create_vm = sim_create_vm,
+    .destroy_vm = sim_destroy_vm,
+    .set_memory_region = sim_set_memory_region,
+    .get_dirty_log = sim_get_dirty_log,
+    .create_vcpu = sim_create_vcpu,
+    .destroy_vcpu = sim_destroy_vcpu,
+    .get_regs = sim_get_regs,
+    .set_regs = sim_set_regs,
+    .get_sregs = sim_get_sregs,
+    .set_sregs = sim_set_sregs,
+    .run = sim_run,
+    .kick = sim_kick,
 };
