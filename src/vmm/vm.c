@@ -249,16 +249,29 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run)
                  : 0;
 }
 
+/* One line per exit: on the software backend first the VMX exit as the VMCS records it
+ * (basic reason, qualification, guest-physical address for EPT exits), then what the
+ * VMM got. */
 static void trace_exit(SimpleVM *svm, const KvmRun *run)
 {
     FILE *out = svm->trace;
+    const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
+    fputs("exit ", out);
+    if (vmcs) {
+        uint32_t basic = vmcs->exit.reason & 0xFFFF;
+        const char *vmx = vmx_exit_reason_name(basic);
+        fprintf(out, "%u %s", basic, vmx ? vmx : "?");
+        if (basic == EXIT_REASON_EPT_VIOLATION || basic == EXIT_REASON_EPT_MISCONFIG)
+            fprintf(out, " gpa=0x%llx", (unsigned long long)vmcs->exit.guest_physical_address);
+        fprintf(out, " qual=0x%llx -> ", (unsigned long long)vmcs->exit.qualification);
+    }
     const char *name = kvm_exit_reason_name(run->exit_reason);
     char what[32];
     if (!name) {
         snprintf(what, sizeof(what), "%u", run->exit_reason);
         name = what;
     }
-    fprintf(out, "exit KVM_EXIT_%s", name);
+    fprintf(out, "KVM_EXIT_%s", name);
     if (run->exit_reason == KVM_EXIT_IO) {
         const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
         fprintf(out, " %s port=0x%x size=%u", run->io.direction == KVM_EXIT_IO_IN ? "in" : "out",
@@ -325,14 +338,11 @@ static void log_failure(SimpleVM *svm, const char *fmt, ...)
     free(dump);
 }
 
+/* KVM_EXIT_INTERNAL_ERROR: what went wrong, the instruction bytes when the kernel gives
+ * them (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES: data[1] is the length, the
+ * bytes follow from data[2]), and the software backend's own reason. */
 static void describe_internal_error(SimpleVM *svm, const KvmRun *run)
 {
-    char detail[160] = "";
-    size_t n = 0;
-    uint32_t ndata = run->internal.ndata < 16 ? run->internal.ndata : 16;
-    for (uint32_t i = 0; i < ndata && n < sizeof(detail) - 20; i++)
-        n += (size_t)snprintf(detail + n, sizeof(detail) - n, " 0x%llx",
-                              (unsigned long long)run->internal.data[i]);
     static const char *const suberrors[] = {
         [KVM_INTERNAL_ERROR_EMULATION] = "instruction emulation failed",
         [KVM_INTERNAL_ERROR_SIMUL_EX] = "exception while delivering an exception",
@@ -341,7 +351,28 @@ static void describe_internal_error(SimpleVM *svm, const KvmRun *run)
     uint32_t sub = run->internal.suberror;
     const char *what = sub < sizeof(suberrors) / sizeof(suberrors[0]) && suberrors[sub]
                            ? suberrors[sub] : "internal error";
-    log_failure(svm, "KVM internal error %u (%s)%s%s", sub, what, ndata ? ", data:" : "", detail);
+    char detail[200] = "";
+    size_t n = 0;
+    uint32_t ndata = run->internal.ndata < 16 ? run->internal.ndata : 16;
+    if (sub == KVM_INTERNAL_ERROR_EMULATION && ndata >= 2 &&
+        (run->internal.data[0] & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+        uint8_t bytes[16];
+        uint64_t len = run->internal.data[1] < sizeof(bytes) ? run->internal.data[1] : 0;
+        memcpy(bytes, &run->internal.data[2], sizeof(bytes));
+        n += (size_t)snprintf(detail, sizeof(detail), " at %04x:%04llx, bytes",
+                              svm->vcpu->sregs.cs.selector, svm->vcpu->regs.rip);
+        for (uint64_t i = 0; i < len && i < 8; i++)
+            n += (size_t)snprintf(detail + n, sizeof(detail) - n, " %02x", bytes[i]);
+        if (len > 8)
+            snprintf(detail + n, sizeof(detail) - n, " ...");
+    } else {
+        for (uint32_t i = 0; i < ndata && n < sizeof(detail) - 20; i++)
+            n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s 0x%llx", i ? "" : ", data:",
+                                  (unsigned long long)run->internal.data[i]);
+    }
+    const char *note = kvm_vcpu_exit_note(svm->vcpu);
+    log_failure(svm, "KVM internal error %u (%s)%s%s%s", sub, what, detail, *note ? ": " : "",
+                note);
 }
 
 void vm_request_stop(SimpleVM *svm)
@@ -383,8 +414,9 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         stop(svm, VM_STOP_SHUTDOWN);
         break;
     case KVM_EXIT_FAIL_ENTRY:
-        log_failure(svm, "VM entry failed: invalid guest state (hardware reason 0x%llx)",
-                    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        log_failure(svm, "VM entry failed: invalid guest state (hardware reason 0x%llx)%s%s",
+                    (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+                    *kvm_vcpu_exit_note(svm->vcpu) ? ": " : "", kvm_vcpu_exit_note(svm->vcpu));
         stop(svm, VM_STOP_FAIL_ENTRY);
         break;
     case KVM_EXIT_INTERNAL_ERROR:

@@ -274,6 +274,7 @@ t_rom() {
     end
     begin rom-trace-reset-vector       # the first exit is the guest's first IN
     vm run --rom --trace exits "$G/rom.bin"
+    vmm_trace
     expect_status 0
     head -n1 "$TMP/err" | grep -qx 'exit KVM_EXIT_IO in port=0x3fd size=1 data=0x[0-9a-f]*' ||
         differ "first exit: $(head -n1 "$TMP/err")"
@@ -426,10 +427,31 @@ t_serial() {
     end
 }
 
+# The VMM's part of each trace line: on sim a line starts with the VMX exit as the VMCS
+# holds it ("exit 30 IO_INSTRUCTION qual=0x3f80000 -> KVM_EXIT_IO ..."); this leaves what
+# both backends print ("exit KVM_EXIT_IO ...") in $TMP/err, the whole line in $TMP/err.vmx.
+vmm_trace() {
+    cp "$TMP/err" "$TMP/err.vmx"
+    [ "$ACCEL" = sim ] || return 0
+    grep '^exit ' "$TMP/err.vmx" | grep -vE '^exit [0-9]+ [A-Z_]+( gpa=0x[0-9a-f]+)? qual=0x[0-9a-f]+ -> KVM_EXIT_' |
+        grep -q . && differ "sim trace lines without the VMX exit: $(grep -m1 '^exit KVM' "$TMP/err.vmx")"
+    sed -E 's/^exit [0-9]+ [A-Z_]+( gpa=0x[0-9a-f]+)? qual=0x[0-9a-f]+ -> /exit /' "$TMP/err.vmx" > "$TMP/err"
+}
+
+# On sim, a whole trace line (VMX exit and all) must be there.
+expect_vmx_line() {
+    [ "$ACCEL" = sim ] || return 0
+    grep -qxF -- "$1" "$TMP/err.vmx" || differ "trace lacks '$1'"
+}
+
 t_trace() {
     begin trace-exits
     vm run --trace exits "$G/hello.bin"
+    vmm_trace
     expect_status 0; expect_out "$HELLO"
+    expect_vmx_line "exit 30 IO_INSTRUCTION qual=0x3f80000 -> KVM_EXIT_IO out port=0x3f8 size=1 data=0x48"
+    expect_vmx_line "exit 30 IO_INSTRUCTION qual=0x3fd0008 -> KVM_EXIT_IO in port=0x3fd size=1 data=0x60"
+    expect_vmx_line "exit 12 HLT qual=0x0 -> KVM_EXIT_HLT"
     expect_err_has "exit KVM_EXIT_IO out port=0x3f8 size=1 data=0x48"
     [ "$(tail -n1 "$TMP/err")" = "exit KVM_EXIT_HLT" ] ||
         differ "last trace line '$(tail -n1 "$TMP/err")'"
@@ -440,11 +462,18 @@ t_trace() {
     end
     begin trace-port-in-data       # an IN shows the data the VMM answered
     vm run --trace exits "$G/badport.bin"
+    vmm_trace
+    expect_vmx_line "exit 30 IO_INSTRUCTION qual=0x1234000b -> KVM_EXIT_IO in port=0x1234 size=4 data=0xffffffff"
     expect_err_has "exit KVM_EXIT_IO in port=0x1234 size=4 data=0xffffffff"
     expect_err_has "exit KVM_EXIT_IO out port=0x80 size=2 data=0x1234"
     end
     begin trace-mmio
     vm run -m 64K --trace exits "$G/beyondram.bin"
+    vmm_trace
+    # EPT violation qualification (SDM Vol. 3C, Table 28-7): read 0x1 / write 0x2, nothing
+    # mapped (bits 5:3 clear), guest-linear address valid (bit 7), final translation (bit 8).
+    expect_vmx_line "exit 48 EPT_VIOLATION gpa=0x20000 qual=0x181 -> KVM_EXIT_MMIO read addr=0x20000 len=4 data=0xffffffff"
+    expect_vmx_line "exit 48 EPT_VIOLATION gpa=0x20000 qual=0x182 -> KVM_EXIT_MMIO write addr=0x20000 len=1 data=0x5a"
     expect_err_has "exit KVM_EXIT_MMIO read addr=0x20000 len=4 data=0xffffffff"
     expect_err_has "exit KVM_EXIT_MMIO write addr=0x20000 len=1 data=0x5a"
     end
