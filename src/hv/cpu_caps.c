@@ -49,7 +49,8 @@
 #define SECONDARY_EXEC_UNRESTRICTED_GUEST (1u << 7)
 
 #define MSR_DEVICE_CPU0 "/dev/cpu/0/msr"
-#define KVM_DEVICE_PATH "/dev/kvm"
+#include "kvm/backend.h"   /* hv_kvm_device_path */
+#define KVM_DEVICE_PATH hv_kvm_device_path()
 
 /* KVM_CHECK_EXTENSION capabilities of <linux/kvm.h>. The ones that are arch-conditional
  * or newer than Linux 4.11's headers are guarded, so the table holds exactly what the

@@ -36,6 +36,9 @@ typedef struct KvmBackendOps {
 extern const KvmBackendOps kvm_hw_ops;
 extern const KvmBackendOps kvm_sim_ops;   /* NULL-free table; open() fails until sim exists */
 
+/* /dev/kvm, or what SCRATCHVM_KVM_DEVICE names (src/kvm/kvm_probe.c). */
+const char *hv_kvm_device_path(void);
+
 /* Library-wide helpers (src/kvm/error.c). */
 int hv_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hv_clear_error(void);

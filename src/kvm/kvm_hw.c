@@ -82,9 +82,9 @@ static int hw_open(KvmDevice *kvm)
     HwDevice *hd = calloc(1, sizeof(*hd));
     if (!hd)
         return hv_fail(ENOMEM, "out of memory");
-    kvm->fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    kvm->fd = open(hv_kvm_device_path(), O_RDWR | O_CLOEXEC);
     if (kvm->fd < 0) {
-        int r = hw_errno("/dev/kvm");
+        int r = hw_errno(hv_kvm_device_path());
         free(hd);
         return r;
     }

@@ -3,13 +3,20 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "kvm/backend.h"
 
-#define KVM_DEVICE_PATH "/dev/kvm"
+/* The KVM device: /dev/kvm, unless SCRATCHVM_KVM_DEVICE names another path (tests use it
+ * to stand for a machine without KVM). */
+const char *hv_kvm_device_path(void)
+{
+    const char *path = getenv("SCRATCHVM_KVM_DEVICE");
+    return path && *path ? path : "/dev/kvm";
+}
 
 __attribute__((format(printf, 3, 4)))
 static void set_why(char *why, size_t why_size, const char *fmt, ...)
@@ -30,9 +37,9 @@ bool kvm_hw_usable(char *why, size_t why_size)
 {
     set_why(why, why_size, "%s", "");
 
-    int kvm = open(KVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+    int kvm = open(hv_kvm_device_path(), O_RDWR | O_CLOEXEC);
     if (kvm < 0) {
-        set_why(why, why_size, KVM_DEVICE_PATH ": %s", strerror(errno));
+        set_why(why, why_size, "%s: %s", hv_kvm_device_path(), strerror(errno));
         return false;
     }
 

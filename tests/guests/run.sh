@@ -623,6 +623,22 @@ done
 ACCEL=""
 SKIPPING=0
 
+# --accel auto on a machine without KVM (SCRATCHVM_KVM_DEVICE stands for /dev/kvm): the
+# software backend runs the guest, and the VMM says so once on stderr.
+begin accel-auto-without-kvm
+SCRATCHVM_KVM_DEVICE=/nonexistent timeout 10 "$SVM" run "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_status 0; expect_out "$HELLO"
+[ "$(wc -l <"$TMP/err")" = 1 ] || differ "stderr has $(wc -l <"$TMP/err") lines, expected the one warning"
+expect_err_has "KVM is not usable (/nonexistent: No such file or directory): using the software backend"
+end
+begin accel-kvm-without-kvm
+SCRATCHVM_KVM_DEVICE=/nonexistent timeout 10 "$SVM" run --accel kvm "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_status 8; expect_one_error_line
+expect_err_has "/nonexistent: No such file or directory"
+end
+
 # ---------------------------------------------------------------------------------------
 # Tests that need no VM: the command line, --help, --version, info.
 # ---------------------------------------------------------------------------------------
