@@ -271,6 +271,41 @@ static void test_handle_io_rejects_malformed_exits(void **state)
     vm_destroy(svm);
 }
 
+static void *run_vm_thread(void *arg)
+{
+    vm_run(arg);
+    return NULL;
+}
+
+/* Two VMs in one process at the same time: no state is shared between them. */
+static void test_two_vms_at_once(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x3f8,%dx; mov $1000,%cx; 1: mov $C,%al; out %al,%dx; loop 1b; hlt */
+    uint8_t code[] = {0xBA, 0xF8, 0x03, 0xB9, 0xE8, 0x03, 0xB0, 'A', 0xEE, 0xE2, 0xFB, 0xF4};
+    SimpleVM *a = vm_with(b, code, sizeof(code));
+    code[7] = 'B';
+    SimpleVM *c = vm_with(b, code, sizeof(code));
+    pthread_t ta, tc;
+    assert_int_equal(pthread_create(&ta, NULL, run_vm_thread, a), 0);
+    assert_int_equal(pthread_create(&tc, NULL, run_vm_thread, c), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tc, NULL);
+    assert_int_equal(a->stop_reason, VM_STOP_HLT);
+    assert_int_equal(c->stop_reason, VM_STOP_HLT);
+    assert_int_equal(a->serial->output_total, 1000);
+    assert_int_equal(c->serial->output_total, 1000);
+    char last[256];
+    size_t n = serial_output_latest(a->serial, last, sizeof(last));
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(last[i], 'A');
+    n = serial_output_latest(c->serial, last, sizeof(last));
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(last[i], 'B');
+    vm_destroy(a);
+    vm_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_request_stop),
         cmocka_unit_test(test_rom),
         cmocka_unit_test(test_handle_io_rejects_malformed_exits),
+        cmocka_unit_test(test_two_vms_at_once),
     };
     return RUN_ON_EVERY_BACKEND(tests);
 }
