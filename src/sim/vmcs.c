@@ -469,9 +469,8 @@ static int check_code_data_segments(const Check *c, bool ug)
                       (unsigned long long)v->guest.gs.base);
 
     /* CS access rights. */
+    /* These apply whatever CS's unusable bit says ("if the register is CS or ..."). */
     uint32_t ar = cs->access_rights;
-    if (ar & AR_UNUSABLE)
-        return reject(c, 0, "guest CS access rights 0x%x: CS cannot be unusable", ar);
     bool type_ok = cs_type == 9 || cs_type == 11 || cs_type == 13 || cs_type == 15 ||
                    (ug && cs_type == 3);
     if (!type_ok)
