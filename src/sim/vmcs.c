@@ -328,7 +328,7 @@ void vmcs_init_controls(VMCS *vmcs)
 #define RFLAGS_RESERVED_1 (1ull << 1)
 
 #define DEBUGCTL_BTF (1ull << 1)
-/* IA32_DEBUGCTL bits the SDM defines (Vol. 3B 17.4.1): 0, 1 and 15:6. */
+/* IA32_DEBUGCTL bits the SDM defines (Vol. 3B, "IA32_DEBUGCTL MSR"): 0, 1 and 15:6. */
 #define DEBUGCTL_DEFINED 0x000000000000FFC3ull
 /* IA32_EFER bits: SCE 0, LME 8, LMA 10, NXE 11 (Vol. 3A 2.2.1). */
 #define EFER_LME (1ull << 8)
@@ -480,7 +480,8 @@ static int check_code_data_segments(const Check *c, bool ug)
     if (cs_type == 3 && AR_DPL(ar) != 0)
         return reject(c, 0, "guest CS access rights 0x%x: DPL must be 0 with type 3", ar);
     if ((cs_type == 9 || cs_type == 11) && AR_DPL(ar) != AR_DPL(ss->access_rights))
-        return reject(c, 0, "guest CS access rights 0x%x: non-conforming CS DPL differs from SS DPL",
+        return reject(c, 0,
+                      "guest CS access rights 0x%x: non-conforming CS DPL differs from SS DPL",
                       ar);
     if ((cs_type == 13 || cs_type == 15) && AR_DPL(ar) > AR_DPL(ss->access_rights))
         return reject(c, 0, "guest CS access rights 0x%x: conforming CS DPL is above SS DPL", ar);
@@ -523,7 +524,8 @@ static int check_code_data_segments(const Check *c, bool ug)
                 return reject(c, 0, "guest %s access rights: type 0x%x is not accessed", name,
                               type);
             if ((type & 8) && !(type & 2))
-                return reject(c, 0, "guest %s access rights: type 0x%x is an unreadable code segment",
+                return reject(c, 0,
+                              "guest %s access rights: type 0x%x is an unreadable code segment",
                               name, type);
         }
         if (!(ar & AR_S))
@@ -651,12 +653,14 @@ static int check_non_register_state(const Check *c, uint32_t intr_type, bool int
     if (act > VMX_ACTIVITY_WAIT_FOR_SIPI)
         return reject(c, 0, "guest activity state %u is not defined", act);
     if (act != VMX_ACTIVITY_ACTIVE && act != VMX_ACTIVITY_HLT)
-        return reject(c, 0, "guest activity state %u is not supported by the sim (active and HLT only)",
+        return reject(c, 0,
+                      "guest activity state %u is not supported by the sim (active and HLT only)",
                       act);
     if (act == VMX_ACTIVITY_HLT && AR_DPL(v->guest.ss.access_rights) != 0)
         return reject(c, 0, "guest activity state HLT needs SS.DPL = 0");
     if (act != VMX_ACTIVITY_ACTIVE && blocking)
-        return reject(c, 0, "guest activity state %u: blocking by STI or MOV SS needs the active state",
+        return reject(c, 0,
+                      "guest activity state %u: blocking by STI or MOV SS needs the active state",
                       act);
     if (act == VMX_ACTIVITY_HLT && intr_valid) {
         bool allowed = intr_type == VMX_INTR_TYPE_EXTERNAL_INTERRUPT ||
@@ -665,37 +669,49 @@ static int check_non_register_state(const Check *c, uint32_t intr_type, bool int
                         (intr_vector == 1 || intr_vector == 18)) ||
                        (intr_type == VMX_INTR_TYPE_OTHER_EVENT && intr_vector == 0);
         if (!allowed)
-            return reject(c, 0, "guest activity state HLT: event type %u vector %u cannot be injected",
+            return reject(c, 0,
+                          "guest activity state HLT: event type %u vector %u cannot be injected",
                           intr_type, intr_vector);
     }
 
     if (irq & 0xFFFFFFE0u)
         return reject(c, 0, "guest interruptibility state 0x%x: reserved bits 31:5 must be 0", irq);
     if (irq & VMX_INTERRUPTIBILITY_ENCLAVE)
-        return reject(c, 0, "guest interruptibility state 0x%x: enclave interruption needs SGX, which the sim lacks",
+        return reject(c, 0,
+                      "guest interruptibility state 0x%x: "
+                      "enclave interruption needs SGX, which the sim lacks",
                       irq);
     if ((irq & VMX_INTERRUPTIBILITY_STI) && (irq & VMX_INTERRUPTIBILITY_MOV_SS))
-        return reject(c, 0, "guest interruptibility state 0x%x: blocking by STI and by MOV SS together",
+        return reject(c, 0,
+                      "guest interruptibility state 0x%x: blocking by STI and by MOV SS together",
                       irq);
     if ((irq & VMX_INTERRUPTIBILITY_STI) && !(v->guest.rflags & RFLAGS_IF))
-        return reject(c, 0, "guest interruptibility state 0x%x: blocking by STI needs RFLAGS.IF = 1",
+        return reject(c, 0,
+                      "guest interruptibility state 0x%x: blocking by STI needs RFLAGS.IF = 1",
                       irq);
     if (irq & VMX_INTERRUPTIBILITY_SMI)
         return reject(c, 0, "guest interruptibility state 0x%x: blocking by SMI outside SMM", irq);
     if (intr_valid && intr_type == VMX_INTR_TYPE_EXTERNAL_INTERRUPT && blocking)
-        return reject(c, 0, "guest interruptibility state 0x%x: an external interrupt is injected under STI or MOV SS blocking",
+        return reject(c, 0,
+                      "guest interruptibility state 0x%x: "
+                      "an external interrupt is injected under STI or MOV SS blocking",
                       irq);
     if (intr_valid && intr_type == VMX_INTR_TYPE_NMI) {
         if (irq & VMX_INTERRUPTIBILITY_MOV_SS)
-            return reject(c, 0, "guest interruptibility state 0x%x: an NMI is injected under MOV SS blocking",
+            return reject(c, 0,
+                          "guest interruptibility state 0x%x: "
+                          "an NMI is injected under MOV SS blocking",
                           irq);
         /* Implementation-specific; this model refuses it, with its own qualification. */
         if (irq & VMX_INTERRUPTIBILITY_STI)
             return reject(c, VMX_ENTRY_FAIL_QUAL_NMI_STI,
-                          "guest interruptibility state 0x%x: an NMI is injected under STI blocking",
+                          "guest interruptibility state 0x%x: "
+                          "an NMI is injected under STI blocking",
                           irq);
         if ((v->control.pin_based & VMX_PIN_VIRTUAL_NMIS) && (irq & VMX_INTERRUPTIBILITY_NMI))
-            return reject(c, 0, "guest interruptibility state 0x%x: an NMI is injected under virtual-NMI blocking",
+            return reject(c, 0,
+                          "guest interruptibility state 0x%x: "
+                          "an NMI is injected under virtual-NMI blocking",
                           irq);
     }
 
@@ -709,10 +725,14 @@ static int check_non_register_state(const Check *c, uint32_t intr_type, bool int
         bool tf = v->guest.rflags & RFLAGS_TF, btf = v->guest.ia32_debugctl & DEBUGCTL_BTF;
         bool bs = pd & VMX_PENDING_DBG_BS;
         if (tf && !btf && !bs)
-            return reject(c, 0, "guest pending debug exceptions 0x%llx: BS must be 1 with RFLAGS.TF = 1 and DEBUGCTL.BTF = 0",
+            return reject(c, 0,
+                          "guest pending debug exceptions 0x%llx: "
+                          "BS must be 1 with RFLAGS.TF = 1 and DEBUGCTL.BTF = 0",
                           (unsigned long long)pd);
         if ((!tf || btf) && bs)
-            return reject(c, 0, "guest pending debug exceptions 0x%llx: BS must be 0 with RFLAGS.TF = 0 or DEBUGCTL.BTF = 1",
+            return reject(c, 0,
+                          "guest pending debug exceptions 0x%llx: "
+                          "BS must be 0 with RFLAGS.TF = 0 or DEBUGCTL.BTF = 1",
                           (unsigned long long)pd);
     }
 

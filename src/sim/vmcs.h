@@ -18,7 +18,7 @@
 #include "hypervisor_sim.h"
 
 /* ------------------------------------------------------------------------------------ */
-/* Encoding anatomy (SDM Vol. 3C 25.11.2, "Structure of VMCS Component Encoding")                                   */
+/* Encoding anatomy (SDM Vol. 3C 25.11.2, "Structure of VMCS Component Encoding")        */
 /* ------------------------------------------------------------------------------------ */
 
 #define VMCS_ENC_ACCESS_HIGH      0x0001u            /* bit 0: high 32 bits of a 64-bit field */
@@ -159,7 +159,8 @@
 /* VM-execution, VM-exit and VM-entry control bits (SDM Vol. 3C 25.6, 25.7, 25.8)         */
 /* ------------------------------------------------------------------------------------ */
 
-/* Pin-based controls (25.6.1, "Definitions of Pin-Based VM-Execution Controls"). Bits 1, 2 and 4 are default1 (Appendix A.3.1). */
+/* Pin-based controls (25.6.1, "Definitions of Pin-Based VM-Execution Controls"). Bits 1,
+ * 2 and 4 are default1 (Appendix A.3.1). */
 #define VMX_PIN_EXTERNAL_INTERRUPT_EXITING (1u << 0)
 #define VMX_PIN_NMI_EXITING                (1u << 3)
 #define VMX_PIN_VIRTUAL_NMIS               (1u << 5)
@@ -167,7 +168,8 @@
 #define VMX_PIN_POSTED_INTERRUPTS          (1u << 7)
 #define VMX_PIN_DEFAULT1                   0x00000016u
 
-/* Primary processor-based controls (25.6.2, "Definitions of Primary Processor-Based VM-Execution Controls"). Default1 bits: 1, 4-6, 8, 13-16
+/* Primary processor-based controls (25.6.2, "Definitions of Primary Processor-Based
+ * VM-Execution Controls"). Default1 bits: 1, 4-6, 8, 13-16
  * and 26; with the IA32_VMX_TRUE_PROCBASED_CTLS MSR (IA32_VMX_BASIC bit 55) the two
  * CR3-exiting bits 15 and 16 may be 0 (Appendix A.3.2). */
 #define VMX_PROC_INTERRUPT_WINDOW_EXITING  (1u << 2)
@@ -194,7 +196,8 @@
 #define VMX_PROC_DEFAULT1                  0x0401E172u
 #define VMX_PROC_TRUE_DEFAULT1             0x04006172u
 
-/* Secondary processor-based controls (25.6.2, "Definitions of Secondary Processor-Based VM-Execution Controls"); no default1 bits. */
+/* Secondary processor-based controls (25.6.2, "Definitions of Secondary Processor-Based
+ * VM-Execution Controls"); no default1 bits. */
 #define VMX_PROC2_VIRTUALIZE_APIC_ACCESSES (1u << 0)
 #define VMX_PROC2_ENABLE_EPT               (1u << 1)
 #define VMX_PROC2_DESCRIPTOR_TABLE_EXITING (1u << 2)
@@ -204,7 +207,8 @@
 #define VMX_PROC2_UNRESTRICTED_GUEST       (1u << 7)
 #define VMX_PROC2_VMCS_SHADOWING           (1u << 14)
 
-/* VM-exit controls (25.7.1, "Definitions of Primary VM-Exit Controls"). Default1 bits: 0-8, 10, 11, 13, 14, 16, 17. */
+/* VM-exit controls (25.7.1, "Definitions of Primary VM-Exit Controls"). Default1 bits:
+ * 0-8, 10, 11, 13, 14, 16, 17. */
 #define VMX_EXIT_SAVE_DEBUG_CONTROLS       (1u << 2)
 #define VMX_EXIT_HOST_ADDRESS_SPACE_SIZE   (1u << 9)
 #define VMX_EXIT_LOAD_PERF_GLOBAL_CTRL     (1u << 12)
@@ -226,7 +230,8 @@
 #define VMX_ENTRY_LOAD_IA32_EFER           (1u << 15)
 #define VMX_ENTRY_DEFAULT1                 0x000011FFu
 
-/* VM-entry interruption-information field (25.8.3, "Format of the VM-Entry Interruption-Information Field"). */
+/* VM-entry interruption-information field (25.8.3, "Format of the VM-Entry
+ * Interruption-Information Field"). */
 #define VMX_INTR_INFO_VECTOR_MASK          0x000000FFu
 #define VMX_INTR_INFO_TYPE_SHIFT           8
 #define VMX_INTR_INFO_TYPE_MASK            (7u << 8)

@@ -392,7 +392,7 @@ static void seg(VmcsSegment *s, uint16_t sel, uint64_t base, uint32_t limit, uin
     s->access_rights = ar;
 }
 
-/* The x86 reset state (SDM Vol. 3A 10.1.1, Table 10-1) with the sim's controls. */
+/* The x86 reset state (SDM Vol. 3A, "Processor State After Reset") with the sim's controls. */
 static void reset_state(VMCS *v)
 {
     memset(v, 0, sizeof(*v));
