@@ -757,7 +757,7 @@ int vmcs_check_guest_state(const VMCS *vmcs, uint64_t *qualification, char *why,
     if (why && why_size)
         why[0] = '\0';
     if (!vmcs)
-        return -EINVAL;
+        return reject(&c, 0, "no VMCS");
 
     bool secondary = vmcs->control.cpu_based & VMX_PROC_ACTIVATE_SECONDARY;
     bool ug = secondary && (vmcs->control.secondary & VMX_PROC2_UNRESTRICTED_GUEST);

@@ -460,6 +460,7 @@ static void test_reset_state_passes(void **state)
     if (check(&v, &q, why, sizeof(why)) != 0)
         fail_msg("protected mode, no unrestricted guest: %s", why);
     assert_int_equal(vmcs_check_guest_state(&v, NULL, NULL, 0), 0);
+    assert_int_equal(vmcs_check_guest_state(NULL, &q, why, sizeof(why)), -EINVAL);
 }
 
 /* States that pass although they look unusual: each is legal per the SDM. */
@@ -491,6 +492,9 @@ static void test_legal_variants_pass(void **state)
     PASSES(v.guest.interruptibility_state = 8);                  /* NMI blocking */
     PASSES(v.guest.cs.access_rights = 0x9F);                     /* conforming, DPL 0 */
     PASSES(v.guest.tr.access_rights = 0x83);                     /* 16-bit busy TSS */
+    PASSES(v.guest.cr4 = 1u << 13);                              /* VMXE allowed, */
+    PASSES(v.guest.cr4 = 0x7FF);                                 /* not required */
+    PASSES(v.guest.ss.access_rights = 0x10000);                  /* unusable SS */
 #undef PASSES
 }
 
