@@ -229,6 +229,50 @@ typedef struct {
     } exit;
 } VMCS;
 
+/* The parts of a VMCS field encoding (SDM Vol. 3C 25.11.2): bits 14:13 and 11:10. */
+typedef enum {
+    VMCS_WIDTH_16 = 0,
+    VMCS_WIDTH_64 = 1,
+    VMCS_WIDTH_32 = 2,
+    VMCS_WIDTH_NATURAL = 3,   /* 64 bits on a 64-bit host */
+} VmcsFieldWidth;
+
+typedef enum {
+    VMCS_TYPE_CONTROL = 0,
+    VMCS_TYPE_EXIT_INFO = 1,  /* VM-exit information: read-only to VMWRITE */
+    VMCS_TYPE_GUEST = 2,
+    VMCS_TYPE_HOST = 3,
+} VmcsFieldType;
+
+/* One field of the VMCS struct: its SDM encoding (Appendix B), its name without the
+ * "VMCS_" prefix ("GUEST_RIP"), where the struct keeps it, and the encoding's parts. */
+typedef struct {
+    uint32_t encoding;
+    const char *name;
+    size_t offset;            /* offsetof(VMCS, ...) */
+    size_t size;              /* bytes of the struct member: 2, 4 or 8 */
+    VmcsFieldWidth width;
+    VmcsFieldType type;
+} VmcsFieldInfo;
+
+/* VMREAD (SDM Vol. 3C 31.3): the field named by `encoding`, zero-extended into *value; a
+ * 64-bit field's encoding | 1 reads its high 32 bits. An encoding that names no field of
+ * the struct fails with -EINVAL and VM-instruction error 12, which is stored in
+ * vmcs->exit.vm_instruction_error (so `vmcs` must not point to a const object). Success
+ * leaves vm_instruction_error alone, as VMsucceed does. */
+int vmcs_read(const VMCS *vmcs, uint32_t encoding, uint64_t *value);
+/* VMWRITE (SDM Vol. 3C 31.3): stores the low 16/32 bits of `value` in a 16/32-bit field,
+ * all of it in a 64-bit or natural-width field, or its low 32 bits in the high half of a
+ * 64-bit field (encoding | 1). Fails with -EINVAL and VM-instruction error 12 for an
+ * unsupported encoding, 13 for a VM-exit information field (read-only). */
+int vmcs_write(VMCS *vmcs, uint32_t encoding, uint64_t value);
+/* "GUEST_RIP" for VMCS_GUEST_RIP (the same name for a 64-bit field's high half), or NULL
+ * when the encoding names no supported field. */
+const char *vmcs_field_name(uint32_t encoding);
+/* Every supported field, in encoding order: for i < vmcs_field_count(). NULL past it. */
+size_t vmcs_field_count(void);
+const VmcsFieldInfo *vmcs_field_at(size_t i);
+
 /* ------------------------------------------------------------------------------------ */
 /* The KVM API                                                                           */
 /* ------------------------------------------------------------------------------------ */
