@@ -9,7 +9,8 @@
  * The VM is kept for all tests (creating one per test would cost more than the test) and
  * only what a test touches is restored: the registers it loads, the segment registers,
  * descriptor tables and control registers from the state the vCPU had when created (the
- * reset state's attributes: present, accessed read/write data; CS execute/read code), and
+ * reset state's attributes: present, accessed read/write data; CS execute/read code) but
+ * with the 286's IDTR limit, and
  * the RAM bytes, which sst_run.c clears. After a test that did not end at HLT the VM is
  * built again, so nothing it left pending (an MMIO read, an I/O completion, a kick) can
  * reach the next test.
@@ -245,6 +246,10 @@ int sst_machine_run(SstMachine *m, const uint16_t in[SST_NREGS], uint16_t out[SS
     real_mode_segment(&s->ss, in[SST_SS]);
     real_mode_segment(&s->ds, in[SST_DS]);
     real_mode_segment(&s->es, in[SST_ES]);
+    /* The 80286 the tests were captured on starts with IDTR limit 3FFh (80286 PRM, reset),
+     * where a 386 and KVM's vCPU start with FFFFh: every real-mode vector fits in both. */
+    s->idt.base = 0;
+    s->idt.limit = 0x3FF;
 
     uint64_t seq = __atomic_add_fetch(&m->test_seq, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&m->in_run, 1, __ATOMIC_SEQ_CST);

@@ -3,8 +3,9 @@
  * up, and everything the VMM can observe at its end must be the same on both: the bytes
  * sent on COM1 and on the 0xE9 debug console, the VGA text screen and cursor, how the run
  * ended (vm_run's result, stop_reason, the debug-exit value, the number of exits, the
- * unhandled port and MMIO accesses), the registers of struct kvm_regs and the segment
- * selectors and bases of struct kvm_sregs.
+ * unhandled port and MMIO accesses), every register of struct kvm_regs, and in struct
+ * kvm_sregs every segment register (selector, base, limit, attributes), GDTR, IDTR, the
+ * control registers, EFER and the APIC base.
  *
  * The guests are found in $SCRATCHVM_GUEST_DIR (the Makefile sets it) or build/guests
  * (relative to the working directory: `make check` runs tests from the repository root).
@@ -413,6 +414,27 @@ static void compare_regs(Diff *d, const Outcome *ko, const Outcome *so)
                    (unsigned long long)sv[i]);
 }
 
+static void compare_segment(Diff *d, const char *name, const KvmSegment *k, const KvmSegment *s)
+{
+    if (k->selector != s->selector)
+        differ(d, "%s selector: kvm %04x, sim %04x", name, k->selector, s->selector);
+    if (k->base != s->base)
+        differ(d, "%s base: kvm %llx, sim %llx", name, (unsigned long long)k->base,
+               (unsigned long long)s->base);
+    if (k->limit != s->limit)
+        differ(d, "%s limit: kvm %x, sim %x", name, k->limit, s->limit);
+    if (k->type != s->type || k->s != s->s || k->dpl != s->dpl || k->present != s->present ||
+        k->avl != s->avl || k->l != s->l || k->db != s->db || k->g != s->g ||
+        k->unusable != s->unusable)
+        differ(d, "%s attributes (type s dpl p avl l db g unusable): kvm %x %u %u %u %u %u %u %u %u, "
+               "sim %x %u %u %u %u %u %u %u %u", name, k->type, k->s, k->dpl, k->present,
+               k->avl, k->l, k->db, k->g, k->unusable, s->type, s->s, s->dpl, s->present,
+               s->avl, s->l, s->db, s->g, s->unusable);
+}
+
+/* The special registers: every segment register and its cache, the descriptor tables and
+ * the control registers (the interrupt bitmap is for an in-kernel interrupt controller,
+ * which neither kernel has here). */
 static void compare_sregs(Diff *d, const KvmSregs *k, const KvmSregs *s)
 {
     const struct {
@@ -422,17 +444,30 @@ static void compare_sregs(Diff *d, const KvmSregs *k, const KvmSregs *s)
         {"cs", offsetof(KvmSregs, cs)}, {"ds", offsetof(KvmSregs, ds)},
         {"es", offsetof(KvmSregs, es)}, {"fs", offsetof(KvmSregs, fs)},
         {"gs", offsetof(KvmSregs, gs)}, {"ss", offsetof(KvmSregs, ss)},
+        {"tr", offsetof(KvmSregs, tr)}, {"ldt", offsetof(KvmSregs, ldt)},
     };
-    for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
-        const KvmSegment *ks = (const KvmSegment *)((const char *)k + segs[i].offset);
-        const KvmSegment *ss = (const KvmSegment *)((const char *)s + segs[i].offset);
-        if (ks->selector != ss->selector)
-            differ(d, "%s selector: kvm %04x, sim %04x", segs[i].name, ks->selector,
-                   ss->selector);
-        if (ks->base != ss->base)
-            differ(d, "%s base: kvm %llx, sim %llx", segs[i].name,
-                   (unsigned long long)ks->base, (unsigned long long)ss->base);
-    }
+    for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+        compare_segment(d, segs[i].name,
+                        (const KvmSegment *)((const char *)k + segs[i].offset),
+                        (const KvmSegment *)((const char *)s + segs[i].offset));
+    if (k->gdt.base != s->gdt.base || k->gdt.limit != s->gdt.limit)
+        differ(d, "gdt: kvm %llx/%x, sim %llx/%x", (unsigned long long)k->gdt.base,
+               k->gdt.limit, (unsigned long long)s->gdt.base, s->gdt.limit);
+    if (k->idt.base != s->idt.base || k->idt.limit != s->idt.limit)
+        differ(d, "idt: kvm %llx/%x, sim %llx/%x", (unsigned long long)k->idt.base,
+               k->idt.limit, (unsigned long long)s->idt.base, s->idt.limit);
+    const struct {
+        const char *name;
+        __u64 k, s;
+    } crs[] = {
+        {"cr0", k->cr0, s->cr0}, {"cr2", k->cr2, s->cr2}, {"cr3", k->cr3, s->cr3},
+        {"cr4", k->cr4, s->cr4}, {"cr8", k->cr8, s->cr8}, {"efer", k->efer, s->efer},
+        {"apic_base", k->apic_base, s->apic_base},
+    };
+    for (size_t i = 0; i < sizeof(crs) / sizeof(crs[0]); i++)
+        if (crs[i].k != crs[i].s)
+            differ(d, "%s: kvm %llx, sim %llx", crs[i].name, (unsigned long long)crs[i].k,
+                   (unsigned long long)crs[i].s);
 }
 
 static void compare_vga(Diff *d, const Outcome *k, const Outcome *s)
@@ -540,6 +575,7 @@ static void test_guest(void **state)
     }
     outcome_free(&k);
     outcome_free(&s);
+    fflush(stdout);   /* the diff above, before cmocka's verdict on stderr */
     if (d.differences)
         fail_msg("%s: %d difference%s between kvm and sim", g->name, d.differences,
                  d.differences == 1 ? "" : "s");
