@@ -93,6 +93,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+# test_parity runs the guests: it finds them here (or at build/guests when run by hand).
+unit: export SCRATCHVM_GUEST_DIR = $(abspath $(GUEST_DIR))
 unit: $(UNIT_TESTS)
 	@tests/run-unit.sh $(UNIT_TESTS)
 

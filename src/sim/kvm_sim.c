@@ -168,6 +168,10 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     }
     vcpu->kvm_run_size = SIM_RUN_SIZE;
     x86_cpu_reset(sc->cpu);
+    /* The IDTR after reset has limit FFFFh (SDM Vol. 3A, 10.1.1, Table 10-1), which is what
+     * Linux KVM's vCPU reset loads and KVM_GET_SREGS shows (vmx_vcpu_reset writes
+     * GUEST_IDTR_LIMIT 0xffff). The CPU model's own reset uses 3FFh (the 80286's value). */
+    sc->cpu->idtr.limit = 0xFFFF;
     vmcs_init_controls(&sc->vmcs);
     sc->pat = PAT_DEFAULT;
     sc->mapping_gen = ((SimVm *)vcpu->vm->backend_data)->mapping_gen;

@@ -1,7 +1,8 @@
 /*
- * The machine the single-step tests run on: one CPU and 16 MiB of flat RAM, reused for
- * every test. This is the only part of sst-run that knows how the CPU is driven (today the
- * interpreter directly; later a sim VM through the public KVM API).
+ * The machine the single-step tests run on: a sim VM (HV_BACKEND_SIM) driven through the
+ * public KVM API, with one vCPU and one memory slot of 16 MiB of flat RAM at
+ * guest-physical 0, reused for every test. This is the only part of sst-run that knows how
+ * the CPU is driven.
  */
 #ifndef SST_CPU_H
 #define SST_CPU_H
@@ -19,15 +20,16 @@ enum {
 
 typedef struct SstMachine SstMachine;
 
-SstMachine *sst_machine_create(void);
+/* NULL on failure, with the reason in `why`. */
+SstMachine *sst_machine_create(char *why, size_t why_size);
 void sst_machine_destroy(SstMachine *m);
-/* The RAM (guest-physical 0 .. SST_RAM_SIZE). After writing it, call
- * sst_machine_ram_written so decoded code there is dropped. */
+/* The RAM (guest-physical 0 .. SST_RAM_SIZE), the memory slot's host memory. The caller
+ * writes it freely between runs: the kernel notices what changed at the next KVM_RUN. */
 uint8_t *sst_machine_ram(SstMachine *m);
-void sst_machine_ram_written(SstMachine *m, uint32_t addr, uint32_t len);
-/* Loads the registers (real mode), runs until HLT (at most `budget` instructions), and
- * returns the registers at the HLT. 0 on HLT; -1 otherwise with a reason in `why`. */
+/* Loads the registers (real mode), runs until HLT, and returns the registers at the HLT.
+ * 0 on HLT; -1 otherwise (another exit, too many exits, or no HLT within a second) with a
+ * reason in `why`. */
 int sst_machine_run(SstMachine *m, const uint16_t init[SST_NREGS], uint16_t final[SST_NREGS],
-                    uint64_t budget, char *why, size_t why_size);
+                    char *why, size_t why_size);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * sst-run: runs the 80286 real-mode single-step tests (MOO files, see
- * ../shared/conformance/sst286/README.md) on the CPU model.
+ * ../shared/conformance/sst286/README.md) on the CPU model, each in a sim VM with 16 MiB of
+ * RAM driven through the public KVM API (sst_cpu.c).
  *
  *   build/sst-run [DIR...]        default DIR: ../shared/conformance/sst286
  *
@@ -22,8 +23,6 @@
 #include <zlib.h>
 
 #include "sst_cpu.h"
-
-#define BUDGET 100000u
 
 /* ---------------------------------------------------------------------------------- */
 /* metadata.json: opcodes -> { status, flags-mask, reg -> { status, flags-mask } }     */
@@ -458,10 +457,6 @@ static void ram_load(const MooState *s)
         uint32_t a = s->ram[i].addr & (SST_RAM_SIZE - 1);
         ram[a] = s->ram[i].val;
     }
-    for (uint32_t i = 0; i < s->nram; i++) {
-        uint32_t a = s->ram[i].addr & (SST_RAM_SIZE - 1);
-        sst_machine_ram_written(machine, a, 1);
-    }
 }
 
 static void ram_clear(const MooState *s)
@@ -480,7 +475,7 @@ static bool run_test(const MooTest *t, uint16_t fmask, char *diff, size_t dn)
     memcpy(expect, t->init.regs, sizeof expect);
     for (int i = 0; i < SST_NREGS; i++)
         if (t->fina.mask & (1u << i)) expect[i] = t->fina.regs[i];
-    int r = sst_machine_run(machine, t->init.regs, got, BUDGET, why, sizeof why);
+    int r = sst_machine_run(machine, t->init.regs, got, why, sizeof why);
     bool ok = r == 0;
     diff[0] = 0;
     if (!ok) k += (size_t)snprintf(diff + k, dn - k, "  %s\n", why);
@@ -589,7 +584,6 @@ static int run_file(const char *dir, const char *file, Counts *total)
                     for (uint32_t i = 0; i < t.init.nram; i++)
                         if (t.init.ram[i].addr >= 0x34 && t.init.ram[i].addr < 0x38)
                             ram[t.init.ram[i].addr - 4] = t.init.ram[i].val;
-                    sst_machine_ram_written(machine, 0x30, 4);
                 }
                 char diff[2048];
                 bool ok = run_test(&adj, fmask, diff, sizeof diff);
@@ -692,9 +686,10 @@ int main(int argc, char **argv)
 {
     const char *ex = find_exclusions(argv[0]);
     if (load_exclusions(ex)) fprintf(stderr, "sst-run: warning: %s not found, nothing excluded\n", ex);
-    machine = sst_machine_create();
+    char why[160];
+    machine = sst_machine_create(why, sizeof why);
     if (!machine) {
-        fprintf(stderr, "sst-run: out of memory\n");
+        fprintf(stderr, "sst-run: %s\n", why);
         return 2;
     }
     Counts total = { 0, 0, 0 };
