@@ -107,13 +107,16 @@ static inline const char *bench_fmt_rate(char *buf, size_t size, double per_s)
 typedef struct {
     const char *figure;
     bool is_rate;          /* values are per second, else ns */
-    BenchStat lib, floor;
+    BenchStat lib, floor;  /* floor.reps == 0: no floor here (skipped), no ratio */
     double target;         /* the ratio must be <= target */
+    double min_rate;       /* > 0 (rates only): the library's median must be >= this,
+                            * per second; shown instead of `target` */
 } BenchRow;
 
 /* The title, then the host's CPU count and load: other work on the machine moves every
  * figure, and the reader should see how busy it was. */
-static inline void bench_print_header(const char *title)
+static inline void bench_print_header_named(const char *title, const char *lib_name,
+                                            const char *floor_name)
 {
     char load[64] = "?";
     FILE *f = fopen("/proc/loadavg", "r");
@@ -125,8 +128,16 @@ static inline void bench_print_header(const char *title)
     }
     printf("\n%s\n", title);
     printf("host: %ld CPUs online, /proc/loadavg %s\n", sysconf(_SC_NPROCESSORS_ONLN), load);
-    printf("%-40s %-26s %-26s %7s  %s\n", "figure", "library median (best)",
-           "floor median (best)", "ratio", "target");
+    char lib_col[48], floor_col[48];
+    snprintf(lib_col, sizeof(lib_col), "%s median (best)", lib_name);
+    snprintf(floor_col, sizeof(floor_col), "%s median (best)", floor_name);
+    printf("%-40s %-26s %-26s %7s  %s\n", "figure", lib_col, floor_col, "ratio", "target");
+}
+
+/* The usual header: the library beside its floor. */
+static inline void bench_print_header(const char *title)
+{
+    bench_print_header_named(title, "library", "floor");
 }
 
 static inline void bench_print_row(const BenchRow *row)
@@ -135,16 +146,30 @@ static inline void bench_print_row(const BenchRow *row)
     const char *(*fmt)(char *, size_t, double) = row->is_rate ? bench_fmt_rate : bench_fmt_time;
     snprintf(lib, sizeof(lib), "%s (%s)", fmt(a, sizeof(a), row->lib.median),
              fmt(b, sizeof(b), row->lib.best));
-    snprintf(flo, sizeof(flo), "%s (%s)", fmt(a, sizeof(a), row->floor.median),
-             fmt(b, sizeof(b), row->floor.best));
-    double ratio = row->is_rate ? row->floor.median / row->lib.median
-                                : row->lib.median / row->floor.median;
-    if (row->target > 0)
+    bool has_floor = row->floor.reps > 0;
+    char ratio_s[16] = "-";
+    double ratio = 0;
+    if (has_floor) {
+        snprintf(flo, sizeof(flo), "%s (%s)", fmt(a, sizeof(a), row->floor.median),
+                 fmt(b, sizeof(b), row->floor.best));
+        ratio = row->is_rate ? row->floor.median / row->lib.median
+                             : row->lib.median / row->floor.median;
+        /* two significant digits when the library is far faster than its floor */
+        snprintf(ratio_s, sizeof(ratio_s), ratio < 0.1 ? "%#.2gx" : "%.2fx", ratio);
+    } else {
+        snprintf(flo, sizeof(flo), "skipped");
+    }
+    if (row->is_rate && row->min_rate > 0)
+        snprintf(target, sizeof(target), ">= %s %s", fmt(a, sizeof(a), row->min_rate),
+                 row->lib.median >= row->min_rate ? "PASS" : "MISS");
+    else if (row->target > 0 && has_floor)
         snprintf(target, sizeof(target), "<= %.1fx %s", row->target,
                  ratio <= row->target ? "PASS" : "MISS");
+    else if (row->target > 0)
+        snprintf(target, sizeof(target), "<= %.1fx (no floor)", row->target);
     else
         snprintf(target, sizeof(target), "(none)");
-    printf("%-40s %-26s %-26s %6.2fx  %s\n", row->figure, lib, flo, ratio, target);
+    printf("%-40s %-26s %-26s %7s  %s\n", row->figure, lib, flo, ratio_s, target);
 }
 
 #endif
