@@ -458,10 +458,14 @@ int ept_map_range(EptContext *ept, uint64_t gpa, uint64_t hpa, uint64_t size,
 int ept_unmap(EptContext *ept, uint64_t gpa, uint64_t size);
 /* Translates gpa for `access` (EPT_ACCESS_* mask, 1..7): EPT_OK with *hpa; EPT_VIOLATION
  * with *exit_qualification bits 5:0 (SDM 28.2.1; bits 7 and 8 are the caller's);
- * EPT_MISCONFIG (qualification 0). When accessed/dirty flags are enabled a successful
- * translation sets A in every entry walked and D in the leaf for writes. hpa and
- * exit_qualification may be NULL. -EINVAL for a NULL context, a bad access or gpa >= 2^48.
- * No allocation: a straight four-level walk. */
+ * EPT_MISCONFIG (qualification 0). A misconfigured entry found on the walk wins over
+ * permissions; a not-present entry ends the walk (a violation, bits 5:3 = 0). When
+ * accessed/dirty flags are enabled a successful translation sets A in every entry walked
+ * and D in the leaf for writes; a violation sets nothing (a model choice). Callers: pass
+ * EPT_ACCESS_WRITE for guest paging-structure accesses when A/D is on (the SDM treats them
+ * as writes), and cache a writable translation only from a write translation, so that D
+ * is set. hpa and exit_qualification may be NULL. -EINVAL for a NULL context, a bad access
+ * or gpa >= 2^48. No allocation: a straight four-level walk. */
 int ept_translate(EptContext *ept, uint64_t gpa, uint32_t access, uint64_t *hpa,
                   uint64_t *exit_qualification);
 /* The kernel's part of an EPT violation at gpa (qualification bits 2:0 give the access):
@@ -472,7 +476,8 @@ int ept_translate(EptContext *ept, uint64_t gpa, uint32_t access, uint64_t *hpa,
 int ept_handle_violation(EptContext *ept, uint64_t guest_phys, uint64_t exit_qualification);
 /* The EPTP: PML4 address | WB (bits 2:0) | walk length 4 - 1 (bits 5:3) | A/D (bit 6). */
 uint64_t ept_pointer(const EptContext *ept);
-/* EPTP bit 6: whether translations set accessed and dirty flags (SDM 28.3.5). */
+/* EPTP bit 6: whether translations set accessed and dirty flags (SDM Vol. 3C, "Accessed and Dirty Flags for
+ * EPT"). */
 void ept_enable_accessed_dirty(EptContext *ept, bool enable);
 /* Whether an X-only entry (bits 2:0 = 100b) is allowed or a misconfiguration. */
 void ept_set_execute_only(EptContext *ept, bool supported);

@@ -397,7 +397,8 @@ int ept_translate(EptContext *ept, uint64_t gpa, uint32_t access, uint64_t *hpa,
     }
     uint64_t *leaf = slots[depth - 1];
     if (ept->accessed_dirty) {
-        /* SDM Vol. 3C 28.3.5: A in every entry used, D in the leaf on a write. */
+        /* SDM Vol. 3C, "Accessed and Dirty Flags for EPT": A in every entry used, D in
+         * the leaf on a write. */
         for (int i = 0; i < depth; i++)
             *slots[i] |= E_ACCESSED;
         if (access & EPT_ACCESS_WRITE)

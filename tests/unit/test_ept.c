@@ -533,7 +533,7 @@ static void test_map_replaces(void **state)
     ept_destroy(ept);
 }
 
-/* ---- accessed and dirty flags (SDM Vol. 3C 28.3.5) ---- */
+/* ---- accessed and dirty flags (SDM Vol. 3C, "Accessed and Dirty Flags for EPT") ---- */
 
 static void test_accessed_dirty(void **state)
 {
@@ -560,7 +560,7 @@ static void test_accessed_dirty(void **state)
     assert_int_equal(*raw_entry(ept, big, 2) & (EPT_ACCESSED | EPT_DIRTY), EPT_ACCESSED);
     expect_ok(ept, big + 8, A_W, 0x80000008);
     assert_true(*raw_entry(ept, big, 2) & EPT_DIRTY);
-    /* A violation is not an access: no flag is set on the way. */
+    /* A violation is not an access: no flag is set on the way (the model's choice). */
     assert_int_equal(ept_map_page(ept, 0x50000000, 0x2000, R), 0);
     expect_violation(ept, 0x50000000, A_W, EPTQ_WRITE | EPTQ_READABLE);
     assert_int_equal(*raw_entry(ept, 0x50000000, 2) & EPT_ACCESSED, 0);
