@@ -379,29 +379,166 @@ int kvm_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap);
 /* EPT (Intel SDM Vol. 3C, "VMX Support for Address Translation")                        */
 /* ------------------------------------------------------------------------------------ */
 
+/* The software backend's extended page tables (src/sim/ept.c). They are real tables: 512
+ * eight-byte entries per 4 KiB table, with the SDM's entry formats (Vol. 3C, "EPT
+ * Translation Mechanism", tables of EPT PML4E/PDPTE/PDE/PTE formats). In the simulator a
+ * host-physical address is a host virtual address, so the address field of a non-leaf
+ * entry points at the next EptTable and the tables can be walked from C starting at
+ * `pml4`. Leaves hold the host address given to ept_map_*.
+ *
+ * Model choices (what the sim would report in IA32_VMX_EPT_VPID_CAP, ept_vpid_capabilities):
+ * page-walk length 4, UC and WB memory types, 2 MiB and 1 GiB pages, accessed/dirty flags,
+ * execute-only translations (on by default; ept_set_execute_only turns the capability off
+ * to model a processor without it). The physical-address width is EPT_MAXPHYADDR (48):
+ * address bits 51:48 of an entry are reserved, and host addresses must be below 2^48.
+ *
+ * Not thread-safe: the sim kernel serialises updates against its vCPUs. */
+
+/* Entry bits (SDM Vol. 3C, "EPT Translation Mechanism", Tables "Format of an EPT ...") */
 #define EPT_READ              (1u << 0)
 #define EPT_WRITE             (1u << 1)
 #define EPT_EXECUTE           (1u << 2)
+#define EPT_PERM_MASK         (EPT_READ | EPT_WRITE | EPT_EXECUTE)
 #define EPT_MEMORY_TYPE_MASK  (7u << 3)
 #define EPT_MEMORY_TYPE_UC    (0u << 3)
+#define EPT_MEMORY_TYPE_WC    (1u << 3)
+#define EPT_MEMORY_TYPE_WT    (4u << 3)
+#define EPT_MEMORY_TYPE_WP    (5u << 3)
 #define EPT_MEMORY_TYPE_WB    (6u << 3)
+#define EPT_MEMORY_TYPE_SHIFT 3
 #define EPT_IGNORE_PAT        (1u << 6)
 #define EPT_LARGE_PAGE        (1u << 7)
+#define EPT_ACCESSED          (1u << 8)   /* when EPTP bit 6 enables accessed/dirty flags */
+#define EPT_DIRTY             (1u << 9)   /* leaves only */
+/* Bit 52 is ignored by the processor in every EPT entry format; the module uses it to mark
+ * a leaf whose write permission it removed for dirty logging (restored on the first write,
+ * ept_handle_violation). */
+#define EPT_SW_DIRTY_WP       (1ull << 52)
+#define EPT_ADDR_MASK         0x000FFFFFFFFFF000ull   /* bits 51:12 */
+#define EPT_MAXPHYADDR        48
+#define EPT_ADDR_RESERVED_MASK (EPT_ADDR_MASK & ~((1ull << EPT_MAXPHYADDR) - 1)) /* 51:48 */
+
+#define EPT_ENTRIES_PER_TABLE 512
+#define EPT_PAGE_SIZE_4K      0x1000ull
+#define EPT_PAGE_SIZE_2M      0x200000ull
+#define EPT_PAGE_SIZE_1G      0x40000000ull
+#define EPT_GPA_LIMIT         (1ull << 48)   /* a four-level walk translates 48 bits */
+
+/* EPTP (SDM Vol. 3C, "Extended-Page-Table Pointer (EPTP)") */
+#define EPTP_MEMORY_TYPE_WB   6ull           /* bits 2:0 */
+#define EPTP_WALK_LENGTH_SHIFT 3             /* bits 5:3: page-walk length minus one */
+#define EPTP_WALK_LENGTH_4    (3ull << EPTP_WALK_LENGTH_SHIFT)
+#define EPTP_ACCESSED_DIRTY   (1ull << 6)
+
+/* IA32_VMX_EPT_VPID_CAP, EPT bits (SDM Vol. 3D, Appendix A.10) */
+#define MSR_IA32_VMX_EPT_VPID_CAP      0x48C
+#define VMX_EPT_CAP_EXECUTE_ONLY       (1ull << 0)
+#define VMX_EPT_CAP_WALK_LENGTH_4      (1ull << 6)
+#define VMX_EPT_CAP_MEMORY_TYPE_UC     (1ull << 8)
+#define VMX_EPT_CAP_MEMORY_TYPE_WB     (1ull << 14)
+#define VMX_EPT_CAP_PAGE_2M            (1ull << 16)
+#define VMX_EPT_CAP_PAGE_1G            (1ull << 17)
+#define VMX_EPT_CAP_ACCESSED_DIRTY     (1ull << 21)
+
+/* What ept_translate is asked for: the access of the violation qualification bits 2:0. */
+#define EPT_ACCESS_READ  1u
+#define EPT_ACCESS_WRITE 2u
+#define EPT_ACCESS_EXEC  4u
+
+/* ept_translate results (errors are negative errnos). */
+#define EPT_OK        0
+#define EPT_VIOLATION 1
+#define EPT_MISCONFIG 2
+
+/* Exit qualification for EPT violations (SDM Vol. 3C, 28.2.1, Table "Exit Qualification
+ * for EPT Violations"). */
+#define EPTQ_READ             (1ull << 0)   /* the access was a data read */
+#define EPTQ_WRITE            (1ull << 1)   /* a data write */
+#define EPTQ_FETCH            (1ull << 2)   /* an instruction fetch */
+#define EPTQ_ACCESS_MASK      (EPTQ_READ | EPTQ_WRITE | EPTQ_FETCH)
+#define EPTQ_READABLE         (1ull << 3)   /* AND of bit 0 of the entries walked */
+#define EPTQ_WRITABLE         (1ull << 4)   /* AND of bit 1 */
+#define EPTQ_EXECUTABLE       (1ull << 5)   /* AND of bit 2 */
+#define EPTQ_PERM_SHIFT       3
+#define EPTQ_LINEAR_VALID     (1ull << 7)   /* set by the caller: a linear address exists */
+#define EPTQ_TRANSLATION      (1ull << 8)   /* set by the caller: final translation access */
 
 typedef struct {
     uint64_t entries[512];
 } EptTable;
 
+struct EptDirtyRange;
+
 typedef struct {
-    EptTable *pml4;
-    size_t guest_phys_size;
-    uint8_t *host_memory_base;
+    EptTable *pml4;               /* host address of the PML4 (4 KiB aligned) */
+    size_t guest_phys_size;       /* the RAM size given to ept_create (informational) */
+    uint8_t *host_memory_base;    /* the caller's; the module does not use it */
+    size_t table_count;           /* tables allocated, PML4 included */
+    uint64_t generation;          /* bumped by every change that can invalidate a TLB entry */
+    bool accessed_dirty;          /* EPTP bit 6 */
+    bool execute_only;            /* the execute-only capability (default true) */
+    struct EptDirtyRange *dirty_ranges;   /* ranges being dirty-logged (private) */
+    size_t dirty_range_count;
 } EptContext;
 
+/* An empty set of tables (a zeroed PML4); NULL on allocation failure or a size past 2^48.
+ * guest_memory_size is kept for reports; mappings may lie anywhere below 2^48. */
 EptContext *ept_create(size_t guest_memory_size);
-int ept_map_page(EptContext *ept, uint64_t guest_phys, uint64_t host_phys, uint32_t permissions);
-int ept_handle_violation(EptContext *ept, uint64_t guest_phys, uint64_t exit_qualification);
+/* Frees every table, the dirty log and the context. NULL is ignored. */
 void ept_destroy(EptContext *ept);
+/* Maps one 4 KiB page gpa → hpa, write-back, with `permissions` (EPT_READ|EPT_WRITE|
+ * EPT_EXECUTE, 0..7, stored as given: 0 is a not-present leaf, W-only a misconfiguration).
+ * Replaces what was there (splitting a large page around it). Addresses 4 KiB aligned,
+ * gpa and hpa below 2^48. -EINVAL, -ENOMEM. In a dirty-logged range W is withheld until the
+ * first write. */
+int ept_map_page(EptContext *ept, uint64_t guest_phys, uint64_t host_phys, uint32_t permissions);
+/* Maps [gpa, gpa + size) → [hpa, ...) using 1 GiB and 2 MiB pages wherever both addresses
+ * and the remaining size allow (and no dirty-logged range is involved), 4 KiB elsewhere.
+ * On -ENOMEM the pages mapped so far stay mapped. */
+int ept_map_range(EptContext *ept, uint64_t gpa, uint64_t hpa, uint64_t size,
+                  uint32_t permissions);
+/* Unmaps [gpa, gpa + size) (4 KiB aligned), splitting large pages that straddle its ends and
+ * freeing tables that become empty. Unmapped holes in the range are fine. */
+int ept_unmap(EptContext *ept, uint64_t gpa, uint64_t size);
+/* Translates gpa for `access` (EPT_ACCESS_* mask, 1..7): EPT_OK with *hpa; EPT_VIOLATION
+ * with *exit_qualification bits 5:0 (SDM 28.2.1; bits 7 and 8 are the caller's);
+ * EPT_MISCONFIG (qualification 0). A misconfigured entry found on the walk wins over
+ * permissions; a not-present entry ends the walk (a violation, bits 5:3 = 0). When
+ * accessed/dirty flags are enabled a successful translation sets A in every entry walked
+ * and D in the leaf for writes; a violation sets nothing (a model choice). Callers: pass
+ * EPT_ACCESS_WRITE for guest paging-structure accesses when A/D is on (the SDM treats them
+ * as writes), and cache a writable translation only from a write translation, so that D
+ * is set. hpa and exit_qualification may be NULL. -EINVAL for a NULL context, a bad access
+ * or gpa >= 2^48. No allocation: a straight four-level walk. */
+int ept_translate(EptContext *ept, uint64_t gpa, uint32_t access, uint64_t *hpa,
+                  uint64_t *exit_qualification);
+/* The kernel's part of an EPT violation at gpa (qualification bits 2:0 give the access):
+ * 0 when resolved here (a write to a page write-protected for dirty logging: the page is
+ * marked dirty and writable again; or the access already translates), -EFAULT when the
+ * access belongs to the VMM (MMIO, a read-only mapping, a misconfiguration), -EINVAL for bad
+ * arguments. */
+int ept_handle_violation(EptContext *ept, uint64_t guest_phys, uint64_t exit_qualification);
+/* The EPTP: PML4 address | WB (bits 2:0) | walk length 4 - 1 (bits 5:3) | A/D (bit 6). */
+uint64_t ept_pointer(const EptContext *ept);
+/* EPTP bit 6: whether translations set accessed and dirty flags (SDM Vol. 3C, "Accessed and Dirty Flags for
+ * EPT"). */
+void ept_enable_accessed_dirty(EptContext *ept, bool enable);
+/* Whether an X-only entry (bits 2:0 = 100b) is allowed or a misconfiguration. */
+void ept_set_execute_only(EptContext *ept, bool supported);
+/* The EPT bits of IA32_VMX_EPT_VPID_CAP this context implements (VMX_EPT_CAP_*). */
+uint64_t ept_vpid_capabilities(const EptContext *ept);
+size_t ept_table_count(const EptContext *ept);
+uint64_t ept_generation(const EptContext *ept);
+/* Starts logging writes to [gpa, gpa + size): splits large pages there into 4 KiB ones and
+ * write-protects every writable page. -EEXIST when it overlaps a logged range. */
+int ept_log_dirty_start(EptContext *ept, uint64_t gpa, uint64_t size);
+/* Stops logging a range given exactly as to ept_log_dirty_start (-ENOENT otherwise) and
+ * gives write-protected pages their write permission back. */
+int ept_log_dirty_stop(EptContext *ept, uint64_t gpa, uint64_t size);
+/* One bit per 4 KiB page of [gpa, gpa + size) into bitmap ((pages + 63) / 64 words, whole
+ * words written): the pages written since the last call, cleared as returned; the pages
+ * reported are write-protected again. Every page must be in a logged range (-ENOENT). */
+int ept_get_dirty_log(EptContext *ept, uint64_t gpa, uint64_t size, uint64_t *bitmap);
 
 /* ------------------------------------------------------------------------------------ */
 /* Buses and devices                                                                     */
