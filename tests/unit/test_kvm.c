@@ -253,6 +253,60 @@ static void test_kick_stops_spinning_guest(void **state)
     kvm_close(m.kvm);
 }
 
+/* VM entry checks the guest state as the SDM's entry checks do (Vol. 3C, 27.3.1): a CS
+ * of type 1 (read-only data) cannot be entered, even with "unrestricted guest". The
+ * checks under test are the software backend's; KVM's are the host's and vary with it. */
+static void test_invalid_guest_state_fails_entry(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    if (b != HV_BACKEND_SIM)
+        skip();
+    Machine m = machine(b, out_then_hlt, sizeof(out_then_hlt));
+    m.vcpu->sregs.cs.type = 1;
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_FAIL_ENTRY);
+    /* Basic exit reason 33 with bit 31, "VM-entry failure" (SDM Vol. 3C, 28.2.1). */
+    assert_int_equal(r->fail_entry.hardware_entry_failure_reason, 0x80000021);
+    const VMCS *vmcs = kvm_vcpu_vmcs(m.vcpu);
+    assert_non_null(vmcs);
+    assert_int_equal(vmcs->exit.reason, 0x80000021);
+    assert_non_null(strstr(kvm_vcpu_exit_note(m.vcpu), "CS"));
+    assert_int_equal(m.vcpu->regs.rip, CODE_ADDR);   /* nothing ran */
+    /* A valid CS enters again. */
+    m.vcpu->sregs.cs.type = 3;
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_IO);
+    kvm_close(m.kvm);
+}
+
+/* Each exit leaves the VMX view of it in the VMCS (software backend). */
+static void test_vmcs_records_exits(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    Machine m = machine(b, out_then_hlt, sizeof(out_then_hlt));
+    const VMCS *vmcs = kvm_vcpu_vmcs(m.vcpu);
+    if (b != HV_BACKEND_SIM) {
+        assert_null(vmcs);   /* KVM's VMCS is not visible from user space */
+        kvm_close(m.kvm);
+        return;
+    }
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_IO);
+    assert_int_equal(vmcs->exit.reason, EXIT_REASON_IO_INSTRUCTION);
+    assert_int_equal(vmcs->exit.qualification, 0x12340000);   /* out %al,(%dx): size 1 */
+    assert_int_equal(vmcs->exit.instruction_length, 1);
+    assert_int_equal(vmcs->guest.rip, CODE_ADDR + 3);
+    uint64_t v = 0;
+    assert_int_equal(vmcs_read(vmcs, 0x4402 /* EXIT_REASON */, &v), 0);
+    assert_int_equal(v, EXIT_REASON_IO_INSTRUCTION);
+    assert_int_equal(vmcs_read(vmcs, 0x681E /* GUEST_RIP */, &v), 0);
+    assert_int_equal(v, CODE_ADDR + 3);
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(vmcs->exit.reason, EXIT_REASON_HLT);
+    assert_int_equal(vmcs->exit.instruction_length, 1);
+    kvm_close(m.kvm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_mmio_write_then_read),
         cmocka_unit_test(test_immediate_exit),
         cmocka_unit_test(test_kick_stops_spinning_guest),
+        cmocka_unit_test(test_invalid_guest_state_fails_entry),
+        cmocka_unit_test(test_vmcs_records_exits),
     };
     return RUN_ON_EVERY_BACKEND(tests);
 }
