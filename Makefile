@@ -129,7 +129,7 @@ check: check-one check-api
 	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
 
 bench: all $(BENCH_BINS)
-	@bench/run.sh $(BUILD)
+	@bench/run.sh $(BUILD) $(GUEST_DIR) $(BENCH_BINS)
 
 clean:
 	rm -rf build

@@ -1,18 +1,17 @@
 #!/bin/sh
-# Runs every benchmark program in BUILD/bench (each is one build/bench/NAME built from
-# bench/NAME.c) with BUILD and the guest directory as arguments. A benchmark reports; it
-# does not judge: this fails only when a program could not run to its end.
+# Runs the benchmark programs given (make bench passes the ones built from bench/*.c) with
+# BUILD and the guest directory as arguments. A benchmark reports; it does not judge: this
+# fails only when a program could not run to its end.
+# Usage: bench/run.sh BUILD GUEST_DIR PROGRAM...
 build=${1:-build}
 guests=${2:-build/guests}
+shift 2
 status=0
-found=0
-for prog in "$build"/bench/*; do
-    [ -f "$prog" ] && [ -x "$prog" ] || continue
-    found=1
+[ $# -gt 0 ] || echo "bench: no benchmark programs"
+for prog in "$@"; do
     if ! "$prog" "$build" "$guests"; then
         echo "bench: $prog failed" >&2
         status=1
     fi
 done
-[ $found = 1 ] || echo "bench: no benchmark programs in $build/bench"
 exit $status
