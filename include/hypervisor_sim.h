@@ -483,6 +483,9 @@ typedef struct {
 
 /* An empty set of tables (a zeroed PML4); NULL on allocation failure or a size past 2^48.
  * guest_memory_size is kept for reports; mappings may lie anywhere below 2^48. */
+/* The software backend's EPT of this VM (its memory slots as EPT mappings); NULL on KVM,
+ * where the host kernel owns the real EPT. */
+EptContext *kvm_vm_ept(KvmVm *vm);
 EptContext *ept_create(size_t guest_memory_size);
 /* Frees every table, the dirty log and the context. NULL is ignored. */
 void ept_destroy(EptContext *ept);

@@ -141,13 +141,30 @@ static void hw_destroy_vm(KvmVm *vm)
         close(vm->fd);
 }
 
+static int hw_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap);
+
 static int hw_set_memory_region(KvmVm *vm, const KvmUserspaceMemoryRegion *r)
 {
     if ((r->flags & KVM_MEM_READONLY) && hw_check_extension(vm->kvm, KVM_CAP_READONLY_MEM) <= 0)
         return hv_fail(ENOTSUP, "this KVM has no read-only memory slots (KVM_CAP_READONLY_MEM)");
+    bool was_logging = false;
+    for (int i = 0; i < vm->num_regions; i++)
+        if (vm->memory_regions[i].slot == r->slot)
+            was_logging = vm->memory_regions[i].flags & KVM_MEM_LOG_DIRTY_PAGES;
     if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, r) < 0)
         return hw_errno("KVM_SET_USER_MEMORY_REGION");
-    return 0;
+    if (!(r->flags & KVM_MEM_LOG_DIRTY_PAGES) || was_logging || r->memory_size == 0)
+        return 0;
+    /* Measured on our build machines (nested KVM): the first KVM_GET_DIRTY_LOG after
+     * logging starts comes back empty although the guest wrote pages. Live migration reads
+     * and discards a first round anyway; so do we, once, here. */
+    size_t words = (r->memory_size / 4096 + 63) / 64;
+    uint64_t *scratch = calloc(words, sizeof(uint64_t));
+    if (!scratch)
+        return hv_fail(ENOMEM, "out of memory");
+    int err = hw_get_dirty_log(vm, r->slot, scratch);
+    free(scratch);
+    return err;
 }
 
 static int hw_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap)

@@ -24,16 +24,6 @@
 #define SIM_RUN_SIZE (2 * SIM_PAGE)     /* struct kvm_run, then the I/O data page */
 #define SIM_IO_DATA_OFFSET SIM_PAGE
 
-/* EPT violation qualification bits (SDM Vol. 3C, 28.2.1, Table 28-7). */
-#define EPT_QUAL_READ        (1ull << 0)
-#define EPT_QUAL_WRITE       (1ull << 1)
-#define EPT_QUAL_FETCH       (1ull << 2)
-#define EPT_QUAL_READABLE    (1ull << 3)
-#define EPT_QUAL_WRITABLE    (1ull << 4)
-#define EPT_QUAL_EXECUTABLE  (1ull << 5)
-#define EPT_QUAL_LINEAR_VALID (1ull << 7)
-#define EPT_QUAL_TRANSLATION (1ull << 8)
-
 /* MSRs the kernel emulates (SDM Vol. 4). */
 #define MSR_IA32_TSC          0x10
 #define MSR_IA32_APIC_BASE    0x1B
@@ -49,46 +39,58 @@
 typedef enum { PENDING_NONE, PENDING_IO, PENDING_MMIO_READ } SimPending;
 
 typedef struct {
-    uint32_t mapping_gen;   /* bumped when memory slots change: vCPUs flush their TLB */
+    /* Every guest-physical access of the VM's vCPUs goes through these tables (DESIGN.md:
+     * memory slots become EPT mappings). Changed only while no vCPU runs. */
+    EptContext *ept;
 } SimVm;
 
 typedef struct {
     X86Cpu *cpu;
+    KvmVm *vm;
     VMCS vmcs;
     SimPending pending;
-    uint32_t mapping_gen;
+    uint64_t ept_generation;   /* of the EPT the TLB was filled from */
+    /* The last EPT walk that did not give the CPU a page, for the exit that follows. */
+    uint64_t fault_gpa_page, fault_qualification;
+    int fault_result;          /* EPT_VIOLATION or EPT_MISCONFIG */
+    uint64_t kernel_exits;     /* EPT violations resolved here (dirty logging) */
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat;
     char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
 } SimVcpu;
 
-/* ---- memory: slots give the interpreter its pages ---- */
+/* ---- memory: the interpreter's pages come from the EPT ---- */
 
-/* Guest-physical page → host page through the memory slots; NULL where the access must
- * reach the VMM (no slot: MMIO; a write to a read-only slot). */
+/* Guest-physical page -> host page through the EPT (the host-physical address of a page
+ * is its host virtual address in the simulator). A write to a page write-protected for
+ * dirty logging is an EPT violation the kernel resolves at once, as KVM does without PML;
+ * any other violation or misconfiguration returns NULL and is remembered for the exit the
+ * CPU takes next (MMIO). */
 static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
 {
-    KvmVm *vm = opaque;
-    for (int i = 0; i < vm->num_regions; i++) {
-        const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
-        if (gpa_page - r->guest_phys_addr < r->memory_size) {
-            if ((access & X86_ACCESS_WRITE) && (r->flags & KVM_MEM_READONLY))
-                return NULL;
-            return (uint8_t *)(uintptr_t)r->userspace_addr + (gpa_page - r->guest_phys_addr);
-        }
+    SimVcpu *sc = opaque;
+    EptContext *ept = ((SimVm *)sc->vm->backend_data)->ept;
+    uint64_t hpa, qualification;
+    int r = ept_translate(ept, gpa_page, access, &hpa, &qualification);
+    if (r == EPT_VIOLATION && ept_handle_violation(ept, gpa_page, qualification) == 0) {
+        sc->kernel_exits++;
+        /* Only this page gained write permission: nothing the TLB holds went stale. */
+        sc->ept_generation = ept_generation(ept);
+        r = ept_translate(ept, gpa_page, access, &hpa, &qualification);
     }
+    if (r == EPT_OK)
+        return (uint8_t *)(uintptr_t)hpa;
+    sc->fault_gpa_page = gpa_page;
+    sc->fault_qualification = qualification;
+    sc->fault_result = r;
     return NULL;
 }
 
-/* What a slot allows at gpa, as EPT permission bits 5:3 of a violation qualification. */
-static uint64_t sim_permissions(KvmVm *vm, uint64_t gpa)
+static const KvmUserspaceMemoryRegion *find_region(KvmVm *vm, uint32_t slot)
 {
-    for (int i = 0; i < vm->num_regions; i++) {
-        const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
-        if (gpa - r->guest_phys_addr < r->memory_size)
-            return EPT_QUAL_READABLE | EPT_QUAL_EXECUTABLE |
-                   ((r->flags & KVM_MEM_READONLY) ? 0 : EPT_QUAL_WRITABLE);
-    }
-    return 0;
+    for (int i = 0; i < vm->num_regions; i++)
+        if (vm->memory_regions[i].slot == slot)
+            return &vm->memory_regions[i];
+    return NULL;
 }
 
 /* ---- the device and the VM ---- */
@@ -124,26 +126,67 @@ static void sim_close(KvmDevice *kvm) { (void)kvm; }
 
 static int sim_create_vm(KvmVm *vm)
 {
-    vm->backend_data = calloc(1, sizeof(SimVm));
-    return vm->backend_data ? 0 : hv_fail(ENOMEM, "out of memory");
+    SimVm *sv = calloc(1, sizeof(*sv));
+    if (!sv)
+        return hv_fail(ENOMEM, "out of memory");
+    sv->ept = ept_create(0);
+    if (!sv->ept) {
+        free(sv);
+        return hv_fail(ENOMEM, "out of memory for the EPT");
+    }
+    vm->backend_data = sv;
+    return 0;
 }
 
-static void sim_destroy_vm(KvmVm *vm) { free(vm->backend_data); }
+static void sim_destroy_vm(KvmVm *vm)
+{
+    SimVm *sv = vm->backend_data;
+    if (sv)
+        ept_destroy(sv->ept);
+    free(sv);
+}
 
+static uint32_t slot_permissions(uint32_t flags)
+{
+    return EPT_READ | EPT_EXECUTE | ((flags & KVM_MEM_READONLY) ? 0 : EPT_WRITE);
+}
+
+/* A memory slot becomes an EPT mapping of its range (large pages where they fit);
+ * KVM_MEM_READONLY maps without write, KVM_MEM_LOG_DIRTY_PAGES write-protects the pages
+ * so that writes are recorded. The slot table still holds the slot's previous state. */
 static int sim_set_memory_region(KvmVm *vm, const KvmUserspaceMemoryRegion *r)
 {
-    (void)r;
-    SimVm *sv = vm->backend_data;
-    __atomic_add_fetch(&sv->mapping_gen, 1, __ATOMIC_SEQ_CST);
+    EptContext *ept = ((SimVm *)vm->backend_data)->ept;
+    const KvmUserspaceMemoryRegion *old = find_region(vm, r->slot);
+    int err = 0;
+    if (old) {
+        if (old->flags & KVM_MEM_LOG_DIRTY_PAGES)
+            err = ept_log_dirty_stop(ept, old->guest_phys_addr, old->memory_size);
+        if (err == 0)
+            err = ept_unmap(ept, old->guest_phys_addr, old->memory_size);
+        if (err < 0)
+            return hv_fail(err, "EPT: cannot unmap slot %u", r->slot);
+        if (r->memory_size == 0)
+            return 0;
+    }
+    err = ept_map_range(ept, r->guest_phys_addr, r->userspace_addr, r->memory_size,
+                        slot_permissions(r->flags));
+    if (err == 0 && (r->flags & KVM_MEM_LOG_DIRTY_PAGES))
+        err = ept_log_dirty_start(ept, r->guest_phys_addr, r->memory_size);
+    if (err < 0) {
+        ept_unmap(ept, r->guest_phys_addr, r->memory_size);
+        return hv_fail(err, "EPT: cannot map slot %u at 0x%llx", r->slot,
+                       (unsigned long long)r->guest_phys_addr);
+    }
     return 0;
 }
 
 static int sim_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap)
 {
-    (void)vm;
-    (void)slot;
-    (void)bitmap;
-    return hv_fail(ENOSYS, "dirty-page logging is not implemented on the software backend yet");
+    const KvmUserspaceMemoryRegion *r = find_region(vm, slot);
+    EptContext *ept = ((SimVm *)vm->backend_data)->ept;
+    int err = ept_get_dirty_log(ept, r->guest_phys_addr, r->memory_size, bitmap);
+    return err < 0 ? hv_fail(err, "EPT: cannot read the dirty log of slot %u", slot) : 0;
 }
 
 /* ---- the vCPU and its registers ---- */
@@ -153,7 +196,8 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     SimVcpu *sc = calloc(1, sizeof(*sc));
     if (!sc)
         return hv_fail(ENOMEM, "out of memory");
-    sc->cpu = x86_cpu_create(sim_page, vcpu->vm);
+    sc->vm = vcpu->vm;
+    sc->cpu = x86_cpu_create(sim_page, sc);
     if (!sc->cpu) {
         free(sc);
         return hv_fail(ENOMEM, "out of memory for the vCPU");
@@ -173,8 +217,10 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
      * GUEST_IDTR_LIMIT 0xffff). The CPU model's own reset uses 3FFh (the 80286's value). */
     sc->cpu->idtr.limit = 0xFFFF;
     vmcs_init_controls(&sc->vmcs);
+    EptContext *ept = ((SimVm *)vcpu->vm->backend_data)->ept;
+    sc->vmcs.control.ept_pointer = ept_pointer(ept);
+    sc->ept_generation = ept_generation(ept);
     sc->pat = PAT_DEFAULT;
-    sc->mapping_gen = ((SimVm *)vcpu->vm->backend_data)->mapping_gen;
     vcpu->backend_data = sc;
     return 0;
 }
@@ -504,12 +550,22 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
         return true;
     }
     case X86_EXIT_MMIO: {
-        /* No EPT entry allows the access: an EPT violation (basic reason 48) with the
-         * access, the permissions found and a valid linear address. */
-        uint64_t q = (e->mmio.is_write ? EPT_QUAL_WRITE : EPT_QUAL_READ) |
-                     sim_permissions(vcpu->vm, e->mmio.gpa) | EPT_QUAL_LINEAR_VALID |
-                     EPT_QUAL_TRANSLATION;
-        record_exit(sc, EXIT_REASON_EPT_VIOLATION, q);
+        /* The EPT walk refused the access (SDM Vol. 3C, 29.3.3): basic reason 48 with the
+         * walk's qualification (access and permissions found), a valid guest-linear
+         * address and a final translation; or 49 for a misconfigured entry, which no
+         * memory slot makes and the VMM cannot serve. */
+        uint64_t page = e->mmio.gpa & ~0xFFFull;
+        bool known = sc->fault_gpa_page == page;
+        if (known && sc->fault_result == EPT_MISCONFIG) {
+            record_exit(sc, EXIT_REASON_EPT_MISCONFIG, 0);
+            sc->vmcs.exit.guest_physical_address = e->mmio.gpa;
+            set_internal_error(sc, run, "EPT misconfiguration");
+            return true;
+        }
+        uint64_t access = e->mmio.is_write ? EPTQ_WRITE : EPTQ_READ;
+        uint64_t walk = known ? sc->fault_qualification & ~EPTQ_ACCESS_MASK : 0;
+        record_exit(sc, EXIT_REASON_EPT_VIOLATION,
+                    access | walk | EPTQ_LINEAR_VALID | EPTQ_TRANSLATION);
         sc->vmcs.exit.guest_physical_address = e->mmio.gpa;
         sc->vmcs.exit.guest_linear_address = e->mmio.linear;
         run->exit_reason = KVM_EXIT_MMIO;
@@ -568,17 +624,18 @@ static int sim_run(KvmVcpu *vcpu)
     SimVcpu *sc = vcpu->backend_data;
     X86Cpu *cpu = sc->cpu;
     KvmRun *run = vcpu->kvm_run;
-    SimVm *sv = vcpu->vm->backend_data;
+    EptContext *ept = ((SimVm *)vcpu->vm->backend_data)->ept;
 
     if (memcmp(&vcpu->sregs, &vcpu->sregs_synced, sizeof(vcpu->sregs)) != 0)
         sim_set_sregs(vcpu, &vcpu->sregs);
     if (memcmp(&vcpu->regs, &vcpu->regs_synced, sizeof(vcpu->regs)) != 0)
         sim_set_regs(vcpu, &vcpu->regs);
-    uint32_t gen = __atomic_load_n(&sv->mapping_gen, __ATOMIC_SEQ_CST);
-    if (gen != sc->mapping_gen) {
-        sc->mapping_gen = gen;
-        x86_cpu_tlb_flush(cpu);
+    /* The EPT changed since the TLB was filled (slots, dirty-log write protection). */
+    if (ept_generation(ept) != sc->ept_generation) {
+        sc->ept_generation = ept_generation(ept);
+        x86_cpu_tlb_invalidate(cpu);
     }
+    sc->fault_gpa_page = ~0ull;
     x86_cpu_host_wrote_memory(cpu);   /* the VMM may have written guest memory */
     complete_pending(sc, run);
     sc->note[0] = '\0';
@@ -621,6 +678,13 @@ const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu)
     if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
         return NULL;
     return &((SimVcpu *)vcpu->backend_data)->vmcs;
+}
+
+EptContext *kvm_vm_ept(KvmVm *vm)
+{
+    if (!vm || vm->kvm->backend != HV_BACKEND_SIM)
+        return NULL;
+    return ((SimVm *)vm->backend_data)->ept;
 }
 
 const char *kvm_vcpu_exit_note(KvmVcpu *vcpu)

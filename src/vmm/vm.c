@@ -105,6 +105,7 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
         goto fail;
     if (!(svm->vcpu = kvm_create_vcpu(svm->vm, 0)))
         goto fail;
+    svm->ept = kvm_vm_ept(svm->vm);   /* sim: the VM's own tables; KVM: the host's, unseen */
     svm->io_bus = io_bus_create();
     svm->mmio_bus = mmio_bus_create();
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);

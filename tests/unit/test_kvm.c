@@ -307,6 +307,105 @@ static void test_vmcs_records_exits(void **state)
     kvm_close(m.kvm);
 }
 
+/* Dirty-page logging with KVM_GET_DIRTY_LOG semantics on every backend: one bit per 4 KiB
+ * page the guest wrote since the last call, returned and cleared. The first round after
+ * logging starts must already hold the guest's writes (see hw_set_memory_region). */
+static void test_dirty_log(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    KvmDevice *kvm = kvm_open_backend(b);
+    KvmVm *vm = kvm_create_vm(kvm);
+    assert_int_equal(kvm_set_user_memory_region_flags(vm, 0, KVM_MEM_LOG_DIRTY_PAGES, 0,
+                                                      RAM_SIZE, NULL), 0);
+    uint8_t *ram = kvm_guest_ptr(vm, 0, RAM_SIZE);
+    /* 1000: mov %ax,(0x2000); mov %ax,(0x5000); mov %ax,(0x7008); hlt
+     * 1100: mov %ax,(0x3ffe); hlt   -- a word at the end of page 3 */
+    static const uint8_t round1[] = {0xA3, 0x00, 0x20, 0xA3, 0x00, 0x50, 0xA3, 0x08, 0x70, 0xF4};
+    static const uint8_t round2[] = {0xA3, 0xFE, 0x3F, 0xF4};
+    memcpy(ram + 0x1000, round1, sizeof(round1));
+    memcpy(ram + 0x1100, round2, sizeof(round2));
+    KvmVcpu *vcpu = kvm_create_vcpu(vm, 0);
+    vcpu->regs.rip = 0x1000;
+    vcpu->regs.rax = 0xBEEF;
+    uint64_t bitmap[1];
+    assert_int_equal(kvm_run(vcpu), 0);
+    assert_int_equal(vcpu->kvm_run->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(kvm_get_dirty_log(vm, 0, bitmap), 0);
+    assert_int_equal(bitmap[0], (1u << 2) | (1u << 5) | (1u << 7));
+    assert_int_equal(ram[0x5001], 0xBE);   /* the writes happened */
+    assert_int_equal(kvm_get_dirty_log(vm, 0, bitmap), 0);
+    assert_int_equal(bitmap[0], 0);        /* read and cleared */
+    vcpu->regs.rip = 0x1100;
+    assert_int_equal(kvm_run(vcpu), 0);
+    assert_int_equal(vcpu->kvm_run->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(kvm_get_dirty_log(vm, 0, bitmap), 0);
+    assert_int_equal(bitmap[0], 1u << 3);
+    /* Pages written again after a round are caught again. */
+    vcpu->regs.rip = 0x1000;
+    assert_int_equal(kvm_run(vcpu), 0);
+    assert_int_equal(kvm_get_dirty_log(vm, 0, bitmap), 0);
+    assert_int_equal(bitmap[0], (1u << 2) | (1u << 5) | (1u << 7));
+    assert_int_equal(kvm_get_dirty_log(vm, 1, bitmap), -ENOENT);
+    kvm_close(kvm);
+}
+
+/* A read-only slot reads as memory; a guest write there reaches the VMM as an MMIO write
+ * and leaves the memory as it was. */
+static void test_readonly_slot(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x1000,%ax; mov %ax,%ds; mov (0x10),%bx; movb $0x5a,(0x10); mov (0x10),%cx; hlt */
+    static const uint8_t code[] = {0xB8, 0x00, 0x10, 0x8E, 0xD8, 0x8B, 0x1E, 0x10, 0x00,
+                                   0xC6, 0x06, 0x10, 0x00, 0x5A, 0x8B, 0x0E, 0x10, 0x00, 0xF4};
+    Machine m = machine(b, code, sizeof(code));
+    static uint8_t rom[4096] __attribute__((aligned(4096)));
+    memset(rom, 0, sizeof(rom));
+    rom[0x10] = 0x34;
+    rom[0x11] = 0x12;
+    assert_int_equal(kvm_set_user_memory_region_flags(m.vm, 1, KVM_MEM_READONLY, 0x10000,
+                                                      sizeof(rom), rom), 0);
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_MMIO);
+    assert_true(r->mmio.is_write);
+    assert_int_equal(r->mmio.phys_addr, 0x10010);
+    assert_int_equal(r->mmio.len, 1);
+    assert_int_equal(r->mmio.data[0], 0x5A);
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rbx & 0xFFFF, 0x1234);
+    assert_int_equal(m.vcpu->regs.rcx & 0xFFFF, 0x1234);   /* unchanged by the write */
+    assert_int_equal(rom[0x10], 0x34);
+    kvm_close(m.kvm);
+}
+
+/* After a slot is moved to other memory, the guest sees the new memory: nothing cached
+ * from the old mapping survives (the software backend's TLB is invalidated). */
+static void test_remap_is_seen(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x1000,%ax; mov %ax,%ds; mov (0x10),%bx; hlt */
+    static const uint8_t code[] = {0xB8, 0x00, 0x10, 0x8E, 0xD8, 0x8B, 0x1E, 0x10, 0x00, 0xF4};
+    Machine m = machine(b, code, sizeof(code));
+    static uint8_t one[4096] __attribute__((aligned(4096))), two[4096] __attribute__((aligned(4096)));
+    one[0x10] = 0x11;
+    two[0x10] = 0x22;
+    assert_int_equal(kvm_set_user_memory_region(m.vm, 1, 0x10000, sizeof(one), one), 0);
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rbx & 0xFF, 0x11);
+    assert_int_equal(kvm_set_user_memory_region(m.vm, 1, 0x10000, 0, NULL), 0);
+    assert_int_equal(kvm_set_user_memory_region(m.vm, 1, 0x10000, sizeof(two), two), 0);
+    m.vcpu->regs.rip = CODE_ADDR;
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rbx & 0xFF, 0x22);
+    /* Unmapped, the same read reaches the VMM. */
+    assert_int_equal(kvm_set_user_memory_region(m.vm, 1, 0x10000, 0, NULL), 0);
+    m.vcpu->regs.rip = CODE_ADDR;
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_MMIO);
+    assert_int_equal(r->mmio.phys_addr, 0x10010);
+    kvm_close(m.kvm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +420,9 @@ int main(void)
         cmocka_unit_test(test_kick_stops_spinning_guest),
         cmocka_unit_test(test_invalid_guest_state_fails_entry),
         cmocka_unit_test(test_vmcs_records_exits),
+        cmocka_unit_test(test_dirty_log),
+        cmocka_unit_test(test_readonly_slot),
+        cmocka_unit_test(test_remap_is_seen),
     };
     return RUN_ON_EVERY_BACKEND(tests);
 }

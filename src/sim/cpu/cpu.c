@@ -611,13 +611,18 @@ void x86_cpu_reset(X86Cpu *cpu)
     x86_cpu_tlb_flush(cpu);
 }
 
-void x86_cpu_tlb_flush(X86Cpu *cpu)
+void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
     for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
         cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
         cpu->tlb[i].host = NULL;
         cpu->tlb[i].gpa_page = ~0ull;
     }
+}
+
+void x86_cpu_tlb_flush(X86Cpu *cpu)
+{
+    x86_cpu_tlb_invalidate(cpu);
     code_flush_all(cpu);
 }
 

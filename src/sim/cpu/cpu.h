@@ -235,6 +235,9 @@ void x86_cpu_destroy(X86Cpu *cpu);
 void x86_cpu_reset(X86Cpu *cpu);
 /* Forget every cached page pointer and decoded block (the kernel changed mappings). */
 void x86_cpu_tlb_flush(X86Cpu *cpu);
+/* Forget every cached page pointer (the EPT changed). Decoded blocks stay: each is checked
+ * against memory after an x86_cpu_host_wrote_memory() anyway. */
+void x86_cpu_tlb_invalidate(X86Cpu *cpu);
 /* The host wrote guest-physical [gpa, gpa + len): drop decoded code there. */
 void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 /* The host may have written guest memory anywhere since the last run (as a VMM can at any
