@@ -521,7 +521,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xFC*/ { op_unimpl, 0 },  /* not implemented */
     /*0xFD*/ { op_unimpl, 0 },  /* not implemented */
     /*0xFE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFF*/ { op_ud, 0 },  /* ud0 */
+    /*0xFF*/ { op_ud, OPF_MODRM },  /* ud0 r, r/m (SDM Vol. 2B, UD: has ModR/M) */
 };
 
 /* Where instruction bytes come from: guest memory through CS (the CPU's fetch), or a
@@ -688,6 +688,9 @@ opcode:;
         in->mod = m >> 6;
         in->reg = (m >> 3) & 7;
         in->rm = m & 7;
+        /* MOV to/from CRn/DRn: "the 2 bits in the mod field are ignored" (SDM Vol. 2B,
+         * MOV-Control/Debug Registers): always a register, never displacement bytes. */
+        if (in->op >= 0x120 && in->op <= 0x123) in->mod = 3;
         if (in->mod != 3 && asz == 2) {
             /* SDM Vol. 2A, Table 2-1 */
             static const uint8_t base16[8] = { X86_RBX, X86_RBX, X86_RBP, X86_RBP,

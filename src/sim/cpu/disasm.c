@@ -562,7 +562,7 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xFC*/ { NULL, D_BAD, 0 },
     /*0xFD*/ { NULL, D_BAD, 0 },
     /*0xFE*/ { NULL, D_BAD, 0 },
-    /*0xFF*/ { "ud0", D_NONE, 0 },
+    /*0xFF*/ { "ud0", D_GV_EV, 0 },
 };
 
 static const char *const reg8[8] = { "al", "cl", "dl", "bl", "ah", "ch", "dh", "bh" };
@@ -582,6 +582,7 @@ typedef struct {
     unsigned dsz;         /* the mode's default operand/address size: 2 or 4 */
     bool used_osz, used_asz, used_seg, used_rep;
     bool bad;             /* an encoding the CPU raises #UD for: "(bad)" */
+    bool notrack;         /* the 3E prefix printed as "notrack" */
     char mn[24];
     char ops[128];
     size_t n;             /* characters in ops */
@@ -660,39 +661,69 @@ static int sib_byte(const Dis *d)
     return i < in->len ? d->bytes[i] : -1;
 }
 
+/* The segment-override byte that counts (the last one), or 0. */
+static uint8_t last_seg_prefix(const Dis *d)
+{
+    uint8_t seg = 0;
+    for (unsigned i = 0; i < d->in->len; i++) {
+        uint8_t b = d->bytes[i];
+        if (b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65) seg = b;
+        else if (b != 0x66 && b != 0x67 && b != 0xF0 && b != 0xF2 && b != 0xF3) break;
+    }
+    return seg;
+}
+
 static void put_seg_override(Dis *d)
 {
+    if (d->notrack) return;
     if (d->in->prefix & PFX_SEG) {
         ops_put(d, "%%%s:", sreg[d->in->seg]);
         d->used_seg = true;
     }
 }
 
-/* The ModR/M memory operand (SDM Vol. 2A, 2.1.5): seg:disp(base,index,scale). */
+/* The ModR/M memory operand (SDM Vol. 2A, 2.1.5): seg:disp(base,index,scale). A
+ * displacement shows when the encoding has one (mod 1/2, or no base register), even 0. */
 static void put_mem(Dis *d)
 {
     const X86Insn *in = d->in;
-    const char *const *r = in->asz == 4 ? reg32 : reg16;
     bool has_base = in->base != X86_REG_NONE, has_index = in->index != X86_REG_NONE;
-    int sib = sib_byte(d);
-    bool eiz = sib >= 0 && !has_index && ((sib & 7) != 4 || (sib >> 6) != 0 || !has_base);
     put_seg_override(d);
-    if (!has_base && !has_index && !eiz) {
-        ops_put(d, "0x%x", (uint32_t)in->disp & size_mask(in->asz));
+    if (in->asz == 2) {
+        /* 16-bit forms (SDM Vol. 2A, Table 2-1): (%bx,%si), (%si), (%bp), disp16. */
+        if (!has_base && !has_index) {
+            /* objdump names 0x67 on a bare disp32 in 16-bit code ("addr32 mov 0x1000,%ax")
+             * but not on a bare disp16 in 32-bit code. */
+            ops_put(d, "0x%x", (uint32_t)in->disp & 0xFFFF);
+            d->used_asz = true;
+            return;
+        }
+        if (in->mod == 1 || in->mod == 2) put_disp_signed(d, in->disp);
+        if (has_base && has_index) ops_put(d, "(%%%s,%%%s)", reg16[in->base], reg16[in->index]);
+        else ops_put(d, "(%%%s)", reg16[has_base ? in->base : in->index]);
+        d->used_asz = true;
         return;
     }
-    if (!has_base) ops_put(d, "0x%x", (uint32_t)in->disp & size_mask(in->asz));
+    /* 32-bit forms (Tables 2-2, 2-3). A SIB byte whose index is 100 ("none") shows as
+     * %eiz, as objdump shows it, unless it only encodes (%esp) or a bare disp32. */
+    int sib = sib_byte(d);
+    /* (objdump leaves %eiz out of a bare disp32 with scale 1 only in 16-bit code.) */
+    bool eiz = sib >= 0 && !has_index &&
+               (has_base ? ((sib & 7) != 4 || (sib >> 6) != 0)
+                         : ((sib >> 6) != 0 || d->dsz == 4));
+    if (!has_base && !has_index && !eiz) {
+        ops_put(d, "0x%x", (uint32_t)in->disp);
+        return;
+    }
+    if (!has_base) ops_put(d, "0x%x", (uint32_t)in->disp);
     else if (in->mod == 1 || in->mod == 2) put_disp_signed(d, in->disp);
     ops_put(d, "(");
-    if (has_base) ops_put(d, "%%%s", r[in->base]);
-    if (has_index) {
-        if (in->asz == 4) ops_put(d, ",%%%s,%u", r[in->index], 1u << in->scale);
-        else ops_put(d, ",%%%s", r[in->index]);
-    } else if (eiz) {
-        ops_put(d, ",%%eiz,%u", 1u << in->scale);
-    }
+    if (has_base) ops_put(d, "%%%s", reg32[in->base]);
+    if (has_index) ops_put(d, ",%%%s,%u", reg32[in->index], 1u << in->scale);
+    else if (eiz) ops_put(d, ",%%eiz,%u", 1u << in->scale);
     ops_put(d, ")");
-    d->used_asz = true;
+    /* Only registers show the address size: objdump still names 0x67 on a bare disp32. */
+    if (has_base || has_index) d->used_asz = true;
 }
 
 /* r/m operand of `size` bytes. */
@@ -716,11 +747,30 @@ static void set_mn_sized(Dis *d, const char *mn, unsigned size)
     set_mn(d, mn, d->in->mod != 3 ? sfx(size) : 0);
 }
 
+/* Conditional branches: CS/DS overrides are the static prediction hints (SDM Vol. 2A,
+ * 2.1.1), ",pn"/",pt" on the mnemonic. */
+static void put_hint(Dis *d)
+{
+    const X86Insn *in = d->in;
+    bool cond = (in->op >= 0x70 && in->op <= 0x7F) || (in->op >= 0x180 && in->op <= 0x18F) ||
+                (in->op >= 0xE0 && in->op <= 0xE3);
+    if (!cond || !(in->prefix & PFX_SEG) || (in->seg != X86_CS && in->seg != X86_DS)) return;
+    size_t n = strlen(d->mn);
+    snprintf(d->mn + n, sizeof d->mn - n, "%s", in->seg == X86_CS ? ",pn" : ",pt");
+    d->used_seg = true;
+}
+
+/* Branch target: EIP wraps within the operand size as on the CPU (SDM Vol. 2A, Jcc: "the
+ * upper two bytes of EIP are cleared" for a 16-bit operand size). In 16-bit code the bits
+ * of `ip` above 64 KiB are kept, so a caller that passes CS.base + IP with a 64 KiB-aligned
+ * base still reads right (objdump does the same). */
 static void put_target(Dis *d)
 {
     const X86Insn *in = d->in;
-    uint64_t t = (d->ip + in->len + (uint64_t)(int64_t)(int32_t)in->imm) & size_mask(in->osz);
-    ops_put(d, "0x%" PRIx64, t);
+    uint64_t mask = size_mask(in->osz);
+    uint64_t t = d->ip + in->len + (uint64_t)(int64_t)(int32_t)in->imm;
+    uint64_t high = d->dsz == 2 ? d->ip & ~mask : 0;
+    ops_put(d, "0x%" PRIx64, (t & mask) | high);
 }
 
 /* x87 (SDM Vol. 2A, Tables A-7 to A-22): memory forms by escape and reg field, and the
@@ -754,7 +804,11 @@ static void dis_fpu(Dis *d)
     unsigned modrm = 0xC0 | (reg << 3) | i;
     if (in->mod != 3) {
         if (!fpu_mem[esc][reg]) { d->bad = true; return; }
-        set_mn(d, fpu_mem[esc][reg], 0);
+        /* fldenv/fnstenv/frstor/fnsave: the environment's layout follows the operand size;
+         * objdump names the non-default one (s: 16-bit, l: 32-bit). */
+        bool env = (esc == 1 || esc == 5) && (reg == 4 || reg == 6);
+        d->used_osz = env;
+        set_mn(d, fpu_mem[esc][reg], env && in->osz != d->dsz ? (in->osz == 4 ? 'l' : 's') : 0);
         put_mem(d);
         return;
     }
@@ -912,6 +966,13 @@ static void dis_group(Dis *d, unsigned form)
             char s = stack_sfx(d);
             set_mn(d, g5[in->reg], in->mod == 3 ? 0 : s);
             if (in->reg < 6) ops_put(d, "*");
+            /* 3E on an indirect near CALL/JMP is CET's "notrack" to objdump. */
+            if ((in->reg == 2 || in->reg == 4) && (in->prefix & PFX_SEG) && in->seg == X86_DS &&
+                last_seg_prefix(d) == 0x3E) {
+                d->notrack = true;
+                put_rmv(d);
+                break;
+            }
         }
         put_rmv(d);
         break;
@@ -1013,20 +1074,23 @@ static void dis_insn(Dis *d, const X86DisForm *f)
         comma(d);
         put_regv(d, op & 7);
         break;
-    case D_JB: set_mn(d, f->mn, 0); put_target(d); break;
+    case D_JB: set_mn(d, f->mn, 0); put_hint(d); put_target(d); break;
     case D_JV:
         d->used_osz = true;
         set_mn(d, f->mn, (op == 0xE8 || op == 0xE9) && in->osz != d->dsz ? sfx(in->osz) : 0);
+        put_hint(d);
         put_target(d);
         break;
     case D_LOOP:
         d->used_asz = true;
         set_mn(d, f->mn, in->asz != d->dsz ? sfx(in->asz) : 0);
+        put_hint(d);
         put_target(d);
         break;
     case D_JCXZ:
         d->used_asz = true;
         set_mn(d, in->asz == 4 ? "jecxz" : "jcxz", 0);
+        put_hint(d);
         put_target(d);
         break;
     case D_GRP1: case D_GRP1A: case D_GRP2: case D_GRP3: case D_GRP4: case D_GRP5:
@@ -1049,6 +1113,12 @@ static void dis_insn(Dis *d, const X86DisForm *f)
     case D_GV_MP:
         if (in->mod == 3) { d->bad = true; break; }   /* #UD: needs a memory operand */
         set_mn(d, f->mn, 0);
+        if (op == 0x62) {         /* bound: objdump keeps Intel's operand order */
+            put_regv(d, in->reg);
+            comma(d);
+            put_mem(d);
+            break;
+        }
         put_mem(d);
         comma(d);
         put_regv(d, in->reg);
@@ -1157,6 +1227,43 @@ static void dis_insn(Dis *d, const X86DisForm *f)
     }
 }
 
+static bool is_prefix(uint8_t b)
+{
+    return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 ||
+           b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
+}
+
+/* 0 segment, 1 operand size, 2 address size, 3 lock, 4 rep (F2/F3 cancel each other). */
+static unsigned prefix_kind(uint8_t b)
+{
+    switch (b) {
+    case 0x66: return 1;
+    case 0x67: return 2;
+    case 0xF0: return 3;
+    case 0xF2: case 0xF3: return 4;
+    default: return 0;
+    }
+}
+
+static unsigned seg_of_prefix(uint8_t b)
+{
+    switch (b) {
+    case 0x26: return X86_ES;
+    case 0x2E: return X86_CS;
+    case 0x36: return X86_SS;
+    case 0x3E: return X86_DS;
+    case 0x64: return X86_FS;
+    default: return X86_GS;
+    }
+}
+
+/* RET and the indirect CALL/JMP: where F2 is MPX's "bnd" to objdump. */
+static bool op_is_near_ret_or_indirect(const X86Insn *in)
+{
+    return in->op == 0xC2 || in->op == 0xC3 ||
+           (in->op == 0xFF && (in->reg == 2 || in->reg == 4));
+}
+
 /* Writes "(bad)" and returns `ret`. */
 static int dis_bad(char *out, size_t out_size, int ret)
 {
@@ -1190,23 +1297,53 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
     dis_insn(&d, f);
     if (d.bad) return dis_bad(out, out_size, in.len);
 
-    /* Prefixes objdump prints as words: those the operands did not already show. */
+    /* Prefixes objdump prints as words, in byte order: those the operands did not already
+     * show. Of repeated prefixes of one kind, the last is the one that counts. */
     char head[96];
     size_t h = 0;
     head[0] = '\0';
 #define HEAD(...) \
     (h += (size_t)snprintf(head + h, h < sizeof head ? sizeof head - h : 0, __VA_ARGS__))
-    if ((in.prefix & PFX_SEG) && !d.used_seg) HEAD("%s ", sreg[in.seg]);
-    if ((in.prefix & PFX_OPSIZE) && !d.used_osz) HEAD("%s ", bits == 16 ? "data32" : "data16");
-    if ((in.prefix & PFX_ADSIZE) && !d.used_asz) HEAD("%s ", bits == 16 ? "addr32" : "addr16");
-    if (in.prefix & PFX_LOCK) HEAD("lock ");
-    if ((in.prefix & PFX_REP) && !(d.used_rep && f->form == D_NOP)) {
-        /* rep for the string moves; repz where ZF ends the loop (cmps/scas) or where the
-         * prefix has no meaning (objdump's choice). */
-        bool plain = f->form == D_STR && (in.op & ~1u) != 0xA6 && (in.op & ~1u) != 0xAE;
-        HEAD(plain ? "rep " : "repz ");
+    unsigned npfx = 0;
+    while (npfx < in.len && is_prefix(bytes[npfx])) npfx++;
+    bool branch = f->form == D_JB || f->form == D_JV || op_is_near_ret_or_indirect(&in);
+    bool hle = (in.prefix & PFX_LOCK) ||
+               (in.mod != 3 && (in.op == 0x86 || in.op == 0x87));
+    bool release_store = in.mod != 3 && (in.op == 0x88 || in.op == 0x89 || in.op == 0xC6 ||
+                                         in.op == 0xC7);
+    for (unsigned i = 0; i < npfx; i++) {
+        uint8_t b = bytes[i];
+        bool last = true;
+        for (unsigned j = i + 1; j < npfx; j++)
+            if (prefix_kind(bytes[j]) == prefix_kind(b)) last = false;
+        switch (prefix_kind(b)) {
+        case 0:   /* segment */
+            if (last && d.notrack) HEAD("notrack ");
+            else if (!last || !d.used_seg) HEAD("%s ", sreg[seg_of_prefix(b)]);
+            break;
+        case 1:
+            if (!last || !d.used_osz) HEAD("%s ", bits == 16 ? "data32" : "data16");
+            break;
+        case 2:
+            if (!last || !d.used_asz) HEAD("%s ", bits == 16 ? "addr32" : "addr16");
+            break;
+        case 3:
+            HEAD("lock ");
+            break;
+        default:  /* F2/F3: only the last one counts */
+            if (!last) HEAD("%s ", b == 0xF3 ? "repz" : "repnz");
+            else if (b == 0xF3 && d.used_rep && f->form == D_NOP) break;   /* pause */
+            else if (d.used_rep) {
+                /* rep for the string moves; repz/repnz where ZF ends the loop */
+                bool cond = (in.op & ~1u) == 0xA6 || (in.op & ~1u) == 0xAE;
+                HEAD("%s ", b == 0xF2 ? "repnz" : cond ? "repz" : "rep");
+            } else if (b == 0xF2 && branch) HEAD("bnd ");
+            else if (hle) HEAD("%s ", b == 0xF2 ? "xacquire" : "xrelease");
+            else if (b == 0xF3 && release_store) HEAD("xrelease ");
+            else HEAD("%s ", b == 0xF3 ? "repz" : "repnz");
+            break;
+        }
     }
-    if (in.prefix & PFX_REPNE) HEAD("repnz ");
     HEAD("%s", d.mn);
 #undef HEAD
     if (d.n) snprintf(out, out_size, "%-6s %s", head, d.ops);
