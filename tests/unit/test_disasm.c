@@ -150,6 +150,12 @@ static const Fixed fixed[] = {
     { 16, 0, "dfe0", "fnstsw %ax" },
     { 16, 0, "d9c9", "fxch   %st(1)" },
     { 16, 0, "2e7400", "je,pn  0x3" },
+    /* MOV CR/DR ignore the mod bits, UD0 takes a ModR/M (SDM): the CPU's decoder got
+     * these lengths wrong before this comparison found them. */
+    { 16, 0, "0f2006", "mov    %cr0,%esi" },
+    { 16, 0, "0f233f", "mov    %edi,%db7" },
+    { 16, 0, "660f2200", "data32 mov %eax,%cr0" },
+    { 16, 0, "0fff00", "ud0    (%bx,%si),%ax" },
     /* 32-bit (objdump -m i386) */
     { 32, 0, "b8f8030000", "mov    $0x3f8,%eax" },
     { 32, 0, "8b442408", "mov    0x8(%esp),%eax" },
