@@ -249,6 +249,34 @@ static void test_arguments(void **state)
     assert_string_equal(out, "(bad)");
 }
 
+/* Whatever the bytes, lengths and output size: a length within the bytes given, or
+ * -ENODATA, and a NUL-terminated text inside the buffer (run it under the sanitizers). */
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 200000; i++) {
+        uint8_t b[16];
+        for (size_t k = 0; k < sizeof b; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* Mostly prefixes and 0F now and then, so long and odd forms come up. */
+            b[k] = (x & 0x300) == 0 ? corpus_prefix_sets[(x >> 12) % 17][1] : (uint8_t)(x >> 24);
+            if ((x & 0xF000) == 0) b[k] = 0x0F;
+        }
+        size_t len = (size_t)((x >> 32) % 17);
+        size_t out_size = 1 + (size_t)((x >> 40) % 96);
+        int bits = (x >> 50) & 1 ? 32 : 16;
+        char out[97];
+        memset(out, 'Z', sizeof out);
+        int r = x86_disassemble(b, len, x >> 20, bits, out, out_size);
+        assert_true(r == -ENODATA || (r >= 1 && r <= 15 && (size_t)r <= len));
+        assert_true(strlen(out) < out_size);
+        assert_int_equal(out[out_size], 'Z');
+    }
+}
+
 /* Every opcode the CPU's decoder knows has a disassembler entry, with the decoder's length;
  * every one it does not know is "(bad)" with length 1. */
 static void test_covers_decoder(void **state)
@@ -495,6 +523,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_objdump_text),
         cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_covers_decoder),
         cmocka_unit_test(test_capstone_oracle),
     };

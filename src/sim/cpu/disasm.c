@@ -1227,6 +1227,25 @@ static void dis_insn(Dis *d, const X86DisForm *f)
     }
 }
 
+/* Prefix words and the mnemonic (14 prefixes of 9 characters still fit). */
+typedef struct {
+    char s[160];
+    size_t n;
+} Head;
+
+static void head_put(Head *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void head_put(Head *h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (h->n < sizeof h->s) {
+        int k = vsnprintf(h->s + h->n, sizeof h->s - h->n, fmt, ap);
+        if (k > 0) h->n += (size_t)k;
+        if (h->n >= sizeof h->s) h->n = sizeof h->s - 1;
+    }
+    va_end(ap);
+}
+
 static bool is_prefix(uint8_t b)
 {
     return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 ||
@@ -1299,11 +1318,9 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
 
     /* Prefixes objdump prints as words, in byte order: those the operands did not already
      * show. Of repeated prefixes of one kind, the last is the one that counts. */
-    char head[96];
-    size_t h = 0;
-    head[0] = '\0';
-#define HEAD(...) \
-    (h += (size_t)snprintf(head + h, h < sizeof head ? sizeof head - h : 0, __VA_ARGS__))
+    Head hd = { .n = 0 };
+    hd.s[0] = '\0';
+#define HEAD(...) head_put(&hd, __VA_ARGS__)
     unsigned npfx = 0;
     while (npfx < in.len && is_prefix(bytes[npfx])) npfx++;
     bool branch = f->form == D_JB || f->form == D_JV || op_is_near_ret_or_indirect(&in);
@@ -1346,7 +1363,7 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
     }
     HEAD("%s", d.mn);
 #undef HEAD
-    if (d.n) snprintf(out, out_size, "%-6s %s", head, d.ops);
-    else snprintf(out, out_size, "%s", head);
+    if (d.n) snprintf(out, out_size, "%-6s %s", hd.s, d.ops);
+    else snprintf(out, out_size, "%s", hd.s);
     return in.len;
 }
