@@ -82,9 +82,12 @@ $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.o guests/flat.ld
 
 .PRECIOUS: $(GUEST_DIR)/%.o
 
+# Extra libraries per unit test: TEST_LIBS_<name>. test_disasm checks against capstone.
+TEST_LIBS_test_disasm := -lcapstone
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(TEST_LIBS_$*)
 
 $(SST_RUN): $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lz

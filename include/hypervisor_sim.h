@@ -765,6 +765,24 @@ void vm_destroy(SimpleVM *svm);
 /* The seed's example: a real-mode program that prints "Hi!" on COM1 and halts. */
 int vm_run_real_mode_example(void);
 
+/* ------------------------------------------------------------------------------------ */
+/* Disassembler (src/sim/cpu/disasm.c)                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+/* Disassembles one instruction at `ip` from bytes[0..len) in 16- or 32-bit code
+ * (bits = 16 or 32, as CS.D and the mode give). Writes AT&T syntax as GNU objdump prints it
+ * (e.g. "mov    $0x3f8,%dx", "out    %al,(%dx)", "rep movsw %ds:(%si),%es:(%di)",
+ * "ljmp   $0xf000,$0xe05b", "call   0x7c2a") into out and returns the instruction's length
+ * (1..15), or a negative errno: -EINVAL for bad arguments, -ENODATA when bytes run out
+ * before the instruction ends (out then says "(bad)"/truncated). An opcode the CPU model does
+ * not know disassembles as "(bad)" with length 1.
+ * `ip` is the instruction's offset in CS (IP/EIP): branch targets are ip + length + rel,
+ * wrapped to the operand size as the CPU wraps them. Lengths and operands come from the
+ * interpreter's own decoder, so they are exactly what the sim CPU would execute. The text is
+ * cut to fit out_size (always NUL-terminated). */
+int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, char *out,
+                    size_t out_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -70,6 +70,13 @@ typedef struct X86OpInfo {
  * the fetch faults (-1: not executable memory, -2: too long). */
 int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint64_t *last_gpa);
 
+/* The same decoding from a byte buffer, without a CPU (the disassembler): d32 is CS.D.
+ * in->op is the plain opcode (no block-end mark) and in->fn the CPU's handler before
+ * specialisation (op_ud when LOCK is not allowed). Returns 0, X86_DECODE_TRUNCATED when
+ * bytes[0..avail) ends inside the instruction, or X86_EXC_GP past 15 bytes. */
+#define X86_DECODE_TRUNCATED (-3)
+int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
+
 /* ---------------------------------------------------------------------------------- */
 /* Control: faults, exits (cpu.c)                                                       */
 /* ---------------------------------------------------------------------------------- */

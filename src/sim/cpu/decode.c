@@ -521,11 +521,16 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xFC*/ { op_unimpl, 0 },  /* not implemented */
     /*0xFD*/ { op_unimpl, 0 },  /* not implemented */
     /*0xFE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFF*/ { op_ud, 0 },  /* ud0 */
+    /*0xFF*/ { op_ud, OPF_MODRM },  /* ud0 r, r/m (SDM Vol. 2B, UD: has ModR/M) */
 };
 
+/* Where instruction bytes come from: guest memory through CS (the CPU's fetch), or a
+ * caller's buffer (the disassembler). Both go through decode_insn below, so the CPU and the
+ * disassembler cannot disagree about an instruction's length or operands. */
 typedef struct {
-    X86Cpu *cpu;
+    X86Cpu *cpu;          /* NULL: bytes come from buf */
+    const uint8_t *buf;
+    size_t avail;         /* bytes in buf */
     uint64_t ip;          /* offset of the instruction in CS */
     unsigned n;           /* bytes fetched */
     uint64_t page_lin;    /* linear page of `host` */
@@ -536,9 +541,16 @@ typedef struct {
 
 /* One instruction byte at CS:ip+n: the CS limit applies to every byte (SDM Vol. 3A,
  * 5.3), the instruction may not exceed 15 bytes (SDM Vol. 2A, 2.3.11), and the byte must
- * be in RAM that allows execution. */
-static inline int fetch8(Fetch *f, uint8_t *out)
+ * be in RAM that allows execution. `from_buf` is a compile-time constant in each caller,
+ * so the CPU's path keeps no extra branch. */
+static inline __attribute__((always_inline)) int fetch8(Fetch *f, uint8_t *out, bool from_buf)
 {
+    if (from_buf) {
+        if (f->n >= X86_MAX_INSN_LEN) return X86_EXC_GP;
+        if (f->n >= f->avail) return X86_DECODE_TRUNCATED;
+        *out = f->buf[f->n++];
+        return 0;
+    }
     X86Cpu *cpu = f->cpu;
     uint64_t off = f->ip + f->n;
     if (f->n >= X86_MAX_INSN_LEN) return X86_EXC_GP;
@@ -559,16 +571,17 @@ static inline int fetch8(Fetch *f, uint8_t *out)
 
 #define FETCH(v)                                   \
     do {                                           \
-        int e_ = fetch8(&f, &(v));                 \
+        int e_ = fetch8(f, &(v), from_buf);        \
         if (e_) return e_;                         \
     } while (0)
 
-static int fetch_imm(Fetch *f, unsigned size, uint32_t *out)
+static inline __attribute__((always_inline)) int fetch_imm(Fetch *f, unsigned size,
+                                                           uint32_t *out, bool from_buf)
 {
     uint32_t v = 0;
     for (unsigned i = 0; i < size; i++) {
         uint8_t b;
-        int e = fetch8(f, &b);
+        int e = fetch8(f, &b, from_buf);
         if (e) return e;
         v |= (uint32_t)b << (8 * i);
     }
@@ -578,7 +591,7 @@ static int fetch_imm(Fetch *f, unsigned size, uint32_t *out)
 
 #define FETCH_IMM(size, v)                         \
     do {                                           \
-        int e_ = fetch_imm(&f, (size), &(v));      \
+        int e_ = fetch_imm(f, (size), &(v), from_buf); \
         if (e_) return e_;                         \
     } while (0)
 
@@ -624,10 +637,12 @@ static void specialize(X86Insn *in)
     } else if ((op == 0x81 || op == 0x83) && in->mod == 3) in->fn = op_alu16_ri;
 }
 
-int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint64_t *last_gpa)
+/* The byte-level decoder shared by the CPU and the disassembler: prefixes, opcode, ModR/M,
+ * SIB, displacement, immediates from `f` into *in (no handler specialisation: that is the
+ * CPU's business). Returns 0 or what fetch8 returned for the byte that failed. */
+static inline __attribute__((always_inline)) int decode_insn(Fetch *f, bool d, X86Insn *in,
+                                                             bool from_buf)
 {
-    Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull };
-    bool d = (cpu->cs.attr & X86_AR_DB) != 0;
     unsigned osz = d ? 4 : 2, asz = d ? 4 : 2;
     int seg = -1;
     uint8_t prefix = 0, b;
@@ -673,6 +688,9 @@ opcode:;
         in->mod = m >> 6;
         in->reg = (m >> 3) & 7;
         in->rm = m & 7;
+        /* MOV to/from CRn/DRn: "the 2 bits in the mod field are ignored" (SDM Vol. 2B,
+         * MOV-Control/Debug Registers): always a register, never displacement bytes. */
+        if (in->op >= 0x120 && in->op <= 0x123) in->mod = 3;
         if (in->mod != 3 && asz == 2) {
             /* SDM Vol. 2A, Table 2-1 */
             static const uint8_t base16[8] = { X86_RBX, X86_RBX, X86_RBP, X86_RBP,
@@ -773,11 +791,31 @@ opcode:;
         in->disp = (int32_t)v;
         in->mod = 0;
     }
-    in->len = (uint8_t)f.n;
+    in->len = (uint8_t)f->n;
     if ((prefix & PFX_LOCK) && !lockable(in)) in->fn = op_ud;
-    else specialize(in);
     if (fl & OPF_END) in->op |= 0x200;
+    return 0;
+}
+
+int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint64_t *last_gpa)
+{
+    Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull };
+    int r = decode_insn(&f, (cpu->cs.attr & X86_AR_DB) != 0, in, false);
+    if (r) return r;
+    /* specialize() looks at the plain opcode; the block-end mark goes back on after. */
+    uint16_t end = in->op & 0x200;
+    in->op &= 0x1FF;
+    if (in->fn != op_ud) specialize(in);
+    in->op |= end;
     *first_gpa = f.first_gpa;
     *last_gpa = f.last_gpa;
     return 0;
+}
+
+int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in)
+{
+    Fetch f = { .buf = bytes, .avail = avail };
+    int r = decode_insn(&f, d32, in, true);
+    in->op &= 0x1FF;
+    return r;
 }

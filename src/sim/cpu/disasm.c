@@ -1,0 +1,1369 @@
+/*
+ * The disassembler: one instruction from a byte buffer, in AT&T syntax as GNU objdump
+ * prints it. It does not decode by itself: lengths, prefixes, ModR/M, SIB, displacements
+ * and immediates come from the interpreter's x86_decode_bytes (decode.c), so what it shows
+ * is exactly what the sim CPU would execute. This file only names what was decoded: one
+ * mnemonic/operand-form entry per opcode, slot for slot with decode.c's opcode tables.
+ * Output format facts (operand order, suffixes, "rep"/"repz" choice, %eiz, "data32") follow
+ * objdump's observable output; see tests/unit/test_disasm.c for the checked cases.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "hypervisor_sim.h"
+#include "sim/cpu/cpu_internal.h"
+
+/* How an opcode's operands print (AT&T: sources first, destination last). E = ModR/M r/m,
+ * G = ModR/M reg, Z = register in the opcode's low 3 bits; B = byte, V = operand size. */
+enum {
+    D_BAD,      /* not an instruction the CPU model knows: "(bad)", length 1 */
+    D_PREFIX,   /* a prefix byte (never reaches the printer: the decoder consumes it) */
+    D_NONE,     /* no operands */
+    D_EB_GB, D_EV_GV, D_GB_EB, D_GV_EV, D_EW_GW, D_GV_EW,
+    D_AL_IB, D_AX_IV,
+    D_ZV,       /* inc/dec/push/pop r */
+    D_XCHG,     /* xchg r, ax */
+    D_NOP,      /* 90: nop, pause (F3), xchg eax,eax (66) */
+    D_ZB_IB, D_ZV_IV,
+    D_JB, D_JV, D_LOOP, D_JCXZ,
+    D_GRP1, D_GRP1A, D_GRP2, D_GRP3, D_GRP4, D_GRP5, D_GRP6, D_GRP7, D_GRP8, D_GRP11,
+    D_EV_SW, D_SW_EW,
+    D_GV_M,     /* lea, bound: memory only */
+    D_GV_MP,    /* les/lds/lss/lfs/lgs: memory only */
+    D_SREG,     /* push/pop sreg (arg: the segment register) */
+    D_STACK,    /* suffix w/l when the operand size is not the mode's default */
+    D_PUSH_I, D_RET_IW, D_ENTER, D_IB, D_FAR, D_IMUL3,
+    D_MOFFS, D_STR, D_XLAT, D_IO, D_CONV,
+    D_SHXD, D_CRDR, D_MOVX, D_EB, D_BSWAP, D_NOP_EV, D_FPU,
+};
+
+typedef struct X86DisForm {
+    const char *mn;       /* mnemonic (NULL: the form names it) */
+    uint8_t form;         /* D_* */
+    uint8_t arg;          /* D_SREG: segment register; D_CRDR: 1 for debug registers */
+} X86DisForm;
+
+/* One-byte opcodes, slot for slot with x86_optab in decode.c. */
+static const X86DisForm dis_optab[256] = {
+    /*0x00*/ { "add", D_EB_GB, 0 },
+    /*0x01*/ { "add", D_EV_GV, 0 },
+    /*0x02*/ { "add", D_GB_EB, 0 },
+    /*0x03*/ { "add", D_GV_EV, 0 },
+    /*0x04*/ { "add", D_AL_IB, 0 },
+    /*0x05*/ { "add", D_AX_IV, 0 },
+    /*0x06*/ { "push", D_SREG, 0 },
+    /*0x07*/ { "pop", D_SREG, 0 },
+    /*0x08*/ { "or", D_EB_GB, 0 },
+    /*0x09*/ { "or", D_EV_GV, 0 },
+    /*0x0A*/ { "or", D_GB_EB, 0 },
+    /*0x0B*/ { "or", D_GV_EV, 0 },
+    /*0x0C*/ { "or", D_AL_IB, 0 },
+    /*0x0D*/ { "or", D_AX_IV, 0 },
+    /*0x0E*/ { "push", D_SREG, 1 },
+    /*0x0F*/ { NULL, D_PREFIX, 0 },
+    /*0x10*/ { "adc", D_EB_GB, 0 },
+    /*0x11*/ { "adc", D_EV_GV, 0 },
+    /*0x12*/ { "adc", D_GB_EB, 0 },
+    /*0x13*/ { "adc", D_GV_EV, 0 },
+    /*0x14*/ { "adc", D_AL_IB, 0 },
+    /*0x15*/ { "adc", D_AX_IV, 0 },
+    /*0x16*/ { "push", D_SREG, 2 },
+    /*0x17*/ { "pop", D_SREG, 2 },
+    /*0x18*/ { "sbb", D_EB_GB, 0 },
+    /*0x19*/ { "sbb", D_EV_GV, 0 },
+    /*0x1A*/ { "sbb", D_GB_EB, 0 },
+    /*0x1B*/ { "sbb", D_GV_EV, 0 },
+    /*0x1C*/ { "sbb", D_AL_IB, 0 },
+    /*0x1D*/ { "sbb", D_AX_IV, 0 },
+    /*0x1E*/ { "push", D_SREG, 3 },
+    /*0x1F*/ { "pop", D_SREG, 3 },
+    /*0x20*/ { "and", D_EB_GB, 0 },
+    /*0x21*/ { "and", D_EV_GV, 0 },
+    /*0x22*/ { "and", D_GB_EB, 0 },
+    /*0x23*/ { "and", D_GV_EV, 0 },
+    /*0x24*/ { "and", D_AL_IB, 0 },
+    /*0x25*/ { "and", D_AX_IV, 0 },
+    /*0x26*/ { NULL, D_PREFIX, 0 },
+    /*0x27*/ { "daa", D_NONE, 0 },
+    /*0x28*/ { "sub", D_EB_GB, 0 },
+    /*0x29*/ { "sub", D_EV_GV, 0 },
+    /*0x2A*/ { "sub", D_GB_EB, 0 },
+    /*0x2B*/ { "sub", D_GV_EV, 0 },
+    /*0x2C*/ { "sub", D_AL_IB, 0 },
+    /*0x2D*/ { "sub", D_AX_IV, 0 },
+    /*0x2E*/ { NULL, D_PREFIX, 0 },
+    /*0x2F*/ { "das", D_NONE, 0 },
+    /*0x30*/ { "xor", D_EB_GB, 0 },
+    /*0x31*/ { "xor", D_EV_GV, 0 },
+    /*0x32*/ { "xor", D_GB_EB, 0 },
+    /*0x33*/ { "xor", D_GV_EV, 0 },
+    /*0x34*/ { "xor", D_AL_IB, 0 },
+    /*0x35*/ { "xor", D_AX_IV, 0 },
+    /*0x36*/ { NULL, D_PREFIX, 0 },
+    /*0x37*/ { "aaa", D_NONE, 0 },
+    /*0x38*/ { "cmp", D_EB_GB, 0 },
+    /*0x39*/ { "cmp", D_EV_GV, 0 },
+    /*0x3A*/ { "cmp", D_GB_EB, 0 },
+    /*0x3B*/ { "cmp", D_GV_EV, 0 },
+    /*0x3C*/ { "cmp", D_AL_IB, 0 },
+    /*0x3D*/ { "cmp", D_AX_IV, 0 },
+    /*0x3E*/ { NULL, D_PREFIX, 0 },
+    /*0x3F*/ { "aas", D_NONE, 0 },
+    /*0x40*/ { "inc", D_ZV, 0 },
+    /*0x41*/ { "inc", D_ZV, 0 },
+    /*0x42*/ { "inc", D_ZV, 0 },
+    /*0x43*/ { "inc", D_ZV, 0 },
+    /*0x44*/ { "inc", D_ZV, 0 },
+    /*0x45*/ { "inc", D_ZV, 0 },
+    /*0x46*/ { "inc", D_ZV, 0 },
+    /*0x47*/ { "inc", D_ZV, 0 },
+    /*0x48*/ { "dec", D_ZV, 0 },
+    /*0x49*/ { "dec", D_ZV, 0 },
+    /*0x4A*/ { "dec", D_ZV, 0 },
+    /*0x4B*/ { "dec", D_ZV, 0 },
+    /*0x4C*/ { "dec", D_ZV, 0 },
+    /*0x4D*/ { "dec", D_ZV, 0 },
+    /*0x4E*/ { "dec", D_ZV, 0 },
+    /*0x4F*/ { "dec", D_ZV, 0 },
+    /*0x50*/ { "push", D_ZV, 0 },
+    /*0x51*/ { "push", D_ZV, 0 },
+    /*0x52*/ { "push", D_ZV, 0 },
+    /*0x53*/ { "push", D_ZV, 0 },
+    /*0x54*/ { "push", D_ZV, 0 },
+    /*0x55*/ { "push", D_ZV, 0 },
+    /*0x56*/ { "push", D_ZV, 0 },
+    /*0x57*/ { "push", D_ZV, 0 },
+    /*0x58*/ { "pop", D_ZV, 0 },
+    /*0x59*/ { "pop", D_ZV, 0 },
+    /*0x5A*/ { "pop", D_ZV, 0 },
+    /*0x5B*/ { "pop", D_ZV, 0 },
+    /*0x5C*/ { "pop", D_ZV, 0 },
+    /*0x5D*/ { "pop", D_ZV, 0 },
+    /*0x5E*/ { "pop", D_ZV, 0 },
+    /*0x5F*/ { "pop", D_ZV, 0 },
+    /*0x60*/ { "pusha", D_STACK, 0 },
+    /*0x61*/ { "popa", D_STACK, 0 },
+    /*0x62*/ { "bound", D_GV_M, 0 },
+    /*0x63*/ { "arpl", D_EW_GW, 0 },
+    /*0x64*/ { NULL, D_PREFIX, 0 },
+    /*0x65*/ { NULL, D_PREFIX, 0 },
+    /*0x66*/ { NULL, D_PREFIX, 0 },
+    /*0x67*/ { NULL, D_PREFIX, 0 },
+    /*0x68*/ { "push", D_PUSH_I, 0 },
+    /*0x69*/ { "imul", D_IMUL3, 0 },
+    /*0x6A*/ { "push", D_PUSH_I, 0 },
+    /*0x6B*/ { "imul", D_IMUL3, 0 },
+    /*0x6C*/ { "ins", D_STR, 0 },
+    /*0x6D*/ { "ins", D_STR, 0 },
+    /*0x6E*/ { "outs", D_STR, 0 },
+    /*0x6F*/ { "outs", D_STR, 0 },
+    /*0x70*/ { "jo", D_JB, 0 },
+    /*0x71*/ { "jno", D_JB, 0 },
+    /*0x72*/ { "jb", D_JB, 0 },
+    /*0x73*/ { "jae", D_JB, 0 },
+    /*0x74*/ { "je", D_JB, 0 },
+    /*0x75*/ { "jne", D_JB, 0 },
+    /*0x76*/ { "jbe", D_JB, 0 },
+    /*0x77*/ { "ja", D_JB, 0 },
+    /*0x78*/ { "js", D_JB, 0 },
+    /*0x79*/ { "jns", D_JB, 0 },
+    /*0x7A*/ { "jp", D_JB, 0 },
+    /*0x7B*/ { "jnp", D_JB, 0 },
+    /*0x7C*/ { "jl", D_JB, 0 },
+    /*0x7D*/ { "jge", D_JB, 0 },
+    /*0x7E*/ { "jle", D_JB, 0 },
+    /*0x7F*/ { "jg", D_JB, 0 },
+    /*0x80*/ { NULL, D_GRP1, 0 },
+    /*0x81*/ { NULL, D_GRP1, 0 },
+    /*0x82*/ { NULL, D_GRP1, 0 },
+    /*0x83*/ { NULL, D_GRP1, 0 },
+    /*0x84*/ { "test", D_EB_GB, 0 },
+    /*0x85*/ { "test", D_EV_GV, 0 },
+    /*0x86*/ { "xchg", D_EB_GB, 0 },
+    /*0x87*/ { "xchg", D_EV_GV, 0 },
+    /*0x88*/ { "mov", D_EB_GB, 0 },
+    /*0x89*/ { "mov", D_EV_GV, 0 },
+    /*0x8A*/ { "mov", D_GB_EB, 0 },
+    /*0x8B*/ { "mov", D_GV_EV, 0 },
+    /*0x8C*/ { "mov", D_EV_SW, 0 },
+    /*0x8D*/ { "lea", D_GV_M, 0 },
+    /*0x8E*/ { "mov", D_SW_EW, 0 },
+    /*0x8F*/ { "pop", D_GRP1A, 0 },
+    /*0x90*/ { "nop", D_NOP, 0 },
+    /*0x91*/ { "xchg", D_XCHG, 0 },
+    /*0x92*/ { "xchg", D_XCHG, 0 },
+    /*0x93*/ { "xchg", D_XCHG, 0 },
+    /*0x94*/ { "xchg", D_XCHG, 0 },
+    /*0x95*/ { "xchg", D_XCHG, 0 },
+    /*0x96*/ { "xchg", D_XCHG, 0 },
+    /*0x97*/ { "xchg", D_XCHG, 0 },
+    /*0x98*/ { "cbtw", D_CONV, 0 },
+    /*0x99*/ { "cwtd", D_CONV, 0 },
+    /*0x9A*/ { "lcall", D_FAR, 0 },
+    /*0x9B*/ { "fwait", D_NONE, 0 },
+    /*0x9C*/ { "pushf", D_STACK, 0 },
+    /*0x9D*/ { "popf", D_STACK, 0 },
+    /*0x9E*/ { "sahf", D_NONE, 0 },
+    /*0x9F*/ { "lahf", D_NONE, 0 },
+    /*0xA0*/ { "mov", D_MOFFS, 0 },
+    /*0xA1*/ { "mov", D_MOFFS, 0 },
+    /*0xA2*/ { "mov", D_MOFFS, 0 },
+    /*0xA3*/ { "mov", D_MOFFS, 0 },
+    /*0xA4*/ { "movs", D_STR, 0 },
+    /*0xA5*/ { "movs", D_STR, 0 },
+    /*0xA6*/ { "cmps", D_STR, 0 },
+    /*0xA7*/ { "cmps", D_STR, 0 },
+    /*0xA8*/ { "test", D_AL_IB, 0 },
+    /*0xA9*/ { "test", D_AX_IV, 0 },
+    /*0xAA*/ { "stos", D_STR, 0 },
+    /*0xAB*/ { "stos", D_STR, 0 },
+    /*0xAC*/ { "lods", D_STR, 0 },
+    /*0xAD*/ { "lods", D_STR, 0 },
+    /*0xAE*/ { "scas", D_STR, 0 },
+    /*0xAF*/ { "scas", D_STR, 0 },
+    /*0xB0*/ { "mov", D_ZB_IB, 0 },
+    /*0xB1*/ { "mov", D_ZB_IB, 0 },
+    /*0xB2*/ { "mov", D_ZB_IB, 0 },
+    /*0xB3*/ { "mov", D_ZB_IB, 0 },
+    /*0xB4*/ { "mov", D_ZB_IB, 0 },
+    /*0xB5*/ { "mov", D_ZB_IB, 0 },
+    /*0xB6*/ { "mov", D_ZB_IB, 0 },
+    /*0xB7*/ { "mov", D_ZB_IB, 0 },
+    /*0xB8*/ { "mov", D_ZV_IV, 0 },
+    /*0xB9*/ { "mov", D_ZV_IV, 0 },
+    /*0xBA*/ { "mov", D_ZV_IV, 0 },
+    /*0xBB*/ { "mov", D_ZV_IV, 0 },
+    /*0xBC*/ { "mov", D_ZV_IV, 0 },
+    /*0xBD*/ { "mov", D_ZV_IV, 0 },
+    /*0xBE*/ { "mov", D_ZV_IV, 0 },
+    /*0xBF*/ { "mov", D_ZV_IV, 0 },
+    /*0xC0*/ { NULL, D_GRP2, 0 },
+    /*0xC1*/ { NULL, D_GRP2, 0 },
+    /*0xC2*/ { "ret", D_RET_IW, 0 },
+    /*0xC3*/ { "ret", D_STACK, 0 },
+    /*0xC4*/ { "les", D_GV_MP, 0 },
+    /*0xC5*/ { "lds", D_GV_MP, 0 },
+    /*0xC6*/ { "mov", D_GRP11, 0 },
+    /*0xC7*/ { "mov", D_GRP11, 0 },
+    /*0xC8*/ { "enter", D_ENTER, 0 },
+    /*0xC9*/ { "leave", D_STACK, 0 },
+    /*0xCA*/ { "lret", D_RET_IW, 0 },
+    /*0xCB*/ { "lret", D_STACK, 0 },
+    /*0xCC*/ { "int3", D_NONE, 0 },
+    /*0xCD*/ { "int", D_IB, 0 },
+    /*0xCE*/ { "into", D_NONE, 0 },
+    /*0xCF*/ { "iret", D_STACK, 0 },
+    /*0xD0*/ { NULL, D_GRP2, 0 },
+    /*0xD1*/ { NULL, D_GRP2, 0 },
+    /*0xD2*/ { NULL, D_GRP2, 0 },
+    /*0xD3*/ { NULL, D_GRP2, 0 },
+    /*0xD4*/ { "aam", D_IB, 0 },
+    /*0xD5*/ { "aad", D_IB, 0 },
+    /*0xD6*/ { "salc", D_NONE, 0 },
+    /*0xD7*/ { "xlat", D_XLAT, 0 },
+    /*0xD8*/ { NULL, D_FPU, 0 },
+    /*0xD9*/ { NULL, D_FPU, 0 },
+    /*0xDA*/ { NULL, D_FPU, 0 },
+    /*0xDB*/ { NULL, D_FPU, 0 },
+    /*0xDC*/ { NULL, D_FPU, 0 },
+    /*0xDD*/ { NULL, D_FPU, 0 },
+    /*0xDE*/ { NULL, D_FPU, 0 },
+    /*0xDF*/ { NULL, D_FPU, 0 },
+    /*0xE0*/ { "loopne", D_LOOP, 0 },
+    /*0xE1*/ { "loope", D_LOOP, 0 },
+    /*0xE2*/ { "loop", D_LOOP, 0 },
+    /*0xE3*/ { "jcxz", D_JCXZ, 0 },
+    /*0xE4*/ { "in", D_IO, 0 },
+    /*0xE5*/ { "in", D_IO, 0 },
+    /*0xE6*/ { "out", D_IO, 0 },
+    /*0xE7*/ { "out", D_IO, 0 },
+    /*0xE8*/ { "call", D_JV, 0 },
+    /*0xE9*/ { "jmp", D_JV, 0 },
+    /*0xEA*/ { "ljmp", D_FAR, 0 },
+    /*0xEB*/ { "jmp", D_JB, 0 },
+    /*0xEC*/ { "in", D_IO, 0 },
+    /*0xED*/ { "in", D_IO, 0 },
+    /*0xEE*/ { "out", D_IO, 0 },
+    /*0xEF*/ { "out", D_IO, 0 },
+    /*0xF0*/ { NULL, D_PREFIX, 0 },
+    /*0xF1*/ { "int1", D_NONE, 0 },
+    /*0xF2*/ { NULL, D_PREFIX, 0 },
+    /*0xF3*/ { NULL, D_PREFIX, 0 },
+    /*0xF4*/ { "hlt", D_NONE, 0 },
+    /*0xF5*/ { "cmc", D_NONE, 0 },
+    /*0xF6*/ { NULL, D_GRP3, 0 },
+    /*0xF7*/ { NULL, D_GRP3, 0 },
+    /*0xF8*/ { "clc", D_NONE, 0 },
+    /*0xF9*/ { "stc", D_NONE, 0 },
+    /*0xFA*/ { "cli", D_NONE, 0 },
+    /*0xFB*/ { "sti", D_NONE, 0 },
+    /*0xFC*/ { "cld", D_NONE, 0 },
+    /*0xFD*/ { "std", D_NONE, 0 },
+    /*0xFE*/ { NULL, D_GRP4, 0 },
+    /*0xFF*/ { NULL, D_GRP5, 0 },
+};
+
+/* 0F xx, slot for slot with x86_optab_0f in decode.c. */
+static const X86DisForm dis_optab_0f[256] = {
+    /*0x00*/ { NULL, D_GRP6, 0 },
+    /*0x01*/ { NULL, D_GRP7, 0 },
+    /*0x02*/ { "lar", D_GV_EW, 0 },
+    /*0x03*/ { "lsl", D_GV_EW, 0 },
+    /*0x04*/ { NULL, D_BAD, 0 },
+    /*0x05*/ { "syscall", D_NONE, 0 },
+    /*0x06*/ { "clts", D_NONE, 0 },
+    /*0x07*/ { NULL, D_BAD, 0 },
+    /*0x08*/ { "invd", D_NONE, 0 },
+    /*0x09*/ { "wbinvd", D_NONE, 0 },
+    /*0x0A*/ { NULL, D_BAD, 0 },
+    /*0x0B*/ { "ud2", D_NONE, 0 },
+    /*0x0C*/ { NULL, D_BAD, 0 },
+    /*0x0D*/ { NULL, D_BAD, 0 },
+    /*0x0E*/ { NULL, D_BAD, 0 },
+    /*0x0F*/ { NULL, D_BAD, 0 },
+    /*0x10*/ { NULL, D_BAD, 0 },
+    /*0x11*/ { NULL, D_BAD, 0 },
+    /*0x12*/ { NULL, D_BAD, 0 },
+    /*0x13*/ { NULL, D_BAD, 0 },
+    /*0x14*/ { NULL, D_BAD, 0 },
+    /*0x15*/ { NULL, D_BAD, 0 },
+    /*0x16*/ { NULL, D_BAD, 0 },
+    /*0x17*/ { NULL, D_BAD, 0 },
+    /*0x18*/ { NULL, D_BAD, 0 },
+    /*0x19*/ { NULL, D_BAD, 0 },
+    /*0x1A*/ { NULL, D_BAD, 0 },
+    /*0x1B*/ { NULL, D_BAD, 0 },
+    /*0x1C*/ { NULL, D_BAD, 0 },
+    /*0x1D*/ { NULL, D_BAD, 0 },
+    /*0x1E*/ { NULL, D_BAD, 0 },
+    /*0x1F*/ { "nop", D_NOP_EV, 0 },
+    /*0x20*/ { "mov", D_CRDR, 0 },
+    /*0x21*/ { "mov", D_CRDR, 1 },
+    /*0x22*/ { "mov", D_CRDR, 0 },
+    /*0x23*/ { "mov", D_CRDR, 1 },
+    /*0x24*/ { NULL, D_BAD, 0 },
+    /*0x25*/ { NULL, D_BAD, 0 },
+    /*0x26*/ { NULL, D_BAD, 0 },
+    /*0x27*/ { NULL, D_BAD, 0 },
+    /*0x28*/ { NULL, D_BAD, 0 },
+    /*0x29*/ { NULL, D_BAD, 0 },
+    /*0x2A*/ { NULL, D_BAD, 0 },
+    /*0x2B*/ { NULL, D_BAD, 0 },
+    /*0x2C*/ { NULL, D_BAD, 0 },
+    /*0x2D*/ { NULL, D_BAD, 0 },
+    /*0x2E*/ { NULL, D_BAD, 0 },
+    /*0x2F*/ { NULL, D_BAD, 0 },
+    /*0x30*/ { "wrmsr", D_NONE, 0 },
+    /*0x31*/ { "rdtsc", D_NONE, 0 },
+    /*0x32*/ { "rdmsr", D_NONE, 0 },
+    /*0x33*/ { NULL, D_BAD, 0 },
+    /*0x34*/ { NULL, D_BAD, 0 },
+    /*0x35*/ { NULL, D_BAD, 0 },
+    /*0x36*/ { NULL, D_BAD, 0 },
+    /*0x37*/ { NULL, D_BAD, 0 },
+    /*0x38*/ { NULL, D_BAD, 0 },
+    /*0x39*/ { NULL, D_BAD, 0 },
+    /*0x3A*/ { NULL, D_BAD, 0 },
+    /*0x3B*/ { NULL, D_BAD, 0 },
+    /*0x3C*/ { NULL, D_BAD, 0 },
+    /*0x3D*/ { NULL, D_BAD, 0 },
+    /*0x3E*/ { NULL, D_BAD, 0 },
+    /*0x3F*/ { NULL, D_BAD, 0 },
+    /*0x40*/ { "cmovo", D_GV_EV, 0 },
+    /*0x41*/ { "cmovno", D_GV_EV, 0 },
+    /*0x42*/ { "cmovb", D_GV_EV, 0 },
+    /*0x43*/ { "cmovae", D_GV_EV, 0 },
+    /*0x44*/ { "cmove", D_GV_EV, 0 },
+    /*0x45*/ { "cmovne", D_GV_EV, 0 },
+    /*0x46*/ { "cmovbe", D_GV_EV, 0 },
+    /*0x47*/ { "cmova", D_GV_EV, 0 },
+    /*0x48*/ { "cmovs", D_GV_EV, 0 },
+    /*0x49*/ { "cmovns", D_GV_EV, 0 },
+    /*0x4A*/ { "cmovp", D_GV_EV, 0 },
+    /*0x4B*/ { "cmovnp", D_GV_EV, 0 },
+    /*0x4C*/ { "cmovl", D_GV_EV, 0 },
+    /*0x4D*/ { "cmovge", D_GV_EV, 0 },
+    /*0x4E*/ { "cmovle", D_GV_EV, 0 },
+    /*0x4F*/ { "cmovg", D_GV_EV, 0 },
+    /*0x50*/ { NULL, D_BAD, 0 },
+    /*0x51*/ { NULL, D_BAD, 0 },
+    /*0x52*/ { NULL, D_BAD, 0 },
+    /*0x53*/ { NULL, D_BAD, 0 },
+    /*0x54*/ { NULL, D_BAD, 0 },
+    /*0x55*/ { NULL, D_BAD, 0 },
+    /*0x56*/ { NULL, D_BAD, 0 },
+    /*0x57*/ { NULL, D_BAD, 0 },
+    /*0x58*/ { NULL, D_BAD, 0 },
+    /*0x59*/ { NULL, D_BAD, 0 },
+    /*0x5A*/ { NULL, D_BAD, 0 },
+    /*0x5B*/ { NULL, D_BAD, 0 },
+    /*0x5C*/ { NULL, D_BAD, 0 },
+    /*0x5D*/ { NULL, D_BAD, 0 },
+    /*0x5E*/ { NULL, D_BAD, 0 },
+    /*0x5F*/ { NULL, D_BAD, 0 },
+    /*0x60*/ { NULL, D_BAD, 0 },
+    /*0x61*/ { NULL, D_BAD, 0 },
+    /*0x62*/ { NULL, D_BAD, 0 },
+    /*0x63*/ { NULL, D_BAD, 0 },
+    /*0x64*/ { NULL, D_BAD, 0 },
+    /*0x65*/ { NULL, D_BAD, 0 },
+    /*0x66*/ { NULL, D_BAD, 0 },
+    /*0x67*/ { NULL, D_BAD, 0 },
+    /*0x68*/ { NULL, D_BAD, 0 },
+    /*0x69*/ { NULL, D_BAD, 0 },
+    /*0x6A*/ { NULL, D_BAD, 0 },
+    /*0x6B*/ { NULL, D_BAD, 0 },
+    /*0x6C*/ { NULL, D_BAD, 0 },
+    /*0x6D*/ { NULL, D_BAD, 0 },
+    /*0x6E*/ { NULL, D_BAD, 0 },
+    /*0x6F*/ { NULL, D_BAD, 0 },
+    /*0x70*/ { NULL, D_BAD, 0 },
+    /*0x71*/ { NULL, D_BAD, 0 },
+    /*0x72*/ { NULL, D_BAD, 0 },
+    /*0x73*/ { NULL, D_BAD, 0 },
+    /*0x74*/ { NULL, D_BAD, 0 },
+    /*0x75*/ { NULL, D_BAD, 0 },
+    /*0x76*/ { NULL, D_BAD, 0 },
+    /*0x77*/ { NULL, D_BAD, 0 },
+    /*0x78*/ { NULL, D_BAD, 0 },
+    /*0x79*/ { NULL, D_BAD, 0 },
+    /*0x7A*/ { NULL, D_BAD, 0 },
+    /*0x7B*/ { NULL, D_BAD, 0 },
+    /*0x7C*/ { NULL, D_BAD, 0 },
+    /*0x7D*/ { NULL, D_BAD, 0 },
+    /*0x7E*/ { NULL, D_BAD, 0 },
+    /*0x7F*/ { NULL, D_BAD, 0 },
+    /*0x80*/ { "jo", D_JV, 0 },
+    /*0x81*/ { "jno", D_JV, 0 },
+    /*0x82*/ { "jb", D_JV, 0 },
+    /*0x83*/ { "jae", D_JV, 0 },
+    /*0x84*/ { "je", D_JV, 0 },
+    /*0x85*/ { "jne", D_JV, 0 },
+    /*0x86*/ { "jbe", D_JV, 0 },
+    /*0x87*/ { "ja", D_JV, 0 },
+    /*0x88*/ { "js", D_JV, 0 },
+    /*0x89*/ { "jns", D_JV, 0 },
+    /*0x8A*/ { "jp", D_JV, 0 },
+    /*0x8B*/ { "jnp", D_JV, 0 },
+    /*0x8C*/ { "jl", D_JV, 0 },
+    /*0x8D*/ { "jge", D_JV, 0 },
+    /*0x8E*/ { "jle", D_JV, 0 },
+    /*0x8F*/ { "jg", D_JV, 0 },
+    /*0x90*/ { "seto", D_EB, 0 },
+    /*0x91*/ { "setno", D_EB, 0 },
+    /*0x92*/ { "setb", D_EB, 0 },
+    /*0x93*/ { "setae", D_EB, 0 },
+    /*0x94*/ { "sete", D_EB, 0 },
+    /*0x95*/ { "setne", D_EB, 0 },
+    /*0x96*/ { "setbe", D_EB, 0 },
+    /*0x97*/ { "seta", D_EB, 0 },
+    /*0x98*/ { "sets", D_EB, 0 },
+    /*0x99*/ { "setns", D_EB, 0 },
+    /*0x9A*/ { "setp", D_EB, 0 },
+    /*0x9B*/ { "setnp", D_EB, 0 },
+    /*0x9C*/ { "setl", D_EB, 0 },
+    /*0x9D*/ { "setge", D_EB, 0 },
+    /*0x9E*/ { "setle", D_EB, 0 },
+    /*0x9F*/ { "setg", D_EB, 0 },
+    /*0xA0*/ { "push", D_SREG, 4 },
+    /*0xA1*/ { "pop", D_SREG, 4 },
+    /*0xA2*/ { "cpuid", D_NONE, 0 },
+    /*0xA3*/ { "bt", D_EV_GV, 0 },
+    /*0xA4*/ { "shld", D_SHXD, 0 },
+    /*0xA5*/ { "shld", D_SHXD, 0 },
+    /*0xA6*/ { NULL, D_BAD, 0 },
+    /*0xA7*/ { NULL, D_BAD, 0 },
+    /*0xA8*/ { "push", D_SREG, 5 },
+    /*0xA9*/ { "pop", D_SREG, 5 },
+    /*0xAA*/ { NULL, D_BAD, 0 },
+    /*0xAB*/ { "bts", D_EV_GV, 0 },
+    /*0xAC*/ { "shrd", D_SHXD, 0 },
+    /*0xAD*/ { "shrd", D_SHXD, 0 },
+    /*0xAE*/ { NULL, D_BAD, 0 },
+    /*0xAF*/ { "imul", D_GV_EV, 0 },
+    /*0xB0*/ { "cmpxchg", D_EB_GB, 0 },
+    /*0xB1*/ { "cmpxchg", D_EV_GV, 0 },
+    /*0xB2*/ { "lss", D_GV_MP, 0 },
+    /*0xB3*/ { "btr", D_EV_GV, 0 },
+    /*0xB4*/ { "lfs", D_GV_MP, 0 },
+    /*0xB5*/ { "lgs", D_GV_MP, 0 },
+    /*0xB6*/ { "movz", D_MOVX, 0 },
+    /*0xB7*/ { "movz", D_MOVX, 0 },
+    /*0xB8*/ { NULL, D_BAD, 0 },
+    /*0xB9*/ { "ud1", D_GV_EV, 0 },
+    /*0xBA*/ { NULL, D_GRP8, 0 },
+    /*0xBB*/ { "btc", D_EV_GV, 0 },
+    /*0xBC*/ { "bsf", D_GV_EV, 0 },
+    /*0xBD*/ { "bsr", D_GV_EV, 0 },
+    /*0xBE*/ { "movs", D_MOVX, 0 },
+    /*0xBF*/ { "movs", D_MOVX, 0 },
+    /*0xC0*/ { "xadd", D_EB_GB, 0 },
+    /*0xC1*/ { "xadd", D_EV_GV, 0 },
+    /*0xC2*/ { NULL, D_BAD, 0 },
+    /*0xC3*/ { NULL, D_BAD, 0 },
+    /*0xC4*/ { NULL, D_BAD, 0 },
+    /*0xC5*/ { NULL, D_BAD, 0 },
+    /*0xC6*/ { NULL, D_BAD, 0 },
+    /*0xC7*/ { NULL, D_BAD, 0 },
+    /*0xC8*/ { "bswap", D_BSWAP, 0 },
+    /*0xC9*/ { "bswap", D_BSWAP, 0 },
+    /*0xCA*/ { "bswap", D_BSWAP, 0 },
+    /*0xCB*/ { "bswap", D_BSWAP, 0 },
+    /*0xCC*/ { "bswap", D_BSWAP, 0 },
+    /*0xCD*/ { "bswap", D_BSWAP, 0 },
+    /*0xCE*/ { "bswap", D_BSWAP, 0 },
+    /*0xCF*/ { "bswap", D_BSWAP, 0 },
+    /*0xD0*/ { NULL, D_BAD, 0 },
+    /*0xD1*/ { NULL, D_BAD, 0 },
+    /*0xD2*/ { NULL, D_BAD, 0 },
+    /*0xD3*/ { NULL, D_BAD, 0 },
+    /*0xD4*/ { NULL, D_BAD, 0 },
+    /*0xD5*/ { NULL, D_BAD, 0 },
+    /*0xD6*/ { NULL, D_BAD, 0 },
+    /*0xD7*/ { NULL, D_BAD, 0 },
+    /*0xD8*/ { NULL, D_BAD, 0 },
+    /*0xD9*/ { NULL, D_BAD, 0 },
+    /*0xDA*/ { NULL, D_BAD, 0 },
+    /*0xDB*/ { NULL, D_BAD, 0 },
+    /*0xDC*/ { NULL, D_BAD, 0 },
+    /*0xDD*/ { NULL, D_BAD, 0 },
+    /*0xDE*/ { NULL, D_BAD, 0 },
+    /*0xDF*/ { NULL, D_BAD, 0 },
+    /*0xE0*/ { NULL, D_BAD, 0 },
+    /*0xE1*/ { NULL, D_BAD, 0 },
+    /*0xE2*/ { NULL, D_BAD, 0 },
+    /*0xE3*/ { NULL, D_BAD, 0 },
+    /*0xE4*/ { NULL, D_BAD, 0 },
+    /*0xE5*/ { NULL, D_BAD, 0 },
+    /*0xE6*/ { NULL, D_BAD, 0 },
+    /*0xE7*/ { NULL, D_BAD, 0 },
+    /*0xE8*/ { NULL, D_BAD, 0 },
+    /*0xE9*/ { NULL, D_BAD, 0 },
+    /*0xEA*/ { NULL, D_BAD, 0 },
+    /*0xEB*/ { NULL, D_BAD, 0 },
+    /*0xEC*/ { NULL, D_BAD, 0 },
+    /*0xED*/ { NULL, D_BAD, 0 },
+    /*0xEE*/ { NULL, D_BAD, 0 },
+    /*0xEF*/ { NULL, D_BAD, 0 },
+    /*0xF0*/ { NULL, D_BAD, 0 },
+    /*0xF1*/ { NULL, D_BAD, 0 },
+    /*0xF2*/ { NULL, D_BAD, 0 },
+    /*0xF3*/ { NULL, D_BAD, 0 },
+    /*0xF4*/ { NULL, D_BAD, 0 },
+    /*0xF5*/ { NULL, D_BAD, 0 },
+    /*0xF6*/ { NULL, D_BAD, 0 },
+    /*0xF7*/ { NULL, D_BAD, 0 },
+    /*0xF8*/ { NULL, D_BAD, 0 },
+    /*0xF9*/ { NULL, D_BAD, 0 },
+    /*0xFA*/ { NULL, D_BAD, 0 },
+    /*0xFB*/ { NULL, D_BAD, 0 },
+    /*0xFC*/ { NULL, D_BAD, 0 },
+    /*0xFD*/ { NULL, D_BAD, 0 },
+    /*0xFE*/ { NULL, D_BAD, 0 },
+    /*0xFF*/ { "ud0", D_GV_EV, 0 },
+};
+
+static const char *const reg8[8] = { "al", "cl", "dl", "bl", "ah", "ch", "dh", "bh" };
+static const char *const reg16[8] = { "ax", "cx", "dx", "bx", "sp", "bp", "si", "di" };
+static const char *const reg32[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
+static const char *const sreg[8] = { "es", "cs", "ss", "ds", "fs", "gs", "?", "?" };
+static const char *const alu_mn[8] = { "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp" };
+static const char *const shift_mn[8] = { "rol", "ror", "rcl", "rcr", "shl", "shr", "shl", "sar" };
+
+/* The printer's state for one instruction. The used_* flags record whether a prefix showed
+ * in the operands or the mnemonic; objdump names prefixes that did not ("data32 jmp",
+ * "es nop", "addr32 mov 0x1000,%ax"), and so does this. */
+typedef struct {
+    const X86Insn *in;
+    const uint8_t *bytes;
+    uint64_t ip;
+    unsigned dsz;         /* the mode's default operand/address size: 2 or 4 */
+    bool used_osz, used_asz, used_seg, used_rep;
+    bool bad;             /* an encoding the CPU raises #UD for: "(bad)" */
+    bool notrack;         /* the 3E prefix printed as "notrack" */
+    char mn[24];
+    char ops[128];
+    size_t n;             /* characters in ops */
+} Dis;
+
+static void ops_put(Dis *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ops_put(Dis *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (d->n < sizeof d->ops) {
+        int k = vsnprintf(d->ops + d->n, sizeof d->ops - d->n, fmt, ap);
+        if (k > 0) d->n += (size_t)k;
+        if (d->n >= sizeof d->ops) d->n = sizeof d->ops - 1;
+    }
+    va_end(ap);
+}
+
+static void comma(Dis *d) { ops_put(d, ","); }
+
+static char sfx(unsigned size) { return size == 1 ? 'b' : size == 2 ? 'w' : 'l'; }
+
+/* The mnemonic, with `suffix` appended when it is not 0. */
+static void set_mn(Dis *d, const char *mn, char suffix)
+{
+    if (suffix) snprintf(d->mn, sizeof d->mn, "%s%c", mn, suffix);
+    else snprintf(d->mn, sizeof d->mn, "%s", mn);
+}
+
+/* Suffix of a stack-size instruction: only when the operand size is not the default. */
+static char stack_sfx(Dis *d)
+{
+    d->used_osz = true;
+    return d->in->osz != d->dsz ? sfx(d->in->osz) : 0;
+}
+
+static void put_reg(Dis *d, unsigned r, unsigned size)
+{
+    ops_put(d, "%%%s", size == 1 ? reg8[r & 7] : size == 2 ? reg16[r & 7] : reg32[r & 7]);
+}
+
+/* A general register of the operand size (which makes the 0x66 prefix visible). */
+static void put_regv(Dis *d, unsigned r)
+{
+    d->used_osz = true;
+    put_reg(d, r, d->in->osz);
+}
+
+static void put_imm(Dis *d, uint32_t v, unsigned size)
+{
+    ops_put(d, "$0x%x", v & size_mask(size));
+}
+
+static void put_disp_signed(Dis *d, int32_t disp)
+{
+    if (disp < 0) ops_put(d, "-0x%x", (uint32_t)0 - (uint32_t)disp);
+    else ops_put(d, "0x%x", (uint32_t)disp);
+}
+
+/* The SIB byte, when the instruction has one (found again from the raw bytes: the decoder
+ * keeps base/index/scale but not whether they came from a SIB byte, which objdump shows
+ * through %eiz). */
+static int sib_byte(const Dis *d)
+{
+    const X86Insn *in = d->in;
+    if (in->asz != 4 || in->mod == 3 || in->rm != 4 || !in->has_modrm) return -1;
+    unsigned i = 0;
+    while (i < in->len) {
+        uint8_t b = d->bytes[i];
+        if (b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 ||
+            b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3) i++;
+        else break;
+    }
+    i += (in->op & 0x100) ? 2 : 1;   /* opcode */
+    i += 1;                          /* ModR/M */
+    return i < in->len ? d->bytes[i] : -1;
+}
+
+/* The segment-override byte that counts (the last one), or 0. */
+static uint8_t last_seg_prefix(const Dis *d)
+{
+    uint8_t seg = 0;
+    for (unsigned i = 0; i < d->in->len; i++) {
+        uint8_t b = d->bytes[i];
+        if (b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65) seg = b;
+        else if (b != 0x66 && b != 0x67 && b != 0xF0 && b != 0xF2 && b != 0xF3) break;
+    }
+    return seg;
+}
+
+static void put_seg_override(Dis *d)
+{
+    if (d->notrack) return;
+    if (d->in->prefix & PFX_SEG) {
+        ops_put(d, "%%%s:", sreg[d->in->seg]);
+        d->used_seg = true;
+    }
+}
+
+/* The ModR/M memory operand (SDM Vol. 2A, 2.1.5): seg:disp(base,index,scale). A
+ * displacement shows when the encoding has one (mod 1/2, or no base register), even 0. */
+static void put_mem(Dis *d)
+{
+    const X86Insn *in = d->in;
+    bool has_base = in->base != X86_REG_NONE, has_index = in->index != X86_REG_NONE;
+    put_seg_override(d);
+    if (in->asz == 2) {
+        /* 16-bit forms (SDM Vol. 2A, Table 2-1): (%bx,%si), (%si), (%bp), disp16. */
+        if (!has_base && !has_index) {
+            /* objdump names 0x67 on a bare disp32 in 16-bit code ("addr32 mov 0x1000,%ax")
+             * but not on a bare disp16 in 32-bit code. */
+            ops_put(d, "0x%x", (uint32_t)in->disp & 0xFFFF);
+            d->used_asz = true;
+            return;
+        }
+        if (in->mod == 1 || in->mod == 2) put_disp_signed(d, in->disp);
+        if (has_base && has_index) ops_put(d, "(%%%s,%%%s)", reg16[in->base], reg16[in->index]);
+        else ops_put(d, "(%%%s)", reg16[has_base ? in->base : in->index]);
+        d->used_asz = true;
+        return;
+    }
+    /* 32-bit forms (Tables 2-2, 2-3). A SIB byte whose index is 100 ("none") shows as
+     * %eiz, as objdump shows it, unless it only encodes (%esp) or a bare disp32. */
+    int sib = sib_byte(d);
+    /* (objdump leaves %eiz out of a bare disp32 with scale 1 only in 16-bit code.) */
+    bool eiz = sib >= 0 && !has_index &&
+               (has_base ? ((sib & 7) != 4 || (sib >> 6) != 0)
+                         : ((sib >> 6) != 0 || d->dsz == 4));
+    if (!has_base && !has_index && !eiz) {
+        ops_put(d, "0x%x", (uint32_t)in->disp);
+        return;
+    }
+    if (!has_base) ops_put(d, "0x%x", (uint32_t)in->disp);
+    else if (in->mod == 1 || in->mod == 2) put_disp_signed(d, in->disp);
+    ops_put(d, "(");
+    if (has_base) ops_put(d, "%%%s", reg32[in->base]);
+    if (has_index) ops_put(d, ",%%%s,%u", reg32[in->index], 1u << in->scale);
+    else if (eiz) ops_put(d, ",%%eiz,%u", 1u << in->scale);
+    ops_put(d, ")");
+    /* Only registers show the address size: objdump still names 0x67 on a bare disp32. */
+    if (has_base || has_index) d->used_asz = true;
+}
+
+/* r/m operand of `size` bytes. */
+static void put_rm(Dis *d, unsigned size)
+{
+    if (d->in->mod == 3) put_reg(d, d->in->rm, size);
+    else put_mem(d);
+}
+
+static void put_rmv(Dis *d)
+{
+    d->used_osz = true;
+    put_rm(d, d->in->osz);
+}
+
+/* Mnemonic with the size suffix objdump adds when no register operand gives the size:
+ * a memory r/m without a register operand. */
+static void set_mn_sized(Dis *d, const char *mn, unsigned size)
+{
+    if (size != 1) d->used_osz = true;
+    set_mn(d, mn, d->in->mod != 3 ? sfx(size) : 0);
+}
+
+/* Conditional branches: CS/DS overrides are the static prediction hints (SDM Vol. 2A,
+ * 2.1.1), ",pn"/",pt" on the mnemonic. */
+static void put_hint(Dis *d)
+{
+    const X86Insn *in = d->in;
+    bool cond = (in->op >= 0x70 && in->op <= 0x7F) || (in->op >= 0x180 && in->op <= 0x18F) ||
+                (in->op >= 0xE0 && in->op <= 0xE3);
+    if (!cond || !(in->prefix & PFX_SEG) || (in->seg != X86_CS && in->seg != X86_DS)) return;
+    size_t n = strlen(d->mn);
+    snprintf(d->mn + n, sizeof d->mn - n, "%s", in->seg == X86_CS ? ",pn" : ",pt");
+    d->used_seg = true;
+}
+
+/* Branch target: EIP wraps within the operand size as on the CPU (SDM Vol. 2A, Jcc: "the
+ * upper two bytes of EIP are cleared" for a 16-bit operand size). In 16-bit code the bits
+ * of `ip` above 64 KiB are kept, so a caller that passes CS.base + IP with a 64 KiB-aligned
+ * base still reads right (objdump does the same). */
+static void put_target(Dis *d)
+{
+    const X86Insn *in = d->in;
+    uint64_t mask = size_mask(in->osz);
+    uint64_t t = d->ip + in->len + (uint64_t)(int64_t)(int32_t)in->imm;
+    uint64_t high = d->dsz == 2 ? d->ip & ~mask : 0;
+    ops_put(d, "0x%" PRIx64, (t & mask) | high);
+}
+
+/* x87 (SDM Vol. 2A, Tables A-7 to A-22): memory forms by escape and reg field, and the
+ * register forms the model's ESC opcodes cover. The CPU itself has no FPU yet (they exit
+ * or raise #NM), but the names help reading code that uses them. */
+static const char *const fpu_mem[8][8] = {
+    { "fadds", "fmuls", "fcoms", "fcomps", "fsubs", "fsubrs", "fdivs", "fdivrs" },
+    { "flds", NULL, "fsts", "fstps", "fldenv", "fldcw", "fnstenv", "fnstcw" },
+    { "fiaddl", "fimull", "ficoml", "ficompl", "fisubl", "fisubrl", "fidivl", "fidivrl" },
+    { "fildl", "fisttpl", "fistl", "fistpl", NULL, "fldt", NULL, "fstpt" },
+    { "faddl", "fmull", "fcoml", "fcompl", "fsubl", "fsubrl", "fdivl", "fdivrl" },
+    { "fldl", "fisttpll", "fstl", "fstpl", "frstor", NULL, "fnsave", "fnstsw" },
+    { "fiadds", "fimuls", "ficoms", "ficomps", "fisubs", "fisubrs", "fidivs", "fidivrs" },
+    { "filds", "fisttps", "fists", "fistps", "fbld", "fildll", "fbstp", "fistpll" },
+};
+static const char *const fpu_arith[8] = {
+    "fadd", "fmul", "fcom", "fcomp", "fsub", "fsubr", "fdiv", "fdivr",
+};
+/* D9 E0..FF: one name per ModR/M byte (NULL: not an instruction). */
+static const char *const fpu_d9_e0[32] = {
+    "fchs", "fabs", NULL, NULL, "ftst", "fxam", NULL, NULL,
+    "fld1", "fldl2t", "fldl2e", "fldpi", "fldlg2", "fldln2", "fldz", NULL,
+    "f2xm1", "fyl2x", "fptan", "fpatan", "fxtract", "fprem1", "fdecstp", "fincstp",
+    "fprem", "fyl2xp1", "fsqrt", "fsincos", "frndint", "fscale", "fsin", "fcos",
+};
+
+static void dis_fpu(Dis *d)
+{
+    const X86Insn *in = d->in;
+    unsigned esc = in->op - 0xD8, reg = in->reg, i = in->rm;
+    unsigned modrm = 0xC0 | (reg << 3) | i;
+    if (in->mod != 3) {
+        if (!fpu_mem[esc][reg]) { d->bad = true; return; }
+        /* fldenv/fnstenv/frstor/fnsave: the environment's layout follows the operand size;
+         * objdump names the non-default one (s: 16-bit, l: 32-bit). */
+        bool env = (esc == 1 || esc == 5) && (reg == 4 || reg == 6);
+        d->used_osz = env;
+        set_mn(d, fpu_mem[esc][reg], env && in->osz != d->dsz ? (in->osz == 4 ? 'l' : 's') : 0);
+        put_mem(d);
+        return;
+    }
+    static const char *const fcmov[8] = { "fcmovb", "fcmove", "fcmovbe", "fcmovu",
+                                          "fcmovnb", "fcmovne", "fcmovnbe", "fcmovnu" };
+    switch (esc) {
+    case 0:                       /* D8: op %st(i),%st; fcom/fcomp %st(i) */
+        set_mn(d, fpu_arith[reg], 0);
+        if (reg == 2 || reg == 3) ops_put(d, "%%st(%u)", i);
+        else ops_put(d, "%%st(%u),%%st", i);
+        return;
+    case 1:                       /* D9 */
+        if (reg == 0) { set_mn(d, "fld", 0); ops_put(d, "%%st(%u)", i); return; }
+        if (reg == 1) { set_mn(d, "fxch", 0); ops_put(d, "%%st(%u)", i); return; }
+        if (modrm == 0xD0) { set_mn(d, "fnop", 0); return; }
+        if (modrm >= 0xE0 && fpu_d9_e0[modrm - 0xE0]) { set_mn(d, fpu_d9_e0[modrm - 0xE0], 0); return; }
+        break;
+    case 2:                       /* DA */
+        if (reg < 4) { set_mn(d, fcmov[reg], 0); ops_put(d, "%%st(%u),%%st", i); return; }
+        if (modrm == 0xE9) { set_mn(d, "fucompp", 0); return; }
+        break;
+    case 3:                       /* DB */
+        if (reg < 4) { set_mn(d, fcmov[reg + 4], 0); ops_put(d, "%%st(%u),%%st", i); return; }
+        if (modrm == 0xE2) { set_mn(d, "fnclex", 0); return; }
+        if (modrm == 0xE3) { set_mn(d, "fninit", 0); return; }
+        if (reg == 5 || reg == 6) {
+            set_mn(d, reg == 5 ? "fucomi" : "fcomi", 0);
+            ops_put(d, "%%st(%u),%%st", i);
+            return;
+        }
+        break;
+    case 4:                       /* DC: op %st,%st(i) (AT&T names, as objdump) */
+        if (reg == 2 || reg == 3) break;
+        set_mn(d, fpu_arith[reg], 0);
+        ops_put(d, "%%st,%%st(%u)", i);
+        return;
+    case 5: {                     /* DD */
+        static const char *const dd[8] = { "ffree", NULL, "fst", "fstp", "fucom", "fucomp",
+                                           NULL, NULL };
+        if (!dd[reg]) break;
+        set_mn(d, dd[reg], 0);
+        ops_put(d, "%%st(%u)", i);
+        return;
+    }
+    case 6: {                     /* DE: op-and-pop %st,%st(i) */
+        static const char *const de[8] = { "faddp", "fmulp", NULL, NULL, "fsubp", "fsubrp",
+                                           "fdivp", "fdivrp" };
+        if (modrm == 0xD9) { set_mn(d, "fcompp", 0); return; }
+        if (!de[reg]) break;
+        set_mn(d, de[reg], 0);
+        ops_put(d, "%%st,%%st(%u)", i);
+        return;
+    }
+    default:                      /* DF */
+        if (modrm == 0xE0) { set_mn(d, "fnstsw", 0); ops_put(d, "%%ax"); return; }
+        if (reg == 5 || reg == 6) {
+            set_mn(d, reg == 5 ? "fucomip" : "fcomip", 0);
+            ops_put(d, "%%st(%u),%%st", i);
+            return;
+        }
+        break;
+    }
+    d->bad = true;
+}
+
+/* String instructions (SDM Vol. 2A, "MOVS", ...): implicit operands, printed in full as
+ * objdump does; movs/cmps/ins/outs carry the size in the mnemonic, the others in the
+ * accumulator operand. */
+static void dis_string(Dis *d, const char *mn)
+{
+    const X86Insn *in = d->in;
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    const char *si = in->asz == 4 ? "esi" : "si", *di = in->asz == 4 ? "edi" : "di";
+    const char *acc = size == 1 ? "al" : size == 2 ? "ax" : "eax";
+    bool src = in->op != 0xAA && in->op != 0xAB && in->op != 0xAE && in->op != 0xAF &&
+               in->op != 0x6C && in->op != 0x6D;
+    if (size != 1) d->used_osz = true;
+    d->used_asz = true;
+    d->used_rep = true;
+    if (src) d->used_seg = (in->prefix & PFX_SEG) != 0;
+    switch (in->op & ~1u) {
+    case 0xA4:   /* movs */
+        set_mn(d, mn, sfx(size));
+        ops_put(d, "%%%s:(%%%s),%%es:(%%%s)", sreg[in->seg], si, di);
+        break;
+    case 0xA6:   /* cmps */
+        set_mn(d, mn, sfx(size));
+        ops_put(d, "%%es:(%%%s),%%%s:(%%%s)", di, sreg[in->seg], si);
+        break;
+    case 0xAA:   /* stos */
+        set_mn(d, mn, 0);
+        ops_put(d, "%%%s,%%es:(%%%s)", acc, di);
+        break;
+    case 0xAC:   /* lods */
+        set_mn(d, mn, 0);
+        ops_put(d, "%%%s:(%%%s),%%%s", sreg[in->seg], si, acc);
+        break;
+    case 0xAE:   /* scas */
+        set_mn(d, mn, 0);
+        ops_put(d, "%%es:(%%%s),%%%s", di, acc);
+        break;
+    case 0x6C:   /* ins */
+        set_mn(d, mn, sfx(size));
+        ops_put(d, "(%%dx),%%es:(%%%s)", di);
+        break;
+    default:     /* outs */
+        set_mn(d, mn, sfx(size));
+        ops_put(d, "%%%s:(%%%s),(%%dx)", sreg[in->seg], si);
+        break;
+    }
+}
+
+/* Groups: the ModR/M reg field picks the operation (SDM Vol. 2A, Table A-6). */
+static void dis_group(Dis *d, unsigned form)
+{
+    const X86Insn *in = d->in;
+    unsigned size = (in->op & 1) ? in->osz : 1;
+    switch (form) {
+    case D_GRP1:
+        if (in->op == 0x82) size = 1;
+        set_mn_sized(d, alu_mn[in->reg], size);
+        put_imm(d, in->imm, size);
+        comma(d);
+        put_rm(d, size);
+        break;
+    case D_GRP2:
+        set_mn_sized(d, shift_mn[in->reg], size);
+        if (in->op <= 0xC1) { put_imm(d, in->imm, 1); comma(d); }
+        else if (in->op >= 0xD2) ops_put(d, "%%cl,");
+        put_rm(d, size);
+        break;
+    case D_GRP3: {
+        static const char *const g3[8] = { "test", "test", "not", "neg", "mul", "imul", "div",
+                                           "idiv" };
+        set_mn_sized(d, g3[in->reg], size);
+        if (in->reg <= 1) { put_imm(d, in->imm, size); comma(d); }
+        put_rm(d, size);
+        break;
+    }
+    case D_GRP4:
+        if (in->reg > 1) { d->bad = true; return; }
+        set_mn_sized(d, in->reg ? "dec" : "inc", 1);
+        put_rm(d, 1);
+        break;
+    case D_GRP5: {
+        static const char *const g5[8] = { "inc", "dec", "call", "lcall", "jmp", "ljmp", "push",
+                                           NULL };
+        if (!g5[in->reg] || ((in->reg == 3 || in->reg == 5) && in->mod == 3)) {
+            d->bad = true;
+            return;
+        }
+        if (in->reg <= 1) {
+            set_mn_sized(d, g5[in->reg], in->osz);
+        } else {
+            char s = stack_sfx(d);
+            set_mn(d, g5[in->reg], in->mod == 3 ? 0 : s);
+            if (in->reg < 6) ops_put(d, "*");
+            /* 3E on an indirect near CALL/JMP is CET's "notrack" to objdump. */
+            if ((in->reg == 2 || in->reg == 4) && (in->prefix & PFX_SEG) && in->seg == X86_DS &&
+                last_seg_prefix(d) == 0x3E) {
+                d->notrack = true;
+                put_rmv(d);
+                break;
+            }
+        }
+        put_rmv(d);
+        break;
+    }
+    case D_GRP1A:
+        if (in->reg != 0) { d->bad = true; return; }
+        set_mn(d, "pop", in->mod == 3 ? 0 : stack_sfx(d));
+        put_rmv(d);
+        break;
+    case D_GRP11:
+        if (in->reg != 0) { d->bad = true; return; }
+        set_mn_sized(d, "mov", size);
+        put_imm(d, in->imm, size);
+        comma(d);
+        put_rm(d, size);
+        break;
+    case D_GRP6: {
+        static const char *const g6[8] = { "sldt", "str", "lldt", "ltr", "verr", "verw", NULL,
+                                           NULL };
+        if (!g6[in->reg]) { d->bad = true; return; }
+        set_mn(d, g6[in->reg], 0);
+        if (in->reg <= 1 && in->mod == 3) put_regv(d, in->rm);
+        else put_rm(d, 2);
+        break;
+    }
+    case D_GRP7: {
+        static const char *const g7[8] = { "sgdt", "sidt", "lgdt", "lidt", "smsw", NULL, "lmsw",
+                                           "invlpg" };
+        /* Register forms other than SMSW/LMSW are VMX/SSE3-era instructions: #UD here. */
+        if (!g7[in->reg] || (in->mod == 3 && in->reg != 4 && in->reg != 6)) {
+            d->bad = true;
+            return;
+        }
+        if (in->reg <= 3) {
+            d->used_osz = true;
+            set_mn(d, g7[in->reg], sfx(in->osz));
+        } else {
+            set_mn(d, g7[in->reg], 0);
+        }
+        if (in->reg == 4 && in->mod == 3) put_regv(d, in->rm);
+        else put_rm(d, 2);
+        break;
+    }
+    case D_GRP8: {
+        static const char *const g8[4] = { "bt", "bts", "btr", "btc" };
+        if (in->reg < 4) { d->bad = true; return; }
+        set_mn_sized(d, g8[in->reg - 4], in->osz);
+        put_imm(d, in->imm, 1);
+        comma(d);
+        put_rmv(d);
+        break;
+    }
+    default:
+        d->bad = true;
+        break;
+    }
+}
+
+/* Fills d->mn and d->ops for the decoded instruction. */
+static void dis_insn(Dis *d, const X86DisForm *f)
+{
+    const X86Insn *in = d->in;
+    unsigned op = in->op;
+    switch (f->form) {
+    case D_NONE: set_mn(d, f->mn, 0); break;
+    case D_EB_GB: set_mn(d, f->mn, 0); put_reg(d, in->reg, 1); comma(d); put_rm(d, 1); break;
+    case D_EV_GV: set_mn(d, f->mn, 0); put_regv(d, in->reg); comma(d); put_rmv(d); break;
+    case D_GB_EB: set_mn(d, f->mn, 0); put_rm(d, 1); comma(d); put_reg(d, in->reg, 1); break;
+    case D_GV_EV: set_mn(d, f->mn, 0); put_rmv(d); comma(d); put_regv(d, in->reg); break;
+    case D_EW_GW: set_mn(d, f->mn, 0); put_reg(d, in->reg, 2); comma(d); put_rm(d, 2); break;
+    case D_GV_EW: set_mn(d, f->mn, 0); put_rmv(d); comma(d); put_regv(d, in->reg); break;
+    case D_AL_IB: set_mn(d, f->mn, 0); put_imm(d, in->imm, 1); ops_put(d, ",%%al"); break;
+    case D_AX_IV:
+        set_mn(d, f->mn, 0);
+        put_imm(d, in->imm, in->osz);
+        comma(d);
+        put_regv(d, 0);
+        break;
+    case D_ZV: set_mn(d, f->mn, 0); put_regv(d, op & 7); break;
+    case D_XCHG: set_mn(d, f->mn, 0); put_regv(d, 0); comma(d); put_regv(d, op & 7); break;
+    case D_NOP:
+        if (in->prefix & PFX_REP) { set_mn(d, "pause", 0); d->used_rep = true; }
+        else if (in->osz != d->dsz) {
+            set_mn(d, "xchg", 0);
+            put_regv(d, 0);
+            comma(d);
+            put_regv(d, 0);
+        } else set_mn(d, f->mn, 0);
+        break;
+    case D_ZB_IB:
+        set_mn(d, f->mn, 0);
+        put_imm(d, in->imm, 1);
+        comma(d);
+        put_reg(d, op & 7, 1);
+        break;
+    case D_ZV_IV:
+        set_mn(d, f->mn, 0);
+        put_imm(d, in->imm, in->osz);
+        comma(d);
+        put_regv(d, op & 7);
+        break;
+    case D_JB: set_mn(d, f->mn, 0); put_hint(d); put_target(d); break;
+    case D_JV:
+        d->used_osz = true;
+        set_mn(d, f->mn, (op == 0xE8 || op == 0xE9) && in->osz != d->dsz ? sfx(in->osz) : 0);
+        put_hint(d);
+        put_target(d);
+        break;
+    case D_LOOP:
+        d->used_asz = true;
+        set_mn(d, f->mn, in->asz != d->dsz ? sfx(in->asz) : 0);
+        put_hint(d);
+        put_target(d);
+        break;
+    case D_JCXZ:
+        d->used_asz = true;
+        set_mn(d, in->asz == 4 ? "jecxz" : "jcxz", 0);
+        put_hint(d);
+        put_target(d);
+        break;
+    case D_GRP1: case D_GRP1A: case D_GRP2: case D_GRP3: case D_GRP4: case D_GRP5:
+    case D_GRP6: case D_GRP7: case D_GRP8: case D_GRP11:
+        dis_group(d, f->form);
+        break;
+    case D_EV_SW:
+        set_mn(d, f->mn, 0);
+        ops_put(d, "%%%s,", sreg[in->reg]);
+        if (in->mod == 3) put_regv(d, in->rm);
+        else put_rm(d, 2);
+        break;
+    case D_SW_EW:
+        set_mn(d, f->mn, 0);
+        if (in->mod == 3) put_regv(d, in->rm);
+        else put_rm(d, 2);
+        ops_put(d, ",%%%s", sreg[in->reg]);
+        break;
+    case D_GV_M:
+    case D_GV_MP:
+        if (in->mod == 3) { d->bad = true; break; }   /* #UD: needs a memory operand */
+        set_mn(d, f->mn, 0);
+        if (op == 0x62) {         /* bound: objdump keeps Intel's operand order */
+            put_regv(d, in->reg);
+            comma(d);
+            put_mem(d);
+            break;
+        }
+        put_mem(d);
+        comma(d);
+        put_regv(d, in->reg);
+        break;
+    case D_SREG: set_mn(d, f->mn, stack_sfx(d)); ops_put(d, "%%%s", sreg[f->arg]); break;
+    case D_STACK: set_mn(d, f->mn, stack_sfx(d)); break;
+    case D_PUSH_I:
+        set_mn(d, f->mn, stack_sfx(d));
+        put_imm(d, in->imm, in->osz);
+        break;
+    case D_RET_IW: set_mn(d, f->mn, stack_sfx(d)); put_imm(d, in->imm, 2); break;
+    case D_ENTER:
+        set_mn(d, f->mn, stack_sfx(d));
+        put_imm(d, in->imm, 2);
+        comma(d);
+        put_imm(d, in->imm2, 1);
+        break;
+    case D_IB: set_mn(d, f->mn, 0); put_imm(d, in->imm, 1); break;
+    case D_FAR:
+        set_mn(d, f->mn, stack_sfx(d));
+        ops_put(d, "$0x%x,$0x%x", in->imm2 & 0xFFFF, in->imm & size_mask(in->osz));
+        break;
+    case D_IMUL3:
+        set_mn(d, f->mn, 0);
+        put_imm(d, in->imm, in->osz);
+        comma(d);
+        put_rmv(d);
+        comma(d);
+        put_regv(d, in->reg);
+        break;
+    case D_MOFFS: {
+        unsigned size = (op & 1) ? in->osz : 1;
+        set_mn(d, f->mn, 0);
+        if (op >= 0xA2) { put_reg(d, 0, size); comma(d); }
+        put_seg_override(d);
+        ops_put(d, "0x%x", (uint32_t)in->disp & size_mask(in->asz));
+        if (op < 0xA2) { comma(d); put_reg(d, 0, size); }
+        if (size != 1) d->used_osz = true;
+        break;
+    }
+    case D_STR: dis_string(d, f->mn); break;
+    case D_XLAT:
+        set_mn(d, f->mn, 0);
+        ops_put(d, "%%%s:(%%%s)", sreg[in->seg], in->asz == 4 ? "ebx" : "bx");
+        d->used_asz = true;
+        d->used_seg = (in->prefix & PFX_SEG) != 0;
+        break;
+    case D_IO: {
+        unsigned size = (op & 1) ? in->osz : 1;
+        bool imm = op < 0xE8, is_in = (op & 2) == 0;
+        set_mn(d, f->mn, 0);
+        if (size != 1) d->used_osz = true;
+        if (is_in) {
+            if (imm) put_imm(d, in->imm, 1);
+            else ops_put(d, "(%%dx)");
+            comma(d);
+            put_reg(d, 0, size);
+        } else {
+            put_reg(d, 0, size);
+            comma(d);
+            if (imm) put_imm(d, in->imm, 1);
+            else ops_put(d, "(%%dx)");
+        }
+        break;
+    }
+    case D_CONV:
+        d->used_osz = true;
+        if (op == 0x98) set_mn(d, in->osz == 4 ? "cwtl" : "cbtw", 0);
+        else set_mn(d, in->osz == 4 ? "cltd" : "cwtd", 0);
+        break;
+    case D_SHXD:
+        set_mn(d, f->mn, 0);
+        if (op & 1) ops_put(d, "%%cl,");
+        else { put_imm(d, in->imm, 1); comma(d); }
+        put_regv(d, in->reg);
+        comma(d);
+        put_rmv(d);
+        break;
+    case D_CRDR: {
+        /* Always 32-bit registers (SDM Vol. 2A, "MOV - Move to/from Control Registers"). */
+        const char *ctl = f->arg ? "db" : "cr";
+        set_mn(d, f->mn, 0);
+        if (op & 2) ops_put(d, "%%%s,%%%s%u", reg32[in->rm], ctl, in->reg);
+        else ops_put(d, "%%%s%u,%%%s", ctl, in->reg, reg32[in->rm]);
+        break;
+    }
+    case D_MOVX: {
+        unsigned src = (op & 1) ? 2 : 1;
+        char m[8];
+        snprintf(m, sizeof m, "%s%c", f->mn, sfx(src));
+        d->used_osz = true;
+        set_mn(d, m, sfx(in->osz));
+        put_rm(d, src);
+        comma(d);
+        put_regv(d, in->reg);
+        break;
+    }
+    case D_EB: set_mn(d, f->mn, 0); put_rm(d, 1); break;
+    case D_BSWAP: set_mn(d, f->mn, 0); put_regv(d, op & 7); break;
+    case D_NOP_EV:
+        set_mn_sized(d, f->mn, in->osz);
+        put_rmv(d);
+        break;
+    case D_FPU: dis_fpu(d); break;
+    default: d->bad = true; break;
+    }
+}
+
+/* Prefix words and the mnemonic (14 prefixes of 9 characters still fit). */
+typedef struct {
+    char s[160];
+    size_t n;
+} Head;
+
+static void head_put(Head *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void head_put(Head *h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (h->n < sizeof h->s) {
+        int k = vsnprintf(h->s + h->n, sizeof h->s - h->n, fmt, ap);
+        if (k > 0) h->n += (size_t)k;
+        if (h->n >= sizeof h->s) h->n = sizeof h->s - 1;
+    }
+    va_end(ap);
+}
+
+static bool is_prefix(uint8_t b)
+{
+    return b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65 ||
+           b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3;
+}
+
+/* 0 segment, 1 operand size, 2 address size, 3 lock, 4 rep (F2/F3 cancel each other). */
+static unsigned prefix_kind(uint8_t b)
+{
+    switch (b) {
+    case 0x66: return 1;
+    case 0x67: return 2;
+    case 0xF0: return 3;
+    case 0xF2: case 0xF3: return 4;
+    default: return 0;
+    }
+}
+
+static unsigned seg_of_prefix(uint8_t b)
+{
+    switch (b) {
+    case 0x26: return X86_ES;
+    case 0x2E: return X86_CS;
+    case 0x36: return X86_SS;
+    case 0x3E: return X86_DS;
+    case 0x64: return X86_FS;
+    default: return X86_GS;
+    }
+}
+
+/* RET and the indirect CALL/JMP: where F2 is MPX's "bnd" to objdump. */
+static bool op_is_near_ret_or_indirect(const X86Insn *in)
+{
+    return in->op == 0xC2 || in->op == 0xC3 ||
+           (in->op == 0xFF && (in->reg == 2 || in->reg == 4));
+}
+
+/* Writes "(bad)" and returns `ret`. */
+static int dis_bad(char *out, size_t out_size, int ret)
+{
+    snprintf(out, out_size, "(bad)");
+    return ret;
+}
+
+int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, char *out,
+                    size_t out_size)
+{
+    if (!out || out_size == 0) return -EINVAL;
+    out[0] = '\0';
+    if ((bits != 16 && bits != 32) || (!bytes && len)) return -EINVAL;
+    if (len == 0) return dis_bad(out, out_size, -ENODATA);
+
+    X86Insn in;
+    int r = x86_decode_bytes(bytes, len, bits == 32, &in);
+    if (r == X86_DECODE_TRUNCATED) {
+        snprintf(out, out_size, "(bad) (truncated)");
+        return -ENODATA;
+    }
+    /* Past 15 bytes (a run of prefixes): the CPU raises #GP; show one byte as bad. */
+    if (r != 0) return dis_bad(out, out_size, 1);
+
+    const X86DisForm *f = (in.op & 0x100) ? &dis_optab_0f[in.op & 0xFF] : &dis_optab[in.op];
+    /* What the CPU model does not know is what its own table says it does not know. */
+    if (!in.fn || in.fn == op_unimpl || f->form == D_BAD || f->form == D_PREFIX)
+        return dis_bad(out, out_size, 1);
+
+    Dis d = { .in = &in, .bytes = bytes, .ip = ip, .dsz = bits == 32 ? 4 : 2 };
+    dis_insn(&d, f);
+    if (d.bad) return dis_bad(out, out_size, in.len);
+
+    /* Prefixes objdump prints as words, in byte order: those the operands did not already
+     * show. Of repeated prefixes of one kind, the last is the one that counts. */
+    Head hd = { .n = 0 };
+    hd.s[0] = '\0';
+#define HEAD(...) head_put(&hd, __VA_ARGS__)
+    unsigned npfx = 0;
+    while (npfx < in.len && is_prefix(bytes[npfx])) npfx++;
+    bool branch = f->form == D_JB || f->form == D_JV || op_is_near_ret_or_indirect(&in);
+    bool hle = (in.prefix & PFX_LOCK) ||
+               (in.mod != 3 && (in.op == 0x86 || in.op == 0x87));
+    bool release_store = in.mod != 3 && (in.op == 0x88 || in.op == 0x89 || in.op == 0xC6 ||
+                                         in.op == 0xC7);
+    for (unsigned i = 0; i < npfx; i++) {
+        uint8_t b = bytes[i];
+        bool last = true;
+        for (unsigned j = i + 1; j < npfx; j++)
+            if (prefix_kind(bytes[j]) == prefix_kind(b)) last = false;
+        switch (prefix_kind(b)) {
+        case 0:   /* segment */
+            if (last && d.notrack) HEAD("notrack ");
+            else if (!last || !d.used_seg) HEAD("%s ", sreg[seg_of_prefix(b)]);
+            break;
+        case 1:
+            if (!last || !d.used_osz) HEAD("%s ", bits == 16 ? "data32" : "data16");
+            break;
+        case 2:
+            if (!last || !d.used_asz) HEAD("%s ", bits == 16 ? "addr32" : "addr16");
+            break;
+        case 3:
+            HEAD("lock ");
+            break;
+        default:  /* F2/F3: only the last one counts */
+            if (!last) HEAD("%s ", b == 0xF3 ? "repz" : "repnz");
+            else if (b == 0xF3 && d.used_rep && f->form == D_NOP) break;   /* pause */
+            else if (d.used_rep) {
+                /* rep for the string moves; repz/repnz where ZF ends the loop */
+                bool cond = (in.op & ~1u) == 0xA6 || (in.op & ~1u) == 0xAE;
+                HEAD("%s ", b == 0xF2 ? "repnz" : cond ? "repz" : "rep");
+            } else if (b == 0xF2 && branch) HEAD("bnd ");
+            else if (hle) HEAD("%s ", b == 0xF2 ? "xacquire" : "xrelease");
+            else if (b == 0xF3 && release_store) HEAD("xrelease ");
+            else HEAD("%s ", b == 0xF3 ? "repz" : "repnz");
+            break;
+        }
+    }
+    HEAD("%s", d.mn);
+#undef HEAD
+    if (d.n) snprintf(out, out_size, "%-6s %s", hd.s, d.ops);
+    else snprintf(out, out_size, "%s", hd.s);
+    return in.len;
+}
