@@ -363,6 +363,11 @@ int kvm_run(KvmVcpu *vcpu);
 /* From any thread: a kvm_run() in progress returns soon with KVM_EXIT_INTR, and so does
  * the next one, at once, until the caller clears kvm_run->immediate_exit. */
 void kvm_vcpu_kick(KvmVcpu *vcpu);
+/* KVM_SET_GUEST_DEBUG with `control` KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP: each
+ * kvm_run() then executes at most one guest instruction and ends with KVM_EXIT_DEBUG
+ * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).
+ * 0 turns single-stepping off. -EINVAL for other control bits. */
+int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control);
 /* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
  * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
