@@ -338,6 +338,7 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     switch (svm->stop_reason) {
     case VM_STOP_HLT:
     case VM_STOP_REQUESTED:
+    case VM_STOP_STEPPED:
         return EXIT_OK;
     case VM_STOP_DEBUG_EXIT:
         return (int)((svm->debug_exit_value << 1) | 1) & 0xFF;
