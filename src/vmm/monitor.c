@@ -222,7 +222,7 @@ static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s
     /* Debug registers: the KVM API of this VMM does not fetch them (KVM_GET_DEBUGREGS);
      * the sim's VMCS has DR7. Nothing here sets breakpoints, so DR0-3 are their reset 0. */
     const VMCS *vmcs = kvm_vcpu_vmcs(mon->vm->vcpu);
-    uint64_t dr6 = 0xFFFF0FF0, dr7 = vmcs ? vmcs->guest.dr7 : 0x400;
+    uint64_t dr6 = 0xFFFF0FF0, dr7 = (vmcs ? vmcs->guest.dr7 : 0) | 0x400;   /* bit 10 reads as 1 */
     if (paging_long_mode(s)) {
         fprintf(o, "GDT=     %016llx %08x\n", s->gdt.base, s->gdt.limit);
         fprintf(o, "IDT=     %016llx %08x\n", s->idt.base, s->idt.limit);
