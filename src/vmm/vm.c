@@ -467,8 +467,9 @@ static void complete_pending_exit(SimpleVM *svm)
     __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
-/* The run loop of vm_run and vm_step: enters the guest until stop_reason is set. */
-static void run_loop(SimpleVM *svm, bool step)
+/* The run loop of vm_run and vm_step: enters the guest until stop_reason is set. A step
+ * starts at RIP step_from. */
+static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
 {
     KvmRun *run = svm->vcpu->kvm_run;
     const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
@@ -503,12 +504,27 @@ static void run_loop(SimpleVM *svm, bool step)
             if (svm->stop_reason == VM_STOP_NONE && svm->max_exits &&
                 svm->exit_count >= svm->max_exits)
                 stop(svm, VM_STOP_MAX_EXITS);
+            if (step && pending && svm->stop_reason == VM_STOP_NONE) {
+                /* The stepped instruction made an I/O or MMIO exit. Linux under nested KVM
+                 * completes it on the next KVM_RUN and then runs on to the instruction
+                 * after before reporting the step; so complete it here with an immediate
+                 * exit, and the step is done once RIP has moved. (An MMIO read on sim
+                 * is re-executed with its value by the next entry: RIP has not moved,
+                 * and that entry ends the step.) */
+                complete_pending_exit(svm);
+                pending = false;
+                if (svm->vcpu->regs.rip != step_from)
+                    stop(svm, VM_STOP_STEPPED);
+            }
         }
         uint64_t ns = now_ns() - t0;
         if (reason < VM_EXIT_STATS_KVM)
             count_exit(&stats->kvm[reason], ns);
-        if (vmcs && (vmcs->exit.reason & 0xFFFF) < VM_EXIT_STATS_VMX)
-            count_exit(&stats->vmx[vmcs->exit.reason & 0xFFFF], ns);
+        /* An immediate exit on sim makes no VM exit: the VMCS still holds the last one. */
+        uint32_t basic = vmcs ? vmcs->exit.reason & 0xFFFF : VM_EXIT_STATS_VMX;
+        if (basic < VM_EXIT_STATS_VMX &&
+            (reason != KVM_EXIT_INTR || basic == EXIT_REASON_EXTERNAL_INTERRUPT))
+            count_exit(&stats->vmx[basic], ns);
     }
     /* A stop for another reason right after an I/O exit (--max-exits, a debug exit)
      * still leaves the instruction complete for whoever looks at the registers. */
@@ -538,7 +554,7 @@ int vm_run(SimpleVM *svm)
         return -EINVAL;
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
-    run_loop(svm, false);
+    run_loop(svm, false, 0);
     svm->stop_requested = 0;
     svm->running = false;
     return run_result(svm);
@@ -582,7 +598,7 @@ int vm_step(SimpleVM *svm)
         return r;
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
-    run_loop(svm, true);
+    run_loop(svm, true, svm->vcpu->regs.rip);
     svm->stop_requested = 0;
     svm->running = false;
     if (control && (r = kvm_set_guest_debug(svm->vcpu, 0)) < 0)
