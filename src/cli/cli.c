@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -331,6 +332,21 @@ static void console_feed_guest(Console *c)
     c->pending_len -= sent;
 }
 
+/* Sends an answer to the socket's client; false when it could not take it in time. */
+static bool write_answer(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
 /* Runs each complete line of the client's input and sends the answers back. */
 static void socket_commands(MonitorSocket *ms)
 {
@@ -343,7 +359,13 @@ static void socket_commands(MonitorSocket *ms)
         if (mem) {
             qemu_monitor_execute(ms->mon, start, mem);
             fclose(mem);
-            write_all(ms->client_fd, answer, answer_len);
+            if (!write_answer(ms->client_fd, answer, answer_len)) {
+                free(answer);
+                close(ms->client_fd);
+                ms->client_fd = -1;
+                ms->len = 0;
+                return;
+            }
         }
         free(answer);
         start = nl + 1;
@@ -355,7 +377,7 @@ static void socket_commands(MonitorSocket *ms)
     ms->len = left;
     if (ms->len == sizeof(ms->buf)) {   /* a line longer than the buffer: refuse it */
         const char msg[] = "command line too long\n";
-        write_all(ms->client_fd, msg, sizeof(msg) - 1);
+        write_answer(ms->client_fd, msg, sizeof(msg) - 1);
         ms->len = 0;
     }
 }
@@ -437,8 +459,13 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
             console_read(c);
-        if (fds[3].revents & POLLIN)
-            ms.client_fd = accept4(ms.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fds[3].revents & POLLIN && (ms.client_fd = accept4(ms.listen_fd, NULL, NULL,
+                                                                SOCK_CLOEXEC)) >= 0) {
+            /* A client that stops reading must not stall this loop (and Ctrl-A x): an
+             * answer it does not take within 2 s is dropped with the connection. */
+            struct timeval tv = {.tv_sec = 2};
+            setsockopt(ms.client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        }
         if (ms.client_fd >= 0 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR)))
             socket_read(&ms);
         if (mon && mon->quit_requested)

@@ -454,6 +454,46 @@ static void test_info_mem_tlb_and_paged_x(void **state)
     done(mon, svm);
 }
 
+/* 4-level paging (IA-32e): the kernel half at 0xffff800000000000 maps a 2 MiB page of
+ * physical 0 and, after it, a 4 KiB no-execute page of physical 0x7000. */
+static void test_long_mode_paging(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    SimpleVM *svm = vm_with(b, straight, sizeof(straight));
+    QemuMonitor *mon = qemu_monitor_create(svm);
+    uint64_t *pml4 = (uint64_t *)vm_guest_ram(svm, 0x10000, 4096);
+    uint64_t *pdpt = (uint64_t *)vm_guest_ram(svm, 0x11000, 4096);
+    uint64_t *pd = (uint64_t *)vm_guest_ram(svm, 0x12000, 4096);
+    uint64_t *pt = (uint64_t *)vm_guest_ram(svm, 0x13000, 4096);
+    memset(pml4, 0, 4096);
+    memset(pdpt, 0, 4096);
+    memset(pd, 0, 4096);
+    memset(pt, 0, 4096);
+    pml4[256] = 0x11000 | 0x3;
+    pdpt[0] = 0x12000 | 0x3;
+    pd[0] = 0x0 | 0x83;                     /* 2 MiB, P RW PS */
+    pd[1] = 0x13000 | 0x3;
+    pt[0] = 0x7000 | 0x3 | (1ull << 63);    /* NX */
+    KvmSregs s = svm->vcpu->sregs;
+    s.cr0 |= 1u | (1u << 31);
+    s.cr4 |= 1u << 5;
+    s.efer = 0x500;
+    s.cr3 = 0x10000;
+    svm->vcpu->sregs = s;
+    const char *r = run(mon, "info tlb");
+    assert_string_equal(r, "ffff800000000000: 0000000000000000 --P-----W\n"
+                           "ffff800000200000: 0000000000007000 X-------W\n");
+    r = run(mon, "info mem");
+    assert_string_equal(r, "ffff800000000000-ffff800000201000 0000000000201000 -rw\n");
+    r = run(mon, "x /2xb 0xffff800000007c00");
+    assert_string_equal(r, "ffff800000007c00: 0xfa 0x31\n");
+    r = run(mon, "x /2xb 0xffff800000200000");
+    assert_string_equal(r, "ffff800000200000: 0x00 0x00\n");
+    r = run(mon, "x /2xb 0x1000");
+    assert_string_equal(r, "0000000000001000: Cannot access memory\n");
+    done(mon, svm);
+}
+
 static void test_info_vmcs_ept(void **state)
 {
     HvBackend b = TEST_BACKEND(state);
@@ -519,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_stop_cont_exact),
         cmocka_unit_test(test_stop_spinning_guest),
         cmocka_unit_test(test_info_mem_tlb_and_paged_x),
+        cmocka_unit_test(test_long_mode_paging),
         cmocka_unit_test(test_info_vmcs_ept),
         cmocka_unit_test(test_seed_api),
     };
