@@ -366,15 +366,79 @@ int qemu_cmd_info_tlb(QemuMonitor *mon) { return page_tables(mon, true); }
 
 /* ---- info ept, info vmcs ------------------------------------------------------------- */
 
+/* info ept: consecutive EPT leaves with the same permissions, memory type and page size
+ * that map consecutive host addresses, as one line each. */
+typedef struct {
+    QemuMonitor *mon;
+    bool open;
+    uint64_t gpa, end, hpa, size, attr;   /* attr: permissions and memory type bits */
+    uint64_t pages;
+} EptRanges;
+
+static void ept_flush(EptRanges *r)
+{
+    if (!r->open)
+        return;
+    static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
+    say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host 0x%" PRIx64 "\n",
+        r->gpa, r->end - 1, r->attr & EPT_READ ? 'r' : '-', r->attr & EPT_WRITE ? 'w' : '-',
+        r->attr & EPT_EXECUTE ? 'x' : '-',
+        types[(r->attr & EPT_MEMORY_TYPE_MASK) >> EPT_MEMORY_TYPE_SHIFT],
+        r->size == EPT_PAGE_SIZE_1G ? "1G" : r->size == EPT_PAGE_SIZE_2M ? "2M" : "4K", r->pages,
+        r->hpa);
+    r->open = false;
+}
+
+static void ept_leaf(EptRanges *r, uint64_t gpa, uint64_t size, uint64_t e)
+{
+    uint64_t hpa = e & EPT_ADDR_MASK & ~(size - 1);
+    uint64_t attr = e & (EPT_PERM_MASK | EPT_MEMORY_TYPE_MASK);
+    if (r->open && (gpa != r->end || size != r->size || attr != r->attr ||
+                    hpa != r->hpa + (r->end - r->gpa)))
+        ept_flush(r);
+    if (!r->open)
+        *r = (EptRanges){r->mon, true, gpa, gpa, hpa, size, attr, 0};
+    r->end = gpa + size;
+    r->pages++;
+}
+
+/* Walks the four levels (SDM Vol. 3C, "EPT Translation Mechanism"): an entry with any of
+ * R/W/X is present; bit 7 makes a PDPTE or PDE a 1 GiB or 2 MiB leaf. In the sim a table
+ * address is a host pointer (see EptContext). */
+static void ept_walk(EptRanges *r, const EptTable *t, int level, uint64_t base)
+{
+    unsigned shift = 12 + 9 * (unsigned)level;
+    for (uint64_t i = 0; i < EPT_ENTRIES_PER_TABLE; i++) {
+        uint64_t e = t->entries[i];
+        if (!(e & EPT_PERM_MASK))
+            continue;
+        uint64_t gpa = base | (i << shift);
+        if (level == 0 || (level < 3 && (e & EPT_LARGE_PAGE)))
+            ept_leaf(r, gpa, 1ull << shift, e);
+        else
+            ept_walk(r, (const EptTable *)(uintptr_t)(e & EPT_ADDR_MASK), level - 1, gpa);
+    }
+}
+
 int qemu_cmd_info_ept(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
     KvmVm *vm = mon->vm->vm;
+    if (mon->vm->ept) {
+        bool paused = pause_vcpu(mon);
+        say(mon, "EPTP 0x%" PRIx64 ", %zu tables\n", ept_pointer(mon->vm->ept),
+            ept_table_count(mon->vm->ept));
+        EptRanges r = {.mon = mon};
+        ept_walk(&r, mon->vm->ept->pml4, 3, 0);
+        ept_flush(&r);
+        resume_vcpu(mon, paused);
+        return 0;
+    }
     if (vm->kvm->backend == HV_BACKEND_SIM) {
-        /* The sim kernel's EPT integration is landing on another branch; until it gives
-         * the VMM a way to reach the tables (kvm_vm_ept or similar), there is nothing to
-         * walk here. */
+        /* The sim kernel's EPT integration is landing on another branch; once it hands
+         * the VMM its tables (kvm_vm_ept or similar, stored in svm->ept), the walk above
+         * shows them. */
         return fail_line(mon, -ENOSYS, "info ept: the EPT is not available yet");
     }
     say(mon, "The host kernel (kvm.ko) builds and owns the real EPT from these memory slots;\n"
