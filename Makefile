@@ -29,6 +29,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC   := $(sort $(wildcard tests/conformance/*.c))
 SST_RUN    := $(BUILD)/sst-run
+MONITOR_CLIENT := $(BUILD)/monitor-client
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -101,8 +102,13 @@ unit: export SCRATCHVM_GUEST_DIR = $(abspath $(GUEST_DIR))
 unit: $(UNIT_TESTS)
 	@tests/run-unit.sh $(UNIT_TESTS)
 
-integration: $(SCRATCHVM) $(GUESTS)
-	@tests/guests/run.sh $(SCRATCHVM) $(GUEST_DIR)
+# The monitor's socket tests drive scratchvm with a small client of its own.
+$(MONITOR_CLIENT): tests/guests/monitor_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+integration: $(SCRATCHVM) $(GUESTS) $(MONITOR_CLIENT)
+	@MONITOR_CLIENT=$(abspath $(MONITOR_CLIENT)) tests/guests/run.sh $(SCRATCHVM) $(GUEST_DIR)
 
 conformance: $(SST_RUN)
 	@if [ -d $(SHARED_DIR)/conformance/sst286 ]; then \

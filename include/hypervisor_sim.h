@@ -363,6 +363,11 @@ int kvm_run(KvmVcpu *vcpu);
 /* From any thread: a kvm_run() in progress returns soon with KVM_EXIT_INTR, and so does
  * the next one, at once, until the caller clears kvm_run->immediate_exit. */
 void kvm_vcpu_kick(KvmVcpu *vcpu);
+/* KVM_SET_GUEST_DEBUG with `control` KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP: each
+ * kvm_run() then executes at most one guest instruction and ends with KVM_EXIT_DEBUG
+ * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).
+ * 0 turns single-stepping off. -EINVAL for other control bits. */
+int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control);
 /* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
  * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
@@ -677,17 +682,44 @@ void debug_exit_destroy(DebugExit *d);
 
 struct SimpleVM;
 
+/* QEMU's human monitor (HMP) for a SimpleVM: commands and output formats are QEMU's
+ * (info registers, x, xp, ...). Answers go to mon->out (stdout unless set). Commands that
+ * read guest state pause a running vCPU for the moment they need (between two guest
+ * instructions) and resume it. Nothing typed can crash or hang the VMM: a bad command is
+ * a one-line error. */
 typedef struct QemuMonitor {
     struct SimpleVM *vm;
     FILE *out;
+    bool quit_requested;          /* `quit` was given: the VM has ended, the front end ends */
+    char default_format;          /* x/xp: the last format and size given (QEMU keeps them) */
+    int default_size;
 } QemuMonitor;
 
 QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);
+void qemu_monitor_destroy(QemuMonitor *mon);
+/* Executes one command line ("info registers", "x /4xb 0x7c00", ...) and writes the
+ * answer to `out`. 0, or a negative errno after a one-line error on `out` (-ENOENT for
+ * an unknown command, -EINVAL for bad arguments). An empty line does nothing. */
+int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out);
+int qemu_cmd_help(QemuMonitor *mon, const char *command);   /* NULL: every command */
 int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id);
+int qemu_cmd_info_status(QemuMonitor *mon);
+int qemu_cmd_info_cpus(QemuMonitor *mon);
 int qemu_cmd_info_mem(QemuMonitor *mon);
+int qemu_cmd_info_tlb(QemuMonitor *mon);
+int qemu_cmd_info_ept(QemuMonitor *mon);
+int qemu_cmd_info_vmcs(QemuMonitor *mon);
+int qemu_cmd_info_exits(QemuMonitor *mon);
+/* x: `count` units of the default format and size (initially QEMU's: hex words) at
+ * guest-virtual addr. */
 int qemu_cmd_x(QemuMonitor *mon, uint64_t addr, int count);
+/* x and xp with QEMU's format letters: format x d u o c i, size 1 2 4 8 (0: default). */
+int qemu_cmd_memory_dump(QemuMonitor *mon, uint64_t addr, int count, char format, int size,
+                         bool physical);
 int qemu_cmd_stop(QemuMonitor *mon);
 int qemu_cmd_cont(QemuMonitor *mon);
+int qemu_cmd_step(QemuMonitor *mon, unsigned count);
+int qemu_cmd_system_reset(QemuMonitor *mon);
 int qemu_cmd_quit(QemuMonitor *mon);
 
 /* ------------------------------------------------------------------------------------ */
@@ -712,7 +744,24 @@ typedef enum {
     VM_STOP_MAX_EXITS,      /* --max-exits reached */
     VM_STOP_REQUESTED,      /* vm_request_stop() */
     VM_STOP_ERROR,          /* a host error (see hv_last_error) */
+    VM_STOP_STEPPED,        /* vm_step() executed its instruction */
 } VmStopReason;
+
+/* Exit statistics, as `perf kvm stat` keeps them: per exit reason, how many and how long
+ * the VMM took to handle them (from the exit to the next entry, CLOCK_MONOTONIC). */
+#define VM_EXIT_STATS_KVM 64      /* KVM_EXIT_* codes below this are counted */
+#define VM_EXIT_STATS_VMX 80      /* VMX basic exit reasons below this (sim backend) */
+typedef struct {
+    uint64_t count;
+    uint64_t total_ns, min_ns, max_ns;
+    double sum_sq_ns;             /* sum of squared times, for the spread */
+} VmExitStat;
+typedef struct {
+    VmExitStat kvm[VM_EXIT_STATS_KVM];   /* by kvm_run->exit_reason */
+    VmExitStat vmx[VM_EXIT_STATS_VMX];   /* by the VMCS basic exit reason (sim only) */
+} VmExitStats;
+
+struct VmRunner;
 
 typedef struct SimpleVM {
     KvmDevice *kvm;
@@ -738,6 +787,9 @@ typedef struct SimpleVM {
     volatile int stop_requested;  /* set by vm_request_stop() from any thread */
     uint8_t *rom;                 /* firmware image mapping (vm_load_rom), or NULL */
     size_t rom_size;
+    /* Written by the vCPU thread in vm_run; read only while it is paused. */
+    VmExitStats exit_stats;
+    struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
 } SimpleVM;
 
 SimpleVM *vm_create(size_t memory_mb);
@@ -755,8 +807,45 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);
 /* Runs until the guest halts or stops (svm->stop_reason says how). Returns 0 for HLT and
  * debug exit, a negative errno otherwise; diagnostics go through the log. */
 int vm_run(SimpleVM *svm);
-/* Asks a vm_run() in another thread to return at once (VM_STOP_REQUESTED). */
+/* Asks a vm_run() in another thread to return at once (VM_STOP_REQUESTED). It returns
+ * between two guest instructions, with an I/O or MMIO exit it was handling completed, so
+ * the registers are exact and a later vm_run() goes on where this one stopped. */
 void vm_request_stop(SimpleVM *svm);
+/* Executes one guest instruction (KVM_GUESTDBG_SINGLESTEP), handling the I/O and MMIO
+ * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with
+ * RIP past it, on every backend). Returns 0 when stepped or halted, else as vm_run. */
+int vm_step(SimpleVM *svm);
+
+/* The vCPU thread (src/vmm/runner.c): vm_run in a thread of its own that can be paused
+ * and resumed from another thread (the monitor's stop, cont and step). */
+typedef enum {
+    VM_THREAD_PAUSED,             /* waiting for vm_thread_resume/step/quit */
+    VM_THREAD_RUNNING,
+    VM_THREAD_ENDED,              /* the VM stopped for good (svm->stop_reason) or quit */
+} VmThreadState;
+/* Starts the thread, paused or running. `on_end` (may be NULL) is called from the thread
+ * once the VM has ended. -EBUSY when a thread exists. */
+int vm_thread_start(SimpleVM *svm, bool paused, void (*on_end)(SimpleVM *svm, void *opaque),
+                    void *opaque);
+VmThreadState vm_thread_state(SimpleVM *svm);
+/* Stops a running VM between two instructions and waits until it is paused. 0, or -ESRCH
+ * when the VM has ended (or there is no thread). */
+int vm_thread_pause(SimpleVM *svm);
+/* Resumes a paused VM; -ESRCH when it has ended. */
+int vm_thread_resume(SimpleVM *svm);
+/* From a paused VM: executes up to n instructions and waits; stops early when the VM
+ * stops otherwise (*why: VM_STOP_STEPPED, VM_STOP_HLT, ...). -EBUSY when running. */
+int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
+/* Whether a step ended in HLT: the vCPU is halted, and resuming ends the VM (nothing in
+ * this VMM ever wakes a halted vCPU). */
+bool vm_thread_halted(SimpleVM *svm);
+/* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
+int vm_thread_id(SimpleVM *svm);
+/* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and joins the thread. */
+void vm_thread_quit(SimpleVM *svm);
+/* Resets the vCPU to the state it had when the thread started (system_reset). Paused VM
+ * only: -EBUSY otherwise. */
+int vm_thread_reset(SimpleVM *svm);
 int vm_handle_io(SimpleVM *svm, KvmRun *run);
 int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
 /* Writes a register dump (with RIP, RFLAGS, segments and CR0) to `out`. */

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -141,7 +144,7 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
     return 0;
 }
 
-/* ---- running: the vCPU thread and the console loop ---- */
+/* ---- running: the vCPU thread, the console loop and the monitor ---- */
 
 static int signal_pipe[2] = {-1, -1};
 
@@ -155,26 +158,14 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-typedef struct {
-    SimpleVM *svm;
-    int done_fd;      /* written when vm_run returns */
-} VcpuThread;
-
-static void *vcpu_main(void *arg)
+/* Called by the vCPU thread once the VM has ended: wakes the console loop. */
+static void on_vm_end(SimpleVM *svm, void *opaque)
 {
-    VcpuThread *t = arg;
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &block, NULL);
-    vm_run(t->svm);
+    (void)svm;
+    int fd = *(int *)opaque;
     unsigned char b = 1;
-    while (write(t->done_fd, &b, 1) < 0 && errno == EINTR) {
+    while (write(fd, &b, 1) < 0 && errno == EINTR) {
     }
-    return NULL;
 }
 
 static void install_signal_handlers(void)
@@ -200,24 +191,42 @@ static void write_all(int fd, const char *s, size_t n)
     }
 }
 
+#define MONITOR_PROMPT "(scratchvm) "
+#define MONITOR_LINE_MAX 256
+
 /* The console side of a running VM: keys typed for the guest wait here until its UART
- * takes them. */
+ * takes them; with --monitor stdio, Ctrl-A c gives the keys to the monitor instead. */
 typedef struct {
     SimpleVM *svm;
-    bool input_open;      /* stdin still gives input for the guest */
-    bool escapes;         /* stdin is the terminal: Ctrl-A keys, keys are never held back */
+    QemuMonitor *mon;     /* --monitor stdio, else NULL */
+    bool input_open;      /* stdin still gives input */
+    bool escapes;         /* Ctrl-A keys are read (a terminal, or --monitor stdio) */
+    bool echo;            /* the terminal is raw: the monitor echoes what is typed */
     bool stopping;
+    bool in_monitor;      /* keys go to the monitor */
+    bool greeted;
     ConsoleEscape esc;
+    char line[MONITOR_LINE_MAX];
+    size_t line_len;
     uint8_t pending[SERIAL_INPUT_CAPACITY];
     size_t pending_len;
     uint64_t dropped;     /* keys typed beyond the backlog (a UART overrun) */
 } Console;
 
+/* The monitor's Unix socket: one client at a time, a line a command. */
+typedef struct {
+    QemuMonitor *mon;
+    int listen_fd;
+    int client_fd;        /* -1: none; the next connection is accepted then */
+    char buf[1024];
+    size_t len;
+} MonitorSocket;
+
 static void console_stop(Console *c)
 {
     if (!c->stopping) {
         c->stopping = true;
-        vm_request_stop(c->svm);
+        vm_thread_quit(c->svm);
     }
 }
 
@@ -229,7 +238,48 @@ static void console_queue(Console *c, uint8_t byte)
         c->dropped++;
 }
 
-/* Reads what stdin has and sorts it into keys for the guest and console commands. */
+static void say_out(const char *s) { write_all(STDOUT_FILENO, s, strlen(s)); }
+
+static void monitor_prompt(Console *c)
+{
+    if (!c->greeted) {
+        say_out("ScratchVM " SCRATCHVM_VERSION " monitor - type 'help' for more information\n");
+        c->greeted = true;
+    }
+    say_out(MONITOR_PROMPT);
+}
+
+/* A key for the monitor's line: Enter runs it, backspace erases, printable keys are kept
+ * (and echoed: the terminal is raw). */
+static void monitor_key(Console *c, uint8_t key)
+{
+    if (key == '\r' || key == '\n') {
+        if (c->echo)
+            say_out("\n");
+        c->line[c->line_len] = '\0';
+        fflush(stdout);
+        qemu_monitor_execute(c->mon, c->line, stdout);
+        fflush(stdout);
+        c->line_len = 0;
+        if (c->mon->quit_requested)
+            c->stopping = true;   /* the VM has ended; the loop sees it */
+        else if (c->in_monitor)
+            say_out(MONITOR_PROMPT);
+    } else if (key == 0x7F || key == '\b') {
+        if (c->line_len) {
+            c->line_len--;
+            if (c->echo)
+                say_out("\b \b");
+        }
+    } else if (key >= 0x20 && key < 0x7F && c->line_len < sizeof(c->line) - 1) {
+        c->line[c->line_len++] = (char)key;
+        if (c->echo)
+            write_all(STDOUT_FILENO, (const char *)&key, 1);
+    }
+}
+
+/* Reads what stdin has and sorts it into keys for the guest, the monitor and console
+ * commands. */
 static void console_read(Console *c)
 {
     uint8_t in[256];
@@ -240,21 +290,34 @@ static void console_read(Console *c)
         c->input_open = false;   /* end of input: the guest keeps running */
         return;
     }
-    for (ssize_t i = 0; i < n; i++) {
+    for (ssize_t i = 0; i < n && !c->stopping; i++) {
         uint8_t key = in[i];
-        if (!c->escapes) {
-            console_queue(c, key);
-            continue;
-        }
-        switch (console_escape_feed(&c->esc, in[i], &key)) {
+        ConsoleAction a = c->escapes ? console_escape_feed(&c->esc, in[i], &key) : CONSOLE_SEND;
+        switch (a) {
         case CONSOLE_SEND:
-            console_queue(c, key);
+            if (c->in_monitor)
+                monitor_key(c, key);
+            else
+                console_queue(c, key);
             break;
         case CONSOLE_QUIT:
             console_stop(c);
             break;
         case CONSOLE_HELP:
             write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
+            if (c->in_monitor)
+                say_out(MONITOR_PROMPT);
+            break;
+        case CONSOLE_SWITCH:
+            if (!c->mon)
+                break;
+            c->in_monitor = !c->in_monitor;
+            if (c->in_monitor) {
+                say_out("\n");
+                monitor_prompt(c);
+            } else {
+                say_out("\n");
+            }
             break;
         case CONSOLE_NOTHING:
             break;
@@ -269,12 +332,78 @@ static void console_feed_guest(Console *c)
     c->pending_len -= sent;
 }
 
-/* Runs the VM to its end while serving the console: input for COM1, Ctrl-A keys on a
- * terminal, and signals, all in one poll so that none of them waits for another. A
- * terminal is always read (Ctrl-A x must work while the guest ignores its input); a pipe
- * is read only once the guest has taken what came before. Returns the signal that ended
- * the run, 0, or -1 when the run could not start. */
-static int run_with_console(SimpleVM *svm, bool console_input, bool escapes)
+/* Sends an answer to the socket's client; false when it could not take it in time. */
+static bool write_answer(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Runs each complete line of the client's input and sends the answers back. */
+static void socket_commands(MonitorSocket *ms)
+{
+    char *start = ms->buf, *nl;
+    while ((nl = memchr(start, '\n', ms->len - (size_t)(start - ms->buf))) != NULL) {
+        *nl = '\0';
+        char *answer = NULL;
+        size_t answer_len = 0;
+        FILE *mem = open_memstream(&answer, &answer_len);
+        if (mem) {
+            qemu_monitor_execute(ms->mon, start, mem);
+            fclose(mem);
+            if (!write_answer(ms->client_fd, answer, answer_len)) {
+                free(answer);
+                close(ms->client_fd);
+                ms->client_fd = -1;
+                ms->len = 0;
+                return;
+            }
+        }
+        free(answer);
+        start = nl + 1;
+        if (ms->mon->quit_requested)
+            break;
+    }
+    size_t left = ms->len - (size_t)(start - ms->buf);
+    memmove(ms->buf, start, left);
+    ms->len = left;
+    if (ms->len == sizeof(ms->buf)) {   /* a line longer than the buffer: refuse it */
+        const char msg[] = "command line too long\n";
+        write_answer(ms->client_fd, msg, sizeof(msg) - 1);
+        ms->len = 0;
+    }
+}
+
+static void socket_read(MonitorSocket *ms)
+{
+    ssize_t n = read(ms->client_fd, ms->buf + ms->len, sizeof(ms->buf) - ms->len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        close(ms->client_fd);
+        ms->client_fd = -1;
+        ms->len = 0;
+        return;
+    }
+    ms->len += (size_t)n;
+    socket_commands(ms);
+}
+
+/* Runs the VM to its end while serving the console: input for COM1, Ctrl-A keys, the
+ * monitor (console or socket), and signals, all in one poll so that none of them waits
+ * for another. A terminal is always read (Ctrl-A x must work while the guest ignores its
+ * input); a pipe is read only once the guest has taken what came before. Returns the
+ * signal that ended the run, 0, or -1 when the run could not start. */
+static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_input,
+                            bool terminal, QemuMonitor *mon, int listen_fd)
 {
     int done[2];
     if (pipe2(done, O_CLOEXEC) < 0 || pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -282,31 +411,43 @@ static int run_with_console(SimpleVM *svm, bool console_input, bool escapes)
         return -1;
     }
     install_signal_handlers();
-    VcpuThread t = {svm, done[1]};
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, vcpu_main, &t) != 0) {
-        error("cannot start the vCPU thread");
-        return -1;
-    }
     Console *c = calloc(1, sizeof(*c));
     if (!c) {
-        vm_request_stop(svm);
-        pthread_join(thread, NULL);
         error("out of memory");
         return -1;
     }
-    *c = (Console){.svm = svm, .input_open = console_input, .escapes = escapes};
+    bool stdio_monitor = opt->monitor == MONITOR_STDIO;
+    *c = (Console){
+        .svm = svm,
+        .mon = stdio_monitor ? mon : NULL,
+        .input_open = console_input || stdio_monitor,
+        .escapes = terminal || stdio_monitor,
+        .echo = terminal,
+        /* Without the serial port on the console, keys can only be for the monitor. */
+        .in_monitor = stdio_monitor && opt->serial != SERIAL_STDIO,
+    };
+    MonitorSocket ms = {.mon = mon, .listen_fd = listen_fd, .client_fd = -1};
+    int done_fd = done[1];
+    if (vm_thread_start(svm, opt->paused, on_vm_end, &done_fd) < 0) {
+        error("%s", hv_last_error());
+        free(c);
+        return -1;
+    }
+    if (c->in_monitor)
+        monitor_prompt(c);
     int stop_signal = 0;
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
-        struct pollfd fds[3] = {
+        struct pollfd fds[5] = {
             {done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
             {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
+            {ms.listen_fd >= 0 && ms.client_fd < 0 ? ms.listen_fd : -1, POLLIN, 0},
+            {ms.client_fd, POLLIN, 0},
         };
         /* While keys wait, look again shortly: the guest frees its queue by reading. */
         int timeout_ms = c->pending_len && !c->stopping ? 10 : -1;
-        if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR)
+        if (poll(fds, 5, timeout_ms) < 0 && errno != EINTR)
             break;
         if (fds[0].revents)
             break;
@@ -318,17 +459,57 @@ static int run_with_console(SimpleVM *svm, bool console_input, bool escapes)
         }
         if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
             console_read(c);
+        if (fds[3].revents & POLLIN && (ms.client_fd = accept4(ms.listen_fd, NULL, NULL,
+                                                                SOCK_CLOEXEC)) >= 0) {
+            /* A client that stops reading must not stall this loop (and Ctrl-A x): an
+             * answer it does not take within 2 s is dropped with the connection. */
+            struct timeval tv = {.tv_sec = 2};
+            setsockopt(ms.client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        }
+        if (ms.client_fd >= 0 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR)))
+            socket_read(&ms);
+        if (mon && mon->quit_requested)
+            console_stop(c);
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
-    pthread_join(thread, NULL);
+    vm_thread_quit(svm);
+    if (ms.client_fd >= 0)
+        close(ms.client_fd);
     close(done[0]);
     close(done[1]);
+    if (c->in_monitor && c->echo)
+        say_out("\n");
     if (c->dropped)
         error("warning: %llu typed keys were dropped: the guest did not read them",
               (unsigned long long)c->dropped);
     free(c);
     return stop_signal;
+}
+
+/* --monitor unix:PATH: a listening socket at PATH (a stale socket there is replaced). */
+static int monitor_listen(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        error("--monitor unix:%s: the path is too long", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error("--monitor: socket: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
+        error("--monitor unix:%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
@@ -338,6 +519,7 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     switch (svm->stop_reason) {
     case VM_STOP_HLT:
     case VM_STOP_REQUESTED:
+    case VM_STOP_STEPPED:
         return EXIT_OK;
     case VM_STOP_DEBUG_EXIT:
         return (int)((svm->debug_exit_value << 1) | 1) & 0xFF;
@@ -380,7 +562,8 @@ static int cmd_run(const CliOptions *opt)
         free(image);
         return EXIT_VM_SETUP;
     }
-    int serial_fd = -1;
+    int serial_fd = -1, listen_fd = -1;
+    QemuMonitor *mon = NULL;
     if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
@@ -402,12 +585,35 @@ static int cmd_run(const CliOptions *opt)
     svm->trace = opt->trace_exits ? stderr : NULL;
     svm->max_exits = opt->max_exits;
 
-    bool interactive = opt->serial == SERIAL_STDIO && console_raw_enable(STDIN_FILENO) == 0;
-    int stop_signal = run_with_console(svm, opt->serial == SERIAL_STDIO, interactive);
+    if (opt->monitor != MONITOR_NONE && !(mon = qemu_monitor_create(svm))) {
+        error("%s", hv_last_error());
+        status = EXIT_HOST_ERROR;
+        goto out;
+    }
+    if (opt->monitor == MONITOR_UNIX && (listen_fd = monitor_listen(opt->monitor_path)) < 0) {
+        status = EXIT_VM_SETUP;
+        goto out;
+    }
+    bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO;
+    bool interactive = console && console_raw_enable(STDIN_FILENO) == 0;
+    int stop_signal = run_with_console(svm, opt, opt->serial == SERIAL_STDIO, interactive, mon,
+                                       listen_fd);
     console_restore();
     if (stop_signal < 0) {
         status = EXIT_HOST_ERROR;
         goto out;
+    }
+    if (opt->trace_stats) {
+        QemuMonitor *stats = mon ? mon : qemu_monitor_create(svm);
+        if (stats) {
+            fflush(stdout);
+            FILE *saved = stats->out;
+            stats->out = stderr;
+            qemu_cmd_info_exits(stats);   /* the VM has ended: nothing moves any more */
+            stats->out = saved;
+            if (stats != mon)
+                qemu_monitor_destroy(stats);
+        }
     }
     if (opt->vga) {
         fflush(stdout);
@@ -416,6 +622,11 @@ static int cmd_run(const CliOptions *opt)
     }
     status = exit_status(svm, opt, stop_signal);
 out:
+    if (listen_fd >= 0) {
+        close(listen_fd);
+        unlink(opt->monitor_path);
+    }
+    qemu_monitor_destroy(mon);
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);

@@ -9,6 +9,7 @@ const char console_help_text[] =
     "\r\n"
     "C-a h    print this help\r\n"
     "C-a x    exit emulator\r\n"
+    "C-a c    switch between console and monitor\r\n"
     "C-a C-a  sends C-a\r\n";
 
 ConsoleAction console_escape_feed(ConsoleEscape *st, uint8_t byte, uint8_t *out)
@@ -30,6 +31,8 @@ ConsoleAction console_escape_feed(ConsoleEscape *st, uint8_t byte, uint8_t *out)
         return CONSOLE_QUIT;
     case 'h': case 'H': case '?':
         return CONSOLE_HELP;
+    case 'c': case 'C':
+        return CONSOLE_SWITCH;
     default:
         return CONSOLE_NOTHING;
     }

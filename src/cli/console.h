@@ -12,6 +12,7 @@ typedef enum {
     CONSOLE_SEND,      /* give *out to the guest */
     CONSOLE_QUIT,      /* Ctrl-A x */
     CONSOLE_HELP,      /* Ctrl-A h */
+    CONSOLE_SWITCH,    /* Ctrl-A c: between the serial console and the monitor */
 } ConsoleAction;
 
 typedef struct {

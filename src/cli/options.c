@@ -116,7 +116,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS,
+    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR,
 };
 
 static const struct option long_options[] = {
@@ -131,6 +131,8 @@ static const struct option long_options[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"accel", required_argument, NULL, OPT_ACCEL},
     {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
+    {"monitor", required_argument, NULL, OPT_MONITOR},
+    {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -183,9 +185,28 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
         opt->vga = true;
         return 0;
     case OPT_TRACE:
-        if (strcmp(arg, "exits") != 0)
-            return fail(err, err_size, "--trace %s: expected 'exits'", arg);
-        opt->trace_exits = true;
+        if (strcmp(arg, "exits") == 0) {
+            opt->trace_exits = true;
+        } else if (strcmp(arg, "stats") == 0) {
+            opt->trace_stats = true;
+        } else if (strcmp(arg, "exits,stats") == 0 || strcmp(arg, "stats,exits") == 0) {
+            opt->trace_exits = opt->trace_stats = true;
+        } else {
+            return fail(err, err_size, "--trace %s: expected exits, stats or exits,stats", arg);
+        }
+        return 0;
+    case OPT_MONITOR:
+        if (strcmp(arg, "stdio") == 0) {
+            opt->monitor = MONITOR_STDIO;
+        } else if (strncmp(arg, "unix:", 5) == 0 && arg[5]) {
+            opt->monitor = MONITOR_UNIX;
+            opt->monitor_path = arg + 5;
+        } else {
+            return fail(err, err_size, "--monitor %s: expected stdio or unix:PATH", arg);
+        }
+        return 0;
+    case 'S':
+        opt->paused = true;
         return 0;
     case OPT_ACCEL:
         if (strcmp(arg, "kvm") == 0)
@@ -215,6 +236,8 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "--boot-sector loads at 0x7C00: it takes no --load or --entry");
     if (opt->kind == IMAGE_ROM && (opt->load_set || opt->entry_set))
         return fail(err, err_size, "--rom starts at the reset vector: it takes no --load or --entry");
+    if (opt->paused && opt->monitor == MONITOR_NONE)
+        return fail(err, err_size, "-S starts the VM stopped: it needs a --monitor to continue it");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector or --rom");
     if (!opt->entry_set) {
@@ -289,7 +312,7 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(sub_argc, sub_argv, ":m:hV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(sub_argc, sub_argv, ":m:hVS", long_options, NULL)) != -1) {
         if (c == ':' || c == '?')
             return option_error(c, sub_argv[optind - 1], err, err_size);
         if (c == 'V') {
@@ -339,7 +362,14 @@ void cli_print_usage(FILE *out)
         "  --serial stdio|file:PATH|none\n"
         "                         where COM1 (0x3F8) goes (default stdio: the terminal)\n"
         "  --vga                  print the VGA text screen when the VM stops\n"
-        "  --trace exits          print one line per VM exit on stderr\n"
+        "  --trace exits|stats|exits,stats\n"
+        "                         exits: one line per VM exit on stderr; stats: at the end,\n"
+        "                         exits per reason with share and handling time on stderr\n"
+        "  --monitor stdio|unix:PATH\n"
+        "                         the QEMU-style monitor: on the console (Ctrl-A c switches\n"
+        "                         between it and the serial port), or on a Unix socket that\n"
+        "                         takes one command a line and answers in plain text\n"
+        "  -S, --paused           start with the vCPU stopped, until the monitor's cont\n"
         "  --accel kvm|sim|auto   the kernel under the VM: Linux KVM, the software model of\n"
         "                         VT-x, or KVM when usable (default auto)\n"
         "  --max-exits N          stop after N VM exits\n"
@@ -349,8 +379,11 @@ void cli_print_usage(FILE *out)
         "isa-debug-exit at 0xF4 (a write of V exits with status (V << 1) | 1), debug console\n"
         "at 0xE9.\n"
         "\n"
-        "Keys on a terminal: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A Ctrl-A sends\n"
-        "Ctrl-A to the guest.\n"
+        "Keys on a terminal: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A c switches\n"
+        "between the serial console and the monitor (with --monitor stdio), Ctrl-A Ctrl-A\n"
+        "sends Ctrl-A to the guest. Monitor commands: help, info registers|status|cpus|mem|\n"
+        "tlb|ept|vmcs|exits, x /fmt addr, xp /fmt addr, stop, cont, step [n], system_reset,\n"
+        "quit.\n"
         "\n"
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"

@@ -24,6 +24,7 @@ enum {
 typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION } CliCommand;
 typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
+typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
 
 #define CLI_MAX_REGS 32
 
@@ -47,6 +48,10 @@ typedef struct {
     const char *serial_path;
     bool vga;
     bool trace_exits;
+    bool trace_stats;         /* --trace stats: exit statistics on stderr at the end */
+    MonitorMode monitor;
+    const char *monitor_path; /* --monitor unix:PATH */
+    bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;
 } CliOptions;

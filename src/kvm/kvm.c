@@ -387,6 +387,15 @@ void kvm_vcpu_kick(KvmVcpu *vcpu)
         vcpu->vm->kvm->ops->kick(vcpu);
 }
 
+int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
+{
+    if (!vcpu)
+        return -EINVAL;
+    if (control & ~(uint32_t)(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP))
+        return hv_fail(EINVAL, "guest debug control 0x%x: only ENABLE and SINGLESTEP", control);
+    return vcpu->vm->kvm->ops->set_guest_debug(vcpu, control);
+}
+
 void kvm_destroy_vm(KvmVm *vm)
 {
     if (!vm)

@@ -355,6 +355,12 @@ static void hw_kick(KvmVcpu *vcpu)
     pthread_mutex_unlock(&hv->lock);
 }
 
+static int hw_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
+{
+    struct kvm_guest_debug dbg = {.control = control};
+    return ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 ? hw_errno("KVM_SET_GUEST_DEBUG") : 0;
+}
+
 const KvmBackendOps kvm_hw_ops = {
     .name = "kvm",
     .open = hw_open,
@@ -372,4 +378,5 @@ const KvmBackendOps kvm_hw_ops = {
     .set_sregs = hw_set_sregs,
     .run = hw_run,
     .kick = hw_kick,
+    .set_guest_debug = hw_set_guest_debug,
 };

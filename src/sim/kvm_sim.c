@@ -56,6 +56,8 @@ typedef struct {
     uint64_t kernel_exits;     /* EPT violations resolved here (dirty logging) */
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat;
     char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
+    bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
+    bool step_done;         /* single-step: the last exit's instruction is complete */
 } SimVcpu;
 
 /* ---- memory: the interpreter's pages come from the EPT ---- */
@@ -619,6 +621,58 @@ static void sim_mirror_out(KvmVcpu *vcpu)
     vcpu->sregs_synced = vcpu->sregs;
 }
 
+/* ---- single-stepping (KVM_SET_GUEST_DEBUG) ---- */
+
+static int sim_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
+{
+    SimVcpu *sc = vcpu->backend_data;
+    sc->singlestep = (control & KVM_GUESTDBG_ENABLE) && (control & KVM_GUESTDBG_SINGLESTEP);
+    sc->step_done = false;
+    return 0;
+}
+
+/* The exit of a completed single step, as Linux KVM reports it for KVM_GUESTDBG_SINGLESTEP:
+ * KVM_EXIT_DEBUG with #DB, DR6.BS and the linear address of the next instruction. In the
+ * VMCS it is a monitor-trap-flag exit (basic reason 37, SDM Vol. 3C, "Monitor Trap Flag"),
+ * which is how a VT-x VMM steps one instruction. */
+static void sim_report_step(KvmVcpu *vcpu, SimVcpu *sc)
+{
+    KvmRun *run = vcpu->kvm_run;
+    record_exit(sc, EXIT_REASON_MONITOR_TRAP_FLAG, 0);
+    sc->vmcs.exit.instruction_length = 0;
+    run->exit_reason = KVM_EXIT_DEBUG;
+    memset(&run->debug, 0, sizeof(run->debug));
+    run->debug.arch.exception = X86_EXC_DB;
+    run->debug.arch.pc = sc->cpu->cs.base + sc->cpu->rip;
+    run->debug.arch.dr6 = 0xFFFF4FF0;   /* BS (bit 14) over DR6's reserved-1 bits */
+    run->debug.arch.dr7 = 0x400;
+}
+
+/* One KVM_RUN in single-step mode: at most one instruction. An instruction that already
+ * completed at the last exit (an OUT or IN finished by complete_pending, an MMIO write)
+ * ends here at once, as Linux completes it and then reports the step; an exit the kernel
+ * handles itself (CPUID, MSRs) completes its instruction and so ends the step too. */
+static void sim_run_singlestep(KvmVcpu *vcpu, SimVcpu *sc)
+{
+    X86Cpu *cpu = sc->cpu;
+    bool queued_write = cpu->mmio_wq_head < cpu->mmio_wq_n;
+    if (sc->step_done && !queued_write) {
+        sc->step_done = false;
+        sim_report_step(vcpu, sc);
+        return;
+    }
+    X86Exit x = x86_cpu_run(cpu, 1);
+    if (x == X86_EXIT_BUDGET) {
+        sim_report_step(vcpu, sc);
+        return;
+    }
+    if (!handle_exit(vcpu, sc, x)) {
+        sim_report_step(vcpu, sc);
+        return;
+    }
+    sc->step_done = x == X86_EXIT_IO || (x == X86_EXIT_MMIO && cpu->exit.mmio.is_write);
+}
+
 static int sim_run(KvmVcpu *vcpu)
 {
     SimVcpu *sc = vcpu->backend_data;
@@ -659,10 +713,14 @@ static int sim_run(KvmVcpu *vcpu)
         return 0;
     }
 
-    for (;;) {
-        X86Exit x = x86_cpu_run(cpu, 0);
-        if (handle_exit(vcpu, sc, x))
-            break;
+    if (sc->singlestep) {
+        sim_run_singlestep(vcpu, sc);
+    } else {
+        for (;;) {
+            X86Exit x = x86_cpu_run(cpu, 0);
+            if (handle_exit(vcpu, sc, x))
+                break;
+        }
     }
     sim_mirror_out(vcpu);
     return 0;
@@ -711,4 +769,5 @@ const KvmBackendOps kvm_sim_ops = {
     .set_sregs = sim_set_sregs,
     .run = sim_run,
     .kick = sim_kick,
+    .set_guest_debug = sim_set_guest_debug,
 };

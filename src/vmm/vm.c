@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm/backend.h"
+#include "vmm/paging.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
 #define GIB (1024ull * MIB)
 #define PAGE_SIZE 4096ull
+#define X86_MAX_PREFIXES 14   /* an instruction is at most 15 bytes */
 
 /* Memory slots of the layout below. */
 enum {
@@ -432,15 +435,51 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
     }
 }
 
-int vm_run(SimpleVM *svm)
+static uint64_t now_ns(void)
 {
-    if (!svm)
-        return -EINVAL;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One exit of `reason` handled in ns nanoseconds. Only the vCPU thread writes the stats and
+ * the monitor reads them only while the vCPU is paused, so no lock or atomic is needed. */
+static void count_exit(VmExitStat *st, uint64_t ns)
+{
+    if (st->count == 0 || ns < st->min_ns)
+        st->min_ns = ns;
+    if (ns > st->max_ns)
+        st->max_ns = ns;
+    st->count++;
+    st->total_ns += ns;
+    st->sum_sq_ns += (double)ns * (double)ns;
+}
+
+/* An I/O or MMIO exit is finished by the next KVM_RUN (an IN's data, an MMIO read's value,
+ * RIP past the instruction). Before the VM stops, KVM_RUN with immediate_exit set does
+ * just that and returns at once (Linux: complete_userspace_io, then -EINTR), so the
+ * registers a monitor shows are exact and nothing runs twice when the VM goes on. */
+static void complete_pending_exit(SimpleVM *svm)
+{
     KvmRun *run = svm->vcpu->kvm_run;
-    svm->stop_reason = VM_STOP_NONE;
-    svm->running = true;
+    __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (kvm_run(svm->vcpu) < 0)
+        hv_log(HV_LOG_WARN, "completing the last exit before a stop: %s", hv_last_error());
+    __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+/* The run loop of vm_run and vm_step: enters the guest until stop_reason is set. A step
+ * starts at RIP step_from. */
+static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
+{
+    KvmRun *run = svm->vcpu->kvm_run;
+    const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
+    VmExitStats *stats = &svm->exit_stats;
+    bool pending = false;   /* the last exit is completed by the next KVM_RUN */
     while (svm->stop_reason == VM_STOP_NONE) {
         if (svm->stop_requested) {
+            if (pending)
+                complete_pending_exit(svm);
             stop(svm, VM_STOP_REQUESTED);
             break;
         }
@@ -449,23 +488,57 @@ int vm_run(SimpleVM *svm)
             stop(svm, VM_STOP_ERROR);
             break;
         }
-        if (run->exit_reason == KVM_EXIT_INTR) {
+        uint64_t t0 = now_ns();
+        uint32_t reason = run->exit_reason;
+        pending = false;
+        if (reason == KVM_EXIT_INTR) {
             run->immediate_exit = 0;
-            continue;
+        } else if (step && reason == KVM_EXIT_DEBUG) {
+            svm->exit_count++;
+            stop(svm, VM_STOP_STEPPED);
+        } else {
+            svm->exit_count++;
+            dispatch_exit(svm, run);
+            if (svm->trace)
+                trace_exit(svm, run);
+            pending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
+            if (svm->stop_reason == VM_STOP_NONE && svm->max_exits &&
+                svm->exit_count >= svm->max_exits)
+                stop(svm, VM_STOP_MAX_EXITS);
+            if (step && pending && svm->stop_reason == VM_STOP_NONE) {
+                /* The stepped instruction made an I/O or MMIO exit. Linux under nested KVM
+                 * completes it on the next KVM_RUN and then runs on to the instruction
+                 * after before reporting the step; so complete it here with an immediate
+                 * exit, and the step is done once RIP has moved. (An MMIO read on sim
+                 * is re-executed with its value by the next entry: RIP has not moved,
+                 * and that entry ends the step.) */
+                complete_pending_exit(svm);
+                pending = false;
+                if (svm->vcpu->regs.rip != step_from)
+                    stop(svm, VM_STOP_STEPPED);
+            }
         }
-        svm->exit_count++;
-        dispatch_exit(svm, run);
-        if (svm->trace)
-            trace_exit(svm, run);
-        if (svm->stop_reason == VM_STOP_NONE && svm->max_exits &&
-            svm->exit_count >= svm->max_exits)
-            stop(svm, VM_STOP_MAX_EXITS);
+        uint64_t ns = now_ns() - t0;
+        if (reason < VM_EXIT_STATS_KVM)
+            count_exit(&stats->kvm[reason], ns);
+        /* An immediate exit on sim makes no VM exit: the VMCS still holds the last one. */
+        uint32_t basic = vmcs ? vmcs->exit.reason & 0xFFFF : VM_EXIT_STATS_VMX;
+        if (basic < VM_EXIT_STATS_VMX &&
+            (reason != KVM_EXIT_INTR || basic == EXIT_REASON_EXTERNAL_INTERRUPT))
+            count_exit(&stats->vmx[basic], ns);
     }
-    svm->stop_requested = 0;
-    svm->running = false;
+    /* A stop for another reason right after an I/O exit (--max-exits, a debug exit)
+     * still leaves the instruction complete for whoever looks at the registers. */
+    if (pending && svm->stop_reason != VM_STOP_ERROR)
+        complete_pending_exit(svm);
+}
+
+static int run_result(SimpleVM *svm)
+{
     switch (svm->stop_reason) {
     case VM_STOP_HLT:
     case VM_STOP_DEBUG_EXIT:
+    case VM_STOP_STEPPED:
         return 0;
     case VM_STOP_REQUESTED:
         return -EINTR;
@@ -476,10 +549,69 @@ int vm_run(SimpleVM *svm)
     }
 }
 
+int vm_run(SimpleVM *svm)
+{
+    if (!svm)
+        return -EINVAL;
+    svm->stop_reason = VM_STOP_NONE;
+    svm->running = true;
+    run_loop(svm, false, 0);
+    svm->stop_requested = 0;
+    svm->running = false;
+    return run_result(svm);
+}
+
+/* Whether the instruction at CS:RIP is HLT (prefixes skipped). Under nested KVM a
+ * single-stepped HLT does not halt (the next KVM_RUN goes on past it), so vm_step runs a
+ * HLT without single-stepping: it is then an ordinary HLT exit, as on the sim backend. */
+static bool next_is_hlt(SimpleVM *svm)
+{
+    const KvmSregs *s = &svm->vcpu->sregs;
+    uint64_t linear = s->cs.base + svm->vcpu->regs.rip;
+    if (!paging_long_mode(s) || !s->cs.l)
+        linear &= 0xFFFFFFFFull;
+    for (int i = 0; i < X86_MAX_PREFIXES; i++, linear++) {
+        uint64_t gpa;
+        if (paging_translate(svm->vm, s, linear, &gpa) < 0)
+            return false;
+        const uint8_t *b = kvm_guest_ptr(svm->vm, gpa, 1);
+        if (!b)
+            return false;
+        switch (*b) {
+        case 0x26: case 0x2E: case 0x36: case 0x3E: case 0x64: case 0x65:
+        case 0x66: case 0x67: case 0xF0: case 0xF2: case 0xF3:
+            continue;
+        default:
+            return *b == 0xF4;
+        }
+    }
+    return false;
+}
+
+int vm_step(SimpleVM *svm)
+{
+    if (!svm)
+        return -EINVAL;
+    bool hlt = next_is_hlt(svm);
+    uint32_t control = hlt ? 0 : KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+    int r = kvm_set_guest_debug(svm->vcpu, control);
+    if (r < 0)
+        return r;
+    svm->stop_reason = VM_STOP_NONE;
+    svm->running = true;
+    run_loop(svm, true, svm->vcpu->regs.rip);
+    svm->stop_requested = 0;
+    svm->running = false;
+    if (control && (r = kvm_set_guest_debug(svm->vcpu, 0)) < 0)
+        return r;
+    return run_result(svm);
+}
+
 void vm_destroy(SimpleVM *svm)
 {
     if (!svm)
         return;
+    vm_thread_quit(svm);
     kvm_close(svm->kvm);
     io_bus_destroy(svm->io_bus);
     mmio_bus_destroy(svm->mmio_bus);

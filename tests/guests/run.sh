@@ -605,10 +605,94 @@ t_terminal() {
     fi
 }
 
+# The monitor on a Unix socket, driven by a real client (MONITOR_CLIENT, built by make):
+# -S keeps the guest from running; a first connection asks info status, xp and info
+# registers and hangs up; a second one continues the VM, stops it and quits. The answers
+# are plain text: no prompt, no echo, no terminal escapes.
+t_monitor_socket() {
+    begin monitor-socket
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"; end; return
+    fi
+    local accel=() sock="$TMP/mon.sock" pid want b
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    rm -f "$sock" "$TMP/out"
+    timeout 20 "$SVM" run "${accel[@]}" -S --monitor "unix:$sock" "$G/spinout.bin" \
+        </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    printf 'info status\nxp /8xb 0\ninfo registers\n' |
+        timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon1" 2>&1
+    [ -s "$TMP/out" ] && differ "the guest ran before cont: $(show "$TMP/out")"
+    want='0000000000000000:'
+    for b in $(od -An -v -tx1 -N8 "$G/spinout.bin"); do want="$want 0x$b"; done
+    [ "$(sed -n 1p "$TMP/mon1")" = "VM status: paused" ] || differ "first answer: $(show "$TMP/mon1")"
+    [ "$(sed -n 2p "$TMP/mon1")" = "$want" ] || differ "xp answered '$(sed -n 2p "$TMP/mon1")', expected '$want'"
+    grep -qxF 'EIP=00000000 EFL=00000002 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0' "$TMP/mon1" ||
+        differ "info registers lacks the start state: $(show "$TMP/mon1")"
+    grep -qxF 'CS =0000 00000000 0000ffff 00009b00' "$TMP/mon1" || differ "info registers lacks CS"
+    [ "$(wc -l <"$TMP/mon1")" = 19 ] || differ "$(wc -l <"$TMP/mon1") lines on the first connection, expected 19"
+    { printf 'cont\n'; sleep 0.3; printf 'info status\nstop\ninfo status\ninfo registers\ninfo exits\nquit\n'; } |
+        timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon2" 2>&1
+    wait "$pid"
+    RC=$?
+    expect_status 0
+    [ "$(sed -n 1p "$TMP/mon2")" = "VM status: running" ] || differ "after cont: $(show "$TMP/mon2")"
+    [ "$(sed -n 2p "$TMP/mon2")" = "VM status: paused" ] || differ "after stop: $(show "$TMP/mon2")"
+    grep -qE '^EIP=0000[0-9a-f]{4} EFL=' "$TMP/mon2" || differ "no registers after stop"
+    grep -qE '^ +IO(_INSTRUCTION)? +[0-9]+ ' "$TMP/mon2" || differ "info exits has no I/O row"
+    grep -q "$(printf '\033')" "$TMP/mon1" "$TMP/mon2" && differ "terminal escapes in the answers"
+    grep -qF '(scratchvm)' "$TMP/mon1" "$TMP/mon2" && differ "a prompt in the socket's answers"
+    grep -qx 'spinning with OUTs' "$TMP/out" || differ "the guest did not run after cont: $(show "$TMP/out")"
+    [ -e "$sock" ] && differ "the socket was left behind"
+    end
+}
+
+# The monitor on stdio from a pipe: Ctrl-A c switches to it, Ctrl-A x quits.
+t_monitor_stdio() {
+    begin monitor-stdio-paused
+    vm_in 'info status\nx /2xb 0\nquit\n' run -S --monitor stdio --serial none "$G/hello.bin"
+    expect_status 0; expect_no_err
+    grep -qF '(scratchvm) VM status: paused' "$TMP/out" || differ "no paused status: $(show "$TMP/out")"
+    grep -qF '(scratchvm) 0000000000000000: 0x' "$TMP/out" || differ "no x answer: $(show "$TMP/out")"
+    end
+    begin monitor-stdio-ctrl-a-c
+    if [ "$SKIPPING" = 0 ]; then
+        # The keys come once the guest has started (a pipe is read at once).
+        { sleep 0.5; printf 'typed\001cinfo status\nfoo\n\001x'; } |
+            timeout 10 "$SVM" run --accel "$ACCEL" --monitor stdio "$G/spin.bin" >"$TMP/out" 2>"$TMP/err"
+        RC=$?
+    fi
+    expect_status 0; expect_no_err
+    grep -qx 'spinning' "$TMP/out" || differ "the guest did not run: $(show "$TMP/out")"
+    grep -qF '(scratchvm) VM status: running' "$TMP/out" || differ "no status: $(show "$TMP/out")"
+    grep -qF "(scratchvm) unknown command: 'foo'" "$TMP/out" || differ "no unknown-command line"
+    end
+}
+
+t_trace_stats() {
+    begin trace-stats
+    vm run --trace stats "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    expect_err_has "             VM-EXIT    Samples  Samples%     Time%    Min Time    Max Time         Avg time"
+    # hello makes 28 port accesses: 14 OUTs and 14 status reads
+    grep -qE '^ +IO(_INSTRUCTION)? +28 +96\.55% ' "$TMP/err" || differ "no I/O row: $(show "$TMP/err")"
+    grep -qE '^ +HLT +1 ' "$TMP/err" || differ "no HLT row"
+    expect_err_has "Total Samples:"
+    grep -q '^exit ' "$TMP/err" && differ "trace lines without --trace exits"
+    end
+    begin trace-exits-stats
+    vm run --trace exits,stats "$G/hello.bin"
+    expect_status 0
+    grep -q '^exit ' "$TMP/err" || differ "no trace lines"
+    expect_err_has "Total Samples:"
+    end
+}
+
 backend_tests() {
     t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
-    t_terminal
+    t_monitor_socket; t_monitor_stdio; t_trace_stats; t_terminal
 }
 
 for ACCEL in kvm sim; do
@@ -693,6 +777,9 @@ usage bad-serial 2 run --serial tcp:1234 "$G/hello.bin"
 usage serial-file-empty-path 2 run --serial file: "$G/hello.bin"
 usage bad-accel 2 run --accel tcg "$G/hello.bin"
 usage bad-trace 2 run --trace everything "$G/hello.bin"
+usage bad-monitor 2 run --monitor tcp:1234 "$G/hello.bin"
+usage monitor-unix-empty-path 2 run --monitor unix: "$G/hello.bin"
+SAYS="--monitor" usage paused-without-monitor 2 run -S "$G/hello.bin"
 usage max-exits-zero 2 run --max-exits 0 "$G/hello.bin"
 usage info-with-argument 2 info extra
 usage missing-file 4 run "$TMP/no-such-file.bin"
@@ -706,7 +793,7 @@ timeout 10 "$SVM" --help </dev/null >"$TMP/out" 2>"$TMP/err"
 RC=$?
 expect_status 0; expect_no_err
 for opt in -m --memory --load --entry --boot-sector --rom --reg --serial --vga --trace \
-           --accel --max-exits --help --version run demo info; do
+           --accel --max-exits --monitor --paused -S 'Ctrl-A c' --help --version run demo info; do
     grep -qe "$opt" "$TMP/out" || differ "--help does not mention $opt"
 done
 end

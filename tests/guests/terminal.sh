@@ -13,12 +13,15 @@
 #   UART's queue holds, which the spinning guest never reads (DESIGN: a guest spinning in
 #   a loop must still obey Ctrl-A x at once);
 # - terminal-sigterm: SIGTERM to scratchvm running the spin guest in the pane: status 143
-#   at once, and the terminal settings restored.
+#   at once, and the terminal settings restored;
+# - terminal-monitor: --monitor stdio on the spin guest: C-a c switches to the monitor,
+#   a command typed there (with a backspace) is echoed and answered, C-a c switches back,
+#   C-a x quits with status 0 and the terminal settings restored.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
-TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm"
+TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -181,6 +184,32 @@ else
     fi
 fi
 end terminal-sigterm
+
+# --- the monitor on the console: C-a c, a command, C-a c, C-a x ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "--monitor stdio $G/spin.bin"
+    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
+        differ "the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        T send-keys -t svm:0 C-a c
+        until_true 5 screen_has '(scratchvm)' ||
+            differ "C-a c showed no monitor prompt: $(screen | grep . | tail -3 | tr '\n' '|')"
+        T send-keys -t svm:0 -l 'info statux'
+        T send-keys -t svm:0 BSpace
+        T send-keys -t svm:0 -l 's'
+        until_true 5 screen_has '(scratchvm) info status' ||
+            differ "the typed command was not echoed: $(screen | grep . | tail -3 | tr '\n' '|')"
+        T send-keys -t svm:0 Enter
+        until_true 5 screen_has_line 'VM status: running' ||
+            differ "no answer: $(screen | grep . | tail -3 | tr '\n' '|')"
+        T send-keys -t svm:0 C-a c
+        T send-keys -t svm:0 C-a x
+        check_after
+    fi
+fi
+end terminal-monitor
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]

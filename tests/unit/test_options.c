@@ -185,6 +185,33 @@ static void test_usage_errors(void **state)
     EXPECT_ERROR("unknown demo", "demo", "goodbye");
     EXPECT_ERROR("demo needs a name", "demo");
     EXPECT_ERROR("info takes no arguments", "info", "x");
+    EXPECT_ERROR("--monitor", "run", "--monitor", "tcp:1", "x");
+    EXPECT_ERROR("--monitor", "run", "--monitor", "unix:", "x");
+    EXPECT_ERROR("needs a --monitor", "run", "-S", "x");
+    EXPECT_ERROR("needs a --monitor", "run", "--paused", "x");
+}
+
+static void test_monitor_options(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "x"), 0);
+    assert_int_equal(o.monitor, MONITOR_NONE);
+    assert_false(o.paused);
+    assert_false(o.trace_stats);
+    assert_int_equal(PARSE(&o, err, "run", "-S", "--monitor", "stdio", "x"), 0);
+    assert_int_equal(o.monitor, MONITOR_STDIO);
+    assert_true(o.paused);
+    assert_int_equal(PARSE(&o, err, "run", "--paused", "--monitor", "unix:/tmp/m.sock", "x"), 0);
+    assert_int_equal(o.monitor, MONITOR_UNIX);
+    assert_string_equal(o.monitor_path, "/tmp/m.sock");
+    assert_int_equal(PARSE(&o, err, "run", "--trace", "stats", "x"), 0);
+    assert_true(o.trace_stats);
+    assert_false(o.trace_exits);
+    assert_int_equal(PARSE(&o, err, "run", "--trace", "exits,stats", "x"), 0);
+    assert_true(o.trace_stats);
+    assert_true(o.trace_exits);
 }
 
 static void test_help_and_version(void **state)
@@ -213,7 +240,8 @@ static void test_help_is_complete(void **state)
     fclose(f);
     const char *options[] = {"--memory", "--load", "--entry", "--boot-sector", "--rom", "--reg",
                              "--serial", "--vga", "--trace", "--accel", "--max-exits", "--help",
-                             "Ctrl-A x", "Exit status"};
+                             "--monitor", "--paused", "-S,", "stats", "Ctrl-A c", "Ctrl-A x",
+                             "Exit status"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(text, options[i]));
     free(text);
@@ -240,6 +268,9 @@ static void test_console_escapes(void **state)
     assert_int_equal(console_escape_feed(&e, 3, &out), CONSOLE_SEND);       /* Ctrl-C: guest's */
     assert_int_equal(out, 3);
     assert_non_null(strstr(console_help_text, "C-a x"));
+    assert_int_equal(console_escape_feed(&e, CONSOLE_ESCAPE, &out), CONSOLE_NOTHING);
+    assert_int_equal(console_escape_feed(&e, 'c', &out), CONSOLE_SWITCH);
+    assert_non_null(strstr(console_help_text, "C-a c    switch between console and monitor"));
 }
 
 int main(void)
@@ -247,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_monitor_options),
         cmocka_unit_test(test_options_after_and_before_file),
         cmocka_unit_test(test_load_sets_default_entry),
         cmocka_unit_test(test_sizes),

@@ -1,0 +1,1158 @@
+/*
+ * The QEMU-style monitor (HMP): a command line that inspects and controls a SimpleVM.
+ *
+ * Output formats are QEMU's, so that what people know (and scripts parse) carries over:
+ * `info registers` is x86_cpu_dump_state's layout, `x`/`xp` are memory_dump's lines,
+ * `info mem`/`info tlb` are target/i386/monitor.c's, `info exits` is `perf kvm stat`'s.
+ * The code is our own.
+ *
+ * Guest state is read only while the vCPU is out of the guest: a command that needs it
+ * pauses a running vCPU (vm_thread_pause: between two instructions, the last I/O exit
+ * completed) and resumes it afterwards, which is QEMU's "run_on_cpu" in effect.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kvm/backend.h"
+#include "vmm/paging.h"
+
+/* RFLAGS bits shown by info registers (SDM Vol. 1, 3.4.3). */
+#define FL_CF 0x001u
+#define FL_PF 0x004u
+#define FL_AF 0x010u
+#define FL_ZF 0x040u
+#define FL_SF 0x080u
+#define FL_DF 0x400u
+#define FL_OF 0x800u
+
+#define CR0_PE 1ull
+#define MAX_STEPS 10000
+
+/* ---- the disassembler ---------------------------------------------------------------- */
+
+/*
+ * DISASSEMBLER CALL SITE — the one place `x /i` and `xp /i` decode an instruction.
+ * When the disassembler lands (int x86_disassemble(const uint8_t *bytes, size_t len,
+ * uint64_t ip, int bits, char *out, size_t out_size), returning the length, AT&T syntax),
+ * build with -DHAVE_X86_DISASSEMBLE (or delete the #else branch). Until then it returns
+ * -ENOSYS and the command answers that the disassembler is not available yet.
+ */
+#ifdef HAVE_X86_DISASSEMBLE
+int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, char *out,
+                    size_t out_size);
+#endif
+static int disassemble_one(const uint8_t *bytes, size_t len, uint64_t ip, int bits, char *out,
+                           size_t out_size)
+{
+#ifdef HAVE_X86_DISASSEMBLE
+    return x86_disassemble(bytes, len, ip, bits, out, out_size);
+#else
+    (void)bytes, (void)len, (void)ip, (void)bits, (void)out, (void)out_size;
+    return -ENOSYS;
+#endif
+}
+
+/* ---- plumbing ------------------------------------------------------------------------ */
+
+static FILE *out_of(QemuMonitor *mon) { return mon->out ? mon->out : stdout; }
+
+static int say(QemuMonitor *mon, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(QemuMonitor *mon, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(out_of(mon), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* A one-line error; returns err (negative). */
+static int fail_line(QemuMonitor *mon, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_line(QemuMonitor *mon, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(out_of(mon), fmt, ap);
+    va_end(ap);
+    fputc('\n', out_of(mon));
+    return err;
+}
+
+QemuMonitor *qemu_monitor_create(SimpleVM *vm)
+{
+    if (!vm) {
+        hv_fail(EINVAL, "qemu_monitor_create: no VM");
+        return NULL;
+    }
+    QemuMonitor *mon = calloc(1, sizeof(*mon));
+    if (!mon) {
+        hv_fail(ENOMEM, "out of memory");
+        return NULL;
+    }
+    mon->vm = vm;
+    mon->out = stdout;
+    mon->default_format = 'x';   /* QEMU's defaults for x and xp: hex words */
+    mon->default_size = 4;
+    return mon;
+}
+
+void qemu_monitor_destroy(QemuMonitor *mon)
+{
+    if (mon && mon->vm && mon->vm->monitor == mon)
+        mon->vm->monitor = NULL;
+    free(mon);
+}
+
+/* Pauses a running vCPU for a command that reads guest state; true when it must be
+ * resumed afterwards (resume_vcpu). A VM without a thread, paused or ended is out of the
+ * guest already. */
+static bool pause_vcpu(QemuMonitor *mon)
+{
+    return vm_thread_state(mon->vm) == VM_THREAD_RUNNING && vm_thread_pause(mon->vm) == 0;
+}
+
+static void resume_vcpu(QemuMonitor *mon, bool paused)
+{
+    if (paused)
+        vm_thread_resume(mon->vm);
+}
+
+static int read_state(QemuMonitor *mon, KvmRegs *r, KvmSregs *s)
+{
+    int e = kvm_get_regs(mon->vm->vcpu, r);
+    if (e == 0)
+        e = kvm_get_sregs(mon->vm->vcpu, s);
+    return e < 0 ? fail_line(mon, e, "cannot read the vCPU state: %s", hv_last_error()) : 0;
+}
+
+static bool cs64(const KvmSregs *s) { return paging_long_mode(s) && s->cs.l; }
+
+/* ---- info registers ------------------------------------------------------------------ */
+
+/* The descriptor's flags dword as QEMU keeps it (bits 8-23 of the descriptor's high
+ * dword: type, S, DPL, P, limit 19:16, AVL, L, D/B, G), from KVM's unpacked segment. */
+static uint32_t seg_flags(const KvmSegment *sg)
+{
+    uint32_t raw_limit = sg->g ? sg->limit >> 12 : sg->limit;
+    return ((uint32_t)(sg->type & 0xF) << 8) | ((uint32_t)(sg->s & 1) << 12) |
+           ((uint32_t)(sg->dpl & 3) << 13) | ((uint32_t)(sg->present & 1) << 15) |
+           (((raw_limit >> 16) & 0xF) << 16) | ((uint32_t)(sg->avl & 1) << 20) |
+           ((uint32_t)(sg->l & 1) << 21) | ((uint32_t)(sg->db & 1) << 22) |
+           ((uint32_t)(sg->g & 1) << 23);
+}
+
+static void dump_segment(FILE *o, const char *name, const KvmSegment *sg, const KvmSregs *s)
+{
+    uint32_t flags = seg_flags(sg);
+    if (cs64(s))
+        fprintf(o, "%-3s=%04x %016llx %08x %08x", name, sg->selector,
+                (unsigned long long)sg->base, sg->limit, flags);
+    else
+        fprintf(o, "%-3s=%04x %08x %08x %08x", name, sg->selector, (uint32_t)sg->base,
+                sg->limit, flags);
+    /* Protected mode: DPL and the type decoded (SDM Vol. 3A, 3.4.5.1 and 3.5). */
+    if ((s->cr0 & CR0_PE) && sg->present) {
+        bool lma = paging_long_mode(s);
+        fprintf(o, " DPL=%d ", sg->dpl);
+        if (sg->s) {
+            if (sg->type & 8)
+                fprintf(o, "%s [%c%c", sg->l ? "CS64" : sg->db ? "CS32" : "CS16",
+                        sg->type & 4 ? 'C' : '-', sg->type & 2 ? 'R' : '-');
+            else
+                fprintf(o, "%s [%c%c", sg->db || lma ? "DS  " : "DS16",
+                        sg->type & 4 ? 'E' : '-', sg->type & 2 ? 'W' : '-');
+            fprintf(o, "%c]", sg->type & 1 ? 'A' : '-');
+        } else {
+            static const char *const legacy[16] = {
+                "Reserved", "TSS16-avl", "LDT", "TSS16-busy", "CallGate16", "TaskGate",
+                "IntGate16", "TrapGate16", "Reserved", "TSS32-avl", "Reserved", "TSS32-busy",
+                "CallGate32", "Reserved", "IntGate32", "TrapGate32"};
+            static const char *const ia32e[16] = {
+                "<hiword>", "Reserved", "LDT", "Reserved", "Reserved", "Reserved", "Reserved",
+                "Reserved", "Reserved", "TSS64-avl", "Reserved", "TSS64-busy", "CallGate64",
+                "Reserved", "IntGate64", "TrapGate64"};
+            fputs((lma ? ia32e : legacy)[sg->type & 0xF], o);
+        }
+    }
+    fputc('\n', o);
+}
+
+static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s)
+{
+    FILE *o = out_of(mon);
+    uint32_t fl = (uint32_t)r->rflags;
+    int cpl = (s->cr0 & CR0_PE) ? s->ss.dpl : 0;   /* QEMU shows SS.DPL as the CPL */
+    int halted = vm_thread_halted(mon->vm);
+    char flags[8] = {
+        fl & FL_DF ? 'D' : '-', fl & FL_OF ? 'O' : '-', fl & FL_SF ? 'S' : '-',
+        fl & FL_ZF ? 'Z' : '-', fl & FL_AF ? 'A' : '-', fl & FL_PF ? 'P' : '-',
+        fl & FL_CF ? 'C' : '-', '\0'};
+    if (cs64(s)) {
+        fprintf(o,
+                "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+                "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+                "R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+                "R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
+                "RIP=%016llx RFL=%08x [%s] CPL=%d II=0 A20=1 SMM=0 HLT=%d\n",
+                r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9,
+                r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, fl, flags, cpl,
+                halted);
+    } else {
+        fprintf(o,
+                "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n"
+                "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n"
+                "EIP=%08x EFL=%08x [%s] CPL=%d II=0 A20=1 SMM=0 HLT=%d\n",
+                (uint32_t)r->rax, (uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx,
+                (uint32_t)r->rsi, (uint32_t)r->rdi, (uint32_t)r->rbp, (uint32_t)r->rsp,
+                (uint32_t)r->rip, fl, flags, cpl, halted);
+    }
+    dump_segment(o, "ES", &s->es, s);
+    dump_segment(o, "CS", &s->cs, s);
+    dump_segment(o, "SS", &s->ss, s);
+    dump_segment(o, "DS", &s->ds, s);
+    dump_segment(o, "FS", &s->fs, s);
+    dump_segment(o, "GS", &s->gs, s);
+    dump_segment(o, "LDT", &s->ldt, s);
+    dump_segment(o, "TR", &s->tr, s);
+    /* Debug registers: the KVM API of this VMM does not fetch them (KVM_GET_DEBUGREGS);
+     * the sim's VMCS has DR7. Nothing here sets breakpoints, so DR0-3 are their reset 0. */
+    const VMCS *vmcs = kvm_vcpu_vmcs(mon->vm->vcpu);
+    uint64_t dr6 = 0xFFFF0FF0, dr7 = (vmcs ? vmcs->guest.dr7 : 0) | 0x400;   /* bit 10 reads as 1 */
+    if (paging_long_mode(s)) {
+        fprintf(o, "GDT=     %016llx %08x\n", s->gdt.base, s->gdt.limit);
+        fprintf(o, "IDT=     %016llx %08x\n", s->idt.base, s->idt.limit);
+        fprintf(o, "CR0=%08x CR2=%016llx CR3=%016llx CR4=%08x\n", (uint32_t)s->cr0, s->cr2,
+                s->cr3, (uint32_t)s->cr4);
+    } else {
+        fprintf(o, "GDT=     %08x %08x\n", (uint32_t)s->gdt.base, s->gdt.limit);
+        fprintf(o, "IDT=     %08x %08x\n", (uint32_t)s->idt.base, s->idt.limit);
+        fprintf(o, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", (uint32_t)s->cr0, (uint32_t)s->cr2,
+                (uint32_t)s->cr3, (uint32_t)s->cr4);
+    }
+    for (int i = 0; i < 4; i++)
+        fprintf(o, "DR%d=%016llx ", i, 0ull);
+    fprintf(o, "\nDR6=%016llx DR7=%016llx\n", (unsigned long long)dr6, (unsigned long long)dr7);
+    fprintf(o, "EFER=%016llx\n", s->efer);
+}
+
+int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id)
+{
+    if (!mon)
+        return -EINVAL;
+    if (vcpu_id != 0)
+        return fail_line(mon, -EINVAL, "info registers: no CPU #%d (this VM has CPU #0)", vcpu_id);
+    bool paused = pause_vcpu(mon);
+    KvmRegs r;
+    KvmSregs s;
+    int e = read_state(mon, &r, &s);
+    resume_vcpu(mon, paused);
+    if (e == 0)
+        dump_registers(mon, &r, &s);
+    return e;
+}
+
+/* ---- info status, info cpus ---------------------------------------------------------- */
+
+int qemu_cmd_info_status(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    switch (vm_thread_state(mon->vm)) {
+    case VM_THREAD_RUNNING:
+        return say(mon, "VM status: running\n");
+    case VM_THREAD_PAUSED:
+        return say(mon, "VM status: paused\n");
+    case VM_THREAD_ENDED:
+        break;
+    }
+    return say(mon, "VM status: shutdown\n");
+}
+
+int qemu_cmd_info_cpus(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    bool paused = pause_vcpu(mon);
+    KvmRegs r;
+    KvmSregs s;
+    int e = read_state(mon, &r, &s);
+    resume_vcpu(mon, paused);
+    if (e < 0)
+        return e;
+    /* QEMU's layout: the current CPU starred, pc = CS base + EIP. */
+    say(mon, "* CPU #0: pc=0x%016llx%s thread_id=%d\n", s.cs.base + r.rip,
+        vm_thread_halted(mon->vm) ? " (halted)" : "", vm_thread_id(mon->vm));
+    return 0;
+}
+
+/* ---- info mem, info tlb -------------------------------------------------------------- */
+
+typedef struct {
+    QemuMonitor *mon;
+    bool open;                  /* a range is being accumulated */
+    uint64_t start, end, prot;
+} MemRanges;
+
+static void mem_flush(MemRanges *m)
+{
+    if (!m->open)
+        return;
+    say(m->mon, "%016" PRIx64 "-%016" PRIx64 " %016" PRIx64 " %c%c%c\n", m->start, m->end,
+        m->end - m->start, m->prot & PTE_US ? 'u' : '-', 'r', m->prot & PTE_RW ? 'w' : '-');
+    m->open = false;
+}
+
+/* info mem: contiguous virtual ranges of equal user/write permission, as QEMU merges them. */
+static int mem_leaf(void *opaque, uint64_t va, uint64_t size, uint64_t pte, uint64_t frame,
+                    uint64_t prot)
+{
+    (void)pte, (void)frame;
+    MemRanges *m = opaque;
+    prot &= PTE_US | PTE_RW;
+    if (m->open && (va != m->end || prot != m->prot))
+        mem_flush(m);
+    if (!m->open) {
+        m->open = true;
+        m->start = va;
+        m->prot = prot;
+    }
+    m->end = va + size;
+    return 0;
+}
+
+static int tlb_leaf(void *opaque, uint64_t va, uint64_t size, uint64_t pte, uint64_t frame,
+                    uint64_t prot)
+{
+    (void)size, (void)prot;
+    QemuMonitor *mon = opaque;
+    say(mon, "%016" PRIx64 ": %016" PRIx64 " %c%c%c%c%c%c%c%c%c\n", va, frame,
+        pte & PTE_NX ? 'X' : '-', pte & PTE_G ? 'G' : '-', size > 4096 ? 'P' : '-',
+        pte & PTE_D ? 'D' : '-', pte & PTE_A ? 'A' : '-', pte & PTE_PCD ? 'C' : '-',
+        pte & PTE_PWT ? 'T' : '-', pte & PTE_US ? 'U' : '-', pte & PTE_RW ? 'W' : '-');
+    return 0;
+}
+
+static int page_tables(QemuMonitor *mon, bool tlb)
+{
+    if (!mon)
+        return -EINVAL;
+    bool paused = pause_vcpu(mon);
+    KvmRegs r;
+    KvmSregs s;
+    int e = read_state(mon, &r, &s);
+    if (e == 0) {
+        if (!(s.cr0 & X86_CR0_PG_BIT)) {
+            say(mon, "PG disabled\n");
+        } else if (tlb) {
+            paging_walk(mon->vm->vm, &s, tlb_leaf, mon);
+        } else {
+            MemRanges m = {.mon = mon};
+            paging_walk(mon->vm->vm, &s, mem_leaf, &m);
+            mem_flush(&m);
+        }
+    }
+    resume_vcpu(mon, paused);
+    return e;
+}
+
+int qemu_cmd_info_mem(QemuMonitor *mon) { return page_tables(mon, false); }
+int qemu_cmd_info_tlb(QemuMonitor *mon) { return page_tables(mon, true); }
+
+/* ---- info ept, info vmcs ------------------------------------------------------------- */
+
+/* info ept: consecutive EPT leaves with the same permissions, memory type and page size
+ * that map consecutive host addresses, as one line each. */
+typedef struct {
+    QemuMonitor *mon;
+    bool open;
+    uint64_t gpa, end, hpa, size, attr;   /* attr: permissions and memory type bits */
+    uint64_t pages;
+} EptRanges;
+
+static void ept_flush(EptRanges *r)
+{
+    if (!r->open)
+        return;
+    static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
+    say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host 0x%" PRIx64 "\n",
+        r->gpa, r->end - 1, r->attr & EPT_READ ? 'r' : '-', r->attr & EPT_WRITE ? 'w' : '-',
+        r->attr & EPT_EXECUTE ? 'x' : '-',
+        types[(r->attr & EPT_MEMORY_TYPE_MASK) >> EPT_MEMORY_TYPE_SHIFT],
+        r->size == EPT_PAGE_SIZE_1G ? "1G" : r->size == EPT_PAGE_SIZE_2M ? "2M" : "4K", r->pages,
+        r->hpa);
+    r->open = false;
+}
+
+static void ept_leaf(EptRanges *r, uint64_t gpa, uint64_t size, uint64_t e)
+{
+    uint64_t hpa = e & EPT_ADDR_MASK & ~(size - 1);
+    uint64_t attr = e & (EPT_PERM_MASK | EPT_MEMORY_TYPE_MASK);
+    if (r->open && (gpa != r->end || size != r->size || attr != r->attr ||
+                    hpa != r->hpa + (r->end - r->gpa)))
+        ept_flush(r);
+    if (!r->open)
+        *r = (EptRanges){r->mon, true, gpa, gpa, hpa, size, attr, 0};
+    r->end = gpa + size;
+    r->pages++;
+}
+
+/* Walks the four levels (SDM Vol. 3C, "EPT Translation Mechanism"): an entry with any of
+ * R/W/X is present; bit 7 makes a PDPTE or PDE a 1 GiB or 2 MiB leaf. In the sim a table
+ * address is a host pointer (see EptContext). */
+static void ept_walk(EptRanges *r, const EptTable *t, int level, uint64_t base)
+{
+    unsigned shift = 12 + 9 * (unsigned)level;
+    for (uint64_t i = 0; i < EPT_ENTRIES_PER_TABLE; i++) {
+        uint64_t e = t->entries[i];
+        if (!(e & EPT_PERM_MASK))
+            continue;
+        uint64_t gpa = base | (i << shift);
+        if (level == 0 || (level < 3 && (e & EPT_LARGE_PAGE)))
+            ept_leaf(r, gpa, 1ull << shift, e);
+        else
+            ept_walk(r, (const EptTable *)(uintptr_t)(e & EPT_ADDR_MASK), level - 1, gpa);
+    }
+}
+
+int qemu_cmd_info_ept(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    KvmVm *vm = mon->vm->vm;
+    if (mon->vm->ept) {
+        bool paused = pause_vcpu(mon);
+        say(mon, "EPTP 0x%" PRIx64 ", %zu tables\n", ept_pointer(mon->vm->ept),
+            ept_table_count(mon->vm->ept));
+        EptRanges r = {.mon = mon};
+        ept_walk(&r, mon->vm->ept->pml4, 3, 0);
+        ept_flush(&r);
+        resume_vcpu(mon, paused);
+        return 0;
+    }
+    if (vm->kvm->backend == HV_BACKEND_SIM) {
+        /* The sim kernel's EPT integration is landing on another branch; once it hands
+         * the VMM its tables (kvm_vm_ept or similar, stored in svm->ept), the walk above
+         * shows them. */
+        return fail_line(mon, -ENOSYS, "info ept: the EPT is not available yet");
+    }
+    say(mon, "The host kernel (kvm.ko) builds and owns the real EPT from these memory slots;\n"
+             "user space cannot read it.\n");
+    say(mon, "slot guest-physical range                   size         flags     host address\n");
+    for (int i = 0; i < vm->num_regions; i++) {
+        const KvmUserspaceMemoryRegion *m = &vm->memory_regions[i];
+        say(mon, "%4u %016llx-%016llx %#-12llx %-9s 0x%llx\n", m->slot, m->guest_phys_addr,
+            m->guest_phys_addr + m->memory_size - 1, m->memory_size,
+            m->flags & KVM_MEM_READONLY ? "ro" : m->flags & KVM_MEM_LOG_DIRTY_PAGES ? "rw,dirty"
+                                                                                    : "rw",
+            m->userspace_addr);
+    }
+    return 0;
+}
+
+int qemu_cmd_info_vmcs(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    const VMCS *live = kvm_vcpu_vmcs(mon->vm->vcpu);
+    if (!live)
+        return fail_line(mon, -ENOTSUP,
+                         "info vmcs: on kvm the VMCS belongs to the host kernel and is not "
+                         "visible from user space (see info registers)");
+    bool paused = pause_vcpu(mon);
+    VMCS vmcs = *live;   /* vmcs_read may record an error in it: read a copy */
+    resume_vcpu(mon, paused);
+    static const struct { VmcsFieldType type; const char *title; } groups[] = {
+        {VMCS_TYPE_GUEST, "Guest-state fields"},
+        {VMCS_TYPE_EXIT_INFO, "VM-exit information fields"},
+    };
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        say(mon, "%s%s (as of the last VM exit):\n", g ? "\n" : "", groups[g].title);
+        for (size_t i = 0; i < vmcs_field_count(); i++) {
+            const VmcsFieldInfo *f = vmcs_field_at(i);
+            uint64_t v;
+            if (f->type != groups[g].type || vmcs_read(&vmcs, f->encoding, &v) < 0)
+                continue;
+            say(mon, "  %-36s %04x  %0*" PRIx64 "\n", f->name, f->encoding,
+                f->width == VMCS_WIDTH_16 ? 4 : f->width == VMCS_WIDTH_32 ? 8 : 16, v);
+        }
+    }
+    return 0;
+}
+
+/* ---- info exits ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const VmExitStat *st;
+} ExitRow;
+
+/* Square root by Newton's method: enough for a percentage, and no libm to link. */
+static double root(double x)
+{
+    if (x <= 0)
+        return 0;
+    double r = x > 1 ? x : 1;
+    for (int i = 0; i < 200; i++) {
+        double next = 0.5 * (r + x / r);
+        if (next >= r)
+            break;
+        r = next;
+    }
+    return r;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    uint64_t x = ((const ExitRow *)a)->st->count, y = ((const ExitRow *)b)->st->count;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* One table in `perf kvm stat report`'s layout, busiest reason first. The spread is the
+ * relative standard deviation of the mean, as perf prints it. */
+static void exit_table(QemuMonitor *mon, const char *title, const VmExitStat *stats, size_t n,
+                       const char *(*name_of)(uint32_t))
+{
+    ExitRow rows[VM_EXIT_STATS_VMX];
+    size_t k = 0;
+    uint64_t total = 0, total_ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!stats[i].count)
+            continue;
+        rows[k++] = (ExitRow){name_of((uint32_t)i), &stats[i]};
+        total += stats[i].count;
+        total_ns += stats[i].total_ns;
+    }
+    qsort(rows, k, sizeof(rows[0]), by_count);
+    say(mon, "\nAnalyze events for all VMs, all VCPUs (%s):\n\n", title);
+    say(mon, "%20s %10s %9s %9s %11s %11s %16s \n\n", "VM-EXIT", "Samples", "Samples%", "Time%",
+        "Min Time", "Max Time", "Avg time");
+    for (size_t i = 0; i < k; i++) {
+        const VmExitStat *st = rows[i].st;
+        double mean = (double)st->total_ns / (double)st->count;
+        double rel = 0;
+        if (st->count > 1 && mean > 0) {
+            double var = (st->sum_sq_ns - (double)st->count * mean * mean) / (double)(st->count - 1);
+            rel = var > 0 ? root(var / (double)st->count) / mean * 100.0 : 0;
+        }
+        char unknown[24];
+        const char *name = rows[i].name;
+        if (!name) {
+            snprintf(unknown, sizeof(unknown), "%u", (unsigned)(st - stats));
+            name = unknown;
+        }
+        say(mon, "%20s %10" PRIu64 " %8.2f%% %8.2f%% %9.2fus %9.2fus %9.2fus ( +-%7.2f%% )\n",
+            name, st->count, 100.0 * (double)st->count / (double)total,
+            total_ns ? 100.0 * (double)st->total_ns / (double)total_ns : 0.0,
+            (double)st->min_ns / 1000.0, (double)st->max_ns / 1000.0, mean / 1000.0, rel);
+    }
+    say(mon, "\nTotal Samples:%" PRIu64 ", Total events handled time:%.2fus.\n", total,
+        (double)total_ns / 1000.0);
+}
+
+int qemu_cmd_info_exits(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    bool paused = pause_vcpu(mon);
+    VmExitStats *copy = malloc(sizeof(*copy));
+    if (copy)
+        *copy = mon->vm->exit_stats;
+    resume_vcpu(mon, paused);
+    if (!copy)
+        return fail_line(mon, -ENOMEM, "info exits: out of memory");
+    if (kvm_vcpu_vmcs(mon->vm->vcpu))
+        exit_table(mon, "VMX basic exit reasons", copy->vmx, VM_EXIT_STATS_VMX,
+                   vmx_exit_reason_name);
+    exit_table(mon, "KVM_EXIT reasons", copy->kvm, VM_EXIT_STATS_KVM, kvm_exit_reason_name);
+    free(copy);
+    return 0;
+}
+
+/* ---- x, xp --------------------------------------------------------------------------- */
+
+/* Reads guest memory for x (virtual: through the guest's page tables, page by page) or xp
+ * (physical). false when any byte is unbacked. */
+static bool read_guest(QemuMonitor *mon, const KvmSregs *s, uint64_t addr, uint8_t *buf,
+                       size_t len, bool physical)
+{
+    while (len) {
+        uint64_t gpa = addr;
+        if (!physical && paging_translate(mon->vm->vm, s, addr, &gpa) < 0)
+            return false;
+        size_t chunk = 4096 - (size_t)(addr & 4095);
+        if (chunk > len)
+            chunk = len;
+        const uint8_t *p = kvm_guest_ptr(mon->vm->vm, gpa, chunk);
+        if (!p)
+            return false;
+        memcpy(buf, p, chunk);
+        buf += chunk;
+        addr += chunk;
+        len -= chunk;
+    }
+    return true;
+}
+
+static void print_char(FILE *o, unsigned c)
+{
+    fputc('\'', o);
+    switch (c) {
+    case '\'': fputs("\\'", o); break;
+    case '\\': fputs("\\\\", o); break;
+    case '\n': fputs("\\n", o); break;
+    case '\r': fputs("\\r", o); break;
+    default:
+        if (c >= 32 && c <= 126)
+            fputc((int)c, o);
+        else
+            fprintf(o, "\\x%02x", c);
+    }
+    fputc('\'', o);
+}
+
+/* x/i, xp/i: one instruction a line, QEMU's monitor_disas layout. */
+static int dump_instructions(QemuMonitor *mon, const KvmSregs *s, uint64_t addr, int count,
+                             bool physical)
+{
+    int bits = cs64(s) ? 64 : s->cs.db ? 32 : 16;
+    for (int i = 0; i < count; i++) {
+        uint8_t bytes[15];
+        size_t n = 0;
+        while (n < sizeof(bytes) && read_guest(mon, s, addr + n, bytes + n, 1, physical))
+            n++;
+        if (n == 0)
+            return fail_line(mon, -EFAULT, "0x%016" PRIx64 ": Cannot access memory", addr);
+        char text[128];
+        int len = disassemble_one(bytes, n, addr, bits, text, sizeof(text));
+        if (len == -ENOSYS)
+            return fail_line(mon, -ENOSYS, "x/i: the disassembler is not available yet");
+        if (len <= 0)
+            return fail_line(mon, -EINVAL, "0x%016" PRIx64 ": cannot decode the instruction",
+                             addr);
+        say(mon, "0x%016" PRIx64 ":  %s\n", addr, text);
+        addr += (uint64_t)len;
+    }
+    return 0;
+}
+
+int qemu_cmd_memory_dump(QemuMonitor *mon, uint64_t addr, int count, char format, int size,
+                         bool physical)
+{
+    if (!mon)
+        return -EINVAL;
+    if (!strchr("xduoci", format) || format == '\0')
+        return fail_line(mon, -EINVAL, "invalid format '%c'", format ? format : '?');
+    if (size == 0)
+        size = format == 'c' ? 1 : mon->default_size;
+    if (size != 1 && size != 2 && size != 4 && size != 8)
+        return fail_line(mon, -EINVAL, "invalid size %d", size);
+    if (count <= 0)
+        return 0;
+    if (count > 65536)
+        return fail_line(mon, -EINVAL, "count %d: at most 65536", count);
+    bool paused = pause_vcpu(mon);
+    KvmRegs r;
+    KvmSregs s;
+    int e = read_state(mon, &r, &s);
+    if (e < 0) {
+        resume_vcpu(mon, paused);
+        return e;
+    }
+    if (format == 'i') {
+        e = dump_instructions(mon, &s, addr, count, physical);
+        resume_vcpu(mon, paused);
+        return e;
+    }
+    /* QEMU's memory_dump: 8 bytes a line for byte units, 16 otherwise; 'c' always reads
+     * bytes (over count units of the size given); digits wide enough for the size. */
+    int wsize = size;
+    int64_t len = (int64_t)wsize * count;
+    int line_size = wsize == 1 ? 8 : 16;
+    int digits = 0;
+    switch (format) {
+    case 'o': digits = (wsize * 8 + 2) / 3; break;
+    case 'u':
+    case 'd': digits = (wsize * 8 * 10 + 32) / 33; break;
+    case 'c': wsize = 1; break;
+    default: digits = wsize * 2; break;
+    }
+    FILE *o = out_of(mon);
+    while (len > 0) {
+        fprintf(o, "%016" PRIx64 ":", addr);
+        int l = len > line_size ? line_size : (int)len;
+        uint8_t buf[16];
+        if (!read_guest(mon, &s, addr, buf, (size_t)l, physical)) {
+            fputs(" Cannot access memory\n", o);
+            e = -EFAULT;
+            break;
+        }
+        for (int i = 0; i < l; i += wsize) {
+            uint64_t v = 0;
+            memcpy(&v, buf + i, (size_t)wsize);   /* x86 is little-endian, as is the host */
+            fputc(' ', o);
+            switch (format) {
+            case 'o': fprintf(o, "%#*" PRIo64, digits, v); break;
+            case 'u': fprintf(o, "%*" PRIu64, digits, v); break;
+            case 'd': fprintf(o, "%*" PRId64, digits, (int64_t)v); break;
+            case 'c': print_char(o, (unsigned)v); break;
+            default: fprintf(o, "0x%0*" PRIx64, digits, v); break;
+            }
+        }
+        fputc('\n', o);
+        addr += (uint64_t)l;
+        len -= l;
+    }
+    resume_vcpu(mon, paused);
+    return e;
+}
+
+int qemu_cmd_x(QemuMonitor *mon, uint64_t addr, int count)
+{
+    if (!mon)
+        return -EINVAL;
+    return qemu_cmd_memory_dump(mon, addr, count, mon->default_format, mon->default_size, false);
+}
+
+/* ---- stop, cont, step, system_reset, quit ---------------------------------------------- */
+
+static int ended(QemuMonitor *mon, const char *cmd)
+{
+    return fail_line(mon, -ESRCH, "%s: the VM has ended", cmd);
+}
+
+int qemu_cmd_stop(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    if (vm_thread_state(mon->vm) == VM_THREAD_ENDED)
+        return ended(mon, "stop");
+    return vm_thread_pause(mon->vm) < 0 ? ended(mon, "stop") : 0;
+}
+
+int qemu_cmd_cont(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    return vm_thread_resume(mon->vm) < 0 ? ended(mon, "cont") : 0;
+}
+
+int qemu_cmd_step(QemuMonitor *mon, unsigned count)
+{
+    if (!mon)
+        return -EINVAL;
+    if (count == 0)
+        count = 1;
+    VmStopReason why = VM_STOP_NONE;
+    int e = vm_thread_step(mon->vm, count, &why);
+    if (e == -EBUSY)
+        return fail_line(mon, e, "step: the VM is running (stop it first)");
+    if (e < 0 && vm_thread_state(mon->vm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
+        return ended(mon, "step");
+    KvmRegs r;
+    KvmSregs s;
+    if (read_state(mon, &r, &s) < 0)
+        return -EIO;
+    char where[64];
+    snprintf(where, sizeof(where), "%04x:%0*llx", s.cs.selector, cs64(&s) ? 16 : s.cs.db ? 8 : 4,
+             r.rip);
+    switch (why) {
+    case VM_STOP_STEPPED:
+        return say(mon, "stepped to %s\n", where);
+    case VM_STOP_HLT:
+        return say(mon, "the vCPU halted (HLT): stopped at %s\n", where);
+    case VM_STOP_REQUESTED:
+        return say(mon, "stopped at %s\n", where);
+    default:
+        return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",
+                         why == VM_STOP_DEBUG_EXIT ? "debug exit" :
+                         why == VM_STOP_SHUTDOWN ? "triple fault" :
+                         why == VM_STOP_MAX_EXITS ? "--max-exits" : "error", where);
+    }
+}
+
+int qemu_cmd_system_reset(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    bool paused = pause_vcpu(mon);
+    int e = vm_thread_reset(mon->vm);
+    resume_vcpu(mon, paused);
+    if (e == -ESRCH)
+        return ended(mon, "system_reset");
+    return e < 0 ? fail_line(mon, e, "system_reset: %s", strerror(-e)) : 0;
+}
+
+int qemu_cmd_quit(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    mon->quit_requested = true;
+    vm_thread_quit(mon->vm);
+    return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------------------- */
+
+/* $name: QEMU's x86 monitor registers (target/i386/monitor.c's table): the GPRs by their
+ * 32-bit and 64-bit names (full width, as QEMU's 64-bit build reads them), eip/rip,
+ * eflags, the segment selectors, pc (CS base + EIP), sp and fp. */
+static int register_value(const KvmRegs *r, const KvmSregs *s, const char *name, uint64_t *v)
+{
+    static const char *const gpr[][2] = {
+        {"eax", "rax"}, {"ebx", "rbx"}, {"ecx", "rcx"}, {"edx", "rdx"},
+        {"esi", "rsi"}, {"edi", "rdi"}, {"esp", "rsp"}, {"ebp", "rbp"},
+    };
+    const uint64_t gv[] = {r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp};
+    for (size_t i = 0; i < 8; i++)
+        if (!strcasecmp(name, gpr[i][0]) || !strcasecmp(name, gpr[i][1])) {
+            *v = gv[i];
+            return 0;
+        }
+    const uint64_t hi[] = {r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15};
+    if ((name[0] == 'r' || name[0] == 'R') && isdigit((unsigned char)name[1])) {
+        char *end;
+        long n = strtol(name + 1, &end, 10);
+        if (!*end && n >= 8 && n <= 15) {
+            *v = hi[n - 8];
+            return 0;
+        }
+    }
+    const struct { const char *name; uint64_t value; } named[] = {
+        {"eip", r->rip}, {"rip", r->rip}, {"pc", s->cs.base + r->rip}, {"sp", r->rsp},
+        {"fp", r->rbp}, {"eflags", r->rflags}, {"rflags", r->rflags},
+        {"cs", s->cs.selector}, {"ds", s->ds.selector}, {"es", s->es.selector},
+        {"ss", s->ss.selector}, {"fs", s->fs.selector}, {"gs", s->gs.selector},
+    };
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+        if (!strcasecmp(name, named[i].name)) {
+            *v = named[i].value;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+/* An address: terms (numbers as C writes them: 0x hex, 0 octal, decimal; or $reg) joined
+ * by + and -. Registers are read with the vCPU paused. 0, or a one-line error. */
+static int parse_address(QemuMonitor *mon, const char *text, uint64_t *out)
+{
+    const char *p = text;
+    uint64_t sum = 0;
+    int sign = 1;
+    bool need_term = true;
+    bool have_state = false;
+    KvmRegs r;
+    KvmSregs s;
+    while (*p) {
+        if (isspace((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        if (!need_term && (*p == '+' || *p == '-')) {
+            sign = *p == '-' ? -1 : 1;
+            need_term = true;
+            p++;
+            continue;
+        }
+        if (!need_term)
+            return fail_line(mon, -EINVAL, "invalid address '%s'", text);
+        uint64_t v;
+        if (*p == '$') {
+            char name[16];
+            size_t n = 0;
+            p++;
+            while ((isalnum((unsigned char)*p) || *p == '_') && n < sizeof(name) - 1)
+                name[n++] = *p++;
+            name[n] = '\0';
+            if (isalnum((unsigned char)*p))
+                return fail_line(mon, -EINVAL, "unknown register '$%s...'", name);
+            if (!have_state) {
+                bool paused = pause_vcpu(mon);
+                int e = read_state(mon, &r, &s);
+                resume_vcpu(mon, paused);
+                if (e < 0)
+                    return e;
+                have_state = true;
+            }
+            if (register_value(&r, &s, name, &v) < 0)
+                return fail_line(mon, -EINVAL, "unknown register '$%s'", name);
+        } else if (isdigit((unsigned char)*p)) {
+            char *end;
+            errno = 0;
+            v = strtoull(p, &end, 0);
+            if (errno || isalnum((unsigned char)*end) || *end == '_')
+                return fail_line(mon, -EINVAL, "invalid number in '%s'", text);
+            p = end;
+        } else {
+            return fail_line(mon, -EINVAL, "invalid address '%s'", text);
+        }
+        sum += sign > 0 ? v : (uint64_t)0 - v;
+        need_term = false;
+    }
+    if (need_term)
+        return fail_line(mon, -EINVAL, "%s", *text ? "invalid address: a term is missing"
+                                                   : "an address is needed");
+    *out = sum;
+    return 0;
+}
+
+/* x /fmt addr and xp /fmt addr (QEMU's syntax: /[count][format][size], any order of
+ * format and size letters; without /fmt, one unit of the last format and size). */
+static int cmd_dump(QemuMonitor *mon, const char *cmd, char *args, bool physical)
+{
+    int count = 1;
+    char format = mon->default_format;
+    int size = 0;
+    bool size_given = false;
+    while (isspace((unsigned char)*args))
+        args++;
+    if (*args == '/') {
+        args++;
+        if (isdigit((unsigned char)*args)) {
+            char *end;
+            long n = strtol(args, &end, 10);
+            if (n < 1 || n > 65536)
+                return fail_line(mon, -EINVAL, "%s: count must be 1 to 65536", cmd);
+            count = (int)n;
+            args = end;
+        }
+        for (; *args && !isspace((unsigned char)*args); args++) {
+            switch (*args) {
+            case 'x': case 'd': case 'u': case 'o': case 'c': case 'i':
+                format = *args;
+                break;
+            case 'b': size = 1; size_given = true; break;
+            case 'h': size = 2; size_given = true; break;
+            case 'w': size = 4; size_given = true; break;
+            case 'g': size = 8; size_given = true; break;
+            default:
+                return fail_line(mon, -EINVAL, "invalid char in format: '%c'", *args);
+            }
+        }
+    }
+    uint64_t addr;
+    int e = parse_address(mon, args, &addr);
+    if (e < 0)
+        return e;
+    /* The format and a given size become the defaults (QEMU: not a size given with 'i'). */
+    if (format != 'i') {
+        if (!size_given)
+            size = mon->default_size;
+        mon->default_size = size;
+    }
+    mon->default_format = format;
+    return qemu_cmd_memory_dump(mon, addr, count, format, size, physical);
+}
+
+/* ---- the command table --------------------------------------------------------------- */
+
+typedef struct {
+    const char *names;   /* "cont|c" */
+    const char *args;
+    const char *help;
+    int (*run)(QemuMonitor *mon, char *args);
+} MonCommand;
+
+static int no_args(QemuMonitor *mon, const char *cmd, const char *args)
+{
+    while (isspace((unsigned char)*args))
+        args++;
+    return *args ? fail_line(mon, -EINVAL, "%s: takes no arguments", cmd) : 0;
+}
+
+static int run_help(QemuMonitor *mon, char *args);
+static int run_info(QemuMonitor *mon, char *args);
+static int run_x(QemuMonitor *mon, char *args) { return cmd_dump(mon, "x", args, false); }
+static int run_xp(QemuMonitor *mon, char *args) { return cmd_dump(mon, "xp", args, true); }
+
+#define SIMPLE(fn, name, call)                                                  \
+    static int fn(QemuMonitor *mon, char *args)                                 \
+    {                                                                           \
+        int e_ = no_args(mon, name, args);                                      \
+        return e_ < 0 ? e_ : call(mon);                                         \
+    }
+SIMPLE(run_stop, "stop", qemu_cmd_stop)
+SIMPLE(run_cont, "cont", qemu_cmd_cont)
+SIMPLE(run_reset, "system_reset", qemu_cmd_system_reset)
+SIMPLE(run_quit, "quit", qemu_cmd_quit)
+
+static int run_step(QemuMonitor *mon, char *args)
+{
+    while (isspace((unsigned char)*args))
+        args++;
+    unsigned long n = 1;
+    if (*args) {
+        char *end;
+        errno = 0;
+        n = strtoul(args, &end, 0);
+        while (isspace((unsigned char)*end))
+            end++;
+        /* Bounded: the monitor waits for the steps, and each is a VM entry (tens of
+         * microseconds under nested KVM), so a typo cannot freeze the console for long. */
+        if (errno || *end || !isdigit((unsigned char)*args) || n == 0 || n > MAX_STEPS)
+            return fail_line(mon, -EINVAL, "step: expected a count from 1 to %d", MAX_STEPS);
+    }
+    return qemu_cmd_step(mon, (unsigned)n);
+}
+
+static const MonCommand commands[] = {
+    {"help|?", "[cmd]", "show the help (of one command)", run_help},
+    {"info", "subcommand", "show the state of the VM (info with no argument lists them)",
+     run_info},
+    {"x", "/fmt addr", "virtual memory dump starting at addr", run_x},
+    {"xp", "/fmt addr", "physical memory dump starting at addr", run_xp},
+    {"stop", "", "stop the vCPU (between two instructions)", run_stop},
+    {"cont|c", "", "resume the vCPU where it stopped", run_cont},
+    {"step", "[n]", "execute n guest instructions (default 1) of a stopped vCPU", run_step},
+    {"system_reset", "", "reset the vCPU to its state at start (RAM is kept)", run_reset},
+    {"quit|q", "", "quit the emulator", run_quit},
+};
+
+typedef struct {
+    const char *name;
+    const char *help;
+    int (*run)(QemuMonitor *mon);
+} InfoCommand;
+
+static int info_registers(QemuMonitor *mon) { return qemu_cmd_info_registers(mon, 0); }
+
+static const InfoCommand infos[] = {
+    {"registers", "show the cpu registers", info_registers},
+    {"status", "show the current VM status (running|paused)", qemu_cmd_info_status},
+    {"cpus", "show infos for each CPU", qemu_cmd_info_cpus},
+    {"mem", "show the active virtual memory mappings", qemu_cmd_info_mem},
+    {"tlb", "show virtual to physical memory mappings", qemu_cmd_info_tlb},
+    {"ept", "show the EPT mappings (sim) or the memory slots (kvm)", qemu_cmd_info_ept},
+    {"vmcs", "show the VMCS guest-state and exit-information fields (sim)", qemu_cmd_info_vmcs},
+    {"exits", "show VM exits per reason with share and handling time", qemu_cmd_info_exits},
+};
+
+static bool name_matches(const char *names, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = names; *p;) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, word, n) == 0)
+            return true;
+        p += len + (p[len] == '|');
+    }
+    return false;
+}
+
+static const MonCommand *find_command(const char *word)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (name_matches(commands[i].names, word))
+            return &commands[i];
+    return NULL;
+}
+
+static void help_line(QemuMonitor *mon, const MonCommand *c)
+{
+    say(mon, "%s%s%s -- %s\n", c->names, *c->args ? " " : "", c->args, c->help);
+}
+
+int qemu_cmd_help(QemuMonitor *mon, const char *command)
+{
+    if (!mon)
+        return -EINVAL;
+    if (command && *command) {
+        const MonCommand *c = find_command(command);
+        if (!c)
+            return fail_line(mon, -ENOENT, "unknown command: '%s'", command);
+        help_line(mon, c);
+        if (c->run == run_info)
+            for (size_t i = 0; i < sizeof(infos) / sizeof(infos[0]); i++)
+                say(mon, "info %s -- %s\n", infos[i].name, infos[i].help);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        help_line(mon, &commands[i]);
+    say(mon, "/fmt is /[count][format][size]: format x d u o c i, size b h w g\n");
+    return 0;
+}
+
+static int run_help(QemuMonitor *mon, char *args)
+{
+    char *word = strtok(args, " \t");
+    if (word && strtok(NULL, " \t"))
+        return fail_line(mon, -EINVAL, "help: one command at most");
+    return qemu_cmd_help(mon, word);
+}
+
+static int run_info(QemuMonitor *mon, char *args)
+{
+    char *word = strtok(args, " \t");
+    if (!word) {
+        for (size_t i = 0; i < sizeof(infos) / sizeof(infos[0]); i++)
+            say(mon, "info %s -- %s\n", infos[i].name, infos[i].help);
+        return 0;
+    }
+    char *extra = strtok(NULL, " \t");
+    for (size_t i = 0; i < sizeof(infos) / sizeof(infos[0]); i++) {
+        if (strcmp(word, infos[i].name) == 0) {
+            if (extra)
+                return fail_line(mon, -EINVAL, "info %s: takes no arguments", word);
+            return infos[i].run(mon);
+        }
+    }
+    return fail_line(mon, -EINVAL, "info: unknown subcommand '%s' (try 'info')", word);
+}
+
+int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out)
+{
+    if (!mon || !line)
+        return -EINVAL;
+    FILE *saved = mon->out;
+    if (out)
+        mon->out = out;
+    /* A private copy: the parsers cut it up. Lines are short; longer ones are refused. */
+    char buf[512];
+    int e = 0;
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    if (len >= sizeof(buf)) {
+        e = fail_line(mon, -E2BIG, "command line too long (at most %zu characters)",
+                      sizeof(buf) - 1);
+        goto out;
+    }
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    char *p = buf;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (!*p)
+        goto out;
+    /* The command name: letters, digits, '_' and '?'; "x/4xb" splits after the x. */
+    char *name = p;
+    while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '?'))
+        p++;
+    if (p == name) {
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+    }
+    char saved_char = *p;
+    *p = '\0';
+    const MonCommand *c = find_command(name);
+    if (!c) {
+        e = fail_line(mon, -ENOENT, "unknown command: '%s'", name);
+        goto out;
+    }
+    *p = saved_char;
+    char *args = p;
+    if (*args && !isspace((unsigned char)*args) && *args != '/') {
+        e = fail_line(mon, -ENOENT, "unknown command: '%s'", name);
+        goto out;
+    }
+    e = c->run(mon, args);
+out:
+    fflush(out_of(mon));
+    mon->out = saved;
+    return e;
+}

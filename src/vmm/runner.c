@@ -1,0 +1,296 @@
+/*
+ * The vCPU thread: vm_run in a thread of its own, paused and resumed from another thread
+ * (DESIGN.md, "Threads"). Pausing is vm_run returning with VM_STOP_REQUESTED (stopped
+ * between two guest instructions, the last exit completed); the thread then waits on a
+ * condition variable for the next command. The lock is taken per command, never per exit:
+ * the run loop itself is untouched.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kvm/backend.h"
+
+typedef enum { CMD_NONE, CMD_RUN, CMD_STEP, CMD_QUIT } RunnerCommand;
+
+struct VmRunner {
+    SimpleVM *svm;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    VmThreadState state;      /* what the monitor sees; RUNNING from the moment it asks */
+    RunnerCommand command;    /* the next thing for the thread to do */
+    bool busy;                /* the thread is inside vm_run / vm_step */
+    unsigned step_count;
+    unsigned steps_done;
+    VmStopReason step_result;
+    uint64_t step_serial;     /* bumped when a step command finishes */
+    bool halted;              /* a step executed HLT */
+    KvmRegs boot_regs;        /* the state at the start, for system_reset */
+    KvmSregs boot_sregs;
+    void (*on_end)(SimpleVM *svm, void *opaque);
+    void *opaque;
+    int tid;                  /* gettid() of the thread, for info cpus */
+};
+
+/* Steps up to n instructions; the reason the last one stopped. */
+static VmStopReason run_steps(SimpleVM *svm, unsigned n, unsigned *done)
+{
+    *done = 0;
+    while (*done < n) {
+        vm_step(svm);
+        if (svm->stop_reason != VM_STOP_STEPPED) {
+            if (svm->stop_reason == VM_STOP_HLT)
+                (*done)++;
+            return svm->stop_reason;
+        }
+        (*done)++;
+    }
+    return VM_STOP_STEPPED;
+}
+
+static void *runner_main(void *arg)
+{
+    struct VmRunner *r = arg;
+    SimpleVM *svm = r->svm;
+    pthread_mutex_lock(&r->lock);
+    r->tid = (int)gettid();
+    for (;;) {
+        while (r->command == CMD_NONE)
+            pthread_cond_wait(&r->cond, &r->lock);
+        RunnerCommand cmd = r->command;
+        r->command = CMD_NONE;
+        if (cmd == CMD_QUIT)
+            break;
+        /* A stop asked for before this command must not cut it short. */
+        svm->stop_requested = 0;
+        r->busy = true;
+        pthread_mutex_unlock(&r->lock);
+
+        bool ended;
+        if (cmd == CMD_RUN) {
+            if (r->halted) {
+                /* Resuming a halted vCPU: nothing will wake it; the VM ends as if it
+                 * had halted while running. */
+                svm->stop_reason = VM_STOP_HLT;
+            } else {
+                vm_run(svm);
+            }
+            ended = svm->stop_reason != VM_STOP_REQUESTED;
+        } else {
+            unsigned done;
+            VmStopReason why = r->halted ? VM_STOP_HLT : run_steps(svm, r->step_count, &done);
+            if (r->halted)
+                done = 0;
+            pthread_mutex_lock(&r->lock);
+            r->steps_done = done;
+            r->step_result = why;
+            r->step_serial++;
+            if (why == VM_STOP_HLT)
+                r->halted = true;
+            pthread_mutex_unlock(&r->lock);
+            ended = why != VM_STOP_STEPPED && why != VM_STOP_HLT && why != VM_STOP_REQUESTED;
+        }
+
+        pthread_mutex_lock(&r->lock);
+        r->busy = false;
+        if (ended)
+            break;
+        if (r->command == CMD_NONE)
+            r->state = VM_THREAD_PAUSED;
+        pthread_cond_broadcast(&r->cond);
+    }
+    r->state = VM_THREAD_ENDED;
+    r->busy = false;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    if (r->on_end)
+        r->on_end(svm, r->opaque);
+    return NULL;
+}
+
+int vm_thread_start(SimpleVM *svm, bool paused, void (*on_end)(SimpleVM *svm, void *opaque),
+                    void *opaque)
+{
+    if (!svm)
+        return -EINVAL;
+    if (svm->runner)
+        return hv_fail(EBUSY, "the vCPU thread is already running");
+    struct VmRunner *r = calloc(1, sizeof(*r));
+    if (!r)
+        return hv_fail(ENOMEM, "out of memory");
+    r->svm = svm;
+    r->on_end = on_end;
+    r->opaque = opaque;
+    r->state = paused ? VM_THREAD_PAUSED : VM_THREAD_RUNNING;
+    r->command = paused ? CMD_NONE : CMD_RUN;
+    kvm_get_regs(svm->vcpu, &r->boot_regs);
+    kvm_get_sregs(svm->vcpu, &r->boot_sregs);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    svm->runner = r;
+    int err = pthread_create(&r->thread, NULL, runner_main, r);
+    if (err) {
+        svm->runner = NULL;
+        pthread_mutex_destroy(&r->lock);
+        pthread_cond_destroy(&r->cond);
+        free(r);
+        return hv_fail(err, "cannot start the vCPU thread: %s", strerror(err));
+    }
+    return 0;
+}
+
+VmThreadState vm_thread_state(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return VM_THREAD_ENDED;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    VmThreadState s = r->state;
+    pthread_mutex_unlock(&r->lock);
+    return s;
+}
+
+bool vm_thread_halted(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return false;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    bool h = r->halted;
+    pthread_mutex_unlock(&r->lock);
+    return h;
+}
+
+/* Waits (lock held) until the thread has taken no command and is out of the guest. */
+static void wait_idle(struct VmRunner *r)
+{
+    while ((r->busy || r->command != CMD_NONE) && r->state != VM_THREAD_ENDED)
+        pthread_cond_wait(&r->cond, &r->lock);
+}
+
+int vm_thread_pause(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return -ESRCH;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    if (r->state == VM_THREAD_RUNNING) {
+        if (r->command == CMD_RUN && !r->busy) {
+            r->command = CMD_NONE;           /* not started yet: nothing to stop */
+        } else {
+            vm_request_stop(svm);
+            wait_idle(r);
+        }
+        if (r->state != VM_THREAD_ENDED)
+            r->state = VM_THREAD_PAUSED;
+    }
+    int ret = r->state == VM_THREAD_ENDED ? -ESRCH : 0;
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+int vm_thread_resume(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return -ESRCH;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    int ret = 0;
+    if (r->state == VM_THREAD_ENDED) {
+        ret = -ESRCH;
+    } else if (r->state == VM_THREAD_PAUSED) {
+        wait_idle(r);
+        if (r->state != VM_THREAD_ENDED) {
+            r->command = CMD_RUN;
+            r->state = VM_THREAD_RUNNING;
+            pthread_cond_broadcast(&r->cond);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why)
+{
+    if (!svm || !svm->runner)
+        return -ESRCH;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    int ret = 0;
+    if (r->state == VM_THREAD_ENDED) {
+        ret = -ESRCH;
+    } else if (r->state == VM_THREAD_RUNNING) {
+        ret = -EBUSY;
+    } else {
+        wait_idle(r);
+        uint64_t serial = r->step_serial;
+        r->command = CMD_STEP;
+        r->step_count = n;
+        r->state = VM_THREAD_RUNNING;
+        pthread_cond_broadcast(&r->cond);
+        while (r->step_serial == serial && r->state != VM_THREAD_ENDED)
+            pthread_cond_wait(&r->cond, &r->lock);
+        wait_idle(r);
+        if (why)
+            *why = r->step_serial != serial ? r->step_result : svm->stop_reason;
+        if (r->step_serial == serial)
+            ret = -ESRCH;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+int vm_thread_reset(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return -ESRCH;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    int ret = 0;
+    if (r->state != VM_THREAD_PAUSED) {
+        ret = r->state == VM_THREAD_ENDED ? -ESRCH : -EBUSY;
+    } else {
+        wait_idle(r);
+        if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
+            (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
+            r->halted = false;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+int vm_thread_id(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return 0;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    int tid = r->tid;
+    pthread_mutex_unlock(&r->lock);
+    return tid;
+}
+
+void vm_thread_quit(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    if (r->state != VM_THREAD_ENDED) {
+        r->command = CMD_QUIT;
+        if (r->busy)
+            vm_request_stop(svm);
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED)
+        svm->stop_reason = VM_STOP_REQUESTED;
+    svm->runner = NULL;
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+}
