@@ -35,26 +35,12 @@
 
 /* ---- the disassembler ---------------------------------------------------------------- */
 
-/*
- * DISASSEMBLER CALL SITE — the one place `x /i` and `xp /i` decode an instruction.
- * When the disassembler lands (int x86_disassemble(const uint8_t *bytes, size_t len,
- * uint64_t ip, int bits, char *out, size_t out_size), returning the length, AT&T syntax),
- * build with -DHAVE_X86_DISASSEMBLE (or delete the #else branch). Until then it returns
- * -ENOSYS and the command answers that the disassembler is not available yet.
- */
-#ifdef HAVE_X86_DISASSEMBLE
-int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, char *out,
-                    size_t out_size);
-#endif
+/* The one place `x /i` and `xp /i` decode an instruction: the CPU model's own decoder
+ * (x86_disassemble), so the monitor shows exactly what the sim CPU executes. */
 static int disassemble_one(const uint8_t *bytes, size_t len, uint64_t ip, int bits, char *out,
                            size_t out_size)
 {
-#ifdef HAVE_X86_DISASSEMBLE
     return x86_disassemble(bytes, len, ip, bits, out, out_size);
-#else
-    (void)bytes, (void)len, (void)ip, (void)bits, (void)out, (void)out_size;
-    return -ENOSYS;
-#endif
 }
 
 /* ---- plumbing ------------------------------------------------------------------------ */
@@ -435,12 +421,6 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
         resume_vcpu(mon, paused);
         return 0;
     }
-    if (vm->kvm->backend == HV_BACKEND_SIM) {
-        /* The sim kernel's EPT integration is landing on another branch; once it hands
-         * the VMM its tables (kvm_vm_ept or similar, stored in svm->ept), the walk above
-         * shows them. */
-        return fail_line(mon, -ENOSYS, "info ept: the EPT is not available yet");
-    }
     say(mon, "The host kernel (kvm.ko) builds and owns the real EPT from these memory slots;\n"
              "user space cannot read it.\n");
     say(mon, "slot guest-physical range                   size         flags     host address\n");
@@ -629,9 +609,9 @@ static int dump_instructions(QemuMonitor *mon, const KvmSregs *s, uint64_t addr,
         if (n == 0)
             return fail_line(mon, -EFAULT, "0x%016" PRIx64 ": Cannot access memory", addr);
         char text[128];
-        int len = disassemble_one(bytes, n, addr, bits, text, sizeof(text));
-        if (len == -ENOSYS)
-            return fail_line(mon, -ENOSYS, "x/i: the disassembler is not available yet");
+        /* Branch targets are offsets in CS, as a real-mode programmer writes them. */
+        uint64_t ip = bits == 16 && addr - s->cs.base < 0x10000 ? addr - s->cs.base : addr;
+        int len = disassemble_one(bytes, n, ip, bits, text, sizeof(text));
         if (len <= 0)
             return fail_line(mon, -EINVAL, "0x%016" PRIx64 ": cannot decode the instruction",
                              addr);

@@ -221,10 +221,16 @@ static void test_x_errors(void **state)
         if (last_status != -EINVAL || lines(r) != 1)
             fail_msg("'%s' gave %d: %s", bad[i], last_status, r);
     }
-    /* The disassembler is not there yet: one line that says so. */
-    r = run(mon, "x /2i $pc");
-    assert_int_equal(last_status, -ENOSYS);
-    assert_string_equal(r, "x/i: the disassembler is not available yet\n");
+    /* The CPU model's own decoder, in objdump's AT&T text, in the vCPU's mode. */
+    r = run(mon, "x /5i $pc");
+    assert_int_equal(last_status, 0);
+    assert_string_equal(r, "0x0000000000007c00:  cli\n"
+                           "0x0000000000007c01:  xor    %ax,%ax\n"
+                           "0x0000000000007c03:  mov    $0x41,%al\n"
+                           "0x0000000000007c05:  out    %al,$0xe9\n"
+                           "0x0000000000007c07:  inc    %ax\n");
+    r = run(mon, "xp /1i 0x7c09");   /* a branch target is an offset in CS */
+    assert_string_equal(r, "0x0000000000007c09:  jmp    0x7c09\n");
     done(mon, svm);
 }
 
@@ -514,7 +520,10 @@ static void test_info_vmcs_ept(void **state)
     }
     r = run(mon, "info ept");
     if (b == HV_BACKEND_SIM) {
-        assert_string_equal(r, "info ept: the EPT is not available yet\n");
+        /* The sim kernel's own tables: the VM's two RAM slots, large pages where they fit. */
+        assert_int_equal(last_status, 0);
+        assert_non_null(strstr(r, "0000000000000000-000000000009ffff rwx WB"));
+        assert_non_null(strstr(r, "00000000000c0000-00000000000fffff rwx WB"));
     } else {
         assert_non_null(strstr(r, "owns the real EPT"));
         assert_non_null(strstr(r, "0000000000000000-000000000009ffff"));
@@ -523,8 +532,8 @@ static void test_info_vmcs_ept(void **state)
     done(mon, svm);
 }
 
-/* info ept over a set of tables built here (the sim kernel does not hand its own to the
- * VMM yet): ranges merged where the host side is contiguous too, sizes and permissions. */
+/* info ept over a set of tables built here, with every page size and a read-only range:
+ * ranges merged where the host side is contiguous too, sizes and permissions. */
 static void test_info_ept_tables(void **state)
 {
     HvBackend b = TEST_BACKEND(state);
@@ -539,6 +548,7 @@ static void test_info_ept_tables(void **state)
     assert_int_equal(ept_map_range(ept, 0, host, 0xA0000, rwx), 0);
     assert_int_equal(ept_map_range(ept, 0xC0000, host + 0xC0000, 0x40000, EPT_READ | EPT_EXECUTE), 0);
     assert_int_equal(ept_map_range(ept, 0x200000, host + 0x200000, 0x400000, rwx), 0);
+    EptContext *own = svm->ept;
     svm->ept = ept;
     const char *r = run(mon, "info ept");
     assert_int_equal(last_status, 0);
@@ -546,7 +556,7 @@ static void test_info_ept_tables(void **state)
     assert_non_null(strstr(r, "00000000000c0000-00000000000fffff r-x WB    4K x 64      host 0x400c0000\n"));
     assert_non_null(strstr(r, "0000000000200000-00000000005fffff rwx WB    2M x 2       host 0x40200000\n"));
     assert_int_equal(lines(r), 4);
-    svm->ept = NULL;
+    svm->ept = own;
     ept_destroy(ept);
     done(mon, svm);
 }
