@@ -17,20 +17,90 @@
 #define MMIO_WARN_PAGES 64
 #define MMIO_PAGE_SHIFT 12
 
+/* Sorted, non-overlapping ranges [first, last] with one entry (a handler) each: what both
+ * buses need, whatever the entry's type. first[] is searched on every exit. */
+typedef struct {
+    uint64_t *first, *last;
+    void *entries;
+    size_t entry_size, count, capacity;
+} RangeList;
+
 struct IoBus {
-    IoPortHandler *ranges;   /* sorted by base, never overlapping */
-    size_t count, capacity;
+    RangeList ranges;        /* of IoPortHandler */
     uint64_t unhandled;
     uint64_t warned[65536 / 64];   /* one bit per port: logged already */
 };
 
 struct MmioBus {
-    MmioHandler *ranges;     /* sorted by base, never overlapping */
-    size_t count, capacity;
+    RangeList ranges;        /* of MmioHandler */
     uint64_t unhandled;
     uint64_t warned_pages[MMIO_WARN_PAGES];
     size_t warned_count;
 };
+
+static void range_list_free(RangeList *l)
+{
+    free(l->first);
+    free(l->last);
+    free(l->entries);
+}
+
+/* Index of the first range whose first address is above `key` (0..count); the range that
+ * may hold `key` is the one before it. */
+static size_t range_upper_bound(const RangeList *l, uint64_t key)
+{
+    size_t lo = 0, hi = l->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->first[mid] > key)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The entry whose range holds `key`, or NULL. */
+static const void *range_find(const RangeList *l, uint64_t key)
+{
+    size_t i = range_upper_bound(l, key);
+    if (i == 0 || key > l->last[i - 1])
+        return NULL;
+    return (const char *)l->entries + (i - 1) * l->entry_size;
+}
+
+/* Inserts a copy of `entry` for [first, last] in order. -EEXIST when it overlaps a range
+ * already there, -ENOMEM. */
+static int range_insert(RangeList *l, uint64_t first, uint64_t last, const void *entry)
+{
+    size_t i = range_upper_bound(l, first);
+    if ((i > 0 && l->last[i - 1] >= first) || (i < l->count && l->first[i] <= last))
+        return -EEXIST;
+    if (l->count == l->capacity) {
+        size_t cap = l->capacity ? l->capacity * 2 : 8;
+        uint64_t *f = realloc(l->first, cap * sizeof(*f));
+        if (f)
+            l->first = f;
+        uint64_t *la = f ? realloc(l->last, cap * sizeof(*la)) : NULL;
+        if (la)
+            l->last = la;
+        void *e = la ? realloc(l->entries, cap * l->entry_size) : NULL;
+        if (!e)
+            return -ENOMEM;
+        l->entries = e;
+        l->capacity = cap;
+    }
+    size_t tail = l->count - i;
+    memmove(&l->first[i + 1], &l->first[i], tail * sizeof(uint64_t));
+    memmove(&l->last[i + 1], &l->last[i], tail * sizeof(uint64_t));
+    char *slot = (char *)l->entries + i * l->entry_size;
+    memmove(slot + l->entry_size, slot, tail * l->entry_size);
+    l->first[i] = first;
+    l->last[i] = last;
+    memcpy(slot, entry, l->entry_size);
+    l->count++;
+    return 0;
+}
 
 static const uint32_t io_size_mask[5] = {0, 0xFF, 0xFFFF, 0, 0xFFFFFFFFu};
 
@@ -55,6 +125,8 @@ IoBus *io_bus_create(void)
     IoBus *bus = calloc(1, sizeof(*bus));
     if (!bus)
         hv_fail(ENOMEM, "io bus: out of memory");
+    else
+        bus->ranges.entry_size = sizeof(IoPortHandler);
     return bus;
 }
 
@@ -62,32 +134,13 @@ void io_bus_destroy(IoBus *bus)
 {
     if (!bus)
         return;
-    free(bus->ranges);
+    range_list_free(&bus->ranges);
     free(bus);
-}
-
-/* Index of the first range whose base is greater than `port` (0..count). The range that
- * may contain `port` is the one just before it. */
-static size_t io_upper_bound(const IoBus *bus, uint32_t port)
-{
-    size_t lo = 0, hi = bus->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (bus->ranges[mid].base > port)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
 }
 
 static const IoPortHandler *io_find(const IoBus *bus, uint16_t port)
 {
-    size_t i = io_upper_bound(bus, port);
-    if (i == 0)
-        return NULL;
-    const IoPortHandler *h = &bus->ranges[i - 1];
-    return (uint32_t)port - h->base < h->length ? h : NULL;
+    return range_find(&bus->ranges, port);
 }
 
 /* Inserts a copy of *h in base order. Returns 0, -EINVAL for an empty range or one that
@@ -101,24 +154,11 @@ int io_bus_register(IoBus *bus, const IoPortHandler *h)
     if (h->length == 0 || end > 0x10000)
         return hv_fail(EINVAL, "io bus: bad range %#x+%u for %s", base, h->length,
                        h->name ? h->name : "?");
-    size_t i = io_upper_bound(bus, base);
-    const IoPortHandler *prev = i > 0 ? &bus->ranges[i - 1] : NULL;
-    const IoPortHandler *next = i < bus->count ? &bus->ranges[i] : NULL;
-    if ((prev && (uint32_t)prev->base + prev->length > base) || (next && next->base < end))
+    int err = range_insert(&bus->ranges, base, end - 1, h);
+    if (err == -EEXIST)
         return hv_fail(EEXIST, "io bus: ports %#x-%#x of %s overlap a registered range",
                        base, end - 1, h->name ? h->name : "?");
-    if (bus->count == bus->capacity) {
-        size_t cap = bus->capacity ? bus->capacity * 2 : 8;
-        IoPortHandler *r = realloc(bus->ranges, cap * sizeof(*r));
-        if (!r)
-            return hv_fail(ENOMEM, "io bus: out of memory");
-        bus->ranges = r;
-        bus->capacity = cap;
-    }
-    memmove(&bus->ranges[i + 1], &bus->ranges[i], (bus->count - i) * sizeof(*h));
-    bus->ranges[i] = *h;
-    bus->count++;
-    return 0;
+    return err < 0 ? hv_fail(err, "io bus: out of memory") : 0;
 }
 
 /* Counts an access nobody handles; logs it the first time this port is seen. */
@@ -190,6 +230,8 @@ MmioBus *mmio_bus_create(void)
     MmioBus *bus = calloc(1, sizeof(*bus));
     if (!bus)
         hv_fail(ENOMEM, "mmio bus: out of memory");
+    else
+        bus->ranges.entry_size = sizeof(MmioHandler);
     return bus;
 }
 
@@ -197,34 +239,14 @@ void mmio_bus_destroy(MmioBus *bus)
 {
     if (!bus)
         return;
-    free(bus->ranges);
+    range_list_free(&bus->ranges);
     free(bus);
-}
-
-static size_t mmio_upper_bound(const MmioBus *bus, uint64_t addr)
-{
-    size_t lo = 0, hi = bus->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (bus->ranges[mid].base > addr)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
 }
 
 static const MmioHandler *mmio_find(const MmioBus *bus, uint64_t addr)
 {
-    size_t i = mmio_upper_bound(bus, addr);
-    if (i == 0)
-        return NULL;
-    const MmioHandler *h = &bus->ranges[i - 1];
-    return addr - h->base < h->length ? h : NULL;
+    return range_find(&bus->ranges, addr);
 }
-
-/* Last address of a range; the caller has checked that it does not wrap. */
-static uint64_t mmio_last(const MmioHandler *h) { return h->base + (h->length - 1); }
 
 /* Inserts a copy of *h in base order. Returns 0, -EINVAL for an empty range or one that
  * wraps past the top of the 64-bit address space, -EEXIST on overlap, -ENOMEM. */
@@ -236,25 +258,13 @@ int mmio_bus_register(MmioBus *bus, const MmioHandler *h)
         return hv_fail(EINVAL, "mmio bus: bad range %#llx+%#llx for %s",
                        (unsigned long long)h->base, (unsigned long long)h->length,
                        h->name ? h->name : "?");
-    size_t i = mmio_upper_bound(bus, h->base);
-    const MmioHandler *prev = i > 0 ? &bus->ranges[i - 1] : NULL;
-    const MmioHandler *next = i < bus->count ? &bus->ranges[i] : NULL;
-    if ((prev && mmio_last(prev) >= h->base) || (next && next->base <= mmio_last(h)))
+    uint64_t last = h->base + (h->length - 1);
+    int err = range_insert(&bus->ranges, h->base, last, h);
+    if (err == -EEXIST)
         return hv_fail(EEXIST, "mmio bus: %#llx-%#llx of %s overlaps a registered range",
-                       (unsigned long long)h->base, (unsigned long long)mmio_last(h),
+                       (unsigned long long)h->base, (unsigned long long)last,
                        h->name ? h->name : "?");
-    if (bus->count == bus->capacity) {
-        size_t cap = bus->capacity ? bus->capacity * 2 : 8;
-        MmioHandler *r = realloc(bus->ranges, cap * sizeof(*r));
-        if (!r)
-            return hv_fail(ENOMEM, "mmio bus: out of memory");
-        bus->ranges = r;
-        bus->capacity = cap;
-    }
-    memmove(&bus->ranges[i + 1], &bus->ranges[i], (bus->count - i) * sizeof(*h));
-    bus->ranges[i] = *h;
-    bus->count++;
-    return 0;
+    return err < 0 ? hv_fail(err, "mmio bus: out of memory") : 0;
 }
 
 /* Counts an access nobody handles; logs the first one on each of the first
