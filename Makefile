@@ -38,6 +38,8 @@ SHARED_DIR ?= ../shared
 .PHONY: all run check check-one check-asan check-api check-clang unit integration conformance \
 	bench clean
 .DEFAULT_GOAL := all
+# Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
+.SECONDARY:
 
 all: $(LIB) $(SCRATCHVM) $(GUESTS) $(if $(TOOL_SRC),$(SST_RUN))
 
