@@ -24,6 +24,12 @@ static inline void idx_set(X86Cpu *cpu, unsigned r, unsigned asz, uint32_t v)
 
 static inline unsigned elem_size(const X86Insn *in) { return (in->op & 1) ? in->osz : 1; }
 
+/* How far SI/DI move per element: down when DF is set (SDM Vol. 1, 3.4.3.2). */
+static inline int32_t elem_step(const X86Cpu *cpu, unsigned size)
+{
+    return (cpu->flags & X86_FLAG_DF) ? -(int32_t)size : (int32_t)size;
+}
+
 /* Whether a REP loop goes on after an element: count left, and for CMPS/SCAS the
  * REPE/REPNE condition. Leaves RIP at the instruction when it must be resumed later. */
 static inline bool rep_next(X86Cpu *cpu, const X86Insn *in, uint32_t *done, bool cmp)
@@ -51,7 +57,7 @@ static inline bool rep_next(X86Cpu *cpu, const X86Insn *in, uint32_t *done, bool
 void op_movs(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = elem_size(in), asz = in->asz;
-    int32_t d = (cpu->flags & X86_FLAG_DF) ? -(int32_t)size : (int32_t)size;
+    int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
     uint32_t done = 0;
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
@@ -67,7 +73,7 @@ void op_movs(X86Cpu *cpu, const X86Insn *in)
 void op_stos(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = elem_size(in), asz = in->asz;
-    int32_t d = (cpu->flags & X86_FLAG_DF) ? -(int32_t)size : (int32_t)size;
+    int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
     uint32_t done = 0, v = reg_read(cpu, X86_RAX, size);
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
@@ -81,7 +87,7 @@ void op_stos(X86Cpu *cpu, const X86Insn *in)
 void op_lods(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = elem_size(in), asz = in->asz;
-    int32_t d = (cpu->flags & X86_FLAG_DF) ? -(int32_t)size : (int32_t)size;
+    int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
     uint32_t done = 0;
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
@@ -97,7 +103,7 @@ void op_lods(X86Cpu *cpu, const X86Insn *in)
 void op_cmps(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = elem_size(in), asz = in->asz;
-    int32_t d = (cpu->flags & X86_FLAG_DF) ? -(int32_t)size : (int32_t)size;
+    int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
     uint32_t done = 0;
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
@@ -115,7 +121,7 @@ void op_cmps(X86Cpu *cpu, const X86Insn *in)
 void op_scas(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = elem_size(in), asz = in->asz;
-    int32_t d = (cpu->flags & X86_FLAG_DF) ? -(int32_t)size : (int32_t)size;
+    int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
     uint32_t done = 0, acc = reg_read(cpu, X86_RAX, size);
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
