@@ -363,6 +363,21 @@ int kvm_run(KvmVcpu *vcpu);
 /* From any thread: a kvm_run() in progress returns soon with KVM_EXIT_INTR, and so does
  * the next one, at once, until the caller clears kvm_run->immediate_exit. */
 void kvm_vcpu_kick(KvmVcpu *vcpu);
+/* KVM_INTERRUPT, with the interrupt controller in user space: `irq` (0-255) is latched and
+ * injected at the first entry where the guest can take it (IF=1, no STI/MOV SS shadow).
+ * Only when kvm_run->ready_for_interrupt_injection says so; -EEXIST while one is still
+ * latched. With kvm_run->request_interrupt_window = 1 the next KVM_RUN ends with
+ * KVM_EXIT_IRQ_WINDOW_OPEN as soon as the guest can take one. */
+int kvm_interrupt(KvmVcpu *vcpu, uint32_t irq);
+/* KVM_NMI: a non-maskable interrupt, delivered at the next instruction boundary outside an
+ * NMI handler. */
+int kvm_nmi(KvmVcpu *vcpu);
+/* The software backend's count of retired guest instructions (the virtual clock of
+ * --clock virtual); -ENOTSUP on KVM. */
+int kvm_vcpu_icount(KvmVcpu *vcpu, uint64_t *count);
+/* Software backend: the run ends (KVM_EXIT_INTR, a VMX-preemption-timer exit in the VMCS)
+ * once the icount reaches `count`, exactly; UINT64_MAX: never. -ENOTSUP on KVM. */
+int kvm_vcpu_set_icount_deadline(KvmVcpu *vcpu, uint64_t count);
 /* KVM_SET_GUEST_DEBUG with `control` KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP: each
  * kvm_run() then executes at most one guest instruction and ends with KVM_EXIT_DEBUG
  * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).
@@ -597,6 +612,23 @@ int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value);
 int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value);
 uint64_t mmio_bus_unhandled_count(const MmioBus *bus);
 
+/* An interrupt line from a device to an interrupt controller: the device calls
+ * irq_line_set(line, level) and never knows which controller (or which pin) is behind it;
+ * the VM wires every line in one place (src/vmm/platform.c). An unwired line (set NULL)
+ * goes nowhere. Level 1 is asserted; edge-triggered inputs see the 0 -> 1 transitions. */
+typedef void (*IrqSetFn)(void *opaque, int line, int level);
+typedef struct {
+    IrqSetFn set;
+    void *opaque;                 /* the controller */
+    int line;                     /* its input pin */
+} IrqLine;
+
+static inline void irq_line_set(const IrqLine *l, int level)
+{
+    if (l && l->set)
+        l->set(l->opaque, l->line, level);
+}
+
 /* 16550A UART. */
 #define COM1_BASE 0x3F8
 #define SERIAL_INPUT_CAPACITY 4096
@@ -762,6 +794,11 @@ typedef struct {
 } VmExitStats;
 
 struct VmRunner;
+struct VmPlatform;
+
+/* Where guest time comes from: the host's monotonic clock, or (sim backend only) the count
+ * of retired instructions, 1 ns each, so that a run is reproducible bit for bit. */
+typedef enum { VM_CLOCK_HOST, VM_CLOCK_VIRTUAL } VmClockMode;
 
 typedef struct SimpleVM {
     KvmDevice *kvm;
@@ -790,6 +827,8 @@ typedef struct SimpleVM {
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
+    /* The PC platform: interrupt controllers, timers, clock (src/vmm/platform.c). */
+    struct VmPlatform *platform;
 } SimpleVM;
 
 SimpleVM *vm_create(size_t memory_mb);
@@ -848,6 +887,16 @@ void vm_thread_quit(SimpleVM *svm);
 int vm_thread_reset(SimpleVM *svm);
 int vm_handle_io(SimpleVM *svm, KvmRun *run);
 int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
+/* Chooses the guest clock before the first run. VM_CLOCK_VIRTUAL needs the sim backend
+ * (-ENOTSUP on KVM). */
+int vm_set_clock(SimpleVM *svm, VmClockMode mode);
+VmClockMode vm_clock(SimpleVM *svm);
+/* The VM's timer (a timerfd): the thread that owns time (the front end's main loop) polls
+ * it for POLLIN and then calls vm_service_timers, which raises the due timer interrupts
+ * and kicks the vCPU. -1 with the virtual clock, where the vCPU thread keeps time itself.
+ * A halted vCPU services its timers itself too, so vm_run alone also wakes from HLT. */
+int vm_timer_fd(SimpleVM *svm);
+void vm_service_timers(SimpleVM *svm);
 /* Writes a register dump (with RIP, RFLAGS, segments and CR0) to `out`. */
 void vm_dump_registers(SimpleVM *svm, FILE *out);
 void vm_destroy(SimpleVM *svm);

@@ -438,19 +438,23 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     int stop_signal = 0;
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
-        struct pollfd fds[5] = {
+        struct pollfd fds[6] = {
             {done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
             {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
             {ms.listen_fd >= 0 && ms.client_fd < 0 ? ms.listen_fd : -1, POLLIN, 0},
             {ms.client_fd, POLLIN, 0},
+            /* Guest time: this thread owns the VM's timer (DESIGN.md, "Threads"). */
+            {vm_timer_fd(svm), POLLIN, 0},
         };
         /* While keys wait, look again shortly: the guest frees its queue by reading. */
         int timeout_ms = c->pending_len && !c->stopping ? 10 : -1;
-        if (poll(fds, 5, timeout_ms) < 0 && errno != EINTR)
+        if (poll(fds, 6, timeout_ms) < 0 && errno != EINTR)
             break;
         if (fds[0].revents)
             break;
+        if (fds[5].revents & POLLIN)
+            vm_service_timers(svm);
         if (fds[1].revents & POLLIN) {
             unsigned char sig;
             if (read(signal_pipe[0], &sig, 1) == 1 && !stop_signal)
@@ -584,6 +588,11 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->trace = opt->trace_exits ? stderr : NULL;
     svm->max_exits = opt->max_exits;
+    if (opt->clock != VM_CLOCK_HOST && vm_set_clock(svm, opt->clock) < 0) {
+        error("%s", hv_last_error());
+        status = EXIT_USAGE;
+        goto out;
+    }
 
     if (opt->monitor != MONITOR_NONE && !(mon = qemu_monitor_create(svm))) {
         error("%s", hv_last_error());

@@ -116,7 +116,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR,
+    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_CLOCK,
 };
 
 static const struct option long_options[] = {
@@ -131,6 +131,7 @@ static const struct option long_options[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"accel", required_argument, NULL, OPT_ACCEL},
     {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
+    {"clock", required_argument, NULL, OPT_CLOCK},
     {"monitor", required_argument, NULL, OPT_MONITOR},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
@@ -222,6 +223,14 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
         if (cli_parse_number(arg, &v) < 0 || v == 0)
             return fail(err, err_size, "--max-exits %s: expected a positive number", arg);
         opt->max_exits = v;
+        return 0;
+    case OPT_CLOCK:
+        if (strcmp(arg, "host") == 0)
+            opt->clock = VM_CLOCK_HOST;
+        else if (strcmp(arg, "virtual") == 0)
+            opt->clock = VM_CLOCK_VIRTUAL;
+        else
+            return fail(err, err_size, "--clock %s: expected host or virtual", arg);
         return 0;
     case 'h':
         return 1;
@@ -372,10 +381,13 @@ void cli_print_usage(FILE *out)
         "  -S, --paused           start with the vCPU stopped, until the monitor's cont\n"
         "  --accel kvm|sim|auto   the kernel under the VM: Linux KVM, the software model of\n"
         "                         VT-x, or KVM when usable (default auto)\n"
-        "  --max-exits N          stop after N VM exits\n"
+"  --max-exits N          stop after N VM exits\n"
+        "  --clock host|virtual   guest time: the host's clock (default), or sim only: one ns\n"
+        "                         per retired instruction, reproducible bit for bit\n"
         "  -h, --help             show this help\n"
         "\n"
-        "Devices: 16550A UART at 0x3F8, VGA text at 0xB8000 (cursor at 0x3D4/0x3D5),\n"
+        "Devices: 16550A UART at 0x3F8 (IRQ4), VGA text at 0xB8000 (cursor at 0x3D4/0x3D5),\n"
+        "8259A PIC pair at 0x20/0xA0 (ELCR 0x4D0), 8254 PIT at 0x40 (IRQ0), port 0x61,\n"
         "isa-debug-exit at 0xF4 (a write of V exits with status (V << 1) | 1), debug console\n"
         "at 0xE9.\n"
         "\n"

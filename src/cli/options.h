@@ -54,6 +54,7 @@ typedef struct {
     bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;
+    VmClockMode clock;        /* --clock */
 } CliOptions;
 
 /* Parses argv; on a usage error writes a one-line message into err and returns -1. */

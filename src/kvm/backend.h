@@ -34,6 +34,11 @@ typedef struct KvmBackendOps {
     /* KVM_SET_GUEST_DEBUG: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP makes every run
      * end with KVM_EXIT_DEBUG after one guest instruction; 0 turns it off. */
     int (*set_guest_debug)(KvmVcpu *vcpu, uint32_t control);
+    /* KVM_INTERRUPT (userspace irqchip): latches `irq` for injection at the first entry
+     * where the guest can take it; -EEXIST while one is still latched. */
+    int (*interrupt)(KvmVcpu *vcpu, uint32_t irq);
+    /* KVM_NMI: an NMI for the guest. */
+    int (*nmi)(KvmVcpu *vcpu);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

@@ -387,6 +387,20 @@ void kvm_vcpu_kick(KvmVcpu *vcpu)
         vcpu->vm->kvm->ops->kick(vcpu);
 }
 
+int kvm_interrupt(KvmVcpu *vcpu, uint32_t irq)
+{
+    if (!vcpu || irq > 255)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->interrupt(vcpu, irq);
+}
+
+int kvm_nmi(KvmVcpu *vcpu)
+{
+    if (!vcpu)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->nmi(vcpu);
+}
+
 int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
 {
     if (!vcpu)

@@ -361,6 +361,19 @@ static int hw_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
     return ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 ? hw_errno("KVM_SET_GUEST_DEBUG") : 0;
 }
 
+static int hw_interrupt(KvmVcpu *vcpu, uint32_t irq)
+{
+    struct kvm_interrupt intr = {.irq = irq};
+    if (ioctl(vcpu->fd, KVM_INTERRUPT, &intr) < 0)
+        return errno == EEXIST ? -EEXIST : hw_errno("KVM_INTERRUPT");
+    return 0;
+}
+
+static int hw_nmi(KvmVcpu *vcpu)
+{
+    return ioctl(vcpu->fd, KVM_NMI, 0) < 0 ? hw_errno("KVM_NMI") : 0;
+}
+
 const KvmBackendOps kvm_hw_ops = {
     .name = "kvm",
     .open = hw_open,
@@ -379,4 +392,6 @@ const KvmBackendOps kvm_hw_ops = {
     .run = hw_run,
     .kick = hw_kick,
     .set_guest_debug = hw_set_guest_debug,
+    .interrupt = hw_interrupt,
+    .nmi = hw_nmi,
 };

@@ -58,6 +58,7 @@ typedef struct {
     char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
     bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
     bool step_done;         /* single-step: the last exit's instruction is complete */
+    uint64_t icount_deadline;   /* kvm_vcpu_set_icount_deadline; UINT64_MAX: none */
 } SimVcpu;
 
 /* ---- memory: the interpreter's pages come from the EPT ---- */
@@ -223,6 +224,7 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     sc->vmcs.control.ept_pointer = ept_pointer(ept);
     sc->ept_generation = ept_generation(ept);
     sc->pat = PAT_DEFAULT;
+    sc->icount_deadline = UINT64_MAX;
     vcpu->backend_data = sc;
     return 0;
 }
@@ -377,8 +379,10 @@ static void store_guest_state(VMCS *vmcs, X86Cpu *cpu)
     vmcs->guest.idtr_base = cpu->idtr.base;
     vmcs->guest.idtr_limit = cpu->idtr.limit;
     vmcs->guest.ia32_efer = cpu->efer;
-    vmcs->guest.interruptibility_state = cpu->interrupt_shadow;
-    vmcs->guest.activity_state = 0;
+    /* Interruptibility (SDM Vol. 3C, 25.4.2, Table 25-3): bits 0-1 the STI / MOV SS shadow,
+     * bit 3 blocking by NMI. */
+    vmcs->guest.interruptibility_state = cpu->interrupt_shadow | (cpu->nmi_blocked ? 8u : 0u);
+    vmcs->guest.activity_state = cpu->activity_state;
 }
 
 static void record_exit(SimVcpu *sc, uint32_t basic, uint64_t qualification)
@@ -599,12 +603,25 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
         record_exit(sc, EXIT_REASON_EXTERNAL_INTERRUPT, 0);
         run->exit_reason = KVM_EXIT_INTR;
         return true;
+    case X86_EXIT_IRQ_WINDOW:
+        /* "Interrupt-window exiting" (SDM Vol. 3C, 26.2): the VMM asked for a window. */
+        record_exit(sc, EXIT_REASON_INTERRUPT_WINDOW, 0);
+        run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+        return true;
     case X86_EXIT_UNIMPLEMENTED:
     case X86_EXIT_INVALID_STATE:
         store_guest_state(&sc->vmcs, cpu);
         set_internal_error(sc, run, e->unimpl.reason);
         return true;
     case X86_EXIT_BUDGET:
+        if (cpu->instructions_retired >= sc->icount_deadline) {
+            /* The icount deadline is this model's VMX-preemption timer (SDM Vol. 3C,
+             * 26.5.1): exit reason 52, then -EINTR as for a signal. */
+            record_exit(sc, EXIT_REASON_PREEMPTION_TIMER, 0);
+            run->exit_reason = KVM_EXIT_INTR;
+            return true;
+        }
+        break;
     case X86_EXIT_NONE:
         break;
     }
@@ -613,8 +630,21 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
     return true;
 }
 
+/* What Linux reports at every exit for a userspace interrupt controller
+ * (post_kvm_run_save): IF, and whether KVM_INTERRUPT may be used now. */
+static void sim_interrupt_state(KvmVcpu *vcpu)
+{
+    X86Cpu *cpu = ((SimVcpu *)vcpu->backend_data)->cpu;
+    KvmRun *run = vcpu->kvm_run;
+    run->if_flag = (cpu->flags & X86_FLAG_IF) != 0;
+    run->ready_for_interrupt_injection = x86_cpu_interruptible(cpu) && cpu->intr_vector < 0;
+    run->cr8 = cpu->cr8;
+    run->apic_base = APIC_BASE_DEFAULT;
+}
+
 static void sim_mirror_out(KvmVcpu *vcpu)
 {
+    sim_interrupt_state(vcpu);
     sim_get_regs(vcpu, &vcpu->regs);
     sim_get_sregs(vcpu, &vcpu->sregs);
     vcpu->regs_synced = vcpu->regs;
@@ -713,16 +743,65 @@ static int sim_run(KvmVcpu *vcpu)
         return 0;
     }
 
+    /* request_interrupt_window (Linux: enable_irq_window): when the guest can take an
+     * interrupt at entry, the exit is immediate; else at the first instruction boundary
+     * where it can. */
+    bool want_window = run->request_interrupt_window != 0;
+    if (want_window && x86_cpu_interruptible(cpu) && cpu->intr_vector < 0) {
+        record_exit(sc, EXIT_REASON_INTERRUPT_WINDOW, 0);
+        sc->vmcs.exit.instruction_length = 0;
+        run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+        sim_mirror_out(vcpu);
+        return 0;
+    }
+    x86_cpu_request_irq_window(cpu, want_window);
     if (sc->singlestep) {
         sim_run_singlestep(vcpu, sc);
     } else {
         for (;;) {
-            X86Exit x = x86_cpu_run(cpu, 0);
+            uint64_t budget = 0;
+            if (sc->icount_deadline != UINT64_MAX)
+                budget = sc->icount_deadline > cpu->instructions_retired
+                             ? sc->icount_deadline - cpu->instructions_retired : 1;
+            X86Exit x = x86_cpu_run(cpu, budget);
             if (handle_exit(vcpu, sc, x))
                 break;
         }
     }
+    x86_cpu_request_irq_window(cpu, false);
     sim_mirror_out(vcpu);
+    return 0;
+}
+
+static int sim_interrupt(KvmVcpu *vcpu, uint32_t irq)
+{
+    X86Cpu *cpu = ((SimVcpu *)vcpu->backend_data)->cpu;
+    if (cpu->intr_vector >= 0)
+        return -EEXIST;   /* as Linux: one latched vector at a time */
+    x86_cpu_set_intr(cpu, (int)irq);
+    vcpu->kvm_run->ready_for_interrupt_injection = 0;
+    return 0;
+}
+
+static int sim_nmi(KvmVcpu *vcpu)
+{
+    x86_cpu_set_nmi(((SimVcpu *)vcpu->backend_data)->cpu);
+    return 0;
+}
+
+int kvm_vcpu_icount(KvmVcpu *vcpu, uint64_t *count)
+{
+    if (!vcpu || !count || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return -ENOTSUP;
+    *count = ((SimVcpu *)vcpu->backend_data)->cpu->instructions_retired;
+    return 0;
+}
+
+int kvm_vcpu_set_icount_deadline(KvmVcpu *vcpu, uint64_t count)
+{
+    if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return -ENOTSUP;
+    ((SimVcpu *)vcpu->backend_data)->icount_deadline = count;
     return 0;
 }
 
@@ -770,4 +849,6 @@ const KvmBackendOps kvm_sim_ops = {
     .run = sim_run,
     .kick = sim_kick,
     .set_guest_debug = sim_set_guest_debug,
+    .interrupt = sim_interrupt,
+    .nmi = sim_nmi,
 };

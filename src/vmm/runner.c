@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kvm/backend.h"
+#include "vmm/platform.h"
 
 typedef enum { CMD_NONE, CMD_RUN, CMD_STEP, CMD_QUIT } RunnerCommand;
 
@@ -71,11 +72,15 @@ static void *runner_main(void *arg)
 
         bool ended;
         if (cmd == CMD_RUN) {
-            if (r->halted) {
-                /* Resuming a halted vCPU: nothing will wake it; the VM ends as if it
-                 * had halted while running. */
+            if (r->halted && !svm->platform->halted) {
+                /* Resuming a vCPU halted with IF=0: nothing will wake it; the VM ends as
+                 * if it had halted while running. */
                 svm->stop_reason = VM_STOP_HLT;
             } else {
+                /* A HLT with IF=1 waits in vm_run for its interrupt. */
+                pthread_mutex_lock(&r->lock);
+                r->halted = false;
+                pthread_mutex_unlock(&r->lock);
                 vm_run(svm);
             }
             ended = svm->stop_reason != VM_STOP_REQUESTED;

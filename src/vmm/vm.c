@@ -13,12 +13,14 @@
 
 #include "kvm/backend.h"
 #include "vmm/paging.h"
+#include "vmm/platform.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
 #define GIB (1024ull * MIB)
 #define PAGE_SIZE 4096ull
 #define X86_MAX_PREFIXES 14   /* an instruction is at most 15 bytes */
+#define X86_RFLAGS_IF (1u << 9)
 
 /* Memory slots of the layout below. */
 enum {
@@ -118,7 +120,7 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
-    if (register_devices(svm) < 0)
+    if (register_devices(svm) < 0 || !(svm->platform = platform_create(svm)))
         goto fail;
     return svm;
 
@@ -385,6 +387,7 @@ void vm_request_stop(SimpleVM *svm)
         return;
     svm->stop_requested = 1;
     kvm_vcpu_kick(svm->vcpu);
+    platform_wake(svm->platform);   /* a vCPU waiting in HLT */
 }
 
 static void stop(SimpleVM *svm, VmStopReason why) { svm->stop_reason = why; }
@@ -411,8 +414,16 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         }
         break;
     case KVM_EXIT_HLT:
-        stop(svm, VM_STOP_HLT);
+        /* With IF=1 an interrupt can wake the vCPU: it waits (platform_wait_halted) at the
+         * top of the run loop. With IF=0 nothing but an NMI could, and none comes: the VM
+         * ends, as it always did. */
+        if (r->rflags & X86_RFLAGS_IF)
+            svm->platform->halted = true;
+        else
+            stop(svm, VM_STOP_HLT);
         break;
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+        break;   /* the next entry injects (platform_before_run) */
     case KVM_EXIT_SHUTDOWN:
         log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
         stop(svm, VM_STOP_SHUTDOWN);
@@ -483,6 +494,16 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
             stop(svm, VM_STOP_REQUESTED);
             break;
         }
+        if (svm->platform->halted) {
+            if (step) {
+                stop(svm, VM_STOP_HLT);   /* a step ends at a HLT (the monitor resumes it) */
+                break;
+            }
+            platform_wait_halted(svm->platform);
+            if (svm->stop_requested)
+                continue;
+        }
+        platform_before_run(svm->platform);
         if (kvm_run(svm->vcpu) < 0) {
             log_failure(svm, "%s", hv_last_error());
             stop(svm, VM_STOP_ERROR);
@@ -490,6 +511,7 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         }
         uint64_t t0 = now_ns();
         uint32_t reason = run->exit_reason;
+        platform_after_run(svm->platform);
         pending = false;
         if (reason == KVM_EXIT_INTR) {
             run->immediate_exit = 0;
@@ -613,6 +635,7 @@ void vm_destroy(SimpleVM *svm)
         return;
     vm_thread_quit(svm);
     kvm_close(svm->kvm);
+    platform_destroy(svm->platform);
     io_bus_destroy(svm->io_bus);
     mmio_bus_destroy(svm->mmio_bus);
     serial_destroy(svm->serial);

@@ -318,6 +318,28 @@ void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
     cpu->event_depth = 0;
 }
 
+void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                       uint32_t error_code)
+{
+    (void)has_error;   /* real mode pushes no error code */
+    (void)error_code;
+    switch (kind) {
+    case X86_EVENT_SOFTWARE_INT:
+        x86_deliver_int(cpu, vector, cpu->next_rip);
+        break;
+    case X86_EVENT_EXCEPTION:
+        x86_deliver(cpu, vector, cpu->rip);
+        break;
+    case X86_EVENT_EXTERNAL:
+    case X86_EVENT_NMI:
+        /* Not an exception: a fault while delivering it is not a #DF (SDM Vol. 3A, 6.15,
+         * Table 6-5 lists exceptions only). */
+        cpu->event_class = 0;
+        x86_deliver_common(cpu, vector, cpu->rip);
+        break;
+    }
+}
+
 /* The one place exceptions are raised. A contributory fault while delivering a
  * contributory exception becomes #DF; any fault while delivering #DF is a triple fault
  * (shutdown); otherwise the new exception is delivered (SDM Vol. 3A, 6.15 "Interrupt 8",
@@ -386,6 +408,64 @@ void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector)
 /* Run loop                                                                             */
 /* ---------------------------------------------------------------------------------- */
 
+static void event_check_update(X86Cpu *cpu)
+{
+    cpu->event_check = cpu->intr_vector >= 0 || cpu->nmi_pending || cpu->irq_window_exit;
+}
+
+bool x86_cpu_interruptible(const X86Cpu *cpu)
+{
+    return (cpu->flags & X86_FLAG_IF) && !cpu->interrupt_shadow;
+}
+
+/* At an instruction boundary: takes a pending NMI (blocked by MOV SS, SDM Vol. 3A, 6.8.3,
+ * and by an NMI handler until IRET, 6.7.1), else an external interrupt when IF=1 and no
+ * shadow (6.8.1), else ends the run when the kernel asked for an interrupt window. The
+ * delivery itself may fault (vector past the IVT limit): that longjmps like any fault. */
+static void __attribute__((noinline)) sample_events(X86Cpu *cpu)
+{
+    if (cpu->nmi_pending && !cpu->nmi_blocked && !(cpu->interrupt_shadow & 2)) {
+        cpu->nmi_pending = false;
+        cpu->nmi_blocked = true;
+        event_check_update(cpu);
+        cpu->next_rip = cpu->rip;
+        x86_deliver_event(cpu, X86_EXC_NMI, X86_EVENT_NMI, false, 0);
+        return;
+    }
+    if (!x86_cpu_interruptible(cpu))
+        return;
+    if (cpu->intr_vector >= 0) {
+        int v = cpu->intr_vector;
+        cpu->intr_vector = -1;
+        event_check_update(cpu);
+        cpu->next_rip = cpu->rip;
+        x86_deliver_event(cpu, v, X86_EVENT_EXTERNAL, false, 0);
+    } else if (cpu->irq_window_exit) {
+        cpu->exit.rip = cpu->rip;
+        cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+        cpu->exit.insn_len = 0;
+        cpu->run_exit = X86_EXIT_IRQ_WINDOW;
+    }
+}
+
+void x86_cpu_set_intr(X86Cpu *cpu, int vector)
+{
+    cpu->intr_vector = vector >= 0 && vector <= 255 ? vector : -1;
+    event_check_update(cpu);
+}
+
+void x86_cpu_set_nmi(X86Cpu *cpu)
+{
+    cpu->nmi_pending = true;
+    event_check_update(cpu);
+}
+
+void x86_cpu_request_irq_window(X86Cpu *cpu, bool on)
+{
+    cpu->irq_window_exit = on;
+    event_check_update(cpu);
+}
+
 /* Executes the block's instructions, at most n. */
 static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 {
@@ -407,6 +487,10 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED))) {
             cpu->run_exit = X86_EXIT_STOPPED;
             return;
+        }
+        if (UNLIKELY(cpu->event_check)) {
+            sample_events(cpu);
+            if (cpu->run_exit != X86_EXIT_NONE) return;
         }
         if (UNLIKELY(cpu->instructions_retired >= limit)) {
             cpu->run_exit = X86_EXIT_BUDGET;
@@ -462,6 +546,7 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->run_exit = X86_EXIT_NONE;
     cpu->shadow_active = false;
+    cpu->activity_state = X86_ACTIVITY_ACTIVE;   /* the kernel resumes a halted CPU */
     if (cpu->cr0 & X86_CR0_PE) {
         snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason,
                  "CR0.PE is set: protected mode is not implemented");
@@ -604,6 +689,10 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->lf_op = LF_NONE;
     cpu->interrupt_shadow = 0;
     cpu->pending_vector = -1;
+    cpu->intr_vector = -1;
+    cpu->nmi_pending = cpu->nmi_blocked = cpu->irq_window_exit = false;
+    cpu->event_check = 0;
+    cpu->activity_state = X86_ACTIVITY_ACTIVE;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->io_pending = false;
@@ -641,7 +730,7 @@ const char *x86_exit_name(X86Exit e)
 {
     static const char *const names[] = {
         "NONE", "HLT", "IO", "MMIO", "CPUID", "RDMSR", "WRMSR", "TRIPLE_FAULT",
-        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE",
+        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE", "IRQ_WINDOW",
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }

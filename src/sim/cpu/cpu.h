@@ -125,6 +125,7 @@ typedef enum {
     X86_EXIT_STOPPED,         /* x86_cpu_request_stop() */
     X86_EXIT_BUDGET,          /* max_instructions executed */
     X86_EXIT_INVALID_STATE,   /* cpu->exit.unimpl.reason says why */
+    X86_EXIT_IRQ_WINDOW,      /* x86_cpu_request_irq_window: IF=1 and no interrupt shadow */
 } X86Exit;
 
 #define X86_IO_BUFFER_SIZE 4096
@@ -210,6 +211,19 @@ struct X86Cpu {
     int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
     uint64_t events_delivered;    /* interrupts and exceptions delivered so far */
     int pending_vector;           /* injected by the kernel: delivered at the next run */
+    /* The INTR pin (SDM Vol. 3A, 6.8.1): an external interrupt the kernel latched
+     * (KVM_INTERRUPT), taken at the first instruction boundary with IF=1 and no interrupt
+     * shadow. The NMI pin is blocked from delivery until the next IRET (6.7.1). */
+    int intr_vector;              /* -1: INTR is low */
+    bool nmi_pending, nmi_blocked;
+    bool irq_window_exit;         /* leave with X86_EXIT_IRQ_WINDOW once interruptible */
+    /* Nonzero while any of the above needs looking at: the one word the run loop tests
+     * between blocks, so an idle pin costs a load and a branch per block. */
+    uint32_t event_check;
+    /* Activity state (SDM Vol. 3C, 25.4.2): X86_ACTIVITY_HLT from a HLT until the next
+     * run, which leaves it as the kernel wakes it (an interrupt, or KVM's resume past
+     * HLT). */
+    uint32_t activity_state;
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
     uint64_t mmio_replay[16];
     uint64_t mmio_replay_gpa[16];
@@ -245,6 +259,20 @@ void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 void x86_cpu_host_wrote_memory(X86Cpu *cpu);
 /* Runs until an exit; max_instructions 0 = no limit. */
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions);
+/* Activity states (SDM Vol. 3C, 25.4.2, Table 25-3). */
+#define X86_ACTIVITY_ACTIVE 0u
+#define X86_ACTIVITY_HLT    1u
+
+/* Drives the INTR pin: vector 0-255 is latched until delivered (-1 lowers the pin). */
+void x86_cpu_set_intr(X86Cpu *cpu, int vector);
+/* Raises the NMI pin: vector 2 at the next boundary outside a MOV SS shadow and outside
+ * an NMI handler. */
+void x86_cpu_set_nmi(X86Cpu *cpu);
+/* While `on`, the run leaves with X86_EXIT_IRQ_WINDOW at the first instruction boundary
+ * where an external interrupt could be taken (IF=1, no shadow, INTR not latched). */
+void x86_cpu_request_irq_window(X86Cpu *cpu, bool on);
+/* IF=1 and no STI / MOV SS shadow: an external interrupt would be taken now. */
+bool x86_cpu_interruptible(const X86Cpu *cpu);
 /* From any thread: the run returns X86_EXIT_STOPPED at the next block boundary. */
 void x86_cpu_request_stop(X86Cpu *cpu);
 

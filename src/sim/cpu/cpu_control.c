@@ -101,6 +101,7 @@ void op_iret(X86Cpu *cpu, const X86Insn *in)
     else f = (fl & 0x257FD5u) | (f & 0x1A0000u);
     cpu->flags = f | X86_FLAG_FIXED;
     sp_set(cpu, (sp + 3 * size) & m);
+    cpu->nmi_blocked = false;   /* IRET ends NMI blocking (SDM Vol. 3A, 6.7.1) */
 }
 
 /* INT n, INT3, INT1/ICEBP (F1) and INTO: software interrupts, return address past the
@@ -199,6 +200,7 @@ void op_hlt(X86Cpu *cpu, const X86Insn *in)
     cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
     cpu->rip = cpu->next_rip;
     cpu->instructions_retired++;
+    cpu->activity_state = X86_ACTIVITY_HLT;
     x86_exit(cpu, X86_EXIT_HLT);
 }
 

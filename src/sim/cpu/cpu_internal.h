@@ -95,6 +95,15 @@ void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip);
 /* The same for a software interrupt (INT n, INT3, INTO: not exceptions for #DF rules). */
 void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip);
 void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip);
+/* The one event-delivery function (shared interface, TEAM.md): exceptions (return address
+ * cpu->rip), software interrupts (cpu->next_rip), external interrupts and NMI (taken at an
+ * instruction boundary: cpu->rip). Today a thin wrapper over the real-mode delivery; the
+ * protected-mode body replaces it. */
+typedef enum {
+    X86_EVENT_EXCEPTION, X86_EVENT_SOFTWARE_INT, X86_EVENT_EXTERNAL, X86_EVENT_NMI
+} X86EventKind;
+void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                       uint32_t error_code);
 void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 void x86_single_step_after_exit(X86Cpu *cpu);
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);

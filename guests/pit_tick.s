@@ -1,0 +1,98 @@
+# pit_tick: sleeps in HLT and counts PIT ticks. The 8259A pair is initialised as a PC BIOS
+# does (IRQ0-7 at vectors 8-15, IRQ8-15 at 0x70-0x77), counter 0 of the 8254 runs in mode 2
+# at 1193182 / divisor Hz, and the IRQ0 handler counts ticks and sends a non-specific EOI.
+# The main loop is STI; HLT (the STI shadow covers the HLT, so no tick falls between
+# them). Prints "ticks=NNNN wakeups=NNNN" (hex) and halts with IF=0.
+#   EBX: ticks to wait for (0: 100); ECX: divisor (0: 1193, about 1 kHz; 0x10000: 65536)
+        .include "common.inc"
+        .set PIC1, 0x20
+        .set PIC2, 0xa0
+        .set PIT_CH0, 0x40
+        .set PIT_CTRL, 0x43
+        .set IVT_IRQ0, 8 * 4
+        .text
+        .globl _start
+_start:
+        jmp main
+        .org 0x400              # the IVT is below: vector 8 is written at run time
+main:
+        cli
+        xor %ax, %ax
+        mov %ax, %ds
+        mov %ax, %ss
+        mov $0x7000, %sp
+        movw $irq0, IVT_IRQ0
+        movw $0, IVT_IRQ0 + 2
+        test %ebx, %ebx
+        jnz 1f
+        mov $100, %bx
+1:      mov %bx, wanted
+        test %ecx, %ecx
+        jnz 2f
+        mov $1193, %cx
+2:      # ICW1: edge, cascade, ICW4 follows; ICW2: vector bases; ICW3: slave on IR2;
+        # ICW4: 8086 mode, normal EOI
+        mov $0x11, %al
+        out %al, $PIC1
+        out %al, $PIC2
+        mov $0x08, %al
+        out %al, $PIC1 + 1
+        mov $0x70, %al
+        out %al, $PIC2 + 1
+        mov $0x04, %al
+        out %al, $PIC1 + 1
+        mov $0x02, %al
+        out %al, $PIC2 + 1
+        mov $0x01, %al
+        out %al, $PIC1 + 1
+        out %al, $PIC2 + 1
+        mov $0xfe, %al          # OCW1: only IRQ0
+        out %al, $PIC1 + 1
+        mov $0xff, %al
+        out %al, $PIC2 + 1
+        mov $0x34, %al          # counter 0, LSB then MSB, mode 2, binary
+        out %al, $PIT_CTRL
+        mov %cl, %al
+        out %al, $PIT_CH0
+        mov %ch, %al
+        out %al, $PIT_CH0
+wait:
+        sti
+        hlt
+        cli
+        incw wakeups
+        mov ticks, %ax
+        cmp wanted, %ax
+        jb wait
+        mov $0xff, %al          # mask the timer again
+        out %al, $PIC1 + 1
+        puts msg_ticks
+        xor %eax, %eax
+        mov ticks, %ax
+        mov $4, %cx
+        call serial_hex
+        puts msg_wakeups
+        xor %eax, %eax
+        mov wakeups, %ax
+        mov $4, %cx
+        call serial_hex
+        puts msg_nl
+        hlt
+
+irq0:
+        push %ax
+        incw ticks
+        mov $0x20, %al          # OCW2: non-specific EOI
+        out %al, $PIC1
+        pop %ax
+        iret
+
+        define_serial_puts
+        define_serial_putc
+        define_serial_hex
+ticks:  .word 0
+wakeups: .word 0
+wanted: .word 0
+msg_ticks:   .asciz "ticks="
+msg_wakeups: .asciz " wakeups="
+msg_nl:      .asciz "\n"

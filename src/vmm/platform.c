@@ -1,0 +1,290 @@
+/*
+ * The PC platform: which device is wired to which interrupt line (the one place that
+ * knows), the VM clock and its timer, and interrupt injection through the KVM API.
+ *
+ * Interrupts (a userspace irqchip, on KVM as on sim): a device raises an IrqLine; the
+ * 8259A pair computes its INT output; on a rising INT the platform writes its wake
+ * eventfd and kicks the vCPU out of KVM_RUN. Before every KVM_RUN, platform_before_run
+ * follows Linux's protocol for a userspace controller (api.rst, "KVM_INTERRUPT"): when
+ * kvm_run->ready_for_interrupt_injection and if_flag allow, the PIC is acknowledged (INTA)
+ * and its vector goes to KVM_INTERRUPT; otherwise request_interrupt_window makes KVM
+ * return with KVM_EXIT_IRQ_WINDOW_OPEN as soon as the guest can take one.
+ *
+ * Time: one timer, a timerfd on CLOCK_MONOTONIC armed for the earliest device deadline.
+ * The front end's main thread polls it (vm_timer_fd / vm_service_timers); a halted vCPU
+ * blocks in poll on it and on the wake eventfd, so an idle guest costs no CPU. With the
+ * virtual clock (sim), time is the retired-instruction count plus what halts skipped: the
+ * vCPU thread sets the sim's icount deadline to the next device event, and a halt jumps
+ * straight to it, so the same guest always sees the same interrupts at the same
+ * instructions.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm/backend.h"
+#include "vmm/platform.h"
+
+#define X86_RFLAGS_IF (1u << 9)
+#define IRQ_PIT 0
+
+static uint64_t host_now_ns(void *opaque)
+{
+    (void)opaque;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Virtual time: 1 ns per retired instruction, plus the time halts skipped. Read on the
+ * vCPU thread (device accesses, timers) or while the vCPU is paused. */
+static uint64_t virtual_now_ns(void *opaque)
+{
+    VmPlatform *p = opaque;
+    uint64_t icount = 0;
+    kvm_vcpu_icount(p->svm->vcpu, &icount);
+    return icount + p->skipped_ns;
+}
+
+static bool on_vcpu_thread(VmPlatform *p)
+{
+    return p->vcpu_thread_known && pthread_equal(p->vcpu_thread, pthread_self());
+}
+
+static void wake_write(VmPlatform *p)
+{
+    uint64_t one = 1;
+    if (write(p->wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is saturated: a wake-up is pending anyway */
+    }
+}
+
+/* The PIC's INT went high: a halted vCPU wakes, a running one leaves the guest so that
+ * the next entry injects. The vCPU thread itself needs neither. */
+static void on_interrupt(void *opaque)
+{
+    VmPlatform *p = opaque;
+    if (on_vcpu_thread(p))
+        return;
+    wake_write(p);
+    kvm_vcpu_kick(p->svm->vcpu);
+}
+
+void platform_wake(VmPlatform *p)
+{
+    if (p)
+        wake_write(p);
+}
+
+/* Advances every timer device to now, raising its due interrupts, and arms the one timer
+ * for the earliest next deadline. Any thread; serialised by timer_lock. */
+static void service_timers(VmPlatform *p)
+{
+    pthread_mutex_lock(&p->timer_lock);
+    uint64_t now = dev_clock_now(&p->clock);
+    uint64_t next = pit_advance(p->pit, now);
+    p->next_deadline = next;
+    if (p->clock_mode == VM_CLOCK_HOST) {
+        struct itimerspec its = {0};
+        if (next != DEV_NO_DEADLINE) {
+            its.it_value.tv_sec = (time_t)(next / 1000000000ull);
+            its.it_value.tv_nsec = (long)(next % 1000000000ull);
+            if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+                its.it_value.tv_nsec = 1;   /* zero would disarm */
+        }
+        timerfd_settime(p->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+    } else if (on_vcpu_thread(p) || !p->svm->running) {
+        kvm_vcpu_set_icount_deadline(p->svm->vcpu, next == DEV_NO_DEADLINE
+                                                        ? UINT64_MAX : next - p->skipped_ns);
+    }
+    pthread_mutex_unlock(&p->timer_lock);
+}
+
+/* A device was reprogrammed: its deadline may have moved. */
+static void on_timer_change(void *opaque) { service_timers(opaque); }
+
+VmPlatform *platform_create(SimpleVM *svm)
+{
+    VmPlatform *p = calloc(1, sizeof(*p));
+    if (!p) {
+        hv_fail(ENOMEM, "out of memory");
+        return NULL;
+    }
+    p->svm = svm;
+    p->held_vector = -1;
+    p->next_deadline = DEV_NO_DEADLINE;
+    p->clock_mode = VM_CLOCK_HOST;
+    p->clock = (DevClock){host_now_ns, p};
+    pthread_mutex_init(&p->timer_lock, NULL);
+    p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->timer_fd < 0 || p->wake_fd < 0) {
+        hv_fail(errno, "timerfd/eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    p->pic = pic_create(on_interrupt, p);
+    const IrqLine irq0 = {pic_set_irq, p->pic, IRQ_PIT};
+    p->pit = p->pic ? pit_create(&irq0, &p->clock, on_timer_change, p) : NULL;
+    if (!p->pic || !p->pit) {
+        hv_fail(ENOMEM, "out of memory");
+        goto fail;
+    }
+    const IoPortHandler io[] = {
+        {PIC_MASTER_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-master"},
+        {PIC_SLAVE_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-slave"},
+        {PIC_ELCR_BASE, 2, pic_elcr_read, pic_elcr_write, p->pic, "elcr"},
+        {PIT_BASE, 4, pit_io_read, pit_io_write, p->pit, "i8254"},
+        {PIT_PORT61, 1, pit_port61_read, pit_port61_write, p->pit, "port61"},
+    };
+    for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+        int r = io_bus_register(svm->io_bus, &io[i]);
+        if (r < 0) {
+            hv_fail(-r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
+            goto fail;
+        }
+    }
+    return p;
+fail:
+    platform_destroy(p);
+    return NULL;
+}
+
+void platform_destroy(VmPlatform *p)
+{
+    if (!p)
+        return;
+    pit_destroy(p->pit);
+    pic_destroy(p->pic);
+    if (p->timer_fd >= 0)
+        close(p->timer_fd);
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
+    pthread_mutex_destroy(&p->timer_lock);
+    free(p);
+}
+
+bool platform_interrupt_pending(VmPlatform *p)
+{
+    return p->held_vector >= 0 || pic_interrupt_pending(p->pic);
+}
+
+void platform_before_run(VmPlatform *p)
+{
+    KvmVcpu *vcpu = p->svm->vcpu;
+    KvmRun *run = vcpu->kvm_run;
+    if (!p->vcpu_thread_known) {
+        p->vcpu_thread = pthread_self();
+        p->vcpu_thread_known = true;
+        service_timers(p);   /* the virtual clock's deadline belongs to this thread */
+    }
+    if (p->nmi_pending && kvm_nmi(vcpu) == 0)
+        p->nmi_pending = false;
+    bool ready = run->ready_for_interrupt_injection && run->if_flag;
+    if (ready && p->held_vector < 0 && pic_interrupt_pending(p->pic))
+        p->held_vector = pic_acknowledge(p->pic);   /* the INTA cycle */
+    if (ready && p->held_vector >= 0) {
+        int r = kvm_interrupt(vcpu, (uint32_t)p->held_vector);
+        if (r == 0) {
+            p->held_vector = -1;
+            p->halted = false;
+            p->injected++;
+        } else if (r != -EEXIST) {
+            hv_log(HV_LOG_WARN, "KVM_INTERRUPT: %s", hv_last_error());
+        }
+    }
+    run->request_interrupt_window = platform_interrupt_pending(p);
+}
+
+void platform_after_run(VmPlatform *p)
+{
+    if (p->clock_mode == VM_CLOCK_VIRTUAL) {
+        if (dev_clock_now(&p->clock) >= p->next_deadline)
+            service_timers(p);
+    } else if (p->next_deadline != DEV_NO_DEADLINE &&
+               host_now_ns(NULL) >= __atomic_load_n(&p->next_deadline, __ATOMIC_RELAXED)) {
+        service_timers(p);   /* without a main loop, exits keep time too */
+    }
+}
+
+void platform_wait_halted(VmPlatform *p)
+{
+    SimpleVM *svm = p->svm;
+    for (;;) {
+        uint64_t drain;
+        while (read(p->wake_fd, &drain, sizeof(drain)) > 0) {
+        }
+        if (svm->stop_requested || platform_interrupt_pending(p))
+            return;
+        if (p->clock_mode == VM_CLOCK_VIRTUAL) {
+            service_timers(p);
+            if (platform_interrupt_pending(p))
+                return;
+            uint64_t now = dev_clock_now(&p->clock);
+            if (p->next_deadline != DEV_NO_DEADLINE) {
+                /* Nothing runs while halted: time jumps to the next event. */
+                if (p->next_deadline > now)
+                    p->skipped_ns += p->next_deadline - now;
+                service_timers(p);
+                continue;
+            }
+        }
+        struct pollfd fds[2] = {
+            {p->wake_fd, POLLIN, 0},
+            {p->clock_mode == VM_CLOCK_HOST ? p->timer_fd : -1, POLLIN, 0},
+        };
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            return;
+        if (fds[1].revents & POLLIN) {
+            uint64_t expirations;
+            if (read(p->timer_fd, &expirations, sizeof(expirations)) > 0)
+                service_timers(p);
+        }
+    }
+}
+
+/* ---- the public part ---- */
+
+int vm_set_clock(SimpleVM *svm, VmClockMode mode)
+{
+    if (!svm || !svm->platform || (mode != VM_CLOCK_HOST && mode != VM_CLOCK_VIRTUAL))
+        return -EINVAL;
+    VmPlatform *p = svm->platform;
+    if (mode == VM_CLOCK_VIRTUAL) {
+        uint64_t icount;
+        if (kvm_vcpu_icount(svm->vcpu, &icount) < 0)
+            return hv_fail(ENOTSUP, "--clock virtual needs the sim backend (instruction counts)");
+        p->clock = (DevClock){virtual_now_ns, p};
+    } else {
+        p->clock = (DevClock){host_now_ns, p};
+    }
+    p->clock_mode = mode;
+    service_timers(p);
+    return 0;
+}
+
+VmClockMode vm_clock(SimpleVM *svm)
+{
+    return svm && svm->platform ? svm->platform->clock_mode : VM_CLOCK_HOST;
+}
+
+int vm_timer_fd(SimpleVM *svm)
+{
+    if (!svm || !svm->platform || svm->platform->clock_mode != VM_CLOCK_HOST)
+        return -1;
+    return svm->platform->timer_fd;
+}
+
+void vm_service_timers(SimpleVM *svm)
+{
+    if (!svm || !svm->platform || svm->platform->clock_mode != VM_CLOCK_HOST)
+        return;
+    uint64_t expirations;
+    if (read(svm->platform->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        return;
+    service_timers(svm->platform);
+}

@@ -1,0 +1,55 @@
+/*
+ * The PC platform around the vCPU (src/vmm/platform.c): the 8259A pair, the 8254 and port
+ * 0x61, the VM's clock and its one timer, and the glue that turns the interrupt
+ * controllers' output into KVM_INTERRUPT (userspace irqchip on both backends). Internal to
+ * the library.
+ */
+#ifndef SCRATCHVM_VMM_PLATFORM_H
+#define SCRATCHVM_VMM_PLATFORM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dev/dev_clock.h"
+#include "dev/i8254.h"
+#include "dev/i8259.h"
+#include "hypervisor_sim.h"
+
+typedef struct VmPlatform {
+    SimpleVM *svm;
+    Pic8259 *pic;
+    Pit8254 *pit;
+    VmClockMode clock_mode;
+    DevClock clock;
+    uint64_t skipped_ns;          /* virtual clock: time skipped while halted */
+    pthread_mutex_t timer_lock;   /* serialises vm_service_timers between threads */
+    uint64_t next_deadline;       /* of the devices, on the VM clock; DEV_NO_DEADLINE */
+    int timer_fd;                 /* host clock: armed for next_deadline */
+    int wake_fd;                  /* eventfd: an interrupt is pending, or a stop */
+    /* vCPU thread only: */
+    bool halted;                  /* in HLT with IF=1, waiting for an interrupt */
+    int held_vector;              /* acknowledged, not yet taken by KVM_INTERRUPT; -1 */
+    bool nmi_pending;
+    uint64_t injected;            /* interrupts injected */
+    pthread_t vcpu_thread;
+    bool vcpu_thread_known;
+} VmPlatform;
+
+/* Builds the platform and registers its ports on svm->io_bus. NULL on failure (logged
+ * through hv_fail). */
+VmPlatform *platform_create(SimpleVM *svm);
+void platform_destroy(VmPlatform *p);
+/* Before each KVM_RUN: injects what the controllers have when the vCPU can take it, else
+ * asks for an interrupt window. */
+void platform_before_run(VmPlatform *p);
+/* After each KVM_RUN: keeps the virtual clock's timers, or the host's when due. */
+void platform_after_run(VmPlatform *p);
+/* Blocks (no CPU) until an interrupt is pending or a stop is requested; with the virtual
+ * clock, halting skips time to the next timer event. */
+void platform_wait_halted(VmPlatform *p);
+/* Wakes platform_wait_halted (a stop request). Any thread. */
+void platform_wake(VmPlatform *p);
+bool platform_interrupt_pending(VmPlatform *p);
+
+#endif
