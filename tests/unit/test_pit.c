@@ -139,7 +139,7 @@ static void test_readback_count_and_status(void **state)
     Fixture *f = *state;
     load(f, 1, 0x34, 500);
     load(f, 2, 0x36, 800);           /* mode 3 (but gate 2 is low) */
-    out8(f, 0x43, 0xC6);             /* read-back count and status of counters 1 and 2 */
+    out8(f, 0x43, 0xCC);             /* read-back count and status of counters 1 and 2 */
     assert_int_equal(in8(f, 0x41), 0xB4);   /* status first: OUT high, RW 3, mode 2 */
     assert_int_equal(in8(f, 0x41), 500 & 0xFF);
     assert_int_equal(in8(f, 0x41), 500 >> 8);
