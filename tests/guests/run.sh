@@ -689,8 +689,54 @@ t_trace_stats() {
     end
 }
 
+# Interrupts and time: the PIT ticks a guest that sleeps in HLT (guests/pit_tick.s).
+t_irq() {
+    local t0 ms cpu
+    begin pit-tick-100-at-1khz
+    t0=$(date +%s%N)
+    vm run "$G/pit_tick.bin"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    expect_status 0; expect_out 'ticks=0064 wakeups=0064\n'; expect_no_err
+    # 100 periods of 1193 PIT clocks are 99.98 ms of host time.
+    [ "$SKIPPING" = 1 ] || [ "$ms" -ge 99 ] || differ "100 ticks at 1 kHz in $ms ms"
+    [ "$SKIPPING" = 1 ] || [ "$ms" -lt 3000 ] || differ "100 ticks at 1 kHz took $ms ms"
+    end
+    # An idle guest costs ~no CPU: 20 ticks at 18.2 Hz (1.1 s asleep in HLT), measured as
+    # the process's user + system time.
+    begin halted-guest-is-idle
+    if [ "$SKIPPING" != 1 ]; then
+        local TIMEFORMAT='%R %U %S'
+        { time timeout 10 "$SVM" run --accel "$ACCEL" --reg rbx=20 --reg rcx=0x10000 \
+              "$G/pit_tick.bin" </dev/null >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time"
+        RC=$?
+        expect_status 0; expect_out 'ticks=0014 wakeups=0014\n'
+        read -r real user sys <"$TMP/time"
+        cpu=$(awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", 100 * (u + s) / r }')
+        awk -v c="$cpu" 'BEGIN { exit !(c < 10) }' || differ "used ${cpu}% CPU while halted"
+        awk -v r="$real" 'BEGIN { exit !(r > 1.0) }' || differ "20 ticks at 18.2 Hz in ${real}s"
+        echo "  (halted guest: ${real}s real, ${user}s user, ${sys}s sys: ${cpu}% CPU)"
+    fi
+    end
+    if [ "$ACCEL" = sim ]; then
+        # --clock virtual: time is retired instructions; two runs make the same exits.
+        begin clock-virtual-reproducible
+        vm run --clock virtual --trace exits "$G/pit_tick.bin"
+        expect_status 0; expect_out 'ticks=0064 wakeups=0064\n'
+        cp "$TMP/err" "$TMP/trace1"
+        vm run --clock virtual --trace exits "$G/pit_tick.bin"
+        cmp -s "$TMP/trace1" "$TMP/err" || differ "the exit traces of two runs differ"
+        [ "$(grep -c '^exit ' "$TMP/err")" -gt 200 ] || differ "too few exits traced"
+        end
+    else
+        begin clock-virtual-needs-sim
+        vm run --clock virtual "$G/pit_tick.bin"
+        expect_status 2; expect_err_has "needs the sim backend"
+        end
+    fi
+}
+
 backend_tests() {
-    t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
+    t_irq; t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_trace_stats; t_terminal
 }
