@@ -34,6 +34,9 @@
 #define MSR_IA32_PAT          0x277
 #define MSR_IA32_EFER         0xC0000080
 #define APIC_BASE_DEFAULT     0xFEE00900ull   /* BSP, enabled, at 0xFEE00000 */
+#define APIC_BASE_BSP         (1ull << 8)
+#define APIC_BASE_EN          (1ull << 11)
+#define APIC_BASE_MASK        0x0000000FFFFFF000ull   /* bits 35:12 (MAXPHYADDR 36) */
 #define PAT_DEFAULT           0x0007040600070406ull
 
 typedef enum { PENDING_NONE, PENDING_IO, PENDING_MMIO_READ } SimPending;
@@ -59,6 +62,7 @@ typedef struct {
     bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
     bool step_done;         /* single-step: the last exit's instruction is complete */
     uint64_t icount_deadline;   /* kvm_vcpu_set_icount_deadline; UINT64_MAX: none */
+    uint64_t apic_base;         /* IA32_APIC_BASE, as KVM keeps it for a userspace APIC */
 } SimVcpu;
 
 /* ---- memory: the interpreter's pages come from the EPT ---- */
@@ -225,6 +229,7 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     sc->ept_generation = ept_generation(ept);
     sc->pat = PAT_DEFAULT;
     sc->icount_deadline = UINT64_MAX;
+    sc->apic_base = APIC_BASE_DEFAULT;
     vcpu->backend_data = sc;
     return 0;
 }
@@ -316,7 +321,7 @@ static int sim_get_sregs(KvmVcpu *vcpu, KvmSregs *sregs)
     sregs->cr4 = cpu->cr4;
     sregs->cr8 = cpu->cr8;
     sregs->efer = cpu->efer;
-    sregs->apic_base = APIC_BASE_DEFAULT;
+    sregs->apic_base = ((SimVcpu *)vcpu->backend_data)->apic_base;
     return 0;
 }
 
@@ -341,6 +346,7 @@ static int sim_set_sregs(KvmVcpu *vcpu, const KvmSregs *sregs)
     cpu->cr4 = sregs->cr4;
     cpu->cr8 = sregs->cr8;
     cpu->efer = sregs->efer;
+    ((SimVcpu *)vcpu->backend_data)->apic_base = sregs->apic_base;
     if (mode_change)
         x86_cpu_tlb_flush(cpu);   /* what was cached depends on the mode */
     return 0;
@@ -487,7 +493,17 @@ static void emulate_msr(SimVcpu *sc, bool write)
     case MSR_IA32_SYSENTER_EIP: reg = &sc->sysenter_eip; break;
     case MSR_IA32_PAT: reg = &sc->pat; break;
     case MSR_IA32_EFER: reg = &cpu->efer; break;
-    case MSR_IA32_APIC_BASE: ro = APIC_BASE_DEFAULT; break;
+    case MSR_IA32_APIC_BASE:
+        /* BSP (bit 8) is read-only; EN (bit 11) and the base are the guest's (SDM Vol. 3A,
+         * 11.4.4); reserved bits raise #GP. The VMM's APIC follows EN. */
+        if (write && (value & ~(APIC_BASE_MASK | APIC_BASE_EN | APIC_BASE_BSP))) {
+            x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
+            return;
+        }
+        if (write)
+            value = (value & ~APIC_BASE_BSP) | (sc->apic_base & APIC_BASE_BSP);
+        reg = &sc->apic_base;
+        break;
     case MSR_IA32_MISC_ENABLE: ro = 1; break;   /* fast strings */
     default:
         x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
@@ -639,7 +655,7 @@ static void sim_interrupt_state(KvmVcpu *vcpu)
     run->if_flag = (cpu->flags & X86_FLAG_IF) != 0;
     run->ready_for_interrupt_injection = x86_cpu_interruptible(cpu) && cpu->intr_vector < 0;
     run->cr8 = cpu->cr8;
-    run->apic_base = APIC_BASE_DEFAULT;
+    run->apic_base = ((SimVcpu *)vcpu->backend_data)->apic_base;
 }
 
 static void sim_mirror_out(KvmVcpu *vcpu)

@@ -31,7 +31,9 @@
 #include "vmm/platform.h"
 
 #define X86_RFLAGS_IF (1u << 9)
+#define APIC_BASE_ENABLE (1ull << 11)   /* IA32_APIC_BASE bit 11 (SDM Vol. 3A, 11.4.4) */
 #define IRQ_PIT 0
+#define IOAPIC_PIN_PIT 2   /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */
 
 static uint64_t host_now_ns(void *opaque)
 {
@@ -88,6 +90,9 @@ static void service_timers(VmPlatform *p)
     pthread_mutex_lock(&p->timer_lock);
     uint64_t now = dev_clock_now(&p->clock);
     uint64_t next = pit_advance(p->pit, now);
+    uint64_t apic = lapic_advance(p->lapic, now);
+    if (apic < next)
+        next = apic;
     p->next_deadline = next;
     if (p->clock_mode == VM_CLOCK_HOST) {
         struct itimerspec its = {0};
@@ -103,6 +108,26 @@ static void service_timers(VmPlatform *p)
                                                         ? UINT64_MAX : next - p->skipped_ns);
     }
     pthread_mutex_unlock(&p->timer_lock);
+}
+
+/* An ISA interrupt line: both controllers see it (PIC mode or APIC mode is the guest's
+ * choice, by masking one of them). */
+static void isa_set_irq(void *opaque, int line, int level)
+{
+    VmPlatform *p = opaque;
+    pic_set_irq(p->pic, line, level);
+    ioapic_set_irq(p->ioapic, line == IRQ_PIT ? IOAPIC_PIN_PIT : line, level);
+}
+
+static void ioapic_to_lapic(void *opaque, int vector, bool level, uint8_t dest)
+{
+    (void)dest;   /* one vCPU: every destination is its APIC */
+    lapic_deliver(((VmPlatform *)opaque)->lapic, vector, level);
+}
+
+static void lapic_eoi_broadcast(void *opaque, int vector)
+{
+    ioapic_eoi(((VmPlatform *)opaque)->ioapic, vector);
 }
 
 /* A device was reprogrammed: its deadline may have moved. */
@@ -128,11 +153,24 @@ VmPlatform *platform_create(SimpleVM *svm)
         goto fail;
     }
     p->pic = pic_create(on_interrupt, p);
-    const IrqLine irq0 = {pic_set_irq, p->pic, IRQ_PIT};
-    p->pit = p->pic ? pit_create(&irq0, &p->clock, on_timer_change, p) : NULL;
-    if (!p->pic || !p->pit) {
+    p->lapic = lapic_create(0, &p->clock, on_interrupt, lapic_eoi_broadcast, on_timer_change, p);
+    p->ioapic = ioapic_create(ioapic_to_lapic, p);
+    const IrqLine irq0 = {isa_set_irq, p, IRQ_PIT};
+    p->pit = pit_create(&irq0, &p->clock, on_timer_change, p);
+    if (!p->pic || !p->pit || !p->lapic || !p->ioapic) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
+    }
+    const MmioHandler mmio[] = {
+        {LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic, "lapic"},
+        {IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic, "ioapic"},
+    };
+    for (size_t i = 0; i < sizeof(mmio) / sizeof(mmio[0]); i++) {
+        int r = mmio_bus_register(svm->mmio_bus, &mmio[i]);
+        if (r < 0) {
+            hv_fail(-r, "cannot register the %s", mmio[i].name);
+            goto fail;
+        }
     }
     const IoPortHandler io[] = {
         {PIC_MASTER_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-master"},
@@ -159,6 +197,8 @@ void platform_destroy(VmPlatform *p)
     if (!p)
         return;
     pit_destroy(p->pit);
+    ioapic_destroy(p->ioapic);
+    lapic_destroy(p->lapic);
     pic_destroy(p->pic);
     if (p->timer_fd >= 0)
         close(p->timer_fd);
@@ -168,9 +208,24 @@ void platform_destroy(VmPlatform *p)
     free(p);
 }
 
+/* The 8259A's INTR reaches the CPU through LINT0 (ExtINT) or with the APIC disabled. */
+static bool pic_pending(VmPlatform *p)
+{
+    return pic_interrupt_pending(p->pic) && lapic_accepts_pic(p->lapic);
+}
+
 bool platform_interrupt_pending(VmPlatform *p)
 {
-    return p->held_vector >= 0 || pic_interrupt_pending(p->pic);
+    return p->held_vector >= 0 || lapic_pending_vector(p->lapic) >= 0 || pic_pending(p);
+}
+
+/* The INTA cycle: the local APIC's highest deliverable vector, else the 8259A's. */
+static int acknowledge(VmPlatform *p)
+{
+    int v = lapic_acknowledge(p->lapic);
+    if (v < 0 && pic_pending(p))
+        v = pic_acknowledge(p->pic);
+    return v;
 }
 
 void platform_before_run(VmPlatform *p)
@@ -184,9 +239,10 @@ void platform_before_run(VmPlatform *p)
     }
     if (p->nmi_pending && kvm_nmi(vcpu) == 0)
         p->nmi_pending = false;
+    lapic_set_global_enable(p->lapic, vcpu->sregs.apic_base & APIC_BASE_ENABLE);
     bool ready = run->ready_for_interrupt_injection && run->if_flag;
-    if (ready && p->held_vector < 0 && pic_interrupt_pending(p->pic))
-        p->held_vector = pic_acknowledge(p->pic);   /* the INTA cycle */
+    if (ready && p->held_vector < 0)
+        p->held_vector = acknowledge(p);
     if (ready && p->held_vector >= 0) {
         int r = kvm_interrupt(vcpu, (uint32_t)p->held_vector);
         if (r == 0) {

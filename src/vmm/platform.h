@@ -14,12 +14,16 @@
 #include "dev/dev_clock.h"
 #include "dev/i8254.h"
 #include "dev/i8259.h"
+#include "dev/ioapic.h"
+#include "dev/lapic.h"
 #include "hypervisor_sim.h"
 
 typedef struct VmPlatform {
     SimpleVM *svm;
     Pic8259 *pic;
     Pit8254 *pit;
+    Lapic *lapic;
+    IoApic *ioapic;
     VmClockMode clock_mode;
     DevClock clock;
     uint64_t skipped_ns;          /* virtual clock: time skipped while halted */

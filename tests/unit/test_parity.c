@@ -50,6 +50,7 @@ typedef struct {
     bool exit_status_only;      /* compare how it ended, nothing else (see its entry) */
     bool exit_count_may_differ; /* the kernels split its I/O into exits differently */
     bool virtual_clock;         /* sim runs with --clock virtual (KVM has only host time) */
+    bool big_real;              /* DS with a 4 GiB limit at entry, to reach the xAPIC */
 } ParityGuest;
 
 static const ParityGuest guests[] = {
@@ -65,6 +66,8 @@ static const ParityGuest guests[] = {
      * host time, sim the virtual clock (so its side is reproducible); the program's
      * result and every exit the VMM handles (EOIs and HLTs) must be the same. */
     {.name = "pit_tick", .virtual_clock = true},
+    /* The same for the local APIC's timer and a self-IPI, through MMIO exits. */
+    {.name = "lapic_timer", .virtual_clock = true, .big_real = true},
     {.name = "rom", .load = LOAD_ROM},
     {.name = "rom2k", .load = LOAD_ROM},
     /* `jmp .` makes no exit at all: stopped from another thread, it must stop at the same
@@ -238,6 +241,10 @@ static void run_guest(const ParityGuest *g, const uint8_t *image, size_t size, H
     }
     vcpu->regs.rax = g->rax;
     vcpu->regs.rbx = g->rbx;
+    if (g->big_real) {
+        vcpu->sregs.ds.limit = 0xFFFFFFFF;
+        vcpu->sregs.ds.g = 1;
+    }
     if (g->serial_input) {
         size_t n = strlen(g->serial_input);
         assert_int_equal(serial_receive(svm->serial, (const uint8_t *)g->serial_input, n), n);

@@ -1,0 +1,34 @@
+/*
+ * The I/O APIC at 0xFEC00000 (src/dev/ioapic.c): 24 redirection entries, edge and level
+ * inputs with remote IRR, EOI broadcast from the local APIC. Thread-safe.
+ */
+#ifndef SCRATCHVM_DEV_IOAPIC_H
+#define SCRATCHVM_DEV_IOAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define IOAPIC_BASE 0xFEC00000ull
+#define IOAPIC_SIZE 0x20ull
+#define IOAPIC_PINS 24
+
+typedef struct IoApic IoApic;
+
+/* `deliver(opaque, vector, level, dest)` sends a fixed interrupt to the local APIC
+ * (outside the lock). */
+IoApic *ioapic_create(void (*deliver)(void *opaque, int vector, bool level, uint8_t dest),
+                      void *opaque);
+void ioapic_destroy(IoApic *io);
+/* IrqSetFn: input pin 0-23. */
+void ioapic_set_irq(void *io, int pin, int level);
+/* EOI broadcast: clears remote IRR of the entries with this vector and re-delivers a
+ * level input that is still asserted. */
+void ioapic_eoi(IoApic *io, int vector);
+int ioapic_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int ioapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+uint64_t ioapic_redirection(IoApic *io, int pin);
+/* QEMU's `info pic` lines for the IOAPIC. */
+void ioapic_print_info(IoApic *io, FILE *out);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * The local APIC in xAPIC mode at 0xFEE00000 (src/dev/lapic.c), one per vCPU: ID,
+ * version, TPR/APR/PPR, EOI, LDR/DFR, SVR, ISR/TMR/IRR, ESR, ICR (self-IPIs), the LVT with
+ * its timer (one-shot, periodic; divide configuration), LINT0 as ExtINT from the 8259A and
+ * LINT1 as NMI. Thread-safe.
+ */
+#ifndef SCRATCHVM_DEV_LAPIC_H
+#define SCRATCHVM_DEV_LAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dev/dev_clock.h"
+
+#define LAPIC_BASE 0xFEE00000ull
+#define LAPIC_SIZE 0x1000ull
+#define LAPIC_BUS_HZ 1000000000ull   /* the timer's clock before the divider, as KVM's */
+
+typedef struct Lapic Lapic;
+
+/* `notify(opaque)` (outside the lock): an interrupt became deliverable. `eoi(opaque,
+ * vector)`: a level-triggered vector was ended (EOI broadcast to the IOAPIC); may be NULL.
+ * `changed(opaque)`: the timer was reprogrammed. */
+Lapic *lapic_create(uint8_t id, const DevClock *clock, void (*notify)(void *opaque),
+                    void (*eoi)(void *opaque, int vector), void (*changed)(void *opaque),
+                    void *opaque);
+void lapic_destroy(Lapic *a);
+int lapic_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int lapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+/* IA32_APIC_BASE bit 11 (global enable), as the vCPU reports it. */
+void lapic_set_global_enable(Lapic *a, bool enabled);
+/* A fixed interrupt arrives (from the IOAPIC or an IPI); level: TMR set. */
+void lapic_deliver(Lapic *a, int vector, bool level);
+/* Whether LINT0 passes the 8259A's INTR (ExtINT and unmasked, or the APIC disabled). */
+bool lapic_accepts_pic(Lapic *a);
+/* The highest IRR vector above the processor priority, or -1. */
+int lapic_pending_vector(Lapic *a);
+/* Interrupt acknowledge: IRR -> ISR of that vector; returns it, or -1. */
+int lapic_acknowledge(Lapic *a);
+/* Fires the timer when due (IRR of its vector unless masked); returns the next deadline
+ * or DEV_NO_DEADLINE. */
+uint64_t lapic_advance(Lapic *a, uint64_t now);
+/* QEMU's `info lapic` text. */
+void lapic_print_info(Lapic *a, FILE *out);
+
+#endif

