@@ -646,6 +646,10 @@ typedef struct SerialPort {
     size_t input_head, input_count;
     bool thr_interrupt_pending;
     void *lock;                   /* the device is shared by the vCPU and input threads */
+    /* INTR output (IRQ4 for COM1): an interrupt identified in IIR, gated by MCR OUT2 as
+     * on the PC's serial adapters. Set by the VM that wires it; unwired: nowhere. */
+    IrqLine irq;
+    bool irq_level;
 } SerialPort;
 
 SerialPort *serial_create(void);                       /* COM1, output nowhere */
@@ -742,6 +746,10 @@ int qemu_cmd_info_tlb(QemuMonitor *mon);
 int qemu_cmd_info_ept(QemuMonitor *mon);
 int qemu_cmd_info_vmcs(QemuMonitor *mon);
 int qemu_cmd_info_exits(QemuMonitor *mon);
+/* The interrupt controllers: the 8259A pair and the IOAPIC; IRQ counts; the local APIC. */
+int qemu_cmd_info_pic(QemuMonitor *mon);
+int qemu_cmd_info_irq(QemuMonitor *mon);
+int qemu_cmd_info_lapic(QemuMonitor *mon);
 /* x: `count` units of the default format and size (initially QEMU's: hex words) at
  * guest-virtual addr. */
 int qemu_cmd_x(QemuMonitor *mon, uint64_t addr, int count);

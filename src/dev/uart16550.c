@@ -10,7 +10,9 @@
  *   byte, in FIFO mode or not. Host input keeps queueing in loopback mode too: it waits
  *   on the host side of the line rather than being lost. In FIFO mode, received data is
  *   reported as "data available" (0x04), never as a character timeout (0x0C).
- * - There is no interrupt controller: IIR says what would be pending, for polling guests.
+ * - The interrupt output follows IIR (data sheet Table IV priorities: line status, received
+ *   data, THR empty, modem status) and reaches sp->irq only while MCR OUT2 is set, which
+ *   on PC serial adapters gates the INTR line to the bus (IRQ4 for COM1).
  * - Baud rate, word length, parity and break are stored (LCR, divisor latch) but have no
  *   effect: there is no wire.
  *
@@ -132,6 +134,11 @@ static void uart_update(SerialPort *sp)
     sp->iir = uart_interrupt_id(sp);
     if (sp->fcr & UART_FCR_FIFO_ENABLE)
         sp->iir |= UART_IIR_FIFOS;
+    bool level = !(sp->iir & UART_IIR_NO_INT) && (sp->mcr & UART_MCR_OUT2);
+    if (level != sp->irq_level) {
+        sp->irq_level = level;
+        irq_line_set(&sp->irq, level);   /* lock order: UART, then the controller */
+    }
 }
 
 /* Sets MSR's line bits from MCR (loopback) or to a connected terminal, and raises the

@@ -20,6 +20,7 @@
 
 #include "kvm/backend.h"
 #include "vmm/paging.h"
+#include "vmm/platform.h"
 
 /* RFLAGS bits shown by info registers (SDM Vol. 1, 3.4.3). */
 #define FL_CF 0x001u
@@ -993,6 +994,43 @@ static const MonCommand commands[] = {
     {"quit|q", "", "quit the emulator", run_quit},
 };
 
+/* ---- info pic, info irq, info lapic (QEMU's formats) ------------------------------- */
+
+int qemu_cmd_info_pic(QemuMonitor *mon)
+{
+    if (!mon || !mon->vm->platform)
+        return -EINVAL;
+    pic_print_info(mon->vm->platform->pic, mon->out);
+    ioapic_print_info(mon->vm->platform->ioapic, mon->out);
+    return 0;
+}
+
+/* QEMU prints, per interrupt controller, the lines that were raised at least once. */
+int qemu_cmd_info_irq(QemuMonitor *mon)
+{
+    if (!mon || !mon->vm->platform)
+        return -EINVAL;
+    uint64_t counts[PIC_IRQ_LINES];
+    pic_irq_counts(mon->vm->platform->pic, counts);
+    for (int chip = 0; chip < 2; chip++) {
+        say(mon, "IRQ statistics for isa-i8259:\n");
+        for (int i = 0; i < 8; i++)
+            if (counts[chip * 8 + i])
+                say(mon, "%2d: %" PRIu64 "\n", i, counts[chip * 8 + i]);
+    }
+    return 0;
+}
+
+int qemu_cmd_info_lapic(QemuMonitor *mon)
+{
+    if (!mon || !mon->vm->platform)
+        return -EINVAL;
+    bool paused = pause_vcpu(mon);   /* the current count reads the vCPU's clock */
+    lapic_print_info(mon->vm->platform->lapic, mon->out);
+    resume_vcpu(mon, paused);
+    return 0;
+}
+
 typedef struct {
     const char *name;
     const char *help;
@@ -1010,6 +1048,9 @@ static const InfoCommand infos[] = {
     {"ept", "show the EPT mappings (sim) or the memory slots (kvm)", qemu_cmd_info_ept},
     {"vmcs", "show the VMCS guest-state and exit-information fields (sim)", qemu_cmd_info_vmcs},
     {"exits", "show VM exits per reason with share and handling time", qemu_cmd_info_exits},
+    {"pic", "show PIC state", qemu_cmd_info_pic},
+    {"irq", "show the interrupts statistics (if available)", qemu_cmd_info_irq},
+    {"lapic", "show local apic state", qemu_cmd_info_lapic},
 };
 
 static bool name_matches(const char *names, const char *word)

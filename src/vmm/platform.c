@@ -33,6 +33,7 @@
 #define X86_RFLAGS_IF (1u << 9)
 #define APIC_BASE_ENABLE (1ull << 11)   /* IA32_APIC_BASE bit 11 (SDM Vol. 3A, 11.4.4) */
 #define IRQ_PIT 0
+#define IRQ_COM1 4
 #define IOAPIC_PIN_PIT 2   /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */
 
 static uint64_t host_now_ns(void *opaque)
@@ -161,6 +162,7 @@ VmPlatform *platform_create(SimpleVM *svm)
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
+    svm->serial->irq = (IrqLine){isa_set_irq, p, IRQ_COM1};
     const MmioHandler mmio[] = {
         {LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic, "lapic"},
         {IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic, "ioapic"},
@@ -196,6 +198,8 @@ void platform_destroy(VmPlatform *p)
 {
     if (!p)
         return;
+    if (p->svm->serial)
+        p->svm->serial->irq = (IrqLine){0};
     pit_destroy(p->pit);
     ioapic_destroy(p->ioapic);
     lapic_destroy(p->lapic);

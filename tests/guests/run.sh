@@ -717,6 +717,11 @@ t_irq() {
         echo "  (halted guest: ${real}s real, ${user}s user, ${sys}s sys: ${cpu}% CPU)"
     fi
     end
+    begin uart-rx-interrupts
+    vm_in 'hello irq\n' run "$G/uart_rx.bin"
+    expect_status 0; expect_no_err
+    grep -qxE 'rx irqs=00[0-9a-f]{2}: hello irq' "$TMP/out" || differ "stdout '$(show "$TMP/out")'"
+    end
     if [ "$ACCEL" = sim ]; then
         # --clock virtual: time is retired instructions; two runs make the same exits.
         begin clock-virtual-reproducible

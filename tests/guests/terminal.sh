@@ -16,12 +16,15 @@
 #   at once, and the terminal settings restored;
 # - terminal-monitor: --monitor stdio on the spin guest: C-a c switches to the monitor,
 #   a command typed there (with a backspace) is echoed and answered, C-a c switches back,
-#   C-a x quits with status 0 and the terminal settings restored.
+#   C-a x quits with status 0 and the terminal settings restored;
+# - terminal-uart-irq: the uart_rx guest sleeps in HLT and takes one IRQ4 per key typed
+#   (a key every 0.3 s), then prints the line it got and ends with status 0.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
 TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
+TESTS="$TESTS terminal-uart-irq"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -154,6 +157,26 @@ else
     fi
 fi
 end terminal-echo
+
+# --- keys typed one by one wake an interrupt-driven guest (IRQ4) ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "$G/uart_rx.bin"
+    if ! until_true 10 tty_changed; then
+        differ "the terminal was not put in raw mode"
+    else
+        for k in a b c; do
+            T send-keys -t svm:0 -l "$k"
+            sleep 0.3
+        done
+        T send-keys -t svm:0 Enter
+        until_true 5 screen_has 'rx irqs=0004: abc' ||
+            differ "not one interrupt per key: $(screen | grep . | tail -3 | tr '\n' '|')"
+        check_after
+    fi
+fi
+end terminal-uart-irq
 
 # --- C-a x after 5000 keys the guest does not read (its UART queue holds 4096) ---
 if ! start_pane; then

@@ -68,6 +68,8 @@ static const ParityGuest guests[] = {
     {.name = "pit_tick", .virtual_clock = true},
     /* The same for the local APIC's timer and a self-IPI, through MMIO exits. */
     {.name = "lapic_timer", .virtual_clock = true, .big_real = true},
+    /* COM1 input through IRQ4 (the bytes are queued before the run). */
+    {.name = "uart_rx", .serial_input = "hello irq\n", .virtual_clock = true},
     {.name = "rom", .load = LOAD_ROM},
     {.name = "rom2k", .load = LOAD_ROM},
     /* `jmp .` makes no exit at all: stopped from another thread, it must stop at the same
