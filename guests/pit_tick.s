@@ -4,6 +4,8 @@
 # The main loop is STI; HLT (the STI shadow covers the HLT, so no tick falls between
 # them). Prints "ticks=NNNN wakeups=NNNN" (hex) and halts with IF=0.
 #   EBX: ticks to wait for (0: 100); ECX: divisor (0: 1193, about 1 kHz; 0x10000: 65536)
+#   EDX: 1 ends through the debug-exit port (status 1) instead of HLT, for an in-kernel
+#   irqchip, where HLT never leaves the kernel
         .include "common.inc"
         .set PIC1, 0x20
         .set PIC2, 0xa0
@@ -17,6 +19,7 @@ _start:
         .org 0x400              # the IVT is below: vector 8 is written at run time
 main:
         cli
+        mov %dl, exit_port
         xor %ax, %ax
         mov %ax, %ds
         mov %ax, %ss
@@ -77,7 +80,11 @@ wait:
         mov $4, %cx
         call serial_hex
         puts msg_nl
-        hlt
+        cmpb $1, exit_port
+        jne 3f
+        xor %al, %al
+        out %al, $DEBUG_EXIT
+3:      hlt
 
 irq0:
         push %ax
@@ -93,6 +100,7 @@ irq0:
 ticks:  .word 0
 wakeups: .word 0
 wanted: .word 0
+exit_port: .byte 0
 msg_ticks:   .asciz "ticks="
 msg_wakeups: .asciz " wakeups="
 msg_nl:      .asciz "\n"

@@ -313,6 +313,7 @@ typedef struct KvmVm {
     struct KvmVm *next;
     struct KvmVcpu *vcpus;
     struct HvMapping *mappings;   /* memory the library mapped for regions */
+    bool kernel_irqchip;          /* kvm_create_irqchip succeeded */
 } KvmVm;
 
 typedef struct KvmVcpu {
@@ -369,6 +370,14 @@ void kvm_vcpu_kick(KvmVcpu *vcpu);
  * latched. With kvm_run->request_interrupt_window = 1 the next KVM_RUN ends with
  * KVM_EXIT_IRQ_WINDOW_OPEN as soon as the guest can take one. */
 int kvm_interrupt(KvmVcpu *vcpu, uint32_t irq);
+/* KVM only, before the first vCPU: KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 (PIC pair, IOAPIC,
+ * LAPIC and PIT in the kernel, which also handles HLT). -ENOTSUP on sim. Then interrupt
+ * lines go through KVM_IRQ_LINE, and the kernel's state is read with KVM_GET_IRQCHIP
+ * (chip_id 0 master PIC, 1 slave, 2 IOAPIC) and KVM_GET_LAPIC. */
+int kvm_create_irqchip(KvmVm *vm);
+int kvm_irq_line(KvmVm *vm, uint32_t irq, int level);
+int kvm_get_irqchip(KvmVm *vm, struct kvm_irqchip *chip);
+int kvm_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic);
 /* KVM_NMI: a non-maskable interrupt, delivered at the next instruction boundary outside an
  * NMI handler. */
 int kvm_nmi(KvmVcpu *vcpu);
@@ -843,6 +852,11 @@ SimpleVM *vm_create(size_t memory_mb);
 SimpleVM *vm_create_backend(size_t memory_mb, HvBackend b);
 /* Same, with the size in bytes (at least 64 KiB, a multiple of 4 KiB). */
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b);
+/* The same with VM_FLAG_*: VM_FLAG_KERNEL_IRQCHIP puts the interrupt controllers and the
+ * PIT in the KVM kernel (kvm_create_irqchip; KVM only). The kernel then also handles HLT:
+ * a guest ends through the debug-exit port or from outside, not by halting. */
+#define VM_FLAG_KERNEL_IRQCHIP 1u
+SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags);
 /* Copies code to guest-physical addr; -EFAULT when any byte falls outside RAM. */
 int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr);
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
@@ -899,6 +913,8 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
  * (-ENOTSUP on KVM). */
 int vm_set_clock(SimpleVM *svm, VmClockMode mode);
 VmClockMode vm_clock(SimpleVM *svm);
+/* Which interrupt controller model each backend runs (scratchvm info). */
+void print_interrupt_models(FILE *out);
 /* The VM's timer (a timerfd): the thread that owns time (the front end's main loop) polls
  * it for POLLIN and then calls vm_service_timers, which raises the due timer interrupts
  * and kicks the vCPU. -1 with the virtual clock, where the vCPU thread keeps time itself.

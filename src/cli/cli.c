@@ -560,7 +560,8 @@ static int cmd_run(const CliOptions *opt)
             return status;
     }
 
-    SimpleVM *svm = vm_create_bytes(opt->memory, opt->accel);
+    SimpleVM *svm = vm_create_flags(opt->memory, opt->accel,
+                                    opt->kernel_irqchip ? VM_FLAG_KERNEL_IRQCHIP : 0);
     if (!svm) {
         error("cannot create the VM: %s", hv_last_error());
         free(image);
@@ -679,6 +680,8 @@ int cli_main(int argc, char **argv)
         putchar('\n');
         CpuVirtCaps caps = check_cpu_virt_support();
         print_cpu_virt_caps(stdout, &caps);
+        putchar('\n');
+        print_interrupt_models(stdout);
         return EXIT_OK;
     }
     case CMD_RUN:

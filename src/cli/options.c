@@ -116,7 +116,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_CLOCK,
+    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_CLOCK, OPT_IRQCHIP,
 };
 
 static const struct option long_options[] = {
@@ -132,6 +132,7 @@ static const struct option long_options[] = {
     {"accel", required_argument, NULL, OPT_ACCEL},
     {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
     {"clock", required_argument, NULL, OPT_CLOCK},
+    {"irqchip", required_argument, NULL, OPT_IRQCHIP},
     {"monitor", required_argument, NULL, OPT_MONITOR},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
@@ -231,6 +232,14 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
             opt->clock = VM_CLOCK_VIRTUAL;
         else
             return fail(err, err_size, "--clock %s: expected host or virtual", arg);
+        return 0;
+    case OPT_IRQCHIP:
+        if (strcmp(arg, "user") == 0)
+            opt->kernel_irqchip = false;
+        else if (strcmp(arg, "kernel") == 0)
+            opt->kernel_irqchip = true;
+        else
+            return fail(err, err_size, "--irqchip %s: expected user or kernel", arg);
         return 0;
     case 'h':
         return 1;
@@ -384,6 +393,9 @@ void cli_print_usage(FILE *out)
 "  --max-exits N          stop after N VM exits\n"
         "  --clock host|virtual   guest time: the host's clock (default), or sim only: one ns\n"
         "                         per retired instruction, reproducible bit for bit\n"
+        "  --irqchip user|kernel  interrupt controllers and PIT in the VMM (default), or\n"
+        "                         KVM only: in the kernel (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2),\n"
+        "                         which also handles HLT: the guest ends via port 0xF4\n"
         "  -h, --help             show this help\n"
         "\n"
         "Devices: 16550A UART at 0x3F8 (IRQ4), VGA text at 0xB8000 (cursor at 0x3D4/0x3D5),\n"

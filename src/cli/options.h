@@ -55,6 +55,7 @@ typedef struct {
     HvBackend accel;
     uint64_t max_exits;
     VmClockMode clock;        /* --clock */
+    bool kernel_irqchip;      /* --irqchip kernel */
 } CliOptions;
 
 /* Parses argv; on a usage error writes a one-line message into err and returns -1. */

@@ -386,15 +386,20 @@ void pic_irq_counts(Pic8259 *pic, uint64_t counts[PIC_IRQ_LINES])
     pthread_mutex_unlock(&pic->lock);
 }
 
+void pic_print_chip(int chip, const PicChipState *s, FILE *out)
+{
+    fprintf(out,
+            "pic%d: irr=%02x imr=%02x isr=%02x hprio=%d irq_base=%02x rr_sel=%d elcr=%02x "
+            "fnm=%d\n",
+            chip, s->irr, s->imr, s->isr, s->priority_add, s->irq_base, s->read_isr, s->elcr,
+            s->special_fully_nested);
+}
+
 void pic_print_info(Pic8259 *pic, FILE *out)
 {
     for (int i = 0; i < 2; i++) {
         PicChipState s;
         pic_chip_state(pic, i, &s);
-        fprintf(out,
-                "pic%d: irr=%02x imr=%02x isr=%02x hprio=%d irq_base=%02x rr_sel=%d "
-                "elcr=%02x fnm=%d\n",
-                i, s.irr, s.imr, s.isr, s.priority_add, s.irq_base, s.read_isr, s.elcr,
-                s.special_fully_nested);
+        pic_print_chip(i, &s, out);
     }
 }

@@ -54,5 +54,7 @@ void pic_chip_state(Pic8259 *pic, int chip, PicChipState *out);
 void pic_irq_counts(Pic8259 *pic, uint64_t counts[PIC_IRQ_LINES]);
 /* QEMU's `info pic` lines for both chips. */
 void pic_print_info(Pic8259 *pic, FILE *out);
+/* One chip's line (also for KVM's in-kernel PIC, read with KVM_GET_IRQCHIP). */
+void pic_print_chip(int chip, const PicChipState *s, FILE *out);
 
 #endif

@@ -210,24 +210,31 @@ uint64_t ioapic_redirection(IoApic *io, int pin)
     return e;
 }
 
-void ioapic_print_info(IoApic *io, FILE *out)
+void ioapic_print_entries(uint32_t id, const uint64_t rte[IOAPIC_PINS], uint32_t irr, FILE *out)
 {
     static const char *const dm[8] = {"fixed", "lowpri", "smi", "res3", "nmi", "init",
                                       "res6", "extint"};
-    pthread_mutex_lock(&io->lock);
-    uint64_t rte[IOAPIC_PINS];
-    memcpy(rte, io->rte, sizeof(rte));
-    uint32_t id = io->id, irr = io->level;
-    pthread_mutex_unlock(&io->lock);
     fprintf(out, "ioapic0: ver=0x%x id=0x%02x sel=0x%02x (redir[%u])\n", 0x11u, id >> 24,
             0u, 0u);
     for (int i = 0; i < IOAPIC_PINS; i++) {
         uint64_t e = rte[i];
         fprintf(out, "  pin %-2u 0x%016llx dest=%llx vec=%-3llu %s %-5s %-6s %-6s %s\n", i,
                 (unsigned long long)e, (unsigned long long)(e >> RTE_DEST_SHIFT),
-                (unsigned long long)(e & RTE_VECTOR), e & RTE_POLARITY_LOW ? "active-lo" : "active-hi",
+                (unsigned long long)(e & RTE_VECTOR),
+                e & RTE_POLARITY_LOW ? "active-lo" : "active-hi",
                 e & RTE_LEVEL ? "level" : "edge", e & RTE_MASKED ? "masked" : "",
-                dm[(e & RTE_DM_MASK) >> RTE_DM_SHIFT], e & RTE_DEST_LOGICAL ? "logical" : "physical");
+                dm[(e & RTE_DM_MASK) >> RTE_DM_SHIFT],
+                e & RTE_DEST_LOGICAL ? "logical" : "physical");
     }
     fprintf(out, "  IRR %08x\n", irr);
+}
+
+void ioapic_print_info(IoApic *io, FILE *out)
+{
+    pthread_mutex_lock(&io->lock);
+    uint64_t rte[IOAPIC_PINS];
+    memcpy(rte, io->rte, sizeof(rte));
+    uint32_t id = io->id, irr = io->level;
+    pthread_mutex_unlock(&io->lock);
+    ioapic_print_entries(id, rte, irr, out);
 }

@@ -30,5 +30,6 @@ int ioapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
 uint64_t ioapic_redirection(IoApic *io, int pin);
 /* QEMU's `info pic` lines for the IOAPIC. */
 void ioapic_print_info(IoApic *io, FILE *out);
+void ioapic_print_entries(uint32_t id, const uint64_t rte[IOAPIC_PINS], uint32_t irr, FILE *out);
 
 #endif

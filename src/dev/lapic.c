@@ -502,44 +502,78 @@ static void print_vectors(FILE *out, const char *name, const uint32_t *tab, cons
     fprintf(out, "%s\n", empty ? "(none)" : "");
 }
 
-void lapic_print_info(Lapic *a, FILE *out)
+void lapic_get_page(Lapic *a, uint8_t page[LAPIC_REG_PAGE])
 {
+    memset(page, 0, LAPIC_REG_PAGE);
     pthread_mutex_lock(&a->lock);
-    Lapic s = *a;   /* a snapshot: printing takes time */
-    uint32_t ccr = current_count(a, dev_clock_now(&a->clock));
-    uint32_t p = ppr(a);
+    for (uint32_t off = 0; off < LAPIC_REG_PAGE; off += 16) {
+        uint32_t v = read_reg(a, off);
+        memcpy(page + off, &v, sizeof(v));
+    }
     pthread_mutex_unlock(&a->lock);
+}
+
+static uint32_t page_reg(const uint8_t *page, uint32_t off)
+{
+    uint32_t v;
+    memcpy(&v, page + off, sizeof(v));
+    return v;
+}
+
+static void page_vectors(const uint8_t *page, uint32_t base, uint32_t tab[8])
+{
+    for (int i = 0; i < 8; i++)
+        tab[i] = page_reg(page, base + 16u * (uint32_t)i);
+}
+
+void lapic_print_page(const uint8_t page[LAPIC_REG_PAGE], FILE *out)
+{
     static const char *const shorthand[4] = {"no-shorthand", "self", "all-self", "all"};
+    uint32_t svr = page_reg(page, APIC_SVR), dcr = page_reg(page, APIC_TIMER_DCR);
+    uint32_t icr_lo = page_reg(page, APIC_ICR_LO), icr_hi = page_reg(page, APIC_ICR_HI);
+    uint32_t dfr = page_reg(page, APIC_DFR), ldr = page_reg(page, APIC_LDR);
+    uint32_t isr[8], irr[8], tmr[8];
+    page_vectors(page, APIC_ISR, isr);
+    page_vectors(page, APIC_IRR, irr);
+    page_vectors(page, APIC_TMR, tmr);
     fprintf(out, "dumping local APIC state for CPU %-2d\n\n", 0);
-    print_lvt(out, "LVT0", s.lvt[LVT_LINT0], false);
-    print_lvt(out, "LVT1", s.lvt[LVT_LINT1], false);
-    print_lvt(out, "LVTPC", s.lvt[LVT_PERF], false);
-    print_lvt(out, "LVTERR", s.lvt[LVT_ERROR], false);
-    print_lvt(out, "LVTTHMR", s.lvt[LVT_THERMAL], false);
-    print_lvt(out, "LVTT", s.lvt[LVT_TIMER], true);
+    print_lvt(out, "LVT0", page_reg(page, APIC_LVT_LINT0), false);
+    print_lvt(out, "LVT1", page_reg(page, APIC_LVT_LINT1), false);
+    print_lvt(out, "LVTPC", page_reg(page, APIC_LVT_PERF), false);
+    print_lvt(out, "LVTERR", page_reg(page, APIC_LVT_ERROR), false);
+    print_lvt(out, "LVTTHMR", page_reg(page, APIC_LVT_THERMAL), false);
+    print_lvt(out, "LVTT", page_reg(page, APIC_LVT_TIMER), true);
     fprintf(out, "Timer\t DCR=0x%x (divide by %u) initial_count = %u current_count = %u\n",
-            s.dcr, 1u << divide_shift(s.dcr), s.initial_count, ccr);
-    fprintf(out, "SPIV\t 0x%08x APIC %s, focus=%s, spurious vec %u\n", s.svr,
-            s.svr & SVR_ENABLE ? "enabled" : "disabled", s.svr & SVR_FOCUS_OFF ? "off" : "on",
-            s.svr & LVT_VECTOR);
-    unsigned sh = (s.icr_lo >> ICR_SHORTHAND_SHIFT) & 3;
-    fprintf(out, "ICR\t 0x%08x %s %s %s %s\n", s.icr_lo,
-            s.icr_lo & ICR_DEST_LOGICAL ? "logical" : "physical",
-            s.icr_lo & ICR_TRIGGER_LEVEL ? "level" : "edge",
-            s.icr_lo & ICR_LEVEL_ASSERT ? "assert" : "de-assert", shorthand[sh]);
-    fprintf(out, "ICR2\t 0x%08x", s.icr_hi);
+            dcr, 1u << divide_shift(dcr), page_reg(page, APIC_TIMER_ICR),
+            page_reg(page, APIC_TIMER_CCR));
+    fprintf(out, "SPIV\t 0x%08x APIC %s, focus=%s, spurious vec %u\n", svr,
+            svr & SVR_ENABLE ? "enabled" : "disabled", svr & SVR_FOCUS_OFF ? "off" : "on",
+            svr & LVT_VECTOR);
+    unsigned sh = (icr_lo >> ICR_SHORTHAND_SHIFT) & 3;
+    fprintf(out, "ICR\t 0x%08x %s %s %s %s\n", icr_lo,
+            icr_lo & ICR_DEST_LOGICAL ? "logical" : "physical",
+            icr_lo & ICR_TRIGGER_LEVEL ? "level" : "edge",
+            icr_lo & ICR_LEVEL_ASSERT ? "assert" : "de-assert", shorthand[sh]);
+    fprintf(out, "ICR2\t 0x%08x", icr_hi);
     if (sh)
         fputc('\n', out);
-    else if (s.icr_lo & ICR_DEST_LOGICAL)
-        fprintf(out, " mask %x\n", s.icr_hi >> 24);
+    else if (icr_lo & ICR_DEST_LOGICAL)
+        fprintf(out, " mask %x\n", icr_hi >> 24);
     else
-        fprintf(out, " cpu %u (APIC ID)\n", s.icr_hi >> 24);
-    fprintf(out, "ESR\t 0x%08x\n", s.esr);
-    print_vectors(out, "ISR", s.isr, s.tmr);
-    print_vectors(out, "IRR", s.irr, s.tmr);
-    fprintf(out, "\nAPR 0x%02x TPR 0x%02x DFR 0x%02x LDR 0x%02x", 0, s.tpr, s.dfr >> 28,
-            s.ldr >> 24);
-    if ((s.dfr >> 28) == 0)
-        fprintf(out, "(cluster %u: id %u)", s.ldr >> 28, (s.ldr >> 24) & 0xF);
-    fprintf(out, " PPR 0x%02x\n", p);
+        fprintf(out, " cpu %u (APIC ID)\n", icr_hi >> 24);
+    fprintf(out, "ESR\t 0x%08x\n", page_reg(page, APIC_ESR));
+    print_vectors(out, "ISR", isr, tmr);
+    print_vectors(out, "IRR", irr, tmr);
+    fprintf(out, "\nAPR 0x%02x TPR 0x%02x DFR 0x%02x LDR 0x%02x", page_reg(page, APIC_APR),
+            page_reg(page, APIC_TPR), dfr >> 28, ldr >> 24);
+    if ((dfr >> 28) == 0)
+        fprintf(out, "(cluster %u: id %u)", ldr >> 28, (ldr >> 24) & 0xF);
+    fprintf(out, " PPR 0x%02x\n", page_reg(page, APIC_PPR));
+}
+
+void lapic_print_info(Lapic *a, FILE *out)
+{
+    uint8_t page[LAPIC_REG_PAGE];
+    lapic_get_page(a, page);
+    lapic_print_page(page, out);
 }

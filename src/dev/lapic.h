@@ -43,5 +43,10 @@ int lapic_acknowledge(Lapic *a);
 uint64_t lapic_advance(Lapic *a, uint64_t now);
 /* QEMU's `info lapic` text. */
 void lapic_print_info(Lapic *a, FILE *out);
+/* The registers as the APIC page holds them (offsets 0-3F0h, 32 bits every 16 bytes): the
+ * layout of struct kvm_lapic_state, so that KVM's in-kernel APIC prints the same way. */
+#define LAPIC_REG_PAGE 1024
+void lapic_get_page(Lapic *a, uint8_t page[LAPIC_REG_PAGE]);
+void lapic_print_page(const uint8_t page[LAPIC_REG_PAGE], FILE *out);
 
 #endif

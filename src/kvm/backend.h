@@ -39,6 +39,12 @@ typedef struct KvmBackendOps {
     int (*interrupt)(KvmVcpu *vcpu, uint32_t irq);
     /* KVM_NMI: an NMI for the guest. */
     int (*nmi)(KvmVcpu *vcpu);
+    /* The in-kernel irqchip (KVM only; NULL on sim): KVM_CREATE_IRQCHIP and
+     * KVM_CREATE_PIT2 before any vCPU, KVM_IRQ_LINE, KVM_GET_IRQCHIP, KVM_GET_LAPIC. */
+    int (*create_irqchip)(KvmVm *vm);
+    int (*irq_line)(KvmVm *vm, uint32_t irq, int level);
+    int (*get_irqchip)(KvmVm *vm, struct kvm_irqchip *chip);
+    int (*get_lapic)(KvmVcpu *vcpu, struct kvm_lapic_state *lapic);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

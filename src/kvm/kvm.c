@@ -394,6 +394,41 @@ int kvm_interrupt(KvmVcpu *vcpu, uint32_t irq)
     return vcpu->vm->kvm->ops->interrupt(vcpu, irq);
 }
 
+int kvm_create_irqchip(KvmVm *vm)
+{
+    if (!vm)
+        return -EINVAL;
+    if (!vm->kvm->ops->create_irqchip)
+        return hv_fail(ENOTSUP, "an in-kernel irqchip needs the kvm backend");
+    if (vm->vcpus)
+        return hv_fail(EBUSY, "KVM_CREATE_IRQCHIP must come before the first vCPU");
+    int r = vm->kvm->ops->create_irqchip(vm);
+    if (r == 0)
+        vm->kernel_irqchip = true;
+    return r;
+}
+
+int kvm_irq_line(KvmVm *vm, uint32_t irq, int level)
+{
+    if (!vm || !vm->kernel_irqchip)
+        return -EINVAL;
+    return vm->kvm->ops->irq_line(vm, irq, level);
+}
+
+int kvm_get_irqchip(KvmVm *vm, struct kvm_irqchip *chip)
+{
+    if (!vm || !chip || !vm->kernel_irqchip)
+        return -EINVAL;
+    return vm->kvm->ops->get_irqchip(vm, chip);
+}
+
+int kvm_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic)
+{
+    if (!vcpu || !lapic || !vcpu->vm->kernel_irqchip)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->get_lapic(vcpu, lapic);
+}
+
 int kvm_nmi(KvmVcpu *vcpu)
 {
     if (!vcpu)

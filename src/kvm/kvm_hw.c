@@ -374,6 +374,34 @@ static int hw_nmi(KvmVcpu *vcpu)
     return ioctl(vcpu->fd, KVM_NMI, 0) < 0 ? hw_errno("KVM_NMI") : 0;
 }
 
+/* KVM_CREATE_IRQCHIP (8259A pair, IOAPIC and a LAPIC per vCPU in the kernel) and
+ * KVM_CREATE_PIT2 (the 8254 and port 0x61 in the kernel): before the first vCPU. */
+static int hw_create_irqchip(KvmVm *vm)
+{
+    if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
+        return hw_errno("KVM_CREATE_IRQCHIP");
+    struct kvm_pit_config pit = {.flags = 0};
+    if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
+        return hw_errno("KVM_CREATE_PIT2");
+    return 0;
+}
+
+static int hw_irq_line(KvmVm *vm, uint32_t irq, int level)
+{
+    struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};
+    return ioctl(vm->fd, KVM_IRQ_LINE, &l) < 0 ? hw_errno("KVM_IRQ_LINE") : 0;
+}
+
+static int hw_get_irqchip(KvmVm *vm, struct kvm_irqchip *chip)
+{
+    return ioctl(vm->fd, KVM_GET_IRQCHIP, chip) < 0 ? hw_errno("KVM_GET_IRQCHIP") : 0;
+}
+
+static int hw_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic)
+{
+    return ioctl(vcpu->fd, KVM_GET_LAPIC, lapic) < 0 ? hw_errno("KVM_GET_LAPIC") : 0;
+}
+
 const KvmBackendOps kvm_hw_ops = {
     .name = "kvm",
     .open = hw_open,
@@ -394,4 +422,8 @@ const KvmBackendOps kvm_hw_ops = {
     .set_guest_debug = hw_set_guest_debug,
     .interrupt = hw_interrupt,
     .nmi = hw_nmi,
+    .create_irqchip = hw_create_irqchip,
+    .irq_line = hw_irq_line,
+    .get_irqchip = hw_get_irqchip,
+    .get_lapic = hw_get_lapic,
 };

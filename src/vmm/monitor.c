@@ -996,24 +996,57 @@ static const MonCommand commands[] = {
 
 /* ---- info pic, info irq, info lapic (QEMU's formats) ------------------------------- */
 
+/* KVM's in-kernel controllers (--irqchip kernel), read with KVM_GET_IRQCHIP. */
+static int info_pic_kernel(QemuMonitor *mon)
+{
+    for (int chip = 0; chip < 2; chip++) {
+        struct kvm_irqchip c = {.chip_id = (uint32_t)chip};
+        if (kvm_get_irqchip(mon->vm->vm, &c) < 0)
+            return say(mon, "KVM_GET_IRQCHIP: %s\n", hv_last_error()), -EIO;
+        const struct kvm_pic_state *k = &c.chip.pic;
+        PicChipState s = {.irr = k->irr, .imr = k->imr, .isr = k->isr, .elcr = k->elcr,
+                          .priority_add = k->priority_add, .irq_base = k->irq_base,
+                          .read_isr = k->read_reg_select,
+                          .special_fully_nested = k->special_fully_nested_mode};
+        pic_print_chip(chip, &s, mon->out);
+    }
+    struct kvm_irqchip c = {.chip_id = KVM_IRQCHIP_IOAPIC};
+    if (kvm_get_irqchip(mon->vm->vm, &c) < 0)
+        return say(mon, "KVM_GET_IRQCHIP: %s\n", hv_last_error()), -EIO;
+    uint64_t rte[IOAPIC_PINS];
+    for (int i = 0; i < IOAPIC_PINS; i++)
+        rte[i] = c.chip.ioapic.redirtbl[i].bits;
+    ioapic_print_entries(c.chip.ioapic.id << 24, rte, c.chip.ioapic.irr, mon->out);
+    return 0;
+}
+
 int qemu_cmd_info_pic(QemuMonitor *mon)
 {
     if (!mon || !mon->vm->platform)
         return -EINVAL;
+    if (mon->vm->platform->kernel_irqchip)
+        return info_pic_kernel(mon);
     pic_print_info(mon->vm->platform->pic, mon->out);
     ioapic_print_info(mon->vm->platform->ioapic, mon->out);
     return 0;
 }
 
-/* QEMU prints, per interrupt controller, the lines that were raised at least once. */
+/* QEMU prints, per interrupt controller, the lines that were raised at least once. With
+ * the in-kernel irqchip the counts are of the lines the VMM's devices raised. */
 int qemu_cmd_info_irq(QemuMonitor *mon)
 {
     if (!mon || !mon->vm->platform)
         return -EINVAL;
+    VmPlatform *p = mon->vm->platform;
     uint64_t counts[PIC_IRQ_LINES];
-    pic_irq_counts(mon->vm->platform->pic, counts);
+    if (p->kernel_irqchip) {
+        for (int i = 0; i < PIC_IRQ_LINES; i++)
+            counts[i] = __atomic_load_n(&p->kernel_irq_counts[i], __ATOMIC_RELAXED);
+    } else {
+        pic_irq_counts(p->pic, counts);
+    }
     for (int chip = 0; chip < 2; chip++) {
-        say(mon, "IRQ statistics for isa-i8259:\n");
+        say(mon, "IRQ statistics for %s:\n", p->kernel_irqchip ? "kvm-i8259" : "isa-i8259");
         for (int i = 0; i < 8; i++)
             if (counts[chip * 8 + i])
                 say(mon, "%2d: %" PRIu64 "\n", i, counts[chip * 8 + i]);
@@ -1026,9 +1059,19 @@ int qemu_cmd_info_lapic(QemuMonitor *mon)
     if (!mon || !mon->vm->platform)
         return -EINVAL;
     bool paused = pause_vcpu(mon);   /* the current count reads the vCPU's clock */
-    lapic_print_info(mon->vm->platform->lapic, mon->out);
+    int r = 0;
+    if (mon->vm->platform->kernel_irqchip) {
+        struct kvm_lapic_state st;
+        _Static_assert(sizeof(st.regs) == LAPIC_REG_PAGE, "the KVM APIC page layout");
+        if ((r = kvm_get_lapic(mon->vm->vcpu, &st)) == 0)
+            lapic_print_page((const uint8_t *)st.regs, mon->out);
+        else
+            say(mon, "KVM_GET_LAPIC: %s\n", hv_last_error());
+    } else {
+        lapic_print_info(mon->vm->platform->lapic, mon->out);
+    }
     resume_vcpu(mon, paused);
-    return 0;
+    return r;
 }
 
 typedef struct {

@@ -54,6 +54,13 @@ static uint64_t virtual_now_ns(void *opaque)
     return icount + p->skipped_ns;
 }
 
+/* The VM clock the devices read: they keep this one function, whatever the mode. */
+static uint64_t vm_now_ns(void *opaque)
+{
+    VmPlatform *p = opaque;
+    return p->clock_mode == VM_CLOCK_VIRTUAL ? virtual_now_ns(p) : host_now_ns(NULL);
+}
+
 static bool on_vcpu_thread(VmPlatform *p)
 {
     return p->vcpu_thread_known && pthread_equal(p->vcpu_thread, pthread_self());
@@ -116,6 +123,13 @@ static void service_timers(VmPlatform *p)
 static void isa_set_irq(void *opaque, int line, int level)
 {
     VmPlatform *p = opaque;
+    if (p->kernel_irqchip) {
+        if (level && line >= 0 && line < PIC_IRQ_LINES)
+            __atomic_add_fetch(&p->kernel_irq_counts[line], 1, __ATOMIC_RELAXED);
+        if (kvm_irq_line(p->svm->vm, (uint32_t)line, level) < 0)
+            hv_log(HV_LOG_WARN, "%s", hv_last_error());
+        return;
+    }
     pic_set_irq(p->pic, line, level);
     ioapic_set_irq(p->ioapic, line == IRQ_PIT ? IOAPIC_PIN_PIT : line, level);
 }
@@ -145,7 +159,7 @@ VmPlatform *platform_create(SimpleVM *svm)
     p->held_vector = -1;
     p->next_deadline = DEV_NO_DEADLINE;
     p->clock_mode = VM_CLOCK_HOST;
-    p->clock = (DevClock){host_now_ns, p};
+    p->clock = (DevClock){vm_now_ns, p};
     pthread_mutex_init(&p->timer_lock, NULL);
     p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -163,6 +177,9 @@ VmPlatform *platform_create(SimpleVM *svm)
         goto fail;
     }
     svm->serial->irq = (IrqLine){isa_set_irq, p, IRQ_COM1};
+    p->kernel_irqchip = svm->vm->kernel_irqchip;
+    if (p->kernel_irqchip)
+        return p;   /* the kernel has the controllers, the PIT and port 0x61 */
     const MmioHandler mmio[] = {
         {LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic, "lapic"},
         {IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic, "ioapic"},
@@ -234,6 +251,8 @@ static int acknowledge(VmPlatform *p)
 
 void platform_before_run(VmPlatform *p)
 {
+    if (p->kernel_irqchip)
+        return;   /* the kernel injects */
     KvmVcpu *vcpu = p->svm->vcpu;
     KvmRun *run = vcpu->kvm_run;
     if (!p->vcpu_thread_known) {
@@ -318,10 +337,9 @@ int vm_set_clock(SimpleVM *svm, VmClockMode mode)
         uint64_t icount;
         if (kvm_vcpu_icount(svm->vcpu, &icount) < 0)
             return hv_fail(ENOTSUP, "--clock virtual needs the sim backend (instruction counts)");
-        p->clock = (DevClock){virtual_now_ns, p};
-    } else {
-        p->clock = (DevClock){host_now_ns, p};
     }
+    if (svm->exit_count)
+        return hv_fail(EBUSY, "the clock is chosen before the VM first runs");
     p->clock_mode = mode;
     service_timers(p);
     return 0;
@@ -347,4 +365,15 @@ void vm_service_timers(SimpleVM *svm)
     if (read(svm->platform->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
         return;
     service_timers(svm->platform);
+}
+
+void print_interrupt_models(FILE *out)
+{
+    fputs("Interrupt controllers and timers\n"
+          "  kvm    user space: 8259A pair, 8254 PIT, IOAPIC and xAPIC (its page through MMIO\n"
+          "         exits), injected with KVM_INTERRUPT / KVM_EXIT_IRQ_WINDOW_OPEN, KVM_NMI\n"
+          "  sim    the same devices; KVM_INTERRUPT drives the simulated CPU's INTR pin, HLT\n"
+          "         is the VMCS activity state HLT; --clock virtual (1 ns per instruction)\n"
+          "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer\n",
+          out);
 }

@@ -38,6 +38,8 @@ typedef struct VmPlatform {
     uint64_t injected;            /* interrupts injected */
     pthread_t vcpu_thread;
     bool vcpu_thread_known;
+    bool kernel_irqchip;          /* KVM_CREATE_IRQCHIP: lines go to KVM_IRQ_LINE */
+    uint64_t kernel_irq_counts[PIC_IRQ_LINES];
 } VmPlatform;
 
 /* Builds the platform and registers its ports on svm->io_bus. NULL on failure (logged

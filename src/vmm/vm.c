@@ -85,6 +85,11 @@ static int register_devices(SimpleVM *svm)
 
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
 {
+    return vm_create_flags(memory_bytes, b, 0);
+}
+
+SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
+{
     hv_clear_error();
     if (memory_bytes < VM_MIN_RAM || memory_bytes > VM_MAX_RAM || memory_bytes % PAGE_SIZE) {
         hv_fail(EINVAL, "memory size %zu bytes: must be a multiple of 4 KiB from 64 KiB to 3 GiB",
@@ -105,6 +110,8 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
         goto fail;
     }
     if (!(svm->kvm = kvm_open_backend(b)) || !(svm->vm = kvm_create_vm(svm->kvm)))
+        goto fail;
+    if ((flags & VM_FLAG_KERNEL_IRQCHIP) && kvm_create_irqchip(svm->vm) < 0)
         goto fail;
     if (map_ram(svm) < 0)
         goto fail;

@@ -732,7 +732,20 @@ t_irq() {
         cmp -s "$TMP/trace1" "$TMP/err" || differ "the exit traces of two runs differ"
         [ "$(grep -c '^exit ' "$TMP/err")" -gt 200 ] || differ "too few exits traced"
         end
+        begin irqchip-kernel-needs-kvm
+        vm run --irqchip kernel --reg rdx=1 "$G/pit_tick.bin"
+        expect_status 8; expect_err_has "needs the kvm backend"
+        end
     else
+        # KVM's own PIC and PIT (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2); HLT stays in the
+        # kernel, so the guest ends through the debug-exit port (EDX=1): status 1.
+        begin irqchip-kernel-pit-tick
+        t0=$(date +%s%N)
+        vm run --irqchip kernel --reg rdx=1 "$G/pit_tick.bin"
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        expect_status 1; expect_out 'ticks=0064 wakeups=0064\n'; expect_no_err
+        [ "$SKIPPING" = 1 ] || [ "$ms" -ge 99 ] || differ "100 ticks at 1 kHz in $ms ms"
+        end
         begin clock-virtual-needs-sim
         vm run --clock virtual "$G/pit_tick.bin"
         expect_status 2; expect_err_has "needs the sim backend"

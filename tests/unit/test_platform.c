@@ -37,6 +37,7 @@ static uint8_t *read_guest(const char *name, size_t *size)
 }
 
 typedef struct {
+    char monitor[8192];           /* info pic, info irq, info lapic after the run */
     char serial[512];
     VmStopReason stop;
     uint64_t exits;
@@ -80,6 +81,15 @@ static bool run_guest(const char *name, HvBackend b, bool big_real, VmClockMode 
     out->exits = svm->exit_count;
     kvm_vcpu_icount(svm->vcpu, &out->icount);
     out->regs = svm->vcpu->regs;
+    QemuMonitor *mon = qemu_monitor_create(svm);
+    assert_non_null(mon);
+    FILE *m = fmemopen(out->monitor, sizeof(out->monitor), "w");
+    assert_non_null(m);
+    assert_int_equal(qemu_monitor_execute(mon, "info pic", m), 0);
+    assert_int_equal(qemu_monitor_execute(mon, "info irq", m), 0);
+    assert_int_equal(qemu_monitor_execute(mon, "info lapic", m), 0);
+    fclose(m);
+    qemu_monitor_destroy(mon);
     ssize_t n = pread(fd, out->serial, sizeof(out->serial) - 1, 0);
     out->serial[n > 0 ? n : 0] = '\0';
     close(fd);
@@ -126,11 +136,34 @@ static void test_virtual_clock_is_reproducible(void **state)
     }
 }
 
+/* The monitor's views of the controllers after the guests ran. */
+static void test_info_pic_irq_lapic(void **state)
+{
+    (void)state;
+    RunResult r;
+    assert_true(run_guest("pit_tick", HV_BACKEND_SIM, false, VM_CLOCK_VIRTUAL, 0, &r));
+    print_message("%s", r.monitor);
+    assert_non_null(strstr(r.monitor, "pic0: irr=00 imr=ff isr=00 hprio=0 irq_base=08 rr_sel=0 "
+                                      "elcr=00 fnm=0\n"));
+    assert_non_null(strstr(r.monitor, "pic1: irr=00 imr=ff isr=00 hprio=0 irq_base=70"));
+    assert_non_null(strstr(r.monitor, "IRQ statistics for isa-i8259:\n 0: 100\n"));
+    assert_non_null(strstr(r.monitor, "SPIV\t 0x000000ff APIC disabled"));
+    assert_true(run_guest("lapic_timer", HV_BACKEND_SIM, true, VM_CLOCK_VIRTUAL, 0, &r));
+    print_message("%s", strstr(r.monitor, "dumping"));
+    assert_non_null(strstr(r.monitor, "LVTT\t 0x00010040 active-hi edge  masked         "
+                                      "one-shot     Fixed  (vec 64)\n"));
+    assert_non_null(strstr(r.monitor, "Timer\t DCR=0xb (divide by 1) initial_count = 1000000"));
+    assert_non_null(strstr(r.monitor, "SPIV\t 0x000001ff APIC enabled, focus=on, spurious vec 255"));
+    assert_non_null(strstr(r.monitor, "ICR\t 0x00040041 physical edge de-assert self\n"));
+    assert_non_null(strstr(r.monitor, "ISR\t (none)\nIRR\t (none)\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lapic_timer_and_self_ipi),
         cmocka_unit_test(test_virtual_clock_is_reproducible),
+        cmocka_unit_test(test_info_pic_irq_lapic),
     };
     hv_set_log_level(HV_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
