@@ -34,6 +34,9 @@
 #define APIC_BASE_ENABLE (1ull << 11)   /* IA32_APIC_BASE bit 11 (SDM Vol. 3A, 11.4.4) */
 #define IRQ_PIT 0
 #define IRQ_COM1 4
+#define IRQ_RTC 8
+/* The wall clock of --clock virtual: 2000-01-01 00:00:00 UTC, the same for every run. */
+#define VIRTUAL_EPOCH 946684800
 #define IOAPIC_PIN_PIT 2   /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */
 
 static uint64_t host_now_ns(void *opaque)
@@ -101,6 +104,9 @@ static void service_timers(VmPlatform *p)
     uint64_t apic = lapic_advance(p->lapic, now);
     if (apic < next)
         next = apic;
+    uint64_t rtc = rtc_advance(p->rtc, now);
+    if (rtc < next)
+        next = rtc;
     p->next_deadline = next;
     if (p->clock_mode == VM_CLOCK_HOST) {
         struct itimerspec its = {0};
@@ -172,11 +178,20 @@ VmPlatform *platform_create(SimpleVM *svm)
     p->ioapic = ioapic_create(ioapic_to_lapic, p);
     const IrqLine irq0 = {isa_set_irq, p, IRQ_PIT};
     p->pit = pit_create(&irq0, &p->clock, on_timer_change, p);
-    if (!p->pic || !p->pit || !p->lapic || !p->ioapic) {
+    const IrqLine irq8 = {isa_set_irq, p, IRQ_RTC};
+    p->rtc = rtc_create(&irq8, &p->clock, (int64_t)time(NULL), svm->ram_size, on_timer_change, p);
+    if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
     svm->serial->irq = (IrqLine){isa_set_irq, p, IRQ_COM1};
+    /* The RTC is the VMM's with either irqchip (KVM has none in the kernel). */
+    const IoPortHandler rtc = {RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"};
+    int err = io_bus_register(svm->io_bus, &rtc);
+    if (err < 0) {
+        hv_fail(-err, "cannot register the RTC at port 0x%x", RTC_BASE);
+        goto fail;
+    }
     p->kernel_irqchip = svm->vm->kernel_irqchip;
     if (p->kernel_irqchip)
         return p;   /* the kernel has the controllers, the PIT and port 0x61 */
@@ -218,6 +233,7 @@ void platform_destroy(VmPlatform *p)
     if (p->svm->serial)
         p->svm->serial->irq = (IrqLine){0};
     pit_destroy(p->pit);
+    rtc_destroy(p->rtc);
     ioapic_destroy(p->ioapic);
     lapic_destroy(p->lapic);
     pic_destroy(p->pic);
@@ -260,7 +276,7 @@ void platform_before_run(VmPlatform *p)
         p->vcpu_thread_known = true;
         service_timers(p);   /* the virtual clock's deadline belongs to this thread */
     }
-    if (p->nmi_pending && kvm_nmi(vcpu) == 0)
+    if (p->nmi_pending && !rtc_nmi_disabled(p->rtc) && kvm_nmi(vcpu) == 0)
         p->nmi_pending = false;
     lapic_set_global_enable(p->lapic, vcpu->sregs.apic_base & APIC_BASE_ENABLE);
     bool ready = run->ready_for_interrupt_injection && run->if_flag;
@@ -341,6 +357,7 @@ int vm_set_clock(SimpleVM *svm, VmClockMode mode)
     if (svm->exit_count)
         return hv_fail(EBUSY, "the clock is chosen before the VM first runs");
     p->clock_mode = mode;
+    rtc_set_epoch(p->rtc, mode == VM_CLOCK_VIRTUAL ? VIRTUAL_EPOCH : (int64_t)time(NULL));
     service_timers(p);
     return 0;
 }

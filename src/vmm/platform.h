@@ -16,6 +16,7 @@
 #include "dev/i8259.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
+#include "dev/mc146818.h"
 #include "hypervisor_sim.h"
 
 typedef struct VmPlatform {
@@ -24,6 +25,7 @@ typedef struct VmPlatform {
     Pit8254 *pit;
     Lapic *lapic;
     IoApic *ioapic;
+    Rtc146818 *rtc;
     VmClockMode clock_mode;
     DevClock clock;
     uint64_t skipped_ns;          /* virtual clock: time skipped while halted */
