@@ -1,7 +1,8 @@
-# badport: IN and OUT of sizes 1, 2 and 4 at ports no device handles (0x80, 0x1234,
-# 0xFFFC, 0). An empty ISA bus reads as all ones and ignores writes, so it prints
+# badport: IN and OUT of sizes 1, 2 and 4 at ports no device handles (0x1234, 0xFFFC, 0)
+# and at the POST code port 0x80, which a write-only latch holds. An empty ISA bus reads
+# as all ones and ignores writes, so it prints
 #   0080: ff ffff ffffffff
-# per port, and halts. The VMM warns once per port on stderr.
+# per port, and halts. The VMM warns once per unhandled port on stderr.
         .include "common.inc"
         .text
         .globl _start

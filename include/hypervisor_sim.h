@@ -381,6 +381,9 @@ int kvm_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic);
 /* KVM_NMI: a non-maskable interrupt, delivered at the next instruction boundary outside an
  * NMI handler. */
 int kvm_nmi(KvmVcpu *vcpu);
+/* Software backend: the A20 gate (physical address bit 20 masked while closed). Linux KVM
+ * has no A20 gate (-ENOTSUP): there it is always open. */
+int kvm_vcpu_set_a20(KvmVcpu *vcpu, bool enabled);
 /* The software backend's count of retired guest instructions (the virtual clock of
  * --clock virtual); -ENOTSUP on KVM. */
 int kvm_vcpu_icount(KvmVcpu *vcpu, uint64_t *count);

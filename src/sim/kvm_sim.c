@@ -805,6 +805,14 @@ static int sim_nmi(KvmVcpu *vcpu)
     return 0;
 }
 
+int kvm_vcpu_set_a20(KvmVcpu *vcpu, bool enabled)
+{
+    if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return -ENOTSUP;
+    x86_cpu_set_a20(((SimVcpu *)vcpu->backend_data)->cpu, enabled);
+    return 0;
+}
+
 int kvm_vcpu_icount(KvmVcpu *vcpu, uint64_t *count)
 {
     if (!vcpu || !count || vcpu->vm->kvm->backend != HV_BACKEND_SIM)

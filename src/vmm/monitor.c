@@ -252,13 +252,20 @@ int qemu_cmd_info_status(QemuMonitor *mon)
         return -EINVAL;
     switch (vm_thread_state(mon->vm)) {
     case VM_THREAD_RUNNING:
-        return say(mon, "VM status: running\n");
+        say(mon, "VM status: running\n");
+        break;
     case VM_THREAD_PAUSED:
-        return say(mon, "VM status: paused\n");
+        say(mon, "VM status: paused\n");
+        break;
     case VM_THREAD_ENDED:
+        say(mon, "VM status: shutdown\n");
         break;
     }
-    return say(mon, "VM status: shutdown\n");
+    /* Not in QEMU's output: the last POST code, once the guest wrote one. */
+    const PostCode *post = mon->vm->platform ? &mon->vm->platform->post : NULL;
+    if (post && __atomic_load_n(&post->writes, __ATOMIC_RELAXED))
+        say(mon, "POST code: 0x%02x\n", __atomic_load_n(&post->code, __ATOMIC_RELAXED));
+    return 0;
 }
 
 int qemu_cmd_info_cpus(QemuMonitor *mon)

@@ -151,6 +151,22 @@ static void lapic_eoi_broadcast(void *opaque, int vector)
     ioapic_eoi(((VmPlatform *)opaque)->ioapic, vector);
 }
 
+/* The A20 gate: port 0x92 and the 8042's output port drive the one gate, the last write
+ * deciding (as QEMU wires both to one line). Only the sim CPU can close it; Linux KVM has
+ * no A20 gate. */
+void platform_set_a20(VmPlatform *p, bool on)
+{
+    p->a20 = on;
+    if (kvm_vcpu_set_a20(p->svm->vcpu, on) == -ENOTSUP && !on && !p->a20_warned) {
+        p->a20_warned = true;
+        hv_log(HV_LOG_WARN, "the guest closed the A20 gate: KVM has none, addresses keep bit 20");
+    }
+}
+
+static void port92_a20(void *opaque, bool on) { platform_set_a20(opaque, on); }
+
+static void request_reset(void *opaque) { ((VmPlatform *)opaque)->reset_requested = true; }
+
 /* A device was reprogrammed: its deadline may have moved. */
 static void on_timer_change(void *opaque) { service_timers(opaque); }
 
@@ -163,6 +179,8 @@ VmPlatform *platform_create(SimpleVM *svm)
     }
     p->svm = svm;
     p->held_vector = -1;
+    p->a20 = true;
+    p->port92 = (Port92){PORT92_A20, port92_a20, request_reset, p};
     p->next_deadline = DEV_NO_DEADLINE;
     p->clock_mode = VM_CLOCK_HOST;
     p->clock = (DevClock){vm_now_ns, p};
@@ -185,12 +203,18 @@ VmPlatform *platform_create(SimpleVM *svm)
         goto fail;
     }
     svm->serial->irq = (IrqLine){isa_set_irq, p, IRQ_COM1};
-    /* The RTC is the VMM's with either irqchip (KVM has none in the kernel). */
-    const IoPortHandler rtc = {RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"};
-    int err = io_bus_register(svm->io_bus, &rtc);
-    if (err < 0) {
-        hv_fail(-err, "cannot register the RTC at port 0x%x", RTC_BASE);
-        goto fail;
+    /* The RTC and ports 0x80, 0x92 are the VMM's with either irqchip (KVM has none). */
+    const IoPortHandler common[] = {
+        {RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"},
+        {POST_PORT, 1, post_io_read, post_io_write, &p->post, "post"},
+        {PORT92, 1, port92_io_read, port92_io_write, &p->port92, "port92"},
+    };
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
+        int err = io_bus_register(svm->io_bus, &common[i]);
+        if (err < 0) {
+            hv_fail(-err, "cannot register %s at port 0x%x", common[i].name, common[i].base);
+            goto fail;
+        }
     }
     p->kernel_irqchip = svm->vm->kernel_irqchip;
     if (p->kernel_irqchip)

@@ -17,6 +17,7 @@
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
 #include "dev/mc146818.h"
+#include "dev/sysport.h"
 #include "hypervisor_sim.h"
 
 typedef struct VmPlatform {
@@ -26,6 +27,11 @@ typedef struct VmPlatform {
     Lapic *lapic;
     IoApic *ioapic;
     Rtc146818 *rtc;
+    PostCode post;
+    Port92 port92;
+    bool a20;                     /* the A20 gate is open */
+    bool a20_warned;
+    bool reset_requested;         /* a reset pulse (port 0x92, the 8042): the VM ends */
     VmClockMode clock_mode;
     DevClock clock;
     uint64_t skipped_ns;          /* virtual clock: time skipped while halted */
@@ -59,5 +65,7 @@ void platform_wait_halted(VmPlatform *p);
 /* Wakes platform_wait_halted (a stop request). Any thread. */
 void platform_wake(VmPlatform *p);
 bool platform_interrupt_pending(VmPlatform *p);
+/* Opens or closes the A20 gate (port 0x92, the 8042's output port). */
+void platform_set_a20(VmPlatform *p, bool on);
 
 #endif

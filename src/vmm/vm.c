@@ -300,6 +300,8 @@ static void trace_exit(SimpleVM *svm, const KvmRun *run)
         }
         if (shown < run->io.count)
             fputs(",...", out);
+        if (run->io.port == POST_PORT && run->io.direction == KVM_EXIT_IO_OUT)
+            fprintf(out, " (POST code 0x%02x)", *data);
     } else if (run->exit_reason == KVM_EXIT_MMIO) {
         uint64_t v = 0;
         memcpy(&v, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
@@ -412,6 +414,12 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         } else if (svm->debug_exit->exited) {
             svm->debug_exit_value = svm->debug_exit->value;
             stop(svm, VM_STOP_DEBUG_EXIT);
+        } else if (svm->platform->reset_requested) {
+            /* A reset pulse (port 0x92 bit 0, the 8042's 0xFE): the VM ends as after a
+             * triple fault, which resets a PC too. */
+            hv_log(HV_LOG_WARN, "the guest pulsed the reset line at %04x:%04llx",
+                   s->cs.selector, r->rip);
+            stop(svm, VM_STOP_SHUTDOWN);
         }
         break;
     case KVM_EXIT_MMIO:

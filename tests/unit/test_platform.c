@@ -158,12 +158,77 @@ static void test_info_pic_irq_lapic(void **state)
     assert_non_null(strstr(r.monitor, "ISR\t (none)\nIRR\t (none)\n"));
 }
 
+/* Runs `code` at 0000:1000 on backend b; NULL when the backend has no VM here. */
+static SimpleVM *run_code(HvBackend b, const uint8_t *code, size_t size)
+{
+    SimpleVM *svm = vm_create_bytes(16u << 20, b);
+    if (!svm)
+        return NULL;
+    svm->serial->output_fd = -1;
+    assert_int_equal(vm_load_code(svm, code, size, 0x1000), 0);
+    svm->vcpu->regs.rip = 0x1000;
+    svm->max_exits = 1000;
+    vm_run(svm);
+    return svm;
+}
+
+/* Port 0x92 closes the A20 gate: FFFF:0510 (linear 0x100500) then wraps to 0x500 on sim.
+ * Linux KVM has no A20 gate: there the write stays at 1 MiB (and the VMM says so). The POST
+ * code shows in info status. */
+static void test_a20_gate_and_post_code(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x31, 0xC0, 0x8E, 0xD8,                    /* xor %ax,%ax; mov %ax,%ds */
+        0xC6, 0x06, 0x00, 0x05, 0xAA,              /* movb $0xaa, 0x500 */
+        0xB8, 0xFF, 0xFF, 0x8E, 0xC0,              /* mov $0xffff,%ax; mov %ax,%es */
+        0x26, 0xC6, 0x06, 0x10, 0x05, 0x55,        /* movb $0x55, %es:0x510 */
+        0xE4, 0x92, 0x24, 0xFD, 0xE6, 0x92,        /* in $0x92; and $0xfd; out $0x92 */
+        0x26, 0x8A, 0x1E, 0x10, 0x05,              /* mov %es:0x510, %bl */
+        0xB0, 0x42, 0xE6, 0x80,                    /* POST code 0x42 */
+        0xF4,                                      /* hlt */
+    };
+    for (int b = HV_BACKEND_KVM; b <= HV_BACKEND_SIM; b++) {
+        SimpleVM *svm = run_code((HvBackend)b, code, sizeof(code));
+        if (!svm)
+            continue;
+        assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+        uint8_t bl = (uint8_t)svm->vcpu->regs.rbx;
+        print_message("  [%s] with A20 closed, FFFF:0510 reads %02x\n", hv_backend_name(b), bl);
+        assert_int_equal(bl, b == HV_BACKEND_SIM ? 0xAA : 0x55);
+        char buf[256] = "";
+        FILE *m = fmemopen(buf, sizeof(buf), "w");
+        QemuMonitor *mon = qemu_monitor_create(svm);
+        qemu_monitor_execute(mon, "info status", m);
+        fclose(m);
+        qemu_monitor_destroy(mon);
+        assert_non_null(strstr(buf, "POST code: 0x42\n"));
+        vm_destroy(svm);
+    }
+}
+
+/* Port 0x92 bit 0 pulses the reset line: the VM ends as after a triple fault. */
+static void test_port92_reset(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {0xB0, 0x03, 0xE6, 0x92, 0xF4};  /* out 3 -> 0x92; hlt */
+    for (int b = HV_BACKEND_KVM; b <= HV_BACKEND_SIM; b++) {
+        SimpleVM *svm = run_code((HvBackend)b, code, sizeof(code));
+        if (!svm)
+            continue;
+        assert_int_equal(svm->stop_reason, VM_STOP_SHUTDOWN);
+        vm_destroy(svm);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lapic_timer_and_self_ipi),
         cmocka_unit_test(test_virtual_clock_is_reproducible),
         cmocka_unit_test(test_info_pic_irq_lapic),
+        cmocka_unit_test(test_a20_gate_and_post_code),
+        cmocka_unit_test(test_port92_reset),
     };
     hv_set_log_level(HV_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

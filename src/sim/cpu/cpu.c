@@ -242,7 +242,7 @@ static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint64_t gpa = lin;    /* x86_translate: no paging in real mode */
+    uint64_t gpa = lin & cpu->a20_mask;    /* x86_translate: no paging in real mode */
     uint32_t mode = cpu_mode(cpu);
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
@@ -452,6 +452,15 @@ void x86_cpu_set_intr(X86Cpu *cpu, int vector)
 {
     cpu->intr_vector = vector >= 0 && vector <= 255 ? vector : -1;
     event_check_update(cpu);
+}
+
+void x86_cpu_set_a20(X86Cpu *cpu, bool enabled)
+{
+    uint64_t mask = enabled ? ~0ull : ~(1ull << 20);
+    if (mask != cpu->a20_mask) {
+        cpu->a20_mask = mask;
+        x86_cpu_tlb_flush(cpu);   /* every cached translation and block key moved */
+    }
 }
 
 void x86_cpu_set_nmi(X86Cpu *cpu)
@@ -693,6 +702,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->nmi_pending = cpu->nmi_blocked = cpu->irq_window_exit = false;
     cpu->event_check = 0;
     cpu->activity_state = X86_ACTIVITY_ACTIVE;
+    cpu->a20_mask = ~0ull;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->io_pending = false;

@@ -224,6 +224,7 @@ struct X86Cpu {
      * run, which leaves it as the kernel wakes it (an interrupt, or KVM's resume past
      * HLT). */
     uint32_t activity_state;
+    uint64_t a20_mask;            /* ~0, or ~(1 << 20) while the A20 gate is closed */
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
     uint64_t mmio_replay[16];
     uint64_t mmio_replay_gpa[16];
@@ -265,6 +266,8 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions);
 
 /* Drives the INTR pin: vector 0-255 is latched until delivered (-1 lowers the pin). */
 void x86_cpu_set_intr(X86Cpu *cpu, int vector);
+/* The A20 gate (A20M#): closed, physical address bit 20 reads as 0. Open at reset. */
+void x86_cpu_set_a20(X86Cpu *cpu, bool enabled);
 /* Raises the NMI pin: vector 2 at the next boundary outside a MOV SS shadow and outside
  * an NMI handler. */
 void x86_cpu_set_nmi(X86Cpu *cpu);

@@ -562,8 +562,8 @@ static inline __attribute__((always_inline)) int fetch8(Fetch *f, uint8_t *out, 
         if (!f->host) return -1;
         f->page_lin = lin & ~0xFFFull;
     }
-    if (f->n == 0) f->first_gpa = lin;   /* linear == physical without paging */
-    f->last_gpa = lin;
+    if (f->n == 0) f->first_gpa = lin & cpu->a20_mask;   /* no paging: physical = linear */
+    f->last_gpa = lin & cpu->a20_mask;                    /* (through the A20 gate) */
     *out = f->host[lin & 0xFFF];
     f->n++;
     return 0;

@@ -42,12 +42,12 @@ void x86_limit_fault(X86Cpu *cpu, int seg)
 }
 
 /* Linear -> guest-physical. No paging yet: executing with CR0.PE=1 leaves the
- * interpreter before any access, so linear == physical here. */
+ * interpreter before any access, so linear == physical here, but for the A20 gate (the
+ * chipset's A20M#: address bit 20 forced to 0 while the gate is closed). */
 static inline uint64_t x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access)
 {
-    (void)cpu;
     (void)access;
-    return lin;
+    return lin & cpu->a20_mask;
 }
 
 /* Host page for the linear page of `lin` when RAM allows `access`, filling the TLB; NULL
