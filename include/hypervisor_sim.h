@@ -916,6 +916,10 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
  * (-ENOTSUP on KVM). */
 int vm_set_clock(SimpleVM *svm, VmClockMode mode);
 VmClockMode vm_clock(SimpleVM *svm);
+/* A key typed on the host (ASCII or a control byte) for the PS/2 keyboard: its scancodes
+ * (set 2, translated to set 1 by the 8042 as PCs do) and IRQ1. -EAGAIN when the keyboard's
+ * queue is full or the byte has no key. Any thread. */
+int vm_send_key(SimpleVM *svm, uint8_t ascii);
 /* Which interrupt controller model each backend runs (scratchvm info). */
 void print_interrupt_models(FILE *out);
 /* The VM's timer (a timerfd): the thread that owns time (the front end's main loop) polls

@@ -295,10 +295,12 @@ static void console_read(Console *c)
         ConsoleAction a = c->escapes ? console_escape_feed(&c->esc, in[i], &key) : CONSOLE_SEND;
         switch (a) {
         case CONSOLE_SEND:
-            if (c->in_monitor)
+            if (c->in_monitor) {
                 monitor_key(c, key);
-            else
+            } else {
                 console_queue(c, key);
+                vm_send_key(c->svm, key);   /* the PS/2 keyboard hears it too */
+            }
             break;
         case CONSOLE_QUIT:
             console_stop(c);

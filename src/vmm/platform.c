@@ -33,6 +33,7 @@
 #define X86_RFLAGS_IF (1u << 9)
 #define APIC_BASE_ENABLE (1ull << 11)   /* IA32_APIC_BASE bit 11 (SDM Vol. 3A, 11.4.4) */
 #define IRQ_PIT 0
+#define IRQ_KBD 1
 #define IRQ_COM1 4
 #define IRQ_RTC 8
 /* The wall clock of --clock virtual: 2000-01-01 00:00:00 UTC, the same for every run. */
@@ -196,18 +197,23 @@ VmPlatform *platform_create(SimpleVM *svm)
     p->ioapic = ioapic_create(ioapic_to_lapic, p);
     const IrqLine irq0 = {isa_set_irq, p, IRQ_PIT};
     p->pit = pit_create(&irq0, &p->clock, on_timer_change, p);
+    const IrqLine irq1 = {isa_set_irq, p, IRQ_KBD};
+    p->kbd = i8042_create(&irq1, port92_a20, request_reset, p);
     const IrqLine irq8 = {isa_set_irq, p, IRQ_RTC};
     p->rtc = rtc_create(&irq8, &p->clock, (int64_t)time(NULL), svm->ram_size, on_timer_change, p);
-    if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc) {
+    if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc || !p->kbd) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
     svm->serial->irq = (IrqLine){isa_set_irq, p, IRQ_COM1};
-    /* The RTC and ports 0x80, 0x92 are the VMM's with either irqchip (KVM has none). */
+    /* The RTC, the 8042 and ports 0x80, 0x92 are the VMM's with either irqchip (KVM
+     * has none of them). */
     const IoPortHandler common[] = {
         {RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"},
         {POST_PORT, 1, post_io_read, post_io_write, &p->post, "post"},
         {PORT92, 1, port92_io_read, port92_io_write, &p->port92, "port92"},
+        {I8042_DATA, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-data"},
+        {I8042_COMMAND, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-command"},
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
         int err = io_bus_register(svm->io_bus, &common[i]);
@@ -258,6 +264,7 @@ void platform_destroy(VmPlatform *p)
         p->svm->serial->irq = (IrqLine){0};
     pit_destroy(p->pit);
     rtc_destroy(p->rtc);
+    i8042_destroy(p->kbd);
     ioapic_destroy(p->ioapic);
     lapic_destroy(p->lapic);
     pic_destroy(p->pic);
@@ -391,6 +398,13 @@ VmClockMode vm_clock(SimpleVM *svm)
     return svm && svm->platform ? svm->platform->clock_mode : VM_CLOCK_HOST;
 }
 
+int vm_send_key(SimpleVM *svm, uint8_t ascii)
+{
+    if (!svm || !svm->platform)
+        return -EINVAL;
+    return i8042_host_key(svm->platform->kbd, ascii) ? 0 : -EAGAIN;
+}
+
 int vm_timer_fd(SimpleVM *svm)
 {
     if (!svm || !svm->platform || svm->platform->clock_mode != VM_CLOCK_HOST)
@@ -415,6 +429,8 @@ void print_interrupt_models(FILE *out)
           "         exits), injected with KVM_INTERRUPT / KVM_EXIT_IRQ_WINDOW_OPEN, KVM_NMI\n"
           "  sim    the same devices; KVM_INTERRUPT drives the simulated CPU's INTR pin, HLT\n"
           "         is the VMCS activity state HLT; --clock virtual (1 ns per instruction)\n"
-          "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer\n",
+          "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer\n"
+          "         and RTC; the 8042 keyboard, RTC, ports 0x80/0x92 are the VMM's on both\n"
+          "  --irqchip kernel (kvm): KVM's PIC, IOAPIC, LAPIC and PIT in the kernel\n",
           out);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dev/dev_clock.h"
+#include "dev/i8042.h"
 #include "dev/i8254.h"
 #include "dev/i8259.h"
 #include "dev/ioapic.h"
@@ -27,6 +28,7 @@ typedef struct VmPlatform {
     Lapic *lapic;
     IoApic *ioapic;
     Rtc146818 *rtc;
+    I8042 *kbd;
     PostCode post;
     Port92 port92;
     bool a20;                     /* the A20 gate is open */

@@ -18,13 +18,15 @@
 #   a command typed there (with a backspace) is echoed and answered, C-a c switches back,
 #   C-a x quits with status 0 and the terminal settings restored;
 # - terminal-uart-irq: the uart_rx guest sleeps in HLT and takes one IRQ4 per key typed
-#   (a key every 0.3 s), then prints the line it got and ends with status 0.
+#   (a key every 0.3 s), then prints the line it got and ends with status 0;
+# - terminal-kbd-irq: the kbd_irq guest gets the same typed keys as set 1 scancodes from
+#   the 8042, one IRQ1 per byte.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
 TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
-TESTS="$TESTS terminal-uart-irq"
+TESTS="$TESTS terminal-uart-irq terminal-kbd-irq"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -177,6 +179,25 @@ else
     fi
 fi
 end terminal-uart-irq
+
+# --- typed keys become scancodes and keyboard interrupts (IRQ1) ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "$G/kbd_irq.bin"
+    if ! until_true 10 tty_changed; then
+        differ "the terminal was not put in raw mode"
+    else
+        sleep 0.3
+        T send-keys -t svm:0 -l "q"
+        sleep 0.3
+        T send-keys -t svm:0 Enter
+        until_true 5 screen_has 'kbd test=55 irqs=0004: 10 90 1c 9c' ||
+            differ "scancodes: $(screen | grep . | tail -3 | tr '\n' '|')"
+        check_after
+    fi
+fi
+end terminal-kbd-irq
 
 # --- C-a x after 5000 keys the guest does not read (its UART queue holds 4096) ---
 if ! start_pane; then

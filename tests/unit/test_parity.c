@@ -70,6 +70,9 @@ static const ParityGuest guests[] = {
     {.name = "lapic_timer", .virtual_clock = true, .big_real = true},
     /* COM1 input through IRQ4 (the bytes are queued before the run). */
     {.name = "uart_rx", .serial_input = "hello irq\n", .virtual_clock = true},
+    /* Keyboard interrupts: with no key typed it sleeps in HLT (IF=1) until stopped, at the
+     * same instruction on both. (test_i8042.c and the terminal test type keys.) */
+    {.name = "kbd_irq", .stop_after_ms = 200},
     {.name = "rom", .load = LOAD_ROM},
     {.name = "rom2k", .load = LOAD_ROM},
     /* `jmp .` makes no exit at all: stopped from another thread, it must stop at the same
