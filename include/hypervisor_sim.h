@@ -762,6 +762,8 @@ int qemu_cmd_info_exits(QemuMonitor *mon);
 int qemu_cmd_info_pic(QemuMonitor *mon);
 int qemu_cmd_info_irq(QemuMonitor *mon);
 int qemu_cmd_info_lapic(QemuMonitor *mon);
+/* QEMU's `nmi`: an NMI for the vCPU at its next entry (masked while port 0x70 bit 7 is set). */
+int qemu_cmd_nmi(QemuMonitor *mon);
 /* x: `count` units of the default format and size (initially QEMU's: hex words) at
  * guest-virtual addr. */
 int qemu_cmd_x(QemuMonitor *mon, uint64_t addr, int count);

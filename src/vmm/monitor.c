@@ -968,6 +968,7 @@ SIMPLE(run_stop, "stop", qemu_cmd_stop)
 SIMPLE(run_cont, "cont", qemu_cmd_cont)
 SIMPLE(run_reset, "system_reset", qemu_cmd_system_reset)
 SIMPLE(run_quit, "quit", qemu_cmd_quit)
+SIMPLE(run_nmi, "nmi", qemu_cmd_nmi)
 
 static int run_step(QemuMonitor *mon, char *args)
 {
@@ -998,6 +999,7 @@ static const MonCommand commands[] = {
     {"cont|c", "", "resume the vCPU where it stopped", run_cont},
     {"step", "[n]", "execute n guest instructions (default 1) of a stopped vCPU", run_step},
     {"system_reset", "", "reset the vCPU to its state at start (RAM is kept)", run_reset},
+    {"nmi", "", "inject an NMI", run_nmi},
     {"quit|q", "", "quit the emulator", run_quit},
 };
 
@@ -1058,6 +1060,14 @@ int qemu_cmd_info_irq(QemuMonitor *mon)
             if (counts[chip * 8 + i])
                 say(mon, "%2d: %" PRIu64 "\n", i, counts[chip * 8 + i]);
     }
+    return 0;
+}
+
+int qemu_cmd_nmi(QemuMonitor *mon)
+{
+    if (!mon || !mon->vm->platform)
+        return -EINVAL;
+    platform_request_nmi(mon->vm->platform);
     return 0;
 }
 

@@ -282,9 +282,16 @@ static bool pic_pending(VmPlatform *p)
     return pic_interrupt_pending(p->pic) && lapic_accepts_pic(p->lapic);
 }
 
+void platform_request_nmi(VmPlatform *p)
+{
+    __atomic_store_n(&p->nmi_pending, true, __ATOMIC_RELEASE);
+    wake_write(p);
+    kvm_vcpu_kick(p->svm->vcpu);
+}
+
 bool platform_interrupt_pending(VmPlatform *p)
 {
-    return p->held_vector >= 0 || lapic_pending_vector(p->lapic) >= 0 || pic_pending(p);
+    return p->held_vector >= 0 || __atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) || lapic_pending_vector(p->lapic) >= 0 || pic_pending(p);
 }
 
 /* The INTA cycle: the local APIC's highest deliverable vector, else the 8259A's. */
@@ -298,17 +305,21 @@ static int acknowledge(VmPlatform *p)
 
 void platform_before_run(VmPlatform *p)
 {
-    if (p->kernel_irqchip)
-        return;   /* the kernel injects */
     KvmVcpu *vcpu = p->svm->vcpu;
     KvmRun *run = vcpu->kvm_run;
+    if (p->kernel_irqchip) {
+        if (__atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) && kvm_nmi(vcpu) == 0)
+            __atomic_store_n(&p->nmi_pending, false, __ATOMIC_RELEASE);
+        return;   /* the kernel injects the rest */
+    }
     if (!p->vcpu_thread_known) {
         p->vcpu_thread = pthread_self();
         p->vcpu_thread_known = true;
         service_timers(p);   /* the virtual clock's deadline belongs to this thread */
     }
-    if (p->nmi_pending && !rtc_nmi_disabled(p->rtc) && kvm_nmi(vcpu) == 0)
-        p->nmi_pending = false;
+    if (__atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) && !rtc_nmi_disabled(p->rtc) &&
+        kvm_nmi(vcpu) == 0)
+        __atomic_store_n(&p->nmi_pending, false, __ATOMIC_RELEASE);
     lapic_set_global_enable(p->lapic, vcpu->sregs.apic_base & APIC_BASE_ENABLE);
     bool ready = run->ready_for_interrupt_injection && run->if_flag;
     if (ready && p->held_vector < 0)

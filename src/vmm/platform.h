@@ -67,6 +67,8 @@ void platform_wait_halted(VmPlatform *p);
 /* Wakes platform_wait_halted (a stop request). Any thread. */
 void platform_wake(VmPlatform *p);
 bool platform_interrupt_pending(VmPlatform *p);
+/* An NMI for the vCPU at its next entry (the monitor's nmi). Any thread. */
+void platform_request_nmi(VmPlatform *p);
 /* Opens or closes the A20 gate (port 0x92, the 8042's output port). */
 void platform_set_a20(VmPlatform *p, bool on);
 

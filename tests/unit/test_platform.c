@@ -221,6 +221,34 @@ static void test_port92_reset(void **state)
     }
 }
 
+/* KVM_NMI on both kernels: vector 2 through the IVT at the next entry, whatever IF. */
+static void test_kvm_nmi(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x31, 0xC0, 0x8E, 0xD8,                    /* xor %ax,%ax; mov %ax,%ds */
+        0xC7, 0x06, 0x08, 0x00, 0x20, 0x10,        /* movw $0x1020, 0x8 (IVT[2].ip) */
+        0xC7, 0x06, 0x0A, 0x00, 0x00, 0x00,        /* movw $0, 0xa (IVT[2].cs) */
+        0xB3, 0x01,                                /* mov $1, %bl: setup done */
+        0xF4,                                      /* hlt (IF=0: ends the VM) */
+    };
+    static const uint8_t handler[] = {0xB3, 0x42, 0xF4};   /* mov $0x42, %bl; hlt */
+    for (int b = HV_BACKEND_KVM; b <= HV_BACKEND_SIM; b++) {
+        SimpleVM *svm = run_code((HvBackend)b, code, sizeof(code));
+        if (!svm)
+            continue;
+        assert_int_equal(svm->vcpu->regs.rbx & 0xFF, 1);
+        assert_int_equal(vm_load_code(svm, handler, sizeof(handler), 0x1020), 0);
+        assert_int_equal(kvm_nmi(svm->vcpu), 0);
+        vm_run(svm);
+        print_message("  [%s] after KVM_NMI: BL=%02llx, RIP %04llx\n", hv_backend_name(b),
+                      svm->vcpu->regs.rbx & 0xFF, svm->vcpu->regs.rip);
+        assert_int_equal(svm->vcpu->regs.rbx & 0xFF, 0x42);
+        assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+        vm_destroy(svm);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_info_pic_irq_lapic),
         cmocka_unit_test(test_a20_gate_and_post_code),
         cmocka_unit_test(test_port92_reset),
+        cmocka_unit_test(test_kvm_nmi),
     };
     hv_set_log_level(HV_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
