@@ -29,16 +29,7 @@ main:
         jz 1b
         in $KBD_DATA, %al
         mov %al, selftest
-        mov $0x11, %al          # ICW1-4: IRQ0-7 at vectors 8-15
-        out %al, $PIC1
-        mov $0x08, %al
-        out %al, $PIC1 + 1
-        mov $0x04, %al
-        out %al, $PIC1 + 1
-        mov $0x01, %al
-        out %al, $PIC1 + 1
-        mov $0xfd, %al          # only IRQ1
-        out %al, $PIC1 + 1
+        init_pic 0xfd          # only IRQ1 (vector 9)
         mov $codes, %di
         mov %di, tail
 wait:

@@ -3,7 +3,8 @@
 # tests/unit/test_platform.c), so that 32-bit addresses reach the xAPIC at 0xFEE00000.
 # Enables the APIC (SVR), runs the timer periodic at vector 0x40 with divide by 1 and an
 # initial count of 1000000 (1 ms at the 1 GHz APIC clock) for EBX ticks (0: 100) asleep in
-# HLT, sends itself vector 0x41 through the ICR, and prints
+# HLT (the handler masks the timer at the last one, so no tick can follow), sends itself
+# vector 0x41 through the ICR, and prints
 #   "lapic ver=VVVVVVVV ticks=NNNN ipi=NNNN isr=XXXXXXXX"  (hex)
         .include "common.inc"
         .set APIC, 0xfee00000
@@ -47,7 +48,6 @@ wait:
         mov ticks, %ax
         cmp wanted, %ax
         jb wait
-        addr32 movl $0x10040, APIC_LVT_TIMER   # masked
         addr32 movl $0x40041, APIC_ICR_LO      # fixed, shorthand self, vector 0x41
         # STI; HLT: the IPI is taken after the HLT (the STI shadow covers it). A window that
         # opens and closes between two exits (STI; NOP; CLI) is not seen by this host's
@@ -77,8 +77,14 @@ wait:
         hlt
 
 timer:
+        push %ax
         incw ticks
-        addr32 movl $0, APIC_EOI
+        mov ticks, %ax
+        cmp wanted, %ax
+        jb 1f
+        addr32 movl $0x10040, APIC_LVT_TIMER    # enough: mask the timer
+1:      addr32 movl $0, APIC_EOI
+        pop %ax
         iret
 ipi:
         incw ipis

@@ -19,16 +19,7 @@ main:
         mov $0x7000, %sp
         movw $irq4, IVT_IRQ4
         movw $0, IVT_IRQ4 + 2
-        mov $0x11, %al          # the 8259A as a BIOS leaves it, IRQ0-7 at 8-15
-        out %al, $PIC1
-        mov $0x08, %al
-        out %al, $PIC1 + 1
-        mov $0x04, %al
-        out %al, $PIC1 + 1
-        mov $0x01, %al
-        out %al, $PIC1 + 1
-        mov $0xef, %al          # only IRQ4
-        out %al, $PIC1 + 1
+        init_pic 0xef          # only IRQ4 (vector 0x0c)
         mov $COM1 + 4, %dx      # MCR: DTR, RTS, OUT2
         mov $0x0b, %al
         out %al, %dx

@@ -3,11 +3,19 @@
 #define SCRATCHVM_DEV_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes all `len` bytes to `fd`, retrying after EINTR and partial writes and waiting
  * (a bounded time) while a non-blocking fd is full. A reader that went away must not
  * kill the process, so SIGPIPE is blocked in this thread for the write and a pending one
  * is consumed. Returns 0, or a negative errno when the bytes could not all be written. */
 int dev_write_all(int fd, const void *buf, size_t len);
+
+/* The value an 8-bit device puts on the bus for a wider read: its byte, the rest floating
+ * high (all ones), as the ISA bus reads. */
+static inline uint32_t dev_byte_on_bus(uint8_t v, uint8_t size)
+{
+    return v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
+}
 
 #endif

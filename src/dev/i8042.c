@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
+
 #include "dev/i8042.h"
 
 #define ST_OBF 0x01
@@ -338,7 +340,7 @@ int i8042_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
         refill(k);
     }
     pthread_mutex_unlock(&k->lock);
-    *value = v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
+    *value = dev_byte_on_bus(v, size);
     return 0;
 }
 

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
+
 #include "dev/i8254.h"
 
 /* Control word (port 0x43) */
@@ -382,7 +384,7 @@ int pit_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
     if (i < PIT_CHANNELS)
         v = channel_read(&pit->ch[i], dev_clock_now(&pit->clock));
     pthread_mutex_unlock(&pit->lock);
-    *value = v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
+    *value = dev_byte_on_bus(v, size);
     return 0;
 }
 
@@ -419,7 +421,7 @@ int pit_port61_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
     uint8_t v = (pit->port61 & P61_RW_MASK) | ((now / REFRESH_PERIOD_NS) & 1 ? P61_REFRESH : 0) |
                 (out2 ? P61_OUT2 : 0);
     pthread_mutex_unlock(&pit->lock);
-    *value = v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
+    *value = dev_byte_on_bus(v, size);
     return 0;
 }
 

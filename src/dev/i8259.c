@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
+
 #include "dev/i8259.h"
 
 /* ICW1 (A0=0, D4=1) */
@@ -323,7 +325,7 @@ int pic_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
     uint8_t v = chip_read(port_chip(pic, port), port & 1);
     bool rose = pic_update(pic);
     /* Wider reads: the chip drives the low byte only; the rest of the bus floats. */
-    *value = v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
+    *value = dev_byte_on_bus(v, size);
     pic_unlock_notify(pic, rose);
     return 0;
 }

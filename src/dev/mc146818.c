@@ -19,6 +19,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dev/dev_io.h"
 #include <time.h>
 
 #include "dev/mc146818.h"
@@ -334,7 +336,7 @@ int rtc_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
     /* The index register reads back as 0xFF on PCs; the data port gives the byte. */
     uint8_t v = port == RTC_BASE ? 0xFF : read_data(r, dev_clock_now(&r->clock));
     pthread_mutex_unlock(&r->lock);
-    *value = v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
+    *value = dev_byte_on_bus(v, size);
     return 0;
 }
 

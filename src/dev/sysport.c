@@ -5,19 +5,15 @@
  */
 #include <errno.h>
 
+#include "dev/dev_io.h"
 #include "dev/sysport.h"
-
-static uint32_t float_upper(uint8_t v, uint8_t size)
-{
-    return v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
-}
 
 int post_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
 {
     (void)port;
     if (!opaque || !value)
         return -EINVAL;
-    *value = float_upper(0xFF, size);
+    *value = dev_byte_on_bus(0xFF, size);
     return 0;
 }
 
@@ -39,7 +35,7 @@ int port92_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
     Port92 *p = opaque;
     if (!p || !value)
         return -EINVAL;
-    *value = float_upper(p->value & (uint8_t)~PORT92_RESET, size);
+    *value = dev_byte_on_bus(p->value & (uint8_t)~PORT92_RESET, size);
     return 0;
 }
 
