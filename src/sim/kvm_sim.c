@@ -658,9 +658,12 @@ static void sim_interrupt_state(KvmVcpu *vcpu)
     run->apic_base = ((SimVcpu *)vcpu->backend_data)->apic_base;
 }
 
+/* After every exit: the registers the VMM sees, the interrupt state in kvm_run, and the
+ * seed's flat view of the VMCS. */
 static void sim_mirror_out(KvmVcpu *vcpu)
 {
     sim_interrupt_state(vcpu);
+    vmcs_update_seed_view(&((SimVcpu *)vcpu->backend_data)->vmcs);
     sim_get_regs(vcpu, &vcpu->regs);
     sim_get_sregs(vcpu, &vcpu->sregs);
     vcpu->regs_synced = vcpu->regs;

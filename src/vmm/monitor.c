@@ -71,7 +71,18 @@ static int fail_line(QemuMonitor *mon, int err, const char *fmt, ...)
     return err;
 }
 
-QemuMonitor *qemu_monitor_create(SimpleVM *vm)
+/* The seed's fields of QemuMonitor: what the VM has now (devices may have been added). */
+static void monitor_refresh_view(QemuMonitor *mon)
+{
+    SimpleVM *vm = mon->svm;
+    mon->vm = vm->vm;
+    mon->vcpus = vm->vcpu ? &vm->vcpu : NULL;
+    mon->num_vcpus = vm->vcpu ? 1 : 0;
+    mon->io_handlers = io_bus_handlers(vm->io_bus, &mon->num_io_handlers);
+    mon->mmio_handlers = mmio_bus_handlers(vm->mmio_bus, &mon->num_mmio_handlers);
+}
+
+QemuMonitor *(qemu_monitor_create)(SimpleVM *vm)
 {
     if (!vm) {
         hv_fail(EINVAL, "qemu_monitor_create: no VM");
@@ -82,17 +93,27 @@ QemuMonitor *qemu_monitor_create(SimpleVM *vm)
         hv_fail(ENOMEM, "out of memory");
         return NULL;
     }
-    mon->vm = vm;
+    mon->svm = vm;
+    monitor_refresh_view(mon);
     mon->out = stdout;
     mon->default_format = 'x';   /* QEMU's defaults for x and xp: hex words */
     mon->default_size = 4;
     return mon;
 }
 
+QemuMonitor *qemu_monitor_create_kvm(KvmVm *vm)
+{
+    if (vm && !vm->owner) {
+        hv_fail(EINVAL, "qemu_monitor_create: this KvmVm belongs to no SimpleVM (vm_create)");
+        return NULL;
+    }
+    return (qemu_monitor_create)(vm ? vm->owner : NULL);
+}
+
 void qemu_monitor_destroy(QemuMonitor *mon)
 {
-    if (mon && mon->vm && mon->vm->monitor == mon)
-        mon->vm->monitor = NULL;
+    if (mon && mon->svm && mon->svm->monitor == mon)
+        mon->svm->monitor = NULL;
     free(mon);
 }
 
@@ -101,20 +122,20 @@ void qemu_monitor_destroy(QemuMonitor *mon)
  * guest already. */
 static bool pause_vcpu(QemuMonitor *mon)
 {
-    return vm_thread_state(mon->vm) == VM_THREAD_RUNNING && vm_thread_pause(mon->vm) == 0;
+    return vm_thread_state(mon->svm) == VM_THREAD_RUNNING && vm_thread_pause(mon->svm) == 0;
 }
 
 static void resume_vcpu(QemuMonitor *mon, bool paused)
 {
     if (paused)
-        vm_thread_resume(mon->vm);
+        vm_thread_resume(mon->svm);
 }
 
 static int read_state(QemuMonitor *mon, KvmRegs *r, KvmSregs *s)
 {
-    int e = kvm_get_regs(mon->vm->vcpu, r);
+    int e = kvm_get_regs(mon->svm->vcpu, r);
     if (e == 0)
-        e = kvm_get_sregs(mon->vm->vcpu, s);
+        e = kvm_get_sregs(mon->svm->vcpu, s);
     return e < 0 ? fail_line(mon, e, "cannot read the vCPU state: %s", hv_last_error()) : 0;
 }
 
@@ -175,7 +196,7 @@ static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s
     FILE *o = out_of(mon);
     uint32_t fl = (uint32_t)r->rflags;
     int cpl = (s->cr0 & CR0_PE) ? s->ss.dpl : 0;   /* QEMU shows SS.DPL as the CPL */
-    int halted = vm_thread_halted(mon->vm);
+    int halted = vm_thread_halted(mon->svm);
     char flags[8] = {
         fl & FL_DF ? 'D' : '-', fl & FL_OF ? 'O' : '-', fl & FL_SF ? 'S' : '-',
         fl & FL_ZF ? 'Z' : '-', fl & FL_AF ? 'A' : '-', fl & FL_PF ? 'P' : '-',
@@ -209,7 +230,7 @@ static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s
     dump_segment(o, "TR", &s->tr, s);
     /* Debug registers: the KVM API of this VMM does not fetch them (KVM_GET_DEBUGREGS);
      * the sim's VMCS has DR7. Nothing here sets breakpoints, so DR0-3 are their reset 0. */
-    const VMCS *vmcs = kvm_vcpu_vmcs(mon->vm->vcpu);
+    const VMCS *vmcs = kvm_vcpu_vmcs(mon->svm->vcpu);
     uint64_t dr6 = 0xFFFF0FF0, dr7 = (vmcs ? vmcs->guest.dr7 : 0) | 0x400;   /* bit 10 reads as 1 */
     if (paging_long_mode(s)) {
         fprintf(o, "GDT=     %016llx %08x\n", s->gdt.base, s->gdt.limit);
@@ -250,7 +271,7 @@ int qemu_cmd_info_status(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    switch (vm_thread_state(mon->vm)) {
+    switch (vm_thread_state(mon->svm)) {
     case VM_THREAD_RUNNING:
         say(mon, "VM status: running\n");
         break;
@@ -262,7 +283,7 @@ int qemu_cmd_info_status(QemuMonitor *mon)
         break;
     }
     /* Not in QEMU's output: the last POST code, once the guest wrote one. */
-    const PostCode *post = mon->vm->platform ? &mon->vm->platform->post : NULL;
+    const PostCode *post = mon->svm->platform ? &mon->svm->platform->post : NULL;
     if (post && __atomic_load_n(&post->writes, __ATOMIC_RELAXED))
         say(mon, "POST code: 0x%02x\n", __atomic_load_n(&post->code, __ATOMIC_RELAXED));
     return 0;
@@ -281,7 +302,7 @@ int qemu_cmd_info_cpus(QemuMonitor *mon)
         return e;
     /* QEMU's layout: the current CPU starred, pc = CS base + EIP. */
     say(mon, "* CPU #0: pc=0x%016llx%s thread_id=%d\n", s.cs.base + r.rip,
-        vm_thread_halted(mon->vm) ? " (halted)" : "", vm_thread_id(mon->vm));
+        vm_thread_halted(mon->svm) ? " (halted)" : "", vm_thread_id(mon->svm));
     return 0;
 }
 
@@ -344,10 +365,10 @@ static int page_tables(QemuMonitor *mon, bool tlb)
         if (!(s.cr0 & X86_CR0_PG_BIT)) {
             say(mon, "PG disabled\n");
         } else if (tlb) {
-            paging_walk(mon->vm->vm, &s, tlb_leaf, mon);
+            paging_walk(mon->svm->vm, &s, tlb_leaf, mon);
         } else {
             MemRanges m = {.mon = mon};
-            paging_walk(mon->vm->vm, &s, mem_leaf, &m);
+            paging_walk(mon->svm->vm, &s, mem_leaf, &m);
             mem_flush(&m);
         }
     }
@@ -418,13 +439,13 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    KvmVm *vm = mon->vm->vm;
-    if (mon->vm->ept) {
+    KvmVm *vm = mon->svm->vm;
+    if (mon->svm->ept) {
         bool paused = pause_vcpu(mon);
-        say(mon, "EPTP 0x%" PRIx64 ", %zu tables\n", ept_pointer(mon->vm->ept),
-            ept_table_count(mon->vm->ept));
+        say(mon, "EPTP 0x%" PRIx64 ", %zu tables\n", ept_pointer(mon->svm->ept),
+            ept_table_count(mon->svm->ept));
         EptRanges r = {.mon = mon};
-        ept_walk(&r, mon->vm->ept->pml4, 3, 0);
+        ept_walk(&r, mon->svm->ept->pml4, 3, 0);
         ept_flush(&r);
         resume_vcpu(mon, paused);
         return 0;
@@ -447,7 +468,7 @@ int qemu_cmd_info_vmcs(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    const VMCS *live = kvm_vcpu_vmcs(mon->vm->vcpu);
+    const VMCS *live = kvm_vcpu_vmcs(mon->svm->vcpu);
     if (!live)
         return fail_line(mon, -ENOTSUP,
                          "info vmcs: on kvm the VMCS belongs to the host kernel and is not "
@@ -550,11 +571,11 @@ int qemu_cmd_info_exits(QemuMonitor *mon)
     bool paused = pause_vcpu(mon);
     VmExitStats *copy = malloc(sizeof(*copy));
     if (copy)
-        *copy = mon->vm->exit_stats;
+        *copy = mon->svm->exit_stats;
     resume_vcpu(mon, paused);
     if (!copy)
         return fail_line(mon, -ENOMEM, "info exits: out of memory");
-    if (kvm_vcpu_vmcs(mon->vm->vcpu))
+    if (kvm_vcpu_vmcs(mon->svm->vcpu))
         exit_table(mon, "VMX basic exit reasons", copy->vmx, VM_EXIT_STATS_VMX,
                    vmx_exit_reason_name);
     exit_table(mon, "KVM_EXIT reasons", copy->kvm, VM_EXIT_STATS_KVM, kvm_exit_reason_name);
@@ -571,12 +592,12 @@ static bool read_guest(QemuMonitor *mon, const KvmSregs *s, uint64_t addr, uint8
 {
     while (len) {
         uint64_t gpa = addr;
-        if (!physical && paging_translate(mon->vm->vm, s, addr, &gpa) < 0)
+        if (!physical && paging_translate(mon->svm->vm, s, addr, &gpa) < 0)
             return false;
         size_t chunk = 4096 - (size_t)(addr & 4095);
         if (chunk > len)
             chunk = len;
-        const uint8_t *p = kvm_guest_ptr(mon->vm->vm, gpa, chunk);
+        const uint8_t *p = kvm_guest_ptr(mon->svm->vm, gpa, chunk);
         if (!p)
             return false;
         memcpy(buf, p, chunk);
@@ -718,16 +739,16 @@ int qemu_cmd_stop(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    if (vm_thread_state(mon->vm) == VM_THREAD_ENDED)
+    if (vm_thread_state(mon->svm) == VM_THREAD_ENDED)
         return ended(mon, "stop");
-    return vm_thread_pause(mon->vm) < 0 ? ended(mon, "stop") : 0;
+    return vm_thread_pause(mon->svm) < 0 ? ended(mon, "stop") : 0;
 }
 
 int qemu_cmd_cont(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    return vm_thread_resume(mon->vm) < 0 ? ended(mon, "cont") : 0;
+    return vm_thread_resume(mon->svm) < 0 ? ended(mon, "cont") : 0;
 }
 
 int qemu_cmd_step(QemuMonitor *mon, unsigned count)
@@ -737,10 +758,10 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
     if (count == 0)
         count = 1;
     VmStopReason why = VM_STOP_NONE;
-    int e = vm_thread_step(mon->vm, count, &why);
+    int e = vm_thread_step(mon->svm, count, &why);
     if (e == -EBUSY)
         return fail_line(mon, e, "step: the VM is running (stop it first)");
-    if (e < 0 && vm_thread_state(mon->vm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
+    if (e < 0 && vm_thread_state(mon->svm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
         return ended(mon, "step");
     KvmRegs r;
     KvmSregs s;
@@ -769,7 +790,7 @@ int qemu_cmd_system_reset(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     bool paused = pause_vcpu(mon);
-    int e = vm_thread_reset(mon->vm);
+    int e = vm_thread_reset(mon->svm);
     resume_vcpu(mon, paused);
     if (e == -ESRCH)
         return ended(mon, "system_reset");
@@ -781,7 +802,7 @@ int qemu_cmd_quit(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     mon->quit_requested = true;
-    vm_thread_quit(mon->vm);
+    vm_thread_quit(mon->svm);
     return 0;
 }
 
@@ -1010,7 +1031,7 @@ static int info_pic_kernel(QemuMonitor *mon)
 {
     for (int chip = 0; chip < 2; chip++) {
         struct kvm_irqchip c = {.chip_id = (uint32_t)chip};
-        if (kvm_get_irqchip(mon->vm->vm, &c) < 0)
+        if (kvm_get_irqchip(mon->svm->vm, &c) < 0)
             return say(mon, "KVM_GET_IRQCHIP: %s\n", hv_last_error()), -EIO;
         const struct kvm_pic_state *k = &c.chip.pic;
         PicChipState s = {.irr = k->irr, .imr = k->imr, .isr = k->isr, .elcr = k->elcr,
@@ -1020,7 +1041,7 @@ static int info_pic_kernel(QemuMonitor *mon)
         pic_print_chip(chip, &s, mon->out);
     }
     struct kvm_irqchip c = {.chip_id = KVM_IRQCHIP_IOAPIC};
-    if (kvm_get_irqchip(mon->vm->vm, &c) < 0)
+    if (kvm_get_irqchip(mon->svm->vm, &c) < 0)
         return say(mon, "KVM_GET_IRQCHIP: %s\n", hv_last_error()), -EIO;
     uint64_t rte[IOAPIC_PINS];
     for (int i = 0; i < IOAPIC_PINS; i++)
@@ -1031,12 +1052,12 @@ static int info_pic_kernel(QemuMonitor *mon)
 
 int qemu_cmd_info_pic(QemuMonitor *mon)
 {
-    if (!mon || !mon->vm->platform)
+    if (!mon || !mon->svm->platform)
         return -EINVAL;
-    if (mon->vm->platform->kernel_irqchip)
+    if (mon->svm->platform->kernel_irqchip)
         return info_pic_kernel(mon);
-    pic_print_info(mon->vm->platform->pic, mon->out);
-    ioapic_print_info(mon->vm->platform->ioapic, mon->out);
+    pic_print_info(mon->svm->platform->pic, mon->out);
+    ioapic_print_info(mon->svm->platform->ioapic, mon->out);
     return 0;
 }
 
@@ -1044,9 +1065,9 @@ int qemu_cmd_info_pic(QemuMonitor *mon)
  * the in-kernel irqchip the counts are of the lines the VMM's devices raised. */
 int qemu_cmd_info_irq(QemuMonitor *mon)
 {
-    if (!mon || !mon->vm->platform)
+    if (!mon || !mon->svm->platform)
         return -EINVAL;
-    VmPlatform *p = mon->vm->platform;
+    VmPlatform *p = mon->svm->platform;
     uint64_t counts[PIC_IRQ_LINES];
     if (p->kernel_irqchip) {
         for (int i = 0; i < PIC_IRQ_LINES; i++)
@@ -1065,27 +1086,27 @@ int qemu_cmd_info_irq(QemuMonitor *mon)
 
 int qemu_cmd_nmi(QemuMonitor *mon)
 {
-    if (!mon || !mon->vm->platform)
+    if (!mon || !mon->svm->platform)
         return -EINVAL;
-    platform_request_nmi(mon->vm->platform);
+    platform_request_nmi(mon->svm->platform);
     return 0;
 }
 
 int qemu_cmd_info_lapic(QemuMonitor *mon)
 {
-    if (!mon || !mon->vm->platform)
+    if (!mon || !mon->svm->platform)
         return -EINVAL;
     bool paused = pause_vcpu(mon);   /* the current count reads the vCPU's clock */
     int r = 0;
-    if (mon->vm->platform->kernel_irqchip) {
+    if (mon->svm->platform->kernel_irqchip) {
         struct kvm_lapic_state st;
         _Static_assert(sizeof(st.regs) == LAPIC_REG_PAGE, "the KVM APIC page layout");
-        if ((r = kvm_get_lapic(mon->vm->vcpu, &st)) == 0)
+        if ((r = kvm_get_lapic(mon->svm->vcpu, &st)) == 0)
             lapic_print_page((const uint8_t *)st.regs, mon->out);
         else
             say(mon, "KVM_GET_LAPIC: %s\n", hv_last_error());
     } else {
-        lapic_print_info(mon->vm->platform->lapic, mon->out);
+        lapic_print_info(mon->svm->platform->lapic, mon->out);
     }
     resume_vcpu(mon, paused);
     return r;
@@ -1192,6 +1213,7 @@ int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out)
     FILE *saved = mon->out;
     if (out)
         mon->out = out;
+    monitor_refresh_view(mon);
     /* A private copy: the parsers cut it up. Lines are short; longer ones are refused. */
     char buf[512];
     int e = 0;

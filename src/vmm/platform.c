@@ -38,6 +38,9 @@
 #define IRQ_RTC 8
 /* The wall clock of --clock virtual: 2000-01-01 00:00:00 UTC, the same for every run. */
 #define VIRTUAL_EPOCH 946684800
+/* A bus range by field name (the structs also carry the seed's names for the range). */
+#define DEV_RANGE(b, n, r, w, o, label) \
+    {.base = (b), .length = (n), .read = (r), .write = (w), .opaque = (o), .name = (label)}
 #define IOAPIC_PIN_PIT 2   /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */
 
 static uint64_t host_now_ns(void *opaque)
@@ -209,11 +212,11 @@ VmPlatform *platform_create(SimpleVM *svm)
     /* The RTC, the 8042 and ports 0x80, 0x92 are the VMM's with either irqchip (KVM
      * has none of them). */
     const IoPortHandler common[] = {
-        {RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"},
-        {POST_PORT, 1, post_io_read, post_io_write, &p->post, "post"},
-        {PORT92, 1, port92_io_read, port92_io_write, &p->port92, "port92"},
-        {I8042_DATA, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-data"},
-        {I8042_COMMAND, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-command"},
+        DEV_RANGE(RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"),
+        DEV_RANGE(POST_PORT, 1, post_io_read, post_io_write, &p->post, "post"),
+        DEV_RANGE(PORT92, 1, port92_io_read, port92_io_write, &p->port92, "port92"),
+        DEV_RANGE(I8042_DATA, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-data"),
+        DEV_RANGE(I8042_COMMAND, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-command"),
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
         int err = io_bus_register(svm->io_bus, &common[i]);
@@ -226,8 +229,8 @@ VmPlatform *platform_create(SimpleVM *svm)
     if (p->kernel_irqchip)
         return p;   /* the kernel has the controllers, the PIT and port 0x61 */
     const MmioHandler mmio[] = {
-        {LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic, "lapic"},
-        {IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic, "ioapic"},
+        DEV_RANGE(LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic, "lapic"),
+        DEV_RANGE(IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic, "ioapic"),
     };
     for (size_t i = 0; i < sizeof(mmio) / sizeof(mmio[0]); i++) {
         int r = mmio_bus_register(svm->mmio_bus, &mmio[i]);
@@ -237,11 +240,11 @@ VmPlatform *platform_create(SimpleVM *svm)
         }
     }
     const IoPortHandler io[] = {
-        {PIC_MASTER_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-master"},
-        {PIC_SLAVE_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-slave"},
-        {PIC_ELCR_BASE, 2, pic_elcr_read, pic_elcr_write, p->pic, "elcr"},
-        {PIT_BASE, 4, pit_io_read, pit_io_write, p->pit, "i8254"},
-        {PIT_PORT61, 1, pit_port61_read, pit_port61_write, p->pit, "port61"},
+        DEV_RANGE(PIC_MASTER_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-master"),
+        DEV_RANGE(PIC_SLAVE_BASE, 2, pic_io_read, pic_io_write, p->pic, "i8259-slave"),
+        DEV_RANGE(PIC_ELCR_BASE, 2, pic_elcr_read, pic_elcr_write, p->pic, "elcr"),
+        DEV_RANGE(PIT_BASE, 4, pit_io_read, pit_io_write, p->pit, "i8254"),
+        DEV_RANGE(PIT_PORT61, 1, pit_port61_read, pit_port61_write, p->pit, "port61"),
     };
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
         int r = io_bus_register(svm->io_bus, &io[i]);
