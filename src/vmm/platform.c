@@ -38,6 +38,10 @@
 #define IRQ_RTC 8
 /* The wall clock of --clock virtual: 2000-01-01 00:00:00 UTC, the same for every run. */
 #define VIRTUAL_EPOCH 946684800
+/* Timer events come at most every 50 us (20 kHz): a guest that programs a 1-clock PIT
+ * period or a 1 ns APIC timer gets its interrupts coalesced, not a VMM spinning on its
+ * timer (host timers do not go faster anyway). */
+#define MIN_TIMER_INTERVAL_NS 50000ull
 /* A bus range by field name (the structs also carry the seed's names for the range). */
 #define DEV_RANGE(b, n, r, w, o, label) \
     {.base = (b), .length = (n), .read = (r), .write = (w), .opaque = (o), .name = (label)}
@@ -111,7 +115,9 @@ static void service_timers(VmPlatform *p)
     uint64_t rtc = rtc_advance(p->rtc, now);
     if (rtc < next)
         next = rtc;
-    p->next_deadline = next;
+    if (next != DEV_NO_DEADLINE && next < now + MIN_TIMER_INTERVAL_NS)
+        next = now + MIN_TIMER_INTERVAL_NS;
+    __atomic_store_n(&p->next_deadline, next, __ATOMIC_RELAXED);   /* read by after_run */
     if (p->clock_mode == VM_CLOCK_HOST) {
         struct itimerspec its = {0};
         if (next != DEV_NO_DEADLINE) {
