@@ -497,13 +497,15 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             cpu->run_exit = X86_EXIT_STOPPED;
             return;
         }
-        if (UNLIKELY(cpu->event_check)) {
-            sample_events(cpu);
-            if (cpu->run_exit != X86_EXIT_NONE) return;
-        }
         if (UNLIKELY(cpu->instructions_retired >= limit)) {
             cpu->run_exit = X86_EXIT_BUDGET;
             return;
+        }
+        /* After the budget: an event that became deliverable with the last instruction
+         * of a budget (a step, an icount deadline) is taken at the next run. */
+        if (UNLIKELY(cpu->event_check)) {
+            sample_events(cpu);
+            if (cpu->run_exit != X86_EXIT_NONE) return;
         }
         if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
             x86_unimplemented(cpu, "protected mode (CR0.PE=1) is not implemented");
