@@ -65,7 +65,7 @@ static void *runner_main(void *arg)
         if (cmd == CMD_QUIT)
             break;
         /* A stop asked for before this command must not cut it short. */
-        svm->stop_requested = 0;
+        __atomic_store_n(&svm->stop_requested, 0, __ATOMIC_SEQ_CST);
         r->busy = true;
         pthread_mutex_unlock(&r->lock);
 

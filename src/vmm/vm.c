@@ -383,7 +383,9 @@ void vm_request_stop(SimpleVM *svm)
 {
     if (!svm)
         return;
-    svm->stop_requested = 1;
+    /* The flag first, then the kick (which sets immediate_exit): a run loop that sees the
+     * kick's KVM_EXIT_INTR, or enters KVM_RUN after it, then sees the flag too. */
+    __atomic_store_n(&svm->stop_requested, 1, __ATOMIC_SEQ_CST);
     kvm_vcpu_kick(svm->vcpu);
 }
 
@@ -477,7 +479,9 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
     VmExitStats *stats = &svm->exit_stats;
     bool pending = false;   /* the last exit is completed by the next KVM_RUN */
     while (svm->stop_reason == VM_STOP_NONE) {
-        if (svm->stop_requested) {
+        /* A stop request stays set until this check consumes it: wherever it lands (in
+         * KVM_RUN, in an exit's handling, between two steps), the loop ends here. */
+        if (__atomic_exchange_n(&svm->stop_requested, 0, __ATOMIC_SEQ_CST)) {
             if (pending)
                 complete_pending_exit(svm);
             stop(svm, VM_STOP_REQUESTED);
@@ -492,7 +496,9 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         uint32_t reason = run->exit_reason;
         pending = false;
         if (reason == KVM_EXIT_INTR) {
-            run->immediate_exit = 0;
+            /* Cleared before the loop looks at stop_requested again: a kick that comes
+             * later sets it anew (vm_request_stop sets the flag before the kick). */
+            __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         } else if (step && reason == KVM_EXIT_DEBUG) {
             svm->exit_count++;
             stop(svm, VM_STOP_STEPPED);
@@ -556,7 +562,6 @@ int vm_run(SimpleVM *svm)
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, false, 0);
-    svm->stop_requested = 0;
     svm->running = false;
     return run_result(svm);
 }
@@ -600,7 +605,6 @@ int vm_step(SimpleVM *svm)
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, true, svm->vcpu->regs.rip);
-    svm->stop_requested = 0;
     svm->running = false;
     if (control && (r = kvm_set_guest_debug(svm->vcpu, 0)) < 0)
         return r;

@@ -1,0 +1,86 @@
+# Regression tests for the defects hostile testing found (issue 15): each reproducer of the
+# issue, as the bytes of a flat image, through the scratchvm command on the current
+# backend. Sourced by run.sh (which provides SVM, TMP, ACCEL, SKIPPING, begin/differ/end,
+# vm, expect_*); t_hostile runs them all. The unit-level halves are tests/unit/test_hostile.c.
+# shellcheck shell=bash
+
+# image NAME PRINTF-BYTES: writes a flat image $TMP/NAME.bin.
+image() {
+    # shellcheck disable=SC2059
+    printf "$2" >"$TMP/$1.bin"
+}
+
+# wait_gone PID MS: waits up to MS milliseconds for PID to end; 0 when it did.
+wait_gone() {
+    local i
+    for ((i = 0; i < $2 / 20; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.02
+    done
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# term_within_1s PID: SIGTERM to PID, which must then end within 1 s with status 143 (a
+# PID still alive is killed, so that no test leaves a process behind).
+term_within_1s() {
+    kill -TERM "$1" 2>/dev/null
+    if ! wait_gone "$1" 1000; then
+        differ "still running 1 s after SIGTERM"
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1"
+    RC=$?
+    expect_status 143
+}
+
+# sigterm_test NAME DELAY ARGS...: runs scratchvm ARGS (stdin /dev/null, output to $TMP),
+# sends SIGTERM after DELAY seconds and expects the end within 1 s.
+sigterm_test() {
+    begin "$1"
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    local delay=$2 accel=() pid
+    shift 2
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    "$SVM" run "${accel[@]}" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    sleep "$delay"
+    kill -0 "$pid" 2>/dev/null || differ "ended before the signal (stderr: $(show "$TMP/err"))"
+    term_within_1s "$pid"
+    end
+}
+
+# Item 1: a guest looping on an exit the kernel handles itself (CPUID; RDMSR of the TSC)
+# must still obey SIGTERM and the monitor's stop. Several runs: the lost kick was a race.
+t_hostile_kernel_exit_loops() {
+    image cpuid '\x0f\xa2\xeb\xfc'                                  # cpuid; jmp $-2
+    image rdmsr '\x66\xb9\x10\x00\x00\x00\x0f\x32\xeb\xfc'          # mov ecx,0x10; rdmsr; jmp
+    local i
+    for i in 1 2 3; do
+        sigterm_test "sigterm-cpuid-loop-$i" 0.3 "$TMP/cpuid.bin"
+        sigterm_test "sigterm-rdmsr-loop-$i" 0.3 "$TMP/rdmsr.bin"
+    done
+    begin monitor-stop-cpuid-loop
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local accel=(--accel "$ACCEL") sock="$TMP/hostile.sock" pid
+        rm -f "$sock"
+        "$SVM" run "${accel[@]}" --monitor "unix:$sock" "$TMP/cpuid.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        { sleep 0.3; printf 'stop\ninfo status\ncont\n'; sleep 0.1;
+          printf 'stop\ninfo status\nquit\n'; } |
+            timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        [ "$(grep -c '^VM status: paused$' "$TMP/mon")" = 2 ] ||
+            differ "stop did not answer: $(show "$TMP/mon")"
+        wait_gone "$pid" 1000 || { differ "still running after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 0
+    end
+}
+
+t_hostile() {
+    t_hostile_kernel_exit_loops
+}
