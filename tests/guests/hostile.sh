@@ -81,6 +81,28 @@ t_hostile_kernel_exit_loops() {
     end
 }
 
+# Item 2: a 32-bit access that crosses a page into MMIO (a read at 0xB7FFF into VGA text
+# memory, a write at 0x9FFFF into the VGA hole) halts normally on both backends, with the
+# same MMIO exits: one per page, of 1 and 3 bytes.
+t_hostile_mmio_split() {
+    image mmio-read '\xb8\xf0\xb7\x8e\xc0\x26\x66\xa1\xff\x00\xf4'
+    image mmio-write '\xb8\xf0\x9f\x8e\xc0\x26\x66\xa3\xff\x00\xf4'
+    begin mmio-read-across-page
+    vm run --trace exits "$TMP/mmio-read.bin"
+    expect_status 0
+    grep -q 'device error' "$TMP/err" && differ "a device error: $(show "$TMP/err")"
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xb7fff len=1 data=0xff'
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xb8000 len=3 '
+    end
+    begin mmio-write-across-page
+    vm run --trace exits "$TMP/mmio-write.bin"
+    expect_status 0
+    grep -q 'device error' "$TMP/err" && differ "a device error: $(show "$TMP/err")"
+    expect_err_has 'KVM_EXIT_MMIO write addr=0xa0000 len=3 '
+    end
+}
+
 t_hostile() {
     t_hostile_kernel_exit_loops
+    t_hostile_mmio_split
 }

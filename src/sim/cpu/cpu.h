@@ -151,7 +151,7 @@ typedef struct X86ExitInfo {
     struct {
         uint64_t gpa;
         uint64_t linear;
-        uint8_t size;         /* 1, 2, 4 or 8 */
+        uint8_t size;         /* 1 to 4; the part of a page-straddling access may be 3 */
         bool is_write;
         uint64_t data;        /* write: the value written (little endian) */
     } mmio;
