@@ -834,7 +834,9 @@ int vm_thread_pause(SimpleVM *svm);
 /* Resumes a paused VM; -ESRCH when it has ended. */
 int vm_thread_resume(SimpleVM *svm);
 /* From a paused VM: executes up to n instructions and waits; stops early when the VM
- * stops otherwise (*why: VM_STOP_STEPPED, VM_STOP_HLT, ...). -EBUSY when running. */
+ * stops otherwise (*why: VM_STOP_STEPPED, VM_STOP_HLT, ...). -EBUSY when running;
+ * -ETIMEDOUT when no instruction completed for 250 ms and the step was stopped (the VM is
+ * paused again, *why VM_STOP_REQUESTED): a step never runs unbounded. */
 int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
 /* Whether a step ended in HLT: the vCPU is halted, and resuming ends the VM (nothing in
  * this VMM ever wakes a halted vCPU). */

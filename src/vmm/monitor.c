@@ -751,6 +751,7 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
     int e = vm_thread_step(mon->vm, count, &why);
     if (e == -EBUSY)
         return fail_line(mon, e, "step: the VM is running (stop it first)");
+    bool stalled = e == -ETIMEDOUT;
     if (e < 0 && vm_thread_state(mon->vm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
         return ended(mon, "step");
     KvmRegs r;
@@ -766,6 +767,9 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
     case VM_STOP_HLT:
         return say(mon, "the vCPU halted (HLT): stopped at %s\n", where);
     case VM_STOP_REQUESTED:
+        if (stalled)
+            return fail_line(mon, e, "step: the instruction did not complete in time: "
+                             "stopped at %s", where);
         return say(mon, "stopped at %s\n", where);
     default:
         return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",

@@ -102,7 +102,36 @@ t_hostile_mmio_split() {
     end
 }
 
+# Item 4: `step` at 0000:FFFF where the byte there is a prefix and the byte past the CS
+# limit (linear 0x10000) is HLT. The fetch past the limit is #GP, whose handler (IVT entry
+# 13 -> 0000:0100) spins: the look-ahead once took it for a HLT and ran the vCPU free.
+# Now one step lands at the handler, as the CPU does, and SIGTERM still ends the VMM.
+t_hostile_step_limit() {
+    begin monitor-step-past-cs-limit
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local sock="$TMP/hostile.sock" pid
+        head -c 65537 /dev/zero >"$TMP/step.bin"
+        printf '\x00\x01\x00\x00' | dd of="$TMP/step.bin" bs=1 seek=52 conv=notrunc 2>/dev/null
+        printf '\xeb\xfe' | dd of="$TMP/step.bin" bs=1 seek=256 conv=notrunc 2>/dev/null
+        printf '\x66\xf4' | dd of="$TMP/step.bin" bs=1 seek=65535 conv=notrunc 2>/dev/null
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" -S --entry 0xFFFF --monitor "unix:$sock" "$TMP/step.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        printf 'step\nstep 2\n' | timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        [ "$(sed -n 1p "$TMP/mon")" = "stepped to 0000:0100" ] ||
+            differ "step answered: $(show "$TMP/mon")"
+        [ "$(sed -n 2p "$TMP/mon")" = "stepped to 0000:0100" ] ||
+            differ "step 2 answered: $(show "$TMP/mon")"
+        term_within_1s "$pid"
+    fi
+    end
+}
+
 t_hostile() {
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
+    t_hostile_step_limit
 }
