@@ -609,6 +609,7 @@ typedef struct SerialPort {
     size_t output_pos;            /* index of the next byte in output_buffer */
     uint64_t output_total;        /* bytes the guest sent in all */
     int output_fd;                /* where transmitted bytes go; -1: nowhere */
+    const int *output_cancel;     /* non-zero: stop waiting for a full output_fd (NULL) */
     /* Received bytes waiting for the guest (host input, or loopback). */
     uint8_t input[SERIAL_INPUT_CAPACITY];
     size_t input_head, input_count;
@@ -669,6 +670,7 @@ typedef struct DebugExit {
     bool exited;
     uint32_t value;               /* what the guest wrote */
     int console_fd;               /* 0xE9 output; -1: nowhere */
+    const int *output_cancel;     /* non-zero: stop waiting for a full console_fd (NULL) */
 } DebugExit;
 
 DebugExit *debug_exit_create(int console_fd);
@@ -785,6 +787,9 @@ typedef struct SimpleVM {
     uint64_t max_exits;           /* 0: no limit */
     FILE *trace;                  /* one line per exit when set */
     volatile int stop_requested;  /* set by vm_request_stop() from any thread */
+    /* Set when the VM is ending (vm_thread_quit): device output waiting for a full fd
+     * gives up at once, so a stalled reader cannot hold the VMM's exit. */
+    int output_cancel;
     uint8_t *rom;                 /* firmware image mapping (vm_load_rom), or NULL */
     size_t rom_size;
     /* Written by the vCPU thread in vm_run; read only while it is paused. */

@@ -330,6 +330,8 @@ void vm_thread_quit(SimpleVM *svm)
     if (!svm || !svm->runner)
         return;
     struct VmRunner *r = svm->runner;
+    /* Output the guest is waiting to write must not hold the thread: it is dropped. */
+    __atomic_store_n(&svm->output_cancel, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&r->lock);
     if (r->state != VM_THREAD_ENDED) {
         r->command = CMD_QUIT;

@@ -119,6 +119,8 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
+    svm->serial->output_cancel = &svm->output_cancel;
+    svm->debug_exit->output_cancel = &svm->output_cancel;
     if (register_devices(svm) < 0)
         goto fail;
     return svm;

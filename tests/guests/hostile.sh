@@ -130,8 +130,33 @@ t_hostile_step_limit() {
     end
 }
 
+# Item 5: a guest that prints forever while nobody reads its stdout (a FIFO held open but
+# never read, as `| sleep 25` does): the pipe fills, the vCPU thread waits for it, and
+# SIGTERM must still end the VMM within 1 s. For COM1 and for the 0xE9 debug console.
+t_hostile_stalled_stdout() {
+    image serial-spam '\xba\xf8\x03\xb0\x41\xee\xeb\xfd'     # mov dx,0x3f8; mov al,'A'; out; jmp
+    image debugcon-spam '\xb0\x41\xe6\xe9\xeb\xfc'             # mov al,'A'; out 0xe9; jmp
+    local g pid accel=()
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    for g in serial-spam debugcon-spam; do
+        begin "sigterm-stalled-stdout-$g"
+        if [ "$SKIPPING" = 0 ]; then
+            rm -f "$TMP/stall.fifo"
+            mkfifo "$TMP/stall.fifo"
+            exec 8<>"$TMP/stall.fifo"          # a reader that never reads
+            "$SVM" run "${accel[@]}" "$TMP/$g.bin" </dev/null >"$TMP/stall.fifo" 2>"$TMP/err" &
+            pid=$!
+            sleep 0.5                          # 64 KiB fill the pipe at once
+            term_within_1s "$pid"
+            exec 8>&-
+        fi
+        end
+    done
+}
+
 t_hostile() {
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit
+    t_hostile_stalled_stdout
 }

@@ -11,12 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "backends.h"
 #include "hypervisor_sim.h"
+
+static void quiet_log(HvLogLevel level, const char *message, void *opaque)
+{
+    (void)level, (void)message, (void)opaque;
+}
 
 /* A 1 MiB VM with `code` at 0 and the vCPU at 0000:0000, serial output nowhere. */
 static SimpleVM *vm_with(HvBackend b, const uint8_t *code, size_t size)
@@ -269,6 +276,50 @@ static void test_aliased_tables_bounded(void **state)
     vm_destroy(svm);
 }
 
+/* ---- item 5: a stalled output fd ---- */
+
+static void *cancel_later(void *arg)
+{
+    sleep_us(100 * 1000);
+    __atomic_store_n((int *)arg, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* COM1 output into a full pipe whose fd is blocking (a stdout whose reader stalls): the
+ * write gives up after the 1 s stall limit instead of blocking in the kernel, and at once
+ * when the VM is ending (output_cancel). Before, the vCPU thread blocked in write(). */
+static void test_serial_output_full_blocking_pipe(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+    char junk[4096];
+    memset(junk, 'x', sizeof(junk));
+    while (write(p[1], junk, sizeof(junk)) > 0) {
+    }
+    int fl = fcntl(p[1], F_GETFL);
+    assert_int_equal(fcntl(p[1], F_SETFL, fl & ~O_NONBLOCK), 0);   /* blocking, full */
+    SerialPort *sp = serial_create_at(COM1_BASE, p[1]);
+    assert_non_null(sp);
+    uint64_t start = now_ms();
+    assert_int_equal(serial_io_write(COM1_BASE, 1, 'A', sp), 0);   /* dropped after 1 s */
+    uint64_t ms = now_ms() - start;
+    assert_true(ms >= 900 && ms < 2000);
+    int cancel = 0;
+    sp->output_cancel = &cancel;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cancel_later, &cancel), 0);
+    start = now_ms();
+    assert_int_equal(serial_io_write(COM1_BASE, 1, 'B', sp), 0);
+    ms = now_ms() - start;
+    pthread_join(t, NULL);
+    assert_true(ms >= 90 && ms < 500);
+    assert_int_equal(sp->output_fd, p[1]);   /* a stall is not a failure: still used */
+    serial_destroy(sp);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,5 +330,9 @@ int main(void)
         cmocka_unit_test(test_self_referencing_pml4),
         cmocka_unit_test(test_aliased_tables_bounded),
     };
-    return RUN_ON_EVERY_BACKEND(tests);
+    const struct CMUnitTest devices[] = {
+        cmocka_unit_test(test_serial_output_full_blocking_pipe),
+    };
+    hv_set_log_handler(quiet_log, NULL);
+    return RUN_ON_EVERY_BACKEND(tests) | cmocka_run_group_tests_name("devices", devices, NULL, NULL);
 }
