@@ -154,9 +154,44 @@ t_hostile_stalled_stdout() {
     done
 }
 
+# Item 6: the rest of an over-long monitor line must not run as a command: "help " and
+# 1019 A's fill the socket's 1 KiB line, then "quit" followed; on stdio the line holds 255.
+t_hostile_long_monitor_line() {
+    image hlt '\xf4'
+    begin monitor-socket-long-line
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local sock="$TMP/hostile.sock" pid
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" -S --monitor "unix:$sock" "$TMP/hlt.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        { printf 'help '; head -c 1019 /dev/zero | tr '\0' A; printf 'quit\ninfo status\n';
+          head -c 5000 /dev/zero | tr '\0' B; printf 'quit\ninfo status\nquit\n'; } |
+            timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        printf 'command line too long\nVM status: paused\ncommand line too long\nVM status: paused\n' >"$TMP/want"
+        cmp -s "$TMP/want" "$TMP/mon" || differ "answers: $(show "$TMP/mon")"
+        wait_gone "$pid" 1000 || { differ "still running after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 0
+    end
+    begin monitor-stdio-long-line
+    local long
+    long=$(head -c 300 /dev/zero | tr '\0' A)
+    vm_in "help ${long}quit\ninfo status\nquit\n" run -S --monitor stdio --serial none "$TMP/hlt.bin"
+    expect_status 0
+    grep -qxF '(scratchvm) command line too long' "$TMP/out" || differ "no refusal: $(show "$TMP/out")"
+    grep -qF '(scratchvm) VM status: paused' "$TMP/out" || differ "the line after it did not run"
+    end
+}
+
 t_hostile() {
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit
     t_hostile_stalled_stdout
+    t_hostile_long_monitor_line
 }
