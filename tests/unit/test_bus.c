@@ -501,7 +501,7 @@ static void test_mmio_odd_sizes_split(void **state)
     (void)state;
     MmioBus *bus = mmio_bus_create();
     ByteDevice d = {.base = 0xB8000};
-    MmioHandler h = {0xB8000, 16, byte_dev_read, byte_dev_write, &d, "bytes"};
+    MmioHandler h = {.base = 0xB8000, .length = 16, .read = byte_dev_read, .write = byte_dev_write, .opaque = &d, .name = "bytes"};
     assert_int_equal(mmio_bus_register(bus, &h), 0);
     assert_int_equal(mmio_bus_write(bus, 0xB8000, 7, 0x77665544332211ull), 0);
     assert_int_equal(d.n, 3);
