@@ -36,20 +36,42 @@ static void error(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Reads a whole image of at most `limit` bytes. Returns an exit status (0 when read). */
-static int read_image(const char *path, uint64_t limit, uint8_t **data, size_t *size)
+/* Reads a whole image of at most `limit` bytes (`what` names the limit). Only a regular
+ * file is an image: a FIFO or a device could block or never end, so it is refused before
+ * any read (opened O_NONBLOCK, so that even a FIFO without a writer answers at once), and
+ * so is a file whose size already exceeds the limit. Returns an exit status (0 when
+ * read). */
+static int read_image(const char *path, uint64_t limit, const char *what, uint8_t **data,
+                      size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    /* stat() first: a device is not even opened (opening some has effects). */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        error("%s: not a regular file", path);
+        return EXIT_IMAGE_UNREADABLE;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         error("%s: %s", path, strerror(errno));
         return EXIT_IMAGE_UNREADABLE;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        error("%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+    if (fstat(fd, &st) < 0) {
+        error("%s: %s", path, strerror(errno));
         close(fd);
         return EXIT_IMAGE_UNREADABLE;
     }
+    if (!S_ISREG(st.st_mode)) {
+        error("%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        close(fd);
+        return EXIT_IMAGE_UNREADABLE;
+    }
+    if ((uint64_t)st.st_size > limit) {
+        error("%s: too large: %llu bytes, more than the %s (%llu bytes)", path,
+              (unsigned long long)st.st_size, what, (unsigned long long)limit);
+        close(fd);
+        return EXIT_IMAGE_INVALID;
+    }
+    fcntl(fd, F_SETFL, 0);   /* a regular file: plain blocking reads */
     size_t cap = 64 * 1024, len = 0;
     uint8_t *buf = malloc(cap);
     int status = 0;
@@ -612,7 +634,8 @@ static int cmd_run(const CliOptions *opt)
         memcpy(image, hello ? demo_hello : demo_add, size);
     } else {
         uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
-        if ((status = read_image(opt->file, limit, &image, &size)) != 0)
+        const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
+        if ((status = read_image(opt->file, limit, what, &image, &size)) != 0)
             return status;
     }
 

@@ -873,7 +873,14 @@ end
 usage missing-file 4 run "$TMP/no-such-file.bin"
 usage file-is-directory 4 run "$TMP"
 usage empty-file 6 run "$TMP/empty.bin"
-usage image-larger-than-ram 6 run -m 64K "$TMP/big65537.bin"
+SAYS="too large: 65537 bytes, more than the guest RAM (65536 bytes)" usage image-larger-than-ram 6 run -m 64K "$TMP/big65537.bin"
+# A FIFO, a device or a sparse giant is refused from stat(), before anything is read:
+# a FIFO with no writer would otherwise block, /dev/zero never end.
+mkfifo "$TMP/fifo-image"
+SAYS="not a regular file" usage image-is-fifo 4 run "$TMP/fifo-image"
+SAYS="not a regular file" usage image-is-device 4 run /dev/zero
+truncate -s 1T "$TMP/sparse-1T.bin"
+SAYS="too large: 1099511627776 bytes" usage image-sparse-1T 6 run "$TMP/sparse-1T.bin"
 usage rom-too-large 6 run --rom "$TMP/rom-too-big.bin"
 
 begin help
