@@ -680,6 +680,7 @@ typedef struct SerialPort {
     size_t output_pos;            /* index of the next byte in output_buffer */
     uint64_t output_total;        /* bytes the guest sent in all */
     int output_fd;                /* where transmitted bytes go; -1: nowhere */
+    const int *output_cancel;     /* non-zero: stop waiting for a full output_fd (NULL) */
     /* Received bytes waiting for the guest (host input, or loopback). */
     uint8_t input[SERIAL_INPUT_CAPACITY];
     size_t input_head, input_count;
@@ -740,6 +741,7 @@ typedef struct DebugExit {
     bool exited;
     uint32_t value;               /* what the guest wrote */
     int console_fd;               /* 0xE9 output; -1: nowhere */
+    const int *output_cancel;     /* non-zero: stop waiting for a full console_fd (NULL) */
 } DebugExit;
 
 DebugExit *debug_exit_create(int console_fd);
@@ -871,6 +873,9 @@ typedef struct SimpleVM {
     uint64_t max_exits;           /* 0: no limit */
     FILE *trace;                  /* one line per exit when set */
     volatile int stop_requested;  /* set by vm_request_stop() from any thread */
+    /* Set when the VM is ending (vm_thread_quit): device output waiting for a full fd
+     * gives up at once, so a stalled reader cannot hold the VMM's exit. */
+    int output_cancel;
     uint8_t *rom;                 /* firmware image mapping (vm_load_rom), or NULL */
     size_t rom_size;
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
@@ -920,7 +925,9 @@ int vm_thread_pause(SimpleVM *svm);
 /* Resumes a paused VM; -ESRCH when it has ended. */
 int vm_thread_resume(SimpleVM *svm);
 /* From a paused VM: executes up to n instructions and waits; stops early when the VM
- * stops otherwise (*why: VM_STOP_STEPPED, VM_STOP_HLT, ...). -EBUSY when running. */
+ * stops otherwise (*why: VM_STOP_STEPPED, VM_STOP_HLT, ...). -EBUSY when running;
+ * -ETIMEDOUT when no instruction completed for 250 ms and the step was stopped (the VM is
+ * paused again, *why VM_STOP_REQUESTED): a step never runs unbounded. */
 int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
 /* Whether a step ended in HLT: the vCPU is halted, and resuming ends the VM (nothing in
  * this VMM ever wakes a halted vCPU). */

@@ -309,12 +309,59 @@ static void mmio_unhandled(MmioBus *bus, uint64_t addr, uint8_t size, bool write
                : "further accesses to this page are not logged");
 }
 
-/* A read of `size` bytes at guest-physical `addr`, answered by the range that holds
- * `addr`. Returns 0, -EINVAL for a bad size, or the handler's error (*value all ones). */
+/* The first piece of an access of `size` bytes (1 to 8) that is not 1, 2, 4 or 8 bytes:
+ * the largest of 4, 2, 1 that fits. KVM gives user space such sizes when it splits an
+ * access at a page boundary (a 4-byte read at 0xB7FFF is 1 byte at 0xB7FFF and 3 at
+ * 0xB8000); devices see only the sizes a bus cycle has. */
+static uint8_t mmio_piece(uint8_t size) { return size >= 4 ? 4 : size >= 2 ? 2 : 1; }
+
+static int mmio_read_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value);
+static int mmio_write_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value);
+
+/* A read of `size` bytes (1 to 8) at guest-physical `addr`, answered by the range that
+ * holds `addr`; a size other than 1, 2, 4 or 8 is read as pieces in address order, each
+ * from the range that holds it. Returns 0, -EINVAL for a bad size, or the handler's error
+ * (*value all ones). */
 int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
 {
-    if (!bus || !value || !mmio_size_ok(size))
+    if (!bus || !value || size == 0 || size > 8)
         return -EINVAL;
+    if (mmio_size_ok(size))
+        return mmio_read_one(bus, addr, size, value);
+    uint64_t v = 0;
+    int err = 0;
+    for (uint8_t off = 0; off < size && err == 0;) {
+        uint8_t n = mmio_piece((uint8_t)(size - off));
+        uint64_t part = 0;
+        err = mmio_read_one(bus, addr + off, n, &part);
+        v |= part << (8 * off);
+        off = (uint8_t)(off + n);
+    }
+    *value = err < 0 ? mmio_size_mask(size) : v;
+    return err;
+}
+
+/* A write of `size` bytes (1 to 8) at `addr`, masked to the size; other sizes than 1, 2,
+ * 4 and 8 are written as pieces in address order. Returns 0, -EINVAL for a bad size, or
+ * the handler's error. */
+int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
+{
+    if (!bus || size == 0 || size > 8)
+        return -EINVAL;
+    if (mmio_size_ok(size))
+        return mmio_write_one(bus, addr, size, value);
+    int err = 0;
+    for (uint8_t off = 0; off < size && err == 0;) {
+        uint8_t n = mmio_piece((uint8_t)(size - off));
+        err = mmio_write_one(bus, addr + off, n, value >> (8 * off));
+        off = (uint8_t)(off + n);
+    }
+    return err;
+}
+
+/* One bus cycle of 1, 2, 4 or 8 bytes. */
+static int mmio_read_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
+{
     uint64_t mask = mmio_size_mask(size);
     const MmioHandler *h = mmio_find(bus, addr);
     if (!h) {
@@ -332,12 +379,8 @@ int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
     return err < 0 ? err : 0;
 }
 
-/* A write of `size` bytes at `addr`, masked to the size. Returns 0, -EINVAL for a bad
- * size, or the handler's error. */
-int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
+static int mmio_write_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
 {
-    if (!bus || !mmio_size_ok(size))
-        return -EINVAL;
     value &= mmio_size_mask(size);
     const MmioHandler *h = mmio_find(bus, addr);
     if (!h) {

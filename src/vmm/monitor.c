@@ -311,8 +311,14 @@ int qemu_cmd_info_cpus(QemuMonitor *mon)
 
 /* ---- info mem, info tlb -------------------------------------------------------------- */
 
+/* Lines info mem / info tlb print at most: the tables are guest input, and an answer
+ * must stay small enough for a socket client and the memory of this process (1 GiB of
+ * 4 KiB pages is 262144 lines of info tlb). */
+#define PAGE_TABLE_MAX_LINES 262144u
+
 typedef struct {
     QemuMonitor *mon;
+    unsigned lines;             /* printed so far */
     bool open;                  /* a range is being accumulated */
     uint64_t start, end, prot;
 } MemRanges;
@@ -323,10 +329,12 @@ static void mem_flush(MemRanges *m)
         return;
     say(m->mon, "%016" PRIx64 "-%016" PRIx64 " %016" PRIx64 " %c%c%c\n", m->start, m->end,
         m->end - m->start, m->prot & PTE_US ? 'u' : '-', 'r', m->prot & PTE_RW ? 'w' : '-');
+    m->lines++;
     m->open = false;
 }
 
-/* info mem: contiguous virtual ranges of equal user/write permission, as QEMU merges them. */
+/* info mem: contiguous virtual ranges of equal user/write permission, as QEMU merges them.
+ * Stops the walk (1) once PAGE_TABLE_MAX_LINES lines are out. */
 static int mem_leaf(void *opaque, uint64_t va, uint64_t size, uint64_t pte, uint64_t frame,
                     uint64_t prot)
 {
@@ -335,6 +343,8 @@ static int mem_leaf(void *opaque, uint64_t va, uint64_t size, uint64_t pte, uint
     prot &= PTE_US | PTE_RW;
     if (m->open && (va != m->end || prot != m->prot))
         mem_flush(m);
+    if (m->lines >= PAGE_TABLE_MAX_LINES)
+        return 1;
     if (!m->open) {
         m->open = true;
         m->start = va;
@@ -344,12 +354,16 @@ static int mem_leaf(void *opaque, uint64_t va, uint64_t size, uint64_t pte, uint
     return 0;
 }
 
+/* info tlb: one line per leaf; stops the walk (1) after PAGE_TABLE_MAX_LINES lines. */
 static int tlb_leaf(void *opaque, uint64_t va, uint64_t size, uint64_t pte, uint64_t frame,
                     uint64_t prot)
 {
-    (void)size, (void)prot;
-    QemuMonitor *mon = opaque;
-    say(mon, "%016" PRIx64 ": %016" PRIx64 " %c%c%c%c%c%c%c%c%c\n", va, frame,
+    (void)prot;
+    MemRanges *m = opaque;
+    if (m->lines >= PAGE_TABLE_MAX_LINES)
+        return 1;
+    m->lines++;
+    say(m->mon, "%016" PRIx64 ": %016" PRIx64 " %c%c%c%c%c%c%c%c%c\n", va, frame,
         pte & PTE_NX ? 'X' : '-', pte & PTE_G ? 'G' : '-', size > 4096 ? 'P' : '-',
         pte & PTE_D ? 'D' : '-', pte & PTE_A ? 'A' : '-', pte & PTE_PCD ? 'C' : '-',
         pte & PTE_PWT ? 'T' : '-', pte & PTE_US ? 'U' : '-', pte & PTE_RW ? 'W' : '-');
@@ -367,12 +381,17 @@ static int page_tables(QemuMonitor *mon, bool tlb)
     if (e == 0) {
         if (!(s.cr0 & X86_CR0_PG_BIT)) {
             say(mon, "PG disabled\n");
-        } else if (tlb) {
-            paging_walk(mon->svm->vm, &s, tlb_leaf, mon);
         } else {
             MemRanges m = {.mon = mon};
-            paging_walk(mon->svm->vm, &s, mem_leaf, &m);
-            mem_flush(&m);
+            int w = paging_walk(mon->svm->vm, &s, tlb ? tlb_leaf : mem_leaf, &m);
+            if (!tlb)
+                mem_flush(&m);
+            /* A bounded walk says where it stopped, so a short answer is never mistaken
+             * for the whole address space. */
+            if (w == 1)
+                say(mon, "(stopped after %u lines)\n", PAGE_TABLE_MAX_LINES);
+            else if (w == -E2BIG)
+                say(mon, "(stopped after walking %u page tables)\n", PAGING_WALK_MAX_TABLES);
         }
     }
     resume_vcpu(mon, paused);
@@ -764,6 +783,7 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
     int e = vm_thread_step(mon->svm, count, &why);
     if (e == -EBUSY)
         return fail_line(mon, e, "step: the VM is running (stop it first)");
+    bool stalled = e == -ETIMEDOUT;
     if (e < 0 && vm_thread_state(mon->svm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
         return ended(mon, "step");
     KvmRegs r;
@@ -779,6 +799,9 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
     case VM_STOP_HLT:
         return say(mon, "the vCPU halted (HLT): stopped at %s\n", where);
     case VM_STOP_REQUESTED:
+        if (stalled)
+            return fail_line(mon, e, "step: the instruction did not complete in time: "
+                             "stopped at %s", where);
         return say(mon, "stopped at %s\n", where);
     default:
         return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",

@@ -765,10 +765,15 @@ t_trace_stats() {
     end
 }
 
+# The reproducers of issue 15 (hostile testing): t_hostile.
+# shellcheck source=tests/guests/hostile.sh
+. "$HERE/hostile.sh"
+
 backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal
+    t_hostile
 }
 
 for ACCEL in kvm sim; do
