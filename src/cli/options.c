@@ -148,9 +148,10 @@ static int opt_kind(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
 static int opt_bios(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
-    if (opt->bios_file)
-        return bad_value(e, arg, "only one -bios");
-    opt->bios_file = arg;
+    if (opt->file_option)
+        return bad_value(e, arg, "the image is already named");
+    opt->file_option = "-bios";
+    opt->file = arg;
     opt->kind = IMAGE_ROM;
     return 0;
 }
@@ -428,10 +429,10 @@ static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, siz
         if (r != 0)
             return r < 0 ? -1 : 1;
     }
-    if (opt->bios_file && opt->command == CMD_RUN) {
+    if (opt->file_option && opt->command == CMD_RUN) {
         if (num_operands > 0)
-            return fail(err, err_size, "-bios names the image: no other FILE (%s)", operands[0]);
-        opt->file = opt->bios_file;
+            return fail(err, err_size, "%s names the image: no other FILE (%s)",
+                        opt->file_option, operands[0]);
         return 0;
     }
     const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
