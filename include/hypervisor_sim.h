@@ -782,8 +782,10 @@ QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);
  * NULL with an error for a KvmVm made by hand. qemu_monitor_create(x) picks this one when
  * x is a KvmVm * (C11 _Generic), so seed programs and project code both call it by name. */
 QemuMonitor *qemu_monitor_create_kvm(KvmVm *vm);
+#ifndef __cplusplus   /* C11 only; C++ callers pick the function by name */
 #define qemu_monitor_create(vm) \
     _Generic((vm), KvmVm *: qemu_monitor_create_kvm, default: (qemu_monitor_create))(vm)
+#endif
 void qemu_monitor_destroy(QemuMonitor *mon);
 /* Executes one command line ("info registers", "x /4xb 0x7c00", ...) and writes the
  * answer to `out`. 0, or a negative errno after a one-line error on `out` (-ENOENT for
