@@ -931,8 +931,8 @@ int vm_thread_resume(SimpleVM *svm);
  * -ETIMEDOUT when no instruction completed for 250 ms and the step was stopped (the VM is
  * paused again, *why VM_STOP_REQUESTED): a step never runs unbounded. */
 int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
-/* Whether a step ended in HLT: the vCPU is halted, and resuming ends the VM (nothing in
- * this VMM ever wakes a halted vCPU). */
+/* Whether the vCPU is halted (a step or the run ended in HLT): resuming ends the VM
+ * (nothing in this VMM ever wakes a halted vCPU). */
 bool vm_thread_halted(SimpleVM *svm);
 /* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
 int vm_thread_id(SimpleVM *svm);

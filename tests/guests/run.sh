@@ -706,12 +706,14 @@ t_monitor_survives() {
     pid=$!
     wait_for "$TMP/err" "the guest halted; the vCPU is stopped" || differ "no stop note: $(show "$TMP/err")"
     kill -0 "$pid" 2>/dev/null || differ "the VMM ended with the guest"
-    printf 'info status\ninfo registers\nquit\n' | timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+    printf 'info status\ninfo cpus\ninfo registers\nquit\n' | timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
     wait "$pid"
     RC=$?
     expect_status 0; expect_out "$HELLO"
     [ "$(sed -n 1p "$TMP/mon")" = "VM status: paused (halted)" ] || differ "status: $(show "$TMP/mon")"
-    grep -qE '^EIP=0000[0-9a-f]{4} ' "$TMP/mon" || differ "no registers: $(show "$TMP/mon")"
+    sed -n 2p "$TMP/mon" | grep -q '^\* CPU #0: pc=0x[0-9a-f]* (halted) thread_id=' ||
+        differ "info cpus: $(sed -n 2p "$TMP/mon")"
+    grep -qE '^EIP=0000[0-9a-f]{4} .* HLT=1$' "$TMP/mon" || differ "no halted registers: $(show "$TMP/mon")"
     end
 
     begin monitor-survives-triple-fault
