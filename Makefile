@@ -150,9 +150,12 @@ check-api: $(LIB)
 	  else echo "api: seed names [$$backend]: ok"; fi; \
 	done
 
-# Every command block of README.md that needs no terminal runs as written.
+# Every command block of README.md that needs no terminal runs as written: with KVM
+# when it is usable, then on the software backend (what --accel auto picks without KVM).
 check-readme: all
 	@tests/readme.sh README.md
+	@echo "== README again, without KVM (SCRATCHVM_KVM_DEVICE=/nonexistent)"
+	@SCRATCHVM_KVM_DEVICE=/nonexistent tests/readme.sh README.md
 
 # Everything builds warning-free with clang too.
 check-clang:
