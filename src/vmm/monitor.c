@@ -267,22 +267,43 @@ int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id)
 
 /* ---- info status, info cpus ---------------------------------------------------------- */
 
+/* QEMU's status line, then (not in QEMU's output) the last POST code once the guest wrote
+ * one. */
+static void info_status_line(QemuMonitor *mon)
+{
+    switch (vm_thread_state(mon->svm)) {
+    case VM_THREAD_RUNNING:
+        say(mon, "VM status: running\n");
+        return;
+    case VM_THREAD_PAUSED:
+        say(mon, "VM status: paused\n");
+        return;
+    case VM_THREAD_ENDED:
+        break;
+    }
+    /* QEMU's words for a VM that stays after its guest ended (-no-shutdown). */
+    switch (mon->svm->stop_reason) {
+    case VM_STOP_SHUTDOWN:
+        say(mon, "VM status: paused (shutdown)\n");
+        break;
+    case VM_STOP_FAIL_ENTRY:
+    case VM_STOP_INTERNAL_ERROR:
+        say(mon, "VM status: paused (internal-error)\n");
+        break;
+    case VM_STOP_HLT:
+        say(mon, "VM status: paused (halted)\n");
+        break;
+    default:
+        say(mon, "VM status: shutdown\n");
+        break;
+    }
+}
+
 int qemu_cmd_info_status(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    switch (vm_thread_state(mon->svm)) {
-    case VM_THREAD_RUNNING:
-        say(mon, "VM status: running\n");
-        break;
-    case VM_THREAD_PAUSED:
-        say(mon, "VM status: paused\n");
-        break;
-    case VM_THREAD_ENDED:
-        say(mon, "VM status: shutdown\n");
-        break;
-    }
-    /* Not in QEMU's output: the last POST code, once the guest wrote one. */
+    info_status_line(mon);
     const PostCode *post = mon->svm->platform ? &mon->svm->platform->post : NULL;
     if (post && __atomic_load_n(&post->writes, __ATOMIC_RELAXED))
         say(mon, "POST code: 0x%02x\n", __atomic_load_n(&post->code, __ATOMIC_RELAXED));
