@@ -180,6 +180,10 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         if (r != 0) {
             if (b->n > 0) break;
             if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+            if (r == X86_EXC_PF) {     /* the fetch's page fault (x86_decode recorded it) */
+                cpu->cr2 = (uint32_t)cpu->fetch_fault_lin;
+                x86_fault(cpu, X86_EXC_PF, true, cpu->fetch_fault_error);
+            }
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
         if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
@@ -239,14 +243,32 @@ static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
     return true;
 }
 
+/* With paging, a block whose last instruction runs onto a second page is only valid
+ * while that page still maps to the same guest-physical page (blocks are keyed by the
+ * first byte's guest-physical address). */
+static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t lin)
+{
+    if (LIKELY(b->last_page == b->first_page) || !(cpu->cr0 & X86_CR0_PG)) return true;
+    uint64_t last_lin = (uint32_t)(lin + (b->gpa_end - 1 - b->gpa));
+    uint64_t gpa;
+    uint32_t err;
+    if (!x86_probe_page(cpu, last_lin, X86_ACCESS_EXEC, &gpa, &err)) return false;
+    return (gpa & ~0xFFFull) == b->last_page;
+}
+
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint64_t gpa = lin;    /* x86_translate: no paging in real mode */
+    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     uint32_t mode = cpu_mode(cpu);
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
             continue;
+        if (UNLIKELY(!block_second_page_current(cpu, b, lin))) {
+            b->dead = 1;
+            block_unhash(cpu->code, b);
+            break;
+        }
         if (LIKELY(b->epoch == cpu->code_epoch))
             return b;
         /* The host may have written guest memory since this block was decoded. */
@@ -298,6 +320,13 @@ void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
 
 void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
 {
+    if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
+        char why[96];
+        snprintf(why, sizeof why, "protected-mode delivery of vector %d is not implemented",
+                 vector);
+        cpu->event_depth = 0;
+        x86_unimplemented(cpu, why);
+    }
     cpu->event_depth++;
     cpu->events_delivered++;
     if ((uint32_t)vector * 4 + 3 > cpu->idtr.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
@@ -360,7 +389,9 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
     cpu->exit.unimpl.linear = lin;
     cpu->exit.unimpl.len = 0;
     for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
-        uint8_t *p = x86_ram_ptr(cpu, lin + i, 1, X86_ACCESS_READ);
+        uint64_t gpa;
+        uint32_t err;
+        const uint8_t *p = x86_probe_page(cpu, lin + i, X86_ACCESS_READ, &gpa, &err);
         if (!p) break;
         cpu->exit.unimpl.bytes[i] = *p;
         cpu->exit.unimpl.len = (uint8_t)(i + 1);
@@ -371,6 +402,8 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
 
 void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel)
 {
+    if (UNLIKELY((cpu->cr0 & X86_CR0_PE) && !(cpu->flags & X86_FLAG_VM)))
+        x86_unimplemented(cpu, "protected-mode segment loads are not implemented");
     /* Real mode (SDM Vol. 3A, 21.1.1): base = selector * 16; limit and attributes are
      * kept from the last load (protected mode adds descriptor loads here). */
     cpu->seg[sreg].selector = sel;
@@ -412,8 +445,14 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             cpu->run_exit = X86_EXIT_BUDGET;
             return;
         }
-        if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
-            x86_unimplemented(cpu, "protected mode (CR0.PE=1) is not implemented");
+        /* The TLB holds entries for one privilege level: a change of CPL (which only a
+         * block-ending instruction or an event can make) drops them (mmu.c). */
+        if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
+            bool user = x86_cpl(cpu) == 3;
+            if (user != cpu->tlb_user) {
+                x86_tlb_flush_all(cpu);
+                cpu->tlb_user = user;
+            }
         }
         uint64_t left = limit - cpu->instructions_retired;
         uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
@@ -462,12 +501,6 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->run_exit = X86_EXIT_NONE;
     cpu->shadow_active = false;
-    if (cpu->cr0 & X86_CR0_PE) {
-        snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason,
-                 "CR0.PE is set: protected mode is not implemented");
-        cpu->exit.reason = X86_EXIT_INVALID_STATE;
-        return X86_EXIT_INVALID_STATE;
-    }
     switch (setjmp(cpu->jmp)) {
     case 0:
         if (cpu->pending_vector >= 0) {
@@ -600,6 +633,9 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->dr[6] = 0xFFFF0FF0;
     cpu->dr[7] = 0x400;
     cpu->efer = 0;
+    cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+    cpu->implicit_supervisor = false;
+    cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;
     cpu->lf_op = LF_NONE;
     cpu->interrupt_shadow = 0;
@@ -614,7 +650,8 @@ void x86_cpu_reset(X86Cpu *cpu)
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
     for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
-        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
+        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
+        cpu->tlb[i].global = false;
         cpu->tlb[i].host = NULL;
         cpu->tlb[i].gpa_page = ~0ull;
     }
@@ -623,6 +660,7 @@ void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 void x86_cpu_tlb_flush(X86Cpu *cpu)
 {
     x86_cpu_tlb_invalidate(cpu);
+    cpu->pdpte_loaded = false;     /* the host changed the registers: read them again */
     code_flush_all(cpu);
 }
 
@@ -641,7 +679,7 @@ const char *x86_exit_name(X86Exit e)
 {
     static const char *const names[] = {
         "NONE", "HLT", "IO", "MMIO", "CPUID", "RDMSR", "WRMSR", "TRIPLE_FAULT",
-        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE",
+        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE", "VMCALL",
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }
