@@ -182,7 +182,9 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
             if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
             if (r == X86_EXC_PF) {     /* the fetch's page fault (x86_decode recorded it) */
                 cpu->cr2 = (uint32_t)cpu->fetch_fault_lin;
-                x86_fault(cpu, X86_EXC_PF, true, cpu->fetch_fault_error);
+                if (cpu->fetch_fault_error == X86_PF_NO_MEMORY)
+                    x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
+                x86_fault(cpu, X86_EXC_PF, true, cpu->fetch_fault_error & ~X86_PF_REPORTED);
             }
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
@@ -322,8 +324,9 @@ void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
 {
     if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
         char why[96];
-        snprintf(why, sizeof why, "protected-mode delivery of vector %d is not implemented",
-                 vector);
+        snprintf(why, sizeof why,
+                 "protected-mode delivery of vector %d (error code %#x) is not implemented",
+                 vector, cpu->fault_error);
         cpu->event_depth = 0;
         x86_unimplemented(cpu, why);
     }
@@ -354,8 +357,7 @@ void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
  * exception delivery counts as one instruction for the budget. */
 void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
 {
-    (void)has_error;
-    (void)error;
+    cpu->fault_error = has_error ? error : 0;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     if (cpu->event_depth > 0) {
         int cls = cpu->event_class;
@@ -564,8 +566,7 @@ void x86_single_step_after_exit(X86Cpu *cpu)
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)
 {
     if (vector < 0 || vector > 255) return -EINVAL;
-    (void)has_error_code;   /* real mode pushes no error code */
-    (void)error_code;
+    cpu->fault_error = has_error_code ? error_code : 0;   /* real mode pushes none */
     cpu->pending_vector = vector;
     return 0;
 }

@@ -262,6 +262,7 @@ struct X86Cpu {
     bool implicit_supervisor;     /* the access in progress is an implicit supervisor one */
     uint64_t fetch_fault_lin;     /* a #PF while decoding: its address and error code */
     uint32_t fetch_fault_error;
+    uint32_t fault_error;         /* error code of the exception being raised */
     X86TlbEntry tlb[X86_TLB_SIZE];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
 };

@@ -156,7 +156,10 @@ void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v);
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
 /* The same without faulting or filling the TLB (instruction fetch while decoding, the
  * bytes of an UNIMPLEMENTED exit): host pointer of `lin` and its guest-physical address,
- * or NULL with *pf_error the #PF error code (0: not RAM). */
+ * or NULL with *pf_error 0 (not RAM) or the #PF error code | X86_PF_REPORTED (a page
+ * fault, whose error code may be 0); X86_PF_NO_MEMORY for tables outside RAM. */
+#define X86_PF_REPORTED (1u << 30)
+#define X86_PF_NO_MEMORY 0xFFFFFFFFu
 uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gpa,
                         uint32_t *pf_error);
 

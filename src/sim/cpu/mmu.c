@@ -74,7 +74,10 @@ static inline X86PagingRegs paging_regs(const X86Cpu *cpu)
  * (a documented simplification: hardware would take an EPT violation). */
 static void set_accessed_dirty(X86Cpu *cpu, X86Walk *w, unsigned access, unsigned entry_size)
 {
+    bool pae = entry_size == 8;
     for (unsigned i = 0; i < w->levels; i++) {
+        /* PAE PDPTEs have no accessed bit: bits 8:5 are reserved (SDM 4.4.1) */
+        if (pae && i == 0) continue;
         uint64_t need = X86_PTE_A;
         if (i == w->levels - 1 && (access & X86_ACCESS_WRITE)) need |= X86_PTE_D;
         if (w->entry_gpa[i] == ~0ull || (w->entry[i] & need) == need) continue;
@@ -94,20 +97,29 @@ static inline bool user_access(const X86Cpu *cpu)
     return x86_cpl(cpu) == 3 && !cpu->implicit_supervisor;
 }
 
-#define PF_NO_MEMORY 0xFFFFFFFFu
-
-/* Translates `lin` for `access` with paging on. Returns 0 (w filled, A/D set) or the #PF
- * error code, or PF_NO_MEMORY when a table entry is not in RAM. */
-static uint32_t x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access, bool user, X86Walk *w)
+/* Translates `lin` for `access` with paging on. Returns true (w filled, A/D set), or false
+ * with *err the #PF error code (which may be 0: a supervisor read of a page that is not
+ * present), or X86_PF_NO_MEMORY when a table entry is not in RAM. */
+static bool x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access, bool user, X86Walk *w,
+                          uint32_t *err)
 {
+    /* PDPTE registers not loaded since the host set CR3/CR4 (KVM loads them at
+     * KVM_SET_SREGS): load them now; if that fails the walk reads them from memory. */
+    if ((cpu->cr4 & X86_CR4_PAE_BIT) && !cpu->pdpte_loaded) x86_load_pdptes(cpu, cpu->cr3);
     X86PagingRegs r = paging_regs(cpu);
     int st = x86_page_walk(&r, lin, pte_read, cpu, w);
-    if (st == X86_WALK_NO_MEMORY) return PF_NO_MEMORY;
-    uint32_t err = st == X86_WALK_FAULT ? (w->error | x86_page_access_bits(&r, access, user))
-                                        : x86_page_check(&r, w, access, user);
-    if (err) return err;
+    if (st == X86_WALK_NO_MEMORY) {
+        *err = X86_PF_NO_MEMORY;
+        return false;
+    }
+    if (st == X86_WALK_FAULT) {
+        *err = w->error | x86_page_access_bits(&r, access, user);
+        return false;
+    }
+    *err = x86_page_check(&r, w, access, user);
+    if (*err) return false;
     set_accessed_dirty(cpu, w, access, (cpu->cr4 & X86_CR4_PAE_BIT) ? 8 : 4);
-    return 0;
+    return true;
 }
 
 /* #PF: CR2 = the linear address, then the exception with its error code (SDM Vol. 3A,
@@ -115,7 +127,8 @@ static uint32_t x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access, bool u
 static NORETURN void page_fault(X86Cpu *cpu, uint64_t lin, uint32_t err)
 {
     cpu->implicit_supervisor = false;
-    if (err == PF_NO_MEMORY) x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
+    if (err == X86_PF_NO_MEMORY) x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
+    err &= ~X86_PF_REPORTED;
     cpu->cr2 = (uint32_t)lin;
     x86_fault(cpu, X86_EXC_PF, true, err);
 }
@@ -127,9 +140,10 @@ uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gp
     uint64_t g = lin;
     if (cpu->cr0 & X86_CR0_PG) {
         X86Walk w;
-        uint32_t err = x86_translate(cpu, lin, access, user_access(cpu), &w);
-        if (err) {
-            *pf_error = err;
+        uint32_t err;
+        if (!x86_translate(cpu, lin, access, user_access(cpu), &w, &err)) {
+            /* a fault with error code 0 is still a fault: report it as not-0 */
+            *pf_error = err | X86_PF_REPORTED;
             return NULL;
         }
         g = w.gpa;
@@ -154,8 +168,8 @@ static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *g
     if (cpu->cr0 & X86_CR0_PG) {
         bool user = user_access(cpu);
         X86Walk w;
-        uint32_t err = x86_translate(cpu, lin, access, user, &w);
-        if (err) page_fault(cpu, lin, err);
+        uint32_t err;
+        if (!x86_translate(cpu, lin, access, user, &w, &err)) page_fault(cpu, lin, err);
         gpa = w.gpa;
         bool strict_user = user || cpu->tlb_user;
         r_ok = !strict_user || w.user;
