@@ -210,6 +210,8 @@ struct X86Cpu {
     int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
     uint64_t events_delivered;    /* interrupts and exceptions delivered so far */
     int pending_vector;           /* injected by the kernel: delivered at the next run */
+    bool pending_has_error;       /* ... with this error code (protected mode) */
+    uint32_t pending_error;
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
     uint64_t mmio_replay[16];
     uint64_t mmio_replay_gpa[16];
@@ -258,8 +260,8 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data);
 /* After X86_EXIT_CPUID / RDMSR / WRMSR handled by the kernel: RIP past the instruction. */
 void x86_cpu_skip_instruction(X86Cpu *cpu);
 /* Injects an exception, delivered at the start of the next run (e.g. #GP for a bad MSR).
- * The return address is the current RIP (a fault). Real mode pushes no error code, so
- * has_error_code/error_code are accepted for the protected-mode future and unused today.
+ * The return address is the current RIP (a fault). Real mode pushes no error code;
+ * protected mode pushes error_code when has_error_code.
  * Returns 0, or -EINVAL for a vector outside 0-255. */
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code,
                             uint32_t error_code);

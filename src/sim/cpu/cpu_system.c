@@ -5,11 +5,13 @@
  */
 #include "sim/cpu/cpu_internal.h"
 
-/* F5 CMC, F8 CLC, F9 STC, FA CLI, FB STI, FC CLD, FD STD. Real mode runs at CPL 0, so
- * CLI/STI need no IOPL check. STI with IF clear blocks interrupts for one instruction
- * (SDM Vol. 2B, STI). */
+/* F5 CMC, F8 CLC, F9 STC, FA CLI, FB STI, FC CLD, FD STD. CLI/STI: #GP(0) when CPL >
+ * IOPL (virtual-8086 mode: IOPL < 3; no PVI/VME). STI with IF clear blocks interrupts for
+ * one instruction (SDM Vol. 2B, CLI/STI). */
 void op_flagop(X86Cpu *cpu, const X86Insn *in)
 {
+    if ((in->op == 0xFA || in->op == 0xFB) && x86_pe(cpu) && x86_cpl(cpu) > x86_iopl(cpu))
+        x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t f = flags_get(cpu);
     switch (in->op) {
     case 0xF5: f ^= X86_FLAG_CF; break;
@@ -33,6 +35,7 @@ void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned cr = in->reg;
     if (cr == 1 || cr > 4) x86_fault(cpu, X86_EXC_UD, false, 0);
+    x86_require_cpl0(cpu);
     uint64_t *p = cr == 0 ? &cpu->cr0 : cr == 2 ? &cpu->cr2 : cr == 3 ? &cpu->cr3 : &cpu->cr4;
     if (in->op == 0x120) {
         reg_write(cpu, in->rm, 4, (uint32_t)*p);
@@ -57,6 +60,7 @@ void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
 void op_mov_dr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned dr = in->reg;
+    x86_require_cpl0(cpu);
     if (dr == 4 || dr == 5) {
         if (cpu->cr4 & (1u << 3)) x86_fault(cpu, X86_EXC_UD, false, 0);
         dr += 2;
@@ -79,8 +83,17 @@ static void sys_exit(X86Cpu *cpu, const X86Insn *in, X86Exit reason)
 }
 
 void op_cpuid(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_CPUID); }
-void op_rdmsr(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_RDMSR); }
-void op_wrmsr(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_WRMSR); }
+void op_rdmsr(X86Cpu *cpu, const X86Insn *in)
+{
+    x86_require_cpl0(cpu);
+    sys_exit(cpu, in, X86_EXIT_RDMSR);
+}
+
+void op_wrmsr(X86Cpu *cpu, const X86Insn *in)
+{
+    x86_require_cpl0(cpu);
+    sys_exit(cpu, in, X86_EXIT_WRMSR);
+}
 
 /* RDTSC: a counter that advances with every retired instruction. */
 void op_rdtsc(X86Cpu *cpu, const X86Insn *in)
@@ -89,13 +102,6 @@ void op_rdtsc(X86Cpu *cpu, const X86Insn *in)
     uint64_t t = cpu->tsc + cpu->instructions_retired;
     reg_write(cpu, X86_RAX, 4, (uint32_t)t);
     reg_write(cpu, X86_RDX, 4, (uint32_t)(t >> 32));
-}
-
-/* 0F 00: SLDT STR LLDT LTR VERR VERW are not recognized in real mode (#UD). */
-void op_grp6(X86Cpu *cpu, const X86Insn *in)
-{
-    (void)in;
-    x86_fault(cpu, X86_EXC_UD, false, 0);
 }
 
 /* 0F 01: /0 SGDT, /1 SIDT, /2 LGDT, /3 LIDT, /4 SMSW, /6 LMSW, /7 INVLPG; /5 is #UD. The
@@ -116,6 +122,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         break;
     }
     case 2: case 3: {
+        x86_require_cpl0(cpu);
         X86DescTable *t = in->reg == 2 ? &cpu->gdtr : &cpu->idtr;
         uint32_t ea = insn_ea(cpu, in);
         uint32_t next = ea + 2;
@@ -132,12 +139,14 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         else rm_write(cpu, in, 2, (uint32_t)cpu->cr0 & 0xFFFF);
         break;
     case 6: { /* LMSW: PE MP EM TS; PE can be set but not cleared */
+        x86_require_cpl0(cpu);
         uint32_t v = rm_read(cpu, in, 2);
         cpu->cr0 = (cpu->cr0 & ~0xEull) | (v & 0xF) | (cpu->cr0 & X86_CR0_PE);
         cpu->pending |= X86_PENDING_END;
         break;
     }
     case 7: /* INVLPG */
+        x86_require_cpl0(cpu);
         for (unsigned i = 0; i < X86_TLB_SIZE; i++)
             cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
         break;
@@ -149,14 +158,15 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
 void op_clts(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
+    x86_require_cpl0(cpu);
     cpu->cr0 &= ~(uint64_t)X86_CR0_TS;
 }
 
 /* INVD / WBINVD: no caches to model. */
 void op_wbinvd(X86Cpu *cpu, const X86Insn *in)
 {
-    (void)cpu;
     (void)in;
+    x86_require_cpl0(cpu);
 }
 
 /* WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set (SDM Vol. 2B, WAIT). */
