@@ -808,9 +808,11 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
     } else {
         nip = lin_read(cpu, (uint32_t)(nb + TSS16_IP), 2);
         nfl = lin_read(cpu, (uint32_t)(nb + TSS16_FLAGS), 2) | (f & 0xFFFF0000u & ~X86_FLAG_VM);
+        /* The upper halves of the registers read as ones after a switch to a 16-bit
+         * task, as the 386 leaves them (test386.asm POST 0x22 checks it; the SDM leaves
+         * them undefined). */
         for (int r = 0; r < 8; r++)
-            ngpr[r] = (uint32_t)(cpu->gpr[r] & 0xFFFF0000u) |
-                      lin_read(cpu, (uint32_t)(nb + TSS16_AX + 2 * r), 2);
+            ngpr[r] = 0xFFFF0000u | lin_read(cpu, (uint32_t)(nb + TSS16_AX + 2 * r), 2);
         for (int s = 0; s < 4; s++)
             nsel[s] = (uint16_t)lin_read(cpu, (uint32_t)(nb + TSS16_ES + 2 * s), 2);
         nldt = (uint16_t)lin_read(cpu, (uint32_t)(nb + TSS16_LDT), 2);
