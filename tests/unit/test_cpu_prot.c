@@ -506,6 +506,37 @@ static void test_descriptor_instructions(void **state)
     assert_true(x86_cpu_get_rflags(cpu) & 0x40);
 }
 
+/* Big real mode: after CR0.PE is cleared, a real-mode load of DS sets its base only and
+ * keeps the 4 GiB limit loaded in protected mode (SDM Vol. 3A, 21.1.1), so 32-bit offsets
+ * past 64 KiB work. */
+static void test_unreal_mode(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = {
+        0x0F, 0x20, 0xC0,              /* mov eax, cr0 */
+        0x24, 0xFE,                    /* and al, 0xFE */
+        0x0F, 0x22, 0xC0,              /* mov cr0, eax: real mode, caches kept */
+        0xEA, 0x10, 0x00, 0x00, 0x00, 0x00, 0x10,   /* jmp far 0x1000:0x0010 (ptr16:32) */
+    };
+    load(fx, CODE, code, sizeof code);
+    static const uint8_t real[] = {
+        0x31, 0xC0,                    /* xor ax, ax (32-bit CS kept: xor eax, eax) */
+        0x8E, 0xD8,                    /* mov ds, ax */
+        0xBB, 0x00, 0x00, 0x08, 0x00,  /* mov ebx, 0x80000 */
+        0xC7, 0x03, 0x44, 0x33, 0x22, 0x11,   /* mov dword [ebx], 0x11223344 */
+        0x8E, 0xC0,                    /* mov es, ax */
+        0xF4,
+    };
+    load(fx, CODE + 0x10, real, sizeof real);
+    assert_int_equal(x86_cpu_run(cpu, 100), X86_EXIT_HLT);
+    assert_int_equal(cpu->cr0 & 1, 0);
+    assert_int_equal(cpu->cs.base, 0x10000);
+    assert_int_equal(cpu->ds.base, 0);
+    assert_int_equal(cpu->ds.limit, 0xFFFFFFFF);
+    assert_int_equal(get32(fx, 0x80000), 0x11223344);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_iopl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v86_int_gp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_descriptor_instructions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreal_mode, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * The x86 interpreter: the vCPU of the sim kernel.
  *
- * A real-mode x86 CPU as a 386 or later runs it (8086/186/286 integer instructions and the
- * 386 additions reachable in real mode), written as the start of a full x86 CPU: segment
+ * A 32-bit x86 CPU in real, protected and virtual-8086 mode (segmentation, privilege,
+ * gates, tasks; 8086-386 integer instructions), written as the start of a full x86 CPU: segment
  * registers keep their whole descriptor cache, operand/address size come from CS.D, the
  * mode and the 0x66/0x67 prefixes, every memory access goes segment -> linear -> physical
  * through one function (mmu.c) and every exception is raised through one function that
@@ -265,8 +265,8 @@ void x86_cpu_skip_instruction(X86Cpu *cpu);
  * Returns 0, or -EINVAL for a vector outside 0-255. */
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code,
                             uint32_t error_code);
-/* Loads a segment register in real mode: selector, base = selector << 4; limit and
- * attributes are kept (SDM Vol. 3A, 21.1.1). */
+/* Sets a segment register as a real-mode load would: selector, base = selector << 4;
+ * limit and attributes are kept (SDM Vol. 3A, 21.1.1). For tests and loaders. */
 void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector);
 const char *x86_exit_name(X86Exit e);
 
