@@ -99,7 +99,10 @@ typedef enum {
  * interrupt, trap and task gates, stack switch from the TSS, error codes, virtual-8086
  * exits to ring 0 (SDM Vol. 3A, 6.12 and 21.1.4; Vol. 3B, 20.3). Returns with the CPU at
  * the handler's first instruction; a fault during delivery goes through x86_fault, which
- * applies the double-fault rules. */
+ * applies the double-fault rules and longjmps to the run loop, so it must be called from
+ * within x86_cpu_run (a handler, the run loop or its start), never from outside. The
+ * return address is cpu->next_rip for software interrupts, else cpu->rip: a caller
+ * delivering at an instruction boundary sets both to the next instruction. */
 void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
                        uint32_t error_code);
 /* Leaves x86_cpu_run with `reason` (cpu->exit filled by the caller). RIP is cpu->rip. */
