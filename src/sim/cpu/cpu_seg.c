@@ -312,42 +312,74 @@ static void far_to_task(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src)
     task_switch(cpu, tsel, &t, src, false, 0, cpu->next_rip);
 }
 
+/* A far transfer in real or virtual-8086 mode: CS = selector (base = selector * 16), EIP =
+ * offset, which must be within the CS limit (#GP(0)). */
+static void real_far_to(X86Cpu *cpu, uint16_t sel, uint32_t off)
+{
+    if (off > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
+    x86_load_seg(cpu, X86_CS, sel);
+    if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
+    cpu->next_rip = off;
+    cpu->pending |= X86_PENDING_END;
+}
+
+/* The descriptor of a protected-mode far JMP/CALL target: null is #GP(0), a selector
+ * outside its table #GP(selector). */
+static void far_desc(X86Cpu *cpu, uint16_t sel, Desc *d)
+{
+    if ((sel & ~3u) == 0) fault_sel(cpu, X86_EXC_GP, 0);
+    if (!desc_read(cpu, sel, d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+}
+
+/* A code segment as a direct JMP/CALL target: conforming with DPL <= CPL, or
+ * non-conforming with RPL <= CPL and DPL = CPL (#GP(selector)); present (#NP). */
+static void check_direct_code(X86Cpu *cpu, uint16_t sel, const Desc *d, unsigned cpl)
+{
+    if (!desc_code(d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+    if (desc_conforming(d) ? desc_dpl(d) > cpl : (SEL_RPL(sel) > cpl || desc_dpl(d) != cpl))
+        fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+    if (!desc_present(d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
+}
+
+/* A call gate as a JMP/CALL target (SDM Vol. 3A, 5.8.4): gate DPL >= CPL and >= RPL
+ * (#GP(gate)), present (#NP(gate)); its code segment a present code segment with DPL <=
+ * CPL (#GP/#NP with its selector). Returns that segment's selector and the gate offset. */
+static void call_gate_target(X86Cpu *cpu, uint16_t sel, const Desc *g, Desc *c,
+                             uint16_t *csel, uint32_t *goff)
+{
+    unsigned cpl = x86_cpl(cpu);
+    if (desc_dpl(g) < cpl || SEL_RPL(sel) > desc_dpl(g)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+    if (!desc_present(g)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
+    *csel = (uint16_t)(g->lo >> 16);
+    *goff = (g->lo & 0xFFFF) | (desc_type(g) == SYS_CALL32 ? (g->hi & 0xFFFF0000u) : 0);
+    code_desc(cpu, *csel, c, 0);
+    if (desc_dpl(c) > cpl) fault_sel(cpu, X86_EXC_GP, SEL_ERR(*csel));
+    if (!desc_present(c)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(*csel));
+}
+
 void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
 {
     if (osz == 2) off &= 0xFFFF;
     if (!x86_pm(cpu)) {
-        if (off > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
-        x86_load_seg(cpu, X86_CS, sel);
-        if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
-        cpu->next_rip = off;
-        cpu->pending |= X86_PENDING_END;
+        real_far_to(cpu, sel, off);
         return;
     }
     unsigned cpl = x86_cpl(cpu);
     Desc d;
-    if ((sel & ~3u) == 0) fault_sel(cpu, X86_EXC_GP, 0);
-    if (!desc_read(cpu, sel, &d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+    far_desc(cpu, sel, &d);
     if (desc_s(&d)) {
-        if (!desc_code(&d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
-        if (desc_conforming(&d) ? desc_dpl(&d) > cpl
-                                : (SEL_RPL(sel) > cpl || desc_dpl(&d) != cpl))
-            fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
-        if (!desc_present(&d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
+        check_direct_code(cpu, sel, &d, cpl);
         load_cs(cpu, &d, sel, cpl, off);
         return;
     }
     switch (desc_type(&d)) {
     case SYS_CALL16: case SYS_CALL32: {
-        if (desc_dpl(&d) < cpl || SEL_RPL(sel) > desc_dpl(&d))
-            fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
-        if (!desc_present(&d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
-        uint16_t csel = (uint16_t)(d.lo >> 16);
-        uint32_t goff = (d.lo & 0xFFFF) | (desc_type(&d) == SYS_CALL32 ? (d.hi & 0xFFFF0000u) : 0);
+        /* JMP through a call gate never changes the privilege level. */
+        uint16_t csel;
+        uint32_t goff;
         Desc c;
-        code_desc(cpu, csel, &c, 0);
-        if (desc_conforming(&c) ? desc_dpl(&c) > cpl : desc_dpl(&c) != cpl)
-            fault_sel(cpu, X86_EXC_GP, SEL_ERR(csel));
-        if (!desc_present(&c)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(csel));
+        call_gate_target(cpu, sel, &d, &c, &csel, &goff);
+        if (!desc_conforming(&c) && desc_dpl(&c) != cpl) fault_sel(cpu, X86_EXC_GP, SEL_ERR(csel));
         load_cs(cpu, &c, csel, cpl, goff);
         return;
     }
@@ -359,42 +391,40 @@ void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
     }
 }
 
+/* Pushes CS and the return EIP (`size` bytes each) on stack `st` and transfers to CS
+ * descriptor `c` at privilege `cpl`, offset `off`; commits the stack. */
+static void call_to(X86Cpu *cpu, Stack *st, unsigned size, Desc *c, uint16_t csel,
+                    unsigned cpl, uint32_t off, uint16_t old_cs, uint32_t ret)
+{
+    if (off > desc_segment(c, csel).limit) fault_sel(cpu, X86_EXC_GP, 0);
+    stack_push(cpu, st, size, old_cs);
+    stack_push(cpu, st, size, ret);
+    load_cs(cpu, c, csel, cpl, off);
+    if (cpl != x86_cpl(cpu)) cpu->ss = st->seg;
+    set_stack(cpu, st);
+}
+
 void x86_far_call(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
 {
     if (osz == 2) off &= 0xFFFF;
     uint32_t ret = (uint32_t)cpu->next_rip;
+    uint16_t old_cs = cpu->cs.selector;
     if (!x86_pm(cpu)) {
         if (off > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
         Stack st = current_stack(cpu);
-        st.sp = sp_get(cpu);
-        uint32_t m = sp_mask(cpu);
-        mem_write(cpu, X86_SS, (st.sp - osz) & m, osz, cpu->cs.selector);
-        mem_write(cpu, X86_SS, (st.sp - 2 * osz) & m, osz, ret);
-        sp_set(cpu, (st.sp - 2 * osz) & m);
-        x86_load_seg(cpu, X86_CS, sel);
-        if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
-        cpu->next_rip = off;
-        cpu->pending |= X86_PENDING_END;
+        stack_push(cpu, &st, osz, old_cs);
+        stack_push(cpu, &st, osz, ret);
+        real_far_to(cpu, sel, off);
+        set_stack(cpu, &st);
         return;
     }
     unsigned cpl = x86_cpl(cpu);
     Desc d;
-    if ((sel & ~3u) == 0) fault_sel(cpu, X86_EXC_GP, 0);
-    if (!desc_read(cpu, sel, &d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+    far_desc(cpu, sel, &d);
     if (desc_s(&d)) {
-        if (!desc_code(&d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
-        if (desc_conforming(&d) ? desc_dpl(&d) > cpl
-                                : (SEL_RPL(sel) > cpl || desc_dpl(&d) != cpl))
-            fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
-        if (!desc_present(&d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
+        check_direct_code(cpu, sel, &d, cpl);
         Stack st = current_stack(cpu);
-        uint16_t old_cs = cpu->cs.selector;
-        X86Segment cs = desc_segment(&d, sel);
-        if (off > cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
-        stack_push(cpu, &st, osz, old_cs);
-        stack_push(cpu, &st, osz, ret);
-        load_cs(cpu, &d, sel, cpl, off);
-        set_stack(cpu, &st);
+        call_to(cpu, &st, osz, &d, sel, cpl, off, old_cs, ret);
         return;
     }
     switch (desc_type(&d)) {
@@ -405,48 +435,33 @@ void x86_far_call(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
     default:
         fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
     }
-    /* Call gate (SDM Vol. 3A, 5.8.4-5.8.6; Vol. 2A, CALL "CALL-GATE"). */
-    if (desc_dpl(&d) < cpl || SEL_RPL(sel) > desc_dpl(&d)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
-    if (!desc_present(&d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
-    bool gate32 = desc_type(&d) == SYS_CALL32;
-    unsigned gsz = gate32 ? 4 : 2;
-    uint16_t csel = (uint16_t)(d.lo >> 16);
-    uint32_t goff = (d.lo & 0xFFFF) | (gate32 ? (d.hi & 0xFFFF0000u) : 0);
+    /* Call gate (SDM Vol. 3A, 5.8.5-5.8.6; Vol. 2A, CALL "CALL-GATE"): the gate's size
+     * sets the size of everything pushed. */
+    unsigned gsz = desc_type(&d) == SYS_CALL32 ? 4 : 2;
+    uint16_t csel;
+    uint32_t goff;
     Desc c;
-    code_desc(cpu, csel, &c, 0);
-    if (desc_dpl(&c) > cpl) fault_sel(cpu, X86_EXC_GP, SEL_ERR(csel));
-    if (!desc_present(&c)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(csel));
+    call_gate_target(cpu, sel, &d, &c, &csel, &goff);
     unsigned dpl = desc_dpl(&c);
-    uint16_t old_cs = cpu->cs.selector;
-    if (!desc_conforming(&c) && dpl < cpl) {
-        /* More privileged: the new stack from the TSS, the old SS:ESP and the gate's
-         * parameter count of words/dwords copied from the old stack. */
-        Stack ns = tss_stack(cpu, dpl, 0);
-        Stack os = current_stack(cpu);
-        unsigned count = d.hi & 0x1F;
-        X86Segment cs = desc_segment(&c, csel);
-        if (goff > cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
-        stack_push(cpu, &ns, gsz, cpu->ss.selector);
-        stack_push(cpu, &ns, gsz, os.sp & ((os.seg.attr & X86_AR_DB) ? 0xFFFFFFFFu : 0xFFFFu));
-        for (unsigned i = count; i-- > 0;) {
-            Stack p = os;
-            p.sp = os.sp + i * gsz;
-            stack_push(cpu, &ns, gsz, stack_pop(cpu, &p, gsz));
-        }
-        stack_push(cpu, &ns, gsz, old_cs);
-        stack_push(cpu, &ns, gsz, ret);
-        load_cs(cpu, &c, csel, dpl, goff);
-        cpu->ss = ns.seg;
-        set_stack(cpu, &ns);
+    if (desc_conforming(&c) || dpl == cpl) {
+        Stack st = current_stack(cpu);
+        call_to(cpu, &st, gsz, &c, csel, cpl, goff, old_cs, ret);
         return;
     }
-    Stack st = current_stack(cpu);
-    X86Segment cs = desc_segment(&c, csel);
-    if (goff > cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
-    stack_push(cpu, &st, gsz, old_cs);
-    stack_push(cpu, &st, gsz, ret);
-    load_cs(cpu, &c, csel, cpl, goff);
-    set_stack(cpu, &st);
+    /* More privileged: the new stack from the TSS, the old SS:ESP and the gate's parameter
+     * count of words/dwords copied from the old stack. */
+    Stack ns = tss_stack(cpu, dpl, 0);
+    Stack os = current_stack(cpu);
+    unsigned count = d.hi & 0x1F;
+    if (goff > desc_segment(&c, csel).limit) fault_sel(cpu, X86_EXC_GP, 0);
+    stack_push(cpu, &ns, gsz, cpu->ss.selector);
+    stack_push(cpu, &ns, gsz, os.sp & ((os.seg.attr & X86_AR_DB) ? 0xFFFFFFFFu : 0xFFFFu));
+    for (unsigned i = count; i-- > 0;) {
+        Stack p = os;
+        p.sp = os.sp + i * gsz;
+        stack_push(cpu, &ns, gsz, stack_pop(cpu, &p, gsz));
+    }
+    call_to(cpu, &ns, gsz, &c, csel, dpl, goff, old_cs, ret);
 }
 
 /* The checks of a return to CS selector `sel` (SDM Vol. 2A, RET / IRET "RETURN-TO-..."):
@@ -482,10 +497,7 @@ void x86_far_ret(X86Cpu *cpu, unsigned osz, uint32_t imm)
     uint16_t sel = (uint16_t)stack_pop(cpu, &st, osz);
     if (osz == 2) ip &= 0xFFFF;
     if (!x86_pm(cpu)) {
-        if (ip > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
-        x86_load_seg(cpu, X86_CS, sel);
-        if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
-        cpu->next_rip = ip;
+        real_far_to(cpu, sel, ip);
         st.sp += imm;
         set_stack(cpu, &st);
         return;
@@ -568,22 +580,16 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
     }
     if (!x86_pm(cpu)) {
         Stack st = current_stack(cpu);
-        st.sp = sp_get(cpu);
         uint32_t ip = stack_pop(cpu, &st, osz);
         uint16_t cs = (uint16_t)stack_pop(cpu, &st, osz);
         uint32_t fl = stack_pop(cpu, &st, osz);
         if (osz == 2) ip &= 0xFFFF;
-        if (ip > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
         uint32_t f = flags_get(cpu);
         uint32_t mask = osz == 2 ? 0x7FD5u : 0x257FD5u;
         if (x86_v86(cpu)) mask &= ~X86_FLAG_IOPL;
-        f = (f & ~mask) | (fl & mask);
-        x86_load_seg(cpu, X86_CS, cs);
-        if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
-        cpu->flags = f | X86_FLAG_FIXED;
-        cpu->next_rip = ip;
+        real_far_to(cpu, cs, ip);
+        cpu->flags = (f & ~mask) | (fl & mask) | X86_FLAG_FIXED;
         set_stack(cpu, &st);
-        cpu->pending |= X86_PENDING_END;
         return;
     }
     if (flags_get(cpu) & X86_FLAG_NT) {
