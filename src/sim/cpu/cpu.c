@@ -180,6 +180,12 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         if (r != 0) {
             if (b->n > 0) break;
             if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+            if (r == X86_EXC_PF) {     /* the fetch's page fault (x86_decode recorded it) */
+                cpu->cr2 = (uint32_t)cpu->fetch_fault_lin;
+                if (cpu->fetch_fault_error == X86_PF_NO_MEMORY)
+                    x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
+                x86_fault(cpu, X86_EXC_PF, true, cpu->fetch_fault_error & ~X86_PF_REPORTED);
+            }
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
         if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
@@ -239,14 +245,32 @@ static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
     return true;
 }
 
+/* With paging, a block whose last instruction runs onto a second page is only valid
+ * while that page still maps to the same guest-physical page (blocks are keyed by the
+ * first byte's guest-physical address). */
+static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t lin)
+{
+    if (LIKELY(b->last_page == b->first_page) || !(cpu->cr0 & X86_CR0_PG)) return true;
+    uint64_t last_lin = (uint32_t)(lin + (b->gpa_end - 1 - b->gpa));
+    uint64_t gpa;
+    uint32_t err;
+    if (!x86_probe_page(cpu, last_lin, X86_ACCESS_EXEC, &gpa, &err)) return false;
+    return (gpa & ~0xFFFull) == b->last_page;
+}
+
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint64_t gpa = lin;    /* x86_translate: no paging in real mode */
+    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     uint32_t mode = cpu_mode(cpu);
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
             continue;
+        if (UNLIKELY(!block_second_page_current(cpu, b, lin))) {
+            b->dead = 1;
+            block_unhash(cpu->code, b);
+            break;
+        }
         if (LIKELY(b->epoch == cpu->code_epoch))
             return b;
         /* The host may have written guest memory since this block was decoded. */
@@ -328,6 +352,7 @@ void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_erro
  * delivery counts as one instruction for the budget. */
 void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
 {
+    cpu->fault_error = has_error ? error : 0;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     if (cpu->event_depth > 0) {
         int first = cpu->event_class, second = exc_class(vector);
@@ -366,7 +391,9 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
     cpu->exit.unimpl.linear = lin;
     cpu->exit.unimpl.len = 0;
     for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
-        uint8_t *p = x86_ram_ptr(cpu, lin + i, 1, X86_ACCESS_READ);
+        uint64_t gpa;
+        uint32_t err;
+        const uint8_t *p = x86_probe_page(cpu, lin + i, X86_ACCESS_READ, &gpa, &err);
         if (!p) break;
         cpu->exit.unimpl.bytes[i] = *p;
         cpu->exit.unimpl.len = (uint8_t)(i + 1);
@@ -404,6 +431,15 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         if (UNLIKELY(cpu->instructions_retired >= limit)) {
             cpu->run_exit = X86_EXIT_BUDGET;
             return;
+        }
+        /* The TLB holds entries for one privilege level: a change of CPL (which only a
+         * block-ending instruction or an event can make) drops them (mmu.c). */
+        if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
+            bool user = x86_cpl(cpu) == 3;
+            if (user != cpu->tlb_user) {
+                x86_tlb_flush_all(cpu);
+                cpu->tlb_user = user;
+            }
         }
         uint64_t left = limit - cpu->instructions_retired;
         uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
@@ -524,6 +560,7 @@ void x86_single_step_after_exit(X86Cpu *cpu)
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)
 {
     if (vector < 0 || vector > 255) return -EINVAL;
+    cpu->fault_error = has_error_code ? error_code : 0;   /* real mode pushes none */
     cpu->pending_vector = vector;
     cpu->pending_has_error = has_error_code;
     cpu->pending_error = error_code;
@@ -593,6 +630,9 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->dr[6] = 0xFFFF0FF0;
     cpu->dr[7] = 0x400;
     cpu->efer = 0;
+    cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+    cpu->implicit_supervisor = false;
+    cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;
     cpu->lf_op = LF_NONE;
     cpu->interrupt_shadow = 0;
@@ -607,7 +647,8 @@ void x86_cpu_reset(X86Cpu *cpu)
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
     for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
-        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
+        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
+        cpu->tlb[i].global = false;
         cpu->tlb[i].host = NULL;
         cpu->tlb[i].gpa_page = ~0ull;
     }
@@ -616,6 +657,7 @@ void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 void x86_cpu_tlb_flush(X86Cpu *cpu)
 {
     x86_cpu_tlb_invalidate(cpu);
+    cpu->pdpte_loaded = false;     /* the host changed the registers: read them again */
     code_flush_all(cpu);
 }
 
@@ -634,7 +676,7 @@ const char *x86_exit_name(X86Exit e)
 {
     static const char *const names[] = {
         "NONE", "HLT", "IO", "MMIO", "CPUID", "RDMSR", "WRMSR", "TRIPLE_FAULT",
-        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE",
+        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE", "VMCALL",
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sim/cpu/cpu.h"
+#include "sim/cpu/pagewalk.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -179,8 +180,42 @@ static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned s
 }
 uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size);
 void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v);
-/* Whether [lin, lin + size) is writable RAM (no fault, no exit); returns host pointer. */
+/* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
+ * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
+/* The same without faulting or filling the TLB (instruction fetch while decoding, the
+ * bytes of an UNIMPLEMENTED exit): host pointer of `lin` and its guest-physical address,
+ * or NULL with *pf_error 0 (not RAM) or the #PF error code | X86_PF_REPORTED (a page
+ * fault, whose error code may be 0); X86_PF_NO_MEMORY for tables outside RAM. */
+#define X86_PF_REPORTED (1u << 30)
+#define X86_PF_NO_MEMORY 0xFFFFFFFFu
+uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gpa,
+                        uint32_t *pf_error);
+
+/* Current privilege level (SDM Vol. 3A, 5.5; VMX keeps it in SS.DPL, Vol. 3C 25.4.1):
+ * 0 in real mode, 3 in virtual-8086 mode. */
+static inline unsigned x86_cpl(const X86Cpu *cpu)
+{
+    if (!(cpu->cr0 & X86_CR0_PE)) return 0;
+    if (cpu->flags & X86_FLAG_VM) return 3;
+    return (cpu->ss.attr >> X86_AR_DPL_SHIFT) & 3;
+}
+
+/* Paging (mmu.c). The guest-physical address of an instruction fetch at linear `lin`
+ * (raises #PF; not-RAM is an UNIMPLEMENTED exit). */
+uint64_t x86_fetch_gpa_slow(X86Cpu *cpu, uint64_t lin);
+static inline uint64_t x86_fetch_gpa(X86Cpu *cpu, uint64_t lin)
+{
+    if (LIKELY(!(cpu->cr0 & X86_CR0_PG))) return lin;
+    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    if (e->tag_exec == (lin >> 12)) return e->gpa_page | (lin & 0xFFF);
+    return x86_fetch_gpa_slow(cpu, lin);
+}
+void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin);
+void x86_tlb_flush_nonglobal(X86Cpu *cpu);
+bool x86_load_pdptes(X86Cpu *cpu, uint64_t cr3);
+/* Every TLB entry goes (MOV CR0/CR4 paging bits, EFER.NXE, a privilege-level change). */
+static inline void x86_tlb_flush_all(X86Cpu *cpu) { x86_cpu_tlb_invalidate(cpu); }
 
 static inline uint32_t ld_le(const uint8_t *p, unsigned size)
 {
@@ -213,6 +248,23 @@ static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t 
         return;
     }
     x86_write_slow(cpu, lin, size, v);
+}
+
+/* Implicit supervisor accesses (SDM Vol. 3A, 4.6: descriptor tables, the TSS, ...):
+ * allowed on supervisor pages whatever the CPL. */
+static inline uint32_t sys_read(X86Cpu *cpu, uint64_t lin, unsigned size)
+{
+    cpu->implicit_supervisor = true;
+    uint32_t v = lin_read(cpu, lin, size);
+    cpu->implicit_supervisor = false;
+    return v;
+}
+
+static inline void sys_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
+{
+    cpu->implicit_supervisor = true;
+    lin_write(cpu, lin, size, v);
+    cpu->implicit_supervisor = false;
 }
 
 static inline uint32_t mem_read(X86Cpu *cpu, int seg, uint32_t off, unsigned size)
@@ -363,14 +415,7 @@ static inline bool x86_pm(const X86Cpu *cpu)
 {
     return (cpu->cr0 & X86_CR0_PE) && !(cpu->flags & X86_FLAG_VM);
 }
-/* CPL is SS.DPL, as the VMCS defines it (SDM Vol. 3C, 25.4.1): 0 in real mode, 3 in
- * virtual-8086 mode (SS.DPL is 3 there). */
-static inline unsigned x86_cpl(const X86Cpu *cpu)
-{
-    if (!(cpu->cr0 & X86_CR0_PE)) return 0;
-    if (cpu->flags & X86_FLAG_VM) return 3;
-    return (cpu->ss.attr >> X86_AR_DPL_SHIFT) & 3;
-}
+/* x86_cpl (above, with paging): CPL is SS.DPL as the VMCS defines it. */
 static inline unsigned x86_iopl(const X86Cpu *cpu) { return (cpu->flags >> 12) & 3; }
 /* Privileged instructions: #GP(0) unless CPL 0 (SDM Vol. 3A, 5.9). */
 static inline void x86_require_cpl0(X86Cpu *cpu)
@@ -429,6 +474,7 @@ H(op_flagop); H(op_mov_cr); H(op_mov_dr); H(op_cpuid); H(op_rdtsc); H(op_rdmsr);
 H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd); H(op_wait);
 /* cpu_seg.c */
 H(op_lar_lsl); H(op_arpl);
+H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit);
 #undef H
 
 #endif

@@ -71,8 +71,8 @@ static bool desc_read(X86Cpu *cpu, uint16_t sel, Desc *d)
     }
     if ((uint32_t)(sel | 7u) > limit) return false;
     d->addr = (uint32_t)(base + (sel & ~7u));
-    d->lo = lin_read(cpu, d->addr, 4);
-    d->hi = lin_read(cpu, d->addr + 4, 4);
+    d->lo = sys_read(cpu, d->addr, 4);
+    d->hi = sys_read(cpu, d->addr + 4, 4);
     return true;
 }
 
@@ -81,7 +81,7 @@ static void desc_set_accessed(X86Cpu *cpu, Desc *d)
 {
     if (d->hi & (X86_SEG_ACCESSED << 8)) return;
     d->hi |= X86_SEG_ACCESSED << 8;
-    lin_write(cpu, d->addr + 5, 1, (d->hi >> 8) & 0xFF);
+    sys_write(cpu, d->addr + 5, 1, (d->hi >> 8) & 0xFF);
 }
 
 static inline NORETURN void fault_sel(X86Cpu *cpu, int vector, uint32_t err)
@@ -192,6 +192,8 @@ typedef struct {
     X86Segment seg;
     uint32_t sp;
     uint32_t err;              /* error code of #SS for this stack */
+    bool supervisor;           /* an inner-level stack from the TSS: supervisor accesses
+                                * while CPL is still the outer one (SDM Vol. 3A, 4.6) */
 } Stack;
 
 static bool stack_ok(const X86Segment *s, uint32_t off, unsigned size)
@@ -208,7 +210,8 @@ static void stack_push(X86Cpu *cpu, Stack *st, unsigned size, uint32_t v)
     uint32_t m = (st->seg.attr & X86_AR_DB) ? 0xFFFFFFFFu : 0xFFFFu;
     uint32_t sp = (st->sp - size) & m;
     if (!stack_ok(&st->seg, sp, size)) fault_sel(cpu, X86_EXC_SS, st->err);
-    lin_write(cpu, (uint32_t)(st->seg.base + sp), size, v);
+    if (st->supervisor) sys_write(cpu, (uint32_t)(st->seg.base + sp), size, v);
+    else lin_write(cpu, (uint32_t)(st->seg.base + sp), size, v);
     st->sp = sp;
 }
 
@@ -217,14 +220,15 @@ static uint32_t stack_pop(X86Cpu *cpu, Stack *st, unsigned size)
     uint32_t m = (st->seg.attr & X86_AR_DB) ? 0xFFFFFFFFu : 0xFFFFu;
     uint32_t sp = st->sp & m;
     if (!stack_ok(&st->seg, sp, size)) fault_sel(cpu, X86_EXC_SS, st->err);
-    uint32_t v = lin_read(cpu, (uint32_t)(st->seg.base + sp), size);
+    uint32_t v = st->supervisor ? sys_read(cpu, (uint32_t)(st->seg.base + sp), size)
+                                : lin_read(cpu, (uint32_t)(st->seg.base + sp), size);
     st->sp = (sp + size) & m;
     return v;
 }
 
 static Stack current_stack(const X86Cpu *cpu)
 {
-    Stack st = { cpu->ss, (uint32_t)cpu->gpr[X86_RSP], 0 };
+    Stack st = { cpu->ss, (uint32_t)cpu->gpr[X86_RSP], 0, false };
     return st;
 }
 
@@ -246,8 +250,8 @@ static Stack tss_stack(X86Cpu *cpu, unsigned dpl, uint32_t ext)
     if (need > cpu->tr.limit) fault_sel(cpu, X86_EXC_TS, SEL_ERR(cpu->tr.selector) | ext);
     uint64_t b = cpu->tr.base + off;
     Stack st;
-    st.sp = tss32 ? lin_read(cpu, (uint32_t)b, 4) : lin_read(cpu, (uint32_t)b, 2);
-    uint16_t sel = (uint16_t)lin_read(cpu, (uint32_t)(b + (tss32 ? 4 : 2)), 2);
+    st.sp = tss32 ? sys_read(cpu, (uint32_t)b, 4) : sys_read(cpu, (uint32_t)b, 2);
+    uint16_t sel = (uint16_t)sys_read(cpu, (uint32_t)(b + (tss32 ? 4 : 2)), 2);
     if ((sel & ~3u) == 0) fault_sel(cpu, X86_EXC_TS, ext);
     Desc d;
     if (!desc_read(cpu, sel, &d)) fault_sel(cpu, X86_EXC_TS, SEL_ERR(sel) | ext);
@@ -258,6 +262,7 @@ static Stack tss_stack(X86Cpu *cpu, unsigned dpl, uint32_t ext)
     desc_set_accessed(cpu, &d);
     st.seg = desc_segment(&d, sel);
     st.err = SEL_ERR(sel) | ext;
+    st.supervisor = dpl < 3;
     return st;
 }
 
@@ -517,7 +522,7 @@ void x86_far_ret(X86Cpu *cpu, unsigned osz, uint32_t imm)
     X86Segment ss = return_ss(cpu, ssel, rpl);
     load_cs(cpu, &c, sel, rpl, ip);
     cpu->ss = ss;
-    Stack ns = { ss, nsp + imm, 0 };
+    Stack ns = { ss, nsp + imm, 0, false };
     set_stack(cpu, &ns);
     null_inaccessible(cpu, rpl);
 }
@@ -594,7 +599,7 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
     }
     if (flags_get(cpu) & X86_FLAG_NT) {
         /* Return from a nested task: the back link of the current TSS (SDM 7.3). */
-        uint16_t link = (uint16_t)lin_read(cpu, (uint32_t)cpu->tr.base, 2);
+        uint16_t link = (uint16_t)sys_read(cpu, (uint32_t)cpu->tr.base, 2);
         Desc t;
         if ((link & SEL_TI) || !desc_read(cpu, link, &t)) fault_sel(cpu, X86_EXC_TS, SEL_ERR(link));
         unsigned ty = desc_type(&t);
@@ -632,7 +637,7 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
     cpu->flags = nf;
     cpu->lf_op = LF_NONE;
     cpu->ss = ss;
-    Stack ns = { ss, nsp, 0 };
+    Stack ns = { ss, nsp, 0, false };
     set_stack(cpu, &ns);
     null_inaccessible(cpu, rpl);
 }
@@ -651,8 +656,8 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
     if ((uint32_t)vector * 8 + 7 > cpu->idtr.limit) fault_sel(cpu, X86_EXC_GP, gerr);
     Desc g;
     g.addr = (uint32_t)(cpu->idtr.base + (uint32_t)vector * 8);
-    g.lo = lin_read(cpu, g.addr, 4);
-    g.hi = lin_read(cpu, g.addr + 4, 4);
+    g.lo = sys_read(cpu, g.addr, 4);
+    g.hi = sys_read(cpu, g.addr + 4, 4);
     unsigned type = desc_type(&g);
     if (desc_s(&g) || !(type == SYS_TASK_GATE || type == SYS_INT16 || type == SYS_TRAP16 ||
                         type == SYS_INT32 || type == SYS_TRAP32))
@@ -747,7 +752,7 @@ static void set_busy(X86Cpu *cpu, uint16_t sel, bool busy)
     if (!desc_read(cpu, sel, &d)) return;
     uint32_t b = (d.hi >> 8) & 0xFF;
     b = busy ? (b | TSS_BUSY_BIT) : (b & ~TSS_BUSY_BIT);
-    lin_write(cpu, d.addr + 5, 1, b);
+    sys_write(cpu, d.addr + 5, 1, b);
 }
 
 /* Loads a segment register of the new task; errors are #TS (not present: #NP, SS: #SS). */
@@ -785,49 +790,49 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
     if (src == TS_IRET) f &= ~X86_FLAG_NT;
     /* Save the current task's state into its TSS. */
     if (old32) {
-        lin_write(cpu, (uint32_t)(ob + TSS32_EIP), 4, (uint32_t)ret_ip);
-        lin_write(cpu, (uint32_t)(ob + TSS32_EFLAGS), 4, f);
+        sys_write(cpu, (uint32_t)(ob + TSS32_EIP), 4, (uint32_t)ret_ip);
+        sys_write(cpu, (uint32_t)(ob + TSS32_EFLAGS), 4, f);
         for (int r = 0; r < 8; r++)
-            lin_write(cpu, (uint32_t)(ob + TSS32_EAX + 4 * r), 4, (uint32_t)cpu->gpr[r]);
+            sys_write(cpu, (uint32_t)(ob + TSS32_EAX + 4 * r), 4, (uint32_t)cpu->gpr[r]);
         for (int s = 0; s < 6; s++)
-            lin_write(cpu, (uint32_t)(ob + TSS32_ES + 4 * s), 2, cpu->seg[s].selector);
+            sys_write(cpu, (uint32_t)(ob + TSS32_ES + 4 * s), 2, cpu->seg[s].selector);
     } else {
-        lin_write(cpu, (uint32_t)(ob + TSS16_IP), 2, (uint32_t)ret_ip);
-        lin_write(cpu, (uint32_t)(ob + TSS16_FLAGS), 2, f);
+        sys_write(cpu, (uint32_t)(ob + TSS16_IP), 2, (uint32_t)ret_ip);
+        sys_write(cpu, (uint32_t)(ob + TSS16_FLAGS), 2, f);
         for (int r = 0; r < 8; r++)
-            lin_write(cpu, (uint32_t)(ob + TSS16_AX + 2 * r), 2, (uint32_t)cpu->gpr[r]);
+            sys_write(cpu, (uint32_t)(ob + TSS16_AX + 2 * r), 2, (uint32_t)cpu->gpr[r]);
         for (int s = 0; s < 4; s++)
-            lin_write(cpu, (uint32_t)(ob + TSS16_ES + 2 * s), 2, cpu->seg[s].selector);
+            sys_write(cpu, (uint32_t)(ob + TSS16_ES + 2 * s), 2, cpu->seg[s].selector);
     }
     /* Read the new task's state. */
     uint64_t nb = ntss.base;
     uint32_t ncr3 = 0, nip, nfl, ngpr[8];
     uint16_t nsel[6] = { 0 }, nldt;
     if (new32) {
-        ncr3 = lin_read(cpu, (uint32_t)(nb + TSS32_CR3), 4);
-        nip = lin_read(cpu, (uint32_t)(nb + TSS32_EIP), 4);
-        nfl = lin_read(cpu, (uint32_t)(nb + TSS32_EFLAGS), 4);
-        for (int r = 0; r < 8; r++) ngpr[r] = lin_read(cpu, (uint32_t)(nb + TSS32_EAX + 4 * r), 4);
+        ncr3 = sys_read(cpu, (uint32_t)(nb + TSS32_CR3), 4);
+        nip = sys_read(cpu, (uint32_t)(nb + TSS32_EIP), 4);
+        nfl = sys_read(cpu, (uint32_t)(nb + TSS32_EFLAGS), 4);
+        for (int r = 0; r < 8; r++) ngpr[r] = sys_read(cpu, (uint32_t)(nb + TSS32_EAX + 4 * r), 4);
         for (int s = 0; s < 6; s++)
-            nsel[s] = (uint16_t)lin_read(cpu, (uint32_t)(nb + TSS32_ES + 4 * s), 2);
-        nldt = (uint16_t)lin_read(cpu, (uint32_t)(nb + TSS32_LDT), 2);
+            nsel[s] = (uint16_t)sys_read(cpu, (uint32_t)(nb + TSS32_ES + 4 * s), 2);
+        nldt = (uint16_t)sys_read(cpu, (uint32_t)(nb + TSS32_LDT), 2);
     } else {
-        nip = lin_read(cpu, (uint32_t)(nb + TSS16_IP), 2);
-        nfl = lin_read(cpu, (uint32_t)(nb + TSS16_FLAGS), 2) | (f & 0xFFFF0000u & ~X86_FLAG_VM);
+        nip = sys_read(cpu, (uint32_t)(nb + TSS16_IP), 2);
+        nfl = sys_read(cpu, (uint32_t)(nb + TSS16_FLAGS), 2) | (f & 0xFFFF0000u & ~X86_FLAG_VM);
         /* The upper halves of the registers read as ones after a switch to a 16-bit
          * task, as the 386 leaves them (test386.asm POST 0x22 checks it; the SDM leaves
          * them undefined). */
         for (int r = 0; r < 8; r++)
-            ngpr[r] = 0xFFFF0000u | lin_read(cpu, (uint32_t)(nb + TSS16_AX + 2 * r), 2);
+            ngpr[r] = 0xFFFF0000u | sys_read(cpu, (uint32_t)(nb + TSS16_AX + 2 * r), 2);
         for (int s = 0; s < 4; s++)
-            nsel[s] = (uint16_t)lin_read(cpu, (uint32_t)(nb + TSS16_ES + 2 * s), 2);
-        nldt = (uint16_t)lin_read(cpu, (uint32_t)(nb + TSS16_LDT), 2);
+            nsel[s] = (uint16_t)sys_read(cpu, (uint32_t)(nb + TSS16_ES + 2 * s), 2);
+        nldt = (uint16_t)sys_read(cpu, (uint32_t)(nb + TSS16_LDT), 2);
     }
     /* Busy bits, NT and the back link. */
     uint16_t old_tr = cpu->tr.selector;
     if (src == TS_JMP || src == TS_IRET) set_busy(cpu, old_tr, false);
     if (src == TS_CALL || src == TS_INT) {
-        lin_write(cpu, (uint32_t)nb, 2, old_tr);
+        sys_write(cpu, (uint32_t)nb, 2, old_tr);
         nfl |= X86_FLAG_NT;
     }
     if (src != TS_IRET) set_busy(cpu, sel, true);
@@ -885,10 +890,10 @@ void x86_io_permission(X86Cpu *cpu, uint16_t port, unsigned size)
      * the bitmap and the two bytes read must be within the TSS limit. */
     if ((cpu->tr.attr & X86_AR_TYPE_MASK) != SYS_TSS32_BUSY || cpu->tr.limit < TSS32_MIN_LIMIT)
         fault_sel(cpu, X86_EXC_GP, 0);
-    uint32_t base = lin_read(cpu, (uint32_t)(cpu->tr.base + TSS32_IOMAP), 2);
+    uint32_t base = sys_read(cpu, (uint32_t)(cpu->tr.base + TSS32_IOMAP), 2);
     uint32_t off = base + port / 8;
     if (off + 1 > cpu->tr.limit) fault_sel(cpu, X86_EXC_GP, 0);
-    uint32_t bits = lin_read(cpu, (uint32_t)(cpu->tr.base + off), 2);
+    uint32_t bits = sys_read(cpu, (uint32_t)(cpu->tr.base + off), 2);
     uint32_t mask = ((1u << size) - 1) << (port & 7);
     if (bits & mask) fault_sel(cpu, X86_EXC_GP, 0);
 }
