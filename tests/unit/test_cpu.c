@@ -406,10 +406,9 @@ static void test_unimplemented(void **state)
     assert_true(strlen(cpu->exit.unimpl.reason) > 0);
 }
 
-/* Protected mode runs with the descriptor caches as they are; what is not implemented on
- * this branch yet (descriptor loads, protected-mode event delivery) is an UNIMPLEMENTED
- * exit at the instruction, never a silent real-mode behaviour. */
-static void test_protected_mode_unimplemented(void **state)
+/* Setting CR0.PE keeps running: the descriptor caches loaded in real mode stay valid
+ * (CPL 0), so the next instructions run in 16-bit protected mode (SDM Vol. 3A, 10.9.1). */
+static void test_protected_mode_entry(void **state)
 {
     Fx *fx = *state;
     X86Cpu *cpu = fx->cpu;
@@ -417,16 +416,13 @@ static void test_protected_mode_unimplemented(void **state)
         0x0F, 0x20, 0xC0,             /* mov eax, cr0 */
         0x66, 0x83, 0xC8, 0x01,       /* or eax, 1 */
         0x0F, 0x22, 0xC0,             /* mov cr0, eax */
-        0x90,                         /* nop */
-        0x8E, 0xD8,                   /* mov ds, ax */
+        0x90,
+        0xF4,                         /* hlt */
     };
     load(fx, CODE, code, sizeof code);
-    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_UNIMPLEMENTED);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
     assert_true(cpu->cr0 & X86_CR0_PE);
-    assert_int_equal(cpu->rip, CODE + 11);
-    assert_non_null(strstr(cpu->exit.unimpl.reason, "protected"));
-    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_UNIMPLEMENTED);
-    assert_int_equal(cpu->rip, CODE + 11);
+    assert_int_equal(cpu->rip, CODE + 12);
 }
 
 static void test_sib_addressing(void **state)
@@ -604,7 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_triple_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idt_limit_gp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unimplemented, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_protected_mode_unimplemented, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protected_mode_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sib_addressing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_fault_32bit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flags_materialize, setup, teardown),

@@ -294,44 +294,25 @@ void x86_cpu_host_wrote_memory(X86Cpu *cpu)
 /* Exceptions and exits                                                                 */
 /* ---------------------------------------------------------------------------------- */
 
-/* Real-address-mode interrupt and exception handling (SDM Vol. 3A, 21.1.4): the vector's
- * 4-byte IVT entry must be within the IDTR limit, else #GP; push FLAGS, CS, IP; clear IF,
- * TF and AC; load CS:IP from the entry. */
-/* Exception classes for double faults (SDM Vol. 3A, 6.15, Table 6-4/6-5). */
+/* Exception classes for double faults (SDM Vol. 3A, 6.15, Tables 6-4 and 6-5). */
+enum { EXC_BENIGN = 0, EXC_CONTRIBUTORY = 1, EXC_DOUBLE = 2, EXC_PAGE = 3 };
+
 static int exc_class(int vector)
 {
     switch (vector) {
-    case X86_EXC_DF: return 2;
+    case X86_EXC_DF: return EXC_DOUBLE;
+    case X86_EXC_PF: return EXC_PAGE;
     case X86_EXC_DE: case X86_EXC_TS: case X86_EXC_NP: case X86_EXC_SS: case X86_EXC_GP:
-        return 1;   /* contributory */
-    default: return 0;  /* benign */
+        return EXC_CONTRIBUTORY;
+    default: return EXC_BENIGN;
     }
 }
 
-void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip)
+/* Real-address-mode interrupt and exception handling (SDM Vol. 3A, 21.1.4): the vector's
+ * 4-byte IVT entry must be within the IDTR limit, else #GP; push FLAGS, CS, IP; clear IF,
+ * TF and AC; load CS:IP from the entry. No error code is pushed. */
+static void deliver_real(X86Cpu *cpu, int vector, uint64_t ret_ip)
 {
-    cpu->event_class = 0;   /* a software interrupt is not an exception */
-    x86_deliver_common(cpu, vector, ret_ip);
-}
-
-void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
-{
-    cpu->event_class = exc_class(vector);
-    x86_deliver_common(cpu, vector, ret_ip);
-}
-
-void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
-{
-    if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
-        char why[96];
-        snprintf(why, sizeof why,
-                 "protected-mode delivery of vector %d (error code %#x) is not implemented",
-                 vector, cpu->fault_error);
-        cpu->event_depth = 0;
-        x86_unimplemented(cpu, why);
-    }
-    cpu->event_depth++;
-    cpu->events_delivered++;
     if ((uint32_t)vector * 4 + 3 > cpu->idtr.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint64_t entry = cpu->idtr.base + (uint32_t)vector * 4;
     uint32_t ip = lin_read(cpu, (uint32_t)entry, 2);
@@ -346,27 +327,46 @@ void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
     cpu->flags = f & ~(X86_FLAG_IF | X86_FLAG_TF | X86_FLAG_AC | X86_FLAG_RF);
     x86_load_seg(cpu, X86_CS, (uint16_t)cs);
     cpu->rip = cpu->next_rip = ip;
+}
+
+void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                       uint32_t error_code)
+{
+    uint64_t ret_ip = kind == X86_EVENT_SOFTWARE_INT ? cpu->next_rip : cpu->rip;
+    if (cpu->event_depth == 0)
+        cpu->event_class = kind == X86_EVENT_EXCEPTION ? exc_class(vector) : EXC_BENIGN;
+    cpu->event_depth++;
+    cpu->events_delivered++;
+    if (x86_pe(cpu))
+        x86_deliver_protected(cpu, vector, kind, has_error, error_code, ret_ip);
+    else
+        deliver_real(cpu, vector, ret_ip);
     cpu->pending |= X86_PENDING_END;
     cpu->event_depth = 0;
 }
 
-/* The one place exceptions are raised. A contributory fault while delivering a
- * contributory exception becomes #DF; any fault while delivering #DF is a triple fault
- * (shutdown); otherwise the new exception is delivered (SDM Vol. 3A, 6.15 "Interrupt 8",
- * Table 6-5). Real mode: no error code is pushed; a vector past the IDTR limit is #GP. An
- * exception delivery counts as one instruction for the budget. */
+/* The one place exceptions are raised. A fault while delivering an event combines with
+ * it as SDM Vol. 3A, 6.15 ("Interrupt 8", Table 6-5) says: contributory after contributory,
+ * or contributory or #PF after #PF, is #DF (error code 0); any fault while delivering #DF
+ * is a triple fault (shutdown); otherwise the new exception is delivered. An exception
+ * delivery counts as one instruction for the budget. */
 void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
 {
     cpu->fault_error = has_error ? error : 0;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     if (cpu->event_depth > 0) {
-        int cls = cpu->event_class;
+        int first = cpu->event_class, second = exc_class(vector);
         cpu->event_depth = 0;
-        if (cls == 2) x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
-        if (cls == 1 && exc_class(vector) == 1) vector = X86_EXC_DF;
+        if (first == EXC_DOUBLE) x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
+        if ((first == EXC_CONTRIBUTORY && second == EXC_CONTRIBUTORY) ||
+            (first == EXC_PAGE && (second == EXC_CONTRIBUTORY || second == EXC_PAGE))) {
+            vector = X86_EXC_DF;
+            has_error = true;
+            error = 0;
+        }
     }
     cpu->instructions_retired++;
-    x86_deliver(cpu, vector, cpu->rip);
+    x86_deliver_event(cpu, vector, X86_EVENT_EXCEPTION, has_error, error);
     longjmp(cpu->jmp, 1);
 }
 
@@ -400,21 +400,6 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
     }
     snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason, "%s", reason);
     x86_exit(cpu, X86_EXIT_UNIMPLEMENTED);
-}
-
-void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel)
-{
-    if (UNLIKELY((cpu->cr0 & X86_CR0_PE) && !(cpu->flags & X86_FLAG_VM)))
-        x86_unimplemented(cpu, "protected-mode segment loads are not implemented");
-    /* Real mode (SDM Vol. 3A, 21.1.1): base = selector * 16; limit and attributes are
-     * kept from the last load (protected mode adds descriptor loads here). */
-    cpu->seg[sreg].selector = sel;
-    cpu->seg[sreg].base = (uint32_t)sel << 4;
-}
-
-void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector)
-{
-    x86_load_seg(cpu, sreg, selector);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -479,7 +464,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
                 cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
                 cpu->next_rip = cpu->rip;
-                x86_deliver(cpu, X86_EXC_DB, cpu->rip);
+                x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
             }
         }
         if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
@@ -509,7 +494,8 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
             int v = cpu->pending_vector;
             cpu->pending_vector = -1;
             cpu->next_rip = cpu->rip;
-            x86_deliver(cpu, v, cpu->rip);
+            x86_deliver_event(cpu, v, X86_EVENT_EXCEPTION, cpu->pending_has_error,
+                              cpu->pending_error);
         }
         break;
     case 1: /* an exception was delivered: go on (after reporting an MMIO write the
@@ -565,7 +551,10 @@ void x86_cpu_skip_instruction(X86Cpu *cpu)
  * single-step trap is delivered at the start of the next run. */
 void x86_single_step_after_exit(X86Cpu *cpu)
 {
-    if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) cpu->pending_vector = X86_EXC_DB;
+    if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) {
+        cpu->pending_vector = X86_EXC_DB;
+        cpu->pending_has_error = false;
+    }
 }
 
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)
@@ -573,6 +562,8 @@ int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32
     if (vector < 0 || vector > 255) return -EINVAL;
     cpu->fault_error = has_error_code ? error_code : 0;   /* real mode pushes none */
     cpu->pending_vector = vector;
+    cpu->pending_has_error = has_error_code;
+    cpu->pending_error = error_code;
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
  * The x86 interpreter: the vCPU of the sim kernel.
  *
- * A real-mode x86 CPU as a 386 or later runs it (8086/186/286 integer instructions and the
- * 386 additions reachable in real mode), written as the start of a full x86 CPU: segment
+ * A 32-bit x86 CPU in real, protected and virtual-8086 mode (segmentation, privilege,
+ * gates, tasks; 8086-386 integer instructions), written as the start of a full x86 CPU: segment
  * registers keep their whole descriptor cache, operand/address size come from CS.D, the
  * mode and the 0x66/0x67 prefixes, every memory access goes segment -> linear -> physical
  * through one function (mmu.c) and every exception is raised through one function that
@@ -239,6 +239,8 @@ struct X86Cpu {
     int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
     uint64_t events_delivered;    /* interrupts and exceptions delivered so far */
     int pending_vector;           /* injected by the kernel: delivered at the next run */
+    bool pending_has_error;       /* ... with this error code (protected mode) */
+    uint32_t pending_error;
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
     uint64_t mmio_replay[16];
     uint64_t mmio_replay_gpa[16];
@@ -299,8 +301,8 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data);
 /* After X86_EXIT_CPUID / RDMSR / WRMSR handled by the kernel: RIP past the instruction. */
 void x86_cpu_skip_instruction(X86Cpu *cpu);
 /* Injects an exception, delivered at the start of the next run (e.g. #GP for a bad MSR).
- * The return address is the current RIP (a fault). Real mode pushes no error code, so
- * has_error_code/error_code are accepted for the protected-mode future and unused today.
+ * The return address is the current RIP (a fault). Real mode pushes no error code;
+ * protected mode pushes error_code when has_error_code.
  * Returns 0, or -EINVAL for a vector outside 0-255. */
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code,
                             uint32_t error_code);
@@ -310,8 +312,8 @@ bool x86_cpu_efer_valid(const X86Cpu *cpu, uint64_t value);
 /* WRMSR to IA32_EFER: the value is valid (x86_cpu_efer_valid); flushes the TLB when NXE
  * changes (SDM Vol. 3A, 4.10.4.1). */
 void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value);
-/* Loads a segment register in real mode: selector, base = selector << 4; limit and
- * attributes are kept (SDM Vol. 3A, 21.1.1). */
+/* Sets a segment register as a real-mode load would: selector, base = selector << 4;
+ * limit and attributes are kept (SDM Vol. 3A, 21.1.1). For tests and loaders. */
 void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector);
 const char *x86_exit_name(X86Exit e);
 

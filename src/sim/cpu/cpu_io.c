@@ -14,6 +14,7 @@
 
 static void io_begin(X86Cpu *cpu, const X86Insn *in, uint16_t port, unsigned size, bool is_in)
 {
+    x86_io_permission(cpu, port, size);
     cpu->exit.io.port = port;
     cpu->exit.io.size = (uint8_t)size;
     cpu->exit.io.in = is_in;

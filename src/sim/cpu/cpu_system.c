@@ -6,11 +6,13 @@
  */
 #include "sim/cpu/cpu_internal.h"
 
-/* F5 CMC, F8 CLC, F9 STC, FA CLI, FB STI, FC CLD, FD STD. Real mode runs at CPL 0, so
- * CLI/STI need no IOPL check. STI with IF clear blocks interrupts for one instruction
- * (SDM Vol. 2B, STI). */
+/* F5 CMC, F8 CLC, F9 STC, FA CLI, FB STI, FC CLD, FD STD. CLI/STI: #GP(0) when CPL >
+ * IOPL (virtual-8086 mode: IOPL < 3; no PVI/VME). STI with IF clear blocks interrupts for
+ * one instruction (SDM Vol. 2B, CLI/STI). */
 void op_flagop(X86Cpu *cpu, const X86Insn *in)
 {
+    if ((in->op == 0xFA || in->op == 0xFB) && x86_pe(cpu) && x86_cpl(cpu) > x86_iopl(cpu))
+        x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t f = flags_get(cpu);
     switch (in->op) {
     case 0xF5: f ^= X86_FLAG_CF; break;
@@ -26,13 +28,6 @@ void op_flagop(X86Cpu *cpu, const X86Insn *in)
     default: f |= X86_FLAG_DF; break;
     }
     cpu->flags = f;
-}
-
-/* Instructions that need CPL 0 raise #GP(0) elsewhere (SDM Vol. 3A, 5.9: privileged
- * instructions; virtual-8086 mode runs at CPL 3). Real mode runs at CPL 0. */
-static inline void require_cpl0(X86Cpu *cpu)
-{
-    if (UNLIKELY(x86_cpl(cpu) != 0)) x86_fault(cpu, X86_EXC_GP, true, 0);
 }
 
 /* CR0 bits that exist (SDM Vol. 3A, 2.5); writes to the reserved ones are ignored. */
@@ -92,7 +87,7 @@ void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned cr = in->reg;
     if (cr == 1 || cr > 4) x86_fault(cpu, X86_EXC_UD, false, 0);
-    require_cpl0(cpu);
+    x86_require_cpl0(cpu);
     uint64_t *p = cr == 0 ? &cpu->cr0 : cr == 2 ? &cpu->cr2 : cr == 3 ? &cpu->cr3 : &cpu->cr4;
     if (in->op == 0x120) {
         reg_write(cpu, in->rm, 4, (uint32_t)*p);
@@ -129,7 +124,7 @@ void op_mov_dr(X86Cpu *cpu, const X86Insn *in)
         if (cpu->cr4 & X86_CR4_DE_BIT) x86_fault(cpu, X86_EXC_UD, false, 0);
         dr += 2;
     }
-    require_cpl0(cpu);
+    x86_require_cpl0(cpu);
     if (in->op == 0x121) reg_write(cpu, in->rm, 4, (uint32_t)cpu->dr[dr]);
     else {
         uint32_t v = (uint32_t)cpu->gpr[in->rm];
@@ -152,12 +147,12 @@ void op_cpuid(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_CPUID
  * 26.1.1). */
 void op_rdmsr(X86Cpu *cpu, const X86Insn *in)
 {
-    require_cpl0(cpu);
+    x86_require_cpl0(cpu);
     sys_exit(cpu, in, X86_EXIT_RDMSR);
 }
 void op_wrmsr(X86Cpu *cpu, const X86Insn *in)
 {
-    require_cpl0(cpu);
+    x86_require_cpl0(cpu);
     sys_exit(cpu, in, X86_EXIT_WRMSR);
 }
 
@@ -170,13 +165,6 @@ void op_rdtsc(X86Cpu *cpu, const X86Insn *in)
     uint64_t t = cpu->tsc + cpu->instructions_retired;
     reg_write(cpu, X86_RAX, 4, (uint32_t)t);
     reg_write(cpu, X86_RDX, 4, (uint32_t)(t >> 32));
-}
-
-/* 0F 00: SLDT STR LLDT LTR VERR VERW are not recognized in real mode (#UD). */
-void op_grp6(X86Cpu *cpu, const X86Insn *in)
-{
-    (void)in;
-    x86_fault(cpu, X86_EXC_UD, false, 0);
 }
 
 /* 0F 01: /0 SGDT, /1 SIDT, /2 LGDT, /3 LIDT, /4 SMSW, /6 LMSW, /7 INVLPG; /5 is #UD. The
@@ -202,6 +190,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         break;
     }
     case 2: case 3: {
+        x86_require_cpl0(cpu);
         X86DescTable *t = in->reg == 2 ? &cpu->gdtr : &cpu->idtr;
         uint32_t ea = insn_ea(cpu, in);
         uint32_t next = ea + 2;
@@ -218,7 +207,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         else rm_write(cpu, in, 2, (uint32_t)cpu->cr0 & 0xFFFF);
         break;
     case 6: { /* LMSW: PE MP EM TS; PE can be set but not cleared; CPL 0 only */
-        require_cpl0(cpu);
+        x86_require_cpl0(cpu);
         uint32_t v = rm_read(cpu, in, 2);
         cpu->cr0 = (cpu->cr0 & ~0xEull) | (v & 0xF) | (cpu->cr0 & X86_CR0_PE);
         cpu->pending |= X86_PENDING_END;
@@ -226,7 +215,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
     }
     case 7: /* INVLPG m (SDM Vol. 2A): CPL 0; the page of the operand's linear address,
              * with no access and no fault for the address itself (segment limit aside) */
-        require_cpl0(cpu);
+        x86_require_cpl0(cpu);
         x86_tlb_invalidate_page(cpu, x86_linear(cpu, in->seg, insn_ea(cpu, in), 1, 0));
         break;
     default:
@@ -237,7 +226,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
 void op_clts(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
-    require_cpl0(cpu);
+    x86_require_cpl0(cpu);
     cpu->cr0 &= ~(uint64_t)X86_CR0_TS;
 }
 
@@ -245,7 +234,7 @@ void op_clts(X86Cpu *cpu, const X86Insn *in)
 void op_wbinvd(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
-    require_cpl0(cpu);
+    x86_require_cpl0(cpu);
 }
 
 /* 0F C7 /1 CMPXCHG8B m64 (SDM Vol. 2A): EDX:EAX against m64; equal: ZF = 1 and ECX:EBX

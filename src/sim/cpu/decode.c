@@ -106,7 +106,7 @@ static const X86OpInfo x86_optab[256] = {
     /*0x60*/ { op_pusha, 0 },  /* pusha */
     /*0x61*/ { op_popa, 0 },  /* popa */
     /*0x62*/ { op_bound, OPF_MODRM },  /* bound r, m */
-    /*0x63*/ { op_ud, OPF_MODRM },  /* arpl (#UD in real mode) */
+    /*0x63*/ { op_arpl, OPF_MODRM },  /* arpl r/m16, r16 (#UD in real mode) */
     /*0x64*/ { NULL, 0 },  /* prefix fs: */
     /*0x65*/ { NULL, 0 },  /* prefix gs: */
     /*0x66*/ { NULL, 0 },  /* prefix operand size */
@@ -268,8 +268,8 @@ static const X86OpInfo x86_optab[256] = {
 static const X86OpInfo x86_optab_0f[256] = {
     /*0x00*/ { op_grp6, OPF_MODRM },  /* grp6 (sldt str lldt ltr verr verw) */
     /*0x01*/ { op_grp7, OPF_MODRM | OPF_END },  /* grp7 (sgdt sidt lgdt lidt smsw lmsw invlpg) */
-    /*0x02*/ { op_ud, OPF_MODRM },  /* lar (#UD in real mode) */
-    /*0x03*/ { op_ud, OPF_MODRM },  /* lsl (#UD in real mode) */
+    /*0x02*/ { op_lar_lsl, OPF_MODRM },  /* lar r, r/m16 (#UD in real mode) */
+    /*0x03*/ { op_lar_lsl, OPF_MODRM },  /* lsl r, r/m16 (#UD in real mode) */
     /*0x04*/ { op_unimpl, 0 },  /* not implemented */
     /*0x05*/ { op_ud, 0 },  /* loadall (286 only; #UD on the 386) */
     /*0x06*/ { op_clts, 0 },  /* clts */

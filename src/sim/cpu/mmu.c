@@ -21,15 +21,28 @@
 
 #include "sim/cpu/cpu_internal.h"
 
-/* The limit check that failed or needs the slow path: expand-down data segments
- * (SDM Vol. 3A, 3.4.5.1: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF by D/B). */
+/* The accesses the inline fast path leaves here (SDM Vol. 3A, 5.3-5.5): in protected mode
+ * an unusable (null) segment, a write to code or read-only data, or a read of
+ * execute-only code is #GP(0) (#SS(0) through SS); real mode has no type checks (a write
+ * through CS works). Then the limit: expand-down data segments allow offsets limit+1 ..
+ * 0xFFFF or 0xFFFFFFFF by D/B (3.4.5.1), every other segment 0 .. limit. */
 uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsigned access)
 {
-    (void)access;
     const X86Segment *s = &cpu->seg[seg];
-    bool expand_down = (s->attr & X86_AR_S) && !(s->attr & 8u) && (s->attr & 4u);
+    uint32_t a = s->attr;
+    if (x86_pe(cpu) && !(cpu->flags & X86_FLAG_VM)) {
+        if (a & X86_AR_UNUSABLE) x86_limit_fault(cpu, seg);
+        if (access == X86_ACCESS_WRITE) {
+            if ((a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_WRITABLE)
+                x86_limit_fault(cpu, seg);
+        } else if (access == X86_ACCESS_READ) {
+            if ((a & (X86_SEG_CODE | X86_SEG_WRITABLE)) == X86_SEG_CODE)
+                x86_limit_fault(cpu, seg);
+        }
+    }
+    bool expand_down = (a & X86_AR_S) && !(a & X86_SEG_CODE) && (a & X86_SEG_EXPDOWN);
     if (expand_down) {
-        uint64_t top = (s->attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+        uint64_t top = (a & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
         if ((uint64_t)off > s->limit && (uint64_t)off + size - 1 <= top)
             return (uint32_t)(s->base + off);
     } else if ((uint64_t)off + size - 1 <= s->limit) {
@@ -38,8 +51,8 @@ uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsi
     x86_limit_fault(cpu, seg);
 }
 
-/* Real mode: a limit violation is #GP(0), or #SS(0) through SS (SDM Vol. 3A, 21.1.3 and
- * the "Real-Address Mode Exceptions" of each instruction in Vol. 2). */
+/* A segment violation: #GP(0), or #SS(0) through SS (SDM Vol. 3A, 6.15 "Interrupt 12"
+ * and "Interrupt 13"; real mode: 21.1.3). */
 void x86_limit_fault(X86Cpu *cpu, int seg)
 {
     x86_fault(cpu, seg == X86_SS ? X86_EXC_SS : X86_EXC_GP, true, 0);
