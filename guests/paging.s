@@ -1,0 +1,199 @@
+# paging: enters 32-bit protected mode, turns on 2-level paging (CR0.PG with CR0.WP) and
+# takes page faults that its #PF handler repairs, reporting each step on COM1 and the
+# result through the debug-exit port (status 0x23 = (0x11 << 1) | 1 when every step
+# passed, 0x25 = (0x12 << 1) | 1 when one failed):
+#  1. a read of a page that is not present: #PF with CR2 = the address and error code 0;
+#     the handler sets P and runs INVLPG, the read is retried and sees the page's bytes;
+#  2. a supervisor write to a read-only page with CR0.WP = 1: #PF error code 3 (P | W);
+#     the handler sets R/W, the retried write lands;
+#  3. accessed and dirty bits: the read page has A and not D, the written page A and D;
+#  4. a 4 MiB page (CR4.PSE) at 8 MiB mapping physical 0: the same bytes as at 0.
+# SDM Vol. 3A chapter 4. Loaded at 0, started at 0000:0000.
+        .include "common.inc"
+        .set STACK0, 0x7000
+        .set PD, 0x10000                # page directory
+        .set PT, 0x11000                # page table of 0-4 MiB (identity)
+        .set ABSENT, 0x40000            # step 1: not present at first
+        .set RDONLY, 0x41000            # step 2: read-only at first
+        .set SEL_CODE0, 0x08
+        .set SEL_DATA0, 0x10
+        .text
+        .globl _start
+_start:
+        cli
+        xor %ax, %ax
+        mov %ax, %ds
+        mov %ax, %ss
+        mov $STACK0, %sp
+        lgdtl gdt_ptr
+        lidtl idt_ptr
+        mov %cr0, %eax
+        or $1, %eax                     # CR0.PE
+        mov %eax, %cr0
+        ljmpl $SEL_CODE0, $pm32
+
+        .code32
+pm32:
+        mov $SEL_DATA0, %ax
+        mov %ax, %ds
+        mov %ax, %es
+        mov %ax, %ss
+        mov %ax, %fs
+        mov %ax, %gs
+        mov $STACK0, %esp
+        # the #PF gate (vector 14): present, DPL 0, 32-bit interrupt gate
+        mov $exc14, %eax
+        mov %ax, idt + 14 * 8
+        movw $SEL_CODE0, idt + 14 * 8 + 2
+        movw $0x8E00, idt + 14 * 8 + 4
+        shr $16, %eax
+        mov %ax, idt + 14 * 8 + 6
+        # identity page table for 0-4 MiB: present, writable, supervisor
+        xor %ecx, %ecx
+1:      mov %ecx, %eax
+        shl $12, %eax
+        or $3, %eax
+        mov %eax, PT(,%ecx,4)
+        inc %ecx
+        cmp $1024, %ecx
+        jne 1b
+        andl $~1, PT + (ABSENT >> 12) * 4       # not present
+        andl $~2, PT + (RDONLY >> 12) * 4       # read-only
+        movl $PT | 3, PD
+        movl $0x00000083, PD + 2 * 4            # 8 MiB: 4 MiB page of physical 0 (PS)
+        movl $0x5A5A1234, ABSENT                # the bytes step 1 must read
+        mov $PD, %eax
+        mov %eax, %cr3
+        mov %cr4, %eax
+        or $0x10, %eax                          # CR4.PSE
+        mov %eax, %cr4
+        mov %cr0, %eax
+        or $0x80010000, %eax                    # CR0.PG | CR0.WP
+        mov %eax, %cr0
+        jmp 2f
+2:      mov $msg_pg, %esi
+        call puts32
+
+        # 1. a read of a page that is not present
+        mov ABSENT, %eax
+        cmp $0x5A5A1234, %eax
+        jne fail
+        cmpl $1, pf_count
+        jne fail
+        cmpl $ABSENT, last_cr2
+        jne fail
+        cmpl $0, last_error
+        jne fail
+        mov $msg_np, %esi
+        call puts32
+
+        # 2. a write to a read-only page (CR0.WP)
+        movl $0xC0FFEE, RDONLY + 8
+        cmpl $0xC0FFEE, RDONLY + 8
+        jne fail
+        cmpl $2, pf_count
+        jne fail
+        cmpl $RDONLY + 8, last_cr2
+        jne fail
+        cmpl $3, last_error
+        jne fail
+        mov $msg_wp, %esi
+        call puts32
+
+        # 3. accessed and dirty bits
+        mov PT + (ABSENT >> 12) * 4, %eax
+        and $0x60, %eax
+        cmp $0x20, %eax                         # A, not D
+        jne fail
+        mov PT + (RDONLY >> 12) * 4, %eax
+        and $0x60, %eax
+        cmp $0x60, %eax                         # A and D
+        jne fail
+        testl $0x20, PD                         # the PDE was used: A
+        jz fail
+        mov $msg_ad, %esi
+        call puts32
+
+        # 4. the 4 MiB page
+        mov 0x800000 + ABSENT, %eax
+        cmp $0x5A5A1234, %eax
+        jne fail
+        mov $msg_pse, %esi
+        call puts32
+
+        mov $msg_ok, %esi
+        call puts32
+        mov $0x11, %al
+        out %al, $DEBUG_EXIT
+        hlt
+
+fail:
+        mov $msg_fail, %esi
+        call puts32
+        mov $0x12, %al
+        out %al, $DEBUG_EXIT
+        hlt
+
+# #PF: records CR2 and the error code, makes the PTE present and writable, INVLPG, and
+# returns to the faulting instruction, which runs again.
+exc14:
+        push %eax
+        push %ebx
+        mov %cr2, %eax
+        mov %eax, last_cr2
+        mov 8(%esp), %ebx                       # the error code
+        mov %ebx, last_error
+        incl pf_count
+        cmpl $3, pf_count                       # a fault loop: give up
+        jae fail
+        shr $12, %eax
+        cmp $1024, %eax
+        jae fail
+        orl $3, PT(,%eax,4)
+        mov last_cr2, %eax
+        invlpg (%eax)
+        pop %ebx
+        pop %eax
+        add $4, %esp                            # the error code
+        iret
+
+# puts32: DS:ESI -> COM1, NUL-terminated (clobbers AL, DX, ESI).
+puts32:
+        mov $COM1, %dx
+1:      lodsb
+        test %al, %al
+        jz 3f
+        mov %al, %ah
+        add $5, %dx
+2:      in %dx, %al
+        test $0x20, %al
+        jz 2b
+        sub $5, %dx
+        mov %ah, %al
+        out %al, %dx
+        jmp 1b
+3:      ret
+
+        .balign 8
+gdt:    .quad 0
+        .quad 0x00CF9A000000FFFF        # 0x08 ring-0 code, flat 32-bit
+        .quad 0x00CF92000000FFFF        # 0x10 ring-0 data
+gdt_end:
+gdt_ptr:
+        .word gdt_end - gdt - 1
+        .long gdt
+idt_ptr:
+        .word 15 * 8 - 1
+        .long idt
+pf_count:   .long 0
+last_cr2:   .long 0
+last_error: .long 0
+msg_pg:   .asciz "paging on\n"
+msg_np:   .asciz "#PF(0) on a page not present, CR2 ok, retried after INVLPG\n"
+msg_wp:   .asciz "#PF(3) on a read-only page with CR0.WP\n"
+msg_ad:   .asciz "accessed and dirty bits set\n"
+msg_pse:  .asciz "4 MiB page\n"
+msg_ok:   .asciz "paging: all ok\n"
+msg_fail: .asciz "paging: FAIL\n"
+        .balign 8
+idt:    .fill 15 * 8, 1, 0
