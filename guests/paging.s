@@ -7,7 +7,9 @@
 #  2. a supervisor write to a read-only page with CR0.WP = 1: #PF error code 3 (P | W);
 #     the handler sets R/W, the retried write lands;
 #  3. accessed and dirty bits: the read page has A and not D, the written page A and D;
-#  4. a 4 MiB page (CR4.PSE) at 8 MiB mapping physical 0: the same bytes as at 0.
+#  4. a 4 MiB page (CR4.PSE) at 8 MiB mapping physical 0: the same bytes as at 0;
+#  5. PAE paging with EFER.NXE: a CALL to a page whose PTE has XD is #PF error code 0x11
+#     (P | I/D) with CR2 = the target; the handler clears XD and the CALL is retried.
 # SDM Vol. 3A chapter 4. Loaded at 0, started at 0000:0000.
         .include "common.inc"
         .set STACK0, 0x7000
@@ -15,6 +17,10 @@
         .set PT, 0x11000                # page table of 0-4 MiB (identity)
         .set ABSENT, 0x40000            # step 1: not present at first
         .set RDONLY, 0x41000            # step 2: read-only at first
+        .set PDPT, 0x12000              # PAE: page-directory-pointer table
+        .set PAE_PD, 0x13000
+        .set PAE_PT, 0x14000            # 0-2 MiB by 4 KiB pages
+        .set NOEXEC, 0x42000            # step 5: XD at first
         .set SEL_CODE0, 0x08
         .set SEL_DATA0, 0x10
         .text
@@ -121,6 +127,48 @@ pm32:
         mov $msg_pse, %esi
         call puts32
 
+        # 5. PAE with execute-disable: paging off, PAE tables, EFER.NXE, paging on
+        mov %cr0, %eax
+        and $0x7FFFFFFF, %eax
+        mov %eax, %cr0
+        xor %ecx, %ecx
+1:      mov %ecx, %eax
+        shl $12, %eax
+        or $3, %eax
+        mov %eax, PAE_PT(,%ecx,8)
+        movl $0, PAE_PT + 4(,%ecx,8)
+        inc %ecx
+        cmp $512, %ecx
+        jne 1b
+        orl $0x80000000, PAE_PT + (NOEXEC >> 12) * 8 + 4   # XD
+        movb $0xC3, NOEXEC                       # ret
+        movl $PAE_PT | 3, PAE_PD
+        movl $0x200000 | 0x83, PAE_PD + 8        # 2-4 MiB: a 2 MiB page
+        movl $PAE_PD | 1, PDPT
+        movl $1, pae_mode
+        mov $0xC0000080, %ecx                    # IA32_EFER
+        rdmsr
+        or $0x800, %eax                          # NXE
+        wrmsr
+        mov %cr4, %eax
+        or $0x20, %eax                           # CR4.PAE
+        mov %eax, %cr4
+        mov $PDPT, %eax
+        mov %eax, %cr3
+        mov %cr0, %eax
+        or $0x80000000, %eax
+        mov %eax, %cr0
+        jmp 2f
+2:      call NOEXEC
+        cmpl $3, pf_count
+        jne fail
+        cmpl $NOEXEC, last_cr2
+        jne fail
+        cmpl $0x11, last_error
+        jne fail
+        mov $msg_nx, %esi
+        call puts32
+
         mov $msg_ok, %esi
         call puts32
         mov $0x11, %al
@@ -134,8 +182,8 @@ fail:
         out %al, $DEBUG_EXIT
         hlt
 
-# #PF: records CR2 and the error code, makes the PTE present and writable, INVLPG, and
-# returns to the faulting instruction, which runs again.
+# #PF: records CR2 and the error code, makes the PTE present and writable (PAE: clears
+# XD), INVLPG, and returns to the faulting instruction, which runs again.
 exc14:
         push %eax
         push %ebx
@@ -144,13 +192,19 @@ exc14:
         mov 8(%esp), %ebx                       # the error code
         mov %ebx, last_error
         incl pf_count
-        cmpl $3, pf_count                       # a fault loop: give up
+        cmpl $4, pf_count                       # a fault loop: give up
         jae fail
         shr $12, %eax
+        cmpl $0, pae_mode
+        jne 1f
         cmp $1024, %eax
         jae fail
         orl $3, PT(,%eax,4)
-        mov last_cr2, %eax
+        jmp 2f
+1:      cmp $512, %eax                          # PAE: clear XD of the 8-byte PTE
+        jae fail
+        andl $0x7FFFFFFF, PAE_PT + 4(,%eax,8)
+2:      mov last_cr2, %eax
         invlpg (%eax)
         pop %ebx
         pop %eax
@@ -188,11 +242,13 @@ idt_ptr:
 pf_count:   .long 0
 last_cr2:   .long 0
 last_error: .long 0
+pae_mode:   .long 0
 msg_pg:   .asciz "paging on\n"
 msg_np:   .asciz "#PF(0) on a page not present, CR2 ok, retried after INVLPG\n"
 msg_wp:   .asciz "#PF(3) on a read-only page with CR0.WP\n"
 msg_ad:   .asciz "accessed and dirty bits set\n"
 msg_pse:  .asciz "4 MiB page\n"
+msg_nx:   .asciz "PAE: #PF(0x11) on a fetch from an XD page\n"
 msg_ok:   .asciz "paging: all ok\n"
 msg_fail: .asciz "paging: FAIL\n"
         .balign 8

@@ -399,7 +399,7 @@ t_paging() {
         return
     fi
     expect_status 35
-    expect_out 'paging on\n#PF(0) on a page not present, CR2 ok, retried after INVLPG\n#PF(3) on a read-only page with CR0.WP\naccessed and dirty bits set\n4 MiB page\npaging: all ok\n'
+    expect_out 'paging on\n#PF(0) on a page not present, CR2 ok, retried after INVLPG\n#PF(3) on a read-only page with CR0.WP\naccessed and dirty bits set\n4 MiB page\nPAE: #PF(0x11) on a fetch from an XD page\npaging: all ok\n'
     expect_no_err
     end
 }

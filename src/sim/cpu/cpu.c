@@ -488,6 +488,8 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->run_exit = X86_EXIT_NONE;
     cpu->shadow_active = false;
+    /* an MMIO exit may have left in the middle of an implicit supervisor access */
+    cpu->implicit_supervisor = false;
     switch (setjmp(cpu->jmp)) {
     case 0:
         if (cpu->pending_vector >= 0) {
