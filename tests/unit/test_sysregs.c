@@ -134,7 +134,7 @@ static void test_vmcall_unknown(void **state)
     if (vm_thread_state(svm) != VM_THREAD_ENDED) {
         assert_int_equal(b, HV_BACKEND_KVM);   /* sim must never get here */
         vm_thread_pause(svm);
-        printf("[ SKIPPED  ] kvm: VMCALL with RAX=0x1234 in real mode did not complete in 2 s "
+        printf("[ SKIPPED  ] test_vmcall_unknown: kvm: VMCALL with RAX=0x1234 in real mode did not complete in 2 s "
                "(no exit reached user space; paused at RIP=0x%llx, RAX=0x%llx): this nested "
                "KVM (%s) does not emulate Linux's -KVM_ENOSYS answer\n",
                (unsigned long long)svm->vcpu->regs.rip, (unsigned long long)svm->vcpu->regs.rax,
