@@ -403,17 +403,23 @@ static void test_page_fault_not_present(void **state)
     assert_int_equal(cpu->cr2, 0x40FFC);
 }
 
+/* Switches protected_flat's paging to PAE: the PDPT at PD, one PD at PAE_PD mapping
+ * 0-2 MiB by 4 KiB pages (PT at PAE_PT), supervisor and writable. */
+static void pae_flat(Fx *fx)
+{
+    memset(fx->ram + PD, 0, 0x4000);
+    put64(fx->ram, PD, PAE_PD | P);
+    put64(fx->ram, PAE_PD, PAE_PT | P | RW);
+    for (uint64_t i = 0; i < 512; i++) put64(fx->ram, PAE_PT + 8 * i, (i << 12) | P | RW);
+}
+
 /* A reserved bit: error code P | RSVD (| W for a write); PAE tables here. */
 static void test_page_fault_reserved_bit(void **state)
 {
     Fx *fx = *state;
     X86Cpu *cpu = fx->cpu;
     protected_flat(fx, 0);
-    /* PAE: PDPT at PD, one PD at PAE_PD mapping 0-2 MiB by a PT at PAE_PT */
-    memset(fx->ram + PD, 0, 0x4000);
-    put64(fx->ram, PD, PAE_PD | P);
-    put64(fx->ram, PAE_PD, PAE_PT | P | RW);
-    for (uint64_t i = 0; i < 512; i++) put64(fx->ram, PAE_PT + 8 * i, (i << 12) | P | RW);
+    pae_flat(fx);
     put64(fx->ram, PAE_PT + 8 * 0x50, 0x50000 | P | RW | (1ull << 40));
     cpu->cr4 = X86_CR4_PAE_BIT;
     x86_cpu_tlb_flush(cpu);
@@ -495,10 +501,7 @@ static void test_execute_disable(void **state)
     Fx *fx = *state;
     X86Cpu *cpu = fx->cpu;
     protected_flat(fx, 0);
-    memset(fx->ram + PD, 0, 0x4000);
-    put64(fx->ram, PD, PAE_PD | P);
-    put64(fx->ram, PAE_PD, PAE_PT | P | RW);
-    for (uint64_t i = 0; i < 512; i++) put64(fx->ram, PAE_PT + 8 * i, (i << 12) | P | RW);
+    pae_flat(fx);
     put64(fx->ram, PAE_PT + 8 * 0x90, 0x90000 | P | RW | X86_PTE_XD);
     cpu->cr4 = X86_CR4_PAE_BIT;
     cpu->efer = X86_EFER_NXE_BIT;
