@@ -368,6 +368,20 @@ void kvm_vcpu_kick(KvmVcpu *vcpu);
  * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).
  * 0 turns single-stepping off. -EINVAL for other control bits. */
 int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control);
+/* KVM_SET_GUEST_DEBUG with the whole struct, Linux's semantics on both backends:
+ * - KVM_GUESTDBG_USE_SW_BP: a guest INT3 (CC) is not delivered; the run ends with
+ *   KVM_EXIT_DEBUG, debug.arch.exception 3, RIP and debug.arch.pc at the INT3;
+ * - KVM_GUESTDBG_USE_HW_BP: arch.debugreg[0-3] are linear addresses and debugreg[7] their
+ *   DR7 enables, R/W and LEN (SDM Vol. 3A, 18.2.4); a hit ends the run with KVM_EXIT_DEBUG,
+ *   exception 1 and debug.arch.dr6 B0-B3 saying which (instruction: RIP at it; data: past
+ *   the access);
+ * - KVM_GUESTDBG_SINGLESTEP as kvm_set_guest_debug;
+ * - KVM_GUESTDBG_SIM_MAGIC_BREAK (sim only, -EINVAL on KVM, which cannot trap it): Bochs's
+ *   magic breakpoint XCHG BX,BX ends the run after it with KVM_EXIT_DEBUG and exception
+ *   KVM_DEBUG_EXCEPTION_MAGIC_BREAK. */
+#define KVM_GUESTDBG_SIM_MAGIC_BREAK (1u << 30)
+#define KVM_DEBUG_EXCEPTION_MAGIC_BREAK 0x100u   /* not a vector: no exception happened */
+int kvm_set_guest_debug2(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg);
 /* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
  * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
@@ -745,6 +759,7 @@ typedef enum {
     VM_STOP_REQUESTED,      /* vm_request_stop() */
     VM_STOP_ERROR,          /* a host error (see hv_last_error) */
     VM_STOP_STEPPED,        /* vm_step() executed its instruction */
+    VM_STOP_DEBUG,          /* a breakpoint, watchpoint or magic breakpoint (debug_event) */
 } VmStopReason;
 
 /* Exit statistics, as `perf kvm stat` keeps them: per exit reason, how many and how long
@@ -790,6 +805,10 @@ typedef struct SimpleVM {
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
+    /* Debugging: what the debugger asked for (vm_set_guest_debug; vm_step adds single-
+     * stepping to it) and the last KVM_EXIT_DEBUG (VM_STOP_DEBUG, or a step's). */
+    struct kvm_guest_debug guest_debug;
+    struct kvm_debug_exit_arch debug_event;
 } SimpleVM;
 
 SimpleVM *vm_create(size_t memory_mb);
@@ -815,6 +834,9 @@ void vm_request_stop(SimpleVM *svm);
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with
  * RIP past it, on every backend). Returns 0 when stepped or halted, else as vm_run. */
 int vm_step(SimpleVM *svm);
+/* Sets the breakpoints the vCPU obeys (KVM_SET_GUEST_DEBUG, see kvm_set_guest_debug2);
+ * a hit stops vm_run with VM_STOP_DEBUG and svm->debug_event. The VM must not be running. */
+int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg);
 
 /* The vCPU thread (src/vmm/runner.c): vm_run in a thread of its own that can be paused
  * and resumed from another thread (the monitor's stop, cont and step). */
@@ -841,6 +863,14 @@ int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
 bool vm_thread_halted(SimpleVM *svm);
 /* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
 int vm_thread_id(SimpleVM *svm);
+/* `fn` (NULL: none) is called from the vCPU thread whenever the thread stops on its own:
+ * paused by a debug event (VM_STOP_DEBUG) or ended. One observer (the gdb stub). */
+void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaque),
+                            void *opaque);
+/* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and waits until the
+ * thread has ended; the thread stays for vm_thread_quit, so that other threads using the
+ * VM (the gdb stub, the console) may still ask it about its state. */
+void vm_thread_end(SimpleVM *svm);
 /* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and joins the thread. */
 void vm_thread_quit(SimpleVM *svm);
 /* Resets the vCPU to the state it had when the thread started (system_reset). Paused VM
@@ -853,6 +883,19 @@ void vm_dump_registers(SimpleVM *svm, FILE *out);
 void vm_destroy(SimpleVM *svm);
 /* The seed's example: a real-mode program that prints "Hi!" on COM1 and halts. */
 int vm_run_real_mode_example(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* gdb stub (src/vmm/gdbstub.c)                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+/* GDB's remote protocol for a VM whose vCPU thread runs (vm_thread_start), served by a
+ * thread of its own at `spec`: "tcp:[HOST]:PORT" (no HOST: every address) or "unix:PATH".
+ * A connecting GDB stops the VM; one GDB at a time; a new one may connect after the last
+ * detached. NULL with hv_last_error() when the socket cannot be set up. */
+typedef struct GdbStub GdbStub;
+GdbStub *gdb_stub_start(SimpleVM *svm, const char *spec);
+/* Sends a stop reply GDB still waits for, closes the sockets, joins the thread. */
+void gdb_stub_stop(GdbStub *g);
 
 /* ------------------------------------------------------------------------------------ */
 /* Disassembler (src/sim/cpu/disasm.c)                                                   */

@@ -226,7 +226,7 @@ static void console_stop(Console *c)
 {
     if (!c->stopping) {
         c->stopping = true;
-        vm_thread_quit(c->svm);
+        vm_thread_end(c->svm);
     }
 }
 
@@ -433,6 +433,13 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         free(c);
         return -1;
     }
+    GdbStub *gdb = NULL;
+    if (opt->gdb && !(gdb = gdb_stub_start(svm, opt->gdb))) {
+        error("%s", hv_last_error());
+        vm_thread_quit(svm);
+        free(c);
+        return -1;
+    }
     if (c->in_monitor)
         monitor_prompt(c);
     int stop_signal = 0;
@@ -473,6 +480,8 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
+    /* The stub first: it uses the vCPU thread, and sends GDB the VM's end. */
+    gdb_stub_stop(gdb);
     vm_thread_quit(svm);
     if (ms.client_fd >= 0)
         close(ms.client_fd);
@@ -520,6 +529,7 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     case VM_STOP_HLT:
     case VM_STOP_REQUESTED:
     case VM_STOP_STEPPED:
+    case VM_STOP_DEBUG:
         return EXIT_OK;
     case VM_STOP_DEBUG_EXIT:
         return (int)((svm->debug_exit_value << 1) | 1) & 0xFF;

@@ -116,7 +116,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR,
+    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_GDB, OPT_NO_REBOOT, OPT_MAGIC_BREAK,
 };
 
 static const struct option long_options[] = {
@@ -133,10 +133,37 @@ static const struct option long_options[] = {
     {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
     {"monitor", required_argument, NULL, OPT_MONITOR},
     {"paused", no_argument, NULL, 'S'},
+    {"gdb", required_argument, NULL, OPT_GDB},
+    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+    {"magic-break", no_argument, NULL, OPT_MAGIC_BREAK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+/* -d a,b,c with QEMU's item names. */
+static int parse_log_items(const char *arg, unsigned *items, char *err, size_t err_size)
+{
+    static const struct { const char *name; unsigned bit; } names[] = {
+        {"int", CLI_LOG_INT}, {"cpu_reset", CLI_LOG_CPU_RESET},
+        {"guest_errors", CLI_LOG_GUEST_ERRORS}, {"exits", CLI_LOG_EXITS}, {"bios", CLI_LOG_BIOS},
+    };
+    const char *p = arg;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        bool found = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0) {
+                *items |= names[i].bit;
+                found = true;
+            }
+        if (!found)
+            return fail(err, err_size, "-d %s: unknown item '%.*s' (int, cpu_reset, "
+                        "guest_errors, exits, bios)", arg, (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
 
 /* One option of run/demo; 1 when it was --help. */
 static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size_t err_size)
@@ -208,6 +235,25 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
     case 'S':
         opt->paused = true;
         return 0;
+    case 's':
+        opt->gdb = "tcp::1234";   /* QEMU's -s */
+        return 0;
+    case OPT_GDB:
+        if (strncmp(arg, "tcp:", 4) != 0 && (strncmp(arg, "unix:", 5) != 0 || !arg[5]))
+            return fail(err, err_size, "-gdb %s: expected tcp:[HOST]:PORT or unix:PATH", arg);
+        opt->gdb = arg;
+        return 0;
+    case 'd':
+        return parse_log_items(arg, &opt->log_items, err, err_size);
+    case 'D':
+        opt->log_file = arg;
+        return 0;
+    case OPT_NO_REBOOT:
+        opt->no_reboot = true;
+        return 0;
+    case OPT_MAGIC_BREAK:
+        opt->magic_break = true;
+        return 0;
     case OPT_ACCEL:
         if (strcmp(arg, "kvm") == 0)
             opt->accel = HV_BACKEND_KVM;
@@ -236,8 +282,9 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "--boot-sector loads at 0x7C00: it takes no --load or --entry");
     if (opt->kind == IMAGE_ROM && (opt->load_set || opt->entry_set))
         return fail(err, err_size, "--rom starts at the reset vector: it takes no --load or --entry");
-    if (opt->paused && opt->monitor == MONITOR_NONE)
-        return fail(err, err_size, "-S starts the VM stopped: it needs a --monitor to continue it");
+    if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb)
+        return fail(err, err_size,
+                    "-S starts the VM stopped: it needs a --monitor or -gdb to continue it");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector or --rom");
     if (!opt->entry_set) {
@@ -309,10 +356,16 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     /* getopt_long over argv[1..]: options and the one operand in any order. */
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
+    /* QEMU's single-dash long options that getopt would split into letters. */
+    static const char *const qemu_long[][2] = {{"-gdb", "--gdb"}, {"-no-reboot", "--no-reboot"}};
+    for (int i = 1; i < sub_argc; i++)
+        for (size_t k = 0; k < sizeof(qemu_long) / sizeof(qemu_long[0]); k++)
+            if (strcmp(sub_argv[i], qemu_long[k][0]) == 0)
+                sub_argv[i] = (char *)qemu_long[k][1];
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(sub_argc, sub_argv, ":m:hVS", long_options, NULL)) != -1) {
+    while ((c = getopt_long(sub_argc, sub_argv, ":m:hVSsd:D:", long_options, NULL)) != -1) {
         if (c == ':' || c == '?')
             return option_error(c, sub_argv[optind - 1], err, err_size);
         if (c == 'V') {
@@ -373,6 +426,17 @@ void cli_print_usage(FILE *out)
         "  --accel kvm|sim|auto   the kernel under the VM: Linux KVM, the software model of\n"
         "                         VT-x, or KVM when usable (default auto)\n"
         "  --max-exits N          stop after N VM exits\n"
+        "  -s                     the gdb stub at tcp::1234 (as -gdb tcp::1234)\n"
+        "  -gdb tcp:[HOST]:PORT|unix:PATH\n"
+        "                         the gdb stub: GDB's remote protocol at that socket (with\n"
+        "                         -S, the VM waits for gdb's continue)\n"
+        "  -d ITEM,...            log int (interrupts and exceptions, sim), cpu_reset,\n"
+        "                         guest_errors, exits (as --trace exits), bios (port 0xE9)\n"
+        "  -D FILE                write the log and the exit trace to FILE (default stderr)\n"
+        "  -no-reboot             a triple fault ends the VM (default: the vCPU is reset to\n"
+        "                         its start state, as a PC resets)\n"
+        "  --magic-break          Bochs's magic breakpoint XCHG BX,BX stops the VM for the\n"
+        "                         monitor and gdb (sim only)\n"
         "  -h, --help             show this help\n"
         "\n"
         "Devices: 16550A UART at 0x3F8, VGA text at 0xB8000 (cursor at 0x3D4/0x3D5),\n"

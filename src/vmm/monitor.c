@@ -748,6 +748,8 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
         return say(mon, "the vCPU halted (HLT): stopped at %s\n", where);
     case VM_STOP_REQUESTED:
         return say(mon, "stopped at %s\n", where);
+    case VM_STOP_DEBUG:
+        return say(mon, "stopped at a breakpoint at %s\n", where);
     default:
         return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",
                          why == VM_STOP_DEBUG_EXIT ? "debug exit" :
@@ -773,7 +775,7 @@ int qemu_cmd_quit(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     mon->quit_requested = true;
-    vm_thread_quit(mon->vm);
+    vm_thread_end(mon->vm);
     return 0;
 }
 

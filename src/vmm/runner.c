@@ -32,6 +32,8 @@ struct VmRunner {
     KvmSregs boot_sregs;
     void (*on_end)(SimpleVM *svm, void *opaque);
     void *opaque;
+    void (*observer)(SimpleVM *svm, void *opaque);   /* vm_thread_set_observer */
+    void *observer_opaque;
     int tid;                  /* gettid() of the thread, for info cpus */
 };
 
@@ -78,7 +80,7 @@ static void *runner_main(void *arg)
             } else {
                 vm_run(svm);
             }
-            ended = svm->stop_reason != VM_STOP_REQUESTED;
+            ended = svm->stop_reason != VM_STOP_REQUESTED && svm->stop_reason != VM_STOP_DEBUG;
         } else {
             unsigned done;
             VmStopReason why = r->halted ? VM_STOP_HLT : run_steps(svm, r->step_count, &done);
@@ -91,7 +93,8 @@ static void *runner_main(void *arg)
             if (why == VM_STOP_HLT)
                 r->halted = true;
             pthread_mutex_unlock(&r->lock);
-            ended = why != VM_STOP_STEPPED && why != VM_STOP_HLT && why != VM_STOP_REQUESTED;
+            ended = why != VM_STOP_STEPPED && why != VM_STOP_HLT && why != VM_STOP_REQUESTED &&
+                    why != VM_STOP_DEBUG;
         }
 
         pthread_mutex_lock(&r->lock);
@@ -101,11 +104,23 @@ static void *runner_main(void *arg)
         if (r->command == CMD_NONE)
             r->state = VM_THREAD_PAUSED;
         pthread_cond_broadcast(&r->cond);
+        /* A breakpoint while running: whoever debugs learns that the VM paused. */
+        if (cmd == CMD_RUN && svm->stop_reason == VM_STOP_DEBUG && r->observer) {
+            void (*fn)(SimpleVM *, void *) = r->observer;
+            void *opaque = r->observer_opaque;
+            pthread_mutex_unlock(&r->lock);
+            fn(svm, opaque);
+            pthread_mutex_lock(&r->lock);
+        }
     }
     r->state = VM_THREAD_ENDED;
     r->busy = false;
     pthread_cond_broadcast(&r->cond);
+    void (*observer)(SimpleVM *, void *) = r->observer;
+    void *observer_opaque = r->observer_opaque;
     pthread_mutex_unlock(&r->lock);
+    if (observer)
+        observer(svm, observer_opaque);
     if (r->on_end)
         r->on_end(svm, r->opaque);
     return NULL;
@@ -273,6 +288,37 @@ int vm_thread_id(SimpleVM *svm)
     return tid;
 }
 
+void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaque), void *opaque)
+{
+    if (!svm || !svm->runner)
+        return;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    r->observer = fn;
+    r->observer_opaque = opaque;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void vm_thread_end(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    if (r->state != VM_THREAD_ENDED) {
+        r->command = CMD_QUIT;
+        if (r->busy)
+            vm_request_stop(svm);
+        pthread_cond_broadcast(&r->cond);
+        while (r->state != VM_THREAD_ENDED)
+            pthread_cond_wait(&r->cond, &r->lock);
+        if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED ||
+            svm->stop_reason == VM_STOP_DEBUG)
+            svm->stop_reason = VM_STOP_REQUESTED;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 void vm_thread_quit(SimpleVM *svm)
 {
     if (!svm || !svm->runner)
@@ -287,7 +333,8 @@ void vm_thread_quit(SimpleVM *svm)
     }
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);
-    if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED)
+    if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED ||
+        svm->stop_reason == VM_STOP_DEBUG)
         svm->stop_reason = VM_STOP_REQUESTED;
     svm->runner = NULL;
     pthread_mutex_destroy(&r->lock);

@@ -19,6 +19,7 @@
 #define GIB (1024ull * MIB)
 #define PAGE_SIZE 4096ull
 #define X86_MAX_PREFIXES 14   /* an instruction is at most 15 bytes */
+#define X86_DB_VECTOR 1       /* #DB (SDM Vol. 3A, 6.3.1) */
 
 /* Memory slots of the layout below. */
 enum {
@@ -413,6 +414,11 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
     case KVM_EXIT_HLT:
         stop(svm, VM_STOP_HLT);
         break;
+    case KVM_EXIT_DEBUG:
+        /* Only asked for through vm_set_guest_debug: a breakpoint the debugger set. */
+        svm->debug_event = run->debug.arch;
+        stop(svm, VM_STOP_DEBUG);
+        break;
     case KVM_EXIT_SHUTDOWN:
         log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
         stop(svm, VM_STOP_SHUTDOWN);
@@ -494,8 +500,11 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         if (reason == KVM_EXIT_INTR) {
             run->immediate_exit = 0;
         } else if (step && reason == KVM_EXIT_DEBUG) {
+            /* The step's own #DB (no B0-B3), or a breakpoint the step ran into. */
             svm->exit_count++;
-            stop(svm, VM_STOP_STEPPED);
+            svm->debug_event = run->debug.arch;
+            bool bp = run->debug.arch.exception != X86_DB_VECTOR || (run->debug.arch.dr6 & 0xF);
+            stop(svm, bp ? VM_STOP_DEBUG : VM_STOP_STEPPED);
         } else {
             svm->exit_count++;
             dispatch_exit(svm, run);
@@ -541,6 +550,7 @@ static int run_result(SimpleVM *svm)
     case VM_STOP_STEPPED:
         return 0;
     case VM_STOP_REQUESTED:
+    case VM_STOP_DEBUG:
         return -EINTR;
     case VM_STOP_MAX_EXITS:
         return -ETIME;
@@ -588,13 +598,26 @@ static bool next_is_hlt(SimpleVM *svm)
     return false;
 }
 
+int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg)
+{
+    if (!svm || !dbg)
+        return -EINVAL;
+    int r = kvm_set_guest_debug2(svm->vcpu, dbg);
+    if (r == 0)
+        svm->guest_debug = *dbg;
+    return r;
+}
+
 int vm_step(SimpleVM *svm)
 {
     if (!svm)
         return -EINVAL;
     bool hlt = next_is_hlt(svm);
+    /* Single-stepping on top of the debugger's breakpoints. */
+    struct kvm_guest_debug dbg = svm->guest_debug;
     uint32_t control = hlt ? 0 : KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-    int r = kvm_set_guest_debug(svm->vcpu, control);
+    dbg.control |= control;
+    int r = kvm_set_guest_debug2(svm->vcpu, &dbg);
     if (r < 0)
         return r;
     svm->stop_reason = VM_STOP_NONE;
@@ -602,7 +625,7 @@ int vm_step(SimpleVM *svm)
     run_loop(svm, true, svm->vcpu->regs.rip);
     svm->stop_requested = 0;
     svm->running = false;
-    if (control && (r = kvm_set_guest_debug(svm->vcpu, 0)) < 0)
+    if (control && (r = kvm_set_guest_debug2(svm->vcpu, &svm->guest_debug)) < 0)
         return r;
     return run_result(svm);
 }

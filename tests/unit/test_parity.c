@@ -59,6 +59,7 @@ static const ParityGuest guests[] = {
     {.name = "debugcon"},
     {.name = "echo", .serial_input = "hi there\n"},
     {.name = "exitcode", .rax = 42},
+    {.name = "gdbtarget"},
     {.name = "hello"},
     {.name = "rom", .load = LOAD_ROM},
     {.name = "rom2k", .load = LOAD_ROM},
