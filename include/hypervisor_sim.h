@@ -382,6 +382,21 @@ int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control);
 #define KVM_GUESTDBG_SIM_MAGIC_BREAK (1u << 30)
 #define KVM_DEBUG_EXCEPTION_MAGIC_BREAK 0x100u   /* not a vector: no exception happened */
 int kvm_set_guest_debug2(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg);
+/* An interrupt or exception as the vCPU delivers it: the state just before delivery
+ * (RIP at the faulting or INT instruction). */
+typedef struct {
+    int vector;
+    bool software;                /* INT n, INT3, INTO */
+    bool has_error_code;
+    uint32_t error_code;
+    KvmRegs regs;
+    KvmSregs sregs;
+} KvmEventInfo;
+typedef void (*KvmEventFn)(void *opaque, const KvmEventInfo *event);
+/* The software backend calls fn (NULL: off) from the vCPU's thread for every interrupt and
+ * exception it delivers (QEMU's -d int). -ENOTSUP on KVM, which delivers events inside the
+ * kernel where user space cannot see them. */
+int kvm_vcpu_set_event_hook(KvmVcpu *vcpu, KvmEventFn fn, void *opaque);
 /* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
  * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
@@ -717,6 +732,9 @@ void qemu_monitor_destroy(QemuMonitor *mon);
 int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out);
 int qemu_cmd_help(QemuMonitor *mon, const char *command);   /* NULL: every command */
 int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id);
+/* info registers' text for a given state (QEMU's x86_cpu_dump_state layout), e.g. for the
+ * -d int log. */
+void qemu_dump_cpu_state(FILE *out, struct SimpleVM *vm, const KvmRegs *r, const KvmSregs *s);
 int qemu_cmd_info_status(QemuMonitor *mon);
 int qemu_cmd_info_cpus(QemuMonitor *mon);
 int qemu_cmd_info_mem(QemuMonitor *mon);
@@ -809,7 +827,23 @@ typedef struct SimpleVM {
      * stepping to it) and the last KVM_EXIT_DEBUG (VM_STOP_DEBUG, or a step's). */
     struct kvm_guest_debug guest_debug;
     struct kvm_debug_exit_arch debug_event;
+    /* The log (vm_set_log): what is logged (VM_LOG_*) and where. */
+    unsigned log_items;
+    FILE *log;
+    uint64_t events_logged;       /* -d int's counter */
+    /* A triple fault resets the vCPU to its start state and the VM goes on, as a PC
+     * resets (QEMU without -no-reboot); false: it ends the VM (VM_STOP_SHUTDOWN). Done by
+     * the vCPU thread (vm_thread_start). */
+    bool reset_on_shutdown;
+    uint64_t resets;              /* how many times that happened */
 } SimpleVM;
+
+/* The log items (QEMU's -d names). */
+#define VM_LOG_INT          1u    /* interrupts and exceptions, QEMU's format (sim only) */
+#define VM_LOG_CPU_RESET    2u    /* "CPU Reset (CPU 0)" and the state before it */
+#define VM_LOG_GUEST_ERRORS 4u    /* triple faults that reset the vCPU */
+#define VM_LOG_EXITS        8u    /* one line per VM exit (svm->trace) */
+#define VM_LOG_BIOS         16u   /* the debug console (port 0xE9), where firmware writes */
 
 SimpleVM *vm_create(size_t memory_mb);
 SimpleVM *vm_create_backend(size_t memory_mb, HvBackend b);
@@ -837,6 +871,9 @@ int vm_step(SimpleVM *svm);
 /* Sets the breakpoints the vCPU obeys (KVM_SET_GUEST_DEBUG, see kvm_set_guest_debug2);
  * a hit stops vm_run with VM_STOP_DEBUG and svm->debug_event. The VM must not be running. */
 int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg);
+/* Logs `items` (VM_LOG_*) to `out` (the caller's stream; NULL: stderr). -ENOTSUP when the
+ * backend cannot log an item (VM_LOG_INT on KVM): the others are set anyway. */
+int vm_set_log(SimpleVM *svm, unsigned items, FILE *out);
 
 /* The vCPU thread (src/vmm/runner.c): vm_run in a thread of its own that can be paused
  * and resumed from another thread (the monitor's stop, cont and step). */

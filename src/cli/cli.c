@@ -548,6 +548,33 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     return EXIT_HOST_ERROR;
 }
 
+/* The log and trace (-d, -D, --trace exits) and the magic breakpoint. -D's file is
+ * line-buffered: the debug console writes between its lines. Returns an exit status. */
+static int setup_debugging(SimpleVM *svm, const CliOptions *opt, FILE **log)
+{
+    if (opt->log_file) {
+        if (!(*log = fopen(opt->log_file, "we"))) {
+            error("-D %s: %s", opt->log_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+        setvbuf(*log, NULL, _IOLBF, 0);
+    }
+    FILE *out = *log ? *log : stderr;
+    unsigned items = opt->log_items | (opt->trace_exits ? VM_LOG_EXITS : 0);
+    if (vm_set_log(svm, items, out) < 0)
+        error("warning: -d int: %s", hv_last_error());
+    if (opt->magic_break) {
+        struct kvm_guest_debug dbg = svm->guest_debug;
+        dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SIM_MAGIC_BREAK;
+        if (vm_set_guest_debug(svm, &dbg) < 0) {
+            error("--magic-break: KVM cannot stop at XCHG BX,BX (it is no exit); use --accel "
+                  "sim (%s)", hv_last_error());
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 static int cmd_run(const CliOptions *opt)
 {
     uint8_t *image = NULL;
@@ -574,6 +601,7 @@ static int cmd_run(const CliOptions *opt)
     }
     int serial_fd = -1, listen_fd = -1;
     QemuMonitor *mon = NULL;
+    FILE *log = NULL;
     if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
@@ -592,8 +620,10 @@ static int cmd_run(const CliOptions *opt)
         svm->vcpu->regs.rax = 40;   /* the demo's sum, unless --reg says otherwise */
         svm->vcpu->regs.rbx = 2;
     }
-    svm->trace = opt->trace_exits ? stderr : NULL;
     svm->max_exits = opt->max_exits;
+    svm->reset_on_shutdown = !opt->no_reboot;
+    if ((status = setup_debugging(svm, opt, &log)) != 0)
+        goto out;
 
     if (opt->monitor != MONITOR_NONE && !(mon = qemu_monitor_create(svm))) {
         error("%s", hv_last_error());
@@ -640,6 +670,8 @@ out:
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);
+    if (log)
+        fclose(log);
     free(image);
     return status;
 }

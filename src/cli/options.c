@@ -145,8 +145,8 @@ static const struct option long_options[] = {
 static int parse_log_items(const char *arg, unsigned *items, char *err, size_t err_size)
 {
     static const struct { const char *name; unsigned bit; } names[] = {
-        {"int", CLI_LOG_INT}, {"cpu_reset", CLI_LOG_CPU_RESET},
-        {"guest_errors", CLI_LOG_GUEST_ERRORS}, {"exits", CLI_LOG_EXITS}, {"bios", CLI_LOG_BIOS},
+        {"int", VM_LOG_INT}, {"cpu_reset", VM_LOG_CPU_RESET},
+        {"guest_errors", VM_LOG_GUEST_ERRORS}, {"exits", VM_LOG_EXITS}, {"bios", VM_LOG_BIOS},
     };
     const char *p = arg;
     while (*p) {
@@ -285,6 +285,9 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb)
         return fail(err, err_size,
                     "-S starts the VM stopped: it needs a --monitor or -gdb to continue it");
+    if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb)
+        return fail(err, err_size, "--magic-break stops the VM: it needs a --monitor or -gdb "
+                    "to continue it");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector or --rom");
     if (!opt->entry_set) {

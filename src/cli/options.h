@@ -55,18 +55,12 @@ typedef struct {
     HvBackend accel;
     uint64_t max_exits;
     const char *gdb;          /* -gdb tcp:[HOST]:PORT | unix:PATH; -s: tcp::1234 */
-    unsigned log_items;       /* -d: CLI_LOG_* */
+    unsigned log_items;       /* -d: VM_LOG_* */
     const char *log_file;     /* -D FILE: the log and the exit trace (default stderr) */
     bool no_reboot;           /* -no-reboot: a triple fault ends the VM */
     bool magic_break;         /* --magic-break: XCHG BX,BX stops the VM (sim) */
 } CliOptions;
 
-/* -d items (QEMU's names). */
-#define CLI_LOG_INT          1u   /* interrupts and exceptions (sim) */
-#define CLI_LOG_CPU_RESET    2u
-#define CLI_LOG_GUEST_ERRORS 4u   /* unassigned ports and MMIO, invalid guest state */
-#define CLI_LOG_EXITS        8u   /* one line per VM exit, as --trace exits */
-#define CLI_LOG_BIOS         16u  /* the debug console (port 0xE9) into the log */
 
 /* Parses argv; on a usage error writes a one-line message into err and returns -1. */
 int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size);

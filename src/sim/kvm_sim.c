@@ -57,6 +57,8 @@ typedef struct {
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat;
     char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
     bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
+    KvmEventFn event_fn;    /* kvm_vcpu_set_event_hook */
+    void *event_opaque;
     bool step_done;         /* single-step: the last exit's instruction is complete */
 } SimVcpu;
 
@@ -778,6 +780,33 @@ static int sim_run(KvmVcpu *vcpu)
 static void sim_kick(KvmVcpu *vcpu)
 {
     x86_cpu_request_stop(((SimVcpu *)vcpu->backend_data)->cpu);
+}
+
+/* The interpreter's event hook: the state in KVM's structs, then the VMM's function. */
+static void sim_event(void *opaque, int vector, bool software, bool has_error, uint32_t error)
+{
+    KvmVcpu *vcpu = opaque;
+    SimVcpu *sc = vcpu->backend_data;
+    KvmEventInfo ev = {.vector = vector, .software = software, .has_error_code = has_error,
+                       .error_code = error};
+    sim_get_regs(vcpu, &ev.regs);
+    sim_get_sregs(vcpu, &ev.sregs);
+    sc->event_fn(sc->event_opaque, &ev);
+}
+
+int kvm_vcpu_set_event_hook(KvmVcpu *vcpu, KvmEventFn fn, void *opaque)
+{
+    if (!vcpu)
+        return -EINVAL;
+    if (vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return hv_fail(ENOTSUP, "KVM delivers interrupts and exceptions in the kernel: "
+                       "user space cannot log them (QEMU's -d int needs TCG too)");
+    SimVcpu *sc = vcpu->backend_data;
+    sc->event_fn = fn;
+    sc->event_opaque = opaque;
+    sc->cpu->event_hook = fn ? sim_event : NULL;
+    sc->cpu->event_opaque = vcpu;
+    return 0;
 }
 
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu)

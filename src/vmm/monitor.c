@@ -169,12 +169,11 @@ static void dump_segment(FILE *o, const char *name, const KvmSegment *sg, const 
     fputc('\n', o);
 }
 
-static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s)
+void qemu_dump_cpu_state(FILE *o, SimpleVM *vm, const KvmRegs *r, const KvmSregs *s)
 {
-    FILE *o = out_of(mon);
     uint32_t fl = (uint32_t)r->rflags;
     int cpl = (s->cr0 & CR0_PE) ? s->ss.dpl : 0;   /* QEMU shows SS.DPL as the CPL */
-    int halted = vm_thread_halted(mon->vm);
+    int halted = vm ? vm_thread_halted(vm) : 0;   /* vm NULL: the caller holds its lock */
     char flags[8] = {
         fl & FL_DF ? 'D' : '-', fl & FL_OF ? 'O' : '-', fl & FL_SF ? 'S' : '-',
         fl & FL_ZF ? 'Z' : '-', fl & FL_AF ? 'A' : '-', fl & FL_PF ? 'P' : '-',
@@ -208,7 +207,7 @@ static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s
     dump_segment(o, "TR", &s->tr, s);
     /* Debug registers: the KVM API of this VMM does not fetch them (KVM_GET_DEBUGREGS);
      * the sim's VMCS has DR7. Nothing here sets breakpoints, so DR0-3 are their reset 0. */
-    const VMCS *vmcs = kvm_vcpu_vmcs(mon->vm->vcpu);
+    const VMCS *vmcs = vm ? kvm_vcpu_vmcs(vm->vcpu) : NULL;
     uint64_t dr6 = 0xFFFF0FF0, dr7 = (vmcs ? vmcs->guest.dr7 : 0) | 0x400;   /* bit 10 reads as 1 */
     if (paging_long_mode(s)) {
         fprintf(o, "GDT=     %016llx %08x\n", s->gdt.base, s->gdt.limit);
@@ -239,7 +238,7 @@ int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id)
     int e = read_state(mon, &r, &s);
     resume_vcpu(mon, paused);
     if (e == 0)
-        dump_registers(mon, &r, &s);
+        qemu_dump_cpu_state(out_of(mon), mon->vm, &r, &s);
     return e;
 }
 
@@ -253,7 +252,9 @@ int qemu_cmd_info_status(QemuMonitor *mon)
     case VM_THREAD_RUNNING:
         return say(mon, "VM status: running\n");
     case VM_THREAD_PAUSED:
-        return say(mon, "VM status: paused\n");
+        /* QEMU's wording for a VM a debugger stopped (breakpoint, magic breakpoint). */
+        return say(mon, "VM status: paused%s\n",
+                   mon->vm->stop_reason == VM_STOP_DEBUG ? " (debug)" : "");
     case VM_THREAD_ENDED:
         break;
     }

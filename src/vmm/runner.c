@@ -53,6 +53,26 @@ static VmStopReason run_steps(SimpleVM *svm, unsigned n, unsigned *done)
     return VM_STOP_STEPPED;
 }
 
+/* Puts the vCPU back in its start state (system_reset, or a triple fault without
+ * -no-reboot), logging the state it leaves with -d cpu_reset as QEMU does. Lock held. */
+static int reset_vcpu(struct VmRunner *r)
+{
+    SimpleVM *svm = r->svm;
+    if (svm->log_items & VM_LOG_CPU_RESET) {
+        KvmRegs regs;
+        KvmSregs sregs;
+        FILE *o = svm->log ? svm->log : stderr;
+        fprintf(o, "CPU Reset (CPU 0)\n");
+        if (kvm_get_regs(svm->vcpu, &regs) == 0 && kvm_get_sregs(svm->vcpu, &sregs) == 0)
+            qemu_dump_cpu_state(o, NULL, &regs, &sregs);
+    }
+    int ret;
+    if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
+        (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
+        r->halted = false;
+    return ret;
+}
+
 static void *runner_main(void *arg)
 {
     struct VmRunner *r = arg;
@@ -79,6 +99,17 @@ static void *runner_main(void *arg)
                 svm->stop_reason = VM_STOP_HLT;
             } else {
                 vm_run(svm);
+                /* A triple fault resets a PC: the VM goes on from its start state. */
+                while (svm->stop_reason == VM_STOP_SHUTDOWN && svm->reset_on_shutdown) {
+                    pthread_mutex_lock(&r->lock);
+                    bool asked = r->command != CMD_NONE;   /* a quit is waiting */
+                    int e = asked ? 0 : reset_vcpu(r);
+                    pthread_mutex_unlock(&r->lock);
+                    if (asked || e < 0)
+                        break;
+                    svm->resets++;
+                    vm_run(svm);
+                }
             }
             ended = svm->stop_reason != VM_STOP_REQUESTED && svm->stop_reason != VM_STOP_DEBUG;
         } else {
@@ -269,9 +300,7 @@ int vm_thread_reset(SimpleVM *svm)
         ret = r->state == VM_THREAD_ENDED ? -ESRCH : -EBUSY;
     } else {
         wait_idle(r);
-        if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
-            (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
-            r->halted = false;
+        ret = reset_vcpu(r);
     }
     pthread_mutex_unlock(&r->lock);
     return ret;

@@ -20,6 +20,7 @@
 #define PAGE_SIZE 4096ull
 #define X86_MAX_PREFIXES 14   /* an instruction is at most 15 bytes */
 #define X86_DB_VECTOR 1       /* #DB (SDM Vol. 3A, 6.3.1) */
+#define X86_PF_VECTOR 14      /* #PF */
 
 /* Memory slots of the layout below. */
 enum {
@@ -420,7 +421,12 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         stop(svm, VM_STOP_DEBUG);
         break;
     case KVM_EXIT_SHUTDOWN:
-        log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
+        if (!svm->reset_on_shutdown)
+            log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
+        else if (svm->log_items & VM_LOG_GUEST_ERRORS)
+            fprintf(svm->log ? svm->log : stderr,
+                    "Triple fault at %04x:%08llx: resetting the vCPU (-no-reboot ends the VM)\n",
+                    s->cs.selector, r->rip);
         stop(svm, VM_STOP_SHUTDOWN);
         break;
     case KVM_EXIT_FAIL_ENTRY:
@@ -606,6 +612,44 @@ int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg)
     if (r == 0)
         svm->guest_debug = *dbg;
     return r;
+}
+
+/* -d int: one line per event in QEMU's layout (target/i386 do_interrupt_all's log line:
+ * counter, vector, error code, software or not, CPL, CS:EIP, pc, SS:ESP, CR2 for #PF or
+ * EAX otherwise), then the registers as info registers shows them. */
+static void log_event(void *opaque, const KvmEventInfo *ev)
+{
+    SimpleVM *svm = opaque;
+    FILE *o = svm->log ? svm->log : stderr;
+    const KvmRegs *r = &ev->regs;
+    const KvmSregs *s = &ev->sregs;
+    int cpl = (s->cr0 & 1) ? s->cs.dpl : 0;
+    fprintf(o, "%6" PRIu64 ": v=%02x e=%04x i=%d cpl=%d IP=%04x:%08llx pc=%08llx SP=%04x:%08llx",
+            svm->events_logged++, ev->vector, ev->error_code, ev->software, cpl, s->cs.selector,
+            r->rip, s->cs.base + r->rip, s->ss.selector, r->rsp);
+    if (ev->vector == X86_PF_VECTOR)
+        fprintf(o, " CR2=%08llx\n", s->cr2);
+    else
+        fprintf(o, " env->regs[R_EAX]=%08llx\n", r->rax);
+    qemu_dump_cpu_state(o, svm, r, s);
+}
+
+int vm_set_log(SimpleVM *svm, unsigned items, FILE *out)
+{
+    if (!svm)
+        return -EINVAL;
+    svm->log_items = items;
+    svm->log = out;
+    FILE *o = out ? out : stderr;
+    if (items & VM_LOG_EXITS)
+        svm->trace = o;
+    if (items & VM_LOG_BIOS) {
+        fflush(o);
+        svm->debug_exit->console_fd = fileno(o);
+    }
+    if (items & VM_LOG_INT)
+        return kvm_vcpu_set_event_hook(svm->vcpu, log_event, svm);
+    return 0;
 }
 
 int vm_step(SimpleVM *svm)

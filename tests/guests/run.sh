@@ -359,7 +359,7 @@ t_beyondram() {
 
 t_triplefault() {
     begin triplefault
-    vm run "$G/triplefault.bin"
+    vm run -no-reboot "$G/triplefault.bin"
     expect_status 10
     # A CPU that checks the real-mode IDT limit shuts down at int3; one that does not
     # takes the guest's protected-mode fallback, which says so.
@@ -777,10 +777,69 @@ WANT
     end
 }
 
+# -d, -D, -no-reboot and --magic-break.
+t_logs() {
+    begin log-int
+    vm run -no-reboot -d int -D "$TMP/log" "$G/triplefault.bin"
+    expect_status 10
+    grep -q 'v=' "$TMP/out" && differ "the log went to the serial console"
+    if [ "$ACCEL" = sim ]; then
+        # int3 with an IDT limit of 0: #GP, then #DF, then the shutdown (guests/triplefault.s)
+        grep -qxF '     0: v=03 e=0000 i=1 cpl=0 IP=0000:00000026 pc=00000026 SP=0000:00007000 env->regs[R_EAX]=00000000' "$TMP/log" ||
+            differ "no int3 line in the log: $(show "$TMP/log")"
+        grep -qE '^     1: v=0d e=0000 i=0 ' "$TMP/log" || differ "no #GP line"
+        grep -qE '^     2: v=08 e=0000 i=0 ' "$TMP/log" || differ "no #DF line"
+        grep -qxF 'EIP=00000026 EFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0' "$TMP/log" ||
+            differ "no register dump after the line"
+    else
+        expect_err_has "-d int: KVM delivers interrupts and exceptions in the kernel"
+    fi
+    end
+    begin log-reset-without-no-reboot
+    vm run -d cpu_reset,guest_errors -D "$TMP/log" --max-exits 1000 "$G/triplefault.bin"
+    expect_status 14
+    grep -qF 'Triple fault at ' "$TMP/log" || differ "no triple fault in the log: $(show "$TMP/log")"
+    [ "$(grep -c '^CPU Reset (CPU 0)$' "$TMP/log")" -ge 2 ] || differ "fewer than 2 resets logged"
+    [ "$(grep -c 'about to triple fault' "$TMP/out")" -ge 2 ] || differ "the guest did not start again"
+    grep -q 'triple fault (shutdown)' "$TMP/err" && differ "a reset reported as the end"
+    end
+    begin log-exits-to-file
+    vm run -d exits -D "$TMP/log" "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    grep -qE '^exit .*KVM_EXIT_IO out port=0x3f8 size=1 data=0x48$' "$TMP/log" || differ "no exit lines in the log"
+    end
+    begin log-bios-debugcon
+    vm run -d bios -D "$TMP/log" "$G/debugcon.bin"
+    expect_status 0; expect_out 'port e9 reads e9\n'
+    grep -qx 'debug console' "$TMP/log" || differ "the debug console is not in the log: $(show "$TMP/log")"
+    end
+    begin magic-break
+    if [ "$ACCEL" = kvm ]; then
+        vm run --magic-break -gdb "unix:$TMP/m.sock" "$G/gdbtarget.bin"
+        expect_status 2; expect_err_has "--magic-break: KVM cannot stop at XCHG BX,BX"
+    elif [ "$SKIPPING" = 0 ]; then
+        rm -f "$TMP/m.sock"
+        timeout 30 "$SVM" run --accel sim --magic-break -S -gdb "unix:$TMP/m.sock" "$G/gdbtarget.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        local pid=$!
+        for _ in $(seq 50); do [ -S "$TMP/m.sock" ] && break; sleep 0.1; done
+        timeout 30 gdb -nx -batch -ex "target remote $TMP/m.sock" -ex continue -ex 'p/x $eip' \
+            -ex 'monitor info status' -ex continue </dev/null >"$TMP/gdb" 2>&1
+        wait "$pid"
+        RC=$?
+        expect_status 67; expect_out '5\n'
+        grep -qF 'Program received signal SIGTRAP' "$TMP/gdb" || differ "no stop: $(show "$TMP/gdb")"
+        grep -qxF '$1 = 0x92' "$TMP/gdb" || differ "not stopped after the xchg: $(show "$TMP/gdb")"
+        grep -qxF 'VM status: paused (debug)' "$TMP/gdb" || differ "monitor status: $(show "$TMP/gdb")"
+    fi
+    end
+}
+
 backend_tests() {
     t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_trace_stats; t_terminal; t_gdb
+    t_logs
 }
 
 for ACCEL in kvm sim; do
