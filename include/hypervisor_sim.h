@@ -688,6 +688,16 @@ void vga_display_to(VgaDevice *vga, FILE *out);
 #define VGA_ROW_UTF8_MAX (VGA_COLS * 3 + 1)
 size_t vga_render_row(const VgaDevice *vga, int row, char *buf, size_t size);
 void vga_destroy(VgaDevice *vga);
+/* The Unicode character of code page 437's code c, as the VGA character ROM draws it. */
+uint16_t vga_cp437_unicode(uint8_t c);
+/* The text screen as a picture (src/dev/vga_png.c): 80x25 cells of 9x16 pixels (720x400,
+ * VGA mode 3's dot clock: the 9th column repeats the 8th for C0h-DFh, the line-drawing
+ * characters), the 16-colour palette, glyphs from an 8-pixel-wide PSF console font read
+ * at run time: font_path, else $SCRATCHVM_VGA_FONT, else VGA_DEFAULT_FONT (Debian's
+ * console-setup-linux). Written as PNG (libpng) or, with ppm true, binary PPM. 0, or a
+ * negative errno with hv_last_error(). */
+#define VGA_DEFAULT_FONT "/usr/share/consolefonts/Uni2-VGA16.psf.gz"
+int vga_screendump(const VgaDevice *vga, const char *path, const char *font_path, bool ppm);
 
 /* QEMU's isa-debug-exit at port 0xF4 (a write of V ends the VM with status (V << 1) | 1)
  * and the 0xE9 debug console (bytes written go to the console; reads return 0xE9). */

@@ -450,7 +450,7 @@ void cli_print_usage(FILE *out)
         "between the serial console and the monitor (with --monitor stdio), Ctrl-A Ctrl-A\n"
         "sends Ctrl-A to the guest. Monitor commands: help, info registers|status|cpus|mem|\n"
         "tlb|ept|vmcs|exits, x /fmt addr, xp /fmt addr, stop, cont, step [n], system_reset,\n"
-        "quit.\n"
+        "screendump FILE, quit.\n"
         "\n"
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"

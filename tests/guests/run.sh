@@ -777,6 +777,36 @@ WANT
     end
 }
 
+# screendump through gdb's monitor command, with the vga guest stopped at its HLT (0x92):
+# a 720x400 RGB PNG (the IHDR chunk), and --vga's text however the VM ends.
+t_screendump() {
+    begin screendump-png
+    if [ "$SKIPPING" = 0 ] && command -v gdb >/dev/null; then
+        rm -f "$TMP/v.sock" "$TMP/screen.png"
+        timeout 30 "$SVM" run --accel "$ACCEL" -S -gdb "unix:$TMP/v.sock" "$G/vga.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        local pid=$!
+        for _ in $(seq 50); do [ -S "$TMP/v.sock" ] && break; sleep 0.1; done
+        timeout 30 gdb -nx -batch -ex "target remote $TMP/v.sock" -ex 'break *0x92' -ex continue \
+            -ex "monitor screendump $TMP/screen.png" -ex continue </dev/null >"$TMP/gdb" 2>&1
+        wait "$pid"
+        RC=$?
+        expect_status 0
+        # signature, IHDR length and type, width 720, height 400, depth 8, colour type 2 (RGB)
+        [ "$(od -An -tx1 -N26 "$TMP/screen.png" 2>/dev/null | tr -d ' \n')" = \
+          89504e470d0a1a0a0000000d49484452000002d0000001900802 ] ||
+            differ "not a 720x400 RGB PNG: $(od -An -tx1 -N26 "$TMP/screen.png" 2>&1 | tr -d '\n')"
+        [ "$(stat -c %s "$TMP/screen.png" 2>/dev/null || echo 0)" -gt 1500 ] ||
+            differ "the picture is too small to hold the drawn screen"
+    fi
+    end
+    begin vga-at-max-exits
+    vm run --vga --max-exits 5 "$G/vga.bin"
+    expect_status 14
+    [ "$(wc -l <"$TMP/out")" = 25 ] || differ "--vga printed $(wc -l <"$TMP/out") lines, expected 25"
+    end
+}
+
 # -d, -D, -no-reboot and --magic-break.
 t_logs() {
     begin log-int
@@ -839,7 +869,7 @@ backend_tests() {
     t_hello; t_add; t_demo; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_trace_stats; t_terminal; t_gdb
-    t_logs
+    t_logs; t_screendump
 }
 
 for ACCEL in kvm sim; do
