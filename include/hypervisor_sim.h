@@ -846,6 +846,19 @@ typedef struct SimpleVM {
      * the vCPU thread (vm_thread_start). */
     bool reset_on_shutdown;
     uint64_t resets;              /* how many times that happened */
+    /* The last exit vm_run handled, as kvm_run described it before the next KVM_RUN (which
+     * completes an I/O or MMIO exit) reused the structure: for scratchvm diff. */
+    struct {
+        uint32_t reason;          /* KVM_EXIT_* */
+        uint8_t io_direction, io_size;
+        uint16_t io_port;
+        uint32_t io_count;
+        uint8_t io_data[64];      /* the first bytes of the data */
+        uint64_t mmio_addr;
+        uint32_t mmio_len;
+        bool mmio_write;
+        uint8_t mmio_data[8];
+    } last_exit;
 } SimpleVM;
 
 /* The log items (QEMU's -d names). */
@@ -930,6 +943,28 @@ void vm_dump_registers(SimpleVM *svm, FILE *out);
 void vm_destroy(SimpleVM *svm);
 /* The seed's example: a real-mode program that prints "Hi!" on COM1 and halts. */
 int vm_run_real_mode_example(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Lockstep differential runs (src/vmm/lockstep.c)                                        */
+/* ------------------------------------------------------------------------------------ */
+
+/* The differences between two vCPU states (every register of KVM_GET_REGS, the segment
+ * registers with their caches, GDTR, IDTR, CR0-CR4, CR8, EFER), one line each on `out`
+ * (NULL: only counted) as "name  a  |  b". Returns how many. */
+int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const KvmRegs *br,
+                     const KvmSregs *bs);
+typedef struct {
+    bool step;                    /* compare after every instruction (single-stepping) */
+    uint64_t max_steps;           /* exits or instructions to compare at most; 0: no limit */
+    unsigned timeout_ms;          /* by exits: a step taking longer ends the run; 0: none */
+    const char *name_a, *name_b;  /* for the report, e.g. "kvm" and "sim" */
+} LockstepOptions;
+enum { LOCKSTEP_AGREED = 0, LOCKSTEP_DIVERGED = 1, LOCKSTEP_LIMIT = 2, LOCKSTEP_TIMEOUT = 3 };
+/* Runs two VMs loaded alike, one exit (or instruction) each at a time, comparing how
+ * they stopped, the exits and the states after each; at the first difference writes both
+ * states, the differences and the instruction to `out`. Neither VM may have a vCPU thread.
+ * LOCKSTEP_* or a negative errno. */
+int vm_lockstep(SimpleVM *a, SimpleVM *b, const LockstepOptions *opt, FILE *out);
 
 /* ------------------------------------------------------------------------------------ */
 /* gdb stub (src/vmm/gdbstub.c)                                                           */

@@ -575,23 +575,80 @@ static int setup_debugging(SimpleVM *svm, const CliOptions *opt, FILE **log)
     return 0;
 }
 
+/* The guest's bytes: a demo's, or FILE's. Returns an exit status (0 when read). */
+static int guest_image(const CliOptions *opt, uint8_t **image, size_t *size)
+{
+    if (opt->command == CMD_DEMO) {
+        bool hello = strcmp(opt->file, "hello") == 0;
+        *size = hello ? demo_hello_size : demo_add_size;
+        *image = malloc(*size);
+        if (!*image)
+            return EXIT_HOST_ERROR;
+        memcpy(*image, hello ? demo_hello : demo_add, *size);
+        return 0;
+    }
+    uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
+    return read_image(opt->file, limit, image, size);
+}
+
+/* scratchvm diff: the guest on KVM and on the sim kernel in lockstep (src/vmm/lockstep.c).
+ * The report goes to stdout; the guest's serial output only to --serial file:PATH (from
+ * the KVM VM). Exit status: 0 agreed, 1 diverged, 8 a VM cannot be created (KVM not
+ * usable), 14 the --max-exits limit, 16 no exit within the timeout or a host error. */
+static int cmd_diff(const CliOptions *opt)
+{
+    uint8_t *image = NULL;
+    size_t size = 0;
+    int status = guest_image(opt, &image, &size);
+    if (status)
+        return status;
+    SimpleVM *vm[2] = {NULL, NULL};
+    const HvBackend backends[2] = {HV_BACKEND_KVM, HV_BACKEND_SIM};
+    int serial_fd = -1;
+    for (int i = 0; i < 2 && status == 0; i++) {
+        if (!(vm[i] = vm_create_bytes(opt->memory, backends[i]))) {
+            error("diff: cannot create the %s VM: %s", hv_backend_name(backends[i]),
+                  hv_last_error());
+            status = EXIT_VM_SETUP;
+            break;
+        }
+        vm[i]->serial->output_fd = -1;
+        vm[i]->debug_exit->console_fd = -1;
+        status = load_guest(vm[i], opt, image, size);
+    }
+    if (status == 0 && opt->serial == SERIAL_FILE) {
+        serial_fd = open(opt->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (serial_fd < 0) {
+            error("--serial file:%s: %s", opt->serial_path, strerror(errno));
+            status = EXIT_USAGE;
+        } else {
+            vm[0]->serial->output_fd = serial_fd;
+        }
+    }
+    if (status == 0) {
+        LockstepOptions lo = {.step = opt->step, .max_steps = opt->max_exits,
+                              .timeout_ms = 10000, .name_a = "kvm", .name_b = "sim"};
+        int r = vm_lockstep(vm[0], vm[1], &lo, stdout);
+        status = r == LOCKSTEP_AGREED ? EXIT_OK : r == LOCKSTEP_DIVERGED ? 1
+               : r == LOCKSTEP_LIMIT ? EXIT_MAX_EXITS : EXIT_HOST_ERROR;
+        if (r < 0)
+            error("diff: %s", strerror(-r));
+    }
+    if (serial_fd >= 0)
+        close(serial_fd);
+    vm_destroy(vm[0]);
+    vm_destroy(vm[1]);
+    free(image);
+    return status;
+}
+
 static int cmd_run(const CliOptions *opt)
 {
     uint8_t *image = NULL;
     size_t size = 0;
-    int status;
-    if (opt->command == CMD_DEMO) {
-        bool hello = strcmp(opt->file, "hello") == 0;
-        size = hello ? demo_hello_size : demo_add_size;
-        image = malloc(size);
-        if (!image)
-            return EXIT_HOST_ERROR;
-        memcpy(image, hello ? demo_hello : demo_add, size);
-    } else {
-        uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
-        if ((status = read_image(opt->file, limit, &image, &size)) != 0)
-            return status;
-    }
+    int status = guest_image(opt, &image, &size);
+    if (status)
+        return status;
 
     SimpleVM *svm = vm_create_bytes(opt->memory, opt->accel);
     if (!svm) {
@@ -717,6 +774,8 @@ int cli_main(int argc, char **argv)
     case CMD_RUN:
     case CMD_DEMO:
         return cmd_run(&opt);
+    case CMD_DIFF:
+        return cmd_diff(&opt);
     case CMD_NONE:
         break;
     }

@@ -117,6 +117,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
     OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_GDB, OPT_NO_REBOOT, OPT_MAGIC_BREAK,
+    OPT_STEP,
 };
 
 static const struct option long_options[] = {
@@ -136,6 +137,7 @@ static const struct option long_options[] = {
     {"gdb", required_argument, NULL, OPT_GDB},
     {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
     {"magic-break", no_argument, NULL, OPT_MAGIC_BREAK},
+    {"step", no_argument, NULL, OPT_STEP},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -254,7 +256,11 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
     case OPT_MAGIC_BREAK:
         opt->magic_break = true;
         return 0;
+    case OPT_STEP:
+        opt->step = true;
+        return 0;
     case OPT_ACCEL:
+        opt->accel_set = true;
         if (strcmp(arg, "kvm") == 0)
             opt->accel = HV_BACKEND_KVM;
         else if (strcmp(arg, "sim") == 0)
@@ -285,6 +291,14 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb)
         return fail(err, err_size,
                     "-S starts the VM stopped: it needs a --monitor or -gdb to continue it");
+    if (opt->step && opt->command != CMD_DIFF)
+        return fail(err, err_size, "--step is an option of diff");
+    if (opt->command == CMD_DIFF &&
+        (opt->accel_set || opt->monitor != MONITOR_NONE || opt->gdb || opt->paused ||
+         opt->magic_break || opt->log_items || opt->log_file || opt->trace_exits ||
+         opt->trace_stats || opt->vga))
+        return fail(err, err_size, "diff runs the guest on kvm and sim itself: it takes the "
+                    "loading options, --serial file:PATH, --max-exits and --step only");
     if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb)
         return fail(err, err_size, "--magic-break stops the VM: it needs a --monitor or -gdb "
                     "to continue it");
@@ -351,6 +365,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     }
     if (strcmp(cmd, "run") == 0)
         opt->command = CMD_RUN;
+    else if (strcmp(cmd, "diff") == 0)
+        opt->command = CMD_DIFF;
     else if (strcmp(cmd, "demo") == 0)
         opt->command = CMD_DEMO;
     else
@@ -384,7 +400,9 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
         }
     }
     int operands = sub_argc - optind;
-    const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
+    const char *what = opt->command == CMD_RUN    ? "run needs one FILE"
+                       : opt->command == CMD_DIFF ? "diff needs one FILE"
+                                                  : "demo needs a name: hello or add";
     if (operands != 1)
         return fail(err, err_size, "%s%s", what, operands > 1 ? " (too many arguments)" : "");
     opt->file = sub_argv[optind];
@@ -398,6 +416,11 @@ void cli_print_usage(FILE *out)
     fputs(
         "Usage: scratchvm run [options] FILE     run a bare-metal x86 program in a VM\n"
         "       scratchvm demo hello|add [options]\n"
+        "       scratchvm diff [--step] [options] FILE\n"
+        "                                        run FILE on kvm and sim in lockstep and show\n"
+        "                                        where they first differ (status 0: agreed,\n"
+        "                                        1: diverged); the state is compared at every\n"
+        "                                        exit, or with --step after every instruction\n"
         "       scratchvm info                   hypervisor types, CPU and KVM facts\n"
         "       scratchvm --help | --version\n"
         "\n"

@@ -21,7 +21,7 @@ enum {
     EXIT_HOST_ERROR = 16,      /* the VMM failed while running */
 };
 
-typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION } CliCommand;
+typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD_DIFF } CliCommand;
 typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
@@ -59,6 +59,8 @@ typedef struct {
     const char *log_file;     /* -D FILE: the log and the exit trace (default stderr) */
     bool no_reboot;           /* -no-reboot: a triple fault ends the VM */
     bool magic_break;         /* --magic-break: XCHG BX,BX stops the VM (sim) */
+    bool step;                /* diff --step: compare after every instruction */
+    bool accel_set;           /* --accel was given */
 } CliOptions;
 
 

@@ -480,6 +480,28 @@ static void complete_pending_exit(SimpleVM *svm)
     __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Keeps what describes the exit (svm->last_exit) before the next KVM_RUN reuses kvm_run. */
+static void record_exit(SimpleVM *svm, const KvmRun *run)
+{
+    svm->last_exit.reason = run->exit_reason;
+    if (run->exit_reason == KVM_EXIT_IO) {
+        svm->last_exit.io_direction = run->io.direction;
+        svm->last_exit.io_size = run->io.size;
+        svm->last_exit.io_port = run->io.port;
+        svm->last_exit.io_count = run->io.count;
+        uint64_t n = (uint64_t)run->io.size * run->io.count;
+        if (n > sizeof(svm->last_exit.io_data))
+            n = sizeof(svm->last_exit.io_data);
+        if (run->io.data_offset + n <= svm->vcpu->kvm_run_size)
+            memcpy(svm->last_exit.io_data, (const uint8_t *)run + run->io.data_offset, n);
+    } else if (run->exit_reason == KVM_EXIT_MMIO) {
+        svm->last_exit.mmio_addr = run->mmio.phys_addr;
+        svm->last_exit.mmio_len = run->mmio.len;
+        svm->last_exit.mmio_write = run->mmio.is_write;
+        memcpy(svm->last_exit.mmio_data, run->mmio.data, sizeof(svm->last_exit.mmio_data));
+    }
+}
+
 /* The run loop of vm_run and vm_step: enters the guest until stop_reason is set. A step
  * starts at RIP step_from. */
 static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
@@ -514,6 +536,7 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         } else {
             svm->exit_count++;
             dispatch_exit(svm, run);
+            record_exit(svm, run);   /* after: with an IN's or MMIO read's answer */
             if (svm->trace)
                 trace_exit(svm, run);
             pending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;

@@ -884,6 +884,48 @@ done
 ACCEL=""
 SKIPPING=0
 
+# scratchvm diff: the same guest on kvm and sim in lockstep. diffcpuid differs on purpose
+# (CPUID leaf 0's vendor string): found at its second exit, and with --step at the CPUID.
+begin diff-agrees
+timeout 20 "$SVM" diff "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+if [ "$RC" = 8 ]; then
+    echo "skip diff [kvm and sim]: $(head -n1 "$TMP/err")"
+    SKIPPED=$((SKIPPED + 5))
+else
+    expect_status 0; expect_no_err
+    expect_out 'diff: kvm and sim agreed for 29 exits; both ended: HLT\n'
+    end
+    begin diff-step-agrees
+    timeout 20 "$SVM" diff --step "$G/gdbtarget.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 0
+    grep -qE '^diff: kvm and sim agreed for [0-9]+ instructions; both ended: debug exit$' "$TMP/out" ||
+        differ "no agreement line: $(show "$TMP/out")"
+    end
+    begin diff-finds-cpuid
+    timeout 20 "$SVM" diff "$G/diffcpuid.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 1
+    grep -qxF 'diff: first divergence at exit 2 (kvm  |  sim):' "$TMP/out" || differ "no divergence line: $(show "$TMP/out")"
+    grep -qE '^  I/O    out port 0x3f8 data [0-9a-f]{2}\.\.\.  \|  data 53\.\.\.$' "$TMP/out" || differ "no I/O difference"
+    grep -qE '^  rbx    [0-9a-f]{16}  \|  0000000061726353$' "$TMP/out" || differ "no EBX difference (sim: 'Scra')"
+    grep -qx -- '--- kvm:' "$TMP/out" && grep -qx -- '--- sim:' "$TMP/out" || differ "both states are not shown"
+    [ "$(grep -c '^EIP=00000011 ' "$TMP/out")" = 2 ] || differ "the states are not at the second OUT"
+    end
+    begin diff-step-finds-cpuid
+    timeout 20 "$SVM" diff --step "$G/diffcpuid.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 1
+    grep -qxF 'diff: first divergence at instruction 5 (kvm  |  sim):' "$TMP/out" || differ "no divergence line: $(show "$TMP/out")"
+    grep -qxF '  the instruction: 0000:0009 0fa2  cpuid' "$TMP/out" || differ "the instruction is not named"
+    end
+    begin diff-limit
+    timeout 20 "$SVM" diff --max-exits 50 "$G/spinout.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 14; expect_out 'diff: agreed for 50 exits, stopped at the limit\n'
+    end
+fi
 # --accel auto on a machine without KVM (SCRATCHVM_KVM_DEVICE stands for /dev/kvm): the
 # software backend runs the guest, and the VMM says so once on stderr.
 begin accel-auto-without-kvm
@@ -958,6 +1000,9 @@ usage bad-monitor 2 run --monitor tcp:1234 "$G/hello.bin"
 usage monitor-unix-empty-path 2 run --monitor unix: "$G/hello.bin"
 SAYS="--monitor" usage paused-without-monitor 2 run -S "$G/hello.bin"
 usage max-exits-zero 2 run --max-exits 0 "$G/hello.bin"
+usage diff-with-accel 2 diff --accel sim "$G/hello.bin"
+usage step-without-diff 2 run --step "$G/hello.bin"
+usage diff-without-file 2 diff
 usage info-with-argument 2 info extra
 usage missing-file 4 run "$TMP/no-such-file.bin"
 usage file-is-directory 4 run "$TMP"
