@@ -293,6 +293,25 @@ static void ept_walk(EptRanges *r, const EptTable *t, int level, uint64_t base)
     }
 }
 
+#define VMCS_EPT_POINTER_ENCODING 0x201Au
+/* EPTP bits (SDM Vol. 3C, 25.6.11): memory type 2:0, page-walk length - 1 in 5:3, A/D
+ * flags enable 6; bits 51:12 are the PML4 table's address. */
+#define EPTP_MEMTYPE_MASK 0x7ull
+#define EPTP_WALK_SHIFT 3
+#define EPTP_WALK_MASK 0x7ull
+#define EPTP_AD_ENABLE (1ull << 6)
+
+/* The EPTP as the VMCS holds it, without the host address of the sim's PML4 table
+ * (a pointer into the VMM's heap: the monitor does not show host addresses). */
+static void describe_eptp(QemuMonitor *mon, uint64_t eptp)
+{
+    static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
+    say(mon, "<host page>|%03x (%s, %u-level walk, accessed/dirty %s)",
+        (unsigned)(eptp & 0xFFF), types[eptp & EPTP_MEMTYPE_MASK],
+        (unsigned)((eptp >> EPTP_WALK_SHIFT) & EPTP_WALK_MASK) + 1,
+        eptp & EPTP_AD_ENABLE ? "on" : "off");
+}
+
 int qemu_cmd_info_ept(QemuMonitor *mon)
 {
     if (!mon)
@@ -300,8 +319,9 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     KvmVm *vm = mon->vm->vm;
     if (mon->vm->ept) {
         bool paused = pause_vcpu(mon);
-        say(mon, "EPTP 0x%" PRIx64 ", %zu tables\n", ept_pointer(mon->vm->ept),
-            ept_table_count(mon->vm->ept));
+        say(mon, "EPTP ");
+        describe_eptp(mon, ept_pointer(mon->vm->ept));
+        say(mon, ", %zu tables\n", ept_table_count(mon->vm->ept));
         EptRanges r = {.mon = mon};
         ept_walk(&r, mon->vm->ept->pml4, 3, 0);
         ept_flush(&r);
@@ -322,6 +342,60 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     return 0;
 }
 
+/* Bit names of the five control words (SDM Vol. 3C, 25.6.1-25.6.2 and 25.7.1, 25.8.1). */
+typedef struct { int bit; const char *name; } CtlBit;
+static const CtlBit pin_bits[] = {
+    {0, "external-interrupt exiting"}, {3, "NMI exiting"}, {5, "virtual NMIs"},
+    {6, "VMX-preemption timer"}, {7, "posted interrupts"}, {-1, NULL}};
+static const CtlBit proc_bits[] = {
+    {2, "interrupt-window exiting"}, {3, "use TSC offsetting"}, {7, "HLT exiting"},
+    {9, "INVLPG exiting"}, {10, "MWAIT exiting"}, {11, "RDPMC exiting"},
+    {12, "RDTSC exiting"}, {15, "CR3-load exiting"}, {16, "CR3-store exiting"},
+    {17, "activate tertiary controls"}, {19, "CR8-load exiting"}, {20, "CR8-store exiting"},
+    {21, "use TPR shadow"}, {22, "NMI-window exiting"}, {23, "MOV-DR exiting"},
+    {24, "unconditional I/O exiting"}, {25, "use I/O bitmaps"}, {27, "monitor trap flag"},
+    {28, "use MSR bitmaps"}, {29, "MONITOR exiting"}, {30, "PAUSE exiting"},
+    {31, "activate secondary controls"}, {-1, NULL}};
+static const CtlBit proc2_bits[] = {
+    {0, "virtualize APIC accesses"}, {1, "enable EPT"}, {2, "descriptor-table exiting"},
+    {3, "enable RDTSCP"}, {4, "virtualize x2APIC mode"}, {5, "enable VPID"},
+    {6, "WBINVD exiting"}, {7, "unrestricted guest"}, {8, "APIC-register virtualization"},
+    {9, "virtual-interrupt delivery"}, {10, "PAUSE-loop exiting"}, {11, "RDRAND exiting"},
+    {12, "enable INVPCID"}, {13, "enable VM functions"}, {14, "VMCS shadowing"},
+    {16, "RDSEED exiting"}, {17, "enable PML"}, {18, "EPT-violation #VE"},
+    {20, "enable XSAVES/XRSTORS"}, {25, "use TSC scaling"}, {-1, NULL}};
+static const CtlBit exit_bits[] = {
+    {2, "save debug controls"}, {9, "host address-space size"},
+    {12, "load IA32_PERF_GLOBAL_CTRL"}, {15, "acknowledge interrupt on exit"},
+    {18, "save IA32_PAT"}, {19, "load IA32_PAT"}, {20, "save IA32_EFER"},
+    {21, "load IA32_EFER"}, {22, "save VMX-preemption timer value"},
+    {23, "clear IA32_BNDCFGS"}, {-1, NULL}};
+static const CtlBit entry_bits[] = {
+    {2, "load debug controls"}, {9, "IA-32e mode guest"}, {10, "entry to SMM"},
+    {11, "deactivate dual-monitor treatment"}, {13, "load IA32_PERF_GLOBAL_CTRL"},
+    {14, "load IA32_PAT"}, {15, "load IA32_EFER"}, {16, "load IA32_BNDCFGS"}, {-1, NULL}};
+
+/* The named bits set in a control word, after its line. Bits without a name here are the
+ * reserved default-1 bits. */
+static void control_bits(QemuMonitor *mon, uint32_t encoding, uint64_t v)
+{
+    static const struct { uint32_t encoding; const CtlBit *bits; } words[] = {
+        {0x4000, pin_bits}, {0x4002, proc_bits}, {0x401E, proc2_bits},
+        {0x400C, exit_bits}, {0x4012, entry_bits},
+    };
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        if (words[w].encoding != encoding)
+            continue;
+        const char *sep = "      [";
+        for (const CtlBit *b = words[w].bits; b->name; b++)
+            if (v & (1ull << b->bit)) {
+                say(mon, "%s%s", sep, b->name);
+                sep = ", ";
+            }
+        say(mon, "%s\n", *sep == ',' ? "]" : "      [none of the named controls]");
+    }
+}
+
 int qemu_cmd_info_vmcs(QemuMonitor *mon)
 {
     if (!mon)
@@ -334,19 +408,37 @@ int qemu_cmd_info_vmcs(QemuMonitor *mon)
     bool paused = pause_vcpu(mon);
     VMCS vmcs = *live;   /* vmcs_read may record an error in it: read a copy */
     resume_vcpu(mon, paused);
+    /* SDM Vol. 3C, Appendix B: every field the sim's VMCS has, by area, with its encoding. */
     static const struct { VmcsFieldType type; const char *title; } groups[] = {
-        {VMCS_TYPE_GUEST, "Guest-state fields"},
-        {VMCS_TYPE_EXIT_INFO, "VM-exit information fields"},
+        {VMCS_TYPE_CONTROL, "VM-execution, VM-exit and VM-entry control fields"},
+        {VMCS_TYPE_HOST, "Host-state fields (the sim's VM exit returns to the VMM's own code "
+                         "and loads none of them: 0)"},
+        {VMCS_TYPE_GUEST, "Guest-state fields (as of the last VM exit)"},
+        {VMCS_TYPE_EXIT_INFO, "VM-exit information fields (as of the last VM exit)"},
     };
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
-        say(mon, "%s%s (as of the last VM exit):\n", g ? "\n" : "", groups[g].title);
+        say(mon, "%s%s:\n", g ? "\n" : "", groups[g].title);
         for (size_t i = 0; i < vmcs_field_count(); i++) {
             const VmcsFieldInfo *f = vmcs_field_at(i);
             uint64_t v;
             if (f->type != groups[g].type || vmcs_read(&vmcs, f->encoding, &v) < 0)
                 continue;
-            say(mon, "  %-36s %04x  %0*" PRIx64 "\n", f->name, f->encoding,
+            if (f->encoding == VMCS_EPT_POINTER_ENCODING) {
+                say(mon, "  %-36s %04x  ", f->name, f->encoding);
+                describe_eptp(mon, v);
+                say(mon, "\n");
+                continue;
+            }
+            say(mon, "  %-36s %04x  %0*" PRIx64, f->name, f->encoding,
                 f->width == VMCS_WIDTH_16 ? 4 : f->width == VMCS_WIDTH_32 ? 8 : 16, v);
+            if (f->encoding == 0x4402) {   /* EXIT_REASON: basic reason and bit 31 */
+                const char *name = vmx_exit_reason_name((uint32_t)v & 0xFFFF);
+                say(mon, "  (%u %s%s)", (unsigned)(v & 0xFFFF), name ? name : "unknown",
+                    v & (1ull << 31) ? ", VM-entry failure" : "");
+            }
+            say(mon, "\n");
+            if (groups[g].type == VMCS_TYPE_CONTROL)
+                control_bits(mon, f->encoding, v);
         }
     }
     return 0;
@@ -921,7 +1013,8 @@ static const InfoCommand infos[] = {
     {"mem", "show the active virtual memory mappings", qemu_cmd_info_mem},
     {"tlb", "show virtual to physical memory mappings", qemu_cmd_info_tlb},
     {"ept", "show the EPT mappings (sim) or the memory slots (kvm)", qemu_cmd_info_ept},
-    {"vmcs", "show the VMCS guest-state and exit-information fields (sim)", qemu_cmd_info_vmcs},
+    {"vmcs", "show the VMCS: controls, host and guest state, exit information (sim)",
+     qemu_cmd_info_vmcs},
     {"exits", "show VM exits per reason with share and handling time", qemu_cmd_info_exits},
 };
 
