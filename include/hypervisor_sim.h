@@ -961,10 +961,12 @@ int vm_run_real_mode_example(void);
 /* ------------------------------------------------------------------------------------ */
 
 /* The differences between two vCPU states (every register of KVM_GET_REGS, the segment
- * registers with their caches, GDTR, IDTR, CR0-CR4, CR8, EFER), one line each on `out`
+ * registers with their caches, GDTR, IDTR, CR0-CR4, CR8, EFER, APIC_BASE), one line each on `out`
  * (NULL: only counted) as "name  a  |  b". Returns how many. */
 int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const KvmRegs *br,
                      const KvmSregs *bs);
+/* The same for the special registers alone (and APIC_BASE). */
+int vm_compare_sregs(FILE *out, const KvmSregs *as, const KvmSregs *bs);
 typedef struct {
     bool step;                    /* compare after every instruction (single-stepping) */
     uint64_t max_steps;           /* exits or instructions to compare at most; 0: no limit */

@@ -49,29 +49,19 @@ static void compare_segment(Diffs *d, const char *name, const KvmSegment *a, con
 {
     if (a->selector != b->selector || a->base != b->base || a->limit != b->limit ||
         a->type != b->type || a->s != b->s || a->dpl != b->dpl || a->present != b->present ||
-        a->avl != b->avl || a->l != b->l || a->db != b->db || a->g != b->g)
-        differ(d, "%-4s sel %04x base %08llx limit %08x type %x s%u dpl%u p%u avl%u l%u db%u g%u"
-                  "  |  sel %04x base %08llx limit %08x type %x s%u dpl%u p%u avl%u l%u db%u g%u",
+        a->avl != b->avl || a->l != b->l || a->db != b->db || a->g != b->g ||
+        a->unusable != b->unusable)
+        differ(d, "%-4s sel %04x base %08llx limit %08x type %x s%u dpl%u p%u avl%u l%u db%u g%u u%u"
+                  "  |  sel %04x base %08llx limit %08x type %x s%u dpl%u p%u avl%u l%u db%u g%u u%u",
                name, a->selector, (unsigned long long)a->base, a->limit, a->type, a->s, a->dpl,
-               a->present, a->avl, a->l, a->db, a->g, b->selector, (unsigned long long)b->base,
-               b->limit, b->type, b->s, b->dpl, b->present, b->avl, b->l, b->db, b->g);
+               a->present, a->avl, a->l, a->db, a->g, a->unusable, b->selector,
+               (unsigned long long)b->base, b->limit, b->type, b->s, b->dpl, b->present, b->avl,
+               b->l, b->db, b->g, b->unusable);
 }
 
-int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const KvmRegs *br,
-                     const KvmSregs *bs)
+int vm_compare_sregs(FILE *out, const KvmSregs *as, const KvmSregs *bs)
 {
     Diffs d = {out, 0};
-    static const char *const gpr[] = {
-        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9",
-        "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
-    };
-    _Static_assert(sizeof(KvmRegs) == sizeof(gpr) / sizeof(gpr[0]) * sizeof(__u64),
-                   "struct kvm_regs is 18 registers");
-    const __u64 *a = &ar->rax, *b = &br->rax;
-    for (size_t i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
-        if (a[i] != b[i])
-            differ(&d, "%-6s %016llx  |  %016llx", gpr[i], (unsigned long long)a[i],
-                   (unsigned long long)b[i]);
     const struct { const char *name; size_t off; } segs[] = {
         {"cs", offsetof(KvmSregs, cs)}, {"ds", offsetof(KvmSregs, ds)},
         {"es", offsetof(KvmSregs, es)}, {"fs", offsetof(KvmSregs, fs)},
@@ -90,12 +80,31 @@ int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const Kvm
     const struct { const char *name; __u64 a, b; } crs[] = {
         {"cr0", as->cr0, bs->cr0}, {"cr2", as->cr2, bs->cr2}, {"cr3", as->cr3, bs->cr3},
         {"cr4", as->cr4, bs->cr4}, {"cr8", as->cr8, bs->cr8}, {"efer", as->efer, bs->efer},
+        {"apic_base", as->apic_base, bs->apic_base},
     };
     for (size_t i = 0; i < sizeof(crs) / sizeof(crs[0]); i++)
         if (crs[i].a != crs[i].b)
             differ(&d, "%-6s %016llx  |  %016llx", crs[i].name, (unsigned long long)crs[i].a,
                    (unsigned long long)crs[i].b);
     return d.count;
+}
+
+int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const KvmRegs *br,
+                     const KvmSregs *bs)
+{
+    Diffs d = {out, 0};
+    static const char *const gpr[] = {
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9",
+        "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
+    };
+    _Static_assert(sizeof(KvmRegs) == sizeof(gpr) / sizeof(gpr[0]) * sizeof(__u64),
+                   "struct kvm_regs is 18 registers");
+    const __u64 *a = &ar->rax, *b = &br->rax;
+    for (size_t i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
+        if (a[i] != b[i])
+            differ(&d, "%-6s %016llx  |  %016llx", gpr[i], (unsigned long long)a[i],
+                   (unsigned long long)b[i]);
+    return d.count + vm_compare_sregs(out, as, bs);
 }
 
 /* The exit both VMs just handled (svm->last_exit: I/O direction, port, size, count and

@@ -353,14 +353,7 @@ void vm_thread_quit(SimpleVM *svm)
     if (!svm || !svm->runner)
         return;
     struct VmRunner *r = svm->runner;
-    pthread_mutex_lock(&r->lock);
-    if (r->state != VM_THREAD_ENDED) {
-        r->command = CMD_QUIT;
-        if (r->busy)
-            vm_request_stop(svm);
-        pthread_cond_broadcast(&r->cond);
-    }
-    pthread_mutex_unlock(&r->lock);
+    vm_thread_end(svm);
     pthread_join(r->thread, NULL);
     if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED ||
         svm->stop_reason == VM_STOP_DEBUG)

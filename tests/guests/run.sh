@@ -689,6 +689,24 @@ t_trace_stats() {
     end
 }
 
+# gdb_session SOCKET RUN-ARGS...: `scratchvm run -S -gdb unix:SOCKET RUN-ARGS` in the
+# background (the current backend; stdout and stderr to $TMP/out and $TMP/err), then gdb in
+# batch mode connected to it running the commands of $TMP/cmds.gdb (output in $TMP/gdb);
+# the VMM's status in RC. Both are bounded by timeout.
+gdb_session() {
+    local sock=$1 pid
+    shift
+    rm -f "$sock"
+    timeout 60 "$SVM" run --accel "$ACCEL" -S -gdb "unix:$sock" "$@" \
+        </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    { printf 'set pagination off\nset confirm off\ntarget remote %s\n' "$sock"; cat "$TMP/cmds.gdb"; } >"$TMP/session.gdb"
+    timeout 60 gdb -nx -batch -x "$TMP/session.gdb" </dev/null >"$TMP/gdb" 2>&1
+    wait "$pid"
+    RC=$?
+}
+
 # gdb in batch mode against the gdb stub (-S -gdb unix:SOCKET in $TMP): breakpoints,
 # continue, stepi, x/i (16-bit disassembly from the i8086 target description), a watchpoint,
 # a hardware breakpoint, info registers and a monitor command, then the guest's exit.
@@ -707,9 +725,6 @@ t_gdb() {
         echo "note gdb-batch [kvm]: watch uses gdb's software watchpoints: this host's KVM emulates real mode and does not report data breakpoints"
     fi
     cat >"$TMP/cmds.gdb" <<GDB
-set pagination off
-set confirm off
-target remote $sock
 break *0x44
 continue
 info registers ecx eip
@@ -728,14 +743,7 @@ monitor info registers
 delete
 continue
 GDB
-    rm -f "$sock"
-    timeout 60 "$SVM" run --accel "$ACCEL" -S -gdb "unix:$sock" "$G/gdbtarget.bin" \
-        </dev/null >"$TMP/out" 2>"$TMP/err" &
-    pid=$!
-    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-    timeout 60 gdb -nx -batch -x "$TMP/cmds.gdb" </dev/null >"$TMP/gdb" 2>&1
-    wait "$pid"
-    RC=$?
+    gdb_session "$sock" "$G/gdbtarget.bin"
     expect_status 67; expect_out '5\n'; expect_no_err
     local want
     while IFS= read -r want; do
@@ -782,15 +790,9 @@ WANT
 t_screendump() {
     begin screendump-png
     if [ "$SKIPPING" = 0 ] && command -v gdb >/dev/null; then
-        rm -f "$TMP/v.sock" "$TMP/screen.png"
-        timeout 30 "$SVM" run --accel "$ACCEL" -S -gdb "unix:$TMP/v.sock" "$G/vga.bin" \
-            </dev/null >"$TMP/out" 2>"$TMP/err" &
-        local pid=$!
-        for _ in $(seq 50); do [ -S "$TMP/v.sock" ] && break; sleep 0.1; done
-        timeout 30 gdb -nx -batch -ex "target remote $TMP/v.sock" -ex 'break *0x92' -ex continue \
-            -ex "monitor screendump $TMP/screen.png" -ex continue </dev/null >"$TMP/gdb" 2>&1
-        wait "$pid"
-        RC=$?
+        rm -f "$TMP/screen.png"
+        printf 'break *0x92\ncontinue\nmonitor screendump %s\ncontinue\n' "$TMP/screen.png" >"$TMP/cmds.gdb"
+        gdb_session "$TMP/v.sock" "$G/vga.bin"
         expect_status 0
         # signature, IHDR length and type, width 720, height 400, depth 8, colour type 2 (RGB)
         [ "$(od -An -tx1 -N26 "$TMP/screen.png" 2>/dev/null | tr -d ' \n')" = \
@@ -848,15 +850,8 @@ t_logs() {
         vm run --magic-break -gdb "unix:$TMP/m.sock" "$G/gdbtarget.bin"
         expect_status 2; expect_err_has "--magic-break: KVM cannot stop at XCHG BX,BX"
     elif [ "$SKIPPING" = 0 ]; then
-        rm -f "$TMP/m.sock"
-        timeout 30 "$SVM" run --accel sim --magic-break -S -gdb "unix:$TMP/m.sock" "$G/gdbtarget.bin" \
-            </dev/null >"$TMP/out" 2>"$TMP/err" &
-        local pid=$!
-        for _ in $(seq 50); do [ -S "$TMP/m.sock" ] && break; sleep 0.1; done
-        timeout 30 gdb -nx -batch -ex "target remote $TMP/m.sock" -ex continue -ex 'p/x $eip' \
-            -ex 'monitor info status' -ex continue </dev/null >"$TMP/gdb" 2>&1
-        wait "$pid"
-        RC=$?
+        printf 'continue\np/x $eip\nmonitor info status\ncontinue\n' >"$TMP/cmds.gdb"
+        gdb_session "$TMP/m.sock" --magic-break "$G/gdbtarget.bin"
         expect_status 67; expect_out '5\n'
         grep -qF 'Program received signal SIGTRAP' "$TMP/gdb" || differ "no stop: $(show "$TMP/gdb")"
         grep -qxF '$1 = 0x92' "$TMP/gdb" || differ "not stopped after the xchg: $(show "$TMP/gdb")"
