@@ -260,10 +260,14 @@ static void test_run_control(void **state)
                "mode and delivers INT3 to the guest despite KVM_GUESTDBG_USE_SW_BP\n");
     }
 
+    /* A client that leaves detaches: the VM runs on (here in the `jmp $` at 7C09), and the
+     * next client to connect stops it again. */
     s = start(TEST_BACKEND(state));
-    close(s->fd);               /* a client that leaves: a detach */
+    assert_string_equal(ask(s, "P8=097c0000"), "OK");
+    close(s->fd);
     connect_to(s);
     assert_string_equal(ask(s, "?"), "T05thread:01;");
+    assert_string_equal(ask(s, "p8"), "097c0000");
     send_packet(s, "D");
     assert_string_equal(reply(s), "OK");
     finish(s);
