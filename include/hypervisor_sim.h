@@ -936,7 +936,8 @@ bool vm_thread_halted(SimpleVM *svm);
 /* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
 int vm_thread_id(SimpleVM *svm);
 /* `fn` (NULL: none) is called from the vCPU thread whenever the thread stops on its own:
- * paused by a debug event (VM_STOP_DEBUG) or ended. One observer (the gdb stub). */
+ * paused by a debug event (VM_STOP_DEBUG) or ended. One observer (the gdb stub). Once
+ * this returns, the previous observer is not being called any more. */
 void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaque),
                             void *opaque);
 /* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and waits until the

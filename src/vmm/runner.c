@@ -34,6 +34,7 @@ struct VmRunner {
     void *opaque;
     void (*observer)(SimpleVM *svm, void *opaque);   /* vm_thread_set_observer */
     void *observer_opaque;
+    int observer_calls;       /* calls in progress (made without the lock) */
     int tid;                  /* gettid() of the thread, for info cpus */
 };
 
@@ -71,6 +72,22 @@ static int reset_vcpu(struct VmRunner *r)
         (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
         r->halted = false;
     return ret;
+}
+
+/* Calls the observer (lock held on entry and exit, released during the call, which is
+ * counted so that vm_thread_set_observer can wait for it to finish). */
+static void notify_observer(struct VmRunner *r)
+{
+    if (!r->observer)
+        return;
+    void (*fn)(SimpleVM *, void *) = r->observer;
+    void *opaque = r->observer_opaque;
+    r->observer_calls++;
+    pthread_mutex_unlock(&r->lock);
+    fn(r->svm, opaque);
+    pthread_mutex_lock(&r->lock);
+    r->observer_calls--;
+    pthread_cond_broadcast(&r->cond);
 }
 
 static void *runner_main(void *arg)
@@ -136,22 +153,14 @@ static void *runner_main(void *arg)
             r->state = VM_THREAD_PAUSED;
         pthread_cond_broadcast(&r->cond);
         /* A breakpoint while running: whoever debugs learns that the VM paused. */
-        if (cmd == CMD_RUN && svm->stop_reason == VM_STOP_DEBUG && r->observer) {
-            void (*fn)(SimpleVM *, void *) = r->observer;
-            void *opaque = r->observer_opaque;
-            pthread_mutex_unlock(&r->lock);
-            fn(svm, opaque);
-            pthread_mutex_lock(&r->lock);
-        }
+        if (cmd == CMD_RUN && svm->stop_reason == VM_STOP_DEBUG)
+            notify_observer(r);
     }
     r->state = VM_THREAD_ENDED;
     r->busy = false;
     pthread_cond_broadcast(&r->cond);
-    void (*observer)(SimpleVM *, void *) = r->observer;
-    void *observer_opaque = r->observer_opaque;
+    notify_observer(r);
     pthread_mutex_unlock(&r->lock);
-    if (observer)
-        observer(svm, observer_opaque);
     if (r->on_end)
         r->on_end(svm, r->opaque);
     return NULL;
@@ -323,6 +332,8 @@ void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaqu
         return;
     struct VmRunner *r = svm->runner;
     pthread_mutex_lock(&r->lock);
+    while (r->observer_calls)   /* the old observer may be freed once this returns */
+        pthread_cond_wait(&r->cond, &r->lock);
     r->observer = fn;
     r->observer_opaque = opaque;
     pthread_mutex_unlock(&r->lock);
