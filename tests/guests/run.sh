@@ -1010,7 +1010,8 @@ timeout 10 "$SVM" --help </dev/null >"$TMP/out" 2>"$TMP/err"
 RC=$?
 expect_status 0; expect_no_err
 for opt in -m --memory --load --entry --boot-sector --rom --reg --serial --vga --trace \
-           --accel --max-exits --monitor --paused -S 'Ctrl-A c' --help --version run demo info; do
+           --accel --max-exits --monitor --paused -S 'Ctrl-A c' --help --version run demo info \
+           -gdb '  -s  ' '-d ITEM' '-D FILE' -no-reboot --magic-break 'diff \[--step\]' screendump; do
     grep -qe "$opt" "$TMP/out" || differ "--help does not mention $opt"
 done
 end
