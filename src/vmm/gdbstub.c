@@ -305,7 +305,7 @@ static int target_xml(GdbStub *g, char *buf, size_t size)
     if (!f)
         return -errno;
     fprintf(f, "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
-               "<target version=\"1.0\">\n<architecture>%s</architecture>\n"
+               "<target version=\"1.0\">\n<architecture>%s</architecture>\n<osabi>none</osabi>\n"
                "<feature name=\"org.gnu.gdb.i386.core\">\n", real ? "i8086" : "i386");
     fputs("<flags id=\"i386_eflags\" size=\"4\">\n", f);
     static const struct { const char *name; int bit; } fl[] = {
