@@ -437,6 +437,22 @@ static int free_hw(GdbStub *g)
     return -1;
 }
 
+/* A software breakpoint as an INT3 in guest memory (KVM_GUESTDBG_USE_SW_BP). */
+static int write_int3(GdbStub *g, uint64_t addr)
+{
+    if (g->n_sw == GDB_MAX_SW_BREAKPOINTS)
+        return -ENOSPC;
+    KvmRegs r;
+    KvmSregs s;
+    uint64_t gpa;
+    uint8_t *p;
+    if (read_state(g, &r, &s) < 0 || !(p = guest_byte(g, &s, addr, &gpa)))
+        return -EFAULT;
+    g->sw[g->n_sw++] = (SwBreakpoint){addr, gpa, *p};
+    *p = X86_INT3;
+    return apply_debug(g);
+}
+
 /* Z0 takes a free debug register first: no guest byte changes (ROM, self-checking code
  * and a host KVM that emulates real mode, which delivers INT3 to the guest whatever
  * USE_SW_BP says, all work), and INT3 once the four are taken. */
@@ -451,17 +467,23 @@ static const char *insert_sw(GdbStub *g, uint64_t addr)
             return "OK";
         g->hw[slot].kind = HW_NONE;
     }
-    if (g->n_sw == GDB_MAX_SW_BREAKPOINTS)
-        return "E28";
-    KvmRegs r;
-    KvmSregs s;
-    uint64_t gpa;
-    uint8_t *p;
-    if (read_state(g, &r, &s) < 0 || !(p = guest_byte(g, &s, addr, &gpa)))
-        return "E14";
-    g->sw[g->n_sw++] = (SwBreakpoint){addr, gpa, *p};
-    *p = X86_INT3;
-    return apply_debug(g) < 0 ? "E22" : "OK";
+    int e = write_int3(g, addr);
+    return e == -ENOSPC ? "E28" : e == -EFAULT ? "E14" : e < 0 ? "E22" : "OK";
+}
+
+/* A Z1-Z4 finds the four debug registers taken: a Z0 kept in one moves to an INT3 to make
+ * room. The slot's index, or -1 when none can move. */
+static int make_room(GdbStub *g)
+{
+    for (int i = 0; i < GDB_HW_SLOTS; i++) {
+        if (!g->hw[i].for_z0 || g->hw[i].kind != HW_EXEC)
+            continue;
+        g->hw[i].kind = HW_NONE;
+        if (write_int3(g, g->hw[i].addr) == 0)
+            return i;
+        g->hw[i].kind = HW_EXEC;
+    }
+    return -1;
 }
 
 static void restore_sw(GdbStub *g, const SwBreakpoint *b)
@@ -494,7 +516,9 @@ static const char *insert_hw(GdbStub *g, HwKind kind, uint64_t addr, uint64_t le
         return "OK";
     int i = free_hw(g);
     if (i < 0)
-        return "E28";   /* all four in use */
+        i = make_room(g);
+    if (i < 0)
+        return "E28";   /* all four in use by Z1-Z4 */
     g->hw[i] = (HwSlot){kind, addr, kind == HW_EXEC ? 1 : (unsigned)len, false};
     if (apply_debug(g) < 0) {
         g->hw[i].kind = HW_NONE;

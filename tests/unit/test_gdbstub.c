@@ -199,6 +199,25 @@ static void test_errors_and_hostile_input(void **state)
     assert_string_equal(ask(s, "m7c08,1"), "cc");            /* the INT3 is in memory */
     assert_string_equal(ask(s, "z0,7c08,1"), "OK");
     assert_string_equal(ask(s, "m7c08,1"), "f4");            /* the HLT is back */
+    /* Four Z0 in the debug registers leave guest memory alone; a watchpoint then moves the
+     * first of them to an INT3. */
+    for (int i = 0; i < 4; i++) {
+        char pkt[32];
+        snprintf(pkt, sizeof(pkt), "z1,%x,1", 0x7c00 + i);
+        assert_string_equal(ask(s, pkt), "OK");
+        snprintf(pkt, sizeof(pkt), "Z0,%x,1", 0x7c00 + i);
+        assert_string_equal(ask(s, pkt), "OK");
+    }
+    assert_string_equal(ask(s, "m7c00,4"), "fa31c0b0");
+    assert_string_equal(ask(s, "Z2,7c10,2"), "OK");
+    assert_string_equal(ask(s, "m7c00,4"), "cc31c0b0");
+    assert_string_equal(ask(s, "z2,7c10,2"), "OK");
+    for (int i = 0; i < 4; i++) {
+        char pkt[32];
+        snprintf(pkt, sizeof(pkt), "z0,%x,1", 0x7c00 + i);
+        assert_string_equal(ask(s, pkt), "OK");
+    }
+    assert_string_equal(ask(s, "m7c00,4"), "fa31c0b0");
     assert_string_equal(ask(s, "vMustReplyEmpty"), "");
     assert_string_equal(ask(s, "qfThreadInfo"), "m01");
     /* A packet longer than the buffer is dropped; the stub goes on. */
