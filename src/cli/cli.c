@@ -548,6 +548,16 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     return EXIT_HOST_ERROR;
 }
 
+/* -d guest_errors with -D: the library's warnings (unhandled ports and MMIO, ...) go to the
+ * log file; errors go there and to stderr, where the user looks for why the VM ended. */
+static void log_to_file(HvLogLevel level, const char *message, void *opaque)
+{
+    static const char *const prefix[] = {"error", "warning", "info", "debug"};
+    fprintf(opaque, "%s: %s\n", prefix[level], message);
+    if (level == HV_LOG_ERROR)
+        fprintf(stderr, "scratchvm: error: %s\n", message);
+}
+
 /* The log and trace (-d, -D, --trace exits) and the magic breakpoint. -D's file is
  * line-buffered: the debug console writes between its lines. Returns an exit status. */
 static int setup_debugging(SimpleVM *svm, const CliOptions *opt, FILE **log)
@@ -561,6 +571,8 @@ static int setup_debugging(SimpleVM *svm, const CliOptions *opt, FILE **log)
     }
     FILE *out = *log ? *log : stderr;
     unsigned items = opt->log_items | (opt->trace_exits ? VM_LOG_EXITS : 0);
+    if (*log && (items & VM_LOG_GUEST_ERRORS))
+        hv_set_log_handler(log_to_file, *log);
     if (vm_set_log(svm, items, out) < 0)
         error("warning: -d int: %s", hv_last_error());
     if (opt->magic_break) {
@@ -727,8 +739,10 @@ out:
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);
-    if (log)
+    if (log) {
+        hv_set_log_handler(NULL, NULL);
         fclose(log);
+    }
     free(image);
     return status;
 }

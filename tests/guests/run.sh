@@ -835,6 +835,12 @@ t_logs() {
     [ "$(grep -c 'about to triple fault' "$TMP/out")" -ge 2 ] || differ "the guest did not start again"
     grep -q 'triple fault (shutdown)' "$TMP/err" && differ "a reset reported as the end"
     end
+    begin log-guest-errors-to-file
+    vm run -d guest_errors -D "$TMP/log" "$G/badport.bin"
+    expect_status 0; expect_no_err
+    grep -qF 'warning: unhandled OUT to port 0x0080 (size 1, value 0x12)' "$TMP/log" ||
+        differ "the unhandled port is not in the log: $(show "$TMP/log")"
+    end
     begin log-exits-to-file
     vm run -d exits -D "$TMP/log" "$G/hello.bin"
     expect_status 0; expect_out "$HELLO"; expect_no_err
