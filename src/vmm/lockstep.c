@@ -238,6 +238,33 @@ static void print_states(FILE *out, SimpleVM *const vm[2], const char *const nam
     }
 }
 
+/* Guest RAM and the VGA text memory of both, once they ended: the first byte that
+ * differs in each, on `out`. Returns whether they are the same. */
+static bool same_memory(SimpleVM *a, SimpleVM *b, FILE *out)
+{
+    bool same = true;
+    size_t n = a->ram_size < b->ram_size ? a->ram_size : b->ram_size;
+    for (size_t off = 0; off < n; off += 4096) {
+        size_t len = n - off < 4096 ? n - off : 4096;
+        if (memcmp(a->ram + off, b->ram + off, len) == 0)
+            continue;
+        size_t i = off;
+        while (a->ram[i] == b->ram[i])
+            i++;
+        fprintf(out, "  RAM at 0x%zx: %02x  |  %02x\n", i, a->ram[i], b->ram[i]);
+        same = false;
+        break;
+    }
+    for (size_t i = 0; i < VGA_TEXT_SIZE; i++)
+        if (a->vga->vram[i] != b->vga->vram[i]) {
+            fprintf(out, "  VGA text memory at 0x%zx: %02x  |  %02x\n",
+                    (size_t)VGA_TEXT_BASE + i, a->vga->vram[i], b->vga->vram[i]);
+            same = false;
+            break;
+        }
+    return same;
+}
+
 /* One exit (or one instruction) on each VM; both must not be running. */
 static void advance(SimpleVM *vm, bool step)
 {
@@ -327,8 +354,22 @@ int vm_lockstep(SimpleVM *a, SimpleVM *b, const LockstepOptions *opt, FILE *out)
             return LOCKSTEP_DIVERGED;
         }
         if (stop_ends(a->stop_reason)) {
-            fprintf(out, "diff: %s and %s agreed for %" PRIu64 " %ss; both ended: %s\n",
-                    name[0], name[1], n, unit, stop_name(a->stop_reason));
+            char *text = NULL;
+            size_t len = 0;
+            FILE *mem = open_memstream(&text, &len);
+            bool same = mem && same_memory(a, b, mem);
+            if (mem)
+                fclose(mem);
+            if (!same) {
+                fprintf(out, "diff: %s and %s agreed for %" PRIu64 " %ss and both ended (%s), "
+                        "but their memory differs (%s  |  %s):\n%s", name[0], name[1], n, unit,
+                        stop_name(a->stop_reason), name[0], name[1], text ? text : "");
+                free(text);
+                return LOCKSTEP_DIVERGED;
+            }
+            free(text);
+            fprintf(out, "diff: %s and %s agreed for %" PRIu64 " %ss; both ended: %s; RAM and "
+                    "VGA memory the same\n", name[0], name[1], n, unit, stop_name(a->stop_reason));
             return result;
         }
     }
