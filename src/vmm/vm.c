@@ -588,10 +588,39 @@ static int run_result(SimpleVM *svm)
     }
 }
 
+/* Whether the VM stopped at an instruction breakpoint that is still set at CS:RIP; then
+ * *without is the debug setting with the debug registers that hold it disabled. */
+static bool at_instruction_breakpoint(SimpleVM *svm, struct kvm_guest_debug *without)
+{
+    if (svm->stop_reason != VM_STOP_DEBUG || svm->debug_event.exception != X86_DB_VECTOR ||
+        !(svm->guest_debug.control & KVM_GUESTDBG_USE_HW_BP))
+        return false;
+    *without = svm->guest_debug;
+    uint64_t dr7 = without->arch.debugreg[7];
+    uint64_t lin = svm->vcpu->sregs.cs.base + svm->vcpu->regs.rip;
+    bool found = false;
+    for (int i = 0; i < 4; i++) {
+        bool exec = ((dr7 >> (16 + 4 * i)) & 3) == 0 && ((dr7 >> (2 * i)) & 3);
+        if (exec && without->arch.debugreg[i] == lin && lin == svm->debug_event.pc) {
+            without->arch.debugreg[7] &= ~(3ull << (2 * i));
+            found = true;
+        }
+    }
+    return found;
+}
+
 int vm_run(SimpleVM *svm)
 {
     if (!svm)
         return -EINVAL;
+    /* Resuming at the instruction breakpoint that stopped the VM: it runs once without
+     * (vm_step), as the RF flag makes x86 do, which Linux KVM leaves to user space. */
+    struct kvm_guest_debug without;
+    if (at_instruction_breakpoint(svm, &without)) {
+        vm_step(svm);
+        if (svm->stop_reason != VM_STOP_STEPPED)
+            return run_result(svm);
+    }
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, false, 0);
@@ -675,10 +704,9 @@ int vm_set_log(SimpleVM *svm, unsigned items, FILE *out)
     return 0;
 }
 
-int vm_step(SimpleVM *svm)
+/* One instruction with the debugger's breakpoints and single-stepping. */
+static int step_once(SimpleVM *svm)
 {
-    if (!svm)
-        return -EINVAL;
     bool hlt = next_is_hlt(svm);
     /* Single-stepping on top of the debugger's breakpoints. */
     struct kvm_guest_debug dbg = svm->guest_debug;
@@ -695,6 +723,23 @@ int vm_step(SimpleVM *svm)
     if (control && (r = kvm_set_guest_debug2(svm->vcpu, &svm->guest_debug)) < 0)
         return r;
     return run_result(svm);
+}
+
+int vm_step(SimpleVM *svm)
+{
+    if (!svm)
+        return -EINVAL;
+    /* At the instruction breakpoint that stopped the VM, the step runs it without that
+     * breakpoint (RF, SDM Vol. 3A, 18.3.1.1): else it would report the breakpoint again. */
+    struct kvm_guest_debug without;
+    if (!at_instruction_breakpoint(svm, &without))
+        return step_once(svm);
+    struct kvm_guest_debug saved = svm->guest_debug;
+    svm->guest_debug = without;
+    int r = step_once(svm);
+    svm->guest_debug = saved;
+    int e = kvm_set_guest_debug2(svm->vcpu, &saved);
+    return r < 0 ? r : e;
 }
 
 void vm_destroy(SimpleVM *svm)

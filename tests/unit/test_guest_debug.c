@@ -61,10 +61,16 @@ static void test_instruction_breakpoint(void **state)
     assert_true(svm->debug_event.dr6 & DR6_B(1));
     assert_int_equal(svm->debug_event.pc, 0x7C06);
     assert_int_equal(rip_of(svm), 0x7C06);                    /* before the instruction */
-    /* Resuming with the breakpoint removed runs to the end. */
-    dbg.arch.debugreg[7] = 0;
-    dbg.control = 0;
-    assert_int_equal(vm_set_guest_debug(svm, &dbg), 0);
+    /* A step from there executes it (the breakpoint is not reported again, as RF makes
+     * x86 do), with the breakpoint still set. */
+    assert_int_equal(vm_step(svm), 0);
+    assert_int_equal(svm->stop_reason, VM_STOP_STEPPED);
+    assert_int_equal(rip_of(svm), 0x7C0A);
+    /* Back at it, a run goes on past it too. */
+    svm->vcpu->regs.rip = 0x7C06;
+    vm_run(svm);
+    assert_int_equal(svm->stop_reason, VM_STOP_DEBUG);
+    assert_int_equal(rip_of(svm), 0x7C06);
     vm_run(svm);
     assert_int_equal(svm->stop_reason, VM_STOP_HLT);
     assert_int_equal(svm->vcpu->regs.rbx & 0xFFFF, 0x1234);
@@ -170,6 +176,30 @@ static void test_step_with_breakpoints(void **state)
     vm_destroy(svm);
 }
 
+/* An instruction breakpoint on an MMIO read reports once: the read's completion re-executes
+ * the instruction on sim, which must not hit the breakpoint again. */
+static void test_breakpoint_on_mmio_read(void **state)
+{
+    /* mov ax,0xb800; mov ds,ax; mov al,[0]; hlt */
+    static const uint8_t mmio[] = {0xB8, 0x00, 0xB8, 0x8E, 0xD8, 0xA0, 0x00, 0x00, 0xF4};
+    SimpleVM *svm = vm_create_backend(1, TEST_BACKEND(state));
+    assert_non_null(svm);
+    svm->serial->output_fd = -1;
+    assert_int_equal(vm_load_code(svm, mmio, sizeof(mmio), 0x7C00), 0);
+    svm->vcpu->regs.rip = 0x7C00;
+    struct kvm_guest_debug dbg = {.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP};
+    dbg.arch.debugreg[3] = 0x7C05;
+    dbg.arch.debugreg[7] = DR7_L(3);
+    assert_int_equal(vm_set_guest_debug(svm, &dbg), 0);
+    vm_run(svm);
+    assert_int_equal(svm->stop_reason, VM_STOP_DEBUG);
+    assert_int_equal(rip_of(svm), 0x7C05);
+    vm_run(svm);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    assert_int_equal(svm->vcpu->regs.rax & 0xFF, ' ');   /* the cleared screen's blank */
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_int3),
         cmocka_unit_test(test_magic_break),
         cmocka_unit_test(test_step_with_breakpoints),
+        cmocka_unit_test(test_breakpoint_on_mmio_read),
     };
     return RUN_ON_EVERY_BACKEND(tests);
 }

@@ -484,7 +484,8 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         }
         uint64_t left = limit - cpu->instructions_retired;
         uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
-        if (UNLIKELY(cpu->dbg_flags & X86_DBG_EXEC) && debug_exec_hit(cpu)) {
+        /* An MMIO read's replay re-executes an instruction already past its check. */
+        if (UNLIKELY(cpu->dbg_flags & X86_DBG_EXEC) && !cpu->mmio_replay_n && debug_exec_hit(cpu)) {
             cpu->run_exit = X86_EXIT_DEBUG;
             return;
         }
