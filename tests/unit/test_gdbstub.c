@@ -125,6 +125,17 @@ static const char *ask(Session *s, const char *packet)
     return reply(s);
 }
 
+/* Sends "TYPE,ADDR,1" (Z0, z1, ...) for four consecutive addresses from `first`, each
+ * answered OK. */
+static void four_breakpoints(Session *s, const char *type, unsigned first)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        char pkt[32];
+        snprintf(pkt, sizeof(pkt), "%s,%x,1", type, first + i);
+        assert_string_equal(ask(s, pkt), "OK");
+    }
+}
+
 static void test_basic_packets(void **state)
 {
     Session *s = start(TEST_BACKEND(state));
@@ -189,11 +200,7 @@ static void test_errors_and_hostile_input(void **state)
     assert_string_equal(ask(s, "Z2,7c01,4"), "E22");        /* unaligned for a debug register */
     assert_string_equal(ask(s, "Z2,7c00,3"), "E22");        /* no such length */
     /* Four debug registers: Z1 takes them; a fifth is refused, Z0 then falls back to INT3. */
-    for (int i = 0; i < 4; i++) {
-        char pkt[32];
-        snprintf(pkt, sizeof(pkt), "Z1,%x,1", 0x7c00 + i);
-        assert_string_equal(ask(s, pkt), "OK");
-    }
+    four_breakpoints(s, "Z1", 0x7c00);
     assert_string_equal(ask(s, "Z1,7c08,1"), "E28");
     assert_string_equal(ask(s, "Z0,7c08,1"), "OK");
     assert_string_equal(ask(s, "m7c08,1"), "cc");            /* the INT3 is in memory */
@@ -201,22 +208,13 @@ static void test_errors_and_hostile_input(void **state)
     assert_string_equal(ask(s, "m7c08,1"), "f4");            /* the HLT is back */
     /* Four Z0 in the debug registers leave guest memory alone; a watchpoint then moves the
      * first of them to an INT3. */
-    for (int i = 0; i < 4; i++) {
-        char pkt[32];
-        snprintf(pkt, sizeof(pkt), "z1,%x,1", 0x7c00 + i);
-        assert_string_equal(ask(s, pkt), "OK");
-        snprintf(pkt, sizeof(pkt), "Z0,%x,1", 0x7c00 + i);
-        assert_string_equal(ask(s, pkt), "OK");
-    }
+    four_breakpoints(s, "z1", 0x7c00);
+    four_breakpoints(s, "Z0", 0x7c00);
     assert_string_equal(ask(s, "m7c00,4"), "fa31c0b0");
     assert_string_equal(ask(s, "Z2,7c10,2"), "OK");
     assert_string_equal(ask(s, "m7c00,4"), "cc31c0b0");
     assert_string_equal(ask(s, "z2,7c10,2"), "OK");
-    for (int i = 0; i < 4; i++) {
-        char pkt[32];
-        snprintf(pkt, sizeof(pkt), "z0,%x,1", 0x7c00 + i);
-        assert_string_equal(ask(s, pkt), "OK");
-    }
+    four_breakpoints(s, "z0", 0x7c00);
     assert_string_equal(ask(s, "m7c00,4"), "fa31c0b0");
     assert_string_equal(ask(s, "vMustReplyEmpty"), "");
     assert_string_equal(ask(s, "qfThreadInfo"), "m01");
@@ -261,11 +259,7 @@ static void test_run_control(void **state)
     if (TEST_BACKEND(state) == HV_BACKEND_SIM) {
         s = start(HV_BACKEND_SIM);
         assert_string_equal(ask(s, "QStartNoAckMode"), "OK");
-        for (int i = 0; i < 4; i++) {
-            char pkt[32];
-            snprintf(pkt, sizeof(pkt), "Z1,%x,1", 0x1000 + i);
-            assert_string_equal(ask(s, pkt), "OK");
-        }
+        four_breakpoints(s, "Z1", 0x1000);
         assert_string_equal(ask(s, "Z0,7c05,1"), "OK");
         assert_string_equal(ask(s, "m7c05,1"), "cc");
         assert_string_equal(ask(s, "c"), "T05swbreak:;thread:01;");
