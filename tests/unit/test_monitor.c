@@ -532,6 +532,12 @@ static void test_info_vmcs_ept(void **state)
         r = run(mon, "info vmcs");
         assert_non_null(strstr(r, "  EXIT_REASON                          4402  00000025  (37 MONITOR_TRAP_FLAG)"));
         assert_null(strstr(r, "0x7f"));   /* no host address */
+        /* screendump is the front end's (libpng): without it, a clear refusal. */
+        r = run(mon, "screendump /nonexistent/s.png");
+        assert_int_equal(last_status, -ENOTSUP);
+        assert_non_null(strstr(r, "not available"));
+        r = run(mon, "screendump");
+        assert_int_equal(last_status, -EINVAL);
     } else {
         assert_int_equal(last_status, -ENOTSUP);
         assert_int_equal(lines(r), 1);
