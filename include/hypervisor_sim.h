@@ -801,6 +801,48 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
  * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* The loader (src/vmm/loader.c). Images are hostile: every header field is checked against
+ * the file and RAM; failures are -ENOEXEC (malformed), -EFBIG (does not fit), -E2BIG (a
+ * command line too long) or -EINVAL, with the reason in hv_last_error(). */
+/* A flat binary at guest-physical addr, the vCPU in real mode at linear entry (< 1 MiB) as
+ * CS = (entry >> 4) & 0xF000, IP = entry - CS * 16. */
+int vm_load_flat(SimpleVM *svm, const uint8_t *image, size_t size, uint64_t addr,
+                 uint64_t entry);
+/* 0, or -ENOEXEC when image is not 512 bytes ending in 55 AA. */
+int vm_check_boot_sector(const uint8_t *image, size_t size);
+/* A boot sector at 0x7C00, the vCPU at 0000:7C00. */
+int vm_load_boot_sector(SimpleVM *svm, const uint8_t *image, size_t size);
+
+typedef enum {
+    VM_KERNEL_LINUX = 1,          /* bzImage, boot protocol >= 2.06 */
+    VM_KERNEL_MULTIBOOT,          /* multiboot v1: ELF or the a.out kludge */
+    VM_KERNEL_ELF32,
+    VM_KERNEL_ELF64,
+} VmKernelFormat;
+#define VM_MAX_MODULES 64
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    const char *cmdline;          /* multiboot: the module's string (NULL: "") */
+} VmModule;
+typedef struct {
+    const uint8_t *image;
+    size_t size;
+    const char *cmdline;          /* -append; NULL: none */
+    const VmModule *modules;      /* -initrd: multiboot modules, or Linux's initrd (the
+                                   * files concatenated) */
+    size_t num_modules;
+} VmKernelSpec;
+/* The format of a -kernel image (VmKernelFormat), or -ENOEXEC. Looks only at magic
+ * numbers: Linux first, then a multiboot header, then ELF. */
+int vm_kernel_detect(const uint8_t *image, size_t size);
+const char *vm_kernel_format_name(int format);
+/* Loads a kernel as its format says and sets the vCPU's entry state: 32-bit protected
+ * mode, flat segments CS 0x10 / DS 0x18 from a GDT in guest RAM, paging and interrupts
+ * off; multiboot: EAX 0x2BADB002, EBX the information structure (memory map, command line,
+ * modules, boot device); Linux: ESI boot_params (E820 map, command line, initrd). ELF64
+ * kernels are refused (no long-mode entry yet). */
+int vm_load_kernel(SimpleVM *svm, const VmKernelSpec *k);
 /* Host address of guest RAM [gpa, gpa + len), or NULL when any byte of it is not RAM (past
  * the end, in the VGA hole, or firmware): the one way the VMM reaches guest memory. */
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);

@@ -105,7 +105,6 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
 {
     const char *name = opt->file;
     int r;
-    uint64_t entry = opt->entry;
     switch (opt->kind) {
     case IMAGE_ROM:
         if ((r = vm_load_rom(svm, image, size)) < 0) {
@@ -114,34 +113,60 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
         }
         break;
     case IMAGE_BOOT_SECTOR:
-        if (size != 512) {
-            error("%s: a boot sector is 512 bytes, this file has %zu", name, size);
-            return EXIT_IMAGE_INVALID;
-        }
-        if (image[510] != 0x55 || image[511] != 0xAA) {
-            error("%s: no boot signature (bytes 510-511 are %02x %02x, not 55 aa)", name,
-                  image[510], image[511]);
-            return EXIT_IMAGE_INVALID;
-        }
-        entry = 0x7C00;
-        /* fall through */
-    case IMAGE_FLAT: {
-        uint64_t addr = opt->kind == IMAGE_BOOT_SECTOR ? 0x7C00 : opt->load_addr;
-        if (vm_load_code(svm, image, size, addr) < 0) {
+    case IMAGE_FLAT:
+        r = opt->kind == IMAGE_BOOT_SECTOR ? vm_load_boot_sector(svm, image, size)
+                                           : vm_load_flat(svm, image, size, opt->load_addr,
+                                                          opt->entry);
+        if (r < 0) {
             error("%s: %s", name, hv_last_error());
             return EXIT_IMAGE_INVALID;
         }
-        uint16_t cs, ip;
-        cli_entry_to_cs_ip(entry, &cs, &ip);
-        svm->vcpu->sregs.cs.selector = cs;
-        svm->vcpu->sregs.cs.base = (uint64_t)cs << 4;
-        svm->vcpu->regs.rip = ip;
         break;
     }
-    }
-    for (int i = 0; i < opt->num_regs; i++)
-        cli_apply_reg(&svm->vcpu->regs, &opt->regs[i]);
     return 0;
+}
+
+/* -kernel with -initrd and -append: reads the files and hands them to the loader. */
+static int load_kernel(SimpleVM *svm, const CliOptions *opt, const uint8_t *image, size_t size)
+{
+    VmModule mods[VM_MAX_MODULES];
+    char *strings[VM_MAX_MODULES];
+    uint8_t *datas[VM_MAX_MODULES];
+    size_t n = 0;
+    int status = 0;
+    char *list = opt->initrd ? strdup(opt->initrd) : NULL;
+    if (opt->initrd && !list)
+        return EXIT_HOST_ERROR;
+    for (char *save = NULL, *item = list ? strtok_r(list, ",", &save) : NULL; item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (n == VM_MAX_MODULES) {
+            error("-initrd: at most %d files", VM_MAX_MODULES);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        /* "FILE ARGS": the file is the first word, the module's string all of it. */
+        strings[n] = item;
+        char path[4096];
+        size_t plen = strcspn(item, " ");
+        snprintf(path, sizeof(path), "%.*s", (int)plen, item);
+        if ((status = read_image(path, opt->memory, &datas[n], &mods[n].size)) != 0)
+            goto out;
+        mods[n].data = datas[n];
+        mods[n].cmdline = strings[n];
+        n++;
+    }
+    VmKernelSpec k = {.image = image, .size = size, .cmdline = opt->append, .modules = mods,
+                      .num_modules = n};
+    int r = vm_load_kernel(svm, &k);
+    if (r < 0) {
+        error("%s: %s", opt->kernel, hv_last_error());
+        status = r == -EINVAL || r == -E2BIG ? EXIT_USAGE : EXIT_IMAGE_INVALID;
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(datas[i]);
+    free(list);
+    return status;
 }
 
 /* ---- running: the vCPU thread, the console loop and the monitor ---- */
@@ -552,7 +577,8 @@ static int cmd_run(const CliOptions *opt)
         memcpy(image, hello ? demo_hello : demo_add, size);
     } else {
         uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
-        if ((status = read_image(opt->file, limit, &image, &size)) != 0)
+        const char *path = opt->kernel ? opt->kernel : opt->file;
+        if ((status = read_image(path, opt->kernel ? opt->memory : limit, &image, &size)) != 0)
             return status;
     }
 
@@ -576,8 +602,11 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->serial->output_fd = serial_fd;
 
-    if ((status = load_guest(svm, opt, image, size)) != 0)
+    status = opt->kernel ? load_kernel(svm, opt, image, size) : load_guest(svm, opt, image, size);
+    if (status != 0)
         goto out;
+    for (int i = 0; i < opt->num_regs; i++)
+        cli_apply_reg(&svm->vcpu->regs, &opt->regs[i]);
     if (opt->command == CMD_DEMO && strcmp(opt->file, "add") == 0 && opt->num_regs == 0) {
         svm->vcpu->regs.rax = 40;   /* the demo's sum, unless --reg says otherwise */
         svm->vcpu->regs.rbx = 2;

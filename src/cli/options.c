@@ -116,7 +116,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR,
+    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_KERNEL, OPT_INITRD, OPT_APPEND,
 };
 
 static const struct option long_options[] = {
@@ -133,6 +133,9 @@ static const struct option long_options[] = {
     {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
     {"monitor", required_argument, NULL, OPT_MONITOR},
     {"paused", no_argument, NULL, 'S'},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"append", required_argument, NULL, OPT_APPEND},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -223,6 +226,15 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
             return fail(err, err_size, "--max-exits %s: expected a positive number", arg);
         opt->max_exits = v;
         return 0;
+    case OPT_KERNEL:
+        opt->kernel = arg;
+        return 0;
+    case OPT_INITRD:
+        opt->initrd = arg;
+        return 0;
+    case OPT_APPEND:
+        opt->append = arg;
+        return 0;
     case 'h':
         return 1;
     default:
@@ -238,6 +250,13 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "--rom starts at the reset vector: it takes no --load or --entry");
     if (opt->paused && opt->monitor == MONITOR_NONE)
         return fail(err, err_size, "-S starts the VM stopped: it needs a --monitor to continue it");
+    if (opt->kernel && (opt->kind != IMAGE_FLAT || opt->load_set || opt->entry_set))
+        return fail(err, err_size, "-kernel starts the kernel as its format says: no "
+                    "--boot-sector, --rom, --load or --entry");
+    if ((opt->initrd || opt->append) && !opt->kernel)
+        return fail(err, err_size, "-initrd and -append need a -kernel");
+    if (opt->command == CMD_DEMO && opt->kernel)
+        return fail(err, err_size, "demos take no -kernel");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector or --rom");
     if (!opt->entry_set) {
@@ -306,9 +325,16 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     else
         return fail(err, err_size, "unknown command '%s' (see scratchvm --help)", cmd);
 
-    /* getopt_long over argv[1..]: options and the one operand in any order. */
+    /* getopt_long over argv[1..]: options and the one operand in any order. QEMU's
+     * single-dash spellings of the loader options are taken too (-kernel, -initrd,
+     * -append). */
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
+    static char *const qemu_names[] = {"--kernel", "--initrd", "--append", NULL};
+    for (int i = 1; i < sub_argc; i++)
+        for (int j = 0; qemu_names[j]; j++)
+            if (strcmp(sub_argv[i], qemu_names[j] + 1) == 0)
+                sub_argv[i] = qemu_names[j];   /* getopt permutes argv anyway */
     optind = 0;
     opterr = 0;
     int c;
@@ -328,6 +354,11 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
         }
     }
     int operands = sub_argc - optind;
+    if (opt->command == CMD_RUN && opt->kernel) {
+        if (operands)
+            return fail(err, err_size, "run -kernel takes no FILE (got '%s')", sub_argv[optind]);
+        return check_combination(opt, err, err_size);
+    }
     const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
     if (operands != 1)
         return fail(err, err_size, "%s%s", what, operands > 1 ? " (too many arguments)" : "");
@@ -341,6 +372,7 @@ void cli_print_usage(FILE *out)
 {
     fputs(
         "Usage: scratchvm run [options] FILE     run a bare-metal x86 program in a VM\n"
+        "       scratchvm run [options] -kernel FILE [-initrd FILES] [-append CMDLINE]\n"
         "       scratchvm demo hello|add [options]\n"
         "       scratchvm info                   hypervisor types, CPU and KVM facts\n"
         "       scratchvm --help | --version\n"
@@ -357,6 +389,11 @@ void cli_print_usage(FILE *out)
         "                         load it at 0x7C00 and start at 0000:7C00\n"
         "  --rom                  FILE is firmware of up to 256 KiB: read-only, ending at 1 MiB\n"
         "                         and at 4 GiB; start from the reset vector F000:FFF0\n"
+        "  -kernel FILE           boot a kernel instead of FILE: Linux bzImage (boot protocol\n"
+        "                         2.06+), multiboot v1 (ELF or a.out kludge) or ELF32, entered\n"
+        "                         in 32-bit protected mode as its format says\n"
+        "  -initrd F[ ARGS][,F...] multiboot modules (each with its string), or Linux's initrd\n"
+        "  -append CMDLINE        the kernel command line\n"
         "  --reg NAME=VALUE       set a register before the start (rax..r15, rip, rflags);\n"
         "                         repeatable\n"
         "  --serial stdio|file:PATH|none\n"

@@ -54,6 +54,9 @@ typedef struct {
     bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;
+    const char *kernel;       /* -kernel FILE (then FILE operand is not used) */
+    const char *initrd;       /* -initrd FILE[ ARGS][,FILE[ ARGS]...] */
+    const char *append;       /* -append CMDLINE */
 } CliOptions;
 
 /* Parses argv; on a usage error writes a one-line message into err and returns -1. */

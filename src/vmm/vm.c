@@ -138,21 +138,6 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
     return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
 }
 
-int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
-{
-    if (!svm || (!code && size))
-        return hv_fail(EINVAL, "vm_load_code: bad arguments");
-    if (addr + size < addr || addr + size > svm->ram_size)
-        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " do not fit in %zu bytes of RAM", size,
-                       addr, svm->ram_size);
-    uint8_t *dst = vm_guest_ram(svm, addr, size);
-    if (!dst)
-        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " overlap the VGA window 0x%x-0x%x",
-                       size, addr, VM_VGA_HOLE_START, VM_VGA_HOLE_END - 1);
-    memcpy(dst, code, size);
-    return 0;
-}
-
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
 {
     if (!svm || !image)
