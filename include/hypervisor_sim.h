@@ -630,6 +630,8 @@ void serial_destroy(SerialPort *sp);
  * CRTC index/data ports 0x3D4/0x3D5 (registers 0x0E/0x0F). */
 #define VGA_TEXT_BASE 0xB8000
 #define VGA_TEXT_SIZE 0x8000
+#define VGA_GRAPHICS_BASE 0xA0000
+#define VGA_GRAPHICS_SIZE 0x10000
 #define VGA_COLS 80
 #define VGA_ROWS 25
 #define VGA_CRTC_INDEX 0x3D4
@@ -638,6 +640,7 @@ void serial_destroy(SerialPort *sp);
 
 typedef struct VgaDevice {
     uint8_t *vram;                /* VGA_TEXT_SIZE bytes */
+    uint8_t *graphics;            /* VGA_GRAPHICS_SIZE bytes at 0xA0000 (mode 13h) */
     int cursor_x, cursor_y;
     uint8_t crtc_index;
     uint8_t crtc[25];
@@ -649,6 +652,10 @@ VgaDevice *vga_create(void);
 int vga_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
 int vga_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
 int vga_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+/* The 64 KiB graphics window at 0xA0000 (mode 13h's 320x200 bytes): plain memory. */
+int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+void vga_clear_graphics(VgaDevice *vga);
 int vga_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 /* The screen as 25 lines of text (code page 437 shown as UTF-8, trailing blanks cut). */
 void vga_display(VgaDevice *vga);                       /* to stdout */
@@ -790,6 +797,7 @@ typedef struct SimpleVM {
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
+    struct Bios *bios;            /* the built-in BIOS (src/vmm/bios.h), or NULL */
 } SimpleVM;
 
 SimpleVM *vm_create(size_t memory_mb);

@@ -21,6 +21,8 @@
 #include "cli/cli.h"
 #include "cli/console.h"
 #include "cli/options.h"
+#include "vmm/bios.h"
+#include "vmm/block.h"
 
 extern const unsigned char demo_hello[], demo_add[];
 extern const size_t demo_hello_size, demo_add_size;
@@ -122,6 +124,65 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
             return EXIT_IMAGE_INVALID;
         }
         break;
+    }
+    return 0;
+}
+
+/* The disks of -drive/-fda/-hda for the BIOS, opened through the block layer. */
+static int attach_disks(SimpleVM *svm, const CliOptions *opt)
+{
+    int next[2] = {0, 0};   /* the next free index per interface */
+    bool used[2][2] = {{false}};
+    for (int i = 0; i < opt->num_drives; i++) {
+        const CliDrive *d = &opt->drives[i];
+        int iface = d->iface == DRIVE_IF_FLOPPY;
+        int index = d->index >= 0 ? d->index : next[iface];
+        while (d->index < 0 && index < 2 && used[iface][index])
+            index++;
+        if (index >= 2 || used[iface][index]) {
+            error("%s: no free %s drive (two of each)", d->file, iface ? "floppy" : "ide");
+            return EXIT_USAGE;
+        }
+        used[iface][index] = true;
+        next[iface] = index + 1;
+        int flags = d->snapshot || opt->snapshot ? BLOCK_SNAPSHOT : 0;
+        BlockDev *bd;
+        if (block_open(d->file, (BlockFormat)d->format, flags, &bd) < 0) {
+            error("%s", hv_last_error());
+            return EXIT_IMAGE_UNREADABLE;
+        }
+        uint8_t drive = (uint8_t)((iface ? BIOS_DRIVE_FLOPPY0 : BIOS_DRIVE_HD0) + index);
+        if (vm_bios_attach_disk(svm, drive, bd) < 0) {
+            error("%s: %s", d->file, hv_last_error());
+            block_close(bd);
+            return EXIT_IMAGE_INVALID;
+        }
+    }
+    if (opt->boot_order && vm_bios_set_boot_order(svm, opt->boot_order) < 0) {
+        error("%s", hv_last_error());
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* A BIOS machine: the BIOS, the disks, and either the boot sector at 0x7C00 (POST done
+ * from C) or the reset vector (the BIOS's own POST and int 19h). */
+static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, const uint8_t *image,
+                             size_t size)
+{
+    if (vm_bios_install(svm) < 0) {
+        error("BIOS: %s", hv_last_error());
+        return EXIT_VM_SETUP;
+    }
+    int status = attach_disks(svm, opt);
+    if (status)
+        return status;
+    vm_bios_set_trace(svm, opt->trace_bios ? stderr : NULL);
+    if (!image)
+        return 0;
+    if (vm_bios_post(svm) < 0 || vm_load_boot_sector(svm, image, size) < 0) {
+        error("%s: %s", opt->file, hv_last_error());
+        return EXIT_IMAGE_INVALID;
     }
     return 0;
 }
@@ -575,7 +636,7 @@ static int cmd_run(const CliOptions *opt)
         if (!image)
             return EXIT_HOST_ERROR;
         memcpy(image, hello ? demo_hello : demo_add, size);
-    } else {
+    } else if (opt->file || opt->kernel) {
         uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
         const char *path = opt->kernel ? opt->kernel : opt->file;
         if ((status = read_image(path, opt->kernel ? opt->memory : limit, &image, &size)) != 0)
@@ -602,7 +663,15 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->serial->output_fd = serial_fd;
 
-    status = opt->kernel ? load_kernel(svm, opt, image, size) : load_guest(svm, opt, image, size);
+    bool bios = opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR;
+    if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
+        error("%s: %s", opt->file, hv_last_error());
+        status = EXIT_IMAGE_INVALID;
+        goto out;
+    }
+    status = opt->kernel ? load_kernel(svm, opt, image, size)
+             : bios      ? load_bios_machine(svm, opt, image, size)
+                         : load_guest(svm, opt, image, size);
     if (status != 0)
         goto out;
     for (int i = 0; i < opt->num_regs; i++)
@@ -643,6 +712,10 @@ static int cmd_run(const CliOptions *opt)
             if (stats != mon)
                 qemu_monitor_destroy(stats);
         }
+    }
+    if (opt->trace_bios) {
+        fflush(stdout);
+        vm_bios_print_unsupported(svm, stderr);
     }
     if (opt->vga) {
         fflush(stdout);

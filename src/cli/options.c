@@ -117,6 +117,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
     OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_KERNEL, OPT_INITRD, OPT_APPEND,
+    OPT_DRIVE, OPT_FDA, OPT_HDA, OPT_BOOT, OPT_SNAPSHOT,
 };
 
 static const struct option long_options[] = {
@@ -136,10 +137,64 @@ static const struct option long_options[] = {
     {"kernel", required_argument, NULL, OPT_KERNEL},
     {"initrd", required_argument, NULL, OPT_INITRD},
     {"append", required_argument, NULL, OPT_APPEND},
+    {"drive", required_argument, NULL, OPT_DRIVE},
+    {"fda", required_argument, NULL, OPT_FDA},
+    {"hda", required_argument, NULL, OPT_HDA},
+    {"boot", required_argument, NULL, OPT_BOOT},
+    {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+/* -drive KEY=VALUE,... (QEMU's keys file, format, if, index, snapshot, media), -fda, -hda. */
+static int parse_drive(int c, const char *arg, CliOptions *opt, char *err, size_t err_size)
+{
+    if (opt->num_drives == CLI_MAX_DRIVES)
+        return fail(err, err_size, "at most %d disks", CLI_MAX_DRIVES);
+    CliDrive *d = &opt->drives[opt->num_drives];
+    *d = (CliDrive){.iface = c == OPT_FDA ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE,
+                    .index = c == OPT_DRIVE ? -1 : 0};
+    if (c != OPT_DRIVE) {
+        if (!*arg)
+            return fail(err, err_size, "-%s needs a file", c == OPT_FDA ? "fda" : "hda");
+        d->file = arg;
+        opt->num_drives++;
+        return 0;
+    }
+    char *buf = opt->drive_args[opt->num_drives];
+    if (strlen(arg) >= sizeof(opt->drive_args[0]))
+        return fail(err, err_size, "-drive: too long");
+    strcpy(buf, arg);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            return fail(err, err_size, "-drive %s: '%s' is not KEY=VALUE", arg, kv);
+        *eq = '\0';
+        const char *v = eq + 1;
+        uint64_t n;
+        if (strcmp(kv, "file") == 0 && *v) {
+            d->file = v;
+        } else if (strcmp(kv, "format") == 0 && (strcmp(v, "raw") == 0 || strcmp(v, "qcow2") == 0)) {
+            d->format = strcmp(v, "raw") == 0 ? 1 : 2;   /* BLOCK_FORMAT_RAW / _QCOW2 */
+        } else if (strcmp(kv, "if") == 0 && (strcmp(v, "floppy") == 0 || strcmp(v, "ide") == 0)) {
+            d->iface = strcmp(v, "floppy") == 0 ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE;
+        } else if (strcmp(kv, "index") == 0 && cli_parse_number(v, &n) == 0 && n < 2) {
+            d->index = (int)n;
+        } else if (strcmp(kv, "snapshot") == 0 && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)) {
+            d->snapshot = strcmp(v, "on") == 0;
+        } else if (strcmp(kv, "media") == 0 && strcmp(v, "disk") == 0) {
+            /* the only kind there is */
+        } else {
+            return fail(err, err_size, "-drive: %s=%s is not supported (file=, format=raw|qcow2, "
+                        "if=floppy|ide, index=0|1, snapshot=on|off, media=disk)", kv, v);
+        }
+    }
+    if (!d->file)
+        return fail(err, err_size, "-drive %s: no file=", arg);
+    opt->num_drives++;
+    return 0;
+}
 
 /* One option of run/demo; 1 when it was --help. */
 static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size_t err_size)
@@ -187,17 +242,28 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
     case OPT_VGA:
         opt->vga = true;
         return 0;
-    case OPT_TRACE:
-        if (strcmp(arg, "exits") == 0) {
-            opt->trace_exits = true;
-        } else if (strcmp(arg, "stats") == 0) {
-            opt->trace_stats = true;
-        } else if (strcmp(arg, "exits,stats") == 0 || strcmp(arg, "stats,exits") == 0) {
-            opt->trace_exits = opt->trace_stats = true;
-        } else {
-            return fail(err, err_size, "--trace %s: expected exits, stats or exits,stats", arg);
+    case OPT_TRACE: {
+        /* A comma-separated list of exits, stats and bios. */
+        const char *p = arg;
+        while (*p) {
+            size_t len = strcspn(p, ",");
+            if (len == 5 && strncmp(p, "exits", 5) == 0)
+                opt->trace_exits = true;
+            else if (len == 5 && strncmp(p, "stats", 5) == 0)
+                opt->trace_stats = true;
+            else if (len == 4 && strncmp(p, "bios", 4) == 0)
+                opt->trace_bios = true;
+            else
+                return fail(err, err_size, "--trace %s: expected exits, stats, bios or a "
+                            "comma-separated list of them", arg);
+            p += len;
+            if (*p == ',' && *++p == '\0')
+                return fail(err, err_size, "--trace %s: empty item", arg);
         }
+        if (!*arg)
+            return fail(err, err_size, "--trace: expected exits, stats or bios");
         return 0;
+    }
     case OPT_MONITOR:
         if (strcmp(arg, "stdio") == 0) {
             opt->monitor = MONITOR_STDIO;
@@ -229,6 +295,21 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
     case OPT_KERNEL:
         opt->kernel = arg;
         return 0;
+    case OPT_DRIVE:
+    case OPT_FDA:
+    case OPT_HDA:
+        return parse_drive(c, arg, opt, err, err_size);
+    case OPT_BOOT:
+        if (strncmp(arg, "order=", 6) == 0)
+            arg += 6;
+        if (!*arg || strlen(arg) > 4 || strspn(arg, "ac") != strlen(arg))
+            return fail(err, err_size, "-boot %s: expected a (floppy), c (disk) or both, e.g. ca",
+                        arg);
+        opt->boot_order = arg;
+        return 0;
+    case OPT_SNAPSHOT:
+        opt->snapshot = true;
+        return 0;
     case OPT_INITRD:
         opt->initrd = arg;
         return 0;
@@ -253,6 +334,13 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->kernel && (opt->kind != IMAGE_FLAT || opt->load_set || opt->entry_set))
         return fail(err, err_size, "-kernel starts the kernel as its format says: no "
                     "--boot-sector, --rom, --load or --entry");
+    if (opt->num_drives && opt->kernel)
+        return fail(err, err_size, "disks are read by the BIOS: -kernel boots without it");
+    if (opt->num_drives && (opt->kind == IMAGE_ROM || (opt->file && opt->kind == IMAGE_FLAT)))
+        return fail(err, err_size, "disks need the built-in BIOS: boot them alone, or with "
+                    "--boot-sector FILE (a flat binary or --rom runs without it)");
+    if (opt->command == CMD_DEMO && opt->num_drives)
+        return fail(err, err_size, "demos take no disks");
     if ((opt->initrd || opt->append) && !opt->kernel)
         return fail(err, err_size, "-initrd and -append need a -kernel");
     if (opt->command == CMD_DEMO && opt->kernel)
@@ -330,7 +418,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
      * -append). */
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
-    static char *const qemu_names[] = {"--kernel", "--initrd", "--append", NULL};
+    static char *const qemu_names[] = {"--kernel", "--initrd", "--append", "--drive", "--fda",
+                                       "--hda", "--boot", "--snapshot", NULL};
     for (int i = 1; i < sub_argc; i++)
         for (int j = 0; qemu_names[j]; j++)
             if (strcmp(sub_argv[i], qemu_names[j] + 1) == 0)
@@ -359,6 +448,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
             return fail(err, err_size, "run -kernel takes no FILE (got '%s')", sub_argv[optind]);
         return check_combination(opt, err, err_size);
     }
+    if (opt->command == CMD_RUN && opt->num_drives && operands == 0)
+        return check_combination(opt, err, err_size);   /* the BIOS boots the disks */
     const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
     if (operands != 1)
         return fail(err, err_size, "%s%s", what, operands > 1 ? " (too many arguments)" : "");
@@ -394,14 +485,22 @@ void cli_print_usage(FILE *out)
         "                         in 32-bit protected mode as its format says\n"
         "  -initrd F[ ARGS][,F...] multiboot modules (each with its string), or Linux's initrd\n"
         "  -append CMDLINE        the kernel command line\n"
+        "  -drive file=F[,format=raw|qcow2][,if=floppy|ide][,index=0|1][,snapshot=on]\n"
+        "                         a disk for the built-in BIOS (int 13h); without FILE the\n"
+        "                         BIOS boots (POST, then int 19h); with --boot-sector FILE\n"
+        "                         the sector starts at once with the BIOS and disks there\n"
+        "  -fda F, -hda F         the first floppy / hard disk (-drive if=floppy / if=ide)\n"
+        "  -boot a|c|ac|ca        boot order of int 19h (default ac: floppy, then disk)\n"
+        "  -snapshot              disks write to a temporary overlay, never to their files\n"
         "  --reg NAME=VALUE       set a register before the start (rax..r15, rip, rflags);\n"
         "                         repeatable\n"
         "  --serial stdio|file:PATH|none\n"
         "                         where COM1 (0x3F8) goes (default stdio: the terminal)\n"
         "  --vga                  print the VGA text screen when the VM stops\n"
-        "  --trace exits|stats|exits,stats\n"
+        "  --trace exits|stats|bios[,...]\n"
         "                         exits: one line per VM exit on stderr; stats: at the end,\n"
-        "                         exits per reason with share and handling time on stderr\n"
+        "                         exits per reason with share and handling time on stderr;\n"
+        "                         bios: one line per BIOS call, unsupported ones counted\n"
         "  --monitor stdio|unix:PATH\n"
         "                         the QEMU-style monitor: on the console (Ctrl-A c switches\n"
         "                         between it and the serial port), or on a Unix socket that\n"

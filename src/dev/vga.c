@@ -93,7 +93,8 @@ VgaDevice *vga_create(void)
     if (!vga)
         goto fail;
     vga->vram = malloc(VGA_TEXT_SIZE);
-    if (!vga->vram)
+    vga->graphics = calloc(1, VGA_GRAPHICS_SIZE);
+    if (!vga->vram || !vga->graphics)
         goto fail_vga;
     for (size_t i = 0; i < VGA_TEXT_SIZE; i += 2) {
         vga->vram[i] = ' ';
@@ -105,6 +106,8 @@ VgaDevice *vga_create(void)
     return vga;
 
 fail_vga:
+    free(vga->vram);
+    free(vga->graphics);
     free(vga);
 fail:
     hv_fail(ENOMEM, "vga: out of memory");
@@ -116,7 +119,38 @@ void vga_destroy(VgaDevice *vga)
     if (!vga)
         return;
     free(vga->vram);
+    free(vga->graphics);
     free(vga);
+}
+
+static bool graphics_range(uint64_t addr, uint8_t size)
+{
+    return addr >= VGA_GRAPHICS_BASE && size <= 8 &&
+           addr - VGA_GRAPHICS_BASE <= (uint64_t)VGA_GRAPHICS_SIZE - size;
+}
+
+int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque)
+{
+    VgaDevice *vga = opaque;
+    *value = 0;
+    if (!graphics_range(addr, size))
+        return -EINVAL;
+    memcpy(value, vga->graphics + (addr - VGA_GRAPHICS_BASE), size);
+    return 0;
+}
+
+int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
+{
+    VgaDevice *vga = opaque;
+    if (!graphics_range(addr, size))
+        return -EINVAL;
+    memcpy(vga->graphics + (addr - VGA_GRAPHICS_BASE), &value, size);
+    return 0;
+}
+
+void vga_clear_graphics(VgaDevice *vga)
+{
+    memset(vga->graphics, 0, VGA_GRAPHICS_SIZE);
 }
 
 static bool vga_mmio_size_ok(uint8_t size)

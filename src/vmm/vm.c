@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kvm/backend.h"
+#include "vmm/bios.h"
 #include "vmm/paging.h"
 
 #define KIB 1024ull
@@ -77,8 +78,12 @@ static int register_devices(SimpleVM *svm)
     }
     const MmioHandler vga = {VGA_TEXT_BASE, VGA_TEXT_SIZE, vga_mmio_read, vga_mmio_write,
                              svm->vga, "vga-text"};
+    const MmioHandler gfx = {VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, vga_graphics_mmio_read,
+                             vga_graphics_mmio_write, svm->vga, "vga-graphics"};
     int r = mmio_bus_register(svm->mmio_bus, &vga);
-    return r < 0 ? hv_fail(r, "cannot register the VGA text window") : 0;
+    if (r == 0)
+        r = mmio_bus_register(svm->mmio_bus, &gfx);
+    return r < 0 ? hv_fail(r, "cannot register the VGA windows") : 0;
 }
 
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
@@ -603,6 +608,7 @@ void vm_destroy(SimpleVM *svm)
     serial_destroy(svm->serial);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
+    vm_bios_destroy(svm->bios);
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)
