@@ -683,6 +683,69 @@ int debug_exit_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaqu
 int debug_exit_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 void debug_exit_destroy(DebugExit *d);
 
+/* QEMU's fw_cfg, traditional I/O interface (src/dev/fw_cfg.c): selector 0x510, data
+ * 0x511. */
+#define FW_CFG_PORT_SELECTOR 0x510
+#define FW_CFG_PORT_DATA 0x511
+#define FW_CFG_SIGNATURE 0x0000
+#define FW_CFG_ID 0x0001
+#define FW_CFG_RAM_SIZE 0x0003
+#define FW_CFG_NB_CPUS 0x0005
+#define FW_CFG_MAX_CPUS 0x000F
+#define FW_CFG_FILE_DIR 0x0019
+#define FW_CFG_FILE_FIRST 0x0020
+#define FW_CFG_ID_TRADITIONAL 0x1
+#define FW_CFG_MAX_FILES 16
+#define FW_CFG_FILE_NAME 56
+
+typedef struct {
+    char name[FW_CFG_FILE_NAME];
+    uint8_t *data;
+    uint32_t size;
+} FwCfgFile;
+
+typedef struct FwCfg {
+    uint16_t selector;
+    uint32_t offset;              /* the next byte of the selected item */
+    uint64_t ram_size;
+    uint16_t cpus;
+    FwCfgFile files[FW_CFG_MAX_FILES];
+    int num_files;
+} FwCfg;
+
+FwCfg *fw_cfg_create(uint64_t ram_size, uint16_t cpus);
+/* A file in the directory (selector FW_CFG_FILE_FIRST + n); the data is copied. */
+int fw_cfg_add_file(FwCfg *fw, const char *name, const void *data, uint32_t size);
+int fw_cfg_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int fw_cfg_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+void fw_cfg_destroy(FwCfg *fw);
+
+/* QEMU's pc-testdev (src/dev/pc_testdev.c): scratch register 0xE0-0xE3, page flush 0xE4,
+ * IRQ lines 0x2000-0x2017, 4 KiB of I/O memory at 0xFF000000. */
+#define PC_TESTDEV_IOPORT 0xE0
+#define PC_TESTDEV_FLUSH_PORT 0xE4
+#define PC_TESTDEV_IRQ_PORT 0x2000
+#define PC_TESTDEV_IRQS 24
+#define PC_TESTDEV_IOMEM 0xFF000000ull
+#define PC_TESTDEV_IOMEM_SIZE 4096
+
+typedef struct PcTestdev {
+    uint32_t ioport;
+    uint64_t page_flushes;
+    uint8_t irq_level[PC_TESTDEV_IRQS];
+    /* Where IRQ line changes go (the VM's interrupt controllers); NULL: kept only. */
+    void (*set_irq)(void *opaque, int line, int level);
+    void *irq_opaque;
+    uint8_t iomem[PC_TESTDEV_IOMEM_SIZE];
+} PcTestdev;
+
+PcTestdev *pc_testdev_create(void);
+int pc_testdev_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int pc_testdev_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+int pc_testdev_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int pc_testdev_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+void pc_testdev_destroy(PcTestdev *t);
+
 /* ------------------------------------------------------------------------------------ */
 /* QEMU-style monitor                                                                    */
 /* ------------------------------------------------------------------------------------ */
@@ -798,6 +861,8 @@ typedef struct SimpleVM {
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
     struct Bios *bios;            /* the built-in BIOS (src/vmm/bios.h), or NULL */
+    FwCfg *fw_cfg;                /* QEMU's fw_cfg at 0x510 (always there, as on QEMU's pc) */
+    PcTestdev *testdev;           /* -device pc-testdev (vm_add_pc_testdev), or NULL */
 } SimpleVM;
 
 SimpleVM *vm_create(size_t memory_mb);
@@ -809,6 +874,8 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
  * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* Adds QEMU's pc-testdev (ports 0xE0-0xE4, 0x2000-0x2017, I/O memory at 0xFF000000). */
+int vm_add_pc_testdev(SimpleVM *svm);
 /* The loader (src/vmm/loader.c). Images are hostile: every header field is checked against
  * the file and RAM; failures are -ENOEXEC (malformed), -EFBIG (does not fit), -E2BIG (a
  * command line too long) or -EINVAL, with the reason in hv_last_error(). */

@@ -663,6 +663,11 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->serial->output_fd = serial_fd;
 
+    if (opt->pc_testdev && vm_add_pc_testdev(svm) < 0) {
+        error("%s", hv_last_error());
+        status = EXIT_VM_SETUP;
+        goto out;
+    }
     bool bios = opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR;
     if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
         error("%s: %s", opt->file, hv_last_error());

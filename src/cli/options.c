@@ -117,7 +117,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
     OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_KERNEL, OPT_INITRD, OPT_APPEND,
-    OPT_DRIVE, OPT_FDA, OPT_HDA, OPT_BOOT, OPT_SNAPSHOT,
+    OPT_DRIVE, OPT_FDA, OPT_HDA, OPT_BOOT, OPT_SNAPSHOT, OPT_DEVICE,
 };
 
 static const struct option long_options[] = {
@@ -142,6 +142,7 @@ static const struct option long_options[] = {
     {"hda", required_argument, NULL, OPT_HDA},
     {"boot", required_argument, NULL, OPT_BOOT},
     {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
+    {"device", required_argument, NULL, OPT_DEVICE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -310,6 +311,14 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
     case OPT_SNAPSHOT:
         opt->snapshot = true;
         return 0;
+    case OPT_DEVICE:
+        if (strcmp(arg, "pc-testdev") == 0)
+            opt->pc_testdev = true;
+        else if (strcmp(arg, "isa-debug-exit") != 0 &&
+                 strcmp(arg, "isa-debug-exit,iobase=0xf4,iosize=0x4") != 0)
+            return fail(err, err_size, "-device %s: only pc-testdev (isa-debug-exit at 0xf4 is "
+                        "always there)", arg);
+        return 0;
     case OPT_INITRD:
         opt->initrd = arg;
         return 0;
@@ -419,7 +428,7 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
     static char *const qemu_names[] = {"--kernel", "--initrd", "--append", "--drive", "--fda",
-                                       "--hda", "--boot", "--snapshot", NULL};
+                                       "--hda", "--boot", "--snapshot", "--device", NULL};
     for (int i = 1; i < sub_argc; i++)
         for (int j = 0; qemu_names[j]; j++)
             if (strcmp(sub_argv[i], qemu_names[j] + 1) == 0)
@@ -491,6 +500,8 @@ void cli_print_usage(FILE *out)
         "                         the sector starts at once with the BIOS and disks there\n"
         "  -fda F, -hda F         the first floppy / hard disk (-drive if=floppy / if=ide)\n"
         "  -boot a|c|ac|ca        boot order of int 19h (default ac: floppy, then disk)\n"
+        "  -device pc-testdev     QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O\n"
+        "                         memory at 0xff000000), as kvm-unit-tests use it\n"
         "  -snapshot              disks write to a temporary overlay, never to their files\n"
         "  --reg NAME=VALUE       set a register before the start (rax..r15, rip, rflags);\n"
         "                         repeatable\n"

@@ -75,6 +75,7 @@ typedef struct {
     char drive_args[CLI_MAX_DRIVES][512];   /* -drive strings, cut at commas */
     const char *boot_order;   /* -boot a|c|order=...: "ac" by default */
     bool snapshot;            /* -snapshot: every disk writes to a temporary overlay */
+    bool pc_testdev;          /* -device pc-testdev */
     bool trace_bios;          /* --trace bios: one line per BIOS call, and the unsupported */
 } CliOptions;
 

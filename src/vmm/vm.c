@@ -70,6 +70,7 @@ static int register_devices(SimpleVM *svm)
          "isa-debug-exit"},
         {DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
          "debugcon"},
+        {FW_CFG_PORT_SELECTOR, 2, fw_cfg_io_read, fw_cfg_io_write, svm->fw_cfg, "fw_cfg"},
     };
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
         int r = io_bus_register(svm->io_bus, &io[i]);
@@ -119,7 +120,9 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
     svm->vga = vga_create();
     svm->debug_exit = debug_exit_create(STDOUT_FILENO);
-    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit) {
+    svm->fw_cfg = fw_cfg_create(memory_bytes, 1);
+    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit ||
+        !svm->fw_cfg) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
@@ -134,6 +137,31 @@ fail:
         errno = err;
     }
     return NULL;
+}
+
+int vm_add_pc_testdev(SimpleVM *svm)
+{
+    if (!svm)
+        return hv_fail(EINVAL, "vm_add_pc_testdev: no VM");
+    if (svm->testdev)
+        return hv_fail(EEXIST, "pc-testdev is already there");
+    if (!(svm->testdev = pc_testdev_create()))
+        return -ENOMEM;
+    const IoPortHandler io[] = {
+        {PC_TESTDEV_IOPORT, 5, pc_testdev_io_read, pc_testdev_io_write, svm->testdev,
+         "pc-testdev"},
+        {PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQS, pc_testdev_io_read, pc_testdev_io_write,
+         svm->testdev, "pc-testdev-irq"},
+    };
+    for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+        int r = io_bus_register(svm->io_bus, &io[i]);
+        if (r < 0)
+            return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
+    }
+    const MmioHandler mem = {PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_SIZE, pc_testdev_mmio_read,
+                             pc_testdev_mmio_write, svm->testdev, "pc-testdev-iomem"};
+    int r = mmio_bus_register(svm->mmio_bus, &mem);
+    return r < 0 ? hv_fail(r, "cannot register the pc-testdev I/O memory") : 0;
 }
 
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
@@ -609,6 +637,8 @@ void vm_destroy(SimpleVM *svm)
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
     vm_bios_destroy(svm->bios);
+    fw_cfg_destroy(svm->fw_cfg);
+    pc_testdev_destroy(svm->testdev);
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)
