@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
 #include "kvm/backend.h"
 
 PcTestdev *pc_testdev_create(void)
@@ -63,27 +64,14 @@ int pc_testdev_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaqu
     return 0;
 }
 
-static bool iomem_range(uint64_t addr, uint8_t size)
-{
-    return addr >= PC_TESTDEV_IOMEM && size <= 8 &&
-           addr - PC_TESTDEV_IOMEM <= (uint64_t)PC_TESTDEV_IOMEM_SIZE - size;
-}
-
 int pc_testdev_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque)
 {
     PcTestdev *t = opaque;
-    *value = 0;
-    if (!iomem_range(addr, size))
-        return -EINVAL;
-    memcpy(value, t->iomem + (addr - PC_TESTDEV_IOMEM), size);
-    return 0;
+    return dev_memory_read(t->iomem, PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_SIZE, addr, size, value);
 }
 
 int pc_testdev_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
 {
     PcTestdev *t = opaque;
-    if (!iomem_range(addr, size))
-        return -EINVAL;
-    memcpy(t->iomem + (addr - PC_TESTDEV_IOMEM), &value, size);
-    return 0;
+    return dev_memory_write(t->iomem, PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_SIZE, addr, size, value);
 }

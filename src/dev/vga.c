@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
 #include "kvm/backend.h"
 
 #define VGA_CRTC_REGS 25
@@ -123,29 +124,17 @@ void vga_destroy(VgaDevice *vga)
     free(vga);
 }
 
-static bool graphics_range(uint64_t addr, uint8_t size)
-{
-    return addr >= VGA_GRAPHICS_BASE && size <= 8 &&
-           addr - VGA_GRAPHICS_BASE <= (uint64_t)VGA_GRAPHICS_SIZE - size;
-}
-
 int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque)
 {
     VgaDevice *vga = opaque;
-    *value = 0;
-    if (!graphics_range(addr, size))
-        return -EINVAL;
-    memcpy(value, vga->graphics + (addr - VGA_GRAPHICS_BASE), size);
-    return 0;
+    return dev_memory_read(vga->graphics, VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, addr, size, value);
 }
 
 int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
 {
     VgaDevice *vga = opaque;
-    if (!graphics_range(addr, size))
-        return -EINVAL;
-    memcpy(vga->graphics + (addr - VGA_GRAPHICS_BASE), &value, size);
-    return 0;
+    return dev_memory_write(vga->graphics, VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, addr, size,
+                            value);
 }
 
 void vga_clear_graphics(VgaDevice *vga)

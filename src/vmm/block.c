@@ -107,6 +107,23 @@ void block_close(BlockDev *bd)
         bd->ops->close(bd);
 }
 
+int block_for_each_chunk(uint64_t offset, uint8_t *buf, size_t len, uint64_t chunk,
+                         BlockChunkFn fn, void *ctx)
+{
+    while (len) {
+        size_t n = (size_t)(chunk - (offset & (chunk - 1)));
+        if (n > len)
+            n = len;
+        int r = fn(ctx, offset, buf, n);
+        if (r < 0)
+            return r;
+        buf += n;
+        offset += n;
+        len -= n;
+    }
+    return 0;
+}
+
 /* ---- the -snapshot overlay ---- */
 
 typedef struct {
@@ -120,55 +137,42 @@ static bool chunk_present(const Overlay *o, uint64_t chunk)
     return o->present[chunk / 8] & (1u << (chunk % 8));
 }
 
+static int overlay_read_chunk(void *ctx, uint64_t offset, uint8_t *p, size_t n)
+{
+    Overlay *o = ctx;
+    return chunk_present(o, offset / OVERLAY_CHUNK) ? block_pread_full(o->fd, p, n, offset)
+                                                    : block_read(o->base, offset, p, n);
+}
+
 static int overlay_read(BlockDev *bd, uint64_t offset, void *buf, size_t len)
 {
-    Overlay *o = bd->state;
-    uint8_t *p = buf;
-    while (len) {
-        uint64_t chunk = offset / OVERLAY_CHUNK;
-        size_t in = (size_t)(offset % OVERLAY_CHUNK), n = OVERLAY_CHUNK - in;
-        if (n > len)
-            n = len;
-        int r = chunk_present(o, chunk) ? block_pread_full(o->fd, p, n, offset)
-                                        : block_read(o->base, offset, p, n);
-        if (r < 0)
-            return r;
-        p += n;
-        offset += n;
-        len -= n;
-    }
+    return block_for_each_chunk(offset, buf, len, OVERLAY_CHUNK, overlay_read_chunk, bd->state);
+}
+
+/* Within one chunk. The first write to a chunk copies the base's bytes in first. */
+static int overlay_write_chunk(void *ctx, uint64_t offset, uint8_t *p, size_t n)
+{
+    Overlay *o = ctx;
+    uint64_t chunk = offset / OVERLAY_CHUNK, start = chunk * OVERLAY_CHUNK;
+    if (chunk_present(o, chunk))
+        return block_pwrite_full(o->fd, p, n, offset);
+    uint8_t tmp[OVERLAY_CHUNK];
+    uint64_t size = o->base->size;
+    size_t whole = size - start < OVERLAY_CHUNK ? (size_t)(size - start) : OVERLAY_CHUNK;
+    int r = block_read(o->base, start, tmp, whole);
+    if (r < 0)
+        return r;
+    memcpy(tmp + (offset - start), p, n);
+    if ((r = block_pwrite_full(o->fd, tmp, whole, start)) < 0)
+        return r;
+    o->present[chunk / 8] |= (uint8_t)(1u << (chunk % 8));
     return 0;
 }
 
 static int overlay_write(BlockDev *bd, uint64_t offset, const void *buf, size_t len)
 {
-    Overlay *o = bd->state;
-    const uint8_t *p = buf;
-    uint8_t tmp[OVERLAY_CHUNK];
-    while (len) {
-        uint64_t chunk = offset / OVERLAY_CHUNK, start = chunk * OVERLAY_CHUNK;
-        size_t in = (size_t)(offset - start), n = OVERLAY_CHUNK - in;
-        if (n > len)
-            n = len;
-        int r;
-        if (!chunk_present(o, chunk)) {
-            /* First write to this chunk: copy the base's bytes in, then overwrite. */
-            size_t whole = bd->size - start < OVERLAY_CHUNK ? (size_t)(bd->size - start)
-                                                            : OVERLAY_CHUNK;
-            if ((r = block_read(o->base, start, tmp, whole)) < 0)
-                return r;
-            memcpy(tmp + in, p, n);
-            if ((r = block_pwrite_full(o->fd, tmp, whole, start)) < 0)
-                return r;
-            o->present[chunk / 8] |= (uint8_t)(1u << (chunk % 8));
-        } else if ((r = block_pwrite_full(o->fd, p, n, offset)) < 0) {
-            return r;
-        }
-        p += n;
-        offset += n;
-        len -= n;
-    }
-    return 0;
+    return block_for_each_chunk(offset, (uint8_t *)buf, len, OVERLAY_CHUNK, overlay_write_chunk,
+                                bd->state);
 }
 
 static void overlay_close(BlockDev *bd)

@@ -55,6 +55,13 @@ int block_parse_format(const char *name, BlockFormat *fmt);
 int block_pread_full(int fd, void *buf, size_t len, uint64_t offset);
 int block_pwrite_full(int fd, const void *buf, size_t len, uint64_t offset);
 
+/* Calls fn(ctx, offset, buf, n) on each piece of [offset, offset + len) that stays within
+ * one aligned `chunk` (a power of two), buf advancing with it; stops at the first error.
+ * Writes pass their const buffer through `buf` and do not change it. */
+typedef int (*BlockChunkFn)(void *ctx, uint64_t offset, uint8_t *buf, size_t len);
+int block_for_each_chunk(uint64_t offset, uint8_t *buf, size_t len, uint64_t chunk,
+                         BlockChunkFn fn, void *ctx);
+
 /* Format back ends (opened by block_open; `fd` is theirs on success). */
 int block_raw_open(int fd, bool read_only, BlockDev **out);
 int block_qcow2_open(int fd, const char *path, bool read_only, int depth, BlockDev **out);

@@ -245,22 +245,15 @@ static int read_chunk(Qcow2 *q, uint64_t off, uint8_t *buf, size_t len)
     return block_pread_full(q->fd, buf, len, host + (off & (q->cluster_size - 1)));
 }
 
+static int read_chunk_cb(void *ctx, uint64_t off, uint8_t *buf, size_t len)
+{
+    return read_chunk(ctx, off, buf, len);
+}
+
 static int qcow2_read(BlockDev *bd, uint64_t offset, void *buf, size_t len)
 {
     Qcow2 *q = bd->state;
-    uint8_t *p = buf;
-    while (len) {
-        size_t n = (size_t)(q->cluster_size - (offset & (q->cluster_size - 1)));
-        if (n > len)
-            n = len;
-        int r = read_chunk(q, offset, p, n);
-        if (r < 0)
-            return r;
-        p += n;
-        offset += n;
-        len -= n;
-    }
-    return 0;
+    return block_for_each_chunk(offset, buf, len, q->cluster_size, read_chunk_cb, q);
 }
 
 /* The L2 table for guest offset `off`, created (zeroed, refcount 1) when missing. */
@@ -348,22 +341,15 @@ out:
     return r;
 }
 
+static int write_chunk_cb(void *ctx, uint64_t off, uint8_t *buf, size_t len)
+{
+    return write_chunk(ctx, off, buf, len);
+}
+
 static int qcow2_write(BlockDev *bd, uint64_t offset, const void *buf, size_t len)
 {
     Qcow2 *q = bd->state;
-    const uint8_t *p = buf;
-    while (len) {
-        size_t n = (size_t)(q->cluster_size - (offset & (q->cluster_size - 1)));
-        if (n > len)
-            n = len;
-        int r = write_chunk(q, offset, p, n);
-        if (r < 0)
-            return r;
-        p += n;
-        offset += n;
-        len -= n;
-    }
-    return 0;
+    return block_for_each_chunk(offset, (uint8_t *)buf, len, q->cluster_size, write_chunk_cb, q);
 }
 
 static int qcow2_flush(BlockDev *bd)
