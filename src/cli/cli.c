@@ -184,6 +184,13 @@ static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, const uint8_t
         error("%s: %s", opt->file, hv_last_error());
         return EXIT_IMAGE_INVALID;
     }
+    /* DL names the boot drive, as int 19h leaves it: the first hard disk when there is
+     * one and no floppy, else 00h (also with no disk at all, as before the BIOS). */
+    bool floppy = false, hd = false;
+    for (int i = 0; i < opt->num_drives; i++)
+        *(opt->drives[i].iface == DRIVE_IF_FLOPPY ? &floppy : &hd) = true;
+    if (hd && !floppy)
+        svm->vcpu->regs.rdx = BIOS_DRIVE_HD0;
     return 0;
 }
 

@@ -720,6 +720,12 @@ t_bios() {
     expect_status 33; expect_out 'game over\n'
     cmp -s "$G/biosgame.bin" "$TMP/game.img" || differ "-snapshot wrote to the image"
     end
+    begin bios-boot-sector-with-disk
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    head -c 512 "$G/biosgame.bin" >"$TMP/sector.bin"
+    vm_in 'q' run --boot-sector "$TMP/sector.bin" -hda "$TMP/game.img"
+    expect_status 33; expect_out 'game over\n'   # DL = 80h: its sectors come from the disk
+    end
     begin bios-no-boot-device
     head -c 512 /dev/zero >"$TMP/blank.img"
     vm run -hda "$TMP/blank.img"
