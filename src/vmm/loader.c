@@ -89,8 +89,12 @@
 #define MB_SEARCH 8192
 #define MB_FLAG_PAGE_ALIGN (1u << 0)
 #define MB_FLAG_MEMORY_INFO (1u << 1)
+#define MB_FLAG_VIDEO_MODE (1u << 2)
 #define MB_FLAG_AOUT_KLUDGE (1u << 16)
-#define MB_FLAGS_UNDERSTOOD_LOW (MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO)
+/* Bit 2 asks for video mode information. There is no linear framebuffer to describe, so
+ * the information's VBE and framebuffer flags stay clear, and the kernel (which must test
+ * them) goes on in text mode; QEMU's multiboot loader boots such kernels the same way. */
+#define MB_FLAGS_UNDERSTOOD_LOW (MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO | MB_FLAG_VIDEO_MODE)
 #define MB_INFO_MEMORY (1u << 0)
 #define MB_INFO_BOOTDEV (1u << 1)
 #define MB_INFO_CMDLINE (1u << 2)
@@ -372,7 +376,10 @@ static int multiboot_check_header(const uint8_t *img, size_t size, MultibootHead
     uint32_t unknown = h->flags & 0xFFFF & ~MB_FLAGS_UNDERSTOOD_LOW;
     if (unknown)
         return hv_fail(ENOEXEC, "multiboot header flags 0x%x: requirement bits 0x%x are not "
-                       "supported (no video mode information)", h->flags, unknown);
+                       "defined by Multiboot 0.6.96", h->flags, unknown);
+    if (h->flags & MB_FLAG_VIDEO_MODE)
+        hv_log(HV_LOG_INFO, "multiboot: the kernel asks for a video mode; it gets text mode "
+               "(no VBE or framebuffer information)");
     if (!(h->flags & MB_FLAG_AOUT_KLUDGE))
         return 0;
     if (h->offset + 32 > size)
