@@ -10,8 +10,8 @@
  *   int 11h  equipment, int 12h  base memory
  *   int 13h  00h reset, 01h status, 02h/03h CHS read/write, 04h verify, 08h parameters,
  *            15h type, 41h-43h/48h LBA extensions (EDD 3.0 packets); floppy and hard disk
- *   int 15h  E820h, E801h, 88h, 2401h-2403h (A20 is always enabled here), C0h
- *   int 16h  00h/10h read key (waits), 01h/11h peek, 02h shift flags
+ *   int 15h  E820h, E801h, 88h, 86h wait, 2401h-2403h (A20 is always enabled here), C0h
+ *   int 16h  00h/10h read key (waits), 01h/11h peek, 02h shift flags, 05h store a key
  *   int 19h  boot: floppy then hard disk (or -boot's order), 0x55AA checked
  *   int 1Ah  00h/01h ticks, 02h RTC time, 04h RTC date
  *   IRQs     int 08h in the BIOS (ticks, int 1Ch); 09h reads the i8042 when there is one;
@@ -124,6 +124,7 @@ typedef struct Bios {
     uint32_t ticks_at_start;
     int64_t tick_adjust;                 /* int 1Ah AH=01h */
     bool warned_exception;
+    uint64_t wait_until_ns;              /* int 15h AH=86h in progress (0: none) */
     uint64_t calls, unsupported;
     uint32_t unsupported_count[256][256];   /* [vector][AH] */
     FILE *trace;
@@ -641,6 +642,19 @@ static BiosResult int15(Bios *b, Frame *f)
         default:     /* 2400h disable: not possible here */
             return BIOS_UNSUPPORTED;
         }
+    case 0x86: {   /* wait CX:DX microseconds; the vCPU comes back until the time is up */
+        uint64_t now = now_ns();
+        if (!b->wait_until_ns) {
+            uint64_t us = (uint64_t)get16(f, F_ECX) << 16 | get16(f, F_EDX);
+            b->wait_until_ns = now + us * 1000;
+        }
+        if (now < b->wait_until_ns)
+            return BIOS_RETRY;
+        b->wait_until_ns = 0;
+        set_hi(f, F_EAX, 0);
+        ok(f);
+        return BIOS_DONE;
+    }
     case 0xC0:
         set16(f, F_ES, BIOS_SEGMENT);
         set16(f, F_EBX, b->config_table);
@@ -754,6 +768,12 @@ static BiosResult int16(Bios *b, Frame *f)
     case 0x02:
         set_lo(f, F_EAX, bda_r8(b, BDA_KBD_FLAGS));
         return BIOS_DONE;
+    case 0x05: {   /* store CX as a key: AL 0, or 1 when the buffer is full */
+        uint16_t tail = bda_r16(b, BDA_KBD_TAIL);
+        kbd_push(b, get16(f, F_ECX));
+        set_lo(f, F_EAX, bda_r16(b, BDA_KBD_TAIL) == tail);
+        return BIOS_DONE;
+    }
     default:
         return BIOS_UNSUPPORTED;
     }
