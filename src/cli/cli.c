@@ -301,6 +301,7 @@ typedef struct {
     ConsoleEscape esc;
     char line[MONITOR_LINE_MAX];
     size_t line_len;
+    bool line_too_long;   /* keys were lost past MONITOR_LINE_MAX: the line is refused */
     uint8_t pending[SERIAL_INPUT_CAPACITY];
     size_t pending_len;
     uint64_t dropped;     /* keys typed beyond the backlog (a UART overrun) */
@@ -313,6 +314,7 @@ typedef struct {
     int client_fd;        /* -1: none; the next connection is accepted then */
     char buf[1024];
     size_t len;
+    bool discarding;      /* the rest of a line that was too long: dropped up to '\n' */
 } MonitorSocket;
 
 static void console_stop(Console *c)
@@ -351,9 +353,13 @@ static void monitor_key(Console *c, uint8_t key)
             say_out("\n");
         c->line[c->line_len] = '\0';
         fflush(stdout);
-        qemu_monitor_execute(c->mon, c->line, stdout);
+        if (c->line_too_long)   /* a cut line must not run as something else */
+            say_out("command line too long\n");
+        else
+            qemu_monitor_execute(c->mon, c->line, stdout);
         fflush(stdout);
         c->line_len = 0;
+        c->line_too_long = false;
         if (c->mon->quit_requested)
             c->stopping = true;   /* the VM has ended; the loop sees it */
         else if (c->in_monitor)
@@ -368,6 +374,8 @@ static void monitor_key(Console *c, uint8_t key)
         c->line[c->line_len++] = (char)key;
         if (c->echo)
             write_all(STDOUT_FILENO, (const char *)&key, 1);
+    } else if (key >= 0x20 && key < 0x7F) {
+        c->line_too_long = true;
     }
 }
 
@@ -440,12 +448,19 @@ static bool write_answer(int fd, const char *s, size_t n)
     return true;
 }
 
-/* Runs each complete line of the client's input and sends the answers back. */
+/* Runs each complete line of the client's input and sends the answers back. A line
+ * longer than the buffer is refused once with "command line too long" and the rest of it,
+ * up to its newline, is dropped: no tail of it runs as a command of its own. */
 static void socket_commands(MonitorSocket *ms)
 {
     char *start = ms->buf, *nl;
     while ((nl = memchr(start, '\n', ms->len - (size_t)(start - ms->buf))) != NULL) {
         *nl = '\0';
+        if (ms->discarding) {   /* the end of a refused line */
+            ms->discarding = false;
+            start = nl + 1;
+            continue;
+        }
         char *answer = NULL;
         size_t answer_len = 0;
         FILE *mem = open_memstream(&answer, &answer_len);
@@ -457,6 +472,7 @@ static void socket_commands(MonitorSocket *ms)
                 close(ms->client_fd);
                 ms->client_fd = -1;
                 ms->len = 0;
+                ms->discarding = false;
                 return;
             }
         }
@@ -468,10 +484,13 @@ static void socket_commands(MonitorSocket *ms)
     size_t left = ms->len - (size_t)(start - ms->buf);
     memmove(ms->buf, start, left);
     ms->len = left;
-    if (ms->len == sizeof(ms->buf)) {   /* a line longer than the buffer: refuse it */
+    if (ms->discarding) {
+        ms->len = 0;            /* still inside the refused line */
+    } else if (ms->len == sizeof(ms->buf)) {   /* a line longer than the buffer: refuse it */
         const char msg[] = "command line too long\n";
         write_answer(ms->client_fd, msg, sizeof(msg) - 1);
         ms->len = 0;
+        ms->discarding = true;
     }
 }
 
@@ -484,6 +503,7 @@ static void socket_read(MonitorSocket *ms)
         close(ms->client_fd);
         ms->client_fd = -1;
         ms->len = 0;
+        ms->discarding = false;   /* a new client starts on a fresh line */
         return;
     }
     ms->len += (size_t)n;

@@ -150,15 +150,34 @@ int io_bus_register(IoBus *bus, const IoPortHandler *h)
 {
     if (!bus || !h)
         return -EINVAL;
-    uint32_t base = h->base, end = base + h->length;   /* end is exclusive */
-    if (h->length == 0 || end > 0x10000)
-        return hv_fail(EINVAL, "io bus: bad range %#x+%u for %s", base, h->length,
+    IoPortHandler entry = *h;
+    if (entry.length == 0 && entry.base == 0) {   /* the seed's spelling of the range */
+        entry.base = entry.port;
+        entry.length = entry.size;
+    }
+    uint32_t base = entry.base, end = base + entry.length;   /* end is exclusive */
+    if (entry.length == 0 || end > 0x10000)
+        return hv_fail(EINVAL, "io bus: bad range %#x+%u for %s", base, entry.length,
                        h->name ? h->name : "?");
-    int err = range_insert(&bus->ranges, base, end - 1, h);
+    entry.port = entry.base;
+    entry.size = entry.length <= UINT8_MAX ? (uint8_t)entry.length : 0;
+    int err = range_insert(&bus->ranges, base, end - 1, &entry);
     if (err == -EEXIST)
         return hv_fail(EEXIST, "io bus: ports %#x-%#x of %s overlap a registered range",
                        base, end - 1, h->name ? h->name : "?");
     return err < 0 ? hv_fail(err, "io bus: out of memory") : 0;
+}
+
+IoPortHandler *io_bus_handlers(IoBus *bus, size_t *count)
+{
+    *count = bus ? bus->ranges.count : 0;
+    return bus ? bus->ranges.entries : NULL;
+}
+
+MmioHandler *mmio_bus_handlers(MmioBus *bus, size_t *count)
+{
+    *count = bus ? bus->ranges.count : 0;
+    return bus ? bus->ranges.entries : NULL;
 }
 
 /* Counts an access nobody handles; logs it the first time this port is seen. */
@@ -254,12 +273,16 @@ int mmio_bus_register(MmioBus *bus, const MmioHandler *h)
 {
     if (!bus || !h)
         return -EINVAL;
-    if (h->length == 0 || h->length - 1 > UINT64_MAX - h->base)
+    MmioHandler entry = *h;
+    if (entry.length == 0)
+        entry.length = entry.size;   /* the seed's spelling */
+    entry.size = entry.length;
+    if (entry.length == 0 || entry.length - 1 > UINT64_MAX - entry.base)
         return hv_fail(EINVAL, "mmio bus: bad range %#llx+%#llx for %s",
-                       (unsigned long long)h->base, (unsigned long long)h->length,
+                       (unsigned long long)entry.base, (unsigned long long)entry.length,
                        h->name ? h->name : "?");
-    uint64_t last = h->base + (h->length - 1);
-    int err = range_insert(&bus->ranges, h->base, last, h);
+    uint64_t last = entry.base + (entry.length - 1);
+    int err = range_insert(&bus->ranges, entry.base, last, &entry);
     if (err == -EEXIST)
         return hv_fail(EEXIST, "mmio bus: %#llx-%#llx of %s overlaps a registered range",
                        (unsigned long long)h->base, (unsigned long long)last,
@@ -286,12 +309,59 @@ static void mmio_unhandled(MmioBus *bus, uint64_t addr, uint8_t size, bool write
                : "further accesses to this page are not logged");
 }
 
-/* A read of `size` bytes at guest-physical `addr`, answered by the range that holds
- * `addr`. Returns 0, -EINVAL for a bad size, or the handler's error (*value all ones). */
+/* The first piece of an access of `size` bytes (1 to 8) that is not 1, 2, 4 or 8 bytes:
+ * the largest of 4, 2, 1 that fits. KVM gives user space such sizes when it splits an
+ * access at a page boundary (a 4-byte read at 0xB7FFF is 1 byte at 0xB7FFF and 3 at
+ * 0xB8000); devices see only the sizes a bus cycle has. */
+static uint8_t mmio_piece(uint8_t size) { return size >= 4 ? 4 : size >= 2 ? 2 : 1; }
+
+static int mmio_read_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value);
+static int mmio_write_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value);
+
+/* A read of `size` bytes (1 to 8) at guest-physical `addr`, answered by the range that
+ * holds `addr`; a size other than 1, 2, 4 or 8 is read as pieces in address order, each
+ * from the range that holds it. Returns 0, -EINVAL for a bad size, or the handler's error
+ * (*value all ones). */
 int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
 {
-    if (!bus || !value || !mmio_size_ok(size))
+    if (!bus || !value || size == 0 || size > 8)
         return -EINVAL;
+    if (mmio_size_ok(size))
+        return mmio_read_one(bus, addr, size, value);
+    uint64_t v = 0;
+    int err = 0;
+    for (uint8_t off = 0; off < size && err == 0;) {
+        uint8_t n = mmio_piece((uint8_t)(size - off));
+        uint64_t part = 0;
+        err = mmio_read_one(bus, addr + off, n, &part);
+        v |= part << (8 * off);
+        off = (uint8_t)(off + n);
+    }
+    *value = err < 0 ? mmio_size_mask(size) : v;
+    return err;
+}
+
+/* A write of `size` bytes (1 to 8) at `addr`, masked to the size; other sizes than 1, 2,
+ * 4 and 8 are written as pieces in address order. Returns 0, -EINVAL for a bad size, or
+ * the handler's error. */
+int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
+{
+    if (!bus || size == 0 || size > 8)
+        return -EINVAL;
+    if (mmio_size_ok(size))
+        return mmio_write_one(bus, addr, size, value);
+    int err = 0;
+    for (uint8_t off = 0; off < size && err == 0;) {
+        uint8_t n = mmio_piece((uint8_t)(size - off));
+        err = mmio_write_one(bus, addr + off, n, value >> (8 * off));
+        off = (uint8_t)(off + n);
+    }
+    return err;
+}
+
+/* One bus cycle of 1, 2, 4 or 8 bytes. */
+static int mmio_read_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
+{
     uint64_t mask = mmio_size_mask(size);
     const MmioHandler *h = mmio_find(bus, addr);
     if (!h) {
@@ -309,12 +379,8 @@ int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value)
     return err < 0 ? err : 0;
 }
 
-/* A write of `size` bytes at `addr`, masked to the size. Returns 0, -EINVAL for a bad
- * size, or the handler's error. */
-int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
+static int mmio_write_one(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value)
 {
-    if (!bus || !mmio_size_ok(size))
-        return -EINVAL;
     value &= mmio_size_mask(size);
     const MmioHandler *h = mmio_find(bus, addr);
     if (!h) {

@@ -74,8 +74,8 @@ int debug_exit_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaqu
     if (port != DEBUG_CONSOLE_PORT || d->console_fd < 0)
         return 0;
     uint8_t byte = (uint8_t)value;
-    int err = dev_write_all(d->console_fd, &byte, 1);
-    if (err < 0 && err != -EAGAIN) {
+    int err = dev_write_all(d->console_fd, &byte, 1, d->output_cancel);
+    if (err < 0 && err != -EAGAIN && err != -ECANCELED) {
         hv_log(HV_LOG_WARN, "debug console: writing to fd %d failed (%s); output stopped",
                d->console_fd, strerror(-err));
         d->console_fd = -1;

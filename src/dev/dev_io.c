@@ -10,10 +10,30 @@
 
 #include "dev/dev_io.h"
 
-/* How long a full non-blocking fd may stall the vCPU before the bytes are dropped. */
+/* How long a full fd may stall the vCPU before the bytes are dropped, and how often a
+ * wait looks at the caller's cancel flag. */
 #define DEV_WRITE_STALL_MS 1000
+#define DEV_WRITE_SLICE_MS 20
 
-int dev_write_all(int fd, const void *buf, size_t len)
+/* Waits until fd can take bytes: 0 (writable, or an error the write will report), -EAGAIN
+ * after DEV_WRITE_STALL_MS, -ECANCELED as soon as *cancel is set, or -errno of poll. */
+static int wait_writable(int fd, const int *cancel)
+{
+    for (int waited = 0;; waited += DEV_WRITE_SLICE_MS) {
+        if (cancel && __atomic_load_n(cancel, __ATOMIC_SEQ_CST))
+            return -ECANCELED;
+        if (waited >= DEV_WRITE_STALL_MS)
+            return -EAGAIN;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int r = poll(&pfd, 1, DEV_WRITE_SLICE_MS);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+int dev_write_all(int fd, const void *buf, size_t len, const int *cancel)
 {
     const char *p = buf;
     int err = 0;
@@ -28,22 +48,21 @@ int dev_write_all(int fd, const void *buf, size_t len)
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
 
     while (len > 0) {
+        /* Never write() while the fd is full, blocking or not: a stalled reader must
+         * not block this thread in the kernel, where neither the stall limit nor a stop
+         * of the VM (cancel) could reach it (issue 15, item 5). Once poll says POLLOUT,
+         * a pipe, socket or terminal takes a small write (devices write at most 4 bytes
+         * at once) without blocking. */
+        if ((err = wait_writable(fd, cancel)) < 0)
+            break;
         ssize_t n = write(fd, p, len);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int r = poll(&pfd, 1, DEV_WRITE_STALL_MS);
-            if (r > 0 || (r < 0 && errno == EINTR))
-                continue;
-            err = -EAGAIN;
-            break;
-        }
         err = n < 0 ? -errno : -EIO;
         break;
     }

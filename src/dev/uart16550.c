@@ -313,8 +313,8 @@ static void uart_flush_pending(SerialPort *sp, int fd, const UartPending *out)
 {
     if (out->count == 0 || fd < 0)
         return;
-    int err = dev_write_all(fd, out->bytes, out->count);
-    if (err == 0)
+    int err = dev_write_all(fd, out->bytes, out->count, sp->output_cancel);
+    if (err == 0 || err == -ECANCELED)   /* cancelled: the VM is ending */
         return;
     if (err == -EAGAIN) {
         hv_log(HV_LOG_WARN, "serial %#x: output fd %d stalled; %zu byte(s) dropped",

@@ -1056,7 +1056,8 @@ int vm_bios_install(SimpleVM *svm)
         *fields[i] = (uint16_t)(img[8 + 2 * i] | img[9 + 2 * i] << 8);
     snprintf(b->boot_order, sizeof(b->boot_order), "ac");
     b->mode = MODE_TEXT;
-    const IoPortHandler port = {BIOS_CALL_PORT, 4, NULL, bios_call, b, "bios-call"};
+    const IoPortHandler port = {.base = BIOS_CALL_PORT, .length = 4, .write = bios_call,
+                                .opaque = b, .name = "bios-call"};
     int r = io_bus_register(svm->io_bus, &port);
     if (r < 0) {
         free(b);

@@ -68,14 +68,36 @@ static uint64_t canonical(PagingMode m, uint64_t va)
     return va;
 }
 
-static int walk_level(KvmVm *vm, PagingMode m, int level, uint64_t table, uint64_t va_base,
-                      uint64_t prot, PagingLeafFn fn, void *opaque)
+/* One walk of the tables: its bounds and where it is. A guest's tables are guest input:
+ * an entry may point back at a table on its own path (a PML4 whose entries point at the
+ * PML4 is a 512^4-leaf tree) or many entries at one table, so the walk is bounded
+ * (issue 15, item 3). */
+typedef struct {
+    KvmVm *vm;
+    PagingMode m;
+    PagingLeafFn fn;
+    void *opaque;
+    uint64_t path[4];     /* the tables from the root down to the one being walked */
+    unsigned tables;      /* tables walked so far */
+} PagingWalk;
+
+static int walk_level(PagingWalk *w, int level, uint64_t table, uint64_t va_base, uint64_t prot)
 {
+    PagingMode m = w->m;
+    int depth = m.levels - 1 - level;
+    /* A table already on the path (a recursive entry) maps the tables themselves: not
+     * walked again, or the walk would be exponential. */
+    for (int d = 0; d < depth; d++)
+        if (w->path[d] == table)
+            return 0;
+    if (++w->tables > PAGING_WALK_MAX_TABLES)
+        return -E2BIG;
+    w->path[depth] = table;
     unsigned shift, bits;
     level_geometry(m, level, &shift, &bits);
     for (uint64_t i = 0; i < (1ull << bits); i++) {
         uint64_t e;
-        if (!read_entry(vm, m, table + i * m.entry_size, &e) || !(e & PTE_P))
+        if (!read_entry(w->vm, m, table + i * m.entry_size, &e) || !(e & PTE_P))
             continue;
         uint64_t va = va_base | (i << shift);
         /* PAE's PDPTEs have no RW/US bits: they do not restrict. */
@@ -85,13 +107,11 @@ static int walk_level(KvmVm *vm, PagingMode m, int level, uint64_t table, uint64
             p |= PTE_NX;
         /* PS means a large page in a PDE, and in a PDPTE of IA-32e paging (1 GiB). */
         bool large = level > 0 && level < 3 && !pdpte_pae && m.large_pages && (e & PTE_PS);
-        if (level == 0 || large) {
-            int r = fn(opaque, canonical(m, va), 1ull << shift, e, leaf_frame(m, e, 1ull << shift), p);
-            if (r)
-                return r;
-            continue;
-        }
-        int r = walk_level(vm, m, level - 1, table_address(m, e), va, p, fn, opaque);
+        int r;
+        if (level == 0 || large)
+            r = w->fn(w->opaque, canonical(m, va), 1ull << shift, e, leaf_frame(m, e, 1ull << shift), p);
+        else
+            r = walk_level(w, level - 1, table_address(m, e), va, p);
         if (r)
             return r;
     }
@@ -110,8 +130,8 @@ int paging_walk(KvmVm *vm, const KvmSregs *s, PagingLeafFn fn, void *opaque)
 {
     if (!(s->cr0 & X86_CR0_PG_BIT))
         return -EINVAL;
-    PagingMode m = paging_mode(s);
-    return walk_level(vm, m, m.levels - 1, root_table(m, s), 0, PTE_P | PTE_RW | PTE_US, fn, opaque);
+    PagingWalk w = {.vm = vm, .m = paging_mode(s), .fn = fn, .opaque = opaque};
+    return walk_level(&w, w.m.levels - 1, root_table(w.m, s), 0, PTE_P | PTE_RW | PTE_US);
 }
 
 int paging_translate(KvmVm *vm, const KvmSregs *s, uint64_t va, uint64_t *gpa)

@@ -32,7 +32,14 @@
 typedef int (*PagingLeafFn)(void *opaque, uint64_t va, uint64_t size, uint64_t pte,
                             uint64_t frame, uint64_t prot);
 
-/* Every present leaf, in address order. 0, or what fn returned. */
+/* At most this many tables are walked (repeats count): 8 GiB of 4 KiB pages, a few
+ * milliseconds; a self-referencing or absurdly aliased set of tables stops there. */
+#define PAGING_WALK_MAX_TABLES 4096u
+
+/* Every present leaf, in address order. A table that is already on the path to an entry
+ * (a recursive mapping) is not walked again: its virtual range is left out. 0, -E2BIG once
+ * PAGING_WALK_MAX_TABLES tables were walked (the leaves so far were given), or what fn
+ * returned. */
 int paging_walk(KvmVm *vm, const KvmSregs *s, PagingLeafFn fn, void *opaque);
 /* Linear → guest-physical; identity when paging is off. -EFAULT when not mapped. */
 int paging_translate(KvmVm *vm, const KvmSregs *s, uint64_t va, uint64_t *gpa);

@@ -9,11 +9,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm/backend.h"
 
 typedef enum { CMD_NONE, CMD_RUN, CMD_STEP, CMD_QUIT } RunnerCommand;
+
+/* A step command in which no instruction completes for this long is stopped: one
+ * instruction takes far less (a REP chunk on sim, one exit under nested KVM), so only a
+ * run that went free can take this long, and the monitor's thread (which also serves
+ * SIGTERM) waits no longer than this (issue 15, item 4). */
+#define STEP_STALL_MS 250
 
 struct VmRunner {
     SimpleVM *svm;
@@ -27,6 +34,7 @@ struct VmRunner {
     unsigned steps_done;
     VmStopReason step_result;
     uint64_t step_serial;     /* bumped when a step command finishes */
+    uint64_t steps_progress;  /* bumped (atomically) after each instruction of a step */
     bool halted;              /* a step executed HLT */
     KvmRegs boot_regs;        /* the state at the start, for system_reset */
     KvmSregs boot_sregs;
@@ -36,11 +44,13 @@ struct VmRunner {
 };
 
 /* Steps up to n instructions; the reason the last one stopped. */
-static VmStopReason run_steps(SimpleVM *svm, unsigned n, unsigned *done)
+static VmStopReason run_steps(struct VmRunner *r, unsigned n, unsigned *done)
 {
+    SimpleVM *svm = r->svm;
     *done = 0;
     while (*done < n) {
         vm_step(svm);
+        __atomic_add_fetch(&r->steps_progress, 1, __ATOMIC_SEQ_CST);
         if (svm->stop_reason != VM_STOP_STEPPED) {
             if (svm->stop_reason == VM_STOP_HLT)
                 (*done)++;
@@ -65,7 +75,7 @@ static void *runner_main(void *arg)
         if (cmd == CMD_QUIT)
             break;
         /* A stop asked for before this command must not cut it short. */
-        svm->stop_requested = 0;
+        __atomic_store_n(&svm->stop_requested, 0, __ATOMIC_SEQ_CST);
         r->busy = true;
         pthread_mutex_unlock(&r->lock);
 
@@ -81,7 +91,7 @@ static void *runner_main(void *arg)
             ended = svm->stop_reason != VM_STOP_REQUESTED;
         } else {
             unsigned done;
-            VmStopReason why = r->halted ? VM_STOP_HLT : run_steps(svm, r->step_count, &done);
+            VmStopReason why = r->halted ? VM_STOP_HLT : run_steps(r, r->step_count, &done);
             if (r->halted)
                 done = 0;
             pthread_mutex_lock(&r->lock);
@@ -129,7 +139,12 @@ int vm_thread_start(SimpleVM *svm, bool paused, void (*on_end)(SimpleVM *svm, vo
     kvm_get_regs(svm->vcpu, &r->boot_regs);
     kvm_get_sregs(svm->vcpu, &r->boot_sregs);
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
+    /* Timed waits (wait_step) count on the monotonic clock. */
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &cattr);
+    pthread_condattr_destroy(&cattr);
     svm->runner = r;
     int err = pthread_create(&r->thread, NULL, runner_main, r);
     if (err) {
@@ -213,6 +228,42 @@ int vm_thread_resume(SimpleVM *svm)
     return ret;
 }
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits (lock held) until the step command `serial` has finished. When no instruction
+ * completes for STEP_STALL_MS, the step is stopped (sticky, so it does stop) and true
+ * is returned once it has. */
+static bool wait_step(struct VmRunner *r, uint64_t serial)
+{
+    uint64_t seen = __atomic_load_n(&r->steps_progress, __ATOMIC_SEQ_CST);
+    uint64_t since = monotonic_ms();
+    bool stalled = false;
+    while (r->step_serial == serial && r->state != VM_THREAD_ENDED) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        uint64_t p = __atomic_load_n(&r->steps_progress, __ATOMIC_SEQ_CST);
+        if (p != seen) {
+            seen = p;
+            since = monotonic_ms();
+        } else if (!stalled && monotonic_ms() - since >= STEP_STALL_MS) {
+            stalled = true;
+            vm_request_stop(r->svm);
+        }
+    }
+    return stalled;
+}
+
 int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why)
 {
     if (!svm || !svm->runner)
@@ -231,13 +282,14 @@ int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why)
         r->step_count = n;
         r->state = VM_THREAD_RUNNING;
         pthread_cond_broadcast(&r->cond);
-        while (r->step_serial == serial && r->state != VM_THREAD_ENDED)
-            pthread_cond_wait(&r->cond, &r->lock);
+        bool stalled = wait_step(r, serial);
         wait_idle(r);
         if (why)
             *why = r->step_serial != serial ? r->step_result : svm->stop_reason;
         if (r->step_serial == serial)
             ret = -ESRCH;
+        else if (stalled)
+            ret = -ETIMEDOUT;
     }
     pthread_mutex_unlock(&r->lock);
     return ret;
@@ -278,6 +330,8 @@ void vm_thread_quit(SimpleVM *svm)
     if (!svm || !svm->runner)
         return;
     struct VmRunner *r = svm->runner;
+    /* Output the guest is waiting to write must not hold the thread: it is dropped. */
+    __atomic_store_n(&svm->output_cancel, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&r->lock);
     if (r->state != VM_THREAD_ENDED) {
         r->command = CMD_QUIT;

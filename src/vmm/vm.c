@@ -20,6 +20,7 @@
 #define GIB (1024ull * MIB)
 #define PAGE_SIZE 4096ull
 #define X86_MAX_PREFIXES 14   /* an instruction is at most 15 bytes */
+#define X86_RFLAGS_VM (1ull << 17)   /* virtual-8086 mode (SDM Vol. 1, 3.4.3.3) */
 
 /* Memory slots of the layout below. */
 enum {
@@ -62,25 +63,29 @@ static int map_ram(SimpleVM *svm)
 
 static int register_devices(SimpleVM *svm)
 {
+    /* Named fields: the struct also has the seed's names for the range. */
+#define IO(b, n, r, w, o, label) {.base = b, .length = n, .read = r, .write = w, .opaque = o, .name = label}
     const IoPortHandler io[] = {
-        {COM1_BASE, 8, serial_io_read, serial_io_write, svm->serial, "serial"},
-        {VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"},
-        {VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"},
-        {DEBUG_EXIT_PORT, 4, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
-         "isa-debug-exit"},
-        {DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
-         "debugcon"},
-        {FW_CFG_PORT_SELECTOR, 2, fw_cfg_io_read, fw_cfg_io_write, svm->fw_cfg, "fw_cfg"},
+        IO(COM1_BASE, 8, serial_io_read, serial_io_write, svm->serial, "serial"),
+        IO(VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"),
+        IO(VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"),
+        IO(DEBUG_EXIT_PORT, 4, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
+           "isa-debug-exit"),
+        IO(DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
+           "debugcon"),
     };
+#undef IO
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
         int r = io_bus_register(svm->io_bus, &io[i]);
         if (r < 0)
             return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
     }
-    const MmioHandler vga = {VGA_TEXT_BASE, VGA_TEXT_SIZE, vga_mmio_read, vga_mmio_write,
-                             svm->vga, "vga-text"};
-    const MmioHandler gfx = {VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, vga_graphics_mmio_read,
-                             vga_graphics_mmio_write, svm->vga, "vga-graphics"};
+    const MmioHandler vga = {.base = VGA_TEXT_BASE, .length = VGA_TEXT_SIZE,
+                             .read = vga_mmio_read, .write = vga_mmio_write,
+                             .opaque = svm->vga, .name = "vga-text"};
+    const MmioHandler gfx = {.base = VGA_GRAPHICS_BASE, .length = VGA_GRAPHICS_SIZE,
+                             .read = vga_graphics_mmio_read, .write = vga_graphics_mmio_write,
+                             .opaque = svm->vga, .name = "vga-graphics"};
     int r = mmio_bus_register(svm->mmio_bus, &vga);
     if (r == 0)
         r = mmio_bus_register(svm->mmio_bus, &gfx);
@@ -110,6 +115,7 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
     }
     if (!(svm->kvm = kvm_open_backend(b)) || !(svm->vm = kvm_create_vm(svm->kvm)))
         goto fail;
+    svm->vm->owner = svm;
     if (map_ram(svm) < 0)
         goto fail;
     if (!(svm->vcpu = kvm_create_vcpu(svm->vm, 0)))
@@ -126,6 +132,8 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
+    svm->serial->output_cancel = &svm->output_cancel;
+    svm->debug_exit->output_cancel = &svm->output_cancel;
     if (register_devices(svm) < 0)
         goto fail;
     return svm;
@@ -148,18 +156,19 @@ int vm_add_pc_testdev(SimpleVM *svm)
     if (!(svm->testdev = pc_testdev_create()))
         return -ENOMEM;
     const IoPortHandler io[] = {
-        {PC_TESTDEV_IOPORT, 5, pc_testdev_io_read, pc_testdev_io_write, svm->testdev,
-         "pc-testdev"},
-        {PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQS, pc_testdev_io_read, pc_testdev_io_write,
-         svm->testdev, "pc-testdev-irq"},
+        {.base = PC_TESTDEV_IOPORT, .length = 5, .read = pc_testdev_io_read,
+         .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev"},
+        {.base = PC_TESTDEV_IRQ_PORT, .length = PC_TESTDEV_IRQS, .read = pc_testdev_io_read,
+         .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev-irq"},
     };
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
         int r = io_bus_register(svm->io_bus, &io[i]);
         if (r < 0)
             return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
     }
-    const MmioHandler mem = {PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_SIZE, pc_testdev_mmio_read,
-                             pc_testdev_mmio_write, svm->testdev, "pc-testdev-iomem"};
+    const MmioHandler mem = {.base = PC_TESTDEV_IOMEM, .length = PC_TESTDEV_IOMEM_SIZE,
+                             .read = pc_testdev_mmio_read, .write = pc_testdev_mmio_write,
+                             .opaque = svm->testdev, .name = "pc-testdev-iomem"};
     int r = mmio_bus_register(svm->mmio_bus, &mem);
     return r < 0 ? hv_fail(r, "cannot register the pc-testdev I/O memory") : 0;
 }
@@ -211,8 +220,8 @@ int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
                                               4 * GIB - mapped, mapped, rom)) < 0)
         return r;
     /* Writes to firmware arrive as MMIO writes; like ROM on a PC, they are dropped. */
-    const MmioHandler low = {rom_low, mapped, NULL, NULL, NULL, "rom"};
-    const MmioHandler high = {4 * GIB - mapped, mapped, NULL, NULL, NULL, "rom-high"};
+    const MmioHandler low = {.base = rom_low, .length = mapped, .name = "rom"};
+    const MmioHandler high = {.base = 4 * GIB - mapped, .length = mapped, .name = "rom-high"};
     if ((r = mmio_bus_register(svm->mmio_bus, &low)) < 0 ||
         (r = mmio_bus_register(svm->mmio_bus, &high)) < 0)
         return hv_fail(r, "cannot register the firmware window");
@@ -401,7 +410,9 @@ void vm_request_stop(SimpleVM *svm)
 {
     if (!svm)
         return;
-    svm->stop_requested = 1;
+    /* The flag first, then the kick (which sets immediate_exit): a run loop that sees the
+     * kick's KVM_EXIT_INTR, or enters KVM_RUN after it, then sees the flag too. */
+    __atomic_store_n(&svm->stop_requested, 1, __ATOMIC_SEQ_CST);
     kvm_vcpu_kick(svm->vcpu);
 }
 
@@ -495,7 +506,9 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
     VmExitStats *stats = &svm->exit_stats;
     bool pending = false;   /* the last exit is completed by the next KVM_RUN */
     while (svm->stop_reason == VM_STOP_NONE) {
-        if (svm->stop_requested) {
+        /* A stop request stays set until this check consumes it: wherever it lands (in
+         * KVM_RUN, in an exit's handling, between two steps), the loop ends here. */
+        if (__atomic_exchange_n(&svm->stop_requested, 0, __ATOMIC_SEQ_CST)) {
             if (pending)
                 complete_pending_exit(svm);
             stop(svm, VM_STOP_REQUESTED);
@@ -510,7 +523,9 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         uint32_t reason = run->exit_reason;
         pending = false;
         if (reason == KVM_EXIT_INTR) {
-            run->immediate_exit = 0;
+            /* Cleared before the loop looks at stop_requested again: a kick that comes
+             * later sets it anew (vm_request_stop sets the flag before the kick). */
+            __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         } else if (step && reason == KVM_EXIT_DEBUG) {
             svm->exit_count++;
             stop(svm, VM_STOP_STEPPED);
@@ -574,21 +589,37 @@ int vm_run(SimpleVM *svm)
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, false, 0);
-    svm->stop_requested = 0;
     svm->running = false;
     return run_result(svm);
 }
 
-/* Whether the instruction at CS:RIP is HLT (prefixes skipped). Under nested KVM a
- * single-stepped HLT does not halt (the next KVM_RUN goes on past it), so vm_step runs a
- * HLT without single-stepping: it is then an ordinary HLT exit, as on the sim backend. */
+/* Whether the instruction at CS:RIP is a HLT that will execute (and not fault), decoded
+ * as the CPU fetches it: each byte at offset IP + i must be within the CS limit (no wrap:
+ * past the limit the fetch is #GP, SDM Vol. 3A, 5.3), the bytes are read at CS.base +
+ * offset through the guest's paging, legacy prefixes (and REX in 64-bit code) come before
+ * the opcode, and the whole instruction is at most 15 bytes. LOCK HLT is #UD, and HLT
+ * outside ring 0 or in virtual-8086 mode is #GP (SDM Vol. 2A, HLT): not a HLT either.
+ *
+ * Under nested KVM a single-stepped HLT does not halt (the next KVM_RUN goes on past it),
+ * so vm_step runs a HLT without single-stepping: it is then an ordinary HLT exit, as on
+ * the sim backend. A wrong "yes" here would run the guest free: hence the exactness. */
 static bool next_is_hlt(SimpleVM *svm)
 {
     const KvmSregs *s = &svm->vcpu->sregs;
-    uint64_t linear = s->cs.base + svm->vcpu->regs.rip;
-    if (!paging_long_mode(s) || !s->cs.l)
-        linear &= 0xFFFFFFFFull;
-    for (int i = 0; i < X86_MAX_PREFIXES; i++, linear++) {
+    const KvmRegs *r = &svm->vcpu->regs;
+    bool code64 = paging_long_mode(s) && s->cs.l;
+    if ((s->cr0 & 1) && (s->ss.dpl != 0 || (r->rflags & X86_RFLAGS_VM)))
+        return false;
+    for (uint64_t i = 0; i <= X86_MAX_PREFIXES; i++) {
+        uint64_t offset = r->rip + i, linear;
+        if (code64) {
+            linear = s->cs.base + offset;
+        } else {
+            offset &= 0xFFFFFFFFull;
+            if (offset > s->cs.limit)
+                return false;
+            linear = (s->cs.base + offset) & 0xFFFFFFFFull;
+        }
         uint64_t gpa;
         if (paging_translate(svm->vm, s, linear, &gpa) < 0)
             return false;
@@ -597,13 +628,17 @@ static bool next_is_hlt(SimpleVM *svm)
             return false;
         switch (*b) {
         case 0x26: case 0x2E: case 0x36: case 0x3E: case 0x64: case 0x65:
-        case 0x66: case 0x67: case 0xF0: case 0xF2: case 0xF3:
+        case 0x66: case 0x67: case 0xF2: case 0xF3:
             continue;
+        case 0xF0:
+            return false;   /* LOCK HLT: #UD */
         default:
+            if (code64 && (*b & 0xF0) == 0x40)
+                continue;   /* REX */
             return *b == 0xF4;
         }
     }
-    return false;
+    return false;           /* 15 prefixes: longer than an instruction may be */
 }
 
 int vm_step(SimpleVM *svm)
@@ -618,7 +653,6 @@ int vm_step(SimpleVM *svm)
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, true, svm->vcpu->regs.rip);
-    svm->stop_requested = 0;
     svm->running = false;
     if (control && (r = kvm_set_guest_debug(svm->vcpu, 0)) < 0)
         return r;

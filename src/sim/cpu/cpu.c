@@ -490,8 +490,13 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
 out:
     cpu->pending = 0;
     cpu->event_depth = 0;
-    __atomic_store_n(&cpu->stop_request, 0, __ATOMIC_RELAXED);
     X86Exit e = cpu->run_exit;
+    /* A stop request is sticky: it is consumed only by the run that reports it. A request
+     * that lands while this run leaves for another exit (CPUID, an MSR, I/O) stays set, so
+     * the next run, which the kernel may start at once for an exit it handles itself,
+     * returns X86_EXIT_STOPPED before executing anything (issue 15, item 1). */
+    if (e == X86_EXIT_STOPPED)
+        __atomic_store_n(&cpu->stop_request, 0, __ATOMIC_RELAXED);
     cpu->exit.reason = e;
     if (e == X86_EXIT_MMIO && !cpu->exit.mmio.is_write) cpu->mmio_replay_pos = 0;
     return e;

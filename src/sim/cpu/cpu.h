@@ -151,7 +151,7 @@ typedef struct X86ExitInfo {
     struct {
         uint64_t gpa;
         uint64_t linear;
-        uint8_t size;         /* 1, 2, 4 or 8 */
+        uint8_t size;         /* 1 to 4; the part of a page-straddling access may be 3 */
         bool is_write;
         uint64_t data;        /* write: the value written (little endian) */
     } mmio;
@@ -245,7 +245,9 @@ void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 void x86_cpu_host_wrote_memory(X86Cpu *cpu);
 /* Runs until an exit; max_instructions 0 = no limit. */
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions);
-/* From any thread: the run returns X86_EXIT_STOPPED at the next block boundary. */
+/* From any thread: the run returns X86_EXIT_STOPPED at the next block boundary. The
+ * request stays pending across runs that end for other reasons, until a run has returned
+ * X86_EXIT_STOPPED (a kick is never lost between two runs). */
 void x86_cpu_request_stop(X86Cpu *cpu);
 
 uint64_t x86_cpu_get_rflags(X86Cpu *cpu);

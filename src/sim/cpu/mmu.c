@@ -10,8 +10,10 @@
  *   several times (PUSHA, INT with the stack in MMIO), each following x86_cpu_run reports
  *   the next write without executing anything. A read after a write in one instruction is
  *   an UNIMPLEMENTED exit (re-executing would repeat the writes).
- * An access that straddles two pages where either is not RAM is one MMIO access of the
- * whole size at the guest-physical address of its first byte (documented choice).
+ * An access that straddles two pages is split at the page boundary as the hardware splits
+ * it (and KVM's emulator, which gives user space one MMIO exit per fragment): the part on
+ * a RAM page goes to RAM, the part on a page that is not RAM is an MMIO access of its own
+ * size (1 to 3 bytes of a 4-byte access) at its own guest-physical address.
  */
 #include <stdio.h>
 
@@ -129,21 +131,61 @@ static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, u
     cpu->pending |= X86_PENDING_END;
 }
 
+/* Bytes of an access at `lin` of `size` that lie on its first page. */
+static inline unsigned first_page_part(uint64_t lin, unsigned size)
+{
+    unsigned room = 4096u - (unsigned)(lin & 0xFFF);
+    return room < size ? room : size;
+}
+
+/* A read that crosses a page boundary: each page's part from RAM, or as an MMIO read of
+ * that part alone (an exit; the re-executed instruction then takes its value from the
+ * replay log and goes on to the next part). Little endian: the first page's bytes are the
+ * low bytes. */
+static uint32_t read_split(X86Cpu *cpu, uint64_t lin, unsigned size)
+{
+    uint32_t v = 0;
+    for (unsigned off = 0; off < size;) {
+        uint64_t l = lin + off, gpa;
+        unsigned n = first_page_part(l, size - off);
+        const uint8_t *h = tlb_fill(cpu, l, X86_ACCESS_READ, &gpa);
+        uint32_t part = 0;
+        if (h) {
+            for (unsigned i = 0; i < n; i++) part |= (uint32_t)h[(l & 0xFFF) + i] << (8 * i);
+        } else {
+            part = mmio_read(cpu, gpa, l, n);
+        }
+        v |= part << (8 * off);
+        off += n;
+    }
+    return v;
+}
+
+/* A write that crosses a page boundary: both pages are looked up before any byte is
+ * written; then each part goes to RAM (dropping decoded code there) or is queued as an
+ * MMIO write of that part alone. */
+static void write_split(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
+{
+    unsigned first = first_page_part(lin, size);
+    const unsigned len[2] = {first, size - first};
+    uint64_t l[2] = {lin, lin + first}, gpa[2];
+    uint8_t *h[2];
+    for (int p = 0; p < 2; p++) h[p] = tlb_fill(cpu, l[p], X86_ACCESS_WRITE, &gpa[p]);
+    for (int p = 0; p < 2; p++) {
+        uint32_t part = (uint32_t)((uint64_t)v >> (8 * (p ? first : 0)));
+        if (!h[p]) {
+            mmio_write(cpu, gpa[p], l[p], len[p], part & (uint32_t)((1ull << (8 * len[p])) - 1));
+            continue;
+        }
+        if (x86_page_has_code(cpu, gpa[p] & ~0xFFFull)) x86_invalidate_range(cpu, gpa[p], len[p]);
+        for (unsigned i = 0; i < len[p]; i++) h[p][(l[p] & 0xFFF) + i] = (uint8_t)(part >> (8 * i));
+    }
+}
+
 uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
     uint64_t gpa;
-    if ((lin & 0xFFF) + size > 4096) {
-        uint8_t b[4];
-        uint64_t gpa0 = 0;
-        for (unsigned i = 0; i < size; i++) {
-            uint64_t g;
-            uint8_t *h = tlb_fill(cpu, lin + i, X86_ACCESS_READ, &g);
-            if (i == 0) gpa0 = g;
-            if (!h) return mmio_read(cpu, gpa0, lin, size);
-            b[i] = h[(lin + i) & 0xFFF];
-        }
-        return ld_le(b, size);
-    }
+    if ((lin & 0xFFF) + size > 4096) return read_split(cpu, lin, size);
     uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_READ, &gpa);
     if (host) return ld_le(host + (lin & 0xFFF), size);
     return mmio_read(cpu, gpa, lin, size);
@@ -153,22 +195,7 @@ void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
 {
     uint64_t gpa;
     if ((lin & 0xFFF) + size > 4096) {
-        uint8_t *h[4];
-        uint64_t gpa0 = 0;
-        for (unsigned i = 0; i < size; i++) {
-            uint64_t g;
-            h[i] = tlb_fill(cpu, lin + i, X86_ACCESS_WRITE, &g);
-            if (i == 0) gpa0 = g;
-            if (!h[i]) {
-                mmio_write(cpu, gpa0, lin, size, v);
-                return;
-            }
-        }
-        for (unsigned i = 0; i < size; i++) {
-            uint64_t g = x86_translate(cpu, lin + i, X86_ACCESS_WRITE);
-            if (x86_page_has_code(cpu, g & ~0xFFFull)) x86_invalidate_range(cpu, g, 1);
-            h[i][(lin + i) & 0xFFF] = (uint8_t)(v >> (8 * i));
-        }
+        write_split(cpu, lin, size, v);
         return;
     }
     uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_WRITE, &gpa);

@@ -1,0 +1,197 @@
+# Regression tests for the defects hostile testing found (issue 15): each reproducer of the
+# issue, as the bytes of a flat image, through the scratchvm command on the current
+# backend. Sourced by run.sh (which provides SVM, TMP, ACCEL, SKIPPING, begin/differ/end,
+# vm, expect_*); t_hostile runs them all. The unit-level halves are tests/unit/test_hostile.c.
+# shellcheck shell=bash
+
+# image NAME PRINTF-BYTES: writes a flat image $TMP/NAME.bin.
+image() {
+    # shellcheck disable=SC2059
+    printf "$2" >"$TMP/$1.bin"
+}
+
+# wait_gone PID MS: waits up to MS milliseconds for PID to end; 0 when it did.
+wait_gone() {
+    local i
+    for ((i = 0; i < $2 / 20; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.02
+    done
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# term_within_1s PID: SIGTERM to PID, which must then end within 1 s with status 143 (a
+# PID still alive is killed, so that no test leaves a process behind).
+term_within_1s() {
+    kill -TERM "$1" 2>/dev/null
+    if ! wait_gone "$1" 1000; then
+        differ "still running 1 s after SIGTERM"
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1"
+    RC=$?
+    expect_status 143
+}
+
+# sigterm_test NAME DELAY ARGS...: runs scratchvm ARGS (stdin /dev/null, output to $TMP),
+# sends SIGTERM after DELAY seconds and expects the end within 1 s.
+sigterm_test() {
+    begin "$1"
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    local delay=$2 accel=() pid
+    shift 2
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    "$SVM" run "${accel[@]}" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    sleep "$delay"
+    kill -0 "$pid" 2>/dev/null || differ "ended before the signal (stderr: $(show "$TMP/err"))"
+    term_within_1s "$pid"
+    end
+}
+
+# Item 1: a guest looping on an exit the kernel handles itself (CPUID; RDMSR of the TSC)
+# must still obey SIGTERM and the monitor's stop. Several runs: the lost kick was a race.
+t_hostile_kernel_exit_loops() {
+    image cpuid '\x0f\xa2\xeb\xfc'                                  # cpuid; jmp $-2
+    image rdmsr '\x66\xb9\x10\x00\x00\x00\x0f\x32\xeb\xfc'          # mov ecx,0x10; rdmsr; jmp
+    local i
+    for i in 1 2 3; do
+        sigterm_test "sigterm-cpuid-loop-$i" 0.3 "$TMP/cpuid.bin"
+        sigterm_test "sigterm-rdmsr-loop-$i" 0.3 "$TMP/rdmsr.bin"
+    done
+    begin monitor-stop-cpuid-loop
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local accel=(--accel "$ACCEL") sock="$TMP/hostile.sock" pid
+        rm -f "$sock"
+        "$SVM" run "${accel[@]}" --monitor "unix:$sock" "$TMP/cpuid.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        { sleep 0.3; printf 'stop\ninfo status\ncont\n'; sleep 0.1;
+          printf 'stop\ninfo status\nquit\n'; } |
+            timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        [ "$(grep -c '^VM status: paused$' "$TMP/mon")" = 2 ] ||
+            differ "stop did not answer: $(show "$TMP/mon")"
+        wait_gone "$pid" 1000 || { differ "still running after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 0
+    end
+}
+
+# Item 2: a 32-bit access that crosses a page into MMIO (a read at 0xB7FFF into VGA text
+# memory, a write at 0x9FFFF into the VGA hole) halts normally on both backends, with the
+# same MMIO exits: one per page, of 1 and 3 bytes.
+t_hostile_mmio_split() {
+    image mmio-read '\xb8\xf0\xb7\x8e\xc0\x26\x66\xa1\xff\x00\xf4'
+    image mmio-write '\xb8\xf0\x9f\x8e\xc0\x26\x66\xa3\xff\x00\xf4'
+    begin mmio-read-across-page
+    vm run --trace exits "$TMP/mmio-read.bin"
+    expect_status 0
+    grep -q 'device error' "$TMP/err" && differ "a device error: $(show "$TMP/err")"
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xb7fff len=1 data=0xff'
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xb8000 len=3 '
+    end
+    begin mmio-write-across-page
+    vm run --trace exits "$TMP/mmio-write.bin"
+    expect_status 0
+    grep -q 'device error' "$TMP/err" && differ "a device error: $(show "$TMP/err")"
+    expect_err_has 'KVM_EXIT_MMIO write addr=0xa0000 len=3 '
+    end
+}
+
+# Item 4: `step` at 0000:FFFF where the byte there is a prefix and the byte past the CS
+# limit (linear 0x10000) is HLT. The fetch past the limit is #GP, whose handler (IVT entry
+# 13 -> 0000:0100) spins: the look-ahead once took it for a HLT and ran the vCPU free.
+# Now one step lands at the handler, as the CPU does, and SIGTERM still ends the VMM.
+t_hostile_step_limit() {
+    begin monitor-step-past-cs-limit
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local sock="$TMP/hostile.sock" pid
+        head -c 65537 /dev/zero >"$TMP/step.bin"
+        printf '\x00\x01\x00\x00' | dd of="$TMP/step.bin" bs=1 seek=52 conv=notrunc 2>/dev/null
+        printf '\xeb\xfe' | dd of="$TMP/step.bin" bs=1 seek=256 conv=notrunc 2>/dev/null
+        printf '\x66\xf4' | dd of="$TMP/step.bin" bs=1 seek=65535 conv=notrunc 2>/dev/null
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" -S --entry 0xFFFF --monitor "unix:$sock" "$TMP/step.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        printf 'step\nstep 2\n' | timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        [ "$(sed -n 1p "$TMP/mon")" = "stepped to 0000:0100" ] ||
+            differ "step answered: $(show "$TMP/mon")"
+        [ "$(sed -n 2p "$TMP/mon")" = "stepped to 0000:0100" ] ||
+            differ "step 2 answered: $(show "$TMP/mon")"
+        term_within_1s "$pid"
+    fi
+    end
+}
+
+# Item 5: a guest that prints forever while nobody reads its stdout (a FIFO held open but
+# never read, as `| sleep 25` does): the pipe fills, the vCPU thread waits for it, and
+# SIGTERM must still end the VMM within 1 s. For COM1 and for the 0xE9 debug console.
+t_hostile_stalled_stdout() {
+    image serial-spam '\xba\xf8\x03\xb0\x41\xee\xeb\xfd'     # mov dx,0x3f8; mov al,'A'; out; jmp
+    image debugcon-spam '\xb0\x41\xe6\xe9\xeb\xfc'             # mov al,'A'; out 0xe9; jmp
+    local g pid accel=()
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    for g in serial-spam debugcon-spam; do
+        begin "sigterm-stalled-stdout-$g"
+        if [ "$SKIPPING" = 0 ]; then
+            rm -f "$TMP/stall.fifo"
+            mkfifo "$TMP/stall.fifo"
+            exec 8<>"$TMP/stall.fifo"          # a reader that never reads
+            "$SVM" run "${accel[@]}" "$TMP/$g.bin" </dev/null >"$TMP/stall.fifo" 2>"$TMP/err" &
+            pid=$!
+            sleep 0.5                          # 64 KiB fill the pipe at once
+            term_within_1s "$pid"
+            exec 8>&-
+        fi
+        end
+    done
+}
+
+# Item 6: the rest of an over-long monitor line must not run as a command: "help " and
+# 1019 A's fill the socket's 1 KiB line, then "quit" followed; on stdio the line holds 255.
+t_hostile_long_monitor_line() {
+    image hlt '\xf4'
+    begin monitor-socket-long-line
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local sock="$TMP/hostile.sock" pid
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" -S --monitor "unix:$sock" "$TMP/hlt.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        { printf 'help '; head -c 1019 /dev/zero | tr '\0' A; printf 'quit\ninfo status\n';
+          head -c 5000 /dev/zero | tr '\0' B; printf 'quit\ninfo status\nquit\n'; } |
+            timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        printf 'command line too long\nVM status: paused\ncommand line too long\nVM status: paused\n' >"$TMP/want"
+        cmp -s "$TMP/want" "$TMP/mon" || differ "answers: $(show "$TMP/mon")"
+        wait_gone "$pid" 1000 || { differ "still running after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 0
+    end
+    begin monitor-stdio-long-line
+    local long
+    long=$(head -c 300 /dev/zero | tr '\0' A)
+    vm_in "help ${long}quit\ninfo status\nquit\n" run -S --monitor stdio --serial none "$TMP/hlt.bin"
+    expect_status 0
+    grep -qxF '(scratchvm) command line too long' "$TMP/out" || differ "no refusal: $(show "$TMP/out")"
+    grep -qF '(scratchvm) VM status: paused' "$TMP/out" || differ "the line after it did not run"
+    end
+}
+
+t_hostile() {
+    t_hostile_kernel_exit_loops
+    t_hostile_mmio_split
+    t_hostile_step_limit
+    t_hostile_stalled_stdout
+    t_hostile_long_monitor_line
+}
