@@ -73,6 +73,7 @@ static int register_devices(SimpleVM *svm)
            "isa-debug-exit"),
         IO(DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
            "debugcon"),
+        IO(FW_CFG_PORT_SELECTOR, 2, fw_cfg_io_read, fw_cfg_io_write, svm->fw_cfg, "fw_cfg"),
     };
 #undef IO
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
