@@ -849,7 +849,8 @@ usage missing-argument-short 2 run "$G/hello.bin" -m
 SAYS="'-Zq'" usage unknown-short-option-in-group 2 run -Zq "$G/hello.bin"
 SAYS="'-Zq'" usage unknown-short-option-after-file 2 run "$G/hello.bin" -Zq
 # QEMU's options that scratchvm does not have are named whole, never split into letters.
-SAYS="unknown option '-hda'" usage qemu-option-unknown 2 run -hda "$G/hello.bin"
+SAYS="unknown option '-hdb'" usage qemu-option-unknown 2 run -hdb "$G/hello.bin"
+usage disk-too-small 6 run -hda "$G/hello.bin"
 SAYS="-monitor needs an argument" usage qemu-monitor-no-argument 2 run "$G/hello.bin" -monitor
 SAYS="-monitor onitor" usage qemu-monitor-not-m 2 run -monitor onitor "$G/hello.bin"
 SAYS="-m 1T: too large: guest RAM is at most 3G" usage memory-1T 2 run -m 1T "$G/hello.bin"
