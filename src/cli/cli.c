@@ -239,7 +239,7 @@ static int load_kernel(SimpleVM *svm, const CliOptions *opt, const uint8_t *imag
         char path[4096];
         size_t plen = strcspn(item, " ");
         snprintf(path, sizeof(path), "%.*s", (int)plen, item);
-        if ((status = read_image(path, opt->memory, &datas[n], &mods[n].size)) != 0)
+        if ((status = read_image(path, opt->memory, "guest RAM", &datas[n], &mods[n].size)) != 0)
             goto out;
         mods[n].data = datas[n];
         mods[n].cmdline = strings[n];
