@@ -35,10 +35,11 @@ static int sh(const char *fmt, ...)
     return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
-static void need_qemu_img(void)
+#define need_qemu_img() need_qemu_img_for(__func__)
+static void need_qemu_img_for(const char *test)
 {
     if (sh("command -v qemu-img >/dev/null && command -v qemu-io >/dev/null") != 0) {
-        printf("[ SKIPPED  ] qemu-img / qemu-io not installed (Debian qemu-utils)\n");
+        printf("[ SKIPPED  ] %s: qemu-img / qemu-io not installed (Debian qemu-utils)\n", test);
         skip();
     }
 }

@@ -445,7 +445,7 @@ static void test_memtest_image(void **state)
     (void)state;
     FILE *f = fopen("/boot/memtest86+ia32.bin", "rb");
     if (!f) {
-        printf("[ SKIPPED  ] /boot/memtest86+ia32.bin is not installed\n");
+        printf("[ SKIPPED  ] test_memtest_image: /boot/memtest86+ia32.bin is not installed\n");
         skip();
     }
     static uint8_t img[1 << 20];
@@ -495,7 +495,7 @@ static void test_multiboot_runs(void **state)
     hv_set_log_handler(NULL, NULL);
     if (r < 0 && b == HV_BACKEND_SIM && svm->stop_reason == VM_STOP_INTERNAL_ERROR &&
         strstr(kvm_vcpu_exit_note(svm->vcpu), "protected mode")) {
-        printf("[ SKIPPED  ] sim: %s\n", kvm_vcpu_exit_note(svm->vcpu));
+        printf("[ SKIPPED  ] test_multiboot_runs: sim: %s\n", kvm_vcpu_exit_note(svm->vcpu));
         vm_destroy(svm);
         skip();
     }
