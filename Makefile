@@ -35,8 +35,8 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED_DIR ?= ../shared
 
-.PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration conformance \
-	bench clean kvm-unit-tests check-long
+.PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
+	conformance test386 bench clean kvm-unit-tests check-long
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -148,6 +148,11 @@ kvm-unit-tests: $(SCRATCHVM)
 check-long: $(SCRATCHVM)
 	@tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT_DIR) sim sieve
 
+# test386.asm as firmware on sim: the POST codes and COM1 output against the expectations
+# in tests/conformance/test386.expected (skipped when ../shared/conformance is absent).
+test386: $(SCRATCHVM)
+	@tests/conformance/test386.sh $(SCRATCHVM) $(SHARED_DIR)
+
 check-one: all $(UNIT_TESTS)
 	@$(MAKE) --no-print-directory BUILD=$(BUILD) SAN=$(SAN) unit integration
 
@@ -194,6 +199,7 @@ check-clang:
 check: check-one check-api check-readme
 	@$(MAKE) --no-print-directory check-asan
 	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
+	@$(MAKE) --no-print-directory test386
 	@KUT_REPORT_ONLY=1 $(MAKE) --no-print-directory kvm-unit-tests
 
 bench: all $(BENCH_BINS)
