@@ -891,6 +891,10 @@ t_kernel() {
     if [ -r /boot/memtest86+ia32.bin ]; then
         vm run -m 1M -kernel /boot/memtest86+ia32.bin
         expect_status 6; expect_err_has "Linux kernel needs RAM"
+    fi
+    end
+}
+
 # gdb_session SOCKET RUN-ARGS...: `scratchvm run -S -gdb unix:SOCKET RUN-ARGS` in the
 # background (the current backend; stdout and stderr to $TMP/out and $TMP/err), then gdb in
 # batch mode connected to it running the commands of $TMP/cmds.gdb (output in $TMP/gdb);
