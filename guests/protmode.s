@@ -24,27 +24,7 @@
         .text
         .globl _start
 _start:
-        cli
-        xor %ax, %ax
-        mov %ax, %ds
-        mov %ax, %ss
-        mov $STACK0, %sp
-        lgdtl gdt_ptr
-        lidtl idt_ptr
-        mov %cr0, %eax
-        or $1, %eax                     # CR0.PE
-        mov %eax, %cr0
-        ljmpl $SEL_CODE0, $pm32
-
-        .code32
-pm32:
-        mov $SEL_DATA0, %ax
-        mov %ax, %ds
-        mov %ax, %es
-        mov %ax, %ss
-        mov %ax, %fs
-        mov %ax, %gs
-        mov $STACK0, %esp
+        enter_pm32                      # common.inc: flat 32-bit ring 0, ESP = STACK0
         call build_tables
         mov $SEL_TSS1, %ax
         ltr %ax
@@ -224,22 +204,7 @@ set_gate:
         mov %ax, 6(%edi,%ebx,8)
         ret
 
-# puts32: DS:ESI -> COM1, NUL-terminated (clobbers AL, DX, ESI).
-puts32:
-        mov $COM1, %dx
-1:      lodsb
-        test %al, %al
-        jz 3f
-        mov %al, %ah
-        add $5, %dx
-2:      in %dx, %al
-        test $0x20, %al
-        jz 2b
-        sub $5, %dx
-        mov %ah, %al
-        out %al, %dx
-        jmp 1b
-3:      ret
+        define_puts32               # common.inc: DS:ESI -> COM1
 
         .balign 8
 gdt:    .quad 0
