@@ -224,12 +224,12 @@ static void test_video_and_misc(void **state)
     r = (Regs){.eax = 0x0000};
     call(svm, 0x16, &r);
     assert_int_equal(r.eax & 0xFFFF, 0x1C0D);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     r = (Regs){.eax = 0x8600, .ecx = 0, .edx = 20000};   /* 20 ms */
     f = call(svm, 0x15, &r);
     assert_true(get16(f + F_VECTOR) & 0x8000);            /* come back later */
     int rounds = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (get16(f + F_VECTOR) & 0x8000 && rounds++ < 1000) {
         put16(f + F_VECTOR, 0x15);
         assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 4, FRAME), 0);
