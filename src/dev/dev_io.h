@@ -19,5 +19,11 @@ static inline uint32_t dev_byte_on_bus(uint8_t v, uint8_t size)
 {
     return v | (size == 1 ? 0 : size == 2 ? 0xFF00u : 0xFFFFFF00u);
 }
+/* An MMIO window that behaves as plain memory: `size` bytes (1-8) at addr of the window
+ * [base, base + length) backed by mem. -EINVAL when the access leaves the window. */
+int dev_memory_read(const uint8_t *mem, uint64_t base, uint64_t length, uint64_t addr,
+                    uint8_t size, uint64_t *value);
+int dev_memory_write(uint8_t *mem, uint64_t base, uint64_t length, uint64_t addr, uint8_t size,
+                     uint64_t value);
 
 #endif

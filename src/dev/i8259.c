@@ -8,7 +8,10 @@
  * and level triggering per line through the ELCR (0x4D0/0x4D1, as PC chipsets have it),
  * spurious IRQ7/IRQ15 when a request goes away before INTA. Model choices: 8086 mode only
  * (ICW4 uPM=0, the 8080 call format has no use in a PC), the buffered-mode bits are kept
- * nowhere, and the cascade is fixed at IR2 whatever ICW3 says, as the PC wires it.
+ * nowhere, and the cascade is fixed at IR2 whatever ICW3 says, as the PC wires it. A chip
+ * is in an undefined state until its first ICW sequence (data sheet: it must be
+ * initialised before use); here its INT stays low until then, so firmware and guests
+ * that never program it (the built-in BIOS, polling guests) never see an interrupt.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -52,6 +55,7 @@ typedef struct {
     PicChipState s;
     uint8_t last_level;   /* input levels, for edge detection */
     bool ltim, single, icw4_needed, master;
+    bool initialized;     /* an ICW sequence has completed */
 } PicChip;
 
 struct Pic8259 {
@@ -77,6 +81,8 @@ static int highest_priority(uint8_t mask, uint8_t priority_add)
  * masked do not count; special fully nested: the cascade input may nest), or -1. */
 static int chip_request(const PicChip *c)
 {
+    if (!c->initialized)
+        return -1;   /* never initialised (ICW1-4): its INT stays low, see the top */
     int p = highest_priority(c->s.irr & ~c->s.imr, c->s.priority_add);
     if (p == NO_LEVEL)
         return -1;
@@ -144,9 +150,11 @@ static void pic_unlock_notify(Pic8259 *pic, bool rose)
 static void chip_reset(PicChip *c, bool master)
 {
     uint8_t elcr = c->s.elcr;
+    bool initialized = c->initialized;
     memset(c, 0, sizeof(*c));
     c->master = master;
     c->s.elcr = elcr;
+    c->initialized = initialized;
 }
 
 Pic8259 *pic_create(void (*notify)(void *opaque), void *opaque)
@@ -279,14 +287,17 @@ static void chip_write(PicChip *c, bool a0, uint8_t v)
     case 2:
         c->s.irq_base = v & 0xF8;
         c->s.init_step = c->single ? (c->icw4_needed ? 4 : 0) : 3;
+        c->initialized = c->s.init_step == 0;
         break;
     case 3:   /* ICW3: the cascade wiring, fixed on a PC */
         c->s.init_step = c->icw4_needed ? 4 : 0;
+        c->initialized = c->s.init_step == 0;
         break;
     case 4:
         c->s.auto_eoi = v & ICW4_AEOI;
         c->s.special_fully_nested = v & ICW4_SFNM;
         c->s.init_step = 0;
+        c->initialized = true;
         break;
     default:
         c->s.imr = v;   /* OCW1 */

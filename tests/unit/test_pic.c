@@ -247,6 +247,20 @@ static void test_info_format(void **state)
         "pic1: irr=00 imr=00 isr=00 hprio=0 irq_base=70 rr_sel=0 elcr=00 fnm=0\n");
 }
 
+/* Before its first ICW sequence a chip raises nothing (firmware that never programs it). */
+static void test_uninitialised_is_silent(void **state)
+{
+    (void)state;
+    Pic8259 *pic = pic_create(NULL, NULL);
+    assert_non_null(pic);
+    pulse(pic, 1);
+    assert_false(pic_interrupt_pending(pic));
+    bios_init(pic, 0x01);
+    pulse(pic, 1);
+    assert_true(pic_interrupt_pending(pic));
+    pic_destroy(pic);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_elcr_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_needs_a_new_edge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_format, setup, teardown),
+        cmocka_unit_test(test_uninitialised_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
