@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* libFuzzer's entry points. Returns 0; a finding is a crash or a sanitizer report. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,8 +27,9 @@ static inline uint32_t fuzz_take(FuzzIn *in, unsigned bytes)
     return v;
 }
 
-/* Points fd 1 at /dev/null: the devices write the guest's console there, and a fuzzer's
- * stdout full of guest bytes helps no one (libFuzzer reports on stderr). */
-void fuzz_quiet_stdout(void);
+/* Points fd 1 at /dev/null (the devices write the guest's console there, and a fuzzer's
+ * stdout full of guest bytes helps no one: libFuzzer reports on stderr), logs only errors,
+ * and returns a /dev/null stream for the answers of the code under test (NULL on failure). */
+FILE *fuzz_quiet_output(void);
 
 #endif

@@ -27,9 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    fuzz_quiet_stdout();
-    hv_set_log_level(HV_LOG_ERROR);
-    devnull = fopen("/dev/null", "w");
+    devnull = fuzz_quiet_output();
     return 0;
 }
 
