@@ -18,6 +18,8 @@ OPT      := -O1
 endif
 ALL_CFLAGS := $(CFLAGS_COMMON) $(OPT) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+# The monitor's screendump writes PNG (libpng; zlib also reads the gzipped console font).
+LIBS := -lpng -lz
 
 LIB_SRC  := $(sort $(wildcard src/hv/*.c src/kvm/*.c src/sim/*.c src/sim/cpu/*.c src/dev/*.c src/vmm/*.c))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
@@ -74,7 +76,7 @@ $(CLI_LIB): $(CLI_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(SCRATCHVM): $(BUILD)/obj/src/cli/main.o $(CLI_LIB) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # The demos of `scratchvm demo` are the guests' own bytes, compiled in.
 DEMOS := hello add
@@ -105,7 +107,7 @@ TEST_LIBS_test_disasm := -lcapstone
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(TEST_LIBS_$*)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(TEST_LIBS_$*) $(LIBS)
 
 # A harness with libFuzzer's main (make fuzz), and the same harness with replay.c's main,
 # built in every flavour: make check replays the committed corpora (seeds and findings).
@@ -136,7 +138,7 @@ $(SST_RUN): $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # test_parity runs the guests: it finds them here (or at build/guests when run by hand).
 unit: export SCRATCHVM_GUEST_DIR = $(abspath $(GUEST_DIR))

@@ -196,6 +196,18 @@ typedef enum {
     EXIT_REASON_PML_FULL = 62,
     EXIT_REASON_XSAVES = 63,
     EXIT_REASON_XRSTORS = 64,
+    EXIT_REASON_PCONFIG = 65,
+    EXIT_REASON_SPP_EVENT = 66,
+    EXIT_REASON_UMWAIT = 67,
+    EXIT_REASON_TPAUSE = 68,
+    EXIT_REASON_LOADIWKEY = 69,
+    EXIT_REASON_ENCLV = 70,
+    EXIT_REASON_ENQCMD_PASID_FAILURE = 72,
+    EXIT_REASON_ENQCMDS_PASID_FAILURE = 73,
+    EXIT_REASON_BUS_LOCK = 74,
+    EXIT_REASON_INSTRUCTION_TIMEOUT = 75,
+    EXIT_REASON_SEAMCALL = 76,
+    EXIT_REASON_TDCALL = 77,
 } VmExitReason;
 
 const char *vmx_exit_reason_name(uint32_t basic_reason);  /* "IO_INSTRUCTION", or NULL */
@@ -427,6 +439,35 @@ void kvm_vcpu_kick(KvmVcpu *vcpu);
  * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).
  * 0 turns single-stepping off. -EINVAL for other control bits. */
 int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control);
+/* KVM_SET_GUEST_DEBUG with the whole struct, Linux's semantics on both backends:
+ * - KVM_GUESTDBG_USE_SW_BP: a guest INT3 (CC) is not delivered; the run ends with
+ *   KVM_EXIT_DEBUG, debug.arch.exception 3, RIP and debug.arch.pc at the INT3;
+ * - KVM_GUESTDBG_USE_HW_BP: arch.debugreg[0-3] are linear addresses and debugreg[7] their
+ *   DR7 enables, R/W and LEN (SDM Vol. 3A, 18.2.4); a hit ends the run with KVM_EXIT_DEBUG,
+ *   exception 1 and debug.arch.dr6 B0-B3 saying which (instruction: RIP at it; data: past
+ *   the access);
+ * - KVM_GUESTDBG_SINGLESTEP as kvm_set_guest_debug;
+ * - KVM_GUESTDBG_SIM_MAGIC_BREAK (sim only, -EINVAL on KVM, which cannot trap it): Bochs's
+ *   magic breakpoint XCHG BX,BX ends the run after it with KVM_EXIT_DEBUG and exception
+ *   KVM_DEBUG_EXCEPTION_MAGIC_BREAK. */
+#define KVM_GUESTDBG_SIM_MAGIC_BREAK (1u << 30)
+#define KVM_DEBUG_EXCEPTION_MAGIC_BREAK 0x100u   /* not a vector: no exception happened */
+int kvm_set_guest_debug2(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg);
+/* An interrupt or exception as the vCPU delivers it: the state just before delivery
+ * (RIP at the faulting or INT instruction). */
+typedef struct {
+    int vector;
+    bool software;                /* INT n, INT3, INTO */
+    bool has_error_code;
+    uint32_t error_code;
+    KvmRegs regs;
+    KvmSregs sregs;
+} KvmEventInfo;
+typedef void (*KvmEventFn)(void *opaque, const KvmEventInfo *event);
+/* The software backend calls fn (NULL: off) from the vCPU's thread for every interrupt and
+ * exception it delivers (QEMU's -d int). -ENOTSUP on KVM, which delivers events inside the
+ * kernel where user space cannot see them. */
+int kvm_vcpu_set_event_hook(KvmVcpu *vcpu, KvmEventFn fn, void *opaque);
 /* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
  * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
@@ -731,6 +772,16 @@ void vga_display_to(VgaDevice *vga, FILE *out);
 #define VGA_ROW_UTF8_MAX (VGA_COLS * 3 + 1)
 size_t vga_render_row(const VgaDevice *vga, int row, char *buf, size_t size);
 void vga_destroy(VgaDevice *vga);
+/* The Unicode character of code page 437's code c, as the VGA character ROM draws it. */
+uint16_t vga_cp437_unicode(uint8_t c);
+/* The text screen as a picture (src/dev/vga_png.c): 80x25 cells of 9x16 pixels (720x400,
+ * VGA mode 3's dot clock: the 9th column repeats the 8th for C0h-DFh, the line-drawing
+ * characters), the 16-colour palette, glyphs from an 8-pixel-wide PSF console font read
+ * at run time: font_path, else $SCRATCHVM_VGA_FONT, else VGA_DEFAULT_FONT (Debian's
+ * console-setup-linux). Written as PNG (libpng) or, with ppm true, binary PPM. 0, or a
+ * negative errno with hv_last_error(). */
+#define VGA_DEFAULT_FONT "/usr/share/consolefonts/Uni2-VGA16.psf.gz"
+int vga_screendump(const VgaDevice *vga, const char *path, const char *font_path, bool ppm);
 
 /* QEMU's isa-debug-exit at port 0xF4 (a write of V ends the VM with status (V << 1) | 1)
  * and the 0xE9 debug console (bytes written go to the console; reads return 0xE9). */
@@ -793,6 +844,9 @@ void qemu_monitor_destroy(QemuMonitor *mon);
 int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out);
 int qemu_cmd_help(QemuMonitor *mon, const char *command);   /* NULL: every command */
 int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id);
+/* info registers' text for a given state (QEMU's x86_cpu_dump_state layout), e.g. for the
+ * -d int log. */
+void qemu_dump_cpu_state(FILE *out, struct SimpleVM *vm, const KvmRegs *r, const KvmSregs *s);
 int qemu_cmd_info_status(QemuMonitor *mon);
 int qemu_cmd_info_cpus(QemuMonitor *mon);
 int qemu_cmd_info_mem(QemuMonitor *mon);
@@ -835,6 +889,7 @@ typedef enum {
     VM_STOP_REQUESTED,      /* vm_request_stop() */
     VM_STOP_ERROR,          /* a host error (see hv_last_error) */
     VM_STOP_STEPPED,        /* vm_step() executed its instruction */
+    VM_STOP_DEBUG,          /* a breakpoint, watchpoint or magic breakpoint (debug_event) */
 } VmStopReason;
 
 /* Exit statistics, as `perf kvm stat` keeps them: per exit reason, how many and how long
@@ -883,7 +938,44 @@ typedef struct SimpleVM {
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
+    /* Debugging: what the debugger asked for (vm_set_guest_debug; vm_step adds single-
+     * stepping to it) and the last KVM_EXIT_DEBUG (VM_STOP_DEBUG, or a step's). */
+    struct kvm_guest_debug guest_debug;
+    struct kvm_debug_exit_arch debug_event;
+    /* The log (vm_set_log): what is logged (VM_LOG_*) and where. */
+    unsigned log_items;
+    FILE *log;
+    uint64_t events_logged;       /* -d int's counter */
+    /* A triple fault resets the vCPU to its start state and the VM goes on, as a PC
+     * resets (QEMU without -no-reboot); false: it ends the VM (VM_STOP_SHUTDOWN). Done by
+     * the vCPU thread (vm_thread_start). */
+    bool reset_on_shutdown;
+    uint64_t resets;              /* how many times that happened */
+    /* The monitor's screendump: vga_screendump, set by the front end (the scratchvm command
+     * sets it; it needs libpng and zlib, which a program using only the rest of the
+     * library does not link). NULL: screendump says it is not available. */
+    int (*screendump)(const VgaDevice *vga, const char *path, const char *font_path, bool ppm);
+    /* The last exit vm_run handled, as kvm_run described it before the next KVM_RUN (which
+     * completes an I/O or MMIO exit) reused the structure: for scratchvm diff. */
+    struct {
+        uint32_t reason;          /* KVM_EXIT_* */
+        uint8_t io_direction, io_size;
+        uint16_t io_port;
+        uint32_t io_count;
+        uint8_t io_data[64];      /* the first bytes of the data */
+        uint64_t mmio_addr;
+        uint32_t mmio_len;
+        bool mmio_write;
+        uint8_t mmio_data[8];
+    } last_exit;
 } SimpleVM;
+
+/* The log items (QEMU's -d names). */
+#define VM_LOG_INT          1u    /* interrupts and exceptions, QEMU's format (sim only) */
+#define VM_LOG_CPU_RESET    2u    /* "CPU Reset (CPU 0)" and the state before it */
+#define VM_LOG_GUEST_ERRORS 4u    /* triple faults that reset the vCPU */
+#define VM_LOG_EXITS        8u    /* one line per VM exit (svm->trace) */
+#define VM_LOG_BIOS         16u   /* the debug console (port 0xE9), where firmware writes */
 
 SimpleVM *vm_create(size_t memory_mb);
 SimpleVM *vm_create_backend(size_t memory_mb, HvBackend b);
@@ -908,6 +1000,12 @@ void vm_request_stop(SimpleVM *svm);
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with
  * RIP past it, on every backend). Returns 0 when stepped or halted, else as vm_run. */
 int vm_step(SimpleVM *svm);
+/* Sets the breakpoints the vCPU obeys (KVM_SET_GUEST_DEBUG, see kvm_set_guest_debug2);
+ * a hit stops vm_run with VM_STOP_DEBUG and svm->debug_event. The VM must not be running. */
+int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg);
+/* Logs `items` (VM_LOG_*) to `out` (the caller's stream; NULL: stderr). -ENOTSUP when the
+ * backend cannot log an item (VM_LOG_INT on KVM): the others are set anyway. */
+int vm_set_log(SimpleVM *svm, unsigned items, FILE *out);
 
 /* The vCPU thread (src/vmm/runner.c): vm_run in a thread of its own that can be paused
  * and resumed from another thread (the monitor's stop, cont and step). */
@@ -936,6 +1034,15 @@ int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
 bool vm_thread_halted(SimpleVM *svm);
 /* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
 int vm_thread_id(SimpleVM *svm);
+/* `fn` (NULL: none) is called from the vCPU thread whenever the thread stops on its own:
+ * paused by a debug event (VM_STOP_DEBUG) or ended. One observer (the gdb stub). Once
+ * this returns, the previous observer is not being called any more. */
+void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaque),
+                            void *opaque);
+/* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and waits until the
+ * thread has ended; the thread stays for vm_thread_quit, so that other threads using the
+ * VM (the gdb stub, the console) may still ask it about its state. */
+void vm_thread_end(SimpleVM *svm);
 /* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and joins the thread. */
 void vm_thread_quit(SimpleVM *svm);
 /* Resets the vCPU to the state it had when the thread started (system_reset). Paused VM
@@ -948,6 +1055,43 @@ void vm_dump_registers(SimpleVM *svm, FILE *out);
 void vm_destroy(SimpleVM *svm);
 /* The seed's example: a real-mode program that prints "Hi!" on COM1 and halts. */
 int vm_run_real_mode_example(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Lockstep differential runs (src/vmm/lockstep.c)                                        */
+/* ------------------------------------------------------------------------------------ */
+
+/* The differences between two vCPU states (every register of KVM_GET_REGS, the segment
+ * registers with their caches, GDTR, IDTR, CR0-CR4, CR8, EFER, APIC_BASE), one line each on `out`
+ * (NULL: only counted) as "name  a  |  b". Returns how many. */
+int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const KvmRegs *br,
+                     const KvmSregs *bs);
+/* The same for the special registers alone (and APIC_BASE). */
+int vm_compare_sregs(FILE *out, const KvmSregs *as, const KvmSregs *bs);
+typedef struct {
+    bool step;                    /* compare after every instruction (single-stepping) */
+    uint64_t max_steps;           /* exits or instructions to compare at most; 0: no limit */
+    unsigned timeout_ms;          /* by exits: a step taking longer ends the run; 0: none */
+    const char *name_a, *name_b;  /* for the report, e.g. "kvm" and "sim" */
+} LockstepOptions;
+enum { LOCKSTEP_AGREED = 0, LOCKSTEP_DIVERGED = 1, LOCKSTEP_LIMIT = 2, LOCKSTEP_TIMEOUT = 3 };
+/* Runs two VMs loaded alike, one exit (or instruction) each at a time, comparing how
+ * they stopped, the exits and the states after each; at the first difference writes both
+ * states, the differences and the instruction to `out`. Neither VM may have a vCPU thread.
+ * LOCKSTEP_* or a negative errno. */
+int vm_lockstep(SimpleVM *a, SimpleVM *b, const LockstepOptions *opt, FILE *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* gdb stub (src/vmm/gdbstub.c)                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+/* GDB's remote protocol for a VM whose vCPU thread runs (vm_thread_start), served by a
+ * thread of its own at `spec`: "tcp:[HOST]:PORT" (no HOST: every address) or "unix:PATH".
+ * A connecting GDB stops the VM; one GDB at a time; a new one may connect after the last
+ * detached. NULL with hv_last_error() when the socket cannot be set up. */
+typedef struct GdbStub GdbStub;
+GdbStub *gdb_stub_start(SimpleVM *svm, const char *spec);
+/* Sends a stop reply GDB still waits for, closes the sockets, joins the thread. */
+void gdb_stub_stop(GdbStub *g);
 
 /* ------------------------------------------------------------------------------------ */
 /* Disassembler (src/sim/cpu/disasm.c)                                                   */

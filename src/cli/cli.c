@@ -250,7 +250,7 @@ static void console_stop(Console *c)
 {
     if (!c->stopping) {
         c->stopping = true;
-        vm_thread_quit(c->svm);
+        vm_thread_end(c->svm);
     }
 }
 
@@ -509,6 +509,13 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         free(c);
         return -1;
     }
+    GdbStub *gdb = NULL;
+    if (opt->gdb && !(gdb = gdb_stub_start(svm, opt->gdb))) {
+        error("%s", hv_last_error());
+        vm_thread_quit(svm);
+        free(c);
+        return -1;
+    }
     if (c->in_monitor)
         monitor_prompt(c);
     int stop_signal = 0;
@@ -575,6 +582,8 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
+    /* The stub first: it uses the vCPU thread, and sends GDB the VM's end. */
+    gdb_stub_stop(gdb);
     vm_thread_quit(svm);
     if (ms.client_fd >= 0)
         close(ms.client_fd);
@@ -622,6 +631,7 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     case VM_STOP_HLT:
     case VM_STOP_REQUESTED:
     case VM_STOP_STEPPED:
+    case VM_STOP_DEBUG:
         return EXIT_OK;
     case VM_STOP_DEBUG_EXIT:
         return (int)((svm->debug_exit_value << 1) | 1) & 0xFF;
@@ -640,24 +650,120 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     return EXIT_HOST_ERROR;
 }
 
+/* -d guest_errors with -D: the library's warnings (unhandled ports and MMIO, ...) go to the
+ * log file; errors go there and to stderr, where the user looks for why the VM ended. */
+static void log_to_file(HvLogLevel level, const char *message, void *opaque)
+{
+    static const char *const prefix[] = {"error", "warning", "info", "debug"};
+    fprintf(opaque, "%s: %s\n", prefix[level], message);
+    if (level == HV_LOG_ERROR)
+        fprintf(stderr, "scratchvm: error: %s\n", message);
+}
+
+/* The log and trace (-d, -D, --trace exits) and the magic breakpoint. -D's file is
+ * line-buffered: the debug console writes between its lines. Returns an exit status. */
+static int setup_debugging(SimpleVM *svm, const CliOptions *opt, FILE **log)
+{
+    if (opt->log_file) {
+        if (!(*log = fopen(opt->log_file, "we"))) {
+            error("-D %s: %s", opt->log_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+        setvbuf(*log, NULL, _IOLBF, 0);
+    }
+    FILE *out = *log ? *log : stderr;
+    unsigned items = opt->log_items | (opt->trace_exits ? VM_LOG_EXITS : 0);
+    if (*log && (items & VM_LOG_GUEST_ERRORS))
+        hv_set_log_handler(log_to_file, *log);
+    if (vm_set_log(svm, items, out) < 0)
+        error("warning: -d int: %s", hv_last_error());
+    if (opt->magic_break) {
+        struct kvm_guest_debug dbg = svm->guest_debug;
+        dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SIM_MAGIC_BREAK;
+        if (vm_set_guest_debug(svm, &dbg) < 0) {
+            error("--magic-break: KVM cannot stop at XCHG BX,BX (it is no exit); use --accel "
+                  "sim (%s)", hv_last_error());
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* The guest's bytes: a demo's, or FILE's. Returns an exit status (0 when read). */
+static int guest_image(const CliOptions *opt, uint8_t **image, size_t *size)
+{
+    if (opt->command == CMD_DEMO) {
+        bool hello = strcmp(opt->file, "hello") == 0;
+        *size = hello ? demo_hello_size : demo_add_size;
+        *image = malloc(*size);
+        if (!*image)
+            return EXIT_HOST_ERROR;
+        memcpy(*image, hello ? demo_hello : demo_add, *size);
+        return 0;
+    }
+    uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
+    const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
+    return read_image(opt->file, limit, what, image, size);
+}
+
+/* scratchvm diff: the guest on KVM and on the sim kernel in lockstep (src/vmm/lockstep.c).
+ * The report goes to stdout; the guest's serial output only to --serial file:PATH (from
+ * the KVM VM). Exit status: 0 agreed, 1 diverged, 8 a VM cannot be created (KVM not
+ * usable), 14 the --max-exits limit, 16 no exit within the timeout or a host error. */
+static int cmd_diff(const CliOptions *opt)
+{
+    uint8_t *image = NULL;
+    size_t size = 0;
+    int status = guest_image(opt, &image, &size);
+    if (status)
+        return status;
+    SimpleVM *vm[2] = {NULL, NULL};
+    const HvBackend backends[2] = {HV_BACKEND_KVM, HV_BACKEND_SIM};
+    int serial_fd = -1;
+    for (int i = 0; i < 2 && status == 0; i++) {
+        if (!(vm[i] = vm_create_bytes(opt->memory, backends[i]))) {
+            error("diff: cannot create the %s VM: %s", hv_backend_name(backends[i]),
+                  hv_last_error());
+            status = EXIT_VM_SETUP;
+            break;
+        }
+        vm[i]->serial->output_fd = -1;
+        vm[i]->debug_exit->console_fd = -1;
+        status = load_guest(vm[i], opt, image, size);
+    }
+    if (status == 0 && opt->serial == SERIAL_FILE) {
+        serial_fd = open(opt->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (serial_fd < 0) {
+            error("--serial file:%s: %s", opt->serial_path, strerror(errno));
+            status = EXIT_USAGE;
+        } else {
+            vm[0]->serial->output_fd = serial_fd;
+        }
+    }
+    if (status == 0) {
+        LockstepOptions lo = {.step = opt->step, .max_steps = opt->max_exits,
+                              .timeout_ms = 10000, .name_a = "kvm", .name_b = "sim"};
+        int r = vm_lockstep(vm[0], vm[1], &lo, stdout);
+        status = r == LOCKSTEP_AGREED ? EXIT_OK : r == LOCKSTEP_DIVERGED ? 1
+               : r == LOCKSTEP_LIMIT ? EXIT_MAX_EXITS : EXIT_HOST_ERROR;
+        if (r < 0)
+            error("diff: %s", strerror(-r));
+    }
+    if (serial_fd >= 0)
+        close(serial_fd);
+    vm_destroy(vm[0]);
+    vm_destroy(vm[1]);
+    free(image);
+    return status;
+}
+
 static int cmd_run(const CliOptions *opt)
 {
     uint8_t *image = NULL;
     size_t size = 0;
-    int status;
-    if (opt->command == CMD_DEMO) {
-        bool hello = strcmp(opt->file, "hello") == 0;
-        size = hello ? demo_hello_size : demo_add_size;
-        image = malloc(size);
-        if (!image)
-            return EXIT_HOST_ERROR;
-        memcpy(image, hello ? demo_hello : demo_add, size);
-    } else {
-        uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
-        const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
-        if ((status = read_image(opt->file, limit, what, &image, &size)) != 0)
-            return status;
-    }
+    int status = guest_image(opt, &image, &size);
+    if (status)
+        return status;
 
     SimpleVM *svm = vm_create_bytes(opt->memory, opt->accel);
     if (!svm) {
@@ -667,6 +773,7 @@ static int cmd_run(const CliOptions *opt)
     }
     int serial_fd = -1, listen_fd = -1;
     QemuMonitor *mon = NULL;
+    FILE *log = NULL;
     if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
@@ -685,8 +792,11 @@ static int cmd_run(const CliOptions *opt)
         svm->vcpu->regs.rax = 40;   /* the demo's sum, unless --reg says otherwise */
         svm->vcpu->regs.rbx = 2;
     }
-    svm->trace = opt->trace_exits ? stderr : NULL;
     svm->max_exits = opt->max_exits;
+    svm->reset_on_shutdown = !opt->no_reboot;
+    svm->screendump = vga_screendump;
+    if ((status = setup_debugging(svm, opt, &log)) != 0)
+        goto out;
 
     if (opt->monitor != MONITOR_NONE && !(mon = qemu_monitor_create(svm))) {
         error("%s", hv_last_error());
@@ -733,6 +843,10 @@ out:
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);
+    if (log) {
+        hv_set_log_handler(NULL, NULL);
+        fclose(log);
+    }
     free(image);
     return status;
 }
@@ -778,6 +892,8 @@ int cli_main(int argc, char **argv)
     case CMD_RUN:
     case CMD_DEMO:
         return cmd_run(&opt);
+    case CMD_DIFF:
+        return cmd_diff(&opt);
     case CMD_NONE:
         break;
     }

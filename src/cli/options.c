@@ -210,9 +210,14 @@ static int opt_flag(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
     switch (spec->value) {
     case 'v': opt->vga = true; break;
     case 'S': opt->paused = true; break;
-    case 'k': opt->accel = HV_BACKEND_KVM; break;   /* -enable-kvm */
+    case 'k':                                        /* -enable-kvm */
+        opt->accel = HV_BACKEND_KVM;
+        opt->accel_set = true;
+        break;
     case 'r': opt->no_reboot = true; break;
     case 's': opt->no_shutdown = true; break;
+    case 'M': opt->magic_break = true; break;
+    case 'T': opt->step = true; break;
     default: break;                                  /* accepted, nothing to change */
     }
     return 0;
@@ -287,6 +292,7 @@ static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *sp
 static int opt_accel(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
+    opt->accel_set = true;
     size_t len = strcspn(arg, ",");   /* QEMU's -accel NAME[,prop=value...] */
     if (arg[len])
         return bad_value(e, arg, "accelerator properties are not supported");
@@ -308,6 +314,46 @@ static int opt_max_exits(CliOptions *opt, const char *arg, const CliOptionSpec *
     if (cli_parse_number(arg, &v) < 0 || v == 0)
         return bad_value(e, arg, "expected a positive number");
     opt->max_exits = v;
+    return 0;
+}
+
+/* -s (spec->value 's': QEMU's tcp::1234) and -gdb tcp:[HOST]:PORT | unix:PATH. */
+static int opt_gdb(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    if (spec->value == 's') {
+        opt->gdb = "tcp::1234";
+        return 0;
+    }
+    if (strncmp(arg, "tcp:", 4) != 0 && (strncmp(arg, "unix:", 5) != 0 || !arg[5]))
+        return bad_value(e, arg, "expected tcp:[HOST]:PORT or unix:PATH");
+    opt->gdb = arg;
+    return 0;
+}
+
+/* -d ITEM,... with QEMU's item names (VM_LOG_*); -D FILE. */
+static int opt_log(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    if (spec->value == 'D') {
+        opt->log_file = arg;
+        return 0;
+    }
+    static const struct { const char *name; unsigned bit; } names[] = {
+        {"int", VM_LOG_INT}, {"cpu_reset", VM_LOG_CPU_RESET},
+        {"guest_errors", VM_LOG_GUEST_ERRORS}, {"exits", VM_LOG_EXITS}, {"bios", VM_LOG_BIOS},
+    };
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        bool found = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0) {
+                opt->log_items |= names[i].bit;
+                found = true;
+            }
+        if (!found)
+            return fail(e->buf, e->size, "%s %s: unknown item '%.*s' (int, cpu_reset, "
+                        "guest_errors, exits, bios)", e->spelled, arg, (int)len, p);
+        p += len + (p[len] == ',');
+    }
     return 0;
 }
 
@@ -350,16 +396,29 @@ const CliOptionSpec cli_option_table[] = {
      "answers in plain text. With a monitor the VMM outlives the guest:\n"
      "a halt, a triple fault or an internal error stops the vCPU for\n"
      "inspection, and quit ends the VMM (with the guest's exit status)"},
-    {"-S, --paused", NULL, opt_flag, 'S', "start with the vCPU stopped, until the monitor's cont"},
+    {"-S, --paused", NULL, opt_flag, 'S',
+     "start with the vCPU stopped, until the monitor's or gdb's cont"},
+    {"-s", NULL, opt_gdb, 's', "the gdb stub at tcp::1234 (as -gdb tcp::1234)"},
+    {"-gdb", "tcp:[HOST]:PORT|unix:PATH", opt_gdb, 0,
+     "the gdb stub: GDB's remote protocol at that socket (with -S,\n"
+     "the VM waits for gdb's continue)"},
+    {"-d", "ITEM,...", opt_log, 'd',
+     "log int (interrupts and exceptions, sim), cpu_reset,\n"
+     "guest_errors, exits (as --trace exits), bios (port 0xE9)"},
+    {"-D", "FILE", opt_log, 'D', "write the log and the exit trace to FILE (default stderr)"},
+    {"--magic-break", NULL, opt_flag, 'M',
+     "Bochs's magic breakpoint XCHG BX,BX stops the VM for the\nmonitor and gdb (sim only)"},
     {"-no-shutdown", NULL, opt_flag, 's',
      "as with a monitor, the VMM outlives the guest (quit, Ctrl-A x\n"
      "or a signal ends it; without any input left, it ends at once)"},
-    {"-no-reboot", NULL, opt_flag, 'r', "a triple fault ends the VM (today it always does)"},
+    {"-no-reboot", NULL, opt_flag, 'r',
+     "a triple fault ends the VM (default: the vCPU is reset to its\nstart state, as a PC resets)"},
     {"-accel, --accel", "kvm|sim|tcg|auto", opt_accel, 0,
      "the kernel under the VM: Linux KVM, the software model of\n"
      "VT-x (tcg is QEMU's name for it), or KVM when usable (default auto)"},
     {"-enable-kvm", NULL, opt_flag, 'k', "as -accel kvm"},
-    {"--max-exits", "N", opt_max_exits, 0, "stop after N VM exits"},
+    {"--max-exits", "N", opt_max_exits, 0, "stop after N VM exits (diff: compare at most N)"},
+    {"--step", NULL, opt_flag, 'T', "diff: compare after every instruction (single-stepping)"},
     {"-h, --help", NULL, opt_command, CMD_HELP, "show this help"},
     {"-V, --version", NULL, opt_command, CMD_VERSION, "show the version"},
     {NULL, NULL, NULL, 0, NULL},
@@ -429,13 +488,15 @@ static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, siz
         if (r != 0)
             return r < 0 ? -1 : 1;
     }
-    if (opt->file_option && opt->command == CMD_RUN) {
+    if (opt->file_option && opt->command != CMD_DEMO) {
         if (num_operands > 0)
             return fail(err, err_size, "%s names the image: no other FILE (%s)",
                         opt->file_option, operands[0]);
         return 0;
     }
-    const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
+    const char *what = opt->command == CMD_RUN    ? "run needs one FILE"
+                       : opt->command == CMD_DIFF ? "diff needs one FILE"
+                                                  : "demo needs a name: hello or add";
     if (num_operands != 1)
         return fail(err, err_size, "%s%s", what, num_operands > 1 ? " (too many arguments)" : "");
     opt->file = operands[0];
@@ -448,8 +509,20 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "--boot-sector loads at 0x7C00: it takes no --load or --entry");
     if (opt->kind == IMAGE_ROM && (opt->load_set || opt->entry_set))
         return fail(err, err_size, "--rom starts at the reset vector: it takes no --load or --entry");
-    if (opt->paused && opt->monitor == MONITOR_NONE)
-        return fail(err, err_size, "-S starts the VM stopped: it needs a --monitor to continue it");
+    if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb)
+        return fail(err, err_size,
+                    "-S starts the VM stopped: it needs a --monitor or -gdb to continue it");
+    if (opt->step && opt->command != CMD_DIFF)
+        return fail(err, err_size, "--step is an option of diff");
+    if (opt->command == CMD_DIFF &&
+        (opt->accel_set || opt->monitor != MONITOR_NONE || opt->gdb || opt->paused ||
+         opt->magic_break || opt->log_items || opt->log_file || opt->trace_exits ||
+         opt->trace_stats || opt->vga))
+        return fail(err, err_size, "diff runs the guest on kvm and sim itself: it takes the "
+                    "loading options, --serial file:PATH, --max-exits and --step only");
+    if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb)
+        return fail(err, err_size, "--magic-break stops the VM: it needs a --monitor or -gdb "
+                    "to continue it");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector, --rom or -bios");
     if (opt->command == CMD_DEMO && strcmp(opt->file, "hello") != 0 && strcmp(opt->file, "add") != 0)
@@ -486,6 +559,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     }
     if (strcmp(cmd, "run") == 0)
         opt->command = CMD_RUN;
+    else if (strcmp(cmd, "diff") == 0)
+        opt->command = CMD_DIFF;
     else if (strcmp(cmd, "demo") == 0)
         opt->command = CMD_DEMO;
     else
@@ -524,6 +599,11 @@ void cli_print_usage(FILE *out)
     fputs(
         "Usage: scratchvm run [options] FILE     run a bare-metal x86 program in a VM\n"
         "       scratchvm demo hello|add [options]\n"
+        "       scratchvm diff [--step] [options] FILE\n"
+        "                                        run FILE on kvm and sim in lockstep and show\n"
+        "                                        where they first differ (status 0: agreed,\n"
+        "                                        1: diverged); the state is compared at every\n"
+        "                                        exit, or with --step after every instruction\n"
         "       scratchvm info                   hypervisor types, CPU and KVM facts\n"
         "       scratchvm --help | --version\n"
         "\n"
@@ -543,7 +623,7 @@ void cli_print_usage(FILE *out)
         "between the serial console and the monitor (with --monitor stdio), Ctrl-A Ctrl-A\n"
         "sends Ctrl-A to the guest. Monitor commands: help, info registers|status|cpus|mem|\n"
         "tlb|ept|vmcs|exits, x /fmt addr, xp /fmt addr, stop, cont, step [n], system_reset,\n"
-        "quit.\n"
+        "screendump FILE, quit.\n"
         "\n"
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"

@@ -21,7 +21,7 @@ enum {
     EXIT_HOST_ERROR = 16,      /* the VMM failed while running */
 };
 
-typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION } CliCommand;
+typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD_DIFF } CliCommand;
 typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
@@ -62,10 +62,15 @@ typedef struct {
     /* -no-shutdown: when the guest ends (halt with IF=0, triple fault, internal error),
      * stop the vCPU and keep the VMM (and its monitor) running, as QEMU does. */
     bool no_shutdown;
-    /* -no-reboot: a triple fault ends the VM instead of resetting it. Today a triple fault
-     * always ends it, so the flag changes nothing yet; the reset-on-triple-fault path
-     * (without -no-reboot) hooks in at cli.c's VM_STOP_SHUTDOWN handling. */
+    /* -no-reboot: a triple fault ends the VM instead of resetting the vCPU to its start
+     * state (svm->reset_on_shutdown, done by the vCPU thread). */
     bool no_reboot;
+    const char *gdb;          /* -gdb tcp:[HOST]:PORT | unix:PATH; -s: tcp::1234 */
+    unsigned log_items;       /* -d: VM_LOG_* */
+    const char *log_file;     /* -D FILE: the log and the exit trace (default stderr) */
+    bool magic_break;         /* --magic-break: XCHG BX,BX stops the VM (sim) */
+    bool step;                /* diff --step: compare after every instruction */
+    bool accel_set;           /* --accel was given */
 } CliOptions;
 
 /* One option of run and demo: its spellings, its argument and what it sets. Every name

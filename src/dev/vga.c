@@ -68,6 +68,8 @@ static const uint16_t cp437_to_unicode[256] = {
     /*0xF8*/ 0x00B0, 0x2219, 0x00B7, 0x221A, 0x207F, 0x00B2, 0x25A0, 0x00A0,
 };
 
+uint16_t vga_cp437_unicode(uint8_t c) { return cp437_to_unicode[c]; }
+
 /* UTF-8 encoding of a BMP code point (every CP437 character is one); returns 1-3. */
 static size_t utf8_encode(uint16_t cp, char out[3])
 {

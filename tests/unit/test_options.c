@@ -338,6 +338,39 @@ static void test_monitor_options(void **state)
     assert_true(o.trace_exits);
 }
 
+static void test_debug_options(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "x"), 0);
+    assert_null(o.gdb);
+    assert_int_equal(o.log_items, 0);
+    assert_false(o.no_reboot);
+    assert_false(o.magic_break);
+    assert_int_equal(PARSE(&o, err, "run", "-s", "-S", "x"), 0);
+    assert_string_equal(o.gdb, "tcp::1234");
+    assert_true(o.paused);
+    assert_int_equal(PARSE(&o, err, "run", "-gdb", "unix:/tmp/g.sock", "x"), 0);
+    assert_string_equal(o.gdb, "unix:/tmp/g.sock");
+    assert_int_equal(PARSE(&o, err, "run", "x", "-gdb", "tcp:127.0.0.1:4321"), 0);
+    assert_string_equal(o.gdb, "tcp:127.0.0.1:4321");
+    assert_int_equal(PARSE(&o, err, "run", "-d", "int,cpu_reset", "-d", "exits", "-D", "l.txt",
+                           "-no-reboot", "x"), 0);
+    assert_int_equal(o.log_items, VM_LOG_INT | VM_LOG_CPU_RESET | VM_LOG_EXITS);
+    assert_string_equal(o.log_file, "l.txt");
+    assert_true(o.no_reboot);
+    assert_int_equal(PARSE(&o, err, "run", "-d", "guest_errors,bios", "x"), 0);
+    assert_int_equal(o.log_items, VM_LOG_GUEST_ERRORS | VM_LOG_BIOS);
+    assert_int_equal(PARSE(&o, err, "run", "--magic-break", "-gdb", "unix:/g", "x"), 0);
+    assert_true(o.magic_break);
+    EXPECT_ERROR("-gdb", "run", "-gdb", "udp:1", "x");
+    EXPECT_ERROR("-gdb", "run", "-gdb", "unix:", "x");
+    EXPECT_ERROR("unknown item 'everything'", "run", "-d", "int,everything", "x");
+    EXPECT_ERROR("needs a --monitor or -gdb", "run", "--magic-break", "x");
+    EXPECT_ERROR("needs an argument", "run", "x", "-D");
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -367,7 +400,8 @@ static void test_help_is_complete(void **state)
                              "--monitor", "--paused", "-S,", "stats", "Ctrl-A c", "Ctrl-A x",
                              "Exit status", "-serial", "-monitor", "-bios", "-nographic",
                              "-display", "-no-reboot", "-no-shutdown", "-accel", "tcg",
-                             "-enable-kvm"};
+                             "-enable-kvm", "-gdb tcp:", "  -s ", "-d ITEM", "-D FILE",
+                             "--magic-break", "--step", "scratchvm diff"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(text, options[i]));
     free(text);
@@ -405,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_monitor_options),
+        cmocka_unit_test(test_debug_options),
         cmocka_unit_test(test_qemu_spellings),
         cmocka_unit_test(test_unknown_options_are_named),
         cmocka_unit_test(test_table_names),
