@@ -743,6 +743,8 @@ void serial_destroy(SerialPort *sp);
  * CRTC index/data ports 0x3D4/0x3D5 (registers 0x0E/0x0F). */
 #define VGA_TEXT_BASE 0xB8000
 #define VGA_TEXT_SIZE 0x8000
+#define VGA_GRAPHICS_BASE 0xA0000
+#define VGA_GRAPHICS_SIZE 0x10000
 #define VGA_COLS 80
 #define VGA_ROWS 25
 #define VGA_CRTC_INDEX 0x3D4
@@ -751,6 +753,7 @@ void serial_destroy(SerialPort *sp);
 
 typedef struct VgaDevice {
     uint8_t *vram;                /* VGA_TEXT_SIZE bytes */
+    uint8_t *graphics;            /* VGA_GRAPHICS_SIZE bytes at 0xA0000 (mode 13h) */
     int cursor_x, cursor_y;
     uint8_t crtc_index;
     uint8_t crtc[25];
@@ -762,6 +765,10 @@ VgaDevice *vga_create(void);
 int vga_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
 int vga_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
 int vga_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+/* The 64 KiB graphics window at 0xA0000 (mode 13h's 320x200 bytes): plain memory. */
+int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+void vga_clear_graphics(VgaDevice *vga);
 int vga_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 /* The screen as 25 lines of text (code page 437 shown as UTF-8, trailing blanks cut). */
 void vga_display(VgaDevice *vga);                       /* to stdout */
@@ -799,6 +806,69 @@ DebugExit *debug_exit_create(int console_fd);
 int debug_exit_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
 int debug_exit_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 void debug_exit_destroy(DebugExit *d);
+
+/* QEMU's fw_cfg, traditional I/O interface (src/dev/fw_cfg.c): selector 0x510, data
+ * 0x511. */
+#define FW_CFG_PORT_SELECTOR 0x510
+#define FW_CFG_PORT_DATA 0x511
+#define FW_CFG_SIGNATURE 0x0000
+#define FW_CFG_ID 0x0001
+#define FW_CFG_RAM_SIZE 0x0003
+#define FW_CFG_NB_CPUS 0x0005
+#define FW_CFG_MAX_CPUS 0x000F
+#define FW_CFG_FILE_DIR 0x0019
+#define FW_CFG_FILE_FIRST 0x0020
+#define FW_CFG_ID_TRADITIONAL 0x1
+#define FW_CFG_MAX_FILES 16
+#define FW_CFG_FILE_NAME 56
+
+typedef struct {
+    char name[FW_CFG_FILE_NAME];
+    uint8_t *data;
+    uint32_t size;
+} FwCfgFile;
+
+typedef struct FwCfg {
+    uint16_t selector;
+    uint32_t offset;              /* the next byte of the selected item */
+    uint64_t ram_size;
+    uint16_t cpus;
+    FwCfgFile files[FW_CFG_MAX_FILES];
+    int num_files;
+} FwCfg;
+
+FwCfg *fw_cfg_create(uint64_t ram_size, uint16_t cpus);
+/* A file in the directory (selector FW_CFG_FILE_FIRST + n); the data is copied. */
+int fw_cfg_add_file(FwCfg *fw, const char *name, const void *data, uint32_t size);
+int fw_cfg_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int fw_cfg_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+void fw_cfg_destroy(FwCfg *fw);
+
+/* QEMU's pc-testdev (src/dev/pc_testdev.c): scratch register 0xE0-0xE3, page flush 0xE4,
+ * IRQ lines 0x2000-0x2017, 4 KiB of I/O memory at 0xFF000000. */
+#define PC_TESTDEV_IOPORT 0xE0
+#define PC_TESTDEV_FLUSH_PORT 0xE4
+#define PC_TESTDEV_IRQ_PORT 0x2000
+#define PC_TESTDEV_IRQS 24
+#define PC_TESTDEV_IOMEM 0xFF000000ull
+#define PC_TESTDEV_IOMEM_SIZE 4096
+
+typedef struct PcTestdev {
+    uint32_t ioport;
+    uint64_t page_flushes;
+    uint8_t irq_level[PC_TESTDEV_IRQS];
+    /* Where IRQ line changes go (the VM's interrupt controllers); NULL: kept only. */
+    void (*set_irq)(void *opaque, int line, int level);
+    void *irq_opaque;
+    uint8_t iomem[PC_TESTDEV_IOMEM_SIZE];
+} PcTestdev;
+
+PcTestdev *pc_testdev_create(void);
+int pc_testdev_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int pc_testdev_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+int pc_testdev_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int pc_testdev_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+void pc_testdev_destroy(PcTestdev *t);
 
 /* ------------------------------------------------------------------------------------ */
 /* QEMU-style monitor                                                                    */
@@ -938,6 +1008,9 @@ typedef struct SimpleVM {
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
+    struct Bios *bios;            /* the built-in BIOS (src/vmm/bios.h), or NULL */
+    FwCfg *fw_cfg;                /* QEMU's fw_cfg at 0x510 (always there, as on QEMU's pc) */
+    PcTestdev *testdev;           /* -device pc-testdev (vm_add_pc_testdev), or NULL */
     /* Debugging: what the debugger asked for (vm_set_guest_debug; vm_step adds single-
      * stepping to it) and the last KVM_EXIT_DEBUG (VM_STOP_DEBUG, or a step's). */
     struct kvm_guest_debug guest_debug;
@@ -986,6 +1059,50 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
  * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* Adds QEMU's pc-testdev (ports 0xE0-0xE4, 0x2000-0x2017, I/O memory at 0xFF000000). */
+int vm_add_pc_testdev(SimpleVM *svm);
+/* The loader (src/vmm/loader.c). Images are hostile: every header field is checked against
+ * the file and RAM; failures are -ENOEXEC (malformed), -EFBIG (does not fit), -E2BIG (a
+ * command line too long) or -EINVAL, with the reason in hv_last_error(). */
+/* A flat binary at guest-physical addr, the vCPU in real mode at linear entry (< 1 MiB) as
+ * CS = (entry >> 4) & 0xF000, IP = entry - CS * 16. */
+int vm_load_flat(SimpleVM *svm, const uint8_t *image, size_t size, uint64_t addr,
+                 uint64_t entry);
+/* 0, or -ENOEXEC when image is not 512 bytes ending in 55 AA. */
+int vm_check_boot_sector(const uint8_t *image, size_t size);
+/* A boot sector at 0x7C00, the vCPU at 0000:7C00. */
+int vm_load_boot_sector(SimpleVM *svm, const uint8_t *image, size_t size);
+
+typedef enum {
+    VM_KERNEL_LINUX = 1,          /* bzImage, boot protocol >= 2.06 */
+    VM_KERNEL_MULTIBOOT,          /* multiboot v1: ELF or the a.out kludge */
+    VM_KERNEL_ELF32,
+    VM_KERNEL_ELF64,
+} VmKernelFormat;
+#define VM_MAX_MODULES 64
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    const char *cmdline;          /* multiboot: the module's string (NULL: "") */
+} VmModule;
+typedef struct {
+    const uint8_t *image;
+    size_t size;
+    const char *cmdline;          /* -append; NULL: none */
+    const VmModule *modules;      /* -initrd: multiboot modules, or Linux's initrd (the
+                                   * files concatenated) */
+    size_t num_modules;
+} VmKernelSpec;
+/* The format of a -kernel image (VmKernelFormat), or -ENOEXEC. Looks only at magic
+ * numbers: Linux first, then a multiboot header, then ELF. */
+int vm_kernel_detect(const uint8_t *image, size_t size);
+const char *vm_kernel_format_name(int format);
+/* Loads a kernel as its format says and sets the vCPU's entry state: 32-bit protected
+ * mode, flat segments CS 0x10 / DS 0x18 from a GDT in guest RAM, paging and interrupts
+ * off; multiboot: EAX 0x2BADB002, EBX the information structure (memory map, command line,
+ * modules, boot device); Linux: ESI boot_params (E820 map, command line, initrd). ELF64
+ * kernels are refused (no long-mode entry yet). */
+int vm_load_kernel(SimpleVM *svm, const VmKernelSpec *k);
 /* Host address of guest RAM [gpa, gpa + len), or NULL when any byte of it is not RAM (past
  * the end, in the VGA hole, or firmware): the one way the VMM reaches guest memory. */
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);

@@ -21,6 +21,8 @@
 #include "cli/cli.h"
 #include "cli/console.h"
 #include "cli/options.h"
+#include "vmm/bios.h"
+#include "vmm/block.h"
 
 extern const unsigned char demo_hello[], demo_add[];
 extern const size_t demo_hello_size, demo_add_size;
@@ -127,7 +129,6 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
 {
     const char *name = opt->file;
     int r;
-    uint64_t entry = opt->entry;
     switch (opt->kind) {
     case IMAGE_ROM:
         if ((r = vm_load_rom(svm, image, size)) < 0) {
@@ -136,34 +137,126 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
         }
         break;
     case IMAGE_BOOT_SECTOR:
-        if (size != 512) {
-            error("%s: a boot sector is 512 bytes, this file has %zu", name, size);
-            return EXIT_IMAGE_INVALID;
-        }
-        if (image[510] != 0x55 || image[511] != 0xAA) {
-            error("%s: no boot signature (bytes 510-511 are %02x %02x, not 55 aa)", name,
-                  image[510], image[511]);
-            return EXIT_IMAGE_INVALID;
-        }
-        entry = 0x7C00;
-        /* fall through */
-    case IMAGE_FLAT: {
-        uint64_t addr = opt->kind == IMAGE_BOOT_SECTOR ? 0x7C00 : opt->load_addr;
-        if (vm_load_code(svm, image, size, addr) < 0) {
+    case IMAGE_FLAT:
+        r = opt->kind == IMAGE_BOOT_SECTOR ? vm_load_boot_sector(svm, image, size)
+                                           : vm_load_flat(svm, image, size, opt->load_addr,
+                                                          opt->entry);
+        if (r < 0) {
             error("%s: %s", name, hv_last_error());
             return EXIT_IMAGE_INVALID;
         }
-        uint16_t cs, ip;
-        cli_entry_to_cs_ip(entry, &cs, &ip);
-        svm->vcpu->sregs.cs.selector = cs;
-        svm->vcpu->sregs.cs.base = (uint64_t)cs << 4;
-        svm->vcpu->regs.rip = ip;
         break;
     }
-    }
-    for (int i = 0; i < opt->num_regs; i++)
-        cli_apply_reg(&svm->vcpu->regs, &opt->regs[i]);
     return 0;
+}
+
+/* The disks of -drive/-fda/-hda for the BIOS, opened through the block layer. */
+static int attach_disks(SimpleVM *svm, const CliOptions *opt)
+{
+    int next[2] = {0, 0};   /* the next free index per interface */
+    bool used[2][2] = {{false}};
+    for (int i = 0; i < opt->num_drives; i++) {
+        const CliDrive *d = &opt->drives[i];
+        int iface = d->iface == DRIVE_IF_FLOPPY;
+        int index = d->index >= 0 ? d->index : next[iface];
+        while (d->index < 0 && index < 2 && used[iface][index])
+            index++;
+        if (index >= 2 || used[iface][index]) {
+            error("%s: no free %s drive (two of each)", d->file, iface ? "floppy" : "ide");
+            return EXIT_USAGE;
+        }
+        used[iface][index] = true;
+        next[iface] = index + 1;
+        int flags = d->snapshot || opt->snapshot ? BLOCK_SNAPSHOT : 0;
+        BlockDev *bd;
+        if (block_open(d->file, (BlockFormat)d->format, flags, &bd) < 0) {
+            error("%s", hv_last_error());
+            return EXIT_IMAGE_UNREADABLE;
+        }
+        uint8_t drive = (uint8_t)((iface ? BIOS_DRIVE_FLOPPY0 : BIOS_DRIVE_HD0) + index);
+        if (vm_bios_attach_disk(svm, drive, bd) < 0) {
+            error("%s: %s", d->file, hv_last_error());
+            block_close(bd);
+            return EXIT_IMAGE_INVALID;
+        }
+    }
+    if (opt->boot_order && vm_bios_set_boot_order(svm, opt->boot_order) < 0) {
+        error("%s", hv_last_error());
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* A BIOS machine: the BIOS, the disks, and either the boot sector at 0x7C00 (POST done
+ * from C) or the reset vector (the BIOS's own POST and int 19h). */
+static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, const uint8_t *image,
+                             size_t size)
+{
+    if (vm_bios_install(svm) < 0) {
+        error("BIOS: %s", hv_last_error());
+        return EXIT_VM_SETUP;
+    }
+    int status = attach_disks(svm, opt);
+    if (status)
+        return status;
+    vm_bios_set_trace(svm, opt->trace_bios ? stderr : NULL);
+    if (!image)
+        return 0;
+    if (vm_bios_post(svm) < 0 || vm_load_boot_sector(svm, image, size) < 0) {
+        error("%s: %s", opt->file, hv_last_error());
+        return EXIT_IMAGE_INVALID;
+    }
+    /* DL names the boot drive, as int 19h leaves it: the first hard disk when there is
+     * one and no floppy, else 00h (also with no disk at all, as before the BIOS). */
+    bool floppy = false, hd = false;
+    for (int i = 0; i < opt->num_drives; i++)
+        *(opt->drives[i].iface == DRIVE_IF_FLOPPY ? &floppy : &hd) = true;
+    if (hd && !floppy)
+        svm->vcpu->regs.rdx = BIOS_DRIVE_HD0;
+    return 0;
+}
+
+/* -kernel with -initrd and -append: reads the files and hands them to the loader. */
+static int load_kernel(SimpleVM *svm, const CliOptions *opt, const uint8_t *image, size_t size)
+{
+    VmModule mods[VM_MAX_MODULES];
+    char *strings[VM_MAX_MODULES];
+    uint8_t *datas[VM_MAX_MODULES];
+    size_t n = 0;
+    int status = 0;
+    char *list = opt->initrd ? strdup(opt->initrd) : NULL;
+    if (opt->initrd && !list)
+        return EXIT_HOST_ERROR;
+    for (char *save = NULL, *item = list ? strtok_r(list, ",", &save) : NULL; item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (n == VM_MAX_MODULES) {
+            error("-initrd: at most %d files", VM_MAX_MODULES);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        /* "FILE ARGS": the file is the first word, the module's string all of it. */
+        strings[n] = item;
+        char path[4096];
+        size_t plen = strcspn(item, " ");
+        snprintf(path, sizeof(path), "%.*s", (int)plen, item);
+        if ((status = read_image(path, opt->memory, "guest RAM", &datas[n], &mods[n].size)) != 0)
+            goto out;
+        mods[n].data = datas[n];
+        mods[n].cmdline = strings[n];
+        n++;
+    }
+    VmKernelSpec k = {.image = image, .size = size, .cmdline = opt->append, .modules = mods,
+                      .num_modules = n};
+    int r = vm_load_kernel(svm, &k);
+    if (r < 0) {
+        error("%s: %s", opt->kernel, hv_last_error());
+        status = r == -EINVAL || r == -E2BIG ? EXIT_USAGE : EXIT_IMAGE_INVALID;
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(datas[i]);
+    free(list);
+    return status;
 }
 
 /* ---- running: the vCPU thread, the console loop and the monitor ---- */
@@ -701,9 +794,11 @@ static int guest_image(const CliOptions *opt, uint8_t **image, size_t *size)
         memcpy(*image, hello ? demo_hello : demo_add, *size);
         return 0;
     }
+    if (!opt->file && !opt->kernel)
+        return 0;   /* disks only: the BIOS boots them */
     uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
     const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
-    return read_image(opt->file, limit, what, image, size);
+    return read_image(opt->kernel ? opt->kernel : opt->file, limit, what, image, size);
 }
 
 /* scratchvm diff: the guest on KVM and on the sim kernel in lockstep (src/vmm/lockstep.c).
@@ -786,8 +881,24 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->serial->output_fd = serial_fd;
 
-    if ((status = load_guest(svm, opt, image, size)) != 0)
+    if (opt->pc_testdev && vm_add_pc_testdev(svm) < 0) {
+        error("%s", hv_last_error());
+        status = EXIT_VM_SETUP;
         goto out;
+    }
+    bool bios = opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR;
+    if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
+        error("%s: %s", opt->file, hv_last_error());
+        status = EXIT_IMAGE_INVALID;
+        goto out;
+    }
+    status = opt->kernel ? load_kernel(svm, opt, image, size)
+             : bios      ? load_bios_machine(svm, opt, image, size)
+                         : load_guest(svm, opt, image, size);
+    if (status != 0)
+        goto out;
+    for (int i = 0; i < opt->num_regs; i++)
+        cli_apply_reg(&svm->vcpu->regs, &opt->regs[i]);
     if (opt->command == CMD_DEMO && strcmp(opt->file, "add") == 0 && opt->num_regs == 0) {
         svm->vcpu->regs.rax = 40;   /* the demo's sum, unless --reg says otherwise */
         svm->vcpu->regs.rbx = 2;
@@ -827,6 +938,10 @@ static int cmd_run(const CliOptions *opt)
             if (stats != mon)
                 qemu_monitor_destroy(stats);
         }
+    }
+    if (opt->trace_bios) {
+        fflush(stdout);
+        vm_bios_print_unsupported(svm, stderr);
     }
     if (opt->vga) {
         fflush(stdout);

@@ -232,18 +232,115 @@ static int opt_display(CliOptions *opt, const char *arg, const CliOptionSpec *sp
     return 0;
 }
 
+/* A comma-separated list of exits, stats and bios. */
 static int opt_trace(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
-    if (strcmp(arg, "exits") == 0) {
-        opt->trace_exits = true;
-    } else if (strcmp(arg, "stats") == 0) {
-        opt->trace_stats = true;
-    } else if (strcmp(arg, "exits,stats") == 0 || strcmp(arg, "stats,exits") == 0) {
-        opt->trace_exits = opt->trace_stats = true;
-    } else {
-        return bad_value(e, arg, "expected exits, stats or exits,stats");
+    if (!*arg)
+        return bad_value(e, arg, "expected exits, stats or bios");
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == 5 && strncmp(p, "exits", 5) == 0)
+            opt->trace_exits = true;
+        else if (len == 5 && strncmp(p, "stats", 5) == 0)
+            opt->trace_stats = true;
+        else if (len == 4 && strncmp(p, "bios", 4) == 0)
+            opt->trace_bios = true;
+        else
+            return bad_value(e, arg, "expected exits, stats, bios or a comma-separated list of "
+                             "them");
+        p += len;
+        if (*p == ',' && *++p == '\0')
+            return bad_value(e, arg, "empty item");
     }
+    return 0;
+}
+
+/* -kernel, -initrd, -append: strings kept for the loader. */
+static int opt_kernel(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)e;
+    const char **field = spec->value == 'k' ? &opt->kernel
+                         : spec->value == 'i' ? &opt->initrd : &opt->append;
+    *field = arg;
+    return 0;
+}
+
+/* -drive KEY=VALUE,... (QEMU's keys file, format, if, index, snapshot, media), -fda, -hda. */
+static int opt_drive(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    if (opt->num_drives == CLI_MAX_DRIVES)
+        return fail(e->buf, e->size, "%s: at most %d disks", e->spelled, CLI_MAX_DRIVES);
+    CliDrive *d = &opt->drives[opt->num_drives];
+    *d = (CliDrive){.iface = spec->value == 'f' ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE,
+                    .index = spec->value == 'd' ? -1 : 0};
+    if (spec->value != 'd') {
+        if (!*arg)
+            return bad_value(e, arg, "needs a file");
+        d->file = arg;
+        opt->num_drives++;
+        return 0;
+    }
+    char *buf = opt->drive_args[opt->num_drives];
+    if (strlen(arg) >= sizeof(opt->drive_args[0]))
+        return bad_value(e, "...", "too long");
+    strcpy(buf, arg);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            return fail(e->buf, e->size, "%s %s: '%s' is not KEY=VALUE", e->spelled, arg, kv);
+        *eq = '\0';
+        const char *v = eq + 1;
+        uint64_t n;
+        if (strcmp(kv, "file") == 0 && *v) {
+            d->file = v;
+        } else if (strcmp(kv, "format") == 0 && (strcmp(v, "raw") == 0 || strcmp(v, "qcow2") == 0)) {
+            d->format = strcmp(v, "raw") == 0 ? 1 : 2;   /* BLOCK_FORMAT_RAW / _QCOW2 */
+        } else if (strcmp(kv, "if") == 0 && (strcmp(v, "floppy") == 0 || strcmp(v, "ide") == 0)) {
+            d->iface = strcmp(v, "floppy") == 0 ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE;
+        } else if (strcmp(kv, "index") == 0 && cli_parse_number(v, &n) == 0 && n < 2) {
+            d->index = (int)n;
+        } else if (strcmp(kv, "snapshot") == 0 && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)) {
+            d->snapshot = strcmp(v, "on") == 0;
+        } else if (strcmp(kv, "media") == 0 && strcmp(v, "disk") == 0) {
+            /* the only kind there is */
+        } else {
+            return fail(e->buf, e->size, "%s: %s=%s is not supported (file=, format=raw|qcow2, "
+                        "if=floppy|ide, index=0|1, snapshot=on|off, media=disk)", e->spelled, kv, v);
+        }
+    }
+    if (!d->file)
+        return bad_value(e, arg, "no file=");
+    opt->num_drives++;
+    return 0;
+}
+
+static int opt_boot(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    const char *order = strncmp(arg, "order=", 6) == 0 ? arg + 6 : arg;
+    if (!*order || strlen(order) > 4 || strspn(order, "ac") != strlen(order))
+        return bad_value(e, arg, "expected a (floppy), c (disk) or both, e.g. ca");
+    opt->boot_order = order;
+    return 0;
+}
+
+static int opt_snapshot(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)arg, (void)spec, (void)e;
+    opt->snapshot = true;
+    return 0;
+}
+
+/* -device pc-testdev; isa-debug-exit at 0xf4 is always there, so it is accepted too. */
+static int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (strcmp(arg, "pc-testdev") == 0)
+        opt->pc_testdev = true;
+    else if (strcmp(arg, "isa-debug-exit") != 0 &&
+             strcmp(arg, "isa-debug-exit,iobase=0xf4,iosize=0x4") != 0)
+        return bad_value(e, arg, "only pc-testdev (isa-debug-exit at 0xf4 is always there)");
     return 0;
 }
 
@@ -386,9 +483,28 @@ const CliOptionSpec cli_option_table[] = {
     {"--vga", NULL, opt_flag, 'v', "print the VGA text screen when the VM stops"},
     {"-nographic", NULL, opt_flag, 0, "accepted: the console is always the terminal"},
     {"-display", "none", opt_display, 0, "accepted: the console is always the terminal"},
-    {"--trace", "exits|stats|exits,stats", opt_trace, 0,
+    {"-kernel", "FILE", opt_kernel, 'k',
+     "boot a kernel instead of FILE: Linux bzImage (boot protocol\n"
+     "2.06+), multiboot v1 (ELF or a.out kludge) or ELF32, entered in\n"
+     "32-bit protected mode as its format says"},
+    {"-initrd", "F[ ARGS][,F...]", opt_kernel, 'i',
+     "multiboot modules (each with its string), or Linux's initrd"},
+    {"-append", "CMDLINE", opt_kernel, 'a', "the kernel command line"},
+    {"-drive", "file=F[,format=raw|qcow2][,if=floppy|ide][,index=0|1][,snapshot=on]", opt_drive,
+     'd', "a disk for the built-in BIOS (int 13h); without FILE the BIOS\n"
+     "boots (POST, then int 19h); with --boot-sector FILE the sector\n"
+     "starts at once with the BIOS and disks there"},
+    {"-fda", "F", opt_drive, 'f', "the first floppy disk (-drive file=F,if=floppy)"},
+    {"-hda", "F", opt_drive, 'h', "the first hard disk (-drive file=F,if=ide)"},
+    {"-boot", "a|c|ac|ca", opt_boot, 0, "boot order of int 19h (default ac: floppy, then disk)"},
+    {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
+    {"-device", "pc-testdev", opt_device, 0,
+     "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
+     "at 0xff000000), as kvm-unit-tests use it"},
+    {"--trace", "exits|stats|bios[,...]", opt_trace, 0,
      "exits: one line per VM exit on stderr; stats: at the end,\n"
-     "exits per reason with share and handling time on stderr"},
+     "exits per reason with share and handling time on stderr;\n"
+     "bios: one line per BIOS call, unsupported ones counted"},
     {"-monitor, --monitor", "stdio|unix:PATH[,server,nowait]|none", opt_monitor, 0,
      "the QEMU-style monitor: on the console (Ctrl-A c switches\n"
      "between it and the serial port; from a pipe, commands come from\n"
@@ -488,6 +604,13 @@ static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, siz
         if (r != 0)
             return r < 0 ? -1 : 1;
     }
+    if (opt->kernel && opt->command == CMD_RUN) {
+        if (num_operands > 0)
+            return fail(err, err_size, "run -kernel takes no FILE (got '%s')", operands[0]);
+        return 0;
+    }
+    if (opt->num_drives && num_operands == 0 && opt->command == CMD_RUN && !opt->file_option)
+        return 0;   /* the BIOS boots the disks */
     if (opt->file_option && opt->command != CMD_DEMO) {
         if (num_operands > 0)
             return fail(err, err_size, "%s names the image: no other FILE (%s)",
@@ -523,6 +646,21 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb)
         return fail(err, err_size, "--magic-break stops the VM: it needs a --monitor or -gdb "
                     "to continue it");
+    if (opt->kernel && (opt->kind != IMAGE_FLAT || opt->load_set || opt->entry_set))
+        return fail(err, err_size, "-kernel starts the kernel as its format says: no "
+                    "--boot-sector, --rom, -bios, --load or --entry");
+    if (opt->num_drives && opt->kernel)
+        return fail(err, err_size, "disks are read by the BIOS: -kernel boots without it");
+    if (opt->num_drives && (opt->kind == IMAGE_ROM || (opt->file && opt->kind == IMAGE_FLAT)))
+        return fail(err, err_size, "disks need the built-in BIOS: boot them alone, or with "
+                    "--boot-sector FILE (a flat binary or --rom runs without it)");
+    if (opt->command == CMD_DEMO && (opt->num_drives || opt->kernel))
+        return fail(err, err_size, "demos take no disks or -kernel");
+    if ((opt->initrd || opt->append) && !opt->kernel)
+        return fail(err, err_size, "-initrd and -append need a -kernel");
+    if (opt->command == CMD_DIFF && (opt->kernel || opt->num_drives || opt->pc_testdev))
+        return fail(err, err_size, "diff runs flat binaries, boot sectors and firmware: no "
+                    "-kernel, disks or -device");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector, --rom or -bios");
     if (opt->command == CMD_DEMO && strcmp(opt->file, "hello") != 0 && strcmp(opt->file, "add") != 0)
@@ -598,6 +736,8 @@ void cli_print_usage(FILE *out)
 {
     fputs(
         "Usage: scratchvm run [options] FILE     run a bare-metal x86 program in a VM\n"
+        "       scratchvm run [options] -kernel FILE [-initrd FILES] [-append CMDLINE]\n"
+        "       scratchvm run [options] -fda|-hda|-drive DISK   boot disks with the BIOS\n"
         "       scratchvm demo hello|add [options]\n"
         "       scratchvm diff [--step] [options] FILE\n"
         "                                        run FILE on kvm and sim in lockstep and show\n"

@@ -27,6 +27,19 @@ typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
 
 #define CLI_MAX_REGS 32
+#define CLI_MAX_DRIVES 4
+
+typedef enum { DRIVE_IF_IDE, DRIVE_IF_FLOPPY } DriveInterface;
+
+/* One disk: -drive file=F[,format=raw|qcow2][,if=floppy|ide][,index=N][,snapshot=on],
+ * -fda F or -hda F. */
+typedef struct {
+    const char *file;         /* points into argv, or into CliOptions.drive_args */
+    int format;               /* BlockFormat: 0 auto */
+    DriveInterface iface;
+    int index;                /* -1: the next free one */
+    bool snapshot;
+} CliDrive;
 
 typedef struct {
     int index;        /* which struct kvm_regs field, see cli_reg_names */
@@ -59,6 +72,16 @@ typedef struct {
     bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;
+    const char *kernel;       /* -kernel FILE (then FILE operand is not used) */
+    const char *initrd;       /* -initrd FILE[ ARGS][,FILE[ ARGS]...] */
+    const char *append;       /* -append CMDLINE */
+    CliDrive drives[CLI_MAX_DRIVES];
+    int num_drives;
+    char drive_args[CLI_MAX_DRIVES][512];   /* -drive strings, cut at commas */
+    const char *boot_order;   /* -boot a|c|order=...: "ac" by default */
+    bool snapshot;            /* -snapshot: every disk writes to a temporary overlay */
+    bool pc_testdev;          /* -device pc-testdev */
+    bool trace_bios;          /* --trace bios: one line per BIOS call, and the unsupported */
     /* -no-shutdown: when the guest ends (halt with IF=0, triple fault, internal error),
      * stop the vCPU and keep the VMM (and its monitor) running, as QEMU does. */
     bool no_shutdown;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
 #include "kvm/backend.h"
 
 #define VGA_CRTC_REGS 25
@@ -95,7 +96,8 @@ VgaDevice *vga_create(void)
     if (!vga)
         goto fail;
     vga->vram = malloc(VGA_TEXT_SIZE);
-    if (!vga->vram)
+    vga->graphics = calloc(1, VGA_GRAPHICS_SIZE);
+    if (!vga->vram || !vga->graphics)
         goto fail_vga;
     for (size_t i = 0; i < VGA_TEXT_SIZE; i += 2) {
         vga->vram[i] = ' ';
@@ -107,6 +109,8 @@ VgaDevice *vga_create(void)
     return vga;
 
 fail_vga:
+    free(vga->vram);
+    free(vga->graphics);
     free(vga);
 fail:
     hv_fail(ENOMEM, "vga: out of memory");
@@ -118,7 +122,26 @@ void vga_destroy(VgaDevice *vga)
     if (!vga)
         return;
     free(vga->vram);
+    free(vga->graphics);
     free(vga);
+}
+
+int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque)
+{
+    VgaDevice *vga = opaque;
+    return dev_memory_read(vga->graphics, VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, addr, size, value);
+}
+
+int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
+{
+    VgaDevice *vga = opaque;
+    return dev_memory_write(vga->graphics, VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, addr, size,
+                            value);
+}
+
+void vga_clear_graphics(VgaDevice *vga)
+{
+    memset(vga->graphics, 0, VGA_GRAPHICS_SIZE);
 }
 
 static bool vga_mmio_size_ok(uint8_t size)

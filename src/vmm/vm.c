@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kvm/backend.h"
+#include "vmm/bios.h"
 #include "vmm/paging.h"
 
 #define KIB 1024ull
@@ -75,6 +76,7 @@ static int register_devices(SimpleVM *svm)
            "isa-debug-exit"),
         IO(DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
            "debugcon"),
+        IO(FW_CFG_PORT_SELECTOR, 2, fw_cfg_io_read, fw_cfg_io_write, svm->fw_cfg, "fw_cfg"),
     };
 #undef IO
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
@@ -85,8 +87,13 @@ static int register_devices(SimpleVM *svm)
     const MmioHandler vga = {.base = VGA_TEXT_BASE, .length = VGA_TEXT_SIZE,
                              .read = vga_mmio_read, .write = vga_mmio_write,
                              .opaque = svm->vga, .name = "vga-text"};
+    const MmioHandler gfx = {.base = VGA_GRAPHICS_BASE, .length = VGA_GRAPHICS_SIZE,
+                             .read = vga_graphics_mmio_read, .write = vga_graphics_mmio_write,
+                             .opaque = svm->vga, .name = "vga-graphics"};
     int r = mmio_bus_register(svm->mmio_bus, &vga);
-    return r < 0 ? hv_fail(r, "cannot register the VGA text window") : 0;
+    if (r == 0)
+        r = mmio_bus_register(svm->mmio_bus, &gfx);
+    return r < 0 ? hv_fail(r, "cannot register the VGA windows") : 0;
 }
 
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
@@ -123,7 +130,9 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
     svm->vga = vga_create();
     svm->debug_exit = debug_exit_create(STDOUT_FILENO);
-    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit) {
+    svm->fw_cfg = fw_cfg_create(memory_bytes, 1);
+    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit ||
+        !svm->fw_cfg) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
@@ -142,26 +151,37 @@ fail:
     return NULL;
 }
 
+int vm_add_pc_testdev(SimpleVM *svm)
+{
+    if (!svm)
+        return hv_fail(EINVAL, "vm_add_pc_testdev: no VM");
+    if (svm->testdev)
+        return hv_fail(EEXIST, "pc-testdev is already there");
+    if (!(svm->testdev = pc_testdev_create()))
+        return -ENOMEM;
+    const IoPortHandler io[] = {
+        {.base = PC_TESTDEV_IOPORT, .length = 5, .read = pc_testdev_io_read,
+         .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev"},
+        {.base = PC_TESTDEV_IRQ_PORT, .length = PC_TESTDEV_IRQS, .read = pc_testdev_io_read,
+         .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev-irq"},
+    };
+    for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+        int r = io_bus_register(svm->io_bus, &io[i]);
+        if (r < 0)
+            return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
+    }
+    const MmioHandler mem = {.base = PC_TESTDEV_IOMEM, .length = PC_TESTDEV_IOMEM_SIZE,
+                             .read = pc_testdev_mmio_read, .write = pc_testdev_mmio_write,
+                             .opaque = svm->testdev, .name = "pc-testdev-iomem"};
+    int r = mmio_bus_register(svm->mmio_bus, &mem);
+    return r < 0 ? hv_fail(r, "cannot register the pc-testdev I/O memory") : 0;
+}
+
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
 {
     if (!svm || len > SIZE_MAX)
         return NULL;
     return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
-}
-
-int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
-{
-    if (!svm || (!code && size))
-        return hv_fail(EINVAL, "vm_load_code: bad arguments");
-    if (addr + size < addr || addr + size > svm->ram_size)
-        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " do not fit in %zu bytes of RAM", size,
-                       addr, svm->ram_size);
-    uint8_t *dst = vm_guest_ram(svm, addr, size);
-    if (!dst)
-        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " overlap the VGA window 0x%x-0x%x",
-                       size, addr, VM_VGA_HOLE_START, VM_VGA_HOLE_END - 1);
-    memcpy(dst, code, size);
-    return 0;
 }
 
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
@@ -794,6 +814,9 @@ void vm_destroy(SimpleVM *svm)
     serial_destroy(svm->serial);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
+    vm_bios_destroy(svm->bios);
+    fw_cfg_destroy(svm->fw_cfg);
+    pc_testdev_destroy(svm->testdev);
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)

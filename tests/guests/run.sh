@@ -821,6 +821,80 @@ t_trace_stats() {
     end
 }
 
+BIOSCALLS='equip 0220\nmem 027f\ne820 0000\n len 0009\n type 0001\ne820 0009\n len 0000\n type 0002\ne820 000f\n len 0001\n type 0002\ne820 0010\n len 00f0\n type 0001\ne801 3c00\n88 3c00\na20 0001\nmodel 00fc\nmode 5003\nnodisk 01ff\nunsup 86ff\nunsup 86ff\n'
+
+# The built-in BIOS: calls from a boot sector, and a game-like boot sector (mode 3, keys
+# through int 16h, ticks through int 1Ah, its own sectors through int 13h) booted from a
+# floppy, a hard disk and a qcow2 image over a raw base (qemu-img checks it afterwards).
+t_bios() {
+    begin bios-calls
+    vm run --boot-sector "$G/bioscalls.bin"
+    expect_status 3; expect_out "$BIOSCALLS"; expect_no_err
+    end
+    begin bios-trace
+    vm run --trace bios --boot-sector "$G/bioscalls.bin"
+    expect_status 3; expect_err_has "bios int 14h ax=0000 -> ax=8600 cf=1 unsupported"
+    expect_err_has "bios: 14 calls, 2 unsupported"
+    end
+    local screen='\n\n          BIOS GAME - type, q quits: hi!\ndisk says hello\n'
+    begin bios-game-fda
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    vm_in 'hi!q' run --vga -fda "$TMP/game.img"
+    expect_status 33; expect_no_err
+    head -c 200 "$TMP/out" | grep -q '^          BIOS GAME - type, q quits: hi!$' || differ "no title and keys on the screen: $(show "$TMP/out")"
+    grep -q '^disk says hello$' "$TMP/out" || differ "sector 2 not shown"
+    cmp -s <(head -c 1024 "$G/biosgame.bin") <(head -c 1024 "$TMP/game.img") || differ "sectors 1-2 changed"
+    [ "$(od -An -tx1 -j1024 -N1 "$TMP/game.img" | tr -d ' ')" = 2a ] || differ "score sector not written"
+    end
+    begin bios-game-hda-snapshot
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    vm_in 'q' run -snapshot -hda "$TMP/game.img"
+    expect_status 33; expect_out 'game over\n'
+    cmp -s "$G/biosgame.bin" "$TMP/game.img" || differ "-snapshot wrote to the image"
+    end
+    begin bios-boot-sector-with-disk
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    head -c 512 "$G/biosgame.bin" >"$TMP/sector.bin"
+    vm_in 'q' run --boot-sector "$TMP/sector.bin" -hda "$TMP/game.img"
+    expect_status 33; expect_out 'game over\n'   # DL = 80h: its sectors come from the disk
+    end
+    begin bios-no-boot-device
+    head -c 512 /dev/zero >"$TMP/blank.img"
+    vm run -hda "$TMP/blank.img"
+    expect_status 0; expect_err_has "No bootable device"
+    end
+    begin bios-game-qcow2-backing
+    if command -v qemu-img >/dev/null; then
+        cp "$G/biosgame.bin" "$TMP/base.img"
+        rm -f "$TMP/top.qcow2"
+        (cd "$TMP" && qemu-img create -q -f qcow2 -b base.img -F raw top.qcow2)
+        vm_in 'xyq' run --vga -drive file="$TMP/top.qcow2",format=qcow2,if=floppy
+        expect_status 33
+        grep -q 'quits: xy$' "$TMP/out" || differ "keys not echoed: $(show "$TMP/out")"
+        [ "$SKIPPING" = 1 ] || qemu-img check -q "$TMP/top.qcow2" || differ "qemu-img check failed"
+        cmp -s "$G/biosgame.bin" "$TMP/base.img" || differ "the backing file was written"
+        [ "$SKIPPING" = 1 ] || { qemu-img convert -O raw "$TMP/top.qcow2" "$TMP/top.raw" &&
+            [ "$(od -An -tx1 -j1024 -N1 "$TMP/top.raw" | tr -d ' ')" = 2a ]; } || differ "score not in the overlay"
+    else
+        echo "skip bios-game-qcow2-backing: qemu-img not installed"
+    fi
+    end
+}
+
+# -kernel: the loader's errors on the command line (the entry itself: tests/unit/test_loader).
+t_kernel() {
+    begin kernel-not-a-kernel
+    vm run -kernel "$G/hello.bin"
+    expect_status 6; expect_err_has "not a kernel"
+    end
+    begin kernel-memtest-too-little-ram
+    if [ -r /boot/memtest86+ia32.bin ]; then
+        vm run -m 1M -kernel /boot/memtest86+ia32.bin
+        expect_status 6; expect_err_has "Linux kernel needs RAM"
+    fi
+    end
+}
+
 # gdb_session SOCKET RUN-ARGS...: `scratchvm run -S -gdb unix:SOCKET RUN-ARGS` in the
 # background (the current backend; stdout and stderr to $TMP/out and $TMP/err), then gdb in
 # batch mode connected to it running the commands of $TMP/cmds.gdb (output in $TMP/gdb);
@@ -1003,6 +1077,7 @@ t_logs() {
 . "$HERE/hostile.sh"
 
 backend_tests() {
+    t_bios; t_kernel
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
@@ -1109,7 +1184,8 @@ usage missing-argument-short 2 run "$G/hello.bin" -m
 SAYS="'-Zq'" usage unknown-short-option-in-group 2 run -Zq "$G/hello.bin"
 SAYS="'-Zq'" usage unknown-short-option-after-file 2 run "$G/hello.bin" -Zq
 # QEMU's options that scratchvm does not have are named whole, never split into letters.
-SAYS="unknown option '-hda'" usage qemu-option-unknown 2 run -hda "$G/hello.bin"
+SAYS="unknown option '-hdb'" usage qemu-option-unknown 2 run -hdb "$G/hello.bin"
+usage disk-too-small 6 run -hda "$G/hello.bin"
 SAYS="-monitor needs an argument" usage qemu-monitor-no-argument 2 run "$G/hello.bin" -monitor
 SAYS="-monitor onitor" usage qemu-monitor-not-m 2 run -monitor onitor "$G/hello.bin"
 SAYS="-m 1T: too large: guest RAM is at most 3G" usage memory-1T 2 run -m 1T "$G/hello.bin"
@@ -1147,6 +1223,15 @@ usage diff-with-accel 2 diff --accel sim "$G/hello.bin"
 usage step-without-diff 2 run --step "$G/hello.bin"
 usage diff-without-file 2 diff
 usage info-with-argument 2 info extra
+usage initrd-without-kernel 2 run -initrd x "$G/hello.bin"
+usage kernel-and-file 2 run -kernel "$G/hello.bin" "$G/hello.bin"
+usage kernel-and-disk 2 run -kernel "$G/hello.bin" -hda "$G/hello.bin"
+usage disk-with-flat 2 run -hda "$G/hello.bin" "$G/hello.bin"
+usage drive-bad-key 2 run -drive file=x,cache=none
+usage drive-no-file 2 run -drive format=raw
+usage drive-bad-format 2 run -drive file=x,format=vmdk
+usage bad-boot-order 2 run -boot d -hda "$G/hello.bin"
+SAYS="No such file" usage drive-missing-file 4 run -hda "$TMP/no-such.img"
 # -accel tcg is QEMU's software CPU: the sim backend here.
 begin qemu-accel-tcg
 timeout 10 "$SVM" run -accel tcg --trace exits "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
