@@ -371,6 +371,30 @@ int qemu_cmd_info_tlb(QemuMonitor *mon) { return page_tables(mon, true); }
 
 /* ---- info ept, info vmcs ------------------------------------------------------------- */
 
+/* Where host address `hva` lies, in words a monitor client may see: an offset into the
+ * VM's RAM or firmware image, else into the memory slot that holds it, else "-". Never the
+ * address itself: it would tell a client the host's address layout (issue 15, item 8). */
+static void host_place(const SimpleVM *svm, uint64_t hva, char *buf, size_t size)
+{
+    uint64_t ram = (uint64_t)(uintptr_t)svm->ram, rom = (uint64_t)(uintptr_t)svm->rom;
+    if (svm->ram && hva - ram < svm->ram_size) {
+        snprintf(buf, size, "ram+0x%" PRIx64, hva - ram);
+        return;
+    }
+    if (svm->rom && hva - rom < svm->rom_size) {
+        snprintf(buf, size, "rom+0x%" PRIx64, hva - rom);
+        return;
+    }
+    for (int i = 0; i < svm->vm->num_regions; i++) {
+        const KvmUserspaceMemoryRegion *m = &svm->vm->memory_regions[i];
+        if (hva - m->userspace_addr < m->memory_size) {
+            snprintf(buf, size, "slot%u+0x%" PRIx64, m->slot, (uint64_t)(hva - m->userspace_addr));
+            return;
+        }
+    }
+    snprintf(buf, size, "-");
+}
+
 /* info ept: consecutive EPT leaves with the same permissions, memory type and page size
  * that map consecutive host addresses, as one line each. */
 typedef struct {
@@ -385,12 +409,14 @@ static void ept_flush(EptRanges *r)
     if (!r->open)
         return;
     static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
-    say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host 0x%" PRIx64 "\n",
+    char place[48];
+    host_place(r->mon->vm, r->hpa, place, sizeof(place));
+    say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host %s\n",
         r->gpa, r->end - 1, r->attr & EPT_READ ? 'r' : '-', r->attr & EPT_WRITE ? 'w' : '-',
         r->attr & EPT_EXECUTE ? 'x' : '-',
         types[(r->attr & EPT_MEMORY_TYPE_MASK) >> EPT_MEMORY_TYPE_SHIFT],
         r->size == EPT_PAGE_SIZE_1G ? "1G" : r->size == EPT_PAGE_SIZE_2M ? "2M" : "4K", r->pages,
-        r->hpa);
+        place);
     r->open = false;
 }
 
@@ -432,8 +458,10 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     KvmVm *vm = mon->vm->vm;
     if (mon->vm->ept) {
         bool paused = pause_vcpu(mon);
-        say(mon, "EPTP 0x%" PRIx64 ", %zu tables\n", ept_pointer(mon->vm->ept),
-            ept_table_count(mon->vm->ept));
+        /* EPTP's PML4 address is a host address in the sim: only its low 12 bits, which
+         * say how the tables are walked (memory type, walk length, A/D), are shown. */
+        say(mon, "EPTP 0x%03" PRIx64 " (PML4 address not shown), %zu tables\n",
+            (uint64_t)(ept_pointer(mon->vm->ept) & 0xFFFu), ept_table_count(mon->vm->ept));
         EptRanges r = {.mon = mon};
         ept_walk(&r, mon->vm->ept->pml4, 3, 0);
         ept_flush(&r);
@@ -442,14 +470,16 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     }
     say(mon, "The host kernel (kvm.ko) builds and owns the real EPT from these memory slots;\n"
              "user space cannot read it.\n");
-    say(mon, "slot guest-physical range                   size         flags     host address\n");
+    say(mon, "slot guest-physical range                   size         flags     memory\n");
     for (int i = 0; i < vm->num_regions; i++) {
         const KvmUserspaceMemoryRegion *m = &vm->memory_regions[i];
-        say(mon, "%4u %016llx-%016llx %#-12llx %-9s 0x%llx\n", m->slot, m->guest_phys_addr,
+        char place[48];
+        host_place(mon->vm, m->userspace_addr, place, sizeof(place));
+        say(mon, "%4u %016llx-%016llx %#-12llx %-9s %s\n", m->slot, m->guest_phys_addr,
             m->guest_phys_addr + m->memory_size - 1, m->memory_size,
             m->flags & KVM_MEM_READONLY ? "ro" : m->flags & KVM_MEM_LOG_DIRTY_PAGES ? "rw,dirty"
                                                                                     : "rw",
-            m->userspace_addr);
+            place);
     }
     return 0;
 }
