@@ -188,10 +188,23 @@ t_hostile_long_monitor_line() {
     end
 }
 
+# Item 9: a 7-byte scan of every port (xor dx,dx; in al,dx; inc dx; jnz; hlt) logs the
+# first 16 ports and one summary line, not 65,520 lines.
+t_hostile_port_scan() {
+    image port-scan '\x31\xd2\xec\x42\x75\xfc\xf4'
+    begin port-scan-log-bounded
+    vm run "$TMP/port-scan.bin"
+    expect_status 0
+    [ "$(wc -l <"$TMP/err")" = 17 ] || differ "$(wc -l <"$TMP/err") lines on stderr, expected 17"
+    expect_err_has 'warning: 65520 unhandled port accesses to 65520 ports in all (the first 16 ports were logged)'
+    end
+}
+
 t_hostile() {
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit
     t_hostile_stalled_stdout
     t_hostile_long_monitor_line
+    t_hostile_port_scan
 }
