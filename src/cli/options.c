@@ -77,6 +77,36 @@ int cli_parse_size(const char *s, uint64_t *bytes)
     return 0;
 }
 
+int cli_parse_seconds(const char *s, uint64_t *ms)
+{
+    /* Digits, then at most three decimals: "10", "0.5", "2.250". No exponent, no sign. */
+    uint64_t whole = 0, frac = 0;
+    unsigned places = 0;
+    const char *p = s;
+    if (!*p || *p == '.')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (uint64_t)(*p - '0');
+        if (whole > 1000000)
+            return -1;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (++places > 3)
+                return -1;
+            frac = frac * 10 + (uint64_t)(*p - '0');
+        }
+        if (places == 0)
+            return -1;
+    }
+    if (*p)
+        return -1;
+    for (; places < 3; places++)
+        frac *= 10;
+    *ms = whole * 1000 + frac;
+    return *ms > 1000000ull * 1000 ? -1 : 0;
+}
+
 void cli_entry_to_cs_ip(uint64_t entry, uint16_t *cs, uint16_t *ip)
 {
     *cs = (uint16_t)((entry >> 4) & 0xF000);
@@ -116,7 +146,7 @@ static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_siz
 
 enum {
     OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR,
+    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_MAX_INSNS, OPT_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -131,6 +161,8 @@ static const struct option long_options[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"accel", required_argument, NULL, OPT_ACCEL},
     {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
+    {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"monitor", required_argument, NULL, OPT_MONITOR},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
@@ -222,6 +254,16 @@ static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size
         if (cli_parse_number(arg, &v) < 0 || v == 0)
             return fail(err, err_size, "--max-exits %s: expected a positive number", arg);
         opt->max_exits = v;
+        return 0;
+    case OPT_MAX_INSNS:
+        if (cli_parse_number(arg, &v) < 0 || v == 0)
+            return fail(err, err_size, "--max-insns %s: expected a positive number", arg);
+        opt->max_insns = v;
+        return 0;
+    case OPT_TIMEOUT:
+        if (cli_parse_seconds(arg, &opt->timeout_ms) < 0 || opt->timeout_ms == 0)
+            return fail(err, err_size, "--timeout %s: expected seconds, such as 10 or 0.5 "
+                        "(at least 0.001, at most 1000000)", arg);
         return 0;
     case 'h':
         return 1;
@@ -373,6 +415,9 @@ void cli_print_usage(FILE *out)
         "  --accel kvm|sim|auto   the kernel under the VM: Linux KVM, the software model of\n"
         "                         VT-x, or KVM when usable (default auto)\n"
         "  --max-exits N          stop after N VM exits\n"
+        "  --max-insns N          stop after N guest instructions (sim only: the software\n"
+        "                         backend counts them; an exception delivery counts as one)\n"
+        "  --timeout S            stop after S seconds of wall-clock time (e.g. 10 or 0.5)\n"
         "  -h, --help             show this help\n"
         "\n"
         "Devices: 16550A UART at 0x3F8, VGA text at 0xB8000 (cursor at 0x3D4/0x3D5),\n"
@@ -388,6 +433,7 @@ void cli_print_usage(FILE *out)
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"
         "8 VM cannot be created (e.g. no accelerator); 10 guest triple fault; 12 invalid guest\n"
-        "state or internal error; 14 --max-exits reached; 16 host error; 128+N on signal N.\n",
+        "state or internal error; 14 --max-exits reached; 16 host error; 18 --max-insns\n"
+        "reached; 20 --timeout reached; 128+N on signal N.\n",
         out);
 }

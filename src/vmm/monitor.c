@@ -805,7 +805,8 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
         return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",
                          why == VM_STOP_DEBUG_EXIT ? "debug exit" :
                          why == VM_STOP_SHUTDOWN ? "triple fault" :
-                         why == VM_STOP_MAX_EXITS ? "--max-exits" : "error", where);
+                         why == VM_STOP_MAX_EXITS ? "--max-exits" :
+                         why == VM_STOP_MAX_INSNS ? "--max-insns" : "error", where);
     }
 }
 

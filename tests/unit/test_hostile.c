@@ -276,6 +276,39 @@ static void test_aliased_tables_bounded(void **state)
     vm_destroy(svm);
 }
 
+/* ---- item 10: an instruction limit (sim) ---- */
+
+/* Ten NOPs and a HLT with a limit of 5: the run stops after exactly 5 instructions, as a
+ * VMX-preemption-timer exit in the VMCS, and again at once while the limit stands; without
+ * the limit it goes on to the HLT. KVM has no instruction count: -ENOTSUP. */
+static void test_instruction_limit(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    uint8_t code[11];
+    memset(code, 0x90, 10);
+    code[10] = 0xF4;
+    SimpleVM *svm = vm_with(b, code, sizeof(code));
+    if (b != HV_BACKEND_SIM) {
+        assert_int_equal(kvm_vcpu_set_instruction_limit(svm->vcpu, 5), -ENOTSUP);
+        assert_int_equal(kvm_vcpu_instructions_retired(svm->vcpu), 0);
+        vm_destroy(svm);
+        return;
+    }
+    assert_int_equal(kvm_vcpu_set_instruction_limit(svm->vcpu, 5), 0);
+    assert_int_equal(vm_run(svm), -ETIME);
+    assert_int_equal(svm->stop_reason, VM_STOP_MAX_INSNS);
+    assert_int_equal(svm->vcpu->regs.rip, 5);
+    assert_int_equal(kvm_vcpu_instructions_retired(svm->vcpu), 5);
+    assert_int_equal(kvm_vcpu_vmcs(svm->vcpu)->exit.reason & 0xFFFF, EXIT_REASON_PREEMPTION_TIMER);
+    assert_int_equal(vm_run(svm), -ETIME);
+    assert_int_equal(svm->vcpu->regs.rip, 5);
+    assert_int_equal(kvm_vcpu_set_instruction_limit(svm->vcpu, 0), 0);
+    assert_int_equal(vm_run(svm), 0);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    assert_int_equal(svm->vcpu->regs.rip, 11);
+    vm_destroy(svm);
+}
+
 /* ---- item 5: a stalled output fd ---- */
 
 static void *cancel_later(void *arg)
@@ -329,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_access_straddling_ram_and_mmio),
         cmocka_unit_test(test_self_referencing_pml4),
         cmocka_unit_test(test_aliased_tables_bounded),
+        cmocka_unit_test(test_instruction_limit),
     };
     const struct CMUnitTest devices[] = {
         cmocka_unit_test(test_serial_output_full_blocking_pipe),
