@@ -124,12 +124,30 @@ check-asan:
 	@echo "== tests built with -fsanitize=address,undefined =="
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-one
 
-# The public header alone is enough: exactly the command the README promises.
+# The public header alone is enough: exactly the command the README promises, for the
+# README's example and for a program that uses every name of the seed header
+# ($(SHARED_DIR)/seed/hypervisor_sim.h), which runs on each backend (kvm when usable, and
+# sim, chosen by pointing SCRATCHVM_KVM_DEVICE nowhere). A compiler warning fails it too.
+API_PROGS := example seed_names
 check-api: $(LIB)
-	$(CC) -std=c17 -Iinclude tests/api/example.c $(LIB) -o $(BUILD)/api-example
+	@for p in $(API_PROGS); do \
+	  echo "cc -std=c17 -Iinclude tests/api/$$p.c $(LIB) -o $(BUILD)/api-$$p"; \
+	  $(CC) -std=c17 -Iinclude tests/api/$$p.c $(LIB) -o $(BUILD)/api-$$p 2>$(BUILD)/api-$$p.cc || \
+	    { cat $(BUILD)/api-$$p.cc; echo "api: $$p: FAILED to compile"; exit 1; }; \
+	  if [ -s $(BUILD)/api-$$p.cc ]; then cat $(BUILD)/api-$$p.cc; \
+	    echo "api: $$p: FAILED: the compiler warned"; exit 1; fi; \
+	done
 	@$(BUILD)/api-example; status=$$?; \
-	  if [ $$status -eq 77 ]; then echo "api: skipped"; elif [ $$status -ne 0 ]; then \
-	    echo "api: FAILED"; exit 1; else echo "api: ok"; fi
+	  if [ $$status -eq 77 ]; then echo "api: example: skipped"; elif [ $$status -ne 0 ]; then \
+	    echo "api: example: FAILED"; exit 1; else echo "api: example: ok"; fi
+	@for dev in "" /nonexistent; do \
+	  SCRATCHVM_KVM_DEVICE=$$dev $(BUILD)/api-seed_names >$(BUILD)/api-seed_names.log 2>&1; \
+	  status=$$?; backend=$$(sed -n 's/^backend: //p' $(BUILD)/api-seed_names.log); \
+	  if [ $$status -eq 77 ]; then echo "api: seed names: skipped: $$(tail -n1 $(BUILD)/api-seed_names.log)"; \
+	  elif [ $$status -ne 0 ]; then cat $(BUILD)/api-seed_names.log; \
+	    echo "api: seed names [$$backend]: FAILED"; exit 1; \
+	  else echo "api: seed names [$$backend]: ok"; fi; \
+	done
 
 # Everything builds warning-free with clang too.
 check-clang:

@@ -11,6 +11,16 @@
  * Conventions: functions return 0 or a negative errno, or NULL on failure; after a
  * failure hv_last_error() holds a one-line message for the caller to print. Nothing here
  * exits the process.
+ *
+ * The seed contract (../shared/seed/hypervisor_sim.h): every type, field, enumerator,
+ * macro and function it names exists here with its meaning; tests/api/seed_names.c uses
+ * them all. Where a project type is richer, the seed's fields come first in the seed's
+ * order (HypervisorInfo, CpuVirtCaps, VMCS) or are added beside the project's
+ * (IoPortHandler.port/size, MmioHandler.size, QemuMonitor.vm/vcpus/..._handlers). Kept
+ * on purpose, by DESIGN.md's convention: the device handlers (serial_io_read,
+ * vga_mmio_read, ..., IoPortHandler.read) return 0 or -errno where the seed returns bool,
+ * port values are 32-bit, and vm_handle_io / qemu_cmd_* return int where the seed's
+ * return void. KvmRun.io.direction has Linux's values (KVM_EXIT_IO_OUT is 1).
  */
 #ifndef HYPERVISOR_SIM_H
 #define HYPERVISOR_SIM_H
@@ -50,12 +60,17 @@ void hv_set_log_level(HvLogLevel max_level);
 typedef enum {
     HYPERVISOR_TYPE_1,      /* bare metal: the hypervisor is the host OS */
     HYPERVISOR_TYPE_2,      /* hosted: runs as a program on a host OS */
-    HYPERVISOR_TYPE_HYBRID, /* a host OS kernel turned hypervisor (KVM) */
+    HYPERVISOR_KVM,         /* hybrid ("type 1.5"): a host OS kernel turned hypervisor */
+    HYPERVISOR_TYPE_HYBRID = HYPERVISOR_KVM,   /* the same, by what it is */
 } HypervisorType;
 
+/* The seed's fields first, in the seed's order; then the project's. */
 typedef struct {
     const char *name;
     HypervisorType type;
+    bool requires_host_os;        /* runs on (or inside) a general-purpose host OS */
+    bool hardware_virt_required;  /* cannot run guests without VT-x / AMD-V */
+    const char *examples;         /* products of this kind, e.g. "ESXi, Xen, Hyper-V" */
     const char *vendor;
     const char *description;
 } HypervisorInfo;
@@ -81,6 +96,14 @@ typedef struct {
 } KvmCapValue;
 
 typedef struct {
+    /* The seed's view: true only when known supported (CAP_YES below); false when absent
+     * or unknown. */
+    bool vmx_supported;           /* Intel VT-x: vmx == CAP_YES */
+    bool svm_supported;           /* AMD-V: svm == CAP_YES */
+    bool ept_supported;           /* Extended Page Tables: ept == CAP_YES */
+    bool npt_supported;           /* AMD nested page tables: npt == CAP_YES */
+    bool unrestricted_guest;      /* VT-x runs real mode unpaged: unrestricted == CAP_YES */
+
     char vendor[13];              /* CPUID.0 vendor string */
     char brand[49];               /* CPUID.80000002h-4h */
     bool hypervisor_present;      /* CPUID.1:ECX[31] */
@@ -89,7 +112,7 @@ typedef struct {
     CapState svm;                 /* CPUID.80000001h:ECX[2] */
     CapState npt;                 /* CPUID.8000000Ah:EDX[0], SVM CPUs only */
     CapState ept;                 /* IA32_VMX_PROCBASED_CTLS2 allowed-1 bit 1 */
-    CapState unrestricted_guest;  /* IA32_VMX_PROCBASED_CTLS2 allowed-1 bit 7 */
+    CapState unrestricted;        /* unrestricted guest: IA32_VMX_PROCBASED_CTLS2 allowed-1 bit 7 */
     char msr_status[96];          /* why EPT/UG are unknown, when they are */
 
     bool kvm_present;             /* /dev/kvm exists */
@@ -186,9 +209,41 @@ typedef struct {
     uint32_t access_rights;   /* VMX format: type, S, DPL, P, AVL, L, D/B, G, unusable (16) */
 } VmcsSegment;
 
-/* The readable view of a VMCS. vmcs_read/vmcs_write (software backend) address the same
- * fields by their SDM encodings. */
+/* The readable view of a VMCS. vmcs_read/vmcs_write (software backend) address the
+ * fields of guest, host, control and exit by their SDM encodings.
+ *
+ * The struct starts with the seed's flat view, in the seed's order and types (so a
+ * program written against the seed reads them at the seed's offsets): a copy of the
+ * fields below, which vmcs_update_seed_view() refreshes; the sim backend calls it after
+ * every VM exit, so kvm_vcpu_vmcs(vcpu)->exit_reason is the last exit's reason. */
 typedef struct {
+    uint64_t guest_cr0;
+    uint64_t guest_cr3;
+    uint64_t guest_cr4;
+    uint64_t guest_rip;
+    uint64_t guest_rsp;
+    uint64_t guest_rflags;
+    uint16_t guest_cs;            /* selectors */
+    uint16_t guest_ss;
+    uint16_t guest_ds;
+    uint16_t guest_es;
+    uint64_t guest_cs_base;
+    uint64_t guest_ss_base;
+    uint64_t host_cr0;
+    uint64_t host_cr3;
+    uint64_t host_cr4;
+    uint64_t host_rip;
+    uint64_t host_rsp;
+    uint32_t pin_based_controls;
+    uint32_t proc_based_controls;     /* primary processor-based controls */
+    uint32_t proc_based_controls2;    /* secondary */
+    uint64_t ept_pointer;
+    uint32_t exit_controls;
+    uint32_t exit_reason;             /* the full 32-bit field: basic reason in bits 15:0 */
+    uint64_t exit_qualification;
+    uint32_t entry_controls;
+    uint64_t entry_interrupt_info;    /* VM-entry interruption-information field */
+
     struct {
         uint64_t cr0, cr3, cr4, dr7;
         uint64_t rsp, rip, rflags;
@@ -266,6 +321,9 @@ int vmcs_read(const VMCS *vmcs, uint32_t encoding, uint64_t *value);
  * 64-bit field (encoding | 1). Fails with -EINVAL and VM-instruction error 12 for an
  * unsupported encoding, 13 for a VM-exit information field (read-only). */
 int vmcs_write(VMCS *vmcs, uint32_t encoding, uint64_t value);
+/* Copies guest, host, control and exit fields into the seed's flat view at the start of
+ * the struct. */
+void vmcs_update_seed_view(VMCS *vmcs);
 /* "GUEST_RIP" for VMCS_GUEST_RIP (the same name for a 64-bit field's high half), or NULL
  * when the encoding names no supported field. */
 const char *vmcs_field_name(uint32_t encoding);
@@ -313,6 +371,7 @@ typedef struct KvmVm {
     struct KvmVm *next;
     struct KvmVcpu *vcpus;
     struct HvMapping *mappings;   /* memory the library mapped for regions */
+    struct SimpleVM *owner;       /* the SimpleVM built on this VM (vm_create), or NULL */
 } KvmVm;
 
 typedef struct KvmVcpu {
@@ -569,22 +628,30 @@ typedef int (*IoWriteFn)(uint16_t port, uint8_t size, uint32_t value, void *opaq
 typedef int (*MmioReadFn)(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
 typedef int (*MmioWriteFn)(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
 
+/* The handler types keep the project's convention (0 or -errno, DESIGN.md) where the
+ * seed's return bool: the device functions below (serial_io_read, ...) follow them. */
 typedef struct {
     uint16_t base;
-    uint16_t length;   /* ports [base, base + length) */
+    uint16_t length;   /* ports [base, base + length); 0: the seed's [port, port + size) */
     IoReadFn read;     /* NULL: reads as all ones */
     IoWriteFn write;   /* NULL: writes are dropped */
     void *opaque;
     const char *name;
+    /* The seed's names for the range (initialize by name: .base/.length or .port/.size).
+     * The bus fills both pairs in what it lists (io_bus_handlers); size is 0 for a range
+     * of more than 255 ports. */
+    uint16_t port;
+    uint8_t size;
 } IoPortHandler;
 
 typedef struct {
     uint64_t base;
-    uint64_t length;
+    uint64_t length;   /* bytes [base, base + length); 0: the seed's size */
     MmioReadFn read;
     MmioWriteFn write;
     void *opaque;
     const char *name;
+    uint64_t size;     /* the seed's name for length; the bus fills both */
 } MmioHandler;
 
 typedef struct IoBus IoBus;
@@ -595,6 +662,9 @@ void io_bus_destroy(IoBus *bus);
 /* Copies *h; -EEXIST when the range overlaps one already registered, -EINVAL when empty
  * or past port 0xFFFF. */
 int io_bus_register(IoBus *bus, const IoPortHandler *h);
+/* The handlers registered, sorted by first port (length filled in): valid until the next
+ * registration. *count gets how many. */
+IoPortHandler *io_bus_handlers(IoBus *bus, size_t *count);
 /* Unknown ports read as all ones and drop writes; both are counted. */
 int io_bus_in(IoBus *bus, uint16_t port, uint8_t size, uint32_t *value);
 int io_bus_out(IoBus *bus, uint16_t port, uint8_t size, uint32_t value);
@@ -603,6 +673,7 @@ uint64_t io_bus_unhandled_count(const IoBus *bus);
 MmioBus *mmio_bus_create(void);
 void mmio_bus_destroy(MmioBus *bus);
 int mmio_bus_register(MmioBus *bus, const MmioHandler *h);
+MmioHandler *mmio_bus_handlers(MmioBus *bus, size_t *count);
 int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value);
 int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value);
 uint64_t mmio_bus_unhandled_count(const MmioBus *bus);
@@ -700,7 +771,16 @@ struct SimpleVM;
  * instructions) and resume it. Nothing typed can crash or hang the VMM: a bad command is
  * a one-line error. */
 typedef struct QemuMonitor {
-    struct SimpleVM *vm;
+    struct SimpleVM *svm;         /* the VM it inspects and controls */
+    /* The seed's view of the VM, refreshed before each command: its KVM VM, its vCPUs
+     * and the handlers on its buses (pointers into the VM; read them, do not free them). */
+    KvmVm *vm;
+    struct KvmVcpu **vcpus;
+    size_t num_vcpus;
+    IoPortHandler *io_handlers;
+    size_t num_io_handlers;
+    MmioHandler *mmio_handlers;
+    size_t num_mmio_handlers;
     FILE *out;
     bool quit_requested;          /* `quit` was given: the VM has ended, the front end ends */
     char default_format;          /* x/xp: the last format and size given (QEMU keeps them) */
@@ -708,6 +788,12 @@ typedef struct QemuMonitor {
 } QemuMonitor;
 
 QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);
+/* The seed's form: the monitor of the SimpleVM that `vm` belongs to (vm_create made it);
+ * NULL with an error for a KvmVm made by hand. qemu_monitor_create(x) picks this one when
+ * x is a KvmVm * (C11 _Generic), so seed programs and project code both call it by name. */
+QemuMonitor *qemu_monitor_create_kvm(KvmVm *vm);
+#define qemu_monitor_create(vm) \
+    _Generic((vm), KvmVm *: qemu_monitor_create_kvm, default: (qemu_monitor_create))(vm)
 void qemu_monitor_destroy(QemuMonitor *mon);
 /* Executes one command line ("info registers", "x /4xb 0x7c00", ...) and writes the
  * answer to `out`. 0, or a negative errno after a one-line error on `out` (-ENOENT for

@@ -1,7 +1,6 @@
 /* Command-line parsing for scratchvm. Pure: no I/O except cli_print_usage. */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,19 +28,23 @@ void cli_apply_reg(KvmRegs *regs, const CliRegSetting *r)
 int cli_parse_number(const char *s, uint64_t *value)
 {
     if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
-        return -1;
+        return -EINVAL;
     int base = 10;
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         base = 16;
         s += 2;
         if (!isxdigit((unsigned char)*s))
-            return -1;
+            return -EINVAL;
     }
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, base);
-    if (errno || *end)
-        return -1;
+    if (*end)
+        return -EINVAL;
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (errno)
+        return -EINVAL;
     *value = v;
     return 0;
 }
@@ -49,19 +52,19 @@ int cli_parse_number(const char *s, uint64_t *value)
 int cli_parse_size(const char *s, uint64_t *bytes)
 {
     if (!s || !isdigit((unsigned char)*s))
-        return -1;
+        return -EINVAL;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -1;
+    bool too_big = errno == ERANGE;
     uint64_t unit = 1ull << 20;   /* a bare number is MiB, as in QEMU */
     if (*end) {
         switch (toupper((unsigned char)*end)) {
         case 'K': unit = 1ull << 10; break;
         case 'M': unit = 1ull << 20; break;
         case 'G': unit = 1ull << 30; break;
-        default: return -1;
+        case 'T': unit = 1ull << 40; break;
+        default: return -EINVAL;
         }
         end++;
         if (*end == 'i')
@@ -69,10 +72,10 @@ int cli_parse_size(const char *s, uint64_t *bytes)
         if (*end == 'B' || *end == 'b')
             end++;
         if (*end)
-            return -1;
+            return -EINVAL;
     }
-    if (v > UINT64_MAX / unit)
-        return -1;
+    if (too_big || v > UINT64_MAX / unit)
+        return -ERANGE;
     *bytes = v * unit;
     return 0;
 }
@@ -123,153 +126,367 @@ static int fail(char *err, size_t size, const char *fmt, ...)
     return -1;
 }
 
-static int parse_reg(const char *arg, CliOptions *opt, char *err, size_t err_size)
+/* "OPTION ARG: why", naming the option as the user spelled it. */
+static int bad_value(CliError *e, const char *arg, const char *why)
 {
+    return fail(e->buf, e->size, "%s %s: %s", e->spelled, arg, why);
+}
+
+/* ---- the handlers: one per kind of option, in the order of the table ---- */
+
+static int opt_memory(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    const char *size = strncmp(arg, "size=", 5) == 0 ? arg + 5 : arg;   /* QEMU's -m size=N */
+    int r = cli_parse_size(size, &opt->memory);
+    if (r == -ERANGE || (r == 0 && opt->memory > VM_MAX_RAM))
+        return bad_value(e, arg, "too large: guest RAM is at most 3G (64K to 3G)");
+    if (r < 0)
+        return bad_value(e, arg, "expected a size such as 16M, 512K or 1G");
+    if (opt->memory < VM_MIN_RAM)
+        return bad_value(e, arg, "too small: guest RAM is at least 64K (64K to 3G)");
+    if (opt->memory % 4096)
+        return bad_value(e, arg, "guest RAM is a multiple of 4K (64K to 3G)");
+    return 0;
+}
+
+static int opt_address(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    uint64_t v;
+    if (cli_parse_number(arg, &v) < 0)
+        return bad_value(e, arg, "expected an address (decimal or 0x...)");
+    if (spec->value == 'l') {
+        opt->load_addr = v;
+        opt->load_set = true;
+        return 0;
+    }
+    if (v >= 0x100000)
+        return bad_value(e, arg, "a real-mode entry must be below 1 MiB");
+    opt->entry = v;
+    opt->entry_set = true;
+    return 0;
+}
+
+static int opt_kind(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)arg, (void)e;
+    opt->kind = (ImageKind)spec->value;
+    return 0;
+}
+
+/* -bios FILE: QEMU names the firmware image with the option, so FILE is the image. */
+static int opt_bios(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (opt->bios_file)
+        return bad_value(e, arg, "only one -bios");
+    opt->bios_file = arg;
+    opt->kind = IMAGE_ROM;
+    return 0;
+}
+
+static int opt_reg(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
     const char *eq = strchr(arg, '=');
     if (!eq)
-        return fail(err, err_size, "--reg %s: expected NAME=VALUE", arg);
+        return bad_value(e, arg, "expected NAME=VALUE");
     if (opt->num_regs == CLI_MAX_REGS)
-        return fail(err, err_size, "--reg: at most %d settings", CLI_MAX_REGS);
+        return fail(e->buf, e->size, "%s: at most %d settings", e->spelled, CLI_MAX_REGS);
     size_t len = (size_t)(eq - arg);
     for (int i = 0; cli_reg_names[i]; i++) {
         if (strlen(cli_reg_names[i]) == len && strncasecmp(arg, cli_reg_names[i], len) == 0) {
             uint64_t v;
-            if (cli_parse_number(eq + 1, &v) < 0)
-                return fail(err, err_size, "--reg %s: '%s' is not a number", arg, eq + 1);
+            int r = cli_parse_number(eq + 1, &v);
+            if (r == -ERANGE)
+                return fail(e->buf, e->size, "%s %s: '%s' is out of range (64 bits at most)",
+                            e->spelled, arg, eq + 1);
+            if (r < 0)
+                return fail(e->buf, e->size, "%s %s: '%s' is not a number", e->spelled, arg,
+                            eq + 1);
             opt->regs[opt->num_regs++] = (CliRegSetting){i, v};
             return 0;
         }
     }
-    return fail(err, err_size, "--reg %.*s: unknown register (rax..rdx, rsi, rdi, rsp, rbp, "
-                "r8..r15, rip, rflags)", (int)len, arg);
+    return fail(e->buf, e->size, "%s %.*s: unknown register (rax..rdx, rsi, rdi, rsp, rbp, "
+                "r8..r15, rip, rflags)", e->spelled, (int)len, arg);
 }
 
-enum {
-    OPT_LOAD = 256, OPT_ENTRY, OPT_BOOT_SECTOR, OPT_ROM, OPT_REG, OPT_SERIAL, OPT_VGA,
-    OPT_TRACE, OPT_ACCEL, OPT_MAX_EXITS, OPT_MONITOR, OPT_MAX_INSNS, OPT_TIMEOUT,
-};
-
-static const struct option long_options[] = {
-    {"memory", required_argument, NULL, 'm'},
-    {"load", required_argument, NULL, OPT_LOAD},
-    {"entry", required_argument, NULL, OPT_ENTRY},
-    {"boot-sector", no_argument, NULL, OPT_BOOT_SECTOR},
-    {"rom", no_argument, NULL, OPT_ROM},
-    {"reg", required_argument, NULL, OPT_REG},
-    {"serial", required_argument, NULL, OPT_SERIAL},
-    {"vga", no_argument, NULL, OPT_VGA},
-    {"trace", required_argument, NULL, OPT_TRACE},
-    {"accel", required_argument, NULL, OPT_ACCEL},
-    {"max-exits", required_argument, NULL, OPT_MAX_EXITS},
-    {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"monitor", required_argument, NULL, OPT_MONITOR},
-    {"paused", no_argument, NULL, 'S'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
-};
-
-/* One option of run/demo; 1 when it was --help. */
-static int parse_option(int c, const char *arg, CliOptions *opt, char *err, size_t err_size)
+static int opt_serial(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
-    uint64_t v;
-    switch (c) {
-    case 'm':
-        if (cli_parse_size(arg, &opt->memory) < 0)
-            return fail(err, err_size, "-m %s: expected a size such as 16M, 512K or 1G", arg);
-        if (opt->memory < VM_MIN_RAM || opt->memory > VM_MAX_RAM || opt->memory % 4096)
-            return fail(err, err_size, "-m %s: memory must be a multiple of 4K from 64K to 3G", arg);
-        return 0;
-    case OPT_LOAD:
-        if (cli_parse_number(arg, &opt->load_addr) < 0)
-            return fail(err, err_size, "--load %s: expected an address (decimal or 0x...)", arg);
-        opt->load_set = true;
-        return 0;
-    case OPT_ENTRY:
-        if (cli_parse_number(arg, &opt->entry) < 0)
-            return fail(err, err_size, "--entry %s: expected an address (decimal or 0x...)", arg);
-        if (opt->entry >= 0x100000)
-            return fail(err, err_size, "--entry %s: a real-mode entry must be below 1 MiB", arg);
-        opt->entry_set = true;
-        return 0;
-    case OPT_BOOT_SECTOR:
-        opt->kind = IMAGE_BOOT_SECTOR;
-        return 0;
-    case OPT_ROM:
-        opt->kind = IMAGE_ROM;
-        return 0;
-    case OPT_REG:
-        return parse_reg(arg, opt, err, err_size);
-    case OPT_SERIAL:
-        if (strcmp(arg, "stdio") == 0) {
-            opt->serial = SERIAL_STDIO;
-        } else if (strcmp(arg, "none") == 0) {
-            opt->serial = SERIAL_NONE;
-        } else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
-            opt->serial = SERIAL_FILE;
-            opt->serial_path = arg + 5;
-        } else {
-            return fail(err, err_size, "--serial %s: expected stdio, file:PATH or none", arg);
-        }
-        return 0;
-    case OPT_VGA:
-        opt->vga = true;
-        return 0;
-    case OPT_TRACE:
-        if (strcmp(arg, "exits") == 0) {
-            opt->trace_exits = true;
-        } else if (strcmp(arg, "stats") == 0) {
-            opt->trace_stats = true;
-        } else if (strcmp(arg, "exits,stats") == 0 || strcmp(arg, "stats,exits") == 0) {
-            opt->trace_exits = opt->trace_stats = true;
-        } else {
-            return fail(err, err_size, "--trace %s: expected exits, stats or exits,stats", arg);
-        }
-        return 0;
-    case OPT_MONITOR:
-        if (strcmp(arg, "stdio") == 0) {
-            opt->monitor = MONITOR_STDIO;
-        } else if (strncmp(arg, "unix:", 5) == 0 && arg[5]) {
-            opt->monitor = MONITOR_UNIX;
-            opt->monitor_path = arg + 5;
-        } else {
-            return fail(err, err_size, "--monitor %s: expected stdio or unix:PATH", arg);
-        }
-        return 0;
-    case 'S':
-        opt->paused = true;
-        return 0;
-    case OPT_ACCEL:
-        if (strcmp(arg, "kvm") == 0)
-            opt->accel = HV_BACKEND_KVM;
-        else if (strcmp(arg, "sim") == 0)
-            opt->accel = HV_BACKEND_SIM;
-        else if (strcmp(arg, "auto") == 0)
-            opt->accel = HV_BACKEND_AUTO;
-        else
-            return fail(err, err_size, "--accel %s: expected kvm, sim or auto", arg);
-        return 0;
-    case OPT_MAX_EXITS:
-        if (cli_parse_number(arg, &v) < 0 || v == 0)
-            return fail(err, err_size, "--max-exits %s: expected a positive number", arg);
-        opt->max_exits = v;
-        return 0;
-    case OPT_MAX_INSNS:
-        if (cli_parse_number(arg, &v) < 0 || v == 0)
-            return fail(err, err_size, "--max-insns %s: expected a positive number", arg);
-        opt->max_insns = v;
-        return 0;
-    case OPT_TIMEOUT:
-        if (cli_parse_seconds(arg, &opt->timeout_ms) < 0 || opt->timeout_ms == 0)
-            return fail(err, err_size, "--timeout %s: expected seconds, such as 10 or 0.5 "
-                        "(at least 0.001, at most 1000000)", arg);
-        return 0;
-    case 'h':
-        return 1;
-    default:
-        return fail(err, err_size, "unknown option (see scratchvm --help)");
+    (void)spec;
+    if (strcmp(arg, "stdio") == 0) {
+        opt->serial = SERIAL_STDIO;
+    } else if (strcmp(arg, "mon:stdio") == 0) {
+        /* QEMU: the serial port and the monitor share the terminal (Ctrl-A c). */
+        opt->serial = SERIAL_STDIO;
+        opt->monitor = MONITOR_STDIO;
+    } else if (strcmp(arg, "none") == 0 || strcmp(arg, "null") == 0) {
+        opt->serial = SERIAL_NONE;
+    } else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
+        opt->serial = SERIAL_FILE;
+        opt->serial_path = arg + 5;
+    } else {
+        return bad_value(e, arg, "expected stdio, mon:stdio, file:PATH or none");
     }
+    return 0;
+}
+
+static int opt_flag(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)arg, (void)e;
+    switch (spec->value) {
+    case 'v': opt->vga = true; break;
+    case 'S': opt->paused = true; break;
+    case 'k': opt->accel = HV_BACKEND_KVM; break;   /* -enable-kvm */
+    case 'r': opt->no_reboot = true; break;
+    case 's': opt->no_shutdown = true; break;
+    default: break;                                  /* accepted, nothing to change */
+    }
+    return 0;
+}
+
+/* -display none is what ScratchVM always does; any other display it does not have. */
+static int opt_display(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)opt, (void)spec;
+    if (strcmp(arg, "none") != 0)
+        return bad_value(e, arg, "only 'none': the console is the terminal (see --vga)");
+    return 0;
+}
+
+static int opt_trace(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (strcmp(arg, "exits") == 0) {
+        opt->trace_exits = true;
+    } else if (strcmp(arg, "stats") == 0) {
+        opt->trace_stats = true;
+    } else if (strcmp(arg, "exits,stats") == 0 || strcmp(arg, "stats,exits") == 0) {
+        opt->trace_exits = opt->trace_stats = true;
+    } else {
+        return bad_value(e, arg, "expected exits, stats or exits,stats");
+    }
+    return 0;
+}
+
+/* Is s, from p on, only QEMU's socket properties that describe what ScratchVM does anyway
+ * (a listening server that does not wait for a client)? */
+static bool server_properties_only(const char *p)
+{
+    static const char *const ok[] = {"server", "server=on", "nowait", "wait=off", NULL};
+    while (*p == ',') {
+        p++;
+        size_t len = strcspn(p, ",");
+        bool known = false;
+        for (int i = 0; ok[i]; i++)
+            known |= strlen(ok[i]) == len && strncmp(p, ok[i], len) == 0;
+        if (!known)
+            return false;
+        p += len;
+    }
+    return *p == '\0';
+}
+
+static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (strcmp(arg, "stdio") == 0) {
+        opt->monitor = MONITOR_STDIO;
+    } else if (strcmp(arg, "none") == 0) {
+        opt->monitor = MONITOR_NONE;
+    } else if (strncmp(arg, "unix:", 5) == 0 && arg[5] && arg[5] != ',') {
+        /* unix:PATH[,server][,nowait]: the path ends at the first comma, as in QEMU. */
+        size_t len = strcspn(arg + 5, ",");
+        if (!server_properties_only(arg + 5 + len))
+            return bad_value(e, arg, "a unix: monitor takes only ,server and ,nowait");
+        if (len >= sizeof(opt->monitor_buf))
+            return bad_value(e, arg, "the path is too long");
+        memcpy(opt->monitor_buf, arg + 5, len);
+        opt->monitor_buf[len] = '\0';
+        opt->monitor = MONITOR_UNIX;
+        opt->monitor_path = opt->monitor_buf;
+    } else {
+        return bad_value(e, arg, "expected stdio, unix:PATH or none");
+    }
+    return 0;
+}
+
+static int opt_accel(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    size_t len = strcspn(arg, ",");   /* QEMU's -accel NAME[,prop=value...] */
+    if (arg[len])
+        return bad_value(e, arg, "accelerator properties are not supported");
+    if (strcmp(arg, "kvm") == 0)
+        opt->accel = HV_BACKEND_KVM;
+    else if (strcmp(arg, "sim") == 0 || strcmp(arg, "tcg") == 0)   /* tcg: QEMU's software CPU */
+        opt->accel = HV_BACKEND_SIM;
+    else if (strcmp(arg, "auto") == 0)
+        opt->accel = HV_BACKEND_AUTO;
+    else
+        return bad_value(e, arg, "expected kvm, sim (or tcg) or auto");
+    return 0;
+}
+
+static int opt_max_exits(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    uint64_t v;
+    if (cli_parse_number(arg, &v) < 0 || v == 0)
+        return bad_value(e, arg, "expected a positive number");
+    opt->max_exits = v;
+    return 0;
+}
+
+static int opt_max_insns(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    uint64_t v;
+    if (cli_parse_number(arg, &v) < 0 || v == 0)
+        return bad_value(e, arg, "expected a positive number");
+    opt->max_insns = v;
+    return 0;
+}
+
+static int opt_timeout(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (cli_parse_seconds(arg, &opt->timeout_ms) < 0 || opt->timeout_ms == 0)
+        return bad_value(e, arg, "expected seconds, such as 10 or 0.5 (at least 0.001, at "
+                         "most 1000000)");
+    return 0;
+}
+
+static int opt_command(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)arg, (void)e;
+    opt->command = (CliCommand)spec->value;
+    return 1;
+}
+
+/* Every option of run and demo, in --help's order. */
+const CliOptionSpec cli_option_table[] = {
+    {"-m, --memory", "SIZE", opt_memory, 0,
+     "guest RAM: 64K to 3G, suffix K, M or G (default 16M;\na bare number is MiB)"},
+    {"--load", "ADDR", opt_address, 'l', "load FILE at guest-physical ADDR (default 0)"},
+    {"--entry", "ADDR", opt_address, 'e',
+     "start at linear ADDR below 1 MiB, as CS = (ADDR >> 4) & 0xF000,\n"
+     "IP = ADDR - CS * 16 (default: the load address)"},
+    {"--boot-sector", NULL, opt_kind, IMAGE_BOOT_SECTOR,
+     "FILE is a 512-byte boot sector (0x55AA signature):\nload it at 0x7C00 and start at 0000:7C00"},
+    {"--rom", NULL, opt_kind, IMAGE_ROM,
+     "FILE is firmware of up to 256 KiB: read-only, ending at 1 MiB\n"
+     "and at 4 GiB; start from the reset vector F000:FFF0"},
+    {"-bios", "FILE", opt_bios, 0, "FILE is the firmware, as --rom FILE (then no other FILE)"},
+    {"--reg", "NAME=VALUE", opt_reg, 0,
+     "set a register before the start (rax..r15, rip, rflags);\nrepeatable"},
+    {"-serial, --serial", "stdio|mon:stdio|file:PATH|none", opt_serial, 0,
+     "where COM1 (0x3F8) goes (default stdio: the terminal;\n"
+     "mon:stdio: the terminal, shared with the monitor)"},
+    {"--vga", NULL, opt_flag, 'v', "print the VGA text screen when the VM stops"},
+    {"-nographic", NULL, opt_flag, 0, "accepted: the console is always the terminal"},
+    {"-display", "none", opt_display, 0, "accepted: the console is always the terminal"},
+    {"--trace", "exits|stats|exits,stats", opt_trace, 0,
+     "exits: one line per VM exit on stderr; stats: at the end,\n"
+     "exits per reason with share and handling time on stderr"},
+    {"-monitor, --monitor", "stdio|unix:PATH[,server,nowait]|none", opt_monitor, 0,
+     "the QEMU-style monitor: on the console (Ctrl-A c switches\n"
+     "between it and the serial port), or on a Unix socket that takes one\n"
+     "command a line and answers in plain text"},
+    {"-S, --paused", NULL, opt_flag, 'S', "start with the vCPU stopped, until the monitor's cont"},
+    {"-no-shutdown", NULL, opt_flag, 's',
+     "accepted; today the VMM still ends with the guest"},
+    {"-no-reboot", NULL, opt_flag, 'r', "a triple fault ends the VM (today it always does)"},
+    {"-accel, --accel", "kvm|sim|tcg|auto", opt_accel, 0,
+     "the kernel under the VM: Linux KVM, the software model of\n"
+     "VT-x (tcg is QEMU's name for it), or KVM when usable (default auto)"},
+    {"-enable-kvm", NULL, opt_flag, 'k', "as -accel kvm"},
+    {"--max-exits", "N", opt_max_exits, 0, "stop after N VM exits"},
+    {"--max-insns", "N", opt_max_insns, 0,
+     "stop after N guest instructions (sim only: the software\n"
+     "backend counts them; an exception delivery counts as one)"},
+    {"--timeout", "S", opt_timeout, 0, "stop after S seconds of wall-clock time (e.g. 10 or 0.5)"},
+    {"-h, --help", NULL, opt_command, CMD_HELP, "show this help"},
+    {"-V, --version", NULL, opt_command, CMD_VERSION, "show the version"},
+    {NULL, NULL, NULL, 0, NULL},
+};
+
+/* Does `name` (dashes stripped, ending at len) appear in the entry's names? */
+static bool spec_has_name(const CliOptionSpec *spec, const char *name, size_t len)
+{
+    for (const char *p = spec->names; *p;) {
+        p += strspn(p, "-, ");
+        size_t n = strcspn(p, ", ");
+        if (n == len && strncmp(p, name, len) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static const CliOptionSpec *find_option(const char *name, size_t len)
+{
+    for (const CliOptionSpec *s = cli_option_table; s->names; s++)
+        if (spec_has_name(s, name, len))
+            return s;
+    return NULL;
+}
+
+/* Parses the options and the operand of run and demo, argv[0] being the command. */
+static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, size_t err_size)
+{
+    const char *operands[2];
+    int num_operands = 0;
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (num_operands < 2)
+                operands[num_operands] = a;
+            num_operands++;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        /* One dash or two, then the whole name: never a group of short options. */
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        size_t len = strcspn(name, "=");
+        const char *inline_arg = name[len] == '=' ? name + len + 1 : NULL;
+        const CliOptionSpec *spec = len ? find_option(name, len) : NULL;
+        char spelled[64];
+        snprintf(spelled, sizeof(spelled), "%.*s", (int)(name - a + len), a);
+        if (!spec)
+            return fail(err, err_size, "unknown option '%s' (see scratchvm --help)", spelled);
+        const char *arg = NULL;
+        if (spec->arg) {
+            if (inline_arg)
+                arg = inline_arg;
+            else if (i + 1 < argc)
+                arg = argv[++i];
+            else
+                return fail(err, err_size, "%s needs an argument (%s)", spelled, spec->arg);
+        } else if (inline_arg) {
+            return fail(err, err_size, "%s takes no argument (see scratchvm --help)", spelled);
+        }
+        CliError e = {err, err_size, spelled};
+        int r = spec->apply(opt, arg, spec, &e);
+        if (r != 0)
+            return r < 0 ? -1 : 1;
+    }
+    if (opt->bios_file && opt->command == CMD_RUN) {
+        if (num_operands > 0)
+            return fail(err, err_size, "-bios names the image: no other FILE (%s)", operands[0]);
+        opt->file = opt->bios_file;
+        return 0;
+    }
+    const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
+    if (num_operands != 1)
+        return fail(err, err_size, "%s%s", what, num_operands > 1 ? " (too many arguments)" : "");
+    opt->file = operands[0];
+    return 0;
 }
 
 static int check_combination(CliOptions *opt, char *err, size_t err_size)
@@ -281,43 +498,15 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->paused && opt->monitor == MONITOR_NONE)
         return fail(err, err_size, "-S starts the VM stopped: it needs a --monitor to continue it");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
-        return fail(err, err_size, "demos are flat binaries: no --boot-sector or --rom");
+        return fail(err, err_size, "demos are flat binaries: no --boot-sector, --rom or -bios");
+    if (opt->command == CMD_DEMO && strcmp(opt->file, "hello") != 0 && strcmp(opt->file, "add") != 0)
+        return fail(err, err_size, "unknown demo '%s': hello or add", opt->file);
     if (!opt->entry_set) {
         if (opt->load_set && opt->load_addr >= 0x100000)
             return fail(err, err_size, "--load above 1 MiB needs an --entry below 1 MiB");
         opt->entry = opt->load_set ? opt->load_addr : 0;
     }
     return 0;
-}
-
-/* The message for getopt_long's ':' (missing argument) or '?' (bad option). `last` is
- * the last argument getopt consumed: the culprit for a long option, but for a short one
- * in a group ("-Zq") the group may not be finished and `last` is an earlier argument, so
- * a short option is named by optopt. glibc sets optopt to 0 for an unknown long option
- * and to the option's value for a long option given an argument it does not take. */
-static int option_error(int c, const char *last, char *err, size_t err_size)
-{
-    bool long_opt = strncmp(last, "--", 2) == 0;
-    if (long_opt && optopt != 0) {
-        /* Is `last` the long option whose value optopt is ("--vga=1", "--help=x")? */
-        size_t len = strcspn(last + 2, "=");
-        for (const struct option *o = long_options; o->name; o++)
-            if (o->val == optopt && strncmp(o->name, last + 2, len) == 0) {
-                if (c == ':')
-                    return fail(err, err_size, "--%s needs an argument", o->name);
-                return fail(err, err_size, "--%s takes no argument (see scratchvm --help)",
-                            o->name);
-            }
-        long_opt = false;   /* no: a short option after it */
-    }
-    if (long_opt || optopt == 0 || optopt > 255) {
-        if (c == ':')
-            return fail(err, err_size, "%s needs an argument", last);
-        return fail(err, err_size, "unknown option '%s' (see scratchvm --help)", last);
-    }
-    if (c == ':')
-        return fail(err, err_size, "-%c needs an argument", optopt);
-    return fail(err, err_size, "unknown option '-%c' (see scratchvm --help)", optopt);
 }
 
 int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size)
@@ -327,11 +516,12 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     if (argc < 2)
         return fail(err, err_size, "missing command (see scratchvm --help)");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0 ||
+        strcmp(cmd, "-help") == 0) {
         opt->command = CMD_HELP;
         return 0;
     }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "-version") == 0) {
         opt->command = CMD_VERSION;
         return 0;
     }
@@ -347,36 +537,33 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
         opt->command = CMD_DEMO;
     else
         return fail(err, err_size, "unknown command '%s' (see scratchvm --help)", cmd);
+    int r = parse_run_args(argc - 1, argv + 1, opt, err, err_size);
+    if (r != 0)
+        return r < 0 ? -1 : 0;   /* 1: --help or --version said what to do */
+    return check_combination(opt, err, err_size);
+}
 
-    /* getopt_long over argv[1..]: options and the one operand in any order. */
-    int sub_argc = argc - 1;
-    char **sub_argv = argv + 1;
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(sub_argc, sub_argv, ":m:hVS", long_options, NULL)) != -1) {
-        if (c == ':' || c == '?')
-            return option_error(c, sub_argv[optind - 1], err, err_size);
-        if (c == 'V') {
-            opt->command = CMD_VERSION;
-            return 0;
+#define HELP_COLUMN 25
+
+/* The table's entries as --help lists them: names and argument, then the text at a
+ * fixed column (on the next line when the names are longer). */
+static void print_option_help(FILE *out)
+{
+    for (const CliOptionSpec *s = cli_option_table; s->names; s++) {
+        if (!s->help)
+            continue;
+        int w = fprintf(out, "  %s%s%s", s->names, s->arg ? " " : "", s->arg ? s->arg : "");
+        if (w > HELP_COLUMN - 1) {
+            fputc('\n', out);
+            w = 0;
         }
-        int r = parse_option(c, optarg, opt, err, err_size);
-        if (r < 0)
-            return -1;
-        if (r == 1) {
-            opt->command = CMD_HELP;
-            return 0;
+        for (const char *line = s->help; *line;) {
+            size_t n = strcspn(line, "\n");
+            fprintf(out, "%*s%.*s\n", HELP_COLUMN - w, "", (int)n, line);
+            w = 0;
+            line += n + (line[n] == '\n');
         }
     }
-    int operands = sub_argc - optind;
-    const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
-    if (operands != 1)
-        return fail(err, err_size, "%s%s", what, operands > 1 ? " (too many arguments)" : "");
-    opt->file = sub_argv[optind];
-    if (opt->command == CMD_DEMO && strcmp(opt->file, "hello") != 0 && strcmp(opt->file, "add") != 0)
-        return fail(err, err_size, "unknown demo '%s': hello or add", opt->file);
-    return check_combination(opt, err, err_size);
 }
 
 void cli_print_usage(FILE *out)
@@ -389,36 +576,11 @@ void cli_print_usage(FILE *out)
         "\n"
         "FILE is a flat binary loaded at 0 and started in real mode at 0000:0000.\n"
         "\n"
-        "Options of run and demo:\n"
-        "  -m, --memory SIZE      guest RAM: 64K to 3G, suffix K, M or G (default 16M;\n"
-        "                         a bare number is MiB)\n"
-        "  --load ADDR            load FILE at guest-physical ADDR (default 0)\n"
-        "  --entry ADDR           start at linear ADDR below 1 MiB, as CS = (ADDR >> 4) & 0xF000,\n"
-        "                         IP = ADDR - CS * 16 (default: the load address)\n"
-        "  --boot-sector          FILE is a 512-byte boot sector (0x55AA signature):\n"
-        "                         load it at 0x7C00 and start at 0000:7C00\n"
-        "  --rom                  FILE is firmware of up to 256 KiB: read-only, ending at 1 MiB\n"
-        "                         and at 4 GiB; start from the reset vector F000:FFF0\n"
-        "  --reg NAME=VALUE       set a register before the start (rax..r15, rip, rflags);\n"
-        "                         repeatable\n"
-        "  --serial stdio|file:PATH|none\n"
-        "                         where COM1 (0x3F8) goes (default stdio: the terminal)\n"
-        "  --vga                  print the VGA text screen when the VM stops\n"
-        "  --trace exits|stats|exits,stats\n"
-        "                         exits: one line per VM exit on stderr; stats: at the end,\n"
-        "                         exits per reason with share and handling time on stderr\n"
-        "  --monitor stdio|unix:PATH\n"
-        "                         the QEMU-style monitor: on the console (Ctrl-A c switches\n"
-        "                         between it and the serial port), or on a Unix socket that\n"
-        "                         takes one command a line and answers in plain text\n"
-        "  -S, --paused           start with the vCPU stopped, until the monitor's cont\n"
-        "  --accel kvm|sim|auto   the kernel under the VM: Linux KVM, the software model of\n"
-        "                         VT-x, or KVM when usable (default auto)\n"
-        "  --max-exits N          stop after N VM exits\n"
-        "  --max-insns N          stop after N guest instructions (sim only: the software\n"
-        "                         backend counts them; an exception delivery counts as one)\n"
-        "  --timeout S            stop after S seconds of wall-clock time (e.g. 10 or 0.5)\n"
-        "  -h, --help             show this help\n"
+        "Options of run and demo (each also with one dash or two, as QEMU's -serial or\n"
+        "--serial; an argument as the next word or after '='):\n",
+        out);
+    print_option_help(out);
+    fputs(
         "\n"
         "Devices: 16550A UART at 0x3F8, VGA text at 0xB8000 (cursor at 0x3D4/0x3D5),\n"
         "isa-debug-exit at 0xF4 (a write of V exits with status (V << 1) | 1), debug console\n"

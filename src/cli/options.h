@@ -52,20 +52,60 @@ typedef struct {
     bool trace_exits;
     bool trace_stats;         /* --trace stats: exit statistics on stderr at the end */
     MonitorMode monitor;
-    const char *monitor_path; /* --monitor unix:PATH */
+    const char *monitor_path; /* --monitor unix:PATH (points into monitor_buf) */
+    char monitor_buf[108];    /* the PATH of unix:PATH[,server,nowait]; sun_path's size */
+    const char *bios_file;    /* -bios FILE: the image, a ROM */
     bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;
     uint64_t max_insns;       /* --max-insns: guest instructions (sim), 0 none */
     uint64_t timeout_ms;      /* --timeout: wall-clock milliseconds, 0 none */
+    /* -no-shutdown: when the guest ends (halt with IF=0, triple fault, internal error),
+     * stop the vCPU and keep the VMM (and its monitor) running, as QEMU does. */
+    bool no_shutdown;
+    /* -no-reboot: a triple fault ends the VM instead of resetting it. Today a triple fault
+     * always ends it, so the flag changes nothing yet; the reset-on-triple-fault path
+     * (without -no-reboot) hooks in at cli.c's VM_STOP_SHUTDOWN handling. */
+    bool no_reboot;
 } CliOptions;
+
+/* One option of run and demo: its spellings, its argument and what it sets. Every name
+ * is accepted with one dash or two (QEMU's "-serial" and the GNU "--serial"), and an
+ * argument either as the next word or after '=' ("--memory=16M"). Adding an option is
+ * one entry of cli_option_table (options.c) and, when it needs one, a handler. */
+typedef struct CliOptionSpec CliOptionSpec;
+
+/* What a handler gets: where to write a one-line error, and the option as the user
+ * wrote it (so messages say "-monitor" or "--monitor" as typed). */
+typedef struct {
+    char *buf;
+    size_t size;
+    const char *spelled;
+} CliError;
+
+/* Applies one option; arg is NULL for a flag. Returns 0, 1 to stop parsing (--help,
+ * --version: the command is set), or -1 with a message in err. */
+typedef int (*CliOptionFn)(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
+                           CliError *err);
+
+struct CliOptionSpec {
+    const char *names;   /* as --help shows them, e.g. "-m, --memory"; ", "-separated */
+    const char *arg;     /* the argument's name in --help; NULL: a flag */
+    CliOptionFn apply;
+    int value;           /* a constant for handlers shared by several options */
+    const char *help;    /* --help text; '\n' starts an indented line; NULL: not listed */
+};
+
+extern const CliOptionSpec cli_option_table[];
 
 /* Parses argv; on a usage error writes a one-line message into err and returns -1. */
 int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size);
 
-/* "16M", "512K", "1G", "64" (MiB, as QEMU's -m) → bytes; -1 when malformed. */
+/* "16M", "512K", "1G", "1T", "64" (MiB, as QEMU's -m) → bytes; -EINVAL when malformed,
+ * -ERANGE when it does not fit in 64 bits. */
 int cli_parse_size(const char *s, uint64_t *bytes);
-/* Decimal or 0x hexadecimal, the whole string; -1 when malformed or out of range. */
+/* Decimal or 0x hexadecimal, the whole string; -EINVAL when malformed, -ERANGE when it
+ * does not fit in 64 bits. */
 int cli_parse_number(const char *s, uint64_t *value);
 /* Seconds with up to three decimals ("10", "0.5") → milliseconds; -1 when malformed or
  * above 1000000 s. */

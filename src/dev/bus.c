@@ -161,15 +161,34 @@ int io_bus_register(IoBus *bus, const IoPortHandler *h)
 {
     if (!bus || !h)
         return -EINVAL;
-    uint32_t base = h->base, end = base + h->length;   /* end is exclusive */
-    if (h->length == 0 || end > 0x10000)
-        return hv_fail(EINVAL, "io bus: bad range %#x+%u for %s", base, h->length,
+    IoPortHandler entry = *h;
+    if (entry.length == 0 && entry.base == 0) {   /* the seed's spelling of the range */
+        entry.base = entry.port;
+        entry.length = entry.size;
+    }
+    uint32_t base = entry.base, end = base + entry.length;   /* end is exclusive */
+    if (entry.length == 0 || end > 0x10000)
+        return hv_fail(EINVAL, "io bus: bad range %#x+%u for %s", base, entry.length,
                        h->name ? h->name : "?");
-    int err = range_insert(&bus->ranges, base, end - 1, h);
+    entry.port = entry.base;
+    entry.size = entry.length <= UINT8_MAX ? (uint8_t)entry.length : 0;
+    int err = range_insert(&bus->ranges, base, end - 1, &entry);
     if (err == -EEXIST)
         return hv_fail(EEXIST, "io bus: ports %#x-%#x of %s overlap a registered range",
                        base, end - 1, h->name ? h->name : "?");
     return err < 0 ? hv_fail(err, "io bus: out of memory") : 0;
+}
+
+IoPortHandler *io_bus_handlers(IoBus *bus, size_t *count)
+{
+    *count = bus ? bus->ranges.count : 0;
+    return bus ? bus->ranges.entries : NULL;
+}
+
+MmioHandler *mmio_bus_handlers(MmioBus *bus, size_t *count)
+{
+    *count = bus ? bus->ranges.count : 0;
+    return bus ? bus->ranges.entries : NULL;
 }
 
 /* Counts an access nobody handles; logs it the first time this port is seen, for the
@@ -276,12 +295,16 @@ int mmio_bus_register(MmioBus *bus, const MmioHandler *h)
 {
     if (!bus || !h)
         return -EINVAL;
-    if (h->length == 0 || h->length - 1 > UINT64_MAX - h->base)
+    MmioHandler entry = *h;
+    if (entry.length == 0)
+        entry.length = entry.size;   /* the seed's spelling */
+    entry.size = entry.length;
+    if (entry.length == 0 || entry.length - 1 > UINT64_MAX - entry.base)
         return hv_fail(EINVAL, "mmio bus: bad range %#llx+%#llx for %s",
-                       (unsigned long long)h->base, (unsigned long long)h->length,
+                       (unsigned long long)entry.base, (unsigned long long)entry.length,
                        h->name ? h->name : "?");
-    uint64_t last = h->base + (h->length - 1);
-    int err = range_insert(&bus->ranges, h->base, last, h);
+    uint64_t last = entry.base + (entry.length - 1);
+    int err = range_insert(&bus->ranges, entry.base, last, &entry);
     if (err == -EEXIST)
         return hv_fail(EEXIST, "mmio bus: %#llx-%#llx of %s overlaps a registered range",
                        (unsigned long long)h->base, (unsigned long long)last,

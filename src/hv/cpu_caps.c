@@ -658,7 +658,7 @@ static void read_vmx_msrs(CpuVirtCaps *c)
     if (vmx_secondary_controls_allowed(procbased) &&
         read_msr(fd, IA32_VMX_PROCBASED_CTLS2, "IA32_VMX_PROCBASED_CTLS2", &procbased2, c) < 0)
         goto out;
-    vmx_decode_secondary_caps(procbased, procbased2, &c->ept, &c->unrestricted_guest);
+    vmx_decode_secondary_caps(procbased, procbased2, &c->ept, &c->unrestricted);
 out:
     close(fd);
 }
@@ -695,7 +695,7 @@ CpuVirtCaps check_cpu_virt_support(void)
 {
     CpuVirtCaps c;
     memset(&c, 0, sizeof(c));
-    c.vmx = c.svm = c.npt = c.ept = c.unrestricted_guest = CAP_UNKNOWN;
+    c.vmx = c.svm = c.npt = c.ept = c.unrestricted = CAP_UNKNOWN;
     c.kvm_api_version = -1;
 
 #ifdef HAVE_X86_CPUID
@@ -705,6 +705,11 @@ CpuVirtCaps check_cpu_virt_support(void)
     snprintf(c.msr_status, sizeof(c.msr_status), "not an x86 CPU");
 #endif
     read_kvm(&c);
+    c.vmx_supported = c.vmx == CAP_YES;
+    c.svm_supported = c.svm == CAP_YES;
+    c.ept_supported = c.ept == CAP_YES;
+    c.npt_supported = c.npt == CAP_YES;
+    c.unrestricted_guest = c.unrestricted == CAP_YES;
     return c;
 }
 
@@ -798,7 +803,7 @@ void print_cpu_virt_caps(FILE *out, const CpuVirtCaps *caps)
                     c->svm != CAP_YES ? "SVM not reported by CPUID"
                                       : "CPUID leaf 8000000Ah not reported");
     print_cap_state(out, "EPT", c->ept, c->msr_status);
-    print_cap_state(out, "unrestricted guest", c->unrestricted_guest, c->msr_status);
+    print_cap_state(out, "unrestricted guest", c->unrestricted, c->msr_status);
 
     fputs("KVM\n", out);
     print_label(out, KVM_DEVICE_PATH);

@@ -4,22 +4,28 @@
 
 #include "hypervisor_sim.h"
 
+/* requires_host_os: the hypervisor runs inside (or as part of) a general-purpose OS that
+ * owns the machine. hardware_virt_required: current releases refuse to run guests without
+ * VT-x / AMD-V (Xen's paravirtual guests and QEMU's TCG need neither). */
 const HypervisorInfo hypervisor_types[] = {
-    {"VMware ESXi", HYPERVISOR_TYPE_1, "Broadcom (VMware)",
-     "bare-metal hypervisor with its own VMkernel; the data-centre standard"},
-    {"Microsoft Hyper-V", HYPERVISOR_TYPE_1, "Microsoft",
-     "bare-metal hypervisor under Windows, which runs in the root partition"},
-    {"Xen", HYPERVISOR_TYPE_1, "Xen Project (Linux Foundation)",
+    {"VMware ESXi", HYPERVISOR_TYPE_1, false, true, "vSphere, VMware Cloud",
+     "Broadcom (VMware)", "bare-metal hypervisor with its own VMkernel; the data-centre standard"},
+    {"Microsoft Hyper-V", HYPERVISOR_TYPE_1, false, true, "Windows Server, Azure, WSL 2",
+     "Microsoft", "bare-metal hypervisor under Windows, which runs in the root partition"},
+    {"Xen", HYPERVISOR_TYPE_1, false, false, "XCP-ng, Citrix Hypervisor, Qubes OS",
+     "Xen Project (Linux Foundation)",
      "bare-metal hypervisor; a privileged Linux domain (dom0) drives the devices"},
-    {"KVM", HYPERVISOR_TYPE_HYBRID, "Linux kernel community",
+    {"KVM", HYPERVISOR_KVM, true, true, "QEMU/KVM, Proxmox VE, OpenStack, Google Compute Engine",
+     "Linux kernel community",
      "Type 1 inside a host kernel: kvm.ko turns Linux itself into the hypervisor"},
-    {"Oracle VirtualBox", HYPERVISOR_TYPE_2, "Oracle",
+    {"Oracle VirtualBox", HYPERVISOR_TYPE_2, true, true, "desktop VMs, Vagrant boxes", "Oracle",
      "hosted hypervisor for desktops, with a kernel driver on the host OS"},
-    {"VMware Workstation", HYPERVISOR_TYPE_2, "Broadcom (VMware)",
-     "hosted hypervisor for Windows and Linux desktops"},
-    {"Parallels Desktop", HYPERVISOR_TYPE_2, "Parallels (Alludo)",
-     "hosted hypervisor for macOS, on Apple's Hypervisor.framework"},
-    {"QEMU (TCG)", HYPERVISOR_TYPE_2, "QEMU project",
+    {"VMware Workstation", HYPERVISOR_TYPE_2, true, true, "Workstation Pro, Fusion (macOS)",
+     "Broadcom (VMware)", "hosted hypervisor for Windows and Linux desktops"},
+    {"Parallels Desktop", HYPERVISOR_TYPE_2, true, true, "Parallels Desktop for Mac",
+     "Parallels (Alludo)", "hosted hypervisor for macOS, on Apple's Hypervisor.framework"},
+    {"QEMU (TCG)", HYPERVISOR_TYPE_2, true, false, "qemu-system-* without KVM, cross-architecture",
+     "QEMU project",
      "emulator without acceleration: a user process translates guest code in software"},
 };
 
@@ -33,7 +39,7 @@ const char *hypervisor_type_name(HypervisorType type)
         return "Type 1";
     case HYPERVISOR_TYPE_2:
         return "Type 2";
-    case HYPERVISOR_TYPE_HYBRID:
+    case HYPERVISOR_KVM:
         return "Hybrid";
     }
     return "unknown";

@@ -615,8 +615,10 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
     return true;
 }
 
+/* After every exit: the registers the VMM sees, and the seed's flat view of the VMCS. */
 static void sim_mirror_out(KvmVcpu *vcpu)
 {
+    vmcs_update_seed_view(&((SimVcpu *)vcpu->backend_data)->vmcs);
     sim_get_regs(vcpu, &vcpu->regs);
     sim_get_sregs(vcpu, &vcpu->sregs);
     vcpu->regs_synced = vcpu->regs;

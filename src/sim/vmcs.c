@@ -827,3 +827,36 @@ uint64_t vmx_cr_qualification(uint8_t cr, uint8_t access, uint8_t gpr, bool lmsw
     }
     return q;
 }
+
+/* The seed's names are a flat copy of the fields VMREAD reads (SDM Vol. 3C Appendix B):
+ * guest state, host state, the execution, exit and entry controls and the exit
+ * information. */
+void vmcs_update_seed_view(VMCS *v)
+{
+    v->guest_cr0 = v->guest.cr0;
+    v->guest_cr3 = v->guest.cr3;
+    v->guest_cr4 = v->guest.cr4;
+    v->guest_rip = v->guest.rip;
+    v->guest_rsp = v->guest.rsp;
+    v->guest_rflags = v->guest.rflags;
+    v->guest_cs = v->guest.cs.selector;
+    v->guest_ss = v->guest.ss.selector;
+    v->guest_ds = v->guest.ds.selector;
+    v->guest_es = v->guest.es.selector;
+    v->guest_cs_base = v->guest.cs.base;
+    v->guest_ss_base = v->guest.ss.base;
+    v->host_cr0 = v->host.cr0;
+    v->host_cr3 = v->host.cr3;
+    v->host_cr4 = v->host.cr4;
+    v->host_rip = v->host.rip;
+    v->host_rsp = v->host.rsp;
+    v->pin_based_controls = v->control.pin_based;
+    v->proc_based_controls = v->control.cpu_based;
+    v->proc_based_controls2 = v->control.secondary;
+    v->ept_pointer = v->control.ept_pointer;
+    v->exit_controls = v->control.exit_controls;
+    v->exit_reason = v->exit.reason;
+    v->exit_qualification = v->exit.qualification;
+    v->entry_controls = v->control.entry_controls;
+    v->entry_interrupt_info = v->control.entry_interruption_info;
+}

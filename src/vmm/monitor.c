@@ -70,7 +70,18 @@ static int fail_line(QemuMonitor *mon, int err, const char *fmt, ...)
     return err;
 }
 
-QemuMonitor *qemu_monitor_create(SimpleVM *vm)
+/* The seed's fields of QemuMonitor: what the VM has now (devices may have been added). */
+static void monitor_refresh_view(QemuMonitor *mon)
+{
+    SimpleVM *vm = mon->svm;
+    mon->vm = vm->vm;
+    mon->vcpus = vm->vcpu ? &vm->vcpu : NULL;
+    mon->num_vcpus = vm->vcpu ? 1 : 0;
+    mon->io_handlers = io_bus_handlers(vm->io_bus, &mon->num_io_handlers);
+    mon->mmio_handlers = mmio_bus_handlers(vm->mmio_bus, &mon->num_mmio_handlers);
+}
+
+QemuMonitor *(qemu_monitor_create)(SimpleVM *vm)
 {
     if (!vm) {
         hv_fail(EINVAL, "qemu_monitor_create: no VM");
@@ -81,17 +92,27 @@ QemuMonitor *qemu_monitor_create(SimpleVM *vm)
         hv_fail(ENOMEM, "out of memory");
         return NULL;
     }
-    mon->vm = vm;
+    mon->svm = vm;
+    monitor_refresh_view(mon);
     mon->out = stdout;
     mon->default_format = 'x';   /* QEMU's defaults for x and xp: hex words */
     mon->default_size = 4;
     return mon;
 }
 
+QemuMonitor *qemu_monitor_create_kvm(KvmVm *vm)
+{
+    if (vm && !vm->owner) {
+        hv_fail(EINVAL, "qemu_monitor_create: this KvmVm belongs to no SimpleVM (vm_create)");
+        return NULL;
+    }
+    return (qemu_monitor_create)(vm ? vm->owner : NULL);
+}
+
 void qemu_monitor_destroy(QemuMonitor *mon)
 {
-    if (mon && mon->vm && mon->vm->monitor == mon)
-        mon->vm->monitor = NULL;
+    if (mon && mon->svm && mon->svm->monitor == mon)
+        mon->svm->monitor = NULL;
     free(mon);
 }
 
@@ -100,20 +121,20 @@ void qemu_monitor_destroy(QemuMonitor *mon)
  * guest already. */
 static bool pause_vcpu(QemuMonitor *mon)
 {
-    return vm_thread_state(mon->vm) == VM_THREAD_RUNNING && vm_thread_pause(mon->vm) == 0;
+    return vm_thread_state(mon->svm) == VM_THREAD_RUNNING && vm_thread_pause(mon->svm) == 0;
 }
 
 static void resume_vcpu(QemuMonitor *mon, bool paused)
 {
     if (paused)
-        vm_thread_resume(mon->vm);
+        vm_thread_resume(mon->svm);
 }
 
 static int read_state(QemuMonitor *mon, KvmRegs *r, KvmSregs *s)
 {
-    int e = kvm_get_regs(mon->vm->vcpu, r);
+    int e = kvm_get_regs(mon->svm->vcpu, r);
     if (e == 0)
-        e = kvm_get_sregs(mon->vm->vcpu, s);
+        e = kvm_get_sregs(mon->svm->vcpu, s);
     return e < 0 ? fail_line(mon, e, "cannot read the vCPU state: %s", hv_last_error()) : 0;
 }
 
@@ -174,7 +195,7 @@ static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s
     FILE *o = out_of(mon);
     uint32_t fl = (uint32_t)r->rflags;
     int cpl = (s->cr0 & CR0_PE) ? s->ss.dpl : 0;   /* QEMU shows SS.DPL as the CPL */
-    int halted = vm_thread_halted(mon->vm);
+    int halted = vm_thread_halted(mon->svm);
     char flags[8] = {
         fl & FL_DF ? 'D' : '-', fl & FL_OF ? 'O' : '-', fl & FL_SF ? 'S' : '-',
         fl & FL_ZF ? 'Z' : '-', fl & FL_AF ? 'A' : '-', fl & FL_PF ? 'P' : '-',
@@ -208,7 +229,7 @@ static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s
     dump_segment(o, "TR", &s->tr, s);
     /* Debug registers: the KVM API of this VMM does not fetch them (KVM_GET_DEBUGREGS);
      * the sim's VMCS has DR7. Nothing here sets breakpoints, so DR0-3 are their reset 0. */
-    const VMCS *vmcs = kvm_vcpu_vmcs(mon->vm->vcpu);
+    const VMCS *vmcs = kvm_vcpu_vmcs(mon->svm->vcpu);
     uint64_t dr6 = 0xFFFF0FF0, dr7 = (vmcs ? vmcs->guest.dr7 : 0) | 0x400;   /* bit 10 reads as 1 */
     if (paging_long_mode(s)) {
         fprintf(o, "GDT=     %016llx %08x\n", s->gdt.base, s->gdt.limit);
@@ -249,7 +270,7 @@ int qemu_cmd_info_status(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    switch (vm_thread_state(mon->vm)) {
+    switch (vm_thread_state(mon->svm)) {
     case VM_THREAD_RUNNING:
         return say(mon, "VM status: running\n");
     case VM_THREAD_PAUSED:
@@ -273,7 +294,7 @@ int qemu_cmd_info_cpus(QemuMonitor *mon)
         return e;
     /* QEMU's layout: the current CPU starred, pc = CS base + EIP. */
     say(mon, "* CPU #0: pc=0x%016llx%s thread_id=%d\n", s.cs.base + r.rip,
-        vm_thread_halted(mon->vm) ? " (halted)" : "", vm_thread_id(mon->vm));
+        vm_thread_halted(mon->svm) ? " (halted)" : "", vm_thread_id(mon->svm));
     return 0;
 }
 
@@ -351,7 +372,7 @@ static int page_tables(QemuMonitor *mon, bool tlb)
             say(mon, "PG disabled\n");
         } else {
             MemRanges m = {.mon = mon};
-            int w = paging_walk(mon->vm->vm, &s, tlb ? tlb_leaf : mem_leaf, &m);
+            int w = paging_walk(mon->svm->vm, &s, tlb ? tlb_leaf : mem_leaf, &m);
             if (!tlb)
                 mem_flush(&m);
             /* A bounded walk says where it stopped, so a short answer is never mistaken
@@ -410,7 +431,7 @@ static void ept_flush(EptRanges *r)
         return;
     static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
     char place[48];
-    host_place(r->mon->vm, r->hpa, place, sizeof(place));
+    host_place(r->mon->svm, r->hpa, place, sizeof(place));
     say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host %s\n",
         r->gpa, r->end - 1, r->attr & EPT_READ ? 'r' : '-', r->attr & EPT_WRITE ? 'w' : '-',
         r->attr & EPT_EXECUTE ? 'x' : '-',
@@ -455,15 +476,15 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    KvmVm *vm = mon->vm->vm;
-    if (mon->vm->ept) {
+    KvmVm *vm = mon->svm->vm;
+    if (mon->svm->ept) {
         bool paused = pause_vcpu(mon);
         /* EPTP's PML4 address is a host address in the sim: only its low 12 bits, which
          * say how the tables are walked (memory type, walk length, A/D), are shown. */
         say(mon, "EPTP 0x%03" PRIx64 " (PML4 address not shown), %zu tables\n",
-            (uint64_t)(ept_pointer(mon->vm->ept) & 0xFFFu), ept_table_count(mon->vm->ept));
+            (uint64_t)(ept_pointer(mon->svm->ept) & 0xFFFu), ept_table_count(mon->svm->ept));
         EptRanges r = {.mon = mon};
-        ept_walk(&r, mon->vm->ept->pml4, 3, 0);
+        ept_walk(&r, mon->svm->ept->pml4, 3, 0);
         ept_flush(&r);
         resume_vcpu(mon, paused);
         return 0;
@@ -474,7 +495,7 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     for (int i = 0; i < vm->num_regions; i++) {
         const KvmUserspaceMemoryRegion *m = &vm->memory_regions[i];
         char place[48];
-        host_place(mon->vm, m->userspace_addr, place, sizeof(place));
+        host_place(mon->svm, m->userspace_addr, place, sizeof(place));
         say(mon, "%4u %016llx-%016llx %#-12llx %-9s %s\n", m->slot, m->guest_phys_addr,
             m->guest_phys_addr + m->memory_size - 1, m->memory_size,
             m->flags & KVM_MEM_READONLY ? "ro" : m->flags & KVM_MEM_LOG_DIRTY_PAGES ? "rw,dirty"
@@ -488,7 +509,7 @@ int qemu_cmd_info_vmcs(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    const VMCS *live = kvm_vcpu_vmcs(mon->vm->vcpu);
+    const VMCS *live = kvm_vcpu_vmcs(mon->svm->vcpu);
     if (!live)
         return fail_line(mon, -ENOTSUP,
                          "info vmcs: on kvm the VMCS belongs to the host kernel and is not "
@@ -591,11 +612,11 @@ int qemu_cmd_info_exits(QemuMonitor *mon)
     bool paused = pause_vcpu(mon);
     VmExitStats *copy = malloc(sizeof(*copy));
     if (copy)
-        *copy = mon->vm->exit_stats;
+        *copy = mon->svm->exit_stats;
     resume_vcpu(mon, paused);
     if (!copy)
         return fail_line(mon, -ENOMEM, "info exits: out of memory");
-    if (kvm_vcpu_vmcs(mon->vm->vcpu))
+    if (kvm_vcpu_vmcs(mon->svm->vcpu))
         exit_table(mon, "VMX basic exit reasons", copy->vmx, VM_EXIT_STATS_VMX,
                    vmx_exit_reason_name);
     exit_table(mon, "KVM_EXIT reasons", copy->kvm, VM_EXIT_STATS_KVM, kvm_exit_reason_name);
@@ -612,12 +633,12 @@ static bool read_guest(QemuMonitor *mon, const KvmSregs *s, uint64_t addr, uint8
 {
     while (len) {
         uint64_t gpa = addr;
-        if (!physical && paging_translate(mon->vm->vm, s, addr, &gpa) < 0)
+        if (!physical && paging_translate(mon->svm->vm, s, addr, &gpa) < 0)
             return false;
         size_t chunk = 4096 - (size_t)(addr & 4095);
         if (chunk > len)
             chunk = len;
-        const uint8_t *p = kvm_guest_ptr(mon->vm->vm, gpa, chunk);
+        const uint8_t *p = kvm_guest_ptr(mon->svm->vm, gpa, chunk);
         if (!p)
             return false;
         memcpy(buf, p, chunk);
@@ -759,16 +780,16 @@ int qemu_cmd_stop(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    if (vm_thread_state(mon->vm) == VM_THREAD_ENDED)
+    if (vm_thread_state(mon->svm) == VM_THREAD_ENDED)
         return ended(mon, "stop");
-    return vm_thread_pause(mon->vm) < 0 ? ended(mon, "stop") : 0;
+    return vm_thread_pause(mon->svm) < 0 ? ended(mon, "stop") : 0;
 }
 
 int qemu_cmd_cont(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    return vm_thread_resume(mon->vm) < 0 ? ended(mon, "cont") : 0;
+    return vm_thread_resume(mon->svm) < 0 ? ended(mon, "cont") : 0;
 }
 
 int qemu_cmd_step(QemuMonitor *mon, unsigned count)
@@ -778,11 +799,11 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
     if (count == 0)
         count = 1;
     VmStopReason why = VM_STOP_NONE;
-    int e = vm_thread_step(mon->vm, count, &why);
+    int e = vm_thread_step(mon->svm, count, &why);
     if (e == -EBUSY)
         return fail_line(mon, e, "step: the VM is running (stop it first)");
     bool stalled = e == -ETIMEDOUT;
-    if (e < 0 && vm_thread_state(mon->vm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
+    if (e < 0 && vm_thread_state(mon->svm) == VM_THREAD_ENDED && why == VM_STOP_NONE)
         return ended(mon, "step");
     KvmRegs r;
     KvmSregs s;
@@ -815,7 +836,7 @@ int qemu_cmd_system_reset(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     bool paused = pause_vcpu(mon);
-    int e = vm_thread_reset(mon->vm);
+    int e = vm_thread_reset(mon->svm);
     resume_vcpu(mon, paused);
     if (e == -ESRCH)
         return ended(mon, "system_reset");
@@ -827,7 +848,7 @@ int qemu_cmd_quit(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     mon->quit_requested = true;
-    vm_thread_quit(mon->vm);
+    vm_thread_quit(mon->svm);
     return 0;
 }
 
@@ -1145,6 +1166,7 @@ int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out)
     FILE *saved = mon->out;
     if (out)
         mon->out = out;
+    monitor_refresh_view(mon);
     /* A private copy: the parsers cut it up. Lines are short; longer ones are refused. */
     char buf[512];
     int e = 0;

@@ -62,22 +62,26 @@ static int map_ram(SimpleVM *svm)
 
 static int register_devices(SimpleVM *svm)
 {
+    /* Named fields: the struct also has the seed's names for the range. */
+#define IO(b, n, r, w, o, label) {.base = b, .length = n, .read = r, .write = w, .opaque = o, .name = label}
     const IoPortHandler io[] = {
-        {COM1_BASE, 8, serial_io_read, serial_io_write, svm->serial, "serial"},
-        {VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"},
-        {VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"},
-        {DEBUG_EXIT_PORT, 4, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
-         "isa-debug-exit"},
-        {DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
-         "debugcon"},
+        IO(COM1_BASE, 8, serial_io_read, serial_io_write, svm->serial, "serial"),
+        IO(VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"),
+        IO(VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"),
+        IO(DEBUG_EXIT_PORT, 4, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
+           "isa-debug-exit"),
+        IO(DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
+           "debugcon"),
     };
+#undef IO
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
         int r = io_bus_register(svm->io_bus, &io[i]);
         if (r < 0)
             return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
     }
-    const MmioHandler vga = {VGA_TEXT_BASE, VGA_TEXT_SIZE, vga_mmio_read, vga_mmio_write,
-                             svm->vga, "vga-text"};
+    const MmioHandler vga = {.base = VGA_TEXT_BASE, .length = VGA_TEXT_SIZE,
+                             .read = vga_mmio_read, .write = vga_mmio_write,
+                             .opaque = svm->vga, .name = "vga-text"};
     int r = mmio_bus_register(svm->mmio_bus, &vga);
     return r < 0 ? hv_fail(r, "cannot register the VGA text window") : 0;
 }
@@ -105,6 +109,7 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
     }
     if (!(svm->kvm = kvm_open_backend(b)) || !(svm->vm = kvm_create_vm(svm->kvm)))
         goto fail;
+    svm->vm->owner = svm;
     if (map_ram(svm) < 0)
         goto fail;
     if (!(svm->vcpu = kvm_create_vcpu(svm->vm, 0)))
@@ -196,8 +201,8 @@ int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
                                               4 * GIB - mapped, mapped, rom)) < 0)
         return r;
     /* Writes to firmware arrive as MMIO writes; like ROM on a PC, they are dropped. */
-    const MmioHandler low = {rom_low, mapped, NULL, NULL, NULL, "rom"};
-    const MmioHandler high = {4 * GIB - mapped, mapped, NULL, NULL, NULL, "rom-high"};
+    const MmioHandler low = {.base = rom_low, .length = mapped, .name = "rom"};
+    const MmioHandler high = {.base = 4 * GIB - mapped, .length = mapped, .name = "rom-high"};
     if ((r = mmio_bus_register(svm->mmio_bus, &low)) < 0 ||
         (r = mmio_bus_register(svm->mmio_bus, &high)) < 0)
         return hv_fail(r, "cannot register the firmware window");

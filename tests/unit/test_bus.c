@@ -447,6 +447,41 @@ static void test_two_buses_independent(void **state)
     io_bus_destroy(b2);
 }
 
+/* The seed's names for a range (port/size, size) register the same range, and the bus
+ * lists its handlers with both spellings filled in. */
+static void test_seed_range_names(void **state)
+{
+    (void)state;
+    Fake a = {0}, b = {0};
+    IoBus *io = io_bus_create();
+    IoPortHandler seed = {.port = 0x3F8, .size = 8, .read = fake_io_read, .opaque = &a};
+    assert_int_equal(io_bus_register(io, &seed), 0);
+    IoPortHandler big = io_range(0x1000, 0x200, &b);
+    assert_int_equal(io_bus_register(io, &big), 0);
+    uint32_t v;
+    assert_int_equal(io_bus_in(io, 0x3FF, 1, &v), 0);
+    assert_int_equal(a.reads, 1);
+    size_t n;
+    IoPortHandler *list = io_bus_handlers(io, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].base, 0x3F8);
+    assert_int_equal(list[0].length, 8);
+    assert_int_equal(list[0].port, 0x3F8);
+    assert_int_equal(list[0].size, 8);
+    assert_int_equal(list[1].port, 0x1000);
+    assert_int_equal(list[1].size, 0);   /* 512 ports: more than the seed's uint8_t */
+    io_bus_destroy(io);
+
+    MmioBus *mmio = mmio_bus_create();
+    MmioHandler m = {.base = 0xB8000, .size = 0x8000, .read = fake_mmio_read, .opaque = &a};
+    assert_int_equal(mmio_bus_register(mmio, &m), 0);
+    MmioHandler *ml = mmio_bus_handlers(mmio, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(ml[0].length, 0x8000);
+    assert_int_equal(ml[0].size, 0x8000);
+    mmio_bus_destroy(mmio);
+}
+
 /* A byte-addressed device that remembers every access's size: for the pieces of an MMIO
  * access of an odd size. */
 typedef struct {
@@ -484,7 +519,7 @@ static void test_mmio_odd_sizes_split(void **state)
     (void)state;
     MmioBus *bus = mmio_bus_create();
     ByteDevice d = {.base = 0xB8000};
-    MmioHandler h = {0xB8000, 16, byte_dev_read, byte_dev_write, &d, "bytes"};
+    MmioHandler h = {.base = 0xB8000, .length = 16, .read = byte_dev_read, .write = byte_dev_write, .opaque = &d, .name = "bytes"};
     assert_int_equal(mmio_bus_register(bus, &h), 0);
     assert_int_equal(mmio_bus_write(bus, 0xB8000, 7, 0x77665544332211ull), 0);
     assert_int_equal(d.n, 3);
@@ -515,6 +550,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_io_adjacent_ranges_allowed),
+        T(test_seed_range_names),
         T(test_io_overlap_refused),
         T(test_io_bad_ranges_refused),
         T(test_io_lookup_at_edges),

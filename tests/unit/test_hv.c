@@ -127,14 +127,20 @@ static void test_cpu_caps_agree_with_cpuinfo(void **state)
         assert_int_equal(c.npt, CAP_YES);
     if (c.vmx != CAP_YES) {
         assert_int_equal(c.ept, CAP_UNKNOWN);
-        assert_int_equal(c.unrestricted_guest, CAP_UNKNOWN);
+        assert_int_equal(c.unrestricted, CAP_UNKNOWN);
         assert_string_equal(c.msr_status, "VMX not reported by CPUID");
     } else if (access("/dev/cpu/0/msr", R_OK) != 0) {
         assert_int_equal(c.ept, CAP_UNKNOWN);
         assert_true(c.msr_status[0] != '\0');
     }
-    if (c.ept == CAP_UNKNOWN || c.unrestricted_guest == CAP_UNKNOWN)
+    if (c.ept == CAP_UNKNOWN || c.unrestricted == CAP_UNKNOWN)
         assert_true(c.msr_status[0] != '\0');
+    /* The seed's booleans: true exactly when known supported. */
+    assert_int_equal(c.vmx_supported, c.vmx == CAP_YES);
+    assert_int_equal(c.svm_supported, c.svm == CAP_YES);
+    assert_int_equal(c.ept_supported, c.ept == CAP_YES);
+    assert_int_equal(c.npt_supported, c.npt == CAP_YES);
+    assert_int_equal(c.unrestricted_guest, c.unrestricted == CAP_YES);
 }
 
 /* Decoding of the VMX capability MSRs, with values shaped like real ones. */
@@ -262,7 +268,7 @@ static void test_report_note_rule(void **state)
     c.hypervisor_present = true;
     strcpy(c.hypervisor_vendor, "KVMKVMKVM");
     c.vmx = c.svm = CAP_NO;
-    c.npt = c.ept = c.unrestricted_guest = CAP_UNKNOWN;
+    c.npt = c.ept = c.unrestricted = CAP_UNKNOWN;
     strcpy(c.msr_status, "VMX not reported by CPUID");
     c.kvm_present = c.kvm_usable = true;
     c.kvm_api_version = 12;

@@ -1,5 +1,6 @@
 /* Unit tests for the scratchvm command line (src/cli/options.c) and console keys. */
 #include <setjmp.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,9 +108,13 @@ static void test_sizes(void **state)
     assert_int_equal(b, 4ull << 20);
     assert_int_equal(cli_parse_size("1MB", &b), 0);
     assert_int_equal(b, 1ull << 20);
-    const char *bad[] = {"", "M", "-1M", "16X", "16MM", "1.5G", " 16M", "99999999999999999999G"};
+    assert_int_equal(cli_parse_size("1T", &b), 0);
+    assert_int_equal(b, 1ull << 40);
+    const char *bad[] = {"", "M", "-1M", "16X", "16MM", "1.5G", " 16M"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(cli_parse_size(bad[i], &b), -1);
+        assert_int_equal(cli_parse_size(bad[i], &b), -EINVAL);
+    assert_int_equal(cli_parse_size("99999999999999999999G", &b), -ERANGE);
+    assert_int_equal(cli_parse_size("99999999999T", &b), -ERANGE);
 }
 
 static void test_numbers(void **state)
@@ -122,9 +127,12 @@ static void test_numbers(void **state)
     assert_int_equal(v, 31744);
     assert_int_equal(cli_parse_number("0xffffffffffffffff", &v), 0);
     assert_true(v == UINT64_MAX);
-    const char *bad[] = {"", "0x", "-1", "+1", "12a", "0x1g", " 1", "0x10000000000000000"};
+    const char *bad[] = {"", "0x", "-1", "+1", "12a", "0x1g", " 1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(cli_parse_number(bad[i], &v), -1);
+        assert_int_equal(cli_parse_number(bad[i], &v), -EINVAL);
+    assert_int_equal(cli_parse_number("0x10000000000000000", &v), -ERANGE);
+    assert_int_equal(cli_parse_number("0x1ffffffffffffffff", &v), -ERANGE);
+    assert_int_equal(cli_parse_number("18446744073709551616", &v), -ERANGE);
 }
 
 static void test_entry_to_cs_ip(void **state)
@@ -150,6 +158,8 @@ static void expect_usage_error(const char *needle, int argc, char **argv)
     CliOptions o;
     char err[256];
     assert_int_equal(cli_parse(argc, argv, &o, err, sizeof(err)), -1);
+    if (!strstr(err, needle))
+        print_error("expected '%s' in: %s\n", needle, err);
     assert_non_null(strstr(err, needle));
     assert_null(strchr(err, '\n'));   /* one line */
 }
@@ -167,17 +177,21 @@ static void test_usage_errors(void **state)
     EXPECT_ERROR("too many", "run", "a", "b");
     EXPECT_ERROR("unknown option '--bogus'", "run", "--bogus", "x");
     EXPECT_ERROR("-m 16X", "run", "-m", "16X", "x");
+    EXPECT_ERROR("too small", "run", "-m", "4K", "x");
     EXPECT_ERROR("64K to 3G", "run", "-m", "4K", "x");
-    EXPECT_ERROR("64K to 3G", "run", "-m", "4G", "x");
-    EXPECT_ERROR("64K to 3G", "run", "-m", "65537K", "x");
+    EXPECT_ERROR("too large: guest RAM is at most 3G", "run", "-m", "4G", "x");
+    EXPECT_ERROR("-m 1T: too large: guest RAM is at most 3G", "run", "-m", "1T", "x");
+    EXPECT_ERROR("too large", "run", "-m", "99999999999999999999", "x");
+    EXPECT_ERROR("multiple of 4K", "run", "-m", "65537K", "x");
     EXPECT_ERROR("needs an argument", "run", "x", "--reg");
     EXPECT_ERROR("unknown register", "run", "--reg", "rzz=1", "x");
     EXPECT_ERROR("NAME=VALUE", "run", "--reg", "rax", "x");
     EXPECT_ERROR("not a number", "run", "--reg", "rax=forty", "x");
+    EXPECT_ERROR("out of range", "run", "--reg", "rax=0x1ffffffffffffffff", "x");
     EXPECT_ERROR("--serial", "run", "--serial", "tcp:1", "x");
     EXPECT_ERROR("--serial", "run", "--serial", "file:", "x");
     EXPECT_ERROR("--trace", "run", "--trace", "everything", "x");
-    EXPECT_ERROR("--accel", "run", "--accel", "tcg", "x");
+    EXPECT_ERROR("--accel", "run", "--accel", "xen", "x");
     EXPECT_ERROR("--max-exits", "run", "--max-exits", "0", "x");
     EXPECT_ERROR("below 1 MiB", "run", "--entry", "0x100000", "x");
     EXPECT_ERROR("--boot-sector", "run", "--boot-sector", "--load", "0", "x");
@@ -189,6 +203,116 @@ static void test_usage_errors(void **state)
     EXPECT_ERROR("--monitor", "run", "--monitor", "unix:", "x");
     EXPECT_ERROR("needs a --monitor", "run", "-S", "x");
     EXPECT_ERROR("needs a --monitor", "run", "--paused", "x");
+}
+
+/* QEMU's single-dash spellings, with QEMU's meaning. */
+static void test_qemu_spellings(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-m", "16M", "-serial", "stdio", "-monitor",
+                           "unix:/tmp/m.sock", "-no-shutdown", "guest.bin"), 0);
+    assert_int_equal(o.memory, 16 << 20);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    assert_int_equal(o.monitor, MONITOR_UNIX);
+    assert_string_equal(o.monitor_path, "/tmp/m.sock");
+    assert_true(o.no_shutdown);
+    assert_false(o.no_reboot);
+    assert_string_equal(o.file, "guest.bin");
+
+    assert_int_equal(PARSE(&o, err, "run", "-monitor", "unix:/tmp/q.sock,server,nowait", "-S",
+                           "-no-reboot", "-nographic", "-display", "none", "x"), 0);
+    assert_string_equal(o.monitor_path, "/tmp/q.sock");
+    assert_true(o.paused);
+    assert_true(o.no_reboot);
+    assert_int_equal(PARSE(&o, err, "run", "-monitor", "unix:/tmp/q.sock,server=on,wait=off",
+                           "x"), 0);
+    assert_string_equal(o.monitor_path, "/tmp/q.sock");
+    assert_int_equal(PARSE(&o, err, "run", "-accel", "tcg", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_SIM);
+    assert_int_equal(PARSE(&o, err, "run", "-accel", "kvm", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_KVM);
+    assert_int_equal(PARSE(&o, err, "run", "-enable-kvm", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_KVM);
+    assert_int_equal(PARSE(&o, err, "run", "-bios", "rom.bin"), 0);
+    assert_int_equal(o.kind, IMAGE_ROM);
+    assert_string_equal(o.file, "rom.bin");
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "mon:stdio", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    assert_int_equal(o.monitor, MONITOR_STDIO);
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "null", "-monitor", "none", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_NONE);
+    assert_int_equal(o.monitor, MONITOR_NONE);
+    /* Every name with one dash or two, and an argument after '=' too. */
+    assert_int_equal(PARSE(&o, err, "run", "-memory", "2M", "--serial=none", "-vga", "x"), 0);
+    assert_int_equal(o.memory, 2 << 20);
+    assert_int_equal(o.serial, SERIAL_NONE);
+    assert_true(o.vga);
+    assert_int_equal(PARSE(&o, err, "run", "-m", "size=32M", "x"), 0);
+    assert_int_equal(o.memory, 32 << 20);
+    /* "--" ends the options: a file may start with a dash. */
+    assert_int_equal(PARSE(&o, err, "run", "--", "-odd.bin"), 0);
+    assert_string_equal(o.file, "-odd.bin");
+}
+
+/* An option the parser does not know is one error naming it, whole. */
+static void test_unknown_options_are_named(void **state)
+{
+    (void)state;
+    EXPECT_ERROR("unknown option '-hda'", "run", "-hda", "disk.img");
+    EXPECT_ERROR("unknown option '-hda'", "run", "x", "-hda", "disk.img");
+    EXPECT_ERROR("unknown option '-Zq'", "run", "-Zq", "x");
+    EXPECT_ERROR("unknown option '-Sm'", "run", "-Sm", "x");   /* no groups of letters */
+    EXPECT_ERROR("unknown option '-monitorx'", "run", "-monitorx", "stdio", "x");
+    EXPECT_ERROR("unknown option '--bogus'", "run", "--bogus=1", "x");
+    EXPECT_ERROR("unknown option '---m'", "run", "---m", "1M", "x");
+    EXPECT_ERROR("-monitor needs an argument", "run", "x", "-monitor");
+    EXPECT_ERROR("--vga takes no argument", "run", "--vga=1", "x");
+    EXPECT_ERROR("-monitor onitor", "run", "-monitor", "onitor", "x");
+    EXPECT_ERROR("-accel xen", "run", "-accel", "xen", "x");
+    EXPECT_ERROR("properties", "run", "-accel", "kvm,thread=single", "x");
+    EXPECT_ERROR("-display sdl", "run", "-display", "sdl", "x");
+    EXPECT_ERROR("-bios names the image", "run", "-bios", "rom.bin", "x");
+    EXPECT_ERROR("only ,server and ,nowait", "run", "-monitor", "unix:/tmp/s,wait=on", "x");
+    EXPECT_ERROR("no --boot-sector, --rom or -bios", "demo", "hello", "-bios", "r.bin");
+
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-h"), 0);
+    assert_int_equal(o.command, CMD_HELP);
+    assert_int_equal(PARSE(&o, err, "run", "-V", "x"), 0);
+    assert_int_equal(o.command, CMD_VERSION);
+}
+
+/* Every entry of the option table is found under each of its names, with either dash. */
+static void test_table_names(void **state)
+{
+    (void)state;
+    int checked = 0;
+    for (const CliOptionSpec *s = cli_option_table; s->names; s++) {
+        assert_non_null(s->apply);
+        assert_non_null(s->help);
+        char names[128];
+        snprintf(names, sizeof(names), "%s", s->names);
+        for (char *save = NULL, *n = strtok_r(names, ", ", &save); n; n = strtok_r(NULL, ", ", &save)) {
+            const char *bare = n + strspn(n, "-");
+            char one[80], two[80];
+            snprintf(one, sizeof(one), "-%s", bare);
+            snprintf(two, sizeof(two), "--%s", bare);
+            for (int form = 0; form < 2; form++) {
+                CliOptions o;
+                char err[256];
+                char *argv[] = {"scratchvm", "run", form ? two : one,
+                                s->arg ? "bogus-value" : "x", "x", NULL};
+                int argc = s->arg ? 5 : 4;
+                cli_parse(argc, argv, &o, err, sizeof(err));
+                assert_null(strstr(err, "unknown option"));
+                checked++;
+            }
+        }
+    }
+    assert_true(checked > 40);
 }
 
 static void test_monitor_options(void **state)
@@ -241,7 +365,9 @@ static void test_help_is_complete(void **state)
     const char *options[] = {"--memory", "--load", "--entry", "--boot-sector", "--rom", "--reg",
                              "--serial", "--vga", "--trace", "--accel", "--max-exits", "--help",
                              "--monitor", "--paused", "-S,", "stats", "Ctrl-A c", "Ctrl-A x",
-                             "Exit status"};
+                             "Exit status", "-serial", "-monitor", "-bios", "-nographic",
+                             "-display", "-no-reboot", "-no-shutdown", "-accel", "tcg",
+                             "-enable-kvm"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(text, options[i]));
     free(text);
@@ -323,6 +449,9 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_monitor_options),
+        cmocka_unit_test(test_qemu_spellings),
+        cmocka_unit_test(test_unknown_options_are_named),
+        cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_options_after_and_before_file),
         cmocka_unit_test(test_load_sets_default_entry),
         cmocka_unit_test(test_sizes),
