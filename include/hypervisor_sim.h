@@ -911,7 +911,9 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);
 int vm_run(SimpleVM *svm);
 /* Asks a vm_run() in another thread to return at once (VM_STOP_REQUESTED). It returns
  * between two guest instructions, with an I/O or MMIO exit it was handling completed, so
- * the registers are exact and a later vm_run() goes on where this one stopped. */
+ * the registers are exact and a later vm_run() goes on where this one stopped. The request
+ * is kept until a run loop sees it: made while no vm_run() runs, it makes the next one
+ * return at once (the vCPU thread clears it when it starts a command). */
 void vm_request_stop(SimpleVM *svm);
 /* Executes one guest instruction (KVM_GUESTDBG_SINGLESTEP), handling the I/O and MMIO
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with

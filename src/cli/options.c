@@ -329,23 +329,16 @@ static int opt_accel(CliOptions *opt, const char *arg, const CliOptionSpec *spec
     return 0;
 }
 
-static int opt_max_exits(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+/* --max-exits N and --max-insns N: a positive count; spec->value says which ('e', 'i'). */
+static int opt_limit(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
-    (void)spec;
     uint64_t v;
     if (cli_parse_number(arg, &v) < 0 || v == 0)
         return bad_value(e, arg, "expected a positive number");
-    opt->max_exits = v;
-    return 0;
-}
-
-static int opt_max_insns(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
-{
-    (void)spec;
-    uint64_t v;
-    if (cli_parse_number(arg, &v) < 0 || v == 0)
-        return bad_value(e, arg, "expected a positive number");
-    opt->max_insns = v;
+    if (spec->value == 'i')
+        opt->max_insns = v;
+    else
+        opt->max_exits = v;
     return 0;
 }
 
@@ -402,8 +395,8 @@ const CliOptionSpec cli_option_table[] = {
      "the kernel under the VM: Linux KVM, the software model of\n"
      "VT-x (tcg is QEMU's name for it), or KVM when usable (default auto)"},
     {"-enable-kvm", NULL, opt_flag, 'k', "as -accel kvm"},
-    {"--max-exits", "N", opt_max_exits, 0, "stop after N VM exits"},
-    {"--max-insns", "N", opt_max_insns, 0,
+    {"--max-exits", "N", opt_limit, 'e', "stop after N VM exits"},
+    {"--max-insns", "N", opt_limit, 'i',
      "stop after N guest instructions (sim only: the software\n"
      "backend counts them; an exception delivery counts as one)"},
     {"--timeout", "S", opt_timeout, 0, "stop after S seconds of wall-clock time (e.g. 10 or 0.5)"},
