@@ -321,17 +321,23 @@ static void *cancel_later(void *arg)
 /* COM1 output into a full pipe whose fd is blocking (a stdout whose reader stalls): the
  * write gives up after the 1 s stall limit instead of blocking in the kernel, and at once
  * when the VM is ending (output_cancel). Before, the vCPU thread blocked in write(). */
-static void test_serial_output_full_blocking_pipe(void **state)
+/* A pipe whose write end is blocking and full: a stdout whose reader stalls. */
+static void full_blocking_pipe(int p[2])
 {
-    (void)state;
-    int p[2];
     assert_int_equal(pipe2(p, O_NONBLOCK), 0);
     char junk[4096];
     memset(junk, 'x', sizeof(junk));
     while (write(p[1], junk, sizeof(junk)) > 0) {
     }
     int fl = fcntl(p[1], F_GETFL);
-    assert_int_equal(fcntl(p[1], F_SETFL, fl & ~O_NONBLOCK), 0);   /* blocking, full */
+    assert_int_equal(fcntl(p[1], F_SETFL, fl & ~O_NONBLOCK), 0);
+}
+
+static void test_serial_output_full_blocking_pipe(void **state)
+{
+    (void)state;
+    int p[2];
+    full_blocking_pipe(p);
     SerialPort *sp = serial_create_at(COM1_BASE, p[1]);
     assert_non_null(sp);
     uint64_t start = now_ms();
@@ -353,6 +359,44 @@ static void test_serial_output_full_blocking_pipe(void **state)
     close(p[1]);
 }
 
+/* The step watchdog (item 4: a step never runs unbounded) stops a step in which no
+ * instruction completes for 250 ms, but a slow instruction that does complete is still a
+ * step: here the stepped OUT waits for a full COM1 pipe until its 1 s stall limit drops
+ * the byte; the step then answers as stepped, and the stop the watchdog asked for does not
+ * cut the next command short. */
+static void test_step_slow_instruction(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    static const uint8_t code[] = {
+        0xBA, 0xF8, 0x03,   /* mov $0x3f8, %dx */
+        0xB0, 0x41,         /* mov $'A', %al */
+        0xEE,               /* out %al, %dx */
+        0xF4,               /* hlt */
+    };
+    SimpleVM *svm = vm_with(b, code, sizeof(code));
+    int p[2];
+    full_blocking_pipe(p);
+    svm->serial->output_fd = p[1];
+    assert_int_equal(vm_thread_start(svm, true, NULL, NULL), 0);
+    VmStopReason why = VM_STOP_NONE;
+    assert_int_equal(vm_thread_step(svm, 2, &why), 0);   /* the two MOVs */
+    assert_int_equal(why, VM_STOP_STEPPED);
+    uint64_t start = now_ms();
+    assert_int_equal(vm_thread_step(svm, 1, &why), 0);
+    uint64_t ms = now_ms() - start;
+    assert_int_equal(why, VM_STOP_STEPPED);
+    assert_true(ms >= 900 && ms < 2000);
+    assert_int_equal(vm_thread_state(svm), VM_THREAD_PAUSED);
+    assert_int_equal(svm->vcpu->regs.rip, 6);
+    svm->serial->output_fd = -1;
+    assert_int_equal(vm_thread_step(svm, 1, &why), 0);
+    assert_int_equal(why, VM_STOP_HLT);
+    vm_thread_quit(svm);
+    vm_destroy(svm);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_self_referencing_pml4),
         cmocka_unit_test(test_aliased_tables_bounded),
         cmocka_unit_test(test_instruction_limit),
+        cmocka_unit_test(test_step_slow_instruction),
     };
     const struct CMUnitTest devices[] = {
         cmocka_unit_test(test_serial_output_full_blocking_pipe),
