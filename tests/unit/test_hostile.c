@@ -397,6 +397,48 @@ static void test_step_slow_instruction(void **state)
     close(p[1]);
 }
 
+/* The watchdog's stop: a REP OUTSB of 3 bytes into a full COM1 pipe. KVM exits once per
+ * element here, so after the first element's 1 s stall the REP is not done and the stop
+ * the watchdog asked for (at 250 ms) ends the step: -ETIMEDOUT, paused, RIP still at the
+ * REP. The sim kernel exits once for all three elements (3 s of stalls, then the REP is
+ * complete: a plain step), so this case needs KVM. */
+static void test_step_watchdog_stops(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    if (b != HV_BACKEND_KVM) {
+        printf("[ SKIPPED  ] sim makes one I/O exit for the whole REP OUTSB: no stop to see\n");
+        skip();
+    }
+    static const uint8_t code[] = {
+        0xBA, 0xF8, 0x03,   /* mov $0x3f8, %dx */
+        0xBE, 0x20, 0x00,   /* mov $0x20, %si */
+        0xB9, 0x03, 0x00,   /* mov $3, %cx */
+        0xF3, 0x6E,         /* rep outsb */
+        0xF4,               /* hlt */
+    };
+    SimpleVM *svm = vm_with(b, code, sizeof(code));
+    int p[2];
+    full_blocking_pipe(p);
+    svm->serial->output_fd = p[1];
+    assert_int_equal(vm_thread_start(svm, true, NULL, NULL), 0);
+    VmStopReason why = VM_STOP_NONE;
+    assert_int_equal(vm_thread_step(svm, 3, &why), 0);
+    uint64_t start = now_ms();
+    assert_int_equal(vm_thread_step(svm, 1, &why), -ETIMEDOUT);
+    uint64_t ms = now_ms() - start;
+    assert_int_equal(why, VM_STOP_REQUESTED);
+    assert_true(ms >= 250 && ms < 2000);
+    assert_int_equal(vm_thread_state(svm), VM_THREAD_PAUSED);
+    assert_int_equal(svm->vcpu->regs.rip, 9);   /* at the REP, elements left */
+    svm->serial->output_fd = -1;
+    uint64_t t0 = now_ms();
+    vm_thread_quit(svm);
+    assert_true(now_ms() - t0 < 1000);
+    vm_destroy(svm);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_aliased_tables_bounded),
         cmocka_unit_test(test_instruction_limit),
         cmocka_unit_test(test_step_slow_instruction),
+        cmocka_unit_test(test_step_watchdog_stops),
     };
     const struct CMUnitTest devices[] = {
         cmocka_unit_test(test_serial_output_full_blocking_pipe),
