@@ -35,13 +35,13 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED_DIR ?= ../shared
 
-.PHONY: all run check check-one check-asan check-api check-clang unit integration conformance \
+.PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration conformance \
 	bench clean
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
 
-all: $(LIB) $(SCRATCHVM) $(GUESTS) $(if $(TOOL_SRC),$(SST_RUN))
+all: $(LIB) $(SCRATCHVM) $(GUESTS) $(MONITOR_CLIENT) $(if $(TOOL_SRC),$(SST_RUN))
 
 run: all
 	$(SCRATCHVM) demo hello
@@ -104,7 +104,8 @@ unit: export SCRATCHVM_GUEST_DIR = $(abspath $(GUEST_DIR))
 unit: $(UNIT_TESTS)
 	@tests/run-unit.sh $(UNIT_TESTS)
 
-# The monitor's socket tests drive scratchvm with a small client of its own.
+# The monitor's socket tests (and the README's example) drive scratchvm with a small
+# client of its own.
 $(MONITOR_CLIENT): tests/guests/monitor_client.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
@@ -149,11 +150,18 @@ check-api: $(LIB)
 	  else echo "api: seed names [$$backend]: ok"; fi; \
 	done
 
+# Every command block of README.md that needs no terminal runs as written: with KVM
+# when it is usable, then on the software backend (what --accel auto picks without KVM).
+check-readme: all
+	@tests/readme.sh README.md
+	@echo "== README again, without KVM (SCRATCHVM_KVM_DEVICE=/nonexistent)"
+	@SCRATCHVM_KVM_DEVICE=/nonexistent tests/readme.sh README.md
+
 # Everything builds warning-free with clang too.
 check-clang:
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang all $(UNIT_TESTS:$(BUILD)/%=build/clang/%)
 
-check: check-one check-api
+check: check-one check-api check-readme
 	@$(MAKE) --no-print-directory check-asan
 	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
 

@@ -792,8 +792,10 @@ QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);
  * NULL with an error for a KvmVm made by hand. qemu_monitor_create(x) picks this one when
  * x is a KvmVm * (C11 _Generic), so seed programs and project code both call it by name. */
 QemuMonitor *qemu_monitor_create_kvm(KvmVm *vm);
+#ifndef __cplusplus   /* C11 only; C++ callers pick the function by name */
 #define qemu_monitor_create(vm) \
     _Generic((vm), KvmVm *: qemu_monitor_create_kvm, default: (qemu_monitor_create))(vm)
+#endif
 void qemu_monitor_destroy(QemuMonitor *mon);
 /* Executes one command line ("info registers", "x /4xb 0x7c00", ...) and writes the
  * answer to `out`. 0, or a negative errno after a one-line error on `out` (-ENOENT for
@@ -942,8 +944,8 @@ int vm_thread_resume(SimpleVM *svm);
  * -ETIMEDOUT when no instruction completed for 250 ms and the step was stopped (the VM is
  * paused again, *why VM_STOP_REQUESTED): a step never runs unbounded. */
 int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
-/* Whether a step ended in HLT: the vCPU is halted, and resuming ends the VM (nothing in
- * this VMM ever wakes a halted vCPU). */
+/* Whether the vCPU is halted (a step or the run ended in HLT): resuming ends the VM
+ * (nothing in this VMM ever wakes a halted vCPU). */
 bool vm_thread_halted(SimpleVM *svm);
 /* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
 int vm_thread_id(SimpleVM *svm);

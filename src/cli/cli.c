@@ -37,20 +37,42 @@ static void error(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Reads a whole image of at most `limit` bytes. Returns an exit status (0 when read). */
-static int read_image(const char *path, uint64_t limit, uint8_t **data, size_t *size)
+/* Reads a whole image of at most `limit` bytes (`what` names the limit). Only a regular
+ * file is an image: a FIFO or a device could block or never end, so it is refused before
+ * any read (opened O_NONBLOCK, so that even a FIFO without a writer answers at once), and
+ * so is a file whose size already exceeds the limit. Returns an exit status (0 when
+ * read). */
+static int read_image(const char *path, uint64_t limit, const char *what, uint8_t **data,
+                      size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    /* stat() first: a device is not even opened (opening some has effects). */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        error("%s: not a regular file", path);
+        return EXIT_IMAGE_UNREADABLE;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         error("%s: %s", path, strerror(errno));
         return EXIT_IMAGE_UNREADABLE;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        error("%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+    if (fstat(fd, &st) < 0) {
+        error("%s: %s", path, strerror(errno));
         close(fd);
         return EXIT_IMAGE_UNREADABLE;
     }
+    if (!S_ISREG(st.st_mode)) {
+        error("%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        close(fd);
+        return EXIT_IMAGE_UNREADABLE;
+    }
+    if ((uint64_t)st.st_size > limit) {
+        error("%s: too large: %llu bytes, more than the %s (%llu bytes)", path,
+              (unsigned long long)st.st_size, what, (unsigned long long)limit);
+        close(fd);
+        return EXIT_IMAGE_INVALID;
+    }
+    fcntl(fd, F_SETFL, 0);   /* a regular file: plain blocking reads */
     size_t cap = 64 * 1024, len = 0;
     uint8_t *buf = malloc(cap);
     int status = 0;
@@ -418,6 +440,37 @@ static void socket_read(MonitorSocket *ms)
     socket_commands(ms);
 }
 
+/* Whether the VMM outlives this end of the guest: with a monitor (or -no-shutdown) a
+ * guest that halted, triple-faulted or could not go on leaves the vCPU stopped for
+ * inspection, as QEMU's -no-shutdown does; quit (or Ctrl-A x, a signal) ends the VMM.
+ * -no-reboot hook: today a triple fault always ends the guest; a reset-on-triple-fault
+ * (QEMU's default without -no-reboot) would restart the vCPU here instead. */
+static bool outlives_guest(const CliOptions *opt, const SimpleVM *svm)
+{
+    if (opt->monitor == MONITOR_NONE && !opt->no_shutdown)
+        return false;
+    switch (svm->stop_reason) {
+    case VM_STOP_HLT:
+    case VM_STOP_SHUTDOWN:
+    case VM_STOP_FAIL_ENTRY:
+    case VM_STOP_INTERNAL_ERROR:
+        return true;
+    default:
+        return false;   /* debug exit, --max-exits, quit, host errors: the VMM ends */
+    }
+}
+
+static const char *guest_end_text(VmStopReason r)
+{
+    switch (r) {
+    case VM_STOP_HLT: return "the guest halted";
+    case VM_STOP_SHUTDOWN: return "the guest triple-faulted";
+    case VM_STOP_FAIL_ENTRY: return "the guest state is invalid";
+    case VM_STOP_INTERNAL_ERROR: return "the guest hit an internal error";
+    default: return "the guest stopped";
+    }
+}
+
 /* Runs the VM to its end while serving the console: input for COM1, Ctrl-A keys, the
  * monitor (console or socket), and signals, all in one poll so that none of them waits
  * for another. A terminal is always read (Ctrl-A x must work while the guest ignores its
@@ -451,8 +504,11 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         .input_open = console_input || stdio_monitor,
         .escapes = terminal || stdio_monitor,
         .echo = terminal,
-        /* Without the serial port on the console, keys can only be for the monitor. */
-        .in_monitor = stdio_monitor && opt->serial != SERIAL_STDIO,
+        /* Without the serial port on the console, keys can only be for the monitor; and
+         * from a pipe, -monitor stdio reads commands, as QEMU's does (-serial mon:stdio
+         * shares the input: the serial port first, Ctrl-A c to the monitor). */
+        .in_monitor = stdio_monitor &&
+                      (opt->serial != SERIAL_STDIO || (!terminal && !opt->monitor_mux)),
     };
     MonitorSocket ms = {.mon = mon, .listen_fd = listen_fd, .client_fd = -1};
     int done_fd = done[1];
@@ -467,10 +523,11 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     /* --timeout: wall-clock time from the start, paused or not; this loop ends the VM. */
     uint64_t deadline = opt->timeout_ms ? monotonic_ms() + opt->timeout_ms : 0;
     *timed_out = false;
+    bool guest_ended = false;   /* the guest has ended but the VMM goes on (outlives_guest) */
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
         struct pollfd fds[5] = {
-            {done[0], POLLIN, 0},
+            {guest_ended ? -1 : done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
             {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
             {ms.listen_fd >= 0 && ms.client_fd < 0 ? ms.listen_fd : -1, POLLIN, 0},
@@ -486,8 +543,21 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (poll(fds, 5, timeout_ms) < 0 && errno != EINTR)
             break;
-        if (fds[0].revents)
-            break;
+        if (fds[0].revents) {
+            if (c->stopping || !outlives_guest(opt, svm))
+                break;
+            guest_ended = true;
+            char note[160];
+            snprintf(note, sizeof(note), "scratchvm: %s; the vCPU is stopped%s\n",
+                     guest_end_text(svm->stop_reason),
+                     mon ? ": the monitor's quit ends the VMM" : " (-no-shutdown)");
+            if (c->in_monitor && c->echo)
+                say_out("\n");
+            fflush(stdout);
+            write_all(STDERR_FILENO, note, strlen(note));
+            if (c->in_monitor && c->echo)
+                say_out(MONITOR_PROMPT);
+        }
         if (deadline && !c->stopping && monotonic_ms() >= deadline) {
             *timed_out = true;
             console_stop(c);
@@ -511,6 +581,18 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             socket_read(&ms);
         if (mon && mon->quit_requested)
             console_stop(c);
+        if (guest_ended) {
+            /* No thread is left to report the end: a stop ends the loop here. Nor does
+             * waiting help when nothing can send a command or a key any more. */
+            bool commands = (c->mon && c->input_open) || ms.listen_fd >= 0 ||
+                            (c->escapes && c->echo && c->input_open);
+            if (c->stopping)
+                break;
+            if (!commands) {
+                error("no monitor input is left: ending");
+                break;
+            }
+        }
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
@@ -603,7 +685,8 @@ static int cmd_run(const CliOptions *opt)
         memcpy(image, hello ? demo_hello : demo_add, size);
     } else {
         uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
-        if ((status = read_image(opt->file, limit, &image, &size)) != 0)
+        const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
+        if ((status = read_image(opt->file, limit, what, &image, &size)) != 0)
             return status;
     }
 

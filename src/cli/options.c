@@ -178,9 +178,10 @@ static int opt_kind(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
 static int opt_bios(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
-    if (opt->bios_file)
-        return bad_value(e, arg, "only one -bios");
-    opt->bios_file = arg;
+    if (opt->file_option)
+        return bad_value(e, arg, "the image is already named");
+    opt->file_option = "-bios";
+    opt->file = arg;
     opt->kind = IMAGE_ROM;
     return 0;
 }
@@ -221,6 +222,7 @@ static int opt_serial(CliOptions *opt, const char *arg, const CliOptionSpec *spe
         /* QEMU: the serial port and the monitor share the terminal (Ctrl-A c). */
         opt->serial = SERIAL_STDIO;
         opt->monitor = MONITOR_STDIO;
+        opt->monitor_mux = true;
     } else if (strcmp(arg, "none") == 0 || strcmp(arg, "null") == 0) {
         opt->serial = SERIAL_NONE;
     } else if (strncmp(arg, "file:", 5) == 0 && arg[5]) {
@@ -385,11 +387,15 @@ const CliOptionSpec cli_option_table[] = {
      "exits per reason with share and handling time on stderr"},
     {"-monitor, --monitor", "stdio|unix:PATH[,server,nowait]|none", opt_monitor, 0,
      "the QEMU-style monitor: on the console (Ctrl-A c switches\n"
-     "between it and the serial port), or on a Unix socket that takes one\n"
-     "command a line and answers in plain text"},
+     "between it and the serial port; from a pipe, commands come from\n"
+     "stdin), or on a Unix socket that takes one command a line and\n"
+     "answers in plain text. With a monitor the VMM outlives the guest:\n"
+     "a halt, a triple fault or an internal error stops the vCPU for\n"
+     "inspection, and quit ends the VMM (with the guest's exit status)"},
     {"-S, --paused", NULL, opt_flag, 'S', "start with the vCPU stopped, until the monitor's cont"},
     {"-no-shutdown", NULL, opt_flag, 's',
-     "accepted; today the VMM still ends with the guest"},
+     "as with a monitor, the VMM outlives the guest (quit, Ctrl-A x\n"
+     "or a signal ends it; without any input left, it ends at once)"},
     {"-no-reboot", NULL, opt_flag, 'r', "a triple fault ends the VM (today it always does)"},
     {"-accel, --accel", "kvm|sim|tcg|auto", opt_accel, 0,
      "the kernel under the VM: Linux KVM, the software model of\n"
@@ -469,10 +475,10 @@ static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, siz
         if (r != 0)
             return r < 0 ? -1 : 1;
     }
-    if (opt->bios_file && opt->command == CMD_RUN) {
+    if (opt->file_option && opt->command == CMD_RUN) {
         if (num_operands > 0)
-            return fail(err, err_size, "-bios names the image: no other FILE (%s)", operands[0]);
-        opt->file = opt->bios_file;
+            return fail(err, err_size, "%s names the image: no other FILE (%s)",
+                        opt->file_option, operands[0]);
         return 0;
     }
     const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";

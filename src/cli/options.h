@@ -54,7 +54,10 @@ typedef struct {
     MonitorMode monitor;
     const char *monitor_path; /* --monitor unix:PATH (points into monitor_buf) */
     char monitor_buf[108];    /* the PATH of unix:PATH[,server,nowait]; sun_path's size */
-    const char *bios_file;    /* -bios FILE: the image, a ROM */
+    /* An option that names the image itself (-bios FILE) sets file and this, its name;
+     * run then takes no FILE operand. */
+    const char *file_option;
+    bool monitor_mux;         /* -serial mon:stdio: serial first, Ctrl-A c to the monitor */
     bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;

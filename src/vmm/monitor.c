@@ -278,7 +278,18 @@ int qemu_cmd_info_status(QemuMonitor *mon)
     case VM_THREAD_ENDED:
         break;
     }
-    return say(mon, "VM status: shutdown\n");
+    /* QEMU's words for a VM that stays after its guest ended (-no-shutdown). */
+    switch (mon->svm->stop_reason) {
+    case VM_STOP_SHUTDOWN:
+        return say(mon, "VM status: paused (shutdown)\n");
+    case VM_STOP_FAIL_ENTRY:
+    case VM_STOP_INTERNAL_ERROR:
+        return say(mon, "VM status: paused (internal-error)\n");
+    case VM_STOP_HLT:
+        return say(mon, "VM status: paused (halted)\n");
+    default:
+        return say(mon, "VM status: shutdown\n");
+    }
 }
 
 int qemu_cmd_info_cpus(QemuMonitor *mon)

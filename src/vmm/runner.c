@@ -106,6 +106,8 @@ static void *runner_main(void *arg)
 
         pthread_mutex_lock(&r->lock);
         r->busy = false;
+        if (cmd == CMD_RUN && svm->stop_reason == VM_STOP_HLT)
+            r->halted = true;   /* info registers/cpus of a VM kept after its guest halted */
         if (ended)
             break;
         if (r->command == CMD_NONE)

@@ -3,11 +3,13 @@
  * ../shared/conformance/sst286/README.md) on the CPU model, each in a sim VM with 16 MiB of
  * RAM driven through the public KVM API (sst_cpu.c).
  *
- *   build/sst-run [DIR...]        default DIR: ../shared/conformance/sst286
+ *   build/sst-run [-v] [-t HASHPREFIX] [DIR...]   default DIR: ../shared/conformance/sst286
  *
  * Prints one line per file ("XX.MOO.gz: P/N passed", with the first failure's name and a
- * diff), then exactly "N passed, N failed". Exit status 0 when at least 99.5% pass overall
- * and every form the metadata calls "normal" passes at least 99%.
+ * diff; -v: every failure), a line "N expected failures" when tests listed in
+ * tests/conformance/expected_failures.txt (known deviations, each with its reason) failed
+ * as expected, then exactly "N passed, N failed", where failed counts only the
+ * unexpected ones. Exit status 0 exactly when nothing unexpected failed.
  *
  * Forms where a 386 (the CPU modelled) differs from the 286 the tests were captured on are
  * excluded or adjusted by tests/conformance/excluded.txt (see the reasons there).
@@ -205,6 +207,53 @@ static int load_exclusions(const char *path)
     }
     fclose(f);
     return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* expected_failures.txt: single tests the model is known to fail, with the reason       */
+/* ---------------------------------------------------------------------------------- */
+
+#define EXPECTED_FAILURES_NAME "tests/conformance/expected_failures.txt"
+
+typedef struct {
+    char hash[41];
+} ExpectedFailure;
+
+static ExpectedFailure *xfails;
+static int n_xfails;
+static bool verbose_failures;   /* -v: every unexpected failure, not only each file's first */
+
+/* Lines "HASH FORM REASON..." ('#' comments). A line without a reason is refused: every
+ * known deviation says why it is one. */
+static int load_expected_failures(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -errno;
+    char line[1024];
+    int r = 0;
+    while (fgets(line, sizeof line, f)) {
+        char h[64], form[16], reason[16];
+        if (line[0] == '#' || sscanf(line, "%63s", h) != 1) continue;
+        if (strlen(h) != 40 || sscanf(line, "%*s %15s %15s", form, reason) != 2) {
+            fprintf(stderr, "sst-run: %s: a line needs HASH FORM REASON: %s", path, line);
+            r = -EINVAL;
+            continue;
+        }
+        ExpectedFailure *n = realloc(xfails, (size_t)(n_xfails + 1) * sizeof *xfails);
+        if (!n) { r = -ENOMEM; break; }
+        xfails = n;
+        memcpy(xfails[n_xfails].hash, h, 41);
+        n_xfails++;
+    }
+    fclose(f);
+    return r;
+}
+
+static const char *expected_failure(const char *hash)
+{
+    for (int i = 0; i < n_xfails; i++)
+        if (strcmp(xfails[i].hash, hash) == 0) return xfails[i].hash;
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -442,7 +491,7 @@ static bool skip_by_modrm(const FormRules *r, const MooTest *t)
 }
 
 typedef struct {
-    uint64_t passed, failed, skipped;
+    uint64_t passed, failed, skipped, xfailed;
 } Counts;
 
 static SstMachine *machine;
@@ -552,7 +601,7 @@ static int run_file(const char *dir, const char *file, Counts *total)
         if (fm->status[0]) status = fm->status;
     }
     fmask &= fr.extra_mask;
-    Counts c = { 0, 0, 0 };
+    Counts c = { 0, 0, 0, 0 };
     char first_fail[4096] = "";
     MooTest t;
     memset(&t, 0, sizeof t);
@@ -591,8 +640,17 @@ static int run_file(const char *dir, const char *file, Counts *total)
                     uint8_t *ram = sst_machine_ram(machine);
                     memset(ram + 0x30, 0, 4);
                 }
-                if (ok) c.passed++;
-                else {
+                const char *xfail = ok ? NULL : expected_failure(t.hash);
+                if (!ok && !xfail && verbose_failures)
+                    printf("  failed: %s %s\n%s", t.name, t.hash, diff);
+                if (ok) {
+                    c.passed++;
+                    if (expected_failure(t.hash))
+                        printf("  expected failure passed (remove it from %s): %s %s\n",
+                               EXPECTED_FAILURES_NAME, t.name, t.hash);
+                } else if (xfail) {
+                    c.xfailed++;
+                } else {
                     if (c.failed == 0) {
                         char hex[64] = "";
                         for (uint32_t i = 0; i < t.nbytes && i < 15; i++)
@@ -612,10 +670,12 @@ static int run_file(const char *dir, const char *file, Counts *total)
     printf("%s: %llu/%llu passed", file, (unsigned long long)c.passed,
            (unsigned long long)(c.passed + c.failed));
     if (c.skipped) printf(" (%llu excluded)", (unsigned long long)c.skipped);
+    if (c.xfailed) printf(" (%llu expected failures)", (unsigned long long)c.xfailed);
     printf("\n%s", c.failed ? first_fail : "");
     total->passed += c.passed;
     total->failed += c.failed;
     total->skipped += c.skipped;
+    total->xfailed += c.xfailed;
     if (n_results < 1024) {
         FormResult *fr2 = &results[n_results++];
         snprintf(fr2->form, sizeof fr2->form, "%s", fr.form);
@@ -686,18 +746,30 @@ int main(int argc, char **argv)
 {
     const char *ex = find_exclusions(argv[0]);
     if (load_exclusions(ex)) fprintf(stderr, "sst-run: warning: %s not found, nothing excluded\n", ex);
+    /* expected_failures.txt sits beside excluded.txt. */
+    char xpath[4200];
+    const char *slash = strrchr(ex, '/');
+    snprintf(xpath, sizeof xpath, "%.*s%s", slash ? (int)(slash - ex + 1) : 0, ex,
+             "expected_failures.txt");
+    int xr = load_expected_failures(xpath);
+    if (xr == -ENOENT) fprintf(stderr, "sst-run: warning: %s not found, no failure is expected\n", xpath);
+    else if (xr < 0) return 2;
     char why[160];
     machine = sst_machine_create(why, sizeof why);
     if (!machine) {
         fprintf(stderr, "sst-run: %s\n", why);
         return 2;
     }
-    Counts total = { 0, 0, 0 };
+    Counts total = { 0, 0, 0, 0 };
     if (argc < 2) run_dir("../shared/conformance/sst286", &total);
     int ndirs = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
             only_hash = argv[++i];
+            continue;
+        }
+        if (strcmp(argv[i], "-v") == 0) {
+            verbose_failures = true;
             continue;
         }
         run_dir(argv[i], &total);
@@ -706,9 +778,10 @@ int main(int argc, char **argv)
     if (ndirs == 0 && argc >= 2) run_dir("../shared/conformance/sst286", &total);
     sst_machine_destroy(machine);
 
-    bool ok = true;
+    /* Honest: any failure not listed in expected_failures.txt fails the run. */
+    bool ok = total.failed == 0;
     uint64_t all = total.passed + total.failed;
-    if (all == 0 || total.passed * 1000 < all * 995) ok = false;
+    if (all == 0) ok = false;
     for (int i = 0; i < n_results; i++) {
         uint64_t n = results[i].passed + results[i].failed;
         if (results[i].normal && n && results[i].passed * 100 < n * 99) {
@@ -725,6 +798,10 @@ int main(int argc, char **argv)
                (unsigned long long)why_skipped[3], (unsigned long long)why_skipped[4],
                (unsigned long long)why_skipped[5]);
     free(revoked);
+    free(xfails);
+    if (total.xfailed)
+        printf("%llu expected failures (known deviations, with their reasons: %s)\n",
+               (unsigned long long)total.xfailed, EXPECTED_FAILURES_NAME);
     printf("%llu passed, %llu failed\n", (unsigned long long)total.passed,
            (unsigned long long)total.failed);
     return ok ? 0 : 1;

@@ -664,7 +664,8 @@ t_monitor_socket() {
     end
 }
 
-# The monitor on stdio from a pipe: Ctrl-A c switches to it, Ctrl-A x quits.
+# The monitor on stdio from a pipe: commands from stdin; with -serial mon:stdio the
+# serial port first, Ctrl-A c switches to the monitor, Ctrl-A x quits.
 t_monitor_stdio() {
     begin monitor-stdio-paused
     vm_in 'info status\nx /2xb 0\nquit\n' run -S --monitor stdio --serial none "$G/hello.bin"
@@ -676,13 +677,97 @@ t_monitor_stdio() {
     if [ "$SKIPPING" = 0 ]; then
         # The keys come once the guest has started (a pipe is read at once).
         { sleep 0.5; printf 'typed\001cinfo status\nfoo\n\001x'; } |
-            timeout 10 "$SVM" run --accel "$ACCEL" --monitor stdio "$G/spin.bin" >"$TMP/out" 2>"$TMP/err"
+            timeout 10 "$SVM" run --accel "$ACCEL" -serial mon:stdio "$G/spin.bin" >"$TMP/out" 2>"$TMP/err"
         RC=$?
     fi
     expect_status 0; expect_no_err
     grep -qx 'spinning' "$TMP/out" || differ "the guest did not run: $(show "$TMP/out")"
     grep -qF '(scratchvm) VM status: running' "$TMP/out" || differ "no status: $(show "$TMP/out")"
     grep -qF "(scratchvm) unknown command: 'foo'" "$TMP/out" || differ "no unknown-command line"
+    end
+}
+
+# wait_for FILE TEXT: up to 10 s for TEXT to appear in FILE.
+wait_for() {
+    local i
+    for i in $(seq 100); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+
+# With a monitor (or -no-shutdown) the VMM outlives the guest: the vCPU stops, the monitor
+# inspects it, quit ends the VMM with the status of how the guest ended.
+t_monitor_survives() {
+    begin monitor-survives-halt-qemu-style
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    local sock="$TMP/m.sock" pid
+    rm -f "$sock"
+    timeout 20 "$SVM" run -accel "$ACCEL" -m 16M -serial stdio -monitor "unix:$sock" \
+        -no-shutdown "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    wait_for "$TMP/err" "the guest halted; the vCPU is stopped" || differ "no stop note: $(show "$TMP/err")"
+    kill -0 "$pid" 2>/dev/null || differ "the VMM ended with the guest"
+    printf 'info status\ninfo cpus\ninfo registers\nquit\n' | timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+    wait "$pid"
+    RC=$?
+    expect_status 0; expect_out "$HELLO"
+    [ "$(sed -n 1p "$TMP/mon")" = "VM status: paused (halted)" ] || differ "status: $(show "$TMP/mon")"
+    sed -n 2p "$TMP/mon" | grep -q '^\* CPU #0: pc=0x[0-9a-f]* (halted) thread_id=' ||
+        differ "info cpus: $(sed -n 2p "$TMP/mon")"
+    grep -qE '^EIP=0000[0-9a-f]{4} .* HLT=1$' "$TMP/mon" || differ "no halted registers: $(show "$TMP/mon")"
+    end
+
+    begin monitor-survives-triple-fault
+    rm -f "$sock"
+    timeout 20 "$SVM" run -accel "$ACCEL" -monitor "unix:$sock" "$G/triplefault.bin" \
+        </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    wait_for "$TMP/err" "the guest triple-faulted; the vCPU is stopped" || differ "no stop note: $(show "$TMP/err")"
+    printf 'info status\nquit\n' | timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+    wait "$pid"
+    RC=$?
+    expect_status 10
+    [ "$(sed -n 1p "$TMP/mon")" = "VM status: paused (shutdown)" ] || differ "status: $(show "$TMP/mon")"
+    end
+
+    # An internal error (sim: an x87 instruction, which the model does not have; KVM runs
+    # it and halts, so this one is the sim's).
+    if [ "$ACCEL" != sim ]; then
+        echo "skip monitor-survives-internal-error$(tag): KVM executes x87 instructions"
+        SKIPPED=$((SKIPPED + 1))
+    else
+        begin monitor-survives-internal-error
+        printf '\330\300\364' >"$TMP/fpu.bin"   # fadd %st(0),%st; hlt
+        rm -f "$sock"
+        timeout 20 "$SVM" run -accel sim -monitor "unix:$sock" "$TMP/fpu.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        wait_for "$TMP/err" "the guest hit an internal error; the vCPU is stopped" ||
+            differ "no stop note: $(show "$TMP/err")"
+        printf 'info status\nquit\n' | timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        wait "$pid"
+        RC=$?
+        expect_status 12
+        [ "$(sed -n 1p "$TMP/mon")" = "VM status: paused (internal-error)" ] ||
+            differ "status: $(show "$TMP/mon")"
+        end
+    fi
+
+    # -monitor stdio from a pipe reads commands, as QEMU does; they come once the guest ended.
+    begin monitor-stdio-pipe-after-triple-fault
+    rm -f "$TMP/err"
+    { wait_for "$TMP/err" "the vCPU is stopped"; printf 'info status\nquit\n'; } |
+        timeout 20 "$SVM" run -accel "$ACCEL" -monitor stdio "$G/triplefault.bin" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 10
+    grep -qF 'VM status: paused (shutdown)' "$TMP/out" || differ "no status: $(tail -c 100 "$TMP/out")"
+    end
+
+    # -no-shutdown with nothing left to send a command: the VMM says so and ends.
+    begin no-shutdown-without-input
+    vm run -no-shutdown "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    expect_err_has "the guest halted; the vCPU is stopped (-no-shutdown)"
+    expect_err_has "no monitor input is left: ending"
     end
 }
 
@@ -712,7 +797,7 @@ t_trace_stats() {
 backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
-    t_monitor_socket; t_monitor_stdio; t_trace_stats; t_terminal
+    t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal
     t_hostile
 }
 
@@ -818,7 +903,14 @@ end
 usage missing-file 4 run "$TMP/no-such-file.bin"
 usage file-is-directory 4 run "$TMP"
 usage empty-file 6 run "$TMP/empty.bin"
-usage image-larger-than-ram 6 run -m 64K "$TMP/big65537.bin"
+SAYS="too large: 65537 bytes, more than the guest RAM (65536 bytes)" usage image-larger-than-ram 6 run -m 64K "$TMP/big65537.bin"
+# A FIFO, a device or a sparse giant is refused from stat(), before anything is read:
+# a FIFO with no writer would otherwise block, /dev/zero never end.
+mkfifo "$TMP/fifo-image"
+SAYS="not a regular file" usage image-is-fifo 4 run "$TMP/fifo-image"
+SAYS="not a regular file" usage image-is-device 4 run /dev/zero
+truncate -s 1T "$TMP/sparse-1T.bin"
+SAYS="too large: 1099511627776 bytes" usage image-sparse-1T 6 run "$TMP/sparse-1T.bin"
 usage rom-too-large 6 run --rom "$TMP/rom-too-big.bin"
 
 begin help

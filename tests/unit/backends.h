@@ -26,12 +26,24 @@ static int backend_group_setup(void **state)
     return 0;
 }
 
+/* Skips the current test, saying why on a line of its own (cmocka's own SKIPPED line
+ * names the test but gives no reason). */
+#define skip_because(...)                                                      \
+    do {                                                                       \
+        printf("[ SKIPPED  ] %s: ", __func__);                                 \
+        printf(__VA_ARGS__);                                                   \
+        printf("\n");                                                          \
+        fflush(stdout);                                                        \
+        skip();                                                                \
+    } while (0)
+
 /* The backend of this test, or skip() when it is not available. */
 #define TEST_BACKEND(state)                                                    \
     ({                                                                         \
         BackendParam *p_ = *(state);                                           \
         if (!p_->available)                                                    \
-            skip();                                                            \
+            skip_because("the %s backend is not available here (see above)",  \
+                         hv_backend_name(p_->backend));                        \
         p_->backend;                                                           \
     })
 

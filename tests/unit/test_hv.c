@@ -40,8 +40,19 @@ static void test_hypervisor_table_entries(void **state)
         assert_true(h->type == HYPERVISOR_TYPE_1 || h->type == HYPERVISOR_TYPE_2 ||
                     h->type == HYPERVISOR_TYPE_HYBRID);
         seen[h->type] = true;
-        if (strcmp(h->name, "KVM") == 0)
-            assert_int_equal(h->type, HYPERVISOR_TYPE_HYBRID);
+        if (strcmp(h->name, "KVM") == 0) {
+            assert_int_equal(h->type, HYPERVISOR_KVM);   /* the seed's name */
+            assert_true(h->requires_host_os && h->hardware_virt_required);
+        }
+        /* The seed's fields: a Type 1 hypervisor is the host; a Type 2 needs one. */
+        assert_non_null(h->examples);
+        assert_true(h->examples[0] != '\0');
+        if (h->type == HYPERVISOR_TYPE_1)
+            assert_false(h->requires_host_os);
+        if (h->type == HYPERVISOR_TYPE_2)
+            assert_true(h->requires_host_os);
+        if (strcmp(h->name, "QEMU (TCG)") == 0 || strcmp(h->name, "Xen") == 0)
+            assert_false(h->hardware_virt_required);   /* TCG and PV guests need no VT-x */
     }
     assert_true(seen[HYPERVISOR_TYPE_1] && seen[HYPERVISOR_TYPE_2] &&
                 seen[HYPERVISOR_TYPE_HYBRID]);

@@ -508,8 +508,11 @@ static void print_outcome_log(FILE *out, const char *backend, const Outcome *o)
 static void test_guest(void **state)
 {
     const ParityGuest *g = *state;
-    if (!guest_dir || !kvm_ok)
-        skip();   /* the reason was printed once by group_setup */
+    if (!guest_dir || !kvm_ok) {
+        printf("[ SKIPPED  ] %s: %s\n", g->name, !guest_dir ? "no guest directory (see above)" :
+               "KVM is not usable here (see above)");
+        skip();
+    }
     size_t size = 0;
     uint8_t *image = read_guest(g->name, &size);
     if (!image) {
@@ -585,8 +588,10 @@ static void test_guest(void **state)
 static void test_every_guest_has_a_setup(void **state)
 {
     (void)state;
-    if (!guest_dir)
+    if (!guest_dir) {
+        printf("[ SKIPPED  ] %s: no guest directory (see above)\n", __func__);
         skip();
+    }
     DIR *dir = opendir(guest_dir);
     assert_non_null(dir);
     int missing = 0;
