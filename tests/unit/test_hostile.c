@@ -405,10 +405,8 @@ static void test_step_slow_instruction(void **state)
 static void test_step_watchdog_stops(void **state)
 {
     HvBackend b = TEST_BACKEND(state);
-    if (b != HV_BACKEND_KVM) {
-        printf("[ SKIPPED  ] sim makes one I/O exit for the whole REP OUTSB: no stop to see\n");
-        skip();
-    }
+    if (b != HV_BACKEND_KVM)
+        skip_because("sim makes one I/O exit for the whole REP OUTSB: no stop to see");
     static const uint8_t code[] = {
         0xBA, 0xF8, 0x03,   /* mov $0x3f8, %dx */
         0xBE, 0x20, 0x00,   /* mov $0x20, %si */
