@@ -35,8 +35,8 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED_DIR ?= ../shared
 
-.PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration conformance \
-	bench clean
+.PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
+	conformance test386 bench clean
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -118,6 +118,11 @@ conformance: $(SST_RUN)
 	  $(SST_RUN) $(SHARED_DIR)/conformance/sst286; \
 	else echo "conformance: skipped: $(SHARED_DIR)/conformance/sst286 not found"; fi
 
+# test386.asm as firmware on sim: the POST codes and COM1 output against the expectations
+# in tests/conformance/test386.expected (skipped when ../shared/conformance is absent).
+test386: $(SCRATCHVM)
+	@tests/conformance/test386.sh $(SCRATCHVM) $(SHARED_DIR)
+
 check-one: all $(UNIT_TESTS)
 	@$(MAKE) --no-print-directory BUILD=$(BUILD) SAN=$(SAN) unit integration
 
@@ -164,6 +169,7 @@ check-clang:
 check: check-one check-api check-readme
 	@$(MAKE) --no-print-directory check-asan
 	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
+	@$(MAKE) --no-print-directory test386
 
 bench: all $(BENCH_BINS)
 	@bench/run.sh $(BUILD) $(GUEST_DIR) $(BENCH_BINS)

@@ -36,7 +36,7 @@
 #define APIC_BASE_DEFAULT     0xFEE00900ull   /* BSP, enabled, at 0xFEE00000 */
 #define PAT_DEFAULT           0x0007040600070406ull
 
-typedef enum { PENDING_NONE, PENDING_IO, PENDING_MMIO_READ } SimPending;
+typedef enum { PENDING_NONE, PENDING_IO, PENDING_MMIO_READ, PENDING_HYPERCALL } SimPending;
 
 typedef struct {
     /* Every guest-physical access of the VM's vCPUs goes through these tables (DESIGN.md:
@@ -54,7 +54,7 @@ typedef struct {
     uint64_t fault_gpa_page, fault_qualification;
     int fault_result;          /* EPT_VIOLATION or EPT_MISCONFIG */
     uint64_t kernel_exits;     /* EPT violations resolved here (dirty logging) */
-    uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat;
+    uint64_t pat;
     char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
     bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
     uint64_t insn_limit;    /* kvm_vcpu_set_instruction_limit: retired instructions, 0 none */
@@ -413,6 +413,11 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
         x86_cpu_complete_mmio(cpu, v);
         break;
     }
+    case PENDING_HYPERCALL:
+        /* Linux's complete_hypercall_exit: RAX = the VMM's answer, RIP past VMCALL. */
+        cpu->gpr[X86_RAX] = run->hypercall.ret;
+        x86_cpu_skip_instruction(cpu);
+        break;
     case PENDING_NONE:
         break;
     }
@@ -421,11 +426,28 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 
 /* ---- exits handled "in the kernel" ---- */
 
+/* CPUID.1:EDX (SDM Vol. 2A, CPUID, Table 3-11): exactly what the interpreter implements.
+ * No FPU, VME, DE, MCE, APIC, MTRR, MCA or later flags until those exist. */
+#define CPUID_1_EDX_PSE   (1u << 3)    /* 4 MiB pages with CR4.PSE */
+#define CPUID_1_EDX_TSC   (1u << 4)    /* RDTSC, CR4.TSD */
+#define CPUID_1_EDX_MSR   (1u << 5)    /* RDMSR / WRMSR */
+#define CPUID_1_EDX_PAE   (1u << 6)    /* PAE paging, 36-bit physical addresses */
+#define CPUID_1_EDX_CX8   (1u << 8)    /* CMPXCHG8B */
+#define CPUID_1_EDX_SEP   (1u << 11)   /* SYSENTER / SYSEXIT and their MSRs */
+#define CPUID_1_EDX_PGE   (1u << 13)   /* global pages with CR4.PGE */
+#define CPUID_1_EDX_CMOV  (1u << 15)   /* CMOVcc */
+#define CPUID_1_EDX_PAT   (1u << 16)   /* IA32_PAT (memory types have no effect here) */
+#define CPUID_1_EDX_PSE36 (1u << 17)   /* 4 MiB pages above 4 GiB (bits 16:13 of a PDE) */
+#define CPUID_1_EDX (CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | \
+                     CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | CPUID_1_EDX_CMOV | \
+                     CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36)
+#define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
+
 static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
     (void)sub;
     static const char vendor[] = "ScratchVMsim";          /* 12 bytes: EBX, EDX, ECX */
-    static const char brand[48] = "ScratchVM simulated x86 (real mode)";
+    static const char brand[48] = "ScratchVM simulated x86 (P6 integer, PAE)";
     memset(r, 0, 4 * sizeof(r[0]));
     switch (leaf) {
     case 0:
@@ -435,9 +457,11 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
         memcpy(&r[2], vendor + 8, 4);
         break;
     case 1:
-        r[0] = 0x600;                               /* family 6, as EDX at reset */
+        /* Family 6 model 3 stepping 3: software ignores SEP on family 6 below model 3
+         * stepping 3 (SDM Vol. 2B, SYSENTER, "the SEP flag ... Pentium Pro"). */
+        r[0] = 0x633;
         r[2] = 1u << 31;                            /* ECX[31]: running under a hypervisor */
-        r[3] = (1u << 4) | (1u << 5) | (1u << 15);  /* EDX: TSC, MSR, CMOV */
+        r[3] = CPUID_1_EDX;
         break;
     case 0x40000000:
         r[0] = 0x40000000;
@@ -447,6 +471,9 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
         break;
     case 0x80000000:
         r[0] = 0x80000004;
+        break;
+    case 0x80000001:
+        r[3] = CPUID_80000001_EDX_NX;
         break;
     case 0x80000002: case 0x80000003: case 0x80000004:
         memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
@@ -468,8 +495,20 @@ static void emulate_cpuid(SimVcpu *sc)
     x86_cpu_skip_instruction(cpu);
 }
 
+/* Whether a PAT value is valid: each of the 8 entries a defined memory type (0, 1, 4, 5,
+ * 6, 7; SDM Vol. 3A, 13.12.2), else WRMSR is #GP(0) (KVM: kvm_pat_valid). */
+static bool pat_valid(uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        unsigned t = (unsigned)(v >> (8 * i)) & 0xFF;
+        if (t > 7 || t == 2 || t == 3) return false;
+    }
+    return true;
+}
+
 /* RDMSR/WRMSR (SDM Vol. 2B): known MSRs are emulated, others raise #GP(0) as KVM does by
- * default (ignore_msrs=0). */
+ * default (ignore_msrs=0); so does a write of a reserved bit of EFER or an invalid PAT
+ * (KVM: set_efer / kvm_pat_valid), instead of a state that VM entry would reject. */
 static void emulate_msr(SimVcpu *sc, bool write)
 {
     X86Cpu *cpu = sc->cpu;
@@ -480,22 +519,29 @@ static void emulate_msr(SimVcpu *sc, bool write)
     uint64_t ro = 0;
     switch (msr) {
     case MSR_IA32_TSC: reg = &cpu->tsc; break;
-    case MSR_IA32_SYSENTER_CS: reg = &sc->sysenter_cs; break;
-    case MSR_IA32_SYSENTER_ESP: reg = &sc->sysenter_esp; break;
-    case MSR_IA32_SYSENTER_EIP: reg = &sc->sysenter_eip; break;
-    case MSR_IA32_PAT: reg = &sc->pat; break;
-    case MSR_IA32_EFER: reg = &cpu->efer; break;
+    case MSR_IA32_SYSENTER_CS: reg = &cpu->sysenter_cs; break;
+    case MSR_IA32_SYSENTER_ESP: reg = &cpu->sysenter_esp; break;
+    case MSR_IA32_SYSENTER_EIP: reg = &cpu->sysenter_eip; break;
+    case MSR_IA32_PAT:
+        if (write && !pat_valid(value)) goto gp;
+        reg = &sc->pat;
+        break;
+    case MSR_IA32_EFER:
+        if (write) {
+            if (!x86_cpu_efer_valid(cpu, value)) goto gp;
+            x86_cpu_set_efer(cpu, value);
+            x86_cpu_skip_instruction(cpu);
+            return;
+        }
+        reg = &cpu->efer;
+        break;
     case MSR_IA32_APIC_BASE: ro = APIC_BASE_DEFAULT; break;
     case MSR_IA32_MISC_ENABLE: ro = 1; break;   /* fast strings */
     default:
-        x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
-        return;
+        goto gp;
     }
     if (write) {
-        if (!reg) {
-            x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
-            return;
-        }
+        if (!reg) goto gp;
         *reg = value;
     } else {
         uint64_t v = reg ? *reg : ro;
@@ -503,6 +549,9 @@ static void emulate_msr(SimVcpu *sc, bool write)
         cpu->gpr[X86_RDX] = v >> 32;
     }
     x86_cpu_skip_instruction(cpu);
+    return;
+gp:
+    x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
 }
 
 /* ---- KVM_RUN ---- */
@@ -592,6 +641,22 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
         record_exit(sc, x == X86_EXIT_RDMSR ? EXIT_REASON_MSR_READ : EXIT_REASON_MSR_WRITE, 0);
         emulate_msr(sc, x == X86_EXIT_WRMSR);
         return false;
+    case X86_EXIT_VMCALL:
+        /* VMCALL (basic reason 18) becomes KVM_EXIT_HYPERCALL with the register
+         * convention of KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst): nr in
+         * RAX, arguments in RBX, RCX, RDX, RSI. Linux itself handles its KVM_HC_* calls in
+         * the kernel and exits to user space only for those enabled with
+         * KVM_CAP_EXIT_HYPERCALL (README, "VMCALL"). */
+        record_exit(sc, EXIT_REASON_VMCALL, 0);
+        run->exit_reason = KVM_EXIT_HYPERCALL;
+        memset(&run->hypercall, 0, sizeof(run->hypercall));
+        run->hypercall.nr = cpu->gpr[X86_RAX];
+        run->hypercall.args[0] = cpu->gpr[X86_RBX];
+        run->hypercall.args[1] = cpu->gpr[X86_RCX];
+        run->hypercall.args[2] = cpu->gpr[X86_RDX];
+        run->hypercall.args[3] = cpu->gpr[X86_RSI];
+        sc->pending = PENDING_HYPERCALL;
+        return true;
     case X86_EXIT_TRIPLE_FAULT:
         record_exit(sc, EXIT_REASON_TRIPLE_FAULT, 0);
         run->exit_reason = KVM_EXIT_SHUTDOWN;

@@ -549,6 +549,31 @@ static int check_code_data_segments(const Check *c, bool ug)
     return 0;
 }
 
+/* 27.3.1.2 for CS, SS, DS, ES, FS and GS in virtual-8086 mode (RFLAGS.VM = 1): base =
+ * selector * 16, limit 0xFFFF, access rights 0xF3 (present, DPL 3, accessed read/write
+ * data), whatever the segment. */
+static int check_v86_segments(const Check *c)
+{
+    const VMCS *v = c->vmcs;
+    const struct { const char *name; const VmcsSegment *s; } segs[] = {
+        {"CS", &v->guest.cs}, {"SS", &v->guest.ss}, {"DS", &v->guest.ds},
+        {"ES", &v->guest.es}, {"FS", &v->guest.fs}, {"GS", &v->guest.gs}};
+    for (size_t i = 0; i < ARRAY_SIZE(segs); i++) {
+        const VmcsSegment *s = segs[i].s;
+        if (s->base != (uint64_t)s->selector << 4)
+            return reject(c, 0, "guest %s base 0x%llx: must be the selector 0x%x * 16 in "
+                          "virtual-8086 mode", segs[i].name, (unsigned long long)s->base,
+                          s->selector);
+        if (s->limit != 0xFFFF)
+            return reject(c, 0, "guest %s limit 0x%x: must be 0xFFFF in virtual-8086 mode",
+                          segs[i].name, s->limit);
+        if (s->access_rights != 0xF3)
+            return reject(c, 0, "guest %s access rights 0x%x: must be 0xF3 in virtual-8086 "
+                          "mode", segs[i].name, s->access_rights);
+    }
+    return 0;
+}
+
 /* 27.3.1.2 for TR and LDTR (the system segments), outside IA-32e mode. */
 static int check_system_segments(const Check *c)
 {
@@ -631,9 +656,6 @@ static int check_tables_rip_rflags(const Check *c, uint32_t intr_type, bool intr
         if (!(v->guest.cr0 & CR0_PE))
             return reject(c, 0, "guest RFLAGS 0x%llx: VM must be 0 when CR0.PE = 0",
                           (unsigned long long)rf);
-        /* Legal on hardware, but the sim's interpreter has no virtual-8086 mode. */
-        return reject(c, 0, "guest RFLAGS 0x%llx: virtual-8086 mode is not supported by the sim",
-                      (unsigned long long)rf);
     }
     if (intr_valid && intr_type == VMX_INTR_TYPE_EXTERNAL_INTERRUPT && !(rf & RFLAGS_IF))
         return reject(c, 0, "guest RFLAGS 0x%llx: IF must be 1 to inject an external interrupt",
@@ -773,7 +795,9 @@ int vmcs_check_guest_state(const VMCS *vmcs, uint64_t *qualification, char *why,
     int r;
     if ((r = check_control_registers(&c, ug, ia32e)) != 0)
         return r;
-    if ((r = check_code_data_segments(&c, ug)) != 0)
+    bool v86 = (vmcs->guest.rflags & RFLAGS_VM) && (vmcs->guest.cr0 & CR0_PE);
+    if ((r = v86 ? check_v86_segments(&c)
+                                               : check_code_data_segments(&c, ug)) != 0)
         return r;
     if ((r = check_system_segments(&c)) != 0)
         return r;

@@ -22,9 +22,6 @@
 #define PTE_NX  (1ull << 63)
 
 #define X86_CR0_PG_BIT  (1ull << 31)
-#define X86_CR4_PSE_BIT (1ull << 4)
-#define X86_CR4_PAE_BIT (1ull << 5)
-#define X86_EFER_LMA    (1ull << 10)
 
 /* One leaf of the tables: virtual address (canonical), size, the leaf entry, the physical
  * frame it maps and the permissions in force (P, RW and US ANDed down the walk, NX ORed).

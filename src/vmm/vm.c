@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm_para.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -436,6 +437,13 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
     case KVM_EXIT_INTERNAL_ERROR:
         describe_internal_error(svm, run);
         stop(svm, VM_STOP_INTERNAL_ERROR);
+        break;
+    case KVM_EXIT_HYPERCALL:
+        /* SimpleVM implements no hypercall: the answer is Linux KVM's for a number it does
+         * not know, -KVM_ENOSYS in RAX (32 bits outside 64-bit mode), so a guest's VMCALL
+         * ends alike on both backends (kvm_emulate_hypercall). */
+        run->hypercall.ret = run->hypercall.longmode ? (uint64_t)-(int64_t)KVM_ENOSYS
+                                                      : (uint32_t)-KVM_ENOSYS;
         break;
     default: {
         const char *name = kvm_exit_reason_name(run->exit_reason);

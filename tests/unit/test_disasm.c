@@ -156,6 +156,24 @@ static const Fixed fixed[] = {
     { 16, 0, "0f233f", "mov    %edi,%db7" },
     { 16, 0, "660f2200", "data32 mov %eax,%cr0" },
     { 16, 0, "0fff00", "ud0    (%bx,%si),%ax" },
+    /* Pentium / P6 additions (objdump -m i8086 / i386 text) */
+    { 16, 0, "0fc70f", "cmpxchg8b (%bx)" },
+    { 32, 0, "0fc708", "cmpxchg8b (%eax)" },
+    { 32, 0, "f00fc70c24", "lock cmpxchg8b (%esp)" },
+    { 32, 0, "660fc708", "data16 cmpxchg8b (%eax)" },
+    { 32, 0, "0f34", "sysenter" },
+    { 32, 0, "0f35", "sysexit" },
+    { 32, 0, "0f01c1", "vmcall" },
+    { 32, 0, "0f1800", "prefetchnta (%eax)" },
+    { 32, 0, "0f1818", "prefetcht2 (%eax)" },
+    { 32, 0, "0f1820", "nopl   (%eax)" },
+    { 32, 0, "0f18c0", "nop    %eax" },
+    { 32, 0, "0f1900", "nopl   (%eax)" },
+    { 32, 0, "660f1900", "nopw   (%eax)" },
+    { 32, 0, "0f1ec8", "nop    %eax" },
+    { 32, 0, "f30f1efb", "endbr32" },
+    { 32, 0, "f30f1efa", "endbr64" },
+    { 32, 0, "f3f30f1efa", "repz endbr64" },
     /* 32-bit (objdump -m i386) */
     { 32, 0, "b8f8030000", "mov    $0x3f8,%eax" },
     { 32, 0, "8b442408", "mov    0x8(%esp),%eax" },
@@ -282,7 +300,8 @@ static void test_random_bytes(void **state)
 static void test_covers_decoder(void **state)
 {
     (void)state;
-    static const uint8_t modrms[] = { 0x00, 0x07, 0x46, 0x84, 0xC0, 0xD8, 0x27, 0xE8, 0xF0 };
+    static const uint8_t modrms[] = { 0x00, 0x07, 0x46, 0x84, 0xC0, 0xD8, 0x27, 0xE8, 0xF0,
+                                      0x4F /* /1 with memory: CMPXCHG8B */ };
     unsigned known = 0;
     for (int bits = 16; bits <= 32; bits += 16) {
         for (unsigned op = 0; op < 0x200; op++) {

@@ -278,6 +278,48 @@ static void test_invalid_guest_state_fails_entry(void **state)
     kvm_close(m.kvm);
 }
 
+static KvmSegment flat_segment(uint16_t sel, uint8_t type)
+{
+    return (KvmSegment){.base = 0, .limit = 0xFFFFFFFF, .selector = sel, .type = type,
+                        .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1};
+}
+
+/* KVM_SET_SREGS with flat 32-bit protected mode (as a loader entering a 32-bit kernel
+ * sets it): the entry checks accept it and the guest runs 32-bit code at once. */
+static void test_protected_mode_sregs(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    static const uint8_t code32[] = {
+        0xBA, 0x34, 0x12, 0x00, 0x00,   /* mov edx, 0x1234 */
+        0xB8, 0x78, 0x56, 0x34, 0x12,   /* mov eax, 0x12345678 (a 32-bit immediate) */
+        0xEE,                           /* out dx, al */
+        0xF4,                           /* hlt */
+    };
+    Machine m = machine(b, code32, sizeof(code32));
+    KvmSregs *sr = &m.vcpu->sregs;
+    sr->cr0 |= 1;
+    sr->cs = flat_segment(0x08, 0xB);
+    sr->ds = sr->es = sr->fs = sr->gs = sr->ss = flat_segment(0x10, 0x3);
+    sr->tr = (KvmSegment){.base = 0x2000, .limit = 0x67, .selector = 0x18, .type = 11,
+                          .present = 1};
+    m.vcpu->regs.rflags = 2;
+    KvmRun *r = run(&m);
+    if (b == HV_BACKEND_KVM && r->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+        printf("[ SKIPPED  ] protected mode on kvm: this host's KVM stops with an internal "
+               "error (suberror %u)\n", r->internal.suberror);
+        kvm_close(m.kvm);
+        skip();
+    }
+    assert_int_equal(r->exit_reason, KVM_EXIT_IO);
+    assert_int_equal(r->io.port, 0x1234);
+    assert_int_equal(((uint8_t *)r + r->io.data_offset)[0], 0x78);
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rip, CODE_ADDR + sizeof(code32));
+    assert_int_equal(m.vcpu->regs.rax, 0x12345678);
+    assert_int_equal(m.vcpu->sregs.cs.db, 1);
+    kvm_close(m.kvm);
+}
+
 /* Each exit leaves the VMX view of it in the VMCS (software backend). */
 static void test_vmcs_records_exits(void **state)
 {
@@ -439,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_immediate_exit),
         cmocka_unit_test(test_kick_stops_spinning_guest),
         cmocka_unit_test(test_invalid_guest_state_fails_entry),
+        cmocka_unit_test(test_protected_mode_sregs),
         cmocka_unit_test(test_vmcs_records_exits),
         cmocka_unit_test(test_dirty_log),
         cmocka_unit_test(test_readonly_slot),

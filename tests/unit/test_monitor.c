@@ -484,7 +484,7 @@ static void test_long_mode_paging(void **state)
     KvmSregs s = svm->vcpu->sregs;
     s.cr0 |= 1u | (1u << 31);
     s.cr4 |= 1u << 5;
-    s.efer = 0x500;
+    s.efer = 0xD00;   /* LME, LMA, NXE: without NXE bit 63 is reserved (SDM 4.5.4), no page */
     s.cr3 = 0x10000;
     svm->vcpu->sregs = s;
     const char *r = run(mon, "info tlb");

@@ -431,6 +431,19 @@ static void protected_state(VMCS *v)
     seg(&v->guest.ldtr, 0, 0, 0, 0x10000);
 }
 
+/* Virtual-8086 mode (27.3.1.2): every segment base = selector * 16, limit 0xFFFF, AR 0xF3. */
+static void v86_state(VMCS *v)
+{
+    protected_state(v);
+    v->guest.rflags = 0x20002;
+    seg(&v->guest.cs, 0x1234, 0x12340, 0xFFFF, 0xF3);
+    seg(&v->guest.ss, 0x2000, 0x20000, 0xFFFF, 0xF3);
+    seg(&v->guest.ds, 0, 0, 0xFFFF, 0xF3);
+    seg(&v->guest.es, 0xB800, 0xB8000, 0xFFFF, 0xF3);
+    seg(&v->guest.fs, 1, 0x10, 0xFFFF, 0xF3);
+    seg(&v->guest.gs, 0xFFFF, 0xFFFF0, 0xFFFF, 0xF3);
+}
+
 static void no_ug(VMCS *v)
 {
     protected_state(v);
@@ -459,6 +472,10 @@ static void test_reset_state_passes(void **state)
     no_ug(&v);
     if (check(&v, &q, why, sizeof(why)) != 0)
         fail_msg("protected mode, no unrestricted guest: %s", why);
+    v86_state(&v);
+    if (check(&v, &q, why, sizeof(why)) != 0)
+        fail_msg("virtual-8086 mode: %s", why);
+    no_ug(&v);
     assert_int_equal(vmcs_check_guest_state(&v, NULL, NULL, 0), 0);
     assert_int_equal(vmcs_check_guest_state(NULL, &q, why, sizeof(why)), -EINVAL);
 }
@@ -589,6 +606,8 @@ MUT(rflags_bit22, v->guest.rflags = 0x400002)
 MUT(rflags_bit1, v->guest.rflags = 0)
 MUT(rflags_vm_real, v->guest.rflags = 0x20002)
 MUT(rflags_vm_pe, v->guest.rflags = 0x20002)
+MUT(v86_limit, v86_state(v); v->guest.ds.limit = 0xFFFFF)
+MUT(v86_ar, v86_state(v); v->guest.ss.access_rights = 0x93)
 MUT(rflags_if_inject, v->control.entry_interruption_info = 0x80000020)
 /* 27.3.1.5 */
 MUT(activity_undefined, v->guest.activity_state = 4)
@@ -694,7 +713,9 @@ static const CheckCase check_cases[] = {
     CASE(rflags_bit22, reset_state, "guest RFLAGS 0x400002: reserved bits 0x400000 must be 0"),
     CASE(rflags_bit1, reset_state, "guest RFLAGS 0x0: reserved bit 1 must be 1"),
     CASE(rflags_vm_real, reset_state, "guest RFLAGS 0x20002: VM must be 0 when CR0.PE = 0"),
-    CASE(rflags_vm_pe, protected_state, "virtual-8086 mode is not supported by the sim"),
+    CASE(rflags_vm_pe, protected_state, "guest CS base 0x0: must be the selector 0x8 * 16 in virtual-8086 mode"),
+    CASE(v86_limit, protected_state, "guest DS limit 0xfffff: must be 0xFFFF in virtual-8086 mode"),
+    CASE(v86_ar, protected_state, "guest SS access rights 0x93: must be 0xF3 in virtual-8086 mode"),
     CASE(rflags_if_inject, reset_state, "IF must be 1 to inject an external interrupt"),
     CASE(activity_undefined, reset_state, "guest activity state 4 is not defined"),
     CASE(activity_shutdown, reset_state, "guest activity state 2 is not supported by the sim"),

@@ -180,6 +180,12 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         if (r != 0) {
             if (b->n > 0) break;
             if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+            if (r == X86_EXC_PF) {     /* the fetch's page fault (x86_decode recorded it) */
+                cpu->cr2 = (uint32_t)cpu->fetch_fault_lin;
+                if (cpu->fetch_fault_error == X86_PF_NO_MEMORY)
+                    x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
+                x86_fault(cpu, X86_EXC_PF, true, cpu->fetch_fault_error & ~X86_PF_REPORTED);
+            }
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
         if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
@@ -239,14 +245,32 @@ static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
     return true;
 }
 
+/* With paging, a block whose last instruction runs onto a second page is only valid
+ * while that page still maps to the same guest-physical page (blocks are keyed by the
+ * first byte's guest-physical address). */
+static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t lin)
+{
+    if (LIKELY(b->last_page == b->first_page) || !(cpu->cr0 & X86_CR0_PG)) return true;
+    uint64_t last_lin = (uint32_t)(lin + (b->gpa_end - 1 - b->gpa));
+    uint64_t gpa;
+    uint32_t err;
+    if (!x86_probe_page(cpu, last_lin, X86_ACCESS_EXEC, &gpa, &err)) return false;
+    return (gpa & ~0xFFFull) == b->last_page;
+}
+
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint64_t gpa = lin;    /* x86_translate: no paging in real mode */
+    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     uint32_t mode = cpu_mode(cpu);
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
             continue;
+        if (UNLIKELY(!block_second_page_current(cpu, b, lin))) {
+            b->dead = 1;
+            block_unhash(cpu->code, b);
+            break;
+        }
         if (LIKELY(b->epoch == cpu->code_epoch))
             return b;
         /* The host may have written guest memory since this block was decoded. */
@@ -270,36 +294,25 @@ void x86_cpu_host_wrote_memory(X86Cpu *cpu)
 /* Exceptions and exits                                                                 */
 /* ---------------------------------------------------------------------------------- */
 
-/* Real-address-mode interrupt and exception handling (SDM Vol. 3A, 21.1.4): the vector's
- * 4-byte IVT entry must be within the IDTR limit, else #GP; push FLAGS, CS, IP; clear IF,
- * TF and AC; load CS:IP from the entry. */
-/* Exception classes for double faults (SDM Vol. 3A, 6.15, Table 6-4/6-5). */
+/* Exception classes for double faults (SDM Vol. 3A, 6.15, Tables 6-4 and 6-5). */
+enum { EXC_BENIGN = 0, EXC_CONTRIBUTORY = 1, EXC_DOUBLE = 2, EXC_PAGE = 3 };
+
 static int exc_class(int vector)
 {
     switch (vector) {
-    case X86_EXC_DF: return 2;
+    case X86_EXC_DF: return EXC_DOUBLE;
+    case X86_EXC_PF: return EXC_PAGE;
     case X86_EXC_DE: case X86_EXC_TS: case X86_EXC_NP: case X86_EXC_SS: case X86_EXC_GP:
-        return 1;   /* contributory */
-    default: return 0;  /* benign */
+        return EXC_CONTRIBUTORY;
+    default: return EXC_BENIGN;
     }
 }
 
-void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip)
+/* Real-address-mode interrupt and exception handling (SDM Vol. 3A, 21.1.4): the vector's
+ * 4-byte IVT entry must be within the IDTR limit, else #GP; push FLAGS, CS, IP; clear IF,
+ * TF and AC; load CS:IP from the entry. No error code is pushed. */
+static void deliver_real(X86Cpu *cpu, int vector, uint64_t ret_ip)
 {
-    cpu->event_class = 0;   /* a software interrupt is not an exception */
-    x86_deliver_common(cpu, vector, ret_ip);
-}
-
-void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip)
-{
-    cpu->event_class = exc_class(vector);
-    x86_deliver_common(cpu, vector, ret_ip);
-}
-
-void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
-{
-    cpu->event_depth++;
-    cpu->events_delivered++;
     if ((uint32_t)vector * 4 + 3 > cpu->idtr.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint64_t entry = cpu->idtr.base + (uint32_t)vector * 4;
     uint32_t ip = lin_read(cpu, (uint32_t)entry, 2);
@@ -314,28 +327,46 @@ void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip)
     cpu->flags = f & ~(X86_FLAG_IF | X86_FLAG_TF | X86_FLAG_AC | X86_FLAG_RF);
     x86_load_seg(cpu, X86_CS, (uint16_t)cs);
     cpu->rip = cpu->next_rip = ip;
+}
+
+void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                       uint32_t error_code)
+{
+    uint64_t ret_ip = kind == X86_EVENT_SOFTWARE_INT ? cpu->next_rip : cpu->rip;
+    if (cpu->event_depth == 0)
+        cpu->event_class = kind == X86_EVENT_EXCEPTION ? exc_class(vector) : EXC_BENIGN;
+    cpu->event_depth++;
+    cpu->events_delivered++;
+    if (x86_pe(cpu))
+        x86_deliver_protected(cpu, vector, kind, has_error, error_code, ret_ip);
+    else
+        deliver_real(cpu, vector, ret_ip);
     cpu->pending |= X86_PENDING_END;
     cpu->event_depth = 0;
 }
 
-/* The one place exceptions are raised. A contributory fault while delivering a
- * contributory exception becomes #DF; any fault while delivering #DF is a triple fault
- * (shutdown); otherwise the new exception is delivered (SDM Vol. 3A, 6.15 "Interrupt 8",
- * Table 6-5). Real mode: no error code is pushed; a vector past the IDTR limit is #GP. An
- * exception delivery counts as one instruction for the budget. */
+/* The one place exceptions are raised. A fault while delivering an event combines with
+ * it as SDM Vol. 3A, 6.15 ("Interrupt 8", Table 6-5) says: contributory after contributory,
+ * or contributory or #PF after #PF, is #DF (error code 0); any fault while delivering #DF
+ * is a triple fault (shutdown); otherwise the new exception is delivered. An exception
+ * delivery counts as one instruction for the budget. */
 void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error)
 {
-    (void)has_error;
-    (void)error;
+    cpu->fault_error = has_error ? error : 0;
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     if (cpu->event_depth > 0) {
-        int cls = cpu->event_class;
+        int first = cpu->event_class, second = exc_class(vector);
         cpu->event_depth = 0;
-        if (cls == 2) x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
-        if (cls == 1 && exc_class(vector) == 1) vector = X86_EXC_DF;
+        if (first == EXC_DOUBLE) x86_exit(cpu, X86_EXIT_TRIPLE_FAULT);
+        if ((first == EXC_CONTRIBUTORY && second == EXC_CONTRIBUTORY) ||
+            (first == EXC_PAGE && (second == EXC_CONTRIBUTORY || second == EXC_PAGE))) {
+            vector = X86_EXC_DF;
+            has_error = true;
+            error = 0;
+        }
     }
     cpu->instructions_retired++;
-    x86_deliver(cpu, vector, cpu->rip);
+    x86_deliver_event(cpu, vector, X86_EVENT_EXCEPTION, has_error, error);
     longjmp(cpu->jmp, 1);
 }
 
@@ -360,26 +391,15 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
     cpu->exit.unimpl.linear = lin;
     cpu->exit.unimpl.len = 0;
     for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
-        uint8_t *p = x86_ram_ptr(cpu, lin + i, 1, X86_ACCESS_READ);
+        uint64_t gpa;
+        uint32_t err;
+        const uint8_t *p = x86_probe_page(cpu, lin + i, X86_ACCESS_READ, &gpa, &err);
         if (!p) break;
         cpu->exit.unimpl.bytes[i] = *p;
         cpu->exit.unimpl.len = (uint8_t)(i + 1);
     }
     snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason, "%s", reason);
     x86_exit(cpu, X86_EXIT_UNIMPLEMENTED);
-}
-
-void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel)
-{
-    /* Real mode (SDM Vol. 3A, 21.1.1): base = selector * 16; limit and attributes are
-     * kept from the last load (protected mode adds descriptor loads here). */
-    cpu->seg[sreg].selector = sel;
-    cpu->seg[sreg].base = (uint32_t)sel << 4;
-}
-
-void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector)
-{
-    x86_load_seg(cpu, sreg, selector);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -412,8 +432,14 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             cpu->run_exit = X86_EXIT_BUDGET;
             return;
         }
-        if (UNLIKELY(cpu->cr0 & X86_CR0_PE)) {
-            x86_unimplemented(cpu, "protected mode (CR0.PE=1) is not implemented");
+        /* The TLB holds entries for one privilege level: a change of CPL (which only a
+         * block-ending instruction or an event can make) drops them (mmu.c). */
+        if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
+            bool user = x86_cpl(cpu) == 3;
+            if (user != cpu->tlb_user) {
+                x86_tlb_flush_all(cpu);
+                cpu->tlb_user = user;
+            }
         }
         uint64_t left = limit - cpu->instructions_retired;
         uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
@@ -438,7 +464,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
                 cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
                 cpu->next_rip = cpu->rip;
-                x86_deliver(cpu, X86_EXC_DB, cpu->rip);
+                x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
             }
         }
         if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
@@ -462,19 +488,16 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->run_exit = X86_EXIT_NONE;
     cpu->shadow_active = false;
-    if (cpu->cr0 & X86_CR0_PE) {
-        snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason,
-                 "CR0.PE is set: protected mode is not implemented");
-        cpu->exit.reason = X86_EXIT_INVALID_STATE;
-        return X86_EXIT_INVALID_STATE;
-    }
+    /* an MMIO exit may have left in the middle of an implicit supervisor access */
+    cpu->implicit_supervisor = false;
     switch (setjmp(cpu->jmp)) {
     case 0:
         if (cpu->pending_vector >= 0) {
             int v = cpu->pending_vector;
             cpu->pending_vector = -1;
             cpu->next_rip = cpu->rip;
-            x86_deliver(cpu, v, cpu->rip);
+            x86_deliver_event(cpu, v, X86_EVENT_EXCEPTION, cpu->pending_has_error,
+                              cpu->pending_error);
         }
         break;
     case 1: /* an exception was delivered: go on (after reporting an MMIO write the
@@ -530,15 +553,19 @@ void x86_cpu_skip_instruction(X86Cpu *cpu)
  * single-step trap is delivered at the start of the next run. */
 void x86_single_step_after_exit(X86Cpu *cpu)
 {
-    if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) cpu->pending_vector = X86_EXC_DB;
+    if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) {
+        cpu->pending_vector = X86_EXC_DB;
+        cpu->pending_has_error = false;
+    }
 }
 
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code, uint32_t error_code)
 {
     if (vector < 0 || vector > 255) return -EINVAL;
-    (void)has_error_code;   /* real mode pushes no error code */
-    (void)error_code;
+    cpu->fault_error = has_error_code ? error_code : 0;   /* real mode pushes none */
     cpu->pending_vector = vector;
+    cpu->pending_has_error = has_error_code;
+    cpu->pending_error = error_code;
     return 0;
 }
 
@@ -605,6 +632,9 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->dr[6] = 0xFFFF0FF0;
     cpu->dr[7] = 0x400;
     cpu->efer = 0;
+    cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+    cpu->implicit_supervisor = false;
+    cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;
     cpu->lf_op = LF_NONE;
     cpu->interrupt_shadow = 0;
@@ -619,7 +649,8 @@ void x86_cpu_reset(X86Cpu *cpu)
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
     for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
-        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
+        cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
+        cpu->tlb[i].global = false;
         cpu->tlb[i].host = NULL;
         cpu->tlb[i].gpa_page = ~0ull;
     }
@@ -628,6 +659,7 @@ void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 void x86_cpu_tlb_flush(X86Cpu *cpu)
 {
     x86_cpu_tlb_invalidate(cpu);
+    cpu->pdpte_loaded = false;     /* the host changed the registers: read them again */
     code_flush_all(cpu);
 }
 
@@ -646,7 +678,7 @@ const char *x86_exit_name(X86Exit e)
 {
     static const char *const names[] = {
         "NONE", "HLT", "IO", "MMIO", "CPUID", "RDMSR", "WRMSR", "TRIPLE_FAULT",
-        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE",
+        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE", "VMCALL",
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }

@@ -1,8 +1,8 @@
 /*
  * The x86 interpreter: the vCPU of the sim kernel.
  *
- * A real-mode x86 CPU as a 386 or later runs it (8086/186/286 integer instructions and the
- * 386 additions reachable in real mode), written as the start of a full x86 CPU: segment
+ * A 32-bit x86 CPU in real, protected and virtual-8086 mode (segmentation, privilege,
+ * gates, tasks; 8086-386 integer instructions), written as the start of a full x86 CPU: segment
  * registers keep their whole descriptor cache, operand/address size come from CS.D, the
  * mode and the 0x66/0x67 prefixes, every memory access goes segment -> linear -> physical
  * through one function (mmu.c) and every exception is raised through one function that
@@ -81,6 +81,24 @@ enum { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_LDTR, X86_TR };
 #define X86_CR0_CD (1u << 30)
 #define X86_CR0_PG (1u << 31)
 
+/* CR4 bits this CPU implements (SDM Vol. 3A, 2.5); the others are reserved here and a
+ * MOV to CR4 that sets one raises #GP(0). */
+#define X86_CR4_TSD_BIT (1u << 2)
+#define X86_CR4_DE_BIT  (1u << 3)
+#define X86_CR4_PSE_BIT (1u << 4)
+#define X86_CR4_PAE_BIT (1u << 5)
+#define X86_CR4_PGE_BIT (1u << 7)
+#define X86_CR4_SUPPORTED (X86_CR4_TSD_BIT | X86_CR4_PSE_BIT | X86_CR4_PAE_BIT | X86_CR4_PGE_BIT)
+/* IA32_EFER bits this CPU implements (SDM Vol. 3A, 2.2.1): NXE only (SYSCALL and long
+ * mode are not claimed in CPUID, so SCE and LME are reserved, as KVM treats them). */
+#define X86_EFER_SCE_BIT (1ull << 0)
+#define X86_EFER_LME_BIT (1ull << 8)
+#define X86_EFER_LMA_BIT (1ull << 10)
+#define X86_EFER_NXE_BIT (1ull << 11)
+#define X86_EFER_SUPPORTED X86_EFER_NXE_BIT
+/* The physical-address width (CPUID has no leaf 80000008H: SDM Vol. 3A 4.1.4 says 36). */
+#define X86_MAXPHYADDR 36
+
 /* Segment access rights in the VMX format (SDM Vol. 3C, 25.4.1, Table 25-2). */
 #define X86_AR_TYPE_MASK 0xFu
 #define X86_AR_S         (1u << 4)
@@ -125,6 +143,8 @@ typedef enum {
     X86_EXIT_STOPPED,         /* x86_cpu_request_stop() */
     X86_EXIT_BUDGET,          /* max_instructions executed */
     X86_EXIT_INVALID_STATE,   /* cpu->exit.unimpl.reason says why */
+    X86_EXIT_VMCALL,          /* RIP at the instruction, exit.insn_len; the kernel sets RAX
+                               * and calls x86_cpu_skip_instruction */
 } X86Exit;
 
 #define X86_IO_BUFFER_SIZE 4096
@@ -164,11 +184,19 @@ typedef struct X86ExitInfo {
 } X86ExitInfo;
 
 typedef struct X86Block X86Block;
+/* One 4 KiB linear page: a tag per access kind (the linear page number when that access
+ * may take the fast path, else ~0), so the permissions of the walk are cached with the
+ * translation. With paging, tag_write is set only once the page is dirty (a first write
+ * takes the slow path and sets D), and entries hold only what the privilege level in
+ * cpu->tlb_user may do. */
 typedef struct X86TlbEntry {
-    uint64_t tag_read;        /* linear page | 1 when valid for reads, else ~0 */
+    uint64_t tag_read;
     uint64_t tag_write;
+    uint64_t tag_exec;
     uint8_t *host;            /* host address of the page */
     uint64_t gpa_page;
+    uint8_t page_shift;       /* the guest page it came from: 12, 21 or 22 */
+    bool global;              /* G with CR4.PGE: kept across CR3 writes */
 } X86TlbEntry;
 
 #define X86_TLB_SIZE 256
@@ -185,6 +213,7 @@ struct X86Cpu {
     uint64_t cr0, cr2, cr3, cr4, cr8;
     uint64_t dr[8];
     uint64_t efer;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;   /* IA32_SYSENTER_* MSRs */
     uint64_t tsc;                 /* RDTSC value base; counts instructions */
     /* Interrupt shadow (SDM Vol. 3C, 25.4.2 interruptibility state): bit 0 blocking by STI,
      * bit 1 blocking by MOV SS / POP SS. Lasts until the end of the next instruction. */
@@ -210,6 +239,8 @@ struct X86Cpu {
     int event_class;              /* its class: 0 benign/software, 1 contributory, 2 #DF */
     uint64_t events_delivered;    /* interrupts and exceptions delivered so far */
     int pending_vector;           /* injected by the kernel: delivered at the next run */
+    bool pending_has_error;       /* ... with this error code (protected mode) */
+    uint32_t pending_error;
     /* MMIO read replay (a read exit is completed by re-executing with the value). */
     uint64_t mmio_replay[16];
     uint64_t mmio_replay_gpa[16];
@@ -224,6 +255,16 @@ struct X86Cpu {
 
     X86PageFn page_fn;
     void *page_opaque;
+    /* Paging (mmu.c): PAE's PDPTE registers (SDM Vol. 3A, 4.4.1), loaded by MOV CR0/CR3/
+     * CR4; not loaded after the host set the registers (then read from memory at the
+     * next walk, as KVM loads them at KVM_SET_SREGS). */
+    uint64_t pdpte[4];
+    bool pdpte_loaded;
+    bool tlb_user;                /* the TLB holds entries for CPL 3 (else CPL 0-2) */
+    bool implicit_supervisor;     /* the access in progress is an implicit supervisor one */
+    uint64_t fetch_fault_lin;     /* a #PF while decoding: its address and error code */
+    uint32_t fetch_fault_error;
+    uint32_t fault_error;         /* error code of the exception being raised */
     X86TlbEntry tlb[X86_TLB_SIZE];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
 };
@@ -260,13 +301,19 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data);
 /* After X86_EXIT_CPUID / RDMSR / WRMSR handled by the kernel: RIP past the instruction. */
 void x86_cpu_skip_instruction(X86Cpu *cpu);
 /* Injects an exception, delivered at the start of the next run (e.g. #GP for a bad MSR).
- * The return address is the current RIP (a fault). Real mode pushes no error code, so
- * has_error_code/error_code are accepted for the protected-mode future and unused today.
+ * The return address is the current RIP (a fault). Real mode pushes no error code;
+ * protected mode pushes error_code when has_error_code.
  * Returns 0, or -EINVAL for a vector outside 0-255. */
 int x86_cpu_raise_exception(X86Cpu *cpu, int vector, bool has_error_code,
                             uint32_t error_code);
-/* Loads a segment register in real mode: selector, base = selector << 4; limit and
- * attributes are kept (SDM Vol. 3A, 21.1.1). */
+/* Whether `value` is a valid IA32_EFER for WRMSR on this CPU: no bit outside
+ * X86_EFER_SUPPORTED (else WRMSR raises #GP(0), SDM Vol. 2B WRMSR and Vol. 3A 2.2.1). */
+bool x86_cpu_efer_valid(const X86Cpu *cpu, uint64_t value);
+/* WRMSR to IA32_EFER: the value is valid (x86_cpu_efer_valid); flushes the TLB when NXE
+ * changes (SDM Vol. 3A, 4.10.4.1). */
+void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value);
+/* Sets a segment register as a real-mode load would: selector, base = selector << 4;
+ * limit and attributes are kept (SDM Vol. 3A, 21.1.1). For tests and loaders. */
 void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector);
 const char *x86_exit_name(X86Exit e);
 

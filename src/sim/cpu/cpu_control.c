@@ -37,31 +37,14 @@ void op_call_rel(X86Cpu *cpu, const X86Insn *in)
     push(cpu, in->osz, ret);
 }
 
-/* Real-mode far transfer: CS = selector (base = selector << 4), EIP = offset. */
-static void far_to(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
-{
-    if (osz == 2) off &= 0xFFFF;
-    if (off > cpu->cs.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
-    x86_load_seg(cpu, X86_CS, sel);
-    cpu->next_rip = off;
-}
-
 void op_jmp_far(X86Cpu *cpu, const X86Insn *in)
 {
-    far_to(cpu, (uint16_t)in->imm2, in->imm, in->osz);
+    x86_far_jmp(cpu, (uint16_t)in->imm2, in->imm, in->osz);
 }
 
-/* CALL ptr16:16/32: push CS, push IP, then transfer. */
 void op_call_far(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = in->osz;
-    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
-    uint32_t off = size == 2 ? (in->imm & 0xFFFF) : in->imm;
-    if (off > cpu->cs.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
-    mem_write(cpu, X86_SS, (sp - size) & m, size, cpu->cs.selector);
-    mem_write(cpu, X86_SS, (sp - 2 * size) & m, size, (uint32_t)cpu->next_rip);
-    sp_set(cpu, (sp - 2 * size) & m);
-    far_to(cpu, (uint16_t)in->imm2, off, size);
+    x86_far_call(cpu, (uint16_t)in->imm2, in->imm, in->osz);
 }
 
 /* C2/C3: RET [imm16] */
@@ -77,48 +60,40 @@ void op_ret(X86Cpu *cpu, const X86Insn *in)
 /* CA/CB: RETF [imm16] */
 void op_retf(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = in->osz;
-    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
-    uint32_t ip = mem_read(cpu, X86_SS, sp, size);
-    uint32_t cs = mem_read(cpu, X86_SS, (sp + size) & m, 2);
-    far_to(cpu, (uint16_t)cs, ip, size);
-    uint32_t add = in->op == 0xCA ? (in->imm & 0xFFFF) : 0;
-    sp_set(cpu, (sp + 2 * size + add) & m);
+    x86_far_ret(cpu, in->osz, in->op == 0xCA ? (in->imm & 0xFFFF) : 0);
 }
 
-/* IRET in real mode (SDM Vol. 2A, IRET, "real-address mode"): pop IP, CS, FLAGS; with a
- * 32-bit operand size VM, VIP and VIF keep their values. */
 void op_iret(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = in->osz;
-    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
-    uint32_t ip = mem_read(cpu, X86_SS, sp, size);
-    uint32_t cs = mem_read(cpu, X86_SS, (sp + size) & m, 2);
-    uint32_t fl = mem_read(cpu, X86_SS, (sp + 2 * size) & m, size);
-    far_to(cpu, (uint16_t)cs, ip, size);
-    uint32_t f = flags_get(cpu);
-    if (size == 2) f = (f & ~0xFFFFu) | (fl & 0x7FD5u);
-    else f = (fl & 0x257FD5u) | (f & 0x1A0000u);
-    cpu->flags = f | X86_FLAG_FIXED;
-    sp_set(cpu, (sp + 3 * size) & m);
+    x86_iret(cpu, in->osz);
 }
 
 /* INT n, INT3, INT1/ICEBP (F1) and INTO: software interrupts, return address past the
  * instruction (SDM Vol. 2A, INT n/INTO/INT3/INT1). */
 void op_int(X86Cpu *cpu, const X86Insn *in)
 {
-    x86_deliver_int(cpu, in->imm & 0xFF, cpu->next_rip);
+    /* Virtual-8086 mode without VME: INT n is IOPL-sensitive (SDM Vol. 3B, 20.2.7). */
+    if (x86_v86(cpu) && x86_iopl(cpu) < 3) x86_fault(cpu, X86_EXC_GP, true, 0);
+    x86_deliver_event(cpu, in->imm & 0xFF, X86_EVENT_SOFTWARE_INT, false, 0);
 }
 
+/* INT1 (F1) is delivered as a #DB trap without the gate-DPL check; INT3 as a software
+ * interrupt (SDM Vol. 3A, 6.12.1.1). */
 void op_int3(X86Cpu *cpu, const X86Insn *in)
 {
-    x86_deliver_int(cpu, in->op == 0xF1 ? X86_EXC_DB : X86_EXC_BP, cpu->next_rip);
+    if (in->op == 0xF1) {
+        cpu->rip = cpu->next_rip;
+        x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
+        return;
+    }
+    x86_deliver_event(cpu, X86_EXC_BP, X86_EVENT_SOFTWARE_INT, false, 0);
 }
 
 void op_into(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
-    if (flags_get(cpu) & X86_FLAG_OF) x86_deliver_int(cpu, X86_EXC_OF, cpu->next_rip);
+    if (flags_get(cpu) & X86_FLAG_OF)
+        x86_deliver_event(cpu, X86_EXC_OF, X86_EVENT_SOFTWARE_INT, false, 0);
 }
 
 /* E0 E1 E2: LOOPNE LOOPE LOOP; the count register is CX or ECX by address size. */
@@ -161,15 +136,8 @@ void op_grp5_ctl(X86Cpu *cpu, const X86Insn *in)
         uint32_t next = ea + size;
         if (in->asz == 2) next &= 0xFFFF;
         uint32_t sel = mem_read(cpu, in->seg, next, 2);
-        if (size == 2) off &= 0xFFFF;
-        if (in->reg == 3) {
-            if (off > cpu->cs.limit) x86_fault(cpu, X86_EXC_GP, true, 0);
-            uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
-            mem_write(cpu, X86_SS, (sp - size) & m, size, cpu->cs.selector);
-            mem_write(cpu, X86_SS, (sp - 2 * size) & m, size, (uint32_t)cpu->next_rip);
-            sp_set(cpu, (sp - 2 * size) & m);
-        }
-        far_to(cpu, (uint16_t)sel, off, size);
+        if (in->reg == 3) x86_far_call(cpu, (uint16_t)sel, off, size);
+        else x86_far_jmp(cpu, (uint16_t)sel, off, size);
         break;
     }
     }
@@ -194,6 +162,7 @@ void op_bound(X86Cpu *cpu, const X86Insn *in)
 /* HLT: leaves with RIP past the instruction, as after a HLT VM exit KVM completed. */
 void op_hlt(X86Cpu *cpu, const X86Insn *in)
 {
+    x86_require_cpl0(cpu);
     cpu->exit.insn_len = in->len;
     cpu->exit.rip = cpu->rip;
     cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);

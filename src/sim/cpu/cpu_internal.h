@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sim/cpu/cpu.h"
+#include "sim/cpu/pagewalk.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -84,17 +85,34 @@ int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
 #define X86_PENDING_END 1u    /* leave the block after this instruction */
 
 /* Raises fault `vector` for the current instruction (return address cpu->rip) and leaves
- * it. Traps (INT n, INTO, INT3) deliver through x86_deliver_int with cpu->next_rip. */
+ * it. Real mode pushes no error code; protected mode pushes `error` when has_error.
+ * Traps (INT n, INTO, INT3) deliver through x86_deliver_event with cpu->next_rip. */
 NORETURN void x86_fault(X86Cpu *cpu, int vector, bool has_error, uint32_t error);
+
+/* What started an event: the kind decides the return address (software interrupts return
+ * past the instruction, the others to cpu->rip), the gate-DPL check (software interrupts
+ * only, SDM Vol. 3A, 6.12.1.1) and the EXT bit of error codes (all but software). */
+typedef enum {
+    X86_EVENT_EXCEPTION, X86_EVENT_SOFTWARE_INT, X86_EVENT_EXTERNAL, X86_EVENT_NMI
+} X86EventKind;
+/* The one delivery function for exceptions, software interrupts (INT n, INT3, INTO),
+ * external interrupts and NMI, in every mode: real-mode IVT, protected-mode IDT with
+ * interrupt, trap and task gates, stack switch from the TSS, error codes, virtual-8086
+ * exits to ring 0 (SDM Vol. 3A, 6.12 and 21.1.4; Vol. 3B, 20.3). Returns with the CPU at
+ * the handler's first instruction; a fault during delivery goes through x86_fault, which
+ * applies the double-fault rules and longjmps to the run loop, so it must be called from
+ * within x86_cpu_run (a handler, the run loop or its start), never from outside. The
+ * return address is cpu->next_rip for software interrupts, else cpu->rip: a caller
+ * delivering at an instruction boundary sets both to the next instruction. */
+void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                       uint32_t error_code);
 /* Leaves x86_cpu_run with `reason` (cpu->exit filled by the caller). RIP is cpu->rip. */
 NORETURN void x86_exit(X86Cpu *cpu, X86Exit reason);
 /* Leaves with X86_EXIT_UNIMPLEMENTED for the current instruction. */
 NORETURN void x86_unimplemented(X86Cpu *cpu, const char *reason);
-/* Delivers an interrupt/exception through the real-mode IVT with return address ret_ip. */
-void x86_deliver(X86Cpu *cpu, int vector, uint64_t ret_ip);
-/* The same for a software interrupt (INT n, INT3, INTO: not exceptions for #DF rules). */
-void x86_deliver_int(X86Cpu *cpu, int vector, uint64_t ret_ip);
-void x86_deliver_common(X86Cpu *cpu, int vector, uint64_t ret_ip);
+/* The protected-mode and virtual-8086 part of x86_deliver_event (cpu_seg.c). */
+void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                           uint32_t error_code, uint64_t ret_ip);
 void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 void x86_single_step_after_exit(X86Cpu *cpu);
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
@@ -139,19 +157,65 @@ static inline uint32_t size_mask(unsigned size)
  * #SS(0) through SS, when [off, off + size) is outside it. */
 NORETURN void x86_limit_fault(X86Cpu *cpu, int seg);
 uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsigned access);
+/* Segment type bits of the access-rights byte (SDM Vol. 3A, 3.4.5.1). */
+#define X86_SEG_ACCESSED 1u
+#define X86_SEG_WRITABLE 2u   /* data: writable; code: readable */
+#define X86_SEG_EXPDOWN  4u   /* data: expand-down; code: conforming */
+#define X86_SEG_CODE     8u
 static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned size,
                                   unsigned access)
 {
     const X86Segment *s = &cpu->seg[seg];
-    /* Expand-up segment: every byte of the access within the limit. */
-    if (LIKELY((uint64_t)off + size - 1 <= s->limit && !(s->attr & 4u)))
+    uint32_t a = s->attr;
+    /* The fast path: a usable expand-up segment whose type allows the access (writes:
+     * writable data; reads: data or readable code) and every byte within the limit.
+     * Everything else (real mode's writes through CS, expand-down, faults) is slow. */
+    bool type_ok = access == X86_ACCESS_WRITE
+                       ? (a & (X86_AR_UNUSABLE | 0xEu)) == X86_SEG_WRITABLE
+                       : (a & (X86_AR_UNUSABLE | X86_SEG_EXPDOWN)) == 0 &&
+                             (a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_CODE;
+    if (LIKELY((uint64_t)off + size - 1 <= s->limit && type_ok))
         return (uint32_t)(s->base + off);
     return x86_linear_slow(cpu, seg, off, size, access);
 }
 uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size);
 void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v);
-/* Whether [lin, lin + size) is writable RAM (no fault, no exit); returns host pointer. */
+/* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
+ * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
+/* The same without faulting or filling the TLB (instruction fetch while decoding, the
+ * bytes of an UNIMPLEMENTED exit): host pointer of `lin` and its guest-physical address,
+ * or NULL with *pf_error 0 (not RAM) or the #PF error code | X86_PF_REPORTED (a page
+ * fault, whose error code may be 0); X86_PF_NO_MEMORY for tables outside RAM. */
+#define X86_PF_REPORTED (1u << 30)
+#define X86_PF_NO_MEMORY 0xFFFFFFFFu
+uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gpa,
+                        uint32_t *pf_error);
+
+/* Current privilege level (SDM Vol. 3A, 5.5; VMX keeps it in SS.DPL, Vol. 3C 25.4.1):
+ * 0 in real mode, 3 in virtual-8086 mode. */
+static inline unsigned x86_cpl(const X86Cpu *cpu)
+{
+    if (!(cpu->cr0 & X86_CR0_PE)) return 0;
+    if (cpu->flags & X86_FLAG_VM) return 3;
+    return (cpu->ss.attr >> X86_AR_DPL_SHIFT) & 3;
+}
+
+/* Paging (mmu.c). The guest-physical address of an instruction fetch at linear `lin`
+ * (raises #PF; not-RAM is an UNIMPLEMENTED exit). */
+uint64_t x86_fetch_gpa_slow(X86Cpu *cpu, uint64_t lin);
+static inline uint64_t x86_fetch_gpa(X86Cpu *cpu, uint64_t lin)
+{
+    if (LIKELY(!(cpu->cr0 & X86_CR0_PG))) return lin;
+    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    if (e->tag_exec == (lin >> 12)) return e->gpa_page | (lin & 0xFFF);
+    return x86_fetch_gpa_slow(cpu, lin);
+}
+void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin);
+void x86_tlb_flush_nonglobal(X86Cpu *cpu);
+bool x86_load_pdptes(X86Cpu *cpu, uint64_t cr3);
+/* Every TLB entry goes (MOV CR0/CR4 paging bits, EFER.NXE, a privilege-level change). */
+static inline void x86_tlb_flush_all(X86Cpu *cpu) { x86_cpu_tlb_invalidate(cpu); }
 
 static inline uint32_t ld_le(const uint8_t *p, unsigned size)
 {
@@ -184,6 +248,23 @@ static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t 
         return;
     }
     x86_write_slow(cpu, lin, size, v);
+}
+
+/* Implicit supervisor accesses (SDM Vol. 3A, 4.6: descriptor tables, the TSS, ...):
+ * allowed on supervisor pages whatever the CPL. */
+static inline uint32_t sys_read(X86Cpu *cpu, uint64_t lin, unsigned size)
+{
+    cpu->implicit_supervisor = true;
+    uint32_t v = lin_read(cpu, lin, size);
+    cpu->implicit_supervisor = false;
+    return v;
+}
+
+static inline void sys_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
+{
+    cpu->implicit_supervisor = true;
+    lin_write(cpu, lin, size, v);
+    cpu->implicit_supervisor = false;
 }
 
 static inline uint32_t mem_read(X86Cpu *cpu, int seg, uint32_t off, unsigned size)
@@ -319,8 +400,43 @@ static inline uint32_t szp_flags(uint32_t res, unsigned size)
  * returns the result and sets the flags (alu.c). */
 uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b);
 
-/* Segment loads in the current mode (real mode: base = selector << 4). */
+/* ---------------------------------------------------------------------------------- */
+/* Modes, privilege, descriptors (cpu_seg.c)                                            */
+/* ---------------------------------------------------------------------------------- */
+
+static inline bool x86_pe(const X86Cpu *cpu) { return (cpu->cr0 & X86_CR0_PE) != 0; }
+/* Virtual-8086 mode: CR0.PE and EFLAGS.VM (SDM Vol. 3B, 20.2.1). */
+static inline bool x86_v86(const X86Cpu *cpu)
+{
+    return (cpu->cr0 & X86_CR0_PE) && (cpu->flags & X86_FLAG_VM);
+}
+/* Protected mode proper (not real, not virtual-8086). */
+static inline bool x86_pm(const X86Cpu *cpu)
+{
+    return (cpu->cr0 & X86_CR0_PE) && !(cpu->flags & X86_FLAG_VM);
+}
+/* x86_cpl (above, with paging): CPL is SS.DPL as the VMCS defines it. */
+static inline unsigned x86_iopl(const X86Cpu *cpu) { return (cpu->flags >> 12) & 3; }
+/* Privileged instructions: #GP(0) unless CPL 0 (SDM Vol. 3A, 5.9). */
+static inline void x86_require_cpl0(X86Cpu *cpu)
+{
+    if (UNLIKELY(x86_cpl(cpu) != 0)) x86_fault(cpu, X86_EXC_GP, true, 0);
+}
+
+/* Segment loads in the current mode (real mode: base = selector << 4; virtual-8086 mode
+ * the same with the fixed attributes; protected mode: a descriptor load with all checks,
+ * SDM Vol. 2B, MOV "Operation"). CS is loaded by far transfers only. */
 void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel);
+/* Far JMP/CALL/RET and IRET in every mode (cpu_seg.c). osz is the operand size; ret_ip
+ * (CALL) the return address. */
+void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz);
+void x86_far_call(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz);
+void x86_far_ret(X86Cpu *cpu, unsigned osz, uint32_t imm);
+void x86_iret(X86Cpu *cpu, unsigned osz);
+/* IN/OUT/INS/OUTS permission: CPL <= IOPL, else the TSS I/O bitmap (SDM Vol. 1, 19.5). */
+void x86_io_permission(X86Cpu *cpu, uint16_t port, unsigned size);
+/* The EFLAGS bits POPF may change at the current CPL and IOPL (SDM Vol. 2B, POPF). */
+uint32_t x86_popf_mask(X86Cpu *cpu, unsigned osz);
 
 /* ---------------------------------------------------------------------------------- */
 /* Handlers, by family                                                                  */
@@ -356,6 +472,9 @@ H(op_daa); H(op_das); H(op_aaa); H(op_aas); H(op_aam); H(op_aad);
 /* cpu_system.c */
 H(op_flagop); H(op_mov_cr); H(op_mov_dr); H(op_cpuid); H(op_rdtsc); H(op_rdmsr);
 H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd); H(op_wait);
+/* cpu_seg.c */
+H(op_lar_lsl); H(op_arpl);
+H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit);
 #undef H
 
 #endif

@@ -14,6 +14,7 @@
 
 static void io_begin(X86Cpu *cpu, const X86Insn *in, uint16_t port, unsigned size, bool is_in)
 {
+    x86_io_permission(cpu, port, size);
     cpu->exit.io.port = port;
     cpu->exit.io.size = (uint8_t)size;
     cpu->exit.io.in = is_in;
@@ -137,8 +138,14 @@ void x86_cpu_complete_io(X86Cpu *cpu)
             uint64_t l = down ? e->io.guest_linear - (uint64_t)k * size
                               : e->io.guest_linear + (uint64_t)k * size;
             for (unsigned i = 0; i < size; i++) {
-                uint8_t *p = x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_WRITE);
-                if (p) *p = e->io.data[k * size + i];
+                /* outside the run loop: no fault may be raised here (the exit checked
+                 * these pages; a mapping the host changed since just drops the byte) */
+                uint64_t gpa;
+                uint32_t pf;
+                uint8_t *p = x86_probe_page(cpu, l + i, X86_ACCESS_WRITE, &gpa, &pf);
+                if (!p) continue;
+                if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, 1);
+                *p = e->io.data[k * size + i];
             }
         }
     }

@@ -139,8 +139,13 @@ void op_pop_sreg(X86Cpu *cpu, const X86Insn *in)
     int s = sreg_of(in);
     uint32_t sp = sp_get(cpu);
     uint32_t v = mem_read(cpu, X86_SS, sp, 2);
-    x86_load_seg(cpu, s, (uint16_t)v);
+    /* The increment follows the stack the value came from (POP SS switching SS.B). */
+    uint64_t rsp = cpu->gpr[X86_RSP];
     sp_set(cpu, (sp + in->osz) & sp_mask(cpu));
+    uint64_t new_rsp = cpu->gpr[X86_RSP];
+    cpu->gpr[X86_RSP] = rsp;              /* unchanged if the load faults */
+    x86_load_seg(cpu, s, (uint16_t)v);
+    cpu->gpr[X86_RSP] = new_rsp;
     if (s == X86_SS) {
         cpu->interrupt_shadow |= 2;
         cpu->pending |= X86_PENDING_END;
@@ -203,17 +208,21 @@ void op_popa(X86Cpu *cpu, const X86Insn *in)
 /* PUSHF/PUSHFD: VM and RF are pushed as 0 (SDM Vol. 2B, PUSHF). */
 void op_pushf(X86Cpu *cpu, const X86Insn *in)
 {
+    /* Virtual-8086 mode without VME: IOPL-sensitive (SDM Vol. 3B, 20.2.7). */
+    if (x86_v86(cpu) && x86_iopl(cpu) < 3) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t f = flags_get(cpu) & ~(X86_FLAG_VM | X86_FLAG_RF);
     push(cpu, in->osz, f);
 }
 
-/* POPF/POPFD in real mode: every flag except VM, VIP, VIF (and RF, cleared) can be
- * loaded, IOPL included (SDM Vol. 2B, POPF, "real-address mode"). */
+/* POPF/POPFD: every flag except VM, VIP, VIF (and RF, cleared) can be loaded in real mode
+ * and at CPL 0; IOPL only at CPL 0 and IF only at CPL <= IOPL (SDM Vol. 2B, POPF).
+ * Virtual-8086 mode without VME: #GP(0) unless IOPL is 3. */
 void op_popf(X86Cpu *cpu, const X86Insn *in)
 {
+    if (x86_v86(cpu) && x86_iopl(cpu) < 3) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t v = pop(cpu, in->osz);
     uint32_t f = flags_get(cpu);
-    uint32_t mask = in->osz == 2 ? 0x7FD5u : (0x3F7FD5u & ~(X86_FLAG_VM | X86_FLAG_VIP | X86_FLAG_VIF | X86_FLAG_RF));
+    uint32_t mask = x86_popf_mask(cpu, in->osz);
     cpu->flags = ((f & ~mask) | (v & mask)) | X86_FLAG_FIXED;
     cpu->pending |= X86_PENDING_END;
 }

@@ -1,15 +1,18 @@
 /*
- * System instructions reachable in real mode: flag operations (CLC STC CMC CLI STI CLD
- * STD), MOV to/from CRn and DRn, CPUID, RDTSC, RDMSR/WRMSR, groups 6 and 7 (descriptor
- * tables, MSW), CLTS, INVD/WBINVD, WAIT (SDM Vol. 2 and Vol. 3A chapter 2).
+ * System instructions: flag operations (CLC STC CMC CLI STI CLD STD), MOV to/from CRn
+ * (with paging's TLB rules) and DRn, CPUID, RDTSC, RDMSR/WRMSR, VMCALL, groups 6 and 7
+ * (descriptor tables, MSW, INVLPG), CLTS, INVD/WBINVD, WAIT, CMPXCHG8B, SYSENTER/SYSEXIT,
+ * hint NOPs (SDM Vol. 2 and Vol. 3A chapters 2 and 4).
  */
 #include "sim/cpu/cpu_internal.h"
 
-/* F5 CMC, F8 CLC, F9 STC, FA CLI, FB STI, FC CLD, FD STD. Real mode runs at CPL 0, so
- * CLI/STI need no IOPL check. STI with IF clear blocks interrupts for one instruction
- * (SDM Vol. 2B, STI). */
+/* F5 CMC, F8 CLC, F9 STC, FA CLI, FB STI, FC CLD, FD STD. CLI/STI: #GP(0) when CPL >
+ * IOPL (virtual-8086 mode: IOPL < 3; no PVI/VME). STI with IF clear blocks interrupts for
+ * one instruction (SDM Vol. 2B, CLI/STI). */
 void op_flagop(X86Cpu *cpu, const X86Insn *in)
 {
+    if ((in->op == 0xFA || in->op == 0xFB) && x86_pe(cpu) && x86_cpl(cpu) > x86_iopl(cpu))
+        x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t f = flags_get(cpu);
     switch (in->op) {
     case 0xF5: f ^= X86_FLAG_CF; break;
@@ -27,29 +30,89 @@ void op_flagop(X86Cpu *cpu, const X86Insn *in)
     cpu->flags = f;
 }
 
+/* CR0 bits that exist (SDM Vol. 3A, 2.5); writes to the reserved ones are ignored. */
+#define CR0_DEFINED (X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_ET | \
+                     X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG)
+
+static inline bool pae_paging(uint64_t cr0, uint64_t cr4)
+{
+    return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE_BIT);
+}
+
+/* MOV to CR0 (SDM Vol. 2B MOV-Control Registers, Vol. 3A 2.5 and 4.10.4.1): PG without PE
+ * and NW without CD are #GP(0); enabling PAE paging loads the PDPTEs (#GP(0) when one has
+ * a reserved bit); ET is hardwired to 1; a change of PG, WP or PE flushes the TLB. */
+static void write_cr0(X86Cpu *cpu, uint32_t v)
+{
+    v = (v & CR0_DEFINED) | X86_CR0_ET;
+    if ((v & X86_CR0_PG) && !(v & X86_CR0_PE)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    if ((v & X86_CR0_NW) && !(v & X86_CR0_CD)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    uint32_t changed = v ^ (uint32_t)cpu->cr0;
+    if ((changed & X86_CR0_PG) && pae_paging(v, cpu->cr4) && !x86_load_pdptes(cpu, cpu->cr3))
+        x86_fault(cpu, X86_EXC_GP, true, 0);
+    if (changed & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)) x86_tlb_flush_all(cpu);
+    cpu->cr0 = v;
+}
+
+/* MOV to CR3: in PAE paging the PDPTEs are loaded (#GP(0) on a reserved bit); non-global
+ * TLB entries go (SDM Vol. 3A, 4.10.4.1). */
+static void write_cr3(X86Cpu *cpu, uint32_t v)
+{
+    if (pae_paging(cpu->cr0, cpu->cr4) && !x86_load_pdptes(cpu, v))
+        x86_fault(cpu, X86_EXC_GP, true, 0);
+    cpu->cr3 = v;
+    if (cpu->cr4 & X86_CR4_PGE_BIT) x86_tlb_flush_nonglobal(cpu);
+    else x86_tlb_flush_all(cpu);
+}
+
+/* MOV to CR4: a bit this CPU does not implement is #GP(0) (as on hardware and KVM, which
+ * checks CR4 against the guest's CPUID); a change of PSE, PAE or PGE flushes the whole TLB
+ * and, with PAE paging after it, loads the PDPTEs (SDM Vol. 3A, 4.4.1 and 4.10.4.1). */
+static void write_cr4(X86Cpu *cpu, uint32_t v)
+{
+    if (v & ~X86_CR4_SUPPORTED) x86_fault(cpu, X86_EXC_GP, true, 0);
+    uint32_t changed = v ^ (uint32_t)cpu->cr4;
+    uint32_t paging_bits = X86_CR4_PSE_BIT | X86_CR4_PAE_BIT | X86_CR4_PGE_BIT;
+    if ((changed & paging_bits) && pae_paging(cpu->cr0, v) && !x86_load_pdptes(cpu, cpu->cr3))
+        x86_fault(cpu, X86_EXC_GP, true, 0);
+    /* PAE cannot be cleared under PAE paging...: only in IA-32e mode (not modelled). */
+    if (changed & paging_bits) x86_tlb_flush_all(cpu);
+    cpu->cr4 = v;
+}
+
 /* 0F 20 / 0F 22: MOV r32, CRn / MOV CRn, r32. The ModR/M mod field is ignored (always a
- * register). CR1, CR5-CR7 are #UD; CR0 checks from SDM Vol. 3A, 2.5 / MOV CR. */
+ * register). CR1, CR5-CR7 are #UD; CPL > 0 is #GP(0) (SDM Vol. 2B, MOV-Control Registers;
+ * #UD is checked first). */
 void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned cr = in->reg;
     if (cr == 1 || cr > 4) x86_fault(cpu, X86_EXC_UD, false, 0);
+    x86_require_cpl0(cpu);
     uint64_t *p = cr == 0 ? &cpu->cr0 : cr == 2 ? &cpu->cr2 : cr == 3 ? &cpu->cr3 : &cpu->cr4;
     if (in->op == 0x120) {
         reg_write(cpu, in->rm, 4, (uint32_t)*p);
         return;
     }
     uint32_t v = (uint32_t)cpu->gpr[in->rm];
-    if (cr == 0) {
-        if ((v & X86_CR0_PG) && !(v & X86_CR0_PE)) x86_fault(cpu, X86_EXC_GP, true, 0);
-        if ((v & X86_CR0_NW) && !(v & X86_CR0_CD)) x86_fault(cpu, X86_EXC_GP, true, 0);
-        v |= X86_CR0_ET;    /* hardwired to 1 on processors with an integrated FPU */
-        if ((v ^ (uint32_t)cpu->cr0) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE))
-            x86_cpu_tlb_flush(cpu);
-    } else if (cr == 4) {
-        if (v & ~0x007F7FFFu) x86_fault(cpu, X86_EXC_GP, true, 0);
+    switch (cr) {
+    case 0: write_cr0(cpu, v); break;
+    case 2: cpu->cr2 = v; break;
+    case 3: write_cr3(cpu, v); break;
+    default: write_cr4(cpu, v); break;
     }
-    *p = v;
     cpu->pending |= X86_PENDING_END;
+}
+
+bool x86_cpu_efer_valid(const X86Cpu *cpu, uint64_t value)
+{
+    (void)cpu;
+    return (value & ~X86_EFER_SUPPORTED) == 0;
+}
+
+void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value)
+{
+    if ((value ^ cpu->efer) & X86_EFER_NXE_BIT) x86_tlb_flush_all(cpu);
+    cpu->efer = value;
 }
 
 /* 0F 21 / 0F 23: MOV r32, DRn / MOV DRn, r32. DR4/DR5 alias DR6/DR7 unless CR4.DE
@@ -58,9 +121,10 @@ void op_mov_dr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned dr = in->reg;
     if (dr == 4 || dr == 5) {
-        if (cpu->cr4 & (1u << 3)) x86_fault(cpu, X86_EXC_UD, false, 0);
+        if (cpu->cr4 & X86_CR4_DE_BIT) x86_fault(cpu, X86_EXC_UD, false, 0);
         dr += 2;
     }
+    x86_require_cpl0(cpu);
     if (in->op == 0x121) reg_write(cpu, in->rm, 4, (uint32_t)cpu->dr[dr]);
     else {
         uint32_t v = (uint32_t)cpu->gpr[in->rm];
@@ -79,29 +143,39 @@ static void sys_exit(X86Cpu *cpu, const X86Insn *in, X86Exit reason)
 }
 
 void op_cpuid(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_CPUID); }
-void op_rdmsr(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_RDMSR); }
-void op_wrmsr(X86Cpu *cpu, const X86Insn *in) { sys_exit(cpu, in, X86_EXIT_WRMSR); }
+/* RDMSR/WRMSR at CPL > 0: #GP(0), which has priority over the VM exit (SDM Vol. 3C,
+ * 26.1.1). */
+void op_rdmsr(X86Cpu *cpu, const X86Insn *in)
+{
+    x86_require_cpl0(cpu);
+    sys_exit(cpu, in, X86_EXIT_RDMSR);
+}
+void op_wrmsr(X86Cpu *cpu, const X86Insn *in)
+{
+    x86_require_cpl0(cpu);
+    sys_exit(cpu, in, X86_EXIT_WRMSR);
+}
 
-/* RDTSC: a counter that advances with every retired instruction. */
+/* RDTSC: a counter that advances with every retired instruction; with CR4.TSD only at
+ * CPL 0, else #GP(0) (SDM Vol. 2B, RDTSC). */
 void op_rdtsc(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
+    if ((cpu->cr4 & X86_CR4_TSD_BIT) && x86_cpl(cpu) != 0) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint64_t t = cpu->tsc + cpu->instructions_retired;
     reg_write(cpu, X86_RAX, 4, (uint32_t)t);
     reg_write(cpu, X86_RDX, 4, (uint32_t)(t >> 32));
-}
-
-/* 0F 00: SLDT STR LLDT LTR VERR VERW are not recognized in real mode (#UD). */
-void op_grp6(X86Cpu *cpu, const X86Insn *in)
-{
-    (void)in;
-    x86_fault(cpu, X86_EXC_UD, false, 0);
 }
 
 /* 0F 01: /0 SGDT, /1 SIDT, /2 LGDT, /3 LIDT, /4 SMSW, /6 LMSW, /7 INVLPG; /5 is #UD. The
  * register forms (mod 3) are other instructions (VMCALL, MONITOR, XGETBV, ...). */
 void op_grp7(X86Cpu *cpu, const X86Insn *in)
 {
+    if (in->mod == 3 && in->reg == 0 && in->rm == 1) {
+        /* VMCALL (0F 01 C1): in VMX non-root operation a VM exit at any CPL (SDM Vol. 3C,
+         * 26.1.2); the kernel completes it (kvm_sim.c: KVM_EXIT_HYPERCALL). */
+        sys_exit(cpu, in, X86_EXIT_VMCALL);
+    }
     if (in->mod == 3 && in->reg != 4 && in->reg != 6)
         x86_unimplemented(cpu, "0F 01 register form (VMX/SVM/MONITOR/XGETBV...)");
     switch (in->reg) {
@@ -116,6 +190,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         break;
     }
     case 2: case 3: {
+        x86_require_cpl0(cpu);
         X86DescTable *t = in->reg == 2 ? &cpu->gdtr : &cpu->idtr;
         uint32_t ea = insn_ea(cpu, in);
         uint32_t next = ea + 2;
@@ -131,15 +206,17 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         if (in->mod == 3) reg_write(cpu, in->rm, in->osz, (uint32_t)cpu->cr0);
         else rm_write(cpu, in, 2, (uint32_t)cpu->cr0 & 0xFFFF);
         break;
-    case 6: { /* LMSW: PE MP EM TS; PE can be set but not cleared */
+    case 6: { /* LMSW: PE MP EM TS; PE can be set but not cleared; CPL 0 only */
+        x86_require_cpl0(cpu);
         uint32_t v = rm_read(cpu, in, 2);
         cpu->cr0 = (cpu->cr0 & ~0xEull) | (v & 0xF) | (cpu->cr0 & X86_CR0_PE);
         cpu->pending |= X86_PENDING_END;
         break;
     }
-    case 7: /* INVLPG */
-        for (unsigned i = 0; i < X86_TLB_SIZE; i++)
-            cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = ~0ull;
+    case 7: /* INVLPG m (SDM Vol. 2A): CPL 0; the page of the operand's linear address,
+             * with no access and no fault for the address itself (segment limit aside) */
+        x86_require_cpl0(cpu);
+        x86_tlb_invalidate_page(cpu, x86_linear(cpu, in->seg, insn_ea(cpu, in), 1, 0));
         break;
     default:
         x86_fault(cpu, X86_EXC_UD, false, 0);
@@ -149,14 +226,80 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
 void op_clts(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
+    x86_require_cpl0(cpu);
     cpu->cr0 &= ~(uint64_t)X86_CR0_TS;
 }
 
-/* INVD / WBINVD: no caches to model. */
+/* INVD / WBINVD: no caches to model; CPL 0 only (SDM Vol. 2A, INVD / WBINVD). */
 void op_wbinvd(X86Cpu *cpu, const X86Insn *in)
 {
-    (void)cpu;
     (void)in;
+    x86_require_cpl0(cpu);
+}
+
+/* 0F C7 /1 CMPXCHG8B m64 (SDM Vol. 2A): EDX:EAX against m64; equal: ZF = 1 and ECX:EBX
+ * is stored; else ZF = 0 and m64 goes to EDX:EAX. The destination gets a write cycle
+ * either way, so both its pages are checked for writing before anything is written.
+ * A register operand, and the other /r forms (VMX, RDRAND, ...: not claimed), are #UD. */
+void op_cmpxchg8b(X86Cpu *cpu, const X86Insn *in)
+{
+    if (in->mod == 3 || in->reg != 1) x86_fault(cpu, X86_EXC_UD, false, 0);
+    uint32_t ea = insn_ea(cpu, in);
+    uint64_t lin = x86_linear(cpu, in->seg, ea, 8, X86_ACCESS_WRITE);
+    uint64_t lin_hi = (uint32_t)(lin + 4);
+    uint32_t lo = lin_read(cpu, lin, 4), hi = lin_read(cpu, lin_hi, 4);
+    x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);          /* #PF before any write */
+    x86_ram_ptr(cpu, (uint32_t)(lin + 7), 1, X86_ACCESS_WRITE);
+    bool equal = lo == (uint32_t)cpu->gpr[X86_RAX] && hi == (uint32_t)cpu->gpr[X86_RDX];
+    uint32_t new_lo = equal ? (uint32_t)cpu->gpr[X86_RBX] : lo;
+    uint32_t new_hi = equal ? (uint32_t)cpu->gpr[X86_RCX] : hi;
+    lin_write(cpu, lin, 4, new_lo);
+    lin_write(cpu, lin_hi, 4, new_hi);
+    flags_set_arith(cpu, equal ? X86_FLAG_ZF : 0, X86_FLAG_ZF);
+    if (!equal) {
+        cpu->gpr[X86_RAX] = lo;
+        cpu->gpr[X86_RDX] = hi;
+    }
+}
+
+/* Flat 4 GiB segments of SYSENTER/SYSEXIT (SDM Vol. 2B, SYSENTER: "the processor does
+ * not ensure that the descriptors are in the GDT"; it loads fixed values). */
+static void flat_segment(X86Segment *s, uint16_t sel, unsigned type, unsigned dpl)
+{
+    s->selector = sel;
+    s->base = 0;
+    s->limit = 0xFFFFFFFFu;
+    s->attr = type | X86_AR_S | (dpl << X86_AR_DPL_SHIFT) | X86_AR_P | X86_AR_DB | X86_AR_G;
+}
+
+/* 0F 34 SYSENTER (SDM Vol. 2B): #GP(0) in real mode or with IA32_SYSENTER_CS[15:2] = 0;
+ * clears VM, IF and RF; CS = SYSENTER_CS & FFFCh (flat code, DPL 0), SS = CS + 8 (flat
+ * data, DPL 0), ESP = SYSENTER_ESP, EIP = SYSENTER_EIP. */
+void op_sysenter(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    uint16_t cs = (uint16_t)cpu->sysenter_cs;
+    if (!(cpu->cr0 & X86_CR0_PE) || (cs & 0xFFFC) == 0) x86_fault(cpu, X86_EXC_GP, true, 0);
+    cpu->flags = flags_get(cpu) & ~(X86_FLAG_VM | X86_FLAG_IF | X86_FLAG_RF);
+    flat_segment(&cpu->cs, cs & 0xFFFC, 0xB, 0);
+    flat_segment(&cpu->ss, (uint16_t)((cs & 0xFFFC) + 8), 0x3, 0);
+    cpu->gpr[X86_RSP] = (uint32_t)cpu->sysenter_esp;
+    cpu->next_rip = (uint32_t)cpu->sysenter_eip;
+}
+
+/* 0F 35 SYSEXIT (SDM Vol. 2B): #GP(0) with SYSENTER_CS[15:2] = 0, in real mode or at
+ * CPL > 0; CS = (SYSENTER_CS + 16) | 3 (flat code, DPL 3), SS = (SYSENTER_CS + 24) | 3,
+ * ESP = ECX, EIP = EDX. */
+void op_sysexit(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    uint16_t cs = (uint16_t)cpu->sysenter_cs;
+    if (!(cpu->cr0 & X86_CR0_PE) || (cs & 0xFFFC) == 0 || x86_cpl(cpu) != 0)
+        x86_fault(cpu, X86_EXC_GP, true, 0);
+    flat_segment(&cpu->cs, (uint16_t)((cs + 16) | 3), 0xB, 3);
+    flat_segment(&cpu->ss, (uint16_t)((cs + 24) | 3), 0x3, 3);
+    cpu->gpr[X86_RSP] = (uint32_t)cpu->gpr[X86_RCX];
+    cpu->next_rip = (uint32_t)cpu->gpr[X86_RDX];
 }
 
 /* WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set (SDM Vol. 2B, WAIT). */

@@ -106,7 +106,7 @@ static const X86OpInfo x86_optab[256] = {
     /*0x60*/ { op_pusha, 0 },  /* pusha */
     /*0x61*/ { op_popa, 0 },  /* popa */
     /*0x62*/ { op_bound, OPF_MODRM },  /* bound r, m */
-    /*0x63*/ { op_ud, OPF_MODRM },  /* arpl (#UD in real mode) */
+    /*0x63*/ { op_arpl, OPF_MODRM },  /* arpl r/m16, r16 (#UD in real mode) */
     /*0x64*/ { NULL, 0 },  /* prefix fs: */
     /*0x65*/ { NULL, 0 },  /* prefix gs: */
     /*0x66*/ { NULL, 0 },  /* prefix operand size */
@@ -268,8 +268,8 @@ static const X86OpInfo x86_optab[256] = {
 static const X86OpInfo x86_optab_0f[256] = {
     /*0x00*/ { op_grp6, OPF_MODRM },  /* grp6 (sldt str lldt ltr verr verw) */
     /*0x01*/ { op_grp7, OPF_MODRM | OPF_END },  /* grp7 (sgdt sidt lgdt lidt smsw lmsw invlpg) */
-    /*0x02*/ { op_ud, OPF_MODRM },  /* lar (#UD in real mode) */
-    /*0x03*/ { op_ud, OPF_MODRM },  /* lsl (#UD in real mode) */
+    /*0x02*/ { op_lar_lsl, OPF_MODRM },  /* lar r, r/m16 (#UD in real mode) */
+    /*0x03*/ { op_lar_lsl, OPF_MODRM },  /* lsl r, r/m16 (#UD in real mode) */
     /*0x04*/ { op_unimpl, 0 },  /* not implemented */
     /*0x05*/ { op_ud, 0 },  /* loadall (286 only; #UD on the 386) */
     /*0x06*/ { op_clts, 0 },  /* clts */
@@ -290,13 +290,13 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x15*/ { op_unimpl, 0 },  /* not implemented */
     /*0x16*/ { op_unimpl, 0 },  /* not implemented */
     /*0x17*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x18*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x19*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x1A*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x1B*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x1C*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x1D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x1E*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x18*/ { op_nop, OPF_MODRM },  /* prefetchh / hint nop r/m (0F 18 /0-/3 prefetch) */
+    /*0x19*/ { op_nop, OPF_MODRM },  /* hint nop r/m */
+    /*0x1A*/ { op_nop, OPF_MODRM },  /* hint nop r/m (MPX space; no MPX) */
+    /*0x1B*/ { op_nop, OPF_MODRM },  /* hint nop r/m (MPX space; no MPX) */
+    /*0x1C*/ { op_nop, OPF_MODRM },  /* hint nop r/m */
+    /*0x1D*/ { op_nop, OPF_MODRM },  /* hint nop r/m */
+    /*0x1E*/ { op_nop, OPF_MODRM },  /* hint nop r/m (F3 0F 1E FA/FB: endbr64/endbr32) */
     /*0x1F*/ { op_nop, OPF_MODRM },  /* nop r/m (multi-byte NOP) */
     /*0x20*/ { op_mov_cr, OPF_MODRM | OPF_END },  /* mov r32, crN */
     /*0x21*/ { op_mov_dr, OPF_MODRM },  /* mov r32, drN */
@@ -318,8 +318,8 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x31*/ { op_rdtsc, 0 },  /* rdtsc */
     /*0x32*/ { op_rdmsr, OPF_END },  /* rdmsr */
     /*0x33*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x34*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x35*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x34*/ { op_sysenter, OPF_END },  /* sysenter (P6) */
+    /*0x35*/ { op_sysexit, OPF_END },  /* sysexit (P6) */
     /*0x36*/ { op_unimpl, 0 },  /* not implemented */
     /*0x37*/ { op_unimpl, 0 },  /* not implemented */
     /*0x38*/ { op_unimpl, 0 },  /* not implemented */
@@ -465,7 +465,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xC4*/ { op_unimpl, 0 },  /* not implemented */
     /*0xC5*/ { op_unimpl, 0 },  /* not implemented */
     /*0xC6*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xC7*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xC7*/ { op_cmpxchg8b, OPF_MODRM },  /* grp9: /1 cmpxchg8b m64 (Pentium) */
     /*0xC8*/ { op_bswap, 0 },  /* bswap eax */
     /*0xC9*/ { op_bswap, 0 },  /* bswap ecx */
     /*0xCA*/ { op_bswap, 0 },  /* bswap edx */
@@ -534,6 +534,7 @@ typedef struct {
     uint64_t ip;          /* offset of the instruction in CS */
     unsigned n;           /* bytes fetched */
     uint64_t page_lin;    /* linear page of `host` */
+    uint64_t page_gpa;    /* its guest-physical page */
     uint8_t *host;
     uint64_t first_gpa, last_gpa;
     int err;
@@ -558,12 +559,21 @@ static inline __attribute__((always_inline)) int fetch8(Fetch *f, uint8_t *out, 
     if (off > cpu->cs.limit) return X86_EXC_GP;
     uint64_t lin = (uint32_t)(cpu->cs.base + off);
     if ((lin & ~0xFFFull) != f->page_lin || !f->host) {
-        f->host = x86_ram_ptr(cpu, lin & ~0xFFFull, 1, X86_ACCESS_EXEC);
-        if (!f->host) return -1;
+        uint64_t gpa;
+        uint32_t pf;
+        f->host = x86_probe_page(cpu, lin & ~0xFFFull, X86_ACCESS_EXEC, &gpa, &pf);
+        if (!f->host) {
+            if (!pf) return -1;
+            cpu->fetch_fault_lin = lin;
+            cpu->fetch_fault_error = pf;
+            return X86_EXC_PF;
+        }
         f->page_lin = lin & ~0xFFFull;
+        f->page_gpa = gpa;
     }
-    if (f->n == 0) f->first_gpa = lin;   /* linear == physical without paging */
-    f->last_gpa = lin;
+    uint64_t gpa = f->page_gpa | (lin & 0xFFF);
+    if (f->n == 0) f->first_gpa = gpa;
+    f->last_gpa = gpa;
     *out = f->host[lin & 0xFFF];
     f->n++;
     return 0;
@@ -609,6 +619,7 @@ static bool lockable(const X86Insn *in)
     case 0x1AB: case 0x1B3: case 0x1BB: case 0x1B0: case 0x1B1: case 0x1C0: case 0x1C1:
         return true;
     case 0x1BA: return in->reg >= 5;
+    case 0x1C7: return in->reg == 1;   /* CMPXCHG8B */
     default: return false;
     }
 }

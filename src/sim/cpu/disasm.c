@@ -36,7 +36,7 @@ enum {
     D_STACK,    /* suffix w/l when the operand size is not the mode's default */
     D_PUSH_I, D_RET_IW, D_ENTER, D_IB, D_FAR, D_IMUL3,
     D_MOFFS, D_STR, D_XLAT, D_IO, D_CONV,
-    D_SHXD, D_CRDR, D_MOVX, D_EB, D_BSWAP, D_NOP_EV, D_FPU,
+    D_SHXD, D_CRDR, D_MOVX, D_EB, D_BSWAP, D_NOP_EV, D_FPU, D_HINT, D_GRP9,
 };
 
 typedef struct X86DisForm {
@@ -331,13 +331,13 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x15*/ { NULL, D_BAD, 0 },
     /*0x16*/ { NULL, D_BAD, 0 },
     /*0x17*/ { NULL, D_BAD, 0 },
-    /*0x18*/ { NULL, D_BAD, 0 },
-    /*0x19*/ { NULL, D_BAD, 0 },
-    /*0x1A*/ { NULL, D_BAD, 0 },
-    /*0x1B*/ { NULL, D_BAD, 0 },
-    /*0x1C*/ { NULL, D_BAD, 0 },
-    /*0x1D*/ { NULL, D_BAD, 0 },
-    /*0x1E*/ { NULL, D_BAD, 0 },
+    /*0x18*/ { "nop", D_HINT, 0 },
+    /*0x19*/ { "nop", D_HINT, 0 },
+    /*0x1A*/ { "nop", D_HINT, 0 },
+    /*0x1B*/ { "nop", D_HINT, 0 },
+    /*0x1C*/ { "nop", D_HINT, 0 },
+    /*0x1D*/ { "nop", D_HINT, 0 },
+    /*0x1E*/ { "nop", D_HINT, 0 },
     /*0x1F*/ { "nop", D_NOP_EV, 0 },
     /*0x20*/ { "mov", D_CRDR, 0 },
     /*0x21*/ { "mov", D_CRDR, 1 },
@@ -359,8 +359,8 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x31*/ { "rdtsc", D_NONE, 0 },
     /*0x32*/ { "rdmsr", D_NONE, 0 },
     /*0x33*/ { NULL, D_BAD, 0 },
-    /*0x34*/ { NULL, D_BAD, 0 },
-    /*0x35*/ { NULL, D_BAD, 0 },
+    /*0x34*/ { "sysenter", D_NONE, 0 },
+    /*0x35*/ { "sysexit", D_NONE, 0 },
     /*0x36*/ { NULL, D_BAD, 0 },
     /*0x37*/ { NULL, D_BAD, 0 },
     /*0x38*/ { NULL, D_BAD, 0 },
@@ -506,7 +506,7 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xC4*/ { NULL, D_BAD, 0 },
     /*0xC5*/ { NULL, D_BAD, 0 },
     /*0xC6*/ { NULL, D_BAD, 0 },
-    /*0xC7*/ { NULL, D_BAD, 0 },
+    /*0xC7*/ { NULL, D_GRP9, 0 },
     /*0xC8*/ { "bswap", D_BSWAP, 0 },
     /*0xC9*/ { "bswap", D_BSWAP, 0 },
     /*0xCA*/ { "bswap", D_BSWAP, 0 },
@@ -1001,6 +1001,10 @@ static void dis_group(Dis *d, unsigned form)
     case D_GRP7: {
         static const char *const g7[8] = { "sgdt", "sidt", "lgdt", "lidt", "smsw", NULL, "lmsw",
                                            "invlpg" };
+        if (in->mod == 3 && in->reg == 0 && in->rm == 1) {   /* 0F 01 C1 */
+            set_mn(d, "vmcall", 0);
+            break;
+        }
         /* Register forms other than SMSW/LMSW are VMX/SSE3-era instructions: #UD here. */
         if (!g7[in->reg] || (in->mod == 3 && in->reg != 4 && in->reg != 6)) {
             d->bad = true;
@@ -1016,6 +1020,11 @@ static void dis_group(Dis *d, unsigned form)
         else put_rm(d, 2);
         break;
     }
+    case D_GRP9:   /* 0F C7: only /1 with memory, CMPXCHG8B, on this CPU */
+        if (in->reg != 1 || in->mod == 3) { d->bad = true; return; }
+        set_mn(d, "cmpxchg8b", 0);
+        put_rm(d, 8);
+        break;
     case D_GRP8: {
         static const char *const g8[4] = { "bt", "bts", "btr", "btc" };
         if (in->reg < 4) { d->bad = true; return; }
@@ -1094,7 +1103,7 @@ static void dis_insn(Dis *d, const X86DisForm *f)
         put_target(d);
         break;
     case D_GRP1: case D_GRP1A: case D_GRP2: case D_GRP3: case D_GRP4: case D_GRP5:
-    case D_GRP6: case D_GRP7: case D_GRP8: case D_GRP11:
+    case D_GRP6: case D_GRP7: case D_GRP8: case D_GRP9: case D_GRP11:
         dis_group(d, f->form);
         break;
     case D_EV_SW:
@@ -1223,6 +1232,25 @@ static void dis_insn(Dis *d, const X86DisForm *f)
         put_rmv(d);
         break;
     case D_FPU: dis_fpu(d); break;
+    case D_HINT: {
+        /* 0F 18-1E: PREFETCHh for 0F 18 /0-/3 with memory, ENDBR32/64 for F3 0F 1E FB/FA;
+         * the rest of the space is a NOP on this CPU (no MPX, CLDEMOTE: objdump names
+         * those encodings after the extensions). */
+        static const char *const pf[4] = { "prefetchnta", "prefetcht0", "prefetcht1",
+                                           "prefetcht2" };
+        if (op == 0x118 && in->mod != 3 && in->reg < 4) {
+            set_mn(d, pf[in->reg], 0);
+            put_rm(d, 1);
+        } else if (op == 0x11E && (in->prefix & PFX_REP) && in->mod == 3 && in->reg == 7 &&
+                   (in->rm == 2 || in->rm == 3)) {
+            d->used_rep = true;
+            set_mn(d, in->rm == 3 ? "endbr32" : "endbr64", 0);
+        } else {
+            set_mn_sized(d, f->mn, in->osz);
+            put_rmv(d);
+        }
+        break;
+    }
     default: d->bad = true; break;
     }
 }
@@ -1349,7 +1377,8 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
             break;
         default:  /* F2/F3: only the last one counts */
             if (!last) HEAD("%s ", b == 0xF3 ? "repz" : "repnz");
-            else if (b == 0xF3 && d.used_rep && f->form == D_NOP) break;   /* pause */
+            else if (b == 0xF3 && d.used_rep && (f->form == D_NOP || f->form == D_HINT))
+                break;   /* pause, endbr32/64: F3 is part of the mnemonic */
             else if (d.used_rep) {
                 /* rep for the string moves; repz/repnz where ZF ends the loop */
                 bool cond = (in.op & ~1u) == 0xA6 || (in.op & ~1u) == 0xAE;

@@ -2,8 +2,9 @@
  * Guest memory: segment -> linear -> physical -> host, through one path.
  *
  * x86_linear() (inline in cpu_internal.h) applies the segment; the TLB maps linear pages
- * to host pages for RAM; everything else comes here. Paging (CR0.PG) and EPT will join in
- * x86_translate(). Accesses that are not RAM leave the guest as MMIO exits:
+ * to host pages for RAM with the permissions of the walk; everything else comes here:
+ * guest paging (CR0.PG: the walker of pagewalk.c, #PF, accessed/dirty bits) gives the
+ * guest-physical address, then page_fn goes through the EPT to host memory. Accesses that are not RAM leave the guest as MMIO exits:
  * - a read exits with RIP at the instruction and no side effects; x86_cpu_complete_mmio
  *   records the value and the instruction is re-executed, taking it from the replay log;
  * - a write completes the instruction and exits after it; when one instruction writes MMIO
@@ -16,18 +17,32 @@
  * size (1 to 3 bytes of a 4-byte access) at its own guest-physical address.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "sim/cpu/cpu_internal.h"
 
-/* The limit check that failed or needs the slow path: expand-down data segments
- * (SDM Vol. 3A, 3.4.5.1: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF by D/B). */
+/* The accesses the inline fast path leaves here (SDM Vol. 3A, 5.3-5.5): in protected mode
+ * an unusable (null) segment, a write to code or read-only data, or a read of
+ * execute-only code is #GP(0) (#SS(0) through SS); real mode has no type checks (a write
+ * through CS works). Then the limit: expand-down data segments allow offsets limit+1 ..
+ * 0xFFFF or 0xFFFFFFFF by D/B (3.4.5.1), every other segment 0 .. limit. */
 uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsigned access)
 {
-    (void)access;
     const X86Segment *s = &cpu->seg[seg];
-    bool expand_down = (s->attr & X86_AR_S) && !(s->attr & 8u) && (s->attr & 4u);
+    uint32_t a = s->attr;
+    if (x86_pe(cpu) && !(cpu->flags & X86_FLAG_VM)) {
+        if (a & X86_AR_UNUSABLE) x86_limit_fault(cpu, seg);
+        if (access == X86_ACCESS_WRITE) {
+            if ((a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_WRITABLE)
+                x86_limit_fault(cpu, seg);
+        } else if (access == X86_ACCESS_READ) {
+            if ((a & (X86_SEG_CODE | X86_SEG_WRITABLE)) == X86_SEG_CODE)
+                x86_limit_fault(cpu, seg);
+        }
+    }
+    bool expand_down = (a & X86_AR_S) && !(a & X86_SEG_CODE) && (a & X86_SEG_EXPDOWN);
     if (expand_down) {
-        uint64_t top = (s->attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+        uint64_t top = (a & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
         if ((uint64_t)off > s->limit && (uint64_t)off + size - 1 <= top)
             return (uint32_t)(s->base + off);
     } else if ((uint64_t)off + size - 1 <= s->limit) {
@@ -36,49 +51,221 @@ uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsi
     x86_limit_fault(cpu, seg);
 }
 
-/* Real mode: a limit violation is #GP(0), or #SS(0) through SS (SDM Vol. 3A, 21.1.3 and
- * the "Real-Address Mode Exceptions" of each instruction in Vol. 2). */
+/* A segment violation: #GP(0), or #SS(0) through SS (SDM Vol. 3A, 6.15 "Interrupt 12"
+ * and "Interrupt 13"; real mode: 21.1.3). */
 void x86_limit_fault(X86Cpu *cpu, int seg)
 {
     x86_fault(cpu, seg == X86_SS ? X86_EXC_SS : X86_EXC_GP, true, 0);
 }
 
-/* Linear -> guest-physical. No paging yet: executing with CR0.PE=1 leaves the
- * interpreter before any access, so linear == physical here. */
-static inline uint64_t x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access)
+/* ---------------------------------------------------------------------------------- */
+/* Paging: linear -> guest-physical (SDM Vol. 3A, chapter 4), then EPT in page_fn        */
+/* ---------------------------------------------------------------------------------- */
+
+/* Page-table entries are read from guest-physical memory through page_fn, i.e. through
+ * the EPT, as the hardware's walk is (SDM Vol. 3C, 29.3.2: guest paging-structure
+ * accesses are guest-physical accesses). Entries are naturally aligned: never straddle. */
+static bool pte_read(void *opaque, uint64_t gpa, unsigned size, uint64_t *value)
 {
-    (void)cpu;
-    (void)access;
-    return lin;
+    X86Cpu *cpu = opaque;
+    const uint8_t *h = cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_READ);
+    if (!h) return false;
+    *value = 0;
+    memcpy(value, h + (gpa & 0xFFF), size);
+    return true;
+}
+
+static inline X86PagingRegs paging_regs(const X86Cpu *cpu)
+{
+    return (X86PagingRegs){
+        .cr0 = cpu->cr0, .cr3 = cpu->cr3, .cr4 = cpu->cr4, .efer = cpu->efer,
+        .pdpte = cpu->pdpte_loaded ? cpu->pdpte : NULL, .maxphyaddr = X86_MAXPHYADDR,
+    };
+}
+
+/* Sets A in every entry the walk used and, for a write, D in the leaf (SDM Vol. 3A,
+ * 4.8), once the access is known to be allowed. The update goes through the EPT with
+ * write access (dirty logging sees it); a table that is not writable RAM keeps its bits
+ * (a documented simplification: hardware would take an EPT violation). */
+static void set_accessed_dirty(X86Cpu *cpu, X86Walk *w, unsigned access, unsigned entry_size)
+{
+    bool pae = entry_size == 8;
+    for (unsigned i = 0; i < w->levels; i++) {
+        /* PAE PDPTEs have no accessed bit: bits 8:5 are reserved (SDM 4.4.1) */
+        if (pae && i == 0) continue;
+        uint64_t need = X86_PTE_A;
+        if (i == w->levels - 1 && (access & X86_ACCESS_WRITE)) need |= X86_PTE_D;
+        if (w->entry_gpa[i] == ~0ull || (w->entry[i] & need) == need) continue;
+        uint64_t gpa = w->entry_gpa[i];
+        uint8_t *h = cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_WRITE);
+        if (!h) continue;
+        w->entry[i] |= need;
+        memcpy(h + (gpa & 0xFFF), &w->entry[i], entry_size);
+        if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, entry_size);
+    }
+}
+
+/* Whether this access is a user-mode one (SDM Vol. 3A, 4.6: CPL 3, except implicit
+ * supervisor accesses such as descriptor-table and TSS reads). */
+static inline bool user_access(const X86Cpu *cpu)
+{
+    return x86_cpl(cpu) == 3 && !cpu->implicit_supervisor;
+}
+
+/* Translates `lin` for `access` with paging on. Returns true (w filled, A/D set), or false
+ * with *err the #PF error code (which may be 0: a supervisor read of a page that is not
+ * present), or X86_PF_NO_MEMORY when a table entry is not in RAM. */
+static bool x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access, bool user, X86Walk *w,
+                          uint32_t *err)
+{
+    /* PDPTE registers not loaded since the host set CR3/CR4 (KVM loads them at
+     * KVM_SET_SREGS): load them now; if that fails the walk reads them from memory. */
+    if ((cpu->cr4 & X86_CR4_PAE_BIT) && !cpu->pdpte_loaded) x86_load_pdptes(cpu, cpu->cr3);
+    X86PagingRegs r = paging_regs(cpu);
+    int st = x86_page_walk(&r, lin, pte_read, cpu, w);
+    if (st == X86_WALK_NO_MEMORY) {
+        *err = X86_PF_NO_MEMORY;
+        return false;
+    }
+    if (st == X86_WALK_FAULT) {
+        *err = w->error | x86_page_access_bits(&r, access, user);
+        return false;
+    }
+    *err = x86_page_check(&r, w, access, user);
+    if (*err) return false;
+    set_accessed_dirty(cpu, w, access, (cpu->cr4 & X86_CR4_PAE_BIT) ? 8 : 4);
+    return true;
+}
+
+/* #PF: CR2 = the linear address, then the exception with its error code (SDM Vol. 3A,
+ * 6.15 "Interrupt 14"). */
+static NORETURN void page_fault(X86Cpu *cpu, uint64_t lin, uint32_t err)
+{
+    cpu->implicit_supervisor = false;
+    if (err == X86_PF_NO_MEMORY) x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
+    err &= ~X86_PF_REPORTED;
+    cpu->cr2 = (uint32_t)lin;
+    x86_fault(cpu, X86_EXC_PF, true, err);
+}
+
+uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gpa,
+                        uint32_t *pf_error)
+{
+    *pf_error = 0;
+    uint64_t g = lin;
+    if (cpu->cr0 & X86_CR0_PG) {
+        X86Walk w;
+        uint32_t err;
+        if (!x86_translate(cpu, lin, access, user_access(cpu), &w, &err)) {
+            /* a fault with error code 0 is still a fault: report it as not-0 */
+            *pf_error = err | X86_PF_REPORTED;
+            return NULL;
+        }
+        g = w.gpa;
+    }
+    *gpa = g;
+    uint8_t *host = cpu->page_fn(cpu->page_opaque, g & ~0xFFFull, access);
+    return host ? host + (g & 0xFFF) : NULL;
 }
 
 /* Host page for the linear page of `lin` when RAM allows `access`, filling the TLB; NULL
- * for MMIO. Write entries are not installed on pages that hold decoded code, so writes
- * there come back here and invalidate it. */
+ * for MMIO. A page fault is raised here. Write entries are not installed on pages that
+ * hold decoded code, so writes there come back here and invalidate it. With paging, an
+ * entry is tagged only for what the TLB's privilege level (cpu->tlb_user) may do, and
+ * the stricter of it and this access's level: user pages are also fine for supervisor
+ * accesses (no SMAP), so a tag never grants more than the walk allowed. */
 static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gpa_out)
 {
     uint64_t vpage = lin >> 12;
-    uint64_t gpa = x86_translate(cpu, lin, access);
+    uint64_t gpa = lin;
+    bool r_ok = true, w_ok = true, x_ok = true, global = false;
+    uint8_t shift = 12;
+    if (cpu->cr0 & X86_CR0_PG) {
+        bool user = user_access(cpu);
+        X86Walk w;
+        uint32_t err;
+        if (!x86_translate(cpu, lin, access, user, &w, &err)) page_fault(cpu, lin, err);
+        gpa = w.gpa;
+        bool strict_user = user || cpu->tlb_user;
+        r_ok = !strict_user || w.user;
+        bool writable = strict_user ? w.writable : (w.writable || !(cpu->cr0 & X86_CR0_WP));
+        w_ok = r_ok && writable && (w.entry[w.levels - 1] & X86_PTE_D);
+        x_ok = r_ok && !w.xd;
+        shift = (uint8_t)__builtin_ctzll(w.page_size);
+        global = (cpu->cr4 & X86_CR4_PGE_BIT) && (w.entry[w.levels - 1] & X86_PTE_G);
+    }
     uint64_t gpage = gpa & ~0xFFFull;
     *gpa_out = gpa;
     uint8_t *host = cpu->page_fn(cpu->page_opaque, gpage, access);
     if (!host) return NULL;
     X86TlbEntry *e = &cpu->tlb[vpage & (X86_TLB_SIZE - 1)];
     if (e->host != host || e->gpa_page != gpage ||
-        (e->tag_read != vpage && e->tag_write != vpage)) {
-        e->tag_read = e->tag_write = ~0ull;
+        (e->tag_read != vpage && e->tag_write != vpage && e->tag_exec != vpage)) {
+        e->tag_read = e->tag_write = e->tag_exec = ~0ull;
         e->host = host;
         e->gpa_page = gpage;
     }
+    e->page_shift = shift;
+    e->global = global;
     if (access == X86_ACCESS_READ) {
-        e->tag_read = vpage;
+        if (r_ok) e->tag_read = vpage;
     } else if (access == X86_ACCESS_WRITE) {
         /* no fast-path writes to a page with decoded code: x86_write_slow checks them */
-        if (!x86_page_has_code(cpu, gpage)) e->tag_write = vpage;
+        if (w_ok && !x86_page_has_code(cpu, gpage)) e->tag_write = vpage;
+    } else if (access == X86_ACCESS_EXEC) {
+        if (x_ok) e->tag_exec = vpage;
     }
     return host;
 }
 
+uint64_t x86_fetch_gpa_slow(X86Cpu *cpu, uint64_t lin)
+{
+    uint64_t gpa;
+    if (!tlb_fill(cpu, lin, X86_ACCESS_EXEC, &gpa))
+        x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+    return gpa;
+}
+
+/* INVLPG (SDM Vol. 3A, 4.10.4.1): drops the TLB's entries for the page that holds
+ * `lin`, global or not, including every 4 KiB piece cached of a large page. */
+void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
+{
+    uint64_t vpage = (uint32_t)lin >> 12;
+    for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
+        X86TlbEntry *e = &cpu->tlb[i];
+        uint64_t tag = e->tag_read != ~0ull ? e->tag_read
+                     : e->tag_write != ~0ull ? e->tag_write : e->tag_exec;
+        if (tag == ~0ull) continue;
+        unsigned s = e->page_shift > 12 ? e->page_shift - 12u : 0u;
+        if ((tag >> s) == (vpage >> s)) e->tag_read = e->tag_write = e->tag_exec = ~0ull;
+    }
+}
+
+/* A MOV to CR3 (SDM Vol. 3A, 4.10.4.1): every non-global entry goes. */
+void x86_tlb_flush_nonglobal(X86Cpu *cpu)
+{
+    for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+        if (!cpu->tlb[i].global) cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
+}
+
+/* Loads PAE's four PDPTE registers from CR3 (SDM Vol. 3A, 4.4.1). Returns false, and
+ * changes nothing, when an entry is not in RAM or a present one has a reserved bit: the
+ * MOV that loads them raises #GP(0). */
+bool x86_load_pdptes(X86Cpu *cpu, uint64_t cr3)
+{
+    uint64_t p[4];
+    uint64_t base = cr3 & 0xFFFFFFE0ull;
+    for (int i = 0; i < 4; i++) {
+        if (!pte_read(cpu, base + 8u * (unsigned)i, 8, &p[i])) return false;
+        if ((p[i] & X86_PTE_P) && (p[i] & x86_pdpte_reserved(X86_MAXPHYADDR))) return false;
+    }
+    memcpy(cpu->pdpte, p, sizeof p);
+    cpu->pdpte_loaded = true;
+    return true;
+}
+
+/* Host pointer of [lin, lin + size) on one page of RAM; raises a page fault, NULL for
+ * memory that is not RAM. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
 {
     uint64_t gpa;
