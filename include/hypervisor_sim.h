@@ -196,6 +196,18 @@ typedef enum {
     EXIT_REASON_PML_FULL = 62,
     EXIT_REASON_XSAVES = 63,
     EXIT_REASON_XRSTORS = 64,
+    EXIT_REASON_PCONFIG = 65,
+    EXIT_REASON_SPP_EVENT = 66,
+    EXIT_REASON_UMWAIT = 67,
+    EXIT_REASON_TPAUSE = 68,
+    EXIT_REASON_LOADIWKEY = 69,
+    EXIT_REASON_ENCLV = 70,
+    EXIT_REASON_ENQCMD_PASID_FAILURE = 72,
+    EXIT_REASON_ENQCMDS_PASID_FAILURE = 73,
+    EXIT_REASON_BUS_LOCK = 74,
+    EXIT_REASON_INSTRUCTION_TIMEOUT = 75,
+    EXIT_REASON_SEAMCALL = 76,
+    EXIT_REASON_TDCALL = 77,
 } VmExitReason;
 
 const char *vmx_exit_reason_name(uint32_t basic_reason);  /* "IO_INSTRUCTION", or NULL */
@@ -427,6 +439,35 @@ void kvm_vcpu_kick(KvmVcpu *vcpu);
  * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).
  * 0 turns single-stepping off. -EINVAL for other control bits. */
 int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control);
+/* KVM_SET_GUEST_DEBUG with the whole struct, Linux's semantics on both backends:
+ * - KVM_GUESTDBG_USE_SW_BP: a guest INT3 (CC) is not delivered; the run ends with
+ *   KVM_EXIT_DEBUG, debug.arch.exception 3, RIP and debug.arch.pc at the INT3;
+ * - KVM_GUESTDBG_USE_HW_BP: arch.debugreg[0-3] are linear addresses and debugreg[7] their
+ *   DR7 enables, R/W and LEN (SDM Vol. 3A, 18.2.4); a hit ends the run with KVM_EXIT_DEBUG,
+ *   exception 1 and debug.arch.dr6 B0-B3 saying which (instruction: RIP at it; data: past
+ *   the access);
+ * - KVM_GUESTDBG_SINGLESTEP as kvm_set_guest_debug;
+ * - KVM_GUESTDBG_SIM_MAGIC_BREAK (sim only, -EINVAL on KVM, which cannot trap it): Bochs's
+ *   magic breakpoint XCHG BX,BX ends the run after it with KVM_EXIT_DEBUG and exception
+ *   KVM_DEBUG_EXCEPTION_MAGIC_BREAK. */
+#define KVM_GUESTDBG_SIM_MAGIC_BREAK (1u << 30)
+#define KVM_DEBUG_EXCEPTION_MAGIC_BREAK 0x100u   /* not a vector: no exception happened */
+int kvm_set_guest_debug2(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg);
+/* An interrupt or exception as the vCPU delivers it: the state just before delivery
+ * (RIP at the faulting or INT instruction). */
+typedef struct {
+    int vector;
+    bool software;                /* INT n, INT3, INTO */
+    bool has_error_code;
+    uint32_t error_code;
+    KvmRegs regs;
+    KvmSregs sregs;
+} KvmEventInfo;
+typedef void (*KvmEventFn)(void *opaque, const KvmEventInfo *event);
+/* The software backend calls fn (NULL: off) from the vCPU's thread for every interrupt and
+ * exception it delivers (QEMU's -d int). -ENOTSUP on KVM, which delivers events inside the
+ * kernel where user space cannot see them. */
+int kvm_vcpu_set_event_hook(KvmVcpu *vcpu, KvmEventFn fn, void *opaque);
 /* The software backend's VMCS of this vCPU as of its last exit (guest state, exit reason,
  * qualification, ...); NULL on KVM, whose VMCS user space cannot see. */
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
@@ -712,6 +753,8 @@ void serial_destroy(SerialPort *sp);
  * CRTC index/data ports 0x3D4/0x3D5 (registers 0x0E/0x0F). */
 #define VGA_TEXT_BASE 0xB8000
 #define VGA_TEXT_SIZE 0x8000
+#define VGA_GRAPHICS_BASE 0xA0000
+#define VGA_GRAPHICS_SIZE 0x10000
 #define VGA_COLS 80
 #define VGA_ROWS 25
 #define VGA_CRTC_INDEX 0x3D4
@@ -720,6 +763,7 @@ void serial_destroy(SerialPort *sp);
 
 typedef struct VgaDevice {
     uint8_t *vram;                /* VGA_TEXT_SIZE bytes */
+    uint8_t *graphics;            /* VGA_GRAPHICS_SIZE bytes at 0xA0000 (mode 13h) */
     int cursor_x, cursor_y;
     uint8_t crtc_index;
     uint8_t crtc[25];
@@ -731,6 +775,10 @@ VgaDevice *vga_create(void);
 int vga_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
 int vga_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
 int vga_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+/* The 64 KiB graphics window at 0xA0000 (mode 13h's 320x200 bytes): plain memory. */
+int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+void vga_clear_graphics(VgaDevice *vga);
 int vga_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 /* The screen as 25 lines of text (code page 437 shown as UTF-8, trailing blanks cut). */
 void vga_display(VgaDevice *vga);                       /* to stdout */
@@ -741,6 +789,16 @@ void vga_display_to(VgaDevice *vga, FILE *out);
 #define VGA_ROW_UTF8_MAX (VGA_COLS * 3 + 1)
 size_t vga_render_row(const VgaDevice *vga, int row, char *buf, size_t size);
 void vga_destroy(VgaDevice *vga);
+/* The Unicode character of code page 437's code c, as the VGA character ROM draws it. */
+uint16_t vga_cp437_unicode(uint8_t c);
+/* The text screen as a picture (src/dev/vga_png.c): 80x25 cells of 9x16 pixels (720x400,
+ * VGA mode 3's dot clock: the 9th column repeats the 8th for C0h-DFh, the line-drawing
+ * characters), the 16-colour palette, glyphs from an 8-pixel-wide PSF console font read
+ * at run time: font_path, else $SCRATCHVM_VGA_FONT, else VGA_DEFAULT_FONT (Debian's
+ * console-setup-linux). Written as PNG (libpng) or, with ppm true, binary PPM. 0, or a
+ * negative errno with hv_last_error(). */
+#define VGA_DEFAULT_FONT "/usr/share/consolefonts/Uni2-VGA16.psf.gz"
+int vga_screendump(const VgaDevice *vga, const char *path, const char *font_path, bool ppm);
 
 /* QEMU's isa-debug-exit at port 0xF4 (a write of V ends the VM with status (V << 1) | 1)
  * and the 0xE9 debug console (bytes written go to the console; reads return 0xE9). */
@@ -758,6 +816,69 @@ DebugExit *debug_exit_create(int console_fd);
 int debug_exit_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
 int debug_exit_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 void debug_exit_destroy(DebugExit *d);
+
+/* QEMU's fw_cfg, traditional I/O interface (src/dev/fw_cfg.c): selector 0x510, data
+ * 0x511. */
+#define FW_CFG_PORT_SELECTOR 0x510
+#define FW_CFG_PORT_DATA 0x511
+#define FW_CFG_SIGNATURE 0x0000
+#define FW_CFG_ID 0x0001
+#define FW_CFG_RAM_SIZE 0x0003
+#define FW_CFG_NB_CPUS 0x0005
+#define FW_CFG_MAX_CPUS 0x000F
+#define FW_CFG_FILE_DIR 0x0019
+#define FW_CFG_FILE_FIRST 0x0020
+#define FW_CFG_ID_TRADITIONAL 0x1
+#define FW_CFG_MAX_FILES 16
+#define FW_CFG_FILE_NAME 56
+
+typedef struct {
+    char name[FW_CFG_FILE_NAME];
+    uint8_t *data;
+    uint32_t size;
+} FwCfgFile;
+
+typedef struct FwCfg {
+    uint16_t selector;
+    uint32_t offset;              /* the next byte of the selected item */
+    uint64_t ram_size;
+    uint16_t cpus;
+    FwCfgFile files[FW_CFG_MAX_FILES];
+    int num_files;
+} FwCfg;
+
+FwCfg *fw_cfg_create(uint64_t ram_size, uint16_t cpus);
+/* A file in the directory (selector FW_CFG_FILE_FIRST + n); the data is copied. */
+int fw_cfg_add_file(FwCfg *fw, const char *name, const void *data, uint32_t size);
+int fw_cfg_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int fw_cfg_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+void fw_cfg_destroy(FwCfg *fw);
+
+/* QEMU's pc-testdev (src/dev/pc_testdev.c): scratch register 0xE0-0xE3, page flush 0xE4,
+ * IRQ lines 0x2000-0x2017, 4 KiB of I/O memory at 0xFF000000. */
+#define PC_TESTDEV_IOPORT 0xE0
+#define PC_TESTDEV_FLUSH_PORT 0xE4
+#define PC_TESTDEV_IRQ_PORT 0x2000
+#define PC_TESTDEV_IRQS 24
+#define PC_TESTDEV_IOMEM 0xFF000000ull
+#define PC_TESTDEV_IOMEM_SIZE 4096
+
+typedef struct PcTestdev {
+    uint32_t ioport;
+    uint64_t page_flushes;
+    uint8_t irq_level[PC_TESTDEV_IRQS];
+    /* Where IRQ line changes go (the VM's interrupt controllers); NULL: kept only. */
+    void (*set_irq)(void *opaque, int line, int level);
+    void *irq_opaque;
+    uint8_t iomem[PC_TESTDEV_IOMEM_SIZE];
+} PcTestdev;
+
+PcTestdev *pc_testdev_create(void);
+int pc_testdev_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
+int pc_testdev_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
+int pc_testdev_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
+int pc_testdev_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+void pc_testdev_destroy(PcTestdev *t);
 
 /* ------------------------------------------------------------------------------------ */
 /* QEMU-style monitor                                                                    */
@@ -803,6 +924,9 @@ void qemu_monitor_destroy(QemuMonitor *mon);
 int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out);
 int qemu_cmd_help(QemuMonitor *mon, const char *command);   /* NULL: every command */
 int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id);
+/* info registers' text for a given state (QEMU's x86_cpu_dump_state layout), e.g. for the
+ * -d int log. */
+void qemu_dump_cpu_state(FILE *out, struct SimpleVM *vm, const KvmRegs *r, const KvmSregs *s);
 int qemu_cmd_info_status(QemuMonitor *mon);
 int qemu_cmd_info_cpus(QemuMonitor *mon);
 int qemu_cmd_info_mem(QemuMonitor *mon);
@@ -846,6 +970,7 @@ typedef enum {
     VM_STOP_ERROR,          /* a host error (see hv_last_error) */
     VM_STOP_STEPPED,        /* vm_step() executed its instruction */
     VM_STOP_MAX_INSNS,      /* --max-insns reached (sim: kvm_vcpu_set_instruction_limit) */
+    VM_STOP_DEBUG,          /* a breakpoint, watchpoint or magic breakpoint (debug_event) */
 } VmStopReason;
 
 /* Exit statistics, as `perf kvm stat` keeps them: per exit reason, how many and how long
@@ -894,7 +1019,47 @@ typedef struct SimpleVM {
     /* Written by the vCPU thread in vm_run; read only while it is paused. */
     VmExitStats exit_stats;
     struct VmRunner *runner;      /* the vCPU thread (vm_thread_start), or NULL */
+    struct Bios *bios;            /* the built-in BIOS (src/vmm/bios.h), or NULL */
+    FwCfg *fw_cfg;                /* QEMU's fw_cfg at 0x510 (always there, as on QEMU's pc) */
+    PcTestdev *testdev;           /* -device pc-testdev (vm_add_pc_testdev), or NULL */
+    /* Debugging: what the debugger asked for (vm_set_guest_debug; vm_step adds single-
+     * stepping to it) and the last KVM_EXIT_DEBUG (VM_STOP_DEBUG, or a step's). */
+    struct kvm_guest_debug guest_debug;
+    struct kvm_debug_exit_arch debug_event;
+    /* The log (vm_set_log): what is logged (VM_LOG_*) and where. */
+    unsigned log_items;
+    FILE *log;
+    uint64_t events_logged;       /* -d int's counter */
+    /* A triple fault resets the vCPU to its start state and the VM goes on, as a PC
+     * resets (QEMU without -no-reboot); false: it ends the VM (VM_STOP_SHUTDOWN). Done by
+     * the vCPU thread (vm_thread_start). */
+    bool reset_on_shutdown;
+    uint64_t resets;              /* how many times that happened */
+    /* The monitor's screendump: vga_screendump, set by the front end (the scratchvm command
+     * sets it; it needs libpng and zlib, which a program using only the rest of the
+     * library does not link). NULL: screendump says it is not available. */
+    int (*screendump)(const VgaDevice *vga, const char *path, const char *font_path, bool ppm);
+    /* The last exit vm_run handled, as kvm_run described it before the next KVM_RUN (which
+     * completes an I/O or MMIO exit) reused the structure: for scratchvm diff. */
+    struct {
+        uint32_t reason;          /* KVM_EXIT_* */
+        uint8_t io_direction, io_size;
+        uint16_t io_port;
+        uint32_t io_count;
+        uint8_t io_data[64];      /* the first bytes of the data */
+        uint64_t mmio_addr;
+        uint32_t mmio_len;
+        bool mmio_write;
+        uint8_t mmio_data[8];
+    } last_exit;
 } SimpleVM;
+
+/* The log items (QEMU's -d names). */
+#define VM_LOG_INT          1u    /* interrupts and exceptions, QEMU's format (sim only) */
+#define VM_LOG_CPU_RESET    2u    /* "CPU Reset (CPU 0)" and the state before it */
+#define VM_LOG_GUEST_ERRORS 4u    /* triple faults that reset the vCPU */
+#define VM_LOG_EXITS        8u    /* one line per VM exit (svm->trace) */
+#define VM_LOG_BIOS         16u   /* the debug console (port 0xE9), where firmware writes */
 
 SimpleVM *vm_create(size_t memory_mb);
 SimpleVM *vm_create_backend(size_t memory_mb, HvBackend b);
@@ -905,6 +1070,50 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
  * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* Adds QEMU's pc-testdev (ports 0xE0-0xE4, 0x2000-0x2017, I/O memory at 0xFF000000). */
+int vm_add_pc_testdev(SimpleVM *svm);
+/* The loader (src/vmm/loader.c). Images are hostile: every header field is checked against
+ * the file and RAM; failures are -ENOEXEC (malformed), -EFBIG (does not fit), -E2BIG (a
+ * command line too long) or -EINVAL, with the reason in hv_last_error(). */
+/* A flat binary at guest-physical addr, the vCPU in real mode at linear entry (< 1 MiB) as
+ * CS = (entry >> 4) & 0xF000, IP = entry - CS * 16. */
+int vm_load_flat(SimpleVM *svm, const uint8_t *image, size_t size, uint64_t addr,
+                 uint64_t entry);
+/* 0, or -ENOEXEC when image is not 512 bytes ending in 55 AA. */
+int vm_check_boot_sector(const uint8_t *image, size_t size);
+/* A boot sector at 0x7C00, the vCPU at 0000:7C00. */
+int vm_load_boot_sector(SimpleVM *svm, const uint8_t *image, size_t size);
+
+typedef enum {
+    VM_KERNEL_LINUX = 1,          /* bzImage, boot protocol >= 2.06 */
+    VM_KERNEL_MULTIBOOT,          /* multiboot v1: ELF or the a.out kludge */
+    VM_KERNEL_ELF32,
+    VM_KERNEL_ELF64,
+} VmKernelFormat;
+#define VM_MAX_MODULES 64
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    const char *cmdline;          /* multiboot: the module's string (NULL: "") */
+} VmModule;
+typedef struct {
+    const uint8_t *image;
+    size_t size;
+    const char *cmdline;          /* -append; NULL: none */
+    const VmModule *modules;      /* -initrd: multiboot modules, or Linux's initrd (the
+                                   * files concatenated) */
+    size_t num_modules;
+} VmKernelSpec;
+/* The format of a -kernel image (VmKernelFormat), or -ENOEXEC. Looks only at magic
+ * numbers: Linux first, then a multiboot header, then ELF. */
+int vm_kernel_detect(const uint8_t *image, size_t size);
+const char *vm_kernel_format_name(int format);
+/* Loads a kernel as its format says and sets the vCPU's entry state: 32-bit protected
+ * mode, flat segments CS 0x10 / DS 0x18 from a GDT in guest RAM, paging and interrupts
+ * off; multiboot: EAX 0x2BADB002, EBX the information structure (memory map, command line,
+ * modules, boot device); Linux: ESI boot_params (E820 map, command line, initrd). ELF64
+ * kernels are refused (no long-mode entry yet). */
+int vm_load_kernel(SimpleVM *svm, const VmKernelSpec *k);
 /* Host address of guest RAM [gpa, gpa + len), or NULL when any byte of it is not RAM (past
  * the end, in the VGA hole, or firmware): the one way the VMM reaches guest memory. */
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);
@@ -921,6 +1130,12 @@ void vm_request_stop(SimpleVM *svm);
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with
  * RIP past it, on every backend). Returns 0 when stepped or halted, else as vm_run. */
 int vm_step(SimpleVM *svm);
+/* Sets the breakpoints the vCPU obeys (KVM_SET_GUEST_DEBUG, see kvm_set_guest_debug2);
+ * a hit stops vm_run with VM_STOP_DEBUG and svm->debug_event. The VM must not be running. */
+int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg);
+/* Logs `items` (VM_LOG_*) to `out` (the caller's stream; NULL: stderr). -ENOTSUP when the
+ * backend cannot log an item (VM_LOG_INT on KVM): the others are set anyway. */
+int vm_set_log(SimpleVM *svm, unsigned items, FILE *out);
 
 /* The vCPU thread (src/vmm/runner.c): vm_run in a thread of its own that can be paused
  * and resumed from another thread (the monitor's stop, cont and step). */
@@ -949,6 +1164,15 @@ int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why);
 bool vm_thread_halted(SimpleVM *svm);
 /* The Linux thread id of the vCPU thread (info cpus), 0 when there is none. */
 int vm_thread_id(SimpleVM *svm);
+/* `fn` (NULL: none) is called from the vCPU thread whenever the thread stops on its own:
+ * paused by a debug event (VM_STOP_DEBUG) or ended. One observer (the gdb stub). Once
+ * this returns, the previous observer is not being called any more. */
+void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaque),
+                            void *opaque);
+/* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and waits until the
+ * thread has ended; the thread stays for vm_thread_quit, so that other threads using the
+ * VM (the gdb stub, the console) may still ask it about its state. */
+void vm_thread_end(SimpleVM *svm);
 /* Ends the VM (VM_STOP_REQUESTED when it was running or paused) and joins the thread. */
 void vm_thread_quit(SimpleVM *svm);
 /* Resets the vCPU to the state it had when the thread started (system_reset). Paused VM
@@ -961,6 +1185,43 @@ void vm_dump_registers(SimpleVM *svm, FILE *out);
 void vm_destroy(SimpleVM *svm);
 /* The seed's example: a real-mode program that prints "Hi!" on COM1 and halts. */
 int vm_run_real_mode_example(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Lockstep differential runs (src/vmm/lockstep.c)                                        */
+/* ------------------------------------------------------------------------------------ */
+
+/* The differences between two vCPU states (every register of KVM_GET_REGS, the segment
+ * registers with their caches, GDTR, IDTR, CR0-CR4, CR8, EFER, APIC_BASE), one line each on `out`
+ * (NULL: only counted) as "name  a  |  b". Returns how many. */
+int vm_compare_state(FILE *out, const KvmRegs *ar, const KvmSregs *as, const KvmRegs *br,
+                     const KvmSregs *bs);
+/* The same for the special registers alone (and APIC_BASE). */
+int vm_compare_sregs(FILE *out, const KvmSregs *as, const KvmSregs *bs);
+typedef struct {
+    bool step;                    /* compare after every instruction (single-stepping) */
+    uint64_t max_steps;           /* exits or instructions to compare at most; 0: no limit */
+    unsigned timeout_ms;          /* by exits: a step taking longer ends the run; 0: none */
+    const char *name_a, *name_b;  /* for the report, e.g. "kvm" and "sim" */
+} LockstepOptions;
+enum { LOCKSTEP_AGREED = 0, LOCKSTEP_DIVERGED = 1, LOCKSTEP_LIMIT = 2, LOCKSTEP_TIMEOUT = 3 };
+/* Runs two VMs loaded alike, one exit (or instruction) each at a time, comparing how
+ * they stopped, the exits and the states after each; at the first difference writes both
+ * states, the differences and the instruction to `out`. Neither VM may have a vCPU thread.
+ * LOCKSTEP_* or a negative errno. */
+int vm_lockstep(SimpleVM *a, SimpleVM *b, const LockstepOptions *opt, FILE *out);
+
+/* ------------------------------------------------------------------------------------ */
+/* gdb stub (src/vmm/gdbstub.c)                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+/* GDB's remote protocol for a VM whose vCPU thread runs (vm_thread_start), served by a
+ * thread of its own at `spec`: "tcp:[HOST]:PORT" (no HOST: every address) or "unix:PATH".
+ * A connecting GDB stops the VM; one GDB at a time; a new one may connect after the last
+ * detached. NULL with hv_last_error() when the socket cannot be set up. */
+typedef struct GdbStub GdbStub;
+GdbStub *gdb_stub_start(SimpleVM *svm, const char *spec);
+/* Sends a stop reply GDB still waits for, closes the sockets, joins the thread. */
+void gdb_stub_stop(GdbStub *g);
 
 /* ------------------------------------------------------------------------------------ */
 /* Disassembler (src/sim/cpu/disasm.c)                                                   */

@@ -22,6 +22,8 @@
 #include "cli/cli.h"
 #include "cli/console.h"
 #include "cli/options.h"
+#include "vmm/bios.h"
+#include "vmm/block.h"
 
 extern const unsigned char demo_hello[], demo_add[];
 extern const size_t demo_hello_size, demo_add_size;
@@ -128,7 +130,6 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
 {
     const char *name = opt->file;
     int r;
-    uint64_t entry = opt->entry;
     switch (opt->kind) {
     case IMAGE_ROM:
         if ((r = vm_load_rom(svm, image, size)) < 0) {
@@ -137,34 +138,126 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
         }
         break;
     case IMAGE_BOOT_SECTOR:
-        if (size != 512) {
-            error("%s: a boot sector is 512 bytes, this file has %zu", name, size);
-            return EXIT_IMAGE_INVALID;
-        }
-        if (image[510] != 0x55 || image[511] != 0xAA) {
-            error("%s: no boot signature (bytes 510-511 are %02x %02x, not 55 aa)", name,
-                  image[510], image[511]);
-            return EXIT_IMAGE_INVALID;
-        }
-        entry = 0x7C00;
-        /* fall through */
-    case IMAGE_FLAT: {
-        uint64_t addr = opt->kind == IMAGE_BOOT_SECTOR ? 0x7C00 : opt->load_addr;
-        if (vm_load_code(svm, image, size, addr) < 0) {
+    case IMAGE_FLAT:
+        r = opt->kind == IMAGE_BOOT_SECTOR ? vm_load_boot_sector(svm, image, size)
+                                           : vm_load_flat(svm, image, size, opt->load_addr,
+                                                          opt->entry);
+        if (r < 0) {
             error("%s: %s", name, hv_last_error());
             return EXIT_IMAGE_INVALID;
         }
-        uint16_t cs, ip;
-        cli_entry_to_cs_ip(entry, &cs, &ip);
-        svm->vcpu->sregs.cs.selector = cs;
-        svm->vcpu->sregs.cs.base = (uint64_t)cs << 4;
-        svm->vcpu->regs.rip = ip;
         break;
     }
-    }
-    for (int i = 0; i < opt->num_regs; i++)
-        cli_apply_reg(&svm->vcpu->regs, &opt->regs[i]);
     return 0;
+}
+
+/* The disks of -drive/-fda/-hda for the BIOS, opened through the block layer. */
+static int attach_disks(SimpleVM *svm, const CliOptions *opt)
+{
+    int next[2] = {0, 0};   /* the next free index per interface */
+    bool used[2][2] = {{false}};
+    for (int i = 0; i < opt->num_drives; i++) {
+        const CliDrive *d = &opt->drives[i];
+        int iface = d->iface == DRIVE_IF_FLOPPY;
+        int index = d->index >= 0 ? d->index : next[iface];
+        while (d->index < 0 && index < 2 && used[iface][index])
+            index++;
+        if (index >= 2 || used[iface][index]) {
+            error("%s: no free %s drive (two of each)", d->file, iface ? "floppy" : "ide");
+            return EXIT_USAGE;
+        }
+        used[iface][index] = true;
+        next[iface] = index + 1;
+        int flags = d->snapshot || opt->snapshot ? BLOCK_SNAPSHOT : 0;
+        BlockDev *bd;
+        if (block_open(d->file, (BlockFormat)d->format, flags, &bd) < 0) {
+            error("%s", hv_last_error());
+            return EXIT_IMAGE_UNREADABLE;
+        }
+        uint8_t drive = (uint8_t)((iface ? BIOS_DRIVE_FLOPPY0 : BIOS_DRIVE_HD0) + index);
+        if (vm_bios_attach_disk(svm, drive, bd) < 0) {
+            error("%s: %s", d->file, hv_last_error());
+            block_close(bd);
+            return EXIT_IMAGE_INVALID;
+        }
+    }
+    if (opt->boot_order && vm_bios_set_boot_order(svm, opt->boot_order) < 0) {
+        error("%s", hv_last_error());
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* A BIOS machine: the BIOS, the disks, and either the boot sector at 0x7C00 (POST done
+ * from C) or the reset vector (the BIOS's own POST and int 19h). */
+static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, const uint8_t *image,
+                             size_t size)
+{
+    if (vm_bios_install(svm) < 0) {
+        error("BIOS: %s", hv_last_error());
+        return EXIT_VM_SETUP;
+    }
+    int status = attach_disks(svm, opt);
+    if (status)
+        return status;
+    vm_bios_set_trace(svm, opt->trace_bios ? stderr : NULL);
+    if (!image)
+        return 0;
+    if (vm_bios_post(svm) < 0 || vm_load_boot_sector(svm, image, size) < 0) {
+        error("%s: %s", opt->file, hv_last_error());
+        return EXIT_IMAGE_INVALID;
+    }
+    /* DL names the boot drive, as int 19h leaves it: the first hard disk when there is
+     * one and no floppy, else 00h (also with no disk at all, as before the BIOS). */
+    bool floppy = false, hd = false;
+    for (int i = 0; i < opt->num_drives; i++)
+        *(opt->drives[i].iface == DRIVE_IF_FLOPPY ? &floppy : &hd) = true;
+    if (hd && !floppy)
+        svm->vcpu->regs.rdx = BIOS_DRIVE_HD0;
+    return 0;
+}
+
+/* -kernel with -initrd and -append: reads the files and hands them to the loader. */
+static int load_kernel(SimpleVM *svm, const CliOptions *opt, const uint8_t *image, size_t size)
+{
+    VmModule mods[VM_MAX_MODULES];
+    char *strings[VM_MAX_MODULES];
+    uint8_t *datas[VM_MAX_MODULES];
+    size_t n = 0;
+    int status = 0;
+    char *list = opt->initrd ? strdup(opt->initrd) : NULL;
+    if (opt->initrd && !list)
+        return EXIT_HOST_ERROR;
+    for (char *save = NULL, *item = list ? strtok_r(list, ",", &save) : NULL; item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (n == VM_MAX_MODULES) {
+            error("-initrd: at most %d files", VM_MAX_MODULES);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        /* "FILE ARGS": the file is the first word, the module's string all of it. */
+        strings[n] = item;
+        char path[4096];
+        size_t plen = strcspn(item, " ");
+        snprintf(path, sizeof(path), "%.*s", (int)plen, item);
+        if ((status = read_image(path, opt->memory, "guest RAM", &datas[n], &mods[n].size)) != 0)
+            goto out;
+        mods[n].data = datas[n];
+        mods[n].cmdline = strings[n];
+        n++;
+    }
+    VmKernelSpec k = {.image = image, .size = size, .cmdline = opt->append, .modules = mods,
+                      .num_modules = n};
+    int r = vm_load_kernel(svm, &k);
+    if (r < 0) {
+        error("%s: %s", opt->kernel, hv_last_error());
+        status = r == -EINVAL || r == -E2BIG ? EXIT_USAGE : EXIT_IMAGE_INVALID;
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(datas[i]);
+    free(list);
+    return status;
 }
 
 /* ---- running: the vCPU thread, the console loop and the monitor ---- */
@@ -251,7 +344,7 @@ static void console_stop(Console *c)
 {
     if (!c->stopping) {
         c->stopping = true;
-        vm_thread_quit(c->svm);
+        vm_thread_end(c->svm);
     }
 }
 
@@ -517,6 +610,13 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         free(c);
         return -1;
     }
+    GdbStub *gdb = NULL;
+    if (opt->gdb && !(gdb = gdb_stub_start(svm, opt->gdb))) {
+        error("%s", hv_last_error());
+        vm_thread_quit(svm);
+        free(c);
+        return -1;
+    }
     if (c->in_monitor)
         monitor_prompt(c);
     int stop_signal = 0;
@@ -596,6 +696,8 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
+    /* The stub first: it uses the vCPU thread, and sends GDB the VM's end. */
+    gdb_stub_stop(gdb);
     vm_thread_quit(svm);
     if (ms.client_fd >= 0)
         close(ms.client_fd);
@@ -649,6 +751,7 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal, bo
     case VM_STOP_HLT:
     case VM_STOP_REQUESTED:
     case VM_STOP_STEPPED:
+    case VM_STOP_DEBUG:
         return EXIT_OK;
     case VM_STOP_DEBUG_EXIT:
         return (int)((svm->debug_exit_value << 1) | 1) & 0xFF;
@@ -671,24 +774,122 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal, bo
     return EXIT_HOST_ERROR;
 }
 
+/* -d guest_errors with -D: the library's warnings (unhandled ports and MMIO, ...) go to the
+ * log file; errors go there and to stderr, where the user looks for why the VM ended. */
+static void log_to_file(HvLogLevel level, const char *message, void *opaque)
+{
+    static const char *const prefix[] = {"error", "warning", "info", "debug"};
+    fprintf(opaque, "%s: %s\n", prefix[level], message);
+    if (level == HV_LOG_ERROR)
+        fprintf(stderr, "scratchvm: error: %s\n", message);
+}
+
+/* The log and trace (-d, -D, --trace exits) and the magic breakpoint. -D's file is
+ * line-buffered: the debug console writes between its lines. Returns an exit status. */
+static int setup_debugging(SimpleVM *svm, const CliOptions *opt, FILE **log)
+{
+    if (opt->log_file) {
+        if (!(*log = fopen(opt->log_file, "we"))) {
+            error("-D %s: %s", opt->log_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+        setvbuf(*log, NULL, _IOLBF, 0);
+    }
+    FILE *out = *log ? *log : stderr;
+    unsigned items = opt->log_items | (opt->trace_exits ? VM_LOG_EXITS : 0);
+    if (*log && (items & VM_LOG_GUEST_ERRORS))
+        hv_set_log_handler(log_to_file, *log);
+    if (vm_set_log(svm, items, out) < 0)
+        error("warning: -d int: %s", hv_last_error());
+    if (opt->magic_break) {
+        struct kvm_guest_debug dbg = svm->guest_debug;
+        dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SIM_MAGIC_BREAK;
+        if (vm_set_guest_debug(svm, &dbg) < 0) {
+            error("--magic-break: KVM cannot stop at XCHG BX,BX (it is no exit); use --accel "
+                  "sim (%s)", hv_last_error());
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* The guest's bytes: a demo's, or FILE's. Returns an exit status (0 when read). */
+static int guest_image(const CliOptions *opt, uint8_t **image, size_t *size)
+{
+    if (opt->command == CMD_DEMO) {
+        bool hello = strcmp(opt->file, "hello") == 0;
+        *size = hello ? demo_hello_size : demo_add_size;
+        *image = malloc(*size);
+        if (!*image)
+            return EXIT_HOST_ERROR;
+        memcpy(*image, hello ? demo_hello : demo_add, *size);
+        return 0;
+    }
+    if (!opt->file && !opt->kernel)
+        return 0;   /* disks only: the BIOS boots them */
+    uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
+    const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
+    return read_image(opt->kernel ? opt->kernel : opt->file, limit, what, image, size);
+}
+
+/* scratchvm diff: the guest on KVM and on the sim kernel in lockstep (src/vmm/lockstep.c).
+ * The report goes to stdout; the guest's serial output only to --serial file:PATH (from
+ * the KVM VM). Exit status: 0 agreed, 1 diverged, 8 a VM cannot be created (KVM not
+ * usable), 14 the --max-exits limit, 16 no exit within the timeout or a host error. */
+static int cmd_diff(const CliOptions *opt)
+{
+    uint8_t *image = NULL;
+    size_t size = 0;
+    int status = guest_image(opt, &image, &size);
+    if (status)
+        return status;
+    SimpleVM *vm[2] = {NULL, NULL};
+    const HvBackend backends[2] = {HV_BACKEND_KVM, HV_BACKEND_SIM};
+    int serial_fd = -1;
+    for (int i = 0; i < 2 && status == 0; i++) {
+        if (!(vm[i] = vm_create_bytes(opt->memory, backends[i]))) {
+            error("diff: cannot create the %s VM: %s", hv_backend_name(backends[i]),
+                  hv_last_error());
+            status = EXIT_VM_SETUP;
+            break;
+        }
+        vm[i]->serial->output_fd = -1;
+        vm[i]->debug_exit->console_fd = -1;
+        status = load_guest(vm[i], opt, image, size);
+    }
+    if (status == 0 && opt->serial == SERIAL_FILE) {
+        serial_fd = open(opt->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (serial_fd < 0) {
+            error("--serial file:%s: %s", opt->serial_path, strerror(errno));
+            status = EXIT_USAGE;
+        } else {
+            vm[0]->serial->output_fd = serial_fd;
+        }
+    }
+    if (status == 0) {
+        LockstepOptions lo = {.step = opt->step, .max_steps = opt->max_exits,
+                              .timeout_ms = 10000, .name_a = "kvm", .name_b = "sim"};
+        int r = vm_lockstep(vm[0], vm[1], &lo, stdout);
+        status = r == LOCKSTEP_AGREED ? EXIT_OK : r == LOCKSTEP_DIVERGED ? 1
+               : r == LOCKSTEP_LIMIT ? EXIT_MAX_EXITS : EXIT_HOST_ERROR;
+        if (r < 0)
+            error("diff: %s", strerror(-r));
+    }
+    if (serial_fd >= 0)
+        close(serial_fd);
+    vm_destroy(vm[0]);
+    vm_destroy(vm[1]);
+    free(image);
+    return status;
+}
+
 static int cmd_run(const CliOptions *opt)
 {
     uint8_t *image = NULL;
     size_t size = 0;
-    int status;
-    if (opt->command == CMD_DEMO) {
-        bool hello = strcmp(opt->file, "hello") == 0;
-        size = hello ? demo_hello_size : demo_add_size;
-        image = malloc(size);
-        if (!image)
-            return EXIT_HOST_ERROR;
-        memcpy(image, hello ? demo_hello : demo_add, size);
-    } else {
-        uint64_t limit = opt->kind == IMAGE_ROM ? VM_MAX_ROM : opt->memory;
-        const char *what = opt->kind == IMAGE_ROM ? "largest firmware" : "guest RAM";
-        if ((status = read_image(opt->file, limit, what, &image, &size)) != 0)
-            return status;
-    }
+    int status = guest_image(opt, &image, &size);
+    if (status)
+        return status;
 
     SimpleVM *svm = vm_create_bytes(opt->memory, opt->accel);
     if (!svm) {
@@ -698,6 +899,7 @@ static int cmd_run(const CliOptions *opt)
     }
     int serial_fd = -1, listen_fd = -1;
     QemuMonitor *mon = NULL;
+    FILE *log = NULL;
     if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
@@ -710,14 +912,33 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->serial->output_fd = serial_fd;
 
-    if ((status = load_guest(svm, opt, image, size)) != 0)
+    if (opt->pc_testdev && vm_add_pc_testdev(svm) < 0) {
+        error("%s", hv_last_error());
+        status = EXIT_VM_SETUP;
         goto out;
+    }
+    bool bios = opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR;
+    if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
+        error("%s: %s", opt->file, hv_last_error());
+        status = EXIT_IMAGE_INVALID;
+        goto out;
+    }
+    status = opt->kernel ? load_kernel(svm, opt, image, size)
+             : bios      ? load_bios_machine(svm, opt, image, size)
+                         : load_guest(svm, opt, image, size);
+    if (status != 0)
+        goto out;
+    for (int i = 0; i < opt->num_regs; i++)
+        cli_apply_reg(&svm->vcpu->regs, &opt->regs[i]);
     if (opt->command == CMD_DEMO && strcmp(opt->file, "add") == 0 && opt->num_regs == 0) {
         svm->vcpu->regs.rax = 40;   /* the demo's sum, unless --reg says otherwise */
         svm->vcpu->regs.rbx = 2;
     }
-    svm->trace = opt->trace_exits ? stderr : NULL;
     svm->max_exits = opt->max_exits;
+    svm->reset_on_shutdown = !opt->no_reboot;
+    svm->screendump = vga_screendump;
+    if ((status = setup_debugging(svm, opt, &log)) != 0)
+        goto out;
     if (opt->max_insns && kvm_vcpu_set_instruction_limit(svm->vcpu, opt->max_insns) < 0) {
         error("--max-insns: %s", hv_last_error());   /* e.g. --accel auto chose KVM */
         status = EXIT_USAGE;
@@ -755,6 +976,10 @@ static int cmd_run(const CliOptions *opt)
                 qemu_monitor_destroy(stats);
         }
     }
+    if (opt->trace_bios) {
+        fflush(stdout);
+        vm_bios_print_unsupported(svm, stderr);
+    }
     if (opt->vga) {
         fflush(stdout);
         vga_display_to(svm->vga, stdout);
@@ -770,6 +995,10 @@ out:
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);
+    if (log) {
+        hv_set_log_handler(NULL, NULL);
+        fclose(log);
+    }
     free(image);
     return status;
 }
@@ -815,6 +1044,8 @@ int cli_main(int argc, char **argv)
     case CMD_RUN:
     case CMD_DEMO:
         return cmd_run(&opt);
+    case CMD_DIFF:
+        return cmd_diff(&opt);
     case CMD_NONE:
         break;
     }

@@ -240,9 +240,14 @@ static int opt_flag(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
     switch (spec->value) {
     case 'v': opt->vga = true; break;
     case 'S': opt->paused = true; break;
-    case 'k': opt->accel = HV_BACKEND_KVM; break;   /* -enable-kvm */
+    case 'k':                                        /* -enable-kvm */
+        opt->accel = HV_BACKEND_KVM;
+        opt->accel_set = true;
+        break;
     case 'r': opt->no_reboot = true; break;
     case 's': opt->no_shutdown = true; break;
+    case 'M': opt->magic_break = true; break;
+    case 'T': opt->step = true; break;
     default: break;                                  /* accepted, nothing to change */
     }
     return 0;
@@ -257,18 +262,115 @@ static int opt_display(CliOptions *opt, const char *arg, const CliOptionSpec *sp
     return 0;
 }
 
+/* A comma-separated list of exits, stats and bios. */
 static int opt_trace(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
-    if (strcmp(arg, "exits") == 0) {
-        opt->trace_exits = true;
-    } else if (strcmp(arg, "stats") == 0) {
-        opt->trace_stats = true;
-    } else if (strcmp(arg, "exits,stats") == 0 || strcmp(arg, "stats,exits") == 0) {
-        opt->trace_exits = opt->trace_stats = true;
-    } else {
-        return bad_value(e, arg, "expected exits, stats or exits,stats");
+    if (!*arg)
+        return bad_value(e, arg, "expected exits, stats or bios");
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == 5 && strncmp(p, "exits", 5) == 0)
+            opt->trace_exits = true;
+        else if (len == 5 && strncmp(p, "stats", 5) == 0)
+            opt->trace_stats = true;
+        else if (len == 4 && strncmp(p, "bios", 4) == 0)
+            opt->trace_bios = true;
+        else
+            return bad_value(e, arg, "expected exits, stats, bios or a comma-separated list of "
+                             "them");
+        p += len;
+        if (*p == ',' && *++p == '\0')
+            return bad_value(e, arg, "empty item");
     }
+    return 0;
+}
+
+/* -kernel, -initrd, -append: strings kept for the loader. */
+static int opt_kernel(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)e;
+    const char **field = spec->value == 'k' ? &opt->kernel
+                         : spec->value == 'i' ? &opt->initrd : &opt->append;
+    *field = arg;
+    return 0;
+}
+
+/* -drive KEY=VALUE,... (QEMU's keys file, format, if, index, snapshot, media), -fda, -hda. */
+static int opt_drive(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    if (opt->num_drives == CLI_MAX_DRIVES)
+        return fail(e->buf, e->size, "%s: at most %d disks", e->spelled, CLI_MAX_DRIVES);
+    CliDrive *d = &opt->drives[opt->num_drives];
+    *d = (CliDrive){.iface = spec->value == 'f' ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE,
+                    .index = spec->value == 'd' ? -1 : 0};
+    if (spec->value != 'd') {
+        if (!*arg)
+            return bad_value(e, arg, "needs a file");
+        d->file = arg;
+        opt->num_drives++;
+        return 0;
+    }
+    char *buf = opt->drive_args[opt->num_drives];
+    if (strlen(arg) >= sizeof(opt->drive_args[0]))
+        return bad_value(e, "...", "too long");
+    strcpy(buf, arg);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            return fail(e->buf, e->size, "%s %s: '%s' is not KEY=VALUE", e->spelled, arg, kv);
+        *eq = '\0';
+        const char *v = eq + 1;
+        uint64_t n;
+        if (strcmp(kv, "file") == 0 && *v) {
+            d->file = v;
+        } else if (strcmp(kv, "format") == 0 && (strcmp(v, "raw") == 0 || strcmp(v, "qcow2") == 0)) {
+            d->format = strcmp(v, "raw") == 0 ? 1 : 2;   /* BLOCK_FORMAT_RAW / _QCOW2 */
+        } else if (strcmp(kv, "if") == 0 && (strcmp(v, "floppy") == 0 || strcmp(v, "ide") == 0)) {
+            d->iface = strcmp(v, "floppy") == 0 ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE;
+        } else if (strcmp(kv, "index") == 0 && cli_parse_number(v, &n) == 0 && n < 2) {
+            d->index = (int)n;
+        } else if (strcmp(kv, "snapshot") == 0 && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)) {
+            d->snapshot = strcmp(v, "on") == 0;
+        } else if (strcmp(kv, "media") == 0 && strcmp(v, "disk") == 0) {
+            /* the only kind there is */
+        } else {
+            return fail(e->buf, e->size, "%s: %s=%s is not supported (file=, format=raw|qcow2, "
+                        "if=floppy|ide, index=0|1, snapshot=on|off, media=disk)", e->spelled, kv, v);
+        }
+    }
+    if (!d->file)
+        return bad_value(e, arg, "no file=");
+    opt->num_drives++;
+    return 0;
+}
+
+static int opt_boot(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    const char *order = strncmp(arg, "order=", 6) == 0 ? arg + 6 : arg;
+    if (!*order || strlen(order) > 4 || strspn(order, "ac") != strlen(order))
+        return bad_value(e, arg, "expected a (floppy), c (disk) or both, e.g. ca");
+    opt->boot_order = order;
+    return 0;
+}
+
+static int opt_snapshot(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)arg, (void)spec, (void)e;
+    opt->snapshot = true;
+    return 0;
+}
+
+/* -device pc-testdev; isa-debug-exit at 0xf4 is always there, so it is accepted too. */
+static int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (strcmp(arg, "pc-testdev") == 0)
+        opt->pc_testdev = true;
+    else if (strcmp(arg, "isa-debug-exit") != 0 &&
+             strcmp(arg, "isa-debug-exit,iobase=0xf4,iosize=0x4") != 0)
+        return bad_value(e, arg, "only pc-testdev (isa-debug-exit at 0xf4 is always there)");
     return 0;
 }
 
@@ -317,6 +419,7 @@ static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *sp
 static int opt_accel(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
+    opt->accel_set = true;
     size_t len = strcspn(arg, ",");   /* QEMU's -accel NAME[,prop=value...] */
     if (arg[len])
         return bad_value(e, arg, "accelerator properties are not supported");
@@ -353,6 +456,46 @@ static int opt_timeout(CliOptions *opt, const char *arg, const CliOptionSpec *sp
     return 0;
 }
 
+/* -s (spec->value 's': QEMU's tcp::1234) and -gdb tcp:[HOST]:PORT | unix:PATH. */
+static int opt_gdb(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    if (spec->value == 's') {
+        opt->gdb = "tcp::1234";
+        return 0;
+    }
+    if (strncmp(arg, "tcp:", 4) != 0 && (strncmp(arg, "unix:", 5) != 0 || !arg[5]))
+        return bad_value(e, arg, "expected tcp:[HOST]:PORT or unix:PATH");
+    opt->gdb = arg;
+    return 0;
+}
+
+/* -d ITEM,... with QEMU's item names (VM_LOG_*); -D FILE. */
+static int opt_log(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    if (spec->value == 'D') {
+        opt->log_file = arg;
+        return 0;
+    }
+    static const struct { const char *name; unsigned bit; } names[] = {
+        {"int", VM_LOG_INT}, {"cpu_reset", VM_LOG_CPU_RESET},
+        {"guest_errors", VM_LOG_GUEST_ERRORS}, {"exits", VM_LOG_EXITS}, {"bios", VM_LOG_BIOS},
+    };
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        bool found = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0) {
+                opt->log_items |= names[i].bit;
+                found = true;
+            }
+        if (!found)
+            return fail(e->buf, e->size, "%s %s: unknown item '%.*s' (int, cpu_reset, "
+                        "guest_errors, exits, bios)", e->spelled, arg, (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 static int opt_command(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)arg, (void)e;
@@ -382,9 +525,28 @@ const CliOptionSpec cli_option_table[] = {
     {"--vga", NULL, opt_flag, 'v', "print the VGA text screen when the VM stops"},
     {"-nographic", NULL, opt_flag, 0, "accepted: the console is always the terminal"},
     {"-display", "none", opt_display, 0, "accepted: the console is always the terminal"},
-    {"--trace", "exits|stats|exits,stats", opt_trace, 0,
+    {"-kernel", "FILE", opt_kernel, 'k',
+     "boot a kernel instead of FILE: Linux bzImage (boot protocol\n"
+     "2.06+), multiboot v1 (ELF or a.out kludge) or ELF32, entered in\n"
+     "32-bit protected mode as its format says"},
+    {"-initrd", "F[ ARGS][,F...]", opt_kernel, 'i',
+     "multiboot modules (each with its string), or Linux's initrd"},
+    {"-append", "CMDLINE", opt_kernel, 'a', "the kernel command line"},
+    {"-drive", "file=F[,format=raw|qcow2][,if=floppy|ide][,index=0|1][,snapshot=on]", opt_drive,
+     'd', "a disk for the built-in BIOS (int 13h); without FILE the BIOS\n"
+     "boots (POST, then int 19h); with --boot-sector FILE the sector\n"
+     "starts at once with the BIOS and disks there"},
+    {"-fda", "F", opt_drive, 'f', "the first floppy disk (-drive file=F,if=floppy)"},
+    {"-hda", "F", opt_drive, 'h', "the first hard disk (-drive file=F,if=ide)"},
+    {"-boot", "a|c|ac|ca", opt_boot, 0, "boot order of int 19h (default ac: floppy, then disk)"},
+    {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
+    {"-device", "pc-testdev", opt_device, 0,
+     "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
+     "at 0xff000000), as kvm-unit-tests use it"},
+    {"--trace", "exits|stats|bios[,...]", opt_trace, 0,
      "exits: one line per VM exit on stderr; stats: at the end,\n"
-     "exits per reason with share and handling time on stderr"},
+     "exits per reason with share and handling time on stderr;\n"
+     "bios: one line per BIOS call, unsupported ones counted"},
     {"-monitor, --monitor", "stdio|unix:PATH[,server,nowait]|none", opt_monitor, 0,
      "the QEMU-style monitor: on the console (Ctrl-A c switches\n"
      "between it and the serial port; from a pipe, commands come from\n"
@@ -392,20 +554,33 @@ const CliOptionSpec cli_option_table[] = {
      "answers in plain text. With a monitor the VMM outlives the guest:\n"
      "a halt, a triple fault or an internal error stops the vCPU for\n"
      "inspection, and quit ends the VMM (with the guest's exit status)"},
-    {"-S, --paused", NULL, opt_flag, 'S', "start with the vCPU stopped, until the monitor's cont"},
+    {"-S, --paused", NULL, opt_flag, 'S',
+     "start with the vCPU stopped, until the monitor's or gdb's cont"},
+    {"-s", NULL, opt_gdb, 's', "the gdb stub at tcp::1234 (as -gdb tcp::1234)"},
+    {"-gdb", "tcp:[HOST]:PORT|unix:PATH", opt_gdb, 0,
+     "the gdb stub: GDB's remote protocol at that socket (with -S,\n"
+     "the VM waits for gdb's continue)"},
+    {"-d", "ITEM,...", opt_log, 'd',
+     "log int (interrupts and exceptions, sim), cpu_reset,\n"
+     "guest_errors, exits (as --trace exits), bios (port 0xE9)"},
+    {"-D", "FILE", opt_log, 'D', "write the log and the exit trace to FILE (default stderr)"},
+    {"--magic-break", NULL, opt_flag, 'M',
+     "Bochs's magic breakpoint XCHG BX,BX stops the VM for the\nmonitor and gdb (sim only)"},
     {"-no-shutdown", NULL, opt_flag, 's',
      "as with a monitor, the VMM outlives the guest (quit, Ctrl-A x\n"
      "or a signal ends it; without any input left, it ends at once)"},
-    {"-no-reboot", NULL, opt_flag, 'r', "a triple fault ends the VM (today it always does)"},
+    {"-no-reboot", NULL, opt_flag, 'r',
+     "a triple fault ends the VM (default: the vCPU is reset to its\nstart state, as a PC resets)"},
     {"-accel, --accel", "kvm|sim|tcg|auto", opt_accel, 0,
      "the kernel under the VM: Linux KVM, the software model of\n"
      "VT-x (tcg is QEMU's name for it), or KVM when usable (default auto)"},
     {"-enable-kvm", NULL, opt_flag, 'k', "as -accel kvm"},
-    {"--max-exits", "N", opt_limit, 'e', "stop after N VM exits"},
+    {"--max-exits", "N", opt_limit, 'e', "stop after N VM exits (diff: compare at most N)"},
     {"--max-insns", "N", opt_limit, 'i',
      "stop after N guest instructions (sim only: the software\n"
      "backend counts them; an exception delivery counts as one)"},
     {"--timeout", "S", opt_timeout, 0, "stop after S seconds of wall-clock time (e.g. 10 or 0.5)"},
+    {"--step", NULL, opt_flag, 'T', "diff: compare after every instruction (single-stepping)"},
     {"-h, --help", NULL, opt_command, CMD_HELP, "show this help"},
     {"-V, --version", NULL, opt_command, CMD_VERSION, "show the version"},
     {NULL, NULL, NULL, 0, NULL},
@@ -475,13 +650,22 @@ static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, siz
         if (r != 0)
             return r < 0 ? -1 : 1;
     }
-    if (opt->file_option && opt->command == CMD_RUN) {
+    if (opt->kernel && opt->command == CMD_RUN) {
+        if (num_operands > 0)
+            return fail(err, err_size, "run -kernel takes no FILE (got '%s')", operands[0]);
+        return 0;
+    }
+    if (opt->num_drives && num_operands == 0 && opt->command == CMD_RUN && !opt->file_option)
+        return 0;   /* the BIOS boots the disks */
+    if (opt->file_option && opt->command != CMD_DEMO) {
         if (num_operands > 0)
             return fail(err, err_size, "%s names the image: no other FILE (%s)",
                         opt->file_option, operands[0]);
         return 0;
     }
-    const char *what = opt->command == CMD_RUN ? "run needs one FILE" : "demo needs a name: hello or add";
+    const char *what = opt->command == CMD_RUN    ? "run needs one FILE"
+                       : opt->command == CMD_DIFF ? "diff needs one FILE"
+                                                  : "demo needs a name: hello or add";
     if (num_operands != 1)
         return fail(err, err_size, "%s%s", what, num_operands > 1 ? " (too many arguments)" : "");
     opt->file = operands[0];
@@ -494,8 +678,35 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "--boot-sector loads at 0x7C00: it takes no --load or --entry");
     if (opt->kind == IMAGE_ROM && (opt->load_set || opt->entry_set))
         return fail(err, err_size, "--rom starts at the reset vector: it takes no --load or --entry");
-    if (opt->paused && opt->monitor == MONITOR_NONE)
-        return fail(err, err_size, "-S starts the VM stopped: it needs a --monitor to continue it");
+    if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb)
+        return fail(err, err_size,
+                    "-S starts the VM stopped: it needs a --monitor or -gdb to continue it");
+    if (opt->step && opt->command != CMD_DIFF)
+        return fail(err, err_size, "--step is an option of diff");
+    if (opt->command == CMD_DIFF &&
+        (opt->accel_set || opt->monitor != MONITOR_NONE || opt->gdb || opt->paused ||
+         opt->magic_break || opt->log_items || opt->log_file || opt->trace_exits ||
+         opt->trace_stats || opt->vga))
+        return fail(err, err_size, "diff runs the guest on kvm and sim itself: it takes the "
+                    "loading options, --serial file:PATH, --max-exits and --step only");
+    if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb)
+        return fail(err, err_size, "--magic-break stops the VM: it needs a --monitor or -gdb "
+                    "to continue it");
+    if (opt->kernel && (opt->kind != IMAGE_FLAT || opt->load_set || opt->entry_set))
+        return fail(err, err_size, "-kernel starts the kernel as its format says: no "
+                    "--boot-sector, --rom, -bios, --load or --entry");
+    if (opt->num_drives && opt->kernel)
+        return fail(err, err_size, "disks are read by the BIOS: -kernel boots without it");
+    if (opt->num_drives && (opt->kind == IMAGE_ROM || (opt->file && opt->kind == IMAGE_FLAT)))
+        return fail(err, err_size, "disks need the built-in BIOS: boot them alone, or with "
+                    "--boot-sector FILE (a flat binary or --rom runs without it)");
+    if (opt->command == CMD_DEMO && (opt->num_drives || opt->kernel))
+        return fail(err, err_size, "demos take no disks or -kernel");
+    if ((opt->initrd || opt->append) && !opt->kernel)
+        return fail(err, err_size, "-initrd and -append need a -kernel");
+    if (opt->command == CMD_DIFF && (opt->kernel || opt->num_drives || opt->pc_testdev))
+        return fail(err, err_size, "diff runs flat binaries, boot sectors and firmware: no "
+                    "-kernel, disks or -device");
     if (opt->command == CMD_DEMO && opt->kind != IMAGE_FLAT)
         return fail(err, err_size, "demos are flat binaries: no --boot-sector, --rom or -bios");
     if (opt->command == CMD_DEMO && strcmp(opt->file, "hello") != 0 && strcmp(opt->file, "add") != 0)
@@ -532,6 +743,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     }
     if (strcmp(cmd, "run") == 0)
         opt->command = CMD_RUN;
+    else if (strcmp(cmd, "diff") == 0)
+        opt->command = CMD_DIFF;
     else if (strcmp(cmd, "demo") == 0)
         opt->command = CMD_DEMO;
     else
@@ -569,7 +782,14 @@ void cli_print_usage(FILE *out)
 {
     fputs(
         "Usage: scratchvm run [options] FILE     run a bare-metal x86 program in a VM\n"
+        "       scratchvm run [options] -kernel FILE [-initrd FILES] [-append CMDLINE]\n"
+        "       scratchvm run [options] -fda|-hda|-drive DISK   boot disks with the BIOS\n"
         "       scratchvm demo hello|add [options]\n"
+        "       scratchvm diff [--step] [options] FILE\n"
+        "                                        run FILE on kvm and sim in lockstep and show\n"
+        "                                        where they first differ (status 0: agreed,\n"
+        "                                        1: diverged); the state is compared at every\n"
+        "                                        exit, or with --step after every instruction\n"
         "       scratchvm info                   hypervisor types, CPU and KVM facts\n"
         "       scratchvm --help | --version\n"
         "\n"
@@ -589,7 +809,7 @@ void cli_print_usage(FILE *out)
         "between the serial console and the monitor (with --monitor stdio), Ctrl-A Ctrl-A\n"
         "sends Ctrl-A to the guest. Monitor commands: help, info registers|status|cpus|mem|\n"
         "tlb|ept|vmcs|exits, x /fmt addr, xp /fmt addr, stop, cont, step [n], system_reset,\n"
-        "quit.\n"
+        "screendump FILE, quit.\n"
         "\n"
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"

@@ -23,12 +23,25 @@ enum {
     EXIT_TIMEOUT = 20,         /* --timeout reached */
 };
 
-typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION } CliCommand;
+typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD_DIFF } CliCommand;
 typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
 
 #define CLI_MAX_REGS 32
+#define CLI_MAX_DRIVES 4
+
+typedef enum { DRIVE_IF_IDE, DRIVE_IF_FLOPPY } DriveInterface;
+
+/* One disk: -drive file=F[,format=raw|qcow2][,if=floppy|ide][,index=N][,snapshot=on],
+ * -fda F or -hda F. */
+typedef struct {
+    const char *file;         /* points into argv, or into CliOptions.drive_args */
+    int format;               /* BlockFormat: 0 auto */
+    DriveInterface iface;
+    int index;                /* -1: the next free one */
+    bool snapshot;
+} CliDrive;
 
 typedef struct {
     int index;        /* which struct kvm_regs field, see cli_reg_names */
@@ -63,13 +76,28 @@ typedef struct {
     uint64_t max_exits;
     uint64_t max_insns;       /* --max-insns: guest instructions (sim), 0 none */
     uint64_t timeout_ms;      /* --timeout: wall-clock milliseconds, 0 none */
+    const char *kernel;       /* -kernel FILE (then FILE operand is not used) */
+    const char *initrd;       /* -initrd FILE[ ARGS][,FILE[ ARGS]...] */
+    const char *append;       /* -append CMDLINE */
+    CliDrive drives[CLI_MAX_DRIVES];
+    int num_drives;
+    char drive_args[CLI_MAX_DRIVES][512];   /* -drive strings, cut at commas */
+    const char *boot_order;   /* -boot a|c|order=...: "ac" by default */
+    bool snapshot;            /* -snapshot: every disk writes to a temporary overlay */
+    bool pc_testdev;          /* -device pc-testdev */
+    bool trace_bios;          /* --trace bios: one line per BIOS call, and the unsupported */
     /* -no-shutdown: when the guest ends (halt with IF=0, triple fault, internal error),
      * stop the vCPU and keep the VMM (and its monitor) running, as QEMU does. */
     bool no_shutdown;
-    /* -no-reboot: a triple fault ends the VM instead of resetting it. Today a triple fault
-     * always ends it, so the flag changes nothing yet; the reset-on-triple-fault path
-     * (without -no-reboot) hooks in at cli.c's VM_STOP_SHUTDOWN handling. */
+    /* -no-reboot: a triple fault ends the VM instead of resetting the vCPU to its start
+     * state (svm->reset_on_shutdown, done by the vCPU thread). */
     bool no_reboot;
+    const char *gdb;          /* -gdb tcp:[HOST]:PORT | unix:PATH; -s: tcp::1234 */
+    unsigned log_items;       /* -d: VM_LOG_* */
+    const char *log_file;     /* -D FILE: the log and the exit trace (default stderr) */
+    bool magic_break;         /* --magic-break: XCHG BX,BX stops the VM (sim) */
+    bool step;                /* diff --step: compare after every instruction */
+    bool accel_set;           /* --accel was given */
 } CliOptions;
 
 /* One option of run and demo: its spellings, its argument and what it sets. Every name

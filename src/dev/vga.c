@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/dev_io.h"
 #include "kvm/backend.h"
 
 #define VGA_CRTC_REGS 25
@@ -68,6 +69,8 @@ static const uint16_t cp437_to_unicode[256] = {
     /*0xF8*/ 0x00B0, 0x2219, 0x00B7, 0x221A, 0x207F, 0x00B2, 0x25A0, 0x00A0,
 };
 
+uint16_t vga_cp437_unicode(uint8_t c) { return cp437_to_unicode[c]; }
+
 /* UTF-8 encoding of a BMP code point (every CP437 character is one); returns 1-3. */
 static size_t utf8_encode(uint16_t cp, char out[3])
 {
@@ -93,7 +96,8 @@ VgaDevice *vga_create(void)
     if (!vga)
         goto fail;
     vga->vram = malloc(VGA_TEXT_SIZE);
-    if (!vga->vram)
+    vga->graphics = calloc(1, VGA_GRAPHICS_SIZE);
+    if (!vga->vram || !vga->graphics)
         goto fail_vga;
     for (size_t i = 0; i < VGA_TEXT_SIZE; i += 2) {
         vga->vram[i] = ' ';
@@ -105,6 +109,8 @@ VgaDevice *vga_create(void)
     return vga;
 
 fail_vga:
+    free(vga->vram);
+    free(vga->graphics);
     free(vga);
 fail:
     hv_fail(ENOMEM, "vga: out of memory");
@@ -116,7 +122,26 @@ void vga_destroy(VgaDevice *vga)
     if (!vga)
         return;
     free(vga->vram);
+    free(vga->graphics);
     free(vga);
+}
+
+int vga_graphics_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque)
+{
+    VgaDevice *vga = opaque;
+    return dev_memory_read(vga->graphics, VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, addr, size, value);
+}
+
+int vga_graphics_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
+{
+    VgaDevice *vga = opaque;
+    return dev_memory_write(vga->graphics, VGA_GRAPHICS_BASE, VGA_GRAPHICS_SIZE, addr, size,
+                            value);
+}
+
+void vga_clear_graphics(VgaDevice *vga)
+{
+    memset(vga->graphics, 0, VGA_GRAPHICS_SIZE);
 }
 
 static bool vga_mmio_size_ok(uint8_t size)

@@ -6,7 +6,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Intel SDM Vol. 3C, Appendix C "VMX Basic Exit Reasons": the numbers of VmExitReason.
- * Numbers 35, 38 and 42 are not assigned. */
+ * Numbers 35, 38, 42 and 71 are not assigned. */
 static const char *const vmx_exit_reason_names[] = {
     [EXIT_REASON_EXCEPTION_NMI] = "EXCEPTION_NMI",
     [EXIT_REASON_EXTERNAL_INTERRUPT] = "EXTERNAL_INTERRUPT",
@@ -70,6 +70,18 @@ static const char *const vmx_exit_reason_names[] = {
     [EXIT_REASON_PML_FULL] = "PML_FULL",
     [EXIT_REASON_XSAVES] = "XSAVES",
     [EXIT_REASON_XRSTORS] = "XRSTORS",
+    [EXIT_REASON_PCONFIG] = "PCONFIG",
+    [EXIT_REASON_SPP_EVENT] = "SPP_EVENT",
+    [EXIT_REASON_UMWAIT] = "UMWAIT",
+    [EXIT_REASON_TPAUSE] = "TPAUSE",
+    [EXIT_REASON_LOADIWKEY] = "LOADIWKEY",
+    [EXIT_REASON_ENCLV] = "ENCLV",
+    [EXIT_REASON_ENQCMD_PASID_FAILURE] = "ENQCMD_PASID_FAILURE",
+    [EXIT_REASON_ENQCMDS_PASID_FAILURE] = "ENQCMDS_PASID_FAILURE",
+    [EXIT_REASON_BUS_LOCK] = "BUS_LOCK",
+    [EXIT_REASON_INSTRUCTION_TIMEOUT] = "INSTRUCTION_TIMEOUT",
+    [EXIT_REASON_SEAMCALL] = "SEAMCALL",
+    [EXIT_REASON_TDCALL] = "TDCALL",
 };
 
 /* The name of basic exit reason `basic_reason` (bits 15:0 of the exit-reason field)

@@ -31,9 +31,9 @@ typedef struct KvmBackendOps {
     int (*run)(KvmVcpu *vcpu);
     /* Makes a run in progress in another thread end soon; immediate_exit is already set. */
     void (*kick)(KvmVcpu *vcpu);
-    /* KVM_SET_GUEST_DEBUG: KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP makes every run
-     * end with KVM_EXIT_DEBUG after one guest instruction; 0 turns it off. */
-    int (*set_guest_debug)(KvmVcpu *vcpu, uint32_t control);
+    /* KVM_SET_GUEST_DEBUG with Linux's semantics (control bits already validated):
+     * SINGLESTEP, USE_SW_BP, USE_HW_BP with arch.debugreg[0-3, 7]; see kvm_set_guest_debug2. */
+    int (*set_guest_debug)(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

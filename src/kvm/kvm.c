@@ -389,11 +389,24 @@ void kvm_vcpu_kick(KvmVcpu *vcpu)
 
 int kvm_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
 {
-    if (!vcpu)
-        return -EINVAL;
     if (control & ~(uint32_t)(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP))
         return hv_fail(EINVAL, "guest debug control 0x%x: only ENABLE and SINGLESTEP", control);
-    return vcpu->vm->kvm->ops->set_guest_debug(vcpu, control);
+    struct kvm_guest_debug dbg = {.control = control};
+    return kvm_set_guest_debug2(vcpu, &dbg);
+}
+
+int kvm_set_guest_debug2(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg)
+{
+    if (!vcpu || !dbg)
+        return -EINVAL;
+    uint32_t known = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_SW_BP |
+                     KVM_GUESTDBG_USE_HW_BP;
+    if (vcpu->vm->kvm->backend == HV_BACKEND_SIM)
+        known |= KVM_GUESTDBG_SIM_MAGIC_BREAK;
+    if (dbg->control & ~known)
+        return hv_fail(EINVAL, "guest debug control 0x%x: unsupported bits 0x%x on %s",
+                       dbg->control, dbg->control & ~known, vcpu->vm->kvm->ops->name);
+    return vcpu->vm->kvm->ops->set_guest_debug(vcpu, dbg);
 }
 
 void kvm_destroy_vm(KvmVm *vm)

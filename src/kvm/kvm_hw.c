@@ -355,10 +355,10 @@ static void hw_kick(KvmVcpu *vcpu)
     pthread_mutex_unlock(&hv->lock);
 }
 
-static int hw_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
+static int hw_set_guest_debug(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg)
 {
-    struct kvm_guest_debug dbg = {.control = control};
-    return ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 ? hw_errno("KVM_SET_GUEST_DEBUG") : 0;
+    struct kvm_guest_debug copy = *dbg;   /* the ioctl's argument is not const */
+    return ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &copy) < 0 ? hw_errno("KVM_SET_GUEST_DEBUG") : 0;
 }
 
 const KvmBackendOps kvm_hw_ops = {

@@ -59,6 +59,8 @@ typedef struct {
     bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
     uint64_t insn_limit;    /* kvm_vcpu_set_instruction_limit: retired instructions, 0 none */
     bool limit_reached;     /* the last run ended at insn_limit */
+    KvmEventFn event_fn;    /* kvm_vcpu_set_event_hook */
+    void *event_opaque;
     bool step_done;         /* single-step: the last exit's instruction is complete */
 } SimVcpu;
 
@@ -572,6 +574,8 @@ static void set_internal_error(SimVcpu *sc, KvmRun *run, const char *what)
     run->internal.ndata = 5;
 }
 
+static void sim_report_debug(KvmVcpu *vcpu, SimVcpu *sc);
+
 /* Turns an interpreter exit into a VMX exit in the VMCS and, for the exits the VMM handles,
  * into a kvm_run exit. Returns true when the run must return to user space. */
 static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
@@ -671,6 +675,9 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
         store_guest_state(&sc->vmcs, cpu);
         set_internal_error(sc, run, e->unimpl.reason);
         return true;
+    case X86_EXIT_DEBUG:
+        sim_report_debug(vcpu, sc);
+        return true;
     case X86_EXIT_BUDGET:
     case X86_EXIT_NONE:
         break;
@@ -692,12 +699,56 @@ static void sim_mirror_out(KvmVcpu *vcpu)
 
 /* ---- single-stepping (KVM_SET_GUEST_DEBUG) ---- */
 
-static int sim_set_guest_debug(KvmVcpu *vcpu, uint32_t control)
+/* The interpreter checks what is asked for (X86_DBG_*), nothing when nothing is. */
+static int sim_set_guest_debug(KvmVcpu *vcpu, const struct kvm_guest_debug *dbg)
 {
     SimVcpu *sc = vcpu->backend_data;
-    sc->singlestep = (control & KVM_GUESTDBG_ENABLE) && (control & KVM_GUESTDBG_SINGLESTEP);
+    uint32_t control = dbg->control;
+    bool on = control & KVM_GUESTDBG_ENABLE;
+    sc->singlestep = on && (control & KVM_GUESTDBG_SINGLESTEP);
     sc->step_done = false;
+    uint32_t flags = 0, dr7 = 0;
+    if (on && (control & KVM_GUESTDBG_USE_SW_BP))
+        flags |= X86_DBG_INT3;
+    if (on && (control & KVM_GUESTDBG_SIM_MAGIC_BREAK))
+        flags |= X86_DBG_MAGIC;
+    if (on && (control & KVM_GUESTDBG_USE_HW_BP)) {
+        dr7 = (uint32_t)dbg->arch.debugreg[7];
+        for (int i = 0; i < 4; i++) {
+            if (!X86_DR7_ENABLED(dr7, i))
+                continue;
+            flags |= X86_DR7_RW(dr7, i) == 0 ? X86_DBG_EXEC : X86_DBG_DATA;
+        }
+    }
+    uint64_t addr[4];
+    for (int i = 0; i < 4; i++)
+        addr[i] = dbg->arch.debugreg[i];
+    x86_cpu_set_debug(sc->cpu, flags, dr7, addr);
     return 0;
+}
+
+/* A debug event the host asked for (X86_EXIT_DEBUG), as Linux reports it: KVM_EXIT_DEBUG
+ * with the exception, DR6 and the linear PC. In the VMCS it is the exception exit a VMM
+ * intercepting #BP / #DB gets (basic reason 0, interruption information: vector and type
+ * software or hardware exception, SDM Vol. 3C, 28.2.2; a #DB's qualification holds B0-B3,
+ * 28.2.1). The magic breakpoint has no hardware exit: it is recorded as a #DB. */
+static void sim_report_debug(KvmVcpu *vcpu, SimVcpu *sc)
+{
+    X86Cpu *cpu = sc->cpu;
+    KvmRun *run = vcpu->kvm_run;
+    bool int3 = cpu->dbg_event == X86_DBG_EVENT_INT3;
+    uint32_t vector = int3 ? X86_EXC_BP : X86_EXC_DB;
+    record_exit(sc, EXIT_REASON_EXCEPTION_NMI, int3 ? 0 : cpu->dbg_dr6);
+    sc->vmcs.exit.interruption_info = VMX_INTR_INFO_VALID | vector |
+                                      ((int3 ? 6u : 3u) << VMX_INTR_INFO_TYPE_SHIFT);
+    sc->vmcs.exit.instruction_length = int3 ? 1 : 0;
+    run->exit_reason = KVM_EXIT_DEBUG;
+    memset(&run->debug, 0, sizeof(run->debug));
+    run->debug.arch.exception = cpu->dbg_event == X86_DBG_EVENT_MAGIC
+                                    ? KVM_DEBUG_EXCEPTION_MAGIC_BREAK : vector;
+    run->debug.arch.pc = (uint32_t)(cpu->cs.base + cpu->rip);
+    run->debug.arch.dr6 = 0xFFFF0FF0u | cpu->dbg_dr6;   /* reserved bits read as 1 */
+    run->debug.arch.dr7 = cpu->dbg_dr7 | 0x400;
 }
 
 /* The exit of a completed single step, as Linux KVM reports it for KVM_GUESTDBG_SINGLESTEP:
@@ -840,6 +891,33 @@ static int sim_run(KvmVcpu *vcpu)
 static void sim_kick(KvmVcpu *vcpu)
 {
     x86_cpu_request_stop(((SimVcpu *)vcpu->backend_data)->cpu);
+}
+
+/* The interpreter's event hook: the state in KVM's structs, then the VMM's function. */
+static void sim_event(void *opaque, int vector, bool software, bool has_error, uint32_t error)
+{
+    KvmVcpu *vcpu = opaque;
+    SimVcpu *sc = vcpu->backend_data;
+    KvmEventInfo ev = {.vector = vector, .software = software, .has_error_code = has_error,
+                       .error_code = error};
+    sim_get_regs(vcpu, &ev.regs);
+    sim_get_sregs(vcpu, &ev.sregs);
+    sc->event_fn(sc->event_opaque, &ev);
+}
+
+int kvm_vcpu_set_event_hook(KvmVcpu *vcpu, KvmEventFn fn, void *opaque)
+{
+    if (!vcpu)
+        return -EINVAL;
+    if (vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return hv_fail(ENOTSUP, "KVM delivers interrupts and exceptions in the kernel: "
+                       "user space cannot log them (QEMU's -d int needs TCG too)");
+    SimVcpu *sc = vcpu->backend_data;
+    sc->event_fn = fn;
+    sc->event_opaque = opaque;
+    sc->cpu->event_hook = fn ? sim_event : NULL;
+    sc->cpu->event_opaque = vcpu;
+    return 0;
 }
 
 const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu)

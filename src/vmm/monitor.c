@@ -21,15 +21,6 @@
 #include "kvm/backend.h"
 #include "vmm/paging.h"
 
-/* RFLAGS bits shown by info registers (SDM Vol. 1, 3.4.3). */
-#define FL_CF 0x001u
-#define FL_PF 0x004u
-#define FL_AF 0x010u
-#define FL_ZF 0x040u
-#define FL_SF 0x080u
-#define FL_DF 0x400u
-#define FL_OF 0x800u
-
 #define CR0_PE 1ull
 #define MAX_STEPS 10000
 
@@ -142,112 +133,6 @@ static bool cs64(const KvmSregs *s) { return paging_long_mode(s) && s->cs.l; }
 
 /* ---- info registers ------------------------------------------------------------------ */
 
-/* The descriptor's flags dword as QEMU keeps it (bits 8-23 of the descriptor's high
- * dword: type, S, DPL, P, limit 19:16, AVL, L, D/B, G), from KVM's unpacked segment. */
-static uint32_t seg_flags(const KvmSegment *sg)
-{
-    uint32_t raw_limit = sg->g ? sg->limit >> 12 : sg->limit;
-    return ((uint32_t)(sg->type & 0xF) << 8) | ((uint32_t)(sg->s & 1) << 12) |
-           ((uint32_t)(sg->dpl & 3) << 13) | ((uint32_t)(sg->present & 1) << 15) |
-           (((raw_limit >> 16) & 0xF) << 16) | ((uint32_t)(sg->avl & 1) << 20) |
-           ((uint32_t)(sg->l & 1) << 21) | ((uint32_t)(sg->db & 1) << 22) |
-           ((uint32_t)(sg->g & 1) << 23);
-}
-
-static void dump_segment(FILE *o, const char *name, const KvmSegment *sg, const KvmSregs *s)
-{
-    uint32_t flags = seg_flags(sg);
-    if (cs64(s))
-        fprintf(o, "%-3s=%04x %016llx %08x %08x", name, sg->selector,
-                (unsigned long long)sg->base, sg->limit, flags);
-    else
-        fprintf(o, "%-3s=%04x %08x %08x %08x", name, sg->selector, (uint32_t)sg->base,
-                sg->limit, flags);
-    /* Protected mode: DPL and the type decoded (SDM Vol. 3A, 3.4.5.1 and 3.5). */
-    if ((s->cr0 & CR0_PE) && sg->present) {
-        bool lma = paging_long_mode(s);
-        fprintf(o, " DPL=%d ", sg->dpl);
-        if (sg->s) {
-            if (sg->type & 8)
-                fprintf(o, "%s [%c%c", sg->l ? "CS64" : sg->db ? "CS32" : "CS16",
-                        sg->type & 4 ? 'C' : '-', sg->type & 2 ? 'R' : '-');
-            else
-                fprintf(o, "%s [%c%c", sg->db || lma ? "DS  " : "DS16",
-                        sg->type & 4 ? 'E' : '-', sg->type & 2 ? 'W' : '-');
-            fprintf(o, "%c]", sg->type & 1 ? 'A' : '-');
-        } else {
-            static const char *const legacy[16] = {
-                "Reserved", "TSS16-avl", "LDT", "TSS16-busy", "CallGate16", "TaskGate",
-                "IntGate16", "TrapGate16", "Reserved", "TSS32-avl", "Reserved", "TSS32-busy",
-                "CallGate32", "Reserved", "IntGate32", "TrapGate32"};
-            static const char *const ia32e[16] = {
-                "<hiword>", "Reserved", "LDT", "Reserved", "Reserved", "Reserved", "Reserved",
-                "Reserved", "Reserved", "TSS64-avl", "Reserved", "TSS64-busy", "CallGate64",
-                "Reserved", "IntGate64", "TrapGate64"};
-            fputs((lma ? ia32e : legacy)[sg->type & 0xF], o);
-        }
-    }
-    fputc('\n', o);
-}
-
-static void dump_registers(QemuMonitor *mon, const KvmRegs *r, const KvmSregs *s)
-{
-    FILE *o = out_of(mon);
-    uint32_t fl = (uint32_t)r->rflags;
-    int cpl = (s->cr0 & CR0_PE) ? s->ss.dpl : 0;   /* QEMU shows SS.DPL as the CPL */
-    int halted = vm_thread_halted(mon->svm);
-    char flags[8] = {
-        fl & FL_DF ? 'D' : '-', fl & FL_OF ? 'O' : '-', fl & FL_SF ? 'S' : '-',
-        fl & FL_ZF ? 'Z' : '-', fl & FL_AF ? 'A' : '-', fl & FL_PF ? 'P' : '-',
-        fl & FL_CF ? 'C' : '-', '\0'};
-    if (cs64(s)) {
-        fprintf(o,
-                "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
-                "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
-                "R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
-                "R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
-                "RIP=%016llx RFL=%08x [%s] CPL=%d II=0 A20=1 SMM=0 HLT=%d\n",
-                r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9,
-                r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, fl, flags, cpl,
-                halted);
-    } else {
-        fprintf(o,
-                "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n"
-                "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n"
-                "EIP=%08x EFL=%08x [%s] CPL=%d II=0 A20=1 SMM=0 HLT=%d\n",
-                (uint32_t)r->rax, (uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx,
-                (uint32_t)r->rsi, (uint32_t)r->rdi, (uint32_t)r->rbp, (uint32_t)r->rsp,
-                (uint32_t)r->rip, fl, flags, cpl, halted);
-    }
-    dump_segment(o, "ES", &s->es, s);
-    dump_segment(o, "CS", &s->cs, s);
-    dump_segment(o, "SS", &s->ss, s);
-    dump_segment(o, "DS", &s->ds, s);
-    dump_segment(o, "FS", &s->fs, s);
-    dump_segment(o, "GS", &s->gs, s);
-    dump_segment(o, "LDT", &s->ldt, s);
-    dump_segment(o, "TR", &s->tr, s);
-    /* Debug registers: the KVM API of this VMM does not fetch them (KVM_GET_DEBUGREGS);
-     * the sim's VMCS has DR7. Nothing here sets breakpoints, so DR0-3 are their reset 0. */
-    const VMCS *vmcs = kvm_vcpu_vmcs(mon->svm->vcpu);
-    uint64_t dr6 = 0xFFFF0FF0, dr7 = (vmcs ? vmcs->guest.dr7 : 0) | 0x400;   /* bit 10 reads as 1 */
-    if (paging_long_mode(s)) {
-        fprintf(o, "GDT=     %016llx %08x\n", s->gdt.base, s->gdt.limit);
-        fprintf(o, "IDT=     %016llx %08x\n", s->idt.base, s->idt.limit);
-        fprintf(o, "CR0=%08x CR2=%016llx CR3=%016llx CR4=%08x\n", (uint32_t)s->cr0, s->cr2,
-                s->cr3, (uint32_t)s->cr4);
-    } else {
-        fprintf(o, "GDT=     %08x %08x\n", (uint32_t)s->gdt.base, s->gdt.limit);
-        fprintf(o, "IDT=     %08x %08x\n", (uint32_t)s->idt.base, s->idt.limit);
-        fprintf(o, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", (uint32_t)s->cr0, (uint32_t)s->cr2,
-                (uint32_t)s->cr3, (uint32_t)s->cr4);
-    }
-    for (int i = 0; i < 4; i++)
-        fprintf(o, "DR%d=%016llx ", i, 0ull);
-    fprintf(o, "\nDR6=%016llx DR7=%016llx\n", (unsigned long long)dr6, (unsigned long long)dr7);
-    fprintf(o, "EFER=%016llx\n", s->efer);
-}
-
 int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id)
 {
     if (!mon)
@@ -260,7 +145,7 @@ int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id)
     int e = read_state(mon, &r, &s);
     resume_vcpu(mon, paused);
     if (e == 0)
-        dump_registers(mon, &r, &s);
+        qemu_dump_cpu_state(out_of(mon), mon->svm, &r, &s);
     return e;
 }
 
@@ -274,7 +159,9 @@ int qemu_cmd_info_status(QemuMonitor *mon)
     case VM_THREAD_RUNNING:
         return say(mon, "VM status: running\n");
     case VM_THREAD_PAUSED:
-        return say(mon, "VM status: paused\n");
+        /* QEMU's wording for a VM a debugger stopped (breakpoint, magic breakpoint). */
+        return say(mon, "VM status: paused%s\n",
+                   mon->svm->stop_reason == VM_STOP_DEBUG ? " (debug)" : "");
     case VM_THREAD_ENDED:
         break;
     }
@@ -483,6 +370,25 @@ static void ept_walk(EptRanges *r, const EptTable *t, int level, uint64_t base)
     }
 }
 
+#define VMCS_EPT_POINTER_ENCODING 0x201Au
+/* EPTP bits (SDM Vol. 3C, 25.6.11): memory type 2:0, page-walk length - 1 in 5:3, A/D
+ * flags enable 6; bits 51:12 are the PML4 table's address. */
+#define EPTP_MEMTYPE_MASK 0x7ull
+#define EPTP_WALK_SHIFT 3
+#define EPTP_WALK_MASK 0x7ull
+#define EPTP_AD_ENABLE (1ull << 6)
+
+/* The EPTP as the VMCS holds it, without the host address of the sim's PML4 table
+ * (a pointer into the VMM's heap: the monitor does not show host addresses). */
+static void describe_eptp(QemuMonitor *mon, uint64_t eptp)
+{
+    static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
+    say(mon, "<host page>|%03x (%s, %u-level walk, accessed/dirty %s)",
+        (unsigned)(eptp & 0xFFF), types[eptp & EPTP_MEMTYPE_MASK],
+        (unsigned)((eptp >> EPTP_WALK_SHIFT) & EPTP_WALK_MASK) + 1,
+        eptp & EPTP_AD_ENABLE ? "on" : "off");
+}
+
 int qemu_cmd_info_ept(QemuMonitor *mon)
 {
     if (!mon)
@@ -490,10 +396,9 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     KvmVm *vm = mon->svm->vm;
     if (mon->svm->ept) {
         bool paused = pause_vcpu(mon);
-        /* EPTP's PML4 address is a host address in the sim: only its low 12 bits, which
-         * say how the tables are walked (memory type, walk length, A/D), are shown. */
-        say(mon, "EPTP 0x%03" PRIx64 " (PML4 address not shown), %zu tables\n",
-            (uint64_t)(ept_pointer(mon->svm->ept) & 0xFFFu), ept_table_count(mon->svm->ept));
+        say(mon, "EPTP ");
+        describe_eptp(mon, ept_pointer(mon->svm->ept));
+        say(mon, ", %zu tables\n", ept_table_count(mon->svm->ept));
         EptRanges r = {.mon = mon};
         ept_walk(&r, mon->svm->ept->pml4, 3, 0);
         ept_flush(&r);
@@ -516,6 +421,60 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     return 0;
 }
 
+/* Bit names of the five control words (SDM Vol. 3C, 25.6.1-25.6.2 and 25.7.1, 25.8.1). */
+typedef struct { int bit; const char *name; } CtlBit;
+static const CtlBit pin_bits[] = {
+    {0, "external-interrupt exiting"}, {3, "NMI exiting"}, {5, "virtual NMIs"},
+    {6, "VMX-preemption timer"}, {7, "posted interrupts"}, {-1, NULL}};
+static const CtlBit proc_bits[] = {
+    {2, "interrupt-window exiting"}, {3, "use TSC offsetting"}, {7, "HLT exiting"},
+    {9, "INVLPG exiting"}, {10, "MWAIT exiting"}, {11, "RDPMC exiting"},
+    {12, "RDTSC exiting"}, {15, "CR3-load exiting"}, {16, "CR3-store exiting"},
+    {17, "activate tertiary controls"}, {19, "CR8-load exiting"}, {20, "CR8-store exiting"},
+    {21, "use TPR shadow"}, {22, "NMI-window exiting"}, {23, "MOV-DR exiting"},
+    {24, "unconditional I/O exiting"}, {25, "use I/O bitmaps"}, {27, "monitor trap flag"},
+    {28, "use MSR bitmaps"}, {29, "MONITOR exiting"}, {30, "PAUSE exiting"},
+    {31, "activate secondary controls"}, {-1, NULL}};
+static const CtlBit proc2_bits[] = {
+    {0, "virtualize APIC accesses"}, {1, "enable EPT"}, {2, "descriptor-table exiting"},
+    {3, "enable RDTSCP"}, {4, "virtualize x2APIC mode"}, {5, "enable VPID"},
+    {6, "WBINVD exiting"}, {7, "unrestricted guest"}, {8, "APIC-register virtualization"},
+    {9, "virtual-interrupt delivery"}, {10, "PAUSE-loop exiting"}, {11, "RDRAND exiting"},
+    {12, "enable INVPCID"}, {13, "enable VM functions"}, {14, "VMCS shadowing"},
+    {16, "RDSEED exiting"}, {17, "enable PML"}, {18, "EPT-violation #VE"},
+    {20, "enable XSAVES/XRSTORS"}, {25, "use TSC scaling"}, {-1, NULL}};
+static const CtlBit exit_bits[] = {
+    {2, "save debug controls"}, {9, "host address-space size"},
+    {12, "load IA32_PERF_GLOBAL_CTRL"}, {15, "acknowledge interrupt on exit"},
+    {18, "save IA32_PAT"}, {19, "load IA32_PAT"}, {20, "save IA32_EFER"},
+    {21, "load IA32_EFER"}, {22, "save VMX-preemption timer value"},
+    {23, "clear IA32_BNDCFGS"}, {-1, NULL}};
+static const CtlBit entry_bits[] = {
+    {2, "load debug controls"}, {9, "IA-32e mode guest"}, {10, "entry to SMM"},
+    {11, "deactivate dual-monitor treatment"}, {13, "load IA32_PERF_GLOBAL_CTRL"},
+    {14, "load IA32_PAT"}, {15, "load IA32_EFER"}, {16, "load IA32_BNDCFGS"}, {-1, NULL}};
+
+/* The named bits set in a control word, after its line. Bits without a name here are the
+ * reserved default-1 bits. */
+static void control_bits(QemuMonitor *mon, uint32_t encoding, uint64_t v)
+{
+    static const struct { uint32_t encoding; const CtlBit *bits; } words[] = {
+        {0x4000, pin_bits}, {0x4002, proc_bits}, {0x401E, proc2_bits},
+        {0x400C, exit_bits}, {0x4012, entry_bits},
+    };
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        if (words[w].encoding != encoding)
+            continue;
+        const char *sep = "      [";
+        for (const CtlBit *b = words[w].bits; b->name; b++)
+            if (v & (1ull << b->bit)) {
+                say(mon, "%s%s", sep, b->name);
+                sep = ", ";
+            }
+        say(mon, "%s\n", *sep == ',' ? "]" : "      [none of the named controls]");
+    }
+}
+
 int qemu_cmd_info_vmcs(QemuMonitor *mon)
 {
     if (!mon)
@@ -528,19 +487,37 @@ int qemu_cmd_info_vmcs(QemuMonitor *mon)
     bool paused = pause_vcpu(mon);
     VMCS vmcs = *live;   /* vmcs_read may record an error in it: read a copy */
     resume_vcpu(mon, paused);
+    /* SDM Vol. 3C, Appendix B: every field the sim's VMCS has, by area, with its encoding. */
     static const struct { VmcsFieldType type; const char *title; } groups[] = {
-        {VMCS_TYPE_GUEST, "Guest-state fields"},
-        {VMCS_TYPE_EXIT_INFO, "VM-exit information fields"},
+        {VMCS_TYPE_CONTROL, "VM-execution, VM-exit and VM-entry control fields"},
+        {VMCS_TYPE_HOST, "Host-state fields (the sim's VM exit returns to the VMM's own code "
+                         "and loads none of them: 0)"},
+        {VMCS_TYPE_GUEST, "Guest-state fields (as of the last VM exit)"},
+        {VMCS_TYPE_EXIT_INFO, "VM-exit information fields (as of the last VM exit)"},
     };
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
-        say(mon, "%s%s (as of the last VM exit):\n", g ? "\n" : "", groups[g].title);
+        say(mon, "%s%s:\n", g ? "\n" : "", groups[g].title);
         for (size_t i = 0; i < vmcs_field_count(); i++) {
             const VmcsFieldInfo *f = vmcs_field_at(i);
             uint64_t v;
             if (f->type != groups[g].type || vmcs_read(&vmcs, f->encoding, &v) < 0)
                 continue;
-            say(mon, "  %-36s %04x  %0*" PRIx64 "\n", f->name, f->encoding,
+            if (f->encoding == VMCS_EPT_POINTER_ENCODING) {
+                say(mon, "  %-36s %04x  ", f->name, f->encoding);
+                describe_eptp(mon, v);
+                say(mon, "\n");
+                continue;
+            }
+            say(mon, "  %-36s %04x  %0*" PRIx64, f->name, f->encoding,
                 f->width == VMCS_WIDTH_16 ? 4 : f->width == VMCS_WIDTH_32 ? 8 : 16, v);
+            if (f->encoding == 0x4402) {   /* EXIT_REASON: basic reason and bit 31 */
+                const char *name = vmx_exit_reason_name((uint32_t)v & 0xFFFF);
+                say(mon, "  (%u %s%s)", (unsigned)(v & 0xFFFF), name ? name : "unknown",
+                    v & (1ull << 31) ? ", VM-entry failure" : "");
+            }
+            say(mon, "\n");
+            if (groups[g].type == VMCS_TYPE_CONTROL)
+                control_bits(mon, f->encoding, v);
         }
     }
     return 0;
@@ -833,6 +810,8 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
             return fail_line(mon, e, "step: the instruction did not complete in time: "
                              "stopped at %s", where);
         return say(mon, "stopped at %s\n", where);
+    case VM_STOP_DEBUG:
+        return say(mon, "stopped at a breakpoint at %s\n", where);
     default:
         return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",
                          why == VM_STOP_DEBUG_EXIT ? "debug exit" :
@@ -859,7 +838,7 @@ int qemu_cmd_quit(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     mon->quit_requested = true;
-    vm_thread_quit(mon->svm);
+    vm_thread_end(mon->svm);
     return 0;
 }
 
@@ -1066,6 +1045,31 @@ static int run_step(QemuMonitor *mon, char *args)
     return qemu_cmd_step(mon, (unsigned)n);
 }
 
+/* screendump FILE [-f png|ppm]: the text screen as a picture (PNG unless -f ppm; QEMU's
+ * syntax, though QEMU's default format is PPM). Read with the vCPU paused. */
+static int run_screendump(QemuMonitor *mon, char *args)
+{
+    char *file = strtok(args, " \t"), *opt = strtok(NULL, " \t"), *fmt = strtok(NULL, " \t");
+    if (file && !strcmp(file, "-f")) {   /* -f FORMAT FILE */
+        char *f = fmt;
+        fmt = opt;
+        opt = file;
+        file = f;
+    }
+    bool ppm = false;
+    if (opt && (strcmp(opt, "-f") || !fmt || (strcmp(fmt, "png") && (ppm = true, strcmp(fmt, "ppm")))))
+        return fail_line(mon, -EINVAL, "screendump: expected FILE [-f png|ppm]");
+    if (!file || strtok(NULL, " \t"))
+        return fail_line(mon, -EINVAL, "screendump: expected FILE [-f png|ppm]");
+    if (!mon->svm->screendump)
+        return fail_line(mon, -ENOTSUP, "screendump: not available in this program (it "
+                         "needs the VMM to set svm->screendump, as scratchvm does)");
+    bool paused = pause_vcpu(mon);
+    int e = mon->svm->screendump(mon->svm->vga, file, NULL, ppm);
+    resume_vcpu(mon, paused);
+    return e < 0 ? fail_line(mon, e, "screendump: %s", hv_last_error()) : 0;
+}
+
 static const MonCommand commands[] = {
     {"help|?", "[cmd]", "show the help (of one command)", run_help},
     {"info", "subcommand", "show the state of the VM (info with no argument lists them)",
@@ -1076,6 +1080,8 @@ static const MonCommand commands[] = {
     {"cont|c", "", "resume the vCPU where it stopped", run_cont},
     {"step", "[n]", "execute n guest instructions (default 1) of a stopped vCPU", run_step},
     {"system_reset", "", "reset the vCPU to its state at start (RAM is kept)", run_reset},
+    {"screendump", "FILE [-f png|ppm]", "save the VGA text screen as a picture (PNG)",
+     run_screendump},
     {"quit|q", "", "quit the emulator", run_quit},
 };
 
@@ -1094,7 +1100,8 @@ static const InfoCommand infos[] = {
     {"mem", "show the active virtual memory mappings", qemu_cmd_info_mem},
     {"tlb", "show virtual to physical memory mappings", qemu_cmd_info_tlb},
     {"ept", "show the EPT mappings (sim) or the memory slots (kvm)", qemu_cmd_info_ept},
-    {"vmcs", "show the VMCS guest-state and exit-information fields (sim)", qemu_cmd_info_vmcs},
+    {"vmcs", "show the VMCS: controls, host and guest state, exit information (sim)",
+     qemu_cmd_info_vmcs},
     {"exits", "show VM exits per reason with share and handling time", qemu_cmd_info_exits},
 };
 

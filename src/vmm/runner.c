@@ -40,6 +40,9 @@ struct VmRunner {
     KvmSregs boot_sregs;
     void (*on_end)(SimpleVM *svm, void *opaque);
     void *opaque;
+    void (*observer)(SimpleVM *svm, void *opaque);   /* vm_thread_set_observer */
+    void *observer_opaque;
+    int observer_calls;       /* calls in progress (made without the lock) */
     int tid;                  /* gettid() of the thread, for info cpus */
 };
 
@@ -59,6 +62,42 @@ static VmStopReason run_steps(struct VmRunner *r, unsigned n, unsigned *done)
         (*done)++;
     }
     return VM_STOP_STEPPED;
+}
+
+/* Puts the vCPU back in its start state (system_reset, or a triple fault without
+ * -no-reboot), logging the state it leaves with -d cpu_reset as QEMU does. Lock held. */
+static int reset_vcpu(struct VmRunner *r)
+{
+    SimpleVM *svm = r->svm;
+    if (svm->log_items & VM_LOG_CPU_RESET) {
+        KvmRegs regs;
+        KvmSregs sregs;
+        FILE *o = svm->log ? svm->log : stderr;
+        fprintf(o, "CPU Reset (CPU 0)\n");
+        if (kvm_get_regs(svm->vcpu, &regs) == 0 && kvm_get_sregs(svm->vcpu, &sregs) == 0)
+            qemu_dump_cpu_state(o, NULL, &regs, &sregs);
+    }
+    int ret;
+    if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
+        (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
+        r->halted = false;
+    return ret;
+}
+
+/* Calls the observer (lock held on entry and exit, released during the call, which is
+ * counted so that vm_thread_set_observer can wait for it to finish). */
+static void notify_observer(struct VmRunner *r)
+{
+    if (!r->observer)
+        return;
+    void (*fn)(SimpleVM *, void *) = r->observer;
+    void *opaque = r->observer_opaque;
+    r->observer_calls++;
+    pthread_mutex_unlock(&r->lock);
+    fn(r->svm, opaque);
+    pthread_mutex_lock(&r->lock);
+    r->observer_calls--;
+    pthread_cond_broadcast(&r->cond);
 }
 
 static void *runner_main(void *arg)
@@ -87,8 +126,19 @@ static void *runner_main(void *arg)
                 svm->stop_reason = VM_STOP_HLT;
             } else {
                 vm_run(svm);
+                /* A triple fault resets a PC: the VM goes on from its start state. */
+                while (svm->stop_reason == VM_STOP_SHUTDOWN && svm->reset_on_shutdown) {
+                    pthread_mutex_lock(&r->lock);
+                    bool asked = r->command != CMD_NONE;   /* a quit is waiting */
+                    int e = asked ? 0 : reset_vcpu(r);
+                    pthread_mutex_unlock(&r->lock);
+                    if (asked || e < 0)
+                        break;
+                    svm->resets++;
+                    vm_run(svm);
+                }
             }
-            ended = svm->stop_reason != VM_STOP_REQUESTED;
+            ended = svm->stop_reason != VM_STOP_REQUESTED && svm->stop_reason != VM_STOP_DEBUG;
         } else {
             unsigned done;
             VmStopReason why = r->halted ? VM_STOP_HLT : run_steps(r, r->step_count, &done);
@@ -101,7 +151,8 @@ static void *runner_main(void *arg)
             if (why == VM_STOP_HLT)
                 r->halted = true;
             pthread_mutex_unlock(&r->lock);
-            ended = why != VM_STOP_STEPPED && why != VM_STOP_HLT && why != VM_STOP_REQUESTED;
+            ended = why != VM_STOP_STEPPED && why != VM_STOP_HLT && why != VM_STOP_REQUESTED &&
+                    why != VM_STOP_DEBUG;
         }
 
         pthread_mutex_lock(&r->lock);
@@ -113,10 +164,14 @@ static void *runner_main(void *arg)
         if (r->command == CMD_NONE)
             r->state = VM_THREAD_PAUSED;
         pthread_cond_broadcast(&r->cond);
+        /* A breakpoint while running: whoever debugs learns that the VM paused. */
+        if (cmd == CMD_RUN && svm->stop_reason == VM_STOP_DEBUG)
+            notify_observer(r);
     }
     r->state = VM_THREAD_ENDED;
     r->busy = false;
     pthread_cond_broadcast(&r->cond);
+    notify_observer(r);
     pthread_mutex_unlock(&r->lock);
     if (r->on_end)
         r->on_end(svm, r->opaque);
@@ -308,9 +363,7 @@ int vm_thread_reset(SimpleVM *svm)
         ret = r->state == VM_THREAD_ENDED ? -ESRCH : -EBUSY;
     } else {
         wait_idle(r);
-        if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
-            (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
-            r->halted = false;
+        ret = reset_vcpu(r);
     }
     pthread_mutex_unlock(&r->lock);
     return ret;
@@ -327,7 +380,20 @@ int vm_thread_id(SimpleVM *svm)
     return tid;
 }
 
-void vm_thread_quit(SimpleVM *svm)
+void vm_thread_set_observer(SimpleVM *svm, void (*fn)(SimpleVM *svm, void *opaque), void *opaque)
+{
+    if (!svm || !svm->runner)
+        return;
+    struct VmRunner *r = svm->runner;
+    pthread_mutex_lock(&r->lock);
+    while (r->observer_calls)   /* the old observer may be freed once this returns */
+        pthread_cond_wait(&r->cond, &r->lock);
+    r->observer = fn;
+    r->observer_opaque = opaque;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void vm_thread_end(SimpleVM *svm)
 {
     if (!svm || !svm->runner)
         return;
@@ -340,10 +406,24 @@ void vm_thread_quit(SimpleVM *svm)
         if (r->busy)
             vm_request_stop(svm);
         pthread_cond_broadcast(&r->cond);
+        while (r->state != VM_THREAD_ENDED)
+            pthread_cond_wait(&r->cond, &r->lock);
+        if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED ||
+            svm->stop_reason == VM_STOP_DEBUG)
+            svm->stop_reason = VM_STOP_REQUESTED;
     }
     pthread_mutex_unlock(&r->lock);
+}
+
+void vm_thread_quit(SimpleVM *svm)
+{
+    if (!svm || !svm->runner)
+        return;
+    struct VmRunner *r = svm->runner;
+    vm_thread_end(svm);
     pthread_join(r->thread, NULL);
-    if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED)
+    if (svm->stop_reason == VM_STOP_NONE || svm->stop_reason == VM_STOP_STEPPED ||
+        svm->stop_reason == VM_STOP_DEBUG)
         svm->stop_reason = VM_STOP_REQUESTED;
     svm->runner = NULL;
     pthread_mutex_destroy(&r->lock);

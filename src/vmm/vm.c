@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kvm/backend.h"
+#include "vmm/bios.h"
 #include "vmm/paging.h"
 
 #define KIB 1024ull
@@ -20,6 +21,8 @@
 #define GIB (1024ull * MIB)
 #define PAGE_SIZE 4096ull
 #define X86_MAX_PREFIXES 14   /* an instruction is at most 15 bytes */
+#define X86_DB_VECTOR 1       /* #DB (SDM Vol. 3A, 6.3.1) */
+#define X86_PF_VECTOR 14      /* #PF */
 #define X86_RFLAGS_VM (1ull << 17)   /* virtual-8086 mode (SDM Vol. 1, 3.4.3.3) */
 
 /* Memory slots of the layout below. */
@@ -73,6 +76,7 @@ static int register_devices(SimpleVM *svm)
            "isa-debug-exit"),
         IO(DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
            "debugcon"),
+        IO(FW_CFG_PORT_SELECTOR, 2, fw_cfg_io_read, fw_cfg_io_write, svm->fw_cfg, "fw_cfg"),
     };
 #undef IO
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
@@ -83,8 +87,13 @@ static int register_devices(SimpleVM *svm)
     const MmioHandler vga = {.base = VGA_TEXT_BASE, .length = VGA_TEXT_SIZE,
                              .read = vga_mmio_read, .write = vga_mmio_write,
                              .opaque = svm->vga, .name = "vga-text"};
+    const MmioHandler gfx = {.base = VGA_GRAPHICS_BASE, .length = VGA_GRAPHICS_SIZE,
+                             .read = vga_graphics_mmio_read, .write = vga_graphics_mmio_write,
+                             .opaque = svm->vga, .name = "vga-graphics"};
     int r = mmio_bus_register(svm->mmio_bus, &vga);
-    return r < 0 ? hv_fail(r, "cannot register the VGA text window") : 0;
+    if (r == 0)
+        r = mmio_bus_register(svm->mmio_bus, &gfx);
+    return r < 0 ? hv_fail(r, "cannot register the VGA windows") : 0;
 }
 
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
@@ -121,7 +130,9 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
     svm->vga = vga_create();
     svm->debug_exit = debug_exit_create(STDOUT_FILENO);
-    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit) {
+    svm->fw_cfg = fw_cfg_create(memory_bytes, 1);
+    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit ||
+        !svm->fw_cfg) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
@@ -140,26 +151,37 @@ fail:
     return NULL;
 }
 
+int vm_add_pc_testdev(SimpleVM *svm)
+{
+    if (!svm)
+        return hv_fail(EINVAL, "vm_add_pc_testdev: no VM");
+    if (svm->testdev)
+        return hv_fail(EEXIST, "pc-testdev is already there");
+    if (!(svm->testdev = pc_testdev_create()))
+        return -ENOMEM;
+    const IoPortHandler io[] = {
+        {.base = PC_TESTDEV_IOPORT, .length = 5, .read = pc_testdev_io_read,
+         .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev"},
+        {.base = PC_TESTDEV_IRQ_PORT, .length = PC_TESTDEV_IRQS, .read = pc_testdev_io_read,
+         .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev-irq"},
+    };
+    for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+        int r = io_bus_register(svm->io_bus, &io[i]);
+        if (r < 0)
+            return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
+    }
+    const MmioHandler mem = {.base = PC_TESTDEV_IOMEM, .length = PC_TESTDEV_IOMEM_SIZE,
+                             .read = pc_testdev_mmio_read, .write = pc_testdev_mmio_write,
+                             .opaque = svm->testdev, .name = "pc-testdev-iomem"};
+    int r = mmio_bus_register(svm->mmio_bus, &mem);
+    return r < 0 ? hv_fail(r, "cannot register the pc-testdev I/O memory") : 0;
+}
+
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
 {
     if (!svm || len > SIZE_MAX)
         return NULL;
     return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
-}
-
-int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
-{
-    if (!svm || (!code && size))
-        return hv_fail(EINVAL, "vm_load_code: bad arguments");
-    if (addr + size < addr || addr + size > svm->ram_size)
-        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " do not fit in %zu bytes of RAM", size,
-                       addr, svm->ram_size);
-    uint8_t *dst = vm_guest_ram(svm, addr, size);
-    if (!dst)
-        return hv_fail(EFAULT, "%zu bytes at 0x%" PRIx64 " overlap the VGA window 0x%x-0x%x",
-                       size, addr, VM_VGA_HOLE_START, VM_VGA_HOLE_END - 1);
-    memcpy(dst, code, size);
-    return 0;
 }
 
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
@@ -424,8 +446,18 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
     case KVM_EXIT_HLT:
         stop(svm, VM_STOP_HLT);
         break;
+    case KVM_EXIT_DEBUG:
+        /* Only asked for through vm_set_guest_debug: a breakpoint the debugger set. */
+        svm->debug_event = run->debug.arch;
+        stop(svm, VM_STOP_DEBUG);
+        break;
     case KVM_EXIT_SHUTDOWN:
-        log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
+        if (!svm->reset_on_shutdown)
+            log_failure(svm, "guest triple fault (shutdown) at %04x:%04llx", s->cs.selector, r->rip);
+        else if (svm->log_items & VM_LOG_GUEST_ERRORS)
+            fprintf(svm->log ? svm->log : stderr,
+                    "Triple fault at %04x:%08llx: resetting the vCPU (-no-reboot ends the VM)\n",
+                    s->cs.selector, r->rip);
         stop(svm, VM_STOP_SHUTDOWN);
         break;
     case KVM_EXIT_FAIL_ENTRY:
@@ -486,6 +518,28 @@ static void complete_pending_exit(SimpleVM *svm)
     __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Keeps what describes the exit (svm->last_exit) before the next KVM_RUN reuses kvm_run. */
+static void record_exit(SimpleVM *svm, const KvmRun *run)
+{
+    svm->last_exit.reason = run->exit_reason;
+    if (run->exit_reason == KVM_EXIT_IO) {
+        svm->last_exit.io_direction = run->io.direction;
+        svm->last_exit.io_size = run->io.size;
+        svm->last_exit.io_port = run->io.port;
+        svm->last_exit.io_count = run->io.count;
+        uint64_t n = (uint64_t)run->io.size * run->io.count;
+        if (n > sizeof(svm->last_exit.io_data))
+            n = sizeof(svm->last_exit.io_data);
+        if (run->io.data_offset + n <= svm->vcpu->kvm_run_size)
+            memcpy(svm->last_exit.io_data, (const uint8_t *)run + run->io.data_offset, n);
+    } else if (run->exit_reason == KVM_EXIT_MMIO) {
+        svm->last_exit.mmio_addr = run->mmio.phys_addr;
+        svm->last_exit.mmio_len = run->mmio.len;
+        svm->last_exit.mmio_write = run->mmio.is_write;
+        memcpy(svm->last_exit.mmio_data, run->mmio.data, sizeof(svm->last_exit.mmio_data));
+    }
+}
+
 /* The run loop of vm_run and vm_step: enters the guest until stop_reason is set. A step
  * starts at RIP step_from. */
 static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
@@ -518,11 +572,15 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
             if (kvm_vcpu_instruction_limit_reached(svm->vcpu))
                 stop(svm, VM_STOP_MAX_INSNS);
         } else if (step && reason == KVM_EXIT_DEBUG) {
+            /* The step's own #DB (no B0-B3), or a breakpoint the step ran into. */
             svm->exit_count++;
-            stop(svm, VM_STOP_STEPPED);
+            svm->debug_event = run->debug.arch;
+            bool bp = run->debug.arch.exception != X86_DB_VECTOR || (run->debug.arch.dr6 & 0xF);
+            stop(svm, bp ? VM_STOP_DEBUG : VM_STOP_STEPPED);
         } else {
             svm->exit_count++;
             dispatch_exit(svm, run);
+            record_exit(svm, run);   /* after: with an IN's or MMIO read's answer */
             if (svm->trace)
                 trace_exit(svm, run);
             pending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
@@ -565,6 +623,7 @@ static int run_result(SimpleVM *svm)
     case VM_STOP_STEPPED:
         return 0;
     case VM_STOP_REQUESTED:
+    case VM_STOP_DEBUG:
         return -EINTR;
     case VM_STOP_MAX_EXITS:
     case VM_STOP_MAX_INSNS:
@@ -574,10 +633,39 @@ static int run_result(SimpleVM *svm)
     }
 }
 
+/* Whether the VM stopped at an instruction breakpoint that is still set at CS:RIP; then
+ * *without is the debug setting with the debug registers that hold it disabled. */
+static bool at_instruction_breakpoint(SimpleVM *svm, struct kvm_guest_debug *without)
+{
+    if (svm->stop_reason != VM_STOP_DEBUG || svm->debug_event.exception != X86_DB_VECTOR ||
+        !(svm->guest_debug.control & KVM_GUESTDBG_USE_HW_BP))
+        return false;
+    *without = svm->guest_debug;
+    uint64_t dr7 = without->arch.debugreg[7];
+    uint64_t lin = svm->vcpu->sregs.cs.base + svm->vcpu->regs.rip;
+    bool found = false;
+    for (int i = 0; i < 4; i++) {
+        bool exec = ((dr7 >> (16 + 4 * i)) & 3) == 0 && ((dr7 >> (2 * i)) & 3);
+        if (exec && without->arch.debugreg[i] == lin && lin == svm->debug_event.pc) {
+            without->arch.debugreg[7] &= ~(3ull << (2 * i));
+            found = true;
+        }
+    }
+    return found;
+}
+
 int vm_run(SimpleVM *svm)
 {
     if (!svm)
         return -EINVAL;
+    /* Resuming at the instruction breakpoint that stopped the VM: it runs once without
+     * (vm_step), as the RF flag makes x86 do, which Linux KVM leaves to user space. */
+    struct kvm_guest_debug without;
+    if (at_instruction_breakpoint(svm, &without)) {
+        vm_step(svm);
+        if (svm->stop_reason != VM_STOP_STEPPED)
+            return run_result(svm);
+    }
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, false, 0);
@@ -633,22 +721,89 @@ static bool next_is_hlt(SimpleVM *svm)
     return false;           /* 15 prefixes: longer than an instruction may be */
 }
 
-int vm_step(SimpleVM *svm)
+int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg)
+{
+    if (!svm || !dbg)
+        return -EINVAL;
+    int r = kvm_set_guest_debug2(svm->vcpu, dbg);
+    if (r == 0)
+        svm->guest_debug = *dbg;
+    return r;
+}
+
+/* -d int: one line per event in QEMU's layout (target/i386 do_interrupt_all's log line:
+ * counter, vector, error code, software or not, CPL, CS:EIP, pc, SS:ESP, CR2 for #PF or
+ * EAX otherwise), then the registers as info registers shows them. */
+static void log_event(void *opaque, const KvmEventInfo *ev)
+{
+    SimpleVM *svm = opaque;
+    FILE *o = svm->log ? svm->log : stderr;
+    const KvmRegs *r = &ev->regs;
+    const KvmSregs *s = &ev->sregs;
+    int cpl = (s->cr0 & 1) ? s->cs.dpl : 0;
+    fprintf(o, "%6" PRIu64 ": v=%02x e=%04x i=%d cpl=%d IP=%04x:%08llx pc=%08llx SP=%04x:%08llx",
+            svm->events_logged++, ev->vector, ev->error_code, ev->software, cpl, s->cs.selector,
+            r->rip, s->cs.base + r->rip, s->ss.selector, r->rsp);
+    if (ev->vector == X86_PF_VECTOR)
+        fprintf(o, " CR2=%08llx\n", s->cr2);
+    else
+        fprintf(o, " env->regs[R_EAX]=%08llx\n", r->rax);
+    qemu_dump_cpu_state(o, svm, r, s);
+}
+
+int vm_set_log(SimpleVM *svm, unsigned items, FILE *out)
 {
     if (!svm)
         return -EINVAL;
+    svm->log_items = items;
+    svm->log = out;
+    FILE *o = out ? out : stderr;
+    if (items & VM_LOG_EXITS)
+        svm->trace = o;
+    if (items & VM_LOG_BIOS) {
+        fflush(o);
+        svm->debug_exit->console_fd = fileno(o);
+    }
+    if (items & VM_LOG_INT)
+        return kvm_vcpu_set_event_hook(svm->vcpu, log_event, svm);
+    return 0;
+}
+
+/* One instruction with the debugger's breakpoints and single-stepping. */
+static int step_once(SimpleVM *svm)
+{
     bool hlt = next_is_hlt(svm);
+    /* Single-stepping on top of the debugger's breakpoints. */
+    struct kvm_guest_debug dbg = svm->guest_debug;
     uint32_t control = hlt ? 0 : KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-    int r = kvm_set_guest_debug(svm->vcpu, control);
+    dbg.control |= control;
+    int r = kvm_set_guest_debug2(svm->vcpu, &dbg);
     if (r < 0)
         return r;
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
     run_loop(svm, true, svm->vcpu->regs.rip);
     svm->running = false;
-    if (control && (r = kvm_set_guest_debug(svm->vcpu, 0)) < 0)
+    if (control && (r = kvm_set_guest_debug2(svm->vcpu, &svm->guest_debug)) < 0)
         return r;
     return run_result(svm);
+}
+
+int vm_step(SimpleVM *svm)
+{
+    if (!svm)
+        return -EINVAL;
+    /* At the instruction breakpoint that stopped the VM, the step runs it without that
+     * breakpoint (RF, SDM Vol. 3A, 18.3.1.1): else it would report the breakpoint again. */
+    struct kvm_guest_debug without;
+    if (!at_instruction_breakpoint(svm, &without))
+        return step_once(svm);
+    struct kvm_guest_debug saved = svm->guest_debug;
+    svm->guest_debug = without;
+    int r = step_once(svm);
+    svm->guest_debug = saved;
+    int e = kvm_set_guest_debug2(svm->vcpu, &saved);
+    return r < 0 ? r : e;
 }
 
 void vm_destroy(SimpleVM *svm)
@@ -662,6 +817,9 @@ void vm_destroy(SimpleVM *svm)
     serial_destroy(svm->serial);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
+    vm_bios_destroy(svm->bios);
+    fw_cfg_destroy(svm->fw_cfg);
+    pc_testdev_destroy(svm->testdev);
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)

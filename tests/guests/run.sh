@@ -375,7 +375,7 @@ t_beyondram() {
 
 t_protmode() {
     begin protmode
-    vm run "$G/protmode.bin"
+    vm run -no-reboot "$G/protmode.bin"
     if [ "$ACCEL" = kvm ] && [ "$RC" = 12 ] && grep -q "instruction emulation failed" "$TMP/err"; then
         # The nested paravirtual KVM here cannot emulate the guest's protected-mode IRET.
         echo "skip protmode [kvm]: this host's KVM cannot run it: $(head -n1 "$TMP/err")"
@@ -390,7 +390,7 @@ t_protmode() {
 
 t_paging() {
     begin paging
-    vm run "$G/paging.bin"
+    vm run -no-reboot "$G/paging.bin"   # a triple fault ends it (the kvm skip below)
     if [ "$ACCEL" = kvm ] && [ "$RC" = 10 ] && grep -q "triple fault" "$TMP/err"; then
         # The nested paravirtual KVM here shuts the guest down at the MOV to CR0 that sets
         # PG (RIP 0xc0 of guests/paging.s, CR0 still 0x60000011 afterwards).
@@ -406,7 +406,7 @@ t_paging() {
 
 t_triplefault() {
     begin triplefault
-    vm run "$G/triplefault.bin"
+    vm run -no-reboot "$G/triplefault.bin"
     expect_status 10
     # A CPU that checks the real-mode IDT limit shuts down at int3; one that does not
     # takes the guest's protected-mode fallback, which says so.
@@ -749,7 +749,7 @@ t_monitor_survives() {
 
     begin monitor-survives-triple-fault
     rm -f "$sock"
-    timeout 20 "$SVM" run -accel "$ACCEL" -monitor "unix:$sock" "$G/triplefault.bin" \
+    timeout 20 "$SVM" run -accel "$ACCEL" -no-reboot -monitor "unix:$sock" "$G/triplefault.bin" \
         </dev/null >"$TMP/out" 2>"$TMP/err" &
     pid=$!
     wait_for "$TMP/err" "the guest triple-faulted; the vCPU is stopped" || differ "no stop note: $(show "$TMP/err")"
@@ -787,7 +787,7 @@ t_monitor_survives() {
     begin monitor-stdio-pipe-after-triple-fault
     rm -f "$TMP/err"
     { wait_for "$TMP/err" "the vCPU is stopped"; printf 'info status\nquit\n'; } |
-        timeout 20 "$SVM" run -accel "$ACCEL" -monitor stdio "$G/triplefault.bin" >"$TMP/out" 2>"$TMP/err"
+        timeout 20 "$SVM" run -accel "$ACCEL" -no-reboot -monitor stdio "$G/triplefault.bin" >"$TMP/out" 2>"$TMP/err"
     RC=$?
     expect_status 10
     grep -qF 'VM status: paused (shutdown)' "$TMP/out" || differ "no status: $(tail -c 100 "$TMP/out")"
@@ -821,15 +821,267 @@ t_trace_stats() {
     end
 }
 
+BIOSCALLS='equip 0220\nmem 027f\ne820 0000\n len 0009\n type 0001\ne820 0009\n len 0000\n type 0002\ne820 000f\n len 0001\n type 0002\ne820 0010\n len 00f0\n type 0001\ne801 3c00\n88 3c00\na20 0001\nmodel 00fc\nmode 5003\nnodisk 01ff\nunsup 86ff\nunsup 86ff\n'
+
+# The built-in BIOS: calls from a boot sector, and a game-like boot sector (mode 3, keys
+# through int 16h, ticks through int 1Ah, its own sectors through int 13h) booted from a
+# floppy, a hard disk and a qcow2 image over a raw base (qemu-img checks it afterwards).
+t_bios() {
+    begin bios-calls
+    vm run --boot-sector "$G/bioscalls.bin"
+    expect_status 3; expect_out "$BIOSCALLS"; expect_no_err
+    end
+    begin bios-trace
+    vm run --trace bios --boot-sector "$G/bioscalls.bin"
+    expect_status 3; expect_err_has "bios int 14h ax=0000 -> ax=8600 cf=1 unsupported"
+    expect_err_has "bios: 14 calls, 2 unsupported"
+    end
+    local screen='\n\n          BIOS GAME - type, q quits: hi!\ndisk says hello\n'
+    begin bios-game-fda
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    vm_in 'hi!q' run --vga -fda "$TMP/game.img"
+    expect_status 33; expect_no_err
+    head -c 200 "$TMP/out" | grep -q '^          BIOS GAME - type, q quits: hi!$' || differ "no title and keys on the screen: $(show "$TMP/out")"
+    grep -q '^disk says hello$' "$TMP/out" || differ "sector 2 not shown"
+    cmp -s <(head -c 1024 "$G/biosgame.bin") <(head -c 1024 "$TMP/game.img") || differ "sectors 1-2 changed"
+    [ "$(od -An -tx1 -j1024 -N1 "$TMP/game.img" | tr -d ' ')" = 2a ] || differ "score sector not written"
+    end
+    begin bios-game-hda-snapshot
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    vm_in 'q' run -snapshot -hda "$TMP/game.img"
+    expect_status 33; expect_out 'game over\n'
+    cmp -s "$G/biosgame.bin" "$TMP/game.img" || differ "-snapshot wrote to the image"
+    end
+    begin bios-boot-sector-with-disk
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    head -c 512 "$G/biosgame.bin" >"$TMP/sector.bin"
+    vm_in 'q' run --boot-sector "$TMP/sector.bin" -hda "$TMP/game.img"
+    expect_status 33; expect_out 'game over\n'   # DL = 80h: its sectors come from the disk
+    end
+    begin bios-no-boot-device
+    head -c 512 /dev/zero >"$TMP/blank.img"
+    vm run -hda "$TMP/blank.img"
+    expect_status 0; expect_err_has "No bootable device"
+    end
+    begin bios-game-qcow2-backing
+    if command -v qemu-img >/dev/null; then
+        cp "$G/biosgame.bin" "$TMP/base.img"
+        rm -f "$TMP/top.qcow2"
+        (cd "$TMP" && qemu-img create -q -f qcow2 -b base.img -F raw top.qcow2)
+        vm_in 'xyq' run --vga -drive file="$TMP/top.qcow2",format=qcow2,if=floppy
+        expect_status 33
+        grep -q 'quits: xy$' "$TMP/out" || differ "keys not echoed: $(show "$TMP/out")"
+        [ "$SKIPPING" = 1 ] || qemu-img check -q "$TMP/top.qcow2" || differ "qemu-img check failed"
+        cmp -s "$G/biosgame.bin" "$TMP/base.img" || differ "the backing file was written"
+        [ "$SKIPPING" = 1 ] || { qemu-img convert -O raw "$TMP/top.qcow2" "$TMP/top.raw" &&
+            [ "$(od -An -tx1 -j1024 -N1 "$TMP/top.raw" | tr -d ' ')" = 2a ]; } || differ "score not in the overlay"
+    else
+        echo "skip bios-game-qcow2-backing: qemu-img not installed"
+    fi
+    end
+}
+
+# -kernel: the loader's errors on the command line (the entry itself: tests/unit/test_loader).
+t_kernel() {
+    begin kernel-not-a-kernel
+    vm run -kernel "$G/hello.bin"
+    expect_status 6; expect_err_has "not a kernel"
+    end
+    begin kernel-memtest-too-little-ram
+    if [ -r /boot/memtest86+ia32.bin ]; then
+        vm run -m 1M -kernel /boot/memtest86+ia32.bin
+        expect_status 6; expect_err_has "Linux kernel needs RAM"
+    fi
+    end
+}
+
+# gdb_session SOCKET RUN-ARGS...: `scratchvm run -S -gdb unix:SOCKET RUN-ARGS` in the
+# background (the current backend; stdout and stderr to $TMP/out and $TMP/err), then gdb in
+# batch mode connected to it running the commands of $TMP/cmds.gdb (output in $TMP/gdb);
+# the VMM's status in RC. Both are bounded by timeout.
+gdb_session() {
+    local sock=$1 pid
+    shift
+    rm -f "$sock"
+    timeout 60 "$SVM" run --accel "$ACCEL" -S -gdb "unix:$sock" "$@" \
+        </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    { printf 'set pagination off\nset confirm off\ntarget remote %s\n' "$sock"; cat "$TMP/cmds.gdb"; } >"$TMP/session.gdb"
+    timeout 60 gdb -nx -batch -x "$TMP/session.gdb" </dev/null >"$TMP/gdb" 2>&1
+    wait "$pid"
+    RC=$?
+}
+
+# gdb in batch mode against the gdb stub (-S -gdb unix:SOCKET in $TMP): breakpoints,
+# continue, stepi, x/i (16-bit disassembly from the i8086 target description), a watchpoint,
+# a hardware breakpoint, info registers and a monitor command, then the guest's exit.
+# gdbtarget counts the word at 0x80 up from 0 to 5 in a loop at 0x40, prints 5, exits 0x21.
+t_gdb() {
+    begin gdb-batch
+    if [ "$SKIPPING" = 1 ]; then end; return; fi
+    if ! command -v gdb >/dev/null; then
+        echo "skip gdb-batch$(tag): gdb is not installed"; SKIPPED=$((SKIPPED + 1)); return
+    fi
+    local sock="$TMP/gdb.sock" pid hw=""
+    # The host's KVM here emulates real-mode code (nested kvm_pvm) and never reports a data
+    # breakpoint there: on kvm gdb watches by single-stepping (its software watchpoints).
+    if [ "$ACCEL" = kvm ]; then
+        hw="set can-use-hw-watchpoints 0"
+        echo "note gdb-batch [kvm]: watch uses gdb's software watchpoints: this host's KVM emulates real mode and does not report data breakpoints"
+    fi
+    cat >"$TMP/cmds.gdb" <<GDB
+break *0x44
+continue
+info registers ecx eip
+x/3i 0x40
+stepi
+info registers eip
+delete
+$hw
+watch *(short*)0x80
+continue
+continue
+delete
+hbreak *0x4a
+continue
+monitor info registers
+delete
+continue
+GDB
+    gdb_session "$sock" "$G/gdbtarget.bin"
+    expect_status 67; expect_out '5\n'; expect_no_err
+    local want
+    while IFS= read -r want; do
+        grep -qF -- "$want" "$TMP/gdb" || differ "gdb output lacks '$want' ($(tr '\n' '|' <"$TMP/gdb" | tail -c 300))"
+    done <<'WANT'
+Breakpoint 1, 0x00000044 in ?? ()
+ecx            0x5                 5
+eip            0x44                0x44
+   0x40:	incw   0x80
+=> 0x44:	nop
+   0x45:	loop   0x40
+eip            0x45                0x45
+Old value = 1
+New value = 2
+Old value = 2
+New value = 3
+Hardware assisted breakpoint 3 at 0x4a
+Breakpoint 3, 0x0000004a in ?? ()
+EIP=0000004a EFL=00000006 [-----P-] CPL=0 II=0 A20=1 SMM=0 HLT=0
+[Inferior 1 (Remote target) exited with code 0103]
+WANT
+    [ -e "$sock" ] && differ "the socket was left behind"
+    end
+
+    # TCP on the loopback address; detach lets the guest run to its end.
+    begin gdb-tcp-detach
+    local port=$((20000 + RANDOM % 30000))
+    timeout 30 "$SVM" run --accel "$ACCEL" -S -gdb "tcp:127.0.0.1:$port" "$G/gdbtarget.bin" \
+        </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    sleep 0.3
+    timeout 30 gdb -nx -batch -ex "target remote 127.0.0.1:$port" -ex 'info registers eip' \
+        -ex 'monitor info status' -ex detach </dev/null >"$TMP/gdb" 2>&1
+    wait "$pid"
+    RC=$?
+    expect_status 67; expect_out '5\n'
+    grep -qF 'eip            0x0                 0x0' "$TMP/gdb" || differ "no eip: $(show "$TMP/gdb")"
+    grep -qF 'VM status: paused' "$TMP/gdb" || differ "no monitor answer: $(show "$TMP/gdb")"
+    end
+}
+
+# screendump through gdb's monitor command, with the vga guest stopped at its HLT (0x92):
+# a 720x400 RGB PNG (the IHDR chunk), and --vga's text however the VM ends.
+t_screendump() {
+    begin screendump-png
+    if [ "$SKIPPING" = 0 ] && command -v gdb >/dev/null; then
+        rm -f "$TMP/screen.png"
+        printf 'break *0x92\ncontinue\nmonitor screendump %s\ncontinue\n' "$TMP/screen.png" >"$TMP/cmds.gdb"
+        gdb_session "$TMP/v.sock" "$G/vga.bin"
+        expect_status 0
+        # signature, IHDR length and type, width 720, height 400, depth 8, colour type 2 (RGB)
+        [ "$(od -An -tx1 -N26 "$TMP/screen.png" 2>/dev/null | tr -d ' \n')" = \
+          89504e470d0a1a0a0000000d49484452000002d0000001900802 ] ||
+            differ "not a 720x400 RGB PNG: $(od -An -tx1 -N26 "$TMP/screen.png" 2>&1 | tr -d '\n')"
+        [ "$(stat -c %s "$TMP/screen.png" 2>/dev/null || echo 0)" -gt 1500 ] ||
+            differ "the picture is too small to hold the drawn screen"
+    fi
+    end
+    begin vga-at-max-exits
+    vm run --vga --max-exits 5 "$G/vga.bin"
+    expect_status 14
+    [ "$(wc -l <"$TMP/out")" = 25 ] || differ "--vga printed $(wc -l <"$TMP/out") lines, expected 25"
+    end
+}
+
+# -d, -D, -no-reboot and --magic-break.
+t_logs() {
+    begin log-int
+    vm run -no-reboot -d int -D "$TMP/log" "$G/triplefault.bin"
+    expect_status 10
+    grep -q 'v=' "$TMP/out" && differ "the log went to the serial console"
+    if [ "$ACCEL" = sim ]; then
+        # int3 with an IDT limit of 0: #GP, then #DF, then the shutdown (guests/triplefault.s)
+        grep -qxF '     0: v=03 e=0000 i=1 cpl=0 IP=0000:00000026 pc=00000026 SP=0000:00007000 env->regs[R_EAX]=00000000' "$TMP/log" ||
+            differ "no int3 line in the log: $(show "$TMP/log")"
+        grep -qE '^     1: v=0d e=0000 i=0 ' "$TMP/log" || differ "no #GP line"
+        grep -qE '^     2: v=08 e=0000 i=0 ' "$TMP/log" || differ "no #DF line"
+        grep -qxF 'EIP=00000026 EFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0' "$TMP/log" ||
+            differ "no register dump after the line"
+    else
+        expect_err_has "-d int: KVM delivers interrupts and exceptions in the kernel"
+    fi
+    end
+    begin log-reset-without-no-reboot
+    vm run -d cpu_reset,guest_errors -D "$TMP/log" --max-exits 1000 "$G/triplefault.bin"
+    expect_status 14
+    grep -qF 'Triple fault at ' "$TMP/log" || differ "no triple fault in the log: $(show "$TMP/log")"
+    [ "$(grep -c '^CPU Reset (CPU 0)$' "$TMP/log")" -ge 2 ] || differ "fewer than 2 resets logged"
+    [ "$(grep -c 'about to triple fault' "$TMP/out")" -ge 2 ] || differ "the guest did not start again"
+    grep -q 'triple fault (shutdown)' "$TMP/err" && differ "a reset reported as the end"
+    end
+    begin log-guest-errors-to-file
+    vm run -d guest_errors -D "$TMP/log" "$G/badport.bin"
+    expect_status 0; expect_no_err
+    grep -qF 'warning: unhandled OUT to port 0x0080 (size 1, value 0x12)' "$TMP/log" ||
+        differ "the unhandled port is not in the log: $(show "$TMP/log")"
+    end
+    begin log-exits-to-file
+    vm run -d exits -D "$TMP/log" "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    grep -qE '^exit .*KVM_EXIT_IO out port=0x3f8 size=1 data=0x48$' "$TMP/log" || differ "no exit lines in the log"
+    end
+    begin log-bios-debugcon
+    vm run -d bios -D "$TMP/log" "$G/debugcon.bin"
+    expect_status 0; expect_out 'port e9 reads e9\n'
+    grep -qx 'debug console' "$TMP/log" || differ "the debug console is not in the log: $(show "$TMP/log")"
+    end
+    begin magic-break
+    if [ "$ACCEL" = kvm ]; then
+        vm run --magic-break -gdb "unix:$TMP/m.sock" "$G/gdbtarget.bin"
+        expect_status 2; expect_err_has "--magic-break: KVM cannot stop at XCHG BX,BX"
+    elif [ "$SKIPPING" = 0 ]; then
+        printf 'continue\np/x $eip\nmonitor info status\ncontinue\n' >"$TMP/cmds.gdb"
+        gdb_session "$TMP/m.sock" --magic-break "$G/gdbtarget.bin"
+        expect_status 67; expect_out '5\n'
+        grep -qF 'Program received signal SIGTRAP' "$TMP/gdb" || differ "no stop: $(show "$TMP/gdb")"
+        grep -qxF '$1 = 0x92' "$TMP/gdb" || differ "not stopped after the xchg: $(show "$TMP/gdb")"
+        grep -qxF 'VM status: paused (debug)' "$TMP/gdb" || differ "monitor status: $(show "$TMP/gdb")"
+    fi
+    end
+}
+
 # The reproducers of issue 15 (hostile testing): t_hostile.
 # shellcheck source=tests/guests/hostile.sh
 . "$HERE/hostile.sh"
 
 backend_tests() {
+    t_bios; t_kernel
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
-    t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal
-    t_hostile
+    t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
+    t_logs; t_screendump; t_hostile
 }
 
 for ACCEL in kvm sim; do
@@ -844,6 +1096,48 @@ done
 ACCEL=""
 SKIPPING=0
 
+# scratchvm diff: the same guest on kvm and sim in lockstep. diffcpuid differs on purpose
+# (CPUID leaf 0's vendor string): found at its second exit, and with --step at the CPUID.
+begin diff-agrees
+timeout 20 "$SVM" diff "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+if [ "$RC" = 8 ]; then
+    echo "skip diff [kvm and sim]: $(head -n1 "$TMP/err")"
+    SKIPPED=$((SKIPPED + 5))
+else
+    expect_status 0; expect_no_err
+    expect_out 'diff: kvm and sim agreed for 29 exits; both ended: HLT; RAM and VGA memory the same\n'
+    end
+    begin diff-step-agrees
+    timeout 20 "$SVM" diff --step "$G/gdbtarget.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 0
+    grep -qE '^diff: kvm and sim agreed for [0-9]+ instructions; both ended: debug exit; RAM and VGA memory the same$' "$TMP/out" ||
+        differ "no agreement line: $(show "$TMP/out")"
+    end
+    begin diff-finds-cpuid
+    timeout 20 "$SVM" diff "$G/diffcpuid.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 1
+    grep -qxF 'diff: first divergence at exit 2 (kvm  |  sim):' "$TMP/out" || differ "no divergence line: $(show "$TMP/out")"
+    grep -qE '^  I/O    out port 0x3f8 data [0-9a-f]{2}\.\.\.  \|  data 53\.\.\.$' "$TMP/out" || differ "no I/O difference"
+    grep -qE '^  rbx    [0-9a-f]{16}  \|  0000000061726353$' "$TMP/out" || differ "no EBX difference (sim: 'Scra')"
+    grep -qx -- '--- kvm:' "$TMP/out" && grep -qx -- '--- sim:' "$TMP/out" || differ "both states are not shown"
+    [ "$(grep -c '^EIP=00000011 ' "$TMP/out")" = 2 ] || differ "the states are not at the second OUT"
+    end
+    begin diff-step-finds-cpuid
+    timeout 20 "$SVM" diff --step "$G/diffcpuid.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 1
+    grep -qxF 'diff: first divergence at instruction 5 (kvm  |  sim):' "$TMP/out" || differ "no divergence line: $(show "$TMP/out")"
+    grep -qxF '  the instruction: 0000:0009 0fa2  cpuid' "$TMP/out" || differ "the instruction is not named"
+    end
+    begin diff-limit
+    timeout 20 "$SVM" diff --max-exits 50 "$G/spinout.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    expect_status 14; expect_out 'diff: agreed for 50 exits, stopped at the limit\n'
+    end
+fi
 # --accel auto on a machine without KVM (SCRATCHVM_KVM_DEVICE stands for /dev/kvm): the
 # software backend runs the guest, and the VMM says so once on stderr.
 begin accel-auto-without-kvm
@@ -890,7 +1184,8 @@ usage missing-argument-short 2 run "$G/hello.bin" -m
 SAYS="'-Zq'" usage unknown-short-option-in-group 2 run -Zq "$G/hello.bin"
 SAYS="'-Zq'" usage unknown-short-option-after-file 2 run "$G/hello.bin" -Zq
 # QEMU's options that scratchvm does not have are named whole, never split into letters.
-SAYS="unknown option '-hda'" usage qemu-option-unknown 2 run -hda "$G/hello.bin"
+SAYS="unknown option '-hdb'" usage qemu-option-unknown 2 run -hdb "$G/hello.bin"
+usage disk-too-small 6 run -hda "$G/hello.bin"
 SAYS="-monitor needs an argument" usage qemu-monitor-no-argument 2 run "$G/hello.bin" -monitor
 SAYS="-monitor onitor" usage qemu-monitor-not-m 2 run -monitor onitor "$G/hello.bin"
 SAYS="-m 1T: too large: guest RAM is at most 3G" usage memory-1T 2 run -m 1T "$G/hello.bin"
@@ -924,7 +1219,19 @@ usage bad-monitor 2 run --monitor tcp:1234 "$G/hello.bin"
 usage monitor-unix-empty-path 2 run --monitor unix: "$G/hello.bin"
 SAYS="--monitor" usage paused-without-monitor 2 run -S "$G/hello.bin"
 usage max-exits-zero 2 run --max-exits 0 "$G/hello.bin"
+usage diff-with-accel 2 diff --accel sim "$G/hello.bin"
+usage step-without-diff 2 run --step "$G/hello.bin"
+usage diff-without-file 2 diff
 usage info-with-argument 2 info extra
+usage initrd-without-kernel 2 run -initrd x "$G/hello.bin"
+usage kernel-and-file 2 run -kernel "$G/hello.bin" "$G/hello.bin"
+usage kernel-and-disk 2 run -kernel "$G/hello.bin" -hda "$G/hello.bin"
+usage disk-with-flat 2 run -hda "$G/hello.bin" "$G/hello.bin"
+usage drive-bad-key 2 run -drive file=x,cache=none
+usage drive-no-file 2 run -drive format=raw
+usage drive-bad-format 2 run -drive file=x,format=vmdk
+usage bad-boot-order 2 run -boot d -hda "$G/hello.bin"
+SAYS="No such file" usage drive-missing-file 4 run -hda "$TMP/no-such.img"
 # -accel tcg is QEMU's software CPU: the sim backend here.
 begin qemu-accel-tcg
 timeout 10 "$SVM" run -accel tcg --trace exits "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
@@ -949,7 +1256,8 @@ timeout 10 "$SVM" --help </dev/null >"$TMP/out" 2>"$TMP/err"
 RC=$?
 expect_status 0; expect_no_err
 for opt in -m --memory --load --entry --boot-sector --rom --reg --serial --vga --trace \
-           --accel --max-exits --monitor --paused -S 'Ctrl-A c' --help --version run demo info; do
+           --accel --max-exits --monitor --paused -S 'Ctrl-A c' --help --version run demo info \
+           -gdb '  -s  ' '-d ITEM' '-D FILE' -no-reboot --magic-break 'diff \[--step\]' screendump; do
     grep -qe "$opt" "$TMP/out" || differ "--help does not mention $opt"
 done
 end

@@ -329,12 +329,17 @@ static void test_vmx_exit_reason_names(void **state)
     assert_null(vmx_exit_reason_name(35));
     assert_null(vmx_exit_reason_name(38));
     assert_null(vmx_exit_reason_name(42));
-    assert_null(vmx_exit_reason_name(65));
+    assert_string_equal(vmx_exit_reason_name(37), "MONITOR_TRAP_FLAG");
+    assert_string_equal(vmx_exit_reason_name(65), "PCONFIG");
+    assert_string_equal(vmx_exit_reason_name(74), "BUS_LOCK");
+    assert_string_equal(vmx_exit_reason_name(77), "TDCALL");
+    assert_null(vmx_exit_reason_name(71));
+    assert_null(vmx_exit_reason_name(78));
     assert_null(vmx_exit_reason_name(1000));
     assert_null(vmx_exit_reason_name(UINT32_MAX));
-    /* Every other number up to 64 has a name. */
-    for (uint32_t r = 0; r <= 64; r++)
-        if (r != 35 && r != 38 && r != 42)
+    /* Every other number up to 77 has a name. */
+    for (uint32_t r = 0; r <= 77; r++)
+        if (r != 35 && r != 38 && r != 42 && r != 71)
             assert_non_null(vmx_exit_reason_name(r));
 }
 

@@ -514,6 +514,31 @@ static void test_info_vmcs_ept(void **state)
         assert_non_null(strstr(r, "  GUEST_RIP "));
         assert_non_null(strstr(r, "VM-exit information fields"));
         assert_non_null(strstr(r, "  EXIT_REASON "));
+        /* The controls with their encodings and named bits, the host area, the reason. */
+        assert_non_null(strstr(r, "VM-execution, VM-exit and VM-entry control fields"));
+        assert_non_null(strstr(r, "  PIN_BASED_VM_EXEC_CONTROL            4000  "));
+        assert_non_null(strstr(r, "  CPU_BASED_VM_EXEC_CONTROL            4002  "));
+        assert_non_null(strstr(r, "[HLT exiting, unconditional I/O exiting, activate secondary controls]"));
+        assert_non_null(strstr(r, "  SECONDARY_VM_EXEC_CONTROL            401e  "));
+        assert_non_null(strstr(r, "[enable EPT, enable VPID, unrestricted guest]"));
+        assert_non_null(strstr(r, "  VM_EXIT_CONTROLS                     400c  "));
+        assert_non_null(strstr(r, "  VM_ENTRY_CONTROLS                    4012  "));
+        assert_non_null(strstr(r, "Host-state fields"));
+        assert_non_null(strstr(r, "  HOST_RIP                             6c16  "));
+        assert_non_null(strstr(r, "  EPT_POINTER                          201a  <host page>|01e (WB, 4-level walk"));
+        /* the sixth instruction is the HLT, which exits as on hardware */
+        assert_non_null(strstr(r, "  EXIT_REASON                          4402  0000000c  (12 HLT)"));
+        run(mon, "system_reset");
+        run(mon, "step 1");   /* a plain instruction: the step's monitor-trap-flag exit */
+        r = run(mon, "info vmcs");
+        assert_non_null(strstr(r, "  EXIT_REASON                          4402  00000025  (37 MONITOR_TRAP_FLAG)"));
+        assert_null(strstr(r, "0x7f"));   /* no host address */
+        /* screendump is the front end's (libpng): without it, a clear refusal. */
+        r = run(mon, "screendump /nonexistent/s.png");
+        assert_int_equal(last_status, -ENOTSUP);
+        assert_non_null(strstr(r, "not available"));
+        r = run(mon, "screendump");
+        assert_int_equal(last_status, -EINVAL);
     } else {
         assert_int_equal(last_status, -ENOTSUP);
         assert_int_equal(lines(r), 1);

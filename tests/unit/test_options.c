@@ -164,6 +164,38 @@ static void expect_usage_error(const char *needle, int argc, char **argv)
     assert_null(strchr(err, '\n'));   /* one line */
 }
 
+/* The loader and disk options, in QEMU's single-dash spelling. */
+static void test_loader_and_disk_options(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-kernel", "k.elf", "-initrd", "a x,b", "-append",
+                           "console=ttyS0", "-device", "pc-testdev", "-m", "128M"), 0);
+    assert_string_equal(o.kernel, "k.elf");
+    assert_string_equal(o.initrd, "a x,b");
+    assert_string_equal(o.append, "console=ttyS0");
+    assert_true(o.pc_testdev);
+    assert_null(o.file);
+    assert_int_equal(PARSE(&o, err, "run", "-fda", "a.img", "-drive",
+                           "file=d.qcow2,format=qcow2,if=ide,index=1,snapshot=on", "-boot", "c",
+                           "-snapshot", "--trace", "bios,exits"), 0);
+    assert_int_equal(o.num_drives, 2);
+    assert_string_equal(o.drives[0].file, "a.img");
+    assert_int_equal(o.drives[0].iface, DRIVE_IF_FLOPPY);
+    assert_string_equal(o.drives[1].file, "d.qcow2");
+    assert_int_equal(o.drives[1].format, 2);
+    assert_int_equal(o.drives[1].index, 1);
+    assert_true(o.drives[1].snapshot);
+    assert_string_equal(o.boot_order, "c");
+    assert_true(o.snapshot);
+    assert_true(o.trace_bios);
+    assert_true(o.trace_exits);
+    assert_false(o.trace_stats);
+    assert_int_equal(PARSE(&o, err, "run", "--boot-sector", "b.bin", "-hda", "d.img"), 0);
+    assert_string_equal(o.file, "b.bin");
+}
+
 #define EXPECT_ERROR(needle, ...) expect_usage_error(needle, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static void test_usage_errors(void **state)
@@ -174,6 +206,19 @@ static void test_usage_errors(void **state)
     assert_int_equal(cli_parse(1, (char *[]){"scratchvm", NULL}, &o, err, sizeof(err)), -1);
     EXPECT_ERROR("unknown command", "frobnicate");
     EXPECT_ERROR("run needs one FILE", "run");
+    EXPECT_ERROR("-kernel takes no FILE", "run", "-kernel", "k", "f");
+    EXPECT_ERROR("need a -kernel", "run", "-append", "x", "f");
+    EXPECT_ERROR("BIOS", "run", "-kernel", "k", "-fda", "f");
+    EXPECT_ERROR("built-in BIOS", "run", "-hda", "d", "flat.bin");
+    EXPECT_ERROR("built-in BIOS", "run", "--rom", "-hda", "d", "rom.bin");
+    EXPECT_ERROR("cache=none", "run", "-drive", "file=d,cache=none");
+    EXPECT_ERROR("no file=", "run", "-drive", "if=ide");
+    EXPECT_ERROR("not KEY=VALUE", "run", "-drive", "d.img");
+    EXPECT_ERROR("-boot x", "run", "-boot", "x", "-hda", "d");
+    EXPECT_ERROR("only pc-testdev", "run", "-device", "pci-testdev", "x");
+    EXPECT_ERROR("empty item", "run", "--trace", "bios,", "x");
+    EXPECT_ERROR("at most 4 disks", "run", "-hda", "1", "-hda", "2", "-hda", "3", "-hda", "4",
+                 "-hda", "5");
     EXPECT_ERROR("too many", "run", "a", "b");
     EXPECT_ERROR("unknown option '--bogus'", "run", "--bogus", "x");
     EXPECT_ERROR("-m 16X", "run", "-m", "16X", "x");
@@ -260,8 +305,8 @@ static void test_qemu_spellings(void **state)
 static void test_unknown_options_are_named(void **state)
 {
     (void)state;
-    EXPECT_ERROR("unknown option '-hda'", "run", "-hda", "disk.img");
-    EXPECT_ERROR("unknown option '-hda'", "run", "x", "-hda", "disk.img");
+    EXPECT_ERROR("unknown option '-hdb'", "run", "-hdb", "disk.img");
+    EXPECT_ERROR("unknown option '-hdb'", "run", "x", "-hdb", "disk.img");
     EXPECT_ERROR("unknown option '-Zq'", "run", "-Zq", "x");
     EXPECT_ERROR("unknown option '-Sm'", "run", "-Sm", "x");   /* no groups of letters */
     EXPECT_ERROR("unknown option '-monitorx'", "run", "-monitorx", "stdio", "x");
@@ -338,6 +383,39 @@ static void test_monitor_options(void **state)
     assert_true(o.trace_exits);
 }
 
+static void test_debug_options(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "x"), 0);
+    assert_null(o.gdb);
+    assert_int_equal(o.log_items, 0);
+    assert_false(o.no_reboot);
+    assert_false(o.magic_break);
+    assert_int_equal(PARSE(&o, err, "run", "-s", "-S", "x"), 0);
+    assert_string_equal(o.gdb, "tcp::1234");
+    assert_true(o.paused);
+    assert_int_equal(PARSE(&o, err, "run", "-gdb", "unix:/tmp/g.sock", "x"), 0);
+    assert_string_equal(o.gdb, "unix:/tmp/g.sock");
+    assert_int_equal(PARSE(&o, err, "run", "x", "-gdb", "tcp:127.0.0.1:4321"), 0);
+    assert_string_equal(o.gdb, "tcp:127.0.0.1:4321");
+    assert_int_equal(PARSE(&o, err, "run", "-d", "int,cpu_reset", "-d", "exits", "-D", "l.txt",
+                           "-no-reboot", "x"), 0);
+    assert_int_equal(o.log_items, VM_LOG_INT | VM_LOG_CPU_RESET | VM_LOG_EXITS);
+    assert_string_equal(o.log_file, "l.txt");
+    assert_true(o.no_reboot);
+    assert_int_equal(PARSE(&o, err, "run", "-d", "guest_errors,bios", "x"), 0);
+    assert_int_equal(o.log_items, VM_LOG_GUEST_ERRORS | VM_LOG_BIOS);
+    assert_int_equal(PARSE(&o, err, "run", "--magic-break", "-gdb", "unix:/g", "x"), 0);
+    assert_true(o.magic_break);
+    EXPECT_ERROR("-gdb", "run", "-gdb", "udp:1", "x");
+    EXPECT_ERROR("-gdb", "run", "-gdb", "unix:", "x");
+    EXPECT_ERROR("unknown item 'everything'", "run", "-d", "int,everything", "x");
+    EXPECT_ERROR("needs a --monitor or -gdb", "run", "--magic-break", "x");
+    EXPECT_ERROR("needs an argument", "run", "x", "-D");
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -367,7 +445,8 @@ static void test_help_is_complete(void **state)
                              "--monitor", "--paused", "-S,", "stats", "Ctrl-A c", "Ctrl-A x",
                              "Exit status", "-serial", "-monitor", "-bios", "-nographic",
                              "-display", "-no-reboot", "-no-shutdown", "-accel", "tcg",
-                             "-enable-kvm"};
+                             "-enable-kvm", "-gdb tcp:", "  -s ", "-d ITEM", "-D FILE",
+                             "--magic-break", "--step", "scratchvm diff"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(text, options[i]));
     free(text);
@@ -449,10 +528,12 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_monitor_options),
+        cmocka_unit_test(test_debug_options),
         cmocka_unit_test(test_qemu_spellings),
         cmocka_unit_test(test_unknown_options_are_named),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_options_after_and_before_file),
+        cmocka_unit_test(test_loader_and_disk_options),
         cmocka_unit_test(test_load_sets_default_entry),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_numbers),

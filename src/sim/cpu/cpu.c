@@ -333,6 +333,10 @@ void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_erro
                        uint32_t error_code)
 {
     uint64_t ret_ip = kind == X86_EVENT_SOFTWARE_INT ? cpu->next_rip : cpu->rip;
+    /* The host's log (-d int) sees every event with the state before delivery. */
+    if (UNLIKELY(cpu->event_hook != NULL))
+        cpu->event_hook(cpu->event_opaque, vector, kind == X86_EVENT_SOFTWARE_INT, has_error,
+                        error_code);
     if (cpu->event_depth == 0)
         cpu->event_class = kind == X86_EVENT_EXCEPTION ? exc_class(vector) : EXC_BENIGN;
     cpu->event_depth++;
@@ -421,6 +425,68 @@ static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
     }
 }
 
+/* Bytes an x86 breakpoint covers (DR7 LEN encoding, SDM Vol. 3A, 18.2.5). */
+static unsigned dr_len(unsigned len) { return len == 0 ? 1 : len == 1 ? 2 : len == 3 ? 4 : 8; }
+
+/* An instruction breakpoint at CS:RIP, unless it is the one the last exit reported (the
+ * RF flag's role, SDM Vol. 3A, 18.3.1.1). Sets dbg_dr6. */
+static bool debug_exec_hit(X86Cpu *cpu)
+{
+    uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
+    uint64_t resume = cpu->dbg_resume_linear;
+    cpu->dbg_resume_linear = ~0ull;
+    uint32_t hits = 0;
+    for (int i = 0; i < 4; i++)
+        if (X86_DR7_ENABLED(cpu->dbg_dr7, i) && X86_DR7_RW(cpu->dbg_dr7, i) == 0 &&
+            cpu->dbg_addr[i] == lin)
+            hits |= 1u << i;
+    if (!hits || lin == resume) return false;
+    cpu->dbg_dr6 = hits;
+    cpu->dbg_event = X86_DBG_EVENT_BREAKPOINT;
+    cpu->dbg_resume_linear = lin;
+    return true;
+}
+
+/* A data access [lin, lin + size) by the current instruction (mmu.c's slow paths: pages
+ * with a data breakpoint get no TLB entries). A hit ends the run after the instruction. */
+void x86_debug_data_access(X86Cpu *cpu, uint64_t lin, unsigned size, bool write)
+{
+    uint32_t hits = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned rw = X86_DR7_RW(cpu->dbg_dr7, i);
+        if (!X86_DR7_ENABLED(cpu->dbg_dr7, i) || rw == 0 || rw == 2 || (rw == 1 && !write))
+            continue;
+        uint64_t a = cpu->dbg_addr[i], n = dr_len(X86_DR7_LEN(cpu->dbg_dr7, i));
+        if (lin < a + n && a < lin + size) hits |= 1u << i;
+    }
+    if (!hits) return;
+    cpu->dbg_dr6 |= hits;
+    cpu->dbg_event = X86_DBG_EVENT_BREAKPOINT;
+    if (cpu->run_exit == X86_EXIT_NONE) cpu->run_exit = X86_EXIT_DEBUG;
+    cpu->pending |= X86_PENDING_END;
+}
+
+/* Whether the linear page holds a data breakpoint (no TLB entry for it then). */
+bool x86_debug_page_watched(const X86Cpu *cpu, uint64_t lin_page)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned rw = X86_DR7_RW(cpu->dbg_dr7, i);
+        if (!X86_DR7_ENABLED(cpu->dbg_dr7, i) || rw == 0 || rw == 2) continue;
+        uint64_t a = cpu->dbg_addr[i], n = dr_len(X86_DR7_LEN(cpu->dbg_dr7, i));
+        if ((a >> 12) <= lin_page && lin_page <= ((a + n - 1) >> 12)) return true;
+    }
+    return false;
+}
+
+void x86_cpu_set_debug(X86Cpu *cpu, uint32_t flags, uint32_t dr7, const uint64_t addr[4])
+{
+    cpu->dbg_flags = flags;
+    cpu->dbg_dr7 = dr7;
+    for (int i = 0; i < 4; i++) cpu->dbg_addr[i] = addr ? (uint32_t)addr[i] : 0;
+    cpu->dbg_resume_linear = ~0ull;
+    x86_cpu_tlb_invalidate(cpu);
+}
+
 static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
 {
     for (;;) {
@@ -443,9 +509,14 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         }
         uint64_t left = limit - cpu->instructions_retired;
         uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
+        /* An MMIO read's replay re-executes an instruction already past its check. */
+        if (UNLIKELY(cpu->dbg_flags & X86_DBG_EXEC) && !cpu->mmio_replay_n && debug_exec_hit(cpu)) {
+            cpu->run_exit = X86_EXIT_DEBUG;
+            return;
+        }
         uint32_t shadow = cpu->interrupt_shadow;
         bool tf = cpu->flags & X86_FLAG_TF;
-        bool single = shadow || tf || cpu->mmio_replay_n;
+        bool single = shadow || tf || cpu->mmio_replay_n || (cpu->dbg_flags & X86_DBG_EXEC);
         X86Block *b = block_lookup(cpu);
         uint64_t events = cpu->events_delivered;
         if (UNLIKELY(single)) {
@@ -487,6 +558,8 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
     }
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->run_exit = X86_EXIT_NONE;
+    cpu->dbg_event = X86_DBG_EVENT_NONE;
+    cpu->dbg_dr6 = 0;
     cpu->shadow_active = false;
     /* an MMIO exit may have left in the middle of an implicit supervisor access */
     cpu->implicit_supervisor = false;
@@ -642,6 +715,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->io_pending = false;
+    cpu->dbg_resume_linear = ~0ull;
     memset(&cpu->exit, 0, sizeof cpu->exit);
     x86_cpu_tlb_flush(cpu);
 }
@@ -678,7 +752,7 @@ const char *x86_exit_name(X86Exit e)
 {
     static const char *const names[] = {
         "NONE", "HLT", "IO", "MMIO", "CPUID", "RDMSR", "WRMSR", "TRIPLE_FAULT",
-        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE", "VMCALL",
+        "UNIMPLEMENTED", "STOPPED", "BUDGET", "INVALID_STATE", "VMCALL", "DEBUG",
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }

@@ -145,7 +145,28 @@ typedef enum {
     X86_EXIT_INVALID_STATE,   /* cpu->exit.unimpl.reason says why */
     X86_EXIT_VMCALL,          /* RIP at the instruction, exit.insn_len; the kernel sets RAX
                                * and calls x86_cpu_skip_instruction */
+    X86_EXIT_DEBUG,           /* a debug event the host asked for: cpu->dbg_event */
 } X86Exit;
+
+/* Debug events the host (the sim kernel's KVM_SET_GUEST_DEBUG) asks for, in dbg_flags.
+ * With dbg_flags 0 nothing is checked anywhere: the cost is one test per block. */
+#define X86_DBG_INT3  1u   /* INT3 (CC) exits instead of delivering #BP; RIP at the INT3 */
+#define X86_DBG_EXEC  2u   /* instruction breakpoints in dbg_dr7/dbg_addr: RIP at it */
+#define X86_DBG_DATA  4u   /* data breakpoints in dbg_dr7/dbg_addr: RIP past the access */
+#define X86_DBG_MAGIC 8u   /* Bochs's magic breakpoint XCHG BX,BX exits; RIP past it */
+
+/* DR7 fields (SDM Vol. 3A, 18.2.4): L0-L3/G0-G3 enable, R/W and LEN per breakpoint. */
+#define X86_DR7_ENABLED(dr7, i) (((dr7) >> (2 * (i))) & 3u)
+#define X86_DR7_RW(dr7, i)      (((dr7) >> (16 + 4 * (i))) & 3u)   /* 0 exec, 1 write, 3 rw */
+#define X86_DR7_LEN(dr7, i)     (((dr7) >> (18 + 4 * (i))) & 3u)   /* 0:1 1:2 3:4 2:8 bytes */
+#define X86_DR6_BS (1u << 14)
+
+typedef enum {
+    X86_DBG_EVENT_NONE,
+    X86_DBG_EVENT_INT3,       /* software breakpoint (#BP) */
+    X86_DBG_EVENT_BREAKPOINT, /* instruction or data breakpoint (#DB), dbg_dr6 says which */
+    X86_DBG_EVENT_MAGIC,      /* XCHG BX,BX */
+} X86DebugEvent;
 
 #define X86_IO_BUFFER_SIZE 4096
 #define X86_MAX_INSN_LEN 15
@@ -253,6 +274,18 @@ struct X86Cpu {
     uint32_t io_elem_rep;         /* REP: elements left before this exit (for RCX) */
     uint8_t io_insn_len;
 
+    /* Debugging (X86_DBG_*), set by the host between runs. */
+    uint32_t dbg_flags;
+    uint32_t dbg_dr7;             /* the host's breakpoints, DR7's layout */
+    uint64_t dbg_addr[4];         /* their linear addresses, as DR0-DR3 */
+    X86DebugEvent dbg_event;      /* after X86_EXIT_DEBUG: what happened */
+    uint32_t dbg_dr6;             /* B0-B3 of the breakpoints that hit */
+    uint64_t dbg_resume_linear;   /* RF: the instruction breakpoint here is skipped once */
+    /* Every event delivered (x86_deliver_event): for the host's interrupt log. */
+    void (*event_hook)(void *opaque, int vector, bool software, bool has_error,
+                       uint32_t error_code);
+    void *event_opaque;
+
     X86PageFn page_fn;
     void *page_opaque;
     /* Paging (mmu.c): PAE's PDPTE registers (SDM Vol. 3A, 4.4.1), loaded by MOV CR0/CR3/
@@ -284,6 +317,9 @@ void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 /* The host may have written guest memory anywhere since the last run (as a VMM can at any
  * exit): every decoded block is checked against memory the next time it runs. */
 void x86_cpu_host_wrote_memory(X86Cpu *cpu);
+/* Sets what the host debugs (X86_DBG_*, DR7 layout, DR0-DR3 linear addresses); drops
+ * cached page mappings so that data breakpoints see every access. */
+void x86_cpu_set_debug(X86Cpu *cpu, uint32_t flags, uint32_t dr7, const uint64_t addr[4]);
 /* Runs until an exit; max_instructions 0 = no limit. */
 X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions);
 /* From any thread: the run returns X86_EXIT_STOPPED at the next block boundary. The

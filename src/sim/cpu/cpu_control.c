@@ -81,6 +81,11 @@ void op_int(X86Cpu *cpu, const X86Insn *in)
  * interrupt (SDM Vol. 3A, 6.12.1.1). */
 void op_int3(X86Cpu *cpu, const X86Insn *in)
 {
+    /* The host's software breakpoint: an exit with RIP at the INT3 (KVM_GUESTDBG_USE_SW_BP). */
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_INT3) && in->op == 0xCC) {
+        cpu->dbg_event = X86_DBG_EVENT_INT3;
+        x86_exit(cpu, X86_EXIT_DEBUG);
+    }
     if (in->op == 0xF1) {
         cpu->rip = cpu->next_rip;
         x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);

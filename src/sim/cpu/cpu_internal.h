@@ -115,6 +115,10 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
                            uint32_t error_code, uint64_t ret_ip);
 void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 void x86_single_step_after_exit(X86Cpu *cpu);
+/* Host debugging (cpu.c): a data access to check against the data breakpoints, and
+ * whether a linear page holds one. Called only with X86_DBG_DATA set. */
+void x86_debug_data_access(X86Cpu *cpu, uint64_t lin, unsigned size, bool write);
+bool x86_debug_page_watched(const X86Cpu *cpu, uint64_t lin_page);
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
 
 /* ---------------------------------------------------------------------------------- */

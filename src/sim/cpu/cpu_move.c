@@ -87,6 +87,14 @@ void op_xchg_rm_r(X86Cpu *cpu, const X86Insn *in)
     if (in->mod == 3) {
         reg_write(cpu, in->reg, size, reg_read(cpu, in->rm, size));
         reg_write(cpu, in->rm, size, r);
+        /* Bochs's magic breakpoint, XCHG BX,BX (87 DB), when the host asks for it: the
+         * run ends after it. */
+        if (UNLIKELY(cpu->dbg_flags & X86_DBG_MAGIC) && size == 2 && in->reg == X86_RBX &&
+            in->rm == X86_RBX && cpu->run_exit == X86_EXIT_NONE) {
+            cpu->dbg_event = X86_DBG_EVENT_MAGIC;
+            cpu->run_exit = X86_EXIT_DEBUG;
+            cpu->pending |= X86_PENDING_END;
+        }
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);

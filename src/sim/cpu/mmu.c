@@ -198,6 +198,9 @@ static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *g
     *gpa_out = gpa;
     uint8_t *host = cpu->page_fn(cpu->page_opaque, gpage, access);
     if (!host) return NULL;
+    /* A page with a data breakpoint stays out of the TLB: its accesses come here. */
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA) && x86_debug_page_watched(cpu, vpage))
+        return host;
     X86TlbEntry *e = &cpu->tlb[vpage & (X86_TLB_SIZE - 1)];
     if (e->host != host || e->gpa_page != gpage ||
         (e->tag_read != vpage && e->tag_write != vpage && e->tag_exec != vpage)) {
@@ -270,6 +273,8 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
 {
     uint64_t gpa;
     if ((lin & 0xFFF) + size > 4096) return NULL;
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA) && access != X86_ACCESS_EXEC)
+        x86_debug_data_access(cpu, lin, size, access == X86_ACCESS_WRITE);
     uint8_t *host = tlb_fill(cpu, lin, access, &gpa);
     if (host && access == X86_ACCESS_WRITE && x86_page_has_code(cpu, gpa & ~0xFFFull))
         x86_invalidate_range(cpu, gpa, size);   /* the caller writes there */
@@ -372,6 +377,7 @@ static void write_split(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
 uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
     uint64_t gpa;
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA)) x86_debug_data_access(cpu, lin, size, false);
     if ((lin & 0xFFF) + size > 4096) return read_split(cpu, lin, size);
     uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_READ, &gpa);
     if (host) return ld_le(host + (lin & 0xFFF), size);
@@ -381,6 +387,7 @@ uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size)
 void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
 {
     uint64_t gpa;
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA)) x86_debug_data_access(cpu, lin, size, true);
     if ((lin & 0xFFF) + size > 4096) {
         write_split(cpu, lin, size, v);
         return;
