@@ -196,7 +196,13 @@ t_hostile_port_scan() {
     vm run "$TMP/port-scan.bin"
     expect_status 0
     [ "$(wc -l <"$TMP/err")" = 17 ] || differ "$(wc -l <"$TMP/err") lines on stderr, expected 17"
-    expect_err_has 'warning: 65520 unhandled port accesses to 65520 ports in all (the first 16 ports were logged)'
+    # (the number of ports depends on the devices the VM has)
+    grep -qE 'warning: [0-9]{5} unhandled port accesses to [0-9]{5} ports in all \(the first 16 ports were logged\)$' "$TMP/err" ||
+        differ "no summary line: $(show "$TMP/err")"
+    grep -q '^scratchvm: warning: unhandled IN from port 0x000f .*no further unhandled ports are logged' "$TMP/err" ||
+        differ "the 16th line does not say the log stops"
+    [ "$(grep -c '^scratchvm: warning: unhandled IN from port' "$TMP/err")" = 16 ] ||
+        differ "not 16 port lines"
     end
 }
 
