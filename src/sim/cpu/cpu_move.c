@@ -324,7 +324,9 @@ void op_enter(X86Cpu *cpu, const X86Insn *in)
     uint32_t bp = stack32(cpu) ? (uint32_t)cpu->gpr[X86_RBP] : (uint16_t)cpu->gpr[X86_RBP];
     sp = (sp - size) & m;
     mem_write(cpu, X86_SS, sp, size, reg_read(cpu, X86_RBP, size));
-    uint32_t frame = sp;
+    /* FrameTemp is ESP with a 32-bit operand size, SP with a 16-bit one: with a 16-bit
+     * stack, ESP's upper half comes along (SDM Vol. 2A, ENTER; test386 POST 0x1A). */
+    uint32_t frame = size == 4 ? (((uint32_t)cpu->gpr[X86_RSP] & ~m) | sp) : sp;
     if (level > 0) {
         for (unsigned i = 1; i < level; i++) {
             bp = (bp - size) & m;
