@@ -9,6 +9,13 @@ ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 OPT      := -O1
 endif
+# The libFuzzer build (make fuzz, clang only): coverage everywhere, the fuzzer's main only
+# in the harnesses.
+ifeq ($(SAN),fuzz)
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all
+OPT      := -O1
+endif
 ALL_CFLAGS := $(CFLAGS_COMMON) $(OPT) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 # The monitor's screendump writes PNG (libpng; zlib also reads the gzipped console font).
@@ -32,13 +39,21 @@ UNIT_TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC   := $(sort $(wildcard tests/conformance/*.c))
 SST_RUN    := $(BUILD)/sst-run
 MONITOR_CLIENT := $(BUILD)/monitor-client
+# libFuzzer harnesses, one per surface: tests/fuzz/fuzz_<name>.c with its seed corpus in
+# tests/fuzz/corpus/<name>/ (tests/fuzz/README.md). A new file is picked up by both rules.
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES  := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_COMMON := $(BUILD)/obj/tests/fuzz/quiet.o
+FUZZ_BINS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz-%)
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz-%-replay)
+FUZZ_SECONDS ?= 10
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 SHARED_DIR ?= ../shared
 
 .PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
-	conformance test386 bench clean kvm-unit-tests check-long
+	conformance test386 bench clean kvm-unit-tests check-long fuzz fuzz-bins fuzz-replay
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -114,6 +129,30 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(TEST_LIBS_$*) $(LIBS)
 
+# A harness with libFuzzer's main (make fuzz), and the same harness with replay.c's main,
+# built in every flavour: make check replays the committed corpora (seeds and findings).
+$(BUILD)/fuzz/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_COMMON) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^
+
+$(BUILD)/tests/fuzz-%-replay: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
+		$(FUZZ_COMMON) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+fuzz-replay: $(FUZZ_REPLAYS)
+	@for n in $(FUZZ_NAMES); do \
+	  $(BUILD)/tests/fuzz-$$n-replay tests/fuzz/corpus/$$n || { echo "fuzz replay: $$n: FAILED"; exit 1; }; \
+	done
+
+fuzz-bins: $(FUZZ_BINS)
+
+# Each harness for FUZZ_SECONDS seconds under clang's libFuzzer with ASan+UBSan; any
+# finding (crash, sanitizer report, timeout, leak) fails it and is kept in build/fuzz/findings.
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz SAN=fuzz fuzz-bins
+	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
 $(SST_RUN): $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lz
 
@@ -156,7 +195,7 @@ test386: $(SCRATCHVM)
 	@tests/conformance/test386.sh $(SCRATCHVM) $(SHARED_DIR)
 
 check-one: all $(UNIT_TESTS)
-	@$(MAKE) --no-print-directory BUILD=$(BUILD) SAN=$(SAN) unit integration
+	@$(MAKE) --no-print-directory BUILD=$(BUILD) SAN=$(SAN) unit integration fuzz-replay
 
 check-asan:
 	@echo "== tests built with -fsanitize=address,undefined =="
@@ -196,13 +235,15 @@ check-readme: all
 
 # Everything builds warning-free with clang too.
 check-clang:
-	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang all $(UNIT_TESTS:$(BUILD)/%=build/clang/%)
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang all $(UNIT_TESTS:$(BUILD)/%=build/clang/%) \
+	  $(FUZZ_REPLAYS:$(BUILD)/%=build/clang/%)
 
 check: check-one check-api check-readme
 	@$(MAKE) --no-print-directory check-asan
-	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
 	@$(MAKE) --no-print-directory test386
 	@KUT_REPORT_ONLY=1 $(MAKE) --no-print-directory kvm-unit-tests
+	@# Last, so make check ends on its "N passed, N failed" line.
+	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
 
 bench: all $(BENCH_BINS)
 	@bench/run.sh $(BUILD) $(GUEST_DIR) $(BENCH_BINS)

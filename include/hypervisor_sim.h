@@ -501,6 +501,16 @@ const VMCS *kvm_vcpu_vmcs(KvmVcpu *vcpu);
 /* Why the software backend's last run could not go on (the reason behind an
  * INTERNAL_ERROR or FAIL_ENTRY exit); "" when there is none or on KVM. */
 const char *kvm_vcpu_exit_note(KvmVcpu *vcpu);
+/* The software backend's instruction limit (--max-insns): once the vCPU has retired
+ * `limit` guest instructions in all (an exception delivery counts as one), kvm_run()
+ * returns KVM_EXIT_INTR, at once and at every later run, with the VMCS recording a
+ * VMX-preemption-timer exit (reason 52: the timer counts instructions here). 0 removes
+ * the limit. -ENOTSUP on KVM, which has no such count. */
+int kvm_vcpu_set_instruction_limit(KvmVcpu *vcpu, uint64_t limit);
+/* Guest instructions the software backend's vCPU has retired (0 on KVM), and whether
+ * its instruction limit stopped the last run. */
+uint64_t kvm_vcpu_instructions_retired(KvmVcpu *vcpu);
+bool kvm_vcpu_instruction_limit_reached(KvmVcpu *vcpu);
 /* Closes the device and frees every VM and vCPU created on it. */
 void kvm_close(KvmDevice *kvm);
 /* Dirty-page log of a slot created with KVM_MEM_LOG_DIRTY_PAGES: one bit per 4 KiB page,
@@ -1013,6 +1023,7 @@ typedef enum {
     VM_STOP_REQUESTED,      /* vm_request_stop() */
     VM_STOP_ERROR,          /* a host error (see hv_last_error) */
     VM_STOP_STEPPED,        /* vm_step() executed its instruction */
+    VM_STOP_MAX_INSNS,      /* --max-insns reached (sim: kvm_vcpu_set_instruction_limit) */
     VM_STOP_DEBUG,          /* a breakpoint, watchpoint or magic breakpoint (debug_event) */
 } VmStopReason;
 
@@ -1177,7 +1188,9 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);
 int vm_run(SimpleVM *svm);
 /* Asks a vm_run() in another thread to return at once (VM_STOP_REQUESTED). It returns
  * between two guest instructions, with an I/O or MMIO exit it was handling completed, so
- * the registers are exact and a later vm_run() goes on where this one stopped. */
+ * the registers are exact and a later vm_run() goes on where this one stopped. The request
+ * is kept until a run loop sees it: made while no vm_run() runs, it makes the next one
+ * return at once (the vCPU thread clears it when it starts a command). */
 void vm_request_stop(SimpleVM *svm);
 /* Executes one guest instruction (KVM_GUESTDBG_SINGLESTEP), handling the I/O and MMIO
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with

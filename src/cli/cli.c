@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -570,8 +571,15 @@ static const char *guest_end_text(VmStopReason r)
  * for another. A terminal is always read (Ctrl-A x must work while the guest ignores its
  * input); a pipe is read only once the guest has taken what came before. Returns the
  * signal that ended the run, 0, or -1 when the run could not start. */
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_input,
-                            bool terminal, QemuMonitor *mon, int listen_fd)
+                            bool terminal, QemuMonitor *mon, int listen_fd, bool *timed_out)
 {
     int done[2];
     if (pipe2(done, O_CLOEXEC) < 0 || pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -614,6 +622,9 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     if (c->in_monitor)
         monitor_prompt(c);
     int stop_signal = 0;
+    /* --timeout: wall-clock time from the start, paused or not; this loop ends the VM. */
+    uint64_t deadline = opt->timeout_ms ? monotonic_ms() + opt->timeout_ms : 0;
+    *timed_out = false;
     bool guest_ended = false;   /* the guest has ended but the VMM goes on (outlives_guest) */
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
@@ -628,6 +639,12 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         };
         /* While keys wait, look again shortly: the guest frees its queue by reading. */
         int timeout_ms = c->pending_len && !c->stopping ? 10 : -1;
+        if (deadline && !c->stopping) {
+            uint64_t now = monotonic_ms();
+            int left = now >= deadline ? 0 : (int)(deadline - now < 60000 ? deadline - now : 60000);
+            if (timeout_ms < 0 || left < timeout_ms)
+                timeout_ms = left;
+        }
         if (poll(fds, 6, timeout_ms) < 0 && errno != EINTR)
             break;
         if (fds[0].revents) {
@@ -647,6 +664,10 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (fds[5].revents & POLLIN)
             vm_service_timers(svm);
+        if (deadline && !c->stopping && monotonic_ms() >= deadline) {
+            *timed_out = true;
+            console_stop(c);
+        }
         if (fds[1].revents & POLLIN) {
             unsigned char sig;
             if (read(signal_pipe[0], &sig, 1) == 1 && !stop_signal)
@@ -722,10 +743,16 @@ static int monitor_listen(const char *path)
     return fd;
 }
 
-static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
+static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal, bool timed_out)
 {
     if (stop_signal)
         return 128 + stop_signal;
+    if (timed_out) {
+        error("stopped after %llu.%03llu s (--timeout)",
+              (unsigned long long)(opt->timeout_ms / 1000),
+              (unsigned long long)(opt->timeout_ms % 1000));
+        return EXIT_TIMEOUT;
+    }
     switch (svm->stop_reason) {
     case VM_STOP_HLT:
     case VM_STOP_REQUESTED:
@@ -742,6 +769,10 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal)
     case VM_STOP_MAX_EXITS:
         error("stopped after %llu exits (--max-exits)", (unsigned long long)opt->max_exits);
         return EXIT_MAX_EXITS;
+    case VM_STOP_MAX_INSNS:
+        error("stopped after %llu instructions (--max-insns)",
+              (unsigned long long)opt->max_insns);
+        return EXIT_MAX_INSNS;
     case VM_STOP_NONE:
     case VM_STOP_ERROR:
         break;
@@ -920,6 +951,11 @@ static int cmd_run(const CliOptions *opt)
         status = EXIT_USAGE;
         goto out;
     }
+    if (opt->max_insns && kvm_vcpu_set_instruction_limit(svm->vcpu, opt->max_insns) < 0) {
+        error("--max-insns: %s", hv_last_error());   /* e.g. --accel auto chose KVM */
+        status = EXIT_USAGE;
+        goto out;
+    }
 
     if (opt->monitor != MONITOR_NONE && !(mon = qemu_monitor_create(svm))) {
         error("%s", hv_last_error());
@@ -932,8 +968,9 @@ static int cmd_run(const CliOptions *opt)
     }
     bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO;
     bool interactive = console && console_raw_enable(STDIN_FILENO) == 0;
+    bool timed_out = false;
     int stop_signal = run_with_console(svm, opt, opt->serial == SERIAL_STDIO, interactive, mon,
-                                       listen_fd);
+                                       listen_fd, &timed_out);
     console_restore();
     if (stop_signal < 0) {
         status = EXIT_HOST_ERROR;
@@ -960,7 +997,7 @@ static int cmd_run(const CliOptions *opt)
         vga_display_to(svm->vga, stdout);
         fflush(stdout);
     }
-    status = exit_status(svm, opt, stop_signal);
+    status = exit_status(svm, opt, stop_signal, timed_out);
 out:
     if (listen_fd >= 0) {
         close(listen_fd);

@@ -80,6 +80,36 @@ int cli_parse_size(const char *s, uint64_t *bytes)
     return 0;
 }
 
+int cli_parse_seconds(const char *s, uint64_t *ms)
+{
+    /* Digits, then at most three decimals: "10", "0.5", "2.250". No exponent, no sign. */
+    uint64_t whole = 0, frac = 0;
+    unsigned places = 0;
+    const char *p = s;
+    if (!*p || *p == '.')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (uint64_t)(*p - '0');
+        if (whole > 1000000)
+            return -1;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (++places > 3)
+                return -1;
+            frac = frac * 10 + (uint64_t)(*p - '0');
+        }
+        if (places == 0)
+            return -1;
+    }
+    if (*p)
+        return -1;
+    for (; places < 3; places++)
+        frac *= 10;
+    *ms = whole * 1000 + frac;
+    return *ms > 1000000ull * 1000 ? -1 : 0;
+}
+
 void cli_entry_to_cs_ip(uint64_t entry, uint16_t *cs, uint16_t *ip)
 {
     *cs = (uint16_t)((entry >> 4) & 0xF000);
@@ -428,13 +458,25 @@ static int opt_irqchip(CliOptions *opt, const char *arg, const CliOptionSpec *sp
     return 0;
 }
 
-static int opt_max_exits(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+/* --max-exits N and --max-insns N: a positive count; spec->value says which ('e', 'i'). */
+static int opt_limit(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
-    (void)spec;
     uint64_t v;
     if (cli_parse_number(arg, &v) < 0 || v == 0)
         return bad_value(e, arg, "expected a positive number");
-    opt->max_exits = v;
+    if (spec->value == 'i')
+        opt->max_insns = v;
+    else
+        opt->max_exits = v;
+    return 0;
+}
+
+static int opt_timeout(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    if (cli_parse_seconds(arg, &opt->timeout_ms) < 0 || opt->timeout_ms == 0)
+        return bad_value(e, arg, "expected seconds, such as 10 or 0.5 (at least 0.001, at "
+                         "most 1000000)");
     return 0;
 }
 
@@ -557,7 +599,11 @@ const CliOptionSpec cli_option_table[] = {
      "the kernel under the VM: Linux KVM, the software model of\n"
      "VT-x (tcg is QEMU's name for it), or KVM when usable (default auto)"},
     {"-enable-kvm", NULL, opt_flag, 'k', "as -accel kvm"},
-    {"--max-exits", "N", opt_max_exits, 0, "stop after N VM exits (diff: compare at most N)"},
+    {"--max-exits", "N", opt_limit, 'e', "stop after N VM exits (diff: compare at most N)"},
+    {"--max-insns", "N", opt_limit, 'i',
+     "stop after N guest instructions (sim only: the software\n"
+     "backend counts them; an exception delivery counts as one)"},
+    {"--timeout", "S", opt_timeout, 0, "stop after S seconds of wall-clock time (e.g. 10 or 0.5)"},
     {"--step", NULL, opt_flag, 'T', "diff: compare after every instruction (single-stepping)"},
     {"--clock", "host|virtual", opt_clock, 0,
      "guest time: the host's clock (default), or sim only: one ns\n"
@@ -802,6 +848,7 @@ void cli_print_usage(FILE *out)
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"
         "8 VM cannot be created (e.g. no accelerator); 10 guest triple fault; 12 invalid guest\n"
-        "state or internal error; 14 --max-exits reached; 16 host error; 128+N on signal N.\n",
+        "state or internal error; 14 --max-exits reached; 16 host error; 18 --max-insns\n"
+        "reached; 20 --timeout reached; 128+N on signal N.\n",
         out);
 }

@@ -19,6 +19,8 @@ enum {
     EXIT_GUEST_FAILED = 12,    /* invalid guest state or an internal error of the kernel */
     EXIT_MAX_EXITS = 14,       /* --max-exits reached */
     EXIT_HOST_ERROR = 16,      /* the VMM failed while running */
+    EXIT_MAX_INSNS = 18,       /* --max-insns reached (sim) */
+    EXIT_TIMEOUT = 20,         /* --timeout reached */
 };
 
 typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD_DIFF } CliCommand;
@@ -72,6 +74,8 @@ typedef struct {
     bool paused;              /* -S: start with the vCPU stopped */
     HvBackend accel;
     uint64_t max_exits;
+    uint64_t max_insns;       /* --max-insns: guest instructions (sim), 0 none */
+    uint64_t timeout_ms;      /* --timeout: wall-clock milliseconds, 0 none */
     const char *kernel;       /* -kernel FILE (then FILE operand is not used) */
     const char *initrd;       /* -initrd FILE[ ARGS][,FILE[ ARGS]...] */
     const char *append;       /* -append CMDLINE */
@@ -136,6 +140,9 @@ int cli_parse_size(const char *s, uint64_t *bytes);
 /* Decimal or 0x hexadecimal, the whole string; -EINVAL when malformed, -ERANGE when it
  * does not fit in 64 bits. */
 int cli_parse_number(const char *s, uint64_t *value);
+/* Seconds with up to three decimals ("10", "0.5") → milliseconds; -1 when malformed or
+ * above 1000000 s. */
+int cli_parse_seconds(const char *s, uint64_t *ms);
 /* Real-mode CS:IP for a linear entry address below 1 MiB. */
 void cli_entry_to_cs_ip(uint64_t entry, uint16_t *cs, uint16_t *ip);
 /* Applies a setting to regs. */

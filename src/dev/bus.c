@@ -4,8 +4,10 @@
  * search, because it happens on every I/O or MMIO exit.
  *
  * Unknown addresses behave like an empty ISA bus: reads float to all ones, writes vanish.
- * Such accesses are counted and logged, but rarely (once per port, once per MMIO page for
- * the first few pages), so a guest probing hardware cannot flood the log.
+ * Such accesses are counted and logged, but rarely (once per port for the first few
+ * ports, once per MMIO page for the first few pages), so a guest probing hardware cannot
+ * flood the log: a scan of every port writes IO_WARN_PORTS lines, and one summary line
+ * with the totals when the bus is destroyed (the VM's end).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +17,9 @@
 
 /* MMIO pages whose first unhandled access is logged; later pages are silent. */
 #define MMIO_WARN_PAGES 64
+/* Ports whose first unhandled access is logged; later ports are silent (issue 15, item 9:
+ * a 7-byte port scan once wrote 65,520 lines). */
+#define IO_WARN_PORTS 16
 #define MMIO_PAGE_SHIFT 12
 
 /* Sorted, non-overlapping ranges [first, last] with one entry (a handler) each: what both
@@ -28,7 +33,8 @@ typedef struct {
 struct IoBus {
     RangeList ranges;        /* of IoPortHandler */
     uint64_t unhandled;
-    uint64_t warned[65536 / 64];   /* one bit per port: logged already */
+    uint64_t warned[65536 / 64];   /* one bit per port: seen unhandled already */
+    unsigned ports;                /* distinct unhandled ports seen */
 };
 
 struct MmioBus {
@@ -36,6 +42,7 @@ struct MmioBus {
     uint64_t unhandled;
     uint64_t warned_pages[MMIO_WARN_PAGES];
     size_t warned_count;
+    uint64_t unlogged;             /* unhandled accesses on pages past the logged ones */
 };
 
 static void range_list_free(RangeList *l)
@@ -134,6 +141,10 @@ void io_bus_destroy(IoBus *bus)
 {
     if (!bus)
         return;
+    if (bus->ports > IO_WARN_PORTS)
+        hv_log(HV_LOG_WARN, "%llu unhandled port accesses to %u ports in all (the first %u "
+               "ports were logged)", (unsigned long long)bus->unhandled, bus->ports,
+               IO_WARN_PORTS);
     range_list_free(&bus->ranges);
     free(bus);
 }
@@ -180,7 +191,8 @@ MmioHandler *mmio_bus_handlers(MmioBus *bus, size_t *count)
     return bus ? bus->ranges.entries : NULL;
 }
 
-/* Counts an access nobody handles; logs it the first time this port is seen. */
+/* Counts an access nobody handles; logs it the first time this port is seen, for the
+ * first IO_WARN_PORTS ports (the last of those lines says that the log stops there). */
 static void io_unhandled(IoBus *bus, uint16_t port, uint8_t size, bool write, uint32_t value)
 {
     bus->unhandled++;
@@ -188,7 +200,13 @@ static void io_unhandled(IoBus *bus, uint16_t port, uint8_t size, bool write, ui
     if (bus->warned[port / 64] & bit)
         return;
     bus->warned[port / 64] |= bit;
-    if (write)
+    if (++bus->ports > IO_WARN_PORTS)
+        return;
+    if (bus->ports == IO_WARN_PORTS)
+        hv_log(HV_LOG_WARN, "unhandled %s port 0x%04x (size %u); no further unhandled ports "
+               "are logged (a count follows at the end)", write ? "OUT to" : "IN from", port,
+               size);
+    else if (write)
         hv_log(HV_LOG_WARN, "unhandled OUT to port 0x%04x (size %u, value 0x%x); further "
                "accesses to this port are not logged", port, size, value);
     else
@@ -258,6 +276,10 @@ void mmio_bus_destroy(MmioBus *bus)
 {
     if (!bus)
         return;
+    if (bus->unlogged)
+        hv_log(HV_LOG_WARN, "%llu unhandled MMIO accesses in all, %llu of them past the %u "
+               "pages logged", (unsigned long long)bus->unhandled,
+               (unsigned long long)bus->unlogged, MMIO_WARN_PAGES);
     range_list_free(&bus->ranges);
     free(bus);
 }
@@ -299,8 +321,10 @@ static void mmio_unhandled(MmioBus *bus, uint64_t addr, uint8_t size, bool write
     for (size_t i = 0; i < bus->warned_count; i++)
         if (bus->warned_pages[i] == page)
             return;
-    if (bus->warned_count == MMIO_WARN_PAGES)
+    if (bus->warned_count == MMIO_WARN_PAGES) {
+        bus->unlogged++;
         return;
+    }
     bus->warned_pages[bus->warned_count++] = page;
     hv_log(HV_LOG_WARN, "unhandled MMIO %s at 0x%llx (size %u); %s", write ? "write" : "read",
            (unsigned long long)addr, size,

@@ -60,6 +60,8 @@ typedef struct {
     uint64_t pat;
     char note[128];         /* why the last run could not go on (INTERNAL_ERROR, FAIL_ENTRY) */
     bool singlestep;        /* KVM_GUESTDBG_SINGLESTEP (sim_set_guest_debug) */
+    uint64_t insn_limit;    /* kvm_vcpu_set_instruction_limit: retired instructions, 0 none */
+    bool limit_reached;     /* the last run ended at insn_limit */
     KvmEventFn event_fn;    /* kvm_vcpu_set_event_hook */
     void *event_opaque;
     bool step_done;         /* single-step: the last exit's instruction is complete */
@@ -814,6 +816,33 @@ static void sim_report_step(KvmVcpu *vcpu, SimVcpu *sc)
  * completed at the last exit (an OUT or IN finished by complete_pending, an MMIO write)
  * ends here at once, as Linux completes it and then reports the step; an exit the kernel
  * handles itself (CPUID, MSRs) completes its instruction and so ends the step too. */
+/* The instruction limit as the VMX-preemption timer (SDM Vol. 3C, "VMX-Preemption
+ * Timer"): it counts down retired instructions here, and its expiry is exit reason 52,
+ * which user space sees as KVM_EXIT_INTR (kvm_vcpu_instruction_limit_reached tells it
+ * apart from a kick). Returns the budget for the next x86_cpu_run (0: none), or true in
+ * *expired when nothing is left. */
+static uint64_t sim_budget(SimVcpu *sc, uint64_t want, bool *expired)
+{
+    *expired = false;
+    if (!sc->insn_limit)
+        return want;
+    uint64_t done = sc->cpu->instructions_retired;
+    if (done >= sc->insn_limit) {
+        *expired = true;
+        return 0;
+    }
+    uint64_t left = sc->insn_limit - done;
+    return want && want < left ? want : left;
+}
+
+static void sim_report_limit(KvmVcpu *vcpu, SimVcpu *sc)
+{
+    record_exit(sc, EXIT_REASON_PREEMPTION_TIMER, 0);
+    sc->vmcs.exit.instruction_length = 0;
+    sc->limit_reached = true;
+    vcpu->kvm_run->exit_reason = KVM_EXIT_INTR;
+}
+
 static void sim_run_singlestep(KvmVcpu *vcpu, SimVcpu *sc)
 {
     X86Cpu *cpu = sc->cpu;
@@ -821,6 +850,12 @@ static void sim_run_singlestep(KvmVcpu *vcpu, SimVcpu *sc)
     if (sc->step_done && !queued_write) {
         sc->step_done = false;
         sim_report_step(vcpu, sc);
+        return;
+    }
+    bool expired;
+    sim_budget(sc, 1, &expired);
+    if (expired) {
+        sim_report_limit(vcpu, sc);
         return;
     }
     X86Exit x = x86_cpu_run(cpu, 1);
@@ -855,6 +890,7 @@ static int sim_run(KvmVcpu *vcpu)
     x86_cpu_host_wrote_memory(cpu);   /* the VMM may have written guest memory */
     complete_pending(sc, run);
     sc->note[0] = '\0';
+    sc->limit_reached = false;
 
     if (__atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST)) {
         run->exit_reason = KVM_EXIT_INTR;
@@ -891,11 +927,22 @@ static int sim_run(KvmVcpu *vcpu)
         sim_run_singlestep(vcpu, sc);
     } else {
         for (;;) {
-            uint64_t budget = 0;
+            /* The icount deadline (--clock virtual) and the instruction limit
+             * (--max-insns): the nearer one bounds the run. */
+            uint64_t until_deadline = 0;
             if (sc->icount_deadline != UINT64_MAX)
-                budget = sc->icount_deadline > cpu->instructions_retired
-                             ? sc->icount_deadline - cpu->instructions_retired : 1;
+                until_deadline = sc->icount_deadline > cpu->instructions_retired
+                                     ? sc->icount_deadline - cpu->instructions_retired : 1;
+            bool expired;
+            uint64_t budget = sim_budget(sc, until_deadline, &expired);
+            if (expired) {
+                sim_report_limit(vcpu, sc);
+                break;
+            }
             X86Exit x = x86_cpu_run(cpu, budget);
+            if (x == X86_EXIT_BUDGET && sc->insn_limit &&
+                cpu->instructions_retired < sc->icount_deadline)
+                continue;   /* the limit: reported by the next sim_budget */
             if (handle_exit(vcpu, sc, x))
                 break;
         }
@@ -989,6 +1036,30 @@ EptContext *kvm_vm_ept(KvmVm *vm)
     if (!vm || vm->kvm->backend != HV_BACKEND_SIM)
         return NULL;
     return ((SimVm *)vm->backend_data)->ept;
+}
+
+int kvm_vcpu_set_instruction_limit(KvmVcpu *vcpu, uint64_t limit)
+{
+    if (!vcpu)
+        return -EINVAL;
+    if (vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return hv_fail(ENOTSUP, "an instruction limit needs the software backend (--accel sim)");
+    ((SimVcpu *)vcpu->backend_data)->insn_limit = limit;
+    return 0;
+}
+
+uint64_t kvm_vcpu_instructions_retired(KvmVcpu *vcpu)
+{
+    if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return 0;
+    return ((SimVcpu *)vcpu->backend_data)->cpu->instructions_retired;
+}
+
+bool kvm_vcpu_instruction_limit_reached(KvmVcpu *vcpu)
+{
+    if (!vcpu || vcpu->vm->kvm->backend != HV_BACKEND_SIM)
+        return false;
+    return ((SimVcpu *)vcpu->backend_data)->limit_reached;
 }
 
 const char *kvm_vcpu_exit_note(KvmVcpu *vcpu)

@@ -307,6 +307,30 @@ int qemu_cmd_info_tlb(QemuMonitor *mon) { return page_tables(mon, true); }
 
 /* ---- info ept, info vmcs ------------------------------------------------------------- */
 
+/* Where host address `hva` lies, in words a monitor client may see: an offset into the
+ * VM's RAM or firmware image, else into the memory slot that holds it, else "-". Never the
+ * address itself: it would tell a client the host's address layout (issue 15, item 8). */
+static void host_place(const SimpleVM *svm, uint64_t hva, char *buf, size_t size)
+{
+    uint64_t ram = (uint64_t)(uintptr_t)svm->ram, rom = (uint64_t)(uintptr_t)svm->rom;
+    if (svm->ram && hva - ram < svm->ram_size) {
+        snprintf(buf, size, "ram+0x%" PRIx64, hva - ram);
+        return;
+    }
+    if (svm->rom && hva - rom < svm->rom_size) {
+        snprintf(buf, size, "rom+0x%" PRIx64, hva - rom);
+        return;
+    }
+    for (int i = 0; i < svm->vm->num_regions; i++) {
+        const KvmUserspaceMemoryRegion *m = &svm->vm->memory_regions[i];
+        if (hva - m->userspace_addr < m->memory_size) {
+            snprintf(buf, size, "slot%u+0x%" PRIx64, m->slot, (uint64_t)(hva - m->userspace_addr));
+            return;
+        }
+    }
+    snprintf(buf, size, "-");
+}
+
 /* info ept: consecutive EPT leaves with the same permissions, memory type and page size
  * that map consecutive host addresses, as one line each. */
 typedef struct {
@@ -321,12 +345,14 @@ static void ept_flush(EptRanges *r)
     if (!r->open)
         return;
     static const char *const types[8] = {"UC", "WC", "2?", "3?", "WT", "WP", "WB", "7?"};
-    say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host 0x%" PRIx64 "\n",
+    char place[48];
+    host_place(r->mon->svm, r->hpa, place, sizeof(place));
+    say(r->mon, "%016" PRIx64 "-%016" PRIx64 " %c%c%c %s %5s x %-7" PRIu64 " host %s\n",
         r->gpa, r->end - 1, r->attr & EPT_READ ? 'r' : '-', r->attr & EPT_WRITE ? 'w' : '-',
         r->attr & EPT_EXECUTE ? 'x' : '-',
         types[(r->attr & EPT_MEMORY_TYPE_MASK) >> EPT_MEMORY_TYPE_SHIFT],
         r->size == EPT_PAGE_SIZE_1G ? "1G" : r->size == EPT_PAGE_SIZE_2M ? "2M" : "4K", r->pages,
-        r->hpa);
+        place);
     r->open = false;
 }
 
@@ -398,14 +424,16 @@ int qemu_cmd_info_ept(QemuMonitor *mon)
     }
     say(mon, "The host kernel (kvm.ko) builds and owns the real EPT from these memory slots;\n"
              "user space cannot read it.\n");
-    say(mon, "slot guest-physical range                   size         flags     host address\n");
+    say(mon, "slot guest-physical range                   size         flags     memory\n");
     for (int i = 0; i < vm->num_regions; i++) {
         const KvmUserspaceMemoryRegion *m = &vm->memory_regions[i];
-        say(mon, "%4u %016llx-%016llx %#-12llx %-9s 0x%llx\n", m->slot, m->guest_phys_addr,
+        char place[48];
+        host_place(mon->svm, m->userspace_addr, place, sizeof(place));
+        say(mon, "%4u %016llx-%016llx %#-12llx %-9s %s\n", m->slot, m->guest_phys_addr,
             m->guest_phys_addr + m->memory_size - 1, m->memory_size,
             m->flags & KVM_MEM_READONLY ? "ro" : m->flags & KVM_MEM_LOG_DIRTY_PAGES ? "rw,dirty"
                                                                                     : "rw",
-            m->userspace_addr);
+            place);
     }
     return 0;
 }
@@ -805,7 +833,8 @@ int qemu_cmd_step(QemuMonitor *mon, unsigned count)
         return fail_line(mon, -EIO, "step: the VM stopped (%s) at %s",
                          why == VM_STOP_DEBUG_EXIT ? "debug exit" :
                          why == VM_STOP_SHUTDOWN ? "triple fault" :
-                         why == VM_STOP_MAX_EXITS ? "--max-exits" : "error", where);
+                         why == VM_STOP_MAX_EXITS ? "--max-exits" :
+                         why == VM_STOP_MAX_INSNS ? "--max-insns" : "error", where);
     }
 }
 

@@ -350,8 +350,8 @@ int vm_thread_step(SimpleVM *svm, unsigned n, VmStopReason *why)
             *why = r->step_serial != serial ? r->step_result : svm->stop_reason;
         if (r->step_serial == serial)
             ret = -ESRCH;
-        else if (stalled)
-            ret = -ETIMEDOUT;
+        else if (stalled && r->step_result == VM_STOP_REQUESTED)
+            ret = -ETIMEDOUT;   /* stopped by the watchdog (a step that ended anyway is not) */
     }
     pthread_mutex_unlock(&r->lock);
     return ret;

@@ -606,6 +606,8 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
             /* Cleared before the loop looks at stop_requested again: a kick that comes
              * later sets it anew (vm_request_stop sets the flag before the kick). */
             __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+            if (kvm_vcpu_instruction_limit_reached(svm->vcpu))
+                stop(svm, VM_STOP_MAX_INSNS);
         } else if (step && reason == KVM_EXIT_DEBUG) {
             /* The step's own #DB (no B0-B3), or a breakpoint the step ran into. */
             svm->exit_count++;
@@ -661,6 +663,7 @@ static int run_result(SimpleVM *svm)
     case VM_STOP_DEBUG:
         return -EINTR;
     case VM_STOP_MAX_EXITS:
+    case VM_STOP_MAX_INSNS:
         return -ETIME;
     default:
         return -EIO;

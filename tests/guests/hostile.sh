@@ -188,10 +188,61 @@ t_hostile_long_monitor_line() {
     end
 }
 
+# Item 9: a 7-byte scan of every port (xor dx,dx; in al,dx; inc dx; jnz; hlt) logs the
+# first 16 ports and one summary line, not 65,520 lines.
+t_hostile_port_scan() {
+    image port-scan '\x31\xd2\xec\x42\x75\xfc\xf4'
+    begin port-scan-log-bounded
+    vm run "$TMP/port-scan.bin"
+    expect_status 0
+    [ "$(wc -l <"$TMP/err")" = 17 ] || differ "$(wc -l <"$TMP/err") lines on stderr, expected 17"
+    # (the number of ports depends on the devices the VM has)
+    grep -qE 'warning: [0-9]{5} unhandled port accesses to [0-9]{5} ports in all \(the first 16 ports were logged\)$' "$TMP/err" ||
+        differ "no summary line: $(show "$TMP/err")"
+    grep -q '^scratchvm: warning: unhandled IN from port 0x000f .*no further unhandled ports are logged' "$TMP/err" ||
+        differ "the 16th line does not say the log stops"
+    [ "$(grep -c '^scratchvm: warning: unhandled IN from port' "$TMP/err")" = 16 ] ||
+        differ "not 16 port lines"
+    end
+}
+
+# Item 10: limits for a guest that never exits. --max-insns N (sim counts instructions;
+# on kvm it is refused as a usage error) ends with 18, --timeout S with 20 after S s.
+t_hostile_limits() {
+    image jmp-self '\xeb\xfe'                     # jmp $: no exits at all
+    begin max-insns
+    vm run --max-insns 100000 "$TMP/jmp-self.bin"
+    if [ "$ACCEL" = kvm ]; then
+        expect_status 2
+        expect_err_has '--max-insns: an instruction limit needs the software backend'
+    else
+        expect_status 18
+        expect_err_has 'stopped after 100000 instructions (--max-insns)'
+    fi
+    end
+    begin timeout
+    local t0 ms
+    t0=$(date +%s%N)
+    vm run --timeout 0.3 "$TMP/jmp-self.bin"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    expect_status 20
+    expect_err_has 'stopped after 0.300 s (--timeout)'
+    if [ "$SKIPPING" = 0 ] && { [ "$ms" -lt 300 ] || [ "$ms" -ge 1300 ]; }; then
+        differ "ended after $ms ms, expected 0.3 s"
+    fi
+    end
+    begin timeout-not-reached
+    vm run --timeout 5 "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    end
+}
+
 t_hostile() {
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit
     t_hostile_stalled_stdout
     t_hostile_long_monitor_line
+    t_hostile_port_scan
+    t_hostile_limits
 }

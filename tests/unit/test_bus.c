@@ -381,6 +381,24 @@ static void test_mmio_log_bounded(void **state)
     assert_int_equal(mmio_bus_unhandled_count(bus), 2000);
     assert_int_equal(log_count, 64);   /* one per page for the first 64 pages */
     mmio_bus_destroy(bus);
+    assert_int_equal(log_count, 65);   /* and the totals at the end */
+}
+
+/* A scan of every port (issue 15, item 9: once 65,520 warning lines) logs the first 16
+ * ports, then one line with the totals when the bus goes away. */
+static void test_io_port_scan_log_bounded(void **state)
+{
+    (void)state;
+    IoBus *bus = io_bus_create();
+    uint32_t v;
+    for (uint32_t port = 0; port < 0x10000; port++) {
+        assert_int_equal(io_bus_in(bus, (uint16_t)port, 1, &v), 0);
+        assert_int_equal(io_bus_out(bus, (uint16_t)port, 1, 0), 0);
+    }
+    assert_int_equal(io_bus_unhandled_count(bus), 2 * 0x10000);
+    assert_int_equal(log_count, 16);
+    io_bus_destroy(bus);
+    assert_int_equal(log_count, 17);
 }
 
 static void test_mmio_masking_null_and_errors(void **state)
@@ -546,6 +564,7 @@ int main(void)
         T(test_mmio_log_bounded),
         T(test_mmio_masking_null_and_errors),
         T(test_mmio_odd_sizes_split),
+        T(test_io_port_scan_log_bounded),
         T(test_two_buses_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -277,6 +277,39 @@ static void test_aliased_tables_bounded(void **state)
     vm_destroy(svm);
 }
 
+/* ---- item 10: an instruction limit (sim) ---- */
+
+/* Ten NOPs and a HLT with a limit of 5: the run stops after exactly 5 instructions, as a
+ * VMX-preemption-timer exit in the VMCS, and again at once while the limit stands; without
+ * the limit it goes on to the HLT. KVM has no instruction count: -ENOTSUP. */
+static void test_instruction_limit(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    uint8_t code[11];
+    memset(code, 0x90, 10);
+    code[10] = 0xF4;
+    SimpleVM *svm = vm_with(b, code, sizeof(code));
+    if (b != HV_BACKEND_SIM) {
+        assert_int_equal(kvm_vcpu_set_instruction_limit(svm->vcpu, 5), -ENOTSUP);
+        assert_int_equal(kvm_vcpu_instructions_retired(svm->vcpu), 0);
+        vm_destroy(svm);
+        return;
+    }
+    assert_int_equal(kvm_vcpu_set_instruction_limit(svm->vcpu, 5), 0);
+    assert_int_equal(vm_run(svm), -ETIME);
+    assert_int_equal(svm->stop_reason, VM_STOP_MAX_INSNS);
+    assert_int_equal(svm->vcpu->regs.rip, 5);
+    assert_int_equal(kvm_vcpu_instructions_retired(svm->vcpu), 5);
+    assert_int_equal(kvm_vcpu_vmcs(svm->vcpu)->exit.reason & 0xFFFF, EXIT_REASON_PREEMPTION_TIMER);
+    assert_int_equal(vm_run(svm), -ETIME);
+    assert_int_equal(svm->vcpu->regs.rip, 5);
+    assert_int_equal(kvm_vcpu_set_instruction_limit(svm->vcpu, 0), 0);
+    assert_int_equal(vm_run(svm), 0);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    assert_int_equal(svm->vcpu->regs.rip, 11);
+    vm_destroy(svm);
+}
+
 /* ---- item 5: a stalled output fd ---- */
 
 static void *cancel_later(void *arg)
@@ -289,17 +322,23 @@ static void *cancel_later(void *arg)
 /* COM1 output into a full pipe whose fd is blocking (a stdout whose reader stalls): the
  * write gives up after the 1 s stall limit instead of blocking in the kernel, and at once
  * when the VM is ending (output_cancel). Before, the vCPU thread blocked in write(). */
-static void test_serial_output_full_blocking_pipe(void **state)
+/* A pipe whose write end is blocking and full: a stdout whose reader stalls. */
+static void full_blocking_pipe(int p[2])
 {
-    (void)state;
-    int p[2];
     assert_int_equal(pipe2(p, O_NONBLOCK), 0);
     char junk[4096];
     memset(junk, 'x', sizeof(junk));
     while (write(p[1], junk, sizeof(junk)) > 0) {
     }
     int fl = fcntl(p[1], F_GETFL);
-    assert_int_equal(fcntl(p[1], F_SETFL, fl & ~O_NONBLOCK), 0);   /* blocking, full */
+    assert_int_equal(fcntl(p[1], F_SETFL, fl & ~O_NONBLOCK), 0);
+}
+
+static void test_serial_output_full_blocking_pipe(void **state)
+{
+    (void)state;
+    int p[2];
+    full_blocking_pipe(p);
     SerialPort *sp = serial_create_at(COM1_BASE, p[1]);
     assert_non_null(sp);
     uint64_t start = now_ms();
@@ -321,6 +360,84 @@ static void test_serial_output_full_blocking_pipe(void **state)
     close(p[1]);
 }
 
+/* The step watchdog (item 4: a step never runs unbounded) stops a step in which no
+ * instruction completes for 250 ms, but a slow instruction that does complete is still a
+ * step: here the stepped OUT waits for a full COM1 pipe until its 1 s stall limit drops
+ * the byte; the step then answers as stepped, and the stop the watchdog asked for does not
+ * cut the next command short. */
+static void test_step_slow_instruction(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    static const uint8_t code[] = {
+        0xBA, 0xF8, 0x03,   /* mov $0x3f8, %dx */
+        0xB0, 0x41,         /* mov $'A', %al */
+        0xEE,               /* out %al, %dx */
+        0xF4,               /* hlt */
+    };
+    SimpleVM *svm = vm_with(b, code, sizeof(code));
+    int p[2];
+    full_blocking_pipe(p);
+    svm->serial->output_fd = p[1];
+    assert_int_equal(vm_thread_start(svm, true, NULL, NULL), 0);
+    VmStopReason why = VM_STOP_NONE;
+    assert_int_equal(vm_thread_step(svm, 2, &why), 0);   /* the two MOVs */
+    assert_int_equal(why, VM_STOP_STEPPED);
+    uint64_t start = now_ms();
+    assert_int_equal(vm_thread_step(svm, 1, &why), 0);
+    uint64_t ms = now_ms() - start;
+    assert_int_equal(why, VM_STOP_STEPPED);
+    assert_true(ms >= 900 && ms < 2000);
+    assert_int_equal(vm_thread_state(svm), VM_THREAD_PAUSED);
+    assert_int_equal(svm->vcpu->regs.rip, 6);
+    svm->serial->output_fd = -1;
+    assert_int_equal(vm_thread_step(svm, 1, &why), 0);
+    assert_int_equal(why, VM_STOP_HLT);
+    vm_thread_quit(svm);
+    vm_destroy(svm);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* The watchdog's stop: a REP OUTSB of 3 bytes into a full COM1 pipe. KVM exits once per
+ * element here, so after the first element's 1 s stall the REP is not done and the stop
+ * the watchdog asked for (at 250 ms) ends the step: -ETIMEDOUT, paused, RIP still at the
+ * REP. The sim kernel exits once for all three elements (3 s of stalls, then the REP is
+ * complete: a plain step), so this case needs KVM. */
+static void test_step_watchdog_stops(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    if (b != HV_BACKEND_KVM)
+        skip_because("sim makes one I/O exit for the whole REP OUTSB: no stop to see");
+    static const uint8_t code[] = {
+        0xBA, 0xF8, 0x03,   /* mov $0x3f8, %dx */
+        0xBE, 0x20, 0x00,   /* mov $0x20, %si */
+        0xB9, 0x03, 0x00,   /* mov $3, %cx */
+        0xF3, 0x6E,         /* rep outsb */
+        0xF4,               /* hlt */
+    };
+    SimpleVM *svm = vm_with(b, code, sizeof(code));
+    int p[2];
+    full_blocking_pipe(p);
+    svm->serial->output_fd = p[1];
+    assert_int_equal(vm_thread_start(svm, true, NULL, NULL), 0);
+    VmStopReason why = VM_STOP_NONE;
+    assert_int_equal(vm_thread_step(svm, 3, &why), 0);
+    uint64_t start = now_ms();
+    assert_int_equal(vm_thread_step(svm, 1, &why), -ETIMEDOUT);
+    uint64_t ms = now_ms() - start;
+    assert_int_equal(why, VM_STOP_REQUESTED);
+    assert_true(ms >= 250 && ms < 2000);
+    assert_int_equal(vm_thread_state(svm), VM_THREAD_PAUSED);
+    assert_int_equal(svm->vcpu->regs.rip, 9);   /* at the REP, elements left */
+    svm->serial->output_fd = -1;
+    uint64_t t0 = now_ms();
+    vm_thread_quit(svm);
+    assert_true(now_ms() - t0 < 1000);
+    vm_destroy(svm);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +447,9 @@ int main(void)
         cmocka_unit_test(test_access_straddling_ram_and_mmio),
         cmocka_unit_test(test_self_referencing_pml4),
         cmocka_unit_test(test_aliased_tables_bounded),
+        cmocka_unit_test(test_instruction_limit),
+        cmocka_unit_test(test_step_slow_instruction),
+        cmocka_unit_test(test_step_watchdog_stops),
     };
     const struct CMUnitTest devices[] = {
         cmocka_unit_test(test_serial_output_full_blocking_pipe),

@@ -452,6 +452,50 @@ static void test_help_is_complete(void **state)
     free(text);
 }
 
+/* --max-insns and --timeout (issue 15, item 10): their values, their errors, and each its
+ * own even exit status, documented in --help. */
+static void test_limits(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "x"), 0);
+    assert_int_equal(o.max_insns, 0);
+    assert_int_equal(o.timeout_ms, 0);
+    assert_int_equal(PARSE(&o, err, "run", "--max-insns", "0x1000", "--timeout", "2.5", "x"), 0);
+    assert_int_equal(o.max_insns, 0x1000);
+    assert_int_equal(o.timeout_ms, 2500);
+    const struct { const char *text; uint64_t ms; } good[] = {
+        {"10", 10000}, {"0.5", 500}, {"0.001", 1}, {"1.25", 1250}, {"1000000", 1000000000},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        uint64_t ms;
+        assert_int_equal(cli_parse_seconds(good[i].text, &ms), 0);
+        assert_int_equal(ms, good[i].ms);
+    }
+    const char *bad[] = {"", ".5", "1.", "1.2345", "-1", "1e3", "0x10", "1000001", "5s", " 1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t ms;
+        assert_int_equal(cli_parse_seconds(bad[i], &ms), -1);
+    }
+    EXPECT_ERROR("--max-insns", "run", "--max-insns", "0", "x");
+    EXPECT_ERROR("--max-insns", "run", "--max-insns", "many", "x");
+    EXPECT_ERROR("--timeout", "run", "--timeout", "0", "x");
+    EXPECT_ERROR("--timeout", "run", "--timeout", "0.0001", "x");
+    assert_true(EXIT_MAX_INSNS % 2 == 0 && EXIT_TIMEOUT % 2 == 0);
+    assert_true(EXIT_MAX_INSNS != EXIT_TIMEOUT && EXIT_MAX_INSNS > EXIT_HOST_ERROR);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cli_print_usage(f);
+    fclose(f);
+    assert_non_null(strstr(text, "--max-insns N"));
+    assert_non_null(strstr(text, "--timeout S"));
+    assert_non_null(strstr(text, "18 --max-insns"));
+    assert_non_null(strstr(text, "20 --timeout reached"));
+    free(text);
+}
+
 static void test_console_escapes(void **state)
 {
     (void)state;
@@ -498,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_help_is_complete),
         cmocka_unit_test(test_console_escapes),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,59 @@
+/*
+ * Harness: the decoder and the disassembler (x86_decode_bytes, x86_disassemble).
+ * Input: byte 0 picks the mode (bit 0: 32-bit code, else 16-bit) and the text buffer size
+ * (bits 1-7: 1..128 bytes, so truncation is fuzzed too); the rest is instruction bytes,
+ * decoded at every offset. Checks the contracts, not only the absence of crashes: a
+ * decode either fails with its documented codes or gives a length of 1..15 within the
+ * bytes, the disassembler agrees with the decoder on the length, and its text is always
+ * NUL-terminated within the buffer.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "hypervisor_sim.h"
+#include "sim/cpu/cpu_internal.h"
+
+#define FUZZ_DECODE_MAX_OFFSETS 64
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    bool d32 = data[0] & 1;
+    size_t out_size = 1 + (data[0] >> 1);
+    data++;
+    size--;
+    for (size_t off = 0; off < size && off < FUZZ_DECODE_MAX_OFFSETS; off++) {
+        X86Insn in;
+        memset(&in, 0, sizeof(in));
+        int d = x86_decode_bytes(data + off, size - off, d32, &in);
+        if (d != 0 && d != X86_DECODE_TRUNCATED && d != X86_EXC_GP)
+            abort();
+        if (d == 0 && (in.len < 1 || in.len > X86_MAX_INSN_LEN || in.len > size - off))
+            abort();
+        char *text = malloc(out_size);
+        if (!text)
+            return 0;
+        memset(text, 'x', out_size);
+        int n = x86_disassemble(data + off, size - off, 0xFFF0 + off, d32 ? 32 : 16, text,
+                                out_size);
+        if (!memchr(text, 0, out_size))
+            abort();
+        if (n != -ENODATA && (n < 1 || n > X86_MAX_INSN_LEN))
+            abort();
+        if (d == 0 && n != in.len && n != 1)   /* 1: "(bad)", an opcode the CPU lacks */
+            abort();
+        free(text);
+    }
+    return 0;
+}
