@@ -3,9 +3,10 @@
  * 0xE0-0xE3 (byte, word and dword accesses at any offset read back what was written
  * there), a page-flush port at 0xE4 (the guest names a page whose mappings the
  * hypervisor must drop; nothing here caches guest pages, so it only counts), IRQ lines
- * at ports 0x2000-0x2017 (a write of V to 0x2000 + n sets ISA IRQ line n to V & 1,
- * through the set_irq callback), and 4 KiB of I/O memory at 0xFF000000 that behaves as
- * plain memory but is reached only through MMIO exits (emulator tests use it).
+ * at ports 0x2000-0x2017 (a write of V to 0x2000 + n sets ISA IRQ line n to V != 0,
+ * through the set_irq callback: the VM wires them to its ISA lines), and 4 KiB of I/O
+ * memory at 0xFF000000 that behaves as plain memory but is reached only through MMIO
+ * exits (emulator tests use it).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,9 +58,9 @@ int pc_testdev_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaqu
         t->page_flushes++;
     } else if (port >= PC_TESTDEV_IRQ_PORT && port < PC_TESTDEV_IRQ_PORT + PC_TESTDEV_IRQS) {
         int line = port - PC_TESTDEV_IRQ_PORT;
-        t->irq_level[line] = value & 1;
+        t->irq_level[line] = value != 0;   /* QEMU: !!data */
         if (t->set_irq)
-            t->set_irq(t->irq_opaque, line, (int)(value & 1));
+            t->set_irq(t->irq_opaque, line, value != 0);
     }
     return 0;
 }

@@ -458,7 +458,12 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
     (void)sub;
-    static const char vendor[] = "ScratchVMsim";          /* 12 bytes: EBX, EDX, ECX */
+    /* The vendor is Intel's: this is a model of a VT-x processor, and software picks its
+     * vendor-specific paths by this string (kvm-unit-tests' pmu_init takes AMD's K7
+     * performance MSRs for any other vendor, as Linux does). The hypervisor leaf names
+     * ScratchVM. */
+    static const char vendor[] = "GenuineIntel";          /* 12 bytes: EBX, EDX, ECX */
+    static const char hypervisor[] = "ScratchVMsim";
     static const char brand[48] = "ScratchVM simulated x86 (P6 integer, PAE)";
     memset(r, 0, 4 * sizeof(r[0]));
     switch (leaf) {
@@ -477,9 +482,9 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
         break;
     case 0x40000000:
         r[0] = 0x40000000;
-        memcpy(&r[1], vendor, 4);
-        memcpy(&r[2], vendor + 4, 4);
-        memcpy(&r[3], vendor + 8, 4);
+        memcpy(&r[1], hypervisor, 4);
+        memcpy(&r[2], hypervisor + 4, 4);
+        memcpy(&r[3], hypervisor + 8, 4);
         break;
     case 0x80000000:
         r[0] = 0x80000004;

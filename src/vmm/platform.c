@@ -150,6 +150,14 @@ static void isa_set_irq(void *opaque, int line, int level)
     ioapic_set_irq(p->ioapic, line == IRQ_PIT ? IOAPIC_PIN_PIT : line, level);
 }
 
+void platform_set_isa_irq(void *opaque, int line, int level)
+{
+    VmPlatform *p = opaque;
+    if (line < 0 || line >= PIC_IRQ_LINES)
+        return;   /* the ISA bus has 16 lines (pc-testdev names up to 24) */
+    isa_set_irq(p, line, level);
+}
+
 static void ioapic_to_lapic(void *opaque, int vector, bool level, uint8_t dest)
 {
     (void)dest;   /* one vCPU: every destination is its APIC */

@@ -69,6 +69,10 @@ void platform_wake(VmPlatform *p);
 bool platform_interrupt_pending(VmPlatform *p);
 /* An NMI for the vCPU at its next entry (the monitor's nmi). Any thread. */
 void platform_request_nmi(VmPlatform *p);
+/* Sets ISA interrupt line `line` (0-15) of the VmPlatform `opaque` to `level`, as a device
+ * outside the platform (pc-testdev) drives it: to the 8259A pair and the IOAPIC, or to
+ * KVM_IRQ_LINE with the kernel irqchip. Other lines are ignored. */
+void platform_set_isa_irq(void *opaque, int line, int level);
 /* Opens or closes the A20 gate (port 0x92, the 8042's output port). */
 void platform_set_a20(VmPlatform *p, bool on);
 

@@ -168,6 +168,8 @@ int vm_add_pc_testdev(SimpleVM *svm)
         return hv_fail(EEXIST, "pc-testdev is already there");
     if (!(svm->testdev = pc_testdev_create()))
         return -ENOMEM;
+    svm->testdev->set_irq = platform_set_isa_irq;   /* QEMU wires its lines to the ISA bus */
+    svm->testdev->irq_opaque = svm->platform;
     const IoPortHandler io[] = {
         {.base = PC_TESTDEV_IOPORT, .length = 5, .read = pc_testdev_io_read,
          .write = pc_testdev_io_write, .opaque = svm->testdev, .name = "pc-testdev"},

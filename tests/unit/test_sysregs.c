@@ -213,6 +213,31 @@ static void test_cpuid_features_sim(void **state)
     vm_destroy(svm);
 }
 
+/* sim: CPUID.0 names Intel (a model of a VT-x processor; software picks vendor paths by
+ * it), CPUID.40000000H names the hypervisor. */
+static void test_cpuid_vendor_sim(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x66, 0x31, 0xC0,                     /* xor eax, eax */
+        0x0F, 0xA2,                           /* cpuid */
+        0x66, 0x89, 0xDE,                     /* mov esi, ebx */
+        0x66, 0x89, 0xD7,                     /* mov edi, edx */
+        0x66, 0x89, 0xCD,                     /* mov ebp, ecx */
+        0x66, 0xB8, 0x00, 0x00, 0x00, 0x40,   /* mov eax, 0x40000000 */
+        0x0F, 0xA2,                           /* cpuid */
+        0xF4,
+    };
+    SimpleVM *svm = run_image(HV_BACKEND_SIM, code, sizeof code);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    const KvmRegs *r = &svm->vcpu->regs;
+    uint32_t v[3] = {(uint32_t)r->rsi, (uint32_t)r->rdi, (uint32_t)r->rbp};
+    assert_memory_equal(v, "GenuineIntel", 12);
+    uint32_t h[3] = {(uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx};
+    assert_memory_equal(h, "ScratchVMsim", 12);
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +249,7 @@ int main(void)
     const struct CMUnitTest sim_only[] = {
         cmocka_unit_test(test_vmcall_exit_sim),
         cmocka_unit_test(test_cpuid_features_sim),
+        cmocka_unit_test(test_cpuid_vendor_sim),
     };
     return RUN_ON_EVERY_BACKEND(tests) |
            cmocka_run_group_tests_name("sim-only", sim_only, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "hypervisor_sim.h"
+#include "vmm/platform.h"
 
 static uint64_t read_item(SimpleVM *svm, uint16_t key, int bytes)
 {
@@ -103,12 +104,47 @@ static void test_pc_testdev(void **state)
     vm_destroy(svm);
 }
 
+/* The VM wires pc-testdev's lines to its ISA bus, as QEMU does: a write of 1 to port
+ * 0x2000 + n raises ISA IRQ n at the 8259A pair (IRR, whatever IMR) and the IOAPIC pin
+ * (level seen in `info ioapic`'s IRR); 0 lowers it. Lines 16-23 name no ISA line. */
+static void test_pc_testdev_irq_to_pic(void **state)
+{
+    (void)state;
+    SimpleVM *svm = vm_create_backend(8, HV_BACKEND_SIM);
+    assert_non_null(svm);
+    assert_int_equal(vm_add_pc_testdev(svm), 0);
+    IoBus *bus = svm->io_bus;
+    PicChipState s;
+    io_bus_out(bus, PC_TESTDEV_IRQ_PORT + 3, 1, 1);
+    io_bus_out(bus, PC_TESTDEV_IRQ_PORT + 10, 1, 0x80);   /* any non-zero value: level 1 */
+    pic_chip_state(svm->platform->pic, 0, &s);
+    assert_int_equal(s.irr & 0x08, 0x08);                 /* IR3 */
+    pic_chip_state(svm->platform->pic, 1, &s);
+    assert_int_equal(s.irr, 0x04);                        /* IRQ10 is the slave's IR2 */
+    char buf[4096] = "";
+    FILE *m = fmemopen(buf, sizeof(buf), "w");
+    ioapic_print_info(svm->platform->ioapic, m);
+    fclose(m);
+    assert_non_null(strstr(buf, "IRR 00000408"));
+    io_bus_out(bus, PC_TESTDEV_IRQ_PORT + 10, 1, 0);
+    io_bus_out(bus, PC_TESTDEV_IRQ_PORT + 20, 1, 1);      /* no ISA line: ignored */
+    m = fmemopen(buf, sizeof(buf), "w");
+    ioapic_print_info(svm->platform->ioapic, m);
+    fclose(m);
+    assert_non_null(strstr(buf, "IRR 00000008"));
+    uint32_t v;
+    io_bus_in(bus, PC_TESTDEV_IRQ_PORT + 20, 1, &v);
+    assert_int_equal(v, 1);                               /* the device keeps its level */
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     hv_set_log_level(HV_LOG_ERROR);   /* the probe of an absent port warns */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fw_cfg),
         cmocka_unit_test(test_pc_testdev),
+        cmocka_unit_test(test_pc_testdev_irq_to_pic),
     };
     return cmocka_run_group_tests_name("testdevs", tests, NULL, NULL);
 }
