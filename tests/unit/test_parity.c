@@ -76,7 +76,7 @@ static const ParityGuest guests[] = {
     {.name = "boot", .load = LOAD_BOOT_SECTOR},
     {.name = "debugcon"},
     {.name = "echo", .serial_input = "hi there\n"},
-    {.name = "diffcpuid", .differs_on_purpose = "CPUID's vendor string differs on purpose "
+    {.name = "diffcpuid", .differs_on_purpose = "CPUID's hypervisor signature differs on purpose "
                                                "(scratchvm diff's test, tests/guests/run.sh)"},
     {.name = "exitcode", .rax = 42},
     {.name = "gdbtarget"},
