@@ -88,6 +88,7 @@ struct Lapic {
     uint64_t timer_start;         /* when the count was loaded (or the period began) */
     bool timer_running;
     bool global_enable;
+    bool nmi_pending;             /* an NMI IPI to self, not yet taken by the platform */
     DevClock clock;
     void (*notify)(void *opaque);
     void (*eoi)(void *opaque, int vector);
@@ -309,6 +310,11 @@ static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool 
         return false;
     case APIC_ICR_LO:
         a->icr_lo = v & ICR_WRITABLE;
+        if (((v >> LVT_DM_SHIFT) & 7) == LVT_DM_NMI && icr_targets_self(a)) {
+            /* Delivery mode NMI: the vector is ignored (SDM Vol. 3A, 11.6.1). */
+            a->nmi_pending = true;
+            return true;
+        }
         if (((v >> LVT_DM_SHIFT) & 7) == LVT_DM_FIXED && icr_targets_self(a)) {
             if ((v & LVT_VECTOR) < 16) {
                 a->esr_pending |= ESR_SEND_ILLEGAL_VECTOR;
@@ -384,7 +390,7 @@ int lapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
     bool timer_changed = false;
     pthread_mutex_lock(&a->lock);
     bool notify = write_reg(a, off, (uint32_t)value, &eoi_vector, &timer_changed);
-    notify = notify && pending_locked(a) >= 0;
+    notify = notify && (pending_locked(a) >= 0 || a->nmi_pending);
     unlock_notify(a, notify);
     if (eoi_vector >= 0 && a->eoi)
         a->eoi(a->opaque, eoi_vector);
@@ -421,6 +427,23 @@ bool lapic_accepts_pic(Lapic *a)
               (!(l & LVT_MASKED) && ((l & LVT_DM_MASK) >> LVT_DM_SHIFT) == LVT_DM_EXTINT);
     pthread_mutex_unlock(&a->lock);
     return ok;
+}
+
+bool lapic_take_nmi(Lapic *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool nmi = a->nmi_pending;
+    a->nmi_pending = false;
+    pthread_mutex_unlock(&a->lock);
+    return nmi;
+}
+
+bool lapic_nmi_pending(Lapic *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool nmi = a->nmi_pending;
+    pthread_mutex_unlock(&a->lock);
+    return nmi;
 }
 
 int lapic_pending_vector(Lapic *a)

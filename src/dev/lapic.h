@@ -1,6 +1,6 @@
 /*
  * The local APIC in xAPIC mode at 0xFEE00000 (src/dev/lapic.c), one per vCPU: ID,
- * version, TPR/APR/PPR, EOI, LDR/DFR, SVR, ISR/TMR/IRR, ESR, ICR (self-IPIs), the LVT with
+ * version, TPR/APR/PPR, EOI, LDR/DFR, SVR, ISR/TMR/IRR, ESR, ICR (self-IPIs, NMI too), the LVT with
  * its timer (one-shot, periodic; divide configuration), LINT0 as ExtINT from the 8259A and
  * LINT1 as NMI. Thread-safe.
  */
@@ -34,6 +34,10 @@ void lapic_set_global_enable(Lapic *a, bool enabled);
 void lapic_deliver(Lapic *a, int vector, bool level);
 /* Whether LINT0 passes the 8259A's INTR (ExtINT and unmasked, or the APIC disabled). */
 bool lapic_accepts_pic(Lapic *a);
+/* An NMI IPI this APIC sent itself (ICR delivery mode NMI): true once per IPI, clearing
+ * it; the caller raises the vCPU's NMI. lapic_nmi_pending only looks. */
+bool lapic_take_nmi(Lapic *a);
+bool lapic_nmi_pending(Lapic *a);
 /* The highest IRR vector above the processor priority, or -1. */
 int lapic_pending_vector(Lapic *a);
 /* Interrupt acknowledge: IRR -> ISR of that vector; returns it, or -1. */

@@ -308,7 +308,9 @@ void platform_request_nmi(VmPlatform *p)
 
 bool platform_interrupt_pending(VmPlatform *p)
 {
-    return p->held_vector >= 0 || __atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) || lapic_pending_vector(p->lapic) >= 0 || pic_pending(p);
+    return p->held_vector >= 0 || __atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&p->apic_nmi, __ATOMIC_ACQUIRE) || lapic_nmi_pending(p->lapic) ||
+           lapic_pending_vector(p->lapic) >= 0 || pic_pending(p);
 }
 
 /* The INTA cycle: the local APIC's highest deliverable vector, else the 8259A's. */
@@ -334,6 +336,10 @@ void platform_before_run(VmPlatform *p)
         p->vcpu_thread_known = true;
         service_timers(p);   /* the virtual clock's deadline belongs to this thread */
     }
+    if (lapic_take_nmi(p->lapic))   /* an NMI IPI to self: the NMI pin, not the RTC's gate */
+        __atomic_store_n(&p->apic_nmi, true, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&p->apic_nmi, __ATOMIC_ACQUIRE) && kvm_nmi(vcpu) == 0)
+        __atomic_store_n(&p->apic_nmi, false, __ATOMIC_RELEASE);
     if (__atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) && !rtc_nmi_disabled(p->rtc) &&
         kvm_nmi(vcpu) == 0)
         __atomic_store_n(&p->nmi_pending, false, __ATOMIC_RELEASE);

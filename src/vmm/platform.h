@@ -45,6 +45,7 @@ typedef struct VmPlatform {
     bool halted;                  /* in HLT with IF=1, waiting for an interrupt */
     int held_vector;              /* acknowledged, not yet taken by KVM_INTERRUPT; -1 */
     bool nmi_pending;
+    bool apic_nmi;                /* an NMI IPI from the local APIC, not yet injected */
     uint64_t injected;            /* interrupts injected */
     pthread_t vcpu_thread;
     bool vcpu_thread_known;
