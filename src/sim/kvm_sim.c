@@ -31,6 +31,7 @@
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE  0x1A0
+#define MSR_IA32_TSC_AUX      0xC0000103
 #define MSR_IA32_PAT          0x277
 #define MSR_IA32_EFER         0xC0000080
 #define APIC_BASE_DEFAULT     0xFEE00900ull   /* BSP, enabled, at 0xFEE00000 */
@@ -454,10 +455,11 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
                      CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | CPUID_1_EDX_CMOV | \
                      CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
+#define CPUID_80000001_EDX_RDTSCP (1u << 27)   /* RDTSCP and IA32_TSC_AUX */
+#define CPUID_7_ECX_UMIP (1u << 2)         /* CR4.UMIP */
 
 static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    (void)sub;
     /* The vendor is Intel's: this is a model of a VT-x processor, and software picks its
      * vendor-specific paths by this string (kvm-unit-tests' pmu_init takes AMD's K7
      * performance MSRs for any other vendor, as Linux does). The hypervisor leaf names
@@ -468,7 +470,7 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
     memset(r, 0, 4 * sizeof(r[0]));
     switch (leaf) {
     case 0:
-        r[0] = 1;
+        r[0] = 7;   /* leaves 2-6 say nothing (all zeros); 7 has the structured flags */
         memcpy(&r[1], vendor, 4);
         memcpy(&r[3], vendor + 4, 4);
         memcpy(&r[2], vendor + 8, 4);
@@ -480,6 +482,10 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
         r[2] = 1u << 31;                            /* ECX[31]: running under a hypervisor */
         r[3] = CPUID_1_EDX;
         break;
+    case 7:
+        if (sub == 0)
+            r[2] = CPUID_7_ECX_UMIP;   /* EAX = 0: subleaf 0 is the only one */
+        break;
     case 0x40000000:
         r[0] = 0x40000000;
         memcpy(&r[1], hypervisor, 4);
@@ -490,7 +496,7 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
         r[0] = 0x80000004;
         break;
     case 0x80000001:
-        r[3] = CPUID_80000001_EDX_NX;
+        r[3] = CPUID_80000001_EDX_NX | CPUID_80000001_EDX_RDTSCP;
         break;
     case 0x80000002: case 0x80000003: case 0x80000004:
         memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
@@ -561,6 +567,10 @@ static void emulate_msr(SimVcpu *sc, bool write)
         reg = &sc->apic_base;
         break;
     case MSR_IA32_MISC_ENABLE: ro = 1; break;   /* fast strings */
+    case MSR_IA32_TSC_AUX:
+        if (write && (value >> 32)) goto gp;   /* bits 63:32 are reserved (SDM Vol. 4) */
+        reg = &cpu->tsc_aux;
+        break;
     default:
         goto gp;
     }

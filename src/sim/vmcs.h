@@ -283,10 +283,10 @@ enum {
  * it. The guest's view of CR4 is what the interpreter runs on, and a guest that never
  * executes VMX code has VMXE = 0 (the reset state), so the sim reports FIXED0 = 0 and
  * keeps VMXE in the CR4 guest/host mask instead (see vmcs_init_controls). FIXED1: bits
- * 10:0 (VME ... OSXMMEXCPT) and VMXE; the later features (UMIP, LA57, SMXE, FSGSBASE,
+ * 10:0 (VME ... OSXMMEXCPT), UMIP (11) and VMXE; the later features (LA57, SMXE, FSGSBASE,
  * PCIDE, OSXSAVE, SMEP, SMAP, PKE, ...) are not modelled by the interpreter. */
 #define VMX_SIM_CR4_FIXED0                 0x0000000000000000ull
-#define VMX_SIM_CR4_FIXED1                 0x00000000000027FFull
+#define VMX_SIM_CR4_FIXED1                 0x0000000000002FFFull
 /* MAXPHYADDR: the sim's CPUID has no leaf 80000008H, and then it is 36 (Vol. 3A 4.1.4). */
 #define VMX_SIM_MAXPHYADDR                 36
 /* IA32_VMX_MISC bits 8:6 (A.6): the sim supports the HLT activity state only. */

@@ -191,8 +191,9 @@ static void test_vmcall_exit_sim(void **state)
     kvm_close(kvm);
 }
 
-/* sim: CPUID.1:EDX and CPUID.80000001H:EDX are exactly what the interpreter implements
- * (PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36; NX), nothing else (no FPU, VME, APIC). */
+/* sim: CPUID.1:EDX, CPUID.80000001H:EDX and CPUID.7.0:ECX are exactly what the interpreter
+ * implements (PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36; NX RDTSCP; UMIP), nothing else
+ * (no FPU, VME, APIC). */
 static void test_cpuid_features_sim(void **state)
 {
     (void)state;
@@ -202,6 +203,10 @@ static void test_cpuid_features_sim(void **state)
         0x66, 0x89, 0xD6,                     /* mov esi, edx */
         0x66, 0xB8, 0x01, 0x00, 0x00, 0x80,   /* mov eax, 0x80000001 */
         0x0F, 0xA2,                           /* cpuid */
+        0x66, 0x89, 0xD7,                     /* mov edi, edx */
+        0x66, 0xB8, 0x07, 0x00, 0x00, 0x00,   /* mov eax, 7 */
+        0x66, 0x31, 0xC9,                     /* xor ecx, ecx */
+        0x0F, 0xA2,                           /* cpuid */
         0xF4,
     };
     SimpleVM *svm = run_image(HV_BACKEND_SIM, code, sizeof code);
@@ -209,7 +214,54 @@ static void test_cpuid_features_sim(void **state)
     uint32_t want = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) |
                     (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17);
     assert_int_equal(svm->vcpu->regs.rsi & 0xFFFFFFFF, want);
-    assert_int_equal(svm->vcpu->regs.rdx & 0xFFFFFFFF, 1u << 20);
+    assert_int_equal(svm->vcpu->regs.rdi & 0xFFFFFFFF, (1u << 20) | (1u << 27));
+    assert_int_equal(svm->vcpu->regs.rcx & 0xFFFFFFFF, 1u << 2);
+    assert_int_equal(svm->vcpu->regs.rbx & 0xFFFFFFFF, 0);
+    vm_destroy(svm);
+}
+
+/* sim: RDTSCP returns IA32_TSC_AUX in ECX; bits 63:32 of TSC_AUX are reserved (#GP). */
+static void test_rdtscp_tsc_aux_sim(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x66, 0xB9, 0x03, 0x01, 0x00, 0xC0,   /* mov ecx, IA32_TSC_AUX */
+        0x66, 0xB8, 0x78, 0x56, 0x34, 0x12,   /* mov eax, 0x12345678 */
+        0x66, 0x31, 0xD2,                     /* xor edx, edx */
+        0x0F, 0x30,                           /* wrmsr */
+        0x66, 0x31, 0xC9,                     /* xor ecx, ecx */
+        0x0F, 0x01, 0xF9,                     /* rdtscp */
+        0xF4,
+    };
+    SimpleVM *svm = run_image(HV_BACKEND_SIM, code, sizeof code);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    assert_int_equal(svm->vcpu->regs.rcx & 0xFFFFFFFF, 0x12345678);
+    vm_destroy(svm);
+
+    static const uint8_t bad[] = {
+        0x66, 0xB9, 0x03, 0x01, 0x00, 0xC0,   /* mov ecx, IA32_TSC_AUX */
+        0x66, 0xBA, 0x01, 0x00, 0x00, 0x00,   /* mov edx, 1: a reserved bit */
+        0x0F, 0x30,                           /* wrmsr */
+        0xB0, 0x01, 0xE6, 0xF4,
+    };
+    svm = run_image(HV_BACKEND_SIM, bad, sizeof bad);
+    expect_gp_in_guest(svm);
+    vm_destroy(svm);
+}
+
+/* sim: CR4.UMIP (bit 11) can be set; at CPL 0 SGDT still works under it. */
+static void test_cr4_umip_cpl0_sim(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x66, 0xB8, 0x00, 0x08, 0x00, 0x00,   /* mov eax, CR4.UMIP */
+        0x0F, 0x22, 0xE0,                     /* mov cr4, eax */
+        0x0F, 0x01, 0x06, 0x00, 0x30,         /* sgdt [0x3000] */
+        0xF4,
+    };
+    SimpleVM *svm = run_image(HV_BACKEND_SIM, code, sizeof code);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    assert_int_equal(svm->vcpu->sregs.cr4 & 0x800, 0x800);
     vm_destroy(svm);
 }
 
@@ -248,6 +300,8 @@ int main(void)
     };
     const struct CMUnitTest sim_only[] = {
         cmocka_unit_test(test_vmcall_exit_sim),
+        cmocka_unit_test(test_rdtscp_tsc_aux_sim),
+        cmocka_unit_test(test_cr4_umip_cpl0_sim),
         cmocka_unit_test(test_cpuid_features_sim),
         cmocka_unit_test(test_cpuid_vendor_sim),
     };

@@ -421,6 +421,8 @@ static inline bool x86_pm(const X86Cpu *cpu)
 }
 /* x86_cpl (above, with paging): CPL is SS.DPL as the VMCS defines it. */
 static inline unsigned x86_iopl(const X86Cpu *cpu) { return (cpu->flags >> 12) & 3; }
+/* CR4.UMIP's #GP(0) above CPL 0, for the instructions that store system state. */
+void x86_check_umip(X86Cpu *cpu);
 /* Privileged instructions: #GP(0) unless CPL 0 (SDM Vol. 3A, 5.9). */
 static inline void x86_require_cpl0(X86Cpu *cpu)
 {

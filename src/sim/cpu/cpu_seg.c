@@ -909,6 +909,7 @@ void op_grp6(X86Cpu *cpu, const X86Insn *in)
     if (!x86_pm(cpu) || in->reg > 5) x86_fault(cpu, X86_EXC_UD, false, 0);
     switch (in->reg) {
     case 0: case 1: {
+        x86_check_umip(cpu);
         uint16_t v = in->reg == 0 ? cpu->ldtr.selector : cpu->tr.selector;
         if (in->mod == 3) reg_write(cpu, in->rm, in->osz, v);
         else rm_write(cpu, in, 2, v);

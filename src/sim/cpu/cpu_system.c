@@ -167,6 +167,19 @@ void op_rdtsc(X86Cpu *cpu, const X86Insn *in)
     reg_write(cpu, X86_RDX, 4, (uint32_t)(t >> 32));
 }
 
+/* RDTSCP (0F 01 F9): RDTSC's value and rules, plus IA32_TSC_AUX[31:0] in ECX (SDM Vol. 2B). */
+static void op_rdtscp(X86Cpu *cpu, const X86Insn *in)
+{
+    op_rdtsc(cpu, in);
+    reg_write(cpu, X86_RCX, 4, (uint32_t)cpu->tsc_aux);
+}
+
+/* CR4.UMIP: SGDT, SIDT, SLDT, SMSW and STR above CPL 0 are #GP(0) (SDM Vol. 3A, 2.5). */
+void x86_check_umip(X86Cpu *cpu)
+{
+    if ((cpu->cr4 & X86_CR4_UMIP_BIT) && x86_cpl(cpu) != 0) x86_fault(cpu, X86_EXC_GP, true, 0);
+}
+
 /* 0F 01: /0 SGDT, /1 SIDT, /2 LGDT, /3 LIDT, /4 SMSW, /6 LMSW, /7 INVLPG; /5 is #UD. The
  * register forms (mod 3) are other instructions (VMCALL, MONITOR, XGETBV, ...). */
 void op_grp7(X86Cpu *cpu, const X86Insn *in)
@@ -176,6 +189,11 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
          * 26.1.2); the kernel completes it (kvm_sim.c: KVM_EXIT_HYPERCALL). */
         sys_exit(cpu, in, X86_EXIT_VMCALL);
     }
+    if (in->mod == 3 && in->reg == 7 && in->rm == 1) {
+        op_rdtscp(cpu, in);
+        return;
+    }
+    if ((in->mod != 3 && in->reg <= 1) || in->reg == 4) x86_check_umip(cpu);
     if (in->mod == 3 && in->reg != 4 && in->reg != 6)
         x86_unimplemented(cpu, "0F 01 register form (VMX/SVM/MONITOR/XGETBV...)");
     switch (in->reg) {
