@@ -455,6 +455,30 @@ static void test_page_fault_user(void **state)
     expect_exception(cpu, x86_cpu_run(cpu, 0), 14, X86_PF_P | X86_PF_W | X86_PF_U);
 }
 
+/* ENTER (SDM Vol. 2A, ENTER): a write at the final ESP is checked before anything is
+ * written, so ENTER 1,0 with ESP just above a supervisor page is #PF(P|W|U) at CPL 3 at
+ * the final ESP, with ESP, EBP and the stack unchanged (test386 POST 0x1A). */
+static void test_enter_final_esp_fault(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    protected_flat(fx, 3);
+    put32(fx->ram, PT + 4 * 0x62, 0x62000 | P | RW);            /* supervisor */
+    put32(fx->ram, PT + 4 * 0x63, 0x63000 | P | RW | US);       /* user */
+    static const uint8_t code[] = {
+        0xBC, 0x04, 0x30, 0x06, 0x00,         /* mov esp, 0x63004 */
+        0xBD, 0x78, 0x56, 0x34, 0x12,         /* mov ebp, 0x12345678 */
+        0xC8, 0x01, 0x00, 0x00,               /* enter 1, 0 */
+    };
+    put32(fx->ram, 0x63000, 0xAAAAAAAA);
+    load(fx, CODE, code, sizeof code);
+    assert_int_equal(expect_exception(cpu, x86_cpu_run(cpu, 0), 14,
+                                      X86_PF_P | X86_PF_W | X86_PF_U), CODE + 10);
+    assert_int_equal(cpu->cr2, 0x62FFF);
+    assert_int_equal(get32(fx->ram, 0x63000), 0xAAAAAAAA);   /* EBP was not pushed */
+    assert_int_equal(get32(fx->ram, STACK0 - 8), 0x63004);   /* the user ESP, unchanged */
+}
+
 /* CR0.WP (SDM 4.6): at CPL 0 a write to a read-only page succeeds with WP = 0 and is
  * #PF(P|W) with WP = 1. */
 static void test_write_protect(void **state)
@@ -846,6 +870,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_write_sets_dirty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_not_present, setup, teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_reserved_bit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enter_final_esp_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_protect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_fault, setup, teardown),

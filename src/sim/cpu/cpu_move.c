@@ -314,7 +314,10 @@ void op_bswap(X86Cpu *cpu, const X86Insn *in)
     reg_write(cpu, in->reg, 4, __builtin_bswap32((uint32_t)cpu->gpr[in->reg]));
 }
 
-/* ENTER imm16, imm8 (SDM Vol. 2A, ENTER): nesting level mod 32. */
+/* ENTER imm16, imm8 (SDM Vol. 2A, ENTER): nesting level mod 32. Before anything is
+ * written, a write at the final stack pointer is checked: ENTER faults (#SS, #PF) when
+ * such a write would, even though nothing is stored there (Vol. 2A, ENTER, "Protected
+ * Mode Exceptions"; test386 POST 0x1A). */
 void op_enter(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = in->osz;
@@ -322,6 +325,9 @@ void op_enter(X86Cpu *cpu, const X86Insn *in)
     uint32_t m = sp_mask(cpu);
     uint32_t sp = sp_get(cpu);
     uint32_t bp = stack32(cpu) ? (uint32_t)cpu->gpr[X86_RBP] : (uint16_t)cpu->gpr[X86_RBP];
+    uint32_t final_sp = (sp - size * (level + 1) - (in->imm & 0xFFFF)) & m;
+    x86_ram_ptr(cpu, x86_linear(cpu, X86_SS, final_sp, 1, X86_ACCESS_WRITE), 1,
+                X86_ACCESS_WRITE);
     sp = (sp - size) & m;
     mem_write(cpu, X86_SS, sp, size, reg_read(cpu, X86_RBP, size));
     /* FrameTemp is ESP with a 32-bit operand size, SP with a 16-bit one: with a 16-bit
