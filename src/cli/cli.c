@@ -246,14 +246,6 @@ static int load_kernel(SimpleVM *svm, const CliOptions *opt, const uint8_t *imag
         mods[n].cmdline = strings[n];
         n++;
     }
-    /* QEMU's firmware has run when a -kernel image starts: the IVT, the BDA, the 8259As
-     * and the 8254 are as a BIOS leaves them (kvm-unit-tests' realmode waits in HLT for
-     * the BIOS's timer tick). */
-    if (vm_bios_install(svm) < 0 || vm_bios_post(svm) < 0) {
-        error("BIOS: %s", hv_last_error());
-        status = EXIT_VM_SETUP;
-        goto out;
-    }
     VmKernelSpec k = {.image = image, .size = size, .cmdline = opt->append, .modules = mods,
                       .num_modules = n};
     int r = vm_load_kernel(svm, &k);

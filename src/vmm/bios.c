@@ -881,30 +881,11 @@ static BiosResult int19(Bios *b, Frame *f)
 
 /* ---- POST ---- */
 
-/* The interrupt hardware as a PC BIOS leaves it (IBM PC AT layout, as SeaBIOS does): the
- * 8259As initialised edge-triggered with the master at vector 08h and the slave at 70h
- * (cascade on IRQ 2), IRQ 0 (timer), 1 (keyboard) and 2 unmasked; the 8254's channel 0 in
- * mode 3 with count 0 (65536: 18.2 Hz), the tick int 08h counts. */
-static void post_interrupt_hardware(IoBus *bus)
-{
-    static const uint8_t pic_init[][3] = {
-        {PIC1_CMD, 0, 0x11}, {PIC1_CMD, 1, 0x08}, {PIC1_CMD, 1, 0x04}, {PIC1_CMD, 1, 0x01},
-        {PIC2_CMD, 0, 0x11}, {PIC2_CMD, 1, 0x70}, {PIC2_CMD, 1, 0x02}, {PIC2_CMD, 1, 0x01},
-        {PIC1_CMD, 1, 0xF8}, {PIC2_CMD, 1, 0xFF},
-    };
-    for (size_t i = 0; i < sizeof(pic_init) / sizeof(pic_init[0]); i++)
-        io_bus_out(bus, (uint16_t)(pic_init[i][0] + pic_init[i][1]), 1, pic_init[i][2]);
-    io_bus_out(bus, 0x43, 1, 0x36);   /* channel 0, lobyte/hibyte, mode 3, binary */
-    io_bus_out(bus, 0x40, 1, 0);
-    io_bus_out(bus, 0x40, 1, 0);
-}
-
 int vm_bios_post(SimpleVM *svm)
 {
     Bios *b = svm ? svm->bios : NULL;
     if (!b)
         return hv_fail(EINVAL, "vm_bios_post: no BIOS installed");
-    post_interrupt_hardware(svm->io_bus);
     uint8_t *ivt = vm_guest_ram(svm, 0, 0x500);
     if (!ivt)
         return hv_fail(EFBIG, "the BIOS needs RAM at 0-0x4FF");
