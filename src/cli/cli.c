@@ -248,7 +248,15 @@ static int load_kernel(SimpleVM *svm, const CliOptions *opt, const uint8_t *imag
     }
     VmKernelSpec k = {.image = image, .size = size, .cmdline = opt->append, .modules = mods,
                       .num_modules = n};
-    int r = vm_load_kernel(svm, &k);
+    /* QEMU's firmware runs before its -kernel loader; kvm-unit-tests' realmode relies on
+     * the 8259A, the PIT and the IVT it leaves. */
+    int r = vm_bios_kernel_handoff(svm);
+    if (r < 0) {
+        error("%s: the firmware's hand-off: %s", opt->kernel, hv_last_error());
+        status = EXIT_VM_SETUP;
+        goto out;
+    }
+    r = vm_load_kernel(svm, &k);
     if (r < 0) {
         error("%s: %s", opt->kernel, hv_last_error());
         status = r == -EINVAL || r == -E2BIG ? EXIT_USAGE : EXIT_IMAGE_INVALID;

@@ -1035,6 +1035,30 @@ static int bios_call(uint16_t port, uint8_t size, uint32_t value, void *opaque)
 
 /* ---- setup ---- */
 
+/* The firmware's hand-off to a -kernel boot, as QEMU's (SeaBIOS runs before its -kernel
+ * loader): POST's IVT and BDA, the 8259A pair initialised as a PC BIOS does (ICW1 edge
+ * and ICW4, vectors 08h and 70h, cascade on IR2, 8086 mode; only IRQ0 and the cascade
+ * unmasked) and the 8254's channel 0 ticking at 18.2 Hz (mode 2, count 65536) for the
+ * BIOS's int 08h. Programmed through the VM's own ports, so with the kernel irqchip (whose
+ * PIC and PIT are KVM's) only the IVT and BDA are set. */
+int vm_bios_kernel_handoff(SimpleVM *svm)
+{
+    int r = vm_bios_install(svm);
+    if (r < 0 || (r = vm_bios_post(svm)) < 0)
+        return r;
+    static const struct { uint16_t port; uint8_t value; } init[] = {
+        {0x20, 0x11}, {0xA0, 0x11},   /* ICW1: edge, cascade, ICW4 follows */
+        {0x21, 0x08}, {0xA1, 0x70},   /* ICW2: vector bases */
+        {0x21, 0x04}, {0xA1, 0x02},   /* ICW3: the slave on IR2 */
+        {0x21, 0x01}, {0xA1, 0x01},   /* ICW4: 8086 mode */
+        {0x21, 0xFA}, {0xA1, 0xFF},   /* OCW1: IRQ0 and the cascade open */
+        {0x43, 0x34}, {0x40, 0x00}, {0x40, 0x00},   /* 8254 ch. 0: lo/hi, mode 2, 65536 */
+    };
+    for (size_t i = 0; i < sizeof(init) / sizeof(init[0]); i++)
+        io_bus_out(svm->io_bus, init[i].port, 1, init[i].value);
+    return 0;
+}
+
 int vm_bios_install(SimpleVM *svm)
 {
     if (!svm)

@@ -32,6 +32,10 @@ int vm_bios_set_boot_order(SimpleVM *svm, const char *order);
 /* What POST does (IVT, BDA, the screen in mode 3), done from C: for a boot sector loaded
  * straight to 0x7C00. */
 int vm_bios_post(SimpleVM *svm);
+/* What the firmware leaves before a -kernel boot (QEMU: SeaBIOS): the BIOS installed and
+ * POST's IVT and BDA, the 8259A pair at vectors 08h/70h with IRQ0 open, the 8254 ticking
+ * at 18.2 Hz. The loader then sets the kernel's entry state. */
+int vm_bios_kernel_handoff(SimpleVM *svm);
 /* `--trace bios`: one line per call to `out` (NULL: none). */
 void vm_bios_set_trace(SimpleVM *svm, FILE *out);
 /* Calls made and calls answered "unsupported" (CF=1, AH=86h). */

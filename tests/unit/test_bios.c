@@ -19,6 +19,7 @@
 #include "hypervisor_sim.h"
 #include "vmm/bios.h"
 #include "vmm/block.h"
+#include "vmm/platform.h"
 
 #define FRAME 0x6000
 enum { F_ES = 4, F_DS = 6, F_EDI = 8, F_ESI = 12, F_EBX = 24, F_EDX = 28, F_ECX = 32,
@@ -269,6 +270,33 @@ static void test_random_frames(void **state)
     vm_destroy(svm);
 }
 
+/* The firmware's hand-off before -kernel (as SeaBIOS leaves QEMU's machine): IVT entry 8
+ * in the BIOS, the 8259A pair initialised at 08h/70h with IRQ0 and the cascade open, and
+ * the PIT's channel 0 running: IRQ0 arrives as vector 8. */
+static void test_kernel_handoff(void **state)
+{
+    (void)state;
+    SimpleVM *svm = vm_create_backend(16, HV_BACKEND_SIM);
+    assert_non_null(svm);
+    assert_int_equal(vm_bios_kernel_handoff(svm), 0);
+    const uint8_t *ivt = vm_guest_ram(svm, 8 * 4, 4);
+    assert_int_equal(ivt[2] | ivt[3] << 8, 0xF000);
+    PicChipState m, sl;
+    pic_chip_state(svm->platform->pic, 0, &m);
+    pic_chip_state(svm->platform->pic, 1, &sl);
+    assert_int_equal(m.init_step, 0);
+    assert_int_equal(sl.init_step, 0);
+    assert_int_equal(m.irq_base, 0x08);
+    assert_int_equal(sl.irq_base, 0x70);
+    assert_int_equal(m.imr, 0xFA);
+    assert_int_equal(sl.imr, 0xFF);
+    /* 65536 PIT clocks at 1193182 Hz later, IRQ0 is pending: vector 8. */
+    pit_advance(svm->platform->pit, dev_clock_now(&svm->platform->clock) + 60000000ull);
+    assert_true(pic_interrupt_pending(svm->platform->pic));
+    assert_int_equal(pic_acknowledge(svm->platform->pic), 0x08);
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     hv_set_log_level(HV_LOG_ERROR);
@@ -278,5 +306,7 @@ int main(void)
         cmocka_unit_test(test_video_and_misc),
         cmocka_unit_test(test_random_frames),
     };
-    return cmocka_run_group_tests_name("bios", tests, setup, teardown);
+    const struct CMUnitTest handoff[] = {cmocka_unit_test(test_kernel_handoff)};
+    return cmocka_run_group_tests_name("bios", tests, setup, teardown) |
+           cmocka_run_group_tests_name("bios-handoff", handoff, NULL, NULL);
 }
