@@ -406,6 +406,45 @@ static void test_unimplemented(void **state)
     assert_true(strlen(cpu->exit.unimpl.reason) > 0);
 }
 
+/* The x87 control/status subset: power-on CW 0040H; FNINIT gives CW 037FH, SW 0 (what
+ * FPU probes and kvm-unit-tests' realmode check); FLDCW keeps bit 6 set and the reserved
+ * bits clear; FNSTSW AX; FNCLEX; CR0.EM makes them #NM. */
+static void test_x87_control_words(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = {
+        0xD9, 0x3E, 0x00, 0x30,   /* fnstcw [0x3000]: power-on value */
+        0xDB, 0xE3,               /* fninit */
+        0xDD, 0x3E, 0x02, 0x30,   /* fnstsw [0x3002] */
+        0xD9, 0x3E, 0x04, 0x30,   /* fnstcw [0x3004] */
+        0xD9, 0x2E, 0x10, 0x30,   /* fldcw [0x3010] (0xFFFF) */
+        0xD9, 0x3E, 0x06, 0x30,   /* fnstcw [0x3006] */
+        0xB8, 0x34, 0x12,         /* mov ax, 0x1234 */
+        0xDB, 0xE2,               /* fnclex */
+        0xDF, 0xE0,               /* fnstsw ax */
+        0xF4,
+    };
+    load(fx, CODE, code, sizeof code);
+    fx->ram[0x3010] = fx->ram[0x3011] = 0xFF;
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(fx->ram[0x3000] | fx->ram[0x3001] << 8, 0x0040);
+    assert_int_equal(fx->ram[0x3002] | fx->ram[0x3003] << 8, 0x0000);
+    assert_int_equal(fx->ram[0x3004] | fx->ram[0x3005] << 8, 0x037F);
+    assert_int_equal(fx->ram[0x3006] | fx->ram[0x3007] << 8, 0x1F7F);
+    assert_int_equal(cpu->gpr[X86_RAX] & 0xFFFF, 0);
+
+    static const uint8_t nm[] = { 0xDB, 0xE3 };   /* fninit with CR0.EM: #NM */
+    load(fx, CODE, nm, sizeof nm);
+    cpu->rip = CODE;
+    cpu->cr0 |= X86_CR0_EM;
+    fx->ram[7 * 4] = 0x00; fx->ram[7 * 4 + 1] = 0x20;   /* IVT[7] -> 0000:2000 */
+    fx->ram[7 * 4 + 2] = fx->ram[7 * 4 + 3] = 0;
+    fx->ram[0x2000] = 0xF4;
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->rip, 0x2001);
+}
+
 /* Setting CR0.PE keeps running: the descriptor caches loaded in real mode stay valid
  * (CPL 0), so the next instructions run in 16-bit protected mode (SDM Vol. 3A, 10.9.1). */
 static void test_protected_mode_entry(void **state)
@@ -600,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_triple_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idt_limit_gp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unimplemented, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_x87_control_words, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protected_mode_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sib_addressing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_fault_32bit, setup, teardown),

@@ -780,6 +780,9 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->dr[7] = 0x400;
     cpu->efer = 0;
     cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
+    cpu->fpu_cw = 0x0040;   /* x87 power-on state (SDM Vol. 3A, Table 10-1) */
+    cpu->fpu_sw = 0;
+    cpu->fpu_tw = 0x5555;
     cpu->implicit_supervisor = false;
     cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;

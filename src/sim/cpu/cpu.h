@@ -240,6 +240,7 @@ struct X86Cpu {
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;   /* IA32_SYSENTER_* MSRs */
     uint64_t tsc;                 /* RDTSC value base; counts instructions */
     uint64_t tsc_aux;             /* IA32_TSC_AUX, which RDTSCP returns in ECX */
+    uint16_t fpu_cw, fpu_sw, fpu_tw;   /* x87 control, status and tag words (cpu_control.c) */
     /* Interrupt shadow (SDM Vol. 3C, 25.4.2 interruptibility state): bit 0 blocking by STI,
      * bit 1 blocking by MOV SS / POP SS. Lasts until the end of the next instruction. */
     uint32_t interrupt_shadow;
