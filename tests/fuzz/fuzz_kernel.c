@@ -8,7 +8,7 @@
  * follow, each a 16-bit length and its bytes), then the kernel image (the rest).
  * A fresh sim VM per input; the loader's result (0 or a negative errno) is not checked,
  * only that it neither crashes nor touches memory it should not. When it loads, a few
- * hundred instructions run from the entry state it set, so a loader that leaves the vCPU
+ * hundred instructions are stepped from the entry state it set, so a loader that leaves the vCPU
  * in a state the VM entry checks or the CPU model trip over is a finding too.
  */
 #include <stdbool.h>
@@ -76,12 +76,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "fuzz_kernel: %s, load: %d %s\n",
                     vm_kernel_format_name(vm_kernel_detect(image, in.left)), r,
                     r < 0 ? hv_last_error() : "");
-        if (r == 0 && kvm_vcpu_set_instruction_limit(svm->vcpu, FUZZ_KERNEL_RUN_INSNS) == 0) {
-            r = vm_run(svm);
-            if (verbose)
-                fprintf(stderr, "fuzz_kernel: run: %d, %llu instructions\n", r,
-                        (unsigned long long)kvm_vcpu_instructions_retired(svm->vcpu));
+        /* Stepped, not vm_run: a guest that halts with interrupts on would wait for an
+         * interrupt for ever (as it should: only a stop from outside ends it). */
+        for (int i = 0; r == 0 && i < FUZZ_KERNEL_RUN_INSNS; i++) {
+            r = vm_step(svm);
+            if (svm->stop_reason != VM_STOP_STEPPED)
+                break;
         }
+        if (verbose && svm->vcpu && kvm_vcpu_instructions_retired(svm->vcpu))
+            fprintf(stderr, "fuzz_kernel: ran: %d, %llu instructions\n", r,
+                    (unsigned long long)kvm_vcpu_instructions_retired(svm->vcpu));
         vm_destroy(svm);
     }
     free(image);
