@@ -237,7 +237,30 @@ t_hostile_limits() {
     end
 }
 
+# Issue 12, item 3: the seccomp sandbox is on by default. A forbidden call (the test-only
+# probe makes an execve once the filter is in) ends the VMM with status 22 and one line
+# naming the call; --sandbox off lets the same run go on (the execve just fails).
+t_hostile_sandbox() {
+    begin sandbox-stops-execve
+    SCRATCHVM_SANDBOX_PROBE=execve vm run -S --monitor stdio --serial none "$G/hello.bin"
+    expect_status 22
+    [ "$(wc -l <"$TMP/err")" = 1 ] || differ "$(wc -l <"$TMP/err") lines on stderr, expected 1"
+    grep -qxF 'scratchvm: sandbox: forbidden system call execve (59): the VMM is stopped (--sandbox off runs without the filter)' "$TMP/err" ||
+        differ "no sandbox line: $(show "$TMP/err")"
+    end
+    begin sandbox-off-allows-execve
+    SCRATCHVM_SANDBOX_PROBE=execve vm run --sandbox off "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    expect_err_has 'sandbox probe: execve returned -1 (No such file or directory)'
+    end
+    begin sandbox-log-goes-on
+    SCRATCHVM_SANDBOX_PROBE=execve vm run --sandbox log "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    end
+}
+
 t_hostile() {
+    t_hostile_sandbox
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit

@@ -1256,6 +1256,7 @@ usage no-command 2
 usage unknown-command 2 frobnicate
 usage unknown-option 2 run --bogus "$G/hello.bin"
 usage missing-argument 2 run "$G/hello.bin" --load
+SAYS="--sandbox maybe: expected on, off or log" usage sandbox-bad-value 2 run --sandbox maybe "$G/hello.bin"
 usage missing-argument-short 2 run "$G/hello.bin" -m
 
 # The message names the argument at fault.
