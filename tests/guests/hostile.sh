@@ -259,8 +259,46 @@ t_hostile_sandbox() {
     end
 }
 
+# Issue 12, item 4: hostile monitor input through the socket: huge counts, addresses at
+# the top of the address space, binary bytes, garbage expressions. Each command gets one
+# bounded line (an error or a short dump), and the VMM still obeys quit.
+t_hostile_monitor_inputs() {
+    image hlt '\xf4'
+    begin monitor-socket-hostile-inputs
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local sock="$TMP/hostile-in.sock" pid n
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" -S --monitor "unix:$sock" "$TMP/hlt.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        printf '%b' 'x /100000000xg 0\nxp /100000000xb 0xfffffffffffffff0\n' \
+            'x /4xg 0xfffffffffffffffc\nx /2i 0xffffffff\nxp /3xw ((((\nx /0x 0\n' \
+            'x /-5x 0\n\001\002\377\376\000abc\nx /99999999999999999999999xg 0\n' \
+            'info registers garbage\nx /4xg $eax+*&\nquit\n' |
+            timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        n=$(wc -l <"$TMP/mon")
+        [ "$n" = 11 ] || differ "$n answer lines for 11 commands: $(show "$TMP/mon")"
+        [ "$(wc -c <"$TMP/mon")" -lt 1024 ] || differ "$(wc -c <"$TMP/mon") bytes of answers"
+        [ "$(grep -c '^x: count must be 1 to 65536$' "$TMP/mon")" = 3 ] || differ "x counts not refused"
+        grep -qx 'xp: count must be 1 to 65536' "$TMP/mon" || differ "xp count not refused"
+        [ "$(grep -c 'Cannot access memory' "$TMP/mon")" = 2 ] || differ "top of memory: $(show "$TMP/mon")"
+        [ "$(grep -c "^invalid address '" "$TMP/mon")" = 2 ] || differ "garbage accepted"
+        grep -qx "invalid char in format: '-'" "$TMP/mon" || differ "negative count accepted"
+        grep -q '^unknown command: ' "$TMP/mon" || differ "binary line not refused"
+        grep -qx 'info registers: takes no arguments' "$TMP/mon" || differ "info argument accepted"
+        wait_gone "$pid" 1000 || { differ "still running after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 0
+    end
+}
+
 t_hostile() {
     t_hostile_sandbox
+    t_hostile_monitor_inputs
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit
