@@ -296,8 +296,50 @@ t_hostile_monitor_inputs() {
     end
 }
 
+# Issue 12, item 2: guest shapes. Each ends with a defined status and bounded stderr.
+#  strio-wrap: rep insb and rep outsw of 65535 elements at port 0x1234 (no device) with
+#    DI/SI starting at 0xFFF0, so they wrap inside segment 0x1000 (its 64 KiB, not the
+#    code at 0): halts with 0.
+#  smc-across-page: a "mov al, imm8" whose opcode is the last byte of page 0 and whose
+#    immediate is the first of page 1 runs once, the immediate is rewritten (1 -> 5),
+#    and it runs again: AL must be the new 5 (status (5 << 1) | 1 = 11), not a stale one.
+#  exec-from-vga / exec-from-a0000: far jumps into the VGA text window (a device) and
+#    into the unbacked VGA graphics window: instruction fetch from non-RAM ends the VM
+#    with status 12 and a bounded diagnostic.
+t_hostile_guest_shapes() {
+    image strio-wrap '\xb8\x00\x10\x8e\xc0\x8e\xd8\xb9\xff\xff\xbf\xf0\xff\xba\x34\x12\xf3\x6c\xbe\xf0\xff\xb9\xff\xff\xf3\x6f\xf4'
+    begin strio-wrap-huge-count
+    vm run "$TMP/strio-wrap.bin"
+    expect_status 0; expect_out ''
+    expect_err_has 'unhandled IN from port 0x1234 (size 1)'
+    end
+    # call 0x0FFF; mov byte [0x1000], 5; call 0x0FFF; out 0xF4, al; hlt ... at 0x0FFF:
+    # mov al, 1 (0xB0 | 0x01 across the page boundary); ret
+    {
+        printf '\xe8\xfc\x0f\xc6\x06\x00\x10\x05\xe8\xf4\x0f\xe6\xf4\xf4'
+        head -c $((0x0FFF - 14)) /dev/zero
+        printf '\xb0\x01\xc3'
+    } >"$TMP/smc-page.bin"
+    begin smc-across-page
+    vm run "$TMP/smc-page.bin"
+    expect_status 11; expect_no_err
+    end
+    image exec-vga '\xea\x00\x00\x00\xb8'
+    image exec-a0000 '\xea\x00\x00\x00\xa0'
+    local g
+    for g in vga a0000; do
+        begin "exec-from-$g"
+        vm run "$TMP/exec-$g.bin"
+        expect_status 12
+        expect_err_has 'internal error'
+        [ "$(wc -l <"$TMP/err")" -le 20 ] || differ "$(wc -l <"$TMP/err") lines on stderr"
+        end
+    done
+}
+
 t_hostile() {
     t_hostile_sandbox
+    t_hostile_guest_shapes
     t_hostile_monitor_inputs
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
