@@ -126,7 +126,9 @@ static const int sandbox_sanitizer_allowed[] = {
 };
 #endif
 
-/* ioctl requests allowed: the hw backend's run-time calls, and the terminal's. */
+/* ioctl requests allowed: the hw backend's run-time calls, and the terminal's. (The
+ * argument comparisons are spelled out: libseccomp's SCMP_A1() macro leaves a field to
+ * the compiler, which clang's -Wmissing-field-initializers rejects.) */
 static const unsigned long sandbox_ioctls[] = {
     KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_INTERRUPT,
     KVM_NMI, KVM_SET_GUEST_DEBUG, KVM_IRQ_LINE, KVM_GET_IRQCHIP, KVM_GET_LAPIC,
@@ -192,7 +194,8 @@ int sandbox_install(bool log_only, char *why, size_t why_size)
     }
     for (size_t i = 0; r == 0 && i < sizeof(sandbox_ioctls) / sizeof(sandbox_ioctls[0]); i++) {
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                             SCMP_A1(SCMP_CMP_EQ, sandbox_ioctls[i]));
+                             (struct scmp_arg_cmp){.arg = 1, .op = SCMP_CMP_EQ,
+                                                   .datum_a = sandbox_ioctls[i], .datum_b = 0});
         what = "seccomp_rule_add(ioctl)";
     }
 #ifdef SANDBOX_SANITIZER
@@ -205,7 +208,8 @@ int sandbox_install(bool log_only, char *why, size_t why_size)
     /* Threads only: a clone without CLONE_THREAD would be a new process. */
     if (r == 0)
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+                             (struct scmp_arg_cmp){.arg = 0, .op = SCMP_CMP_MASKED_EQ,
+                                                   .datum_a = CLONE_THREAD, .datum_b = CLONE_THREAD});
 #endif
     /* clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes glibc
      * use clone instead. */
