@@ -337,8 +337,33 @@ t_hostile_guest_shapes() {
     done
 }
 
+# Issue 12, item 2: an interrupt storm (the PIT at divisor 1 on IRQ0, a handler that only
+# acknowledges it, the guest spinning with IF=1; the code is at 0x1000, the IVT at 0)
+# must not keep SIGTERM or the monitor's quit from ending the VMM at once.
+t_hostile_irq_storm() {
+    image irq-storm '\xfa\x31\xc0\x8e\xd8\xc7\x06\x20\x00\x34\x10\xc7\x06\x22\x00\x00\x00\xb0\x11\xe6\x20\xb0\x08\xe6\x21\xb0\x04\xe6\x21\xb0\x01\xe6\x21\xb0\xfe\xe6\x21\xb0\x34\xe6\x43\xb0\x01\xe6\x40\xb0\x00\xe6\x40\xfb\xeb\xfe\x50\xb0\x20\xe6\x20\x58\xcf'
+    sigterm_test irq-storm-sigterm 0.5 --load 0x1000 --entry 0x1000 "$TMP/irq-storm.bin"
+    begin irq-storm-monitor-quit
+    if [ "$SKIPPING" = 0 ] && [ -x "${MONITOR_CLIENT:-}" ]; then
+        local sock="$TMP/storm.sock" pid
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" --monitor "unix:$sock" --load 0x1000 --entry 0x1000 \
+            "$TMP/irq-storm.bin" </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        sleep 0.5
+        printf 'info irq\nquit\n' | timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        grep -qE '^ *0: [0-9]{3,}$' "$TMP/mon" || differ "no storm of IRQ0: $(show "$TMP/mon")"
+        wait_gone "$pid" 1000 || { differ "still running 1 s after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+        expect_status 0
+    fi
+    end
+}
+
 t_hostile() {
     t_hostile_sandbox
+    t_hostile_irq_storm
     t_hostile_guest_shapes
     t_hostile_monitor_inputs
     t_hostile_kernel_exit_loops
