@@ -19,7 +19,8 @@ endif
 ALL_CFLAGS := $(CFLAGS_COMMON) $(OPT) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 # The monitor's screendump writes PNG (libpng; zlib also reads the gzipped console font).
-LIBS := -lpng -lz
+# The VMM's sandbox is a seccomp filter (libseccomp, src/cli/sandbox.c).
+LIBS := -lpng -lz -lseccomp
 
 LIB_SRC  := $(sort $(wildcard src/hv/*.c src/kvm/*.c src/sim/*.c src/sim/cpu/*.c src/dev/*.c src/vmm/*.c))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))

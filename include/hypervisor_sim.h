@@ -1009,6 +1009,8 @@ int qemu_cmd_quit(QemuMonitor *mon);
 #define VM_VGA_HOLE_START 0xA0000
 #define VM_VGA_HOLE_END   0xC0000
 #define VM_MIN_RAM (64ull * 1024)               /* 64 KiB */
+/* Inaccessible host address space (PROT_NONE) on each side of guest RAM. */
+#define VM_RAM_GUARD (2ull * 1024 * 1024)
 #define VM_MAX_RAM (3ull * 1024 * 1024 * 1024)  /* 3 GiB: the top GiB is for firmware */
 #define VM_MAX_ROM (256ull * 1024)              /* 256 KiB */
 

@@ -22,6 +22,7 @@
 #include "cli/cli.h"
 #include "cli/console.h"
 #include "cli/options.h"
+#include "cli/sandbox.h"
 #include "vmm/bios.h"
 #include "vmm/block.h"
 
@@ -627,6 +628,20 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         free(c);
         return -1;
     }
+    /* Setup is over: from here on, only the system calls the loop, the devices, the
+     * monitor and the console make (sandbox.c). */
+    if (!opt->sandbox_off) {
+        char why[160];
+        if (sandbox_install(opt->sandbox_log, why, sizeof(why)) < 0) {
+            error("--sandbox: cannot install the seccomp filter: %s (--sandbox off runs "
+                  "without it)", why);
+            gdb_stub_stop(gdb);
+            vm_thread_quit(svm);
+            free(c);
+            return -1;
+        }
+    }
+    sandbox_run_probe();
     if (c->in_monitor)
         monitor_prompt(c);
     int stop_signal = 0;

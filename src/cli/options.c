@@ -446,6 +446,19 @@ static int opt_clock(CliOptions *opt, const char *arg, const CliOptionSpec *spec
     return 0;
 }
 
+static int opt_sandbox(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    opt->sandbox_off = opt->sandbox_log = false;
+    if (strcmp(arg, "off") == 0)
+        opt->sandbox_off = true;
+    else if (strcmp(arg, "log") == 0)
+        opt->sandbox_log = true;
+    else if (strcmp(arg, "on") != 0)
+        return bad_value(e, arg, "expected on, off or log");
+    return 0;
+}
+
 static int opt_irqchip(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
@@ -612,6 +625,11 @@ const CliOptionSpec cli_option_table[] = {
      "interrupt controllers and PIT in the VMM (default), or KVM\n"
      "only: in the kernel (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2), which\n"
      "also handles HLT: the guest ends through port 0xF4"},
+    {"--sandbox", "on|off|log", opt_sandbox, 0,
+     "after setup, a seccomp filter allows only the system calls the\n"
+     "run loop, devices, monitor and console need; any other ends the\n"
+     "VMM with status 22 (default on; off: for debugging, strace; log:\n"
+     "forbidden calls go on, logged by the kernel's audit in dmesg)"},
     {"-h, --help", NULL, opt_command, CMD_HELP, "show this help"},
     {"-V, --version", NULL, opt_command, CMD_VERSION, "show the version"},
     {NULL, NULL, NULL, 0, NULL},
@@ -849,6 +867,7 @@ void cli_print_usage(FILE *out)
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"
         "8 VM cannot be created (e.g. no accelerator); 10 guest triple fault; 12 invalid guest\n"
         "state or internal error; 14 --max-exits reached; 16 host error; 18 --max-insns\n"
-        "reached; 20 --timeout reached; 128+N on signal N.\n",
+        "reached; 20 --timeout reached; 22 the sandbox stopped a forbidden system call;\n"
+        "128+N on signal N.\n",
         out);
 }

@@ -21,6 +21,7 @@ enum {
     EXIT_HOST_ERROR = 16,      /* the VMM failed while running */
     EXIT_MAX_INSNS = 18,       /* --max-insns reached (sim) */
     EXIT_TIMEOUT = 20,         /* --timeout reached */
+    EXIT_SANDBOX = 22,         /* the sandbox stopped a forbidden system call */
 };
 
 typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD_DIFF } CliCommand;
@@ -100,6 +101,8 @@ typedef struct {
     bool magic_break;         /* --magic-break: XCHG BX,BX stops the VM (sim) */
     bool step;                /* diff --step: compare after every instruction */
     bool accel_set;           /* --accel was given */
+    bool sandbox_off;         /* --sandbox off: no seccomp filter (sandbox.h) */
+    bool sandbox_log;         /* --sandbox log: forbidden calls logged (audit), not stopped */
 } CliOptions;
 
 /* One option of run and demo: its spellings, its argument and what it sets. Every name

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kvm/backend.h"
@@ -41,9 +42,29 @@ int block_open_depth(const char *path, BlockFormat fmt, int flags, int depth, Bl
         return hv_fail(ELOOP, "%s: backing chain deeper than %d images (a loop?)", path,
                        BLOCK_MAX_BACKING_DEPTH);
     bool ro = (flags & (BLOCK_READ_ONLY | BLOCK_SNAPSHOT)) != 0;
-    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (named by the user, or as a backing file by a hostile image)
+     * would block the open until a writer comes; it is refused below instead. */
+    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return hv_fail(errno, "%s: %s", path, strerror(errno));
+    /* Only a regular file or a block device is an image: a character device (a tty,
+     * /dev/zero, /dev/stdin) or a FIFO could block every read or never end. */
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return hv_fail(e, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        close(fd);
+        return hv_fail(EINVAL, "%s: not a disk image (neither a regular file nor a block "
+                       "device)", path);
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return hv_fail(e, "%s: %s", path, strerror(e));
+    }
     if (fmt == BLOCK_FORMAT_AUTO) {
         char magic[4] = {0};
         int r = block_pread_full(fd, magic, sizeof(magic), 0);

@@ -117,13 +117,20 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
         return NULL;
     }
     svm->ram_size = memory_bytes;
-    svm->ram = mmap(NULL, memory_bytes, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (svm->ram == MAP_FAILED) {
-        svm->ram = NULL;
-        hv_fail(errno, "cannot map %zu bytes of guest RAM: %s", memory_bytes, strerror(errno));
+    /* Guest RAM between two PROT_NONE guards (VM_RAM_GUARD each): a VMM access that
+     * runs off either end of RAM faults at once instead of reaching other host memory
+     * unnoticed. The guards are address space only, never backed. */
+    uint8_t *area = mmap(NULL, memory_bytes + 2 * VM_RAM_GUARD, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED ||
+        mprotect(area + VM_RAM_GUARD, memory_bytes, PROT_READ | PROT_WRITE) < 0) {
+        int e = errno;
+        if (area != MAP_FAILED)
+            munmap(area, memory_bytes + 2 * VM_RAM_GUARD);
+        hv_fail(e, "cannot map %zu bytes of guest RAM: %s", memory_bytes, strerror(e));
         goto fail;
     }
+    svm->ram = area + VM_RAM_GUARD;
     if (!(svm->kvm = kvm_open_backend(b)) || !(svm->vm = kvm_create_vm(svm->kvm)))
         goto fail;
     svm->vm->owner = svm;
@@ -863,7 +870,7 @@ void vm_destroy(SimpleVM *svm)
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)
-        munmap(svm->ram, svm->ram_size);
+        munmap(svm->ram - VM_RAM_GUARD, svm->ram_size + 2 * VM_RAM_GUARD);
     free(svm);
 }
 

@@ -237,7 +237,135 @@ t_hostile_limits() {
     end
 }
 
+# Issue 12, item 3: the seccomp sandbox is on by default. A forbidden call (the test-only
+# probe makes an execve once the filter is in) ends the VMM with status 22 and one line
+# naming the call; --sandbox off lets the same run go on (the execve just fails).
+t_hostile_sandbox() {
+    begin sandbox-stops-execve
+    SCRATCHVM_SANDBOX_PROBE=execve vm run -S --monitor stdio --serial none "$G/hello.bin"
+    expect_status 22
+    [ "$(wc -l <"$TMP/err")" = 1 ] || differ "$(wc -l <"$TMP/err") lines on stderr, expected 1"
+    grep -qxF 'scratchvm: sandbox: forbidden system call execve (59): the VMM is stopped (--sandbox off runs without the filter)' "$TMP/err" ||
+        differ "no sandbox line: $(show "$TMP/err")"
+    end
+    begin sandbox-off-allows-execve
+    SCRATCHVM_SANDBOX_PROBE=execve vm run --sandbox off "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    expect_err_has 'sandbox probe: execve returned -1 (No such file or directory)'
+    end
+    begin sandbox-log-goes-on
+    SCRATCHVM_SANDBOX_PROBE=execve vm run --sandbox log "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    end
+}
+
+# Issue 12, item 4: hostile monitor input through the socket: huge counts, addresses at
+# the top of the address space, binary bytes, garbage expressions. Each command gets one
+# bounded line (an error or a short dump), and the VMM still obeys quit.
+t_hostile_monitor_inputs() {
+    image hlt '\xf4'
+    begin monitor-socket-hostile-inputs
+    if [ ! -x "${MONITOR_CLIENT:-}" ]; then
+        differ "MONITOR_CLIENT is not set (run through make integration)"
+    elif [ "$SKIPPING" = 0 ]; then
+        local sock="$TMP/hostile-in.sock" pid n
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" -S --monitor "unix:$sock" "$TMP/hlt.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        printf '%b' 'x /100000000xg 0\nxp /100000000xb 0xfffffffffffffff0\n' \
+            'x /4xg 0xfffffffffffffffc\nx /2i 0xffffffff\nxp /3xw ((((\nx /0x 0\n' \
+            'x /-5x 0\n\001\002\377\376\000abc\nx /99999999999999999999999xg 0\n' \
+            'info registers garbage\nx /4xg $eax+*&\nquit\n' |
+            timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        n=$(wc -l <"$TMP/mon")
+        [ "$n" = 11 ] || differ "$n answer lines for 11 commands: $(show "$TMP/mon")"
+        [ "$(wc -c <"$TMP/mon")" -lt 1024 ] || differ "$(wc -c <"$TMP/mon") bytes of answers"
+        [ "$(grep -c '^x: count must be 1 to 65536$' "$TMP/mon")" = 3 ] || differ "x counts not refused"
+        grep -qx 'xp: count must be 1 to 65536' "$TMP/mon" || differ "xp count not refused"
+        [ "$(grep -c 'Cannot access memory' "$TMP/mon")" = 2 ] || differ "top of memory: $(show "$TMP/mon")"
+        [ "$(grep -c "^invalid address '" "$TMP/mon")" = 2 ] || differ "garbage accepted"
+        grep -qx "invalid char in format: '-'" "$TMP/mon" || differ "negative count accepted"
+        grep -q '^unknown command: ' "$TMP/mon" || differ "binary line not refused"
+        grep -qx 'info registers: takes no arguments' "$TMP/mon" || differ "info argument accepted"
+        wait_gone "$pid" 1000 || { differ "still running after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 0
+    end
+}
+
+# Issue 12, item 2: guest shapes. Each ends with a defined status and bounded stderr.
+#  strio-wrap: rep insb and rep outsw of 65535 elements at port 0x1234 (no device) with
+#    DI/SI starting at 0xFFF0, so they wrap inside segment 0x1000 (its 64 KiB, not the
+#    code at 0): halts with 0.
+#  smc-across-page: a "mov al, imm8" whose opcode is the last byte of page 0 and whose
+#    immediate is the first of page 1 runs once, the immediate is rewritten (1 -> 5),
+#    and it runs again: AL must be the new 5 (status (5 << 1) | 1 = 11), not a stale one.
+#  exec-from-vga / exec-from-a0000: far jumps into the VGA text window (a device) and
+#    into the unbacked VGA graphics window: instruction fetch from non-RAM ends the VM
+#    with status 12 and a bounded diagnostic.
+t_hostile_guest_shapes() {
+    image strio-wrap '\xb8\x00\x10\x8e\xc0\x8e\xd8\xb9\xff\xff\xbf\xf0\xff\xba\x34\x12\xf3\x6c\xbe\xf0\xff\xb9\xff\xff\xf3\x6f\xf4'
+    begin strio-wrap-huge-count
+    vm run "$TMP/strio-wrap.bin"
+    expect_status 0; expect_out ''
+    expect_err_has 'unhandled IN from port 0x1234 (size 1)'
+    end
+    # call 0x0FFF; mov byte [0x1000], 5; call 0x0FFF; out 0xF4, al; hlt ... at 0x0FFF:
+    # mov al, 1 (0xB0 | 0x01 across the page boundary); ret
+    {
+        printf '\xe8\xfc\x0f\xc6\x06\x00\x10\x05\xe8\xf4\x0f\xe6\xf4\xf4'
+        head -c $((0x0FFF - 14)) /dev/zero
+        printf '\xb0\x01\xc3'
+    } >"$TMP/smc-page.bin"
+    begin smc-across-page
+    vm run "$TMP/smc-page.bin"
+    expect_status 11; expect_no_err
+    end
+    image exec-vga '\xea\x00\x00\x00\xb8'
+    image exec-a0000 '\xea\x00\x00\x00\xa0'
+    local g
+    for g in vga a0000; do
+        begin "exec-from-$g"
+        vm run "$TMP/exec-$g.bin"
+        expect_status 12
+        expect_err_has 'internal error'
+        [ "$(wc -l <"$TMP/err")" -le 20 ] || differ "$(wc -l <"$TMP/err") lines on stderr"
+        end
+    done
+}
+
+# Issue 12, item 2: an interrupt storm (the PIT at divisor 1 on IRQ0, a handler that only
+# acknowledges it, the guest spinning with IF=1; the code is at 0x1000, the IVT at 0)
+# must not keep SIGTERM or the monitor's quit from ending the VMM at once.
+t_hostile_irq_storm() {
+    image irq-storm '\xfa\x31\xc0\x8e\xd8\xc7\x06\x20\x00\x34\x10\xc7\x06\x22\x00\x00\x00\xb0\x11\xe6\x20\xb0\x08\xe6\x21\xb0\x04\xe6\x21\xb0\x01\xe6\x21\xb0\xfe\xe6\x21\xb0\x34\xe6\x43\xb0\x01\xe6\x40\xb0\x00\xe6\x40\xfb\xeb\xfe\x50\xb0\x20\xe6\x20\x58\xcf'
+    sigterm_test irq-storm-sigterm 0.5 --load 0x1000 --entry 0x1000 "$TMP/irq-storm.bin"
+    begin irq-storm-monitor-quit
+    if [ "$SKIPPING" = 0 ] && [ -x "${MONITOR_CLIENT:-}" ]; then
+        local sock="$TMP/storm.sock" pid
+        rm -f "$sock"
+        "$SVM" run --accel "$ACCEL" --monitor "unix:$sock" --load 0x1000 --entry 0x1000 \
+            "$TMP/irq-storm.bin" </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        sleep 0.5
+        printf 'info irq\nquit\n' | timeout 5 "$MONITOR_CLIENT" "$sock" >"$TMP/mon" 2>&1
+        grep -qE '^ *0: [0-9]{3,}$' "$TMP/mon" || differ "no storm of IRQ0: $(show "$TMP/mon")"
+        wait_gone "$pid" 1000 || { differ "still running 1 s after quit"; kill -KILL "$pid"; }
+        wait "$pid"
+        RC=$?
+        expect_status 0
+    fi
+    end
+}
+
 t_hostile() {
+    t_hostile_sandbox
+    t_hostile_irq_storm
+    t_hostile_guest_shapes
+    t_hostile_monitor_inputs
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
     t_hostile_step_limit

@@ -1256,6 +1256,15 @@ usage no-command 2
 usage unknown-command 2 frobnicate
 usage unknown-option 2 run --bogus "$G/hello.bin"
 usage missing-argument 2 run "$G/hello.bin" --load
+SAYS="--sandbox maybe: expected on, off or log" usage sandbox-bad-value 2 run --sandbox maybe "$G/hello.bin"
+# Hostile command lines (issue 12): a 100 KB argument and binary bytes still give one
+# short line.
+LONG_ARG=$(head -c 100000 /dev/zero | tr '\0' A)
+usage huge-reg-argument 2 run --reg "rax=$LONG_ARG" "$G/hello.bin"
+[ "$(wc -c <"$TMP/err")" -lt 512 ] || { begin huge-reg-argument-bounded; differ "$(wc -c <"$TMP/err") bytes"; end; }
+usage huge-option-name 2 run "--$LONG_ARG" "$G/hello.bin"
+usage huge-monitor-path 2 run --monitor "unix:/tmp/$LONG_ARG" "$G/hello.bin"
+usage binary-memory-size 2 run --memory "$(printf '\001\377')" "$G/hello.bin"
 usage missing-argument-short 2 run "$G/hello.bin" -m
 
 # The message names the argument at fault.

@@ -372,6 +372,29 @@ static void test_qcow2_fuzz(void **state)
     assert_true(opened > 50);   /* most mutations hit tables, not the checked header */
 }
 
+/* A backing file name is the image's to choose: a FIFO (whose open would wait for a
+ * writer), a tty or /dev/zero must be refused at once, never block or read forever.
+ * Found by fuzz_qcow2 review: block_open used to open any path with a blocking open(). */
+static void test_backing_not_a_file(void **state)
+{
+    (void)state;
+    need_qemu_img();
+    char path[128], fifo[128];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    BlockDev *bd;
+    assert_int_equal(block_open(fifo, BLOCK_FORMAT_AUTO, BLOCK_READ_ONLY, &bd), -EINVAL);
+    assert_non_null(strstr(hv_last_error(), "not a disk image"));
+    const char *names[] = {"fifo", "/dev/zero", "/dev/null"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_equal(sh("cd %s && rm -f t.qcow2 && qemu-img create -q -f qcow2 t.qcow2 1M && "
+                            "qemu-img rebase -u -f qcow2 -b '%s' -F raw t.qcow2", dir, names[i]), 0);
+        snprintf(path, sizeof(path), "%s/t.qcow2", dir);
+        assert_int_equal(block_open(path, BLOCK_FORMAT_AUTO, 0, &bd), -EINVAL);
+        assert_non_null(strstr(hv_last_error(), "backing file"));
+    }
+}
+
 int main(void)
 {
     hv_set_log_level(HV_LOG_ERROR);
@@ -381,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_qcow2_reads_qemu_data),
         cmocka_unit_test(test_backing_chain),
         cmocka_unit_test(test_qcow2_refused),
+        cmocka_unit_test(test_backing_not_a_file),
         cmocka_unit_test(test_qcow2_hostile),
         cmocka_unit_test(test_qcow2_fuzz),
     };

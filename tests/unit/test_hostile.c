@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,9 +440,45 @@ static void test_step_watchdog_stops(void **state)
     close(p[1]);
 }
 
+/* Issue 12: guest RAM has PROT_NONE guards on both sides, so a VMM access that runs off
+ * RAM faults at once. A child touches the byte before RAM and the byte after it, and must
+ * die of SIGSEGV; the first and last bytes of RAM stay usable. */
+static void touch_in_child(SimpleVM *svm, ptrdiff_t at)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);   /* not ASan's report: the plain fault */
+        volatile uint8_t *p = svm->ram + at;
+        *p = 1;
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+        fail_msg("a write at RAM%+td did not fault (status 0x%x)", at, status);
+}
+
+static void test_ram_guard_pages(void **state)
+{
+    (void)state;
+    SimpleVM *svm = vm_create_bytes(VM_MIN_RAM, HV_BACKEND_SIM);
+    assert_non_null(svm);
+    svm->ram[0] = 0x5A;
+    svm->ram[svm->ram_size - 1] = 0xA5;
+    touch_in_child(svm, -1);
+    touch_in_child(svm, (ptrdiff_t)svm->ram_size);
+    touch_in_child(svm, -(ptrdiff_t)VM_RAM_GUARD);
+    touch_in_child(svm, (ptrdiff_t)(svm->ram_size + VM_RAM_GUARD - 1));
+    assert_int_equal(svm->ram[0], 0x5A);
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ram_guard_pages),
         cmocka_unit_test(test_stop_cpuid_loop),
         cmocka_unit_test(test_stop_rdmsr_loop),
         cmocka_unit_test(test_stop_before_run_is_kept),
