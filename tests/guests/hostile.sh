@@ -337,6 +337,26 @@ t_hostile_guest_shapes() {
     done
 }
 
+# Issue 12, item 2: MMIO of sizes 1, 2, 4 and 8 (CMPXCHG8B) at every device window, and
+# misaligned over their edges, above RAM and at 0xFFFFFFFF (guests/mmiosizes.s). It must
+# halt with its checks passed, one MMIO exit per page an access touches (an 8-byte one
+# whole, as KVM's emulator makes it; 7 bytes before a page edge), and no device error.
+t_hostile_mmio_sizes() {
+    begin mmio-sizes-and-edges
+    vm run --trace exits -device pc-testdev "$G/mmiosizes.bin"
+    expect_status 33
+    expect_out 'protected mode\nvga: sizes 1-8 and the edges of its windows ok\ndevices: sizes 1-8 and edges answered\nabove RAM and at 0xFFFFFFFF answered\nmmiosizes: all ok\n'
+    grep -qE 'device error|internal error' "$TMP/err" && differ "$(show "$TMP/err")"
+    expect_err_has 'KVM_EXIT_MMIO write addr=0xb8000 len=8 data=0x0'
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xbfff9 len=7 '
+    expect_err_has 'KVM_EXIT_MMIO write addr=0xa0000 len=4 data=0x11223344'
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xfee00ffc len=4 '
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xfee01000 len=4 data=0xffffffff'
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xfffffff8 len=8 data=0xffffffffffffffff'
+    expect_err_has 'KVM_EXIT_MMIO read addr=0xfffffffe len=2 data=0xffff'
+    end
+}
+
 # Issue 12, item 2: an interrupt storm (the PIT at divisor 1 on IRQ0, a handler that only
 # acknowledges it, the guest spinning with IF=1; the code is at 0x1000, the IVT at 0)
 # must not keep SIGTERM or the monitor's quit from ending the VMM at once.
@@ -368,6 +388,7 @@ t_hostile() {
     t_hostile_monitor_inputs
     t_hostile_kernel_exit_loops
     t_hostile_mmio_split
+    t_hostile_mmio_sizes
     t_hostile_step_limit
     t_hostile_stalled_stdout
     t_hostile_long_monitor_line

@@ -12,6 +12,9 @@
 # - terminal-ctrl-a-unread-input: C-a x still quits after more typed input than the
 #   UART's queue holds, which the spinning guest never reads (DESIGN: a guest spinning in
 #   a loop must still obey Ctrl-A x at once);
+# - terminal-ctrl-a-irq-storm: C-a x ends, within 1 s, a guest under an interrupt storm
+#   (the PIT at divisor 1 on IRQ0, a handler that only acknowledges it; the guest of
+#   tests/guests/hostile.sh's irq-storm tests);
 # - terminal-sigterm: SIGTERM to scratchvm running the spin guest in the pane: status 143
 #   at once, and the terminal settings restored;
 # - terminal-monitor: --monitor stdio on the spin guest: C-a c switches to the monitor,
@@ -26,7 +29,7 @@
 set -u
 
 TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
-TESTS="$TESTS terminal-uart-irq terminal-kbd-irq"
+TESTS="$TESTS terminal-uart-irq terminal-kbd-irq terminal-ctrl-a-irq-storm"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -254,6 +257,23 @@ else
     fi
 fi
 end terminal-monitor
+
+# --- C-a x under an interrupt storm ---
+printf '\xfa\x31\xc0\x8e\xd8\xc7\x06\x20\x00\x34\x10\xc7\x06\x22\x00\x00\x00\xb0\x11\xe6\x20\xb0\x08\xe6\x21\xb0\x04\xe6\x21\xb0\x01\xe6\x21\xb0\xfe\xe6\x21\xb0\x34\xe6\x43\xb0\x01\xe6\x40\xb0\x00\xe6\x40\xfb\xeb\xfe\x50\xb0\x20\xe6\x20\x58\xcf' >"$TMP/irq-storm.bin"
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "--load 0x1000 --entry 0x1000 $TMP/irq-storm.bin"
+    if ! until_true 10 tty_changed; then
+        differ "the terminal was not put in raw mode"
+    else
+        sleep 0.5   # the storm is on
+        T send-keys -t svm:0 C-a x
+        until_true 1 file_exists "$TMP/rc" || differ "still running 1 s after C-a x"
+        check_after
+    fi
+fi
+end terminal-ctrl-a-irq-storm
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]

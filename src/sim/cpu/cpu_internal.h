@@ -184,6 +184,8 @@ static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned s
 }
 uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size);
 void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v);
+uint64_t x86_read64(X86Cpu *cpu, uint64_t lin);
+void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v);
 /* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
  * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);

@@ -264,15 +264,14 @@ void op_cmpxchg8b(X86Cpu *cpu, const X86Insn *in)
     if (in->mod == 3 || in->reg != 1) x86_fault(cpu, X86_EXC_UD, false, 0);
     uint32_t ea = insn_ea(cpu, in);
     uint64_t lin = x86_linear(cpu, in->seg, ea, 8, X86_ACCESS_WRITE);
-    uint64_t lin_hi = (uint32_t)(lin + 4);
-    uint32_t lo = lin_read(cpu, lin, 4), hi = lin_read(cpu, lin_hi, 4);
+    uint64_t old = x86_read64(cpu, lin);
     x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);          /* #PF before any write */
     x86_ram_ptr(cpu, (uint32_t)(lin + 7), 1, X86_ACCESS_WRITE);
+    uint32_t lo = (uint32_t)old, hi = (uint32_t)(old >> 32);
     bool equal = lo == (uint32_t)cpu->gpr[X86_RAX] && hi == (uint32_t)cpu->gpr[X86_RDX];
-    uint32_t new_lo = equal ? (uint32_t)cpu->gpr[X86_RBX] : lo;
-    uint32_t new_hi = equal ? (uint32_t)cpu->gpr[X86_RCX] : hi;
-    lin_write(cpu, lin, 4, new_lo);
-    lin_write(cpu, lin_hi, 4, new_hi);
+    uint64_t new = equal ? (uint64_t)(uint32_t)cpu->gpr[X86_RCX] << 32 | (uint32_t)cpu->gpr[X86_RBX]
+                         : old;
+    x86_write64(cpu, lin, new);
     flags_set_arith(cpu, equal ? X86_FLAG_ZF : 0, X86_FLAG_ZF);
     if (!equal) {
         cpu->gpr[X86_RAX] = lo;

@@ -286,13 +286,13 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
     return host ? host + (lin & 0xFFF) : NULL;
 }
 
-static uint32_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size)
+static uint64_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size)
 {
     if (cpu->mmio_wq_n > 0)
         x86_unimplemented(cpu, "an MMIO read after an MMIO write in one instruction");
     if (cpu->mmio_replay_pos < cpu->mmio_replay_n) {
         int i = cpu->mmio_replay_pos++;
-        if (cpu->mmio_replay_gpa[i] == gpa) return (uint32_t)cpu->mmio_replay[i];
+        if (cpu->mmio_replay_gpa[i] == gpa) return cpu->mmio_replay[i];
         x86_unimplemented(cpu, "MMIO read replay does not match the re-executed access");
     }
     if (cpu->mmio_replay_n == (int)(sizeof cpu->mmio_replay / sizeof cpu->mmio_replay[0]))
@@ -305,7 +305,7 @@ static uint32_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size
     x86_exit(cpu, X86_EXIT_MMIO);
 }
 
-static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, uint32_t v)
+static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, uint64_t v)
 {
     int n = cpu->mmio_wq_n;
     if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0]))
@@ -339,16 +339,16 @@ static inline unsigned first_page_part(uint64_t lin, unsigned size)
  * that part alone (an exit; the re-executed instruction then takes its value from the
  * replay log and goes on to the next part). Little endian: the first page's bytes are the
  * low bytes. */
-static uint32_t read_split(X86Cpu *cpu, uint64_t lin, unsigned size)
+static uint64_t read_split(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
-    uint32_t v = 0;
+    uint64_t v = 0;
     for (unsigned off = 0; off < size;) {
-        uint64_t l = lin + off, gpa;
+        uint64_t l = (uint32_t)(lin + off), gpa;   /* linear addresses wrap at 4 GiB */
         unsigned n = first_page_part(l, size - off);
         const uint8_t *h = tlb_fill(cpu, l, X86_ACCESS_READ, &gpa);
-        uint32_t part = 0;
+        uint64_t part = 0;
         if (h) {
-            for (unsigned i = 0; i < n; i++) part |= (uint32_t)h[(l & 0xFFF) + i] << (8 * i);
+            for (unsigned i = 0; i < n; i++) part |= (uint64_t)h[(l & 0xFFF) + i] << (8 * i);
         } else {
             part = mmio_read(cpu, gpa, l, n);
         }
@@ -361,17 +361,17 @@ static uint32_t read_split(X86Cpu *cpu, uint64_t lin, unsigned size)
 /* A write that crosses a page boundary: both pages are looked up before any byte is
  * written; then each part goes to RAM (dropping decoded code there) or is queued as an
  * MMIO write of that part alone. */
-static void write_split(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
+static void write_split(X86Cpu *cpu, uint64_t lin, unsigned size, uint64_t v)
 {
     unsigned first = first_page_part(lin, size);
     const unsigned len[2] = {first, size - first};
-    uint64_t l[2] = {lin, lin + first}, gpa[2];
+    uint64_t l[2] = {lin, (uint32_t)(lin + first)}, gpa[2];
     uint8_t *h[2];
     for (int p = 0; p < 2; p++) h[p] = tlb_fill(cpu, l[p], X86_ACCESS_WRITE, &gpa[p]);
     for (int p = 0; p < 2; p++) {
-        uint32_t part = (uint32_t)((uint64_t)v >> (8 * (p ? first : 0)));
-        if (!h[p]) {
-            mmio_write(cpu, gpa[p], l[p], len[p], part & (uint32_t)((1ull << (8 * len[p])) - 1));
+        uint64_t part = v >> (8 * (p ? first : 0));
+        if (!h[p]) {   /* each part is under 8 bytes: the mask's shift is defined */
+            mmio_write(cpu, gpa[p], l[p], len[p], part & ((1ull << (8 * len[p])) - 1));
             continue;
         }
         if (x86_page_has_code(cpu, gpa[p] & ~0xFFFull)) x86_invalidate_range(cpu, gpa[p], len[p]);
@@ -383,10 +383,10 @@ uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
     uint64_t gpa;
     if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA)) x86_debug_data_access(cpu, lin, size, false);
-    if ((lin & 0xFFF) + size > 4096) return read_split(cpu, lin, size);
+    if ((lin & 0xFFF) + size > 4096) return (uint32_t)read_split(cpu, lin, size);
     uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_READ, &gpa);
     if (host) return ld_le(host + (lin & 0xFFF), size);
-    return mmio_read(cpu, gpa, lin, size);
+    return (uint32_t)mmio_read(cpu, gpa, lin, size);
 }
 
 void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
@@ -404,4 +404,34 @@ void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
     }
     if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, size);
     st_le(host + (lin & 0xFFF), size, v);
+}
+
+/* An 8-byte access (CMPXCHG8B m64) is one access per page it touches, as on the bus and
+ * in KVM's emulator: MMIO sees one exit of up to 8 bytes, not two dwords. */
+uint64_t x86_read64(X86Cpu *cpu, uint64_t lin)
+{
+    uint64_t gpa, v;
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA)) x86_debug_data_access(cpu, lin, 8, false);
+    if ((lin & 0xFFF) + 8 > 4096) return read_split(cpu, lin, 8);
+    const uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_READ, &gpa);
+    if (!host) return mmio_read(cpu, gpa, lin, 8);
+    memcpy(&v, host + (lin & 0xFFF), 8);   /* little-endian host, as ld_le assumes */
+    return v;
+}
+
+void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v)
+{
+    uint64_t gpa;
+    if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA)) x86_debug_data_access(cpu, lin, 8, true);
+    if ((lin & 0xFFF) + 8 > 4096) {
+        write_split(cpu, lin, 8, v);
+        return;
+    }
+    uint8_t *host = tlb_fill(cpu, lin, X86_ACCESS_WRITE, &gpa);
+    if (!host) {
+        mmio_write(cpu, gpa, lin, 8, v);
+        return;
+    }
+    if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, 8);
+    memcpy(host + (lin & 0xFFF), &v, 8);
 }
