@@ -440,7 +440,7 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 /* ---- exits handled "in the kernel" ---- */
 
 /* CPUID.1:EDX (SDM Vol. 2A, CPUID, Table 3-11): exactly what the interpreter implements.
- * No FPU, VME, DE, MCE, APIC, MTRR, MCA or later flags until those exist. */
+ * No FPU, VME, DE, MCE, APIC, MTRR, MCA, MMX or later flags until those exist. */
 #define CPUID_1_EDX_PSE   (1u << 3)    /* 4 MiB pages with CR4.PSE */
 #define CPUID_1_EDX_TSC   (1u << 4)    /* RDTSC, CR4.TSD */
 #define CPUID_1_EDX_MSR   (1u << 5)    /* RDMSR / WRMSR */
@@ -451,9 +451,18 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_EDX_CMOV  (1u << 15)   /* CMOVcc */
 #define CPUID_1_EDX_PAT   (1u << 16)   /* IA32_PAT (memory types have no effect here) */
 #define CPUID_1_EDX_PSE36 (1u << 17)   /* 4 MiB pages above 4 GiB (bits 16:13 of a PDE) */
+/* FXSR, SSE and SSE2: FXSAVE/FXRSTOR, CR4.OSFXSR, MXCSR and the XMM data movement and
+ * bitwise instructions (src/sim/cpu/cpu_sse.c). SSE arithmetic is not modelled: such an
+ * instruction ends the run with an internal error naming it, never a wrong result. */
+#define CPUID_1_EDX_FXSR  (1u << 24)
+#define CPUID_1_EDX_SSE   (1u << 25)
+#define CPUID_1_EDX_SSE2  (1u << 26)
 #define CPUID_1_EDX (CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | \
                      CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | CPUID_1_EDX_CMOV | \
-                     CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36)
+                     CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36 | CPUID_1_EDX_FXSR | CPUID_1_EDX_SSE | \
+                     CPUID_1_EDX_SSE2)
+#define CPUID_1_ECX_MOVBE (1u << 22)
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
 #define CPUID_80000001_EDX_RDTSCP (1u << 27)   /* RDTSCP and IA32_TSC_AUX */
 #define CPUID_7_ECX_UMIP (1u << 2)         /* CR4.UMIP */
@@ -479,7 +488,7 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
         /* Family 6 model 3 stepping 3: software ignores SEP on family 6 below model 3
          * stepping 3 (SDM Vol. 2B, SYSENTER, "the SEP flag ... Pentium Pro"). */
         r[0] = 0x633;
-        r[2] = 1u << 31;                            /* ECX[31]: running under a hypervisor */
+        r[2] = CPUID_1_ECX_MOVBE | CPUID_1_ECX_HYPERVISOR;
         r[3] = CPUID_1_EDX;
         break;
     case 7:

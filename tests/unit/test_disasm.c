@@ -250,7 +250,7 @@ static void test_arguments(void **state)
     assert_int_equal(x86_disassemble(mov, 3, 0, 16, small, sizeof small), 3);
     assert_string_equal(small, "mov  ");
     /* Unknown to the CPU model: "(bad)", one byte, even behind prefixes. */
-    const uint8_t sse[] = { 0x0F, 0x10, 0xC0 }, psse[] = { 0x66, 0x0F, 0x58, 0xC0 };
+    const uint8_t sse[] = { 0x0F, 0x58, 0xC0 }, psse[] = { 0x66, 0x0F, 0x58, 0xC0 };   /* addps, addpd */
     assert_int_equal(x86_disassemble(sse, sizeof sse, 0, 16, out, sizeof out), 1);
     assert_string_equal(out, "(bad)");
     assert_int_equal(x86_disassemble(psse, sizeof psse, 0, 32, out, sizeof out), 1);
@@ -407,6 +407,27 @@ static bool capstone_length_defect(const uint8_t *b)
     return i < 14 && b[i] == 0x0F && (b[i + 1] == 0xB9 || b[i + 1] == 0xFF);
 }
 
+/* capstone 4 SIMD-prefix defects: in 16-bit code it ignores the mandatory prefix (66, F2,
+ * F3) of an SSE instruction, and in 32-bit code a 66 that is not the last prefix before
+ * 0F (66 67 0F 10 is MOVUPD to the SDM and objdump, MOVUPS to capstone). Only 0F opcodes
+ * the CPU models as SSE forms count here; they are reported apart, never silently. */
+static bool capstone_simd_prefix_defect(const uint8_t *b, int bits)
+{
+    static const uint8_t sse_ops[] = { 0x10, 0x11, 0x28, 0x29, 0x2B, 0x54, 0x55, 0x56, 0x57,
+                                       0x6E, 0x6F, 0x74, 0x75, 0x76, 0x7E, 0x7F, 0xD6, 0xD7,
+                                       0xDB, 0xDF, 0xE7, 0xEB, 0xEF };
+    size_t i = 0;
+    bool has66 = false, rep = false;
+    while (i < 14 && corpus_is_prefix(b[i])) {
+        has66 |= b[i] == 0x66;
+        rep |= b[i] == 0xF2 || b[i] == 0xF3;
+        i++;
+    }
+    if (i >= 14 || b[i] != 0x0F || !memchr(sse_ops, b[i + 1], sizeof sse_ops)) return false;
+    if (bits == 16) return has66 || rep;
+    return has66 && !rep && i > 0 && b[i - 1] != 0x66;
+}
+
 /* Whether `a` is `b` with one AT&T size suffix (b, w, l, q, s, t) added. */
 static bool plus_suffix(const char *a, const char *b)
 {
@@ -446,6 +467,7 @@ typedef struct {
     csh cs;
     int bits;
     unsigned long total, accepted, decoded, len_ok, len_bad, len_defect, mn_ok, mn_bad, mn_model;
+    unsigned long mn_defect;
     unsigned shown;
     char seen[64][32];    /* mismatch kinds already shown */
     unsigned nseen;
@@ -497,6 +519,8 @@ static void oracle_one(const CorpusItem *it, void *ctx)
         o->mn_ok++;
     } else if (model_difference(a, b)) {
         o->mn_model++;
+    } else if (capstone_simd_prefix_defect(it->bytes, o->bits)) {
+        o->mn_defect++;
     } else {
         o->mn_bad++;
         char kind[32];
@@ -526,9 +550,10 @@ static void test_capstone_oracle(void **state)
         print_message("capstone %d-bit: %lu corpus entries, %lu accepted by the CPU decoder, "
                       "%lu also decoded by capstone: length agrees %lu, differs %lu "
                       "(+%lu UD0/UD1, capstone 4's defect); mnemonic agrees %lu, differs %lu "
-                      "(+%lu F3 0F BC/BD: bsf/bsr on this CPU model, tzcnt/lzcnt to capstone)\n",
+                      "(+%lu F3 0F BC/BD: bsf/bsr on this CPU model, tzcnt/lzcnt to capstone; "
+                      "+%lu SSE forms whose mandatory prefix capstone 4 ignores)\n",
                       bits, o.total, o.accepted, o.decoded, o.len_ok, o.len_bad, o.len_defect,
-                      o.mn_ok, o.mn_bad, o.mn_model);
+                      o.mn_ok, o.mn_bad, o.mn_model, o.mn_defect);
         assert_true(o.decoded > 100000);
         all_len_bad += o.len_bad;
         all_mn_bad += o.mn_bad;

@@ -783,6 +783,8 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->fpu_cw = 0x0040;   /* x87 power-on state (SDM Vol. 3A, Table 10-1) */
     cpu->fpu_sw = 0;
     cpu->fpu_tw = 0x5555;
+    memset(cpu->xmm, 0, sizeof cpu->xmm);
+    cpu->mxcsr = 0x1F80;    /* all SIMD exceptions masked (SDM Vol. 3A, Table 10-1) */
     cpu->implicit_supervisor = false;
     cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;

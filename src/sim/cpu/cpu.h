@@ -88,9 +88,11 @@ enum { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_LDTR, X86_TR };
 #define X86_CR4_PSE_BIT (1u << 4)
 #define X86_CR4_PAE_BIT (1u << 5)
 #define X86_CR4_PGE_BIT (1u << 7)
+#define X86_CR4_OSFXSR_BIT (1u << 9)     /* FXSAVE/FXRSTOR with XMM state; SSE enabled */
+#define X86_CR4_OSXMMEXCPT_BIT (1u << 10) /* unmasked SIMD FP exceptions as #XM */
 #define X86_CR4_UMIP_BIT (1u << 11)   /* SGDT SIDT SLDT SMSW STR only at CPL 0 */
 #define X86_CR4_SUPPORTED (X86_CR4_TSD_BIT | X86_CR4_PSE_BIT | X86_CR4_PAE_BIT | X86_CR4_PGE_BIT | \
-                           X86_CR4_UMIP_BIT)
+                           X86_CR4_OSFXSR_BIT | X86_CR4_OSXMMEXCPT_BIT | X86_CR4_UMIP_BIT)
 /* IA32_EFER bits this CPU implements (SDM Vol. 3A, 2.2.1): NXE only (SYSCALL and long
  * mode are not claimed in CPUID, so SCE and LME are reserved, as KVM treats them). */
 #define X86_EFER_SCE_BIT (1ull << 0)
@@ -241,6 +243,8 @@ struct X86Cpu {
     uint64_t tsc;                 /* RDTSC value base; counts instructions */
     uint64_t tsc_aux;             /* IA32_TSC_AUX, which RDTSCP returns in ECX */
     uint16_t fpu_cw, fpu_sw, fpu_tw;   /* x87 control, status and tag words (cpu_control.c) */
+    uint64_t xmm[8][2];           /* XMM0-7, low quadword first (cpu_sse.c) */
+    uint32_t mxcsr;
     /* Interrupt shadow (SDM Vol. 3C, 25.4.2 interruptibility state): bit 0 blocking by STI,
      * bit 1 blocking by MOV SS / POP SS. Lasts until the end of the next instruction. */
     uint32_t interrupt_shadow;

@@ -3,6 +3,8 @@
  * INTO, LOOP/LOOPE/LOOPNE, JCXZ/JECXZ, BOUND, HLT, and the undefined/unimplemented
  * opcode handlers (SDM Vol. 2, each instruction's "Operation").
  */
+#include <string.h>
+
 #include "sim/cpu/cpu_internal.h"
 
 /* A near transfer to `target`: with a 16-bit operand size the upper half of EIP is
@@ -230,4 +232,17 @@ void op_fpu(X86Cpu *cpu, const X86Insn *in)
         return;
     }
     x86_unimplemented(cpu, "x87 FPU instruction (no FPU model yet)");
+}
+
+/* No x87 data registers are modelled yet: FXSAVE stores them as zeros and FXRSTOR drops
+ * them (the numeric instructions that would read them are not modelled either). */
+void x87_fxsave_registers(const X86Cpu *cpu, uint8_t slots[128])
+{
+    (void)cpu;
+    memset(slots, 0, 128);
+}
+
+void x87_fxrstor_registers(X86Cpu *cpu, const uint8_t slots[128])
+{
+    (void)cpu, (void)slots;
 }

@@ -7,8 +7,9 @@
  *
  * REP INS/OUTS move several elements per exit: up to the end (or start, DF=1) of the page,
  * the buffer size and the count, and never past the segment limit; the first element's
- * limit fault is raised instead of exiting. Their memory must be RAM (an INS to MMIO or an
- * OUTS from MMIO is an UNIMPLEMENTED exit). Real mode has no I/O permission checks.
+ * limit fault is raised instead of exiting. An element in memory that is not RAM moves
+ * alone: OUTS reads it as MMIO first, INS stores it as MMIO writes after the I/O exit.
+ * Real mode has no I/O permission checks.
  */
 #include "sim/cpu/cpu_internal.h"
 
@@ -88,11 +89,16 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
     unsigned ir = is_in ? X86_RDI : X86_RSI;
     uint32_t off = in->asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
     uint64_t lin = x86_linear(cpu, seg, off, size, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ);
+    bool all_ram = true;
     for (unsigned i = 0; i < size; i++)      /* the element may straddle two pages */
-        if (!x86_ram_ptr(cpu, lin + i, 1, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ))
-            x86_unimplemented(cpu, is_in ? "INS to memory that is not RAM"
-                                         : "OUTS from memory that is not RAM");
-    uint32_t n = io_chunk(cpu, in, seg, off, size, lin);
+        all_ram &= x86_ram_ptr(cpu, (uint32_t)(lin + i), 1,
+                               is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ) != NULL;
+    /* Memory that is not RAM takes one element per exit, as KVM's emulator does: an OUTS
+     * reads it first (an MMIO read exit, replayed when the instruction runs again), an INS
+     * writes it when the I/O completes (queued MMIO writes, reported by the next runs). */
+    uint32_t n = all_ram ? io_chunk(cpu, in, seg, off, size, lin) : 1;
+    uint32_t mmio_value = 0;
+    if (!all_ram && !is_in) mmio_value = lin_read(cpu, lin, size);
     io_begin(cpu, in, (uint16_t)cpu->gpr[X86_RDX], size, is_in);
     cpu->exit.io.string = true;
     cpu->exit.io.rep = rep;
@@ -100,7 +106,9 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
     cpu->exit.io.seg = (uint8_t)seg;
     cpu->exit.io.count = n;
     cpu->exit.io.guest_linear = lin;
-    if (!is_in) {
+    if (!is_in && !all_ram) {
+        st_le(cpu->exit.io.data, size, mmio_value);
+    } else if (!is_in) {
         bool down = cpu->flags & X86_FLAG_DF;
         for (uint32_t k = 0; k < n; k++) {
             uint64_t l = down ? lin - (uint64_t)k * size : lin + (uint64_t)k * size;
@@ -113,6 +121,29 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
 
 void op_ins(X86Cpu *cpu, const X86Insn *in) { string_io(cpu, in, true); }
 void op_outs(X86Cpu *cpu, const X86Insn *in) { string_io(cpu, in, false); }
+
+/* A byte an INS stores to MMIO: joined to the queued write before it when it is the next
+ * byte of the same page, else a write of its own. x86_cpu_run reports the queue, one
+ * MMIO exit each, before the guest goes on (an element makes at most two: one a page). */
+static void queue_mmio_byte(X86Cpu *cpu, uint64_t gpa, uint64_t lin, uint8_t byte)
+{
+    int n = cpu->mmio_wq_n;
+    if (n > 0) {
+        __typeof__(cpu->mmio_wq[0]) *w = &cpu->mmio_wq[n - 1];
+        if (w->gpa + w->size == gpa && (gpa & 0xFFF) != 0 && w->size < 8) {
+            w->data |= (uint64_t)byte << (8 * w->size);
+            w->size++;
+            return;
+        }
+    }
+    if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0])) return;   /* not reached */
+    cpu->mmio_wq[n].gpa = gpa;
+    cpu->mmio_wq[n].linear = lin;
+    cpu->mmio_wq[n].data = byte;
+    cpu->mmio_wq[n].size = 1;
+    cpu->mmio_wq_n = n + 1;
+    cpu->mmio_wq_head = 0;
+}
 
 void x86_cpu_complete_io(X86Cpu *cpu)
 {
@@ -142,13 +173,18 @@ void x86_cpu_complete_io(X86Cpu *cpu)
                  * these pages; a mapping the host changed since just drops the byte) */
                 uint64_t gpa;
                 uint32_t pf;
-                uint8_t *p = x86_probe_page(cpu, l + i, X86_ACCESS_WRITE, &gpa, &pf);
-                if (!p) continue;
-                if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, 1);
-                *p = e->io.data[k * size + i];
+                uint8_t *p = x86_probe_page(cpu, (uint32_t)(l + i), X86_ACCESS_WRITE, &gpa, &pf);
+                if (p) {
+                    if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, 1);
+                    *p = e->io.data[k * size + i];
+                } else if (!pf) {
+                    queue_mmio_byte(cpu, gpa, (uint32_t)(l + i), e->io.data[k * size + i]);
+                }
             }
         }
     }
+    /* an OUTS from MMIO read its element: the next element is a new read, not a replay */
+    cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     uint32_t idx = asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
     idx = down ? idx - n * size : idx + n * size;
     reg_write(cpu, ir, asz, idx);

@@ -282,8 +282,8 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x0D*/ { op_unimpl, 0 },  /* not implemented */
     /*0x0E*/ { op_unimpl, 0 },  /* not implemented */
     /*0x0F*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x10*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x11*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x10*/ { op_sse, OPF_MODRM },  /* movups/movupd/movss/movsd x, x/m (cpu_sse.c) */
+    /*0x11*/ { op_sse, OPF_MODRM },  /* movups/movupd/movss/movsd x/m, x (cpu_sse.c) */
     /*0x12*/ { op_unimpl, 0 },  /* not implemented */
     /*0x13*/ { op_unimpl, 0 },  /* not implemented */
     /*0x14*/ { op_unimpl, 0 },  /* not implemented */
@@ -306,10 +306,10 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x25*/ { op_unimpl, 0 },  /* not implemented */
     /*0x26*/ { op_unimpl, 0 },  /* not implemented */
     /*0x27*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x28*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x29*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x28*/ { op_sse, OPF_MODRM },  /* movaps/movapd x, x/m128 (cpu_sse.c) */
+    /*0x29*/ { op_sse, OPF_MODRM },  /* movaps/movapd x/m128, x (cpu_sse.c) */
     /*0x2A*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x2B*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x2B*/ { op_sse, OPF_MODRM },  /* movntps/movntpd m128, x (cpu_sse.c) */
     /*0x2C*/ { op_unimpl, 0 },  /* not implemented */
     /*0x2D*/ { op_unimpl, 0 },  /* not implemented */
     /*0x2E*/ { op_unimpl, 0 },  /* not implemented */
@@ -350,10 +350,10 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x51*/ { op_unimpl, 0 },  /* not implemented */
     /*0x52*/ { op_unimpl, 0 },  /* not implemented */
     /*0x53*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x54*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x55*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x56*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x57*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x54*/ { op_sse, OPF_MODRM },  /* andps/andpd (cpu_sse.c) */
+    /*0x55*/ { op_sse, OPF_MODRM },  /* andnps/andnpd (cpu_sse.c) */
+    /*0x56*/ { op_sse, OPF_MODRM },  /* orps/orpd (cpu_sse.c) */
+    /*0x57*/ { op_sse, OPF_MODRM },  /* xorps/xorpd (cpu_sse.c) */
     /*0x58*/ { op_unimpl, 0 },  /* not implemented */
     /*0x59*/ { op_unimpl, 0 },  /* not implemented */
     /*0x5A*/ { op_unimpl, 0 },  /* not implemented */
@@ -376,15 +376,15 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x6B*/ { op_unimpl, 0 },  /* not implemented */
     /*0x6C*/ { op_unimpl, 0 },  /* not implemented */
     /*0x6D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6E*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6F*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x6E*/ { op_sse, OPF_MODRM },  /* 66: movd x, r/m32 (cpu_sse.c) */
+    /*0x6F*/ { op_sse, OPF_MODRM },  /* 66: movdqa, F3: movdqu x, x/m128 (cpu_sse.c) */
     /*0x70*/ { op_unimpl, 0 },  /* not implemented */
     /*0x71*/ { op_unimpl, 0 },  /* not implemented */
     /*0x72*/ { op_unimpl, 0 },  /* not implemented */
     /*0x73*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x74*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x75*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x76*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x74*/ { op_sse, OPF_MODRM },  /* 66: pcmpeqb (cpu_sse.c) */
+    /*0x75*/ { op_sse, OPF_MODRM },  /* 66: pcmpeqw (cpu_sse.c) */
+    /*0x76*/ { op_sse, OPF_MODRM },  /* 66: pcmpeqd (cpu_sse.c) */
     /*0x77*/ { op_unimpl, 0 },  /* not implemented */
     /*0x78*/ { op_unimpl, 0 },  /* not implemented */
     /*0x79*/ { op_unimpl, 0 },  /* not implemented */
@@ -392,8 +392,8 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x7B*/ { op_unimpl, 0 },  /* not implemented */
     /*0x7C*/ { op_unimpl, 0 },  /* not implemented */
     /*0x7D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x7E*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x7F*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x7E*/ { op_sse, OPF_MODRM },  /* 66: movd r/m32, x; F3: movq x, x/m64 (cpu_sse.c) */
+    /*0x7F*/ { op_sse, OPF_MODRM },  /* 66: movdqa, F3: movdqu x/m128, x (cpu_sse.c) */
     /*0x80*/ { op_jcc, OPF_IMMV | OPF_REL | OPF_END },  /* jo rel16/32 */
     /*0x81*/ { op_jcc, OPF_IMMV | OPF_REL | OPF_END },  /* jno rel16/32 */
     /*0x82*/ { op_jcc, OPF_IMMV | OPF_REL | OPF_END },  /* jb rel16/32 */
@@ -440,7 +440,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xAB*/ { op_bt, OPF_MODRM },  /* bts r/m, r */
     /*0xAC*/ { op_shxd, OPF_MODRM | OPF_IMM8 },  /* shrd r/m, r, imm8 */
     /*0xAD*/ { op_shxd, OPF_MODRM },  /* shrd r/m, r, cl */
-    /*0xAE*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xAE*/ { op_grp15, OPF_MODRM },  /* grp15: fxsave fxrstor ldmxcsr stmxcsr, fences */
     /*0xAF*/ { op_imul_r_rm, OPF_MODRM },  /* imul r, r/m */
     /*0xB0*/ { op_cmpxchg, OPF_MODRM },  /* cmpxchg r/m8, r8 */
     /*0xB1*/ { op_cmpxchg, OPF_MODRM },  /* cmpxchg r/m, r */
@@ -461,7 +461,7 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xC0*/ { op_xadd, OPF_MODRM },  /* xadd r/m8, r8 */
     /*0xC1*/ { op_xadd, OPF_MODRM },  /* xadd r/m, r */
     /*0xC2*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xC3*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xC3*/ { op_movnti, OPF_MODRM },  /* movnti m32, r32 */
     /*0xC4*/ { op_unimpl, 0 },  /* not implemented */
     /*0xC5*/ { op_unimpl, 0 },  /* not implemented */
     /*0xC6*/ { op_unimpl, 0 },  /* not implemented */
@@ -480,16 +480,16 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xD3*/ { op_unimpl, 0 },  /* not implemented */
     /*0xD4*/ { op_unimpl, 0 },  /* not implemented */
     /*0xD5*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD6*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD7*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xD6*/ { op_sse, OPF_MODRM },  /* 66: movq x/m64, x (cpu_sse.c) */
+    /*0xD7*/ { op_sse, OPF_MODRM },  /* 66: pmovmskb r32, x (cpu_sse.c) */
     /*0xD8*/ { op_unimpl, 0 },  /* not implemented */
     /*0xD9*/ { op_unimpl, 0 },  /* not implemented */
     /*0xDA*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDB*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xDB*/ { op_sse, OPF_MODRM },  /* 66: pand (cpu_sse.c) */
     /*0xDC*/ { op_unimpl, 0 },  /* not implemented */
     /*0xDD*/ { op_unimpl, 0 },  /* not implemented */
     /*0xDE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDF*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xDF*/ { op_sse, OPF_MODRM },  /* 66: pandn (cpu_sse.c) */
     /*0xE0*/ { op_unimpl, 0 },  /* not implemented */
     /*0xE1*/ { op_unimpl, 0 },  /* not implemented */
     /*0xE2*/ { op_unimpl, 0 },  /* not implemented */
@@ -497,15 +497,15 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xE4*/ { op_unimpl, 0 },  /* not implemented */
     /*0xE5*/ { op_unimpl, 0 },  /* not implemented */
     /*0xE6*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE7*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xE7*/ { op_sse, OPF_MODRM },  /* 66: movntdq m128, x (cpu_sse.c) */
     /*0xE8*/ { op_unimpl, 0 },  /* not implemented */
     /*0xE9*/ { op_unimpl, 0 },  /* not implemented */
     /*0xEA*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xEB*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xEB*/ { op_sse, OPF_MODRM },  /* 66: por (cpu_sse.c) */
     /*0xEC*/ { op_unimpl, 0 },  /* not implemented */
     /*0xED*/ { op_unimpl, 0 },  /* not implemented */
     /*0xEE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xEF*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xEF*/ { op_sse, OPF_MODRM },  /* 66: pxor (cpu_sse.c) */
     /*0xF0*/ { op_unimpl, 0 },  /* not implemented */
     /*0xF1*/ { op_unimpl, 0 },  /* not implemented */
     /*0xF2*/ { op_unimpl, 0 },  /* not implemented */
@@ -681,6 +681,13 @@ opcode:;
         FETCH(b);
         in->op = 0x100 | b;
         info = &x86_optab_0f[b];
+        if (b == 0x38) {   /* the 0F 38 map: every entry has a ModR/M; only MOVBE is here */
+            static const X86OpInfo movbe = { op_movbe, OPF_MODRM };
+            static const X86OpInfo other = { op_unimpl, OPF_MODRM };
+            FETCH(b);
+            in->imm2 = b;  /* op stays 0x138: the third byte rides in imm2 (no immediates) */
+            info = (b == 0xF0 || b == 0xF1) ? &movbe : &other;
+        }
     } else {
         in->op = b;
         info = &x86_optab[b];
@@ -803,6 +810,7 @@ opcode:;
         in->mod = 0;
     }
     in->len = (uint8_t)f->n;
+    if (in->fn == op_sse && !x86_sse_modelled(in)) in->fn = op_unimpl;
     if ((prefix & PFX_LOCK) && !lockable(in)) in->fn = op_ud;
     if (fl & OPF_END) in->op |= 0x200;
     return 0;

@@ -37,6 +37,8 @@ enum {
     D_PUSH_I, D_RET_IW, D_ENTER, D_IB, D_FAR, D_IMUL3,
     D_MOFFS, D_STR, D_XLAT, D_IO, D_CONV,
     D_SHXD, D_CRDR, D_MOVX, D_EB, D_BSWAP, D_NOP_EV, D_FPU, D_HINT, D_GRP9,
+    D_SSE,      /* the XMM instructions of cpu_sse.c (mnemonic by mandatory prefix) */
+    D_GRP15, D_MOVNTI,
 };
 
 typedef struct X86DisForm {
@@ -323,8 +325,8 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x0D*/ { NULL, D_BAD, 0 },
     /*0x0E*/ { NULL, D_BAD, 0 },
     /*0x0F*/ { NULL, D_BAD, 0 },
-    /*0x10*/ { NULL, D_BAD, 0 },
-    /*0x11*/ { NULL, D_BAD, 0 },
+    /*0x10*/ { NULL, D_SSE, 0 },
+    /*0x11*/ { NULL, D_SSE, 0 },
     /*0x12*/ { NULL, D_BAD, 0 },
     /*0x13*/ { NULL, D_BAD, 0 },
     /*0x14*/ { NULL, D_BAD, 0 },
@@ -347,10 +349,10 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x25*/ { NULL, D_BAD, 0 },
     /*0x26*/ { NULL, D_BAD, 0 },
     /*0x27*/ { NULL, D_BAD, 0 },
-    /*0x28*/ { NULL, D_BAD, 0 },
-    /*0x29*/ { NULL, D_BAD, 0 },
+    /*0x28*/ { NULL, D_SSE, 0 },
+    /*0x29*/ { NULL, D_SSE, 0 },
     /*0x2A*/ { NULL, D_BAD, 0 },
-    /*0x2B*/ { NULL, D_BAD, 0 },
+    /*0x2B*/ { NULL, D_SSE, 0 },
     /*0x2C*/ { NULL, D_BAD, 0 },
     /*0x2D*/ { NULL, D_BAD, 0 },
     /*0x2E*/ { NULL, D_BAD, 0 },
@@ -391,10 +393,10 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x51*/ { NULL, D_BAD, 0 },
     /*0x52*/ { NULL, D_BAD, 0 },
     /*0x53*/ { NULL, D_BAD, 0 },
-    /*0x54*/ { NULL, D_BAD, 0 },
-    /*0x55*/ { NULL, D_BAD, 0 },
-    /*0x56*/ { NULL, D_BAD, 0 },
-    /*0x57*/ { NULL, D_BAD, 0 },
+    /*0x54*/ { NULL, D_SSE, 0 },
+    /*0x55*/ { NULL, D_SSE, 0 },
+    /*0x56*/ { NULL, D_SSE, 0 },
+    /*0x57*/ { NULL, D_SSE, 0 },
     /*0x58*/ { NULL, D_BAD, 0 },
     /*0x59*/ { NULL, D_BAD, 0 },
     /*0x5A*/ { NULL, D_BAD, 0 },
@@ -417,15 +419,15 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x6B*/ { NULL, D_BAD, 0 },
     /*0x6C*/ { NULL, D_BAD, 0 },
     /*0x6D*/ { NULL, D_BAD, 0 },
-    /*0x6E*/ { NULL, D_BAD, 0 },
-    /*0x6F*/ { NULL, D_BAD, 0 },
+    /*0x6E*/ { NULL, D_SSE, 0 },
+    /*0x6F*/ { NULL, D_SSE, 0 },
     /*0x70*/ { NULL, D_BAD, 0 },
     /*0x71*/ { NULL, D_BAD, 0 },
     /*0x72*/ { NULL, D_BAD, 0 },
     /*0x73*/ { NULL, D_BAD, 0 },
-    /*0x74*/ { NULL, D_BAD, 0 },
-    /*0x75*/ { NULL, D_BAD, 0 },
-    /*0x76*/ { NULL, D_BAD, 0 },
+    /*0x74*/ { NULL, D_SSE, 0 },
+    /*0x75*/ { NULL, D_SSE, 0 },
+    /*0x76*/ { NULL, D_SSE, 0 },
     /*0x77*/ { NULL, D_BAD, 0 },
     /*0x78*/ { NULL, D_BAD, 0 },
     /*0x79*/ { NULL, D_BAD, 0 },
@@ -433,8 +435,8 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x7B*/ { NULL, D_BAD, 0 },
     /*0x7C*/ { NULL, D_BAD, 0 },
     /*0x7D*/ { NULL, D_BAD, 0 },
-    /*0x7E*/ { NULL, D_BAD, 0 },
-    /*0x7F*/ { NULL, D_BAD, 0 },
+    /*0x7E*/ { NULL, D_SSE, 0 },
+    /*0x7F*/ { NULL, D_SSE, 0 },
     /*0x80*/ { "jo", D_JV, 0 },
     /*0x81*/ { "jno", D_JV, 0 },
     /*0x82*/ { "jb", D_JV, 0 },
@@ -481,7 +483,7 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xAB*/ { "bts", D_EV_GV, 0 },
     /*0xAC*/ { "shrd", D_SHXD, 0 },
     /*0xAD*/ { "shrd", D_SHXD, 0 },
-    /*0xAE*/ { NULL, D_BAD, 0 },
+    /*0xAE*/ { NULL, D_GRP15, 0 },
     /*0xAF*/ { "imul", D_GV_EV, 0 },
     /*0xB0*/ { "cmpxchg", D_EB_GB, 0 },
     /*0xB1*/ { "cmpxchg", D_EV_GV, 0 },
@@ -502,7 +504,7 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xC0*/ { "xadd", D_EB_GB, 0 },
     /*0xC1*/ { "xadd", D_EV_GV, 0 },
     /*0xC2*/ { NULL, D_BAD, 0 },
-    /*0xC3*/ { NULL, D_BAD, 0 },
+    /*0xC3*/ { NULL, D_MOVNTI, 0 },
     /*0xC4*/ { NULL, D_BAD, 0 },
     /*0xC5*/ { NULL, D_BAD, 0 },
     /*0xC6*/ { NULL, D_BAD, 0 },
@@ -521,16 +523,16 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xD3*/ { NULL, D_BAD, 0 },
     /*0xD4*/ { NULL, D_BAD, 0 },
     /*0xD5*/ { NULL, D_BAD, 0 },
-    /*0xD6*/ { NULL, D_BAD, 0 },
-    /*0xD7*/ { NULL, D_BAD, 0 },
+    /*0xD6*/ { NULL, D_SSE, 0 },
+    /*0xD7*/ { NULL, D_SSE, 0 },
     /*0xD8*/ { NULL, D_BAD, 0 },
     /*0xD9*/ { NULL, D_BAD, 0 },
     /*0xDA*/ { NULL, D_BAD, 0 },
-    /*0xDB*/ { NULL, D_BAD, 0 },
+    /*0xDB*/ { NULL, D_SSE, 0 },
     /*0xDC*/ { NULL, D_BAD, 0 },
     /*0xDD*/ { NULL, D_BAD, 0 },
     /*0xDE*/ { NULL, D_BAD, 0 },
-    /*0xDF*/ { NULL, D_BAD, 0 },
+    /*0xDF*/ { NULL, D_SSE, 0 },
     /*0xE0*/ { NULL, D_BAD, 0 },
     /*0xE1*/ { NULL, D_BAD, 0 },
     /*0xE2*/ { NULL, D_BAD, 0 },
@@ -538,15 +540,15 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xE4*/ { NULL, D_BAD, 0 },
     /*0xE5*/ { NULL, D_BAD, 0 },
     /*0xE6*/ { NULL, D_BAD, 0 },
-    /*0xE7*/ { NULL, D_BAD, 0 },
+    /*0xE7*/ { NULL, D_SSE, 0 },
     /*0xE8*/ { NULL, D_BAD, 0 },
     /*0xE9*/ { NULL, D_BAD, 0 },
     /*0xEA*/ { NULL, D_BAD, 0 },
-    /*0xEB*/ { NULL, D_BAD, 0 },
+    /*0xEB*/ { NULL, D_SSE, 0 },
     /*0xEC*/ { NULL, D_BAD, 0 },
     /*0xED*/ { NULL, D_BAD, 0 },
     /*0xEE*/ { NULL, D_BAD, 0 },
-    /*0xEF*/ { NULL, D_BAD, 0 },
+    /*0xEF*/ { NULL, D_SSE, 0 },
     /*0xF0*/ { NULL, D_BAD, 0 },
     /*0xF1*/ { NULL, D_BAD, 0 },
     /*0xF2*/ { NULL, D_BAD, 0 },
@@ -581,6 +583,7 @@ typedef struct {
     uint64_t ip;
     unsigned dsz;         /* the mode's default operand/address size: 2 or 4 */
     bool used_osz, used_asz, used_seg, used_rep;
+    bool simd_prefix;     /* F2/F3 chose an SSE instruction: not a prefix word */
     bool bad;             /* an encoding the CPU raises #UD for: "(bad)" */
     bool notrack;         /* the 3E prefix printed as "notrack" */
     char mn[24];
@@ -656,7 +659,7 @@ static int sib_byte(const Dis *d)
             b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3) i++;
         else break;
     }
-    i += (in->op & 0x100) ? 2 : 1;   /* opcode */
+    i += in->op == 0x138 ? 3 : (in->op & 0x100) ? 2 : 1;   /* opcode (0F 38 xx: three bytes) */
     i += 1;                          /* ModR/M */
     return i < in->len ? d->bytes[i] : -1;
 }
@@ -1040,6 +1043,107 @@ static void dis_group(Dis *d, unsigned form)
     }
 }
 
+static void put_xmm(Dis *d, unsigned r) { ops_put(d, "%%xmm%u", r & 7); }
+
+static void put_xmm_rm(Dis *d)
+{
+    if (d->in->mod == 3) put_xmm(d, d->in->rm);
+    else put_mem(d);
+}
+
+/* The SSE forms cpu_sse.c models (the decoder makes every other prefix combination
+ * op_unimpl, so it never reaches here). Index: mandatory prefix none, 66, F2, F3. */
+static void dis_sse(Dis *d)
+{
+    const X86Insn *in = d->in;
+    unsigned op = in->op & 0xFF;
+    unsigned p = (in->prefix & PFX_REP) ? 3 : (in->prefix & PFX_REPNE) ? 2
+               : (in->prefix & PFX_OPSIZE) ? 1 : 0;
+    if (p == 1) d->used_osz = true;
+    if (p >= 2) d->simd_prefix = true;
+    static const char *const movu[4] = { "movups", "movupd", "movsd", "movss" };
+    static const char *const logic[4][2] = {
+        { "andps", "andpd" }, { "andnps", "andnpd" }, { "orps", "orpd" }, { "xorps", "xorpd" },
+    };
+    bool store = false, mem_only = false;
+    const char *mn = NULL;
+    switch (op) {
+    case 0x10: case 0x11: mn = movu[p]; store = op == 0x11; break;
+    case 0x28: case 0x29: mn = p ? "movapd" : "movaps"; store = op == 0x29; break;
+    case 0x2B: mn = p ? "movntpd" : "movntps"; store = mem_only = true; break;
+    case 0x54: case 0x55: case 0x56: case 0x57: mn = logic[op - 0x54][p]; break;
+    case 0x6F: case 0x7F: mn = p == 1 ? "movdqa" : "movdqu"; store = op == 0x7F; break;
+    case 0x74: mn = "pcmpeqb"; break;
+    case 0x75: mn = "pcmpeqw"; break;
+    case 0x76: mn = "pcmpeqd"; break;
+    case 0xDB: mn = "pand"; break;
+    case 0xDF: mn = "pandn"; break;
+    case 0xEB: mn = "por"; break;
+    case 0xEF: mn = "pxor"; break;
+    case 0xE7: mn = "movntdq"; store = mem_only = true; break;
+    case 0x6E: case 0x7E:
+        if (op == 0x7E && p == 3) {   /* movq xmm/m64, xmm */
+            set_mn(d, "movq", 0);
+            put_xmm_rm(d);
+            comma(d);
+            put_xmm(d, in->reg);
+            return;
+        }
+        set_mn(d, "movd", 0);
+        if (op == 0x6E) { put_rm(d, 4); comma(d); put_xmm(d, in->reg); }
+        else { put_xmm(d, in->reg); comma(d); put_rm(d, 4); }
+        return;
+    case 0xD6:
+        set_mn(d, "movq", 0);
+        put_xmm(d, in->reg);
+        comma(d);
+        put_xmm_rm(d);
+        return;
+    case 0xD7:
+        if (in->mod != 3) { d->bad = true; return; }
+        set_mn(d, "pmovmskb", 0);
+        put_xmm(d, in->rm);
+        comma(d);
+        put_reg(d, in->reg, 4);
+        return;
+    default:
+        d->bad = true;
+        return;
+    }
+    if (mem_only && in->mod == 3) { d->bad = true; return; }
+    set_mn(d, mn, 0);
+    if (store) { put_xmm(d, in->reg); comma(d); put_xmm_rm(d); }
+    else { put_xmm_rm(d); comma(d); put_xmm(d, in->reg); }
+}
+
+/* 0F AE as cpu_sse.c models it: FXSAVE FXRSTOR LDMXCSR STMXCSR with memory, the fences
+ * with a register; no mandatory prefix. */
+static void dis_grp15(Dis *d)
+{
+    const X86Insn *in = d->in;
+    static const char *const mem[4] = { "fxsave", "fxrstor", "ldmxcsr", "stmxcsr" };
+    static const char *const fence[3] = { "lfence", "mfence", "sfence" };
+    if (in->prefix & (PFX_REP | PFX_REPNE | PFX_OPSIZE)) { d->bad = true; return; }
+    if (in->mod == 3) {
+        if (in->reg < 5) { d->bad = true; return; }
+        set_mn(d, fence[in->reg - 5], 0);
+        return;
+    }
+    if (in->reg > 3) { d->bad = true; return; }
+    set_mn(d, mem[in->reg], 0);
+    put_mem(d);
+}
+
+/* 0F 38 F0/F1 MOVBE (the only 0F 38 instruction modelled): memory only, no F2/F3. */
+static void dis_movbe(Dis *d)
+{
+    const X86Insn *in = d->in;
+    if (in->mod == 3 || (in->prefix & (PFX_REP | PFX_REPNE))) { d->bad = true; return; }
+    set_mn(d, "movbe", 0);
+    if (in->imm2 == 0xF0) { put_mem(d); comma(d); put_regv(d, in->reg); }
+    else { put_regv(d, in->reg); comma(d); put_mem(d); }
+}
+
 /* Fills d->mn and d->ops for the decoded instruction. */
 static void dis_insn(Dis *d, const X86DisForm *f)
 {
@@ -1101,6 +1205,18 @@ static void dis_insn(Dis *d, const X86DisForm *f)
         set_mn(d, in->asz == 4 ? "jecxz" : "jcxz", 0);
         put_hint(d);
         put_target(d);
+        break;
+    case D_SSE: dis_sse(d); break;
+    case D_GRP15: dis_grp15(d); break;
+    case D_MOVNTI:
+        if (d->in->mod == 3 || (d->in->prefix & (PFX_REP | PFX_REPNE | PFX_OPSIZE))) {
+            d->bad = true;
+            break;
+        }
+        set_mn(d, "movnti", 0);
+        put_reg(d, d->in->reg, 4);
+        comma(d);
+        put_mem(d);
         break;
     case D_GRP1: case D_GRP1A: case D_GRP2: case D_GRP3: case D_GRP4: case D_GRP5:
     case D_GRP6: case D_GRP7: case D_GRP8: case D_GRP9: case D_GRP11:
@@ -1335,13 +1451,17 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
     /* Past 15 bytes (a run of prefixes): the CPU raises #GP; show one byte as bad. */
     if (r != 0) return dis_bad(out, out_size, 1);
 
-    const X86DisForm *f = (in.op & 0x100) ? &dis_optab_0f[in.op & 0xFF] : &dis_optab[in.op];
+    static const X86DisForm movbe = { "movbe", D_NONE, 0 };   /* printed by dis_movbe */
+    bool is_movbe = in.op == 0x138 && in.fn == op_movbe;
+    const X86DisForm *f = is_movbe ? &movbe
+                        : (in.op & 0x100) ? &dis_optab_0f[in.op & 0xFF] : &dis_optab[in.op];
     /* What the CPU model does not know is what its own table says it does not know. */
     if (!in.fn || in.fn == op_unimpl || f->form == D_BAD || f->form == D_PREFIX)
         return dis_bad(out, out_size, 1);
 
     Dis d = { .in = &in, .bytes = bytes, .ip = ip, .dsz = bits == 32 ? 4 : 2 };
-    dis_insn(&d, f);
+    if (is_movbe) dis_movbe(&d);
+    else dis_insn(&d, f);
     if (d.bad) return dis_bad(out, out_size, in.len);
 
     /* Prefixes objdump prints as words, in byte order: those the operands did not already
@@ -1377,6 +1497,7 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
             break;
         default:  /* F2/F3: only the last one counts */
             if (!last) HEAD("%s ", b == 0xF3 ? "repz" : "repnz");
+            else if (d.simd_prefix) break;
             else if (b == 0xF3 && d.used_rep && (f->form == D_NOP || f->form == D_HINT))
                 break;   /* pause, endbr32/64: F3 is part of the mnemonic */
             else if (d.used_rep) {
