@@ -292,7 +292,10 @@ static uint64_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size
         x86_unimplemented(cpu, "an MMIO read after an MMIO write in one instruction");
     if (cpu->mmio_replay_pos < cpu->mmio_replay_n) {
         int i = cpu->mmio_replay_pos++;
-        if (cpu->mmio_replay_gpa[i] == gpa) return cpu->mmio_replay[i];
+        /* only the access's bytes: the VMM's answer may carry more (fuzz finding:
+         * a byte DIV read 0x100 from MMIO and divided the host by zero) */
+        uint64_t v = cpu->mmio_replay[i];
+        if (cpu->mmio_replay_gpa[i] == gpa) return size >= 8 ? v : v & ((1ull << (8 * size)) - 1);
         x86_unimplemented(cpu, "MMIO read replay does not match the re-executed access");
     }
     if (cpu->mmio_replay_n == (int)(sizeof cpu->mmio_replay / sizeof cpu->mmio_replay[0]))
