@@ -466,7 +466,7 @@ H(op_nop); H(op_salc); H(op_cmovcc);
 /* cpu_control.c */
 H(op_jcc); H(op_jmp_rel); H(op_jmp_far); H(op_call_rel); H(op_call_far); H(op_ret);
 H(op_retf); H(op_iret); H(op_int); H(op_int3); H(op_into); H(op_loop); H(op_jcxz);
-H(op_grp5_ctl); H(op_bound); H(op_hlt); H(op_ud); H(op_unimpl); H(op_fpu);
+H(op_grp5_ctl); H(op_bound); H(op_hlt); H(op_ud); H(op_unimpl);
 /* cpu_string.c */
 H(op_movs); H(op_cmps); H(op_stos); H(op_lods); H(op_scas);
 /* cpu_io.c */
@@ -477,7 +477,9 @@ H(op_bt); H(op_bt_imm); H(op_bsf); H(op_bsr);
 H(op_daa); H(op_das); H(op_aaa); H(op_aas); H(op_aam); H(op_aad);
 /* cpu_system.c */
 H(op_flagop); H(op_mov_cr); H(op_mov_dr); H(op_cpuid); H(op_rdtsc); H(op_rdmsr);
-H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd); H(op_wait);
+H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd);
+/* cpu_x87.c */
+H(op_wait); H(op_fpu);
 /* cpu_seg.c */
 H(op_lar_lsl); H(op_arpl);
 H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit);
