@@ -386,19 +386,22 @@ static void fpu_compare(X86Cpu *cpu, unsigned hop, const F80 *other, bool other_
 {
     bool eflags = hop == H_COMI || hop == H_UCOMI;
     if (st_empty(cpu, 0) || other_empty) {
-        if (!stack_fault(cpu, false)) return;
+        /* "unordered" whether IE is masked or not (as the host does) */
         if (eflags)
             flags_set_arith(cpu, X86_FLAG_ZF | X86_FLAG_PF | X86_FLAG_CF, X86_FLAGS_ARITH);
         else
             cpu->fpu_sw |= SW_C0 | SW_C2 | SW_C3;
+        if (!stack_fault(cpu, false)) return;
     } else {
         F80 a = st_get(cpu, 0), m = f80_zero;
         HostOut r;
         host_x87(hop, cpu->fpu_cw, &a, other, &m, &r);
-        if (merge(cpu, &r, eflags ? SW_C1 : SW_CC) & BLOCK_REG) return;
+        unsigned unmasked = merge(cpu, &r, eflags ? SW_C1 : SW_CC);
+        /* FCOMI sets the flags even when its IE is unmasked (as the host does) */
         if (eflags)
             flags_set_arith(cpu, (r.zf ? X86_FLAG_ZF : 0) | (r.pf ? X86_FLAG_PF : 0) |
                                      (r.cf ? X86_FLAG_CF : 0), X86_FLAGS_ARITH);
+        if (unmasked & BLOCK_REG) return;
     }
     while (pops--) fpu_pop(cpu);
 }
@@ -471,8 +474,9 @@ static void fpu_special(X86Cpu *cpu, unsigned hop, unsigned nin, unsigned cc)
 {
     bool push = hop == H_XTRACT || hop == H_PTAN || hop == H_SINCOS;
     if (st_empty(cpu, 0) || (nin == 2 && st_empty(cpu, 1))) {
-        if (hop == H_TST) {
-            if (stack_fault(cpu, false)) cpu->fpu_sw |= SW_C0 | SW_C2 | SW_C3;
+        if (hop == H_TST) {   /* unordered, masked or not (as FCOM) */
+            cpu->fpu_sw |= SW_C0 | SW_C2 | SW_C3;
+            stack_fault(cpu, false);
             return;
         }
         if (!stack_fault(cpu, false)) return;
@@ -687,7 +691,8 @@ static bool nonwaiting(unsigned esc, const X86Insn *in)
 /* Control instructions do not change FIP/FDP/FOP (Vol. 1, 8.1.8). */
 static bool control_insn(unsigned esc, const X86Insn *in)
 {
-    if (in->mod == 3) return esc == 3 && in->reg == 4;   /* FNENI..FNSETPM, FNCLEX, FNINIT */
+    if (in->mod == 3)   /* FNENI..FNSETPM, FNCLEX, FNINIT; FNSTSW AX */
+        return (esc == 3 && in->reg == 4) || (esc == 7 && in->reg == 4 && in->rm == 0);
     if (esc == 1) return in->reg >= 4;                    /* FLDENV FLDCW FNSTENV FNSTCW */
     if (esc == 5) return in->reg >= 4;                    /* FRSTOR FNSAVE FNSTSW */
     return false;
