@@ -440,7 +440,8 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 /* ---- exits handled "in the kernel" ---- */
 
 /* CPUID.1:EDX (SDM Vol. 2A, CPUID, Table 3-11): exactly what the interpreter implements.
- * No FPU, VME, DE, MCE, APIC, MTRR, MCA or later flags until those exist. */
+ * No VME, DE, MCE, APIC, MTRR, MCA, MMX, FXSR or later flags until those exist. */
+#define CPUID_1_EDX_FPU   (1u << 0)    /* x87 FPU on chip (src/sim/cpu/cpu_x87.c) */
 #define CPUID_1_EDX_PSE   (1u << 3)    /* 4 MiB pages with CR4.PSE */
 #define CPUID_1_EDX_TSC   (1u << 4)    /* RDTSC, CR4.TSD */
 #define CPUID_1_EDX_MSR   (1u << 5)    /* RDMSR / WRMSR */
@@ -451,7 +452,7 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_EDX_CMOV  (1u << 15)   /* CMOVcc */
 #define CPUID_1_EDX_PAT   (1u << 16)   /* IA32_PAT (memory types have no effect here) */
 #define CPUID_1_EDX_PSE36 (1u << 17)   /* 4 MiB pages above 4 GiB (bits 16:13 of a PDE) */
-#define CPUID_1_EDX (CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | \
+#define CPUID_1_EDX (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | \
                      CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | CPUID_1_EDX_CMOV | \
                      CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
@@ -466,7 +467,7 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
      * ScratchVM. */
     static const char vendor[] = "GenuineIntel";          /* 12 bytes: EBX, EDX, ECX */
     static const char hypervisor[] = "ScratchVMsim";
-    static const char brand[48] = "ScratchVM simulated x86 (P6 integer, PAE)";
+    static const char brand[48] = "ScratchVM simulated x86 (P6, x87, PAE)";
     memset(r, 0, 4 * sizeof(r[0]));
     switch (leaf) {
     case 0:
