@@ -440,7 +440,8 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 /* ---- exits handled "in the kernel" ---- */
 
 /* CPUID.1:EDX (SDM Vol. 2A, CPUID, Table 3-11): exactly what the interpreter implements.
- * No FPU, VME, DE, MCE, APIC, MTRR, MCA, MMX or later flags until those exist. */
+ * No VME, DE, MCE, APIC, MTRR, MCA, MMX or later flags until those exist. */
+#define CPUID_1_EDX_FPU   (1u << 0)    /* x87 FPU on chip (src/sim/cpu/cpu_x87.c) */
 #define CPUID_1_EDX_PSE   (1u << 3)    /* 4 MiB pages with CR4.PSE */
 #define CPUID_1_EDX_TSC   (1u << 4)    /* RDTSC, CR4.TSD */
 #define CPUID_1_EDX_MSR   (1u << 5)    /* RDMSR / WRMSR */
@@ -457,10 +458,10 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_EDX_FXSR  (1u << 24)
 #define CPUID_1_EDX_SSE   (1u << 25)
 #define CPUID_1_EDX_SSE2  (1u << 26)
-#define CPUID_1_EDX (CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | \
-                     CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | CPUID_1_EDX_CMOV | \
-                     CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36 | CPUID_1_EDX_FXSR | CPUID_1_EDX_SSE | \
-                     CPUID_1_EDX_SSE2)
+#define CPUID_1_EDX (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | \
+                     CPUID_1_EDX_PAE | CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | \
+                     CPUID_1_EDX_CMOV | CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36 | CPUID_1_EDX_FXSR | \
+                     CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2)
 #define CPUID_1_ECX_MOVBE (1u << 22)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
@@ -475,7 +476,7 @@ static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
      * ScratchVM. */
     static const char vendor[] = "GenuineIntel";          /* 12 bytes: EBX, EDX, ECX */
     static const char hypervisor[] = "ScratchVMsim";
-    static const char brand[48] = "ScratchVM simulated x86 (P6 integer, PAE)";
+    static const char brand[48] = "ScratchVM simulated x86 (P6, x87, PAE)";
     memset(r, 0, 4 * sizeof(r[0]));
     switch (leaf) {
     case 0:

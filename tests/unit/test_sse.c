@@ -1,7 +1,7 @@
 /*
  * Unit tests of the sim CPU's SSE/SSE2 subset (src/sim/cpu/cpu_sse.c): the CR0/CR4 gates,
  * the 128-bit moves and their alignment rules, scalar moves, bitwise ops, PCMPEQ and
- * PMOVMSKB, MOVD/MOVQ, FXSAVE/FXRSTOR and MXCSR, MOVBE; and string I/O to and from MMIO
+ * PMOVMSKB, MOVD/MOVQ, FXSAVE/FXRSTOR (with the x87 stack) and MXCSR, MOVBE; and string I/O to and from MMIO
  * (src/sim/cpu/cpu_io.c), one element per exit. Real mode, code at 0x1000, data at 0x3000.
  */
 #include <setjmp.h>
@@ -291,6 +291,35 @@ static void test_fxsave_fxrstor_mxcsr(void **state)
     assert_int_equal(cpu->mxcsr, 0x1F00);
 }
 
+/* FXSAVE/FXRSTOR carry the x87 stack: TOP, the abridged tags and ST0-ST7 survive FNINIT. */
+static void test_fxsave_x87_registers(void **state)
+{
+    Fx *fx = *state;
+    static const uint8_t code[] = {
+        0xDB, 0xE3,                           /* fninit (after reset all 8 hold +0.0) */
+        0xD9, 0xE8,                           /* fld1 */
+        0xD9, 0xEB,                           /* fldpi */
+        0x0F, 0xAE, 0x06, 0x00, 0x32,         /* fxsave [0x3200] */
+        0xDB, 0xE3,                           /* fninit */
+        0x0F, 0xAE, 0x0E, 0x00, 0x32,         /* fxrstor [0x3200] */
+        0xDD, 0x1E, 0x00, 0x33,               /* fstp qword [0x3300] */
+        0xDD, 0x1E, 0x08, 0x33,               /* fstp qword [0x3308] */
+        0xF4,
+    };
+    load(fx, code, sizeof code);
+    assert_int_equal(run_to_hlt(fx), -1);
+    const uint8_t *img = fx->ram + 0x3200;
+    assert_int_equal((img[3] >> 3) & 7, 6);       /* TOP after two pushes */
+    assert_int_equal(img[4], 0xC0);               /* R6 and R7 not empty */
+    assert_int_equal(img[32 + 9] << 8 | img[32 + 8], 0x4000);   /* ST0 = pi: exponent 1 */
+    assert_int_equal(img[48 + 9] << 8 | img[48 + 8], 0x3FFF);   /* ST1 = 1.0 */
+    double pi, one;
+    memcpy(&pi, fx->ram + 0x3300, 8);
+    memcpy(&one, fx->ram + 0x3308, 8);
+    assert_true(pi > 3.14159265358 && pi < 3.14159265360);
+    assert_true(one == 1.0);
+}
+
 static void test_movbe(void **state)
 {
     Fx *fx = *state;
@@ -403,6 +432,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sse_scalar_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_bitwise_and_compare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fxsave_fxrstor_mxcsr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fxsave_x87_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_movbe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_store_to_mmio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_io_mmio, setup, teardown),

@@ -782,7 +782,10 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
     cpu->fpu_cw = 0x0040;   /* x87 power-on state (SDM Vol. 3A, Table 10-1) */
     cpu->fpu_sw = 0;
-    cpu->fpu_tw = 0x5555;
+    cpu->fpu_tw = 0x5555;   /* R0-R7 hold +0.0 */
+    memset(cpu->fpu_reg, 0, sizeof cpu->fpu_reg);
+    cpu->fpu_fop = cpu->fpu_fcs = cpu->fpu_fds = 0;
+    cpu->fpu_fip = cpu->fpu_fdp = 0;
     memset(cpu->xmm, 0, sizeof cpu->xmm);
     cpu->mxcsr = 0x1F80;    /* all SIMD exceptions masked (SDM Vol. 3A, Table 10-1) */
     cpu->implicit_supervisor = false;

@@ -242,7 +242,15 @@ struct X86Cpu {
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;   /* IA32_SYSENTER_* MSRs */
     uint64_t tsc;                 /* RDTSC value base; counts instructions */
     uint64_t tsc_aux;             /* IA32_TSC_AUX, which RDTSCP returns in ECX */
-    uint16_t fpu_cw, fpu_sw, fpu_tw;   /* x87 control, status and tag words (cpu_control.c) */
+    /* The x87 FPU (cpu_x87.c; SDM Vol. 1, chapter 8): the physical data registers R0-R7 as
+     * 80-bit little-endian images (ST(i) is R[(TOP + i) & 7], TOP = SW bits 13:11), the
+     * control, status and full tag words (2 bits per physical register: 00 valid, 01 zero,
+     * 10 special, 11 empty), and the last non-control instruction's pointers and opcode
+     * (FIP is the offset in FCS, FDP the offset in FDS; FOP is 11 bits). */
+    uint8_t fpu_reg[8][10];
+    uint16_t fpu_cw, fpu_sw, fpu_tw;
+    uint16_t fpu_fop, fpu_fcs, fpu_fds;
+    uint32_t fpu_fip, fpu_fdp;
     uint64_t xmm[8][2];           /* XMM0-7, low quadword first (cpu_sse.c) */
     uint32_t mxcsr;
     /* Interrupt shadow (SDM Vol. 3C, 25.4.2 interruptibility state): bit 0 blocking by STI,

@@ -3,7 +3,6 @@
  * INTO, LOOP/LOOPE/LOOPNE, JCXZ/JECXZ, BOUND, HLT, and the undefined/unimplemented
  * opcode handlers (SDM Vol. 2, each instruction's "Operation").
  */
-#include <string.h>
 
 #include "sim/cpu/cpu_internal.h"
 
@@ -190,59 +189,4 @@ void op_unimpl(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
     x86_unimplemented(cpu, "opcode not implemented");
-}
-
-/* D8-DF: x87 escape. CR0.EM or CR0.TS: #NM (SDM Vol. 3A, 2.5). The model has the FPU's
- * control, status and tag words and the instructions that only manage them (FNINIT,
- * FNCLEX, FNSTSW, FNSTCW, FLDCW; FNENI, FNDISI and FNSETPM are no-ops after the 8087/287,
- * Vol. 1, 8.3.x and Appendix), so start-up code and FPU probes run. The numeric
- * instructions are not modelled yet: an internal error, and CPUID claims no FPU. */
-void op_fpu(X86Cpu *cpu, const X86Insn *in)
-{
-    if (cpu->cr0 & (X86_CR0_EM | X86_CR0_TS)) x86_fault(cpu, X86_EXC_NM, false, 0);
-    unsigned esc = in->op & 7;   /* D8 + esc */
-    if (in->mod == 3) {
-        if (esc == 3 && in->reg == 4) {
-            switch (in->rm) {
-            case 0: case 1: case 4:   /* FNENI, FNDISI, FNSETPM */
-                return;
-            case 2:                   /* FNCLEX: exception flags, SF, ES and B */
-                cpu->fpu_sw &= 0x7F00;
-                return;
-            case 3:                   /* FNINIT (Vol. 1, 8.1.x, Table 8-x) */
-                cpu->fpu_cw = 0x037F;
-                cpu->fpu_sw = 0;
-                cpu->fpu_tw = 0xFFFF;
-                return;
-            }
-        }
-        if (esc == 7 && in->reg == 4 && in->rm == 0) {   /* FNSTSW AX */
-            reg_write(cpu, X86_RAX, 2, cpu->fpu_sw);
-            return;
-        }
-    } else if (esc == 5 && in->reg == 7) {               /* FNSTSW m2byte */
-        rm_write(cpu, in, 2, cpu->fpu_sw);
-        return;
-    } else if (esc == 1 && in->reg == 7) {               /* FNSTCW m2byte */
-        rm_write(cpu, in, 2, cpu->fpu_cw);
-        return;
-    } else if (esc == 1 && in->reg == 5) {               /* FLDCW m2byte */
-        /* bit 6 reads as 1, bits 7 and 13-15 as 0 (reserved) */
-        cpu->fpu_cw = (uint16_t)((rm_read(cpu, in, 2) & 0x1F3F) | 0x0040);
-        return;
-    }
-    x86_unimplemented(cpu, "x87 FPU instruction (no FPU model yet)");
-}
-
-/* No x87 data registers are modelled yet: FXSAVE stores them as zeros and FXRSTOR drops
- * them (the numeric instructions that would read them are not modelled either). */
-void x87_fxsave_registers(const X86Cpu *cpu, uint8_t slots[128])
-{
-    (void)cpu;
-    memset(slots, 0, 128);
-}
-
-void x87_fxrstor_registers(X86Cpu *cpu, const uint8_t slots[128])
-{
-    (void)cpu, (void)slots;
 }

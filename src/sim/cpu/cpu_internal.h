@@ -185,7 +185,7 @@ static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned s
 uint32_t x86_read_slow(X86Cpu *cpu, uint64_t lin, unsigned size);
 void x86_write_slow(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v);
 uint64_t x86_read64(X86Cpu *cpu, uint64_t lin);
-/* The x87 data registers as FXSAVE stores them: 8 slots of 16 bytes from ST0 (cpu_control.c). */
+/* The x87 data registers as FXSAVE stores them: 8 slots of 16 bytes from ST0 (cpu_x87.c). */
 void x87_fxsave_registers(const X86Cpu *cpu, uint8_t slots[128]);
 void x87_fxrstor_registers(X86Cpu *cpu, const uint8_t slots[128]);
 void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v);
@@ -471,7 +471,7 @@ H(op_nop); H(op_salc); H(op_cmovcc);
 /* cpu_control.c */
 H(op_jcc); H(op_jmp_rel); H(op_jmp_far); H(op_call_rel); H(op_call_far); H(op_ret);
 H(op_retf); H(op_iret); H(op_int); H(op_int3); H(op_into); H(op_loop); H(op_jcxz);
-H(op_grp5_ctl); H(op_bound); H(op_hlt); H(op_ud); H(op_unimpl); H(op_fpu);
+H(op_grp5_ctl); H(op_bound); H(op_hlt); H(op_ud); H(op_unimpl);
 H(op_sse); H(op_grp15); H(op_movnti); H(op_movbe);
 /* Whether cpu_sse.c models this opcode with its mandatory prefix (else op_unimpl). */
 bool x86_sse_modelled(const X86Insn *in);
@@ -485,7 +485,9 @@ H(op_bt); H(op_bt_imm); H(op_bsf); H(op_bsr);
 H(op_daa); H(op_das); H(op_aaa); H(op_aas); H(op_aam); H(op_aad);
 /* cpu_system.c */
 H(op_flagop); H(op_mov_cr); H(op_mov_dr); H(op_cpuid); H(op_rdtsc); H(op_rdmsr);
-H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd); H(op_wait);
+H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd);
+/* cpu_x87.c */
+H(op_wait); H(op_fpu);
 /* cpu_seg.c */
 H(op_lar_lsl); H(op_arpl);
 H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit);

@@ -251,13 +251,18 @@ void op_sse(X86Cpu *cpu, const X86Insn *in)
 #define MXCSR_MASK 0xFFFFu
 
 /* FXSAVE image, 32-bit format (SDM Vol. 2A, FXSAVE, Table 3-53): x87 control, status,
- * abridged tag (1 bit a register: not empty), then MXCSR and its mask, ST0-ST7 in
- * 16-byte slots, XMM0-XMM7. The x87 instruction and operand pointers are stored as 0. */
+ * abridged tag (1 bit a physical register: not empty), opcode, instruction and operand
+ * pointers, then MXCSR and its mask, ST0-ST7 in 16-byte slots, XMM0-XMM7. */
 static void fxsave_image(const X86Cpu *cpu, uint8_t img[512])
 {
     memset(img, 0, 512);
     memcpy(img + 0, &cpu->fpu_cw, 2);
     memcpy(img + 2, &cpu->fpu_sw, 2);
+    memcpy(img + 6, &cpu->fpu_fop, 2);
+    memcpy(img + 8, &cpu->fpu_fip, 4);
+    memcpy(img + 12, &cpu->fpu_fcs, 2);
+    memcpy(img + 16, &cpu->fpu_fdp, 4);
+    memcpy(img + 20, &cpu->fpu_fds, 2);
     uint8_t abridged = 0;
     for (int i = 0; i < 8; i++)
         if (((cpu->fpu_tw >> (2 * i)) & 3) != 3) abridged |= (uint8_t)(1u << i);
@@ -305,6 +310,12 @@ void op_grp15(X86Cpu *cpu, const X86Insn *in)
         if (mxcsr & ~MXCSR_MASK) x86_fault(cpu, X86_EXC_GP, true, 0);
         memcpy(&cpu->fpu_cw, img + 0, 2);
         memcpy(&cpu->fpu_sw, img + 2, 2);
+        memcpy(&cpu->fpu_fop, img + 6, 2);
+        cpu->fpu_fop &= 0x7FF;
+        memcpy(&cpu->fpu_fip, img + 8, 4);
+        memcpy(&cpu->fpu_fcs, img + 12, 2);
+        memcpy(&cpu->fpu_fdp, img + 16, 4);
+        memcpy(&cpu->fpu_fds, img + 20, 2);
         uint16_t tw = 0;
         for (int i = 0; i < 8; i++)
             tw |= (uint16_t)(((img[4] >> i) & 1 ? 0u : 3u) << (2 * i));

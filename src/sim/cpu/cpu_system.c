@@ -318,11 +318,3 @@ void op_sysexit(X86Cpu *cpu, const X86Insn *in)
     cpu->gpr[X86_RSP] = (uint32_t)cpu->gpr[X86_RCX];
     cpu->next_rip = (uint32_t)cpu->gpr[X86_RDX];
 }
-
-/* WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set (SDM Vol. 2B, WAIT). */
-void op_wait(X86Cpu *cpu, const X86Insn *in)
-{
-    (void)in;
-    if ((cpu->cr0 & (X86_CR0_MP | X86_CR0_TS)) == (X86_CR0_MP | X86_CR0_TS))
-        x86_fault(cpu, X86_EXC_NM, false, 0);
-}
