@@ -31,6 +31,15 @@ typedef struct PageLink {
     struct PageLink *next;
 } PageLink;
 
+/* A direct link from a block to a block that ran after it: valid while cpu->chain_gen is
+ * `gen` (no translation or block has gone since) and the target's key (IP, CS base, mode)
+ * and code epoch are the current ones. */
+typedef struct BlockLink {
+    uint64_t ip;             /* RIP the target starts at (~0: empty) */
+    X86Block *to;
+    uint32_t gen;
+} BlockLink;
+
 struct X86Block {
     X86Block *next;          /* hash chain by gpa */
     PageLink link[2];        /* membership in the lists of first_page and last_page */
@@ -43,6 +52,7 @@ struct X86Block {
     uint32_t n;
     uint32_t dead;
     uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
+    BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
 };
 
@@ -78,6 +88,7 @@ static void code_flush_all(X86Cpu *cpu)
     memset(c->pages, 0, sizeof c->pages);
     memset(c->bitmap, 0, CODE_BITMAP_PAGES / 8);
     c->used = 0;
+    cpu->chain_gen++;        /* every link points into the arena being reused */
     cpu->pending |= X86_PENDING_END;
 }
 
@@ -117,6 +128,7 @@ static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, u
                 b->dead = 1;
                 block_unhash(c, b);
                 *pp = l->next;
+                cpu->chain_gen++;
                 cpu->pending |= X86_PENDING_END;
             } else {
                 live = true;
@@ -169,6 +181,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->ip = cpu->rip;
     b->mode = mode;
     b->n = 0;
+    for (int i = 0; i < 2; i++) b->out[i] = (BlockLink){ ~0ull, NULL, 0 };
     b->first_page = gpa & ~0xFFFull;
     b->last_page = b->first_page;
     uint64_t ip = cpu->rip;
@@ -269,6 +282,7 @@ static X86Block *block_lookup(X86Cpu *cpu)
         if (UNLIKELY(!block_second_page_current(cpu, b, lin))) {
             b->dead = 1;
             block_unhash(cpu->code, b);
+            cpu->chain_gen++;
             break;
         }
         if (LIKELY(b->epoch == cpu->code_epoch))
@@ -280,6 +294,7 @@ static X86Block *block_lookup(X86Cpu *cpu)
         }
         b->dead = 1;
         block_unhash(cpu->code, b);
+        cpu->chain_gen++;
         break;
     }
     return block_build(cpu, gpa, mode);
@@ -554,8 +569,89 @@ void x86_cpu_set_debug(X86Cpu *cpu, uint32_t flags, uint32_t dr7, const uint64_t
     x86_cpu_tlb_invalidate(cpu);
 }
 
+/* The block that runs after `from` at the current CS:RIP, when one of its links still
+ * holds: no translation or decoded block has gone since the link was made (chain_gen), and
+ * the target's key and code epoch are current. Else NULL (the hash lookup decides). */
+static inline X86Block *chain_follow(X86Cpu *cpu, const X86Block *from)
+{
+    uint64_t rip = cpu->rip;
+    uint32_t gen = cpu->chain_gen;
+    for (int i = 0; i < 2; i++) {
+        const BlockLink *l = &from->out[i];
+        if (l->ip == rip && l->gen == gen) {
+            X86Block *t = l->to;
+            if (LIKELY(t->epoch == cpu->code_epoch && t->cs_base == cpu->cs.base &&
+                       t->mode == cpu_mode(cpu)))
+                return t;
+        }
+    }
+    return NULL;
+}
+
+/* Links `from` to `to` (which starts at the current RIP) under generation `gen`: into a
+ * slot for the same RIP or a stale one, else the newest link goes first. */
+static inline void chain_install(X86Cpu *cpu, X86Block *from, X86Block *to, uint32_t gen)
+{
+    BlockLink nl = { cpu->rip, to, gen };
+    for (int i = 0; i < 2; i++) {
+        if (from->out[i].ip == nl.ip || from->out[i].gen != gen) {
+            from->out[i] = nl;
+            return;
+        }
+    }
+    from->out[1] = from->out[0];
+    from->out[0] = nl;
+}
+
+/* The slow path at a block boundary: an interrupt shadow, TF, an MMIO read's replay or
+ * host debugging. Runs one block (one instruction when single-stepping) without links. */
+static void __attribute__((noinline)) run_block_slow(X86Cpu *cpu, uint32_t n)
+{
+    /* An MMIO read's replay re-executes an instruction already past its check. */
+    if ((cpu->dbg_flags & X86_DBG_EXEC) && !cpu->mmio_replay_n && debug_exec_hit(cpu)) {
+        cpu->run_exit = X86_EXIT_DEBUG;
+        return;
+    }
+    uint32_t shadow = cpu->interrupt_shadow;
+    bool tf = cpu->flags & X86_FLAG_TF;
+    bool single = shadow || tf || cpu->mmio_replay_n || (cpu->dbg_flags & X86_DBG_EXEC);
+    X86Block *b = block_lookup(cpu);
+    uint64_t events = cpu->events_delivered;
+    if (single) {
+        n = 1;
+        cpu->shadow_saved = shadow;
+        cpu->shadow_active = shadow != 0;
+        cpu->interrupt_shadow = 0;
+    }
+    cpu->pending = 0;
+    run_block(cpu, b, n);
+    if (single) {
+        cpu->shadow_active = false;
+        cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
+        /* Single-step trap after the instruction (SDM Vol. 3A, 18.3.1.4); after MOV SS
+         * / POP SS it is delayed to the end of the next instruction (SDM Vol. 2B, MOV). */
+        if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
+            cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
+            cpu->next_rip = cpu->rip;
+            x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
+        }
+    }
+}
+
+/* The reference path (cpu->slow_path, for the differential test): every instruction is
+ * looked up through the hash table and runs alone, and its flags are computed at once
+ * (no lazy state survives an instruction). */
+static void __attribute__((noinline)) run_insn_reference(X86Cpu *cpu)
+{
+    X86Block *b = block_lookup(cpu);
+    cpu->pending = 0;
+    run_block(cpu, b, 1);
+    flags_get(cpu);
+}
+
 static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
 {
+    X86Block *prev = NULL;      /* the block that ran last, when links may follow it */
     for (;;) {
         if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED))) {
             cpu->run_exit = X86_EXIT_STOPPED;
@@ -582,34 +678,22 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         }
         uint64_t left = limit - cpu->instructions_retired;
         uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
-        /* An MMIO read's replay re-executes an instruction already past its check. */
-        if (UNLIKELY(cpu->dbg_flags & X86_DBG_EXEC) && !cpu->mmio_replay_n && debug_exec_hit(cpu)) {
-            cpu->run_exit = X86_EXIT_DEBUG;
-            return;
-        }
-        uint32_t shadow = cpu->interrupt_shadow;
-        bool tf = cpu->flags & X86_FLAG_TF;
-        bool single = shadow || tf || cpu->mmio_replay_n || (cpu->dbg_flags & X86_DBG_EXEC);
-        X86Block *b = block_lookup(cpu);
-        uint64_t events = cpu->events_delivered;
-        if (UNLIKELY(single)) {
-            n = 1;
-            cpu->shadow_saved = shadow;
-            cpu->shadow_active = shadow != 0;
-            cpu->interrupt_shadow = 0;
-        }
-        cpu->pending = 0;
-        run_block(cpu, b, n);
-        if (UNLIKELY(single)) {
-            cpu->shadow_active = false;
-            cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
-            /* Single-step trap after the instruction (SDM Vol. 3A, 18.3.1.4); after MOV SS
-             * / POP SS it is delayed to the end of the next instruction (SDM Vol. 2B, MOV). */
-            if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
-                cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
-                cpu->next_rip = cpu->rip;
-                x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
+        if (UNLIKELY(cpu->interrupt_shadow | (cpu->flags & X86_FLAG_TF) | cpu->mmio_replay_n |
+                     cpu->dbg_flags | cpu->slow_path)) {
+            prev = NULL;
+            if (cpu->slow_path) run_insn_reference(cpu);
+            else run_block_slow(cpu, n);
+        } else {
+            X86Block *b = prev ? chain_follow(cpu, prev) : NULL;
+            if (!b) {
+                uint32_t gen = cpu->chain_gen;
+                b = block_lookup(cpu);
+                /* (a lookup that emptied the cache has bumped chain_gen: prev is gone) */
+                if (prev && cpu->chain_gen == gen) chain_install(cpu, prev, b, gen);
             }
+            cpu->pending = 0;
+            run_block(cpu, b, n);
+            prev = b;
         }
         if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
     }
@@ -809,6 +893,7 @@ void x86_cpu_reset(X86Cpu *cpu)
 
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
+    cpu->chain_gen++;
     for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
         cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
         cpu->tlb[i].global = false;

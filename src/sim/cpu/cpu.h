@@ -331,6 +331,15 @@ struct X86Cpu {
     uint32_t fault_error;         /* error code of the exception being raised */
     X86TlbEntry tlb[X86_TLB_SIZE];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
+    /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
+     * INVLPG, a block dropped, the block cache emptied): direct links between blocks
+     * (cpu.c) made under another value are not followed. */
+    uint32_t chain_gen;
+    /* Testing (set before the first run, or flush with x86_cpu_tlb_flush): the reference
+     * path: no block links, one instruction per hash lookup, generic handlers, flags
+     * computed after every instruction. The differential test compares it with the fast
+     * path. */
+    bool slow_path;
 };
 typedef struct X86Cpu X86Cpu;
 

@@ -7,17 +7,28 @@
 
 uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b)
 {
-    uint32_t m = size_mask(size), r, c;
-    switch (op) {
-    case 0: r = (a + b) & m; lazy_set(cpu, LF_ADD, size, a, b, r); break;
-    case 1: r = (a | b) & m; lazy_set(cpu, LF_LOGIC, size, 0, 0, r); break;
-    case 2: c = get_cf(cpu); r = (a + b + c) & m; lazy_set(cpu, LF_ADD, size, a, b, r); break;
-    case 3: c = get_cf(cpu); r = (a - b - c) & m; lazy_set(cpu, LF_SUB, size, a, b, r); break;
-    case 4: r = a & b & m; lazy_set(cpu, LF_LOGIC, size, 0, 0, r); break;
-    case 6: r = (a ^ b) & m; lazy_set(cpu, LF_LOGIC, size, 0, 0, r); break;
-    default: r = (a - b) & m; lazy_set(cpu, LF_SUB, size, a, b, r); break; /* SUB, CMP */
+    switch (size) {
+    case 1: return alu_inline(cpu, op, 1, a, b);
+    case 2: return alu_inline(cpu, op, 2, a, b);
+    default: return alu_inline(cpu, op, 4, a, b);
     }
-    return r;
+}
+
+/* A memory destination op= b: the write comes before the flags, so a fault on it leaves
+ * the flags as they were (the instruction had no effect). */
+static void alu_mem(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned size, uint32_t b)
+{
+    unsigned access = op == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE;   /* CMP only reads */
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, access);
+    uint32_t a = lin_read(cpu, lin, size);
+    uint32_t r;
+    switch (size) {
+    case 1: r = alu_value(cpu, op, 1, a, b); break;
+    case 2: r = alu_value(cpu, op, 2, a, b); break;
+    default: r = alu_value(cpu, op, 4, a, b); break;
+    }
+    if (op != 7) lin_write(cpu, lin, size, r);
+    alu_flags(cpu, op, size, a, b, r);
 }
 
 static inline unsigned opsize_of(const X86Insn *in) { return (in->op & 1) ? in->osz : 1; }
@@ -32,9 +43,7 @@ void op_alu_rm_r(X86Cpu *cpu, const X86Insn *in)
         if (op != 7) reg_write(cpu, in->rm, size, r);
         return;
     }
-    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    uint32_t r = x86_alu(cpu, op, size, lin_read(cpu, lin, size), b);
-    if (op != 7) lin_write(cpu, lin, size, r);
+    alu_mem(cpu, in, op, size, b);
 }
 
 /* r op= r/m (02 03 0A 0B ...) */
@@ -53,49 +62,6 @@ void op_alu_acc_imm(X86Cpu *cpu, const X86Insn *in)
     if (op != 7) reg_write(cpu, X86_RAX, size, r);
 }
 
-/* 16-bit register forms, the hot path of most real-mode code. */
-void op_alu16_rr(X86Cpu *cpu, const X86Insn *in)
-{
-    unsigned op = (in->op >> 3) & 7;
-    uint32_t a = (uint16_t)cpu->gpr[in->rm], b = (uint16_t)cpu->gpr[in->reg], r;
-    switch (op) {
-    case 0: r = (a + b) & 0xFFFF; lazy_set(cpu, LF_ADD, 2, a, b, r); break;
-    case 5: case 7: r = (a - b) & 0xFFFF; lazy_set(cpu, LF_SUB, 2, a, b, r); break;
-    case 6: r = a ^ b; lazy_set(cpu, LF_LOGIC, 2, 0, 0, r); break;
-    default: r = x86_alu(cpu, op, 2, a, b); break;
-    }
-    if (op != 7) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;
-}
-
-/* One handler per operation for the 16-bit register-register forms (no dispatch). */
-#define ALU16_RR(name, expr, kind, write)                                              \
-    void name(X86Cpu *cpu, const X86Insn *in)                                          \
-    {                                                                                  \
-        uint32_t a = (uint16_t)cpu->gpr[in->rm], b = (uint16_t)cpu->gpr[in->reg];      \
-        uint32_t r = (expr) & 0xFFFF;                                                  \
-        if (kind == LF_LOGIC) lazy_set(cpu, kind, 2, 0, 0, r);                         \
-        else lazy_set(cpu, kind, 2, a, b, r);                                          \
-        if (write) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;             \
-    }
-ALU16_RR(op_add16_rr, a + b, LF_ADD, 1)
-ALU16_RR(op_or16_rr, a | b, LF_LOGIC, 1)
-ALU16_RR(op_and16_rr, a & b, LF_LOGIC, 1)
-ALU16_RR(op_sub16_rr, a - b, LF_SUB, 1)
-ALU16_RR(op_xor16_rr, a ^ b, LF_LOGIC, 1)
-ALU16_RR(op_cmp16_rr, a - b, LF_SUB, 0)
-
-void op_alu16_ri(X86Cpu *cpu, const X86Insn *in)
-{
-    unsigned op = in->reg;
-    uint32_t a = (uint16_t)cpu->gpr[in->rm], b = in->imm & 0xFFFF, r;
-    switch (op) {
-    case 0: r = (a + b) & 0xFFFF; lazy_set(cpu, LF_ADD, 2, a, b, r); break;
-    case 5: case 7: r = (a - b) & 0xFFFF; lazy_set(cpu, LF_SUB, 2, a, b, r); break;
-    default: r = x86_alu(cpu, op, 2, a, b); break;
-    }
-    if (op != 7) cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | r;
-}
-
 /* Group 1: 80 81 82 83 /op r/m, imm (83: imm8 sign-extended, already by the decoder). */
 void op_grp1(X86Cpu *cpu, const X86Insn *in)
 {
@@ -106,9 +72,7 @@ void op_grp1(X86Cpu *cpu, const X86Insn *in)
         if (op != 7) reg_write(cpu, in->rm, size, r);
         return;
     }
-    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    uint32_t r = x86_alu(cpu, op, size, lin_read(cpu, lin, size), b);
-    if (op != 7) lin_write(cpu, lin, size, r);
+    alu_mem(cpu, in, op, size, b);
 }
 
 void op_test_rm_r(X86Cpu *cpu, const X86Insn *in)
@@ -142,22 +106,6 @@ void op_dec_r(X86Cpu *cpu, const X86Insn *in)
     reg_write(cpu, in->reg, in->osz, do_incdec(cpu, in->osz, reg_read(cpu, in->reg, in->osz), true));
 }
 
-void op_inc16_r(X86Cpu *cpu, const X86Insn *in)
-{
-    uint32_t a = (uint16_t)cpu->gpr[in->reg], r = (a + 1) & 0xFFFF;
-    keep_cf(cpu);
-    lazy_set(cpu, LF_INC, 2, a, 1, r);
-    cpu->gpr[in->reg] = (cpu->gpr[in->reg] & ~0xFFFFull) | r;
-}
-
-void op_dec16_r(X86Cpu *cpu, const X86Insn *in)
-{
-    uint32_t a = (uint16_t)cpu->gpr[in->reg], r = (a - 1) & 0xFFFF;
-    keep_cf(cpu);
-    lazy_set(cpu, LF_DEC, 2, a, 1, r);
-    cpu->gpr[in->reg] = (cpu->gpr[in->reg] & ~0xFFFFull) | r;
-}
-
 static void incdec_rm(X86Cpu *cpu, const X86Insn *in, unsigned size)
 {
     bool dec = in->reg == 1;
@@ -166,7 +114,9 @@ static void incdec_rm(X86Cpu *cpu, const X86Insn *in, unsigned size)
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    lin_write(cpu, lin, size, do_incdec(cpu, size, lin_read(cpu, lin, size), dec));
+    uint32_t a = lin_read(cpu, lin, size);
+    lin_write(cpu, lin, size, (dec ? a - 1 : a + 1) & size_mask(size));
+    do_incdec(cpu, size, a, dec);    /* the flags after the write (a fault keeps them) */
 }
 
 /* FE: /0 INC r/m8, /1 DEC r/m8, others undefined (#UD). */
@@ -195,15 +145,14 @@ void op_grp5_incdec(X86Cpu *cpu, const X86Insn *in)
 /* Shifts and rotates (SDM Vol. 2B, RCL/RCR/ROL/ROR, SAL/SAR/SHL/SHR)                   */
 /* ---------------------------------------------------------------------------------- */
 
-static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, unsigned count)
+/* Rotates (0-3) of a by count (masked to 5 bits): the result, with CF/OF in *cfof;
+ * rotates leave SZAP alone. */
+static uint32_t rotate_value(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a,
+                             unsigned count, uint32_t *cfof)
 {
     unsigned w = size * 8;
     uint32_t m = size_mask(size), top = m ^ (m >> 1);
-    uint32_t f = flags_get(cpu);
-    uint32_t r = a, cf = f & X86_FLAG_CF, of = 0;
-    count &= 0x1F;               /* masked to 5 bits (SDM: IA-32 "count is masked") */
-    if (count == 0) return a;
-    uint32_t keep = X86_FLAG_CF | X86_FLAG_OF;   /* rotates leave SZAP alone */
+    uint32_t r = a, cf = lazy_cf(cpu) ? 1 : 0, of;
     switch (op) {
     case 0: { /* ROL */
         unsigned c = count % w;
@@ -229,7 +178,7 @@ static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, un
         of = ((r & top) != 0) ^ cf;
         break;
     }
-    case 3: { /* RCR */
+    default: { /* RCR */
         unsigned c = size == 4 ? count : count % (w + 1);
         for (unsigned i = 0; i < c; i++) {
             uint32_t nc = r & 1;
@@ -239,32 +188,37 @@ static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, un
         of = ((r & top) != 0) ^ ((r & (top >> 1)) != 0);
         break;
     }
-    case 4: case 6: /* SHL/SAL */
-        r = count < 32 ? (a << count) & m : 0;
-        cf = count <= w ? (a >> (w - count)) & 1 : 0;
-        of = ((r & top) != 0) ^ cf;
-        keep = X86_FLAGS_ARITH;
-        break;
-    case 5: /* SHR: OF is defined for count 1 (MSB of the operand); for larger counts it is
-             * that of the last 1-bit step, 0, as Intel hardware does (the sst tests) */
-        r = a >> count;
-        cf = (a >> (count - 1)) & 1;
-        of = count == 1 && (a & top) != 0;
-        keep = X86_FLAGS_ARITH;
-        break;
-    default: { /* SAR */
-        int32_t s = (int32_t)(a << (32 - w)) >> (32 - w);
-        r = (uint32_t)(s >> (count > 31 ? 31 : count)) & m;
-        cf = (uint32_t)(s >> (count - 1)) & 1;
-        of = 0;
-        keep = X86_FLAGS_ARITH;
-        break;
     }
-    }
-    uint32_t nf = (cf ? X86_FLAG_CF : 0) | (of ? X86_FLAG_OF : 0);
-    if (keep == X86_FLAGS_ARITH) nf |= szp_flags(r, size); /* AF undefined: 0 */
-    cpu->flags = (f & ~keep) | nf;
+    *cfof = (cf ? X86_FLAG_CF : 0) | (of ? X86_FLAG_OF : 0);
     return r;
+}
+
+/* Shift or rotate op of the size-byte a by count (not yet masked): the result; the flags
+ * are set by shift_flags once the result is stored. Count 0 changes nothing. */
+static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, unsigned count,
+                         uint32_t *cfof)
+{
+    count &= 0x1F;               /* masked to 5 bits (SDM: IA-32 "count is masked") */
+    if (count == 0) return a;
+    if (op < 4) return rotate_value(cpu, op, size, a, count, cfof);
+    switch (size) {
+    case 1: return shift_value(op, 1, a, count, cfof);
+    case 2: return shift_value(op, 2, a, count, cfof);
+    default: return shift_value(op, 4, a, count, cfof);
+    }
+}
+
+/* The flags of a shift (lazy: SZP from the result, AF 0) or a rotate (CF and OF only). */
+static void shift_flags(X86Cpu *cpu, unsigned op, unsigned size, unsigned count, uint32_t r,
+                        uint32_t cfof)
+{
+    if ((count & 0x1F) == 0) return;
+    if (op >= 4) {
+        lazy_set_cfof(cpu, size, r, cfof);
+        return;
+    }
+    uint32_t f = flags_get(cpu);
+    cpu->flags = (f & ~(X86_FLAG_CF | X86_FLAG_OF)) | cfof;
 }
 
 /* C0 C1 D0 D1 D2 D3 /op: ROL ROR RCL RCR SHL SHR SAL SAR. */
@@ -275,15 +229,18 @@ void op_grp2(X86Cpu *cpu, const X86Insn *in)
     if (in->op <= 0xC1) count = in->imm & 0xFF;
     else if (in->op <= 0xD1) count = 1;
     else count = (uint8_t)cpu->gpr[X86_RCX];
+    uint32_t cfof = 0;
     if (in->mod == 3) {
-        uint32_t r = shift_op(cpu, in->reg, size, reg_read(cpu, in->rm, size), count);
+        uint32_t r = shift_op(cpu, in->reg, size, reg_read(cpu, in->rm, size), count, &cfof);
         reg_write(cpu, in->rm, size, r);
+        shift_flags(cpu, in->reg, size, count, r, cfof);
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
     uint32_t a = lin_read(cpu, lin, size);
-    uint32_t r = shift_op(cpu, in->reg, size, a, count);
+    uint32_t r = shift_op(cpu, in->reg, size, a, count, &cfof);
     if (count & 0x1F) lin_write(cpu, lin, size, r);
+    shift_flags(cpu, in->reg, size, count, r, cfof);
 }
 
 /* SHLD/SHRD r/m, r, imm8/CL (SDM Vol. 2B). A count above the operand size (16-bit forms)
@@ -327,12 +284,9 @@ void op_shxd(X86Cpu *cpu, const X86Insn *in)
             cf = (a >> (count - 1)) & 1;
         }
     }
-    uint32_t f = flags_get(cpu) & ~X86_FLAGS_ARITH;
-    f |= szp_flags(r, size) | (cf ? X86_FLAG_CF : 0);
-    if (((r ^ a) & top) != 0) f |= X86_FLAG_OF;
-    cpu->flags = f;
     if (in->mod == 3) reg_write(cpu, in->rm, size, r);
     else lin_write(cpu, lin, size, r);
+    lazy_set_cfof(cpu, size, r, (cf ? X86_FLAG_CF : 0) | (((r ^ a) & top) ? X86_FLAG_OF : 0));
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -348,10 +302,7 @@ static inline int64_t sext(uint32_t v, unsigned size)
  * the low half, AF 0). */
 static void mul_flags(X86Cpu *cpu, bool high, uint32_t low, unsigned size)
 {
-    uint32_t f = flags_get(cpu) & ~X86_FLAGS_ARITH;
-    f |= szp_flags(low, size);
-    if (high) f |= X86_FLAG_CF | X86_FLAG_OF;
-    cpu->flags = f;
+    lazy_set_cfof(cpu, size, low, high ? X86_FLAG_CF | X86_FLAG_OF : 0);
 }
 
 static void do_div(X86Cpu *cpu, unsigned size, uint32_t src, bool sign)
@@ -419,11 +370,10 @@ void op_grp3(X86Cpu *cpu, const X86Insn *in)
             lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
             a = lin_read(cpu, lin, size);
         }
-        uint32_t r;
-        if (in->reg == 2) r = ~a & m;
-        else { r = (0 - a) & m; lazy_set(cpu, LF_SUB, size, 0, a, r); }
+        uint32_t r = in->reg == 2 ? ~a & m : (0 - a) & m;
         if (in->mod == 3) reg_write(cpu, in->rm, size, r);
         else lin_write(cpu, lin, size, r);
+        if (in->reg == 3) lazy_set(cpu, LF_SUB, size, 0, a, r);   /* NEG, after the write */
         return;
     }
     case 4: case 5: {
@@ -497,8 +447,9 @@ void op_xadd(X86Cpu *cpu, const X86Insn *in)
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
     uint32_t d = lin_read(cpu, lin, size);
-    uint32_t r = x86_alu(cpu, 0, size, d, src);
+    uint32_t r = (d + src) & size_mask(size);
     lin_write(cpu, lin, size, r);
+    x86_alu(cpu, 0, size, d, src);
     reg_write(cpu, in->reg, size, d);
 }
 
@@ -514,9 +465,9 @@ void op_cmpxchg(X86Cpu *cpu, const X86Insn *in)
         lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
         d = lin_read(cpu, lin, size);
     }
-    x86_alu(cpu, 7, size, acc, d);
     uint32_t nd = acc == d ? src : d;
     if (in->mod == 3) reg_write(cpu, in->rm, size, nd);
     else lin_write(cpu, lin, size, nd);
+    x86_alu(cpu, 7, size, acc, d);
     if (acc != d) reg_write(cpu, X86_RAX, size, d);
 }

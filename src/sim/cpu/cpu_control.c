@@ -17,14 +17,21 @@ static inline void jump_to(X86Cpu *cpu, uint32_t target, unsigned osz)
 
 void op_jcc(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned cc = in->op & 15;
-    bool take;
-    if (LIKELY((cc >> 1) == 2 && cpu->lf_op != LF_NONE))   /* JZ/JNZ after an ALU op */
-        take = ((cpu->lf_res & size_mask(cpu->lf_size)) == 0) ^ (cc & 1);
-    else
-        take = x86_cond(cpu, cc);
-    if (take) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    if (x86_cond(cpu, in->op & 15)) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
 }
+
+/* One Jcc handler per condition: x86_cond with a constant cc reads only what it needs. */
+#define DEF_JCC(CC)                                                                      \
+    static void op_jcc_##CC(X86Cpu *cpu, const X86Insn *in)                              \
+    {                                                                                    \
+        if (x86_cond(cpu, CC)) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);  \
+    }
+DEF_JCC(0) DEF_JCC(1) DEF_JCC(2) DEF_JCC(3) DEF_JCC(4) DEF_JCC(5) DEF_JCC(6) DEF_JCC(7)
+DEF_JCC(8) DEF_JCC(9) DEF_JCC(10) DEF_JCC(11) DEF_JCC(12) DEF_JCC(13) DEF_JCC(14) DEF_JCC(15)
+const X86Handler x86_jcc_handlers[16] = {
+    op_jcc_0, op_jcc_1, op_jcc_2, op_jcc_3, op_jcc_4, op_jcc_5, op_jcc_6, op_jcc_7,
+    op_jcc_8, op_jcc_9, op_jcc_10, op_jcc_11, op_jcc_12, op_jcc_13, op_jcc_14, op_jcc_15,
+};
 
 void op_jmp_rel(X86Cpu *cpu, const X86Insn *in)
 {

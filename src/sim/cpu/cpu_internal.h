@@ -339,12 +339,20 @@ static inline uint32_t pop(X86Cpu *cpu, unsigned size)
 /* Flags (flags.c)                                                                      */
 /* ---------------------------------------------------------------------------------- */
 
-enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC };
+/* Lazy flags: the last flag-setting operation's kind, size, operands and result (masked to
+ * its size); the arithmetic flags are computed only when read, and a condition reads only
+ * the flags it needs (x86_cond).
+ *  LF_ADD, LF_SUB: a +/- b (+/- carry) = res; CF OF AF from the bits of a, b and res.
+ *  LF_LOGIC: CF = OF = 0, AF 0 (undefined).
+ *  LF_INC, LF_DEC: a +/- 1 = res (b = 1); CF is the one in cpu->flags (keep_cf).
+ *  LF_CFOF: CF and OF given as flag bits in lf_src2, AF 0 (shifts, MUL/IMUL). */
+enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF };
+
+/* The most significant bit of a size-byte operand. */
+static inline uint32_t size_top(unsigned size) { return 0x80u << ((size - 1) * 8); }
 
 /* The arithmetic flags (OSZAPC) of the last lazy operation. */
 uint32_t x86_lazy_arith(const X86Cpu *cpu);
-/* Condition code cc (0..15, as in Jcc) of the current flags (SDM Vol. 1, B.1). */
-bool x86_cond(X86Cpu *cpu, unsigned cc);
 extern const uint8_t x86_parity[256];
 
 static inline uint32_t flags_get(X86Cpu *cpu)
@@ -361,19 +369,65 @@ static inline void flags_set_arith(X86Cpu *cpu, uint32_t v, uint32_t mask)
     uint32_t f = flags_get(cpu);
     cpu->flags = (f & ~mask) | (v & mask);
 }
-static inline bool get_cf(X86Cpu *cpu) { return flags_get(cpu) & X86_FLAG_CF; }
 
-/* CF alone from the lazy state (cheaper than all the flags): what INC/DEC preserve. */
+/* Single flags from the lazy state, each as its flag bit (0 when clear). */
 static inline uint32_t lazy_cf(const X86Cpu *cpu)
 {
-    uint32_t m = size_mask(cpu->lf_size), top = m ^ (m >> 1);
+    uint32_t top = size_top(cpu->lf_size);
     uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
     switch (cpu->lf_op) {
     case LF_ADD: return (((a & b) | ((a | b) & ~r)) & top) ? X86_FLAG_CF : 0;
     case LF_SUB: return (((~a & b) | (~(a ^ b) & r)) & top) ? X86_FLAG_CF : 0;
     case LF_LOGIC: return 0;
-    default: return cpu->flags & X86_FLAG_CF;
+    case LF_CFOF: return b & X86_FLAG_CF;
+    default: return cpu->flags & X86_FLAG_CF;   /* LF_NONE, LF_INC, LF_DEC */
     }
+}
+static inline uint32_t lazy_of(const X86Cpu *cpu)
+{
+    uint32_t top = size_top(cpu->lf_size);
+    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    switch (cpu->lf_op) {
+    case LF_ADD: case LF_INC: return ((a ^ r) & (b ^ r) & top) ? X86_FLAG_OF : 0;
+    case LF_SUB: case LF_DEC: return ((a ^ b) & (a ^ r) & top) ? X86_FLAG_OF : 0;
+    case LF_LOGIC: return 0;
+    case LF_CFOF: return b & X86_FLAG_OF;
+    default: return cpu->flags & X86_FLAG_OF;
+    }
+}
+static inline uint32_t lazy_zf(const X86Cpu *cpu)
+{
+    if (cpu->lf_op == LF_NONE) return cpu->flags & X86_FLAG_ZF;
+    return cpu->lf_res == 0 ? X86_FLAG_ZF : 0;
+}
+static inline uint32_t lazy_sf(const X86Cpu *cpu)
+{
+    if (cpu->lf_op == LF_NONE) return cpu->flags & X86_FLAG_SF;
+    return (cpu->lf_res & size_top(cpu->lf_size)) ? X86_FLAG_SF : 0;
+}
+static inline uint32_t lazy_pf(const X86Cpu *cpu)
+{
+    if (cpu->lf_op == LF_NONE) return cpu->flags & X86_FLAG_PF;
+    return x86_parity[cpu->lf_res & 0xFF] ? X86_FLAG_PF : 0;
+}
+static inline bool get_cf(X86Cpu *cpu) { return lazy_cf(cpu) != 0; }
+
+/* Condition code cc (0..15, as in Jcc) of the current flags (SDM Vol. 1, B.1), computing
+ * only the flags it needs from the lazy state. */
+static inline bool x86_cond(const X86Cpu *cpu, unsigned cc)
+{
+    bool r;
+    switch (cc >> 1) {
+    case 0: r = lazy_of(cpu); break;
+    case 1: r = lazy_cf(cpu); break;
+    case 2: r = lazy_zf(cpu); break;
+    case 3: r = lazy_cf(cpu) || lazy_zf(cpu); break;
+    case 4: r = lazy_sf(cpu); break;
+    case 5: r = lazy_pf(cpu); break;
+    case 6: r = !lazy_sf(cpu) != !lazy_of(cpu); break;
+    default: r = lazy_zf(cpu) || (!lazy_sf(cpu) != !lazy_of(cpu)); break;
+    }
+    return r ^ (cc & 1);
 }
 
 /* Before a lazy INC/DEC: make CF concrete in cpu->flags (the other arithmetic flags of
@@ -391,7 +445,22 @@ static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a,
     cpu->lf_size = (uint8_t)size;
     cpu->lf_src1 = a;
     cpu->lf_src2 = b;
-    cpu->lf_res = res;
+    cpu->lf_res = res & size_mask(size);
+}
+/* A lazy operation whose flags come from its result alone (LF_LOGIC) or with CF/OF given
+ * (LF_CFOF: cfof holds X86_FLAG_CF / X86_FLAG_OF). */
+static inline void lazy_set_logic(X86Cpu *cpu, unsigned size, uint32_t res)
+{
+    cpu->lf_op = LF_LOGIC;
+    cpu->lf_size = (uint8_t)size;
+    cpu->lf_res = res & size_mask(size);
+}
+static inline void lazy_set_cfof(X86Cpu *cpu, unsigned size, uint32_t res, uint32_t cfof)
+{
+    cpu->lf_op = LF_CFOF;
+    cpu->lf_size = (uint8_t)size;
+    cpu->lf_src2 = cfof;
+    cpu->lf_res = res & size_mask(size);
 }
 /* SZP of a result (size bytes) as flag bits. */
 static inline uint32_t szp_flags(uint32_t res, unsigned size)
@@ -405,9 +474,77 @@ static inline uint32_t szp_flags(uint32_t res, unsigned size)
     return f;
 }
 
-/* ALU operation op (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP) on size bytes;
- * returns the result and sets the flags (alu.c). */
+/* The ALU operations op (0 ADD, 1 OR, 2 ADC, 3 SBB, 4 AND, 5 SUB, 6 XOR, 7 CMP) on size
+ * bytes, in two halves so that a handler can write memory before it sets the flags (a
+ * fault on the write leaves the flags as they were): the result (ADC/SBB read CF), then
+ * the flags of a op b = r. With constant op and size these are a few instructions. */
+static inline __attribute__((always_inline)) uint32_t alu_value(const X86Cpu *cpu, unsigned op,
+                                                                unsigned size, uint32_t a,
+                                                                uint32_t b)
+{
+    uint32_t m = size_mask(size);
+    switch (op) {
+    case 0: return (a + b) & m;
+    case 1: return (a | b) & m;
+    case 2: return (a + b + (lazy_cf(cpu) ? 1u : 0u)) & m;
+    case 3: return (a - b - (lazy_cf(cpu) ? 1u : 0u)) & m;
+    case 4: return a & b & m;
+    case 6: return (a ^ b) & m;
+    default: return (a - b) & m;   /* SUB, CMP */
+    }
+}
+static inline __attribute__((always_inline)) void alu_flags(X86Cpu *cpu, unsigned op,
+                                                            unsigned size, uint32_t a,
+                                                            uint32_t b, uint32_t r)
+{
+    switch (op) {
+    case 0: case 2: lazy_set(cpu, LF_ADD, size, a, b, r); break;
+    case 1: case 4: case 6: lazy_set_logic(cpu, size, r); break;
+    default: lazy_set(cpu, LF_SUB, size, a, b, r); break;
+    }
+}
+static inline __attribute__((always_inline)) uint32_t alu_inline(X86Cpu *cpu, unsigned op,
+                                                                 unsigned size, uint32_t a,
+                                                                 uint32_t b)
+{
+    uint32_t r = alu_value(cpu, op, size, a, b);
+    alu_flags(cpu, op, size, a, b, r);
+    return r;
+}
+/* The same for a variable op and size (alu.c). */
 uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b);
+
+/* SHL/SAL (4, 6), SHR (5), SAR (7) of the size-byte a by count (1..31, already masked):
+ * the result, and CF/OF as flag bits in *cfof. OF for counts above 1 is that of the last
+ * 1-bit step (SHL: MSB of the result ^ CF; SHR: 0; SAR: 0), as Intel hardware does. */
+static inline __attribute__((always_inline)) uint32_t shift_value(unsigned op, unsigned size,
+                                                                  uint32_t a, unsigned count,
+                                                                  uint32_t *cfof)
+{
+    unsigned w = size * 8;
+    uint32_t m = size_mask(size), top = size_top(size), r, cf, of;
+    switch (op) {
+    case 4: case 6:
+        r = count < 32 ? (a << count) & m : 0;
+        cf = count <= w ? (a >> (w - count)) & 1 : 0;
+        of = ((r & top) != 0) ^ cf;
+        break;
+    case 5:
+        r = a >> count;
+        cf = (a >> (count - 1)) & 1;
+        of = count == 1 && (a & top) != 0;
+        break;
+    default: {
+        int32_t s = (int32_t)(a << (32 - w)) >> (32 - w);
+        r = (uint32_t)(s >> (count > 31 ? 31 : count)) & m;
+        cf = (uint32_t)(s >> (count - 1)) & 1;
+        of = 0;
+        break;
+    }
+    }
+    *cfof = (cf ? X86_FLAG_CF : 0) | (of ? X86_FLAG_OF : 0);
+    return r;
+}
 
 /* ---------------------------------------------------------------------------------- */
 /* Modes, privilege, descriptors (cpu_seg.c)                                            */
@@ -455,18 +592,17 @@ uint32_t x86_popf_mask(X86Cpu *cpu, unsigned osz);
 
 #define H(name) void name(X86Cpu *cpu, const X86Insn *in)
 /* cpu_alu.c */
-H(op_alu_rm_r); H(op_alu_r_rm); H(op_alu_acc_imm); H(op_grp1); H(op_alu16_rr);
+H(op_alu_rm_r); H(op_alu_r_rm); H(op_alu_acc_imm); H(op_grp1);
 H(op_inc_r); H(op_dec_r); H(op_grp2); H(op_grp3); H(op_grp4); H(op_grp5_incdec);
 H(op_test_rm_r); H(op_test_acc_imm); H(op_imul_r_rm_imm); H(op_imul_r_rm); H(op_shxd);
-H(op_xadd); H(op_cmpxchg); H(op_inc16_r); H(op_dec16_r); H(op_alu16_ri);
-H(op_add16_rr); H(op_or16_rr); H(op_and16_rr); H(op_sub16_rr); H(op_xor16_rr); H(op_cmp16_rr);
+H(op_xadd); H(op_cmpxchg);
 /* cpu_move.c */
 H(op_mov_rm_r); H(op_mov_r_rm); H(op_mov_rm_sreg); H(op_mov_sreg_rm); H(op_mov_r_imm);
 H(op_mov_rm_imm); H(op_mov_acc_moffs); H(op_mov_moffs_acc); H(op_lea); H(op_xchg_rm_r);
 H(op_xchg_acc_r); H(op_push_r); H(op_pop_r); H(op_push_sreg); H(op_pop_sreg);
 H(op_push_imm); H(op_pop_rm); H(op_pusha); H(op_popa); H(op_pushf); H(op_popf);
 H(op_cbw); H(op_cwd); H(op_lahf); H(op_sahf); H(op_xlat); H(op_lfar); H(op_movzx);
-H(op_movsx); H(op_bswap); H(op_enter); H(op_leave); H(op_setcc); H(op_mov16_rr);
+H(op_movsx); H(op_bswap); H(op_enter); H(op_leave); H(op_setcc);
 H(op_nop); H(op_salc); H(op_cmovcc);
 /* cpu_control.c */
 H(op_jcc); H(op_jmp_rel); H(op_jmp_far); H(op_call_rel); H(op_call_far); H(op_ret);
@@ -492,5 +628,10 @@ H(op_wait); H(op_fpu);
 H(op_lar_lsl); H(op_arpl);
 H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit);
 #undef H
+/* Jcc by condition code, the condition a constant in each (cpu_control.c). */
+extern const X86Handler x86_jcc_handlers[16];
+/* Replaces a decoded instruction's generic handler by a specialised one where there is
+ * one (cpu_spec.c); may swap reg/rm or fill imm as that handler expects. */
+void x86_specialize(X86Insn *in);
 
 #endif

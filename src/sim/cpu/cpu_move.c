@@ -19,11 +19,6 @@ void op_mov_r_rm(X86Cpu *cpu, const X86Insn *in)
     reg_write(cpu, in->reg, size, rm_read(cpu, in, size));
 }
 
-void op_mov16_rr(X86Cpu *cpu, const X86Insn *in)
-{
-    cpu->gpr[in->rm] = (cpu->gpr[in->rm] & ~0xFFFFull) | (uint16_t)cpu->gpr[in->reg];
-}
-
 /* 8C: MOV r/m16, Sreg. To a register with a 32-bit operand size the selector is
  * zero-extended (as P6 and later processors do). Sreg 6 and 7 do not exist: #UD. */
 void op_mov_rm_sreg(X86Cpu *cpu, const X86Insn *in)

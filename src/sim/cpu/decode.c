@@ -624,30 +624,6 @@ static bool lockable(const X86Insn *in)
     }
 }
 
-/* The faster handlers for common register forms (same semantics). */
-static const X86Handler alu16_rr[8] = {
-    op_add16_rr, op_or16_rr, op_alu16_rr /* adc */, op_alu16_rr /* sbb */,
-    op_and16_rr, op_sub16_rr, op_xor16_rr, op_cmp16_rr,
-};
-
-static void specialize(X86Insn *in)
-{
-    unsigned op = in->op;
-    if (in->osz != 2 || in->prefix & PFX_LOCK) return;
-    if (op < 0x40 && (op & 7) == 1 && in->mod == 3) in->fn = alu16_rr[op >> 3];
-    else if (op < 0x40 && (op & 7) == 3 && in->mod == 3) {
-        /* r, r/m with mod 3 is r/m, r with the registers swapped */
-        uint8_t t = in->reg; in->reg = in->rm; in->rm = t;
-        in->op = op - 2;
-        in->fn = alu16_rr[op >> 3];
-    } else if (op >= 0x40 && op <= 0x47) in->fn = op_inc16_r;
-    else if (op >= 0x48 && op <= 0x4F) in->fn = op_dec16_r;
-    else if ((op == 0x89 || op == 0x8B) && in->mod == 3) {
-        if (op == 0x8B) { uint8_t t = in->reg; in->reg = in->rm; in->rm = t; in->op = 0x89; }
-        in->fn = op_mov16_rr;
-    } else if ((op == 0x81 || op == 0x83) && in->mod == 3) in->fn = op_alu16_ri;
-}
-
 /* The byte-level decoder shared by the CPU and the disassembler: prefixes, opcode, ModR/M,
  * SIB, displacement, immediates from `f` into *in (no handler specialisation: that is the
  * CPU's business). Returns 0 or what fetch8 returned for the byte that failed. */
@@ -821,10 +797,10 @@ int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint6
     Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull };
     int r = decode_insn(&f, (cpu->cs.attr & X86_AR_DB) != 0, in, false);
     if (r) return r;
-    /* specialize() looks at the plain opcode; the block-end mark goes back on after. */
+    /* x86_specialize() looks at the plain opcode; the block-end mark goes back on after. */
     uint16_t end = in->op & 0x200;
     in->op &= 0x1FF;
-    if (in->fn != op_ud) specialize(in);
+    if (in->fn != op_ud && !cpu->slow_path) x86_specialize(in);
     in->op |= end;
     *first_gpa = f.first_gpa;
     *last_gpa = f.last_gpa;

@@ -11,61 +11,26 @@
 /* PF: 1 when the low byte of the result has an even number of set bits. */
 const uint8_t x86_parity[256] = { P6(1), P6(0), P6(0), P6(1) };
 
-/* Carry/overflow/adjust of an addition a + b (+ carry) = r, and of a subtraction
- * a - b (- borrow) = r, from the operand and result bits alone (valid with carry-in). */
+/* All six arithmetic flags of the lazy state: SZP from the result, CF OF AF by kind
+ * (carry/overflow/adjust of a + b (+ carry) = r and a - b (- borrow) = r come from the
+ * operand and result bits alone, valid with a carry-in). */
 uint32_t x86_lazy_arith(const X86Cpu *cpu)
 {
-    unsigned size = cpu->lf_size;
-    uint32_t m = size_mask(size), top = m ^ (m >> 1);
-    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res & m;
-    uint32_t f = szp_flags(r, size);
+    uint32_t top = size_top(cpu->lf_size);
+    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    uint32_t f = (r == 0 ? X86_FLAG_ZF : 0) | ((r & top) ? X86_FLAG_SF : 0) |
+                 (x86_parity[r & 0xFF] ? X86_FLAG_PF : 0);
     switch (cpu->lf_op) {
-    case LF_ADD:
-        if (((a & b) | ((a | b) & ~r)) & top) f |= X86_FLAG_CF;
-        if ((a ^ r) & (b ^ r) & top) f |= X86_FLAG_OF;
-        f |= (a ^ b ^ r) & X86_FLAG_AF;
+    case LF_ADD: case LF_SUB: case LF_INC: case LF_DEC:
+        f |= lazy_cf(cpu) | lazy_of(cpu) | ((a ^ b ^ r) & X86_FLAG_AF);
         break;
-    case LF_SUB:
-        if (((~a & b) | (~(a ^ b) & r)) & top) f |= X86_FLAG_CF;
-        if ((a ^ b) & (a ^ r) & top) f |= X86_FLAG_OF;
-        f |= (a ^ b ^ r) & X86_FLAG_AF;
-        break;
-    case LF_INC: /* CF unchanged (SDM INC) */
-        f |= cpu->flags & X86_FLAG_CF;
-        if ((a ^ r) & (b ^ r) & top) f |= X86_FLAG_OF;
-        f |= (a ^ b ^ r) & X86_FLAG_AF;
-        break;
-    case LF_DEC:
-        f |= cpu->flags & X86_FLAG_CF;
-        if ((a ^ b) & (a ^ r) & top) f |= X86_FLAG_OF;
-        f |= (a ^ b ^ r) & X86_FLAG_AF;
+    case LF_CFOF: /* shifts, MUL/IMUL: AF undefined, 0 here */
+        f |= b & (X86_FLAG_CF | X86_FLAG_OF);
         break;
     default: /* LF_LOGIC: CF = OF = 0; AF undefined, 0 here as on Intel hardware */
         break;
     }
     return f;
-}
-
-/* SDM Vol. 1, Appendix B (EFLAGS condition codes). */
-bool x86_cond(X86Cpu *cpu, unsigned cc)
-{
-    bool r;
-    if (cpu->lf_op != LF_NONE && (cc >> 1) == 2) {
-        r = (cpu->lf_res & size_mask(cpu->lf_size)) == 0;
-        return r ^ (cc & 1);
-    }
-    uint32_t f = flags_get(cpu);
-    switch (cc >> 1) {
-    case 0: r = f & X86_FLAG_OF; break;
-    case 1: r = f & X86_FLAG_CF; break;
-    case 2: r = f & X86_FLAG_ZF; break;
-    case 3: r = f & (X86_FLAG_CF | X86_FLAG_ZF); break;
-    case 4: r = f & X86_FLAG_SF; break;
-    case 5: r = f & X86_FLAG_PF; break;
-    case 6: r = !(f & X86_FLAG_SF) != !(f & X86_FLAG_OF); break;
-    default: r = (f & X86_FLAG_ZF) || (!(f & X86_FLAG_SF) != !(f & X86_FLAG_OF)); break;
-    }
-    return r ^ (cc & 1);
 }
 
 uint64_t x86_cpu_get_rflags(X86Cpu *cpu)

@@ -239,6 +239,7 @@ uint64_t x86_fetch_gpa_slow(X86Cpu *cpu, uint64_t lin)
 void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 {
     uint64_t vpage = (uint32_t)lin >> 12;
+    cpu->chain_gen++;
     for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
         X86TlbEntry *e = &cpu->tlb[i];
         uint64_t tag = e->tag_read != ~0ull ? e->tag_read
@@ -252,6 +253,7 @@ void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 /* A MOV to CR3 (SDM Vol. 3A, 4.10.4.1): every non-global entry goes. */
 void x86_tlb_flush_nonglobal(X86Cpu *cpu)
 {
+    cpu->chain_gen++;
     for (unsigned i = 0; i < X86_TLB_SIZE; i++)
         if (!cpu->tlb[i].global) cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
 }

@@ -1,0 +1,211 @@
+/*
+ * Specialised handlers, chosen at decode time by x86_specialize(): in each, the operation,
+ * the operand size (0x66 and CS.D resolved by the decoder) and whether the r/m operand is
+ * a register or memory are constants, so the common forms run without the generic
+ * handlers' dispatch on opcode, size and ModR/M. The semantics are the generic handlers'
+ * (cpu_alu.c, cpu_move.c, cpu_control.c); tests/unit/test_cpu_diff.c runs random code
+ * both ways (cpu->slow_path decodes without specialisation) and compares.
+ */
+#include "sim/cpu/cpu_internal.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* ALU op (0-7) on SZ bytes: register-register (dest in rm), memory destination, register
+ * destination from memory, register and memory with an immediate. */
+#define DEF_ALU(OP, SZ)                                                                   \
+    static void alu_rr_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
+    {                                                                                    \
+        uint32_t r = alu_inline(cpu, OP, SZ, reg_read(cpu, in->rm, SZ),                  \
+                                reg_read(cpu, in->reg, SZ));                             \
+        if (OP != 7) reg_write(cpu, in->rm, SZ, r);                                      \
+    }                                                                                    \
+    static void alu_mr_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
+    {                                                                                    \
+        uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), SZ,                    \
+                                  OP == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE);         \
+        uint32_t a = lin_read(cpu, lin, SZ), b = reg_read(cpu, in->reg, SZ);             \
+        uint32_t r = alu_value(cpu, OP, SZ, a, b);                                       \
+        if (OP != 7) lin_write(cpu, lin, SZ, r);                                         \
+        alu_flags(cpu, OP, SZ, a, b, r);                                                 \
+    }                                                                                    \
+    static void alu_rm_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
+    {                                                                                    \
+        uint32_t b = mem_read(cpu, in->seg, insn_ea(cpu, in), SZ);                       \
+        uint32_t r = alu_inline(cpu, OP, SZ, reg_read(cpu, in->reg, SZ), b);             \
+        if (OP != 7) reg_write(cpu, in->reg, SZ, r);                                     \
+    }                                                                                    \
+    static void alu_ri_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
+    {                                                                                    \
+        uint32_t r = alu_inline(cpu, OP, SZ, reg_read(cpu, in->rm, SZ),                  \
+                                in->imm & size_mask(SZ));                                \
+        if (OP != 7) reg_write(cpu, in->rm, SZ, r);                                      \
+    }                                                                                    \
+    static void alu_mi_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
+    {                                                                                    \
+        uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), SZ,                    \
+                                  OP == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE);         \
+        uint32_t a = lin_read(cpu, lin, SZ), b = in->imm & size_mask(SZ);                \
+        uint32_t r = alu_value(cpu, OP, SZ, a, b);                                       \
+        if (OP != 7) lin_write(cpu, lin, SZ, r);                                         \
+        alu_flags(cpu, OP, SZ, a, b, r);                                                 \
+    }
+#define DEF_ALU_SIZES(OP) DEF_ALU(OP, 1) DEF_ALU(OP, 2) DEF_ALU(OP, 4)
+DEF_ALU_SIZES(0) DEF_ALU_SIZES(1) DEF_ALU_SIZES(2) DEF_ALU_SIZES(3)
+DEF_ALU_SIZES(4) DEF_ALU_SIZES(5) DEF_ALU_SIZES(6) DEF_ALU_SIZES(7)
+
+/* Tables [op][size index: 0 byte, 1 word, 2 dword]. */
+#define ALU_ROW(form, OP) { form##_##OP##_1, form##_##OP##_2, form##_##OP##_4 }
+#define ALU_TABLE(form)                                                                  \
+    static const X86Handler form##_tab[8][3] = {                                         \
+        ALU_ROW(form, 0), ALU_ROW(form, 1), ALU_ROW(form, 2), ALU_ROW(form, 3),          \
+        ALU_ROW(form, 4), ALU_ROW(form, 5), ALU_ROW(form, 6), ALU_ROW(form, 7),          \
+    };
+ALU_TABLE(alu_rr) ALU_TABLE(alu_mr) ALU_TABLE(alu_rm) ALU_TABLE(alu_ri) ALU_TABLE(alu_mi)
+
+/* TEST r/m, r (register form) and INC/DEC r (40-4F). */
+#define DEF_SIZED(SZ)                                                                    \
+    static void test_rr_##SZ(X86Cpu *cpu, const X86Insn *in)                            \
+    {                                                                                    \
+        lazy_set_logic(cpu, SZ, reg_read(cpu, in->rm, SZ) & reg_read(cpu, in->reg, SZ)); \
+    }                                                                                    \
+    static void inc_r_##SZ(X86Cpu *cpu, const X86Insn *in)                              \
+    {                                                                                    \
+        uint32_t a = reg_read(cpu, in->reg, SZ), r = (a + 1) & size_mask(SZ);            \
+        keep_cf(cpu);                                                                    \
+        lazy_set(cpu, LF_INC, SZ, a, 1, r);                                              \
+        reg_write(cpu, in->reg, SZ, r);                                                  \
+    }                                                                                    \
+    static void dec_r_##SZ(X86Cpu *cpu, const X86Insn *in)                              \
+    {                                                                                    \
+        uint32_t a = reg_read(cpu, in->reg, SZ), r = (a - 1) & size_mask(SZ);            \
+        keep_cf(cpu);                                                                    \
+        lazy_set(cpu, LF_DEC, SZ, a, 1, r);                                              \
+        reg_write(cpu, in->reg, SZ, r);                                                  \
+    }                                                                                    \
+    static void mov_rr_##SZ(X86Cpu *cpu, const X86Insn *in)                             \
+    {                                                                                    \
+        reg_write(cpu, in->rm, SZ, reg_read(cpu, in->reg, SZ));                          \
+    }                                                                                    \
+    static void mov_mr_##SZ(X86Cpu *cpu, const X86Insn *in)                             \
+    {                                                                                    \
+        mem_write(cpu, in->seg, insn_ea(cpu, in), SZ, reg_read(cpu, in->reg, SZ));       \
+    }                                                                                    \
+    static void mov_rm_##SZ(X86Cpu *cpu, const X86Insn *in)                             \
+    {                                                                                    \
+        reg_write(cpu, in->reg, SZ, mem_read(cpu, in->seg, insn_ea(cpu, in), SZ));       \
+    }                                                                                    \
+    static void mov_ri_##SZ(X86Cpu *cpu, const X86Insn *in)                             \
+    {                                                                                    \
+        reg_write(cpu, in->reg, SZ, in->imm);                                            \
+    }                                                                                    \
+    static void mov_mi_##SZ(X86Cpu *cpu, const X86Insn *in)                             \
+    {                                                                                    \
+        mem_write(cpu, in->seg, insn_ea(cpu, in), SZ, in->imm & size_mask(SZ));          \
+    }
+DEF_SIZED(1) DEF_SIZED(2) DEF_SIZED(4)
+#define SIZED_TABLE(name) static const X86Handler name##_tab[3] = { name##_1, name##_2, name##_4 };
+SIZED_TABLE(test_rr) SIZED_TABLE(inc_r) SIZED_TABLE(dec_r) SIZED_TABLE(mov_rr)
+SIZED_TABLE(mov_mr) SIZED_TABLE(mov_rm) SIZED_TABLE(mov_ri) SIZED_TABLE(mov_mi)
+
+/* SHL (4), SHR (5), SAR (7) of a register by an immediate count (C0/C1, and D0/D1 with
+ * the count 1 put in imm) or by CL (D2/D3). */
+AI void shift_reg(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned size, unsigned count)
+{
+    count &= 0x1F;
+    if (count == 0) return;
+    uint32_t cfof;
+    uint32_t r = shift_value(op, size, reg_read(cpu, in->rm, size), count, &cfof);
+    reg_write(cpu, in->rm, size, r);
+    lazy_set_cfof(cpu, size, r, cfof);
+}
+#define DEF_SHIFT(OP, SZ)                                                                \
+    static void shift_ri_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                    \
+    {                                                                                    \
+        shift_reg(cpu, in, OP, SZ, in->imm);                                             \
+    }                                                                                    \
+    static void shift_rc_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                    \
+    {                                                                                    \
+        shift_reg(cpu, in, OP, SZ, (uint8_t)cpu->gpr[X86_RCX]);                          \
+    }
+#define DEF_SHIFT_SIZES(OP) DEF_SHIFT(OP, 1) DEF_SHIFT(OP, 2) DEF_SHIFT(OP, 4)
+DEF_SHIFT_SIZES(4) DEF_SHIFT_SIZES(5) DEF_SHIFT_SIZES(7)
+#define SHIFT_ROW(form, OP) { form##_##OP##_1, form##_##OP##_2, form##_##OP##_4 }
+/* [op - 4][size index]; SAL (6) is SHL */
+static const X86Handler shift_ri_tab[4][3] = {
+    SHIFT_ROW(shift_ri, 4), SHIFT_ROW(shift_ri, 5), SHIFT_ROW(shift_ri, 4), SHIFT_ROW(shift_ri, 7),
+};
+static const X86Handler shift_rc_tab[4][3] = {
+    SHIFT_ROW(shift_rc, 4), SHIFT_ROW(shift_rc, 5), SHIFT_ROW(shift_rc, 4), SHIFT_ROW(shift_rc, 7),
+};
+
+static inline void swap_reg_rm(X86Insn *in)
+{
+    uint8_t t = in->reg;
+    in->reg = in->rm;
+    in->rm = t;
+}
+
+void x86_specialize(X86Insn *in)
+{
+    unsigned op = in->op;
+    if (in->prefix & PFX_LOCK) return;    /* LOCK forms stay generic (or #UD) */
+    unsigned wsz = in->osz == 4 ? 2 : 1;  /* size index of the word forms */
+    bool reg = in->mod == 3;
+    if (op < 0x40 && (op & 7) < 4) {      /* ALU r/m, r and r, r/m */
+        unsigned alu = op >> 3, sz = (op & 1) ? wsz : 0;
+        if (op & 2) {                     /* r, r/m */
+            if (reg) {                    /* = r/m, r with the registers swapped */
+                swap_reg_rm(in);
+                in->fn = alu_rr_tab[alu][sz];
+            } else {
+                in->fn = alu_rm_tab[alu][sz];
+            }
+        } else {
+            in->fn = reg ? alu_rr_tab[alu][sz] : alu_mr_tab[alu][sz];
+        }
+        return;
+    }
+    switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83: {
+        unsigned sz = (op == 0x80 || op == 0x82) ? 0 : wsz;
+        in->fn = reg ? alu_ri_tab[in->reg][sz] : alu_mi_tab[in->reg][sz];
+        return;
+    }
+    case 0x84: case 0x85:
+        if (reg) in->fn = test_rr_tab[op == 0x85 ? wsz : 0];
+        return;
+    case 0x88: case 0x89:
+        in->fn = reg ? mov_rr_tab[op == 0x89 ? wsz : 0] : mov_mr_tab[op == 0x89 ? wsz : 0];
+        return;
+    case 0x8A: case 0x8B:
+        if (reg) {
+            swap_reg_rm(in);
+            in->fn = mov_rr_tab[op == 0x8B ? wsz : 0];
+        } else {
+            in->fn = mov_rm_tab[op == 0x8B ? wsz : 0];
+        }
+        return;
+    case 0xC6: case 0xC7:
+        if (in->reg == 0 && !reg) in->fn = mov_mi_tab[op == 0xC7 ? wsz : 0];
+        else if (in->reg == 0) { in->reg = in->rm; in->fn = mov_ri_tab[op == 0xC7 ? wsz : 0]; }
+        return;
+    case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: {
+        if (!reg || in->reg < 4) return;  /* memory forms and rotates stay generic */
+        unsigned sz = (op & 1) ? wsz : 0;
+        if (op >= 0xD2) {
+            in->fn = shift_rc_tab[in->reg - 4][sz];
+        } else {
+            if (op >= 0xD0) in->imm = 1;
+            in->fn = shift_ri_tab[in->reg - 4][sz];
+        }
+        return;
+    }
+    default:
+        break;
+    }
+    if (op >= 0x40 && op <= 0x47) in->fn = inc_r_tab[wsz];
+    else if (op >= 0x48 && op <= 0x4F) in->fn = dec_r_tab[wsz];
+    else if (op >= 0xB0 && op <= 0xBF) in->fn = mov_ri_tab[op >= 0xB8 ? wsz : 0];
+    else if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
+        in->fn = x86_jcc_handlers[op & 15];
+}
