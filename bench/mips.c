@@ -20,6 +20,7 @@
  * user + system, all threads) are both shown.
  *
  * Usage: mips [BUILD_DIR [GUEST_DIR]]   (the arguments of bench/run.sh)
+ *        mips --repeat GUEST N [GUEST_DIR]: one untimed sim run of N iterations (for perf)
  * Prints a table; exits 0 unless something broke. The QEMU column is skipped, with the
  * reason, when qemu-system-i386 cannot run here.
  */
@@ -465,9 +466,40 @@ static const char *fmt_mips(char *buf, size_t size, BenchStat st)
     return buf;
 }
 
+/* mips --repeat GUEST N [GUEST_DIR]: one sim run, for `perf stat` and profilers. */
+static int repeat(int argc, char **argv)
+{
+    const char *dir = argc > 4 ? argv[4] : "build/guests";
+    for (size_t g = 0; g < NG; g++) {
+        if (strcmp(guests[g].name, argv[2]) != 0)
+            continue;
+        GuestImage img;
+        SimSide s = {0};
+        double wall, cpu;
+        int err;
+        if (load_image(dir, &guests[g], &img) < 0 || (err = sim_open(&s)) < 0)
+            return 1;
+        err = sim_run(&s, &img, (uint32_t)strtoul(argv[3], NULL, 0), &wall, &cpu, NULL);
+        vm_destroy(s.svm);
+        if (err < 0) {
+            fprintf(stderr, "mips: %s: %s\n", argv[2], strerror(-err));
+            return 1;
+        }
+        printf("%s: %llu instructions in %.1f ms (%.1f MIPS)\n", argv[2],
+               (unsigned long long)count_insns(&guests[g], strtoul(argv[3], NULL, 0)),
+               wall / 1e6, (double)count_insns(&guests[g], strtoul(argv[3], NULL, 0)) * 1e3 /
+               wall);
+        return 0;
+    }
+    fprintf(stderr, "mips: no guest %s\n", argv[2]);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 4 && strcmp(argv[1], "--repeat") == 0)
+        return repeat(argc, argv);
     const char *guest_dir = argc > 2 ? argv[2] : "build/guests";
     uint64_t target = bench_target_ns();
     int reps = bench_reps(), qreps = reps < QEMU_MAX_REPS ? reps : QEMU_MAX_REPS;
