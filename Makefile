@@ -50,6 +50,9 @@ FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz-%-replay)
 FUZZ_SECONDS ?= 10
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# The guests bench/mips runs (real and protected mode), beside the others' bytes.
+BENCH_GUEST_SRC := $(sort $(wildcard bench/guests/*.s))
+BENCH_GUESTS    := $(BENCH_GUEST_SRC:bench/guests/%.s=$(GUEST_DIR)/bench/%.bin)
 
 SHARED_DIR ?= ../shared
 
@@ -122,6 +125,15 @@ $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.o guests/flat.ld
 	ld -m elf_i386 -T guests/flat.ld -o $@ $<
 
 .PRECIOUS: $(GUEST_DIR)/%.o
+
+$(GUEST_DIR)/bench/%.o: bench/guests/%.s bench/guests/bench.inc
+	@mkdir -p $(dir $@)
+	as --32 -I bench/guests -o $@ $<
+
+$(GUEST_DIR)/bench/%.bin: $(GUEST_DIR)/bench/%.o guests/flat.ld
+	ld -m elf_i386 -T guests/flat.ld -o $@ $<
+
+.PRECIOUS: $(GUEST_DIR)/bench/%.o
 
 # Extra libraries per unit test: TEST_LIBS_<name>. test_disasm checks against capstone.
 TEST_LIBS_test_disasm := -lcapstone
@@ -250,7 +262,7 @@ check: check-one check-api check-readme
 	@# Last, so make check ends on its "N passed, N failed" line.
 	@$(if $(TOOL_SRC),$(MAKE) --no-print-directory conformance,echo "conformance: skipped: no runner yet")
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(BENCH_GUESTS)
 	@bench/run.sh $(BUILD) $(GUEST_DIR) $(BENCH_BINS)
 
 clean:

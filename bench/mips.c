@@ -1,70 +1,169 @@
 /*
  * Guest MIPS: million guest instructions per second on the sim backend (the x86
- * interpreter under the simulated VT-x, through the public API) beside KVM, on the three
- * guests of bench_guests.h: (1) a register ALU loop, (2) a memory loop with REP MOVS,
- * (3) a CALL/RET loop. Both backends run identical bytes through SimpleVM
- * (vm_create_bytes with HV_BACKEND_SIM / HV_BACKEND_KVM); each run is one vm_run from
- * CS:IP 0000:0000 to the guest's HLT, with no other exit.
+ * interpreter under the simulated VT-x, through SimpleVM) beside QEMU's TCG
+ * (`qemu-system-i386 -accel tcg`), on identical guest bytes: the guests of bench/guests/
+ * (built to GUEST_DIR/bench/NAME.bin), each in real mode and in 32-bit protected mode:
+ * ALU, memory (loads/stores and REP MOVS/STOS), branchy (Jcc both ways, CALL/RET) and,
+ * protected mode only, page tables (paging on: stores to 512 pages, CR3 reloads, INVLPG).
  *
- * Instructions are counted from the guest's structure (bench_mips_instructions():
- * prologue + iterations x per-iteration + the HLT, a REP MOVS as one instruction), the
- * same count for both backends: the API does not show the interpreter's
- * instructions_retired. Before timing, a check runs each guest briefly on the bare
- * interpreter (x86_cpu_run, no KVM API), whose instructions_retired must equal that count,
- * and on every backend, whose registers and memory at the HLT must agree.
+ * Instructions are counted from the guest's structure (prologue + N x per_iteration +
+ * epilogue, a REP instruction as one, as the interpreter's instructions_retired and
+ * Intel's INST_RETIRED count it). Before timing, a check runs each guest on the bare
+ * interpreter (x86_cpu_run, no KVM API), whose instructions_retired must equal that
+ * count, and on the sim backend, whose registers at the HLT must be the bare
+ * interpreter's; QEMU's run of the same guest must end with the same AL (its exit status).
  *
- * The ratio is sim time / KVM time for the same instructions (= KVM MIPS / sim MIPS), so
- * > 1.0 means the sim backend is slower, as in every benchmark table. The bare interpreter
- * runs the same guests too (a note under the table): the difference is what the KVM API,
- * VM entry and exit cost the sim backend.
+ * The sim figures time one vm_run from 0000:0000 to the HLT (no other exit). QEMU's
+ * startup (process, SeaBIOS, boot) is far longer than a guest run, so its figure is a
+ * difference: the guest with 2N iterations minus the guest with N, both whole processes,
+ * = the time of N iterations alone (README.md). Wall and CPU time (the process's
+ * user + system, all threads) are both shown.
  *
- * Usage: mips [BUILD_DIR [GUEST_DIR]]   (the arguments of bench/run.sh; not used)
- * Prints a table; exits 0 unless something broke. KVM is skipped, with the reason, when
- * /dev/kvm is not usable.
+ * Usage: mips [BUILD_DIR [GUEST_DIR]]   (the arguments of bench/run.sh)
+ *        mips --repeat GUEST N [GUEST_DIR]: one untimed sim run of N iterations (for perf)
+ * Prints a table; exits 0 unless something broke. The QEMU column is skipped, with the
+ * reason, when qemu-system-i386 cannot run here.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hypervisor_sim.h"
 #include "sim/cpu/cpu.h"
 
-#include "bench_guests.h"
 #include "bench_util.h"
 
-#define GUEST_RAM (1u << 20)
-#define TARGET_ALU_SIM_MIPS 150.0   /* the target for (1) on sim */
-#define CHECK_ITERATIONS 100        /* iterations of each guest in the check */
-#define MAX_ITERATIONS 0xFFFFFFFFull /* the guests' loop counters are 32-bit */
+#define GUEST_RAM (4u << 20)         /* the page-table guest touches 1-3 MiB */
+#define CHECK_ITERATIONS 50
+#define MAX_ITERATIONS 0x7FFFFFFFull /* 2N must fit the guests' 32-bit counters */
+#define COUNT_OFFSET 2               /* bench.inc: the imm32 count after a short JMP */
+#define MAX_GUEST 480                /* fits a boot sector with the QEMU stub */
+#define QEMU "qemu-system-i386"
+#define QEMU_MAX_REPS 5
 
-enum { SIDE_SIM, SIDE_KVM, SIDE_BARE, SIDES };
-static const char *const side_names[SIDES] = {"sim", "KVM", "bare interpreter"};
-
-/* One place a guest runs: a SimpleVM on a backend, or the bare interpreter. */
 typedef struct {
-    SimpleVM *svm;                /* SIDE_SIM, SIDE_KVM */
-    X86Cpu *cpu;                  /* SIDE_BARE */
-    uint8_t *ram;                 /* SIDE_BARE: GUEST_RAM bytes at guest-physical 0 */
-} Side;
+    const char *name;            /* GUEST_DIR/bench/<name>.bin */
+    const char *figure;
+    uint64_t prologue, per_iteration, epilogue;   /* instructions; epilogue has the HLT */
+    double target_mips;          /* > 0: the sim median must reach it */
+    bool target_qemu;            /* the sim median must reach QEMU's median */
+} MipsGuest;
 
-/* What a run leaves behind, to compare the backends. */
+/* Counts from the listings in bench/guests/ (the check verifies them). */
+static const MipsGuest guests[] = {
+    {"r_alu", "real: ALU 16/32-bit", 8, 11, 1, 600, false},
+    {"r_mem", "real: ld/st + REP MOVSD/W/B", 8, 3 + 5120 + 12, 1, 0, true},
+    {"r_branch", "real: Jcc + CALL/RET", 8, 24, 2, 400, false},
+    {"p_alu", "pm32: ALU", 21, 11, 1, 600, false},
+    {"p_mem", "pm32: ld/st + REP MOVSD/STOSD", 18, 3 + 5120 + 12, 1, 0, true},
+    {"p_branch", "pm32: Jcc + CALL/RET", 18, 24, 2, 400, false},
+    {"p_paging", "pm32: paging, 512 pages, CR3", 7193, 2376, 1, 0, false},
+};
+#define NG (sizeof(guests) / sizeof(guests[0]))
+
 typedef struct {
-    uint64_t gpr[8];              /* rax rcx rdx rbx rsp rbp rsi rdi */
-    uint64_t rip, flags;          /* flags: the arithmetic ones (CF PF AF ZF SF OF) */
-    uint64_t retired;             /* SIDE_BARE: instructions retired by the run */
-    uint8_t ds_buf[BENCH_MIPS_MEM_LEN], es_buf[BENCH_MIPS_MEM_LEN];
-} RunResult;
+    uint8_t code[MAX_GUEST];
+    size_t size;
+} GuestImage;
 
-#define ARITH_FLAGS 0x8D5u
-
-static int fail(const char *what, int err)
+static uint64_t count_insns(const MipsGuest *g, uint64_t n)
 {
-    fprintf(stderr, "mips: %s: %s%s%s\n", what, strerror(err < 0 ? -err : err),
-            hv_last_error()[0] ? "; library: " : "", hv_last_error());
-    return 1;
+    return g->prologue + n * g->per_iteration + g->epilogue;
+}
+
+static double cpu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int load_image(const char *dir, const MipsGuest *g, GuestImage *img)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/bench/%s.bin", dir, g->name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mips: %s: %s\n", path, strerror(errno));
+        return -ENOENT;
+    }
+    img->size = fread(img->code, 1, sizeof(img->code), f);
+    int big = fgetc(f) != EOF;
+    fclose(f);
+    if (big || img->size < 8 || img->code[0] != 0xEB || img->code[img->size - 1] != 0xF4) {
+        fprintf(stderr, "mips: %s: not a bench guest (bench/guests/bench.inc)\n", path);
+        return -ENOEXEC;
+    }
+    return 0;
+}
+
+static void patch_count(uint8_t *code, uint32_t n)
+{
+    for (int i = 0; i < 4; i++)
+        code[COUNT_OFFSET + i] = (uint8_t)(n >> (8 * i));
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The sim backend (SimpleVM) and the bare interpreter                                 */
+/* ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    SimpleVM *svm;
+    KvmRegs regs0;
+    KvmSregs sregs0;              /* the state after creation: real mode at 0000:0000 */
+} SimSide;
+
+static int sim_open(SimSide *s)
+{
+    s->svm = vm_create_bytes(GUEST_RAM, HV_BACKEND_SIM);
+    if (!s->svm)
+        return -EIO;
+    s->svm->serial->output_fd = -1;
+    s->svm->debug_exit->console_fd = -1;
+    s->svm->vcpu->sregs.cs.selector = 0;
+    s->svm->vcpu->sregs.cs.base = 0;
+    s->svm->vcpu->regs.rip = 0;
+    s->regs0 = s->svm->vcpu->regs;
+    s->sregs0 = s->svm->vcpu->sregs;
+    return 0;
+}
+
+/* Runs `img` for n iterations to its HLT: wall and CPU ns; regs at the HLT when asked. */
+static int sim_run(SimSide *s, const GuestImage *img, uint32_t n, double *wall, double *cpu,
+                   KvmRegs *out)
+{
+    uint8_t code[MAX_GUEST];
+    memcpy(code, img->code, img->size);
+    patch_count(code, n);
+    SimpleVM *svm = s->svm;
+    int err = vm_load_code(svm, code, img->size, 0);
+    if (err < 0)
+        return err;
+    svm->vcpu->regs = s->regs0;
+    svm->vcpu->sregs = s->sregs0;
+    uint64_t before = svm->exit_count;
+    double c0 = cpu_now_ns();
+    uint64_t t0 = bench_now_ns();
+    err = vm_run(svm);
+    *wall = (double)(bench_now_ns() - t0);
+    *cpu = cpu_now_ns() - c0;
+    if (err < 0)
+        return err;
+    if (svm->stop_reason != VM_STOP_HLT || svm->exit_count - before != 1)
+        return -EBADMSG;
+    if (out)
+        *out = svm->vcpu->regs;
+    return 0;
 }
 
 static uint8_t *bare_page(void *opaque, uint64_t gpa_page, unsigned access)
@@ -73,144 +172,259 @@ static uint8_t *bare_page(void *opaque, uint64_t gpa_page, unsigned access)
     return gpa_page < GUEST_RAM ? (uint8_t *)opaque + gpa_page : NULL;
 }
 
-static int side_open(Side *s, int which)
+typedef struct {
+    X86Cpu *cpu;
+    uint8_t *ram;
+} BareSide;
+
+static int bare_open(BareSide *b)
 {
-    *s = (Side){0};
-    if (which == SIDE_BARE) {
-        if (!(s->ram = calloc(1, GUEST_RAM)) || !(s->cpu = x86_cpu_create(bare_page, s->ram))) {
-            free(s->ram);
-            return -ENOMEM;
-        }
-        x86_cpu_reset(s->cpu);
-        return 0;
+    b->ram = calloc(1, GUEST_RAM);
+    if (!b->ram)
+        return -ENOMEM;
+    b->cpu = x86_cpu_create(bare_page, b->ram);
+    if (!b->cpu) {
+        free(b->ram);
+        b->ram = NULL;
+        return -ENOMEM;
     }
-    s->svm = vm_create_bytes(GUEST_RAM, which == SIDE_SIM ? HV_BACKEND_SIM : HV_BACKEND_KVM);
-    if (!s->svm)
+    return 0;
+}
+
+static void bare_close(BareSide *b)
+{
+    if (b->cpu)
+        x86_cpu_destroy(b->cpu);
+    free(b->ram);
+    *b = (BareSide){0};
+}
+
+static int bare_run(BareSide *b, const GuestImage *img, uint32_t n, double *wall,
+                    uint64_t *retired, uint64_t gpr[8])
+{
+    X86Cpu *cpu = b->cpu;
+    memcpy(b->ram, img->code, img->size);
+    patch_count(b->ram, n);
+    x86_cpu_reset(cpu);
+    x86_cpu_invalidate_code(cpu, 0, img->size);
+    for (int i = 0; i < 6; i++)
+        x86_cpu_load_real_segment(cpu, i, 0);
+    cpu->rip = 0;
+    uint64_t before = cpu->instructions_retired, t0 = bench_now_ns();
+    X86Exit e = x86_cpu_run(cpu, 0);
+    *wall = (double)(bench_now_ns() - t0);
+    if (e != X86_EXIT_HLT)
+        return -EBADMSG;
+    if (retired)
+        *retired = cpu->instructions_retired - before;
+    if (gpr)
+        memcpy(gpr, cpu->gpr, 8 * sizeof(uint64_t));
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* QEMU TCG                                                                             */
+/* ---------------------------------------------------------------------------------- */
+
+/* The boot sector QEMU runs: SeaBIOS loads it at 0000:7C00; this stub copies the guest
+ * to guest-physical 0 and jumps to 0000:0000, the sim backend's start, with interrupts
+ * off (the guests use no IVT). The guest's last byte, its HLT, becomes OUT %AL, $0xF4:
+ * isa-debug-exit ends QEMU with status (AL << 1) | 1, the one instruction that differs.
+ *     FA            cli
+ *     FC            cld
+ *     31 C0         xor   %ax, %ax
+ *     8E D8         mov   %ax, %ds
+ *     8E C0         mov   %ax, %es
+ *     8E D0         mov   %ax, %ss
+ *     BC 00 7C      mov   $0x7c00, %sp
+ *     BE ll hh      mov   $0x7c00 + STUB_LEN, %si
+ *     31 FF         xor   %di, %di
+ *     B9 ll hh      mov   $size, %cx
+ *     F3 A4         rep movsb
+ *     EA 00 00 00 00  ljmp $0, $0
+ */
+#define STUB_LEN 28
+static void qemu_boot_sector(const GuestImage *img, uint32_t n, uint8_t out[512])
+{
+    size_t size = img->size + 1;   /* the HLT (1 byte) becomes OUT imm8 (2 bytes) */
+    const uint8_t stub[STUB_LEN] = {
+        0xFA, 0xFC, 0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0xBC, 0x00, 0x7C,
+        0xBE, (uint8_t)(0x7C00 + STUB_LEN), (uint8_t)((0x7C00 + STUB_LEN) >> 8),
+        0x31, 0xFF, 0xB9, (uint8_t)size, (uint8_t)(size >> 8), 0xF3, 0xA4,
+        0xEA, 0x00, 0x00, 0x00, 0x00,
+    };
+    memset(out, 0, 512);
+    memcpy(out, stub, STUB_LEN);
+    memcpy(out + STUB_LEN, img->code, img->size);
+    patch_count(out + STUB_LEN, n);
+    out[STUB_LEN + img->size - 1] = 0xE6;   /* out %al, $0xf4 */
+    out[STUB_LEN + img->size] = 0xF4;
+    out[510] = 0x55;
+    out[511] = 0xAA;
+}
+
+typedef struct {
+    char dir[64];
+    char path[96];
+    bool usable;
+    char why[160];
+} Qemu;
+
+/* Runs QEMU on the boot sector of `img` with n iterations: wall and CPU ns of the whole
+ * process, and its exit status. */
+static int qemu_run(Qemu *q, const GuestImage *img, uint32_t n, double *wall, double *cpu,
+                    int *status)
+{
+    uint8_t sector[512];
+    qemu_boot_sector(img, n, sector);
+    int fd = open(q->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -errno;
+    bool ok = write(fd, sector, sizeof(sector)) == (ssize_t)sizeof(sector);
+    close(fd);
+    if (!ok)
         return -EIO;
-    s->svm->serial->output_fd = -1;
-    s->svm->debug_exit->console_fd = -1;
-    s->svm->vcpu->sregs.cs.selector = 0;
-    s->svm->vcpu->sregs.cs.base = 0;
-    return 0;
-}
-
-static void side_close(Side *s)
-{
-    vm_destroy(s->svm);
-    if (s->cpu)
-        x86_cpu_destroy(s->cpu);
-    free(s->ram);
-    *s = (Side){0};
-}
-
-/* Loads guest `g` for `n` iterations, runs it from 0000:0000 to its HLT and puts the
- * elapsed ns in *ns (and, when `res`, the state at the HLT in *res). -EBADMSG when the
- * run ended any other way, or with an exit before the HLT. */
-static int side_run(Side *s, const BenchMipsGuest *g, uint32_t n, uint64_t *ns, RunResult *res)
-{
-    uint8_t code[BENCH_MIPS_MAX_SIZE];
-    bench_mips_guest(g, code, n);
-    if (s->cpu) {
-        X86Cpu *cpu = s->cpu;
-        memcpy(s->ram, code, g->size);
-        x86_cpu_invalidate_code(cpu, 0, g->size);
-        for (int i = 0; i < 6; i++)
-            x86_cpu_load_real_segment(cpu, i, 0);
-        cpu->rip = 0;
-        uint64_t before = cpu->instructions_retired, t0 = bench_now_ns();
-        X86Exit e = x86_cpu_run(cpu, 0);
-        *ns = bench_now_ns() - t0;
-        if (e != X86_EXIT_HLT)
-            return -EBADMSG;
-        if (res) {
-            memcpy(res->gpr, cpu->gpr, sizeof(res->gpr));
-            res->rip = cpu->rip;
-            res->flags = x86_cpu_get_rflags(cpu) & ARITH_FLAGS;
-            res->retired = cpu->instructions_retired - before;
-            memcpy(res->ds_buf, s->ram + BENCH_MIPS_MEM_DS, BENCH_MIPS_MEM_LEN);
-            memcpy(res->es_buf, s->ram + BENCH_MIPS_MEM_ES, BENCH_MIPS_MEM_LEN);
+    char drive[160];
+    snprintf(drive, sizeof(drive), "file=%s,format=raw,if=floppy", q->path);
+    uint64_t t0 = bench_now_ns();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
         }
-        return 0;
+        execlp(QEMU, QEMU, "-accel", "tcg", "-display", "none", "-nodefaults", "-no-reboot",
+               "-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-drive", drive,
+               (char *)NULL);
+        _exit(127);
     }
-    SimpleVM *svm = s->svm;
-    int err = vm_load_code(svm, code, g->size, 0);
-    if (err < 0)
-        return err;
-    svm->vcpu->regs.rip = 0;
-    uint64_t before = svm->exit_count, t0 = bench_now_ns();
-    err = vm_run(svm);
-    *ns = bench_now_ns() - t0;
-    if (err < 0)
-        return err;
-    if (svm->stop_reason != VM_STOP_HLT || svm->exit_count - before != 1)
-        return -EBADMSG;
-    if (res) {
-        const KvmRegs *r = &svm->vcpu->regs;
-        const uint64_t gpr[8] = {r->rax, r->rcx, r->rdx, r->rbx, r->rsp, r->rbp, r->rsi, r->rdi};
-        memcpy(res->gpr, gpr, sizeof(gpr));
-        res->rip = r->rip;
-        res->flags = r->rflags & ARITH_FLAGS;
-        res->retired = 0;
-        const uint8_t *ds = vm_guest_ram(svm, BENCH_MIPS_MEM_DS, BENCH_MIPS_MEM_LEN);
-        const uint8_t *es = vm_guest_ram(svm, BENCH_MIPS_MEM_ES, BENCH_MIPS_MEM_LEN);
-        if (!ds || !es)
-            return -EFAULT;
-        memcpy(res->ds_buf, ds, BENCH_MIPS_MEM_LEN);
-        memcpy(res->es_buf, es, BENCH_MIPS_MEM_LEN);
+    int st;
+    struct rusage ru;
+    /* a guest that never exits would hang the benchmark: 60 s is far past any run here */
+    for (int waited = 0;; waited++) {
+        pid_t r = wait4(pid, &st, WNOHANG, &ru);
+        if (r == pid)
+            break;
+        if (r < 0)
+            return -errno;
+        if (waited > 60000) {
+            kill(pid, SIGKILL);
+            wait4(pid, &st, 0, &ru);
+            return -ETIMEDOUT;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
     }
+    *wall = (double)(bench_now_ns() - t0);
+    *cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return 0;
 }
 
-/* The check, on fresh sides (the memory guest's results depend on what RAM held): the
- * bare interpreter retires exactly the instructions we count (its HLT included), and
- * every side ends in the same state. */
-static int check_guest(Side sides[SIDES], const bool present[SIDES], const BenchMipsGuest *g)
+static void qemu_open(Qemu *q)
 {
-    static RunResult res[SIDES];
-    uint64_t ns;
+    *q = (Qemu){0};
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(q->dir, sizeof(q->dir), "%.40s/mips-XXXXXX", tmp);
+    if (!mkdtemp(q->dir)) {
+        snprintf(q->why, sizeof(q->why), "no temporary directory: %s", strerror(errno));
+        return;
+    }
+    snprintf(q->path, sizeof(q->path), "%s/guest.img", q->dir);
+    /* a guest whose HLT is at once the OUT: QEMU must exit with (AL << 1) | 1 */
+    GuestImage probe = {.code = {0xEB, 0x04, 0, 0, 0, 0, 0xB0, 0x2A, 0xF4}, .size = 9};
+    double wall, cpu;
+    int status;
+    int err = qemu_run(q, &probe, 0, &wall, &cpu, &status);
+    if (err < 0)
+        snprintf(q->why, sizeof(q->why), "%s: %s", QEMU, strerror(-err));
+    else if (status == 127)
+        snprintf(q->why, sizeof(q->why), "%s not found in PATH", QEMU);
+    else if (status != ((0x2A << 1) | 1))
+        snprintf(q->why, sizeof(q->why), "%s -accel tcg did not run a boot sector "
+                 "(exit status %d)", QEMU, status);
+    else
+        q->usable = true;
+}
+
+static void qemu_close(Qemu *q)
+{
+    if (q->path[0])
+        unlink(q->path);
+    if (q->dir[0])
+        rmdir(q->dir);
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+static int check_guest(const MipsGuest *g, const GuestImage *img, Qemu *q)
+{
+    SimSide s = {0};
+    BareSide b = {0};
+    uint64_t retired, gpr[8];
+    KvmRegs r;
+    double wall, cpu;
     int err;
-    for (int k = 0; k < SIDES; k++) {
-        if (!present[k])
-            continue;
-        if ((err = side_run(&sides[k], g, CHECK_ITERATIONS, &ns, &res[k])) < 0) {
-            fprintf(stderr, "mips: check: %s on %s: run failed\n", g->name, side_names[k]);
-            return err;
-        }
+    if ((err = bare_open(&b)) < 0 || (err = sim_open(&s)) < 0)
+        goto out;
+    if ((err = bare_run(&b, img, CHECK_ITERATIONS, &wall, &retired, gpr)) < 0) {
+        fprintf(stderr, "mips: check: %s: the bare interpreter did not reach the HLT\n",
+                g->name);
+        goto out;
     }
-    uint64_t want = bench_mips_instructions(g, CHECK_ITERATIONS);
-    if (res[SIDE_BARE].retired != want) {
+    if (retired != count_insns(g, CHECK_ITERATIONS)) {
         fprintf(stderr, "mips: check: %s: the interpreter retired %llu instructions, the "
-                "count says %llu\n", g->name, (unsigned long long)res[SIDE_BARE].retired,
-                (unsigned long long)want);
-        return -EBADMSG;
+                "count says %llu\n", g->name, (unsigned long long)retired,
+                (unsigned long long)count_insns(g, CHECK_ITERATIONS));
+        err = -EBADMSG;
+        goto out;
     }
-    for (int k = 0; k < SIDES; k++) {
-        if (!present[k] || k == SIDE_BARE)
-            continue;
-        const RunResult *a = &res[SIDE_BARE], *b = &res[k];
-        if (memcmp(a->gpr, b->gpr, sizeof(a->gpr)) || a->rip != b->rip ||
-            a->flags != b->flags || memcmp(a->ds_buf, b->ds_buf, sizeof(a->ds_buf)) ||
-            memcmp(a->es_buf, b->es_buf, sizeof(a->es_buf))) {
-            fprintf(stderr, "mips: check: %s: %s and the bare interpreter disagree at the HLT "
-                    "(rax %llx/%llx, rip %llx/%llx)\n", g->name, side_names[k],
-                    (unsigned long long)b->gpr[0], (unsigned long long)a->gpr[0],
-                    (unsigned long long)b->rip, (unsigned long long)a->rip);
-            return -EBADMSG;
+    if ((err = sim_run(&s, img, CHECK_ITERATIONS, &wall, &cpu, &r)) < 0) {
+        fprintf(stderr, "mips: check: %s: the sim backend did not reach the HLT alone\n",
+                g->name);
+        goto out;
+    }
+    const uint64_t sim_gpr[8] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi};
+    for (int i = 0; i < 8; i++)
+        if ((uint32_t)sim_gpr[i] != (uint32_t)gpr[i]) {
+            fprintf(stderr, "mips: check: %s: register %d at the HLT: sim %llx, bare %llx\n",
+                    g->name, i, (unsigned long long)sim_gpr[i], (unsigned long long)gpr[i]);
+            err = -EBADMSG;
+            goto out;
+        }
+    if (q->usable) {
+        int status;
+        if ((err = qemu_run(q, img, CHECK_ITERATIONS, &wall, &cpu, &status)) < 0)
+            goto out;
+        int want = (int)((((uint32_t)gpr[0] & 0xFF) << 1) | 1) & 0xFF;
+        if (status != want) {
+            fprintf(stderr, "mips: check: %s: QEMU exited with %d, the interpreter's AL "
+                    "says %d\n", g->name, status, want);
+            err = -EBADMSG;
         }
     }
-    return 0;
+out:
+    vm_destroy(s.svm);
+    bare_close(&b);
+    return err;
 }
 
-/* Iterations of `g` that make one run last about `target` ns on side `s`. */
-static int calibrate(Side *s, const BenchMipsGuest *g, uint64_t target, uint32_t *iters)
+/* Iterations of `g` that make one sim run last about `target` ns. */
+static int calibrate_sim(SimSide *s, const GuestImage *img, uint64_t target, uint32_t *iters)
 {
-    uint64_t n = 1, ns;
+    uint64_t n = 1;
+    double wall, cpu;
     for (;;) {
-        int err = side_run(s, g, (uint32_t)n, &ns, NULL);
+        int err = sim_run(s, img, (uint32_t)n, &wall, &cpu, NULL);
         if (err < 0)
             return err;
-        if (ns >= target / 8 || n >= MAX_ITERATIONS) {
-            uint64_t want = bench_scale(n, ns, target);
+        if (wall >= (double)target / 8 || n >= MAX_ITERATIONS) {
+            uint64_t want = bench_scale(n, (uint64_t)wall, target);
             *iters = (uint32_t)(want > MAX_ITERATIONS ? MAX_ITERATIONS : want);
             return 0;
         }
@@ -218,116 +432,216 @@ static int calibrate(Side *s, const BenchMipsGuest *g, uint64_t target, uint32_t
     }
 }
 
+/* QEMU: N such that 2N iterations take about `target` ns more than N. Starts from
+ * `start` (the sim's N) times 8 and grows until the difference is at least target / 2,
+ * so that startup noise cannot shrink N much below a well-measured one. */
+static int calibrate_qemu(Qemu *q, const GuestImage *img, uint32_t start, uint64_t target,
+                          uint32_t *iters)
+{
+    uint64_t n = start ? (uint64_t)start * 8 : 8;
+    double w1, w2, cpu;
+    int st;
+    for (int tries = 0;; tries++) {
+        if (n > MAX_ITERATIONS / 2)
+            n = MAX_ITERATIONS / 2;
+        int err;
+        if ((err = qemu_run(q, img, (uint32_t)n, &w1, &cpu, &st)) < 0 ||
+            (err = qemu_run(q, img, (uint32_t)(2 * n), &w2, &cpu, &st)) < 0)
+            return err;
+        double d = w2 - w1;
+        if (d >= (double)target / 2 || tries == 3 || n == MAX_ITERATIONS / 2) {
+            uint64_t want = d > 0 ? bench_scale(n, (uint64_t)d, target) : n;
+            if (want < n / 2)
+                want = n / 2;
+            *iters = (uint32_t)(want > MAX_ITERATIONS / 2 ? MAX_ITERATIONS / 2 : want);
+            return 0;
+        }
+        n *= d > 0 && d < (double)target / 16 ? 8 : 3;
+    }
+}
+
+static const char *fmt_mips(char *buf, size_t size, BenchStat st)
+{
+    snprintf(buf, size, "%.0f (%.0f)", st.median / 1e6, st.best / 1e6);
+    return buf;
+}
+
+/* mips --repeat GUEST N [GUEST_DIR]: one sim run, for `perf stat` and profilers. */
+static int repeat(int argc, char **argv)
+{
+    const char *dir = argc > 4 ? argv[4] : "build/guests";
+    for (size_t g = 0; g < NG; g++) {
+        if (strcmp(guests[g].name, argv[2]) != 0)
+            continue;
+        GuestImage img;
+        SimSide s = {0};
+        double wall, cpu;
+        int err;
+        if (load_image(dir, &guests[g], &img) < 0 || (err = sim_open(&s)) < 0)
+            return 1;
+        err = sim_run(&s, &img, (uint32_t)strtoul(argv[3], NULL, 0), &wall, &cpu, NULL);
+        vm_destroy(s.svm);
+        if (err < 0) {
+            fprintf(stderr, "mips: %s: %s\n", argv[2], strerror(-err));
+            return 1;
+        }
+        printf("%s: %llu instructions in %.1f ms (%.1f MIPS)\n", argv[2],
+               (unsigned long long)count_insns(&guests[g], strtoul(argv[3], NULL, 0)),
+               wall / 1e6, (double)count_insns(&guests[g], strtoul(argv[3], NULL, 0)) * 1e3 /
+               wall);
+        return 0;
+    }
+    fprintf(stderr, "mips: no guest %s\n", argv[2]);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *title = "Guest MIPS: sim backend vs KVM, identical guest bytes through SimpleVM";
-    char why[160] = "";
-    bool present[SIDES] = {true, kvm_hw_usable(why, sizeof(why)), true};
-    Side sides[SIDES] = {{0}};
+    if (argc >= 4 && strcmp(argv[1], "--repeat") == 0)
+        return repeat(argc, argv);
+    const char *guest_dir = argc > 2 ? argv[2] : "build/guests";
+    uint64_t target = bench_target_ns();
+    int reps = bench_reps(), qreps = reps < QEMU_MAX_REPS ? reps : QEMU_MAX_REPS;
+    static GuestImage img[NG];
+    static double sim_w[NG][BENCH_MAX_REPS], sim_c[NG][BENCH_MAX_REPS];
+    static double bare_w[NG][BENCH_MAX_REPS];
+    static double q_w[NG][BENCH_MAX_REPS], q_c[NG][BENCH_MAX_REPS];
+    uint32_t n_sim[NG], n_bare[NG], n_q[NG];
+    SimSide sim = {0};
+    BareSide bare = {0};
+    Qemu q;
     int err, status = 1;
-    enum { NG = BENCH_MIPS_GUESTS };
 
-    /* Runs last ~2 x BENCH_TARGET_MS (300 ms): long enough that one vm_run's entry and
-     * exit are noise, short enough for 7 interleaved repetitions of 9 runs. */
-    uint64_t target = 2 * bench_target_ns();
-    int reps = bench_reps();
-    uint32_t iters[NG][SIDES];
-    double rate[NG][SIDES][BENCH_MAX_REPS];
-
-    for (size_t g = 0; g < NG; g++) {
-        for (int k = 0; k < SIDES; k++)
-            if (present[k] && (err = side_open(&sides[k], k)) < 0) {
-                fail(side_names[k], err);
-                goto out;
-            }
-        if ((err = check_guest(sides, present, &bench_mips_guests[g])) < 0) {
-            fail("check", err);
-            goto out;
-        }
-        for (int k = 0; k < SIDES; k++)
-            side_close(&sides[k]);
-    }
-    for (int k = 0; k < SIDES; k++)
-        if (present[k] && (err = side_open(&sides[k], k)) < 0) {
-            fail(side_names[k], err);
-            goto out;
-        }
     for (size_t g = 0; g < NG; g++)
-        for (int k = 0; k < SIDES; k++)
-            if (present[k] &&
-                (err = calibrate(&sides[k], &bench_mips_guests[g], target, &iters[g][k])) < 0) {
-                fprintf(stderr, "mips: calibrating %s on %s\n", bench_mips_guests[g].name,
-                        side_names[k]);
-                fail("calibrate", err);
-                goto out;
-            }
+        if (load_image(guest_dir, &guests[g], &img[g]) < 0)
+            return 1;
+    qemu_open(&q);
+    for (size_t g = 0; g < NG; g++)
+        if (check_guest(&guests[g], &img[g], &q) < 0) {
+            fprintf(stderr, "mips: check failed: %s\n", guests[g].name);
+            goto out;
+        }
+    if ((err = sim_open(&sim)) < 0 || (err = bare_open(&bare)) < 0) {
+        fprintf(stderr, "mips: cannot create the VM: %s\n", strerror(-err));
+        goto out;
+    }
+    for (size_t g = 0; g < NG; g++) {
+        if ((err = calibrate_sim(&sim, &img[g], target, &n_sim[g])) < 0) {
+            fprintf(stderr, "mips: calibrating %s: %s\n", guests[g].name, strerror(-err));
+            goto out;
+        }
+        n_bare[g] = n_sim[g];
+        if (q.usable &&
+            (err = calibrate_qemu(&q, &img[g], n_sim[g], target, &n_q[g])) < 0) {
+            fprintf(stderr, "mips: calibrating %s on QEMU: %s\n", guests[g].name,
+                    strerror(-err));
+            goto out;
+        }
+    }
     /* Interleaved: repetition i of every guest on every side before repetition i + 1. */
     for (int i = 0; i < reps; i++)
-        for (size_t g = 0; g < NG; g++)
-            for (int k = 0; k < SIDES; k++) {
-                if (!present[k])
-                    continue;
-                const BenchMipsGuest *gu = &bench_mips_guests[g];
-                uint64_t ns;
-                if ((err = side_run(&sides[k], gu, iters[g][k], &ns, NULL)) < 0) {
-                    fprintf(stderr, "mips: %s on %s\n", gu->name, side_names[k]);
-                    fail("run", err);
-                    goto out;
-                }
-                rate[g][k][i] = (double)bench_mips_instructions(gu, iters[g][k]) * 1e9 /
-                                (double)(ns ? ns : 1);
+        for (size_t g = 0; g < NG; g++) {
+            const MipsGuest *gu = &guests[g];
+            double wall, cpu;
+            if ((err = sim_run(&sim, &img[g], n_sim[g], &wall, &cpu, NULL)) < 0) {
+                fprintf(stderr, "mips: %s on sim: %s\n", gu->name, strerror(-err));
+                goto out;
             }
+            double insns = (double)count_insns(gu, n_sim[g]) * 1e9;
+            sim_w[g][i] = insns / wall;
+            sim_c[g][i] = insns / (cpu > 0 ? cpu : 1);
+            if ((err = bare_run(&bare, &img[g], n_bare[g], &wall, NULL, NULL)) < 0) {
+                fprintf(stderr, "mips: %s on the bare interpreter\n", gu->name);
+                goto out;
+            }
+            bare_w[g][i] = (double)count_insns(gu, n_bare[g]) * 1e9 / wall;
+            if (!q.usable || i >= qreps)
+                continue;
+            double w1, c1, w2, c2;
+            int s1, s2;
+            /* the order alternates so that drift hits N and 2N alike */
+            bool twofirst = i & 1;
+            if ((err = qemu_run(&q, &img[g], twofirst ? 2 * n_q[g] : n_q[g],
+                                twofirst ? &w2 : &w1, twofirst ? &c2 : &c1,
+                                twofirst ? &s2 : &s1)) < 0 ||
+                (err = qemu_run(&q, &img[g], twofirst ? n_q[g] : 2 * n_q[g],
+                                twofirst ? &w1 : &w2, twofirst ? &c1 : &c2,
+                                twofirst ? &s1 : &s2)) < 0) {
+                fprintf(stderr, "mips: %s on QEMU: %s\n", gu->name, strerror(-err));
+                goto out;
+            }
+            double qi = (double)n_q[g] * (double)gu->per_iteration * 1e9;
+            q_w[g][i] = qi / (w2 - w1 > 1e3 ? w2 - w1 : 1e3);
+            q_c[g][i] = qi / (c2 - c1 > 1e3 ? c2 - c1 : 1e3);
+        }
 
-    bench_print_header_named(title, "sim", "KVM");
-    BenchRow rows[NG];
-    for (size_t g = 0; g < NG; g++) {
-        rows[g] = (BenchRow){.figure = bench_mips_guests[g].name, .is_rate = true,
-                             .lib = bench_stat(rate[g][SIDE_SIM], reps, true)};
-        if (present[SIDE_KVM])
-            rows[g].floor = bench_stat(rate[g][SIDE_KVM], reps, true);
-        if (g == 0)
-            rows[g].min_rate = TARGET_ALU_SIM_MIPS * 1e6;
-        bench_print_row(&rows[g]);
+    char load[64] = "?";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (!fgets(load, sizeof(load), lf))
+            snprintf(load, sizeof(load), "?");
+        fclose(lf);
+        load[strcspn(load, "\n")] = '\0';
     }
-    double alu = rows[0].lib.median / 1e6;
-    printf("target: (1) ALU loop on sim: >= %.0f MIPS  %s (median %.1f MIPS)\n",
-           TARGET_ALU_SIM_MIPS, alu >= TARGET_ALU_SIM_MIPS ? "PASS" : "MISS", alu);
-    if (!present[SIDE_KVM])
-        printf("  KVM: skipped: not usable here (%s)\n", why);
-    printf("  M/s = million guest instructions per second (MIPS), counted from the guest's "
-           "structure, the\n  same count on both backends: a REP MOVS is one instruction "
-           "(as the interpreter retires it).\n");
-    printf("  ratio = sim time / KVM time for the same instructions (KVM MIPS / sim MIPS); "
-           "> 1.0: sim is slower.\n");
-    printf("  %d repetitions, interleaved guest by guest and backend by backend; each run "
-           "~%.0f ms, one vm_run to HLT.\n", reps, (double)target / 1e6);
+    printf("\nGuest MIPS: sim backend vs QEMU TCG, identical guest bytes\n");
+    printf("host: %ld CPUs online, /proc/loadavg %s\n", sysconf(_SC_NPROCESSORS_ONLN), load);
+    printf("%-31s %13s %13s %13s %13s %6s  %s\n", "guest (MIPS: median (best))", "sim wall",
+           "sim CPU", "QEMU wall", "QEMU CPU", "ratio", "target (sim wall median)");
     for (size_t g = 0; g < NG; g++) {
-        const BenchMipsGuest *gu = &bench_mips_guests[g];
-        printf("  (%zu) %llu + N x %llu + 1 instructions", g + 1,
-               (unsigned long long)gu->prologue, (unsigned long long)gu->per_iteration);
-        if (gu->rep_elements)
-            printf(" (+ N x %llu REP elements)", (unsigned long long)gu->rep_elements);
-        printf("; N = %u sim", iters[g][SIDE_SIM]);
-        if (present[SIDE_KVM])
-            printf(", %u KVM", iters[g][SIDE_KVM]);
-        printf(", %u bare.\n", iters[g][SIDE_BARE]);
+        const MipsGuest *gu = &guests[g];
+        BenchStat sw = bench_stat(sim_w[g], reps, true), sc = bench_stat(sim_c[g], reps, true);
+        BenchStat qw = {0}, qc = {0};
+        char a[32], b[32], c[32] = "skipped", d[32] = "skipped", ratio[16] = "-",
+             tgt[64] = "(none)";
+        if (q.usable) {
+            qw = bench_stat(q_w[g], qreps, true);
+            qc = bench_stat(q_c[g], qreps, true);
+            fmt_mips(c, sizeof(c), qw);
+            fmt_mips(d, sizeof(d), qc);
+            snprintf(ratio, sizeof(ratio), "%.2fx", qw.median / sw.median);
+        }
+        if (gu->target_mips > 0)
+            snprintf(tgt, sizeof(tgt), ">= %.0f %s", gu->target_mips,
+                     sw.median / 1e6 >= gu->target_mips ? "PASS" : "MISS");
+        else if (gu->target_qemu && q.usable)
+            snprintf(tgt, sizeof(tgt), ">= QEMU wall %s", sw.median >= qw.median ? "PASS"
+                                                                                   : "MISS");
+        else if (gu->target_qemu)
+            snprintf(tgt, sizeof(tgt), ">= QEMU (no QEMU)");
+        printf("%-31s %13s %13s %13s %13s %6s  %s\n", gu->figure, fmt_mips(a, sizeof(a), sw),
+               fmt_mips(b, sizeof(b), sc), c, d, ratio, tgt);
     }
-    printf("  bare interpreter (x86_cpu_run: no KVM API, no VMCS), median (best):\n   ");
+    if (!q.usable)
+        printf("  QEMU: skipped: %s\n", q.why);
+    printf("  MIPS = million guest instructions per second, counted from the guest's "
+           "structure (a REP\n  instruction is one). ratio = QEMU wall MIPS / sim wall "
+           "MIPS (> 1.0: sim is slower).\n");
+    printf("  sim: one vm_run to HLT of ~%.0f ms, %d repetitions; CPU = the process's "
+           "CPU time.\n", (double)target / 1e6, reps);
+    if (q.usable)
+        printf("  QEMU (%s -accel tcg): process with 2N iterations minus process with N "
+               "(startup cancels),\n  %d repetitions of ~%.0f ms differences; CPU = the "
+               "child's user + system time.\n", QEMU, qreps, (double)target / 1e6);
+    printf("  bare interpreter (x86_cpu_run: no KVM API, no VMCS), wall median:\n   ");
     for (size_t g = 0; g < NG; g++) {
-        BenchStat st = bench_stat(rate[g][SIDE_BARE], reps, true);
-        char a[32], b[32];
-        printf(" (%zu) %s (%s)%s", g + 1, bench_fmt_rate(a, sizeof(a), st.median),
-               bench_fmt_rate(b, sizeof(b), st.best), g + 1 < NG ? "," : ".\n");
+        BenchStat st = bench_stat(bare_w[g], reps, true);
+        printf(" %s %.0f%s", guests[g].name, st.median / 1e6, g + 1 < NG ? "," : ".\n");
     }
-    printf("  checked first: the interpreter retires exactly the counted instructions, and "
-           "%s\n  in the same registers and memory as the bare interpreter.\n",
-           present[SIDE_KVM] ? "sim and KVM end" : "sim ends");
+    printf("  N per run:");
+    for (size_t g = 0; g < NG; g++) {
+        printf(" %s %u", guests[g].name, n_sim[g]);
+        if (q.usable)
+            printf("/%u", n_q[g]);
+        printf("%s", g + 1 < NG ? "," : " (sim/QEMU).\n");
+    }
+    printf("  checked first: the interpreter retires exactly the counted instructions, "
+           "sim ends in the\n  bare interpreter's registers%s.\n",
+           q.usable ? " and QEMU exits with its AL" : "");
     status = 0;
 out:
-    for (int k = 0; k < SIDES; k++)
-        side_close(&sides[k]);
+    vm_destroy(sim.svm);
+    bare_close(&bare);
+    qemu_close(&q);
     return status;
 }

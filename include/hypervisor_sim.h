@@ -385,6 +385,14 @@ typedef struct KvmVm {
     struct HvMapping *mappings;   /* memory the library mapped for regions */
     struct SimpleVM *owner;       /* the SimpleVM built on this VM (vm_create), or NULL */
     bool kernel_irqchip;          /* kvm_create_irqchip succeeded */
+    /* Host writes to guest memory (the sim backend's decoded code must see them). By
+     * default the sim backend assumes the host may have written anywhere at every
+     * KVM_RUN, as a VMM with its own mapping may (Linux KVM needs no telling), and checks
+     * each decoded block against memory before it runs again. An owner that announces its
+     * writes sets host_writes_announced: then only a change of host_write_gen (every
+     * kvm_guest_ptr, kvm_note_host_write and memory-region change bumps it) costs that. */
+    bool host_writes_announced;
+    uint64_t host_write_gen;
 } KvmVm;
 
 typedef struct KvmVcpu {
@@ -419,8 +427,12 @@ int kvm_set_user_memory_region(KvmVm *vm, uint32_t slot, uint64_t guest_addr, ui
 int kvm_set_user_memory_region_flags(KvmVm *vm, uint32_t slot, uint32_t flags,
                                      uint64_t guest_addr, uint64_t size, void *host_addr);
 /* Host address of guest-physical [gpa, gpa + len) when one memory region backs all of it,
- * else NULL. */
+ * else NULL. The caller may write there until the next KVM_RUN (a pointer kept across
+ * runs needs kvm_note_host_write after a later write, when host_writes_announced). */
 void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len);
+/* The host wrote guest-physical [gpa, gpa + len) through a pointer it kept (or its own
+ * mapping): the next KVM_RUN drops decoded code that changed there. */
+void kvm_note_host_write(KvmVm *vm, uint64_t gpa, uint64_t len);
 /* A vCPU in the initial state: real mode, segment selectors and bases 0, limits 0xFFFF,
  * RIP 0x7C00, RFLAGS 0x2. */
 KvmVcpu *kvm_create_vcpu(KvmVm *vm, int vcpu_id);
@@ -1185,6 +1197,11 @@ int vm_load_kernel(SimpleVM *svm, const VmKernelSpec *k);
 /* Host address of guest RAM [gpa, gpa + len), or NULL when any byte of it is not RAM (past
  * the end, in the VGA hole, or firmware): the one way the VMM reaches guest memory. */
 uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len);
+/* A SimpleVM announces host writes (KvmVm.host_writes_announced): the pointer
+ * vm_guest_ram returns is good for writes until the next vm_run/vm_step; after writing
+ * through svm->ram, vm->guest_memory or a pointer kept across a run, call this, else the
+ * sim backend may go on running code it decoded before the write. */
+void vm_guest_ram_written(SimpleVM *svm, uint64_t gpa, uint64_t len);
 /* Runs until the guest halts or stops (svm->stop_reason says how). Returns 0 for HLT and
  * debug exit, a negative errno otherwise; diagnostics go through the log. */
 int vm_run(SimpleVM *svm);

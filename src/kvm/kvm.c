@@ -118,6 +118,8 @@ static void unmap_slot_memory(KvmVm *vm, uint32_t slot)
 
 static void refresh_guest_memory(KvmVm *vm)
 {
+    /* the memory behind guest-physical addresses changed: decoded code must be checked */
+    __atomic_add_fetch(&vm->host_write_gen, 1, __ATOMIC_RELEASE);
     if (vm->num_regions == 0) {
         vm->guest_memory = NULL;
         vm->memory_size = 0;
@@ -237,10 +239,21 @@ void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len)
         return NULL;
     for (int i = 0; i < vm->num_regions; i++) {
         const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
-        if (gpa >= r->guest_phys_addr && gpa + len <= r->guest_phys_addr + r->memory_size)
+        if (gpa >= r->guest_phys_addr && gpa + len <= r->guest_phys_addr + r->memory_size) {
+            /* the caller may write: the sim backend checks decoded code at the next run */
+            __atomic_add_fetch(&vm->host_write_gen, 1, __ATOMIC_RELEASE);
             return (uint8_t *)(uintptr_t)r->userspace_addr + (gpa - r->guest_phys_addr);
+        }
     }
     return NULL;
+}
+
+void kvm_note_host_write(KvmVm *vm, uint64_t gpa, uint64_t len)
+{
+    (void)gpa;
+    (void)len;
+    if (vm)
+        __atomic_add_fetch(&vm->host_write_gen, 1, __ATOMIC_RELEASE);
 }
 
 int kvm_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap)

@@ -68,6 +68,7 @@ typedef struct {
     bool step_done;         /* single-step: the last exit's instruction is complete */
     uint64_t icount_deadline;   /* kvm_vcpu_set_icount_deadline; UINT64_MAX: none */
     uint64_t apic_base;         /* IA32_APIC_BASE, as KVM keeps it for a userspace APIC */
+    uint64_t host_write_gen;    /* the VM's host_write_gen at the last run's entry */
 } SimVcpu;
 
 /* ---- memory: the interpreter's pages come from the EPT ---- */
@@ -912,7 +913,14 @@ static int sim_run(KvmVcpu *vcpu)
         x86_cpu_tlb_invalidate(cpu);
     }
     sc->fault_gpa_page = ~0ull;
-    x86_cpu_host_wrote_memory(cpu);   /* the VMM may have written guest memory */
+    /* The VMM may have written guest memory since the last run: unless it announces its
+     * writes (host_writes_announced, as SimpleVM does), assume it did; then every decoded
+     * block is compared with memory before it runs again. */
+    uint64_t host_gen = __atomic_load_n(&vcpu->vm->host_write_gen, __ATOMIC_ACQUIRE);
+    if (!vcpu->vm->host_writes_announced || host_gen != sc->host_write_gen) {
+        sc->host_write_gen = host_gen;
+        x86_cpu_host_wrote_memory(cpu);
+    }
     complete_pending(sc, run);
     sc->note[0] = '\0';
     sc->limit_reached = false;

@@ -134,6 +134,10 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
     if (!(svm->kvm = kvm_open_backend(b)) || !(svm->vm = kvm_create_vm(svm->kvm)))
         goto fail;
     svm->vm->owner = svm;
+    /* Every VMM access to guest RAM takes a fresh pointer from vm_guest_ram (DESIGN.md), and
+     * writes through svm->ram are announced (vm_guest_ram_written): the sim backend need
+     * not recheck decoded code after exits that wrote nothing. */
+    svm->vm->host_writes_announced = true;
     if ((flags & VM_FLAG_KERNEL_IRQCHIP) && kvm_create_irqchip(svm->vm) < 0)
         goto fail;
     if (map_ram(svm) < 0)
@@ -200,6 +204,12 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
     if (!svm || len > SIZE_MAX)
         return NULL;
     return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
+}
+
+void vm_guest_ram_written(SimpleVM *svm, uint64_t gpa, uint64_t len)
+{
+    if (svm)
+        kvm_note_host_write(svm->vm, gpa, len);
 }
 
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)

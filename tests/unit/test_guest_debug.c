@@ -130,7 +130,8 @@ static void test_int3(void **state)
     const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
     assert_int_equal(vmcs->exit.reason & 0xFFFF, EXIT_REASON_EXCEPTION_NMI);
     assert_int_equal(vmcs->exit.interruption_info, 0x80000603u);   /* valid, sw exc, #BP */
-    *p = 0x90;
+    *p = 0x90;                            /* a pointer kept across a run: announce it */
+    vm_guest_ram_written(svm, 0x7C0C, 1);
     vm_run(svm);
     assert_int_equal(svm->stop_reason, VM_STOP_HLT);
     vm_destroy(svm);

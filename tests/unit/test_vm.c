@@ -197,7 +197,7 @@ static void test_request_stop(void **state)
     assert_int_equal(svm->stop_reason, VM_STOP_REQUESTED);
     assert_int_equal(svm->vcpu->regs.rip, 0x1000);
     /* The VM can go on afterwards: replace the loop by hlt. */
-    svm->ram[0x1000] = 0xF4;
+    vm_guest_ram(svm, 0x1000, 1)[0] = 0xF4;
     assert_int_equal(vm_run(svm), 0);
     assert_int_equal(svm->stop_reason, VM_STOP_HLT);
     vm_destroy(svm);

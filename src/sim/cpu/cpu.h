@@ -329,6 +329,8 @@ struct X86Cpu {
     uint64_t fetch_fault_lin;     /* a #PF while decoding: its address and error code */
     uint32_t fetch_fault_error;
     uint32_t fault_error;         /* error code of the exception being raised */
+    bool string_elementwise;      /* tests: REP string instructions without the bulk path
+                                   * (cpu_string.c), one element at a time */
     X86TlbEntry tlb[X86_TLB_SIZE];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
