@@ -349,7 +349,9 @@ static inline uint32_t pop(X86Cpu *cpu, unsigned size)
 enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF };
 
 /* The most significant bit of a size-byte operand. */
-static inline uint32_t size_top(unsigned size) { return 0x80u << ((size - 1) * 8); }
+/* lf_size is 0 before any flag-setting operation (after reset): mask the shift so it stays
+ * defined; sizes 1, 2 and 4 give bits 7, 15 and 31. */
+static inline uint32_t size_top(unsigned size) { return 0x80u << (((size - 1) & 3) * 8); }
 
 /* The arithmetic flags (OSZAPC) of the last lazy operation. */
 uint32_t x86_lazy_arith(const X86Cpu *cpu);
