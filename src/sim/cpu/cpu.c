@@ -52,6 +52,10 @@ struct X86Block {
     uint32_t n;
     uint32_t dead;
     uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
+    /* It ends with a near transfer (Jcc, JMP, CALL, RET, LOOP, JCXZ, FF /2 /4) or with no
+     * transfer at all: nothing it does can change CS, the mode, CPL, TF, the interrupt
+     * shadow or paging, so the next block may come through a link without those checks. */
+    uint32_t plain_end;
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
 };
@@ -168,6 +172,26 @@ static inline uint32_t cpu_mode(const X86Cpu *cpu)
 static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
                         const uint8_t *expect);
 
+/* A block's last instruction that cannot change what the run loop checks between blocks
+ * (CS, mode, CPL, flags other than OSZAPC, shadows, paging): a near transfer, or any
+ * instruction that is not a block ender (the block ended at its size or a page end). */
+static bool plain_transfer(const X86Insn *in)
+{
+    unsigned op = in->op;
+    if (!(op & 0x200)) return true;
+    op &= 0x1FF;
+    if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F)) return true;
+    switch (op) {
+    case 0xE8: case 0xE9: case 0xEB: case 0xC2: case 0xC3:
+    case 0xE0: case 0xE1: case 0xE2: case 0xE3:
+        return true;
+    case 0xFF:
+        return in->reg == 2 || in->reg == 4;
+    default:
+        return false;
+    }
+}
+
 /* Decodes the block at CS:RIP. A fault on its first instruction is raised; a later one
  * just ends the block before that instruction. */
 static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
@@ -205,13 +229,13 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         b->n++;
         b->last_page = g1 & ~0xFFFull;
         b->gpa_end = g1 + 1;
-        if (b->last_page != b->first_page) break;
+        ip = (ip + in->len) & ipmask;
+        in->next_ip = (uint32_t)ip;
+        b->plain_end = plain_transfer(in);
         bool end = in->op >= 0x200;       /* decoder marks block enders with 0x200 */
         in->op &= 0x1FF;
-        if (end) break;
-        ip = (ip + in->len) & ipmask;
+        if (end || b->last_page != b->first_page) break;
     }
-    for (uint32_t i = 0; i < b->n; i++) b->insns[i].op &= 0x1FF;
     b->epoch = cpu->code_epoch;
     if (!guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, block_bytes(b), NULL))
         x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
@@ -497,9 +521,8 @@ static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 {
     const X86Insn *in = b->insns;
     const X86Insn *end = in + (n < b->n ? n : b->n);
-    uint64_t ipmask = b->mode ? 0xFFFFFFFFull : 0xFFFFull;
     for (; in < end; in++) {
-        cpu->next_rip = (cpu->rip + in->len) & ipmask;
+        cpu->next_rip = in->next_ip;   /* the block starts at b->ip = cpu->rip */
         in->fn(cpu, in);
         cpu->rip = cpu->next_rip;
         cpu->instructions_retired++;
@@ -569,22 +592,18 @@ void x86_cpu_set_debug(X86Cpu *cpu, uint32_t flags, uint32_t dr7, const uint64_t
     x86_cpu_tlb_invalidate(cpu);
 }
 
-/* The block that runs after `from` at the current CS:RIP, when one of its links still
- * holds: no translation or decoded block has gone since the link was made (chain_gen), and
- * the target's key and code epoch are current. Else NULL (the hash lookup decides). */
+/* The block that runs after `from` (a block with a plain end, so CS, the mode and the
+ * paging state are those of its own lookup) at the current RIP, when one of its links
+ * still holds: no translation or decoded block has gone since the link was made
+ * (chain_gen) and the target's bytes are known current (code epoch). Else NULL. */
 static inline X86Block *chain_follow(X86Cpu *cpu, const X86Block *from)
 {
     uint64_t rip = cpu->rip;
     uint32_t gen = cpu->chain_gen;
-    for (int i = 0; i < 2; i++) {
-        const BlockLink *l = &from->out[i];
-        if (l->ip == rip && l->gen == gen) {
-            X86Block *t = l->to;
-            if (LIKELY(t->epoch == cpu->code_epoch && t->cs_base == cpu->cs.base &&
-                       t->mode == cpu_mode(cpu)))
-                return t;
-        }
-    }
+    const BlockLink *l = &from->out[0];
+    if (l->ip != rip) l++;
+    if (l->ip == rip && l->gen == gen && LIKELY(l->to->epoch == cpu->code_epoch))
+        return l->to;
     return NULL;
 }
 
@@ -649,53 +668,71 @@ static void __attribute__((noinline)) run_insn_reference(X86Cpu *cpu)
     flags_get(cpu);
 }
 
+/* The checks a block boundary needs only after a block that may have changed the state
+ * they look at (a block without a plain end, an event, an exception, the start of a run):
+ * the TLB's privilege level and whether the slow path must run. */
+static inline bool boundary_slow(X86Cpu *cpu)
+{
+    /* The TLB holds entries for one privilege level: a change of CPL (which only a
+     * block-ending instruction or an event can make) drops them (mmu.c). */
+    if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
+        bool user = x86_cpl(cpu) == 3;
+        if (user != cpu->tlb_user) {
+            x86_tlb_flush_all(cpu);
+            cpu->tlb_user = user;
+        }
+    }
+    return cpu->interrupt_shadow | (cpu->flags & X86_FLAG_TF) | cpu->mmio_replay_n |
+           cpu->dbg_flags | cpu->slow_path;
+}
+
 static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
 {
-    X86Block *prev = NULL;      /* the block that ran last, when links may follow it */
+    /* The block that ran last when it had a plain end and nothing else happened since
+     * (no event, no pending end): the next block may come through its links. */
+    X86Block *prev = NULL;
     for (;;) {
         if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED))) {
             cpu->run_exit = X86_EXIT_STOPPED;
             return;
         }
-        if (UNLIKELY(cpu->instructions_retired >= limit)) {
-            cpu->run_exit = X86_EXIT_BUDGET;
-            return;
+        uint32_t n = BLOCK_MAX;
+        if (UNLIKELY(cpu->instructions_retired + BLOCK_MAX > limit)) {
+            if (cpu->instructions_retired >= limit) {
+                cpu->run_exit = X86_EXIT_BUDGET;
+                return;
+            }
+            n = (uint32_t)(limit - cpu->instructions_retired);
         }
         /* After the budget: an event that became deliverable with the last instruction
          * of a budget (a step, an icount deadline) is taken at the next run. */
         if (UNLIKELY(cpu->event_check)) {
+            uint64_t events = cpu->events_delivered;
             sample_events(cpu);
             if (cpu->run_exit != X86_EXIT_NONE) return;
+            if (cpu->events_delivered != events) prev = NULL;
         }
-        /* The TLB holds entries for one privilege level: a change of CPL (which only a
-         * block-ending instruction or an event can make) drops them (mmu.c). */
-        if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
-            bool user = x86_cpl(cpu) == 3;
-            if (user != cpu->tlb_user) {
-                x86_tlb_flush_all(cpu);
-                cpu->tlb_user = user;
-            }
-        }
-        uint64_t left = limit - cpu->instructions_retired;
-        uint32_t n = left > BLOCK_MAX ? BLOCK_MAX : (uint32_t)left;
-        if (UNLIKELY(cpu->interrupt_shadow | (cpu->flags & X86_FLAG_TF) | cpu->mmio_replay_n |
-                     cpu->dbg_flags | cpu->slow_path)) {
-            prev = NULL;
-            if (cpu->slow_path) run_insn_reference(cpu);
-            else run_block_slow(cpu, n);
-        } else {
-            X86Block *b = prev ? chain_follow(cpu, prev) : NULL;
-            if (!b) {
+        X86Block *b;
+        if (prev) {
+            b = chain_follow(cpu, prev);
+            if (UNLIKELY(!b)) {
                 uint32_t gen = cpu->chain_gen;
                 b = block_lookup(cpu);
                 /* (a lookup that emptied the cache has bumped chain_gen: prev is gone) */
-                if (prev && cpu->chain_gen == gen) chain_install(cpu, prev, b, gen);
+                if (cpu->chain_gen == gen) chain_install(cpu, prev, b, gen);
             }
-            cpu->pending = 0;
-            run_block(cpu, b, n);
-            prev = b;
+        } else if (UNLIKELY(boundary_slow(cpu))) {
+            if (cpu->slow_path) run_insn_reference(cpu);
+            else run_block_slow(cpu, n);
+            if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
+            continue;
+        } else {
+            b = block_lookup(cpu);
         }
+        cpu->pending = 0;
+        run_block(cpu, b, n);
         if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
+        prev = b->plain_end && !cpu->pending ? b : NULL;
     }
 }
 

@@ -50,6 +50,7 @@ struct X86Insn {
     int32_t disp;
     uint32_t imm;
     uint32_t imm2;        /* far pointer selector, ENTER nesting level */
+    uint32_t next_ip;     /* in a decoded block: IP of the next instruction */
 };
 
 typedef struct X86OpInfo {

@@ -138,6 +138,48 @@ static const X86Handler shift_rc_tab[4][3] = {
     SHIFT_ROW(shift_rc, 4), SHIFT_ROW(shift_rc, 5), SHIFT_ROW(shift_rc, 4), SHIFT_ROW(shift_rc, 7),
 };
 
+/* PUSH r, POP r, CALL rel, RET (C3) with a constant operand size. The stack size (SS.B)
+ * stays a run-time test: SS can change inside a block (LSS). */
+AI void near_jump(X86Cpu *cpu, uint32_t target, unsigned osz)
+{
+    if (osz == 2) target &= 0xFFFF;
+    if (UNLIKELY(target > cpu->cs.limit)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    cpu->next_rip = target;
+}
+#define DEF_STACK(SZ)                                                                    \
+    static void push_r_##SZ(X86Cpu *cpu, const X86Insn *in)                             \
+    {                                                                                    \
+        push(cpu, SZ, reg_read(cpu, in->reg, SZ));                                       \
+    }                                                                                    \
+    static void pop_r_##SZ(X86Cpu *cpu, const X86Insn *in)                              \
+    {                                                                                    \
+        uint32_t v = pop(cpu, SZ);                                                       \
+        reg_write(cpu, in->reg, SZ, v);                                                  \
+    }                                                                                    \
+    static void call_rel_##SZ(X86Cpu *cpu, const X86Insn *in)                           \
+    {                                                                                    \
+        uint32_t ret = (uint32_t)cpu->next_rip;                                          \
+        near_jump(cpu, ret + in->imm, SZ);                                               \
+        push(cpu, SZ, ret);                                                              \
+    }                                                                                    \
+    static void ret_##SZ(X86Cpu *cpu, const X86Insn *in)                                \
+    {                                                                                    \
+        (void)in;                                                                        \
+        uint32_t sp = sp_get(cpu);                                                       \
+        near_jump(cpu, mem_read(cpu, X86_SS, sp, SZ), SZ);                               \
+        sp_set(cpu, (sp + SZ) & sp_mask(cpu));                                           \
+    }                                                                                    \
+    static void jmp_rel_##SZ(X86Cpu *cpu, const X86Insn *in)                            \
+    {                                                                                    \
+        near_jump(cpu, (uint32_t)cpu->next_rip + in->imm, SZ);                           \
+    }
+DEF_STACK(2) DEF_STACK(4)
+static const X86Handler push_r_tab[2] = { push_r_2, push_r_4 };
+static const X86Handler pop_r_tab[2] = { pop_r_2, pop_r_4 };
+static const X86Handler call_rel_tab[2] = { call_rel_2, call_rel_4 };
+static const X86Handler ret_tab[2] = { ret_2, ret_4 };
+static const X86Handler jmp_rel_tab[2] = { jmp_rel_2, jmp_rel_4 };
+
 static inline void swap_reg_rm(X86Insn *in)
 {
     uint8_t t = in->reg;
@@ -206,6 +248,11 @@ void x86_specialize(X86Insn *in)
     if (op >= 0x40 && op <= 0x47) in->fn = inc_r_tab[wsz];
     else if (op >= 0x48 && op <= 0x4F) in->fn = dec_r_tab[wsz];
     else if (op >= 0xB0 && op <= 0xBF) in->fn = mov_ri_tab[op >= 0xB8 ? wsz : 0];
+    else if (op >= 0x50 && op <= 0x57) in->fn = push_r_tab[wsz - 1];
+    else if (op >= 0x58 && op <= 0x5F) in->fn = pop_r_tab[wsz - 1];
+    else if (op == 0xE8) in->fn = call_rel_tab[wsz - 1];
+    else if (op == 0xC3) in->fn = ret_tab[wsz - 1];
+    else if (op == 0xE9 || op == 0xEB) in->fn = jmp_rel_tab[wsz - 1];
     else if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
         in->fn = x86_jcc_handlers[op & 15];
 }
