@@ -93,7 +93,7 @@ static void code_flush_all(X86Cpu *cpu)
     memset(c->bitmap, 0, CODE_BITMAP_PAGES / 8);
     c->used = 0;
     cpu->chain_gen++;        /* every link points into the arena being reused */
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page)
@@ -133,7 +133,7 @@ static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, u
                 block_unhash(c, b);
                 *pp = l->next;
                 cpu->chain_gen++;
-                cpu->pending |= X86_PENDING_END;
+                x86_end_block(cpu);
             } else {
                 live = true;
                 pp = &l->next;
@@ -384,7 +384,7 @@ void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_erro
         x86_deliver_protected(cpu, vector, kind, has_error, error_code, ret_ip);
     else
         deliver_real(cpu, vector, ret_ip);
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
     cpu->event_depth = 0;
 }
 
@@ -520,14 +520,14 @@ void x86_cpu_request_irq_window(X86Cpu *cpu, bool on)
 static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 {
     const X86Insn *in = b->insns;
-    const X86Insn *end = in + (n < b->n ? n : b->n);
-    for (; in < end; in++) {
+    cpu->insn_end = (uintptr_t)(in + (n < b->n ? n : b->n));
+    do {
         cpu->next_rip = in->next_ip;   /* the block starts at b->ip = cpu->rip */
         in->fn(cpu, in);
         cpu->rip = cpu->next_rip;
         cpu->instructions_retired++;
-        if (UNLIKELY(cpu->pending)) break;
-    }
+        in++;
+    } while ((uintptr_t)in < cpu->insn_end);
 }
 
 /* Bytes an x86 breakpoint covers (DR7 LEN encoding, SDM Vol. 3A, 18.2.5). */
@@ -568,7 +568,7 @@ void x86_debug_data_access(X86Cpu *cpu, uint64_t lin, unsigned size, bool write)
     cpu->dbg_dr6 |= hits;
     cpu->dbg_event = X86_DBG_EVENT_BREAKPOINT;
     if (cpu->run_exit == X86_EXIT_NONE) cpu->run_exit = X86_EXIT_DEBUG;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 /* Whether the linear page holds a data breakpoint (no TLB entry for it then). */
@@ -730,9 +730,25 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             b = block_lookup(cpu);
         }
         cpu->pending = 0;
-        run_block(cpu, b, n);
-        if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
-        prev = b->plain_end && !cpu->pending ? b : NULL;
+        /* Blocks that follow each other through links run here, with only the checks a
+         * plain end leaves to make: a stop request, an event, the budget. */
+        for (;;) {
+            run_block(cpu, b, n);
+            if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
+            if (!b->plain_end || cpu->pending) {
+                prev = NULL;
+                break;
+            }
+            prev = b;
+            if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED) |
+                         cpu->event_check))
+                break;
+            if (UNLIKELY(cpu->instructions_retired + BLOCK_MAX > limit)) break;
+            X86Block *next = chain_follow(cpu, b);
+            if (UNLIKELY(!next)) break;
+            b = next;
+            n = BLOCK_MAX;
+        }
     }
 }
 

@@ -268,6 +268,7 @@ struct X86Cpu {
 
     uint64_t next_rip;            /* during an instruction: RIP of the next one */
     uint32_t pending;             /* X86_PENDING_*: leave the block after this insn */
+    uintptr_t insn_end;           /* the running block's end; 0 after x86_end_block */
     uint32_t shadow_saved;        /* interrupt shadow of the instruction running now */
     bool shadow_active;
     volatile int stop_request;

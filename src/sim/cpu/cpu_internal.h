@@ -84,6 +84,14 @@ int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
 /* ---------------------------------------------------------------------------------- */
 
 #define X86_PENDING_END 1u    /* leave the block after this instruction */
+/* Leaves the block after this instruction: the block loop runs while the address of the
+ * next instruction is below cpu->insn_end, so one compare serves as both the block end
+ * and the request (no flag to test after every instruction). */
+static inline void x86_end_block(X86Cpu *cpu)
+{
+    cpu->pending |= X86_PENDING_END;
+    cpu->insn_end = 0;
+}
 
 /* Raises fault `vector` for the current instruction (return address cpu->rip) and leaves
  * it. Real mode pushes no error code; protected mode pushes `error` when has_error.
@@ -343,11 +351,12 @@ static inline uint32_t pop(X86Cpu *cpu, unsigned size)
 /* Lazy flags: the last flag-setting operation's kind, size, operands and result (masked to
  * its size); the arithmetic flags are computed only when read, and a condition reads only
  * the flags it needs (x86_cond).
- *  LF_ADD, LF_SUB: a +/- b (+/- carry) = res; CF OF AF from the bits of a, b and res.
+ *  LF_ADD, LF_SUB: a +/- b = res: CF is res < a (ADD) or a < b (SUB), a compare.
+ *  LF_ADC, LF_SBB: a +/- b +/- carry = res; CF OF AF from the bits of a, b and res.
  *  LF_LOGIC: CF = OF = 0, AF 0 (undefined).
  *  LF_INC, LF_DEC: a +/- 1 = res (b = 1); CF is the one in cpu->flags (keep_cf).
  *  LF_CFOF: CF and OF given as flag bits in lf_src2, AF 0 (shifts, MUL/IMUL). */
-enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF };
+enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF, LF_ADC, LF_SBB };
 
 /* The most significant bit of a size-byte operand. */
 /* lf_size is 0 before any flag-setting operation (after reset): mask the shift so it stays
@@ -374,14 +383,19 @@ static inline void flags_set_arith(X86Cpu *cpu, uint32_t v, uint32_t mask)
 }
 
 /* Single flags from the lazy state, each as its flag bit (0 when clear). */
+/* (Operands and result are stored masked to the size, so the compares need no size.
+ * SUB and ADD come first: they are what INC/DEC and JB/JAE mostly follow.) */
 static inline uint32_t lazy_cf(const X86Cpu *cpu)
 {
-    uint32_t top = size_top(cpu->lf_size);
     uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
-    switch (cpu->lf_op) {
-    case LF_ADD: return (((a & b) | ((a | b) & ~r)) & top) ? X86_FLAG_CF : 0;
-    case LF_SUB: return (((~a & b) | (~(a ^ b) & r)) & top) ? X86_FLAG_CF : 0;
-    case LF_LOGIC: return 0;
+    unsigned op = cpu->lf_op;
+    if (LIKELY(op == LF_SUB)) return a < b ? X86_FLAG_CF : 0;
+    if (LIKELY(op == LF_ADD)) return r < a ? X86_FLAG_CF : 0;
+    if (op == LF_LOGIC) return 0;
+    uint32_t top = size_top(cpu->lf_size);
+    switch (op) {
+    case LF_ADC: return (((a & b) | ((a | b) & ~r)) & top) ? X86_FLAG_CF : 0;
+    case LF_SBB: return (((~a & b) | (~(a ^ b) & r)) & top) ? X86_FLAG_CF : 0;
     case LF_CFOF: return b & X86_FLAG_CF;
     default: return cpu->flags & X86_FLAG_CF;   /* LF_NONE, LF_INC, LF_DEC */
     }
@@ -391,8 +405,8 @@ static inline uint32_t lazy_of(const X86Cpu *cpu)
     uint32_t top = size_top(cpu->lf_size);
     uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
     switch (cpu->lf_op) {
-    case LF_ADD: case LF_INC: return ((a ^ r) & (b ^ r) & top) ? X86_FLAG_OF : 0;
-    case LF_SUB: case LF_DEC: return ((a ^ b) & (a ^ r) & top) ? X86_FLAG_OF : 0;
+    case LF_ADD: case LF_ADC: case LF_INC: return ((a ^ r) & (b ^ r) & top) ? X86_FLAG_OF : 0;
+    case LF_SUB: case LF_SBB: case LF_DEC: return ((a ^ b) & (a ^ r) & top) ? X86_FLAG_OF : 0;
     case LF_LOGIC: return 0;
     case LF_CFOF: return b & X86_FLAG_OF;
     default: return cpu->flags & X86_FLAG_OF;
@@ -446,8 +460,8 @@ static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a,
 {
     cpu->lf_op = (uint8_t)op;
     cpu->lf_size = (uint8_t)size;
-    cpu->lf_src1 = a;
-    cpu->lf_src2 = b;
+    cpu->lf_src1 = a & size_mask(size);
+    cpu->lf_src2 = b & size_mask(size);
     cpu->lf_res = res & size_mask(size);
 }
 /* A lazy operation whose flags come from its result alone (LF_LOGIC) or with CF/OF given
@@ -501,7 +515,9 @@ static inline __attribute__((always_inline)) void alu_flags(X86Cpu *cpu, unsigne
                                                             uint32_t b, uint32_t r)
 {
     switch (op) {
-    case 0: case 2: lazy_set(cpu, LF_ADD, size, a, b, r); break;
+    case 0: lazy_set(cpu, LF_ADD, size, a, b, r); break;
+    case 2: lazy_set(cpu, LF_ADC, size, a, b, r); break;
+    case 3: lazy_set(cpu, LF_SBB, size, a, b, r); break;
     case 1: case 4: case 6: lazy_set_logic(cpu, size, r); break;
     default: lazy_set(cpu, LF_SUB, size, a, b, r); break;
     }

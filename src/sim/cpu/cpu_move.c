@@ -38,7 +38,7 @@ void op_mov_sreg_rm(X86Cpu *cpu, const X86Insn *in)
     x86_load_seg(cpu, in->reg, (uint16_t)v);
     if (in->reg == X86_SS) {
         cpu->interrupt_shadow |= 2;
-        cpu->pending |= X86_PENDING_END;
+        x86_end_block(cpu);
     }
 }
 
@@ -88,7 +88,7 @@ void op_xchg_rm_r(X86Cpu *cpu, const X86Insn *in)
             in->rm == X86_RBX && cpu->run_exit == X86_EXIT_NONE) {
             cpu->dbg_event = X86_DBG_EVENT_MAGIC;
             cpu->run_exit = X86_EXIT_DEBUG;
-            cpu->pending |= X86_PENDING_END;
+            x86_end_block(cpu);
         }
         return;
     }
@@ -151,7 +151,7 @@ void op_pop_sreg(X86Cpu *cpu, const X86Insn *in)
     cpu->gpr[X86_RSP] = new_rsp;
     if (s == X86_SS) {
         cpu->interrupt_shadow |= 2;
-        cpu->pending |= X86_PENDING_END;
+        x86_end_block(cpu);
     }
 }
 
@@ -227,7 +227,7 @@ void op_popf(X86Cpu *cpu, const X86Insn *in)
     uint32_t f = flags_get(cpu);
     uint32_t mask = x86_popf_mask(cpu, in->osz);
     cpu->flags = ((f & ~mask) | (v & mask)) | X86_FLAG_FIXED;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 void op_cbw(X86Cpu *cpu, const X86Insn *in)

@@ -289,7 +289,7 @@ static void load_cs(X86Cpu *cpu, Desc *d, uint16_t sel, unsigned cpl, uint32_t o
     cs.attr |= X86_SEG_ACCESSED;
     cpu->cs = cs;
     cpu->next_rip = off;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool has_error,
@@ -325,7 +325,7 @@ static void real_far_to(X86Cpu *cpu, uint16_t sel, uint32_t off)
     x86_load_seg(cpu, X86_CS, sel);
     if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
     cpu->next_rip = off;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 /* The descriptor of a protected-mode far JMP/CALL target: null is #GP(0), a selector
@@ -573,7 +573,7 @@ static void iret_to_v86(X86Cpu *cpu, Stack *st, uint32_t ip, uint16_t cs, uint32
     cpu->lf_op = LF_NONE;
     cpu->gpr[X86_RSP] = nsp;
     cpu->next_rip = ip;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 void x86_iret(X86Cpu *cpu, unsigned osz)
@@ -852,7 +852,7 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
     cpu->flags = nfl | X86_FLAG_FIXED;
     cpu->lf_op = LF_NONE;
     cpu->rip = cpu->next_rip = nip;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
     for (int s = 0; s < 6; s++) cpu->seg[s].selector = nsel[s];
     cpu->ldtr.selector = nldt;
     if ((nldt & ~3u) == 0) {

@@ -62,11 +62,15 @@ DEF_ALU_SIZES(4) DEF_ALU_SIZES(5) DEF_ALU_SIZES(6) DEF_ALU_SIZES(7)
     };
 ALU_TABLE(alu_rr) ALU_TABLE(alu_mr) ALU_TABLE(alu_rm) ALU_TABLE(alu_ri) ALU_TABLE(alu_mi)
 
-/* TEST r/m, r (register form) and INC/DEC r (40-4F). */
+/* TEST r/m, r and r/m, imm (register forms), INC/DEC r (40-4F) and the MOV forms. */
 #define DEF_SIZED(SZ)                                                                    \
     static void test_rr_##SZ(X86Cpu *cpu, const X86Insn *in)                            \
     {                                                                                    \
         lazy_set_logic(cpu, SZ, reg_read(cpu, in->rm, SZ) & reg_read(cpu, in->reg, SZ)); \
+    }                                                                                    \
+    static void test_ri_##SZ(X86Cpu *cpu, const X86Insn *in)                            \
+    {                                                                                    \
+        lazy_set_logic(cpu, SZ, reg_read(cpu, in->rm, SZ) & in->imm);                    \
     }                                                                                    \
     static void inc_r_##SZ(X86Cpu *cpu, const X86Insn *in)                              \
     {                                                                                    \
@@ -104,7 +108,7 @@ ALU_TABLE(alu_rr) ALU_TABLE(alu_mr) ALU_TABLE(alu_rm) ALU_TABLE(alu_ri) ALU_TABL
     }
 DEF_SIZED(1) DEF_SIZED(2) DEF_SIZED(4)
 #define SIZED_TABLE(name) static const X86Handler name##_tab[3] = { name##_1, name##_2, name##_4 };
-SIZED_TABLE(test_rr) SIZED_TABLE(inc_r) SIZED_TABLE(dec_r) SIZED_TABLE(mov_rr)
+SIZED_TABLE(test_rr) SIZED_TABLE(test_ri) SIZED_TABLE(inc_r) SIZED_TABLE(dec_r) SIZED_TABLE(mov_rr)
 SIZED_TABLE(mov_mr) SIZED_TABLE(mov_rm) SIZED_TABLE(mov_ri) SIZED_TABLE(mov_mi)
 
 /* SHL (4), SHR (5), SAR (7) of a register by an immediate count (C0/C1, and D0/D1 with
@@ -207,7 +211,19 @@ void x86_specialize(X86Insn *in)
         }
         return;
     }
+    if (op < 0x40 && ((op & 7) == 4 || (op & 7) == 5)) {   /* ALU AL/eAX, imm */
+        in->rm = X86_RAX;
+        in->fn = alu_ri_tab[op >> 3][(op & 1) ? wsz : 0];
+        return;
+    }
     switch (op) {
+    case 0xA8: case 0xA9:                 /* TEST AL/eAX, imm */
+        in->rm = X86_RAX;
+        in->fn = test_ri_tab[op == 0xA9 ? wsz : 0];
+        return;
+    case 0xF6: case 0xF7:
+        if (reg && in->reg < 2) in->fn = test_ri_tab[op == 0xF7 ? wsz : 0];
+        return;
     case 0x80: case 0x81: case 0x82: case 0x83: {
         unsigned sz = (op == 0x80 || op == 0x82) ? 0 : wsz;
         in->fn = reg ? alu_ri_tab[in->reg][sz] : alu_mi_tab[in->reg][sz];

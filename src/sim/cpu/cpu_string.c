@@ -58,7 +58,7 @@ static inline bool rep_next(X86Cpu *cpu, const X86Insn *in, uint32_t *done, bool
     }
     if (UNLIKELY(cpu->pending) || ++*done >= STRING_CHUNK) {
         cpu->next_rip = cpu->rip;       /* resume the REP at the next run/block */
-        cpu->pending |= X86_PENDING_END;
+        x86_end_block(cpu);
         return false;
     }
     return true;
@@ -136,7 +136,7 @@ static inline bool bulk_continue(X86Cpu *cpu, const X86Insn *in, uint32_t *done,
     if (UNLIKELY(cpu->pending) || *done >= STRING_CHUNK ||
         __atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED)) {
         cpu->next_rip = cpu->rip;
-        cpu->pending |= X86_PENDING_END;
+        x86_end_block(cpu);
         return false;
     }
     return true;

@@ -22,7 +22,7 @@ void op_flagop(X86Cpu *cpu, const X86Insn *in)
     case 0xFB:
         if (!(f & X86_FLAG_IF)) cpu->interrupt_shadow |= 1;
         f |= X86_FLAG_IF;
-        cpu->pending |= X86_PENDING_END;
+        x86_end_block(cpu);
         break;
     case 0xFC: f &= ~X86_FLAG_DF; break;
     default: f |= X86_FLAG_DF; break;
@@ -100,7 +100,7 @@ void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
     case 3: write_cr3(cpu, v); break;
     default: write_cr4(cpu, v); break;
     }
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 bool x86_cpu_efer_valid(const X86Cpu *cpu, uint64_t value)
@@ -228,7 +228,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         x86_require_cpl0(cpu);
         uint32_t v = rm_read(cpu, in, 2);
         cpu->cr0 = (cpu->cr0 & ~0xEull) | (v & 0xF) | (cpu->cr0 & X86_CR0_PE);
-        cpu->pending |= X86_PENDING_END;
+        x86_end_block(cpu);
         break;
     }
     case 7: /* INVLPG m (SDM Vol. 2A): CPL 0; the page of the operand's linear address,

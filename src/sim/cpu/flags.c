@@ -21,7 +21,7 @@ uint32_t x86_lazy_arith(const X86Cpu *cpu)
     uint32_t f = (r == 0 ? X86_FLAG_ZF : 0) | ((r & top) ? X86_FLAG_SF : 0) |
                  (x86_parity[r & 0xFF] ? X86_FLAG_PF : 0);
     switch (cpu->lf_op) {
-    case LF_ADD: case LF_SUB: case LF_INC: case LF_DEC:
+    case LF_ADD: case LF_SUB: case LF_ADC: case LF_SBB: case LF_INC: case LF_DEC:
         f |= lazy_cf(cpu) | lazy_of(cpu) | ((a ^ b ^ r) & X86_FLAG_AF);
         break;
     case LF_CFOF: /* shifts, MUL/IMUL: AF undefined, 0 here */

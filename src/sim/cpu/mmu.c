@@ -330,7 +330,7 @@ static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, u
     cpu->exit.mmio.is_write = true;
     cpu->exit.mmio.data = v;
     cpu->run_exit = X86_EXIT_MMIO;
-    cpu->pending |= X86_PENDING_END;
+    x86_end_block(cpu);
 }
 
 /* Bytes of an access at `lin` of `size` that lie on its first page. */
