@@ -229,7 +229,12 @@ typedef struct X86TlbEntry {
 
 struct X86Cpu {
     /* --- architectural state, read and written by the sim kernel between runs --- */
-    uint64_t gpr[16];
+    union {
+        uint64_t gpr[16];
+        /* The same registers and a slot that stays 0, which an effective address without a
+         * base or index register (X86_REG_NONE) reads: no test for it per access. */
+        uint64_t gpr_ea[17];
+    };
     uint64_t rip;
     union {
         X86Segment seg[8];

@@ -26,7 +26,7 @@ typedef struct X86Insn X86Insn;
  * leave through x86_fault() and never return. */
 typedef void (*X86Handler)(X86Cpu *cpu, const X86Insn *in);
 
-#define X86_REG_NONE 0xFF
+#define X86_REG_NONE 16   /* no register: cpu->gpr_ea[16] is always 0 */
 
 /* Prefix bits in X86Insn.prefix. */
 #define PFX_REP    1u   /* F3 */
@@ -298,9 +298,8 @@ static inline void mem_write(X86Cpu *cpu, int seg, uint32_t off, unsigned size, 
 /* Effective address of the ModR/M memory operand (SDM Vol. 2A, 2.1.5). */
 static inline uint32_t insn_ea(const X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t ea = (uint32_t)in->disp;
-    if (in->base != X86_REG_NONE) ea += (uint32_t)cpu->gpr[in->base];
-    if (in->index != X86_REG_NONE) ea += (uint32_t)cpu->gpr[in->index] << in->scale;
+    uint32_t ea = (uint32_t)in->disp + (uint32_t)cpu->gpr_ea[in->base] +
+                  ((uint32_t)cpu->gpr_ea[in->index] << in->scale);
     return in->asz == 2 ? (ea & 0xFFFF) : ea;
 }
 
