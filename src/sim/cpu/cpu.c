@@ -56,6 +56,7 @@ struct X86Block {
      * transfer at all: nothing it does can change CS, the mode, CPL, TF, the interrupt
      * shadow or paging, so the next block may come through a link without those checks. */
     uint32_t plain_end;
+    uintptr_t insns_end;     /* (uintptr_t)&insns[n], the block loop's usual bound */
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
 };
@@ -239,6 +240,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->epoch = cpu->code_epoch;
     if (!guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, block_bytes(b), NULL))
         x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
+    b->insns_end = (uintptr_t)&b->insns[b->n];
     c->used += sizeof(X86Block) + b->n * sizeof(X86Insn) + (b->gpa_end - b->gpa);
     c->used = (c->used + 15) & ~(size_t)15;
     b->dead = 0;
@@ -520,7 +522,7 @@ void x86_cpu_request_irq_window(X86Cpu *cpu, bool on)
 static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 {
     const X86Insn *in = b->insns;
-    cpu->insn_end = (uintptr_t)(in + (n < b->n ? n : b->n));
+    cpu->insn_end = LIKELY(n >= b->n) ? b->insns_end : (uintptr_t)(in + n);
     do {
         cpu->next_rip = in->next_ip;   /* the block starts at b->ip = cpu->rip */
         in->fn(cpu, in);

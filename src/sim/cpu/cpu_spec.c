@@ -142,6 +142,34 @@ static const X86Handler shift_rc_tab[4][3] = {
     SHIFT_ROW(shift_rc, 4), SHIFT_ROW(shift_rc, 5), SHIFT_ROW(shift_rc, 4), SHIFT_ROW(shift_rc, 7),
 };
 
+/* ROL (0) and ROR (1) of a register by an immediate count (C0/C1, D0/D1 with imm = 1):
+ * rotates set only CF and OF, so the other flags are made concrete first. The results
+ * and flags are those of rotate_value (cpu_alu.c). */
+#define DEF_ROT(OP, SZ)                                                                  \
+    static void rot_ri_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
+    {                                                                                    \
+        unsigned count = in->imm & 0x1F, w = SZ * 8, c = count % w;                      \
+        if (!count) return;                                                              \
+        uint32_t a = reg_read(cpu, in->rm, SZ), m = size_mask(SZ), top = size_top(SZ);   \
+        uint32_t r, cf, of;                                                              \
+        if (OP == 0) {                                                                   \
+            r = c ? ((a << c) | (a >> (w - c))) & m : a;                                 \
+            cf = r & 1;                                                                  \
+            of = ((r & top) != 0) ^ cf;                                                  \
+        } else {                                                                         \
+            r = c ? ((a >> c) | (a << (w - c))) & m : a;                                 \
+            cf = (r & top) != 0;                                                         \
+            of = cf ^ ((r & (top >> 1)) != 0);                                           \
+        }                                                                                \
+        reg_write(cpu, in->rm, SZ, r);                                                   \
+        uint32_t f = flags_get(cpu) & ~(X86_FLAG_CF | X86_FLAG_OF);                      \
+        cpu->flags = f | (cf ? X86_FLAG_CF : 0) | (of ? X86_FLAG_OF : 0);                \
+    }
+DEF_ROT(0, 1) DEF_ROT(0, 2) DEF_ROT(0, 4) DEF_ROT(1, 1) DEF_ROT(1, 2) DEF_ROT(1, 4)
+static const X86Handler rot_ri_tab[2][3] = {
+    { rot_ri_0_1, rot_ri_0_2, rot_ri_0_4 }, { rot_ri_1_1, rot_ri_1_2, rot_ri_1_4 },
+};
+
 /* PUSH r, POP r, CALL rel, RET (C3) with a constant operand size. The stack size (SS.B)
  * stays a run-time test: SS can change inside a block (LSS). */
 AI void near_jump(X86Cpu *cpu, uint32_t target, unsigned osz)
@@ -248,8 +276,14 @@ void x86_specialize(X86Insn *in)
         else if (in->reg == 0) { in->reg = in->rm; in->fn = mov_ri_tab[op == 0xC7 ? wsz : 0]; }
         return;
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: {
-        if (!reg || in->reg < 4) return;  /* memory forms and rotates stay generic */
+        if (!reg || in->reg == 2 || in->reg == 3) return;  /* memory forms, RCL, RCR */
         unsigned sz = (op & 1) ? wsz : 0;
+        if (in->reg < 2) {
+            if (op >= 0xD2) return;       /* by CL */
+            if (op >= 0xD0) in->imm = 1;
+            in->fn = rot_ri_tab[in->reg][sz];
+            return;
+        }
         if (op >= 0xD2) {
             in->fn = shift_rc_tab[in->reg - 4][sz];
         } else {
