@@ -20,38 +20,13 @@
 #define MMIO_END 0xC0000u
 #define CODE 0x1000u
 
-typedef struct {
-    uint8_t *ram;
-    X86Cpu *cpu;
-} Fx;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Fx *fx = opaque;
-    if (gpa_page >= MMIO_BASE && gpa_page < MMIO_END) return NULL;
-    return gpa_page < RAM_SIZE ? fx->ram + gpa_page : NULL;
-}
+#include "cpu_fixture.h"
 
 static int setup(void **state)
 {
-    Fx *fx = calloc(1, sizeof *fx);
-    fx->ram = calloc(1, RAM_SIZE);
-    fx->cpu = x86_cpu_create(page_fn, fx);
-    if (!fx->cpu) return -1;
-    for (int s = 0; s < 6; s++) x86_cpu_load_real_segment(fx->cpu, s, 0);
-    fx->cpu->rip = CODE;
-    fx->cpu->gpr[X86_RSP] = 0x8000;
+    Fx *fx = fx_create_real(CODE, 0x8000);
+    if (!fx) return -1;
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fx *fx = *state;
-    x86_cpu_destroy(fx->cpu);
-    free(fx->ram);
-    free(fx);
     return 0;
 }
 
@@ -626,29 +601,29 @@ static void test_divide_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_out_and_in, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rep_outsb_insb, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rep_insb_page_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mmio, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rep_stos_mmio, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mmio_multiple_writes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rep_movs_from_mmio, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cpuid_msr, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_and_budget, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_self_modifying_code, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_triple_fault, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idt_limit_gp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unimplemented, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_x87_control_words, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_protected_mode_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sib_addressing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limit_fault_32bit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flags_materialize, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_interrupt_shadow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_string_32bit_addressing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_step_trap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_divide_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_and_in, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rep_outsb_insb, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rep_insb_page_split, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mmio, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rep_stos_mmio, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_multiple_writes, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rep_movs_from_mmio, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cpuid_msr, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_and_budget, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_self_modifying_code, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_triple_fault, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_idt_limit_gp, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unimplemented, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_x87_control_words, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_protected_mode_entry, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sib_addressing, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_limit_fault_32bit, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flags_materialize, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_state, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_shadow, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_string_32bit_addressing, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_single_step_trap, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_divide_error, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,16 +33,8 @@
 #define MAX_UNITS 64
 #define MAX_SUBS 3
 
-typedef struct {
-    uint8_t *ram;
-} Mem;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Mem *m = opaque;
-    return gpa_page < RAM_SIZE ? m->ram + gpa_page : NULL;
-}
+/* Two CPUs over two RAMs: each Fx's cpu stays NULL, the test keeps its CPUs apart. */
+#include "cpu_fixture.h"
 
 static uint64_t rng;
 static uint32_t rnd(void)
@@ -408,7 +400,7 @@ enum { MODE_REAL, MODE_PROT, MODE_PAGED, MODES };
 static const char *const mode_names[MODES] = { "real", "protected", "paged" };
 
 /* Fresh RAM and CPU state for the program (identical on both sides). */
-static void setup(X86Cpu *cpu, Mem *m, const Program *p, int mode, const uint32_t regs[8],
+static void setup(X86Cpu *cpu, Fx *m, const Program *p, int mode, const uint32_t regs[8],
                   const uint8_t *data)
 {
     memset(m->ram, 0, RAM_SIZE);
@@ -469,7 +461,7 @@ static void final_state(X86Cpu *cpu, X86Exit e, Final *f)
 
 static void run_mode(int mode, uint64_t seed0, unsigned programs)
 {
-    Mem fm = { calloc(1, RAM_SIZE) }, sm = { calloc(1, RAM_SIZE) };
+    Fx fm = { calloc(1, RAM_SIZE), NULL }, sm = { calloc(1, RAM_SIZE), NULL };
     assert_non_null(fm.ram);
     assert_non_null(sm.ram);
     X86Cpu *fast = x86_cpu_create(page_fn, &fm), *slow = x86_cpu_create(page_fn, &sm);

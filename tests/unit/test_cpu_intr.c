@@ -17,45 +17,15 @@
 #define HANDLER 0x2000u
 #define STACK 0x8000u
 
-typedef struct {
-    uint8_t *ram;
-    X86Cpu *cpu;
-} Fx;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Fx *fx = opaque;
-    return gpa_page < RAM_SIZE ? fx->ram + gpa_page : NULL;
-}
+#include "cpu_fixture.h"
 
 /* Real mode at CODE; vectors 2 and 0x20 lead to a HLT at HANDLER. */
 static int setup(void **state)
 {
-    Fx *fx = calloc(1, sizeof *fx);
-    fx->ram = calloc(1, RAM_SIZE);
-    fx->cpu = x86_cpu_create(page_fn, fx);
-    if (!fx->cpu)
-        return -1;
-    for (int s = 0; s < 6; s++)
-        x86_cpu_load_real_segment(fx->cpu, s, 0);
-    fx->cpu->rip = CODE;
-    fx->cpu->gpr[X86_RSP] = STACK;
-    for (int v = 0; v < 256; v++) {
-        fx->ram[v * 4] = HANDLER & 0xFF;
-        fx->ram[v * 4 + 1] = HANDLER >> 8;
-    }
-    fx->ram[HANDLER] = 0xF4;   /* hlt */
+    Fx *fx = fx_create_real(CODE, STACK);
+    if (!fx) return -1;
+    fx_real_vectors_to_hlt(fx, 256, HANDLER);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fx *fx = *state;
-    x86_cpu_destroy(fx->cpu);
-    free(fx->ram);
-    free(fx);
     return 0;
 }
 
@@ -145,11 +115,11 @@ static void test_intr_delivery_faults_past_the_ivt_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_intr_waits_for_if_and_the_sti_shadow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mov_ss_shadow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_interrupt_window_exit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nmi_ignores_if_and_blocks_until_iret, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_intr_delivery_faults_past_the_ivt_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intr_waits_for_if_and_the_sti_shadow, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mov_ss_shadow, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_window_exit, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_nmi_ignores_if_and_blocks_until_iret, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_intr_delivery_faults_past_the_ivt_limit, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,17 +38,7 @@ enum {
     SEL_EXPDOWN = 0x50, SEL_XONLY = 0x58, GDT_LIMIT = 0x5F,
 };
 
-typedef struct {
-    uint8_t *ram;
-    X86Cpu *cpu;
-} Fx;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Fx *fx = opaque;
-    return gpa_page < RAM_SIZE ? fx->ram + gpa_page : NULL;
-}
+#include "cpu_fixture.h"
 
 static void put32(Fx *fx, uint32_t addr, uint32_t v) { memcpy(fx->ram + addr, &v, 4); }
 static void put16(Fx *fx, uint32_t addr, uint16_t v) { memcpy(fx->ram + addr, &v, 2); }
@@ -85,10 +75,8 @@ static void seg(X86Segment *s, uint16_t sel, uint32_t base, uint32_t limit, uint
 
 static int setup(void **state)
 {
-    Fx *fx = calloc(1, sizeof *fx);
-    fx->ram = calloc(1, RAM_SIZE);
-    fx->cpu = x86_cpu_create(page_fn, fx);
-    if (!fx->cpu) return -1;
+    Fx *fx = fx_create();
+    if (!fx) return -1;
     desc(fx, SEL_CODE0, 0, 0xFFFFF, 0x9B, 0xC);
     desc(fx, SEL_DATA0, 0, 0xFFFFF, 0x93, 0xC);
     desc(fx, SEL_CODE3, 0, 0xFFFFF, 0xFB, 0xC);
@@ -123,15 +111,6 @@ static int setup(void **state)
     cpu->gpr[X86_RSP] = STACK0;
     x86_cpu_tlb_flush(cpu);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fx *fx = *state;
-    x86_cpu_destroy(fx->cpu);
-    free(fx->ram);
-    free(fx);
     return 0;
 }
 
@@ -540,25 +519,25 @@ static void test_unreal_mode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_load_not_present, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_past_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_ss_privilege, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_execute_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_null_segment_access, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readonly_write, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expand_down, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_int_stack_switch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_int_gate_dpl, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iret_to_ring3_then_hlt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_call_gate_params, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_task_call_iret, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_double_fault, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_triple_fault, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_io_bitmap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cli_iopl, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_v86_int_gp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_descriptor_instructions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreal_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_not_present, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_load_past_limit, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_load_ss_privilege, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_load_execute_only, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_null_segment_access, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_write, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_expand_down, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_int_stack_switch, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_int_gate_dpl, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_iret_to_ring3_then_hlt, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_call_gate_params, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_task_call_iret, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_double_fault, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_triple_fault, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_io_bitmap, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_iopl, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_v86_int_gp, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_instructions, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unreal_mode, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

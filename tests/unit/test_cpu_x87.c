@@ -27,17 +27,7 @@
 #define CODE 0x10000u
 #define STACK 0x9000u
 
-typedef struct {
-    uint8_t *ram;
-    X86Cpu *cpu;
-} Fx;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Fx *fx = opaque;
-    return gpa_page < RAM_SIZE ? fx->ram + gpa_page : NULL;
-}
+#include "cpu_fixture.h"
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -47,10 +37,8 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 /* Flat 32-bit protected mode at CPL 0; every vector goes to a HLT of its own. */
 static int setup(void **state)
 {
-    Fx *fx = calloc(1, sizeof *fx);
-    fx->ram = calloc(1, RAM_SIZE);
-    fx->cpu = x86_cpu_create(page_fn, fx);
-    if (!fx->cpu) return -1;
+    Fx *fx = fx_create();
+    if (!fx) return -1;
     /* GDT: 08 flat code, 10 flat data (4 KiB granular, 32-bit) */
     put32(fx->ram + GDT + 8, 0x0000FFFF);  put32(fx->ram + GDT + 12, 0x00CF9B00);
     put32(fx->ram + GDT + 16, 0x0000FFFF); put32(fx->ram + GDT + 20, 0x00CF9300);
@@ -75,15 +63,6 @@ static int setup(void **state)
     cpu->gpr[X86_RSI] = IN;
     x86_cpu_tlb_flush(cpu);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fx *fx = *state;
-    x86_cpu_destroy(fx->cpu);
-    free(fx->ram);
-    free(fx);
     return 0;
 }
 
@@ -566,15 +545,15 @@ static void test_fnstenv_real_mode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_oracle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_third, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fistp_rounding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stack_faults_masked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fnsave_frstor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fcomi_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nm, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mf_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fnstenv_real_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oracle, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_one_third, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fistp_rounding, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_faults_masked, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fnsave_frstor, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fcomi_flags, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_nm, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mf_pending, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fnstenv_real_mode, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,17 +201,7 @@ static void test_walk_pae(void **state)
 /* The CPU with paging                                                                  */
 /* ---------------------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *ram;
-    X86Cpu *cpu;
-} Fx;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Fx *fx = opaque;
-    return gpa_page < RAM_SIZE ? fx->ram + gpa_page : NULL;
-}
+#include "cpu_fixture.h"
 
 /* Protected-mode tables above 1 MiB (identity-mapped, supervisor): a flat GDT (ring-0
  * code 0x08 / data 0x10, ring-3 code 0x1B / data 0x23, a busy TSS 0x28 whose ESP0 is
@@ -280,23 +270,9 @@ static void protected_flat(Fx *fx, unsigned cpl)
 
 static int setup(void **state)
 {
-    Fx *fx = calloc(1, sizeof *fx);
-    fx->ram = calloc(1, RAM_SIZE);
-    fx->cpu = x86_cpu_create(page_fn, fx);
-    if (!fx->cpu) return -1;
-    for (int s = 0; s < 6; s++) x86_cpu_load_real_segment(fx->cpu, s, 0);
-    fx->cpu->rip = CODE;
-    fx->cpu->gpr[X86_RSP] = 0x8000;
+    Fx *fx = fx_create_real(CODE, 0x8000);
+    if (!fx) return -1;
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fx *fx = *state;
-    x86_cpu_destroy(fx->cpu);
-    free(fx->ram);
-    free(fx);
     return 0;
 }
 
@@ -866,24 +842,24 @@ int main(void)
         cmocka_unit_test(test_walk_pae),
     };
     const struct CMUnitTest cpu[] = {
-        cmocka_unit_test_setup_teardown(test_accessed_dirty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_first_write_sets_dirty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_page_fault_not_present, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_page_fault_reserved_bit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enter_final_esp_fault, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_page_fault_user, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_protect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_fault, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_execute_disable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tlb_invlpg_cr3_global, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invlpg_large_page, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mov_cr_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pdpte_reserved_gp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cmpxchg8b, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sysenter_sysexit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_privileged_at_cpl3, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hint_nops_vmcall, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_efer_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accessed_dirty, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_first_write_sets_dirty, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_page_fault_not_present, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_page_fault_reserved_bit, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_enter_final_esp_fault, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_page_fault_user, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_write_protect, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_fault, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_execute_disable, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tlb_invlpg_cr3_global, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invlpg_large_page, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mov_cr_checks, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_pdpte_reserved_gp, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cmpxchg8b, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sysenter_sysexit, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_privileged_at_cpl3, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_hint_nops_vmcall, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_efer_valid, setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("walker", walker, NULL, NULL) |
            cmocka_run_group_tests_name("cpu", cpu, NULL, NULL);

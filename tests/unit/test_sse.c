@@ -21,45 +21,16 @@
 #define DATA 0x3000u
 #define HANDLER 0x2000u   /* every exception vector lands on a HLT here */
 
-typedef struct {
-    uint8_t *ram;
-    X86Cpu *cpu;
-} Fx;
-
-static uint8_t *page_fn(void *opaque, uint64_t gpa_page, unsigned access)
-{
-    (void)access;
-    Fx *fx = opaque;
-    if (gpa_page >= MMIO_BASE && gpa_page < MMIO_END) return NULL;
-    return gpa_page < RAM_SIZE ? fx->ram + gpa_page : NULL;
-}
+#include "cpu_fixture.h"
 
 /* Real mode with CR4.OSFXSR set, every IVT entry of 0-31 pointing at a HLT at HANDLER. */
 static int setup(void **state)
 {
-    Fx *fx = calloc(1, sizeof *fx);
-    fx->ram = calloc(1, RAM_SIZE);
-    fx->cpu = x86_cpu_create(page_fn, fx);
-    if (!fx->cpu) return -1;
-    for (int s = 0; s < 6; s++) x86_cpu_load_real_segment(fx->cpu, s, 0);
-    fx->cpu->rip = CODE;
-    fx->cpu->gpr[X86_RSP] = 0x8000;
+    Fx *fx = fx_create_real(CODE, 0x8000);
+    if (!fx) return -1;
     fx->cpu->cr4 |= X86_CR4_OSFXSR_BIT;
-    for (int v = 0; v < 32; v++) {
-        fx->ram[4 * v] = HANDLER & 0xFF;
-        fx->ram[4 * v + 1] = HANDLER >> 8;
-    }
-    fx->ram[HANDLER] = 0xF4;
+    fx_real_vectors_to_hlt(fx, 32, HANDLER);
     *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Fx *fx = *state;
-    x86_cpu_destroy(fx->cpu);
-    free(fx->ram);
-    free(fx);
     return 0;
 }
 
@@ -427,15 +398,15 @@ static void test_string_io_mmio(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sse_gates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sse_moves_and_alignment, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sse_scalar_moves, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sse_bitwise_and_compare, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fxsave_fxrstor_mxcsr, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fxsave_x87_registers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_movbe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sse_store_to_mmio, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_string_io_mmio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_gates, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sse_moves_and_alignment, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sse_scalar_moves, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sse_bitwise_and_compare, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fxsave_fxrstor_mxcsr, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fxsave_x87_registers, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_movbe, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sse_store_to_mmio, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_string_io_mmio, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
