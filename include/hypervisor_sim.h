@@ -528,6 +528,29 @@ void kvm_close(KvmDevice *kvm);
 /* Dirty-page log of a slot created with KVM_MEM_LOG_DIRTY_PAGES: one bit per 4 KiB page,
  * returned and cleared. */
 int kvm_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap);
+/* Coalesced MMIO (KVM_CAP_COALESCED_MMIO, Documentation/virt/kvm/api.rst): guest writes
+ * that fall wholly inside a registered zone do not exit; the kernel appends them (address,
+ * length, data) to a ring the VMM drains in order, and exits as usual only when the ring
+ * is full. Reads in a zone exit as usual. -ENOTSUP when the backend has no such
+ * capability, -EINVAL for an empty or wrapping zone, -ENOBUFS for too many zones.
+ * Unregistering drops every zone that holds all of [addr, addr + size), as Linux does
+ * (a range wider than a zone leaves that zone registered). */
+int kvm_register_coalesced_mmio(KvmVm *vm, uint64_t addr, uint32_t size);
+int kvm_unregister_coalesced_mmio(KvmVm *vm, uint64_t addr, uint32_t size);
+/* The ring of coalesced writes (struct kvm_coalesced_mmio_ring at
+ * KVM_COALESCED_MMIO_PAGE_OFFSET pages into the vCPU's kvm_run mapping): entries
+ * [first, last) modulo KVM_COALESCED_MMIO_RING_MAX are pending; the kernel writes `last`,
+ * the VMM `first`. NULL when the backend has none. */
+struct kvm_coalesced_mmio_ring *kvm_coalesced_mmio_ring(KvmVcpu *vcpu);
+/* Entries in a ring of one 4 KiB page (KVM_COALESCED_MMIO_MAX with PAGE_SIZE 4096). */
+#define KVM_COALESCED_MMIO_RING_MAX \
+    ((4096 - sizeof(struct kvm_coalesced_mmio_ring)) / sizeof(struct kvm_coalesced_mmio))
+/* Hands the pending entries of `ring`, oldest first, to write(opaque, gpa, len, data) and
+ * marks them consumed. Returns how many there were. */
+unsigned kvm_coalesced_mmio_drain(struct kvm_coalesced_mmio_ring *ring,
+                                  void (*write)(void *opaque, uint64_t gpa, uint32_t len,
+                                                uint64_t data),
+                                  void *opaque);
 
 /* ------------------------------------------------------------------------------------ */
 /* EPT (Intel SDM Vol. 3C, "VMX Support for Address Translation")                        */
