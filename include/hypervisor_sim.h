@@ -1104,8 +1104,16 @@ typedef struct SimpleVM {
     VmStopReason stop_reason;
     uint32_t debug_exit_value;
     uint64_t exit_count;
+    /* Coalesced MMIO for the VGA text window: registered after its first write exit (which
+     * stays an EPT violation / KVM_EXIT_MMIO, as traces show), when the backend has the
+     * capability; the run loop drains the ring before it handles any exit and when it
+     * ends. coalesced_writes counts the writes that came through the ring. */
+    struct kvm_coalesced_mmio_ring *coalesced_ring;
+    bool vga_coalesce_tried;
+    bool no_coalesced_mmio;       /* set before vm_run: never register (every write exits) */
+    uint64_t coalesced_writes;
     uint64_t max_exits;           /* 0: no limit */
-    FILE *trace;                  /* one line per exit when set */
+    FILE *trace;                  /* one line per exit when set (and one per ring drained) */
     volatile int stop_requested;  /* set by vm_request_stop() from any thread */
     /* Set when the VM is ending (vm_thread_quit): device output waiting for a full fd
      * gives up at once, so a stalled reader cannot hold the VMM's exit. */
@@ -1238,6 +1246,10 @@ void vm_request_stop(SimpleVM *svm);
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with
  * RIP past it, on every backend). Returns 0 when stepped or halted, else as vm_run. */
 int vm_step(SimpleVM *svm);
+/* Whether vm_run will batch the guest's VGA text writes after the first (coalesced MMIO:
+ * the backend has KVM_CAP_COALESCED_MMIO and its ring, and svm->no_coalesced_mmio is not
+ * set). vm_lockstep uses it so that both VMs batch alike or neither does. */
+bool vm_coalesced_mmio_usable(SimpleVM *svm);
 /* Sets the breakpoints the vCPU obeys (KVM_SET_GUEST_DEBUG, see kvm_set_guest_debug2);
  * a hit stops vm_run with VM_STOP_DEBUG and svm->debug_event. The VM must not be running. */
 int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg);

@@ -4,7 +4,11 @@
  * Linux KVM alike: writes wholly inside a zone go to the ring in order without an exit,
  * of 1, 2, 4 and 8 bytes; the ring keeps one slot free and a write that finds it full exits
  * as usual; reads exit; writes over a zone's edge exit whole; unregistering drops the
- * zones that hold the range given.
+ * zones that hold the range given. Then SimpleVM on every backend: VGA text writes after
+ * the first (an EPT violation exit) are coalesced, the devices see them before the next
+ * exit is handled (an MMIO read, port I/O), a single step keeps all of an instruction's
+ * writes, and the screen is complete when vm_run returns; without coalescing every write
+ * exits.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -308,6 +312,149 @@ static void test_ring_hostile_indices(void **state)
     raw_close(&r);
 }
 
+/* SimpleVM's view: the OUT's handler checks that every VGA write before it is on the
+ * screen when it runs (the ring is drained before an exit is handled). */
+#define ORDER_PORT 0xE0
+typedef struct {
+    SimpleVM *svm;
+    bool called;
+    unsigned words_on_screen;
+} OrderProbe;
+
+static int probe_write(uint16_t port, uint8_t size, uint32_t value, void *opaque)
+{
+    (void)port, (void)size, (void)value;
+    OrderProbe *p = opaque;
+    p->called = true;
+    unsigned n = 0;
+    for (unsigned i = 0; i < WRITES; i++) {
+        uint16_t v;
+        memcpy(&v, p->svm->vga->vram + 2 * i, 2);
+        n += v == i;
+    }
+    p->words_on_screen = n;
+    return 0;
+}
+
+static void screen_complete(SimpleVM *svm)
+{
+    for (unsigned i = 0; i < WRITES; i++) {
+        uint16_t v;
+        memcpy(&v, svm->vga->vram + 2 * i, 2);
+        if (v != i) fail_msg("vram word %u is %u", i, v);
+    }
+}
+
+/* The guest's WRITES words, then an OUT to ORDER_PORT, a read of the last word written
+ * (into BX), HLT: the OUT and the read see every write; the screen is complete when
+ * vm_run returns; the first write is still an EPT violation exit (sim: in the trace).
+ * With coalescing, far fewer exits than writes and exits + coalesced writes = all. */
+static void run_simplevm_vga(HvBackend b, bool coalesce)
+{
+    SimpleVM *svm = vm_create_backend(1, b);
+    assert_non_null(svm);
+    svm->serial->output_fd = -1;
+    svm->debug_exit->console_fd = -1;
+    svm->no_coalesced_mmio = !coalesce;
+    OrderProbe probe = {.svm = svm};
+    const IoPortHandler h = {.base = ORDER_PORT, .length = 1, .write = probe_write,
+                             .opaque = &probe, .name = "order-probe"};
+    assert_int_equal(io_bus_register(svm->io_bus, &h), 0);
+    uint8_t code[sizeof guest];
+    memcpy(code, guest, sizeof guest);
+    code[17] = ORDER_PORT;
+    code[21] = (2 * (WRITES - 1)) & 0xFF;   /* mov %es:2*(WRITES-1), %bx */
+    code[22] = (2 * (WRITES - 1)) >> 8;
+    assert_int_equal(vm_load_code(svm, code, sizeof code, CODE), 0);
+    svm->vcpu->regs.rip = CODE;
+    char *trace = NULL;
+    size_t trace_len = 0;
+    FILE *tf = open_memstream(&trace, &trace_len);
+    assert_non_null(tf);
+    svm->trace = tf;
+    assert_int_equal(vm_run(svm), 0);
+    svm->trace = NULL;
+    fclose(tf);
+    screen_complete(svm);
+    assert_true(probe.called);
+    assert_int_equal(probe.words_on_screen, WRITES);
+    KvmRegs regs;
+    assert_int_equal(kvm_get_regs(svm->vcpu, &regs), 0);
+    assert_int_equal(regs.rbx & 0xFFFF, WRITES - 1);
+    bool ring = svm->coalesced_ring != NULL;
+    printf("[ NOTE     ] %s%s: %llu exits, %llu writes coalesced%s\n", hv_backend_name(b),
+           coalesce ? "" : " (no_coalesced_mmio)", (unsigned long long)svm->exit_count,
+           (unsigned long long)svm->coalesced_writes,
+           coalesce && !ring ? " (no coalesced MMIO here)" : "");
+    if (b == HV_BACKEND_SIM) {
+        assert_int_equal(ring, coalesce);
+        assert_non_null(strstr(trace, "exit 48 EPT_VIOLATION gpa=0xb8000 qual=0x182 -> "
+                                      "KVM_EXIT_MMIO write addr=0xb8000 len=2 data=0x0\n"));
+    }
+    /* every write, the OUT, the read and the HLT are an exit or a coalesced write */
+    assert_int_equal(svm->coalesced_writes + svm->exit_count, WRITES + 3);
+    if (ring) {
+        /* the first write, one per full ring (169 writes kept before it), OUT, read, HLT */
+        assert_int_equal(svm->exit_count, 5);
+        assert_non_null(strstr(trace, "coalesced MMIO: 169 writes from the ring\n"));
+    } else {
+        assert_int_equal(svm->coalesced_writes, 0);
+        assert_null(strstr(trace, "coalesced MMIO"));
+    }
+    free(trace);
+    vm_destroy(svm);
+}
+
+static void test_simplevm_vga(void **state)
+{
+    run_simplevm_vga(TEST_BACKEND(state), true);
+}
+
+static void test_simplevm_vga_uncoalesced(void **state)
+{
+    run_simplevm_vga(TEST_BACKEND(state), false);
+}
+
+/* Single steps: the first VGA write exits (and starts coalescing), then one dword over a
+ * page edge inside the window is two writes, both kept: the step that runs it ends after
+ * it with both on the screen, and the next step is the HLT. */
+static const uint8_t step_guest[] = {
+    0xB8, 0x00, 0xB8,                               /* mov $0xb800, %ax */
+    0x8E, 0xC0,                                     /* mov %ax, %es */
+    0x26, 0xC7, 0x06, 0x00, 0x00, 0x01, 0x00,       /* movw $1, %es:0 */
+    0x66, 0x26, 0xC7, 0x06, 0xFE, 0x0F, 0x33, 0x33, 0x22, 0x22, /* movl $0x22223333, %es:0xffe */
+    0xF4,                                           /* hlt */
+};
+
+static void test_simplevm_step(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    SimpleVM *svm = vm_create_backend(1, b);
+    assert_non_null(svm);
+    svm->serial->output_fd = -1;
+    svm->debug_exit->console_fd = -1;
+    assert_int_equal(vm_load_code(svm, step_guest, sizeof step_guest, CODE), 0);
+    svm->vcpu->regs.rip = CODE;
+    for (int i = 0; i < 3; i++) {   /* mov, mov, the first write */
+        assert_int_equal(vm_step(svm), 0);
+        assert_int_equal(svm->stop_reason, VM_STOP_STEPPED);
+    }
+    assert_int_equal(svm->vcpu->regs.rip, CODE + 12);
+    assert_int_equal(vm_coalesced_mmio_usable(svm), svm->coalesced_ring != NULL);
+    assert_int_equal(vm_step(svm), 0);
+    assert_int_equal(svm->stop_reason, VM_STOP_STEPPED);
+    assert_int_equal(svm->vcpu->regs.rip, CODE + 22);
+    static const uint8_t want[4] = {0x33, 0x33, 0x22, 0x22};
+    assert_memory_equal(svm->vga->vram + 0xFFE, want, 4);
+    if (svm->coalesced_ring)
+        assert_int_equal(svm->coalesced_writes, 2);
+    assert_int_equal(vm_step(svm), 0);
+    assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    printf("[ NOTE     ] %s: %llu exits, %llu writes coalesced\n", hv_backend_name(b),
+           (unsigned long long)svm->exit_count, (unsigned long long)svm->coalesced_writes);
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     const struct CMUnitTest sim_tests[] = {
@@ -316,6 +463,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_order_and_full),
         cmocka_unit_test(test_ring_sizes_and_edges),
+        cmocka_unit_test(test_simplevm_vga),
+        cmocka_unit_test(test_simplevm_vga_uncoalesced),
+        cmocka_unit_test(test_simplevm_step),
     };
     return cmocka_run_group_tests_name("sim ring", sim_tests, NULL, NULL) |
            RUN_ON_EVERY_BACKEND(tests);
