@@ -528,6 +528,29 @@ void kvm_close(KvmDevice *kvm);
 /* Dirty-page log of a slot created with KVM_MEM_LOG_DIRTY_PAGES: one bit per 4 KiB page,
  * returned and cleared. */
 int kvm_get_dirty_log(KvmVm *vm, uint32_t slot, uint64_t *bitmap);
+/* Coalesced MMIO (KVM_CAP_COALESCED_MMIO, Documentation/virt/kvm/api.rst): guest writes
+ * that fall wholly inside a registered zone do not exit; the kernel appends them (address,
+ * length, data) to a ring the VMM drains in order, and exits as usual only when the ring
+ * is full. Reads in a zone exit as usual. -ENOTSUP when the backend has no such
+ * capability, -EINVAL for an empty or wrapping zone, -ENOBUFS for too many zones.
+ * Unregistering drops every zone that holds all of [addr, addr + size), as Linux does
+ * (a range wider than a zone leaves that zone registered). */
+int kvm_register_coalesced_mmio(KvmVm *vm, uint64_t addr, uint32_t size);
+int kvm_unregister_coalesced_mmio(KvmVm *vm, uint64_t addr, uint32_t size);
+/* The ring of coalesced writes (struct kvm_coalesced_mmio_ring at
+ * KVM_COALESCED_MMIO_PAGE_OFFSET pages into the vCPU's kvm_run mapping): entries
+ * [first, last) modulo KVM_COALESCED_MMIO_RING_MAX are pending; the kernel writes `last`,
+ * the VMM `first`. NULL when the backend has none. */
+struct kvm_coalesced_mmio_ring *kvm_coalesced_mmio_ring(KvmVcpu *vcpu);
+/* Entries in a ring of one 4 KiB page (KVM_COALESCED_MMIO_MAX with PAGE_SIZE 4096). */
+#define KVM_COALESCED_MMIO_RING_MAX \
+    ((4096 - sizeof(struct kvm_coalesced_mmio_ring)) / sizeof(struct kvm_coalesced_mmio))
+/* Hands the pending entries of `ring`, oldest first, to write(opaque, gpa, len, data) and
+ * marks them consumed. Returns how many there were. */
+unsigned kvm_coalesced_mmio_drain(struct kvm_coalesced_mmio_ring *ring,
+                                  void (*write)(void *opaque, uint64_t gpa, uint32_t len,
+                                                uint64_t data),
+                                  void *opaque);
 
 /* ------------------------------------------------------------------------------------ */
 /* EPT (Intel SDM Vol. 3C, "VMX Support for Address Translation")                        */
@@ -1081,8 +1104,16 @@ typedef struct SimpleVM {
     VmStopReason stop_reason;
     uint32_t debug_exit_value;
     uint64_t exit_count;
+    /* Coalesced MMIO for the VGA text window: registered after its first write exit (which
+     * stays an EPT violation / KVM_EXIT_MMIO, as traces show), when the backend has the
+     * capability; the run loop drains the ring before it handles any exit and when it
+     * ends. coalesced_writes counts the writes that came through the ring. */
+    struct kvm_coalesced_mmio_ring *coalesced_ring;
+    bool vga_coalesce_tried;
+    bool no_coalesced_mmio;       /* set before vm_run: never register (every write exits) */
+    uint64_t coalesced_writes;
     uint64_t max_exits;           /* 0: no limit */
-    FILE *trace;                  /* one line per exit when set */
+    FILE *trace;                  /* one line per exit when set (and one per ring drained) */
     volatile int stop_requested;  /* set by vm_request_stop() from any thread */
     /* Set when the VM is ending (vm_thread_quit): device output waiting for a full fd
      * gives up at once, so a stalled reader cannot hold the VMM's exit. */
@@ -1215,6 +1246,10 @@ void vm_request_stop(SimpleVM *svm);
  * exits it makes: VM_STOP_STEPPED, or how the VM stopped (a HLT gives VM_STOP_HLT with
  * RIP past it, on every backend). Returns 0 when stepped or halted, else as vm_run. */
 int vm_step(SimpleVM *svm);
+/* Whether vm_run will batch the guest's VGA text writes after the first (coalesced MMIO:
+ * the backend has KVM_CAP_COALESCED_MMIO and its ring, and svm->no_coalesced_mmio is not
+ * set). vm_lockstep uses it so that both VMs batch alike or neither does. */
+bool vm_coalesced_mmio_usable(SimpleVM *svm);
 /* Sets the breakpoints the vCPU obeys (KVM_SET_GUEST_DEBUG, see kvm_set_guest_debug2);
  * a hit stops vm_run with VM_STOP_DEBUG and svm->debug_event. The VM must not be running. */
 int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg);

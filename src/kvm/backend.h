@@ -45,6 +45,10 @@ typedef struct KvmBackendOps {
     int (*irq_line)(KvmVm *vm, uint32_t irq, int level);
     int (*get_irqchip)(KvmVm *vm, struct kvm_irqchip *chip);
     int (*get_lapic)(KvmVcpu *vcpu, struct kvm_lapic_state *lapic);
+    /* KVM_REGISTER_COALESCED_MMIO / KVM_UNREGISTER_COALESCED_MMIO (NULL: not supported). */
+    int (*coalesced_mmio)(KvmVm *vm, const struct kvm_coalesced_mmio_zone *zone, bool add);
+    /* The vCPU's coalesced MMIO ring (KVM_COALESCED_MMIO_PAGE_OFFSET of its mmap), or NULL. */
+    struct kvm_coalesced_mmio_ring *(*coalesced_ring)(KvmVcpu *vcpu);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

@@ -248,6 +248,63 @@ void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len)
     return NULL;
 }
 
+static int coalesced_zone(KvmVm *vm, uint64_t addr, uint32_t size, bool add)
+{
+    if (!vm)
+        return hv_fail(EINVAL, "coalesced MMIO: no VM");
+    if (size == 0 || addr + size < addr)
+        return hv_fail(EINVAL, "coalesced MMIO zone 0x%llx+0x%x: empty or wrapping",
+                       (unsigned long long)addr, size);
+    if (!vm->kvm->ops->coalesced_mmio || kvm_check_extension(vm->kvm, KVM_CAP_COALESCED_MMIO) <= 0)
+        return hv_fail(ENOTSUP, "the %s backend has no coalesced MMIO (KVM_CAP_COALESCED_MMIO)",
+                       vm->kvm->ops->name);
+    struct kvm_coalesced_mmio_zone zone = {.addr = addr, .size = size};
+    return vm->kvm->ops->coalesced_mmio(vm, &zone, add);
+}
+
+int kvm_register_coalesced_mmio(KvmVm *vm, uint64_t addr, uint32_t size)
+{
+    return coalesced_zone(vm, addr, size, true);
+}
+
+int kvm_unregister_coalesced_mmio(KvmVm *vm, uint64_t addr, uint32_t size)
+{
+    return coalesced_zone(vm, addr, size, false);
+}
+
+struct kvm_coalesced_mmio_ring *kvm_coalesced_mmio_ring(KvmVcpu *vcpu)
+{
+    if (!vcpu || !vcpu->vm->kvm->ops->coalesced_ring)
+        return NULL;
+    return vcpu->vm->kvm->ops->coalesced_ring(vcpu);
+}
+
+unsigned kvm_coalesced_mmio_drain(struct kvm_coalesced_mmio_ring *ring,
+                                  void (*write)(void *opaque, uint64_t gpa, uint32_t len,
+                                                uint64_t data),
+                                  void *opaque)
+{
+    if (!ring)
+        return 0;
+    unsigned n = 0;
+    uint32_t first = ring->first;
+    /* the kernel publishes an entry, then `last`; the VMM reads `last`, then the entry */
+    uint32_t last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
+    if (first >= KVM_COALESCED_MMIO_RING_MAX || last >= KVM_COALESCED_MMIO_RING_MAX)
+        return 0;   /* indices out of range: nothing in it can be trusted */
+    while (first != last) {
+        const struct kvm_coalesced_mmio *m = &ring->coalesced_mmio[first];
+        uint32_t len = m->len <= 8 ? m->len : 8;
+        uint64_t data = 0;
+        memcpy(&data, m->data, len);
+        write(opaque, m->phys_addr, len, data);
+        first = (first + 1) % (uint32_t)KVM_COALESCED_MMIO_RING_MAX;
+        n++;
+    }
+    __atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
+    return n;
+}
+
 void kvm_note_host_write(KvmVm *vm, uint64_t gpa, uint64_t len)
 {
     (void)gpa;

@@ -402,6 +402,25 @@ static int hw_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic)
     return ioctl(vcpu->fd, KVM_GET_LAPIC, lapic) < 0 ? hw_errno("KVM_GET_LAPIC") : 0;
 }
 
+static int hw_coalesced_mmio(KvmVm *vm, const struct kvm_coalesced_mmio_zone *zone, bool add)
+{
+    if (ioctl(vm->fd, add ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
+              zone) < 0)
+        return hw_errno(add ? "KVM_REGISTER_COALESCED_MMIO" : "KVM_UNREGISTER_COALESCED_MMIO");
+    return 0;
+}
+
+/* The ring is the page KVM_CHECK_EXTENSION(KVM_CAP_COALESCED_MMIO) names in the vCPU's
+ * mapping (KVM_COALESCED_MMIO_PAGE_OFFSET); the ring's size assumes 4 KiB pages. */
+static struct kvm_coalesced_mmio_ring *hw_coalesced_ring(KvmVcpu *vcpu)
+{
+    int off = hw_check_extension(vcpu->vm->kvm, KVM_CAP_COALESCED_MMIO);
+    if (off <= 0 || sysconf(_SC_PAGESIZE) != 4096 ||
+        (size_t)(off + 1) * 4096 > vcpu->kvm_run_size)
+        return NULL;
+    return (struct kvm_coalesced_mmio_ring *)((uint8_t *)vcpu->kvm_run + (size_t)off * 4096);
+}
+
 const KvmBackendOps kvm_hw_ops = {
     .name = "kvm",
     .open = hw_open,
@@ -411,6 +430,8 @@ const KvmBackendOps kvm_hw_ops = {
     .destroy_vm = hw_destroy_vm,
     .set_memory_region = hw_set_memory_region,
     .get_dirty_log = hw_get_dirty_log,
+    .coalesced_mmio = hw_coalesced_mmio,
+    .coalesced_ring = hw_coalesced_ring,
     .create_vcpu = hw_create_vcpu,
     .destroy_vcpu = hw_destroy_vcpu,
     .get_regs = hw_get_regs,

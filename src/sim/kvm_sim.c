@@ -21,7 +21,11 @@
 #include "sim/vmcs.h"
 
 #define SIM_PAGE 4096u
-#define SIM_RUN_SIZE (2 * SIM_PAGE)     /* struct kvm_run, then the I/O data page */
+/* struct kvm_run, the I/O data page (KVM_PIO_PAGE_OFFSET), the coalesced MMIO ring
+ * (KVM_COALESCED_MMIO_PAGE_OFFSET): Linux's x86 layout of the vCPU mapping. */
+#define SIM_RING_PAGE 2u
+#define SIM_RUN_SIZE (3 * SIM_PAGE)
+#define SIM_COALESCED_ZONES 32   /* zones per VM (KVM_REGISTER_COALESCED_MMIO) */
 #define SIM_IO_DATA_OFFSET SIM_PAGE
 
 /* MSRs the kernel emulates (SDM Vol. 4). */
@@ -46,6 +50,12 @@ typedef struct {
     /* Every guest-physical access of the VM's vCPUs goes through these tables (DESIGN.md:
      * memory slots become EPT mappings). Changed only while no vCPU runs. */
     EptContext *ept;
+    /* Coalesced MMIO: the zones, and the ring (one per VM, as Linux's, in the vCPU's
+     * mapping at page SIM_RING_PAGE; NULL until the vCPU exists). */
+    struct kvm_coalesced_mmio_zone zones[SIM_COALESCED_ZONES];
+    int num_zones;
+    struct kvm_coalesced_mmio_ring *ring;
+    uint64_t coalesced_writes;   /* writes that went to the ring */
 } SimVm;
 
 typedef struct {
@@ -119,6 +129,8 @@ static int sim_check_extension(KvmDevice *kvm, int cap)
         return 1;
     case KVM_CAP_NR_MEMSLOTS:
         return KVM_MAX_MEMORY_REGIONS;
+    case KVM_CAP_COALESCED_MMIO:
+        return SIM_RING_PAGE;   /* as Linux: the ring's page offset in the vCPU mapping */
     case KVM_CAP_NR_VCPUS:
     case KVM_CAP_MAX_VCPUS:
         return 1;
@@ -149,6 +161,76 @@ static int sim_create_vm(KvmVm *vm)
     }
     vm->backend_data = sv;
     return 0;
+}
+
+/* Whether [gpa, gpa + len) lies wholly inside zone `z` (no sum can wrap: a zone is
+ * checked not to wrap when it is added, and the tests are written as differences). */
+static bool zone_holds(const struct kvm_coalesced_mmio_zone *z, uint64_t gpa, uint64_t len)
+{
+    return gpa >= z->addr && len <= z->size && gpa - z->addr <= z->size - len;
+}
+
+/* KVM_REGISTER_COALESCED_MMIO adds a zone (overlaps are allowed, as in Linux);
+ * KVM_UNREGISTER_COALESCED_MMIO drops every zone that holds the whole range given, as
+ * Linux's kvm_vm_ioctl_unregister_coalesced_mmio does (a range wider than a zone leaves
+ * it in place). -EINVAL for a pio field other than 0 or 1 or a zone that wraps, -ENOTSUP
+ * for port I/O zones, -ENOBUFS when SIM_COALESCED_ZONES are in use. */
+static int sim_coalesced_mmio(KvmVm *vm, const struct kvm_coalesced_mmio_zone *z, bool add)
+{
+    SimVm *sv = vm->backend_data;
+    if (z->pio > 1)
+        return hv_fail(EINVAL, "coalesced MMIO zone: pio is %u, not 0 or 1", z->pio);
+    if (z->pio)
+        return hv_fail(ENOTSUP, "coalesced port I/O is not implemented on the sim backend");
+    if (z->addr + z->size < z->addr)
+        return hv_fail(EINVAL, "coalesced MMIO zone 0x%llx+0x%x wraps",
+                       (unsigned long long)z->addr, z->size);
+    if (add) {
+        if (sv->num_zones == SIM_COALESCED_ZONES)
+            return hv_fail(ENOBUFS, "too many coalesced MMIO zones (%d)", SIM_COALESCED_ZONES);
+        sv->zones[sv->num_zones++] = *z;
+        return 0;
+    }
+    int k = 0;
+    for (int i = 0; i < sv->num_zones; i++)
+        if (!zone_holds(&sv->zones[i], z->addr, z->size))
+            sv->zones[k++] = sv->zones[i];
+    sv->num_zones = k;
+    return 0;
+}
+
+static struct kvm_coalesced_mmio_ring *sim_coalesced_ring(KvmVcpu *vcpu)
+{
+    return ((SimVm *)vcpu->vm->backend_data)->ring;
+}
+
+/* A guest MMIO write the kernel keeps (Linux's coalesced_mmio_write): wholly inside a
+ * zone, and room in the ring, which keeps one slot free so that first == last means
+ * empty. False: the write exits to the VMM as usual. */
+static bool coalesce_write(SimVm *sv, uint64_t gpa, unsigned len, uint64_t data)
+{
+    struct kvm_coalesced_mmio_ring *ring = sv->ring;
+    if (!ring || sv->num_zones == 0 || len == 0 || len > 8)
+        return false;
+    bool in_zone = false;
+    for (int i = 0; i < sv->num_zones && !in_zone; i++)
+        in_zone = zone_holds(&sv->zones[i], gpa, len);
+    if (!in_zone)
+        return false;
+    const uint32_t max = (uint32_t)KVM_COALESCED_MMIO_RING_MAX;
+    uint32_t last = ring->last;
+    uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_ACQUIRE);
+    if (last >= max || first >= max || (last + 1) % max == first)
+        return false;   /* full (or a ring the VMM broke): exit */
+    struct kvm_coalesced_mmio *m = &ring->coalesced_mmio[last];
+    m->phys_addr = gpa;
+    m->len = len;
+    m->pad = 0;
+    memset(m->data, 0, sizeof(m->data));
+    memcpy(m->data, &data, len);
+    __atomic_store_n(&ring->last, (last + 1) % max, __ATOMIC_RELEASE);
+    sv->coalesced_writes++;
+    return true;
 }
 
 static void sim_destroy_vm(KvmVm *vm)
@@ -224,6 +306,8 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
         return hv_fail(ENOMEM, "out of memory for the run structure");
     }
     vcpu->kvm_run_size = SIM_RUN_SIZE;
+    ((SimVm *)vcpu->vm->backend_data)->ring =
+        (struct kvm_coalesced_mmio_ring *)((uint8_t *)vcpu->kvm_run + SIM_RING_PAGE * SIM_PAGE);
     x86_cpu_reset(sc->cpu);
     /* The IDTR after reset has limit FFFFh (SDM Vol. 3A, 10.1.1, Table 10-1), which is what
      * Linux KVM's vCPU reset loads and KVM_GET_SREGS shows (vmx_vcpu_reset writes
@@ -243,6 +327,9 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
 static void sim_destroy_vcpu(KvmVcpu *vcpu)
 {
     SimVcpu *sc = vcpu->backend_data;
+    SimVm *sv = vcpu->vm->backend_data;
+    if (vcpu->kvm_run && sv && (uint8_t *)sv->ring == (uint8_t *)vcpu->kvm_run + SIM_RING_PAGE * SIM_PAGE)
+        sv->ring = NULL;
     if (vcpu->kvm_run)
         munmap(vcpu->kvm_run, vcpu->kvm_run_size);
     if (sc)
@@ -668,6 +755,14 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
                     access | walk | EPTQ_LINEAR_VALID | EPTQ_TRANSLATION);
         sc->vmcs.exit.guest_physical_address = e->mmio.gpa;
         sc->vmcs.exit.guest_linear_address = e->mmio.linear;
+        /* A write in a coalesced zone stays in the kernel: into the ring, and the guest
+         * goes on (the instruction is complete; its further writes, if any, come from the
+         * next x86_cpu_run of this KVM_RUN, each kept or exiting in turn). */
+        if (e->mmio.is_write &&
+            coalesce_write(vcpu->vm->backend_data, e->mmio.gpa, e->mmio.size, e->mmio.data)) {
+            sc->kernel_exits++;
+            return false;
+        }
         run->exit_reason = KVM_EXIT_MMIO;
         run->mmio.phys_addr = e->mmio.gpa;
         run->mmio.len = e->mmio.size;
@@ -889,9 +984,14 @@ static void sim_run_singlestep(KvmVcpu *vcpu, SimVcpu *sc)
         sim_report_step(vcpu, sc);
         return;
     }
-    if (!handle_exit(vcpu, sc, x)) {
-        sim_report_step(vcpu, sc);
-        return;
+    /* A write the kernel kept (coalesced MMIO) may be followed by more writes of the same
+     * instruction: they are the same step's, kept or exiting in turn. */
+    while (!handle_exit(vcpu, sc, x)) {
+        if (x != X86_EXIT_MMIO || cpu->mmio_wq_head >= cpu->mmio_wq_n) {
+            sim_report_step(vcpu, sc);
+            return;
+        }
+        x = x86_cpu_run(cpu, 1);   /* the next queued write; nothing is executed */
     }
     sc->step_done = x == X86_EXIT_IO || (x == X86_EXIT_MMIO && cpu->exit.mmio.is_write);
 }
@@ -1111,6 +1211,8 @@ const KvmBackendOps kvm_sim_ops = {
     .destroy_vm = sim_destroy_vm,
     .set_memory_region = sim_set_memory_region,
     .get_dirty_log = sim_get_dirty_log,
+    .coalesced_mmio = sim_coalesced_mmio,
+    .coalesced_ring = sim_coalesced_ring,
     .create_vcpu = sim_create_vcpu,
     .destroy_vcpu = sim_destroy_vcpu,
     .get_regs = sim_get_regs,

@@ -283,6 +283,10 @@ int vm_lockstep(SimpleVM *a, SimpleVM *b, const LockstepOptions *opt, FILE *out)
     if (!a || !b || !opt || !out)
         return -EINVAL;
     SimpleVM *const vm[2] = {a, b};
+    /* Coalesced MMIO decides which VGA writes exit: both VMs batch them or neither does,
+     * else their exits could not be compared one by one. */
+    if (!vm_coalesced_mmio_usable(a) || !vm_coalesced_mmio_usable(b))
+        a->no_coalesced_mmio = b->no_coalesced_mmio = true;
     const char *const name[2] = {opt->name_a ? opt->name_a : "a", opt->name_b ? opt->name_b : "b"};
     uint64_t limit = opt->max_steps ? opt->max_steps : UINT64_MAX;
     const char *unit = opt->step ? "instruction" : "exit";

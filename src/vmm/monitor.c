@@ -618,6 +618,7 @@ int qemu_cmd_info_exits(QemuMonitor *mon)
     VmExitStats *copy = malloc(sizeof(*copy));
     if (copy)
         *copy = mon->svm->exit_stats;
+    uint64_t coalesced = mon->svm->coalesced_writes;
     resume_vcpu(mon, paused);
     if (!copy)
         return fail_line(mon, -ENOMEM, "info exits: out of memory");
@@ -625,6 +626,9 @@ int qemu_cmd_info_exits(QemuMonitor *mon)
         exit_table(mon, "VMX basic exit reasons", copy->vmx, VM_EXIT_STATS_VMX,
                    vmx_exit_reason_name);
     exit_table(mon, "KVM_EXIT reasons", copy->kvm, VM_EXIT_STATS_KVM, kvm_exit_reason_name);
+    if (coalesced)
+        say(mon, "\nCoalesced MMIO writes (kept in the kernel's ring, no exit): %" PRIu64 "\n",
+            coalesced);
     free(copy);
     return 0;
 }

@@ -453,6 +453,53 @@ void vm_request_stop(SimpleVM *svm)
 
 static void stop(SimpleVM *svm, VmStopReason why) { svm->stop_reason = why; }
 
+static void coalesced_write(void *opaque, uint64_t gpa, uint32_t len, uint64_t data)
+{
+    SimpleVM *svm = opaque;
+    int r = mmio_bus_write(svm->mmio_bus, gpa, (uint8_t)len, data);
+    if (r < 0)
+        hv_log(HV_LOG_WARN, "coalesced MMIO write at 0x%llx+%u: device error %d",
+               (unsigned long long)gpa, len, r);
+}
+
+/* Hands the writes the kernel kept in the coalesced MMIO ring to their devices, oldest
+ * first. Called before any exit is handled and when a run ends, so that the devices see
+ * the guest's writes in its order beside everything else it does. */
+static void drain_coalesced(SimpleVM *svm)
+{
+    if (!svm->coalesced_ring)
+        return;
+    unsigned n = kvm_coalesced_mmio_drain(svm->coalesced_ring, coalesced_write, svm);
+    svm->coalesced_writes += n;
+    if (n && svm->trace)
+        fprintf(svm->trace, "coalesced MMIO: %u writes from the ring\n", n);
+}
+
+bool vm_coalesced_mmio_usable(SimpleVM *svm)
+{
+    return svm && !svm->no_coalesced_mmio &&
+           kvm_check_extension(svm->kvm, KVM_CAP_COALESCED_MMIO) > 0 &&
+           kvm_coalesced_mmio_ring(svm->vcpu) != NULL;
+}
+
+/* After the first guest write to the VGA text window exited (an EPT violation on sim, as
+ * on hardware): from now on such writes go to the ring, if the backend has one; without
+ * KVM_CAP_COALESCED_MMIO every write goes on exiting. */
+static void maybe_coalesce_vga(SimpleVM *svm, const KvmRun *run)
+{
+    if (svm->vga_coalesce_tried || svm->no_coalesced_mmio || !run->mmio.is_write ||
+        run->mmio.phys_addr < VGA_TEXT_BASE || run->mmio.phys_addr >= VGA_TEXT_BASE + VGA_TEXT_SIZE)
+        return;
+    svm->vga_coalesce_tried = true;
+    if (!vm_coalesced_mmio_usable(svm))
+        return;
+    if (kvm_register_coalesced_mmio(svm->vm, VGA_TEXT_BASE, VGA_TEXT_SIZE) < 0) {
+        hv_log(HV_LOG_INFO, "VGA text writes are not coalesced: %s", hv_last_error());
+        return;
+    }
+    svm->coalesced_ring = kvm_coalesced_mmio_ring(svm->vcpu);
+}
+
 /* Dispatches one exit; sets svm->stop_reason when the VM must stop. */
 static void dispatch_exit(SimpleVM *svm, KvmRun *run)
 {
@@ -478,6 +525,8 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         if (vm_handle_mmio(svm, run) < 0) {
             log_failure(svm, "%s", hv_last_error());
             stop(svm, VM_STOP_ERROR);
+        } else {
+            maybe_coalesce_vga(svm, run);
         }
         break;
     case KVM_EXIT_HLT:
@@ -560,6 +609,7 @@ static void complete_pending_exit(SimpleVM *svm)
     __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
     if (kvm_run(svm->vcpu) < 0)
         hv_log(HV_LOG_WARN, "completing the last exit before a stop: %s", hv_last_error());
+    drain_coalesced(svm);
     __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -619,6 +669,7 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         }
         uint64_t t0 = now_ns();
         uint32_t reason = run->exit_reason;
+        drain_coalesced(svm);   /* the guest's earlier writes first, in order */
         platform_after_run(svm->platform);
         pending = false;
         if (reason == KVM_EXIT_INTR) {
@@ -669,6 +720,7 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
      * still leaves the instruction complete for whoever looks at the registers. */
     if (pending && svm->stop_reason != VM_STOP_ERROR)
         complete_pending_exit(svm);
+    drain_coalesced(svm);   /* the screen is never stale when a run ends */
 }
 
 static int run_result(SimpleVM *svm)
