@@ -581,8 +581,9 @@ const CliOptionSpec cli_option_table[] = {
      "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
      "at 0xff000000), as kvm-unit-tests use it"},
     {"--trace", "exits|stats|bios[,...]", opt_trace, 0,
-     "exits: one line per VM exit on stderr; stats: at the end,\n"
-     "exits per reason with share and handling time on stderr;\n"
+     "exits: one line per VM exit on stderr (and one per batch of\n"
+     "VGA writes taken from the coalesced MMIO ring); stats: at the\n"
+     "end, exits per reason with share and handling time on stderr;\n"
      "bios: one line per BIOS call, unsupported ones counted"},
     {"-monitor, --monitor", "stdio|unix:PATH[,server,nowait]|none", opt_monitor, 0,
      "the QEMU-style monitor: on the console (Ctrl-A c switches\n"

@@ -55,7 +55,6 @@ typedef struct {
     struct kvm_coalesced_mmio_zone zones[SIM_COALESCED_ZONES];
     int num_zones;
     struct kvm_coalesced_mmio_ring *ring;
-    uint64_t coalesced_writes;   /* writes that went to the ring */
 } SimVm;
 
 typedef struct {
@@ -229,7 +228,6 @@ static bool coalesce_write(SimVm *sv, uint64_t gpa, unsigned len, uint64_t data)
     memset(m->data, 0, sizeof(m->data));
     memcpy(m->data, &data, len);
     __atomic_store_n(&ring->last, (last + 1) % max, __ATOMIC_RELEASE);
-    sv->coalesced_writes++;
     return true;
 }
 

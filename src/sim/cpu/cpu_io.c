@@ -136,7 +136,9 @@ static void queue_mmio_byte(X86Cpu *cpu, uint64_t gpa, uint64_t lin, uint8_t byt
             return;
         }
     }
-    if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0])) return;   /* not reached */
+    /* An element queues at most two writes (one per page); a full queue is a bug here. */
+    if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0]))
+        x86_unimplemented(cpu, "internal error: the MMIO write queue is full");
     cpu->mmio_wq[n].gpa = gpa;
     cpu->mmio_wq[n].linear = lin;
     cpu->mmio_wq[n].data = byte;
