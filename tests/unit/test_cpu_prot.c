@@ -364,6 +364,32 @@ static void test_task_call_iret(void **state)
     assert_int_equal(x86_cpu_get_rflags(cpu) & 0x4000, 0);
 }
 
+/* JMP to a TSS whose T bit is set: #DB (a trap, DR6.BT) once the switch is done, before
+ * the new task's first instruction, which is the EIP it pushes (SDM Vol. 3A, 7.2.1). */
+static void test_task_t_bit(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    put32(fx, TSS2 + 0x20, TASK_CODE);
+    put32(fx, TSS2 + 0x24, 0x2);
+    put32(fx, TSS2 + 0x38, 0x7000);                        /* ESP */
+    put16(fx, TSS2 + 0x48, SEL_DATA0);
+    put16(fx, TSS2 + 0x4C, SEL_CODE0);
+    put16(fx, TSS2 + 0x50, SEL_DATA0);
+    put16(fx, TSS2 + 0x54, SEL_DATA0);
+    put16(fx, TSS2 + 0x64, 1);                             /* T */
+    static const uint8_t code[] = { 0xEA, 0, 0, 0, 0, SEL_TSS2, 0 };   /* jmp 0x48:0 */
+    load(fx, CODE, code, sizeof code);
+    static const uint8_t task[] = { 0x40, 0xF4 };          /* inc eax; hlt */
+    load(fx, TASK_CODE, task, sizeof task);
+    cpu->gpr[X86_RAX] = 0;
+    expect_vector(fx, 1);
+    assert_int_equal(cpu->tr.selector, SEL_TSS2);
+    assert_int_equal(stack_word(fx, 0), TASK_CODE);        /* nothing of the task ran */
+    assert_int_equal(cpu->gpr[X86_RAX], 0);
+    assert_true(cpu->dr[6] & X86_DR6_BT);
+}
+
 /* Exceptions during delivery: #GP while delivering #GP is #DF (error code 0); a fault
  * while delivering #DF is a triple fault (SDM 6.15, Table 6-5). */
 static void test_double_fault(void **state)
@@ -531,6 +557,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iret_to_ring3_then_hlt, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_call_gate_params, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_task_call_iret, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_task_t_bit, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_double_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_triple_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_io_bitmap, setup, fx_teardown),

@@ -453,7 +453,8 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
 
 static void event_check_update(X86Cpu *cpu)
 {
-    cpu->event_check = cpu->intr_vector >= 0 || cpu->nmi_pending || cpu->irq_window_exit;
+    cpu->event_check = cpu->intr_vector >= 0 || cpu->nmi_pending || cpu->irq_window_exit ||
+                       cpu->debug_trap_pending;
 }
 
 bool x86_cpu_interruptible(const X86Cpu *cpu)
@@ -467,6 +468,16 @@ bool x86_cpu_interruptible(const X86Cpu *cpu)
  * delivery itself may fault (vector past the IVT limit): that longjmps like any fault. */
 static void __attribute__((noinline)) sample_events(X86Cpu *cpu)
 {
+    /* A trap of the previous instruction comes before NMI and INTR (SDM Vol. 3A, 6.9):
+     * here the T bit of the TSS a task switch loaded (7.2.1), DR6.BT. */
+    if (cpu->debug_trap_pending) {
+        cpu->debug_trap_pending = false;
+        event_check_update(cpu);
+        cpu->dr[6] |= X86_DR6_BT;
+        cpu->next_rip = cpu->rip;
+        x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
+        return;
+    }
     if (cpu->nmi_pending && !cpu->nmi_blocked && !(cpu->interrupt_shadow & 2)) {
         cpu->nmi_pending = false;
         cpu->nmi_blocked = true;
@@ -935,6 +946,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->pending_vector = -1;
     cpu->intr_vector = -1;
     cpu->nmi_pending = cpu->nmi_blocked = cpu->irq_window_exit = false;
+    cpu->debug_trap_pending = false;
     cpu->event_check = 0;
     cpu->activity_state = X86_ACTIVITY_ACTIVE;
     cpu->a20_mask = ~0ull;

@@ -165,6 +165,7 @@ typedef enum {
 #define X86_DR7_RW(dr7, i)      (((dr7) >> (16 + 4 * (i))) & 3u)   /* 0 exec, 1 write, 3 rw */
 #define X86_DR7_LEN(dr7, i)     (((dr7) >> (18 + 4 * (i))) & 3u)   /* 0:1 1:2 3:4 2:8 bytes */
 #define X86_DR6_BS (1u << 14)
+#define X86_DR6_BT (1u << 15)   /* task switch to a TSS with T = 1 */
 
 typedef enum {
     X86_DBG_EVENT_NONE,
@@ -288,6 +289,7 @@ struct X86Cpu {
      * shadow. The NMI pin is blocked from delivery until the next IRET (6.7.1). */
     int intr_vector;              /* -1: INTR is low */
     bool nmi_pending, nmi_blocked;
+    bool debug_trap_pending;      /* a new task's TSS had T = 1: #DB before its first insn */
     bool irq_window_exit;         /* leave with X86_EXIT_IRQ_WINDOW once interruptible */
     /* Nonzero while any of the above needs looking at: the one word the run loop tests
      * between blocks, so an idle pin costs a load and a branch per block. */

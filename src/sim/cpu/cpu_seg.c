@@ -741,7 +741,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
 /* 32-bit TSS offsets (Figure 7-2) and 16-bit (Figure 7-11). */
 enum {
     TSS32_CR3 = 0x1C, TSS32_EIP = 0x20, TSS32_EFLAGS = 0x24, TSS32_EAX = 0x28,
-    TSS32_ES = 0x48, TSS32_LDT = 0x60, TSS32_IOMAP = 0x66, TSS32_MIN_LIMIT = 0x67,
+    TSS32_ES = 0x48, TSS32_LDT = 0x60, TSS32_T = 0x64, TSS32_IOMAP = 0x66, TSS32_MIN_LIMIT = 0x67,
     TSS16_IP = 0x0E, TSS16_FLAGS = 0x10, TSS16_AX = 0x12, TSS16_ES = 0x22, TSS16_LDT = 0x2A,
     TSS16_MIN_LIMIT = 0x2B,
 };
@@ -806,7 +806,7 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
     }
     /* Read the new task's state. */
     uint64_t nb = ntss.base;
-    uint32_t ncr3 = 0, nip, nfl, ngpr[8];
+    uint32_t ncr3 = 0, nip, nfl, ngpr[8], ntrap = 0;
     uint16_t nsel[6] = { 0 }, nldt;
     if (new32) {
         ncr3 = sys_read(cpu, (uint32_t)(nb + TSS32_CR3), 4);
@@ -816,6 +816,7 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
         for (int s = 0; s < 6; s++)
             nsel[s] = (uint16_t)sys_read(cpu, (uint32_t)(nb + TSS32_ES + 4 * s), 2);
         nldt = (uint16_t)sys_read(cpu, (uint32_t)(nb + TSS32_LDT), 2);
+        ntrap = sys_read(cpu, (uint32_t)(nb + TSS32_T), 2) & 1;
     } else {
         nip = sys_read(cpu, (uint32_t)(nb + TSS16_IP), 2);
         nfl = sys_read(cpu, (uint32_t)(nb + TSS16_FLAGS), 2) | (f & 0xFFFF0000u & ~X86_FLAG_VM);
@@ -875,6 +876,12 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
         Stack st = current_stack(cpu);
         stack_push(cpu, &st, new32 ? 4 : 2, error);
         set_stack(cpu, &st);
+    }
+    /* The T bit (bit 0 of the word at 100 of a 32-bit TSS): a debug trap once the switch
+     * is done, before the new task's first instruction (SDM Vol. 3A, 7.2.1, 18.2.3). */
+    if (ntrap) {
+        cpu->debug_trap_pending = true;
+        cpu->event_check = true;
     }
 }
 
