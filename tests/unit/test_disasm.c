@@ -413,9 +413,6 @@ static bool capstone_length_defect(const uint8_t *b)
  * the CPU models as SSE forms count here; they are reported apart, never silently. */
 static bool capstone_simd_prefix_defect(const uint8_t *b, int bits)
 {
-    static const uint8_t sse_ops[] = { 0x10, 0x11, 0x28, 0x29, 0x2B, 0x54, 0x55, 0x56, 0x57,
-                                       0x6E, 0x6F, 0x74, 0x75, 0x76, 0x7E, 0x7F, 0xD6, 0xD7,
-                                       0xDB, 0xDF, 0xE7, 0xEB, 0xEF };
     size_t i = 0;
     bool has66 = false, rep = false;
     while (i < 14 && corpus_is_prefix(b[i])) {
@@ -423,7 +420,7 @@ static bool capstone_simd_prefix_defect(const uint8_t *b, int bits)
         rep |= b[i] == 0xF2 || b[i] == 0xF3;
         i++;
     }
-    if (i >= 14 || b[i] != 0x0F || !memchr(sse_ops, b[i + 1], sizeof sse_ops)) return false;
+    if (i >= 14 || b[i] != 0x0F || !x86_sse_forms(b[i + 1])) return false;
     if (bits == 16) return has66 || rep;
     return has66 && !rep && i > 0 && b[i - 1] != 0x66;
 }

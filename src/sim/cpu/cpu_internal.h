@@ -628,6 +628,9 @@ H(op_retf); H(op_iret); H(op_int); H(op_int3); H(op_into); H(op_loop); H(op_jcxz
 H(op_grp5_ctl); H(op_bound); H(op_hlt); H(op_ud); H(op_unimpl);
 H(op_sse); H(op_grp15); H(op_movnti); H(op_movbe);
 /* Whether cpu_sse.c models this opcode with its mandatory prefix (else op_unimpl). */
+/* The mandatory prefixes (bits 0 none, 1 66, 2 F2, 3 F3) with which 0F op is a modelled
+ * SSE form; 0: not an SSE opcode the CPU models (cpu_sse.c). */
+unsigned x86_sse_forms(unsigned op);
 bool x86_sse_modelled(const X86Insn *in);
 /* cpu_string.c */
 H(op_movs); H(op_cmps); H(op_stos); H(op_lods); H(op_scas);

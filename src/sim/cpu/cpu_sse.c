@@ -155,21 +155,33 @@ static void pcmpeq(X86Cpu *cpu, const X86Insn *in, unsigned size)
     memcpy(cpu->xmm[in->reg], a, 16);
 }
 
+/* The SSE forms the CPU models, by opcode (0F xx): a bit (1 << SSE_NONE/66/F2/F3) for
+ * each mandatory prefix it has a form with. The one list of them (decode, op_sse and the
+ * disassembler test read it). */
+unsigned x86_sse_forms(unsigned op)
+{
+    enum { N = 1u << SSE_NONE, P66 = 1u << SSE_66, F2 = 1u << SSE_F2, F3 = 1u << SSE_F3 };
+    switch (op & 0xFF) {
+    case 0x10: case 0x11:                          /* MOVUPS/UPD/SD/SS */
+        return N | P66 | F2 | F3;
+    case 0x28: case 0x29: case 0x2B:               /* MOVAPS/APD, MOVNTPS/PD */
+    case 0x54: case 0x55: case 0x56: case 0x57:    /* AND ANDN OR XOR PS/PD */
+        return N | P66;
+    case 0x6F: case 0x7F: case 0x7E:               /* MOVDQA/DQU, MOVD/MOVQ */
+        return P66 | F3;
+    case 0x6E: case 0x74: case 0x75: case 0x76: case 0xD6: case 0xD7:
+    case 0xDB: case 0xDF: case 0xE7: case 0xEB: case 0xEF:
+        return P66;                                /* the XMM forms, not MMX's */
+    default:
+        return 0;
+    }
+}
+
 bool x86_sse_modelled(const X86Insn *in)
 {
-    unsigned p = sse_prefix(in);
     /* 66 with F2 or F3: "unpredictable" (AMD APM Vol. 3, 1.2.x); not modelled */
     if ((in->prefix & PFX_OPSIZE) && (in->prefix & (PFX_REP | PFX_REPNE))) return false;
-    switch (in->op & 0xFF) {
-    case 0x10: case 0x11:
-        return true;
-    case 0x28: case 0x29: case 0x2B: case 0x54: case 0x55: case 0x56: case 0x57:
-        return p == SSE_NONE || p == SSE_66;
-    case 0x6F: case 0x7F: case 0x7E:
-        return p == SSE_66 || p == SSE_F3;
-    default:   /* 6E 74-76 D6 D7 DB DF E7 EB EF: the 66 (XMM) forms, not MMX's */
-        return p == SSE_66;
-    }
+    return (x86_sse_forms(in->op) >> sse_prefix(in)) & 1;
 }
 
 void op_sse(X86Cpu *cpu, const X86Insn *in)
