@@ -578,6 +578,7 @@ static void test_single_step_trap(void **state)
     assert_int_equal(cpu->gpr[X86_RAX] & 0xFFFF, 1);        /* trapped after one inc */
     assert_int_equal(fx->ram[0x8000 - 6] | fx->ram[0x8000 - 5] << 8, CODE + 1);
     assert_false(x86_cpu_get_rflags(cpu) & X86_FLAG_TF);
+    assert_true(cpu->dr[6] & X86_DR6_BS);                    /* DR6 says: single step */
 }
 
 /* DIV overflow and divide by zero: #DE, a fault (IP of the DIV). */

@@ -665,6 +665,7 @@ static void __attribute__((noinline)) run_block_slow(X86Cpu *cpu, uint32_t n)
         if (tf && !(cpu->interrupt_shadow & 2) && cpu->run_exit == X86_EXIT_NONE &&
             cpu->events_delivered == events) {   /* not after INT n (TF cleared) */
             cpu->next_rip = cpu->rip;
+            cpu->dr[6] |= X86_DR6_BS;   /* single step (SDM Vol. 3A, 18.2.3) */
             x86_deliver_event(cpu, X86_EXC_DB, X86_EVENT_EXCEPTION, false, 0);
         }
     }
@@ -851,6 +852,7 @@ void x86_cpu_skip_instruction(X86Cpu *cpu)
 void x86_single_step_after_exit(X86Cpu *cpu)
 {
     if ((cpu->flags & X86_FLAG_TF) && cpu->pending_vector < 0) {
+        cpu->dr[6] |= X86_DR6_BS;
         cpu->pending_vector = X86_EXC_DB;
         cpu->pending_has_error = false;
     }
