@@ -341,6 +341,33 @@ static void test_self_modifying_code(void **state)
     assert_int_equal(cpu->gpr[X86_RAX] & 0xFF, 0x99);
 }
 
+/* A block goes on through a forward JMP or CALL (trace_target): a store into an
+ * instruction after the JMP is still seen, and a store into the bytes it jumps over
+ * (data) neither is lost nor changes what runs. */
+static void test_self_modifying_code_trace(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t code[] = {
+        0xC6, 0x06, 0x0B, 0x10, 0x66,       /* 1000: mov byte [100Bh], 66h */
+        0xEB, 0x03,                         /* 1005: jmp 100Ah */
+        0x00, 0x00, 0x00,                   /* 1007: over these */
+        0xB0, 0x22,                         /* 100A: mov al, 22h (patched above) */
+        /* 100C: a loop that jumps over its counter and increments it */
+        0xB9, 0x05, 0x00,                   /* mov cx, 5 */
+        0xEB, 0x02,                         /* 100F: jmp 1013h */
+        0x00, 0x00,                         /* 1011: the counter */
+        0xFF, 0x06, 0x11, 0x10,             /* 1013: inc word [1011h] */
+        0xE2, 0xF6,                         /* 1017: loop 100Fh */
+        0xF4,                               /* 1019: hlt */
+    };
+    load(fx, CODE, code, sizeof code);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->gpr[X86_RAX] & 0xFF, 0x66);
+    assert_int_equal(fx->ram[0x1011] | fx->ram[0x1012] << 8, 5);
+    assert_int_equal(cpu->rip, 0x101A);
+}
+
 static void test_triple_fault(void **state)
 {
     Fx *fx = *state;
@@ -612,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpuid_msr, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_budget, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_self_modifying_code, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_self_modifying_code_trace, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_triple_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_idt_limit_gp, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_unimplemented, setup, fx_teardown),

@@ -57,6 +57,7 @@ struct X86Block {
      * shadow or paging, so the next block may come through a link without those checks. */
     uint32_t plain_end;
     uintptr_t insns_end;     /* (uintptr_t)&insns[n], the block loop's usual bound */
+    uint32_t traced;         /* it went on through a JMP/CALL (trace_target): gaps */
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
 };
@@ -114,6 +115,22 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
     }
 }
 
+/* Whether guest-physical [start, end), which meets [gpa, gpa_end), writes bytes the block
+ * runs: a block with gaps (the bytes a JMP or CALL went over, maybe data) is hit only
+ * through its instructions, all on its first page (trace_target). */
+static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
+{
+    if (!b->traced || b->last_page != b->first_page) return true;
+    uint32_t ipmask = b->mode ? 0xFFFFFFFFu : 0xFFFFu;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const X86Insn *in = &b->insns[i];
+        uint32_t ip = (in->next_ip - in->len) & ipmask;
+        uint64_t g = b->first_page + ((b->cs_base + ip) & 0xFFF);
+        if (g < end && start < g + in->len) return true;
+    }
+    return false;
+}
+
 /* Drops the blocks on page gpa_page that have bytes in [start, end); when none is left on
  * the page, it is no longer a code page (writes there take the TLB fast path again). */
 static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, uint64_t end)
@@ -129,7 +146,7 @@ static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, u
         if (b->dead) {
             *pp = l->next;           /* a dead block's other link: drop it too */
         } else if (b->first_page == gpa_page || b->last_page == gpa_page) {
-            if (b->gpa < end && start < b->gpa_end) {
+            if (b->gpa < end && start < b->gpa_end && block_bytes_hit(b, start, end)) {
                 b->dead = 1;
                 block_unhash(c, b);
                 *pp = l->next;
@@ -193,6 +210,30 @@ static bool plain_transfer(const X86Insn *in)
     }
 }
 
+/* A block goes on through a direct JMP or CALL whose target lies ahead of its bytes on
+ * the same linear page (so the same guest-physical page, whose translation the block's
+ * lookup checks, and [gpa, gpa_end) still covers every byte it runs, the ones jumped
+ * over too): branchy code runs fewer, longer blocks. The target, or ~0 to end the block.
+ * `next` is the IP after the instruction. */
+static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn *in,
+                             uint64_t next)
+{
+    if (in->op != 0xE8 && in->op != 0xE9 && in->op != 0xEB) return ~0ull;
+    uint32_t target = (uint32_t)next + in->imm;
+    if (in->osz == 2) target &= 0xFFFF;
+    if (target > cpu->cs.limit) return ~0ull;       /* the transfer faults: let it */
+    uint64_t lin = (uint32_t)(b->cs_base + target), start = (uint32_t)(b->cs_base + b->ip);
+    if ((lin >> 12) != (start >> 12)) return ~0ull;
+    uint64_t gpa = b->first_page + (lin & 0xFFF);
+    if (gpa < b->gpa_end) return ~0ull;             /* not ahead */
+    /* The copy of [gpa, gpa_end) must fit the room block_build reserved: the bytes so far
+     * with the gap, then at most BLOCK_MAX - n more instructions. */
+    if (gpa - b->gpa + (uint64_t)(BLOCK_MAX - b->n) * X86_MAX_INSN_LEN >
+        (uint64_t)BLOCK_MAX * X86_MAX_INSN_LEN)
+        return ~0ull;
+    return target;
+}
+
 /* Decodes the block at CS:RIP. A fault on its first instruction is raised; a later one
  * just ends the block before that instruction. */
 static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
@@ -206,6 +247,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->ip = cpu->rip;
     b->mode = mode;
     b->n = 0;
+    b->traced = 0;
     for (int i = 0; i < 2; i++) b->out[i] = (BlockLink){ ~0ull, NULL, 0 };
     b->first_page = gpa & ~0xFFFull;
     b->last_page = b->first_page;
@@ -235,7 +277,13 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
         b->plain_end = plain_transfer(in);
         bool end = in->op >= 0x200;       /* decoder marks block enders with 0x200 */
         in->op &= 0x1FF;
-        if (end || b->last_page != b->first_page) break;
+        if (b->last_page != b->first_page) break;
+        if (end) {
+            uint64_t target = trace_target(cpu, b, in, ip);
+            if (target == ~0ull) break;
+            ip = target;                  /* the block goes on at the JMP's or CALL's target */
+            b->traced = 1;
+        }
     }
     b->epoch = cpu->code_epoch;
     if (!guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, block_bytes(b), NULL))
