@@ -1,8 +1,9 @@
 /*
  * The vCPU: state, reset, the run loop, the decoded-block cache, exceptions and exits.
  *
- * Execution decodes once and executes many times: a basic block (up to BLOCK_MAX
- * instructions, ending at a control transfer or a page boundary) is decoded into an array
+ * Execution decodes once and executes many times: a block (up to BLOCK_MAX instructions,
+ * ending at a control transfer or a page boundary, but going on through a forward direct
+ * JMP/CALL on its page: trace_target) is decoded into an array
  * of X86Insn, each with its handler pointer, and kept in a hash table keyed by the
  * guest-physical address of its first byte (plus CS base, IP and mode). Pages that hold
  * decoded code are marked in a bitmap; the TLB never maps them writable, so a guest write
