@@ -14,21 +14,14 @@ uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b
     }
 }
 
-/* A memory destination op= b: the write comes before the flags, so a fault on it leaves
- * the flags as they were (the instruction had no effect). */
+/* A memory destination op= b (alu_mem_inline), the size made a constant for alu_value. */
 static void alu_mem(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned size, uint32_t b)
 {
-    unsigned access = op == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE;   /* CMP only reads */
-    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, access);
-    uint32_t a = lin_read(cpu, lin, size);
-    uint32_t r;
     switch (size) {
-    case 1: r = alu_value(cpu, op, 1, a, b); break;
-    case 2: r = alu_value(cpu, op, 2, a, b); break;
-    default: r = alu_value(cpu, op, 4, a, b); break;
+    case 1: alu_mem_inline(cpu, in, op, 1, b); break;
+    case 2: alu_mem_inline(cpu, in, op, 2, b); break;
+    default: alu_mem_inline(cpu, in, op, 4, b); break;
     }
-    if (op != 7) lin_write(cpu, lin, size, r);
-    alu_flags(cpu, op, size, a, b, r);
 }
 
 static inline unsigned opsize_of(const X86Insn *in) { return (in->op & 1) ? in->osz : 1; }

@@ -175,19 +175,23 @@ uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsi
 #define X86_SEG_WRITABLE 2u   /* data: writable; code: readable */
 #define X86_SEG_EXPDOWN  4u   /* data: expand-down; code: conforming */
 #define X86_SEG_CODE     8u
+/* Whether a segment with access rights `a` takes the fast path for `access`: usable,
+ * expand-up, and of a type that allows it (writes: writable data; reads: data or
+ * readable code). Everything else (real mode's writes through CS, expand-down, faults)
+ * goes the slow way. */
+static inline bool seg_fast_type(uint32_t a, unsigned access)
+{
+    return access == X86_ACCESS_WRITE
+               ? (a & (X86_AR_UNUSABLE | 0xEu)) == X86_SEG_WRITABLE
+               : (a & (X86_AR_UNUSABLE | X86_SEG_EXPDOWN)) == 0 &&
+                     (a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_CODE;
+}
 static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned size,
                                   unsigned access)
 {
     const X86Segment *s = &cpu->seg[seg];
-    uint32_t a = s->attr;
-    /* The fast path: a usable expand-up segment whose type allows the access (writes:
-     * writable data; reads: data or readable code) and every byte within the limit.
-     * Everything else (real mode's writes through CS, expand-down, faults) is slow. */
-    bool type_ok = access == X86_ACCESS_WRITE
-                       ? (a & (X86_AR_UNUSABLE | 0xEu)) == X86_SEG_WRITABLE
-                       : (a & (X86_AR_UNUSABLE | X86_SEG_EXPDOWN)) == 0 &&
-                             (a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_CODE;
-    if (LIKELY((uint64_t)off + size - 1 <= s->limit && type_ok))
+    /* the fast path: that, and every byte within the limit */
+    if (LIKELY((uint64_t)off + size - 1 <= s->limit && seg_fast_type(s->attr, access)))
         return (uint32_t)(s->base + off);
     return x86_linear_slow(cpu, seg, off, size, access);
 }
@@ -528,6 +532,19 @@ static inline __attribute__((always_inline)) uint32_t alu_inline(X86Cpu *cpu, un
     uint32_t r = alu_value(cpu, op, size, a, b);
     alu_flags(cpu, op, size, a, b, r);
     return r;
+}
+/* A memory destination op= b: the write comes before the flags, so a fault on it leaves
+ * the flags as they were (the instruction had no effect). CMP only reads. */
+static inline __attribute__((always_inline)) void alu_mem_inline(X86Cpu *cpu, const X86Insn *in,
+                                                                 unsigned op, unsigned size,
+                                                                 uint32_t b)
+{
+    uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size,
+                              op == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE);
+    uint32_t a = lin_read(cpu, lin, size);
+    uint32_t r = alu_value(cpu, op, size, a, b);
+    if (op != 7) lin_write(cpu, lin, size, r);
+    alu_flags(cpu, op, size, a, b, r);
 }
 /* The same for a variable op and size (alu.c). */
 uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b);

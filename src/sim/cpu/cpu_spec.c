@@ -21,12 +21,7 @@
     }                                                                                    \
     static void alu_mr_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
     {                                                                                    \
-        uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), SZ,                    \
-                                  OP == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE);         \
-        uint32_t a = lin_read(cpu, lin, SZ), b = reg_read(cpu, in->reg, SZ);             \
-        uint32_t r = alu_value(cpu, OP, SZ, a, b);                                       \
-        if (OP != 7) lin_write(cpu, lin, SZ, r);                                         \
-        alu_flags(cpu, OP, SZ, a, b, r);                                                 \
+        alu_mem_inline(cpu, in, OP, SZ, reg_read(cpu, in->reg, SZ));                     \
     }                                                                                    \
     static void alu_rm_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
     {                                                                                    \
@@ -42,12 +37,7 @@
     }                                                                                    \
     static void alu_mi_##OP##_##SZ(X86Cpu *cpu, const X86Insn *in)                      \
     {                                                                                    \
-        uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), SZ,                    \
-                                  OP == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE);         \
-        uint32_t a = lin_read(cpu, lin, SZ), b = in->imm & size_mask(SZ);                \
-        uint32_t r = alu_value(cpu, OP, SZ, a, b);                                       \
-        if (OP != 7) lin_write(cpu, lin, SZ, r);                                         \
-        alu_flags(cpu, OP, SZ, a, b, r);                                                 \
+        alu_mem_inline(cpu, in, OP, SZ, in->imm & size_mask(SZ));                        \
     }
 #define DEF_ALU_SIZES(OP) DEF_ALU(OP, 1) DEF_ALU(OP, 2) DEF_ALU(OP, 4)
 DEF_ALU_SIZES(0) DEF_ALU_SIZES(1) DEF_ALU_SIZES(2) DEF_ALU_SIZES(3)

@@ -81,11 +81,7 @@ static uint32_t bulk_span(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uns
                           bool down, unsigned access, uint32_t max, uint8_t **host)
 {
     const X86Segment *s = &cpu->seg[seg];
-    uint32_t a = s->attr;
-    bool type_ok = access == X86_ACCESS_WRITE
-                       ? (a & (X86_AR_UNUSABLE | 0xEu)) == X86_SEG_WRITABLE
-                       : (a & (X86_AR_UNUSABLE | X86_SEG_EXPDOWN)) == 0 &&
-                             (a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_CODE;
+    bool type_ok = seg_fast_type(s->attr, access);
     uint64_t amask = asz == 2 ? 0xFFFFu : 0xFFFFFFFFu;
     uint64_t top = s->limit < amask ? s->limit : amask;   /* last usable offset */
     if (!type_ok || (uint64_t)off + size - 1 > top) return 0;
@@ -119,12 +115,16 @@ static inline uint8_t *bulk_low(uint8_t *p, uint32_t n, unsigned size, bool down
     return down ? p - (size_t)(n - 1) * size : p;
 }
 
-/* After k bulk elements: RCX, and SI/DI by k elements (done by the caller for those the
- * instruction uses). */
-static inline void bulk_advance(X86Cpu *cpu, const X86Insn *in, unsigned reg, uint32_t k,
+/* After k bulk elements: SI and/or DI (`uses`: the index registers the instruction
+ * steps) by k elements, RCX by k. */
+enum { USES_SI = 1, USES_DI = 2 };
+static inline void bulk_advance(X86Cpu *cpu, const X86Insn *in, unsigned uses, uint32_t k,
                                 int32_t d)
 {
-    idx_set(cpu, reg, in->asz, idx_get(cpu, reg, in->asz) + (uint32_t)d * k);
+    unsigned asz = in->asz;
+    if (uses & USES_SI) idx_set(cpu, X86_RSI, asz, idx_get(cpu, X86_RSI, asz) + (uint32_t)d * k);
+    if (uses & USES_DI) idx_set(cpu, X86_RDI, asz, idx_get(cpu, X86_RDI, asz) + (uint32_t)d * k);
+    idx_set(cpu, X86_RCX, asz, idx_get(cpu, X86_RCX, asz) - k);
 }
 
 /* After a bulk run of k elements (count already updated): whether the REP goes on in this
@@ -140,6 +140,15 @@ static inline bool bulk_continue(X86Cpu *cpu, const X86Insn *in, uint32_t *done,
         return false;
     }
     return true;
+}
+
+/* The end of a bulk run of k elements: the registers advanced, then whether the REP goes
+ * on (not when the run stopped at an element that ends it: SCAS/CMPS). */
+static inline bool bulk_done(X86Cpu *cpu, const X86Insn *in, unsigned uses, uint32_t k,
+                             int32_t d, bool stopped, uint32_t *done)
+{
+    bulk_advance(cpu, in, uses, k, d);
+    return !stopped && bulk_continue(cpu, in, done, k);
 }
 
 /* MOVS: the elements in bulk from the current registers; 0 when none could go. Overlapping
@@ -241,10 +250,7 @@ void op_movs(X86Cpu *cpu, const X86Insn *in)
             uint32_t max = min_u32(idx_get(cpu, X86_RCX, asz), STRING_CHUNK - done);
             uint32_t k = bulk_movs(cpu, in, size, max);
             if (k) {
-                bulk_advance(cpu, in, X86_RSI, k, d);
-                bulk_advance(cpu, in, X86_RDI, k, d);
-                bulk_advance(cpu, in, X86_RCX, k, -1);
-                if (!bulk_continue(cpu, in, &done, k)) return;
+                if (!bulk_done(cpu, in, USES_SI | USES_DI, k, d, false, &done)) return;
                 continue;
             }
         }
@@ -269,9 +275,7 @@ void op_stos(X86Cpu *cpu, const X86Insn *in)
             uint32_t max = min_u32(idx_get(cpu, X86_RCX, asz), STRING_CHUNK - done);
             uint32_t k = bulk_stos(cpu, in, size, max, v);
             if (k) {
-                bulk_advance(cpu, in, X86_RDI, k, d);
-                bulk_advance(cpu, in, X86_RCX, k, -1);
-                if (!bulk_continue(cpu, in, &done, k)) return;
+                if (!bulk_done(cpu, in, USES_DI, k, d, false, &done)) return;
                 continue;
             }
         }
@@ -294,9 +298,7 @@ void op_lods(X86Cpu *cpu, const X86Insn *in)
             uint32_t max = min_u32(idx_get(cpu, X86_RCX, asz), STRING_CHUNK - done);
             uint32_t k = bulk_lods(cpu, in, size, max);
             if (k) {
-                bulk_advance(cpu, in, X86_RSI, k, d);
-                bulk_advance(cpu, in, X86_RCX, k, -1);
-                if (!bulk_continue(cpu, in, &done, k)) return;
+                if (!bulk_done(cpu, in, USES_SI, k, d, false, &done)) return;
                 continue;
             }
         }
@@ -322,10 +324,7 @@ void op_cmps(X86Cpu *cpu, const X86Insn *in)
             bool stopped;
             uint32_t k = bulk_compare(cpu, in, size, max, false, 0, &stopped);
             if (k) {
-                bulk_advance(cpu, in, X86_RSI, k, d);
-                bulk_advance(cpu, in, X86_RDI, k, d);
-                bulk_advance(cpu, in, X86_RCX, k, -1);
-                if (stopped || !bulk_continue(cpu, in, &done, k)) return;
+                if (!bulk_done(cpu, in, USES_SI | USES_DI, k, d, stopped, &done)) return;
                 continue;
             }
         }
@@ -353,9 +352,7 @@ void op_scas(X86Cpu *cpu, const X86Insn *in)
             bool stopped;
             uint32_t k = bulk_compare(cpu, in, size, max, true, acc, &stopped);
             if (k) {
-                bulk_advance(cpu, in, X86_RDI, k, d);
-                bulk_advance(cpu, in, X86_RCX, k, -1);
-                if (stopped || !bulk_continue(cpu, in, &done, k)) return;
+                if (!bulk_done(cpu, in, USES_DI, k, d, stopped, &done)) return;
                 continue;
             }
         }
