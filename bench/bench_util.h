@@ -10,11 +10,13 @@
 #ifndef SCRATCHVM_BENCH_UTIL_H
 #define SCRATCHVM_BENCH_UTIL_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,8 +117,7 @@ typedef struct {
 
 /* The title, then the host's CPU count and load: other work on the machine moves every
  * figure, and the reader should see how busy it was. */
-static inline void bench_print_header_named(const char *title, const char *lib_name,
-                                            const char *floor_name)
+static inline void bench_print_title(const char *title)
 {
     char load[64] = "?";
     FILE *f = fopen("/proc/loadavg", "r");
@@ -128,6 +129,30 @@ static inline void bench_print_header_named(const char *title, const char *lib_n
     }
     printf("\n%s\n", title);
     printf("host: %ld CPUs online, /proc/loadavg %s\n", sysconf(_SC_NPROCESSORS_ONLN), load);
+}
+
+/* fork() for running another program quietly: the child's stdin and stdout (and stderr
+ * too when `quiet_stderr`) go to /dev/null. Returns as fork() does. */
+static inline pid_t bench_fork_quiet(bool quiet_stderr)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            if (quiet_stderr)
+                dup2(null, STDERR_FILENO);
+        }
+    }
+    return pid;
+}
+
+/* The title and host line, then the column heads of library-beside-floor rows. */
+static inline void bench_print_header_named(const char *title, const char *lib_name,
+                                            const char *floor_name)
+{
+    bench_print_title(title);
     char lib_col[48], floor_col[48];
     snprintf(lib_col, sizeof(lib_col), "%s median (best)", lib_name);
     snprintf(floor_col, sizeof(floor_col), "%s median (best)", floor_name);

@@ -501,15 +501,10 @@ out:
 /* fork/exec/wait of argv with stdin and stdout on /dev/null; 0 when it exited 0. */
 static int spawn_wait(char *const argv[])
 {
-    pid_t pid = fork();
+    pid_t pid = bench_fork_quiet(false);
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, STDIN_FILENO);
-            dup2(null, STDOUT_FILENO);
-        }
         execv(argv[0], argv);
         _exit(127);
     }

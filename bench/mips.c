@@ -314,16 +314,10 @@ static int qemu_run(Qemu *q, const GuestImage *img, uint32_t n, double *wall, do
     char drive[160];
     snprintf(drive, sizeof(drive), "file=%s,format=raw,if=floppy", q->path);
     uint64_t t0 = bench_now_ns();
-    pid_t pid = fork();
+    pid_t pid = bench_fork_quiet(true);
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
         execlp(QEMU, QEMU, "-accel", "tcg", "-display", "none", "-nodefaults", "-no-reboot",
                "-m", "16", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-drive", drive,
                (char *)NULL);
@@ -669,16 +663,7 @@ int main(int argc, char **argv)
             q_c[g][i] = qi / (c2 - c1 > 1e3 ? c2 - c1 : 1e3);
         }
 
-    char load[64] = "?";
-    FILE *lf = fopen("/proc/loadavg", "r");
-    if (lf) {
-        if (!fgets(load, sizeof(load), lf))
-            snprintf(load, sizeof(load), "?");
-        fclose(lf);
-        load[strcspn(load, "\n")] = '\0';
-    }
-    printf("\nGuest MIPS: sim backend vs QEMU TCG, identical guest bytes\n");
-    printf("host: %ld CPUs online, /proc/loadavg %s\n", sysconf(_SC_NPROCESSORS_ONLN), load);
+    bench_print_title("Guest MIPS: sim backend vs QEMU TCG, identical guest bytes");
     printf("%-31s %13s %13s %13s %13s %6s  %s\n", "guest (MIPS: median (best))", "sim wall",
            "sim CPU", "QEMU wall", "QEMU CPU", "ratio", "target (sim CPU median)");
     for (size_t g = 0; g < NG; g++) {
