@@ -36,6 +36,14 @@ static SimpleVM *sim_vm(void)
     return svm;
 }
 
+/* vm_load_code of `mov $v, %al; hlt` at CODE. */
+static void load_mov_al(SimpleVM *svm, uint8_t v)
+{
+    uint8_t code[3];
+    put_code(code, v);
+    assert_int_equal(vm_load_code(svm, code, sizeof code, CODE), 0);
+}
+
 /* Runs CS:IP 0000:CODE to the HLT; returns AL. */
 static unsigned run_al(SimpleVM *svm)
 {
@@ -51,12 +59,9 @@ static void test_simplevm_writes_are_seen(void **state)
 {
     (void)state;
     SimpleVM *svm = sim_vm();
-    uint8_t code[3];
-    put_code(code, 1);
-    assert_int_equal(vm_load_code(svm, code, sizeof code, CODE), 0);
+    load_mov_al(svm, 1);
     assert_int_equal(run_al(svm), 1);
-    put_code(code, 2);
-    assert_int_equal(vm_load_code(svm, code, sizeof code, CODE), 0);
+    load_mov_al(svm, 2);
     assert_int_equal(run_al(svm), 2);
     uint8_t *p = vm_guest_ram(svm, CODE + 1, 1);
     *p = 3;
@@ -79,9 +84,7 @@ static void test_unannounced_write_costs_nothing(void **state)
 {
     (void)state;
     SimpleVM *svm = sim_vm();
-    uint8_t code[3];
-    put_code(code, 1);
-    assert_int_equal(vm_load_code(svm, code, sizeof code, CODE), 0);
+    load_mov_al(svm, 1);
     assert_int_equal(run_al(svm), 1);
     assert_int_equal(run_al(svm), 1);         /* a run with no host write in between */
     svm->ram[CODE + 1] = 9;                   /* not announced */
