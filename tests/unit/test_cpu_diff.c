@@ -3,9 +3,10 @@
  * operations in every size, register and memory forms, ADC/SBB, INC/DEC, shifts and
  * rotates, MUL/IMUL, SETcc/CMOVcc, forward Jcc, CALL/RET, PUSH/POP, LAHF/SAHF/PUSHF, a loop
  * around it all and, in some programs, self-modifying code) run on two CPUs: one on the
- * fast path (decoded blocks with specialised handlers, block links, lazy flags, run in
- * slices of random instruction budgets, with host memory-write and TLB events between
- * slices) and one with cpu->slow_path (every instruction looked up alone, generic
+ * fast path (decoded blocks with specialised handlers, their translation to host code
+ * from the first, second or sixteenth run, block links, lazy flags, run in slices of
+ * random instruction budgets, with host memory-write and TLB events between slices) and
+ * one with cpu->slow_path (every instruction looked up alone, generic
  * handlers, flags computed after each). At the end the registers, RFLAGS, RIP, the
  * instructions retired and all of memory must be equal.
  *
@@ -480,6 +481,8 @@ static void run_mode(int mode, uint64_t seed0, unsigned programs)
             regs[i] = pick(4) == 0 ? (pick(2) ? 0 : 0xFFFFFFFFu) : rnd() * 2654435761u;
         for (unsigned i = 0; i < sizeof data; i++) data[i] = (uint8_t)rnd();
         setup(fast, &fm, &p, mode, regs, data);
+        /* the translation to host code from a block's first, second or sixteenth run */
+        if (fast->jit_threshold) fast->jit_threshold = k % 3 == 2 ? 16 : 1 + k % 3;
         setup(slow, &sm, &p, mode, regs, data);
         Final a, b;
         uint64_t fast0 = fast->instructions_retired, slow0 = slow->instructions_retired;

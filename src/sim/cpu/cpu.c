@@ -26,6 +26,8 @@
 #define HASH_SIZE (1u << HASH_BITS)
 #define ARENA_SIZE (8u << 20)
 #define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
+#define JIT_ARENA_SIZE (16u << 20)
+#define JIT_THRESHOLD 16
 
 typedef struct PageLink {
     X86Block *block;
@@ -60,6 +62,8 @@ struct X86Block {
     uintptr_t insns_end;     /* (uintptr_t)&insns[n], the block loop's usual bound */
     uint32_t traced;         /* it went on through a JMP/CALL (trace_target): gaps */
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
+    X86JitFn jit;            /* its translation to host code, or NULL */
+    uint32_t runs;           /* runs through its handlers, until jit_threshold */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
 };
 
@@ -76,6 +80,8 @@ typedef struct X86CodeCache {
     uint8_t *arena;
     size_t used;
     uint8_t *bitmap;         /* one bit per 4 KiB guest-physical page below 4 GiB */
+    X86JitArena jit;         /* the blocks' translations, emptied with the arena */
+    bool jit_full;           /* a translation did not fit: empty both at the next build */
 } X86CodeCache;
 
 static inline unsigned block_hash(uint64_t gpa)
@@ -95,6 +101,8 @@ static void code_flush_all(X86Cpu *cpu)
     memset(c->pages, 0, sizeof c->pages);
     memset(c->bitmap, 0, CODE_BITMAP_PAGES / 8);
     c->used = 0;
+    c->jit.used = 0;
+    c->jit_full = false;
     cpu->chain_gen++;        /* every link points into the arena being reused */
     x86_end_block(cpu);
 }
@@ -241,8 +249,10 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
 {
     X86CodeCache *c = cpu->code;
     size_t need = sizeof(X86Block) + BLOCK_MAX * (sizeof(X86Insn) + X86_MAX_INSN_LEN) + 16;
-    if (c->used + need > ARENA_SIZE) code_flush_all(cpu);
+    if (c->used + need > ARENA_SIZE || c->jit_full) code_flush_all(cpu);
     X86Block *b = (X86Block *)(c->arena + c->used);
+    b->jit = NULL;
+    b->runs = 0;
     b->gpa = gpa;
     b->cs_base = cpu->cs.base;
     b->ip = cpu->rip;
@@ -592,6 +602,20 @@ static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
     } while ((uintptr_t)in < cpu->insn_end);
 }
 
+/* Runs the block, at most n instructions: its translation when it has one and may run
+ * whole, else its handlers (translating it once it has run jit_threshold times). */
+static inline void run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
+{
+    if (b->jit && LIKELY(n >= b->n)) {
+        cpu->insn_end = b->insns_end;
+        if (LIKELY(x86_jit_enter(b->jit, cpu) == 0)) return;
+    } else if (UNLIKELY(++b->runs == cpu->jit_threshold)) {
+        b->jit = x86_jit_translate(&cpu->code->jit, b->insns, b->n, b->ip);
+        if (!b->jit) cpu->code->jit_full = cpu->code->jit.base != NULL;
+    }
+    run_block(cpu, b, n);
+}
+
 /* Bytes an x86 breakpoint covers (DR7 LEN encoding, SDM Vol. 3A, 18.2.5). */
 static unsigned dr_len(unsigned len) { return len == 0 ? 1 : len == 1 ? 2 : len == 3 ? 4 : 8; }
 
@@ -796,7 +820,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         /* Blocks that follow each other through links run here, with only the checks a
          * plain end leaves to make: a stop request, an event, the budget. */
         for (;;) {
-            run_block(cpu, b, n);
+            run_block_fast(cpu, b, n);
             if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
             if (!b->plain_end || cpu->pending) {
                 prev = NULL;
@@ -932,6 +956,8 @@ X86Cpu *x86_cpu_create(X86PageFn page_fn, void *opaque)
     if (!cpu->code->arena) goto fail_code;
     cpu->code->bitmap = calloc(1, CODE_BITMAP_PAGES / 8);
     if (!cpu->code->bitmap) goto fail_arena;
+    /* without executable memory the handlers run every block */
+    if (x86_jit_arena_init(&cpu->code->jit, JIT_ARENA_SIZE)) cpu->jit_threshold = JIT_THRESHOLD;
     cpu->page_fn = page_fn;
     cpu->page_opaque = opaque;
     x86_cpu_reset(cpu);
@@ -948,6 +974,7 @@ fail_cpu:
 void x86_cpu_destroy(X86Cpu *cpu)
 {
     if (!cpu) return;
+    x86_jit_arena_free(&cpu->code->jit);
     free(cpu->code->bitmap);
     free(cpu->code->arena);
     free(cpu->code);

@@ -350,6 +350,10 @@ struct X86Cpu {
      * computed after every instruction. The differential test compares it with the fast
      * path. */
     bool slow_path;
+    /* Runs of a decoded block before it is translated to host code (jit.c); 0: never,
+     * the handlers alone. x86_cpu_create sets the default; tests change it between
+     * runs. */
+    uint32_t jit_threshold;
 };
 typedef struct X86Cpu X86Cpu;
 

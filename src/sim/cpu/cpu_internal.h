@@ -80,6 +80,24 @@ int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint6
 int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
 
 /* ---------------------------------------------------------------------------------- */
+/* Translation to host code (jit.c)                                                     */
+/* ---------------------------------------------------------------------------------- */
+
+/* A translated block: runs it whole and returns 0, or returns 1 at once (nothing done)
+ * when the block must run through its handlers. */
+typedef int (*X86JitFn)(X86Cpu *cpu);
+typedef struct X86JitArena {
+    uint8_t *base;            /* executable memory; NULL where the host is not x86-64 */
+    size_t size, used;
+} X86JitArena;
+bool x86_jit_arena_init(X86JitArena *a, size_t size);
+void x86_jit_arena_free(X86JitArena *a);
+/* Translates the block insns[0..n) starting at IP `ip` into the arena; NULL when it is
+ * full (or there is no arena). */
+X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uint64_t ip);
+int x86_jit_enter(X86JitFn fn, X86Cpu *cpu);
+
+/* ---------------------------------------------------------------------------------- */
 /* Control: faults, exits (cpu.c)                                                       */
 /* ---------------------------------------------------------------------------------- */
 
