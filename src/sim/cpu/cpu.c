@@ -29,44 +29,6 @@
 #define JIT_ARENA_SIZE (16u << 20)
 #define JIT_THRESHOLD 16
 
-typedef struct PageLink {
-    X86Block *block;
-    struct PageLink *next;
-} PageLink;
-
-/* A direct link from a block to a block that ran after it: valid while cpu->chain_gen is
- * `gen` (no translation or block has gone since) and the target's key (IP, CS base, mode)
- * and code epoch are the current ones. */
-typedef struct BlockLink {
-    uint64_t ip;             /* RIP the target starts at (~0: empty) */
-    X86Block *to;
-    uint32_t gen;
-} BlockLink;
-
-struct X86Block {
-    X86Block *next;          /* hash chain by gpa */
-    PageLink link[2];        /* membership in the lists of first_page and last_page */
-    uint64_t gpa;            /* guest-physical address of the first byte */
-    uint64_t cs_base;
-    uint64_t ip;
-    uint64_t gpa_end;        /* one past its last byte */
-    uint64_t first_page, last_page;
-    uint32_t mode;
-    uint32_t n;
-    uint32_t dead;
-    uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
-    /* It ends with a near transfer (Jcc, JMP, CALL, RET, LOOP, JCXZ, FF /2 /4) or with no
-     * transfer at all: nothing it does can change CS, the mode, CPL, TF, the interrupt
-     * shadow or paging, so the next block may come through a link without those checks. */
-    uint32_t plain_end;
-    uintptr_t insns_end;     /* (uintptr_t)&insns[n], the block loop's usual bound */
-    uint32_t traced;         /* it went on through a JMP/CALL (trace_target): gaps */
-    BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
-    X86JitFn jit;            /* its translation to host code, or NULL */
-    uint32_t runs;           /* runs through its handlers, until jit_threshold */
-    X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
-};
-
 static inline uint8_t *block_bytes(const X86Block *b)
 {
     return (uint8_t *)&b->insns[b->n];
@@ -252,6 +214,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     if (c->used + need > ARENA_SIZE || c->jit_full) code_flush_all(cpu);
     X86Block *b = (X86Block *)(c->arena + c->used);
     b->jit = NULL;
+    b->jit_chain = NULL;
     b->runs = 0;
     b->gpa = gpa;
     b->cs_base = cpu->cs.base;
@@ -603,17 +566,21 @@ static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 }
 
 /* Runs the block, at most n instructions: its translation when it has one and may run
- * whole, else its handlers (translating it once it has run jit_threshold times). */
-static inline void run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
+ * whole, else its handlers (translating it once it has run jit_threshold times). A
+ * translation may go on into the blocks after it (as the loop below would): returns the
+ * last block that ran. */
+static inline X86Block *run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
 {
     if (b->jit && LIKELY(n >= b->n)) {
         cpu->insn_end = b->insns_end;
-        if (LIKELY(x86_jit_enter(b->jit, cpu) == 0)) return;
+        X86Block *last = x86_jit_enter(b->jit, cpu);
+        if (LIKELY(last != NULL)) return last;
     } else if (UNLIKELY(++b->runs == cpu->jit_threshold)) {
-        b->jit = x86_jit_translate(&cpu->code->jit, b->insns, b->n, b->ip);
-        if (!b->jit) cpu->code->jit_full = cpu->code->jit.base != NULL;
+        if (!x86_jit_translate(&cpu->code->jit, cpu, b))
+            cpu->code->jit_full = cpu->code->jit.base != NULL;
     }
     run_block(cpu, b, n);
+    return b;
 }
 
 /* Bytes an x86 breakpoint covers (DR7 LEN encoding, SDM Vol. 3A, 18.2.5). */
@@ -778,6 +745,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
     /* The block that ran last when it had a plain end and nothing else happened since
      * (no event, no pending end): the next block may come through its links. */
     X86Block *prev = NULL;
+    cpu->jit_chain_limit = limit >= BLOCK_MAX ? limit - BLOCK_MAX : 0;
     for (;;) {
         if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED))) {
             cpu->run_exit = X86_EXIT_STOPPED;
@@ -820,7 +788,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
         /* Blocks that follow each other through links run here, with only the checks a
          * plain end leaves to make: a stop request, an event, the budget. */
         for (;;) {
-            run_block_fast(cpu, b, n);
+            b = run_block_fast(cpu, b, n);
             if (UNLIKELY(cpu->run_exit != X86_EXIT_NONE)) return;
             if (!b->plain_end || cpu->pending) {
                 prev = NULL;

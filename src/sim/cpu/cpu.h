@@ -354,6 +354,9 @@ struct X86Cpu {
      * the handlers alone. x86_cpu_create sets the default; tests change it between
      * runs. */
     uint32_t jit_threshold;
+    /* Translated code goes on into the next block only while instructions_retired is at
+     * most this (the run's budget less a block; set by the run loop). */
+    uint64_t jit_chain_limit;
 };
 typedef struct X86Cpu X86Cpu;
 

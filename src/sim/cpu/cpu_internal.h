@@ -83,19 +83,63 @@ int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
 /* Translation to host code (jit.c)                                                     */
 /* ---------------------------------------------------------------------------------- */
 
-/* A translated block: runs it whole and returns 0, or returns 1 at once (nothing done)
- * when the block must run through its handlers. */
-typedef int (*X86JitFn)(X86Cpu *cpu);
+/* A translated block: runs it whole, maybe goes on into the blocks its links lead to
+ * (with the run loop's checks between them), and returns the last block that ran; or
+ * returns NULL at once (nothing done) when the block must run through its handlers. */
+typedef struct X86Block *(*X86JitFn)(X86Cpu *cpu);
 typedef struct X86JitArena {
     uint8_t *base;            /* executable memory; NULL where the host is not x86-64 */
     size_t size, used;
 } X86JitArena;
 bool x86_jit_arena_init(X86JitArena *a, size_t size);
 void x86_jit_arena_free(X86JitArena *a);
-/* Translates the block insns[0..n) starting at IP `ip` into the arena; NULL when it is
- * full (or there is no arena). */
-X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uint64_t ip);
-int x86_jit_enter(X86JitFn fn, X86Cpu *cpu);
+/* Translates the block into the arena (b->jit, jit_chain, jit_max_target); false when the
+ * arena is full (or there is none). */
+bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b);
+/* The flags as the lazy state has them (translated code's call). */
+uint32_t x86_jit_flags(X86Cpu *cpu);
+X86Block *x86_jit_enter(X86JitFn fn, X86Cpu *cpu);
+
+/* The decoded-block cache's blocks (cpu.c), which translated code reads too. */
+typedef struct PageLink {
+    X86Block *block;
+    struct PageLink *next;
+} PageLink;
+
+/* A direct link from a block to a block that ran after it: valid while cpu->chain_gen is
+ * `gen` (no translation or block has gone since) and the target's key (IP, CS base, mode)
+ * and code epoch are the current ones. */
+typedef struct BlockLink {
+    uint64_t ip;             /* RIP the target starts at (~0: empty) */
+    X86Block *to;
+    uint32_t gen;
+} BlockLink;
+
+struct X86Block {
+    X86Block *next;          /* hash chain by gpa */
+    PageLink link[2];        /* membership in the lists of first_page and last_page */
+    uint64_t gpa;            /* guest-physical address of the first byte */
+    uint64_t cs_base;
+    uint64_t ip;
+    uint64_t gpa_end;        /* one past its last byte */
+    uint64_t first_page, last_page;
+    uint32_t mode;
+    uint32_t n;
+    uint32_t dead;
+    uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
+    /* It ends with a near transfer (Jcc, JMP, CALL, RET, LOOP, JCXZ, FF /2 /4) or with no
+     * transfer at all: nothing it does can change CS, the mode, CPL, TF, the interrupt
+     * shadow or paging, so the next block may come through a link without those checks. */
+    uint32_t plain_end;
+    uintptr_t insns_end;     /* (uintptr_t)&insns[n], the block loop's usual bound */
+    uint32_t traced;         /* it went on through a JMP/CALL (trace_target): gaps */
+    BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
+    X86JitFn jit;            /* its translation to host code, or NULL */
+    void *jit_chain;         /* where translated code that ran before it goes on into it */
+    uint32_t jit_max_target; /* the highest branch target it translated (CS limit check) */
+    uint32_t runs;           /* runs through its handlers, until jit_threshold */
+    X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
+};
 
 /* ---------------------------------------------------------------------------------- */
 /* Control: faults, exits (cpu.c)                                                       */

@@ -50,22 +50,40 @@ void x86_jit_arena_free(X86JitArena *a)
 
 #if !defined(__x86_64__)
 
-X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uint64_t ip)
+bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
 {
-    (void)a, (void)insns, (void)n, (void)ip;
-    return NULL;
+    (void)a, (void)cpu, (void)b;
+    return false;
 }
 
-int x86_jit_enter(X86JitFn fn, X86Cpu *cpu)
+X86Block *x86_jit_enter(X86JitFn fn, X86Cpu *cpu)
 {
     (void)fn, (void)cpu;
-    return 1;
+    return NULL;
 }
 
 #else
 
+uint32_t x86_jit_flags(X86Cpu *cpu) { return flags_get(cpu); }
+
 /* Host registers, by their encoding. RBX holds the X86Cpu pointer. */
 enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7 };
+enum { CC_B = 2, CC_E = 4, CC_NE = 5, CC_A = 7 };
+
+/* Where an inline memory access leaves when a check fails (a TLB miss, a page end, a
+ * segment that needs the full check): a call of the instruction's handler, which does it
+ * all from the start (the fast path changes nothing before its checks pass). */
+typedef struct {
+    uint8_t *patch[8];        /* rel32 fields of the jumps to it */
+    int npatch;
+    uint8_t *resume;          /* where the fast path goes on */
+    const X86Insn *in;
+    uint64_t ip;
+    uint32_t uncounted;       /* the count before the instruction */
+    bool last;                /* the block's last instruction */
+    bool writes_flags;        /* the fast path leaves the flags in the host's RFLAGS */
+} SlowStub;
+#define MAX_STUBS 48
 
 typedef struct {
     uint8_t *p;
@@ -75,6 +93,13 @@ typedef struct {
      * lf_op is LF_NONE, so it can be loaded without computing anything. */
     bool host, host_logic, mem_stale, mem_eager;
     uint32_t uncounted;       /* instructions not yet added to instructions_retired */
+    /* The memory fast paths' way out: the instruction's handler, emitted after the
+     * block's code (stub_begin .. stub_end). */
+    SlowStub stubs[MAX_STUBS];
+    int nstubs;
+    X86Block *block;
+    uint8_t *to_tail[8];      /* rel32 fields of the jumps to the block's tail */
+    int ntail;
 } Jit;
 
 static void b1(Jit *j, unsigned v) { *j->p++ = (uint8_t)v; }
@@ -120,13 +145,6 @@ static void mov_imm64(Jit *j, unsigned reg, uint64_t v)
     b8(j, v);
 }
 
-/* The guest register r of `size` bytes in cpu->gpr: AH-BH are byte 1 of RAX-RBX. */
-static int32_t guest_reg(unsigned r, unsigned size)
-{
-    if (size == 1 && r >= 4) return GPR_OFF(r - 4) + 1;
-    return GPR_OFF(r);
-}
-
 /* Stores a 64-bit value (a 32-bit one zero-extended) to cpu->field. */
 static void store_u64(Jit *j, int32_t disp, uint32_t v)
 {
@@ -134,22 +152,22 @@ static void store_u64(Jit *j, int32_t disp, uint32_t v)
     op_mem(j, 8, 0x89, RAX, disp);
 }
 
+/* add (sub: /5) qword [rbx + instructions_retired], n: changes the host's flags */
+static void add_retired(Jit *j, unsigned ext, uint32_t n)
+{
+    if (!n) return;
+    b1(j, 0x48);
+    b1(j, n < 128 ? 0x83 : 0x81);
+    b1(j, 0x80 | ext << 3 | RBX);
+    b4(j, (uint32_t)OFF(instructions_retired));
+    if (n < 128) b1(j, n);
+    else b4(j, n);
+}
+
 static void count_retired(Jit *j)
 {
     if (!j->uncounted) return;
-    /* add qword [rbx + instructions_retired], imm8/imm32: changes the host's flags */
-    b1(j, 0x48);
-    if (j->uncounted < 128) {
-        b1(j, 0x83);
-        b1(j, 0x80 | RBX);
-        b4(j, (uint32_t)OFF(instructions_retired));
-        b1(j, j->uncounted);
-    } else {
-        b1(j, 0x81);
-        b1(j, 0x80 | RBX);
-        b4(j, (uint32_t)OFF(instructions_retired));
-        b4(j, j->uncounted);
-    }
+    add_retired(j, 0, j->uncounted);
     j->uncounted = 0;
     j->host = false;
 }
@@ -181,12 +199,34 @@ static void flags_to_mem(Jit *j)
     j->mem_eager = true;
 }
 
-/* Before an instruction that reads the flags: into the host's RFLAGS. False when they are
- * in the lazy state, which only the handler reads. */
-static bool flags_to_host(Jit *j)
+static void call_helper(Jit *j, const void *fn)
 {
-    if (j->host) return true;
-    if (!j->mem_eager) return false;
+    op_reg(j, 8, 0x89, RBX, RDI);                      /* mov rdi, rbx */
+    mov_imm64(j, RAX, (uint64_t)(uintptr_t)fn);
+    op_reg(j, 4, 0xFF, 2, RAX);                        /* call rax */
+}
+
+/* The lazy state made exact in cpu->flags, when it is not already (lf_op LF_NONE). */
+static void make_eager(Jit *j)
+{
+    if (j->host || j->mem_eager) return;
+    b1(j, 0x80);                                       /* cmp byte [lf_op], LF_NONE */
+    b1(j, 0x80 | 7 << 3 | RBX);
+    b4(j, (uint32_t)OFF(lf_op));
+    b1(j, LF_NONE);
+    b1(j, 0x74);                                       /* je over the call */
+    uint8_t *rel = j->p;
+    b1(j, 0);
+    call_helper(j, (const void *)x86_jit_flags);
+    *rel = (uint8_t)(j->p - rel - 1);
+    j->mem_eager = true;
+}
+
+/* Before an instruction that reads the flags: into the host's RFLAGS. */
+static void flags_to_host(Jit *j)
+{
+    if (j->host) return;
+    make_eager(j);
     op_mem(j, 4, 0x8B, RAX, OFF(flags));               /* mov eax, [flags] */
     b1(j, 0x25);                                       /* and eax, mask: DF, TF, AC 0 */
     b4(j, ARITH_MASK);
@@ -194,7 +234,19 @@ static bool flags_to_host(Jit *j)
     b1(j, 0x9D);                                       /* popfq */
     j->host = true;
     j->host_logic = false;
-    return true;
+}
+
+/* Before an instruction that reads CF alone (ADC, SBB; INC and DEC keep it) and then sets
+ * every arithmetic flag: CF into the host's. */
+static void cf_to_host(Jit *j)
+{
+    if (j->host) return;
+    make_eager(j);
+    b1(j, 0x0F);                                       /* bt dword [flags], 0 */
+    b1(j, 0xBA);
+    b1(j, 0x80 | 4 << 3 | RBX);
+    b4(j, (uint32_t)OFF(flags));
+    b1(j, 0);
 }
 
 /* The instruction just translated set every arithmetic flag in the host's RFLAGS. */
@@ -207,20 +259,109 @@ static void flags_set(Jit *j, bool logic)
 }
 
 /* Leaves the translation (returns 0) with RIP already stored. */
-static void leave(Jit *j)
+/* Returns the block to the run loop as the last that ran. */
+static void return_block(Jit *j)
 {
-    count_retired(j);
-    op_reg(j, 4, 0x31, RAX, RAX);                      /* xor eax, eax */
+    mov_imm64(j, RAX, (uint64_t)(uintptr_t)j->block);
     b1(j, 0x5B);                                       /* pop rbx */
     b1(j, 0xC3);                                       /* ret */
 }
 
-/* Leaves with RIP from cpu->next_rip (after a handler). */
+/* The block's end, RIP and the flags stored: to its tail, which goes on into the next
+ * block or back to the run loop. */
+static void leave(Jit *j)
+{
+    count_retired(j);
+    if (j->ntail == (int)(sizeof j->to_tail / sizeof j->to_tail[0])) {
+        return_block(j);
+        return;
+    }
+    b1(j, 0xE9);
+    j->to_tail[j->ntail++] = j->p;
+    b4(j, 0);
+}
+
+/* Leaves with RIP from cpu->next_rip (after a handler, which may have ended the block or
+ * changed what the run loop checks: back to it). */
 static void leave_next_rip(Jit *j)
 {
     op_mem(j, 8, 0x8B, RAX, OFF(next_rip));
     op_mem(j, 8, 0x89, RAX, OFF(rip));
-    leave(j);
+    count_retired(j);
+    return_block(j);
+}
+
+/* `op reg, [base + disp]` for a base register other than RBX (not RSP/RBP). */
+static void op_base(Jit *j, unsigned size, unsigned opcode, unsigned reg, unsigned base,
+                    int32_t disp)
+{
+    size_prefix(j, size);
+    b1(j, opcode);
+    b1(j, 0x80 | (reg & 7) << 3 | base);
+    b4(j, (uint32_t)disp);
+}
+
+static void jcc32(Jit *j, unsigned cc, uint8_t **patch)
+{
+    b1(j, 0x0F);
+    b1(j, 0x80 | cc);
+    *patch = j->p;
+    b4(j, 0);
+}
+
+static void patch32(uint8_t *field, const uint8_t *to)
+{
+    uint32_t rel = (uint32_t)(to - field - 4);
+    memcpy(field, &rel, 4);
+}
+
+/* The checks run_loop makes between linked blocks, then into the next block's
+ * translation: no stop request or event, room in the budget for a whole block, a link
+ * for this RIP made under the current chain_gen, the target's bytes current, a
+ * translation, and the CS limit above its branch targets. Else back to the loop. */
+static void emit_tail(Jit *j)
+{
+    const X86Block *b = j->block;
+    uint8_t *out[9];
+    int n = 0;
+    op_mem(j, 4, 0x8B, RAX, OFF(stop_request));
+    op_mem(j, 4, 0x0B, RAX, OFF(event_check));             /* or eax, [event_check] */
+    jcc32(j, CC_NE, &out[n++]);
+    op_mem(j, 8, 0x8B, RAX, OFF(instructions_retired));
+    op_mem(j, 8, 0x3B, RAX, OFF(jit_chain_limit));          /* cmp rax, [limit] */
+    jcc32(j, CC_A, &out[n++]);
+    mov_imm64(j, RSI, (uint64_t)(uintptr_t)&b->out[0]);
+    op_mem(j, 8, 0x8B, RDX, OFF(rip));
+    const int32_t l_ip = (int32_t)offsetof(BlockLink, ip);
+    op_base(j, 8, 0x39, RDX, RSI, l_ip);                    /* cmp [rsi + ip], rdx */
+    b1(j, 0x74);                                           /* je: the first link */
+    uint8_t *first = j->p;
+    b1(j, 0);
+    b1(j, 0x48);                                           /* add rsi, sizeof(BlockLink) */
+    b1(j, 0x83);
+    b1(j, 0xC6);
+    b1(j, sizeof(BlockLink));
+    op_base(j, 8, 0x39, RDX, RSI, l_ip);
+    jcc32(j, CC_NE, &out[n++]);
+    *first = (uint8_t)(j->p - first - 1);
+    op_mem(j, 4, 0x8B, RAX, OFF(chain_gen));
+    op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(BlockLink, gen));
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 8, 0x8B, RDI, RSI, (int32_t)offsetof(BlockLink, to));
+    op_mem(j, 4, 0x8B, RAX, OFF(code_epoch));
+    op_base(j, 4, 0x39, RAX, RDI, (int32_t)offsetof(X86Block, epoch));
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 8, 0x8B, RAX, RDI, (int32_t)offsetof(X86Block, jit_chain));
+    op_reg(j, 8, 0x85, RAX, RAX);                          /* test rax, rax */
+    jcc32(j, CC_E, &out[n++]);
+    op_base(j, 4, 0x8B, RCX, RDI, (int32_t)offsetof(X86Block, jit_max_target));
+    op_mem(j, 4, 0x39, RCX, OFF(cs.limit));                /* cmp [cs.limit], ecx */
+    jcc32(j, CC_B, &out[n++]);
+    op_base(j, 8, 0x8B, RCX, RDI, (int32_t)offsetof(X86Block, insns_end));
+    op_mem(j, 8, 0x89, RCX, OFF(insn_end));
+    op_reg(j, 4, 0xFF, 4, RAX);                            /* jmp rax */
+    for (int k = 0; k < n; k++) patch32(out[k], j->p);
+    return_block(j);
 }
 
 /* Runs the instruction's handler. Not the last: leaves if it ended the block. */
@@ -256,103 +397,277 @@ static void call_handler(Jit *j, const X86Insn *in, uint64_t ip, bool last)
     j->uncounted = 1;
 }
 
+/* Guest registers are written whole, 64 bits (a 32-bit result zero-extends, as reg_write
+ * does): a narrower store followed by a wider load of the same register, here or in a
+ * handler, would miss the host's store forwarding. The 8- and 16-bit part is worked on in
+ * a host register: AL/AX/EAX, or AH for AH-BH (and CL/CX/ECX or CH as a source). */
+static unsigned reg_base(unsigned r, unsigned size) { return size == 1 && r >= 4 ? r - 4 : r; }
+static unsigned reg_part(unsigned host, unsigned r, unsigned size)
+{
+    return size == 1 && r >= 4 ? host + 4 : host;
+}
+static void load_reg(Jit *j, unsigned host, unsigned r, unsigned size)
+{
+    op_mem(j, size == 4 ? 4 : 8, 0x8B, host, GPR_OFF(reg_base(r, size)));
+}
+static void store_reg(Jit *j, unsigned host, unsigned r, unsigned size)
+{
+    op_mem(j, 8, 0x89, host, GPR_OFF(reg_base(r, size)));
+}
+/* The low 16 bits of host register `src` (not RCX) into guest register r. */
+static void store_reg16(Jit *j, unsigned src, unsigned r)
+{
+    load_reg(j, RCX, r, 2);
+    op_reg(j, 2, 0x89, src, RCX);                            /* mov cx, src16 */
+    store_reg(j, RCX, r, 2);
+}
+
+static void imm_by_size(Jit *j, unsigned size, uint32_t imm)
+{
+    if (size == 1) b1(j, imm);
+    else if (size == 2) { b1(j, imm); b1(j, imm >> 8); }
+    else b4(j, imm);
+}
+
 /* dst = dst OP src (kind: ADD OR ADC SBB AND SUB XOR CMP, as in the opcode's bits 5:3),
- * guest registers of `size` bytes. */
+ * guest registers of `size` bytes, the source already in RCX's part `src_part`. */
+static void alu_rcx(Jit *j, unsigned kind, unsigned size, unsigned dst, unsigned src_part)
+{
+    load_reg(j, RAX, dst, size);
+    op_reg(j, size, kind << 3 | (size == 1 ? 0 : 1), src_part, reg_part(RAX, dst, size));
+    if (kind != 7) store_reg(j, RAX, dst, size);
+}
+
 static void alu_rr(Jit *j, unsigned kind, unsigned size, unsigned dst, unsigned src)
 {
-    int32_t d = guest_reg(dst, size), s = guest_reg(src, size);
-    op_mem(j, size, size == 1 ? 0x8A : 0x8B, RCX, s);         /* mov (e)c(x/l), src */
-    if (size == 4 && kind != 7) {
-        op_mem(j, 4, 0x8B, RAX, d);                            /* mov eax, dst */
-        op_reg(j, 4, kind << 3 | 1, RCX, RAX);                 /* op eax, ecx */
-        op_mem(j, 8, 0x89, RAX, d);                            /* mov dst, rax: zero-extends */
-    } else {
-        op_mem(j, size, kind << 3 | (size == 1 ? 0 : 1), RCX, d);   /* op dst, c(x/l) */
-    }
+    load_reg(j, RCX, src, size);
+    alu_rcx(j, kind, size, dst, reg_part(RCX, src, size));
 }
 
 static void alu_ri(Jit *j, unsigned kind, unsigned size, unsigned dst, uint32_t imm)
 {
-    int32_t d = guest_reg(dst, size);
-    if (size == 4 && kind != 7) {
-        op_mem(j, 4, 0x8B, RAX, d);
-        op_reg(j, 4, 0x81, kind, RAX);                         /* op eax, imm32 */
-        b4(j, imm);
-        op_mem(j, 8, 0x89, RAX, d);
-        return;
-    }
-    op_mem(j, size, size == 1 ? 0x80 : 0x81, kind, d);         /* op dst, imm */
-    if (size == 1) b1(j, imm);
-    else if (size == 2) { b1(j, imm); b1(j, imm >> 8); }
-    else b4(j, imm);
+    load_reg(j, RAX, dst, size);
+    op_reg(j, size, size == 1 ? 0x80 : 0x81, kind, reg_part(RAX, dst, size));
+    imm_by_size(j, size, imm);
+    if (kind != 7) store_reg(j, RAX, dst, size);
 }
 
 static void test_rr(Jit *j, unsigned size, unsigned a, unsigned b)
 {
-    op_mem(j, size, size == 1 ? 0x8A : 0x8B, RCX, guest_reg(b, size));
-    op_mem(j, size, size == 1 ? 0x84 : 0x85, RCX, guest_reg(a, size));
+    load_reg(j, RCX, b, size);
+    load_reg(j, RAX, a, size);
+    op_reg(j, size, size == 1 ? 0x84 : 0x85, reg_part(RCX, b, size), reg_part(RAX, a, size));
 }
 
 static void test_ri(Jit *j, unsigned size, unsigned a, uint32_t imm)
 {
-    op_mem(j, size, size == 1 ? 0xF6 : 0xF7, 0, guest_reg(a, size));
-    if (size == 1) b1(j, imm);
-    else if (size == 2) { b1(j, imm); b1(j, imm >> 8); }
-    else b4(j, imm);
+    load_reg(j, RAX, a, size);
+    op_reg(j, size, size == 1 ? 0xF6 : 0xF7, 0, reg_part(RAX, a, size));
+    imm_by_size(j, size, imm);
 }
 
 static void incdec(Jit *j, unsigned size, unsigned r, bool dec)
 {
-    int32_t d = guest_reg(r, size);
-    if (size == 4) {
-        op_mem(j, 4, 0x8B, RAX, d);
-        op_reg(j, 4, 0xFF, dec, RAX);
-        op_mem(j, 8, 0x89, RAX, d);
-    } else {
-        op_mem(j, size, size == 1 ? 0xFE : 0xFF, dec, d);
-    }
+    load_reg(j, RAX, r, size);
+    op_reg(j, size, size == 1 ? 0xFE : 0xFF, dec, reg_part(RAX, r, size));
+    store_reg(j, RAX, r, size);
 }
 
 static void mov_rr(Jit *j, unsigned size, unsigned dst, unsigned src)
 {
-    op_mem(j, size, size == 1 ? 0x8A : 0x8B, RAX, guest_reg(src, size));
-    op_mem(j, size == 4 ? 8 : size, size == 1 ? 0x88 : 0x89, RAX, guest_reg(dst, size));
+    if (size == 4) {
+        load_reg(j, RAX, src, 4);
+        store_reg(j, RAX, dst, 4);
+        return;
+    }
+    load_reg(j, RCX, src, size);
+    load_reg(j, RAX, dst, size);
+    op_reg(j, size, size == 1 ? 0x88 : 0x89, reg_part(RCX, src, size), reg_part(RAX, dst, size));
+    store_reg(j, RAX, dst, size);
 }
 
 static void mov_ri(Jit *j, unsigned size, unsigned dst, uint32_t imm)
 {
     if (size == 4) {
-        store_u64(j, guest_reg(dst, 4), imm);
+        store_u64(j, GPR_OFF(dst), imm);
         return;
     }
-    op_mem(j, size, size == 1 ? 0xC6 : 0xC7, 0, guest_reg(dst, size));
-    if (size == 1) b1(j, imm);
-    else { b1(j, imm); b1(j, imm >> 8); }
+    load_reg(j, RAX, dst, size);
+    size_prefix(j, size);
+    b1(j, (size == 1 ? 0xB0 : 0xB8) + reg_part(RAX, dst, size));   /* mov part, imm */
+    imm_by_size(j, size, imm);
+    store_reg(j, RAX, dst, size);
+}
+
+/* The effective address of the ModR/M memory operand, as insn_ea computes it, into host
+ * register `out` (RAX or RDX); RCX is scratch. No flags change. */
+static void ea(Jit *j, const X86Insn *in, unsigned out)
+{
+    bool base = in->base != X86_REG_NONE, index = in->index != X86_REG_NONE;
+    if (base) op_mem(j, 4, 0x8B, out, GPR_OFF(in->base));
+    if (index) op_mem(j, 4, 0x8B, RCX, GPR_OFF(in->index));
+    if (base && index) {                   /* lea out, [out + rcx * scale + disp32] */
+        b1(j, 0x8D);
+        b1(j, 0x84 | out << 3);
+        b1(j, in->scale << 6 | RCX << 3 | out);
+    } else if (base) {                     /* lea out, [out + disp32] */
+        b1(j, 0x8D);
+        b1(j, 0x80 | out << 3 | out);
+    } else if (index) {                    /* lea out, [rcx * scale + disp32] */
+        b1(j, 0x8D);
+        b1(j, 0x04 | out << 3);
+        b1(j, in->scale << 6 | RCX << 3 | 5);
+    } else {
+        mov_imm32(j, out, (uint32_t)in->disp);
+    }
+    if (base || index) b4(j, (uint32_t)in->disp);
+    if (in->asz == 2) op_reg(j, 4, 0x0FB7, out, out);        /* movzx out, out16 */
 }
 
 /* LEA: the effective address without a memory access (no flags). */
 static void lea(Jit *j, const X86Insn *in)
 {
-    bool base = in->base != X86_REG_NONE, index = in->index != X86_REG_NONE;
-    if (base) op_mem(j, 4, 0x8B, RCX, GPR_OFF(in->base));
-    if (index) op_mem(j, 4, 0x8B, RDX, GPR_OFF(in->index));
-    if (base && index) {                   /* lea eax, [rcx + rdx * scale + disp32] */
-        b1(j, 0x8D);
-        b1(j, 0x84);
-        b1(j, in->scale << 6 | RDX << 3 | RCX);
-    } else if (base) {                     /* lea eax, [rcx + disp32] */
-        b1(j, 0x8D);
-        b1(j, 0x81);
-    } else if (index) {                    /* lea eax, [rdx * scale + disp32] */
-        b1(j, 0x8D);
-        b1(j, 0x04);
-        b1(j, in->scale << 6 | RDX << 3 | 5);
+    ea(j, in, RAX);
+    if (in->osz == 4) store_reg(j, RAX, in->reg, 4);
+    else store_reg16(j, RAX, in->reg);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Memory operands: the fast path of x86_linear and lin_read/lin_write, inline          */
+/* ---------------------------------------------------------------------------------- */
+
+static SlowStub *stub_begin(Jit *j, const X86Insn *in, uint64_t ip, bool last)
+{
+    SlowStub *st = &j->stubs[j->nstubs++];
+    *st = (SlowStub){ .in = in, .ip = ip, .uncounted = j->uncounted, .last = last };
+    return st;
+}
+
+/* jcc rel32 to the stub */
+static void jcc_stub(Jit *j, SlowStub *st, unsigned cc)
+{
+    b1(j, 0x0F);
+    b1(j, 0x80 | cc);
+    st->patch[st->npatch++] = j->p;
+    b4(j, 0);
+}
+
+static void stub_end(Jit *j, SlowStub *st) { st->resume = j->p; }
+
+/* RSI = host address of [seg:EDX, + size) when the segment check, the TLB and the page
+ * end let the access go the fast way, else to the stub. EDX stays; RAX, RCX, RDI go. */
+static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool write)
+{
+    const int32_t s_off = OFF(seg) + (int32_t)(seg * sizeof(X86Segment));
+    const int32_t limit = s_off + (int32_t)offsetof(X86Segment, limit);
+    /* off + size - 1 <= limit, in 64 bits */
+    if (size == 1) {
+        op_mem(j, 4, 0x3B, RDX, limit);                      /* cmp edx, [limit] */
     } else {
-        mov_imm32(j, RAX, (uint32_t)in->disp);
+        b1(j, 0x48);                                         /* lea rax, [rdx + size - 1] */
+        b1(j, 0x8D);
+        b1(j, 0x42);
+        b1(j, size - 1);
+        op_mem(j, 4, 0x8B, RCX, limit);                      /* mov ecx, [limit] */
+        op_reg(j, 8, 0x39, RCX, RAX);                        /* cmp rax, rcx */
     }
-    if (base || index) b4(j, (uint32_t)in->disp);
-    if (in->asz == 2) op_reg(j, 4, 0x0FB7, RAX, RAX);        /* movzx eax, ax */
-    op_mem(j, in->osz == 4 ? 8 : 2, 0x89, RAX, GPR_OFF(in->reg));
+    jcc_stub(j, st, CC_A);
+    /* seg_fast_type: writable data for writes; no expand-down and not execute-only
+     * code for reads; usable */
+    op_mem(j, 4, 0x8B, RCX, s_off + (int32_t)offsetof(X86Segment, attr));
+    if (write) {
+        op_reg(j, 4, 0x81, 4, RCX);                          /* and ecx, mask */
+        b4(j, X86_AR_UNUSABLE | 0xEu);
+        op_reg(j, 4, 0x81, 7, RCX);                          /* cmp ecx, WRITABLE */
+        b4(j, X86_SEG_WRITABLE);
+        jcc_stub(j, st, CC_NE);
+    } else {
+        op_reg(j, 4, 0x81, 4, RCX);
+        b4(j, X86_AR_UNUSABLE | X86_SEG_EXPDOWN | X86_SEG_CODE | X86_SEG_WRITABLE);
+        op_reg(j, 4, 0xF7, 0, RCX);                          /* test ecx, imm */
+        b4(j, X86_AR_UNUSABLE | X86_SEG_EXPDOWN);
+        jcc_stub(j, st, CC_NE);
+        op_reg(j, 4, 0x81, 7, RCX);                          /* cmp ecx, CODE */
+        b4(j, X86_SEG_CODE);
+        jcc_stub(j, st, CC_E);
+    }
+    /* linear = (uint32_t)(base + off) */
+    op_mem(j, 4, 0x8B, RAX, s_off + (int32_t)offsetof(X86Segment, base));
+    op_reg(j, 4, 0x01, RDX, RAX);                            /* add eax, edx */
+    /* the TLB entry of the page: tag == page number */
+    op_reg(j, 4, 0x89, RAX, RCX);                            /* mov ecx, eax */
+    op_reg(j, 4, 0xC1, 5, RCX);                              /* shr ecx, 12 */
+    b1(j, 12);
+    op_reg(j, 4, 0x0FB6, RSI, RCX);                          /* movzx esi, cl */
+    op_reg(j, 4, 0x6B, RSI, RSI);                            /* imul esi, esi, entry size */
+    b1(j, sizeof(X86TlbEntry));
+    int32_t e0 = OFF(tlb);
+    int32_t tag = e0 + (int32_t)(write ? offsetof(X86TlbEntry, tag_write)
+                                       : offsetof(X86TlbEntry, tag_read));
+    b1(j, 0x48);                                             /* cmp [rbx + rsi + tag], rcx */
+    b1(j, 0x39);
+    b1(j, 0x80 | RCX << 3 | 4);
+    b1(j, RSI << 3 | RBX);
+    b4(j, (uint32_t)tag);
+    jcc_stub(j, st, CC_NE);
+    op_reg(j, 4, 0x89, RAX, RDI);                            /* mov edi, eax */
+    op_reg(j, 4, 0x81, 4, RDI);                              /* and edi, 0xFFF */
+    b4(j, 0xFFF);
+    if (size > 1) {
+        op_reg(j, 4, 0x81, 7, RDI);                          /* cmp edi, 4096 - size */
+        b4(j, 4096 - size);
+        jcc_stub(j, st, CC_A);
+    }
+    b1(j, 0x48);                                             /* mov rsi, [rbx + rsi + host] */
+    b1(j, 0x8B);
+    b1(j, 0x80 | RSI << 3 | 4);
+    b1(j, RSI << 3 | RBX);
+    b4(j, (uint32_t)(e0 + (int32_t)offsetof(X86TlbEntry, host)));
+    op_reg(j, 8, 0x01, RDI, RSI);                            /* add rsi, rdi */
+}
+_Static_assert(sizeof(X86TlbEntry) < 128, "a TLB entry's size fits imul's imm8");
+
+/* `op reg, [rsi]` / `op [rsi], reg` on the host address fast_ptr gave. */
+static void op_rsi(Jit *j, unsigned size, unsigned opcode, unsigned reg)
+{
+    size_prefix(j, size);
+    if (opcode > 0xFF) b1(j, opcode >> 8);
+    b1(j, opcode & 0xFF);
+    b1(j, (reg & 7) << 3 | RSI);
+}
+
+/* The stack pointer into EDX (SS.B as at translation: guarded), minus `down`. */
+static void sp_to_edx(Jit *j, SlowStub *st, bool stack32, int down)
+{
+    op_mem(j, 4, 0xF7, 0, OFF(ss.attr));                     /* test [ss.attr], DB */
+    b4(j, X86_AR_DB);
+    jcc_stub(j, st, stack32 ? CC_E : CC_NE);
+    op_mem(j, 4, stack32 ? 0x8B : 0x0FB7, RDX, GPR_OFF(X86_RSP));
+    if (down) {
+        b1(j, 0x8D);                                         /* lea edx, [rdx - down] */
+        b1(j, 0x52);
+        b1(j, (uint8_t)(-down));
+        if (!stack32) op_reg(j, 4, 0x0FB7, RDX, RDX);        /* movzx edx, dx */
+    }
+}
+
+/* ESP/SP = EDX + up (after the access). */
+static void sp_from_edx(Jit *j, bool stack32, int up)
+{
+    if (up) {
+        b1(j, 0x8D);                                         /* lea edx, [rdx + up] */
+        b1(j, 0x52);
+        b1(j, up);
+    }
+    if (stack32) store_reg(j, RDX, X86_RSP, 4);
+    else store_reg16(j, RDX, X86_RSP);
+}
+
+/* Before a fast path: its checks change the host's flags. */
+static void mem_prologue(Jit *j)
+{
+    flags_to_mem(j);
+    j->host = false;
 }
 
 /* Whether the instruction, a register form, reads or writes the flags as kind does. */
@@ -370,7 +685,7 @@ static bool translate_inline(Jit *j, const X86Insn *in)
         unsigned kind = op >> 3 & 7, form = op & 7;
         unsigned size = (form & 1) ? osz : 1;
         if (form < 4 && !reg_form) return false;
-        if (alu_reads_cf(kind) && !flags_to_host(j)) return false;
+        if (alu_reads_cf(kind)) cf_to_host(j);
         if (form >= 4) alu_ri(j, kind, size, X86_RAX, in->imm);
         else alu_rr(j, kind, size, in->rm, in->reg);
         flags_set(j, kind == 1 || kind == 4 || kind == 6);
@@ -378,7 +693,7 @@ static bool translate_inline(Jit *j, const X86Insn *in)
     }
     if (op >= 0x80 && op <= 0x83 && reg_form) {                /* group 1, immediate */
         unsigned kind = in->reg, size = (op & 1) ? osz : 1;
-        if (alu_reads_cf(kind) && !flags_to_host(j)) return false;
+        if (alu_reads_cf(kind)) cf_to_host(j);
         alu_ri(j, kind, size, in->rm, in->imm);
         flags_set(j, kind == 1 || kind == 4 || kind == 6);
         return true;
@@ -396,7 +711,7 @@ static bool translate_inline(Jit *j, const X86Insn *in)
     }
     bool inc_r = op >= 0x40 && op <= 0x4F;
     if (inc_r || ((op == 0xFE || op == 0xFF) && reg_form && in->reg <= 1)) {
-        if (!flags_to_host(j)) return false;                   /* INC/DEC keep CF */
+        cf_to_host(j);                                         /* INC/DEC keep CF */
         if (inc_r) incdec(j, osz, in->reg, op >= 0x48);
         else incdec(j, op == 0xFE ? 1 : osz, in->rm, in->reg == 1);
         flags_set(j, false);
@@ -417,6 +732,125 @@ static bool translate_inline(Jit *j, const X86Insn *in)
     }
     if (op == 0x90 && !(in->prefix & (PFX_REP | PFX_REPNE))) return true;
     return false;
+}
+
+/* MOV r, m; MOV m, r; MOV m, imm; ALU r, m (the destination a register). */
+static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
+{
+    unsigned op = in->op;
+    if ((in->prefix & PFX_LOCK) || in->fn == op_ud || !in->has_modrm || in->mod == 3 ||
+        j->nstubs == MAX_STUBS)
+        return false;
+    bool alu = op < 0x40 && (op & 7) < 4 && (op & 2);
+    bool load = op == 0x8A || op == 0x8B, store = op == 0x88 || op == 0x89;
+    bool store_imm = (op == 0xC6 || op == 0xC7) && in->reg == 0;
+    if (!alu && !load && !store && !store_imm) return false;
+    unsigned size = (op & 1) ? in->osz : 1, kind = op >> 3 & 7;
+    if (alu && alu_reads_cf(kind)) make_eager(j);     /* CF readable after the checks */
+    mem_prologue(j);
+    SlowStub *st = stub_begin(j, in, ip, last);
+    ea(j, in, RDX);
+    fast_ptr(j, st, in->seg, size, store || store_imm);
+    unsigned part = reg_part(RAX, in->reg, size);
+    if (load) {
+        if (size != 4) load_reg(j, RAX, in->reg, size);
+        op_rsi(j, size, size == 1 ? 0x8A : 0x8B, part);
+        store_reg(j, RAX, in->reg, size);
+    } else if (store) {
+        load_reg(j, RAX, in->reg, size);
+        op_rsi(j, size, size == 1 ? 0x88 : 0x89, part);
+    } else if (store_imm) {
+        op_rsi(j, size, size == 1 ? 0xC6 : 0xC7, 0);
+        imm_by_size(j, size, in->imm);
+    } else {
+        op_rsi(j, size, size == 1 ? 0x8A : 0x8B, RCX);
+        if (alu_reads_cf(kind)) cf_to_host(j);
+        alu_rcx(j, kind, size, in->reg, RCX);
+        flags_set(j, kind == 1 || kind == 4 || kind == 6);
+        st->writes_flags = true;
+    }
+    stub_end(j, st);
+    return true;
+}
+
+/* PUSH r, POP r, CALL rel, RET: with the stack size SS.B had at translation. */
+static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool stack32)
+{
+    unsigned op = in->op, osz = in->osz;
+    bool push = op >= 0x50 && op <= 0x57, pop = op >= 0x58 && op <= 0x5F;
+    bool call = op == 0xE8, ret = op == 0xC3;
+    if (!(push || pop || call || ret) || (in->prefix & PFX_LOCK) || j->nstubs == MAX_STUBS)
+        return false;
+    mem_prologue(j);
+    SlowStub *st = stub_begin(j, in, ip, last);
+    if (push || call) {
+        sp_to_edx(j, st, stack32, (int)osz);
+        fast_ptr(j, st, X86_SS, osz, true);
+        if (push) {
+            load_reg(j, RAX, in->reg, 4);
+            op_rsi(j, osz, 0x89, RAX);
+        } else {                                             /* the return address */
+            op_rsi(j, osz, 0xC7, 0);
+            imm_by_size(j, osz, in->next_ip);
+        }
+        sp_from_edx(j, stack32, 0);
+    } else {
+        sp_to_edx(j, st, stack32, 0);
+        fast_ptr(j, st, X86_SS, osz, false);
+        op_rsi(j, 4, osz == 4 ? 0x8B : 0x0FB7, RAX);
+        if (ret) {                           /* a target past the CS limit: the handler */
+            op_mem(j, 4, 0x3B, RAX, OFF(cs.limit));          /* cmp eax, [cs.limit] */
+            jcc_stub(j, st, CC_A);
+        }
+        sp_from_edx(j, stack32, (int)osz);
+        if (pop && osz == 4) store_reg(j, RAX, in->reg, 4);
+        else if (pop) store_reg16(j, RAX, in->reg);
+        else op_mem(j, 8, 0x89, RAX, OFF(rip));
+    }
+    stub_end(j, st);
+    return true;
+}
+
+/* The slow way of a fast path: the handler, then back after the instruction (or out of
+ * the block when the handler ended it). */
+static void emit_stub(Jit *j, const SlowStub *st)
+{
+    for (int k = 0; k < st->npatch; k++) {
+        uint32_t rel = (uint32_t)(j->p - st->patch[k] - 4);
+        memcpy(st->patch[k], &rel, 4);
+    }
+    add_retired(j, 0, st->uncounted);
+    store_u64(j, OFF(rip), (uint32_t)st->ip);
+    store_u64(j, OFF(next_rip), st->in->next_ip);
+    op_reg(j, 8, 0x89, RBX, RDI);
+    mov_imm64(j, RSI, (uint64_t)(uintptr_t)st->in);
+    mov_imm64(j, RAX, (uint64_t)(uintptr_t)st->in->fn);
+    op_reg(j, 4, 0xFF, 2, RAX);                              /* call rax */
+    j->uncounted = 1;
+    if (st->last) {
+        leave_next_rip(j);
+        return;
+    }
+    b1(j, 0x48);                                             /* cmp qword [insn_end], 0 */
+    b1(j, 0x83);
+    b1(j, 0x80 | 7 << 3 | RBX);
+    b4(j, (uint32_t)OFF(insn_end));
+    b1(j, 0);
+    b1(j, 0x75);                                             /* jne over the exit */
+    uint8_t *rel = j->p;
+    b1(j, 0);
+    leave_next_rip(j);
+    *rel = (uint8_t)(j->p - rel - 1);
+    add_retired(j, 5, st->uncounted);        /* the fast path's count goes on from here */
+    if (st->writes_flags) {                  /* the flags into the host's, as it has them */
+        call_helper(j, (const void *)x86_jit_flags);
+        b1(j, 0x25);
+        b4(j, ARITH_MASK);
+        b1(j, 0x50);
+        b1(j, 0x9D);
+    }
+    b1(j, 0xE9);                                             /* jmp resume */
+    b4(j, (uint32_t)(st->resume - j->p - 4));
 }
 
 /* Target of a Jcc or JMP rel, as op_jcc / jump_to compute it. */
@@ -450,12 +884,16 @@ static void jcc_last(Jit *j, const X86Insn *in)
     leave(j);
 }
 
-X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uint64_t ip)
+bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
 {
-    /* room for the longest translation of one instruction, and its exit */
-    const size_t per_insn = 160;
-    if (!a->base || a->size - a->used < 64 + (size_t)n * per_insn) return NULL;
-    Jit j = { .p = a->base + a->used };
+    const X86Insn *insns = b->insns;
+    uint32_t n = b->n;
+    uint64_t ip = b->ip;
+    /* room for the longest translation of one instruction, its stub and its exit */
+    const size_t per_insn = 320;
+    bool stack32 = (cpu->ss.attr & X86_AR_DB) != 0;
+    if (!a->base || a->size - a->used < 256 + (size_t)n * per_insn) return false;
+    Jit j = { .p = a->base + a->used, .block = b };
     uint8_t *start = j.p;
     b1(&j, 0x53);                                      /* push rbx */
     op_reg(&j, 8, 0x89, RDI, RBX);                     /* mov rbx, rdi */
@@ -464,7 +902,7 @@ X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uin
     uint32_t max_target = 0;
     for (uint32_t i = 0; i < n; i++) {
         unsigned op = insns[i].op;
-        if ((i == n - 1 && is_jcc(op)) || is_jmp_rel(op)) {
+        if ((i == n - 1 && is_jcc(op)) || is_jmp_rel(op) || op == 0xE8) {
             uint32_t t = rel_target(&insns[i]);
             if (t > max_target) max_target = t;
         }
@@ -473,11 +911,9 @@ X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uin
     if (max_target) {
         op_mem(&j, 4, 0x81, 7, OFF(cs.limit));         /* cmp dword [cs.limit], max */
         b4(&j, max_target);
-        b1(&j, 0x0F);                                  /* jb bail */
-        b1(&j, 0x82);
-        bail_rel = j.p;
-        b4(&j, 0);
+        jcc32(&j, CC_B, &bail_rel);
     }
+    uint8_t *chain_entry = j.p;                        /* (emit_tail checks the limit) */
     uint64_t ip_i = ip;
     for (uint32_t i = 0; i < n; ip_i = next_in_block(&insns[i]), i++) {
         const X86Insn *in = &insns[i];
@@ -494,12 +930,22 @@ X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uin
             leave(&j);
             break;
         }
-        if (last && is_jcc(in->op) && flags_to_host(&j)) {
+        if (last && is_jcc(in->op)) {
+            flags_to_host(&j);
             j.uncounted++;
             jcc_last(&j, in);
             break;
         }
-        if (translate_inline(&j, in)) {
+        if ((in->op == 0xE8 || in->op == 0xC3) && stack_insn(&j, in, ip_i, last, stack32)) {
+            j.uncounted++;
+            if (last) {                      /* RET stored RIP; CALL goes to its target */
+                if (in->op == 0xE8) store_u64(&j, OFF(rip), rel_target(in));
+                leave(&j);
+            }
+            continue;
+        }
+        if (translate_inline(&j, in) || mem_insn(&j, in, ip_i, last) ||
+            stack_insn(&j, in, ip_i, last, stack32)) {
             j.uncounted++;
             if (last) {
                 flags_to_mem(&j);
@@ -510,15 +956,22 @@ X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uin
         }
         call_handler(&j, in, ip_i, last);
     }
+    for (int k = 0; k < j.nstubs; k++) emit_stub(&j, &j.stubs[k]);
+    if (j.ntail) {
+        for (int k = 0; k < j.ntail; k++) patch32(j.to_tail[k], j.p);
+        emit_tail(&j);
+    }
     if (bail_rel) {
-        uint32_t rel = (uint32_t)(j.p - bail_rel - 4);
-        memcpy(bail_rel, &rel, 4);
-        mov_imm32(&j, RAX, 1);
+        patch32(bail_rel, j.p);
+        op_reg(&j, 4, 0x31, RAX, RAX);                 /* xor eax, eax: NULL */
         b1(&j, 0x5B);                                  /* pop rbx */
         b1(&j, 0xC3);
     }
     a->used = (size_t)(j.p - a->base + 15) & ~(size_t)15;
-    return (X86JitFn)(void *)start;
+    b->jit_max_target = max_target;
+    b->jit_chain = chain_entry;
+    b->jit = (X86JitFn)(void *)start;
+    return true;
 }
 
 /* The call into host code of no C type: clang's -fsanitize=function would look for a
@@ -526,7 +979,7 @@ X86JitFn x86_jit_translate(X86JitArena *a, const X86Insn *insns, uint32_t n, uin
 #if defined(__clang__)
 __attribute__((no_sanitize("function")))
 #endif
-int x86_jit_enter(X86JitFn fn, X86Cpu *cpu)
+X86Block *x86_jit_enter(X86JitFn fn, X86Cpu *cpu)
 {
     return fn(cpu);
 }
