@@ -670,6 +670,93 @@ static void mem_prologue(Jit *j)
     j->host = false;
 }
 
+/* cpu->flags exact (lf_op LF_NONE) for an instruction that sets some flags there. */
+static void flags_exact_in_mem(Jit *j)
+{
+    flags_to_mem(j);
+    make_eager(j);
+    j->host = false;
+}
+
+/* cpu->flags = (cpu->flags & ~keep_out) | ECX. */
+static void merge_flags_ecx(Jit *j, uint32_t keep_out)
+{
+    op_mem(j, 4, 0x8B, RDX, OFF(flags));
+    op_reg(j, 4, 0x81, 4, RDX);                              /* and edx, ~keep_out */
+    b4(j, ~keep_out);
+    op_reg(j, 4, 0x09, RCX, RDX);                            /* or edx, ecx */
+    op_mem(j, 4, 0x89, RDX, OFF(flags));
+}
+
+/* EDX = bit `bit` of EAX. */
+static void bit_of_eax(Jit *j, unsigned reg, unsigned bit)
+{
+    op_reg(j, 4, 0x89, RAX, reg);                            /* mov reg, eax */
+    if (bit) {
+        op_reg(j, 4, 0xC1, 5, reg);                          /* shr reg, bit */
+        b1(j, bit);
+    }
+    op_reg(j, 4, 0x83, 4, reg);                              /* and reg, 1 */
+    b1(j, 1);
+}
+
+/* ROL/ROR r, imm: the result by the host, CF and OF as rot_ri computes them (for every
+ * count: CF the bit rotated in, OF the top bit XOR CF for ROL, the top two bits XORed for
+ * ROR), the other flags kept. */
+static void rotate_ri(Jit *j, unsigned size, unsigned r, bool right, unsigned count)
+{
+    flags_exact_in_mem(j);
+    unsigned w = size * 8;
+    load_reg(j, RAX, r, size);
+    op_reg(j, size, size == 1 ? 0xC0 : 0xC1, right, reg_part(RAX, r, size));
+    b1(j, count);
+    store_reg(j, RAX, r, size);
+    if (size == 1 && r >= 4) op_reg(j, 4, 0xC1, 5, RAX), b1(j, 8);   /* shr eax, 8: AH */
+    bit_of_eax(j, RCX, w - 1);                               /* ecx = top bit */
+    bit_of_eax(j, RDX, right ? w - 2 : 0);                   /* edx = bit 0 / next to top */
+    if (right) {                                             /* CF = top, OF = top ^ next */
+        op_reg(j, 4, 0x31, RCX, RDX);                        /* xor edx, ecx */
+        op_reg(j, 4, 0xC1, 4, RDX);                          /* shl edx, 11 */
+        b1(j, 11);
+        op_reg(j, 4, 0x09, RDX, RCX);                        /* or ecx, edx */
+    } else {                                                 /* CF = bit 0, OF = top ^ CF */
+        op_reg(j, 4, 0x31, RDX, RCX);                        /* xor ecx, edx */
+        op_reg(j, 4, 0xC1, 4, RCX);                          /* shl ecx, 11 */
+        b1(j, 11);
+        op_reg(j, 4, 0x09, RDX, RCX);                        /* or ecx, edx */
+    }
+    merge_flags_ecx(j, X86_FLAG_CF | X86_FLAG_OF);
+}
+
+/* IMUL r, r, imm (69/6B) and IMUL r, r (0F AF): CF = OF = the product did not fit, SF ZF
+ * PF of the result, AF 0 (mul_flags' LF_CFOF). */
+static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_imm,
+                    uint32_t imm)
+{
+    flags_exact_in_mem(j);
+    load_reg(j, RCX, src, size);
+    if (has_imm) {
+        op_reg(j, size, 0x69, RAX, RCX);                     /* imul eax, ecx, imm */
+        imm_by_size(j, size, imm);
+    } else {
+        load_reg(j, RAX, dst, size);
+        op_reg(j, size, 0x0FAF, RAX, RCX);                   /* imul eax, ecx */
+    }
+    op_reg(j, 4, 0x0F90, 0, RDX);                            /* seto dl */
+    if (size == 4) store_reg(j, RAX, dst, 4);
+    else store_reg16(j, RAX, dst);
+    op_reg(j, size, 0x85, RAX, RAX);                         /* test eax, eax: S Z P */
+    b1(j, 0x9C);                                             /* pushfq */
+    b1(j, 0x59);                                             /* pop rcx */
+    op_reg(j, 4, 0x81, 4, RCX);                              /* and ecx, SF|ZF|PF */
+    b4(j, X86_FLAG_SF | X86_FLAG_ZF | X86_FLAG_PF);
+    op_reg(j, 4, 0x0FB6, RDX, RDX);                          /* movzx edx, dl */
+    op_reg(j, 4, 0x69, RDX, RDX);                            /* imul edx, edx, CF|OF */
+    b4(j, X86_FLAG_CF | X86_FLAG_OF);
+    op_reg(j, 4, 0x09, RDX, RCX);                            /* or ecx, edx */
+    merge_flags_ecx(j, ARITH_MASK);
+}
+
 /* Whether the instruction, a register form, reads or writes the flags as kind does. */
 static bool alu_reads_cf(unsigned kind) { return kind == 2 || kind == 3; }
 
@@ -731,6 +818,19 @@ static bool translate_inline(Jit *j, const X86Insn *in)
         return true;
     }
     if (op == 0x90 && !(in->prefix & (PFX_REP | PFX_REPNE))) return true;
+    if ((op == 0xC0 || op == 0xC1 || op == 0xD0 || op == 0xD1) && reg_form && in->reg <= 1) {
+        unsigned count = (op >= 0xD0 ? 1 : in->imm) & 0x1F;
+        if (count) rotate_ri(j, (op & 1) ? osz : 1, in->rm, in->reg == 1, count);
+        return true;                     /* a count of 0 changes nothing */
+    }
+    if ((op == 0x69 || op == 0x6B) && reg_form) {
+        imul_rr(j, osz, in->reg, in->rm, true, in->imm);
+        return true;
+    }
+    if (op == 0x1AF && reg_form) {
+        imul_rr(j, osz, in->reg, in->rm, false, 0);
+        return true;
+    }
     return false;
 }
 
