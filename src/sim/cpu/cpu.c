@@ -215,6 +215,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     X86Block *b = (X86Block *)(c->arena + c->used);
     b->jit = NULL;
     b->jit_chain = NULL;
+    b->jit_exit[0] = b->jit_exit[1] = NULL;
     b->runs = 0;
     b->gpa = gpa;
     b->cs_base = cpu->cs.base;
@@ -477,6 +478,18 @@ static void event_check_update(X86Cpu *cpu)
 {
     cpu->event_check = cpu->intr_vector >= 0 || cpu->nmi_pending || cpu->irq_window_exit ||
                        cpu->debug_trap_pending;
+    if (cpu->event_check) x86_jit_stop_chaining(cpu);
+}
+
+/* Translated code's budget for going on into the next block (jit_chain_limit): the run's,
+ * less a block, or 0 while an event waits or a stop is requested. Set before the stop
+ * request is read, as x86_cpu_request_stop sets the request before zeroing it, so one of
+ * the two sees the other. */
+static void chain_limit_set(X86Cpu *cpu, uint64_t limit)
+{
+    uint64_t v = cpu->event_check ? 0 : limit >= BLOCK_MAX ? limit - BLOCK_MAX : 0;
+    __atomic_store_n(&cpu->jit_chain_limit, v, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&cpu->stop_request, __ATOMIC_SEQ_CST)) x86_jit_stop_chaining(cpu);
 }
 
 bool x86_cpu_interruptible(const X86Cpu *cpu)
@@ -745,7 +758,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
     /* The block that ran last when it had a plain end and nothing else happened since
      * (no event, no pending end): the next block may come through its links. */
     X86Block *prev = NULL;
-    cpu->jit_chain_limit = limit >= BLOCK_MAX ? limit - BLOCK_MAX : 0;
+    chain_limit_set(cpu, limit);
     for (;;) {
         if (UNLIKELY(__atomic_load_n(&cpu->stop_request, __ATOMIC_RELAXED))) {
             cpu->run_exit = X86_EXIT_STOPPED;
@@ -766,6 +779,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
             sample_events(cpu);
             if (cpu->run_exit != X86_EXIT_NONE) return;
             if (cpu->events_delivered != events) prev = NULL;
+            chain_limit_set(cpu, limit);
         }
         X86Block *b;
         if (prev) {
@@ -866,7 +880,8 @@ out:
 
 void x86_cpu_request_stop(X86Cpu *cpu)
 {
-    __atomic_store_n(&cpu->stop_request, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&cpu->stop_request, 1, __ATOMIC_SEQ_CST);
+    x86_jit_stop_chaining(cpu);
 }
 
 void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data)

@@ -98,7 +98,16 @@ void x86_jit_arena_free(X86JitArena *a);
 bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b);
 /* The flags as the lazy state has them (translated code's call). */
 uint32_t x86_jit_flags(X86Cpu *cpu);
+/* Patches static exit `exit` of from's translation to go straight on into to's
+ * (translated code's call, when its tail found the link). */
+void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to);
 X86Block *x86_jit_enter(X86JitFn fn, X86Cpu *cpu);
+/* Translated code goes back to the run loop at its next block end (an event waits, a stop
+ * is requested). */
+static inline void x86_jit_stop_chaining(X86Cpu *cpu)
+{
+    __atomic_store_n(&cpu->jit_chain_limit, 0, __ATOMIC_SEQ_CST);
+}
 
 /* The decoded-block cache's blocks (cpu.c), which translated code reads too. */
 typedef struct PageLink {
@@ -136,6 +145,7 @@ struct X86Block {
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86JitFn jit;            /* its translation to host code, or NULL */
     void *jit_chain;         /* where translated code that ran before it goes on into it */
+    uint8_t *jit_exit[2];    /* its static exits' checks (x86_jit_link), or NULL */
     uint32_t jit_max_target; /* the highest branch target it translated (CS limit check) */
     uint32_t runs;           /* runs through its handlers, until jit_threshold */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */

@@ -882,6 +882,7 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
     if (ntrap) {
         cpu->debug_trap_pending = true;
         cpu->event_check = true;
+        x86_jit_stop_chaining(cpu);
     }
 }
 

@@ -73,7 +73,7 @@ enum { CC_B = 2, CC_E = 4, CC_NE = 5, CC_A = 7 };
 /* Where an inline memory access leaves when a check fails (a TLB miss, a page end, a
  * segment that needs the full check): a call of the instruction's handler, which does it
  * all from the start (the fast path changes nothing before its checks pass). */
-typedef struct {
+typedef struct SlowStub {
     uint8_t *patch[8];        /* rel32 fields of the jumps to it */
     int npatch;
     uint8_t *resume;          /* where the fast path goes on */
@@ -82,8 +82,12 @@ typedef struct {
     uint32_t uncounted;       /* the count before the instruction */
     bool last;                /* the block's last instruction */
     bool writes_flags;        /* the fast path leaves the flags in the host's RFLAGS */
+    /* The way out of a failed segment-type or stack-size check, after which the block
+     * goes back to the run loop (so what the rest of it takes as checked holds). */
+    struct SlowStub *type_stub;
+    bool is_type_stub;        /* (so the block ends early: pending, as x86_end_block) */
 } SlowStub;
-#define MAX_STUBS 48
+#define MAX_STUBS 80
 
 typedef struct {
     uint8_t *p;
@@ -97,7 +101,12 @@ typedef struct {
      * block's code (stub_begin .. stub_end). */
     SlowStub stubs[MAX_STUBS];
     int nstubs;
+    /* Checked since the last handler call (which may load segments): the segment's type
+     * for reads (1) or writes (2, implying reads); SS.B as at translation. */
+    uint8_t seg_ok[8];
+    bool stack_ok;
     X86Block *block;
+    int nexits;               /* static exits emitted (block->jit_exit) */
     uint8_t *to_tail[8];      /* rel32 fields of the jumps to the block's tail */
     int ntail;
 } Jit;
@@ -267,18 +276,80 @@ static void return_block(Jit *j)
     b1(j, 0xC3);                                       /* ret */
 }
 
-/* The block's end, RIP and the flags stored: to its tail, which goes on into the next
- * block or back to the run loop. */
-static void leave(Jit *j)
+/* To the block's tail, which goes on into the next block or back to the run loop; ECX
+ * is the static exit that came (x86_jit_link patches it) or -1. */
+static void to_tail(Jit *j, int exit)
 {
-    count_retired(j);
     if (j->ntail == (int)(sizeof j->to_tail / sizeof j->to_tail[0])) {
         return_block(j);
         return;
     }
+    mov_imm32(j, RCX, (uint32_t)exit);
     b1(j, 0xE9);
     j->to_tail[j->ntail++] = j->p;
     b4(j, 0);
+}
+
+/* The block's end, RIP and the flags stored. */
+static void leave(Jit *j)
+{
+    count_retired(j);
+    to_tail(j, -1);
+}
+
+/* A static exit's check, by byte offset: once x86_jit_link has patched in the target's
+ * values it goes straight on into the target with only the budget (which stop requests
+ * and events zero: jit_chain_limit), the chain generation, the code epoch and the CS limit
+ * checked; until then, and when a check fails, the tail. */
+enum { EX_GEN = 26, EX_EPOCH = 42, EX_LIMIT = 58, EX_INSN_END = 70, EX_JMP = 86, EX_LEN = 90 };
+
+static void jcc32(Jit *j, unsigned cc, uint8_t **patch);
+static void patch32(uint8_t *field, const uint8_t *to);
+
+/* The block's end at a known RIP, the flags stored. */
+static void leave_static(Jit *j, uint32_t target)
+{
+    count_retired(j);
+    if (j->nexits == 2) {
+        store_u64(j, OFF(rip), target);
+        to_tail(j, -1);
+        return;
+    }
+    uint8_t *start = j->p, *miss[4];
+    op_mem(j, 8, 0x8B, RAX, OFF(instructions_retired));
+    op_mem(j, 8, 0x3B, RAX, OFF(jit_chain_limit));
+    jcc32(j, CC_A, &miss[0]);
+    op_mem(j, 4, 0x81, 7, OFF(chain_gen));              /* cmp dword [chain_gen], gen */
+    b4(j, 0);
+    jcc32(j, CC_NE, &miss[1]);
+    op_mem(j, 4, 0x81, 7, OFF(code_epoch));             /* cmp dword [code_epoch], epoch */
+    b4(j, 0);
+    jcc32(j, CC_NE, &miss[2]);
+    op_mem(j, 4, 0x81, 7, OFF(cs.limit));               /* cmp dword [cs.limit], max */
+    b4(j, 0);
+    jcc32(j, CC_B, &miss[3]);
+    mov_imm64(j, RAX, 0);                               /* the target's insns_end */
+    op_mem(j, 8, 0x89, RAX, OFF(insn_end));
+    b1(j, 0xE9);                                        /* jmp: the miss path, or the target */
+    uint8_t *jmp = j->p;
+    b4(j, 0);
+    for (int k = 0; k < 4; k++) patch32(miss[k], j->p);
+    patch32(jmp, j->p);
+    if (j->p - start == EX_LEN) j->block->jit_exit[j->nexits] = start;
+    store_u64(j, OFF(rip), target);
+    to_tail(j, j->nexits++);
+}
+
+void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to)
+{
+    uint8_t *e = exit < 2 ? from->jit_exit[exit] : NULL;
+    if (!e) return;
+    uint64_t insn_end = to->insns_end;
+    memcpy(e + EX_GEN, &cpu->chain_gen, 4);
+    memcpy(e + EX_EPOCH, &cpu->code_epoch, 4);
+    memcpy(e + EX_LIMIT, &to->jit_max_target, 4);
+    memcpy(e + EX_INSN_END, &insn_end, 8);
+    patch32(e + EX_JMP, (const uint8_t *)to->jit_chain);
 }
 
 /* Leaves with RIP from cpu->next_rip (after a handler, which may have ended the block or
@@ -351,15 +422,30 @@ static void emit_tail(Jit *j)
     op_mem(j, 4, 0x8B, RAX, OFF(code_epoch));
     op_base(j, 4, 0x39, RAX, RDI, (int32_t)offsetof(X86Block, epoch));
     jcc32(j, CC_NE, &out[n++]);
-    op_base(j, 8, 0x8B, RAX, RDI, (int32_t)offsetof(X86Block, jit_chain));
-    op_reg(j, 8, 0x85, RAX, RAX);                          /* test rax, rax */
-    jcc32(j, CC_E, &out[n++]);
-    op_base(j, 4, 0x8B, RCX, RDI, (int32_t)offsetof(X86Block, jit_max_target));
-    op_mem(j, 4, 0x39, RCX, OFF(cs.limit));                /* cmp [cs.limit], ecx */
+    op_base(j, 4, 0x8B, RAX, RDI, (int32_t)offsetof(X86Block, jit_max_target));
+    op_mem(j, 4, 0x39, RAX, OFF(cs.limit));                /* cmp [cs.limit], eax */
     jcc32(j, CC_B, &out[n++]);
+    op_base(j, 8, 0x83, 7, RDI, (int32_t)offsetof(X86Block, jit_chain));
+    b1(j, 0);                                              /* cmp qword [jit_chain], 0 */
+    jcc32(j, CC_E, &out[n++]);
+    op_reg(j, 4, 0x85, RCX, RCX);                          /* test ecx, ecx */
+    b1(j, 0x78);                                           /* js: no static exit */
+    uint8_t *dynamic = j->p;
+    b1(j, 0);
+    b1(j, 0x57);                                           /* push rdi (twice: aligned) */
+    b1(j, 0x57);
+    op_reg(j, 4, 0x89, RCX, RDX);                          /* mov edx, ecx: the exit */
+    op_reg(j, 8, 0x89, RDI, RCX);                          /* mov rcx, rdi: the target */
+    op_reg(j, 8, 0x89, RBX, RDI);
+    mov_imm64(j, RSI, (uint64_t)(uintptr_t)b);
+    mov_imm64(j, RAX, (uint64_t)(uintptr_t)x86_jit_link);
+    op_reg(j, 4, 0xFF, 2, RAX);                            /* call x86_jit_link */
+    b1(j, 0x5F);                                           /* pop rdi */
+    b1(j, 0x5F);
+    *dynamic = (uint8_t)(j->p - dynamic - 1);
     op_base(j, 8, 0x8B, RCX, RDI, (int32_t)offsetof(X86Block, insns_end));
     op_mem(j, 8, 0x89, RCX, OFF(insn_end));
-    op_reg(j, 4, 0xFF, 4, RAX);                            /* jmp rax */
+    op_base(j, 4, 0xFF, 4, RDI, (int32_t)offsetof(X86Block, jit_chain));   /* jmp [..] */
     for (int k = 0; k < n; k++) patch32(out[k], j->p);
     return_block(j);
 }
@@ -377,6 +463,8 @@ static void call_handler(Jit *j, const X86Insn *in, uint64_t ip, bool last)
     op_reg(j, 4, 0xFF, 2, RAX);                        /* call rax */
     j->uncounted = 1;
     j->host = j->mem_stale = j->mem_eager = false;
+    memset(j->seg_ok, 0, sizeof j->seg_ok);
+    j->stack_ok = false;
     if (last) {
         leave_next_rip(j);
         return;
@@ -543,6 +631,19 @@ static SlowStub *stub_begin(Jit *j, const X86Insn *in, uint64_t ip, bool last)
     return st;
 }
 
+static void jcc_stub(Jit *j, SlowStub *st, unsigned cc);
+
+/* jcc rel32 to the stub for a failed type check */
+static void jcc_type_stub(Jit *j, SlowStub *st, unsigned cc)
+{
+    if (!st->type_stub) {
+        st->type_stub = stub_begin(j, st->in, st->ip, true);
+        st->type_stub->uncounted = st->uncounted;
+        st->type_stub->is_type_stub = true;
+    }
+    jcc_stub(j, st->type_stub, cc);
+}
+
 /* jcc rel32 to the stub */
 static void jcc_stub(Jit *j, SlowStub *st, unsigned cc)
 {
@@ -574,22 +675,27 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     jcc_stub(j, st, CC_A);
     /* seg_fast_type: writable data for writes; no expand-down and not execute-only
      * code for reads; usable */
-    op_mem(j, 4, 0x8B, RCX, s_off + (int32_t)offsetof(X86Segment, attr));
-    if (write) {
+    if (j->seg_ok[seg] & (write ? 2 : 3)) {
+        /* checked earlier in the block */
+    } else if (write) {
+        j->seg_ok[seg] = 2;
+        op_mem(j, 4, 0x8B, RCX, s_off + (int32_t)offsetof(X86Segment, attr));
         op_reg(j, 4, 0x81, 4, RCX);                          /* and ecx, mask */
         b4(j, X86_AR_UNUSABLE | 0xEu);
         op_reg(j, 4, 0x81, 7, RCX);                          /* cmp ecx, WRITABLE */
         b4(j, X86_SEG_WRITABLE);
-        jcc_stub(j, st, CC_NE);
+        jcc_type_stub(j, st, CC_NE);
     } else {
+        j->seg_ok[seg] = 1;
+        op_mem(j, 4, 0x8B, RCX, s_off + (int32_t)offsetof(X86Segment, attr));
         op_reg(j, 4, 0x81, 4, RCX);
         b4(j, X86_AR_UNUSABLE | X86_SEG_EXPDOWN | X86_SEG_CODE | X86_SEG_WRITABLE);
         op_reg(j, 4, 0xF7, 0, RCX);                          /* test ecx, imm */
         b4(j, X86_AR_UNUSABLE | X86_SEG_EXPDOWN);
-        jcc_stub(j, st, CC_NE);
+        jcc_type_stub(j, st, CC_NE);
         op_reg(j, 4, 0x81, 7, RCX);                          /* cmp ecx, CODE */
         b4(j, X86_SEG_CODE);
-        jcc_stub(j, st, CC_E);
+        jcc_type_stub(j, st, CC_E);
     }
     /* linear = (uint32_t)(base + off) */
     op_mem(j, 4, 0x8B, RAX, s_off + (int32_t)offsetof(X86Segment, base));
@@ -639,9 +745,12 @@ static void op_rsi(Jit *j, unsigned size, unsigned opcode, unsigned reg)
 /* The stack pointer into EDX (SS.B as at translation: guarded), minus `down`. */
 static void sp_to_edx(Jit *j, SlowStub *st, bool stack32, int down)
 {
-    op_mem(j, 4, 0xF7, 0, OFF(ss.attr));                     /* test [ss.attr], DB */
-    b4(j, X86_AR_DB);
-    jcc_stub(j, st, stack32 ? CC_E : CC_NE);
+    if (!j->stack_ok) {
+        op_mem(j, 4, 0xF7, 0, OFF(ss.attr));                 /* test [ss.attr], DB */
+        b4(j, X86_AR_DB);
+        jcc_type_stub(j, st, stack32 ? CC_E : CC_NE);
+        j->stack_ok = true;
+    }
     op_mem(j, 4, stack32 ? 0x8B : 0x0FB7, RDX, GPR_OFF(X86_RSP));
     if (down) {
         b1(j, 0x8D);                                         /* lea edx, [rdx - down] */
@@ -839,7 +948,7 @@ static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
     unsigned op = in->op;
     if ((in->prefix & PFX_LOCK) || in->fn == op_ud || !in->has_modrm || in->mod == 3 ||
-        j->nstubs == MAX_STUBS)
+        j->nstubs + 2 > MAX_STUBS)
         return false;
     bool alu = op < 0x40 && (op & 7) < 4 && (op & 2);
     bool load = op == 0x8A || op == 0x8B, store = op == 0x88 || op == 0x89;
@@ -879,7 +988,7 @@ static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool s
     unsigned op = in->op, osz = in->osz;
     bool push = op >= 0x50 && op <= 0x57, pop = op >= 0x58 && op <= 0x5F;
     bool call = op == 0xE8, ret = op == 0xC3;
-    if (!(push || pop || call || ret) || (in->prefix & PFX_LOCK) || j->nstubs == MAX_STUBS)
+    if (!(push || pop || call || ret) || (in->prefix & PFX_LOCK) || j->nstubs + 2 > MAX_STUBS)
         return false;
     mem_prologue(j);
     SlowStub *st = stub_begin(j, in, ip, last);
@@ -915,6 +1024,7 @@ static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool s
  * the block when the handler ended it). */
 static void emit_stub(Jit *j, const SlowStub *st)
 {
+    if (!st->npatch) return;
     for (int k = 0; k < st->npatch; k++) {
         uint32_t rel = (uint32_t)(j->p - st->patch[k] - 4);
         memcpy(st->patch[k], &rel, 4);
@@ -927,6 +1037,10 @@ static void emit_stub(Jit *j, const SlowStub *st)
     mov_imm64(j, RAX, (uint64_t)(uintptr_t)st->in->fn);
     op_reg(j, 4, 0xFF, 2, RAX);                              /* call rax */
     j->uncounted = 1;
+    if (st->is_type_stub) {                                  /* or dword [pending], END */
+        op_mem(j, 4, 0x81, 1, OFF(pending));
+        b4(j, X86_PENDING_END);
+    }
     if (st->last) {
         leave_next_rip(j);
         return;
@@ -973,15 +1087,20 @@ static uint64_t next_in_block(const X86Insn *in)
 /* The last instruction, a Jcc: RIP from the flags, which stay in the host until stored. */
 static void jcc_last(Jit *j, const X86Insn *in)
 {
-    b1(j, 0x9C);                                       /* pushfq */
-    mov_imm32(j, RDX, in->next_ip);                    /* not taken */
-    mov_imm32(j, RCX, rel_target(in));
-    op_reg(j, 4, 0x0F40 | (in->op & 15), RDX, RCX);    /* cmovcc edx, ecx */
-    b1(j, 0x58);                                       /* pop rax */
-    if (j->mem_stale) flags_from_rax(j);
-    op_mem(j, 8, 0x89, RDX, OFF(rip));
+    op_reg(j, 4, 0x0F90 | (in->op & 15), 0, RDX);     /* setcc dl */
+    if (j->mem_stale) {
+        b1(j, 0x9C);                                   /* pushfq */
+        b1(j, 0x58);                                   /* pop rax */
+        flags_from_rax(j);
+    }
     j->host = false;
-    leave(j);
+    count_retired(j);
+    op_reg(j, 1, 0x84, RDX, RDX);                      /* test dl, dl */
+    uint8_t *taken;
+    jcc32(j, CC_NE, &taken);
+    leave_static(j, in->next_ip);
+    patch32(taken, j->p);
+    leave_static(j, rel_target(in));
 }
 
 bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
@@ -1026,8 +1145,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
         if (last && is_jmp_rel(in->op)) {
             flags_to_mem(&j);
             j.uncounted++;
-            store_u64(&j, OFF(rip), rel_target(in));
-            leave(&j);
+            leave_static(&j, rel_target(in));
             break;
         }
         if (last && is_jcc(in->op)) {
@@ -1038,10 +1156,8 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
         }
         if ((in->op == 0xE8 || in->op == 0xC3) && stack_insn(&j, in, ip_i, last, stack32)) {
             j.uncounted++;
-            if (last) {                      /* RET stored RIP; CALL goes to its target */
-                if (in->op == 0xE8) store_u64(&j, OFF(rip), rel_target(in));
-                leave(&j);
-            }
+            if (last && in->op == 0xE8) leave_static(&j, rel_target(in));
+            else if (last) leave(&j);        /* RET stored RIP */
             continue;
         }
         if (translate_inline(&j, in) || mem_insn(&j, in, ip_i, last) ||
@@ -1049,8 +1165,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
             j.uncounted++;
             if (last) {
                 flags_to_mem(&j);
-                store_u64(&j, OFF(rip), in->next_ip);
-                leave(&j);
+                leave_static(&j, in->next_ip);
             }
             continue;
         }
