@@ -589,8 +589,8 @@ static inline X86Block *run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
         X86Block *last = x86_jit_enter(b->jit, cpu);
         if (LIKELY(last != NULL)) return last;
     } else if (UNLIKELY(++b->runs == cpu->jit_threshold)) {
-        if (!x86_jit_translate(&cpu->code->jit, cpu, b))
-            cpu->code->jit_full = cpu->code->jit.base != NULL;
+        if (x86_jit_translate(&cpu->code->jit, cpu, b)) cpu->jit_translated++;
+        else cpu->code->jit_full = cpu->code->jit.base != NULL;
     }
     run_block(cpu, b, n);
     return b;

@@ -357,6 +357,7 @@ struct X86Cpu {
     /* Translated code goes on into the next block only while instructions_retired is at
      * most this (the run's budget less a block; set by the run loop). */
     uint64_t jit_chain_limit;
+    uint64_t jit_translated;      /* blocks translated so far */
 };
 typedef struct X86Cpu X86Cpu;
 

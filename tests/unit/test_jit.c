@@ -1,0 +1,226 @@
+/*
+ * The translation of hot blocks to host code (jit.c) against the handlers alone: the same
+ * real-mode programs on a CPU that translates every block from its first run and on one
+ * that never does, with the state the translation takes as checked changed between runs
+ * (a data segment turned expand-down, then too short; SS.B), an interrupt raised after a
+ * translated loop, and a stop request into a loop that chains to itself.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define RAM_SIZE (1u << 20)
+#include "cpu_fixture.h"
+
+#define CODE 0x1000u
+#define DATA 0x2000u
+#define HLT_AT 0x500u
+
+typedef struct {
+    Fx *jit, *plain;
+} Pair;
+
+static int pair_setup(void **state)
+{
+    Pair *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    p->jit = fx_create_real(CODE, 0x8000);
+    p->plain = fx_create_real(CODE, 0x8000);
+    if (!p->jit || !p->plain) return -1;
+    p->jit->cpu->jit_threshold = 1;
+    p->plain->cpu->jit_threshold = 0;
+    *state = p;
+    return 0;
+}
+
+static int pair_teardown(void **state)
+{
+    Pair *p = *state;
+    void *s = p->jit;
+    fx_teardown(&s);
+    s = p->plain;
+    fx_teardown(&s);
+    free(p);
+    return 0;
+}
+
+/* Both CPUs: the code at CODE, vectors 0-31 to a HLT, data from DATA. */
+static void pair_load(Pair *p, const uint8_t *code, size_t n)
+{
+    Fx *f[2] = { p->jit, p->plain };
+    for (int i = 0; i < 2; i++) {
+        memcpy(f[i]->ram + CODE, code, n);
+        for (unsigned k = 0; k < 256; k++) f[i]->ram[DATA + k] = (uint8_t)(k * 37 + 11);
+        fx_real_vectors_to_hlt(f[i], 32, HLT_AT);
+        x86_cpu_invalidate_code(f[i]->cpu, 0, RAM_SIZE);
+    }
+}
+
+/* Runs both from CODE with registers cleared to HLT; they must end alike. */
+static void pair_run(Pair *p, void (*prepare)(X86Cpu *))
+{
+    X86Cpu *c[2] = { p->jit->cpu, p->plain->cpu };
+    X86Exit e[2];
+    for (int i = 0; i < 2; i++) {
+        for (int r = 0; r < 8; r++) if (r != X86_RSP) c[i]->gpr[r] = 0;
+        c[i]->gpr[X86_RSP] = 0x8000;
+        c[i]->rip = CODE;
+        if (prepare) prepare(c[i]);
+        e[i] = x86_cpu_run(c[i], 1000000);
+    }
+    assert_int_equal(e[0], X86_EXIT_HLT);
+    assert_int_equal(e[1], X86_EXIT_HLT);
+    for (int r = 0; r < 8; r++) assert_int_equal(c[0]->gpr[r], c[1]->gpr[r]);
+    assert_int_equal(c[0]->rip, c[1]->rip);
+    assert_int_equal(x86_cpu_get_rflags(c[0]), x86_cpu_get_rflags(c[1]));
+    assert_int_equal(c[0]->instructions_retired, c[1]->instructions_retired);
+    assert_memory_equal(p->jit->ram, p->plain->ram, RAM_SIZE);
+}
+
+static void test_hot_loop_is_translated(void **state)
+{
+    Pair *p = *state;
+    static const uint8_t code[] = {
+        0xB9, 0xE8, 0x03,       /* mov cx, 1000 */
+        0x01, 0xD8,             /* 1: add ax, bx */
+        0x43,                   /* inc bx */
+        0x49,                   /* dec cx */
+        0x75, 0xFA,             /* jnz 1b */
+        0xF4,                   /* hlt */
+    };
+    pair_load(p, code, sizeof code);
+    pair_run(p, NULL);
+    assert_true(p->jit->cpu->jit_translated > 0);
+    assert_int_equal(p->plain->cpu->jit_translated, 0);
+    assert_int_equal(p->jit->cpu->gpr[X86_RAX] & 0xFFFF, (999 * 1000 / 2) & 0xFFFF);
+}
+
+/* A loop of loads through DS: sum of the words at DATA, DATA + 2, ... */
+static const uint8_t ds_loop[] = {
+    0xBE, 0x00, 0x20,           /* mov si, DATA */
+    0xB9, 0x40, 0x00,           /* mov cx, 64 */
+    0x8B, 0x04,                 /* 1: mov ax, [si] */
+    0x01, 0xC2,                 /* add dx, ax */
+    0x46, 0x46,                 /* inc si; inc si */
+    0x89, 0x44, 0x7E,           /* mov [si + 0x7e], ax */
+    0x49,                       /* dec cx */
+    0x75, 0xF4,                 /* jnz 1b */
+    0xF4,
+};
+
+static void ds_expand_down(X86Cpu *cpu)
+{
+    cpu->ds.attr = (cpu->ds.attr & ~0xFu) | 0x7u;   /* data, read/write, expand-down */
+    cpu->ds.limit = 0x0FFF;                         /* offsets 0x1000-0xFFFF */
+}
+
+static void ds_expand_down_short(X86Cpu *cpu)
+{
+    ds_expand_down(cpu);
+    cpu->ds.limit = 0x2040;                         /* DATA + 0x40 faults: #GP */
+}
+
+static void test_segment_type_changes(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, ds_loop, sizeof ds_loop);
+    pair_run(p, NULL);                  /* translated with DS as real mode has it */
+    pair_run(p, ds_expand_down);        /* the type check fails: the handlers */
+    pair_run(p, ds_expand_down_short);  /* and fault where they should */
+    assert_int_equal(p->jit->cpu->rip, HLT_AT + 1);
+    pair_run(p, NULL);
+}
+
+static const uint8_t stack_loop[] = {
+    0xB9, 0x40, 0x00,           /* mov cx, 64 */
+    0x50,                       /* 1: push ax */
+    0x40,                       /* inc ax */
+    0x5B,                       /* pop bx */
+    0x01, 0xDA,                 /* add dx, bx */
+    0x49,                       /* dec cx */
+    0x75, 0xF8,                 /* jnz 1b */
+    0xF4,
+};
+
+static void stack32(X86Cpu *cpu)
+{
+    /* ESP past what SP alone reaches; SP alone would be on the stack page of before */
+    cpu->ss.attr |= X86_AR_DB;
+    cpu->ss.limit = 0xFFFFF;
+    cpu->gpr[X86_RSP] = 0x17FF0;
+}
+
+static void test_stack_size_changes(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, stack_loop, sizeof stack_loop);
+    pair_run(p, NULL);
+    pair_run(p, stack32);
+    pair_run(p, NULL);
+}
+
+/* An interrupt raised after a translated loop is taken at the first instruction. */
+static void test_interrupt_after_translated_loop(void **state)
+{
+    Pair *p = *state;
+    static const uint8_t spin[] = { 0x40, 0xEB, 0xFD };   /* 1: inc ax; jmp 1b */
+    pair_load(p, spin, sizeof spin);
+    X86Cpu *c[2] = { p->jit->cpu, p->plain->cpu };
+    for (int i = 0; i < 2; i++) {
+        c[i]->rip = CODE;
+        x86_cpu_set_rflags(c[i], x86_cpu_get_rflags(c[i]) | X86_FLAG_IF);
+        assert_int_equal(x86_cpu_run(c[i], 10001), X86_EXIT_BUDGET);
+        x86_cpu_set_intr(c[i], 0x10);
+        p->jit->ram[4 * 0x10] = p->plain->ram[4 * 0x10] = HLT_AT & 0xFF;
+        p->jit->ram[4 * 0x10 + 1] = p->plain->ram[4 * 0x10 + 1] = HLT_AT >> 8;
+        assert_int_equal(x86_cpu_run(c[i], 1000), X86_EXIT_HLT);
+    }
+    assert_true(c[0]->jit_translated > 0);
+    assert_int_equal(c[0]->rip, HLT_AT + 1);
+    assert_int_equal(c[0]->instructions_retired, c[1]->instructions_retired);
+    assert_int_equal(c[0]->gpr[X86_RAX], c[1]->gpr[X86_RAX]);
+}
+
+static void *stopper(void *arg)
+{
+    usleep(50000);
+    x86_cpu_request_stop(arg);
+    return NULL;
+}
+
+/* A translated loop that goes on into itself still obeys a stop request. */
+static void test_stop_request_in_chained_loop(void **state)
+{
+    Pair *p = *state;
+    static const uint8_t spin[] = { 0x40, 0xEB, 0xFD };
+    pair_load(p, spin, sizeof spin);
+    X86Cpu *cpu = p->jit->cpu;
+    cpu->rip = CODE;
+    alarm(30);                          /* a lost request fails here, not hangs */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stopper, cpu), 0);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_STOPPED);
+    pthread_join(t, NULL);
+    alarm(0);
+    assert_true(cpu->jit_translated > 0);
+    assert_true(cpu->instructions_retired > 10000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hot_loop_is_translated, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_segment_type_changes, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_size_changes, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_after_translated_loop, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_request_in_chained_loop, pair_setup,
+                                        pair_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
