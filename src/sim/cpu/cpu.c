@@ -215,7 +215,8 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     X86Block *b = (X86Block *)(c->arena + c->used);
     b->jit = NULL;
     b->jit_chain = NULL;
-    b->jit_exit[0] = b->jit_exit[1] = NULL;
+    memset(b->jit_exit, 0, sizeof b->jit_exit);
+    b->jit_next_slot = 0;
     b->runs = 0;
     b->gpa = gpa;
     b->cs_base = cpu->cs.base;

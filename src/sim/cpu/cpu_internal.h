@@ -145,7 +145,10 @@ struct X86Block {
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86JitFn jit;            /* its translation to host code, or NULL */
     void *jit_chain;         /* where translated code that ran before it goes on into it */
-    uint8_t *jit_exit[2];    /* its static exits' checks (x86_jit_link), or NULL */
+    /* Its exits' checks that x86_jit_link patches, or NULL: 0 and 1 for known targets,
+     * 2 and 3 for a RET's (jit_next_slot: the one to take over next). */
+    uint8_t *jit_exit[4];
+    uint32_t jit_next_slot;
     uint32_t jit_max_target; /* the highest branch target it translated (CS limit check) */
     uint32_t runs;           /* runs through its handlers, until jit_threshold */
     X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */

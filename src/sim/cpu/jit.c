@@ -290,23 +290,46 @@ static void to_tail(Jit *j, int exit)
     b4(j, 0);
 }
 
-/* The block's end, RIP and the flags stored. */
-static void leave(Jit *j)
-{
-    count_retired(j);
-    to_tail(j, -1);
-}
-
-/* A static exit's check, by byte offset: once x86_jit_link has patched in the target's
- * values it goes straight on into the target with only the budget (which stop requests
- * and events zero: jit_chain_limit), the chain generation, the code epoch and the CS limit
- * checked; until then, and when a check fails, the tail. */
-enum { EX_GEN = 26, EX_EPOCH = 42, EX_LIMIT = 58, EX_INSN_END = 70, EX_JMP = 86, EX_LEN = 90 };
+/* The way on into a known target block, by byte offset: the chain generation, the code
+ * epoch and the CS limit checked against the values x86_jit_link patches in with the
+ * jump; until then, and when a check fails, on to `miss`. */
+enum { B_GEN = 6, B_EPOCH = 22, B_LIMIT = 38, B_INSN_END = 50, B_JMP = 66, B_LEN = 70 };
 
 static void jcc32(Jit *j, unsigned cc, uint8_t **patch);
 static void patch32(uint8_t *field, const uint8_t *to);
 
-/* The block's end at a known RIP, the flags stored. */
+/* Emits that check; returns its start, or NULL when the layout came out otherwise. Its
+ * jumps to the miss path are left in miss[0..3]. */
+static uint8_t *link_body(Jit *j, uint8_t **miss)
+{
+    uint8_t *start = j->p;
+    op_mem(j, 4, 0x81, 7, OFF(chain_gen));              /* cmp dword [chain_gen], gen */
+    b4(j, 0);
+    jcc32(j, CC_NE, &miss[0]);
+    op_mem(j, 4, 0x81, 7, OFF(code_epoch));             /* cmp dword [code_epoch], epoch */
+    b4(j, 0);
+    jcc32(j, CC_NE, &miss[1]);
+    op_mem(j, 4, 0x81, 7, OFF(cs.limit));               /* cmp dword [cs.limit], max */
+    b4(j, 0);
+    jcc32(j, CC_B, &miss[2]);
+    mov_imm64(j, RAX, 0);                               /* the target's insns_end */
+    op_mem(j, 8, 0x89, RAX, OFF(insn_end));
+    b1(j, 0xE9);                                        /* jmp: the miss path, or the target */
+    miss[3] = j->p;
+    b4(j, 0);
+    return j->p - start == B_LEN ? start : NULL;
+}
+
+/* The budget, which stop requests and events zero (jit_chain_limit). */
+static void budget_check(Jit *j, uint8_t **miss)
+{
+    op_mem(j, 8, 0x8B, RAX, OFF(instructions_retired));
+    op_mem(j, 8, 0x3B, RAX, OFF(jit_chain_limit));
+    jcc32(j, CC_A, miss);
+}
+
+/* The block's end at a known RIP, the flags stored: straight on into the target once
+ * x86_jit_link has patched it (exits 0 and 1), else through the tail. */
 static void leave_static(Jit *j, uint32_t target)
 {
     count_retired(j);
@@ -315,41 +338,59 @@ static void leave_static(Jit *j, uint32_t target)
         to_tail(j, -1);
         return;
     }
-    uint8_t *start = j->p, *miss[4];
-    op_mem(j, 8, 0x8B, RAX, OFF(instructions_retired));
-    op_mem(j, 8, 0x3B, RAX, OFF(jit_chain_limit));
-    jcc32(j, CC_A, &miss[0]);
-    op_mem(j, 4, 0x81, 7, OFF(chain_gen));              /* cmp dword [chain_gen], gen */
-    b4(j, 0);
-    jcc32(j, CC_NE, &miss[1]);
-    op_mem(j, 4, 0x81, 7, OFF(code_epoch));             /* cmp dword [code_epoch], epoch */
-    b4(j, 0);
-    jcc32(j, CC_NE, &miss[2]);
-    op_mem(j, 4, 0x81, 7, OFF(cs.limit));               /* cmp dword [cs.limit], max */
-    b4(j, 0);
-    jcc32(j, CC_B, &miss[3]);
-    mov_imm64(j, RAX, 0);                               /* the target's insns_end */
-    op_mem(j, 8, 0x89, RAX, OFF(insn_end));
-    b1(j, 0xE9);                                        /* jmp: the miss path, or the target */
-    uint8_t *jmp = j->p;
-    b4(j, 0);
-    for (int k = 0; k < 4; k++) patch32(miss[k], j->p);
-    patch32(jmp, j->p);
-    if (j->p - start == EX_LEN) j->block->jit_exit[j->nexits] = start;
+    uint8_t *miss[5];
+    budget_check(j, &miss[4]);
+    j->block->jit_exit[j->nexits] = link_body(j, miss);
+    for (int k = 0; k < 5; k++) patch32(miss[k], j->p);
     store_u64(j, OFF(rip), target);
     to_tail(j, j->nexits++);
 }
 
+/* The end after a RET, its target in EAX (and in cpu->rip): two patched ways on (exits 2
+ * and 3, each for the target RIP in its compare), else through the tail. */
+static void leave_return(Jit *j)
+{
+    op_reg(j, 4, 0x89, RAX, RDX);                       /* mov edx, eax */
+    count_retired(j);
+    uint8_t *miss[10], *next;
+    int n = 0;
+    budget_check(j, &miss[n++]);
+    for (int slot = 2; slot < 4; slot++) {
+        uint8_t *start = j->p;
+        op_reg(j, 4, 0x81, 7, RDX);                     /* cmp edx, target */
+        b4(j, ~0u);
+        jcc32(j, CC_NE, slot == 2 ? &next : &miss[n++]);
+        uint8_t *body = link_body(j, &miss[n]);
+        n += 4;
+        j->block->jit_exit[slot] = body ? start : NULL;
+        if (slot == 2) patch32(next, j->p);
+    }
+    for (int k = 0; k < n; k++) patch32(miss[k], j->p);
+    to_tail(j, 2);
+}
+
 void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to)
 {
-    uint8_t *e = exit < 2 ? from->jit_exit[exit] : NULL;
+    uint8_t *e = NULL;
+    if (exit < 2) {
+        e = from->jit_exit[exit];
+    } else if (exit == 2 && from->jit_exit[2] && from->jit_exit[3]) {
+        /* the slot for this target, else the older one */
+        uint32_t ip = (uint32_t)to->ip, t2, t3;
+        memcpy(&t2, from->jit_exit[2] + 2, 4);
+        memcpy(&t3, from->jit_exit[3] + 2, 4);
+        unsigned slot = t2 == ip ? 2 : t3 == ip ? 3 : 2 + (from->jit_next_slot ^= 1);
+        e = from->jit_exit[slot];
+        memcpy(e + 2, &ip, 4);
+        e += 12;                                        /* the compare and its jump */
+    }
     if (!e) return;
     uint64_t insn_end = to->insns_end;
-    memcpy(e + EX_GEN, &cpu->chain_gen, 4);
-    memcpy(e + EX_EPOCH, &cpu->code_epoch, 4);
-    memcpy(e + EX_LIMIT, &to->jit_max_target, 4);
-    memcpy(e + EX_INSN_END, &insn_end, 8);
-    patch32(e + EX_JMP, (const uint8_t *)to->jit_chain);
+    memcpy(e + B_GEN, &cpu->chain_gen, 4);
+    memcpy(e + B_EPOCH, &cpu->code_epoch, 4);
+    memcpy(e + B_LIMIT, &to->jit_max_target, 4);
+    memcpy(e + B_INSN_END, &insn_end, 8);
+    patch32(e + B_JMP, (const uint8_t *)to->jit_chain);
 }
 
 /* Leaves with RIP from cpu->next_rip (after a handler, which may have ended the block or
@@ -1157,7 +1198,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
         if ((in->op == 0xE8 || in->op == 0xC3) && stack_insn(&j, in, ip_i, last, stack32)) {
             j.uncounted++;
             if (last && in->op == 0xE8) leave_static(&j, rel_target(in));
-            else if (last) leave(&j);        /* RET stored RIP */
+            else if (last) leave_return(&j);   /* RET stored RIP, and has it in EAX */
             continue;
         }
         if (translate_inline(&j, in) || mem_insn(&j, in, ip_i, last) ||
