@@ -2,8 +2,9 @@
  * The translation of hot blocks to host code (jit.c) against the handlers alone: the same
  * real-mode programs on a CPU that translates every block from its first run and on one
  * that never does, with the state the translation takes as checked changed between runs
- * (a data segment turned expand-down, then too short; SS.B), an interrupt raised after a
- * translated loop, and a stop request into a loop that chains to itself.
+ * (a data segment turned expand-down, then too short; SS.B), a load across the end of
+ * RAM into MMIO, an interrupt raised after a translated loop, and a stop request into a loop that chains
+ * to itself.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,6 +16,8 @@
 #include <cmocka.h>
 
 #define RAM_SIZE (1u << 20)
+#define MMIO_BASE 0x3000u             /* right after the data page */
+#define MMIO_END 0x4000u
 #include "cpu_fixture.h"
 
 #define CODE 0x1000u
@@ -136,6 +139,36 @@ static void test_segment_type_changes(void **state)
     pair_run(p, NULL);
 }
 
+/* A translated loop of word loads walks up to the end of a RAM page followed by MMIO: the
+ * load that straddles it leaves as an MMIO read, as the handlers have it. */
+static const uint8_t page_end_loop[] = {
+    0xBE, 0xF0, 0x2F,           /* mov si, 0x2ff0 */
+    0xB9, 0x20, 0x00,           /* mov cx, 32 */
+    0x8B, 0x04,                 /* 1: mov ax, [si] */
+    0x01, 0xC2,                 /* add dx, ax */
+    0x46,                       /* inc si */
+    0x49,                       /* dec cx */
+    0x75, 0xF8,                 /* jnz 1b */
+    0xF4,
+};
+
+static void test_page_end_into_mmio(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, page_end_loop, sizeof page_end_loop);
+    X86Cpu *c[2] = { p->jit->cpu, p->plain->cpu };
+    for (int i = 0; i < 2; i++) {
+        c[i]->rip = CODE;
+        assert_int_equal(x86_cpu_run(c[i], 1000), X86_EXIT_MMIO);
+    }
+    assert_true(c[0]->jit_translated > 0);
+    assert_int_equal(c[0]->exit.mmio.gpa, c[1]->exit.mmio.gpa);
+    assert_int_equal(c[0]->exit.mmio.gpa, MMIO_BASE);
+    assert_int_equal(c[0]->rip, c[1]->rip);
+    assert_int_equal(c[0]->instructions_retired, c[1]->instructions_retired);
+    for (int r = 0; r < 8; r++) assert_int_equal(c[0]->gpr[r], c[1]->gpr[r]);
+}
+
 static const uint8_t stack_loop[] = {
     0xB9, 0x40, 0x00,           /* mov cx, 64 */
     0x50,                       /* 1: push ax */
@@ -217,6 +250,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hot_loop_is_translated, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_segment_type_changes, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_stack_size_changes, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_page_end_into_mmio, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_after_translated_loop, pair_setup,
                                         pair_teardown),
         cmocka_unit_test_setup_teardown(test_stop_request_in_chained_loop, pair_setup,

@@ -221,6 +221,8 @@ typedef struct X86TlbEntry {
     uint64_t tag_write;
     uint64_t tag_exec;
     uint8_t *host;            /* host address of the page */
+    uintptr_t addend;         /* host - linear: a linear address on the page plus this is
+                               * its host address (translated code) */
     uint64_t gpa_page;
     uint8_t page_shift;       /* the guest page it came from: 12, 21 or 22 */
     bool global;              /* G with CR4.PGE: kept across CR3 writes */

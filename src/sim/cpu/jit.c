@@ -697,7 +697,7 @@ static void jcc_stub(Jit *j, SlowStub *st, unsigned cc)
 static void stub_end(Jit *j, SlowStub *st) { st->resume = j->p; }
 
 /* RSI = host address of [seg:EDX, + size) when the segment check, the TLB and the page
- * end let the access go the fast way, else to the stub. EDX stays; RAX, RCX, RDI go. */
+ * end let the access go the fast way, else to the stub. EDX stays; RAX and RCX go. */
 static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool write)
 {
     const int32_t s_off = OFF(seg) + (int32_t)(seg * sizeof(X86Segment));
@@ -751,26 +751,25 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     int32_t e0 = OFF(tlb);
     int32_t tag = e0 + (int32_t)(write ? offsetof(X86TlbEntry, tag_write)
                                        : offsetof(X86TlbEntry, tag_read));
+    if (size > 1) {              /* the page of the last byte: one that crosses misses */
+        b1(j, 0x8D);                                         /* lea ecx, [rax + size - 1] */
+        b1(j, 0x48);
+        b1(j, size - 1);
+        op_reg(j, 4, 0xC1, 5, RCX);                          /* shr ecx, 12 */
+        b1(j, 12);
+    }
     b1(j, 0x48);                                             /* cmp [rbx + rsi + tag], rcx */
     b1(j, 0x39);
     b1(j, 0x80 | RCX << 3 | 4);
     b1(j, RSI << 3 | RBX);
     b4(j, (uint32_t)tag);
     jcc_stub(j, st, CC_NE);
-    op_reg(j, 4, 0x89, RAX, RDI);                            /* mov edi, eax */
-    op_reg(j, 4, 0x81, 4, RDI);                              /* and edi, 0xFFF */
-    b4(j, 0xFFF);
-    if (size > 1) {
-        op_reg(j, 4, 0x81, 7, RDI);                          /* cmp edi, 4096 - size */
-        b4(j, 4096 - size);
-        jcc_stub(j, st, CC_A);
-    }
-    b1(j, 0x48);                                             /* mov rsi, [rbx + rsi + host] */
+    b1(j, 0x48);                                             /* mov rsi, [rbx + rsi + addend] */
     b1(j, 0x8B);
     b1(j, 0x80 | RSI << 3 | 4);
     b1(j, RSI << 3 | RBX);
-    b4(j, (uint32_t)(e0 + (int32_t)offsetof(X86TlbEntry, host)));
-    op_reg(j, 8, 0x01, RDI, RSI);                            /* add rsi, rdi */
+    b4(j, (uint32_t)(e0 + (int32_t)offsetof(X86TlbEntry, addend)));
+    op_reg(j, 8, 0x01, RAX, RSI);                            /* add rsi, rax */
 }
 _Static_assert(sizeof(X86TlbEntry) < 128, "a TLB entry's size fits imul's imm8");
 

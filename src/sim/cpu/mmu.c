@@ -211,6 +211,7 @@ static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *g
         (e->tag_read != vpage && e->tag_write != vpage && e->tag_exec != vpage)) {
         e->tag_read = e->tag_write = e->tag_exec = ~0ull;
         e->host = host;
+        e->addend = (uintptr_t)host - (uintptr_t)(vpage << 12);
         e->gpa_page = gpage;
     }
     e->page_shift = shift;
