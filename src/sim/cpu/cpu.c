@@ -8,7 +8,9 @@
  * guest-physical address of its first byte (plus CS base, IP and mode). Pages that hold
  * decoded code are marked in a bitmap; the TLB never maps them writable, so a guest write
  * there takes the slow path, which drops the page's blocks (self-modifying code). The host
- * drops code with x86_cpu_invalidate_code / x86_cpu_tlb_flush.
+ * drops code with x86_cpu_invalidate_code / x86_cpu_tlb_flush. A block that has run
+ * jit_threshold times is translated to host code (jit.c) and runs as that from then on,
+ * going on into the blocks its links lead to.
  *
  * Faults and exits leave a handler with longjmp to the run loop (cpu->jmp); handlers write
  * registers only after their memory accesses, so a fault or an MMIO read exit leaves the
