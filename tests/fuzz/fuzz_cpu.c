@@ -2,7 +2,8 @@
  * Harness: the interpreter (the CPU API of src/sim/cpu) running a hostile guest page for a
  * bounded budget, in real mode, 16- and 32-bit protected mode at ring 0 and 3, and 32-bit
  * protected mode with 4 MiB-page paging.
- * Input: byte 0 the mode (FUZZ_CPU_MODE_*), bytes 1-32 the eight GPRs, then up to 4 KiB
+ * Input: byte 0 the mode (bits 0-6: FUZZ_CPU_MODE_*; bit 7: translate every block to host
+ * code from its first run, else from the sixteenth), bytes 1-32 the eight GPRs, then up to 4 KiB
  * of code at CODE_GPA; the rest (if any) fills the first 2 KiB of the descriptor page
  * (GDT/IDT/IVT) over the default entries, so descriptor loads and event delivery see
  * hostile tables too. I/O reads are answered with input bytes (cycled), MMIO reads
@@ -143,7 +144,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     FuzzIn in = { data, size };
-    int mode = (int)(fuzz_take(&in, 1) % FUZZ_CPU_MODES);
+    uint32_t mode_byte = fuzz_take(&in, 1);
+    int mode = (int)((mode_byte & 0x7F) % FUZZ_CPU_MODES);
     uint32_t gpr[8];
     for (int r = 0; r < 8; r++)
         gpr[r] = fuzz_take(&in, 4);
@@ -156,6 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     x86_cpu_reset(cpu);
+    /* bit 7: every block translated to host code from its first run */
+    if ((mode_byte & 0x80) && cpu->jit_threshold) cpu->jit_threshold = 1;
     if (mode == FUZZ_CPU_MODE_REAL) {
         for (int s = 0; s < 6; s++)
             x86_cpu_load_real_segment(cpu, s, 0);
