@@ -2,9 +2,9 @@
  * Harness: the interpreter (the CPU API of src/sim/cpu) running a hostile guest page for a
  * bounded budget, in real mode, 16- and 32-bit protected mode at ring 0 and 3, and 32-bit
  * protected mode with 4 MiB-page paging.
- * Input: byte 0 the mode (bits 0-6: FUZZ_CPU_MODE_*; bit 7: translate every block to host
- * code from its first run, else from the sixteenth), bytes 1-32 the eight GPRs, then up to 4 KiB
- * of code at CODE_GPA; the rest (if any) fills the first 2 KiB of the descriptor page
+ * Input: byte 0 the mode (bits 0-6: FUZZ_CPU_MODE_*; bit 7: translate every block to
+ * host code from its first run, else from the sixteenth), bytes 1-32 the eight GPRs, then
+ * up to 4 KiB of code at CODE_GPA; the rest (if any) fills the first 2 KiB of the descriptor page
  * (GDT/IDT/IVT) over the default entries, so descriptor loads and event delivery see
  * hostile tables too. I/O reads are answered with input bytes (cycled), MMIO reads
  * likewise. At most FUZZ_CPU_EXITS exits of FUZZ_CPU_BUDGET instructions each: every input
