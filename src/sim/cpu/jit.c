@@ -808,8 +808,10 @@ static void sp_from_edx(Jit *j, bool stack32, int up)
         b1(j, 0x52);
         b1(j, up);
     }
+    /* SP alone as a word: the stack-16 code here reads it back as a word, which the host
+     * forwards from this store */
     if (stack32) store_reg(j, RDX, X86_RSP, 4);
-    else store_reg16(j, RDX, X86_RSP);
+    else op_mem(j, 2, 0x89, RDX, GPR_OFF(X86_RSP));
 }
 
 /* Before a fast path: its checks change the host's flags. */
