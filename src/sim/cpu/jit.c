@@ -208,6 +208,15 @@ static void flags_to_mem(Jit *j)
     j->mem_eager = true;
 }
 
+/* The arithmetic flags in EAX into the host's RFLAGS (DF, TF and AC 0). */
+static void popf_arith_eax(Jit *j)
+{
+    b1(j, 0x25);                                       /* and eax, mask */
+    b4(j, ARITH_MASK);
+    b1(j, 0x50);                                       /* push rax */
+    b1(j, 0x9D);                                       /* popfq */
+}
+
 static void call_helper(Jit *j, const void *fn)
 {
     op_reg(j, 8, 0x89, RBX, RDI);                      /* mov rdi, rbx */
@@ -237,10 +246,7 @@ static void flags_to_host(Jit *j)
     if (j->host) return;
     make_eager(j);
     op_mem(j, 4, 0x8B, RAX, OFF(flags));               /* mov eax, [flags] */
-    b1(j, 0x25);                                       /* and eax, mask: DF, TF, AC 0 */
-    b4(j, ARITH_MASK);
-    b1(j, 0x50);                                       /* push rax */
-    b1(j, 0x9D);                                       /* popfq */
+    popf_arith_eax(j);
     j->host = true;
     j->host_logic = false;
 }
@@ -267,7 +273,6 @@ static void flags_set(Jit *j, bool logic)
     j->mem_eager = false;
 }
 
-/* Leaves the translation (returns 0) with RIP already stored. */
 /* Returns the block to the run loop as the last that ran. */
 static void return_block(Jit *j)
 {
@@ -428,20 +433,16 @@ static void patch32(uint8_t *field, const uint8_t *to)
 }
 
 /* The checks run_loop makes between linked blocks, then into the next block's
- * translation: no stop request or event, room in the budget for a whole block, a link
+ * translation: room in the budget for a whole block (none while a stop request or an
+ * event waits: x86_jit_stop_chaining), a link
  * for this RIP made under the current chain_gen, the target's bytes current, a
  * translation, and the CS limit above its branch targets. Else back to the loop. */
 static void emit_tail(Jit *j)
 {
     const X86Block *b = j->block;
-    uint8_t *out[9];
+    uint8_t *out[8];
     int n = 0;
-    op_mem(j, 4, 0x8B, RAX, OFF(stop_request));
-    op_mem(j, 4, 0x0B, RAX, OFF(event_check));             /* or eax, [event_check] */
-    jcc32(j, CC_NE, &out[n++]);
-    op_mem(j, 8, 0x8B, RAX, OFF(instructions_retired));
-    op_mem(j, 8, 0x3B, RAX, OFF(jit_chain_limit));          /* cmp rax, [limit] */
-    jcc32(j, CC_A, &out[n++]);
+    budget_check(j, &out[n++]);
     mov_imm64(j, RSI, (uint64_t)(uintptr_t)&b->out[0]);
     op_mem(j, 8, 0x8B, RDX, OFF(rip));
     const int32_t l_ip = (int32_t)offsetof(BlockLink, ip);
@@ -477,10 +478,8 @@ static void emit_tail(Jit *j)
     b1(j, 0x57);
     op_reg(j, 4, 0x89, RCX, RDX);                          /* mov edx, ecx: the exit */
     op_reg(j, 8, 0x89, RDI, RCX);                          /* mov rcx, rdi: the target */
-    op_reg(j, 8, 0x89, RBX, RDI);
     mov_imm64(j, RSI, (uint64_t)(uintptr_t)b);
-    mov_imm64(j, RAX, (uint64_t)(uintptr_t)x86_jit_link);
-    op_reg(j, 4, 0xFF, 2, RAX);                            /* call x86_jit_link */
+    call_helper(j, (const void *)x86_jit_link);
     b1(j, 0x5F);                                           /* pop rdi */
     b1(j, 0x5F);
     *dynamic = (uint8_t)(j->p - dynamic - 1);
@@ -491,39 +490,45 @@ static void emit_tail(Jit *j)
     return_block(j);
 }
 
+/* The handler of the instruction at `ip`, as run_block calls it (RIP, next RIP set; the
+ * retired count and the flags already up to date). The instruction then counts. */
+static void handler_call(Jit *j, const X86Insn *in, uint64_t ip)
+{
+    store_u64(j, OFF(rip), (uint32_t)ip);
+    store_u64(j, OFF(next_rip), in->next_ip);
+    mov_imm64(j, RSI, (uint64_t)(uintptr_t)in);
+    call_helper(j, (const void *)in->fn);
+    j->uncounted = 1;
+}
+
+/* After a handler: out of the block when it ended it (x86_end_block). */
+static void leave_if_ended(Jit *j)
+{
+    b1(j, 0x48);                                       /* cmp qword [insn_end], 0 */
+    b1(j, 0x83);
+    b1(j, 0x80 | 7 << 3 | RBX);
+    b4(j, (uint32_t)OFF(insn_end));
+    b1(j, 0);
+    b1(j, 0x75);                                       /* jne over the exit */
+    uint8_t *rel = j->p;
+    b1(j, 0);
+    uint32_t uncounted = j->uncounted;
+    leave_next_rip(j);
+    j->uncounted = uncounted;
+    *rel = (uint8_t)(j->p - rel - 1);
+}
+
 /* Runs the instruction's handler. Not the last: leaves if it ended the block. */
 static void call_handler(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
     flags_to_mem(j);
     count_retired(j);
-    store_u64(j, OFF(rip), (uint32_t)ip);
-    store_u64(j, OFF(next_rip), in->next_ip);
-    op_reg(j, 8, 0x89, RBX, RDI);                      /* mov rdi, rbx */
-    mov_imm64(j, RSI, (uint64_t)(uintptr_t)in);
-    mov_imm64(j, RAX, (uint64_t)(uintptr_t)in->fn);
-    op_reg(j, 4, 0xFF, 2, RAX);                        /* call rax */
-    j->uncounted = 1;
+    handler_call(j, in, ip);
     j->host = j->mem_stale = j->mem_eager = false;
     memset(j->seg_ok, 0, sizeof j->seg_ok);
     j->stack_ok = false;
-    if (last) {
-        leave_next_rip(j);
-        return;
-    }
-    /* cmp qword [rbx + insn_end], 0; jne over the exit */
-    b1(j, 0x48);
-    b1(j, 0x83);
-    b1(j, 0x80 | 7 << 3 | RBX);
-    b4(j, (uint32_t)OFF(insn_end));
-    b1(j, 0);
-    b1(j, 0x75);
-    uint8_t *rel = j->p;
-    b1(j, 0);
-    Jit exit = *j;
-    leave_next_rip(&exit);
-    j->p = exit.p;
-    *rel = (uint8_t)(j->p - rel - 1);
-    j->uncounted = 1;
+    if (last) leave_next_rip(j);
+    else leave_if_ended(j);
 }
 
 /* Guest registers are written whole, 64 bits (a 32-bit result zero-extends, as reg_write
@@ -908,7 +913,7 @@ static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_
     merge_flags_ecx(j, ARITH_MASK);
 }
 
-/* Whether the instruction, a register form, reads or writes the flags as kind does. */
+/* ADC (2) and SBB (3) read CF. */
 static bool alu_reads_cf(unsigned kind) { return kind == 2 || kind == 3; }
 
 /* Translates the instruction inline; false when it needs its handler (nothing emitted).
@@ -1067,18 +1072,9 @@ static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool s
 static void emit_stub(Jit *j, const SlowStub *st)
 {
     if (!st->npatch) return;
-    for (int k = 0; k < st->npatch; k++) {
-        uint32_t rel = (uint32_t)(j->p - st->patch[k] - 4);
-        memcpy(st->patch[k], &rel, 4);
-    }
+    for (int k = 0; k < st->npatch; k++) patch32(st->patch[k], j->p);
     add_retired(j, 0, st->uncounted);
-    store_u64(j, OFF(rip), (uint32_t)st->ip);
-    store_u64(j, OFF(next_rip), st->in->next_ip);
-    op_reg(j, 8, 0x89, RBX, RDI);
-    mov_imm64(j, RSI, (uint64_t)(uintptr_t)st->in);
-    mov_imm64(j, RAX, (uint64_t)(uintptr_t)st->in->fn);
-    op_reg(j, 4, 0xFF, 2, RAX);                              /* call rax */
-    j->uncounted = 1;
+    handler_call(j, st->in, st->ip);
     if (st->is_type_stub) {                                  /* or dword [pending], END */
         op_mem(j, 4, 0x81, 1, OFF(pending));
         b4(j, X86_PENDING_END);
@@ -1087,23 +1083,11 @@ static void emit_stub(Jit *j, const SlowStub *st)
         leave_next_rip(j);
         return;
     }
-    b1(j, 0x48);                                             /* cmp qword [insn_end], 0 */
-    b1(j, 0x83);
-    b1(j, 0x80 | 7 << 3 | RBX);
-    b4(j, (uint32_t)OFF(insn_end));
-    b1(j, 0);
-    b1(j, 0x75);                                             /* jne over the exit */
-    uint8_t *rel = j->p;
-    b1(j, 0);
-    leave_next_rip(j);
-    *rel = (uint8_t)(j->p - rel - 1);
+    leave_if_ended(j);
     add_retired(j, 5, st->uncounted);        /* the fast path's count goes on from here */
     if (st->writes_flags) {                  /* the flags into the host's, as it has them */
         call_helper(j, (const void *)x86_jit_flags);
-        b1(j, 0x25);
-        b4(j, ARITH_MASK);
-        b1(j, 0x50);
-        b1(j, 0x9D);
+        popf_arith_eax(j);
     }
     b1(j, 0xE9);                                             /* jmp resume */
     b4(j, (uint32_t)(st->resume - j->p - 4));
