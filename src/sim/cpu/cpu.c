@@ -355,6 +355,7 @@ static X86Block *block_lookup(X86Cpu *cpu)
 void x86_cpu_host_wrote_memory(X86Cpu *cpu)
 {
     cpu->code_epoch++;
+    cpu->chain_gen++;        /* (so translated links check chain_gen alone) */
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -588,6 +589,14 @@ static inline void run_block(X86Cpu *cpu, const X86Block *b, uint32_t n)
 static inline X86Block *run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
 {
     if (b->jit && LIKELY(n >= b->n)) {
+        /* Links between translations were checked against the CS limit when made: only
+         * a block-ending instruction, after which translated code returns here, or the
+         * host can change it. */
+        if (UNLIKELY(cpu->cs.limit != cpu->jit_linked_cs_limit)) {
+            cpu->jit_linked_cs_limit = cpu->cs.limit;
+            cpu->chain_gen++;
+        }
+        /* nonzero while translated code runs: a handler that ends a block zeroes it */
         cpu->insn_end = b->insns_end;
         X86Block *last = x86_jit_enter(b->jit, cpu);
         if (LIKELY(last != NULL)) return last;

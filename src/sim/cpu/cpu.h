@@ -273,6 +273,7 @@ struct X86Cpu {
     uint8_t lf_op;                /* lazy flags: kind of the last arithmetic operation */
     uint8_t lf_size;              /* its operand size in bytes */
     uint32_t lf_res, lf_src1, lf_src2;
+    uint64_t host_rflags;         /* LF_HOST: translated code's host RFLAGS image (jit.c) */
 
     uint64_t next_rip;            /* during an instruction: RIP of the next one */
     uint32_t pending;             /* X86_PENDING_*: leave the block after this insn */
@@ -344,8 +345,9 @@ struct X86Cpu {
     X86TlbEntry tlb[X86_TLB_SIZE];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
-     * INVLPG, a block dropped, the block cache emptied): direct links between blocks
-     * (cpu.c) made under another value are not followed. */
+     * INVLPG, a block dropped, the block cache emptied), decoded code may be stale (the
+     * code epoch) or the CS limit translations were linked under changed: direct links
+     * between blocks (cpu.c, jit.c) made under another value are not followed. */
     uint32_t chain_gen;
     /* Testing (set before the first run, or flush with x86_cpu_tlb_flush): the reference
      * path: no block links, one instruction per hash lookup, generic handlers, flags
@@ -359,6 +361,7 @@ struct X86Cpu {
     /* Translated code goes on into the next block only while instructions_retired is at
      * most this (the run's budget less a block; set by the run loop). */
     uint64_t jit_chain_limit;
+    uint32_t jit_linked_cs_limit; /* the CS limit of the current chain_gen's links */
     uint64_t jit_translated;      /* blocks translated so far */
 };
 typedef struct X86Cpu X86Cpu;

@@ -433,8 +433,10 @@ static inline uint32_t pop(X86Cpu *cpu, unsigned size)
  *  LF_ADC, LF_SBB: a +/- b +/- carry = res; CF OF AF from the bits of a, b and res.
  *  LF_LOGIC: CF = OF = 0, AF 0 (undefined).
  *  LF_INC, LF_DEC: a +/- 1 = res (b = 1); CF is the one in cpu->flags (keep_cf).
- *  LF_CFOF: CF and OF given as flag bits in lf_src2, AF 0 (shifts, MUL/IMUL). */
-enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF, LF_ADC, LF_SBB };
+ *  LF_CFOF: CF and OF given as flag bits in lf_src2, AF 0 (shifts, MUL/IMUL).
+ *  LF_HOST: the arithmetic bits of host_rflags (jit.c). Only within translated code: it
+ *  makes them another kind before a handler runs, and when it returns to the run loop. */
+enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF, LF_ADC, LF_SBB, LF_HOST };
 
 /* The most significant bit of a size-byte operand. */
 /* lf_size is 0 before any flag-setting operation (after reset): mask the shift so it stays

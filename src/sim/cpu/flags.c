@@ -16,6 +16,7 @@ const uint8_t x86_parity[256] = { P6(1), P6(0), P6(0), P6(1) };
  * operand and result bits alone, valid with a carry-in). */
 uint32_t x86_lazy_arith(const X86Cpu *cpu)
 {
+    if (cpu->lf_op == LF_HOST) return (uint32_t)cpu->host_rflags & X86_FLAGS_ARITH;
     uint32_t top = size_top(cpu->lf_size);
     uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
     uint32_t f = (r == 0 ? X86_FLAG_ZF : 0) | ((r & top) ? X86_FLAG_SF : 0) |

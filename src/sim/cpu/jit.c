@@ -81,6 +81,7 @@ typedef struct SlowStub {
     uint64_t ip;
     uint32_t uncounted;       /* the count before the instruction */
     bool last;                /* the block's last instruction */
+    uint8_t mem;              /* the lazy flag state known there (MEM_*; not in the host) */
     bool writes_flags;        /* the fast path leaves the flags in the host's RFLAGS */
     /* The way out of a failed segment-type or stack-size check, after which the block
      * goes back to the run loop (so what the rest of it takes as checked holds). */
@@ -89,13 +90,19 @@ typedef struct SlowStub {
 } SlowStub;
 #define MAX_STUBS 80
 
+/* What the translation knows of the lazy flag state in the CPU: anything (at the entry,
+ * which a block chained to it may reach with LF_HOST), not LF_HOST (after a handler),
+ * LF_NONE (cpu->flags exact), LF_HOST (or, after a stub's handler, cpu->flags exact and
+ * equal to host_rflags's). */
+enum { MEM_ANY, MEM_LAZY, MEM_EAGER, MEM_HOST };
+
 typedef struct {
     uint8_t *p;
     /* Where the guest's arithmetic flags are. After a translated flag-setting instruction
-     * they are in the host's RFLAGS (host) and cpu->flags/lazy state is older (mem_stale);
-     * after a handler they are in the lazy state. mem_eager: cpu->flags is exact and
-     * lf_op is LF_NONE, so it can be loaded without computing anything. */
-    bool host, host_logic, mem_stale, mem_eager;
+     * they are in the host's RFLAGS (host) and the CPU state's are older (mem_stale).
+     * `mem` says what is known of the CPU state's (lf_op, MEM_*). */
+    bool host, host_logic, mem_stale;
+    uint8_t mem;
     uint32_t uncounted;       /* instructions not yet added to instructions_retired */
     /* The memory fast paths' way out: the instruction's handler, emitted after the
      * block's code (stub_begin .. stub_end). */
@@ -181,11 +188,12 @@ static void count_retired(Jit *j)
     j->host = false;
 }
 
-/* cpu->flags's arithmetic bits from the host RFLAGS image in RAX; lf_op = LF_NONE. */
-static void flags_from_rax(Jit *j)
+/* cpu->flags's arithmetic bits `mask` from the host RFLAGS image in RAX, the others of
+ * ARITH_MASK 0; lf_op = LF_NONE. */
+static void flags_from_rax(Jit *j, uint32_t mask)
 {
     b1(j, 0x25);                                       /* and eax, mask */
-    b4(j, j->host_logic ? ARITH_MASK & ~X86_FLAG_AF : ARITH_MASK);   /* logic: AF 0 */
+    b4(j, mask);
     op_mem(j, 4, 0x8B, RCX, OFF(flags));               /* mov ecx, [flags] */
     op_reg(j, 4, 0x81, 4, RCX);                        /* and ecx, ~mask */
     b4(j, ~ARITH_MASK);
@@ -197,15 +205,53 @@ static void flags_from_rax(Jit *j)
     b1(j, LF_NONE);
 }
 
-/* Before anything reads the flags from the CPU state (or changes the host's). */
+/* The host's flags as they are into cpu->flags (LF_NONE): AF 0 after logic operations,
+ * as LF_LOGIC has it. */
+static void host_to_eager(Jit *j)
+{
+    b1(j, 0x9C);                                       /* pushfq */
+    b1(j, 0x58);                                       /* pop rax */
+    flags_from_rax(j, j->host_logic ? ARITH_MASK & ~X86_FLAG_AF : ARITH_MASK);
+    j->host = j->mem_stale = false;
+    j->mem = MEM_EAGER;
+}
+
+/* LF_HOST's image into cpu->flags (LF_NONE). */
+static void image_to_eager(Jit *j)
+{
+    op_mem(j, 4, 0x8B, RAX, OFF(host_rflags));         /* mov eax, [host_rflags] */
+    flags_from_rax(j, ARITH_MASK);
+}
+
+/* cmp byte [lf_op], kind */
+static void cmp_lf_op(Jit *j, unsigned kind)
+{
+    b1(j, 0x80);
+    b1(j, 0x80 | 7 << 3 | RBX);
+    b4(j, (uint32_t)OFF(lf_op));
+    b1(j, kind);
+}
+
+/* Before anything reads the flags from the CPU state (or changes the host's): the
+ * host's flags stored as LF_HOST, the cheapest store (no merge into cpu->flags). */
 static void flags_to_mem(Jit *j)
 {
     if (!j->host || !j->mem_stale) return;
     b1(j, 0x9C);                                       /* pushfq */
-    b1(j, 0x58);                                       /* pop rax */
-    flags_from_rax(j);
+    if (j->host_logic) {
+        b1(j, 0x58);                                   /* pop rax */
+        b1(j, 0x24);                                   /* and al, ~AF */
+        b1(j, (uint8_t)~X86_FLAG_AF);
+        op_mem(j, 8, 0x89, RAX, OFF(host_rflags));
+    } else {
+        op_mem(j, 8, 0x8F, 0, OFF(host_rflags));       /* pop qword [host_rflags] */
+    }
+    b1(j, 0xC6);                                       /* mov byte [lf_op], LF_HOST */
+    b1(j, 0x80 | RBX);
+    b4(j, (uint32_t)OFF(lf_op));
+    b1(j, LF_HOST);
     j->mem_stale = false;
-    j->mem_eager = true;
+    j->mem = MEM_HOST;
 }
 
 /* The arithmetic flags in EAX into the host's RFLAGS (DF, TF and AC 0). */
@@ -224,31 +270,98 @@ static void call_helper(Jit *j, const void *fn)
     op_reg(j, 4, 0xFF, 2, RAX);                        /* call rax */
 }
 
-/* The lazy state made exact in cpu->flags, when it is not already (lf_op LF_NONE). */
-static void make_eager(Jit *j)
+/* The lazy state, not LF_HOST, made exact: a call of flags_get unless it is LF_NONE. */
+static void lazy_to_eager(Jit *j)
 {
-    if (j->host || j->mem_eager) return;
-    b1(j, 0x80);                                       /* cmp byte [lf_op], LF_NONE */
-    b1(j, 0x80 | 7 << 3 | RBX);
-    b4(j, (uint32_t)OFF(lf_op));
-    b1(j, LF_NONE);
+    cmp_lf_op(j, LF_NONE);
     b1(j, 0x74);                                       /* je over the call */
     uint8_t *rel = j->p;
     b1(j, 0);
     call_helper(j, (const void *)x86_jit_flags);
     *rel = (uint8_t)(j->p - rel - 1);
-    j->mem_eager = true;
+}
+
+/* `jcc rel8` forward; returns the field to patch with rel8_here. */
+static uint8_t *jcc8(Jit *j, unsigned cc)
+{
+    b1(j, 0x70 | cc);
+    b1(j, 0);
+    return j->p - 1;
+}
+static void rel8_here(Jit *j, uint8_t *field) { *field = (uint8_t)(j->p - field - 1); }
+
+/* The flags exact in cpu->flags (lf_op LF_NONE). The host's flags are lost. */
+static void make_eager(Jit *j)
+{
+    if (j->host && j->mem_stale) {
+        host_to_eager(j);
+        return;
+    }
+    j->host = false;
+    switch (j->mem) {
+    case MEM_EAGER:
+        return;
+    case MEM_HOST:
+        image_to_eager(j);
+        break;
+    case MEM_LAZY:
+        lazy_to_eager(j);
+        break;
+    default: {                                         /* MEM_ANY */
+        cmp_lf_op(j, LF_HOST);
+        uint8_t *lazy = jcc8(j, CC_NE);
+        image_to_eager(j);
+        b1(j, 0xEB);                                   /* jmp over the lazy case */
+        uint8_t *done = j->p;
+        b1(j, 0);
+        rel8_here(j, lazy);
+        lazy_to_eager(j);
+        rel8_here(j, done);
+    }
+    }
+    j->mem = MEM_EAGER;
+}
+
+/* Before a handler, which reads the lazy state: not LF_HOST (as make_eager, but another
+ * lazy kind stays as it is). */
+static void mem_for_handler(Jit *j)
+{
+    if (j->host && j->mem_stale) {
+        host_to_eager(j);
+    } else if (j->mem == MEM_HOST) {
+        image_to_eager(j);
+        j->mem = MEM_EAGER;
+    } else if (j->mem == MEM_ANY) {
+        cmp_lf_op(j, LF_HOST);
+        uint8_t *other = jcc8(j, CC_NE);
+        image_to_eager(j);
+        rel8_here(j, other);
+    }
 }
 
 /* Before an instruction that reads the flags: into the host's RFLAGS. */
 static void flags_to_host(Jit *j)
 {
     if (j->host) return;
-    make_eager(j);
-    op_mem(j, 4, 0x8B, RAX, OFF(flags));               /* mov eax, [flags] */
+    if (j->mem == MEM_HOST) {
+        op_mem(j, 4, 0x8B, RAX, OFF(host_rflags));     /* mov eax, [host_rflags] */
+    } else {
+        make_eager(j);
+        op_mem(j, 4, 0x8B, RAX, OFF(flags));           /* mov eax, [flags] */
+    }
     popf_arith_eax(j);
     j->host = true;
     j->host_logic = false;
+}
+
+/* bt dword [rbx + disp], 0 */
+static void bt0(Jit *j, int32_t disp)
+{
+    b1(j, 0x0F);
+    b1(j, 0xBA);
+    b1(j, 0x80 | 4 << 3 | RBX);
+    b4(j, (uint32_t)disp);
+    b1(j, 0);
 }
 
 /* Before an instruction that reads CF alone (ADC, SBB; INC and DEC keep it) and then sets
@@ -256,12 +369,23 @@ static void flags_to_host(Jit *j)
 static void cf_to_host(Jit *j)
 {
     if (j->host) return;
-    make_eager(j);
-    b1(j, 0x0F);                                       /* bt dword [flags], 0 */
-    b1(j, 0xBA);
-    b1(j, 0x80 | 4 << 3 | RBX);
-    b4(j, (uint32_t)OFF(flags));
-    b1(j, 0);
+    if (j->mem == MEM_HOST) {
+        bt0(j, OFF(host_rflags));
+    } else if (j->mem == MEM_ANY) {                    /* LF_HOST: chained from a block */
+        cmp_lf_op(j, LF_HOST);
+        uint8_t *other = jcc8(j, CC_NE);
+        bt0(j, OFF(host_rflags));
+        b1(j, 0xEB);
+        uint8_t *done = j->p;
+        b1(j, 0);
+        rel8_here(j, other);
+        lazy_to_eager(j);
+        bt0(j, OFF(flags));
+        rel8_here(j, done);
+    } else {
+        make_eager(j);
+        bt0(j, OFF(flags));
+    }
 }
 
 /* The instruction just translated set every arithmetic flag in the host's RFLAGS. */
@@ -270,7 +394,6 @@ static void flags_set(Jit *j, bool logic)
     j->host = true;
     j->host_logic = logic;
     j->mem_stale = true;
-    j->mem_eager = false;
 }
 
 /* Returns the block to the run loop as the last that ran. */
@@ -295,32 +418,25 @@ static void to_tail(Jit *j, int exit)
     b4(j, 0);
 }
 
-/* The way on into a known target block, by byte offset: the chain generation, the code
- * epoch and the CS limit checked against the values x86_jit_link patches in with the
- * jump; until then, and when a check fails, on to `miss`. */
-enum { B_GEN = 6, B_EPOCH = 22, B_LIMIT = 38, B_INSN_END = 50, B_JMP = 66, B_LEN = 70 };
+/* The way on into a known target block, by byte offset: the chain generation checked
+ * against the value x86_jit_link patches in with the jump (chain_gen also changes with
+ * the code epoch and the CS limit links were made under, run_block_fast); until then,
+ * and when the check fails, on to `miss`. */
+enum { B_GEN = 6, B_JMP = 17, B_LEN = 21 };
 
 static void jcc32(Jit *j, unsigned cc, uint8_t **patch);
 static void patch32(uint8_t *field, const uint8_t *to);
 
 /* Emits that check; returns its start, or NULL when the layout came out otherwise. Its
- * jumps to the miss path are left in miss[0..3]. */
+ * jumps to the miss path are left in miss[0..1]. */
 static uint8_t *link_body(Jit *j, uint8_t **miss)
 {
     uint8_t *start = j->p;
     op_mem(j, 4, 0x81, 7, OFF(chain_gen));              /* cmp dword [chain_gen], gen */
     b4(j, 0);
     jcc32(j, CC_NE, &miss[0]);
-    op_mem(j, 4, 0x81, 7, OFF(code_epoch));             /* cmp dword [code_epoch], epoch */
-    b4(j, 0);
-    jcc32(j, CC_NE, &miss[1]);
-    op_mem(j, 4, 0x81, 7, OFF(cs.limit));               /* cmp dword [cs.limit], max */
-    b4(j, 0);
-    jcc32(j, CC_B, &miss[2]);
-    mov_imm64(j, RAX, 0);                               /* the target's insns_end */
-    op_mem(j, 8, 0x89, RAX, OFF(insn_end));
     b1(j, 0xE9);                                        /* jmp: the miss path, or the target */
-    miss[3] = j->p;
+    miss[1] = j->p;
     b4(j, 0);
     return j->p - start == B_LEN ? start : NULL;
 }
@@ -343,10 +459,10 @@ static void leave_static(Jit *j, uint32_t target)
         to_tail(j, -1);
         return;
     }
-    uint8_t *miss[5];
-    budget_check(j, &miss[4]);
+    uint8_t *miss[3];
+    budget_check(j, &miss[2]);
     j->block->jit_exit[j->nexits] = link_body(j, miss);
-    for (int k = 0; k < 5; k++) patch32(miss[k], j->p);
+    for (int k = 0; k < 3; k++) patch32(miss[k], j->p);
     store_u64(j, OFF(rip), target);
     to_tail(j, j->nexits++);
 }
@@ -357,7 +473,7 @@ static void leave_return(Jit *j)
 {
     op_reg(j, 4, 0x89, RAX, RDX);                       /* mov edx, eax */
     count_retired(j);
-    uint8_t *miss[10], *next;
+    uint8_t *miss[6], *next;
     int n = 0;
     budget_check(j, &miss[n++]);
     for (int slot = 2; slot < 4; slot++) {
@@ -366,7 +482,7 @@ static void leave_return(Jit *j)
         b4(j, ~0u);
         jcc32(j, CC_NE, slot == 2 ? &next : &miss[n++]);
         uint8_t *body = link_body(j, &miss[n]);
-        n += 4;
+        n += 2;
         j->block->jit_exit[slot] = body ? start : NULL;
         if (slot == 2) patch32(next, j->p);
     }
@@ -390,11 +506,7 @@ void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to
         e += 12;                                        /* the compare and its jump */
     }
     if (!e) return;
-    uint64_t insn_end = to->insns_end;
     memcpy(e + B_GEN, &cpu->chain_gen, 4);
-    memcpy(e + B_EPOCH, &cpu->code_epoch, 4);
-    memcpy(e + B_LIMIT, &to->jit_max_target, 4);
-    memcpy(e + B_INSN_END, &insn_end, 8);
     patch32(e + B_JMP, (const uint8_t *)to->jit_chain);
 }
 
@@ -483,8 +595,6 @@ static void emit_tail(Jit *j)
     b1(j, 0x5F);                                           /* pop rdi */
     b1(j, 0x5F);
     *dynamic = (uint8_t)(j->p - dynamic - 1);
-    op_base(j, 8, 0x8B, RCX, RDI, (int32_t)offsetof(X86Block, insns_end));
-    op_mem(j, 8, 0x89, RCX, OFF(insn_end));
     op_base(j, 4, 0xFF, 4, RDI, (int32_t)offsetof(X86Block, jit_chain));   /* jmp [..] */
     for (int k = 0; k < n; k++) patch32(out[k], j->p);
     return_block(j);
@@ -521,10 +631,11 @@ static void leave_if_ended(Jit *j)
 /* Runs the instruction's handler. Not the last: leaves if it ended the block. */
 static void call_handler(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
-    flags_to_mem(j);
+    mem_for_handler(j);
     count_retired(j);
     handler_call(j, in, ip);
-    j->host = j->mem_stale = j->mem_eager = false;
+    j->host = j->mem_stale = false;
+    j->mem = MEM_LAZY;
     memset(j->seg_ok, 0, sizeof j->seg_ok);
     j->stack_ok = false;
     if (last) leave_next_rip(j);
@@ -673,7 +784,8 @@ static void lea(Jit *j, const X86Insn *in)
 static SlowStub *stub_begin(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
     SlowStub *st = &j->stubs[j->nstubs++];
-    *st = (SlowStub){ .in = in, .ip = ip, .uncounted = j->uncounted, .last = last };
+    *st = (SlowStub){ .in = in, .ip = ip, .uncounted = j->uncounted, .last = last,
+                      .mem = j->mem };
     return st;
 }
 
@@ -829,9 +941,7 @@ static void mem_prologue(Jit *j)
 /* cpu->flags exact (lf_op LF_NONE) for an instruction that sets some flags there. */
 static void flags_exact_in_mem(Jit *j)
 {
-    flags_to_mem(j);
     make_eager(j);
-    j->host = false;
 }
 
 /* cpu->flags = (cpu->flags & ~keep_out) | ECX. */
@@ -1073,6 +1183,9 @@ static void emit_stub(Jit *j, const SlowStub *st)
 {
     if (!st->npatch) return;
     for (int k = 0; k < st->npatch; k++) patch32(st->patch[k], j->p);
+    j->host = j->mem_stale = false;
+    j->mem = st->mem;
+    mem_for_handler(j);
     add_retired(j, 0, st->uncounted);
     handler_call(j, st->in, st->ip);
     if (st->is_type_stub) {                                  /* or dword [pending], END */
@@ -1114,11 +1227,7 @@ static uint64_t next_in_block(const X86Insn *in)
 static void jcc_last(Jit *j, const X86Insn *in)
 {
     op_reg(j, 4, 0x0F90 | (in->op & 15), 0, RDX);     /* setcc dl */
-    if (j->mem_stale) {
-        b1(j, 0x9C);                                   /* pushfq */
-        b1(j, 0x58);                                   /* pop rax */
-        flags_from_rax(j);
-    }
+    flags_to_mem(j);
     j->host = false;
     count_retired(j);
     op_reg(j, 1, 0x84, RDX, RDX);                      /* test dl, dl */
@@ -1222,7 +1331,9 @@ __attribute__((no_sanitize("function")))
 #endif
 X86Block *x86_jit_enter(X86JitFn fn, X86Cpu *cpu)
 {
-    return fn(cpu);
+    X86Block *last = fn(cpu);
+    if (cpu->lf_op == LF_HOST) flags_get(cpu);     /* (a kind the handlers know) */
+    return last;
 }
 
 #endif
