@@ -2,9 +2,10 @@
  * The translation of hot blocks to host code (jit.c) against the handlers alone: the same
  * real-mode programs on a CPU that translates every block from its first run and on one
  * that never does, with the state the translation takes as checked changed between runs
- * (a data segment turned expand-down, then too short; SS.B), a load across the end of
- * RAM into MMIO, an interrupt raised after a translated loop, and a stop request into a loop that chains
- * to itself.
+ * (a data segment turned expand-down, then too short; SS.B; SS loaded within a block), a
+ * stack page that is not all within the SS limit, a load across the end of RAM into MMIO,
+ * an interrupt raised after a translated loop, and a stop request into a loop that
+ * chains to itself.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -197,6 +198,61 @@ static void test_stack_size_changes(void **state)
     pair_run(p, NULL);
 }
 
+/* The stack window (a page of SS offsets translated code writes without checks) after a
+ * handler that loads SS within a block: the next push goes to the new SS. */
+static const uint8_t lss_loop[0x108] = {
+    0xB9, 0x10, 0x00,                   /* mov cx, 16 */
+    0x50,                               /* 1: push ax */
+    0x0F, 0xB2, 0x26, 0x00, 0x11,       /* lss sp, [0x1100]: 0500:0100 */
+    0x53,                               /* push bx */
+    0x0F, 0xB2, 0x26, 0x04, 0x11,       /* lss sp, [0x1104]: 0600:0100 */
+    0x40,                               /* inc ax */
+    0x43, 0x43,                         /* inc bx; inc bx */
+    0x49,                               /* dec cx */
+    0x75, 0xEE,                         /* jnz 1b */
+    0xF4,
+    [0x100] = 0x00, 0x01, 0x00, 0x05, 0x00, 0x01, 0x00, 0x06,
+};
+
+static void test_stack_window_after_ss_load(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, lss_loop, sizeof lss_loop);
+    pair_run(p, NULL);
+    assert_true(p->jit->cpu->jit_translated > 0);
+    assert_int_equal(p->jit->ram[0x50FE], 15 * 2);    /* the last BX, under SS 0500 */
+    assert_int_equal(p->jit->ram[0x60FE], 15);        /* the last AX, under SS 0600 */
+}
+
+/* A stack page that is not all within the SS limit: the translated pops fault at the
+ * limit, as the handlers' (SP climbs by 2 per iteration from 0x80F0; the limit is
+ * 0x80FF, so the pop at 0x8100 raises #SS). */
+static const uint8_t climbing_stack[] = {
+    0xB9, 0x40, 0x00,                   /* mov cx, 64 */
+    0x50,                               /* 1: push ax */
+    0x5B,                               /* pop bx */
+    0x5B,                               /* pop bx */
+    0x49,                               /* dec cx */
+    0x75, 0xFA,                         /* jnz 1b */
+    0xF4,
+};
+
+static void ss_limit_in_page(X86Cpu *cpu)
+{
+    cpu->ss.limit = 0x80FF;
+    cpu->gpr[X86_RSP] = 0x80F0;
+}
+
+static void test_stack_window_within_limit(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, climbing_stack, sizeof climbing_stack);
+    pair_run(p, ss_limit_in_page);
+    assert_true(p->jit->cpu->jit_translated > 0);
+    assert_int_equal(p->jit->cpu->rip, HLT_AT + 1);           /* #SS, to the HLT */
+    assert_int_equal(p->jit->cpu->gpr[X86_RCX], 64 - 8);
+}
+
 /* An interrupt raised after a translated loop is taken at the first instruction. */
 static void test_interrupt_after_translated_loop(void **state)
 {
@@ -251,6 +307,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segment_type_changes, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_stack_size_changes, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_page_end_into_mmio, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_window_after_ss_load, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_window_within_limit, pair_setup,
+                                        pair_teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_after_translated_loop, pair_setup,
                                         pair_teardown),
         cmocka_unit_test_setup_teardown(test_stop_request_in_chained_loop, pair_setup,

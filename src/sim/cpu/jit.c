@@ -396,12 +396,40 @@ static void flags_set(Jit *j, bool logic)
     j->mem_stale = true;
 }
 
+/* The stack window: a page of SS offsets [R12, R12 + 4096) that lies within the SS
+ * limit and maps to one page of RAM the TLB let the guest write, at host address R13.
+ * A stack access inside it needs no segment or TLB check. Translated code fills it; it
+ * holds while only translated code runs (SS and the TLB stay as they are), so it is
+ * emptied at the entry from the run loop and after every handler. */
+static void stack_window_empty(Jit *j)
+{
+    b1(j, 0x49);                                       /* mov r12, -2^31: none in it */
+    b1(j, 0xC7);
+    b1(j, 0xC4);
+    b4(j, 0x80000000u);
+}
+
+/* push rbx; push r12; push r13 (the SysV ABI's callee-saved: RBX the X86Cpu, R12/R13
+ * the stack window), which leaves the host stack 16-byte aligned for calls. */
+static void save_regs(Jit *j)
+{
+    b1(j, 0x53);
+    b1(j, 0x41), b1(j, 0x54);
+    b1(j, 0x41), b1(j, 0x55);
+}
+static void restore_regs_ret(Jit *j)
+{
+    b1(j, 0x41), b1(j, 0x5D);                          /* pop r13 */
+    b1(j, 0x41), b1(j, 0x5C);                          /* pop r12 */
+    b1(j, 0x5B);                                       /* pop rbx */
+    b1(j, 0xC3);                                       /* ret */
+}
+
 /* Returns the block to the run loop as the last that ran. */
 static void return_block(Jit *j)
 {
     mov_imm64(j, RAX, (uint64_t)(uintptr_t)j->block);
-    b1(j, 0x5B);                                       /* pop rbx */
-    b1(j, 0xC3);                                       /* ret */
+    restore_regs_ret(j);
 }
 
 /* To the block's tail, which goes on into the next block or back to the run loop; ECX
@@ -608,6 +636,7 @@ static void handler_call(Jit *j, const X86Insn *in, uint64_t ip)
     store_u64(j, OFF(next_rip), in->next_ip);
     mov_imm64(j, RSI, (uint64_t)(uintptr_t)in);
     call_helper(j, (const void *)in->fn);
+    stack_window_empty(j);              /* (it may have loaded SS or changed the TLB) */
     j->uncounted = 1;
 }
 
@@ -819,6 +848,22 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
 {
     const int32_t s_off = OFF(seg) + (int32_t)(seg * sizeof(X86Segment));
     const int32_t limit = s_off + (int32_t)offsetof(X86Segment, limit);
+    uint8_t *full = NULL, *done = NULL;
+    if (seg == X86_SS) {                      /* in the stack window: RSI = R13 + EDX - R12 */
+        op_reg(j, 8, 0x89, RDX, RCX);                        /* mov rcx, rdx */
+        b1(j, 0x4C), b1(j, 0x29), b1(j, 0xE1);               /* sub rcx, r12 */
+        op_reg(j, 8, 0x81, 7, RCX);                          /* cmp rcx, 4096 - size */
+        b4(j, 4096 - size);
+        jcc32(j, CC_A, &full);
+        b1(j, 0x49), b1(j, 0x8D), b1(j, 0x74), b1(j, 0x0D), b1(j, 0x00); /* lea rsi, [r13+rcx] */
+        b1(j, 0xE9);
+        done = j->p;
+        b4(j, 0);
+        patch32(full, j->p);
+        /* The window skips this path's segment checks: a later access in the block that
+         * comes here may be the first to make them. */
+        j->seg_ok[X86_SS] = 0;
+    }
     /* off + size - 1 <= limit, in 64 bits */
     if (size == 1) {
         op_mem(j, 4, 0x3B, RDX, limit);                      /* cmp edx, [limit] */
@@ -887,6 +932,28 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     b1(j, RSI << 3 | RBX);
     b4(j, (uint32_t)(e0 + (int32_t)offsetof(X86TlbEntry, addend)));
     op_reg(j, 8, 0x01, RAX, RSI);                            /* add rsi, rax */
+    if (seg == X86_SS && write) {
+        /* The window around EDX: from the offset of its linear page's start, when that
+         * is not below 0 and the page's last offset is within the limit. */
+        op_reg(j, 4, 0x89, RAX, RCX);                        /* mov ecx, eax */
+        op_reg(j, 4, 0x81, 4, RCX);                          /* and ecx, 0xFFF */
+        b4(j, 0xFFF);
+        op_reg(j, 8, 0x89, RDX, RDI);                        /* mov rdi, rdx */
+        op_reg(j, 8, 0x29, RCX, RDI);                        /* sub rdi, rcx */
+        uint8_t *below = jcc8(j, CC_B);
+        b1(j, 0x48), b1(j, 0x8D), b1(j, 0x87);               /* lea rax, [rdi + 0xFFF] */
+        b4(j, 0xFFF);
+        op_mem(j, 4, 0x8B, RCX, limit);                      /* mov ecx, [limit] */
+        op_reg(j, 8, 0x39, RCX, RAX);                        /* cmp rax, rcx */
+        uint8_t *above = jcc8(j, CC_A);
+        b1(j, 0x49), b1(j, 0x89), b1(j, 0xFC);               /* mov r12, rdi */
+        b1(j, 0x49), b1(j, 0x89), b1(j, 0xF5);               /* mov r13, rsi */
+        b1(j, 0x49), b1(j, 0x29), b1(j, 0xD5);               /* sub r13, rdx */
+        b1(j, 0x49), b1(j, 0x01), b1(j, 0xFD);               /* add r13, rdi */
+        rel8_here(j, below);
+        rel8_here(j, above);
+    }
+    if (done) patch32(done, j->p);
 }
 _Static_assert(sizeof(X86TlbEntry) < 128, "a TLB entry's size fits imul's imm8");
 
@@ -995,11 +1062,11 @@ static void rotate_ri(Jit *j, unsigned size, unsigned r, bool right, unsigned co
 }
 
 /* IMUL r, r, imm (69/6B) and IMUL r, r (0F AF): CF = OF = the product did not fit, SF ZF
- * PF of the result, AF 0 (mul_flags' LF_CFOF). */
+ * PF of the result, AF 0 (mul_flags' LF_CFOF). Every arithmetic flag is written into
+ * cpu->flags, so the older ones, wherever they are, do not matter. */
 static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_imm,
                     uint32_t imm)
 {
-    flags_exact_in_mem(j);
     load_reg(j, RCX, src, size);
     if (has_imm) {
         op_reg(j, size, 0x69, RAX, RCX);                     /* imul eax, ecx, imm */
@@ -1021,6 +1088,12 @@ static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_
     b4(j, X86_FLAG_CF | X86_FLAG_OF);
     op_reg(j, 4, 0x09, RDX, RCX);                            /* or ecx, edx */
     merge_flags_ecx(j, ARITH_MASK);
+    b1(j, 0xC6);                                             /* mov byte [lf_op], LF_NONE */
+    b1(j, 0x80 | RBX);
+    b4(j, (uint32_t)OFF(lf_op));
+    b1(j, LF_NONE);
+    j->host = j->mem_stale = false;
+    j->mem = MEM_EAGER;
 }
 
 /* ADC (2) and SBB (3) read CF. */
@@ -1223,19 +1296,28 @@ static uint64_t next_in_block(const X86Insn *in)
     return is_jmp_rel(in->op) || in->op == 0xE8 ? rel_target(in) : in->next_ip;
 }
 
-/* The last instruction, a Jcc: RIP from the flags, which stay in the host until stored. */
+/* The last instruction, a Jcc, on the flags in the host's RFLAGS: each way stores them
+ * and leaves. */
 static void jcc_last(Jit *j, const X86Insn *in)
 {
-    op_reg(j, 4, 0x0F90 | (in->op & 15), 0, RDX);     /* setcc dl */
-    flags_to_mem(j);
-    j->host = false;
-    count_retired(j);
-    op_reg(j, 1, 0x84, RDX, RDX);                      /* test dl, dl */
     uint8_t *taken;
-    jcc32(j, CC_NE, &taken);
-    leave_static(j, in->next_ip);
-    patch32(taken, j->p);
-    leave_static(j, rel_target(in));
+    jcc32(j, in->op & 15, &taken);
+    bool logic = j->host_logic, stale = j->mem_stale;
+    uint8_t mem = j->mem;
+    uint32_t uncounted = j->uncounted;
+    for (int way = 0; way < 2; way++) {
+        if (way) {
+            patch32(taken, j->p);
+            j->host = true;
+            j->host_logic = logic;
+            j->mem_stale = stale;
+            j->mem = mem;
+            j->uncounted = uncounted;
+        }
+        flags_to_mem(j);
+        j->host = false;
+        leave_static(j, way ? rel_target(in) : in->next_ip);
+    }
 }
 
 bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
@@ -1249,8 +1331,9 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
     if (!a->base || a->size - a->used < 256 + (size_t)n * per_insn) return false;
     Jit j = { .p = a->base + a->used, .block = b };
     uint8_t *start = j.p;
-    b1(&j, 0x53);                                      /* push rbx */
+    save_regs(&j);
     op_reg(&j, 8, 0x89, RDI, RBX);                     /* mov rbx, rdi */
+    stack_window_empty(&j);
     /* A branch target past the CS limit faults in jump_to: the handlers take such a
      * block. One compare at the entry covers every translated branch. */
     uint32_t max_target = 0;
@@ -1314,8 +1397,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
     if (bail_rel) {
         patch32(bail_rel, j.p);
         op_reg(&j, 4, 0x31, RAX, RAX);                 /* xor eax, eax: NULL */
-        b1(&j, 0x5B);                                  /* pop rbx */
-        b1(&j, 0xC3);
+        restore_regs_ret(&j);
     }
     a->used = (size_t)(j.p - a->base + 15) & ~(size_t)15;
     b->jit_max_target = max_target;
