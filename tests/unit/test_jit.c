@@ -4,14 +4,15 @@
  * that never does, with the state the translation takes as checked changed between runs
  * (a data segment turned expand-down, then too short; SS.B; SS loaded within a block), a
  * stack page that is not all within the SS limit, a load across the end of RAM into MMIO,
- * an interrupt raised after a translated loop, and a stop request into a loop that
- * chains to itself.
+ * an interrupt raised after a translated loop, a stop request into a loop that chains
+ * to itself, and no memory writable and executable at once.
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -102,6 +103,24 @@ static void test_hot_loop_is_translated(void **state)
     assert_true(p->jit->cpu->jit_translated > 0);
     assert_int_equal(p->plain->cpu->jit_translated, 0);
     assert_int_equal(p->jit->cpu->gpr[X86_RAX] & 0xFFFF, (999 * 1000 / 2) & 0xFFFF);
+}
+
+/* W^X: once blocks are translated, no mapping of the process is writable and executable
+ * (the arena is one memory object mapped twice). */
+static void test_no_writable_executable_mapping(void **state)
+{
+    test_hot_loop_is_translated(state);
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps) skip();
+    char line[512], perms[8];
+    int mappings = 0;
+    while (fgets(line, sizeof line, maps)) {
+        if (sscanf(line, "%*s %7s", perms) != 1) continue;
+        mappings++;
+        if (perms[1] == 'w' && perms[2] == 'x') fail_msg("writable and executable: %s", line);
+    }
+    fclose(maps);
+    assert_true(mappings > 0);
 }
 
 /* A loop of loads through DS: sum of the words at DATA, DATA + 2, ... */
@@ -304,6 +323,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hot_loop_is_translated, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_no_writable_executable_mapping, pair_setup,
+                                        pair_teardown),
         cmocka_unit_test_setup_teardown(test_segment_type_changes, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_stack_size_changes, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_page_end_into_mmio, pair_setup, pair_teardown),

@@ -952,7 +952,10 @@ X86Cpu *x86_cpu_create(X86PageFn page_fn, void *opaque)
     cpu->code->bitmap = calloc(1, CODE_BITMAP_PAGES / 8);
     if (!cpu->code->bitmap) goto fail_arena;
     /* without executable memory the handlers run every block */
-    if (x86_jit_arena_init(&cpu->code->jit, JIT_ARENA_SIZE)) cpu->jit_threshold = JIT_THRESHOLD;
+    if (x86_jit_arena_init(&cpu->code->jit, JIT_ARENA_SIZE)) {
+        cpu->jit_threshold = JIT_THRESHOLD;
+        cpu->jit_exec_delta = cpu->code->jit.exec_delta;
+    }
     cpu->page_fn = page_fn;
     cpu->page_opaque = opaque;
     x86_cpu_reset(cpu);

@@ -362,6 +362,7 @@ struct X86Cpu {
      * most this (the run's budget less a block; set by the run loop). */
     uint64_t jit_chain_limit;
     uint32_t jit_linked_cs_limit; /* the CS limit of the current chain_gen's links */
+    intptr_t jit_exec_delta;      /* the JIT arena's executable view less its writable */
     uint64_t jit_translated;      /* blocks translated so far */
 };
 typedef struct X86Cpu X86Cpu;

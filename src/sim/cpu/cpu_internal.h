@@ -87,8 +87,10 @@ int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
  * (with the run loop's checks between them), and returns the last block that ran; or
  * returns NULL at once (nothing done) when the block must run through its handlers. */
 typedef struct X86Block *(*X86JitFn)(X86Cpu *cpu);
+/* One memory object mapped twice (W^X): written through `base`, run at base + exec_delta. */
 typedef struct X86JitArena {
-    uint8_t *base;            /* executable memory; NULL where the host is not x86-64 */
+    uint8_t *base;            /* the writable view; NULL where the host is not x86-64 */
+    intptr_t exec_delta;      /* the executable view's address less the writable's */
     size_t size, used;
 } X86JitArena;
 bool x86_jit_arena_init(X86JitArena *a, size_t size);
@@ -144,7 +146,8 @@ struct X86Block {
     uint32_t traced;         /* it went on through a JMP/CALL (trace_target): gaps */
     BlockLink out[2];        /* successors (fall-through, branch target, return sites) */
     X86JitFn jit;            /* its translation to host code, or NULL */
-    void *jit_chain;         /* where translated code that ran before it goes on into it */
+    void *jit_chain;         /* where translated code that ran before it goes on into it
+                              * (in the executable view) */
     /* Its exits' checks that x86_jit_link patches, or NULL: 0 and 1 for known targets,
      * 2 and 3 for a RET's (jit_next_slot: the one to take over next). */
     uint8_t *jit_exit[4];

@@ -10,14 +10,20 @@
  * so they stay in the host's RFLAGS from one translated instruction to the next and reach
  * cpu->flags only when something else is about to read them.
  *
- * Translated inline: the register forms of ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST,
- * INC, DEC and MOV (8, 16 and 32 bits), MOV r, imm (B0-BF), LEA, NOP, and Jcc/JMP rel. Every other
+ * Translated inline: the register forms of the ALU operations, TEST, INC/DEC, MOV, LEA,
+ * NOP, ROL/ROR by an immediate and IMUL; MOV and ALU loads and stores, MOV m, imm, PUSH,
+ * POP, CALL rel and RET, whose segment and TLB checks are written out (a failed one calls
+ * the handler, which does the whole instruction); Jcc and JMP rel. Every other
  * instruction calls its handler as run_block would, with cpu->rip, cpu->next_rip, the
  * retired count and the flags brought up to date first, and the translation leaves after
- * it when the handler ended the block (x86_end_block).
+ * it when the handler ended the block (x86_end_block). A translation's end goes on into
+ * the next block's through exits patched once the link is known (x86_jit_link).
+ *
+ * The arena is W^X: written through one mapping, run from another (x86_jit_arena_init).
  */
 #include <stddef.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "sim/cpu/cpu_internal.h"
 
@@ -27,24 +33,41 @@
 /* The arithmetic flags the host's RFLAGS carries over for the guest: OF SF ZF AF PF CF. */
 #define ARITH_MASK 0x8D5u
 
+/* The arena is never writable and executable at once: a memfd mapped read-write, where
+ * translations are written and patched, and again read-execute, where they run. Without
+ * memfd_create (or a second mapping) there is no arena and the handlers run every block. */
 bool x86_jit_arena_init(X86JitArena *a, size_t size)
 {
-    a->used = 0;
-    a->size = 0;
-    a->base = NULL;
+    *a = (X86JitArena){ 0 };
 #if defined(__x86_64__)
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (p == MAP_FAILED) return false;
-    a->base = p;
+    int fd = memfd_create("scratchvm-jit", MFD_CLOEXEC);
+    if (fd < 0) return false;
+    void *w = MAP_FAILED, *x = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) == 0) {
+        w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        x = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    }
+    close(fd);
+    if (w == MAP_FAILED || x == MAP_FAILED) {
+        if (w != MAP_FAILED) munmap(w, size);
+        if (x != MAP_FAILED) munmap(x, size);
+        return false;
+    }
+    a->base = w;
+    a->exec_delta = (intptr_t)x - (intptr_t)w;
     a->size = size;
+#else
+    (void)size;
 #endif
     return true;
 }
 
 void x86_jit_arena_free(X86JitArena *a)
 {
-    if (a->base) munmap(a->base, a->size);
+    if (a->base) {
+        munmap(a->base + a->exec_delta, a->size);
+        munmap(a->base, a->size);
+    }
     a->base = NULL;
 }
 
@@ -535,7 +558,7 @@ void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to
     }
     if (!e) return;
     memcpy(e + B_GEN, &cpu->chain_gen, 4);
-    patch32(e + B_JMP, (const uint8_t *)to->jit_chain);
+    patch32(e + B_JMP, (const uint8_t *)to->jit_chain - cpu->jit_exec_delta);
 }
 
 /* Leaves with RIP from cpu->next_rip (after a handler, which may have ended the block or
@@ -1401,8 +1424,8 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
     }
     a->used = (size_t)(j.p - a->base + 15) & ~(size_t)15;
     b->jit_max_target = max_target;
-    b->jit_chain = chain_entry;
-    b->jit = (X86JitFn)(void *)start;
+    b->jit_chain = chain_entry + a->exec_delta;
+    b->jit = (X86JitFn)(void *)(start + a->exec_delta);
     return true;
 }
 
