@@ -35,7 +35,8 @@
 
 /* The arena is never writable and executable at once: a memfd mapped read-write, where
  * translations are written and patched, and again read-execute, where they run. Without
- * memfd_create (or a second mapping) there is no arena and the handlers run every block. */
+ * memfd_create (or a second mapping) there is no arena and the handlers run every block.
+ * (A forked child shares the arena: like a KVM VM, a CPU runs in the process that made it.) */
 bool x86_jit_arena_init(X86JitArena *a, size_t size)
 {
     *a = (X86JitArena){ 0 };
@@ -1085,8 +1086,8 @@ static void rotate_ri(Jit *j, unsigned size, unsigned r, bool right, unsigned co
 }
 
 /* IMUL r, r, imm (69/6B) and IMUL r, r (0F AF): CF = OF = the product did not fit, SF ZF
- * PF of the result, AF 0 (mul_flags' LF_CFOF). Every arithmetic flag is written into
- * cpu->flags, so the older ones, wherever they are, do not matter. */
+ * PF of the result, AF 0 (mul_flags' LF_CFOF). Every arithmetic flag is written, as an
+ * LF_HOST image, so the older ones, wherever they are, do not matter. */
 static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_imm,
                     uint32_t imm)
 {
@@ -1110,13 +1111,13 @@ static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_
     op_reg(j, 4, 0x69, RDX, RDX);                            /* imul edx, edx, CF|OF */
     b4(j, X86_FLAG_CF | X86_FLAG_OF);
     op_reg(j, 4, 0x09, RDX, RCX);                            /* or ecx, edx */
-    merge_flags_ecx(j, ARITH_MASK);
-    b1(j, 0xC6);                                             /* mov byte [lf_op], LF_NONE */
+    op_mem(j, 8, 0x89, RCX, OFF(host_rflags));               /* an LF_HOST image */
+    b1(j, 0xC6);                                             /* mov byte [lf_op], LF_HOST */
     b1(j, 0x80 | RBX);
     b4(j, (uint32_t)OFF(lf_op));
-    b1(j, LF_NONE);
+    b1(j, LF_HOST);
     j->host = j->mem_stale = false;
-    j->mem = MEM_EAGER;
+    j->mem = MEM_HOST;
 }
 
 /* ADC (2) and SBB (3) read CF. */
