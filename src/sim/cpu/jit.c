@@ -519,8 +519,8 @@ static void leave_static(Jit *j, uint32_t target)
     to_tail(j, j->nexits++);
 }
 
-/* The end after a RET, its target in EAX (and in cpu->rip): two patched ways on (exits 2
- * and 3, each for the target RIP in its compare), else through the tail. */
+/* The end after a RET, its target in EAX: two patched ways on (exits 2
+ * and 3, each for the target RIP in its compare), else RIP stored and the tail. */
 static void leave_return(Jit *j)
 {
     op_reg(j, 4, 0x89, RAX, RDX);                       /* mov edx, eax */
@@ -539,6 +539,7 @@ static void leave_return(Jit *j)
         if (slot == 2) patch32(next, j->p);
     }
     for (int k = 0; k < n; k++) patch32(miss[k], j->p);
+    op_mem(j, 8, 0x89, RDX, OFF(rip));                  /* (a link needs no RIP) */
     to_tail(j, 2);
 }
 
@@ -1268,7 +1269,7 @@ static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool s
         sp_from_edx(j, stack32, (int)osz);
         if (pop && osz == 4) store_reg(j, RAX, in->reg, 4);
         else if (pop) store_reg16(j, RAX, in->reg);
-        else op_mem(j, 8, 0x89, RAX, OFF(rip));
+        else if (!last) op_mem(j, 8, 0x89, RAX, OFF(rip));   /* (last: leave_return) */
     }
     stub_end(j, st);
     return true;
@@ -1399,7 +1400,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
         if ((in->op == 0xE8 || in->op == 0xC3) && stack_insn(&j, in, ip_i, last, stack32)) {
             j.uncounted++;
             if (last && in->op == 0xE8) leave_static(&j, rel_target(in));
-            else if (last) leave_return(&j);   /* RET stored RIP, and has it in EAX */
+            else if (last) leave_return(&j);   /* RET has its target in EAX */
             continue;
         }
         if (translate_inline(&j, in) || mem_insn(&j, in, ip_i, last) ||
