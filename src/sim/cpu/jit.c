@@ -212,6 +212,15 @@ static void count_retired(Jit *j)
     j->host = false;
 }
 
+/* mov byte [lf_op], kind */
+static void set_lf_op(Jit *j, unsigned kind)
+{
+    b1(j, 0xC6);
+    b1(j, 0x80 | RBX);
+    b4(j, (uint32_t)OFF(lf_op));
+    b1(j, kind);
+}
+
 /* cpu->flags's arithmetic bits `mask` from the host RFLAGS image in RAX, the others of
  * ARITH_MASK 0; lf_op = LF_NONE. */
 static void flags_from_rax(Jit *j, uint32_t mask)
@@ -223,10 +232,7 @@ static void flags_from_rax(Jit *j, uint32_t mask)
     b4(j, ~ARITH_MASK);
     op_reg(j, 4, 0x09, RAX, RCX);                      /* or ecx, eax */
     op_mem(j, 4, 0x89, RCX, OFF(flags));               /* mov [flags], ecx */
-    b1(j, 0xC6);                                       /* mov byte [lf_op], LF_NONE */
-    b1(j, 0x80 | RBX);
-    b4(j, (uint32_t)OFF(lf_op));
-    b1(j, LF_NONE);
+    set_lf_op(j, LF_NONE);
 }
 
 /* The host's flags as they are into cpu->flags (LF_NONE): AF 0 after logic operations,
@@ -270,10 +276,7 @@ static void flags_to_mem(Jit *j)
     } else {
         op_mem(j, 8, 0x8F, 0, OFF(host_rflags));       /* pop qword [host_rflags] */
     }
-    b1(j, 0xC6);                                       /* mov byte [lf_op], LF_HOST */
-    b1(j, 0x80 | RBX);
-    b4(j, (uint32_t)OFF(lf_op));
-    b1(j, LF_HOST);
+    set_lf_op(j, LF_HOST);
     j->mem_stale = false;
     j->mem = MEM_HOST;
 }
@@ -1030,12 +1033,6 @@ static void mem_prologue(Jit *j)
     j->host = false;
 }
 
-/* cpu->flags exact (lf_op LF_NONE) for an instruction that sets some flags there. */
-static void flags_exact_in_mem(Jit *j)
-{
-    make_eager(j);
-}
-
 /* cpu->flags = (cpu->flags & ~keep_out) | ECX. */
 static void merge_flags_ecx(Jit *j, uint32_t keep_out)
 {
@@ -1063,7 +1060,7 @@ static void bit_of_eax(Jit *j, unsigned reg, unsigned bit)
  * ROR), the other flags kept. */
 static void rotate_ri(Jit *j, unsigned size, unsigned r, bool right, unsigned count)
 {
-    flags_exact_in_mem(j);
+    make_eager(j);                         /* (it merges CF and OF into cpu->flags) */
     unsigned w = size * 8;
     load_reg(j, RAX, r, size);
     op_reg(j, size, size == 1 ? 0xC0 : 0xC1, right, reg_part(RAX, r, size));
@@ -1113,10 +1110,7 @@ static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_
     b4(j, X86_FLAG_CF | X86_FLAG_OF);
     op_reg(j, 4, 0x09, RDX, RCX);                            /* or ecx, edx */
     op_mem(j, 8, 0x89, RCX, OFF(host_rflags));               /* an LF_HOST image */
-    b1(j, 0xC6);                                             /* mov byte [lf_op], LF_HOST */
-    b1(j, 0x80 | RBX);
-    b4(j, (uint32_t)OFF(lf_op));
-    b1(j, LF_HOST);
+    set_lf_op(j, LF_HOST);
     j->host = j->mem_stale = false;
     j->mem = MEM_HOST;
 }
@@ -1269,7 +1263,7 @@ static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool s
         sp_from_edx(j, stack32, (int)osz);
         if (pop && osz == 4) store_reg(j, RAX, in->reg, 4);
         else if (pop) store_reg16(j, RAX, in->reg);
-        else if (!last) op_mem(j, 8, 0x89, RAX, OFF(rip));   /* (last: leave_return) */
+        /* (RET ends its block: leave_return stores RIP where it is needed) */
     }
     stub_end(j, st);
     return true;
