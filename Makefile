@@ -126,6 +126,11 @@ $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.o guests/flat.ld
 
 .PRECIOUS: $(GUEST_DIR)/%.o
 
+# Multiboot kernels among the guests (a.out kludge): linked at 1 MiB, for -kernel.
+MULTIBOOT_GUESTS := straddle
+$(MULTIBOOT_GUESTS:%=$(GUEST_DIR)/%.bin): $(GUEST_DIR)/%.bin: $(GUEST_DIR)/%.o guests/multiboot.ld
+	ld -m elf_i386 -T guests/multiboot.ld -o $@ $<
+
 $(GUEST_DIR)/bench/%.o: bench/guests/%.s bench/guests/bench.inc
 	@mkdir -p $(dir $@)
 	as --32 -I bench/guests -o $@ $<

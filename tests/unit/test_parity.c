@@ -40,8 +40,10 @@
 
 /* LOAD_BIOS_SECTOR: --boot-sector with the built-in BIOS (POST from C, the sector at
  * 0x7C00); LOAD_BIOS_FLOPPY: the image as floppy A: (-fda -snapshot), booted by the BIOS
- * from the reset vector. */
-typedef enum { LOAD_FLAT, LOAD_BOOT_SECTOR, LOAD_ROM, LOAD_BIOS_SECTOR, LOAD_BIOS_FLOPPY } LoadKind;
+ * from the reset vector; LOAD_KERNEL: -kernel (vm_load_kernel, a multiboot kernel). */
+typedef enum {
+    LOAD_FLAT, LOAD_BOOT_SECTOR, LOAD_ROM, LOAD_BIOS_SECTOR, LOAD_BIOS_FLOPPY, LOAD_KERNEL
+} LoadKind;
 
 /* How one guest is set up: the arguments tests/guests/run.sh gives it. */
 typedef struct {
@@ -122,6 +124,11 @@ static const ParityGuest guests[] = {
     {.name = "paging", .kvm_cannot = "paging (MOV to CR0.PG: shutdown)",
      .kvm_cannot_stop = VM_STOP_SHUTDOWN,
      .sim_serial_end = "all ok\n", .sim_debug_exit = 0x11},
+    /* An instruction on two pages mapped to unrelated physical pages (-kernel: multiboot);
+     * paging, which the same nested KVM cannot run. */
+    {.name = "straddle", .load = LOAD_KERNEL, .memory = 16 << 20,
+     .kvm_cannot = "paging (MOV to CR0.PG: shutdown)", .kvm_cannot_stop = VM_STOP_SHUTDOWN,
+     .sim_serial_end = "back:    eax=11223344 sum=b15c0690 ok\n", .sim_debug_exit = 0x11},
     {.name = "vga"},
     /* MMIO of 1-8 bytes over device edges: the same exits (an 8-byte one whole) on both. */
     {.name = "mmiosizes"},
@@ -285,6 +292,11 @@ static void run_guest(const ParityGuest *g, const uint8_t *image, size_t size, H
         unlink(path);
         assert_int_equal(vm_bios_install(svm), 0);
         assert_int_equal(vm_bios_attach_disk(svm, BIOS_DRIVE_FLOPPY0, bd), 0);
+        break;
+    }
+    case LOAD_KERNEL: {
+        VmKernelSpec k = {.image = image, .size = size};
+        assert_int_equal(vm_load_kernel(svm, &k), 0);
         break;
     }
     case LOAD_FLAT:

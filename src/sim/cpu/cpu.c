@@ -36,6 +36,25 @@ static inline uint8_t *block_bytes(const X86Block *b)
     return (uint8_t *)&b->insns[b->n];
 }
 
+/* The most bytes a block keeps: trace_target keeps a traced block's gaps within it. */
+#define BLOCK_BYTES_MAX (BLOCK_MAX * X86_MAX_INSN_LEN)
+
+/* One piece of a block's bytes: guest-physical [gpa, gpa + len), within one page. */
+typedef struct {
+    uint64_t gpa;
+    uint32_t len;
+} CodePiece;
+
+/* Piece i (0 or 1) of the block's bytes; false when it has no such piece. Every user of a
+ * block's bytes goes through this: the pieces are on unrelated physical pages. */
+static inline bool block_piece(const X86Block *b, unsigned i, CodePiece *p)
+{
+    if (i == 0) *p = (CodePiece){ b->gpa, b->len0 };
+    else if (i == 1 && b->len1) *p = (CodePiece){ b->last_page, b->len1 };
+    else return false;
+    return true;
+}
+
 #define PAGE_HASH_SIZE 1024u
 
 typedef struct X86CodeCache {
@@ -88,18 +107,31 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
     }
 }
 
-/* Whether guest-physical [start, end), which meets [gpa, gpa_end), writes bytes the block
- * runs: a block with gaps (the bytes a JMP or CALL went over, maybe data) is hit only
- * through its instructions, all on its first page (trace_target). */
+/* Whether guest-physical [start, end), which meets the block's first piece, writes bytes
+ * the block runs: a block with gaps (the bytes a JMP or CALL went over, maybe data) is hit
+ * only through its instructions, all on its first page (trace_target). */
 static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
 {
-    if (!b->traced || b->last_page != b->first_page) return true;
+    if (!b->traced || b->len1) return true;
     uint32_t ipmask = b->mode ? 0xFFFFFFFFu : 0xFFFFu;
     for (uint32_t i = 0; i < b->n; i++) {
         const X86Insn *in = &b->insns[i];
         uint32_t ip = (in->next_ip - in->len) & ipmask;
         uint64_t g = b->first_page + ((b->cs_base + ip) & 0xFFF);
         if (g < end && start < g + in->len) return true;
+    }
+    return false;
+}
+
+/* Whether guest-physical [start, end) writes bytes of the block on page gpa_page (one
+ * piece, or both when its two linear pages map to that one page). */
+static bool block_meets(const X86Block *b, uint64_t gpa_page, uint64_t start, uint64_t end)
+{
+    CodePiece p;
+    for (unsigned i = 0; block_piece(b, i, &p); i++) {
+        if ((p.gpa & ~0xFFFull) != gpa_page || !(p.gpa < end && start < p.gpa + p.len))
+            continue;
+        if (i == 1 || block_bytes_hit(b, start, end)) return true;
     }
     return false;
 }
@@ -119,7 +151,7 @@ static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, u
         if (b->dead) {
             *pp = l->next;           /* a dead block's other link: drop it too */
         } else if (b->first_page == gpa_page || b->last_page == gpa_page) {
-            if (b->gpa < end && start < b->gpa_end && block_bytes_hit(b, start, end)) {
+            if (block_meets(b, gpa_page, start, end)) {
                 b->dead = 1;
                 block_unhash(c, b);
                 *pp = l->next;
@@ -160,8 +192,8 @@ static inline uint32_t cpu_mode(const X86Cpu *cpu)
     return (cpu->cs.attr & X86_AR_DB) ? 1u : 0u;
 }
 
-static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
-                        const uint8_t *expect);
+static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
+                           const uint8_t *expect);
 
 /* A block's last instruction that cannot change what the run loop checks between blocks
  * (CS, mode, CPL, flags other than OSZAPC, shadows, paging): a near transfer, or any
@@ -185,11 +217,12 @@ static bool plain_transfer(const X86Insn *in)
 
 /* A block goes on through a direct JMP or CALL whose target lies ahead of its bytes on
  * the same linear page (so the same guest-physical page, whose translation the block's
- * lookup checks, and [gpa, gpa_end) still covers every byte it runs, the ones jumped
+ * lookup checks, and its first piece still covers every byte it runs, the ones jumped
  * over too): branchy code runs fewer, longer blocks. The target, or ~0 to end the block.
- * `next` is the IP after the instruction. */
+ * `next` is the IP after the instruction; the block's first piece ends at page offset
+ * `end_off` so far. */
 static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn *in,
-                             uint64_t next)
+                             uint64_t next, uint32_t end_off)
 {
     if (in->op != 0xE8 && in->op != 0xE9 && in->op != 0xEB) return ~0ull;
     uint32_t target = (uint32_t)next + in->imm;
@@ -197,12 +230,12 @@ static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn
     if (target > cpu->cs.limit) return ~0ull;       /* the transfer faults: let it */
     uint64_t lin = (uint32_t)(b->cs_base + target), start = (uint32_t)(b->cs_base + b->ip);
     if ((lin >> 12) != (start >> 12)) return ~0ull;
-    uint64_t gpa = b->first_page + (lin & 0xFFF);
-    if (gpa < b->gpa_end) return ~0ull;             /* not ahead */
-    /* The copy of [gpa, gpa_end) must fit the room block_build reserved: the bytes so far
-     * with the gap, then at most BLOCK_MAX - n more instructions. */
-    if (gpa - b->gpa + (uint64_t)(BLOCK_MAX - b->n) * X86_MAX_INSN_LEN >
-        (uint64_t)BLOCK_MAX * X86_MAX_INSN_LEN)
+    uint32_t off = (uint32_t)(lin & 0xFFF);
+    if (off < end_off) return ~0ull;                /* not ahead */
+    /* The copy must fit the room block_build reserved: the bytes so far with the gap,
+     * then at most BLOCK_MAX - n more instructions. */
+    if (off - (start & 0xFFF) + (uint64_t)(BLOCK_MAX - b->n) * X86_MAX_INSN_LEN >
+        BLOCK_BYTES_MAX)
         return ~0ull;
     return target;
 }
@@ -212,7 +245,7 @@ static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn
 static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
 {
     X86CodeCache *c = cpu->code;
-    size_t need = sizeof(X86Block) + BLOCK_MAX * (sizeof(X86Insn) + X86_MAX_INSN_LEN) + 16;
+    size_t need = sizeof(X86Block) + BLOCK_MAX * sizeof(X86Insn) + BLOCK_BYTES_MAX + 16;
     if (c->used + need > ARENA_SIZE || c->jit_full) code_flush_all(cpu);
     X86Block *b = (X86Block *)(c->arena + c->used);
     b->jit = NULL;
@@ -229,12 +262,19 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     for (int i = 0; i < 2; i++) b->out[i] = (BlockLink){ ~0ull, NULL, 0 };
     b->first_page = gpa & ~0xFFFull;
     b->last_page = b->first_page;
+    b->len1 = 0;
     uint64_t ip = cpu->rip;
     uint64_t ipmask = mode ? 0xFFFFFFFFull : 0xFFFFull;
+    uint32_t start_lin = (uint32_t)(b->cs_base + ip);
+    uint32_t end_off = start_lin & 0xFFF;   /* where the first piece ends on its page */
     while (b->n < BLOCK_MAX) {
         X86Insn *in = &b->insns[b->n];
-        uint64_t g0, g1;
-        int r = x86_decode(cpu, ip, in, &g0, &g1);
+        uint64_t g1;   /* guest-physical address of its last byte */
+        /* Instructions start on the block's linear page; one whose bytes go on into the
+         * next linear page (whatever physical page that maps to) is the last. */
+        uint32_t lin = (uint32_t)(b->cs_base + ip);
+        if ((lin >> 12) != (start_lin >> 12)) break;
+        int r = x86_decode(cpu, ip, in, &g1);
         if (r != 0) {
             if (b->n > 0) break;
             if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
@@ -246,34 +286,44 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
             }
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
-        if ((g0 & ~0xFFFull) != b->first_page) break;   /* next page: next block */
+        /* (the decoder's offsets are not wrapped at 64 KiB: see fetch8) */
+        uint32_t last_lin = (uint32_t)(b->cs_base + ip + in->len - 1);
         b->n++;
-        b->last_page = g1 & ~0xFFFull;
-        b->gpa_end = g1 + 1;
+        if ((last_lin >> 12) != (start_lin >> 12)) {
+            b->last_page = g1 & ~0xFFFull;
+            b->len1 = (uint16_t)((last_lin & 0xFFF) + 1);
+            end_off = 4096;
+        } else if ((last_lin & 0xFFF) + 1 > end_off) {
+            end_off = (last_lin & 0xFFF) + 1;
+        }
         ip = (ip + in->len) & ipmask;
         in->next_ip = (uint32_t)ip;
         b->plain_end = plain_transfer(in);
         bool end = in->op >= 0x200;       /* decoder marks block enders with 0x200 */
         in->op &= 0x1FF;
-        if (b->last_page != b->first_page) break;
+        if (b->len1) break;
         if (end) {
-            uint64_t target = trace_target(cpu, b, in, ip);
+            uint64_t target = trace_target(cpu, b, in, ip, end_off);
             if (target == ~0ull) break;
             ip = target;                  /* the block goes on at the JMP's or CALL's target */
             b->traced = 1;
         }
     }
     b->epoch = cpu->code_epoch;
-    if (!guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, block_bytes(b), NULL))
+    b->len0 = (uint16_t)(end_off - (start_lin & 0xFFF));
+    /* the room reserved above; a decoder or trace_target bug stops the VM, not the host */
+    if (b->len0 + b->len1 > BLOCK_BYTES_MAX)
+        x86_unimplemented(cpu, "internal error: a decoded block's bytes exceed its room");
+    if (!block_bytes_io(cpu, b, block_bytes(b), NULL))
         x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
     b->insns_end = (uintptr_t)&b->insns[b->n];
-    c->used += sizeof(X86Block) + b->n * sizeof(X86Insn) + (b->gpa_end - b->gpa);
+    c->used += sizeof(X86Block) + b->n * sizeof(X86Insn) + b->len0 + b->len1;
     c->used = (c->used + 15) & ~(size_t)15;
     b->dead = 0;
     mark_code_page(cpu, b->first_page);
     b->link[0] = (PageLink){ b, c->pages[page_hash(b->first_page)] };
     c->pages[page_hash(b->first_page)] = &b->link[0];
-    if (b->last_page != b->first_page) {
+    if (b->last_page != b->first_page) {   /* (a second piece on the same page: one link) */
         mark_code_page(cpu, b->last_page);
         b->link[1] = (PageLink){ b, c->pages[page_hash(b->last_page)] };
         c->pages[page_hash(b->last_page)] = &b->link[1];
@@ -284,39 +334,44 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     return b;
 }
 
-/* Copies guest-physical [gpa, gpa + len) of RAM into `copy`, or compares it with `expect`
- * when that is given. False when the bytes are not RAM (or differ). */
-static bool guest_bytes(X86Cpu *cpu, uint64_t gpa, uint64_t len, uint8_t *copy,
-                        const uint8_t *expect)
+/* Host bytes of guest-physical [gpa, gpa + len) when the range is RAM within one page;
+ * NULL otherwise (the check that keeps a length from crossing into other host memory). */
+static const uint8_t *code_piece_host(X86Cpu *cpu, uint64_t gpa, uint32_t len)
 {
-    while (len) {
-        uint64_t page = gpa & ~0xFFFull;
-        uint64_t chunk = page + 4096 - gpa < len ? page + 4096 - gpa : len;
-        const uint8_t *host = cpu->page_fn(cpu->page_opaque, page, X86_ACCESS_EXEC);
-        if (!host)
-            return false;
-        host += gpa - page;
+    uint64_t page = gpa & ~0xFFFull;
+    if ((gpa & 0xFFF) + (uint64_t)len > 4096) return NULL;
+    const uint8_t *host = cpu->page_fn(cpu->page_opaque, page, X86_ACCESS_EXEC);
+    return host ? host + (gpa & 0xFFF) : NULL;
+}
+
+/* Copies the block's bytes (its pieces, in order) into `copy`, or compares them with
+ * `expect` when that is given. False when a piece is not RAM (or differs). */
+static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
+                           const uint8_t *expect)
+{
+    CodePiece p;
+    for (unsigned i = 0; block_piece(b, i, &p); i++) {
+        const uint8_t *host = code_piece_host(cpu, p.gpa, p.len);
+        if (!host) return false;
         if (expect) {
-            if (memcmp(host, expect, chunk) != 0)
-                return false;
-            expect += chunk;
+            if (memcmp(host, expect, p.len) != 0) return false;
+            expect += p.len;
         } else {
-            memcpy(copy, host, chunk);
-            copy += chunk;
+            memcpy(copy, host, p.len);
+            copy += p.len;
         }
-        gpa += chunk;
-        len -= chunk;
     }
     return true;
 }
 
-/* With paging, a block whose last instruction runs onto a second page is only valid
- * while that page still maps to the same guest-physical page (blocks are keyed by the
- * first byte's guest-physical address). */
+/* A block whose last instruction runs onto the next linear page is only valid while that
+ * page still maps to the same guest-physical page (blocks are keyed by the first byte's
+ * guest-physical address). Without paging only the A20 gate moves pages, and changing it
+ * empties the code cache. */
 static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t lin)
 {
-    if (LIKELY(b->last_page == b->first_page) || !(cpu->cr0 & X86_CR0_PG)) return true;
-    uint64_t last_lin = (uint32_t)(lin + (b->gpa_end - 1 - b->gpa));
+    if (LIKELY(!b->len1) || !(cpu->cr0 & X86_CR0_PG)) return true;
+    uint64_t last_lin = (uint32_t)((lin & ~0xFFFull) + 0x1000);
     uint64_t gpa;
     uint32_t err;
     if (!x86_probe_page(cpu, last_lin, X86_ACCESS_EXEC, &gpa, &err)) return false;
@@ -340,7 +395,7 @@ static X86Block *block_lookup(X86Cpu *cpu)
         if (LIKELY(b->epoch == cpu->code_epoch))
             return b;
         /* The host may have written guest memory since this block was decoded. */
-        if (guest_bytes(cpu, b->gpa, b->gpa_end - b->gpa, NULL, block_bytes(b))) {
+        if (block_bytes_io(cpu, b, NULL, block_bytes(b))) {
             b->epoch = cpu->code_epoch;
             return b;
         }

@@ -68,9 +68,10 @@ typedef struct X86OpInfo {
 #define OPF_MOFFS  64u    /* moffs by address size */
 #define OPF_REL    128u   /* IP-relative branch (imm is a displacement) */
 
-/* Decodes one instruction at cpu->cs:ip into *in. Returns 0, or the exception vector when
+/* Decodes one instruction at cpu->cs:ip into *in, and the guest-physical address of its
+ * last byte into *last_gpa. Returns 0, or the exception vector when
  * the fetch faults (-1: not executable memory, -2: too long). */
-int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint64_t *last_gpa);
+int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa);
 
 /* The same decoding from a byte buffer, without a CPU (the disassembler): d32 is CS.D.
  * in->op is the plain opcode (no block-end mark) and in->fn the CPU's handler before
@@ -132,8 +133,12 @@ struct X86Block {
     uint64_t gpa;            /* guest-physical address of the first byte */
     uint64_t cs_base;
     uint64_t ip;
-    uint64_t gpa_end;        /* one past its last byte */
-    uint64_t first_page, last_page;
+    /* Its bytes are one or two pieces, one per guest-physical page: [gpa, gpa + len0) on
+     * first_page and, when its last instruction runs onto the next linear page, [last_page,
+     * last_page + len1). The two linear pages may map to any two physical pages, the same
+     * one included, so no range ever spans from one piece to the other (block_piece). */
+    uint64_t first_page, last_page;   /* last_page == first_page when len1 == 0 */
+    uint16_t len0, len1;
     uint32_t mode;
     uint32_t n;
     uint32_t dead;
@@ -154,7 +159,7 @@ struct X86Block {
     uint32_t jit_next_slot;
     uint32_t jit_max_target; /* the highest branch target it translated (CS limit check) */
     uint32_t runs;           /* runs through its handlers, until jit_threshold */
-    X86Insn insns[];         /* then a copy of the block's bytes, [gpa, gpa_end) */
+    X86Insn insns[];         /* then a copy of the block's bytes: piece 0, then piece 1 */
 };
 
 /* ---------------------------------------------------------------------------------- */

@@ -536,7 +536,7 @@ typedef struct {
     uint64_t page_lin;    /* linear page of `host` */
     uint64_t page_gpa;    /* its guest-physical page */
     uint8_t *host;
-    uint64_t first_gpa, last_gpa;
+    uint64_t last_gpa;
     int err;
 } Fetch;
 
@@ -572,7 +572,6 @@ static inline __attribute__((always_inline)) int fetch8(Fetch *f, uint8_t *out, 
         f->page_gpa = gpa;
     }
     uint64_t gpa = f->page_gpa | (lin & 0xFFF);
-    if (f->n == 0) f->first_gpa = gpa;
     f->last_gpa = gpa;
     *out = f->host[lin & 0xFFF];
     f->n++;
@@ -792,7 +791,7 @@ opcode:;
     return 0;
 }
 
-int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint64_t *last_gpa)
+int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa)
 {
     Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull };
     int r = decode_insn(&f, (cpu->cs.attr & X86_AR_DB) != 0, in, false);
@@ -802,7 +801,6 @@ int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *first_gpa, uint6
     in->op &= 0x1FF;
     if (in->fn != op_ud && !cpu->slow_path) x86_specialize(in);
     in->op |= end;
-    *first_gpa = f.first_gpa;
     *last_gpa = f.last_gpa;
     return 0;
 }
