@@ -152,11 +152,28 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
     return 0;
 }
 
-/* The disks of -drive/-fda/-hda for the BIOS, opened through the block layer. */
-static int attach_disks(SimpleVM *svm, const CliOptions *opt)
+/* The disks of -drive/-fda/-hda, opened through the block layer before the VM exists, so
+ * that a bad image is the one error a user sees (not after the backend's notices). */
+typedef struct {
+    BlockDev *bd[CLI_MAX_DRIVES];
+    uint8_t drive[CLI_MAX_DRIVES];   /* BIOS drive numbers */
+    int n;
+} CliDisks;
+
+static void close_disks(CliDisks *disks)
+{
+    for (int i = 0; i < disks->n; i++)
+        block_close(disks->bd[i]);
+    disks->n = 0;
+}
+
+/* Opens every drive of the command line into *disks (closed again on failure). Returns 0
+ * or the exit status after printing the error. */
+static int open_disks(const CliOptions *opt, CliDisks *disks)
 {
     int next[2] = {0, 0};   /* the next free index per interface */
     bool used[2][2] = {{false}};
+    disks->n = 0;
     for (int i = 0; i < opt->num_drives; i++) {
         const CliDrive *d = &opt->drives[i];
         int iface = d->iface == DRIVE_IF_FLOPPY;
@@ -165,6 +182,7 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt)
             index++;
         if (index >= 2 || used[iface][index]) {
             error("%s: no free %s drive (two of each)", d->file, iface ? "floppy" : "ide");
+            close_disks(disks);
             return EXIT_USAGE;
         }
         used[iface][index] = true;
@@ -173,15 +191,32 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt)
         BlockDev *bd;
         if (block_open(d->file, (BlockFormat)d->format, flags, &bd) < 0) {
             error("%s", hv_last_error());
+            close_disks(disks);
             return EXIT_IMAGE_UNREADABLE;
         }
-        uint8_t drive = (uint8_t)((iface ? BIOS_DRIVE_FLOPPY0 : BIOS_DRIVE_HD0) + index);
-        if (vm_bios_attach_disk(svm, drive, bd) < 0) {
+        disks->bd[disks->n] = bd;
+        disks->drive[disks->n++] = (uint8_t)((iface ? BIOS_DRIVE_FLOPPY0 : BIOS_DRIVE_HD0) + index);
+        if (vm_bios_check_disk(bd) < 0) {
             error("%s: %s", d->file, hv_last_error());
-            block_close(bd);
+            close_disks(disks);
             return EXIT_IMAGE_INVALID;
         }
     }
+    return 0;
+}
+
+/* Hands the opened disks to the VM's BIOS, which owns them from then on. */
+static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
+{
+    for (int i = 0; i < disks->n; i++) {
+        if (vm_bios_attach_disk(svm, disks->drive[i], disks->bd[i]) < 0) {
+            error("%s", hv_last_error());
+            close_disks(disks);
+            return EXIT_IMAGE_INVALID;
+        }
+        disks->bd[i] = NULL;
+    }
+    disks->n = 0;
     if (opt->boot_order && vm_bios_set_boot_order(svm, opt->boot_order) < 0) {
         error("%s", hv_last_error());
         return EXIT_USAGE;
@@ -191,14 +226,14 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt)
 
 /* A BIOS machine: the BIOS, the disks, and either the boot sector at 0x7C00 (POST done
  * from C) or the reset vector (the BIOS's own POST and int 19h). */
-static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, const uint8_t *image,
-                             size_t size)
+static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, CliDisks *disks,
+                             const uint8_t *image, size_t size)
 {
     if (vm_bios_install(svm) < 0) {
         error("BIOS: %s", hv_last_error());
         return EXIT_VM_SETUP;
     }
-    int status = attach_disks(svm, opt);
+    int status = attach_disks(svm, opt, disks);
     if (status)
         return status;
     vm_bios_set_trace(svm, opt->trace_bios ? stderr : NULL);
@@ -919,11 +954,17 @@ static int cmd_run(const CliOptions *opt)
     int status = guest_image(opt, &image, &size);
     if (status)
         return status;
+    CliDisks disks;
+    if ((status = open_disks(opt, &disks)) != 0) {
+        free(image);
+        return status;
+    }
 
     SimpleVM *svm = vm_create_flags(opt->memory, opt->accel,
                                     opt->kernel_irqchip ? VM_FLAG_KERNEL_IRQCHIP : 0);
     if (!svm) {
         error("cannot create the VM: %s", hv_last_error());
+        close_disks(&disks);
         free(image);
         return EXIT_VM_SETUP;
     }
@@ -954,7 +995,7 @@ static int cmd_run(const CliOptions *opt)
         goto out;
     }
     status = opt->kernel ? load_kernel(svm, opt, image, size)
-             : bios      ? load_bios_machine(svm, opt, image, size)
+             : bios      ? load_bios_machine(svm, opt, &disks, image, size)
                          : load_guest(svm, opt, image, size);
     if (status != 0)
         goto out;

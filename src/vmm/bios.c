@@ -1093,6 +1093,13 @@ int vm_bios_install(SimpleVM *svm)
     return 0;
 }
 
+int vm_bios_check_disk(const BlockDev *bd)
+{
+    if (bd && bd->size < 512)
+        return hv_fail(EINVAL, "a disk of %" PRIu64 " bytes has no sector", bd->size);
+    return 0;
+}
+
 int vm_bios_attach_disk(SimpleVM *svm, uint8_t drive, BlockDev *bd)
 {
     Bios *b = svm ? svm->bios : NULL;
@@ -1101,8 +1108,9 @@ int vm_bios_attach_disk(SimpleVM *svm, uint8_t drive, BlockDev *bd)
         return hv_fail(EINVAL, "vm_bios_attach_disk: bad arguments (drive 0x%x)", drive);
     if (b->disk[idx])
         return hv_fail(EEXIST, "BIOS drive 0x%02x already has a disk", drive);
-    if (bd->size < 512)
-        return hv_fail(EINVAL, "a disk of %" PRIu64 " bytes has no sector", bd->size);
+    int r = vm_bios_check_disk(bd);
+    if (r < 0)
+        return r;
     b->disk[idx] = bd;
     b->geom[idx] = geometry_for(idx, bd->size);
     return 0;

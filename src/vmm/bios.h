@@ -27,6 +27,9 @@ int vm_bios_install(SimpleVM *svm);
 /* Gives a disk to the BIOS as `drive` (0x00, 0x01, 0x80, 0x81); the BIOS owns bd from
  * then on (closed by vm_destroy). -EEXIST when the drive has one, -EINVAL for others. */
 int vm_bios_attach_disk(SimpleVM *svm, uint8_t drive, BlockDev *bd);
+/* Whether the BIOS can use bd as a disk (it has a sector): 0, or -EINVAL with the reason
+ * in hv_last_error(). */
+int vm_bios_check_disk(const BlockDev *bd);
 /* Boot order for int 19h: letters 'a' (floppy) and 'c' (hard disk), e.g. "ac", "c". */
 int vm_bios_set_boot_order(SimpleVM *svm, const char *order);
 /* What POST does (IVT, BDA, the screen in mode 3), done from C: for a boot sector loaded
