@@ -1,4 +1,6 @@
 /* Raw-mode terminal and the Ctrl-A escape keys. */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <termios.h>
 #include <unistd.h>
@@ -50,6 +52,39 @@ void console_restore(void)
     }
 }
 
+/* The signals that end the process without atexit (a crash, an abort): the terminal is
+ * restored in their handler, then the action they had before (the default, or a
+ * sanitizer's report) takes them. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+#define FATAL_SIGNALS (sizeof fatal_signals / sizeof fatal_signals[0])
+static struct sigaction fatal_previous[FATAL_SIGNALS];
+
+/* Async-signal-safe calls only: tcsetattr, sigaction, raise. */
+static void on_fatal_signal(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    int saved_errno = errno;
+    if (saved_fd >= 0)
+        tcsetattr(saved_fd, TCSANOW, &saved_termios);   /* no wait for pending output */
+    for (size_t i = 0; i < FATAL_SIGNALS; i++)
+        if (fatal_signals[i] == sig)
+            sigaction(sig, &fatal_previous[i], NULL);
+    /* A fault the CPU raised comes again when this returns, to the previous action; a
+     * signal that was sent (kill, raise, abort) is sent again, delivered on return. */
+    if (info->si_code <= 0)
+        raise(sig);
+    errno = saved_errno;
+}
+
+static void catch_fatal_signals(void)
+{
+    for (size_t i = 0; i < FATAL_SIGNALS; i++) {
+        struct sigaction sa = {.sa_sigaction = on_fatal_signal, .sa_flags = SA_SIGINFO};
+        sigemptyset(&sa.sa_mask);
+        sigaction(fatal_signals[i], &sa, &fatal_previous[i]);
+    }
+}
+
 int console_raw_enable(int fd)
 {
     struct termios t;
@@ -67,7 +102,9 @@ int console_raw_enable(int fd)
         return -1;
     saved_fd = fd;
     static int registered;
-    if (!registered++)
+    if (!registered++) {
         atexit(console_restore);
+        catch_fatal_signals();
+    }
     return 0;
 }

@@ -26,7 +26,8 @@ extern const char console_help_text[];
 
 /* Puts the terminal on fd in raw mode (no echo, no line editing, no signals; output
  * processing kept so that "\n" still starts a line) and arranges for it to be restored at
- * exit. 0 on success, -1 when fd is not a terminal. */
+ * exit and on a fatal signal (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, which then end
+ * the process as before). 0 on success, -1 when fd is not a terminal. */
 int console_raw_enable(int fd);
 /* Restores the terminal; async-signal-safe, idempotent. */
 void console_restore(void);

@@ -17,6 +17,9 @@
 #   tests/guests/hostile.sh's irq-storm tests);
 # - terminal-sigterm: SIGTERM to scratchvm running the spin guest in the pane: status 143
 #   at once, and the terminal settings restored;
+# - terminal-fatal-signals: SIGSEGV, SIGBUS, SIGABRT, SIGFPE and SIGILL to scratchvm on
+#   the spin guest: each ends it as the signal does (status 128 + N) and the terminal
+#   settings are restored (the handler restores them, then the signal takes its course);
 # - terminal-monitor: --monitor stdio on the spin guest: C-a c switches to the monitor,
 #   a command typed there (with a backspace) is echoed and answered, C-a c switches back,
 #   C-a x quits with status 0 and the terminal settings restored;
@@ -29,7 +32,7 @@
 set -u
 
 TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
-TESTS="$TESTS terminal-uart-irq terminal-kbd-irq terminal-ctrl-a-irq-storm"
+TESTS="$TESTS terminal-uart-irq terminal-kbd-irq terminal-ctrl-a-irq-storm terminal-fatal-signals"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -231,6 +234,24 @@ else
     fi
 fi
 end terminal-sigterm
+
+# --- a crash: the fatal signals restore the terminal, then end scratchvm as they do ---
+for sig in SEGV BUS ABRT FPE ILL; do
+    if ! start_pane; then
+        differ "cannot start a tmux pane"
+        break
+    fi
+    rm -f "$TMP/rc" "$TMP/after" "$TMP/pid"
+    T send-keys -t svm:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run $ACCEL_OPT $G/spin.bin'; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
+    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
+        differ "SIG$sig: the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        kill -"$sig" "$(cat "$TMP/pid")"
+        check_after $((128 + $(kill -l "$sig")))
+    fi
+    T kill-server 2>/dev/null
+done
+end terminal-fatal-signals
 
 # --- the monitor on the console: C-a c, a command, C-a c, C-a x ---
 if ! start_pane; then
