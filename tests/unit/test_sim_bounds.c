@@ -121,10 +121,34 @@ static void test_jit_translation_stays_in_arena(void **state)
 #endif
 }
 
+/* OUTSW at linear FFFFFFFFh: its second byte is at linear 0 (linear addresses wrap at
+ * 4 GiB), which is where the check that both bytes are RAM looked; the copy into the exit
+ * looked at 1_0000_0000h instead, which no page maps, and dereferenced NULL. */
+static void test_outs_element_wraps_at_4g(void **state)
+{
+    Machine *m = *state;
+    X86Cpu *cpu = m->cpu;
+    m->top[0xFFF] = 0x5A;
+    m->ram[0] = 0xA5;
+    m->ram[0x1000] = 0x6F;                      /* OUTSW */
+    cpu->ds.base = 0xFFFFFFF0u;                 /* DS:000F is linear FFFFFFFFh */
+    cpu->gpr[X86_RSI] = 0xF;
+    cpu->gpr[X86_RDX] = 0x80;
+    assert_int_equal(x86_cpu_run(cpu, 10), X86_EXIT_IO);
+    assert_int_equal(cpu->exit.io.count, 1);
+    assert_int_equal(cpu->exit.io.size, 2);
+    assert_int_equal(cpu->exit.io.data[0], 0x5A);
+    assert_int_equal(cpu->exit.io.data[1], 0xA5);
+    x86_cpu_complete_io(cpu);
+    assert_int_equal(cpu->gpr[X86_RSI], 0x11);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_jit_translation_stays_in_arena, machine_setup,
+                                        machine_teardown),
+        cmocka_unit_test_setup_teardown(test_outs_element_wraps_at_4g, machine_setup,
                                         machine_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

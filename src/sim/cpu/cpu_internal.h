@@ -283,6 +283,10 @@ void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v);
 /* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
  * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
+/* x86_ram_ptr for bytes this instruction already found to be RAM: that a mapping changed
+ * under it is a bug of ours, which ends the run as an internal error, never a host access.
+ * `lin` wraps at 4 GiB as every linear address does. */
+uint8_t *x86_ram_ptr_known(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
 /* The same without faulting or filling the TLB (instruction fetch while decoding, the
  * bytes of an UNIMPLEMENTED exit): host pointer of `lin` and its guest-physical address,
  * or NULL with *pf_error 0 (not RAM) or the #PF error code | X86_PF_REPORTED (a page

@@ -112,8 +112,9 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
         bool down = cpu->flags & X86_FLAG_DF;
         for (uint32_t k = 0; k < n; k++) {
             uint64_t l = down ? lin - (uint64_t)k * size : lin + (uint64_t)k * size;
-            for (unsigned i = 0; i < size; i++)
-                cpu->exit.io.data[k * size + i] = *x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_READ);
+            for (unsigned i = 0; i < size; i++)   /* (k * size + i < n * size <= the buffer) */
+                cpu->exit.io.data[k * size + i] =
+                    *x86_ram_ptr_known(cpu, l + i, 1, X86_ACCESS_READ);
         }
     }
     x86_exit(cpu, X86_EXIT_IO);

@@ -289,6 +289,13 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
     return host ? host + (lin & 0xFFF) : NULL;
 }
 
+uint8_t *x86_ram_ptr_known(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
+{
+    uint8_t *p = x86_ram_ptr(cpu, (uint32_t)lin, size, access);
+    if (!p) x86_unimplemented(cpu, "internal error: memory checked as RAM is no longer RAM");
+    return p;
+}
+
 static uint64_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size)
 {
     if (cpu->mmio_wq_n > 0)
