@@ -283,6 +283,14 @@ void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v);
 /* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
  * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
+/* Host bytes [off, off + len) of the 4 KiB host page `page` (a page_fn or TLB result), or
+ * NULL when page is NULL or the range is not wholly on it: host pointer arithmetic on
+ * guest-derived offsets goes through here, so it cannot leave the page. */
+static inline uint8_t *page_bytes(uint8_t *page, uint64_t off, uint64_t len)
+{
+    if (!page || off > 4096 || len > 4096 - off) return NULL;
+    return page + off;
+}
 /* x86_ram_ptr for bytes this instruction already found to be RAM: that a mapping changed
  * under it is a bug of ours, which ends the run as an internal error, never a host access.
  * `lin` wraps at 4 GiB as every linear address does. */
