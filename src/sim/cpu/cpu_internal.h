@@ -197,6 +197,9 @@ void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_erro
 NORETURN void x86_exit(X86Cpu *cpu, X86Exit reason);
 /* Leaves with X86_EXIT_UNIMPLEMENTED for the current instruction. */
 NORETURN void x86_unimplemented(X86Cpu *cpu, const char *reason);
+/* The same from outside x86_cpu_run (completing an exit): recorded now for the current
+ * instruction, reported by the next run. */
+void x86_defer_unimplemented(X86Cpu *cpu, const char *reason);
 /* The protected-mode and virtual-8086 part of x86_deliver_event (cpu_seg.c). */
 void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
                            uint32_t error_code, uint64_t ret_ip);
