@@ -8,6 +8,8 @@
  *  - an OUTS whose element straddles the top of the 4 GiB linear space;
  *  - a REP INS completed after the host unmapped its page (more MMIO writes than the
  *    queue holds, outside any run).
+ * And one where only the address was wrong, not the host access: a descriptor that
+ * straddles the top of the 4 GiB linear space.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,6 +179,28 @@ static void test_ins_completed_into_unmapped_page(void **state)
     assert_int_equal(cpu->exit.unimpl.linear, 0x1000);
 }
 
+/* A descriptor whose 8 bytes straddle the top of the linear space: its high dword and
+ * the accessed bit are at linear 0 and 5 (4 GiB wrap), not at 1_0000_0000h and above,
+ * which is not memory at all (a 64-bit sum took them there, an MMIO exit). */
+static void test_descriptor_wraps_at_4g(void **state)
+{
+    Machine *m = *state;
+    X86Cpu *cpu = m->cpu;
+    static const uint8_t code[] = {0x8E, 0xD8, 0xF4};   /* MOV DS, AX; HLT */
+    memcpy(m->ram + 0x1000, code, sizeof code);
+    static const uint8_t lo[] = {0xFF, 0xFF, 0x00, 0x00}, hi[] = {0x00, 0x92, 0xCF, 0x00};
+    memcpy(m->top + 0xFFC, lo, 4);              /* selector 08h at FFFFFFF4h + 8 */
+    memcpy(m->ram, hi, 4);
+    cpu->gdtr.base = 0xFFFFFFF4u;
+    cpu->gdtr.limit = 0xF;
+    cpu->cr0 |= X86_CR0_PE;
+    cpu->gpr[X86_RAX] = 0x08;
+    assert_int_equal(x86_cpu_run(cpu, 10), X86_EXIT_HLT);
+    assert_int_equal(cpu->ds.selector, 0x08);
+    assert_int_equal(cpu->ds.limit, 0xFFFFFFFFu);
+    assert_int_equal(m->ram[1], 0x93);          /* the accessed bit, at linear 1 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +209,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outs_element_wraps_at_4g, machine_setup,
                                         machine_teardown),
         cmocka_unit_test_setup_teardown(test_ins_completed_into_unmapped_page, machine_setup,
+                                        machine_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_wraps_at_4g, machine_setup,
                                         machine_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
