@@ -465,7 +465,7 @@ static void record_unimplemented(X86Cpu *cpu, const char *reason)
     for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
         uint64_t gpa;
         uint32_t err;
-        const uint8_t *p = x86_probe_page(cpu, lin + i, X86_ACCESS_READ, &gpa, &err);
+        const uint8_t *p = x86_probe_page(cpu, (uint32_t)(lin + i), X86_ACCESS_READ, &gpa, &err);
         if (!p) break;
         cpu->exit.unimpl.bytes[i] = *p;
         cpu->exit.unimpl.len = (uint8_t)(i + 1);
