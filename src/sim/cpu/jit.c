@@ -883,7 +883,10 @@ static void jcc_stub(Jit *j, SlowStub *st, unsigned cc)
 {
     b1(j, 0x0F);
     b1(j, 0x80 | cc);
-    st->patch[st->npatch++] = j->p;
+    /* (a fast path makes at most 3 jumps to one stub; more would be an emitter bug,
+     * which drops the translation rather than leave a jump unpatched) */
+    if (st->npatch == (int)(sizeof st->patch / sizeof st->patch[0])) j->overflow = true;
+    else st->patch[st->npatch++] = j->p;
     b4(j, 0);
 }
 
