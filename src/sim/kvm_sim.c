@@ -494,21 +494,54 @@ static void record_exit(SimVcpu *sc, uint32_t basic, uint64_t qualification)
     v->exit.guest_linear_address = 0;
 }
 
-/* Completes what the last exit left to the next KVM_RUN (Linux: complete_userspace_io). */
-static void complete_pending(SimVcpu *sc, KvmRun *run)
+/* The I/O data page (KVM_PIO_PAGE_OFFSET) comes before the coalesced MMIO ring's page. */
+_Static_assert(SIM_IO_DATA_OFFSET + X86_IO_BUFFER_SIZE <= SIM_RING_PAGE * SIM_PAGE,
+               "the I/O data page holds the interpreter's I/O buffer");
+_Static_assert(sizeof(((KvmRun *)0)->mmio.data) == 8, "kvm_run.mmio.data is 8 bytes");
+
+/* Bytes of an I/O exit's data (size * count), which are copied between the interpreter's
+ * buffer and the I/O data page; -ERANGE when they would not fit either. The interpreter
+ * keeps them in bounds (io_chunk); this is the copy's own check, so that a violation stops
+ * the VM as an internal error instead of copying. */
+static int io_data_len(const X86ExitInfo *e, size_t *len)
+{
+    size_t size = e->io.size, count = e->io.count;
+    if ((size != 1 && size != 2 && size != 4) || count == 0 ||
+        count > X86_IO_BUFFER_SIZE / size)
+        return -ERANGE;
+    *len = size * count;
+    return 0;
+}
+
+/* Bytes of an MMIO exit's data (1 to 8, kvm_run.mmio.data's size), or -ERANGE. */
+static int mmio_data_len(const X86ExitInfo *e, size_t *len)
+{
+    if (e->mmio.size == 0 || e->mmio.size > sizeof(uint64_t))
+        return -ERANGE;
+    *len = e->mmio.size;
+    return 0;
+}
+
+/* Completes what the last exit left to the next KVM_RUN (Linux: complete_userspace_io).
+ * Returns 0, or -ERANGE when the exit's data does not fit its buffer (nothing copied). */
+static int complete_pending(SimVcpu *sc, KvmRun *run)
 {
     X86Cpu *cpu = sc->cpu;
+    size_t n;
     switch (sc->pending) {
     case PENDING_IO:
         if (cpu->exit.io.in) {
-            size_t n = (size_t)cpu->exit.io.size * cpu->exit.io.count;
+            if (io_data_len(&cpu->exit, &n) < 0)
+                return -ERANGE;
             memcpy(cpu->exit.io.data, (uint8_t *)run + SIM_IO_DATA_OFFSET, n);
         }
         x86_cpu_complete_io(cpu);
         break;
     case PENDING_MMIO_READ: {
         uint64_t v = 0;
-        memcpy(&v, run->mmio.data, cpu->exit.mmio.size);
+        if (mmio_data_len(&cpu->exit, &n) < 0)
+            return -ERANGE;
+        memcpy(&v, run->mmio.data, n);
         x86_cpu_complete_mmio(cpu, v);
         break;
     }
@@ -521,6 +554,7 @@ static void complete_pending(SimVcpu *sc, KvmRun *run)
         break;
     }
     sc->pending = PENDING_NONE;
+    return 0;
 }
 
 /* ---- exits handled "in the kernel" ---- */
@@ -696,8 +730,12 @@ static void set_internal_error(SimVcpu *sc, KvmRun *run, const char *what)
      * instruction size, then the bytes; we add the linear address after them. */
     memset(run->internal.data, 0, sizeof(run->internal.data));
     run->internal.data[0] = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
-    run->internal.data[1] = e->unimpl.len;
-    memcpy(&run->internal.data[2], e->unimpl.bytes, e->unimpl.len);
+    /* the bytes fill data[2] and data[3] at most: data[4] is the address */
+    _Static_assert(sizeof e->unimpl.bytes <= 2 * sizeof run->internal.data[0],
+                   "the instruction bytes fit data[2..3]");
+    size_t len = e->unimpl.len < sizeof e->unimpl.bytes ? e->unimpl.len : sizeof e->unimpl.bytes;
+    run->internal.data[1] = len;
+    memcpy(&run->internal.data[2], e->unimpl.bytes, len);
     run->internal.data[4] = e->unimpl.linear;
     run->internal.ndata = 5;
 }
@@ -728,9 +766,13 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
         run->io.port = e->io.port;
         run->io.count = e->io.count;
         run->io.data_offset = SIM_IO_DATA_OFFSET;
+        size_t n;
+        if (io_data_len(e, &n) < 0) {
+            set_internal_error(sc, run, "internal error: I/O exit data larger than its page");
+            return true;
+        }
         if (!e->io.in)
-            memcpy((uint8_t *)run + SIM_IO_DATA_OFFSET, e->io.data,
-                   (size_t)e->io.size * e->io.count);
+            memcpy((uint8_t *)run + SIM_IO_DATA_OFFSET, e->io.data, n);
         sc->pending = PENDING_IO;
         return true;
     }
@@ -761,13 +803,18 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
             sc->kernel_exits++;
             return false;
         }
+        size_t n;
+        if (mmio_data_len(e, &n) < 0) {
+            set_internal_error(sc, run, "internal error: MMIO exit larger than 8 bytes");
+            return true;
+        }
         run->exit_reason = KVM_EXIT_MMIO;
         run->mmio.phys_addr = e->mmio.gpa;
-        run->mmio.len = e->mmio.size;
+        run->mmio.len = (uint32_t)n;
         run->mmio.is_write = e->mmio.is_write;
         memset(run->mmio.data, 0, sizeof(run->mmio.data));
         if (e->mmio.is_write)
-            memcpy(run->mmio.data, &e->mmio.data, e->mmio.size);
+            memcpy(run->mmio.data, &e->mmio.data, n);
         else
             sc->pending = PENDING_MMIO_READ;
         return true;
@@ -1019,9 +1066,16 @@ static int sim_run(KvmVcpu *vcpu)
         sc->host_write_gen = host_gen;
         x86_cpu_host_wrote_memory(cpu);
     }
-    complete_pending(sc, run);
     sc->note[0] = '\0';
     sc->limit_reached = false;
+    if (complete_pending(sc, run) < 0) {
+        store_guest_state(&sc->vmcs, cpu);
+        set_internal_error(sc, run, "internal error: the last exit's data is larger than "
+                                    "its buffer");
+        sc->pending = PENDING_NONE;
+        sim_mirror_out(vcpu);
+        return 0;
+    }
 
     if (__atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST)) {
         run->exit_reason = KVM_EXIT_INTR;

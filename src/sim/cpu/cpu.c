@@ -510,9 +510,9 @@ void x86_exit(X86Cpu *cpu, X86Exit reason)
     longjmp(cpu->jmp, 2);
 }
 
-/* Records the current instruction's bytes (as far as they can be read) and its linear
- * address, and leaves with X86_EXIT_UNIMPLEMENTED. */
-void x86_unimplemented(X86Cpu *cpu, const char *reason)
+/* Records the current instruction's bytes (as far as they can be read), its linear
+ * address and the reason in cpu->exit.unimpl. */
+static void record_unimplemented(X86Cpu *cpu, const char *reason)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
     cpu->exit.unimpl.linear = lin;
@@ -520,13 +520,28 @@ void x86_unimplemented(X86Cpu *cpu, const char *reason)
     for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
         uint64_t gpa;
         uint32_t err;
-        const uint8_t *p = x86_probe_page(cpu, lin + i, X86_ACCESS_READ, &gpa, &err);
+        const uint8_t *p = x86_probe_page(cpu, (uint32_t)(lin + i), X86_ACCESS_READ, &gpa, &err);
         if (!p) break;
         cpu->exit.unimpl.bytes[i] = *p;
         cpu->exit.unimpl.len = (uint8_t)(i + 1);
     }
     snprintf(cpu->exit.unimpl.reason, sizeof cpu->exit.unimpl.reason, "%s", reason);
+}
+
+/* Leaves with X86_EXIT_UNIMPLEMENTED for the current instruction. */
+void x86_unimplemented(X86Cpu *cpu, const char *reason)
+{
+    record_unimplemented(cpu, reason);
     x86_exit(cpu, X86_EXIT_UNIMPLEMENTED);
+}
+
+void x86_defer_unimplemented(X86Cpu *cpu, const char *reason)
+{
+    if (cpu->deferred_unimpl) return;   /* the first reason is the one reported */
+    record_unimplemented(cpu, reason);
+    cpu->exit.rip = cpu->rip;
+    cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+    cpu->deferred_unimpl = true;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -903,6 +918,11 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
         return X86_EXIT_MMIO;
     }
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
+    if (UNLIKELY(cpu->deferred_unimpl)) {   /* exit.unimpl was filled then */
+        cpu->deferred_unimpl = false;
+        cpu->run_exit = cpu->exit.reason = X86_EXIT_UNIMPLEMENTED;
+        return X86_EXIT_UNIMPLEMENTED;
+    }
     cpu->run_exit = X86_EXIT_NONE;
     cpu->dbg_event = X86_DBG_EVENT_NONE;
     cpu->dbg_dr6 = 0;
@@ -1084,6 +1104,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
     cpu->mmio_wq_n = cpu->mmio_wq_head = 0;
     cpu->io_pending = false;
+    cpu->deferred_unimpl = false;
     cpu->dbg_resume_linear = ~0ull;
     memset(&cpu->exit, 0, sizeof cpu->exit);
     x86_cpu_tlb_flush(cpu);

@@ -313,6 +313,10 @@ struct X86Cpu {
     struct { uint64_t gpa, linear, data; uint8_t size; } mmio_wq[8];
     int mmio_wq_n, mmio_wq_head;
     bool io_pending;              /* an I/O exit waits for x86_cpu_complete_io */
+    /* An internal error found outside a run (x86_cpu_complete_io cannot leave through
+     * x86_exit), recorded in exit.unimpl: the next x86_cpu_run reports it as
+     * X86_EXIT_UNIMPLEMENTED once the queued MMIO writes are out. */
+    bool deferred_unimpl;
     uint32_t io_elem_rep;         /* REP: elements left before this exit (for RCX) */
     uint8_t io_insn_len;
 

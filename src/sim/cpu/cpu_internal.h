@@ -202,6 +202,9 @@ void x86_deliver_event(X86Cpu *cpu, int vector, X86EventKind kind, bool has_erro
 NORETURN void x86_exit(X86Cpu *cpu, X86Exit reason);
 /* Leaves with X86_EXIT_UNIMPLEMENTED for the current instruction. */
 NORETURN void x86_unimplemented(X86Cpu *cpu, const char *reason);
+/* The same from outside x86_cpu_run (completing an exit): recorded now for the current
+ * instruction, reported by the next run. */
+void x86_defer_unimplemented(X86Cpu *cpu, const char *reason);
 /* The protected-mode and virtual-8086 part of x86_deliver_event (cpu_seg.c). */
 void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
                            uint32_t error_code, uint64_t ret_ip);
@@ -288,6 +291,18 @@ void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v);
 /* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
  * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
+/* Host bytes [off, off + len) of the 4 KiB host page `page` (a page_fn or TLB result), or
+ * NULL when page is NULL or the range is not wholly on it: host pointer arithmetic on
+ * guest-derived offsets goes through here, so it cannot leave the page. */
+static inline uint8_t *page_bytes(uint8_t *page, uint64_t off, uint64_t len)
+{
+    if (!page || off > 4096 || len > 4096 - off) return NULL;
+    return page + off;
+}
+/* x86_ram_ptr for bytes this instruction already found to be RAM: that a mapping changed
+ * under it is a bug of ours, which ends the run as an internal error, never a host access.
+ * `lin` wraps at 4 GiB as every linear address does. */
+uint8_t *x86_ram_ptr_known(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);
 /* The same without faulting or filling the TLB (instruction fetch while decoding, the
  * bytes of an UNIMPLEMENTED exit): host pointer of `lin` and its guest-physical address,
  * or NULL with *pf_error 0 (not RAM) or the #PF error code | X86_PF_REPORTED (a page

@@ -112,8 +112,9 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
         bool down = cpu->flags & X86_FLAG_DF;
         for (uint32_t k = 0; k < n; k++) {
             uint64_t l = down ? lin - (uint64_t)k * size : lin + (uint64_t)k * size;
-            for (unsigned i = 0; i < size; i++)
-                cpu->exit.io.data[k * size + i] = *x86_ram_ptr(cpu, l + i, 1, X86_ACCESS_READ);
+            for (unsigned i = 0; i < size; i++)   /* (k * size + i < n * size <= the buffer) */
+                cpu->exit.io.data[k * size + i] =
+                    *x86_ram_ptr_known(cpu, l + i, 1, X86_ACCESS_READ);
         }
     }
     x86_exit(cpu, X86_EXIT_IO);
@@ -136,9 +137,15 @@ static void queue_mmio_byte(X86Cpu *cpu, uint64_t gpa, uint64_t lin, uint8_t byt
             return;
         }
     }
-    /* An element queues at most two writes (one per page); a full queue is a bug here. */
-    if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0]))
-        x86_unimplemented(cpu, "internal error: the MMIO write queue is full");
+    /* An element that was not RAM at the exit queues at most two writes (one a page);
+     * more come only when the host took RAM away since the exit, as a whole REP chunk
+     * then turns into MMIO. This runs outside x86_cpu_run, where x86_unimplemented
+     * cannot leave: the error waits for the next run and the byte is dropped. */
+    if (n == (int)(sizeof cpu->mmio_wq / sizeof cpu->mmio_wq[0])) {
+        x86_defer_unimplemented(cpu, "internal error: the MMIO write queue is full (the "
+                                     "memory of an INS changed before it completed)");
+        return;
+    }
     cpu->mmio_wq[n].gpa = gpa;
     cpu->mmio_wq[n].linear = lin;
     cpu->mmio_wq[n].data = byte;

@@ -29,7 +29,8 @@ typedef enum { TS_JMP, TS_CALL, TS_IRET, TS_INT } TaskSource;
 
 typedef struct {
     uint32_t lo, hi;
-    uint64_t addr;             /* linear address of the descriptor */
+    uint32_t addr;             /* linear address of the descriptor (its + 4, + 5 wrap
+                                * at 4 GiB as every linear address does) */
 } Desc;
 
 static inline unsigned desc_dpl(const Desc *d) { return (d->hi >> 13) & 3; }

@@ -164,7 +164,10 @@ static uint32_t bulk_movs(X86Cpu *cpu, const X86Insn *in, unsigned size, uint32_
     if (!n) return 0;
     size_t bytes = (size_t)n * size;
     uint8_t *s0 = bulk_low(src, n, size, down), *d0 = bulk_low(dst, n, size, down);
-    if (s0 + bytes <= d0 || d0 + bytes <= s0) {
+    /* (as integers: the two may be on different host objects, which C's pointer
+     * comparisons do not define) */
+    uintptr_t sa = (uintptr_t)s0, da = (uintptr_t)d0;
+    if (sa + bytes <= da || da + bytes <= sa) {
         memcpy(d0, s0, bytes);
     } else {
         ptrdiff_t step = down ? -(ptrdiff_t)size : (ptrdiff_t)size;

@@ -140,11 +140,30 @@ typedef struct {
     int nexits;               /* static exits emitted (block->jit_exit) */
     uint8_t *to_tail[8];      /* rel32 fields of the jumps to the block's tail */
     int ntail;
+    /* The arena's end. Once a byte would go past it, `overflow` is set and everything
+     * from then on goes to `sink` (so fields recorded for patching stay inside it too);
+     * x86_jit_translate then throws the translation away. */
+    uint8_t *end;
+    bool overflow;
+    uint8_t sink[32];
 } Jit;
 
-static void b1(Jit *j, unsigned v) { *j->p++ = (uint8_t)v; }
-static void b4(Jit *j, uint32_t v) { memcpy(j->p, &v, 4); j->p += 4; }
-static void b8(Jit *j, uint64_t v) { memcpy(j->p, &v, 8); j->p += 8; }
+/* Where the next n (<= 8) bytes go: never past the arena, whatever the block holds (a
+ * block's translation has no size bound the caller could check up front: 32 PUSHes take
+ * over 500 bytes each with their stubs). */
+static uint8_t *emit_at(Jit *j, size_t n)
+{
+    if (j->overflow || (size_t)(j->end - j->p) < n) {
+        j->overflow = true;
+        j->p = j->sink;
+    }
+    uint8_t *at = j->p;
+    j->p += n;
+    return at;
+}
+static void b1(Jit *j, unsigned v) { *emit_at(j, 1) = (uint8_t)v; }
+static void b4(Jit *j, uint32_t v) { memcpy(emit_at(j, 4), &v, 4); }
+static void b8(Jit *j, uint64_t v) { memcpy(emit_at(j, 8), &v, 8); }
 
 /* An operand-size prefix for 16 bits, REX.W for 64. */
 static void size_prefix(Jit *j, unsigned size)
@@ -864,7 +883,10 @@ static void jcc_stub(Jit *j, SlowStub *st, unsigned cc)
 {
     b1(j, 0x0F);
     b1(j, 0x80 | cc);
-    st->patch[st->npatch++] = j->p;
+    /* (a fast path makes at most 3 jumps to one stub; more would be an emitter bug,
+     * which drops the translation rather than leave a jump unpatched) */
+    if (st->npatch == (int)(sizeof st->patch / sizeof st->patch[0])) j->overflow = true;
+    else st->patch[st->npatch++] = j->p;
     b4(j, 0);
 }
 
@@ -1344,11 +1366,13 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
     const X86Insn *insns = b->insns;
     uint32_t n = b->n;
     uint64_t ip = b->ip;
-    /* room for the longest translation of one instruction, its stub and its exit */
-    const size_t per_insn = 320;
+    /* A first guess at the room it needs (the most seen is about 540 bytes an
+     * instruction, with its stubs); the emitter's own check (emit_at) is the bound. */
+    const size_t per_insn = 544;
     bool stack32 = (cpu->ss.attr & X86_AR_DB) != 0;
-    if (!a->base || a->size - a->used < 256 + (size_t)n * per_insn) return false;
-    Jit j = { .p = a->base + a->used, .block = b };
+    if (!a->base || a->used > a->size || a->size - a->used < 256 + (size_t)n * per_insn)
+        return false;
+    Jit j = { .p = a->base + a->used, .block = b, .end = a->base + a->size };
     uint8_t *start = j.p;
     save_regs(&j);
     op_reg(&j, 8, 0x89, RDI, RBX);                     /* mov rbx, rdi */
@@ -1418,7 +1442,13 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
         op_reg(&j, 4, 0x31, RAX, RAX);                 /* xor eax, eax: NULL */
         restore_regs_ret(&j);
     }
+    if (j.overflow) {   /* it did not fit: nothing of it may be used */
+        for (int k = 0; k < 4; k++) b->jit_exit[k] = NULL;
+        b->jit_next_slot = 0;
+        return false;
+    }
     a->used = (size_t)(j.p - a->base + 15) & ~(size_t)15;
+    if (a->used > a->size) a->used = a->size;   /* (the alignment's padding is not written) */
     b->jit_max_target = max_target;
     b->jit_chain = chain_entry + a->exec_delta;
     b->jit = (X86JitFn)(void *)(start + a->exec_delta);

@@ -68,10 +68,13 @@ void x86_limit_fault(X86Cpu *cpu, int seg)
 static bool pte_read(void *opaque, uint64_t gpa, unsigned size, uint64_t *value)
 {
     X86Cpu *cpu = opaque;
-    const uint8_t *h = cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_READ);
-    if (!h) return false;
+    /* (alignment keeps an entry on its page; page_bytes makes that a check, not a
+     * promise of the walker's) */
+    const uint8_t *h = page_bytes(cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_READ),
+                                  gpa & 0xFFF, size);
+    if (!h || size > sizeof *value) return false;
     *value = 0;
-    memcpy(value, h + (gpa & 0xFFF), size);
+    memcpy(value, h, size);
     return true;
 }
 
@@ -97,10 +100,11 @@ static void set_accessed_dirty(X86Cpu *cpu, X86Walk *w, unsigned access, unsigne
         if (i == w->levels - 1 && (access & X86_ACCESS_WRITE)) need |= X86_PTE_D;
         if (w->entry_gpa[i] == ~0ull || (w->entry[i] & need) == need) continue;
         uint64_t gpa = w->entry_gpa[i];
-        uint8_t *h = cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_WRITE);
+        uint8_t *h = page_bytes(cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_WRITE),
+                                gpa & 0xFFF, entry_size);
         if (!h) continue;
         w->entry[i] |= need;
-        memcpy(h + (gpa & 0xFFF), &w->entry[i], entry_size);
+        memcpy(h, &w->entry[i], entry_size);
         if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, entry_size);
     }
 }
@@ -287,6 +291,13 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
     if (host && access == X86_ACCESS_WRITE && x86_page_has_code(cpu, gpa & ~0xFFFull))
         x86_invalidate_range(cpu, gpa, size);   /* the caller writes there */
     return host ? host + (lin & 0xFFF) : NULL;
+}
+
+uint8_t *x86_ram_ptr_known(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
+{
+    uint8_t *p = x86_ram_ptr(cpu, (uint32_t)lin, size, access);
+    if (!p) x86_unimplemented(cpu, "internal error: memory checked as RAM is no longer RAM");
+    return p;
 }
 
 static uint64_t mmio_read(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size)
