@@ -203,7 +203,9 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
 {
     if (!svm || len > SIZE_MAX)
         return NULL;
-    return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
+    /* Firmware is not RAM (its slots are read-only to the guest): a service or a load
+     * that wrote there would change the ROM behind the guest's back. */
+    return kvm_guest_ptr_writable(svm->vm, gpa, (size_t)len);
 }
 
 void vm_guest_ram_written(SimpleVM *svm, uint64_t gpa, uint64_t len)

@@ -185,6 +185,23 @@ static void test_disk_calls(void **state)
     assert_int_equal(first[511], 0xEE);
 }
 
+/* Issue 24: buffers the BIOS must not use. The firmware at F000:0000 is read-only to the
+ * guest (its slot is KVM_MEM_READONLY): a disk read or an E820 entry there fails with
+ * CF=1 (int 13h: AH=09h) and leaves the ROM as it was. */
+static void test_buffer_bounds(void **state)
+{
+    (void)state;
+    SimpleVM *svm = bios_vm(disk);
+    Regs r = {.eax = 0x0201, .es = 0xF000, .ebx = 0, .ecx = 0x0001, .edx = 0x0080};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x09);
+    assert_memory_equal(kvm_guest_ptr(svm->vm, 0xF0000, 8), "SVMBIOS1", 8);
+    r = (Regs){.eax = 0xE820, .edx = 0x534D4150, .ecx = 20, .es = 0xF000, .edi = 0};
+    assert_true(cf(call(svm, 0x15, &r)));
+    assert_memory_equal(kvm_guest_ptr(svm->vm, 0xF0000, 8), "SVMBIOS1", 8);
+    vm_destroy(svm);
+}
+
 static void test_video_and_misc(void **state)
 {
     (void)state;
@@ -303,6 +320,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_ivt_bda),
         cmocka_unit_test(test_disk_calls),
+        cmocka_unit_test(test_buffer_bounds),
         cmocka_unit_test(test_video_and_misc),
         cmocka_unit_test(test_random_frames),
     };
