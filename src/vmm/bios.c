@@ -1013,10 +1013,13 @@ static int bios_call(uint16_t port, uint8_t size, uint32_t value, void *opaque)
     Bios *b = opaque;
     if (size != 4)
         return 0;
-    uint64_t linear = (uint64_t)(value >> 16) * 16 + (value & 0xFFFF);
-    uint8_t *p = vm_guest_ram(b->svm, linear, FRAME_SIZE);
+    /* The frame is SS:SP after the stub's pushes: a stack that wrapped at SS:0000 leaves
+     * it split between the top and the bottom of the segment, not at linear + 48. */
+    uint16_t seg = (uint16_t)(value >> 16), off = (uint16_t)value;
+    uint8_t *p = real_ptr(b, seg, off, FRAME_SIZE);
     if (!p) {
-        hv_log(HV_LOG_WARN, "bios: call frame at 0x%" PRIx64 " is not in RAM: ignored", linear);
+        hv_log(HV_LOG_WARN, "bios: call frame at %04x:%04x is not in RAM or crosses the end "
+               "of its segment: ignored", seg, off);
         return 0;
     }
     Frame f = {.p = p};

@@ -300,6 +300,14 @@ static void test_video_and_misc(void **state)
     assert_true(waited_us >= 19000);
     /* A frame that is not in RAM is ignored. */
     assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 4, 0xA000u << 16), 0);
+    /* So is one that crosses the end of its segment (a stack that wrapped): the bytes
+     * past 0000:FFFF are not its own, and an int 11h there wrote AX into them. */
+    uint8_t *next = vm_guest_ram(svm, 0x10000, 16);
+    memset(next, 0, 16);
+    put16(next + 8, 0x11);   /* where the vector would be, at frame + 40 */
+    assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 4, 0xFFE0), 0);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(next[i], i == 8 ? 0x11 : 0);
     assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 1, 0), 0);
     vm_destroy(svm);
 }
