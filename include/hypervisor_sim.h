@@ -430,6 +430,9 @@ int kvm_set_user_memory_region_flags(KvmVm *vm, uint32_t slot, uint32_t flags,
  * else NULL. The caller may write there until the next KVM_RUN (a pointer kept across
  * runs needs kvm_note_host_write after a later write, when host_writes_announced). */
 void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len);
+/* kvm_guest_ptr without the read-only (KVM_MEM_READONLY) slots: guest memory the guest
+ * itself could write, for the VMM's writes on the guest's behalf (DMA, firmware services). */
+void *kvm_guest_ptr_writable(KvmVm *vm, uint64_t gpa, size_t len);
 /* The host wrote guest-physical [gpa, gpa + len) through a pointer it kept (or its own
  * mapping): the next KVM_RUN drops decoded code that changed there. */
 void kvm_note_host_write(KvmVm *vm, uint64_t gpa, uint64_t len);

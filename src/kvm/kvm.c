@@ -233,12 +233,16 @@ int kvm_set_user_memory_region_flags(KvmVm *vm, uint32_t slot, uint32_t flags,
     return 0;
 }
 
-void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len)
+/* kvm_guest_ptr, and with `writable` only a slot the guest can write (not
+ * KVM_MEM_READONLY: firmware). */
+static void *guest_ptr(KvmVm *vm, uint64_t gpa, size_t len, bool writable)
 {
     if (!vm || gpa + len < gpa)
         return NULL;
     for (int i = 0; i < vm->num_regions; i++) {
         const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
+        if (writable && (r->flags & KVM_MEM_READONLY))
+            continue;
         if (gpa >= r->guest_phys_addr && gpa + len <= r->guest_phys_addr + r->memory_size) {
             /* the caller may write: the sim backend checks decoded code at the next run */
             __atomic_add_fetch(&vm->host_write_gen, 1, __ATOMIC_RELEASE);
@@ -246,6 +250,13 @@ void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len)
         }
     }
     return NULL;
+}
+
+void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len) { return guest_ptr(vm, gpa, len, false); }
+
+void *kvm_guest_ptr_writable(KvmVm *vm, uint64_t gpa, size_t len)
+{
+    return guest_ptr(vm, gpa, len, true);
 }
 
 static int coalesced_zone(KvmVm *vm, uint64_t addr, uint32_t size, bool add)

@@ -159,9 +159,14 @@ static void fail_ah(Frame *f, uint8_t ah)
     set_flag(f, FLAG_CF, true);
 }
 
-/* Guest RAM at seg:off, or NULL when [linear, +len) is not all RAM. */
+/* Guest RAM at seg:off, or NULL when [linear, +len) is not all RAM or runs past the end
+ * of the segment: a real-mode offset is 16 bits and never carries into the next segment,
+ * so the bytes past seg:FFFF are not part of a buffer the guest named at seg:off. The
+ * callers turn NULL into an error status (CF=1). */
 static uint8_t *real_ptr(Bios *b, uint16_t seg, uint32_t off, uint64_t len)
 {
+    if (off > 0x10000 || len > 0x10000 - off)
+        return NULL;
     return vm_guest_ram(b->svm, (uint64_t)seg * 16 + off, len);
 }
 
@@ -422,15 +427,17 @@ static BiosResult disk_status(Bios *b, Frame *f, int idx, uint8_t status)
     return BIOS_DONE;
 }
 
-/* Reads or writes `count` sectors at lba to/from linear address buf. The status. */
+/* Reads or writes `count` sectors at lba to/from seg:off. The status: DISK_BOUNDARY (09h,
+ * as PC BIOSes report a buffer they cannot address) when the buffer is not all RAM or
+ * crosses the end of its segment, so sector count x 512 never reaches past either. */
 static uint8_t disk_transfer(Bios *b, int idx, bool write, uint64_t lba, uint32_t count,
-                             uint64_t buf)
+                             uint16_t seg, uint16_t off)
 {
     BlockDev *bd = b->disk[idx];
     uint64_t bytes = (uint64_t)count * 512;
     if (lba > bd->size / 512 || count > bd->size / 512 - lba)
         return DISK_NOT_FOUND;
-    uint8_t *mem = vm_guest_ram(b->svm, buf, bytes);
+    uint8_t *mem = real_ptr(b, seg, off, bytes);
     if (!mem)
         return DISK_BOUNDARY;
     if (bytes == 0)
@@ -459,7 +466,7 @@ static BiosResult disk_extended_rw(Bios *b, Frame *f, int idx, bool write, bool 
         lba = lba << 8 | dap[8 + i];
     uint8_t st = verify ? (lba <= b->disk[idx]->size / 512 &&
                            count <= b->disk[idx]->size / 512 - lba ? DISK_OK : DISK_NOT_FOUND)
-                        : disk_transfer(b, idx, write, lba, count, (uint64_t)seg * 16 + off);
+                        : disk_transfer(b, idx, write, lba, count, seg, off);
     if (st != DISK_OK) {
         dap[2] = dap[3] = 0;   /* blocks transferred */
     }
@@ -502,8 +509,8 @@ static BiosResult int13(Bios *b, Frame *f)
         if (f->ah == 0x04)
             st = lba + count <= sectors ? DISK_OK : DISK_NOT_FOUND;
         else
-            st = disk_transfer(b, idx, f->ah == 0x03, lba, count,
-                               (uint64_t)get16(f, F_ES) * 16 + get16(f, F_EBX));
+            st = disk_transfer(b, idx, f->ah == 0x03, lba, count, get16(f, F_ES),
+                               get16(f, F_EBX));
         if (st == DISK_OK)
             set_lo(f, F_EAX, count);
         else
@@ -1006,10 +1013,13 @@ static int bios_call(uint16_t port, uint8_t size, uint32_t value, void *opaque)
     Bios *b = opaque;
     if (size != 4)
         return 0;
-    uint64_t linear = (uint64_t)(value >> 16) * 16 + (value & 0xFFFF);
-    uint8_t *p = vm_guest_ram(b->svm, linear, FRAME_SIZE);
+    /* The frame is SS:SP after the stub's pushes: a stack that wrapped at SS:0000 leaves
+     * it split between the top and the bottom of the segment, not at linear + 48. */
+    uint16_t seg = (uint16_t)(value >> 16), off = (uint16_t)value;
+    uint8_t *p = real_ptr(b, seg, off, FRAME_SIZE);
     if (!p) {
-        hv_log(HV_LOG_WARN, "bios: call frame at 0x%" PRIx64 " is not in RAM: ignored", linear);
+        hv_log(HV_LOG_WARN, "bios: call frame at %04x:%04x is not in RAM or crosses the end "
+               "of its segment: ignored", seg, off);
         return 0;
     }
     Frame f = {.p = p};

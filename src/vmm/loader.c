@@ -554,6 +554,9 @@ static int linux_check(const uint8_t *img, size_t size)
     if (size < BP_HEADER + 4 || rd16(img + BP_BOOT_FLAG) != 0xAA55 ||
         rd32(img + BP_HEADER) != LINUX_HDRS_MAGIC)
         return hv_fail(ENOEXEC, "not a Linux kernel (no HdrS setup header)");
+    /* vm_kernel_detect needs only "HdrS": the version field after it may be cut off. */
+    if (size < BP_VERSION + 2)
+        return hv_fail(ENOEXEC, "Linux setup header truncated at %zu bytes", size);
     uint16_t version = rd16(img + BP_VERSION);
     if (version < LINUX_MIN_VERSION)
         return hv_fail(ENOEXEC, "Linux boot protocol %u.%02u: at least 2.06 is needed",

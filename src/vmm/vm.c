@@ -203,7 +203,9 @@ uint8_t *vm_guest_ram(SimpleVM *svm, uint64_t gpa, uint64_t len)
 {
     if (!svm || len > SIZE_MAX)
         return NULL;
-    return kvm_guest_ptr(svm->vm, gpa, (size_t)len);
+    /* Firmware is not RAM (its slots are read-only to the guest): a service or a load
+     * that wrote there would change the ROM behind the guest's back. */
+    return kvm_guest_ptr_writable(svm->vm, gpa, (size_t)len);
 }
 
 void vm_guest_ram_written(SimpleVM *svm, uint64_t gpa, uint64_t len)
@@ -267,16 +269,30 @@ int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
     return 0;
 }
 
+/* The data of a KVM_EXIT_IO: NULL unless size is 1, 2 or 4, count is not 0 and
+ * [data_offset, + size * count) lies in the run mapping. Every reader of the data (the
+ * handler, the exit record, the trace) takes it from here: the fields come from the
+ * kernel and are never used unchecked (issue 24; data_offset is 64 bits, so the bound is
+ * tested without adding to it). */
+static uint8_t *io_exit_data(const SimpleVM *svm, KvmRun *run)
+{
+    uint32_t size = run->io.size, count = run->io.count;
+    uint64_t bytes = (uint64_t)size * count, mapped = svm->vcpu->kvm_run_size;
+    if ((size != 1 && size != 2 && size != 4) || count == 0 || run->io.data_offset > mapped ||
+        bytes > mapped - run->io.data_offset)
+        return NULL;
+    return (uint8_t *)run + run->io.data_offset;
+}
+
 /* Port I/O exit: each of `count` elements goes to the bus; IN data is left in the run page
  * for the next entry. */
 int vm_handle_io(SimpleVM *svm, KvmRun *run)
 {
     uint32_t size = run->io.size, count = run->io.count;
-    uint64_t end = (uint64_t)run->io.data_offset + (uint64_t)size * count;
-    if ((size != 1 && size != 2 && size != 4) || count == 0 || end > svm->vcpu->kvm_run_size)
+    uint8_t *data = io_exit_data(svm, run);
+    if (!data)
         return hv_fail(EPROTO, "malformed I/O exit: port 0x%x size %u count %u offset %llu",
                        run->io.port, size, count, (unsigned long long)run->io.data_offset);
-    uint8_t *data = (uint8_t *)run + run->io.data_offset;
     for (uint32_t i = 0; i < count; i++, data += size) {
         uint32_t v = 0;
         int r;
@@ -315,7 +331,7 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run)
 /* One line per exit: on the software backend first the VMX exit as the VMCS records it
  * (basic reason, qualification, guest-physical address for EPT exits), then what the
  * VMM got. */
-static void trace_exit(SimpleVM *svm, const KvmRun *run)
+static void trace_exit(SimpleVM *svm, KvmRun *run)
 {
     FILE *out = svm->trace;
     const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
@@ -336,11 +352,15 @@ static void trace_exit(SimpleVM *svm, const KvmRun *run)
     }
     fprintf(out, "KVM_EXIT_%s", name);
     if (run->exit_reason == KVM_EXIT_IO) {
-        const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
+        const uint8_t *data = io_exit_data(svm, run);
         fprintf(out, " %s port=0x%x size=%u", run->io.direction == KVM_EXIT_IO_IN ? "in" : "out",
                 run->io.port, run->io.size);
         if (run->io.count > 1)
             fprintf(out, " count=%u", run->io.count);
+        if (!data) {
+            fprintf(out, " offset=%llu (malformed)\n", (unsigned long long)run->io.data_offset);
+            return;
+        }
         fputs(" data=", out);
         uint32_t shown = run->io.count < 8 ? run->io.count : 8;
         for (uint32_t i = 0; i < shown; i++) {
@@ -614,7 +634,7 @@ static void complete_pending_exit(SimpleVM *svm)
 }
 
 /* Keeps what describes the exit (svm->last_exit) before the next KVM_RUN reuses kvm_run. */
-static void record_exit(SimpleVM *svm, const KvmRun *run)
+static void record_exit(SimpleVM *svm, KvmRun *run)
 {
     svm->last_exit.reason = run->exit_reason;
     if (run->exit_reason == KVM_EXIT_IO) {
@@ -625,8 +645,10 @@ static void record_exit(SimpleVM *svm, const KvmRun *run)
         uint64_t n = (uint64_t)run->io.size * run->io.count;
         if (n > sizeof(svm->last_exit.io_data))
             n = sizeof(svm->last_exit.io_data);
-        if (run->io.data_offset + n <= svm->vcpu->kvm_run_size)
-            memcpy(svm->last_exit.io_data, (const uint8_t *)run + run->io.data_offset, n);
+        const uint8_t *data = io_exit_data(svm, run);
+        memset(svm->last_exit.io_data, 0, sizeof(svm->last_exit.io_data));
+        if (data)
+            memcpy(svm->last_exit.io_data, data, n);
     } else if (run->exit_reason == KVM_EXIT_MMIO) {
         svm->last_exit.mmio_addr = run->mmio.phys_addr;
         svm->last_exit.mmio_len = run->mmio.len;

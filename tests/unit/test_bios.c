@@ -185,6 +185,62 @@ static void test_disk_calls(void **state)
     assert_int_equal(first[511], 0xEE);
 }
 
+/* Issue 24: buffers the BIOS must not use. A transfer whose ES:BX + count x 512 runs
+ * past the end of its segment (the guest's offset wraps to ES:0000; it never names the
+ * next segment's bytes) and one into the read-only firmware fail with CF=1 (int 13h:
+ * AH=09h), and no byte outside what the guest named changes. */
+static void test_buffer_bounds(void **state)
+{
+    (void)state;
+    SimpleVM *svm = bios_vm(disk);
+    uint8_t *past = vm_guest_ram(svm, 0x10000, 512);
+    memset(past, 0xAB, 512);
+    /* CHS, LBA 4 and 5 at 0000:FE00: the second sector would land at 1000:0000. */
+    Regs r = {.eax = 0x0202, .ebx = 0xFE00, .ecx = 0x0005, .edx = 0x0080};
+    uint8_t *f = call(svm, 0x13, &r);
+    assert_true(cf(f));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x09);
+    assert_int_equal(r.eax & 0xFF, 0);
+    assert_int_equal(past[0], 0xAB);
+    /* Up to the last byte of the segment is fine. */
+    r = (Regs){.eax = 0x0202, .ebx = 0xFC00, .ecx = 0x0005, .edx = 0x0080};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(*vm_guest_ram(svm, 0xFFFF, 1), 5);
+    assert_int_equal(past[0], 0xAB);
+    /* The same through an EDD packet: 2 blocks from LBA 4 to 0000:FE00. */
+    uint8_t *dap = vm_guest_ram(svm, 0x7000, 16);
+    memset(dap, 0, 16);
+    dap[0] = 16;
+    put16(dap + 2, 2);
+    put16(dap + 4, 0xFE00);
+    dap[8] = 4;
+    r = (Regs){.eax = 0x4200, .edx = 0x80, .esi = 0x7000};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x09);
+    assert_int_equal(get16(dap + 2), 0);   /* no block transferred */
+    assert_int_equal(past[0], 0xAB);
+    /* A packet or a result buffer that crosses the segment's end. */
+    r = (Regs){.eax = 0x4200, .edx = 0x80, .esi = 0xFFF8};
+    assert_true(cf(call(svm, 0x13, &r)));
+    r = (Regs){.eax = 0x4800, .edx = 0x80, .esi = 0xFFF0};
+    put16(vm_guest_ram(svm, 0xFFF0, 2), 0x1A);
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(past[0], 0xAB);
+    r = (Regs){.eax = 0xE820, .edx = 0x534D4150, .ecx = 20, .edi = 0xFFF0};
+    assert_true(cf(call(svm, 0x15, &r)));
+    assert_int_equal(past[0], 0xAB);
+    /* The firmware at F000:0000 is read-only to the guest (its slot is KVM_MEM_READONLY):
+     * not a buffer either, and the ROM stays as it was. */
+    r = (Regs){.eax = 0x0201, .es = 0xF000, .ebx = 0, .ecx = 0x0001, .edx = 0x0080};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x09);
+    assert_memory_equal(kvm_guest_ptr(svm->vm, 0xF0000, 8), "SVMBIOS1", 8);
+    r = (Regs){.eax = 0xE820, .edx = 0x534D4150, .ecx = 20, .es = 0xF000, .edi = 0};
+    assert_true(cf(call(svm, 0x15, &r)));
+    assert_memory_equal(kvm_guest_ptr(svm->vm, 0xF0000, 8), "SVMBIOS1", 8);
+    vm_destroy(svm);
+}
+
 static void test_video_and_misc(void **state)
 {
     (void)state;
@@ -244,6 +300,14 @@ static void test_video_and_misc(void **state)
     assert_true(waited_us >= 19000);
     /* A frame that is not in RAM is ignored. */
     assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 4, 0xA000u << 16), 0);
+    /* So is one that crosses the end of its segment (a stack that wrapped): the bytes
+     * past 0000:FFFF are not its own, and an int 11h there wrote AX into them. */
+    uint8_t *next = vm_guest_ram(svm, 0x10000, 16);
+    memset(next, 0, 16);
+    put16(next + 8, 0x11);   /* where the vector would be, at frame + 40 */
+    assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 4, 0xFFE0), 0);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(next[i], i == 8 ? 0x11 : 0);
     assert_int_equal(io_bus_out(svm->io_bus, BIOS_CALL_PORT, 1, 0), 0);
     vm_destroy(svm);
 }
@@ -303,6 +367,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_ivt_bda),
         cmocka_unit_test(test_disk_calls),
+        cmocka_unit_test(test_buffer_bounds),
         cmocka_unit_test(test_video_and_misc),
         cmocka_unit_test(test_random_frames),
     };

@@ -439,6 +439,28 @@ static void test_linux_hostile(void **state)
     vm_destroy(svm);
 }
 
+/* Issue 24: a file that ends inside the setup header, right after "HdrS", was detected
+ * as Linux and then its version read past the end. Each image is a heap block of exactly
+ * its size, so ASan sees any byte read beyond it. */
+static void test_linux_truncated_after_magic(void **state)
+{
+    (void)state;
+    SimpleVM *svm = sim_vm(8);
+    for (size_t n = 0x206; n <= 0x208; n++) {
+        uint8_t *img = calloc(1, n);
+        assert_non_null(img);
+        put16(img + 0x1FE, 0xAA55);
+        memcpy(img + 0x202, "HdrS", 4);
+        if (n == 0x208)
+            put16(img + 0x206, 0x20F);
+        assert_int_equal(vm_kernel_detect(img, n), VM_KERNEL_LINUX);
+        VmKernelSpec k = {.image = img, .size = n};
+        assert_int_equal(vm_load_kernel(svm, &k), -ENOEXEC);
+        free(img);
+    }
+    vm_destroy(svm);
+}
+
 /* Debian's memtest86+ (when installed): a real bzImage the loader must take. */
 static void test_memtest_image(void **state)
 {
@@ -516,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_hostile_headers),
         cmocka_unit_test(test_linux),
         cmocka_unit_test(test_linux_hostile),
+        cmocka_unit_test(test_linux_truncated_after_magic),
         cmocka_unit_test(test_memtest_image),
         cmocka_unit_test(test_boot_sector_and_flat),
     };

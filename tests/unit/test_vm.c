@@ -15,6 +15,7 @@
 
 #include "backends.h"
 #include "hypervisor_sim.h"
+#include "kvm/backend.h"
 
 static int quiet_log_count;
 static void quiet_log(HvLogLevel level, const char *message, void *opaque)
@@ -271,6 +272,56 @@ static void test_handle_io_rejects_malformed_exits(void **state)
     vm_destroy(svm);
 }
 
+/* The KVM_EXIT_IO that malformed_io_run reports, standing in for a broken kernel. */
+static struct { uint32_t size, count; uint64_t offset; } bad_io;
+
+static int malformed_io_run(KvmVcpu *vcpu)
+{
+    KvmRun *run = vcpu->kvm_run;
+    run->exit_reason = KVM_EXIT_IO;
+    run->io.direction = KVM_EXIT_IO_OUT;
+    run->io.port = 0x80;
+    run->io.size = (uint8_t)bad_io.size;
+    run->io.count = bad_io.count;
+    run->io.data_offset = bad_io.offset;
+    return 0;
+}
+
+/* Issue 24: after a malformed I/O exit, the exit record and the --trace line read the
+ * data with its fields unchecked: a size of 8 copied into a 4-byte value, an offset far
+ * past the run page, an offset whose sum with the length wraps below the bound. Each must
+ * stop the VM with an error and touch nothing outside the run page. */
+static void test_malformed_io_exit_trace_and_record(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    static const struct { uint32_t size, count; uint64_t offset; } cases[] = {
+        {8, 1, 1024},
+        {1, 1, 1ull << 40},
+        {4, 2, UINT64_MAX - 3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        SimpleVM *svm = vm_with(b, (const uint8_t[]){0xF4}, 1);
+        hv_set_log_handler(quiet_log, NULL);
+        KvmBackendOps ops = *svm->kvm->ops;
+        const KvmBackendOps *saved = svm->kvm->ops;
+        ops.run = malformed_io_run;
+        svm->kvm->ops = &ops;
+        bad_io.size = cases[i].size;
+        bad_io.count = cases[i].count;
+        bad_io.offset = cases[i].offset;
+        FILE *trace = fopen("/dev/null", "w");
+        assert_non_null(trace);
+        svm->trace = trace;
+        assert_int_equal(vm_run(svm), -EIO);
+        assert_int_equal(svm->stop_reason, VM_STOP_ERROR);
+        svm->trace = NULL;
+        fclose(trace);
+        svm->kvm->ops = saved;
+        hv_set_log_handler(NULL, NULL);
+        vm_destroy(svm);
+    }
+}
+
 static void *run_vm_thread(void *arg)
 {
     vm_run(arg);
@@ -320,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_request_stop),
         cmocka_unit_test(test_rom),
         cmocka_unit_test(test_handle_io_rejects_malformed_exits),
+        cmocka_unit_test(test_malformed_io_exit_trace_and_record),
         cmocka_unit_test(test_two_vms_at_once),
     };
     return RUN_ON_EVERY_BACKEND(tests);
