@@ -543,7 +543,7 @@ static int opt_command(CliOptions *opt, const char *arg, const CliOptionSpec *sp
 /* Every option of run and demo, in --help's order. */
 const CliOptionSpec cli_option_table[] = {
     {"-m, --memory", "SIZE", opt_memory, 0,
-     "guest RAM: 64K to 3G, suffix K, M or G (default 16M;\na bare number is MiB)"},
+     "guest RAM: 64K to 3G, suffix K, M or G (default 128M, as QEMU;\na bare number is MiB)"},
     {"--load", "ADDR", opt_address, 'l', "load FILE at guest-physical ADDR (default 0)"},
     {"--entry", "ADDR", opt_address, 'e',
      "start at linear ADDR below 1 MiB, as CS = (ADDR >> 4) & 0xF000,\n"
@@ -771,7 +771,7 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
 
 int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size)
 {
-    *opt = (CliOptions){.memory = 16ull << 20, .serial = SERIAL_STDIO, .accel = HV_BACKEND_AUTO};
+    *opt = (CliOptions){.memory = 128ull << 20, .serial = SERIAL_STDIO, .accel = HV_BACKEND_AUTO};
     err[0] = '\0';
     if (argc < 2)
         return fail(err, err_size, "missing command (see scratchvm --help)");

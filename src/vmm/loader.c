@@ -56,6 +56,13 @@
 #define LINUX_CMDLINE_ADDR 0x20000
 #define LINUX_KERNEL_ADDR 0x100000
 #define LINUX_STACK_TOP 0x10000
+#define BP_SCREEN_INFO 0x000        /* struct screen_info (what the real-mode setup finds) */
+#define SI_ORIG_Y 0x01              /* u8: cursor row */
+#define SI_ORIG_VIDEO_MODE 0x06     /* u8: BIOS video mode */
+#define SI_ORIG_VIDEO_COLS 0x07     /* u8 */
+#define SI_ORIG_VIDEO_LINES 0x0E    /* u8 */
+#define SI_ORIG_VIDEO_IS_VGA 0x0F   /* u8: 1 for a VGA adapter */
+#define SI_ORIG_VIDEO_POINTS 0x10   /* u16: character height */
 #define BP_ALT_MEM_K 0x1E0          /* u32: extended memory in KiB */
 #define BP_E820_ENTRIES 0x1E8       /* u8 */
 #define BP_SETUP_SECTS 0x1F1        /* u8: 0 means 4 */
@@ -71,7 +78,11 @@
 #define BP_RAMDISK_SIZE 0x21C       /* u32 */
 #define BP_CMD_LINE_PTR 0x228       /* u32 */
 #define BP_INITRD_ADDR_MAX 0x22C    /* u32 */
+#define BP_KERNEL_ALIGNMENT 0x230   /* u32, protocol 2.05 */
+#define BP_RELOCATABLE 0x234        /* u8, protocol 2.05 */
+#define BP_XLOADFLAGS 0x236         /* u16, protocol 2.12 */
 #define BP_CMDLINE_SIZE 0x238       /* u32, protocol 2.06 */
+#define BP_PREF_ADDRESS 0x258       /* u64, protocol 2.10 */
 #define BP_INIT_SIZE 0x260          /* u32, protocol 2.10 */
 #define BP_E820_TABLE 0x2D0         /* 20-byte entries */
 #define BP_E820_MAX 128
@@ -575,6 +586,44 @@ static int linux_check(const uint8_t *img, size_t size)
     return 0;
 }
 
+/* Where the kernel decompresses and runs, and how much it needs there before it reads the
+ * memory map (boot.rst, "init_size" and "pref_address"): a non-relocatable kernel moves
+ * itself to pref_address; a relocatable one runs at its load address aligned up to
+ * kernel_alignment, but never below pref_address (the decompressor's lowest address, as
+ * it was built). Before protocol 2.10 neither field exists: the load address and the
+ * image alone. */
+static void linux_runtime_range(const uint8_t *img, uint64_t hdr_end, uint64_t *run_at,
+                                uint64_t *init_size)
+{
+    uint16_t version = rd16(img + BP_VERSION);
+    *run_at = LINUX_KERNEL_ADDR;
+    *init_size = 0;
+    if (version < 0x20A || hdr_end < BP_INIT_SIZE + 4)
+        return;
+    *init_size = rd32(img + BP_INIT_SIZE);
+    uint64_t pref = rd64(img + BP_PREF_ADDRESS);
+    uint32_t align = rd32(img + BP_KERNEL_ALIGNMENT);
+    uint64_t at = LINUX_KERNEL_ADDR;
+    if (img[BP_RELOCATABLE] && align && !(align & (align - 1)))
+        at = align_up(at, align);
+    if (!img[BP_RELOCATABLE] || pref > at)
+        at = pref && pref < (1ull << 32) ? pref : at;
+    *run_at = at;
+}
+
+/* struct screen_info as the real-mode setup leaves it on a VGA in 80x25 text mode (BIOS
+ * mode 3): without it Linux finds no VGA and takes the dummy console. */
+static void linux_screen_info(uint8_t *bp)
+{
+    uint8_t *si = bp + BP_SCREEN_INFO;
+    si[SI_ORIG_Y] = 0;
+    si[SI_ORIG_VIDEO_MODE] = 3;
+    si[SI_ORIG_VIDEO_COLS] = 80;
+    si[SI_ORIG_VIDEO_LINES] = 25;
+    si[SI_ORIG_VIDEO_IS_VGA] = 1;
+    wr16(si + SI_ORIG_VIDEO_POINTS, 16);
+}
+
 static int load_linux(SimpleVM *svm, const VmKernelSpec *k)
 {
     const uint8_t *img = k->image;
@@ -585,14 +634,16 @@ static int load_linux(SimpleVM *svm, const VmKernelSpec *k)
     uint64_t setup_size = (uint64_t)(sects + 1) * 512;
     uint64_t ksize = k->size - setup_size;
     uint64_t hdr_end = BP_HEADER + (uint64_t)img[BP_JUMP + 1];
-    uint16_t version = rd16(img + BP_VERSION);
-    uint64_t init_size = version >= 0x20A && hdr_end >= BP_INIT_SIZE + 4
-                             ? rd32(img + BP_INIT_SIZE) : 0;
-    uint64_t kernel_end = LINUX_KERNEL_ADDR + (init_size > ksize ? init_size : ksize);
+    uint64_t run_at, init_size;
+    linux_runtime_range(img, hdr_end, &run_at, &init_size);
+    /* RAM must hold the image as loaded and the range it decompresses and runs in. */
+    uint64_t kernel_end = LINUX_KERNEL_ADDR + ksize;
+    if (run_at + init_size > kernel_end)
+        kernel_end = run_at + init_size;
     if (kernel_end > svm->ram_size)
         return hv_fail(EFBIG, "Linux kernel needs RAM up to 0x%" PRIx64 " (kernel %" PRIu64
-                       " bytes, init_size %" PRIu64 "), the VM has %zu bytes", kernel_end,
-                       ksize, init_size, svm->ram_size);
+                       " bytes, run at 0x%" PRIx64 " with init_size 0x%" PRIx64 "), the VM has "
+                       "%zu bytes", kernel_end, ksize, run_at, init_size, svm->ram_size);
     if ((r = copy_in(svm, LINUX_KERNEL_ADDR, img + setup_size, ksize, "Linux kernel")) < 0)
         return r;
 
@@ -601,6 +652,7 @@ static int load_linux(SimpleVM *svm, const VmKernelSpec *k)
     bp[BP_TYPE_OF_LOADER] = LINUX_LOADER_UNDEFINED;
     bp[BP_LOADFLAGS] &= (uint8_t)~LINUX_CAN_USE_HEAP;   /* no real-mode setup runs */
     wr16(bp + BP_VID_MODE, 0xFFFF);                      /* "normal" */
+    linux_screen_info(bp);
     wr32(bp + BP_CODE32_START, LINUX_KERNEL_ADDR);
     wr32(bp + BP_ALT_MEM_K, svm->ram_size > 1 * MIB ? (uint32_t)((svm->ram_size - 1 * MIB) / KIB) : 0);
 

@@ -905,7 +905,7 @@ BIOSCALLS='equip 0220\nmem 027f\ne820 0000\n len 0009\n type 0001\ne820 0009\n l
 # floppy, a hard disk and a qcow2 image over a raw base (qemu-img checks it afterwards).
 t_bios() {
     begin bios-calls
-    vm run --boot-sector "$G/bioscalls.bin"
+    vm run -m 16 --boot-sector "$G/bioscalls.bin"
     expect_status 3; expect_out "$BIOSCALLS"; expect_no_err
     end
     begin bios-trace

@@ -396,6 +396,43 @@ static void test_linux(void **state)
     vm_destroy(svm);
 }
 
+/* The kernel decompresses at pref_address (or its load address aligned to
+ * kernel_alignment) and needs init_size bytes there: RAM is checked against that, and the
+ * initrd goes above it (issue 25: Debian's 686 kernel runs at 16 MiB with init_size
+ * 0x1018000, and with 20 MiB of RAM the guest used to hang). The boot parameters describe
+ * the VGA text screen. */
+static void test_linux_runtime_range_and_vga(void **state)
+{
+    (void)state;
+    static uint8_t img[5 * 512 + 4096];
+    size_t n = bzimage(img, 4096, 0x20F);
+    img[0x234] = 1;                              /* relocatable */
+    put32(img + 0x230, 0x1000000);               /* kernel_alignment 16 MiB */
+    put32(img + 0x258, 0x1000000);               /* pref_address 16 MiB */
+    put32(img + 0x25C, 0);
+    put32(img + 0x260, 0x400000);                /* init_size 4 MiB */
+    VmModule rd = {(const uint8_t *)"initrd", 6, NULL};
+    VmKernelSpec k = {.image = img, .size = n, .modules = &rd, .num_modules = 1};
+    SimpleVM *small = sim_vm(18);                /* 20 MiB are needed */
+    assert_int_equal(vm_load_kernel(small, &k), -EFBIG);
+    assert_non_null(strstr(hv_last_error(), "0x1400000"));
+    vm_destroy(small);
+    SimpleVM *svm = sim_vm(32);
+    assert_int_equal(vm_load_kernel(svm, &k), 0);
+    const uint8_t *bp = vm_guest_ram(svm, svm->vcpu->regs.rsi, 4096);
+    assert_non_null(bp);
+    assert_true(get32(bp + 0x218) >= 0x1400000);   /* the initrd above the runtime range */
+    assert_int_equal(bp[0x06], 3);               /* orig_video_mode: 80x25 colour text */
+    assert_int_equal(bp[0x07], 80);
+    assert_int_equal(bp[0x0E], 25);
+    assert_int_equal(bp[0x0F], 1);               /* orig_video_isVGA */
+    /* Not relocatable: pref_address whatever the load address. */
+    img[0x234] = 0;
+    put32(img + 0x258, 0x1E00000);
+    assert_int_equal(vm_load_kernel(svm, &k), -EFBIG);   /* 0x1E00000 + 4 MiB */
+    vm_destroy(svm);
+}
+
 static void test_linux_hostile(void **state)
 {
     (void)state;
@@ -538,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_hostile_headers),
         cmocka_unit_test(test_linux),
         cmocka_unit_test(test_linux_hostile),
+        cmocka_unit_test(test_linux_runtime_range_and_vga),
         cmocka_unit_test(test_linux_truncated_after_magic),
         cmocka_unit_test(test_memtest_image),
         cmocka_unit_test(test_boot_sector_and_flat),

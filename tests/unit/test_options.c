@@ -25,7 +25,7 @@ static void test_defaults(void **state)
     assert_int_equal(PARSE(&o, err, "run", "guest.bin"), 0);
     assert_int_equal(o.command, CMD_RUN);
     assert_string_equal(o.file, "guest.bin");
-    assert_int_equal(o.memory, 16 << 20);
+    assert_int_equal(o.memory, 128 << 20);   /* QEMU's and Firecracker's default */
     assert_int_equal(o.kind, IMAGE_FLAT);
     assert_int_equal(o.load_addr, 0);
     assert_int_equal(o.entry, 0);
