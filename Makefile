@@ -57,7 +57,7 @@ BENCH_GUESTS    := $(BENCH_GUEST_SRC:bench/guests/%.s=$(GUEST_DIR)/bench/%.bin)
 SHARED_DIR ?= ../shared
 
 .PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
-	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet check-long fuzz fuzz-bins fuzz-replay
+	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet check-long check-linux fuzz fuzz-bins fuzz-replay
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -207,6 +207,11 @@ kvm-unit-tests: $(SCRATCHVM)
 kvm-unit-tests-ratchet: $(SCRATCHVM)
 	@KUT_EXPECTED=tests/conformance/kvm-unit-tests.expected \
 	  tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT_DIR) sim
+
+# Debian's i386 kernel and busybox (fetched with apt and cached) booted to a shell on sim
+# and driven in a terminal: tests/linux/check-linux.sh.
+check-linux: $(SCRATCHVM)
+	@tests/linux/check-linux.sh $(SCRATCHVM)
 
 check-long: $(SCRATCHVM)
 	@tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT_DIR) sim sieve
