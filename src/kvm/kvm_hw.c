@@ -402,6 +402,24 @@ static int hw_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic)
     return ioctl(vcpu->fd, KVM_GET_LAPIC, lapic) < 0 ? hw_errno("KVM_GET_LAPIC") : 0;
 }
 
+static int hw_get_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs)
+{
+    int r = ioctl(vcpu->fd, KVM_GET_MSRS, msrs);
+    return r < 0 ? hw_errno("KVM_GET_MSRS") : r;
+}
+
+static int hw_set_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs)
+{
+    int r = ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
+    return r < 0 ? hw_errno("KVM_SET_MSRS") : r;
+}
+
+static int hw_tsc_khz(KvmVcpu *vcpu)
+{
+    int r = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+    return r < 0 ? hw_errno("KVM_GET_TSC_KHZ") : r;
+}
+
 static int hw_coalesced_mmio(KvmVm *vm, const struct kvm_coalesced_mmio_zone *zone, bool add)
 {
     if (ioctl(vm->fd, add ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
@@ -447,4 +465,7 @@ const KvmBackendOps kvm_hw_ops = {
     .irq_line = hw_irq_line,
     .get_irqchip = hw_get_irqchip,
     .get_lapic = hw_get_lapic,
+    .get_msrs = hw_get_msrs,
+    .set_msrs = hw_set_msrs,
+    .tsc_khz = hw_tsc_khz,
 };
