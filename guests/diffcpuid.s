@@ -1,9 +1,9 @@
 # diffcpuid: a deliberate difference between the kernels, for `scratchvm diff`: it sends
-# "a" on COM1 (the same on both), then executes CPUID leaf 0x40000000, whose hypervisor
-# signature is "KVMKVMKVM" under KVM and "ScratchVMsim" on the sim kernel (leaf 0's vendor
-# string would agree on an Intel host), and sends the signature's first byte and a
-# newline; then it halts. diff finds the difference at the second exit, and
-# with --step at the CPUID itself.
+# "a" on COM1 (the same on both), then executes CPUID leaf 0x80000002, the first part of
+# the brand string: the host's under KVM ("Intel(R) ..." gives EBX "l(R)"), "ScratchVM
+# simulated x86" on the sim kernel (EBX "tchV"; leaf 0's vendor and the hypervisor leaf
+# 0x40000000's "KVMKVMKVM" would agree), and sends EBX's first byte and a newline; then it
+# halts. diff finds the difference at the second exit, and with --step at the CPUID itself.
         .include "common.inc"
         .text
         .globl _start
@@ -11,7 +11,7 @@ _start:
         mov $COM1, %dx
         mov $'a', %al
         out %al, %dx
-        mov $0x40000000, %eax
+        mov $0x80000002, %eax
         cpuid
         mov $COM1, %dx
         mov %bl, %al

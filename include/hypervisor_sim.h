@@ -476,6 +476,22 @@ int kvm_vcpu_icount(KvmVcpu *vcpu, uint64_t *count);
 /* Software backend: the run ends (KVM_EXIT_INTR, a VMX-preemption-timer exit in the VMCS)
  * once the icount reaches `count`, exactly; UINT64_MAX: never. -ENOTSUP on KVM. */
 int kvm_vcpu_set_icount_deadline(KvmVcpu *vcpu, uint64_t count);
+/* Software backend: the clock its kernel counts guest time on (the TSC at 2 GHz, kvm-clock,
+ * halted time included), instead of the host's CLOCK_MONOTONIC: now_ns(opaque) in
+ * nanoseconds, never going back; kvm-clock and every vCPU's TSC restart at 0 at this call,
+ * and `wall_ns` (ns since 1970) is the wall-clock time then (MSR_KVM_WALL_CLOCK_NEW). Call
+ * it before the first kvm_run; now_ns is called on the vCPU's thread. -ENOTSUP on KVM. */
+int kvm_vm_set_clock(KvmVm *vm, uint64_t (*now_ns)(void *opaque), void *opaque,
+                     uint64_t wall_ns);
+/* KVM_GET_MSRS / KVM_SET_MSRS: the number of entries done (stopping at the first MSR the
+ * kernel refuses), or a negative errno; host-initiated, so e.g. IA32_TSC reads the TSC
+ * now. kvm_vcpu_get_msr / kvm_vcpu_set_msr: one MSR, 0 or a negative errno. */
+int kvm_vcpu_get_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs);
+int kvm_vcpu_set_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs);
+int kvm_vcpu_get_msr(KvmVcpu *vcpu, uint32_t index, uint64_t *value);
+int kvm_vcpu_set_msr(KvmVcpu *vcpu, uint32_t index, uint64_t value);
+/* KVM_GET_TSC_KHZ: the guest TSC's rate in kHz (2000000 on the software backend). */
+int kvm_vcpu_tsc_khz(KvmVcpu *vcpu);
 /* KVM_SET_GUEST_DEBUG with `control` KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP: each
  * kvm_run() then executes at most one guest instruction and ends with KVM_EXIT_DEBUG
  * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).

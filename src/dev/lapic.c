@@ -10,9 +10,11 @@
  * IOAPIC). The timer counts down at LAPIC_BUS_HZ / divide from the initial count, computed
  * from the clock, not ticked. ICR: fixed-mode IPIs to this APIC (shorthand self, all
  * including self, or physical/logical destinations that match it) set IRR; with a single
- * vCPU nothing else can receive one. Model choices: TSC-deadline mode is not offered
- * (CPUID does not announce it; a write of mode 10b acts as one-shot), the error LVT fires
- * for illegal vectors only, and the base is fixed at 0xFEE00000.
+ * vCPU nothing else can receive one. TSC-deadline mode (SDM Vol. 3A, 11.5.4.1): the
+ * platform turns the guest's IA32_TSC_DEADLINE into a time on the VM clock
+ * (lapic_set_tsc_deadline); in that mode the initial count is ignored, and changing into
+ * or out of it disarms the timer. Model choices: the error LVT fires for illegal vectors
+ * only, and the base is fixed at 0xFEE00000.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -66,6 +68,7 @@
 #define LVT_MASKED (1u << 16)
 #define LVT_TIMER_PERIODIC (1u << 17)
 #define LVT_TIMER_TSC_DEADLINE (1u << 18)
+#define LVT_TIMER_MODE (LVT_TIMER_PERIODIC | LVT_TIMER_TSC_DEADLINE)
 /* ICR (SDM Vol. 3A, Figure 11-12) */
 #define ICR_DEST_LOGICAL (1u << 11)
 #define ICR_LEVEL_ASSERT (1u << 14)
@@ -87,6 +90,8 @@ struct Lapic {
     uint32_t initial_count, dcr;
     uint64_t timer_start;         /* when the count was loaded (or the period began) */
     bool timer_running;
+    uint64_t tsc_deadline;        /* IA32_TSC_DEADLINE; 0: disarmed */
+    uint64_t tsc_deadline_ns;     /* when it falls due on the VM clock */
     bool global_enable;
     bool nmi_pending;             /* an NMI IPI to self, not yet taken by the platform */
     DevClock clock;
@@ -114,6 +119,11 @@ static uint32_t ppr(const Lapic *a)
     int isrv = highest_bit(a->isr);
     uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xF0;
     return (a->tpr & 0xF0) >= isr_class ? a->tpr & 0xFF : isr_class;
+}
+
+static bool tsc_deadline_mode(const Lapic *a)
+{
+    return (a->lvt[LVT_TIMER] & LVT_TIMER_MODE) == LVT_TIMER_TSC_DEADLINE;
 }
 
 static bool sw_enabled(const Lapic *a) { return a->global_enable && (a->svr & SVR_ENABLE); }
@@ -195,6 +205,7 @@ static void reset(Lapic *a, uint8_t id)
     memset(a->irr, 0, sizeof(a->irr));
     a->initial_count = a->dcr = 0;
     a->timer_running = false;
+    a->tsc_deadline = 0;
     a->global_enable = true;
 }
 
@@ -327,6 +338,8 @@ static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool 
         a->icr_hi = v & 0xFF000000u;
         return false;
     case APIC_TIMER_ICR:
+        if (tsc_deadline_mode(a))
+            return false;   /* ignored in TSC-deadline mode (11.5.4.1) */
         now = dev_clock_now(&a->clock);
         a->initial_count = v;
         a->timer_start = now;
@@ -354,6 +367,14 @@ static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool 
         uint32_t nv = (v & writable[i]) | keep;
         if (!(a->svr & SVR_ENABLE))
             nv |= LVT_MASKED;
+        if (i == LVT_TIMER && ((nv & LVT_TIMER_MODE) == LVT_TIMER_TSC_DEADLINE) !=
+                                  tsc_deadline_mode(a)) {
+            /* Into or out of TSC-deadline mode disarms the timer (SDM Vol. 3A, 11.5.4.1),
+             * the initial count too, as KVM's apic_update_lvtt does. */
+            a->initial_count = 0;
+            a->timer_running = false;
+            a->tsc_deadline = 0;
+        }
         a->lvt[i] = nv;
         if (i == LVT_TIMER)
             *timer_changed = true;
@@ -397,6 +418,27 @@ int lapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
     if (timer_changed && a->changed)
         a->changed(a->opaque);
     return 0;
+}
+
+uint64_t lapic_tsc_deadline(Lapic *a)
+{
+    pthread_mutex_lock(&a->lock);
+    uint64_t v = tsc_deadline_mode(a) ? a->tsc_deadline : 0;
+    pthread_mutex_unlock(&a->lock);
+    return v;
+}
+
+void lapic_set_tsc_deadline(Lapic *a, uint64_t tsc, uint64_t due_ns)
+{
+    pthread_mutex_lock(&a->lock);
+    bool changed = tsc_deadline_mode(a);
+    if (changed) {   /* in other modes the write is ignored (11.5.4.1) */
+        a->tsc_deadline = tsc;
+        a->tsc_deadline_ns = due_ns;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (changed && a->changed)
+        a->changed(a->opaque);
 }
 
 void lapic_set_global_enable(Lapic *a, bool enabled)
@@ -471,7 +513,17 @@ uint64_t lapic_advance(Lapic *a, uint64_t now)
     pthread_mutex_lock(&a->lock);
     bool notify = false;
     uint64_t next = DEV_NO_DEADLINE;
-    if (a->timer_running && a->initial_count) {
+    if (tsc_deadline_mode(a) && a->tsc_deadline) {
+        /* Due: the interrupt unless masked, and the MSR reads 0 again (11.5.4.1). */
+        if (now >= a->tsc_deadline_ns) {
+            uint32_t l = a->lvt[LVT_TIMER];
+            if (!(l & LVT_MASKED) && a->global_enable)
+                notify = accept_locked(a, (int)(l & LVT_VECTOR), false);
+            a->tsc_deadline = 0;
+        } else {
+            next = a->tsc_deadline_ns;
+        }
+    } else if (a->timer_running && a->initial_count) {
         uint64_t period = timer_period_ns(a);
         if (period == 0)
             period = 1;

@@ -1,7 +1,7 @@
 /*
  * The local APIC in xAPIC mode at 0xFEE00000 (src/dev/lapic.c), one per vCPU: ID,
  * version, TPR/APR/PPR, EOI, LDR/DFR, SVR, ISR/TMR/IRR, ESR, ICR (self-IPIs, NMI too), the LVT with
- * its timer (one-shot, periodic; divide configuration), LINT0 as ExtINT from the 8259A and
+ * its timer (one-shot, periodic, TSC-deadline; divide configuration), LINT0 as ExtINT from the 8259A and
  * LINT1 as NMI. Thread-safe.
  */
 #ifndef SCRATCHVM_DEV_LAPIC_H
@@ -28,6 +28,12 @@ Lapic *lapic_create(uint8_t id, const DevClock *clock, void (*notify)(void *opaq
 void lapic_destroy(Lapic *a);
 int lapic_mmio_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque);
 int lapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque);
+/* IA32_TSC_DEADLINE (MSR 6E0H): its value (0 outside TSC-deadline mode or when
+ * disarmed), and a write, which the caller has turned into `due_ns` on the VM clock (the
+ * first instant the TSC reaches `tsc`); 0 disarms, and outside TSC-deadline mode the write
+ * is ignored. */
+uint64_t lapic_tsc_deadline(Lapic *a);
+void lapic_set_tsc_deadline(Lapic *a, uint64_t tsc, uint64_t due_ns);
 /* IA32_APIC_BASE bit 11 (global enable), as the vCPU reports it. */
 void lapic_set_global_enable(Lapic *a, bool enabled);
 /* A fixed interrupt arrives (from the IOAPIC or an IPI); level: TMR set. */

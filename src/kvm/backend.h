@@ -49,6 +49,12 @@ typedef struct KvmBackendOps {
     int (*coalesced_mmio)(KvmVm *vm, const struct kvm_coalesced_mmio_zone *zone, bool add);
     /* The vCPU's coalesced MMIO ring (KVM_COALESCED_MMIO_PAGE_OFFSET of its mmap), or NULL. */
     struct kvm_coalesced_mmio_ring *(*coalesced_ring)(KvmVcpu *vcpu);
+    /* KVM_GET_MSRS / KVM_SET_MSRS: the number of entries done (they stop at the first
+     * MSR the kernel refuses), or a negative errno. */
+    int (*get_msrs)(KvmVcpu *vcpu, struct kvm_msrs *msrs);
+    int (*set_msrs)(KvmVcpu *vcpu, struct kvm_msrs *msrs);
+    /* KVM_GET_TSC_KHZ: the guest TSC's frequency in kHz, or a negative errno. */
+    int (*tsc_khz)(KvmVcpu *vcpu);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

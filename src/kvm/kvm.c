@@ -510,6 +510,56 @@ int kvm_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic)
     return vcpu->vm->kvm->ops->get_lapic(vcpu, lapic);
 }
 
+int kvm_vcpu_get_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs)
+{
+    if (!vcpu || !msrs)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->get_msrs(vcpu, msrs);
+}
+
+int kvm_vcpu_set_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs)
+{
+    if (!vcpu || !msrs)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->set_msrs(vcpu, msrs);
+}
+
+int kvm_vcpu_get_msr(KvmVcpu *vcpu, uint32_t index, uint64_t *value)
+{
+    /* struct kvm_msrs ends in a flexible array: one entry after its header */
+    _Alignas(struct kvm_msr_entry) uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    struct kvm_msrs *m = (struct kvm_msrs *)buf;
+    memset(buf, 0, sizeof buf);
+    m->nmsrs = 1;
+    m->entries[0].index = index;
+    int r = kvm_vcpu_get_msrs(vcpu, m);
+    if (r < 0)
+        return r;
+    if (r != 1)
+        return -EINVAL;
+    *value = m->entries[0].data;
+    return 0;
+}
+
+int kvm_vcpu_set_msr(KvmVcpu *vcpu, uint32_t index, uint64_t value)
+{
+    _Alignas(struct kvm_msr_entry) uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+    struct kvm_msrs *m = (struct kvm_msrs *)buf;
+    memset(buf, 0, sizeof buf);
+    m->nmsrs = 1;
+    m->entries[0].index = index;
+    m->entries[0].data = value;
+    int r = kvm_vcpu_set_msrs(vcpu, m);
+    return r < 0 ? r : r == 1 ? 0 : -EINVAL;
+}
+
+int kvm_vcpu_tsc_khz(KvmVcpu *vcpu)
+{
+    if (!vcpu)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->tsc_khz(vcpu);
+}
+
 int kvm_nmi(KvmVcpu *vcpu)
 {
     if (!vcpu)

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/kvm_para.h>
 
 #include "kvm/backend.h"
 
@@ -214,6 +215,28 @@ static int hw_supported_cpuid(KvmDevice *kvm, struct kvm_cpuid2 **out)
     return r;
 }
 
+/* CPUID bits of KVM_GET_SUPPORTED_CPUID that only KVM's in-kernel APIC can back
+ * (Documentation/virt/kvm/x86/cpuid.rst, msr.rst). With the APIC in user space, an xAPIC
+ * at 0xFEE00000 (the sim kernel offers the same), they are cleared, as QEMU clears
+ * PV_UNHALT without a kernel irqchip: x2APIC (its MSRs are the kernel APIC's), and the
+ * paravirtual features that deliver through it: PV_UNHALT (kicks), PV_SEND_IPI and
+ * ASYNC_PF_INT (interrupt-based async page faults, whose MSR KVM refuses then). The
+ * kvm-clock leaves stay: KVM keeps the clock in the kernel on either irqchip. KVM does not
+ * report TSC-deadline here, and ignores MSR 0x6E0 for a user-space APIC. */
+#define HW_CPUID_1_ECX_X2APIC (1u << 21)
+
+static void hw_cpuid_for_user_apic(struct kvm_cpuid2 *c)
+{
+    for (uint32_t i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function == 1)
+            e->ecx &= ~HW_CPUID_1_ECX_X2APIC;
+        if (e->function == KVM_CPUID_FEATURES)
+            e->eax &= ~((1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) |
+                        (1u << KVM_FEATURE_ASYNC_PF_INT));
+    }
+}
+
 static int hw_create_vcpu(KvmVcpu *vcpu)
 {
     KvmDevice *kvm = vcpu->vm->kvm;
@@ -230,7 +253,18 @@ static int hw_create_vcpu(KvmVcpu *vcpu)
     struct kvm_cpuid2 *cpuid;
     if ((r = hw_supported_cpuid(kvm, &cpuid)) < 0)
         goto fail_close;
-    if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+    size_t cpuid_size = sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]);
+    struct kvm_cpuid2 *mine = malloc(cpuid_size);
+    if (!mine) {
+        r = hv_fail(ENOMEM, "out of memory");
+        goto fail_close;
+    }
+    memcpy(mine, cpuid, cpuid_size);
+    if (!vcpu->vm->kernel_irqchip)
+        hw_cpuid_for_user_apic(mine);
+    r = ioctl(vcpu->fd, KVM_SET_CPUID2, mine);
+    free(mine);
+    if (r < 0) {
         r = hw_errno("KVM_SET_CPUID2");
         goto fail_close;
     }
@@ -402,6 +436,24 @@ static int hw_get_lapic(KvmVcpu *vcpu, struct kvm_lapic_state *lapic)
     return ioctl(vcpu->fd, KVM_GET_LAPIC, lapic) < 0 ? hw_errno("KVM_GET_LAPIC") : 0;
 }
 
+static int hw_get_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs)
+{
+    int r = ioctl(vcpu->fd, KVM_GET_MSRS, msrs);
+    return r < 0 ? hw_errno("KVM_GET_MSRS") : r;
+}
+
+static int hw_set_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs)
+{
+    int r = ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
+    return r < 0 ? hw_errno("KVM_SET_MSRS") : r;
+}
+
+static int hw_tsc_khz(KvmVcpu *vcpu)
+{
+    int r = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+    return r < 0 ? hw_errno("KVM_GET_TSC_KHZ") : r;
+}
+
 static int hw_coalesced_mmio(KvmVm *vm, const struct kvm_coalesced_mmio_zone *zone, bool add)
 {
     if (ioctl(vm->fd, add ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
@@ -447,4 +499,7 @@ const KvmBackendOps kvm_hw_ops = {
     .irq_line = hw_irq_line,
     .get_irqchip = hw_get_irqchip,
     .get_lapic = hw_get_lapic,
+    .get_msrs = hw_get_msrs,
+    .set_msrs = hw_set_msrs,
+    .tsc_khz = hw_tsc_khz,
 };

@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "kvm/backend.h"
 #include "sim/cpu/cpu.h"
+#include "sim/sim_time.h"
 #include "sim/vmcs.h"
 
 #define SIM_PAGE 4096u
@@ -28,9 +30,17 @@
 #define SIM_COALESCED_ZONES 32   /* zones per VM (KVM_REGISTER_COALESCED_MMIO) */
 #define SIM_IO_DATA_OFFSET SIM_PAGE
 
-/* MSRs the kernel emulates (SDM Vol. 4). */
+/* MSRs the kernel emulates (SDM Vol. 4); the MTRRs and KVM's in sim/sim_time.h. */
 #define MSR_IA32_TSC          0x10
+#define MSR_IA32_PLATFORM_ID  0x17
 #define MSR_IA32_APIC_BASE    0x1B
+#define MSR_IA32_EBL_CR_POWERON 0x2A
+#define MSR_IA32_FEATURE_CONTROL 0x3A
+#define MSR_IA32_TSC_ADJUST   0x3B
+#define MSR_IA32_BIOS_UPDT_TRIG 0x79
+#define MSR_IA32_BIOS_SIGN_ID 0x8B
+#define MSR_IA32_DEBUGCTL     0x1D9
+#define MSR_IA32_TSC_DEADLINE 0x6E0
 #define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
@@ -43,8 +53,24 @@
 #define APIC_BASE_EN          (1ull << 11)
 #define APIC_BASE_MASK        0x0000000FFFFFF000ull   /* bits 35:12 (MAXPHYADDR 36) */
 #define PAT_DEFAULT           0x0007040600070406ull
+/* IA32_MISC_ENABLE as KVM resets it (PEBS and BTS unavailable, read-only to the guest)
+ * plus fast strings (bit 0), which Linux checks on family 6 model 13 and later. */
+#define MISC_ENABLE_FAST_STRING   (1ull << 0)
+#define MISC_ENABLE_EMON          (1ull << 7)
+#define MISC_ENABLE_BTS_UNAVAIL   (1ull << 11)
+#define MISC_ENABLE_PEBS_UNAVAIL  (1ull << 12)
+#define MISC_ENABLE_RESET (MISC_ENABLE_FAST_STRING | MISC_ENABLE_BTS_UNAVAIL | \
+                           MISC_ENABLE_PEBS_UNAVAIL)
+/* IA32_FEATURE_CONTROL as firmware leaves it on a CPU without VMX or SMX to offer: locked
+ * (bit 0), nothing enabled; a write is then #GP (SDM Vol. 3C, 24.7). */
+#define FEATURE_CONTROL_LOCKED 1ull
+/* IA32_BIOS_SIGN_ID: KVM's default microcode revision, 1 in bits 63:32 (kvm_arch_vcpu_create
+ * sets microcode_version 0x100000000); a guest's write is ignored. */
+#define SIM_MICROCODE_REV 0x100000000ull
 
-typedef enum { PENDING_NONE, PENDING_IO, PENDING_MMIO_READ, PENDING_HYPERCALL } SimPending;
+typedef enum {
+    PENDING_NONE, PENDING_IO, PENDING_MMIO_READ, PENDING_HYPERCALL, PENDING_MSR
+} SimPending;
 
 typedef struct {
     /* Every guest-physical access of the VM's vCPUs goes through these tables (DESIGN.md:
@@ -55,6 +81,13 @@ typedef struct {
     struct kvm_coalesced_mmio_zone zones[SIM_COALESCED_ZONES];
     int num_zones;
     struct kvm_coalesced_mmio_ring *ring;
+    /* The VM clock the TSC and kvm-clock count (kvm_vm_set_clock): kvm-clock is
+     * clock_fn() - clock_base nanoseconds; wall_ns is the wall-clock time (ns since 1970)
+     * at kvm-clock 0. */
+    uint64_t (*clock_fn)(void *opaque);
+    void *clock_opaque;
+    uint64_t clock_base, wall_ns;
+    uint64_t wall_clock_msr;   /* MSR_KVM_WALL_CLOCK_NEW: one per VM, as in KVM */
 } SimVm;
 
 typedef struct {
@@ -78,6 +111,17 @@ typedef struct {
     uint64_t icount_deadline;   /* kvm_vcpu_set_icount_deadline; UINT64_MAX: none */
     uint64_t apic_base;         /* IA32_APIC_BASE, as KVM keeps it for a userspace APIC */
     uint64_t host_write_gen;    /* the VM's host_write_gen at the last run's entry */
+    /* Time: the guest's TSC is the VM clock at SIM_TSC_HZ plus tsc_offset (IA32_TSC and
+     * IA32_TSC_ADJUST writes move it); kvm-clock's MSR and the version last written. */
+    uint64_t tsc_offset, tsc_adjust;
+    uint64_t system_time_msr;
+    uint32_t pvclock_version;
+    /* MTRRs (SDM Vol. 3A, 12.11): MTRRdefType, the 11 fixed-range registers, and
+     * PHYSBASE/PHYSMASK pairs; memory types have no effect on this CPU. */
+    uint64_t mtrr_def, mtrr_fixed[SIM_MTRR_FIXED], mtrr_var[2 * SIM_MTRR_VAR];
+    uint64_t misc_enable;
+    /* KVM_EXIT_X86_RDMSR / WRMSR: the MSR user space completes at the next KVM_RUN. */
+    bool msr_exit_read;
 } SimVcpu;
 
 /* ---- memory: the interpreter's pages come from the EPT ---- */
@@ -105,6 +149,161 @@ static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
     sc->fault_qualification = qualification;
     sc->fault_result = r;
     return NULL;
+}
+
+/* Writes `len` bytes at guest-physical `gpa` as the kernel writes guest memory (KVM's
+ * kvm_write_guest): through the EPT, page by page, with write permission (dirty logging
+ * records it); -EFAULT, and nothing written, when any byte is not writable RAM. Decoded
+ * code there is dropped, as for any host write. */
+static int guest_write(SimVcpu *sc, uint64_t gpa, const void *data, size_t len)
+{
+    if (len == 0 || gpa + len < gpa)
+        return -EFAULT;
+    uint64_t first = gpa & ~(uint64_t)(SIM_PAGE - 1), last = (gpa + len - 1) & ~(uint64_t)(SIM_PAGE - 1);
+    for (uint64_t page = first;; page += SIM_PAGE) {
+        if (!sim_page(sc, page, X86_ACCESS_WRITE))
+            return -EFAULT;
+        if (page == last)
+            break;
+    }
+    const uint8_t *src = data;
+    while (len) {
+        uint64_t page = gpa & ~(uint64_t)(SIM_PAGE - 1);
+        size_t n = SIM_PAGE - (size_t)(gpa - page);
+        if (n > len)
+            n = len;
+        memcpy(sim_page(sc, page, X86_ACCESS_WRITE) + (gpa - page), src, n);
+        x86_cpu_invalidate_code(sc->cpu, gpa, n);
+        gpa += n;
+        src += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Reads 4 bytes of guest RAM at `gpa` (in one page); -EFAULT when it is not RAM. */
+static int guest_read32(SimVcpu *sc, uint64_t gpa, uint32_t *v)
+{
+    uint64_t page = gpa & ~(uint64_t)(SIM_PAGE - 1);
+    if (gpa - page > SIM_PAGE - 4)
+        return -EFAULT;
+    uint8_t *p = sim_page(sc, page, X86_ACCESS_READ);
+    if (!p)
+        return -EFAULT;
+    memcpy(v, p + (gpa - page), 4);
+    return 0;
+}
+
+/* ---- time: the VM clock, the TSC and kvm-clock ---- */
+
+/* The default VM clock, the host's as in Linux KVM (CLOCK_MONOTONIC). */
+static uint64_t host_clock_ns(void *opaque)
+{
+    (void)opaque;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t host_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* kvm-clock: nanoseconds of the VM clock since it was set. */
+static uint64_t kvmclock_ns(const SimVm *sv)
+{
+    return sv->clock_fn(sv->clock_opaque) - sv->clock_base;
+}
+
+static uint64_t guest_tsc(const SimVcpu *sc)
+{
+    return sim_ns_to_tsc(kvmclock_ns(sc->vm->backend_data)) + sc->tsc_offset;
+}
+
+/* RDTSC and RDTSCP read this (X86Cpu.tsc_read). */
+static uint64_t cpu_tsc_read(void *opaque) { return guest_tsc(opaque); }
+
+/* Writes the vCPU's pvclock_vcpu_time_info when kvm-clock is on (MSR_KVM_SYSTEM_TIME_NEW
+ * bit 0), with the version protocol of Documentation/virt/kvm/x86/msr.rst: the version
+ * goes odd, the fields are written, then it goes even (the vCPU is stopped meanwhile, but
+ * the guest may read the page from elsewhere). An address that is not RAM is ignored, as
+ * KVM leaves such a clock unwritten. Called on enable and whenever the TSC's relation to
+ * the VM clock changes (IA32_TSC, IA32_TSC_ADJUST, kvm_vm_set_clock); in between the
+ * guest's extrapolation is exact, both counting the same clock. */
+static void kvmclock_update(SimVcpu *sc)
+{
+    if (!(sc->system_time_msr & 1))
+        return;
+    uint64_t gpa = sc->system_time_msr & ~1ull;
+    uint32_t version;
+    if (guest_read32(sc, gpa, &version) < 0)
+        return;
+    /* Start from the guest's value, made even (junk at enable, as KVM does). */
+    version = (version + 1) & ~1u;
+    uint8_t img[PVCLOCK_VCPU_SIZE];
+    uint64_t ns = kvmclock_ns(sc->vm->backend_data);
+    uint64_t tsc = sim_ns_to_tsc(ns) + sc->tsc_offset;
+    uint32_t odd = version + 1;
+    if (guest_write(sc, gpa, &odd, 4) < 0)
+        return;
+    sim_pvclock_vcpu_image(img, odd, tsc, ns, PVCLOCK_TSC_STABLE_BIT);
+    guest_write(sc, gpa + 4, img + 4, sizeof img - 4);
+    sc->pvclock_version = version + 2;
+    guest_write(sc, gpa, &sc->pvclock_version, 4);
+}
+
+/* MSR_KVM_WALL_CLOCK_NEW: the wall-clock time at kvm-clock 0, once, at the address
+ * written; its version goes odd then even. An address that is not RAM is ignored. */
+static void kvmclock_wall(SimVcpu *sc, uint64_t gpa)
+{
+    SimVm *sv = sc->vm->backend_data;
+    uint32_t version;
+    if (guest_read32(sc, gpa, &version) < 0)
+        return;
+    version = (version + 1) & ~1u;
+    uint8_t img[PVCLOCK_WALL_SIZE];
+    uint32_t odd = version + 1;
+    if (guest_write(sc, gpa, &odd, 4) < 0)
+        return;
+    sim_pvclock_wall_image(img, version + 2, sv->wall_ns);
+    guest_write(sc, gpa + 4, img + 4, sizeof img - 4);
+    guest_write(sc, gpa, img, 4);
+}
+
+/* Sets the TSC to `value` now (WRMSR IA32_TSC): the offset moves, and IA32_TSC_ADJUST
+ * with it by the same amount (SDM Vol. 3B, 18.17.3). */
+static void set_tsc(SimVcpu *sc, uint64_t value)
+{
+    uint64_t now = guest_tsc(sc);
+    sc->tsc_adjust += value - now;
+    sc->tsc_offset += value - now;
+    kvmclock_update(sc);
+}
+
+int kvm_vm_set_clock(KvmVm *vm, uint64_t (*now_ns)(void *opaque), void *opaque,
+                     uint64_t wall_ns)
+{
+    if (!vm || !now_ns)
+        return -EINVAL;
+    if (vm->kvm->backend != HV_BACKEND_SIM)
+        return -ENOTSUP;
+    SimVm *sv = vm->backend_data;
+    sv->clock_fn = now_ns;
+    sv->clock_opaque = opaque;
+    sv->clock_base = now_ns(opaque);
+    sv->wall_ns = wall_ns;
+    for (KvmVcpu *v = vm->vcpus; v; v = v->next) {
+        SimVcpu *sc = v->backend_data;
+        if (!sc)
+            continue;
+        sc->tsc_offset = 0;   /* every TSC restarts at 0 with kvm-clock, as at reset */
+        sc->tsc_adjust = 0;
+        kvmclock_update(sc);
+    }
+    return 0;
 }
 
 static const KvmUserspaceMemoryRegion *find_region(KvmVm *vm, uint32_t slot)
@@ -158,6 +357,9 @@ static int sim_create_vm(KvmVm *vm)
         free(sv);
         return hv_fail(ENOMEM, "out of memory for the EPT");
     }
+    sv->clock_fn = host_clock_ns;
+    sv->clock_base = host_clock_ns(NULL);
+    sv->wall_ns = host_wall_ns();
     vm->backend_data = sv;
     return 0;
 }
@@ -318,6 +520,11 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     sc->pat = PAT_DEFAULT;
     sc->icount_deadline = UINT64_MAX;
     sc->apic_base = APIC_BASE_DEFAULT;
+    sc->misc_enable = MISC_ENABLE_RESET;
+    /* The TSC starts at 0 with the vCPU (KVM: kvm_synchronize_tsc(vcpu, 0) at creation). */
+    sc->tsc_offset = 0 - sim_ns_to_tsc(kvmclock_ns(vcpu->vm->backend_data));
+    sc->cpu->tsc_read = cpu_tsc_read;
+    sc->cpu->tsc_opaque = sc;
     vcpu->backend_data = sc;
     return 0;
 }
@@ -550,6 +757,19 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
         cpu->gpr[X86_RAX] = run->hypercall.ret;
         x86_cpu_skip_instruction(cpu);
         break;
+    case PENDING_MSR:
+        /* Linux's complete_emulated_msr_access: #GP when user space set error, else the
+         * data of an RDMSR in EDX:EAX; RIP past the instruction. */
+        if (run->msr.error) {
+            x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
+            break;
+        }
+        if (sc->msr_exit_read) {
+            cpu->gpr[X86_RAX] = (uint32_t)run->msr.data;
+            cpu->gpr[X86_RDX] = run->msr.data >> 32;
+        }
+        x86_cpu_skip_instruction(cpu);
+        break;
     case PENDING_NONE:
         break;
     }
@@ -578,58 +798,99 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_EDX_FXSR  (1u << 24)
 #define CPUID_1_EDX_SSE   (1u << 25)
 #define CPUID_1_EDX_SSE2  (1u << 26)
+#define CPUID_1_EDX_MTRR  (1u << 12)   /* MTRRcap, fixed and 8 variable ranges, def type */
 #define CPUID_1_EDX (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | \
-                     CPUID_1_EDX_PAE | CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | \
+                     CPUID_1_EDX_PAE | CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_MTRR | \
+                     CPUID_1_EDX_PGE | \
                      CPUID_1_EDX_CMOV | CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36 | CPUID_1_EDX_FXSR | \
                      CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2)
+#define CPUID_1_EDX_APIC  (1u << 9)    /* follows IA32_APIC_BASE.EN (cpuid_leaf) */
 #define CPUID_1_ECX_MOVBE (1u << 22)
+/* TSC-deadline mode of the APIC timer: MSR 0x6E0 goes to the VMM's APIC (emulate_msr). */
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
 #define CPUID_80000001_EDX_RDTSCP (1u << 27)   /* RDTSCP and IA32_TSC_AUX */
+/* The TSC runs at one rate in every state, halted included (SDM Vol. 3B, 18.17.1). */
+#define CPUID_80000007_EDX_INVARIANT_TSC (1u << 8)
+#define CPUID_7_EBX_TSC_ADJUST (1u << 1)   /* IA32_TSC_ADJUST */
 #define CPUID_7_ECX_UMIP (1u << 2)         /* CR4.UMIP */
+#define CPUID_MAX_BASIC 0x16   /* 15H: TSC/crystal ratio, 16H: frequencies; 2-6, 8-14H zero */
 
-static void cpuid_leaf(uint32_t leaf, uint32_t sub, uint32_t r[4])
+/* CPUID as the kernel answers it for this vCPU. Leaves without content read as zeros, which
+ * each of them defines as "nothing to report" (no caches described, no topology, no PMU). */
+static void cpuid_leaf(const SimVcpu *sc, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
     /* The vendor is Intel's: this is a model of a VT-x processor, and software picks its
      * vendor-specific paths by this string (kvm-unit-tests' pmu_init takes AMD's K7
-     * performance MSRs for any other vendor, as Linux does). The hypervisor leaf names
-     * ScratchVM. */
+     * performance MSRs for any other vendor, as Linux does). The hypervisor leaves are
+     * KVM's (Documentation/virt/kvm/x86/cpuid.rst), as Linux KVM offers them, so that
+     * guests find kvm-clock; the brand string names ScratchVM. */
     static const char vendor[] = "GenuineIntel";          /* 12 bytes: EBX, EDX, ECX */
-    static const char hypervisor[] = "ScratchVMsim";
+    static const char hypervisor[12] = "KVMKVMKVM\0\0";
     static const char brand[48] = "ScratchVM simulated x86 (P6, x87, PAE)";
     memset(r, 0, 4 * sizeof(r[0]));
     switch (leaf) {
     case 0:
-        r[0] = 7;   /* leaves 2-6 say nothing (all zeros); 7 has the structured flags */
+        r[0] = CPUID_MAX_BASIC;
         memcpy(&r[1], vendor, 4);
         memcpy(&r[3], vendor + 4, 4);
         memcpy(&r[2], vendor + 8, 4);
         break;
     case 1:
-        /* Family 6 model 3 stepping 3: software ignores SEP on family 6 below model 3
-         * stepping 3 (SDM Vol. 2B, SYSENTER, "the SEP flag ... Pentium Pro"). */
-        r[0] = 0x633;
-        r[2] = CPUID_1_ECX_MOVBE | CPUID_1_ECX_HYPERVISOR;
-        r[3] = CPUID_1_EDX;
+        /* Family 6 model 15 (Core 2) stepping 11: software ignores SEP on family 6 below
+         * model 3 stepping 3 (SDM Vol. 2B, SYSENTER), and Linux drops PAT on family 6
+         * below model 15 for a Pentium III erratum (arch/x86/kernel/cpu/intel.c). */
+        r[0] = 0x6FB;
+        r[2] = CPUID_1_ECX_MOVBE | CPUID_1_ECX_TSC_DEADLINE | CPUID_1_ECX_HYPERVISOR;
+        /* The APIC bit follows IA32_APIC_BASE.EN, as KVM's kvm_update_cpuid_runtime makes
+         * it (SDM Vol. 3A, 11.4.3: a globally disabled APIC is absent from CPUID). */
+        r[3] = CPUID_1_EDX | ((sc->apic_base & APIC_BASE_EN) ? CPUID_1_EDX_APIC : 0);
         break;
     case 7:
-        if (sub == 0)
-            r[2] = CPUID_7_ECX_UMIP;   /* EAX = 0: subleaf 0 is the only one */
+        if (sub == 0) {   /* EAX = 0: subleaf 0 is the only one */
+            r[1] = CPUID_7_EBX_TSC_ADJUST;
+            r[2] = CPUID_7_ECX_UMIP;
+        }
         break;
-    case 0x40000000:
-        r[0] = 0x40000000;
+    case 0x15:
+        /* TSC = crystal * EBX / EAX (SDM Vol. 2A, CPUID leaf 15H); the crystal is the APIC
+         * timer's input, as Linux assumes when it reads this leaf. */
+        r[0] = 1;
+        r[1] = (uint32_t)(SIM_TSC_HZ / SIM_CRYSTAL_HZ);
+        r[2] = (uint32_t)SIM_CRYSTAL_HZ;
+        break;
+    case 0x16:   /* base and maximum frequency, bus (reference) frequency, in MHz */
+        r[0] = r[1] = (uint32_t)(SIM_TSC_HZ / 1000000);
+        r[2] = (uint32_t)(SIM_CRYSTAL_HZ / 1000000);
+        break;
+    case KVM_CPUID_SIGNATURE:
+        r[0] = KVM_CPUID_TIMING;   /* the highest hypervisor leaf */
         memcpy(&r[1], hypervisor, 4);
         memcpy(&r[2], hypervisor + 4, 4);
         memcpy(&r[3], hypervisor + 8, 4);
         break;
+    case KVM_CPUID_FEATURES:
+        /* kvm-clock through the new MSRs, with a stable TSC (one clock, one vCPU); port
+         * I/O needs no delays. */
+        r[0] = (1u << KVM_FEATURE_CLOCKSOURCE2) | (1u << KVM_FEATURE_NOP_IO_DELAY) |
+               (1u << KVM_FEATURE_CLOCKSOURCE_STABLE_BIT);
+        break;
+    case KVM_CPUID_TIMING:   /* TSC and APIC bus frequencies in kHz */
+        r[0] = (uint32_t)SIM_TSC_KHZ;
+        r[1] = (uint32_t)(SIM_CRYSTAL_HZ / 1000);
+        break;
     case 0x80000000:
-        r[0] = 0x80000004;
+        r[0] = 0x80000007;
         break;
     case 0x80000001:
         r[3] = CPUID_80000001_EDX_NX | CPUID_80000001_EDX_RDTSCP;
         break;
     case 0x80000002: case 0x80000003: case 0x80000004:
         memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
+        break;
+    case 0x80000007:
+        r[3] = CPUID_80000007_EDX_INVARIANT_TSC;
         break;
     default:
         break;
@@ -640,7 +901,7 @@ static void emulate_cpuid(SimVcpu *sc)
 {
     X86Cpu *cpu = sc->cpu;
     uint32_t r[4];
-    cpuid_leaf((uint32_t)cpu->gpr[X86_RAX], (uint32_t)cpu->gpr[X86_RCX], r);
+    cpuid_leaf(sc, (uint32_t)cpu->gpr[X86_RAX], (uint32_t)cpu->gpr[X86_RCX], r);
     cpu->gpr[X86_RAX] = r[0];
     cpu->gpr[X86_RBX] = r[1];
     cpu->gpr[X86_RCX] = r[2];
@@ -659,63 +920,198 @@ static bool pat_valid(uint64_t v)
     return true;
 }
 
+/* What an MSR access comes to: done, #GP(0), or an exit to user space. */
+enum { MSR_OK, MSR_GP, MSR_USER };
+
+/* The MTRR `msr` names, or NULL. */
+static uint64_t *mtrr_reg(SimVcpu *sc, uint32_t msr)
+{
+    if (msr == MSR_IA32_MTRR_DEF_TYPE)
+        return &sc->mtrr_def;
+    int i = sim_mtrr_fixed_index(msr);
+    if (i >= 0)
+        return &sc->mtrr_fixed[i];
+    if (msr >= MSR_IA32_MTRR_PHYSBASE0 && msr < MSR_IA32_MTRR_PHYSBASE0 + 2 * SIM_MTRR_VAR)
+        return &sc->mtrr_var[msr - MSR_IA32_MTRR_PHYSBASE0];
+    return NULL;
+}
+
+/* RDMSR as the kernel answers it (SDM Vol. 4 for the architectural MSRs, KVM's
+ * kvm_get_msr_common for the choices KVM makes); `host`: KVM_GET_MSRS from user space. */
+static int msr_get(SimVcpu *sc, uint32_t msr, uint64_t *v, bool host)
+{
+    X86Cpu *cpu = sc->cpu;
+    uint64_t *mtrr = mtrr_reg(sc, msr);
+    if (mtrr) {
+        *v = *mtrr;
+        return MSR_OK;
+    }
+    switch (msr) {
+    case MSR_IA32_TSC: *v = guest_tsc(sc); return MSR_OK;
+    case MSR_IA32_TSC_ADJUST: *v = sc->tsc_adjust; return MSR_OK;
+    case MSR_IA32_PLATFORM_ID: *v = 0; return MSR_OK;      /* KVM: 0 */
+    case MSR_IA32_EBL_CR_POWERON: *v = 0; return MSR_OK;   /* KVM: 0 */
+    case MSR_IA32_FEATURE_CONTROL: *v = FEATURE_CONTROL_LOCKED; return MSR_OK;
+    case MSR_IA32_BIOS_SIGN_ID: *v = SIM_MICROCODE_REV; return MSR_OK;
+    case MSR_IA32_MTRRCAP: *v = SIM_MTRRCAP; return MSR_OK;
+    case MSR_IA32_DEBUGCTL: *v = 0; return MSR_OK;
+    case MSR_IA32_SYSENTER_CS: *v = cpu->sysenter_cs; return MSR_OK;
+    case MSR_IA32_SYSENTER_ESP: *v = cpu->sysenter_esp; return MSR_OK;
+    case MSR_IA32_SYSENTER_EIP: *v = cpu->sysenter_eip; return MSR_OK;
+    case MSR_IA32_PAT: *v = sc->pat; return MSR_OK;
+    case MSR_IA32_EFER: *v = cpu->efer; return MSR_OK;
+    case MSR_IA32_APIC_BASE: *v = sc->apic_base; return MSR_OK;
+    case MSR_IA32_MISC_ENABLE: *v = sc->misc_enable; return MSR_OK;
+    case MSR_IA32_TSC_AUX: *v = cpu->tsc_aux; return MSR_OK;
+    case MSR_KVM_SYSTEM_TIME_NEW: *v = sc->system_time_msr; return MSR_OK;
+    case MSR_KVM_WALL_CLOCK_NEW:
+        *v = ((SimVm *)sc->vm->backend_data)->wall_clock_msr;
+        return MSR_OK;
+    case MSR_IA32_TSC_DEADLINE:
+        /* The APIC is user space's: the access goes there (KVM_EXIT_X86_RDMSR). */
+        return host ? MSR_GP : MSR_USER;
+    default:
+        return MSR_GP;
+    }
+}
+
+/* WRMSR as the kernel does it; MSR_GP for a value the SDM makes #GP(0). */
+static int msr_set(SimVcpu *sc, uint32_t msr, uint64_t value, bool host)
+{
+    X86Cpu *cpu = sc->cpu;
+    uint64_t *mtrr = mtrr_reg(sc, msr);
+    if (mtrr) {
+        if (!sim_mtrr_valid(msr, value))
+            return MSR_GP;
+        *mtrr = value;
+        return MSR_OK;
+    }
+    switch (msr) {
+    case MSR_IA32_TSC:
+        set_tsc(sc, value);
+        return MSR_OK;
+    case MSR_IA32_TSC_ADJUST:
+        /* A write adds its difference to the TSC too (SDM Vol. 3B, 18.17.3). */
+        sc->tsc_offset += value - sc->tsc_adjust;
+        sc->tsc_adjust = value;
+        kvmclock_update(sc);
+        return MSR_OK;
+    case MSR_IA32_BIOS_SIGN_ID:     /* the guest's write (before CPUID) is ignored */
+    case MSR_IA32_BIOS_UPDT_TRIG:   /* no microcode update is loaded (KVM ignores it) */
+        return MSR_OK;
+    case MSR_IA32_DEBUGCTL:
+        /* LBR (bit 0) and BTF (bit 1) are dropped, as KVM drops them; other bits #GP. */
+        return (value & ~3ull) ? MSR_GP : MSR_OK;
+    case MSR_IA32_SYSENTER_CS: cpu->sysenter_cs = value; return MSR_OK;
+    case MSR_IA32_SYSENTER_ESP: cpu->sysenter_esp = value; return MSR_OK;
+    case MSR_IA32_SYSENTER_EIP: cpu->sysenter_eip = value; return MSR_OK;
+    case MSR_IA32_PAT:
+        if (!pat_valid(value)) return MSR_GP;
+        sc->pat = value;
+        return MSR_OK;
+    case MSR_IA32_EFER:
+        if (!x86_cpu_efer_valid(cpu, value)) return MSR_GP;
+        x86_cpu_set_efer(cpu, value);
+        return MSR_OK;
+    case MSR_IA32_APIC_BASE:
+        /* BSP (bit 8) is read-only; EN (bit 11) and the base are the guest's (SDM Vol. 3A,
+         * 11.4.4); reserved bits raise #GP. The VMM's APIC follows EN. */
+        if (value & ~(APIC_BASE_MASK | APIC_BASE_EN | APIC_BASE_BSP)) return MSR_GP;
+        if (!host)
+            value = (value & ~APIC_BASE_BSP) | (sc->apic_base & APIC_BASE_BSP);
+        sc->apic_base = value;
+        return MSR_OK;
+    case MSR_IA32_MISC_ENABLE:
+        /* KVM: PEBS/BTS-unavailable are read-only (#GP on change), EMON is ignored; the rest
+         * is kept. */
+        if (!host) {
+            if ((value ^ sc->misc_enable) & (MISC_ENABLE_BTS_UNAVAIL | MISC_ENABLE_PEBS_UNAVAIL))
+                return MSR_GP;
+            value = (value & ~MISC_ENABLE_EMON) | (sc->misc_enable & MISC_ENABLE_EMON);
+        }
+        sc->misc_enable = value;
+        return MSR_OK;
+    case MSR_IA32_FEATURE_CONTROL:
+        return host ? MSR_OK : MSR_GP;   /* locked (SDM Vol. 3C, 24.7) */
+    case MSR_IA32_TSC_AUX:
+        if (value >> 32) return MSR_GP;   /* bits 63:32 are reserved (SDM Vol. 4) */
+        cpu->tsc_aux = value;
+        return MSR_OK;
+    case MSR_KVM_SYSTEM_TIME_NEW:
+        /* Bit 0 enables; the structure is at the rest of the value (msr.rst). */
+        sc->system_time_msr = value;
+        kvmclock_update(sc);
+        return MSR_OK;
+    case MSR_KVM_WALL_CLOCK_NEW:
+        ((SimVm *)sc->vm->backend_data)->wall_clock_msr = value;
+        kvmclock_wall(sc, value);
+        return MSR_OK;
+    case MSR_IA32_TSC_DEADLINE:
+        return host ? MSR_GP : MSR_USER;
+    default:
+        return MSR_GP;
+    }
+}
+
 /* RDMSR/WRMSR (SDM Vol. 2B): known MSRs are emulated, others raise #GP(0) as KVM does by
- * default (ignore_msrs=0); so does a write of a reserved bit of EFER or an invalid PAT
- * (KVM: set_efer / kvm_pat_valid), instead of a state that VM entry would reject. */
-static void emulate_msr(SimVcpu *sc, bool write)
+ * default (ignore_msrs=0), and so does a value the SDM forbids (a reserved EFER bit, an
+ * invalid PAT or MTRR type, ...), instead of a state that VM entry would reject. The
+ * APIC's MSR goes to user space, which owns the APIC: KVM_EXIT_X86_RDMSR/WRMSR as Linux
+ * reports an MSR it leaves to user space (api.rst, KVM_CAP_X86_USER_SPACE_MSR; here with
+ * reason KVM_MSR_EXIT_REASON_FILTER); true when the run must return for it. */
+static bool emulate_msr(KvmVcpu *vcpu, SimVcpu *sc, bool write)
 {
     X86Cpu *cpu = sc->cpu;
     uint32_t msr = (uint32_t)cpu->gpr[X86_RCX];
     uint64_t value = ((cpu->gpr[X86_RDX] & 0xFFFFFFFFull) << 32) |
                      (cpu->gpr[X86_RAX] & 0xFFFFFFFFull);
-    uint64_t *reg = NULL;
-    uint64_t ro = 0;
-    switch (msr) {
-    case MSR_IA32_TSC: reg = &cpu->tsc; break;
-    case MSR_IA32_SYSENTER_CS: reg = &cpu->sysenter_cs; break;
-    case MSR_IA32_SYSENTER_ESP: reg = &cpu->sysenter_esp; break;
-    case MSR_IA32_SYSENTER_EIP: reg = &cpu->sysenter_eip; break;
-    case MSR_IA32_PAT:
-        if (write && !pat_valid(value)) goto gp;
-        reg = &sc->pat;
-        break;
-    case MSR_IA32_EFER:
-        if (write) {
-            if (!x86_cpu_efer_valid(cpu, value)) goto gp;
-            x86_cpu_set_efer(cpu, value);
-            x86_cpu_skip_instruction(cpu);
-            return;
-        }
-        reg = &cpu->efer;
-        break;
-    case MSR_IA32_APIC_BASE:
-        /* BSP (bit 8) is read-only; EN (bit 11) and the base are the guest's (SDM Vol. 3A,
-         * 11.4.4); reserved bits raise #GP. The VMM's APIC follows EN. */
-        if (write && (value & ~(APIC_BASE_MASK | APIC_BASE_EN | APIC_BASE_BSP))) goto gp;
-        if (write)
-            value = (value & ~APIC_BASE_BSP) | (sc->apic_base & APIC_BASE_BSP);
-        reg = &sc->apic_base;
-        break;
-    case MSR_IA32_MISC_ENABLE: ro = 1; break;   /* fast strings */
-    case MSR_IA32_TSC_AUX:
-        if (write && (value >> 32)) goto gp;   /* bits 63:32 are reserved (SDM Vol. 4) */
-        reg = &cpu->tsc_aux;
-        break;
-    default:
-        goto gp;
+    int r = write ? msr_set(sc, msr, value, false) : msr_get(sc, msr, &value, false);
+    if (r == MSR_GP) {
+        x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
+        return false;
     }
-    if (write) {
-        if (!reg) goto gp;
-        *reg = value;
-    } else {
-        uint64_t v = reg ? *reg : ro;
-        cpu->gpr[X86_RAX] = (uint32_t)v;
-        cpu->gpr[X86_RDX] = v >> 32;
+    if (r == MSR_USER) {
+        KvmRun *run = vcpu->kvm_run;
+        run->exit_reason = write ? KVM_EXIT_X86_WRMSR : KVM_EXIT_X86_RDMSR;
+        memset(&run->msr, 0, sizeof(run->msr));
+        run->msr.reason = KVM_MSR_EXIT_REASON_FILTER;
+        run->msr.index = msr;
+        run->msr.data = write ? value : 0;
+        sc->msr_exit_read = !write;
+        sc->pending = PENDING_MSR;
+        return true;
+    }
+    if (!write) {
+        cpu->gpr[X86_RAX] = (uint32_t)value;
+        cpu->gpr[X86_RDX] = value >> 32;
     }
     x86_cpu_skip_instruction(cpu);
-    return;
-gp:
-    x86_cpu_raise_exception(cpu, X86_EXC_GP, true, 0);
+    return false;
+}
+
+/* KVM_GET_MSRS / KVM_SET_MSRS (host-initiated accesses): the number of MSRs done, stopping
+ * at the first one the kernel refuses, as Linux's msr_io does. */
+static int sim_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs, bool write)
+{
+    SimVcpu *sc = vcpu->backend_data;
+    uint32_t i;
+    for (i = 0; i < msrs->nmsrs; i++) {
+        struct kvm_msr_entry *e = &msrs->entries[i];
+        int r = write ? msr_set(sc, e->index, e->data, true)
+                      : msr_get(sc, e->index, (uint64_t *)&e->data, true);
+        if (r != MSR_OK)
+            break;
+    }
+    return (int)i;
+}
+
+static int sim_get_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs) { return sim_msrs(vcpu, msrs, false); }
+static int sim_set_msrs(KvmVcpu *vcpu, struct kvm_msrs *msrs) { return sim_msrs(vcpu, msrs, true); }
+
+static int sim_tsc_khz(KvmVcpu *vcpu)
+{
+    (void)vcpu;
+    return (int)SIM_TSC_KHZ;
 }
 
 /* ---- KVM_RUN ---- */
@@ -826,8 +1222,7 @@ static bool handle_exit(KvmVcpu *vcpu, SimVcpu *sc, X86Exit x)
     case X86_EXIT_RDMSR:
     case X86_EXIT_WRMSR:
         record_exit(sc, x == X86_EXIT_RDMSR ? EXIT_REASON_MSR_READ : EXIT_REASON_MSR_WRITE, 0);
-        emulate_msr(sc, x == X86_EXIT_WRMSR);
-        return false;
+        return emulate_msr(vcpu, sc, x == X86_EXIT_WRMSR);
     case X86_EXIT_VMCALL:
         /* VMCALL (basic reason 18) becomes KVM_EXIT_HYPERCALL with the register
          * convention of KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst): nr in
@@ -1276,4 +1671,7 @@ const KvmBackendOps kvm_sim_ops = {
     .set_guest_debug = sim_set_guest_debug,
     .interrupt = sim_interrupt,
     .nmi = sim_nmi,
+    .get_msrs = sim_get_msrs,
+    .set_msrs = sim_set_msrs,
+    .tsc_khz = sim_tsc_khz,
 };

@@ -46,6 +46,23 @@
 #define DEV_RANGE(b, n, r, w, o, label) \
     {.base = (b), .length = (n), .read = (r), .write = (w), .opaque = (o), .name = (label)}
 #define IOAPIC_PIN_PIT 2   /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */
+/* MSRs the platform sets up or serves (SDM Vol. 4). */
+#define MSR_IA32_TSC          0x10
+#define MSR_IA32_TSC_DEADLINE 0x6E0
+#define MSR_MTRR_PHYSBASE0    0x200
+#define MSR_MTRR_PHYSMASK0    0x201
+#define MSR_MTRR_FIX64K_00000 0x250
+#define MSR_MTRR_FIX16K_80000 0x258
+#define MSR_MTRR_FIX16K_A0000 0x259
+#define MSR_MTRR_FIX4K_C0000  0x268
+#define MSR_MTRR_DEF_TYPE     0x2FF
+#define MTRR_UC 0x00
+#define MTRR_WB 0x06
+#define MTRR_BYTES(t) (0x0101010101010101ull * (t))
+#define MTRR_DEF_E_FE 0xC00ull        /* MTRRs and fixed ranges enabled (Figure 12-6) */
+#define MTRR_MASK_VALID (1ull << 11)
+#define MTRR_PHYS_MASK 0xFFFFFF000ull   /* MAXPHYADDR 36 */
+#define PCI_HOLE_BASE 0xC0000000ull   /* RAM ends at 3 GiB at most (VM_MAX_RAM) */
 
 static uint64_t host_now_ns(void *opaque)
 {
@@ -70,6 +87,54 @@ static uint64_t vm_now_ns(void *opaque)
 {
     VmPlatform *p = opaque;
     return p->clock_mode == VM_CLOCK_VIRTUAL ? virtual_now_ns(p) : host_now_ns(NULL);
+}
+
+/* The sim kernel's TSC and kvm-clock count the same VM clock as the devices, so that the
+ * guest's time, halts skipped by --clock virtual included, is one (KVM counts the host's
+ * clock, which is what the devices read there). The wall clock at its start is the RTC's. */
+static void set_kernel_clock(VmPlatform *p)
+{
+    uint64_t wall_ns;
+    if (p->clock_mode == VM_CLOCK_VIRTUAL) {
+        wall_ns = (uint64_t)VIRTUAL_EPOCH * 1000000000ull;
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        wall_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
+    kvm_vm_set_clock(p->svm->vm, vm_now_ns, p, wall_ns);   /* -ENOTSUP on KVM: its own */
+}
+
+/* The MTRRs as PC firmware leaves them (SeaBIOS does the same): write-back by default, the
+ * VGA window A0000-BFFFF uncacheable, and the 32-bit PCI hole (3 GiB to 4 GiB: the IOAPIC,
+ * the LAPIC, device memory) uncacheable through variable range 0 (SDM Vol. 3A, 12.11).
+ * Linux leaves PAT off when the MTRRs are disabled. */
+static void set_firmware_mtrrs(VmPlatform *p)
+{
+    static const struct { uint32_t msr; uint64_t value; } mtrrs[] = {
+        {MSR_MTRR_FIX64K_00000, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX16K_80000, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX16K_A0000, MTRR_BYTES(MTRR_UC)},
+        {MSR_MTRR_FIX4K_C0000 + 0, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 1, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 2, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 3, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 4, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 5, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 6, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_FIX4K_C0000 + 7, MTRR_BYTES(MTRR_WB)},
+        {MSR_MTRR_PHYSBASE0, PCI_HOLE_BASE | MTRR_UC},
+        {MSR_MTRR_PHYSMASK0, (~(0x100000000ull - PCI_HOLE_BASE - 1) & MTRR_PHYS_MASK) |
+                                 MTRR_MASK_VALID},
+        {MSR_MTRR_DEF_TYPE, MTRR_DEF_E_FE | MTRR_WB},
+    };
+    for (size_t i = 0; i < sizeof(mtrrs) / sizeof(mtrrs[0]); i++) {
+        int r = kvm_vcpu_set_msr(p->svm->vcpu, mtrrs[i].msr, mtrrs[i].value);
+        if (r < 0) {
+            hv_log(HV_LOG_INFO, "MTRR 0x%x not set up: %s", mtrrs[i].msr, strerror(-r));
+            return;
+        }
+    }
 }
 
 static bool on_vcpu_thread(VmPlatform *p)
@@ -239,6 +304,8 @@ VmPlatform *platform_create(SimpleVM *svm)
             goto fail;
         }
     }
+    set_kernel_clock(p);
+    set_firmware_mtrrs(p);
     p->kernel_irqchip = svm->vm->kernel_irqchip;
     if (p->kernel_irqchip)
         return p;   /* the kernel has the controllers, the PIT and port 0x61 */
@@ -360,6 +427,34 @@ void platform_before_run(VmPlatform *p)
     run->request_interrupt_window = platform_interrupt_pending(p);
 }
 
+/* The TSC-deadline MSR of the user-space APIC (KVM_EXIT_X86_RDMSR/WRMSR): a deadline in
+ * TSC ticks becomes a time on the VM clock from the TSC now (KVM_GET_MSRS) and its rate
+ * (KVM_GET_TSC_KHZ), rounded up so that the interrupt never comes before the TSC reaches
+ * it. Any other MSR is #GP, as for a kernel that does not know it. */
+void platform_msr(VmPlatform *p, KvmRun *run)
+{
+    KvmVcpu *vcpu = p->svm->vcpu;
+    run->msr.error = 1;
+    if (run->msr.index != MSR_IA32_TSC_DEADLINE || p->kernel_irqchip)
+        return;
+    if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
+        run->msr.data = lapic_tsc_deadline(p->lapic);
+        run->msr.error = 0;
+        return;
+    }
+    uint64_t tsc_now;
+    int khz = kvm_vcpu_tsc_khz(vcpu);
+    if (khz <= 0 || kvm_vcpu_get_msr(vcpu, MSR_IA32_TSC, &tsc_now) < 0)
+        return;
+    uint64_t now = dev_clock_now(&p->clock), due = now;
+    uint64_t deadline = run->msr.data;
+    if (deadline > tsc_now)
+        due += (uint64_t)(((unsigned __int128)(deadline - tsc_now) * 1000000u + (unsigned)khz - 1) /
+                          (unsigned)khz);
+    lapic_set_tsc_deadline(p->lapic, deadline, due);
+    run->msr.error = 0;
+}
+
 void platform_after_run(VmPlatform *p)
 {
     if (p->clock_mode == VM_CLOCK_VIRTUAL) {
@@ -423,6 +518,7 @@ int vm_set_clock(SimpleVM *svm, VmClockMode mode)
         return hv_fail(EBUSY, "the clock is chosen before the VM first runs");
     p->clock_mode = mode;
     rtc_set_epoch(p->rtc, mode == VM_CLOCK_VIRTUAL ? VIRTUAL_EPOCH : (int64_t)time(NULL));
+    set_kernel_clock(p);
     service_timers(p);
     return 0;
 }

@@ -62,6 +62,8 @@ void platform_destroy(VmPlatform *p);
 void platform_before_run(VmPlatform *p);
 /* After each KVM_RUN: keeps the virtual clock's timers, or the host's when due. */
 void platform_after_run(VmPlatform *p);
+/* Completes a KVM_EXIT_X86_RDMSR/WRMSR: the APIC's IA32_TSC_DEADLINE, else #GP. */
+void platform_msr(VmPlatform *p, KvmRun *run);
 /* Blocks (no CPU) until an interrupt is pending or a stop is requested; with the virtual
  * clock, halting skips time to the next timer event. */
 void platform_wait_halted(VmPlatform *p);

@@ -584,6 +584,10 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         describe_internal_error(svm, run);
         stop(svm, VM_STOP_INTERNAL_ERROR);
         break;
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+        platform_msr(svm->platform, run);
+        break;
     case KVM_EXIT_HYPERCALL:
         /* SimpleVM implements no hypercall: the answer is Linux KVM's for a number it does
          * not know, -KVM_ENOSYS in RAX (32 bits outside 64-bit mode), so a guest's VMCALL

@@ -1214,7 +1214,7 @@ ACCEL=""
 SKIPPING=0
 
 # scratchvm diff: the same guest on kvm and sim in lockstep. diffcpuid differs on purpose
-# (CPUID leaf 0x40000000's hypervisor signature): found at its second exit, and with --step at the CPUID.
+# (CPUID leaf 0x80000002's brand string): found at its second exit, and with --step at the CPUID.
 begin diff-agrees
 timeout 20 "$SVM" diff "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
 RC=$?
@@ -1237,8 +1237,8 @@ else
     RC=$?
     expect_status 1
     grep -qxF 'diff: first divergence at exit 2 (kvm  |  sim):' "$TMP/out" || differ "no divergence line: $(show "$TMP/out")"
-    grep -qE '^  I/O    out port 0x3f8 data [0-9a-f]{2}\.\.\.  \|  data 53\.\.\.$' "$TMP/out" || differ "no I/O difference"
-    grep -qE '^  rbx    [0-9a-f]{16}  \|  0000000061726353$' "$TMP/out" || differ "no EBX difference (sim: 'Scra')"
+    grep -qE '^  I/O    out port 0x3f8 data [0-9a-f]{2}\.\.\.  \|  data 74\.\.\.$' "$TMP/out" || differ "no I/O difference"
+    grep -qE '^  rbx    [0-9a-f]{16}  \|  0000000056686374$' "$TMP/out" || differ "no EBX difference (sim: 'tchV')"
     grep -qx -- '--- kvm:' "$TMP/out" && grep -qx -- '--- sim:' "$TMP/out" || differ "both states are not shown"
     [ "$(grep -c '^EIP=00000014 ' "$TMP/out")" = 2 ] || differ "the states are not at the second OUT"
     end

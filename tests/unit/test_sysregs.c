@@ -192,8 +192,8 @@ static void test_vmcall_exit_sim(void **state)
 }
 
 /* sim: CPUID.1:EDX, CPUID.80000001H:EDX and CPUID.7.0:ECX are what the interpreter
- * implements (FPU PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE-36 FXSR SSE SSE2; NX RDTSCP;
- * UMIP), nothing else (no VME, APIC, MMX). */
+ * implements (FPU PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE-36 FXSR SSE SSE2;
+ * NX RDTSCP; TSC_ADJUST UMIP), nothing else (no VME, MCE, MMX). */
 static void test_cpuid_features_sim(void **state)
 {
     (void)state;
@@ -211,13 +211,14 @@ static void test_cpuid_features_sim(void **state)
     };
     SimpleVM *svm = run_image(HV_BACKEND_SIM, code, sizeof code);
     assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+    /* APIC (bit 9) with IA32_APIC_BASE.EN set, as at reset; MTRR (bit 12). */
     uint32_t want = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
-                    (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) | (1u << 24) |
-                    (1u << 25) | (1u << 26);
+                    (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 15) | (1u << 16) |
+                    (1u << 17) | (1u << 24) | (1u << 25) | (1u << 26);
     assert_int_equal(svm->vcpu->regs.rsi & 0xFFFFFFFF, want);
     assert_int_equal(svm->vcpu->regs.rdi & 0xFFFFFFFF, (1u << 20) | (1u << 27));
     assert_int_equal(svm->vcpu->regs.rcx & 0xFFFFFFFF, 1u << 2);
-    assert_int_equal(svm->vcpu->regs.rbx & 0xFFFFFFFF, 0);
+    assert_int_equal(svm->vcpu->regs.rbx & 0xFFFFFFFF, 1u << 1);   /* TSC_ADJUST */
     vm_destroy(svm);
 }
 
@@ -267,7 +268,7 @@ static void test_cr4_umip_cpl0_sim(void **state)
 }
 
 /* sim: CPUID.0 names Intel (a model of a VT-x processor; software picks vendor paths by
- * it), CPUID.40000000H names the hypervisor. */
+ * it), CPUID.40000000H names KVM's paravirtual interface, as Linux KVM does. */
 static void test_cpuid_vendor_sim(void **state)
 {
     (void)state;
@@ -287,7 +288,7 @@ static void test_cpuid_vendor_sim(void **state)
     uint32_t v[3] = {(uint32_t)r->rsi, (uint32_t)r->rdi, (uint32_t)r->rbp};
     assert_memory_equal(v, "GenuineIntel", 12);
     uint32_t h[3] = {(uint32_t)r->rbx, (uint32_t)r->rcx, (uint32_t)r->rdx};
-    assert_memory_equal(h, "ScratchVMsim", 12);
+    assert_memory_equal(h, "KVMKVMKVM\0\0\0", 12);
     vm_destroy(svm);
 }
 

@@ -249,6 +249,10 @@ struct X86Cpu {
     uint64_t efer;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;   /* IA32_SYSENTER_* MSRs */
     uint64_t tsc;                 /* RDTSC value base; counts instructions */
+    /* When set, RDTSC/RDTSCP read the TSC from the kernel (sim: the VM clock at a fixed
+     * rate) instead of tsc + instructions_retired; only RDTSC calls it, no hot path. */
+    uint64_t (*tsc_read)(void *opaque);
+    void *tsc_opaque;
     uint64_t tsc_aux;             /* IA32_TSC_AUX, which RDTSCP returns in ECX */
     /* The x87 FPU (cpu_x87.c; SDM Vol. 1, chapter 8): the physical data registers R0-R7 as
      * 80-bit little-endian images (ST(i) is R[(TOP + i) & 7], TOP = SW bits 13:11), the

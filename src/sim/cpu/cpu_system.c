@@ -156,13 +156,15 @@ void op_wrmsr(X86Cpu *cpu, const X86Insn *in)
     sys_exit(cpu, in, X86_EXIT_WRMSR);
 }
 
-/* RDTSC: a counter that advances with every retired instruction; with CR4.TSD only at
- * CPL 0, else #GP(0) (SDM Vol. 2B, RDTSC). */
+/* RDTSC: the kernel's TSC when it provides one (tsc_read), else a counter that advances
+ * with every retired instruction; with CR4.TSD only at CPL 0, else #GP(0) (SDM Vol. 2B,
+ * RDTSC). */
 void op_rdtsc(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
     if ((cpu->cr4 & X86_CR4_TSD_BIT) && x86_cpl(cpu) != 0) x86_fault(cpu, X86_EXC_GP, true, 0);
-    uint64_t t = cpu->tsc + cpu->instructions_retired;
+    uint64_t t = cpu->tsc_read ? cpu->tsc_read(cpu->tsc_opaque)
+                               : cpu->tsc + cpu->instructions_retired;
     reg_write(cpu, X86_RAX, 4, (uint32_t)t);
     reg_write(cpu, X86_RDX, 4, (uint32_t)(t >> 32));
 }
