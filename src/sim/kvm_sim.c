@@ -812,7 +812,6 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
 #define CPUID_80000001_EDX_RDTSCP (1u << 27)   /* RDTSCP and IA32_TSC_AUX */
 /* The TSC runs at one rate in every state, halted included (SDM Vol. 3B, 18.17.1). */
-#define CPUID_80000007_EDX_INVARIANT_TSC (1u << 8)
 #define CPUID_7_EBX_TSC_ADJUST (1u << 1)   /* IA32_TSC_ADJUST */
 #define CPUID_7_ECX_UMIP (1u << 2)         /* CR4.UMIP */
 #define CPUID_MAX_BASIC 0x16   /* 15H: TSC/crystal ratio, 16H: frequencies; 2-6, 8-14H zero */
@@ -890,7 +889,9 @@ static void cpuid_leaf(const SimVcpu *sc, uint32_t leaf, uint32_t sub, uint32_t 
         memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
         break;
     case 0x80000007:
-        r[3] = CPUID_80000007_EDX_INVARIANT_TSC;
+        /* No invariant TSC, as QEMU's default CPU models: with it Linux rates the TSC
+         * above kvm-clock and leaves kvm-clock (the TSC would be as good here, but a
+         * guest on kvm-clock is what a KVM user expects and what the issue asks). */
         break;
     default:
         break;
