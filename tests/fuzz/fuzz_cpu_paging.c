@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     PgInput p;
     pg_parse(&p, data, size);
     PgVm vm;
-    if (!pg_create(&vm, &p, data, size))
+    if (!pg_create(&vm, &p, data, size, PG_RAM))
         return 0;
     if ((p.flags & PG_JIT) && vm.cpu->jit_threshold)
         vm.cpu->jit_threshold = 1;

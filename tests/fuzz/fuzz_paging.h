@@ -16,11 +16,12 @@
  *   byte 3   number of edits (at most PG_EXITS)
  *   4-35     EAX..EDI (ESP: an offset below STACK_TOP)
  *   36-51    8 window page descriptors, 16 bits each: bits 0-11 d, so that window page i
- *            maps physical page (WIN_FRAME0 + i + d) mod 4096 (of 16 MiB of RAM: any page,
- *            page tables included; all 0: the window is physically contiguous), bit 12 not
- *            present, bit 13 read-only, bit 14 supervisor, bit 15 G (XD with NXE)
- *   52       the large page at LARGE_LIN: bits 0-2 physical 4 MiB region (>= 16 MiB is
- *            MMIO), bit 3 not present, bit 4 read-only, bit 5 supervisor, bit 6 G
+ *            maps physical page (WIN_FRAME0 + i + d) mod 4096, wrapped at the RAM size
+ *            (any page, page tables included; all 0: the window is physically
+ *            contiguous), bit 12 not present, bit 13 read-only, bit 14 supervisor, bit 15 G
+ *            (XD with NXE)
+ *   52       the large page at LARGE_LIN: bits 0-2 physical 4 MiB region (past RAM: MMIO),
+ *            bit 3 not present, bit 4 read-only, bit 5 supervisor, bit 6 G
  *   then     the edits, 6 bytes each: op, a, v (32 bits); op bits 0-1 the kind, bit 2 "flush",
  *            bits 3-7 h; n = h << 8 | a:
  *              0 window PTE a & 7 of table set A (h odd: B) := descriptor v of page a & 7
@@ -46,9 +47,13 @@
 
 #include "fuzz_cpu.h"
 
-/* 16 MiB: a block's copy that runs from low RAM to the end of RAM is larger than the code
- * arena (8 MiB, src/sim/cpu/cpu.c), so ASan sees a runaway copy end past it. */
+/* RAM sizes. fuzz_cpu_paging: 16 MiB, so a block's copy that runs from low RAM to the end
+ * of RAM (issue 24) is larger than the code arena (8 MiB, src/sim/cpu/cpu.c) and ASan sees
+ * it end past it. fuzz_cpu_diff: 4 MiB, so the same runaway copy stays inside the arena
+ * and ends at the first page that is not RAM, on both sides alike: a known crash does not
+ * drown the differences it is there to find. Physical page numbers wrap at the RAM size. */
 #define PG_RAM       (16u << 20)
+#define PG_RAM_DIFF  (4u << 20)
 #define PG_EXITS     24
 #define PG_CODE_MAX  4096u
 #define PG_HEADER    53u
@@ -129,7 +134,7 @@ static inline void pg_parse(PgInput *p, const uint8_t *data, size_t size)
 
 static inline void pg_mark(PgVm *vm, uint64_t gpa)
 {
-    if (gpa < PG_RAM)
+    if (gpa < vm->f.ram_size)
         vm->dirty[gpa >> 15] |= (uint8_t)(1u << ((gpa >> 12) & 7));
 }
 
@@ -144,9 +149,9 @@ static inline void pg_entry(PgVm *vm, bool pae, uint32_t table, unsigned index, 
 }
 
 /* Descriptor d of window page i (see the input format) as a leaf entry. */
-static inline uint64_t pg_leaf(const PgInput *p, unsigned i, uint16_t d)
+static inline uint64_t pg_leaf(const PgVm *vm, const PgInput *p, unsigned i, uint16_t d)
 {
-    uint64_t e = (uint64_t)((WIN_FRAME0 + i + d) & 0xFFF) << 12;
+    uint64_t e = ((uint64_t)((WIN_FRAME0 + i + d) & 0xFFF) << 12) & (vm->f.ram_size - 1);
     e |= (d & 0x1000 ? 0 : PTE_P) | (d & 0x2000 ? 0 : PTE_RW) | (d & 0x4000 ? 0 : PTE_US);
     if (d & 0x8000)
         e |= (p->flags & PG_PAE) && (p->flags & PG_NXE) ? 1ull << 63 : PTE_G;
@@ -178,14 +183,14 @@ static inline void pg_tables(PgVm *vm, const PgInput *p, int set)
     pg_entry(vm, pae, pd, LARGE_LIN >> (pae ? 21 : 22), pg_large(large));
     for (unsigned i = 0; i < WIN_PAGES; i++) {
         unsigned j = set ? WIN_PAGES - 1 - i : i;
-        pg_entry(vm, pae, win, i, pg_leaf(p, j, p->desc[j]));
+        pg_entry(vm, pae, win, i, pg_leaf(vm, p, j, p->desc[j]));
     }
 }
 
 static inline uint64_t pg_read(const PgVm *vm, uint64_t gpa, bool pae)
 {
     uint64_t v = 0;
-    if (gpa + 8 <= PG_RAM)
+    if (gpa + 8 <= vm->f.ram_size)
         memcpy(&v, vm->f.ram + gpa, pae ? 8 : 4);
     return v;
 }
@@ -227,7 +232,7 @@ static inline void pg_write_linear(PgVm *vm, uint32_t lin, const uint8_t *bytes,
 {
     for (size_t i = 0; i < len; i++) {
         uint64_t gpa = pg_walk(vm, lin + (uint32_t)i);
-        if (gpa >= PG_RAM)
+        if (gpa >= vm->f.ram_size)
             continue;
         vm->f.ram[gpa] = bytes[i];
         pg_mark(vm, gpa);
@@ -257,22 +262,23 @@ static inline uint32_t pg_cr3(const PgInput *p, int set)
     return set ? PD_B : PD_A;
 }
 
-/* Creates the VM of input `p` (data/size: the whole input, for I/O answers), with the
- * code in place; vm->dirty records every page the harness writes or hands out writable.
- * False when out of memory. */
-static inline bool pg_create(PgVm *vm, const PgInput *p, const uint8_t *data, size_t size)
+/* Creates the VM of input `p` (data/size: the whole input, for I/O answers) with
+ * `ram_size` bytes of RAM (a power of two, at most PG_RAM), the code in place; vm->dirty
+ * records every page the harness writes or hands out writable. False when out of memory. */
+static inline bool pg_create(PgVm *vm, const PgInput *p, const uint8_t *data, size_t size,
+                             uint32_t ram_size)
 {
     memset(vm, 0, sizeof *vm);
     /* mmap, not calloc: only the pages touched cost anything (a calloc of 16 MiB that
      * ASan recycles is zeroed whole, which made each input take tens of ms) */
-    void *ram = mmap(NULL, PG_RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ram == MAP_FAILED)
         return false;
-    vm->f = (FuzzCpu){ .ram = ram, .ram_size = PG_RAM, .dirty = vm->dirty,
+    vm->f = (FuzzCpu){ .ram = ram, .ram_size = ram_size, .dirty = vm->dirty,
                        .data = data, .size = size };
     vm->cpu = x86_cpu_create(fuzz_cpu_page_fn, &vm->f);
     if (!vm->cpu) {
-        munmap(ram, PG_RAM);
+        munmap(ram, ram_size);
         return false;
     }
     X86Cpu *cpu = vm->cpu;
@@ -284,7 +290,8 @@ static inline bool pg_create(PgVm *vm, const PgInput *p, const uint8_t *data, si
     pg_tables(vm, p, 0);
     pg_tables(vm, p, 1);
     cpu->cr3 = pg_cr3(p, (p->flags & PG_SET_B) != 0);
-    cpu->cr4 = (p->flags & PG_PAE ? X86_CR4_PAE_BIT : 0) | (p->flags & PG_PGE ? X86_CR4_PGE_BIT : 0) |
+    cpu->cr4 = (p->flags & PG_PAE ? X86_CR4_PAE_BIT : 0) |
+               (p->flags & PG_PGE ? X86_CR4_PGE_BIT : 0) |
                (p->flags & PG_NO_PSE ? 0 : X86_CR4_PSE_BIT);
     cpu->cr0 |= X86_CR0_PG | (p->flags & PG_WP ? X86_CR0_WP : 0);
     if (p->flags & PG_NXE)
@@ -298,7 +305,7 @@ static inline bool pg_create(PgVm *vm, const PgInput *p, const uint8_t *data, si
 static inline void pg_destroy(PgVm *vm)
 {
     x86_cpu_destroy(vm->cpu);
-    munmap(vm->f.ram, PG_RAM);
+    munmap(vm->f.ram, vm->f.ram_size);
 }
 
 /* Edit i of the input, between two runs (see the header). */
@@ -313,7 +320,7 @@ static inline void pg_edit(PgVm *vm, const PgInput *p, unsigned i)
     switch (kind) {
     case 0:
         pg_entry(vm, p->flags & PG_PAE, (op >> 3) & 1 ? PT_WIN_B : PT_WIN_A, e[1] & 7,
-                 pg_leaf(p, e[1] & 7, (uint16_t)v));
+                 pg_leaf(vm, p, e[1] & 7, (uint16_t)v));
         break;
     case 1:
         fuzz_put32(vm->f.ram, PT_BASE + 4 * n, v);

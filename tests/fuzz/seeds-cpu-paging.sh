@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Writes the seed inputs of fuzz_cpu_paging (its input format: tests/fuzz/fuzz_paging.h)
-# into tests/fuzz/corpus/cpu_paging, code as bytes with its assembly beside it.
+# Writes the seed inputs of fuzz_cpu_paging and fuzz_cpu_diff (one input format:
+# tests/fuzz/fuzz_paging.h) into tests/fuzz/corpus/cpu_paging and corpus/cpu_diff, code as
+# bytes with its assembly beside it.
 # Usage: tests/fuzz/seeds-cpu-paging.sh [--pending DIR]
 # --pending also writes the inputs that crash while issue 24 is open (a block whose last
 # instruction crosses into a linear page mapped below, far above or onto the same physical
-# page) into DIR/cpu_paging, outside the committed corpus.
+# page) into DIR/cpu_paging and DIR/cpu_diff, outside the committed corpus.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pending=
@@ -13,7 +14,11 @@ pending=
 byte() { printf "\\x$(printf %02x $(($1 & 255)))"; }
 le16() { byte "$1"; byte $(($1 >> 8)); }
 le32() { le16 $(($1 & 65535)); le16 $(($1 >> 16 & 65535)); }
-hex() { local h i; h=$(printf %s "$1" | tr -d " \n\t"); for ((i = 0; i < ${#h}; i += 2)); do printf "\\x${h:i:2}"; done; }
+hex() {
+    local h i
+    h=$(printf %s "$1" | tr -d " \n\t")
+    for ((i = 0; i < ${#h}; i += 2)); do printf "\\x${h:i:2}"; done
+}
 # Window page k and bytes back from its end (1-32): the start byte.
 start() { echo $(($1 << 5 | ($2 - 1))); }
 # Descriptor for window page i to map physical page `frame` (flags: bits 12-15).
@@ -26,7 +31,7 @@ seed() {
     local dir=$1 name=$2 flags=$3 budget=$4 st=$5 gprs=$6 descs=$7 large=$8 edits=$9 code=${10}
     local n=0
     [ -n "$edits" ] && n=$(eval "$edits" | wc -c) && n=$((n / 6))
-    mkdir -p "$dir/cpu_paging"
+    mkdir -p "$dir/cpu_paging" "$dir/cpu_diff"
     {
         byte "$flags"; byte "$budget"; byte "$st"; byte "$n"
         for g in $gprs; do le32 "$g"; done
@@ -35,6 +40,7 @@ seed() {
         [ -n "$edits" ] && eval "$edits"
         hex "$code"
     } > "$dir/cpu_paging/$name"
+    cp "$dir/cpu_paging/$name" "$dir/cpu_diff/$name"
 }
 zero8="0 0 0 0 0 0 0 0"
 
