@@ -49,9 +49,10 @@
 
 /* RAM sizes. fuzz_cpu_paging: 16 MiB, so a block's copy that runs from low RAM to the end
  * of RAM (issue 24) is larger than the code arena (8 MiB, src/sim/cpu/cpu.c) and ASan sees
- * it end past it. fuzz_cpu_diff: 4 MiB, so the same runaway copy stays inside the arena
- * and ends at the first page that is not RAM, on both sides alike: a known crash does not
- * drown the differences it is there to find. Physical page numbers wrap at the RAM size. */
+ * it end past it. fuzz_cpu_diff: 4 MiB, so one such runaway copy stays inside the arena
+ * (only two or more in one input overflow it): that known crash comes minutes apart
+ * instead of every few inputs, and does not drown the differences the harness is for.
+ * Physical page numbers wrap at the RAM size. */
 #define PG_RAM       (16u << 20)
 #define PG_RAM_DIFF  (4u << 20)
 #define PG_EXITS     24
