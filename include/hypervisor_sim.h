@@ -492,6 +492,9 @@ int kvm_vcpu_get_msr(KvmVcpu *vcpu, uint32_t index, uint64_t *value);
 int kvm_vcpu_set_msr(KvmVcpu *vcpu, uint32_t index, uint64_t value);
 /* KVM_GET_TSC_KHZ: the guest TSC's rate in kHz (2000000 on the software backend). */
 int kvm_vcpu_tsc_khz(KvmVcpu *vcpu);
+/* KVM_GET_CPUID2, one entry: what CPUID (EAX = function, ECX = index) reports in the guest
+ * into out[] (EAX, EBX, ECX, EDX). 0, or -ENOENT when the vCPU has no such leaf. */
+int kvm_vcpu_get_cpuid(KvmVcpu *vcpu, uint32_t function, uint32_t index, uint32_t out[4]);
 /* KVM_SET_GUEST_DEBUG with `control` KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP: each
  * kvm_run() then executes at most one guest instruction and ends with KVM_EXIT_DEBUG
  * (after any I/O or MMIO exit the instruction makes, which the next kvm_run completes).

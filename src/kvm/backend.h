@@ -55,6 +55,9 @@ typedef struct KvmBackendOps {
     int (*set_msrs)(KvmVcpu *vcpu, struct kvm_msrs *msrs);
     /* KVM_GET_TSC_KHZ: the guest TSC's frequency in kHz, or a negative errno. */
     int (*tsc_khz)(KvmVcpu *vcpu);
+    /* KVM_GET_CPUID2's entry for (function, index): the CPUID the vCPU reports; -ENOENT
+     * when it has none (CPUID then answers with the highest basic leaf). */
+    int (*get_cpuid)(KvmVcpu *vcpu, uint32_t function, uint32_t index, uint32_t out[4]);
 } KvmBackendOps;
 
 extern const KvmBackendOps kvm_hw_ops;

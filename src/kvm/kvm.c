@@ -560,6 +560,13 @@ int kvm_vcpu_tsc_khz(KvmVcpu *vcpu)
     return vcpu->vm->kvm->ops->tsc_khz(vcpu);
 }
 
+int kvm_vcpu_get_cpuid(KvmVcpu *vcpu, uint32_t function, uint32_t index, uint32_t out[4])
+{
+    if (!vcpu || !out)
+        return -EINVAL;
+    return vcpu->vm->kvm->ops->get_cpuid(vcpu, function, index, out);
+}
+
 int kvm_nmi(KvmVcpu *vcpu)
 {
     if (!vcpu)

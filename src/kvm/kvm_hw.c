@@ -454,6 +454,31 @@ static int hw_tsc_khz(KvmVcpu *vcpu)
     return r < 0 ? hw_errno("KVM_GET_TSC_KHZ") : r;
 }
 
+static int hw_get_cpuid(KvmVcpu *vcpu, uint32_t function, uint32_t index, uint32_t out[4])
+{
+    enum { MAX = 256 };   /* KVM_MAX_CPUID_ENTRIES */
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAX * sizeof(c->entries[0]));
+    if (!c)
+        return hv_fail(ENOMEM, "out of memory");
+    c->nent = MAX;
+    int r = -ENOENT;
+    if (ioctl(vcpu->fd, KVM_GET_CPUID2, c) < 0) {
+        r = hw_errno("KVM_GET_CPUID2");
+    } else {
+        for (uint32_t i = 0; i < c->nent && i < MAX; i++) {
+            const struct kvm_cpuid_entry2 *e = &c->entries[i];
+            if (e->function != function ||
+                ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != index))
+                continue;
+            out[0] = e->eax, out[1] = e->ebx, out[2] = e->ecx, out[3] = e->edx;
+            r = 0;
+            break;
+        }
+    }
+    free(c);
+    return r;
+}
+
 static int hw_coalesced_mmio(KvmVm *vm, const struct kvm_coalesced_mmio_zone *zone, bool add)
 {
     if (ioctl(vm->fd, add ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
@@ -502,4 +527,5 @@ const KvmBackendOps kvm_hw_ops = {
     .get_msrs = hw_get_msrs,
     .set_msrs = hw_set_msrs,
     .tsc_khz = hw_tsc_khz,
+    .get_cpuid = hw_get_cpuid,
 };

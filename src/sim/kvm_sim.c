@@ -1115,6 +1115,12 @@ static int sim_tsc_khz(KvmVcpu *vcpu)
     return (int)SIM_TSC_KHZ;
 }
 
+static int sim_get_cpuid(KvmVcpu *vcpu, uint32_t function, uint32_t index, uint32_t out[4])
+{
+    cpuid_leaf(vcpu->backend_data, function, index, out);
+    return 0;
+}
+
 /* ---- KVM_RUN ---- */
 
 static void set_internal_error(SimVcpu *sc, KvmRun *run, const char *what)
@@ -1675,4 +1681,5 @@ const KvmBackendOps kvm_sim_ops = {
     .get_msrs = sim_get_msrs,
     .set_msrs = sim_set_msrs,
     .tsc_khz = sim_tsc_khz,
+    .get_cpuid = sim_get_cpuid,
 };

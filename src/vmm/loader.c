@@ -624,11 +624,32 @@ static void linux_screen_info(uint8_t *bp)
     wr16(si + SI_ORIG_VIDEO_POINTS, 16);
 }
 
+/* xloadflags (protocol 2.12) bit 0: a 64-bit kernel. Its 32-bit entry checks for long
+ * mode and, without it, halts with nothing said: refused here with the reason instead. */
+#define LINUX_XLF_KERNEL_64 0x0001u
+#define CPUID_80000001_EDX_LM (1u << 29)
+
+static int linux_check_long_mode(SimpleVM *svm, const uint8_t *img, uint64_t hdr_end)
+{
+    if (rd16(img + BP_VERSION) < 0x20C || hdr_end < BP_XLOADFLAGS + 2 ||
+        !(rd16(img + BP_XLOADFLAGS) & LINUX_XLF_KERNEL_64))
+        return 0;
+    uint32_t max[4], ext[4];
+    if (kvm_vcpu_get_cpuid(svm->vcpu, 0x80000000, 0, max) == 0 && max[0] >= 0x80000001 &&
+        kvm_vcpu_get_cpuid(svm->vcpu, 0x80000001, 0, ext) == 0 &&
+        (ext[3] & CPUID_80000001_EDX_LM))
+        return 0;
+    return hv_fail(ENOEXEC, "a 64-bit Linux kernel: this vCPU has no long mode "
+                   "(CPUID.80000001h:EDX.LM; the software backend does not model x86-64 yet)");
+}
+
 static int load_linux(SimpleVM *svm, const VmKernelSpec *k)
 {
     const uint8_t *img = k->image;
     int r = linux_check(img, k->size);
     if (r < 0)
+        return r;
+    if ((r = linux_check_long_mode(svm, img, BP_HEADER + (uint64_t)img[BP_JUMP + 1])) < 0)
         return r;
     unsigned sects = img[BP_SETUP_SECTS] ? img[BP_SETUP_SECTS] : 4;
     uint64_t setup_size = (uint64_t)(sects + 1) * 512;

@@ -433,6 +433,26 @@ static void test_linux_runtime_range_and_vga(void **state)
     vm_destroy(svm);
 }
 
+/* A 64-bit bzImage (xloadflags bit 0) on a vCPU without long mode: refused with the
+ * reason, not started to halt silently in its decompressor. */
+static void test_linux_64bit_refused(void **state)
+{
+    (void)state;
+    SimpleVM *svm = sim_vm(32);
+    static uint8_t img[5 * 512 + 1024];
+    size_t n = bzimage(img, 1024, 0x20F);
+    put16(img + 0x236, 0x0001);   /* XLF_KERNEL_64 */
+    VmKernelSpec k = {.image = img, .size = n};
+    uint32_t ext[4];
+    assert_int_equal(kvm_vcpu_get_cpuid(svm->vcpu, 0x80000001, 0, ext), 0);
+    assert_false(ext[3] & (1u << 29));   /* the sim CPU has no long mode (yet) */
+    assert_int_equal(vm_load_kernel(svm, &k), -ENOEXEC);
+    assert_non_null(strstr(hv_last_error(), "64-bit"));
+    put16(img + 0x236, 0x0004);   /* a 32-bit kernel with the 32-bit EFI handover */
+    assert_int_equal(vm_load_kernel(svm, &k), 0);
+    vm_destroy(svm);
+}
+
 static void test_linux_hostile(void **state)
 {
     (void)state;
@@ -576,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_linux),
         cmocka_unit_test(test_linux_hostile),
         cmocka_unit_test(test_linux_runtime_range_and_vga),
+        cmocka_unit_test(test_linux_64bit_refused),
         cmocka_unit_test(test_linux_truncated_after_magic),
         cmocka_unit_test(test_memtest_image),
         cmocka_unit_test(test_boot_sector_and_flat),
