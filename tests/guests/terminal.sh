@@ -220,19 +220,26 @@ else
 fi
 end terminal-ctrl-a-unread-input
 
-# --- SIGTERM from outside: sh -c records its pid, then becomes scratchvm (exec) ---
-if ! start_pane; then
-    differ "cannot start a tmux pane"
-else
+# signal_spin SIG STATUS: the spin guest in a fresh pane, started by an sh -c that records
+# its pid and then becomes scratchvm (exec); signal SIG to it; it must end with STATUS and
+# leave the terminal as it found it.
+signal_spin() {
+    if ! start_pane; then
+        differ "cannot start a tmux pane"
+        return
+    fi
     rm -f "$TMP/rc" "$TMP/after" "$TMP/pid"
     T send-keys -t svm:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run $ACCEL_OPT $G/spin.bin'; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
     if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
-        differ "the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+        differ "SIG$1: the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
     else
-        kill -TERM "$(cat "$TMP/pid")"
-        check_after 143
+        kill -"$1" "$(cat "$TMP/pid")"
+        check_after "$2"
     fi
-fi
+}
+
+# --- SIGTERM from outside ---
+signal_spin TERM 143
 end terminal-sigterm
 
 # --- a crash: the fatal signals restore the terminal, then end scratchvm as they do ---
@@ -242,18 +249,7 @@ grep -qa __asan_init "$SVM" && asan=1
 for sig in SEGV BUS ABRT FPE ILL; do
     want=$((128 + $(kill -l "$sig")))
     [ "$asan" = 1 ] && case $sig in SEGV | BUS | FPE) want=1 ;; esac
-    if ! start_pane; then
-        differ "cannot start a tmux pane"
-        break
-    fi
-    rm -f "$TMP/rc" "$TMP/after" "$TMP/pid"
-    T send-keys -t svm:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run $ACCEL_OPT $G/spin.bin'; echo \$? > $TMP/rc; stty -g > $TMP/after" Enter
-    if ! until_true 10 screen_has_line spinning || ! until_true 5 tty_changed; then
-        differ "SIG$sig: the guest did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
-    else
-        kill -"$sig" "$(cat "$TMP/pid")"
-        check_after "$want"
-    fi
+    signal_spin "$sig" "$want"
     T kill-server 2>/dev/null
 done
 end terminal-fatal-signals

@@ -83,6 +83,17 @@ boot() {
     BOOT_START=$(date +%s.%N)
 }
 status_is() { [ -s "$TMP/rc" ]; }
+# type_and_expect_end CMD STATUS: types CMD in the guest's shell; scratchvm must then end
+# within 30 s with STATUS.
+type_and_expect_end() {
+    T send-keys -t lx:0 -l "$1"
+    T send-keys -t lx:0 Enter
+    if until_true 30 status_is; then
+        [ "$(cat "$TMP/rc")" = "$2" ] || differ "status $(cat "$TMP/rc") after $1, expected $2"
+    else
+        differ "scratchvm did not end within 30 s of $1"
+    fi
+}
 # shell_or_end: the shell's prompt is there, or scratchvm has ended (no use waiting).
 shell_or_end() { { log_has "SCRATCHVM-LINUX-UP" && log_has "svm# "; } || status_is; }
 
@@ -168,13 +179,7 @@ if [ "$UP" = 1 ]; then
     end linux-log
 
     # --- poweroff ---
-    T send-keys -t lx:0 -l "poweroff -f"
-    T send-keys -t lx:0 Enter
-    if until_true 30 status_is; then
-        [ "$(cat "$TMP/rc")" = 0 ] || differ "status $(cat "$TMP/rc") after poweroff, expected 0"
-    else
-        differ "scratchvm did not end within 30 s of poweroff"
-    fi
+    type_and_expect_end "poweroff -f" 0
     end linux-poweroff
 else
     for t in linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff; do
@@ -186,13 +191,7 @@ fi
 # --- reboot under -no-reboot ---
 boot -no-reboot
 if until_true 300 shell_or_end && ! status_is; then
-    T send-keys -t lx:0 -l "reboot -f"
-    T send-keys -t lx:0 Enter
-    if until_true 30 status_is; then
-        [ "$(cat "$TMP/rc")" = 10 ] || differ "status $(cat "$TMP/rc") after reboot, expected 10"
-    else
-        differ "scratchvm did not end within 30 s of reboot"
-    fi
+    type_and_expect_end "reboot -f" 10
 else
     differ "no shell (status $(cat "$TMP/rc" 2>/dev/null))"
 fi
