@@ -1055,6 +1055,8 @@ int qemu_cmd_stop(QemuMonitor *mon);
 int qemu_cmd_cont(QemuMonitor *mon);
 int qemu_cmd_step(QemuMonitor *mon, unsigned count);
 int qemu_cmd_system_reset(QemuMonitor *mon);
+/* QEMU's system_powerdown: presses the ACPI power button (vm_power_button). */
+int qemu_cmd_system_powerdown(QemuMonitor *mon);
 int qemu_cmd_quit(QemuMonitor *mon);
 
 /* ------------------------------------------------------------------------------------ */
@@ -1084,6 +1086,7 @@ typedef enum {
     VM_STOP_STEPPED,        /* vm_step() executed its instruction */
     VM_STOP_MAX_INSNS,      /* --max-insns reached (sim: kvm_vcpu_set_instruction_limit) */
     VM_STOP_DEBUG,          /* a breakpoint, watchpoint or magic breakpoint (debug_event) */
+    VM_STOP_POWEROFF,       /* the guest powered the machine off (ACPI S5) */
 } VmStopReason;
 
 /* Exit statistics, as `perf kvm stat` keeps them: per exit reason, how many and how long
@@ -1322,6 +1325,17 @@ void vm_thread_quit(SimpleVM *svm);
 int vm_thread_reset(SimpleVM *svm);
 int vm_handle_io(SimpleVM *svm, KvmRun *run);
 int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
+/* The firmware tables the VMM builds in guest RAM at creation (0xE0000-0xEFFFF, when RAM
+ * reaches 1 MiB): ACPI (RSDP, RSDT, XSDT, FADT, FACS, MADT, HPET, DSDT), or with `enabled`
+ * false (QEMU's -no-acpi) an Intel MP table. Before the first run: -EBUSY after. */
+int vm_set_acpi(SimpleVM *svm, bool enabled);
+bool vm_acpi_enabled(SimpleVM *svm);
+/* Guest-physical address of the ACPI RSDP, 0 when there is none. */
+uint64_t vm_acpi_rsdp(SimpleVM *svm);
+/* A press of the ACPI fixed-feature power button: PWRBTN_STS, and the SCI (IRQ 9) when the
+ * guest enabled it; an ACPI guest then powers off (VM_STOP_POWEROFF). -ENOTSUP without
+ * ACPI. Any thread. */
+int vm_power_button(SimpleVM *svm);
 /* Chooses the guest clock before the first run. VM_CLOCK_VIRTUAL needs the sim backend
  * (-ENOTSUP on KVM). */
 int vm_set_clock(SimpleVM *svm, VmClockMode mode);

@@ -594,6 +594,8 @@ static bool outlives_guest(const CliOptions *opt, const SimpleVM *svm)
     case VM_STOP_FAIL_ENTRY:
     case VM_STOP_INTERNAL_ERROR:
         return true;
+    case VM_STOP_POWEROFF:
+        return opt->no_shutdown;   /* as QEMU: a monitor alone does not keep it */
     default:
         return false;   /* debug exit, --max-exits, quit, host errors: the VMM ends */
     }
@@ -606,6 +608,7 @@ static const char *guest_end_text(VmStopReason r)
     case VM_STOP_SHUTDOWN: return "the guest triple-faulted";
     case VM_STOP_FAIL_ENTRY: return "the guest state is invalid";
     case VM_STOP_INTERNAL_ERROR: return "the guest hit an internal error";
+    case VM_STOP_POWEROFF: return "the guest powered off";
     default: return "the guest stopped";
     }
 }
@@ -816,6 +819,7 @@ static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal, bo
     case VM_STOP_REQUESTED:
     case VM_STOP_STEPPED:
     case VM_STOP_DEBUG:
+    case VM_STOP_POWEROFF:
         return EXIT_OK;
     case VM_STOP_DEBUG_EXIT:
         return (int)((svm->debug_exit_value << 1) | 1) & 0xFF;
@@ -983,6 +987,13 @@ static int cmd_run(const CliOptions *opt)
     }
     svm->serial->output_fd = serial_fd;
 
+    /* Before anything is loaded: the tables are rebuilt, and the loaders hand out the
+     * memory map and the RSDP that go with them. */
+    if (opt->no_acpi && vm_set_acpi(svm, false) < 0) {
+        error("%s", hv_last_error());
+        status = EXIT_VM_SETUP;
+        goto out;
+    }
     if (opt->pc_testdev && vm_add_pc_testdev(svm) < 0) {
         error("%s", hv_last_error());
         status = EXIT_VM_SETUP;

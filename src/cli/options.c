@@ -245,6 +245,7 @@ static int opt_flag(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
         opt->accel_set = true;
         break;
     case 'r': opt->no_reboot = true; break;
+    case 'A': opt->no_acpi = true; break;
     case 's': opt->no_shutdown = true; break;
     case 'M': opt->magic_break = true; break;
     case 'T': opt->step = true; break;
@@ -609,6 +610,9 @@ const CliOptionSpec cli_option_table[] = {
      "or a signal ends it; without any input left, it ends at once)"},
     {"-no-reboot", NULL, opt_flag, 'r',
      "a triple fault ends the VM (default: the vCPU is reset to its\nstart state, as a PC resets)"},
+    {"-no-acpi", NULL, opt_flag, 'A',
+     "no ACPI tables (RSDP, FADT, MADT, HPET, DSDT, ...): an Intel MP\n"
+     "table describes the CPU and the IOAPIC instead"},
     {"-accel, --accel", "kvm|sim|tcg|auto", opt_accel, 0,
      "the kernel under the VM: Linux KVM, the software model of\n"
      "VT-x (tcg is QEMU's name for it), or KVM when usable (default auto)"},

@@ -93,6 +93,8 @@ typedef struct {
     /* -no-reboot: a triple fault ends the VM instead of resetting the vCPU to its start
      * state (svm->reset_on_shutdown, done by the vCPU thread). */
     bool no_reboot;
+    /* -no-acpi: no ACPI tables; an MP table describes the CPU and IOAPIC instead. */
+    bool no_acpi;
     VmClockMode clock;        /* --clock */
     bool kernel_irqchip;      /* --irqchip kernel */
     const char *gdb;          /* -gdb tcp:[HOST]:PORT | unix:PATH; -s: tcp::1234 */

@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define IOAPIC_BASE 0xFEC00000ull
+#include "vmm/machine.h"
+
+#define IOAPIC_BASE MACHINE_IOAPIC_BASE   /* where it sits: the machine layout's */
 #define IOAPIC_SIZE 0x20ull
 #define IOAPIC_PINS 24
 

@@ -13,7 +13,9 @@
 
 #include "dev/dev_clock.h"
 
-#define LAPIC_BASE 0xFEE00000ull
+#include "vmm/machine.h"
+
+#define LAPIC_BASE MACHINE_LAPIC_BASE   /* where it sits: the machine layout's */
 #define LAPIC_SIZE 0x1000ull
 #define LAPIC_BUS_HZ 1000000000ull   /* the timer's clock before the divider, as KVM's */
 

@@ -1,6 +1,6 @@
 /*
  * Port 0x80 (POST codes) and port 0x92 (system control port A: fast A20 gate, bit 1, and
- * fast reset, bit 0; IBM PS/2 and every PC chipset since). Accessed by the vCPU thread
+ * fast reset, bit 0; IBM PS/2 and every PC chipset since) and 0xCF9 (PIIX3 reset control). Accessed by the vCPU thread
  * only; the monitor reads the POST code while the vCPU is paused or as a plain byte.
  */
 #include <errno.h>
@@ -52,5 +52,28 @@ int port92_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque)
         p->a20(p->opaque, v & PORT92_A20);
     if ((v & PORT92_RESET) && p->reset)
         p->reset(p->opaque);
+    return 0;
+}
+
+int rcr_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque)
+{
+    (void)port;
+    ResetControl *r = opaque;
+    if (!r || !value)
+        return -EINVAL;
+    *value = dev_byte_on_bus(r->value & RCR_SYS_RST, size);
+    return 0;
+}
+
+int rcr_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque)
+{
+    (void)port;
+    (void)size;   /* a wider write puts its low byte on 0xCF9 */
+    ResetControl *r = opaque;
+    if (!r)
+        return -EINVAL;
+    r->value = (uint8_t)value & RCR_SYS_RST;
+    if ((value & RCR_RST_CPU) && r->reset)
+        r->reset(r->opaque);
     return 0;
 }

@@ -33,6 +33,8 @@
 
 #include "kvm/backend.h"
 #include "vmm/bios.h"
+#include "vmm/machine.h"
+#include "vmm/platform.h"
 
 extern const unsigned char scratchvm_bios_image[];
 extern const size_t scratchvm_bios_image_size;
@@ -88,7 +90,7 @@ enum {
 #define BDA_ROWS 0x484
 #define BDA_PIT_SEEN 0x4FF       /* bios.s sets it at the first IRQ 0 */
 #define BDA_EBDA_SEG 0x40E
-#define EBDA_SEGMENT 0x9FC0
+#define EBDA_SEGMENT (MACHINE_EBDA_BASE >> 4)
 #define BASE_MEMORY_KB 639
 #define TICKS_PER_DAY 0x1800B0u
 #define PIT_HZ 1193182ull
@@ -587,12 +589,9 @@ static BiosResult int15(Bios *b, Frame *f)
     uint64_t ram = b->svm->ram_size;
     uint16_t ax = get16(f, F_EAX);
     if (get32(f, F_EAX) == 0xE820 && get32(f, F_EDX) == 0x534D4150) {   /* "SMAP" */
-        /* RAM below the EBDA, the EBDA and BIOS reserved, RAM from 1 MiB. */
-        uint64_t map[4][3] = {{0, EBDA_SEGMENT * 16ull, 1},
-                              {EBDA_SEGMENT * 16ull, 0xA0000 - EBDA_SEGMENT * 16ull, 2},
-                              {0xF0000, 0x10000, 2},
-                              {0x100000, ram > 0x100000 ? ram - 0x100000 : 0, 1}};
-        int n = ram > 0x100000 ? 4 : 3;
+        /* The machine's one memory map (machine_e820), as the -kernel loader gives it. */
+        E820Entry map[MACHINE_E820_MAX];
+        int n = machine_e820(&b->svm->platform->machine, map);
         uint32_t i = get32(f, F_EBX);
         uint32_t len = get32(f, F_ECX);
         uint8_t *p = real_ptr(b, get16(f, F_ES), get16(f, F_EDI), 20);
@@ -601,10 +600,10 @@ static BiosResult int15(Bios *b, Frame *f)
             return BIOS_DONE;
         }
         for (int k = 0; k < 8; k++) {
-            p[k] = (uint8_t)(map[i][0] >> (8 * k));
-            p[8 + k] = (uint8_t)(map[i][1] >> (8 * k));
+            p[k] = (uint8_t)(map[i].base >> (8 * k));
+            p[8 + k] = (uint8_t)(map[i].length >> (8 * k));
         }
-        p[16] = (uint8_t)map[i][2];
+        p[16] = (uint8_t)map[i].type;
         p[17] = p[18] = p[19] = 0;
         set32(f, F_EAX, 0x534D4150);
         set32(f, F_ECX, 20);

@@ -28,6 +28,8 @@
 #include <string.h>
 
 #include "kvm/backend.h"
+#include "vmm/machine.h"
+#include "vmm/platform.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
@@ -63,6 +65,7 @@
 #define SI_ORIG_VIDEO_LINES 0x0E    /* u8 */
 #define SI_ORIG_VIDEO_IS_VGA 0x0F   /* u8: 1 for a VGA adapter */
 #define SI_ORIG_VIDEO_POINTS 0x10   /* u16: character height */
+#define BP_ACPI_RSDP_ADDR 0x070     /* u64, protocol 2.14 */
 #define BP_ALT_MEM_K 0x1E0          /* u32: extended memory in KiB */
 #define BP_E820_ENTRIES 0x1E8       /* u8 */
 #define BP_SETUP_SECTS 0x1F1        /* u8: 0 means 4 */
@@ -88,6 +91,7 @@
 #define BP_E820_MAX 128
 #define LINUX_HDRS_MAGIC 0x53726448u   /* "HdrS" */
 #define LINUX_MIN_VERSION 0x206
+#define LINUX_RSDP_VERSION 0x20E       /* acpi_rsdp_addr is read from 2.14 on */
 #define LINUX_LOADED_HIGH 0x01
 #define LINUX_CAN_USE_HEAP 0x80
 #define LINUX_LOADER_UNDEFINED 0xFF
@@ -118,12 +122,7 @@
 #define MB_BOOT_DEVICE 0x8000FFFFu      /* BIOS disk 0x80, no partition (as QEMU) */
 #define LOADER_NAME "ScratchVM"
 
-/* Memory map shared by E820 and the multiboot map (QEMU's: the EBDA at 639 KiB and the
- * BIOS area are reserved). */
-#define E820_RAM 1
-#define E820_RESERVED 2
-#define LOW_RAM_END 0x9FC00ull
-#define BIOS_AREA_START 0xF0000ull
+#define LOW_RAM_END MACHINE_LOW_RAM_END
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
@@ -250,18 +249,10 @@ static int set_protected_mode_entry(SimpleVM *svm, uint32_t entry, uint64_t gdt_
     return 0;
 }
 
-/* The memory map (E820 / multiboot) of a VM with `ram` bytes: n entries into e[]. */
-typedef struct { uint64_t base, length; uint32_t type; } MemRange;
-static int memory_map(uint64_t ram, MemRange e[4])
+/* The memory map (E820 / multiboot): the machine's one map (machine_e820). */
+static int memory_map(SimpleVM *svm, E820Entry e[MACHINE_E820_MAX])
 {
-    int n = 0;
-    e[n++] = (MemRange){0, ram < LOW_RAM_END ? ram : LOW_RAM_END, E820_RAM};
-    if (ram > LOW_RAM_END)
-        e[n++] = (MemRange){LOW_RAM_END, VM_VGA_HOLE_START - LOW_RAM_END, E820_RESERVED};
-    e[n++] = (MemRange){BIOS_AREA_START, 1 * MIB - BIOS_AREA_START, E820_RESERVED};
-    if (ram > 1 * MIB)
-        e[n++] = (MemRange){1 * MIB, ram - 1 * MIB, E820_RAM};
-    return n;
+    return machine_e820(&svm->platform->machine, e);
 }
 
 /* ---- ELF (System V ABI; the segments are loaded at p_paddr, as multiboot loaders do) ---- */
@@ -525,9 +516,9 @@ static int load_multiboot(SimpleVM *svm, const VmKernelSpec *k, MultibootHeader 
     if ((r = place_string(&p, LOADER_NAME, &str, "loader name")) < 0)
         return r;
     wr32(info + 64, str);
-    MemRange map[4];
-    int n = memory_map(svm->ram_size, map);
-    uint8_t mmap[4 * MB_MMAP_ENTRY_SIZE];
+    E820Entry map[MACHINE_E820_MAX];
+    int n = memory_map(svm, map);
+    uint8_t mmap[MACHINE_E820_MAX * MB_MMAP_ENTRY_SIZE];
     for (int i = 0; i < n; i++) {
         uint8_t *e = mmap + i * MB_MMAP_ENTRY_SIZE;
         wr32(e, MB_MMAP_ENTRY_SIZE - 4);
@@ -712,8 +703,8 @@ static int load_linux(SimpleVM *svm, const VmKernelSpec *k)
         wr32(bp + BP_RAMDISK_SIZE, (uint32_t)total);
     }
 
-    MemRange map[4];
-    int n = memory_map(svm->ram_size, map);
+    E820Entry map[MACHINE_E820_MAX];
+    int n = memory_map(svm, map);
     bp[BP_E820_ENTRIES] = (uint8_t)n;
     for (int i = 0; i < n; i++) {
         uint8_t *e = bp + BP_E820_TABLE + i * 20;
@@ -721,6 +712,10 @@ static int load_linux(SimpleVM *svm, const VmKernelSpec *k)
         wr64(e + 8, map[i].length);
         wr32(e + 16, map[i].type);
     }
+    /* The RSDP directly (boot.rst, "acpi_rsdp_addr"), as well as where the kernel would
+     * search for it. */
+    if (rd16(img + BP_VERSION) >= LINUX_RSDP_VERSION)
+        wr64(bp + BP_ACPI_RSDP_ADDR, vm_acpi_rsdp(svm));
     if ((r = copy_in(svm, LINUX_BOOT_PARAMS_ADDR, bp, sizeof(bp), "boot_params")) < 0)
         return r;
     if ((r = set_protected_mode_entry(svm, LINUX_KERNEL_ADDR, LINUX_GDT_ADDR)) < 0)

@@ -170,6 +170,7 @@ static void info_status_line(QemuMonitor *mon)
     /* QEMU's words for a VM that stays after its guest ended (-no-shutdown). */
     switch (mon->svm->stop_reason) {
     case VM_STOP_SHUTDOWN:
+    case VM_STOP_POWEROFF:
         say(mon, "VM status: paused (shutdown)\n");
         break;
     case VM_STOP_FAIL_ENTRY:
@@ -854,6 +855,17 @@ int qemu_cmd_system_reset(QemuMonitor *mon)
     return e < 0 ? fail_line(mon, e, "system_reset: %s", strerror(-e)) : 0;
 }
 
+/* QEMU's system_powerdown: the ACPI power button; an ACPI guest then shuts down (S5). */
+int qemu_cmd_system_powerdown(QemuMonitor *mon)
+{
+    if (!mon)
+        return -EINVAL;
+    if (vm_thread_state(mon->svm) == VM_THREAD_ENDED)
+        return ended(mon, "system_powerdown");
+    int e = vm_power_button(mon->svm);
+    return e < 0 ? fail_line(mon, e, "system_powerdown: %s", hv_last_error()) : 0;
+}
+
 int qemu_cmd_quit(QemuMonitor *mon)
 {
     if (!mon)
@@ -1045,6 +1057,7 @@ static int run_xp(QemuMonitor *mon, char *args) { return cmd_dump(mon, "xp", arg
 SIMPLE(run_stop, "stop", qemu_cmd_stop)
 SIMPLE(run_cont, "cont", qemu_cmd_cont)
 SIMPLE(run_reset, "system_reset", qemu_cmd_system_reset)
+SIMPLE(run_powerdown, "system_powerdown", qemu_cmd_system_powerdown)
 SIMPLE(run_quit, "quit", qemu_cmd_quit)
 SIMPLE(run_nmi, "nmi", qemu_cmd_nmi)
 
@@ -1102,6 +1115,8 @@ static const MonCommand commands[] = {
     {"cont|c", "", "resume the vCPU where it stopped", run_cont},
     {"step", "[n]", "execute n guest instructions (default 1) of a stopped vCPU", run_step},
     {"system_reset", "", "reset the vCPU to its state at start (RAM is kept)", run_reset},
+    {"system_powerdown", "", "press the ACPI power button (an ACPI guest shuts down)",
+     run_powerdown},
     {"nmi", "", "inject an NMI", run_nmi},
     {"screendump", "FILE [-f png|ppm]", "save the VGA text screen as a picture (PNG)",
      run_screendump},

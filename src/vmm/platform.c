@@ -32,10 +32,6 @@
 
 #define X86_RFLAGS_IF (1u << 9)
 #define APIC_BASE_ENABLE (1ull << 11)   /* IA32_APIC_BASE bit 11 (SDM Vol. 3A, 11.4.4) */
-#define IRQ_PIT 0
-#define IRQ_KBD 1
-#define IRQ_COM1 4
-#define IRQ_RTC 8
 /* The wall clock of --clock virtual: 2000-01-01 00:00:00 UTC, the same for every run. */
 #define VIRTUAL_EPOCH 946684800
 /* Timer events come at most every 50 us (20 kHz): a guest that programs a 1-clock PIT
@@ -45,7 +41,6 @@
 /* A bus range by field name (the structs also carry the seed's names for the range). */
 #define DEV_RANGE(b, n, r, w, o, label) \
     {.base = (b), .length = (n), .read = (r), .write = (w), .opaque = (o), .name = (label)}
-#define IOAPIC_PIN_PIT 2   /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */
 /* MSRs the platform sets up or serves (SDM Vol. 4). */
 #define MSR_IA32_TSC          0x10
 #define MSR_IA32_TSC_DEADLINE 0x6E0
@@ -180,6 +175,14 @@ static void service_timers(VmPlatform *p)
     uint64_t rtc = rtc_advance(p->rtc, now);
     if (rtc < next)
         next = rtc;
+    uint64_t pm = acpi_pm_advance(p->pm, now);
+    if (pm < next)
+        next = pm;
+    if (p->hpet) {
+        uint64_t hpet = hpet_advance(p->hpet, now);
+        if (hpet < next)
+            next = hpet;
+    }
     if (next != DEV_NO_DEADLINE && next < now + MIN_TIMER_INTERVAL_NS)
         next = now + MIN_TIMER_INTERVAL_NS;
     __atomic_store_n(&p->next_deadline, next, __ATOMIC_RELAXED);   /* read by after_run */
@@ -212,7 +215,56 @@ static void isa_set_irq(void *opaque, int line, int level)
         return;
     }
     pic_set_irq(p->pic, line, level);
-    ioapic_set_irq(p->ioapic, line == IRQ_PIT ? IOAPIC_PIN_PIT : line, level);
+    ioapic_set_irq(p->ioapic, line == MACHINE_IRQ_PIT ? MACHINE_GSI_PIT : line, level);
+}
+
+/* The 8254's IRQ0 and the RTC's IRQ8 while the HPET's legacy replacement route has not
+ * taken them (HPET 1.0a, 2.3.9.2.1: the route replaces those interrupts). */
+static void legacy_timer_irq(void *opaque, int line, int level)
+{
+    VmPlatform *p = opaque;
+    if (!__atomic_load_n(&p->hpet_legacy, __ATOMIC_ACQUIRE))
+        isa_set_irq(p, line, level);
+}
+
+/* An IOAPIC pin by GSI number (the HPET's routes): below 16 the ISA line of that number
+ * reaches the 8259A too, as QEMU's pc wires its GSIs (the cascade, 2, excepted). */
+static void gsi_set_irq(void *opaque, int gsi, int level)
+{
+    VmPlatform *p = opaque;
+    if (gsi < 0 || gsi >= MACHINE_IOAPIC_PINS)
+        return;
+    if (p->kernel_irqchip) {
+        if (kvm_irq_line(p->svm->vm, (uint32_t)gsi, level) < 0)
+            hv_log(HV_LOG_WARN, "%s", hv_last_error());
+        return;
+    }
+    if (gsi < MACHINE_ISA_IRQS && gsi != 2)
+        pic_set_irq(p->pic, gsi, level);
+    ioapic_set_irq(p->ioapic, gsi, level);
+}
+
+static void hpet_legacy_changed(void *opaque, bool on)
+{
+    __atomic_store_n(&((VmPlatform *)opaque)->hpet_legacy, on, __ATOMIC_RELEASE);
+}
+
+/* SLP_EN with SLP_TYP: S5 (\_S5 of the DSDT) powers the machine off; the other sleep
+ * states are not offered (no \_S1-\_S4), so a guest asking for one just goes on. */
+static void acpi_sleep(void *opaque, unsigned slp_typ)
+{
+    VmPlatform *p = opaque;
+    if (slp_typ == ACPI_SLP_TYP_S5)
+        p->poweroff_requested = true;
+    else
+        hv_log(HV_LOG_WARN, "the guest asked for ACPI sleep type %u, which the machine lacks",
+               slp_typ);
+}
+
+int platform_install_tables(VmPlatform *p)
+{
+    int r = fw_tables_install(p->svm, &p->machine, &p->tables);
+    return r < 0 ? hv_fail(-r, "cannot build the firmware tables") : 0;
 }
 
 void platform_set_isa_irq(void *opaque, int line, int level)
@@ -264,6 +316,10 @@ VmPlatform *platform_create(SimpleVM *svm)
     p->held_vector = -1;
     p->a20 = true;
     p->port92 = (Port92){PORT92_A20, port92_a20, request_reset, p};
+    p->rcr = (ResetControl){0, request_reset, p};
+    p->kernel_irqchip = svm->vm->kernel_irqchip;
+    p->machine = (MachineDesc){.ram_size = svm->ram_size, .cpus = 1, .acpi = true,
+                               .pm_timer_32bit = false, .hpet = !p->kernel_irqchip};
     p->next_deadline = DEV_NO_DEADLINE;
     p->clock_mode = VM_CLOCK_HOST;
     p->clock = (DevClock){vm_now_ns, p};
@@ -277,25 +333,37 @@ VmPlatform *platform_create(SimpleVM *svm)
     p->pic = pic_create(on_interrupt, p);
     p->lapic = lapic_create(0, &p->clock, on_interrupt, lapic_eoi_broadcast, on_timer_change, p);
     p->ioapic = ioapic_create(ioapic_to_lapic, p);
-    const IrqLine irq0 = {isa_set_irq, p, IRQ_PIT};
+    const IrqLine irq0 = {legacy_timer_irq, p, MACHINE_IRQ_PIT};
     p->pit = pit_create(&irq0, &p->clock, on_timer_change, p);
-    const IrqLine irq1 = {isa_set_irq, p, IRQ_KBD};
+    const IrqLine irq1 = {isa_set_irq, p, MACHINE_IRQ_KBD};
     p->kbd = i8042_create(&irq1, port92_a20, request_reset, p);
-    const IrqLine irq8 = {isa_set_irq, p, IRQ_RTC};
+    const IrqLine irq8 = {legacy_timer_irq, p, MACHINE_IRQ_RTC};
     p->rtc = rtc_create(&irq8, &p->clock, (int64_t)time(NULL), svm->ram_size, on_timer_change, p);
-    if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc || !p->kbd) {
+    const IrqLine sci = {isa_set_irq, p, MACHINE_IRQ_SCI};
+    p->pm = acpi_pm_create(MACHINE_ACPI_PM_BASE, &sci, &p->clock, p->machine.pm_timer_32bit,
+                           acpi_sleep, on_timer_change, p);
+    if (p->machine.hpet) {
+        const HpetWiring w = {isa_set_irq, gsi_set_irq, hpet_legacy_changed, on_timer_change, p,
+                              MACHINE_HPET_ROUTE_CAP};
+        p->hpet = hpet_create(&p->clock, &w);
+    }
+    if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc || !p->kbd || !p->pm ||
+        (p->machine.hpet && !p->hpet)) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
-    svm->serial->irq = (IrqLine){isa_set_irq, p, IRQ_COM1};
-    /* The RTC, the 8042 and ports 0x80, 0x92 are the VMM's with either irqchip (KVM
-     * has none of them). */
+    svm->serial->irq = (IrqLine){isa_set_irq, p, MACHINE_IRQ_COM1};
+    /* The RTC, the 8042, the ACPI PM block and ports 0x80, 0x92, 0xCF9 are the VMM's with
+     * either irqchip (KVM has none of them). */
     const IoPortHandler common[] = {
         DEV_RANGE(RTC_BASE, 2, rtc_io_read, rtc_io_write, p->rtc, "mc146818"),
         DEV_RANGE(POST_PORT, 1, post_io_read, post_io_write, &p->post, "post"),
         DEV_RANGE(PORT92, 1, port92_io_read, port92_io_write, &p->port92, "port92"),
         DEV_RANGE(I8042_DATA, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-data"),
         DEV_RANGE(I8042_COMMAND, 1, i8042_io_read, i8042_io_write, p->kbd, "i8042-command"),
+        DEV_RANGE(MACHINE_ACPI_PM_BASE, MACHINE_ACPI_PM_LEN, acpi_pm_io_read, acpi_pm_io_write,
+                  p->pm, "acpi-pm"),
+        DEV_RANGE(MACHINE_RESET_PORT, 1, rcr_io_read, rcr_io_write, &p->rcr, "reset-control"),
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
         int err = io_bus_register(svm->io_bus, &common[i]);
@@ -306,12 +374,15 @@ VmPlatform *platform_create(SimpleVM *svm)
     }
     set_kernel_clock(p);
     set_firmware_mtrrs(p);
-    p->kernel_irqchip = svm->vm->kernel_irqchip;
     if (p->kernel_irqchip)
         return p;   /* the kernel has the controllers, the PIT and port 0x61 */
     const MmioHandler mmio[] = {
-        DEV_RANGE(LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic, "lapic"),
-        DEV_RANGE(IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic, "ioapic"),
+        DEV_RANGE(MACHINE_LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic,
+                  "lapic"),
+        DEV_RANGE(MACHINE_IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic,
+                  "ioapic"),
+        DEV_RANGE(MACHINE_HPET_BASE, MACHINE_HPET_SIZE, hpet_mmio_read, hpet_mmio_write,
+                  p->hpet, "hpet"),
     };
     for (size_t i = 0; i < sizeof(mmio) / sizeof(mmio[0]); i++) {
         int r = mmio_bus_register(svm->mmio_bus, &mmio[i]);
@@ -347,6 +418,8 @@ void platform_destroy(VmPlatform *p)
     if (p->svm->serial)
         p->svm->serial->irq = (IrqLine){0};
     pit_destroy(p->pit);
+    hpet_destroy(p->hpet);
+    acpi_pm_destroy(p->pm);
     rtc_destroy(p->rtc);
     i8042_destroy(p->kbd);
     ioapic_destroy(p->ioapic);
@@ -504,6 +577,36 @@ void platform_wait_halted(VmPlatform *p)
 
 /* ---- the public part ---- */
 
+int vm_set_acpi(SimpleVM *svm, bool enabled)
+{
+    if (!svm || !svm->platform)
+        return -EINVAL;
+    if (svm->exit_count)
+        return hv_fail(EBUSY, "the firmware tables are chosen before the VM first runs");
+    svm->platform->machine.acpi = enabled;
+    return platform_install_tables(svm->platform);
+}
+
+bool vm_acpi_enabled(SimpleVM *svm)
+{
+    return svm && svm->platform && svm->platform->machine.acpi;
+}
+
+uint64_t vm_acpi_rsdp(SimpleVM *svm)
+{
+    return svm && svm->platform ? svm->platform->tables.rsdp : 0;
+}
+
+int vm_power_button(SimpleVM *svm)
+{
+    if (!svm || !svm->platform)
+        return -EINVAL;
+    if (!svm->platform->machine.acpi)
+        return hv_fail(ENOTSUP, "the machine has no ACPI (-no-acpi): no power button");
+    acpi_pm_power_button(svm->platform->pm);
+    return 0;
+}
+
 int vm_set_clock(SimpleVM *svm, VmClockMode mode)
 {
     if (!svm || !svm->platform || (mode != VM_CLOCK_HOST && mode != VM_CLOCK_VIRTUAL))
@@ -559,8 +662,9 @@ void print_interrupt_models(FILE *out)
           "         exits), injected with KVM_INTERRUPT / KVM_EXIT_IRQ_WINDOW_OPEN, KVM_NMI\n"
           "  sim    the same devices; KVM_INTERRUPT drives the simulated CPU's INTR pin, HLT\n"
           "         is the VMCS activity state HLT; --clock virtual (1 ns per instruction)\n"
-          "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer\n"
-          "         and RTC; the 8042 keyboard, RTC, ports 0x80/0x92 are the VMM's on both\n"
+          "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer,\n"
+          "         RTC, HPET and the ACPI PM timer; the 8042 keyboard, RTC, ACPI PM block\n"
+          "         (SCI on IRQ 9), ports 0x80/0x92/0xCF9 are the VMM's on both\n"
           "  --irqchip kernel (kvm): KVM's PIC, IOAPIC, LAPIC and PIT in the kernel\n",
           out);
 }

@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dev/acpi_pm.h"
 #include "dev/dev_clock.h"
+#include "dev/hpet.h"
 #include "dev/i8042.h"
 #include "dev/i8254.h"
 #include "dev/i8259.h"
@@ -20,6 +22,8 @@
 #include "dev/mc146818.h"
 #include "dev/sysport.h"
 #include "hypervisor_sim.h"
+#include "vmm/fw_tables.h"
+#include "vmm/machine.h"
 
 typedef struct VmPlatform {
     SimpleVM *svm;
@@ -29,8 +33,15 @@ typedef struct VmPlatform {
     IoApic *ioapic;
     Rtc146818 *rtc;
     I8042 *kbd;
+    AcpiPm *pm;                   /* the ACPI PM1a blocks, PM timer and SCI */
+    Hpet *hpet;                   /* NULL with the kernel irqchip */
     PostCode post;
     Port92 port92;
+    ResetControl rcr;             /* port 0xCF9, the FADT's reset register */
+    MachineDesc machine;          /* what the firmware tables describe */
+    FwTablesInfo tables;          /* where they are in guest RAM */
+    bool hpet_legacy;             /* the HPET took ISA IRQ0 and IRQ8 from the 8254 and RTC */
+    bool poweroff_requested;      /* the guest entered S5 (SLP_EN): the VM ends */
     bool a20;                     /* the A20 gate is open */
     bool a20_warned;
     bool reset_requested;         /* a reset pulse (port 0x92, the 8042): the VM ends */
@@ -76,6 +87,9 @@ void platform_request_nmi(VmPlatform *p);
  * outside the platform (pc-testdev) drives it: to the 8259A pair and the IOAPIC, or to
  * KVM_IRQ_LINE with the kernel irqchip. Other lines are ignored. */
 void platform_set_isa_irq(void *opaque, int line, int level);
+/* (Re)builds the firmware tables in RAM from p->machine (at creation, and when the
+ * description changes before the first run). */
+int platform_install_tables(VmPlatform *p);
 /* Opens or closes the A20 gate (port 0x92, the 8042's output port). */
 void platform_set_a20(VmPlatform *p, bool on);
 

@@ -158,7 +158,8 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
     }
     svm->serial->output_cancel = &svm->output_cancel;
     svm->debug_exit->output_cancel = &svm->output_cancel;
-    if (register_devices(svm) < 0 || !(svm->platform = platform_create(svm)))
+    if (register_devices(svm) < 0 || !(svm->platform = platform_create(svm)) ||
+        platform_install_tables(svm->platform) < 0)
         goto fail;
     return svm;
 
@@ -533,9 +534,13 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
         } else if (svm->debug_exit->exited) {
             svm->debug_exit_value = svm->debug_exit->value;
             stop(svm, VM_STOP_DEBUG_EXIT);
+        } else if (svm->platform->poweroff_requested) {
+            svm->platform->poweroff_requested = false;
+            stop(svm, VM_STOP_POWEROFF);
         } else if (svm->platform->reset_requested) {
-            /* A reset pulse (port 0x92 bit 0, the 8042's 0xFE): the VM ends as after a
-             * triple fault, which resets a PC too. */
+            /* A reset pulse (port 0x92 bit 0, the 8042's 0xFE, the reset register 0xCF9):
+             * the VM ends as after a triple fault, which resets a PC too. */
+            svm->platform->reset_requested = false;   /* once: the vCPU may be reset */
             hv_log(HV_LOG_WARN, "the guest pulsed the reset line at %04x:%04llx",
                    s->cs.selector, r->rip);
             stop(svm, VM_STOP_SHUTDOWN);

@@ -823,6 +823,29 @@ t_trace_stats() {
 }
 
 # Interrupts and time: the PIT ticks a guest that sleeps in HLT (guests/pit_tick.s).
+# ACPI S5 (the PM1a_CNT write an OS makes after reading \_S5): a guest poweroff, status 0,
+# with the tables or without (-no-acpi keeps the PM device, as QEMU's PIIX4 does); the
+# monitor's system_powerdown presses the power button and answers nothing.
+t_acpi() {
+    begin acpi-poweroff
+    vm run "$G/poweroff.bin"
+    expect_status 0; expect_out 'S5\n'
+    end
+    begin acpi-poweroff-no-acpi
+    vm run -no-acpi "$G/poweroff.bin"
+    expect_status 0; expect_out 'S5\n'
+    end
+    begin acpi-system-powerdown
+    vm_in 'system_powerdown\nquit\n' run -S -monitor stdio -serial none "$G/hello.bin"
+    expect_status 0
+    grep -q "Error\|error" "$TMP/out" && differ "system_powerdown: $(show "$TMP/out")"
+    end
+    begin acpi-system-powerdown-no-acpi
+    vm_in 'system_powerdown\nquit\n' run -no-acpi -S -monitor stdio -serial none "$G/hello.bin"
+    grep -q "no ACPI" "$TMP/out" || differ "no error without ACPI: $(show "$TMP/out")"
+    end
+}
+
 t_irq() {
     local t0 ms cpu
     begin pit-tick-100-at-1khz
@@ -898,7 +921,7 @@ t_irq() {
     fi
 }
 
-BIOSCALLS='equip 0220\nmem 027f\ne820 0000\n len 0009\n type 0001\ne820 0009\n len 0000\n type 0002\ne820 000f\n len 0001\n type 0002\ne820 0010\n len 00f0\n type 0001\ne801 3c00\n88 3c00\na20 0001\nmodel 00fc\nmode 5003\nnodisk 01ff\nunsup 86ff\nunsup 86ff\n'
+BIOSCALLS='equip 0220\nmem 027f\ne820 0000\n len 0009\n type 0001\ne820 0009\n len 0000\n type 0002\ne820 000e\n len 0000\n type 0004\ne820 000e\n len 0000\n type 0003\ne820 000f\n len 0001\n type 0002\ne820 0010\n len 00f0\n type 0001\ne801 3c00\n88 3c00\na20 0001\nmodel 00fc\nmode 5003\nnodisk 01ff\nunsup 86ff\nunsup 86ff\n'
 
 # The built-in BIOS: calls from a boot sector, and a game-like boot sector (mode 3, keys
 # through int 16h, ticks through int 1Ah, its own sectors through int 13h) booted from a
@@ -911,7 +934,7 @@ t_bios() {
     begin bios-trace
     vm run --trace bios --boot-sector "$G/bioscalls.bin"
     expect_status 3; expect_err_has "bios int 14h ax=0000 -> ax=8600 cf=1 unsupported"
-    expect_err_has "bios: 14 calls, 2 unsupported"
+    expect_err_has "bios: 16 calls, 2 unsupported"
     end
     local screen='\n\n          BIOS GAME - type, q quits: hi!\ndisk says hello\n'
     begin bios-game-fda
@@ -1194,7 +1217,7 @@ t_logs() {
 . "$HERE/hostile.sh"
 
 backend_tests() {
-    t_irq; t_bios; t_kernel
+    t_irq; t_acpi; t_bios; t_kernel
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb

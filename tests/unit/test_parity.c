@@ -134,6 +134,8 @@ static const ParityGuest guests[] = {
     {.name = "straddle", .load = LOAD_KERNEL, .memory = 16 << 20,
      .kvm_cannot = "paging (MOV to CR0.PG: shutdown)", .kvm_cannot_stop = VM_STOP_SHUTDOWN,
      .sim_serial_end = "back:    eax=11223344 sum=b15c0690 ok\n", .sim_debug_exit = 0x11},
+    /* ACPI S5 through PM1a_CNT: the VMM's device on both. */
+    {.name = "poweroff"},
     {.name = "vga"},
     /* MMIO of 1-8 bytes over device edges: the same exits (an 8-byte one whole) on both. */
     {.name = "mmiosizes"},
