@@ -572,16 +572,19 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_EDX_CMOV  (1u << 15)   /* CMOVcc */
 #define CPUID_1_EDX_PAT   (1u << 16)   /* IA32_PAT (memory types have no effect here) */
 #define CPUID_1_EDX_PSE36 (1u << 17)   /* 4 MiB pages above 4 GiB (bits 16:13 of a PDE) */
-/* FXSR, SSE and SSE2: FXSAVE/FXRSTOR, CR4.OSFXSR, MXCSR and the XMM data movement and
- * bitwise instructions (src/sim/cpu/cpu_sse.c). SSE arithmetic is not modelled: such an
- * instruction ends the run with an internal error naming it, never a wrong result. */
+/* FXSR, SSE and SSE2: FXSAVE/FXRSTOR, CR4.OSFXSR, MXCSR and every XMM instruction of SSE
+ * and SSE2 (src/sim/cpu/cpu_sse.c), whose floating point runs as the same instruction on
+ * an x86-64 host: elsewhere SSE and SSE2 are not claimed (X86_SSE_FP_ON_HOST). The
+ * instructions on MMX registers (CVTPI2PS, PSHUFW, MOVQ2DQ, ...) are not modelled, as
+ * MMX is not claimed: they end the run with an internal error, never a wrong result. */
 #define CPUID_1_EDX_FXSR  (1u << 24)
 #define CPUID_1_EDX_SSE   (1u << 25)
 #define CPUID_1_EDX_SSE2  (1u << 26)
+#define CPUID_1_EDX_SIMD  (X86_SSE_FP_ON_HOST ? CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2 : 0u)
 #define CPUID_1_EDX (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | \
                      CPUID_1_EDX_PAE | CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_PGE | \
                      CPUID_1_EDX_CMOV | CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36 | CPUID_1_EDX_FXSR | \
-                     CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2)
+                     CPUID_1_EDX_SIMD)
 #define CPUID_1_ECX_MOVBE (1u << 22)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
