@@ -1,11 +1,27 @@
 /* The SSE/SSE2 part of the sim CPU: the eight XMM registers and MXCSR, FXSAVE/FXRSTOR,
- * LDMXCSR/STMXCSR, the fences, and the data movement and bitwise instructions (SDM Vol. 1,
- * chapters 10-11; Vol. 2 for each). No SSE arithmetic, conversion, shuffle or compare
- * beyond PCMPEQ*: such an instruction ends the run with an internal error that names it,
- * never a wrong result. MOVBE and MOVNTI are here too (general-purpose, but of this era).
+ * LDMXCSR/STMXCSR, the fences, and every SSE and SSE2 instruction on XMM registers (SDM
+ * Vol. 1, chapters 10-11; Vol. 2 for each). MOVBE and MOVNTI are here too
+ * (general-purpose, but of this era).
  *
  * Mandatory prefixes pick the instruction: none (packed single), 66 (packed double or
- * integer), F3 (scalar single), F2 (scalar double); F2/F3 win over 66. */
+ * integer), F2 (scalar double), F3 (scalar single); F2/F3 win over 66.
+ *
+ * Design choice, exactness of floating point: on an x86-64 host every SSE/SSE2 FP
+ * instruction (arithmetic, SQRT/RCP/RSQRT, MIN/MAX, CMP with its predicates, (U)COMIS,
+ * every CVT) runs as the same instruction on the host (inline asm): the guest's MXCSR is
+ * loaded with its rounding, DAZ and FZ but with every exception masked, so the host never
+ * traps; the flags it raised and the guest's masks then decide #XM (#UD with
+ * CR4.OSXMMEXCPT = 0) by the SDM's pre-/post-computation rules (Vol. 1, 11.5.3; fp_exec
+ * below), with the destination unchanged on a fault. Results are therefore the host's
+ * bit for bit, and tests/unit/test_sse_diff.c checks the flags and faults against the
+ * host running the guest's bytes with the guest's own masks. On other hosts the FP forms
+ * are not modelled (X86_SSE_FP_ON_HOST) and CPUID claims neither SSE nor SSE2. The SIMD
+ * integer instructions, moves and shuffles are plain C.
+ *
+ * Not modelled, ending the run with an internal error that names them, never a wrong
+ * result: the forms on MMX registers (CPUID claims no MMX): CVTPI2PS/PD, CVT(T)PS2PI,
+ * CVT(T)PD2PI, PSHUFW, MOVQ2DQ, MOVDQ2Q, MASKMOVQ, MOVNTQ, the SSE integer additions on
+ * MMX registers (PAVGB mm, PMINUB mm, ...), and SSE3 and later. */
 #include <stdio.h>
 #include <string.h>
 
