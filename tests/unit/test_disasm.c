@@ -214,6 +214,21 @@ static const Fixed fixed[] = {
     { 32, 0, "660f2f00", "comisd (%eax),%xmm0" },
     { 32, 0, "660f72e003", "psrad  $0x3,%xmm0" },
     { 32, 0, "660ff4c1", "pmuludq %xmm1,%xmm0" },
+    /* MMX, and SSE/SSE2 on MMX registers (objdump -m i386) */
+    { 32, 0, "0f77", "emms" },
+    { 32, 0, "0f70c11b", "pshufw $0x1b,%mm1,%mm0" },
+    { 32, 0, "0f2ac1", "cvtpi2ps %mm1,%xmm0" },
+    { 32, 0, "0f2dc1", "cvtps2pi %xmm1,%mm0" },
+    { 32, 0, "660f2c00", "cvttpd2pi (%eax),%mm0" },
+    { 32, 0, "f30fd6c1", "movq2dq %mm1,%xmm0" },
+    { 32, 0, "f20fd6c1", "movdq2q %xmm1,%mm0" },
+    { 32, 0, "0ffcc1", "paddb  %mm1,%mm0" },
+    { 32, 0, "0f7ec0", "movd   %mm0,%eax" },
+    { 32, 0, "0f7f00", "movq   %mm0,(%eax)" },
+    { 32, 0, "0fe700", "movntq %mm0,(%eax)" },
+    { 32, 0, "0ff7c1", "maskmovq %mm1,%mm0" },
+    { 32, 0, "0fc5c103", "pextrw $0x3,%mm1,%eax" },
+    { 32, 0, "0f73f104", "psllq  $0x4,%mm1" },
 };
 
 static size_t unhex(const char *hex, uint8_t *out, size_t max)

@@ -1,7 +1,7 @@
-/* The SSE/SSE2 part of the sim CPU: the eight XMM registers and MXCSR, FXSAVE/FXRSTOR,
- * LDMXCSR/STMXCSR, the fences, and every SSE and SSE2 instruction on XMM registers (SDM
- * Vol. 1, chapters 10-11; Vol. 2 for each). MOVBE and MOVNTI are here too
- * (general-purpose, but of this era).
+/* The MMX/SSE/SSE2 part of the sim CPU: the eight XMM registers and MXCSR, FXSAVE/FXRSTOR,
+ * LDMXCSR/STMXCSR, the fences, every SSE and SSE2 instruction, and MMX, whose registers
+ * are the x87's (cpu_x87.c: x87_mmx_*; SDM Vol. 1, chapters 9-11; Vol. 2 for each).
+ * MOVBE and MOVNTI are here too (general-purpose, but of this era).
  *
  * Mandatory prefixes pick the instruction: none (packed single), 66 (packed double or
  * integer), F2 (scalar double), F3 (scalar single); F2/F3 win over 66.
@@ -18,10 +18,12 @@
  * are not modelled (X86_SSE_FP_ON_HOST) and CPUID claims neither SSE nor SSE2. The SIMD
  * integer instructions, moves and shuffles are plain C.
  *
- * Not modelled, ending the run with an internal error that names them, never a wrong
- * result: the forms on MMX registers (CPUID claims no MMX): CVTPI2PS/PD, CVT(T)PS2PI,
- * CVT(T)PD2PI, PSHUFW, MOVQ2DQ, MOVDQ2Q, MASKMOVQ, MOVNTQ, the SSE integer additions on
- * MMX registers (PAVGB mm, PMINUB mm, ...), and SSE3 and later. */
+ * The MMX registers: an MMX instruction first takes a pending x87 exception (#MF), and
+ * once it can no longer fault on memory makes TOP 0 and every register in use (CVTPI2PS
+ * and CVT*2PI do so before their own #XM, as the host does); a write sets the exponent
+ * bits to ones; EMMS empties them all and clears TOP (Vol. 1, 9.5.1).
+ *
+ * Not modelled (internal error naming it, never a wrong result): SSE3 and later. */
 #include <stdio.h>
 #include <string.h>
 
@@ -402,7 +404,6 @@ static void maskmov(X86Cpu *cpu, const X86Insn *in, const Vec *data, const Vec *
 #define MXCSR_FZ  0x8000u
 #define MXCSR_PRE (MXCSR_IE | MXCSR_DE | MXCSR_ZE)   /* pre-computation (Vol. 1, 11.5.3) */
 
-#if X86_SSE_FP_ON_HOST
 /* The host operations: each runs one SSE instruction on the host with %xmm0 = *d and
  * %xmm1 = *s (and a GPR), under `mxcsr` (whose masks are all set: the host never traps);
  * returns the MXCSR after it. The host's own MXCSR is put back before the block ends. */
@@ -419,6 +420,7 @@ enum HostOp {
     H_CVTSS2SI, H_CVTTSS2SI, H_CVTSD2SI, H_CVTTSD2SI,   /* to *gpr */
 };
 
+#if X86_SSE_FP_ON_HOST
 #define HOST_ASM(body)                                                              \
     __asm__ volatile("stmxcsr %[host]\n\tldmxcsr %[mx]\n\t"                             \
                      "movdqu %[d], %%xmm0\n\tmovdqu %[s], %%xmm1\n\t" body "\n\t"       \
@@ -533,6 +535,7 @@ typedef struct {
     bool tiny;        /* can underflow (Vol. 1, 11.5.2.5 lists them) */
 } FpForm;
 
+#if X86_SSE_FP_ON_HOST
 /* Whether any computed element of r is a nonzero denormal. */
 static bool any_denormal(const Vec *r, const FpForm *f)
 {
@@ -545,7 +548,6 @@ static bool any_denormal(const Vec *r, const FpForm *f)
     return false;
 }
 
-#if X86_SSE_FP_ON_HOST
 /* The scalar twin of a packed operation that can overflow or underflow. */
 static unsigned scalar_twin(unsigned op)
 {
@@ -729,13 +731,164 @@ static void fp_binop(X86Cpu *cpu, const X86Insn *in, const FpForm *f, unsigned i
     cpu->mxcsr |= flags;
 }
 
+/* ---- MMX registers (SDM Vol. 1, chapter 9): MMX itself, and the SSE/SSE2 forms on them ---- */
+
+/* The gates of an MMX instruction (Vol. 2, each one; Vol. 3A 2.5 Table 2-2): CR0.EM or
+ * LOCK: #UD; CR0.TS: #NM; then a pending x87 exception: #MF. CR4.OSFXSR is not needed. */
+static void mmx_check(X86Cpu *cpu, const X86Insn *in)
+{
+    if ((cpu->cr0 & X86_CR0_EM) || (in->prefix & PFX_LOCK)) x86_fault(cpu, X86_EXC_UD, false, 0);
+    if (cpu->cr0 & X86_CR0_TS) x86_fault(cpu, X86_EXC_NM, false, 0);
+    x87_mmx_check(cpu);
+}
+
+/* mm/m64 source (no alignment). */
+static uint64_t mm_src(X86Cpu *cpu, const X86Insn *in)
+{
+    return in->mod == 3 ? x87_mmx_read(cpu, in->rm) : mem_read64(cpu, in);
+}
+
+/* The result goes to MMX register r: the x87 transition happens with it, after every
+ * access that could fault. */
+static void mm_set(X86Cpu *cpu, unsigned r, uint64_t v)
+{
+    x87_mmx_enter(cpu);
+    x87_mmx_write(cpu, r, v);
+}
+
+/* The prefix-less 0F forms on MMX registers: MMX (Vol. 2, each instruction) and the
+ * 64-bit integer instructions SSE and SSE2 added (PSHUFW, PINSRW, PEXTRW, PMOVMSKB,
+ * PAVG, PMIN/PMAX, PMULHUW, PSADBW, MASKMOVQ, MOVNTQ, PADDQ/PSUBQ, PMULUDQ). */
+static void op_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned imm)
+{
+    mmx_check(cpu, in);
+    Vec d = { 0 }, s = { 0 };
+    switch (op) {
+    case 0x77:              /* EMMS */
+        x87_emms(cpu);
+        return;
+    case 0x6E:              /* MOVD mm, r/m32 */
+        mm_set(cpu, in->reg, rm_read(cpu, in, 4));
+        return;
+    case 0x7E:              /* MOVD r/m32, mm */
+        rm_write(cpu, in, 4, (uint32_t)x87_mmx_read(cpu, in->reg));
+        x87_mmx_enter(cpu);
+        return;
+    case 0x6F:              /* MOVQ mm, mm/m64 */
+        mm_set(cpu, in->reg, mm_src(cpu, in));
+        return;
+    case 0x7F: case 0xE7:   /* MOVQ mm/m64, mm; MOVNTQ m64, mm */
+        if (op == 0xE7) need_mem(cpu, in);
+        if (in->mod == 3) {
+            mm_set(cpu, in->rm, x87_mmx_read(cpu, in->reg));
+        } else {
+            mem_write64(cpu, in, x87_mmx_read(cpu, in->reg));
+            x87_mmx_enter(cpu);
+        }
+        return;
+    case 0x70:              /* PSHUFW mm, mm/m64, imm8 */
+        s.q[0] = mm_src(cpu, in);
+        for (unsigned i = 0; i < 4; i++) d.w[i] = s.w[(imm >> (2 * i)) & 3];
+        mm_set(cpu, in->reg, d.q[0]);
+        return;
+    case 0x71: case 0x72: case 0x73:
+        need_reg(cpu, in);
+        d.q[0] = x87_mmx_read(cpu, in->rm);
+        if (!shift_imm(op, in->reg, &d, 8, imm)) x86_fault(cpu, X86_EXC_UD, false, 0);
+        mm_set(cpu, in->rm, d.q[0]);
+        return;
+    case 0xC4: {            /* PINSRW mm, r32/m16, imm8 */
+        uint32_t w = rm_read(cpu, in, 2);
+        d.q[0] = x87_mmx_read(cpu, in->reg);
+        d.w[imm & 3] = (uint16_t)w;
+        mm_set(cpu, in->reg, d.q[0]);
+        return;
+    }
+    case 0xC5:              /* PEXTRW r32, mm, imm8 */
+        need_reg(cpu, in);
+        s.q[0] = x87_mmx_read(cpu, in->rm);
+        x87_mmx_enter(cpu);
+        reg_write(cpu, in->reg, 4, s.w[imm & 3]);
+        return;
+    case 0xD7: {            /* PMOVMSKB r32, mm */
+        need_reg(cpu, in);
+        s.q[0] = x87_mmx_read(cpu, in->rm);
+        uint32_t mask = 0;
+        for (int i = 0; i < 8; i++) mask |= (uint32_t)(s.b[i] >> 7) << i;
+        x87_mmx_enter(cpu);
+        reg_write(cpu, in->reg, 4, mask);
+        return;
+    }
+    case 0xF7:              /* MASKMOVQ mm1, mm2 */
+        need_reg(cpu, in);
+        d.q[0] = x87_mmx_read(cpu, in->reg);
+        s.q[0] = x87_mmx_read(cpu, in->rm);
+        maskmov(cpu, in, &d, &s, 8);
+        x87_mmx_enter(cpu);
+        return;
+    default:
+        break;
+    }
+    s.q[0] = mm_src(cpu, in);
+    d.q[0] = x87_mmx_read(cpu, in->reg);
+    if (!int_binop(op, &d, &s, 8)) sse_unimplemented(cpu, in);
+    mm_set(cpu, in->reg, d.q[0]);
+}
+
+/* The SSE/SSE2 forms that move between MMX and XMM registers (CR4.OSFXSR gates them as
+ * SSE): CVTPI2PS/PD, CVT(T)PS2PI, CVT(T)PD2PI (Vol. 2: the x87 transition, and #MF,
+ * only when an operand is an MMX register), MOVQ2DQ, MOVDQ2Q. The conversions run as
+ * their XMM twins on the low elements (zeros above convert without a flag). */
+static void sse_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
+{
+    Vec r, s = { 0 };
+    uint32_t g = 0;
+    if (op == 0xD6) {       /* F3: MOVQ2DQ xmm, mm; F2: MOVDQ2Q mm, xmm */
+        need_reg(cpu, in);
+        x87_mmx_check(cpu);
+        if (p == SSE_F3) {
+            uint64_t v[2] = { x87_mmx_read(cpu, in->rm), 0 };
+            x87_mmx_enter(cpu);
+            memcpy(cpu->xmm[in->reg], v, 16);
+        } else {
+            mm_set(cpu, in->reg, cpu->xmm[in->rm][0]);
+        }
+        return;
+    }
+    if (op == 0x2A) {       /* CVTPI2PS xmm, mm/m64 (N); CVTPI2PD (66) */
+        static const FpForm ps = { H_CVTDQ2PS, 8, 4, 2, false }, pd = { H_CVTDQ2PD, 8, 8, 2, false };
+        if (in->mod == 3) x87_mmx_check(cpu);
+        s.q[0] = mm_src(cpu, in);
+        xmm_get(cpu, in->reg, &r);
+        if (in->mod == 3) x87_mmx_enter(cpu);   /* before #XM too (found on the host) */
+        uint32_t flags = fp_exec(cpu, p == SSE_66 ? &pd : &ps, 0, &r, &s, &g);
+        if (p == SSE_66) cpu->xmm[in->reg][1] = r.q[1];
+        cpu->xmm[in->reg][0] = r.q[0];
+        cpu->mxcsr |= flags;
+        return;
+    }
+    /* 2C/2D: CVTTPS2PI/CVTPS2PI mm, xmm/m64; 66: CVTTPD2PI/CVTPD2PI mm, xmm/m128 */
+    static const FpForm f[2][2] = {
+        { { H_CVTTPS2DQ, 8, 4, 2, false }, { H_CVTPS2DQ, 8, 4, 2, false } },
+        { { H_CVTTPD2DQ, 16, 4, 2, false }, { H_CVTPD2DQ, 16, 4, 2, false } },
+    };
+    const FpForm *form = &f[p == SSE_66][op == 0x2D];
+    x87_mmx_check(cpu);
+    src_op(cpu, in, form->src, &s);
+    if (form->src == 8) s.q[1] = 0;
+    memset(&r, 0, sizeof r);
+    x87_mmx_enter(cpu);   /* before #XM too, as CVTPI2PS (found on the host) */
+    uint32_t flags = fp_exec(cpu, form, 0, &r, &s, &g);
+    x87_mmx_write(cpu, in->reg, r.q[0]);
+    cpu->mxcsr |= flags;
+}
+
 /* ---- the dispatcher ---- */
 
 /* The SSE forms the CPU models, by opcode (0F xx): a bit (1 << SSE_NONE/66/F2/F3) for
  * each mandatory prefix it has a form with. The one list of them (decode, op_sse and the
- * disassembler test read it). The prefix-less forms of the MMX-register instructions
- * (0F 60-7F, D1-FF without 66, 0F 2A/2C/2D with none or 66, PSHUFW, MOVQ2DQ, ...) are
- * not modelled: CPUID does not claim MMX. */
+ * disassembler test read it). The prefix-less forms of 0F 60-7F, C4, C5 and D1-FE are
+ * MMX's (op_mmx). */
 unsigned x86_sse_forms(unsigned op)
 {
     enum { N = 1u << SSE_NONE, P66 = 1u << SSE_66, F2 = 1u << SSE_F2, F3 = 1u << SSE_F3 };
@@ -751,8 +904,8 @@ unsigned x86_sse_forms(unsigned op)
     case 0x54: case 0x55: case 0x56: case 0x57:    /* AND ANDN OR XOR PS/PD */
     case 0xC6:                                     /* SHUFPS/PD */
         return N | P66;
-    case 0x2A: case 0x2C: case 0x2D:               /* CVT(T)SI2S*, CVT(T)S*2SI */
-        return fp ? F2 | F3 : 0;
+    case 0x2A: case 0x2C: case 0x2D:   /* CVT(T)SI2S*, CVT(T)S*2SI; N/66: the MMX ones */
+        return fp ? ALL : 0;
     case 0x2E: case 0x2F:                          /* (U)COMISS/SD */
         return fp ? N | P66 : 0;
     case 0x51: case 0x58: case 0x59: case 0x5A: case 0x5C: case 0x5D: case 0x5E: case 0x5F:
@@ -764,16 +917,22 @@ unsigned x86_sse_forms(unsigned op)
         return fp ? N | P66 | F3 : 0;
     case 0xE6:                                     /* CVTTPD2DQ, CVTPD2DQ, CVTDQ2PD */
         return fp ? P66 | F2 | F3 : 0;
-    case 0x6F: case 0x7F: case 0x7E:               /* MOVDQA/DQU, MOVD/MOVQ */
-        return P66 | F3;
-    case 0x70:                                     /* PSHUFD, PSHUFHW, PSHUFLW */
+    case 0x70:                                     /* PSHUFW, PSHUFD, PSHUFHW, PSHUFLW */
+        return ALL;
+    case 0x6F: case 0x7F: case 0x7E:               /* MOVQ/MOVD (MMX), MOVDQA/DQU, MOVD/MOVQ */
+        return N | P66 | F3;
+    case 0x77:                                     /* EMMS */
+        return N;
+    case 0xD6:                                     /* MOVQ, MOVQ2DQ, MOVDQ2Q */
         return P66 | F2 | F3;
+    case 0x6C: case 0x6D:                          /* PUNPCKL/HQDQ: XMM only */
+        return P66;
     default:
         break;
     }
     if ((op >= 0x60 && op <= 0x6E) || (op >= 0x71 && op <= 0x76) || op == 0xC4 || op == 0xC5 ||
-        (op >= 0xD1 && op <= 0xFE && op != 0xFF))
-        return P66;                                /* the XMM forms, not MMX's */
+        (op >= 0xD1 && op <= 0xFE))
+        return N | P66;                            /* MMX (none) and XMM (66) forms */
     return 0;
 }
 
@@ -863,7 +1022,17 @@ void op_sse(X86Cpu *cpu, const X86Insn *in)
 {
     if (!x86_sse_modelled(in)) sse_unimplemented(cpu, in);   /* decode.c makes these op_unimpl */
     unsigned op = in->op & 0xFF, p = sse_prefix(in), imm = in->imm & 0xFF;
+    bool mmx_op = (op >= 0x60 && op <= 0x7F) || op == 0xC4 || op == 0xC5 || op >= 0xD1;
+    if (p == SSE_NONE && mmx_op) {
+        op_mmx(cpu, in, op, imm);
+        return;
+    }
     sse_check(cpu, in);
+    if (((op == 0x2A || op == 0x2C || op == 0x2D) && (p == SSE_NONE || p == SSE_66)) ||
+        (op == 0xD6 && p != SSE_66)) {
+        sse_mmx(cpu, in, op, p);
+        return;
+    }
     Vec d, s;
     uint64_t v[2], *x = cpu->xmm[in->reg];
     switch (op) {

@@ -428,7 +428,7 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x74*/ { NULL, D_SSE, 0 },
     /*0x75*/ { NULL, D_SSE, 0 },
     /*0x76*/ { NULL, D_SSE, 0 },
-    /*0x77*/ { NULL, D_BAD, 0 },
+    /*0x77*/ { NULL, D_SSE, 0 },
     /*0x78*/ { NULL, D_BAD, 0 },
     /*0x79*/ { NULL, D_BAD, 0 },
     /*0x7A*/ { NULL, D_BAD, 0 },
@@ -1138,6 +1138,95 @@ static const SseName *sse_name(unsigned op)
     return integer[op & 0xFF].mn[1] ? &integer[op & 0xFF] : NULL;
 }
 
+static void put_mm(Dis *d, unsigned r) { ops_put(d, "%%mm%u", r & 7); }
+
+static void put_mm_rm(Dis *d)
+{
+    if (d->in->mod == 3) put_mm(d, d->in->rm);
+    else put_mem(d);
+}
+
+/* The prefix-less forms on MMX registers (cpu_sse.c's op_mmx). */
+static void dis_mmx(Dis *d, const SseName *n)
+{
+    const X86Insn *in = d->in;
+    unsigned op = in->op & 0xFF, imm = in->imm & 0xFF;
+    bool reg = in->mod == 3;
+    switch (op) {
+    case 0x77: set_mn(d, "emms", 0); return;
+    case 0x6E: set_mn(d, "movd", 0); put_rm(d, 4); comma(d); put_mm(d, in->reg); return;
+    case 0x7E: set_mn(d, "movd", 0); put_mm(d, in->reg); comma(d); put_rm(d, 4); return;
+    case 0x6F: set_mn(d, "movq", 0); put_mm_rm(d); comma(d); put_mm(d, in->reg); return;
+    case 0x7F: set_mn(d, "movq", 0); put_mm(d, in->reg); comma(d); put_mm_rm(d); return;
+    case 0xE7:
+        if (reg) break;
+        set_mn(d, "movntq", 0); put_mm(d, in->reg); comma(d); put_mem(d);
+        return;
+    case 0x70:
+        set_mn(d, "pshufw", 0); put_imm(d, imm, 1); comma(d); put_mm_rm(d); comma(d);
+        put_mm(d, in->reg);
+        return;
+    case 0x71: case 0x72: case 0x73: {
+        static const char *const grp[3][8] = {
+            { NULL, NULL, "psrlw", NULL, "psraw", NULL, "psllw", NULL },
+            { NULL, NULL, "psrld", NULL, "psrad", NULL, "pslld", NULL },
+            { NULL, NULL, "psrlq", NULL, NULL, NULL, "psllq", NULL },
+        };
+        const char *mn = grp[op - 0x71][in->reg];
+        if (!reg || !mn) break;
+        set_mn(d, mn, 0); put_imm(d, imm, 1); comma(d); put_mm(d, in->rm);
+        return;
+    }
+    case 0xC4:
+        set_mn(d, "pinsrw", 0); put_imm(d, imm, 1); comma(d); put_rm(d, 4); comma(d);
+        put_mm(d, in->reg);
+        return;
+    case 0xC5:
+        if (!reg) break;
+        set_mn(d, "pextrw", 0); put_imm(d, imm, 1); comma(d); put_mm(d, in->rm); comma(d);
+        put_reg(d, in->reg, 4);
+        return;
+    case 0xD7:
+        if (!reg) break;
+        set_mn(d, "pmovmskb", 0); put_mm(d, in->rm); comma(d); put_reg(d, in->reg, 4);
+        return;
+    case 0xF7:
+        if (!reg) break;
+        set_mn(d, "maskmovq", 0); put_mm(d, in->rm); comma(d); put_mm(d, in->reg);
+        return;
+    default:
+        if (!n || !n->mn[1] || op == 0x6C || op == 0x6D) break;
+        set_mn(d, n->mn[1], 0); put_mm_rm(d); comma(d); put_mm(d, in->reg);
+        return;
+    }
+    d->bad = true;
+}
+
+/* The SSE/SSE2 forms between MMX and XMM registers. */
+static void dis_sse_mmx(Dis *d, unsigned op, unsigned p)
+{
+    const X86Insn *in = d->in;
+    bool reg = in->mod == 3;
+    if (op == 0xD6) {
+        if (!reg) { d->bad = true; return; }
+        if (p == 3) { set_mn(d, "movq2dq", 0); put_mm(d, in->rm); comma(d); put_xmm(d, in->reg); }
+        else { set_mn(d, "movdq2q", 0); put_xmm(d, in->rm); comma(d); put_mm(d, in->reg); }
+        return;
+    }
+    if (op == 0x2A) {
+        set_mn(d, p ? "cvtpi2pd" : "cvtpi2ps", 0);
+        put_mm_rm(d);
+        comma(d);
+        put_xmm(d, in->reg);
+        return;
+    }
+    static const char *const cvt[2][2] = { { "cvttps2pi", "cvtps2pi" }, { "cvttpd2pi", "cvtpd2pi" } };
+    set_mn(d, cvt[p][op == 0x2D], 0);
+    put_xmm_rm(d);
+    comma(d);
+    put_mm(d, in->reg);
+}
+
 static void dis_sse(Dis *d)
 {
     const X86Insn *in = d->in;
@@ -1147,6 +1236,14 @@ static void dis_sse(Dis *d)
     if (p == 1) d->used_osz = true;
     if (p >= 2) d->simd_prefix = true;
     bool reg = in->mod == 3;
+    if (p == 0 && ((op >= 0x60 && op <= 0x7F) || op == 0xC4 || op == 0xC5 || op >= 0xD1)) {
+        dis_mmx(d, sse_name(op));
+        return;
+    }
+    if (((op == 0x2A || op == 0x2C || op == 0x2D) && p <= 1) || (op == 0xD6 && p >= 2)) {
+        dis_sse_mmx(d, op, p);
+        return;
+    }
     switch (op) {   /* the forms that do not fit the table */
     case 0x12: case 0x16:
         if (reg && p == 1) { d->bad = true; return; }
