@@ -780,7 +780,7 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
 /* ---- exits handled "in the kernel" ---- */
 
 /* CPUID.1:EDX (SDM Vol. 2A, CPUID, Table 3-11): exactly what the interpreter implements.
- * No VME, DE, MCE, APIC, MTRR, MCA, MMX or later flags until those exist. */
+ * No VME, DE, MCE, APIC, MTRR, MCA or later flags until those exist. */
 #define CPUID_1_EDX_FPU   (1u << 0)    /* x87 FPU on chip (src/sim/cpu/cpu_x87.c) */
 #define CPUID_1_EDX_PSE   (1u << 3)    /* 4 MiB pages with CR4.PSE */
 #define CPUID_1_EDX_TSC   (1u << 4)    /* RDTSC, CR4.TSD */
@@ -792,18 +792,21 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_EDX_CMOV  (1u << 15)   /* CMOVcc */
 #define CPUID_1_EDX_PAT   (1u << 16)   /* IA32_PAT (memory types have no effect here) */
 #define CPUID_1_EDX_PSE36 (1u << 17)   /* 4 MiB pages above 4 GiB (bits 16:13 of a PDE) */
-/* FXSR, SSE and SSE2: FXSAVE/FXRSTOR, CR4.OSFXSR, MXCSR and the XMM data movement and
- * bitwise instructions (src/sim/cpu/cpu_sse.c). SSE arithmetic is not modelled: such an
- * instruction ends the run with an internal error naming it, never a wrong result. */
+/* FXSR, SSE and SSE2: FXSAVE/FXRSTOR, CR4.OSFXSR, MXCSR and every XMM instruction of SSE
+ * and SSE2 (src/sim/cpu/cpu_sse.c), whose floating point runs as the same instruction on
+ * an x86-64 host: elsewhere SSE and SSE2 are not claimed (X86_SSE_FP_ON_HOST). MMX
+ * (plain C integer on the x87 registers) is claimed everywhere. */
+#define CPUID_1_EDX_MMX   (1u << 23)   /* MMX registers on the x87's (cpu_sse.c, cpu_x87.c) */
 #define CPUID_1_EDX_FXSR  (1u << 24)
 #define CPUID_1_EDX_SSE   (1u << 25)
 #define CPUID_1_EDX_SSE2  (1u << 26)
 #define CPUID_1_EDX_MTRR  (1u << 12)   /* MTRRcap, fixed and 8 variable ranges, def type */
+#define CPUID_1_EDX_SIMD  (X86_SSE_FP_ON_HOST ? CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2 : 0u)
 #define CPUID_1_EDX (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_MSR | \
                      CPUID_1_EDX_PAE | CPUID_1_EDX_CX8 | CPUID_1_EDX_SEP | CPUID_1_EDX_MTRR | \
                      CPUID_1_EDX_PGE | \
                      CPUID_1_EDX_CMOV | CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36 | CPUID_1_EDX_FXSR | \
-                     CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2)
+                     CPUID_1_EDX_MMX | CPUID_1_EDX_SIMD)
 #define CPUID_1_EDX_APIC  (1u << 9)    /* follows IA32_APIC_BASE.EN (cpuid_leaf) */
 #define CPUID_1_ECX_MOVBE (1u << 22)
 /* TSC-deadline mode of the APIC timer: MSR 0x6E0 goes to the VMM's APIC (emulate_msr). */

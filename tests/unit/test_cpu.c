@@ -397,14 +397,14 @@ static void test_unimplemented(void **state)
 {
     Fx *fx = *state;
     X86Cpu *cpu = fx->cpu;
-    static const uint8_t code[] = { 0x90, 0x0F, 0x77 };   /* nop; emms (no MMX model) */
+    static const uint8_t code[] = { 0x90, 0x0F, 0x0D, 0x08 };   /* nop; prefetchw (not modelled) */
     load(fx, CODE, code, sizeof code);
     assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_UNIMPLEMENTED);
     assert_int_equal(cpu->rip, CODE + 1);
     assert_int_equal(cpu->exit.unimpl.linear, CODE + 1);
     assert_true(cpu->exit.unimpl.len >= 2);
     assert_int_equal(cpu->exit.unimpl.bytes[0], 0x0F);
-    assert_int_equal(cpu->exit.unimpl.bytes[1], 0x77);
+    assert_int_equal(cpu->exit.unimpl.bytes[1], 0x0D);
     assert_true(strlen(cpu->exit.unimpl.reason) > 0);
 }
 

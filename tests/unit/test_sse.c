@@ -1,5 +1,6 @@
 /*
- * Unit tests of the sim CPU's SSE/SSE2 subset (src/sim/cpu/cpu_sse.c): the CR0/CR4 gates,
+ * Unit tests of the sim CPU's MMX/SSE/SSE2 (src/sim/cpu/cpu_sse.c; the results of every
+ * form are compared with the host in test_sse_diff.c): the CR0/CR4 gates, MMX on the x87,
  * the 128-bit moves and their alignment rules, scalar moves, bitwise ops, PCMPEQ and
  * PMOVMSKB, MOVD/MOVQ, FXSAVE/FXRSTOR (with the x87 stack) and MXCSR, MOVBE; and string I/O to and from MMIO
  * (src/sim/cpu/cpu_io.c), one element per exit. Real mode, code at 0x1000, data at 0x3000.
@@ -101,6 +102,63 @@ static void test_sse_gates(void **state)
     cpu->cr0 &= ~(uint64_t)X86_CR0_TS;
     load(fx, movups, sizeof movups);
     assert_int_equal(run_to_hlt(fx), -1);
+}
+
+/* MMX (SDM Vol. 2, each MMX instruction; Vol. 1 9.5): CR0.EM is #UD, CR0.TS #NM, and
+ * CR4.OSFXSR is not needed; MM0 is the significand of R0, written with the exponent bits
+ * all ones, TOP 0 and every register in use; EMMS empties them all. A pending x87
+ * exception is #MF first (CR0.NE). PSHUFD, the instruction glibc's SSE2 string
+ * functions reached first, shuffles. */
+static void test_mmx_gates_and_x87_state(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t movq[] = {0x0F, 0x6F, 0x06, 0x00, 0x30, 0xF4};   /* movq mm0,[0x3000] */
+    static const uint8_t emms[] = {0x0F, 0x77, 0xF4};
+    put128(fx, DATA, 0x44332211, 0x88776655, 0, 0);
+    cpu->cr4 &= ~(uint64_t)X86_CR4_OSFXSR_BIT;
+    cpu->cr0 |= X86_CR0_EM;
+    only_vector(fx, X86_EXC_UD);
+    load(fx, movq, sizeof movq);
+    assert_int_equal(run_to_hlt(fx), 0);
+
+    cpu->cr0 = (cpu->cr0 & ~(uint64_t)X86_CR0_EM) | X86_CR0_TS;
+    only_vector(fx, X86_EXC_NM);
+    cpu->gpr[X86_RSP] = 0x8000;
+    load(fx, movq, sizeof movq);
+    assert_int_equal(run_to_hlt(fx), 0);
+
+    cpu->cr0 = (cpu->cr0 & ~(uint64_t)X86_CR0_TS) | X86_CR0_NE;
+    cpu->fpu_sw = 0x8081 | (5u << 11);   /* B, ES, IE pending; TOP 5 */
+    only_vector(fx, X86_EXC_MF);
+    cpu->gpr[X86_RSP] = 0x8000;
+    load(fx, movq, sizeof movq);
+    assert_int_equal(run_to_hlt(fx), 0);
+    assert_int_equal(pushed_ip(fx), CODE);
+
+    cpu->fpu_sw = 5u << 11;
+    cpu->fpu_tw = 0xFFFF;
+    load(fx, movq, sizeof movq);
+    assert_int_equal(run_to_hlt(fx), -1);
+    uint64_t m;
+    memcpy(&m, cpu->fpu_reg[0], 8);
+    assert_true(m == 0x8877665544332211ull);
+    assert_int_equal(cpu->fpu_reg[0][8], 0xFF);
+    assert_int_equal(cpu->fpu_reg[0][9], 0xFF);
+    assert_int_equal((cpu->fpu_sw >> 11) & 7, 0);
+    assert_int_not_equal(cpu->fpu_tw & 3, 3);   /* R0 in use */
+    assert_int_not_equal(cpu->fpu_tw >> 14, 3); /* R7 too */
+    load(fx, emms, sizeof emms);
+    assert_int_equal(run_to_hlt(fx), -1);
+    assert_int_equal(cpu->fpu_tw, 0xFFFF);
+
+    static const uint8_t pshufd[] = {0x66, 0x0F, 0x70, 0xC1, 0x1B, 0xF4};  /* pshufd xmm0,xmm1,0x1b */
+    cpu->cr4 |= X86_CR4_OSFXSR_BIT;
+    cpu->xmm[1][0] = 0x2222222211111111ull;
+    cpu->xmm[1][1] = 0x4444444433333333ull;
+    load(fx, pshufd, sizeof pshufd);
+    assert_int_equal(run_to_hlt(fx), -1);
+    assert_true(cpu->xmm[0][0] == 0x3333333344444444ull && cpu->xmm[0][1] == 0x1111111122222222ull);
 }
 
 static void test_sse_moves_and_alignment(void **state)
@@ -399,6 +457,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sse_gates, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_mmx_gates_and_x87_state, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sse_moves_and_alignment, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sse_scalar_moves, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sse_bitwise_and_compare, setup, fx_teardown),

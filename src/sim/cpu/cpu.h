@@ -119,8 +119,16 @@ enum {
     X86_EXC_DE = 0, X86_EXC_DB = 1, X86_EXC_NMI = 2, X86_EXC_BP = 3, X86_EXC_OF = 4,
     X86_EXC_BR = 5, X86_EXC_UD = 6, X86_EXC_NM = 7, X86_EXC_DF = 8, X86_EXC_TS = 10,
     X86_EXC_NP = 11, X86_EXC_SS = 12, X86_EXC_GP = 13, X86_EXC_PF = 14, X86_EXC_MF = 16,
-    X86_EXC_AC = 17,
+    X86_EXC_AC = 17, X86_EXC_XM = 19,
 };
+
+/* SSE/SSE2 floating point runs as the same instruction on the host (cpu_sse.c), so it is
+ * modelled, and CPUID claims SSE/SSE2, only on x86-64 hosts. */
+#if defined(__x86_64__)
+#define X86_SSE_FP_ON_HOST 1
+#else
+#define X86_SSE_FP_ON_HOST 0
+#endif
 
 typedef struct X86Segment {
     uint16_t selector;

@@ -288,6 +288,14 @@ uint64_t x86_read64(X86Cpu *cpu, uint64_t lin);
 void x87_fxsave_registers(const X86Cpu *cpu, uint8_t slots[128]);
 void x87_fxrstor_registers(X86Cpu *cpu, const uint8_t slots[128]);
 void x86_write64(X86Cpu *cpu, uint64_t lin, uint64_t v);
+/* MMX registers, aliased on the x87 registers (cpu_x87.c, SDM Vol. 1 9.5): the x87
+ * checks of an MMX instruction (#MF if an x87 exception is pending) and its transition
+ * (TOP = 0, all registers in use), a register's value, a write (exponent bits all ones), EMMS. */
+void x87_mmx_check(X86Cpu *cpu);
+void x87_mmx_enter(X86Cpu *cpu);
+uint64_t x87_mmx_read(const X86Cpu *cpu, unsigned i);
+void x87_mmx_write(X86Cpu *cpu, unsigned i, uint64_t v);
+void x87_emms(X86Cpu *cpu);
 /* Host pointer of [lin, lin + size) on one page of RAM for `access`, or NULL when it is
  * not RAM; a page fault is raised. */
 uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access);

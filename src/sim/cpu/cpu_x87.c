@@ -986,3 +986,51 @@ void x87_fxrstor_registers(X86Cpu *cpu, const uint8_t slots[128])
         }
     }
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* MMX registers (SDM Vol. 1, 9.5): MMi is the significand of physical register Ri     */
+/* ---------------------------------------------------------------------------------- */
+
+/* An MMX instruction first takes a pending unmasked x87 exception (#MF; Vol. 2, each
+ * MMX instruction's exceptions). */
+void x87_mmx_check(X86Cpu *cpu)
+{
+    check_pending(cpu);
+}
+
+/* The x87 side of every MMX instruction but EMMS (Vol. 1, 9.5.1, Table 9-2), once it can
+ * no longer fault: TOP becomes 0 and every register is in use. The full tags are given
+ * from the values, as FSTENV would compute them from an abridged "valid" tag. */
+void x87_mmx_enter(X86Cpu *cpu)
+{
+    set_top(cpu, 0);
+    for (unsigned p = 0; p < 8; p++) {
+        F80 v;
+        memcpy(v.b, cpu->fpu_reg[p], 10);
+        set_phys_tag(cpu, p, f80_tag(&v));
+    }
+}
+
+uint64_t x87_mmx_read(const X86Cpu *cpu, unsigned i)
+{
+    uint64_t v;
+    memcpy(&v, cpu->fpu_reg[i & 7], 8);
+    return v;
+}
+
+/* An MMX write also sets bits 79:64 (sign and exponent) to ones (Table 9-2). */
+void x87_mmx_write(X86Cpu *cpu, unsigned i, uint64_t v)
+{
+    F80 r;
+    memcpy(r.b, &v, 8);
+    r.b[8] = r.b[9] = 0xFF;
+    memcpy(cpu->fpu_reg[i & 7], r.b, 10);
+    set_phys_tag(cpu, i & 7, f80_tag(&r));
+}
+
+/* EMMS: every register empty and TOP 0 (Vol. 1, 9.5.1, Table 9-2); nothing else changes. */
+void x87_emms(X86Cpu *cpu)
+{
+    cpu->fpu_tw = 0xFFFF;
+    set_top(cpu, 0);
+}

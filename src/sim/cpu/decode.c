@@ -284,12 +284,12 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x0F*/ { op_unimpl, 0 },  /* not implemented */
     /*0x10*/ { op_sse, OPF_MODRM },  /* movups/movupd/movss/movsd x, x/m (cpu_sse.c) */
     /*0x11*/ { op_sse, OPF_MODRM },  /* movups/movupd/movss/movsd x/m, x (cpu_sse.c) */
-    /*0x12*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x13*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x14*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x15*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x16*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x17*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x12*/ { op_sse, OPF_MODRM },  /* movlps/movhlps, 66: movlpd x, m64 (cpu_sse.c) */
+    /*0x13*/ { op_sse, OPF_MODRM },  /* movlps, 66: movlpd m64, x (cpu_sse.c) */
+    /*0x14*/ { op_sse, OPF_MODRM },  /* unpcklps, 66: unpcklpd (cpu_sse.c) */
+    /*0x15*/ { op_sse, OPF_MODRM },  /* unpckhps, 66: unpckhpd (cpu_sse.c) */
+    /*0x16*/ { op_sse, OPF_MODRM },  /* movhps/movlhps, 66: movhpd x, m64 (cpu_sse.c) */
+    /*0x17*/ { op_sse, OPF_MODRM },  /* movhps, 66: movhpd m64, x (cpu_sse.c) */
     /*0x18*/ { op_nop, OPF_MODRM },  /* prefetchh / hint nop r/m (0F 18 /0-/3 prefetch) */
     /*0x19*/ { op_nop, OPF_MODRM },  /* hint nop r/m */
     /*0x1A*/ { op_nop, OPF_MODRM },  /* hint nop r/m (MPX space; no MPX) */
@@ -308,12 +308,12 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x27*/ { op_unimpl, 0 },  /* not implemented */
     /*0x28*/ { op_sse, OPF_MODRM },  /* movaps/movapd x, x/m128 (cpu_sse.c) */
     /*0x29*/ { op_sse, OPF_MODRM },  /* movaps/movapd x/m128, x (cpu_sse.c) */
-    /*0x2A*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x2A*/ { op_sse, OPF_MODRM },  /* cvtpi2ps, 66: cvtpi2pd x, mm/m64; F3: cvtsi2ss, F2: cvtsi2sd x, r/m32 (cpu_sse.c) */
     /*0x2B*/ { op_sse, OPF_MODRM },  /* movntps/movntpd m128, x (cpu_sse.c) */
-    /*0x2C*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x2D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x2E*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x2F*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x2C*/ { op_sse, OPF_MODRM },  /* cvttps2pi, 66: cvttpd2pi mm, x/m; F3: cvttss2si, F2: cvttsd2si r32, x/m (cpu_sse.c) */
+    /*0x2D*/ { op_sse, OPF_MODRM },  /* cvtps2pi, 66: cvtpd2pi mm, x/m; F3: cvtss2si, F2: cvtsd2si r32, x/m (cpu_sse.c) */
+    /*0x2E*/ { op_sse, OPF_MODRM },  /* ucomiss, 66: ucomisd (cpu_sse.c) */
+    /*0x2F*/ { op_sse, OPF_MODRM },  /* comiss, 66: comisd (cpu_sse.c) */
     /*0x30*/ { op_wrmsr, OPF_END },  /* wrmsr */
     /*0x31*/ { op_rdtsc, 0 },  /* rdtsc */
     /*0x32*/ { op_rdmsr, OPF_END },  /* rdmsr */
@@ -346,54 +346,54 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0x4D*/ { op_cmovcc, OPF_MODRM },  /* cmovge r, r/m (P6) */
     /*0x4E*/ { op_cmovcc, OPF_MODRM },  /* cmovle r, r/m (P6) */
     /*0x4F*/ { op_cmovcc, OPF_MODRM },  /* cmovg r, r/m (P6) */
-    /*0x50*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x51*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x52*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x53*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x50*/ { op_sse, OPF_MODRM },  /* movmskps, 66: movmskpd r32, x (cpu_sse.c) */
+    /*0x51*/ { op_sse, OPF_MODRM },  /* sqrtps/pd/sd/ss (cpu_sse.c) */
+    /*0x52*/ { op_sse, OPF_MODRM },  /* rsqrtps, F3: rsqrtss (cpu_sse.c) */
+    /*0x53*/ { op_sse, OPF_MODRM },  /* rcpps, F3: rcpss (cpu_sse.c) */
     /*0x54*/ { op_sse, OPF_MODRM },  /* andps/andpd (cpu_sse.c) */
     /*0x55*/ { op_sse, OPF_MODRM },  /* andnps/andnpd (cpu_sse.c) */
     /*0x56*/ { op_sse, OPF_MODRM },  /* orps/orpd (cpu_sse.c) */
     /*0x57*/ { op_sse, OPF_MODRM },  /* xorps/xorpd (cpu_sse.c) */
-    /*0x58*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x59*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x5A*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x5B*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x5C*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x5D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x5E*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x5F*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x60*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x61*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x62*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x63*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x64*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x65*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x66*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x67*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x68*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x69*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6A*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6B*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6C*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x6E*/ { op_sse, OPF_MODRM },  /* 66: movd x, r/m32 (cpu_sse.c) */
-    /*0x6F*/ { op_sse, OPF_MODRM },  /* 66: movdqa, F3: movdqu x, x/m128 (cpu_sse.c) */
-    /*0x70*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x71*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x72*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x73*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x74*/ { op_sse, OPF_MODRM },  /* 66: pcmpeqb (cpu_sse.c) */
-    /*0x75*/ { op_sse, OPF_MODRM },  /* 66: pcmpeqw (cpu_sse.c) */
-    /*0x76*/ { op_sse, OPF_MODRM },  /* 66: pcmpeqd (cpu_sse.c) */
-    /*0x77*/ { op_unimpl, 0 },  /* not implemented */
+    /*0x58*/ { op_sse, OPF_MODRM },  /* addps/pd/sd/ss (cpu_sse.c) */
+    /*0x59*/ { op_sse, OPF_MODRM },  /* mulps/pd/sd/ss (cpu_sse.c) */
+    /*0x5A*/ { op_sse, OPF_MODRM },  /* cvtps2pd, 66: cvtpd2ps, F2: cvtsd2ss, F3: cvtss2sd (cpu_sse.c) */
+    /*0x5B*/ { op_sse, OPF_MODRM },  /* cvtdq2ps, 66: cvtps2dq, F3: cvttps2dq (cpu_sse.c) */
+    /*0x5C*/ { op_sse, OPF_MODRM },  /* subps/pd/sd/ss (cpu_sse.c) */
+    /*0x5D*/ { op_sse, OPF_MODRM },  /* minps/pd/sd/ss (cpu_sse.c) */
+    /*0x5E*/ { op_sse, OPF_MODRM },  /* divps/pd/sd/ss (cpu_sse.c) */
+    /*0x5F*/ { op_sse, OPF_MODRM },  /* maxps/pd/sd/ss (cpu_sse.c) */
+    /*0x60*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: punpcklbw (cpu_sse.c) */
+    /*0x61*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: punpcklwd (cpu_sse.c) */
+    /*0x62*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: punpckldq (cpu_sse.c) */
+    /*0x63*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: packsswb (cpu_sse.c) */
+    /*0x64*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pcmpgtb (cpu_sse.c) */
+    /*0x65*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pcmpgtw (cpu_sse.c) */
+    /*0x66*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pcmpgtd (cpu_sse.c) */
+    /*0x67*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: packuswb (cpu_sse.c) */
+    /*0x68*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: punpckhbw (cpu_sse.c) */
+    /*0x69*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: punpckhwd (cpu_sse.c) */
+    /*0x6A*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: punpckhdq (cpu_sse.c) */
+    /*0x6B*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: packssdw (cpu_sse.c) */
+    /*0x6C*/ { op_sse, OPF_MODRM },  /* 66: punpcklqdq (cpu_sse.c) */
+    /*0x6D*/ { op_sse, OPF_MODRM },  /* 66: punpckhqdq (cpu_sse.c) */
+    /*0x6E*/ { op_sse, OPF_MODRM },  /* movd mm, r/m32; 66: movd x, r/m32 (cpu_sse.c) */
+    /*0x6F*/ { op_sse, OPF_MODRM },  /* movq mm, mm/m64; 66: movdqa, F3: movdqu x, x/m128 (cpu_sse.c) */
+    /*0x70*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* pshufw mm, 66: pshufd, F3: pshufhw, F2: pshuflw x, x/m128, imm8 (cpu_sse.c) */
+    /*0x71*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* none: mm, 66: xmm: grp12 psrlw/psraw/psllw x, imm8 (cpu_sse.c) */
+    /*0x72*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* none: mm, 66: xmm: grp13 psrld/psrad/pslld x, imm8 (cpu_sse.c) */
+    /*0x73*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* none: mm, 66: xmm: grp14 psrlq/psrldq/psllq/pslldq x, imm8 (cpu_sse.c) */
+    /*0x74*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pcmpeqb (cpu_sse.c) */
+    /*0x75*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pcmpeqw (cpu_sse.c) */
+    /*0x76*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pcmpeqd (cpu_sse.c) */
+    /*0x77*/ { op_sse, 0 },  /* emms (cpu_sse.c) */
     /*0x78*/ { op_unimpl, 0 },  /* not implemented */
     /*0x79*/ { op_unimpl, 0 },  /* not implemented */
     /*0x7A*/ { op_unimpl, 0 },  /* not implemented */
     /*0x7B*/ { op_unimpl, 0 },  /* not implemented */
     /*0x7C*/ { op_unimpl, 0 },  /* not implemented */
     /*0x7D*/ { op_unimpl, 0 },  /* not implemented */
-    /*0x7E*/ { op_sse, OPF_MODRM },  /* 66: movd r/m32, x; F3: movq x, x/m64 (cpu_sse.c) */
-    /*0x7F*/ { op_sse, OPF_MODRM },  /* 66: movdqa, F3: movdqu x/m128, x (cpu_sse.c) */
+    /*0x7E*/ { op_sse, OPF_MODRM },  /* movd r/m32, mm; 66: movd r/m32, x; F3: movq x, x/m64 (cpu_sse.c) */
+    /*0x7F*/ { op_sse, OPF_MODRM },  /* movq mm/m64, mm; 66: movdqa, F3: movdqu x/m128, x (cpu_sse.c) */
     /*0x80*/ { op_jcc, OPF_IMMV | OPF_REL | OPF_END },  /* jo rel16/32 */
     /*0x81*/ { op_jcc, OPF_IMMV | OPF_REL | OPF_END },  /* jno rel16/32 */
     /*0x82*/ { op_jcc, OPF_IMMV | OPF_REL | OPF_END },  /* jb rel16/32 */
@@ -460,11 +460,11 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xBF*/ { op_movsx, OPF_MODRM },  /* movsx r, r/m16 */
     /*0xC0*/ { op_xadd, OPF_MODRM },  /* xadd r/m8, r8 */
     /*0xC1*/ { op_xadd, OPF_MODRM },  /* xadd r/m, r */
-    /*0xC2*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xC2*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* cmpps, 66: cmppd, F2: cmpsd, F3: cmpss x, x/m, imm8 (cpu_sse.c) */
     /*0xC3*/ { op_movnti, OPF_MODRM },  /* movnti m32, r32 */
-    /*0xC4*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xC5*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xC6*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xC4*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* none: mm, 66: xmm: pinsrw x, r32/m16, imm8 (cpu_sse.c) */
+    /*0xC5*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* none: mm, 66: xmm: pextrw r32, x, imm8 (cpu_sse.c) */
+    /*0xC6*/ { op_sse, OPF_MODRM | OPF_IMM8 },  /* shufps, 66: shufpd x, x/m128, imm8 (cpu_sse.c) */
     /*0xC7*/ { op_cmpxchg8b, OPF_MODRM },  /* grp9: /1 cmpxchg8b m64 (Pentium) */
     /*0xC8*/ { op_bswap, 0 },  /* bswap eax */
     /*0xC9*/ { op_bswap, 0 },  /* bswap ecx */
@@ -475,52 +475,52 @@ static const X86OpInfo x86_optab_0f[256] = {
     /*0xCE*/ { op_bswap, 0 },  /* bswap esi */
     /*0xCF*/ { op_bswap, 0 },  /* bswap edi */
     /*0xD0*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD1*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD2*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD3*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD4*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD5*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD6*/ { op_sse, OPF_MODRM },  /* 66: movq x/m64, x (cpu_sse.c) */
-    /*0xD7*/ { op_sse, OPF_MODRM },  /* 66: pmovmskb r32, x (cpu_sse.c) */
-    /*0xD8*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xD9*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDA*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDB*/ { op_sse, OPF_MODRM },  /* 66: pand (cpu_sse.c) */
-    /*0xDC*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDD*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xDF*/ { op_sse, OPF_MODRM },  /* 66: pandn (cpu_sse.c) */
-    /*0xE0*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE1*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE2*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE3*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE4*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE5*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE6*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE7*/ { op_sse, OPF_MODRM },  /* 66: movntdq m128, x (cpu_sse.c) */
-    /*0xE8*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xE9*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xEA*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xEB*/ { op_sse, OPF_MODRM },  /* 66: por (cpu_sse.c) */
-    /*0xEC*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xED*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xEE*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xEF*/ { op_sse, OPF_MODRM },  /* 66: pxor (cpu_sse.c) */
+    /*0xD1*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psrlw (cpu_sse.c) */
+    /*0xD2*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psrld (cpu_sse.c) */
+    /*0xD3*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psrlq (cpu_sse.c) */
+    /*0xD4*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddq (cpu_sse.c) */
+    /*0xD5*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmullw (cpu_sse.c) */
+    /*0xD6*/ { op_sse, OPF_MODRM },  /* 66: movq x/m64, x; F3: movq2dq x, mm; F2: movdq2q mm, x (cpu_sse.c) */
+    /*0xD7*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmovmskb r32, x (cpu_sse.c) */
+    /*0xD8*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubusb (cpu_sse.c) */
+    /*0xD9*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubusw (cpu_sse.c) */
+    /*0xDA*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pminub (cpu_sse.c) */
+    /*0xDB*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pand (cpu_sse.c) */
+    /*0xDC*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddusb (cpu_sse.c) */
+    /*0xDD*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddusw (cpu_sse.c) */
+    /*0xDE*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmaxub (cpu_sse.c) */
+    /*0xDF*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pandn (cpu_sse.c) */
+    /*0xE0*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pavgb (cpu_sse.c) */
+    /*0xE1*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psraw (cpu_sse.c) */
+    /*0xE2*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psrad (cpu_sse.c) */
+    /*0xE3*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pavgw (cpu_sse.c) */
+    /*0xE4*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmulhuw (cpu_sse.c) */
+    /*0xE5*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmulhw (cpu_sse.c) */
+    /*0xE6*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: cvttpd2dq, F2: cvtpd2dq, F3: cvtdq2pd (cpu_sse.c) */
+    /*0xE7*/ { op_sse, OPF_MODRM },  /* movntq m64, mm; 66: movntdq m128, x (cpu_sse.c) */
+    /*0xE8*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubsb (cpu_sse.c) */
+    /*0xE9*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubsw (cpu_sse.c) */
+    /*0xEA*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pminsw (cpu_sse.c) */
+    /*0xEB*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: por (cpu_sse.c) */
+    /*0xEC*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddsb (cpu_sse.c) */
+    /*0xED*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddsw (cpu_sse.c) */
+    /*0xEE*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmaxsw (cpu_sse.c) */
+    /*0xEF*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pxor (cpu_sse.c) */
     /*0xF0*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF1*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF2*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF3*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF4*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF5*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF6*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF7*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF8*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xF9*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFA*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFB*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFC*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFD*/ { op_unimpl, 0 },  /* not implemented */
-    /*0xFE*/ { op_unimpl, 0 },  /* not implemented */
+    /*0xF1*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psllw (cpu_sse.c) */
+    /*0xF2*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pslld (cpu_sse.c) */
+    /*0xF3*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psllq (cpu_sse.c) */
+    /*0xF4*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmuludq (cpu_sse.c) */
+    /*0xF5*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: pmaddwd (cpu_sse.c) */
+    /*0xF6*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psadbw (cpu_sse.c) */
+    /*0xF7*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: maskmovdqu x, x (cpu_sse.c) */
+    /*0xF8*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubb (cpu_sse.c) */
+    /*0xF9*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubw (cpu_sse.c) */
+    /*0xFA*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubd (cpu_sse.c) */
+    /*0xFB*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: psubq (cpu_sse.c) */
+    /*0xFC*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddb (cpu_sse.c) */
+    /*0xFD*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddw (cpu_sse.c) */
+    /*0xFE*/ { op_sse, OPF_MODRM },  /* none: mm, 66: xmm: paddd (cpu_sse.c) */
     /*0xFF*/ { op_ud, OPF_MODRM },  /* ud0 r, r/m (SDM Vol. 2B, UD: has ModR/M) */
 };
 

@@ -327,12 +327,12 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x0F*/ { NULL, D_BAD, 0 },
     /*0x10*/ { NULL, D_SSE, 0 },
     /*0x11*/ { NULL, D_SSE, 0 },
-    /*0x12*/ { NULL, D_BAD, 0 },
-    /*0x13*/ { NULL, D_BAD, 0 },
-    /*0x14*/ { NULL, D_BAD, 0 },
-    /*0x15*/ { NULL, D_BAD, 0 },
-    /*0x16*/ { NULL, D_BAD, 0 },
-    /*0x17*/ { NULL, D_BAD, 0 },
+    /*0x12*/ { NULL, D_SSE, 0 },
+    /*0x13*/ { NULL, D_SSE, 0 },
+    /*0x14*/ { NULL, D_SSE, 0 },
+    /*0x15*/ { NULL, D_SSE, 0 },
+    /*0x16*/ { NULL, D_SSE, 0 },
+    /*0x17*/ { NULL, D_SSE, 0 },
     /*0x18*/ { "nop", D_HINT, 0 },
     /*0x19*/ { "nop", D_HINT, 0 },
     /*0x1A*/ { "nop", D_HINT, 0 },
@@ -351,12 +351,12 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x27*/ { NULL, D_BAD, 0 },
     /*0x28*/ { NULL, D_SSE, 0 },
     /*0x29*/ { NULL, D_SSE, 0 },
-    /*0x2A*/ { NULL, D_BAD, 0 },
+    /*0x2A*/ { NULL, D_SSE, 0 },
     /*0x2B*/ { NULL, D_SSE, 0 },
-    /*0x2C*/ { NULL, D_BAD, 0 },
-    /*0x2D*/ { NULL, D_BAD, 0 },
-    /*0x2E*/ { NULL, D_BAD, 0 },
-    /*0x2F*/ { NULL, D_BAD, 0 },
+    /*0x2C*/ { NULL, D_SSE, 0 },
+    /*0x2D*/ { NULL, D_SSE, 0 },
+    /*0x2E*/ { NULL, D_SSE, 0 },
+    /*0x2F*/ { NULL, D_SSE, 0 },
     /*0x30*/ { "wrmsr", D_NONE, 0 },
     /*0x31*/ { "rdtsc", D_NONE, 0 },
     /*0x32*/ { "rdmsr", D_NONE, 0 },
@@ -389,46 +389,46 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0x4D*/ { "cmovge", D_GV_EV, 0 },
     /*0x4E*/ { "cmovle", D_GV_EV, 0 },
     /*0x4F*/ { "cmovg", D_GV_EV, 0 },
-    /*0x50*/ { NULL, D_BAD, 0 },
-    /*0x51*/ { NULL, D_BAD, 0 },
-    /*0x52*/ { NULL, D_BAD, 0 },
-    /*0x53*/ { NULL, D_BAD, 0 },
+    /*0x50*/ { NULL, D_SSE, 0 },
+    /*0x51*/ { NULL, D_SSE, 0 },
+    /*0x52*/ { NULL, D_SSE, 0 },
+    /*0x53*/ { NULL, D_SSE, 0 },
     /*0x54*/ { NULL, D_SSE, 0 },
     /*0x55*/ { NULL, D_SSE, 0 },
     /*0x56*/ { NULL, D_SSE, 0 },
     /*0x57*/ { NULL, D_SSE, 0 },
-    /*0x58*/ { NULL, D_BAD, 0 },
-    /*0x59*/ { NULL, D_BAD, 0 },
-    /*0x5A*/ { NULL, D_BAD, 0 },
-    /*0x5B*/ { NULL, D_BAD, 0 },
-    /*0x5C*/ { NULL, D_BAD, 0 },
-    /*0x5D*/ { NULL, D_BAD, 0 },
-    /*0x5E*/ { NULL, D_BAD, 0 },
-    /*0x5F*/ { NULL, D_BAD, 0 },
-    /*0x60*/ { NULL, D_BAD, 0 },
-    /*0x61*/ { NULL, D_BAD, 0 },
-    /*0x62*/ { NULL, D_BAD, 0 },
-    /*0x63*/ { NULL, D_BAD, 0 },
-    /*0x64*/ { NULL, D_BAD, 0 },
-    /*0x65*/ { NULL, D_BAD, 0 },
-    /*0x66*/ { NULL, D_BAD, 0 },
-    /*0x67*/ { NULL, D_BAD, 0 },
-    /*0x68*/ { NULL, D_BAD, 0 },
-    /*0x69*/ { NULL, D_BAD, 0 },
-    /*0x6A*/ { NULL, D_BAD, 0 },
-    /*0x6B*/ { NULL, D_BAD, 0 },
-    /*0x6C*/ { NULL, D_BAD, 0 },
-    /*0x6D*/ { NULL, D_BAD, 0 },
+    /*0x58*/ { NULL, D_SSE, 0 },
+    /*0x59*/ { NULL, D_SSE, 0 },
+    /*0x5A*/ { NULL, D_SSE, 0 },
+    /*0x5B*/ { NULL, D_SSE, 0 },
+    /*0x5C*/ { NULL, D_SSE, 0 },
+    /*0x5D*/ { NULL, D_SSE, 0 },
+    /*0x5E*/ { NULL, D_SSE, 0 },
+    /*0x5F*/ { NULL, D_SSE, 0 },
+    /*0x60*/ { NULL, D_SSE, 0 },
+    /*0x61*/ { NULL, D_SSE, 0 },
+    /*0x62*/ { NULL, D_SSE, 0 },
+    /*0x63*/ { NULL, D_SSE, 0 },
+    /*0x64*/ { NULL, D_SSE, 0 },
+    /*0x65*/ { NULL, D_SSE, 0 },
+    /*0x66*/ { NULL, D_SSE, 0 },
+    /*0x67*/ { NULL, D_SSE, 0 },
+    /*0x68*/ { NULL, D_SSE, 0 },
+    /*0x69*/ { NULL, D_SSE, 0 },
+    /*0x6A*/ { NULL, D_SSE, 0 },
+    /*0x6B*/ { NULL, D_SSE, 0 },
+    /*0x6C*/ { NULL, D_SSE, 0 },
+    /*0x6D*/ { NULL, D_SSE, 0 },
     /*0x6E*/ { NULL, D_SSE, 0 },
     /*0x6F*/ { NULL, D_SSE, 0 },
-    /*0x70*/ { NULL, D_BAD, 0 },
-    /*0x71*/ { NULL, D_BAD, 0 },
-    /*0x72*/ { NULL, D_BAD, 0 },
-    /*0x73*/ { NULL, D_BAD, 0 },
+    /*0x70*/ { NULL, D_SSE, 0 },
+    /*0x71*/ { NULL, D_SSE, 0 },
+    /*0x72*/ { NULL, D_SSE, 0 },
+    /*0x73*/ { NULL, D_SSE, 0 },
     /*0x74*/ { NULL, D_SSE, 0 },
     /*0x75*/ { NULL, D_SSE, 0 },
     /*0x76*/ { NULL, D_SSE, 0 },
-    /*0x77*/ { NULL, D_BAD, 0 },
+    /*0x77*/ { NULL, D_SSE, 0 },
     /*0x78*/ { NULL, D_BAD, 0 },
     /*0x79*/ { NULL, D_BAD, 0 },
     /*0x7A*/ { NULL, D_BAD, 0 },
@@ -503,11 +503,11 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xBF*/ { "movs", D_MOVX, 0 },
     /*0xC0*/ { "xadd", D_EB_GB, 0 },
     /*0xC1*/ { "xadd", D_EV_GV, 0 },
-    /*0xC2*/ { NULL, D_BAD, 0 },
+    /*0xC2*/ { NULL, D_SSE, 0 },
     /*0xC3*/ { NULL, D_MOVNTI, 0 },
-    /*0xC4*/ { NULL, D_BAD, 0 },
-    /*0xC5*/ { NULL, D_BAD, 0 },
-    /*0xC6*/ { NULL, D_BAD, 0 },
+    /*0xC4*/ { NULL, D_SSE, 0 },
+    /*0xC5*/ { NULL, D_SSE, 0 },
+    /*0xC6*/ { NULL, D_SSE, 0 },
     /*0xC7*/ { NULL, D_GRP9, 0 },
     /*0xC8*/ { "bswap", D_BSWAP, 0 },
     /*0xC9*/ { "bswap", D_BSWAP, 0 },
@@ -518,52 +518,52 @@ static const X86DisForm dis_optab_0f[256] = {
     /*0xCE*/ { "bswap", D_BSWAP, 0 },
     /*0xCF*/ { "bswap", D_BSWAP, 0 },
     /*0xD0*/ { NULL, D_BAD, 0 },
-    /*0xD1*/ { NULL, D_BAD, 0 },
-    /*0xD2*/ { NULL, D_BAD, 0 },
-    /*0xD3*/ { NULL, D_BAD, 0 },
-    /*0xD4*/ { NULL, D_BAD, 0 },
-    /*0xD5*/ { NULL, D_BAD, 0 },
+    /*0xD1*/ { NULL, D_SSE, 0 },
+    /*0xD2*/ { NULL, D_SSE, 0 },
+    /*0xD3*/ { NULL, D_SSE, 0 },
+    /*0xD4*/ { NULL, D_SSE, 0 },
+    /*0xD5*/ { NULL, D_SSE, 0 },
     /*0xD6*/ { NULL, D_SSE, 0 },
     /*0xD7*/ { NULL, D_SSE, 0 },
-    /*0xD8*/ { NULL, D_BAD, 0 },
-    /*0xD9*/ { NULL, D_BAD, 0 },
-    /*0xDA*/ { NULL, D_BAD, 0 },
+    /*0xD8*/ { NULL, D_SSE, 0 },
+    /*0xD9*/ { NULL, D_SSE, 0 },
+    /*0xDA*/ { NULL, D_SSE, 0 },
     /*0xDB*/ { NULL, D_SSE, 0 },
-    /*0xDC*/ { NULL, D_BAD, 0 },
-    /*0xDD*/ { NULL, D_BAD, 0 },
-    /*0xDE*/ { NULL, D_BAD, 0 },
+    /*0xDC*/ { NULL, D_SSE, 0 },
+    /*0xDD*/ { NULL, D_SSE, 0 },
+    /*0xDE*/ { NULL, D_SSE, 0 },
     /*0xDF*/ { NULL, D_SSE, 0 },
-    /*0xE0*/ { NULL, D_BAD, 0 },
-    /*0xE1*/ { NULL, D_BAD, 0 },
-    /*0xE2*/ { NULL, D_BAD, 0 },
-    /*0xE3*/ { NULL, D_BAD, 0 },
-    /*0xE4*/ { NULL, D_BAD, 0 },
-    /*0xE5*/ { NULL, D_BAD, 0 },
-    /*0xE6*/ { NULL, D_BAD, 0 },
+    /*0xE0*/ { NULL, D_SSE, 0 },
+    /*0xE1*/ { NULL, D_SSE, 0 },
+    /*0xE2*/ { NULL, D_SSE, 0 },
+    /*0xE3*/ { NULL, D_SSE, 0 },
+    /*0xE4*/ { NULL, D_SSE, 0 },
+    /*0xE5*/ { NULL, D_SSE, 0 },
+    /*0xE6*/ { NULL, D_SSE, 0 },
     /*0xE7*/ { NULL, D_SSE, 0 },
-    /*0xE8*/ { NULL, D_BAD, 0 },
-    /*0xE9*/ { NULL, D_BAD, 0 },
-    /*0xEA*/ { NULL, D_BAD, 0 },
+    /*0xE8*/ { NULL, D_SSE, 0 },
+    /*0xE9*/ { NULL, D_SSE, 0 },
+    /*0xEA*/ { NULL, D_SSE, 0 },
     /*0xEB*/ { NULL, D_SSE, 0 },
-    /*0xEC*/ { NULL, D_BAD, 0 },
-    /*0xED*/ { NULL, D_BAD, 0 },
-    /*0xEE*/ { NULL, D_BAD, 0 },
+    /*0xEC*/ { NULL, D_SSE, 0 },
+    /*0xED*/ { NULL, D_SSE, 0 },
+    /*0xEE*/ { NULL, D_SSE, 0 },
     /*0xEF*/ { NULL, D_SSE, 0 },
-    /*0xF0*/ { NULL, D_BAD, 0 },
-    /*0xF1*/ { NULL, D_BAD, 0 },
-    /*0xF2*/ { NULL, D_BAD, 0 },
-    /*0xF3*/ { NULL, D_BAD, 0 },
-    /*0xF4*/ { NULL, D_BAD, 0 },
-    /*0xF5*/ { NULL, D_BAD, 0 },
-    /*0xF6*/ { NULL, D_BAD, 0 },
-    /*0xF7*/ { NULL, D_BAD, 0 },
-    /*0xF8*/ { NULL, D_BAD, 0 },
-    /*0xF9*/ { NULL, D_BAD, 0 },
-    /*0xFA*/ { NULL, D_BAD, 0 },
-    /*0xFB*/ { NULL, D_BAD, 0 },
-    /*0xFC*/ { NULL, D_BAD, 0 },
-    /*0xFD*/ { NULL, D_BAD, 0 },
-    /*0xFE*/ { NULL, D_BAD, 0 },
+    /*0xF0*/ { NULL, D_SSE, 0 },
+    /*0xF1*/ { NULL, D_SSE, 0 },
+    /*0xF2*/ { NULL, D_SSE, 0 },
+    /*0xF3*/ { NULL, D_SSE, 0 },
+    /*0xF4*/ { NULL, D_SSE, 0 },
+    /*0xF5*/ { NULL, D_SSE, 0 },
+    /*0xF6*/ { NULL, D_SSE, 0 },
+    /*0xF7*/ { NULL, D_SSE, 0 },
+    /*0xF8*/ { NULL, D_SSE, 0 },
+    /*0xF9*/ { NULL, D_SSE, 0 },
+    /*0xFA*/ { NULL, D_SSE, 0 },
+    /*0xFB*/ { NULL, D_SSE, 0 },
+    /*0xFC*/ { NULL, D_SSE, 0 },
+    /*0xFD*/ { NULL, D_SSE, 0 },
+    /*0xFE*/ { NULL, D_SSE, 0 },
     /*0xFF*/ { "ud0", D_GV_EV, 0 },
 };
 
@@ -1052,35 +1052,209 @@ static void put_xmm_rm(Dis *d)
 }
 
 /* The SSE forms cpu_sse.c models (the decoder makes every other prefix combination
- * op_unimpl, so it never reaches here). Index: mandatory prefix none, 66, F2, F3. */
+ * op_unimpl, so it never reaches here). Mnemonics by mandatory prefix: none, 66, F2, F3. */
+enum {
+    S_LOAD,     /* xmm/m, xmm */
+    S_STORE,    /* xmm, xmm/m */
+    S_IMM,      /* $imm, xmm/m, xmm */
+    S_SHIFT,    /* $imm, xmm (r/m, register only): groups 12-14 */
+    S_FROM_GPR, /* r/m32, xmm */
+    S_TO_GPR,   /* xmm/m, r32 */
+    S_MASK,     /* xmm, r32: register only */
+    S_MEM_LOAD, /* m, xmm: memory only */
+    S_MEM_STORE,/* xmm, m: memory only */
+    S_REG,      /* xmm, xmm: register only */
+};
+
+typedef struct {
+    const char *mn[4];
+    uint8_t form;
+} SseName;
+
+static const SseName *sse_name(unsigned op)
+{
+#define E(o, a, b, c, d, f) case o: { static const SseName n = { { a, b, c, d }, f }; return &n; }
+    switch (op) {
+    E(0x10, "movups", "movupd", "movsd", "movss", S_LOAD)
+    E(0x11, "movups", "movupd", "movsd", "movss", S_STORE)
+    E(0x12, "movlps", "movlpd", NULL, NULL, S_LOAD)
+    E(0x13, "movlps", "movlpd", NULL, NULL, S_MEM_STORE)
+    E(0x14, "unpcklps", "unpcklpd", NULL, NULL, S_LOAD)
+    E(0x15, "unpckhps", "unpckhpd", NULL, NULL, S_LOAD)
+    E(0x16, "movhps", "movhpd", NULL, NULL, S_LOAD)
+    E(0x17, "movhps", "movhpd", NULL, NULL, S_MEM_STORE)
+    E(0x28, "movaps", "movapd", NULL, NULL, S_LOAD)
+    E(0x29, "movaps", "movapd", NULL, NULL, S_STORE)
+    E(0x2A, NULL, NULL, "cvtsi2sd", "cvtsi2ss", S_FROM_GPR)
+    E(0x2B, "movntps", "movntpd", NULL, NULL, S_MEM_STORE)
+    E(0x2C, NULL, NULL, "cvttsd2si", "cvttss2si", S_TO_GPR)
+    E(0x2D, NULL, NULL, "cvtsd2si", "cvtss2si", S_TO_GPR)
+    E(0x2E, "ucomiss", "ucomisd", NULL, NULL, S_LOAD)
+    E(0x2F, "comiss", "comisd", NULL, NULL, S_LOAD)
+    E(0x50, "movmskps", "movmskpd", NULL, NULL, S_MASK)
+    E(0x51, "sqrtps", "sqrtpd", "sqrtsd", "sqrtss", S_LOAD)
+    E(0x52, "rsqrtps", NULL, NULL, "rsqrtss", S_LOAD)
+    E(0x53, "rcpps", NULL, NULL, "rcpss", S_LOAD)
+    E(0x54, "andps", "andpd", NULL, NULL, S_LOAD)
+    E(0x55, "andnps", "andnpd", NULL, NULL, S_LOAD)
+    E(0x56, "orps", "orpd", NULL, NULL, S_LOAD)
+    E(0x57, "xorps", "xorpd", NULL, NULL, S_LOAD)
+    E(0x58, "addps", "addpd", "addsd", "addss", S_LOAD)
+    E(0x59, "mulps", "mulpd", "mulsd", "mulss", S_LOAD)
+    E(0x5A, "cvtps2pd", "cvtpd2ps", "cvtsd2ss", "cvtss2sd", S_LOAD)
+    E(0x5B, "cvtdq2ps", "cvtps2dq", NULL, "cvttps2dq", S_LOAD)
+    E(0x5C, "subps", "subpd", "subsd", "subss", S_LOAD)
+    E(0x5D, "minps", "minpd", "minsd", "minss", S_LOAD)
+    E(0x5E, "divps", "divpd", "divsd", "divss", S_LOAD)
+    E(0x5F, "maxps", "maxpd", "maxsd", "maxss", S_LOAD)
+    E(0x6F, NULL, "movdqa", NULL, "movdqu", S_LOAD)
+    E(0x7F, NULL, "movdqa", NULL, "movdqu", S_STORE)
+    E(0x70, NULL, "pshufd", "pshuflw", "pshufhw", S_IMM)
+    E(0xC2, "cmpps", "cmppd", "cmpsd", "cmpss", S_IMM)
+    E(0xC6, "shufps", "shufpd", NULL, NULL, S_IMM)
+    E(0xE6, NULL, "cvttpd2dq", "cvtpd2dq", "cvtdq2pd", S_LOAD)
+    E(0xE7, NULL, "movntdq", NULL, NULL, S_MEM_STORE)
+    E(0xF7, NULL, "maskmovdqu", NULL, NULL, S_REG)
+    default: break;
+    }
+#undef E
+    /* 66 0F 60-6D, 74-76, D1-FE: the two-operand integer instructions */
+    static const SseName integer[0x100] = {
+        [0x60] = { { NULL, "punpcklbw" }, S_LOAD }, [0x61] = { { NULL, "punpcklwd" }, S_LOAD }, [0x62] = { { NULL, "punpckldq" }, S_LOAD }, [0x63] = { { NULL, "packsswb" }, S_LOAD },
+        [0x64] = { { NULL, "pcmpgtb" }, S_LOAD }, [0x65] = { { NULL, "pcmpgtw" }, S_LOAD }, [0x66] = { { NULL, "pcmpgtd" }, S_LOAD }, [0x67] = { { NULL, "packuswb" }, S_LOAD },
+        [0x68] = { { NULL, "punpckhbw" }, S_LOAD }, [0x69] = { { NULL, "punpckhwd" }, S_LOAD }, [0x6A] = { { NULL, "punpckhdq" }, S_LOAD }, [0x6B] = { { NULL, "packssdw" }, S_LOAD },
+        [0x6C] = { { NULL, "punpcklqdq" }, S_LOAD }, [0x6D] = { { NULL, "punpckhqdq" }, S_LOAD }, [0x74] = { { NULL, "pcmpeqb" }, S_LOAD }, [0x75] = { { NULL, "pcmpeqw" }, S_LOAD },
+        [0x76] = { { NULL, "pcmpeqd" }, S_LOAD }, [0xD1] = { { NULL, "psrlw" }, S_LOAD }, [0xD2] = { { NULL, "psrld" }, S_LOAD }, [0xD3] = { { NULL, "psrlq" }, S_LOAD },
+        [0xD4] = { { NULL, "paddq" }, S_LOAD }, [0xD5] = { { NULL, "pmullw" }, S_LOAD }, [0xD8] = { { NULL, "psubusb" }, S_LOAD }, [0xD9] = { { NULL, "psubusw" }, S_LOAD },
+        [0xDA] = { { NULL, "pminub" }, S_LOAD }, [0xDB] = { { NULL, "pand" }, S_LOAD }, [0xDC] = { { NULL, "paddusb" }, S_LOAD }, [0xDD] = { { NULL, "paddusw" }, S_LOAD },
+        [0xDE] = { { NULL, "pmaxub" }, S_LOAD }, [0xDF] = { { NULL, "pandn" }, S_LOAD }, [0xE0] = { { NULL, "pavgb" }, S_LOAD }, [0xE1] = { { NULL, "psraw" }, S_LOAD },
+        [0xE2] = { { NULL, "psrad" }, S_LOAD }, [0xE3] = { { NULL, "pavgw" }, S_LOAD }, [0xE4] = { { NULL, "pmulhuw" }, S_LOAD }, [0xE5] = { { NULL, "pmulhw" }, S_LOAD },
+        [0xE8] = { { NULL, "psubsb" }, S_LOAD }, [0xE9] = { { NULL, "psubsw" }, S_LOAD }, [0xEA] = { { NULL, "pminsw" }, S_LOAD }, [0xEB] = { { NULL, "por" }, S_LOAD },
+        [0xEC] = { { NULL, "paddsb" }, S_LOAD }, [0xED] = { { NULL, "paddsw" }, S_LOAD }, [0xEE] = { { NULL, "pmaxsw" }, S_LOAD }, [0xEF] = { { NULL, "pxor" }, S_LOAD },
+        [0xF1] = { { NULL, "psllw" }, S_LOAD }, [0xF2] = { { NULL, "pslld" }, S_LOAD }, [0xF3] = { { NULL, "psllq" }, S_LOAD }, [0xF4] = { { NULL, "pmuludq" }, S_LOAD },
+        [0xF5] = { { NULL, "pmaddwd" }, S_LOAD }, [0xF6] = { { NULL, "psadbw" }, S_LOAD }, [0xF8] = { { NULL, "psubb" }, S_LOAD }, [0xF9] = { { NULL, "psubw" }, S_LOAD },
+        [0xFA] = { { NULL, "psubd" }, S_LOAD }, [0xFB] = { { NULL, "psubq" }, S_LOAD }, [0xFC] = { { NULL, "paddb" }, S_LOAD }, [0xFD] = { { NULL, "paddw" }, S_LOAD }, [0xFE] = { { NULL, "paddd" }, S_LOAD },
+    };
+    return integer[op & 0xFF].mn[1] ? &integer[op & 0xFF] : NULL;
+}
+
+static void put_mm(Dis *d, unsigned r) { ops_put(d, "%%mm%u", r & 7); }
+
+static void put_mm_rm(Dis *d)
+{
+    if (d->in->mod == 3) put_mm(d, d->in->rm);
+    else put_mem(d);
+}
+
+/* The prefix-less forms on MMX registers (cpu_sse.c's op_mmx). */
+static void dis_mmx(Dis *d, const SseName *n)
+{
+    const X86Insn *in = d->in;
+    unsigned op = in->op & 0xFF, imm = in->imm & 0xFF;
+    bool reg = in->mod == 3;
+    switch (op) {
+    case 0x77: set_mn(d, "emms", 0); return;
+    case 0x6E: set_mn(d, "movd", 0); put_rm(d, 4); comma(d); put_mm(d, in->reg); return;
+    case 0x7E: set_mn(d, "movd", 0); put_mm(d, in->reg); comma(d); put_rm(d, 4); return;
+    case 0x6F: set_mn(d, "movq", 0); put_mm_rm(d); comma(d); put_mm(d, in->reg); return;
+    case 0x7F: set_mn(d, "movq", 0); put_mm(d, in->reg); comma(d); put_mm_rm(d); return;
+    case 0xE7:
+        if (reg) break;
+        set_mn(d, "movntq", 0); put_mm(d, in->reg); comma(d); put_mem(d);
+        return;
+    case 0x70:
+        set_mn(d, "pshufw", 0); put_imm(d, imm, 1); comma(d); put_mm_rm(d); comma(d);
+        put_mm(d, in->reg);
+        return;
+    case 0x71: case 0x72: case 0x73: {
+        static const char *const grp[3][8] = {
+            { NULL, NULL, "psrlw", NULL, "psraw", NULL, "psllw", NULL },
+            { NULL, NULL, "psrld", NULL, "psrad", NULL, "pslld", NULL },
+            { NULL, NULL, "psrlq", NULL, NULL, NULL, "psllq", NULL },
+        };
+        const char *mn = grp[op - 0x71][in->reg];
+        if (!reg || !mn) break;
+        set_mn(d, mn, 0); put_imm(d, imm, 1); comma(d); put_mm(d, in->rm);
+        return;
+    }
+    case 0xC4:
+        set_mn(d, "pinsrw", 0); put_imm(d, imm, 1); comma(d); put_rm(d, 4); comma(d);
+        put_mm(d, in->reg);
+        return;
+    case 0xC5:
+        if (!reg) break;
+        set_mn(d, "pextrw", 0); put_imm(d, imm, 1); comma(d); put_mm(d, in->rm); comma(d);
+        put_reg(d, in->reg, 4);
+        return;
+    case 0xD7:
+        if (!reg) break;
+        set_mn(d, "pmovmskb", 0); put_mm(d, in->rm); comma(d); put_reg(d, in->reg, 4);
+        return;
+    case 0xF7:
+        if (!reg) break;
+        set_mn(d, "maskmovq", 0); put_mm(d, in->rm); comma(d); put_mm(d, in->reg);
+        return;
+    default:
+        if (!n || !n->mn[1] || op == 0x6C || op == 0x6D) break;
+        set_mn(d, n->mn[1], 0); put_mm_rm(d); comma(d); put_mm(d, in->reg);
+        return;
+    }
+    d->bad = true;
+}
+
+/* The SSE/SSE2 forms between MMX and XMM registers. */
+static void dis_sse_mmx(Dis *d, unsigned op, unsigned p)
+{
+    const X86Insn *in = d->in;
+    bool reg = in->mod == 3;
+    if (op == 0xD6) {
+        if (!reg) { d->bad = true; return; }
+        if (p == 3) { set_mn(d, "movq2dq", 0); put_mm(d, in->rm); comma(d); put_xmm(d, in->reg); }
+        else { set_mn(d, "movdq2q", 0); put_xmm(d, in->rm); comma(d); put_mm(d, in->reg); }
+        return;
+    }
+    if (op == 0x2A) {
+        set_mn(d, p ? "cvtpi2pd" : "cvtpi2ps", 0);
+        put_mm_rm(d);
+        comma(d);
+        put_xmm(d, in->reg);
+        return;
+    }
+    static const char *const cvt[2][2] = { { "cvttps2pi", "cvtps2pi" }, { "cvttpd2pi", "cvtpd2pi" } };
+    set_mn(d, cvt[p][op == 0x2D], 0);
+    put_xmm_rm(d);
+    comma(d);
+    put_mm(d, in->reg);
+}
+
 static void dis_sse(Dis *d)
 {
     const X86Insn *in = d->in;
-    unsigned op = in->op & 0xFF;
+    unsigned op = in->op & 0xFF, imm = in->imm & 0xFF;
     unsigned p = (in->prefix & PFX_REP) ? 3 : (in->prefix & PFX_REPNE) ? 2
                : (in->prefix & PFX_OPSIZE) ? 1 : 0;
     if (p == 1) d->used_osz = true;
     if (p >= 2) d->simd_prefix = true;
-    static const char *const movu[4] = { "movups", "movupd", "movsd", "movss" };
-    static const char *const logic[4][2] = {
-        { "andps", "andpd" }, { "andnps", "andnpd" }, { "orps", "orpd" }, { "xorps", "xorpd" },
-    };
-    bool store = false, mem_only = false;
-    const char *mn = NULL;
-    switch (op) {
-    case 0x10: case 0x11: mn = movu[p]; store = op == 0x11; break;
-    case 0x28: case 0x29: mn = p ? "movapd" : "movaps"; store = op == 0x29; break;
-    case 0x2B: mn = p ? "movntpd" : "movntps"; store = mem_only = true; break;
-    case 0x54: case 0x55: case 0x56: case 0x57: mn = logic[op - 0x54][p]; break;
-    case 0x6F: case 0x7F: mn = p == 1 ? "movdqa" : "movdqu"; store = op == 0x7F; break;
-    case 0x74: mn = "pcmpeqb"; break;
-    case 0x75: mn = "pcmpeqw"; break;
-    case 0x76: mn = "pcmpeqd"; break;
-    case 0xDB: mn = "pand"; break;
-    case 0xDF: mn = "pandn"; break;
-    case 0xEB: mn = "por"; break;
-    case 0xEF: mn = "pxor"; break;
-    case 0xE7: mn = "movntdq"; store = mem_only = true; break;
+    bool reg = in->mod == 3;
+    if (p == 0 && ((op >= 0x60 && op <= 0x7F) || op == 0xC4 || op == 0xC5 || op >= 0xD1)) {
+        dis_mmx(d, sse_name(op));
+        return;
+    }
+    if (((op == 0x2A || op == 0x2C || op == 0x2D) && p <= 1) || (op == 0xD6 && p >= 2)) {
+        dis_sse_mmx(d, op, p);
+        return;
+    }
+    switch (op) {   /* the forms that do not fit the table */
+    case 0x12: case 0x16:
+        if (reg && p == 1) { d->bad = true; return; }
+        if (reg) {
+            set_mn(d, op == 0x12 ? "movhlps" : "movlhps", 0);
+            put_xmm(d, in->rm);
+            comma(d);
+            put_xmm(d, in->reg);
+            return;
+        }
+        break;
     case 0x6E: case 0x7E:
         if (op == 0x7E && p == 3) {   /* movq xmm/m64, xmm */
             set_mn(d, "movq", 0);
@@ -1100,20 +1274,86 @@ static void dis_sse(Dis *d)
         put_xmm_rm(d);
         return;
     case 0xD7:
-        if (in->mod != 3) { d->bad = true; return; }
+        if (!reg) { d->bad = true; return; }
         set_mn(d, "pmovmskb", 0);
         put_xmm(d, in->rm);
         comma(d);
         put_reg(d, in->reg, 4);
         return;
-    default:
-        d->bad = true;
+    case 0x71: case 0x72: case 0x73: {   /* groups 12-14 */
+        static const char *const grp[3][8] = {
+            { NULL, NULL, "psrlw", NULL, "psraw", NULL, "psllw", NULL },
+            { NULL, NULL, "psrld", NULL, "psrad", NULL, "pslld", NULL },
+            { NULL, NULL, "psrlq", "psrldq", NULL, NULL, "psllq", "pslldq" },
+        };
+        const char *mn = grp[op - 0x71][in->reg];
+        if (!reg || !mn) { d->bad = true; return; }
+        set_mn(d, mn, 0);
+        put_imm(d, imm, 1);
+        comma(d);
+        put_xmm(d, in->rm);
         return;
     }
-    if (mem_only && in->mod == 3) { d->bad = true; return; }
+    case 0xC4:
+        set_mn(d, "pinsrw", 0);
+        put_imm(d, imm, 1);
+        comma(d);
+        put_rm(d, 4);
+        comma(d);
+        put_xmm(d, in->reg);
+        return;
+    case 0xC5:
+        if (!reg) { d->bad = true; return; }
+        set_mn(d, "pextrw", 0);
+        put_imm(d, imm, 1);
+        comma(d);
+        put_xmm(d, in->rm);
+        comma(d);
+        put_reg(d, in->reg, 4);
+        return;
+    case 0xC2:
+        if (imm < 8) {   /* objdump names the predicate: cmpeqps ... cmpordsd */
+            static const char *const pred[8] = { "eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord" };
+            static const char *const sfx4[4] = { "ps", "pd", "sd", "ss" };
+            char mn[16];
+            snprintf(mn, sizeof mn, "cmp%s%s", pred[imm], sfx4[p]);
+            set_mn(d, mn, 0);
+            put_xmm_rm(d);
+            comma(d);
+            put_xmm(d, in->reg);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    const SseName *n = sse_name(op);
+    const char *mn = n ? n->mn[p] : NULL;
+    if (!mn) { d->bad = true; return; }
     set_mn(d, mn, 0);
-    if (store) { put_xmm(d, in->reg); comma(d); put_xmm_rm(d); }
-    else { put_xmm_rm(d); comma(d); put_xmm(d, in->reg); }
+    switch (n->form) {
+    case S_LOAD: put_xmm_rm(d); comma(d); put_xmm(d, in->reg); break;
+    case S_STORE: put_xmm(d, in->reg); comma(d); put_xmm_rm(d); break;
+    case S_IMM: put_imm(d, imm, 1); comma(d); put_xmm_rm(d); comma(d); put_xmm(d, in->reg); break;
+    case S_FROM_GPR: put_rm(d, 4); comma(d); put_xmm(d, in->reg); break;
+    case S_TO_GPR: put_xmm_rm(d); comma(d); put_reg(d, in->reg, 4); break;
+    case S_MASK:
+        if (!reg) { d->bad = true; return; }
+        put_xmm(d, in->rm); comma(d); put_reg(d, in->reg, 4);
+        break;
+    case S_MEM_STORE:
+        if (reg) { d->bad = true; return; }
+        put_xmm(d, in->reg); comma(d); put_mem(d);
+        break;
+    case S_REG:
+        if (!reg) { d->bad = true; return; }
+        put_xmm(d, in->rm); comma(d); put_xmm(d, in->reg);
+        break;
+    default:
+        if (reg) { d->bad = true; return; }
+        put_mem(d); comma(d); put_xmm(d, in->reg);
+        break;
+    }
 }
 
 /* 0F AE as cpu_sse.c models it: FXSAVE FXRSTOR LDMXCSR STMXCSR with memory, the fences
