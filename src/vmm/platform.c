@@ -84,6 +84,20 @@ static uint64_t vm_now_ns(void *opaque)
     return p->clock_mode == VM_CLOCK_VIRTUAL ? virtual_now_ns(p) : host_now_ns(NULL);
 }
 
+/* The RTC's epoch: the wall-clock second at VM clock 0. The host clock is CLOCK_MONOTONIC,
+ * whose 0 is the host's boot, not the VM's start: time(NULL) there put the guest's date
+ * ahead by the host's uptime. */
+static int64_t rtc_epoch(VmPlatform *p)
+{
+    if (p->clock_mode == VM_CLOCK_VIRTUAL)
+        return VIRTUAL_EPOCH;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t now = host_now_ns(NULL);
+    return (int64_t)wall.tv_sec - (int64_t)(now / 1000000000ull) -
+           ((uint64_t)wall.tv_nsec < now % 1000000000ull ? 1 : 0);
+}
+
 /* The sim kernel's TSC and kvm-clock count the same VM clock as the devices, so that the
  * guest's time, halts skipped by --clock virtual included, is one (KVM counts the host's
  * clock, which is what the devices read there). The wall clock at its start is the RTC's. */
@@ -338,7 +352,7 @@ VmPlatform *platform_create(SimpleVM *svm)
     const IrqLine irq1 = {isa_set_irq, p, MACHINE_IRQ_KBD};
     p->kbd = i8042_create(&irq1, port92_a20, request_reset, p);
     const IrqLine irq8 = {legacy_timer_irq, p, MACHINE_IRQ_RTC};
-    p->rtc = rtc_create(&irq8, &p->clock, (int64_t)time(NULL), svm->ram_size, on_timer_change, p);
+    p->rtc = rtc_create(&irq8, &p->clock, rtc_epoch(p), svm->ram_size, on_timer_change, p);
     const IrqLine sci = {isa_set_irq, p, MACHINE_IRQ_SCI};
     p->pm = acpi_pm_create(MACHINE_ACPI_PM_BASE, &sci, &p->clock, p->machine.pm_timer_32bit,
                            acpi_sleep, on_timer_change, p);
@@ -620,7 +634,7 @@ int vm_set_clock(SimpleVM *svm, VmClockMode mode)
     if (svm->exit_count)
         return hv_fail(EBUSY, "the clock is chosen before the VM first runs");
     p->clock_mode = mode;
-    rtc_set_epoch(p->rtc, mode == VM_CLOCK_VIRTUAL ? VIRTUAL_EPOCH : (int64_t)time(NULL));
+    rtc_set_epoch(p->rtc, rtc_epoch(p));
     set_kernel_clock(p);
     service_timers(p);
     return 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -207,6 +208,41 @@ static void test_a20_gate_and_post_code(void **state)
     }
 }
 
+static unsigned from_bcd(uint8_t v) { return (v >> 4) * 10u + (v & 0xF); }
+
+/* The RTC says the host's date and time (UTC): the guest reads hours, minutes and seconds
+ * (BCD, CMOS 04h, 02h, 00h) into BH, BL, CL. The RTC once counted from the host's boot
+ * (CLOCK_MONOTONIC) on top of the wall clock, so a guest's date was ahead by the host's
+ * uptime. */
+static void test_rtc_is_host_time(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xB0, 0x04, 0xE6, 0x70, 0xE4, 0x71, 0x88, 0xC7,   /* hours -> bh */
+        0xB0, 0x02, 0xE6, 0x70, 0xE4, 0x71, 0x88, 0xC3,   /* minutes -> bl */
+        0xB0, 0x00, 0xE6, 0x70, 0xE4, 0x71, 0x88, 0xC1,   /* seconds -> cl */
+        0xF4,
+    };
+    for (int b = HV_BACKEND_KVM; b <= HV_BACKEND_SIM; b++) {
+        time_t before = time(NULL);
+        SimpleVM *svm = run_code((HvBackend)b, code, sizeof(code));
+        time_t after = time(NULL);
+        if (!svm)
+            continue;
+        assert_int_equal(svm->stop_reason, VM_STOP_HLT);
+        long guest = (long)(from_bcd((uint8_t)(svm->vcpu->regs.rbx >> 8)) * 3600u +
+                            from_bcd((uint8_t)svm->vcpu->regs.rbx) * 60u +
+                            from_bcd((uint8_t)svm->vcpu->regs.rcx));
+        /* (the RTC's seconds need not turn with the host's: within a second of it) */
+        long lo = (long)(before % 86400) - 1, hi = (long)(after % 86400) + 1;
+        print_message("  [%s] RTC %ld s into the day, host %ld-%ld\n", hv_backend_name(b), guest,
+                      lo, hi);
+        if (hi >= lo)   /* (not across midnight) */
+            assert_true(guest >= lo && guest <= hi);
+        vm_destroy(svm);
+    }
+}
+
 /* Port 0x92 bit 0 pulses the reset line: the VM ends as after a triple fault. */
 static void test_port92_reset(void **state)
 {
@@ -257,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_info_pic_irq_lapic),
         cmocka_unit_test(test_a20_gate_and_post_code),
         cmocka_unit_test(test_port92_reset),
+        cmocka_unit_test(test_rtc_is_host_time),
         cmocka_unit_test(test_kvm_nmi),
     };
     hv_set_log_level(HV_LOG_ERROR);
