@@ -15,14 +15,16 @@
 # - linux-log: the kernel log has none of "unchecked MSR", "RSDP was not found",
 #   "Local APIC disabled", "unstable" (its clock, ACPI and APIC lines are printed);
 # - linux-poweroff: `poweroff -f` ends scratchvm with status 0;
-# - linux-reboot: with -no-reboot, `reboot -f` ends it with status 10.
+# - linux-reboot: with -no-reboot, `reboot -f` ends it with status 10;
+# - linux-kvm: the same kernel on KVM reaches the shell and powers off, where /dev/kvm is
+#   usable (skipped otherwise, and where the host's KVM cannot run it: with its error).
 # Prints "ok NAME", "FAIL NAME: why" or "skip NAME: why", then "N passed, N failed, N
 # skipped". Every wait is bounded.
 set -u
 SVM=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/scratchvm/debian-i386}
-TESTS="linux-boot linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff linux-reboot"
+TESTS="linux-boot linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff linux-reboot linux-kvm"
 PASSED=0 FAILED=0 SKIPPED=0 ERRS=""
 
 skip_all() {
@@ -72,14 +74,15 @@ marked() { clean_log | grep -qx -- "$1"; }
 # output_of MARK: the lines between the command line that printed MARK and MARK.
 output_of() { clean_log | awk -v m="$1" '$0 ~ "echo " m "$" {on = 1; next} $0 == m {on = 0} on'; }
 
-# boot ARGS...: starts scratchvm on the cached kernel in a fresh pane, logging its output.
+# [ACCEL=kvm] boot ARGS...: starts scratchvm on the cached kernel in a fresh pane (sim
+# unless ACCEL says otherwise), logging its output.
 boot() {
     T kill-server 2>/dev/null
     rm -f "$TMP/log" "$TMP/pid" "$TMP/rc"
     : >"$TMP/log"
     T new-session -d -s lx -x 200 -y 50 "env PS1='$ ' sh" || return 1
     T pipe-pane -t lx:0 "cat >>$TMP/log"
-    T send-keys -t lx:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run --accel sim -m 256 -kernel $CACHE/vmlinuz -initrd $TMP/initrd.gz -append console=ttyS0 $*'; echo \$? > $TMP/rc" Enter
+    T send-keys -t lx:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run --accel ${ACCEL:-sim} -m 256 -kernel $CACHE/vmlinuz -initrd $TMP/initrd.gz -append console=ttyS0 $*'; echo \$? > $TMP/rc" Enter
     BOOT_START=$(date +%s.%N)
 }
 status_is() { [ -s "$TMP/rc" ]; }
@@ -196,6 +199,25 @@ else
     differ "no shell (status $(cat "$TMP/rc" 2>/dev/null))"
 fi
 end linux-reboot
+
+# --- the same on KVM ---
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "skip linux-kvm: /dev/kvm is not usable here ($(ls /dev/kvm 2>&1 | head -1))"
+    SKIPPED=$((SKIPPED + 1))
+else
+    ACCEL=kvm boot
+    if until_true 300 shell_or_end && ! status_is; then
+        type_and_expect_end "poweroff -f" 0
+        end linux-kvm
+    elif status_is; then
+        # The nested KVM of some hosts cannot run a paging guest (see the README).
+        echo "skip linux-kvm: this host's KVM stopped the kernel (status $(cat "$TMP/rc")): $(clean_log | grep -a 'scratchvm: error' | head -1)"
+        SKIPPED=$((SKIPPED + 1))
+    else
+        differ "no shell within 300 s"
+        end linux-kvm
+    fi
+fi
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
