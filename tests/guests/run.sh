@@ -857,19 +857,20 @@ t_irq() {
     [ "$SKIPPING" = 1 ] || [ "$ms" -ge 99 ] || differ "100 ticks at 1 kHz in $ms ms"
     [ "$SKIPPING" = 1 ] || [ "$ms" -lt 3000 ] || differ "100 ticks at 1 kHz took $ms ms"
     end
-    # An idle guest costs ~no CPU: 20 ticks at 18.2 Hz (1.1 s asleep in HLT), measured as
-    # the process's user + system time.
+    # An idle guest costs ~no CPU: 40 ticks at 18.2 Hz (2.2 s asleep in HLT), measured as
+    # the process's user + system time (start-up included: about 0.1 s under ASan, hence
+    # a sleep long enough that it does not decide the figure).
     begin halted-guest-is-idle
     if [ "$SKIPPING" != 1 ]; then
         local TIMEFORMAT='%R %U %S'
-        { time timeout 10 "$SVM" run --accel "$ACCEL" --reg rbx=20 --reg rcx=0x10000 \
+        { time timeout 10 "$SVM" run --accel "$ACCEL" --reg rbx=40 --reg rcx=0x10000 \
               "$G/pit_tick.bin" </dev/null >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time"
         RC=$?
-        expect_status 0; expect_out 'ticks=0014 wakeups=ok\n'
+        expect_status 0; expect_out 'ticks=0028 wakeups=ok\n'
         read -r real user sys <"$TMP/time"
         cpu=$(awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", 100 * (u + s) / r }')
         awk -v c="$cpu" 'BEGIN { exit !(c < 10) }' || differ "used ${cpu}% CPU while halted"
-        awk -v r="$real" 'BEGIN { exit !(r > 1.0) }' || differ "20 ticks at 18.2 Hz in ${real}s"
+        awk -v r="$real" 'BEGIN { exit !(r > 2.1) }' || differ "40 ticks at 18.2 Hz in ${real}s"
         echo "  (halted guest: ${real}s real, ${user}s user, ${sys}s sys: ${cpu}% CPU)"
     fi
     end
