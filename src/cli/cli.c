@@ -172,10 +172,27 @@ static void close_disks(CliDisks *disks)
 static int open_disks(const CliOptions *opt, CliDisks *disks)
 {
     int next[2] = {0, 0};   /* the next free index per interface */
-    bool used[2][2] = {{false}};
+    bool used[2][2] = {{false}}, cdrom = false;
     disks->n = 0;
     for (int i = 0; i < opt->num_drives; i++) {
         const CliDrive *d = &opt->drives[i];
+        if (d->cdrom) {   /* one CD drive, E0h; its image is never written */
+            BlockDev *bd;
+            if (cdrom) {
+                error("%s: the BIOS has one CD-ROM drive", d->file);
+                close_disks(disks);
+                return EXIT_USAGE;
+            }
+            cdrom = true;
+            if (block_open(d->file, (BlockFormat)d->format, BLOCK_READ_ONLY, &bd) < 0) {
+                error("%s", hv_last_error());
+                close_disks(disks);
+                return EXIT_IMAGE_UNREADABLE;
+            }
+            disks->bd[disks->n] = bd;
+            disks->drive[disks->n++] = BIOS_DRIVE_CDROM;
+            continue;
+        }
         int iface = d->iface == DRIVE_IF_FLOPPY;
         int index = d->index >= 0 ? d->index : next[iface];
         while (d->index < 0 && index < 2 && used[iface][index])
@@ -247,7 +264,8 @@ static int load_bios_machine(SimpleVM *svm, const CliOptions *opt, CliDisks *dis
      * one and no floppy, else 00h (also with no disk at all, as before the BIOS). */
     bool floppy = false, hd = false;
     for (int i = 0; i < opt->num_drives; i++)
-        *(opt->drives[i].iface == DRIVE_IF_FLOPPY ? &floppy : &hd) = true;
+        if (!opt->drives[i].cdrom)
+            *(opt->drives[i].iface == DRIVE_IF_FLOPPY ? &floppy : &hd) = true;
     if (hd && !floppy)
         svm->vcpu->regs.rdx = BIOS_DRIVE_HD0;
     return 0;

@@ -297,14 +297,15 @@ static int opt_kernel(CliOptions *opt, const char *arg, const CliOptionSpec *spe
     return 0;
 }
 
-/* -drive KEY=VALUE,... (QEMU's keys file, format, if, index, snapshot, media), -fda, -hda. */
+/* -drive KEY=VALUE,... (QEMU's keys file, format, if, index, snapshot, media), -fda, -hda,
+ * -cdrom. */
 static int opt_drive(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     if (opt->num_drives == CLI_MAX_DRIVES)
         return fail(e->buf, e->size, "%s: at most %d disks", e->spelled, CLI_MAX_DRIVES);
     CliDrive *d = &opt->drives[opt->num_drives];
     *d = (CliDrive){.iface = spec->value == 'f' ? DRIVE_IF_FLOPPY : DRIVE_IF_IDE,
-                    .index = spec->value == 'd' ? -1 : 0};
+                    .index = spec->value == 'd' ? -1 : 0, .cdrom = spec->value == 'r'};
     if (spec->value != 'd') {
         if (!*arg)
             return bad_value(e, arg, "needs a file");
@@ -333,15 +334,18 @@ static int opt_drive(CliOptions *opt, const char *arg, const CliOptionSpec *spec
             d->index = (int)n;
         } else if (strcmp(kv, "snapshot") == 0 && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)) {
             d->snapshot = strcmp(v, "on") == 0;
-        } else if (strcmp(kv, "media") == 0 && strcmp(v, "disk") == 0) {
-            /* the only kind there is */
+        } else if (strcmp(kv, "media") == 0 && (strcmp(v, "disk") == 0 || strcmp(v, "cdrom") == 0)) {
+            d->cdrom = strcmp(v, "cdrom") == 0;
         } else {
             return fail(e->buf, e->size, "%s: %s=%s is not supported (file=, format=raw|qcow2, "
-                        "if=floppy|ide, index=0|1, snapshot=on|off, media=disk)", e->spelled, kv, v);
+                        "if=floppy|ide, index=0|1, snapshot=on|off, media=disk|cdrom)", e->spelled,
+                        kv, v);
         }
     }
     if (!d->file)
         return bad_value(e, arg, "no file=");
+    if (d->cdrom && d->iface == DRIVE_IF_FLOPPY)
+        return bad_value(e, arg, "a CD-ROM is not a floppy (media=cdrom takes if=ide)");
     opt->num_drives++;
     return 0;
 }
@@ -350,8 +354,8 @@ static int opt_boot(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
 {
     (void)spec;
     const char *order = strncmp(arg, "order=", 6) == 0 ? arg + 6 : arg;
-    if (!*order || strlen(order) > 4 || strspn(order, "ac") != strlen(order))
-        return bad_value(e, arg, "expected a (floppy), c (disk) or both, e.g. ca");
+    if (!*order || strlen(order) > 4 || strspn(order, "acd") != strlen(order))
+        return bad_value(e, arg, "expected letters a (floppy), c (disk), d (CD-ROM), e.g. d or cad");
     opt->boot_order = order;
     return 0;
 }
@@ -576,7 +580,10 @@ const CliOptionSpec cli_option_table[] = {
      "starts at once with the BIOS and disks there"},
     {"-fda", "F", opt_drive, 'f', "the first floppy disk (-drive file=F,if=floppy)"},
     {"-hda", "F", opt_drive, 'h', "the first hard disk (-drive file=F,if=ide)"},
-    {"-boot", "a|c|ac|ca", opt_boot, 0, "boot order of int 19h (default ac: floppy, then disk)"},
+    {"-cdrom", "F", opt_drive, 'r', "a CD image (ISO 9660, raw or qcow2), read-only, as the BIOS's\n"
+     "drive E0h; bootable through El Torito (-drive file=F,media=cdrom)"},
+    {"-boot", "[order=]a|c|d...", opt_boot, 0, "boot order of int 19h: a floppy, c disk, d CD-ROM\n"
+     "(default acd: the first one that boots)"},
     {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
     {"-device", "pc-testdev", opt_device, 0,
      "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
@@ -837,7 +844,7 @@ void cli_print_usage(FILE *out)
     fputs(
         "Usage: scratchvm run [options] FILE     run a bare-metal x86 program in a VM\n"
         "       scratchvm run [options] -kernel FILE [-initrd FILES] [-append CMDLINE]\n"
-        "       scratchvm run [options] -fda|-hda|-drive DISK   boot disks with the BIOS\n"
+        "       scratchvm run [options] -fda|-hda|-cdrom|-drive DISK   boot disks with the BIOS\n"
         "       scratchvm demo hello|add [options]\n"
         "       scratchvm diff [--step] [options] FILE\n"
         "                                        run FILE on kvm and sim in lockstep and show\n"

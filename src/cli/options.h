@@ -34,14 +34,15 @@ typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
 
 typedef enum { DRIVE_IF_IDE, DRIVE_IF_FLOPPY } DriveInterface;
 
-/* One disk: -drive file=F[,format=raw|qcow2][,if=floppy|ide][,index=N][,snapshot=on],
- * -fda F or -hda F. */
+/* One disk: -drive file=F[,format=raw|qcow2][,if=floppy|ide][,index=N][,snapshot=on]
+ * [,media=disk|cdrom], -fda F, -hda F or -cdrom F. */
 typedef struct {
     const char *file;         /* points into argv, or into CliOptions.drive_args */
     int format;               /* BlockFormat: 0 auto */
     DriveInterface iface;
     int index;                /* -1: the next free one */
     bool snapshot;
+    bool cdrom;               /* -cdrom F or media=cdrom: the BIOS's CD drive (E0h), read-only */
 } CliDrive;
 
 typedef struct {
@@ -83,7 +84,7 @@ typedef struct {
     CliDrive drives[CLI_MAX_DRIVES];
     int num_drives;
     char drive_args[CLI_MAX_DRIVES][512];   /* -drive strings, cut at commas */
-    const char *boot_order;   /* -boot a|c|order=...: "ac" by default */
+    const char *boot_order;   /* -boot a|c|d|order=...: "acd" by default */
     bool snapshot;            /* -snapshot: every disk writes to a temporary overlay */
     bool pc_testdev;          /* -device pc-testdev */
     bool trace_bios;          /* --trace bios: one line per BIOS call, and the unsupported */

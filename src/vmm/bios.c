@@ -9,10 +9,12 @@
  *            teletype, 0Fh mode (text page 0)
  *   int 11h  equipment, int 12h  base memory
  *   int 13h  00h reset, 01h status, 02h/03h CHS read/write, 04h verify, 08h parameters,
- *            15h type, 41h-43h/48h LBA extensions (EDD 3.0 packets); floppy and hard disk
+ *            15h type, 41h-43h/48h LBA extensions (EDD 3.0 packets); floppy and hard disk;
+ *            the CD-ROM (drive E0h) with 2048-byte blocks and 4Bh (El Torito status)
  *   int 15h  E820h, E801h, 88h, 86h wait, 2401h-2403h (A20 is always enabled here), C0h
  *   int 16h  00h/10h read key (waits), 01h/11h peek, 02h shift flags, 05h store a key
- *   int 19h  boot: floppy then hard disk (or -boot's order), 0x55AA checked
+ *   int 19h  boot: floppy, hard disk, then CD (or -boot's order), 0x55AA checked on disks,
+ *            El Torito on the CD (no emulation, or a floppy image as drive 00h)
  *   int 1Ah  00h/01h ticks, 02h RTC time, 04h RTC date
  *   IRQs     int 08h in the BIOS (ticks, int 1Ch); 09h reads the i8042 when there is one;
  *            the others end with an EOI
@@ -108,7 +110,8 @@ enum {
 #define I8042_STATUS 0x64
 #define I8042_OBF 0x01
 
-#define NUM_DRIVES 4   /* floppy 0, floppy 1, hard disk 0, hard disk 1 */
+#define NUM_DRIVES 5   /* floppy 0, floppy 1, hard disk 0, hard disk 1, CD-ROM */
+#define CD_INDEX 4
 
 typedef struct { uint32_t cylinders, heads, sectors; } Geometry;
 
@@ -121,6 +124,10 @@ typedef struct Bios {
     Geometry geom[NUM_DRIVES];
     uint8_t status[NUM_DRIVES];          /* last int 13h status */
     char boot_order[8];
+    ElToritoBoot cd_boot;                /* valid when cd_booted */
+    bool cd_booted;
+    BlockDev *floppy_saved;              /* drive 00h while a CD's floppy image replaces it */
+    bool emulating;
     uint8_t mode;
     uint64_t start_ns;
     uint32_t ticks_at_start;
@@ -388,6 +395,7 @@ static int drive_index(uint8_t dl)
     case BIOS_DRIVE_FLOPPY1: return 1;
     case BIOS_DRIVE_HD0: return 2;
     case BIOS_DRIVE_HD1: return 3;
+    case BIOS_DRIVE_CDROM: return CD_INDEX;
     default: return -1;
     }
 }
@@ -436,15 +444,16 @@ static uint8_t disk_transfer(Bios *b, int idx, bool write, uint64_t lba, uint32_
                              uint16_t seg, uint16_t off)
 {
     BlockDev *bd = b->disk[idx];
-    uint64_t bytes = (uint64_t)count * 512;
-    if (lba > bd->size / 512 || count > bd->size / 512 - lba)
+    uint64_t ss = idx == CD_INDEX ? CD_SECTOR : 512;   /* the CD's sectors are 2048 bytes */
+    uint64_t bytes = (uint64_t)count * ss;
+    if (lba > bd->size / ss || count > bd->size / ss - lba)
         return DISK_NOT_FOUND;
     uint8_t *mem = real_ptr(b, seg, off, bytes);
     if (!mem)
         return DISK_BOUNDARY;
     if (bytes == 0)
         return DISK_OK;
-    int r = write ? block_write(bd, lba * 512, mem, bytes) : block_read(bd, lba * 512, mem, bytes);
+    int r = write ? block_write(bd, lba * ss, mem, bytes) : block_read(bd, lba * ss, mem, bytes);
     if (r == -EROFS)
         return DISK_WRITE_PROTECTED;
     if (r < 0) {
@@ -466,8 +475,8 @@ static BiosResult disk_extended_rw(Bios *b, Frame *f, int idx, bool write, bool 
     uint64_t lba = 0;
     for (int i = 7; i >= 0; i--)
         lba = lba << 8 | dap[8 + i];
-    uint8_t st = verify ? (lba <= b->disk[idx]->size / 512 &&
-                           count <= b->disk[idx]->size / 512 - lba ? DISK_OK : DISK_NOT_FOUND)
+    uint64_t n = b->disk[idx]->size / (idx == CD_INDEX ? CD_SECTOR : 512);
+    uint8_t st = verify ? (lba <= n && count <= n - lba ? DISK_OK : DISK_NOT_FOUND)
                         : disk_transfer(b, idx, write, lba, count, seg, off);
     if (st != DISK_OK) {
         dap[2] = dap[3] = 0;   /* blocks transferred */
@@ -475,10 +484,238 @@ static BiosResult disk_extended_rw(Bios *b, Frame *f, int idx, bool write, bool 
     return disk_status(b, f, idx, st);
 }
 
+/* ---- the CD-ROM: El Torito and int 13h on 2048-byte sectors ---- */
+
+#define ELTORITO_DESCRIPTOR_SECTOR 17
+#define ELTORITO_MEDIA_HD 4
+#define ELTORITO_BOOTABLE 0x88
+#define ELTORITO_DEFAULT_SEGMENT 0x07C0
+#define CONVENTIONAL_START 0x500      /* above the IVT and the BDA */
+#define CONVENTIONAL_END 0xA0000
+
+static uint32_t le32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int vm_bios_eltorito(BlockDev *cd, ElToritoBoot *out)
+{
+    static const uint64_t floppy_bytes[] = {0, 1228800, 1474560, 2949120};
+    uint8_t sec[CD_SECTOR];
+    if (!cd || !out)
+        return hv_fail(EINVAL, "vm_bios_eltorito: no CD");
+    uint64_t nsec = cd->size / CD_SECTOR;
+    if (nsec <= ELTORITO_DESCRIPTOR_SECTOR ||
+        block_read(cd, (uint64_t)ELTORITO_DESCRIPTOR_SECTOR * CD_SECTOR, sec, CD_SECTOR) < 0)
+        return hv_fail(ENOENT, "the CD has no sector 17 (El Torito's boot record)");
+    /* Boot record volume descriptor: type 0, "CD001", version 1, the boot system id. */
+    static const char id[] = "EL TORITO SPECIFICATION";
+    if (sec[0] != 0 || memcmp(sec + 1, "CD001", 5) != 0 || sec[6] != 1 ||
+        memcmp(sec + 7, id, sizeof(id) - 1) != 0)
+        return hv_fail(ENOENT, "the CD has no El Torito boot record at sector 17");
+    uint32_t catalog = le32(sec + 0x47);
+    if (catalog >= nsec || block_read(cd, (uint64_t)catalog * CD_SECTOR, sec, 64) < 0)
+        return hv_fail(EINVAL, "El Torito: the boot catalog's sector %u is not in the image",
+                       catalog);
+    /* Validation entry: header id 1, key bytes 55 AA, its 16 words summing to 0. */
+    uint16_t sum = 0;
+    for (int i = 0; i < 32; i += 2)
+        sum = (uint16_t)(sum + (sec[i] | sec[i + 1] << 8));
+    if (sec[0] != 1 || sec[30] != 0x55 || sec[31] != 0xAA || sum != 0)
+        return hv_fail(EINVAL, "El Torito: bad validation entry (header %u, key %02x %02x, "
+                       "checksum %s)", sec[0], sec[30], sec[31], sum ? "wrong" : "ok");
+    if (sec[1] != 0)
+        return hv_fail(EINVAL, "El Torito: the catalog is for platform %u, not 80x86", sec[1]);
+    const uint8_t *e = sec + 32;   /* initial/default entry */
+    if (e[0] != ELTORITO_BOOTABLE)
+        return hv_fail(EINVAL, "El Torito: the default entry is not bootable (%02x)", e[0]);
+    ElToritoBoot r = {.media = e[1] & 0x0F, .load_segment = (uint16_t)(e[2] | e[3] << 8),
+                      .sectors = (uint16_t)(e[6] | e[7] << 8), .load_rba = le32(e + 8),
+                      .catalog_rba = catalog};
+    if (r.load_segment == 0)
+        r.load_segment = ELTORITO_DEFAULT_SEGMENT;
+    if (r.media == ELTORITO_MEDIA_HD)
+        return hv_fail(ENOTSUP, "El Torito: hard disk emulation is not supported");
+    if (r.media > ELTORITO_MEDIA_HD)
+        return hv_fail(EINVAL, "El Torito: unknown boot media type %u", r.media);
+    r.image_size = r.media ? floppy_bytes[r.media] : (uint64_t)r.sectors * 512;
+    if (r.image_size == 0)
+        return hv_fail(EINVAL, "El Torito: the boot image has no sector to load");
+    if (r.load_rba >= nsec || r.image_size > cd->size - (uint64_t)r.load_rba * CD_SECTOR)
+        return hv_fail(EINVAL, "El Torito: the boot image (sector %u, %" PRIu64 " bytes) is "
+                       "not inside the %" PRIu64 "-byte image", r.load_rba, r.image_size,
+                       cd->size);
+    uint64_t at = (uint64_t)r.load_segment * 16;
+    if (r.media == 0 && (at < CONVENTIONAL_START || r.image_size > CONVENTIONAL_END - at ||
+                         at >= CONVENTIONAL_END))
+        return hv_fail(EINVAL, "El Torito: loading %" PRIu64 " bytes at %04x:0000 leaves "
+                       "conventional memory", r.image_size, r.load_segment);
+    *out = r;
+    return 0;
+}
+
+/* int 13h AH=4Bh: AL=00h terminate the emulation, AL=01h status; both fill the 13h-byte
+ * specification packet at DS:SI (El Torito 1.0, section 5.3, Figure 11). */
+static BiosResult cd_emulation_status(Bios *b, Frame *f)
+{
+    uint8_t al = lo(f, F_EAX);
+    uint8_t *p = real_ptr(b, get16(f, F_DS), get16(f, F_ESI), 0x13);
+    if (al > 0x01)
+        return BIOS_UNSUPPORTED;
+    if (!b->cd_booted || !p) {
+        fail_ah(f, DISK_BAD_COMMAND);
+        return BIOS_DONE;
+    }
+    const ElToritoBoot *e = &b->cd_boot;
+    memset(p, 0, 0x13);
+    p[0] = 0x13;
+    p[1] = e->media;
+    p[2] = b->emulating ? BIOS_DRIVE_FLOPPY0 : BIOS_DRIVE_CDROM;
+    for (int k = 0; k < 4; k++)
+        p[4 + k] = (uint8_t)(e->load_rba >> (8 * k));
+    p[0x0C] = (uint8_t)e->load_segment;
+    p[0x0D] = (uint8_t)(e->load_segment >> 8);
+    p[0x0E] = (uint8_t)e->sectors;
+    p[0x0F] = (uint8_t)(e->sectors >> 8);
+    if (e->media) {   /* the emulated floppy's geometry, as AH=08h would give it */
+        Geometry g = geometry_for(0, e->image_size);
+        p[0x10] = (uint8_t)(g.cylinders - 1);
+        p[0x11] = (uint8_t)(g.sectors | ((g.cylinders - 1) >> 2 & 0xC0));
+        p[0x12] = (uint8_t)(g.heads - 1);
+    }
+    if (al == 0x00 && b->emulating) {   /* the real drive 00h comes back */
+        block_close(b->disk[0]);
+        b->disk[0] = b->floppy_saved;
+        b->floppy_saved = NULL;
+        b->emulating = false;
+        if (b->disk[0])
+            b->geom[0] = geometry_for(0, b->disk[0]->size);
+    }
+    set_hi(f, F_EAX, 0);
+    ok(f);
+    return BIOS_DONE;
+}
+
+/* int 13h on the CD drive: the EDD calls with 2048-byte blocks; no CHS (a CD has no
+ * geometry); writes fail as on write-protected media. */
+static BiosResult int13_cdrom(Bios *b, Frame *f)
+{
+    uint64_t blocks = b->disk[CD_INDEX]->size / CD_SECTOR;
+    switch (f->ah) {
+    case 0x00:   /* reset */
+    case 0x0D:
+    case 0x10:   /* ready */
+        return disk_status(b, f, CD_INDEX, DISK_OK);
+    case 0x01:
+        set_hi(f, F_EAX, b->status[CD_INDEX]);
+        set_flag(f, FLAG_CF, b->status[CD_INDEX] != 0);
+        return BIOS_DONE;
+    case 0x03:
+    case 0x05:
+    case 0x43:   /* writes and formats */
+        return disk_status(b, f, CD_INDEX, DISK_WRITE_PROTECTED);
+    case 0x02:
+    case 0x04:
+    case 0x08:   /* CHS has no meaning on a CD */
+        return disk_status(b, f, CD_INDEX, DISK_BAD_COMMAND);
+    case 0x15:   /* type: removable with change line */
+        set_hi(f, F_EAX, 0x02);
+        ok(f);
+        return BIOS_DONE;
+    case 0x41:
+        if (get16(f, F_EBX) != 0x55AA)
+            return BIOS_UNSUPPORTED;
+        set16(f, F_EBX, 0xAA55);
+        set_hi(f, F_EAX, 0x30);
+        set16(f, F_ECX, 0x0001);
+        ok(f);
+        return BIOS_DONE;
+    case 0x42:
+        return disk_extended_rw(b, f, CD_INDEX, false, false);
+    case 0x44:
+        return disk_extended_rw(b, f, CD_INDEX, false, true);
+    case 0x47:   /* seek: nothing to do */
+        return disk_status(b, f, CD_INDEX, DISK_OK);
+    case 0x48: {
+        uint8_t *p = real_ptr(b, get16(f, F_DS), get16(f, F_ESI), 0x1A);
+        if (!p || (p[0] | p[1] << 8) < 0x1A)
+            return disk_status(b, f, CD_INDEX, DISK_BAD_COMMAND);
+        memset(p, 0, 0x1A);
+        p[0] = 0x1A;
+        p[2] = 0x14;   /* flags: removable, change line; CHS not valid */
+        for (int k = 0; k < 8; k++)
+            p[16 + k] = (uint8_t)(blocks >> (8 * k));
+        p[24] = (uint8_t)CD_SECTOR;
+        p[25] = (uint8_t)(CD_SECTOR >> 8);
+        return disk_status(b, f, CD_INDEX, DISK_OK);
+    }
+    default:
+        return BIOS_UNSUPPORTED;
+    }
+}
+
+/* Boots the CD's El Torito image: no emulation loads it at its segment and enters it
+ * with DL = E0h; floppy emulation puts the floppy image in drive 00h (the real one is
+ * hidden until AH=4B00h) and boots its first sector at 0000:7C00. false when the CD is
+ * not bootable (with a warning). */
+static bool cd_boot(Bios *b, Frame *f)
+{
+    ElToritoBoot e;
+    BlockDev *cd = b->disk[CD_INDEX];
+    if (vm_bios_eltorito(cd, &e) < 0) {
+        hv_log(HV_LOG_WARN, "bios: drive d: %s", hv_last_error());
+        return false;
+    }
+    uint16_t seg = 0, ip = BOOT_ADDR;
+    uint8_t drive = BIOS_DRIVE_CDROM;
+    uint64_t src = (uint64_t)e.load_rba * CD_SECTOR;
+    if (e.media == 0) {
+        uint8_t *dst = vm_guest_ram(b->svm, (uint64_t)e.load_segment * 16, e.image_size);
+        if (!dst || block_read(cd, src, dst, e.image_size) < 0) {
+            hv_log(HV_LOG_WARN, "bios: drive d: the boot image cannot be loaded");
+            return false;
+        }
+        /* The traditional segment enters at 0000:7C00 as disks do; others at seg:0000. */
+        if (e.load_segment != ELTORITO_DEFAULT_SEGMENT)
+            seg = e.load_segment, ip = 0;
+    } else {
+        BlockDev *view;
+        uint8_t *dst = vm_guest_ram(b->svm, BOOT_ADDR, 512);
+        if (!dst || block_view_open(cd, src, e.image_size, &view) < 0)
+            return false;
+        if (block_read(view, 0, dst, 512) < 0) {
+            block_close(view);
+            return false;
+        }
+        if (b->emulating)
+            block_close(b->disk[0]);
+        else
+            b->floppy_saved = b->disk[0];
+        b->disk[0] = view;
+        b->geom[0] = geometry_for(0, e.image_size);
+        b->emulating = true;
+        drive = BIOS_DRIVE_FLOPPY0;
+    }
+    b->cd_boot = e;
+    b->cd_booted = true;
+    set16(f, F_IP, ip);
+    set16(f, F_CS, seg);
+    set16(f, F_FLAGS, 0x0202);
+    set_lo(f, F_EDX, drive);
+    set_hi(f, F_EDX, 0);
+    set16(f, F_DS, 0);
+    set16(f, F_ES, 0);
+    return true;
+}
+
 static BiosResult int13(Bios *b, Frame *f)
 {
     uint8_t dl = lo(f, F_EDX);
     int idx = drive_index(dl);
+    if (f->ah == 0x4B && (idx == CD_INDEX || (idx == 0 && b->emulating)))
+        return cd_emulation_status(b, f);
+    if (idx == CD_INDEX && b->disk[CD_INDEX])
+        return int13_cdrom(b, f);
     if (idx < 0 || !b->disk[idx]) {
         if (f->ah == 0x15 && idx >= 0) {   /* type: no such drive */
             set_hi(f, F_EAX, 0);
@@ -857,9 +1094,14 @@ static void boot_message(Bios *b, const char *msg)
 static BiosResult int19(Bios *b, Frame *f)
 {
     for (const char *o = b->boot_order; *o; o++) {
-        int idx = *o == 'a' ? 0 : 2;
+        int idx = *o == 'a' ? 0 : *o == 'c' ? 2 : CD_INDEX;
         if (!b->disk[idx])
             continue;
+        if (idx == CD_INDEX) {
+            if (cd_boot(b, f))
+                return BIOS_DONE;
+            continue;
+        }
         uint8_t *dst = vm_guest_ram(b->svm, BOOT_ADDR, 512);
         if (!dst || block_read(b->disk[idx], 0, dst, 512) < 0) {
             hv_log(HV_LOG_WARN, "bios: boot sector of drive %c unreadable", *o);
@@ -1087,7 +1329,7 @@ int vm_bios_install(SimpleVM *svm)
                           &b->iret_only, &b->halt};
     for (int i = 0; i < 6; i++)
         *fields[i] = (uint16_t)(img[8 + 2 * i] | img[9 + 2 * i] << 8);
-    snprintf(b->boot_order, sizeof(b->boot_order), "ac");
+    snprintf(b->boot_order, sizeof(b->boot_order), "acd");
     b->mode = MODE_TEXT;
     const IoPortHandler port = {.base = BIOS_CALL_PORT, .length = 4, .write = bios_call,
                                 .opaque = b, .name = "bios-call"};
@@ -1121,7 +1363,8 @@ int vm_bios_attach_disk(SimpleVM *svm, uint8_t drive, BlockDev *bd)
     if (r < 0)
         return r;
     b->disk[idx] = bd;
-    b->geom[idx] = geometry_for(idx, bd->size);
+    if (idx != CD_INDEX)
+        b->geom[idx] = geometry_for(idx, bd->size);
     return 0;
 }
 
@@ -1129,8 +1372,8 @@ int vm_bios_set_boot_order(SimpleVM *svm, const char *order)
 {
     Bios *b = svm ? svm->bios : NULL;
     if (!b || !order || !*order || strlen(order) >= sizeof(b->boot_order) ||
-        strspn(order, "ac") != strlen(order))
-        return hv_fail(EINVAL, "boot order '%s': letters a (floppy) and c (disk)",
+        strspn(order, "acd") != strlen(order))
+        return hv_fail(EINVAL, "boot order '%s': letters a (floppy), c (disk) and d (CD-ROM)",
                        order ? order : "");
     snprintf(b->boot_order, sizeof(b->boot_order), "%s", order);
     return 0;
@@ -1165,7 +1408,8 @@ void vm_bios_destroy(Bios *b)
 {
     if (!b)
         return;
-    for (int i = 0; i < NUM_DRIVES; i++)
+    for (int i = 0; i < NUM_DRIVES; i++)   /* drive 00h (a view of the CD) goes first */
         block_close(b->disk[i]);
+    block_close(b->floppy_saved);
     free(b);
 }

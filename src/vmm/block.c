@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,6 +236,51 @@ int block_snapshot_wrap(BlockDev *base, BlockDev **out)
     }
     *o = (Overlay){.base = base, .fd = fd, .present = present};
     *bd = (BlockDev){.ops = &overlay_ops, .size = base->size, .read_only = false, .state = o};
+    *out = bd;
+    return 0;
+}
+
+/* ---- a read-only window on another device (El Torito floppy emulation) ---- */
+
+typedef struct {
+    BlockDev *base;
+    uint64_t offset;
+} View;
+
+static int view_read(BlockDev *bd, uint64_t offset, void *buf, size_t len)
+{
+    View *v = bd->state;
+    return block_read(v->base, v->offset + offset, buf, len);
+}
+
+static int view_write(BlockDev *bd, uint64_t offset, const void *buf, size_t len)
+{
+    (void)bd, (void)offset, (void)buf, (void)len;
+    return -EROFS;
+}
+
+static void view_close(BlockDev *bd)
+{
+    free(bd->state);
+    free(bd);
+}
+
+static const BlockOps view_ops = {"view", view_read, view_write, NULL, view_close};
+
+int block_view_open(BlockDev *base, uint64_t offset, uint64_t size, BlockDev **out)
+{
+    if (!base || offset > base->size || size > base->size - offset)
+        return hv_fail(EINVAL, "a window of %" PRIu64 " bytes at %" PRIu64 " is not inside "
+                       "the image", size, offset);
+    BlockDev *bd = calloc(1, sizeof(*bd));
+    View *v = calloc(1, sizeof(*v));
+    if (!bd || !v) {
+        free(bd);
+        free(v);
+        return hv_fail(ENOMEM, "out of memory");
+    }
+    *v = (View){base, offset};
+    *bd = (BlockDev){.ops = &view_ops, .size = size, .read_only = true, .state = v};
     *out = bd;
     return 0;
 }

@@ -65,6 +65,9 @@ int block_for_each_chunk(uint64_t offset, uint8_t *buf, size_t len, uint64_t chu
 /* Format back ends (opened by block_open; `fd` is theirs on success). */
 int block_raw_open(int fd, bool read_only, BlockDev **out);
 int block_qcow2_open(int fd, const char *path, bool read_only, int depth, BlockDev **out);
+/* A read-only device of `size` bytes at `offset` in base, which it does not own (base must
+ * outlive it); writes fail with -EROFS. -EINVAL when the window is not inside base. */
+int block_view_open(BlockDev *base, uint64_t offset, uint64_t size, BlockDev **out);
 /* Wraps base (which it then owns) in a temporary overlay that takes every write. */
 int block_snapshot_wrap(BlockDev *base, BlockDev **out);
 

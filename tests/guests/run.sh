@@ -982,6 +982,66 @@ t_bios() {
     end
 }
 
+# -cdrom: ISOs built here with xorriso (skipped without it). cdboot.bin is a no-emulation
+# El Torito image that checks the CD drive's int 13h answers and reads HELLO.TXT with
+# AH=42h; biosgame.bin in a 1.44 MB floppy image boots through floppy emulation (drive
+# 00h, write-protected: its score write and read-back fail, status 0x12).
+t_cdrom() {
+    local tests="cdrom-no-emulation cdrom-qcow2 cdrom-boot-order cdrom-not-bootable cdrom-floppy-emulation"
+    if ! command -v xorriso >/dev/null; then
+        for t in $tests; do echo "skip $t$(tag): xorriso is not installed"; SKIPPED=$((SKIPPED + 1)); done
+        return
+    fi
+    local want='El Torito boot, drive e0\nint 13h extensions\n2048-byte sectors\nno emulation\nwrite protected\nHELLO.TXT: hello from the CD\n'
+    mkdir -p "$TMP/iso" "$TMP/fl" "$TMP/plain"
+    cp "$G/cdboot.bin" "$TMP/iso/"
+    printf 'hello from the CD\n' >"$TMP/iso/hello.txt"
+    xorriso -as mkisofs -quiet -b cdboot.bin -no-emul-boot -boot-load-size 4 -o "$TMP/cd.iso" "$TMP/iso" 2>/dev/null
+    cp "$TMP/cd.iso" "$TMP/cd.orig"
+    begin cdrom-no-emulation
+    vm run --vga -cdrom "$TMP/cd.iso"
+    expect_status 33; expect_no_err
+    [ "$(tr -d '\r' <"$TMP/out" | head -6)" = "$(printf "$want")" ] || differ "screen: $(show "$TMP/out")"
+    cmp -s "$TMP/cd.iso" "$TMP/cd.orig" || differ "the ISO was written"
+    end
+    begin cdrom-qcow2
+    if command -v qemu-img >/dev/null; then
+        qemu-img convert -O qcow2 "$TMP/cd.iso" "$TMP/cd.qcow2"
+        vm run --vga -drive file="$TMP/cd.qcow2",format=qcow2,media=cdrom
+        expect_status 33; expect_no_err
+        grep -q '^HELLO.TXT: hello from the CD' "$TMP/out" || differ "no file: $(show "$TMP/out")"
+    else
+        echo "skip cdrom-qcow2$(tag): qemu-img not installed"
+    fi
+    end
+    begin cdrom-boot-order
+    head -c 512 /dev/zero >"$TMP/blank.img"
+    cp "$G/biosgame.bin" "$TMP/game.img"
+    vm run --vga -hda "$TMP/blank.img" -cdrom "$TMP/cd.iso"   # acd: c has no 55 AA
+    expect_status 33
+    vm_in 'q' run -snapshot -boot c -hda "$TMP/game.img" -cdrom "$TMP/cd.iso"
+    expect_status 33; expect_out 'game over\n'
+    vm run --vga -boot d -hda "$TMP/game.img" -cdrom "$TMP/cd.iso"
+    expect_status 33
+    grep -q '^HELLO.TXT' "$TMP/out" || differ "-boot d did not boot the CD"
+    end
+    begin cdrom-not-bootable
+    printf 'x\n' >"$TMP/plain/x.txt"
+    xorriso -as mkisofs -quiet -o "$TMP/plain.iso" "$TMP/plain" 2>/dev/null
+    vm run -cdrom "$TMP/plain.iso"
+    expect_status 0; expect_err_has "no El Torito boot record"; expect_err_has "No bootable device"
+    end
+    begin cdrom-floppy-emulation
+    cp "$G/biosgame.bin" "$TMP/fl/floppy.img"
+    truncate -s 1474560 "$TMP/fl/floppy.img"
+    xorriso -as mkisofs -quiet -b floppy.img -o "$TMP/fl.iso" "$TMP/fl" 2>/dev/null
+    vm_in 'xyq' run --vga -cdrom "$TMP/fl.iso"
+    expect_status 37
+    grep -q 'quits: xy$' "$TMP/out" || differ "keys not echoed: $(show "$TMP/out")"
+    grep -q '^disk says hello$' "$TMP/out" || differ "sector 2 not read from the floppy image"
+    end
+}
+
 # -kernel: the loader's errors on the command line (the entry itself: tests/unit/test_loader).
 t_kernel() {
     begin kernel-not-a-kernel
@@ -1218,7 +1278,7 @@ t_logs() {
 . "$HERE/hostile.sh"
 
 backend_tests() {
-    t_irq; t_acpi; t_bios; t_kernel
+    t_irq; t_acpi; t_bios; t_cdrom; t_kernel
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
@@ -1336,6 +1396,9 @@ SAYS="'-Zq'" usage unknown-short-option-after-file 2 run "$G/hello.bin" -Zq
 # QEMU's options that scratchvm does not have are named whole, never split into letters.
 SAYS="unknown option '-hdb'" usage qemu-option-unknown 2 run -hdb "$G/hello.bin"
 usage disk-too-small 6 run -hda "$G/hello.bin"
+SAYS="not a floppy" usage cdrom-as-floppy 2 run -drive file="$G/hello.bin",media=cdrom,if=floppy
+SAYS="d (CD-ROM)" usage boot-order-bad 2 run -boot x -cdrom "$G/hello.bin"
+SAYS="one CD-ROM" usage cdrom-twice 2 run -cdrom "$G/hello.bin" -cdrom "$G/hello.bin"
 SAYS="-monitor needs an argument" usage qemu-monitor-no-argument 2 run "$G/hello.bin" -monitor
 SAYS="-monitor onitor" usage qemu-monitor-not-m 2 run -monitor onitor "$G/hello.bin"
 SAYS="-m 1T: too large: guest RAM is at most 3G" usage memory-1T 2 run -m 1T "$G/hello.bin"
@@ -1380,7 +1443,7 @@ usage disk-with-flat 2 run -hda "$G/hello.bin" "$G/hello.bin"
 usage drive-bad-key 2 run -drive file=x,cache=none
 usage drive-no-file 2 run -drive format=raw
 usage drive-bad-format 2 run -drive file=x,format=vmdk
-usage bad-boot-order 2 run -boot d -hda "$G/hello.bin"
+usage bad-boot-order 2 run -boot e -hda "$G/hello.bin"
 SAYS="No such file" usage drive-missing-file 4 run -hda "$TMP/no-such.img"
 # -accel tcg is QEMU's software CPU: the sim backend here.
 begin qemu-accel-tcg
