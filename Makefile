@@ -57,7 +57,7 @@ BENCH_GUESTS    := $(BENCH_GUEST_SRC:bench/guests/%.s=$(GUEST_DIR)/bench/%.bin)
 SHARED_DIR ?= ../shared
 
 .PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
-	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet check-long check-linux fuzz fuzz-bins fuzz-replay
+	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet check-long check-linux check-cdrom fuzz fuzz-bins fuzz-replay
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -212,6 +212,10 @@ kvm-unit-tests-ratchet: $(SCRATCHVM)
 # and driven in a terminal: tests/linux/check-linux.sh.
 check-linux: $(SCRATCHVM)
 	@tests/linux/check-linux.sh $(SCRATCHVM)
+
+# Only check-linux's linux-cdrom: GRUB (grub-mkrescue) boots the kernel from a -cdrom ISO.
+check-cdrom: $(SCRATCHVM)
+	@tests/linux/check-linux.sh $(SCRATCHVM) "" cdrom
 
 # The SSE/SSE2 differential test against the host (tests/unit/test_sse_diff.c) runs
 # SSE_DIFF_ITERATIONS cases per form here (make check: its default, 2000).

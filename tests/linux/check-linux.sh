@@ -3,7 +3,7 @@
 # the sim backend to an interactive shell on the serial console, driven in a real
 # terminal (a tmux pane), as a user would:
 #
-#   tests/linux/check-linux.sh SCRATCHVM [CACHE]
+#   tests/linux/check-linux.sh SCRATCHVM [CACHE] [cdrom]
 #
 # - linux-boot: the kernel reaches the shell (the time to "Run /init" is printed);
 # - linux-shell: typed commands run; line editing (cursor left, insert) works; Ctrl-C
@@ -17,14 +17,20 @@
 # - linux-poweroff: `poweroff -f` ends scratchvm with status 0;
 # - linux-reboot: with -no-reboot, `reboot -f` ends it with status 10;
 # - linux-kvm: the same kernel on KVM reaches the shell and powers off, where /dev/kvm is
-#   usable (skipped otherwise, and where the host's KVM cannot run it: with its error).
+#   usable (skipped otherwise, and where the host's KVM cannot run it: with its error);
+# - linux-cdrom: an ISO made by grub-mkrescue (GRUB on the serial console, the kernel and
+#   the initramfs on the CD) boots with -cdrom through the built-in BIOS's El Torito and
+#   int 13h, reaches the shell and powers off (skipped without grub-mkrescue, xorriso
+#   or mtools). With the third argument `cdrom` (make check-cdrom) only this one runs.
 # Prints "ok NAME", "FAIL NAME: why" or "skip NAME: why", then "N passed, N failed, N
 # skipped". Every wait is bounded.
 set -u
 SVM=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/scratchvm/debian-i386}
-TESTS="linux-boot linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff linux-reboot linux-kvm"
+TESTS="linux-boot linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff linux-reboot linux-kvm linux-cdrom"
+ONLY_CDROM=0
+[ "${3:-}" = cdrom ] && ONLY_CDROM=1 TESTS=linux-cdrom
 PASSED=0 FAILED=0 SKIPPED=0 ERRS=""
 
 skip_all() {
@@ -76,13 +82,15 @@ output_of() { clean_log | awk -v m="$1" '$0 ~ "echo " m "$" {on = 1; next} $0 ==
 
 # [ACCEL=kvm] boot ARGS...: starts scratchvm on the cached kernel in a fresh pane (sim
 # unless ACCEL says otherwise), logging its output.
-boot() {
+boot() { boot_with "-kernel $CACHE/vmlinuz -initrd $TMP/initrd.gz -append console=ttyS0 $*"; }
+# boot_with ARGS: the same with ARGS in place of the kernel's.
+boot_with() {
     T kill-server 2>/dev/null
     rm -f "$TMP/log" "$TMP/pid" "$TMP/rc"
     : >"$TMP/log"
     T new-session -d -s lx -x 200 -y 50 "env PS1='$ ' sh" || return 1
     T pipe-pane -t lx:0 "cat >>$TMP/log"
-    T send-keys -t lx:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run --accel ${ACCEL:-sim} -m 256 -kernel $CACHE/vmlinuz -initrd $TMP/initrd.gz -append console=ttyS0 $*'; echo \$? > $TMP/rc" Enter
+    T send-keys -t lx:0 "sh -c 'echo \$\$ > $TMP/pid; exec $SVM run --accel ${ACCEL:-sim} -m 256 $1'; echo \$? > $TMP/rc" Enter
     BOOT_START=$(date +%s.%N)
 }
 status_is() { [ -s "$TMP/rc" ]; }
@@ -99,6 +107,56 @@ type_and_expect_end() {
 }
 # shell_or_end: the shell's prompt is there, or scratchvm has ended (no use waiting).
 shell_or_end() { { log_has "SCRATCHVM-LINUX-UP" && log_has "svm# "; } || status_is; }
+
+# --- GRUB from a CD (grub-mkrescue) boots the same kernel ---
+check_cdrom() {
+    local tool
+    for tool in grub-mkrescue xorriso mformat; do
+        if ! command -v $tool >/dev/null; then
+            echo "skip linux-cdrom: $tool is not installed (apt-get install grub-pc-bin grub-common xorriso mtools)"
+            SKIPPED=$((SKIPPED + 1))
+            return
+        fi
+    done
+    if [ ! -d /usr/lib/grub/i386-pc ]; then
+        echo "skip linux-cdrom: GRUB's i386-pc modules are not installed (apt-get install grub-pc-bin)"
+        SKIPPED=$((SKIPPED + 1))
+        return
+    fi
+    mkdir -p "$TMP/iso/boot/grub"
+    cp "$CACHE/vmlinuz" "$TMP/initrd.gz" "$TMP/iso/boot/"
+    cat >"$TMP/iso/boot/grub/grub.cfg" <<'CFG'
+serial --unit=0 --speed=115200
+terminal_input serial
+terminal_output serial
+set timeout=0
+menuentry "ScratchVM CD" {
+    linux /boot/vmlinuz console=ttyS0
+    initrd /boot/initrd.gz
+}
+CFG
+    if ! grub-mkrescue -o "$TMP/linux.iso" "$TMP/iso" >"$TMP/mkrescue.log" 2>&1; then
+        differ "grub-mkrescue failed: $(tail -2 "$TMP/mkrescue.log" | tr '\n' '|')"
+        end linux-cdrom
+        return
+    fi
+    boot_with "-cdrom $TMP/linux.iso"
+    if until_true 300 shell_or_end && ! status_is; then
+        t_up=$(awk -v s="$BOOT_START" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }')
+        echo "linux: from the CD, the shell after about ${t_up} s of wall time (sim)"
+        log_has "Booting \`ScratchVM CD'" || differ "no GRUB menu entry on the serial console"
+        type_and_expect_end "poweroff -f" 0
+    else
+        differ "no shell$(status_is && echo ": scratchvm ended with status $(cat "$TMP/rc")" || echo " within 300 s"): $(clean_log | grep -v '^\$' | tail -4 | tr '\n' '|')"
+    fi
+    end linux-cdrom
+}
+if [ "$ONLY_CDROM" = 1 ]; then
+    check_cdrom
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+    [ "$FAILED" = 0 ]
+    exit
+fi
 
 # --- boot to the shell ---
 boot
@@ -218,6 +276,8 @@ else
         end linux-kvm
     fi
 fi
+
+check_cdrom
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
