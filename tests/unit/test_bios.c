@@ -361,6 +361,302 @@ static void test_kernel_handoff(void **state)
     vm_destroy(svm);
 }
 
+/* ---- the CD-ROM: El Torito and int 13h on drive E0h ---- */
+
+#define ISO_SECTORS 40
+#define ISO_CATALOG 20
+#define ISO_BOOT 21
+
+/* A minimal El Torito CD: boot record at 17, catalog at 20, a 4-sector no-emulation image
+ * at 21 (sector i of the image is filled with i, except where the catalog says). */
+static void make_iso(uint8_t *iso)
+{
+    memset(iso, 0, ISO_SECTORS * 2048);
+    for (int s = 0; s < ISO_SECTORS; s++)
+        memset(iso + s * 2048, s, 2048);
+    uint8_t *br = iso + 17 * 2048;
+    memset(br, 0, 2048);
+    br[0] = 0;
+    memcpy(br + 1, "CD001", 5);
+    br[6] = 1;
+    memcpy(br + 7, "EL TORITO SPECIFICATION", 23);
+    put32(br + 0x47, ISO_CATALOG);
+    uint8_t *cat = iso + ISO_CATALOG * 2048;
+    memset(cat, 0, 2048);
+    cat[0] = 1;                           /* validation entry, platform 0 (80x86) */
+    memcpy(cat + 4, "ScratchVM", 9);
+    cat[30] = 0x55;
+    cat[31] = 0xAA;
+    uint16_t sum = 0;
+    for (int i = 0; i < 32; i += 2)
+        sum = (uint16_t)(sum + get16(cat + i));
+    put16(cat + 28, (uint16_t)-sum);
+    cat[32] = 0x88;                       /* bootable, no emulation, segment 0 (7C0h) */
+    put16(cat + 32 + 6, 4);
+    put32(cat + 32 + 8, ISO_BOOT);
+    iso[ISO_BOOT * 2048 + 510] = 0x55;
+    iso[ISO_BOOT * 2048 + 511] = 0xAA;
+}
+
+/* Writes iso to a temporary file and opens it read-only as a BlockDev. */
+static BlockDev *iso_dev(const uint8_t *iso, size_t size, char *path)
+{
+    snprintf(path, 64, "/tmp/svm-bios-iso.XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, iso, size), (ssize_t)size);
+    close(fd);
+    BlockDev *bd;
+    assert_int_equal(block_open(path, BLOCK_FORMAT_RAW, BLOCK_READ_ONLY, &bd), 0);
+    return bd;
+}
+
+static int parse_iso(const uint8_t *iso, size_t size, ElToritoBoot *e)
+{
+    char path[64];
+    BlockDev *bd = iso_dev(iso, size, path);
+    int r = vm_bios_eltorito(bd, e);
+    block_close(bd);
+    unlink(path);
+    return r;
+}
+
+/* The catalog's fields, and every hostile variant refused with its errno. */
+static void test_eltorito_parse(void **state)
+{
+    (void)state;
+    static uint8_t iso[ISO_SECTORS * 2048];
+    uint8_t *cat = iso + ISO_CATALOG * 2048, *entry = cat + 32;
+    ElToritoBoot e;
+    make_iso(iso);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), 0);
+    assert_int_equal(e.media, 0);
+    assert_int_equal(e.load_segment, 0x07C0);
+    assert_int_equal(e.sectors, 4);
+    assert_int_equal(e.load_rba, ISO_BOOT);
+    assert_int_equal(e.catalog_rba, ISO_CATALOG);
+    assert_int_equal(e.image_size, 2048);
+    /* No sector 17, or no boot record there. */
+    assert_int_equal(parse_iso(iso, 17 * 2048, &e), -ENOENT);
+    iso[17 * 2048 + 7] = 'X';
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -ENOENT);
+    /* The catalog past the end of the image. */
+    make_iso(iso);
+    put32(iso + 17 * 2048 + 0x47, ISO_SECTORS);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put32(iso + 17 * 2048 + 0x47, 0xFFFFFFFF);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    /* A bad checksum, bad key bytes, a wrong header id, another platform. */
+    make_iso(iso);
+    cat[28] ^= 1;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    make_iso(iso);
+    cat[31] = 0xAB;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    make_iso(iso);
+    cat[0] = 2;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    make_iso(iso);
+    cat[1] = 0xEF;   /* EFI (its checksum fixed, so the platform is what is refused) */
+    put16(cat + 28, (uint16_t)(get16(cat + 28) - 0xEF00));
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    /* The default entry: not bootable, hard disk emulation, an unknown type. */
+    make_iso(iso);
+    entry[0] = 0x00;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    make_iso(iso);
+    entry[1] = 4;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -ENOTSUP);
+    entry[1] = 9;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    /* Load RBAs and sector counts outside the image or conventional memory. */
+    make_iso(iso);
+    put32(entry + 8, ISO_SECTORS);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put32(entry + 8, 0xFFFFFFFF);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put32(entry + 8, ISO_SECTORS - 1);   /* 4 virtual sectors fit in its last sector */
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), 0);
+    put16(entry + 6, 5);                 /* 5 do not */
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    make_iso(iso);
+    put16(entry + 6, 0xFFFF);            /* 32 MiB: past the image */
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put16(entry + 6, 0);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put16(entry + 6, 4);
+    put16(entry + 2, 0x9FF0);            /* 2 KiB at 9FF0:0000 runs past 640 KiB */
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put16(entry + 2, 0xFFFF);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put16(entry + 2, 0x0010);            /* over the IVT */
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    put16(entry + 2, 0x2000);
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), 0);
+    assert_int_equal(e.load_segment, 0x2000);
+    /* A 1.44 MB floppy image must fit in the CD. */
+    make_iso(iso);
+    entry[1] = 2;
+    assert_int_equal(parse_iso(iso, sizeof(iso), &e), -EINVAL);
+    assert_int_equal(vm_bios_eltorito(NULL, &e), -EINVAL);
+}
+
+/* int 19h boots the CD; int 13h on E0h answers in 2048-byte blocks and refuses writes. */
+static void test_cdrom_calls(void **state)
+{
+    (void)state;
+    static uint8_t iso[ISO_SECTORS * 2048];
+    char path[64];
+    make_iso(iso);
+    SimpleVM *svm = bios_vm(NULL);
+    BlockDev *bd = iso_dev(iso, sizeof(iso), path);
+    assert_int_equal(vm_bios_attach_disk(svm, BIOS_DRIVE_CDROM, bd), 0);
+    assert_int_equal(vm_bios_set_boot_order(svm, "d"), 0);
+    assert_true(vm_bios_set_boot_order(svm, "x") < 0);
+    Regs r = {0};
+    uint8_t *f = call(svm, 0x19, &r);
+    assert_int_equal(get16(f + 44), 0);        /* CS:IP 0000:7C00 */
+    assert_int_equal(get16(f + 42), 0x7C00);
+    assert_int_equal(r.edx & 0xFF, 0xE0);
+    const uint8_t *boot = vm_guest_ram(svm, 0x7C00, 2048);
+    assert_int_equal(boot[0], ISO_BOOT);
+    assert_int_equal(boot[510], 0x55);
+    assert_int_equal(boot[2047], ISO_BOOT);
+    /* 41h, 48h (2048-byte sectors, 40 of them), 15h. */
+    r = (Regs){.eax = 0x4100, .ebx = 0x55AA, .edx = 0xE0};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.ebx & 0xFFFF, 0xAA55);
+    uint8_t *p = vm_guest_ram(svm, 0x7000, 0x20);
+    memset(p, 0, 0x20);
+    put16(p, 0x1A);
+    r = (Regs){.eax = 0x4800, .edx = 0xE0, .esi = 0x7000};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(get16(p + 24), 2048);
+    assert_int_equal(get32(p + 16), ISO_SECTORS);
+    r = (Regs){.eax = 0x1500, .edx = 0xE0};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x02);
+    /* 4B01h: the specification packet. */
+    memset(p, 0xCC, 0x20);
+    r = (Regs){.eax = 0x4B01, .edx = 0xE0, .esi = 0x7000};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(p[0], 0x13);
+    assert_int_equal(p[1], 0);
+    assert_int_equal(p[2], 0xE0);
+    assert_int_equal(get32(p + 4), ISO_BOOT);
+    assert_int_equal(get16(p + 0x0C), 0x07C0);
+    assert_int_equal(get16(p + 0x0E), 4);
+    assert_int_equal(p[0x13], 0xCC);           /* nothing past the packet */
+    r = (Regs){.eax = 0x4B01, .edx = 0xE0, .ds = 0xFFFF, .esi = 0xFFF0};   /* crosses FFFF */
+    assert_true(cf(call(svm, 0x13, &r)));
+    /* 42h: 2 blocks from LBA 30 into 0000:9000. */
+    uint8_t *dap = vm_guest_ram(svm, 0x7100, 16);
+    memset(dap, 0, 16);
+    dap[0] = 16;
+    put16(dap + 2, 2);
+    put16(dap + 4, 0x9000);
+    dap[8] = 30;
+    r = (Regs){.eax = 0x4200, .edx = 0xE0, .esi = 0x7100};
+    assert_false(cf(call(svm, 0x13, &r)));
+    const uint8_t *buf = vm_guest_ram(svm, 0x9000, 4096);
+    assert_int_equal(buf[0], 30);
+    assert_int_equal(buf[2047], 30);
+    assert_int_equal(buf[2048], 31);
+    assert_int_equal(buf[4095], 31);
+    /* Hostile packets: the last block and one past it, LBA near 2^64, a count of 65535
+     * blocks (128 MiB: past the image and the segment), a buffer crossing its segment. */
+    dap[8] = ISO_SECTORS - 1;
+    put16(dap + 2, 1);
+    r = (Regs){.eax = 0x4200, .edx = 0xE0, .esi = 0x7100};
+    assert_false(cf(call(svm, 0x13, &r)));
+    put16(dap + 2, 2);
+    r = (Regs){.eax = 0x4200, .edx = 0xE0, .esi = 0x7100};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x04);
+    assert_int_equal(get16(dap + 2), 0);       /* nothing transferred */
+    memset(dap + 8, 0xFF, 8);
+    put16(dap + 2, 1);
+    r = (Regs){.eax = 0x4200, .edx = 0xE0, .esi = 0x7100};
+    assert_true(cf(call(svm, 0x13, &r)));
+    memset(dap + 8, 0, 8);
+    put16(dap + 2, 0xFFFF);
+    r = (Regs){.eax = 0x4200, .edx = 0xE0, .esi = 0x7100};
+    assert_true(cf(call(svm, 0x13, &r)));
+    put16(dap + 2, 16);                        /* 32 KiB at 0000:9000 fits the image... */
+    put16(dap + 4, 0xC000);                    /* ...but not from 0000:C000 */
+    uint8_t *edge = vm_guest_ram(svm, 0x10000, 16);
+    memset(edge, 0xAB, 16);
+    r = (Regs){.eax = 0x4200, .edx = 0xE0, .esi = 0x7100};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x09);
+    assert_int_equal(edge[0], 0xAB);
+    /* Writes: write-protected (03h); CHS calls: invalid (01h). */
+    put16(dap + 2, 1);
+    put16(dap + 4, 0x9000);
+    r = (Regs){.eax = 0x4300, .edx = 0xE0, .esi = 0x7100};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x03);
+    r = (Regs){.eax = 0x0301, .ebx = 0x9000, .ecx = 1, .edx = 0xE0};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x03);
+    r = (Regs){.eax = 0x0201, .ebx = 0x9000, .ecx = 1, .edx = 0xE0};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x01);
+    r = (Regs){.eax = 0x0800, .edx = 0xE0};
+    assert_true(cf(call(svm, 0x13, &r)));
+    r = (Regs){.eax = 0x0100, .edx = 0xE0};
+    assert_true(cf(call(svm, 0x13, &r)));       /* the last status: 01h */
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x01);
+    vm_destroy(svm);
+    /* The image is unchanged. */
+    uint8_t back[2048];
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(back));
+    fclose(fp);
+    assert_int_equal(back[0], 0);
+    unlink(path);
+}
+
+/* Floppy emulation: the 1.44 MB image at the load RBA is drive 00h (write-protected)
+ * until AH=4B00h gives drive 00h back. */
+static void test_cdrom_floppy_emulation(void **state)
+{
+    (void)state;
+    size_t size = (size_t)ISO_BOOT * 2048 + 1474560;
+    uint8_t *iso = calloc(1, size);
+    assert_non_null(iso);
+    make_iso(iso);
+    iso[ISO_CATALOG * 2048 + 33] = 2;          /* media 1.44 MB */
+    memset(iso + ISO_BOOT * 2048 + 512, 0x5A, 512);
+    char path[64];
+    SimpleVM *svm = bios_vm(NULL);
+    assert_int_equal(vm_bios_attach_disk(svm, BIOS_DRIVE_CDROM, iso_dev(iso, size, path)), 0);
+    Regs r = {0};
+    call(svm, 0x19, &r);
+    assert_int_equal(r.edx & 0xFF, 0x00);
+    assert_int_equal(vm_guest_ram(svm, 0x7C00, 512)[510], 0x55);
+    r = (Regs){.eax = 0x0201, .ebx = 0x9000, .ecx = 0x0002, .edx = 0x0000};   /* sector 2 */
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(*vm_guest_ram(svm, 0x9000, 1), 0x5A);
+    r = (Regs){.eax = 0x0800, .edx = 0x00};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.ecx & 0x3F, 18);
+    r = (Regs){.eax = 0x0301, .ebx = 0x9000, .ecx = 0x0002, .edx = 0x0000};
+    assert_true(cf(call(svm, 0x13, &r)));
+    assert_int_equal(r.eax >> 8 & 0xFF, 0x03);
+    uint8_t *p = vm_guest_ram(svm, 0x7000, 0x13);
+    r = (Regs){.eax = 0x4B00, .edx = 0x00, .esi = 0x7000};
+    assert_false(cf(call(svm, 0x13, &r)));
+    assert_int_equal(p[1], 2);
+    assert_int_equal(p[2], 0x00);
+    r = (Regs){.eax = 0x0201, .ebx = 0x9000, .ecx = 0x0002, .edx = 0x0000};
+    assert_true(cf(call(svm, 0x13, &r)));       /* no drive 00h any more */
+    vm_destroy(svm);
+    unlink(path);
+    free(iso);
+}
+
 int main(void)
 {
     hv_set_log_level(HV_LOG_ERROR);
@@ -370,6 +666,9 @@ int main(void)
         cmocka_unit_test(test_buffer_bounds),
         cmocka_unit_test(test_video_and_misc),
         cmocka_unit_test(test_random_frames),
+        cmocka_unit_test(test_eltorito_parse),
+        cmocka_unit_test(test_cdrom_calls),
+        cmocka_unit_test(test_cdrom_floppy_emulation),
     };
     const struct CMUnitTest handoff[] = {cmocka_unit_test(test_kernel_handoff)};
     return cmocka_run_group_tests_name("bios", tests, setup, teardown) |
