@@ -574,7 +574,8 @@ const CliOptionSpec cli_option_table[] = {
     {"-initrd", "F[ ARGS][,F...]", opt_kernel, 'i',
      "multiboot modules (each with its string), or Linux's initrd"},
     {"-append", "CMDLINE", opt_kernel, 'a', "the kernel command line"},
-    {"-drive", "file=F[,format=raw|qcow2][,if=floppy|ide][,index=0|1][,snapshot=on]", opt_drive,
+    {"-drive", "file=F[,format=raw|qcow2][,if=floppy|ide][,index=0|1][,snapshot=on]"
+     "[,media=cdrom]", opt_drive,
      'd', "a disk for the built-in BIOS (int 13h); without FILE the BIOS\n"
      "boots (POST, then int 19h); with --boot-sector FILE the sector\n"
      "starts at once with the BIOS and disks there"},

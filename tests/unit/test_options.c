@@ -194,6 +194,16 @@ static void test_loader_and_disk_options(void **state)
     assert_false(o.trace_stats);
     assert_int_equal(PARSE(&o, err, "run", "--boot-sector", "b.bin", "-hda", "d.img"), 0);
     assert_string_equal(o.file, "b.bin");
+    assert_int_equal(PARSE(&o, err, "run", "-cdrom", "cd.iso", "-drive",
+                           "file=cd.qcow2,format=qcow2,media=cdrom", "-boot", "order=dc"), 0);
+    assert_int_equal(o.num_drives, 2);
+    assert_true(o.drives[0].cdrom);
+    assert_string_equal(o.drives[0].file, "cd.iso");
+    assert_true(o.drives[1].cdrom);
+    assert_int_equal(o.drives[1].format, 2);
+    assert_string_equal(o.boot_order, "dc");
+    assert_int_equal(PARSE(&o, err, "run", "-drive", "file=d.img,media=disk"), 0);
+    assert_false(o.drives[0].cdrom);
 }
 
 #define EXPECT_ERROR(needle, ...) expect_usage_error(needle, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
@@ -215,6 +225,9 @@ static void test_usage_errors(void **state)
     EXPECT_ERROR("no file=", "run", "-drive", "if=ide");
     EXPECT_ERROR("not KEY=VALUE", "run", "-drive", "d.img");
     EXPECT_ERROR("-boot x", "run", "-boot", "x", "-hda", "d");
+    EXPECT_ERROR("not a floppy", "run", "-drive", "file=c.iso,media=cdrom,if=floppy");
+    EXPECT_ERROR("media=cd", "run", "-drive", "file=c.iso,media=cd");
+    EXPECT_ERROR("needs a file", "run", "-cdrom", "");
     EXPECT_ERROR("only pc-testdev", "run", "-device", "pci-testdev", "x");
     EXPECT_ERROR("empty item", "run", "--trace", "bios,", "x");
     EXPECT_ERROR("at most 4 disks", "run", "-hda", "1", "-hda", "2", "-hda", "3", "-hda", "4",
