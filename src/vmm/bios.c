@@ -670,6 +670,8 @@ static bool cd_boot(Bios *b, Frame *f)
     uint8_t drive = BIOS_DRIVE_CDROM;
     uint64_t src = (uint64_t)e.load_rba * CD_SECTOR;
     if (e.media == 0) {
+        /* An image loaded over POST's stack (below 0000:7C00) is then partly overwritten by
+         * this call's frame: the CS:IP that enters it wins, as a real stack would. */
         uint8_t *dst = vm_guest_ram(b->svm, (uint64_t)e.load_segment * 16, e.image_size);
         if (!dst || block_read(cd, src, dst, e.image_size) < 0) {
             hv_log(HV_LOG_WARN, "bios: drive d: the boot image cannot be loaded");
