@@ -47,6 +47,14 @@ static bool next_item(const char **p, char *key, size_t ksize, char *val, size_t
     return true;
 }
 
+/* Copies src, cut to size - 1 bytes (callers check lengths where a cut would matter). */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* QEMU's booleans: on/off, yes/no, true/false. 1 true, 0 false, -1 neither. */
 static int parse_bool(const char *v)
 {
@@ -339,7 +347,7 @@ int opt_name(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErr
         } else if (!strcmp(key, "guest") && has) {
             if (strlen(val) >= sizeof(opt->name))
                 return refuse(e, arg, "the name is too long (at most 63 bytes)");
-            snprintf(opt->name, sizeof(opt->name), "%s", val);
+            copy_str(opt->name, sizeof(opt->name), val);
         } else if (!strcmp(key, "process") && has) {
             /* the thread's comm holds 15 bytes */
             size_t n = strnlen(val, sizeof(opt->process_name) - 1);
@@ -539,7 +547,7 @@ int cli_parse_serial_chardev(CliOptions *opt, const char *arg, CliChardev *c, Cl
         if (strlen(arg + 8) >= sizeof(c->id))
             return refuse(e, arg, "the id is too long");
         c->kind = CHR_REF;
-        snprintf(c->id, sizeof(c->id), "%s", arg + 8);
+        copy_str(c->id, sizeof(c->id), arg + 8);
     } else if (!strncmp(arg, "tcp:", 4)) {
         size_t n = strcspn(arg + 4, ",");
         c->kind = CHR_TCP;
@@ -557,7 +565,7 @@ int cli_parse_serial_chardev(CliOptions *opt, const char *arg, CliChardev *c, Cl
         if (strlen(arg + 5) >= sizeof(c->path))
             return refuse(e, arg, "the path is too long");
         c->kind = CHR_FILE;
-        snprintf(c->path, sizeof(c->path), "%s", arg + 5);
+        copy_str(c->path, sizeof(c->path), arg + 5);
     } else if (!strcmp(arg, "null") || !strcmp(arg, "none")) {
         c->kind = CHR_NULL;
     } else if (!strcmp(arg, "stdio")) {
@@ -598,15 +606,15 @@ int opt_chardev(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
                                                                  sizeof(val), &has);) {
         int b = has ? parse_bool(val) : 1;
         if (!strcmp(key, "id") && has && *val && strlen(val) < sizeof(c.id)) {
-            snprintf(c.id, sizeof(c.id), "%s", val);
+            copy_str(c.id, sizeof(c.id), val);
         } else if (!strcmp(key, "path") && has && *val &&
                    (c.kind == CHR_FILE || c.kind == CHR_UNIX)) {
             if (strlen(val) >= sizeof(c.path))
                 return refuse(e, arg, "the path is too long");
-            snprintf(c.path, sizeof(c.path), "%s", val);
+            copy_str(c.path, sizeof(c.path), val);
         } else if (!strcmp(key, "host") && has && c.kind == CHR_UNIX &&
                    strlen(val) < sizeof(c.host)) {
-            snprintf(c.host, sizeof(c.host), "%s", val);
+            copy_str(c.host, sizeof(c.host), val);
             tcp = true;
         } else if (!strcmp(key, "port") && has && c.kind == CHR_UNIX) {
             uint64_t v;
@@ -700,7 +708,7 @@ int cli_check_qemu(CliOptions *opt, char *err, size_t size)
     if (opt->monitor_chr.kind == CHR_STDIO) {
         opt->monitor = MONITOR_STDIO;
     } else if (opt->monitor_chr.kind == CHR_UNIX && opt->monitor_chr.server) {
-        snprintf(opt->monitor_buf, sizeof(opt->monitor_buf), "%s", opt->monitor_chr.path);
+        copy_str(opt->monitor_buf, sizeof(opt->monitor_buf), opt->monitor_chr.path);
         opt->monitor = MONITOR_UNIX;
         opt->monitor_path = opt->monitor_buf;
     } else if (opt->monitor_chr.kind == CHR_NULL) {
