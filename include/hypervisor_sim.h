@@ -1017,6 +1017,7 @@ typedef struct QemuMonitor {
      * available). 0, or a negative errno with the reason in why. */
     int (*gdbserver)(struct QemuMonitor *mon, const char *spec, char *why, size_t size);
     void *opaque;                 /* the front end's */
+    bool no_files;                /* memsave and pmemsave refused (e.g. under a fuzzer) */
 } QemuMonitor;
 
 QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);

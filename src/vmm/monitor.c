@@ -1135,6 +1135,8 @@ static int cmd_memsave(QemuMonitor *mon, const char *cmd, char *args, bool physi
         return fail_line(mon, -EINVAL, "Invalid addr 0x%016" PRIx64 "/size %" PRIu64
                          " specified", addr, size);
     const char *file = words[n - 1];
+    if (mon->no_files)
+        return fail_line(mon, -EPERM, "%s: writing files is off in this monitor", cmd);
     FILE *f = fopen(file, "wbe");
     if (!f)
         return fail_line(mon, -errno, "could not open '%s': %s", file, strerror(errno));
