@@ -348,6 +348,7 @@ typedef struct {
     int fd;               /* the output (and for sockets and ptys the input), or -1 */
     int listen_fd;        /* a server's socket, or -1 */
     bool input;           /* fd is also read (socket, pty) */
+    const char *unlink_path;   /* a Unix socket server's path, removed at the end */
     uint8_t buf[256];
     size_t len;
 } CliCharIn;
@@ -528,7 +529,10 @@ static void charin_close(CliCharIn *ci)
         close(ci->fd);
     if (ci->listen_fd >= 0)
         close(ci->listen_fd);
+    if (ci->unlink_path)   /* as the monitor's socket: no stale socket is left behind */
+        unlink(ci->unlink_path);
     ci->fd = ci->listen_fd = -1;
+    ci->unlink_path = NULL;
     ci->port = NULL;
 }
 
@@ -1343,7 +1347,8 @@ static int open_chardevs(SimpleVM *svm, const CliOptions *opt, CliCharIn chr[2],
             return EXIT_VM_SETUP;
         }
         chr[i] = (CliCharIn){.port = i ? svm->serial2 : svm->serial, .fd = fd,
-                             .listen_fd = lfd, .input = input};
+                             .listen_fd = lfd, .input = input,
+                             .unlink_path = c->kind == CHR_UNIX && c->server ? c->path : NULL};
         chr[i].port->output_fd = fd;
     }
     if (opt->debugcon.kind != CHR_NONE) {

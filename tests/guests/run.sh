@@ -1293,6 +1293,12 @@ t_qemu_options() {
         [ "$reply" = "two" ] || differ "the client got '$reply'"
     fi
     end
+    begin qemu-serial-unix-server      # a Unix socket server, removed at the end
+    rm -f "$TMP/s.sock"
+    vm run -serial "unix:$TMP/s.sock,server,nowait" "$G/hello.bin"
+    expect_status 0; expect_out ""
+    [ -e "$TMP/s.sock" ] && differ "the socket was left behind"
+    end
     begin qemu-pidfile
     if [ "$SKIPPING" = 0 ]; then
         rm -f "$TMP/vm.pid"
