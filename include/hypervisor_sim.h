@@ -1011,6 +1011,13 @@ typedef struct QemuMonitor {
     bool quit_requested;          /* `quit` was given: the VM has ended, the front end ends */
     char default_format;          /* x/xp: the last format and size given (QEMU keeps them) */
     int default_size;
+    const char *name;             /* -name: what info name prints (NULL: nothing) */
+    const char *block_info;       /* what info block prints, from the front end (NULL: nothing) */
+    /* gdbserver SPEC: starts the gdb stub, set by the front end that can (NULL: not
+     * available). 0, or a negative errno with the reason in why. */
+    int (*gdbserver)(struct QemuMonitor *mon, const char *spec, char *why, size_t size);
+    void *opaque;                 /* the front end's */
+    bool no_files;                /* memsave and pmemsave refused (e.g. under a fuzzer) */
 } QemuMonitor;
 
 QemuMonitor *qemu_monitor_create(struct SimpleVM *vm);
@@ -1027,6 +1034,8 @@ void qemu_monitor_destroy(QemuMonitor *mon);
  * answer to `out`. 0, or a negative errno after a one-line error on `out` (-ENOENT for
  * an unknown command, -EINVAL for bad arguments). An empty line does nothing. */
 int qemu_monitor_execute(QemuMonitor *mon, const char *line, FILE *out);
+/* Every command's name and every info subcommand, as a list for a front end's help. */
+void qemu_monitor_print_commands(FILE *out);
 int qemu_cmd_help(QemuMonitor *mon, const char *command);   /* NULL: every command */
 int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id);
 /* info registers' text for a given state (QEMU's x86_cpu_dump_state layout), e.g. for the
@@ -1183,6 +1192,7 @@ typedef struct SimpleVM {
         bool mmio_write;
         uint8_t mmio_data[8];
     } last_exit;
+    SerialPort *serial2;          /* COM2 (vm_add_serial2), or NULL */
 } SimpleVM;
 
 /* The log items (QEMU's -d names). */
@@ -1329,6 +1339,15 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
  * reaches 1 MiB): ACPI (RSDP, RSDT, XSDT, FADT, FACS, MADT, HPET, DSDT), or with `enabled`
  * false (QEMU's -no-acpi) an Intel MP table. Before the first run: -EBUSY after. */
 int vm_set_acpi(SimpleVM *svm, bool enabled);
+/* COM2: a second 16550A at COM2_BASE on ISA IRQ 3 (QEMU's serial1), its output to
+ * output_fd (-1: nowhere), owned by the VM (svm->serial2). -EEXIST when there is one. */
+#define COM2_BASE 0x2F8
+int vm_add_serial2(SimpleVM *svm, int output_fd);
+/* The RTC's start (QEMU's -rtc base=): VM_RTC_UTC (default), VM_RTC_LOCALTIME (the host's
+ * local time, as DOS and Windows keep the CMOS clock), or VM_RTC_DATE: the RTC reads `date`
+ * (seconds since 1970, UTC) now and runs on from there. Call after vm_set_clock. */
+typedef enum { VM_RTC_UTC, VM_RTC_LOCALTIME, VM_RTC_DATE } VmRtcBase;
+int vm_set_rtc_base(SimpleVM *svm, VmRtcBase base, int64_t date);
 bool vm_acpi_enabled(SimpleVM *svm);
 /* Guest-physical address of the ACPI RSDP, 0 when there is none. */
 uint64_t vm_acpi_rsdp(SimpleVM *svm);

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,16 +14,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/console.h"
 #include "cli/options.h"
+#include "cli/options_qemu.h"
 #include "cli/sandbox.h"
 #include "vmm/bios.h"
 #include "vmm/block.h"
@@ -222,6 +227,35 @@ static int open_disks(const CliOptions *opt, CliDisks *disks)
     return 0;
 }
 
+/* The monitor's info block, QEMU's lines for each disk. NULL when there is none (or no
+ * memory). */
+static char *block_info_text(const CliOptions *opt, const CliDisks *disks)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = disks->n ? open_memstream(&text, &len) : NULL;
+    if (!f)
+        return NULL;
+    for (int i = 0; i < disks->n; i++) {
+        const CliDrive *d = &opt->drives[i];
+        uint8_t drive = disks->drive[i];
+        char name[16];
+        if (drive >= BIOS_DRIVE_HD0)
+            snprintf(name, sizeof(name), "ide0-hd%d", drive - BIOS_DRIVE_HD0);
+        else
+            snprintf(name, sizeof(name), "floppy%d", drive);
+        fprintf(f, "%s%s (#block%d): %s (%s)\n", i ? "\n" : "", name, i, d->file,
+                d->format ? block_format_name((BlockFormat)d->format) : disks->bd[i]->ops->name);
+        if (drive < BIOS_DRIVE_HD0)
+            fprintf(f, "    Removable device: not locked, tray closed\n");
+        fprintf(f, "    Cache mode:       writeback\n");
+        if (d->snapshot || opt->snapshot)
+            fprintf(f, "    Snapshot:         on (writes go to a deleted temporary file)\n");
+    }
+    fclose(f);
+    return text;
+}
+
 /* Hands the opened disks to the VM's BIOS, which owns them from then on. */
 static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 {
@@ -322,9 +356,209 @@ out:
     return status;
 }
 
+/* ---- character devices: -serial tcp:/unix:/pty/chardev:, COM2, -debugcon ---- */
+
+/* An opened character device of a serial port: where its output goes (fd) and, for a
+ * server that did not wait, the socket that takes its next client. Input read from fd
+ * waits in buf until the UART takes it. */
+typedef struct {
+    SerialPort *port;     /* NULL: this slot is unused */
+    int fd;               /* the output (and for sockets and ptys the input), or -1 */
+    int listen_fd;        /* a server's socket, or -1 */
+    bool input;           /* fd is also read (socket, pty) */
+    const char *unlink_path;   /* a Unix socket server's path, removed at the end */
+    uint8_t buf[256];
+    size_t len;
+} CliCharIn;
+
+/* A listening or connected socket for a tcp:/unix: chardev; -1 after printing why. */
+static int chardev_socket(const CliChardev *c, const char *label, bool *listening)
+{
+    int fd = -1;
+    *listening = c->server;
+    if (c->kind == CHR_UNIX) {
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", c->path);
+        if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+            goto fail;
+        if (c->server) {
+            struct stat st;
+            if (lstat(c->path, &st) == 0 && S_ISSOCK(st.st_mode))
+                unlink(c->path);
+            if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0)
+                goto fail;
+        } else if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+            goto fail;
+        }
+        return fd;
+    }
+    char port[8];
+    snprintf(port, sizeof(port), "%u", c->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = c->server ? AI_PASSIVE : 0}, *ai = NULL;
+    int r = getaddrinfo(c->host[0] ? c->host : (c->server ? NULL : "localhost"), port, &hints, &ai);
+    if (r != 0) {
+        error("%s: tcp:%s:%u: %s", label, c->host, c->port, gai_strerror(r));
+        return -1;
+    }
+    errno = ECONNREFUSED;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol)) < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (c->server ? bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1) == 0
+                      : connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        return fd;
+fail:
+    error("%s: %s%s: %s", label, c->kind == CHR_UNIX ? "unix:" : "tcp:",
+          c->kind == CHR_UNIX ? c->path : c->host, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* Opens the character device c for `label` (QEMU's serial0, serial1, debugcon): *fd is
+ * where output goes (-1: nowhere), *listen_fd a server's socket still waiting for its
+ * client (nowait), *input whether fd is read too. Returns 0, or the exit status after
+ * printing why. */
+static int chardev_open(const CliChardev *c, const char *label, int *fd, int *listen_fd,
+                        bool *input)
+{
+    *fd = *listen_fd = -1;
+    *input = false;
+    switch (c->kind) {
+    case CHR_NONE:
+    case CHR_NULL:
+    case CHR_REF:
+        return 0;
+    case CHR_STDIO:
+        *fd = STDOUT_FILENO;
+        return 0;
+    case CHR_FILE:
+        if ((*fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+            error("%s: file:%s: %s", label, c->path, strerror(errno));
+            return EXIT_USAGE;
+        }
+        return 0;
+    case CHR_PTY: {
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        struct termios t;
+        if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || !ptsname(m)) {
+            error("%s: pty: %s", label, strerror(errno));
+            if (m >= 0)
+                close(m);
+            return EXIT_HOST_ERROR;
+        }
+        if (tcgetattr(m, &t) == 0) {   /* the guest's bytes pass untouched */
+            cfmakeraw(&t);
+            tcsetattr(m, TCSANOW, &t);
+        }
+        fcntl(m, F_SETFL, O_NONBLOCK);
+        printf("char device redirected to %s (label %s)\n", ptsname(m), label);
+        fflush(stdout);
+        *fd = m;
+        *input = true;
+        return 0;
+    }
+    case CHR_UNIX:
+    case CHR_TCP: {
+        bool listening;
+        int s = chardev_socket(c, label, &listening);
+        if (s < 0)
+            return EXIT_VM_SETUP;
+        *input = true;
+        if (!listening) {
+            *fd = s;
+            return 0;
+        }
+        if (!c->wait) {
+            *listen_fd = s;
+            return 0;
+        }
+        /* QEMU's server waits for its first client before the VM starts. */
+        if (c->kind == CHR_TCP)
+            error("info: waiting for a connection on tcp:%s:%u,server=on (label %s)", c->host,
+                  c->port, label);
+        else
+            error("info: waiting for a connection on unix:%s,server=on (label %s)", c->path,
+                  label);
+        while ((*fd = accept4(s, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR) {
+        }
+        close(s);
+        if (*fd < 0) {
+            error("%s: accept: %s", label, strerror(errno));
+            return EXIT_HOST_ERROR;
+        }
+        return 0;
+    }
+    }
+    return 0;
+}
+
+/* A new client of a nowait server: it becomes the port's output and input. */
+static void charin_accept(CliCharIn *ci)
+{
+    int fd = accept4(ci->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    ci->fd = fd;
+    ci->port->output_fd = fd;
+}
+
+/* Reads what the port's chardev has; at its end a server's client is dropped (the next
+ * one is accepted), anything else stops being read. */
+static void charin_read(CliCharIn *ci)
+{
+    ssize_t n = read(ci->fd, ci->buf, sizeof(ci->buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n > 0) {
+        ci->len = (size_t)n;
+        return;
+    }
+    if (ci->listen_fd >= 0) {
+        ci->port->output_fd = -1;   /* output goes nowhere until the next client */
+        close(ci->fd);
+        ci->fd = -1;
+    } else {
+        ci->input = false;
+    }
+}
+
+static void charin_feed(CliCharIn *ci)
+{
+    size_t sent = serial_receive(ci->port, ci->buf, ci->len);
+    memmove(ci->buf, ci->buf + sent, ci->len - sent);
+    ci->len -= sent;
+}
+
+static void charin_close(CliCharIn *ci)
+{
+    if (ci->port)
+        ci->port->output_fd = -1;
+    if (ci->fd > STDERR_FILENO)
+        close(ci->fd);
+    if (ci->listen_fd >= 0)
+        close(ci->listen_fd);
+    if (ci->unlink_path)   /* as the monitor's socket: no stale socket is left behind */
+        unlink(ci->unlink_path);
+    ci->fd = ci->listen_fd = -1;
+    ci->unlink_path = NULL;
+    ci->port = NULL;
+}
+
 /* ---- running: the vCPU thread, the console loop and the monitor ---- */
 
 static int signal_pipe[2] = {-1, -1};
+/* -daemonize: the child's report to the waiting parent, once setup is over (cmd_run). */
+static int *cli_daemon_ready;
 
 static void on_signal(int sig)
 {
@@ -643,8 +877,35 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The monitor's gdbserver: the stub started at run time, where the sandbox allows the
+ * socket (--sandbox off); with the sandbox on, the reason and what to do instead. */
+typedef struct {
+    GdbStub **gdb;        /* run_with_console's stub, stopped at its end */
+    bool sandboxed;
+} RuntimeGdb;
+
+static int monitor_gdbserver(QemuMonitor *mon, const char *spec, char *why, size_t size)
+{
+    RuntimeGdb *rg = mon->opaque;
+    if (*rg->gdb) {
+        snprintf(why, size, "a gdb stub is already running (one per VM)");
+        return -EBUSY;
+    }
+    if (rg->sandboxed) {
+        snprintf(why, size, "the sandbox allows no new sockets once the VM runs: start the "
+                 "stub with -gdb %s (or -s), or run with --sandbox off", spec);
+        return -EPERM;
+    }
+    if (!(*rg->gdb = gdb_stub_start(mon->svm, spec))) {
+        snprintf(why, size, "%s", hv_last_error());
+        return -EIO;
+    }
+    return 0;
+}
+
 static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_input,
-                            bool terminal, QemuMonitor *mon, int listen_fd, bool *timed_out)
+                            bool terminal, QemuMonitor *mon, int listen_fd, CliCharIn *chr,
+                            bool *timed_out)
 {
     int done[2];
     if (pipe2(done, O_CLOEXEC) < 0 || pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -678,6 +939,11 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         return -1;
     }
     GdbStub *gdb = NULL;
+    RuntimeGdb rg = {&gdb, !opt->sandbox_off};
+    if (mon) {
+        mon->gdbserver = monitor_gdbserver;
+        mon->opaque = &rg;
+    }
     if (opt->gdb && !(gdb = gdb_stub_start(svm, opt->gdb))) {
         error("%s", hv_last_error());
         vm_thread_quit(svm);
@@ -707,7 +973,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     bool guest_ended = false;   /* the guest has ended but the VMM goes on (outlives_guest) */
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
-        struct pollfd fds[6] = {
+        struct pollfd fds[10] = {
             {guest_ended ? -1 : done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
             {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
@@ -716,16 +982,32 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             /* Guest time: this thread owns the VM's timer (DESIGN.md, "Threads"). */
             {vm_timer_fd(svm), POLLIN, 0},
         };
+        bool chr_pending = false;
+        for (int i = 0; i < 2; i++) {   /* the serial ports' sockets and ptys */
+            CliCharIn *ci = &chr[i];
+            fds[6 + 2 * i] = (struct pollfd){ci->port && ci->fd < 0 ? ci->listen_fd : -1, POLLIN, 0};
+            fds[7 + 2 * i] = (struct pollfd){ci->port && ci->input && ci->len == 0 ? ci->fd : -1,
+                                             POLLIN, 0};
+            chr_pending |= ci->port && ci->len;
+        }
         /* While keys wait, look again shortly: the guest frees its queue by reading. */
-        int timeout_ms = c->pending_len && !c->stopping ? 10 : -1;
+        int timeout_ms = (c->pending_len || chr_pending) && !c->stopping ? 10 : -1;
         if (deadline && !c->stopping) {
             uint64_t now = monotonic_ms();
             int left = now >= deadline ? 0 : (int)(deadline - now < 60000 ? deadline - now : 60000);
             if (timeout_ms < 0 || left < timeout_ms)
                 timeout_ms = left;
         }
-        if (poll(fds, 6, timeout_ms) < 0 && errno != EINTR)
+        if (poll(fds, 10, timeout_ms) < 0 && errno != EINTR)
             break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[6 + 2 * i].revents & POLLIN)
+                charin_accept(&chr[i]);
+            if (fds[7 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))
+                charin_read(&chr[i]);
+            if (chr[i].port && chr[i].len && !c->stopping)
+                charin_feed(&chr[i]);
+        }
         if (fds[0].revents) {
             if (c->stopping || !outlives_guest(opt, svm))
                 break;
@@ -969,7 +1251,141 @@ static int cmd_diff(const CliOptions *opt)
     return status;
 }
 
+/* -daemonize, as QEMU's: the process forks at once; the parent waits until the child has
+ * set the VM up (errors until then still reach the terminal) and ends with 0, or with the
+ * child's status when setup failed. Returns -1 in the child (go on), else the parent's
+ * status. *ready is where the child reports. */
+static int daemonize(int *ready)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        error("-daemonize: pipe: %s", strerror(errno));
+        return EXIT_HOST_ERROR;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        error("-daemonize: fork: %s", strerror(errno));
+        return EXIT_HOST_ERROR;
+    }
+    if (pid > 0) {
+        close(p[1]);
+        unsigned char st = EXIT_HOST_ERROR;   /* the child died before it said */
+        while (read(p[0], &st, 1) < 0 && errno == EINTR) {
+        }
+        close(p[0]);
+        return st;
+    }
+    close(p[0]);
+    setsid();
+    *ready = p[1];
+    return -1;
+}
+
+/* The child is set up: the parent may end; the terminal is let go of. */
+static void daemon_ready(int *ready, int status)
+{
+    if (*ready < 0)
+        return;
+    unsigned char st = (unsigned char)status;
+    while (write(*ready, &st, 1) < 0 && errno == EINTR) {
+    }
+    close(*ready);
+    *ready = -1;
+    if (status == 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+            close(null);
+        }
+    }
+}
+
+static int write_pidfile(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        error("-pidfile %s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    write_all(fd, line, (size_t)n);
+    close(fd);
+    return 0;
+}
+
+static int cmd_run_vm(const CliOptions *opt);
+
+/* run: -daemonize and -pidfile around the VM's life. */
 static int cmd_run(const CliOptions *opt)
+{
+    int ready = -1;
+    if (opt->daemonize) {
+        int parent = daemonize(&ready);
+        if (parent >= 0)
+            return parent;
+    }
+    if (opt->process_name[0])
+        prctl(PR_SET_NAME, opt->process_name, 0, 0, 0);
+    int status = opt->pidfile ? write_pidfile(opt->pidfile) : 0;
+    if (status == 0) {
+        cli_daemon_ready = ready >= 0 ? &ready : NULL;
+        status = cmd_run_vm(opt);
+        cli_daemon_ready = NULL;
+    }
+    daemon_ready(&ready, status);   /* a setup failure: the parent ends with it */
+    if (opt->pidfile && status != EXIT_USAGE)
+        unlink(opt->pidfile);
+    return status;
+}
+
+/* The VM's COM1/COM2 character devices and -debugcon. Returns 0 or the exit status. */
+static int open_chardevs(SimpleVM *svm, const CliOptions *opt, CliCharIn chr[2], int *debug_fd)
+{
+    for (int i = 0; i < 2; i++) {
+        const CliChardev *c = &opt->serial_chr[i];
+        if (i == 0 && opt->serial != SERIAL_CHARDEV)
+            continue;
+        if (i == 1 && c->kind == CHR_NONE)
+            continue;
+        int fd, lfd;
+        bool input;
+        int status = chardev_open(c, i ? "serial1" : "serial0", &fd, &lfd, &input);
+        if (status)
+            return status;
+        if (i == 1 && vm_add_serial2(svm, -1) < 0) {
+            error("-serial: %s", hv_last_error());
+            if (fd > STDERR_FILENO)
+                close(fd);
+            if (lfd >= 0)
+                close(lfd);
+            return EXIT_VM_SETUP;
+        }
+        chr[i] = (CliCharIn){.port = i ? svm->serial2 : svm->serial, .fd = fd,
+                             .listen_fd = lfd, .input = input,
+                             .unlink_path = c->kind == CHR_UNIX && c->server ? c->path : NULL};
+        chr[i].port->output_fd = fd;
+    }
+    if (opt->debugcon.kind != CHR_NONE) {
+        int lfd;
+        bool input;
+        int status = chardev_open(&opt->debugcon, "debugcon", debug_fd, &lfd, &input);
+        if (status)
+            return status;
+        if (lfd >= 0) {   /* nobody reads the debug console's input: a client is awaited */
+            error("-debugcon: a server socket must wait for its client (no nowait)");
+            close(lfd);
+            return EXIT_USAGE;
+        }
+        svm->debug_exit->console_fd = *debug_fd;
+    }
+    return 0;
+}
+
+static int cmd_run_vm(const CliOptions *opt)
 {
     uint8_t *image = NULL;
     size_t size = 0;
@@ -982,17 +1398,31 @@ static int cmd_run(const CliOptions *opt)
         return status;
     }
 
+    char *block_info = block_info_text(opt, &disks);
     SimpleVM *svm = vm_create_flags(opt->memory, opt->accel,
                                     opt->kernel_irqchip ? VM_FLAG_KERNEL_IRQCHIP : 0);
     if (!svm) {
         error("cannot create the VM: %s", hv_last_error());
         close_disks(&disks);
+        free(block_info);
         free(image);
         return EXIT_VM_SETUP;
     }
-    int serial_fd = -1, listen_fd = -1;
+    int serial_fd = -1, listen_fd = -1, debug_fd = -1;
+    CliCharIn chr[2] = {{.fd = -1, .listen_fd = -1}, {.fd = -1, .listen_fd = -1}};
     QemuMonitor *mon = NULL;
     FILE *log = NULL;
+    char cpu_msg[600];
+    int cpu = cli_cpu_check(opt, svm->kvm->backend == HV_BACKEND_SIM ? cli_sim_cpu_features()
+                                                                      : UINT64_MAX,
+                            svm->kvm->backend == HV_BACKEND_KVM, cpu_msg, sizeof(cpu_msg));
+    if (cpu < 0) {
+        error("%s", cpu_msg);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (cpu > 0)
+        error("%s", cpu_msg);
     if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
@@ -1039,8 +1469,19 @@ static int cmd_run(const CliOptions *opt)
     svm->screendump = vga_screendump;
     if ((status = setup_debugging(svm, opt, &log)) != 0)
         goto out;
+    if ((status = open_chardevs(svm, opt, chr, &debug_fd)) != 0)
+        goto out;
+    if (opt->vga_none)
+        svm->screendump = NULL;   /* -vga none: no picture of a screen there is not */
     if (opt->clock != VM_CLOCK_HOST && vm_set_clock(svm, opt->clock) < 0) {
         error("%s", hv_last_error());
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opt->rtc_base != CLI_RTC_UTC &&
+        vm_set_rtc_base(svm, opt->rtc_base == CLI_RTC_LOCALTIME ? VM_RTC_LOCALTIME : VM_RTC_DATE,
+                        opt->rtc_date) < 0) {
+        error("-rtc: %s", hv_last_error());
         status = EXIT_USAGE;
         goto out;
     }
@@ -1055,15 +1496,21 @@ static int cmd_run(const CliOptions *opt)
         status = EXIT_HOST_ERROR;
         goto out;
     }
+    if (mon && opt->name[0])
+        mon->name = opt->name;
+    if (mon)
+        mon->block_info = block_info;
     if (opt->monitor == MONITOR_UNIX && (listen_fd = monitor_listen(opt->monitor_path)) < 0) {
         status = EXIT_VM_SETUP;
         goto out;
     }
+    if (cli_daemon_ready)
+        daemon_ready(cli_daemon_ready, 0);
     bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO;
     bool interactive = console && console_raw_enable(STDIN_FILENO) == 0;
     bool timed_out = false;
     int stop_signal = run_with_console(svm, opt, opt->serial == SERIAL_STDIO, interactive, mon,
-                                       listen_fd, &timed_out);
+                                       listen_fd, chr, &timed_out);
     console_restore();
     if (stop_signal < 0) {
         status = EXIT_HOST_ERROR;
@@ -1091,7 +1538,17 @@ static int cmd_run(const CliOptions *opt)
         fflush(stdout);
     }
     status = exit_status(svm, opt, stop_signal, timed_out);
+    if ((svm->stop_reason == VM_STOP_INTERNAL_ERROR || svm->stop_reason == VM_STOP_FAIL_ENTRY) &&
+        opt->accel == HV_BACKEND_AUTO && svm->kvm->backend == HV_BACKEND_KVM)
+        error("hint: --accel auto chose KVM, which could not run this guest; --accel sim runs "
+              "it on the software backend");
 out:
+    for (int i = 0; i < 2; i++)
+        charin_close(&chr[i]);
+    if (debug_fd > STDERR_FILENO) {
+        svm->debug_exit->console_fd = -1;
+        close(debug_fd);
+    }
     if (listen_fd >= 0) {
         close(listen_fd);
         unlink(opt->monitor_path);
@@ -1104,6 +1561,7 @@ out:
         hv_set_log_handler(NULL, NULL);
         fclose(log);
     }
+    free(block_info);
     free(image);
     return status;
 }

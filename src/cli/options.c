@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cli/options.h"
+#include "cli/options_qemu.h"
 
 /* Order matches the fields of struct kvm_regs (rax ... r15, rip, rflags). */
 const char *const cli_reg_names[] = {
@@ -213,9 +214,22 @@ static int opt_reg(CliOptions *opt, const char *arg, const CliOptionSpec *spec, 
                 "r8..r15, rip, rflags)", e->spelled, (int)len, arg);
 }
 
+/* -serial: the first is COM1, a second COM2 (QEMU's serial0, serial1). Besides the
+ * spellings below, a character device (tcp:, unix:, pty, chardev:ID: options_qemu.c). */
 static int opt_serial(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
+    int port = opt->num_serials++;
+    opt->serial_given = true;
+    if (port >= 2)
+        return bad_value(e, arg, "at most two serial ports (COM1 at 0x3f8, COM2 at 0x2f8)");
+    if (port == 1) {
+        int r = cli_parse_serial_chardev(opt, arg, &opt->serial_chr[1], e);
+        if (r > 0)
+            return bad_value(e, arg, "COM2 takes file:PATH, null, none, pty, tcp:HOST:PORT, "
+                             "unix:PATH or chardev:ID");
+        return r;
+    }
     if (strcmp(arg, "stdio") == 0) {
         opt->serial = SERIAL_STDIO;
     } else if (strcmp(arg, "mon:stdio") == 0) {
@@ -229,7 +243,13 @@ static int opt_serial(CliOptions *opt, const char *arg, const CliOptionSpec *spe
         opt->serial = SERIAL_FILE;
         opt->serial_path = arg + 5;
     } else {
-        return bad_value(e, arg, "expected stdio, mon:stdio, file:PATH or none");
+        int r = cli_parse_serial_chardev(opt, arg, &opt->serial_chr[0], e);
+        if (r > 0)
+            return bad_value(e, arg, "expected stdio, mon:stdio, file:PATH, none, pty, "
+                             "tcp:[HOST]:PORT[,server,nowait], unix:PATH or chardev:ID");
+        if (r == 0)
+            opt->serial = SERIAL_CHARDEV;
+        return r;
     }
     return 0;
 }
@@ -367,18 +387,6 @@ static int opt_snapshot(CliOptions *opt, const char *arg, const CliOptionSpec *s
     return 0;
 }
 
-/* -device pc-testdev; isa-debug-exit at 0xf4 is always there, so it is accepted too. */
-static int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
-{
-    (void)spec;
-    if (strcmp(arg, "pc-testdev") == 0)
-        opt->pc_testdev = true;
-    else if (strcmp(arg, "isa-debug-exit") != 0 &&
-             strcmp(arg, "isa-debug-exit,iobase=0xf4,iosize=0x4") != 0)
-        return bad_value(e, arg, "only pc-testdev (isa-debug-exit at 0xf4 is always there)");
-    return 0;
-}
-
 /* Is s, from p on, only QEMU's socket properties that describe what ScratchVM does anyway
  * (a listening server that does not wait for a client)? */
 static bool server_properties_only(const char *p)
@@ -404,6 +412,10 @@ static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *sp
         opt->monitor = MONITOR_STDIO;
     } else if (strcmp(arg, "none") == 0) {
         opt->monitor = MONITOR_NONE;
+    } else if (strncmp(arg, "chardev:", 8) == 0 && arg[8]) {
+        /* resolved by cli_check_qemu, once every -chardev is known */
+        if (cli_parse_serial_chardev(opt, arg, &opt->monitor_chr, e) != 0)
+            return -1;
     } else if (strncmp(arg, "unix:", 5) == 0 && arg[5] && arg[5] != ',') {
         /* unix:PATH[,server][,nowait]: the path ends at the first comma, as in QEMU. */
         size_t len = strcspn(arg + 5, ",");
@@ -416,7 +428,7 @@ static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *sp
         opt->monitor = MONITOR_UNIX;
         opt->monitor_path = opt->monitor_buf;
     } else {
-        return bad_value(e, arg, "expected stdio, unix:PATH or none");
+        return bad_value(e, arg, "expected stdio, unix:PATH, chardev:ID or none");
     }
     return 0;
 }
@@ -561,9 +573,12 @@ const CliOptionSpec cli_option_table[] = {
     {"-bios", "FILE", opt_bios, 0, "FILE is the firmware, as --rom FILE (then no other FILE)"},
     {"--reg", "NAME=VALUE", opt_reg, 0,
      "set a register before the start (rax..r15, rip, rflags);\nrepeatable"},
-    {"-serial, --serial", "stdio|mon:stdio|file:PATH|none", opt_serial, 0,
+    {"-serial, --serial", "stdio|mon:stdio|file:PATH|none|pty|tcp:..|unix:..|chardev:ID",
+     opt_serial, 0,
      "where COM1 (0x3F8) goes (default stdio: the terminal;\n"
-     "mon:stdio: the terminal, shared with the monitor)"},
+     "mon:stdio: the terminal, shared with the monitor; pty: a new\n"
+     "pseudo-terminal; tcp:[HOST]:PORT[,server,nowait], unix:PATH[,server,\n"
+     "nowait]: a socket). A second -serial is COM2 (0x2F8, IRQ3)"},
     {"--vga", NULL, opt_flag, 'v', "print the VGA text screen when the VM stops"},
     {"-nographic", NULL, opt_flag, 0, "accepted: the console is always the terminal"},
     {"-display", "none", opt_display, 0, "accepted: the console is always the terminal"},
@@ -586,9 +601,10 @@ const CliOptionSpec cli_option_table[] = {
     {"-boot", "[order=]a|c|d...", opt_boot, 0, "boot order of int 19h: a floppy, c disk, d CD-ROM\n"
      "(default acd: the first one that boots)"},
     {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
-    {"-device", "pc-testdev", opt_device, 0,
+    {"-device", "pc-testdev|isa-debug-exit[,iobase=0xf4,iosize=N]", opt_device, 0,
      "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
-     "at 0xff000000), as kvm-unit-tests use it"},
+     "at 0xff000000), as kvm-unit-tests use it; isa-debug-exit is\n"
+     "always at 0xf4 (numbers compare as numbers: 0x04 = 4)"},
     {"--trace", "exits|stats|bios[,...]", opt_trace, 0,
      "exits: one line per VM exit on stderr (and one per batch of\n"
      "VGA writes taken from the coalesced MMIO ring); stats: at the\n"
@@ -643,6 +659,37 @@ const CliOptionSpec cli_option_table[] = {
      "run loop, devices, monitor and console need; any other ends the\n"
      "VMM with status 22 (default on; off: for debugging, strace; log:\n"
      "forbidden calls go on, logged by the kernel's audit in dmesg)"},
+    /* QEMU's machine, CPU and character-device options (options_qemu.c). */
+    {"-machine, -M", "pc[,accel=kvm|tcg|kvm:tcg][,acpi=on|off]", opt_machine, 0,
+     "the machine: QEMU's pc (i440FX + PIIX3) is the only one;\n"
+     "accel= as -accel (kvm:tcg: auto), acpi=off as -no-acpi"},
+    {"-smp", "1|cpus=1[,...]", opt_smp, 0, "one vCPU (SMP is not supported yet)"},
+    {"-cpu", "MODEL[,+FEAT|-FEAT...]", opt_cpu, 0,
+     "host (KVM), max, qemu64, qemu32, kvm64, kvm32, pentium[2|3], 486:\n"
+     "the backend's CPUID is fixed, so a model it differs from is\n"
+     "named with what it lacks; +FEAT it lacks and -FEAT it has are\n"
+     "refused"},
+    {"-nodefaults", NULL, opt_qemu_flag, 'n',
+     "no default devices: COM1 goes nowhere unless -serial says so,\n"
+     "and no VGA output (as -vga none)"},
+    {"-name", "NAME[,process=P]", opt_name, 0,
+     "the VM's name (the monitor's info name); process= names the\nthread"},
+    {"-rtc", "base=utc|localtime|DATE", opt_rtc, 0,
+     "the RTC's time: UTC (default), the host's local time, or a\n"
+     "start date (2006-06-17T16:01:21 or 2006-06-17, UTC)"},
+    {"-pidfile", "FILE", opt_pidfile, 0, "write the VMM's process id to FILE (removed at exit)"},
+    {"-daemonize", NULL, opt_qemu_flag, 'z',
+     "detach once the VM is set up (needs -serial and -monitor away\n"
+     "from the terminal; errors before that are still printed)"},
+    {"-debugcon", "stdio|file:PATH|null|chardev:ID|...", opt_debugcon, 0,
+     "where the 0xE9 debug console goes (default: stdout)"},
+    {"-chardev", "BACKEND,id=ID[,...]", opt_chardev, 0,
+     "a character device for -serial/-monitor/-debugcon chardev:ID:\n"
+     "stdio, null, file,path=P, pty, socket,path=P|host=H,port=N\n"
+     "[,server=on][,wait=off]"},
+    {"-vga", "std|none", opt_vga_type, 0,
+     "std: the VGA text device (default); none: no VGA output. One\n"
+     "dash: QEMU's -vga TYPE; --vga is the flag above"},
     {"-h, --help", NULL, opt_command, CMD_HELP, "show this help"},
     {"-V, --version", NULL, opt_command, CMD_VERSION, "show the version"},
     {NULL, NULL, NULL, 0, NULL},
@@ -692,6 +739,12 @@ static int parse_run_args(int argc, char **argv, CliOptions *opt, char *err, siz
         size_t len = strcspn(name, "=");
         const char *inline_arg = name[len] == '=' ? name + len + 1 : NULL;
         const CliOptionSpec *spec = len ? find_option(name, len) : NULL;
+        /* QEMU's -vga TYPE (one dash) is not scratchvm's --vga flag: the TYPE is never
+         * read as the guest's FILE. */
+        for (const CliOptionSpec *v = cli_option_table; v->names && a[1] != '-' && len == 3 &&
+                                                        strncmp(name, "vga", 3) == 0; v++)
+            if (strcmp(v->names, "-vga") == 0)
+                spec = v;
         char spelled[64];
         snprintf(spelled, sizeof(spelled), "%.*s", (int)(name - a + len), a);
         if (!spec)
@@ -809,11 +862,16 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
         opt->command = CMD_DIFF;
     else if (strcmp(cmd, "demo") == 0)
         opt->command = CMD_DEMO;
+    else if (cmd[0] == '-')   /* a QEMU habit: options without the command */
+        return fail(err, err_size, "unknown command '%s': did you mean 'scratchvm run %s ...'? "
+                    "(see scratchvm --help)", cmd, cmd);
     else
         return fail(err, err_size, "unknown command '%s' (see scratchvm --help)", cmd);
     int r = parse_run_args(argc - 1, argv + 1, opt, err, err_size);
     if (r != 0)
         return r < 0 ? -1 : 0;   /* 1: --help or --version said what to do */
+    if (cli_check_qemu(opt, err, err_size) < 0)
+        return -1;
     return check_combination(opt, err, err_size);
 }
 
@@ -872,9 +930,12 @@ void cli_print_usage(FILE *out)
         "\n"
         "Keys on a terminal: Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A c switches\n"
         "between the serial console and the monitor (with --monitor stdio), Ctrl-A Ctrl-A\n"
-        "sends Ctrl-A to the guest. Monitor commands: help, info registers|status|cpus|mem|\n"
-        "tlb|ept|vmcs|exits, x /fmt addr, xp /fmt addr, stop, cont, step [n], system_reset,\n"
-        "screendump FILE, quit.\n"
+        "sends Ctrl-A to the guest.\n"
+        "\n"
+        "Monitor commands (help CMD in the monitor says more):\n",
+        out);
+    qemu_monitor_print_commands(out);   /* the monitor's own table: never out of date */
+    fputs(
         "\n"
         "Exit status: 0 when the guest halts (or on Ctrl-A x); (V << 1) | 1 when it writes V\n"
         "to the debug-exit port; 2 usage error; 4 FILE unreadable; 6 FILE invalid or too big;\n"

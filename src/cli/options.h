@@ -25,7 +25,7 @@ enum {
 };
 
 typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD_DIFF } CliCommand;
-typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE } SerialMode;
+typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE, SERIAL_CHARDEV } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
 
@@ -44,6 +44,28 @@ typedef struct {
     bool snapshot;
     bool cdrom;               /* -cdrom F or media=cdrom: the BIOS's CD drive (E0h), read-only */
 } CliDrive;
+
+/* A QEMU character device (-chardev, or -serial/-debugcon/-monitor's shorthand for one):
+ * where a serial port, the debug console or the monitor reads and writes. */
+typedef enum {
+    CHR_NONE,    /* not given */
+    CHR_STDIO, CHR_FILE, CHR_NULL,
+    CHR_UNIX,    /* a Unix socket: path, server, wait */
+    CHR_TCP,     /* host, port, server, wait */
+    CHR_PTY,     /* a pseudo-terminal, its name printed as QEMU prints it */
+    CHR_REF,     /* chardev:ID, resolved by cli_check_qemu */
+} CliCharKind;
+
+typedef struct {
+    CliCharKind kind;
+    char id[32];          /* -chardev's id=, or the ID that chardev:ID names */
+    char path[108];       /* file or socket path (sun_path's size) */
+    char host[64];        /* tcp: "" is every address (server) or localhost (client) */
+    uint16_t port;
+    bool server, wait;
+} CliChardev;
+
+#define CLI_MAX_CHARDEVS 8
 
 typedef struct {
     int index;        /* which struct kvm_regs field, see cli_reg_names */
@@ -106,7 +128,27 @@ typedef struct {
     bool accel_set;           /* --accel was given */
     bool sandbox_off;         /* --sandbox off: no seccomp filter (sandbox.h) */
     bool sandbox_log;         /* --sandbox log: forbidden calls logged (audit), not stopped */
+    /* QEMU's machine and character-device options (options_qemu.c). */
+    CliChardev chardevs[CLI_MAX_CHARDEVS];   /* -chardev BACKEND,id=ID,... */
+    int num_chardevs;
+    int num_serials;          /* -serial options given: the first is COM1, the second COM2 */
+    CliChardev serial_chr[2]; /* COM1 when serial is SERIAL_CHARDEV; COM2 (CHR_NONE: none) */
+    CliChardev monitor_chr;   /* -monitor chardev:ID, resolved into monitor by the check */
+    CliChardev debugcon;      /* -debugcon: port 0xE9's output (CHR_NONE: stdout, as before) */
+    int cpu_model;            /* -cpu: 1 + index into cli_cpu_models; 0 not given */
+    uint64_t cpu_plus, cpu_minus;   /* -cpu's +flag and -flag (CLI_CPU_F_*) */
+    bool nodefaults;          /* -nodefaults: no default serial port or VGA output */
+    bool daemonize;           /* -daemonize: detach once the VM is set up */
+    bool vga_none;            /* -vga none: no VGA text output (no --vga screen, screendump) */
+    bool serial_given;        /* some -serial was given (-nodefaults keeps it) */
+    char name[64];            /* -name [guest=]NAME: the monitor's info name */
+    char process_name[16];    /* -name ...,process=NAME: the thread's name (comm) */
+    int rtc_base;             /* -rtc base=: CLI_RTC_UTC, _LOCALTIME or _DATE */
+    int64_t rtc_date;         /* base=DATE: seconds since 1970, UTC */
+    const char *pidfile;      /* -pidfile FILE */
 } CliOptions;
+
+enum { CLI_RTC_UTC, CLI_RTC_LOCALTIME, CLI_RTC_DATE };
 
 /* One option of run and demo: its spellings, its argument and what it sets. Every name
  * is accepted with one dash or two (QEMU's "-serial" and the GNU "--serial"), and an

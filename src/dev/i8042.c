@@ -131,13 +131,28 @@ typedef struct {
 } Effects;
 
 /* Set 2 -> set 1 for the bytes this model's keyboard sends. */
+/* Keys that only the monitor's sendkey types (set 2 and set 1 make codes; E0-prefixed
+ * keys share their second byte's translation with the plain key of that code). */
+static const KeyCodes more_keys[] = {
+    {0x11, 0x38}, {0x59, 0x36}, {0x58, 0x3A}, {0x77, 0x45}, {0x7E, 0x46},
+    {0x05, 0x3B}, {0x06, 0x3C}, {0x04, 0x3D}, {0x0C, 0x3E}, {0x03, 0x3F}, {0x0B, 0x40},
+    {0x0A, 0x42}, {0x01, 0x43}, {0x09, 0x44}, {0x78, 0x57}, {0x07, 0x58},
+    {0x75, 0x48}, {0x72, 0x50}, {0x6B, 0x4B}, {0x74, 0x4D}, {0x6C, 0x47}, {0x69, 0x4F},
+    {0x7D, 0x49}, {0x7A, 0x51}, {0x70, 0x52}, {0x71, 0x53}, {0x1F, 0x5B}, {0x2F, 0x5D},
+};
+
 static uint8_t translate(uint8_t b)
 {
     if (b == 0x83)
-        return 0x41;   /* the identify byte, as translation gives it */
+        return 0x41;   /* F7, and the identify byte, as translation gives it */
+    if (b == 0xE0)
+        return b;      /* the extended-key prefix is the same in both sets */
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (keys[i].set2 == b)
             return keys[i].set1;
+    for (size_t i = 0; i < sizeof(more_keys) / sizeof(more_keys[0]); i++)
+        if (more_keys[i].set2 == b)
+            return more_keys[i].set1;
     return b;
 }
 
@@ -402,4 +417,61 @@ bool i8042_host_key(I8042 *k, uint8_t c)
     }
     pthread_mutex_unlock(&k->lock);
     return ok;
+}
+
+/* QEMU's key names (QKeyCode, as sendkey takes them) and their set 2 make codes; 0xE0xx
+ * is an extended key. */
+static const struct { const char *name; uint16_t set2; } key_names[] = {
+    {"a", 0x1C}, {"b", 0x32}, {"c", 0x21}, {"d", 0x23}, {"e", 0x24}, {"f", 0x2B},
+    {"g", 0x34}, {"h", 0x33}, {"i", 0x43}, {"j", 0x3B}, {"k", 0x42}, {"l", 0x4B},
+    {"m", 0x3A}, {"n", 0x31}, {"o", 0x44}, {"p", 0x4D}, {"q", 0x15}, {"r", 0x2D},
+    {"s", 0x1B}, {"t", 0x2C}, {"u", 0x3C}, {"v", 0x2A}, {"w", 0x1D}, {"x", 0x22},
+    {"y", 0x35}, {"z", 0x1A}, {"1", 0x16}, {"2", 0x1E}, {"3", 0x26}, {"4", 0x25},
+    {"5", 0x2E}, {"6", 0x36}, {"7", 0x3D}, {"8", 0x3E}, {"9", 0x46}, {"0", 0x45},
+    {"minus", 0x4E}, {"equal", 0x55}, {"bracket_left", 0x54}, {"bracket_right", 0x5B},
+    {"backslash", 0x5D}, {"semicolon", 0x4C}, {"apostrophe", 0x52}, {"grave_accent", 0x0E},
+    {"comma", 0x41}, {"dot", 0x49}, {"slash", 0x4A}, {"spc", 0x29}, {"ret", 0x5A},
+    {"tab", 0x0D}, {"esc", 0x76}, {"backspace", 0x66}, {"shift", 0x12}, {"shift_r", 0x59},
+    {"ctrl", 0x14}, {"ctrl_r", 0xE014}, {"alt", 0x11}, {"alt_r", 0xE011},
+    {"caps_lock", 0x58}, {"num_lock", 0x77}, {"scroll_lock", 0x7E},
+    {"f1", 0x05}, {"f2", 0x06}, {"f3", 0x04}, {"f4", 0x0C}, {"f5", 0x03}, {"f6", 0x0B},
+    {"f7", 0x83}, {"f8", 0x0A}, {"f9", 0x01}, {"f10", 0x09}, {"f11", 0x78}, {"f12", 0x07},
+    {"up", 0xE075}, {"down", 0xE072}, {"left", 0xE06B}, {"right", 0xE074},
+    {"home", 0xE06C}, {"end", 0xE069}, {"pgup", 0xE07D}, {"pgdn", 0xE07A},
+    {"insert", 0xE070}, {"delete", 0xE071}, {"meta_l", 0xE01F}, {"menu", 0xE02F},
+};
+
+int i8042_key_code(const char *name)
+{
+    for (size_t i = 0; i < sizeof(key_names) / sizeof(key_names[0]); i++)
+        if (strcmp(key_names[i].name, name) == 0)
+            return key_names[i].set2;
+    return -ENOENT;
+}
+
+/* Make codes of every key in order, then their break codes in reverse order (a chord such
+ * as ctrl-alt-delete). */
+int i8042_press_keys(I8042 *k, const uint16_t *set2, size_t n)
+{
+    if (n == 0 || n > 16)
+        return -EINVAL;
+    pthread_mutex_lock(&k->lock);
+    int r = -EAGAIN;
+    if (k->scanning && k->count + n * 5 <= I8042_QUEUE) {
+        for (size_t i = 0; i < n; i++) {
+            if (set2[i] >> 8)
+                push(k, 0xE0);
+            push(k, (uint8_t)set2[i]);
+        }
+        for (size_t i = n; i-- > 0;) {
+            if (set2[i] >> 8)
+                push(k, 0xE0);
+            push(k, KBD_BREAK);
+            push(k, (uint8_t)set2[i]);
+        }
+        refill(k);
+        r = 0;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return r;
 }

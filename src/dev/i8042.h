@@ -29,5 +29,11 @@ int i8042_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
  * codes, with Shift or Ctrl around them where the byte needs them. False for a byte with
  * no key, or when the keyboard's queue is full. */
 bool i8042_host_key(I8042 *k, uint8_t ascii);
+/* The set 2 make code (0xE0xx: extended) of a key by QEMU's name ("a", "ret", "ctrl",
+ * "f1", "up", ...), or -ENOENT. */
+int i8042_key_code(const char *name);
+/* The monitor's sendkey: presses the n keys (set 2 codes) in order and releases them in
+ * reverse. -EAGAIN when the keyboard is not scanning or its queue has no room. */
+int i8042_press_keys(I8042 *k, const uint16_t *set2, size_t n);
 
 #endif

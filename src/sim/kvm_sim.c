@@ -1473,6 +1473,7 @@ static int sim_run(KvmVcpu *vcpu)
     }
     sc->note[0] = '\0';
     sc->limit_reached = false;
+    bool read_pending = sc->pending == PENDING_MMIO_READ;
     if (complete_pending(sc, run) < 0) {
         store_guest_state(&sc->vmcs, cpu);
         set_internal_error(sc, run, "internal error: the last exit's data is larger than "
@@ -1483,6 +1484,21 @@ static int sim_run(KvmVcpu *vcpu)
     }
 
     if (__atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST)) {
+        /* Linux finishes the pending exit's instruction before it looks at immediate_exit
+         * ("to complete pending operations without allowing any further instructions to
+         * be executed", api.rst). An I/O exit is complete by now; an MMIO read completes
+         * when its instruction runs again with the value (x86_cpu_complete_mmio), so run
+         * that one instruction, unless an event would be delivered before it (then the
+         * replay waits for the next entry, as before). A second MMIO access of the same
+         * instruction exits as it would in Linux. */
+        if (read_pending && cpu->intr_vector < 0 && !cpu->nmi_pending &&
+            cpu->pending_vector < 0 && !sc->singlestep) {
+            X86Exit x = x86_cpu_run(cpu, 1);
+            if (x != X86_EXIT_BUDGET && handle_exit(vcpu, sc, x)) {
+                sim_mirror_out(vcpu);
+                return 0;
+            }
+        }
         run->exit_reason = KVM_EXIT_INTR;
         sim_mirror_out(vcpu);
         return 0;

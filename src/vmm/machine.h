@@ -53,6 +53,7 @@
 #define MACHINE_IRQ_PIT   0
 #define MACHINE_IRQ_KBD   1
 #define MACHINE_IRQ_COM1  4
+#define MACHINE_IRQ_COM2  3
 #define MACHINE_IRQ_RTC   8
 #define MACHINE_IRQ_SCI   9      /* level, active high (MADT override, ACPI 5.2.12.5) */
 #define MACHINE_GSI_PIT   2      /* ISA IRQ0 reaches IOAPIC pin 2, as PC chipsets wire it */

@@ -1105,6 +1105,142 @@ static int run_screendump(QemuMonitor *mon, char *args)
     return e < 0 ? fail_line(mon, e, "screendump: %s", hv_last_error()) : 0;
 }
 
+/* memsave ADDR SIZE FILE (virtual addresses) and pmemsave ADDR SIZE FILE (physical):
+ * guest memory into FILE, as QEMU's. ADDR may be an expression with spaces ("$eip + 4"),
+ * so SIZE and FILE are the last two words. Any unbacked byte refuses the whole range
+ * (QEMU's "Invalid addr"), and the partial file is removed. */
+static int cmd_memsave(QemuMonitor *mon, const char *cmd, char *args, bool physical)
+{
+    char *words[64];
+    int n = 0;
+    for (char *w = strtok(args, " \t"); w && n < 64; w = strtok(NULL, " \t"))
+        words[n++] = w;
+    if (n < 3 || n == 64)
+        return fail_line(mon, -EINVAL, "%s: expected ADDR SIZE FILE", cmd);
+    char addr_text[256] = "";
+    for (int i = 0; i < n - 2; i++) {
+        size_t used = strlen(addr_text);
+        snprintf(addr_text + used, sizeof(addr_text) - used, "%s%s", i ? " " : "", words[i]);
+    }
+    uint64_t addr, size;
+    int e = parse_address(mon, addr_text, &addr);
+    if (e < 0)
+        return e;
+    char *end;
+    errno = 0;
+    size = strtoull(words[n - 2], &end, 0);
+    if (errno || *end || !isdigit((unsigned char)words[n - 2][0]))
+        return fail_line(mon, -EINVAL, "%s: invalid size '%s'", cmd, words[n - 2]);
+    if (size > mon->svm->ram_size + (1ull << 20) || addr + size < addr)
+        return fail_line(mon, -EINVAL, "Invalid addr 0x%016" PRIx64 "/size %" PRIu64
+                         " specified", addr, size);
+    const char *file = words[n - 1];
+    if (mon->no_files)
+        return fail_line(mon, -EPERM, "%s: writing files is off in this monitor", cmd);
+    FILE *f = fopen(file, "wbe");
+    if (!f)
+        return fail_line(mon, -errno, "could not open '%s': %s", file, strerror(errno));
+    bool paused = pause_vcpu(mon);
+    KvmRegs r;
+    KvmSregs sr;
+    e = physical ? 0 : read_state(mon, &r, &sr);
+    uint8_t buf[4096];
+    for (uint64_t done = 0; e == 0 && done < size;) {
+        size_t chunk = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
+        if (!read_guest(mon, &sr, addr + done, buf, chunk, physical))
+            e = fail_line(mon, -EFAULT, "Invalid addr 0x%016" PRIx64 "/size %" PRIu64
+                          " specified", addr, size);
+        else if (fwrite(buf, 1, chunk, f) != chunk)
+            e = fail_line(mon, -EIO, "%s: writing '%s' failed", cmd, file);
+        done += chunk;
+    }
+    resume_vcpu(mon, paused);
+    if (fclose(f) != 0 && e == 0)
+        e = fail_line(mon, -EIO, "%s: writing '%s' failed", cmd, file);
+    if (e < 0)
+        remove(file);
+    return e;
+}
+
+static int run_memsave(QemuMonitor *mon, char *args) { return cmd_memsave(mon, "memsave", args, false); }
+static int run_pmemsave(QemuMonitor *mon, char *args) { return cmd_memsave(mon, "pmemsave", args, true); }
+
+/* print[/fmt] EXPR, p: the value of an address expression, QEMU's formats (x default). */
+static int run_print(QemuMonitor *mon, char *args)
+{
+    char format = 'x';
+    while (isspace((unsigned char)*args))
+        args++;
+    if (*args == '/') {
+        format = args[1];
+        if (!strchr("xduoc", format) || format == '\0' ||
+            (args[2] && !isspace((unsigned char)args[2])))
+            return fail_line(mon, -EINVAL, "print: format is /x, /d, /u, /o or /c");
+        args += 2;
+    }
+    uint64_t v;
+    int e = parse_address(mon, args, &v);
+    if (e < 0)
+        return e;
+    FILE *o = out_of(mon);
+    switch (format) {
+    case 'd': fprintf(o, "%" PRId64 "\n", (int64_t)v); break;
+    case 'u': fprintf(o, "%" PRIu64 "\n", v); break;
+    case 'o': fprintf(o, "%#" PRIo64 "\n", v); break;
+    case 'c': print_char(o, (unsigned)(v & 0xFF)); fputc('\n', o); break;
+    default: fprintf(o, "%#" PRIx64 "\n", v); break;
+    }
+    return 0;
+}
+
+/* sendkey KEYS [HOLD_MS]: keys joined by '-' (ctrl-alt-delete), QEMU's names, pressed in
+ * order and released in reverse on the PS/2 keyboard. The hold time is accepted; the
+ * breaks follow at once. */
+static int run_sendkey(QemuMonitor *mon, char *args)
+{
+    char *keys = strtok(args, " \t"), *hold = strtok(NULL, " \t");
+    if (!keys || strtok(NULL, " \t") || (hold && !isdigit((unsigned char)*hold)))
+        return fail_line(mon, -EINVAL, "sendkey: expected KEYS[-KEYS...] [HOLD_MS]");
+    if (!mon->svm->platform)
+        return fail_line(mon, -ENOTSUP, "sendkey: this VM has no keyboard");
+    uint16_t codes[16];
+    size_t n = 0;
+    for (char *save = NULL, *k = strtok_r(keys, "-", &save); k; k = strtok_r(NULL, "-", &save)) {
+        int c = i8042_key_code(k);
+        if (c < 0)
+            return fail_line(mon, -EINVAL, "sendkey: unknown key: '%s'", k);
+        if (n == 16)
+            return fail_line(mon, -EINVAL, "sendkey: too many keys (at most 16)");
+        codes[n++] = (uint16_t)c;
+    }
+    if (n == 0)
+        return fail_line(mon, -EINVAL, "sendkey: expected KEYS[-KEYS...] [HOLD_MS]");
+    int e = i8042_press_keys(mon->svm->platform->kbd, codes, n);
+    return e < 0 ? fail_line(mon, e, "sendkey: the keyboard is not scanning or its queue is "
+                             "full") : 0;
+}
+
+/* gdbserver [tcp::PORT|unix:PATH]: the front end starts the stub (QEMU's default
+ * tcp::1234), if it can at run time. */
+static int run_gdbserver(QemuMonitor *mon, char *args)
+{
+    char *spec = strtok(args, " \t");
+    if (spec && strtok(NULL, " \t"))
+        return fail_line(mon, -EINVAL, "gdbserver: expected [tcp::PORT|unix:PATH]");
+    if (!spec)
+        spec = "tcp::1234";
+    if (strncmp(spec, "tcp:", 4) != 0 && strncmp(spec, "unix:", 5) != 0)
+        return fail_line(mon, -EINVAL, "gdbserver: expected tcp:[HOST]:PORT or unix:PATH");
+    if (!mon->gdbserver)
+        return fail_line(mon, -ENOTSUP, "gdbserver: not available in this program");
+    char why[200] = "";
+    int e = mon->gdbserver(mon, spec, why, sizeof(why));
+    if (e < 0)
+        return fail_line(mon, e, "gdbserver: %s", why);
+    say(mon, "Waiting for gdb connection on device '%s'\n", spec);
+    return 0;
+}
+
 static const MonCommand commands[] = {
     {"help|?", "[cmd]", "show the help (of one command)", run_help},
     {"info", "subcommand", "show the state of the VM (info with no argument lists them)",
@@ -1120,6 +1256,16 @@ static const MonCommand commands[] = {
     {"nmi", "", "inject an NMI", run_nmi},
     {"screendump", "FILE [-f png|ppm]", "save the VGA text screen as a picture (PNG)",
      run_screendump},
+    {"memsave", "addr size file", "save to disk virtual memory dump starting at 'addr' of "
+     "size 'size'", run_memsave},
+    {"pmemsave", "addr size file", "save to disk physical memory dump starting at 'addr' of "
+     "size 'size'", run_pmemsave},
+    {"print|p", "/fmt expr", "print expression value (use $reg for CPU register access)",
+     run_print},
+    {"sendkey", "keys [hold_ms]", "send keys to the VM (e.g. 'sendkey ctrl-alt-f1')",
+     run_sendkey},
+    {"gdbserver", "[device]", "start gdbserver on given device (default 'tcp::1234')",
+     run_gdbserver},
     {"quit|q", "", "quit the emulator", run_quit},
 };
 
@@ -1219,6 +1365,89 @@ typedef struct {
 
 static int info_registers(QemuMonitor *mon) { return qemu_cmd_info_registers(mon, 0); }
 
+static int info_version(QemuMonitor *mon)
+{
+    say(mon, "%s\n", SCRATCHVM_VERSION);
+    return 0;
+}
+
+static int info_name(QemuMonitor *mon)
+{
+    if (mon->name)
+        say(mon, "%s\n", mon->name);
+    return 0;
+}
+
+static int info_block(QemuMonitor *mon)
+{
+    if (mon->block_info)
+        say(mon, "%s", mon->block_info);
+    return 0;
+}
+
+/* One row of info mtree. */
+typedef struct {
+    uint64_t base, end;
+    const char *kind;
+    char name[48];
+} MtreeRow;
+
+static int by_base(const void *a, const void *b)
+{
+    const MtreeRow *x = a, *y = b;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+static void mtree_print(QemuMonitor *mon, MtreeRow *rows, size_t n)
+{
+    qsort(rows, n, sizeof(rows[0]), by_base);
+    for (size_t i = 0; i < n; i++)
+        say(mon, "    %016" PRIx64 "-%016" PRIx64 " (prio 0, %s): %s\n", rows[i].base,
+            rows[i].end, rows[i].kind, rows[i].name);
+}
+
+/* info mtree: QEMU's address-space dump, from the memory slots and the buses' ranges. */
+static int info_mtree(QemuMonitor *mon)
+{
+    KvmVm *vm = mon->svm->vm;
+    size_t cap = (size_t)vm->num_regions + mon->num_mmio_handlers + mon->num_io_handlers + 1;
+    MtreeRow *rows = calloc(cap, sizeof(*rows));
+    if (!rows)
+        return fail_line(mon, -ENOMEM, "info mtree: out of memory");
+    size_t n = 0;
+    for (int i = 0; i < vm->num_regions && n < cap; i++) {
+        const KvmUserspaceMemoryRegion *m = &vm->memory_regions[i];
+        if (!m->memory_size)
+            continue;
+        bool ro = m->flags & KVM_MEM_READONLY;
+        rows[n] = (MtreeRow){m->guest_phys_addr, m->guest_phys_addr + m->memory_size - 1,
+                             ro ? "rom" : "ram", ""};
+        snprintf(rows[n].name, sizeof(rows[n].name), "%s-slot%u", ro ? "rom" : "ram", m->slot);
+        n++;
+    }
+    for (size_t i = 0; i < mon->num_mmio_handlers && n < cap; i++) {
+        const MmioHandler *h = &mon->mmio_handlers[i];
+        rows[n] = (MtreeRow){h->base, h->base + h->length - 1, "i/o", ""};
+        snprintf(rows[n].name, sizeof(rows[n].name), "%s", h->name ? h->name : "mmio");
+        n++;
+    }
+    say(mon, "address-space: memory\n");
+    say(mon, "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n");
+    mtree_print(mon, rows, n);
+    n = 0;
+    for (size_t i = 0; i < mon->num_io_handlers && n < cap; i++) {
+        const IoPortHandler *h = &mon->io_handlers[i];
+        rows[n] = (MtreeRow){h->base, (uint64_t)h->base + h->length - 1, "i/o", ""};
+        snprintf(rows[n].name, sizeof(rows[n].name), "%s", h->name ? h->name : "io");
+        n++;
+    }
+    say(mon, "\naddress-space: I/O\n");
+    say(mon, "  0000000000000000-000000000000ffff (prio 0, i/o): io\n");
+    mtree_print(mon, rows, n);
+    free(rows);
+    return 0;
+}
+
 static const InfoCommand infos[] = {
     {"registers", "show the cpu registers", info_registers},
     {"status", "show the current VM status (running|paused)", qemu_cmd_info_status},
@@ -1232,6 +1461,10 @@ static const InfoCommand infos[] = {
     {"pic", "show PIC state", qemu_cmd_info_pic},
     {"irq", "show the interrupts statistics (if available)", qemu_cmd_info_irq},
     {"lapic", "show local apic state", qemu_cmd_info_lapic},
+    {"version", "show the version of QEMU (here: of ScratchVM)", info_version},
+    {"name", "show the current VM name", info_name},
+    {"block", "show the block devices", info_block},
+    {"mtree", "show memory tree", info_mtree},
 };
 
 static bool name_matches(const char *names, const char *word)
@@ -1277,6 +1510,39 @@ int qemu_cmd_help(QemuMonitor *mon, const char *command)
         help_line(mon, &commands[i]);
     say(mon, "/fmt is /[count][format][size]: format x d u o c i, size b h w g\n");
     return 0;
+}
+
+/* Appends word to a comma-separated list wrapped at 80 columns. */
+static void list_word(FILE *out, const char *word, bool first, size_t *col)
+{
+    if (!first) {
+        fputc(',', out);
+        (*col)++;
+        if (*col + 1 + strlen(word) > 79) {
+            fputc('\n', out);
+            *col = 0;
+        } else {
+            fputc(' ', out);
+            (*col)++;
+        }
+    }
+    *col += (size_t)fprintf(out, "%s", word);
+}
+
+void qemu_monitor_print_commands(FILE *out)
+{
+    size_t col = 0;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char word[64];
+        snprintf(word, sizeof(word), "%.*s", (int)strcspn(commands[i].names, "|"),
+                 commands[i].names);
+        list_word(out, word, i == 0, &col);
+    }
+    fputs(".\ninfo: ", out);
+    col = 6;
+    for (size_t i = 0; i < sizeof(infos) / sizeof(infos[0]); i++)
+        list_word(out, infos[i].name, i == 0, &col);
+    fputs(".\n", out);
 }
 
 static int run_help(QemuMonitor *mon, char *args)

@@ -90,12 +90,42 @@ static uint64_t vm_now_ns(void *opaque)
 static int64_t rtc_epoch(VmPlatform *p)
 {
     if (p->clock_mode == VM_CLOCK_VIRTUAL)
-        return VIRTUAL_EPOCH;
+        return VIRTUAL_EPOCH + p->rtc_shift;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     uint64_t now = host_now_ns(NULL);
     return (int64_t)wall.tv_sec - (int64_t)(now / 1000000000ull) -
-           ((uint64_t)wall.tv_nsec < now % 1000000000ull ? 1 : 0);
+           ((uint64_t)wall.tv_nsec < now % 1000000000ull ? 1 : 0) + p->rtc_shift;
+}
+
+int vm_set_rtc_base(SimpleVM *svm, VmRtcBase base, int64_t date)
+{
+    if (!svm || !svm->platform)
+        return hv_fail(EINVAL, "-rtc: no VM");
+    if (svm->exit_count)
+        return hv_fail(EBUSY, "the RTC's base is chosen before the VM first runs");
+    VmPlatform *p = svm->platform;
+    p->rtc_shift = 0;
+    int64_t now = rtc_epoch(p) + (int64_t)(vm_now_ns(p) / 1000000000ull);   /* UTC, seconds */
+    switch (base) {
+    case VM_RTC_UTC:
+        break;
+    case VM_RTC_LOCALTIME: {
+        time_t t = (time_t)now;
+        struct tm tm;
+        if (!localtime_r(&t, &tm))
+            return hv_fail(EINVAL, "-rtc base=localtime: the host's local time is unknown");
+        p->rtc_shift = tm.tm_gmtoff;
+        break;
+    }
+    case VM_RTC_DATE:
+        p->rtc_shift = date - now;
+        break;
+    default:
+        return hv_fail(EINVAL, "-rtc: unknown base %d", (int)base);
+    }
+    rtc_set_epoch(p->rtc, rtc_epoch(p));
+    return 0;
 }
 
 /* The sim kernel's TSC and kvm-clock count the same VM clock as the devices, so that the

@@ -46,6 +46,7 @@ typedef struct VmPlatform {
     bool a20_warned;
     bool reset_requested;         /* a reset pulse (port 0x92, the 8042): the VM ends */
     VmClockMode clock_mode;
+    int64_t rtc_shift;            /* -rtc base=: seconds the RTC is ahead of UTC */
     DevClock clock;
     uint64_t skipped_ns;          /* virtual clock: time skipped while halted */
     pthread_mutex_t timer_lock;   /* serialises vm_service_timers between threads */

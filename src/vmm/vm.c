@@ -447,6 +447,10 @@ static void describe_internal_error(SimpleVM *svm, const KvmRun *run)
         memcpy(bytes, &run->internal.data[2], sizeof(bytes));
         n += (size_t)snprintf(detail, sizeof(detail), " at %04x:%04llx, bytes",
                               svm->vcpu->sregs.cs.selector, svm->vcpu->regs.rip);
+        /* KVM sets the flag with a length of 0 when it could not fetch the instruction
+         * (e.g. a real-mode guest in the instruction emulator of a nested KVM). */
+        if (len == 0)
+            n += (size_t)snprintf(detail + n, sizeof(detail) - n, ": none given by KVM");
         for (uint64_t i = 0; i < len && i < 8; i++)
             n += (size_t)snprintf(detail + n, sizeof(detail) - n, " %02x", bytes[i]);
         if (len > 8)
@@ -951,10 +955,13 @@ void vm_destroy(SimpleVM *svm)
         return;
     vm_thread_quit(svm);
     kvm_close(svm->kvm);
+    if (svm->serial2)
+        svm->serial2->irq = (IrqLine){0};   /* its line was the platform's */
     platform_destroy(svm->platform);
     io_bus_destroy(svm->io_bus);
     mmio_bus_destroy(svm->mmio_bus);
     serial_destroy(svm->serial);
+    serial_destroy(svm->serial2);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
     vm_bios_destroy(svm->bios);
@@ -965,6 +972,28 @@ void vm_destroy(SimpleVM *svm)
     if (svm->ram)
         munmap(svm->ram - VM_RAM_GUARD, svm->ram_size + 2 * VM_RAM_GUARD);
     free(svm);
+}
+
+int vm_add_serial2(SimpleVM *svm, int output_fd)
+{
+    if (!svm || !svm->platform)
+        return hv_fail(EINVAL, "COM2: no VM");
+    if (svm->serial2)
+        return hv_fail(EEXIST, "COM2 is already there");
+    SerialPort *s = serial_create_at(COM2_BASE, output_fd);
+    if (!s)
+        return hv_fail(ENOMEM, "out of memory");
+    s->output_cancel = &svm->output_cancel;
+    const IoPortHandler io = {.base = COM2_BASE, .length = 8, .read = serial_io_read,
+                              .write = serial_io_write, .opaque = s, .name = "serial1"};
+    int r = io_bus_register(svm->io_bus, &io);
+    if (r < 0) {
+        serial_destroy(s);
+        return hv_fail(r, "cannot register COM2 at port 0x%x", COM2_BASE);
+    }
+    s->irq = (IrqLine){platform_set_isa_irq, svm->platform, MACHINE_IRQ_COM2};
+    svm->serial2 = s;
+    return 0;
 }
 
 /* The seed's example, as bytes: mov dx,0x3f8; mov al,c; out dx,al (x4); hlt. */

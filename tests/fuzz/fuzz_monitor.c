@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!line || vm_load_code(svm, guest, sizeof(guest), 0x7C00) < 0 ||
         vm_thread_start(svm, true, NULL, NULL) < 0 || !(mon = qemu_monitor_create(svm)))
         goto out;
+    mon->no_files = true;   /* memsave/pmemsave would write wherever the input says */
     size_t pos = 0;
     for (int l = 0; l < FUZZ_MON_LINES && pos < size; l++) {
         const uint8_t *nl = memchr(data + pos, '\n', size - pos);

@@ -1285,12 +1285,156 @@ t_logs() {
 # shellcheck source=tests/guests/hostile.sh
 . "$HERE/hostile.sh"
 
+# QEMU's machine, CPU and character-device options (issue 30).
+# tcp_client PORT LINE: sends LINE to 127.0.0.1:PORT (bash's /dev/tcp, retried while the
+# VMM starts) and prints the first line that comes back.
+tcp_client() {
+    local i reply=""
+    for i in $(seq 50); do
+        if exec 3<>"/dev/tcp/127.0.0.1/$1"; then
+            printf '%s\n' "$2" >&3
+            IFS= read -r -t 5 reply <&3
+            exec 3<&-
+            printf '%s\n' "$reply"
+            return 0
+        fi 2>/dev/null
+        sleep 0.1
+    done
+    return 1
+}
+
+t_qemu_options() {
+    begin qemu-machine-options
+    vm run -smp cpus=1,sockets=1,cores=1,threads=1 -M pc -machine type=pc,acpi=on -cpu max,+fpu \
+        -nodefaults -serial stdio -name guest1,process=svm-guest1 -rtc base=localtime -vga std \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"; expect_no_err
+    end
+    begin qemu-nodefaults-no-serial     # no default serial port: COM1's bytes go nowhere
+    vm run -nodefaults "$G/hello.bin"
+    expect_status 0; expect_out ""
+    end
+    begin qemu-chardev-file
+    rm -f "$TMP/chr.txt"
+    vm run -chardev "file,id=s0,path=$TMP/chr.txt" -serial chardev:s0 "$G/hello.bin"
+    expect_status 0; expect_out ""
+    printf "$HELLO" >"$TMP/want"
+    [ "$SKIPPING" = 1 ] || cmp -s "$TMP/want" "$TMP/chr.txt" || differ "the file holds '$(show "$TMP/chr.txt")'"
+    end
+    begin qemu-debugcon-file
+    rm -f "$TMP/dbg.txt"
+    vm run -debugcon "file:$TMP/dbg.txt" "$G/debugcon.bin"
+    expect_status 0; expect_out 'port e9 reads e9\n'
+    [ "$SKIPPING" = 1 ] || [ "$(cat "$TMP/dbg.txt")" = "debug console" ] || differ "debugcon file holds '$(show "$TMP/dbg.txt")'"
+    end
+    begin qemu-serial-pty
+    vm run -serial pty "$G/hello.bin"
+    expect_status 0
+    [ "$SKIPPING" = 1 ] || grep -qxE 'char device redirected to /dev/pts/[0-9]+ \(label serial0\)' "$TMP/out" ||
+        differ "no pty line: $(show "$TMP/out")"
+    end
+    local accel=() port pid reply
+    [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
+    begin qemu-serial-tcp-server       # COM1 on a socket: the echo guest answers the client
+    if [ "$SKIPPING" = 0 ]; then
+        port=$((20000 + RANDOM % 20000))
+        timeout 10 "$SVM" run "${accel[@]}" -serial "tcp:127.0.0.1:$port,server,nowait" "$G/echo.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        reply=$(tcp_client "$port" "ping")
+        wait "$pid"
+        RC=$?
+        expect_status 0; expect_out ""
+        [ "$reply" = "ping" ] || differ "the client got '$reply'"
+    fi
+    end
+    begin qemu-serial-com2-tcp         # a second -serial is COM2 at 0x2f8
+    if [ "$SKIPPING" = 0 ]; then
+        port=$((20000 + RANDOM % 20000))
+        timeout 10 "$SVM" run "${accel[@]}" -serial stdio -serial "tcp::$port,server=on,wait=off" \
+            "$G/com2.bin" </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        reply=$(tcp_client "$port" "two")
+        wait "$pid"
+        RC=$?
+        expect_status 0; expect_out 'com2 ok\n'
+        [ "$reply" = "two" ] || differ "the client got '$reply'"
+    fi
+    end
+    begin qemu-serial-unix-server      # a Unix socket server, removed at the end
+    rm -f "$TMP/s.sock"
+    vm run -serial "unix:$TMP/s.sock,server,nowait" "$G/hello.bin"
+    expect_status 0; expect_out ""
+    [ -e "$TMP/s.sock" ] && differ "the socket was left behind"
+    end
+    begin qemu-pidfile
+    if [ "$SKIPPING" = 0 ]; then
+        rm -f "$TMP/vm.pid"
+        timeout 10 "$SVM" run "${accel[@]}" -pidfile "$TMP/vm.pid" --timeout 1.5 "$G/spin.bin" \
+            </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        # $! is timeout's: the file names its child, scratchvm
+        for _ in $(seq 50); do [ -s "$TMP/vm.pid" ] && break; sleep 0.1; done
+        reply=$(cat "$TMP/vm.pid" 2>/dev/null)
+        [ "$(ps -o ppid= -p "${reply:-0}" 2>/dev/null | tr -d ' ')" = "$pid" ] &&
+            [ "$(ps -o comm= -p "$reply")" = scratchvm ] || differ "the pidfile holds '$reply'"
+        wait "$pid"
+        RC=$?
+        expect_status 20
+        [ -e "$TMP/vm.pid" ] && differ "the pidfile was left behind"
+    fi
+    end
+    begin qemu-monitor-commands        # issue 30's HMP commands, QEMU's formats
+    rm -f "$TMP/mem.bin" "$TMP/pmem.bin" "$TMP/bad.bin"
+    vm_in "info name\ninfo version\nmemsave 0 16 $TMP/mem.bin\npmemsave 0x0 0x10 $TMP/pmem.bin\npmemsave 0xfffffffff0 16 $TMP/bad.bin\nmemsave 0 99999999999 $TMP/bad.bin\nmemsave 0 16\np 10\nprint/d \$eip + 3\nsendkey ctrl-alt-delete\nsendkey nosuchkey\ngdbserver\ninfo mtree\ninfo block\nquit\n" \
+        run -S -monitor stdio -serial none -name vm-one "$G/hello.bin"
+    expect_status 0
+    if [ "$SKIPPING" = 0 ]; then
+        grep -qxF '(scratchvm) vm-one' "$TMP/out" || differ "no info name: $(show "$TMP/out")"
+        grep -qE '^\(scratchvm\) [0-9]+\.[0-9]+\.[0-9]+$' "$TMP/out" || differ "no info version"
+        cmp -s <(head -c 16 "$G/hello.bin") "$TMP/mem.bin" || differ "memsave wrote '$(show "$TMP/mem.bin")'"
+        cmp -s <(head -c 16 "$G/hello.bin") "$TMP/pmem.bin" || differ "pmemsave wrote '$(show "$TMP/pmem.bin")'"
+        [ -e "$TMP/bad.bin" ] && differ "a refused memsave left its file"
+        grep -qF 'Invalid addr 0x000000fffffffff0/size 16 specified' "$TMP/out" || differ "no invalid-address line"
+        grep -qF 'memsave: expected ADDR SIZE FILE' "$TMP/out" || differ "no usage line for memsave"
+        grep -qxF '(scratchvm) 0xa' "$TMP/out" || differ "p 10 is not 0xa"
+        grep -qxF '(scratchvm) 3' "$TMP/out" || differ "print/d \$eip + 3 is not 3"
+        grep -qF "sendkey: unknown key: 'nosuchkey'" "$TMP/out" || differ "no unknown-key line"
+        grep -qF 'gdbserver: the sandbox allows no new sockets' "$TMP/out" || differ "no gdbserver refusal"
+        grep -qF 'address-space: memory' "$TMP/out" && grep -qE '^    00000000000003f8-00000000000003ff \(prio 0, i/o\): serial$' "$TMP/out" ||
+            differ "info mtree lacks the serial port"
+    fi
+    end
+    begin qemu-monitor-info-block
+    head -c 1474560 /dev/zero >"$TMP/blk.img"
+    vm_in 'info block\nquit\n' run -S -monitor stdio -serial none -drive "file=$TMP/blk.img,format=raw,if=floppy" -snapshot
+    expect_status 0
+    [ "$SKIPPING" = 1 ] || grep -qF "floppy0 (#block0): $TMP/blk.img (raw)" "$TMP/out" || differ "info block: $(show "$TMP/out")"
+    end
+    begin qemu-daemonize
+    if [ "$SKIPPING" = 0 ]; then
+        rm -f "$TMP/d.pid" "$TMP/d.sock"
+        timeout 10 "$SVM" run "${accel[@]}" -daemonize -pidfile "$TMP/d.pid" -serial "file:$TMP/d.txt" \
+            -monitor "unix:$TMP/d.sock" "$G/spinout.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+        RC=$?
+        expect_status 0; expect_out ""; expect_no_err   # the parent ends once the VM runs
+        pid=$(cat "$TMP/d.pid" 2>/dev/null)
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || differ "no daemon running (pidfile '$pid')"
+        printf 'info status\nquit\n' | timeout 10 "$MONITOR_CLIENT" "$TMP/d.sock" >"$TMP/mon" 2>&1
+        grep -qx 'VM status: running' "$TMP/mon" || differ "the daemon's monitor: $(show "$TMP/mon")"
+        for _ in $(seq 50); do [ -e "$TMP/d.pid" ] || break; sleep 0.1; done
+        [ -e "$TMP/d.pid" ] && differ "the daemon did not end on quit"
+        grep -q 'spinning with OUTs' "$TMP/d.txt" || differ "no serial output from the daemon"
+    fi
+    end
+}
+
 backend_tests() {
     t_irq; t_acpi; t_bios; t_cdrom; t_kernel
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
-    t_logs; t_screendump; t_hostile
+    t_logs; t_screendump; t_hostile; t_qemu_options
 }
 
 for ACCEL in kvm sim; do
@@ -1453,6 +1597,25 @@ usage drive-no-file 2 run -drive format=raw
 usage drive-bad-format 2 run -drive file=x,format=vmdk
 usage bad-boot-order 2 run -boot e -hda "$G/hello.bin"
 SAYS="No such file" usage drive-missing-file 4 run -hda "$TMP/no-such.img"
+# QEMU's options that are refused, each with its reason (issue 30).
+SAYS="did you mean 'scratchvm run -kernel ...'?" usage qemu-no-run-command 2 -kernel "$G/hello.bin"
+SAYS="SMP is not supported yet" usage qemu-smp-2 2 run -smp 2 "$G/hello.bin"
+SAYS="only the pc machine" usage qemu-machine-q35 2 run -M q35 "$G/hello.bin"
+SAYS="unknown CPU model" usage qemu-cpu-unknown 2 run -cpu core9 "$G/hello.bin"
+SAYS="unknown or unsupported CPU feature" usage qemu-cpu-bad-flag 2 run -cpu max,+warp "$G/hello.bin"
+SAYS="has no lm" usage qemu-cpu-sim-lacks-lm 2 run --accel sim -cpu qemu32,+lm "$G/hello.bin"
+SAYS="requires KVM" usage qemu-cpu-host-on-sim 2 run --accel sim -cpu host "$G/hello.bin"
+SAYS="'cirrus' card is not emulated" usage qemu-vga-cirrus 2 run -vga cirrus "$G/hello.bin"
+SAYS="iobase=0xf4 only" usage qemu-debug-exit-elsewhere 2 run -device isa-debug-exit,iobase=0x501 "$G/hello.bin"
+SAYS="-daemonize" usage qemu-daemonize-stdio 2 run -daemonize "$G/hello.bin"
+SAYS="no -chardev with id=x" usage qemu-chardev-missing 2 run -serial chardev:x "$G/hello.bin"
+SAYS="at most two serial ports" usage qemu-three-serials 2 run -serial null -serial null -serial null "$G/hello.bin"
+begin qemu-cpu-model-differs     # a model the sim CPU differs from runs, with what differs said
+timeout 10 "$SVM" run --accel sim -cpu qemu64 "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_status 0; expect_out "$HELLO"
+expect_err_has "warning: -cpu qemu64: the sim CPU model is fixed and lacks"
+end
 # -accel tcg is QEMU's software CPU: the sim backend here.
 begin qemu-accel-tcg
 timeout 10 "$SVM" run -accel tcg --trace exits "$G/hello.bin" </dev/null >"$TMP/out" 2>"$TMP/err"

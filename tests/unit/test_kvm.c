@@ -216,6 +216,33 @@ static void test_mmio_write_then_read(void **state)
     kvm_close(m.kvm);
 }
 
+/* A KVM_RUN with immediate_exit set still completes a pending MMIO read, as Linux does
+ * (api.rst): the value is in CX and RIP past the instruction, and nothing else ran. */
+static void test_mmio_read_completed_by_immediate_exit(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    /* mov $0x2000,%ax; mov %ax,%ds; movw $0xbeef,(0x10); mov (0x20),%cx; hlt */
+    static const uint8_t code[] = {0xB8, 0x00, 0x20, 0x8E, 0xD8, 0xC7, 0x06, 0x10, 0x00,
+                                   0xEF, 0xBE, 0x8B, 0x0E, 0x20, 0x00, 0xF4};
+    Machine m = machine(b, code, sizeof(code));
+    KvmRun *r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_MMIO);   /* the write */
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_MMIO);
+    assert_false(r->mmio.is_write);
+    r->mmio.data[0] = 0x34;
+    r->mmio.data[1] = 0x12;
+    r->immediate_exit = 1;
+    r = run(&m);
+    assert_int_equal(r->exit_reason, KVM_EXIT_INTR);
+    assert_int_equal(m.vcpu->regs.rcx & 0xFFFF, 0x1234);
+    assert_int_equal(m.vcpu->regs.rip, CODE_ADDR + 15);   /* at the HLT, not past it */
+    r->immediate_exit = 0;
+    assert_int_equal(run(&m)->exit_reason, KVM_EXIT_HLT);
+    assert_int_equal(m.vcpu->regs.rcx & 0xFFFF, 0x1234);
+    kvm_close(m.kvm);
+}
+
 static void test_immediate_exit(void **state)
 {
     HvBackend b = TEST_BACKEND(state);
@@ -479,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_string_out_with_count),
         cmocka_unit_test(test_mmio_write_then_read),
         cmocka_unit_test(test_immediate_exit),
+        cmocka_unit_test(test_mmio_read_completed_by_immediate_exit),
         cmocka_unit_test(test_kick_stops_spinning_guest),
         cmocka_unit_test(test_invalid_guest_state_fails_entry),
         cmocka_unit_test(test_protected_mode_sregs),

@@ -12,6 +12,7 @@
 
 #include "cli/console.h"
 #include "cli/options.h"
+#include "cli/options_qemu.h"
 
 #define ARGV(...) ((char *[]){"scratchvm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((char *[]){"scratchvm", __VA_ARGS__}) / sizeof(char *)))
@@ -228,7 +229,7 @@ static void test_usage_errors(void **state)
     EXPECT_ERROR("not a floppy", "run", "-drive", "file=c.iso,media=cdrom,if=floppy");
     EXPECT_ERROR("media=cd", "run", "-drive", "file=c.iso,media=cd");
     EXPECT_ERROR("needs a file", "run", "-cdrom", "");
-    EXPECT_ERROR("only pc-testdev", "run", "-device", "pci-testdev", "x");
+    EXPECT_ERROR("only pc-testdev and isa-debug-exit", "run", "-device", "pci-testdev", "x");
     EXPECT_ERROR("empty item", "run", "--trace", "bios,", "x");
     EXPECT_ERROR("at most 4 disks", "run", "-hda", "1", "-hda", "2", "-hda", "3", "-hda", "4",
                  "-hda", "5");
@@ -302,8 +303,9 @@ static void test_qemu_spellings(void **state)
     assert_int_equal(PARSE(&o, err, "run", "-serial", "null", "-monitor", "none", "x"), 0);
     assert_int_equal(o.serial, SERIAL_NONE);
     assert_int_equal(o.monitor, MONITOR_NONE);
-    /* Every name with one dash or two, and an argument after '=' too. */
-    assert_int_equal(PARSE(&o, err, "run", "-memory", "2M", "--serial=none", "-vga", "x"), 0);
+    /* Every name with one dash or two, and an argument after '=' too (but -vga is QEMU's
+     * -vga TYPE, --vga the flag). */
+    assert_int_equal(PARSE(&o, err, "run", "-memory", "2M", "--serial=none", "--vga", "x"), 0);
     assert_int_equal(o.memory, 2 << 20);
     assert_int_equal(o.serial, SERIAL_NONE);
     assert_true(o.vga);
@@ -459,10 +461,244 @@ static void test_help_is_complete(void **state)
                              "Exit status", "-serial", "-monitor", "-bios", "-nographic",
                              "-display", "-no-reboot", "-no-shutdown", "-accel", "tcg",
                              "-enable-kvm", "-gdb tcp:", "  -s ", "-d ITEM", "-D FILE",
-                             "--magic-break", "--step", "scratchvm diff"};
+                             "--magic-break", "--step", "scratchvm diff", "-machine, -M",
+                             "-smp", "-cpu", "-nodefaults", "-name", "-rtc", "-pidfile",
+                             "-daemonize", "-debugcon", "-chardev", "-vga std|none",
+                             "isa-debug-exit", "tcp:", "pty"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(text, options[i]));
     free(text);
+}
+
+
+/* Issue 30: QEMU's machine, CPU and character-device options, every spelling. */
+static void test_qemu_machine_options(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "1", "x"), 0);
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "cpus=1,maxcpus=1,sockets=1,dies=1,cores=1,"
+                           "threads=1", "x"), 0);
+    assert_int_equal(PARSE(&o, err, "run", "--smp=1", "x"), 0);
+    EXPECT_ERROR("-smp 2: SMP is not supported yet", "run", "-smp", "2", "x");
+    EXPECT_ERROR("SMP is not supported yet", "run", "-smp", "cpus=1,cores=2", "x");
+    EXPECT_ERROR("SMP is not supported yet", "run", "-smp", "0x4", "x");
+    EXPECT_ERROR("unknown property 'bogus'", "run", "-smp", "1,bogus=1", "x");
+    EXPECT_ERROR("not a number", "run", "-smp", "one", "x");
+
+    assert_int_equal(PARSE(&o, err, "run", "-machine", "pc", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_AUTO);
+    assert_int_equal(PARSE(&o, err, "run", "-M", "pc,accel=kvm", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_KVM);
+    assert_int_equal(PARSE(&o, err, "run", "-machine", "type=pc-i440fx-8.2,accel=tcg", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_SIM);
+    assert_int_equal(PARSE(&o, err, "run", "-machine", "accel=kvm:tcg", "x"), 0);
+    assert_int_equal(o.accel, HV_BACKEND_AUTO);
+    assert_int_equal(PARSE(&o, err, "run", "-M", "pc,acpi=off,usb=off", "x"), 0);
+    assert_true(o.no_acpi);
+    EXPECT_ERROR("only the pc machine", "run", "-M", "q35", "x");
+    EXPECT_ERROR("only the pc machine", "run", "-machine", "microvm", "x");
+    EXPECT_ERROR("accel=xen", "run", "-M", "pc,accel=xen", "x");
+    EXPECT_ERROR("usb=on", "run", "-M", "pc,usb=on", "x");
+    EXPECT_ERROR("property 'nvdimm'", "run", "-M", "pc,nvdimm", "x");
+
+    assert_int_equal(PARSE(&o, err, "run", "-nodefaults", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_NONE);   /* no default serial port */
+    assert_true(o.vga_none);
+    assert_int_equal(PARSE(&o, err, "run", "-nodefaults", "-serial", "stdio", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    EXPECT_ERROR("-nodefaults", "run", "-nodefaults", "--vga", "x");
+
+    assert_int_equal(PARSE(&o, err, "run", "-name", "guest1", "x"), 0);
+    assert_string_equal(o.name, "guest1");
+    assert_int_equal(PARSE(&o, err, "run", "-name", "guest=vm2,process=svm-vm2,debug-threads=on",
+                           "x"), 0);
+    assert_string_equal(o.name, "vm2");
+    assert_string_equal(o.process_name, "svm-vm2");
+    EXPECT_ERROR("unknown property", "run", "-name", "a,color=red", "x");
+
+    assert_int_equal(PARSE(&o, err, "run", "-rtc", "base=utc", "x"), 0);
+    assert_int_equal(o.rtc_base, CLI_RTC_UTC);
+    assert_int_equal(PARSE(&o, err, "run", "-rtc", "base=localtime,clock=host,driftfix=none",
+                           "x"), 0);
+    assert_int_equal(o.rtc_base, CLI_RTC_LOCALTIME);
+    assert_int_equal(PARSE(&o, err, "run", "-rtc", "base=2006-06-17T16:01:21", "x"), 0);
+    assert_int_equal(o.rtc_base, CLI_RTC_DATE);
+    assert_int_equal(o.rtc_date, 1150560081);
+    assert_int_equal(PARSE(&o, err, "run", "-rtc", "base=2006-06-17", "x"), 0);
+    assert_int_equal(o.rtc_date, 1150502400);
+    EXPECT_ERROR("expected utc, localtime or a date", "run", "-rtc", "base=yesterday", "x");
+    EXPECT_ERROR("clock=vm", "run", "-rtc", "clock=vm", "x");
+    EXPECT_ERROR("driftfix=slew", "run", "-rtc", "driftfix=slew", "x");
+
+    assert_int_equal(PARSE(&o, err, "run", "-pidfile", "/tmp/p", "x"), 0);
+    assert_string_equal(o.pidfile, "/tmp/p");
+    assert_int_equal(PARSE(&o, err, "run", "-daemonize", "-serial", "null", "x"), 0);
+    assert_true(o.daemonize);
+    assert_int_equal(o.debugcon.kind, CHR_NULL);   /* 0xE9 wrote to the terminal */
+    EXPECT_ERROR("-daemonize", "run", "-daemonize", "x");   /* the default serial is stdio */
+    EXPECT_ERROR("-daemonize", "run", "-daemonize", "-serial", "null", "-monitor", "stdio", "x");
+    EXPECT_ERROR("-daemonize", "run", "-daemonize", "-serial", "mon:stdio", "x");
+}
+
+static void test_qemu_vga_and_device(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    /* -vga std: the TYPE is never the guest's FILE; --vga stays the flag. */
+    assert_int_equal(PARSE(&o, err, "run", "-vga", "std", "x"), 0);
+    assert_string_equal(o.file, "x");
+    assert_false(o.vga_none);
+    assert_false(o.vga);
+    assert_int_equal(PARSE(&o, err, "run", "-vga", "none", "x"), 0);
+    assert_true(o.vga_none);
+    assert_int_equal(PARSE(&o, err, "run", "-vga=std", "--vga", "x"), 0);
+    assert_true(o.vga);
+    EXPECT_ERROR("'cirrus' card is not emulated", "run", "-vga", "cirrus", "x");
+    EXPECT_ERROR("not with -vga none", "run", "-vga", "none", "--vga", "x");
+
+    const char *same[] = {"isa-debug-exit,iobase=0xf4,iosize=0x04",
+                          "isa-debug-exit,iobase=0xf4,iosize=0x4",
+                          "isa-debug-exit,iobase=244,iosize=4", "isa-debug-exit,iobase=0xF4",
+                          "isa-debug-exit", "isa-debug-exit,iosize=1"};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+        assert_int_equal(PARSE(&o, err, "run", "-device", (char *)same[i], "x"), 0);
+    assert_int_equal(PARSE(&o, err, "run", "-device", "pc-testdev", "x"), 0);
+    assert_true(o.pc_testdev);
+    EXPECT_ERROR("iobase=0xf4 only", "run", "-device", "isa-debug-exit,iobase=0x501", "x");
+    EXPECT_ERROR("iosize=8", "run", "-device", "isa-debug-exit,iosize=8", "x");
+    EXPECT_ERROR("not PROPERTY=NUMBER", "run", "-device", "isa-debug-exit,iobase=f4", "x");
+    EXPECT_ERROR("property 'bus'", "run", "-device", "pc-testdev,bus=0", "x");
+}
+
+static void test_qemu_cpu(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256], msg[600];
+    const char *models[] = {"host", "max", "486", "pentium", "pentium2", "pentium3", "qemu32",
+                            "kvm32", "qemu64", "kvm64"};
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+        assert_int_equal(PARSE(&o, err, "run", "-cpu", (char *)models[i], "x"), 0);
+        assert_string_equal(cli_cpu_models[o.cpu_model - 1].name, models[i]);
+        assert_true(cli_cpu_check(&o, UINT64_MAX, true, msg, sizeof(msg)) == 0);   /* KVM */
+    }
+    uint64_t sim = cli_sim_cpu_features();
+    /* host needs KVM; max is what the sim CPU has. */
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "host", "x"), 0);
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), -1);
+    assert_non_null(strstr(msg, "requires KVM"));
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "max", "x"), 0);
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), 0);
+    /* a model the sim CPU differs from: said, with what it lacks */
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "qemu64", "x"), 0);
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), 1);
+    assert_non_null(strstr(msg, "lacks"));
+    assert_non_null(strstr(msg, "lm"));
+    assert_null(strstr(msg, "fpu"));
+    /* +feat the CPU has, in each spelling; -feat it lacks: fine */
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "max,+sse2,pae=on,nx,-lm,svm=off", "x"), 0);
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), 0);
+    /* +feat it lacks, -feat it has: refused */
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "qemu32,+lm", "x"), 0);
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), -1);
+    assert_non_null(strstr(msg, "has no lm"));
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "max,-fpu", "x"), 0);
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), -1);
+    assert_non_null(strstr(msg, "cannot remove fpu"));
+    assert_int_equal(PARSE(&o, err, "run", "-cpu", "max,sse3=on", "x"), 0);   /* alias of pni */
+    assert_int_equal(cli_cpu_check(&o, sim, false, msg, sizeof(msg)), -1);
+    assert_non_null(strstr(msg, "pni"));
+    EXPECT_ERROR("unknown CPU model 'core9'", "run", "-cpu", "core9", "x");
+    EXPECT_ERROR("unknown or unsupported CPU feature 'warp'", "run", "-cpu", "max,+warp", "x");
+    EXPECT_ERROR("expected on or off", "run", "-cpu", "max,nx=maybe", "x");
+}
+
+static void test_qemu_chardevs(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "file,id=f,path=/tmp/s.txt", "-serial",
+                           "chardev:f", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_FILE);   /* a file chardev is -serial file: */
+    assert_string_equal(o.serial_path, "/tmp/s.txt");
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "stdio,id=c", "-serial", "chardev:c", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "null,id=n", "-serial", "chardev:n", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_NONE);
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "socket,id=m,path=/tmp/m.sock,server=on,"
+                           "wait=off", "-monitor", "chardev:m", "x"), 0);
+    assert_int_equal(o.monitor, MONITOR_UNIX);
+    assert_string_equal(o.monitor_path, "/tmp/m.sock");
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "stdio,id=m", "-monitor", "chardev:m",
+                           "-serial", "none", "x"), 0);
+    assert_int_equal(o.monitor, MONITOR_STDIO);
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "socket,id=s,host=127.0.0.1,port=4444,"
+                           "server=on,wait=off", "-serial", "chardev:s", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_CHARDEV);
+    assert_int_equal(o.serial_chr[0].kind, CHR_TCP);
+    assert_int_equal(o.serial_chr[0].port, 4444);
+    assert_true(o.serial_chr[0].server);
+    assert_false(o.serial_chr[0].wait);
+    EXPECT_ERROR("no -chardev with id=nope", "run", "-serial", "chardev:nope", "x");
+    EXPECT_ERROR("needs id=", "run", "-chardev", "null", "x");
+    EXPECT_ERROR("duplicate id", "run", "-chardev", "null,id=a", "-chardev", "stdio,id=a", "x");
+    EXPECT_ERROR("backend 'spicevmc'", "run", "-chardev", "spicevmc,id=a", "x");
+    EXPECT_ERROR("file needs path=", "run", "-chardev", "file,id=a", "x");
+    EXPECT_ERROR("the monitor takes", "run", "-chardev", "file,id=a,path=/x", "-monitor",
+                 "chardev:a", "x");
+
+    /* -serial's socket and pty forms, and COM2 */
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "tcp:localhost:4555,server,nowait", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_CHARDEV);
+    assert_int_equal(o.serial_chr[0].kind, CHR_TCP);
+    assert_string_equal(o.serial_chr[0].host, "localhost");
+    assert_int_equal(o.serial_chr[0].port, 4555);
+    assert_true(o.serial_chr[0].server);
+    assert_false(o.serial_chr[0].wait);
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "tcp::4556,server=on,wait=off", "x"), 0);
+    assert_string_equal(o.serial_chr[0].host, "");
+    assert_false(o.serial_chr[0].wait);
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "tcp:10.0.0.1:23", "x"), 0);
+    assert_false(o.serial_chr[0].server);
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "pty", "x"), 0);
+    assert_int_equal(o.serial_chr[0].kind, CHR_PTY);
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "unix:/tmp/s,server,nowait", "x"), 0);
+    assert_int_equal(o.serial_chr[0].kind, CHR_UNIX);
+    assert_string_equal(o.serial_chr[0].path, "/tmp/s");
+    assert_int_equal(PARSE(&o, err, "run", "-serial", "stdio", "-serial", "file:/tmp/c2", "x"), 0);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    assert_int_equal(o.serial_chr[1].kind, CHR_FILE);
+    assert_string_equal(o.serial_chr[1].path, "/tmp/c2");
+    EXPECT_ERROR("at most two serial ports", "run", "-serial", "null", "-serial", "null",
+                 "-serial", "null", "x");
+    EXPECT_ERROR("COM1's", "run", "-serial", "null", "-serial", "stdio", "x");
+    EXPECT_ERROR("COM2 takes", "run", "-serial", "null", "-serial", "mon:stdio", "x");
+    EXPECT_ERROR("expected tcp:", "run", "-serial", "tcp:1234", "x");
+    EXPECT_ERROR("expected tcp:", "run", "-serial", "tcp:host:99999", "x");
+    EXPECT_ERROR("expected tcp:", "run", "-serial", "tcp::80,server,bogus", "x");
+
+    /* -debugcon */
+    assert_int_equal(PARSE(&o, err, "run", "-debugcon", "file:/tmp/d", "x"), 0);
+    assert_int_equal(o.debugcon.kind, CHR_FILE);
+    assert_int_equal(PARSE(&o, err, "run", "-debugcon", "stdio", "x"), 0);
+    assert_int_equal(o.debugcon.kind, CHR_STDIO);
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "file,id=d,path=/tmp/d2", "-debugcon",
+                           "chardev:d", "x"), 0);
+    assert_int_equal(o.debugcon.kind, CHR_FILE);
+    assert_string_equal(o.debugcon.path, "/tmp/d2");
+    EXPECT_ERROR("-debugcon vc", "run", "-debugcon", "vc", "x");
+}
+
+/* QEMU users type options without the command. */
+static void test_missing_run_hint(void **state)
+{
+    (void)state;
+    EXPECT_ERROR("did you mean 'scratchvm run -kernel ...'?", "-kernel", "x");
+    EXPECT_ERROR("did you mean 'scratchvm run -m ...'?", "-m", "16");
 }
 
 /* --max-insns and --timeout (issue 15, item 10): their values, their errors, and each its
@@ -556,6 +792,11 @@ int main(void)
         cmocka_unit_test(test_help_is_complete),
         cmocka_unit_test(test_console_escapes),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_qemu_machine_options),
+        cmocka_unit_test(test_qemu_vga_and_device),
+        cmocka_unit_test(test_qemu_cpu),
+        cmocka_unit_test(test_qemu_chardevs),
+        cmocka_unit_test(test_missing_run_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

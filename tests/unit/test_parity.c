@@ -79,6 +79,8 @@ static const ParityGuest guests[] = {
     {.name = "cdboot", .differs_on_purpose = "an El Torito image: it boots from an ISO that "
                                              "tests/guests/run.sh builds with xorriso"},
     {.name = "debugcon"},
+    {.name = "com2", .differs_on_purpose = "needs COM2, which only the scratchvm command adds "
+                                          "(a second -serial; tests/guests/run.sh)"},
     {.name = "echo", .serial_input = "hi there\n"},
     {.name = "diffcpuid", .differs_on_purpose = "CPUID's brand string differs on purpose "
                                                "(scratchvm diff's test, tests/guests/run.sh)"},
