@@ -4,8 +4,9 @@
  * that never does, with the state the translation takes as checked changed between runs
  * (a data segment turned expand-down, then too short; SS.B; SS loaded within a block), a
  * stack page that is not all within the SS limit, a load across the end of RAM into MMIO,
- * an interrupt raised after a translated loop, a stop request into a loop that chains
- * to itself, and no memory writable and executable at once.
+ * an interrupt raised after a translated loop or waiting masked through one (STI, POPF,
+ * the budget, an interrupt window), a stop request into a loop that chains to itself,
+ * and no memory writable and executable at once.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -294,6 +295,88 @@ static void test_interrupt_after_translated_loop(void **state)
     assert_int_equal(c[0]->gpr[X86_RAX], c[1]->gpr[X86_RAX]);
 }
 
+/* An interrupt that waits while IF=0 through a long translated loop (blocks chain past
+ * it: EVENT_SAMPLE_SLICE) is taken exactly where IF becomes 1: after STI and the
+ * instruction in its shadow, or right after POPF. The stack frame (the return IP) and the
+ * retired counts must match the handlers'. */
+static const uint8_t masked_sti[] = {
+    0xFA,                       /* cli */
+    0xB9, 0x00, 0x04,           /* mov cx, 1024 */
+    0x40,                       /* 1: inc ax */
+    0x49,                       /* dec cx */
+    0x75, 0xFC,                 /* jnz 1b */
+    0xFB,                       /* sti */
+    0x43,                       /* inc bx: in STI's shadow, runs */
+    0x43,                       /* inc bx: the interrupt comes first */
+    0xF4,
+};
+static const uint8_t masked_popf[] = {
+    0xFA,                       /* cli */
+    0xB9, 0x00, 0x04,           /* mov cx, 1024 */
+    0x40,                       /* 1: inc ax */
+    0x49,                       /* dec cx */
+    0x75, 0xFC,                 /* jnz 1b */
+    0x9C,                       /* pushf */
+    0x5A,                       /* pop dx */
+    0x80, 0xCE, 0x02,           /* or dh, 2: IF */
+    0x52,                       /* push dx */
+    0x9D,                       /* popf */
+    0x43,                       /* inc bx: the interrupt comes first */
+    0xF4,
+};
+
+static void intr_pending(X86Cpu *cpu) { x86_cpu_set_intr(cpu, 0x10); }
+
+static void test_masked_interrupt_waits_for_sti(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, masked_sti, sizeof masked_sti);
+    pair_run(p, intr_pending);
+    X86Cpu *c = p->jit->cpu;
+    assert_true(c->jit_translated > 0);
+    assert_int_equal(c->rip, HLT_AT + 1);
+    assert_int_equal(c->gpr[X86_RAX] & 0xFFFF, 1024);
+    assert_int_equal(c->gpr[X86_RBX] & 0xFFFF, 1);
+    /* the return IP pushed: the second INC BX */
+    uint16_t sp = (uint16_t)c->gpr[X86_RSP];
+    assert_int_equal(p->jit->ram[sp] | p->jit->ram[sp + 1] << 8, CODE + 10);
+}
+
+static void test_masked_interrupt_waits_for_popf(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, masked_popf, sizeof masked_popf);
+    pair_run(p, intr_pending);
+    X86Cpu *c = p->jit->cpu;
+    assert_true(c->jit_translated > 0);
+    assert_int_equal(c->gpr[X86_RBX] & 0xFFFF, 0);
+    uint16_t sp = (uint16_t)c->gpr[X86_RSP];
+    assert_int_equal(p->jit->ram[sp] | p->jit->ram[sp + 1] << 8, CODE + 15);
+}
+
+/* With an interrupt waiting masked, a budget still ends the run at its exact count, and
+ * an interrupt-window request ends it at the first boundary where IF=1 and no shadow. */
+static void test_masked_event_budget_and_window(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, masked_sti, sizeof masked_sti);
+    X86Cpu *c[2] = { p->jit->cpu, p->plain->cpu };
+    for (int i = 0; i < 2; i++) {
+        c[i]->rip = CODE;
+        for (int r = 0; r < 8; r++) if (r != X86_RSP) c[i]->gpr[r] = 0;
+        x86_cpu_request_irq_window(c[i], true);
+        uint64_t start = c[i]->instructions_retired;
+        assert_int_equal(x86_cpu_run(c[i], 2001), X86_EXIT_BUDGET);
+        assert_int_equal(c[i]->instructions_retired - start, 2001);
+        assert_int_equal(x86_cpu_run(c[i], 100000), X86_EXIT_IRQ_WINDOW);
+        assert_int_equal(c[i]->rip, CODE + 10);      /* after STI and its shadow */
+        x86_cpu_request_irq_window(c[i], false);
+    }
+    assert_true(c[0]->jit_translated > 0);
+    assert_int_equal(c[0]->instructions_retired, c[1]->instructions_retired);
+    for (int r = 0; r < 8; r++) assert_int_equal(c[0]->gpr[r], c[1]->gpr[r]);
+}
+
 static void *stopper(void *arg)
 {
     usleep(50000);
@@ -335,6 +418,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_after_translated_loop, pair_setup,
                                         pair_teardown),
         cmocka_unit_test_setup_teardown(test_stop_request_in_chained_loop, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_interrupt_waits_for_sti, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_interrupt_waits_for_popf, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_event_budget_and_window, pair_setup,
                                         pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
