@@ -79,6 +79,15 @@
     pushf
     testb $0x80, 25(%si)
     pushf
+    movb 0x2003, %al
+    addl %eax, %edx
+    movw 0x2005, %ax
+    addl %eax, %edx
+    movl 0x2007, %eax
+    addl %eax, %edx
+    movb %dl, 0x2100
+    movw %dx, 0x2102
+    movl %edx, 0x2104
     addw $3, %si
     decw 0x5000
     jnz 1b

@@ -1295,10 +1295,26 @@ static bool translate_inline(Jit *j, const X86Insn *in)
 }
 
 /* MOV r, m; MOV m, r; MOV m, imm; ALU r, m (the destination a register); MOVZX/MOVSX
- * r, m; INC/DEC m; CMOVcc r, m; SETcc m; ALU m, r and m, imm; TEST m, r and m, imm. */
+ * r, m; INC/DEC m; CMOVcc r, m; SETcc m; ALU m, r and m, imm; TEST m, r and m, imm;
+ * MOV between the accumulator and moffs (A0-A3). */
 static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
     unsigned op = in->op;
+    if (op >= 0xA0 && op <= 0xA3 && !(in->prefix & PFX_LOCK) && in->fn != op_ud &&
+        in->base == X86_REG_NONE && in->index == X86_REG_NONE &&
+        j->nstubs + 2 <= MAX_STUBS) {                  /* MOV AL/AX/EAX, moffs and back */
+        unsigned size = (op & 1) ? in->osz : 1;
+        bool store = op >= 0xA2;
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, size, store);
+        if (size != 4 || store) load_reg(j, RAX, X86_RAX, size);
+        op_rsi(j, size, (size == 1 ? 0x8A : 0x8B) ^ (store ? 2 : 0), RAX);
+        if (!store) store_reg(j, RAX, X86_RAX, size);
+        stub_end(j, st);
+        return true;
+    }
     if ((in->prefix & PFX_LOCK) || in->fn == op_ud || !in->has_modrm || in->mod == 3 ||
         j->nstubs + 2 > MAX_STUBS)
         return false;
