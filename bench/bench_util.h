@@ -87,8 +87,10 @@ static inline const char *bench_fmt_time(char *buf, size_t size, double ns)
         snprintf(buf, size, "%.0f ns", ns);
     else if (ns < 1e6)
         snprintf(buf, size, "%.1f us", ns / 1e3);
-    else
+    else if (ns < 1e9)
         snprintf(buf, size, "%.2f ms", ns / 1e6);
+    else
+        snprintf(buf, size, "%.2f s", ns / 1e9);
     return buf;
 }
 

@@ -4,8 +4,9 @@
  * that never does, with the state the translation takes as checked changed between runs
  * (a data segment turned expand-down, then too short; SS.B; SS loaded within a block), a
  * stack page that is not all within the SS limit, a load across the end of RAM into MMIO,
- * an interrupt raised after a translated loop, a stop request into a loop that chains
- * to itself, and no memory writable and executable at once.
+ * an interrupt raised after a translated loop or waiting masked through one (STI, POPF,
+ * the budget, an interrupt window), a stop request into a loop that chains to itself,
+ * and no memory writable and executable at once.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -294,6 +295,127 @@ static void test_interrupt_after_translated_loop(void **state)
     assert_int_equal(c[0]->gpr[X86_RAX], c[1]->gpr[X86_RAX]);
 }
 
+/* An interrupt that waits while IF=0 through a long translated loop (blocks chain past
+ * it: EVENT_SAMPLE_SLICE) is taken exactly where IF becomes 1: after STI and the
+ * instruction in its shadow, or right after POPF. The stack frame (the return IP) and the
+ * retired counts must match the handlers'. */
+static const uint8_t masked_sti[] = {
+    0xFA,                       /* cli */
+    0xB9, 0x00, 0x04,           /* mov cx, 1024 */
+    0x40,                       /* 1: inc ax */
+    0x49,                       /* dec cx */
+    0x75, 0xFC,                 /* jnz 1b */
+    0xFB,                       /* sti */
+    0x43,                       /* inc bx: in STI's shadow, runs */
+    0x43,                       /* inc bx: the interrupt comes first */
+    0xF4,
+};
+static const uint8_t masked_popf[] = {
+    0xFA,                       /* cli */
+    0xB9, 0x00, 0x04,           /* mov cx, 1024 */
+    0x40,                       /* 1: inc ax */
+    0x49,                       /* dec cx */
+    0x75, 0xFC,                 /* jnz 1b */
+    0x9C,                       /* pushf */
+    0x5A,                       /* pop dx */
+    0x80, 0xCE, 0x02,           /* or dh, 2: IF */
+    0x52,                       /* push dx */
+    0x9D,                       /* popf */
+    0x43,                       /* inc bx: the interrupt comes first */
+    0xF4,
+};
+
+static void intr_pending(X86Cpu *cpu) { x86_cpu_set_intr(cpu, 0x10); }
+
+static void test_masked_interrupt_waits_for_sti(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, masked_sti, sizeof masked_sti);
+    pair_run(p, intr_pending);
+    X86Cpu *c = p->jit->cpu;
+    assert_true(c->jit_translated > 0);
+    assert_int_equal(c->rip, HLT_AT + 1);
+    assert_int_equal(c->gpr[X86_RAX] & 0xFFFF, 1024);
+    assert_int_equal(c->gpr[X86_RBX] & 0xFFFF, 1);
+    /* the return IP pushed: the second INC BX */
+    uint16_t sp = (uint16_t)c->gpr[X86_RSP];
+    assert_int_equal(p->jit->ram[sp] | p->jit->ram[sp + 1] << 8, CODE + 10);
+}
+
+static void test_masked_interrupt_waits_for_popf(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, masked_popf, sizeof masked_popf);
+    pair_run(p, intr_pending);
+    X86Cpu *c = p->jit->cpu;
+    assert_true(c->jit_translated > 0);
+    assert_int_equal(c->gpr[X86_RBX] & 0xFFFF, 0);
+    uint16_t sp = (uint16_t)c->gpr[X86_RSP];
+    assert_int_equal(p->jit->ram[sp] | p->jit->ram[sp + 1] << 8, CODE + 15);
+}
+
+/* With an interrupt waiting masked, a budget still ends the run at its exact count, and
+ * an interrupt-window request ends it at the first boundary where IF=1 and no shadow. */
+static void test_masked_event_budget_and_window(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, masked_sti, sizeof masked_sti);
+    X86Cpu *c[2] = { p->jit->cpu, p->plain->cpu };
+    for (int i = 0; i < 2; i++) {
+        c[i]->rip = CODE;
+        for (int r = 0; r < 8; r++) if (r != X86_RSP) c[i]->gpr[r] = 0;
+        x86_cpu_request_irq_window(c[i], true);
+        uint64_t start = c[i]->instructions_retired;
+        assert_int_equal(x86_cpu_run(c[i], 2001), X86_EXIT_BUDGET);
+        assert_int_equal(c[i]->instructions_retired - start, 2001);
+        assert_int_equal(x86_cpu_run(c[i], 100000), X86_EXIT_IRQ_WINDOW);
+        assert_int_equal(c[i]->rip, CODE + 10);      /* after STI and its shadow */
+        x86_cpu_request_irq_window(c[i], false);
+    }
+    assert_true(c[0]->jit_translated > 0);
+    assert_int_equal(c[0]->instructions_retired, c[1]->instructions_retired);
+    for (int r = 0; r < 8; r++) assert_int_equal(c[0]->gpr[r], c[1]->gpr[r]);
+}
+
+/* The inline forms of MOVZX/MOVSX (register and memory, byte and word sources, AH-BH),
+ * SHL/SHR/SAR by an immediate (a count of 1, larger ones, and one past the width, which
+ * the handler takes), SETcc and CMOVcc (register and memory, 16 and 32 bits), INC/DEC
+ * on memory (CF kept), the ALU with a memory destination (ADC/SBB reading CF, CMP only
+ * reading), TEST on memory and MOV between the accumulator and moffs, with the flags each leaves pushed after it, over a loop on changing data
+ * (tests/unit/jit_forms.s, assembled with GNU as --32: the bytes below). */
+static const uint8_t forms_loop[] = {
+    0xC7, 0x06, 0x00, 0x50, 0x40, 0x00, 0xBE, 0x00, 0x20, 0x8B, 0x04, 0x66,
+    0x0F, 0xB6, 0xD8, 0x66, 0x0F, 0xBE, 0xD4, 0x0F, 0xB6, 0xEC, 0x66, 0x0F,
+    0xBF, 0x3C, 0x66, 0x0F, 0xB6, 0x6C, 0x01, 0x0F, 0xBE, 0x44, 0x03, 0x66,
+    0x0F, 0xB7, 0x4C, 0x04, 0x66, 0xC1, 0xE3, 0x05, 0x0F, 0x92, 0xC1, 0x9C,
+    0xD1, 0xEA, 0x9C, 0xC0, 0xFC, 0x03, 0x9C, 0x66, 0xC1, 0xEF, 0x1F, 0x9C,
+    0xC0, 0xE0, 0x07, 0x9C, 0xC0, 0xE0, 0x09, 0x9C, 0x66, 0xD1, 0xFA, 0x0F,
+    0x90, 0xC5, 0x9C, 0xC1, 0xE5, 0x02, 0x72, 0x01, 0x43, 0xD1, 0xE3, 0x9C,
+    0x0F, 0x9C, 0xC1, 0x0F, 0x94, 0xC5, 0x66, 0x0F, 0x4F, 0xC7, 0x0F, 0x42,
+    0xDD, 0x66, 0x0F, 0x45, 0xD1, 0x9C, 0xFE, 0x44, 0x05, 0x9C, 0x66, 0xFF,
+    0x4C, 0x08, 0x9C, 0xFF, 0x44, 0x0A, 0xF9, 0xFF, 0x44, 0x0C, 0x9C, 0x0F,
+    0x4D, 0x54, 0x02, 0x66, 0x0F, 0x42, 0x5C, 0x04, 0x0F, 0x95, 0x44, 0x06,
+    0x0F, 0x92, 0x44, 0x07, 0x9C, 0x00, 0x54, 0x09, 0x9C, 0x66, 0x29, 0x5C,
+    0x0A, 0x9C, 0x11, 0x6C, 0x0C, 0x9C, 0x18, 0x6C, 0x0D, 0x9C, 0x31, 0x5C,
+    0x0E, 0x9C, 0x66, 0x39, 0x14, 0x9C, 0x80, 0x4C, 0x0F, 0x41, 0x9C, 0x83,
+    0x64, 0x10, 0xF3, 0x9C, 0xF9, 0x66, 0x83, 0x5C, 0x12, 0xF9, 0x9C, 0x81,
+    0x7C, 0x14, 0x34, 0x12, 0x9C, 0x84, 0x44, 0x15, 0x9C, 0x66, 0x85, 0x54,
+    0x16, 0x9C, 0xF7, 0x44, 0x18, 0x01, 0x80, 0x9C, 0xF6, 0x44, 0x19, 0x80,
+    0x9C, 0xA0, 0x03, 0x20, 0x66, 0x01, 0xC2, 0xA1, 0x05, 0x20, 0x66, 0x01,
+    0xC2, 0x66, 0xA1, 0x07, 0x20, 0x66, 0x01, 0xC2, 0x88, 0x16, 0x00, 0x21,
+    0x89, 0x16, 0x02, 0x21, 0x66, 0x89, 0x16, 0x04, 0x21, 0x83, 0xC6, 0x03,
+    0xFF, 0x0E, 0x00, 0x50, 0x0F, 0x85, 0x11, 0xFF, 0xF4,
+};
+
+static void test_inline_forms_match_handlers(void **state)
+{
+    Pair *p = *state;
+    pair_load(p, forms_loop, sizeof forms_loop);
+    pair_run(p, NULL);
+    assert_true(p->jit->cpu->jit_translated > 0);
+    assert_int_equal(p->jit->cpu->rip, CODE + sizeof forms_loop);
+}
+
 static void *stopper(void *arg)
 {
     usleep(50000);
@@ -335,6 +457,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_after_translated_loop, pair_setup,
                                         pair_teardown),
         cmocka_unit_test_setup_teardown(test_stop_request_in_chained_loop, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_inline_forms_match_handlers, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_interrupt_waits_for_sti, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_interrupt_waits_for_popf, pair_setup,
+                                        pair_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_event_budget_and_window, pair_setup,
                                         pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -309,6 +309,10 @@ struct X86Cpu {
     /* Nonzero while any of the above needs looking at: the one word the run loop tests
      * between blocks, so an idle pin costs a load and a branch per block. */
     uint32_t event_check;
+    /* While an event waits that the CPU cannot take yet (IF=0, a shadow, NMIs blocked),
+     * blocks go on chaining until instructions_retired passes this; then the run loop
+     * samples the pins again (cpu.c, EVENT_SAMPLE_SLICE). */
+    uint64_t event_sample_at;
     /* Activity state (SDM Vol. 3C, 25.4.2): X86_ACTIVITY_HLT from a HLT until the next
      * run, which leaves it as the kernel wakes it (an interrupt, or KVM's resume past
      * HLT). */

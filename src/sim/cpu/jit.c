@@ -1137,6 +1137,57 @@ static void imul_rr(Jit *j, unsigned size, unsigned dst, unsigned src, bool has_
     j->mem = MEM_HOST;
 }
 
+/* SHL (4), SHR (5), SAR (7) r, imm with 0 < count < the operand's width, where the
+ * host's result, CF, SF, ZF and PF are shift_value's. With a count of 1 so is its OF, and
+ * the flags stay in the host's (AF, undefined, cleared as LF_CFOF has it: host_logic).
+ * With a larger count the host's OF is undefined: an LF_HOST image gets this model's
+ * (SHL: the result's top bit XOR CF, i.e. SF ^ CF; SHR, SAR: 0). */
+static void shift_ri(Jit *j, unsigned size, unsigned r, unsigned kind, unsigned count)
+{
+    load_reg(j, RAX, r, size);
+    op_reg(j, size, size == 1 ? 0xC0 : 0xC1, kind, reg_part(RAX, r, size));
+    b1(j, count);
+    if (count == 1) {
+        store_reg(j, RAX, r, size);
+        flags_set(j, true);
+        return;
+    }
+    b1(j, 0x9C);                                             /* pushfq */
+    b1(j, 0x59);                                             /* pop rcx */
+    store_reg(j, RAX, r, size);
+    op_reg(j, 4, 0x81, 4, RCX);                              /* and ecx, CF|SF|ZF|PF */
+    b4(j, X86_FLAG_CF | X86_FLAG_SF | X86_FLAG_ZF | X86_FLAG_PF);
+    if (kind == 4) {
+        op_reg(j, 4, 0x89, RCX, RDX);                        /* mov edx, ecx */
+        op_reg(j, 4, 0xC1, 5, RDX);                          /* shr edx, 7: SF */
+        b1(j, 7);
+        op_reg(j, 4, 0x31, RCX, RDX);                        /* xor edx, ecx: ^ CF */
+        op_reg(j, 4, 0x83, 4, RDX);                          /* and edx, 1 */
+        b1(j, 1);
+        op_reg(j, 4, 0xC1, 4, RDX);                          /* shl edx, 11: OF */
+        b1(j, 11);
+        op_reg(j, 4, 0x09, RDX, RCX);                        /* or ecx, edx */
+    }
+    op_mem(j, 8, 0x89, RCX, OFF(host_rflags));               /* an LF_HOST image */
+    set_lf_op(j, LF_HOST);
+    j->host = j->mem_stale = false;
+    j->mem = MEM_HOST;
+}
+
+/* MOVZX/MOVSX (0F B6 B7 BE BF): host opcode for a source of `ssize` bytes. */
+static unsigned movx_opcode(unsigned op, unsigned ssize)
+{
+    return (op >= 0x1BE ? 0x0FBE : 0x0FB6) | (ssize == 2);
+}
+
+/* EAX into guest register r as MOVZX/MOVSX/CMOV write it: 32 bits whole, or the low
+ * word. */
+static void store_osz(Jit *j, unsigned osz, unsigned r)
+{
+    if (osz == 4) store_reg(j, RAX, r, 4);
+    else store_reg16(j, RAX, r);
+}
+
 /* ADC (2) and SBB (3) read CF. */
 static bool alu_reads_cf(unsigned kind) { return kind == 2 || kind == 3; }
 
@@ -1203,6 +1254,35 @@ static bool translate_inline(Jit *j, const X86Insn *in)
         if (count) rotate_ri(j, (op & 1) ? osz : 1, in->rm, in->reg == 1, count);
         return true;                     /* a count of 0 changes nothing */
     }
+    if ((op == 0xC0 || op == 0xC1 || op == 0xD0 || op == 0xD1) && reg_form &&
+        (in->reg == 4 || in->reg == 5 || in->reg == 6 || in->reg == 7)) {
+        unsigned size = (op & 1) ? osz : 1, count = (op >= 0xD0 ? 1 : in->imm) & 0x1F;
+        if (count >= size * 8) return false;  /* (the host's CF is undefined there) */
+        if (count) shift_ri(j, size, in->rm, in->reg == 6 ? 4 : in->reg, count);
+        return true;
+    }
+    if (op >= 0x1B6 && op <= 0x1BF && (op & 7) >= 6 && reg_form) {  /* MOVZX, MOVSX */
+        unsigned ssize = (op & 1) ? 2 : 1;
+        load_reg(j, RCX, in->rm, ssize);
+        op_reg(j, 4, movx_opcode(op, ssize), RAX, reg_part(RCX, in->rm, ssize));
+        store_osz(j, osz, in->reg);
+        return true;
+    }
+    if (op >= 0x140 && op <= 0x14F && reg_form) {             /* CMOVcc r, r */
+        flags_to_host(j);                                      /* (moves keep them) */
+        load_reg(j, RCX, in->rm, osz);
+        load_reg(j, RAX, in->reg, osz);
+        op_reg(j, osz, 0x0F40 | (op & 15), RAX, RCX);
+        store_osz(j, osz, in->reg);
+        return true;
+    }
+    if (op >= 0x190 && op <= 0x19F && reg_form) {             /* SETcc r8 */
+        flags_to_host(j);
+        load_reg(j, RAX, in->rm, 1);
+        op_reg(j, 4, 0x0F90 | (op & 15), 0, reg_part(RAX, in->rm, 1));
+        store_reg(j, RAX, in->rm, 1);
+        return true;
+    }
     if ((op == 0x69 || op == 0x6B) && reg_form) {
         imul_rr(j, osz, in->reg, in->rm, true, in->imm);
         return true;
@@ -1214,16 +1294,117 @@ static bool translate_inline(Jit *j, const X86Insn *in)
     return false;
 }
 
-/* MOV r, m; MOV m, r; MOV m, imm; ALU r, m (the destination a register). */
+/* MOV r, m; MOV m, r; MOV m, imm; ALU r, m (the destination a register); MOVZX/MOVSX
+ * r, m; INC/DEC m; CMOVcc r, m; SETcc m; ALU m, r and m, imm; TEST m, r and m, imm;
+ * MOV between the accumulator and moffs (A0-A3). */
 static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
     unsigned op = in->op;
+    if (op >= 0xA0 && op <= 0xA3 && !(in->prefix & PFX_LOCK) && in->fn != op_ud &&
+        in->base == X86_REG_NONE && in->index == X86_REG_NONE &&
+        j->nstubs + 2 <= MAX_STUBS) {                  /* MOV AL/AX/EAX, moffs and back */
+        unsigned size = (op & 1) ? in->osz : 1;
+        bool store = op >= 0xA2;
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, size, store);
+        if (size != 4 || store) load_reg(j, RAX, X86_RAX, size);
+        op_rsi(j, size, (size == 1 ? 0x8A : 0x8B) ^ (store ? 2 : 0), RAX);
+        if (!store) store_reg(j, RAX, X86_RAX, size);
+        stub_end(j, st);
+        return true;
+    }
     if ((in->prefix & PFX_LOCK) || in->fn == op_ud || !in->has_modrm || in->mod == 3 ||
         j->nstubs + 2 > MAX_STUBS)
         return false;
     bool alu = op < 0x40 && (op & 7) < 4 && (op & 2);
     bool load = op == 0x8A || op == 0x8B, store = op == 0x88 || op == 0x89;
     bool store_imm = (op == 0xC6 || op == 0xC7) && in->reg == 0;
+    bool movx = op >= 0x1B6 && op <= 0x1BF && (op & 7) >= 6;
+    bool incdec_m = (op == 0xFE || op == 0xFF) && in->reg <= 1;
+    if (movx) {                                        /* MOVZX/MOVSX r, m8/m16 */
+        unsigned ssize = (op & 1) ? 2 : 1;
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, ssize, false);
+        op_rsi(j, 4, movx_opcode(op, ssize), RAX);
+        store_osz(j, in->osz, in->reg);
+        stub_end(j, st);
+        return true;
+    }
+    if (incdec_m) {                                    /* INC/DEC m: CF kept */
+        unsigned size = op == 0xFF ? in->osz : 1;
+        make_eager(j);                                 /* CF readable after the checks */
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, size, true);
+        cf_to_host(j);
+        op_rsi(j, size, size == 1 ? 0xFE : 0xFF, in->reg);
+        flags_set(j, false);
+        st->writes_flags = true;
+        stub_end(j, st);
+        return true;
+    }
+    if (op >= 0x140 && op <= 0x14F) {                  /* CMOVcc r, m: m is always read */
+        make_eager(j);                                 /* (no helper call after the load) */
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, in->osz, false);
+        op_rsi(j, in->osz, 0x8B, RCX);
+        flags_to_host(j);
+        load_reg(j, RAX, in->reg, in->osz);
+        op_reg(j, in->osz, 0x0F40 | (op & 15), RAX, RCX);
+        store_osz(j, in->osz, in->reg);
+        j->host = false;                               /* (as the stub leaves them) */
+        stub_end(j, st);
+        return true;
+    }
+    if (op >= 0x190 && op <= 0x19F) {                  /* SETcc m8 */
+        make_eager(j);
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, 1, true);
+        flags_to_host(j);
+        op_rsi(j, 4, 0x0F90 | (op & 15), 0);
+        j->host = false;
+        stub_end(j, st);
+        return true;
+    }
+    /* ALU m, r (00 01 08 09 ... 38 39), ALU m, imm (80-83), TEST m, r (84 85), TEST m,
+     * imm (F6 F7 /0 /1): memory the destination, or only read (CMP, TEST) */
+    bool alu_mr = op < 0x40 && (op & 7) < 2, alu_mi = op >= 0x80 && op <= 0x83;
+    bool test_mr = op == 0x84 || op == 0x85;
+    bool test_mi = (op == 0xF6 || op == 0xF7) && in->reg <= 1;
+    if (alu_mr || alu_mi || test_mr || test_mi) {
+        unsigned size = (op & 1) ? in->osz : 1;
+        unsigned kind = alu_mr ? op >> 3 & 7 : alu_mi ? in->reg : 8;   /* 8: TEST */
+        bool writes = kind < 7;
+        if (alu_reads_cf(kind)) make_eager(j);
+        mem_prologue(j);
+        SlowStub *st = stub_begin(j, in, ip, last);
+        ea(j, in, RDX);
+        fast_ptr(j, st, in->seg, size, writes);
+        if (alu_mr || test_mr) load_reg(j, RCX, in->reg, size);
+        if (alu_reads_cf(kind)) cf_to_host(j);
+        if (alu_mr) {
+            op_rsi(j, size, kind << 3 | (size == 1 ? 0 : 1), reg_part(RCX, in->reg, size));
+        } else if (test_mr) {
+            op_rsi(j, size, size == 1 ? 0x84 : 0x85, reg_part(RCX, in->reg, size));
+        } else {
+            op_rsi(j, size, test_mi ? (size == 1 ? 0xF6 : 0xF7) : (size == 1 ? 0x80 : 0x81),
+                   test_mi ? 0 : kind);
+            imm_by_size(j, size, in->imm);
+        }
+        flags_set(j, kind == 1 || kind == 4 || kind == 6 || kind == 8);
+        st->writes_flags = true;
+        stub_end(j, st);
+        return true;
+    }
     if (!alu && !load && !store && !store_imm) return false;
     unsigned size = (op & 1) ? in->osz : 1, kind = op >> 3 & 7;
     if (alu && alu_reads_cf(kind)) make_eager(j);     /* CF readable after the checks */
