@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <netdb.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "cli/sandbox.h"
 #include "vmm/bios.h"
 #include "vmm/block.h"
+#include "vmm/qmp.h"
 
 extern const unsigned char demo_hello[], demo_add[];
 extern const size_t demo_hello_size, demo_add_size;
@@ -365,6 +367,7 @@ typedef struct {
     bool stopping;
     bool in_monitor;      /* keys go to the monitor */
     bool greeted;
+    bool quit_key;        /* Ctrl-A x ended the run */
     ConsoleEscape esc;
     char line[MONITOR_LINE_MAX];
     size_t line_len;
@@ -383,6 +386,53 @@ typedef struct {
     size_t len;
     bool discarding;      /* the rest of a line that was too long: dropped up to '\n' */
 } MonitorSocket;
+
+/* -qmp: the listening socket and its one client, whose bytes go to the QMP session. */
+typedef struct {
+    QmpSession *session;
+    QemuMonitor *hmp;     /* its own monitor for human-monitor-command */
+    int listen_fd;
+    int client_fd;        /* -1: none; the next connection is accepted then */
+} QmpSocket;
+
+/* The session's transport: a client that does not take an answer within the send
+ * timeout is dropped (qmp_client_close), as on the monitor socket. */
+static bool qmp_send(void *opaque, const char *data, size_t len)
+{
+    QmpSocket *q = opaque;
+    while (len && q->client_fd >= 0) {
+        ssize_t w = send(q->client_fd, data, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        data += w;
+        len -= (size_t)w;
+    }
+    return q->client_fd >= 0;
+}
+
+static void qmp_client_close(QmpSocket *q)
+{
+    if (q->client_fd >= 0) {
+        close(q->client_fd);
+        q->client_fd = -1;
+        qmp_session_disconnect(q->session);
+    }
+}
+
+static void qmp_client_read(QmpSocket *q)
+{
+    char buf[4096];
+    ssize_t n = read(q->client_fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        qmp_client_close(q);
+        return;
+    }
+    qmp_session_input(q->session, buf, (size_t)n);
+}
 
 static void console_stop(Console *c)
 {
@@ -471,6 +521,7 @@ static void console_read(Console *c)
             }
             break;
         case CONSOLE_QUIT:
+            c->quit_key = true;
             console_stop(c);
             break;
         case CONSOLE_HELP:
@@ -586,7 +637,7 @@ static void socket_read(MonitorSocket *ms)
  * (QEMU's default without -no-reboot) would restart the vCPU here instead. */
 static bool outlives_guest(const CliOptions *opt, const SimpleVM *svm)
 {
-    if (opt->monitor == MONITOR_NONE && !opt->no_shutdown)
+    if (opt->monitor == MONITOR_NONE && opt->qmp == QMP_NONE && !opt->no_shutdown)
         return false;
     switch (svm->stop_reason) {
     case VM_STOP_HLT:
@@ -626,7 +677,8 @@ static uint64_t monotonic_ms(void)
 }
 
 static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_input,
-                            bool terminal, QemuMonitor *mon, int listen_fd, bool *timed_out)
+                            bool terminal, QemuMonitor *mon, int listen_fd, QmpSocket *qmp,
+                            bool *timed_out)
 {
     int done[2];
     if (pipe2(done, O_CLOEXEC) < 0 || pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -689,7 +741,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     bool guest_ended = false;   /* the guest has ended but the VMM goes on (outlives_guest) */
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
-        struct pollfd fds[6] = {
+        struct pollfd fds[8] = {
             {guest_ended ? -1 : done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
             {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
@@ -697,6 +749,8 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             {ms.client_fd, POLLIN, 0},
             /* Guest time: this thread owns the VM's timer (DESIGN.md, "Threads"). */
             {vm_timer_fd(svm), POLLIN, 0},
+            {qmp->listen_fd >= 0 && qmp->client_fd < 0 ? qmp->listen_fd : -1, POLLIN, 0},
+            {qmp->client_fd, POLLIN, 0},
         };
         /* While keys wait, look again shortly: the guest frees its queue by reading. */
         int timeout_ms = c->pending_len && !c->stopping ? 10 : -1;
@@ -706,8 +760,16 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             if (timeout_ms < 0 || left < timeout_ms)
                 timeout_ms = left;
         }
-        if (poll(fds, 6, timeout_ms) < 0 && errno != EINTR)
+        if (poll(fds, 8, timeout_ms) < 0 && errno != EINTR)
             break;
+        if (fds[0].revents && qmp->session) {
+            /* QEMU's SHUTDOWN for an end the guest asked for; the other ends are a STOP
+             * (qmp_session_poll) when the VMM outlives them. */
+            if (svm->stop_reason == VM_STOP_POWEROFF)
+                qmp_session_shutdown(qmp->session, true, "guest-shutdown");
+            else if (svm->stop_reason == VM_STOP_SHUTDOWN)
+                qmp_session_shutdown(qmp->session, true, "guest-reset");
+        }
         if (fds[0].revents) {
             if (c->stopping || !outlives_guest(opt, svm))
                 break;
@@ -715,7 +777,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             char note[160];
             snprintf(note, sizeof(note), "scratchvm: %s; the vCPU is stopped%s\n",
                      guest_end_text(svm->stop_reason),
-                     mon ? ": the monitor's quit ends the VMM" : " (-no-shutdown)");
+                     mon || qmp->session ? ": the monitor's quit ends the VMM" : " (-no-shutdown)");
             if (c->in_monitor && c->echo)
                 say_out("\n");
             fflush(stdout);
@@ -746,12 +808,25 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (ms.client_fd >= 0 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR)))
             socket_read(&ms);
+        if (fds[6].revents & POLLIN && (qmp->client_fd = accept4(qmp->listen_fd, NULL, NULL,
+                                                                  SOCK_CLOEXEC)) >= 0) {
+            struct timeval tv = {.tv_sec = 2};   /* as the monitor socket's clients */
+            setsockopt(qmp->client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            qmp_session_connect(qmp->session);
+        }
+        if (qmp->client_fd >= 0 && (fds[7].revents & (POLLIN | POLLHUP | POLLERR)))
+            qmp_client_read(qmp);
+        if (qmp->session) {
+            qmp_session_poll(qmp->session);
+            if (qmp_session_quit_requested(qmp->session))
+                console_stop(c);
+        }
         if (mon && mon->quit_requested)
             console_stop(c);
         if (guest_ended) {
             /* No thread is left to report the end: a stop ends the loop here. Nor does
              * waiting help when nothing can send a command or a key any more. */
-            bool commands = (c->mon && c->input_open) || ms.listen_fd >= 0 ||
+            bool commands = (c->mon && c->input_open) || ms.listen_fd >= 0 || qmp->listen_fd >= 0 ||
                             (c->escapes && c->echo && c->input_open);
             if (c->stopping)
                 break;
@@ -763,6 +838,11 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
+    if (qmp->session && stop_signal)
+        qmp_session_shutdown(qmp->session, false, "host-signal");
+    else if (qmp->session && c->quit_key)
+        qmp_session_shutdown(qmp->session, false, "host-ui");
+    qmp_client_close(qmp);
     /* The stub first: it uses the vCPU thread, and sends GDB the VM's end. */
     gdb_stub_stop(gdb);
     vm_thread_quit(svm);
@@ -779,28 +859,62 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     return stop_signal;
 }
 
-/* --monitor unix:PATH: a listening socket at PATH (a stale socket there is replaced). */
-static int monitor_listen(const char *path)
+/* --monitor unix:PATH (and -qmp unix:PATH): a listening socket at PATH (a stale socket
+ * there is replaced); `what` names the option in messages. */
+static int unix_listen(const char *what, const char *path)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
-        error("--monitor unix:%s: the path is too long", path);
+        error("%s unix:%s: the path is too long", what, path);
         return -1;
     }
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        error("--monitor: socket: %s", strerror(errno));
+        error("%s: socket: %s", what, strerror(errno));
         return -1;
     }
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
-        error("--monitor unix:%s: %s", path, strerror(errno));
+        error("%s unix:%s: %s", what, path, strerror(errno));
         close(fd);
         return -1;
     }
+    return fd;
+}
+
+static int monitor_listen(const char *path) { return unix_listen("--monitor", path); }
+
+/* -qmp tcp:[HOST]:PORT: a listening TCP socket (no HOST: every address). */
+static int tcp_listen(const char *what, const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *res;
+    int e = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+    if (e) {
+        error("%s tcp:%s:%s: %s", what, host, port, gai_strerror(e));
+        return -1;
+    }
+    int fd = -1, err = 0;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, 4) < 0) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        error("%s tcp:%s:%s: %s", what, host, port, strerror(err));
     return fd;
 }
 
@@ -974,6 +1088,7 @@ static int cmd_run(const CliOptions *opt)
     }
     int serial_fd = -1, listen_fd = -1;
     QemuMonitor *mon = NULL;
+    QmpSocket qmp = {.listen_fd = -1, .client_fd = -1};
     FILE *log = NULL;
     if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
@@ -1041,11 +1156,25 @@ static int cmd_run(const CliOptions *opt)
         status = EXIT_VM_SETUP;
         goto out;
     }
+    if (opt->qmp != QMP_NONE) {
+        qmp.listen_fd = opt->qmp == QMP_UNIX ? unix_listen("-qmp", opt->qmp_path)
+                                             : tcp_listen("-qmp", opt->qmp_host, opt->qmp_port);
+        if (qmp.listen_fd < 0) {
+            status = EXIT_VM_SETUP;
+            goto out;
+        }
+        if (!(qmp.hmp = qemu_monitor_create(svm)) ||
+            !(qmp.session = qmp_session_create(svm, qmp.hmp, qmp_send, &qmp, opt->paused))) {
+            error("-qmp: %s", qmp.hmp ? strerror(errno) : hv_last_error());
+            status = EXIT_HOST_ERROR;
+            goto out;
+        }
+    }
     bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO;
     bool interactive = console && console_raw_enable(STDIN_FILENO) == 0;
     bool timed_out = false;
     int stop_signal = run_with_console(svm, opt, opt->serial == SERIAL_STDIO, interactive, mon,
-                                       listen_fd, &timed_out);
+                                       listen_fd, &qmp, &timed_out);
     console_restore();
     if (stop_signal < 0) {
         status = EXIT_HOST_ERROR;
@@ -1079,6 +1208,13 @@ out:
         unlink(opt->monitor_path);
     }
     qemu_monitor_destroy(mon);
+    if (qmp.listen_fd >= 0) {
+        close(qmp.listen_fd);
+        if (opt->qmp == QMP_UNIX)
+            unlink(opt->qmp_path);
+    }
+    qmp_session_destroy(qmp.session);
+    qemu_monitor_destroy(qmp.hmp);
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);

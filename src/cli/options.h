@@ -28,6 +28,8 @@ typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD
 typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
+typedef enum { QMP_NONE, QMP_UNIX, QMP_TCP } QmpMode;
+typedef enum { DISPLAY_NONE, DISPLAY_CURSES } DisplayMode;
 
 #define CLI_MAX_REGS 32
 #define CLI_MAX_DRIVES 4
@@ -105,6 +107,12 @@ typedef struct {
     bool accel_set;           /* --accel was given */
     bool sandbox_off;         /* --sandbox off: no seccomp filter (sandbox.h) */
     bool sandbox_log;         /* --sandbox log: forbidden calls logged (audit), not stopped */
+    /* -qmp unix:PATH|tcp:[HOST]:PORT[,server,nowait]: QMP on a listening socket. */
+    QmpMode qmp;
+    char qmp_path[108];       /* unix: sun_path's size */
+    char qmp_host[64];        /* tcp: "" is every address */
+    char qmp_port[8];
+    DisplayMode display;      /* -display curses: the VGA text screen on the terminal */
 } CliOptions;
 
 /* One option of run and demo: its spellings, its argument and what it sets. Every name

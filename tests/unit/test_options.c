@@ -251,6 +251,31 @@ static void test_usage_errors(void **state)
 }
 
 /* QEMU's single-dash spellings, with QEMU's meaning. */
+/* -qmp: QEMU's unix: and tcp: server sockets, never waiting for the client. */
+static void test_qmp_option(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "unix:/tmp/q.sock,server,nowait", "-S", "x"), 0);
+    assert_int_equal(o.qmp, QMP_UNIX);
+    assert_string_equal(o.qmp_path, "/tmp/q.sock");
+    assert_true(o.paused);   /* -qmp can continue a -S VM */
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp:127.0.0.1:4444,server=on,wait=off", "x"), 0);
+    assert_int_equal(o.qmp, QMP_TCP);
+    assert_string_equal(o.qmp_host, "127.0.0.1");
+    assert_string_equal(o.qmp_port, "4444");
+    assert_int_equal(PARSE(&o, err, "run", "--qmp=tcp::4444,server,nowait", "x"), 0);
+    assert_string_equal(o.qmp_host, "");
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp:[::1]:4444,server,nowait", "x"), 0);
+    assert_string_equal(o.qmp_host, "::1");
+    EXPECT_ERROR("never waits", "run", "-qmp", "unix:/tmp/q,server,wait=on", "x");
+    EXPECT_ERROR("expected unix:PATH", "run", "-qmp", "stdio", "x");
+    EXPECT_ERROR("expected tcp:[HOST]:PORT", "run", "-qmp", "tcp:localhost", "x");
+    EXPECT_ERROR("expected tcp:[HOST]:PORT", "run", "-qmp", "tcp:h:12a", "x");
+    EXPECT_ERROR("expected unix:PATH", "run", "-qmp", "unix:,server", "x");
+}
+
 static void test_qemu_spellings(void **state)
 {
     (void)state;
@@ -530,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_monitor_options),
         cmocka_unit_test(test_debug_options),
         cmocka_unit_test(test_qemu_spellings),
+        cmocka_unit_test(test_qmp_option),
         cmocka_unit_test(test_unknown_options_are_named),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_options_after_and_before_file),
