@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/console.h"
+#include "cli/display.h"
 #include "cli/options.h"
 #include "cli/sandbox.h"
 #include "vmm/bios.h"
@@ -368,6 +369,7 @@ typedef struct {
     bool in_monitor;      /* keys go to the monitor */
     bool greeted;
     bool quit_key;        /* Ctrl-A x ended the run */
+    bool full_screen;     /* -display curses: the terminal shows the VGA screen */
     ConsoleEscape esc;
     char line[MONITOR_LINE_MAX];
     size_t line_len;
@@ -516,6 +518,7 @@ static void console_read(Console *c)
             if (c->in_monitor) {
                 monitor_key(c, key);
             } else {
+                /* COM1 too: the BIOS's int 16h reads it when no int 09h filled its buffer. */
                 console_queue(c, key);
                 vm_send_key(c->svm, key);   /* the PS/2 keyboard hears it too */
             }
@@ -525,6 +528,8 @@ static void console_read(Console *c)
             console_stop(c);
             break;
         case CONSOLE_HELP:
+            if (c->full_screen)
+                break;   /* it would be drawn over at once */
             write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
             if (c->in_monitor)
                 say_out(MONITOR_PROMPT);
@@ -695,7 +700,8 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     *c = (Console){
         .svm = svm,
         .mon = stdio_monitor ? mon : NULL,
-        .input_open = console_input || stdio_monitor,
+        .input_open = console_input || stdio_monitor || opt->display == DISPLAY_CURSES,
+        .full_screen = opt->display == DISPLAY_CURSES,
         .escapes = terminal || stdio_monitor,
         .echo = terminal,
         /* Without the serial port on the console, keys can only be for the monitor; and
@@ -734,6 +740,10 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     sandbox_run_probe();
     if (c->in_monitor)
         monitor_prompt(c);
+    /* After the sandbox: drawing is only write(2). */
+    TextDisplay *display = opt->display == DISPLAY_CURSES ? display_open(svm->vga, STDOUT_FILENO)
+                                                          : NULL;
+    uint64_t next_refresh = 0;
     int stop_signal = 0;
     /* --timeout: wall-clock time from the start, paused or not; this loop ends the VM. */
     uint64_t deadline = opt->timeout_ms ? monotonic_ms() + opt->timeout_ms : 0;
@@ -760,8 +770,14 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             if (timeout_ms < 0 || left < timeout_ms)
                 timeout_ms = left;
         }
+        if (display && (timeout_ms < 0 || timeout_ms > DISPLAY_REFRESH_MS))
+            timeout_ms = DISPLAY_REFRESH_MS;
         if (poll(fds, 8, timeout_ms) < 0 && errno != EINTR)
             break;
+        if (display && monotonic_ms() >= next_refresh) {
+            display_refresh(display);
+            next_refresh = monotonic_ms() + DISPLAY_REFRESH_MS;
+        }
         if (fds[0].revents && qmp->session) {
             /* QEMU's SHUTDOWN for an end the guest asked for; the other ends are a STOP
              * (qmp_session_poll) when the VMM outlives them. */
@@ -843,6 +859,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     else if (qmp->session && c->quit_key)
         qmp_session_shutdown(qmp->session, false, "host-ui");
     qmp_client_close(qmp);
+    display_close(display);
     /* The stub first: it uses the vCPU thread, and sends GDB the VM's end. */
     gdb_stub_stop(gdb);
     vm_thread_quit(svm);
@@ -1090,7 +1107,14 @@ static int cmd_run(const CliOptions *opt)
     QemuMonitor *mon = NULL;
     QmpSocket qmp = {.listen_fd = -1, .client_fd = -1};
     FILE *log = NULL;
-    if (opt->serial == SERIAL_STDIO) {
+    if (opt->display == DISPLAY_CURSES && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        error("-display curses needs a terminal on stdin and stdout");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opt->serial == SERIAL_STDIO && opt->display == DISPLAY_CURSES) {
+        serial_fd = -1;   /* the terminal shows the screen: COM1's output would break it */
+    } else if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
         serial_fd = open(opt->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1170,7 +1194,8 @@ static int cmd_run(const CliOptions *opt)
             goto out;
         }
     }
-    bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO;
+    bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO ||
+                   opt->display == DISPLAY_CURSES;
     bool interactive = console && console_raw_enable(STDIN_FILENO) == 0;
     bool timed_out = false;
     int stop_signal = run_with_console(svm, opt, opt->serial == SERIAL_STDIO, interactive, mon,

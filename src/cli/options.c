@@ -249,17 +249,23 @@ static int opt_flag(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
     case 's': opt->no_shutdown = true; break;
     case 'M': opt->magic_break = true; break;
     case 'T': opt->step = true; break;
+    case 'N': opt->nographic = true; break;
     default: break;                                  /* accepted, nothing to change */
     }
     return 0;
 }
 
-/* -display none is what ScratchVM always does; any other display it does not have. */
+/* -display none (no display: the default) or curses (the VGA text screen on the
+ * terminal); QEMU's graphical displays are not there. */
 static int opt_display(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
-    (void)opt, (void)spec;
-    if (strcmp(arg, "none") != 0)
-        return bad_value(e, arg, "only 'none': the console is the terminal (see --vga)");
+    (void)spec;
+    if (strcmp(arg, "none") == 0)
+        opt->display = DISPLAY_NONE;
+    else if (strcmp(arg, "curses") == 0)
+        opt->display = DISPLAY_CURSES;
+    else
+        return bad_value(e, arg, "only 'none' or 'curses' (the VGA text screen on the terminal)");
     return 0;
 }
 
@@ -600,8 +606,11 @@ const CliOptionSpec cli_option_table[] = {
      "where COM1 (0x3F8) goes (default stdio: the terminal;\n"
      "mon:stdio: the terminal, shared with the monitor)"},
     {"--vga", NULL, opt_flag, 'v', "print the VGA text screen when the VM stops"},
-    {"-nographic", NULL, opt_flag, 0, "accepted: the console is always the terminal"},
-    {"-display", "none", opt_display, 0, "accepted: the console is always the terminal"},
+    {"-nographic", NULL, opt_flag, 'N', "no display: the serial port on the terminal (the default)"},
+    {"-display", "none|curses", opt_display, 0,
+     "curses: the VGA text screen live on the terminal (colours,\n"
+     "cursor; keys go to the PS/2 keyboard, COM1's output is not\n"
+     "shown; Ctrl-A x quits); none: no display (the default)"},
     {"-kernel", "FILE", opt_kernel, 'k',
      "boot a kernel instead of FILE: Linux bzImage (boot protocol\n"
      "2.06+), multiboot v1 (ELF or a.out kludge) or ELF32, entered in\n"
@@ -778,6 +787,11 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb && opt->qmp == QMP_NONE)
         return fail(err, err_size,
                     "-S starts the VM stopped: it needs a --monitor, -qmp or -gdb to continue it");
+    if (opt->display == DISPLAY_CURSES && opt->nographic)
+        return fail(err, err_size, "-nographic cannot be used with -display curses");
+    if (opt->display == DISPLAY_CURSES && opt->monitor == MONITOR_STDIO)
+        return fail(err, err_size, "-display curses takes the terminal: the monitor needs "
+                    "unix:PATH (or -qmp)");
     if (opt->step && opt->command != CMD_DIFF)
         return fail(err, err_size, "--step is an option of diff");
     if (opt->command == CMD_DIFF &&

@@ -113,6 +113,7 @@ typedef struct {
     char qmp_host[64];        /* tcp: "" is every address */
     char qmp_port[8];
     DisplayMode display;      /* -display curses: the VGA text screen on the terminal */
+    bool nographic;           /* -nographic: no display (the serial port stays on stdio) */
 } CliOptions;
 
 /* One option of run and demo: its spellings, its argument and what it sets. Every name

@@ -276,6 +276,26 @@ static void test_qmp_option(void **state)
     EXPECT_ERROR("expected unix:PATH", "run", "-qmp", "unix:,server", "x");
 }
 
+/* -display curses, and what cannot share the terminal with it. */
+static void test_display_option(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-display", "curses", "x"), 0);
+    assert_int_equal(o.display, DISPLAY_CURSES);
+    assert_int_equal(PARSE(&o, err, "run", "-display", "curses", "-display", "none", "x"), 0);
+    assert_int_equal(o.display, DISPLAY_NONE);
+    assert_int_equal(PARSE(&o, err, "run", "-nographic", "x"), 0);
+    assert_true(o.nographic);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    EXPECT_ERROR("-nographic cannot be used with -display curses", "run", "-nographic",
+                 "-display", "curses", "x");
+    EXPECT_ERROR("-display curses takes the terminal", "run", "-display", "curses",
+                 "-monitor", "stdio", "x");
+    EXPECT_ERROR("only 'none' or 'curses'", "run", "-display", "gtk", "x");
+}
+
 static void test_qemu_spellings(void **state)
 {
     (void)state;
@@ -556,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_debug_options),
         cmocka_unit_test(test_qemu_spellings),
         cmocka_unit_test(test_qmp_option),
+        cmocka_unit_test(test_display_option),
         cmocka_unit_test(test_unknown_options_are_named),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_options_after_and_before_file),
