@@ -17,7 +17,8 @@ qmp_session() {
       printf '{"execute": "qmp_capabilities", "id": 1}\n'
       printf '{"execute": "query-status", "id": "s1"}\n'
       printf '{"execute": "cont"}\n'
-      sleep 0.3
+      # Until the guest has shown it runs (bounded: a loaded machine, ASan builds).
+      for _ in $(seq 50); do grep -qx 'spinning with OUTs' "$TMP/out" && break; sleep 0.1; done
       printf '{"execute": "query-status", "id": "s2"}\n'
       printf '{"execute": "stop", "id": "stop"}\n'
       printf '{"execute": "human-monitor-command", "arguments": {"command-line": "info registers"}}\n'
