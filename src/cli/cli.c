@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <netdb.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -25,11 +26,13 @@
 
 #include "cli/cli.h"
 #include "cli/console.h"
+#include "cli/display.h"
 #include "cli/options.h"
 #include "cli/options_qemu.h"
 #include "cli/sandbox.h"
 #include "vmm/bios.h"
 #include "vmm/block.h"
+#include "vmm/qmp.h"
 
 extern const unsigned char demo_hello[], demo_add[];
 extern const size_t demo_hello_size, demo_add_size;
@@ -617,6 +620,8 @@ typedef struct {
     bool stopping;
     bool in_monitor;      /* keys go to the monitor */
     bool greeted;
+    bool quit_key;        /* Ctrl-A x ended the run */
+    bool full_screen;     /* -display curses: the terminal shows the VGA screen */
     ConsoleEscape esc;
     char line[MONITOR_LINE_MAX];
     size_t line_len;
@@ -635,6 +640,53 @@ typedef struct {
     size_t len;
     bool discarding;      /* the rest of a line that was too long: dropped up to '\n' */
 } MonitorSocket;
+
+/* -qmp: the listening socket and its one client, whose bytes go to the QMP session. */
+typedef struct {
+    QmpSession *session;
+    QemuMonitor *hmp;     /* its own monitor for human-monitor-command */
+    int listen_fd;
+    int client_fd;        /* -1: none; the next connection is accepted then */
+} QmpSocket;
+
+/* The session's transport: a client that does not take an answer within the send
+ * timeout is dropped (qmp_client_close), as on the monitor socket. */
+static bool qmp_send(void *opaque, const char *data, size_t len)
+{
+    QmpSocket *q = opaque;
+    while (len && q->client_fd >= 0) {
+        ssize_t w = send(q->client_fd, data, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        data += w;
+        len -= (size_t)w;
+    }
+    return q->client_fd >= 0;
+}
+
+static void qmp_client_close(QmpSocket *q)
+{
+    if (q->client_fd >= 0) {
+        close(q->client_fd);
+        q->client_fd = -1;
+        qmp_session_disconnect(q->session);
+    }
+}
+
+static void qmp_client_read(QmpSocket *q)
+{
+    char buf[4096];
+    ssize_t n = read(q->client_fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        qmp_client_close(q);
+        return;
+    }
+    qmp_session_input(q->session, buf, (size_t)n);
+}
 
 static void console_stop(Console *c)
 {
@@ -718,14 +770,18 @@ static void console_read(Console *c)
             if (c->in_monitor) {
                 monitor_key(c, key);
             } else {
+                /* COM1 too: the BIOS's int 16h reads it when no int 09h filled its buffer. */
                 console_queue(c, key);
                 vm_send_key(c->svm, key);   /* the PS/2 keyboard hears it too */
             }
             break;
         case CONSOLE_QUIT:
+            c->quit_key = true;
             console_stop(c);
             break;
         case CONSOLE_HELP:
+            if (c->full_screen)
+                break;   /* it would be drawn over at once */
             write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
             if (c->in_monitor)
                 say_out(MONITOR_PROMPT);
@@ -838,7 +894,7 @@ static void socket_read(MonitorSocket *ms)
  * (QEMU's default without -no-reboot) would restart the vCPU here instead. */
 static bool outlives_guest(const CliOptions *opt, const SimpleVM *svm)
 {
-    if (opt->monitor == MONITOR_NONE && !opt->no_shutdown)
+    if (opt->monitor == MONITOR_NONE && opt->qmp == QMP_NONE && !opt->no_shutdown)
         return false;
     switch (svm->stop_reason) {
     case VM_STOP_HLT:
@@ -905,7 +961,7 @@ static int monitor_gdbserver(QemuMonitor *mon, const char *spec, char *why, size
 
 static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_input,
                             bool terminal, QemuMonitor *mon, int listen_fd, CliCharIn *chr,
-                            bool *timed_out)
+                            QmpSocket *qmp, bool *timed_out)
 {
     int done[2];
     if (pipe2(done, O_CLOEXEC) < 0 || pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -922,7 +978,8 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     *c = (Console){
         .svm = svm,
         .mon = stdio_monitor ? mon : NULL,
-        .input_open = console_input || stdio_monitor,
+        .input_open = console_input || stdio_monitor || opt->display == DISPLAY_CURSES,
+        .full_screen = opt->display == DISPLAY_CURSES,
         .escapes = terminal || stdio_monitor,
         .echo = terminal,
         /* Without the serial port on the console, keys can only be for the monitor; and
@@ -966,6 +1023,10 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     sandbox_run_probe();
     if (c->in_monitor)
         monitor_prompt(c);
+    /* After the sandbox: drawing is only write(2). */
+    TextDisplay *display = opt->display == DISPLAY_CURSES ? display_open(svm->vga, STDOUT_FILENO)
+                                                          : NULL;
+    uint64_t next_refresh = 0;
     int stop_signal = 0;
     /* --timeout: wall-clock time from the start, paused or not; this loop ends the VM. */
     uint64_t deadline = opt->timeout_ms ? monotonic_ms() + opt->timeout_ms : 0;
@@ -973,7 +1034,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     bool guest_ended = false;   /* the guest has ended but the VMM goes on (outlives_guest) */
     for (;;) {
         bool read_stdin = c->input_open && (c->escapes || c->pending_len == 0);
-        struct pollfd fds[10] = {
+        struct pollfd fds[12] = {
             {guest_ended ? -1 : done[0], POLLIN, 0},
             {signal_pipe[0], POLLIN, 0},
             {read_stdin ? STDIN_FILENO : -1, POLLIN, 0},
@@ -981,12 +1042,14 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             {ms.client_fd, POLLIN, 0},
             /* Guest time: this thread owns the VM's timer (DESIGN.md, "Threads"). */
             {vm_timer_fd(svm), POLLIN, 0},
+            {qmp->listen_fd >= 0 && qmp->client_fd < 0 ? qmp->listen_fd : -1, POLLIN, 0},
+            {qmp->client_fd, POLLIN, 0},
         };
         bool chr_pending = false;
         for (int i = 0; i < 2; i++) {   /* the serial ports' sockets and ptys */
             CliCharIn *ci = &chr[i];
-            fds[6 + 2 * i] = (struct pollfd){ci->port && ci->fd < 0 ? ci->listen_fd : -1, POLLIN, 0};
-            fds[7 + 2 * i] = (struct pollfd){ci->port && ci->input && ci->len == 0 ? ci->fd : -1,
+            fds[8 + 2 * i] = (struct pollfd){ci->port && ci->fd < 0 ? ci->listen_fd : -1, POLLIN, 0};
+            fds[9 + 2 * i] = (struct pollfd){ci->port && ci->input && ci->len == 0 ? ci->fd : -1,
                                              POLLIN, 0};
             chr_pending |= ci->port && ci->len;
         }
@@ -998,15 +1061,29 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             if (timeout_ms < 0 || left < timeout_ms)
                 timeout_ms = left;
         }
-        if (poll(fds, 10, timeout_ms) < 0 && errno != EINTR)
+        if (display && (timeout_ms < 0 || timeout_ms > DISPLAY_REFRESH_MS))
+            timeout_ms = DISPLAY_REFRESH_MS;
+        if (poll(fds, 12, timeout_ms) < 0 && errno != EINTR)
             break;
+        if (display && monotonic_ms() >= next_refresh) {
+            display_refresh(display);
+            next_refresh = monotonic_ms() + DISPLAY_REFRESH_MS;
+        }
         for (int i = 0; i < 2; i++) {
-            if (fds[6 + 2 * i].revents & POLLIN)
+            if (fds[8 + 2 * i].revents & POLLIN)
                 charin_accept(&chr[i]);
-            if (fds[7 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))
+            if (fds[9 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))
                 charin_read(&chr[i]);
             if (chr[i].port && chr[i].len && !c->stopping)
                 charin_feed(&chr[i]);
+        }
+        if (fds[0].revents && qmp->session) {
+            /* QEMU's SHUTDOWN for an end the guest asked for; the other ends are a STOP
+             * (qmp_session_poll) when the VMM outlives them. */
+            if (svm->stop_reason == VM_STOP_POWEROFF)
+                qmp_session_shutdown(qmp->session, true, "guest-shutdown");
+            else if (svm->stop_reason == VM_STOP_SHUTDOWN)
+                qmp_session_shutdown(qmp->session, true, "guest-reset");
         }
         if (fds[0].revents) {
             if (c->stopping || !outlives_guest(opt, svm))
@@ -1015,7 +1092,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             char note[160];
             snprintf(note, sizeof(note), "scratchvm: %s; the vCPU is stopped%s\n",
                      guest_end_text(svm->stop_reason),
-                     mon ? ": the monitor's quit ends the VMM" : " (-no-shutdown)");
+                     mon || qmp->session ? ": the monitor's quit ends the VMM" : " (-no-shutdown)");
             if (c->in_monitor && c->echo)
                 say_out("\n");
             fflush(stdout);
@@ -1046,12 +1123,25 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (ms.client_fd >= 0 && (fds[4].revents & (POLLIN | POLLHUP | POLLERR)))
             socket_read(&ms);
+        if (fds[6].revents & POLLIN && (qmp->client_fd = accept4(qmp->listen_fd, NULL, NULL,
+                                                                  SOCK_CLOEXEC)) >= 0) {
+            struct timeval tv = {.tv_sec = 2};   /* as the monitor socket's clients */
+            setsockopt(qmp->client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+            qmp_session_connect(qmp->session);
+        }
+        if (qmp->client_fd >= 0 && (fds[7].revents & (POLLIN | POLLHUP | POLLERR)))
+            qmp_client_read(qmp);
+        if (qmp->session) {
+            qmp_session_poll(qmp->session);
+            if (qmp_session_quit_requested(qmp->session))
+                console_stop(c);
+        }
         if (mon && mon->quit_requested)
             console_stop(c);
         if (guest_ended) {
             /* No thread is left to report the end: a stop ends the loop here. Nor does
              * waiting help when nothing can send a command or a key any more. */
-            bool commands = (c->mon && c->input_open) || ms.listen_fd >= 0 ||
+            bool commands = (c->mon && c->input_open) || ms.listen_fd >= 0 || qmp->listen_fd >= 0 ||
                             (c->escapes && c->echo && c->input_open);
             if (c->stopping)
                 break;
@@ -1063,6 +1153,12 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         if (c->pending_len && !c->stopping)
             console_feed_guest(c);
     }
+    if (qmp->session && stop_signal)
+        qmp_session_shutdown(qmp->session, false, "host-signal");
+    else if (qmp->session && c->quit_key)
+        qmp_session_shutdown(qmp->session, false, "host-ui");
+    qmp_client_close(qmp);
+    display_close(display);
     /* The stub first: it uses the vCPU thread, and sends GDB the VM's end. */
     gdb_stub_stop(gdb);
     vm_thread_quit(svm);
@@ -1079,28 +1175,62 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
     return stop_signal;
 }
 
-/* --monitor unix:PATH: a listening socket at PATH (a stale socket there is replaced). */
-static int monitor_listen(const char *path)
+/* --monitor unix:PATH (and -qmp unix:PATH): a listening socket at PATH (a stale socket
+ * there is replaced); `what` names the option in messages. */
+static int unix_listen(const char *what, const char *path)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path)) {
-        error("--monitor unix:%s: the path is too long", path);
+        error("%s unix:%s: the path is too long", what, path);
         return -1;
     }
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        error("--monitor: socket: %s", strerror(errno));
+        error("%s: socket: %s", what, strerror(errno));
         return -1;
     }
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
-        error("--monitor unix:%s: %s", path, strerror(errno));
+        error("%s unix:%s: %s", what, path, strerror(errno));
         close(fd);
         return -1;
     }
+    return fd;
+}
+
+static int monitor_listen(const char *path) { return unix_listen("--monitor", path); }
+
+/* -qmp tcp:[HOST]:PORT: a listening TCP socket (no HOST: every address). */
+static int tcp_listen(const char *what, const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *res;
+    int e = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+    if (e) {
+        error("%s tcp:%s:%s: %s", what, host, port, gai_strerror(e));
+        return -1;
+    }
+    int fd = -1, err = 0;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, 4) < 0) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        error("%s tcp:%s:%s: %s", what, host, port, strerror(err));
     return fd;
 }
 
@@ -1411,6 +1541,7 @@ static int cmd_run_vm(const CliOptions *opt)
     int serial_fd = -1, listen_fd = -1, debug_fd = -1;
     CliCharIn chr[2] = {{.fd = -1, .listen_fd = -1}, {.fd = -1, .listen_fd = -1}};
     QemuMonitor *mon = NULL;
+    QmpSocket qmp = {.listen_fd = -1, .client_fd = -1};
     FILE *log = NULL;
     char cpu_msg[600];
     int cpu = cli_cpu_check(opt, svm->kvm->backend == HV_BACKEND_SIM ? cli_sim_cpu_features()
@@ -1423,7 +1554,14 @@ static int cmd_run_vm(const CliOptions *opt)
     }
     if (cpu > 0)
         error("%s", cpu_msg);
-    if (opt->serial == SERIAL_STDIO) {
+    if (opt->display == DISPLAY_CURSES && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        error("-display curses needs a terminal on stdin and stdout");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opt->serial == SERIAL_STDIO && opt->display == DISPLAY_CURSES) {
+        serial_fd = -1;   /* the terminal shows the screen: COM1's output would break it */
+    } else if (opt->serial == SERIAL_STDIO) {
         serial_fd = STDOUT_FILENO;
     } else if (opt->serial == SERIAL_FILE) {
         serial_fd = open(opt->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1504,13 +1642,28 @@ static int cmd_run_vm(const CliOptions *opt)
         status = EXIT_VM_SETUP;
         goto out;
     }
+    if (opt->qmp != QMP_NONE) {
+        qmp.listen_fd = opt->qmp == QMP_UNIX ? unix_listen("-qmp", opt->qmp_path)
+                                             : tcp_listen("-qmp", opt->qmp_host, opt->qmp_port);
+        if (qmp.listen_fd < 0) {
+            status = EXIT_VM_SETUP;
+            goto out;
+        }
+        if (!(qmp.hmp = qemu_monitor_create(svm)) ||
+            !(qmp.session = qmp_session_create(svm, qmp.hmp, qmp_send, &qmp, opt->paused))) {
+            error("-qmp: %s", qmp.hmp ? strerror(errno) : hv_last_error());
+            status = EXIT_HOST_ERROR;
+            goto out;
+        }
+    }
     if (cli_daemon_ready)
         daemon_ready(cli_daemon_ready, 0);
-    bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO;
+    bool console = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO ||
+                   opt->display == DISPLAY_CURSES;
     bool interactive = console && console_raw_enable(STDIN_FILENO) == 0;
     bool timed_out = false;
     int stop_signal = run_with_console(svm, opt, opt->serial == SERIAL_STDIO, interactive, mon,
-                                       listen_fd, chr, &timed_out);
+                                       listen_fd, chr, &qmp, &timed_out);
     console_restore();
     if (stop_signal < 0) {
         status = EXIT_HOST_ERROR;
@@ -1554,6 +1707,13 @@ out:
         unlink(opt->monitor_path);
     }
     qemu_monitor_destroy(mon);
+    if (qmp.listen_fd >= 0) {
+        close(qmp.listen_fd);
+        if (opt->qmp == QMP_UNIX)
+            unlink(opt->qmp_path);
+    }
+    qmp_session_destroy(qmp.session);
+    qemu_monitor_destroy(qmp.hmp);
     if (serial_fd > STDERR_FILENO)
         close(serial_fd);
     vm_destroy(svm);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -43,9 +44,39 @@ ConsoleAction console_escape_feed(ConsoleEscape *st, uint8_t byte, uint8_t *out)
 /* The one terminal of this process: saved once, restored on every way out. */
 static struct termios saved_termios;
 static int saved_fd = -1;
+/* What undoes a full-screen display (the alternate screen, hidden cursor), written
+ * before the settings are restored; NULL when there is none. */
+static const char *volatile leave_sequence;
+static int leave_fd = -1;
+
+void console_set_leave_sequence(int fd, const char *seq)
+{
+    leave_fd = fd;
+    leave_sequence = seq;
+}
+
+/* Async-signal-safe: write(2) only, once. */
+void console_leave_screen(void)
+{
+    const char *seq = leave_sequence;
+    leave_sequence = NULL;
+    if (seq) {
+        size_t n = strlen(seq);
+        while (n) {
+            ssize_t w = write(leave_fd, seq, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            seq += w;
+            n -= (size_t)w;
+        }
+    }
+}
 
 void console_restore(void)
 {
+    console_leave_screen();
     if (saved_fd >= 0) {
         tcsetattr(saved_fd, TCSAFLUSH, &saved_termios);
         saved_fd = -1;
@@ -59,11 +90,12 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
 #define FATAL_SIGNALS (sizeof fatal_signals / sizeof fatal_signals[0])
 static struct sigaction fatal_previous[FATAL_SIGNALS];
 
-/* Async-signal-safe calls only: tcsetattr, sigaction, raise. */
+/* Async-signal-safe calls only: write, tcsetattr, sigaction, raise. */
 static void on_fatal_signal(int sig, siginfo_t *info, void *context)
 {
     (void)context;
     int saved_errno = errno;
+    console_leave_screen();
     if (saved_fd >= 0)
         tcsetattr(saved_fd, TCSANOW, &saved_termios);   /* no wait for pending output */
     for (size_t i = 0; i < FATAL_SIGNALS; i++)

@@ -31,5 +31,11 @@ extern const char console_help_text[];
 int console_raw_enable(int fd);
 /* Restores the terminal; async-signal-safe, idempotent. */
 void console_restore(void);
+/* A full-screen display registers the bytes that undo it on fd (a static string); they
+ * are written by console_leave_screen, which console_restore and the fatal-signal
+ * handler call first: the screen is left on every way out. */
+void console_set_leave_sequence(int fd, const char *seq);
+/* Writes the leave sequence once (async-signal-safe); nothing when none is set. */
+void console_leave_screen(void);
 
 #endif

@@ -269,17 +269,23 @@ static int opt_flag(CliOptions *opt, const char *arg, const CliOptionSpec *spec,
     case 's': opt->no_shutdown = true; break;
     case 'M': opt->magic_break = true; break;
     case 'T': opt->step = true; break;
+    case 'N': opt->nographic = true; break;
     default: break;                                  /* accepted, nothing to change */
     }
     return 0;
 }
 
-/* -display none is what ScratchVM always does; any other display it does not have. */
+/* -display none (no display: the default) or curses (the VGA text screen on the
+ * terminal); QEMU's graphical displays are not there. */
 static int opt_display(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
-    (void)opt, (void)spec;
-    if (strcmp(arg, "none") != 0)
-        return bad_value(e, arg, "only 'none': the console is the terminal (see --vga)");
+    (void)spec;
+    if (strcmp(arg, "none") == 0)
+        opt->display = DISPLAY_NONE;
+    else if (strcmp(arg, "curses") == 0)
+        opt->display = DISPLAY_CURSES;
+    else
+        return bad_value(e, arg, "only 'none' or 'curses' (the VGA text screen on the terminal)");
     return 0;
 }
 
@@ -433,6 +439,45 @@ static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *sp
     return 0;
 }
 
+/* -qmp unix:PATH[,server,nowait] | tcp:[HOST]:PORT[,server,nowait] (also server=on,
+ * wait=off): a listening socket that never waits for its client before the VM runs. */
+static int opt_qmp(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
+{
+    (void)spec;
+    bool unix_socket = strncmp(arg, "unix:", 5) == 0, tcp = strncmp(arg, "tcp:", 4) == 0;
+    const char *rest = arg + (unix_socket ? 5 : 4);
+    size_t len = strcspn(rest, ",");
+    if ((!unix_socket && !tcp) || len == 0)
+        return bad_value(e, arg, "expected unix:PATH,server,nowait or tcp:[HOST]:PORT,server,nowait");
+    if (!server_properties_only(rest + len))
+        return bad_value(e, arg, "a QMP socket takes only ,server and ,nowait (or server=on, "
+                         "wait=off): it never waits for a client");
+    if (unix_socket) {
+        if (len >= sizeof(opt->qmp_path))
+            return bad_value(e, arg, "the path is too long");
+        memcpy(opt->qmp_path, rest, len);
+        opt->qmp_path[len] = '\0';
+        opt->qmp = QMP_UNIX;
+        return 0;
+    }
+    const char *colon = memrchr(rest, ':', len);
+    size_t hlen = colon ? (size_t)(colon - rest) : 0, plen = colon ? len - hlen - 1 : 0;
+    if (!colon || plen == 0 || plen >= sizeof(opt->qmp_port) || hlen >= sizeof(opt->qmp_host) ||
+        strspn(colon + 1, "0123456789") < plen)
+        return bad_value(e, arg, "expected tcp:[HOST]:PORT");
+    if (hlen >= 2 && rest[0] == '[' && rest[hlen - 1] == ']') {   /* [::1]: IPv6 */
+        memcpy(opt->qmp_host, rest + 1, hlen - 2);
+        opt->qmp_host[hlen - 2] = '\0';
+    } else {
+        memcpy(opt->qmp_host, rest, hlen);
+        opt->qmp_host[hlen] = '\0';
+    }
+    memcpy(opt->qmp_port, colon + 1, plen);
+    opt->qmp_port[plen] = '\0';
+    opt->qmp = QMP_TCP;
+    return 0;
+}
+
 static int opt_accel(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
@@ -580,8 +625,11 @@ const CliOptionSpec cli_option_table[] = {
      "pseudo-terminal; tcp:[HOST]:PORT[,server,nowait], unix:PATH[,server,\n"
      "nowait]: a socket). A second -serial is COM2 (0x2F8, IRQ3)"},
     {"--vga", NULL, opt_flag, 'v', "print the VGA text screen when the VM stops"},
-    {"-nographic", NULL, opt_flag, 0, "accepted: the console is always the terminal"},
-    {"-display", "none", opt_display, 0, "accepted: the console is always the terminal"},
+    {"-nographic", NULL, opt_flag, 'N', "no display: the serial port on the terminal (the default)"},
+    {"-display", "none|curses", opt_display, 0,
+     "curses: the VGA text screen live on the terminal (colours,\n"
+     "cursor; keys go to the PS/2 keyboard, COM1's output is not\n"
+     "shown; Ctrl-A x quits); none: no display (the default)"},
     {"-kernel", "FILE", opt_kernel, 'k',
      "boot a kernel instead of FILE: Linux bzImage (boot protocol\n"
      "2.06+), multiboot v1 (ELF or a.out kludge) or ELF32, entered in\n"
@@ -617,6 +665,10 @@ const CliOptionSpec cli_option_table[] = {
      "answers in plain text. With a monitor the VMM outlives the guest:\n"
      "a halt, a triple fault or an internal error stops the vCPU for\n"
      "inspection, and quit ends the VMM (with the guest's exit status)"},
+    {"-qmp", "unix:PATH,server,nowait|tcp:[HOST]:PORT,server,nowait", opt_qmp, 0,
+     "QMP, QEMU's JSON protocol, on a listening socket (one client at\n"
+     "a time; the VM never waits for it). As with a monitor, the VMM\n"
+     "outlives the guest until quit"},
     {"-S, --paused", NULL, opt_flag, 'S',
      "start with the vCPU stopped, until the monitor's or gdb's cont"},
     {"-s", NULL, opt_gdb, 's', "the gdb stub at tcp::1234 (as -gdb tcp::1234)"},
@@ -793,18 +845,24 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "--boot-sector loads at 0x7C00: it takes no --load or --entry");
     if (opt->kind == IMAGE_ROM && (opt->load_set || opt->entry_set))
         return fail(err, err_size, "--rom starts at the reset vector: it takes no --load or --entry");
-    if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb)
+    if (opt->paused && opt->monitor == MONITOR_NONE && !opt->gdb && opt->qmp == QMP_NONE)
         return fail(err, err_size,
-                    "-S starts the VM stopped: it needs a --monitor or -gdb to continue it");
+                    "-S starts the VM stopped: it needs a --monitor, -qmp or -gdb to continue it");
+    if (opt->display == DISPLAY_CURSES && opt->nographic)
+        return fail(err, err_size, "-nographic cannot be used with -display curses");
+    if (opt->display == DISPLAY_CURSES && opt->monitor == MONITOR_STDIO)
+        return fail(err, err_size, "-display curses takes the terminal: the monitor needs "
+                    "unix:PATH (or -qmp)");
     if (opt->step && opt->command != CMD_DIFF)
         return fail(err, err_size, "--step is an option of diff");
     if (opt->command == CMD_DIFF &&
         (opt->accel_set || opt->monitor != MONITOR_NONE || opt->gdb || opt->paused ||
+         opt->qmp != QMP_NONE || opt->display != DISPLAY_NONE ||
          opt->magic_break || opt->log_items || opt->log_file || opt->trace_exits ||
          opt->trace_stats || opt->vga))
         return fail(err, err_size, "diff runs the guest on kvm and sim itself: it takes the "
                     "loading options, --serial file:PATH, --max-exits and --step only");
-    if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb)
+    if (opt->magic_break && opt->monitor == MONITOR_NONE && !opt->gdb && opt->qmp == QMP_NONE)
         return fail(err, err_size, "--magic-break stops the VM: it needs a --monitor or -gdb "
                     "to continue it");
     if (opt->kernel && (opt->kind != IMAGE_FLAT || opt->load_set || opt->entry_set))

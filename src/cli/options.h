@@ -28,6 +28,8 @@ typedef enum { CMD_NONE, CMD_RUN, CMD_DEMO, CMD_INFO, CMD_HELP, CMD_VERSION, CMD
 typedef enum { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE, SERIAL_CHARDEV } SerialMode;
 typedef enum { IMAGE_FLAT, IMAGE_BOOT_SECTOR, IMAGE_ROM } ImageKind;
 typedef enum { MONITOR_NONE, MONITOR_STDIO, MONITOR_UNIX } MonitorMode;
+typedef enum { QMP_NONE, QMP_UNIX, QMP_TCP } QmpMode;
+typedef enum { DISPLAY_NONE, DISPLAY_CURSES } DisplayMode;
 
 #define CLI_MAX_REGS 32
 #define CLI_MAX_DRIVES 4
@@ -146,6 +148,13 @@ typedef struct {
     int rtc_base;             /* -rtc base=: CLI_RTC_UTC, _LOCALTIME or _DATE */
     int64_t rtc_date;         /* base=DATE: seconds since 1970, UTC */
     const char *pidfile;      /* -pidfile FILE */
+    /* -qmp unix:PATH|tcp:[HOST]:PORT[,server,nowait]: QMP on a listening socket. */
+    QmpMode qmp;
+    char qmp_path[108];       /* unix: sun_path's size */
+    char qmp_host[64];        /* tcp: "" is every address */
+    char qmp_port[8];
+    DisplayMode display;      /* -display curses: the VGA text screen on the terminal */
+    bool nographic;           /* -nographic: no display (the serial port stays on stdio) */
 } CliOptions;
 
 enum { CLI_RTC_UTC, CLI_RTC_LOCALTIME, CLI_RTC_DATE };

@@ -7,16 +7,16 @@
  * What the VMM does before the filter (and so needs no entry): reading the guest image,
  * kernel, initrd and BIOS files, opening the disks (and creating the -snapshot overlay),
  * /dev/kvm and the VM and vCPU file descriptors, mmap of guest RAM and kvm_run, the
- * monitor's listening socket, the gdb stub's socket and thread, the vCPU thread, the
- * timerfd, -D's log file and --serial file:'s file.
+ * monitor's and QMP's listening sockets (and QMP's getaddrinfo), the gdb stub's socket
+ * and thread, the vCPU thread, the timerfd, -D's log file and --serial file:'s file.
  *
  * Argument filters narrow the risky ones: ioctl only with the request numbers the hw
  * backend and the terminal use; clone only for threads (CLONE_THREAD), clone3 answered
  * ENOSYS so glibc falls back to clone; socket-level calls only on the sockets that exist
- * (no socket(2), connect(2) or bind(2) at all). openat stays: the monitor's screendump
- * writes a PNG to a path the user names and reads the console font; unlink stays: the
- * monitor socket is removed at exit. That the filter cannot check paths is the known
- * limit of seccomp (QEMU's -sandbox has the same one).
+ * (no socket(2), connect(2) or bind(2) at all). openat stays: the monitor's (and QMP's)
+ * screendump writes a PNG to a path the user names and reads the console font; unlink
+ * stays: the monitor and QMP sockets are removed at exit. That the filter cannot check
+ * paths is the known limit of seccomp (QEMU's -sandbox has the same one).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,12 +63,12 @@ static const struct {
     {SCMP_SYS(dup), "stdio"},
     /* files the monitor writes or reads at run time */
     {SCMP_SYS(openat), "screendump FILE (PNG out) and the console font (gz in)"},
-    {SCMP_SYS(unlink), "removing the monitor's socket at exit"},
+    {SCMP_SYS(unlink), "removing the monitor's and QMP's sockets at exit"},
     /* sockets that already exist */
-    {SCMP_SYS(accept4), "monitor socket and gdb stub clients"},
-    {SCMP_SYS(setsockopt), "SO_SNDTIMEO on a monitor client"},
+    {SCMP_SYS(accept4), "monitor socket, QMP socket and gdb stub clients"},
+    {SCMP_SYS(setsockopt), "SO_SNDTIMEO on a monitor or QMP client"},
     {SCMP_SYS(getsockopt), "socket errors"},
-    {SCMP_SYS(sendto), "gdb stub answers (send)"},
+    {SCMP_SYS(sendto), "gdb stub and QMP answers (send)"},
     {SCMP_SYS(recvfrom), "gdb stub packets (recv)"},
     {SCMP_SYS(sendmsg), "socket writes"},
     {SCMP_SYS(recvmsg), "socket reads"},

@@ -1,12 +1,13 @@
 /*
- * A client for scratchvm's --monitor unix:PATH, for the integration tests: connects to
- * PATH (waiting up to 5 s for it to appear), sends stdin to the socket and copies what
- * comes back to stdout, until the server closes the connection or, after stdin ended, no
- * answer has come for a second. Exits 1 when it cannot connect.
+ * A client for scratchvm's --monitor unix:PATH and -qmp, for the integration tests:
+ * connects to PATH or tcp:HOST:PORT (waiting up to 5 s for it to listen), sends stdin to
+ * the socket and copies what comes back to stdout, until the server closes the connection
+ * or, after stdin ended, no answer has come for a second. Exits 1 when it cannot connect.
  *
- *   monitor-client PATH < commands
+ *   monitor-client PATH|tcp:HOST:PORT < commands
  */
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,8 +16,41 @@
 #include <time.h>
 #include <unistd.h>
 
+/* tcp:HOST:PORT: one attempt per address. */
+static int connect_tcp(const char *spec)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= sizeof(host))
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+        return -1;
+    int fd = -1;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
 static int connect_to(const char *path)
 {
+    if (strncmp(path, "tcp:", 4) == 0) {
+        for (int i = 0; i < 100; i++) {
+            int fd = connect_tcp(path + 4);
+            if (fd >= 0)
+                return fd;
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        }
+        return -1;
+    }
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path))
         return -1;

@@ -1284,6 +1284,9 @@ t_logs() {
 # The reproducers of issue 15 (hostile testing): t_hostile.
 # shellcheck source=tests/guests/hostile.sh
 . "$HERE/hostile.sh"
+# QMP on a Unix socket and TCP: t_qmp.
+# shellcheck source=tests/guests/qmp.sh
+. "$HERE/qmp.sh"
 
 # QEMU's machine, CPU and character-device options (issue 30).
 # tcp_client PORT LINE: sends LINE to 127.0.0.1:PORT (bash's /dev/tcp, retried while the
@@ -1434,7 +1437,7 @@ backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
-    t_logs; t_screendump; t_hostile; t_qemu_options
+    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp
 }
 
 for ACCEL in kvm sim; do
@@ -1641,7 +1644,7 @@ RC=$?
 expect_status 0; expect_no_err
 for opt in -m --memory --load --entry --boot-sector --rom --reg --serial --vga --trace \
            --accel --max-exits --monitor --paused -S 'Ctrl-A c' --help --version run demo info \
-           -gdb '  -s  ' '-d ITEM' '-D FILE' -no-reboot --magic-break 'diff \[--step\]' screendump; do
+           -gdb '  -s  ' '-d ITEM' '-D FILE' -no-reboot --magic-break 'diff \[--step\]' screendump -qmp; do
     grep -qe "$opt" "$TMP/out" || differ "--help does not mention $opt"
 done
 end

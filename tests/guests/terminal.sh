@@ -26,13 +26,18 @@
 # - terminal-uart-irq: the uart_rx guest sleeps in HLT and takes one IRQ4 per key typed
 #   (a key every 0.3 s), then prints the line it got and ends with status 0;
 # - terminal-kbd-irq: the kbd_irq guest gets the same typed keys as set 1 scancodes from
-#   the 8042, one IRQ1 per byte.
+#   the 8042, one IRQ1 per byte;
+# - terminal-display-curses: -display curses with the biosgame boot sector on a floppy:
+#   its VGA text screen is drawn live on the alternate screen, typed keys reach it and
+#   show up with the cursor after them, C-a x leaves the alternate screen and restores
+#   the terminal settings.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
 TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
 TESTS="$TESTS terminal-uart-irq terminal-kbd-irq terminal-ctrl-a-irq-storm terminal-fatal-signals"
+TESTS="$TESTS terminal-display-curses"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -296,6 +301,34 @@ else
     fi
 fi
 end terminal-ctrl-a-irq-storm
+
+# --- -display curses: the guest's text screen live, keys to it, C-a x restores ---
+pane_var() { T display-message -p -t svm:0 "#{$1}"; }
+alternate_is() { [ "$(pane_var alternate_on)" = "$1" ]; }
+cursor_is() { [ "$(pane_var cursor_x),$(pane_var cursor_y)" = "$1" ]; }
+cp "$G/biosgame.bin" "$TMP/floppy.img"
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    run_in_pane "-display curses -fda $TMP/floppy.img"
+    if ! until_true 10 screen_has_line '          BIOS GAME - type, q quits:'; then
+        differ "the guest's screen was not drawn: $(screen | grep . | tail -3 | tr '\n' '|')"
+    elif ! until_true 5 tty_changed; then
+        differ "the terminal was not put in raw mode"
+    else
+        alternate_is 1 || differ "not on the alternate screen"
+        until_true 5 cursor_is 37,2 || differ "cursor at $(pane_var cursor_x),$(pane_var cursor_y), expected 37,2"
+        T send-keys -t svm:0 -l 'hi!'
+        until_true 5 screen_has_line '          BIOS GAME - type, q quits: hi!' ||
+            differ "the typed keys did not show: $(screen | grep . | tail -3 | tr '\n' '|')"
+        until_true 5 cursor_is 40,2 || differ "cursor at $(pane_var cursor_x),$(pane_var cursor_y) after the keys, expected 40,2"
+        T send-keys -t svm:0 C-a x
+        check_after
+        alternate_is 0 || differ "the alternate screen was not left"
+        screen_has 'BIOS GAME' && differ "the guest's screen is still there after C-a x"
+    fi
+fi
+end terminal-display-curses
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]

@@ -265,6 +265,51 @@ static void test_usage_errors(void **state)
 }
 
 /* QEMU's single-dash spellings, with QEMU's meaning. */
+/* -qmp: QEMU's unix: and tcp: server sockets, never waiting for the client. */
+static void test_qmp_option(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "unix:/tmp/q.sock,server,nowait", "-S", "x"), 0);
+    assert_int_equal(o.qmp, QMP_UNIX);
+    assert_string_equal(o.qmp_path, "/tmp/q.sock");
+    assert_true(o.paused);   /* -qmp can continue a -S VM */
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp:127.0.0.1:4444,server=on,wait=off", "x"), 0);
+    assert_int_equal(o.qmp, QMP_TCP);
+    assert_string_equal(o.qmp_host, "127.0.0.1");
+    assert_string_equal(o.qmp_port, "4444");
+    assert_int_equal(PARSE(&o, err, "run", "--qmp=tcp::4444,server,nowait", "x"), 0);
+    assert_string_equal(o.qmp_host, "");
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp:[::1]:4444,server,nowait", "x"), 0);
+    assert_string_equal(o.qmp_host, "::1");
+    EXPECT_ERROR("never waits", "run", "-qmp", "unix:/tmp/q,server,wait=on", "x");
+    EXPECT_ERROR("expected unix:PATH", "run", "-qmp", "stdio", "x");
+    EXPECT_ERROR("expected tcp:[HOST]:PORT", "run", "-qmp", "tcp:localhost", "x");
+    EXPECT_ERROR("expected tcp:[HOST]:PORT", "run", "-qmp", "tcp:h:12a", "x");
+    EXPECT_ERROR("expected unix:PATH", "run", "-qmp", "unix:,server", "x");
+}
+
+/* -display curses, and what cannot share the terminal with it. */
+static void test_display_option(void **state)
+{
+    (void)state;
+    CliOptions o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "run", "-display", "curses", "x"), 0);
+    assert_int_equal(o.display, DISPLAY_CURSES);
+    assert_int_equal(PARSE(&o, err, "run", "-display", "curses", "-display", "none", "x"), 0);
+    assert_int_equal(o.display, DISPLAY_NONE);
+    assert_int_equal(PARSE(&o, err, "run", "-nographic", "x"), 0);
+    assert_true(o.nographic);
+    assert_int_equal(o.serial, SERIAL_STDIO);
+    EXPECT_ERROR("-nographic cannot be used with -display curses", "run", "-nographic",
+                 "-display", "curses", "x");
+    EXPECT_ERROR("-display curses takes the terminal", "run", "-display", "curses",
+                 "-monitor", "stdio", "x");
+    EXPECT_ERROR("only 'none' or 'curses'", "run", "-display", "gtk", "x");
+}
+
 static void test_qemu_spellings(void **state)
 {
     (void)state;
@@ -779,6 +824,8 @@ int main(void)
         cmocka_unit_test(test_monitor_options),
         cmocka_unit_test(test_debug_options),
         cmocka_unit_test(test_qemu_spellings),
+        cmocka_unit_test(test_qmp_option),
+        cmocka_unit_test(test_display_option),
         cmocka_unit_test(test_unknown_options_are_named),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_options_after_and_before_file),
