@@ -593,19 +593,6 @@ static void install_signal_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
 #define MONITOR_PROMPT "(scratchvm) "
 #define MONITOR_LINE_MAX 256
 
@@ -704,7 +691,7 @@ static void console_queue(Console *c, uint8_t byte)
         c->dropped++;
 }
 
-static void say_out(const char *s) { write_all(STDOUT_FILENO, s, strlen(s)); }
+static void say_out(const char *s) { console_write_all(STDOUT_FILENO, s, strlen(s)); }
 
 static void monitor_prompt(Console *c)
 {
@@ -744,7 +731,7 @@ static void monitor_key(Console *c, uint8_t key)
     } else if (key >= 0x20 && key < 0x7F && c->line_len < sizeof(c->line) - 1) {
         c->line[c->line_len++] = (char)key;
         if (c->echo)
-            write_all(STDOUT_FILENO, (const char *)&key, 1);
+            console_write_all(STDOUT_FILENO, (const char *)&key, 1);
     } else if (key >= 0x20 && key < 0x7F) {
         c->line_too_long = true;
     }
@@ -782,7 +769,7 @@ static void console_read(Console *c)
         case CONSOLE_HELP:
             if (c->full_screen)
                 break;   /* it would be drawn over at once */
-            write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
+            console_write_all(STDOUT_FILENO, console_help_text, strlen(console_help_text));
             if (c->in_monitor)
                 say_out(MONITOR_PROMPT);
             break;
@@ -1096,7 +1083,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
             if (c->in_monitor && c->echo)
                 say_out("\n");
             fflush(stdout);
-            write_all(STDERR_FILENO, note, strlen(note));
+            console_write_all(STDERR_FILENO, note, strlen(note));
             if (c->in_monitor && c->echo)
                 say_out(MONITOR_PROMPT);
         }
@@ -1442,7 +1429,7 @@ static int write_pidfile(const char *path)
     }
     char line[32];
     int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-    write_all(fd, line, (size_t)n);
+    console_write_all(fd, line, (size_t)n);
     close(fd);
     return 0;
 }

@@ -117,6 +117,19 @@ static void catch_fatal_signals(void)
     }
 }
 
+void console_write_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
 int console_raw_enable(int fd)
 {
     struct termios t;

@@ -3,6 +3,7 @@
 #define SCRATCHVM_CLI_CONSOLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CONSOLE_ESCAPE 0x01   /* Ctrl-A */
@@ -29,6 +30,9 @@ extern const char console_help_text[];
  * exit and on a fatal signal (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, which then end
  * the process as before). 0 on success, -1 when fd is not a terminal. */
 int console_raw_enable(int fd);
+/* Writes all n bytes of s to fd, going on after EINTR and short writes; gives up
+ * silently on an error (a terminal that went away). */
+void console_write_all(int fd, const char *s, size_t n);
 /* Restores the terminal; async-signal-safe, idempotent. */
 void console_restore(void);
 /* A full-screen display registers the bytes that undo it on fd (a static string); they

@@ -17,6 +17,7 @@
 
 #include "cli/console.h"
 #include "cli/display.h"
+#include "vmm/utf8.h"
 
 #define CELLS (VGA_COLS * VGA_ROWS)
 #define CRTC_CURSOR_START 0x0A
@@ -36,19 +37,6 @@ struct TextDisplay {
     bool cursor_visible;
     char out[CELLS * 32 + 64];
 };
-
-static void write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
 
 int display_sgr(uint8_t attr, char *buf, size_t size)
 {
@@ -75,25 +63,8 @@ TextDisplay *display_open(const VgaDevice *vga, int fd)
     d->cursor_visible = true;
     display_invalidate(d);
     console_set_leave_sequence(fd, LEAVE_SEQ);
-    write_all(fd, ENTER_SEQ, strlen(ENTER_SEQ));
+    console_write_all(fd, ENTER_SEQ, strlen(ENTER_SEQ));
     return d;
-}
-
-static size_t utf8(uint16_t cp, char *o)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
 }
 
 void display_refresh(TextDisplay *d)
@@ -115,7 +86,7 @@ void display_refresh(TextDisplay *d)
             attr = a;
         }
         /* NUL shows as a blank, as on a VGA; the rest as the character ROM draws it. */
-        o += utf8(ch ? vga_cp437_unicode(ch) : ' ', o);
+        o += utf8_put(o, ch ? vga_cp437_unicode(ch) : ' ');
         at = i % VGA_COLS == VGA_COLS - 1 ? -1 : i + 1;   /* no reliance on auto-wrap */
     }
     int x = d->vga->cursor_x, y = d->vga->cursor_y;
@@ -131,7 +102,7 @@ void display_refresh(TextDisplay *d)
         d->cursor_visible = visible;
     }
     if (o != d->out)
-        write_all(d->fd, d->out, (size_t)(o - d->out));
+        console_write_all(d->fd, d->out, (size_t)(o - d->out));
 }
 
 void display_close(TextDisplay *d)

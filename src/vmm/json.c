@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/json.h"
+#include "vmm/utf8.h"
 
 typedef struct {
     const char *p, *end;
@@ -75,30 +76,6 @@ static int hex4(const char *p, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
@@ -202,7 +179,7 @@ static char *parse_string(JsonParser *ps)
                 parse_fail(ps, -EINVAL, "\\u0000 is not allowed");
                 goto bad;
             }
-            o += put_utf8(o, cp);   /* at most 4 bytes for the 6 or 12 read */
+            o += utf8_put(o, cp);   /* at most 4 bytes for the 6 or 12 read */
             break;
         }
         default:
