@@ -636,21 +636,27 @@ typedef struct {
     int client_fd;        /* -1: none; the next connection is accepted then */
 } QmpSocket;
 
+/* Sends an answer to the socket's client; false when it could not take it in time. */
+static bool write_answer(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
 /* The session's transport: a client that does not take an answer within the send
  * timeout is dropped (qmp_client_close), as on the monitor socket. */
 static bool qmp_send(void *opaque, const char *data, size_t len)
 {
     QmpSocket *q = opaque;
-    while (len && q->client_fd >= 0) {
-        ssize_t w = send(q->client_fd, data, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        data += w;
-        len -= (size_t)w;
-    }
-    return q->client_fd >= 0;
+    return q->client_fd >= 0 && write_answer(q->client_fd, data, len);
 }
 
 static void qmp_client_close(QmpSocket *q)
@@ -795,21 +801,6 @@ static void console_feed_guest(Console *c)
     size_t sent = serial_receive(c->svm->serial, c->pending, c->pending_len);
     memmove(c->pending, c->pending + sent, c->pending_len - sent);
     c->pending_len -= sent;
-}
-
-/* Sends an answer to the socket's client; false when it could not take it in time. */
-static bool write_answer(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        s += w;
-        n -= (size_t)w;
-    }
-    return true;
 }
 
 /* Runs each complete line of the client's input and sends the answers back. A line
