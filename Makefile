@@ -22,7 +22,7 @@ ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 # The VMM's sandbox is a seccomp filter (libseccomp, src/cli/sandbox.c).
 LIBS := -lpng -lz -lseccomp
 
-LIB_SRC  := $(sort $(wildcard src/hv/*.c src/kvm/*.c src/sim/*.c src/sim/cpu/*.c src/dev/*.c src/vmm/*.c))
+LIB_SRC  := $(sort $(wildcard src/hv/*.c src/kvm/*.c src/sim/*.c src/sim/cpu/*.c src/dev/*.c src/block/*.c src/vmm/*.c))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bios_image.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/demo_guests.o

@@ -31,7 +31,7 @@
 #include "cli/options_qemu.h"
 #include "cli/sandbox.h"
 #include "vmm/bios.h"
-#include "vmm/block.h"
+#include "block/block.h"
 #include "vmm/qmp.h"
 
 extern const unsigned char demo_hello[], demo_add[];

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 /* MMIO pages whose first unhandled access is logged; later pages are silent. */
 #define MMIO_WARN_PAGES 64

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "dev/dev_io.h"
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 #define DEBUG_EXIT_PORT_COUNT 4   /* 0xF4-0xF7 */
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 static void put_le(uint8_t *p, uint64_t v, int n)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "dev/dev_io.h"
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 PcTestdev *pc_testdev_create(void)
 {

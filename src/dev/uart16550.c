@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "dev/dev_io.h"
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 /* Register offsets from the base port (data sheet Table II). */
 #define UART_RBR 0   /* receiver buffer (read, DLAB=0) */

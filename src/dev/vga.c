@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "dev/dev_io.h"
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 #define VGA_CRTC_REGS 25
 #define VGA_INPUT_STATUS_1 0x3DA   /* color mode; read only (writes: feature control) */

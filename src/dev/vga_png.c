@@ -20,7 +20,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "kvm/backend.h"
+#include "hv/hv_log.h"
 
 #define CELL_W 9
 #define CELL_H_MAX 32

@@ -67,8 +67,6 @@ extern const KvmBackendOps kvm_sim_ops;   /* NULL-free table; open() fails until
 const char *hv_kvm_device_path(void);
 
 /* Library-wide helpers (src/kvm/error.c). */
-int hv_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void hv_clear_error(void);
-void hv_log(HvLogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "hv/hv_log.h"
 
 #endif

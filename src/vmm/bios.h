@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "hypervisor_sim.h"
-#include "vmm/block.h"
+#include "block/block.h"
 
 /* The paravirtual BIOS call port: a 32-bit OUT of (SS << 16) | SP, the real-mode address
  * of the call frame (layout in bios/bios.s). Other sizes and INs are ignored. */

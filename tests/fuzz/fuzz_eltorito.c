@@ -17,7 +17,7 @@
 #include "fuzz.h"
 #include "hypervisor_sim.h"
 #include "vmm/bios.h"
-#include "vmm/block.h"
+#include "block/block.h"
 
 #define FUZZ_CD_CALLS 8
 #define FRAME 0x6000   /* the call frame, as the firmware's stubs leave it */

@@ -1,5 +1,5 @@
 /*
- * Harness: disk images through the block layer (src/vmm/block*.c) as the BIOS's int 13h
+ * Harness: disk images through the block layer (src/block/*.c) as the BIOS's int 13h
  * reaches them: block_open probes the format (qcow2 by its magic, else raw) and opens
  * the backing chain, then reads, writes and flushes go through the L1/L2 tables and the
  * refcounts (or the -snapshot overlay).
@@ -23,7 +23,7 @@
 
 #include "fuzz.h"
 #include "hypervisor_sim.h"
-#include "vmm/block.h"
+#include "block/block.h"
 
 #define FUZZ_QCOW2_OPS 12
 #define FUZZ_QCOW2_WRITES 4      /* a write may allocate clusters of up to 2 MiB each */

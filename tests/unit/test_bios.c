@@ -18,7 +18,7 @@
 
 #include "hypervisor_sim.h"
 #include "vmm/bios.h"
-#include "vmm/block.h"
+#include "block/block.h"
 #include "vmm/platform.h"
 
 #define FRAME 0x6000

@@ -31,7 +31,7 @@
 
 #include "hypervisor_sim.h"
 #include "vmm/bios.h"
-#include "vmm/block.h"
+#include "block/block.h"
 
 #define MIB (1024u * 1024u)
 #define DEFAULT_MEMORY (16 * MIB)        /* the scratchvm command's default (-m 16M) */

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm/backend.h"
-#include "vmm/block.h"
+#include "hv/hv_log.h"
+#include "block/block.h"
 
 typedef struct { int fd; } RawImage;
 

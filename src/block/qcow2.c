@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm/backend.h"
-#include "vmm/block.h"
+#include "hv/hv_log.h"
+#include "block/block.h"
 
 #define QCOW2_MAGIC 0x514649FBu          /* "QFI\xfb" */
 #define QCOW2_V2_HEADER 72

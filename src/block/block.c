@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm/backend.h"
-#include "vmm/block.h"
+#include "hv/hv_log.h"
+#include "block/block.h"
 
 #define QCOW2_MAGIC_BYTES "QFI\xfb"
 #define OVERLAY_CHUNK 4096u

@@ -1,6 +1,6 @@
 /*
  * The block layer: disk images the BIOS reads and writes (int 13h), one file per format
- * (block_raw.c, block_qcow2.c) behind one interface (block.c), plus the temporary overlay
+ * (raw.c, qcow2.c) behind one interface (block.c), plus the temporary overlay
  * of -snapshot / snapshot=on. Byte offsets, any length; every call is bounds-checked
  * against the virtual size. Image files are hostile input: a malformed header or table
  * is an error with a message in hv_last_error(), never a crash or a write outside the
@@ -50,7 +50,7 @@ const char *block_format_name(BlockFormat fmt);
 /* "raw" / "qcow2" → format; -EINVAL for anything else. */
 int block_parse_format(const char *name, BlockFormat *fmt);
 
-/* Whole-buffer pread/pwrite on an image file (block_raw.c): bytes past the end of the
+/* Whole-buffer pread/pwrite on an image file (raw.c): bytes past the end of the
  * file read as zeros; errors are messages. */
 int block_pread_full(int fd, void *buf, size_t len, uint64_t offset);
 int block_pwrite_full(int fd, const void *buf, size_t len, uint64_t offset);
