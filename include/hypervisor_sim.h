@@ -1124,7 +1124,7 @@ typedef struct SimpleVM {
     KvmVm *vm;
     KvmVcpu *vcpu;
     SerialPort *serial;
-    VgaDevice *vga;
+    VgaDevice *vga;               /* NULL with VM_FLAG_NO_VGA */
     EptContext *ept;
     QemuMonitor *monitor;
     bool running;
@@ -1210,6 +1210,10 @@ SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b);
  * PIT in the KVM kernel (kvm_create_irqchip; KVM only). The kernel then also handles HLT:
  * a guest ends through the debug-exit port or from outside, not by halting. */
 #define VM_FLAG_KERNEL_IRQCHIP 1u
+/* VM_FLAG_NO_VGA (QEMU's -vga none): no VGA device (svm->vga is NULL): ports 0x3D4/0x3DA
+ * and the windows at 0xA0000/0xB8000 answer as unclaimed ones do, and the built-in BIOS's
+ * int 10h teletype writes to COM1 instead, as a serial-console option ROM would. */
+#define VM_FLAG_NO_VGA 2u
 SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags);
 /* Copies code to guest-physical addr; -EFAULT when any byte falls outside RAM. */
 int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr);

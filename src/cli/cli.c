@@ -1464,14 +1464,6 @@ static int open_chardevs(SimpleVM *svm, const CliOptions *opt, CliCharIn chr[2],
         int status = chardev_open(c, i ? "serial1" : "serial0", &fd, &lfd, &input);
         if (status)
             return status;
-        if (i == 1 && vm_add_serial2(svm, -1) < 0) {
-            error("-serial: %s", hv_last_error());
-            if (fd > STDERR_FILENO)
-                close(fd);
-            if (lfd >= 0)
-                close(lfd);
-            return EXIT_VM_SETUP;
-        }
         chr[i] = (CliCharIn){.port = i ? svm->serial2 : svm->serial, .fd = fd,
                              .listen_fd = lfd, .input = input,
                              .unlink_path = c->kind == CHR_UNIX && c->server ? c->path : NULL};
@@ -1508,7 +1500,8 @@ static int cmd_run_vm(const CliOptions *opt)
 
     char *block_info = block_info_text(opt, &disks);
     SimpleVM *svm = vm_create_flags(opt->memory, opt->accel,
-                                    opt->kernel_irqchip ? VM_FLAG_KERNEL_IRQCHIP : 0);
+                                    (opt->kernel_irqchip ? VM_FLAG_KERNEL_IRQCHIP : 0) |
+                                    (opt->vga_none ? VM_FLAG_NO_VGA : 0));
     if (!svm) {
         error("cannot create the VM: %s", hv_last_error());
         close_disks(&disks);
@@ -1558,6 +1551,12 @@ static int cmd_run_vm(const CliOptions *opt)
         status = EXIT_VM_SETUP;
         goto out;
     }
+    /* COM2 before the firmware: the BIOS data area and the DSDT list it. */
+    if (opt->serial_chr[1].kind != CHR_NONE && vm_add_serial2(svm, -1) < 0) {
+        error("-serial: %s", hv_last_error());
+        status = EXIT_VM_SETUP;
+        goto out;
+    }
     if (opt->pc_testdev && vm_add_pc_testdev(svm) < 0) {
         error("%s", hv_last_error());
         status = EXIT_VM_SETUP;
@@ -1587,8 +1586,6 @@ static int cmd_run_vm(const CliOptions *opt)
         goto out;
     if ((status = open_chardevs(svm, opt, chr, &debug_fd)) != 0)
         goto out;
-    if (opt->vga_none)
-        svm->screendump = NULL;   /* -vga none: no picture of a screen there is not */
     if (opt->clock != VM_CLOCK_HOST && vm_set_clock(svm, opt->clock) < 0) {
         error("%s", hv_last_error());
         status = EXIT_USAGE;

@@ -728,6 +728,11 @@ int cli_check_qemu(CliOptions *opt, char *err, size_t size)
                  "-nodefaults");
         return -1;
     }
+    if (opt->vga_none && opt->display == DISPLAY_CURSES) {
+        snprintf(err, size, "-display curses shows the VGA text screen: not with -vga none "
+                 "or -nodefaults");
+        return -1;
+    }
     if (opt->daemonize) {
         bool stdio = opt->serial == SERIAL_STDIO || opt->monitor == MONITOR_STDIO ||
                      opt->serial_chr[1].kind == CHR_STDIO || opt->debugcon.kind == CHR_STDIO;

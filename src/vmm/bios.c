@@ -270,8 +270,19 @@ static void set_text_mode_bda(Bios *b, uint8_t mode)
     bda_w16(b, BDA_CURSOR_SHAPE, 0x0E0F);
 }
 
+/* Without a VGA (-vga none) the console is COM1, as under a serial-console option ROM:
+ * the byte goes out through the transmitter unless the guest left the divisor latch open. */
+static void teletype_serial(Bios *b, uint8_t ch)
+{
+    uint32_t lcr = 0;
+    if (serial_io_read(COM1_BASE + 3, 1, &lcr, b->svm->serial) == 0 && !(lcr & 0x80))
+        serial_io_write(COM1_BASE, 1, ch, b->svm->serial);
+}
+
 static void teletype(Bios *b, uint8_t ch, uint8_t attr_if_new)
 {
+    if (!b->svm->vga)
+        teletype_serial(b, ch);
     int col = bda_r8(b, BDA_CURSOR_POS), row = bda_r8(b, BDA_CURSOR_POS + 1);
     switch (ch) {
     case 7:    /* bell */
@@ -319,7 +330,7 @@ static BiosResult int10(Bios *b, Frame *f)
             return BIOS_UNSUPPORTED;
         set_text_mode_bda(b, mode);
         if (!(al & 0x80)) {
-            if (mode == MODE_VGA256)
+            if (mode == MODE_VGA256 && b->svm->vga)
                 vga_clear_graphics(b->svm->vga);
             else
                 clear_text_screen(b);
@@ -1155,9 +1166,16 @@ int vm_bios_post(SimpleVM *svm)
     }
     bda_w16(b, BDA_COM1, COM1_BASE);
     int floppies = (b->disk[0] != NULL) + (b->disk[1] != NULL);
+    int serial_ports = 1;
+    if (svm->serial2) {
+        bda_w16(b, BDA_COM1 + 2, COM2_BASE);
+        serial_ports = 2;
+    }
     /* Equipment: floppies present (bit 0) and count - 1 (bits 6-7), 80x25 colour (bits 4-5
-     * = 10b), one serial port (bits 9-11). */
-    uint16_t equipment = (uint16_t)(0x0020 | 1u << 9 | (floppies ? 1u | (uint16_t)(floppies - 1) << 6 : 0));
+     * = 10b; 00b: EGA/VGA or none, so for -vga none), serial ports (bits 9-11). */
+    uint16_t video = svm->vga ? 0x0020 : 0;
+    uint16_t equipment = (uint16_t)(video | (unsigned)serial_ports << 9 |
+                                    (floppies ? 1u | (uint16_t)(floppies - 1) << 6 : 0));
     bda_w16(b, BDA_EQUIPMENT, equipment);
     bda_w16(b, BDA_MEMORY_KB, svm->ram_size >= 0xA0000 ? BASE_MEMORY_KB
                                                         : (uint16_t)(svm->ram_size / 1024));

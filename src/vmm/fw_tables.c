@@ -11,8 +11,8 @@
  * configuration table at 0xE0000.
  *
  * The DSDT's AML comes from the small encoder below rather than from an .asl compiled by
- * iasl at build time: the DSDT holds one object, so a few lines of C keep iasl out of the
- * build's dependencies (the tests use iasl, when present, only to decompile the tables).
+ * iasl at build time: the DSDT holds \_S5 and the serial ports, so a few lines of C keep
+ * iasl out of the build's dependencies (the tests use iasl, when present, only to decompile the tables).
  */
 #include <errno.h>
 #include <string.h>
@@ -76,6 +76,15 @@
 #define AML_QWORD_PREFIX 0x0E
 #define AML_PACKAGE_OP 0x12
 #define AML_ROOT_CHAR 0x5C
+#define AML_DUAL_NAME_PREFIX 0x2E
+#define AML_BUFFER_OP 0x11
+#define AML_EXT_OP_PREFIX 0x5B
+#define AML_DEVICE_OP 0x82            /* after AML_EXT_OP_PREFIX */
+/* Small resource descriptors (6.4.2): I/O port (8.3) and IRQ without flags (2.1). */
+#define RES_IO_DECODE16 0x47
+#define RES_IRQ_NOFLAGS 0x22
+#define RES_END_TAG 0x79
+#define EISA_PNP0501 0x0105D041u      /* EisaId("PNP0501"): a 16550A-compatible UART */
 #define DSDT_REVISION 2               /* 64-bit AML integers */
 
 /* MP specification 1.4. */
@@ -229,14 +238,51 @@ static void aml_name_package(Aml *a, const char seg[4], const uint64_t *values, 
     a->overflow |= elems.overflow;
 }
 
+/* Device(\_SB.COMn): PNP0501 with _UID n and a _CRS of its 8 ports and its ISA IRQ, as
+ * PC firmware describes the serial ports (what Linux's 8250_pnp binds to). */
+static void aml_serial_device(Aml *a, unsigned uid, uint16_t base, unsigned irq)
+{
+    Aml d = {0};
+    aml_byte(&d, AML_ROOT_CHAR);
+    aml_byte(&d, AML_DUAL_NAME_PREFIX);
+    aml_bytes(&d, "_SB_COM", 7);
+    aml_byte(&d, (uint8_t)('0' + uid));
+    aml_byte(&d, AML_NAME_OP);
+    aml_bytes(&d, "_HID", 4);
+    aml_integer(&d, EISA_PNP0501);
+    aml_byte(&d, AML_NAME_OP);
+    aml_bytes(&d, "_UID", 4);
+    aml_integer(&d, uid);
+    const uint8_t crs[] = {
+        RES_IO_DECODE16, 1, (uint8_t)base, (uint8_t)(base >> 8), (uint8_t)base,
+        (uint8_t)(base >> 8), 1, 8,                     /* min = max, align 1, 8 ports */
+        RES_IRQ_NOFLAGS, (uint8_t)(1u << irq), (uint8_t)(1u << irq >> 8),
+        RES_END_TAG, 0,                                 /* checksum 0: none */
+    };
+    aml_byte(&d, AML_NAME_OP);
+    aml_bytes(&d, "_CRS", 4);
+    aml_byte(&d, AML_BUFFER_OP);
+    aml_pkg_length(&d, 2 + sizeof(crs));
+    aml_integer(&d, sizeof(crs));                       /* BufferSize */
+    aml_bytes(&d, crs, sizeof(crs));
+    aml_byte(a, AML_EXT_OP_PREFIX);
+    aml_byte(a, AML_DEVICE_OP);
+    aml_pkg_length(a, d.n);
+    aml_bytes(a, d.b, d.n);
+    a->overflow |= d.overflow;
+}
+
 /* The DSDT's definition block: \_S5 (7.4.2: SLP_TYPa, SLP_TYPb, two reserved), which is
- * what OSPM needs to power off. The power button is the FADT's fixed feature (PWR_BUTTON
- * flag clear), which by 4.8.2.2.1.1 excludes a control-method PNP0C0C device here; Linux
- * shows it as the LNXPWRBN device. */
-static void dsdt_aml(Aml *a)
+ * what OSPM needs to power off, and the serial ports. The power button is the FADT's
+ * fixed feature (PWR_BUTTON flag clear), which by 4.8.2.2.1.1 excludes a control-method
+ * PNP0C0C device here; Linux shows it as the LNXPWRBN device. */
+static void dsdt_aml(const MachineDesc *m, Aml *a)
 {
     const uint64_t s5[4] = {ACPI_SLP_TYP_S5, ACPI_SLP_TYP_S5, 0, 0};
     aml_name_package(a, "_S5_", s5, 4);
+    aml_serial_device(a, 1, COM1_BASE, MACHINE_IRQ_COM1);
+    if (m->com2)
+        aml_serial_device(a, 2, COM2_BASE, MACHINE_IRQ_COM2);
 }
 
 static uint32_t madt_size(const MachineDesc *m)
@@ -343,7 +389,7 @@ static int build_acpi(const MachineDesc *m, uint8_t *area, FwTablesInfo *info)
 {
     Placer pl = {area, 0, false};
     Aml dsdt_body = {0};
-    dsdt_aml(&dsdt_body);
+    dsdt_aml(m, &dsdt_body);
     if (dsdt_body.overflow)
         return -ENOSPC;
     /* FADT, MADT, HPET (the DSDT hangs off the FADT) */

@@ -255,7 +255,7 @@ static bool same_memory(SimpleVM *a, SimpleVM *b, FILE *out)
         same = false;
         break;
     }
-    for (size_t i = 0; i < VGA_TEXT_SIZE; i++)
+    for (size_t i = 0; a->vga && b->vga && i < VGA_TEXT_SIZE; i++)
         if (a->vga->vram[i] != b->vga->vram[i]) {
             fprintf(out, "  VGA text memory at 0x%zx: %02x  |  %02x\n",
                     (size_t)VGA_TEXT_BASE + i, a->vga->vram[i], b->vga->vram[i]);

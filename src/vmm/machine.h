@@ -71,6 +71,7 @@ typedef struct {
     bool acpi;                   /* ACPI tables; false (-no-acpi): an Intel MP table */
     bool pm_timer_32bit;         /* the PM timer counts 32 bits (FADT TMR_VAL_EXT), else 24 */
     bool hpet;                   /* an HPET at MACHINE_HPET_BASE (not with KVM's irqchip) */
+    bool com2;                   /* a second 16550A (COM2_BASE, MACHINE_IRQ_COM2) */
 } MachineDesc;
 
 /* Whether RAM backs the firmware-table area (a VM of less than 1 MiB has none). */

@@ -1099,6 +1099,8 @@ static int run_screendump(QemuMonitor *mon, char *args)
     if (!mon->svm->screendump)
         return fail_line(mon, -ENOTSUP, "screendump: not available in this program (it "
                          "needs the VMM to set svm->screendump, as scratchvm does)");
+    if (!mon->svm->vga)
+        return fail_line(mon, -ENODEV, "screendump: the machine has no VGA (-vga none)");
     bool paused = pause_vcpu(mon);
     int e = mon->svm->screendump(mon->svm->vga, file, NULL, ppm);
     resume_vcpu(mon, paused);

@@ -311,6 +311,12 @@ int platform_install_tables(VmPlatform *p)
     return r < 0 ? hv_fail(-r, "cannot build the firmware tables") : 0;
 }
 
+int platform_set_com2(VmPlatform *p)
+{
+    p->machine.com2 = true;
+    return platform_install_tables(p);
+}
+
 void platform_set_isa_irq(void *opaque, int line, int level)
 {
     VmPlatform *p = opaque;

@@ -91,6 +91,8 @@ void platform_set_isa_irq(void *opaque, int line, int level);
 /* (Re)builds the firmware tables in RAM from p->machine (at creation, and when the
  * description changes before the first run). */
 int platform_install_tables(VmPlatform *p);
+/* COM2 is there: the description says so and the tables are rebuilt. */
+int platform_set_com2(VmPlatform *p);
 /* Opens or closes the A20 gate (port 0x92, the 8042's output port). */
 void platform_set_a20(VmPlatform *p, bool on);
 

@@ -388,6 +388,8 @@ static int run_screendump(QmpSession *s, const JsonValue *args, FILE *ret, QmpEr
                         (long long)head->integer);
     if (!s->svm->screendump)
         return qmp_fail(err, "GenericError", "screendump is not available in this program");
+    if (!s->svm->vga)
+        return qmp_fail(err, "GenericError", "There is no console to take a screendump from");
     bool paused = vm_thread_state(s->svm) == VM_THREAD_RUNNING && vm_thread_pause(s->svm) == 0;
     int e = s->svm->screendump(s->svm->vga, json_get(args, "filename")->string, NULL, ppm);
     if (paused)

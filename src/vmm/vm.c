@@ -72,19 +72,28 @@ static int register_devices(SimpleVM *svm)
 #define IO(b, n, r, w, o, label) {.base = b, .length = n, .read = r, .write = w, .opaque = o, .name = label}
     const IoPortHandler io[] = {
         IO(COM1_BASE, 8, serial_io_read, serial_io_write, svm->serial, "serial"),
-        IO(VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"),
-        IO(VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"),
         IO(DEBUG_EXIT_PORT, 4, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
            "isa-debug-exit"),
         IO(DEBUG_CONSOLE_PORT, 1, debug_exit_io_read, debug_exit_io_write, svm->debug_exit,
            "debugcon"),
         IO(FW_CFG_PORT_SELECTOR, 2, fw_cfg_io_read, fw_cfg_io_write, svm->fw_cfg, "fw_cfg"),
     };
+    const IoPortHandler vga_io[] = {
+        IO(VGA_CRTC_INDEX, 2, vga_io_read, vga_io_write, svm->vga, "vga-crtc"),
+        IO(VGA_INPUT_STATUS, 1, vga_io_read, vga_io_write, svm->vga, "vga-status"),
+    };
 #undef IO
     for (size_t i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
         int r = io_bus_register(svm->io_bus, &io[i]);
         if (r < 0)
             return hv_fail(r, "cannot register %s at port 0x%x", io[i].name, io[i].base);
+    }
+    if (!svm->vga)
+        return 0;   /* VM_FLAG_NO_VGA: the ports and windows answer as nothing does */
+    for (size_t i = 0; i < sizeof(vga_io) / sizeof(vga_io[0]); i++) {
+        int r = io_bus_register(svm->io_bus, &vga_io[i]);
+        if (r < 0)
+            return hv_fail(r, "cannot register %s at port 0x%x", vga_io[i].name, vga_io[i].base);
     }
     const MmioHandler vga = {.base = VGA_TEXT_BASE, .length = VGA_TEXT_SIZE,
                              .read = vga_mmio_read, .write = vga_mmio_write,
@@ -148,10 +157,11 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
     svm->io_bus = io_bus_create();
     svm->mmio_bus = mmio_bus_create();
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
-    svm->vga = vga_create();
+    svm->vga = flags & VM_FLAG_NO_VGA ? NULL : vga_create();
     svm->debug_exit = debug_exit_create(STDOUT_FILENO);
     svm->fw_cfg = fw_cfg_create(memory_bytes, 1);
-    if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit ||
+    if (!svm->io_bus || !svm->mmio_bus || !svm->serial ||
+        (!svm->vga && !(flags & VM_FLAG_NO_VGA)) || !svm->debug_exit ||
         !svm->fw_cfg) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
@@ -512,7 +522,7 @@ bool vm_coalesced_mmio_usable(SimpleVM *svm)
  * KVM_CAP_COALESCED_MMIO every write goes on exiting. */
 static void maybe_coalesce_vga(SimpleVM *svm, const KvmRun *run)
 {
-    if (svm->vga_coalesce_tried || svm->no_coalesced_mmio || !run->mmio.is_write ||
+    if (svm->vga_coalesce_tried || svm->no_coalesced_mmio || !svm->vga || !run->mmio.is_write ||
         run->mmio.phys_addr < VGA_TEXT_BASE || run->mmio.phys_addr >= VGA_TEXT_BASE + VGA_TEXT_SIZE)
         return;
     svm->vga_coalesce_tried = true;
@@ -993,7 +1003,9 @@ int vm_add_serial2(SimpleVM *svm, int output_fd)
     }
     s->irq = (IrqLine){platform_set_isa_irq, svm->platform, MACHINE_IRQ_COM2};
     svm->serial2 = s;
-    return 0;
+    /* The DSDT lists it; firmware already running (or a BIOS already past POST) keeps
+     * the tables and the BIOS data area it has. */
+    return svm->exit_count ? 0 : platform_set_com2(svm->platform);
 }
 
 /* The seed's example, as bytes: mov dx,0x3f8; mov al,c; out dx,al (x4); hlt. */

@@ -941,6 +941,27 @@ t_bios() {
     expect_status 3; expect_err_has "bios int 14h ax=0000 -> ax=8600 cf=1 unsupported"
     expect_err_has "bios: 16 calls, 2 unsupported"
     end
+    # -vga none: no VGA ports or text window (all ones), int 10h's teletype on COM1, the
+    # equipment word without the colour card; a second -serial is COM2 in the BDA.
+    begin bios-console-vga-none
+    vm run -vga none --boot-sector "$G/biosconsole.bin"
+    expect_status 3; expect_out 'int10\r\ncom1 03f8\ncom2 0000\nequip 0200\n3da 00ff\nb8000 00ff\n'
+    end
+    begin bios-console-vga-com2
+    vm run -serial stdio -serial null --boot-sector "$G/biosconsole.bin"
+    expect_status 3; expect_out 'com1 03f8\ncom2 02f8\nequip 0420\n3da 0009\nb8000 0041\n'
+    end
+    begin vga-none-monitor
+    vm_in 'info mtree\nscreendump x.png\nquit\n' run -S --monitor stdio --serial none -vga none "$G/hello.bin"
+    expect_status 0
+    grep -qF ': serial' "$TMP/out" || differ "info mtree lacks the serial port: $(show "$TMP/out")"
+    grep -qF ': vga-' "$TMP/out" && differ "info mtree lists a VGA range with -vga none"
+    grep -qF 'screendump: the machine has no VGA (-vga none)' "$TMP/out" || differ "screendump did not refuse"
+    end
+    begin vga-none-display-curses
+    vm run -vga none -display curses "$G/hello.bin"
+    expect_status 2; expect_err_has "-display curses shows the VGA text screen: not with -vga none"
+    end
     local screen='\n\n          BIOS GAME - type, q quits: hi!\ndisk says hello\n'
     begin bios-game-fda
     cp "$G/biosgame.bin" "$TMP/game.img"
