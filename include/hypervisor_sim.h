@@ -1367,6 +1367,9 @@ VmClockMode vm_clock(SimpleVM *svm);
  * (set 2, translated to set 1 by the 8042 as PCs do) and IRQ1. -EAGAIN when the keyboard's
  * queue is full or the byte has no key. Any thread. */
 int vm_send_key(SimpleVM *svm, uint8_t ascii);
+/* Keys by set 2 make code (0xE0xx: extended), pressed in order and released in reverse,
+ * as a chord (Ctrl-Left: 0x14, 0xE06B); at most 16. -EAGAIN as vm_send_key. Any thread. */
+int vm_send_key_chord(SimpleVM *svm, const uint16_t *set2, size_t n);
 /* Which interrupt controller model each backend runs (scratchvm info). */
 void print_interrupt_models(FILE *out);
 /* The VM's timer (a timerfd): the thread that owns time (the front end's main loop) polls

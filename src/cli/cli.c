@@ -31,6 +31,7 @@
 #include "cli/options_qemu.h"
 #include "cli/sandbox.h"
 #include "vmm/bios.h"
+#include "vmm/keyseq.h"
 #include "block/block.h"
 #include "vmm/qmp.h"
 
@@ -616,6 +617,10 @@ typedef struct {
     uint8_t pending[SERIAL_INPUT_CAPACITY];
     size_t pending_len;
     uint64_t dropped;     /* keys typed beyond the backlog (a UART overrun) */
+    /* The PS/2 keyboard hears the terminal's keys: its sequences (ESC [ A) as the keys
+     * they stand for; a sequence not complete within KEYSEQ_TIMEOUT_MS is its bytes. */
+    KeySeq kbd_seq;
+    uint64_t kbd_seq_ms;  /* when the pending sequence began */
 } Console;
 
 /* The monitor's Unix socket: one client at a time, a line a command. */
@@ -679,6 +684,39 @@ static void qmp_client_read(QmpSocket *q)
         return;
     }
     qmp_session_input(q->session, buf, (size_t)n);
+}
+
+static uint64_t monotonic_ms(void);
+
+static void keyboard_events(Console *c, const KeyEvent *ev, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint16_t chord[4];
+        size_t keys = keyseq_set2_chord(&ev[i], chord);
+        if (keys)
+            vm_send_key_chord(c->svm, chord, keys);
+        else
+            vm_send_key(c->svm, ev[i].byte);
+    }
+}
+
+static void keyboard_key(Console *c, uint8_t byte)
+{
+    bool was_pending = keyseq_pending(&c->kbd_seq);
+    KeyEvent ev[KEYSEQ_MAX];
+    keyboard_events(c, ev, keyseq_feed(&c->kbd_seq, byte, ev));
+    if (!was_pending && keyseq_pending(&c->kbd_seq))
+        c->kbd_seq_ms = monotonic_ms();
+}
+
+/* A sequence that stalled (or input that ended in one): its bytes are keys after all. */
+static void keyboard_flush(Console *c, bool now)
+{
+    if (!keyseq_pending(&c->kbd_seq) ||
+        (!now && monotonic_ms() - c->kbd_seq_ms < KEYSEQ_TIMEOUT_MS))
+        return;
+    KeyEvent ev[KEYSEQ_MAX];
+    keyboard_events(c, ev, keyseq_flush(&c->kbd_seq, ev));
 }
 
 static void console_stop(Console *c)
@@ -753,6 +791,7 @@ static void console_read(Console *c)
         return;
     if (n <= 0) {
         c->input_open = false;   /* end of input: the guest keeps running */
+        keyboard_flush(c, true);
         return;
     }
     for (ssize_t i = 0; i < n && !c->stopping; i++) {
@@ -765,7 +804,7 @@ static void console_read(Console *c)
             } else {
                 /* COM1 too: the BIOS's int 16h reads it when no int 09h filled its buffer. */
                 console_queue(c, key);
-                vm_send_key(c->svm, key);   /* the PS/2 keyboard hears it too */
+                keyboard_key(c, key);   /* the PS/2 keyboard hears it too */
             }
             break;
         case CONSOLE_QUIT:
@@ -1041,6 +1080,12 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (display && (timeout_ms < 0 || timeout_ms > DISPLAY_REFRESH_MS))
             timeout_ms = DISPLAY_REFRESH_MS;
+        if (keyseq_pending(&c->kbd_seq)) {
+            uint64_t waited = monotonic_ms() - c->kbd_seq_ms;
+            int left = waited >= KEYSEQ_TIMEOUT_MS ? 0 : (int)(KEYSEQ_TIMEOUT_MS - waited);
+            if (timeout_ms < 0 || left < timeout_ms)
+                timeout_ms = left;
+        }
         if (poll(fds, 12, timeout_ms) < 0 && errno != EINTR)
             break;
         if (display && monotonic_ms() >= next_refresh) {
@@ -1092,6 +1137,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         }
         if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
             console_read(c);
+        keyboard_flush(c, false);
         if (fds[3].revents & POLLIN && (ms.client_fd = accept4(ms.listen_fd, NULL, NULL,
                                                                 SOCK_CLOEXEC)) >= 0) {
             /* A client that stops reading must not stall this loop (and Ctrl-A x): an

@@ -35,6 +35,7 @@
 
 #include "kvm/backend.h"
 #include "vmm/bios.h"
+#include "vmm/keyseq.h"
 #include "vmm/machine.h"
 #include "vmm/platform.h"
 
@@ -137,6 +138,7 @@ typedef struct Bios {
     uint64_t calls, unsupported;
     uint32_t unsupported_count[256][256];   /* [vector][AH] */
     FILE *trace;
+    KeySeq com1_keys;                    /* a terminal's key sequence arriving on COM1 */
 } Bios;
 
 /* A call frame in guest RAM. */
@@ -986,15 +988,35 @@ static void kbd_push(Bios *b, uint16_t key)
     bda_w16(b, BDA_KBD_TAIL, next);
 }
 
-/* Moves a byte from COM1's receiver into the keyboard buffer, if one waits. */
+static void push_key_events(Bios *b, const KeyEvent *ev, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint16_t key = ev[i].set2 ? keyseq_bios_key(&ev[i]) : key_for_ascii(ev[i].byte);
+        if (key)
+            kbd_push(b, key);
+    }
+}
+
+/* Moves a key from COM1's receiver into the keyboard buffer, if one waits. A terminal's
+ * sequence for a key without ASCII (ESC [ A: Up) becomes that key's keystroke, as a
+ * serial-console option ROM reads it; a terminal writes a sequence at once, so a receiver
+ * that runs dry in the middle of one held a lone ESC (or a sequence cut short). */
 static void poll_serial_keys(Bios *b)
 {
-    uint32_t lsr = 0, byte = 0;
     SerialPort *sp = b->svm->serial;
-    if (serial_io_read(sp->base + 5, 1, &lsr, sp) < 0 || !(lsr & 0x01))
-        return;
-    if (serial_io_read(sp->base, 1, &byte, sp) == 0)
-        kbd_push(b, key_for_ascii((uint8_t)byte));
+    KeyEvent ev[KEYSEQ_MAX];
+    for (;;) {
+        uint32_t lsr = 0, byte = 0;
+        if (serial_io_read(sp->base + 5, 1, &lsr, sp) < 0 || !(lsr & 0x01) ||
+            serial_io_read(sp->base, 1, &byte, sp) < 0)
+            break;
+        int n = keyseq_feed(&b->com1_keys, (uint8_t)byte, ev);
+        if (n) {
+            push_key_events(b, ev, n);
+            return;
+        }
+    }
+    push_key_events(b, ev, keyseq_flush(&b->com1_keys, ev));
 }
 
 static BiosResult int16(Bios *b, Frame *f)

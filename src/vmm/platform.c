@@ -688,6 +688,13 @@ int vm_send_key(SimpleVM *svm, uint8_t ascii)
     return i8042_host_key(svm->platform->kbd, ascii) ? 0 : -EAGAIN;
 }
 
+int vm_send_key_chord(SimpleVM *svm, const uint16_t *set2, size_t n)
+{
+    if (!svm || !svm->platform || !set2)
+        return -EINVAL;
+    return i8042_press_keys(svm->platform->kbd, set2, n);
+}
+
 int vm_timer_fd(SimpleVM *svm)
 {
     if (!svm || !svm->platform || svm->platform->clock_mode != VM_CLOCK_HOST)

@@ -895,6 +895,17 @@ t_irq() {
     expect_status 0; expect_no_err
     expect_out 'kbd test=55 irqs=0008: 1e 9e 2a 30 b0 aa 1c 9c\n'
     end
+    # A terminal's sequences are the keys they stand for (Up: E0 48, F1: 3B); an ESC that
+    # nothing follows within the timeout is Esc.
+    begin kbd-interrupts-key-sequences
+    if [ "$SKIPPING" != 1 ]; then
+        (sleep 0.5; printf '\033[A\033OP\033'; sleep 0.3; printf '\n') |
+            timeout 10 "$SVM" run --accel "$ACCEL" "$G/kbd_irq.bin" >"$TMP/out" 2>"$TMP/err"
+        RC=$?
+    fi
+    expect_status 0; expect_no_err
+    expect_out 'kbd test=55 irqs=000a: e0 48 e0 c8 3b bb 01 81 1c 9c\n'
+    end
     if [ "$ACCEL" = sim ]; then
         # --clock virtual: time is retired instructions; two runs make the same exits.
         begin clock-virtual-reproducible
@@ -950,6 +961,20 @@ t_bios() {
     begin bios-console-vga-com2
     vm run -serial stdio -serial null --boot-sector "$G/biosconsole.bin"
     expect_status 3; expect_out 'com1 03f8\ncom2 02f8\nequip 0420\n3da 0009\nb8000 0041\n'
+    end
+    # Keys from COM1: a terminal's sequences become int 16h keystrokes (Up, Ctrl-Left, F1,
+    # F12), ESC followed by a plain byte stays ESC, and so does a lone ESC at the end.
+    begin bios-keys-from-terminal-sequences
+    vm_in '\033[Aa\033[1;5D\033OP\033[24~\033q' run --boot-sector "$G/bioskeys.bin"
+    expect_status 3; expect_out '4800\n1e61\n7300\n3b00\n8600\n011b\n1071\n'
+    end
+    begin bios-keys-lone-esc
+    if [ "$SKIPPING" = 0 ]; then
+        { printf 'x\033'; sleep 0.3; printf 'q'; } |
+            timeout 10 "$SVM" run --accel "$ACCEL" --boot-sector "$G/bioskeys.bin" >"$TMP/out" 2>"$TMP/err"
+        RC=$?
+    fi
+    expect_status 3; expect_out '2d78\n011b\n1071\n'
     end
     begin vga-none-monitor
     vm_in 'info mtree\nscreendump x.png\nquit\n' run -S --monitor stdio --serial none -vga none "$G/hello.bin"

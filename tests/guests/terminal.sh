@@ -31,13 +31,15 @@
 #   its VGA text screen is drawn live on the alternate screen, typed keys reach it and
 #   show up with the cursor after them, C-a x leaves the alternate screen and restores
 #   the terminal settings.
+# - terminal-display-curses-keys: -display curses with the kbd_irq guest (COM1 to a
+#   file): the terminal's Up, F1 and F12 keys reach the PS/2 keyboard as their scancodes.
 # Prints "ok NAME [accel]" / "FAIL NAME [accel]: ..." (or "skip NAME: reason" when tmux
 # is missing), then "N passed, N failed, N skipped". Every wait is bounded.
 set -u
 
 TESTS="terminal-ctrl-a terminal-echo terminal-ctrl-a-unread-input terminal-sigterm terminal-monitor"
 TESTS="$TESTS terminal-uart-irq terminal-kbd-irq terminal-ctrl-a-irq-storm terminal-fatal-signals"
-TESTS="$TESTS terminal-display-curses"
+TESTS="$TESTS terminal-display-curses terminal-display-curses-keys"
 if [ "${1:-}" = --list ]; then
     printf '%s\n' $TESTS
     exit 0
@@ -329,6 +331,28 @@ else
     fi
 fi
 end terminal-display-curses
+
+# --- -display curses: the terminal's escape sequences become the keys they stand for ---
+if ! start_pane; then
+    differ "cannot start a tmux pane"
+else
+    rm -f "$TMP/kbd.txt"
+    run_in_pane "-display curses -serial file:$TMP/kbd.txt $G/kbd_irq.bin"
+    if ! until_true 10 tty_changed || ! until_true 5 alternate_is 1; then
+        differ "the display did not start: $(screen | grep . | tail -3 | tr '\n' '|')"
+    else
+        sleep 0.3
+        for k in Up F1 F12 Enter; do
+            T send-keys -t svm:0 "$k"
+            sleep 0.2
+        done
+        until_true 5 file_exists "$TMP/rc" || differ "the guest did not end on Enter"
+        grep -qx 'kbd test=55 irqs=000a: e0 48 e0 c8 3b bb 58 d8 1c 9c' "$TMP/kbd.txt" ||
+            differ "scancodes: $(cat "$TMP/kbd.txt" 2>/dev/null)"
+        check_after
+    fi
+fi
+end terminal-display-curses-keys
 
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ]
