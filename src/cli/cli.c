@@ -1258,6 +1258,28 @@ static int tcp_listen(const char *what, const char *host, const char *port)
     return fd;
 }
 
+/* -qmp ...,server without nowait: as QEMU's, the VM starts once the first client has
+ * connected; the session greets it at once. Returns 0 or the exit status. */
+static int qmp_wait_client(const CliOptions *opt, QmpSocket *qmp)
+{
+    if (opt->qmp == QMP_TCP)
+        error("info: QMP waiting for a connection on tcp:%s:%s,server=on", opt->qmp_host,
+              opt->qmp_port);
+    else
+        error("info: QMP waiting for a connection on unix:%s,server=on", opt->qmp_path);
+    while ((qmp->client_fd = accept4(qmp->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0 &&
+           errno == EINTR) {
+    }
+    if (qmp->client_fd < 0) {
+        error("-qmp: accept: %s", strerror(errno));
+        return EXIT_HOST_ERROR;
+    }
+    struct timeval tv = {.tv_sec = 2};   /* as the run loop's clients */
+    setsockopt(qmp->client_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    qmp_session_connect(qmp->session);
+    return 0;
+}
+
 static int exit_status(SimpleVM *svm, const CliOptions *opt, int stop_signal, bool timed_out)
 {
     if (stop_signal)
@@ -1676,6 +1698,8 @@ static int cmd_run_vm(const CliOptions *opt)
             status = EXIT_HOST_ERROR;
             goto out;
         }
+        if (opt->qmp_wait && (status = qmp_wait_client(opt, &qmp)) != 0)
+            goto out;
     }
     if (cli_daemon_ready)
         daemon_ready(cli_daemon_ready, 0);
@@ -1733,6 +1757,8 @@ out:
         if (opt->qmp == QMP_UNIX)
             unlink(opt->qmp_path);
     }
+    if (qmp.client_fd >= 0)
+        close(qmp.client_fd);
     qmp_session_destroy(qmp.session);
     qemu_monitor_destroy(qmp.hmp);
     if (serial_fd > STDERR_FILENO)

@@ -439,8 +439,37 @@ static int opt_monitor(CliOptions *opt, const char *arg, const CliOptionSpec *sp
     return 0;
 }
 
-/* -qmp unix:PATH[,server,nowait] | tcp:[HOST]:PORT[,server,nowait] (also server=on,
- * wait=off): a listening socket that never waits for its client before the VM runs. */
+/* -qmp's socket properties (QEMU's): the socket listens in every case here; as a server
+ * (server, server=on) it waits for its first client before the VM starts, unless nowait
+ * or wait=off. 0, or -1 for anything else. */
+static int qmp_properties(const char *p, bool *wait)
+{
+    static const struct { const char *name; int server, wait; } props[] = {
+        {"server", 1, -1}, {"server=on", 1, -1}, {"nowait", -1, 0}, {"wait=off", -1, 0},
+        {"wait", -1, 1}, {"wait=on", -1, 1},
+    };
+    bool server = false, w = true;
+    while (*p == ',') {
+        p++;
+        size_t len = strcspn(p, ",");
+        size_t i = 0, n = sizeof(props) / sizeof(props[0]);
+        while (i < n && !(strlen(props[i].name) == len && strncmp(p, props[i].name, len) == 0))
+            i++;
+        if (i == n)
+            return -1;
+        if (props[i].server >= 0)
+            server = props[i].server;
+        if (props[i].wait >= 0)
+            w = props[i].wait;
+        p += len;
+    }
+    *wait = server && w;
+    return *p == '\0' ? 0 : -1;
+}
+
+/* -qmp unix:PATH[,server][,nowait] | tcp:[HOST]:PORT[,server][,nowait] (also server=on,
+ * wait=on|off): a listening socket; with server and no nowait, as QEMU, the VM starts
+ * once the first client has connected. */
 static int opt_qmp(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
@@ -448,10 +477,10 @@ static int opt_qmp(CliOptions *opt, const char *arg, const CliOptionSpec *spec, 
     const char *rest = arg + (unix_socket ? 5 : 4);
     size_t len = strcspn(rest, ",");
     if ((!unix_socket && !tcp) || len == 0)
-        return bad_value(e, arg, "expected unix:PATH,server,nowait or tcp:[HOST]:PORT,server,nowait");
-    if (!server_properties_only(rest + len))
+        return bad_value(e, arg, "expected unix:PATH,server[,nowait] or tcp:[HOST]:PORT,server[,nowait]");
+    if (qmp_properties(rest + len, &opt->qmp_wait) < 0)
         return bad_value(e, arg, "a QMP socket takes only ,server and ,nowait (or server=on, "
-                         "wait=off): it never waits for a client");
+                         "wait=on|off)");
     if (unix_socket) {
         if (len >= sizeof(opt->qmp_path))
             return bad_value(e, arg, "the path is too long");
@@ -665,10 +694,11 @@ const CliOptionSpec cli_option_table[] = {
      "answers in plain text. With a monitor the VMM outlives the guest:\n"
      "a halt, a triple fault or an internal error stops the vCPU for\n"
      "inspection, and quit ends the VMM (with the guest's exit status)"},
-    {"-qmp", "unix:PATH,server,nowait|tcp:[HOST]:PORT,server,nowait", opt_qmp, 0,
+    {"-qmp", "unix:PATH,server[,nowait]|tcp:[HOST]:PORT,server[,nowait]", opt_qmp, 0,
      "QMP, QEMU's JSON protocol, on a listening socket (one client at\n"
-     "a time; the VM never waits for it). As with a monitor, the VMM\n"
-     "outlives the guest until quit"},
+     "a time). Without nowait (or wait=off) the VM starts once the\n"
+     "first client has connected, as QEMU's. As with a monitor, the\n"
+     "VMM outlives the guest until quit"},
     {"-S, --paused", NULL, opt_flag, 'S',
      "start with the vCPU stopped, until the monitor's or gdb's cont"},
     {"-s", NULL, opt_gdb, 's', "the gdb stub at tcp::1234 (as -gdb tcp::1234)"},

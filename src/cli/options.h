@@ -153,6 +153,7 @@ typedef struct {
     char qmp_path[108];       /* unix: sun_path's size */
     char qmp_host[64];        /* tcp: "" is every address */
     char qmp_port[8];
+    bool qmp_wait;            /* server without nowait: the VM waits for the first client */
     DisplayMode display;      /* -display curses: the VGA text screen on the terminal */
     bool nographic;           /* -nographic: no display (the serial port stays on stdio) */
 } CliOptions;

@@ -97,10 +97,36 @@ t_qmp() {
     qmp_check
     end
 
+    # wait=on (a server without nowait), as QEMU: the VM starts only once the first
+    # client has connected, and that client is greeted; running, not prelaunch.
+    begin qmp-server-wait
+    local pid
+    rm -f "$sock"
+    timeout 20 "$SVM" run ${ACCEL:+--accel "$ACCEL"} -qmp "unix:$sock,server" "$G/spinout.bin" \
+        </dev/null >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    sleep 0.5
+    [ -s "$TMP/out" ] && differ "the guest ran before a client connected: $(show "$TMP/out")"
+    grep -qF "info: QMP waiting for a connection on unix:$sock,server=on" "$TMP/err" ||
+        differ "no waiting line: $(show "$TMP/err")"
+    { printf '{"execute": "qmp_capabilities"}\n'
+      for _ in $(seq 50); do grep -qx 'spinning with OUTs' "$TMP/out" && break; sleep 0.1; done
+      printf '{"execute": "query-status"}\n{"execute": "quit"}\n'; } |
+        timeout 10 "$MONITOR_CLIENT" "$sock" >"$TMP/qmp" 2>&1
+    wait "$pid"
+    RC=$?
+    expect_status 0
+    head -n1 "$TMP/qmp" | grep -q '^{"QMP": ' || differ "no greeting: $(show "$TMP/qmp")"
+    grep -qF '{"return": {"status": "running", "singlestep": false, "running": true}}' "$TMP/qmp" ||
+        differ "not running after the client connected: $(show "$TMP/qmp")"
+    grep -qx 'spinning with OUTs' "$TMP/out" || differ "the guest did not run after the client connected"
+    end
+
     # The guest powers off by itself (ACPI S5): SHUTDOWN says the guest asked, and the
     # VMM ends with the guest's status, as QEMU does without -no-shutdown.
     begin qmp-guest-poweroff
-    local accel=() pid
+    local accel=()
     [ -n "$ACCEL" ] && accel=(--accel "$ACCEL")
     rm -f "$sock"
     timeout 20 "$SVM" run "${accel[@]}" -S -qmp "unix:$sock,server,nowait" "$G/poweroff.bin" \

@@ -265,7 +265,7 @@ static void test_usage_errors(void **state)
 }
 
 /* QEMU's single-dash spellings, with QEMU's meaning. */
-/* -qmp: QEMU's unix: and tcp: server sockets, never waiting for the client. */
+/* -qmp: QEMU's unix: and tcp: server sockets, waiting for the first client or not. */
 static void test_qmp_option(void **state)
 {
     (void)state;
@@ -283,7 +283,20 @@ static void test_qmp_option(void **state)
     assert_string_equal(o.qmp_host, "");
     assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp:[::1]:4444,server,nowait", "x"), 0);
     assert_string_equal(o.qmp_host, "::1");
-    EXPECT_ERROR("never waits", "run", "-qmp", "unix:/tmp/q,server,wait=on", "x");
+    assert_false(o.qmp_wait);
+    /* A server waits for its first client unless told nowait, as QEMU's. */
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "unix:/tmp/q,server,wait=on", "x"), 0);
+    assert_true(o.qmp_wait);
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "unix:/tmp/q,server", "x"), 0);
+    assert_true(o.qmp_wait);
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp::4444,server=on", "x"), 0);
+    assert_true(o.qmp_wait);
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "tcp::4444,wait=off,server", "x"), 0);
+    assert_false(o.qmp_wait);
+    assert_int_equal(PARSE(&o, err, "run", "-qmp", "unix:/tmp/q", "x"), 0);
+    assert_false(o.qmp_wait);   /* no server: a listening socket all the same, no wait */
+    EXPECT_ERROR("a QMP socket takes only", "run", "-qmp", "unix:/tmp/q,server=off", "x");
+    EXPECT_ERROR("a QMP socket takes only", "run", "-qmp", "unix:/tmp/q,server,delay", "x");
     EXPECT_ERROR("expected unix:PATH", "run", "-qmp", "stdio", "x");
     EXPECT_ERROR("expected tcp:[HOST]:PORT", "run", "-qmp", "tcp:localhost", "x");
     EXPECT_ERROR("expected tcp:[HOST]:PORT", "run", "-qmp", "tcp:h:12a", "x");
