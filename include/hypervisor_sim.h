@@ -915,6 +915,7 @@ typedef struct DebugExit {
     uint32_t value;               /* what the guest wrote */
     int console_fd;               /* 0xE9 output; -1: nowhere */
     const int *output_cancel;     /* non-zero: stop waiting for a full console_fd (NULL) */
+    uint16_t console_port2;       /* a second console port (vm_add_debugcon_port), or 0 */
 } DebugExit;
 
 DebugExit *debug_exit_create(int console_fd);
@@ -1193,6 +1194,7 @@ typedef struct SimpleVM {
         uint8_t mmio_data[8];
     } last_exit;
     SerialPort *serial2;          /* COM2 (vm_add_serial2), or NULL */
+    struct IdeChannel *ide[2];    /* IDE channels with disks (vm_add_ide_disk), or NULL */
 } SimpleVM;
 
 /* The log items (QEMU's -d names). */
@@ -1220,6 +1222,17 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 /* Maps a read-only firmware image (at most 256 KiB) ending at 1 MiB and again at 4 GiB,
  * and puts the vCPU in the x86 reset state (CS F000 base FFFF0000, IP FFF0). */
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
+/* The same, but below 1 MiB the image is copied into RAM, which the firmware may write (its
+ * data lives there), as on QEMU's isapc machine; the copy at 4 GiB stays ROM. Needs at
+ * least 1 MiB of RAM. For SeaBIOS, which writes its F segment once it has "unlocked" it. */
+int vm_load_rom_shadowed(SimpleVM *svm, const uint8_t *image, size_t size);
+/* The fw_cfg files QEMU gives its firmware (SeaBIOS): etc/e820 (the RAM), and with a
+ * sercon_port (not 0) etc/sercon-port, which makes SeaBIOS's int 10h a console on that
+ * serial port (there is no VGA BIOS here). Once, before the first run. */
+int vm_add_firmware_config(SimpleVM *svm, uint16_t sercon_port);
+/* The debug console also at `port` (QEMU's -device isa-debugcon,iobase=PORT; SeaBIOS
+ * writes its log to 0x402): the same output, and 0xE9 read back there. */
+int vm_add_debugcon_port(SimpleVM *svm, uint16_t port);
 /* Adds QEMU's pc-testdev (ports 0xE0-0xE4, 0x2000-0x2017, I/O memory at 0xFF000000). */
 int vm_add_pc_testdev(SimpleVM *svm);
 /* The loader (src/vmm/loader.c). Images are hostile: every header field is checked against

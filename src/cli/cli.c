@@ -33,6 +33,7 @@
 #include "vmm/bios.h"
 #include "vmm/keyseq.h"
 #include "block/block.h"
+#include "dev/ide.h"
 #include "vmm/qmp.h"
 
 extern const unsigned char demo_hello[], demo_add[];
@@ -142,7 +143,17 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
     int r;
     switch (opt->kind) {
     case IMAGE_ROM:
-        if ((r = vm_load_rom(svm, image, size)) < 0) {
+        /* -bios is QEMU's firmware (SeaBIOS): it keeps its data in its F segment, which
+         * it expects to make writable, and reads its configuration from fw_cfg. Its
+         * int 10h is the serial console unless the VGA screen is shown. */
+        if (opt->file_option && !strcmp(opt->file_option, "-bios")) {
+            bool screen = opt->vga || opt->display == DISPLAY_CURSES;
+            if ((r = vm_load_rom_shadowed(svm, image, size)) < 0 ||
+                (r = vm_add_firmware_config(svm, screen ? 0 : COM1_BASE)) < 0) {
+                error("%s: %s", name, hv_last_error());
+                return r == -EFBIG ? EXIT_IMAGE_INVALID : EXIT_VM_SETUP;
+            }
+        } else if ((r = vm_load_rom(svm, image, size)) < 0) {
             error("%s: %s", name, hv_last_error());
             return r == -EFBIG ? EXIT_IMAGE_INVALID : EXIT_VM_SETUP;
         }
@@ -276,6 +287,32 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
         error("%s", hv_last_error());
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+/* -bios FIRMWARE with disks: the hard disks on the IDE channels (hda, hdb: the primary
+ * master and slave), which the VM owns from then on. There is no floppy controller and no
+ * ATAPI device: floppies and CDs exist for the built-in BIOS only. */
+static int attach_ide_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
+{
+    for (int i = 0; i < disks->n; i++) {
+        uint8_t drive = disks->drive[i];
+        BlockDev *bd = disks->bd[i];
+        disks->bd[i] = NULL;
+        if (drive != BIOS_DRIVE_HD0 && drive != BIOS_DRIVE_HD1) {
+            block_close(bd);
+            error("%s: with -bios only hard disks (IDE) are there: floppies and CDs need the "
+                  "built-in BIOS", opt->drives[i].file);
+            close_disks(disks);
+            return EXIT_USAGE;
+        }
+        if (vm_add_ide_disk(svm, drive - BIOS_DRIVE_HD0, bd) < 0) {
+            error("%s: %s", opt->drives[i].file, hv_last_error());
+            close_disks(disks);
+            return EXIT_VM_SETUP;
+        }
+    }
+    disks->n = 0;
     return 0;
 }
 
@@ -1537,6 +1574,10 @@ static int open_chardevs(SimpleVM *svm, const CliOptions *opt, CliCharIn chr[2],
                              .unlink_path = c->kind == CHR_UNIX && c->server ? c->path : NULL};
         chr[i].port->output_fd = fd;
     }
+    if (opt->debugcon_port && vm_add_debugcon_port(svm, opt->debugcon_port) < 0) {
+        error("-device isa-debugcon: %s", hv_last_error());
+        return EXIT_VM_SETUP;
+    }
     if (opt->debugcon.kind != CHR_NONE) {
         int lfd;
         bool input;
@@ -1630,7 +1671,9 @@ static int cmd_run_vm(const CliOptions *opt)
         status = EXIT_VM_SETUP;
         goto out;
     }
-    bool bios = opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR;
+    bool qemu_firmware = opt->kind == IMAGE_ROM && opt->file_option &&
+                         strcmp(opt->file_option, "-bios") == 0;
+    bool bios = !qemu_firmware && (opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR);
     if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
         error("%s: %s", opt->file, hv_last_error());
         status = EXIT_IMAGE_INVALID;
@@ -1639,6 +1682,8 @@ static int cmd_run_vm(const CliOptions *opt)
     status = opt->kernel ? load_kernel(svm, opt, image, size)
              : bios      ? load_bios_machine(svm, opt, &disks, image, size)
                          : load_guest(svm, opt, image, size);
+    if (status == 0 && qemu_firmware)
+        status = attach_ide_disks(svm, opt, &disks);
     if (status != 0)
         goto out;
     for (int i = 0; i < opt->num_regs; i++)

@@ -900,7 +900,10 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
                     "--boot-sector, --rom, -bios, --load or --entry");
     if (opt->num_drives && opt->kernel)
         return fail(err, err_size, "disks are read by the BIOS: -kernel boots without it");
-    if (opt->num_drives && (opt->kind == IMAGE_ROM || (opt->file && opt->kind == IMAGE_FLAT)))
+    bool qemu_firmware = opt->kind == IMAGE_ROM && opt->file_option &&
+                         strcmp(opt->file_option, "-bios") == 0;   /* disks on IDE */
+    if (opt->num_drives && !qemu_firmware &&
+        (opt->kind == IMAGE_ROM || (opt->file && opt->kind == IMAGE_FLAT)))
         return fail(err, err_size, "disks need the built-in BIOS: boot them alone, or with "
                     "--boot-sector FILE (a flat binary or --rom runs without it)");
     if (opt->command == CMD_DEMO && (opt->num_drives || opt->kernel))

@@ -137,6 +137,7 @@ typedef struct {
     CliChardev serial_chr[2]; /* COM1 when serial is SERIAL_CHARDEV; COM2 (CHR_NONE: none) */
     CliChardev monitor_chr;   /* -monitor chardev:ID, resolved into monitor by the check */
     CliChardev debugcon;      /* -debugcon: port 0xE9's output (CHR_NONE: stdout, as before) */
+    uint16_t debugcon_port;   /* -device isa-debugcon,iobase=N: the console there too (0: none) */
     int cpu_model;            /* -cpu: 1 + index into cli_cpu_models; 0 not given */
     uint64_t cpu_plus, cpu_minus;   /* -cpu's +flag and -flag (CLI_CPU_F_*) */
     bool nodefaults;          /* -nodefaults: no default serial port or VGA output */

@@ -450,6 +450,31 @@ int opt_vga_type(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cl
     return 0;
 }
 
+/* -device isa-debugcon[,iobase=N][,chardev=ID]: the debug console (0xE9, always there)
+ * also at iobase N, with its output to chardev ID (as -debugcon chardev:ID). SeaBIOS logs
+ * to iobase=0x402. */
+static int isa_debugcon(CliOptions *opt, const char *arg, CliError *e)
+{
+    char key[32], val[64];
+    bool has;
+    for (const char *p = arg + 12 + (arg[12] == ','); next_item(&p, key, sizeof(key), val,
+                                                                sizeof(val), &has);) {
+        uint64_t n;
+        if (has && !strcmp(key, "iobase") && cli_parse_number(val, &n) == 0 && n <= 0xFFFF) {
+            opt->debugcon_port = n == DEBUG_CONSOLE_PORT ? 0 : (uint16_t)n;
+        } else if (has && !strcmp(key, "chardev") && val[0]) {
+            char ref[80];
+            snprintf(ref, sizeof(ref), "chardev:%s", val);
+            if (cli_parse_serial_chardev(opt, ref, &opt->debugcon, e) != 0)
+                return -1;
+        } else {
+            return failf(e, "%s %s: isa-debugcon takes iobase=PORT and chardev=ID",
+                         e->spelled, arg);
+        }
+    }
+    return 0;
+}
+
 /* -device DRIVER[,PROP=VALUE...]: pc-testdev (no properties), and isa-debug-exit, which is
  * always at 0xf4: its iobase must say so, iosize is 1 to 4. Numbers are compared as
  * numbers (0x04, 0x4 and 4 are one value). */
@@ -459,9 +484,11 @@ int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliE
     size_t len = strcspn(arg, ",");
     bool testdev = len == 10 && !strncmp(arg, "pc-testdev", 10);
     bool debug_exit = len == 14 && !strncmp(arg, "isa-debug-exit", 14);
+    if (len == 12 && !strncmp(arg, "isa-debugcon", 12))
+        return isa_debugcon(opt, arg, e);
     if (!testdev && !debug_exit)
-        return failf(e, "%s %s: only pc-testdev and isa-debug-exit (at 0xf4, always there)",
-                     e->spelled, arg);
+        return failf(e, "%s %s: only pc-testdev, isa-debug-exit (at 0xf4, always there) and "
+                     "isa-debugcon", e->spelled, arg);
     char key[32], val[32];
     bool has;
     for (const char *p = arg + len + (arg[len] == ','); next_item(&p, key, sizeof(key), val,

@@ -51,7 +51,8 @@ int debug_exit_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaqu
     uint32_t v = 0;
     for (unsigned i = 0; i < size; i++) {
         uint32_t p = (uint32_t)port + i;
-        uint32_t b = p == DEBUG_CONSOLE_PORT ? DEBUG_CONSOLE_PORT : 0xFF;
+        bool console = p == DEBUG_CONSOLE_PORT || (d->console_port2 && p == d->console_port2);
+        uint32_t b = console ? DEBUG_CONSOLE_PORT : 0xFF;   /* QEMU's readback: 0xE9 */
         v |= b << (8 * i);
     }
     *value = v;
@@ -71,7 +72,8 @@ int debug_exit_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaqu
         d->exited = true;
         return 0;
     }
-    if (port != DEBUG_CONSOLE_PORT || d->console_fd < 0)
+    if ((port != DEBUG_CONSOLE_PORT && (!d->console_port2 || port != d->console_port2)) ||
+        d->console_fd < 0)
         return 0;
     uint8_t byte = (uint8_t)value;
     int err = dev_write_all(d->console_fd, &byte, 1, d->output_cancel);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dev/ide.h"
 #include "kvm/backend.h"
 #include "vmm/bios.h"
 #include "vmm/paging.h"
@@ -225,7 +226,23 @@ void vm_guest_ram_written(SimpleVM *svm, uint64_t gpa, uint64_t len)
         kvm_note_host_write(svm->vm, gpa, len);
 }
 
+static int load_rom(SimpleVM *svm, const uint8_t *image, size_t size, bool shadow);
+
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
+{
+    return load_rom(svm, image, size, false);
+}
+
+int vm_load_rom_shadowed(SimpleVM *svm, const uint8_t *image, size_t size)
+{
+    if (svm && svm->ram_size < 1 * MIB)
+        return hv_fail(EINVAL, "firmware in RAM below 1 MiB needs at least 1 MiB of RAM");
+    return load_rom(svm, image, size, true);
+}
+
+/* The firmware at the top of 4 GiB (ROM) and below 1 MiB: ROM too, or (shadow) a copy in
+ * RAM that the firmware may write. Then the reset state. */
+static int load_rom(SimpleVM *svm, const uint8_t *image, size_t size, bool shadow)
 {
     if (!svm || !image)
         return hv_fail(EINVAL, "vm_load_rom: bad arguments");
@@ -245,7 +262,12 @@ int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
     /* RAM above the VGA hole gives way to the firmware below 1 MiB. */
     uint64_t rom_low = 1 * MIB - mapped;
     int r = 0;
-    if (svm->ram_size > VM_VGA_HOLE_END) {
+    if (shadow) {
+        if (rom_low < VM_VGA_HOLE_END)
+            return hv_fail(EFBIG, "firmware of %zu bytes reaches into the VGA hole", size);
+        memcpy(svm->ram + rom_low, rom, mapped);
+        vm_guest_ram_written(svm, rom_low, mapped);
+    } else if (svm->ram_size > VM_VGA_HOLE_END) {
         if ((r = kvm_set_user_memory_region(svm->vm, SLOT_HIGH_RAM, 0, 0, NULL)) < 0)
             return r;
         uint64_t high_end = min_u64(svm->ram_size, rom_low);
@@ -259,15 +281,16 @@ int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
                                             svm->ram_size - 1 * MIB, svm->ram + 1 * MIB)) < 0)
             return r;
     }
-    if ((r = kvm_set_user_memory_region_flags(svm->vm, SLOT_ROM_LOW, KVM_MEM_READONLY, rom_low,
-                                              mapped, rom)) < 0 ||
+    if ((!shadow && (r = kvm_set_user_memory_region_flags(svm->vm, SLOT_ROM_LOW,
+                                                          KVM_MEM_READONLY, rom_low, mapped,
+                                                          rom)) < 0) ||
         (r = kvm_set_user_memory_region_flags(svm->vm, SLOT_ROM_HIGH, KVM_MEM_READONLY,
                                               4 * GIB - mapped, mapped, rom)) < 0)
         return r;
     /* Writes to firmware arrive as MMIO writes; like ROM on a PC, they are dropped. */
     const MmioHandler low = {.base = rom_low, .length = mapped, .name = "rom"};
     const MmioHandler high = {.base = 4 * GIB - mapped, .length = mapped, .name = "rom-high"};
-    if ((r = mmio_bus_register(svm->mmio_bus, &low)) < 0 ||
+    if ((!shadow && (r = mmio_bus_register(svm->mmio_bus, &low)) < 0) ||
         (r = mmio_bus_register(svm->mmio_bus, &high)) < 0)
         return hv_fail(r, "cannot register the firmware window");
 
@@ -278,6 +301,77 @@ int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size)
     vcpu->sregs.cs.limit = 0xFFFF;
     vcpu->regs.rip = 0xFFF0;
     return 0;
+}
+
+int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
+{
+    if (!svm || !bd || index < 0 || index > 3) {
+        block_close(bd);
+        return hv_fail(EINVAL, "vm_add_ide_disk: bad arguments");
+    }
+    int c = index / 2;
+    if (!svm->ide[c]) {
+        uint16_t cmd = c ? IDE_SECONDARY_CMD : IDE_PRIMARY_CMD;
+        uint16_t ctrl = c ? IDE_SECONDARY_CTRL : IDE_PRIMARY_CTRL;
+        IdeChannel *ch = ide_create(cmd, ctrl);
+        if (!ch) {
+            block_close(bd);
+            return -ENOMEM;
+        }
+        const IoPortHandler io[] = {
+            {.base = cmd, .length = IDE_CMD_PORTS, .read = ide_io_read, .write = ide_io_write,
+             .opaque = ch, .name = c ? "ide1" : "ide0"},
+            {.base = ctrl, .length = 1, .read = ide_io_read, .write = ide_io_write,
+             .opaque = ch, .name = c ? "ide1-control" : "ide0-control"},
+        };
+        for (int i = 0; i < 2; i++) {
+            int r = io_bus_register(svm->io_bus, &io[i]);
+            if (r < 0) {
+                /* the first range may be on the bus: the channel stays, empty */
+                svm->ide[c] = ch;
+                block_close(bd);
+                return hv_fail(r, "cannot register IDE channel %d at port 0x%x", c, io[i].base);
+            }
+        }
+        svm->ide[c] = ch;
+    }
+    int r = ide_attach(svm->ide[c], index % 2, bd);
+    if (r < 0)
+        block_close(bd);
+    return r;
+}
+
+int vm_add_debugcon_port(SimpleVM *svm, uint16_t port)
+{
+    if (!svm || port == DEBUG_CONSOLE_PORT)
+        return svm ? 0 : hv_fail(EINVAL, "vm_add_debugcon_port: no VM");
+    if (svm->debug_exit->console_port2)
+        return hv_fail(EEXIST, "the debug console already has a second port");
+    const IoPortHandler io = {.base = port, .length = 1, .read = debug_exit_io_read,
+                              .write = debug_exit_io_write, .opaque = svm->debug_exit,
+                              .name = "isa-debugcon"};
+    int r = io_bus_register(svm->io_bus, &io);
+    if (r < 0)
+        return hv_fail(r, "cannot register the debug console at port 0x%x", port);
+    svm->debug_exit->console_port2 = port;
+    return 0;
+}
+
+int vm_add_firmware_config(SimpleVM *svm, uint16_t sercon_port)
+{
+    if (!svm || !svm->fw_cfg)
+        return hv_fail(EINVAL, "vm_add_firmware_config: no VM");
+    /* QEMU's etc/e820: packed little-endian {u64 address, u64 length, u32 type}; the RAM
+     * from 0, whose holes below 1 MiB the firmware knows itself. */
+    uint8_t e820[20] = {0};
+    for (int i = 0; i < 8; i++)
+        e820[8 + i] = (uint8_t)((uint64_t)svm->ram_size >> (8 * i));
+    e820[16] = 1;   /* E820 RAM */
+    int r = fw_cfg_add_file(svm->fw_cfg, "etc/e820", e820, sizeof(e820));
+    const uint8_t port[2] = {(uint8_t)sercon_port, (uint8_t)(sercon_port >> 8)};
+    if (r == 0 && sercon_port)
+        r = fw_cfg_add_file(svm->fw_cfg, "etc/sercon-port", port, sizeof(port));
+    return r;
 }
 
 /* The data of a KVM_EXIT_IO: NULL unless size is 1, 2 or 4, count is not 0 and
@@ -972,6 +1066,8 @@ void vm_destroy(SimpleVM *svm)
     mmio_bus_destroy(svm->mmio_bus);
     serial_destroy(svm->serial);
     serial_destroy(svm->serial2);
+    ide_destroy(svm->ide[0]);
+    ide_destroy(svm->ide[1]);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
     vm_bios_destroy(svm->bios);
