@@ -1333,6 +1333,9 @@ t_logs() {
 # QMP on a Unix socket and TCP: t_qmp.
 # shellcheck source=tests/guests/qmp.sh
 . "$HERE/qmp.sh"
+# SeaBIOS as -bios: t_seabios.
+# shellcheck source=tests/guests/seabios.sh
+. "$HERE/seabios.sh"
 
 # QEMU's machine, CPU and character-device options (issue 30).
 # tcp_client PORT LINE: sends LINE to 127.0.0.1:PORT (bash's /dev/tcp, retried while the
@@ -1483,7 +1486,7 @@ backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
-    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp
+    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp; t_seabios
 }
 
 for ACCEL in kvm sim; do

@@ -1,0 +1,238 @@
+/* Unit tests for the IDE channel (src/dev/ide.c): the register file and the ATA
+ * signature after SRST, IDENTIFY DEVICE, reads and writes by LBA28, LBA48 (HOB) and CHS,
+ * an absent slave, and hostile task files (past the end, sector 0, data with no command)
+ * that end in ERR without touching anything beyond the disk. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dev/ide.h"
+
+#define BASE IDE_PRIMARY_CMD
+#define CTRL IDE_PRIMARY_CTRL
+#define SECTORS 64
+
+static char path[] = "/tmp/scratchvm-ide.XXXXXX";
+
+static uint8_t in8(IdeChannel *ch, uint16_t port)
+{
+    uint32_t v;
+    assert_int_equal(ide_io_read(port, 1, &v, ch), 0);
+    return (uint8_t)v;
+}
+
+static void out8(IdeChannel *ch, uint16_t port, uint8_t v)
+{
+    assert_int_equal(ide_io_write(port, 1, v, ch), 0);
+}
+
+static uint16_t in16(IdeChannel *ch)
+{
+    uint32_t v;
+    assert_int_equal(ide_io_read(BASE, 2, &v, ch), 0);
+    return (uint16_t)v;
+}
+
+/* A channel with a 64-sector disk whose sector n is filled with byte n. */
+static IdeChannel *channel(void)
+{
+    strcpy(path, "/tmp/scratchvm-ide.XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t s[512];
+    for (int n = 0; n < SECTORS; n++) {
+        memset(s, n, sizeof(s));
+        assert_int_equal(write(fd, s, sizeof(s)), (ssize_t)sizeof(s));
+    }
+    close(fd);
+    BlockDev *bd;
+    assert_int_equal(block_open(path, BLOCK_FORMAT_RAW, 0, &bd), 0);
+    IdeChannel *ch = ide_create(BASE, CTRL);
+    assert_non_null(ch);
+    assert_int_equal(ide_attach(ch, 0, bd), 0);
+    return ch;
+}
+
+static void done(IdeChannel *ch)
+{
+    ide_destroy(ch);
+    unlink(path);
+}
+
+static void read_sector(IdeChannel *ch, uint8_t *buf)
+{
+    for (int i = 0; i < 256; i++) {
+        uint16_t w = in16(ch);
+        buf[2 * i] = (uint8_t)w;
+        buf[2 * i + 1] = (uint8_t)(w >> 8);
+    }
+}
+
+static void test_signature_and_registers(void **state)
+{
+    (void)state;
+    IdeChannel *ch = channel();
+    out8(ch, BASE + 2, 0x55);   /* SeaBIOS's check that the registers hold values */
+    out8(ch, BASE + 3, 0xAA);
+    assert_int_equal(in8(ch, BASE + 2), 0x55);
+    assert_int_equal(in8(ch, BASE + 3), 0xAA);
+    out8(ch, CTRL, 0x06);       /* SRST, nIEN */
+    assert_int_equal(in8(ch, CTRL) & 0x80, 0x80);
+    out8(ch, CTRL, 0x02);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);   /* DRDY, DSC */
+    assert_int_equal(in8(ch, BASE + 1), 0x01);
+    assert_int_equal(in8(ch, BASE + 2), 1);
+    assert_int_equal(in8(ch, BASE + 3), 1);
+    assert_int_equal(in8(ch, BASE + 4), 0);
+    assert_int_equal(in8(ch, BASE + 5), 0);
+    /* The slave is not there: its status reads 0 and it takes no command. */
+    out8(ch, BASE + 6, 0xB0);
+    assert_int_equal(in8(ch, BASE + 7), 0);
+    out8(ch, BASE + 7, 0xEC);
+    assert_int_equal(in8(ch, BASE + 7), 0);
+    assert_int_equal(in16(ch), 0xFFFF);
+    done(ch);
+}
+
+static void test_identify(void **state)
+{
+    (void)state;
+    IdeChannel *ch = channel();
+    out8(ch, BASE + 6, 0xA0);
+    out8(ch, BASE + 7, 0xA1);   /* IDENTIFY PACKET DEVICE: not ATAPI */
+    assert_int_equal(in8(ch, BASE + 7), 0x51);
+    assert_int_equal(in8(ch, BASE + 1), 0x04);
+    out8(ch, BASE + 7, 0xEC);
+    assert_int_equal(in8(ch, BASE + 7), 0x58);   /* DRQ */
+    uint8_t id[512];
+    read_sector(ch, id);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    assert_int_equal(id[0], 0x40);
+    assert_int_equal(id[60 * 2], SECTORS);         /* LBA28 capacity */
+    assert_int_equal(id[100 * 2], SECTORS);        /* LBA48 capacity */
+    assert_true(id[83 * 2 + 1] & 0x04);            /* 48-bit addresses */
+    assert_memory_equal(id + 27 * 2, "CSARCTVH M", 10);   /* "SCRATCHVM ", a word a pair */
+    done(ch);
+}
+
+static void test_read_write(void **state)
+{
+    (void)state;
+    IdeChannel *ch = channel();
+    uint8_t buf[512];
+    /* LBA28: sectors 5 and 6. */
+    out8(ch, BASE + 2, 2);
+    out8(ch, BASE + 3, 5);
+    out8(ch, BASE + 4, 0);
+    out8(ch, BASE + 5, 0);
+    out8(ch, BASE + 6, 0xE0);
+    out8(ch, BASE + 7, 0x20);
+    read_sector(ch, buf);
+    assert_int_equal(buf[0], 5);
+    assert_int_equal(buf[511], 5);
+    assert_int_equal(in8(ch, BASE + 7), 0x58);
+    uint32_t v;
+    assert_int_equal(ide_io_read(BASE, 4, &v, ch), 0);   /* insl: two words */
+    assert_int_equal(v, 0x06060606);
+    for (int i = 0; i < 127; i++)
+        ide_io_read(BASE, 4, &v, ch);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    /* LBA48 write of sector 40 (previous values with HOB), read back by CHS: cylinder 0,
+     * head 0, sector 41 with 16 heads and 63 sectors a track. */
+    out8(ch, BASE + 2, 0);
+    out8(ch, BASE + 2, 1);
+    out8(ch, BASE + 3, 0);
+    out8(ch, BASE + 3, 40);
+    out8(ch, BASE + 4, 0);
+    out8(ch, BASE + 4, 0);
+    out8(ch, BASE + 5, 0);
+    out8(ch, BASE + 5, 0);
+    out8(ch, CTRL, 0x80);
+    assert_int_equal(in8(ch, BASE + 3), 0);    /* HOB: the previous value */
+    out8(ch, BASE + 6, 0x40);
+    out8(ch, BASE + 7, 0x34);
+    assert_int_equal(in8(ch, BASE + 7), 0x58);
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(ide_io_write(BASE, 2, 0xBEEF, ch), 0);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    out8(ch, BASE + 2, 1);
+    out8(ch, BASE + 3, 41);
+    out8(ch, BASE + 4, 0);
+    out8(ch, BASE + 5, 0);
+    out8(ch, BASE + 6, 0xA0);
+    out8(ch, BASE + 7, 0x20);
+    read_sector(ch, buf);
+    assert_int_equal(buf[0], 0xEF);
+    assert_int_equal(buf[1], 0xBE);
+    done(ch);
+}
+
+/* Past the end, a CHS sector 0, a count that runs over the end, data with no command,
+ * unknown commands: ERR with IDNF or ABRT, nothing read or written. */
+static void test_hostile_task_files(void **state)
+{
+    (void)state;
+    IdeChannel *ch = channel();
+    const struct { uint8_t count, low, mid, high, dev, cmd, error; } bad[] = {
+        {1, SECTORS, 0, 0, 0xE0, 0x20, 0x10},     /* LBA 64 of 64 */
+        {2, SECTORS - 1, 0, 0, 0xE0, 0x30, 0x10}, /* runs over the end */
+        {0, 0, 0, 0, 0xE0, 0x20, 0x10},           /* 256 sectors */
+        {1, 0xFF, 0xFF, 0xFF, 0xEF, 0x20, 0x10},  /* LBA 0x0FFFFFFF */
+        {1, 0, 0, 0, 0xA0, 0x20, 0x10},           /* CHS sector 0 */
+        {1, 1, 0x20, 0, 0xA0, 0x20, 0x10},        /* CHS cylinder 32: past the end */
+        {1, 1, 0, 0, 0xE0, 0xFF, 0x04},           /* unknown command */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        out8(ch, BASE + 2, bad[i].count);
+        out8(ch, BASE + 3, bad[i].low);
+        out8(ch, BASE + 4, bad[i].mid);
+        out8(ch, BASE + 5, bad[i].high);
+        out8(ch, BASE + 6, bad[i].dev);
+        out8(ch, BASE + 7, bad[i].cmd);
+        assert_int_equal(in8(ch, BASE + 7), 0x51);
+        assert_int_equal(in8(ch, BASE + 1), bad[i].error);
+        assert_int_equal(in16(ch), 0xFFFF);               /* no data phase */
+        assert_int_equal(ide_io_write(BASE, 2, 0x1234, ch), 0);
+    }
+    /* LBA48 with every high byte set. */
+    for (int r = 2; r <= 5; r++) {
+        out8(ch, BASE + r, 0xFF);
+        out8(ch, BASE + r, 0xFF);
+    }
+    out8(ch, BASE + 6, 0x40);
+    out8(ch, BASE + 7, 0x24);
+    assert_int_equal(in8(ch, BASE + 7), 0x51);
+    /* Odd sizes are refused by the handlers, not taken. */
+    uint32_t v;
+    assert_int_equal(ide_io_read(BASE, 3, &v, ch), -22);
+    assert_int_equal(ide_io_write(BASE, 8, 0, ch), -22);
+    /* The disk is as it was. */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t s[512];
+    for (int n = 0; n < SECTORS; n++) {
+        assert_int_equal(fread(s, 1, sizeof(s), f), sizeof(s));
+        assert_int_equal(s[0], n);
+        assert_int_equal(s[511], n);
+    }
+    fclose(f);
+    done(ch);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signature_and_registers),
+        cmocka_unit_test(test_identify),
+        cmocka_unit_test(test_read_write),
+        cmocka_unit_test(test_hostile_task_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
