@@ -2,7 +2,8 @@
 # (F000:0000 is its first byte) and at 4 GiB; the CPU starts at the reset vector, CS F000
 # with base FFFF0000 and IP FFF0: offset 0xFFF0 of the image, which jumps to F000:start.
 # Linked at 0, labels are offsets in segment F000. Prints a line, then writes to a byte
-# of itself and reads it back: "rom is read-only" when the write was dropped.
+# of itself and reads it back: "rom is read-only" when the write was dropped (--rom),
+# "rom is writable" when the copy below 1 MiB is RAM (-bios, as QEMU's isapc machine).
 # Offset 0 (F000:0000) is a trap, so a VMM that started there instead of at the reset
 # vector says so.
         .include "common.inc"
@@ -38,7 +39,7 @@ hello:  .asciz "rom: running from the reset vector at F000:FFF0\n"
 read_only:
         .asciz "rom is read-only\n"
 writable:
-        .asciz "FAIL: a write to the rom changed it\n"
+        .asciz "rom is writable (shadowed in RAM)\n"
 target: .byte 0xa5
 
         .org 0xfff0, 0xff       # the reset vector

@@ -144,9 +144,10 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
     switch (opt->kind) {
     case IMAGE_ROM:
         /* -bios is QEMU's firmware (SeaBIOS): it keeps its data in its F segment, which
-         * it expects to make writable, and reads its configuration from fw_cfg. Its
+         * it makes writable through the i440FX's PAM registers; without them, as on QEMU's
+         * isapc, the copy below 1 MiB is RAM. It reads its configuration from fw_cfg; its
          * int 10h is the serial console unless the VGA screen is shown. */
-        if (opt->file_option && !strcmp(opt->file_option, "-bios")) {
+        if (opt->file_option && !strcmp(opt->file_option, "-bios") && svm->ram_size >= (1u << 20)) {
             bool screen = opt->vga || opt->display == DISPLAY_CURSES;
             if ((r = vm_load_rom_shadowed(svm, image, size)) < 0 ||
                 (r = vm_add_firmware_config(svm, screen ? 0 : COM1_BASE)) < 0) {

@@ -644,7 +644,9 @@ const CliOptionSpec cli_option_table[] = {
     {"--rom", NULL, opt_kind, IMAGE_ROM,
      "FILE is firmware of up to 256 KiB: read-only, ending at 1 MiB\n"
      "and at 4 GiB; start from the reset vector F000:FFF0"},
-    {"-bios", "FILE", opt_bios, 0, "FILE is the firmware, as --rom FILE (then no other FILE)"},
+    {"-bios", "FILE", opt_bios, 0,
+     "FILE is the firmware (SeaBIOS), as --rom FILE but in RAM below\n"
+     "1 MiB, with fw_cfg's etc/e820 and -hda/-hdb on IDE (no other FILE)"},
     {"--reg", "NAME=VALUE", opt_reg, 0,
      "set a register before the start (rax..r15, rip, rflags);\nrepeatable"},
     {"-serial, --serial", "stdio|mon:stdio|file:PATH|none|pty|tcp:..|unix:..|chardev:ID",
