@@ -8,11 +8,18 @@
  * size (1, 2, 4, 8; port I/O caps at 4), bit 5 string I/O (a count byte follows), bits
  * 6-7 the target (3: a raw 16-bit port / 32-bit address, else a registered range chosen
  * by the next byte and an offset byte); then the value (4 bytes; 8 for MMIO writes).
- * Fresh VM per input, so every finding replays; at most FUZZ_DEV_OPS ops.
+ * Fresh VM per input, so every finding replays; at most FUZZ_DEV_OPS ops. The VM has an
+ * IDE disk (a 64 KiB image whose writes go to a snapshot overlay), so the IDE channel's
+ * task file and data port are among the targets.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "dev/ide.h"
 #include "fuzz.h"
 #include "hypervisor_sim.h"
 
@@ -22,12 +29,22 @@ enum { FUZZ_DEV_IN, FUZZ_DEV_OUT, FUZZ_DEV_MMIO_READ, FUZZ_DEV_MMIO_WRITE, FUZZ_
        FUZZ_DEV_VGA_RENDER, FUZZ_DEV_KINDS };
 
 static FILE *devnull;
+static char disk_path[] = "/tmp/scratchvm-fuzz-ide.XXXXXX";
+static bool have_disk;
+
+static void remove_disk(void) { unlink(disk_path); }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     devnull = fuzz_quiet_output();
+    int fd = mkstemp(disk_path);
+    if (fd >= 0) {
+        have_disk = ftruncate(fd, 64 * 1024) == 0;
+        close(fd);
+        atexit(remove_disk);
+    }
     return 0;
 }
 
@@ -58,6 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     SimpleVM *svm = vm_create_bytes(VM_MIN_RAM, HV_BACKEND_SIM);
     if (!svm)
         return 0;
+    BlockDev *bd;
+    if (have_disk && block_open(disk_path, BLOCK_FORMAT_RAW, BLOCK_SNAPSHOT, &bd) == 0)
+        vm_add_ide_disk(svm, 0, bd);   /* the VM owns bd, also when this fails */
     KvmRun *run = svm->vcpu->kvm_run;
     FuzzIn in = { data, size };
     for (int op = 0; op < FUZZ_DEV_OPS && in.left; op++) {
