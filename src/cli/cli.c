@@ -136,6 +136,12 @@ static int read_image(const char *path, uint64_t limit, const char *what, uint8_
     return 0;
 }
 
+/* -bios FILE: QEMU's firmware (SeaBIOS), which gets QEMU's treatment (below). */
+static bool qemu_firmware(const CliOptions *opt)
+{
+    return opt->kind == IMAGE_ROM && opt->file_option && strcmp(opt->file_option, "-bios") == 0;
+}
+
 /* Loads the image as the options say and sets the start registers. */
 static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image, size_t size)
 {
@@ -147,7 +153,7 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
          * it makes writable through the i440FX's PAM registers; without them, as on QEMU's
          * isapc, the copy below 1 MiB is RAM. It reads its configuration from fw_cfg; its
          * int 10h is the serial console unless the VGA screen is shown. */
-        if (opt->file_option && !strcmp(opt->file_option, "-bios") && svm->ram_size >= (1u << 20)) {
+        if (qemu_firmware(opt) && svm->ram_size >= (1u << 20)) {
             bool screen = opt->vga || opt->display == DISPLAY_CURSES;
             if ((r = vm_load_rom_shadowed(svm, image, size)) < 0 ||
                 (r = vm_add_firmware_config(svm, screen ? 0 : COM1_BASE)) < 0) {
@@ -1672,9 +1678,7 @@ static int cmd_run_vm(const CliOptions *opt)
         status = EXIT_VM_SETUP;
         goto out;
     }
-    bool qemu_firmware = opt->kind == IMAGE_ROM && opt->file_option &&
-                         strcmp(opt->file_option, "-bios") == 0;
-    bool bios = !qemu_firmware && (opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR);
+    bool bios = !qemu_firmware(opt) && (opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR);
     if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
         error("%s: %s", opt->file, hv_last_error());
         status = EXIT_IMAGE_INVALID;
@@ -1683,7 +1687,7 @@ static int cmd_run_vm(const CliOptions *opt)
     status = opt->kernel ? load_kernel(svm, opt, image, size)
              : bios      ? load_bios_machine(svm, opt, &disks, image, size)
                          : load_guest(svm, opt, image, size);
-    if (status == 0 && qemu_firmware)
+    if (status == 0 && qemu_firmware(opt))
         status = attach_ide_disks(svm, opt, &disks);
     if (status != 0)
         goto out;
@@ -1787,6 +1791,7 @@ static int cmd_run_vm(const CliOptions *opt)
         error("hint: --accel auto chose KVM, which could not run this guest; --accel sim runs "
               "it on the software backend");
 out:
+    close_disks(&disks);   /* those no firmware took (a failed load) */
     for (int i = 0; i < 2; i++)
         charin_close(&chr[i]);
     if (debug_fd > STDERR_FILENO) {

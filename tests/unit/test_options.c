@@ -229,7 +229,13 @@ static void test_usage_errors(void **state)
     EXPECT_ERROR("not a floppy", "run", "-drive", "file=c.iso,media=cdrom,if=floppy");
     EXPECT_ERROR("media=cd", "run", "-drive", "file=c.iso,media=cd");
     EXPECT_ERROR("needs a file", "run", "-cdrom", "");
-    EXPECT_ERROR("only pc-testdev and isa-debug-exit", "run", "-device", "pci-testdev", "x");
+    EXPECT_ERROR("only pc-testdev, isa-debug-exit", "run", "-device", "pci-testdev", "x");
+    EXPECT_ERROR("isa-debugcon takes iobase=PORT and chardev=ID", "run", "-device",
+                 "isa-debugcon,iosize=2", "x");
+    /* SeaBIOS's log port, its output to a -chardev. */
+    assert_int_equal(PARSE(&o, err, "run", "-chardev", "file,id=sb,path=/tmp/sb.log", "-device",
+                           "isa-debugcon,iobase=0x402,chardev=sb", "x"), 0);
+    assert_int_equal(o.debugcon_port, 0x402);
     EXPECT_ERROR("empty item", "run", "--trace", "bios,", "x");
     EXPECT_ERROR("at most 4 disks", "run", "-hda", "1", "-hda", "2", "-hda", "3", "-hda", "4",
                  "-hda", "5");

@@ -73,6 +73,8 @@ static const ParityGuest guests[] = {
     {.name = "badport"},
     {.name = "beyondram", .memory = 64 * 1024},
     {.name = "bioscalls", .load = LOAD_BIOS_SECTOR},
+    {.name = "biosconsole", .load = LOAD_BIOS_SECTOR},
+    {.name = "bioskeys", .load = LOAD_BIOS_SECTOR, .serial_input = "\033[Aa\033OPq"},
     /* Keys queued before the run: int 16h never waits, so the exits are the same. */
     {.name = "biosgame", .load = LOAD_BIOS_FLOPPY, .serial_input = "hi!q"},
     {.name = "boot", .load = LOAD_BOOT_SECTOR},
