@@ -142,6 +142,35 @@ static bool qemu_firmware(const CliOptions *opt)
     return opt->kind == IMAGE_ROM && opt->file_option && strcmp(opt->file_option, "-bios") == 0;
 }
 
+/* With the VGA screen shown (--vga, -display curses), SeaBIOS draws on it through a VGA
+ * BIOS: SeaVGABIOS for an ISA VGA (vgabios-isavga.bin, beside the -bios image as in
+ * Debian's seabios package), handed over as QEMU hands it, the fw_cfg file vgaroms/...
+ * Without it SeaBIOS's int 10h has no screen (said once). Returns an exit status. */
+static int add_vga_bios(SimpleVM *svm, const CliOptions *opt)
+{
+    char path[4096];
+    const char *slash = strrchr(opt->file, '/');
+    int dir = slash ? (int)(slash - opt->file + 1) : 0;
+    snprintf(path, sizeof(path), "%.*svgabios-isavga.bin", dir, opt->file);
+    if (access(path, R_OK) != 0) {
+        error("warning: %s: %s: the firmware has no VGA BIOS, its screen stays blank", path,
+              strerror(errno));
+        return 0;
+    }
+    uint8_t *data;
+    size_t len;
+    int status = read_image(path, VM_MAX_ROM, "largest option ROM", &data, &len);
+    if (status)
+        return status;
+    int r = fw_cfg_add_file(svm->fw_cfg, "vgaroms/vgabios-isavga.bin", data, (uint32_t)len);
+    free(data);
+    if (r < 0) {
+        error("%s: %s", path, hv_last_error());
+        return EXIT_VM_SETUP;
+    }
+    return 0;
+}
+
 /* Loads the image as the options say and sets the start registers. */
 static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image, size_t size)
 {
@@ -160,6 +189,9 @@ static int load_guest(SimpleVM *svm, const CliOptions *opt, const uint8_t *image
                 error("%s: %s", name, hv_last_error());
                 return r == -EFBIG ? EXIT_IMAGE_INVALID : EXIT_VM_SETUP;
             }
+            int status = screen ? add_vga_bios(svm, opt) : 0;
+            if (status)
+                return status;
         } else if ((r = vm_load_rom(svm, image, size)) < 0) {
             error("%s: %s", name, hv_last_error());
             return r == -EFBIG ? EXIT_IMAGE_INVALID : EXIT_VM_SETUP;

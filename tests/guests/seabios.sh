@@ -10,7 +10,7 @@ SEABIOS=${SEABIOS:-/usr/share/seabios/bios.bin}
 t_seabios() {
     local t
     if [ ! -r "$SEABIOS" ]; then
-        for t in seabios-boot-disk seabios-disk-writes seabios-no-boot-device; do
+        for t in seabios-boot-disk seabios-vga-screen seabios-disk-writes seabios-no-boot-device; do
             echo "skip $t$(tag): $SEABIOS not found (Debian package seabios)"
             SKIPPED=$((SKIPPED + 1))
         done
@@ -34,6 +34,18 @@ t_seabios() {
             differ "SeaBIOS did not find the IDE disk"
         grep -qF 'Booting from 0000:7c00' "$TMP/sb.log" || differ "no boot in the log"
     }
+    end
+    # With the screen shown (--vga), SeaVGABIOS from beside bios.bin draws on the VGA text
+    # device: SeaBIOS's banner, its boot line and the boot sector's int 10h text (the
+    # guest's own write at 0xB8000 then replaces the banner's first letter).
+    begin seabios-vga-screen
+    vm run --vga -m 32 -bios "$SEABIOS" -hda "$TMP/sb.img"
+    expect_status 3
+    if [ -r "$(dirname "$SEABIOS")/vgabios-isavga.bin" ]; then
+        grep -qF 'AeaBIOS (version' "$TMP/out" || differ "no banner on the screen: $(show "$TMP/out")"
+        grep -qx 'Booting from Hard Disk...' "$TMP/out" || differ "no boot line on the screen"
+        grep -qx 'int10' "$TMP/out" || differ "the boot sector's int 10h text is not on the screen"
+    fi
     end
     # A game on the disk: keys from COM1 through SeaBIOS's int 16h, its sectors read and
     # its score written through int 13h to the IDE disk.
