@@ -82,9 +82,10 @@
 #define MACHINE_PCI_PIRQS       4
 #define MACHINE_PCI_GSI_BASE    16
 #define MACHINE_PCI_PIRQ_IRQ(n) ((n) < 2 ? 10 : 11)
-/* The HPET's comparators may use these IOAPIC pins (Tn_INT_ROUTE_CAP): 2, 8 and 16-23, as
- * QEMU's pc offers them. */
-#define MACHINE_HPET_ROUTE_CAP 0x00FF0104u
+/* The HPET's comparators may use these IOAPIC pins (Tn_INT_ROUTE_CAP): 2, 8 and 20-23
+ * (QEMU's pc offers 16-23; 16-19 are the PCI INTx lines here, idle high until the OS
+ * makes them active low). */
+#define MACHINE_HPET_ROUTE_CAP 0x00F00104u
 
 /* What the machine is: everything the firmware tables describe comes from here. */
 typedef struct {

@@ -396,7 +396,7 @@ static void test_hpet_counter_and_comparators(void **state)
     Hpet *h = make_hpet(&f);
     assert_int_equal(hr(h, 0, 8), 10000000ull << 32 | 0x8086A201u);
     assert_int_equal(hr(h, 4, 4), 10000000u);        /* the period, by its half */
-    assert_int_equal(hr(h, 0x104, 4), 0x00FF0104u);  /* timer 0's route capabilities */
+    assert_int_equal(hr(h, 0x104, 4), 0x00F00104u);  /* timer 0's route capabilities */
     assert_int_equal(hr(h, 0xF0, 8), 0);
     hw(h, 0x10, 4, 1);                                /* ENABLE_CNF */
     f.now += 1000;                                    /* 1 us: 100 ticks */
