@@ -710,6 +710,20 @@ static void device_free(PciDevice *d)
     free(d);
 }
 
+void pci_device_remove(PciDevice *d)
+{
+    if (!d)
+        return;
+    PciBus *bus = d->bus;
+    pthread_mutex_lock(&bus->lock);
+    if (bus->slots[d->slot] == d)
+        bus->slots[d->slot] = NULL;
+    d->intx_level = 0;
+    update_pirqs(bus);
+    pthread_mutex_unlock(&bus->lock);
+    device_free(d);
+}
+
 int pci_device_set_bar(PciDevice *d, int bar, const PciBar *desc)
 {
     if (!d || !desc || bar < 0 || bar >= PCI_NUM_BARS)

@@ -62,6 +62,10 @@ typedef struct {
  * -device). NULL with hv_last_error() when the slot is taken or the bus is full. */
 PciDevice *pci_device_add(PciBus *bus, int slot, const PciDeviceInfo *info,
                           const PciDeviceOps *ops);
+/* Takes the function off the bus (its BARs unmapped, its INTx line dropped) and frees
+ * it; the device's own state stays its owner's. On the vCPU thread or while it is
+ * paused, as the device's destroy. NULL is ignored. */
+void pci_device_remove(PciDevice *d);
 /* Declares BAR `bar` (0-5); call before the guest runs. 0 or -EINVAL. */
 int pci_device_set_bar(PciDevice *d, int bar, const PciBar *desc);
 /* Appends a capability with ID `id` and `len` bytes of body (after the ID and next

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev/edu.h"
 #include "kvm/backend.h"
 #include "vmm/platform.h"
 
@@ -82,8 +83,32 @@ PciBus *vm_pci_bus(SimpleVM *svm)
 
 /* ---- -device ---- */
 
+static void destroy_edu(void *opaque) { edu_destroy(opaque); }
+
+/* -device edu[,dma_mask=MASK] */
+static int create_edu(SimpleVM *svm, PciBus *bus, const char *props)
+{
+    uint64_t mask = EDU_DMA_MASK_DEFAULT;
+    while (*props) {
+        size_t len = strcspn(props, ",");
+        char *end = NULL;
+        if (len > 9 && !strncmp(props, "dma_mask=", 9)) {
+            errno = 0;
+            mask = strtoull(props + 9, &end, 0);
+        }
+        if (!end || end != props + len || errno || props[9] == '-')
+            return hv_fail(EINVAL, "-device edu: '%.*s' is not dma_mask=NUMBER", (int)len, props);
+        props += len + (props[len] == ',');
+    }
+    Edu *e = edu_create(bus, mask);
+    if (!e)
+        return -EINVAL;
+    return vm_device_add(svm, &(DeviceRecord){.name = "edu", .opaque = e, .destroy = destroy_edu});
+}
+
 /* The PCI device kinds. Add a line per kind (virtio-blk-pci, ...). */
 static const VmPciDeviceKind pci_kinds[] = {
+    {"edu", create_edu},
     {NULL, NULL},
 };
 

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "dev/edu.h"
 #include "vmm/platform.h"
 #include "vmm/vm_devices.h"
 
@@ -174,6 +175,78 @@ static void test_config_ports_on_a_vm(void **state)
     vm_destroy(svm);
 }
 
+/* -device edu: QEMU's educational device (docs/specs/edu.rst) on the VM's bus. */
+static void test_edu(void **state)
+{
+    (void)state;
+    SimpleVM *svm = vm_create_bytes(16u << 20, HV_BACKEND_SIM);
+    assert_non_null(svm);
+    assert_true(vm_pci_device_known("edu", 3));
+    assert_int_equal(vm_add_pci_device(svm, "edu,dma_mask=x"), -EINVAL);
+    assert_int_equal(vm_add_pci_device(svm, "edu,bus=0"), -EINVAL);
+    assert_int_equal(vm_add_pci_device(svm, "edu,dma_mask=0xffffffff"), 0);
+    PciBus *bus = vm_pci_bus(svm);
+    PciDevice *d = pci_bus_device(bus, 2);
+    assert_non_null(d);
+    const uint32_t a = 0x80000000u | 2u << 11;
+    assert_int_equal(pci_bus_config_read(bus, a, 0, 4), 0x11E81234u);
+    uint64_t bar = pci_bus_config_read(bus, a | 0x10, 0, 4) & ~0xFull;
+    assert_true(bar >= MACHINE_PCI_MMIO_BASE && bar % EDU_BAR_SIZE == 0);
+    MmioBus *m = svm->mmio_bus;
+    uint64_t v = 0;
+    assert_int_equal(mmio_bus_read(m, bar, 4, &v), 0);
+    assert_true(v == 0x010000EDu);
+    assert_int_equal(mmio_bus_read(m, bar, 2, &v), 0);   /* not a 4-byte access */
+    assert_true(v == 0xFFFF);
+    mmio_bus_write(m, bar + 4, 4, 0x12345678);
+    assert_int_equal(mmio_bus_read(m, bar + 4, 4, &v), 0);
+    assert_true(v == 0xEDCBA987u);
+    mmio_bus_write(m, bar + 8, 4, 5);
+    assert_int_equal(mmio_bus_read(m, bar + 8, 4, &v), 0);
+    assert_true(v == 120);
+    /* DMA: RAM -> buffer -> RAM, through the function's checked handle. */
+    uint8_t *ram = vm_guest_ram(svm, 0x10000, 0x2000);
+    assert_non_null(ram);
+    for (int i = 0; i < 100; i++)
+        ram[i] = (uint8_t)(i * 7);
+    mmio_bus_write(m, bar + 0x80, 8, 0x10000);
+    mmio_bus_write(m, bar + 0x88, 8, 0x40000);
+    mmio_bus_write(m, bar + 0x90, 8, 100);
+    mmio_bus_write(m, bar + 0x98, 8, 1);
+    assert_int_equal(mmio_bus_read(m, bar + 0x98, 8, &v), 0);
+    assert_true(v == 0);
+    mmio_bus_write(m, bar + 0x80, 8, 0x40000);
+    mmio_bus_write(m, bar + 0x88, 8, 0x11000);
+    mmio_bus_write(m, bar + 0x98, 8, 3);
+    assert_memory_equal(ram, ram + 0x1000, 100);
+    /* Outside the buffer, or into the VGA hole: nothing happens, the VMM goes on. */
+    memset(ram + 0x1000, 0, 100);
+    mmio_bus_write(m, bar + 0x80, 8, 0x40F9C);
+    mmio_bus_write(m, bar + 0x98, 8, 3);
+    mmio_bus_write(m, bar + 0x88, 8, 0xB8000);
+    mmio_bus_write(m, bar + 0x80, 8, 0x40000);
+    mmio_bus_write(m, bar + 0x90, 8, UINT64_MAX);
+    mmio_bus_write(m, bar + 0x98, 8, 3);
+    assert_int_equal(ram[0x1000], 0);
+    /* Without Bus Master Enable there is no DMA. */
+    pci_bus_config_write(bus, a | 0x04, 0, 2, 0x0002);
+    mmio_bus_write(m, bar + 0x88, 8, 0x11000);
+    mmio_bus_write(m, bar + 0x90, 8, 100);
+    mmio_bus_write(m, bar + 0x98, 8, 3);
+    assert_int_equal(ram[0x1000], 0);
+    /* INTx: raise sets the status and the PIRQ (slot 2 INTA#: PIRQB, IRQ 10). */
+    mmio_bus_write(m, bar + 0x60, 4, 0x5);
+    assert_int_equal(mmio_bus_read(m, bar + 0x24, 4, &v), 0);
+    assert_true(v == 5);
+    PicChipState s;
+    pic_chip_state(svm->platform->pic, 1, &s);
+    assert_int_equal(s.irr & 0x04, 0x04);
+    mmio_bus_write(m, bar + 0x64, 4, 0x5);
+    pic_chip_state(svm->platform->pic, 1, &s);
+    assert_int_equal(s.irr & 0x04, 0);
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     hv_set_log_level(HV_LOG_ERROR);
@@ -183,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_pci_interrupts_reach_the_controllers),
         cmocka_unit_test(test_info_pci_and_device_option),
         cmocka_unit_test(test_config_ports_on_a_vm),
+        cmocka_unit_test(test_edu),
     };
     return cmocka_run_group_tests_name("vm_devices", tests, NULL, NULL);
 }
