@@ -119,6 +119,11 @@
 #define MP_INT 0
 #define MP_NMI 1
 #define MP_EXTINT 3
+#define MP_BUS_ISA 0
+#define MP_BUS_PCI 1
+#define MP_FLAGS_ACTIVE_LOW 0x3       /* 4.3.4, Table 4-10: PO = 11b */
+#define MP_FLAGS_LEVEL 0xC            /* EL = 11b */
+#define MP_PCI_INTS (31 * 4)          /* slots 1-31, INTA#-INTD# */
 #define MP_ALL_LAPICS 0xFF
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
@@ -546,7 +551,7 @@ static int build_mp(const MachineDesc *m, uint8_t *area, uint8_t *ebda, FwTables
 {
     if (!ebda)
         return 0;   /* no EBDA in RAM: nowhere the OS would look */
-    unsigned entries = m->cpus + 1 + 1 + (MACHINE_ISA_IRQS - 1) + 2;
+    unsigned entries = m->cpus + 2 + 1 + (MACHINE_ISA_IRQS - 1) + MP_PCI_INTS + 2;
     size_t len = MPC_HEADER_SIZE + m->cpus * MPC_PROCESSOR_SIZE + (entries - m->cpus) * MPC_ENTRY_SIZE;
     if (len > MACHINE_FW_TABLES_SIZE)
         return -ENOSPC;
@@ -560,7 +565,11 @@ static int build_mp(const MachineDesc *m, uint8_t *area, uint8_t *ebda, FwTables
         put32(p + 8, MP_CPU_FEATURES);
     }
     uint8_t *bus = mp_entry(&e, MPC_BUS);   /* 4.3.2 */
+    bus[1] = MP_BUS_ISA;
     memcpy(bus + 2, "ISA   ", 6);
+    bus = mp_entry(&e, MPC_BUS);
+    bus[1] = MP_BUS_PCI;
+    memcpy(bus + 2, "PCI   ", 6);
     uint8_t *io = mp_entry(&e, MPC_IOAPIC);   /* 4.3.3 */
     io[1] = MACHINE_IOAPIC_ID;
     io[2] = MP_IOAPIC_VERSION;
@@ -575,6 +584,19 @@ static int build_mp(const MachineDesc *m, uint8_t *area, uint8_t *ebda, FwTables
         p[5] = (uint8_t)irq;
         p[6] = MACHINE_IOAPIC_ID;
         p[7] = (uint8_t)(irq == MACHINE_IRQ_PIT ? MACHINE_GSI_PIT : irq);
+    }
+    /* PCI INTx (D.3: source bus IRQ = device << 2 | pin, INTA# 0): each slot's pins to
+     * the GSI of its PIRQ, level and active low, as the DSDT's _PRT says. */
+    for (unsigned slot = 1; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            uint8_t *p = mp_entry(&e, MPC_IOINT);
+            p[1] = MP_INT;
+            put16(p + 2, MP_FLAGS_ACTIVE_LOW | MP_FLAGS_LEVEL);
+            p[4] = MP_BUS_PCI;
+            p[5] = (uint8_t)(slot << 2 | pin);
+            p[6] = MACHINE_IOAPIC_ID;
+            p[7] = (uint8_t)(MACHINE_PCI_GSI_BASE + ((slot + pin + 3) & 3));
+        }
     }
     const uint8_t lint_type[2] = {MP_EXTINT, MP_NMI};   /* 4.3.5: LINT0 the 8259A, LINT1 NMI */
     for (int l = 0; l < 2; l++) {

@@ -205,13 +205,29 @@ static void test_mp_table(void **state)
     uint16_t len = get16(t + 4), entries = get16(t + 34);
     assert_int_equal(sum(t, len), 0);
     assert_int_equal(get32(t + 36), 0xFEE00000u);
-    unsigned cpus = 0, buses = 0, ioapics = 0, ints = 0, lints = 0, count = 0;
+    unsigned cpus = 0, buses = 0, ioapics = 0, ints = 0, pci_ints = 0, lints = 0, count = 0;
     for (const uint8_t *e = t + 44; e < t + len; count++) {
         switch (e[0]) {
         case 0: cpus++; assert_true(e[3] & 1); e += 20; continue;
-        case 1: buses++; assert_memory_equal(e + 2, "ISA   ", 6); break;
+        case 1:
+            assert_memory_equal(e + 2, buses++ == 0 ? "ISA   " : "PCI   ", 6);
+            assert_int_equal(e[1], buses - 1);
+            break;
         case 2: ioapics++; assert_int_equal(get32(e + 4), 0xFEC00000u); break;
-        case 3: ints++; if (e[5] == 0) assert_int_equal(e[7], 2); break;
+        case 3:
+            if (e[4] == 1) {   /* PCI: level, active low, to the PIRQ's GSI */
+                pci_ints++;
+                assert_int_equal(get16(e + 2), 0x0F);
+                if (e[5] == (3 << 2 | 0))   /* slot 3 INTA#: PIRQC */
+                    assert_int_equal(e[7], 18);
+                if (e[5] == (1 << 2 | 1))   /* slot 1 INTB#: PIRQB */
+                    assert_int_equal(e[7], 17);
+                break;
+            }
+            ints++;
+            if (e[5] == 0)
+                assert_int_equal(e[7], 2);
+            break;
         case 4: lints++; break;
         default: fail_msg("unexpected MP entry type %u", e[0]);
         }
@@ -219,9 +235,10 @@ static void test_mp_table(void **state)
     }
     assert_int_equal(count, entries);
     assert_int_equal(cpus, 2);
-    assert_int_equal(buses, 1);
+    assert_int_equal(buses, 2);
     assert_int_equal(ioapics, 1);
     assert_int_equal(ints, 15);
+    assert_int_equal(pci_ints, 31 * 4);
     assert_int_equal(lints, 2);
     /* Back to ACPI: no stale floating pointer. */
     assert_int_equal(fw_tables_build(&pc, area, ebda, &info), 0);
