@@ -1,0 +1,422 @@
+/*
+ * Linux virtio I/O (issue 26): in Debian's i386 kernel with the check-linux initramfs and
+ * its virtio modules (tests/linux: svmtest's "bench" scenario), a sequential read of a
+ * 64 MiB virtio disk (dd if=/dev/vda of=/dev/null bs=1M count=64, from a cold page
+ * cache) and a 32 MiB download over user networking (busybox wget from an HTTP server of
+ * this program's on the host's 127.0.0.1, as 10.0.2.2 in the guest), on the sim backend
+ * (`BUILD/scratchvm run --accel sim`) beside QEMU's TCG (`qemu-system-i386 -accel tcg`),
+ * the same kernel, initramfs, image, memory, command line and device options
+ * (-drive file=F,if=virtio,format=raw -nic user,model=virtio-net-pci), one after the
+ * other in each repetition.
+ *
+ * Each side is a whole process booted once a repetition; the guest prints a line before
+ * and after each transfer, and the figures are the host's wall time between the two lines
+ * and the process's CPU time (user + system, all threads, from /proc/PID/stat) between
+ * them. The guest's own seconds (/proc/uptime) are printed beside, as a check.
+ *
+ * The repetitions are BENCH_VIRTIO_REPS (default 3): a boot takes seconds. The cache is
+ * SCRATCHVM_DEBIAN_CACHE, else check-linux's default; the benchmark never fetches.
+ * Skipped, with the reason, without the cached kernel, busybox and modules; the sim
+ * column when scratchvm refuses the options (exit status 2 before the kernel ran: no
+ * virtio devices yet), QEMU's when qemu-system-i386 cannot run the scenario.
+ *
+ * Usage: linux_virtio [BUILD_DIR [GUEST_DIR]]   (from the source tree's top)
+ * Exits 0 unless the sim backend ran the kernel and the scenario failed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+
+#define DISK_BYTES (64u << 20)
+#define FILE_BYTES (32u << 20)
+#define RUN_TIMEOUT_NS (900ull * 1000000000ull)   /* boot + both transfers, far past sim's */
+#define MKINITRAMFS "tests/linux/mkinitramfs.sh"
+
+enum { BLK_START, BLK_END, NET_START, NET_END, NUM_MARKS };
+static const char *const marks[NUM_MARKS] = {
+    "SVMBENCH-BLK-START", "SVMBENCH-BLK-END", "SVMBENCH-NET-START", "SVMBENCH-NET-END",
+};
+
+typedef struct {
+    double wall[NUM_MARKS], cpu[NUM_MARKS];   /* ns, at each line */
+    char guest[128];                          /* the guest's SVMBENCH-GUEST line */
+} Run;
+
+static bool file_ok(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
+/* The CPU time (user + system, all threads) of process pid so far, in ns; -1 if unknown. */
+static double process_cpu_ns(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                     &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) * 1e9 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Deterministic bytes that no layer can compress or skip (xorshift64). */
+static void fill_random(uint8_t *p, size_t n, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(p + i, &x, n - i < 8 ? n - i : 8);
+    }
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The HTTP server: one child process answering every request on the listening socket
+ * with the body (HTTP/1.0, then close), until it is killed or its parent dies. */
+static pid_t start_http(int listen_fd, const uint8_t *body, size_t len)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char head[160];
+    int hl = snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: "
+                      "application/octet-stream\r\nContent-Length: %zu\r\n\r\n", len);
+    for (;;) {
+        int c = accept(listen_fd, NULL, NULL);
+        if (c < 0) {
+            if (errno == EINTR) continue;
+            _exit(1);
+        }
+        struct timeval tv = { .tv_sec = 30 };
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        /* the request: read up to its blank line (its content does not matter) */
+        char req[4096];
+        size_t got = 0;
+        while (got < sizeof req - 1) {
+            ssize_t r = read(c, req + got, sizeof req - 1 - got);
+            if (r <= 0) break;
+            got += (size_t)r;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n")) break;
+        }
+        if (got && write_all(c, head, (size_t)hl) == 0) write_all(c, body, len);
+        close(c);
+    }
+}
+
+/* Runs argv (stdin /dev/null, output on a pipe) until the guest's verdict line, timing
+ * the marks. 0; 1 when the command line was refused (status 2 before "Linux version");
+ * -1 with the reason in why. */
+static int run_once(char *const argv[], Run *out, char *why, size_t why_size)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < NUM_MARKS; i++) out->wall[i] = -1;
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        snprintf(why, why_size, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    uint64_t t0 = bench_now_ns();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_size, "fork: %s", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) dup2(null, STDIN_FILENO);
+        dup2(pfd[1], STDOUT_FILENO);
+        dup2(pfd[1], STDERR_FILENO);
+        close(pfd[0]);
+        close(pfd[1]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[512], first_error[sizeof line] = "", fail_line[sizeof line] = "";
+    size_t len = 0;
+    bool kernel_ran = false, passed = false, failed = false, timed_out = false;
+    uint64_t done_at = 0;
+    for (;;) {
+        uint64_t now = bench_now_ns();
+        if (now - t0 > RUN_TIMEOUT_NS || (done_at && now - done_at > 30000000000ull)) {
+            timed_out = !done_at;
+            break;
+        }
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        int r = poll(&p, 1, 1000);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue;
+        char buf[4096];
+        ssize_t n = read(pfd[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;   /* the process ended (after poweroff, or without it) */
+        uint64_t at = bench_now_ns();
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (buf[i] != '\r' && len < sizeof line - 1) line[len++] = buf[i];
+                continue;
+            }
+            line[len] = '\0';
+            len = 0;
+            for (int m = 0; m < NUM_MARKS; m++)
+                if (!strcmp(line, marks[m])) {
+                    out->wall[m] = (double)(at - t0);
+                    out->cpu[m] = process_cpu_ns(pid);
+                }
+            if (strstr(line, "Linux version")) kernel_ran = true;
+            if (!strncmp(line, "SVMBENCH-GUEST ", 15))
+                snprintf(out->guest, sizeof out->guest, "%.100s", line + 15);
+            if (!strncmp(line, "SVMTEST-PASS", 12)) passed = true;
+            if (!strncmp(line, "SVMTEST-FAIL", 12)) {
+                failed = true;
+                snprintf(fail_line, sizeof fail_line, "%s", line);
+            }
+            if (!first_error[0] && strstr(line, "scratchvm"))
+                snprintf(first_error, sizeof first_error, "%s", line);
+            if ((passed || failed) && !done_at) done_at = at;   /* then wait for poweroff */
+        }
+    }
+    kill(pid, SIGKILL);
+    close(pfd[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (!kernel_ran && WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+        snprintf(why, why_size, "scratchvm refused the options (%s)", first_error);
+        return 1;
+    }
+    bool marks_ok = true;
+    for (int m = 0; m < NUM_MARKS; m++) marks_ok = marks_ok && out->wall[m] >= 0 && out->cpu[m] >= 0;
+    if (passed && marks_ok) return 0;
+    if (failed)
+        snprintf(why, why_size, "%s", fail_line);
+    else if (timed_out)
+        snprintf(why, why_size, "no result within %llu s", RUN_TIMEOUT_NS / 1000000000ull);
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        snprintf(why, why_size, "%s: not found", argv[0]);
+    else
+        snprintf(why, why_size, "%s ended (status %d) without the guest's result", argv[0],
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return -1;
+}
+
+static void print_skipped(const char *why)
+{
+    printf("%-40s skipped: %s\n", "virtio-blk read, download (wall, CPU)", why);
+}
+
+/* bytes in ns as MiB/s, for the notes */
+static double mib_per_s(double bytes, double ns)
+{
+    return ns > 0 ? bytes / (1 << 20) / (ns / 1e9) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *build = argc > 1 ? argv[1] : "build";
+    char cache[PATH_MAX], kernel[PATH_MAX + 16], busybox[PATH_MAX + 16], modules[PATH_MAX + 16],
+        order[PATH_MAX + 32], svm[PATH_MAX];
+    const char *env = getenv("SCRATCHVM_DEBIAN_CACHE");
+    if (env && *env) {
+        snprintf(cache, sizeof cache, "%s", env);
+    } else {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg) snprintf(cache, sizeof cache, "%s/scratchvm/debian-i386", xdg);
+        else snprintf(cache, sizeof cache, "%s/.cache/scratchvm/debian-i386", home ? home : "");
+    }
+    snprintf(kernel, sizeof kernel, "%s/vmlinuz", cache);
+    snprintf(busybox, sizeof busybox, "%s/busybox", cache);
+    snprintf(modules, sizeof modules, "%s/modules", cache);
+    snprintf(order, sizeof order, "%s/load-order", modules);
+    snprintf(svm, sizeof svm, "%s/scratchvm", build);
+    const char *reps_env = getenv("BENCH_VIRTIO_REPS");
+    int reps = reps_env ? atoi(reps_env) : 3;
+    if (reps < 1) reps = 1;
+    if (reps > BENCH_MAX_REPS) reps = BENCH_MAX_REPS;
+
+    bench_print_header_named("Linux virtio: 64 MiB read of /dev/vda, 32 MiB wget over user "
+                             "networking (in the guest)", "sim", "QEMU TCG");
+    char why[2 * PATH_MAX + 256];
+    if (!file_ok(kernel) || !file_ok(busybox) || !file_ok(order)) {
+        snprintf(why, sizeof why, "Debian's kernel, busybox and virtio modules are not cached "
+                 "in %s (tests/linux/fetch-debian.sh %s fetches them)", cache, cache);
+        print_skipped(why);
+        return 0;
+    }
+    if (!file_ok(MKINITRAMFS)) {
+        snprintf(why, sizeof why, "%s not found (run from the source tree's top)", MKINITRAMFS);
+        print_skipped(why);
+        return 0;
+    }
+    char dir[] = "/tmp/linux_virtio-XXXXXX";
+    if (!mkdtemp(dir)) {
+        snprintf(why, sizeof why, "no temporary directory: %s", strerror(errno));
+        print_skipped(why);
+        return 0;
+    }
+    char initrd[64], disk[64];
+    snprintf(initrd, sizeof initrd, "%s/initrd.gz", dir);
+    snprintf(disk, sizeof disk, "%s/disk.raw", dir);
+    int status = 0;
+    uint8_t *bytes = malloc(DISK_BYTES);
+    int listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    pid_t http = -1;
+    if (!bytes || listen_fd < 0) {
+        print_skipped("out of memory or sockets");
+        goto out;
+    }
+
+    char *mk[] = { "/bin/bash", MKINITRAMFS, busybox, initrd, modules, NULL };
+    pid_t pid = bench_fork_quiet(true);
+    if (pid == 0) {
+        execv(mk[0], mk);
+        _exit(127);
+    }
+    int st = -1;
+    if (pid > 0) waitpid(pid, &st, 0);
+    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !file_ok(initrd)) {
+        snprintf(why, sizeof why, "%s could not build the initramfs (status %d)", MKINITRAMFS,
+                 pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        print_skipped(why);
+        goto out;
+    }
+    fill_random(bytes, DISK_BYTES, 0x5c7a7c4u);
+    int fd = open(disk, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write_all(fd, bytes, DISK_BYTES) != 0 || close(fd) != 0) {
+        snprintf(why, sizeof why, "cannot write %s: %s", disk, strerror(errno));
+        print_skipped(why);
+        goto out;
+    }
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof addr;
+    if (bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listen_fd, 4) != 0 ||
+        getsockname(listen_fd, (struct sockaddr *)&addr, &alen) != 0) {
+        snprintf(why, sizeof why, "no HTTP server on 127.0.0.1: %s", strerror(errno));
+        print_skipped(why);
+        goto out;
+    }
+    fill_random(bytes, FILE_BYTES, 0x9e3779b97f4a7c15u);
+    http = start_http(listen_fd, bytes, FILE_BYTES);
+    if (http < 0) {
+        snprintf(why, sizeof why, "fork: %s", strerror(errno));
+        print_skipped(why);
+        goto out;
+    }
+
+    char append[128], drive[128], nic[] = "user,model=virtio-net-pci";
+    snprintf(append, sizeof append, "console=ttyS0 svmtest=bench svmport=%d", ntohs(addr.sin_port));
+    snprintf(drive, sizeof drive, "file=%s,if=virtio,format=raw", disk);
+    char *sim_argv[] = { svm, "run", "--accel", "sim", "-m", "256", "-kernel", kernel,
+                         "-initrd", initrd, "-append", append, "-drive", drive, "-nic", nic,
+                         NULL };
+    char *qemu_argv[] = { "qemu-system-i386", "-accel", "tcg", "-m", "256", "-display", "none",
+                          "-serial", "stdio", "-monitor", "none", "-no-reboot", "-kernel",
+                          kernel, "-initrd", initrd, "-append", append, "-drive", drive,
+                          "-nic", nic, NULL };
+    /* [side][figure][rep]: side 0 sim, 1 QEMU; figure 0 blk wall, 1 blk CPU, 2 net wall,
+     * 3 net CPU */
+    double v[2][4][BENCH_MAX_REPS];
+    int n[2] = { 0, 0 };
+    bool ok[2] = { true, true };
+    char side_why[2][sizeof why];
+    char guest[2][128] = { "", "" };
+    for (int r = 0; r < reps; r++) {
+        /* the order alternates, so neither side always runs on a warmer machine */
+        for (int k = 0; k < 2; k++) {
+            int side = (k == 0) == (r % 2 == 0) ? 0 : 1;
+            if (!ok[side]) continue;
+            Run run;
+            int rc = run_once(side ? qemu_argv : sim_argv, &run, side_why[side], sizeof why);
+            if (rc != 0) {
+                ok[side] = false;
+                if (side == 0 && rc < 0) {
+                    fprintf(stderr, "linux_virtio: sim: %s\n", side_why[0]);
+                    status = 1;
+                }
+                continue;
+            }
+            v[side][0][n[side]] = run.wall[BLK_END] - run.wall[BLK_START];
+            v[side][1][n[side]] = run.cpu[BLK_END] - run.cpu[BLK_START];
+            v[side][2][n[side]] = run.wall[NET_END] - run.wall[NET_START];
+            v[side][3][n[side]] = run.cpu[NET_END] - run.cpu[NET_START];
+            snprintf(guest[side], sizeof guest[side], "%.100s", run.guest);
+            n[side]++;
+        }
+    }
+    static const char *const figures[4] = {
+        "64 MiB virtio-blk read, wall time", "64 MiB virtio-blk read, CPU time",
+        "32 MiB wget (user net), wall time", "32 MiB wget (user net), CPU time",
+    };
+    BenchStat s[2][4];
+    for (int side = 0; side < 2; side++)
+        for (int f = 0; f < 4; f++) s[side][f] = bench_stat(v[side][f], n[side], false);
+    if (ok[0] && n[0]) {
+        for (int f = 0; f < 4; f++) {
+            BenchRow row = { .figure = figures[f], .lib = s[0][f] };
+            if (ok[1] && n[1]) row.floor = s[1][f];
+            bench_print_row(&row);
+        }
+        printf("(%d runs each; ratio = sim / QEMU: > 1.0 means sim is slower)\n", n[0]);
+    } else {
+        for (int f = 0; f < 4; f++) printf("%-40s skipped: %s\n", figures[f], side_why[0]);
+    }
+    for (int side = 0; side < 2; side++) {
+        if (!(ok[side] && n[side])) continue;
+        printf("%s: read %.1f MiB/s, download %.1f MiB/s (wall medians); the guest's own "
+               "seconds in the last run: %s\n", side ? "QEMU TCG" : "sim",
+               mib_per_s(DISK_BYTES, s[side][0].median), mib_per_s(FILE_BYTES, s[side][2].median),
+               guest[side]);
+        if (side == 1 && !(ok[0] && n[0]))
+            printf("QEMU TCG alone (%d runs): read %.2f s wall, %.2f s CPU; download %.2f s "
+                   "wall, %.2f s CPU (medians)\n", n[1], s[1][0].median / 1e9,
+                   s[1][1].median / 1e9, s[1][2].median / 1e9, s[1][3].median / 1e9);
+    }
+    if (!ok[1]) printf("QEMU skipped: %s\n", side_why[1]);
+out:
+    if (http > 0) {
+        kill(http, SIGKILL);
+        waitpid(http, NULL, 0);
+    }
+    if (listen_fd >= 0) close(listen_fd);
+    free(bytes);
+    unlink(initrd);
+    unlink(disk);
+    rmdir(dir);
+    return status;
+}
