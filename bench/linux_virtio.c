@@ -222,7 +222,8 @@ static int run_once(char *const argv[], Run *out, char *why, size_t why_size)
         return 1;
     }
     bool marks_ok = true;
-    for (int m = 0; m < NUM_MARKS; m++) marks_ok = marks_ok && out->wall[m] >= 0 && out->cpu[m] >= 0;
+    for (int m = 0; m < NUM_MARKS; m++)
+        marks_ok = marks_ok && out->wall[m] >= 0 && out->cpu[m] >= 0;
     if (passed && marks_ok) return 0;
     if (failed)
         snprintf(why, why_size, "%s", fail_line);
@@ -340,11 +341,12 @@ int main(int argc, char **argv)
     }
 
     char append[128], drive[128], nic[] = "user,model=virtio-net-pci";
-    snprintf(append, sizeof append, "console=ttyS0 svmtest=bench svmport=%d", ntohs(addr.sin_port));
+    snprintf(append, sizeof append, "console=ttyS0 panic=-1 svmtest=bench svmport=%d",
+             ntohs(addr.sin_port));
     snprintf(drive, sizeof drive, "file=%s,if=virtio,format=raw", disk);
-    char *sim_argv[] = { svm, "run", "--accel", "sim", "-m", "256", "-kernel", kernel,
-                         "-initrd", initrd, "-append", append, "-drive", drive, "-nic", nic,
-                         NULL };
+    char *sim_argv[] = { svm, "run", "--accel", "sim", "-m", "256", "-no-reboot", "-kernel",
+                         kernel, "-initrd", initrd, "-append", append, "-drive", drive,
+                         "-nic", nic, NULL };
     char *qemu_argv[] = { "qemu-system-i386", "-accel", "tcg", "-m", "256", "-display", "none",
                           "-serial", "stdio", "-monitor", "none", "-no-reboot", "-kernel",
                           kernel, "-initrd", initrd, "-append", append, "-drive", drive,

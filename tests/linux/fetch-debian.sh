@@ -60,11 +60,11 @@ if have_base && [ -s "$CACHE/packages" ]; then
     name=${cached%%_*}
     version=$(echo "$cached" | cut -d_ -f2 | sed 's/%3a/:/g')
     if [ -n "$cached" ]; then
-        download "$name:i386=$version"
+        download "$name:i386=$version" >/dev/null
         kernel_deb=$(ls "$work"/linux-image-*.deb 2>/dev/null | head -1)
         if [ -z "$kernel_deb" ] && [ "$(id -u)" = 0 ]; then
             apt-get update -qq
-            download "$name:i386=$version"
+            download "$name:i386=$version" >/dev/null
             kernel_deb=$(ls "$work"/linux-image-*.deb 2>/dev/null | head -1)
         fi
     fi

@@ -86,14 +86,15 @@ free_port() {
 # start_vm TEST APPEND DEVICE-OPTIONS...: boots the kernel with "console=ttyS0 APPEND" and
 # the options, in the background, its console in $TMP/log; end_vm waits for it.
 start_vm() {
-    local test=$1 append="console=ttyS0 $2"
+    # panic=-1 and -no-reboot: a kernel that panics ends the run at once
+    local test=$1 append="console=ttyS0 panic=-1 $2"
     shift 2
     rm -f "$TMP/log" "$TMP/vmm.pid" "$TMP/rc"
     if [ "$VMM" = qemu ]; then
         set -- qemu-system-i386 -accel tcg -m 256 -display none -serial stdio -monitor none \
             -no-reboot -kernel "$CACHE/vmlinuz" -initrd "$TMP/initrd.gz" -append "$append" "$@"
     else
-        set -- "$VMM" run --accel "${ACCEL:-sim}" -m 256 -kernel "$CACHE/vmlinuz" \
+        set -- "$VMM" run --accel "${ACCEL:-sim}" -m 256 -no-reboot -kernel "$CACHE/vmlinuz" \
             -initrd "$TMP/initrd.gz" -append "$append" "$@"
     fi
     echo "$*" >"$TMP/cmd"
