@@ -113,7 +113,7 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
 static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
 {
     if (!b->traced || b->len1) return true;
-    uint32_t ipmask = b->mode ? 0xFFFFFFFFu : 0xFFFFu;
+    uint32_t ipmask = (b->mode & X86_BLOCK_32BIT) ? 0xFFFFFFFFu : 0xFFFFu;
     for (uint32_t i = 0; i < b->n; i++) {
         const X86Insn *in = &b->insns[i];
         uint32_t ip = (in->next_ip - in->len) & ipmask;
@@ -183,13 +183,16 @@ static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
     uint64_t p = gpa_page >> 12;
     if (p >= CODE_BITMAP_PAGES) return;
     cpu->code->bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
-    for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
         if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
 }
 
+/* A block's mode: its code size (X86_BLOCK_32BIT) and whether it runs at CPL 3
+ * (X86_BLOCK_USER), which decides the TLB half its translation reads. */
 static inline uint32_t cpu_mode(const X86Cpu *cpu)
 {
-    return (cpu->cs.attr & X86_AR_DB) ? 1u : 0u;
+    return ((cpu->cs.attr & X86_AR_DB) ? X86_BLOCK_32BIT : 0u) |
+           (x86_cpl(cpu) == 3 ? X86_BLOCK_USER : 0u);
 }
 
 static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
@@ -264,7 +267,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->last_page = b->first_page;
     b->len1 = 0;
     uint64_t ip = cpu->rip;
-    uint64_t ipmask = mode ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t ipmask = (mode & X86_BLOCK_32BIT) ? 0xFFFFFFFFull : 0xFFFFull;
     uint32_t start_lin = (uint32_t)(b->cs_base + ip);
     uint32_t end_off = start_lin & 0xFFF;   /* where the first piece ends on its page */
     while (b->n < BLOCK_MAX) {
@@ -855,15 +858,10 @@ static void __attribute__((noinline)) run_insn_reference(X86Cpu *cpu)
  * the TLB's privilege level and whether the slow path must run. */
 static inline bool boundary_slow(X86Cpu *cpu)
 {
-    /* The TLB holds entries for one privilege level: a change of CPL (which only a
-     * block-ending instruction or an event can make) drops them (mmu.c). */
-    if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
-        bool user = x86_cpl(cpu) == 3;
-        if (user != cpu->tlb_user) {
-            x86_tlb_flush_all(cpu);
-            cpu->tlb_user = user;
-        }
-    }
+    /* Each privilege level has its TLB half: a change of CPL (which only a block-ending
+     * instruction or an event can make) switches halves (mmu.c). Links stay valid: a
+     * block is decoded for one level (cpu_mode), so its links lead to blocks of it. */
+    cpu->tlb_user = x86_cpl(cpu) == 3;
     return cpu->interrupt_shadow | (cpu->flags & X86_FLAG_TF) | cpu->mmio_replay_n |
            cpu->dbg_flags | cpu->slow_path;
 }
@@ -1148,7 +1146,7 @@ void x86_cpu_reset(X86Cpu *cpu)
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
     cpu->chain_gen++;
-    for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) {
         cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
         cpu->tlb[i].global = false;
         cpu->tlb[i].host = NULL;

@@ -960,7 +960,9 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     op_reg(j, 4, 0x0FB6, RSI, RCX);                          /* movzx esi, cl */
     op_reg(j, 4, 0x6B, RSI, RSI);                            /* imul esi, esi, entry size */
     b1(j, sizeof(X86TlbEntry));
-    int32_t e0 = OFF(tlb);
+    /* the TLB half of the level the block was decoded for (cpu_mode) */
+    int32_t e0 = OFF(tlb) + ((j->block->mode & X86_BLOCK_USER)
+                                 ? (int32_t)(X86_TLB_SIZE * sizeof(X86TlbEntry)) : 0);
     int32_t tag = e0 + (int32_t)(write ? offsetof(X86TlbEntry, tag_write)
                                        : offsetof(X86TlbEntry, tag_read));
     if (size > 1) {              /* the page of the last byte: one that crosses misses */
