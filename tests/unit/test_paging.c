@@ -798,6 +798,38 @@ static void test_tlb_halves_by_privilege(void **state)
     assert_int_equal(get32(fx->ram, STACK0 - 4), SEL_DATA3 | 3);   /* from CPL 3 */
 }
 
+/* Blocks found by their linear address (links, the jump cache) are forgotten when the
+ * translation changes: after the PTE of the target page is pointed elsewhere and INVLPG,
+ * the same indirect jump runs the new page's code. */
+static void test_remap_after_invlpg(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    protected_flat(fx, 0);
+    static const uint8_t one[] = { 0xBB, 0x01, 0x00, 0x00, 0x00, 0xF4 };   /* mov ebx, 1; hlt */
+    static const uint8_t two[] = { 0xBB, 0x02, 0x00, 0x00, 0x00, 0xF4 };   /* mov ebx, 2; hlt */
+    load(fx, 0x6000, one, sizeof one);
+    load(fx, 0x7000, two, sizeof two);
+    put32(fx->ram, PT + 4 * 5, 0x6000 | P | RW | US);          /* 0x5000 -> 0x6000 */
+    static const uint8_t code[] = {
+        0xB8, 0x00, 0x50, 0x00, 0x00,         /* mov eax, 0x5000 */
+        0xFF, 0xE0,                           /* jmp eax */
+        0x0F, 0x01, 0x3D, 0x00, 0x50, 0x00, 0x00,   /* CODE + 7: invlpg [0x5000] */
+        0xEB, 0xF0,                           /* jmp CODE */
+    };
+    load(fx, CODE, code, sizeof code);
+    for (int i = 0; i < 40; i++) {            /* often enough to be translated and linked */
+        cpu->rip = CODE;
+        assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+        assert_int_equal(cpu->gpr[X86_RBX], 1);
+    }
+    put32(fx->ram, PT + 4 * 5, 0x7000 | P | RW | US);          /* 0x5000 -> 0x7000 */
+    cpu->rip = CODE + 7;
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->gpr[X86_RBX], 2);
+    assert_int_equal(cpu->rip, 0x5006);
+}
+
 /* Privileged instructions at CPL 3 are #GP(0): MOV CR, INVLPG, WBINVD, RDMSR; RDTSC only
  * with CR4.TSD (SDM Vol. 3A, 5.9). */
 static void test_privileged_at_cpl3(void **state)
@@ -878,6 +910,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enter_final_esp_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_user, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_tlb_halves_by_privilege, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remap_after_invlpg, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_write_protect, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_execute_disable, setup, fx_teardown),

@@ -56,10 +56,22 @@ static inline bool block_piece(const X86Block *b, unsigned i, CodePiece *p)
 }
 
 #define PAGE_HASH_SIZE 1024u
+#define JUMP_CACHE_SIZE 4096u
+
+/* A block found by its linear key (IP, CS base, mode) under chain generation `gen`: valid
+ * while chain_gen stays `gen`, as a link is (no TLB change, no block gone), so it needs no
+ * translation of the IP. Returns and indirect jumps, whose targets overflow a block's two
+ * links, come here instead of the hash table. */
+typedef struct {
+    uint64_t ip, cs_base;
+    X86Block *block;
+    uint32_t mode, gen;
+} JumpCacheEntry;
 
 typedef struct X86CodeCache {
     X86Block *hash[HASH_SIZE];
     PageLink *pages[PAGE_HASH_SIZE];   /* blocks by the pages their bytes are on */
+    JumpCacheEntry jump_cache[JUMP_CACHE_SIZE];
     uint8_t *arena;
     size_t used;
     uint8_t *bitmap;         /* one bit per 4 KiB guest-physical page below 4 GiB */
@@ -381,11 +393,30 @@ static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t l
     return (gpa & ~0xFFFull) == b->last_page;
 }
 
+static inline JumpCacheEntry *jump_cache_entry(X86Cpu *cpu, uint64_t lin)
+{
+    return &cpu->code->jump_cache[(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1)];
+}
+
+static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode);
+
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     uint32_t mode = cpu_mode(cpu);
+    JumpCacheEntry *e = jump_cache_entry(cpu, lin);
+    if (e->gen == cpu->chain_gen && e->ip == cpu->rip && e->cs_base == cpu->cs.base &&
+        e->mode == mode && e->block)
+        return e->block;
+    X86Block *b = block_lookup_slow(cpu, lin, mode);
+    /* (a build may have emptied the cache and bumped chain_gen: the entry takes the new) */
+    *e = (JumpCacheEntry){ cpu->rip, cpu->cs.base, b, mode, cpu->chain_gen };
+    return b;
+}
+
+static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode)
+{
+    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
             continue;
