@@ -23,27 +23,16 @@
  * Usage: linux_virtio [BUILD_DIR [GUEST_DIR]]   (from the source tree's top)
  * Exits 0 unless the sim backend ran the kernel and the scenario failed.
  */
-#include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "bench_util.h"
+#include "bench_linux.h"
 
 #define DISK_BYTES (64u << 20)
 #define FILE_BYTES (32u << 20)
-#define RUN_TIMEOUT_NS (900ull * 1000000000ull)   /* boot + both transfers, far past sim's */
-#define MKINITRAMFS "tests/linux/mkinitramfs.sh"
+#define BOOT_TIMEOUT_NS (300ull * 1000000000ull)   /* to "Linux version", far past any boot */
+#define STEP_TIMEOUT_NS (600ull * 1000000000ull)   /* from one line to the next */
 
 enum { BLK_START, BLK_END, NET_START, NET_END, NUM_MARKS };
 static const char *const marks[NUM_MARKS] = {
@@ -54,30 +43,6 @@ typedef struct {
     double wall[NUM_MARKS], cpu[NUM_MARKS];   /* ns, at each line */
     char guest[128];                          /* the guest's SVMBENCH-GUEST line */
 } Run;
-
-static bool file_ok(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
-}
-
-/* The CPU time (user + system, all threads) of process pid so far, in ns; -1 if unknown. */
-static double process_cpu_ns(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
-    unsigned long long utime, stime;
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                     &utime, &stime) != 2)
-        return -1;
-    return (double)(utime + stime) * 1e9 / (double)sysconf(_SC_CLK_TCK);
-}
 
 /* Deterministic bytes that no layer can compress or skip (xorshift64). */
 static void fill_random(uint8_t *p, size_t n, uint64_t seed)
@@ -138,104 +103,60 @@ static pid_t start_http(int listen_fd, const uint8_t *body, size_t len)
     }
 }
 
-/* Runs argv (stdin /dev/null, output on a pipe) until the guest's verdict line, timing
- * the marks (those of the disk, the network or both). 0; 1 when the command line was refused (status 2 before "Linux version");
+/* The line of the guest's output holding `text`, into out ("" when none). */
+static void line_with(const BenchGuest *g, const char *text, char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *hit = g->len ? memmem(g->buf, g->len, text, strlen(text)) : NULL;
+    if (!hit) return;
+    const char *end = memchr(hit, '\n', g->len - (size_t)(hit - g->buf));
+    size_t n = end ? (size_t)(end - hit) : g->len - (size_t)(hit - g->buf);
+    if (n && hit[n - 1] == '\r') n--;
+    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), hit);
+}
+
+/* Boots argv and times the marks of the disk, the network or both, as the guest prints
+ * them. 0; 1 when scratchvm refused its command line (status 2 before the kernel ran);
  * -1 with the reason in why. */
 static int run_once(char *const argv[], bool blk, bool net, Run *out, char *why, size_t why_size)
 {
     memset(out, 0, sizeof *out);
-    for (int i = 0; i < NUM_MARKS; i++) out->wall[i] = -1;
-    int pfd[2];
-    if (pipe(pfd) != 0) {
-        snprintf(why, why_size, "pipe: %s", strerror(errno));
+    BenchGuest g;
+    if (bench_guest_start(&g, argv, why, why_size) != 0) return -1;
+    if (bench_guest_wait(&g, "Linux version", BOOT_TIMEOUT_NS) != 0) {
+        char line[256];
+        line_with(&g, "scratchvm", line, sizeof line);
+        bench_guest_stop(&g);
+        if (g.ended && WIFEXITED(g.status) && WEXITSTATUS(g.status) == 2) {
+            snprintf(why, why_size, "scratchvm refused the options (%s)", line);
+            return 1;
+        }
+        bench_guest_why(&g, argv[0], "Linux version", why, why_size);
         return -1;
     }
-    uint64_t t0 = bench_now_ns();
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(why, why_size, "fork: %s", strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
+    for (int m = 0; m < NUM_MARKS; m++) {
+        if (!(m < NET_START ? blk : net)) continue;
+        if (bench_guest_wait(&g, marks[m], STEP_TIMEOUT_NS) != 0) {
+            line_with(&g, "SVMTEST-FAIL", why, why_size);
+            if (!why[0]) bench_guest_why(&g, argv[0], marks[m], why, why_size);
+            bench_guest_stop(&g);
+            return -1;
+        }
+        out->wall[m] = (double)(bench_now_ns() - g.t0);
+        out->cpu[m] = bench_guest_cpu_ns(&g);
+    }
+    /* the guest's own seconds: what comes between this mark and the verdict */
+    if (bench_guest_wait(&g, "SVMBENCH-GUEST ", STEP_TIMEOUT_NS) != 0 ||
+        bench_guest_wait_text(&g, "SVMTEST-PASS", STEP_TIMEOUT_NS, out->guest,
+                              sizeof out->guest) != 0) {
+        line_with(&g, "SVMTEST-FAIL", why, why_size);
+        if (!why[0]) bench_guest_why(&g, argv[0], "SVMTEST-PASS", why, why_size);
+        bench_guest_stop(&g);
         return -1;
     }
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0) dup2(null, STDIN_FILENO);
-        dup2(pfd[1], STDOUT_FILENO);
-        dup2(pfd[1], STDERR_FILENO);
-        close(pfd[0]);
-        close(pfd[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char line[512], first_error[sizeof line] = "", fail_line[sizeof line] = "";
-    size_t len = 0;
-    bool kernel_ran = false, passed = false, failed = false, timed_out = false;
-    uint64_t done_at = 0;
-    for (;;) {
-        uint64_t now = bench_now_ns();
-        if (now - t0 > RUN_TIMEOUT_NS || (done_at && now - done_at > 30000000000ull)) {
-            timed_out = !done_at;
-            break;
-        }
-        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-        int r = poll(&p, 1, 1000);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue;
-        char buf[4096];
-        ssize_t n = read(pfd[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;   /* the process ended (after poweroff, or without it) */
-        uint64_t at = bench_now_ns();
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] != '\n') {
-                if (buf[i] != '\r' && len < sizeof line - 1) line[len++] = buf[i];
-                continue;
-            }
-            line[len] = '\0';
-            len = 0;
-            for (int m = 0; m < NUM_MARKS; m++)
-                if (!strcmp(line, marks[m])) {
-                    out->wall[m] = (double)(at - t0);
-                    out->cpu[m] = process_cpu_ns(pid);
-                }
-            if (strstr(line, "Linux version")) kernel_ran = true;
-            if (!strncmp(line, "SVMBENCH-GUEST ", 15))
-                snprintf(out->guest, sizeof out->guest, "%.100s", line + 15);
-            if (!strncmp(line, "SVMTEST-PASS", 12)) passed = true;
-            if (!strncmp(line, "SVMTEST-FAIL", 12)) {
-                failed = true;
-                snprintf(fail_line, sizeof fail_line, "%s", line);
-            }
-            if (!first_error[0] && strstr(line, "scratchvm"))
-                snprintf(first_error, sizeof first_error, "%s", line);
-            if ((passed || failed) && !done_at) done_at = at;   /* then wait for poweroff */
-        }
-    }
-    kill(pid, SIGKILL);
-    close(pfd[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (!kernel_ran && WIFEXITED(st) && WEXITSTATUS(st) == 2) {
-        snprintf(why, why_size, "scratchvm refused the options (%s)", first_error);
-        return 1;
-    }
-    bool marks_ok = true;
-    for (int m = 0; m < NUM_MARKS; m++)
-        if (m < NET_START ? blk : net)
-            marks_ok = marks_ok && out->wall[m] >= 0 && out->cpu[m] >= 0;
-    if (passed && marks_ok) return 0;
-    if (failed)
-        snprintf(why, why_size, "%s", fail_line);
-    else if (timed_out)
-        snprintf(why, why_size, "no result within %llu s", RUN_TIMEOUT_NS / 1000000000ull);
-    else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        snprintf(why, why_size, "%s: not found", argv[0]);
-    else
-        snprintf(why, why_size, "%s ended (status %d) without the guest's result", argv[0],
-                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    return -1;
+    out->guest[strcspn(out->guest, "\r\n")] = '\0';
+    bench_guest_stop(&g);
+    return 0;
 }
 
 static void print_skipped(const char *why)
@@ -252,20 +173,7 @@ static double mib_per_s(double bytes, double ns)
 int main(int argc, char **argv)
 {
     const char *build = argc > 1 ? argv[1] : "build";
-    char cache[PATH_MAX], kernel[PATH_MAX + 16], busybox[PATH_MAX + 16], modules[PATH_MAX + 16],
-        order[PATH_MAX + 32], svm[PATH_MAX];
-    const char *env = getenv("SCRATCHVM_DEBIAN_CACHE");
-    if (env && *env) {
-        snprintf(cache, sizeof cache, "%s", env);
-    } else {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg) snprintf(cache, sizeof cache, "%s/scratchvm/debian-i386", xdg);
-        else snprintf(cache, sizeof cache, "%s/.cache/scratchvm/debian-i386", home ? home : "");
-    }
-    snprintf(kernel, sizeof kernel, "%s/vmlinuz", cache);
-    snprintf(busybox, sizeof busybox, "%s/busybox", cache);
-    snprintf(modules, sizeof modules, "%s/modules", cache);
-    snprintf(order, sizeof order, "%s/load-order", modules);
+    char svm[PATH_MAX];
     snprintf(svm, sizeof svm, "%s/scratchvm", build);
     const char *reps_env = getenv("BENCH_VIRTIO_REPS");
     int reps = reps_env ? atoi(reps_env) : 3;
@@ -275,47 +183,19 @@ int main(int argc, char **argv)
     bench_print_header_named("Linux virtio: 64 MiB read of /dev/vda, 32 MiB wget over user "
                              "networking (in the guest)", "sim", "QEMU TCG");
     char why[2 * PATH_MAX + 256];
-    if (!file_ok(kernel) || !file_ok(busybox) || !file_ok(order)) {
-        snprintf(why, sizeof why, "Debian's kernel, busybox and virtio modules are not cached "
-                 "in %s (tests/linux/fetch-debian.sh %s fetches them)", cache, cache);
+    BenchLinux l;
+    if (bench_linux_prepare_with(&l, true, why, sizeof why) != 0) {
         print_skipped(why);
         return 0;
     }
-    if (!file_ok(MKINITRAMFS)) {
-        snprintf(why, sizeof why, "%s not found (run from the source tree's top)", MKINITRAMFS);
-        print_skipped(why);
-        return 0;
-    }
-    char dir[] = "/tmp/linux_virtio-XXXXXX";
-    if (!mkdtemp(dir)) {
-        snprintf(why, sizeof why, "no temporary directory: %s", strerror(errno));
-        print_skipped(why);
-        return 0;
-    }
-    char initrd[64], disk[64];
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", dir);
-    snprintf(disk, sizeof disk, "%s/disk.raw", dir);
+    char *kernel = l.kernel, *initrd = l.initrd, disk[64];
+    snprintf(disk, sizeof disk, "%s/disk.raw", l.dir);
     int status = 0;
     uint8_t *bytes = malloc(DISK_BYTES);
     int listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     pid_t http = -1;
     if (!bytes || listen_fd < 0) {
         print_skipped("out of memory or sockets");
-        goto out;
-    }
-
-    char *mk[] = { "/bin/bash", MKINITRAMFS, busybox, initrd, modules, NULL };
-    pid_t pid = bench_fork_quiet(true);
-    if (pid == 0) {
-        execv(mk[0], mk);
-        _exit(127);
-    }
-    int st = -1;
-    if (pid > 0) waitpid(pid, &st, 0);
-    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !file_ok(initrd)) {
-        snprintf(why, sizeof why, "%s could not build the initramfs (status %d)", MKINITRAMFS,
-                 pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        print_skipped(why);
         goto out;
     }
     fill_random(bytes, DISK_BYTES, 0x5c7a7c4u);
@@ -456,8 +336,7 @@ out:
     }
     if (listen_fd >= 0) close(listen_fd);
     free(bytes);
-    unlink(initrd);
     unlink(disk);
-    rmdir(dir);
+    bench_linux_cleanup(&l);
     return status;
 }
