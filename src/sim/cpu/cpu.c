@@ -26,9 +26,9 @@
 #define BLOCK_MAX 32
 #define HASH_BITS 12
 #define HASH_SIZE (1u << HASH_BITS)
-#define ARENA_SIZE (8u << 20)
+#define ARENA_SIZE (32u << 20)
 #define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
-#define JIT_ARENA_SIZE (16u << 20)
+#define JIT_ARENA_SIZE (64u << 20)
 #define JIT_THRESHOLD 16
 
 static inline uint8_t *block_bytes(const X86Block *b)

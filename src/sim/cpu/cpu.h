@@ -236,7 +236,7 @@ typedef struct X86TlbEntry {
     bool global;              /* G with CR4.PGE: kept across CR3 writes */
 } X86TlbEntry;
 
-#define X86_TLB_BITS 8
+#define X86_TLB_BITS 10
 #define X86_TLB_SIZE (1u << X86_TLB_BITS)    /* entries per privilege level */
 
 struct X86Cpu {
