@@ -680,10 +680,11 @@ const CliOptionSpec cli_option_table[] = {
     {"-boot", "[order=]a|c|d...", opt_boot, 0, "boot order of int 19h: a floppy, c disk, d CD-ROM\n"
      "(default acd: the first one that boots)"},
     {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
-    {"-device", "pc-testdev|isa-debug-exit[,iobase=0xf4,iosize=N]", opt_device, 0,
+    {"-device", "pc-testdev|isa-debug-exit[,iobase=0xf4,iosize=N]|PCI[,...]", opt_device, 0,
      "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
      "at 0xff000000), as kvm-unit-tests use it; isa-debug-exit is\n"
-     "always at 0xf4 (numbers compare as numbers: 0x04 = 4)"},
+     "always at 0xf4 (numbers compare as numbers: 0x04 = 4); or a\n"
+     "PCI device in the next free slot of bus 0 (info pci lists them)"},
     {"--trace", "exits|stats|bios[,...]", opt_trace, 0,
      "exits: one line per VM exit on stderr (and one per batch of\n"
      "VGA writes taken from the coalesced MMIO ring); stats: at the\n"

@@ -29,6 +29,7 @@ enum { REG_DATA, REG_ERROR, REG_COUNT, REG_LBA_LOW, REG_LBA_MID, REG_LBA_HIGH, R
 #define ER_ABRT 0x04
 #define ER_IDNF 0x10
 #define ER_UNC  0x40
+#define DC_NIEN 0x02
 #define DC_SRST 0x04
 #define DC_HOB  0x80
 #define DEV_DEV1 0x10
@@ -69,6 +70,9 @@ typedef struct {
 } IdeDrive;
 
 struct IdeChannel {
+    void *owner;
+    IrqLine irq;                           /* INTRQ (ISA IRQ 14 or 15); unwired: none */
+    bool irq_level;
     uint16_t cmd_base, ctrl_port;
     IdeDrive drive[2];
     /* The task file; [0] the value last written, [1] the one before (HOB). */
@@ -82,20 +86,49 @@ struct IdeChannel {
     uint64_t lba;                          /* the sector in buf */
 };
 
-IdeChannel *ide_create(uint16_t cmd_base, uint16_t ctrl_port)
+static void set_irq(IdeChannel *ch, bool level);
+
+/* The state after power-on or a hardware reset: the ATA signature in the task file,
+ * "passed" in the error register, the default translation. */
+static void power_on(IdeChannel *ch)
+{
+    ch->transferring = false;
+    ch->count[0] = ch->lba_low[0] = 1;
+    ch->lba_mid[0] = ch->lba_high[0] = 0;
+    ch->device = 0;
+    for (int i = 0; i < 2; i++) {
+        ch->drive[i].cur_heads = ch->drive[i].heads;
+        ch->drive[i].cur_spt = ch->drive[i].spt;
+    }
+    ch->status = ST_DRDY | ST_DSC;
+    ch->error = ER_AMNF;
+}
+
+IdeChannel *ide_create(uint16_t cmd_base, uint16_t ctrl_port, void *owner)
 {
     IdeChannel *ch = calloc(1, sizeof(*ch));
     if (!ch) {
         hv_fail(ENOMEM, "ide: out of memory");
         return NULL;
     }
+    ch->owner = owner;
     ch->cmd_base = cmd_base;
     ch->ctrl_port = ctrl_port;
-    ch->count[0] = ch->lba_low[0] = 1;     /* the ATA signature, as after power-on */
-    ch->error = ER_AMNF;
-    ch->status = ST_DRDY | ST_DSC;
+    power_on(ch);
     return ch;
 }
+
+void *ide_owner(const IdeChannel *ch) { return ch->owner; }
+
+void ide_reset(void *opaque)
+{
+    IdeChannel *ch = opaque;
+    set_irq(ch, false);
+    ch->control = 0;
+    power_on(ch);
+}
+
+void ide_set_irq_line(IdeChannel *ch, const IrqLine *irq) { ch->irq = *irq; }
 
 int ide_attach(IdeChannel *ch, int unit, BlockDev *bd)
 {
@@ -130,11 +163,24 @@ static IdeDrive *selected(IdeChannel *ch)
     return d->bd ? d : NULL;
 }
 
+/* INTRQ (ATA-6 5.2.9): asserted when a command completes or a PIO data block is ready,
+ * unless nIEN masks it; reading the status register or writing a command clears it. */
+static void set_irq(IdeChannel *ch, bool level)
+{
+    level = level && !(ch->control & DC_NIEN);
+    if (level == ch->irq_level)
+        return;
+    ch->irq_level = level;
+    if (ch->irq.set)
+        ch->irq.set(ch->irq.opaque, ch->irq.line, level);
+}
+
 static void done(IdeChannel *ch)
 {
     ch->transferring = false;
     ch->status = ST_DRDY | ST_DSC;
     ch->error = 0;
+    set_irq(ch, true);
 }
 
 static void fail(IdeChannel *ch, uint8_t error)
@@ -142,6 +188,7 @@ static void fail(IdeChannel *ch, uint8_t error)
     ch->transferring = false;
     ch->status = ST_DRDY | ST_DSC | ST_ERR;
     ch->error = error;
+    set_irq(ch, true);
 }
 
 /* An ATA string: two characters a word, the first in the high byte, blank padded. */
@@ -238,6 +285,7 @@ static void load_sector(IdeChannel *ch, IdeDrive *d)
     }
     ch->pos = 0;
     ch->status = ST_DRDY | ST_DSC | ST_DRQ;
+    set_irq(ch, true);   /* a block to read */
 }
 
 static void start_transfer(IdeChannel *ch, IdeDrive *d, bool write, bool ext)
@@ -265,6 +313,7 @@ static void command(IdeChannel *ch, uint8_t cmd)
     IdeDrive *d = selected(ch);
     if (!d)
         return;   /* no device answers: the command is not taken */
+    set_irq(ch, false);
     ch->transferring = false;
     switch (cmd) {
     case CMD_IDENTIFY:
@@ -276,6 +325,7 @@ static void command(IdeChannel *ch, uint8_t cmd)
         ch->pos = 0;
         ch->error = 0;
         ch->status = ST_DRDY | ST_DSC | ST_DRQ;
+        set_irq(ch, true);
         break;
     case CMD_READ_SECTORS:
     case CMD_READ_SECTORS_NR:
@@ -380,6 +430,7 @@ static void data_out(IdeChannel *ch, uint8_t b)
     } else {
         ch->lba++;
         ch->pos = 0;
+        set_irq(ch, true);   /* ready for the next sector */
     }
 }
 
@@ -396,7 +447,9 @@ static uint8_t read_reg(IdeChannel *ch, unsigned reg)
     case REG_LBA_MID: return ch->lba_mid[hob];
     case REG_LBA_HIGH: return ch->lba_high[hob];
     case REG_DEVICE: return ch->device | DEV_OBSOLETE;
-    default: return status(ch);
+    default:
+        set_irq(ch, false);
+        return status(ch);
     }
 }
 
@@ -428,19 +481,13 @@ static void write_control(IdeChannel *ch, uint8_t v)
 {
     bool was_reset = ch->control & DC_SRST;
     ch->control = v;
+    if (v & DC_NIEN)
+        set_irq(ch, false);
     if (v & DC_SRST) {
         ch->transferring = false;
         ch->status = ST_BSY;
     } else if (was_reset) {
-        ch->count[0] = ch->lba_low[0] = 1;
-        ch->lba_mid[0] = ch->lba_high[0] = 0;
-        ch->device = 0;
-        for (int i = 0; i < 2; i++) {
-            ch->drive[i].cur_heads = ch->drive[i].heads;
-            ch->drive[i].cur_spt = ch->drive[i].spt;
-        }
-        ch->status = ST_DRDY | ST_DSC;
-        ch->error = ER_AMNF;
+        power_on(ch);
     }
 }
 

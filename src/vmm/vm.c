@@ -12,11 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dev/device.h"
 #include "dev/ide.h"
 #include "kvm/backend.h"
 #include "vmm/bios.h"
 #include "vmm/paging.h"
 #include "vmm/platform.h"
+#include "vmm/vm_devices.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
@@ -108,6 +110,34 @@ static int register_devices(SimpleVM *svm)
     return r < 0 ? hv_fail(r, "cannot register the VGA windows") : 0;
 }
 
+/* Device records of the devices SimpleVM names (the fields stay, for the seed's API). */
+static void destroy_fw_cfg(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    io_bus_unregister(svm->io_bus, FW_CFG_PORT_SELECTOR, svm->fw_cfg);
+    fw_cfg_destroy(svm->fw_cfg);
+    svm->fw_cfg = NULL;
+}
+
+static void destroy_testdev(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    io_bus_unregister(svm->io_bus, PC_TESTDEV_IOPORT, svm->testdev);
+    io_bus_unregister(svm->io_bus, PC_TESTDEV_IRQ_PORT, svm->testdev);
+    mmio_bus_unregister(svm->mmio_bus, PC_TESTDEV_IOMEM, svm->testdev);
+    pc_testdev_destroy(svm->testdev);
+    svm->testdev = NULL;
+}
+
+static void destroy_serial2(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    io_bus_unregister(svm->io_bus, COM2_BASE, svm->serial2);
+    svm->serial2->irq = (IrqLine){0};
+    serial_destroy(svm->serial2);
+    svm->serial2 = NULL;
+}
+
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
 {
     return vm_create_flags(memory_bytes, b, 0);
@@ -160,10 +190,11 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
     svm->vga = flags & VM_FLAG_NO_VGA ? NULL : vga_create();
     svm->debug_exit = debug_exit_create(STDOUT_FILENO);
-    svm->fw_cfg = fw_cfg_create(memory_bytes, 1);
     if (!svm->io_bus || !svm->mmio_bus || !svm->serial ||
         (!svm->vga && !(flags & VM_FLAG_NO_VGA)) || !svm->debug_exit ||
-        !svm->fw_cfg) {
+        !(svm->fw_cfg = fw_cfg_create(memory_bytes, 1)) ||
+        vm_device_add(svm, &(DeviceRecord){.name = "fw_cfg", .opaque = svm,
+                                           .destroy = destroy_fw_cfg}) < 0) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
@@ -191,6 +222,10 @@ int vm_add_pc_testdev(SimpleVM *svm)
         return hv_fail(EEXIST, "pc-testdev is already there");
     if (!(svm->testdev = pc_testdev_create()))
         return -ENOMEM;
+    int added = vm_device_add(svm, &(DeviceRecord){.name = "pc-testdev", .opaque = svm,
+                                                   .destroy = destroy_testdev});
+    if (added < 0)
+        return added;
     svm->testdev->set_irq = platform_set_isa_irq;   /* QEMU wires its lines to the ISA bus */
     svm->testdev->irq_opaque = svm->platform;
     const IoPortHandler io[] = {
@@ -303,6 +338,42 @@ static int load_rom(SimpleVM *svm, const uint8_t *image, size_t size, bool shado
     return 0;
 }
 
+/* An IDE channel's device record: opaque is the channel; it knows its ports. */
+static void destroy_ide(void *opaque)
+{
+    IdeChannel *ch = opaque;
+    SimpleVM *svm = ide_owner(ch);
+    for (int c = 0; c < 2; c++) {
+        if (svm->ide[c] != ch)
+            continue;
+        io_bus_unregister(svm->io_bus, c ? IDE_SECONDARY_CMD : IDE_PRIMARY_CMD, ch);
+        io_bus_unregister(svm->io_bus, c ? IDE_SECONDARY_CTRL : IDE_PRIMARY_CTRL, ch);
+        svm->ide[c] = NULL;
+    }
+    ide_destroy(ch);
+}
+
+static void destroy_ide_pci(void *opaque) { pci_device_remove(opaque); }
+
+/* With a PCI bus, firmware looks for IDE controllers there (SeaBIOS scans ISA ports only
+ * on a machine without PCI): a PIIX3 IDE function in compatibility mode (prog-if 80h:
+ * both channels at their legacy ports and IRQs, bus master capable), without BARs (no
+ * DMA here). PIIX3 has it at 00:01.1; this bus has functions 0 only, so it takes a slot
+ * of its own. */
+static int add_ide_pci_function(SimpleVM *svm)
+{
+    PciBus *bus = vm_pci_bus(svm);
+    if (!bus)
+        return 0;
+    const PciDeviceInfo info = {.name = "piix3-ide", .vendor_id = 0x8086, .device_id = 0x7010,
+                                .class_code = 0x010180};
+    PciDevice *d = pci_device_add(bus, -1, &info, NULL);
+    if (!d)
+        return -ENOSPC;
+    return vm_device_add(svm, &(DeviceRecord){.name = "piix3-ide", .opaque = d,
+                                              .destroy = destroy_ide_pci});
+}
+
 int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
 {
     if (!svm || !bd || index < 0 || index > 3) {
@@ -313,10 +384,21 @@ int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
     if (!svm->ide[c]) {
         uint16_t cmd = c ? IDE_SECONDARY_CMD : IDE_PRIMARY_CMD;
         uint16_t ctrl = c ? IDE_SECONDARY_CTRL : IDE_PRIMARY_CTRL;
-        IdeChannel *ch = ide_create(cmd, ctrl);
+        IdeChannel *ch = ide_create(cmd, ctrl, svm);
         if (!ch) {
             block_close(bd);
             return -ENOMEM;
+        }
+        svm->ide[c] = ch;
+        ide_set_irq_line(ch, &(IrqLine){platform_set_isa_irq, svm->platform,
+                                        c ? MACHINE_IRQ_IDE1 : MACHINE_IRQ_IDE0});
+        int r = vm_device_add(svm, &(DeviceRecord){.name = c ? "ide1" : "ide0", .opaque = ch,
+                                                   .reset = ide_reset, .destroy = destroy_ide});
+        if (r == 0 && !svm->ide[1 - c])
+            r = add_ide_pci_function(svm);   /* once, with the first channel */
+        if (r < 0) {
+            block_close(bd);
+            return r;
         }
         const IoPortHandler io[] = {
             {.base = cmd, .length = IDE_CMD_PORTS, .read = ide_io_read, .write = ide_io_write,
@@ -325,15 +407,11 @@ int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
              .opaque = ch, .name = c ? "ide1-control" : "ide0-control"},
         };
         for (int i = 0; i < 2; i++) {
-            int r = io_bus_register(svm->io_bus, &io[i]);
-            if (r < 0) {
-                /* the first range may be on the bus: the channel stays, empty */
-                svm->ide[c] = ch;
-                block_close(bd);
+            if ((r = io_bus_register(svm->io_bus, &io[i])) < 0) {
+                block_close(bd);   /* the channel stays, empty, until the VM goes */
                 return hv_fail(r, "cannot register IDE channel %d at port 0x%x", c, io[i].base);
             }
         }
-        svm->ide[c] = ch;
     }
     int r = ide_attach(svm->ide[c], index % 2, bd);
     if (r < 0)
@@ -1059,20 +1137,14 @@ void vm_destroy(SimpleVM *svm)
         return;
     vm_thread_quit(svm);
     kvm_close(svm->kvm);
-    if (svm->serial2)
-        svm->serial2->irq = (IrqLine){0};   /* its line was the platform's */
+    vm_devices_destroy(svm);   /* before the buses they unregister from */
     platform_destroy(svm->platform);
     io_bus_destroy(svm->io_bus);
     mmio_bus_destroy(svm->mmio_bus);
     serial_destroy(svm->serial);
-    serial_destroy(svm->serial2);
-    ide_destroy(svm->ide[0]);
-    ide_destroy(svm->ide[1]);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
     vm_bios_destroy(svm->bios);
-    fw_cfg_destroy(svm->fw_cfg);
-    pc_testdev_destroy(svm->testdev);
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)
@@ -1099,6 +1171,9 @@ int vm_add_serial2(SimpleVM *svm, int output_fd)
     }
     s->irq = (IrqLine){platform_set_isa_irq, svm->platform, MACHINE_IRQ_COM2};
     svm->serial2 = s;
+    if ((r = vm_device_add(svm, &(DeviceRecord){.name = "serial1", .opaque = svm,
+                                                 .destroy = destroy_serial2})) < 0)
+        return r;
     /* The DSDT lists it; firmware already running (or a BIOS already past POST) keeps
      * the tables and the BIOS data area it has. */
     return svm->exit_count ? 0 : platform_set_com2(svm->platform);

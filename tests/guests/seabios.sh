@@ -1,7 +1,7 @@
 # SeaBIOS as -bios (Debian's seabios package: /usr/share/seabios/bios.bin), sourced by
-# run.sh: t_seabios. As on QEMU's isapc machine (no PCI): SeaBIOS finds fw_cfg, the RAM
-# through etc/e820, its console on COM1 (etc/sercon-port), the IDE disk of -hda, and
-# boots it; its log goes to the debug console at 0x402. Skipped with the reason when
+# run.sh: t_seabios. SeaBIOS finds fw_cfg, the RAM through etc/e820, its console on COM1
+# (etc/sercon-port) or its VGA BIOS, the IDE disk of -hda (through the PCI IDE function),
+# and boots it; its log goes to the debug console at 0x402. Skipped with the reason when
 # the package is not installed.
 # shellcheck shell=bash
 
@@ -33,6 +33,7 @@ t_seabios() {
         grep -qF 'ata0-0: SCRATCHVM HARDDISK ATA-7 Hard-Disk (1 MiBytes)' "$TMP/sb.log" ||
             differ "SeaBIOS did not find the IDE disk"
         grep -qF 'Booting from 0000:7c00' "$TMP/sb.log" || differ "no boot in the log"
+        grep -qF 'id=8086:7010' "$TMP/sb.log" || differ "SeaBIOS did not see the PCI IDE function"
     }
     end
     # With the screen shown (--vga), SeaVGABIOS from beside bios.bin draws on the VGA text

@@ -54,7 +54,7 @@ static IdeChannel *channel(void)
     close(fd);
     BlockDev *bd;
     assert_int_equal(block_open(path, BLOCK_FORMAT_RAW, 0, &bd), 0);
-    IdeChannel *ch = ide_create(BASE, CTRL);
+    IdeChannel *ch = ide_create(BASE, CTRL, NULL);
     assert_non_null(ch);
     assert_int_equal(ide_attach(ch, 0, bd), 0);
     return ch;
