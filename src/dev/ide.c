@@ -175,13 +175,18 @@ static void set_irq(IdeChannel *ch, bool level)
         ch->irq.set(ch->irq.opaque, ch->irq.line, level);
 }
 
-static void done(IdeChannel *ch)
+/* The command is over. A PIO read ends without an interrupt (its last one came with its
+ * last block); everything else ends with one. */
+static void finish(IdeChannel *ch, bool irq)
 {
     ch->transferring = false;
     ch->status = ST_DRDY | ST_DSC;
     ch->error = 0;
-    set_irq(ch, true);
+    if (irq)
+        set_irq(ch, true);
 }
+
+static void done(IdeChannel *ch) { finish(ch, true); }
 
 static void fail(IdeChannel *ch, uint8_t error)
 {
@@ -405,7 +410,7 @@ static uint8_t data_in(IdeChannel *ch)
         return b;
     IdeDrive *d = selected(ch);
     if (ch->identify || --ch->left == 0 || !d) {
-        done(ch);
+        finish(ch, false);
     } else {
         ch->lba++;
         load_sector(ch, d);

@@ -226,6 +226,46 @@ static void test_hostile_task_files(void **state)
     done(ch);
 }
 
+static int irq_level = -1, irq_edges;
+static void record_irq(void *opaque, int line, int level)
+{
+    (void)opaque;
+    assert_int_equal(line, 14);
+    irq_edges += level && irq_level != 1;
+    irq_level = level;
+}
+
+/* INTRQ: raised for a PIO block and at a command's end, cleared by reading the status
+ * register (not the alternate status) or by a new command; nIEN masks it. */
+static void test_interrupts(void **state)
+{
+    (void)state;
+    IdeChannel *ch = channel();
+    ide_set_irq_line(ch, &(IrqLine){record_irq, NULL, 14});
+    irq_level = -1;
+    irq_edges = 0;
+    out8(ch, CTRL, 0x00);
+    out8(ch, BASE + 6, 0xA0);
+    out8(ch, BASE + 7, 0xEC);               /* IDENTIFY: one block to read */
+    assert_int_equal(irq_level, 1);
+    assert_int_equal(in8(ch, CTRL), 0x58);  /* the alternate status leaves it */
+    assert_int_equal(irq_level, 1);
+    assert_int_equal(in8(ch, BASE + 7), 0x58);
+    assert_int_equal(irq_level, 0);
+    uint8_t buf[512];
+    read_sector(ch, buf);                   /* no interrupt at the end of a read */
+    assert_int_equal(irq_edges, 1);
+    out8(ch, BASE + 7, 0xE7);               /* FLUSH CACHE: at its end */
+    assert_int_equal(irq_level, 1);
+    assert_int_equal(irq_edges, 2);
+    out8(ch, CTRL, 0x02);                   /* nIEN: masked (and dropped) */
+    assert_int_equal(irq_level, 0);
+    out8(ch, BASE + 7, 0xE7);
+    assert_int_equal(irq_level, 0);
+    assert_int_equal(irq_edges, 2);
+    done(ch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_identify),
         cmocka_unit_test(test_read_write),
         cmocka_unit_test(test_hostile_task_files),
+        cmocka_unit_test(test_interrupts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
