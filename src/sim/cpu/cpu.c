@@ -200,15 +200,11 @@ static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
  * instruction that is not a block ender (the block ended at its size or a page end). */
 static bool plain_transfer(const X86Insn *in)
 {
-    unsigned op = in->op;
-    if (!(op & 0x200)) return true;
-    op &= 0x1FF;
-    if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F)) return true;
-    switch (op) {
-    case 0xE8: case 0xE9: case 0xEB: case 0xC2: case 0xC3:
-    case 0xE0: case 0xE1: case 0xE2: case 0xE3:
+    if (!(in->op & 0x200)) return true;
+    switch (x86_opinfo(in->op)->cls) {
+    case OC_JCC: case OC_CALL_REL: case OC_JMP_REL: case OC_RET: case OC_RET_IW: case OC_LOOP:
         return true;
-    case 0xFF:
+    case OC_GRP5:
         return in->reg == 2 || in->reg == 4;
     default:
         return false;
@@ -224,7 +220,8 @@ static bool plain_transfer(const X86Insn *in)
 static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn *in,
                              uint64_t next, uint32_t end_off)
 {
-    if (in->op != 0xE8 && in->op != 0xE9 && in->op != 0xEB) return ~0ull;
+    unsigned cls = x86_opinfo(in->op)->cls;
+    if (cls != OC_CALL_REL && cls != OC_JMP_REL) return ~0ull;
     uint32_t target = (uint32_t)next + in->imm;
     if (in->osz == 2) target &= 0xFFFF;
     if (target > cpu->cs.limit) return ~0ull;       /* the transfer faults: let it */

@@ -53,10 +53,42 @@ struct X86Insn {
     uint32_t next_ip;     /* in a decoded block: IP of the next instruction */
 };
 
+/* Operation classes of opcodes.def: what specialised handlers (cpu_spec.c) and host code
+ * (jit.c) are chosen by. E = ModR/M r/m, G = ModR/M reg, Z = register in the opcode's low
+ * three bits, A = the accumulator, I = immediate, O = moffs. */
+enum {
+    OC_NONE,      /* the generic handler only */
+    OC_ALU_EG, OC_ALU_GE, OC_ALU_AI, OC_GRP1,   /* argument: the ALU operation */
+    OC_TEST_EG, OC_TEST_AI, OC_GRP3,
+    OC_INC_Z, OC_DEC_Z, OC_PUSH_Z, OC_POP_Z, OC_GRP4, OC_GRP5,
+    OC_MOV_EG, OC_MOV_GE, OC_MOV_ZI, OC_MOV_EI, OC_MOV_AO, OC_MOV_OA, OC_LEA, OC_NOP,
+    OC_SHIFT,     /* group 2; argument: the count (0 imm8, 1 one, 2 CL) */
+    OC_JCC, OC_CMOV, OC_SETCC,                  /* argument: the condition code */
+    OC_JMP_REL, OC_CALL_REL, OC_RET, OC_RET_IW, OC_LOOP,
+    OC_IMUL3, OC_IMUL2, OC_MOVX,                /* MOVX argument: 1 sign-extends */
+};
+/* Operand width of a class's operation (opcodes.def). */
+enum { W_N, W_B, W_V, W_W };
+
 typedef struct X86OpInfo {
     X86Handler fn;
-    uint8_t flags;        /* OPF_* below */
+    uint16_t flags;       /* OPF_* below */
+    uint8_t cls;          /* OC_* */
+    uint8_t carg;         /* the class's argument */
+    uint8_t width;        /* W_* */
 } X86OpInfo;
+/* Generated from opcodes.def (decode.c): indexed by X86Insn.op & 0x1FF. */
+extern const X86OpInfo x86_optab[512];
+static inline const X86OpInfo *x86_opinfo(unsigned op) { return &x86_optab[op & 0x1FF]; }
+/* The size in bytes of the class operation's operand (W_B 1, W_W 2, W_V the operand size). */
+static inline unsigned x86_op_width(const X86Insn *in)
+{
+    switch (x86_opinfo(in->op)->width) {
+    case W_B: return 1;
+    case W_W: return 2;
+    default: return in->osz;
+    }
+}
 
 /* Decoder hints per opcode (decode.c). */
 #define OPF_MODRM  1u     /* has a ModR/M byte */
@@ -67,6 +99,7 @@ typedef struct X86OpInfo {
 #define OPF_FAR    32u    /* ptr16:16/32 */
 #define OPF_MOFFS  64u    /* moffs by address size */
 #define OPF_REL    128u   /* IP-relative branch (imm is a displacement) */
+#define OPF_LOCK   256u   /* LOCK allowed with a memory destination (groups: some members) */
 
 /* Decodes one instruction at cpu->cs:ip into *in, and the guest-physical address of its
  * last byte into *last_gpa. Returns 0, or the exception vector when
