@@ -113,7 +113,7 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
 static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
 {
     if (!b->traced || b->len1) return true;
-    uint32_t ipmask = b->mode ? 0xFFFFFFFFu : 0xFFFFu;
+    uint32_t ipmask = x86_mode_code32(b->mode) ? 0xFFFFFFFFu : 0xFFFFu;
     for (uint32_t i = 0; i < b->n; i++) {
         const X86Insn *in = &b->insns[i];
         uint32_t ip = (in->next_ip - in->len) & ipmask;
@@ -187,9 +187,15 @@ static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
         if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
 }
 
-static inline uint32_t cpu_mode(const X86Cpu *cpu)
+/* The mode a block is decoded for, part of its key. X86_CHECK_MODE builds (the sanitizer
+ * tests) check at every lookup that the mode was updated wherever it changed. */
+static inline X86Mode cpu_mode(X86Cpu *cpu)
 {
-    return (cpu->cs.attr & X86_AR_DB) ? 1u : 0u;
+#ifdef X86_CHECK_MODE
+    if (UNLIKELY(cpu->mode != x86_mode_of(cpu)))
+        x86_unimplemented(cpu, "internal error: the CPU mode was not updated");
+#endif
+    return cpu->mode;
 }
 
 static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
@@ -239,7 +245,7 @@ static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn
 
 /* Decodes the block at CS:RIP. A fault on its first instruction is raised; a later one
  * just ends the block before that instruction. */
-static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
+static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, X86Mode mode)
 {
     X86CodeCache *c = cpu->code;
     size_t need = sizeof(X86Block) + BLOCK_MAX * sizeof(X86Insn) + BLOCK_BYTES_MAX + 16;
@@ -261,7 +267,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->last_page = b->first_page;
     b->len1 = 0;
     uint64_t ip = cpu->rip;
-    uint64_t ipmask = mode ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t ipmask = x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
     uint32_t start_lin = (uint32_t)(b->cs_base + ip);
     uint32_t end_off = start_lin & 0xFFF;   /* where the first piece ends on its page */
     while (b->n < BLOCK_MAX) {
@@ -379,7 +385,7 @@ static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
     uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
-    uint32_t mode = cpu_mode(cpu);
+    X86Mode mode = cpu_mode(cpu);
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
             continue;
@@ -956,6 +962,7 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
         return X86_EXIT_UNIMPLEMENTED;
     }
     cpu->run_exit = X86_EXIT_NONE;
+    x86_update_mode(cpu);   /* the host may have set registers since the last run */
     cpu->dbg_event = X86_DBG_EVENT_NONE;
     cpu->dbg_dr6 = 0;
     cpu->shadow_active = false;
@@ -1015,7 +1022,7 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data)
 
 void x86_cpu_skip_instruction(X86Cpu *cpu)
 {
-    uint64_t mask = (cpu->cs.attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t mask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
     cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
     cpu->interrupt_shadow = 0;
     cpu->instructions_retired++;
@@ -1124,6 +1131,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->implicit_supervisor = false;
     cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;
+    x86_update_mode(cpu);
     cpu->lf_op = LF_NONE;
     cpu->interrupt_shadow = 0;
     cpu->pending_vector = -1;
@@ -1179,3 +1187,5 @@ const char *x86_exit_name(X86Exit e)
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }
+
+void x86_cpu_update_mode(X86Cpu *cpu) { x86_update_mode(cpu); }

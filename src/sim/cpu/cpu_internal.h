@@ -106,12 +106,13 @@ static inline unsigned x86_op_width(const X86Insn *in)
  * the fetch faults (-1: not executable memory, -2: too long). */
 int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa);
 
-/* The same decoding from a byte buffer, without a CPU (the disassembler): d32 is CS.D.
+/* The same decoding from a byte buffer, without a CPU (the disassembler), for code in
+ * `mode`.
  * in->op is the plain opcode (no block-end mark) and in->fn the CPU's handler before
  * specialisation (op_ud when LOCK is not allowed). Returns 0, X86_DECODE_TRUNCATED when
  * bytes[0..avail) ends inside the instruction, or X86_EXC_GP past 15 bytes. */
 #define X86_DECODE_TRUNCATED (-3)
-int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
+int x86_decode_bytes(const uint8_t *bytes, size_t avail, X86Mode mode, X86Insn *in);
 
 /* ---------------------------------------------------------------------------------- */
 /* Translation to host code (jit.c)                                                     */
@@ -172,7 +173,7 @@ struct X86Block {
      * one included, so no range ever spans from one piece to the other (block_piece). */
     uint64_t first_page, last_page;   /* last_page == first_page when len1 == 0 */
     uint16_t len0, len1;
-    uint32_t mode;
+    X86Mode mode;            /* the mode it was decoded for */
     uint32_t n;
     uint32_t dead;
     uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
@@ -357,8 +358,8 @@ uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gp
  * 0 in real mode, 3 in virtual-8086 mode. */
 static inline unsigned x86_cpl(const X86Cpu *cpu)
 {
-    if (!(cpu->cr0 & X86_CR0_PE)) return 0;
-    if (cpu->flags & X86_FLAG_VM) return 3;
+    if (cpu->mode <= X86_MODE_REAL32) return 0;
+    if (cpu->mode == X86_MODE_V86) return 3;
     return (cpu->ss.attr >> X86_AR_DPL_SHIFT) & 3;
 }
 
@@ -726,17 +727,27 @@ static inline __attribute__((always_inline)) uint32_t shift_value(unsigned op, u
 /* Modes, privilege, descriptors (cpu_seg.c)                                            */
 /* ---------------------------------------------------------------------------------- */
 
-static inline bool x86_pe(const X86Cpu *cpu) { return (cpu->cr0 & X86_CR0_PE) != 0; }
+/* The mode the registers say (cpu.h, X86Mode); cpu->mode holds it between changes. */
+static inline X86Mode x86_mode_of(const X86Cpu *cpu)
+{
+    bool d = (cpu->cs.attr & X86_AR_DB) != 0;
+    if (!(cpu->cr0 & X86_CR0_PE)) return d ? X86_MODE_REAL32 : X86_MODE_REAL16;
+    if (cpu->flags & X86_FLAG_VM) return X86_MODE_V86;   /* SDM Vol. 3B, 20.2.1 */
+    return d ? X86_MODE_PROT32 : X86_MODE_PROT16;
+}
+/* After every change of CR0.PE, EFLAGS.VM or CS, before anything reads the mode. */
+static inline void x86_update_mode(X86Cpu *cpu) { cpu->mode = x86_mode_of(cpu); }
+/* The default operand and address size of code in `mode` (CS.D; 64-bit mode's is 4). */
+static inline bool x86_mode_code32(X86Mode mode)
+{
+    return mode == X86_MODE_REAL32 || mode == X86_MODE_PROT32 || mode == X86_MODE_COMPAT32 ||
+           mode == X86_MODE_LONG64;
+}
+static inline bool x86_pe(const X86Cpu *cpu) { return cpu->mode >= X86_MODE_V86; }
 /* Virtual-8086 mode: CR0.PE and EFLAGS.VM (SDM Vol. 3B, 20.2.1). */
-static inline bool x86_v86(const X86Cpu *cpu)
-{
-    return (cpu->cr0 & X86_CR0_PE) && (cpu->flags & X86_FLAG_VM);
-}
+static inline bool x86_v86(const X86Cpu *cpu) { return cpu->mode == X86_MODE_V86; }
 /* Protected mode proper (not real, not virtual-8086). */
-static inline bool x86_pm(const X86Cpu *cpu)
-{
-    return (cpu->cr0 & X86_CR0_PE) && !(cpu->flags & X86_FLAG_VM);
-}
+static inline bool x86_pm(const X86Cpu *cpu) { return cpu->mode >= X86_MODE_PROT16; }
 /* x86_cpl (above, with paging): CPL is SS.DPL as the VMCS defines it. */
 static inline unsigned x86_iopl(const X86Cpu *cpu) { return (cpu->flags >> 12) & 3; }
 /* CR4.UMIP's #GP(0) above CPL 0, for the instructions that store system state. */

@@ -120,10 +120,10 @@ static bool lockable(const X86Insn *in, const X86OpInfo *info)
 /* The byte-level decoder shared by the CPU and the disassembler: prefixes, opcode, ModR/M,
  * SIB, displacement, immediates from `f` into *in (no handler specialisation: that is the
  * CPU's business). Returns 0 or what fetch8 returned for the byte that failed. */
-static inline __attribute__((always_inline)) int decode_insn(Fetch *f, bool d, X86Insn *in,
-                                                             bool from_buf)
+static inline __attribute__((always_inline)) int decode_insn(Fetch *f, X86Mode mode,
+                                                             X86Insn *in, bool from_buf)
 {
-    unsigned osz = d ? 4 : 2, asz = d ? 4 : 2;
+    unsigned osz = x86_mode_code32(mode) ? 4 : 2, asz = osz;
     int seg = -1;
     uint8_t prefix = 0, b;
     memset(in, 0, sizeof *in);
@@ -287,7 +287,7 @@ opcode:;
 int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa)
 {
     Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull };
-    int r = decode_insn(&f, (cpu->cs.attr & X86_AR_DB) != 0, in, false);
+    int r = decode_insn(&f, cpu->mode, in, false);
     if (r) return r;
     /* x86_specialize() looks at the plain opcode; the block-end mark goes back on after. */
     uint16_t end = in->op & 0x200;
@@ -298,10 +298,10 @@ int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa)
     return 0;
 }
 
-int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in)
+int x86_decode_bytes(const uint8_t *bytes, size_t avail, X86Mode mode, X86Insn *in)
 {
     Fetch f = { .buf = bytes, .avail = avail };
-    int r = decode_insn(&f, d32, in, true);
+    int r = decode_insn(&f, mode, in, true);
     in->op &= 0x1FF;
     return r;
 }

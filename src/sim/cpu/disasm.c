@@ -1171,7 +1171,7 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
     if (len == 0) return dis_bad(out, out_size, -ENODATA);
 
     X86Insn in;
-    int r = x86_decode_bytes(bytes, len, bits == 32, &in);
+    int r = x86_decode_bytes(bytes, len, bits == 32 ? X86_MODE_PROT32 : X86_MODE_PROT16, &in);
     if (r == X86_DECODE_TRUNCATED) {
         snprintf(out, out_size, "(bad) (truncated)");
         return -ENODATA;

@@ -44,4 +44,5 @@ void x86_cpu_set_rflags(X86Cpu *cpu, uint64_t rflags)
 {
     cpu->lf_op = LF_NONE;
     cpu->flags = ((uint32_t)rflags & 0x3F7FD5u) | X86_FLAG_FIXED;
+    x86_update_mode(cpu);   /* VM */
 }
