@@ -295,8 +295,8 @@ struct X86Cpu {
     X86Mode mode;                 /* x86_cpu_update_mode after CR0, EFLAGS.VM, EFER, CS */
     uint32_t flags;               /* RFLAGS; arithmetic bits valid when lf_op == 0 */
     uint8_t lf_op;                /* lazy flags: kind of the last arithmetic operation */
-    uint8_t lf_size;              /* its operand size in bytes */
-    uint32_t lf_res, lf_src1, lf_src2;
+    uint8_t lf_size;              /* its operand size in bytes: 1, 2, 4 or 8 */
+    uint64_t lf_res, lf_src1, lf_src2;   /* masked to lf_size */
     uint64_t host_rflags;         /* LF_HOST: translated code's host RFLAGS image (jit.c) */
 
     uint64_t next_rip;            /* during an instruction: RIP of the next one */

@@ -241,8 +241,8 @@ opcode:;
     in->prefix = prefix;
 
     uint16_t fl = info->flags;
-    /* TEST r/m, imm in groups 3 (F6/F7 /0 and /1) carries an immediate. */
     if (info->cls == OC_GRP5 && in->reg >= 2 && in->reg <= 5) fl |= OPF_END;  /* CALL/JMP */
+    /* TEST r/m, imm in groups 3 (F6/F7 /0 and /1) carries an immediate. */
     if (info->cls == OC_GRP3 && in->reg <= 1) fl |= in->op == 0xF6 ? OPF_IMM8 : OPF_IMMV;
     if (fl & OPF_IMM16) {
         uint32_t v;
@@ -257,12 +257,12 @@ opcode:;
     if (fl & OPF_IMM8) {
         uint32_t v;
         FETCH_IMM(1, v);
-        in->imm = (uint32_t)(int32_t)(int8_t)v;
+        in->imm = (uint64_t)(int64_t)(int8_t)v;
     }
     if (fl & OPF_IMMV) {
         uint32_t v;
         FETCH_IMM(osz, v);
-        in->imm = osz == 2 ? (uint32_t)(int32_t)(int16_t)v : v;
+        in->imm = osz == 2 ? (uint64_t)(int64_t)(int16_t)v : (uint64_t)(int64_t)(int32_t)v;
     }
     if (fl & OPF_FAR) {
         uint32_t v, s;

@@ -122,9 +122,9 @@ static void put_regv(Dis *d, unsigned r)
     put_reg(d, r, d->in->osz);
 }
 
-static void put_imm(Dis *d, uint32_t v, unsigned size)
+static void put_imm(Dis *d, uint64_t v, unsigned size)
 {
-    ops_put(d, "$0x%x", v & size_mask(size));
+    ops_put(d, "$0x%" PRIx64, v & size_mask(size));
 }
 
 static void put_disp_signed(Dis *d, int32_t disp)
@@ -992,7 +992,7 @@ static void dis_insn(Dis *d, const X86DisForm *f)
     case D_IB: set_mn(d, f->mn, 0); put_imm(d, in->imm, 1); break;
     case D_FAR:
         set_mn(d, f->mn, stack_sfx(d));
-        ops_put(d, "$0x%x,$0x%x", in->imm2 & 0xFFFF, in->imm & size_mask(in->osz));
+        ops_put(d, "$0x%x,$0x%" PRIx64, in->imm2 & 0xFFFF, in->imm & size_mask(in->osz));
         break;
     case D_IMUL3:
         set_mn(d, f->mn, 0);
@@ -1007,7 +1007,7 @@ static void dis_insn(Dis *d, const X86DisForm *f)
         set_mn(d, f->mn, 0);
         if (op >= 0xA2) { put_reg(d, 0, size); comma(d); }
         put_seg_override(d);
-        ops_put(d, "0x%x", (uint32_t)in->disp & size_mask(in->asz));
+        ops_put(d, "0x%" PRIx64, (uint64_t)in->disp & size_mask(in->asz));
         if (op < 0xA2) { comma(d); put_reg(d, 0, size); }
         if (size != 1) d->used_osz = true;
         break;
