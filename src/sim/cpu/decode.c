@@ -1,7 +1,7 @@
 /*
  * The decoder: prefixes, opcode, ModR/M, SIB, displacement and immediates (SDM Vol. 2A,
- * chapter 2 "Instruction Format") into an X86Insn whose handler comes from the one opcode
- * table below (one slot per opcode, and one table for 0F xx).
+ * chapter 2 "Instruction Format") into an X86Insn whose handler comes from the opcode
+ * table below (generated from opcodes.def: one slot per one-byte and per 0F xx opcode).
  */
 #include "sim/cpu/cpu_internal.h"
 

@@ -1151,8 +1151,8 @@ static unsigned seg_of_prefix(uint8_t b)
 /* RET and the indirect CALL/JMP: where F2 is MPX's "bnd" to objdump. */
 static bool op_is_near_ret_or_indirect(const X86Insn *in)
 {
-    return in->op == 0xC2 || in->op == 0xC3 ||
-           (in->op == 0xFF && (in->reg == 2 || in->reg == 4));
+    unsigned cls = x86_opinfo(in->op)->cls;
+    return cls == OC_RET || cls == OC_RET_IW || (cls == OC_GRP5 && (in->reg == 2 || in->reg == 4));
 }
 
 /* Writes "(bad)" and returns `ret`. */
@@ -1202,8 +1202,8 @@ int x86_disassemble(const uint8_t *bytes, size_t len, uint64_t ip, int bits, cha
     bool branch = f->form == D_JB || f->form == D_JV || op_is_near_ret_or_indirect(&in);
     bool hle = (in.prefix & PFX_LOCK) ||
                (in.mod != 3 && (in.op == 0x86 || in.op == 0x87));
-    bool release_store = in.mod != 3 && (in.op == 0x88 || in.op == 0x89 || in.op == 0xC6 ||
-                                         in.op == 0xC7);
+    unsigned cls = x86_opinfo(in.op)->cls;
+    bool release_store = in.mod != 3 && (cls == OC_MOV_EG || cls == OC_MOV_EI);
     for (unsigned i = 0; i < npfx; i++) {
         uint8_t b = bytes[i];
         bool last = true;
