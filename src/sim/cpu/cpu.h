@@ -131,11 +131,11 @@ enum {
 #endif
 
 /* The operating mode (SDM Vol. 3A, 2.2 and 5.2.1): what the decoder's default operand and
- * address size and the privilege rules depend on. Computed from CR0.PE, EFLAGS.VM, EFER.LMA
- * and CS.D/CS.L where those change (x86_cpu_update_mode), never per instruction. Real mode
- * honours a CS.D left set by protected mode (REAL32: 32-bit code without PE). The
- * IA-32e values are defined for long mode, which this CPU does not implement yet (EFER.LMA
- * cannot be set), so they never occur. */
+ * address size and the privilege rules depend on. Computed from CR0.PE, EFLAGS.VM and CS.D
+ * where those change (x86_cpu_update_mode), never per instruction. Real mode honours a
+ * CS.D left set by protected mode (REAL32: 32-bit code without PE). The IA-32e values
+ * (from EFER.LMA and CS.L) are defined for long mode, which this CPU does not implement
+ * yet (EFER.LMA cannot be set), so they never occur. */
 typedef enum {
     X86_MODE_REAL16, X86_MODE_REAL32, X86_MODE_V86, X86_MODE_PROT16, X86_MODE_PROT32,
     X86_MODE_COMPAT16, X86_MODE_COMPAT32, X86_MODE_LONG64,
