@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/options_qemu.h"
+#include "cli/options_virtio.h"
 
 static int failf(CliError *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int failf(CliError *e, const char *fmt, ...)
@@ -456,11 +457,15 @@ int opt_vga_type(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cl
 int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
+    int virtio = cli_device_virtio(opt, arg, e);
+    if (virtio <= 0)
+        return virtio;
     size_t len = strcspn(arg, ",");
     bool testdev = len == 10 && !strncmp(arg, "pc-testdev", 10);
     bool debug_exit = len == 14 && !strncmp(arg, "isa-debug-exit", 14);
     if (!testdev && !debug_exit)
-        return failf(e, "%s %s: only pc-testdev and isa-debug-exit (at 0xf4, always there)",
+        return failf(e, "%s %s: only pc-testdev and isa-debug-exit (at 0xf4, always there), "
+                     "and virtio-blk-pci, virtio-net-pci, virtio-rng-pci",
                      e->spelled, arg);
     char key[32], val[32];
     bool has;
