@@ -127,36 +127,52 @@ static uint32_t blk_request(VirtioBlk *b, const VirtQueue *vq)
     return (uint32_t)(data_in + 1);
 }
 
-/* Serves every available request (with the lock). */
-static void blk_process_locked(VirtioBlk *b)
+/* Serves the available requests (with the lock), at most the queue's budget; true when
+ * more are waiting. */
+static bool blk_process_locked(VirtioBlk *b)
 {
     VirtioDevice *vd = &b->vdev;
     VirtQueue *vq = &vd->vq[0];
+    unsigned budget = virtq_budget(vq);
     for (;;) {
         if (!virtio_running(vd))
-            return;
+            return false;
         virtq_set_notification(vq, false);
-        int r;
-        while ((r = virtq_pop(vq, &b->chain)) > 0) {
+        int r = 0;
+        while (budget && (r = virtq_pop(vq, &b->chain)) > 0) {
+            budget--;
             uint32_t written = blk_request(b, vq);
             if (virtio_complete(vd, 0, b->chain.head, written) < 0)
-                return;
+                return false;
         }
         if (r < 0) {
             virtio_set_needs_reset(vd, "malformed request queue");
-            return;
+            return false;
         }
         virtq_set_notification(vq, true);
         if (!virtq_has_work(vq))   /* a request that came before notifications were back */
-            return;
+            return false;
+        if (!budget)
+            return true;
+        budget--;   /* each round costs: a ring changed by the device's own writes ends too */
     }
+}
+
+static void blk_kick(VirtioBlk *b)
+{
+    uint64_t one = 1;
+    ssize_t w = write(b->kick_fd, &one, sizeof(one));
+    (void)w;   /* a full counter is a pending kick already */
 }
 
 void virtio_blk_process(VirtioDevice *vd)
 {
     pthread_mutex_lock(&vd->lock);
-    blk_process_locked(vd->opaque);
+    bool more = blk_process_locked(vd->opaque);
     pthread_mutex_unlock(&vd->lock);
+    VirtioBlk *b = vd->opaque;
+    if (more && b->threaded)
+        blk_kick(b);   /* the rest on the next round, after the lock was let go */
 }
 
 static void *blk_thread(void *arg)
@@ -177,13 +193,10 @@ static void blk_queue_notify(VirtioDevice *vd, unsigned q)
 {
     VirtioBlk *b = vd->opaque;
     (void)q;
-    if (!b->threaded) {
+    if (b->threaded)
+        blk_kick(b);
+    else
         virtio_blk_process(vd);
-        return;
-    }
-    uint64_t one = 1;
-    ssize_t w = write(b->kick_fd, &one, sizeof(one));
-    (void)w;   /* a full counter is a pending kick already */
 }
 
 static void blk_destroy(VirtioDevice *vd)
@@ -191,9 +204,7 @@ static void blk_destroy(VirtioDevice *vd)
     VirtioBlk *b = vd->opaque;
     if (b->threaded) {
         __atomic_store_n(&b->quit, true, __ATOMIC_RELEASE);
-        uint64_t one = 1;
-        ssize_t w = write(b->kick_fd, &one, sizeof(one));
-        (void)w;
+        blk_kick(b);
         pthread_join(b->thread, NULL);
     }
     if (b->kick_fd >= 0)

@@ -124,7 +124,7 @@ void virtio_net_process_tx(VirtioDevice *vd)
 {
     VirtioNet *n = vd->opaque;
     pthread_mutex_lock(&n->tx_lock);
-    for (;;) {
+    for (unsigned budget = virtq_budget(&vd->vq[NET_TXQ]); budget; budget--) {
         pthread_mutex_lock(&vd->lock);
         VirtQueue *vq = &vd->vq[NET_TXQ];
         int r = virtio_running(vd) ? virtq_pop(vq, &n->tx_chain) : 0;

@@ -48,7 +48,8 @@ static void rng_queue_notify(VirtioDevice *vd, unsigned q)
     pthread_mutex_lock(&vd->lock);
     VirtQueue *vq = &vd->vq[0];
     int got;
-    while (virtio_running(vd) && (got = virtq_pop(vq, &r->chain)) != 0) {
+    for (unsigned budget = virtq_budget(vq);
+         budget && virtio_running(vd) && (got = virtq_pop(vq, &r->chain)) != 0; budget--) {
         if (got < 0) {
             virtio_set_needs_reset(vd, "malformed request queue");
             break;

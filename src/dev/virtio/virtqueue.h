@@ -61,6 +61,11 @@ typedef struct {
     VirtqSeg seg[VIRTQ_MAX_SIZE];
 } VirtqChain;
 
+/* How many chains a device serves per kick at most: a driver whose used ring overlaps its
+ * available ring can make every completion publish a new request, so an unbounded loop
+ * would never end. Twice the ring is more than a well-behaved driver ever has waiting. */
+static inline unsigned virtq_budget(const VirtQueue *vq) { return 2u * vq->size; }
+
 /* Back to the state before the driver set the queue up. */
 void virtq_reset(VirtQueue *vq);
 /* Is the queue usable: ready, a valid size, and its three areas in guest memory? */
