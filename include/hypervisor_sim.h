@@ -787,8 +787,13 @@ void io_bus_destroy(IoBus *bus);
 /* Copies *h; -EEXIST when the range overlaps one already registered, -EINVAL when empty
  * or past port 0xFFFF. */
 int io_bus_register(IoBus *bus, const IoPortHandler *h);
+/* Removes the range that starts at `base` and was registered with `opaque` (its owner):
+ * 0, or -ENOENT. Like registration, not locked against dispatch: call it from the thread
+ * that runs the vCPU (a device's own handler may, e.g. a PCI BAR moving), or while the
+ * vCPU is paused. */
+int io_bus_unregister(IoBus *bus, uint16_t base, const void *opaque);
 /* The handlers registered, sorted by first port (length filled in): valid until the next
- * registration. *count gets how many. */
+ * registration or unregistration. *count gets how many. */
 IoPortHandler *io_bus_handlers(IoBus *bus, size_t *count);
 /* Unknown ports read as all ones and drop writes; both are counted. */
 int io_bus_in(IoBus *bus, uint16_t port, uint8_t size, uint32_t *value);
@@ -798,6 +803,8 @@ uint64_t io_bus_unhandled_count(const IoBus *bus);
 MmioBus *mmio_bus_create(void);
 void mmio_bus_destroy(MmioBus *bus);
 int mmio_bus_register(MmioBus *bus, const MmioHandler *h);
+/* As io_bus_unregister: the range at `base` owned by `opaque`; 0 or -ENOENT. */
+int mmio_bus_unregister(MmioBus *bus, uint64_t base, const void *opaque);
 MmioHandler *mmio_bus_handlers(MmioBus *bus, size_t *count);
 int mmio_bus_read(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t *value);
 int mmio_bus_write(MmioBus *bus, uint64_t addr, uint8_t size, uint64_t value);
@@ -1052,6 +1059,8 @@ int qemu_cmd_info_exits(QemuMonitor *mon);
 int qemu_cmd_info_pic(QemuMonitor *mon);
 int qemu_cmd_info_irq(QemuMonitor *mon);
 int qemu_cmd_info_lapic(QemuMonitor *mon);
+/* QEMU's info pci: every function of bus 0, its IDs, IRQ and BARs. */
+int qemu_cmd_info_pci(QemuMonitor *mon);
 /* QEMU's `nmi`: an NMI for the vCPU at its next entry (masked while port 0x70 bit 7 is set). */
 int qemu_cmd_nmi(QemuMonitor *mon);
 /* x: `count` units of the default format and size (initially QEMU's: hex words) at
@@ -1193,6 +1202,9 @@ typedef struct SimpleVM {
         uint8_t mmio_data[8];
     } last_exit;
     SerialPort *serial2;          /* COM2 (vm_add_serial2), or NULL */
+    /* The devices the VM creates, resets and destroys by their records (src/dev/device.h),
+     * newest first. */
+    struct DeviceRecord *devices;
 } SimpleVM;
 
 /* The log items (QEMU's -d names). */
@@ -1218,6 +1230,14 @@ int vm_load_code(SimpleVM *svm, const uint8_t *code, size_t size, uint64_t addr)
 int vm_load_rom(SimpleVM *svm, const uint8_t *image, size_t size);
 /* Adds QEMU's pc-testdev (ports 0xE0-0xE4, 0x2000-0x2017, I/O memory at 0xFF000000). */
 int vm_add_pc_testdev(SimpleVM *svm);
+/* Adds a PCI device as QEMU's -device spells it: "NAME[,PROP=VALUE...]" (names in
+ * vm_pci_device_names). Before the first run; the VM places its BARs (the firmware's
+ * work). 0, or a negative errno with hv_last_error(). */
+int vm_add_pci_device(SimpleVM *svm, const char *spec);
+/* Whether NAME (the first `len` bytes) is a PCI device kind vm_add_pci_device knows. */
+bool vm_pci_device_known(const char *name, size_t len);
+/* The known kinds, comma-separated ("" when there are none), for messages. */
+const char *vm_pci_device_names(void);
 /* The loader (src/vmm/loader.c). Images are hostile: every header field is checked against
  * the file and RAM; failures are -ENOEXEC (malformed), -EFBIG (does not fit), -E2BIG (a
  * command line too long) or -EINVAL, with the reason in hv_last_error(). */

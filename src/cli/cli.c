@@ -1563,6 +1563,13 @@ static int cmd_run_vm(const CliOptions *opt)
         status = EXIT_VM_SETUP;
         goto out;
     }
+    for (int i = 0; i < opt->num_pci_devices; i++) {
+        if (vm_add_pci_device(svm, opt->pci_devices[i]) < 0) {
+            error("%s", hv_last_error());
+            status = EXIT_VM_SETUP;
+            goto out;
+        }
+    }
     bool bios = opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR;
     if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {
         error("%s: %s", opt->file, hv_last_error());

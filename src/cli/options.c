@@ -655,12 +655,13 @@ const CliOptionSpec cli_option_table[] = {
      "(default acd: the first one that boots)"},
     {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
     {"-device", "pc-testdev|isa-debug-exit[,iobase=0xf4,iosize=N]|virtio-blk-pci,drive=D"
-     "[,serial=S]|virtio-net-pci,netdev=N[,mac=MAC]|virtio-rng-pci", opt_device, 0,
+     "[,serial=S]|virtio-net-pci,netdev=N[,mac=MAC]|virtio-rng-pci|PCI[,...]", opt_device, 0,
      "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
      "at 0xff000000), as kvm-unit-tests use it; isa-debug-exit is\n"
-     "always at 0xf4 (numbers compare as numbers: 0x04 = 4); virtio 1.0\n"
-     "PCI devices (modern interface only, no legacy I/O BAR): a disk of\n"
-     "-drive id=D,if=none, a NIC on -netdev N (MAC by default\n"
+     "always at 0xf4 (numbers compare as numbers: 0x04 = 4); or a\n"
+     "PCI device in the next free slot of bus 0 (info pci lists them):\n"
+     "virtio 1.0 devices (modern interface only, no legacy I/O BAR): a\n"
+     "disk of -drive id=D,if=none, a NIC on -netdev N (MAC by default\n"
      "52:54:00:12:34:56, then :57...), random bytes from getrandom"},
     {"-netdev", "user,id=N[,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT][,restrict=on]"
      "|tap,id=N,ifname=T[,script=no,downscript=no]", opt_netdev, 0,

@@ -34,6 +34,7 @@ typedef enum { DISPLAY_NONE, DISPLAY_CURSES } DisplayMode;
 
 #define CLI_MAX_REGS 32
 #define CLI_MAX_DRIVES 4
+#define CLI_MAX_PCI_DEVICES 16
 
 typedef enum { DRIVE_IF_IDE, DRIVE_IF_FLOPPY } DriveInterface;
 
@@ -149,6 +150,9 @@ typedef struct {
     const char *boot_order;   /* -boot a|c|d|order=...: "acd" by default */
     bool snapshot;            /* -snapshot: every disk writes to a temporary overlay */
     bool pc_testdev;          /* -device pc-testdev */
+    /* -device NAME[,...] of a PCI kind (vm_pci_device_known): the arguments, in order. */
+    const char *pci_devices[CLI_MAX_PCI_DEVICES];
+    int num_pci_devices;
     bool trace_bios;          /* --trace bios: one line per BIOS call, and the unsupported */
     /* -no-shutdown: when the guest ends (halt with IF=0, triple fault, internal error),
      * stop the vCPU and keep the VMM (and its monitor) running, as QEMU does. */

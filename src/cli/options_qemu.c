@@ -451,9 +451,9 @@ int opt_vga_type(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cl
     return 0;
 }
 
-/* -device DRIVER[,PROP=VALUE...]: pc-testdev (no properties), and isa-debug-exit, which is
- * always at 0xf4: its iobase must say so, iosize is 1 to 4. Numbers are compared as
- * numbers (0x04, 0x4 and 4 are one value). */
+/* -device DRIVER[,PROP=VALUE...]: pc-testdev (no properties), isa-debug-exit, which is
+ * always at 0xf4: its iobase must say so, iosize is 1 to 4 (numbers are compared as
+ * numbers: 0x04, 0x4 and 4 are one value), and the PCI device kinds (vm_add_pci_device). */
 int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
@@ -463,10 +463,19 @@ int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliE
     size_t len = strcspn(arg, ",");
     bool testdev = len == 10 && !strncmp(arg, "pc-testdev", 10);
     bool debug_exit = len == 14 && !strncmp(arg, "isa-debug-exit", 14);
-    if (!testdev && !debug_exit)
-        return failf(e, "%s %s: only pc-testdev and isa-debug-exit (at 0xf4, always there), "
-                     "and virtio-blk-pci, virtio-net-pci, virtio-rng-pci",
-                     e->spelled, arg);
+    if (!testdev && !debug_exit && vm_pci_device_known(arg, len)) {
+        /* a PCI device: its properties are its kind's to check, when the VM is made */
+        if (opt->num_pci_devices == CLI_MAX_PCI_DEVICES)
+            return failf(e, "%s %s: at most %d PCI devices", e->spelled, arg,
+                         CLI_MAX_PCI_DEVICES);
+        opt->pci_devices[opt->num_pci_devices++] = arg;
+        return 0;
+    }
+    if (!testdev && !debug_exit) {
+        const char *pci = vm_pci_device_names();
+        return failf(e, "%s %s: only pc-testdev and isa-debug-exit (at 0xf4, always there)%s%s",
+                     e->spelled, arg, *pci ? ", or a PCI device: " : "", pci);
+    }
     char key[32], val[32];
     bool has;
     for (const char *p = arg + len + (arg[len] == ','); next_item(&p, key, sizeof(key), val,

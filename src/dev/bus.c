@@ -109,6 +109,26 @@ static int range_insert(RangeList *l, uint64_t first, uint64_t last, const void 
     return 0;
 }
 
+/* Removes the range that starts at `first` when `owns(entry, owner)` says it is the
+ * owner's. -ENOENT otherwise. */
+static int range_remove(RangeList *l, uint64_t first, bool (*owns)(const void *, const void *),
+                        const void *owner)
+{
+    size_t i = range_upper_bound(l, first);
+    if (i == 0 || l->first[i - 1] != first)
+        return -ENOENT;
+    i--;
+    char *slot = (char *)l->entries + i * l->entry_size;
+    if (!owns(slot, owner))
+        return -ENOENT;
+    size_t tail = l->count - i - 1;
+    memmove(&l->first[i], &l->first[i + 1], tail * sizeof(uint64_t));
+    memmove(&l->last[i], &l->last[i + 1], tail * sizeof(uint64_t));
+    memmove(slot, slot + l->entry_size, tail * l->entry_size);
+    l->count--;
+    return 0;
+}
+
 static const uint32_t io_size_mask[5] = {0, 0xFF, 0xFFFF, 0, 0xFFFFFFFFu};
 
 static uint64_t mmio_size_mask(uint8_t size)
@@ -177,6 +197,20 @@ int io_bus_register(IoBus *bus, const IoPortHandler *h)
         return hv_fail(EEXIST, "io bus: ports %#x-%#x of %s overlap a registered range",
                        base, end - 1, h->name ? h->name : "?");
     return err < 0 ? hv_fail(err, "io bus: out of memory") : 0;
+}
+
+static bool io_owned(const void *entry, const void *owner)
+{
+    return ((const IoPortHandler *)entry)->opaque == owner;
+}
+
+/* Removes the range registered at `base` with `opaque`; the ports are unhandled again.
+ * -ENOENT when no range of that owner starts there. */
+int io_bus_unregister(IoBus *bus, uint16_t base, const void *opaque)
+{
+    if (!bus)
+        return -EINVAL;
+    return range_remove(&bus->ranges, base, io_owned, opaque);
 }
 
 IoPortHandler *io_bus_handlers(IoBus *bus, size_t *count)
@@ -310,6 +344,18 @@ int mmio_bus_register(MmioBus *bus, const MmioHandler *h)
                        (unsigned long long)h->base, (unsigned long long)last,
                        h->name ? h->name : "?");
     return err < 0 ? hv_fail(err, "mmio bus: out of memory") : 0;
+}
+
+static bool mmio_owned(const void *entry, const void *owner)
+{
+    return ((const MmioHandler *)entry)->opaque == owner;
+}
+
+int mmio_bus_unregister(MmioBus *bus, uint64_t base, const void *opaque)
+{
+    if (!bus)
+        return -EINVAL;
+    return range_remove(&bus->ranges, base, mmio_owned, opaque);
 }
 
 /* Counts an access nobody handles; logs the first one on each of the first

@@ -8,7 +8,8 @@
  * EOI for that vector clears (and, the line still high, delivers again). Model choices:
  * fixed and lowest-priority delivery both go to the one local APIC; the other delivery
  * modes (SMI, NMI, INIT, ExtINT) are kept in the entry but deliver nothing; polarity is
- * applied to the input level.
+ * applied to the input level when the pin is evaluated, so an OS that reprograms a pin's
+ * polarity (PCI's active-low INTx lines) sees the line as it is then.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,7 +44,7 @@ struct IoApic {
     pthread_mutex_t lock;
     uint32_t id, regsel;
     uint64_t rte[IOAPIC_PINS];
-    uint32_t level;               /* input pins, after polarity */
+    uint32_t input;               /* input pins as driven (electrical level) */
     void (*deliver)(void *opaque, int vector, bool level, uint8_t dest);
     void *opaque;
 };
@@ -54,11 +55,18 @@ typedef struct {
     uint8_t dest;
 } Delivery;
 
+/* Whether pin i is asserted: its input through the entry's polarity. */
+static bool pin_active(const IoApic *io, int i)
+{
+    bool high = (io->input >> i) & 1;
+    return (io->rte[i] & RTE_POLARITY_LOW) ? !high : high;
+}
+
 /* Whether pin i interrupts now; marks remote IRR for a level delivery. */
 static bool service_pin(IoApic *io, int i, Delivery *d)
 {
     uint64_t e = io->rte[i];
-    if ((e & RTE_MASKED) || !(io->level & (1u << i)))
+    if ((e & RTE_MASKED) || !pin_active(io, i))
         return false;
     unsigned dm = (unsigned)((e & RTE_DM_MASK) >> RTE_DM_SHIFT);
     if (dm > 1)
@@ -109,12 +117,12 @@ void ioapic_set_irq(void *opaque, int pin, int level)
         return;
     pthread_mutex_lock(&io->lock);
     uint32_t bit = 1u << pin;
-    bool active = (io->rte[pin] & RTE_POLARITY_LOW) ? !level : level;
-    bool rising = active && !(io->level & bit);
-    if (active)
-        io->level |= bit;
+    bool was_active = pin_active(io, pin);
+    if (level)
+        io->input |= bit;
     else
-        io->level &= ~bit;
+        io->input &= ~bit;
+    bool rising = pin_active(io, pin) && !was_active;
     Delivery d;
     bool fire = (rising || (io->rte[pin] & RTE_LEVEL)) && service_pin(io, pin, &d);
     pthread_mutex_unlock(&io->lock);
@@ -234,7 +242,9 @@ void ioapic_print_info(IoApic *io, FILE *out)
     pthread_mutex_lock(&io->lock);
     uint64_t rte[IOAPIC_PINS];
     memcpy(rte, io->rte, sizeof(rte));
-    uint32_t id = io->id, irr = io->level;
+    uint32_t id = io->id, irr = 0;
+    for (int i = 0; i < IOAPIC_PINS; i++)
+        irr |= (uint32_t)pin_active(io, i) << i;
     pthread_mutex_unlock(&io->lock);
     ioapic_print_entries(id, rte, irr, out);
 }

@@ -62,6 +62,10 @@ typedef struct {
  * -device). NULL with hv_last_error() when the slot is taken or the bus is full. */
 PciDevice *pci_device_add(PciBus *bus, int slot, const PciDeviceInfo *info,
                           const PciDeviceOps *ops);
+/* Takes the function off the bus (its BARs unmapped, its INTx line dropped) and frees
+ * it; the device's own state stays its owner's. On the vCPU thread or while it is
+ * paused, as the device's destroy. NULL is ignored. */
+void pci_device_remove(PciDevice *d);
 /* Declares BAR `bar` (0-5); call before the guest runs. 0 or -EINVAL. */
 int pci_device_set_bar(PciDevice *d, int bar, const PciBar *desc);
 /* Appends a capability with ID `id` and `len` bytes of body (after the ID and next
@@ -70,6 +74,18 @@ int pci_device_add_capability(PciDevice *d, uint8_t id, const void *body, size_t
 /* The function's configuration space (PCI_CONFIG_SIZE bytes), for a device to read its
  * capabilities' registers as the guest left them. */
 uint8_t *pci_device_config(PciDevice *d);
+
+/* Capability bodies are read-only to the guest (the device fills them); this opens
+ * [offset, offset + len) of configuration space (offset >= 0x40) to guest writes, e.g.
+ * virtio's PCI configuration access capability. 0 or -EINVAL. */
+int pci_device_config_writable(PciDevice *d, unsigned offset, unsigned len);
+
+/* MSI with one vector (Multiple Message Capable 0), 32- or 64-bit message address: the
+ * capability's offset, or a negative errno. pci_msi_notify sends the message while the
+ * guest has enabled it (no per-vector masking), else does nothing. Any thread. */
+int pci_device_init_msi(PciDevice *d, bool addr64);
+bool pci_msi_enabled(const PciDevice *d);
+void pci_msi_notify(PciDevice *d);
 
 /* MSI-X with `vectors` entries, its table and PBA in BAR `bar` at the given offsets (the
  * bus serves those ranges of the BAR itself; the device's handlers see the rest). */
@@ -80,7 +96,7 @@ bool pci_msix_enabled(const PciDevice *d);
  * delivered when unmasked). Any thread. */
 void pci_msix_notify(PciDevice *d, unsigned vector);
 /* Sets the function's INTx line (ignored while the command register's Interrupt Disable
- * bit is set, and re-evaluated when it changes). Any thread. */
+ * bit is set or MSI or MSI-X is enabled, and re-evaluated when they change). Any thread. */
 void pci_set_irq(PciDevice *d, int level);
 
 /* Guest memory for the function's DMA: reads and writes fail (-EFAULT) while the command

@@ -66,6 +66,11 @@ extern const KvmBackendOps kvm_sim_ops;   /* NULL-free table; open() fails until
 /* /dev/kvm, or what SCRATCHVM_KVM_DEVICE names (src/kvm/kvm_probe.c). */
 const char *hv_kvm_device_path(void);
 
+/* kvm_guest_ptr without announcing a host write (host_write_gen stays): for readers, and
+ * for writers that call kvm_note_host_write after writing (device DMA). Any thread: the
+ * memory slots change only while no vCPU runs and no device works (VM setup). */
+void *kvm_guest_lookup(KvmVm *vm, uint64_t gpa, size_t len, bool writable);
+
 /* Library-wide helpers (src/kvm/error.c). */
 #include "hv/hv_log.h"
 

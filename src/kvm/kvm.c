@@ -233,9 +233,7 @@ int kvm_set_user_memory_region_flags(KvmVm *vm, uint32_t slot, uint32_t flags,
     return 0;
 }
 
-/* kvm_guest_ptr, and with `writable` only a slot the guest can write (not
- * KVM_MEM_READONLY: firmware). */
-static void *guest_ptr(KvmVm *vm, uint64_t gpa, size_t len, bool writable)
+void *kvm_guest_lookup(KvmVm *vm, uint64_t gpa, size_t len, bool writable)
 {
     if (!vm || gpa + len < gpa)
         return NULL;
@@ -243,13 +241,20 @@ static void *guest_ptr(KvmVm *vm, uint64_t gpa, size_t len, bool writable)
         const KvmUserspaceMemoryRegion *r = &vm->memory_regions[i];
         if (writable && (r->flags & KVM_MEM_READONLY))
             continue;
-        if (gpa >= r->guest_phys_addr && gpa + len <= r->guest_phys_addr + r->memory_size) {
-            /* the caller may write: the sim backend checks decoded code at the next run */
-            __atomic_add_fetch(&vm->host_write_gen, 1, __ATOMIC_RELEASE);
+        if (gpa >= r->guest_phys_addr && gpa + len <= r->guest_phys_addr + r->memory_size)
             return (uint8_t *)(uintptr_t)r->userspace_addr + (gpa - r->guest_phys_addr);
-        }
     }
     return NULL;
+}
+
+/* kvm_guest_ptr, and with `writable` only a slot the guest can write (not
+ * KVM_MEM_READONLY: firmware). */
+static void *guest_ptr(KvmVm *vm, uint64_t gpa, size_t len, bool writable)
+{
+    void *p = kvm_guest_lookup(vm, gpa, len, writable);
+    if (p)   /* the caller may write: the sim backend checks decoded code at the next run */
+        __atomic_add_fetch(&vm->host_write_gen, 1, __ATOMIC_RELEASE);
+    return p;
 }
 
 void *kvm_guest_ptr(KvmVm *vm, uint64_t gpa, size_t len) { return guest_ptr(vm, gpa, len, false); }

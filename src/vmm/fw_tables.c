@@ -11,8 +11,9 @@
  * configuration table at 0xE0000.
  *
  * The DSDT's AML comes from the small encoder below rather than from an .asl compiled by
- * iasl at build time: the DSDT holds one object, so a few lines of C keep iasl out of the
- * build's dependencies (the tests use iasl, when present, only to decompile the tables).
+ * iasl at build time: the DSDT holds \_S5 and the PCI host bridge, so a few hundred lines
+ * of C keep iasl out of the build's dependencies (the tests use iasl, when present, only
+ * to decompile the tables).
  */
 #include <errno.h>
 #include <string.h>
@@ -74,8 +75,28 @@
 #define AML_WORD_PREFIX 0x0B
 #define AML_DWORD_PREFIX 0x0C
 #define AML_QWORD_PREFIX 0x0E
+#define AML_SCOPE_OP 0x10
+#define AML_BUFFER_OP 0x11
 #define AML_PACKAGE_OP 0x12
+#define AML_EXT_OP_PREFIX 0x5B
+#define AML_DEVICE_OP 0x82             /* after AML_EXT_OP_PREFIX */
 #define AML_ROOT_CHAR 0x5C
+
+/* Resource descriptors (6.4): the small I/O port descriptor, the large word and dword
+ * address space descriptors, the end tag. */
+#define RES_IO_PORT 0x47
+#define RES_IO_DECODE16 0x01
+#define RES_DWORD_ADDRESS 0x87
+#define RES_WORD_ADDRESS 0x88
+#define RES_END_TAG 0x79
+#define RES_TYPE_MEMORY 0
+#define RES_TYPE_IO 1
+#define RES_TYPE_BUS 2
+#define RES_MIN_MAX_FIXED 0x0C         /* general flags: _MIF, _MAF; producer, positive */
+#define RES_IO_ENTIRE_RANGE 0x03
+#define RES_MEM_CACHEABLE_RW 0x03
+/* EisaId("PNP0A03"), the PCI host bridge (compressed EISA ID, 6.1.5). */
+#define EISA_PNP0A03 0x030AD041u
 #define DSDT_REVISION 2               /* 64-bit AML integers */
 
 /* MP specification 1.4. */
@@ -98,6 +119,11 @@
 #define MP_INT 0
 #define MP_NMI 1
 #define MP_EXTINT 3
+#define MP_BUS_ISA 0
+#define MP_BUS_PCI 1
+#define MP_FLAGS_ACTIVE_LOW 0x3       /* 4.3.4, Table 4-10: PO = 11b */
+#define MP_FLAGS_LEVEL 0xC            /* EL = 11b */
+#define MP_PCI_INTS (31 * 4)          /* slots 1-31, INTA#-INTD# */
 #define MP_ALL_LAPICS 0xFF
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
@@ -164,7 +190,7 @@ static void gas(uint8_t *p, uint8_t space, uint8_t bits, uint8_t access, uint64_
 
 /* A small AML writer: bytes into a fixed buffer; overflow is remembered, not written. */
 typedef struct {
-    uint8_t b[256];
+    uint8_t b[4096];
     size_t n;
     bool overflow;
 } Aml;
@@ -233,10 +259,113 @@ static void aml_name_package(Aml *a, const char seg[4], const uint64_t *values, 
  * what OSPM needs to power off. The power button is the FADT's fixed feature (PWR_BUTTON
  * flag clear), which by 4.8.2.2.1.1 excludes a control-method PNP0C0C device here; Linux
  * shows it as the LNXPWRBN device. */
+/* A block opcode (Scope, Device, Buffer, Package) around an already encoded body. */
+static void aml_block(Aml *a, const uint8_t *op, size_t op_len, const Aml *body)
+{
+    aml_bytes(a, op, op_len);
+    aml_pkg_length(a, body->n);
+    aml_bytes(a, body->b, body->n);
+    a->overflow |= body->overflow;
+}
+
+static void aml_name_integer(Aml *a, const char seg[4], uint64_t v)
+{
+    aml_byte(a, AML_NAME_OP);
+    aml_bytes(a, seg, 4);
+    aml_integer(a, v);
+}
+
+/* Word (bus number, I/O) or dword (memory) address space descriptor of a window the
+ * bridge produces, [min, max]. */
+static void res_address(Aml *r, bool dword, uint8_t type, uint8_t specific, uint64_t min,
+                        uint64_t max)
+{
+    unsigned w = dword ? 4 : 2;
+    aml_byte(r, dword ? RES_DWORD_ADDRESS : RES_WORD_ADDRESS);
+    aml_byte(r, (uint8_t)(3 + 5 * w));
+    aml_byte(r, 0);
+    aml_byte(r, type);
+    aml_byte(r, RES_MIN_MAX_FIXED);
+    aml_byte(r, specific);
+    const uint64_t fields[5] = {0, min, max, 0, max - min + 1};   /* _GRA _MIN _MAX _TRA _LEN */
+    for (int f = 0; f < 5; f++)
+        for (unsigned i = 0; i < w; i++)
+            aml_byte(r, (uint8_t)(fields[f] >> (8 * i)));
+}
+
+/* \_SB.PCI0: the host bridge (PNP0A03) with its windows (_CRS: bus 0-255, the
+ * configuration ports, all I/O but them, the VGA window and the PCI memory window) and
+ * its interrupt routing (_PRT, 6.2.13): INTA-D of each slot to the GSI of its PIRQ,
+ * hard-wired (Source 0), so level and active low. */
+static void dsdt_pci0(Aml *a)
+{
+    Aml res = {0};
+    res_address(&res, false, RES_TYPE_BUS, 0, 0, 0xFF);
+    const uint8_t cfg_ports[8] = {RES_IO_PORT, RES_IO_DECODE16,
+                                  MACHINE_PCI_CONFIG_ADDRESS & 0xFF, MACHINE_PCI_CONFIG_ADDRESS >> 8,
+                                  MACHINE_PCI_CONFIG_ADDRESS & 0xFF, MACHINE_PCI_CONFIG_ADDRESS >> 8,
+                                  1, 8};
+    aml_bytes(&res, cfg_ports, sizeof(cfg_ports));
+    res_address(&res, false, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, 0, MACHINE_PCI_CONFIG_ADDRESS - 1);
+    res_address(&res, false, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, MACHINE_PCI_CONFIG_ADDRESS + 8,
+                0xFFFF);
+    res_address(&res, true, RES_TYPE_MEMORY, RES_MEM_CACHEABLE_RW, MACHINE_VGA_HOLE_START,
+                MACHINE_VGA_HOLE_END - 1);
+    res_address(&res, true, RES_TYPE_MEMORY, RES_MEM_CACHEABLE_RW, MACHINE_PCI_MMIO_BASE,
+                MACHINE_PCI_MMIO_END - 1);
+    aml_byte(&res, RES_END_TAG);
+    aml_byte(&res, 0);   /* checksum 0: treated as correct (6.4.2.9) */
+    Aml buf = {0};
+    aml_integer(&buf, res.n);
+    aml_bytes(&buf, res.b, res.n);
+    buf.overflow |= res.overflow;
+
+    Aml prt = {0};
+    unsigned entries = 0;
+    for (unsigned slot = 1; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            Aml e = {0};
+            aml_byte(&e, 4);   /* NumElements: Address, Pin, Source, Source Index */
+            aml_integer(&e, (uint64_t)slot << 16 | 0xFFFF);
+            aml_integer(&e, pin);
+            aml_integer(&e, 0);
+            aml_integer(&e, MACHINE_PCI_GSI_BASE + ((slot + pin + 3) & 3));
+            const uint8_t op = AML_PACKAGE_OP;
+            aml_block(&prt, &op, 1, &e);
+            entries++;
+        }
+    }
+    Aml prt_pkg = {0};
+    aml_byte(&prt_pkg, (uint8_t)entries);
+    aml_bytes(&prt_pkg, prt.b, prt.n);
+    prt_pkg.overflow |= prt.overflow;
+
+    Aml dev = {0};
+    aml_bytes(&dev, "PCI0", 4);
+    aml_name_integer(&dev, "_HID", EISA_PNP0A03);
+    aml_name_integer(&dev, "_UID", 0);
+    aml_byte(&dev, AML_NAME_OP);
+    aml_bytes(&dev, "_CRS", 4);
+    const uint8_t buffer_op = AML_BUFFER_OP, package_op = AML_PACKAGE_OP;
+    aml_block(&dev, &buffer_op, 1, &buf);
+    aml_byte(&dev, AML_NAME_OP);
+    aml_bytes(&dev, "_PRT", 4);
+    aml_block(&dev, &package_op, 1, &prt_pkg);
+
+    Aml scope = {0};
+    aml_byte(&scope, AML_ROOT_CHAR);
+    aml_bytes(&scope, "_SB_", 4);
+    const uint8_t device_op[2] = {AML_EXT_OP_PREFIX, AML_DEVICE_OP};
+    aml_block(&scope, device_op, 2, &dev);
+    const uint8_t scope_op = AML_SCOPE_OP;
+    aml_block(a, &scope_op, 1, &scope);
+}
+
 static void dsdt_aml(Aml *a)
 {
     const uint64_t s5[4] = {ACPI_SLP_TYP_S5, ACPI_SLP_TYP_S5, 0, 0};
     aml_name_package(a, "_S5_", s5, 4);
+    dsdt_pci0(a);
 }
 
 static uint32_t madt_size(const MachineDesc *m)
@@ -422,7 +551,7 @@ static int build_mp(const MachineDesc *m, uint8_t *area, uint8_t *ebda, FwTables
 {
     if (!ebda)
         return 0;   /* no EBDA in RAM: nowhere the OS would look */
-    unsigned entries = m->cpus + 1 + 1 + (MACHINE_ISA_IRQS - 1) + 2;
+    unsigned entries = m->cpus + 2 + 1 + (MACHINE_ISA_IRQS - 1) + MP_PCI_INTS + 2;
     size_t len = MPC_HEADER_SIZE + m->cpus * MPC_PROCESSOR_SIZE + (entries - m->cpus) * MPC_ENTRY_SIZE;
     if (len > MACHINE_FW_TABLES_SIZE)
         return -ENOSPC;
@@ -436,7 +565,11 @@ static int build_mp(const MachineDesc *m, uint8_t *area, uint8_t *ebda, FwTables
         put32(p + 8, MP_CPU_FEATURES);
     }
     uint8_t *bus = mp_entry(&e, MPC_BUS);   /* 4.3.2 */
+    bus[1] = MP_BUS_ISA;
     memcpy(bus + 2, "ISA   ", 6);
+    bus = mp_entry(&e, MPC_BUS);
+    bus[1] = MP_BUS_PCI;
+    memcpy(bus + 2, "PCI   ", 6);
     uint8_t *io = mp_entry(&e, MPC_IOAPIC);   /* 4.3.3 */
     io[1] = MACHINE_IOAPIC_ID;
     io[2] = MP_IOAPIC_VERSION;
@@ -451,6 +584,19 @@ static int build_mp(const MachineDesc *m, uint8_t *area, uint8_t *ebda, FwTables
         p[5] = (uint8_t)irq;
         p[6] = MACHINE_IOAPIC_ID;
         p[7] = (uint8_t)(irq == MACHINE_IRQ_PIT ? MACHINE_GSI_PIT : irq);
+    }
+    /* PCI INTx (D.3: source bus IRQ = device << 2 | pin, INTA# 0): each slot's pins to
+     * the GSI of its PIRQ, level and active low, as the DSDT's _PRT says. */
+    for (unsigned slot = 1; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            uint8_t *p = mp_entry(&e, MPC_IOINT);
+            p[1] = MP_INT;
+            put16(p + 2, MP_FLAGS_ACTIVE_LOW | MP_FLAGS_LEVEL);
+            p[4] = MP_BUS_PCI;
+            p[5] = (uint8_t)(slot << 2 | pin);
+            p[6] = MACHINE_IOAPIC_ID;
+            p[7] = (uint8_t)(MACHINE_PCI_GSI_BASE + ((slot + pin + 3) & 3));
+        }
     }
     const uint8_t lint_type[2] = {MP_EXTINT, MP_NMI};   /* 4.3.5: LINT0 the 8259A, LINT1 NMI */
     for (int l = 0; l < 2; l++) {

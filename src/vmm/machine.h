@@ -30,6 +30,11 @@
 #define MACHINE_HIGH_RAM_START  0x100000ull  /* extended memory */
 
 /* ---- MMIO ---- */
+/* The PCI memory window: where the VMM places memory BARs and what the DSDT's PCI0 _CRS
+ * offers the OS, from the top of the largest RAM (VM_MAX_RAM, 3 GiB) up to the IOAPIC.
+ * Never RAM, so machine_e820 does not list it. */
+#define MACHINE_PCI_MMIO_BASE   0xC0000000ull
+#define MACHINE_PCI_MMIO_END    0xFEC00000ull   /* exclusive */
 #define MACHINE_IOAPIC_BASE     0xFEC00000ull
 #define MACHINE_HPET_BASE       0xFED00000ull
 #define MACHINE_HPET_SIZE       0x400ull
@@ -45,6 +50,14 @@
 #define MACHINE_PM_TMR_BLK      (MACHINE_ACPI_PM_BASE + 0x8)
 #define MACHINE_PM_TMR_LEN      4
 #define MACHINE_ACPI_PM_LEN     0xC
+/* PCI configuration mechanism #1 (PCI Local Bus 3.0, 3.2.2.3.2): CONFIG_ADDRESS is a
+ * dword register at 0xCF8 (0xCF9 is the reset control register, a byte), CONFIG_DATA
+ * the four ports 0xCFC-0xCFF. */
+#define MACHINE_PCI_CONFIG_ADDRESS 0xCF8
+#define MACHINE_PCI_CONFIG_DATA    0xCFC
+/* The PCI I/O window: where the VMM places I/O BARs, and the DSDT's PCI0 _CRS. */
+#define MACHINE_PCI_IO_BASE     0xC000
+#define MACHINE_PCI_IO_END      0x10000         /* exclusive */
 /* PIIX3's reset control register (the FADT's RESET_REG): bit 2 with bit 1 resets. */
 #define MACHINE_RESET_PORT      0xCF9
 #define MACHINE_RESET_VALUE     0x06
@@ -60,9 +73,19 @@
 #define MACHINE_ISA_IRQS  16
 #define MACHINE_IOAPIC_ID 0
 #define MACHINE_IOAPIC_PINS 24
-/* The HPET's comparators may use these IOAPIC pins (Tn_INT_ROUTE_CAP): 2, 8 and 16-23, as
- * QEMU's pc offers them. */
-#define MACHINE_HPET_ROUTE_CAP 0x00FF0104u
+/* PCI INTx: device pin P (1 = INTA#) of slot S drives PIIX3 PIRQ (S + P - 2) mod 4, the
+ * swizzle of QEMU's pc. Each PIRQ reaches IOAPIC pin MACHINE_PCI_GSI_BASE + n (level,
+ * active low, as the DSDT's _PRT says with its hard-wired GSIs: ACPI 6.5, 6.2.13) and,
+ * when its PIIX3 route register (0x60 + n) enables it, the 8259A's IRQ of that register.
+ * The VMM's firmware step routes PIRQA-D to ISA IRQs 10, 10, 11, 11 (level in the ELCR),
+ * what SeaBIOS gives QEMU's pc, and writes those into the functions' interrupt line. */
+#define MACHINE_PCI_PIRQS       4
+#define MACHINE_PCI_GSI_BASE    16
+#define MACHINE_PCI_PIRQ_IRQ(n) ((n) < 2 ? 10 : 11)
+/* The HPET's comparators may use these IOAPIC pins (Tn_INT_ROUTE_CAP): 2, 8 and 20-23
+ * (QEMU's pc offers 16-23; 16-19 are the PCI INTx lines here, idle high until the OS
+ * makes them active low). */
+#define MACHINE_HPET_ROUTE_CAP 0x00F00104u
 
 /* What the machine is: everything the firmware tables describe comes from here. */
 typedef struct {

@@ -1295,6 +1295,14 @@ static int info_pic_kernel(QemuMonitor *mon)
     return 0;
 }
 
+int qemu_cmd_info_pci(QemuMonitor *mon)
+{
+    if (!mon || !mon->svm->platform || !mon->svm->platform->pci)
+        return -EINVAL;
+    pci_bus_print_info(mon->svm->platform->pci, mon->out);
+    return 0;
+}
+
 int qemu_cmd_info_pic(QemuMonitor *mon)
 {
     if (!mon || !mon->svm->platform)
@@ -1461,6 +1469,7 @@ static const InfoCommand infos[] = {
     {"pic", "show PIC state", qemu_cmd_info_pic},
     {"irq", "show the interrupts statistics (if available)", qemu_cmd_info_irq},
     {"lapic", "show local apic state", qemu_cmd_info_lapic},
+    {"pci", "show PCI info", qemu_cmd_info_pci},
     {"version", "show the version of QEMU (here: of ScratchVM)", info_version},
     {"name", "show the current VM name", info_name},
     {"block", "show the block devices", info_block},

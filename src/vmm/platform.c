@@ -29,6 +29,7 @@
 
 #include "kvm/backend.h"
 #include "vmm/platform.h"
+#include "vmm/vm_devices.h"
 
 #define X86_RFLAGS_IF (1u << 9)
 #define APIC_BASE_ENABLE (1ull << 11)   /* IA32_APIC_BASE bit 11 (SDM Vol. 3A, 11.4.4) */
@@ -319,6 +320,99 @@ void platform_set_isa_irq(void *opaque, int line, int level)
     isa_set_irq(p, line, level);
 }
 
+/* A PIRQ's IOAPIC pin. PCI INTx is active low (PCI 3.0, 2.2.6) and the DSDT says so
+ * with hard-wired GSIs, so the user-space IOAPIC sees the electrical level (asserted is
+ * low) and applies the polarity the OS programs. KVM's IOAPIC takes the logical level
+ * and ignores polarity, so it gets that. */
+static void pci_set_gsi(void *opaque, int gsi, int level)
+{
+    VmPlatform *p = opaque;
+    if (p->kernel_irqchip) {
+        if (kvm_irq_line(p->svm->vm, (uint32_t)gsi, level) < 0)
+            hv_log(HV_LOG_WARN, "%s", hv_last_error());
+        return;
+    }
+    ioapic_set_irq(p->ioapic, gsi, !level);
+}
+
+/* A PIRQ that PIIX3 routes to the 8259A (not to the IOAPIC's ISA pin: PIIX3 steers
+ * PIRQs to the PIC inputs only). */
+static void pci_set_isa_irq(void *opaque, int irq, int level)
+{
+    VmPlatform *p = opaque;
+    if (irq < 0 || irq >= PIC_IRQ_LINES)
+        return;
+    if (p->kernel_irqchip) {
+        /* KVM's line feeds its PIC and IOAPIC pin alike; the IOAPIC pin stays masked by
+         * an OS that uses the GSI. */
+        if (kvm_irq_line(p->svm->vm, (uint32_t)irq, level) < 0)
+            hv_log(HV_LOG_WARN, "%s", hv_last_error());
+        return;
+    }
+    pic_set_irq(p->pic, irq, level);
+}
+
+/* An MSI (PCI 3.0, 6.8.1.3; SDM Vol. 3A, 11.11): address 0xFEE0_0000 | destination
+ * ID << 12, data: vector (7:0), delivery mode (10:8), trigger mode (15). One vCPU, so
+ * every destination is its APIC. Fixed and lowest-priority deliver the vector, NMI the
+ * NMI; others (SMI, INIT, ExtINT) and addresses outside the APIC's window are dropped,
+ * as is a vector below 16 (reserved: the APIC would flag an illegal vector). */
+static void pci_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    VmPlatform *p = opaque;
+    if ((addr & 0xFFF00000ull) != MACHINE_LAPIC_BASE)
+        return;
+    if (p->kernel_irqchip) {
+        if (!p->msi_warned)
+            hv_log(HV_LOG_WARN, "MSI with the kernel irqchip is not supported here (no "
+                   "KVM_SIGNAL_MSI): the message to 0x%llx is dropped",
+                   (unsigned long long)addr);
+        p->msi_warned = true;
+        return;
+    }
+    unsigned mode = (data >> 8) & 7, vector = data & 0xFF;
+    if (mode == 4) {
+        platform_request_nmi(p);
+    } else if ((mode == 0 || mode == 1) && vector >= 16) {
+        lapic_deliver(p->lapic, (int)vector, false);
+    }
+}
+
+static void pci_bus_reset_hook(void *opaque) { pci_bus_reset(opaque); }
+static void pci_bus_destroy_hook(void *opaque) { pci_bus_destroy(opaque); }
+
+/* Bus 0 with its bridges, wired to the interrupt controllers; the VM's device list owns
+ * it. The firmware step (BARs, PIRQ routes, ELCR) is done here for the bridges and again
+ * for each device added. */
+static int create_pci(VmPlatform *p)
+{
+    const PciBusWiring w = {.io = p->svm->io_bus, .mmio = p->svm->mmio_bus,
+                            .dma = vm_dma_handle(p->svm), .set_gsi = pci_set_gsi,
+                            .set_isa_irq = pci_set_isa_irq, .msi = pci_msi, .opaque = p};
+    if (!p->kernel_irqchip)   /* INTx idles high: the electrical level of an idle line */
+        for (int n = 0; n < MACHINE_PCI_PIRQS; n++)
+            ioapic_set_irq(p->ioapic, MACHINE_PCI_GSI_BASE + n, 1);
+    PciBus *bus = pci_bus_create(&w);
+    if (!bus)
+        return -ENOMEM;
+    int r = vm_device_add(p->svm, &(DeviceRecord){.name = "pci", .opaque = bus,
+                                                  .reset = pci_bus_reset_hook,
+                                                  .destroy = pci_bus_destroy_hook});
+    if (r < 0)
+        return r;
+    p->pci = bus;
+    pci_bus_assign_resources(bus);
+    if (!p->kernel_irqchip) {
+        /* PCI interrupts are level-triggered: the ELCR says so for the PIRQs' IRQs. */
+        uint32_t elcr = 0;
+        for (int n = 0; n < MACHINE_PCI_PIRQS; n++)
+            elcr |= 1u << MACHINE_PCI_PIRQ_IRQ(n);
+        pic_elcr_write(PIC_ELCR_BASE, 1, elcr & 0xFF, p->pic);
+        pic_elcr_write(PIC_ELCR_BASE + 1, 1, elcr >> 8, p->pic);
+    }
+    return 0;
+}
+
 static void ioapic_to_lapic(void *opaque, int vector, bool level, uint8_t dest)
 {
     (void)dest;   /* one vCPU: every destination is its APIC */
@@ -418,6 +512,10 @@ VmPlatform *platform_create(SimpleVM *svm)
     }
     set_kernel_clock(p);
     set_firmware_mtrrs(p);
+    if (create_pci(p) < 0) {
+        hv_fail(ENOMEM, "cannot create the PCI bus: %s", hv_last_error());
+        goto fail;
+    }
     if (p->kernel_irqchip)
         return p;   /* the kernel has the controllers, the PIT and port 0x61 */
     const MmioHandler mmio[] = {

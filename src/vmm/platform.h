@@ -20,6 +20,7 @@
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
 #include "dev/mc146818.h"
+#include "dev/pci_bus.h"
 #include "dev/sysport.h"
 #include "hypervisor_sim.h"
 #include "vmm/fw_tables.h"
@@ -35,6 +36,8 @@ typedef struct VmPlatform {
     I8042 *kbd;
     AcpiPm *pm;                   /* the ACPI PM1a blocks, PM timer and SCI */
     Hpet *hpet;                   /* NULL with the kernel irqchip */
+    PciBus *pci;                  /* bus 0; a device record of the VM owns it */
+    bool msi_warned;
     PostCode post;
     Port92 port92;
     ResetControl rcr;             /* port 0xCF9, the FADT's reset register */

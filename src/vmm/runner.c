@@ -14,6 +14,7 @@
 
 #include "kvm/backend.h"
 #include "vmm/platform.h"
+#include "vmm/vm_devices.h"
 
 typedef enum { CMD_NONE, CMD_RUN, CMD_STEP, CMD_QUIT } RunnerCommand;
 
@@ -78,6 +79,7 @@ static int reset_vcpu(struct VmRunner *r)
         if (kvm_get_regs(svm->vcpu, &regs) == 0 && kvm_get_sregs(svm->vcpu, &sregs) == 0)
             qemu_dump_cpu_state(o, NULL, &regs, &sregs);
     }
+    vm_devices_reset(svm);   /* the devices with a reset hook: the PCI functions */
     int ret;
     if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
         (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)

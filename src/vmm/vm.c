@@ -16,6 +16,7 @@
 #include "vmm/bios.h"
 #include "vmm/paging.h"
 #include "vmm/platform.h"
+#include "vmm/vm_devices.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
@@ -98,6 +99,34 @@ static int register_devices(SimpleVM *svm)
     return r < 0 ? hv_fail(r, "cannot register the VGA windows") : 0;
 }
 
+/* Device records of the devices SimpleVM names (the fields stay, for the seed's API). */
+static void destroy_fw_cfg(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    io_bus_unregister(svm->io_bus, FW_CFG_PORT_SELECTOR, svm->fw_cfg);
+    fw_cfg_destroy(svm->fw_cfg);
+    svm->fw_cfg = NULL;
+}
+
+static void destroy_testdev(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    io_bus_unregister(svm->io_bus, PC_TESTDEV_IOPORT, svm->testdev);
+    io_bus_unregister(svm->io_bus, PC_TESTDEV_IRQ_PORT, svm->testdev);
+    mmio_bus_unregister(svm->mmio_bus, PC_TESTDEV_IOMEM, svm->testdev);
+    pc_testdev_destroy(svm->testdev);
+    svm->testdev = NULL;
+}
+
+static void destroy_serial2(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    io_bus_unregister(svm->io_bus, COM2_BASE, svm->serial2);
+    svm->serial2->irq = (IrqLine){0};
+    serial_destroy(svm->serial2);
+    svm->serial2 = NULL;
+}
+
 SimpleVM *vm_create_bytes(size_t memory_bytes, HvBackend b)
 {
     return vm_create_flags(memory_bytes, b, 0);
@@ -150,9 +179,10 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
     svm->serial = serial_create_at(COM1_BASE, STDOUT_FILENO);
     svm->vga = vga_create();
     svm->debug_exit = debug_exit_create(STDOUT_FILENO);
-    svm->fw_cfg = fw_cfg_create(memory_bytes, 1);
     if (!svm->io_bus || !svm->mmio_bus || !svm->serial || !svm->vga || !svm->debug_exit ||
-        !svm->fw_cfg) {
+        !(svm->fw_cfg = fw_cfg_create(memory_bytes, 1)) ||
+        vm_device_add(svm, &(DeviceRecord){.name = "fw_cfg", .opaque = svm,
+                                           .destroy = destroy_fw_cfg}) < 0) {
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
@@ -180,6 +210,10 @@ int vm_add_pc_testdev(SimpleVM *svm)
         return hv_fail(EEXIST, "pc-testdev is already there");
     if (!(svm->testdev = pc_testdev_create()))
         return -ENOMEM;
+    int added = vm_device_add(svm, &(DeviceRecord){.name = "pc-testdev", .opaque = svm,
+                                                   .destroy = destroy_testdev});
+    if (added < 0)
+        return added;
     svm->testdev->set_irq = platform_set_isa_irq;   /* QEMU wires its lines to the ISA bus */
     svm->testdev->irq_opaque = svm->platform;
     const IoPortHandler io[] = {
@@ -955,18 +989,14 @@ void vm_destroy(SimpleVM *svm)
         return;
     vm_thread_quit(svm);
     kvm_close(svm->kvm);
-    if (svm->serial2)
-        svm->serial2->irq = (IrqLine){0};   /* its line was the platform's */
+    vm_devices_destroy(svm);   /* before the buses they unregister from */
     platform_destroy(svm->platform);
     io_bus_destroy(svm->io_bus);
     mmio_bus_destroy(svm->mmio_bus);
     serial_destroy(svm->serial);
-    serial_destroy(svm->serial2);
     vga_destroy(svm->vga);
     debug_exit_destroy(svm->debug_exit);
     vm_bios_destroy(svm->bios);
-    fw_cfg_destroy(svm->fw_cfg);
-    pc_testdev_destroy(svm->testdev);
     if (svm->rom)
         munmap(svm->rom, svm->rom_size);
     if (svm->ram)
@@ -993,7 +1023,8 @@ int vm_add_serial2(SimpleVM *svm, int output_fd)
     }
     s->irq = (IrqLine){platform_set_isa_irq, svm->platform, MACHINE_IRQ_COM2};
     svm->serial2 = s;
-    return 0;
+    return vm_device_add(svm, &(DeviceRecord){.name = "serial1", .opaque = svm,
+                                              .destroy = destroy_serial2});
 }
 
 /* The seed's example, as bytes: mov dx,0x3f8; mov al,c; out dx,al (x4); hlt. */

@@ -1,5 +1,5 @@
 /*
- * Harness: disk images through the block layer (src/block/*.c) as the BIOS's int 13h
+ * Harness: disk images through the block layer (src/block) as the BIOS's int 13h
  * reaches them: block_open probes the format (qcow2 by its magic, else raw) and opens
  * the backing chain, then reads, writes and flushes go through the L1/L2 tables and the
  * refcounts (or the -snapshot overlay).

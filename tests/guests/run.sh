@@ -723,6 +723,32 @@ t_monitor_stdio() {
     end
 }
 
+# Issue 26: the PCI bus. pciedu drives -device edu as a driver would (registers, DMA, INTx
+# through the PIRQ and the 8259A, MSI to the local APIC); info pci lists the functions in
+# QEMU's format; an unknown -device is refused with the known names.
+t_pci() {
+    begin pci-edu
+    vm run -m 16 -device edu "$G/pciedu.bin"
+    expect_status 33
+    expect_out 'protected mode\nedu: found, BAR0 placed and enabled\nedu: identification, liveness, factorial ok\nedu: DMA to the device and back ok\nedu: INTx through the PIRQ and the 8259A ok\nedu: MSI to the local APIC ok\npciedu: all ok\n'
+    end
+    begin pci-info
+    vm_in 'info pci\nquit\n' run -S --monitor stdio --serial none -device edu "$G/hello.bin"
+    expect_status 0; expect_no_err
+    grep -qF '(scratchvm)   Bus  0, device   0, function 0:' "$TMP/out" || differ "no host bridge: $(show "$TMP/out")"
+    for line in '    Host bridge: PCI device 8086:1237' '    ISA bridge: PCI device 8086:7000' \
+        '  Bus  0, device   2, function 0:' '    Class 0255: PCI device 1234:11e8' \
+        '      IRQ 10, pin A' '      BAR0: 32 bit memory at 0xc0000000 [0xc00fffff].'; do
+        grep -qxF -- "$line" "$TMP/out" || differ "info pci lacks '$line': $(show "$TMP/out")"
+    done
+    end
+    begin pci-unknown-device
+    vm run -device no-such-pci-device "$G/hello.bin"
+    expect_status 2
+    expect_err_has 'or a PCI device: edu'
+    end
+}
+
 # wait_for FILE TEXT: up to 10 s for TEXT to appear in FILE.
 wait_for() {
     local i
@@ -1437,7 +1463,7 @@ backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
-    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp
+    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp; t_pci
 }
 
 for ACCEL in kvm sim; do

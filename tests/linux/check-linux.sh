@@ -239,11 +239,25 @@ if [ "$UP" = 1 ]; then
     fi
     end linux-log
 
+    # --- PCI: the host bridge through ACPI, the bridges through mechanism #1 ---
+    n=0
+    for want in 'PCI: Using configuration type 1' 'ACPI: PCI Root Bridge [PCI0]' \
+        'pci 0000:00:00.0: [8086:1237]' 'pci 0000:00:01.0: [8086:7000]'; do
+        n=$((n + 1))   # a mark per command: run_cmd waits for its own
+        run_cmd "dmesg | grep -cF '$want'" "M11P$n" 30
+        [ "$(output_of "M11P$n" | tail -1)" != 0 ] || differ "the kernel log lacks '$want'"
+    done
+    run_cmd "dmesg | grep -ciE 'System does not support PCI|No config space access'" M12 30
+    [ "$(output_of M12 | tail -1)" = 0 ] || differ "the kernel found no PCI config access"
+    run_cmd "ls /sys/bus/pci/devices" M13 30
+    output_of M13 | sed 's/^/linux: pci: /'
+    end linux-pci
+
     # --- poweroff ---
     type_and_expect_end "poweroff -f" 0
     end linux-poweroff
 else
-    for t in linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff; do
+    for t in linux-shell linux-userspace linux-time linux-idle linux-log linux-pci linux-poweroff; do
         echo "FAIL $t: no shell"
         FAILED=$((FAILED + 1))
     done

@@ -111,8 +111,10 @@ static void test_acpi_tables_checksums_and_lengths(void **state)
     assert_memory_equal(dsdt, "DSDT", 4);
     assert_int_equal(sum(dsdt, get32(dsdt + 4)), 0);
     static const uint8_t s5[] = {0x08, 0x5C, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0, 0, 0, 0};
-    assert_int_equal(get32(dsdt + 4), 36 + sizeof(s5));
+    assert_true(get32(dsdt + 4) > 36 + sizeof(s5));
     assert_memory_equal(dsdt + 36, s5, sizeof(s5));
+    /* then Scope (\_SB) { Device (PCI0) ... } (its contents: iasl's test below) */
+    assert_int_equal(dsdt[36 + sizeof(s5)], 0x10);
     /* HPET: the event timer block ID is the capabilities register's low half. */
     const uint8_t *hpet = at(get32(rsdt + 44));
     assert_int_equal(get32(hpet + 36), 0x8086A201u);
@@ -203,13 +205,29 @@ static void test_mp_table(void **state)
     uint16_t len = get16(t + 4), entries = get16(t + 34);
     assert_int_equal(sum(t, len), 0);
     assert_int_equal(get32(t + 36), 0xFEE00000u);
-    unsigned cpus = 0, buses = 0, ioapics = 0, ints = 0, lints = 0, count = 0;
+    unsigned cpus = 0, buses = 0, ioapics = 0, ints = 0, pci_ints = 0, lints = 0, count = 0;
     for (const uint8_t *e = t + 44; e < t + len; count++) {
         switch (e[0]) {
         case 0: cpus++; assert_true(e[3] & 1); e += 20; continue;
-        case 1: buses++; assert_memory_equal(e + 2, "ISA   ", 6); break;
+        case 1:
+            assert_memory_equal(e + 2, buses++ == 0 ? "ISA   " : "PCI   ", 6);
+            assert_int_equal(e[1], buses - 1);
+            break;
         case 2: ioapics++; assert_int_equal(get32(e + 4), 0xFEC00000u); break;
-        case 3: ints++; if (e[5] == 0) assert_int_equal(e[7], 2); break;
+        case 3:
+            if (e[4] == 1) {   /* PCI: level, active low, to the PIRQ's GSI */
+                pci_ints++;
+                assert_int_equal(get16(e + 2), 0x0F);
+                if (e[5] == (3 << 2 | 0))   /* slot 3 INTA#: PIRQC */
+                    assert_int_equal(e[7], 18);
+                if (e[5] == (1 << 2 | 1))   /* slot 1 INTB#: PIRQB */
+                    assert_int_equal(e[7], 17);
+                break;
+            }
+            ints++;
+            if (e[5] == 0)
+                assert_int_equal(e[7], 2);
+            break;
         case 4: lints++; break;
         default: fail_msg("unexpected MP entry type %u", e[0]);
         }
@@ -217,9 +235,10 @@ static void test_mp_table(void **state)
     }
     assert_int_equal(count, entries);
     assert_int_equal(cpus, 2);
-    assert_int_equal(buses, 1);
+    assert_int_equal(buses, 2);
     assert_int_equal(ioapics, 1);
     assert_int_equal(ints, 15);
+    assert_int_equal(pci_ints, 31 * 4);
     assert_int_equal(lints, 2);
     /* Back to ACPI: no stale floating pointer. */
     assert_int_equal(fw_tables_build(&pc, area, ebda, &info), 0);
@@ -394,7 +413,7 @@ static void test_hpet_counter_and_comparators(void **state)
     Hpet *h = make_hpet(&f);
     assert_int_equal(hr(h, 0, 8), 10000000ull << 32 | 0x8086A201u);
     assert_int_equal(hr(h, 4, 4), 10000000u);        /* the period, by its half */
-    assert_int_equal(hr(h, 0x104, 4), 0x00FF0104u);  /* timer 0's route capabilities */
+    assert_int_equal(hr(h, 0x104, 4), 0x00F00104u);  /* timer 0's route capabilities */
     assert_int_equal(hr(h, 0xF0, 8), 0);
     hw(h, 0x10, 4, 1);                                /* ENABLE_CNF */
     f.now += 1000;                                    /* 1 us: 100 ticks */
@@ -577,6 +596,25 @@ static void test_iasl_decompiles_every_table(void **state)
         }
         print_message("  iasl -d %s.dat: ok\n", info->signatures[i]);
     }
+    /* The DSDT's PCI host bridge as ACPICA reads it: its ID, windows and routing (slot 3
+     * INTA# is PIRQC: GSI 18; slot 1 INTB# is PIRQB: GSI 17). */
+    static const char *const expect[] = {
+        "Device (PCI0)", "EisaId (\"PNP0A03\")", "WordBusNumber", "0x00FF,",
+        "0x0CF8,", "0x0CF7,", "0x0D00,", "0xFFFF,", "0x000A0000,", "0x000BFFFF,",
+        "0xC0000000,", "0xFEBFFFFF,", "Name (_PRT, Package (0x7C)",
+        "0x0003FFFF, \n                    Zero, \n                    Zero, \n                    0x12",
+    };
+    char dsl[128];
+    snprintf(dsl, sizeof(dsl), "%s/DSDT.dsl", dir);
+    FILE *in = fopen(dsl, "r");
+    assert_non_null(in);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        if (!strstr(text, expect[i]))
+            fail_msg("DSDT.dsl lacks \"%s\":\n%s", expect[i], text);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);

@@ -1,4 +1,4 @@
-/* Unit tests for the block layer (src/block/*.c) with qemu-img and qemu-io as the
+/* Unit tests for the block layer (src/block) with qemu-img and qemu-io as the
  * oracle: images qemu-img creates are read and written here, then `qemu-img check` must
  * find no errors and qemu-io must read back what was written (and the other way round).
  * Without qemu-img the tests that need it skip with the reason. */

@@ -544,6 +544,67 @@ static void test_mmio_odd_sizes_split(void **state)
     mmio_bus_destroy(bus);
 }
 
+/* A range comes off by base and owner: another owner's base, or an address inside the
+ * range, removes nothing; after removal the ports are unhandled and can be registered
+ * again (a PCI BAR moving), and the neighbours keep working. */
+static void test_io_unregister(void **state)
+{
+    (void)state;
+    IoBus *bus = io_bus_create();
+    Fake a = {.id = 1, .read_value = 0xA}, b = {.id = 2, .read_value = 0xB};
+    IoPortHandler ha = {.base = 0xC000, .length = 0x20, .read = fake_io_read, .opaque = &a, .name = "a"};
+    IoPortHandler hb = {.base = 0xC020, .length = 0x20, .read = fake_io_read, .opaque = &b, .name = "b"};
+    assert_int_equal(io_bus_register(bus, &ha), 0);
+    assert_int_equal(io_bus_register(bus, &hb), 0);
+    assert_int_equal(io_bus_unregister(bus, 0xC000, &b), -ENOENT);
+    assert_int_equal(io_bus_unregister(bus, 0xC004, &a), -ENOENT);
+    assert_int_equal(io_bus_unregister(bus, 0xC000, &a), 0);
+    assert_int_equal(io_bus_unregister(bus, 0xC000, &a), -ENOENT);
+    size_t n = 0;
+    IoPortHandler *list = io_bus_handlers(bus, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].base, 0xC020);
+    uint32_t v = 0;
+    assert_int_equal(io_bus_in(bus, 0xC010, 4, &v), 0);
+    assert_int_equal(v, 0xFFFFFFFFu);
+    assert_int_equal(a.reads, 0);
+    assert_int_equal(io_bus_in(bus, 0xC020, 1, &v), 0);
+    assert_int_equal(v, 0xB);
+    ha.base = 0xD000;
+    assert_int_equal(io_bus_register(bus, &ha), 0);
+    assert_int_equal(io_bus_in(bus, 0xD01F, 1, &v), 0);
+    assert_int_equal(v, 0xA);
+    assert_int_equal(io_bus_unregister(NULL, 0xD000, &a), -EINVAL);
+    io_bus_destroy(bus);
+}
+
+static void test_mmio_unregister(void **state)
+{
+    (void)state;
+    MmioBus *bus = mmio_bus_create();
+    Fake a = {.id = 1, .read_value = 0x1234};
+    MmioHandler h = {.base = 0xFEBF0000ull, .length = 0x1000, .read = fake_mmio_read,
+                     .write = fake_mmio_write, .opaque = &a, .name = "bar"};
+    assert_int_equal(mmio_bus_register(bus, &h), 0);
+    assert_int_equal(mmio_bus_unregister(bus, 0xFEBF0000ull, NULL), -ENOENT);
+    assert_int_equal(mmio_bus_unregister(bus, 0xFEBF0000ull, &a), 0);
+    uint64_t v = 0;
+    assert_int_equal(mmio_bus_read(bus, 0xFEBF0000ull, 4, &v), 0);
+    assert_true(v == 0xFFFFFFFFu);
+    assert_int_equal(a.reads, 0);
+    h.base = 0xC0000000ull;
+    assert_int_equal(mmio_bus_register(bus, &h), 0);
+    assert_int_equal(mmio_bus_read(bus, 0xC0000FFCull, 2, &v), 0);
+    assert_true(v == 0x1234);
+    /* Empty again, then a lookup on an empty bus. */
+    assert_int_equal(mmio_bus_unregister(bus, 0xC0000000ull, &a), 0);
+    size_t n = 1;
+    mmio_bus_handlers(bus, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(mmio_bus_unregister(bus, 0xC0000000ull, &a), -ENOENT);
+    mmio_bus_destroy(bus);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_log, teardown_log)
 
 int main(void)
@@ -566,6 +627,8 @@ int main(void)
         T(test_mmio_odd_sizes_split),
         T(test_io_port_scan_log_bounded),
         T(test_two_buses_independent),
+        T(test_io_unregister),
+        T(test_mmio_unregister),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,7 @@ typedef struct {
     bool exit_count_may_differ; /* the kernels split its I/O into exits differently */
     bool virtual_clock;         /* sim runs with --clock virtual (KVM has only host time) */
     bool big_real;              /* DS with a 4 GiB limit at entry, to reach the xAPIC */
+    const char *pci_device;     /* -device SPEC (vm_add_pci_device), or NULL */
     const char *differs_on_purpose; /* not compared: why (the guest is built to differ) */
     /* Set when the nested KVM of some hosts cannot run the guest: if KVM stops with an
      * internal error, the test says so with KVM's own message and checks the sim run alone
@@ -143,6 +144,10 @@ static const ParityGuest guests[] = {
     {.name = "vga"},
     /* MMIO of 1-8 bytes over device edges: the same exits (an 8-byte one whole) on both. */
     {.name = "mmiosizes"},
+    /* PCI: configuration cycles, BARs and the edu device's registers, DMA, INTx and MSI,
+     * the VMM's devices on both kernels (MSI with the user-space irqchip). */
+    {.name = "pcihostile", .pci_device = "edu"},
+    {.name = "pciedu", .pci_device = "edu"},
 };
 #define NUM_GUESTS (sizeof(guests) / sizeof(guests[0]))
 
@@ -273,6 +278,8 @@ static void run_guest(const ParityGuest *g, const uint8_t *image, size_t size, H
     assert_true(serial_fd >= 0 && console_fd >= 0);
     svm->serial->output_fd = serial_fd;
     svm->debug_exit->console_fd = console_fd;
+    if (g->pci_device)
+        assert_int_equal(vm_add_pci_device(svm, g->pci_device), 0);
 
     /* As the scratchvm command's load_guest does. */
     KvmVcpu *vcpu = svm->vcpu;
