@@ -749,6 +749,63 @@ t_pci() {
     end
 }
 
+# Issue 26: virtio. The virtio guest drives a virtio-blk-pci (through its I/O thread: a
+# write, a read through an indirect table, a flush, GET_ID, the ISR) and a virtio-rng-pci
+# as a virtio 1.0 driver does; the image must have the write, or not with snapshot=on;
+# readonly=on makes the write an IOERR for the guest (its check fails), never a VMM error.
+virtio_image() {
+    dd if=/dev/zero of="$TMP/vd.img" bs=1024 count=64 status=none
+    printf 'SCRATCHVM' | dd of="$TMP/vd.img" conv=notrunc status=none
+}
+sector1() { od -An -tx1 -j512 -N4 "$TMP/vd.img" | tr -d ' '; }
+t_virtio() {
+    local ok='protected mode\nvirtio-blk: found, BAR4 placed, capabilities read\nvirtio-blk: FEATURES_OK, queue 0, DRIVER_OK\nvirtio-blk: four requests returned by the I/O thread\nvirtio-blk: write, read (indirect), flush, GET_ID, ISR ok\nvirtio-rng: 64 random bytes\nvirtio: all ok\n'
+    begin virtio-blk-rng
+    virtio_image
+    vm run -m 16 -drive "file=$TMP/vd.img,if=none,id=vd0,format=raw" \
+        -device virtio-blk-pci,drive=vd0,serial=vd0 -device virtio-rng-pci "$G/virtio.bin"
+    expect_status 33
+    expect_out "$ok"
+    [ "$SKIPPING" = 1 ] || [ "$(sector1)" = a5a4a7a6 ] || differ "sector 1 of the image: $(sector1)"
+    end
+    begin virtio-blk-snapshot
+    virtio_image
+    vm run -m 16 -drive "file=$TMP/vd.img,if=none,id=vd0,format=raw,snapshot=on" \
+        -device virtio-blk-pci,drive=vd0,serial=vd0 -device virtio-rng-pci "$G/virtio.bin"
+    expect_status 33
+    expect_out "$ok"
+    [ "$(sector1)" = 00000000 ] || differ "snapshot=on wrote the image: $(sector1)"
+    end
+    begin virtio-blk-readonly
+    virtio_image
+    vm run -m 16 -drive "file=$TMP/vd.img,if=virtio,format=raw,readonly=on" \
+        -device virtio-rng-pci "$G/virtio.bin"
+    expect_status 37
+    grep -qF 'virtio: a check failed' "$TMP/out" || differ "the guest saw no error: $(show "$TMP/out")"
+    [ "$(sector1)" = 00000000 ] || differ "readonly=on wrote the image: $(sector1)"
+    end
+    begin virtio-nic-user
+    # libslirp's network and a hostfwd listening socket, under the sandbox.
+    vm run -nic "user,hostfwd=tcp:127.0.0.1:$((20000 + RANDOM % 20000))-:22" -device virtio-rng-pci "$G/hello.bin"
+    expect_status 0; expect_out "$HELLO"
+    end
+    begin virtio-netdev-tap
+    if [ "$SKIPPING" = 0 ] && { [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; }; then
+        echo "skip virtio-netdev-tap$(tag): needs root and /dev/net/tun"
+        SKIPPING=2
+    fi
+    [ "$SKIPPING" = 2 ] || vm run -netdev tap,id=t0,ifname=svmtap$$,script=no,downscript=no \
+        -device virtio-net-pci,netdev=t0,mac=52:54:00:00:00:01 "$G/hello.bin"
+    [ "$SKIPPING" = 2 ] || { expect_status 0; expect_out "$HELLO"; }
+    if [ "$SKIPPING" = 2 ]; then SKIPPING=0; SKIPPED=$((SKIPPED + 1)); else end; fi
+    begin virtio-bad-options
+    vm run -kernel x -device virtio-blk-pci,drive=nope
+    expect_status 2
+    expect_one_error_line
+    expect_err_has 'no -drive with id=nope'
+    end
+}
+
 # wait_for FILE TEXT: up to 10 s for TEXT to appear in FILE.
 wait_for() {
     local i
@@ -1463,7 +1520,7 @@ backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
-    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp; t_pci
+    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp; t_pci; t_virtio
 }
 
 for ACCEL in kvm sim; do

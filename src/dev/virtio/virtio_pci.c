@@ -367,7 +367,9 @@ VirtioPci *virtio_pci_create(PciBus *bus, int slot, VirtioDevice *vd)
         add_cap(vp->pd, CAP_ISR, VIRTIO_PCI_ISR_OFF, 0x1000, NULL, 0) < 0 ||
         add_cap(vp->pd, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF, 0x1000, NULL, 0) < 0 ||
         add_cap(vp->pd, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_OFF, 0x1000, &mult, 4) < 0 ||
-        (vp->pci_cfg_cap = add_cap(vp->pd, CAP_PCI_CFG, 0, 0, no_data, 4)) < 0) {
+        (vp->pci_cfg_cap = add_cap(vp->pd, CAP_PCI_CFG, 0, 0, no_data, 4)) < 0 ||
+        /* the driver writes bar, offset, length and data of that capability */
+        pci_device_config_writable(vp->pd, (unsigned)vp->pci_cfg_cap + PCICFG_BAR, 16) < 0) {
         hv_fail(ENOSPC, "%s: cannot add the PCI function", vd->name);
         virtio_device_destroy(vd);
         free(vp);
