@@ -6,6 +6,7 @@
  * transmit queue directly.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz_virtio.h"
 
@@ -22,8 +23,11 @@ static void sent(void *opaque, const uint8_t *frame, size_t len)
 static void fuzz_virtio_device_op(FuzzVirtio *f, unsigned kind, unsigned a8, unsigned a16)
 {
     if (kind == 6) {
+        /* A copy: a back end's frame is host memory, never the guest's own buffers. */
+        static uint8_t frame[2048];
         size_t len = a16 % 2048, off = a8 * 64u;
-        virtio_net_receive(f->vd, f->mem + off, len);
+        memcpy(frame, f->mem + off, len);
+        virtio_net_receive(f->vd, frame, len);
     } else {
         virtio_net_process_tx(f->vd);
     }
