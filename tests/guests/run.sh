@@ -791,6 +791,23 @@ t_virtio() {
     expect_status 33
     expect_out 'protected mode\nvirtio-net: MAC 52:54:00:12:34:56, two queues, DRIVER_OK\nvirtio-net: DHCP DISCOVER sent\nvirtio-net: DHCP OFFER of 10.0.2.15 from 10.0.2.2\nvirtionet: all ok\n'
     end
+    begin virtio-net-hostfwd-sandbox
+    # A client of a hostfwd port: libslirp accepts it on its thread, under the sandbox.
+    if [ "$SKIPPING" = 0 ]; then
+        local port=$((20000 + RANDOM % 20000)) pid i
+        timeout 10 "$SVM" run --accel "$ACCEL" --timeout 3 \
+            -nic "user,hostfwd=tcp:127.0.0.1:$port-:22" "$G/spin.bin" </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        for i in $(seq 50); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.1
+        done
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 20
+    grep -qF 'sandbox' "$TMP/err" && differ "the sandbox stopped it: $(show "$TMP/err")"
+    end
     begin virtio-netdev-tap
     if [ "$SKIPPING" = 0 ] && { [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; }; then
         echo "skip virtio-netdev-tap$(tag): needs root and /dev/net/tun"
