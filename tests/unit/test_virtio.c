@@ -588,6 +588,49 @@ static void test_blk_read_only(void **state)
     unlink(image_path);
 }
 
+/* Guest memory in two slots with a hole between (as RAM around the VGA window): a map
+ * that crosses from one into the other is refused, as the VM's is. */
+#define HOLE_START 0xA0000u
+#define HOLE_END 0xC0000u
+static void *slots_map(void *opaque, uint64_t gpa, size_t len, bool write)
+{
+    (void)write;
+    DmaFlat *f = opaque;
+    uint64_t end = gpa + len;
+    bool low = end <= HOLE_START, high = gpa >= HOLE_END && end <= f->size;
+    return low || high ? f->mem + gpa : NULL;
+}
+
+static void test_blk_buffers_across_slots(void **state)
+{
+    (void)state;
+    Driver d;
+    driver_init(&d);
+    d.dma = (DmaHandle){.map = slots_map, .opaque = &d.flat};
+    BlockDev *bd = open_image(8192, false);
+    VirtioDevice *vd = virtio_blk_create(bd, NULL, false);
+    driver_start(&d, vd, ~0ull, 16);
+    /* A read into a buffer that runs from RAM into the hole, one in the hole, one that
+     * ends exactly at it, and one that starts past it. */
+    uint64_t bufs[4] = {HOLE_START - 256, HOLE_START + 0x1000, HOLE_START - 512, HOLE_END};
+    uint8_t want[4] = {VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_OK};
+    for (int i = 0; i < 4; i++) {
+        put_hdr(&d, HDR(i), VIRTIO_BLK_T_IN, 1);
+        *mem_at(&d, STATUS(i)) = 0xee;
+        add_chain(&d, 0, (Seg[]){{HDR(i), 16, 0}, {bufs[i], 512, VIRTQ_DESC_F_WRITE},
+                                 {STATUS(i), 1, VIRTQ_DESC_F_WRITE}}, 3);
+    }
+    virtio_queue_notify(vd, 0);
+    assert_int_equal(used_idx(&d, 0), 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(status_of(&d, i), want[i]);
+    assert_int_equal(*mem_at(&d, HOLE_END + 100), (uint8_t)((512 + 100) * 7 + 1));
+    assert_false(virtio_get_status(vd) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    driver_fini(&d);
+    block_close(bd);
+    unlink(image_path);
+}
+
 /* The I/O thread: the notify only kicks it; completion comes back as an interrupt. */
 static void test_blk_thread(void **state)
 {
@@ -818,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_blk_requests),
         cmocka_unit_test(test_blk_read_only),
+        cmocka_unit_test(test_blk_buffers_across_slots),
         cmocka_unit_test(test_blk_thread),
         cmocka_unit_test(test_net),
         cmocka_unit_test(test_hostfwd_parse),
