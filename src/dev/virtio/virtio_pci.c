@@ -203,6 +203,9 @@ static uint64_t bar_read(VirtioPci *vp, uint64_t offset, uint8_t size, bool side
                 return __atomic_load_n(&vp->vd->isr, __ATOMIC_SEQ_CST);
             v = virtio_isr_read_clear(vp->vd);
             pci_set_irq(vp->pd, 0);   /* the read deasserts INTx (4.1.4.5.1) */
+            /* unless an I/O thread raised it again in between: never lose that one */
+            if (__atomic_load_n(&vp->vd->isr, __ATOMIC_SEQ_CST))
+                pci_set_irq(vp->pd, 1);
         }
     } else if (offset < VIRTIO_PCI_NOTIFY_OFF) {
         v = virtio_config_read(vp->vd, (uint32_t)(offset - VIRTIO_PCI_DEVICE_OFF), size);
