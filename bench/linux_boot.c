@@ -18,109 +18,27 @@
  * source tree's top: tests/linux/mkinitramfs.sh is found there)
  * Exits 0 unless the sim backend failed to reach the line.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "bench_util.h"
+#include "bench_linux.h"
 
 #define MARK "Run /init"
 #define BOOT_TIMEOUT_NS (180ull * 1000000000ull)   /* far past any boot here */
-#define MKINITRAMFS "tests/linux/mkinitramfs.sh"
 
 typedef struct {
     double wall, cpu;   /* ns */
 } Boot;
 
-static bool file_ok(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
-}
-
-/* Runs argv with its output on a pipe until MARK appears in it: the wall and CPU time to
- * there (then the process is killed). 0, or -1 with the reason in why (no MARK: the
- * end of the output, the exit status, or the timeout). */
+/* Runs argv until MARK appears in its output: the wall and CPU time to there (then the
+ * process is killed). 0, or -1 with the reason in why. */
 static int boot_once(char *const argv[], Boot *out, char *why, size_t why_size)
 {
-    int pfd[2];
-    if (pipe(pfd) != 0) {
-        snprintf(why, why_size, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    uint64_t t0 = bench_now_ns();
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(why, why_size, "fork: %s", strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0) dup2(null, STDIN_FILENO);
-        dup2(pfd[1], STDOUT_FILENO);
-        dup2(pfd[1], STDERR_FILENO);
-        close(pfd[0]);
-        close(pfd[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    /* the line may arrive split across reads: keep the tail of the previous one */
-    char buf[4096 + sizeof MARK];
-    size_t keep = 0;
-    bool found = false, timed_out = false;
-    for (;;) {
-        uint64_t now = bench_now_ns();
-        if (now - t0 > BOOT_TIMEOUT_NS) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-        int r = poll(&p, 1, 1000);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue;
-        ssize_t n = read(pfd[0], buf + keep, sizeof buf - keep - 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;   /* the process ended without the line */
-        size_t len = keep + (size_t)n;
-        buf[len] = '\0';
-        if (memmem(buf, len, MARK, sizeof MARK - 1)) {
-            found = true;
-            break;
-        }
-        keep = len < sizeof MARK - 1 ? len : sizeof MARK - 1;
-        memmove(buf, buf + len - keep, keep);
-    }
-    out->wall = (double)(bench_now_ns() - t0);
-    kill(pid, SIGKILL);
-    close(pfd[0]);
-    int st;
-    struct rusage ru;
-    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {}
-    out->cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
-               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
-    if (found) return 0;
-    if (timed_out)
-        snprintf(why, why_size, "no \"%s\" within %llu s", MARK,
-                 (unsigned long long)(BOOT_TIMEOUT_NS / 1000000000ull));
-    else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        snprintf(why, why_size, "%s: not found", argv[0]);
-    else
-        snprintf(why, why_size, "%s ended (status %d) before \"%s\"", argv[0],
-                 WIFEXITED(st) ? WEXITSTATUS(st) : -1, MARK);
-    return -1;
+    BenchGuest g;
+    if (bench_guest_start(&g, argv, why, why_size) != 0) return -1;
+    int r = bench_guest_wait(&g, MARK, BOOT_TIMEOUT_NS);
+    out->wall = (double)(bench_now_ns() - g.t0);
+    bench_guest_stop(&g);
+    out->cpu = bench_rusage_cpu_ns(&g.ru);
+    if (r != 0) bench_guest_why(&g, argv[0], MARK, why, why_size);
+    return r;
 }
 
 static void print_skipped(const char *why)
@@ -131,17 +49,7 @@ static void print_skipped(const char *why)
 int main(int argc, char **argv)
 {
     const char *build = argc > 1 ? argv[1] : "build";
-    char cache[PATH_MAX], kernel[PATH_MAX + 16], busybox[PATH_MAX + 16], svm[PATH_MAX];
-    const char *env = getenv("SCRATCHVM_DEBIAN_CACHE");
-    if (env && *env) {
-        snprintf(cache, sizeof cache, "%s", env);
-    } else {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg) snprintf(cache, sizeof cache, "%s/scratchvm/debian-i386", xdg);
-        else snprintf(cache, sizeof cache, "%s/.cache/scratchvm/debian-i386", home ? home : "");
-    }
-    snprintf(kernel, sizeof kernel, "%s/vmlinuz", cache);
-    snprintf(busybox, sizeof busybox, "%s/busybox", cache);
+    char svm[PATH_MAX];
     snprintf(svm, sizeof svm, "%s/scratchvm", build);
     const char *reps_env = getenv("BENCH_LINUX_REPS");
     int reps = reps_env ? atoi(reps_env) : 3;
@@ -151,46 +59,18 @@ int main(int argc, char **argv)
     bench_print_header_named("Linux boot: Debian i386 kernel to \"" MARK "\" (whole processes)",
                              "sim", "QEMU TCG");
     char why[2 * PATH_MAX + 256];
-    if (!file_ok(kernel) || !file_ok(busybox)) {
-        snprintf(why, sizeof why, "Debian's kernel and busybox are not cached in %s "
-                 "(tests/linux/fetch-debian.sh %s fetches them)", cache, cache);
+    BenchLinux l;
+    if (bench_linux_prepare(&l, why, sizeof why) != 0) {
         print_skipped(why);
         return 0;
     }
-    if (!file_ok(MKINITRAMFS)) {
-        snprintf(why, sizeof why, "%s not found (run from the source tree's top)", MKINITRAMFS);
-        print_skipped(why);
-        return 0;
-    }
-    char dir[] = "/tmp/linux_boot-XXXXXX";
-    if (!mkdtemp(dir)) {
-        snprintf(why, sizeof why, "no temporary directory: %s", strerror(errno));
-        print_skipped(why);
-        return 0;
-    }
-    char initrd[64];
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", dir);
-    char *mk[] = { "/bin/bash", MKINITRAMFS, busybox, initrd, NULL };
-    pid_t pid = bench_fork_quiet(true);
-    if (pid == 0) {
-        execv(mk[0], mk);
-        _exit(127);
-    }
-    int st = -1;
-    if (pid > 0) waitpid(pid, &st, 0);
-    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !file_ok(initrd)) {
-        snprintf(why, sizeof why, "%s could not build the initramfs (status %d)", MKINITRAMFS,
-                 pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        print_skipped(why);
-        rmdir(dir);
-        return 0;
-    }
-
-    char *sim_argv[] = { svm, "run", "--accel", "sim", "-m", "256", "-kernel", kernel,
-                         "-initrd", initrd, "-append", "console=ttyS0", NULL };
+    const char *kernel = l.kernel, *initrd = l.initrd;
+    char *sim_argv[] = { svm, "run", "--accel", "sim", "-m", "256", "-kernel", (char *)kernel,
+                         "-initrd", (char *)initrd, "-append", "console=ttyS0", NULL };
     char *qemu_argv[] = { "qemu-system-i386", "-accel", "tcg", "-m", "256", "-display", "none",
                           "-serial", "stdio", "-monitor", "none", "-no-reboot", "-kernel",
-                          kernel, "-initrd", initrd, "-append", "console=ttyS0", NULL };
+                          (char *)kernel, "-initrd", (char *)initrd, "-append", "console=ttyS0",
+                          NULL };
     double sw[BENCH_MAX_REPS], sc[BENCH_MAX_REPS], qw[BENCH_MAX_REPS], qc[BENCH_MAX_REPS];
     int ns = 0, nq = 0;
     bool qemu_ok = true;
@@ -232,7 +112,6 @@ int main(int argc, char **argv)
     printf("(%d boots each; ratio = sim / QEMU: > 1.0 means sim is slower)\n", ns);
     if (!qemu_ok) printf("QEMU skipped: %s\n", qwhy);
 out:
-    unlink(initrd);
-    rmdir(dir);
+    bench_linux_cleanup(&l);
     return status;
 }

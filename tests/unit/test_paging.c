@@ -769,6 +769,67 @@ static void test_sysenter_sysexit(void **state)
     assert_int_equal(expect_exception(cpu, x86_cpu_run(cpu, 0), 13, 0), 0x5000);
 }
 
+/* Each privilege level has its own TLB half and its own decoded blocks: a loop that
+ * read a supervisor page often enough at CPL 0 to be translated, with the page's
+ * translation cached, faults (#PF(P|U)) on its first read when the same bytes run at
+ * CPL 3 after SYSEXIT: nothing cached for the kernel serves the user. */
+static void test_tlb_halves_by_privilege(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    protected_flat(fx, 0);
+    put32(fx->ram, PT + 4 * 0x60, 0x60000 | P | RW);            /* supervisor */
+    put32(fx->ram, 0x60000, 0xCAFEF00D);
+    cpu->sysenter_cs = SEL_CODE0;       /* SYSEXIT: CS 0x18 | 3, SS 0x20 | 3 */
+    static const uint8_t code[] = {
+        0xB9, 0x64, 0x00, 0x00, 0x00,         /* mov ecx, 100 */
+        0xA1, 0x00, 0x00, 0x06, 0x00,         /* L: mov eax, [0x60000] */
+        0x49,                                 /* dec ecx */
+        0x75, 0xF8,                           /* jnz L */
+        0xBA, 0x05, 0x10, 0x00, 0x00,         /* mov edx, L */
+        0xB9, 0x00, 0x70, 0x00, 0x00,         /* mov ecx, 0x7000 */
+        0x0F, 0x35,                           /* sysexit */
+    };
+    load(fx, CODE, code, sizeof code);
+    assert_int_equal(expect_exception(cpu, x86_cpu_run(cpu, 0), 14, X86_PF_P | X86_PF_U),
+                     CODE + 5);
+    assert_int_equal(cpu->cr2, 0x60000);
+    assert_int_equal(cpu->gpr[X86_RAX], 0xCAFEF00D);   /* the kernel's reads worked */
+    assert_int_equal(get32(fx->ram, STACK0 - 4), SEL_DATA3 | 3);   /* from CPL 3 */
+}
+
+/* Blocks found by their linear address (links, the jump cache) are forgotten when the
+ * translation changes: after the PTE of the target page is pointed elsewhere and INVLPG,
+ * the same indirect jump runs the new page's code. */
+static void test_remap_after_invlpg(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    protected_flat(fx, 0);
+    static const uint8_t one[] = { 0xBB, 0x01, 0x00, 0x00, 0x00, 0xF4 };   /* mov ebx, 1; hlt */
+    static const uint8_t two[] = { 0xBB, 0x02, 0x00, 0x00, 0x00, 0xF4 };   /* mov ebx, 2; hlt */
+    load(fx, 0x6000, one, sizeof one);
+    load(fx, 0x7000, two, sizeof two);
+    put32(fx->ram, PT + 4 * 5, 0x6000 | P | RW | US);          /* 0x5000 -> 0x6000 */
+    static const uint8_t code[] = {
+        0xB8, 0x00, 0x50, 0x00, 0x00,         /* mov eax, 0x5000 */
+        0xFF, 0xE0,                           /* jmp eax */
+        0x0F, 0x01, 0x3D, 0x00, 0x50, 0x00, 0x00,   /* CODE + 7: invlpg [0x5000] */
+        0xEB, 0xF0,                           /* jmp CODE */
+    };
+    load(fx, CODE, code, sizeof code);
+    for (int i = 0; i < 40; i++) {            /* often enough to be translated and linked */
+        cpu->rip = CODE;
+        assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+        assert_int_equal(cpu->gpr[X86_RBX], 1);
+    }
+    put32(fx->ram, PT + 4 * 5, 0x7000 | P | RW | US);          /* 0x5000 -> 0x7000 */
+    cpu->rip = CODE + 7;
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->gpr[X86_RBX], 2);
+    assert_int_equal(cpu->rip, 0x5006);
+}
+
 /* Privileged instructions at CPL 3 are #GP(0): MOV CR, INVLPG, WBINVD, RDMSR; RDTSC only
  * with CR4.TSD (SDM Vol. 3A, 5.9). */
 static void test_privileged_at_cpl3(void **state)
@@ -848,6 +909,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_page_fault_reserved_bit, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_enter_final_esp_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_user, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tlb_halves_by_privilege, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remap_after_invlpg, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_write_protect, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_execute_disable, setup, fx_teardown),

@@ -26,9 +26,9 @@
 #define BLOCK_MAX 32
 #define HASH_BITS 12
 #define HASH_SIZE (1u << HASH_BITS)
-#define ARENA_SIZE (8u << 20)
+#define ARENA_SIZE (32u << 20)
 #define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
-#define JIT_ARENA_SIZE (16u << 20)
+#define JIT_ARENA_SIZE (64u << 20)
 #define JIT_THRESHOLD 16
 
 static inline uint8_t *block_bytes(const X86Block *b)
@@ -56,10 +56,22 @@ static inline bool block_piece(const X86Block *b, unsigned i, CodePiece *p)
 }
 
 #define PAGE_HASH_SIZE 1024u
+#define JUMP_CACHE_SIZE 4096u
+
+/* A block found by its linear key (IP, CS base, mode) under chain generation `gen`: valid
+ * while chain_gen stays `gen`, as a link is (no TLB change, no block gone), so it needs no
+ * translation of the IP. Returns and indirect jumps, whose targets overflow a block's two
+ * links, come here instead of the hash table. */
+typedef struct {
+    uint64_t ip, cs_base;
+    X86Block *block;
+    uint32_t mode, gen;
+} JumpCacheEntry;
 
 typedef struct X86CodeCache {
     X86Block *hash[HASH_SIZE];
     PageLink *pages[PAGE_HASH_SIZE];   /* blocks by the pages their bytes are on */
+    JumpCacheEntry jump_cache[JUMP_CACHE_SIZE];
     uint8_t *arena;
     size_t used;
     uint8_t *bitmap;         /* one bit per 4 KiB guest-physical page below 4 GiB */
@@ -113,7 +125,7 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
 static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
 {
     if (!b->traced || b->len1) return true;
-    uint32_t ipmask = b->mode ? 0xFFFFFFFFu : 0xFFFFu;
+    uint32_t ipmask = (b->mode & X86_BLOCK_32BIT) ? 0xFFFFFFFFu : 0xFFFFu;
     for (uint32_t i = 0; i < b->n; i++) {
         const X86Insn *in = &b->insns[i];
         uint32_t ip = (in->next_ip - in->len) & ipmask;
@@ -183,13 +195,16 @@ static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
     uint64_t p = gpa_page >> 12;
     if (p >= CODE_BITMAP_PAGES) return;
     cpu->code->bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
-    for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
         if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
 }
 
+/* A block's mode: its code size (X86_BLOCK_32BIT) and whether it runs at CPL 3
+ * (X86_BLOCK_USER), which decides the TLB half its translation reads. */
 static inline uint32_t cpu_mode(const X86Cpu *cpu)
 {
-    return (cpu->cs.attr & X86_AR_DB) ? 1u : 0u;
+    return ((cpu->cs.attr & X86_AR_DB) ? X86_BLOCK_32BIT : 0u) |
+           (x86_cpl(cpu) == 3 ? X86_BLOCK_USER : 0u);
 }
 
 static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
@@ -264,7 +279,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->last_page = b->first_page;
     b->len1 = 0;
     uint64_t ip = cpu->rip;
-    uint64_t ipmask = mode ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t ipmask = (mode & X86_BLOCK_32BIT) ? 0xFFFFFFFFull : 0xFFFFull;
     uint32_t start_lin = (uint32_t)(b->cs_base + ip);
     uint32_t end_off = start_lin & 0xFFF;   /* where the first piece ends on its page */
     while (b->n < BLOCK_MAX) {
@@ -378,11 +393,30 @@ static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t l
     return (gpa & ~0xFFFull) == b->last_page;
 }
 
+static inline JumpCacheEntry *jump_cache_entry(X86Cpu *cpu, uint64_t lin)
+{
+    return &cpu->code->jump_cache[(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1)];
+}
+
+static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode);
+
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     uint32_t mode = cpu_mode(cpu);
+    JumpCacheEntry *e = jump_cache_entry(cpu, lin);
+    if (e->gen == cpu->chain_gen && e->ip == cpu->rip && e->cs_base == cpu->cs.base &&
+        e->mode == mode && e->block)
+        return e->block;
+    X86Block *b = block_lookup_slow(cpu, lin, mode);
+    /* (a build may have emptied the cache and bumped chain_gen: the entry takes the new) */
+    *e = (JumpCacheEntry){ cpu->rip, cpu->cs.base, b, mode, cpu->chain_gen };
+    return b;
+}
+
+static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode)
+{
+    uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
             continue;
@@ -855,15 +889,10 @@ static void __attribute__((noinline)) run_insn_reference(X86Cpu *cpu)
  * the TLB's privilege level and whether the slow path must run. */
 static inline bool boundary_slow(X86Cpu *cpu)
 {
-    /* The TLB holds entries for one privilege level: a change of CPL (which only a
-     * block-ending instruction or an event can make) drops them (mmu.c). */
-    if (UNLIKELY(cpu->cr0 & X86_CR0_PG)) {
-        bool user = x86_cpl(cpu) == 3;
-        if (user != cpu->tlb_user) {
-            x86_tlb_flush_all(cpu);
-            cpu->tlb_user = user;
-        }
-    }
+    /* Each privilege level has its TLB half: a change of CPL (which only a block-ending
+     * instruction or an event can make) switches halves (mmu.c). Links stay valid: a
+     * block is decoded for one level (cpu_mode), so its links lead to blocks of it. */
+    cpu->tlb_user = x86_cpl(cpu) == 3;
     return cpu->interrupt_shadow | (cpu->flags & X86_FLAG_TF) | cpu->mmio_replay_n |
            cpu->dbg_flags | cpu->slow_path;
 }
@@ -1148,7 +1177,7 @@ void x86_cpu_reset(X86Cpu *cpu)
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
     cpu->chain_gen++;
-    for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) {
         cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
         cpu->tlb[i].global = false;
         cpu->tlb[i].host = NULL;

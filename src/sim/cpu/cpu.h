@@ -236,7 +236,8 @@ typedef struct X86TlbEntry {
     bool global;              /* G with CR4.PGE: kept across CR3 writes */
 } X86TlbEntry;
 
-#define X86_TLB_SIZE 256
+#define X86_TLB_BITS 10
+#define X86_TLB_SIZE (1u << X86_TLB_BITS)    /* entries per privilege level */
 
 struct X86Cpu {
     /* --- architectural state, read and written by the sim kernel between runs --- */
@@ -355,14 +356,16 @@ struct X86Cpu {
      * next walk, as KVM loads them at KVM_SET_SREGS). */
     uint64_t pdpte[4];
     bool pdpte_loaded;
-    bool tlb_user;                /* the TLB holds entries for CPL 3 (else CPL 0-2) */
+    bool tlb_user;                /* CPL 3 uses the TLB's user half (else CPL 0-2) */
     bool implicit_supervisor;     /* the access in progress is an implicit supervisor one */
     uint64_t fetch_fault_lin;     /* a #PF while decoding: its address and error code */
     uint32_t fetch_fault_error;
     uint32_t fault_error;         /* error code of the exception being raised */
     bool string_elementwise;      /* tests: REP string instructions without the bulk path
                                    * (cpu_string.c), one element at a time */
-    X86TlbEntry tlb[X86_TLB_SIZE];
+    /* Two TLBs of X86_TLB_SIZE entries: CPL 0-2's, then CPL 3's, so that a system call or
+     * an interrupt from user mode switches halves instead of emptying one. */
+    X86TlbEntry tlb[2 * X86_TLB_SIZE];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
      * INVLPG, a block dropped, the block cache emptied), decoded code may be stale (the

@@ -127,6 +127,9 @@ typedef struct BlockLink {
     uint32_t gen;
 } BlockLink;
 
+#define X86_BLOCK_32BIT 1u   /* CS.D: 32-bit code */
+#define X86_BLOCK_USER  2u   /* decoded at CPL 3: its translation reads the TLB's user half */
+
 struct X86Block {
     X86Block *next;          /* hash chain by gpa */
     PageLink link[2];        /* membership in the lists of first_page and last_page */
@@ -139,7 +142,7 @@ struct X86Block {
      * one included, so no range ever spans from one piece to the other (block_piece). */
     uint64_t first_page, last_page;   /* last_page == first_page when len1 == 0 */
     uint16_t len0, len1;
-    uint32_t mode;
+    uint32_t mode;           /* X86_BLOCK_32BIT | X86_BLOCK_USER: part of the key */
     uint32_t n;
     uint32_t dead;
     uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
@@ -329,20 +332,26 @@ static inline unsigned x86_cpl(const X86Cpu *cpu)
     return (cpu->ss.attr >> X86_AR_DPL_SHIFT) & 3;
 }
 
+/* The TLB entry for `lin` in the half of the current privilege level (cpu->tlb_user). */
+static inline X86TlbEntry *x86_tlb_entry(X86Cpu *cpu, uint64_t lin)
+{
+    return &cpu->tlb[((unsigned)cpu->tlb_user << X86_TLB_BITS) | ((lin >> 12) & (X86_TLB_SIZE - 1))];
+}
+
 /* Paging (mmu.c). The guest-physical address of an instruction fetch at linear `lin`
  * (raises #PF; not-RAM is an UNIMPLEMENTED exit). */
 uint64_t x86_fetch_gpa_slow(X86Cpu *cpu, uint64_t lin);
 static inline uint64_t x86_fetch_gpa(X86Cpu *cpu, uint64_t lin)
 {
     if (LIKELY(!(cpu->cr0 & X86_CR0_PG))) return lin;
-    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     if (e->tag_exec == (lin >> 12)) return e->gpa_page | (lin & 0xFFF);
     return x86_fetch_gpa_slow(cpu, lin);
 }
 void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin);
 void x86_tlb_flush_nonglobal(X86Cpu *cpu);
 bool x86_load_pdptes(X86Cpu *cpu, uint64_t cr3);
-/* Every TLB entry goes (MOV CR0/CR4 paging bits, EFER.NXE, a privilege-level change). */
+/* Every TLB entry goes (MOV CR0/CR4 paging bits, EFER.NXE). */
 static inline void x86_tlb_flush_all(X86Cpu *cpu) { x86_cpu_tlb_invalidate(cpu); }
 
 static inline uint32_t ld_le(const uint8_t *p, unsigned size)
@@ -362,7 +371,7 @@ static inline void st_le(uint8_t *p, unsigned size, uint32_t v)
 /* Linear read/write through the TLB: fast path for RAM inside one page. */
 static inline uint32_t lin_read(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
-    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     if (LIKELY(e->tag_read == (lin >> 12) && (lin & 0xFFF) <= 4096u - size))
         return ld_le(e->host + (lin & 0xFFF), size);
     return x86_read_slow(cpu, lin, size);
@@ -370,7 +379,7 @@ static inline uint32_t lin_read(X86Cpu *cpu, uint64_t lin, unsigned size)
 
 static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
 {
-    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     if (LIKELY(e->tag_write == (lin >> 12) && (lin & 0xFFF) <= 4096u - size)) {
         st_le(e->host + (lin & 0xFFF), size, v);
         return;

@@ -94,7 +94,7 @@ static uint32_t bulk_span(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uns
     unsigned po = lin & 0xFFFu;
     if (po + size > 4096) return 0;                              /* straddles: element */
     n = min_u32(n, down ? po / size + 1 : (4096 - po) / size);
-    const X86TlbEntry *e = &cpu->tlb[(lin >> 12) & (X86_TLB_SIZE - 1)];
+    const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     uint64_t tag = access == X86_ACCESS_WRITE ? e->tag_write : e->tag_read;
     if (tag != (lin >> 12)) return 0;
     *host = e->host + po;

@@ -22,6 +22,8 @@
  * The arena is W^X: written through one mapping, run from another (x86_jit_arena_init).
  */
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -37,10 +39,13 @@
  * translations are written and patched, and again read-execute, where they run. Without
  * memfd_create (or a second mapping) there is no arena and the handlers run every block.
  * (A forked child shares the arena: like a KVM VM, a CPU runs in the process that made it.) */
+static void perf_map_open(void);
+
 bool x86_jit_arena_init(X86JitArena *a, size_t size)
 {
     *a = (X86JitArena){ 0 };
 #if defined(__x86_64__)
+    perf_map_open();
     int fd = memfd_create("scratchvm-jit", MFD_CLOEXEC);
     if (fd < 0) return false;
     void *w = MAP_FAILED, *x = MAP_FAILED;
@@ -957,10 +962,14 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     op_reg(j, 4, 0x89, RAX, RCX);                            /* mov ecx, eax */
     op_reg(j, 4, 0xC1, 5, RCX);                              /* shr ecx, 12 */
     b1(j, 12);
-    op_reg(j, 4, 0x0FB6, RSI, RCX);                          /* movzx esi, cl */
+    op_reg(j, 4, 0x89, RCX, RSI);                            /* mov esi, ecx */
+    op_reg(j, 4, 0x81, 4, RSI);                              /* and esi, entries - 1 */
+    b4(j, X86_TLB_SIZE - 1);
     op_reg(j, 4, 0x6B, RSI, RSI);                            /* imul esi, esi, entry size */
     b1(j, sizeof(X86TlbEntry));
-    int32_t e0 = OFF(tlb);
+    /* the TLB half of the level the block was decoded for (cpu_mode) */
+    int32_t e0 = OFF(tlb) + ((j->block->mode & X86_BLOCK_USER)
+                                 ? (int32_t)(X86_TLB_SIZE * sizeof(X86TlbEntry)) : 0);
     int32_t tag = e0 + (int32_t)(write ? offsetof(X86TlbEntry, tag_write)
                                        : offsetof(X86TlbEntry, tag_read));
     if (size > 1) {              /* the page of the last byte: one that crosses misses */
@@ -1542,6 +1551,29 @@ static void jcc_last(Jit *j, const X86Insn *in)
     }
 }
 
+/* With SCRATCHVM_PERF_MAP set, each translation is named in /tmp/perf-PID.map (the
+ * format perf reads for JIT code) by its guest IP, CS base and guest-physical address,
+ * so that `perf report` shows which guest code the time went to. */
+static FILE *perf_map;
+
+/* Opened with the arena, before the VMM's sandbox forbids opening files. */
+static void perf_map_open(void)
+{
+    if (perf_map || !getenv("SCRATCHVM_PERF_MAP")) return;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
+    perf_map = fopen(path, "a");
+}
+
+static void perf_map_note(const uint8_t *code, size_t size, const X86Block *b)
+{
+    if (!perf_map) return;
+    fprintf(perf_map, "%lx %zx guest_%s_%llx_cs%llx_gpa%llx\n", (unsigned long)(uintptr_t)code, size,
+            (b->mode & X86_BLOCK_USER) ? "user" : "sys", (unsigned long long)b->ip,
+            (unsigned long long)b->cs_base, (unsigned long long)b->gpa);
+    fflush(perf_map);
+}
+
 bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
 {
     const X86Insn *insns = b->insns;
@@ -1633,6 +1665,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
     b->jit_max_target = max_target;
     b->jit_chain = chain_entry + a->exec_delta;
     b->jit = (X86JitFn)(void *)(start + a->exec_delta);
+    perf_map_note(start + a->exec_delta, (size_t)(j.p - start), b);
     return true;
 }
 

@@ -210,7 +210,7 @@ static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *g
     /* A page with a data breakpoint stays out of the TLB: its accesses come here. */
     if (UNLIKELY(cpu->dbg_flags & X86_DBG_DATA) && x86_debug_page_watched(cpu, vpage))
         return host;
-    X86TlbEntry *e = &cpu->tlb[vpage & (X86_TLB_SIZE - 1)];
+    X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     if (e->host != host || e->gpa_page != gpage ||
         (e->tag_read != vpage && e->tag_write != vpage && e->tag_exec != vpage)) {
         e->tag_read = e->tag_write = e->tag_exec = ~0ull;
@@ -245,7 +245,7 @@ void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 {
     uint64_t vpage = (uint32_t)lin >> 12;
     cpu->chain_gen++;
-    for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) {
         X86TlbEntry *e = &cpu->tlb[i];
         uint64_t tag = e->tag_read != ~0ull ? e->tag_read
                      : e->tag_write != ~0ull ? e->tag_write : e->tag_exec;
@@ -259,7 +259,7 @@ void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 void x86_tlb_flush_nonglobal(X86Cpu *cpu)
 {
     cpu->chain_gen++;
-    for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
         if (!cpu->tlb[i].global) cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
 }
 
