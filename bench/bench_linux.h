@@ -40,11 +40,15 @@ typedef struct {
     char dir[32];                 /* the temporary directory holding the initramfs */
 } BenchLinux;
 
-/* Finds the cached kernel and builds the initramfs in a temporary directory. 0, or -1
- * with the reason to print as "skipped" in why. */
-static inline int bench_linux_prepare(BenchLinux *l, char *why, size_t why_size)
+/* Finds the cached kernel and builds the initramfs in a temporary directory, with the
+ * cache's virtio modules and the guest's half of the virtio tests when `virtio` (the
+ * scenarios of tests/linux/svmtest, chosen by svmtest= on the kernel's command line). 0,
+ * or -1 with the reason to print as "skipped" in why. */
+static inline int bench_linux_prepare_with(BenchLinux *l, bool virtio, char *why,
+                                           size_t why_size)
 {
-    char cache[PATH_MAX], busybox[PATH_MAX + 16];
+    char cache[PATH_MAX], busybox[PATH_MAX + 16], modules[PATH_MAX + 16],
+        order[PATH_MAX + 32];
     const char *env = getenv("SCRATCHVM_DEBIAN_CACHE");
     if (env && *env) {
         snprintf(cache, sizeof cache, "%s", env);
@@ -55,9 +59,13 @@ static inline int bench_linux_prepare(BenchLinux *l, char *why, size_t why_size)
     }
     snprintf(l->kernel, sizeof l->kernel, "%s/vmlinuz", cache);
     snprintf(busybox, sizeof busybox, "%s/busybox", cache);
-    if (!bench_file_ok(l->kernel) || !bench_file_ok(busybox)) {
-        snprintf(why, why_size, "Debian's kernel and busybox are not cached in %s "
-                 "(tests/linux/fetch-debian.sh %s fetches them)", cache, cache);
+    snprintf(modules, sizeof modules, "%s/modules", cache);
+    snprintf(order, sizeof order, "%s/load-order", modules);
+    if (!bench_file_ok(l->kernel) || !bench_file_ok(busybox) ||
+        (virtio && !bench_file_ok(order))) {
+        snprintf(why, why_size, "Debian's kernel%s are not cached in %s "
+                 "(tests/linux/fetch-debian.sh %s fetches them)",
+                 virtio ? ", busybox and virtio modules" : " and busybox", cache, cache);
         return -1;
     }
     if (!bench_file_ok(BENCH_LINUX_MKINITRAMFS)) {
@@ -71,7 +79,8 @@ static inline int bench_linux_prepare(BenchLinux *l, char *why, size_t why_size)
         return -1;
     }
     snprintf(l->initrd, sizeof l->initrd, "%s/initrd.gz", l->dir);
-    char *mk[] = { "/bin/bash", BENCH_LINUX_MKINITRAMFS, busybox, l->initrd, NULL };
+    char *mk[] = { "/bin/bash", BENCH_LINUX_MKINITRAMFS, busybox, l->initrd,
+                   virtio ? modules : NULL, NULL };
     pid_t pid = bench_fork_quiet(true);
     if (pid == 0) {
         execv(mk[0], mk);
@@ -87,6 +96,11 @@ static inline int bench_linux_prepare(BenchLinux *l, char *why, size_t why_size)
         return -1;
     }
     return 0;
+}
+
+static inline int bench_linux_prepare(BenchLinux *l, char *why, size_t why_size)
+{
+    return bench_linux_prepare_with(l, false, why, why_size);
 }
 
 static inline void bench_linux_cleanup(BenchLinux *l)

@@ -77,7 +77,8 @@ static void run_dma(Edu *e)
         buf_addr - EDU_DMA_BUFFER <= EDU_DMA_BUFFER_SIZE - n) {
         uint8_t *b = e->buffer + (buf_addr - EDU_DMA_BUFFER);
         const DmaHandle *dma = pci_device_dma(e->pci);
-        int r = to_ram ? dma_write(dma, ram_addr, b, (size_t)n) : dma_read(dma, ram_addr, b, (size_t)n);
+        int r = to_ram ? dma_write(dma, ram_addr, b, (size_t)n)
+                       : dma_read(dma, ram_addr, b, (size_t)n);
         if (r < 0)
             hv_log(HV_LOG_DEBUG, "edu: DMA of %llu bytes at 0x%llx refused",
                    (unsigned long long)n, (unsigned long long)ram_addr);

@@ -659,7 +659,8 @@ PciDevice *pci_device_add(PciBus *bus, int slot, const PciDeviceInfo *info,
         }
     }
     if (slot >= PCI_MAX_SLOTS || bus->slots[slot]) {
-        hv_fail(EEXIST, "pci: slot %d is %s", slot, slot >= PCI_MAX_SLOTS ? "out of range" : "taken");
+        hv_fail(EEXIST, "pci: slot %d is %s", slot,
+                slot >= PCI_MAX_SLOTS ? "out of range" : "taken");
         return NULL;
     }
     if (info->interrupt_pin > 4) {
@@ -743,7 +744,8 @@ int pci_device_set_bar(PciDevice *d, int bar, const PciBar *desc)
     d->bar_present[bar] = true;
     unsigned off = PCI_BAR0 + 4 * (unsigned)bar;
     uint32_t low = io ? PCI_BAR_SPACE_IO
-                      : (is64 ? PCI_BAR_MEM_TYPE_64 : 0) | (desc->prefetchable ? PCI_BAR_PREFETCH : 0);
+                      : (is64 ? PCI_BAR_MEM_TYPE_64 : 0) |
+                            (desc->prefetchable ? PCI_BAR_PREFETCH : 0);
     set32(d->config, off, low);
     set32(d->wmask, off, (uint32_t)~(size - 1) & (io ? ~UINT32_C(3) : ~UINT32_C(0xF)));
     if (is64) {

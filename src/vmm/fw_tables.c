@@ -301,10 +301,8 @@ static void dsdt_pci0(Aml *a)
 {
     Aml res = {0};
     res_address(&res, false, RES_TYPE_BUS, 0, 0, 0xFF);
-    const uint8_t cfg_ports[8] = {RES_IO_PORT, RES_IO_DECODE16,
-                                  MACHINE_PCI_CONFIG_ADDRESS & 0xFF, MACHINE_PCI_CONFIG_ADDRESS >> 8,
-                                  MACHINE_PCI_CONFIG_ADDRESS & 0xFF, MACHINE_PCI_CONFIG_ADDRESS >> 8,
-                                  1, 8};
+    const uint8_t lo = MACHINE_PCI_CONFIG_ADDRESS & 0xFF, hi = MACHINE_PCI_CONFIG_ADDRESS >> 8;
+    const uint8_t cfg_ports[8] = {RES_IO_PORT, RES_IO_DECODE16, lo, hi, lo, hi, 1, 8};
     aml_bytes(&res, cfg_ports, sizeof(cfg_ports));
     res_address(&res, false, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, 0, MACHINE_PCI_CONFIG_ADDRESS - 1);
     res_address(&res, false, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, MACHINE_PCI_CONFIG_ADDRESS + 8,

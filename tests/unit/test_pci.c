@@ -286,7 +286,8 @@ static void test_firmware_assignment(void **state)
     pci_bus_assign_resources(r->bus);
     for (int slot = 3; slot <= 4; slot++) {
         uint32_t io = in_cfg(r, slot, 0x10, 4), m32 = in_cfg(r, slot, 0x14, 4);
-        uint64_t m64 = (in_cfg(r, slot, 0x18, 4) & ~0xFu) | (uint64_t)in_cfg(r, slot, 0x1C, 4) << 32;
+        uint64_t m64 = (in_cfg(r, slot, 0x18, 4) & ~0xFu) |
+                       (uint64_t)in_cfg(r, slot, 0x1C, 4) << 32;
         assert_true((io & 1) && (io & ~3u) >= MACHINE_PCI_IO_BASE && (io & 31) == 1);
         assert_true(m32 >= MACHINE_PCI_MMIO_BASE && m32 < MACHINE_PCI_MMIO_END && m32 % 4096 == 0);
         assert_true(m64 >= MACHINE_PCI_MMIO_BASE && m64 < MACHINE_PCI_MMIO_END && m64 % 16384 == 0);
