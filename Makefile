@@ -8,6 +8,8 @@ CFLAGS_COMMON := -std=c17 -Wall -Wextra -Werror -g -D_GNU_SOURCE -Iinclude -Isrc
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 OPT      := -O1
+# The sim CPU checks its cached mode against its registers at every block lookup.
+CFLAGS   += -DX86_CHECK_MODE
 endif
 # The libFuzzer build (make fuzz, clang only): coverage everywhere, the fuzzer's main only
 # in the harnesses.

@@ -645,6 +645,7 @@ static int sim_set_sregs(KvmVcpu *vcpu, const KvmSregs *sregs)
     cpu->cr8 = sregs->cr8;
     cpu->efer = sregs->efer;
     ((SimVcpu *)vcpu->backend_data)->apic_base = sregs->apic_base;
+    x86_cpu_update_mode(cpu);
     if (mode_change)
         x86_cpu_tlb_flush(cpu);   /* what was cached depends on the mode */
     return 0;

@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t off = 0; off < size && off < FUZZ_DECODE_MAX_OFFSETS; off++) {
         X86Insn in;
         memset(&in, 0, sizeof(in));
-        int d = x86_decode_bytes(data + off, size - off, d32, &in);
+        X86Mode mode = d32 ? X86_MODE_PROT32 : X86_MODE_PROT16;
+        int d = x86_decode_bytes(data + off, size - off, mode, &in);
         if (d != 0 && d != X86_DECODE_TRUNCATED && d != X86_EXC_GP)
             abort();
         if (d == 0 && (in.len < 1 || in.len > X86_MAX_INSN_LEN || in.len > size - off))

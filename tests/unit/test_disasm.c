@@ -351,7 +351,7 @@ static void test_covers_decoder(void **state)
                 b[n++] = modrms[m];
                 for (; n < 15; n++) b[n] = (uint8_t)(0x11 * n);
                 X86Insn in;
-                assert_int_equal(x86_decode_bytes(b, 15, bits == 32, &in), 0);
+                assert_int_equal(x86_decode_bytes(b, 15, bits == 32 ? X86_MODE_PROT32 : X86_MODE_PROT16, &in), 0);
                 char out[96];
                 int r = x86_disassemble(b, 15, 0, bits, out, sizeof out);
                 unknown = in.fn == op_unimpl;

@@ -79,7 +79,7 @@ static X86Block *push_block(void)
     for (unsigned i = 0; i < N; i++) {
         X86Insn *in = &b->insns[i];
         bool last = i == N - 1;
-        assert_int_equal(x86_decode_bytes(last ? call : push, last ? 3 : 1, false, in), 0);
+        assert_int_equal(x86_decode_bytes(last ? call : push, last ? 3 : 1, X86_MODE_REAL16, in), 0);
         x86_specialize(in);
         ip += in->len;
         in->next_ip = ip;

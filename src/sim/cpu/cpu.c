@@ -65,7 +65,9 @@ static inline bool block_piece(const X86Block *b, unsigned i, CodePiece *p)
 typedef struct {
     uint64_t ip, cs_base;
     X86Block *block;
-    uint32_t mode, gen;
+    X86Mode mode;
+    bool user;
+    uint32_t gen;
 } JumpCacheEntry;
 
 typedef struct X86CodeCache {
@@ -125,7 +127,7 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
 static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
 {
     if (!b->traced || b->len1) return true;
-    uint32_t ipmask = (b->mode & X86_BLOCK_32BIT) ? 0xFFFFFFFFu : 0xFFFFu;
+    uint32_t ipmask = x86_mode_code32(b->mode) ? 0xFFFFFFFFu : 0xFFFFu;
     for (uint32_t i = 0; i < b->n; i++) {
         const X86Insn *in = &b->insns[i];
         uint32_t ip = (in->next_ip - in->len) & ipmask;
@@ -199,12 +201,15 @@ static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
         if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
 }
 
-/* A block's mode: its code size (X86_BLOCK_32BIT) and whether it runs at CPL 3
- * (X86_BLOCK_USER), which decides the TLB half its translation reads. */
-static inline uint32_t cpu_mode(const X86Cpu *cpu)
+/* The mode a block is decoded for, part of its key. X86_CHECK_MODE builds (the sanitizer
+ * tests) check at every lookup that the mode was updated wherever it changed. */
+static inline X86Mode cpu_mode(X86Cpu *cpu)
 {
-    return ((cpu->cs.attr & X86_AR_DB) ? X86_BLOCK_32BIT : 0u) |
-           (x86_cpl(cpu) == 3 ? X86_BLOCK_USER : 0u);
+#ifdef X86_CHECK_MODE
+    if (UNLIKELY(cpu->mode != x86_mode_of(cpu)))
+        x86_unimplemented(cpu, "internal error: the CPU mode was not updated");
+#endif
+    return cpu->mode;
 }
 
 static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
@@ -215,15 +220,11 @@ static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
  * instruction that is not a block ender (the block ended at its size or a page end). */
 static bool plain_transfer(const X86Insn *in)
 {
-    unsigned op = in->op;
-    if (!(op & 0x200)) return true;
-    op &= 0x1FF;
-    if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F)) return true;
-    switch (op) {
-    case 0xE8: case 0xE9: case 0xEB: case 0xC2: case 0xC3:
-    case 0xE0: case 0xE1: case 0xE2: case 0xE3:
+    if (!(in->op & 0x200)) return true;
+    switch (x86_opinfo(in->op)->cls) {
+    case OC_JCC: case OC_CALL_REL: case OC_JMP_REL: case OC_RET: case OC_RET_IW: case OC_LOOP:
         return true;
-    case 0xFF:
+    case OC_GRP5:
         return in->reg == 2 || in->reg == 4;
     default:
         return false;
@@ -239,7 +240,8 @@ static bool plain_transfer(const X86Insn *in)
 static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn *in,
                              uint64_t next, uint32_t end_off)
 {
-    if (in->op != 0xE8 && in->op != 0xE9 && in->op != 0xEB) return ~0ull;
+    unsigned cls = x86_opinfo(in->op)->cls;
+    if (cls != OC_CALL_REL && cls != OC_JMP_REL) return ~0ull;
     uint32_t target = (uint32_t)next + in->imm;
     if (in->osz == 2) target &= 0xFFFF;
     if (target > cpu->cs.limit) return ~0ull;       /* the transfer faults: let it */
@@ -257,7 +259,7 @@ static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn
 
 /* Decodes the block at CS:RIP. A fault on its first instruction is raised; a later one
  * just ends the block before that instruction. */
-static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
+static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, X86Mode mode, bool user)
 {
     X86CodeCache *c = cpu->code;
     size_t need = sizeof(X86Block) + BLOCK_MAX * sizeof(X86Insn) + BLOCK_BYTES_MAX + 16;
@@ -272,6 +274,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->cs_base = cpu->cs.base;
     b->ip = cpu->rip;
     b->mode = mode;
+    b->user = user;
     b->n = 0;
     b->traced = 0;
     for (int i = 0; i < 2; i++) b->out[i] = (BlockLink){ ~0ull, NULL, 0 };
@@ -279,7 +282,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, uint32_t mode)
     b->last_page = b->first_page;
     b->len1 = 0;
     uint64_t ip = cpu->rip;
-    uint64_t ipmask = (mode & X86_BLOCK_32BIT) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t ipmask = x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
     uint32_t start_lin = (uint32_t)(b->cs_base + ip);
     uint32_t end_off = start_lin & 0xFFF;   /* where the first piece ends on its page */
     while (b->n < BLOCK_MAX) {
@@ -398,27 +401,29 @@ static inline JumpCacheEntry *jump_cache_entry(X86Cpu *cpu, uint64_t lin)
     return &cpu->code->jump_cache[(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1)];
 }
 
-static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode);
+static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool user);
 
 static X86Block *block_lookup(X86Cpu *cpu)
 {
     uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
-    uint32_t mode = cpu_mode(cpu);
+    X86Mode mode = cpu_mode(cpu);
+    bool user = x86_cpl(cpu) == 3;
     JumpCacheEntry *e = jump_cache_entry(cpu, lin);
     if (e->gen == cpu->chain_gen && e->ip == cpu->rip && e->cs_base == cpu->cs.base &&
-        e->mode == mode && e->block)
+        e->mode == mode && e->user == user && e->block)
         return e->block;
-    X86Block *b = block_lookup_slow(cpu, lin, mode);
+    X86Block *b = block_lookup_slow(cpu, lin, mode, user);
     /* (a build may have emptied the cache and bumped chain_gen: the entry takes the new) */
-    *e = (JumpCacheEntry){ cpu->rip, cpu->cs.base, b, mode, cpu->chain_gen };
+    *e = (JumpCacheEntry){ cpu->rip, cpu->cs.base, b, mode, user, cpu->chain_gen };
     return b;
 }
 
-static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode)
+static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool user)
 {
     uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
-        if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode)
+        if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode ||
+            b->user != user)
             continue;
         if (UNLIKELY(!block_second_page_current(cpu, b, lin))) {
             b->dead = 1;
@@ -438,7 +443,7 @@ static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, uint32_t mode)
         cpu->chain_gen++;
         break;
     }
-    return block_build(cpu, gpa, mode);
+    return block_build(cpu, gpa, mode, user);
 }
 
 void x86_cpu_host_wrote_memory(X86Cpu *cpu)
@@ -891,7 +896,7 @@ static inline bool boundary_slow(X86Cpu *cpu)
 {
     /* Each privilege level has its TLB half: a change of CPL (which only a block-ending
      * instruction or an event can make) switches halves (mmu.c). Links stay valid: a
-     * block is decoded for one level (cpu_mode), so its links lead to blocks of it. */
+     * block is decoded for one level (its key's `user`), so its links lead to blocks of it. */
     cpu->tlb_user = x86_cpl(cpu) == 3;
     return cpu->interrupt_shadow | (cpu->flags & X86_FLAG_TF) | cpu->mmio_replay_n |
            cpu->dbg_flags | cpu->slow_path;
@@ -988,6 +993,7 @@ X86Exit x86_cpu_run(X86Cpu *cpu, uint64_t max_instructions)
         return X86_EXIT_UNIMPLEMENTED;
     }
     cpu->run_exit = X86_EXIT_NONE;
+    x86_update_mode(cpu);   /* the host may have set registers since the last run */
     cpu->dbg_event = X86_DBG_EVENT_NONE;
     cpu->dbg_dr6 = 0;
     cpu->shadow_active = false;
@@ -1047,7 +1053,7 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data)
 
 void x86_cpu_skip_instruction(X86Cpu *cpu)
 {
-    uint64_t mask = (cpu->cs.attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t mask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
     cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
     cpu->interrupt_shadow = 0;
     cpu->instructions_retired++;
@@ -1156,6 +1162,7 @@ void x86_cpu_reset(X86Cpu *cpu)
     cpu->implicit_supervisor = false;
     cpu->tlb_user = false;
     cpu->flags = X86_FLAG_FIXED;
+    x86_update_mode(cpu);
     cpu->lf_op = LF_NONE;
     cpu->interrupt_shadow = 0;
     cpu->pending_vector = -1;
@@ -1211,3 +1218,5 @@ const char *x86_exit_name(X86Exit e)
     };
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }
+
+void x86_cpu_update_mode(X86Cpu *cpu) { x86_update_mode(cpu); }

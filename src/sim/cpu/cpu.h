@@ -130,6 +130,17 @@ enum {
 #define X86_SSE_FP_ON_HOST 0
 #endif
 
+/* The operating mode (SDM Vol. 3A, 2.2 and 5.2.1): what the decoder's default operand and
+ * address size and the privilege rules depend on. Computed from CR0.PE, EFLAGS.VM and CS.D
+ * where those change (x86_cpu_update_mode), never per instruction. Real mode honours a
+ * CS.D left set by protected mode (REAL32: 32-bit code without PE). The IA-32e values
+ * (from EFER.LMA and CS.L) are defined for long mode, which this CPU does not implement
+ * yet (EFER.LMA cannot be set), so they never occur. */
+typedef enum {
+    X86_MODE_REAL16, X86_MODE_REAL32, X86_MODE_V86, X86_MODE_PROT16, X86_MODE_PROT32,
+    X86_MODE_COMPAT16, X86_MODE_COMPAT32, X86_MODE_LONG64,
+} X86Mode;
+
 typedef struct X86Segment {
     uint16_t selector;
     uint64_t base;
@@ -282,10 +293,11 @@ struct X86Cpu {
     X86ExitInfo exit;
 
     /* --- internal: use x86_cpu_get_rflags / x86_cpu_set_rflags for RFLAGS --- */
+    X86Mode mode;                 /* x86_cpu_update_mode after CR0, EFLAGS.VM, EFER, CS */
     uint32_t flags;               /* RFLAGS; arithmetic bits valid when lf_op == 0 */
     uint8_t lf_op;                /* lazy flags: kind of the last arithmetic operation */
-    uint8_t lf_size;              /* its operand size in bytes */
-    uint32_t lf_res, lf_src1, lf_src2;
+    uint8_t lf_size;              /* its operand size in bytes: 1, 2, 4 or 8 */
+    uint64_t lf_res, lf_src1, lf_src2;   /* masked to lf_size */
     uint64_t host_rflags;         /* LF_HOST: translated code's host RFLAGS image (jit.c) */
 
     uint64_t next_rip;            /* during an instruction: RIP of the next one */
@@ -451,6 +463,9 @@ bool x86_cpu_efer_valid(const X86Cpu *cpu, uint64_t value);
 /* WRMSR to IA32_EFER: the value is valid (x86_cpu_efer_valid); flushes the TLB when NXE
  * changes (SDM Vol. 3A, 4.10.4.1). */
 void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value);
+/* The host changed CR0, EFER or CS directly (KVM_SET_SREGS): the mode follows them. (Each
+ * x86_cpu_run starts with it too.) */
+void x86_cpu_update_mode(X86Cpu *cpu);
 /* Sets a segment register as a real-mode load would: selector, base = selector << 4;
  * limit and attributes are kept (SDM Vol. 3A, 21.1.1). For tests and loaders. */
 void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector);

@@ -5,22 +5,24 @@
  */
 #include "sim/cpu/cpu_internal.h"
 
-uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b)
+uint64_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint64_t a, uint64_t b)
 {
     switch (size) {
     case 1: return alu_inline(cpu, op, 1, a, b);
     case 2: return alu_inline(cpu, op, 2, a, b);
-    default: return alu_inline(cpu, op, 4, a, b);
+    case 4: return alu_inline(cpu, op, 4, a, b);
+    default: return alu_inline(cpu, op, 8, a, b);
     }
 }
 
 /* A memory destination op= b (alu_mem_inline), the size made a constant for alu_value. */
-static void alu_mem(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned size, uint32_t b)
+static void alu_mem(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned size, uint64_t b)
 {
     switch (size) {
     case 1: alu_mem_inline(cpu, in, op, 1, b); break;
     case 2: alu_mem_inline(cpu, in, op, 2, b); break;
-    default: alu_mem_inline(cpu, in, op, 4, b); break;
+    case 4: alu_mem_inline(cpu, in, op, 4, b); break;
+    default: alu_mem_inline(cpu, in, op, 8, b); break;
     }
 }
 
@@ -30,9 +32,9 @@ static inline unsigned opsize_of(const X86Insn *in) { return (in->op & 1) ? in->
 void op_alu_rm_r(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = opsize_of(in), op = (in->op >> 3) & 7;
-    uint32_t b = reg_read(cpu, in->reg, size);
+    uint64_t b = reg_read(cpu, in->reg, size);
     if (in->mod == 3) {
-        uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, in->rm, size), b);
+        uint64_t r = x86_alu(cpu, op, size, reg_read(cpu, in->rm, size), b);
         if (op != 7) reg_write(cpu, in->rm, size, r);
         return;
     }
@@ -43,15 +45,15 @@ void op_alu_rm_r(X86Cpu *cpu, const X86Insn *in)
 void op_alu_r_rm(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = (in->op & 1) ? in->osz : 1, op = (in->op >> 3) & 7;
-    uint32_t b = rm_read(cpu, in, size);
-    uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, in->reg, size), b);
+    uint64_t b = rm_read(cpu, in, size);
+    uint64_t r = x86_alu(cpu, op, size, reg_read(cpu, in->reg, size), b);
     if (op != 7) reg_write(cpu, in->reg, size, r);
 }
 
 void op_alu_acc_imm(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = (in->op & 1) ? in->osz : 1, op = (in->op >> 3) & 7;
-    uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, X86_RAX, size), in->imm & size_mask(size));
+    uint64_t r = x86_alu(cpu, op, size, reg_read(cpu, X86_RAX, size), in->imm & size_mask(size));
     if (op != 7) reg_write(cpu, X86_RAX, size, r);
 }
 
@@ -59,9 +61,9 @@ void op_alu_acc_imm(X86Cpu *cpu, const X86Insn *in)
 void op_grp1(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = (in->op == 0x80 || in->op == 0x82) ? 1 : in->osz, op = in->reg;
-    uint32_t b = in->imm & size_mask(size);
+    uint64_t b = in->imm & size_mask(size);
     if (in->mod == 3) {
-        uint32_t r = x86_alu(cpu, op, size, reg_read(cpu, in->rm, size), b);
+        uint64_t r = x86_alu(cpu, op, size, reg_read(cpu, in->rm, size), b);
         if (op != 7) reg_write(cpu, in->rm, size, r);
         return;
     }
@@ -81,10 +83,10 @@ void op_test_acc_imm(X86Cpu *cpu, const X86Insn *in)
 }
 
 /* INC/DEC keep CF (SDM INC, DEC): CF is made concrete before the lazy operation. */
-static uint32_t do_incdec(X86Cpu *cpu, unsigned size, uint32_t a, bool dec)
+static uint64_t do_incdec(X86Cpu *cpu, unsigned size, uint64_t a, bool dec)
 {
     keep_cf(cpu);
-    uint32_t r = (dec ? a - 1 : a + 1) & size_mask(size);
+    uint64_t r = (dec ? a - 1 : a + 1) & size_mask(size);
     lazy_set(cpu, dec ? LF_DEC : LF_INC, size, a, 1, r);
     return r;
 }
@@ -107,7 +109,7 @@ static void incdec_rm(X86Cpu *cpu, const X86Insn *in, unsigned size)
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    uint32_t a = lin_read(cpu, lin, size);
+    uint64_t a = lin_read(cpu, lin, size);
     lin_write(cpu, lin, size, (dec ? a - 1 : a + 1) & size_mask(size));
     do_incdec(cpu, size, a, dec);    /* the flags after the write (a fault keeps them) */
 }
@@ -125,7 +127,7 @@ void op_grp5_incdec(X86Cpu *cpu, const X86Insn *in)
     switch (in->reg) {
     case 0: case 1: incdec_rm(cpu, in, in->osz); break;
     case 6: {
-        uint32_t v = rm_read(cpu, in, in->osz);
+        uint64_t v = rm_read(cpu, in, in->osz);
         push(cpu, in->osz, v);
         break;
     }
@@ -140,12 +142,13 @@ void op_grp5_incdec(X86Cpu *cpu, const X86Insn *in)
 
 /* Rotates (0-3) of a by count (masked to 5 bits): the result, with CF/OF in *cfof;
  * rotates leave SZAP alone. */
-static uint32_t rotate_value(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a,
+static uint64_t rotate_value(X86Cpu *cpu, unsigned op, unsigned size, uint64_t a,
                              unsigned count, uint32_t *cfof)
 {
     unsigned w = size * 8;
-    uint32_t m = size_mask(size), top = m ^ (m >> 1);
-    uint32_t r = a, cf = lazy_cf(cpu) ? 1 : 0, of;
+    uint64_t m = size_mask(size), top = m ^ (m >> 1);
+    uint64_t r = a;
+    uint32_t cf = lazy_cf(cpu) ? 1 : 0, of;
     switch (op) {
     case 0: { /* ROL */
         unsigned c = count % w;
@@ -162,7 +165,7 @@ static uint32_t rotate_value(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a
         break;
     }
     case 2: { /* RCL */
-        unsigned c = size == 4 ? count : count % (w + 1);
+        unsigned c = size >= 4 ? count : count % (w + 1);
         for (unsigned i = 0; i < c; i++) {
             uint32_t nc = (r & top) != 0;
             r = ((r << 1) | cf) & m;
@@ -172,7 +175,7 @@ static uint32_t rotate_value(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a
         break;
     }
     default: { /* RCR */
-        unsigned c = size == 4 ? count : count % (w + 1);
+        unsigned c = size >= 4 ? count : count % (w + 1);
         for (unsigned i = 0; i < c; i++) {
             uint32_t nc = r & 1;
             r = (r >> 1) | (cf ? top : 0);
@@ -188,24 +191,28 @@ static uint32_t rotate_value(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a
 
 /* Shift or rotate op of the size-byte a by count (not yet masked): the result; the flags
  * are set by shift_flags once the result is stored. Count 0 changes nothing. */
-static uint32_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, unsigned count,
+/* The count is masked to 5 bits, 6 for 8-byte operands (SDM Vol. 2B, SAL/SAR/SHL/SHR). */
+static inline unsigned count_mask(unsigned size) { return size == 8 ? 0x3F : 0x1F; }
+
+static uint64_t shift_op(X86Cpu *cpu, unsigned op, unsigned size, uint64_t a, unsigned count,
                          uint32_t *cfof)
 {
-    count &= 0x1F;               /* masked to 5 bits (SDM: IA-32 "count is masked") */
+    count &= count_mask(size);
     if (count == 0) return a;
     if (op < 4) return rotate_value(cpu, op, size, a, count, cfof);
     switch (size) {
     case 1: return shift_value(op, 1, a, count, cfof);
     case 2: return shift_value(op, 2, a, count, cfof);
-    default: return shift_value(op, 4, a, count, cfof);
+    case 4: return shift_value(op, 4, a, count, cfof);
+    default: return shift_value(op, 8, a, count, cfof);
     }
 }
 
 /* The flags of a shift (lazy: SZP from the result, AF 0) or a rotate (CF and OF only). */
-static void shift_flags(X86Cpu *cpu, unsigned op, unsigned size, unsigned count, uint32_t r,
+static void shift_flags(X86Cpu *cpu, unsigned op, unsigned size, unsigned count, uint64_t r,
                         uint32_t cfof)
 {
-    if ((count & 0x1F) == 0) return;
+    if ((count & count_mask(size)) == 0) return;
     if (op >= 4) {
         lazy_set_cfof(cpu, size, r, cfof);
         return;
@@ -224,15 +231,15 @@ void op_grp2(X86Cpu *cpu, const X86Insn *in)
     else count = (uint8_t)cpu->gpr[X86_RCX];
     uint32_t cfof = 0;
     if (in->mod == 3) {
-        uint32_t r = shift_op(cpu, in->reg, size, reg_read(cpu, in->rm, size), count, &cfof);
+        uint64_t r = shift_op(cpu, in->reg, size, reg_read(cpu, in->rm, size), count, &cfof);
         reg_write(cpu, in->rm, size, r);
         shift_flags(cpu, in->reg, size, count, r, cfof);
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    uint32_t a = lin_read(cpu, lin, size);
-    uint32_t r = shift_op(cpu, in->reg, size, a, count, &cfof);
-    if (count & 0x1F) lin_write(cpu, lin, size, r);
+    uint64_t a = lin_read(cpu, lin, size);
+    uint64_t r = shift_op(cpu, in->reg, size, a, count, &cfof);
+    if (count & count_mask(size)) lin_write(cpu, lin, size, r);
     shift_flags(cpu, in->reg, size, count, r, cfof);
 }
 
@@ -242,6 +249,7 @@ void op_grp2(X86Cpu *cpu, const X86Insn *in)
 void op_shxd(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = in->osz, w = size * 8;
+    if (size == 8) x86_unimplemented(cpu, "SHLD/SHRD of 64-bit operands");
     bool left = (in->op & 0xFF) < 0xA8;
     unsigned count = ((in->op & 1) ? (uint8_t)cpu->gpr[X86_RCX] : in->imm) & 0x1F;
     uint64_t lin = 0;
@@ -350,28 +358,29 @@ static void do_div(X86Cpu *cpu, unsigned size, uint32_t src, bool sign)
 void op_grp3(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = opsize_of(in);
-    uint32_t m = size_mask(size);
+    uint64_t m = size_mask(size);
     switch (in->reg) {
     case 0: case 1:
         x86_alu(cpu, 4, size, rm_read(cpu, in, size), in->imm & m);
         return;
     case 2: case 3: {
         uint64_t lin = 0;
-        uint32_t a;
+        uint64_t a;
         if (in->mod == 3) a = reg_read(cpu, in->rm, size);
         else {
             lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
             a = lin_read(cpu, lin, size);
         }
-        uint32_t r = in->reg == 2 ? ~a & m : (0 - a) & m;
+        uint64_t r = in->reg == 2 ? ~a & m : (0 - a) & m;
         if (in->mod == 3) reg_write(cpu, in->rm, size, r);
         else lin_write(cpu, lin, size, r);
         if (in->reg == 3) lazy_set(cpu, LF_SUB, size, 0, a, r);   /* NEG, after the write */
         return;
     }
     case 4: case 5: {
-        uint32_t src = rm_read(cpu, in, size);
-        uint32_t acc = reg_read(cpu, X86_RAX, size);
+        if (size == 8) x86_unimplemented(cpu, "MUL/IMUL of 64-bit operands");
+        uint32_t src = (uint32_t)rm_read(cpu, in, size);
+        uint32_t acc = (uint32_t)reg_read(cpu, X86_RAX, size);
         if (in->reg == 4) {
             uint64_t p = (uint64_t)acc * src;
             if (size == 1) { reg_write(cpu, X86_RAX, 2, (uint32_t)p); mul_flags(cpu, p >> 8, (uint32_t)p, 1); }
@@ -400,7 +409,8 @@ void op_grp3(X86Cpu *cpu, const X86Insn *in)
         return;
     }
     default:
-        do_div(cpu, size, rm_read(cpu, in, size), in->reg == 7);
+        if (size == 8) x86_unimplemented(cpu, "DIV/IDIV of 64-bit operands");
+        do_div(cpu, size, (uint32_t)rm_read(cpu, in, size), in->reg == 7);
         return;
     }
 }
@@ -408,6 +418,7 @@ void op_grp3(X86Cpu *cpu, const X86Insn *in)
 static void imul_to_reg(X86Cpu *cpu, const X86Insn *in, uint32_t a, uint32_t b)
 {
     unsigned size = in->osz;
+    if (size == 8) x86_unimplemented(cpu, "IMUL of 64-bit operands");
     int64_t p = sext(a, size) * sext(b, size);
     reg_write(cpu, in->reg, size, (uint32_t)p);
     mul_flags(cpu, p != sext((uint32_t)p, size), (uint32_t)p, size);
@@ -416,31 +427,31 @@ static void imul_to_reg(X86Cpu *cpu, const X86Insn *in, uint32_t a, uint32_t b)
 /* 69 / 6B: IMUL r, r/m, imm */
 void op_imul_r_rm_imm(X86Cpu *cpu, const X86Insn *in)
 {
-    imul_to_reg(cpu, in, rm_read(cpu, in, in->osz), in->imm);
+    imul_to_reg(cpu, in, (uint32_t)rm_read(cpu, in, in->osz), (uint32_t)in->imm);
 }
 
 /* 0F AF: IMUL r, r/m */
 void op_imul_r_rm(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t b = rm_read(cpu, in, in->osz);
-    imul_to_reg(cpu, in, reg_read(cpu, in->reg, in->osz), b);
+    uint32_t b = (uint32_t)rm_read(cpu, in, in->osz);
+    imul_to_reg(cpu, in, (uint32_t)reg_read(cpu, in->reg, in->osz), b);
 }
 
 /* 0F C0/C1: XADD r/m, r (SDM Vol. 2C): temp = dest + src; src = dest; dest = temp. */
 void op_xadd(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = (in->op & 1) ? in->osz : 1;
-    uint32_t src = reg_read(cpu, in->reg, size);
+    uint64_t src = reg_read(cpu, in->reg, size);
     if (in->mod == 3) {
-        uint32_t d = reg_read(cpu, in->rm, size);
-        uint32_t r = x86_alu(cpu, 0, size, d, src);
+        uint64_t d = reg_read(cpu, in->rm, size);
+        uint64_t r = x86_alu(cpu, 0, size, d, src);
         reg_write(cpu, in->reg, size, d);
         reg_write(cpu, in->rm, size, r);
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    uint32_t d = lin_read(cpu, lin, size);
-    uint32_t r = (d + src) & size_mask(size);
+    uint64_t d = lin_read(cpu, lin, size);
+    uint64_t r = (d + src) & size_mask(size);
     lin_write(cpu, lin, size, r);
     x86_alu(cpu, 0, size, d, src);
     reg_write(cpu, in->reg, size, d);
@@ -450,15 +461,15 @@ void op_xadd(X86Cpu *cpu, const X86Insn *in)
 void op_cmpxchg(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = (in->op & 1) ? in->osz : 1;
-    uint32_t src = reg_read(cpu, in->reg, size), acc = reg_read(cpu, X86_RAX, size);
+    uint64_t src = reg_read(cpu, in->reg, size), acc = reg_read(cpu, X86_RAX, size);
     uint64_t lin = 0;
-    uint32_t d;
+    uint64_t d;
     if (in->mod == 3) d = reg_read(cpu, in->rm, size);
     else {
         lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
         d = lin_read(cpu, lin, size);
     }
-    uint32_t nd = acc == d ? src : d;
+    uint64_t nd = acc == d ? src : d;
     if (in->mod == 3) reg_write(cpu, in->rm, size, nd);
     else lin_write(cpu, lin, size, nd);
     x86_alu(cpu, 7, size, acc, d);

@@ -40,23 +40,55 @@ struct X86Insn {
     X86Handler fn;
     uint16_t op;          /* opcode; 0x100 | byte for 0F xx */
     uint8_t len;
-    uint8_t osz;          /* operand size: 2 or 4 (byte forms know they are bytes) */
-    uint8_t asz;          /* address size: 2 or 4 */
+    uint8_t osz;          /* operand size: 2, 4 or 8 (byte forms know they are bytes) */
+    uint8_t asz;          /* address size: 2, 4 or 8 */
     uint8_t prefix;
     uint8_t seg;          /* segment of the memory operand (override or default) */
     uint8_t mod, reg, rm; /* ModR/M fields; mod 3: rm is a register */
     uint8_t base, index, scale; /* effective address: base/index registers or NONE */
     uint8_t has_modrm;
-    int32_t disp;
-    uint32_t imm;
     uint32_t imm2;        /* far pointer selector, ENTER nesting level */
     uint32_t next_ip;     /* in a decoded block: IP of the next instruction */
+    int64_t disp;         /* displacement (moffs: the offset), sign-extended */
+    uint64_t imm;         /* immediate, sign-extended to 64 bits where the SDM extends it */
 };
+
+/* Operation classes of opcodes.def: what specialised handlers (cpu_spec.c) and host code
+ * (jit.c) are chosen by. E = ModR/M r/m, G = ModR/M reg, Z = register in the opcode's low
+ * three bits, A = the accumulator, I = immediate, O = moffs. */
+enum {
+    OC_NONE,      /* the generic handler only */
+    OC_ALU_EG, OC_ALU_GE, OC_ALU_AI, OC_GRP1,   /* argument: the ALU operation */
+    OC_TEST_EG, OC_TEST_AI, OC_GRP3,
+    OC_INC_Z, OC_DEC_Z, OC_PUSH_Z, OC_POP_Z, OC_GRP4, OC_GRP5,
+    OC_MOV_EG, OC_MOV_GE, OC_MOV_ZI, OC_MOV_EI, OC_MOV_AO, OC_MOV_OA, OC_LEA, OC_NOP,
+    OC_SHIFT,     /* group 2; argument: the count (0 imm8, 1 one, 2 CL) */
+    OC_JCC, OC_CMOV, OC_SETCC,                  /* argument: the condition code */
+    OC_JMP_REL, OC_CALL_REL, OC_RET, OC_RET_IW, OC_LOOP,
+    OC_IMUL3, OC_IMUL2, OC_MOVX,                /* MOVX argument: 1 sign-extends */
+};
+/* Operand width of a class's operation (opcodes.def). */
+enum { W_N, W_B, W_V, W_W };
 
 typedef struct X86OpInfo {
     X86Handler fn;
-    uint8_t flags;        /* OPF_* below */
+    uint16_t flags;       /* OPF_* below */
+    uint8_t cls;          /* OC_* */
+    uint8_t carg;         /* the class's argument */
+    uint8_t width;        /* W_* */
 } X86OpInfo;
+/* Generated from opcodes.def (decode.c): indexed by X86Insn.op & 0x1FF. */
+extern const X86OpInfo x86_optab[512];
+static inline const X86OpInfo *x86_opinfo(unsigned op) { return &x86_optab[op & 0x1FF]; }
+/* The size in bytes of the class operation's operand (W_B 1, W_W 2, W_V the operand size). */
+static inline unsigned x86_op_width(const X86Insn *in)
+{
+    switch (x86_opinfo(in->op)->width) {
+    case W_B: return 1;
+    case W_W: return 2;
+    default: return in->osz;
+    }
+}
 
 /* Decoder hints per opcode (decode.c). */
 #define OPF_MODRM  1u     /* has a ModR/M byte */
@@ -67,18 +99,20 @@ typedef struct X86OpInfo {
 #define OPF_FAR    32u    /* ptr16:16/32 */
 #define OPF_MOFFS  64u    /* moffs by address size */
 #define OPF_REL    128u   /* IP-relative branch (imm is a displacement) */
+#define OPF_LOCK   256u   /* LOCK allowed with a memory destination (groups: some members) */
 
 /* Decodes one instruction at cpu->cs:ip into *in, and the guest-physical address of its
  * last byte into *last_gpa. Returns 0, or the exception vector when
  * the fetch faults (-1: not executable memory, -2: too long). */
 int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa);
 
-/* The same decoding from a byte buffer, without a CPU (the disassembler): d32 is CS.D.
+/* The same decoding from a byte buffer, without a CPU (the disassembler), for code in
+ * `mode`.
  * in->op is the plain opcode (no block-end mark) and in->fn the CPU's handler before
  * specialisation (op_ud when LOCK is not allowed). Returns 0, X86_DECODE_TRUNCATED when
  * bytes[0..avail) ends inside the instruction, or X86_EXC_GP past 15 bytes. */
 #define X86_DECODE_TRUNCATED (-3)
-int x86_decode_bytes(const uint8_t *bytes, size_t avail, bool d32, X86Insn *in);
+int x86_decode_bytes(const uint8_t *bytes, size_t avail, X86Mode mode, X86Insn *in);
 
 /* ---------------------------------------------------------------------------------- */
 /* Translation to host code (jit.c)                                                     */
@@ -127,9 +161,6 @@ typedef struct BlockLink {
     uint32_t gen;
 } BlockLink;
 
-#define X86_BLOCK_32BIT 1u   /* CS.D: 32-bit code */
-#define X86_BLOCK_USER  2u   /* decoded at CPL 3: its translation reads the TLB's user half */
-
 struct X86Block {
     X86Block *next;          /* hash chain by gpa */
     PageLink link[2];        /* membership in the lists of first_page and last_page */
@@ -142,7 +173,8 @@ struct X86Block {
      * one included, so no range ever spans from one piece to the other (block_piece). */
     uint64_t first_page, last_page;   /* last_page == first_page when len1 == 0 */
     uint16_t len0, len1;
-    uint32_t mode;           /* X86_BLOCK_32BIT | X86_BLOCK_USER: part of the key */
+    X86Mode mode;            /* the mode it was decoded for; with `user`, part of the key */
+    bool user;               /* decoded at CPL 3: its translation reads the TLB's user half */
     uint32_t n;
     uint32_t dead;
     uint32_t epoch;          /* cpu->code_epoch when its bytes were last known current */
@@ -223,16 +255,19 @@ bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
 /* Registers                                                                            */
 /* ---------------------------------------------------------------------------------- */
 
-static inline uint32_t reg_read(const X86Cpu *cpu, unsigned r, unsigned size)
+/* Operands are 1, 2, 4 or 8 bytes wide, held in uint64_t (a 4-byte register write
+ * zero-extends, as in 64-bit mode; the 32-bit modes never see the upper half). */
+static inline uint64_t reg_read(const X86Cpu *cpu, unsigned r, unsigned size)
 {
     switch (size) {
     case 1: return r < 4 ? (uint8_t)cpu->gpr[r] : (uint8_t)(cpu->gpr[r - 4] >> 8);
     case 2: return (uint16_t)cpu->gpr[r];
-    default: return (uint32_t)cpu->gpr[r];
+    case 4: return (uint32_t)cpu->gpr[r];
+    default: return cpu->gpr[r];
     }
 }
 
-static inline void reg_write(X86Cpu *cpu, unsigned r, unsigned size, uint32_t v)
+static inline void reg_write(X86Cpu *cpu, unsigned r, unsigned size, uint64_t v)
 {
     switch (size) {
     case 1:
@@ -242,13 +277,14 @@ static inline void reg_write(X86Cpu *cpu, unsigned r, unsigned size, uint32_t v)
             cpu->gpr[r - 4] = (cpu->gpr[r - 4] & ~0xFF00ull) | ((uint64_t)(uint8_t)v << 8);
         break;
     case 2: cpu->gpr[r] = (cpu->gpr[r] & ~0xFFFFull) | (uint16_t)v; break;
+    case 4: cpu->gpr[r] = (uint32_t)v; break;
     default: cpu->gpr[r] = v; break;
     }
 }
 
-static inline uint32_t size_mask(unsigned size)
+static inline uint64_t size_mask(unsigned size)
 {
-    return size == 1 ? 0xFFu : size == 2 ? 0xFFFFu : 0xFFFFFFFFu;
+    return size == 1 ? 0xFFu : size == 2 ? 0xFFFFu : size == 4 ? 0xFFFFFFFFu : ~0ull;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -327,8 +363,8 @@ uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gp
  * 0 in real mode, 3 in virtual-8086 mode. */
 static inline unsigned x86_cpl(const X86Cpu *cpu)
 {
-    if (!(cpu->cr0 & X86_CR0_PE)) return 0;
-    if (cpu->flags & X86_FLAG_VM) return 3;
+    if (cpu->mode <= X86_MODE_REAL32) return 0;
+    if (cpu->mode == X86_MODE_V86) return 3;
     return (cpu->ss.attr >> X86_AR_DPL_SHIFT) & 3;
 }
 
@@ -354,37 +390,42 @@ bool x86_load_pdptes(X86Cpu *cpu, uint64_t cr3);
 /* Every TLB entry goes (MOV CR0/CR4 paging bits, EFER.NXE). */
 static inline void x86_tlb_flush_all(X86Cpu *cpu) { x86_cpu_tlb_invalidate(cpu); }
 
-static inline uint32_t ld_le(const uint8_t *p, unsigned size)
+static inline uint64_t ld_le(const uint8_t *p, unsigned size)
 {
     if (size == 1) return p[0];
     if (size == 2) { uint16_t v; memcpy(&v, p, 2); return v; }
-    uint32_t v; memcpy(&v, p, 4); return v;
+    if (size == 4) { uint32_t v; memcpy(&v, p, 4); return v; }
+    uint64_t v; memcpy(&v, p, 8); return v;
 }
 
-static inline void st_le(uint8_t *p, unsigned size, uint32_t v)
+static inline void st_le(uint8_t *p, unsigned size, uint64_t v)
 {
     if (size == 1) p[0] = (uint8_t)v;
     else if (size == 2) { uint16_t w = (uint16_t)v; memcpy(p, &w, 2); }
-    else memcpy(p, &v, 4);
+    else if (size == 4) { uint32_t w = (uint32_t)v; memcpy(p, &w, 4); }
+    else memcpy(p, &v, 8);
 }
 
-/* Linear read/write through the TLB: fast path for RAM inside one page. */
-static inline uint32_t lin_read(X86Cpu *cpu, uint64_t lin, unsigned size)
+/* Linear read/write through the TLB: fast path for RAM inside one page. An 8-byte operand
+ * off it goes as x86_read64/x86_write64 do (one MMIO exit of 8 bytes). */
+static inline uint64_t lin_read(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
     const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     if (LIKELY(e->tag_read == (lin >> 12) && (lin & 0xFFF) <= 4096u - size))
         return ld_le(e->host + (lin & 0xFFF), size);
+    if (size == 8) return x86_read64(cpu, lin);
     return x86_read_slow(cpu, lin, size);
 }
 
-static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t v)
+static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint64_t v)
 {
     const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
     if (LIKELY(e->tag_write == (lin >> 12) && (lin & 0xFFF) <= 4096u - size)) {
         st_le(e->host + (lin & 0xFFF), size, v);
         return;
     }
-    x86_write_slow(cpu, lin, size, v);
+    if (size == 8) x86_write64(cpu, lin, v);
+    else x86_write_slow(cpu, lin, size, (uint32_t)v);
 }
 
 /* Implicit supervisor accesses (SDM Vol. 3A, 4.6: descriptor tables, the TSS, ...):
@@ -392,7 +433,7 @@ static inline void lin_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t 
 static inline uint32_t sys_read(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
     cpu->implicit_supervisor = true;
-    uint32_t v = lin_read(cpu, lin, size);
+    uint32_t v = (uint32_t)lin_read(cpu, lin, size);
     cpu->implicit_supervisor = false;
     return v;
 }
@@ -404,12 +445,12 @@ static inline void sys_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t 
     cpu->implicit_supervisor = false;
 }
 
-static inline uint32_t mem_read(X86Cpu *cpu, int seg, uint32_t off, unsigned size)
+static inline uint64_t mem_read(X86Cpu *cpu, int seg, uint32_t off, unsigned size)
 {
     return lin_read(cpu, x86_linear(cpu, seg, off, size, X86_ACCESS_READ), size);
 }
 
-static inline void mem_write(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uint32_t v)
+static inline void mem_write(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uint64_t v)
 {
     lin_write(cpu, x86_linear(cpu, seg, off, size, X86_ACCESS_WRITE), size, v);
 }
@@ -422,13 +463,13 @@ static inline uint32_t insn_ea(const X86Cpu *cpu, const X86Insn *in)
     return in->asz == 2 ? (ea & 0xFFFF) : ea;
 }
 
-static inline uint32_t rm_read(X86Cpu *cpu, const X86Insn *in, unsigned size)
+static inline uint64_t rm_read(X86Cpu *cpu, const X86Insn *in, unsigned size)
 {
     if (in->mod == 3) return reg_read(cpu, in->rm, size);
     return mem_read(cpu, in->seg, insn_ea(cpu, in), size);
 }
 
-static inline void rm_write(X86Cpu *cpu, const X86Insn *in, unsigned size, uint32_t v)
+static inline void rm_write(X86Cpu *cpu, const X86Insn *in, unsigned size, uint64_t v)
 {
     if (in->mod == 3) reg_write(cpu, in->rm, size, v);
     else mem_write(cpu, in->seg, insn_ea(cpu, in), size, v);
@@ -448,16 +489,16 @@ static inline void sp_set(X86Cpu *cpu, uint32_t v)
 static inline uint32_t sp_mask(const X86Cpu *cpu) { return stack32(cpu) ? 0xFFFFFFFFu : 0xFFFFu; }
 
 /* PUSH/POP: memory first, then SP, so a fault leaves SP unchanged. */
-static inline void push(X86Cpu *cpu, unsigned size, uint32_t v)
+static inline void push(X86Cpu *cpu, unsigned size, uint64_t v)
 {
     uint32_t sp = (sp_get(cpu) - size) & sp_mask(cpu);
     mem_write(cpu, X86_SS, sp, size, v);
     sp_set(cpu, sp);
 }
-static inline uint32_t pop(X86Cpu *cpu, unsigned size)
+static inline uint64_t pop(X86Cpu *cpu, unsigned size)
 {
     uint32_t sp = sp_get(cpu);
-    uint32_t v = mem_read(cpu, X86_SS, sp, size);
+    uint64_t v = mem_read(cpu, X86_SS, sp, size);
     sp_set(cpu, (sp + size) & sp_mask(cpu));
     return v;
 }
@@ -480,8 +521,11 @@ enum { LF_NONE = 0, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_CFOF, LF_ADC, L
 
 /* The most significant bit of a size-byte operand. */
 /* lf_size is 0 before any flag-setting operation (after reset): mask the shift so it stays
- * defined; sizes 1, 2 and 4 give bits 7, 15 and 31. */
-static inline uint32_t size_top(unsigned size) { return 0x80u << (((size - 1) & 3) * 8); }
+ * defined; sizes 1, 2, 4 and 8 give bits 7, 15, 31 and 63. */
+static inline uint64_t size_top(unsigned size)
+{
+    return (uint64_t)0x80 << (((size - 1) & 7) * 8);
+}
 
 /* The arithmetic flags (OSZAPC) of the last lazy operation. */
 uint32_t x86_lazy_arith(const X86Cpu *cpu);
@@ -507,28 +551,28 @@ static inline void flags_set_arith(X86Cpu *cpu, uint32_t v, uint32_t mask)
  * SUB and ADD come first: they are what INC/DEC and JB/JAE mostly follow.) */
 static inline uint32_t lazy_cf(const X86Cpu *cpu)
 {
-    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    uint64_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
     unsigned op = cpu->lf_op;
     if (LIKELY(op == LF_SUB)) return a < b ? X86_FLAG_CF : 0;
     if (LIKELY(op == LF_ADD)) return r < a ? X86_FLAG_CF : 0;
     if (op == LF_LOGIC) return 0;
-    uint32_t top = size_top(cpu->lf_size);
+    uint64_t top = size_top(cpu->lf_size);
     switch (op) {
     case LF_ADC: return (((a & b) | ((a | b) & ~r)) & top) ? X86_FLAG_CF : 0;
     case LF_SBB: return (((~a & b) | (~(a ^ b) & r)) & top) ? X86_FLAG_CF : 0;
-    case LF_CFOF: return b & X86_FLAG_CF;
+    case LF_CFOF: return (uint32_t)b & X86_FLAG_CF;
     default: return cpu->flags & X86_FLAG_CF;   /* LF_NONE, LF_INC, LF_DEC */
     }
 }
 static inline uint32_t lazy_of(const X86Cpu *cpu)
 {
-    uint32_t top = size_top(cpu->lf_size);
-    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    uint64_t top = size_top(cpu->lf_size);
+    uint64_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
     switch (cpu->lf_op) {
     case LF_ADD: case LF_ADC: case LF_INC: return ((a ^ r) & (b ^ r) & top) ? X86_FLAG_OF : 0;
     case LF_SUB: case LF_SBB: case LF_DEC: return ((a ^ b) & (a ^ r) & top) ? X86_FLAG_OF : 0;
     case LF_LOGIC: return 0;
-    case LF_CFOF: return b & X86_FLAG_OF;
+    case LF_CFOF: return (uint32_t)b & X86_FLAG_OF;
     default: return cpu->flags & X86_FLAG_OF;
     }
 }
@@ -575,8 +619,8 @@ static inline void keep_cf(X86Cpu *cpu)
         cpu->flags = (cpu->flags & ~X86_FLAG_CF) | lazy_cf(cpu);
 }
 
-static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b,
-                            uint32_t res)
+static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint64_t a, uint64_t b,
+                            uint64_t res)
 {
     cpu->lf_op = (uint8_t)op;
     cpu->lf_size = (uint8_t)size;
@@ -586,13 +630,13 @@ static inline void lazy_set(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a,
 }
 /* A lazy operation whose flags come from its result alone (LF_LOGIC) or with CF/OF given
  * (LF_CFOF: cfof holds X86_FLAG_CF / X86_FLAG_OF). */
-static inline void lazy_set_logic(X86Cpu *cpu, unsigned size, uint32_t res)
+static inline void lazy_set_logic(X86Cpu *cpu, unsigned size, uint64_t res)
 {
     cpu->lf_op = LF_LOGIC;
     cpu->lf_size = (uint8_t)size;
     cpu->lf_res = res & size_mask(size);
 }
-static inline void lazy_set_cfof(X86Cpu *cpu, unsigned size, uint32_t res, uint32_t cfof)
+static inline void lazy_set_cfof(X86Cpu *cpu, unsigned size, uint64_t res, uint32_t cfof)
 {
     cpu->lf_op = LF_CFOF;
     cpu->lf_size = (uint8_t)size;
@@ -600,9 +644,9 @@ static inline void lazy_set_cfof(X86Cpu *cpu, unsigned size, uint32_t res, uint3
     cpu->lf_res = res & size_mask(size);
 }
 /* SZP of a result (size bytes) as flag bits. */
-static inline uint32_t szp_flags(uint32_t res, unsigned size)
+static inline uint32_t szp_flags(uint64_t res, unsigned size)
 {
-    uint32_t m = size_mask(size);
+    uint64_t m = size_mask(size);
     uint32_t f = 0;
     res &= m;
     if (res == 0) f |= X86_FLAG_ZF;
@@ -615,11 +659,11 @@ static inline uint32_t szp_flags(uint32_t res, unsigned size)
  * bytes, in two halves so that a handler can write memory before it sets the flags (a
  * fault on the write leaves the flags as they were): the result (ADC/SBB read CF), then
  * the flags of a op b = r. With constant op and size these are a few instructions. */
-static inline __attribute__((always_inline)) uint32_t alu_value(const X86Cpu *cpu, unsigned op,
-                                                                unsigned size, uint32_t a,
-                                                                uint32_t b)
+static inline __attribute__((always_inline)) uint64_t alu_value(const X86Cpu *cpu, unsigned op,
+                                                                unsigned size, uint64_t a,
+                                                                uint64_t b)
 {
-    uint32_t m = size_mask(size);
+    uint64_t m = size_mask(size);
     switch (op) {
     case 0: return (a + b) & m;
     case 1: return (a | b) & m;
@@ -631,8 +675,8 @@ static inline __attribute__((always_inline)) uint32_t alu_value(const X86Cpu *cp
     }
 }
 static inline __attribute__((always_inline)) void alu_flags(X86Cpu *cpu, unsigned op,
-                                                            unsigned size, uint32_t a,
-                                                            uint32_t b, uint32_t r)
+                                                            unsigned size, uint64_t a,
+                                                            uint64_t b, uint64_t r)
 {
     switch (op) {
     case 0: lazy_set(cpu, LF_ADD, size, a, b, r); break;
@@ -642,11 +686,11 @@ static inline __attribute__((always_inline)) void alu_flags(X86Cpu *cpu, unsigne
     default: lazy_set(cpu, LF_SUB, size, a, b, r); break;
     }
 }
-static inline __attribute__((always_inline)) uint32_t alu_inline(X86Cpu *cpu, unsigned op,
-                                                                 unsigned size, uint32_t a,
-                                                                 uint32_t b)
+static inline __attribute__((always_inline)) uint64_t alu_inline(X86Cpu *cpu, unsigned op,
+                                                                 unsigned size, uint64_t a,
+                                                                 uint64_t b)
 {
-    uint32_t r = alu_value(cpu, op, size, a, b);
+    uint64_t r = alu_value(cpu, op, size, a, b);
     alu_flags(cpu, op, size, a, b, r);
     return r;
 }
@@ -654,30 +698,32 @@ static inline __attribute__((always_inline)) uint32_t alu_inline(X86Cpu *cpu, un
  * the flags as they were (the instruction had no effect). CMP only reads. */
 static inline __attribute__((always_inline)) void alu_mem_inline(X86Cpu *cpu, const X86Insn *in,
                                                                  unsigned op, unsigned size,
-                                                                 uint32_t b)
+                                                                 uint64_t b)
 {
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size,
                               op == 7 ? X86_ACCESS_READ : X86_ACCESS_WRITE);
-    uint32_t a = lin_read(cpu, lin, size);
-    uint32_t r = alu_value(cpu, op, size, a, b);
+    uint64_t a = lin_read(cpu, lin, size);
+    uint64_t r = alu_value(cpu, op, size, a, b);
     if (op != 7) lin_write(cpu, lin, size, r);
     alu_flags(cpu, op, size, a, b, r);
 }
 /* The same for a variable op and size (alu.c). */
-uint32_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint32_t a, uint32_t b);
+uint64_t x86_alu(X86Cpu *cpu, unsigned op, unsigned size, uint64_t a, uint64_t b);
 
-/* SHL/SAL (4, 6), SHR (5), SAR (7) of the size-byte a by count (1..31, already masked):
- * the result, and CF/OF as flag bits in *cfof. OF for counts above 1 is that of the last
- * 1-bit step (SHL: MSB of the result ^ CF; SHR: 0; SAR: 0), as Intel hardware does. */
-static inline __attribute__((always_inline)) uint32_t shift_value(unsigned op, unsigned size,
-                                                                  uint32_t a, unsigned count,
+/* SHL/SAL (4, 6), SHR (5), SAR (7) of the size-byte a by count (1..31, or 1..63 for 8
+ * bytes, already masked): the result, and CF/OF as flag bits in *cfof. OF for counts above
+ * 1 is that of the last 1-bit step (SHL: MSB of the result ^ CF; SHR: 0; SAR: 0), as Intel
+ * hardware does. */
+static inline __attribute__((always_inline)) uint64_t shift_value(unsigned op, unsigned size,
+                                                                  uint64_t a, unsigned count,
                                                                   uint32_t *cfof)
 {
     unsigned w = size * 8;
-    uint32_t m = size_mask(size), top = size_top(size), r, cf, of;
+    uint64_t m = size_mask(size), top = size_top(size), r;
+    uint32_t cf, of;
     switch (op) {
     case 4: case 6:
-        r = count < 32 ? (a << count) & m : 0;
+        r = count < 64 ? (a << count) & m : 0;
         cf = count <= w ? (a >> (w - count)) & 1 : 0;
         of = ((r & top) != 0) ^ cf;
         break;
@@ -687,8 +733,8 @@ static inline __attribute__((always_inline)) uint32_t shift_value(unsigned op, u
         of = count == 1 && (a & top) != 0;
         break;
     default: {
-        int32_t s = (int32_t)(a << (32 - w)) >> (32 - w);
-        r = (uint32_t)(s >> (count > 31 ? 31 : count)) & m;
+        int64_t s = (int64_t)(a << (64 - w)) >> (64 - w);
+        r = (uint64_t)(s >> (count > 63 ? 63 : count)) & m;
         cf = (uint32_t)(s >> (count - 1)) & 1;
         of = 0;
         break;
@@ -702,17 +748,27 @@ static inline __attribute__((always_inline)) uint32_t shift_value(unsigned op, u
 /* Modes, privilege, descriptors (cpu_seg.c)                                            */
 /* ---------------------------------------------------------------------------------- */
 
-static inline bool x86_pe(const X86Cpu *cpu) { return (cpu->cr0 & X86_CR0_PE) != 0; }
+/* The mode the registers say (cpu.h, X86Mode); cpu->mode holds it between changes. */
+static inline X86Mode x86_mode_of(const X86Cpu *cpu)
+{
+    bool d = (cpu->cs.attr & X86_AR_DB) != 0;
+    if (!(cpu->cr0 & X86_CR0_PE)) return d ? X86_MODE_REAL32 : X86_MODE_REAL16;
+    if (cpu->flags & X86_FLAG_VM) return X86_MODE_V86;   /* SDM Vol. 3B, 20.2.1 */
+    return d ? X86_MODE_PROT32 : X86_MODE_PROT16;
+}
+/* After every change of CR0.PE, EFLAGS.VM or CS, before anything reads the mode. */
+static inline void x86_update_mode(X86Cpu *cpu) { cpu->mode = x86_mode_of(cpu); }
+/* The default operand and address size of code in `mode` (CS.D; 64-bit mode's is 4). */
+static inline bool x86_mode_code32(X86Mode mode)
+{
+    return mode == X86_MODE_REAL32 || mode == X86_MODE_PROT32 || mode == X86_MODE_COMPAT32 ||
+           mode == X86_MODE_LONG64;
+}
+static inline bool x86_pe(const X86Cpu *cpu) { return cpu->mode >= X86_MODE_V86; }
 /* Virtual-8086 mode: CR0.PE and EFLAGS.VM (SDM Vol. 3B, 20.2.1). */
-static inline bool x86_v86(const X86Cpu *cpu)
-{
-    return (cpu->cr0 & X86_CR0_PE) && (cpu->flags & X86_FLAG_VM);
-}
+static inline bool x86_v86(const X86Cpu *cpu) { return cpu->mode == X86_MODE_V86; }
 /* Protected mode proper (not real, not virtual-8086). */
-static inline bool x86_pm(const X86Cpu *cpu)
-{
-    return (cpu->cr0 & X86_CR0_PE) && !(cpu->flags & X86_FLAG_VM);
-}
+static inline bool x86_pm(const X86Cpu *cpu) { return cpu->mode >= X86_MODE_PROT16; }
 /* x86_cpl (above, with paging): CPL is SS.DPL as the VMCS defines it. */
 static inline unsigned x86_iopl(const X86Cpu *cpu) { return (cpu->flags >> 12) & 3; }
 /* CR4.UMIP's #GP(0) above CPL 0, for the instructions that store system state. */

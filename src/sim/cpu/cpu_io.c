@@ -160,7 +160,7 @@ void x86_cpu_complete_io(X86Cpu *cpu)
     cpu->io_pending = false;
     X86ExitInfo *e = &cpu->exit;
     unsigned size = e->io.size;
-    uint64_t ipmask = (cpu->cs.attr & X86_AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t ipmask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
     if (!e->io.string) {
         if (e->io.in) reg_write(cpu, X86_RAX, size, ld_le(e->io.data, size));
         cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;

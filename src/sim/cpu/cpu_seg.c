@@ -150,6 +150,7 @@ void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel)
         s->base = (uint32_t)sel << 4;
         s->attr = (s->attr & ~(X86_AR_UNUSABLE | (3u << X86_AR_DPL_SHIFT))) | X86_AR_P |
                   X86_AR_S;
+        if (sreg == X86_CS) x86_update_mode(cpu);
         return;
     }
     if (cpu->flags & X86_FLAG_VM) {
@@ -164,6 +165,7 @@ void x86_cpu_load_real_segment(X86Cpu *cpu, int sreg, uint16_t selector)
     X86Segment *s = &cpu->seg[sreg];
     s->selector = selector;
     s->base = (uint32_t)selector << 4;
+    x86_update_mode(cpu);
 }
 
 /* Segment registers that a return to an outer level must null (SDM Vol. 2A, RET: data or
@@ -289,6 +291,7 @@ static void load_cs(X86Cpu *cpu, Desc *d, uint16_t sel, unsigned cpl, uint32_t o
     desc_set_accessed(cpu, d);
     cs.attr |= X86_SEG_ACCESSED;
     cpu->cs = cs;
+    x86_update_mode(cpu);
     cpu->next_rip = off;
     x86_end_block(cpu);
 }
@@ -324,7 +327,7 @@ static void real_far_to(X86Cpu *cpu, uint16_t sel, uint32_t off)
 {
     if (off > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
     x86_load_seg(cpu, X86_CS, sel);
-    if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;
+    if (x86_v86(cpu)) cpu->cs.attr = V86_SEG_ATTR;   /* (no mode change) */
     cpu->next_rip = off;
     x86_end_block(cpu);
 }
@@ -571,6 +574,7 @@ static void iret_to_v86(X86Cpu *cpu, Stack *st, uint32_t ip, uint16_t cs, uint32
     if ((ip & 0xFFFF) != ip) fault_sel(cpu, X86_EXC_GP, 0);
     for (int s = 0; s < 6; s++) load_v86_seg(&cpu->seg[s], sel[s]);
     cpu->flags = (fl & 0x3F7FD5u) | X86_FLAG_FIXED | X86_FLAG_VM;
+    x86_update_mode(cpu);
     cpu->lf_op = LF_NONE;
     cpu->gpr[X86_RSP] = nsp;
     cpu->next_rip = ip;
@@ -594,7 +598,7 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
         uint32_t mask = osz == 2 ? 0x7FD5u : 0x257FD5u;
         if (x86_v86(cpu)) mask &= ~X86_FLAG_IOPL;
         real_far_to(cpu, cs, ip);
-        cpu->flags = (f & ~mask) | (fl & mask) | X86_FLAG_FIXED;
+        cpu->flags = (f & ~mask) | (fl & mask) | X86_FLAG_FIXED;   /* (VM not in mask) */
         set_stack(cpu, &st);
         return;
     }
@@ -627,6 +631,7 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
     if (rpl == cpl) {
         load_cs(cpu, &c, sel, rpl, ip);
         cpu->flags = nf;
+        x86_update_mode(cpu);
         cpu->lf_op = LF_NONE;
         set_stack(cpu, &st);
         return;
@@ -636,6 +641,7 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
     X86Segment ss = return_ss(cpu, ssel, rpl);
     load_cs(cpu, &c, sel, rpl, ip);
     cpu->flags = nf;
+    x86_update_mode(cpu);
     cpu->lf_op = LF_NONE;
     cpu->ss = ss;
     Stack ns = { ss, nsp, 0, false };
@@ -721,6 +727,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
     cs.selector = (uint16_t)((csel & ~3u) | ncpl);
     cs.attr |= X86_SEG_ACCESSED;
     cpu->cs = cs;
+    x86_update_mode(cpu);
     if (ncpl != cpl) cpu->ss = st.seg;
     set_stack(cpu, &st);
     if (v86) {
@@ -732,6 +739,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
     f &= ~(X86_FLAG_TF | X86_FLAG_NT | X86_FLAG_VM | X86_FLAG_RF);
     if (type == SYS_INT16 || type == SYS_INT32) f &= ~X86_FLAG_IF;
     cpu->flags = f;
+    x86_update_mode(cpu);   /* VM cleared */
     cpu->rip = cpu->next_rip = goff;
 }
 
@@ -775,6 +783,7 @@ static void task_load_seg(X86Cpu *cpu, int sreg, uint16_t sel, unsigned cpl, boo
     if (!desc_present(&c)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
     desc_set_accessed(cpu, &c);
     cpu->cs = desc_segment(&c, sel);
+    x86_update_mode(cpu);
 }
 
 static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool has_error,
@@ -852,6 +861,7 @@ static void task_switch(X86Cpu *cpu, uint16_t sel, Desc *d, TaskSource src, bool
      * context of the new task, SDM 7.3 step 14). */
     for (int r = 0; r < 8; r++) cpu->gpr[r] = ngpr[r];
     cpu->flags = nfl | X86_FLAG_FIXED;
+    x86_update_mode(cpu);
     cpu->lf_op = LF_NONE;
     cpu->rip = cpu->next_rip = nip;
     x86_end_block(cpu);

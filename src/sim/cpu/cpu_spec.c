@@ -211,88 +211,79 @@ static inline void swap_reg_rm(X86Insn *in)
 
 void x86_specialize(X86Insn *in)
 {
-    unsigned op = in->op;
     if (in->prefix & PFX_LOCK) return;    /* LOCK forms stay generic (or #UD) */
+    const X86OpInfo *info = x86_opinfo(in->op);
+    unsigned sz = x86_op_width(in) == 1 ? 0 : in->osz == 4 ? 2 : 1;   /* size index */
     unsigned wsz = in->osz == 4 ? 2 : 1;  /* size index of the word forms */
     bool reg = in->mod == 3;
-    if (op < 0x40 && (op & 7) < 4) {      /* ALU r/m, r and r, r/m */
-        unsigned alu = op >> 3, sz = (op & 1) ? wsz : 0;
-        if (op & 2) {                     /* r, r/m */
-            if (reg) {                    /* = r/m, r with the registers swapped */
-                swap_reg_rm(in);
-                in->fn = alu_rr_tab[alu][sz];
-            } else {
-                in->fn = alu_rm_tab[alu][sz];
-            }
+    switch (info->cls) {
+    case OC_ALU_EG:
+        in->fn = reg ? alu_rr_tab[info->carg][sz] : alu_mr_tab[info->carg][sz];
+        return;
+    case OC_ALU_GE:
+        if (reg) {                        /* = r/m, r with the registers swapped */
+            swap_reg_rm(in);
+            in->fn = alu_rr_tab[info->carg][sz];
         } else {
-            in->fn = reg ? alu_rr_tab[alu][sz] : alu_mr_tab[alu][sz];
+            in->fn = alu_rm_tab[info->carg][sz];
         }
         return;
-    }
-    if (op < 0x40 && ((op & 7) == 4 || (op & 7) == 5)) {   /* ALU AL/eAX, imm */
+    case OC_ALU_AI:
         in->rm = X86_RAX;
-        in->fn = alu_ri_tab[op >> 3][(op & 1) ? wsz : 0];
+        in->fn = alu_ri_tab[info->carg][sz];
         return;
-    }
-    switch (op) {
-    case 0xA8: case 0xA9:                 /* TEST AL/eAX, imm */
+    case OC_TEST_AI:
         in->rm = X86_RAX;
-        in->fn = test_ri_tab[op == 0xA9 ? wsz : 0];
+        in->fn = test_ri_tab[sz];
         return;
-    case 0xF6: case 0xF7:
-        if (reg && in->reg < 2) in->fn = test_ri_tab[op == 0xF7 ? wsz : 0];
+    case OC_GRP3:
+        if (reg && in->reg < 2) in->fn = test_ri_tab[sz];
         return;
-    case 0x80: case 0x81: case 0x82: case 0x83: {
-        unsigned sz = (op == 0x80 || op == 0x82) ? 0 : wsz;
+    case OC_GRP1:
         in->fn = reg ? alu_ri_tab[in->reg][sz] : alu_mi_tab[in->reg][sz];
         return;
-    }
-    case 0x84: case 0x85:
-        if (reg) in->fn = test_rr_tab[op == 0x85 ? wsz : 0];
+    case OC_TEST_EG:
+        if (reg) in->fn = test_rr_tab[sz];
         return;
-    case 0x88: case 0x89:
-        in->fn = reg ? mov_rr_tab[op == 0x89 ? wsz : 0] : mov_mr_tab[op == 0x89 ? wsz : 0];
+    case OC_MOV_EG:
+        in->fn = reg ? mov_rr_tab[sz] : mov_mr_tab[sz];
         return;
-    case 0x8A: case 0x8B:
+    case OC_MOV_GE:
         if (reg) {
             swap_reg_rm(in);
-            in->fn = mov_rr_tab[op == 0x8B ? wsz : 0];
+            in->fn = mov_rr_tab[sz];
         } else {
-            in->fn = mov_rm_tab[op == 0x8B ? wsz : 0];
+            in->fn = mov_rm_tab[sz];
         }
         return;
-    case 0xC6: case 0xC7:
-        if (in->reg == 0 && !reg) in->fn = mov_mi_tab[op == 0xC7 ? wsz : 0];
-        else if (in->reg == 0) { in->reg = in->rm; in->fn = mov_ri_tab[op == 0xC7 ? wsz : 0]; }
+    case OC_MOV_EI:
+        if (in->reg == 0 && !reg) in->fn = mov_mi_tab[sz];
+        else if (in->reg == 0) { in->reg = in->rm; in->fn = mov_ri_tab[sz]; }
         return;
-    case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: {
+    case OC_SHIFT:
         if (!reg || in->reg == 2 || in->reg == 3) return;  /* memory forms, RCL, RCR */
-        unsigned sz = (op & 1) ? wsz : 0;
         if (in->reg < 2) {
-            if (op >= 0xD2) return;       /* by CL */
-            if (op >= 0xD0) in->imm = 1;
+            if (info->carg == 2) return;  /* by CL */
+            if (info->carg == 1) in->imm = 1;
             in->fn = rot_ri_tab[in->reg][sz];
             return;
         }
-        if (op >= 0xD2) {
+        if (info->carg == 2) {
             in->fn = shift_rc_tab[in->reg - 4][sz];
         } else {
-            if (op >= 0xD0) in->imm = 1;
+            if (info->carg == 1) in->imm = 1;
             in->fn = shift_ri_tab[in->reg - 4][sz];
         }
         return;
+    case OC_INC_Z: in->fn = inc_r_tab[wsz]; return;
+    case OC_DEC_Z: in->fn = dec_r_tab[wsz]; return;
+    case OC_MOV_ZI: in->fn = mov_ri_tab[sz]; return;
+    case OC_PUSH_Z: in->fn = push_r_tab[wsz - 1]; return;
+    case OC_POP_Z: in->fn = pop_r_tab[wsz - 1]; return;
+    case OC_CALL_REL: in->fn = call_rel_tab[wsz - 1]; return;
+    case OC_RET: in->fn = ret_tab[wsz - 1]; return;
+    case OC_JMP_REL: in->fn = jmp_rel_tab[wsz - 1]; return;
+    case OC_JCC: in->fn = x86_jcc_handlers[info->carg]; return;
+    default: return;
     }
-    default:
-        break;
-    }
-    if (op >= 0x40 && op <= 0x47) in->fn = inc_r_tab[wsz];
-    else if (op >= 0x48 && op <= 0x4F) in->fn = dec_r_tab[wsz];
-    else if (op >= 0xB0 && op <= 0xBF) in->fn = mov_ri_tab[op >= 0xB8 ? wsz : 0];
-    else if (op >= 0x50 && op <= 0x57) in->fn = push_r_tab[wsz - 1];
-    else if (op >= 0x58 && op <= 0x5F) in->fn = pop_r_tab[wsz - 1];
-    else if (op == 0xE8) in->fn = call_rel_tab[wsz - 1];
-    else if (op == 0xC3) in->fn = ret_tab[wsz - 1];
-    else if (op == 0xE9 || op == 0xEB) in->fn = jmp_rel_tab[wsz - 1];
-    else if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
-        in->fn = x86_jcc_handlers[op & 15];
 }

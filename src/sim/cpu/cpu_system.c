@@ -52,6 +52,7 @@ static void write_cr0(X86Cpu *cpu, uint32_t v)
         x86_fault(cpu, X86_EXC_GP, true, 0);
     if (changed & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)) x86_tlb_flush_all(cpu);
     cpu->cr0 = v;
+    x86_update_mode(cpu);
 }
 
 /* MOV to CR3: in PAE paging the PDPTEs are loaded (#GP(0) on a reserved bit); non-global
@@ -230,6 +231,7 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         x86_require_cpl0(cpu);
         uint32_t v = rm_read(cpu, in, 2);
         cpu->cr0 = (cpu->cr0 & ~0xEull) | (v & 0xF) | (cpu->cr0 & X86_CR0_PE);
+        x86_update_mode(cpu);
         x86_end_block(cpu);
         break;
     }
@@ -298,9 +300,10 @@ void op_sysenter(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
     uint16_t cs = (uint16_t)cpu->sysenter_cs;
-    if (!(cpu->cr0 & X86_CR0_PE) || (cs & 0xFFFC) == 0) x86_fault(cpu, X86_EXC_GP, true, 0);
+    if (!x86_pe(cpu) || (cs & 0xFFFC) == 0) x86_fault(cpu, X86_EXC_GP, true, 0);
     cpu->flags = flags_get(cpu) & ~(X86_FLAG_VM | X86_FLAG_IF | X86_FLAG_RF);
     flat_segment(&cpu->cs, cs & 0xFFFC, 0xB, 0);
+    x86_update_mode(cpu);
     flat_segment(&cpu->ss, (uint16_t)((cs & 0xFFFC) + 8), 0x3, 0);
     cpu->gpr[X86_RSP] = (uint32_t)cpu->sysenter_esp;
     cpu->next_rip = (uint32_t)cpu->sysenter_eip;
@@ -313,9 +316,10 @@ void op_sysexit(X86Cpu *cpu, const X86Insn *in)
 {
     (void)in;
     uint16_t cs = (uint16_t)cpu->sysenter_cs;
-    if (!(cpu->cr0 & X86_CR0_PE) || (cs & 0xFFFC) == 0 || x86_cpl(cpu) != 0)
+    if (!x86_pe(cpu) || (cs & 0xFFFC) == 0 || x86_cpl(cpu) != 0)
         x86_fault(cpu, X86_EXC_GP, true, 0);
     flat_segment(&cpu->cs, (uint16_t)((cs + 16) | 3), 0xB, 3);
+    x86_update_mode(cpu);
     flat_segment(&cpu->ss, (uint16_t)((cs + 24) | 3), 0x3, 3);
     cpu->gpr[X86_RSP] = (uint32_t)cpu->gpr[X86_RCX];
     cpu->next_rip = (uint32_t)cpu->gpr[X86_RDX];

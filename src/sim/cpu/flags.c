@@ -17,16 +17,16 @@ const uint8_t x86_parity[256] = { P6(1), P6(0), P6(0), P6(1) };
 uint32_t x86_lazy_arith(const X86Cpu *cpu)
 {
     if (cpu->lf_op == LF_HOST) return (uint32_t)cpu->host_rflags & X86_FLAGS_ARITH;
-    uint32_t top = size_top(cpu->lf_size);
-    uint32_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    uint64_t top = size_top(cpu->lf_size);
+    uint64_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
     uint32_t f = (r == 0 ? X86_FLAG_ZF : 0) | ((r & top) ? X86_FLAG_SF : 0) |
                  (x86_parity[r & 0xFF] ? X86_FLAG_PF : 0);
     switch (cpu->lf_op) {
     case LF_ADD: case LF_SUB: case LF_ADC: case LF_SBB: case LF_INC: case LF_DEC:
-        f |= lazy_cf(cpu) | lazy_of(cpu) | ((a ^ b ^ r) & X86_FLAG_AF);
+        f |= lazy_cf(cpu) | lazy_of(cpu) | ((uint32_t)(a ^ b ^ r) & X86_FLAG_AF);
         break;
     case LF_CFOF: /* shifts, MUL/IMUL: AF undefined, 0 here */
-        f |= b & (X86_FLAG_CF | X86_FLAG_OF);
+        f |= (uint32_t)b & (X86_FLAG_CF | X86_FLAG_OF);
         break;
     default: /* LF_LOGIC: CF = OF = 0; AF undefined, 0 here as on Intel hardware */
         break;
@@ -44,4 +44,5 @@ void x86_cpu_set_rflags(X86Cpu *cpu, uint64_t rflags)
 {
     cpu->lf_op = LF_NONE;
     cpu->flags = ((uint32_t)rflags & 0x3F7FD5u) | X86_FLAG_FIXED;
+    x86_update_mode(cpu);   /* VM */
 }

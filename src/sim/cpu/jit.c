@@ -968,7 +968,7 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     op_reg(j, 4, 0x6B, RSI, RSI);                            /* imul esi, esi, entry size */
     b1(j, sizeof(X86TlbEntry));
     /* the TLB half of the level the block was decoded for (cpu_mode) */
-    int32_t e0 = OFF(tlb) + ((j->block->mode & X86_BLOCK_USER)
+    int32_t e0 = OFF(tlb) + (j->block->user
                                  ? (int32_t)(X86_TLB_SIZE * sizeof(X86TlbEntry)) : 0);
     int32_t tag = e0 + (int32_t)(write ? offsetof(X86TlbEntry, tag_write)
                                        : offsetof(X86TlbEntry, tag_read));
@@ -1184,9 +1184,9 @@ static void shift_ri(Jit *j, unsigned size, unsigned r, unsigned kind, unsigned 
 }
 
 /* MOVZX/MOVSX (0F B6 B7 BE BF): host opcode for a source of `ssize` bytes. */
-static unsigned movx_opcode(unsigned op, unsigned ssize)
+static unsigned movx_opcode(bool sign, unsigned ssize)
 {
-    return (op >= 0x1BE ? 0x0FBE : 0x0FB6) | (ssize == 2);
+    return (sign ? 0x0FBE : 0x0FB6) | (ssize == 2);
 }
 
 /* EAX into guest register r as MOVZX/MOVSX/CMOV write it: 32 bits whole, or the low
@@ -1206,101 +1206,97 @@ static bool alu_reads_cf(unsigned kind) { return kind == 2 || kind == 3; }
 static bool translate_inline(Jit *j, const X86Insn *in)
 {
     if ((in->prefix & PFX_LOCK) || in->fn == op_ud) return false;
-    unsigned op = in->op, osz = in->osz;
+    const X86OpInfo *info = x86_opinfo(in->op);
+    unsigned osz = in->osz, size = x86_op_width(in), kind = info->carg;
     bool reg_form = in->has_modrm && in->mod == 3;
-    if (op < 0x40 && (op & 7) < 6) {                          /* ALU: 00-05 ... 38-3D */
-        unsigned kind = op >> 3 & 7, form = op & 7;
-        unsigned size = (form & 1) ? osz : 1;
-        if (form < 4 && !reg_form) return false;
+    switch (info->cls) {
+    case OC_ALU_EG: case OC_ALU_GE: case OC_ALU_AI:
+        if (info->cls != OC_ALU_AI && !reg_form) return false;
         if (alu_reads_cf(kind)) cf_to_host(j);
-        if (form >= 4) alu_ri(j, kind, size, X86_RAX, in->imm);
+        if (info->cls == OC_ALU_AI) alu_ri(j, kind, size, X86_RAX, in->imm);
         else alu_rr(j, kind, size, in->rm, in->reg);
         flags_set(j, kind == 1 || kind == 4 || kind == 6);
         return true;
-    }
-    if (op >= 0x80 && op <= 0x83 && reg_form) {                /* group 1, immediate */
-        unsigned kind = in->reg, size = (op & 1) ? osz : 1;
+    case OC_GRP1:                                              /* ALU r, imm */
+        if (!reg_form) return false;
+        kind = in->reg;
         if (alu_reads_cf(kind)) cf_to_host(j);
         alu_ri(j, kind, size, in->rm, in->imm);
         flags_set(j, kind == 1 || kind == 4 || kind == 6);
         return true;
-    }
-    if ((op == 0x84 || op == 0x85) && reg_form) {
-        test_rr(j, op == 0x84 ? 1 : osz, in->rm, in->reg);
+    case OC_TEST_EG:
+        if (!reg_form) return false;
+        test_rr(j, size, in->rm, in->reg);
         flags_set(j, true);
         return true;
-    }
-    if (op == 0xA8 || op == 0xA9 || ((op == 0xF6 || op == 0xF7) && reg_form && in->reg <= 1)) {
-        unsigned size = (op == 0xA8 || op == 0xF6) ? 1 : osz;
-        test_ri(j, size, op >= 0xF6 ? in->rm : X86_RAX, in->imm);
+    case OC_GRP3: case OC_TEST_AI:
+        if (info->cls == OC_GRP3 && !(reg_form && in->reg <= 1)) return false;
+        test_ri(j, size, info->cls == OC_GRP3 ? in->rm : X86_RAX, in->imm);
         flags_set(j, true);
         return true;
-    }
-    bool inc_r = op >= 0x40 && op <= 0x4F;
-    if (inc_r || ((op == 0xFE || op == 0xFF) && reg_form && in->reg <= 1)) {
+    case OC_INC_Z: case OC_DEC_Z:
         cf_to_host(j);                                         /* INC/DEC keep CF */
-        if (inc_r) incdec(j, osz, in->reg, op >= 0x48);
-        else incdec(j, op == 0xFE ? 1 : osz, in->rm, in->reg == 1);
+        incdec(j, osz, in->reg, info->cls == OC_DEC_Z);
         flags_set(j, false);
         return true;
-    }
-    if (op >= 0x88 && op <= 0x8B && reg_form) {
-        unsigned size = (op & 1) ? osz : 1;
+    case OC_GRP4: case OC_GRP5:
+        if (!reg_form || in->reg > 1) return false;
+        cf_to_host(j);
+        incdec(j, size, in->rm, in->reg == 1);
+        flags_set(j, false);
+        return true;
+    case OC_MOV_EG: case OC_MOV_GE:
+        if (!reg_form) return false;
         mov_rr(j, size, in->rm, in->reg);
         return true;
-    }
-    if (op >= 0xB0 && op <= 0xBF) {
-        mov_ri(j, op < 0xB8 ? 1 : osz, in->reg, in->imm);
+    case OC_MOV_ZI:
+        mov_ri(j, size, in->reg, in->imm);
         return true;
-    }
-    if (op == 0x8D && in->mod != 3) {
+    case OC_LEA:
+        if (in->mod == 3) return false;
         lea(j, in);
         return true;
-    }
-    if (op == 0x90 && !(in->prefix & (PFX_REP | PFX_REPNE))) return true;
-    if ((op == 0xC0 || op == 0xC1 || op == 0xD0 || op == 0xD1) && reg_form && in->reg <= 1) {
-        unsigned count = (op >= 0xD0 ? 1 : in->imm) & 0x1F;
-        if (count) rotate_ri(j, (op & 1) ? osz : 1, in->rm, in->reg == 1, count);
-        return true;                     /* a count of 0 changes nothing */
-    }
-    if ((op == 0xC0 || op == 0xC1 || op == 0xD0 || op == 0xD1) && reg_form &&
-        (in->reg == 4 || in->reg == 5 || in->reg == 6 || in->reg == 7)) {
-        unsigned size = (op & 1) ? osz : 1, count = (op >= 0xD0 ? 1 : in->imm) & 0x1F;
+    case OC_NOP:
+        return !(in->prefix & (PFX_REP | PFX_REPNE));
+    case OC_SHIFT: {
+        if (!reg_form || info->carg == 2 || in->reg == 2 || in->reg == 3) return false;
+        unsigned count = (info->carg == 1 ? 1 : in->imm) & 0x1F;
+        if (in->reg <= 1) {
+            if (count) rotate_ri(j, size, in->rm, in->reg == 1, count);
+            return true;                 /* a count of 0 changes nothing */
+        }
         if (count >= size * 8) return false;  /* (the host's CF is undefined there) */
         if (count) shift_ri(j, size, in->rm, in->reg == 6 ? 4 : in->reg, count);
         return true;
     }
-    if (op >= 0x1B6 && op <= 0x1BF && (op & 7) >= 6 && reg_form) {  /* MOVZX, MOVSX */
-        unsigned ssize = (op & 1) ? 2 : 1;
-        load_reg(j, RCX, in->rm, ssize);
-        op_reg(j, 4, movx_opcode(op, ssize), RAX, reg_part(RCX, in->rm, ssize));
+    case OC_MOVX:                                              /* MOVZX, MOVSX */
+        if (!reg_form) return false;
+        load_reg(j, RCX, in->rm, size);
+        op_reg(j, 4, movx_opcode(info->carg, size), RAX, reg_part(RCX, in->rm, size));
         store_osz(j, osz, in->reg);
         return true;
-    }
-    if (op >= 0x140 && op <= 0x14F && reg_form) {             /* CMOVcc r, r */
+    case OC_CMOV:                                              /* CMOVcc r, r */
+        if (!reg_form) return false;
         flags_to_host(j);                                      /* (moves keep them) */
         load_reg(j, RCX, in->rm, osz);
         load_reg(j, RAX, in->reg, osz);
-        op_reg(j, osz, 0x0F40 | (op & 15), RAX, RCX);
+        op_reg(j, osz, 0x0F40 | info->carg, RAX, RCX);
         store_osz(j, osz, in->reg);
         return true;
-    }
-    if (op >= 0x190 && op <= 0x19F && reg_form) {             /* SETcc r8 */
+    case OC_SETCC:                                             /* SETcc r8 */
+        if (!reg_form) return false;
         flags_to_host(j);
         load_reg(j, RAX, in->rm, 1);
-        op_reg(j, 4, 0x0F90 | (op & 15), 0, reg_part(RAX, in->rm, 1));
+        op_reg(j, 4, 0x0F90 | info->carg, 0, reg_part(RAX, in->rm, 1));
         store_reg(j, RAX, in->rm, 1);
         return true;
-    }
-    if ((op == 0x69 || op == 0x6B) && reg_form) {
-        imul_rr(j, osz, in->reg, in->rm, true, in->imm);
+    case OC_IMUL3: case OC_IMUL2:
+        if (!reg_form) return false;
+        imul_rr(j, osz, in->reg, in->rm, info->cls == OC_IMUL3, in->imm);
         return true;
+    default:
+        return false;
     }
-    if (op == 0x1AF && reg_form) {
-        imul_rr(j, osz, in->reg, in->rm, false, 0);
-        return true;
-    }
-    return false;
 }
 
 /* MOV r, m; MOV m, r; MOV m, imm; ALU r, m (the destination a register); MOVZX/MOVSX
@@ -1308,12 +1304,13 @@ static bool translate_inline(Jit *j, const X86Insn *in)
  * MOV between the accumulator and moffs (A0-A3). */
 static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 {
-    unsigned op = in->op;
-    if (op >= 0xA0 && op <= 0xA3 && !(in->prefix & PFX_LOCK) && in->fn != op_ud &&
-        in->base == X86_REG_NONE && in->index == X86_REG_NONE &&
+    const X86OpInfo *info = x86_opinfo(in->op);
+    unsigned cls = info->cls;
+    if ((cls == OC_MOV_AO || cls == OC_MOV_OA) && !(in->prefix & PFX_LOCK) &&
+        in->fn != op_ud && in->base == X86_REG_NONE && in->index == X86_REG_NONE &&
         j->nstubs + 2 <= MAX_STUBS) {                  /* MOV AL/AX/EAX, moffs and back */
-        unsigned size = (op & 1) ? in->osz : 1;
-        bool store = op >= 0xA2;
+        unsigned size = x86_op_width(in);
+        bool store = cls == OC_MOV_OA;
         mem_prologue(j);
         SlowStub *st = stub_begin(j, in, ip, last);
         ea(j, in, RDX);
@@ -1327,24 +1324,23 @@ static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
     if ((in->prefix & PFX_LOCK) || in->fn == op_ud || !in->has_modrm || in->mod == 3 ||
         j->nstubs + 2 > MAX_STUBS)
         return false;
-    bool alu = op < 0x40 && (op & 7) < 4 && (op & 2);
-    bool load = op == 0x8A || op == 0x8B, store = op == 0x88 || op == 0x89;
-    bool store_imm = (op == 0xC6 || op == 0xC7) && in->reg == 0;
-    bool movx = op >= 0x1B6 && op <= 0x1BF && (op & 7) >= 6;
-    bool incdec_m = (op == 0xFE || op == 0xFF) && in->reg <= 1;
-    if (movx) {                                        /* MOVZX/MOVSX r, m8/m16 */
-        unsigned ssize = (op & 1) ? 2 : 1;
+    bool alu = cls == OC_ALU_GE;
+    bool load = cls == OC_MOV_GE, store = cls == OC_MOV_EG;
+    bool store_imm = cls == OC_MOV_EI && in->reg == 0;
+    bool incdec_m = (cls == OC_GRP4 || cls == OC_GRP5) && in->reg <= 1;
+    if (cls == OC_MOVX) {                              /* MOVZX/MOVSX r, m8/m16 */
+        unsigned ssize = x86_op_width(in);
         mem_prologue(j);
         SlowStub *st = stub_begin(j, in, ip, last);
         ea(j, in, RDX);
         fast_ptr(j, st, in->seg, ssize, false);
-        op_rsi(j, 4, movx_opcode(op, ssize), RAX);
+        op_rsi(j, 4, movx_opcode(info->carg, ssize), RAX);
         store_osz(j, in->osz, in->reg);
         stub_end(j, st);
         return true;
     }
     if (incdec_m) {                                    /* INC/DEC m: CF kept */
-        unsigned size = op == 0xFF ? in->osz : 1;
+        unsigned size = x86_op_width(in);
         make_eager(j);                                 /* CF readable after the checks */
         mem_prologue(j);
         SlowStub *st = stub_begin(j, in, ip, last);
@@ -1357,7 +1353,7 @@ static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
         stub_end(j, st);
         return true;
     }
-    if (op >= 0x140 && op <= 0x14F) {                  /* CMOVcc r, m: m is always read */
+    if (cls == OC_CMOV) {                              /* CMOVcc r, m: m is always read */
         make_eager(j);                                 /* (no helper call after the load) */
         mem_prologue(j);
         SlowStub *st = stub_begin(j, in, ip, last);
@@ -1366,32 +1362,32 @@ static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
         op_rsi(j, in->osz, 0x8B, RCX);
         flags_to_host(j);
         load_reg(j, RAX, in->reg, in->osz);
-        op_reg(j, in->osz, 0x0F40 | (op & 15), RAX, RCX);
+        op_reg(j, in->osz, 0x0F40 | info->carg, RAX, RCX);
         store_osz(j, in->osz, in->reg);
         j->host = false;                               /* (as the stub leaves them) */
         stub_end(j, st);
         return true;
     }
-    if (op >= 0x190 && op <= 0x19F) {                  /* SETcc m8 */
+    if (cls == OC_SETCC) {                             /* SETcc m8 */
         make_eager(j);
         mem_prologue(j);
         SlowStub *st = stub_begin(j, in, ip, last);
         ea(j, in, RDX);
         fast_ptr(j, st, in->seg, 1, true);
         flags_to_host(j);
-        op_rsi(j, 4, 0x0F90 | (op & 15), 0);
+        op_rsi(j, 4, 0x0F90 | info->carg, 0);
         j->host = false;
         stub_end(j, st);
         return true;
     }
     /* ALU m, r (00 01 08 09 ... 38 39), ALU m, imm (80-83), TEST m, r (84 85), TEST m,
      * imm (F6 F7 /0 /1): memory the destination, or only read (CMP, TEST) */
-    bool alu_mr = op < 0x40 && (op & 7) < 2, alu_mi = op >= 0x80 && op <= 0x83;
-    bool test_mr = op == 0x84 || op == 0x85;
-    bool test_mi = (op == 0xF6 || op == 0xF7) && in->reg <= 1;
+    bool alu_mr = cls == OC_ALU_EG, alu_mi = cls == OC_GRP1;
+    bool test_mr = cls == OC_TEST_EG;
+    bool test_mi = cls == OC_GRP3 && in->reg <= 1;
     if (alu_mr || alu_mi || test_mr || test_mi) {
-        unsigned size = (op & 1) ? in->osz : 1;
-        unsigned kind = alu_mr ? op >> 3 & 7 : alu_mi ? in->reg : 8;   /* 8: TEST */
+        unsigned size = x86_op_width(in);
+        unsigned kind = alu_mr ? info->carg : alu_mi ? in->reg : 8;   /* 8: TEST */
         bool writes = kind < 7;
         if (alu_reads_cf(kind)) make_eager(j);
         mem_prologue(j);
@@ -1415,7 +1411,7 @@ static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
         return true;
     }
     if (!alu && !load && !store && !store_imm) return false;
-    unsigned size = (op & 1) ? in->osz : 1, kind = op >> 3 & 7;
+    unsigned size = x86_op_width(in), kind = info->carg;
     if (alu && alu_reads_cf(kind)) make_eager(j);     /* CF readable after the checks */
     mem_prologue(j);
     SlowStub *st = stub_begin(j, in, ip, last);
@@ -1446,9 +1442,9 @@ static bool mem_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last)
 /* PUSH r, POP r, CALL rel, RET: with the stack size SS.B had at translation. */
 static bool stack_insn(Jit *j, const X86Insn *in, uint64_t ip, bool last, bool stack32)
 {
-    unsigned op = in->op, osz = in->osz;
-    bool push = op >= 0x50 && op <= 0x57, pop = op >= 0x58 && op <= 0x5F;
-    bool call = op == 0xE8, ret = op == 0xC3;
+    unsigned cls = x86_opinfo(in->op)->cls, osz = in->osz;
+    bool push = cls == OC_PUSH_Z, pop = cls == OC_POP_Z;
+    bool call = cls == OC_CALL_REL, ret = cls == OC_RET;
     if (!(push || pop || call || ret) || (in->prefix & PFX_LOCK) || j->nstubs + 2 > MAX_STUBS)
         return false;
     mem_prologue(j);
@@ -1517,14 +1513,15 @@ static uint32_t rel_target(const X86Insn *in)
     return in->osz == 2 ? (t & 0xFFFF) : t;
 }
 
-static bool is_jcc(unsigned op) { return (op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F); }
-static bool is_jmp_rel(unsigned op) { return op == 0xE9 || op == 0xEB; }
+static bool is_jcc(unsigned op) { return x86_opinfo(op)->cls == OC_JCC; }
+static bool is_jmp_rel(unsigned op) { return x86_opinfo(op)->cls == OC_JMP_REL; }
+static bool is_call_rel(unsigned op) { return x86_opinfo(op)->cls == OC_CALL_REL; }
 
 /* IP of the instruction after `in` in its block: a JMP or CALL rel in the middle of a
  * block is one the block went on through (trace_target in cpu.c). */
 static uint64_t next_in_block(const X86Insn *in)
 {
-    return is_jmp_rel(in->op) || in->op == 0xE8 ? rel_target(in) : in->next_ip;
+    return is_jmp_rel(in->op) || is_call_rel(in->op) ? rel_target(in) : in->next_ip;
 }
 
 /* The last instruction, a Jcc, on the flags in the host's RFLAGS: each way stores them
@@ -1532,7 +1529,7 @@ static uint64_t next_in_block(const X86Insn *in)
 static void jcc_last(Jit *j, const X86Insn *in)
 {
     uint8_t *taken;
-    jcc32(j, in->op & 15, &taken);
+    jcc32(j, x86_opinfo(in->op)->carg, &taken);
     bool logic = j->host_logic, stale = j->mem_stale;
     uint8_t mem = j->mem;
     uint32_t uncounted = j->uncounted;
@@ -1569,7 +1566,7 @@ static void perf_map_note(const uint8_t *code, size_t size, const X86Block *b)
 {
     if (!perf_map) return;
     fprintf(perf_map, "%lx %zx guest_%s_%llx_cs%llx_gpa%llx\n", (unsigned long)(uintptr_t)code, size,
-            (b->mode & X86_BLOCK_USER) ? "user" : "sys", (unsigned long long)b->ip,
+            b->user ? "user" : "sys", (unsigned long long)b->ip,
             (unsigned long long)b->cs_base, (unsigned long long)b->gpa);
     fflush(perf_map);
 }
@@ -1595,7 +1592,7 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
     uint32_t max_target = 0;
     for (uint32_t i = 0; i < n; i++) {
         unsigned op = insns[i].op;
-        if ((i == n - 1 && is_jcc(op)) || is_jmp_rel(op) || op == 0xE8) {
+        if ((i == n - 1 && is_jcc(op)) || is_jmp_rel(op) || is_call_rel(op)) {
             uint32_t t = rel_target(&insns[i]);
             if (t > max_target) max_target = t;
         }
@@ -1628,9 +1625,11 @@ bool x86_jit_translate(X86JitArena *a, const X86Cpu *cpu, X86Block *b)
             jcc_last(&j, in);
             break;
         }
-        if ((in->op == 0xE8 || in->op == 0xC3) && stack_insn(&j, in, ip_i, last, stack32)) {
+        bool call = is_call_rel(in->op);
+        if ((call || x86_opinfo(in->op)->cls == OC_RET) &&
+            stack_insn(&j, in, ip_i, last, stack32)) {
             j.uncounted++;
-            if (last && in->op == 0xE8) leave_static(&j, rel_target(in));
+            if (last && call) leave_static(&j, rel_target(in));
             else if (last) leave_return(&j);   /* RET has its target in EAX */
             continue;
         }

@@ -30,7 +30,7 @@ uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsi
 {
     const X86Segment *s = &cpu->seg[seg];
     uint32_t a = s->attr;
-    if (x86_pe(cpu) && !(cpu->flags & X86_FLAG_VM)) {
+    if (x86_pm(cpu)) {
         if (a & X86_AR_UNUSABLE) x86_limit_fault(cpu, seg);
         if (access == X86_ACCESS_WRITE) {
             if ((a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_WRITABLE)
