@@ -21,10 +21,11 @@ endif
 ALL_CFLAGS := $(CFLAGS_COMMON) $(OPT) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 # The monitor's screendump writes PNG (libpng; zlib also reads the gzipped console font).
-# The VMM's sandbox is a seccomp filter (libseccomp, src/cli/sandbox.c).
-LIBS := -lpng -lz -lseccomp
+# The VMM's sandbox is a seccomp filter (libseccomp, src/cli/sandbox.c). User-mode
+# networking is libslirp's (src/net/net_user.c).
+LIBS := -lpng -lz -lseccomp -lslirp
 
-LIB_SRC  := $(sort $(wildcard src/hv/*.c src/kvm/*.c src/sim/*.c src/sim/cpu/*.c src/dev/*.c src/block/*.c src/vmm/*.c))
+LIB_SRC  := $(sort $(wildcard src/hv/*.c src/kvm/*.c src/sim/*.c src/sim/cpu/*.c src/dev/*.c src/dev/virtio/*.c src/block/*.c src/net/*.c src/vmm/*.c))
 CLI_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/cli/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bios_image.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/demo_guests.o
@@ -72,6 +73,12 @@ run: all
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Without Debian's libslirp-dev the build stops here with the package to install.
+SLIRP_HEADER := /usr/include/slirp/libslirp.h
+$(BUILD)/obj/src/net/net_user.o: $(SLIRP_HEADER)
+$(SLIRP_HEADER):
+	@echo "$@ is missing: apt-get install libslirp-dev (user-mode networking, -netdev user)"; exit 1
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -35,6 +35,7 @@
 #include "block/block.h"
 #include "dev/ide.h"
 #include "vmm/qmp.h"
+#include "vmm/vm_virtio.h"
 
 extern const unsigned char demo_hello[], demo_add[];
 extern const size_t demo_hello_size, demo_add_size;
@@ -1104,7 +1105,11 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
      * monitor and the console make (sandbox.c). */
     if (!opt->sandbox_off) {
         char why[160];
-        if (sandbox_install(opt->sandbox_log, why, sizeof(why)) < 0) {
+        unsigned needs = 0;
+        for (int i = 0; i < opt->num_netdevs; i++)
+            if (opt->netdevs[i].kind == CLI_NETDEV_USER)
+                needs |= SANDBOX_NET_USER;   /* libslirp's sockets, opened as the guest asks */
+        if (sandbox_install_for(opt->sandbox_log, needs, why, sizeof(why)) < 0) {
             error("--sandbox: cannot install the seccomp filter: %s (--sandbox off runs "
                   "without it)", why);
             gdb_stub_stop(gdb);
@@ -1633,6 +1638,45 @@ static int open_chardevs(SimpleVM *svm, const CliOptions *opt, CliCharIn chr[2],
     return 0;
 }
 
+/* The virtio devices of -device virtio-*-pci, -drive if=virtio and -nic, in command-line
+ * order (their PCI slots follow it), with their disks and network back ends. 0, or -1
+ * after the message. */
+static int add_virtio_devices(SimpleVM *svm, const CliOptions *opt)
+{
+    for (int i = 0; i < opt->num_virtio; i++) {
+        const CliVirtioDevice *dev = &opt->virtio[i];
+        int r;
+        if (dev->kind == CLI_VIRTIO_BLK) {
+            const CliVirtioDrive *d = &opt->vdrives[dev->drive];
+            int flags = (d->read_only ? BLOCK_READ_ONLY : 0) |
+                        (d->snapshot || opt->snapshot ? BLOCK_SNAPSHOT : 0);
+            BlockDev *bd;
+            if (block_open(d->file, (BlockFormat)d->format, flags, &bd) < 0) {
+                error("%s: %s", d->file, hv_last_error());
+                return -1;
+            }
+            r = vm_add_virtio_blk(svm, bd, dev->serial);
+        } else if (dev->kind == CLI_VIRTIO_NET) {
+            const CliNetdev *nd = &opt->netdevs[dev->netdev];
+            NetBackend *nb = nd->kind == CLI_NETDEV_USER ? net_user_create(&nd->user)
+                                                         : net_tap_create(nd->ifname);
+            if (!nb) {
+                error("-netdev %s%s%s: %s", nd->kind == CLI_NETDEV_USER ? "user" : "tap",
+                      *nd->id ? ",id=" : "", nd->id, hv_last_error());
+                return -1;
+            }
+            r = vm_add_virtio_net(svm, nb, dev->mac);
+        } else {
+            r = vm_add_virtio_rng(svm);
+        }
+        if (r < 0) {
+            error("%s", hv_last_error());
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cmd_run_vm(const CliOptions *opt)
 {
     uint8_t *image = NULL;
@@ -1716,6 +1760,10 @@ static int cmd_run_vm(const CliOptions *opt)
             status = EXIT_VM_SETUP;
             goto out;
         }
+    }
+    if (add_virtio_devices(svm, opt) < 0) {
+        status = EXIT_VM_SETUP;
+        goto out;
     }
     bool bios = !qemu_firmware(opt) && (opt->num_drives || opt->kind == IMAGE_BOOT_SECTOR);
     if (opt->kind == IMAGE_BOOT_SECTOR && vm_check_boot_sector(image, size) < 0) {

@@ -9,6 +9,7 @@
 
 #include "cli/options.h"
 #include "cli/options_qemu.h"
+#include "cli/options_virtio.h"
 
 /* Order matches the fields of struct kvm_regs (rax ... r15, rip, rflags). */
 const char *const cli_reg_names[] = {
@@ -327,6 +328,8 @@ static int opt_kernel(CliOptions *opt, const char *arg, const CliOptionSpec *spe
  * -cdrom. */
 static int opt_drive(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
+    if (spec->value == 'd' && cli_drive_is_virtio(arg))
+        return opt_drive_virtio(opt, arg, e);   /* a virtio-blk disk, not the BIOS's */
     if (opt->num_drives == CLI_MAX_DRIVES)
         return fail(e->buf, e->size, "%s: at most %d disks", e->spelled, CLI_MAX_DRIVES);
     CliDrive *d = &opt->drives[opt->num_drives];
@@ -668,11 +671,13 @@ const CliOptionSpec cli_option_table[] = {
     {"-initrd", "F[ ARGS][,F...]", opt_kernel, 'i',
      "multiboot modules (each with its string), or Linux's initrd"},
     {"-append", "CMDLINE", opt_kernel, 'a', "the kernel command line"},
-    {"-drive", "file=F[,format=raw|qcow2][,if=floppy|ide][,index=0|1][,snapshot=on]"
-     "[,media=cdrom]", opt_drive,
+    {"-drive", "file=F[,format=raw|qcow2][,if=floppy|ide|virtio|none][,index=0|1]"
+     "[,snapshot=on][,media=cdrom][,id=D][,readonly=on]", opt_drive,
      'd', "a disk for the built-in BIOS (int 13h); without FILE the BIOS\n"
      "boots (POST, then int 19h); with --boot-sector FILE the sector\n"
-     "starts at once with the BIOS and disks there"},
+     "starts at once with the BIOS and disks there. if=virtio: a\n"
+     "virtio-blk-pci disk instead (served on an I/O thread; the BIOS\n"
+     "does not boot it); if=none,id=D: one for -device virtio-blk-pci"},
     {"-fda", "F", opt_drive, 'f', "the first floppy disk (-drive file=F,if=floppy)"},
     {"-hda", "F", opt_drive, 'h', "the first hard disk (-drive file=F,if=ide)"},
     {"-cdrom", "F", opt_drive, 'r', "a CD image (ISO 9660, raw or qcow2), read-only, as the BIOS's\n"
@@ -680,11 +685,24 @@ const CliOptionSpec cli_option_table[] = {
     {"-boot", "[order=]a|c|d...", opt_boot, 0, "boot order of int 19h: a floppy, c disk, d CD-ROM\n"
      "(default acd: the first one that boots)"},
     {"-snapshot", NULL, opt_snapshot, 0, "disks write to a temporary overlay, never to their files"},
-    {"-device", "pc-testdev|isa-debug-exit[,iobase=0xf4,iosize=N]|PCI[,...]", opt_device, 0,
+    {"-device", "pc-testdev|isa-debug-exit[,iobase=0xf4,iosize=N]|virtio-blk-pci,drive=D"
+     "[,serial=S]|virtio-net-pci,netdev=N[,mac=MAC]|virtio-rng-pci|PCI[,...]", opt_device, 0,
      "QEMU's test device (ports 0xe0-0xe4, 0x2000-0x2017, I/O memory\n"
      "at 0xff000000), as kvm-unit-tests use it; isa-debug-exit is\n"
      "always at 0xf4 (numbers compare as numbers: 0x04 = 4); or a\n"
-     "PCI device in the next free slot of bus 0 (info pci lists them)"},
+     "PCI device in the next free slot of bus 0 (info pci lists them):\n"
+     "virtio 1.0 devices (modern interface only, no legacy I/O BAR): a\n"
+     "disk of -drive id=D,if=none, a NIC on -netdev N (MAC by default\n"
+     "52:54:00:12:34:56, then :57...), random bytes from getrandom"},
+    {"-netdev", "user,id=N[,hostfwd=[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT][,restrict=on]"
+     "|tap,id=N,ifname=T[,script=no,downscript=no]", opt_netdev, 0,
+     "a network back end: user is libslirp's user-mode network (the\n"
+     "guest gets 10.0.2.15 by DHCP, the host is 10.0.2.2, DNS 10.0.2.3;\n"
+     "hostfwd= forwards a host port to the guest); tap is the host's tap\n"
+     "device T (it must exist, or run as root; no scripts are run)"},
+    {"-nic", "user|tap[,...netdev properties][,model=virtio-net-pci][,mac=MAC]|none", opt_nic, 0,
+     "a virtio-net-pci NIC and its back end in one (the model is always\n"
+     "virtio-net-pci: QEMU's default e1000 is not emulated)"},
     {"--trace", "exits|stats|bios[,...]", opt_trace, 0,
      "exits: one line per VM exit on stderr (and one per batch of\n"
      "VGA writes taken from the coalesced MMIO ring); stats: at the\n"
@@ -913,6 +931,9 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
         return fail(err, err_size, "demos take no disks or -kernel");
     if ((opt->initrd || opt->append) && !opt->kernel)
         return fail(err, err_size, "-initrd and -append need a -kernel");
+    if ((opt->command == CMD_DIFF || opt->command == CMD_DEMO) && opt->num_virtio)
+        return fail(err, err_size, "%s takes no virtio devices", opt->command == CMD_DIFF ?
+                    "diff" : "a demo");
     if (opt->command == CMD_DIFF && (opt->kernel || opt->num_drives || opt->pc_testdev))
         return fail(err, err_size, "diff runs flat binaries, boot sectors and firmware: no "
                     "-kernel, disks or -device");
@@ -964,6 +985,8 @@ int cli_parse(int argc, char **argv, CliOptions *opt, char *err, size_t err_size
     int r = parse_run_args(argc - 1, argv + 1, opt, err, err_size);
     if (r != 0)
         return r < 0 ? -1 : 0;   /* 1: --help or --version said what to do */
+    if (cli_check_virtio(opt, err, err_size) < 0)
+        return -1;
     if (cli_check_qemu(opt, err, err_size) < 0)
         return -1;
     return check_combination(opt, err, err_size);

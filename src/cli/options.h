@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hypervisor_sim.h"
+#include "net/net.h"
 
 /* Exit statuses. Even numbers, because the debug-exit port's (value << 1) | 1 is odd. */
 enum {
@@ -47,6 +48,43 @@ typedef struct {
     bool snapshot;
     bool cdrom;               /* -cdrom F or media=cdrom: the BIOS's CD drive (E0h), read-only */
 } CliDrive;
+
+/* A disk for a virtio-blk device: -drive file=F,if=virtio[,...] (a device of its own), or
+ * -drive id=D,if=none,file=F[,...] for -device virtio-blk-pci,drive=D. */
+#define CLI_MAX_VDRIVES 4
+typedef struct {
+    const char *file;         /* points into CliOptions.vdrive_args */
+    const char *id;           /* "" when none; points into vdrive_args */
+    int format;               /* BlockFormat: 0 auto */
+    bool snapshot, read_only;
+    bool if_virtio;           /* if=virtio: its own device; if=none: a -device uses it */
+    bool used;                /* a -device took it (cli_check_virtio) */
+} CliVirtioDrive;
+
+/* A network back end: -netdev user|tap,id=N,..., or the one of -nic. */
+#define CLI_MAX_NETDEVS 4
+typedef enum { CLI_NETDEV_USER, CLI_NETDEV_TAP } CliNetdevKind;
+typedef struct {
+    CliNetdevKind kind;
+    char id[32];
+    char ifname[16];          /* tap: IFNAMSIZ */
+    NetUserConfig user;       /* user: hostfwd=, restrict= */
+    bool used;
+} CliNetdev;
+
+/* A virtio PCI device, in command-line order: -device virtio-{blk,net,rng}-pci, and the
+ * ones -drive if=virtio and -nic make. */
+#define CLI_MAX_VIRTIO 8
+typedef enum { CLI_VIRTIO_BLK, CLI_VIRTIO_NET, CLI_VIRTIO_RNG } CliVirtioKind;
+typedef struct {
+    CliVirtioKind kind;
+    char drive_id[32];        /* blk: -device's drive=ID, resolved into drive */
+    char netdev_id[32];       /* net: -device's netdev=ID, resolved into netdev */
+    int drive, netdev;        /* indexes into vdrives / netdevs, -1 before the check */
+    uint8_t mac[6];
+    bool mac_set;
+    char serial[21];          /* blk: serial= (GET_ID's 20 bytes) */
+} CliVirtioDevice;
 
 /* A QEMU character device (-chardev, or -serial/-debugcon/-monitor's shorthand for one):
  * where a serial port, the debug console or the monitor reads and writes. */
@@ -161,6 +199,14 @@ typedef struct {
     bool qmp_wait;            /* server without nowait: the VM waits for the first client */
     DisplayMode display;      /* -display curses: the VGA text screen on the terminal */
     bool nographic;           /* -nographic: no display (the serial port stays on stdio) */
+    /* virtio devices and their back ends (options_virtio.c). */
+    CliVirtioDrive vdrives[CLI_MAX_VDRIVES];
+    int num_vdrives;
+    char vdrive_args[CLI_MAX_VDRIVES][512];
+    CliNetdev netdevs[CLI_MAX_NETDEVS];
+    int num_netdevs;
+    CliVirtioDevice virtio[CLI_MAX_VIRTIO];
+    int num_virtio;
 } CliOptions;
 
 enum { CLI_RTC_UTC, CLI_RTC_LOCALTIME, CLI_RTC_DATE };

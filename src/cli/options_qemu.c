@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/options_qemu.h"
+#include "cli/options_virtio.h"
 
 static int failf(CliError *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int failf(CliError *e, const char *fmt, ...)
@@ -482,6 +483,9 @@ static int isa_debugcon(CliOptions *opt, const char *arg, CliError *e)
 int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
     (void)spec;
+    int virtio = cli_device_virtio(opt, arg, e);
+    if (virtio <= 0)
+        return virtio;
     size_t len = strcspn(arg, ",");
     bool testdev = len == 10 && !strncmp(arg, "pc-testdev", 10);
     bool debug_exit = len == 14 && !strncmp(arg, "isa-debug-exit", 14);

@@ -17,6 +17,14 @@
  * screendump writes a PNG to a path the user names and reads the console font; unlink
  * stays: the monitor and QMP sockets are removed at exit. That the filter cannot check
  * paths is the known limit of seccomp (QEMU's -sandbox has the same one).
+ *
+ * virtio: the blk I/O threads use pread64/pwrite64/fdatasync and their eventfd (read,
+ * write), virtio-rng getrandom, a tap back end read/write/poll: all in the table already.
+ * User-mode networking (-netdev user, SANDBOX_NET_USER) adds what libslirp calls when the
+ * guest opens a TCP connection or sends UDP/ICMP: socket (AF_INET and AF_INET6 only),
+ * connect, getsockname, getpeername, accept (a hostfwd client; accept4 is there) and
+ * ioctl FIONREAD (bytes waiting on a UDP socket). Without -netdev user none of these is
+ * allowed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -174,6 +183,31 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 
 int sandbox_install(bool log_only, char *why, size_t why_size)
 {
+    return sandbox_install_for(log_only, 0, why, why_size);
+}
+
+/* The rules of SANDBOX_NET_USER. */
+static int allow_net_user(scmp_filter_ctx ctx)
+{
+    static const int calls[] = {SCMP_SYS(connect), SCMP_SYS(getsockname),
+                                SCMP_SYS(getpeername), SCMP_SYS(accept)};
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < sizeof(calls) / sizeof(calls[0]); i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+    static const int domains[] = {AF_INET, AF_INET6};
+    for (size_t i = 0; r == 0 && i < sizeof(domains) / sizeof(domains[0]); i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                             (struct scmp_arg_cmp){.arg = 0, .op = SCMP_CMP_EQ,
+                                                   .datum_a = (scmp_datum_t)domains[i], .datum_b = 0});
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                             (struct scmp_arg_cmp){.arg = 1, .op = SCMP_CMP_EQ,
+                                                   .datum_a = FIONREAD, .datum_b = 0});
+    return r;
+}
+
+int sandbox_install_for(bool log_only, unsigned needs, char *why, size_t why_size)
+{
     for (int nr = 0; nr < SANDBOX_MAX_NR; nr++)
         syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
@@ -198,6 +232,10 @@ int sandbox_install(bool log_only, char *why, size_t why_size)
                              (struct scmp_arg_cmp){.arg = 1, .op = SCMP_CMP_EQ,
                                                    .datum_a = sandbox_ioctls[i], .datum_b = 0});
         what = "seccomp_rule_add(ioctl)";
+    }
+    if (r == 0 && (needs & SANDBOX_NET_USER)) {
+        r = allow_net_user(ctx);
+        what = "seccomp_rule_add(net user)";
     }
 #ifdef SANDBOX_SANITIZER
     for (size_t i = 0; r == 0 && i < sizeof(sandbox_sanitizer_allowed) / sizeof(int); i++)

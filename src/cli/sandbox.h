@@ -19,6 +19,12 @@
  * to go on. Call once; the filter cannot be removed. */
 int sandbox_install(bool log_only, char *why, size_t why_size);
 
+/* What the configured network back ends add to the allowlist (and nothing when none is
+ * configured). User-mode networking (libslirp) opens a host socket for each of the
+ * guest's connections at run time; a tap device needs nothing beyond read and write. */
+#define SANDBOX_NET_USER 0x1
+int sandbox_install_for(bool log_only, unsigned needs, char *why, size_t why_size);
+
 /* A test-only probe (SCRATCHVM_SANDBOX_PROBE=execve in the environment, read at
  * install): makes an execve(2) of a path that does not exist, which the sandbox must
  * stop. Without the sandbox the call just fails with ENOENT and the VMM goes on. */

@@ -955,6 +955,17 @@ int pci_bus_pirq_route(PciBus *bus, int pirq)
  * wastes nothing; a BAR that does not fit stays at 0 (not decoded). Bus lock held. */
 static void place_bars(PciBus *bus, bool io, uint64_t *next, uint64_t end)
 {
+    /* Past the BARs an earlier call placed: devices added one at a time (-device after
+     * -device) must not land on each other. */
+    for (int s = 0; s < PCI_MAX_SLOTS; s++) {
+        PciDevice *d = bus->slots[s];
+        for (int i = 0; d && i < PCI_NUM_BARS; i++) {
+            uint64_t a = bar_register_address(d, i);
+            if (d->bar_present[i] && (d->bars[i].kind == PCI_BAR_IO) == io && a &&
+                a + d->bars[i].size > *next && a + d->bars[i].size <= end)
+                *next = a + d->bars[i].size;
+        }
+    }
     for (;;) {
         PciDevice *best = NULL;
         int best_bar = -1;

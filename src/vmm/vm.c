@@ -1136,8 +1136,10 @@ void vm_destroy(SimpleVM *svm)
     if (!svm)
         return;
     vm_thread_quit(svm);
+    /* Before the buses they unregister from, and before the VM's memory goes: a device's
+     * own thread (a virtio I/O thread) may be in the middle of DMA until it is stopped. */
+    vm_devices_destroy(svm);
     kvm_close(svm->kvm);
-    vm_devices_destroy(svm);   /* before the buses they unregister from */
     platform_destroy(svm->platform);
     io_bus_destroy(svm->io_bus);
     mmio_bus_destroy(svm->mmio_bus);

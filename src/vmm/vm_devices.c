@@ -11,6 +11,7 @@
 #include "dev/edu.h"
 #include "kvm/backend.h"
 #include "vmm/platform.h"
+#include "vmm/vm_virtio.h"
 
 int vm_device_add(SimpleVM *svm, const DeviceRecord *rec)
 {
@@ -107,8 +108,29 @@ static int create_edu(SimpleVM *svm, PciBus *bus, const char *props)
 }
 
 /* The PCI device kinds. Add a line per kind (virtio-blk-pci, ...). */
+/* -device virtio-rng-pci (no properties). */
+static int create_virtio_rng(SimpleVM *svm, PciBus *bus, const char *props)
+{
+    (void)bus;
+    if (*props)
+        return hv_fail(EINVAL, "-device virtio-rng-pci: no properties ('%s')", props);
+    return vm_add_virtio_rng(svm);
+}
+
+/* A disk or a NIC needs its back end, which the command line opens (-drive, -netdev) and
+ * hands to vm_add_virtio_blk / vm_add_virtio_net. */
+static int create_needs_backend(SimpleVM *svm, PciBus *bus, const char *props)
+{
+    (void)svm, (void)bus, (void)props;
+    return hv_fail(EINVAL, "virtio-blk-pci and virtio-net-pci take their drive= or netdev= "
+                   "from the command line (vm_add_virtio_blk, vm_add_virtio_net)");
+}
+
 static const VmPciDeviceKind pci_kinds[] = {
     {"edu", create_edu},
+    {"virtio-blk-pci", create_needs_backend},
+    {"virtio-net-pci", create_needs_backend},
+    {"virtio-rng-pci", create_virtio_rng},
     {NULL, NULL},
 };
 

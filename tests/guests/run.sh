@@ -751,6 +751,86 @@ t_pci() {
     end
 }
 
+# Issue 26: virtio. The virtio guest drives a virtio-blk-pci (through its I/O thread: a
+# write, a read through an indirect table, a flush, GET_ID, the ISR) and a virtio-rng-pci
+# as a virtio 1.0 driver does; the image must have the write, or not with snapshot=on;
+# readonly=on makes the write an IOERR for the guest (its check fails), never a VMM error.
+virtio_image() {
+    dd if=/dev/zero of="$TMP/vd.img" bs=1024 count=64 status=none
+    printf 'SCRATCHVM' | dd of="$TMP/vd.img" conv=notrunc status=none
+}
+sector1() { od -An -tx1 -j512 -N4 "$TMP/vd.img" | tr -d ' '; }
+t_virtio() {
+    local ok='protected mode\nvirtio-blk: found, BAR4 placed, capabilities read\nvirtio-blk: FEATURES_OK, queue 0, DRIVER_OK\nvirtio-blk: four requests returned by the I/O thread\nvirtio-blk: write, read (indirect), flush, GET_ID, ISR ok\nvirtio-rng: 64 random bytes\nvirtio: all ok\n'
+    begin virtio-blk-rng
+    virtio_image
+    vm run -m 16 -drive "file=$TMP/vd.img,if=none,id=vd0,format=raw" \
+        -device virtio-blk-pci,drive=vd0,serial=vd0 -device virtio-rng-pci "$G/virtio.bin"
+    expect_status 33
+    expect_out "$ok"
+    [ "$SKIPPING" = 1 ] || [ "$(sector1)" = a5a4a7a6 ] || differ "sector 1 of the image: $(sector1)"
+    end
+    begin virtio-blk-snapshot
+    virtio_image
+    vm run -m 16 -drive "file=$TMP/vd.img,if=none,id=vd0,format=raw,snapshot=on" \
+        -device virtio-blk-pci,drive=vd0,serial=vd0 -device virtio-rng-pci "$G/virtio.bin"
+    expect_status 33
+    expect_out "$ok"
+    [ "$(sector1)" = 00000000 ] || differ "snapshot=on wrote the image: $(sector1)"
+    end
+    begin virtio-blk-readonly
+    virtio_image
+    vm run -m 16 -drive "file=$TMP/vd.img,if=virtio,format=raw,readonly=on" \
+        -device virtio-rng-pci "$G/virtio.bin"
+    expect_status 37
+    grep -qF 'virtio: a check failed' "$TMP/out" || differ "the guest saw no error: $(show "$TMP/out")"
+    [ "$(sector1)" = 00000000 ] || differ "readonly=on wrote the image: $(sector1)"
+    end
+    begin virtio-net-user-dhcp
+    # virtionet: a DHCP DISCOVER through virtio-net and libslirp's OFFER back, under the
+    # sandbox, with a hostfwd listening socket beside.
+    vm run -m 16 -nic "user,hostfwd=tcp:127.0.0.1:$((20000 + RANDOM % 20000))-:22" "$G/virtionet.bin"
+    expect_status 33
+    expect_out 'protected mode\nvirtio-net: MAC 52:54:00:12:34:56, two queues, DRIVER_OK\nvirtio-net: DHCP DISCOVER sent\nvirtio-net: DHCP OFFER of 10.0.2.15 from 10.0.2.2\nvirtionet: all ok\n'
+    end
+    begin virtio-net-hostfwd-sandbox
+    # A client of a hostfwd port: libslirp accepts it on its thread, under the sandbox.
+    if [ "$SKIPPING" = 0 ]; then
+        local port=$((20000 + RANDOM % 20000)) pid i
+        timeout 10 "$SVM" run --accel "$ACCEL" --timeout 3 \
+            -nic "user,hostfwd=tcp:127.0.0.1:$port-:22" "$G/spin.bin" </dev/null >"$TMP/out" 2>"$TMP/err" &
+        pid=$!
+        for i in $(seq 50); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.1
+        done
+        wait "$pid"
+        RC=$?
+    fi
+    expect_status 20
+    grep -qF 'sandbox' "$TMP/err" && differ "the sandbox stopped it: $(show "$TMP/err")"
+    end
+    begin virtio-netdev-tap
+    if [ "$SKIPPING" = 0 ] && { [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; }; then
+        echo "skip virtio-netdev-tap$(tag): needs root and /dev/net/tun"
+        SKIPPING=2
+    fi
+    [ "$SKIPPING" = 2 ] || vm run -netdev tap,id=t0,ifname=svmtap$$,script=no,downscript=no \
+        -device virtio-net-pci,netdev=t0,mac=52:54:00:00:00:01 "$G/hello.bin"
+    if [ "$SKIPPING" = 0 ] && [ "$RC" = 8 ] && grep -qE 'net tap: .*(not permitted|Permission denied)' "$TMP/err"; then
+        echo "skip virtio-netdev-tap$(tag): $(head -n1 "$TMP/err")"   # root without CAP_NET_ADMIN
+        SKIPPING=2
+    fi
+    [ "$SKIPPING" = 2 ] || { expect_status 0; expect_out "$HELLO"; }
+    if [ "$SKIPPING" = 2 ]; then SKIPPING=0; SKIPPED=$((SKIPPED + 1)); else end; fi
+    begin virtio-bad-options
+    vm run -kernel x -device virtio-blk-pci,drive=nope
+    expect_status 2
+    expect_one_error_line
+    expect_err_has 'no -drive with id=nope'
+    end
+}
+
 # wait_for FILE TEXT: up to 10 s for TEXT to appear in FILE.
 wait_for() {
     local i
@@ -1514,7 +1594,7 @@ backend_tests() {
     t_hello; t_add; t_demo; t_qemu_spellings; t_vga; t_exitcode; t_echo; t_boot; t_rom; t_strio; t_badport
     t_beyondram; t_triplefault; t_protmode; t_paging; t_max_exits; t_serial; t_trace; t_load_errors; t_signals
     t_monitor_socket; t_monitor_stdio; t_monitor_survives; t_trace_stats; t_terminal; t_gdb
-    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp; t_pci; t_seabios
+    t_logs; t_screendump; t_hostile; t_qemu_options; t_qmp; t_pci; t_seabios; t_virtio
 }
 
 for ACCEL in kvm sim; do

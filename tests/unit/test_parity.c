@@ -150,6 +150,10 @@ static const ParityGuest guests[] = {
      * the VMM's devices on both kernels (MSI with the user-space irqchip). */
     {.name = "pcihostile", .pci_device = "edu"},
     {.name = "pciedu", .pci_device = "edu"},
+    {.name = "virtio", .differs_on_purpose = "needs a virtio disk image, which only the "
+                                            "scratchvm command adds (tests/guests/run.sh)"},
+    {.name = "virtionet", .differs_on_purpose = "needs a virtio NIC on libslirp, which only "
+                                               "the scratchvm command adds (tests/guests/run.sh)"},
 };
 #define NUM_GUESTS (sizeof(guests) / sizeof(guests[0]))
 
