@@ -34,6 +34,15 @@ static inline bool bench_file_ok(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
+/* Repetitions of a Linux benchmark: the environment variable `name` (default 3; a boot
+ * takes seconds, so they are not sized by time), within 1..BENCH_MAX_REPS. */
+static inline int bench_linux_reps(const char *name)
+{
+    const char *e = getenv(name);
+    int reps = e ? atoi(e) : 3;
+    return reps < 1 ? 1 : reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : reps;
+}
+
 typedef struct {
     char kernel[PATH_MAX + 16];
     char initrd[PATH_MAX];

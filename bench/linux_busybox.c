@@ -140,10 +140,7 @@ int main(int argc, char **argv)
     const char *build = argc > 1 ? argv[1] : "build";
     char svm[PATH_MAX];
     snprintf(svm, sizeof svm, "%s/scratchvm", build);
-    const char *reps_env = getenv("BENCH_LINUX_REPS");
-    int reps = reps_env ? atoi(reps_env) : 3;
-    if (reps < 1) reps = 1;
-    if (reps > BENCH_MAX_REPS) reps = BENCH_MAX_REPS;
+    int reps = bench_linux_reps("BENCH_LINUX_REPS");
 
     bench_print_header_named("Linux user space: a busybox workload after the boot (wall per "
                              "step, CPU over all)", "sim", "QEMU TCG");

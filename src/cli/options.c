@@ -1062,3 +1062,12 @@ void cli_print_usage(FILE *out)
         "128+N on signal N.\n",
         out);
 }
+
+int cli_failf(CliError *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->buf, err->size, fmt, ap);
+    va_end(ap);
+    return -1;
+}

@@ -225,6 +225,9 @@ typedef struct {
     const char *spelled;
 } CliError;
 
+/* Writes the formatted message to err and returns -1 (a handler's failure). */
+int cli_failf(CliError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Applies one option; arg is NULL for a flag. Returns 0, 1 to stop parsing (--help,
  * --version: the command is set), or -1 with a message in err. */
 typedef int (*CliOptionFn)(CliOptions *opt, const char *arg, const CliOptionSpec *spec,

@@ -12,20 +12,10 @@
 #include "cli/options_qemu.h"
 #include "cli/options_virtio.h"
 
-static int failf(CliError *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(CliError *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->buf, e->size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* "OPTION ARG: why", as options.c's messages. */
 static int refuse(CliError *e, const char *arg, const char *why)
 {
-    return failf(e, "%s %s: %s", e->spelled, arg, why);
+    return cli_failf(e, "%s %s: %s", e->spelled, arg, why);
 }
 
 /* The next "key[=value]" item of a comma-separated list: *p advances past it. The key and
@@ -85,14 +75,14 @@ int opt_smp(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErro
             for (int i = 0; keys[i]; i++)
                 known |= strcmp(key, keys[i]) == 0;
             if (!known)
-                return failf(e, "%s %s: unknown property '%s' (cpus, maxcpus, sockets, dies, "
+                return cli_failf(e, "%s %s: unknown property '%s' (cpus, maxcpus, sockets, dies, "
                              "cores, threads)", e->spelled, arg, key);
         } else if (!first) {
             return refuse(e, arg, "expected [cpus=]N[,maxcpus=N,sockets=N,cores=N,threads=N]");
         }
         uint64_t n;
         if (cli_parse_number(num, &n) < 0)
-            return failf(e, "%s %s: '%s' is not a number", e->spelled, arg, num);
+            return cli_failf(e, "%s %s: '%s' is not a number", e->spelled, arg, num);
         if (n > 1)
             return refuse(e, arg, "SMP is not supported yet: one vCPU (-smp 1)");
         if (n == 0 && !has)
@@ -134,14 +124,14 @@ int opt_machine(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
             if (!strcmp(type, "help"))
                 return refuse(e, arg, "the one machine is pc (Standard PC (i440FX + PIIX, 1996))");
             if (strcmp(type, "pc") != 0 && strncmp(type, "pc-i440fx", 9) != 0)
-                return failf(e, "%s %s: only the pc machine (i440FX + PIIX3) is emulated, not "
+                return cli_failf(e, "%s %s: only the pc machine (i440FX + PIIX3) is emulated, not "
                              "'%s'", e->spelled, arg, type);
             continue;
         }
         int b = parse_bool(val);
         if (!strcmp(key, "accel")) {
             if (machine_accel(opt, val) < 0)
-                return failf(e, "%s %s: accel=%s: expected kvm, tcg or kvm:tcg", e->spelled,
+                return cli_failf(e, "%s %s: accel=%s: expected kvm, tcg or kvm:tcg", e->spelled,
                              arg, val);
         } else if (!strcmp(key, "acpi") && b >= 0) {
             opt->no_acpi = !b;
@@ -151,15 +141,15 @@ int opt_machine(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
              * and the PIT always are. */
             bool present = !strcmp(key, "hpet") || !strcmp(key, "pit");
             if (b != present)
-                return failf(e, "%s %s: %s=%s: %s", e->spelled, arg, key, val,
+                return cli_failf(e, "%s %s: %s=%s: %s", e->spelled, arg, key, val,
                              present ? "it is always there" : "there is no such device here");
         } else if (!strcmp(key, "kernel-irqchip") && (b >= 0 || !strcmp(val, "split"))) {
             if (!strcmp(val, "split"))
-                return failf(e, "%s %s: kernel-irqchip=split is not supported (on or off)",
+                return cli_failf(e, "%s %s: kernel-irqchip=split is not supported (on or off)",
                              e->spelled, arg);
             opt->kernel_irqchip = b;
         } else {
-            return failf(e, "%s %s: property '%s%s%s' is not supported (accel=, acpi=, "
+            return cli_failf(e, "%s %s: property '%s%s%s' is not supported (accel=, acpi=, "
                          "kernel-irqchip=)", e->spelled, arg, key, has ? "=" : "", val);
         }
     }
@@ -270,7 +260,7 @@ int opt_cpu(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErro
         if (strlen(cli_cpu_models[i].name) == len && !strncmp(arg, cli_cpu_models[i].name, len))
             opt->cpu_model = i + 1;
     if (!opt->cpu_model)
-        return failf(e, "%s %s: unknown CPU model '%.*s' (host, max, 486, pentium, pentium2, "
+        return cli_failf(e, "%s %s: unknown CPU model '%.*s' (host, max, 486, pentium, pentium2, "
                      "pentium3, qemu32, kvm32, qemu64, kvm64)", e->spelled, arg, (int)len, arg);
     opt->cpu_plus = opt->cpu_minus = 0;
     char key[40], val[16];
@@ -283,14 +273,14 @@ int opt_cpu(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErro
             on = key[0] == '+';
             name = key + 1;
             if (has)
-                return failf(e, "%s %s: '%s=%s': +FEATURE and -FEATURE take no value",
+                return cli_failf(e, "%s %s: '%s=%s': +FEATURE and -FEATURE take no value",
                              e->spelled, arg, key, val);
         } else if (has && (on = parse_bool(val)) < 0) {
-            return failf(e, "%s %s: '%s=%s': expected on or off", e->spelled, arg, key, val);
+            return cli_failf(e, "%s %s: '%s=%s': expected on or off", e->spelled, arg, key, val);
         }
         int f = find_feature(name);
         if (f < 0)
-            return failf(e, "%s %s: unknown or unsupported CPU feature '%s'", e->spelled, arg,
+            return cli_failf(e, "%s %s: unknown or unsupported CPU feature '%s'", e->spelled, arg,
                          name);
         *(on ? &opt->cpu_plus : &opt->cpu_minus) |= 1ull << f;
         *(on ? &opt->cpu_minus : &opt->cpu_plus) &= ~(1ull << f);
@@ -357,7 +347,7 @@ int opt_name(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErr
         } else if (!strcmp(key, "debug-threads") && has && parse_bool(val) >= 0) {
             /* the vCPU thread is named anyway */
         } else {
-            return failf(e, "%s %s: unknown property '%s' (guest=, process=, debug-threads=)",
+            return cli_failf(e, "%s %s: unknown property '%s' (guest=, process=, debug-threads=)",
                          e->spelled, arg, key);
         }
     }
@@ -396,18 +386,18 @@ int opt_rtc(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErro
             } else if (parse_date(val, &opt->rtc_date) == 0) {
                 opt->rtc_base = CLI_RTC_DATE;
             } else {
-                return failf(e, "%s %s: base=%s: expected utc, localtime or a date such as "
+                return cli_failf(e, "%s %s: base=%s: expected utc, localtime or a date such as "
                              "2006-06-17T16:01:21", e->spelled, arg, val);
             }
         } else if (!strcmp(key, "clock") && has && !strcmp(val, "host")) {
             /* the RTC reads the VM clock, which is the host's (or --clock virtual) */
         } else if (!strcmp(key, "clock") && has) {
-            return failf(e, "%s %s: clock=%s: only host (--clock virtual is the "
+            return cli_failf(e, "%s %s: clock=%s: only host (--clock virtual is the "
                          "reproducible clock)", e->spelled, arg, val);
         } else if (!strcmp(key, "driftfix") && has && !strcmp(val, "none")) {
             /* no interrupts are lost to catch up on */
         } else {
-            return failf(e, "%s %s: '%s%s%s' is not supported (base=utc|localtime|DATE, "
+            return cli_failf(e, "%s %s: '%s%s%s' is not supported (base=utc|localtime|DATE, "
                          "clock=host, driftfix=none)", e->spelled, arg, key, has ? "=" : "", val);
         }
     }
@@ -446,7 +436,7 @@ int opt_vga_type(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cl
     else if (!strcmp(arg, "none"))
         opt->vga_none = true;
     else
-        return failf(e, "%s %s: only std (VGA text mode, the default) or none: the '%s' card "
+        return cli_failf(e, "%s %s: only std (VGA text mode, the default) or none: the '%s' card "
                      "is not emulated", e->spelled, arg, arg);
     return 0;
 }
@@ -469,7 +459,7 @@ static int isa_debugcon(CliOptions *opt, const char *arg, CliError *e)
             if (cli_parse_serial_chardev(opt, ref, &opt->debugcon, e) != 0)
                 return -1;
         } else {
-            return failf(e, "%s %s: isa-debugcon takes iobase=PORT and chardev=ID",
+            return cli_failf(e, "%s %s: isa-debugcon takes iobase=PORT and chardev=ID",
                          e->spelled, arg);
         }
     }
@@ -494,14 +484,14 @@ int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliE
     if (!testdev && !debug_exit && vm_pci_device_known(arg, len)) {
         /* a PCI device: its properties are its kind's to check, when the VM is made */
         if (opt->num_pci_devices == CLI_MAX_PCI_DEVICES)
-            return failf(e, "%s %s: at most %d PCI devices", e->spelled, arg,
+            return cli_failf(e, "%s %s: at most %d PCI devices", e->spelled, arg,
                          CLI_MAX_PCI_DEVICES);
         opt->pci_devices[opt->num_pci_devices++] = arg;
         return 0;
     }
     if (!testdev && !debug_exit) {
         const char *pci = vm_pci_device_names();
-        return failf(e, "%s %s: only pc-testdev, isa-debug-exit (at 0xf4, always there) and "
+        return cli_failf(e, "%s %s: only pc-testdev, isa-debug-exit (at 0xf4, always there) and "
                      "isa-debugcon%s%s",
                      e->spelled, arg, *pci ? ", or a PCI device: " : "", pci);
     }
@@ -511,16 +501,16 @@ int opt_device(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliE
                                                                  sizeof(val), &has);) {
         uint64_t n;
         if (!has || cli_parse_number(val, &n) < 0)
-            return failf(e, "%s %s: '%s' is not PROPERTY=NUMBER", e->spelled, arg, key);
+            return cli_failf(e, "%s %s: '%s' is not PROPERTY=NUMBER", e->spelled, arg, key);
         if (debug_exit && !strcmp(key, "iobase")) {
             if (n != 0xf4)
-                return failf(e, "%s %s: isa-debug-exit is at iobase=0xf4 only (not %#llx)",
+                return cli_failf(e, "%s %s: isa-debug-exit is at iobase=0xf4 only (not %#llx)",
                              e->spelled, arg, (unsigned long long)n);
         } else if (debug_exit && !strcmp(key, "iosize")) {
             if (n < 1 || n > 4)
-                return failf(e, "%s %s: iosize=%s: 1 to 4 ports at 0xf4", e->spelled, arg, val);
+                return cli_failf(e, "%s %s: iosize=%s: 1 to 4 ports at 0xf4", e->spelled, arg, val);
         } else {
-            return failf(e, "%s %s: property '%s' is not supported%s", e->spelled, arg, key,
+            return cli_failf(e, "%s %s: property '%s' is not supported%s", e->spelled, arg, key,
                          debug_exit ? " (iobase=0xf4, iosize=1..4)" : "");
         }
     }
@@ -625,7 +615,7 @@ int opt_chardev(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
 {
     (void)spec;
     if (opt->num_chardevs == CLI_MAX_CHARDEVS)
-        return failf(e, "%s: at most %d character devices", e->spelled, CLI_MAX_CHARDEVS);
+        return cli_failf(e, "%s: at most %d character devices", e->spelled, CLI_MAX_CHARDEVS);
     CliChardev c = {.wait = true};
     size_t len = strcspn(arg, ",");
     char backend[16];
@@ -641,7 +631,7 @@ int opt_chardev(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
     else if (!strcmp(backend, "socket"))
         c.kind = CHR_UNIX;   /* or CHR_TCP, by its properties */
     else
-        return failf(e, "%s %s: backend '%.*s' is not supported (stdio, null, file, pty, "
+        return cli_failf(e, "%s %s: backend '%.*s' is not supported (stdio, null, file, pty, "
                      "socket)", e->spelled, arg, (int)len, arg);
     char key[16], val[112];
     bool has, tcp = false;
@@ -662,7 +652,7 @@ int opt_chardev(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
         } else if (!strcmp(key, "port") && has && c.kind == CHR_UNIX) {
             uint64_t v;
             if (cli_parse_number(val, &v) < 0 || v == 0 || v > 65535)
-                return failf(e, "%s %s: port=%s: expected 1 to 65535", e->spelled, arg, val);
+                return cli_failf(e, "%s %s: port=%s: expected 1 to 65535", e->spelled, arg, val);
             c.port = (uint16_t)v;
             tcp = true;
         } else if (!strcmp(key, "server") && b >= 0 && c.kind == CHR_UNIX) {
@@ -675,7 +665,7 @@ int opt_chardev(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
                    && b == 0) {
             /* QEMU's defaults here anyway: no mux, no signals from the chardev */
         } else {
-            return failf(e, "%s %s: property '%s%s%s' is not supported", e->spelled, arg, key,
+            return cli_failf(e, "%s %s: property '%s%s%s' is not supported", e->spelled, arg, key,
                          has ? "=" : "", has ? val : "");
         }
     }
@@ -694,7 +684,7 @@ int opt_chardev(CliOptions *opt, const char *arg, const CliOptionSpec *spec, Cli
     }
     for (int i = 0; i < opt->num_chardevs; i++)
         if (!strcmp(opt->chardevs[i].id, c.id))
-            return failf(e, "%s %s: duplicate id '%s'", e->spelled, arg, c.id);
+            return cli_failf(e, "%s %s: duplicate id '%s'", e->spelled, arg, c.id);
     opt->chardevs[opt->num_chardevs++] = c;
     return 0;
 }

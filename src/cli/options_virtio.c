@@ -7,16 +7,6 @@
 
 #include "cli/options_virtio.h"
 
-static int failf(CliError *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(CliError *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->buf, e->size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* The next "key[=value]" item of a comma-separated list into key and val (false at the
  * end, or when an item does not fit: *too_long is set then). */
 static bool next_kv(const char **p, char *key, size_t ksize, char *val, size_t vsize,
@@ -87,7 +77,7 @@ bool cli_drive_is_virtio(const char *arg)
 static CliVirtioDevice *new_device(CliOptions *opt, CliVirtioKind kind, CliError *e)
 {
     if (opt->num_virtio == CLI_MAX_VIRTIO) {
-        failf(e, "%s: at most %d virtio devices", e->spelled, CLI_MAX_VIRTIO);
+        cli_failf(e, "%s: at most %d virtio devices", e->spelled, CLI_MAX_VIRTIO);
         return NULL;
     }
     CliVirtioDevice *d = &opt->virtio[opt->num_virtio++];
@@ -98,18 +88,18 @@ static CliVirtioDevice *new_device(CliOptions *opt, CliVirtioKind kind, CliError
 int opt_drive_virtio(CliOptions *opt, const char *arg, CliError *e)
 {
     if (opt->num_vdrives == CLI_MAX_VDRIVES)
-        return failf(e, "%s: at most %d virtio disks", e->spelled, CLI_MAX_VDRIVES);
+        return cli_failf(e, "%s: at most %d virtio disks", e->spelled, CLI_MAX_VDRIVES);
     int n = opt->num_vdrives;
     CliVirtioDrive *d = &opt->vdrives[n];
     *d = (CliVirtioDrive){.id = ""};
     char *buf = opt->vdrive_args[n];
     if (strlen(arg) >= sizeof(opt->vdrive_args[0]))
-        return failf(e, "%s: too long", e->spelled);
+        return cli_failf(e, "%s: too long", e->spelled);
     strcpy(buf, arg);
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         if (!eq)
-            return failf(e, "%s %s: '%s' is not KEY=VALUE", e->spelled, arg, kv);
+            return cli_failf(e, "%s %s: '%s' is not KEY=VALUE", e->spelled, arg, kv);
         *eq = '\0';
         const char *v = eq + 1;
         int b;
@@ -128,18 +118,18 @@ int opt_drive_virtio(CliOptions *opt, const char *arg, CliError *e)
         } else if (!strcmp(kv, "media") && !strcmp(v, "disk")) {
             /* the default */
         } else {
-            return failf(e, "%s: %s=%s is not supported with if=virtio|none (file=, id=, "
+            return cli_failf(e, "%s: %s=%s is not supported with if=virtio|none (file=, id=, "
                          "format=raw|qcow2, snapshot=on|off, readonly=on|off)", e->spelled, kv, v);
         }
     }
     if (!d->file)
-        return failf(e, "%s %s: no file=", e->spelled, arg);
+        return cli_failf(e, "%s %s: no file=", e->spelled, arg);
     if (!d->if_virtio && !*d->id)
-        return failf(e, "%s %s: if=none needs an id= for -device virtio-blk-pci,drive=ID",
+        return cli_failf(e, "%s %s: if=none needs an id= for -device virtio-blk-pci,drive=ID",
                      e->spelled, arg);
     for (int i = 0; i < n; i++)
         if (*d->id && !strcmp(opt->vdrives[i].id, d->id))
-            return failf(e, "%s: a drive with id=%s already exists", e->spelled, d->id);
+            return cli_failf(e, "%s: a drive with id=%s already exists", e->spelled, d->id);
     opt->num_vdrives++;
     if (d->if_virtio) {
         CliVirtioDevice *dev = new_device(opt, CLI_VIRTIO_BLK, e);
@@ -157,7 +147,7 @@ static int parse_netdev(CliOptions *opt, const char *arg, bool nic, CliVirtioDev
                         CliError *e)
 {
     if (opt->num_netdevs == CLI_MAX_NETDEVS)
-        return failf(e, "%s: at most %d network back ends", e->spelled, CLI_MAX_NETDEVS);
+        return cli_failf(e, "%s: at most %d network back ends", e->spelled, CLI_MAX_NETDEVS);
     CliNetdev *nd = &opt->netdevs[opt->num_netdevs];
     *nd = (CliNetdev){0};
     size_t len = strcspn(arg, ",");
@@ -166,7 +156,7 @@ static int parse_netdev(CliOptions *opt, const char *arg, bool nic, CliVirtioDev
     else if (len == 3 && !strncmp(arg, "tap", 3))
         nd->kind = CLI_NETDEV_TAP;
     else
-        return failf(e, "%s %.*s: the back ends are user (libslirp) and tap", e->spelled,
+        return cli_failf(e, "%s %.*s: the back ends are user (libslirp) and tap", e->spelled,
                      (int)len, arg);
     bool user = nd->kind == CLI_NETDEV_USER;
     char key[32], val[128];
@@ -178,7 +168,7 @@ static int parse_netdev(CliOptions *opt, const char *arg, bool nic, CliVirtioDev
             strcpy(nd->id, val);
         } else if (user && !strcmp(key, "hostfwd")) {
             if (nd->user.num_fwd == NET_MAX_HOSTFWD)
-                return failf(e, "%s: at most %d hostfwd=", e->spelled, NET_MAX_HOSTFWD);
+                return cli_failf(e, "%s: at most %d hostfwd=", e->spelled, NET_MAX_HOSTFWD);
             if (net_parse_hostfwd(val, &nd->user.fwd[nd->user.num_fwd], e->buf, e->size) < 0)
                 return -1;
             nd->user.num_fwd++;
@@ -188,32 +178,32 @@ static int parse_netdev(CliOptions *opt, const char *arg, bool nic, CliVirtioDev
             strcpy(nd->ifname, val);
         } else if (!user && (!strcmp(key, "script") || !strcmp(key, "downscript"))) {
             if (strcmp(val, "no"))
-                return failf(e, "%s: %s=%s: scripts are not run here (%s=no; set the tap "
+                return cli_failf(e, "%s: %s=%s: scripts are not run here (%s=no; set the tap "
                              "device up beforehand)", e->spelled, key, val, key);
         } else if (nic && !strcmp(key, "model")) {
             if (strcmp(val, "virtio-net-pci") && strcmp(val, "virtio"))
-                return failf(e, "%s: model=%s: the NIC is virtio-net-pci (no e1000, rtl8139)",
+                return cli_failf(e, "%s: model=%s: the NIC is virtio-net-pci (no e1000, rtl8139)",
                              e->spelled, val);
         } else if (nic && !strcmp(key, "mac")) {
             if (parse_mac(val, dev->mac) < 0)
-                return failf(e, "%s: mac=%s: expected six hex bytes 52:54:00:12:34:56 "
+                return cli_failf(e, "%s: mac=%s: expected six hex bytes 52:54:00:12:34:56 "
                              "(unicast)", e->spelled, val);
             dev->mac_set = true;
         } else {
-            return failf(e, "%s %s: '%s' is not a property of %s%s", e->spelled, arg, key,
+            return cli_failf(e, "%s %s: '%s' is not a property of %s%s", e->spelled, arg, key,
                          user ? "user" : "tap",
                          user ? " (hostfwd=, restrict=)" : " (ifname=, script=no, downscript=no)");
         }
     }
     if (too_long)
-        return failf(e, "%s %s: a property is too long", e->spelled, arg);
+        return cli_failf(e, "%s %s: a property is too long", e->spelled, arg);
     if (!nic && !*nd->id)
-        return failf(e, "%s %s: needs an id=", e->spelled, arg);
+        return cli_failf(e, "%s %s: needs an id=", e->spelled, arg);
     if (!user && !*nd->ifname)
-        return failf(e, "%s %s: tap needs ifname=", e->spelled, arg);
+        return cli_failf(e, "%s %s: tap needs ifname=", e->spelled, arg);
     for (int i = 0; i < opt->num_netdevs; i++)
         if (*nd->id && !strcmp(opt->netdevs[i].id, nd->id))
-            return failf(e, "%s: a netdev with id=%s already exists", e->spelled, nd->id);
+            return cli_failf(e, "%s: a netdev with id=%s already exists", e->spelled, nd->id);
     opt->num_netdevs++;
     return 0;
 }
@@ -266,23 +256,23 @@ int cli_device_virtio(CliOptions *opt, const char *arg, CliError *e)
             strcpy(dev->netdev_id, val);
         } else if (kind == CLI_VIRTIO_NET && !strcmp(key, "mac")) {
             if (parse_mac(val, dev->mac) < 0)
-                return failf(e, "%s %s: mac=%s: expected six hex bytes 52:54:00:12:34:56 "
+                return cli_failf(e, "%s %s: mac=%s: expected six hex bytes 52:54:00:12:34:56 "
                              "(unicast)", e->spelled, arg, val);
             dev->mac_set = true;
         } else {
             static const char *const props[] = {"drive=ID[,serial=S]", "netdev=ID[,mac=MAC]",
                                                 "no properties"};
             int which = kind == CLI_VIRTIO_BLK ? 0 : kind == CLI_VIRTIO_NET ? 1 : 2;
-            return failf(e, "%s %s: property '%s' is not supported (%.14s takes %s)",
+            return cli_failf(e, "%s %s: property '%s' is not supported (%.14s takes %s)",
                          e->spelled, arg, key, arg, props[which]);
         }
     }
     if (too_long)
-        return failf(e, "%s %s: a property is too long", e->spelled, arg);
+        return cli_failf(e, "%s %s: a property is too long", e->spelled, arg);
     if (kind == CLI_VIRTIO_BLK && !*dev->drive_id)
-        return failf(e, "%s %s: needs drive=ID (of a -drive id=ID,if=none,file=F)", e->spelled, arg);
+        return cli_failf(e, "%s %s: needs drive=ID (of a -drive id=ID,if=none,file=F)", e->spelled, arg);
     if (kind == CLI_VIRTIO_NET && !*dev->netdev_id)
-        return failf(e, "%s %s: needs netdev=ID (of a -netdev user|tap,id=ID)", e->spelled, arg);
+        return cli_failf(e, "%s %s: needs netdev=ID (of a -netdev user|tap,id=ID)", e->spelled, arg);
     return 0;
 }
 
