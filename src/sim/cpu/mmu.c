@@ -72,9 +72,15 @@ static bool pte_read(void *opaque, uint64_t gpa, unsigned size, uint64_t *value)
      * promise of the walker's) */
     const uint8_t *h = page_bytes(cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_READ),
                                   gpa & 0xFFF, size);
-    if (!h || size > sizeof *value) return false;
-    *value = 0;
-    memcpy(value, h, size);
+    if (!h || (size != 4 && size != 8)) return false;
+    /* constant sizes: inline loads, not a libc call per entry */
+    if (size == 8) {
+        memcpy(value, h, 8);
+    } else {
+        uint32_t v;
+        memcpy(&v, h, 4);
+        *value = v;
+    }
     return true;
 }
 
@@ -104,7 +110,12 @@ static void set_accessed_dirty(X86Cpu *cpu, X86Walk *w, unsigned access, unsigne
                                 gpa & 0xFFF, entry_size);
         if (!h) continue;
         w->entry[i] |= need;
-        memcpy(h, &w->entry[i], entry_size);
+        if (pae) {
+            memcpy(h, &w->entry[i], 8);
+        } else {
+            uint32_t v = (uint32_t)w->entry[i];
+            memcpy(h, &v, 4);
+        }
         if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, entry_size);
     }
 }
