@@ -146,18 +146,10 @@ static void page_cache_reset(SimVcpu *sc)
         sc->page_cache[i].gpa_page = ~0ull;
 }
 
-static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
+/* sim_page without a cached translation: the EPT walk, and the cache filled from it. */
+static __attribute__((noinline)) uint8_t *sim_page_walk(SimVcpu *sc, EptContext *ept,
+                                                        uint64_t gpa_page, unsigned access)
 {
-    SimVcpu *sc = opaque;
-    EptContext *ept = ((SimVm *)sc->vm->backend_data)->ept;
-    /* Every change of a mapping or its permissions bumps the generation, so a translation
-     * cached under the current one is what ept_translate would give; not with EPT A/D
-     * bits, which each translation must set. */
-    bool cacheable = ept && !ept->accessed_dirty;
-    struct SimPageCache *c = &sc->page_cache[(gpa_page >> 12) % SIM_PAGE_CACHE];
-    if (cacheable && c->gpa_page == gpa_page && c->generation == ept->generation &&
-        (c->access & access) == access)
-        return c->host;
     uint64_t hpa, qualification;
     int r = ept_translate(ept, gpa_page, access, &hpa, &qualification);
     if (r == EPT_VIOLATION && ept_handle_violation(ept, gpa_page, qualification) == 0) {
@@ -168,7 +160,8 @@ static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
     }
     if (r == EPT_OK) {
         uint8_t *host = (uint8_t *)(uintptr_t)hpa;
-        if (cacheable) {
+        if (ept && !ept->accessed_dirty) {
+            struct SimPageCache *c = &sc->page_cache[(gpa_page >> 12) % SIM_PAGE_CACHE];
             if (c->gpa_page != gpa_page || c->generation != ept->generation || c->host != host)
                 *c = (struct SimPageCache){gpa_page, ept->generation, host, 0};
             c->access |= access;
@@ -179,6 +172,20 @@ static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
     sc->fault_qualification = qualification;
     sc->fault_result = r;
     return NULL;
+}
+
+static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
+{
+    SimVcpu *sc = opaque;
+    EptContext *ept = ((SimVm *)sc->vm->backend_data)->ept;
+    /* Every change of a mapping or its permissions bumps the generation, so a translation
+     * cached under the current one is what ept_translate would give; not with EPT A/D
+     * bits, which each translation must set (sim_page_walk caches none then). */
+    const struct SimPageCache *c = &sc->page_cache[(gpa_page >> 12) % SIM_PAGE_CACHE];
+    if (__builtin_expect(ept && c->gpa_page == gpa_page && c->generation == ept->generation &&
+                         (c->access & access) == access && !ept->accessed_dirty, 1))
+        return c->host;
+    return sim_page_walk(sc, ept, gpa_page, access);
 }
 
 /* Writes `len` bytes at guest-physical `gpa` as the kernel writes guest memory (KVM's
