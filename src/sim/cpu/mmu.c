@@ -197,14 +197,14 @@ static inline unsigned large_region(uint64_t lin)
 
 /* Records that the TLB may hold a piece of the large page of `lin` (2^shift bytes): every
  * 2 MiB region it covers, or all of them for a page larger than 4 MiB. */
-static void tlb_note_large(X86Cpu *cpu, uint64_t lin, unsigned shift)
+static inline void tlb_note_large(X86Cpu *cpu, uint64_t lin, unsigned shift)
 {
     if (shift > 22) {
         memset(cpu->tlb_large, 0xFF, sizeof cpu->tlb_large);
         return;
     }
-    unsigned r = large_region(lin) & (shift == 22 ? ~1u : ~0u);
-    for (unsigned i = r; i <= (r | (shift == 22)); i++) cpu->tlb_large[i / 64] |= 1ull << (i % 64);
+    unsigned r = large_region(lin) & (shift == 22 ? ~1u : ~0u);   /* even: one word */
+    cpu->tlb_large[r / 64] |= (shift == 22 ? 3ull : 1ull) << (r % 64);
 }
 
 /* Host page for the linear page of `lin` when RAM allows `access`, filling the TLB; NULL
