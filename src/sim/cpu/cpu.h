@@ -381,7 +381,7 @@ struct X86Cpu {
     X86TlbEntry tlb[2 * X86_TLB_SIZE];
     /* Linear 2 MiB regions ((lin >> 21) mod 2048) where the TLB may hold a piece of a
      * large page: INVLPG elsewhere only needs the two entries its page indexes. A bit
-     * stays set until a flush proves the region empty (mmu.c). */
+     * stays set until a full flush (x86_cpu_tlb_invalidate). */
     uint64_t tlb_large[X86_TLB_LARGE_BITS / 64];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or

@@ -196,7 +196,8 @@ static inline unsigned large_region(uint64_t lin)
 }
 
 /* Records that the TLB may hold a piece of the large page of `lin` (2^shift bytes): every
- * 2 MiB region it covers, or all of them for a page larger than 4 MiB. */
+ * 2 MiB region it covers, or all of them for a page larger than 4 MiB. Only a full
+ * flush (x86_cpu_tlb_invalidate) clears the record. */
 static inline void tlb_note_large(X86Cpu *cpu, uint64_t lin, unsigned shift)
 {
     if (shift > 22) {
@@ -300,21 +301,15 @@ void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
     for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) drop_if_on_page(&cpu->tlb[i], vpage);
 }
 
-/* A MOV to CR3 (SDM Vol. 3A, 4.10.4.1): every non-global entry goes; the large-page
- * regions are recounted from the global entries that stay. */
+/* A MOV to CR3 (SDM Vol. 3A, 4.10.4.1): every non-global entry goes. The large-page
+ * regions stay marked: a superset is still correct, and recounting them from the global
+ * entries at every address-space switch doubled this function's share of a Linux
+ * fork/exec profile. */
 void x86_tlb_flush_nonglobal(X86Cpu *cpu)
 {
     cpu->chain_gen++;
-    memset(cpu->tlb_large, 0, sizeof cpu->tlb_large);
-    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) {
-        X86TlbEntry *e = &cpu->tlb[i];
-        if (!e->global) {
-            e->tag_read = e->tag_write = e->tag_exec = ~0ull;
-        } else if (e->page_shift > 12) {
-            uint64_t tag = tlb_tag(e);
-            if (tag != ~0ull) tlb_note_large(cpu, tag << 12, e->page_shift);
-        }
-    }
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
+        if (!cpu->tlb[i].global) cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
 }
 
 /* Loads PAE's four PDPTE registers from CR3 (SDM Vol. 3A, 4.4.1). Returns false, and
