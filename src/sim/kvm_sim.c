@@ -23,6 +23,7 @@
 #include "sim/vmcs.h"
 
 #define SIM_PAGE 4096u
+#define SIM_PAGE_CACHE 1024u   /* sim_page translations a vCPU keeps */
 /* struct kvm_run, the I/O data page (KVM_PIO_PAGE_OFFSET), the coalesced MMIO ring
  * (KVM_COALESCED_MMIO_PAGE_OFFSET): Linux's x86 layout of the vCPU mapping. */
 #define SIM_RING_PAGE 2u
@@ -96,6 +97,14 @@ typedef struct {
     VMCS vmcs;
     SimPending pending;
     uint64_t ept_generation;   /* of the EPT the TLB was filled from */
+    /* sim_page's last EPT translations (page-table pages walked on every TLB miss, the
+     * pages the TLB maps), each valid while the EPT's generation is its own. */
+    struct SimPageCache {
+        uint64_t gpa_page;     /* ~0: empty */
+        uint64_t generation;
+        uint8_t *host;
+        unsigned access;       /* the X86_ACCESS_* bits the EPT allowed */
+    } page_cache[SIM_PAGE_CACHE];
     /* The last EPT walk that did not give the CPU a page, for the exit that follows. */
     uint64_t fault_gpa_page, fault_qualification;
     int fault_result;          /* EPT_VIOLATION or EPT_MISCONFIG */
@@ -131,10 +140,16 @@ typedef struct {
  * dirty logging is an EPT violation the kernel resolves at once, as KVM does without PML;
  * any other violation or misconfiguration returns NULL and is remembered for the exit the
  * CPU takes next (MMIO). */
-static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
+static void page_cache_reset(SimVcpu *sc)
 {
-    SimVcpu *sc = opaque;
-    EptContext *ept = ((SimVm *)sc->vm->backend_data)->ept;
+    for (unsigned i = 0; i < SIM_PAGE_CACHE; i++)
+        sc->page_cache[i].gpa_page = ~0ull;
+}
+
+/* sim_page without a cached translation: the EPT walk, and the cache filled from it. */
+static __attribute__((noinline)) uint8_t *sim_page_walk(SimVcpu *sc, EptContext *ept,
+                                                        uint64_t gpa_page, unsigned access)
+{
     uint64_t hpa, qualification;
     int r = ept_translate(ept, gpa_page, access, &hpa, &qualification);
     if (r == EPT_VIOLATION && ept_handle_violation(ept, gpa_page, qualification) == 0) {
@@ -143,12 +158,34 @@ static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
         sc->ept_generation = ept_generation(ept);
         r = ept_translate(ept, gpa_page, access, &hpa, &qualification);
     }
-    if (r == EPT_OK)
-        return (uint8_t *)(uintptr_t)hpa;
+    if (r == EPT_OK) {
+        uint8_t *host = (uint8_t *)(uintptr_t)hpa;
+        if (ept && !ept->accessed_dirty) {
+            struct SimPageCache *c = &sc->page_cache[(gpa_page >> 12) % SIM_PAGE_CACHE];
+            if (c->gpa_page != gpa_page || c->generation != ept->generation || c->host != host)
+                *c = (struct SimPageCache){gpa_page, ept->generation, host, 0};
+            c->access |= access;
+        }
+        return host;
+    }
     sc->fault_gpa_page = gpa_page;
     sc->fault_qualification = qualification;
     sc->fault_result = r;
     return NULL;
+}
+
+static uint8_t *sim_page(void *opaque, uint64_t gpa_page, unsigned access)
+{
+    SimVcpu *sc = opaque;
+    EptContext *ept = ((SimVm *)sc->vm->backend_data)->ept;
+    /* Every change of a mapping or its permissions bumps the generation, so a translation
+     * cached under the current one is what ept_translate would give; not with EPT A/D
+     * bits, which each translation must set (sim_page_walk caches none then). */
+    const struct SimPageCache *c = &sc->page_cache[(gpa_page >> 12) % SIM_PAGE_CACHE];
+    if (__builtin_expect(ept && c->gpa_page == gpa_page && c->generation == ept->generation &&
+                         (c->access & access) == access && !ept->accessed_dirty, 1))
+        return c->host;
+    return sim_page_walk(sc, ept, gpa_page, access);
 }
 
 /* Writes `len` bytes at guest-physical `gpa` as the kernel writes guest memory (KVM's
@@ -517,6 +554,7 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     EptContext *ept = ((SimVm *)vcpu->vm->backend_data)->ept;
     sc->vmcs.control.ept_pointer = ept_pointer(ept);
     sc->ept_generation = ept_generation(ept);
+    page_cache_reset(sc);
     sc->pat = PAT_DEFAULT;
     sc->icount_deadline = UINT64_MAX;
     sc->apic_base = APIC_BASE_DEFAULT;

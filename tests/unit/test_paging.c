@@ -601,6 +601,50 @@ static void test_invlpg_large_page(void **state)
     assert_int_equal(cpu->gpr[X86_RAX], 9);
 }
 
+/* A global 4 MiB page survives MOV CR3; INVLPG of another address of it after that flush
+ * still finds its pieces (the TLB's record of large pages is recounted, not lost), and
+ * INVLPG of a 4 KiB page leaves an unrelated cached page alone. */
+static void test_invlpg_global_large_after_cr3(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    protected_flat(fx, 0);
+    cpu->cr4 = X86_CR4_PSE_BIT | X86_CR4_PGE_BIT;
+    put32(fx->ram, PD + 4, 0x00000000 | P | RW | PS | X86_PTE_G);   /* 4-8 MiB -> 0-4 MiB */
+    put32(fx->ram, PT + 4 * 0xA0, 0xA0000 | P | RW);
+    put32(fx->ram, 0x3000, 7);
+    put32(fx->ram, 0xA0000, 1);
+    put32(fx->ram, 0xB0000, 2);
+    static const uint8_t code[] = {
+        0xA1, 0x00, 0x30, 0x40, 0x00,               /* mov eax, [0x403000] */
+        0x0F, 0x20, 0xD9,                           /* mov ecx, cr3 */
+        0x0F, 0x22, 0xD9,                           /* mov cr3, ecx */
+        0x8B, 0x1D, 0x00, 0x00, 0x0A, 0x00,         /* mov ebx, [0xA0000] */
+        0xF4,
+    };
+    load(fx, CODE, code, sizeof code);
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->gpr[X86_RAX], 7);
+    assert_int_equal(cpu->gpr[X86_RBX], 1);
+    /* both translations change in memory */
+    put32(fx->ram, PD + 4, (PT + 0x1000) | P | RW);
+    for (uint32_t i = 0; i < 1024; i++) put32(fx->ram, PT + 0x1000 + 4 * i, 0x4000 | P | RW);
+    put32(fx->ram, PT + 4 * 0xA0, 0xB0000 | P | RW);
+    put32(fx->ram, 0x4000, 9);
+    static const uint8_t inv[] = {
+        0x0F, 0x01, 0x3D, 0x00, 0x00, 0x7F, 0x00,   /* invlpg [0x7F0000] */
+        0x0F, 0x01, 0x3D, 0x00, 0x10, 0x0A, 0x00,   /* invlpg [0xA1000]: not 0xA0000 */
+        0xA1, 0x00, 0x30, 0x40, 0x00,               /* mov eax, [0x403000] */
+        0x8B, 0x1D, 0x00, 0x00, 0x0A, 0x00,         /* mov ebx, [0xA0000] */
+        0xF4,
+    };
+    load(fx, CODE, inv, sizeof inv);
+    cpu->rip = CODE;
+    assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+    assert_int_equal(cpu->gpr[X86_RAX], 9);
+    assert_int_equal(cpu->gpr[X86_RBX], 1);   /* still the cached translation */
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* MOV CR checks and the new instructions (real mode where delivery exists)            */
 /* ---------------------------------------------------------------------------------- */
@@ -916,6 +960,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_execute_disable, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_tlb_invlpg_cr3_global, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_invlpg_large_page, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invlpg_global_large_after_cr3, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_mov_cr_checks, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_pdpte_reserved_gp, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cmpxchg8b, setup, fx_teardown),

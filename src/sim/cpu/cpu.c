@@ -1190,6 +1190,7 @@ void x86_cpu_tlb_invalidate(X86Cpu *cpu)
         cpu->tlb[i].host = NULL;
         cpu->tlb[i].gpa_page = ~0ull;
     }
+    memset(cpu->tlb_large, 0, sizeof cpu->tlb_large);
 }
 
 void x86_cpu_tlb_flush(X86Cpu *cpu)

@@ -249,6 +249,7 @@ typedef struct X86TlbEntry {
 
 #define X86_TLB_BITS 10
 #define X86_TLB_SIZE (1u << X86_TLB_BITS)    /* entries per privilege level */
+#define X86_TLB_LARGE_BITS 2048u
 
 struct X86Cpu {
     /* --- architectural state, read and written by the sim kernel between runs --- */
@@ -378,6 +379,10 @@ struct X86Cpu {
     /* Two TLBs of X86_TLB_SIZE entries: CPL 0-2's, then CPL 3's, so that a system call or
      * an interrupt from user mode switches halves instead of emptying one. */
     X86TlbEntry tlb[2 * X86_TLB_SIZE];
+    /* Linear 2 MiB regions ((lin >> 21) mod 2048) where the TLB may hold a piece of a
+     * large page: INVLPG elsewhere only needs the two entries its page indexes. A bit
+     * stays set until a full flush (x86_cpu_tlb_invalidate). */
+    uint64_t tlb_large[X86_TLB_LARGE_BITS / 64];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
      * INVLPG, a block dropped, the block cache emptied), decoded code may be stale (the

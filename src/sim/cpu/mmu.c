@@ -72,9 +72,15 @@ static bool pte_read(void *opaque, uint64_t gpa, unsigned size, uint64_t *value)
      * promise of the walker's) */
     const uint8_t *h = page_bytes(cpu->page_fn(cpu->page_opaque, gpa & ~0xFFFull, X86_ACCESS_READ),
                                   gpa & 0xFFF, size);
-    if (!h || size > sizeof *value) return false;
-    *value = 0;
-    memcpy(value, h, size);
+    if (!h || (size != 4 && size != 8)) return false;
+    /* constant sizes: inline loads, not a libc call per entry */
+    if (size == 8) {
+        memcpy(value, h, 8);
+    } else {
+        uint32_t v;
+        memcpy(&v, h, 4);
+        *value = v;
+    }
     return true;
 }
 
@@ -104,7 +110,12 @@ static void set_accessed_dirty(X86Cpu *cpu, X86Walk *w, unsigned access, unsigne
                                 gpa & 0xFFF, entry_size);
         if (!h) continue;
         w->entry[i] |= need;
-        memcpy(h, &w->entry[i], entry_size);
+        if (pae) {
+            memcpy(h, &w->entry[i], 8);
+        } else {
+            uint32_t v = (uint32_t)w->entry[i];
+            memcpy(h, &v, 4);
+        }
         if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, entry_size);
     }
 }
@@ -173,6 +184,30 @@ uint8_t *x86_probe_page(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *gp
     return host ? host + (g & 0xFFF) : NULL;
 }
 
+/* The linear page an entry holds, ~0 when it holds none. */
+static inline uint64_t tlb_tag(const X86TlbEntry *e)
+{
+    return e->tag_read != ~0ull ? e->tag_read : e->tag_write != ~0ull ? e->tag_write : e->tag_exec;
+}
+
+static inline unsigned large_region(uint64_t lin)
+{
+    return (unsigned)(lin >> 21) & (X86_TLB_LARGE_BITS - 1);
+}
+
+/* Records that the TLB may hold a piece of the large page of `lin` (2^shift bytes): every
+ * 2 MiB region it covers, or all of them for a page larger than 4 MiB. Only a full
+ * flush (x86_cpu_tlb_invalidate) clears the record. */
+static inline void tlb_note_large(X86Cpu *cpu, uint64_t lin, unsigned shift)
+{
+    if (shift > 22) {
+        memset(cpu->tlb_large, 0xFF, sizeof cpu->tlb_large);
+        return;
+    }
+    unsigned r = large_region(lin) & (shift == 22 ? ~1u : ~0u);   /* even: one word */
+    cpu->tlb_large[r / 64] |= (shift == 22 ? 3ull : 1ull) << (r % 64);
+}
+
 /* Host page for the linear page of `lin` when RAM allows `access`, filling the TLB; NULL
  * for MMIO. A page fault is raised here. Write entries are not installed on pages that
  * hold decoded code, so writes there come back here and invalidate it. With paging, an
@@ -220,6 +255,7 @@ static uint8_t *tlb_fill(X86Cpu *cpu, uint64_t lin, unsigned access, uint64_t *g
     }
     e->page_shift = shift;
     e->global = global;
+    if (shift > 12) tlb_note_large(cpu, lin, shift);
     if (access == X86_ACCESS_READ) {
         if (r_ok) e->tag_read = vpage;
     } else if (access == X86_ACCESS_WRITE) {
@@ -239,23 +275,36 @@ uint64_t x86_fetch_gpa_slow(X86Cpu *cpu, uint64_t lin)
     return gpa;
 }
 
+static void drop_if_on_page(X86TlbEntry *e, uint64_t vpage)
+{
+    uint64_t tag = tlb_tag(e);
+    if (tag == ~0ull) return;
+    unsigned s = e->page_shift > 12 ? e->page_shift - 12u : 0u;
+    if ((tag >> s) == (vpage >> s)) e->tag_read = e->tag_write = e->tag_exec = ~0ull;
+}
+
 /* INVLPG (SDM Vol. 3A, 4.10.4.1): drops the TLB's entries for the page that holds
- * `lin`, global or not, including every 4 KiB piece cached of a large page. */
+ * `lin`, global or not, including every 4 KiB piece cached of a large page. A 4 KiB
+ * page can only sit at its own index in each half; the pieces of a large page can sit
+ * anywhere, so a region that may hold one is searched whole. */
 void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 {
     uint64_t vpage = (uint32_t)lin >> 12;
     cpu->chain_gen++;
-    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) {
-        X86TlbEntry *e = &cpu->tlb[i];
-        uint64_t tag = e->tag_read != ~0ull ? e->tag_read
-                     : e->tag_write != ~0ull ? e->tag_write : e->tag_exec;
-        if (tag == ~0ull) continue;
-        unsigned s = e->page_shift > 12 ? e->page_shift - 12u : 0u;
-        if ((tag >> s) == (vpage >> s)) e->tag_read = e->tag_write = e->tag_exec = ~0ull;
+    unsigned r = large_region((uint32_t)lin);
+    if (!(cpu->tlb_large[r / 64] & (1ull << (r % 64)))) {
+        unsigned i = (unsigned)vpage & (X86_TLB_SIZE - 1);
+        drop_if_on_page(&cpu->tlb[i], vpage);
+        drop_if_on_page(&cpu->tlb[X86_TLB_SIZE + i], vpage);
+        return;
     }
+    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) drop_if_on_page(&cpu->tlb[i], vpage);
 }
 
-/* A MOV to CR3 (SDM Vol. 3A, 4.10.4.1): every non-global entry goes. */
+/* A MOV to CR3 (SDM Vol. 3A, 4.10.4.1): every non-global entry goes. The large-page
+ * regions stay marked: a superset is still correct, and recounting them from the global
+ * entries at every address-space switch doubled this function's share of a Linux
+ * fork/exec profile. */
 void x86_tlb_flush_nonglobal(X86Cpu *cpu)
 {
     cpu->chain_gen++;
