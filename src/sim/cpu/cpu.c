@@ -24,7 +24,7 @@
 #include "sim/cpu/cpu_internal.h"
 
 #define BLOCK_MAX 32
-#define HASH_BITS 12
+#define HASH_BITS 16
 #define HASH_SIZE (1u << HASH_BITS)
 #define ARENA_SIZE (32u << 20)
 #define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
@@ -56,19 +56,7 @@ static inline bool block_piece(const X86Block *b, unsigned i, CodePiece *p)
 }
 
 #define PAGE_HASH_SIZE 1024u
-#define JUMP_CACHE_SIZE 4096u
 
-/* A block found by its linear key (IP, CS base, mode) under chain generation `gen`: valid
- * while chain_gen stays `gen`, as a link is (no TLB change, no block gone), so it needs no
- * translation of the IP. Returns and indirect jumps, whose targets overflow a block's two
- * links, come here instead of the hash table. */
-typedef struct {
-    uint64_t ip, cs_base;
-    X86Block *block;
-    X86Mode mode;
-    bool user;
-    uint32_t gen;
-} JumpCacheEntry;
 
 typedef struct X86CodeCache {
     X86Block *hash[HASH_SIZE];
@@ -398,7 +386,7 @@ static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t l
 
 static inline JumpCacheEntry *jump_cache_entry(X86Cpu *cpu, uint64_t lin)
 {
-    return &cpu->code->jump_cache[(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1)];
+    return &cpu->code->jump_cache[x86_jump_cache_index(lin)];
 }
 
 static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool user);
@@ -1092,6 +1080,7 @@ X86Cpu *x86_cpu_create(X86PageFn page_fn, void *opaque)
     if (!cpu) return NULL;
     cpu->code = calloc(1, sizeof *cpu->code);
     if (!cpu->code) goto fail_cpu;
+    cpu->jump_cache = cpu->code->jump_cache;
     cpu->code->arena = malloc(ARENA_SIZE);
     if (!cpu->code->arena) goto fail_code;
     cpu->code->bitmap = calloc(1, CODE_BITMAP_PAGES / 8);

@@ -384,6 +384,7 @@ struct X86Cpu {
      * stays set until a full flush (x86_cpu_tlb_invalidate). */
     uint64_t tlb_large[X86_TLB_LARGE_BITS / 64];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
+    struct JumpCacheEntry *jump_cache;   /* code's, for translated code (cpu_internal.h) */
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
      * INVLPG, a block dropped, the block cache emptied), decoded code may be stale (the
      * code epoch) or the CS limit translations were linked under changed: direct links

@@ -197,6 +197,25 @@ struct X86Block {
     X86Insn insns[];         /* then a copy of the block's bytes: piece 0, then piece 1 */
 };
 
+/* A block found by its linear key (IP, CS base, mode, CPL 3 or not) under chain
+ * generation `gen`: valid while chain_gen stays `gen`, as a link is (no TLB change, no
+ * block gone), so it needs no translation of the IP. Returns and indirect jumps, whose
+ * targets overflow a block's two links, come here instead of the hash table: the run
+ * loop's lookups and translated code's tails (jit.c) both read it. */
+struct JumpCacheEntry {
+    uint64_t ip, cs_base;
+    X86Block *block;
+    X86Mode mode;
+    bool user;
+    uint32_t gen;
+};
+typedef struct JumpCacheEntry JumpCacheEntry;
+#define JUMP_CACHE_SIZE 4096u
+static inline uint32_t x86_jump_cache_index(uint64_t lin)
+{
+    return (uint32_t)(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Control: faults, exits (cpu.c)                                                       */
 /* ---------------------------------------------------------------------------------- */

@@ -626,13 +626,16 @@ static void patch32(uint8_t *field, const uint8_t *to)
 
 /* The checks run_loop makes between linked blocks, then into the next block's
  * translation: room in the budget for a whole block (none while a stop request or an
- * event waits: x86_jit_stop_chaining), a link
- * for this RIP made under the current chain_gen, the target's bytes current, a
- * translation, and the CS limit above its branch targets. Else back to the loop. */
+ * event waits: x86_jit_stop_chaining), a link for this RIP made under the current
+ * chain_gen, or else the jump cache's entry for it (returns and indirect jumps to many
+ * targets), the target's bytes current, a translation, and the CS limit above its
+ * branch targets. Else back to the loop. The block ended plainly (a near transfer or
+ * none), so CS, the mode and CPL are those of its own key, which the cache entry must
+ * share. */
 static void emit_tail(Jit *j)
 {
     const X86Block *b = j->block;
-    uint8_t *out[8];
+    uint8_t *out[12], *probe[2], *found;
     int n = 0;
     budget_check(j, &out[n++]);
     mov_imm64(j, RSI, (uint64_t)(uintptr_t)&b->out[0]);
@@ -647,12 +650,13 @@ static void emit_tail(Jit *j)
     b1(j, 0xC6);
     b1(j, sizeof(BlockLink));
     op_base(j, 8, 0x39, RDX, RSI, l_ip);
-    jcc32(j, CC_NE, &out[n++]);
+    jcc32(j, CC_NE, &probe[0]);
     *first = (uint8_t)(j->p - first - 1);
     op_mem(j, 4, 0x8B, RAX, OFF(chain_gen));
     op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(BlockLink, gen));
-    jcc32(j, CC_NE, &out[n++]);
+    jcc32(j, CC_NE, &probe[1]);
     op_base(j, 8, 0x8B, RDI, RSI, (int32_t)offsetof(BlockLink, to));
+    found = j->p;                                          /* RDI: the target block */
     op_mem(j, 4, 0x8B, RAX, OFF(code_epoch));
     op_base(j, 4, 0x39, RAX, RDI, (int32_t)offsetof(X86Block, epoch));
     jcc32(j, CC_NE, &out[n++]);
@@ -676,6 +680,40 @@ static void emit_tail(Jit *j)
     b1(j, 0x5F);
     *dynamic = (uint8_t)(j->p - dynamic - 1);
     op_base(j, 4, 0xFF, 4, RDI, (int32_t)offsetof(X86Block, jit_chain));   /* jmp [..] */
+
+    /* No link: the jump cache's entry for the linear RIP (x86_jump_cache_index), RDX
+     * still the RIP. */
+    for (int k = 0; k < 2; k++) patch32(probe[k], j->p);
+    op_mem(j, 4, 0x8B, RAX, OFF(cs.base));
+    op_reg(j, 4, 0x01, RDX, RAX);                          /* add eax, edx: linear */
+    op_reg(j, 4, 0x89, RAX, RCX);                          /* mov ecx, eax */
+    b1(j, 0xC1), b1(j, 0xE9), b1(j, 12);                   /* shr ecx, 12 */
+    op_reg(j, 4, 0x31, RAX, RCX);                          /* xor ecx, eax */
+    b1(j, 0x81), b1(j, 0xE1), b4(j, JUMP_CACHE_SIZE - 1);  /* and ecx, size - 1 */
+    _Static_assert(sizeof(JumpCacheEntry) == 40, "the scaling below");
+    b1(j, 0x48), b1(j, 0x8D), b1(j, 0x0C), b1(j, 0x89);    /* lea rcx, [rcx + rcx*4] */
+    op_mem(j, 8, 0x8B, RSI, OFF(jump_cache));
+    b1(j, 0x48), b1(j, 0x8D), b1(j, 0x34), b1(j, 0xCE);    /* lea rsi, [rsi + rcx*8] */
+    op_base(j, 8, 0x39, RDX, RSI, (int32_t)offsetof(JumpCacheEntry, ip));
+    jcc32(j, CC_NE, &out[n++]);
+    op_mem(j, 8, 0x8B, RAX, OFF(cs.base));
+    op_base(j, 8, 0x39, RAX, RSI, (int32_t)offsetof(JumpCacheEntry, cs_base));
+    jcc32(j, CC_NE, &out[n++]);
+    op_mem(j, 4, 0x8B, RAX, OFF(chain_gen));
+    op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(JumpCacheEntry, gen));
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 4, 0x81, 7, RSI, (int32_t)offsetof(JumpCacheEntry, mode));
+    b4(j, (uint32_t)b->mode);                              /* cmp dword [mode], mode */
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 1, 0x80, 7, RSI, (int32_t)offsetof(JumpCacheEntry, user));
+    b1(j, b->user);                                        /* cmp byte [user], user */
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 8, 0x8B, RDI, RSI, (int32_t)offsetof(JumpCacheEntry, block));
+    op_reg(j, 8, 0x85, RDI, RDI);                          /* test rdi, rdi */
+    jcc32(j, CC_E, &out[n++]);
+    mov_imm32(j, RCX, ~0u);                                /* (no exit to patch) */
+    b1(j, 0xE9);
+    patch32(emit_at(j, 4), found);
     for (int k = 0; k < n; k++) patch32(out[k], j->p);
     return_block(j);
 }
@@ -719,8 +757,19 @@ static void call_handler(Jit *j, const X86Insn *in, uint64_t ip, bool last)
     j->mem = MEM_LAZY;
     memset(j->seg_ok, 0, sizeof j->seg_ok);
     j->stack_ok = false;
-    if (last) leave_next_rip(j);
-    else leave_if_ended(j);
+    if (last && j->block->plain_end) {
+        /* An indirect JMP or CALL, RET imm16, or an instruction before a page end: on
+         * through the tail unless the handler ended the block (leave_if_ended). */
+        leave_if_ended(j);
+        op_mem(j, 8, 0x8B, RAX, OFF(next_rip));
+        op_mem(j, 8, 0x89, RAX, OFF(rip));
+        count_retired(j);
+        to_tail(j, -1);
+    } else if (last) {
+        leave_next_rip(j);
+    } else {
+        leave_if_ended(j);
+    }
 }
 
 /* Guest registers are written whole, 64 bits (a 32-bit result zero-extends, as reg_write
