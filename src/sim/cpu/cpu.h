@@ -390,6 +390,10 @@ struct X86Cpu {
      * code epoch) or the CS limit translations were linked under changed: direct links
      * between blocks (cpu.c, jit.c) made under another value are not followed. */
     uint32_t chain_gen;
+    /* The same but for a MOV CR3 that keeps global pages: links to a block whose page
+     * has a global translation (a kernel's, under CR4.PGE) or no translation at all
+     * (paging off) check this one, and survive address-space switches. */
+    uint32_t global_gen;
     /* Testing (set before the first run, or flush with x86_cpu_tlb_flush): the reference
      * path: no block links, one instruction per hash lookup, generic handlers, flags
      * computed after every instruction. The differential test compares it with the fast

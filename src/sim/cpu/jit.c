@@ -497,11 +497,11 @@ static void to_tail(Jit *j, int exit)
     b4(j, 0);
 }
 
-/* The way on into a known target block, by byte offset: the chain generation checked
- * against the value x86_jit_link patches in with the jump (chain_gen also changes with
- * the code epoch and the CS limit links were made under, run_block_fast); until then,
- * and when the check fails, on to `miss`. */
-enum { B_GEN = 6, B_JMP = 17, B_LEN = 21 };
+/* The way on into a known target block, by byte offset: a generation (chain_gen or
+ * global_gen, its offset at B_GEN_AT) checked against the value x86_jit_link patches in
+ * with the jump (both also change with the code epoch and the CS limit links were made
+ * under, run_block_fast); until then, and when the check fails, on to `miss`. */
+enum { B_GEN_AT = 2, B_GEN = 6, B_JMP = 17, B_LEN = 21 };
 
 static void jcc32(Jit *j, unsigned cc, uint8_t **patch);
 static void patch32(uint8_t *field, const uint8_t *to);
@@ -586,7 +586,11 @@ void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to
         e += 12;                                        /* the compare and its jump */
     }
     if (!e) return;
-    memcpy(e + B_GEN, &cpu->chain_gen, 4);
+    /* the generation the link depends on (x86_link_gen_off), checked at B_GEN_AT */
+    uint32_t off = x86_link_gen_off(cpu, to, (uint32_t)(to->cs_base + to->ip));
+    uint32_t gen = x86_gen_at(cpu, off);
+    memcpy(e + B_GEN_AT, &off, 4);
+    memcpy(e + B_GEN, &gen, 4);
     patch32(e + B_JMP, (const uint8_t *)to->jit_chain - cpu->jit_exec_delta);
 }
 
@@ -624,6 +628,13 @@ static void patch32(uint8_t *field, const uint8_t *to)
     memcpy(field, &rel, 4);
 }
 
+/* EAX = the generation whose offset in X86Cpu is the dword at [rsi + disp]. */
+static void gen_at_rsi(Jit *j, int32_t disp)
+{
+    op_base(j, 4, 0x8B, RAX, RSI, disp);                   /* mov eax, [rsi + disp] */
+    b1(j, 0x8B), b1(j, 0x04), b1(j, 0x03);                 /* mov eax, [rbx + rax] */
+}
+
 /* The checks run_loop makes between linked blocks, then into the next block's
  * translation: room in the budget for a whole block (none while a stop request or an
  * event waits: x86_jit_stop_chaining), a link for this RIP made under the current
@@ -652,7 +663,7 @@ static void emit_tail(Jit *j)
     op_base(j, 8, 0x39, RDX, RSI, l_ip);
     jcc32(j, CC_NE, &probe[0]);
     *first = (uint8_t)(j->p - first - 1);
-    op_mem(j, 4, 0x8B, RAX, OFF(chain_gen));
+    gen_at_rsi(j, (int32_t)offsetof(BlockLink, gen_off));
     op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(BlockLink, gen));
     jcc32(j, CC_NE, &probe[1]);
     op_base(j, 8, 0x8B, RDI, RSI, (int32_t)offsetof(BlockLink, to));
@@ -699,7 +710,7 @@ static void emit_tail(Jit *j)
     op_mem(j, 8, 0x8B, RAX, OFF(cs.base));
     op_base(j, 8, 0x39, RAX, RSI, (int32_t)offsetof(JumpCacheEntry, cs_base));
     jcc32(j, CC_NE, &out[n++]);
-    op_mem(j, 4, 0x8B, RAX, OFF(chain_gen));
+    gen_at_rsi(j, (int32_t)offsetof(JumpCacheEntry, gen_off));
     op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(JumpCacheEntry, gen));
     jcc32(j, CC_NE, &out[n++]);
     op_base(j, 4, 0x81, 7, RSI, (int32_t)offsetof(JumpCacheEntry, mode));
