@@ -33,6 +33,7 @@
 #include "vmm/bios.h"
 #include "vmm/keyseq.h"
 #include "block/block.h"
+#include "dev/fdc.h"
 #include "dev/ide.h"
 #include "vmm/qmp.h"
 #include "vmm/vm_virtio.h"
@@ -315,12 +316,21 @@ static char *block_info_text(const CliOptions *opt, const CliDisks *disks)
 static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 {
     for (int i = 0; i < disks->n; i++) {
-        if (vm_bios_attach_disk(svm, disks->drive[i], disks->bd[i]) < 0) {
+        BlockDev *bd = disks->bd[i];
+        uint8_t drive = disks->drive[i];
+        if (vm_bios_attach_disk(svm, drive, bd) < 0) {
             error("%s", hv_last_error());
             close_disks(disks);
             return EXIT_IMAGE_INVALID;
         }
         disks->bd[i] = NULL;
+        /* The same disk in the floppy controller, for an OS that drives it itself; the
+         * BIOS owns it and outlives the controller. */
+        if (drive <= BIOS_DRIVE_FLOPPY1 && vm_add_floppy(svm, drive, bd, false) < 0) {
+            error("%s: %s", opt->drives[i].file, hv_last_error());
+            close_disks(disks);
+            return EXIT_VM_SETUP;
+        }
     }
     disks->n = 0;
     if (opt->boot_order && vm_bios_set_boot_order(svm, opt->boot_order) < 0) {
@@ -331,17 +341,25 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 }
 
 /* -bios FIRMWARE with disks: the hard disks on the IDE channels (hda, hdb: the primary
- * master and slave), which the VM owns from then on. There is no floppy controller and no
- * ATAPI device: floppies and CDs exist for the built-in BIOS only. */
+ * master and slave) and the floppies in the floppy controller, which the VM owns from then
+ * on. There is no ATAPI device: CDs exist for the built-in BIOS only. */
 static int attach_ide_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 {
     for (int i = 0; i < disks->n; i++) {
         uint8_t drive = disks->drive[i];
         BlockDev *bd = disks->bd[i];
         disks->bd[i] = NULL;
+        if (drive <= BIOS_DRIVE_FLOPPY1) {
+            if (vm_add_floppy(svm, drive, bd, true) < 0) {
+                error("%s: %s", opt->drives[i].file, hv_last_error());
+                close_disks(disks);
+                return EXIT_VM_SETUP;
+            }
+            continue;
+        }
         if (drive != BIOS_DRIVE_HD0 && drive != BIOS_DRIVE_HD1) {
             block_close(bd);
-            error("%s: with -bios only hard disks (IDE) are there: floppies and CDs need the "
+            error("%s: with -bios only hard disks (IDE) and floppies are there: CDs need the "
                   "built-in BIOS", opt->drives[i].file);
             close_disks(disks);
             return EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dev/device.h"
+#include "dev/fdc.h"
 #include "dev/ide.h"
 #include "kvm/backend.h"
 #include "vmm/bios.h"
@@ -417,6 +418,57 @@ int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
     if (r < 0)
         block_close(bd);
     return r;
+}
+
+static void destroy_fdc(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    fdc_destroy(svm->fdc);
+    svm->fdc = NULL;
+}
+
+static void reset_fdc(void *opaque) { fdc_reset(((SimpleVM *)opaque)->fdc); }
+
+int vm_add_floppy(SimpleVM *svm, unsigned unit, BlockDev *bd, bool owned)
+{
+    if (!svm || !svm->platform || !bd || unit >= FDC_DRIVES) {
+        if (owned)
+            block_close(bd);
+        return hv_fail(EINVAL, "vm_add_floppy: bad arguments");
+    }
+    if (!svm->fdc) {
+        const IrqLine irq = {platform_set_isa_irq, svm->platform, MACHINE_IRQ_FDC};
+        if (!(svm->fdc = fdc_create(svm->platform->isa_dma, FDC_DMA_CHANNEL, &irq))) {
+            if (owned)
+                block_close(bd);
+            return hv_fail(ENOMEM, "out of memory");
+        }
+        int r = vm_device_add(svm, &(DeviceRecord){.name = "isa-fdc", .opaque = svm,
+                                                   .reset = reset_fdc, .destroy = destroy_fdc});
+        const IoPortHandler io[] = {
+            {.base = FDC_BASE, .length = FDC_PORTS, .read = fdc_io_read, .write = fdc_io_write,
+             .opaque = svm->fdc, .name = "fdc"},
+            {.base = FDC_DIR_PORT, .length = 1, .read = fdc_io_read, .write = fdc_io_write,
+             .opaque = svm->fdc, .name = "fdc-dir"},
+        };
+        for (int i = 0; i < 2 && r == 0; i++)
+            if ((r = io_bus_register(svm->io_bus, &io[i])) < 0)
+                hv_fail(r, "cannot register the floppy controller at port 0x%x", io[i].base);
+        if (r < 0) {
+            if (owned)
+                block_close(bd);
+            return r;
+        }
+    }
+    int r = fdc_attach(svm->fdc, unit, bd, owned);
+    if (r < 0) {
+        if (owned)
+            block_close(bd);
+        return hv_fail(-r, "floppy drive %u: %s", unit,
+                       r == -EEXIST ? "already has a disk" : "not a floppy image");
+    }
+    rtc_set_floppy_types(svm->platform->rtc, fdc_cmos_drive_types(svm->fdc));
+    return 0;
 }
 
 int vm_add_debugcon_port(SimpleVM *svm, uint16_t port)
