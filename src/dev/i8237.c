@@ -189,11 +189,11 @@ bool isa_dma_ready(const IsaDma *d, unsigned ch)
 {
     if (!d || ch >= ISA_DMA_CHANNELS)
         return false;
+    /* Controller 1 reaches the bus through channel 4 of controller 2 (cascade), which is
+     * taken as always programmed so: firmware sets it up once (SeaBIOS does, the built-in
+     * BIOS does not), and masking or disabling it is not modelled. */
     const Dma8237 *c = &d->ctl[ch / 4];
-    if ((c->command & COMMAND_DISABLE) || (c->mask & (1u << (ch % 4))))
-        return false;
-    /* Controller 1 reaches the bus through channel 4 of controller 2 (cascade). */
-    return ch >= 4 || isa_dma_ready(d, 4);
+    return !(c->command & COMMAND_DISABLE) && !(c->mask & (1u << (ch % 4)));
 }
 
 /* One run of `n` units at guest address gpa, in increasing addresses: a bulk copy, or

@@ -42,8 +42,8 @@ void isa_dma_reset(void *opaque);
 int isa_dma_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
 int isa_dma_io_write(uint16_t port, uint8_t size, uint32_t value, void *opaque);
 
-/* Whether channel ch would serve a request now: unmasked, its controller enabled (and
- * controller 2's channel 4, the cascade, unmasked for channels 0-3). */
+/* Whether channel ch would serve a request now: unmasked, its controller enabled (the
+ * cascade of controller 1 through channel 4 is taken as always set up). */
 bool isa_dma_ready(const IsaDma *d, unsigned ch);
 /* Serves `len` bytes of device data on channel ch as its mode register says: a write
  * transfer copies buf to memory, a read transfer fills buf from memory, a verify moves
