@@ -341,8 +341,8 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 }
 
 /* -bios FIRMWARE with disks: the hard disks on the IDE channels (hda, hdb: the primary
- * master and slave) and the floppies in the floppy controller, which the VM owns from then
- * on. There is no ATAPI device: CDs exist for the built-in BIOS only. */
+ * master and slave), the CD as an ATAPI device where QEMU puts -cdrom (the secondary
+ * master) and the floppies in the floppy controller, which the VM owns from then on. */
 static int attach_ide_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 {
     for (int i = 0; i < disks->n; i++) {
@@ -357,14 +357,9 @@ static int attach_ide_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disk
             }
             continue;
         }
-        if (drive != BIOS_DRIVE_HD0 && drive != BIOS_DRIVE_HD1) {
-            block_close(bd);
-            error("%s: with -bios only hard disks (IDE) and floppies are there: CDs need the "
-                  "built-in BIOS", opt->drives[i].file);
-            close_disks(disks);
-            return EXIT_USAGE;
-        }
-        if (vm_add_ide_disk(svm, drive - BIOS_DRIVE_HD0, bd) < 0) {
+        int r = drive == BIOS_DRIVE_CDROM ? vm_add_ide_cdrom(svm, 2, bd)
+                                          : vm_add_ide_disk(svm, drive - BIOS_DRIVE_HD0, bd);
+        if (r < 0) {
             error("%s: %s", opt->drives[i].file, hv_last_error());
             close_disks(disks);
             return EXIT_VM_SETUP;

@@ -375,7 +375,7 @@ static int add_ide_pci_function(SimpleVM *svm)
                                               .destroy = destroy_ide_pci});
 }
 
-int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
+static int add_ide_drive(SimpleVM *svm, int index, BlockDev *bd, bool cdrom)
 {
     if (!svm || !bd || index < 0 || index > 3) {
         block_close(bd);
@@ -414,10 +414,21 @@ int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
             }
         }
     }
-    int r = ide_attach(svm->ide[c], index % 2, bd);
+    int r = cdrom ? ide_attach_cdrom(svm->ide[c], index % 2, bd)
+                  : ide_attach(svm->ide[c], index % 2, bd);
     if (r < 0)
         block_close(bd);
     return r;
+}
+
+int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
+{
+    return add_ide_drive(svm, index, bd, false);
+}
+
+int vm_add_ide_cdrom(SimpleVM *svm, int index, BlockDev *bd)
+{
+    return add_ide_drive(svm, index, bd, true);
 }
 
 static void destroy_fdc(void *opaque)
