@@ -711,6 +711,10 @@ typedef struct {
      * they stand for; a sequence not complete within KEYSEQ_TIMEOUT_MS is its bytes. */
     KeySeq kbd_seq;
     uint64_t kbd_seq_ms;  /* when the pending sequence began */
+    /* SeaBIOS on the serial console (-bios, no screen) reads its keys from COM1 as well
+     * as from the keyboard, as QEMU's -nographic gives them to COM1 only: the PS/2
+     * keyboard would double every key. */
+    bool serial_keys_only;
 } Console;
 
 /* The monitor's Unix socket: one client at a time, a line a command. */
@@ -894,7 +898,8 @@ static void console_read(Console *c)
             } else {
                 /* COM1 too: the BIOS's int 16h reads it when no int 09h filled its buffer. */
                 console_queue(c, key);
-                keyboard_key(c, key);   /* the PS/2 keyboard hears it too */
+                if (!c->serial_keys_only)
+                    keyboard_key(c, key);   /* the PS/2 keyboard hears it too */
             }
             break;
         case CONSOLE_QUIT:
@@ -1087,6 +1092,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         .mon = stdio_monitor ? mon : NULL,
         .input_open = console_input || stdio_monitor || opt->display == DISPLAY_CURSES,
         .full_screen = opt->display == DISPLAY_CURSES,
+        .serial_keys_only = qemu_firmware(opt) && !opt->vga && opt->display != DISPLAY_CURSES,
         .escapes = terminal || stdio_monitor,
         .echo = terminal,
         /* Without the serial port on the console, keys can only be for the monitor; and

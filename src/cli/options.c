@@ -649,8 +649,8 @@ const CliOptionSpec cli_option_table[] = {
      "and at 4 GiB; start from the reset vector F000:FFF0"},
     {"-bios", "FILE", opt_bios, 0,
      "FILE is the firmware (SeaBIOS), as --rom FILE but in RAM below\n"
-     "1 MiB, with fw_cfg's etc/e820, -hda/-hdb on IDE and -fda in the\n"
-     "floppy controller (no other FILE)"},
+     "1 MiB, with fw_cfg's etc/e820, -hda/-hdb and -cdrom (ATAPI) on\n"
+     "IDE and -fda in the floppy controller (no other FILE)"},
     {"--reg", "NAME=VALUE", opt_reg, 0,
      "set a register before the start (rax..r15, rip, rflags);\nrepeatable"},
     {"-serial, --serial", "stdio|mon:stdio|file:PATH|none|pty|tcp:..|unix:..|chardev:ID",

@@ -69,8 +69,8 @@ t_seabios() {
         grep -qx 'int10' "$TMP/out" || differ "the boot sector's int 10h text is not on the screen"
     fi
     end
-    # A game on the disk: keys from COM1 through SeaBIOS's int 16h, its sectors read and
-    # its score written through int 13h to the IDE disk.
+    # A game on the disk: keys from COM1 through SeaBIOS's int 16h (each once), its sectors
+    # read and its score written through int 13h to the IDE disk.
     begin seabios-disk-writes
     cp "$G/biosgame.bin" "$TMP/game.img"
     if [ "$SKIPPING" = 0 ]; then
@@ -80,6 +80,9 @@ t_seabios() {
     fi
     expect_status 33
     grep -qF 'disk says hell' "$TMP/out" || differ "sector 2 not read: $(show "$TMP/out")"
+    # The keys came once: from COM1 (SeaBIOS's serial console), not also from the keyboard.
+    grep -qF 'q quits: hi!'$'\r' "$TMP/out" ||
+        differ "the echoed keys are not 'hi!': $(show "$TMP/out")"
     [ "$(od -An -tx1 -j1024 -N1 "$TMP/game.img" | tr -d ' ')" = 2a ] || differ "score sector not written"
     end
     # A boot-sector OS on a 1.44 MB floppy: SeaBIOS finds drive A through CMOS 0x10,
