@@ -31,7 +31,8 @@ t_seabios() {
     local t
     if [ ! -r "$SEABIOS" ]; then
         for t in seabios-boot-disk seabios-vga-screen seabios-disk-writes seabios-no-boot-device \
-                 seabios-floppy seabios-floppy-720k seabios-floppy-qemu seabios-cdrom; do
+                 seabios-floppy seabios-floppy-builtin-agrees seabios-floppy-720k \
+                 seabios-floppy-qemu seabios-cdrom; do
             echo "skip $t$(tag): $SEABIOS not found (Debian package seabios)"
             SKIPPED=$((SKIPPED + 1))
         done
@@ -108,6 +109,16 @@ t_seabios() {
         "written by floppyboot" ] || differ "sector 96 not written"
     [ "$SKIPPING" = 1 ] || grep -qF '/fdc@03f0/floppy@0' "$TMP/fd.log" ||
         differ "SeaBIOS did not find the floppy drive: $(show "$TMP/fd.log")"
+    end
+    # The built-in BIOS serves the same calls itself (int 13h from C, the controller
+    # beside it untouched): the same lines and the same sector written.
+    begin seabios-floppy-builtin-agrees
+    floppy_image "$TMP/fdb.img" 1474560
+    vm run -fda "$TMP/fdb.img"
+    expect_status 3
+    [ "$SKIPPING" = 1 ] || cmp -s "$TMP/fd.out" "$TMP/out" || differ "the built-in BIOS's run \
+differs: $(diff "$TMP/fd.out" "$TMP/out" | tail -n +2 | head -6 | tr '\n' ' ')"
+    cmp -s "$TMP/fdb.img" "$TMP/fd.img" || differ "the images differ"
     end
     # A 720 KB disk: a 3.5" double-density drive (CMOS type 3), 250 kbps, 9 sectors per
     # track; the guest's reads past sector 9 fail as they should (SeaBIOS checks CHS).
