@@ -833,7 +833,8 @@ void print_interrupt_models(FILE *out)
           "         is the VMCS activity state HLT; --clock virtual (1 ns per instruction)\n"
           "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer,\n"
           "         RTC, HPET and the ACPI PM timer; the 8042 keyboard, RTC, ACPI PM block\n"
-          "         (SCI on IRQ 9), ports 0x80/0x92/0xCF9 are the VMM's on both\n"
+          "         (SCI on IRQ 9), the 8237A DMA pair, ports 0x80/0x92/0xCF9 are the\n"
+          "         VMM's on both\n"
           "  --irqchip kernel (kvm): KVM's PIC, IOAPIC, LAPIC and PIT in the kernel\n",
           out);
 }
