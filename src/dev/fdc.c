@@ -336,8 +336,8 @@ static void dma_transfer(Fdc *f)
             return;
         }
         bool tc = false;
-        if (!x->write && sector_io(f, off, false) < 0) {
-            end_transfer(f, ST0_ABNORMAL, ST1_NO_DATA, 0);   /* an unreadable image: a CRC error's place */
+        if (!x->write && sector_io(f, off, false) < 0) {   /* the image failed: no data */
+            end_transfer(f, ST0_ABNORMAL, ST1_NO_DATA, 0);
             return;
         }
         if (x->write)

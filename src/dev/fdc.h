@@ -9,9 +9,12 @@
  * READ DATA, WRITE DATA, READ ID, FORMAT TRACK, RECALIBRATE, SEEK, SENSE INTERRUPT STATUS,
  * SENSE DRIVE STATUS, SPECIFY, CONFIGURE, VERSION, LOCK, DUMPREG, PERPENDICULAR MODE;
  * anything else is answered with ST0 = 0x80 (invalid command). Data moves by DMA, or
- * through the FIFO byte by byte when SPECIFY chose non-DMA mode (READ and WRITE DATA).
- * Commands complete at once: there is no rotation or seek timing. Guest input is hostile:
- * every cylinder, head, sector and size is checked against the media and the image.
+ * through the FIFO byte by byte when SPECIFY chose non-DMA mode (READ and WRITE DATA;
+ * FORMAT TRACK takes its IDs by DMA only). Commands complete at once: there is no rotation
+ * or seek timing, READ/WRITE DATA seek to the command's cylinder themselves (an implied
+ * seek, which PC firmware relies on), and the motor bits are not checked. Guest input is
+ * hostile: every cylinder, head, sector and size is checked against the media and the
+ * image.
  */
 #ifndef SCRATCHVM_DEV_FDC_H
 #define SCRATCHVM_DEV_FDC_H

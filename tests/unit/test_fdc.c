@@ -117,7 +117,8 @@ static void command(Rig *r, const uint8_t *bytes, size_t n)
         out8(r, FIFO, bytes[i]);
     }
 }
-#define CMD(r, ...) command(r, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
+#define CMD(r, ...) \
+    command(r, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
 
 /* Reads n result bytes (RQM and DIO set for each), then the controller takes commands. */
 static void result(Rig *r, uint8_t *out, size_t n)
