@@ -356,6 +356,9 @@ static void destroy_ide(void *opaque)
 
 static void destroy_ide_pci(void *opaque) { pci_device_remove(opaque); }
 
+#define PIIX_IDETIM 0x40
+#define PIIX_IDETIM_DECODE 0x8000
+
 /* With a PCI bus, firmware looks for IDE controllers there (SeaBIOS scans ISA ports only
  * on a machine without PCI): a PIIX3 IDE function in compatibility mode (prog-if 80h:
  * both channels at their legacy ports and IRQs, bus master capable), without BARs (no
@@ -371,6 +374,13 @@ static int add_ide_pci_function(SimpleVM *svm)
     PciDevice *d = pci_device_add(bus, -1, &info, NULL);
     if (!d)
         return -ENOSPC;
+    /* IDETIM (82371SB data sheet: 40-41h primary, 42-43h secondary): bit 15, IDE
+     * decode enable, set as firmware leaves it (Linux's ata_piix skips a channel without
+     * it); the timing bits are the guest's to write and change nothing here. */
+    uint8_t *config = pci_device_config(d);
+    config[PIIX_IDETIM + 1] = config[PIIX_IDETIM + 3] = PIIX_IDETIM_DECODE >> 8;
+    if (pci_device_config_writable(d, PIIX_IDETIM, 4) < 0)
+        return -EINVAL;
     return vm_device_add(svm, &(DeviceRecord){.name = "piix3-ide", .opaque = d,
                                               .destroy = destroy_ide_pci});
 }
