@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim/cpu/cpu_internal.h"
@@ -1610,7 +1611,10 @@ static void jcc_last(Jit *j, const X86Insn *in)
 
 /* With SCRATCHVM_PERF_MAP set, each translation is named in /tmp/perf-PID.map (the
  * format perf reads for JIT code) by its guest IP, CS base and guest-physical address,
- * so that `perf report` shows which guest code the time went to. */
+ * so that `perf report` shows which guest code the time went to. The name ends with the
+ * CLOCK_MONOTONIC time of the translation in ns: the arena is reused after it empties,
+ * so a sample (`perf record -k CLOCK_MONOTONIC`) belongs to the newest translation at
+ * its address made before it. */
 static FILE *perf_map;
 
 /* Opened with the arena, before the VMM's sandbox forbids opening files. */
@@ -1625,9 +1629,12 @@ static void perf_map_open(void)
 static void perf_map_note(const uint8_t *code, size_t size, const X86Block *b)
 {
     if (!perf_map) return;
-    fprintf(perf_map, "%lx %zx guest_%s_%llx_cs%llx_gpa%llx\n", (unsigned long)(uintptr_t)code, size,
-            b->user ? "user" : "sys", (unsigned long long)b->ip,
-            (unsigned long long)b->cs_base, (unsigned long long)b->gpa);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    fprintf(perf_map, "%lx %zx guest_%s_%llx_cs%llx_gpa%llx_t%lld\n", (unsigned long)(uintptr_t)code,
+            size, b->user ? "user" : "sys", (unsigned long long)b->ip,
+            (unsigned long long)b->cs_base, (unsigned long long)b->gpa,
+            (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
     fflush(perf_map);
 }
 
