@@ -30,6 +30,7 @@
 #define CODE_BASE 0x10000u
 #define DATA_BASE 0x20000u
 #define STACK_TOP 0x3FFF0u      /* real mode: SS 0x3000, SP 0xFFF0 */
+#define STACK_LOCALS 0x3F000u   /* EBP (BP 0xF000 in real mode): locals below the stack */
 #define PAGE_DIR 0x50000u
 #define COUNTER_OFF 0x800u      /* the loop counter, in the data area */
 #define SUBTAB_OFF 0xC00u       /* the subroutines' addresses, for indirect CALLs */
@@ -69,11 +70,14 @@ static void put(Unit *u, uint8_t v) { u->b[u->n++] = v; }
 static void put16(Unit *u, uint32_t v) { put(u, (uint8_t)v); put(u, (uint8_t)(v >> 8)); }
 static void put32(Unit *u, uint32_t v) { put16(u, v); put16(u, v >> 16); }
 
-/* Registers a random instruction may write: not SP (the stack) nor BX (the base of the
- * memory operands). 8-bit: AL CL DL AH CH DH. */
-static const uint8_t dst16[] = { 0, 1, 2, 5, 6, 7 };
+/* Registers a random instruction may write: not SP (the stack), BX or BP (the bases of
+ * the memory operands). 8-bit: AL CL DL AH CH DH. */
+static const uint8_t dst16[] = { 0, 1, 2, 6, 7 };
 static const uint8_t dst8[] = { 0, 1, 2, 4, 5, 6 };
-static unsigned dst_reg(unsigned size) { return size == 1 ? dst8[pick(6)] : dst16[pick(6)]; }
+static unsigned dst_reg(unsigned size)
+{
+    return size == 1 ? dst8[pick(sizeof dst8)] : dst16[pick(sizeof dst16)];
+}
 
 /* Operand size 2 or 4, with the 0x66 prefix when it is not CS's default. */
 static unsigned opsize(Gen *g)
@@ -84,12 +88,17 @@ static unsigned opsize(Gen *g)
 }
 
 /* A ModR/M byte with `reg` and a memory operand in the data area: [disp], [BX+disp8] or
- * (32-bit) [EBX+disp8] through a SIB byte. */
+ * (32-bit) [EBX+disp8] through a SIB byte; or on the stack segment below the stack:
+ * [BP+disp8] / [EBP+disp8] (SS reads open the translated code's stack window). */
 static void modrm_mem(Gen *g, unsigned reg)
 {
     Unit *u = g->u;
     unsigned off = pick(0x700);
-    switch (pick(3)) {
+    switch (pick(4)) {
+    case 3:   /* [EBP+disp8] / [BP+disp8]: through SS, below the stack (STACK_LOCALS) */
+        put(u, (uint8_t)(0x40 | reg << 3 | (g->d32 ? 5 : 6)));
+        put(u, (uint8_t)(pick(256) - 128));
+        break;
     case 0:
         if (g->d32) { put(u, (uint8_t)(0x05 | reg << 3)); put32(u, DATA_BASE + off); }
         else { put(u, (uint8_t)(0x06 | reg << 3)); put16(u, off); }
@@ -160,7 +169,7 @@ static void gen_simple(Gen *g)
     case 7: {                             /* INC/DEC r, r/m */
         if (pick(2)) {
             opsize(g);
-            put(u, (uint8_t)(0x40 | pick(2) << 3 | dst16[pick(6)]));
+            put(u, (uint8_t)(0x40 | pick(2) << 3 | dst16[pick(sizeof dst16)]));
         } else {
             unsigned byte = pick(2), sz = byte ? 1 : opsize(g);
             put(u, byte ? 0xFE : 0xFF);
@@ -208,7 +217,7 @@ static void gen_simple(Gen *g)
         put(u, 0x0F);
         if (pick(2)) {
             put(u, (uint8_t)(0x90 | pick(16)));
-            if (mem) modrm_mem(g, 0); else modrm_reg(g, 0, dst8[pick(6)]);
+            if (mem) modrm_mem(g, 0); else modrm_reg(g, 0, dst8[pick(sizeof dst8)]);
         } else {
             u->n = 0;
             unsigned sz = opsize(g);
@@ -243,7 +252,7 @@ static void gen_simple(Gen *g)
         if (prefix) put(u, 0x66);
         put(u, pick(2) ? (uint8_t)(0x50 | pick(8)) : 0x9C);
         if (prefix) put(u, 0x66);
-        put(u, (uint8_t)(0x58 | dst16[pick(6)]));
+        put(u, (uint8_t)(0x58 | dst16[pick(sizeof dst16)]));
         break;
     }
     case 17:                              /* LAHF, SAHF */
@@ -436,6 +445,7 @@ static void setup(X86Cpu *cpu, Fx *m, const Program *p, int mode, const uint32_t
         x86_cpu_load_real_segment(cpu, X86_SS, 0x3000);
         cpu->gpr[X86_RSP] = 0xFFF0;
         cpu->gpr[X86_RBX] = 0x100;
+        cpu->gpr[X86_RBP] = STACK_LOCALS & 0xFFFF;
         memcpy(m->ram + DATA_BASE + COUNTER_OFF, &(uint16_t){ (uint16_t)p->iterations }, 2);
         cpu->rip = 0;
     } else {
@@ -449,6 +459,7 @@ static void setup(X86Cpu *cpu, Fx *m, const Program *p, int mode, const uint32_t
         }
         cpu->gpr[X86_RSP] = 0x40000;
         cpu->gpr[X86_RBX] = DATA_BASE + 0x100;
+        cpu->gpr[X86_RBP] = STACK_LOCALS;
         memcpy(m->ram + DATA_BASE + COUNTER_OFF, &p->iterations, 4);
         cpu->rip = CODE_BASE;
         if (mode == MODE_PAGED) {

@@ -928,6 +928,33 @@ static void test_code_remap_by_generation(void **state)
     }
 }
 
+/* A read through SS opens translated code's stack window only where a write may go too:
+ * after a read of a read-only page (CR0.WP), the write to it next to the read still
+ * faults, translated or not. */
+static void test_stack_read_window_read_only_page(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    protected_flat(fx, 0);
+    cpu->cr0 |= X86_CR0_WP;
+    put32(fx->ram, PT + 4 * 0x60, 0x60000 | P);                 /* read-only */
+    put32(fx->ram, 0x60000, 0x1234);
+    cpu->gpr[X86_RBP] = 0x60000;
+    static const uint8_t code[] = {
+        0x8B, 0x45, 0x00,                     /* mov eax, [ebp] */
+        0x89, 0x45, 0x04,                     /* mov [ebp + 4], eax */
+        0xF4,
+    };
+    load(fx, CODE, code, sizeof code);
+    for (int i = 0; i < 40; i++) {            /* often enough to be translated */
+        cpu->rip = CODE;
+        cpu->gpr[X86_RSP] = 0x8000;
+        assert_int_equal(expect_exception(cpu, x86_cpu_run(cpu, 0), 14, X86_PF_P | X86_PF_W),
+                         CODE + 3);
+        assert_int_equal(get32(fx->ram, 0x60004), 0);
+    }
+}
+
 /* Privileged instructions at CPL 3 are #GP(0): MOV CR, INVLPG, WBINVD, RDMSR; RDTSC only
  * with CR4.TSD (SDM Vol. 3A, 5.9). */
 static void test_privileged_at_cpl3(void **state)
@@ -1009,6 +1036,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_page_fault_user, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_tlb_halves_by_privilege, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_code_remap_by_generation, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stack_read_window_read_only_page, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_remap_after_invlpg, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_write_protect, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_fault, setup, fx_teardown),

@@ -1046,13 +1046,30 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
     b1(j, RSI << 3 | RBX);
     b4(j, (uint32_t)tag);
     jcc_stub(j, st, CC_NE);
+    if (seg == X86_SS && !write) op_reg(j, 8, 0x89, RSI, RDI);   /* mov rdi, rsi: the entry */
     b1(j, 0x48);                                             /* mov rsi, [rbx + rsi + addend] */
     b1(j, 0x8B);
     b1(j, 0x80 | RSI << 3 | 4);
     b1(j, RSI << 3 | RBX);
     b4(j, (uint32_t)(e0 + (int32_t)offsetof(X86TlbEntry, addend)));
     op_reg(j, 8, 0x01, RAX, RSI);                            /* add rsi, rax */
-    if (seg == X86_SS && write) {
+    uint8_t *not_writable[2] = { NULL, NULL };
+    if (seg == X86_SS && !write) {
+        /* A read opens the window too when a write there would pass the same checks:
+         * the TLB entry allows writes to the page (its write tag is the page's) and SS
+         * is writable (not expand-down: the read check saw to that). Locals read
+         * through EBP in a loop without pushes then skip the checks as well. */
+        b1(j, 0x48);                                         /* cmp [rbx + rdi + tag_w], rcx */
+        b1(j, 0x39);
+        b1(j, 0x80 | RCX << 3 | 4);
+        b1(j, RDI << 3 | RBX);
+        b4(j, (uint32_t)(e0 + (int32_t)offsetof(X86TlbEntry, tag_write)));
+        not_writable[0] = jcc8(j, CC_NE);
+        op_mem(j, 4, 0xF7, 0, s_off + (int32_t)offsetof(X86Segment, attr));
+        b4(j, X86_SEG_WRITABLE);                             /* test dword [attr], W */
+        not_writable[1] = jcc8(j, CC_E);
+    }
+    if (seg == X86_SS) {
         /* The window around EDX: from the offset of its linear page's start, when that
          * is not below 0 and the page's last offset is within the limit. */
         op_reg(j, 4, 0x89, RAX, RCX);                        /* mov ecx, eax */
@@ -1072,6 +1089,8 @@ static void fast_ptr(Jit *j, SlowStub *st, unsigned seg, unsigned size, bool wri
         b1(j, 0x49), b1(j, 0x01), b1(j, 0xFD);               /* add r13, rdi */
         rel8_here(j, below);
         rel8_here(j, above);
+        for (int k = 0; k < 2; k++)
+            if (not_writable[k]) rel8_here(j, not_writable[k]);
     }
     if (done) patch32(done, j->p);
 }
