@@ -570,8 +570,13 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     sc->apic_base = vcpu->vcpu_id == 0 ? APIC_BASE_DEFAULT : APIC_BASE_DEFAULT & ~APIC_BASE_BSP;
     sc->apic_id = (uint8_t)vcpu->vcpu_id;
     sc->misc_enable = MISC_ENABLE_RESET;
-    /* The TSC starts at 0 with the vCPU (KVM: kvm_synchronize_tsc(vcpu, 0) at creation). */
+    /* The TSC starts at 0 with the vCPU (KVM: kvm_synchronize_tsc(vcpu, 0) at creation);
+     * a later vCPU of the VM joins the others' TSC, as KVM matches a vCPU's TSC write of
+     * 0 to the VM's (so the processors' TSCs agree, which Linux checks at SMP boot). */
     sc->tsc_offset = 0 - sim_ns_to_tsc(kvmclock_ns(vcpu->vm->backend_data));
+    for (KvmVcpu *other = vcpu->vm->vcpus; other; other = other->next)
+        if (other != vcpu && other->backend_data)
+            sc->tsc_offset = ((SimVcpu *)other->backend_data)->tsc_offset;
     sc->cpu->tsc_read = cpu_tsc_read;
     sc->cpu->tsc_opaque = sc;
     vcpu->backend_data = sc;

@@ -968,8 +968,9 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
             uint64_t icount;
             if (kvm_vcpu_icount(svm->vcpus[c], &icount) == 0)
                 p->cpu[c].slice_end = icount + SMP_SLICE_INSNS;
-        } else if (p->cpu[c].halted || (smp && !platform_cpu_ready(p, c))) {
-            if (step || smp) {
+        } else if (step ? p->cpu[c].halted || (smp && !platform_cpu_ready(p, c))
+                        : !smp && p->cpu[c].halted) {
+            if (step) {
                 stop(svm, VM_STOP_HLT);   /* a step ends at a HLT (the monitor resumes it) */
                 break;
             }
