@@ -338,6 +338,11 @@ static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool 
     case APIC_ICR_LO:
         a->icr_lo = v & ICR_WRITABLE;
         if (a->ipi) {
+            unsigned dm = (v >> LVT_DM_SHIFT) & 7;
+            if ((dm == LVT_DM_FIXED || dm == 1) && (v & LVT_VECTOR) < 16) {
+                a->esr_pending |= ESR_SEND_ILLEGAL_VECTOR;   /* not sent (11.5.3) */
+                return false;
+            }
             *ipi_sent = true;   /* the platform routes it, to this APIC too */
             return false;
         }

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1086,6 +1087,25 @@ static bool at_instruction_breakpoint(SimpleVM *svm, struct kvm_guest_debug *wit
     return found;
 }
 
+/* The KVM backend's turns (several vCPUs on one thread): every SMP_SLICE_NS the vCPU
+ * in KVM_RUN is kicked out, and the run loop gives the next one its go. */
+typedef struct {
+    SimpleVM *svm;
+    pthread_t thread;
+    int stop;
+} Slicer;
+
+static void *slicer_main(void *arg)
+{
+    Slicer *s = arg;
+    const struct timespec slice = {0, (long)SMP_SLICE_NS};
+    while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+        nanosleep(&slice, NULL);
+        kvm_vcpu_kick(s->svm->vcpus[__atomic_load_n(&s->svm->cur_vcpu, __ATOMIC_RELAXED)]);
+    }
+    return NULL;
+}
+
 int vm_run(SimpleVM *svm)
 {
     if (!svm)
@@ -1100,7 +1120,18 @@ int vm_run(SimpleVM *svm)
     }
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
+    Slicer slicer = {.svm = svm};
+    uint64_t icount;
+    /* KVM counts no instructions: turns end by time (the sim's icount deadline does it
+     * there). Without the slicer, a vCPU spinning on a lock another vCPU holds would keep
+     * the thread for ever. */
+    bool sliced = svm->num_vcpus > 1 && kvm_vcpu_icount(svm->vcpu, &icount) < 0 &&
+                  pthread_create(&slicer.thread, NULL, slicer_main, &slicer) == 0;
     run_loop(svm, false, 0);
+    if (sliced) {
+        __atomic_store_n(&slicer.stop, 1, __ATOMIC_SEQ_CST);
+        pthread_join(slicer.thread, NULL);
+    }
     svm->running = false;
     return run_result(svm);
 }
