@@ -524,6 +524,12 @@ static int add_cpu(VmPlatform *p, unsigned index)
     KvmVcpu *vcpu = p->svm->vcpus[index];
     if (vcpu && (kvm_get_regs(vcpu, &c->reset_regs) < 0 || kvm_get_sregs(vcpu, &c->reset_sregs) < 0))
         return -EIO;
+    /* After INIT the BSP starts at the reset vector (SDM Vol. 3A, 10.1.4: CS F000 with
+     * base FFFF0000, IP FFF0); an AP's CS:IP then come from its SIPI. */
+    c->reset_sregs.cs.selector = 0xF000;
+    c->reset_sregs.cs.base = 0xFFFF0000;
+    c->reset_sregs.cs.limit = 0xFFFF;
+    c->reset_regs.rip = 0xFFF0;
     p->ncpus = index + 1;
     return 0;
 }
