@@ -434,6 +434,8 @@ int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
     return r;
 }
 
+static void log_event(void *opaque, const KvmEventInfo *ev);
+
 int vm_set_cpus(SimpleVM *svm, unsigned n)
 {
     if (!svm || !svm->platform)
@@ -455,6 +457,8 @@ int vm_set_cpus(SimpleVM *svm, unsigned n)
         if (r < 0)
             return r;
         if (svm->guest_debug.control && (r = kvm_set_guest_debug2(v, &svm->guest_debug)) < 0)
+            return r;
+        if ((svm->log_items & VM_LOG_INT) && (r = kvm_vcpu_set_event_hook(v, log_event, svm)) < 0)
             return r;
     }
     svm->platform->machine.cpus = n;
@@ -1229,9 +1233,10 @@ int vm_set_log(SimpleVM *svm, unsigned items, FILE *out)
         fflush(o);
         svm->debug_exit->console_fd = fileno(o);
     }
-    if (items & VM_LOG_INT)
-        return kvm_vcpu_set_event_hook(svm->vcpu, log_event, svm);
-    return 0;
+    int r = 0;
+    for (unsigned i = 0; i < svm->num_vcpus && r == 0 && (items & VM_LOG_INT); i++)
+        r = kvm_vcpu_set_event_hook(svm->vcpus[i], log_event, svm);
+    return r;
 }
 
 /* One instruction with the debugger's breakpoints and single-stepping. */

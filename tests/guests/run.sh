@@ -418,6 +418,17 @@ t_smp() {
     expect_status 35
     expect_out "smp: cpus=3 locked=ok mp=ok cx8=ok ipi=ok nmi=ok\\n"
     end
+    # The vCPUs' turns are counted in instructions: with the virtual clock two runs make
+    # the same exits in the same order (sim only: KVM's turns are timed).
+    [ "$ACCEL" = sim ] || return
+    begin smp-virtual-clock-reproducible
+    vm run --clock virtual -smp 3 --trace exits "$G/smp.bin"
+    cp "$TMP/err" "$TMP/trace1"
+    vm run --clock virtual -smp 3 --trace exits "$G/smp.bin"
+    expect_status 35
+    grep -q "^cpu 2: exit" "$TMP/err" || differ "no exit of cpu 2 in the trace"
+    cmp -s "$TMP/trace1" "$TMP/err" || differ "two runs traced different exits"
+    end
 }
 
 t_paging() {
