@@ -11,8 +11,10 @@
 #  ipi:    the BSP sends AP 1 fixed IPIs (physical destination) one by one, each waiting
 #          for its handler; one all-excluding-self IPI reaches every AP; one IPI to the
 #          APs' logical flat destinations (LDR bit = APIC ID) reaches those named; an NMI
-#          IPI reaches AP 1's NMI handler.
-# Prints "smp: cpus=N locked=... mp=... cx8=... ipi=... nmi=..." on COM1 and writes
+#          IPI reaches AP 1's NMI handler;
+#  xmc:    cross-modifying code: the BSP runs a function often enough to have it decoded
+#          (and translated), AP 1 rewrites its immediate, the BSP must run the new one.
+# Prints "smp: cpus=N locked=... mp=... cx8=... ipi=... nmi=... xmc=..." on COM1 and writes
 # 0x11 to the debug-exit port (status 0x23) when all passed, 0x12 (0x25) otherwise.
         .include "common.inc"
         .set ITERS, 100000
@@ -67,7 +69,10 @@ _start:
         inc %eax
         cmp ncpus, %eax
         jne 1b
-2:      movl $1, go                     # all processors start the tests together
+2:      mov $100, %ecx                  # xmc: the function decoded and hot
+3:      call xmc_fn
+        loop 3b
+        movl $1, go                     # all processors start the tests together
         call work
         # mp: the BSP is the writer
         mov $1, %ecx
@@ -120,6 +125,15 @@ _start:
         call puts32
         cmpl $0, nmi_bad
         call verdict
+        mov $msg_xmc, %esi
+        call puts32
+        call xmc_fn                     # AP 1 made it return 2 (1 with one CPU)
+        mov $1, %edx
+        cmpl $2, ncpus
+        jb 9f
+        mov $2, %edx
+9:      cmp %edx, %eax
+        call verdict
         mov $msg_nl, %esi
         call puts32
         mov $0x11, %al
@@ -129,6 +143,11 @@ _start:
 8:      out %al, $DEBUG_EXIT
         cli
         hlt
+
+# xmc_fn: returns its immediate in EAX (AP 1 rewrites it).
+xmc_fn:
+        mov $1, %eax
+        ret
 
 # verdict: ZF set (the flags of the caller's compare) prints "ok", else "FAIL" and counts
 # a failure.
@@ -331,6 +350,7 @@ ap_pm32:
         inc %ecx
         cmp $MP_ROUNDS, %ecx
         jbe 2b
+        movl $2, xmc_fn + 1             # the immediate of the BSP's hot function
 4:      lock incl finished
         sti
 5:      hlt                             # IPIs from here on
@@ -373,6 +393,7 @@ msg_mp: .asciz " mp="
 msg_cx8: .asciz " cx8="
 msg_ipi: .asciz " ipi="
 msg_nmi: .asciz " nmi="
+msg_xmc: .asciz " xmc="
 msg_ok: .asciz "ok"
 msg_fail: .asciz "FAIL"
 msg_nl: .asciz "\n"

@@ -89,10 +89,6 @@ typedef struct {
     void *clock_opaque;
     uint64_t clock_base, wall_ns;
     uint64_t wall_clock_msr;   /* MSR_KVM_WALL_CLOCK_NEW: one per VM, as in KVM */
-    /* The vCPU whose run was the last to enter (several vCPUs run in turn on one thread):
-     * each CPU's decoded-code cache only sees its own writes, so a vCPU entering after
-     * another one checks every decoded block against memory, as after a host write. */
-    const void *last_run;
 } SimVm;
 
 typedef struct {
@@ -555,6 +551,13 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
         sv->ring = (struct kvm_coalesced_mmio_ring *)((uint8_t *)vcpu->kvm_run +
                                                       SIM_RING_PAGE * SIM_PAGE);
     x86_cpu_reset(sc->cpu);
+    /* The VM's vCPUs run in turn on one thread (the VMM's run loop): their decoded code
+     * is kept coherent with each other's writes (cross-modifying code). */
+    for (KvmVcpu *other = vcpu->vm->vcpus; other; other = other->next)
+        if (other != vcpu && other->backend_data) {
+            x86_cpu_share_code(sc->cpu, ((SimVcpu *)other->backend_data)->cpu);
+            break;
+        }
     /* The IDTR after reset has limit FFFFh (SDM Vol. 3A, 10.1.1, Table 10-1), which is what
      * Linux KVM's vCPU reset loads and KVM_GET_SREGS shows (vmx_vcpu_reset writes
      * GUEST_IDTR_LIMIT 0xffff). The CPU model's own reset uses 3FFh (the 80286's value). */
@@ -589,8 +592,6 @@ static void sim_destroy_vcpu(KvmVcpu *vcpu)
     SimVm *sv = vcpu->vm->backend_data;
     if (vcpu->kvm_run && sv && (uint8_t *)sv->ring == (uint8_t *)vcpu->kvm_run + SIM_RING_PAGE * SIM_PAGE)
         sv->ring = NULL;
-    if (sv && sv->last_run == sc)
-        sv->last_run = NULL;
     if (vcpu->kvm_run)
         munmap(vcpu->kvm_run, vcpu->kvm_run_size);
     if (sc)
@@ -1525,10 +1526,7 @@ static int sim_run(KvmVcpu *vcpu)
      * writes (host_writes_announced, as SimpleVM does), assume it did; then every decoded
      * block is compared with memory before it runs again. */
     uint64_t host_gen = __atomic_load_n(&vcpu->vm->host_write_gen, __ATOMIC_ACQUIRE);
-    SimVm *sv = vcpu->vm->backend_data;
-    bool other_ran = sv->last_run != sc;
-    sv->last_run = sc;
-    if (!vcpu->vm->host_writes_announced || host_gen != sc->host_write_gen || other_ran) {
+    if (!vcpu->vm->host_writes_announced || host_gen != sc->host_write_gen) {
         sc->host_write_gen = host_gen;
         x86_cpu_host_wrote_memory(cpu);
     }

@@ -404,19 +404,19 @@ t_smp() {
         begin "smp-$n"
         vm run -smp "$n" "$G/smp.bin"
         expect_status 35
-        expect_out "smp: cpus=$n locked=ok mp=ok cx8=ok ipi=ok nmi=ok\\n"
+        expect_out "smp: cpus=$n locked=ok mp=ok cx8=ok ipi=ok nmi=ok xmc=ok\\n"
         expect_no_err
         end
     done
     begin smp-topology
     vm run -smp cpus=4,sockets=2,cores=2,threads=1 "$G/smp.bin"
     expect_status 35
-    expect_out "smp: cpus=4 locked=ok mp=ok cx8=ok ipi=ok nmi=ok\\n"
+    expect_out "smp: cpus=4 locked=ok mp=ok cx8=ok ipi=ok nmi=ok xmc=ok\\n"
     end
     begin smp-product
     vm run -smp sockets=1,cores=3 "$G/smp.bin"
     expect_status 35
-    expect_out "smp: cpus=3 locked=ok mp=ok cx8=ok ipi=ok nmi=ok\\n"
+    expect_out "smp: cpus=3 locked=ok mp=ok cx8=ok ipi=ok nmi=ok xmc=ok\\n"
     end
     # The vCPUs' turns are counted in instructions: with the virtual clock two runs make
     # the same exits in the same order (sim only: KVM's turns are timed).
