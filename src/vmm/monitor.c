@@ -641,9 +641,21 @@ int qemu_cmd_info_exits(QemuMonitor *mon)
     if (copy)
         *copy = mon->svm->exit_stats;
     uint64_t coalesced = mon->svm->coalesced_writes;
+    /* With several vCPUs: each one's share (returns from KVM_RUN, interrupts injected). */
+    unsigned ncpu = mon->svm->platform && mon->svm->num_vcpus > 1 ? mon->svm->num_vcpus : 0;
+    uint64_t runs[VM_MAX_VCPUS], injected[VM_MAX_VCPUS];
+    for (unsigned i = 0; i < ncpu; i++) {
+        runs[i] = mon->svm->platform->cpu[i].exits;
+        injected[i] = mon->svm->platform->cpu[i].injected;
+    }
     resume_vcpu(mon, paused);
     if (!copy)
         return fail_line(mon, -ENOMEM, "info exits: out of memory");
+    for (unsigned i = 0; i < ncpu; i++)
+        say(mon, "CPU #%u: %" PRIu64 " returns from KVM_RUN, %" PRIu64 " interrupts injected\n",
+            i, runs[i], injected[i]);
+    if (ncpu)
+        say(mon, "\n");
     if (kvm_vcpu_vmcs(selected(mon)))
         exit_table(mon, "VMX basic exit reasons", copy->vmx, VM_EXIT_STATS_VMX,
                    vmx_exit_reason_name);

@@ -303,6 +303,9 @@ static void test_smp_cpus(void **state)
     assert_string_equal(run(mon, "cpu 0"), "");
     assert_null(strstr(run(mon, "info registers"), "EAX=0000abcd"));
     assert_string_equal(run(mon, "step"), "stepped to 0000:7c01\n");
+    r = run(mon, "info exits");
+    assert_non_null(strstr(r, "CPU #0: "));   /* the step's returns: backend-dependent */
+    assert_non_null(strstr(r, "CPU #2: 0 returns from KVM_RUN, 0 interrupts injected\n"));
     done(mon, svm);
 }
 
