@@ -1,4 +1,4 @@
-# badport: IN and OUT of sizes 1, 2 and 4 at ports no device handles (0x1234, 0xFFFC, 0)
+# badport: IN and OUT of sizes 1, 2 and 4 at ports no device handles (0x1234, 0xFFFC, 0x10)
 # and at the POST code port 0x80, which a write-only latch holds. An empty ISA bus reads
 # as all ones and ignores writes, so it prints
 #   0080: ff ffff ffffffff
@@ -60,5 +60,5 @@ space:  mov $' ', %al
 
         define_serial_putc
         define_serial_hex
-ports:  .word 0x0080, 0x1234, 0xfffc, 0x0000
+ports:  .word 0x0080, 0x1234, 0xfffc, 0x0010   # (0x00-0x0F: the DMA controller)
 ports_end:

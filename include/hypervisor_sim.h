@@ -1208,6 +1208,7 @@ typedef struct SimpleVM {
     } last_exit;
     SerialPort *serial2;          /* COM2 (vm_add_serial2), or NULL */
     struct IdeChannel *ide[2];    /* IDE channels with disks (vm_add_ide_disk), or NULL */
+    struct Fdc *fdc;              /* the floppy controller (vm_add_floppy), or NULL */
     /* The devices the VM creates, resets and destroys by their records (src/dev/device.h),
      * newest first. */
     struct DeviceRecord *devices;

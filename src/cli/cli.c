@@ -33,6 +33,7 @@
 #include "vmm/bios.h"
 #include "vmm/keyseq.h"
 #include "block/block.h"
+#include "dev/fdc.h"
 #include "dev/ide.h"
 #include "vmm/qmp.h"
 #include "vmm/vm_virtio.h"
@@ -315,12 +316,21 @@ static char *block_info_text(const CliOptions *opt, const CliDisks *disks)
 static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 {
     for (int i = 0; i < disks->n; i++) {
-        if (vm_bios_attach_disk(svm, disks->drive[i], disks->bd[i]) < 0) {
+        BlockDev *bd = disks->bd[i];
+        uint8_t drive = disks->drive[i];
+        if (vm_bios_attach_disk(svm, drive, bd) < 0) {
             error("%s", hv_last_error());
             close_disks(disks);
             return EXIT_IMAGE_INVALID;
         }
         disks->bd[i] = NULL;
+        /* The same disk in the floppy controller, for an OS that drives it itself; the
+         * BIOS owns it and outlives the controller. */
+        if (drive <= BIOS_DRIVE_FLOPPY1 && vm_add_floppy(svm, drive, bd, false) < 0) {
+            error("%s: %s", opt->drives[i].file, hv_last_error());
+            close_disks(disks);
+            return EXIT_VM_SETUP;
+        }
     }
     disks->n = 0;
     if (opt->boot_order && vm_bios_set_boot_order(svm, opt->boot_order) < 0) {
@@ -331,22 +341,25 @@ static int attach_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 }
 
 /* -bios FIRMWARE with disks: the hard disks on the IDE channels (hda, hdb: the primary
- * master and slave), which the VM owns from then on. There is no floppy controller and no
- * ATAPI device: floppies and CDs exist for the built-in BIOS only. */
+ * master and slave), the CD as an ATAPI device where QEMU puts -cdrom (the secondary
+ * master) and the floppies in the floppy controller, which the VM owns from then on. */
 static int attach_ide_disks(SimpleVM *svm, const CliOptions *opt, CliDisks *disks)
 {
     for (int i = 0; i < disks->n; i++) {
         uint8_t drive = disks->drive[i];
         BlockDev *bd = disks->bd[i];
         disks->bd[i] = NULL;
-        if (drive != BIOS_DRIVE_HD0 && drive != BIOS_DRIVE_HD1) {
-            block_close(bd);
-            error("%s: with -bios only hard disks (IDE) are there: floppies and CDs need the "
-                  "built-in BIOS", opt->drives[i].file);
-            close_disks(disks);
-            return EXIT_USAGE;
+        if (drive <= BIOS_DRIVE_FLOPPY1) {
+            if (vm_add_floppy(svm, drive, bd, true) < 0) {
+                error("%s: %s", opt->drives[i].file, hv_last_error());
+                close_disks(disks);
+                return EXIT_VM_SETUP;
+            }
+            continue;
         }
-        if (vm_add_ide_disk(svm, drive - BIOS_DRIVE_HD0, bd) < 0) {
+        int r = drive == BIOS_DRIVE_CDROM ? vm_add_ide_cdrom(svm, 2, bd)
+                                          : vm_add_ide_disk(svm, drive - BIOS_DRIVE_HD0, bd);
+        if (r < 0) {
             error("%s: %s", opt->drives[i].file, hv_last_error());
             close_disks(disks);
             return EXIT_VM_SETUP;
@@ -698,6 +711,10 @@ typedef struct {
      * they stand for; a sequence not complete within KEYSEQ_TIMEOUT_MS is its bytes. */
     KeySeq kbd_seq;
     uint64_t kbd_seq_ms;  /* when the pending sequence began */
+    /* SeaBIOS on the serial console (-bios, no screen) reads its keys from COM1 as well
+     * as from the keyboard, as QEMU's -nographic gives them to COM1 only: the PS/2
+     * keyboard would double every key. */
+    bool serial_keys_only;
 } Console;
 
 /* The monitor's Unix socket: one client at a time, a line a command. */
@@ -881,7 +898,8 @@ static void console_read(Console *c)
             } else {
                 /* COM1 too: the BIOS's int 16h reads it when no int 09h filled its buffer. */
                 console_queue(c, key);
-                keyboard_key(c, key);   /* the PS/2 keyboard hears it too */
+                if (!c->serial_keys_only)
+                    keyboard_key(c, key);   /* the PS/2 keyboard hears it too */
             }
             break;
         case CONSOLE_QUIT:
@@ -1074,6 +1092,7 @@ static int run_with_console(SimpleVM *svm, const CliOptions *opt, bool console_i
         .mon = stdio_monitor ? mon : NULL,
         .input_open = console_input || stdio_monitor || opt->display == DISPLAY_CURSES,
         .full_screen = opt->display == DISPLAY_CURSES,
+        .serial_keys_only = qemu_firmware(opt) && !opt->vga && opt->display != DISPLAY_CURSES,
         .escapes = terminal || stdio_monitor,
         .echo = terminal,
         /* Without the serial port on the console, keys can only be for the monitor; and

@@ -649,7 +649,8 @@ const CliOptionSpec cli_option_table[] = {
      "and at 4 GiB; start from the reset vector F000:FFF0"},
     {"-bios", "FILE", opt_bios, 0,
      "FILE is the firmware (SeaBIOS), as --rom FILE but in RAM below\n"
-     "1 MiB, with fw_cfg's etc/e820 and -hda/-hdb on IDE (no other FILE)"},
+     "1 MiB, with fw_cfg's etc/e820, -hda/-hdb and -cdrom (ATAPI) on\n"
+     "IDE and -fda in the floppy controller (no other FILE)"},
     {"--reg", "NAME=VALUE", opt_reg, 0,
      "set a register before the start (rax..r15, rip, rflags);\nrepeatable"},
     {"-serial, --serial", "stdio|mon:stdio|file:PATH|none|pty|tcp:..|unix:..|chardev:ID",
@@ -923,7 +924,7 @@ static int check_combination(CliOptions *opt, char *err, size_t err_size)
     if (opt->num_drives && opt->kernel)
         return fail(err, err_size, "disks are read by the BIOS: -kernel boots without it");
     bool qemu_firmware = opt->kind == IMAGE_ROM && opt->file_option &&
-                         strcmp(opt->file_option, "-bios") == 0;   /* disks on IDE */
+                         strcmp(opt->file_option, "-bios") == 0;   /* disks on IDE, the FDC */
     if (opt->num_drives && !qemu_firmware &&
         (opt->kind == IMAGE_ROM || (opt->file && opt->kind == IMAGE_FLAT)))
         return fail(err, err_size, "disks need the built-in BIOS: boot them alone, or with "

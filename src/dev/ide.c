@@ -59,11 +59,44 @@ enum { REG_DATA, REG_ERROR, REG_COUNT, REG_LBA_LOW, REG_LBA_MID, REG_LBA_HIGH, R
 #define CMD_FLUSH_EXT        0xEA
 #define CMD_IDENTIFY         0xEC
 #define CMD_SET_FEATURES     0xEF
+#define CMD_DEVICE_RESET     0x08
+#define CMD_PACKET           0xA0
+#define CMD_IDENTIFY_PACKET  0xA1
+
+/* ATAPI (a CD-ROM, MMC-2 commands in 12-byte packets). The interrupt reason in the
+ * sector count register: CoD (command, not data) and IO (to the host). */
+#define CD_BLOCK 2048u
+#define PACKET_SIZE 12
+#define IR_COD 0x01
+#define IR_IO  0x02
+#define ATAPI_SIG_MID 0x14         /* the packet device signature (ATA-6 9.12) */
+#define ATAPI_SIG_HIGH 0xEB
+#define SCSI_TEST_UNIT_READY 0x00
+#define SCSI_REQUEST_SENSE   0x03
+#define SCSI_INQUIRY         0x12
+#define SCSI_MODE_SENSE6     0x1A
+#define SCSI_START_STOP      0x1B
+#define SCSI_PREVENT_ALLOW   0x1E
+#define SCSI_READ_CAPACITY   0x25
+#define SCSI_READ10          0x28
+#define SCSI_SEEK10          0x2B
+#define SCSI_READ_TOC        0x43
+#define SCSI_GET_CONFIG      0x46
+#define SCSI_MODE_SENSE10    0x5A
+#define SCSI_READ12          0xA8
+#define SENSE_NOT_READY 0x02
+#define SENSE_ILLEGAL_REQUEST 0x05
+#define ASC_INVALID_OPCODE 0x20
+#define ASC_LBA_OUT_OF_RANGE 0x21
+#define ASC_INVALID_FIELD 0x24
+#define ASC_NO_MEDIUM 0x3A
 
 #define LBA28_MAX 0x0FFFFFFFull
 
 typedef struct {
     BlockDev *bd;
+    bool atapi;                            /* a CD-ROM: sectors counts 2048-byte blocks */
+    uint8_t sense_key, asc;                /* the last CHECK CONDITION (REQUEST SENSE) */
     uint64_t sectors;
     uint16_t cylinders, heads, spt;        /* the default translation (IDENTIFY 1, 3, 6) */
     uint16_t cur_heads, cur_spt;           /* INITIALIZE DEVICE PARAMETERS */
@@ -84,17 +117,36 @@ struct IdeChannel {
     unsigned pos;
     uint32_t left;                         /* sectors to go, the one in buf included */
     uint64_t lba;                          /* the sector in buf */
+    /* ATAPI: the packet being received, then the data going to the host, one DRQ block
+     * (at most the byte count limit) at a time out of cd_buf, which holds the response
+     * or the current 2048-byte block of a READ. */
+    bool packet;                           /* DRQ for the command packet */
+    bool atapi_in;                         /* DRQ for data to the host */
+    uint8_t cdb[PACKET_SIZE];
+    unsigned cdb_pos;
+    uint8_t cd_buf[CD_BLOCK];
+    unsigned cd_pos, cd_len;               /* next byte, valid bytes of cd_buf */
+    uint64_t atapi_left;                   /* bytes still to go, cd_buf's included */
+    uint32_t block_left;                   /* bytes left in this DRQ block */
+    uint32_t byte_limit;
+    uint64_t cd_lba;                       /* READ: the next block to load */
 };
 
 static void set_irq(IdeChannel *ch, bool level);
 
 /* The state after power-on or a hardware reset: the ATA signature in the task file,
  * "passed" in the error register, the default translation. */
+static void signature(IdeChannel *ch, const IdeDrive *d)
+{
+    ch->count[0] = ch->lba_low[0] = 1;
+    ch->lba_mid[0] = d->atapi ? ATAPI_SIG_MID : 0;
+    ch->lba_high[0] = d->atapi ? ATAPI_SIG_HIGH : 0;
+}
+
 static void power_on(IdeChannel *ch)
 {
-    ch->transferring = false;
-    ch->count[0] = ch->lba_low[0] = 1;
-    ch->lba_mid[0] = ch->lba_high[0] = 0;
+    ch->transferring = ch->packet = ch->atapi_in = false;
+    signature(ch, &ch->drive[0]);
     ch->device = 0;
     for (int i = 0; i < 2; i++) {
         ch->drive[i].cur_heads = ch->drive[i].heads;
@@ -138,6 +190,7 @@ int ide_attach(IdeChannel *ch, int unit, BlockDev *bd)
         return hv_fail(EEXIST, "ide: unit %d is taken", unit);
     IdeDrive *d = &ch->drive[unit];
     d->bd = bd;
+    d->atapi = false;
     d->sectors = bd->size / SECTOR;
     d->heads = 16;
     d->spt = 63;
@@ -145,6 +198,19 @@ int ide_attach(IdeChannel *ch, int unit, BlockDev *bd)
     d->cylinders = (uint16_t)(cyl > 16383 ? 16383 : cyl ? cyl : 1);
     d->cur_heads = d->heads;
     d->cur_spt = d->spt;
+    return 0;
+}
+
+int ide_attach_cdrom(IdeChannel *ch, int unit, BlockDev *bd)
+{
+    if (!ch || !bd || unit < 0 || unit > 1)
+        return hv_fail(EINVAL, "ide_attach_cdrom: bad arguments");
+    if (ch->drive[unit].bd)
+        return hv_fail(EEXIST, "ide: unit %d is taken", unit);
+    IdeDrive *d = &ch->drive[unit];
+    *d = (IdeDrive){.bd = bd, .atapi = true, .sectors = bd->size / CD_BLOCK};
+    if (unit == 0)
+        signature(ch, d);
     return 0;
 }
 
@@ -179,7 +245,7 @@ static void set_irq(IdeChannel *ch, bool level)
  * last block); everything else ends with one. */
 static void finish(IdeChannel *ch, bool irq)
 {
-    ch->transferring = false;
+    ch->transferring = ch->packet = ch->atapi_in = false;
     ch->status = ST_DRDY | ST_DSC;
     ch->error = 0;
     if (irq)
@@ -190,7 +256,7 @@ static void done(IdeChannel *ch) { finish(ch, true); }
 
 static void fail(IdeChannel *ch, uint8_t error)
 {
-    ch->transferring = false;
+    ch->transferring = ch->packet = ch->atapi_in = false;
     ch->status = ST_DRDY | ST_DSC | ST_ERR;
     ch->error = error;
     set_irq(ch, true);
@@ -313,13 +379,328 @@ static void start_transfer(IdeChannel *ch, IdeDrive *d, bool write, bool ext)
     }
 }
 
+/* IDENTIFY PACKET DEVICE (ATA-6 8.16): a removable CD-ROM device taking 12-byte packets
+ * by PIO, DRQ for the packet within 50 us (no interrupt for it). */
+static void identify_packet(IdeChannel *ch)
+{
+    uint16_t w[256] = {0};
+    w[0] = 0x85C0;                         /* ATAPI, CD-ROM (05h), removable, 50 us DRQ */
+    put_string(w + 10, 10, "SVM0000002");
+    put_string(w + 23, 4, "0.1");
+    put_string(w + 27, 20, "SCRATCHVM CD-ROM");
+    w[49] = 0x0200;                        /* LBA */
+    w[53] = 0x0002;                        /* words 64-70 are valid */
+    w[64] = 0x0003;                        /* PIO modes 3 and 4 */
+    w[65] = w[66] = w[67] = w[68] = 120;
+    w[80] = 0x0070;                        /* ATAPI-4 to ATAPI-6 */
+    w[82] = 0x4010;                        /* the PACKET feature set */
+    w[83] = w[84] = w[87] = 0x4000;
+    w[85] = 0x4010;
+    for (int i = 0; i < 256; i++) {
+        ch->buf[2 * i] = (uint8_t)w[i];
+        ch->buf[2 * i + 1] = (uint8_t)(w[i] >> 8);
+    }
+}
+
+static void put_be16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    put_be16(p, v >> 16);
+    put_be16(p + 2, v);
+}
+static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t be32(const uint8_t *p) { return be16(p) << 16 | be16(p + 2); }
+
+/* A packet command ends: status and the interrupt reason "command complete" (CoD, IO);
+ * with CHECK CONDITION, ERR and the sense key in the error register (ATA-6 9.10). */
+static void atapi_end(IdeChannel *ch, IdeDrive *d, uint8_t key, uint8_t asc)
+{
+    d->sense_key = key;
+    d->asc = asc;
+    ch->lba_mid[0] = ch->lba_high[0] = 0;
+    if (key)
+        fail(ch, (uint8_t)(key << 4 | ER_ABRT));
+    else
+        done(ch);
+    ch->count[0] = IR_COD | IR_IO;
+}
+
+/* The next DRQ block to the host: at most the byte count limit, its size in the byte
+ * count registers (LBA mid/high), an interrupt. */
+static void atapi_block(IdeChannel *ch)
+{
+    uint64_t n = ch->atapi_left < ch->byte_limit ? ch->atapi_left : ch->byte_limit;
+    ch->block_left = (uint32_t)n;
+    ch->lba_mid[0] = (uint8_t)n;
+    ch->lba_high[0] = (uint8_t)(n >> 8);
+    ch->count[0] = IR_IO;
+    ch->atapi_in = true;
+    ch->status = ST_DRDY | ST_DSC | ST_DRQ;
+    set_irq(ch, true);
+}
+
+/* A response of len bytes in cd_buf, cut to the host's allocation length. */
+static void atapi_respond(IdeChannel *ch, IdeDrive *d, uint32_t len, uint32_t alloc)
+{
+    ch->cd_len = len;
+    ch->cd_pos = 0;
+    ch->atapi_left = len < alloc ? len : alloc;
+    if (ch->atapi_left)
+        atapi_block(ch);
+    else
+        atapi_end(ch, d, 0, 0);
+}
+
+/* MSF (minutes, seconds, frames; 75 frames a second, 150 before LBA 0) at p[1..3]. */
+static void put_msf(uint8_t *p, uint32_t lba)
+{
+    lba += 150;
+    p[0] = 0;
+    p[1] = (uint8_t)(lba / (75 * 60));
+    p[2] = (uint8_t)(lba / 75 % 60);
+    p[3] = (uint8_t)(lba % 75);
+}
+
+static void put_toc_address(uint8_t *p, uint32_t lba, bool msf)
+{
+    if (msf)
+        put_msf(p, lba);
+    else
+        put_be32(p, lba);
+}
+
+/* READ TOC formats 0 (the one data track and the lead-out) and 1 (the session); 0 for a
+ * field the command may not have. */
+static uint32_t read_toc(IdeChannel *ch, const IdeDrive *d, const uint8_t *c)
+{
+    uint8_t *r = ch->cd_buf;
+    bool msf = c[1] & 0x02;
+    uint32_t end = d->sectors > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)d->sectors;
+    uint32_t n = 4;
+    r[2] = r[3] = 1;                       /* first and last track (session) */
+    if ((c[2] & 0x0F) == 1) {
+        r[n + 1] = 0x14;                   /* ADR 1, a data track */
+        r[n + 2] = 1;
+        put_toc_address(r + n + 4, 0, msf);
+        n += 8;
+    } else if ((c[2] & 0x0F) == 0) {
+        if (c[6] > 1 && c[6] != 0xAA)
+            return 0;
+        if (c[6] <= 1) {
+            r[n + 1] = 0x14;
+            r[n + 2] = 1;
+            put_toc_address(r + n + 4, 0, msf);
+            n += 8;
+        }
+        r[n + 1] = 0x14;
+        r[n + 2] = 0xAA;                   /* the lead-out */
+        put_toc_address(r + n + 4, end, msf);
+        n += 8;
+    } else {
+        return 0;
+    }
+    put_be16(r, n - 2);
+    return n;
+}
+
+/* MODE SENSE(6/10) of the capabilities page (2Ah, MMC-2 5.5.10) or all pages (3Fh). */
+static uint32_t mode_sense(IdeChannel *ch, const uint8_t *c, bool ten)
+{
+    uint8_t page = c[2] & 0x3F;
+    if (page != 0x2A && page != 0x3F)
+        return 0;
+    uint8_t *r = ch->cd_buf;
+    uint32_t head = ten ? 8 : 4, n = head + 20;
+    uint8_t *p = r + head;
+    p[0] = 0x2A;
+    p[1] = 18;
+    p[6] = 0x29;                           /* tray loading, eject, lock */
+    put_be16(p + 8, 706);                  /* maximum read speed: 4x, kB/s */
+    put_be16(p + 12, 512);                 /* buffer, KB */
+    put_be16(p + 14, 706);
+    if (ten)
+        put_be16(r, n - 2);
+    else
+        r[0] = (uint8_t)(n - 1);
+    return n;
+}
+
+/* The 12-byte packet is in: runs it (MMC-2 / SPC commands a boot loader and an OS's CD
+ * driver use); anything else is CHECK CONDITION, ILLEGAL REQUEST. */
+static void atapi_command(IdeChannel *ch, IdeDrive *d)
+{
+    const uint8_t *c = ch->cdb;
+    uint8_t *r = ch->cd_buf;
+    memset(r, 0, sizeof(ch->cd_buf));
+    uint32_t n;
+    switch (c[0]) {
+    case SCSI_TEST_UNIT_READY:
+    case SCSI_START_STOP:
+    case SCSI_PREVENT_ALLOW:
+    case SCSI_SEEK10:
+        atapi_end(ch, d, 0, 0);
+        return;
+    case SCSI_REQUEST_SENSE:
+        r[0] = 0x70;                       /* current error, fixed format */
+        r[2] = d->sense_key;
+        r[7] = 10;
+        r[12] = d->asc;
+        d->sense_key = d->asc = 0;
+        atapi_respond(ch, d, 18, c[4]);
+        return;
+    case SCSI_INQUIRY:
+        r[0] = 0x05;                       /* CD/DVD device */
+        r[1] = 0x80;                       /* removable */
+        r[3] = 0x21;                       /* ATAPI, response format 1 */
+        r[4] = 31;
+        memcpy(r + 8, "SCRATCHVCD-ROM          0.1 ", 28);
+        atapi_respond(ch, d, 36, c[4]);
+        return;
+    case SCSI_READ_CAPACITY:
+        put_be32(r, d->sectors ? (uint32_t)(d->sectors > 0xFFFFFFFFull ? 0xFFFFFFFFu
+                                                                        : d->sectors - 1)
+                               : 0);
+        put_be32(r + 4, CD_BLOCK);
+        atapi_respond(ch, d, 8, 8);
+        return;
+    case SCSI_READ10:
+    case SCSI_READ12: {
+        uint64_t lba = be32(c + 2);
+        uint64_t count = c[0] == SCSI_READ10 ? be16(c + 7) : be32(c + 6);
+        if (lba > d->sectors || count > d->sectors - lba) {
+            atapi_end(ch, d, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+            return;
+        }
+        if (count == 0) {
+            atapi_end(ch, d, 0, 0);
+            return;
+        }
+        ch->cd_lba = lba;
+        ch->cd_len = ch->cd_pos = 0;       /* the first block loads at the first byte */
+        ch->atapi_left = count * CD_BLOCK;
+        atapi_block(ch);
+        return;
+    }
+    case SCSI_MODE_SENSE6:
+    case SCSI_MODE_SENSE10:
+        if (!(n = mode_sense(ch, c, c[0] == SCSI_MODE_SENSE10)))
+            break;
+        atapi_respond(ch, d, n, c[0] == SCSI_MODE_SENSE10 ? be16(c + 7) : c[4]);
+        return;
+    case SCSI_READ_TOC:
+        if (!(n = read_toc(ch, d, c)))
+            break;
+        atapi_respond(ch, d, n, be16(c + 7));
+        return;
+    case SCSI_GET_CONFIG:
+        put_be32(r, 12);                   /* bytes after this field */
+        put_be16(r + 6, 0x0008);           /* current profile: CD-ROM */
+        r[10] = 0x03;                      /* feature 0 (profile list), persistent, current */
+        r[11] = 4;
+        put_be16(r + 12, 0x0008);
+        r[14] = 0x01;                      /* the current profile */
+        atapi_respond(ch, d, 16, be16(c + 7));
+        return;
+    default:
+        atapi_end(ch, d, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+        return;
+    }
+    atapi_end(ch, d, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD);
+}
+
+/* One byte of a packet command's data to the host. */
+static uint8_t atapi_data_in(IdeChannel *ch)
+{
+    IdeDrive *d = selected(ch);
+    if (!d)
+        return 0xFF;
+    if (ch->cd_pos >= ch->cd_len) {        /* a READ's next block */
+        if (block_read(d->bd, ch->cd_lba * CD_BLOCK, ch->cd_buf, CD_BLOCK) < 0) {
+            atapi_end(ch, d, 0x03, 0x11);  /* MEDIUM ERROR, unrecovered read error */
+            return 0xFF;
+        }
+        ch->cd_lba++;
+        ch->cd_pos = 0;
+        ch->cd_len = CD_BLOCK;
+    }
+    uint8_t b = ch->cd_buf[ch->cd_pos++];
+    ch->atapi_left--;
+    if (--ch->block_left == 0) {
+        if (ch->atapi_left == 0)
+            atapi_end(ch, d, 0, 0);
+        else
+            atapi_block(ch);
+    }
+    return b;
+}
+
+/* The commands of a packet device (ATA-6 9.12): PACKET, IDENTIFY PACKET DEVICE, and the
+ * few others it must take; IDENTIFY DEVICE is aborted with the signature in place, which
+ * is how a driver tells a packet device. */
+static void atapi_ata_command(IdeChannel *ch, IdeDrive *d, uint8_t cmd)
+{
+    switch (cmd) {
+    case CMD_PACKET: {
+        if (ch->feature & 0x01) {          /* DMA: there is none */
+            fail(ch, ER_ABRT);
+            return;
+        }
+        uint32_t limit = ((uint32_t)ch->lba_high[0] << 8 | ch->lba_mid[0]) & 0xFFFE;
+        ch->byte_limit = limit ? limit : 0xFFFE;
+        ch->packet = true;
+        ch->cdb_pos = 0;
+        ch->count[0] = IR_COD;
+        ch->error = 0;
+        ch->status = ST_DRDY | ST_DSC | ST_DRQ;
+        return;
+    }
+    case CMD_IDENTIFY_PACKET:
+        identify_packet(ch);
+        ch->identify = true;
+        ch->writing = false;
+        ch->transferring = true;
+        ch->left = 1;
+        ch->pos = 0;
+        ch->error = 0;
+        ch->status = ST_DRDY | ST_DSC | ST_DRQ;
+        set_irq(ch, true);
+        return;
+    case CMD_DEVICE_RESET:
+        finish(ch, false);
+        signature(ch, d);
+        return;
+    case CMD_DIAGNOSTIC:
+        ch->device &= DEV_DEV1;
+        done(ch);
+        signature(ch, &ch->drive[0]);
+        ch->error = ER_AMNF;
+        return;
+    case CMD_CHECK_POWER:
+        ch->count[0] = 0xFF;
+        done(ch);
+        return;
+    case CMD_SET_FEATURES:
+        done(ch);
+        return;
+    default:
+        fail(ch, ER_ABRT);
+        if (cmd == CMD_IDENTIFY)
+            signature(ch, d);
+        return;
+    }
+}
+
 static void command(IdeChannel *ch, uint8_t cmd)
 {
     IdeDrive *d = selected(ch);
     if (!d)
         return;   /* no device answers: the command is not taken */
     set_irq(ch, false);
-    ch->transferring = false;
+    ch->transferring = ch->packet = ch->atapi_in = false;
+    if (d->atapi) {
+        atapi_ata_command(ch, d, cmd);
+        return;
+    }
     switch (cmd) {
     case CMD_IDENTIFY:
         identify(ch, d);
@@ -376,10 +757,9 @@ static void command(IdeChannel *ch, uint8_t cmd)
             done(ch);
         break;
     case CMD_DIAGNOSTIC:
-        ch->count[0] = ch->lba_low[0] = 1;
-        ch->lba_mid[0] = ch->lba_high[0] = 0;
         ch->device &= DEV_DEV1;
         done(ch);
+        signature(ch, &ch->drive[0]);
         ch->error = ER_AMNF;
         break;
     case CMD_CHECK_POWER:
@@ -403,6 +783,8 @@ static void command(IdeChannel *ch, uint8_t cmd)
 /* One byte through the data register. */
 static uint8_t data_in(IdeChannel *ch)
 {
+    if (ch->atapi_in)
+        return atapi_data_in(ch);
     if (!ch->transferring || ch->writing)
         return 0xFF;
     uint8_t b = ch->buf[ch->pos++];
@@ -420,6 +802,16 @@ static uint8_t data_in(IdeChannel *ch)
 
 static void data_out(IdeChannel *ch, uint8_t b)
 {
+    if (ch->packet) {
+        ch->cdb[ch->cdb_pos++] = b;
+        IdeDrive *d = selected(ch);
+        if (ch->cdb_pos == PACKET_SIZE) {
+            ch->packet = false;
+            if (d)
+                atapi_command(ch, d);
+        }
+        return;
+    }
     if (!ch->transferring || !ch->writing)
         return;
     ch->buf[ch->pos++] = b;
@@ -489,7 +881,7 @@ static void write_control(IdeChannel *ch, uint8_t v)
     if (v & DC_NIEN)
         set_irq(ch, false);
     if (v & DC_SRST) {
-        ch->transferring = false;
+        ch->transferring = ch->packet = ch->atapi_in = false;
         ch->status = ST_BSY;
     } else if (was_reset) {
         power_on(ch);

@@ -10,10 +10,10 @@
  * DM (bit 2) binary or BCD; 24/12 (bit 1); the flags in register C (read clears them and
  * lowers IRQ8); register D's VRT is always 1 (the battery is fine). Model choices: the
  * divider bits of register A are stored but the time base is always 32.768 kHz, and
- * daylight saving (DSE) is stored without effect. PC CMOS bytes: 0x10 floppy types (none),
- * 0x14 equipment (VGA, no FPU reported), 0x15-0x16 base memory (640 KiB), 0x17-0x18 and
- * 0x30-0x31 extended memory in KiB (to 65535), 0x34-0x35 memory above 16 MiB in 64 KiB
- * blocks, 0x32 the century (BCD).
+ * daylight saving (DSE) is stored without effect. PC CMOS bytes: 0x10 floppy types (none
+ * until rtc_set_floppy_types), 0x14 equipment (VGA, no FPU, the diskettes), 0x15-0x16
+ * base memory (640 KiB), 0x17-0x18 and 0x30-0x31 extended memory in KiB (to 65535),
+ * 0x34-0x35 memory above 16 MiB in 64 KiB blocks, 0x32 the century (BCD).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +45,7 @@
 #define CMOS_CENTURY 0x32
 #define CMOS_HIGH_MEM_LO 0x34
 #define CMOS_EQUIPMENT 0x14
+#define CMOS_FLOPPY_TYPES 0x10
 
 #define REG_A_UIP 0x80
 #define REG_A_RATE 0x0F
@@ -384,6 +385,17 @@ bool rtc_nmi_disabled(Rtc146818 *r)
     bool d = r->nmi_disabled;
     pthread_mutex_unlock(&r->lock);
     return d;
+}
+
+void rtc_set_floppy_types(Rtc146818 *r, uint8_t types)
+{
+    unsigned drives = (types >> 4 ? 1u : 0) + (types & 0xF ? 1u : 0);
+    pthread_mutex_lock(&r->lock);
+    r->cmos[CMOS_FLOPPY_TYPES] = types;
+    /* Equipment byte: bit 0 diskettes installed, bits 7:6 their count - 1. */
+    r->cmos[CMOS_EQUIPMENT] = (uint8_t)((r->cmos[CMOS_EQUIPMENT] & 0x3E) |
+                                        (drives ? 1u | (drives - 1) << 6 : 0));
+    pthread_mutex_unlock(&r->lock);
 }
 
 uint8_t rtc_cmos_byte(Rtc146818 *r, unsigned index)

@@ -31,5 +31,8 @@ uint64_t rtc_advance(Rtc146818 *rtc, uint64_t now);
 /* Port 0x70 bit 7: NMIs are masked. */
 bool rtc_nmi_disabled(Rtc146818 *rtc);
 uint8_t rtc_cmos_byte(Rtc146818 *rtc, unsigned index);
+/* The floppy drive types (register 0x10: drive 0 in bits 7:4, drive 1 in 3:0) and the
+ * diskette bits of the equipment byte (0x14) that go with them. */
+void rtc_set_floppy_types(Rtc146818 *rtc, uint8_t types);
 
 #endif

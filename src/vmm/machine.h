@@ -67,6 +67,7 @@
 #define MACHINE_IRQ_KBD   1
 #define MACHINE_IRQ_COM1  4
 #define MACHINE_IRQ_COM2  3
+#define MACHINE_IRQ_FDC   6      /* the floppy controller (ISA DMA channel 2) */
 #define MACHINE_IRQ_RTC   8
 #define MACHINE_IRQ_IDE0  14     /* the IDE channels (legacy mode) */
 #define MACHINE_IRQ_IDE1  15

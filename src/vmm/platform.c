@@ -663,7 +663,10 @@ VmPlatform *platform_create(SimpleVM *svm)
                               MACHINE_HPET_ROUTE_CAP};
         p->hpet = hpet_create(&p->clock, &w);
     }
+    const DmaHandle mem = vm_dma_handle(svm);
+    p->isa_dma = isa_dma_create(&mem);
     if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc || !p->kbd || !p->pm ||
+        !p->isa_dma ||
         (p->machine.hpet && !p->hpet)) {
 nomem:
         hv_fail(ENOMEM, "out of memory");
@@ -681,6 +684,13 @@ nomem:
         DEV_RANGE(MACHINE_ACPI_PM_BASE, MACHINE_ACPI_PM_LEN, acpi_pm_io_read, acpi_pm_io_write,
                   p->pm, "acpi-pm"),
         DEV_RANGE(MACHINE_RESET_PORT, 1, rcr_io_read, rcr_io_write, &p->rcr, "reset-control"),
+        /* The DMA controllers: KVM's irqchip has none either. */
+        DEV_RANGE(ISA_DMA1_BASE, ISA_DMA1_PORTS, isa_dma_io_read, isa_dma_io_write, p->isa_dma,
+                  "i8237-dma1"),
+        DEV_RANGE(ISA_DMA2_BASE, ISA_DMA2_PORTS, isa_dma_io_read, isa_dma_io_write, p->isa_dma,
+                  "i8237-dma2"),
+        DEV_RANGE(ISA_DMA_PAGE_BASE, ISA_DMA_PAGE_PORTS, isa_dma_io_read, isa_dma_io_write,
+                  p->isa_dma, "dma-page"),
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
         int err = io_bus_register(svm->io_bus, &common[i]);
@@ -689,6 +699,9 @@ nomem:
             goto fail;
         }
     }
+    if (vm_device_add(svm, &(DeviceRecord){.name = "i8237", .opaque = p->isa_dma,
+                                           .reset = isa_dma_reset}) < 0)
+        goto fail;
     set_kernel_clock(p);
     set_firmware_mtrrs(svm->vcpu);
     if (create_pci(p) < 0) {
@@ -742,6 +755,7 @@ void platform_destroy(VmPlatform *p)
     acpi_pm_destroy(p->pm);
     rtc_destroy(p->rtc);
     i8042_destroy(p->kbd);
+    isa_dma_destroy(p->isa_dma);
     ioapic_destroy(p->ioapic);
     for (unsigned i = 0; i < p->ncpus; i++)
         lapic_destroy(p->cpu[i].lapic);
@@ -1044,7 +1058,8 @@ void print_interrupt_models(FILE *out)
           "         is the VMCS activity state HLT; --clock virtual (1 ns per instruction)\n"
           "  time   one timerfd in the main thread (host clock) drives PIT, LAPIC timer,\n"
           "         RTC, HPET and the ACPI PM timer; the 8042 keyboard, RTC, ACPI PM block\n"
-          "         (SCI on IRQ 9), ports 0x80/0x92/0xCF9 are the VMM's on both\n"
+          "         (SCI on IRQ 9), the 8237A DMA pair, ports 0x80/0x92/0xCF9 are the\n"
+          "         VMM's on both\n"
           "  --irqchip kernel (kvm): KVM's PIC, IOAPIC, LAPIC and PIT in the kernel\n",
           out);
 }

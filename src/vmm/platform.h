@@ -15,6 +15,7 @@
 #include "dev/dev_clock.h"
 #include "dev/hpet.h"
 #include "dev/i8042.h"
+#include "dev/i8237.h"
 #include "dev/i8254.h"
 #include "dev/i8259.h"
 #include "dev/ioapic.h"
@@ -60,6 +61,7 @@ typedef struct VmPlatform {
     AcpiPm *pm;                   /* the ACPI PM1a blocks, PM timer and SCI */
     Hpet *hpet;                   /* NULL with the kernel irqchip */
     PciBus *pci;                  /* bus 0; a device record of the VM owns it */
+    IsaDma *isa_dma;              /* the 8237A pair (channel 2: the floppy controller) */
     bool msi_warned;
     PostCode post;
     Port92 port92;

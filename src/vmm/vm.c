@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dev/device.h"
+#include "dev/fdc.h"
 #include "dev/ide.h"
 #include "kvm/backend.h"
 #include "vmm/bios.h"
@@ -370,6 +371,9 @@ static void destroy_ide(void *opaque)
 
 static void destroy_ide_pci(void *opaque) { pci_device_remove(opaque); }
 
+#define PIIX_IDETIM 0x40
+#define PIIX_IDETIM_DECODE 0x8000
+
 /* With a PCI bus, firmware looks for IDE controllers there (SeaBIOS scans ISA ports only
  * on a machine without PCI): a PIIX3 IDE function in compatibility mode (prog-if 80h:
  * both channels at their legacy ports and IRQs, bus master capable), without BARs (no
@@ -385,11 +389,18 @@ static int add_ide_pci_function(SimpleVM *svm)
     PciDevice *d = pci_device_add(bus, -1, &info, NULL);
     if (!d)
         return -ENOSPC;
+    /* IDETIM (82371SB data sheet: 40-41h primary, 42-43h secondary): bit 15, IDE
+     * decode enable, set as firmware leaves it (Linux's ata_piix skips a channel without
+     * it); the timing bits are the guest's to write and change nothing here. */
+    uint8_t *config = pci_device_config(d);
+    config[PIIX_IDETIM + 1] = config[PIIX_IDETIM + 3] = PIIX_IDETIM_DECODE >> 8;
+    if (pci_device_config_writable(d, PIIX_IDETIM, 4) < 0)
+        return -EINVAL;
     return vm_device_add(svm, &(DeviceRecord){.name = "piix3-ide", .opaque = d,
                                               .destroy = destroy_ide_pci});
 }
 
-int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
+static int add_ide_drive(SimpleVM *svm, int index, BlockDev *bd, bool cdrom)
 {
     if (!svm || !bd || index < 0 || index > 3) {
         block_close(bd);
@@ -428,10 +439,72 @@ int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
             }
         }
     }
-    int r = ide_attach(svm->ide[c], index % 2, bd);
+    int r = cdrom ? ide_attach_cdrom(svm->ide[c], index % 2, bd)
+                  : ide_attach(svm->ide[c], index % 2, bd);
     if (r < 0)
         block_close(bd);
     return r;
+}
+
+int vm_add_ide_disk(SimpleVM *svm, int index, BlockDev *bd)
+{
+    return add_ide_drive(svm, index, bd, false);
+}
+
+int vm_add_ide_cdrom(SimpleVM *svm, int index, BlockDev *bd)
+{
+    return add_ide_drive(svm, index, bd, true);
+}
+
+static void destroy_fdc(void *opaque)
+{
+    SimpleVM *svm = opaque;
+    fdc_destroy(svm->fdc);
+    svm->fdc = NULL;
+}
+
+static void reset_fdc(void *opaque) { fdc_reset(((SimpleVM *)opaque)->fdc); }
+
+int vm_add_floppy(SimpleVM *svm, unsigned unit, BlockDev *bd, bool owned)
+{
+    if (!svm || !svm->platform || !bd || unit >= FDC_DRIVES) {
+        if (owned)
+            block_close(bd);
+        return hv_fail(EINVAL, "vm_add_floppy: bad arguments");
+    }
+    if (!svm->fdc) {
+        const IrqLine irq = {platform_set_isa_irq, svm->platform, MACHINE_IRQ_FDC};
+        if (!(svm->fdc = fdc_create(svm->platform->isa_dma, FDC_DMA_CHANNEL, &irq))) {
+            if (owned)
+                block_close(bd);
+            return hv_fail(ENOMEM, "out of memory");
+        }
+        int r = vm_device_add(svm, &(DeviceRecord){.name = "isa-fdc", .opaque = svm,
+                                                   .reset = reset_fdc, .destroy = destroy_fdc});
+        const IoPortHandler io[] = {
+            {.base = FDC_BASE, .length = FDC_PORTS, .read = fdc_io_read, .write = fdc_io_write,
+             .opaque = svm->fdc, .name = "fdc"},
+            {.base = FDC_DIR_PORT, .length = 1, .read = fdc_io_read, .write = fdc_io_write,
+             .opaque = svm->fdc, .name = "fdc-dir"},
+        };
+        for (int i = 0; i < 2 && r == 0; i++)
+            if ((r = io_bus_register(svm->io_bus, &io[i])) < 0)
+                hv_fail(r, "cannot register the floppy controller at port 0x%x", io[i].base);
+        if (r < 0) {
+            if (owned)
+                block_close(bd);
+            return r;
+        }
+    }
+    int r = fdc_attach(svm->fdc, unit, bd, owned);
+    if (r < 0) {
+        if (owned)
+            block_close(bd);
+        return hv_fail(-r, "floppy drive %u: %s", unit,
+                       r == -EEXIST ? "already has a disk" : "not a floppy image");
+    }
+    rtc_set_floppy_types(svm->platform->rtc, fdc_cmos_drive_types(svm->fdc));
+    return 0;
 }
 
 static void log_event(void *opaque, const KvmEventInfo *ev);

@@ -9,8 +9,9 @@
  * 6-7 the target (3: a raw 16-bit port / 32-bit address, else a registered range chosen
  * by the next byte and an offset byte); then the value (4 bytes; 8 for MMIO writes).
  * Fresh VM per input, so every finding replays; at most FUZZ_DEV_OPS ops. The VM has an
- * IDE disk (a 64 KiB image whose writes go to a snapshot overlay), so the IDE channel's
- * task file and data port are among the targets.
+ * IDE disk and a floppy (a 64 KiB image whose writes go to a snapshot overlay), so the IDE
+ * channel's task file and data port, the floppy controller and the ISA DMA controllers
+ * (whose transfers reach guest RAM) are among the targets.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "dev/fdc.h"
 #include "dev/ide.h"
 #include "fuzz.h"
 #include "hypervisor_sim.h"
@@ -78,6 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     BlockDev *bd;
     if (have_disk && block_open(disk_path, BLOCK_FORMAT_RAW, BLOCK_SNAPSHOT, &bd) == 0)
         vm_add_ide_disk(svm, 0, bd);   /* the VM owns bd, also when this fails */
+    if (have_disk && block_open(disk_path, BLOCK_FORMAT_RAW, BLOCK_SNAPSHOT, &bd) == 0)
+        vm_add_floppy(svm, 0, bd, true);   /* the same image as a floppy: FDC and ISA DMA */
     KvmRun *run = svm->vcpu->kvm_run;
     FuzzIn in = { data, size };
     for (int op = 0; op < FUZZ_DEV_OPS && in.left; op++) {

@@ -1,8 +1,9 @@
 /*
  * Differential test of the interpreter's fast path: random programs (flag-setting ALU
  * operations in every size, register and memory forms, ADC/SBB, INC/DEC, shifts and
- * rotates, MUL/IMUL, SETcc/CMOVcc, forward Jcc, CALL/RET, PUSH/POP, LAHF/SAHF/PUSHF, a loop
- * around it all and, in some programs, self-modifying code) run on two CPUs: one on the
+ * rotates, MUL/IMUL, SETcc/CMOVcc, forward Jcc, CALL/RET, indirect CALLs through memory,
+ * PUSH/POP, LAHF/SAHF/PUSHF, a loop around it all and, in some programs, self-modifying
+ * code) run on two CPUs: one on the
  * fast path (decoded blocks with specialised handlers, their translation to host code
  * from the first, second or sixteenth run, block links, lazy flags, run in slices of
  * random instruction budgets, with host memory-write and TLB events between slices) and
@@ -31,6 +32,7 @@
 #define STACK_TOP 0x3FFF0u      /* real mode: SS 0x3000, SP 0xFFF0 */
 #define PAGE_DIR 0x50000u
 #define COUNTER_OFF 0x800u      /* the loop counter, in the data area */
+#define SUBTAB_OFF 0xC00u       /* the subroutines' addresses, for indirect CALLs */
 #define MAX_UNITS 64
 #define MAX_SUBS 3
 
@@ -54,6 +56,7 @@ typedef struct {
     int jcc_target;           /* >= 0: a Jcc rel8/rel16/32 to this unit (patched later) */
     int jcc_wide;             /* 0F 8x form */
     int call_sub;             /* >= 0: CALL rel to subroutine n */
+    int icall_sub;            /* >= 0: CALL through SUBTAB_OFF's slot for subroutine n */
     int imm_at;               /* >= 0: offset of an imm8 the SMC unit may change */
 } Unit;
 
@@ -294,6 +297,7 @@ typedef struct {
     uint8_t code[4096];
     size_t len;
     uint32_t iterations;
+    uint32_t sub_start[MAX_SUBS];   /* offsets in CS of the subroutines */
 } Program;
 
 /* A random program for CS.D = d32 at CODE_BASE (offset 0 in CS). */
@@ -308,7 +312,7 @@ static void gen_program(Program *p, bool d32)
     for (int i = 0; i < n; i++) {
         Unit *u = &body[i];
         memset(u, 0, sizeof *u);
-        u->jcc_target = u->call_sub = u->imm_at = -1;
+        u->jcc_target = u->call_sub = u->icall_sub = u->imm_at = -1;
         g.u = u;
         unsigned k = pick(10);
         if (k == 0 && i + 2 < n) {
@@ -320,6 +324,13 @@ static void gen_program(Program *p, bool d32)
             u->call_sub = (int)pick((unsigned)nsubs);
             put(u, 0xE8);
             u->n += d32 ? 4 : 2;
+        } else if (k == 2 && nsubs > 0) {
+            /* FF /2 [slot]: an indirect CALL, so RETs and the translated code's jump
+             * cache see targets that a block's links do not hold */
+            u->icall_sub = (int)pick((unsigned)nsubs);
+            put(u, 0xFF);
+            if (d32) { put(u, 0x15); put32(u, DATA_BASE + SUBTAB_OFF + 4u * (unsigned)u->icall_sub); }
+            else { put(u, 0x16); put16(u, SUBTAB_OFF + 2u * (unsigned)u->icall_sub); }
         } else {
             gen_simple(&g);
             if (u->imm_at >= 0) imm_units[nimm++] = i;
@@ -331,7 +342,7 @@ static void gen_program(Program *p, bool d32)
     if (smc >= 0) {
         Unit *u = &body[n++];
         memset(u, 0, sizeof *u);
-        u->jcc_target = u->call_sub = u->imm_at = -1;
+        u->jcc_target = u->call_sub = u->icall_sub = u->imm_at = -1;
         if (!d32) put(u, 0x26);
         put(u, 0xFE);
         put(u, d32 ? 0x05 : 0x06);   /* /0, [disp32] or [disp16]: patched below */
@@ -342,13 +353,13 @@ static void gen_program(Program *p, bool d32)
         for (int i = 0; i < sub_len[s]; i++) {
             Unit *u = &subs[s][i];
             memset(u, 0, sizeof *u);
-            u->jcc_target = u->call_sub = u->imm_at = -1;
+            u->jcc_target = u->call_sub = u->icall_sub = u->imm_at = -1;
             g.u = u;
             gen_simple(&g);
         }
         Unit *r = &subs[s][sub_len[s]];
         memset(r, 0, sizeof *r);
-        r->jcc_target = r->call_sub = r->imm_at = -1;
+        r->jcc_target = r->call_sub = r->icall_sub = r->imm_at = -1;
         put(r, 0xC3);
     }
     /* the loop: body; DEC [counter]; JNZ body (0F 85); HLT; subroutines */
@@ -367,7 +378,7 @@ static void gen_program(Program *p, bool d32)
     if (d32) { memcpy(c + at, &back, 4); at += 4; }
     else { c[at] = (uint8_t)back; c[at + 1] = (uint8_t)(back >> 8); at += 2; }
     c[at++] = 0xF4;
-    uint32_t sub_start[MAX_SUBS];
+    uint32_t *sub_start = p->sub_start;
     for (int s = 0; s < nsubs; s++) {
         sub_start[s] = at;
         at += (uint32_t)layout(subs[s], sub_len[s] + 1, sub_at[s], at);
@@ -407,6 +418,12 @@ static void setup(X86Cpu *cpu, Fx *m, const Program *p, int mode, const uint32_t
     memset(m->ram, 0, RAM_SIZE);
     memcpy(m->ram + CODE_BASE, p->code, p->len);
     memcpy(m->ram + DATA_BASE, data, 0x1000);
+    for (int s = 0; s < MAX_SUBS; s++) {
+        if (mode == MODE_REAL)
+            memcpy(m->ram + DATA_BASE + SUBTAB_OFF + 2 * s, &(uint16_t){ (uint16_t)p->sub_start[s] }, 2);
+        else
+            memcpy(m->ram + DATA_BASE + SUBTAB_OFF + 4 * s, &(uint32_t){ CODE_BASE + p->sub_start[s] }, 4);
+    }
     x86_cpu_tlb_flush(cpu);
     x86_cpu_reset(cpu);
     for (int i = 0; i < 8; i++) cpu->gpr[i] = regs[i];

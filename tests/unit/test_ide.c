@@ -1,7 +1,9 @@
 /* Unit tests for the IDE channel (src/dev/ide.c): the register file and the ATA
  * signature after SRST, IDENTIFY DEVICE, reads and writes by LBA28, LBA48 (HOB) and CHS,
  * an absent slave, and hostile task files (past the end, sector 0, data with no command)
- * that end in ERR without touching anything beyond the disk. */
+ * that end in ERR without touching anything beyond the disk; an ATAPI CD-ROM: its
+ * signature, IDENTIFY PACKET DEVICE, packet commands with their DRQ blocks and byte
+ * count limit, and hostile packets (out of range, unknown, cut short by a reset). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,6 +268,205 @@ static void test_interrupts(void **state)
     done(ch);
 }
 
+/* ---- ATAPI ---- */
+
+#define CD_BLOCKS 16
+
+static char cd_path[] = "/tmp/scratchvm-cd.XXXXXX";
+
+/* A channel with a CD of 16 blocks of 2048 bytes, block n filled with byte n. */
+static IdeChannel *cd_channel(void)
+{
+    strcpy(cd_path, "/tmp/scratchvm-cd.XXXXXX");
+    int fd = mkstemp(cd_path);
+    assert_true(fd >= 0);
+    uint8_t b[2048];
+    for (int n = 0; n < CD_BLOCKS; n++) {
+        memset(b, n, sizeof(b));
+        assert_int_equal(write(fd, b, sizeof(b)), (ssize_t)sizeof(b));
+    }
+    close(fd);
+    BlockDev *bd;
+    assert_int_equal(block_open(cd_path, BLOCK_FORMAT_RAW, BLOCK_READ_ONLY, &bd), 0);
+    IdeChannel *ch = ide_create(BASE, CTRL, NULL);
+    assert_non_null(ch);
+    assert_int_equal(ide_attach_cdrom(ch, 0, bd), 0);
+    out8(ch, BASE + 6, 0xA0);
+    return ch;
+}
+
+static void cd_done(IdeChannel *ch)
+{
+    ide_destroy(ch);
+    unlink(cd_path);
+}
+
+/* PACKET with a byte count limit, then the 12 bytes as 6 words. */
+static void packet(IdeChannel *ch, const uint8_t cdb[12], uint16_t limit)
+{
+    out8(ch, BASE + 1, 0);                  /* PIO */
+    out8(ch, BASE + 4, (uint8_t)limit);
+    out8(ch, BASE + 5, (uint8_t)(limit >> 8));
+    out8(ch, BASE + 7, 0xA0);
+    assert_int_equal(in8(ch, BASE + 7), 0x58);
+    assert_int_equal(in8(ch, BASE + 2), 0x01);   /* CoD: the command packet */
+    for (int i = 0; i < 12; i += 2)
+        assert_int_equal(ide_io_write(BASE, 2, (uint32_t)(cdb[i] | cdb[i + 1] << 8), ch), 0);
+}
+#define PACKET(ch, limit, ...) packet(ch, (const uint8_t[12]){__VA_ARGS__}, limit)
+
+/* Reads DRQ blocks (each of the size the byte count registers give, at most `limit`)
+ * until the command ends; returns the bytes read, at most max kept in buf. */
+static size_t data_blocks(IdeChannel *ch, uint8_t *buf, size_t max, uint16_t limit)
+{
+    size_t n = 0;
+    while (in8(ch, BASE + 7) & 0x08) {
+        assert_int_equal(in8(ch, BASE + 2), 0x02);   /* IO: data to the host */
+        unsigned len = in8(ch, BASE + 4) | in8(ch, BASE + 5) << 8;
+        assert_true(len > 0 && len <= limit);
+        for (unsigned i = 0; i < len; i++) {
+            uint8_t b = in8(ch, BASE);
+            if (n < max)
+                buf[n] = b;
+            n++;
+        }
+    }
+    assert_int_equal(in8(ch, BASE + 2), 0x03);       /* CoD and IO: the command is over */
+    return n;
+}
+
+static void test_atapi_identify(void **state)
+{
+    (void)state;
+    IdeChannel *ch = cd_channel();
+    out8(ch, CTRL, 0x06);
+    out8(ch, CTRL, 0x02);
+    assert_int_equal(in8(ch, BASE + 4), 0x14);   /* the packet device signature */
+    assert_int_equal(in8(ch, BASE + 5), 0xEB);
+    out8(ch, BASE + 4, 0);
+    out8(ch, BASE + 7, 0xEC);                    /* IDENTIFY DEVICE: aborted, signature */
+    assert_int_equal(in8(ch, BASE + 7), 0x51);
+    assert_int_equal(in8(ch, BASE + 1), 0x04);
+    assert_int_equal(in8(ch, BASE + 4), 0x14);
+    out8(ch, BASE + 7, 0x20);                    /* READ SECTORS: not for a packet device */
+    assert_int_equal(in8(ch, BASE + 7), 0x51);
+    out8(ch, BASE + 7, 0xA1);
+    assert_int_equal(in8(ch, BASE + 7), 0x58);
+    uint8_t id[512];
+    read_sector(ch, id);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    assert_int_equal(id[0] | id[1] << 8, 0x85C0);
+    assert_memory_equal(id + 27 * 2, "CSARCTVH MDCR-MO", 16);
+    cd_done(ch);
+}
+
+static void test_atapi_commands(void **state)
+{
+    (void)state;
+    IdeChannel *ch = cd_channel();
+    uint8_t buf[8192];
+    PACKET(ch, 2048, 0x00);                      /* TEST UNIT READY: no data */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 0);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    PACKET(ch, 2048, 0x12, 0, 0, 0, 36);         /* INQUIRY */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 36);
+    assert_int_equal(buf[0], 0x05);
+    assert_int_equal(buf[1], 0x80);
+    assert_memory_equal(buf + 8, "SCRATCHVCD-ROM          0.1 ", 28);
+    PACKET(ch, 2048, 0x12, 0, 0, 0, 5);          /* cut to the allocation length */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 5);
+    PACKET(ch, 2048, 0x25);                      /* READ CAPACITY */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 8);
+    const uint8_t cap[8] = {0, 0, 0, CD_BLOCKS - 1, 0, 0, 0x08, 0};
+    assert_memory_equal(buf, cap, 8);
+    PACKET(ch, 2048, 0x28, 0, 0, 0, 0, 3, 0, 0, 2);   /* READ(10): blocks 3 and 4 */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 4096);
+    assert_int_equal(buf[0], 3);
+    assert_int_equal(buf[2047], 3);
+    assert_int_equal(buf[2048], 4);
+    assert_int_equal(buf[4095], 4);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    /* A byte count limit of 1001 (odd: 1000) splits the blocks. */
+    PACKET(ch, 1001, 0xA8, 0, 0, 0, 0, CD_BLOCKS - 1, 0, 0, 0, 1);   /* READ(12) */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 1000), 2048);
+    assert_int_equal(buf[2047], CD_BLOCKS - 1);
+    PACKET(ch, 2048, 0x5A, 0, 0x2A, 0, 0, 0, 0, 0, 64);   /* MODE SENSE(10) */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 28);
+    assert_int_equal(buf[1], 26);
+    assert_int_equal(buf[8], 0x2A);
+    PACKET(ch, 2048, 0x43, 0, 0, 0, 0, 0, 0, 0, 64);      /* READ TOC: track 1, lead-out */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 20);
+    assert_int_equal(buf[1], 18);
+    assert_int_equal(buf[6], 1);
+    assert_int_equal(buf[14], 0xAA);
+    assert_int_equal(buf[19], CD_BLOCKS);
+    PACKET(ch, 2048, 0x43, 0x02, 0, 0, 0, 0, 0, 0, 64);   /* MSF: 00:02:00 + 16 frames */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 20);
+    assert_int_equal(buf[17], 0);
+    assert_int_equal(buf[18], 2);
+    assert_int_equal(buf[19], CD_BLOCKS);
+    PACKET(ch, 2048, 0x46, 0, 0, 0, 0, 0, 0, 0, 64);      /* GET CONFIGURATION */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 16);
+    assert_int_equal(buf[7], 0x08);                       /* CD-ROM profile */
+    cd_done(ch);
+}
+
+/* CHECK CONDITION: ERR, the sense key in the error register, then REQUEST SENSE. */
+static void expect_sense(IdeChannel *ch, uint8_t key, uint8_t asc)
+{
+    uint8_t buf[18];
+    assert_int_equal(in8(ch, BASE + 7), 0x51);
+    assert_int_equal(in8(ch, BASE + 1), key << 4 | 0x04);
+    assert_int_equal(in8(ch, BASE + 2), 0x03);
+    PACKET(ch, 2048, 0x03, 0, 0, 0, 18);
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 18);
+    assert_int_equal(buf[0], 0x70);
+    assert_int_equal(buf[2], key);
+    assert_int_equal(buf[12], asc);
+}
+
+static void test_atapi_hostile(void **state)
+{
+    (void)state;
+    IdeChannel *ch = cd_channel();
+    uint8_t buf[64];
+    PACKET(ch, 2048, 0x28, 0, 0, 0, 0, CD_BLOCKS, 0, 0, 1);   /* past the end */
+    expect_sense(ch, 5, 0x21);
+    PACKET(ch, 2048, 0xA8, 0, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF);   /* 4G blocks */
+    expect_sense(ch, 5, 0x21);
+    PACKET(ch, 2048, 0x28, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0xFF, 0xFF);
+    expect_sense(ch, 5, 0x21);
+    PACKET(ch, 2048, 0xFF);                                   /* no such command */
+    expect_sense(ch, 5, 0x20);
+    PACKET(ch, 2048, 0x5A, 0, 0x05, 0, 0, 0, 0, 0, 64);       /* a page it has not */
+    expect_sense(ch, 5, 0x24);
+    PACKET(ch, 2048, 0x43, 0, 0x07, 0, 0, 0, 0, 0, 64);       /* a TOC format it has not */
+    expect_sense(ch, 5, 0x24);
+    PACKET(ch, 2048, 0x03, 0, 0, 0, 18);                      /* the sense was cleared */
+    assert_int_equal(data_blocks(ch, buf, sizeof(buf), 2048), 18);
+    assert_int_equal(buf[2], 0);
+    out8(ch, BASE + 1, 0x01);                                 /* PACKET by DMA: none */
+    out8(ch, BASE + 7, 0xA0);
+    assert_int_equal(in8(ch, BASE + 7), 0x51);
+    /* A reset in the middle of a READ: the data is gone, the signature back. */
+    PACKET(ch, 2048, 0x28, 0, 0, 0, 0, 0, 0, 0, 8);
+    assert_int_equal(in8(ch, BASE), 0);
+    out8(ch, CTRL, 0x06);
+    out8(ch, CTRL, 0x02);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    assert_int_equal(in8(ch, BASE), 0xFF);
+    assert_int_equal(in8(ch, BASE + 5), 0xEB);
+    /* A packet cut short by a new command, data writes with nothing to take them. */
+    out8(ch, BASE + 7, 0xA0);
+    out8(ch, BASE, 0x28);
+    out8(ch, BASE + 7, 0xA1);
+    read_sector(ch, (uint8_t[512]){0});
+    for (int i = 0; i < 100; i++)
+        out8(ch, BASE, 0xFF);
+    assert_int_equal(in8(ch, BASE + 7), 0x50);
+    cd_done(ch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +475,9 @@ int main(void)
         cmocka_unit_test(test_read_write),
         cmocka_unit_test(test_hostile_task_files),
         cmocka_unit_test(test_interrupts),
+        cmocka_unit_test(test_atapi_identify),
+        cmocka_unit_test(test_atapi_commands),
+        cmocka_unit_test(test_atapi_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

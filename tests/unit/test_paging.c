@@ -874,6 +874,60 @@ static void test_remap_after_invlpg(void **state)
     assert_int_equal(cpu->rip, 0x5006);
 }
 
+/* Links and jump cache entries to a block on a global page check global_gen, which a
+ * MOV CR3 leaves: the code there keeps its translation as the global TLB entry does (the
+ * old code runs, as test_tlb_invlpg_cr3_global's data reads see the old page), INVLPG
+ * drops it; a non-global page's code is found again after a MOV CR3. Each with a direct
+ * JMP (a translated exit patched by x86_jit_link) and an indirect one (the jump cache). */
+static void test_code_remap_by_generation(void **state)
+{
+    Fx *fx = *state;
+    X86Cpu *cpu = fx->cpu;
+    static const uint8_t one[] = { 0xBB, 0x01, 0x00, 0x00, 0x00, 0xF4 };   /* mov ebx, 1; hlt */
+    static const uint8_t two[] = { 0xBB, 0x02, 0x00, 0x00, 0x00, 0xF4 };   /* mov ebx, 2; hlt */
+    static const uint8_t direct[] = { 0xE9, 0xFB, 0x3F, 0x00, 0x00 };      /* jmp 0x5000 */
+    static const uint8_t indirect[] = {
+        0xB8, 0x00, 0x50, 0x00, 0x00,         /* mov eax, 0x5000 */
+        0xFF, 0xE0,                           /* jmp eax */
+    };
+    static const uint8_t invlpg[] = {
+        0x0F, 0x01, 0x3D, 0x00, 0x50, 0x00, 0x00,   /* CODE + 16: invlpg [0x5000] */
+        0xE9, 0xE4, 0xFF, 0xFF, 0xFF,               /* jmp CODE */
+    };
+    static const uint8_t cr3[] = {
+        0x0F, 0x20, 0xD9,                     /* CODE + 16: mov ecx, cr3 */
+        0x0F, 0x22, 0xD9,                     /* mov cr3, ecx */
+        0xE9, 0xE5, 0xFF, 0xFF, 0xFF,         /* jmp CODE */
+    };
+    for (int k = 0; k < 8; k++) {
+        bool global = k & 1, by_invlpg = k & 2, jump_direct = k & 4;
+        protected_flat(fx, 0);
+        cpu->cr4 = X86_CR4_PGE_BIT;
+        x86_cpu_tlb_flush(cpu);
+        load(fx, 0x6000, one, sizeof one);
+        load(fx, 0x7000, two, sizeof two);
+        uint32_t g = global ? X86_PTE_G : 0;
+        put32(fx->ram, PT + 4 * 5, 0x6000 | P | RW | g);           /* 0x5000 -> 0x6000 */
+        memset(fx->ram + CODE, 0x90, 32);
+        if (jump_direct) load(fx, CODE, direct, sizeof direct);
+        else load(fx, CODE, indirect, sizeof indirect);
+        if (by_invlpg) load(fx, CODE + 16, invlpg, sizeof invlpg);
+        else load(fx, CODE + 16, cr3, sizeof cr3);
+        for (int i = 0; i < 40; i++) {        /* often enough to be translated and linked */
+            cpu->rip = CODE;
+            assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+            assert_int_equal(cpu->gpr[X86_RBX], 1);
+        }
+        put32(fx->ram, PT + 4 * 5, 0x7000 | P | RW | g);           /* 0x5000 -> 0x7000 */
+        cpu->rip = CODE + 16;
+        assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
+        if (cpu->gpr[X86_RBX] != (global && !by_invlpg ? 1u : 2u))
+            fail_msg("%s page, %s, %s jump: ran the code of %s", global ? "global" : "non-global",
+                     by_invlpg ? "INVLPG" : "MOV CR3", jump_direct ? "direct" : "indirect",
+                     cpu->gpr[X86_RBX] == 1 ? "the old page" : "the new page");
+    }
+}
+
 /* Privileged instructions at CPL 3 are #GP(0): MOV CR, INVLPG, WBINVD, RDMSR; RDTSC only
  * with CR4.TSD (SDM Vol. 3A, 5.9). */
 static void test_privileged_at_cpl3(void **state)
@@ -954,6 +1008,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enter_final_esp_fault, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_page_fault_user, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_tlb_halves_by_privilege, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_code_remap_by_generation, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_remap_after_invlpg, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_write_protect, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_fault, setup, fx_teardown),

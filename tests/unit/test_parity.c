@@ -82,6 +82,8 @@ static const ParityGuest guests[] = {
     {.name = "cdboot", .differs_on_purpose = "an El Torito image: it boots from an ISO that "
                                              "tests/guests/run.sh builds with xorriso"},
     {.name = "debugcon"},
+    {.name = "floppyboot", .differs_on_purpose = "reads sectors of a 1.44 MB image that "
+                                                  "tests/guests/seabios.sh prepares"},
     {.name = "com2", .differs_on_purpose = "needs COM2, which only the scratchvm command adds "
                                           "(a second -serial; tests/guests/run.sh)"},
     {.name = "echo", .serial_input = "hi there\n"},

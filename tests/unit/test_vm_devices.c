@@ -1,6 +1,7 @@
 /* Unit tests for the VM's side of its devices (src/vmm/vm_devices.c, the PCI wiring in
  * src/vmm/platform.c): device records, the DMA handle over guest RAM, PCI INTx to the
- * IOAPIC and the 8259A, MSI to the local APIC, info pci and -device on a real VM (sim). */
+ * IOAPIC and the 8259A, MSI to the local APIC, info pci and -device on a real VM (sim),
+ * the floppy controller with its CMOS bytes and the PIIX3 IDE function's IDETIM. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "dev/edu.h"
+#include "dev/fdc.h"
+#include "dev/ide.h"
 #include "vmm/platform.h"
 #include "vmm/vm_devices.h"
 
@@ -247,6 +251,58 @@ static void test_edu(void **state)
     vm_destroy(svm);
 }
 
+static BlockDev *temp_disk(char *path, uint64_t size)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    close(fd);
+    BlockDev *bd;
+    assert_int_equal(block_open(path, BLOCK_FORMAT_RAW, 0, &bd), 0);
+    unlink(path);   /* the open image stays until the VM closes it */
+    return bd;
+}
+
+/* A floppy: the controller on its ports, the CMOS drive type and equipment bits; the
+ * ISA DMA controllers are there without one. An IDE disk: the PIIX3 IDE function with
+ * its channels' decode enabled (IDETIM bit 15), which the guest may rewrite. */
+static void test_floppy_and_ide_on_a_vm(void **state)
+{
+    (void)state;
+    SimpleVM *svm = vm_create_bytes(16u << 20, HV_BACKEND_SIM);
+    assert_non_null(svm);
+    uint32_t v = 0;
+    assert_int_equal(io_bus_in(svm->io_bus, 0x0F, 1, &v), 0);
+    assert_int_equal(v, 0xFF);                       /* DMA channels 0-3 masked */
+    assert_int_equal(io_bus_unhandled_count(svm->io_bus), 0);
+    assert_int_equal(rtc_cmos_byte(svm->platform->rtc, 0x10), 0);
+    char fpath[] = "/tmp/scratchvm-vmfd.XXXXXX";
+    assert_int_equal(vm_add_floppy(svm, 0, temp_disk(fpath, 737280), true), 0);
+    assert_int_equal(rtc_cmos_byte(svm->platform->rtc, 0x10), 0x30);   /* 720 KB */
+    assert_int_equal(rtc_cmos_byte(svm->platform->rtc, 0x14) & 0xC1, 0x01);
+    char f2path[] = "/tmp/scratchvm-vmfd2.XXXXXX";
+    assert_int_equal(vm_add_floppy(svm, 0, temp_disk(f2path, 1474560), true), -EEXIST);
+    char f3path[] = "/tmp/scratchvm-vmfd3.XXXXXX";
+    assert_int_equal(vm_add_floppy(svm, 1, temp_disk(f3path, 1474560), true), 0);
+    assert_int_equal(rtc_cmos_byte(svm->platform->rtc, 0x10), 0x34);
+    assert_int_equal(rtc_cmos_byte(svm->platform->rtc, 0x14) & 0xC1, 0x41);
+    assert_int_equal(io_bus_in(svm->io_bus, 0x3F4, 1, &v), 0);
+    assert_int_equal(v, 0);                          /* in reset until DOR says */
+    assert_int_equal(io_bus_out(svm->io_bus, 0x3F2, 1, 0x0C), 0);
+    assert_int_equal(io_bus_in(svm->io_bus, 0x3F4, 1, &v), 0);
+    assert_int_equal(v, 0x80);
+    assert_int_equal(io_bus_unhandled_count(svm->io_bus), 0);
+    char hpath[] = "/tmp/scratchvm-vmhd.XXXXXX";
+    assert_int_equal(vm_add_ide_disk(svm, 0, temp_disk(hpath, 1 << 20)), 0);
+    PciBus *bus = vm_pci_bus(svm);
+    const uint32_t a = 0x80000000u | 2u << 11;
+    assert_int_equal(pci_bus_config_read(bus, a, 0, 4), 0x70108086u);
+    assert_int_equal(pci_bus_config_read(bus, a | 0x40, 0, 4), 0x80008000u);
+    pci_bus_config_write(bus, a | 0x40, 0, 2, 0xA307);
+    assert_int_equal(pci_bus_config_read(bus, a | 0x40, 0, 4), 0x8000A307u);
+    vm_destroy(svm);
+}
+
 int main(void)
 {
     hv_set_log_level(HV_LOG_ERROR);
@@ -257,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_info_pci_and_device_option),
         cmocka_unit_test(test_config_ports_on_a_vm),
         cmocka_unit_test(test_edu),
+        cmocka_unit_test(test_floppy_and_ide_on_a_vm),
     };
     return cmocka_run_group_tests_name("vm_devices", tests, NULL, NULL);
 }

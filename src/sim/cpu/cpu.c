@@ -24,7 +24,7 @@
 #include "sim/cpu/cpu_internal.h"
 
 #define BLOCK_MAX 32
-#define HASH_BITS 12
+#define HASH_BITS 16
 #define HASH_SIZE (1u << HASH_BITS)
 #define ARENA_SIZE (32u << 20)
 #define CODE_BITMAP_PAGES (1ull << 20)   /* pages below 4 GiB are tracked */
@@ -56,19 +56,7 @@ static inline bool block_piece(const X86Block *b, unsigned i, CodePiece *p)
 }
 
 #define PAGE_HASH_SIZE 1024u
-#define JUMP_CACHE_SIZE 4096u
 
-/* A block found by its linear key (IP, CS base, mode) under chain generation `gen`: valid
- * while chain_gen stays `gen`, as a link is (no TLB change, no block gone), so it needs no
- * translation of the IP. Returns and indirect jumps, whose targets overflow a block's two
- * links, come here instead of the hash table. */
-typedef struct {
-    uint64_t ip, cs_base;
-    X86Block *block;
-    X86Mode mode;
-    bool user;
-    uint32_t gen;
-} JumpCacheEntry;
 
 typedef struct X86CodeCache {
     X86Block *hash[HASH_SIZE];
@@ -100,7 +88,7 @@ static void code_flush_all(X86Cpu *cpu)
     c->used = 0;
     c->jit.used = 0;
     c->jit_full = false;
-    cpu->chain_gen++;        /* every link points into the arena being reused */
+    x86_links_invalidate(cpu);   /* every link points into the arena being reused */
     x86_end_block(cpu);
 }
 
@@ -178,7 +166,7 @@ static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, u
                 b->dead = 1;
                 block_unhash(c, b);
                 *pp = l->next;
-                cpu->chain_gen++;
+                x86_links_invalidate(cpu);
                 if (self) x86_end_block(cpu);
             } else {
                 live = true;
@@ -294,7 +282,8 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, X86Mode mode, bool user)
     b->user = user;
     b->n = 0;
     b->traced = 0;
-    for (int i = 0; i < 2; i++) b->out[i] = (BlockLink){ ~0ull, NULL, 0 };
+    for (int i = 0; i < 2; i++)
+        b->out[i] = (BlockLink){ ~0ull, NULL, 0, (uint32_t)offsetof(X86Cpu, chain_gen) };
     b->first_page = gpa & ~0xFFFull;
     b->last_page = b->first_page;
     b->len1 = 0;
@@ -415,7 +404,7 @@ static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t l
 
 static inline JumpCacheEntry *jump_cache_entry(X86Cpu *cpu, uint64_t lin)
 {
-    return &cpu->code->jump_cache[(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1)];
+    return &cpu->code->jump_cache[x86_jump_cache_index(lin)];
 }
 
 static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool user);
@@ -426,12 +415,14 @@ static X86Block *block_lookup(X86Cpu *cpu)
     X86Mode mode = cpu_mode(cpu);
     bool user = x86_cpl(cpu) == 3;
     JumpCacheEntry *e = jump_cache_entry(cpu, lin);
-    if (e->gen == cpu->chain_gen && e->ip == cpu->rip && e->cs_base == cpu->cs.base &&
-        e->mode == mode && e->user == user && e->block)
+    if (e->gen == x86_gen_at(cpu, e->gen_off) && e->ip == cpu->rip &&
+        e->cs_base == cpu->cs.base && e->mode == mode && e->user == user && e->block)
         return e->block;
     X86Block *b = block_lookup_slow(cpu, lin, mode, user);
-    /* (a build may have emptied the cache and bumped chain_gen: the entry takes the new) */
-    *e = (JumpCacheEntry){ cpu->rip, cpu->cs.base, b, mode, user, cpu->chain_gen };
+    /* (a build may have emptied the cache and bumped the generations: the entry takes
+     * the new) */
+    uint32_t off = x86_link_gen_off(cpu, b, lin);
+    *e = (JumpCacheEntry){ cpu->rip, cpu->cs.base, b, mode, user, x86_gen_at(cpu, off), off };
     return b;
 }
 
@@ -445,7 +436,7 @@ static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool
         if (UNLIKELY(!block_second_page_current(cpu, b, lin))) {
             b->dead = 1;
             block_unhash(cpu->code, b);
-            cpu->chain_gen++;
+            x86_links_invalidate(cpu);
             break;
         }
         if (LIKELY(b->epoch == cpu->code_epoch))
@@ -457,7 +448,7 @@ static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool
         }
         b->dead = 1;
         block_unhash(cpu->code, b);
-        cpu->chain_gen++;
+        x86_links_invalidate(cpu);
         break;
     }
     return block_build(cpu, gpa, mode, user);
@@ -466,7 +457,7 @@ static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool
 void x86_cpu_host_wrote_memory(X86Cpu *cpu)
 {
     cpu->code_epoch++;
-    cpu->chain_gen++;        /* (so translated links check chain_gen alone) */
+    x86_links_invalidate(cpu);   /* (so translated links check a generation alone) */
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -753,7 +744,7 @@ static inline X86Block *run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
          * host can change it. */
         if (UNLIKELY(cpu->cs.limit != cpu->jit_linked_cs_limit)) {
             cpu->jit_linked_cs_limit = cpu->cs.limit;
-            cpu->chain_gen++;
+            x86_links_invalidate(cpu);
         }
         /* nonzero while translated code runs: a handler that ends a block zeroes it */
         cpu->insn_end = b->insns_end;
@@ -833,24 +824,29 @@ void x86_cpu_set_debug(X86Cpu *cpu, uint32_t flags, uint32_t dr7, const uint64_t
  * paging state are those of its own lookup) at the current RIP, when one of its links
  * still holds: no translation or decoded block has gone since the link was made
  * (chain_gen) and the target's bytes are known current (code epoch). Else NULL. */
+static inline bool link_current(const X86Cpu *cpu, const BlockLink *l)
+{
+    return l->gen == x86_gen_at(cpu, l->gen_off);
+}
+
 static inline X86Block *chain_follow(X86Cpu *cpu, const X86Block *from)
 {
     uint64_t rip = cpu->rip;
-    uint32_t gen = cpu->chain_gen;
     const BlockLink *l = &from->out[0];
     if (l->ip != rip) l++;
-    if (l->ip == rip && l->gen == gen && LIKELY(l->to->epoch == cpu->code_epoch))
+    if (l->ip == rip && link_current(cpu, l) && LIKELY(l->to->epoch == cpu->code_epoch))
         return l->to;
     return NULL;
 }
 
-/* Links `from` to `to` (which starts at the current RIP) under generation `gen`: into a
- * slot for the same RIP or a stale one, else the newest link goes first. */
-static inline void chain_install(X86Cpu *cpu, X86Block *from, X86Block *to, uint32_t gen)
+/* Links `from` to `to` (which starts at the current RIP, just looked up): into a slot for
+ * the same RIP or a stale one, else the newest link goes first. */
+static inline void chain_install(X86Cpu *cpu, X86Block *from, X86Block *to)
 {
-    BlockLink nl = { cpu->rip, to, gen };
+    uint32_t off = x86_link_gen_off(cpu, to, (uint32_t)(cpu->cs.base + cpu->rip));
+    BlockLink nl = { cpu->rip, to, x86_gen_at(cpu, off), off };
     for (int i = 0; i < 2; i++) {
-        if (from->out[i].ip == nl.ip || from->out[i].gen != gen) {
+        if (from->out[i].ip == nl.ip || !link_current(cpu, &from->out[i])) {
             from->out[i] = nl;
             return;
         }
@@ -954,7 +950,7 @@ static void __attribute__((noinline)) run_loop(X86Cpu *cpu, uint64_t limit)
                 uint32_t gen = cpu->chain_gen;
                 b = block_lookup(cpu);
                 /* (a lookup that emptied the cache has bumped chain_gen: prev is gone) */
-                if (cpu->chain_gen == gen) chain_install(cpu, prev, b, gen);
+                if (cpu->chain_gen == gen) chain_install(cpu, prev, b);
             }
         } else if (UNLIKELY(boundary_slow(cpu))) {
             if (cpu->slow_path) run_insn_reference(cpu);
@@ -1109,6 +1105,7 @@ X86Cpu *x86_cpu_create(X86PageFn page_fn, void *opaque)
     if (!cpu) return NULL;
     cpu->code = calloc(1, sizeof *cpu->code);
     if (!cpu->code) goto fail_cpu;
+    cpu->jump_cache = cpu->code->jump_cache;
     cpu->code->arena = malloc(ARENA_SIZE);
     if (!cpu->code->arena) goto fail_code;
     cpu->code->bitmap = calloc(1, CODE_BITMAP_PAGES / 8);
@@ -1214,7 +1211,7 @@ void x86_cpu_reset(X86Cpu *cpu)
 
 void x86_cpu_tlb_invalidate(X86Cpu *cpu)
 {
-    cpu->chain_gen++;
+    x86_links_invalidate(cpu);
     for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++) {
         cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
         cpu->tlb[i].global = false;

@@ -384,6 +384,7 @@ struct X86Cpu {
      * stays set until a full flush (x86_cpu_tlb_invalidate). */
     uint64_t tlb_large[X86_TLB_LARGE_BITS / 64];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
+    struct JumpCacheEntry *jump_cache;   /* code's, for translated code (cpu_internal.h) */
     /* The next CPU sharing this one's guest memory (x86_cpu_share_code), in a ring; NULL
      * alone. The CPUs of a ring run in turn on one thread, never at once. */
     struct X86Cpu *code_peer;
@@ -392,6 +393,10 @@ struct X86Cpu {
      * code epoch) or the CS limit translations were linked under changed: direct links
      * between blocks (cpu.c, jit.c) made under another value are not followed. */
     uint32_t chain_gen;
+    /* The same but for a MOV CR3 that keeps global pages: links to a block whose page
+     * has a global translation (a kernel's, under CR4.PGE) or no translation at all
+     * (paging off) check this one, and survive address-space switches. */
+    uint32_t global_gen;
     /* Testing (set before the first run, or flush with x86_cpu_tlb_flush): the reference
      * path: no block links, one instruction per hash lookup, generic handlers, flags
      * computed after every instruction. The differential test compares it with the fast

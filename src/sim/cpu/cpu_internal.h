@@ -152,13 +152,14 @@ typedef struct PageLink {
     struct PageLink *next;
 } PageLink;
 
-/* A direct link from a block to a block that ran after it: valid while cpu->chain_gen is
- * `gen` (no translation or block has gone since) and the target's key (IP, CS base, mode)
- * and code epoch are the current ones. */
+/* A direct link from a block to a block that ran after it: valid while the generation at
+ * gen_off in X86Cpu (chain_gen or global_gen: x86_link_gen_off) is `gen` (no translation
+ * or block has gone since) and the target's key (IP, CS base, mode) and code epoch are
+ * the current ones. */
 typedef struct BlockLink {
     uint64_t ip;             /* RIP the target starts at (~0: empty) */
     X86Block *to;
-    uint32_t gen;
+    uint32_t gen, gen_off;
 } BlockLink;
 
 struct X86Block {
@@ -196,6 +197,25 @@ struct X86Block {
     uint32_t runs;           /* runs through its handlers, until jit_threshold */
     X86Insn insns[];         /* then a copy of the block's bytes: piece 0, then piece 1 */
 };
+
+/* A block found by its linear key (IP, CS base, mode, CPL 3 or not) under chain
+ * generation `gen`: valid while chain_gen stays `gen`, as a link is (no TLB change, no
+ * block gone), so it needs no translation of the IP. Returns and indirect jumps, whose
+ * targets overflow a block's two links, come here instead of the hash table: the run
+ * loop's lookups and translated code's tails (jit.c) both read it. */
+struct JumpCacheEntry {
+    uint64_t ip, cs_base;
+    X86Block *block;
+    X86Mode mode;
+    bool user;
+    uint32_t gen, gen_off;   /* as a BlockLink's */
+};
+typedef struct JumpCacheEntry JumpCacheEntry;
+#define JUMP_CACHE_SIZE 4096u
+static inline uint32_t x86_jump_cache_index(uint64_t lin)
+{
+    return (uint32_t)(lin ^ (lin >> 12)) & (JUMP_CACHE_SIZE - 1);
+}
 
 /* ---------------------------------------------------------------------------------- */
 /* Control: faults, exits (cpu.c)                                                       */
@@ -372,6 +392,33 @@ static inline unsigned x86_cpl(const X86Cpu *cpu)
 static inline X86TlbEntry *x86_tlb_entry(X86Cpu *cpu, uint64_t lin)
 {
     return &cpu->tlb[((unsigned)cpu->tlb_user << X86_TLB_BITS) | ((lin >> 12) & (X86_TLB_SIZE - 1))];
+}
+
+/* Every link and jump cache entry goes: a block or translation gone, the code epoch,
+ * a TLB change that may touch global pages. */
+static inline void x86_links_invalidate(X86Cpu *cpu)
+{
+    cpu->chain_gen++;
+    cpu->global_gen++;
+}
+
+/* The generation a link to block b, which starts at linear `lin`, depends on: global_gen
+ * when b lies on one page whose translation a MOV CR3 keeps (paging off, or the TLB holds
+ * it as global), else chain_gen. Links are made right after the target's lookup, while
+ * its TLB entry is there; if it has gone, chain_gen is the safe choice. */
+static inline uint32_t x86_link_gen_off(X86Cpu *cpu, const X86Block *b, uint64_t lin)
+{
+    if (b->len1) return (uint32_t)offsetof(X86Cpu, chain_gen);
+    if (!(cpu->cr0 & X86_CR0_PG)) return (uint32_t)offsetof(X86Cpu, global_gen);
+    const X86TlbEntry *e = x86_tlb_entry(cpu, lin);
+    return e->tag_exec == (lin >> 12) && e->global ? (uint32_t)offsetof(X86Cpu, global_gen)
+                                                   : (uint32_t)offsetof(X86Cpu, chain_gen);
+}
+static inline uint32_t x86_gen_at(const X86Cpu *cpu, uint32_t gen_off)
+{
+    uint32_t v;
+    memcpy(&v, (const char *)cpu + gen_off, sizeof v);
+    return v;
 }
 
 /* Paging (mmu.c). The guest-physical address of an instruction fetch at linear `lin`

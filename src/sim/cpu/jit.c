@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim/cpu/cpu_internal.h"
@@ -497,11 +498,11 @@ static void to_tail(Jit *j, int exit)
     b4(j, 0);
 }
 
-/* The way on into a known target block, by byte offset: the chain generation checked
- * against the value x86_jit_link patches in with the jump (chain_gen also changes with
- * the code epoch and the CS limit links were made under, run_block_fast); until then,
- * and when the check fails, on to `miss`. */
-enum { B_GEN = 6, B_JMP = 17, B_LEN = 21 };
+/* The way on into a known target block, by byte offset: a generation (chain_gen or
+ * global_gen, its offset at B_GEN_AT) checked against the value x86_jit_link patches in
+ * with the jump (both also change with the code epoch and the CS limit links were made
+ * under, run_block_fast); until then, and when the check fails, on to `miss`. */
+enum { B_GEN_AT = 2, B_GEN = 6, B_JMP = 17, B_LEN = 21 };
 
 static void jcc32(Jit *j, unsigned cc, uint8_t **patch);
 static void patch32(uint8_t *field, const uint8_t *to);
@@ -586,7 +587,11 @@ void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to
         e += 12;                                        /* the compare and its jump */
     }
     if (!e) return;
-    memcpy(e + B_GEN, &cpu->chain_gen, 4);
+    /* the generation the link depends on (x86_link_gen_off), checked at B_GEN_AT */
+    uint32_t off = x86_link_gen_off(cpu, to, (uint32_t)(to->cs_base + to->ip));
+    uint32_t gen = x86_gen_at(cpu, off);
+    memcpy(e + B_GEN_AT, &off, 4);
+    memcpy(e + B_GEN, &gen, 4);
     patch32(e + B_JMP, (const uint8_t *)to->jit_chain - cpu->jit_exec_delta);
 }
 
@@ -624,15 +629,25 @@ static void patch32(uint8_t *field, const uint8_t *to)
     memcpy(field, &rel, 4);
 }
 
+/* EAX = the generation whose offset in X86Cpu is the dword at [rsi + disp]. */
+static void gen_at_rsi(Jit *j, int32_t disp)
+{
+    op_base(j, 4, 0x8B, RAX, RSI, disp);                   /* mov eax, [rsi + disp] */
+    b1(j, 0x8B), b1(j, 0x04), b1(j, 0x03);                 /* mov eax, [rbx + rax] */
+}
+
 /* The checks run_loop makes between linked blocks, then into the next block's
  * translation: room in the budget for a whole block (none while a stop request or an
- * event waits: x86_jit_stop_chaining), a link
- * for this RIP made under the current chain_gen, the target's bytes current, a
- * translation, and the CS limit above its branch targets. Else back to the loop. */
+ * event waits: x86_jit_stop_chaining), a link for this RIP made under the current
+ * chain_gen, or else the jump cache's entry for it (returns and indirect jumps to many
+ * targets), the target's bytes current, a translation, and the CS limit above its
+ * branch targets. Else back to the loop. The block ended plainly (a near transfer or
+ * none), so CS, the mode and CPL are those of its own key, which the cache entry must
+ * share. */
 static void emit_tail(Jit *j)
 {
     const X86Block *b = j->block;
-    uint8_t *out[8];
+    uint8_t *out[12], *probe[2], *found;
     int n = 0;
     budget_check(j, &out[n++]);
     mov_imm64(j, RSI, (uint64_t)(uintptr_t)&b->out[0]);
@@ -647,12 +662,13 @@ static void emit_tail(Jit *j)
     b1(j, 0xC6);
     b1(j, sizeof(BlockLink));
     op_base(j, 8, 0x39, RDX, RSI, l_ip);
-    jcc32(j, CC_NE, &out[n++]);
+    jcc32(j, CC_NE, &probe[0]);
     *first = (uint8_t)(j->p - first - 1);
-    op_mem(j, 4, 0x8B, RAX, OFF(chain_gen));
+    gen_at_rsi(j, (int32_t)offsetof(BlockLink, gen_off));
     op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(BlockLink, gen));
-    jcc32(j, CC_NE, &out[n++]);
+    jcc32(j, CC_NE, &probe[1]);
     op_base(j, 8, 0x8B, RDI, RSI, (int32_t)offsetof(BlockLink, to));
+    found = j->p;                                          /* RDI: the target block */
     op_mem(j, 4, 0x8B, RAX, OFF(code_epoch));
     op_base(j, 4, 0x39, RAX, RDI, (int32_t)offsetof(X86Block, epoch));
     jcc32(j, CC_NE, &out[n++]);
@@ -676,6 +692,40 @@ static void emit_tail(Jit *j)
     b1(j, 0x5F);
     *dynamic = (uint8_t)(j->p - dynamic - 1);
     op_base(j, 4, 0xFF, 4, RDI, (int32_t)offsetof(X86Block, jit_chain));   /* jmp [..] */
+
+    /* No link: the jump cache's entry for the linear RIP (x86_jump_cache_index), RDX
+     * still the RIP. */
+    for (int k = 0; k < 2; k++) patch32(probe[k], j->p);
+    op_mem(j, 4, 0x8B, RAX, OFF(cs.base));
+    op_reg(j, 4, 0x01, RDX, RAX);                          /* add eax, edx: linear */
+    op_reg(j, 4, 0x89, RAX, RCX);                          /* mov ecx, eax */
+    b1(j, 0xC1), b1(j, 0xE9), b1(j, 12);                   /* shr ecx, 12 */
+    op_reg(j, 4, 0x31, RAX, RCX);                          /* xor ecx, eax */
+    b1(j, 0x81), b1(j, 0xE1), b4(j, JUMP_CACHE_SIZE - 1);  /* and ecx, size - 1 */
+    _Static_assert(sizeof(JumpCacheEntry) == 40, "the scaling below");
+    b1(j, 0x48), b1(j, 0x8D), b1(j, 0x0C), b1(j, 0x89);    /* lea rcx, [rcx + rcx*4] */
+    op_mem(j, 8, 0x8B, RSI, OFF(jump_cache));
+    b1(j, 0x48), b1(j, 0x8D), b1(j, 0x34), b1(j, 0xCE);    /* lea rsi, [rsi + rcx*8] */
+    op_base(j, 8, 0x39, RDX, RSI, (int32_t)offsetof(JumpCacheEntry, ip));
+    jcc32(j, CC_NE, &out[n++]);
+    op_mem(j, 8, 0x8B, RAX, OFF(cs.base));
+    op_base(j, 8, 0x39, RAX, RSI, (int32_t)offsetof(JumpCacheEntry, cs_base));
+    jcc32(j, CC_NE, &out[n++]);
+    gen_at_rsi(j, (int32_t)offsetof(JumpCacheEntry, gen_off));
+    op_base(j, 4, 0x39, RAX, RSI, (int32_t)offsetof(JumpCacheEntry, gen));
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 4, 0x81, 7, RSI, (int32_t)offsetof(JumpCacheEntry, mode));
+    b4(j, (uint32_t)b->mode);                              /* cmp dword [mode], mode */
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 1, 0x80, 7, RSI, (int32_t)offsetof(JumpCacheEntry, user));
+    b1(j, b->user);                                        /* cmp byte [user], user */
+    jcc32(j, CC_NE, &out[n++]);
+    op_base(j, 8, 0x8B, RDI, RSI, (int32_t)offsetof(JumpCacheEntry, block));
+    op_reg(j, 8, 0x85, RDI, RDI);                          /* test rdi, rdi */
+    jcc32(j, CC_E, &out[n++]);
+    mov_imm32(j, RCX, ~0u);                                /* (no exit to patch) */
+    b1(j, 0xE9);
+    patch32(emit_at(j, 4), found);
     for (int k = 0; k < n; k++) patch32(out[k], j->p);
     return_block(j);
 }
@@ -719,8 +769,19 @@ static void call_handler(Jit *j, const X86Insn *in, uint64_t ip, bool last)
     j->mem = MEM_LAZY;
     memset(j->seg_ok, 0, sizeof j->seg_ok);
     j->stack_ok = false;
-    if (last) leave_next_rip(j);
-    else leave_if_ended(j);
+    if (last && j->block->plain_end) {
+        /* An indirect JMP or CALL, RET imm16, or an instruction before a page end: on
+         * through the tail unless the handler ended the block (leave_if_ended). */
+        leave_if_ended(j);
+        op_mem(j, 8, 0x8B, RAX, OFF(next_rip));
+        op_mem(j, 8, 0x89, RAX, OFF(rip));
+        count_retired(j);
+        to_tail(j, -1);
+    } else if (last) {
+        leave_next_rip(j);
+    } else {
+        leave_if_ended(j);
+    }
 }
 
 /* Guest registers are written whole, 64 bits (a 32-bit result zero-extends, as reg_write
@@ -1550,7 +1611,10 @@ static void jcc_last(Jit *j, const X86Insn *in)
 
 /* With SCRATCHVM_PERF_MAP set, each translation is named in /tmp/perf-PID.map (the
  * format perf reads for JIT code) by its guest IP, CS base and guest-physical address,
- * so that `perf report` shows which guest code the time went to. */
+ * so that `perf report` shows which guest code the time went to. The name ends with the
+ * CLOCK_MONOTONIC time of the translation in ns: the arena is reused after it empties,
+ * so a sample (`perf record -k CLOCK_MONOTONIC`) belongs to the newest translation at
+ * its address made before it. */
 static FILE *perf_map;
 
 /* Opened with the arena, before the VMM's sandbox forbids opening files. */
@@ -1565,9 +1629,12 @@ static void perf_map_open(void)
 static void perf_map_note(const uint8_t *code, size_t size, const X86Block *b)
 {
     if (!perf_map) return;
-    fprintf(perf_map, "%lx %zx guest_%s_%llx_cs%llx_gpa%llx\n", (unsigned long)(uintptr_t)code, size,
-            b->user ? "user" : "sys", (unsigned long long)b->ip,
-            (unsigned long long)b->cs_base, (unsigned long long)b->gpa);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    fprintf(perf_map, "%lx %zx guest_%s_%llx_cs%llx_gpa%llx_t%lld\n", (unsigned long)(uintptr_t)code,
+            size, b->user ? "user" : "sys", (unsigned long long)b->ip,
+            (unsigned long long)b->cs_base, (unsigned long long)b->gpa,
+            (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
     fflush(perf_map);
 }
 

@@ -290,7 +290,7 @@ static void drop_if_on_page(X86TlbEntry *e, uint64_t vpage)
 void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 {
     uint64_t vpage = (uint32_t)lin >> 12;
-    cpu->chain_gen++;
+    x86_links_invalidate(cpu);
     unsigned r = large_region((uint32_t)lin);
     if (!(cpu->tlb_large[r / 64] & (1ull << (r % 64)))) {
         unsigned i = (unsigned)vpage & (X86_TLB_SIZE - 1);
@@ -307,7 +307,7 @@ void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
  * fork/exec profile. */
 void x86_tlb_flush_nonglobal(X86Cpu *cpu)
 {
-    cpu->chain_gen++;
+    cpu->chain_gen++;        /* (global_gen stays: global pages keep their translation) */
     for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
         if (!cpu->tlb[i].global) cpu->tlb[i].tag_read = cpu->tlb[i].tag_write = cpu->tlb[i].tag_exec = ~0ull;
 }
