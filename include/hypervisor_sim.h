@@ -961,6 +961,8 @@ typedef struct FwCfg {
 } FwCfg;
 
 FwCfg *fw_cfg_create(uint64_t ram_size, uint16_t cpus);
+/* FW_CFG_NB_CPUS and FW_CFG_MAX_CPUS (vm_set_cpus). */
+void fw_cfg_set_cpus(FwCfg *fw, uint16_t cpus);
 /* A file in the directory (selector FW_CFG_FILE_FIRST + n); the data is copied. */
 int fw_cfg_add_file(FwCfg *fw, const char *name, const void *data, uint32_t size);
 int fw_cfg_io_read(uint16_t port, uint8_t size, uint32_t *value, void *opaque);
@@ -1091,6 +1093,8 @@ int qemu_cmd_quit(QemuMonitor *mon);
 #define VM_RAM_GUARD (2ull * 1024 * 1024)
 #define VM_MAX_RAM (3ull * 1024 * 1024 * 1024)  /* 3 GiB: the top GiB is for firmware */
 #define VM_MAX_ROM (256ull * 1024)              /* 256 KiB */
+#define VM_MAX_VCPUS 8                          /* -smp 1-8 */
+#define VM_MAX_VCPUS_TEXT "8"
 
 typedef enum {
     VM_STOP_NONE,
@@ -1208,6 +1212,14 @@ typedef struct SimpleVM {
     /* The devices the VM creates, resets and destroys by their records (src/dev/device.h),
      * newest first. */
     struct DeviceRecord *devices;
+    /* SMP (vm_set_cpus): the vCPUs, vcpus[0] == vcpu (the boot processor). The run loop
+     * runs them in turn on the one vCPU thread; cur_vcpu is the one it has in hand (whose
+     * exit is being handled; the LAPIC page is that vCPU's), sel_vcpu the one the tools
+     * look at (the monitor's `cpu N`, vm_step, the debugger). */
+    KvmVcpu *vcpus[VM_MAX_VCPUS];
+    unsigned num_vcpus;
+    unsigned cur_vcpu;
+    unsigned sel_vcpu;
 } SimpleVM;
 
 /* The log items (QEMU's -d names). */
@@ -1377,6 +1389,11 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run);
  * reaches 1 MiB): ACPI (RSDP, RSDT, XSDT, FADT, FACS, MADT, HPET, DSDT), or with `enabled`
  * false (QEMU's -no-acpi) an Intel MP table. Before the first run: -EBUSY after. */
 int vm_set_acpi(SimpleVM *svm, bool enabled);
+/* SMP (QEMU's -smp N): the VM gets n vCPUs (1 to VM_MAX_VCPUS), svm->vcpus[0] staying
+ * svm->vcpu, the boot processor; the others (APIC IDs 1 to n-1) wait for INIT and Startup
+ * IPIs. The firmware tables (MADT, MP table) and fw_cfg list them. Before the first run
+ * (-EBUSY after); vCPUs are only added. */
+int vm_set_cpus(SimpleVM *svm, unsigned n);
 /* COM2: a second 16550A at COM2_BASE on ISA IRQ 3 (QEMU's serial1), its output to
  * output_fd (-1: nowhere), owned by the VM (svm->serial2). -EEXIST when there is one. */
 #define COM2_BASE 0x2F8

@@ -1482,6 +1482,12 @@ static int guest_image(const CliOptions *opt, uint8_t **image, size_t *size)
  * usable), 14 the --max-exits limit, 16 no exit within the timeout or a host error. */
 static int cmd_diff(const CliOptions *opt)
 {
+    if (opt->smp > 1) {
+        /* Lockstep compares one instruction stream; with several vCPUs the two kernels'
+         * interleavings differ (KVM's are the host's scheduling), so nothing would match. */
+        error("diff: -smp %u: the lockstep comparison runs one vCPU", opt->smp);
+        return EXIT_USAGE;
+    }
     uint8_t *image = NULL;
     size_t size = 0;
     int status = guest_image(opt, &image, &size);
@@ -1759,6 +1765,11 @@ static int cmd_run_vm(const CliOptions *opt)
      * memory map and the RSDP that go with them. */
     if (opt->no_acpi && vm_set_acpi(svm, false) < 0) {
         error("%s", hv_last_error());
+        status = EXIT_VM_SETUP;
+        goto out;
+    }
+    if (opt->smp > 1 && vm_set_cpus(svm, opt->smp) < 0) {
+        error("-smp: %s", hv_last_error());
         status = EXIT_VM_SETUP;
         goto out;
     }

@@ -767,7 +767,8 @@ const CliOptionSpec cli_option_table[] = {
     {"-machine, -M", "pc[,accel=kvm|tcg|kvm:tcg][,acpi=on|off]", opt_machine, 0,
      "the machine: QEMU's pc (i440FX + PIIX3) is the only one;\n"
      "accel= as -accel (kvm:tcg: auto), acpi=off as -no-acpi"},
-    {"-smp", "1|cpus=1[,...]", opt_smp, 0, "one vCPU (SMP is not supported yet)"},
+    {"-smp", "[cpus=]N[,sockets=S,cores=C,threads=T]", opt_smp, 0,
+     "N vCPUs (1-" VM_MAX_VCPUS_TEXT "); a topology must multiply to N"},
     {"-cpu", "MODEL[,+FEAT|-FEAT...]", opt_cpu, 0,
      "host (KVM), max, qemu64, qemu32, kvm64, kvm32, pentium[2|3], 486:\n"
      "the backend's CPUID is fixed, so a model it differs from is\n"

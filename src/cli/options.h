@@ -162,6 +162,7 @@ typedef struct {
     bool no_reboot;
     /* -no-acpi: no ACPI tables; an MP table describes the CPU and IOAPIC instead. */
     bool no_acpi;
+    unsigned smp;             /* -smp: vCPUs (0: the default, 1) */
     VmClockMode clock;        /* --clock */
     bool kernel_irqchip;      /* --irqchip kernel */
     const char *gdb;          /* -gdb tcp:[HOST]:PORT | unix:PATH; -s: tcp::1234 */

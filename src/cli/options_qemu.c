@@ -58,23 +58,28 @@ static int parse_bool(const char *v)
 
 /* ---- -smp ---- */
 
-/* -smp [cpus=]N[,maxcpus=N][,sockets=N][,dies=N][,clusters=N][,cores=N][,threads=N]: one
- * vCPU is what there is; every count must be 1 (or 0, QEMU's "computed"). */
+/* -smp [cpus=]N[,maxcpus=N][,sockets=N][,dies=N][,clusters=N][,cores=N][,threads=N]
+ * (QEMU's spellings): 1 to VM_MAX_VCPUS vCPUs. The topology, when given, must multiply to
+ * the count (no CPU hotplug: maxcpus is the count too); a missing count is the product,
+ * as in QEMU. The guest sees N processors (MADT, MP table), not sockets or threads. */
 int opt_smp(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliError *e)
 {
-    (void)opt, (void)spec;
+    (void)spec;
     static const char *const keys[] = {"cpus", "maxcpus", "sockets", "dies", "clusters",
                                        "cores", "threads", "books", "drawers", NULL};
+    uint64_t values[9] = {0};   /* by keys[]; 0: not given */
     char key[32], val[32];
     bool has;
     bool first = true;
     for (const char *p = arg; next_item(&p, key, sizeof(key), val, sizeof(val), &has); first = false) {
         const char *num = has ? val : key;
+        int k = 0;   /* a bare number is the count */
         if (has) {
-            bool known = false;
+            k = -1;
             for (int i = 0; keys[i]; i++)
-                known |= strcmp(key, keys[i]) == 0;
-            if (!known)
+                if (strcmp(key, keys[i]) == 0)
+                    k = i;
+            if (k < 0)
                 return cli_failf(e, "%s %s: unknown property '%s' (cpus, maxcpus, sockets, dies, "
                              "cores, threads)", e->spelled, arg, key);
         } else if (!first) {
@@ -83,13 +88,35 @@ int opt_smp(CliOptions *opt, const char *arg, const CliOptionSpec *spec, CliErro
         uint64_t n;
         if (cli_parse_number(num, &n) < 0)
             return cli_failf(e, "%s %s: '%s' is not a number", e->spelled, arg, num);
-        if (n > 1)
-            return refuse(e, arg, "SMP is not supported yet: one vCPU (-smp 1)");
-        if (n == 0 && !has)
+        if (n == 0 && (!has || k == 0))
             return refuse(e, arg, "at least one CPU");
+        if (n > 1024)
+            return refuse(e, arg, "at most " VM_MAX_VCPUS_TEXT " CPUs");
+        values[k] = n;
     }
     if (!*arg)
         return refuse(e, arg, "expected a CPU count");
+    uint64_t product = 1;
+    bool topology = false;
+    for (int i = 2; keys[i]; i++) {
+        if (values[i]) {
+            product *= values[i];
+            topology = true;
+        }
+    }
+    uint64_t cpus = values[0] ? values[0] : values[1] ? values[1] : product;
+    if (values[1] && values[1] != cpus)
+        return refuse(e, arg, "maxcpus must equal cpus (no CPU hotplug)");
+    if (topology && product != cpus) {
+        char why[128];
+        snprintf(why, sizeof(why), "the topology has %llu CPUs, not %llu (sockets * dies * "
+                 "clusters * cores * threads must be the count)", (unsigned long long)product,
+                 (unsigned long long)cpus);
+        return refuse(e, arg, why);
+    }
+    if (cpus < 1 || cpus > VM_MAX_VCPUS)
+        return refuse(e, arg, "between 1 and " VM_MAX_VCPUS_TEXT " CPUs");
+    opt->smp = (unsigned)cpus;
     return 0;
 }
 

@@ -26,6 +26,12 @@ static void put_be(uint8_t *p, uint64_t v, int n)
         p[i] = (uint8_t)v;
 }
 
+void fw_cfg_set_cpus(FwCfg *fw, uint16_t cpus)
+{
+    if (fw)
+        fw->cpus = cpus;
+}
+
 FwCfg *fw_cfg_create(uint64_t ram_size, uint16_t cpus)
 {
     FwCfg *fw = calloc(1, sizeof(*fw));

@@ -6,8 +6,9 @@
  * An unmasked edge input interrupts on its rising edge; a level input while it is high
  * and its remote IRR is clear; a level delivery sets remote IRR, which the local APIC's
  * EOI for that vector clears (and, the line still high, delivers again). Model choices:
- * fixed and lowest-priority delivery both go to the one local APIC; the other delivery
- * modes (SMI, NMI, INIT, ExtINT) are kept in the entry but deliver nothing; polarity is
+ * fixed, lowest-priority and NMI messages go to the platform with their destination,
+ * which picks the local APICs; the other delivery modes (SMI, INIT, ExtINT) are kept in
+ * the entry but deliver nothing; polarity is
  * applied to the input level when the pin is evaluated, so an OS that reprograms a pin's
  * polarity (PCI's active-low INTx lines) sees the line as it is then.
  */
@@ -45,15 +46,11 @@ struct IoApic {
     uint32_t id, regsel;
     uint64_t rte[IOAPIC_PINS];
     uint32_t input;               /* input pins as driven (electrical level) */
-    void (*deliver)(void *opaque, int vector, bool level, uint8_t dest);
+    void (*deliver)(void *opaque, const IoApicMessage *m);
     void *opaque;
 };
 
-typedef struct {
-    int vector;
-    bool level;
-    uint8_t dest;
-} Delivery;
+typedef IoApicMessage Delivery;
 
 /* Whether pin i is asserted: its input through the entry's polarity. */
 static bool pin_active(const IoApic *io, int i)
@@ -69,15 +66,15 @@ static bool service_pin(IoApic *io, int i, Delivery *d)
     if ((e & RTE_MASKED) || !pin_active(io, i))
         return false;
     unsigned dm = (unsigned)((e & RTE_DM_MASK) >> RTE_DM_SHIFT);
-    if (dm > 1)
-        return false;   /* only fixed and lowest priority deliver (see above) */
-    if (e & RTE_LEVEL) {
+    if (dm != IOAPIC_DM_FIXED && dm != IOAPIC_DM_LOWEST && dm != IOAPIC_DM_NMI)
+        return false;   /* see above */
+    if ((e & RTE_LEVEL) && dm != IOAPIC_DM_NMI) {
         if (e & RTE_REMOTE_IRR)
             return false;
         io->rte[i] |= RTE_REMOTE_IRR;
     }
-    *d = (Delivery){(int)(e & RTE_VECTOR), (e & RTE_LEVEL) != 0,
-                    (uint8_t)(e >> RTE_DEST_SHIFT)};
+    *d = (Delivery){(int)(e & RTE_VECTOR), (e & RTE_LEVEL) != 0 && dm != IOAPIC_DM_NMI,
+                    (uint8_t)(e >> RTE_DEST_SHIFT), (e & RTE_DEST_LOGICAL) != 0, dm};
     return true;
 }
 
@@ -85,10 +82,10 @@ static void send(IoApic *io, const Delivery *d, int n)
 {
     for (int i = 0; i < n; i++)
         if (io->deliver)
-            io->deliver(io->opaque, d[i].vector, d[i].level, d[i].dest);
+            io->deliver(io->opaque, &d[i]);
 }
 
-IoApic *ioapic_create(void (*deliver)(void *opaque, int vector, bool level, uint8_t dest),
+IoApic *ioapic_create(void (*deliver)(void *opaque, const IoApicMessage *m),
                       void *opaque)
 {
     IoApic *io = calloc(1, sizeof(*io));

@@ -17,9 +17,25 @@
 
 typedef struct IoApic IoApic;
 
-/* `deliver(opaque, vector, level, dest)` sends a fixed interrupt to the local APIC
- * (outside the lock). */
-IoApic *ioapic_create(void (*deliver)(void *opaque, int vector, bool level, uint8_t dest),
+/* A message to the local APICs (82093AA 3.2.4; the MSI data's fields are the same):
+ * delivery mode IOAPIC_DM_*, destination `dest` in physical or logical mode. */
+#define IOAPIC_DM_FIXED 0u
+#define IOAPIC_DM_LOWEST 1u
+#define IOAPIC_DM_SMI 2u
+#define IOAPIC_DM_NMI 4u
+#define IOAPIC_DM_INIT 5u
+#define IOAPIC_DM_EXTINT 7u
+typedef struct {
+    int vector;
+    bool level;
+    uint8_t dest;
+    bool logical;
+    unsigned mode;
+} IoApicMessage;
+
+/* `deliver(opaque, m)` sends a fixed, lowest-priority or NMI message to the local APICs
+ * (outside the lock; the platform routes it by destination). */
+IoApic *ioapic_create(void (*deliver)(void *opaque, const IoApicMessage *m),
                       void *opaque);
 void ioapic_destroy(IoApic *io);
 /* IrqSetFn: input pin 0-23. */

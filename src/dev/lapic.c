@@ -9,8 +9,8 @@
  * ISR; EOI clears the highest ISR bit and, for a level vector, broadcasts the EOI (to the
  * IOAPIC). The timer counts down at LAPIC_BUS_HZ / divide from the initial count, computed
  * from the clock, not ticked. ICR: fixed-mode IPIs to this APIC (shorthand self, all
- * including self, or physical/logical destinations that match it) set IRR; with a single
- * vCPU nothing else can receive one. TSC-deadline mode (SDM Vol. 3A, 11.5.4.1): the
+ * including self, or physical/logical destinations that match it) set IRR; with an IPI
+ * hook (several vCPUs) every send goes to the platform, which routes it. TSC-deadline mode (SDM Vol. 3A, 11.5.4.1): the
  * platform turns the guest's IA32_TSC_DEADLINE into a time on the VM clock
  * (lapic_set_tsc_deadline); in that mode the initial count is ignored, and changing into
  * or out of it disarms the timer. Model choices: the error LVT fires for illegal vectors
@@ -94,7 +94,10 @@ struct Lapic {
     uint64_t tsc_deadline_ns;     /* when it falls due on the VM clock */
     bool global_enable;
     bool nmi_pending;             /* an NMI IPI to self, not yet taken by the platform */
+    bool bsp;                     /* the boot processor: firmware left it in virtual wire mode */
     DevClock clock;
+    /* lapic_set_ipi_hook: every ICR send goes there (the platform routes it). */
+    void (*ipi)(void *opaque, uint32_t icr_lo, uint32_t icr_hi);
     void (*notify)(void *opaque);
     void (*eoi)(void *opaque, int vector);
     void (*changed)(void *opaque);
@@ -197,9 +200,11 @@ static void reset(Lapic *a, uint8_t id)
     for (int i = 0; i < LVT_COUNT; i++)
         a->lvt[i] = LVT_MASKED;
     /* What PC firmware leaves on the BSP (virtual wire mode): LINT0 ExtINT for the 8259A,
-     * LINT1 NMI (MP spec 3.6.2.2). */
-    a->lvt[LVT_LINT0] = LVT_DM_EXTINT << LVT_DM_SHIFT;
-    a->lvt[LVT_LINT1] = LVT_DM_NMI << LVT_DM_SHIFT;
+     * LINT1 NMI (MP spec 3.6.2.2). An AP keeps the power-up state: all masked. */
+    if (a->bsp) {
+        a->lvt[LVT_LINT0] = LVT_DM_EXTINT << LVT_DM_SHIFT;
+        a->lvt[LVT_LINT1] = LVT_DM_NMI << LVT_DM_SHIFT;
+    }
     memset(a->isr, 0, sizeof(a->isr));
     memset(a->tmr, 0, sizeof(a->tmr));
     memset(a->irr, 0, sizeof(a->irr));
@@ -219,6 +224,7 @@ Lapic *lapic_create(uint8_t id, const DevClock *clock, void (*notify)(void *opaq
     if (!a)
         return NULL;
     pthread_mutex_init(&a->lock, NULL);
+    a->bsp = id == 0;
     reset(a, id);
     a->clock = *clock;
     a->notify = notify;
@@ -265,6 +271,21 @@ static uint32_t read_reg(Lapic *a, uint32_t off)
     }
 }
 
+/* Whether this APIC is destination `dest` (SDM Vol. 3A, 11.6.2.1-2): physical, the APIC
+ * ID; logical, the LDR under the DFR's flat or cluster model; 0xFF is a broadcast in
+ * either (as KVM's xAPIC takes it). */
+static bool matches_locked(const Lapic *a, uint8_t dest, bool logical)
+{
+    if (dest == 0xFF)
+        return true;
+    if (!logical)
+        return dest == (uint8_t)(a->id >> 24);
+    uint8_t ldr = (uint8_t)(a->ldr >> 24);
+    if ((a->dfr >> 28) == 0xF)
+        return (dest & ldr) != 0;                                  /* flat */
+    return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xF) != 0;   /* cluster */
+}
+
 /* Whether this APIC is a destination of an IPI in ICR (SDM Vol. 3A, 11.6.2). */
 static bool icr_targets_self(const Lapic *a)
 {
@@ -273,18 +294,13 @@ static bool icr_targets_self(const Lapic *a)
     case 3: return false;          /* all excluding self: nobody else here */
     default: break;
     }
-    uint8_t dest = (uint8_t)(a->icr_hi >> 24);
-    if (!(a->icr_lo & ICR_DEST_LOGICAL))
-        return dest == 0xFF || dest == (uint8_t)(a->id >> 24);
-    uint8_t ldr = (uint8_t)(a->ldr >> 24);
-    if ((a->dfr >> 28) == 0xF)
-        return (dest & ldr) != 0;                                  /* flat */
-    return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xF) != 0;   /* cluster */
+    return matches_locked(a, (uint8_t)(a->icr_hi >> 24), a->icr_lo & ICR_DEST_LOGICAL);
 }
 
 /* A register write; true when an interrupt may have become deliverable. Sets *eoi_vector
  * for a level EOI and *timer_changed when the timer moved. */
-static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool *timer_changed)
+static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool *timer_changed,
+                      bool *ipi_sent)
 {
     uint64_t now;
     switch (off) {
@@ -321,6 +337,15 @@ static bool write_reg(Lapic *a, uint32_t off, uint32_t v, int *eoi_vector, bool 
         return false;
     case APIC_ICR_LO:
         a->icr_lo = v & ICR_WRITABLE;
+        if (a->ipi) {
+            unsigned dm = (v >> LVT_DM_SHIFT) & 7;
+            if ((dm == LVT_DM_FIXED || dm == 1) && (v & LVT_VECTOR) < 16) {
+                a->esr_pending |= ESR_SEND_ILLEGAL_VECTOR;   /* not sent (11.5.3) */
+                return false;
+            }
+            *ipi_sent = true;   /* the platform routes it, to this APIC too */
+            return false;
+        }
         if (((v >> LVT_DM_SHIFT) & 7) == LVT_DM_NMI && icr_targets_self(a)) {
             /* Delivery mode NMI: the vector is ignored (SDM Vol. 3A, 11.6.1). */
             a->nmi_pending = true;
@@ -408,11 +433,14 @@ int lapic_mmio_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
     if (size != 4 || (off & 0xF))
         return 0;
     int eoi_vector = -1;
-    bool timer_changed = false;
+    bool timer_changed = false, ipi_sent = false;
     pthread_mutex_lock(&a->lock);
-    bool notify = write_reg(a, off, (uint32_t)value, &eoi_vector, &timer_changed);
+    bool notify = write_reg(a, off, (uint32_t)value, &eoi_vector, &timer_changed, &ipi_sent);
     notify = notify && (pending_locked(a) >= 0 || a->nmi_pending);
+    uint32_t icr_lo = a->icr_lo, icr_hi = a->icr_hi;
     unlock_notify(a, notify);
+    if (ipi_sent)
+        a->ipi(a->opaque, icr_lo, icr_hi);
     if (eoi_vector >= 0 && a->eoi)
         a->eoi(a->opaque, eoi_vector);
     if (timer_changed && a->changed)
@@ -651,4 +679,47 @@ void lapic_print_info(Lapic *a, FILE *out)
     uint8_t page[LAPIC_REG_PAGE];
     lapic_get_page(a, page);
     lapic_print_page(page, out);
+}
+
+void lapic_set_ipi_hook(Lapic *a, void (*ipi)(void *opaque, uint32_t icr_lo, uint32_t icr_hi))
+{
+    pthread_mutex_lock(&a->lock);
+    a->ipi = ipi;
+    pthread_mutex_unlock(&a->lock);
+}
+
+bool lapic_matches(Lapic *a, uint8_t dest, bool logical)
+{
+    pthread_mutex_lock(&a->lock);
+    bool m = a->global_enable && matches_locked(a, dest, logical);
+    pthread_mutex_unlock(&a->lock);
+    return m;
+}
+
+uint8_t lapic_id(Lapic *a)
+{
+    pthread_mutex_lock(&a->lock);
+    uint8_t id = (uint8_t)(a->id >> 24);
+    pthread_mutex_unlock(&a->lock);
+    return id;
+}
+
+void lapic_init_reset(Lapic *a)
+{
+    pthread_mutex_lock(&a->lock);
+    uint32_t id = a->id;
+    bool enabled = a->global_enable;
+    reset(a, (uint8_t)(id >> 24));
+    a->global_enable = enabled;   /* INIT leaves IA32_APIC_BASE alone */
+    a->nmi_pending = false;
+    pthread_mutex_unlock(&a->lock);
+    if (a->changed)
+        a->changed(a->opaque);   /* the timer stopped */
+}
+
+void lapic_raise_nmi(Lapic *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->nmi_pending = true;
+    unlock_notify(a, true);
 }

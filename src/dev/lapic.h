@@ -53,6 +53,20 @@ int lapic_acknowledge(Lapic *a);
 /* Fires the timer when due (IRR of its vector unless masked); returns the next deadline
  * or DEV_NO_DEADLINE. */
 uint64_t lapic_advance(Lapic *a, uint64_t now);
+/* SMP: `ipi(opaque, icr_lo, icr_hi)` (outside the lock) receives every IPI this APIC
+ * sends, whatever its destination, self included; without a hook only IPIs to this APIC
+ * itself are delivered (one vCPU). */
+void lapic_set_ipi_hook(Lapic *a, void (*ipi)(void *opaque, uint32_t icr_lo, uint32_t icr_hi));
+/* Whether this (globally enabled) APIC is the destination `dest` of a message in physical
+ * or logical (flat or cluster, per its DFR) mode; 0xFF is a broadcast. */
+bool lapic_matches(Lapic *a, uint8_t dest, bool logical);
+uint8_t lapic_id(Lapic *a);
+/* An INIT (IPI or signal): the registers as at power-up, the APIC ID kept (SDM Vol. 3A,
+ * 11.4.7.3). */
+void lapic_init_reset(Lapic *a);
+/* An NMI delivered to this APIC (an IPI from another one, an MSI): lapic_take_nmi reports
+ * it once. */
+void lapic_raise_nmi(Lapic *a);
 /* QEMU's `info lapic` text. */
 void lapic_print_info(Lapic *a, FILE *out);
 /* The registers as the APIC page holds them (offsets 0-3F0h, 32 bits every 16 bytes): the

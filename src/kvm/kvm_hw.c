@@ -237,6 +237,20 @@ static void hw_cpuid_for_user_apic(struct kvm_cpuid2 *c)
     }
 }
 
+/* KVM_GET_SUPPORTED_CPUID leaves the initial APIC ID to user space: leaf 1 EBX[31:24]
+ * and leaf 0BH EDX (x2APIC ID) are this vCPU's id, which is its APIC's (SDM Vol. 2A,
+ * CPUID), so that each processor finds itself in the MADT. */
+static void hw_cpuid_apic_id(struct kvm_cpuid2 *c, uint32_t id)
+{
+    for (uint32_t i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function == 1)
+            e->ebx = (e->ebx & 0x00FFFFFFu) | (id << 24);
+        if (e->function == 0xB)
+            e->edx = id;
+    }
+}
+
 static int hw_create_vcpu(KvmVcpu *vcpu)
 {
     KvmDevice *kvm = vcpu->vm->kvm;
@@ -262,6 +276,7 @@ static int hw_create_vcpu(KvmVcpu *vcpu)
     memcpy(mine, cpuid, cpuid_size);
     if (!vcpu->vm->kernel_irqchip)
         hw_cpuid_for_user_apic(mine);
+    hw_cpuid_apic_id(mine, (uint32_t)vcpu->vcpu_id);
     r = ioctl(vcpu->fd, KVM_SET_CPUID2, mine);
     free(mine);
     if (r < 0) {

@@ -119,6 +119,7 @@ typedef struct {
     bool step_done;         /* single-step: the last exit's instruction is complete */
     uint64_t icount_deadline;   /* kvm_vcpu_set_icount_deadline; UINT64_MAX: none */
     uint64_t apic_base;         /* IA32_APIC_BASE, as KVM keeps it for a userspace APIC */
+    uint8_t apic_id;            /* the initial APIC ID: the vCPU id (CPUID leaf 1 EBX) */
     uint64_t host_write_gen;    /* the VM's host_write_gen at the last run's entry */
     /* Time: the guest's TSC is the VM clock at SIM_TSC_HZ plus tsc_offset (IA32_TSC and
      * IA32_TSC_ADJUST writes move it); kvm-clock's MSR and the version last written. */
@@ -543,9 +544,20 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
         return hv_fail(ENOMEM, "out of memory for the run structure");
     }
     vcpu->kvm_run_size = SIM_RUN_SIZE;
-    ((SimVm *)vcpu->vm->backend_data)->ring =
-        (struct kvm_coalesced_mmio_ring *)((uint8_t *)vcpu->kvm_run + SIM_RING_PAGE * SIM_PAGE);
+    /* One ring per VM, as in Linux: in the first vCPU's mapping (the others' page
+     * SIM_RING_PAGE is unused; the VMM reads the ring through any vCPU). */
+    SimVm *sv = vcpu->vm->backend_data;
+    if (!sv->ring)
+        sv->ring = (struct kvm_coalesced_mmio_ring *)((uint8_t *)vcpu->kvm_run +
+                                                      SIM_RING_PAGE * SIM_PAGE);
     x86_cpu_reset(sc->cpu);
+    /* The VM's vCPUs run in turn on one thread (the VMM's run loop): their decoded code
+     * is kept coherent with each other's writes (cross-modifying code). */
+    for (KvmVcpu *other = vcpu->vm->vcpus; other; other = other->next)
+        if (other != vcpu && other->backend_data) {
+            x86_cpu_share_code(sc->cpu, ((SimVcpu *)other->backend_data)->cpu);
+            break;
+        }
     /* The IDTR after reset has limit FFFFh (SDM Vol. 3A, 10.1.1, Table 10-1), which is what
      * Linux KVM's vCPU reset loads and KVM_GET_SREGS shows (vmx_vcpu_reset writes
      * GUEST_IDTR_LIMIT 0xffff). The CPU model's own reset uses 3FFh (the 80286's value). */
@@ -557,10 +569,17 @@ static int sim_create_vcpu(KvmVcpu *vcpu)
     page_cache_reset(sc);
     sc->pat = PAT_DEFAULT;
     sc->icount_deadline = UINT64_MAX;
-    sc->apic_base = APIC_BASE_DEFAULT;
+    /* Only vCPU 0 is the boot processor (IA32_APIC_BASE.BSP, SDM Vol. 3A, 9.4.1). */
+    sc->apic_base = vcpu->vcpu_id == 0 ? APIC_BASE_DEFAULT : APIC_BASE_DEFAULT & ~APIC_BASE_BSP;
+    sc->apic_id = (uint8_t)vcpu->vcpu_id;
     sc->misc_enable = MISC_ENABLE_RESET;
-    /* The TSC starts at 0 with the vCPU (KVM: kvm_synchronize_tsc(vcpu, 0) at creation). */
+    /* The TSC starts at 0 with the vCPU (KVM: kvm_synchronize_tsc(vcpu, 0) at creation);
+     * a later vCPU of the VM joins the others' TSC, as KVM matches a vCPU's TSC write of
+     * 0 to the VM's (so the processors' TSCs agree, which Linux checks at SMP boot). */
     sc->tsc_offset = 0 - sim_ns_to_tsc(kvmclock_ns(vcpu->vm->backend_data));
+    for (KvmVcpu *other = vcpu->vm->vcpus; other; other = other->next)
+        if (other != vcpu && other->backend_data)
+            sc->tsc_offset = ((SimVcpu *)other->backend_data)->tsc_offset;
     sc->cpu->tsc_read = cpu_tsc_read;
     sc->cpu->tsc_opaque = sc;
     vcpu->backend_data = sc;
@@ -883,6 +902,7 @@ static void cpuid_leaf(const SimVcpu *sc, uint32_t leaf, uint32_t sub, uint32_t 
          * model 3 stepping 3 (SDM Vol. 2B, SYSENTER), and Linux drops PAT on family 6
          * below model 15 for a Pentium III erratum (arch/x86/kernel/cpu/intel.c). */
         r[0] = 0x6FB;
+        r[1] = (uint32_t)sc->apic_id << 24;   /* the initial APIC ID (EBX[31:24]) */
         r[2] = CPUID_1_ECX_MOVBE | CPUID_1_ECX_TSC_DEADLINE | CPUID_1_ECX_HYPERVISOR;
         /* The APIC bit follows IA32_APIC_BASE.EN, as KVM's kvm_update_cpuid_runtime makes
          * it (SDM Vol. 3A, 11.4.3: a globally disabled APIC is absent from CPUID). */

@@ -276,16 +276,41 @@ static bool reg_set(KvmRegs *r, KvmSregs *s, int n, const uint8_t *in)
     return true;
 }
 
+/* vCPUs are GDB's threads, id = index + 1 (0 and -1 mean any); the one Hg or Hc chose
+ * (svm->sel_vcpu, shared with the monitor's `cpu N`) is the one read, written and
+ * stepped; a breakpoint selects the vCPU that hit it. */
+static KvmVcpu *cur(GdbStub *g) { return g->svm->vcpus[g->svm->sel_vcpu]; }
+
 static int read_state(GdbStub *g, KvmRegs *r, KvmSregs *s)
 {
-    int e = kvm_get_regs(g->svm->vcpu, r);
-    return e < 0 ? e : kvm_get_sregs(g->svm->vcpu, s);
+    int e = kvm_get_regs(cur(g), r);
+    return e < 0 ? e : kvm_get_sregs(cur(g), s);
 }
 
 static int write_state(GdbStub *g, const KvmRegs *r, const KvmSregs *s)
 {
-    int e = kvm_set_sregs(g->svm->vcpu, s);
-    return e < 0 ? e : kvm_set_regs(g->svm->vcpu, r);
+    int e = kvm_set_sregs(cur(g), s);
+    return e < 0 ? e : kvm_set_regs(cur(g), r);
+}
+
+/* A thread id of H, T (hex; -1 or 0: any): the vCPU index, -1 for any, -2 when it is no
+ * vCPU of this VM. */
+static int thread_index(GdbStub *g, const char *id)
+{
+    if (strcmp(id, "-1") == 0 || strcmp(id, "0") == 0)
+        return -1;
+    char *end;
+    unsigned long n = strtoul(id, &end, 16);
+    return *id && !*end && n >= 1 && n <= g->svm->num_vcpus ? (int)n - 1 : -2;
+}
+
+static void cmd_thread_list(GdbStub *g)
+{
+    char buf[8 + 3 * VM_MAX_VCPUS] = "m";
+    size_t n = 1;
+    for (unsigned i = 0; i < g->svm->num_vcpus; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%02x", i ? "," : "", i + 1);
+    put_packet(g, buf);
 }
 
 /* The target description (GDB manual, "Target Descriptions"): GDB's i386 core registers
@@ -582,7 +607,7 @@ static void stop_reply(GdbStub *g, int signal)
             }
         }
     }
-    snprintf(buf, sizeof(buf), "T%02x%sthread:01;", signal, why);
+    snprintf(buf, sizeof(buf), "T%02x%sthread:%02x;", signal, why, svm->sel_vcpu + 1);
     put_packet(g, buf);
 }
 
@@ -804,7 +829,18 @@ static void cmd_vcont(GdbStub *g, const char *args)
         put_packet(g, "");
         return;
     }
-    char action = args[1];   /* one vCPU: the first action is the one for it */
+    /* The first action is the one that counts: a step steps the selected vCPU (vCont;s:N
+     * selects N), a continue runs them all. */
+    char action = args[1];
+    const char *colon = strchr(args, ':');
+    if (colon && (action == 's' || action == 'S')) {
+        char id[16];
+        size_t n = strcspn(colon + 1, ";");
+        snprintf(id, sizeof(id), "%.*s", (int)(n < sizeof(id) - 1 ? n : sizeof(id) - 1), colon + 1);
+        int i = thread_index(g, id);
+        if (i >= 0)
+            g->svm->sel_vcpu = (unsigned)i;
+    }
     if (action == 'c' || action == 'C')
         resume(g, false);
     else if (action == 's' || action == 'S')
@@ -855,9 +891,9 @@ static void handle_packet(GdbStub *g, char *pkt, size_t len)
             uint64_t addr;
             const char *p = args;
             KvmRegs r;
-            if (parse_hex(&p, &addr) == 0 && kvm_get_regs(g->svm->vcpu, &r) == 0) {
+            if (parse_hex(&p, &addr) == 0 && kvm_get_regs(cur(g), &r) == 0) {
                 r.rip = addr;
-                kvm_set_regs(g->svm->vcpu, &r);
+                kvm_set_regs(cur(g), &r);
             }
         }
         resume(g, c == 's' || c == 'S');
@@ -866,9 +902,15 @@ static void handle_packet(GdbStub *g, char *pkt, size_t len)
     case 'z':
         cmd_breakpoint(g, c == 'Z', args);
         return;
-    case 'H':
-    case 'T':
-        put_packet(g, "OK");
+    case 'H': {   /* Hg / Hc: the vCPU for registers and memory, and for steps */
+        int i = *args ? thread_index(g, args + 1) : -2;
+        if (i >= 0)
+            g->svm->sel_vcpu = (unsigned)i;
+        put_packet(g, i == -2 ? "E01" : "OK");
+        return;
+    }
+    case 'T':     /* is the thread alive: every vCPU is */
+        put_packet(g, thread_index(g, args) >= 0 ? "OK" : "E01");
         return;
     case 'D':
         put_packet(g, "OK");
@@ -909,9 +951,11 @@ static void handle_packet(GdbStub *g, char *pkt, size_t len)
     } else if (strcmp(pkt, "qAttached") == 0) {
         put_packet(g, "1");
     } else if (strcmp(pkt, "qC") == 0) {
-        put_packet(g, "QC01");
+        char buf[8];
+        snprintf(buf, sizeof(buf), "QC%02x", g->svm->sel_vcpu + 1);
+        put_packet(g, buf);
     } else if (strcmp(pkt, "qfThreadInfo") == 0) {
-        put_packet(g, "m01");
+        cmd_thread_list(g);
     } else if (strcmp(pkt, "qsThreadInfo") == 0) {
         put_packet(g, "l");
     } else if (strncmp(pkt, "qSymbol", 7) == 0) {

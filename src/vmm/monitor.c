@@ -67,8 +67,8 @@ static void monitor_refresh_view(QemuMonitor *mon)
 {
     SimpleVM *vm = mon->svm;
     mon->vm = vm->vm;
-    mon->vcpus = vm->vcpu ? &vm->vcpu : NULL;
-    mon->num_vcpus = vm->vcpu ? 1 : 0;
+    mon->vcpus = vm->vcpu ? vm->vcpus : NULL;
+    mon->num_vcpus = vm->vcpu ? vm->num_vcpus : 0;
     mon->io_handlers = io_bus_handlers(vm->io_bus, &mon->num_io_handlers);
     mon->mmio_handlers = mmio_bus_handlers(vm->mmio_bus, &mon->num_mmio_handlers);
 }
@@ -122,11 +122,22 @@ static void resume_vcpu(QemuMonitor *mon, bool paused)
         vm_thread_resume(mon->svm);
 }
 
+/* The vCPU that `cpu N` selected (info registers, x, step, ...). */
+static KvmVcpu *selected(QemuMonitor *mon) { return mon->svm->vcpus[mon->svm->sel_vcpu]; }
+
+static int read_vcpu_state(QemuMonitor *mon, KvmVcpu *vcpu, KvmRegs *r, KvmSregs *s)
+{
+    int e = kvm_get_regs(vcpu, r);
+    if (e == 0)
+        e = kvm_get_sregs(vcpu, s);
+    return e < 0 ? fail_line(mon, e, "cannot read the vCPU state: %s", hv_last_error()) : 0;
+}
+
 static int read_state(QemuMonitor *mon, KvmRegs *r, KvmSregs *s)
 {
-    int e = kvm_get_regs(mon->svm->vcpu, r);
+    int e = kvm_get_regs(selected(mon), r);
     if (e == 0)
-        e = kvm_get_sregs(mon->svm->vcpu, s);
+        e = kvm_get_sregs(selected(mon), s);
     return e < 0 ? fail_line(mon, e, "cannot read the vCPU state: %s", hv_last_error()) : 0;
 }
 
@@ -138,12 +149,13 @@ int qemu_cmd_info_registers(QemuMonitor *mon, int vcpu_id)
 {
     if (!mon)
         return -EINVAL;
-    if (vcpu_id != 0)
-        return fail_line(mon, -EINVAL, "info registers: no CPU #%d (this VM has CPU #0)", vcpu_id);
+    if (vcpu_id < 0 || (unsigned)vcpu_id >= mon->svm->num_vcpus)
+        return fail_line(mon, -EINVAL, "info registers: no CPU #%d (this VM has CPU #0-#%u)",
+                         vcpu_id, mon->svm->num_vcpus - 1);
     bool paused = pause_vcpu(mon);
     KvmRegs r;
     KvmSregs s;
-    int e = read_state(mon, &r, &s);
+    int e = read_vcpu_state(mon, mon->svm->vcpus[vcpu_id], &r, &s);
     resume_vcpu(mon, paused);
     if (e == 0)
         qemu_dump_cpu_state(out_of(mon), mon->svm, &r, &s);
@@ -202,16 +214,25 @@ int qemu_cmd_info_cpus(QemuMonitor *mon)
     if (!mon)
         return -EINVAL;
     bool paused = pause_vcpu(mon);
-    KvmRegs r;
-    KvmSregs s;
-    int e = read_state(mon, &r, &s);
+    SimpleVM *svm = mon->svm;
+    int e = 0;
+    /* QEMU's layout: the current CPU (cpu N) starred, pc = CS base + EIP. Every vCPU
+     * runs on the one vCPU thread (DESIGN.md, "Threads"): one thread_id. A vCPU waiting
+     * for a SIPI is halted, as QEMU shows it. */
+    for (unsigned i = 0; i < svm->num_vcpus && e == 0; i++) {
+        KvmRegs r;
+        KvmSregs s;
+        if ((e = read_vcpu_state(mon, svm->vcpus[i], &r, &s)) < 0)
+            break;
+        const VmCpu *c = svm->platform ? &svm->platform->cpu[i] : NULL;
+        bool halted = i == 0 && vm_thread_halted(svm);
+        if (c && svm->num_vcpus > 1)
+            halted = c->halted || c->wait_sipi;
+        say(mon, "%c CPU #%u: pc=0x%016llx%s thread_id=%d\n", i == svm->sel_vcpu ? '*' : ' ', i,
+            s.cs.base + r.rip, halted ? " (halted)" : "", vm_thread_id(svm));
+    }
     resume_vcpu(mon, paused);
-    if (e < 0)
-        return e;
-    /* QEMU's layout: the current CPU starred, pc = CS base + EIP. */
-    say(mon, "* CPU #0: pc=0x%016llx%s thread_id=%d\n", s.cs.base + r.rip,
-        vm_thread_halted(mon->svm) ? " (halted)" : "", vm_thread_id(mon->svm));
-    return 0;
+    return e;
 }
 
 /* ---- info mem, info tlb -------------------------------------------------------------- */
@@ -497,7 +518,7 @@ int qemu_cmd_info_vmcs(QemuMonitor *mon)
 {
     if (!mon)
         return -EINVAL;
-    const VMCS *live = kvm_vcpu_vmcs(mon->svm->vcpu);
+    const VMCS *live = kvm_vcpu_vmcs(selected(mon));
     if (!live)
         return fail_line(mon, -ENOTSUP,
                          "info vmcs: on kvm the VMCS belongs to the host kernel and is not "
@@ -620,10 +641,22 @@ int qemu_cmd_info_exits(QemuMonitor *mon)
     if (copy)
         *copy = mon->svm->exit_stats;
     uint64_t coalesced = mon->svm->coalesced_writes;
+    /* With several vCPUs: each one's share (returns from KVM_RUN, interrupts injected). */
+    unsigned ncpu = mon->svm->platform && mon->svm->num_vcpus > 1 ? mon->svm->num_vcpus : 0;
+    uint64_t runs[VM_MAX_VCPUS], injected[VM_MAX_VCPUS];
+    for (unsigned i = 0; i < ncpu; i++) {
+        runs[i] = mon->svm->platform->cpu[i].exits;
+        injected[i] = mon->svm->platform->cpu[i].injected;
+    }
     resume_vcpu(mon, paused);
     if (!copy)
         return fail_line(mon, -ENOMEM, "info exits: out of memory");
-    if (kvm_vcpu_vmcs(mon->svm->vcpu))
+    for (unsigned i = 0; i < ncpu; i++)
+        say(mon, "CPU #%u: %" PRIu64 " returns from KVM_RUN, %" PRIu64 " interrupts injected\n",
+            i, runs[i], injected[i]);
+    if (ncpu)
+        say(mon, "\n");
+    if (kvm_vcpu_vmcs(selected(mon)))
         exit_table(mon, "VMX basic exit reasons", copy->vmx, VM_EXIT_STATS_VMX,
                    vmx_exit_reason_name);
     exit_table(mon, "KVM_EXIT reasons", copy->kvm, VM_EXIT_STATS_KVM, kvm_exit_reason_name);
@@ -1061,6 +1094,23 @@ SIMPLE(run_powerdown, "system_powerdown", qemu_cmd_system_powerdown)
 SIMPLE(run_quit, "quit", qemu_cmd_quit)
 SIMPLE(run_nmi, "nmi", qemu_cmd_nmi)
 
+/* cpu N: the vCPU that info registers, x, step, info lapic look at (QEMU's `cpu`). */
+static int run_cpu(QemuMonitor *mon, char *args)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(args, &end, 0);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == args || *end || errno || n >= mon->svm->num_vcpus)
+        return fail_line(mon, -EINVAL, "cpu: invalid CPU index '%s' (this VM has CPU #0-#%u)",
+                         args, mon->svm->num_vcpus - 1);
+    /* Taken between two exits: the run loop reads it only while the vCPU is stopped
+     * (vm_step) or when a debug exit selects the vCPU that stopped. */
+    mon->svm->sel_vcpu = (unsigned)n;
+    return 0;
+}
+
 static int run_step(QemuMonitor *mon, char *args)
 {
     while (isspace((unsigned char)*args))
@@ -1252,6 +1302,7 @@ static const MonCommand commands[] = {
     {"stop", "", "stop the vCPU (between two instructions)", run_stop},
     {"cont|c", "", "resume the vCPU where it stopped", run_cont},
     {"step", "[n]", "execute n guest instructions (default 1) of a stopped vCPU", run_step},
+    {"cpu", "index", "set the default CPU (info registers, x, step)", run_cpu},
     {"system_reset", "", "reset the vCPU to its state at start (RAM is kept)", run_reset},
     {"system_powerdown", "", "press the ACPI power button (an ACPI guest shuts down)",
      run_powerdown},
@@ -1356,12 +1407,12 @@ int qemu_cmd_info_lapic(QemuMonitor *mon)
     if (mon->svm->platform->kernel_irqchip) {
         struct kvm_lapic_state st;
         _Static_assert(sizeof(st.regs) == LAPIC_REG_PAGE, "the KVM APIC page layout");
-        if ((r = kvm_get_lapic(mon->svm->vcpu, &st)) == 0)
+        if ((r = kvm_get_lapic(selected(mon), &st)) == 0)
             lapic_print_page((const uint8_t *)st.regs, mon->out);
         else
             say(mon, "KVM_GET_LAPIC: %s\n", hv_last_error());
     } else {
-        lapic_print_info(mon->svm->platform->lapic, mon->out);
+        lapic_print_info(mon->svm->platform->cpu[mon->svm->sel_vcpu].lapic, mon->out);
     }
     resume_vcpu(mon, paused);
     return r;
@@ -1373,7 +1424,10 @@ typedef struct {
     int (*run)(QemuMonitor *mon);
 } InfoCommand;
 
-static int info_registers(QemuMonitor *mon) { return qemu_cmd_info_registers(mon, 0); }
+static int info_registers(QemuMonitor *mon)
+{
+    return qemu_cmd_info_registers(mon, (int)mon->svm->sel_vcpu);
+}
 
 static int info_version(QemuMonitor *mon)
 {

@@ -60,6 +60,8 @@
 #define MTRR_PHYS_MASK 0xFFFFFF000ull   /* MAXPHYADDR 36 */
 #define PCI_HOLE_BASE 0xC0000000ull   /* RAM ends at 3 GiB at most (VM_MAX_RAM) */
 
+static bool nmi_waiting(VmCpu *c);
+
 static uint64_t host_now_ns(void *opaque)
 {
     (void)opaque;
@@ -68,14 +70,19 @@ static uint64_t host_now_ns(void *opaque)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Virtual time: 1 ns per retired instruction, plus the time halts skipped. Read on the
+/* Virtual time: 1 ns per retired instruction (of all vCPUs), plus the time halts skipped. Read on the
  * vCPU thread (device accesses, timers) or while the vCPU is paused. */
 static uint64_t virtual_now_ns(void *opaque)
 {
     VmPlatform *p = opaque;
-    uint64_t icount = 0;
-    kvm_vcpu_icount(p->svm->vcpu, &icount);
-    return icount + p->skipped_ns;
+    uint64_t total = 0;
+    /* Several vCPUs run in turn on one thread: time is every instruction any retired. */
+    for (unsigned i = 0; i < p->svm->num_vcpus; i++) {
+        uint64_t icount = 0;
+        kvm_vcpu_icount(p->svm->vcpus[i], &icount);
+        total += icount;
+    }
+    return total + p->skipped_ns;
 }
 
 /* The VM clock the devices read: they keep this one function, whatever the mode. */
@@ -149,7 +156,7 @@ static void set_kernel_clock(VmPlatform *p)
  * VGA window A0000-BFFFF uncacheable, and the 32-bit PCI hole (3 GiB to 4 GiB: the IOAPIC,
  * the LAPIC, device memory) uncacheable through variable range 0 (SDM Vol. 3A, 12.11).
  * Linux leaves PAT off when the MTRRs are disabled. */
-static void set_firmware_mtrrs(VmPlatform *p)
+static void set_firmware_mtrrs(KvmVcpu *vcpu)
 {
     static const struct { uint32_t msr; uint64_t value; } mtrrs[] = {
         {MSR_MTRR_FIX64K_00000, MTRR_BYTES(MTRR_WB)},
@@ -169,7 +176,7 @@ static void set_firmware_mtrrs(VmPlatform *p)
         {MSR_MTRR_DEF_TYPE, MTRR_DEF_E_FE | MTRR_WB},
     };
     for (size_t i = 0; i < sizeof(mtrrs) / sizeof(mtrrs[0]); i++) {
-        int r = kvm_vcpu_set_msr(p->svm->vcpu, mtrrs[i].msr, mtrrs[i].value);
+        int r = kvm_vcpu_set_msr(vcpu, mtrrs[i].msr, mtrrs[i].value);
         if (r < 0) {
             hv_log(HV_LOG_INFO, "MTRR 0x%x not set up: %s", mtrrs[i].msr, strerror(-r));
             return;
@@ -198,8 +205,11 @@ static void on_interrupt(void *opaque)
     if (on_vcpu_thread(p))
         return;
     wake_write(p);
-    kvm_vcpu_kick(p->svm->vcpu);
+    /* The vCPU in KVM_RUN now (the interrupt may be another's: its turn then comes). */
+    kvm_vcpu_kick(p->svm->vcpus[__atomic_load_n(&p->svm->cur_vcpu, __ATOMIC_RELAXED)]);
 }
+
+static void cpu_on_interrupt(void *opaque) { on_interrupt(((VmCpu *)opaque)->p); }
 
 void platform_wake(VmPlatform *p)
 {
@@ -214,9 +224,11 @@ static void service_timers(VmPlatform *p)
     pthread_mutex_lock(&p->timer_lock);
     uint64_t now = dev_clock_now(&p->clock);
     uint64_t next = pit_advance(p->pit, now);
-    uint64_t apic = lapic_advance(p->lapic, now);
-    if (apic < next)
-        next = apic;
+    for (unsigned i = 0; i < p->ncpus; i++) {
+        uint64_t apic = lapic_advance(p->cpu[i].lapic, now);
+        if (apic < next)
+            next = apic;
+    }
     uint64_t rtc = rtc_advance(p->rtc, now);
     if (rtc < next)
         next = rtc;
@@ -240,10 +252,7 @@ static void service_timers(VmPlatform *p)
                 its.it_value.tv_nsec = 1;   /* zero would disarm */
         }
         timerfd_settime(p->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
-    } else if (on_vcpu_thread(p) || !p->svm->running) {
-        kvm_vcpu_set_icount_deadline(p->svm->vcpu, next == DEV_NO_DEADLINE
-                                                        ? UINT64_MAX : next - p->skipped_ns);
-    }
+    }   /* the virtual clock's deadline: platform_before_run */
     pthread_mutex_unlock(&p->timer_lock);
 }
 
@@ -359,10 +368,11 @@ static void pci_set_isa_irq(void *opaque, int irq, int level)
 }
 
 /* An MSI (PCI 3.0, 6.8.1.3; SDM Vol. 3A, 11.11): address 0xFEE0_0000 | destination
- * ID << 12, data: vector (7:0), delivery mode (10:8), trigger mode (15). One vCPU, so
- * every destination is its APIC. Fixed and lowest-priority deliver the vector, NMI the
- * NMI; others (SMI, INIT, ExtINT) and addresses outside the APIC's window are dropped,
- * as is a vector below 16 (reserved: the APIC would flag an illegal vector). */
+ * ID << 12 | destination mode (bit 2, logical), data: vector (7:0), delivery mode
+ * (10:8), trigger mode (15). Fixed and lowest-priority deliver the vector, NMI the NMI,
+ * routed by destination (platform_deliver); others (SMI, INIT, ExtINT) and addresses
+ * outside the APIC's window are dropped, as is a vector below 16 (reserved: the APIC
+ * would flag an illegal vector). */
 static void pci_msi(void *opaque, uint64_t addr, uint32_t data)
 {
     VmPlatform *p = opaque;
@@ -376,12 +386,12 @@ static void pci_msi(void *opaque, uint64_t addr, uint32_t data)
         p->msi_warned = true;
         return;
     }
-    unsigned mode = (data >> 8) & 7, vector = data & 0xFF;
-    if (mode == 4) {
-        platform_request_nmi(p);
-    } else if ((mode == 0 || mode == 1) && vector >= 16) {
-        lapic_deliver(p->lapic, (int)vector, false);
-    }
+    IoApicMessage m = {.vector = (int)(data & 0xFF), .level = (data >> 15) & 1,
+                       .dest = (uint8_t)(addr >> 12), .logical = (addr >> 2) & 1,
+                       .mode = (data >> 8) & 7};
+    if (m.mode == IOAPIC_DM_NMI || ((m.mode == IOAPIC_DM_FIXED || m.mode == IOAPIC_DM_LOWEST) &&
+                                    m.vector >= 16))
+        platform_deliver(p, -1, 0, &m);
 }
 
 static void pci_bus_reset_hook(void *opaque) { pci_bus_reset(opaque); }
@@ -419,15 +429,160 @@ static int create_pci(VmPlatform *p)
     return 0;
 }
 
-static void ioapic_to_lapic(void *opaque, int vector, bool level, uint8_t dest)
+static void ioapic_to_lapic(void *opaque, const IoApicMessage *m)
 {
-    (void)dest;   /* one vCPU: every destination is its APIC */
-    lapic_deliver(((VmPlatform *)opaque)->lapic, vector, level);
+    platform_deliver(opaque, -1, 0, m);
 }
 
 static void lapic_eoi_broadcast(void *opaque, int vector)
 {
-    ioapic_eoi(((VmPlatform *)opaque)->ioapic, vector);
+    ioapic_eoi(((VmCpu *)opaque)->p->ioapic, vector);
+}
+
+static void lapic_timer_changed(void *opaque) { service_timers(((VmCpu *)opaque)->p); }
+
+/* ICR fields (SDM Vol. 3A, Figure 11-12). */
+#define ICR_VECTOR 0xFFu
+#define ICR_DM_SHIFT 8
+#define ICR_DEST_LOGICAL (1u << 11)
+#define ICR_LEVEL_ASSERT (1u << 14)
+#define ICR_TRIGGER_LEVEL (1u << 15)
+#define ICR_SHORTHAND_SHIFT 18
+
+/* An IPI that vCPU `opaque` sent through its ICR. */
+static void lapic_ipi(void *opaque, uint32_t lo, uint32_t hi)
+{
+    VmCpu *c = opaque;
+    IoApicMessage m = {.vector = (int)(lo & ICR_VECTOR), .level = (lo & ICR_TRIGGER_LEVEL) != 0,
+                       .dest = (uint8_t)(hi >> 24), .logical = (lo & ICR_DEST_LOGICAL) != 0,
+                       .mode = (lo >> ICR_DM_SHIFT) & 7};
+    /* INIT level de-assert only resynchronises arbitration IDs (11.6.1): nothing here. */
+    if (m.mode == IOAPIC_DM_INIT && m.level && !(lo & ICR_LEVEL_ASSERT))
+        return;
+    platform_deliver(c->p, (int)c->index, (lo >> ICR_SHORTHAND_SHIFT) & 3, &m);
+}
+
+#define IPI_DM_STARTUP 6u
+
+void platform_deliver(VmPlatform *p, int from, unsigned shorthand, const IoApicMessage *m)
+{
+    bool lowest_done = false;
+    for (unsigned i = 0; i < p->ncpus; i++) {
+        VmCpu *c = &p->cpu[i];
+        bool hit;
+        switch (shorthand) {
+        case 1: hit = (int)i == from; break;
+        case 2: hit = true; break;
+        case 3: hit = (int)i != from; break;
+        default: hit = lapic_matches(c->lapic, m->dest, m->logical); break;
+        }
+        if (!hit)
+            continue;
+        switch (m->mode) {
+        case IOAPIC_DM_LOWEST:
+            /* Lowest priority: the lowest-numbered vCPU of the set (documented choice;
+             * a PC arbitrates by priority, which software cannot rely on anyway). */
+            if (lowest_done)
+                break;
+            lowest_done = true;
+            lapic_deliver(c->lapic, m->vector, m->level);
+            break;
+        case IOAPIC_DM_FIXED:
+            lapic_deliver(c->lapic, m->vector, m->level);
+            break;
+        case IOAPIC_DM_NMI:
+            lapic_raise_nmi(c->lapic);
+            break;
+        case IOAPIC_DM_INIT:
+            __atomic_store_n(&c->init_pending, true, __ATOMIC_RELEASE);
+            on_interrupt(p);
+            break;
+        case IPI_DM_STARTUP:
+            /* Only a vCPU waiting for one takes it; the others ignore it (SDM Vol. 3A,
+             * 9.4.4). Applied before it runs (platform_cpu_ready). */
+            if (__atomic_load_n(&c->wait_sipi, __ATOMIC_ACQUIRE) ||
+                __atomic_load_n(&c->init_pending, __ATOMIC_ACQUIRE))
+                __atomic_store_n(&c->sipi_vector, m->vector, __ATOMIC_RELEASE);
+            on_interrupt(p);
+            break;
+        default:
+            break;   /* SMI, ExtINT by IPI: not modelled */
+        }
+    }
+}
+
+/* The platform part of vCPU `index`: its APIC (ID = index), its start state for INIT. */
+static int add_cpu(VmPlatform *p, unsigned index)
+{
+    VmCpu *c = &p->cpu[index];
+    *c = (VmCpu){.p = p, .index = index, .held_vector = -1, .sipi_vector = -1,
+                 .wait_sipi = index != 0};
+    c->lapic = lapic_create((uint8_t)index, &p->clock, cpu_on_interrupt, lapic_eoi_broadcast,
+                            lapic_timer_changed, c);
+    if (!c->lapic)
+        return -ENOMEM;
+    KvmVcpu *vcpu = p->svm->vcpus[index];
+    if (vcpu && (kvm_get_regs(vcpu, &c->reset_regs) < 0 || kvm_get_sregs(vcpu, &c->reset_sregs) < 0))
+        return -EIO;
+    /* After INIT the BSP starts at the reset vector (SDM Vol. 3A, 10.1.4: CS F000 with
+     * base FFFF0000, IP FFF0); an AP's CS:IP then come from its SIPI. */
+    c->reset_sregs.cs.selector = 0xF000;
+    c->reset_sregs.cs.base = 0xFFFF0000;
+    c->reset_sregs.cs.limit = 0xFFFF;
+    c->reset_regs.rip = 0xFFF0;
+    p->ncpus = index + 1;
+    return 0;
+}
+
+int platform_add_cpu(VmPlatform *p, unsigned index)
+{
+    if (!p || index >= VM_MAX_VCPUS || index != p->ncpus)
+        return hv_fail(EINVAL, "vCPU %u: added out of order", index);
+    int r = add_cpu(p, index);
+    if (r < 0)
+        return hv_fail(-r, "vCPU %u: cannot create its local APIC", index);
+    set_firmware_mtrrs(p->svm->vcpus[index]);   /* firmware sets up every processor */
+    kvm_vcpu_set_a20(p->svm->vcpus[index], p->a20);
+    /* With several APICs every IPI goes through the platform (platform_deliver). */
+    for (unsigned i = 0; i <= index; i++)
+        lapic_set_ipi_hook(p->cpu[i].lapic, lapic_ipi);
+    return 0;
+}
+
+/* INIT (SDM Vol. 3A, 9.4 and 11.6.1; as KVM's kvm_apic_accept_events): the vCPU returns
+ * to its creation state and its APIC to power-up; an AP then waits for a SIPI, the BSP
+ * starts again at the reset vector. SIPI: CS = vector << 8 (base vector << 12), IP 0. */
+bool platform_cpu_ready(VmPlatform *p, unsigned idx)
+{
+    VmCpu *c = &p->cpu[idx];
+    if (p->kernel_irqchip)
+        return true;   /* the kernel's APIC keeps the MP state */
+    KvmVcpu *vcpu = p->svm->vcpus[idx];
+    if (__atomic_exchange_n(&c->init_pending, false, __ATOMIC_ACQ_REL)) {
+        kvm_set_sregs(vcpu, &c->reset_sregs);
+        kvm_set_regs(vcpu, &c->reset_regs);
+        lapic_init_reset(c->lapic);
+        c->halted = c->halt_masked = false;
+        c->held_vector = -1;
+        __atomic_store_n(&c->wait_sipi, idx != 0, __ATOMIC_RELEASE);
+    }
+    int sipi = __atomic_exchange_n(&c->sipi_vector, -1, __ATOMIC_ACQ_REL);
+    if (sipi >= 0 && c->wait_sipi) {
+        KvmSregs sregs = c->reset_sregs;
+        KvmRegs regs = c->reset_regs;
+        sregs.cs.selector = (uint16_t)(sipi << 8);
+        sregs.cs.base = (uint64_t)sipi << 12;
+        regs.rip = 0;
+        kvm_set_sregs(vcpu, &sregs);
+        kvm_set_regs(vcpu, &regs);
+        __atomic_store_n(&c->wait_sipi, false, __ATOMIC_RELEASE);
+    }
+    if (c->wait_sipi)
+        return false;
+    if (c->halted && c->halt_masked)
+        return nmi_waiting(c);
+    /* A halted vCPU wakes at its interrupt (platform_before_run injects it). */
+    return !c->halted || platform_interrupt_pending(p, idx);
 }
 
 /* The A20 gate: port 0x92 and the 8042's output port drive the one gate, the last write
@@ -436,7 +591,10 @@ static void lapic_eoi_broadcast(void *opaque, int vector)
 void platform_set_a20(VmPlatform *p, bool on)
 {
     p->a20 = on;
-    if (kvm_vcpu_set_a20(p->svm->vcpu, on) == -ENOTSUP && !on && !p->a20_warned) {
+    int r = 0;
+    for (unsigned i = 0; i < p->svm->num_vcpus; i++)
+        r = kvm_vcpu_set_a20(p->svm->vcpus[i], on);
+    if (r == -ENOTSUP && !on && !p->a20_warned) {
         p->a20_warned = true;
         hv_log(HV_LOG_WARN, "the guest closed the A20 gate: KVM has none, addresses keep bit 20");
     }
@@ -445,6 +603,19 @@ void platform_set_a20(VmPlatform *p, bool on)
 static void port92_a20(void *opaque, bool on) { platform_set_a20(opaque, on); }
 
 static void request_reset(void *opaque) { ((VmPlatform *)opaque)->reset_requested = true; }
+
+/* The APIC page: each vCPU sees its own APIC there, so the one whose exit this is. */
+static int cur_lapic_read(uint64_t addr, uint8_t size, uint64_t *value, void *opaque)
+{
+    VmPlatform *p = opaque;
+    return lapic_mmio_read(addr, size, value, p->cpu[p->svm->cur_vcpu].lapic);
+}
+
+static int cur_lapic_write(uint64_t addr, uint8_t size, uint64_t value, void *opaque)
+{
+    VmPlatform *p = opaque;
+    return lapic_mmio_write(addr, size, value, p->cpu[p->svm->cur_vcpu].lapic);
+}
 
 /* A device was reprogrammed: its deadline may have moved. */
 static void on_timer_change(void *opaque) { service_timers(opaque); }
@@ -457,7 +628,6 @@ VmPlatform *platform_create(SimpleVM *svm)
         return NULL;
     }
     p->svm = svm;
-    p->held_vector = -1;
     p->a20 = true;
     p->port92 = (Port92){PORT92_A20, port92_a20, request_reset, p};
     p->rcr = (ResetControl){0, request_reset, p};
@@ -475,7 +645,9 @@ VmPlatform *platform_create(SimpleVM *svm)
         goto fail;
     }
     p->pic = pic_create(on_interrupt, p);
-    p->lapic = lapic_create(0, &p->clock, on_interrupt, lapic_eoi_broadcast, on_timer_change, p);
+    if (add_cpu(p, 0) < 0)
+        goto nomem;
+    p->lapic = p->cpu[0].lapic;
     p->ioapic = ioapic_create(ioapic_to_lapic, p);
     const IrqLine irq0 = {legacy_timer_irq, p, MACHINE_IRQ_PIT};
     p->pit = pit_create(&irq0, &p->clock, on_timer_change, p);
@@ -496,6 +668,7 @@ VmPlatform *platform_create(SimpleVM *svm)
     if (!p->pic || !p->pit || !p->lapic || !p->ioapic || !p->rtc || !p->kbd || !p->pm ||
         !p->isa_dma ||
         (p->machine.hpet && !p->hpet)) {
+nomem:
         hv_fail(ENOMEM, "out of memory");
         goto fail;
     }
@@ -530,7 +703,7 @@ VmPlatform *platform_create(SimpleVM *svm)
                                            .reset = isa_dma_reset}) < 0)
         goto fail;
     set_kernel_clock(p);
-    set_firmware_mtrrs(p);
+    set_firmware_mtrrs(svm->vcpu);
     if (create_pci(p) < 0) {
         hv_fail(ENOMEM, "cannot create the PCI bus: %s", hv_last_error());
         goto fail;
@@ -538,8 +711,7 @@ VmPlatform *platform_create(SimpleVM *svm)
     if (p->kernel_irqchip)
         return p;   /* the kernel has the controllers, the PIT and port 0x61 */
     const MmioHandler mmio[] = {
-        DEV_RANGE(MACHINE_LAPIC_BASE, LAPIC_SIZE, lapic_mmio_read, lapic_mmio_write, p->lapic,
-                  "lapic"),
+        DEV_RANGE(MACHINE_LAPIC_BASE, LAPIC_SIZE, cur_lapic_read, cur_lapic_write, p, "lapic"),
         DEV_RANGE(MACHINE_IOAPIC_BASE, 0x1000, ioapic_mmio_read, ioapic_mmio_write, p->ioapic,
                   "ioapic"),
         DEV_RANGE(MACHINE_HPET_BASE, MACHINE_HPET_SIZE, hpet_mmio_read, hpet_mmio_write,
@@ -585,7 +757,8 @@ void platform_destroy(VmPlatform *p)
     i8042_destroy(p->kbd);
     isa_dma_destroy(p->isa_dma);
     ioapic_destroy(p->ioapic);
-    lapic_destroy(p->lapic);
+    for (unsigned i = 0; i < p->ncpus; i++)
+        lapic_destroy(p->cpu[i].lapic);
     pic_destroy(p->pic);
     if (p->timer_fd >= 0)
         close(p->timer_fd);
@@ -595,71 +768,122 @@ void platform_destroy(VmPlatform *p)
     free(p);
 }
 
-/* The 8259A's INTR reaches the CPU through LINT0 (ExtINT) or with the APIC disabled. */
-static bool pic_pending(VmPlatform *p)
+/* The 8259A's INTR reaches the boot processor through LINT0 (ExtINT) or with its APIC
+ * disabled (the APs' LINT0 is masked from power-up; SDM Vol. 3A, 11.4.7.1). */
+static bool pic_pending(VmPlatform *p, unsigned c)
 {
-    return pic_interrupt_pending(p->pic) && lapic_accepts_pic(p->lapic);
+    return c == 0 && pic_interrupt_pending(p->pic) && lapic_accepts_pic(p->cpu[0].lapic);
 }
 
 void platform_request_nmi(VmPlatform *p)
 {
-    __atomic_store_n(&p->nmi_pending, true, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < p->ncpus; i++)
+        __atomic_store_n(&p->cpu[i].nmi_pending, true, __ATOMIC_RELEASE);
     wake_write(p);
-    kvm_vcpu_kick(p->svm->vcpu);
+    kvm_vcpu_kick(p->svm->vcpus[__atomic_load_n(&p->svm->cur_vcpu, __ATOMIC_RELAXED)]);
 }
 
-bool platform_interrupt_pending(VmPlatform *p)
+static bool nmi_waiting(VmCpu *c)
 {
-    return p->held_vector >= 0 || __atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) ||
-           __atomic_load_n(&p->apic_nmi, __ATOMIC_ACQUIRE) || lapic_nmi_pending(p->lapic) ||
-           lapic_pending_vector(p->lapic) >= 0 || pic_pending(p);
+    return __atomic_load_n(&c->nmi_pending, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&c->apic_nmi, __ATOMIC_ACQUIRE) || lapic_nmi_pending(c->lapic);
+}
+
+bool platform_interrupt_pending(VmPlatform *p, unsigned idx)
+{
+    VmCpu *c = &p->cpu[idx];
+    return c->held_vector >= 0 || __atomic_load_n(&c->nmi_pending, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&c->apic_nmi, __ATOMIC_ACQUIRE) || lapic_nmi_pending(c->lapic) ||
+           lapic_pending_vector(c->lapic) >= 0 || pic_pending(p, idx) ||
+           __atomic_load_n(&c->init_pending, __ATOMIC_ACQUIRE);
+}
+
+bool platform_any_ready(VmPlatform *p)
+{
+    for (unsigned i = 0; i < p->ncpus; i++) {
+        VmCpu *c = &p->cpu[i];
+        if (__atomic_load_n(&c->init_pending, __ATOMIC_ACQUIRE) ||
+            (__atomic_load_n(&c->wait_sipi, __ATOMIC_ACQUIRE)
+                 ? __atomic_load_n(&c->sipi_vector, __ATOMIC_ACQUIRE) >= 0
+                 : !c->halted || (c->halt_masked ? nmi_waiting(c)
+                                                 : platform_interrupt_pending(p, i))))
+            return true;
+    }
+    return false;
 }
 
 /* The INTA cycle: the local APIC's highest deliverable vector, else the 8259A's. */
-static int acknowledge(VmPlatform *p)
+static int acknowledge(VmPlatform *p, unsigned c)
 {
-    int v = lapic_acknowledge(p->lapic);
-    if (v < 0 && pic_pending(p))
+    int v = lapic_acknowledge(p->cpu[c].lapic);
+    if (v < 0 && pic_pending(p, c))
         v = pic_acknowledge(p->pic);
     return v;
 }
 
-void platform_before_run(VmPlatform *p)
+/* sim: the icount where vCPU c's run must stop: the next timer event with the virtual
+ * clock (time is all vCPUs' instructions, but only this one runs until then), the end of
+ * its turn with several vCPUs. */
+static void set_icount_deadline(VmPlatform *p, unsigned c, KvmVcpu *vcpu)
 {
-    KvmVcpu *vcpu = p->svm->vcpu;
+    uint64_t icount;
+    if (kvm_vcpu_icount(vcpu, &icount) < 0)
+        return;
+    uint64_t deadline = UINT64_MAX;
+    if (p->clock_mode == VM_CLOCK_VIRTUAL) {
+        uint64_t next = __atomic_load_n(&p->next_deadline, __ATOMIC_RELAXED);
+        if (next != DEV_NO_DEADLINE) {
+            uint64_t now = dev_clock_now(&p->clock);
+            deadline = icount + (next > now ? next - now : 0);
+        }
+    }
+    if (p->ncpus > 1 && p->cpu[c].slice_end < deadline)
+        deadline = p->cpu[c].slice_end;
+    kvm_vcpu_set_icount_deadline(vcpu, deadline);
+}
+
+void platform_before_run(VmPlatform *p, unsigned idx)
+{
+    VmCpu *c = &p->cpu[idx];
+    KvmVcpu *vcpu = p->svm->vcpus[idx];
     KvmRun *run = vcpu->kvm_run;
     if (p->kernel_irqchip) {
-        if (__atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) && kvm_nmi(vcpu) == 0)
-            __atomic_store_n(&p->nmi_pending, false, __ATOMIC_RELEASE);
+        if (__atomic_load_n(&c->nmi_pending, __ATOMIC_ACQUIRE) && kvm_nmi(vcpu) == 0)
+            __atomic_store_n(&c->nmi_pending, false, __ATOMIC_RELEASE);
         return;   /* the kernel injects the rest */
     }
     if (!p->vcpu_thread_known) {
         p->vcpu_thread = pthread_self();
         p->vcpu_thread_known = true;
-        service_timers(p);   /* the virtual clock's deadline belongs to this thread */
+        service_timers(p);
     }
-    if (lapic_take_nmi(p->lapic))   /* an NMI IPI to self: the NMI pin, not the RTC's gate */
-        __atomic_store_n(&p->apic_nmi, true, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&p->apic_nmi, __ATOMIC_ACQUIRE) && kvm_nmi(vcpu) == 0)
-        __atomic_store_n(&p->apic_nmi, false, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&p->nmi_pending, __ATOMIC_ACQUIRE) && !rtc_nmi_disabled(p->rtc) &&
-        kvm_nmi(vcpu) == 0)
-        __atomic_store_n(&p->nmi_pending, false, __ATOMIC_RELEASE);
-    lapic_set_global_enable(p->lapic, vcpu->sregs.apic_base & APIC_BASE_ENABLE);
+    set_icount_deadline(p, idx, vcpu);
+    if (lapic_take_nmi(c->lapic))   /* an NMI IPI: the NMI pin, not the RTC's gate */
+        __atomic_store_n(&c->apic_nmi, true, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&c->apic_nmi, __ATOMIC_ACQUIRE) && kvm_nmi(vcpu) == 0) {
+        __atomic_store_n(&c->apic_nmi, false, __ATOMIC_RELEASE);
+        c->halted = c->halt_masked = false;
+    }
+    if (__atomic_load_n(&c->nmi_pending, __ATOMIC_ACQUIRE) && !rtc_nmi_disabled(p->rtc) &&
+        kvm_nmi(vcpu) == 0) {
+        __atomic_store_n(&c->nmi_pending, false, __ATOMIC_RELEASE);
+        c->halted = c->halt_masked = false;
+    }
+    lapic_set_global_enable(c->lapic, vcpu->sregs.apic_base & APIC_BASE_ENABLE);
     bool ready = run->ready_for_interrupt_injection && run->if_flag;
-    if (ready && p->held_vector < 0)
-        p->held_vector = acknowledge(p);
-    if (ready && p->held_vector >= 0) {
-        int r = kvm_interrupt(vcpu, (uint32_t)p->held_vector);
+    if (ready && c->held_vector < 0)
+        c->held_vector = acknowledge(p, idx);
+    if (ready && c->held_vector >= 0) {
+        int r = kvm_interrupt(vcpu, (uint32_t)c->held_vector);
         if (r == 0) {
-            p->held_vector = -1;
-            p->halted = false;
-            p->injected++;
+            c->held_vector = -1;
+            c->halted = false;
+            c->injected++;
         } else if (r != -EEXIST) {
             hv_log(HV_LOG_WARN, "KVM_INTERRUPT: %s", hv_last_error());
         }
     }
-    run->request_interrupt_window = platform_interrupt_pending(p);
+    run->request_interrupt_window = platform_interrupt_pending(p, idx);
 }
 
 /* The TSC-deadline MSR of the user-space APIC (KVM_EXIT_X86_RDMSR/WRMSR): a deadline in
@@ -668,12 +892,13 @@ void platform_before_run(VmPlatform *p)
  * it. Any other MSR is #GP, as for a kernel that does not know it. */
 void platform_msr(VmPlatform *p, KvmRun *run)
 {
-    KvmVcpu *vcpu = p->svm->vcpu;
+    KvmVcpu *vcpu = p->svm->vcpus[p->svm->cur_vcpu];
+    Lapic *lapic = p->cpu[p->svm->cur_vcpu].lapic;
     run->msr.error = 1;
     if (run->msr.index != MSR_IA32_TSC_DEADLINE || p->kernel_irqchip)
         return;
     if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
-        run->msr.data = lapic_tsc_deadline(p->lapic);
+        run->msr.data = lapic_tsc_deadline(lapic);
         run->msr.error = 0;
         return;
     }
@@ -686,7 +911,7 @@ void platform_msr(VmPlatform *p, KvmRun *run)
     if (deadline > tsc_now)
         due += (uint64_t)(((unsigned __int128)(deadline - tsc_now) * 1000000u + (unsigned)khz - 1) /
                           (unsigned)khz);
-    lapic_set_tsc_deadline(p->lapic, deadline, due);
+    lapic_set_tsc_deadline(lapic, deadline, due);
     run->msr.error = 0;
 }
 
@@ -708,11 +933,11 @@ void platform_wait_halted(VmPlatform *p)
         uint64_t drain;
         while (read(p->wake_fd, &drain, sizeof(drain)) > 0) {
         }
-        if (svm->stop_requested || platform_interrupt_pending(p))
+        if (svm->stop_requested || platform_any_ready(p))
             return;
         if (p->clock_mode == VM_CLOCK_VIRTUAL) {
             service_timers(p);
-            if (platform_interrupt_pending(p))
+            if (platform_any_ready(p))
                 return;
             uint64_t now = dev_clock_now(&p->clock);
             if (p->next_deadline != DEV_NO_DEADLINE) {

@@ -27,11 +27,34 @@
 #include "vmm/fw_tables.h"
 #include "vmm/machine.h"
 
+/* One vCPU's part of the platform: its local APIC and what the VMM injects into it. The
+ * run loop's thread owns it; the NMI flags are atomics (any thread raises them). */
+typedef struct VmCpu {
+    struct VmPlatform *p;
+    unsigned index;               /* svm->vcpus[index]; its APIC ID too */
+    Lapic *lapic;
+    bool halted;                  /* in HLT, waiting for an interrupt */
+    bool halt_masked;             /* an AP's HLT with IF=0: only an NMI or INIT wakes it */
+    int held_vector;              /* acknowledged, not yet taken by KVM_INTERRUPT; -1 */
+    bool nmi_pending;             /* the monitor's nmi */
+    uint64_t exits;               /* KVM_RUNs that returned (info cpus) */
+    bool apic_nmi;                /* an NMI from a local APIC (IPI, MSI), not yet injected */
+    uint64_t injected;            /* interrupts injected */
+    /* The multiprocessor states that a user-space APIC keeps (KVM_MP_STATE_INIT_RECEIVED
+     * is wait_sipi): an AP waits for a Startup IPI from creation and after an INIT. */
+    bool wait_sipi;
+    bool init_pending;            /* an INIT arrived: applied before the vCPU runs again */
+    int sipi_vector;              /* a Startup IPI arrived while waiting; -1 */
+    uint64_t slice_end;           /* sim: the icount where its turn ends (vm.c) */
+    KvmRegs reset_regs;           /* the state at creation, which INIT restores */
+    KvmSregs reset_sregs;
+} VmCpu;
+
 typedef struct VmPlatform {
     SimpleVM *svm;
     Pic8259 *pic;
     Pit8254 *pit;
-    Lapic *lapic;
+    Lapic *lapic;                 /* cpu[0]'s: the boot processor's */
     IoApic *ioapic;
     Rtc146818 *rtc;
     I8042 *kbd;
@@ -58,12 +81,8 @@ typedef struct VmPlatform {
     uint64_t next_deadline;       /* of the devices, on the VM clock; DEV_NO_DEADLINE */
     int timer_fd;                 /* host clock: armed for next_deadline */
     int wake_fd;                  /* eventfd: an interrupt is pending, or a stop */
-    /* vCPU thread only: */
-    bool halted;                  /* in HLT with IF=1, waiting for an interrupt */
-    int held_vector;              /* acknowledged, not yet taken by KVM_INTERRUPT; -1 */
-    bool nmi_pending;
-    bool apic_nmi;                /* an NMI IPI from the local APIC, not yet injected */
-    uint64_t injected;            /* interrupts injected */
+    VmCpu cpu[VM_MAX_VCPUS];      /* ncpus of them: one per vCPU */
+    unsigned ncpus;
     pthread_t vcpu_thread;
     bool vcpu_thread_known;
     bool kernel_irqchip;          /* KVM_CREATE_IRQCHIP: lines go to KVM_IRQ_LINE */
@@ -74,20 +93,34 @@ typedef struct VmPlatform {
  * through hv_fail). */
 VmPlatform *platform_create(SimpleVM *svm);
 void platform_destroy(VmPlatform *p);
-/* Before each KVM_RUN: injects what the controllers have when the vCPU can take it, else
- * asks for an interrupt window. */
-void platform_before_run(VmPlatform *p);
+/* vm_set_cpus: the platform part of vCPU svm->vcpus[index] (its APIC; an AP waits for
+ * a SIPI). 0 or -errno. */
+int platform_add_cpu(VmPlatform *p, unsigned index);
+/* Before vCPU c may run: applies an INIT or SIPI that came for it; false while it waits
+ * for a SIPI or halts with nothing to wake it. */
+bool platform_cpu_ready(VmPlatform *p, unsigned c);
+/* Before each KVM_RUN of vCPU c: injects what the controllers have when it can take it,
+ * else asks for an interrupt window; sim: sets its icount deadline (the next timer event
+ * with --clock virtual, and the end of its turn, slice_end, with several vCPUs). */
+void platform_before_run(VmPlatform *p, unsigned c);
 /* After each KVM_RUN: keeps the virtual clock's timers, or the host's when due. */
 void platform_after_run(VmPlatform *p);
 /* Completes a KVM_EXIT_X86_RDMSR/WRMSR: the APIC's IA32_TSC_DEADLINE, else #GP. */
 void platform_msr(VmPlatform *p, KvmRun *run);
-/* Blocks (no CPU) until an interrupt is pending or a stop is requested; with the virtual
- * clock, halting skips time to the next timer event. */
+/* Routes a message to the local APICs by destination (IOAPIC, MSI, IPI; SDM Vol. 3A,
+ * 11.6): fixed to each, lowest priority to the lowest-numbered vCPU of the set (a PC's
+ * arbitration may pick any), NMI, INIT and Startup. `from` is the sending vCPU for the
+ * ICR's shorthands (1 self, 2 all, 3 all but self), -1 for a device. */
+void platform_deliver(VmPlatform *p, int from, unsigned shorthand, const IoApicMessage *m);
+/* Blocks (no CPU) until some vCPU can run (an interrupt is pending for a halted one) or a
+ * stop is requested; with the virtual clock, halting skips time to the next timer event. */
 void platform_wait_halted(VmPlatform *p);
 /* Wakes platform_wait_halted (a stop request). Any thread. */
 void platform_wake(VmPlatform *p);
-bool platform_interrupt_pending(VmPlatform *p);
-/* An NMI for the vCPU at its next entry (the monitor's nmi). Any thread. */
+bool platform_interrupt_pending(VmPlatform *p, unsigned c);
+/* Whether any vCPU could run (not waiting for a SIPI, not halted without an interrupt). */
+bool platform_any_ready(VmPlatform *p);
+/* An NMI for every vCPU at its next entry (the monitor's nmi, as QEMU's). Any thread. */
 void platform_request_nmi(VmPlatform *p);
 /* Sets ISA interrupt line `line` (0-15) of the VmPlatform `opaque` to `level`, as a device
  * outside the platform (pc-testdev) drives it: to the 8259A pair and the IOAPIC, or to

@@ -327,14 +327,20 @@ static int run_system_powerdown(QmpSession *s, const JsonValue *a, FILE *ret, Qm
 static int run_hmp(QmpSession *s, const JsonValue *args, FILE *ret, QmpError *err)
 {
     const JsonValue *cpu = json_get(args, "cpu-index");
-    if (cpu && cpu->integer != 0)
+    if (cpu && (cpu->integer < 0 || cpu->integer >= (long long)s->svm->num_vcpus))
         return qmp_fail(err, "GenericError", "CPU %lld is not present", (long long)cpu->integer);
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     if (!mem)
         return qmp_fail(err, "GenericError", "out of memory");
+    /* cpu-index: the command looks at that vCPU, as after HMP's `cpu N`, for itself only. */
+    unsigned keep = s->svm->sel_vcpu;
+    if (cpu)
+        s->svm->sel_vcpu = (unsigned)cpu->integer;
     qemu_monitor_execute(s->hmp, json_get(args, "command-line")->string, mem);
+    if (cpu)
+        s->svm->sel_vcpu = keep;
     fclose(mem);
     char *crlf = malloc(2 * len + 1), *o = crlf;
     if (!crlf) {
@@ -357,9 +363,15 @@ static int run_query_cpus_fast(QmpSession *s, const JsonValue *a, FILE *ret, Qmp
 {
     (void)a;
     (void)err;
-    fprintf(ret, "[{\"thread-id\": %d, \"props\": {\"core-id\": 0, \"thread-id\": 0, "
-            "\"socket-id\": 0}, \"qom-path\": \"/machine/unattached/device[0]\", "
-            "\"cpu-index\": 0, \"target\": \"x86_64\"}]", vm_thread_id(s->svm));
+    /* One entry per vCPU; each is a package of its own (CPUID describes no cores or
+     * threads), as QEMU's -smp N puts N sockets; they share the one vCPU thread. */
+    fputc('[', ret);
+    for (unsigned i = 0; i < s->svm->num_vcpus; i++)
+        fprintf(ret, "%s{\"thread-id\": %d, \"props\": {\"core-id\": 0, \"thread-id\": 0, "
+                "\"socket-id\": %u}, \"qom-path\": \"/machine/unattached/device[%u]\", "
+                "\"cpu-index\": %u, \"target\": \"x86_64\"}", i ? ", " : "",
+                vm_thread_id(s->svm), i, i, i);
+    fputc(']', ret);
     return 0;
 }
 

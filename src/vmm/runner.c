@@ -84,6 +84,11 @@ static int reset_vcpu(struct VmRunner *r)
     if ((ret = kvm_set_sregs(svm->vcpu, &r->boot_sregs)) == 0 &&
         (ret = kvm_set_regs(svm->vcpu, &r->boot_regs)) == 0)
         r->halted = false;
+    /* The APs go back to waiting for a SIPI (an INIT, applied before they run). */
+    for (unsigned i = 1; i < svm->num_vcpus; i++)
+        __atomic_store_n(&svm->platform->cpu[i].init_pending, true, __ATOMIC_RELEASE);
+    svm->platform->cpu[0].halted = svm->platform->cpu[0].halt_masked = false;
+    svm->cur_vcpu = 0;
     return ret;
 }
 
@@ -123,7 +128,7 @@ static void *runner_main(void *arg)
 
         bool ended;
         if (cmd == CMD_RUN) {
-            if (r->halted && !svm->platform->halted) {
+            if (r->halted && !svm->platform->cpu[svm->cur_vcpu].halted) {
                 /* Resuming a vCPU halted with IF=0: nothing will wake it; the VM ends as
                  * if it had halted while running. */
                 svm->stop_reason = VM_STOP_HLT;

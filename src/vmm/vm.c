@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,18 @@ enum {
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* The vCPU whose exit the run loop handles, and the one the tools look at. */
+static KvmVcpu *cur_vcpu(const SimpleVM *svm) { return svm->vcpus[svm->cur_vcpu]; }
+static KvmVcpu *sel_vcpu(const SimpleVM *svm) { return svm->vcpus[svm->sel_vcpu]; }
+
+/* A vCPU's turn on the sim backend, in retired instructions: short enough that a vCPU
+ * spinning on a lock held by another one gives way soon (about a millisecond), long
+ * enough that the switch (every decoded block checked once against memory) is cheap. */
+#define SMP_SLICE_INSNS 200000ull
+/* The KVM backend cannot count instructions: the slicer thread kicks the running vCPU
+ * out of KVM_RUN this often. */
+#define SMP_SLICE_NS 2000000ull
 
 SimpleVM *vm_create(size_t memory_mb) { return vm_create_backend(memory_mb, HV_BACKEND_AUTO); }
 
@@ -185,6 +198,8 @@ SimpleVM *vm_create_flags(size_t memory_bytes, HvBackend b, unsigned flags)
         goto fail;
     if (!(svm->vcpu = kvm_create_vcpu(svm->vm, 0)))
         goto fail;
+    svm->vcpus[0] = svm->vcpu;
+    svm->num_vcpus = 1;
     svm->ept = kvm_vm_ept(svm->vm);   /* sim: the VM's own tables; KVM: the host's, unseen */
     svm->io_bus = io_bus_create();
     svm->mmio_bus = mmio_bus_create();
@@ -492,6 +507,38 @@ int vm_add_floppy(SimpleVM *svm, unsigned unit, BlockDev *bd, bool owned)
     return 0;
 }
 
+static void log_event(void *opaque, const KvmEventInfo *ev);
+
+int vm_set_cpus(SimpleVM *svm, unsigned n)
+{
+    if (!svm || !svm->platform)
+        return hv_fail(EINVAL, "-smp: no VM");
+    if (n < 1 || n > VM_MAX_VCPUS)
+        return hv_fail(EINVAL, "-smp %u: between 1 and %d vCPUs", n, VM_MAX_VCPUS);
+    if (svm->exit_count || svm->runner)
+        return hv_fail(EBUSY, "the vCPUs are chosen before the VM first runs");
+    if (n < svm->num_vcpus)
+        return hv_fail(EBUSY, "-smp %u: the VM has %u vCPUs already", n, svm->num_vcpus);
+    while (svm->num_vcpus < n) {
+        unsigned i = svm->num_vcpus;
+        KvmVcpu *v = kvm_create_vcpu(svm->vm, (int)i);
+        if (!v)
+            return hv_fail(ENOMEM, "vCPU %u: %s", i, hv_last_error());
+        svm->vcpus[i] = v;
+        svm->num_vcpus = i + 1;
+        int r = platform_add_cpu(svm->platform, i);
+        if (r < 0)
+            return r;
+        if (svm->guest_debug.control && (r = kvm_set_guest_debug2(v, &svm->guest_debug)) < 0)
+            return r;
+        if ((svm->log_items & VM_LOG_INT) && (r = kvm_vcpu_set_event_hook(v, log_event, svm)) < 0)
+            return r;
+    }
+    svm->platform->machine.cpus = n;
+    fw_cfg_set_cpus(svm->fw_cfg, (uint16_t)n);
+    return platform_install_tables(svm->platform);
+}
+
 int vm_add_debugcon_port(SimpleVM *svm, uint16_t port)
 {
     if (!svm || port == DEBUG_CONSOLE_PORT)
@@ -590,7 +637,9 @@ int vm_handle_mmio(SimpleVM *svm, KvmRun *run)
 static void trace_exit(SimpleVM *svm, KvmRun *run)
 {
     FILE *out = svm->trace;
-    const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
+    const VMCS *vmcs = kvm_vcpu_vmcs(cur_vcpu(svm));
+    if (svm->num_vcpus > 1)
+        fprintf(out, "cpu %u: ", svm->cur_vcpu);
     fputs("exit ", out);
     if (vmcs) {
         uint32_t basic = vmcs->exit.reason & 0xFFFF;
@@ -639,8 +688,8 @@ static void trace_exit(SimpleVM *svm, KvmRun *run)
 
 void vm_dump_registers(SimpleVM *svm, FILE *out)
 {
-    const KvmRegs *r = &svm->vcpu->regs;
-    const KvmSregs *s = &svm->vcpu->sregs;
+    const KvmRegs *r = &sel_vcpu(svm)->regs;
+    const KvmSregs *s = &sel_vcpu(svm)->sregs;
     fprintf(out,
             "RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
             "RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
@@ -701,7 +750,7 @@ static void describe_internal_error(SimpleVM *svm, const KvmRun *run)
         uint64_t len = run->internal.data[1] < sizeof(bytes) ? run->internal.data[1] : 0;
         memcpy(bytes, &run->internal.data[2], sizeof(bytes));
         n += (size_t)snprintf(detail, sizeof(detail), " at %04x:%04llx, bytes",
-                              svm->vcpu->sregs.cs.selector, svm->vcpu->regs.rip);
+                              cur_vcpu(svm)->sregs.cs.selector, cur_vcpu(svm)->regs.rip);
         /* KVM sets the flag with a length of 0 when it could not fetch the instruction
          * (e.g. a real-mode guest in the instruction emulator of a nested KVM). */
         if (len == 0)
@@ -715,7 +764,7 @@ static void describe_internal_error(SimpleVM *svm, const KvmRun *run)
             n += (size_t)snprintf(detail + n, sizeof(detail) - n, "%s 0x%llx", i ? "" : ", data:",
                                   (unsigned long long)run->internal.data[i]);
     }
-    const char *note = kvm_vcpu_exit_note(svm->vcpu);
+    const char *note = kvm_vcpu_exit_note(cur_vcpu(svm));
     log_failure(svm, "KVM internal error %u (%s)%s%s%s", sub, what, detail, *note ? ": " : "",
                 note);
 }
@@ -727,7 +776,8 @@ void vm_request_stop(SimpleVM *svm)
     /* The flag first, then the kick (which sets immediate_exit): a run loop that sees the
      * kick's KVM_EXIT_INTR, or enters KVM_RUN after it, then sees the flag too. */
     __atomic_store_n(&svm->stop_requested, 1, __ATOMIC_SEQ_CST);
-    kvm_vcpu_kick(svm->vcpu);
+    for (unsigned i = 0; i < svm->num_vcpus; i++)
+        kvm_vcpu_kick(svm->vcpus[i]);   /* whichever is in KVM_RUN now */
     platform_wake(svm->platform);   /* a vCPU waiting in HLT */
 }
 
@@ -783,8 +833,9 @@ static void maybe_coalesce_vga(SimpleVM *svm, const KvmRun *run)
 /* Dispatches one exit; sets svm->stop_reason when the VM must stop. */
 static void dispatch_exit(SimpleVM *svm, KvmRun *run)
 {
-    const KvmSregs *s = &svm->vcpu->sregs;
-    const KvmRegs *r = &svm->vcpu->regs;
+    const KvmSregs *s = &cur_vcpu(svm)->sregs;
+    const KvmRegs *r = &cur_vcpu(svm)->regs;
+    VmCpu *cpu = &svm->platform->cpu[svm->cur_vcpu];
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         if (vm_handle_io(svm, run) < 0) {
@@ -816,11 +867,16 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
     case KVM_EXIT_HLT:
         /* With IF=1 an interrupt can wake the vCPU: it waits (platform_wait_halted) at the
          * top of the run loop. With IF=0 nothing but an NMI could, and none comes: the VM
-         * ends, as it always did. */
-        if (r->rflags & X86_RFLAGS_IF)
-            svm->platform->halted = true;
-        else
+         * ends, as it always did; an AP of several stays halted instead (until an NMI or
+         * INIT), as APs park themselves so. */
+        if (r->rflags & X86_RFLAGS_IF) {
+            cpu->halted = true;
+        } else if (svm->cur_vcpu != 0) {
+            cpu->halted = true;
+            cpu->halt_masked = true;
+        } else {
             stop(svm, VM_STOP_HLT);
+        }
         break;
     case KVM_EXIT_IRQ_WINDOW_OPEN:
         break;   /* the next entry injects (platform_before_run) */
@@ -841,7 +897,8 @@ static void dispatch_exit(SimpleVM *svm, KvmRun *run)
     case KVM_EXIT_FAIL_ENTRY:
         log_failure(svm, "VM entry failed: invalid guest state (hardware reason 0x%llx)%s%s",
                     (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
-                    *kvm_vcpu_exit_note(svm->vcpu) ? ": " : "", kvm_vcpu_exit_note(svm->vcpu));
+                    *kvm_vcpu_exit_note(cur_vcpu(svm)) ? ": " : "",
+                    kvm_vcpu_exit_note(cur_vcpu(svm)));
         stop(svm, VM_STOP_FAIL_ENTRY);
         break;
     case KVM_EXIT_INTERNAL_ERROR:
@@ -891,11 +948,11 @@ static void count_exit(VmExitStat *st, uint64_t ns)
  * RIP past the instruction). Before the VM stops, KVM_RUN with immediate_exit set does
  * just that and returns at once (Linux: complete_userspace_io, then -EINTR), so the
  * registers a monitor shows are exact and nothing runs twice when the VM goes on. */
-static void complete_pending_exit(SimpleVM *svm)
+static void complete_pending_exit(SimpleVM *svm, KvmVcpu *vcpu)
 {
-    KvmRun *run = svm->vcpu->kvm_run;
+    KvmRun *run = vcpu->kvm_run;
     __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-    if (kvm_run(svm->vcpu) < 0)
+    if (kvm_run(vcpu) < 0)
         hv_log(HV_LOG_WARN, "completing the last exit before a stop: %s", hv_last_error());
     drain_coalesced(svm);
     __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -925,34 +982,84 @@ static void record_exit(SimpleVM *svm, KvmRun *run)
     }
 }
 
+/* Completes the exits that the vCPUs' next KVM_RUNs would complete (a stop). */
+static void complete_all_pending(SimpleVM *svm, bool pending[])
+{
+    for (unsigned i = 0; i < svm->num_vcpus; i++) {
+        if (!pending[i])
+            continue;
+        unsigned keep = svm->cur_vcpu;
+        svm->cur_vcpu = i;   /* an MMIO read completes on its own vCPU's APIC page */
+        complete_pending_exit(svm, svm->vcpus[i]);
+        svm->cur_vcpu = keep;
+        pending[i] = false;
+    }
+}
+
+/* Several vCPUs: the next one after `c` in turn that can run (INIT and SIPI applied),
+ * c itself last; -1 when all wait (halted, or for a SIPI). */
+static int next_ready(SimpleVM *svm, unsigned c)
+{
+    for (unsigned k = 1; k <= svm->num_vcpus; k++) {
+        unsigned i = (c + k) % svm->num_vcpus;
+        if (platform_cpu_ready(svm->platform, i))
+            return (int)i;
+    }
+    return -1;
+}
+
 /* The run loop of vm_run and vm_step: enters the guest until stop_reason is set. A step
- * starts at RIP step_from. */
+ * starts at RIP step_from, on the selected vCPU alone.
+ *
+ * Several vCPUs run in turn on this one thread (DESIGN.md, "Threads"): a vCPU keeps the
+ * thread until its turn ends (sim: SMP_SLICE_INSNS retired instructions through the
+ * icount deadline; KVM: the slicer's kick), it halts or waits for a SIPI, or a kick
+ * (an interrupt from another thread) ends its run; the next ready one in index order
+ * follows. Exits are handled between runs, so devices see one vCPU at a time. */
 static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
 {
-    KvmRun *run = svm->vcpu->kvm_run;
-    const VMCS *vmcs = kvm_vcpu_vmcs(svm->vcpu);
+    VmPlatform *p = svm->platform;
     VmExitStats *stats = &svm->exit_stats;
-    bool pending = false;   /* the last exit is completed by the next KVM_RUN */
+    bool smp = svm->num_vcpus > 1;
+    bool pending[VM_MAX_VCPUS] = {false};   /* its last exit is completed by its next KVM_RUN */
+    bool turn_over = false;
+    if (step)
+        svm->cur_vcpu = svm->sel_vcpu;
     while (svm->stop_reason == VM_STOP_NONE) {
         /* A stop request stays set until this check consumes it: wherever it lands (in
          * KVM_RUN, in an exit's handling, between two steps), the loop ends here. */
         if (__atomic_exchange_n(&svm->stop_requested, 0, __ATOMIC_SEQ_CST)) {
-            if (pending)
-                complete_pending_exit(svm);
+            complete_all_pending(svm, pending);
             stop(svm, VM_STOP_REQUESTED);
             break;
         }
-        if (svm->platform->halted) {
+        unsigned c = svm->cur_vcpu;
+        if (smp && !step && (turn_over || !platform_cpu_ready(p, c))) {
+            int next = next_ready(svm, c);
+            if (next < 0) {
+                platform_wait_halted(p);
+                continue;
+            }
+            turn_over = false;
+            c = (unsigned)next;
+            __atomic_store_n(&svm->cur_vcpu, c, __ATOMIC_RELAXED);
+            uint64_t icount;
+            if (kvm_vcpu_icount(svm->vcpus[c], &icount) == 0)
+                p->cpu[c].slice_end = icount + SMP_SLICE_INSNS;
+        } else if (step ? p->cpu[c].halted || (smp && !platform_cpu_ready(p, c))
+                        : !smp && p->cpu[c].halted) {
             if (step) {
                 stop(svm, VM_STOP_HLT);   /* a step ends at a HLT (the monitor resumes it) */
                 break;
             }
-            platform_wait_halted(svm->platform);
+            platform_wait_halted(p);
             if (svm->stop_requested)
                 continue;
         }
-        platform_before_run(svm->platform);
-        if (kvm_run(svm->vcpu) < 0) {
+        KvmVcpu *vcpu = svm->vcpus[c];
+        KvmRun *run = vcpu->kvm_run;
+        platform_before_run(p, c);
+        if (kvm_run(vcpu) < 0) {
             log_failure(svm, "%s", hv_last_error());
             stop(svm, VM_STOP_ERROR);
             break;
@@ -960,14 +1067,16 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
         uint64_t t0 = now_ns();
         uint32_t reason = run->exit_reason;
         drain_coalesced(svm);   /* the guest's earlier writes first, in order */
-        platform_after_run(svm->platform);
-        pending = false;
+        platform_after_run(p);
+        pending[c] = false;
+        p->cpu[c].exits++;
         if (reason == KVM_EXIT_INTR) {
             /* Cleared before the loop looks at stop_requested again: a kick that comes
              * later sets it anew (vm_request_stop sets the flag before the kick). */
             __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-            if (kvm_vcpu_instruction_limit_reached(svm->vcpu))
+            if (kvm_vcpu_instruction_limit_reached(vcpu))
                 stop(svm, VM_STOP_MAX_INSNS);
+            turn_over = true;   /* its turn, a timer event, or a kick: the next one's go */
         } else if (step && reason == KVM_EXIT_DEBUG) {
             /* The step's own #DB (no B0-B3), or a breakpoint the step ran into. */
             svm->exit_count++;
@@ -980,27 +1089,30 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
             record_exit(svm, run);   /* after: with an IN's or MMIO read's answer */
             if (svm->trace)
                 trace_exit(svm, run);
-            pending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
+            pending[c] = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
             if (svm->stop_reason == VM_STOP_NONE && svm->max_exits &&
                 svm->exit_count >= svm->max_exits)
                 stop(svm, VM_STOP_MAX_EXITS);
-            if (step && pending && svm->stop_reason == VM_STOP_NONE) {
+            if (step && pending[c] && svm->stop_reason == VM_STOP_NONE) {
                 /* The stepped instruction made an I/O or MMIO exit. Linux under nested KVM
                  * completes it on the next KVM_RUN and then runs on to the instruction
                  * after before reporting the step; so complete it here with an immediate
                  * exit, and the step is done once RIP has moved. (An MMIO read on sim
                  * is re-executed with its value by the next entry: RIP has not moved,
                  * and that entry ends the step.) */
-                complete_pending_exit(svm);
-                pending = false;
-                if (svm->vcpu->regs.rip != step_from)
+                complete_pending_exit(svm, vcpu);
+                pending[c] = false;
+                if (vcpu->regs.rip != step_from)
                     stop(svm, VM_STOP_STEPPED);
             }
+            if (reason == KVM_EXIT_DEBUG)
+                svm->sel_vcpu = c;   /* the debugger looks at the vCPU that stopped */
         }
         uint64_t ns = now_ns() - t0;
         if (reason < VM_EXIT_STATS_KVM)
             count_exit(&stats->kvm[reason], ns);
         /* An immediate exit on sim makes no VM exit: the VMCS still holds the last one. */
+        const VMCS *vmcs = kvm_vcpu_vmcs(vcpu);
         uint32_t basic = vmcs ? vmcs->exit.reason & 0xFFFF : VM_EXIT_STATS_VMX;
         if (basic < VM_EXIT_STATS_VMX &&
             (reason != KVM_EXIT_INTR || basic == EXIT_REASON_EXTERNAL_INTERRUPT))
@@ -1008,8 +1120,8 @@ static void run_loop(SimpleVM *svm, bool step, uint64_t step_from)
     }
     /* A stop for another reason right after an I/O exit (--max-exits, a debug exit)
      * still leaves the instruction complete for whoever looks at the registers. */
-    if (pending && svm->stop_reason != VM_STOP_ERROR)
-        complete_pending_exit(svm);
+    if (svm->stop_reason != VM_STOP_ERROR)
+        complete_all_pending(svm, pending);
     drain_coalesced(svm);   /* the screen is never stale when a run ends */
 }
 
@@ -1040,7 +1152,7 @@ static bool at_instruction_breakpoint(SimpleVM *svm, struct kvm_guest_debug *wit
         return false;
     *without = svm->guest_debug;
     uint64_t dr7 = without->arch.debugreg[7];
-    uint64_t lin = svm->vcpu->sregs.cs.base + svm->vcpu->regs.rip;
+    uint64_t lin = sel_vcpu(svm)->sregs.cs.base + sel_vcpu(svm)->regs.rip;
     bool found = false;
     for (int i = 0; i < 4; i++) {
         bool exec = ((dr7 >> (16 + 4 * i)) & 3) == 0 && ((dr7 >> (2 * i)) & 3);
@@ -1050,6 +1162,25 @@ static bool at_instruction_breakpoint(SimpleVM *svm, struct kvm_guest_debug *wit
         }
     }
     return found;
+}
+
+/* The KVM backend's turns (several vCPUs on one thread): every SMP_SLICE_NS the vCPU
+ * in KVM_RUN is kicked out, and the run loop gives the next one its go. */
+typedef struct {
+    SimpleVM *svm;
+    pthread_t thread;
+    int stop;
+} Slicer;
+
+static void *slicer_main(void *arg)
+{
+    Slicer *s = arg;
+    const struct timespec slice = {0, (long)SMP_SLICE_NS};
+    while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+        nanosleep(&slice, NULL);
+        kvm_vcpu_kick(s->svm->vcpus[__atomic_load_n(&s->svm->cur_vcpu, __ATOMIC_RELAXED)]);
+    }
+    return NULL;
 }
 
 int vm_run(SimpleVM *svm)
@@ -1066,7 +1197,18 @@ int vm_run(SimpleVM *svm)
     }
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
+    Slicer slicer = {.svm = svm};
+    uint64_t icount;
+    /* KVM counts no instructions: turns end by time (the sim's icount deadline does it
+     * there). Without the slicer, a vCPU spinning on a lock another vCPU holds would keep
+     * the thread for ever. */
+    bool sliced = svm->num_vcpus > 1 && kvm_vcpu_icount(svm->vcpu, &icount) < 0 &&
+                  pthread_create(&slicer.thread, NULL, slicer_main, &slicer) == 0;
     run_loop(svm, false, 0);
+    if (sliced) {
+        __atomic_store_n(&slicer.stop, 1, __ATOMIC_SEQ_CST);
+        pthread_join(slicer.thread, NULL);
+    }
     svm->running = false;
     return run_result(svm);
 }
@@ -1083,8 +1225,8 @@ int vm_run(SimpleVM *svm)
  * the sim backend. A wrong "yes" here would run the guest free: hence the exactness. */
 static bool next_is_hlt(SimpleVM *svm)
 {
-    const KvmSregs *s = &svm->vcpu->sregs;
-    const KvmRegs *r = &svm->vcpu->regs;
+    const KvmSregs *s = &sel_vcpu(svm)->sregs;
+    const KvmRegs *r = &sel_vcpu(svm)->regs;
     bool code64 = paging_long_mode(s) && s->cs.l;
     if ((s->cr0 & 1) && (s->ss.dpl != 0 || (r->rflags & X86_RFLAGS_VM)))
         return false;
@@ -1123,7 +1265,9 @@ int vm_set_guest_debug(SimpleVM *svm, const struct kvm_guest_debug *dbg)
 {
     if (!svm || !dbg)
         return -EINVAL;
-    int r = kvm_set_guest_debug2(svm->vcpu, dbg);
+    int r = 0;
+    for (unsigned i = 0; i < svm->num_vcpus && r == 0; i++)
+        r = kvm_set_guest_debug2(svm->vcpus[i], dbg);   /* breakpoints hold on every vCPU */
     if (r == 0)
         svm->guest_debug = *dbg;
     return r;
@@ -1162,9 +1306,10 @@ int vm_set_log(SimpleVM *svm, unsigned items, FILE *out)
         fflush(o);
         svm->debug_exit->console_fd = fileno(o);
     }
-    if (items & VM_LOG_INT)
-        return kvm_vcpu_set_event_hook(svm->vcpu, log_event, svm);
-    return 0;
+    int r = 0;
+    for (unsigned i = 0; i < svm->num_vcpus && r == 0 && (items & VM_LOG_INT); i++)
+        r = kvm_vcpu_set_event_hook(svm->vcpus[i], log_event, svm);
+    return r;
 }
 
 /* One instruction with the debugger's breakpoints and single-stepping. */
@@ -1175,14 +1320,15 @@ static int step_once(SimpleVM *svm)
     struct kvm_guest_debug dbg = svm->guest_debug;
     uint32_t control = hlt ? 0 : KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
     dbg.control |= control;
-    int r = kvm_set_guest_debug2(svm->vcpu, &dbg);
+    KvmVcpu *vcpu = sel_vcpu(svm);
+    int r = kvm_set_guest_debug2(vcpu, &dbg);
     if (r < 0)
         return r;
     svm->stop_reason = VM_STOP_NONE;
     svm->running = true;
-    run_loop(svm, true, svm->vcpu->regs.rip);
+    run_loop(svm, true, vcpu->regs.rip);
     svm->running = false;
-    if (control && (r = kvm_set_guest_debug2(svm->vcpu, &svm->guest_debug)) < 0)
+    if (control && (r = kvm_set_guest_debug2(vcpu, &svm->guest_debug)) < 0)
         return r;
     return run_result(svm);
 }
@@ -1200,7 +1346,7 @@ int vm_step(SimpleVM *svm)
     svm->guest_debug = without;
     int r = step_once(svm);
     svm->guest_debug = saved;
-    int e = kvm_set_guest_debug2(svm->vcpu, &saved);
+    int e = kvm_set_guest_debug2(sel_vcpu(svm), &saved);
     return r < 0 ? r : e;
 }
 

@@ -23,6 +23,9 @@
 # - virtio-rng: hw_random's rng_current is virtio_rng.N and /dev/hwrng gives bytes;
 # - virtio-lspci: disk, NIC (-netdev/-device spelling) and entropy source at once, each
 #   bound to its driver; the guest's PCI devices are printed (sysfs: busybox has no lspci).
+# - linux-smp: -smp 2: the kernel brings up both processors (nproc, /proc/cpuinfo) and a
+#   computation pinned to each (taskset) gives the host's answer; linux-smp-mptable: the
+#   same with -no-acpi, the kernel counting the processors in the MP table.
 #
 # Prints "ok NAME", "FAIL NAME: why" or "skip NAME: why", then "N passed, N failed, N
 # skipped". The scenarios skip, with the reason, when the modules are not cached or when
@@ -33,7 +36,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 VMM=${1:?usage: virtio.sh VMM [CACHE]}
 CACHE=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/scratchvm/debian-i386}
 [ -n "$CACHE" ] || CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/scratchvm/debian-i386
-TESTS="virtio-blk virtio-qcow2 virtio-net virtio-rng virtio-lspci"
+TESTS="virtio-blk virtio-qcow2 virtio-net virtio-rng virtio-lspci linux-smp linux-smp-mptable"
 SUFFIX=${VIRTIO_SUFFIX:-}
 TIMEOUT=${VIRTIO_TIMEOUT:-400}   # seconds a boot may take (sim under load: ~30-60)
 MARK_OFFSET=5243880 HASHED_MIB=4 DISK_MIB=8   # shared with svmtest
@@ -295,6 +298,22 @@ case $? in
 2) skip virtio-lspci "$SKIP_WHY" ;;
 *)
     end virtio-lspci
+    ;;
+esac
+
+# --- SMP (issue 29): -smp 2, the same initramfs and its smp scenario ---
+run_vm linux-smp "svmtest=smp svmcpus=2" -smp 2
+case $? in
+2) skip linux-smp "$SKIP_WHY" ;;
+*) end linux-smp ;;
+esac
+# the same with the processors listed by the MP table instead of the MADT
+run_vm linux-smp-mptable "svmtest=smp svmcpus=2" -smp 2 -no-acpi
+case $? in
+2) skip linux-smp-mptable "$SKIP_WHY" ;;
+*)
+    log_has "Processors: 2" || differ "the kernel did not count 2 processors in the MP table"
+    end linux-smp-mptable
     ;;
 esac
 

@@ -40,12 +40,14 @@ static void connect_to(Session *s)
     assert_int_equal(connect(s->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 }
 
-static Session *start(HvBackend b)
+static Session *start_cpus(HvBackend b, unsigned cpus)
 {
     Session *s = calloc(1, sizeof(*s));
     assert_non_null(s);
     s->svm = vm_create_backend(1, b);
     assert_non_null(s->svm);
+    if (cpus > 1)
+        assert_int_equal(vm_set_cpus(s->svm, cpus), 0);
     s->svm->serial->output_fd = -1;
     s->svm->debug_exit->console_fd = -1;
     assert_int_equal(vm_load_code(s->svm, code, sizeof(code), 0x7C00), 0);
@@ -61,6 +63,8 @@ static Session *start(HvBackend b)
     connect_to(s);
     return s;
 }
+
+static Session *start(HvBackend b) { return start_cpus(b, 1); }
 
 static void finish(Session *s)
 {
@@ -286,10 +290,39 @@ static void test_run_control(void **state)
     finish(s);
 }
 
+/* -smp: each vCPU is a thread (id = index + 1); Hg picks the one g/p read, the stop
+ * reply names it. Thread 2 is an AP, its EIP set apart. */
+static void test_smp_threads(void **state)
+{
+    Session *s = start_cpus(TEST_BACKEND(state), 2);
+    vm_thread_pause(s->svm);
+    KvmRegs r;
+    assert_int_equal(kvm_get_regs(s->svm->vcpus[1], &r), 0);
+    r.rip = 0x1234;
+    assert_int_equal(kvm_set_regs(s->svm->vcpus[1], &r), 0);
+    assert_string_equal(ask(s, "qfThreadInfo"), "m01,02");
+    assert_string_equal(ask(s, "qsThreadInfo"), "l");
+    assert_string_equal(ask(s, "qC"), "QC01");
+    assert_string_equal(ask(s, "p8"), "007c0000");
+    assert_string_equal(ask(s, "T2"), "OK");
+    assert_string_equal(ask(s, "T3"), "E01");
+    assert_string_equal(ask(s, "Hg3"), "E01");
+    assert_string_equal(ask(s, "Hg2"), "OK");
+    assert_string_equal(ask(s, "qC"), "QC02");
+    assert_string_equal(ask(s, "p8"), "34120000");
+    assert_string_equal(ask(s, "?"), "T05thread:02;");
+    assert_string_equal(ask(s, "Hg0"), "OK");   /* any: the choice stays */
+    assert_string_equal(ask(s, "p8"), "34120000");
+    assert_string_equal(ask(s, "Hg1"), "OK");
+    assert_string_equal(ask(s, "p8"), "007c0000");
+    finish(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic_packets),
+        cmocka_unit_test(test_smp_threads),
         cmocka_unit_test(test_errors_and_hostile_input),
         cmocka_unit_test(test_run_control),
     };

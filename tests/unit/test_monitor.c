@@ -277,6 +277,38 @@ static void test_command_errors_and_help(void **state)
 /* step executes single instructions on both backends, completes the OUT it steps over,
  * and stops at the HLT (on kvm the VMM looks at the instruction first: a single-stepped
  * HLT under nested KVM would not halt). */
+/* -smp: info cpus lists every vCPU (the APs halted, waiting for a SIPI), `cpu N` picks
+ * the one info registers and step use. */
+static void test_smp_cpus(void **state)
+{
+    HvBackend b = TEST_BACKEND(state);
+    SimpleVM *svm = vm_with(b, straight, sizeof(straight));
+    assert_int_equal(vm_set_cpus(svm, 3), 0);
+    assert_int_equal(vm_thread_start(svm, true, NULL, NULL), 0);
+    QemuMonitor *mon = qemu_monitor_create(svm);
+    assert_non_null(mon);
+    assert_int_equal(mon->num_vcpus, 3);
+    svm->vcpus[2]->regs.rax = 0xABCD;
+    const char *r = run(mon, "info cpus");
+    assert_non_null(strstr(r, "* CPU #0: pc=0x0000000000007c00 thread_id="));
+    assert_non_null(strstr(r, "\n  CPU #1: pc=0x0000000000007c00 (halted) thread_id="));
+    assert_non_null(strstr(r, "\n  CPU #2: pc=0x0000000000007c00 (halted) thread_id="));
+    assert_string_equal(run(mon, "cpu 2"), "");
+    r = run(mon, "info cpus");
+    assert_non_null(strstr(r, "  CPU #0: "));
+    assert_non_null(strstr(r, "* CPU #2: "));
+    assert_non_null(strstr(run(mon, "info registers"), "EAX=0000abcd"));
+    assert_non_null(strstr(run(mon, "cpu 3"), "invalid CPU index"));
+    assert_non_null(strstr(run(mon, "cpu x"), "invalid CPU index"));
+    assert_string_equal(run(mon, "cpu 0"), "");
+    assert_null(strstr(run(mon, "info registers"), "EAX=0000abcd"));
+    assert_string_equal(run(mon, "step"), "stepped to 0000:7c01\n");
+    r = run(mon, "info exits");
+    assert_non_null(strstr(r, "CPU #0: "));   /* the step's returns: backend-dependent */
+    assert_non_null(strstr(r, "CPU #2: 0 returns from KVM_RUN, 0 interrupts injected\n"));
+    done(mon, svm);
+}
+
 static void test_step_and_hlt(void **state)
 {
     HvBackend b = TEST_BACKEND(state);
@@ -629,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_x_errors),
         cmocka_unit_test(test_command_errors_and_help),
         cmocka_unit_test(test_step_and_hlt),
+        cmocka_unit_test(test_smp_cpus),
         cmocka_unit_test(test_stop_cont_exact),
         cmocka_unit_test(test_stop_spinning_guest),
         cmocka_unit_test(test_info_mem_tlb_and_paged_x),

@@ -545,9 +545,23 @@ static void test_qemu_machine_options(void **state)
     assert_int_equal(PARSE(&o, err, "run", "-smp", "cpus=1,maxcpus=1,sockets=1,dies=1,cores=1,"
                            "threads=1", "x"), 0);
     assert_int_equal(PARSE(&o, err, "run", "--smp=1", "x"), 0);
-    EXPECT_ERROR("-smp 2: SMP is not supported yet", "run", "-smp", "2", "x");
-    EXPECT_ERROR("SMP is not supported yet", "run", "-smp", "cpus=1,cores=2", "x");
-    EXPECT_ERROR("SMP is not supported yet", "run", "-smp", "0x4", "x");
+    assert_int_equal(o.smp, 1);
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "2", "x"), 0);
+    assert_int_equal(o.smp, 2);
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "cpus=3", "x"), 0);
+    assert_int_equal(o.smp, 3);
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "0x4", "x"), 0);
+    assert_int_equal(o.smp, 4);
+    /* without a count, the topology's product (QEMU's rule) */
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "sockets=2,cores=2,threads=2", "x"), 0);
+    assert_int_equal(o.smp, 8);
+    assert_int_equal(PARSE(&o, err, "run", "-smp", "6,sockets=1,cores=3,threads=2", "x"), 0);
+    assert_int_equal(o.smp, 6);
+    EXPECT_ERROR("the topology has 2 CPUs, not 1", "run", "-smp", "cpus=1,cores=2", "x");
+    EXPECT_ERROR("between 1 and 8 CPUs", "run", "-smp", "9", "x");
+    EXPECT_ERROR("between 1 and 8 CPUs", "run", "-smp", "sockets=4,cores=4", "x");
+    EXPECT_ERROR("maxcpus must equal cpus", "run", "-smp", "2,maxcpus=4", "x");
+    EXPECT_ERROR("at least one CPU", "run", "-smp", "0", "x");
     EXPECT_ERROR("unknown property 'bogus'", "run", "-smp", "1,bogus=1", "x");
     EXPECT_ERROR("not a number", "run", "-smp", "one", "x");
 

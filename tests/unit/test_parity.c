@@ -131,6 +131,10 @@ static const ParityGuest guests[] = {
     /* Protected mode, rings and a task switch. The nested paravirtual KVM (kvm_pvm) of the
      * build machines cannot emulate its first protected-mode IRET (KVM_EXIT_INTERNAL_ERROR,
      * "instruction emulation failed" at the IRET of its #GP handler). */
+    /* The SMP litmus guest, here on one vCPU (its SMP runs: tests/guests/run.sh); 32-bit
+     * protected mode, which the same nested KVM may fail to emulate. */
+    {.name = "smp", .kvm_cannot = "protected mode", .sim_serial_end = "xmc=ok\n",
+     .sim_debug_exit = 0x11},
     {.name = "protmode", .kvm_cannot = "protected-mode IRET", .sim_serial_end = "all ok\n",
      .sim_debug_exit = 0x11},
     /* Paging and page faults. The nested paravirtual KVM of the build machines shuts the

@@ -298,6 +298,9 @@ static void test_qmp_control(void **state)
                  "{\"command-line\": \"info registers\", \"cpu-index\": 0}}");
     expect(r, "{\"return\": \"EAX=");
     expect(r, "\\r\\nEIP=");
+    expect(talk(fx, "{\"execute\": \"human-monitor-command\", \"arguments\": "
+                    "{\"command-line\": \"info registers\", \"cpu-index\": 1}}"),
+           "CPU 1 is not present");   /* one vCPU */
     r = talk(fx, "{\"execute\": \"system_reset\"}");
     expect(r, "{\"return\": {}}\r\n{\"event\": \"RESET\", \"data\": {\"guest\": false, "
               "\"reason\": \"host-qmp-system-reset\"}, \"timestamp\": ");

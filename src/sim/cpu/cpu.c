@@ -92,11 +92,18 @@ static void code_flush_all(X86Cpu *cpu)
     x86_end_block(cpu);
 }
 
+/* Whether gpa_page holds code decoded by this CPU or by one sharing its memory
+ * (x86_cpu_share_code): a write there must drop it from every cache. */
 bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page)
 {
     uint64_t p = gpa_page >> 12;
     if (p >= CODE_BITMAP_PAGES) return false;
-    return (cpu->code->bitmap[p >> 3] >> (p & 7)) & 1;
+    X86Cpu *c = cpu;
+    do {
+        if ((c->code->bitmap[p >> 3] >> (p & 7)) & 1) return true;
+        c = c->code_peer;
+    } while (c && c != cpu);
+    return false;
 }
 
 static void block_unhash(X86CodeCache *c, X86Block *b)
@@ -139,8 +146,10 @@ static bool block_meets(const X86Block *b, uint64_t gpa_page, uint64_t start, ui
 }
 
 /* Drops the blocks on page gpa_page that have bytes in [start, end); when none is left on
- * the page, it is no longer a code page (writes there take the TLB fast path again). */
-static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, uint64_t end)
+ * the page, it is no longer a code page (writes there take the TLB fast path again). A
+ * peer (x86_cpu_share_code) is not running: its blocks go, nothing of its run changes. */
+static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, uint64_t end,
+                               bool self)
 {
     X86CodeCache *c = cpu->code;
     uint64_t p = gpa_page >> 12;
@@ -158,7 +167,7 @@ static void invalidate_in_page(X86Cpu *cpu, uint64_t gpa_page, uint64_t start, u
                 block_unhash(c, b);
                 *pp = l->next;
                 x86_links_invalidate(cpu);
-                x86_end_block(cpu);
+                if (self) x86_end_block(cpu);
             } else {
                 live = true;
                 pp = &l->next;
@@ -177,7 +186,11 @@ void x86_invalidate_range(X86Cpu *cpu, uint64_t gpa, uint64_t len)
 {
     if (len == 0) return;
     uint64_t end = gpa + len;
-    for (uint64_t p = gpa & ~0xFFFull; p < end; p += 4096) invalidate_in_page(cpu, p, gpa, end);
+    for (uint64_t p = gpa & ~0xFFFull; p < end; p += 4096) {
+        invalidate_in_page(cpu, p, gpa, end, true);
+        for (X86Cpu *peer = cpu->code_peer; peer && peer != cpu; peer = peer->code_peer)
+            invalidate_in_page(peer, p, gpa, end, false);
+    }
 }
 
 static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
@@ -185,8 +198,12 @@ static void mark_code_page(X86Cpu *cpu, uint64_t gpa_page)
     uint64_t p = gpa_page >> 12;
     if (p >= CODE_BITMAP_PAGES) return;
     cpu->code->bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));
-    for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
-        if (cpu->tlb[i].gpa_page == gpa_page) cpu->tlb[i].tag_write = ~0ull;
+    X86Cpu *c = cpu;
+    do {   /* no CPU sharing the memory may write the page through its TLB any more */
+        for (unsigned i = 0; i < 2 * X86_TLB_SIZE; i++)
+            if (c->tlb[i].gpa_page == gpa_page) c->tlb[i].tag_write = ~0ull;
+        c = c->code_peer;
+    } while (c && c != cpu);
 }
 
 /* The mode a block is decoded for, part of its key. X86_CHECK_MODE builds (the sanitizer
@@ -1111,9 +1128,23 @@ fail_cpu:
     return NULL;
 }
 
+void x86_cpu_share_code(X86Cpu *cpu, X86Cpu *peer)
+{
+    if (!cpu || !peer || cpu == peer || cpu->code_peer) return;
+    cpu->code_peer = peer->code_peer ? peer->code_peer : peer;
+    peer->code_peer = cpu;
+    /* Code the others decoded is now write-protected for this one too. */
+    x86_cpu_tlb_invalidate(cpu);
+}
+
 void x86_cpu_destroy(X86Cpu *cpu)
 {
     if (!cpu) return;
+    if (cpu->code_peer) {   /* leave the ring */
+        X86Cpu *prev = cpu->code_peer;
+        while (prev->code_peer != cpu) prev = prev->code_peer;
+        prev->code_peer = cpu->code_peer == prev ? NULL : cpu->code_peer;
+    }
     x86_jit_arena_free(&cpu->code->jit);
     free(cpu->code->bitmap);
     free(cpu->code->arena);
@@ -1203,6 +1234,8 @@ void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len)
     uint64_t first = gpa & ~0xFFFull, last = (gpa + len - 1) & ~0xFFFull;
     if ((last - first) >> 12 > 64) {
         code_flush_all(cpu);
+        for (X86Cpu *peer = cpu->code_peer; peer && peer != cpu; peer = peer->code_peer)
+            x86_cpu_host_wrote_memory(peer);   /* each block checked before it runs */
         return;
     }
     x86_invalidate_range(cpu, gpa, len);

@@ -385,6 +385,9 @@ struct X86Cpu {
     uint64_t tlb_large[X86_TLB_LARGE_BITS / 64];
     struct X86CodeCache *code;    /* decoded blocks (cpu.c) */
     struct JumpCacheEntry *jump_cache;   /* code's, for translated code (cpu_internal.h) */
+    /* The next CPU sharing this one's guest memory (x86_cpu_share_code), in a ring; NULL
+     * alone. The CPUs of a ring run in turn on one thread, never at once. */
+    struct X86Cpu *code_peer;
     /* Bumped whenever a cached translation or decoded block may have gone (a TLB flush or
      * INVLPG, a block dropped, the block cache emptied), decoded code may be stale (the
      * code epoch) or the CS limit translations were linked under changed: direct links
@@ -421,6 +424,12 @@ void x86_cpu_tlb_flush(X86Cpu *cpu);
 /* Forget every cached page pointer (the EPT changed). Decoded blocks stay: each is checked
  * against memory after an x86_cpu_host_wrote_memory() anyway. */
 void x86_cpu_tlb_invalidate(X86Cpu *cpu);
+/* SMP, several CPUs on one guest memory, run in turn on one thread (never at once):
+ * cpu joins peer's group; from then on a page any of them decoded code from is
+ * write-protected in all their TLBs, and a write by any of them (or the host's through
+ * x86_cpu_invalidate_code) drops the blocks there from every cache. x86_cpu_destroy
+ * leaves the group. */
+void x86_cpu_share_code(X86Cpu *cpu, X86Cpu *peer);
 /* The host wrote guest-physical [gpa, gpa + len): drop decoded code there. */
 void x86_cpu_invalidate_code(X86Cpu *cpu, uint64_t gpa, uint64_t len);
 /* The host may have written guest memory anywhere since the last run (as a VMM can at any
