@@ -1024,6 +1024,9 @@ static int msr_get(SimVcpu *sc, uint32_t msr, uint64_t *v, bool host)
     case MSR_IA32_BIOS_SIGN_ID: *v = SIM_MICROCODE_REV; return MSR_OK;
     case MSR_IA32_MTRRCAP: *v = SIM_MTRRCAP; return MSR_OK;
     case MSR_IA32_DEBUGCTL: *v = 0; return MSR_OK;
+    case 0x179: case 0x17A:   /* IA32_MCG_CAP (no banks), IA32_MCG_STATUS: KVM has them */
+        *v = 0;
+        return MSR_OK;
     case MSR_IA32_SYSENTER_CS: *v = cpu->sysenter_cs; return MSR_OK;
     case MSR_IA32_SYSENTER_ESP: *v = cpu->sysenter_esp; return MSR_OK;
     case MSR_IA32_SYSENTER_EIP: *v = cpu->sysenter_eip; return MSR_OK;

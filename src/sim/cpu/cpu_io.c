@@ -56,13 +56,13 @@ void op_out(X86Cpu *cpu, const X86Insn *in)
 
 /* How many elements of a string I/O starting at offset `off` of segment `seg` this exit
  * moves (at least 1: the first element was checked by the caller). */
-static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint32_t off, unsigned size,
+static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint64_t off, unsigned size,
                          uint64_t lin0)
 {
     if (!(in->prefix & (PFX_REP | PFX_REPNE))) return 1;
-    uint32_t cx = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+    uint64_t cx = cpu->gpr[X86_RCX] & size_mask(in->asz);
     uint32_t max = X86_IO_BUFFER_SIZE / size;
-    if (cx < max) max = cx;
+    if (cx < max) max = (uint32_t)cx;
     bool down = cpu->flags & X86_FLAG_DF;
     const X86Segment *s = &cpu->seg[seg];
     uint32_t n = 1;
@@ -82,16 +82,15 @@ static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
     unsigned size = (in->op & 1) ? in->osz : 1;
     bool rep = in->prefix & (PFX_REP | PFX_REPNE);
     if (rep) {
-        uint32_t cx = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
-        if (cx == 0) return;
+        if ((cpu->gpr[X86_RCX] & size_mask(in->asz)) == 0) return;
     }
     int seg = is_in ? X86_ES : in->seg;
     unsigned ir = is_in ? X86_RDI : X86_RSI;
-    uint32_t off = in->asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
+    uint64_t off = cpu->gpr[ir] & size_mask(in->asz);
     uint64_t lin = x86_linear(cpu, seg, off, size, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ);
     bool all_ram = true;
     for (unsigned i = 0; i < size; i++)      /* the element may straddle two pages */
-        all_ram &= x86_ram_ptr(cpu, (uint32_t)(lin + i), 1,
+        all_ram &= x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + i), 1,
                                is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ) != NULL;
     /* Memory that is not RAM takes one element per exit, as KVM's emulator does: an OUTS
      * reads it first (an MMIO read exit, replayed when the instruction runs again), an INS
@@ -194,13 +193,12 @@ void x86_cpu_complete_io(X86Cpu *cpu)
     }
     /* an OUTS from MMIO read its element: the next element is a new read, not a replay */
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
-    uint32_t idx = asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
-    idx = down ? idx - n * size : idx + n * size;
+    uint64_t idx = cpu->gpr[ir] & size_mask(asz);
+    idx = down ? idx - (uint64_t)n * size : idx + (uint64_t)n * size;
     reg_write(cpu, ir, asz, idx);
     bool more = false;
     if (e->io.rep) {
-        uint32_t cx = asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
-        cx -= n;
+        uint64_t cx = (cpu->gpr[X86_RCX] - n) & size_mask(asz);
         reg_write(cpu, X86_RCX, asz, cx);
         more = cx != 0;
     }

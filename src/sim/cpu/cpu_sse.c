@@ -70,7 +70,7 @@ static uint64_t sse_lin(X86Cpu *cpu, const X86Insn *in, unsigned size, unsigned 
 static void load128(X86Cpu *cpu, uint64_t lin, uint64_t v[2])
 {
     v[0] = x86_read64(cpu, lin);
-    v[1] = x86_read64(cpu, (uint32_t)(lin + 8));
+    v[1] = x86_read64(cpu, x86_lin_wrap(cpu, lin + 8));
 }
 
 /* Both pages are checked for writing before a byte is written: a store that faults on its
@@ -78,9 +78,9 @@ static void load128(X86Cpu *cpu, uint64_t lin, uint64_t v[2])
 static void store128(X86Cpu *cpu, uint64_t lin, const uint64_t v[2])
 {
     x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);
-    x86_ram_ptr(cpu, (uint32_t)(lin + 15), 1, X86_ACCESS_WRITE);
+    x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + 15), 1, X86_ACCESS_WRITE);
     x86_write64(cpu, lin, v[0]);
-    x86_write64(cpu, (uint32_t)(lin + 8), v[1]);
+    x86_write64(cpu, x86_lin_wrap(cpu, lin + 8), v[1]);
 }
 
 /* xmm/m128 source into v (align 16 or 0). */
@@ -156,8 +156,8 @@ typedef union {
 } Vec;
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "XMM elements assume a little-endian host");
 
-static void xmm_get(const X86Cpu *cpu, unsigned r, Vec *v) { memcpy(v, cpu->xmm[r & 7], 16); }
-static void xmm_set(X86Cpu *cpu, unsigned r, const Vec *v) { memcpy(cpu->xmm[r & 7], v, 16); }
+static void xmm_get(const X86Cpu *cpu, unsigned r, Vec *v) { memcpy(v, cpu->xmm[r & 15], 16); }
+static void xmm_set(X86Cpu *cpu, unsigned r, const Vec *v) { memcpy(cpu->xmm[r & 15], v, 16); }
 
 /* The source operand: the r/m XMM register, or `size` bytes of memory (16: m128, which
  * the legacy SSE forms need 16-byte aligned, SDM Vol. 1 11.4.1 / Vol. 2 "#GP(0) if a
@@ -1186,7 +1186,7 @@ static void fxsave_image(const X86Cpu *cpu, uint8_t img[512])
     memcpy(img + 24, &mxcsr, 4);
     memcpy(img + 28, &mask, 4);
     x87_fxsave_registers(cpu, img + 32);
-    memcpy(img + 160, cpu->xmm, 128);
+    memcpy(img + 160, cpu->xmm, x86_long64(cpu) ? 256 : 128);   /* XMM8-15: 64-bit mode */
 }
 
 /* 0F AE: FXSAVE /0, FXRSTOR /1, LDMXCSR /2, STMXCSR /3 with memory; LFENCE /5, MFENCE /6,
@@ -1208,16 +1208,16 @@ void op_grp15(X86Cpu *cpu, const X86Insn *in)
         if (in->reg == 0) {
             fxsave_image(cpu, img);
             x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);
-            x86_ram_ptr(cpu, (uint32_t)(lin + 511), 1, X86_ACCESS_WRITE);
+            x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + 511), 1, X86_ACCESS_WRITE);
             for (unsigned i = 0; i < 512; i += 8) {
                 uint64_t q;
                 memcpy(&q, img + i, 8);
-                x86_write64(cpu, (uint32_t)(lin + i), q);
+                x86_write64(cpu, x86_lin_wrap(cpu, lin + i), q);
             }
             return;
         }
         for (unsigned i = 0; i < 512; i += 8) {
-            uint64_t q = x86_read64(cpu, (uint32_t)(lin + i));
+            uint64_t q = x86_read64(cpu, x86_lin_wrap(cpu, lin + i));
             memcpy(img + i, &q, 8);
         }
         uint32_t mxcsr;
@@ -1237,12 +1237,12 @@ void op_grp15(X86Cpu *cpu, const X86Insn *in)
         cpu->fpu_tw = tw;   /* not empty: valid here; x87_fxrstor_registers refines it */
         cpu->mxcsr = mxcsr;
         x87_fxrstor_registers(cpu, img + 32);
-        memcpy(cpu->xmm, img + 160, 128);
+        memcpy(cpu->xmm, img + 160, x86_long64(cpu) ? 256 : 128);
         return;
     }
     case 2: case 3: {   /* LDMXCSR, STMXCSR */
         sse_check(cpu, in);
-        uint32_t ea = insn_ea(cpu, in);
+        uint64_t ea = insn_ea(cpu, in);
         if (in->reg == 3) {
             mem_write(cpu, in->seg, ea, 4, cpu->mxcsr);
             return;
@@ -1272,7 +1272,7 @@ void op_movbe(X86Cpu *cpu, const X86Insn *in)
     if (in->mod == 3 || (in->prefix & (PFX_REP | PFX_REPNE | PFX_LOCK)))
         x86_fault(cpu, X86_EXC_UD, false, 0);
     unsigned size = in->osz;
-    uint32_t ea = insn_ea(cpu, in);
+    uint64_t ea = insn_ea(cpu, in);
     if (in->imm2 == 0xF0) {   /* the third opcode byte (decode.c) */
         uint32_t v = mem_read(cpu, in->seg, ea, size);
         v = size == 2 ? __builtin_bswap16((uint16_t)v) : __builtin_bswap32(v);

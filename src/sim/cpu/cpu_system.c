@@ -241,8 +241,11 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         return;
     }
     if ((in->mod != 3 && in->reg <= 1) || in->reg == 4) x86_check_umip(cpu);
-    if (in->mod == 3 && in->reg != 4 && in->reg != 6)
-        x86_unimplemented(cpu, "0F 01 register form (VMX/SVM/MONITOR/XGETBV...)");
+    /* The other register forms (VMX, SVM's VMMCALL, MONITOR/MWAIT, XGETBV/XSETBV,
+     * CLAC/STAC, ...) belong to features CPUID does not claim: #UD, as on a processor
+     * without them (SDM Vol. 2, each one's "#UD If CPUID...", XGETBV with CR4.OSXSAVE
+     * clear, VMX instructions outside VMX operation). */
+    if (in->mod == 3 && in->reg != 4 && in->reg != 6) x86_fault(cpu, X86_EXC_UD, false, 0);
     switch (in->reg) {
     case 0: case 1: {
         X86DescTable *t = in->reg == 0 ? &cpu->gdtr : &cpu->idtr;

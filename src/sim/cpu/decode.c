@@ -219,7 +219,9 @@ opcode:;
             static const X86OpInfo other = { op_unimpl, OPF_MODRM, OC_NONE, 0, W_N };
             FETCH(b);
             in->imm2 = b;  /* op stays 0x138: the third byte rides in imm2 (no immediates) */
-            info = (b == 0xF0 || b == 0xF1) ? &movbe : &other;
+            /* INVPCID (66 0F 38 82): CPUID does not claim it, so #UD */
+            static const X86OpInfo invpcid = { op_ud, OPF_MODRM, OC_NONE, 0, W_N };
+            info = (b == 0xF0 || b == 0xF1) ? &movbe : (b == 0x82 && (prefix & PFX_OPSIZE)) ? &invpcid : &other;
         }
     } else {
         in->op = b;
