@@ -422,6 +422,9 @@ static X86Block *block_lookup(X86Cpu *cpu)
 
 static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool user)
 {
+    /* a RIP past the canonical range (sequential execution, a completed exit) is #GP(0)
+     * at that RIP (SDM Vol. 1, 3.3.7.1) */
+    if (UNLIKELY(mode == X86_MODE_LONG64 && !x86_canonical(lin))) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode ||
@@ -1059,7 +1062,8 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data)
 
 void x86_cpu_skip_instruction(X86Cpu *cpu)
 {
-    uint64_t mask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
+    X86Mode mode = x86_mode_of(cpu);
+    uint64_t mask = mode == X86_MODE_LONG64 ? ~0ull : x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
     cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
     cpu->interrupt_shadow = 0;
     cpu->instructions_retired++;

@@ -159,7 +159,8 @@ void x86_cpu_complete_io(X86Cpu *cpu)
     cpu->io_pending = false;
     X86ExitInfo *e = &cpu->exit;
     unsigned size = e->io.size;
-    uint64_t ipmask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
+    X86Mode mode = x86_mode_of(cpu);
+    uint64_t ipmask = mode == X86_MODE_LONG64 ? ~0ull : x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
     if (!e->io.string) {
         if (e->io.in) reg_write(cpu, X86_RAX, size, ld_le(e->io.data, size));
         cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;
@@ -181,12 +182,12 @@ void x86_cpu_complete_io(X86Cpu *cpu)
                  * these pages; a mapping the host changed since just drops the byte) */
                 uint64_t gpa;
                 uint32_t pf;
-                uint8_t *p = x86_probe_page(cpu, (uint32_t)(l + i), X86_ACCESS_WRITE, &gpa, &pf);
+                uint8_t *p = x86_probe_page(cpu, x86_lin_wrap(cpu, l + i), X86_ACCESS_WRITE, &gpa, &pf);
                 if (p) {
                     if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, 1);
                     *p = e->io.data[k * size + i];
                 } else if (!pf) {
-                    queue_mmio_byte(cpu, gpa, (uint32_t)(l + i), e->io.data[k * size + i]);
+                    queue_mmio_byte(cpu, gpa, x86_lin_wrap(cpu, l + i), e->io.data[k * size + i]);
                 }
             }
         }

@@ -190,7 +190,8 @@ static void null_inaccessible(X86Cpu *cpu, unsigned cpl)
         bool conforming_code = (s->attr & 0xCu) == 0xCu;
         if (!conforming_code && dpl < cpl) {
             s->selector = 0;
-            s->base = 0;
+            /* (64-bit mode uses FS and GS bases whatever the selector: they stay) */
+            if (!x86_long64(cpu) || regs[i] < X86_FS) s->base = 0;
             s->limit = 0;
             s->attr = X86_AR_UNUSABLE;
         }

@@ -376,8 +376,8 @@ static void pshuf(Vec *d, const Vec *s, unsigned p, unsigned imm)
  * checked before any is written, so a fault stores nothing. */
 static void maskmov(X86Cpu *cpu, const X86Insn *in, const Vec *data, const Vec *mask, unsigned n)
 {
-    uint32_t di = (uint32_t)cpu->gpr[X86_RDI];
-    uint32_t amask = in->asz == 2 ? 0xFFFFu : 0xFFFFFFFFu;
+    uint64_t di = cpu->gpr[X86_RDI];
+    uint64_t amask = size_mask(in->asz);
     uint64_t lin[16];
     for (unsigned i = 0; i < n; i++) {
         if (!(mask->b[i] & 0x80)) continue;
@@ -767,11 +767,12 @@ static void op_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned imm)
     case 0x77:              /* EMMS */
         x87_emms(cpu);
         return;
-    case 0x6E:              /* MOVD mm, r/m32 */
-        mm_set(cpu, in->reg, rm_read(cpu, in, 4));
+    case 0x6E:              /* MOVD mm, r/m32; REX.W: MOVQ mm, r/m64 */
+        mm_set(cpu, in->reg, rm_read(cpu, in, in->osz == 8 ? 8 : 4));
         return;
-    case 0x7E:              /* MOVD r/m32, mm */
-        rm_write(cpu, in, 4, (uint32_t)x87_mmx_read(cpu, in->reg));
+    case 0x7E:              /* MOVD r/m32, mm; REX.W: MOVQ r/m64, mm */
+        rm_write(cpu, in, in->osz == 8 ? 8 : 4,
+                 x87_mmx_read(cpu, in->reg) & size_mask(in->osz == 8 ? 8 : 4));
         x87_mmx_enter(cpu);
         return;
     case 0x6F:              /* MOVQ mm, mm/m64 */
@@ -1095,13 +1096,13 @@ void op_sse(X86Cpu *cpu, const X86Insn *in)
             memcpy(x, v, 16);
         }
         return;
-    case 0x6E:              /* 66: MOVD xmm, r/m32 */
-        x[0] = rm_read(cpu, in, 4);
+    case 0x6E:              /* 66: MOVD xmm, r/m32; REX.W: MOVQ xmm, r/m64 */
+        x[0] = rm_read(cpu, in, in->osz == 8 ? 8 : 4);
         x[1] = 0;
         return;
     case 0x7E:
-        if (p == SSE_66) {  /* MOVD r/m32, xmm */
-            rm_write(cpu, in, 4, (uint32_t)x[0]);
+        if (p == SSE_66) {  /* MOVD r/m32, xmm; REX.W: MOVQ r/m64, xmm */
+            rm_write(cpu, in, in->osz == 8 ? 8 : 4, x[0] & size_mask(in->osz == 8 ? 8 : 4));
             return;
         }
         x[0] = in->mod == 3 ? cpu->xmm[in->rm][0] : mem_read64(cpu, in);   /* MOVQ xmm, xmm/m64 */
