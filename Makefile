@@ -60,7 +60,7 @@ BENCH_GUESTS    := $(BENCH_GUEST_SRC:bench/guests/%.s=$(GUEST_DIR)/bench/%.bin)
 SHARED_DIR ?= ../shared
 
 .PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
-	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet check-long check-linux check-cdrom fuzz fuzz-bins fuzz-replay
+	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet kvm-unit-tests-x86_64 check-long check-linux check-cdrom fuzz fuzz-bins fuzz-replay
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -216,6 +216,13 @@ kvm-unit-tests: $(SCRATCHVM)
 kvm-unit-tests-ratchet: $(SCRATCHVM)
 	@KUT_EXPECTED=tests/conformance/kvm-unit-tests.expected \
 	  tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT_DIR) sim
+	@KUT_ARCH=x86_64 KUT_EXPECTED=tests/conformance/kvm-unit-tests-x86_64.expected \
+	  tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT64_DIR) sim
+
+# The x86_64 build (long mode): `make kvm-unit-tests-x86_64` against QEMU's counts.
+KUT64_DIR := $(SHARED_DIR)/conformance/kvm-unit-tests-x86_64
+kvm-unit-tests-x86_64: $(SCRATCHVM)
+	@KUT_ARCH=x86_64 tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT64_DIR) sim
 
 # Debian's i386 kernel and busybox (fetched with apt and cached) booted to a shell on sim
 # and driven in a terminal: tests/linux/check-linux.sh.

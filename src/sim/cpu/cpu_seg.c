@@ -90,6 +90,20 @@ static inline NORETURN void fault_sel(X86Cpu *cpu, int vector, uint32_t err)
     x86_fault(cpu, vector, true, err);
 }
 
+/* RF in the EFLAGS image a fault-class exception saves, so that the handler's IRET does
+ * not meet an instruction breakpoint again (SDM Vol. 3A, 18.3.1.1): not for traps (#DB
+ * here, #BP, #OF), aborts (#DF, #MC), interrupts or NMI. */
+static inline uint32_t fault_rf(int vector, X86EventKind kind)
+{
+    if (kind != X86_EVENT_EXCEPTION) return 0;
+    switch (vector) {
+    case X86_EXC_DB: case X86_EXC_BP: case X86_EXC_OF: case X86_EXC_DF: case 18:
+        return 0;
+    default:
+        return X86_FLAG_RF;
+    }
+}
+
 /* IA-32e mode's forms (at the end of the file). */
 static void deliver_long(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
                          uint32_t error_code, uint64_t ret_ip);
@@ -757,7 +771,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
         st = current_stack(cpu);
         ncpl = cpl;
     }
-    stack_push(cpu, &st, gsz, f);
+    stack_push(cpu, &st, gsz, f | fault_rf(vector, kind));
     stack_push(cpu, &st, gsz, old_cs);
     stack_push(cpu, &st, gsz, (uint32_t)ret_ip);
     if (has_error) stack_push(cpu, &st, gsz, error_code);
@@ -1153,7 +1167,7 @@ static void deliver_long(X86Cpu *cpu, int vector, X86EventKind kind, bool has_er
     bool sup = ncpl < 3;
     push64(cpu, &rsp, cpu->ss.selector, sup, ext);
     push64(cpu, &rsp, cpu->gpr[X86_RSP], sup, ext);
-    push64(cpu, &rsp, f, sup, ext);
+    push64(cpu, &rsp, f | fault_rf(vector, kind), sup, ext);
     push64(cpu, &rsp, cpu->cs.selector, sup, ext);
     push64(cpu, &rsp, ret_ip, sup, ext);
     if (has_error) push64(cpu, &rsp, error_code, sup, ext);
