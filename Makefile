@@ -151,6 +151,7 @@ $(GUEST_DIR)/bench/%.bin: $(GUEST_DIR)/bench/%.o guests/flat.ld
 
 # Extra libraries per unit test: TEST_LIBS_<name>. test_disasm checks against capstone.
 TEST_LIBS_test_disasm := -lcapstone
+TEST_LIBS_test_cpu_long := -lcapstone
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)

@@ -134,6 +134,20 @@ static inline bool default64(unsigned op)
            op == 0x9C || op == 0x9D || op == 0xC8 || op == 0xC9 || op == 0x1A0 ||
            op == 0x1A1 || op == 0x1A8 || op == 0x1A9;
 }
+/* Opcodes whose ModR/M reg field extends the opcode (groups, x87): REX.R leaves it. */
+static inline bool reg_is_opcode(unsigned op)
+{
+    switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83: case 0x8F: case 0xC0: case 0xC1: case 0xC6:
+    case 0xC7: case 0xD0: case 0xD1: case 0xD2: case 0xD3: case 0xF6: case 0xF7: case 0xFE:
+    case 0xFF: case 0x100: case 0x101: case 0x171: case 0x172: case 0x173: case 0x1AE:
+    case 0x1BA: case 0x1C7:
+        return true;
+    default:
+        return (op >= 0xD8 && op <= 0xDF) || (op >= 0x118 && op <= 0x11F);
+    }
+}
+
 /* Near branches: 64-bit whatever the prefixes (Jcc, JMP, CALL, RET, LOOP, JRCXZ). */
 static inline bool near_branch(unsigned op)
 {
@@ -251,7 +265,8 @@ opcode:;
         FETCH(m);
         in->has_modrm = 1;
         in->mod = m >> 6;
-        in->reg = ((m >> 3) & 7) | ((rex & 4) << 1);   /* REX.R */
+        in->reg = (m >> 3) & 7;
+        if ((rex & 4) && !reg_is_opcode(in->op)) in->reg |= 8;   /* REX.R */
         in->rm = m & 7;
         /* MOV to/from CRn/DRn: "the 2 bits in the mod field are ignored" (SDM Vol. 2B,
          * MOV-Control/Debug Registers): always a register, never displacement bytes. */
@@ -315,7 +330,8 @@ opcode:;
             }
             if (in->base == X86_RSP || in->base == X86_RBP) defseg = X86_SS;
         }
-        if (in->mod == 3) in->rm |= (rex & 1) << 3;                /* REX.B */
+        /* REX.B (x87 register forms name ST(i): no REX there) */
+        if (in->mod == 3 && !(in->op >= 0xD8 && in->op <= 0xDF)) in->rm |= (rex & 1) << 3;
         if (rex && (byte_regs(in->op) & 1) && (in->reg & ~3u) == 4) in->reg += X86_REG_BYTE_REX;
         if (rex && (byte_regs(in->op) & 2) && in->mod == 3 && (in->rm & ~3u) == 4)
             in->rm += X86_REG_BYTE_REX;
