@@ -1,8 +1,8 @@
 /*
  * The x86 interpreter: the vCPU of the sim kernel.
  *
- * A 32-bit x86 CPU in real, protected and virtual-8086 mode (segmentation, privilege,
- * gates, tasks; 8086-386 integer instructions), written as the start of a full x86 CPU: segment
+ * An x86 CPU in real, protected, virtual-8086 and IA-32e mode (segmentation, privilege,
+ * gates, tasks; integer instructions to x86-64, x87, SSE2), written as a full x86 CPU: segment
  * registers keep their whole descriptor cache, operand/address size come from CS.D, the
  * mode and the 0x66/0x67 prefixes, every memory access goes segment -> linear -> physical
  * through one function (mmu.c) and every exception is raised through one function that
