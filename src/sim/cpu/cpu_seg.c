@@ -73,7 +73,7 @@ static bool desc_read(X86Cpu *cpu, uint16_t sel, Desc *d)
     if ((uint32_t)(sel | 7u) > limit) return false;
     d->addr = x86_lin_wrap(cpu, base + (sel & ~7u));
     d->lo = sys_read(cpu, d->addr, 4);
-    d->hi = sys_read(cpu, d->addr + 4, 4);
+    d->hi = sys_read(cpu, x86_lin_wrap(cpu, d->addr + 4), 4);
     return true;
 }
 
@@ -82,7 +82,7 @@ static void desc_set_accessed(X86Cpu *cpu, Desc *d)
 {
     if (d->hi & (X86_SEG_ACCESSED << 8)) return;
     d->hi |= X86_SEG_ACCESSED << 8;
-    sys_write(cpu, d->addr + 5, 1, (d->hi >> 8) & 0xFF);
+    sys_write(cpu, x86_lin_wrap(cpu, d->addr + 5), 1, (d->hi >> 8) & 0xFF);
 }
 
 static inline NORETURN void fault_sel(X86Cpu *cpu, int vector, uint32_t err)
@@ -717,7 +717,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
     Desc g;
     g.addr = (uint32_t)(cpu->idtr.base + (uint32_t)vector * 8);
     g.lo = sys_read(cpu, g.addr, 4);
-    g.hi = sys_read(cpu, g.addr + 4, 4);
+    g.hi = sys_read(cpu, x86_lin_wrap(cpu, g.addr + 4), 4);
     unsigned type = desc_type(&g);
     if (desc_s(&g) || !(type == SYS_TASK_GATE || type == SYS_INT16 || type == SYS_TRAP16 ||
                         type == SYS_INT32 || type == SYS_TRAP32))
@@ -814,7 +814,7 @@ static void set_busy(X86Cpu *cpu, uint16_t sel, bool busy)
     if (!desc_read(cpu, sel, &d)) return;
     uint32_t b = (d.hi >> 8) & 0xFF;
     b = busy ? (b | TSS_BUSY_BIT) : (b & ~TSS_BUSY_BIT);
-    sys_write(cpu, d.addr + 5, 1, b);
+    sys_write(cpu, x86_lin_wrap(cpu, d.addr + 5), 1, b);
 }
 
 /* Loads a segment register of the new task; errors are #TS (not present: #NP, SS: #SS). */
