@@ -516,6 +516,38 @@ static void test_stack_and_rip_relative(void **state)
     fx_teardown((void **)&fx);
 }
 
+/* Hostile encodings in 64-bit mode: REX.R on MOV DR (DR8-15) and on MOV Sreg is #UD, and
+ * nothing outside the register file changes (no write past dr[] or seg[]). */
+static void test_rex_hostile(void **state)
+{
+    (void)state;
+    Fx *fx = fx_long64();
+    X86Cpu *cpu = fx->cpu;
+    uint64_t dr[8];
+    memcpy(dr, cpu->dr, sizeof dr);
+    X86Segment seg[8];
+    memcpy(seg, cpu->seg, sizeof seg);
+    static const uint8_t mov_dr8[] = { 0x44, 0x0F, 0x23, 0xC0, 0xF4 };   /* mov dr8, rax */
+    cpu->gpr[X86_RAX] = 0x1234;
+    assert_int_equal(run_code(fx, mov_dr8, sizeof mov_dr8), X86_EXIT_TRIPLE_FAULT);
+    assert_memory_equal(dr, cpu->dr, sizeof dr);
+    fx_teardown((void **)&fx);
+    fx = fx_long64();
+    cpu = fx->cpu;
+    static const uint8_t mov_sreg[] = { 0x44, 0x8E, 0xC0, 0xF4 };   /* mov es(+8), ax */
+    assert_int_equal(run_code(fx, mov_sreg, sizeof mov_sreg), X86_EXIT_TRIPLE_FAULT);
+    assert_int_equal(cpu->es.selector, seg[X86_ES].selector);
+    fx_teardown((void **)&fx);
+    /* MOV DR7 with bits 63:32 set: #GP */
+    fx = fx_long64();
+    cpu = fx->cpu;
+    static const uint8_t mov_dr7[] = { 0x0F, 0x23, 0xF8, 0xF4 };     /* mov dr7, rax */
+    cpu->gpr[X86_RAX] = 1ull << 32;
+    assert_int_equal(run_code(fx, mov_dr7, sizeof mov_dr7), X86_EXIT_TRIPLE_FAULT);
+    assert_int_equal(cpu->dr[7], 0x400);
+    fx_teardown((void **)&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_activation),
         cmocka_unit_test(test_alu64_vs_host),
         cmocka_unit_test(test_stack_and_rip_relative),
+        cmocka_unit_test(test_rex_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -267,9 +267,10 @@ static inline uint64_t reg_read(const X86Cpu *cpu, unsigned r, unsigned size)
 {
     switch (size) {
     case 1: return (r & ~3u) == 4 ? (uint8_t)(cpu->gpr[r - 4] >> 8) : (uint8_t)cpu->gpr[r & 15];
-    case 2: return (uint16_t)cpu->gpr[r];
-    case 4: return (uint32_t)cpu->gpr[r];
-    default: return cpu->gpr[r];
+    /* (r & 15: a byte register number 20-23 never reaches past gpr[] whatever the size) */
+    case 2: return (uint16_t)cpu->gpr[r & 15];
+    case 4: return (uint32_t)cpu->gpr[r & 15];
+    default: return cpu->gpr[r & 15];
     }
 }
 
@@ -282,9 +283,9 @@ static inline void reg_write(X86Cpu *cpu, unsigned r, unsigned size, uint64_t v)
         else
             cpu->gpr[r - 4] = (cpu->gpr[r - 4] & ~0xFF00ull) | ((uint64_t)(uint8_t)v << 8);
         break;
-    case 2: cpu->gpr[r] = (cpu->gpr[r] & ~0xFFFFull) | (uint16_t)v; break;
-    case 4: cpu->gpr[r] = (uint32_t)v; break;
-    default: cpu->gpr[r] = v; break;
+    case 2: cpu->gpr[r & 15] = (cpu->gpr[r & 15] & ~0xFFFFull) | (uint16_t)v; break;
+    case 4: cpu->gpr[r & 15] = (uint32_t)v; break;
+    default: cpu->gpr[r & 15] = v; break;
     }
 }
 

@@ -156,16 +156,20 @@ void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value)
 void op_mov_dr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned dr = in->reg;
+    if (dr > 7) x86_fault(cpu, X86_EXC_UD, false, 0);   /* DR8-15 (REX.R) do not exist */
     if (dr == 4 || dr == 5) {
         if (cpu->cr4 & X86_CR4_DE_BIT) x86_fault(cpu, X86_EXC_UD, false, 0);
         dr += 2;
     }
     x86_require_cpl0(cpu);
-    if (in->op == 0x121) reg_write(cpu, in->rm, 4, (uint32_t)cpu->dr[dr]);
+    /* 64-bit mode moves 64 bits; DR6/DR7 bits 63:32 must be 0 there (#GP(0)) */
+    unsigned size = x86_long64(cpu) ? 8 : 4;
+    if (in->op == 0x121) reg_write(cpu, in->rm, size, cpu->dr[dr]);
     else {
-        uint32_t v = (uint32_t)cpu->gpr[in->rm];
+        uint64_t v = cpu->gpr[in->rm] & size_mask(size);
+        if (dr >= 6 && (v >> 32)) x86_fault(cpu, X86_EXC_GP, true, 0);
         if (dr == 6) v = (v & 0xE00Fu) | 0xFFFF0FF0u;
-        else if (dr == 7) v = (v & ~0xD800u) | 0x400u;
+        else if (dr == 7) v = (v & ~0xD800ull) | 0x400u;
         cpu->dr[dr] = v;
     }
 }
