@@ -60,7 +60,7 @@ BENCH_GUESTS    := $(BENCH_GUEST_SRC:bench/guests/%.s=$(GUEST_DIR)/bench/%.bin)
 SHARED_DIR ?= ../shared
 
 .PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
-	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet kvm-unit-tests-x86_64 check-long check-linux check-cdrom fuzz fuzz-bins fuzz-replay
+	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet kvm-unit-tests-x86_64 check-long check-linux check-linux64 check-cdrom fuzz fuzz-bins fuzz-replay
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -226,9 +226,15 @@ kvm-unit-tests-x86_64: $(SCRATCHVM)
 	@KUT_ARCH=x86_64 tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT64_DIR) sim
 
 # Debian's i386 kernel and busybox (fetched with apt and cached) booted to a shell on sim
-# and driven in a terminal: tests/linux/check-linux.sh.
+# and driven in a terminal, then the same with Debian's amd64 kernel and busybox (long
+# mode): tests/linux/check-linux.sh.
 check-linux: $(SCRATCHVM)
 	@tests/linux/check-linux.sh $(SCRATCHVM)
+	@DEBIAN_ARCH=amd64 tests/linux/check-linux.sh $(SCRATCHVM)
+
+# Only the amd64 half of check-linux (the 64-bit kernel: long mode on sim).
+check-linux64: $(SCRATCHVM)
+	@DEBIAN_ARCH=amd64 tests/linux/check-linux.sh $(SCRATCHVM)
 
 # Only check-linux's linux-cdrom: GRUB (grub-mkrescue) boots the kernel from a -cdrom ISO.
 check-cdrom: $(SCRATCHVM)
