@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -516,6 +517,45 @@ static void test_stack_and_rip_relative(void **state)
     fx_teardown((void **)&fx);
 }
 
+/* SSE conversions with 64-bit integers (REX.W) against the host's. */
+static void test_sse_conversions64(void **state)
+{
+    (void)state;
+#if defined(__x86_64__)
+    static const int64_t values[] = { 0, 1, -1, 123456789012345ll, -98765432109876ll,
+                                      INT64_MAX, INT64_MIN, 1ll << 53, (1ll << 53) + 1 };
+    static const uint8_t code[] = {
+        0xF2, 0x48, 0x0F, 0x2A, 0xC0,   /* cvtsi2sd xmm0, rax */
+        0xF2, 0x48, 0x0F, 0x2C, 0xC8,   /* cvttsd2si rcx, xmm0 */
+        0x66, 0x48, 0x0F, 0x7E, 0xC2,   /* movq rdx, xmm0 */
+        0xF3, 0x48, 0x0F, 0x2A, 0xC8,   /* cvtsi2ss xmm1, rax */
+        0xF3, 0x48, 0x0F, 0x2D, 0xD9,   /* cvtss2si rbx, xmm1 */
+        0xF4,
+    };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        Fx *fx = fx_long64();
+        X86Cpu *cpu = fx->cpu;
+        cpu->cr4 |= X86_CR4_OSFXSR_BIT | X86_CR4_OSXMMEXCPT_BIT;
+        cpu->gpr[X86_RAX] = (uint64_t)values[i];
+        assert_int_equal(run_code(fx, code, sizeof code), X86_EXIT_HLT);
+        double d = (double)values[i];
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        int64_t t, r;
+        float f;
+        __asm__("cvttsd2si %1, %0" : "=r"(t) : "x"(d));
+        __asm__("cvtsi2ss %1, %0" : "=x"(f) : "r"(values[i]));
+        __asm__("cvtss2si %1, %0" : "=r"(r) : "x"(f));
+        assert_true(cpu->gpr[X86_RDX] == bits);
+        assert_true(cpu->gpr[X86_RCX] == (uint64_t)t);
+        assert_true(cpu->gpr[X86_RBX] == (uint64_t)r);
+        fx_teardown((void **)&fx);
+    }
+#else
+    skip();
+#endif
+}
+
 /* Hostile encodings in 64-bit mode: REX.R on MOV DR (DR8-15) and on MOV Sreg is #UD, and
  * nothing outside the register file changes (no write past dr[] or seg[]). */
 static void test_rex_hostile(void **state)
@@ -559,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_alu64_vs_host),
         cmocka_unit_test(test_stack_and_rip_relative),
         cmocka_unit_test(test_rex_hostile),
+        cmocka_unit_test(test_sse_conversions64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,10 +36,17 @@ static uint16_t io_port(const X86Cpu *cpu, const X86Insn *in)
     return (in->op & 8) ? (uint16_t)cpu->gpr[X86_RDX] : (uint16_t)(in->imm & 0xFF);
 }
 
+/* The operand size of IN/OUT/INS/OUTS: 1, 2 or 4 (REX.W does not make it 8: SDM Vol. 2A,
+ * IN "64-bit mode"). */
+static inline unsigned io_size(const X86Insn *in)
+{
+    return (in->op & 1) ? (in->osz == 2 ? 2 : 4) : 1;
+}
+
 /* E4 E5 EC ED: IN AL/AX/EAX, imm8/DX */
 void op_in(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned size = io_size(in);
     io_begin(cpu, in, io_port(cpu, in), size, true);
     memset(cpu->exit.io.data, 0, 4);
     x86_exit(cpu, X86_EXIT_IO);
@@ -48,7 +55,7 @@ void op_in(X86Cpu *cpu, const X86Insn *in)
 /* E6 E7 EE EF: OUT imm8/DX, AL/AX/EAX */
 void op_out(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned size = io_size(in);
     io_begin(cpu, in, io_port(cpu, in), size, false);
     st_le(cpu->exit.io.data, size, reg_read(cpu, X86_RAX, size));
     x86_exit(cpu, X86_EXIT_IO);
@@ -79,7 +86,7 @@ static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint64_t off, 
 
 static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
 {
-    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned size = io_size(in);
     bool rep = in->prefix & (PFX_REP | PFX_REPNE);
     if (rep) {
         if ((cpu->gpr[X86_RCX] & size_mask(in->asz)) == 0) return;

@@ -418,6 +418,8 @@ enum HostOp {
     H_COMISS, H_UCOMISS, H_COMISD, H_UCOMISD,      /* EFLAGS into *gpr */
     H_CVTSI2SS, H_CVTSI2SD,                        /* from *gpr */
     H_CVTSS2SI, H_CVTTSS2SI, H_CVTSD2SI, H_CVTTSD2SI,   /* to *gpr */
+    /* the same with a 64-bit integer (REX.W in 64-bit mode) */
+    H_CVTSI2SSQ, H_CVTSI2SDQ, H_CVTSS2SIQ, H_CVTTSS2SIQ, H_CVTSD2SIQ, H_CVTTSD2SIQ,
 };
 
 #if X86_SSE_FP_ON_HOST
@@ -458,7 +460,7 @@ static uint32_t host_comi(unsigned op, const Vec *d, const Vec *s, uint32_t *mxp
     return (zf ? X86_FLAG_ZF : 0) | (pf ? X86_FLAG_PF : 0) | (cf ? X86_FLAG_CF : 0);
 }
 
-static uint32_t host_fp(unsigned op, unsigned imm, Vec *d, const Vec *s, uint32_t *gpr,
+static uint32_t host_fp(unsigned op, unsigned imm, Vec *d, const Vec *s, uint64_t *gpr,
                         uint32_t mxcsr)
 {
     uint32_t mx = mxcsr, host = 0;
@@ -519,9 +521,15 @@ static uint32_t host_fp(unsigned op, unsigned imm, Vec *d, const Vec *s, uint32_
     case H_CVTTSS2SI: HOST_ASM("cvttss2si %%xmm1, %k[g]"); break;
     case H_CVTSD2SI: HOST_ASM("cvtsd2si %%xmm1, %k[g]"); break;
     case H_CVTTSD2SI: HOST_ASM("cvttsd2si %%xmm1, %k[g]"); break;
+    case H_CVTSI2SSQ: HOST_ASM("cvtsi2ssq %q[g], %%xmm0"); break;
+    case H_CVTSI2SDQ: HOST_ASM("cvtsi2sdq %q[g], %%xmm0"); break;
+    case H_CVTSS2SIQ: HOST_ASM("cvtss2si %%xmm1, %q[g]"); break;
+    case H_CVTTSS2SIQ: HOST_ASM("cvttss2si %%xmm1, %q[g]"); break;
+    case H_CVTSD2SIQ: HOST_ASM("cvtsd2si %%xmm1, %q[g]"); break;
+    case H_CVTTSD2SIQ: HOST_ASM("cvttsd2si %%xmm1, %q[g]"); break;
     default: break;
     }
-    *gpr = (uint32_t)g;
+    *gpr = op >= H_CVTSI2SSQ ? g : (uint32_t)g;
     return mx;
 }
 #endif
@@ -615,7 +623,7 @@ static bool unbounded_inexact(unsigned op, Vec a, Vec b, unsigned esize)
         break;
     }
     if (lost) return true;
-    uint32_t none = 0;
+    uint64_t none = 0;
     return (host_fp(op, 0, &a, &b, &none, MXCSR_MASKS) & MXCSR_PE) != 0;
 }
 
@@ -655,7 +663,7 @@ static uint32_t elem_flags(unsigned op, const FpForm *f, const Vec *r, const Vec
  *   time, as the flags then depend on each element (elem_flags).
  * On #XM the destination is unchanged and the flags are set in MXCSR. */
 static uint32_t fp_exec(X86Cpu *cpu, const FpForm *f, unsigned imm, Vec *r, const Vec *s,
-                        uint32_t *gpr)
+                        uint64_t *gpr)
 {
 #if X86_SSE_FP_ON_HOST
     uint32_t g = cpu->mxcsr, run = (g & ~MXCSR_FLAGS) | MXCSR_MASKS;
@@ -666,7 +674,7 @@ static uint32_t fp_exec(X86Cpu *cpu, const FpForm *f, unsigned imm, Vec *r, cons
         raised = 0;
         for (unsigned i = 0; i < f->count; i++) {
             Vec a = { 0 }, b = { 0 }, e;
-            uint32_t none = 0;
+            uint64_t none = 0;
             if (f->host == H_CVTPD2PS || f->host == H_CVTSD2SS || f->esize == 8) {
                 a.q[0] = orig.q[i];
                 b.q[0] = s->q[i];
@@ -723,7 +731,7 @@ static const FpForm fp_cmp[4] = { { H_CMPPS, 16, 4, 4, false }, { H_CMPPD, 16, 8
 static void fp_binop(X86Cpu *cpu, const X86Insn *in, const FpForm *f, unsigned imm)
 {
     Vec r, s;
-    uint32_t g = 0;
+    uint64_t g = 0;
     src_op(cpu, in, f->src, &s);
     xmm_get(cpu, in->reg, &r);
     uint32_t flags = fp_exec(cpu, f, imm, &r, &s, &g);
@@ -843,7 +851,7 @@ static void op_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned imm)
 static void sse_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
 {
     Vec r, s = { 0 };
-    uint32_t g = 0;
+    uint64_t g = 0;
     if (op == 0xD6) {       /* F3: MOVQ2DQ xmm, mm; F2: MOVDQ2Q mm, xmm */
         need_reg(cpu, in);
         x87_mmx_check(cpu);
@@ -991,14 +999,15 @@ static void fp_shuffle(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p, 
 static void fp_gpr(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
 {
     Vec r, s;
-    uint32_t g = 0;
+    uint64_t g = 0;
     bool dbl = p == SSE_F2 || p == SSE_66;
     FpForm f = { 0, dbl ? 8 : 4, dbl ? 8 : 4, 1, false };
+    bool q = in->osz == 8;   /* REX.W: a 64-bit integer (CVTSI2SS r/m64, CVTSS2SI r64, ...) */
     xmm_get(cpu, in->reg, &r);
-    if (op == 0x2A) {                   /* CVTSI2SS/SD xmm, r/m32 */
-        g = rm_read(cpu, in, 4);
+    if (op == 0x2A) {                   /* CVTSI2SS/SD xmm, r/m32 (r/m64) */
+        g = rm_read(cpu, in, q ? 8 : 4);
         memset(&s, 0, sizeof s);
-        f.host = dbl ? H_CVTSI2SD : H_CVTSI2SS;
+        f.host = q ? (dbl ? H_CVTSI2SDQ : H_CVTSI2SSQ) : dbl ? H_CVTSI2SD : H_CVTSI2SS;
         cpu->mxcsr |= fp_exec(cpu, &f, 0, &r, &s, &g);
         xmm_set(cpu, in->reg, &r);
         return;
@@ -1007,8 +1016,9 @@ static void fp_gpr(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
     if (op == 0x2C || op == 0x2D) {     /* CVT(T)SS2SI, CVT(T)SD2SI r32, xmm/m */
         f.host = dbl ? (op == 0x2C ? H_CVTTSD2SI : H_CVTSD2SI)
                      : (op == 0x2C ? H_CVTTSS2SI : H_CVTSS2SI);
+        if (q) f.host += H_CVTSS2SIQ - H_CVTSS2SI;
         uint32_t flags = fp_exec(cpu, &f, 0, &r, &s, &g);
-        reg_write(cpu, in->reg, 4, g);
+        reg_write(cpu, in->reg, q ? 8 : 4, g);
         cpu->mxcsr |= flags;
         return;
     }
@@ -1263,7 +1273,8 @@ void op_movnti(X86Cpu *cpu, const X86Insn *in)
 {
     if (in->mod == 3 || (in->prefix & (PFX_REP | PFX_REPNE | PFX_OPSIZE | PFX_LOCK)))
         x86_fault(cpu, X86_EXC_UD, false, 0);
-    mem_write(cpu, in->seg, insn_ea(cpu, in), 4, reg_read(cpu, in->reg, 4));
+    unsigned size = in->osz == 8 ? 8 : 4;   /* REX.W: MOVNTI m64, r64 */
+    mem_write(cpu, in->seg, insn_ea(cpu, in), size, reg_read(cpu, in->reg, size));
 }
 
 /* 0F 38 F0/F1 MOVBE r, m / m, r (SDM Vol. 2B): a load or store with the bytes reversed;
@@ -1275,12 +1286,14 @@ void op_movbe(X86Cpu *cpu, const X86Insn *in)
     unsigned size = in->osz;
     uint64_t ea = insn_ea(cpu, in);
     if (in->imm2 == 0xF0) {   /* the third opcode byte (decode.c) */
-        uint32_t v = mem_read(cpu, in->seg, ea, size);
-        v = size == 2 ? __builtin_bswap16((uint16_t)v) : __builtin_bswap32(v);
+        uint64_t v = mem_read(cpu, in->seg, ea, size);
+        v = size == 2 ? __builtin_bswap16((uint16_t)v)
+          : size == 4 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
         reg_write(cpu, in->reg, size, v);
     } else {
-        uint32_t v = reg_read(cpu, in->reg, size);
-        v = size == 2 ? __builtin_bswap16((uint16_t)v) : __builtin_bswap32(v);
+        uint64_t v = reg_read(cpu, in->reg, size);
+        v = size == 2 ? __builtin_bswap16((uint16_t)v)
+          : size == 4 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
         mem_write(cpu, in->seg, ea, size, v);
     }
 }
