@@ -60,7 +60,7 @@ BENCH_GUESTS    := $(BENCH_GUEST_SRC:bench/guests/%.s=$(GUEST_DIR)/bench/%.bin)
 SHARED_DIR ?= ../shared
 
 .PHONY: all run check check-one check-asan check-api check-readme check-clang unit integration \
-	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet check-long check-linux check-cdrom fuzz fuzz-bins fuzz-replay
+	conformance test386 bench clean kvm-unit-tests kvm-unit-tests-ratchet kvm-unit-tests-x86_64 check-long check-linux check-linux64 check-cdrom fuzz fuzz-bins fuzz-replay
 .DEFAULT_GOAL := all
 # Keep intermediate objects: nothing is rebuilt twice, and no "rm" follows the summary.
 .SECONDARY:
@@ -151,6 +151,7 @@ $(GUEST_DIR)/bench/%.bin: $(GUEST_DIR)/bench/%.o guests/flat.ld
 
 # Extra libraries per unit test: TEST_LIBS_<name>. test_disasm checks against capstone.
 TEST_LIBS_test_disasm := -lcapstone
+TEST_LIBS_test_cpu_long := -lcapstone
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
@@ -216,11 +217,24 @@ kvm-unit-tests: $(SCRATCHVM)
 kvm-unit-tests-ratchet: $(SCRATCHVM)
 	@KUT_EXPECTED=tests/conformance/kvm-unit-tests.expected \
 	  tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT_DIR) sim
+	@KUT_ARCH=x86_64 KUT_EXPECTED=tests/conformance/kvm-unit-tests-x86_64.expected \
+	  tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT64_DIR) sim
+
+# The x86_64 build (long mode): `make kvm-unit-tests-x86_64` against QEMU's counts.
+KUT64_DIR := $(SHARED_DIR)/conformance/kvm-unit-tests-x86_64
+kvm-unit-tests-x86_64: $(SCRATCHVM)
+	@KUT_ARCH=x86_64 tests/conformance/kvm-unit-tests.sh $(SCRATCHVM) $(KUT64_DIR) sim
 
 # Debian's i386 kernel and busybox (fetched with apt and cached) booted to a shell on sim
-# and driven in a terminal: tests/linux/check-linux.sh.
+# and driven in a terminal, then the same with Debian's amd64 kernel and busybox (long
+# mode): tests/linux/check-linux.sh.
 check-linux: $(SCRATCHVM)
 	@tests/linux/check-linux.sh $(SCRATCHVM)
+	@DEBIAN_ARCH=amd64 tests/linux/check-linux.sh $(SCRATCHVM)
+
+# Only the amd64 half of check-linux (the 64-bit kernel: long mode on sim).
+check-linux64: $(SCRATCHVM)
+	@DEBIAN_ARCH=amd64 tests/linux/check-linux.sh $(SCRATCHVM)
 
 # Only check-linux's linux-cdrom: GRUB (grub-mkrescue) boots the kernel from a -cdrom ISO.
 check-cdrom: $(SCRATCHVM)

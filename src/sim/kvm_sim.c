@@ -49,6 +49,13 @@
 #define MSR_IA32_TSC_AUX      0xC0000103
 #define MSR_IA32_PAT          0x277
 #define MSR_IA32_EFER         0xC0000080
+#define MSR_IA32_STAR         0xC0000081
+#define MSR_IA32_LSTAR        0xC0000082
+#define MSR_IA32_CSTAR        0xC0000083
+#define MSR_IA32_FMASK        0xC0000084
+#define MSR_IA32_FS_BASE      0xC0000100
+#define MSR_IA32_GS_BASE      0xC0000101
+#define MSR_IA32_KERNEL_GS_BASE 0xC0000102
 #define APIC_BASE_DEFAULT     0xFEE00900ull   /* BSP, enabled, at 0xFEE00000 */
 #define APIC_BASE_BSP         (1ull << 8)
 #define APIC_BASE_EN          (1ull << 11)
@@ -741,6 +748,12 @@ static void store_guest_state(VMCS *vmcs, X86Cpu *cpu)
     vmcs->guest.idtr_base = cpu->idtr.base;
     vmcs->guest.idtr_limit = cpu->idtr.limit;
     vmcs->guest.ia32_efer = cpu->efer;
+    /* "IA-32e mode guest" follows EFER.LMA, as KVM keeps it (SDM Vol. 3C, 26.2.1.2 and
+     * 28.2: VM exits store LMA into it) */
+    if (cpu->efer & X86_EFER_LMA_BIT)
+        vmcs->control.entry_controls |= VMX_ENTRY_IA32E_MODE_GUEST;
+    else
+        vmcs->control.entry_controls &= ~VMX_ENTRY_IA32E_MODE_GUEST;
     /* Interruptibility (SDM Vol. 3C, 25.4.2, Table 25-3): bits 0-1 the STI / MOV SS shadow,
      * bit 3 blocking by NMI. */
     vmcs->guest.interruptibility_state = cpu->interrupt_shadow | (cpu->nmi_blocked ? 8u : 0u);
@@ -872,6 +885,13 @@ static int complete_pending(SimVcpu *sc, KvmRun *run)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_80000001_EDX_NX (1u << 20)   /* EFER.NXE and the XD bit */
 #define CPUID_80000001_EDX_RDTSCP (1u << 27)   /* RDTSCP and IA32_TSC_AUX */
+/* IA-32e mode: long mode, SYSCALL/SYSRET in 64-bit mode, 1 GiB pages, LAHF/SAHF in
+ * 64-bit mode, CMPXCHG16B (src/sim/cpu/cpu_seg.c, cpu_system.c, pagewalk.c). */
+#define CPUID_80000001_EDX_SYSCALL (1u << 11)
+#define CPUID_80000001_EDX_PDPE1GB (1u << 26)
+#define CPUID_80000001_EDX_LM (1u << 29)
+#define CPUID_80000001_ECX_LAHF_LM (1u << 0)
+#define CPUID_1_ECX_CX16 (1u << 13)
 /* The TSC runs at one rate in every state, halted included (SDM Vol. 3B, 18.17.1). */
 #define CPUID_7_EBX_TSC_ADJUST (1u << 1)   /* IA32_TSC_ADJUST */
 #define CPUID_7_ECX_UMIP (1u << 2)         /* CR4.UMIP */
@@ -903,7 +923,8 @@ static void cpuid_leaf(const SimVcpu *sc, uint32_t leaf, uint32_t sub, uint32_t 
          * below model 15 for a Pentium III erratum (arch/x86/kernel/cpu/intel.c). */
         r[0] = 0x6FB;
         r[1] = (uint32_t)sc->apic_id << 24;   /* the initial APIC ID (EBX[31:24]) */
-        r[2] = CPUID_1_ECX_MOVBE | CPUID_1_ECX_TSC_DEADLINE | CPUID_1_ECX_HYPERVISOR;
+        r[2] = CPUID_1_ECX_MOVBE | CPUID_1_ECX_TSC_DEADLINE | CPUID_1_ECX_HYPERVISOR |
+               CPUID_1_ECX_CX16;
         /* The APIC bit follows IA32_APIC_BASE.EN, as KVM's kvm_update_cpuid_runtime makes
          * it (SDM Vol. 3A, 11.4.3: a globally disabled APIC is absent from CPUID). */
         r[3] = CPUID_1_EDX | ((sc->apic_base & APIC_BASE_EN) ? CPUID_1_EDX_APIC : 0);
@@ -942,10 +963,15 @@ static void cpuid_leaf(const SimVcpu *sc, uint32_t leaf, uint32_t sub, uint32_t 
         r[1] = (uint32_t)(SIM_CRYSTAL_HZ / 1000);
         break;
     case 0x80000000:
-        r[0] = 0x80000007;
+        r[0] = 0x80000008;
         break;
     case 0x80000001:
-        r[3] = CPUID_80000001_EDX_NX | CPUID_80000001_EDX_RDTSCP;
+        r[2] = CPUID_80000001_ECX_LAHF_LM;
+        r[3] = CPUID_80000001_EDX_NX | CPUID_80000001_EDX_RDTSCP | CPUID_80000001_EDX_SYSCALL |
+               CPUID_80000001_EDX_PDPE1GB | CPUID_80000001_EDX_LM;
+        break;
+    case 0x80000008:   /* physical and linear address widths */
+        r[0] = X86_MAXPHYADDR | (48u << 8);
         break;
     case 0x80000002: case 0x80000003: case 0x80000004:
         memcpy(r, brand + 16 * (leaf - 0x80000002), 16);
@@ -1018,11 +1044,21 @@ static int msr_get(SimVcpu *sc, uint32_t msr, uint64_t *v, bool host)
     case MSR_IA32_BIOS_SIGN_ID: *v = SIM_MICROCODE_REV; return MSR_OK;
     case MSR_IA32_MTRRCAP: *v = SIM_MTRRCAP; return MSR_OK;
     case MSR_IA32_DEBUGCTL: *v = 0; return MSR_OK;
+    case 0x179: case 0x17A:   /* IA32_MCG_CAP (no banks), IA32_MCG_STATUS: KVM has them */
+        *v = 0;
+        return MSR_OK;
     case MSR_IA32_SYSENTER_CS: *v = cpu->sysenter_cs; return MSR_OK;
     case MSR_IA32_SYSENTER_ESP: *v = cpu->sysenter_esp; return MSR_OK;
     case MSR_IA32_SYSENTER_EIP: *v = cpu->sysenter_eip; return MSR_OK;
     case MSR_IA32_PAT: *v = sc->pat; return MSR_OK;
     case MSR_IA32_EFER: *v = cpu->efer; return MSR_OK;
+    case MSR_IA32_STAR: *v = cpu->star; return MSR_OK;
+    case MSR_IA32_LSTAR: *v = cpu->lstar; return MSR_OK;
+    case MSR_IA32_CSTAR: *v = cpu->cstar; return MSR_OK;
+    case MSR_IA32_FMASK: *v = cpu->fmask; return MSR_OK;
+    case MSR_IA32_FS_BASE: *v = cpu->fs.base; return MSR_OK;
+    case MSR_IA32_GS_BASE: *v = cpu->gs.base; return MSR_OK;
+    case MSR_IA32_KERNEL_GS_BASE: *v = cpu->kernel_gs_base; return MSR_OK;
     case MSR_IA32_APIC_BASE: *v = sc->apic_base; return MSR_OK;
     case MSR_IA32_MISC_ENABLE: *v = sc->misc_enable; return MSR_OK;
     case MSR_IA32_TSC_AUX: *v = cpu->tsc_aux; return MSR_OK;
@@ -1075,6 +1111,21 @@ static int msr_set(SimVcpu *sc, uint32_t msr, uint64_t value, bool host)
     case MSR_IA32_EFER:
         if (!x86_cpu_efer_valid(cpu, value)) return MSR_GP;
         x86_cpu_set_efer(cpu, value);
+        return MSR_OK;
+    /* SDM Vol. 4, Table 2-2: addresses must be canonical, FMASK's upper half is reserved */
+    case MSR_IA32_STAR: cpu->star = value; return MSR_OK;
+    case MSR_IA32_LSTAR: case MSR_IA32_CSTAR: case MSR_IA32_FS_BASE: case MSR_IA32_GS_BASE:
+    case MSR_IA32_KERNEL_GS_BASE: {
+        if ((uint64_t)((int64_t)(value << 16) >> 16) != value) return MSR_GP;
+        uint64_t *p = msr == MSR_IA32_LSTAR ? &cpu->lstar : msr == MSR_IA32_CSTAR ? &cpu->cstar
+                    : msr == MSR_IA32_FS_BASE ? &cpu->fs.base
+                    : msr == MSR_IA32_GS_BASE ? &cpu->gs.base : &cpu->kernel_gs_base;
+        *p = value;
+        return MSR_OK;
+    }
+    case MSR_IA32_FMASK:
+        if (value >> 32) return MSR_GP;
+        cpu->fmask = value;
         return MSR_OK;
     case MSR_IA32_APIC_BASE:
         /* BSP (bit 8) is read-only; EN (bit 11) and the base are the guest's (SDM Vol. 3A,

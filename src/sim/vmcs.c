@@ -393,6 +393,10 @@ static int check_control_registers(const Check *c, bool ug, bool ia32e)
                       (unsigned long long)(cr0 & ~VMX_SIM_CR0_FIXED1));
     if ((cr0 & CR0_PG) && !(cr0 & CR0_PE))
         return reject(c, 0, "guest CR0 0x%llx: PG is 1 but PE is 0", (unsigned long long)cr0);
+    /* an IA-32e mode guest pages with PAE (27.3.1.1) */
+    if (ia32e && (!(cr0 & CR0_PG) || !(cr4 & (1u << 5))))
+        return reject(c, 0, "\"IA-32e mode guest\" with CR0 0x%llx, CR4 0x%llx: PG and PAE must be 1",
+                      (unsigned long long)cr0, (unsigned long long)cr4);
     if ((cr4 & VMX_SIM_CR4_FIXED0) != VMX_SIM_CR4_FIXED0)
         return reject(c, 0, "guest CR4 0x%llx: fixed-1 bits are not all set",
                       (unsigned long long)cr4);
@@ -494,6 +498,9 @@ static int check_code_data_segments(const Check *c, bool ug)
         return reject(c, 0, "guest CS access rights 0x%x, limit 0x%x: %s", ar, cs->limit, g);
     if (ar & AR_RESERVED_31_17)
         return reject(c, 0, "guest CS access rights 0x%x: reserved bits 31:17 must be 0", ar);
+    if ((c->vmcs->control.entry_controls & VMX_ENTRY_IA32E_MODE_GUEST) && (ar & AR_L) &&
+        (ar & (1u << 14)))   /* D/B */
+        return reject(c, 0, "guest CS access rights 0x%x: L and D/B are both 1", ar);
 
     /* SS DPL. */
     ar = ss->access_rights;
@@ -640,8 +647,10 @@ static int check_tables_rip_rflags(const Check *c, uint32_t intr_type, bool intr
     if (v->guest.idtr_limit >> 16)
         return reject(c, 0, "guest IDTR limit 0x%x: bits 31:16 must be 0", v->guest.idtr_limit);
 
-    /* Not IA-32e mode: RIP bits 63:32 must be 0. */
-    if (v->guest.rip >> 32)
+    /* Not 64-bit mode (IA-32e mode guest with CS.L): RIP bits 63:32 must be 0. */
+    bool long64 = (v->control.entry_controls & VMX_ENTRY_IA32E_MODE_GUEST) &&
+                  (v->guest.cs.access_rights & AR_L);
+    if (!long64 && (v->guest.rip >> 32))
         return reject(c, 0, "guest RIP 0x%llx: bits 63:32 must be 0 outside 64-bit mode",
                       (unsigned long long)v->guest.rip);
 
@@ -788,9 +797,6 @@ int vmcs_check_guest_state(const VMCS *vmcs, uint64_t *qualification, char *why,
     bool intr_valid = info & VMX_INTR_INFO_VALID;
     uint32_t intr_type = (info & VMX_INTR_INFO_TYPE_MASK) >> VMX_INTR_INFO_TYPE_SHIFT;
     uint32_t intr_vector = info & VMX_INTR_INFO_VECTOR_MASK;
-
-    if (ia32e)
-        return reject(&c, 0, "\"IA-32e mode guest\" is set: the sim runs no 64-bit guests");
 
     int r;
     if ((r = check_control_registers(&c, ug, ia32e)) != 0)

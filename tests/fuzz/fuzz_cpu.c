@@ -1,7 +1,7 @@
 /*
  * Harness: the interpreter (the CPU API of src/sim/cpu) running a hostile guest page for a
- * bounded budget, in real mode, 16- and 32-bit protected mode at ring 0 and 3, and 32-bit
- * protected mode with 4 MiB-page paging.
+ * bounded budget, in real mode, 16- and 32-bit protected mode at ring 0 and 3, 32-bit
+ * protected mode with 4 MiB-page paging, and 64-bit mode (IA-32e paging, 64-bit IDT gates).
  * Input: byte 0 the mode (bits 0-6: FUZZ_CPU_MODE_*; bit 7: translate every block to
  * host code from its first run, else from the sixteenth), bytes 1-32 the eight GPRs, then
  * up to 4 KiB of code at CODE_GPA; the rest (if any) fills the first 2 KiB of the descriptor page
@@ -31,8 +31,11 @@ enum {
     FUZZ_CPU_MODE_PM16,
     FUZZ_CPU_MODE_PM32_RING3,
     FUZZ_CPU_MODE_PM32_PAGING,
+    FUZZ_CPU_MODE_LONG64,
     FUZZ_CPU_MODES
 };
+#define PML4_GPA          0x5000u        /* 64-bit mode: PML4, PDPT, PD (a 2 MiB page) */
+#define SEL_CODE64        0x38u
 
 /* Protected-mode state (fuzz_cpu.h), then the mode's own changes. */
 static void setup_protected(X86Cpu *cpu, uint8_t *ram, int mode)
@@ -51,6 +54,30 @@ static void setup_protected(X86Cpu *cpu, uint8_t *ram, int mode)
         cpu->cr3 = PD_GPA;
         cpu->cr4 = X86_CR4_PSE_BIT;
         cpu->cr0 |= X86_CR0_PG | X86_CR0_WP;
+        break;
+    case FUZZ_CPU_MODE_LONG64:
+        /* The first 2 MiB identity-mapped, a 64-bit code segment, 64-bit interrupt gates
+         * to the HLT, RSP0 in the 64-bit TSS, EFER.LME/LMA/NXE/SCE. */
+        fuzz_put32(ram, PML4_GPA, (PML4_GPA + 0x1000) | 7);
+        fuzz_put32(ram, PML4_GPA + 0x1000, (PML4_GPA + 0x2000) | 7);
+        fuzz_put32(ram, PML4_GPA + 0x2000, 0x87);
+        fuzz_desc(ram, SEL_CODE64, 0, 0xFFFFF, 0x9B, 0xA);
+        cpu->gdtr.limit = 0x3F;
+        for (unsigned v = 0; v < 256; v++) {
+            fuzz_put32(ram, IDT_GPA + 16 * v, (HANDLER_GPA & 0xFFFF) | (SEL_CODE64 << 16));
+            fuzz_put32(ram, IDT_GPA + 16 * v + 4, (HANDLER_GPA & 0xFFFF0000u) | 0xEE00u);
+            fuzz_put32(ram, IDT_GPA + 16 * v + 8, 0);
+            fuzz_put32(ram, IDT_GPA + 16 * v + 12, 0);
+        }
+        cpu->idtr = (X86DescTable){ IDT_GPA, 256 * 16 - 1 };
+        fuzz_put32(ram, TSS_GPA + 8, 0);                /* RSP0 bits 63:32 */
+        cpu->tr.base = TSS_GPA;
+        cpu->cr3 = PML4_GPA;
+        cpu->cr4 = X86_CR4_PAE_BIT;
+        cpu->cr0 |= X86_CR0_PG | X86_CR0_WP;
+        cpu->efer = X86_EFER_LME_BIT | X86_EFER_LMA_BIT | X86_EFER_NXE_BIT | X86_EFER_SCE_BIT;
+        fuzz_seg(&cpu->cs, SEL_CODE64, 0xFFFFFFFF, 0xA09B);
+        x86_cpu_update_mode(cpu);
         break;
     default:
         break;
@@ -102,6 +129,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(f.ram + (mode == FUZZ_CPU_MODE_REAL ? 0 : DESC_GPA), in.p, tables);
     for (int r = 0; r < 8; r++)
         cpu->gpr[r] = gpr[r];
+    if (mode == FUZZ_CPU_MODE_LONG64)   /* R8-R15 and the upper halves from the same bytes */
+        for (int r = 0; r < 16; r++)
+            cpu->gpr[r] = gpr[r & 7] | (uint64_t)gpr[(r + 3) & 7] << 32;
     if (mode != FUZZ_CPU_MODE_REAL)
         cpu->gpr[X86_RSP] = STACK_TOP - (gpr[X86_RSP] & 0xFFC);
     x86_cpu_tlb_flush(cpu);

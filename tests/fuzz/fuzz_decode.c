@@ -1,5 +1,6 @@
 /*
  * Harness: the decoder and the disassembler (x86_decode_bytes, x86_disassemble).
+ * Every offset is also decoded as 64-bit code (the disassembler has no 64-bit form yet).
  * Input: byte 0 picks the mode (bit 0: 32-bit code, else 16-bit) and the text buffer size
  * (bits 1-7: 1..128 bytes, so truncation is fuzzed too); the rest is instruction bytes,
  * decoded at every offset. Checks the contracts, not only the absence of crashes: a
@@ -41,6 +42,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (d != 0 && d != X86_DECODE_TRUNCATED && d != X86_EXC_GP)
             abort();
         if (d == 0 && (in.len < 1 || in.len > X86_MAX_INSN_LEN || in.len > size - off))
+            abort();
+        X86Insn in64;
+        int d64 = x86_decode_bytes(data + off, size - off, X86_MODE_LONG64, &in64);
+        if (d64 != 0 && d64 != X86_DECODE_TRUNCATED && d64 != X86_EXC_GP)
+            abort();
+        if (d64 == 0 && (in64.len < 1 || in64.len > X86_MAX_INSN_LEN || in64.len > size - off ||
+                         in64.reg > 23 || in64.rm > 23 || in64.base > X86_REG_NONE ||
+                         in64.index > X86_REG_NONE))
             abort();
         char *text = malloc(out_size);
         if (!text)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# make check-linux: Debian's i386 kernel and busybox (fetched with apt, cached) booted on
+# make check-linux: Debian's i386 kernel and busybox (fetched with apt, cached; with
+# DEBIAN_ARCH=amd64 the amd64 kernel and busybox, in long mode) booted on
 # the sim backend to an interactive shell on the serial console, driven in a real
 # terminal (a tmux pane), as a user would:
 #
@@ -31,7 +32,9 @@
 set -u
 SVM=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/scratchvm/debian-i386}
+# DEBIAN_ARCH=amd64: the same tests with Debian's amd64 kernel and busybox (long mode).
+export DEBIAN_ARCH=${DEBIAN_ARCH:-i386}
+CACHE=${2:-${XDG_CACHE_HOME:-$HOME/.cache}/scratchvm/debian-$DEBIAN_ARCH}
 TESTS="linux-boot linux-shell linux-userspace linux-time linux-idle linux-log linux-poweroff linux-reboot linux-kvm linux-cdrom"
 ONLY_CDROM=0
 [ "${3:-}" = cdrom ] && ONLY_CDROM=1 TESTS=linux-cdrom

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fetches Debian's i386 kernel (the package linux-image-686 depends on) and
-# busybox-static:i386 with apt, and unpacks vmlinuz, busybox and the kernel's virtio
+# busybox-static:i386 with apt (DEBIAN_ARCH=amd64: linux-image-amd64's kernel and
+# busybox-static:amd64), and unpacks vmlinuz, busybox and the kernel's virtio
 # modules into CACHE (once: a cache that has them is used as it is). Needs root (dpkg
 # --add-architecture, apt-get update); exits 77 with the reason on stdout when it cannot
 # fetch vmlinuz and busybox.
@@ -16,6 +17,12 @@
 # why on stdout and exits 0: the tests that need no modules still run.
 set -eu
 CACHE=$1
+ARCH=${DEBIAN_ARCH:-i386}
+case $ARCH in
+i386) META=linux-image-686 ;;
+amd64) META=linux-image-amd64 ;;
+*) echo "DEBIAN_ARCH=$ARCH: i386 or amd64"; exit 77 ;;
+esac
 # The virtio drivers issue 26 tests; the modules they depend on are added from the
 # modules' own "depends=" (the package has no modules.dep: depmod makes it on install).
 VIRTIO_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
@@ -34,14 +41,15 @@ fail() {
 for tool in apt-get apt-cache dpkg dpkg-deb objcopy; do
     command -v "$tool" >/dev/null || fail "no $tool: not a Debian system with binutils"
 done
-if ! dpkg --print-foreign-architectures | grep -qx i386; then
-    [ "$(id -u)" = 0 ] || fail "i386 is not a dpkg architecture here and we are not root"
-    dpkg --add-architecture i386
+if [ "$(dpkg --print-architecture)" != "$ARCH" ] &&
+   ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then
+    [ "$(id -u)" = 0 ] || fail "$ARCH is not a dpkg architecture here and we are not root"
+    dpkg --add-architecture "$ARCH"
     apt-get update -qq
 fi
 kernel_package() {
-    apt-cache depends linux-image-686:i386 2>/dev/null |
-        awk '/Depends: linux-image-[0-9]/ { sub(":i386", "", $2); print $2; exit }'
+    apt-cache depends "$META:$ARCH" 2>/dev/null |
+        awk -v a=":$ARCH" '/Depends: linux-image-[0-9]/ { sub(a, "", $2); print $2; exit }'
 }
 mkdir -p "$CACHE"
 work=$(mktemp -d "$CACHE/fetch.XXXXXX")
@@ -60,11 +68,11 @@ if have_base && [ -s "$CACHE/packages" ]; then
     name=${cached%%_*}
     version=$(echo "$cached" | cut -d_ -f2 | sed 's/%3a/:/g')
     if [ -n "$cached" ]; then
-        download "$name:i386=$version" >/dev/null
+        download "$name:$ARCH=$version" >/dev/null
         kernel_deb=$(ls "$work"/linux-image-*.deb 2>/dev/null | head -1)
         if [ -z "$kernel_deb" ] && [ "$(id -u)" = 0 ]; then
             apt-get update -qq
-            download "$name:i386=$version" >/dev/null
+            download "$name:$ARCH=$version" >/dev/null
             kernel_deb=$(ls "$work"/linux-image-*.deb 2>/dev/null | head -1)
         fi
     fi
@@ -76,10 +84,10 @@ if [ -z "$kernel_deb" ]; then
         [ "$(id -u)" = 0 ] && apt-get update -qq
         pkg=$(kernel_package)
     fi
-    [ -n "$pkg" ] || fail "apt knows no linux-image-686:i386"
-    download "$pkg:i386" busybox-static:i386
+    [ -n "$pkg" ] || fail "apt knows no $META:$ARCH"
+    download "$pkg:$ARCH" "busybox-static:$ARCH"
     ls "$work"/linux-image-*.deb "$work"/busybox-static_*.deb >/dev/null 2>&1 ||
-        fail "apt-get download of $pkg:i386 and busybox-static:i386 failed"
+        fail "apt-get download of $pkg:$ARCH and busybox-static:$ARCH failed"
     kernel_deb=$(ls "$work"/linux-image-*.deb | head -1)
     dpkg-deb -x "$work"/busybox-static_*.deb "$work/b"
 fi

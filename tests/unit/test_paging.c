@@ -1008,15 +1008,21 @@ static void test_hint_nops_vmcall(void **state)
     assert_int_equal(x86_cpu_run(cpu, 0), X86_EXIT_HLT);
 }
 
-/* WRMSR of EFER validates through x86_cpu_efer_valid: only NXE exists here. */
+/* WRMSR of EFER validates through x86_cpu_efer_valid: SCE, LME, LMA (ignored) and NXE
+ * exist; LME cannot change while paging is on (test_cpu_long.c has the activation). */
 static void test_efer_valid(void **state)
 {
     Fx *fx = *state;
     assert_true(x86_cpu_efer_valid(fx->cpu, 0));
     assert_true(x86_cpu_efer_valid(fx->cpu, X86_EFER_NXE_BIT));
     assert_false(x86_cpu_efer_valid(fx->cpu, ~0ull));
+    assert_false(x86_cpu_efer_valid(fx->cpu, 1ull << 1));
+    assert_true(x86_cpu_efer_valid(fx->cpu, X86_EFER_LME_BIT));
+    assert_true(x86_cpu_efer_valid(fx->cpu, X86_EFER_SCE_BIT));
+    fx->cpu->cr0 |= X86_CR0_PE | X86_CR0_PG;
     assert_false(x86_cpu_efer_valid(fx->cpu, X86_EFER_LME_BIT));
-    assert_false(x86_cpu_efer_valid(fx->cpu, X86_EFER_SCE_BIT));
+    assert_true(x86_cpu_efer_valid(fx->cpu, X86_EFER_NXE_BIT));
+    fx->cpu->cr0 &= ~(uint64_t)(X86_CR0_PE | X86_CR0_PG);
 }
 
 int main(void)

@@ -194,7 +194,8 @@ static void test_vmcall_exit_sim(void **state)
 
 /* sim: CPUID.1:EDX, CPUID.80000001H:EDX and CPUID.7.0:ECX are what the interpreter
  * implements (FPU PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT PSE-36 MMX FXSR, and SSE
- * SSE2 on x86-64 hosts; NX RDTSCP; TSC_ADJUST UMIP), nothing else (no VME, MCE). */
+ * SSE2 on x86-64 hosts; SYSCALL NX PDPE1GB RDTSCP LM; TSC_ADJUST UMIP), nothing else (no VME,
+ * MCE). */
 static void test_cpuid_features_sim(void **state)
 {
     (void)state;
@@ -218,7 +219,9 @@ static void test_cpuid_features_sim(void **state)
                     (1u << 17) | (1u << 23) | (1u << 24) |
                     (X86_SSE_FP_ON_HOST ? (1u << 25) | (1u << 26) : 0);
     assert_int_equal(svm->vcpu->regs.rsi & 0xFFFFFFFF, want);
-    assert_int_equal(svm->vcpu->regs.rdi & 0xFFFFFFFF, (1u << 20) | (1u << 27));
+    /* SYSCALL, NX, 1 GiB pages, RDTSCP, LM */
+    assert_int_equal(svm->vcpu->regs.rdi & 0xFFFFFFFF,
+                     (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29));
     assert_int_equal(svm->vcpu->regs.rcx & 0xFFFFFFFF, 1u << 2);
     assert_int_equal(svm->vcpu->regs.rbx & 0xFFFFFFFF, 1u << 1);   /* TSC_ADJUST */
     vm_destroy(svm);

@@ -655,7 +655,7 @@ static const CheckCase check_cases[] = {
     CASE(efer_reserved, reset_state, "guest IA32_EFER 0x2: reserved bits"),
     CASE(efer_lma, reset_state, "LMA differs from \"IA-32e mode guest\""),
     CASE(efer_lme_pg, protected_state, "LME differs from LMA with CR0.PG = 1"),
-    CASE(ia32e, reset_state, "\"IA-32e mode guest\" is set"),
+    CASE(ia32e, reset_state, "\"IA-32e mode guest\" with CR0 0x60000010"),
     CASE(ss_rpl, no_ug, "guest SS selector 0x13: RPL differs from CS's"),
     CASE(cs_base, reset_state, "guest CS base 0x100000000: bits 63:32 must be 0"),
     CASE(ds_base, reset_state, "guest DS base 0x100000000: bits 63:32 must be 0"),

@@ -122,10 +122,10 @@ static void block_unhash(X86CodeCache *c, X86Block *b)
 static bool block_bytes_hit(const X86Block *b, uint64_t start, uint64_t end)
 {
     if (!b->traced || b->len1) return true;
-    uint32_t ipmask = x86_mode_code32(b->mode) ? 0xFFFFFFFFu : 0xFFFFu;
+    uint64_t ipmask = x86_mode_code32(b->mode) ? 0xFFFFFFFFu : 0xFFFFu;
     for (uint32_t i = 0; i < b->n; i++) {
         const X86Insn *in = &b->insns[i];
-        uint32_t ip = (in->next_ip - in->len) & ipmask;
+        uint64_t ip = (in->next_ip - in->len) & ipmask;
         uint64_t g = b->first_page + ((b->cs_base + ip) & 0xFFF);
         if (g < end && start < g + in->len) return true;
     }
@@ -247,6 +247,7 @@ static uint64_t trace_target(const X86Cpu *cpu, const X86Block *b, const X86Insn
 {
     unsigned cls = x86_opinfo(in->op)->cls;
     if (cls != OC_CALL_REL && cls != OC_JMP_REL) return ~0ull;
+    if (b->mode == X86_MODE_LONG64) return ~0ull;   /* (canonical checks: not here) */
     uint32_t target = (uint32_t)next + in->imm;
     if (in->osz == 2) target &= 0xFFFF;
     if (target > cpu->cs.limit) return ~0ull;       /* the transfer faults: let it */
@@ -288,22 +289,23 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, X86Mode mode, bool user)
     b->last_page = b->first_page;
     b->len1 = 0;
     uint64_t ip = cpu->rip;
-    uint64_t ipmask = x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
-    uint32_t start_lin = (uint32_t)(b->cs_base + ip);
+    uint64_t ipmask = mode == X86_MODE_LONG64 ? ~0ull
+                      : x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t start_lin = x86_lin_wrap(cpu, b->cs_base + ip);
     uint32_t end_off = start_lin & 0xFFF;   /* where the first piece ends on its page */
     while (b->n < BLOCK_MAX) {
         X86Insn *in = &b->insns[b->n];
         uint64_t g1;   /* guest-physical address of its last byte */
         /* Instructions start on the block's linear page; one whose bytes go on into the
          * next linear page (whatever physical page that maps to) is the last. */
-        uint32_t lin = (uint32_t)(b->cs_base + ip);
+        uint64_t lin = x86_lin_wrap(cpu, b->cs_base + ip);
         if ((lin >> 12) != (start_lin >> 12)) break;
         int r = x86_decode(cpu, ip, in, &g1);
         if (r != 0) {
             if (b->n > 0) break;
             if (r == -1) x86_unimplemented(cpu, "instruction fetch from memory that is not RAM");
             if (r == X86_EXC_PF) {     /* the fetch's page fault (x86_decode recorded it) */
-                cpu->cr2 = (uint32_t)cpu->fetch_fault_lin;
+                cpu->cr2 = x86_lin_wrap(cpu, cpu->fetch_fault_lin);
                 if (cpu->fetch_fault_error == X86_PF_NO_MEMORY)
                     x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
                 x86_fault(cpu, X86_EXC_PF, true, cpu->fetch_fault_error & ~X86_PF_REPORTED);
@@ -311,7 +313,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, X86Mode mode, bool user)
             x86_fault(cpu, r == -2 ? X86_EXC_GP : r, true, 0);
         }
         /* (the decoder's offsets are not wrapped at 64 KiB: see fetch8) */
-        uint32_t last_lin = (uint32_t)(b->cs_base + ip + in->len - 1);
+        uint64_t last_lin = x86_lin_wrap(cpu, b->cs_base + ip + in->len - 1);
         b->n++;
         if ((last_lin >> 12) != (start_lin >> 12)) {
             b->last_page = g1 & ~0xFFFull;
@@ -321,7 +323,7 @@ static X86Block *block_build(X86Cpu *cpu, uint64_t gpa, X86Mode mode, bool user)
             end_off = (last_lin & 0xFFF) + 1;
         }
         ip = (ip + in->len) & ipmask;
-        in->next_ip = (uint32_t)ip;
+        in->next_ip = ip;
         b->plain_end = plain_transfer(in);
         bool end = in->op >= 0x200;       /* decoder marks block enders with 0x200 */
         in->op &= 0x1FF;
@@ -395,7 +397,7 @@ static bool block_bytes_io(X86Cpu *cpu, const X86Block *b, uint8_t *copy,
 static bool block_second_page_current(X86Cpu *cpu, const X86Block *b, uint64_t lin)
 {
     if (LIKELY(!b->len1) || !(cpu->cr0 & X86_CR0_PG)) return true;
-    uint64_t last_lin = (uint32_t)((lin & ~0xFFFull) + 0x1000);
+    uint64_t last_lin = x86_lin_wrap(cpu, (lin & ~0xFFFull) + 0x1000);
     uint64_t gpa;
     uint32_t err;
     if (!x86_probe_page(cpu, last_lin, X86_ACCESS_EXEC, &gpa, &err)) return false;
@@ -411,7 +413,7 @@ static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool
 
 static X86Block *block_lookup(X86Cpu *cpu)
 {
-    uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
+    uint64_t lin = x86_code_lin(cpu);
     X86Mode mode = cpu_mode(cpu);
     bool user = x86_cpl(cpu) == 3;
     JumpCacheEntry *e = jump_cache_entry(cpu, lin);
@@ -428,6 +430,9 @@ static X86Block *block_lookup(X86Cpu *cpu)
 
 static X86Block *block_lookup_slow(X86Cpu *cpu, uint64_t lin, X86Mode mode, bool user)
 {
+    /* a RIP past the canonical range (sequential execution, a completed exit) is #GP(0)
+     * at that RIP (SDM Vol. 1, 3.3.7.1) */
+    if (UNLIKELY(mode == X86_MODE_LONG64 && !x86_canonical(lin))) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint64_t gpa = x86_fetch_gpa(cpu, lin);   /* raises #PF for the first byte */
     for (X86Block *b = cpu->code->hash[block_hash(gpa)]; b; b = b->next) {
         if (b->gpa != gpa || b->ip != cpu->rip || b->cs_base != cpu->cs.base || b->mode != mode ||
@@ -548,7 +553,7 @@ void x86_exit(X86Cpu *cpu, X86Exit reason)
 {
     if (reason != X86_EXIT_HLT) {
         cpu->exit.rip = cpu->rip;
-        cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+        cpu->exit.linear = x86_code_lin(cpu);
         /* RIP stays at an instruction that ran under an interrupt shadow: keep it */
         if (cpu->shadow_active) cpu->interrupt_shadow |= cpu->shadow_saved;
     }
@@ -561,13 +566,13 @@ void x86_exit(X86Cpu *cpu, X86Exit reason)
  * address and the reason in cpu->exit.unimpl. */
 static void record_unimplemented(X86Cpu *cpu, const char *reason)
 {
-    uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
+    uint64_t lin = x86_code_lin(cpu);
     cpu->exit.unimpl.linear = lin;
     cpu->exit.unimpl.len = 0;
     for (unsigned i = 0; i < X86_MAX_INSN_LEN; i++) {
         uint64_t gpa;
         uint32_t err;
-        const uint8_t *p = x86_probe_page(cpu, (uint32_t)(lin + i), X86_ACCESS_READ, &gpa, &err);
+        const uint8_t *p = x86_probe_page(cpu, x86_lin_wrap(cpu, lin + i), X86_ACCESS_READ, &gpa, &err);
         if (!p) break;
         cpu->exit.unimpl.bytes[i] = *p;
         cpu->exit.unimpl.len = (uint8_t)(i + 1);
@@ -587,7 +592,7 @@ void x86_defer_unimplemented(X86Cpu *cpu, const char *reason)
     if (cpu->deferred_unimpl) return;   /* the first reason is the one reported */
     record_unimplemented(cpu, reason);
     cpu->exit.rip = cpu->rip;
-    cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+    cpu->exit.linear = x86_code_lin(cpu);
     cpu->deferred_unimpl = true;
 }
 
@@ -685,7 +690,7 @@ static void __attribute__((noinline)) sample_events(X86Cpu *cpu)
         x86_deliver_event(cpu, v, X86_EVENT_EXTERNAL, false, 0);
     } else if (cpu->irq_window_exit) {
         cpu->exit.rip = cpu->rip;
-        cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+        cpu->exit.linear = x86_code_lin(cpu);
         cpu->exit.insn_len = 0;
         cpu->run_exit = X86_EXIT_IRQ_WINDOW;
     }
@@ -751,6 +756,10 @@ static inline X86Block *run_block_fast(X86Cpu *cpu, X86Block *b, uint32_t n)
         X86Block *last = x86_jit_enter(b->jit, cpu);
         if (LIKELY(last != NULL)) return last;
     } else if (UNLIKELY(++b->runs == cpu->jit_threshold)) {
+        /* IA-32e code (64-bit and compatibility mode: 64-bit addresses, REX registers,
+         * canonical checks, 64-bit stacks) runs through the handlers only: the JIT
+         * emits the legacy modes' forms alone. */
+        if (b->mode >= X86_MODE_COMPAT16) return (run_block(cpu, b, n), b);
         if (x86_jit_translate(&cpu->code->jit, cpu, b)) cpu->jit_translated++;
         else cpu->code->jit_full = cpu->code->jit.base != NULL;
     }
@@ -765,7 +774,7 @@ static unsigned dr_len(unsigned len) { return len == 0 ? 1 : len == 1 ? 2 : len 
  * RF flag's role, SDM Vol. 3A, 18.3.1.1). Sets dbg_dr6. */
 static bool debug_exec_hit(X86Cpu *cpu)
 {
-    uint64_t lin = (uint32_t)(cpu->cs.base + cpu->rip);
+    uint64_t lin = x86_code_lin(cpu);
     uint64_t resume = cpu->dbg_resume_linear;
     cpu->dbg_resume_linear = ~0ull;
     uint32_t hits = 0;
@@ -843,7 +852,7 @@ static inline X86Block *chain_follow(X86Cpu *cpu, const X86Block *from)
  * the same RIP or a stale one, else the newest link goes first. */
 static inline void chain_install(X86Cpu *cpu, X86Block *from, X86Block *to)
 {
-    uint32_t off = x86_link_gen_off(cpu, to, (uint32_t)(cpu->cs.base + cpu->rip));
+    uint32_t off = x86_link_gen_off(cpu, to, x86_code_lin(cpu));
     BlockLink nl = { cpu->rip, to, x86_gen_at(cpu, off), off };
     for (int i = 0; i < 2; i++) {
         if (from->out[i].ip == nl.ip || !link_current(cpu, &from->out[i])) {
@@ -1066,7 +1075,8 @@ void x86_cpu_complete_mmio(X86Cpu *cpu, uint64_t data)
 
 void x86_cpu_skip_instruction(X86Cpu *cpu)
 {
-    uint64_t mask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
+    X86Mode mode = x86_mode_of(cpu);
+    uint64_t mask = mode == X86_MODE_LONG64 ? ~0ull : x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
     cpu->rip = (cpu->rip + cpu->exit.insn_len) & mask;
     cpu->interrupt_shadow = 0;
     cpu->instructions_retired++;

@@ -1,8 +1,8 @@
 /*
  * The x86 interpreter: the vCPU of the sim kernel.
  *
- * A 32-bit x86 CPU in real, protected and virtual-8086 mode (segmentation, privilege,
- * gates, tasks; 8086-386 integer instructions), written as the start of a full x86 CPU: segment
+ * An x86 CPU in real, protected, virtual-8086 and IA-32e mode (segmentation, privilege,
+ * gates, tasks; integer instructions to x86-64, x87, SSE2), written as a full x86 CPU: segment
  * registers keep their whole descriptor cache, operand/address size come from CS.D, the
  * mode and the 0x66/0x67 prefixes, every memory access goes segment -> linear -> physical
  * through one function (mmu.c) and every exception is raised through one function that
@@ -93,13 +93,13 @@ enum { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_LDTR, X86_TR };
 #define X86_CR4_UMIP_BIT (1u << 11)   /* SGDT SIDT SLDT SMSW STR only at CPL 0 */
 #define X86_CR4_SUPPORTED (X86_CR4_TSD_BIT | X86_CR4_PSE_BIT | X86_CR4_PAE_BIT | X86_CR4_PGE_BIT | \
                            X86_CR4_OSFXSR_BIT | X86_CR4_OSXMMEXCPT_BIT | X86_CR4_UMIP_BIT)
-/* IA32_EFER bits this CPU implements (SDM Vol. 3A, 2.2.1): NXE only (SYSCALL and long
- * mode are not claimed in CPUID, so SCE and LME are reserved, as KVM treats them). */
+/* IA32_EFER bits this CPU implements (SDM Vol. 3A, 2.2.1): SCE, LME, LMA (set by the CPU
+ * when paging is enabled with LME, read-only to WRMSR), NXE. */
 #define X86_EFER_SCE_BIT (1ull << 0)
 #define X86_EFER_LME_BIT (1ull << 8)
 #define X86_EFER_LMA_BIT (1ull << 10)
 #define X86_EFER_NXE_BIT (1ull << 11)
-#define X86_EFER_SUPPORTED X86_EFER_NXE_BIT
+#define X86_EFER_SUPPORTED (X86_EFER_SCE_BIT | X86_EFER_LME_BIT | X86_EFER_LMA_BIT | X86_EFER_NXE_BIT)
 /* The physical-address width (CPUID has no leaf 80000008H: SDM Vol. 3A 4.1.4 says 36). */
 #define X86_MAXPHYADDR 36
 
@@ -131,11 +131,10 @@ enum {
 #endif
 
 /* The operating mode (SDM Vol. 3A, 2.2 and 5.2.1): what the decoder's default operand and
- * address size and the privilege rules depend on. Computed from CR0.PE, EFLAGS.VM and CS.D
- * where those change (x86_cpu_update_mode), never per instruction. Real mode honours a
- * CS.D left set by protected mode (REAL32: 32-bit code without PE). The IA-32e values
- * (from EFER.LMA and CS.L) are defined for long mode, which this CPU does not implement
- * yet (EFER.LMA cannot be set), so they never occur. */
+ * address size and the privilege rules depend on. Computed from CR0.PE, EFLAGS.VM, CS.D,
+ * CS.L and EFER.LMA where those change (x86_cpu_update_mode), never per instruction. Real
+ * mode honours a CS.D left set by protected mode (REAL32: 32-bit code without PE). With
+ * EFER.LMA, CS.L selects 64-bit mode, else CS.D compatibility mode 32 or 16. */
 typedef enum {
     X86_MODE_REAL16, X86_MODE_REAL32, X86_MODE_V86, X86_MODE_PROT16, X86_MODE_PROT32,
     X86_MODE_COMPAT16, X86_MODE_COMPAT32, X86_MODE_LONG64,
@@ -269,6 +268,9 @@ struct X86Cpu {
     uint64_t dr[8];
     uint64_t efer;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;   /* IA32_SYSENTER_* MSRs */
+    /* IA32_STAR, LSTAR, CSTAR, FMASK (SYSCALL/SYSRET) and IA32_KERNEL_GS_BASE (SWAPGS);
+     * IA32_FS_BASE and IA32_GS_BASE are fs.base and gs.base. */
+    uint64_t star, lstar, cstar, fmask, kernel_gs_base;
     uint64_t tsc;                 /* RDTSC value base; counts instructions */
     /* When set, RDTSC/RDTSCP read the TSC from the kernel (sim: the VM clock at a fixed
      * rate) instead of tsc + instructions_retired; only RDTSC calls it, no hot path. */
@@ -284,7 +286,7 @@ struct X86Cpu {
     uint16_t fpu_cw, fpu_sw, fpu_tw;
     uint16_t fpu_fop, fpu_fcs, fpu_fds;
     uint32_t fpu_fip, fpu_fdp;
-    uint64_t xmm[8][2];           /* XMM0-7, low quadword first (cpu_sse.c) */
+    uint64_t xmm[16][2];          /* XMM0-15 (8-15 in 64-bit mode), low quadword first */
     uint32_t mxcsr;
     /* Interrupt shadow (SDM Vol. 3C, 25.4.2 interruptibility state): bit 0 blocking by STI,
      * bit 1 blocking by MOV SS / POP SS. Lasts until the end of the next instruction. */

@@ -249,20 +249,27 @@ void op_grp2(X86Cpu *cpu, const X86Insn *in)
 void op_shxd(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = in->osz, w = size * 8;
-    if (size == 8) x86_unimplemented(cpu, "SHLD/SHRD of 64-bit operands");
     bool left = (in->op & 0xFF) < 0xA8;
-    unsigned count = ((in->op & 1) ? (uint8_t)cpu->gpr[X86_RCX] : in->imm) & 0x1F;
+    unsigned count = ((in->op & 1) ? (uint8_t)cpu->gpr[X86_RCX] : in->imm) & count_mask(size);
     uint64_t lin = 0;
-    uint32_t a;
+    uint64_t a;
     if (in->mod == 3) a = reg_read(cpu, in->rm, size);
     else {
         lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
         a = lin_read(cpu, lin, size);
     }
     if (count == 0) return;
-    uint32_t b = reg_read(cpu, in->reg, size), m = size_mask(size), top = m ^ (m >> 1);
-    uint32_t r, cf;
-    if (size == 2) {
+    uint64_t b = reg_read(cpu, in->reg, size), m = size_mask(size), top = m ^ (m >> 1);
+    uint64_t r, cf;
+    if (size == 8) {   /* count 1-63 */
+        if (left) {
+            r = (a << count) | (b >> (64 - count));
+            cf = (a >> (64 - count)) & 1;
+        } else {
+            r = (a >> count) | (b << (64 - count));
+            cf = (a >> (count - 1)) & 1;
+        }
+    } else if (size == 2) {
         /* the 48-bit pattern dest:src:dest (left) or dest:src:dest read from the low end
          * (right), so counts 17-31 shift the destination back in */
         uint64_t v = ((uint64_t)a << 32) | ((uint64_t)b << 16) | a;
@@ -294,21 +301,42 @@ void op_shxd(X86Cpu *cpu, const X86Insn *in)
 /* Group 3 and multiplication/division                                                  */
 /* ---------------------------------------------------------------------------------- */
 
-static inline int64_t sext(uint32_t v, unsigned size)
+static inline int64_t sext(uint64_t v, unsigned size)
 {
-    return size == 1 ? (int8_t)v : size == 2 ? (int16_t)v : (int32_t)v;
+    return size == 1 ? (int8_t)v : size == 2 ? (int16_t)v : size == 4 ? (int32_t)v : (int64_t)v;
 }
 
 /* Flags of MUL/IMUL: CF = OF = high half significant; SF ZF AF PF undefined (here: SZP of
  * the low half, AF 0). */
-static void mul_flags(X86Cpu *cpu, bool high, uint32_t low, unsigned size)
+static void mul_flags(X86Cpu *cpu, bool high, uint64_t low, unsigned size)
 {
     lazy_set_cfof(cpu, size, low, high ? X86_FLAG_CF | X86_FLAG_OF : 0);
 }
 
-static void do_div(X86Cpu *cpu, unsigned size, uint32_t src, bool sign)
+static void do_div(X86Cpu *cpu, unsigned size, uint64_t src, bool sign)
 {
     if (src == 0) x86_fault(cpu, X86_EXC_DE, false, 0);
+    if (size == 8) {   /* RDX:RAX / r/m64 */
+        unsigned __int128 n = ((unsigned __int128)cpu->gpr[X86_RDX] << 64) | cpu->gpr[X86_RAX];
+        uint64_t q, r;
+        if (!sign) {
+            unsigned __int128 q128 = n / src;
+            if (q128 >> 64) x86_fault(cpu, X86_EXC_DE, false, 0);
+            q = (uint64_t)q128;
+            r = (uint64_t)(n % src);
+        } else {
+            __int128 ns = (__int128)n, d = (int64_t)src;
+            /* (the one quotient C cannot compute, INT128_MIN / -1, does not fit either) */
+            if (d == -1 && n == (unsigned __int128)1 << 127) x86_fault(cpu, X86_EXC_DE, false, 0);
+            __int128 qs = ns / d, rs = ns % d;
+            if (qs > INT64_MAX || qs < INT64_MIN) x86_fault(cpu, X86_EXC_DE, false, 0);
+            q = (uint64_t)(int64_t)qs;
+            r = (uint64_t)(int64_t)rs;
+        }
+        cpu->gpr[X86_RAX] = q;
+        cpu->gpr[X86_RDX] = r;
+        return;
+    }
     if (size == 1) {
         uint32_t ax = (uint16_t)cpu->gpr[X86_RAX];
         uint32_t q, r;
@@ -378,9 +406,27 @@ void op_grp3(X86Cpu *cpu, const X86Insn *in)
         return;
     }
     case 4: case 5: {
-        if (size == 8) x86_unimplemented(cpu, "MUL/IMUL of 64-bit operands");
-        uint32_t src = (uint32_t)rm_read(cpu, in, size);
-        uint32_t acc = (uint32_t)reg_read(cpu, X86_RAX, size);
+        uint64_t src = rm_read(cpu, in, size);
+        uint64_t acc = reg_read(cpu, X86_RAX, size);
+        if (size == 8) {
+            uint64_t lo, hi;
+            bool ovf;
+            if (in->reg == 4) {
+                unsigned __int128 p = (unsigned __int128)acc * src;
+                lo = (uint64_t)p;
+                hi = (uint64_t)(p >> 64);
+                ovf = hi != 0;
+            } else {
+                __int128 p = (__int128)(int64_t)acc * (int64_t)src;
+                lo = (uint64_t)p;
+                hi = (uint64_t)((unsigned __int128)p >> 64);
+                ovf = p != (int64_t)lo;
+            }
+            cpu->gpr[X86_RAX] = lo;
+            cpu->gpr[X86_RDX] = hi;
+            mul_flags(cpu, ovf, lo, 8);
+            return;
+        }
         if (in->reg == 4) {
             uint64_t p = (uint64_t)acc * src;
             if (size == 1) { reg_write(cpu, X86_RAX, 2, (uint32_t)p); mul_flags(cpu, p >> 8, (uint32_t)p, 1); }
@@ -395,7 +441,7 @@ void op_grp3(X86Cpu *cpu, const X86Insn *in)
             }
         } else {
             int64_t p = sext(acc, size) * sext(src, size);
-            bool ovf = p != sext((uint32_t)p, size);
+            bool ovf = p != sext((uint64_t)p, size);
             if (size == 1) reg_write(cpu, X86_RAX, 2, (uint32_t)p);
             else if (size == 2) {
                 reg_write(cpu, X86_RAX, 2, (uint32_t)p);
@@ -409,32 +455,36 @@ void op_grp3(X86Cpu *cpu, const X86Insn *in)
         return;
     }
     default:
-        if (size == 8) x86_unimplemented(cpu, "DIV/IDIV of 64-bit operands");
-        do_div(cpu, size, (uint32_t)rm_read(cpu, in, size), in->reg == 7);
+        do_div(cpu, size, rm_read(cpu, in, size), in->reg == 7);
         return;
     }
 }
 
-static void imul_to_reg(X86Cpu *cpu, const X86Insn *in, uint32_t a, uint32_t b)
+static void imul_to_reg(X86Cpu *cpu, const X86Insn *in, uint64_t a, uint64_t b)
 {
     unsigned size = in->osz;
-    if (size == 8) x86_unimplemented(cpu, "IMUL of 64-bit operands");
+    if (size == 8) {
+        __int128 p = (__int128)(int64_t)a * (int64_t)b;
+        reg_write(cpu, in->reg, 8, (uint64_t)p);
+        mul_flags(cpu, p != (int64_t)p, (uint64_t)p, 8);
+        return;
+    }
     int64_t p = sext(a, size) * sext(b, size);
-    reg_write(cpu, in->reg, size, (uint32_t)p);
-    mul_flags(cpu, p != sext((uint32_t)p, size), (uint32_t)p, size);
+    reg_write(cpu, in->reg, size, (uint64_t)p);
+    mul_flags(cpu, p != sext((uint64_t)p, size), (uint64_t)p, size);
 }
 
 /* 69 / 6B: IMUL r, r/m, imm */
 void op_imul_r_rm_imm(X86Cpu *cpu, const X86Insn *in)
 {
-    imul_to_reg(cpu, in, (uint32_t)rm_read(cpu, in, in->osz), (uint32_t)in->imm);
+    imul_to_reg(cpu, in, rm_read(cpu, in, in->osz), in->imm);
 }
 
 /* 0F AF: IMUL r, r/m */
 void op_imul_r_rm(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t b = (uint32_t)rm_read(cpu, in, in->osz);
-    imul_to_reg(cpu, in, (uint32_t)reg_read(cpu, in->reg, in->osz), b);
+    uint64_t b = rm_read(cpu, in, in->osz);
+    imul_to_reg(cpu, in, reg_read(cpu, in->reg, in->osz), b);
 }
 
 /* 0F C0/C1: XADD r/m, r (SDM Vol. 2C): temp = dest + src; src = dest; dest = temp. */

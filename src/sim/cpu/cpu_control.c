@@ -8,23 +8,29 @@
 
 /* A near transfer to `target`: with a 16-bit operand size the upper half of EIP is
  * cleared; a target outside the CS limit is #GP(0) (SDM Vol. 2A, JMP/CALL). */
-static inline void jump_to(X86Cpu *cpu, uint32_t target, unsigned osz)
+static inline void jump_to(X86Cpu *cpu, uint64_t target, unsigned osz)
 {
     if (osz == 2) target &= 0xFFFF;
-    if (UNLIKELY(target > cpu->cs.limit)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    else if (osz == 4) target = (uint32_t)target;
+    if (UNLIKELY(osz == 8)) {
+        /* 64-bit mode: no limit; a non-canonical target is #GP(0) (SDM Vol. 2A, JMP) */
+        if (!x86_canonical(target)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    } else if (UNLIKELY(target > cpu->cs.limit)) {
+        x86_fault(cpu, X86_EXC_GP, true, 0);
+    }
     cpu->next_rip = target;
 }
 
 void op_jcc(X86Cpu *cpu, const X86Insn *in)
 {
-    if (x86_cond(cpu, in->op & 15)) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    if (x86_cond(cpu, in->op & 15)) jump_to(cpu, cpu->next_rip + in->imm, in->osz);
 }
 
 /* One Jcc handler per condition: x86_cond with a constant cc reads only what it needs. */
 #define DEF_JCC(CC)                                                                      \
     static void op_jcc_##CC(X86Cpu *cpu, const X86Insn *in)                              \
     {                                                                                    \
-        if (x86_cond(cpu, CC)) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);  \
+        if (x86_cond(cpu, CC)) jump_to(cpu, cpu->next_rip + in->imm, in->osz);  \
     }
 DEF_JCC(0) DEF_JCC(1) DEF_JCC(2) DEF_JCC(3) DEF_JCC(4) DEF_JCC(5) DEF_JCC(6) DEF_JCC(7)
 DEF_JCC(8) DEF_JCC(9) DEF_JCC(10) DEF_JCC(11) DEF_JCC(12) DEF_JCC(13) DEF_JCC(14) DEF_JCC(15)
@@ -35,12 +41,12 @@ const X86Handler x86_jcc_handlers[16] = {
 
 void op_jmp_rel(X86Cpu *cpu, const X86Insn *in)
 {
-    jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    jump_to(cpu, cpu->next_rip + in->imm, in->osz);
 }
 
 void op_call_rel(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t ret = (uint32_t)cpu->next_rip;
+    uint64_t ret = cpu->next_rip;
     jump_to(cpu, ret + in->imm, in->osz);
     push(cpu, in->osz, ret);
 }
@@ -58,8 +64,8 @@ void op_call_far(X86Cpu *cpu, const X86Insn *in)
 /* C2/C3: RET [imm16] */
 void op_ret(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
-    uint32_t ip = mem_read(cpu, X86_SS, sp, in->osz);
+    uint64_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint64_t ip = mem_read(cpu, X86_SS, sp, in->osz);
     jump_to(cpu, ip, in->osz);
     uint32_t add = in->op == 0xC2 ? (in->imm & 0xFFFF) : 0;
     sp_set(cpu, (sp + in->osz + add) & m);
@@ -113,18 +119,18 @@ void op_into(X86Cpu *cpu, const X86Insn *in)
 /* E0 E1 E2: LOOPNE LOOPE LOOP; the count register is CX or ECX by address size. */
 void op_loop(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t c = in->asz == 2 ? (uint16_t)(cpu->gpr[X86_RCX] - 1) : (uint32_t)(cpu->gpr[X86_RCX] - 1);
+    uint64_t c = (cpu->gpr[X86_RCX] - 1) & size_mask(in->asz);
     bool take = c != 0;
     if (in->op == 0xE0) take = take && !(flags_get(cpu) & X86_FLAG_ZF);
     else if (in->op == 0xE1) take = take && (flags_get(cpu) & X86_FLAG_ZF);
-    if (take) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    if (take) jump_to(cpu, cpu->next_rip + in->imm, in->osz);
     reg_write(cpu, X86_RCX, in->asz, c);
 }
 
 void op_jcxz(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t c = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
-    if (c == 0) jump_to(cpu, (uint32_t)cpu->next_rip + in->imm, in->osz);
+    uint64_t c = cpu->gpr[X86_RCX] & size_mask(in->asz);
+    if (c == 0) jump_to(cpu, cpu->next_rip + in->imm, in->osz);
 }
 
 /* FF /2 CALL r/m, /3 CALL m16:16, /4 JMP r/m, /5 JMP m16:16 (far forms: register
@@ -134,8 +140,8 @@ void op_grp5_ctl(X86Cpu *cpu, const X86Insn *in)
     unsigned size = in->osz;
     switch (in->reg) {
     case 2: {
-        uint32_t t = rm_read(cpu, in, size);
-        uint32_t ret = (uint32_t)cpu->next_rip;
+        uint64_t t = rm_read(cpu, in, size);
+        uint64_t ret = cpu->next_rip;
         jump_to(cpu, t, size);
         push(cpu, size, ret);
         break;
@@ -145,11 +151,9 @@ void op_grp5_ctl(X86Cpu *cpu, const X86Insn *in)
         break;
     default: {
         if (in->mod == 3) x86_fault(cpu, X86_EXC_UD, false, 0);
-        uint32_t ea = insn_ea(cpu, in);
-        uint32_t off = mem_read(cpu, in->seg, ea, size);
-        uint32_t next = ea + size;
-        if (in->asz == 2) next &= 0xFFFF;
-        uint32_t sel = mem_read(cpu, in->seg, next, 2);
+        uint64_t ea = insn_ea(cpu, in);
+        uint64_t off = mem_read(cpu, in->seg, ea, size);
+        uint32_t sel = mem_read(cpu, in->seg, ea_add(in, ea, size), 2);
         if (in->reg == 3) x86_far_call(cpu, (uint16_t)sel, off, size);
         else x86_far_jmp(cpu, (uint16_t)sel, off, size);
         break;
@@ -179,7 +183,7 @@ void op_hlt(X86Cpu *cpu, const X86Insn *in)
     x86_require_cpl0(cpu);
     cpu->exit.insn_len = in->len;
     cpu->exit.rip = cpu->rip;
-    cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+    cpu->exit.linear = x86_code_lin(cpu);
     cpu->rip = cpu->next_rip;
     cpu->instructions_retired++;
     cpu->activity_state = X86_ACTIVITY_HLT;

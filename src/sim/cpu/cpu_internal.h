@@ -27,6 +27,9 @@ typedef struct X86Insn X86Insn;
 typedef void (*X86Handler)(X86Cpu *cpu, const X86Insn *in);
 
 #define X86_REG_NONE 16   /* no register: cpu->gpr_ea[16] is always 0 */
+/* Byte registers: 0-3 AL-BL, 4-7 AH-BH, 8-15 R8B-R15B; with a REX prefix the decoder
+ * names SPL, BPL, SIL, DIL 20-23 (the low byte of gpr[r & 15]). */
+#define X86_REG_BYTE_REX 16
 
 /* Prefix bits in X86Insn.prefix. */
 #define PFX_REP    1u   /* F3 */
@@ -35,6 +38,8 @@ typedef void (*X86Handler)(X86Cpu *cpu, const X86Insn *in);
 #define PFX_SEG    8u   /* a segment override was given */
 #define PFX_OPSIZE 16u
 #define PFX_ADSIZE 32u
+#define PFX_REX    64u  /* a REX prefix (64-bit mode): byte registers 4-7 are SPL-DIL */
+#define PFX_REXW   128u /* REX.W */
 
 struct X86Insn {
     X86Handler fn;
@@ -46,9 +51,10 @@ struct X86Insn {
     uint8_t seg;          /* segment of the memory operand (override or default) */
     uint8_t mod, reg, rm; /* ModR/M fields; mod 3: rm is a register */
     uint8_t base, index, scale; /* effective address: base/index registers or NONE */
-    uint8_t has_modrm;
+    uint8_t has_modrm;    /* bit 0: a ModR/M byte; bit 1: RIP-relative (disp holds the
+                           * absolute offset, next IP included: blocks are keyed by IP) */
     uint32_t imm2;        /* far pointer selector, ENTER nesting level */
-    uint32_t next_ip;     /* in a decoded block: IP of the next instruction */
+    uint64_t next_ip;     /* in a decoded block: IP of the next instruction */
     int64_t disp;         /* displacement (moffs: the offset), sign-extended */
     uint64_t imm;         /* immediate, sign-extended to 64 bits where the SDM extends it */
 };
@@ -280,10 +286,11 @@ bool x86_page_has_code(X86Cpu *cpu, uint64_t gpa_page);
 static inline uint64_t reg_read(const X86Cpu *cpu, unsigned r, unsigned size)
 {
     switch (size) {
-    case 1: return r < 4 ? (uint8_t)cpu->gpr[r] : (uint8_t)(cpu->gpr[r - 4] >> 8);
-    case 2: return (uint16_t)cpu->gpr[r];
-    case 4: return (uint32_t)cpu->gpr[r];
-    default: return cpu->gpr[r];
+    case 1: return (r & ~3u) == 4 ? (uint8_t)(cpu->gpr[r - 4] >> 8) : (uint8_t)cpu->gpr[r & 15];
+    /* (r & 15: a byte register number 20-23 never reaches past gpr[] whatever the size) */
+    case 2: return (uint16_t)cpu->gpr[r & 15];
+    case 4: return (uint32_t)cpu->gpr[r & 15];
+    default: return cpu->gpr[r & 15];
     }
 }
 
@@ -291,14 +298,14 @@ static inline void reg_write(X86Cpu *cpu, unsigned r, unsigned size, uint64_t v)
 {
     switch (size) {
     case 1:
-        if (r < 4)
-            cpu->gpr[r] = (cpu->gpr[r] & ~0xFFull) | (uint8_t)v;
+        if ((r & ~3u) != 4)
+            cpu->gpr[r & 15] = (cpu->gpr[r & 15] & ~0xFFull) | (uint8_t)v;
         else
             cpu->gpr[r - 4] = (cpu->gpr[r - 4] & ~0xFF00ull) | ((uint64_t)(uint8_t)v << 8);
         break;
-    case 2: cpu->gpr[r] = (cpu->gpr[r] & ~0xFFFFull) | (uint16_t)v; break;
-    case 4: cpu->gpr[r] = (uint32_t)v; break;
-    default: cpu->gpr[r] = v; break;
+    case 2: cpu->gpr[r & 15] = (cpu->gpr[r & 15] & ~0xFFFFull) | (uint16_t)v; break;
+    case 4: cpu->gpr[r & 15] = (uint32_t)v; break;
+    default: cpu->gpr[r & 15] = v; break;
     }
 }
 
@@ -314,7 +321,7 @@ static inline uint64_t size_mask(unsigned size)
 /* Segment -> linear: checks the limit (SDM Vol. 3A, 21.1.3 / 5.3) and raises #GP(0), or
  * #SS(0) through SS, when [off, off + size) is outside it. */
 NORETURN void x86_limit_fault(X86Cpu *cpu, int seg);
-uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsigned access);
+uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint64_t off, unsigned size, unsigned access);
 /* Segment type bits of the access-rights byte (SDM Vol. 3A, 3.4.5.1). */
 #define X86_SEG_ACCESSED 1u
 #define X86_SEG_WRITABLE 2u   /* data: writable; code: readable */
@@ -331,12 +338,14 @@ static inline bool seg_fast_type(uint32_t a, unsigned access)
                : (a & (X86_AR_UNUSABLE | X86_SEG_EXPDOWN)) == 0 &&
                      (a & (X86_SEG_CODE | X86_SEG_WRITABLE)) != X86_SEG_CODE;
 }
-static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint32_t off, unsigned size,
+static inline uint64_t x86_linear(X86Cpu *cpu, int seg, uint64_t off, unsigned size,
                                   unsigned access)
 {
     const X86Segment *s = &cpu->seg[seg];
-    /* the fast path: that, and every byte within the limit */
-    if (LIKELY((uint64_t)off + size - 1 <= s->limit && seg_fast_type(s->attr, access)))
+    /* the fast path: that, and every byte within the limit (64-bit mode, with its
+     * canonical checks and no limits, takes the slow one) */
+    if (LIKELY(off + size - 1 <= s->limit && seg_fast_type(s->attr, access) &&
+               cpu->mode != X86_MODE_LONG64))
         return (uint32_t)(s->base + off);
     return x86_linear_slow(cpu, seg, off, size, access);
 }
@@ -492,22 +501,44 @@ static inline void sys_write(X86Cpu *cpu, uint64_t lin, unsigned size, uint32_t 
     cpu->implicit_supervisor = false;
 }
 
-static inline uint64_t mem_read(X86Cpu *cpu, int seg, uint32_t off, unsigned size)
+static inline uint64_t mem_read(X86Cpu *cpu, int seg, uint64_t off, unsigned size)
 {
     return lin_read(cpu, x86_linear(cpu, seg, off, size, X86_ACCESS_READ), size);
 }
 
-static inline void mem_write(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uint64_t v)
+static inline void mem_write(X86Cpu *cpu, int seg, uint64_t off, unsigned size, uint64_t v)
 {
     lin_write(cpu, x86_linear(cpu, seg, off, size, X86_ACCESS_WRITE), size, v);
 }
 
-/* Effective address of the ModR/M memory operand (SDM Vol. 2A, 2.1.5). */
-static inline uint32_t insn_ea(const X86Cpu *cpu, const X86Insn *in)
+/* Effective address of the ModR/M memory operand (SDM Vol. 2A, 2.1.5), truncated to the
+ * address size. */
+static inline uint64_t insn_ea(const X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t ea = (uint32_t)in->disp + (uint32_t)cpu->gpr_ea[in->base] +
-                  ((uint32_t)cpu->gpr_ea[in->index] << in->scale);
-    return in->asz == 2 ? (ea & 0xFFFF) : ea;
+    uint64_t ea = (uint64_t)in->disp + cpu->gpr_ea[in->base] +
+                  (cpu->gpr_ea[in->index] << in->scale);
+    return in->asz == 2 ? (ea & 0xFFFF) : in->asz == 4 ? (uint32_t)ea : ea;
+}
+/* An offset plus `add` wrapped to the address size (the second part of an operand). */
+static inline uint64_t ea_add(const X86Insn *in, uint64_t ea, uint64_t add)
+{
+    ea += add;
+    return in->asz == 2 ? (ea & 0xFFFF) : in->asz == 4 ? (uint32_t)ea : ea;
+}
+/* A linear address outside IA-32e mode wraps at 4 GiB; in it, it is 64 bits wide. */
+static inline uint64_t x86_lin_wrap(const X86Cpu *cpu, uint64_t lin)
+{
+    return (cpu->efer & X86_EFER_LMA_BIT) ? lin : (uint32_t)lin;
+}
+/* The linear address of CS:RIP. */
+static inline uint64_t x86_code_lin(const X86Cpu *cpu)
+{
+    return x86_lin_wrap(cpu, cpu->cs.base + cpu->rip);
+}
+/* Canonical: bits 63:47 all equal (SDM Vol. 1, 3.3.7.1; 48-bit linear addresses). */
+static inline bool x86_canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 static inline uint64_t rm_read(X86Cpu *cpu, const X86Insn *in, unsigned size)
@@ -522,29 +553,31 @@ static inline void rm_write(X86Cpu *cpu, const X86Insn *in, unsigned size, uint6
     else mem_write(cpu, in->seg, insn_ea(cpu, in), size, v);
 }
 
-/* Stack (SS.B selects SP or ESP; SDM Vol. 3A, 6.2 / Vol. 1, 6.2). */
+/* Stack (SS.B selects SP or ESP; SDM Vol. 3A, 6.2 / Vol. 1, 6.2; 64-bit mode: RSP). */
 static inline bool stack32(const X86Cpu *cpu) { return (cpu->ss.attr & X86_AR_DB) != 0; }
-static inline uint32_t sp_get(const X86Cpu *cpu)
+static inline uint64_t sp_mask(const X86Cpu *cpu)
 {
-    return stack32(cpu) ? (uint32_t)cpu->gpr[X86_RSP] : (uint16_t)cpu->gpr[X86_RSP];
+    if (UNLIKELY(cpu->mode == X86_MODE_LONG64)) return ~0ull;
+    return stack32(cpu) ? 0xFFFFFFFFu : 0xFFFFu;
 }
-static inline void sp_set(X86Cpu *cpu, uint32_t v)
+static inline uint64_t sp_get(const X86Cpu *cpu) { return cpu->gpr[X86_RSP] & sp_mask(cpu); }
+static inline void sp_set(X86Cpu *cpu, uint64_t v)
 {
-    if (stack32(cpu)) cpu->gpr[X86_RSP] = v;
+    uint64_t m = sp_mask(cpu);
+    if (m != 0xFFFF) cpu->gpr[X86_RSP] = v & m;
     else cpu->gpr[X86_RSP] = (cpu->gpr[X86_RSP] & ~0xFFFFull) | (uint16_t)v;
 }
-static inline uint32_t sp_mask(const X86Cpu *cpu) { return stack32(cpu) ? 0xFFFFFFFFu : 0xFFFFu; }
 
 /* PUSH/POP: memory first, then SP, so a fault leaves SP unchanged. */
 static inline void push(X86Cpu *cpu, unsigned size, uint64_t v)
 {
-    uint32_t sp = (sp_get(cpu) - size) & sp_mask(cpu);
+    uint64_t sp = (sp_get(cpu) - size) & sp_mask(cpu);
     mem_write(cpu, X86_SS, sp, size, v);
     sp_set(cpu, sp);
 }
 static inline uint64_t pop(X86Cpu *cpu, unsigned size)
 {
-    uint32_t sp = sp_get(cpu);
+    uint64_t sp = sp_get(cpu);
     uint64_t v = mem_read(cpu, X86_SS, sp, size);
     sp_set(cpu, (sp + size) & sp_mask(cpu));
     return v;
@@ -800,9 +833,16 @@ static inline X86Mode x86_mode_of(const X86Cpu *cpu)
 {
     bool d = (cpu->cs.attr & X86_AR_DB) != 0;
     if (!(cpu->cr0 & X86_CR0_PE)) return d ? X86_MODE_REAL32 : X86_MODE_REAL16;
+    if (UNLIKELY(cpu->efer & X86_EFER_LMA_BIT)) {   /* IA-32e mode (SDM Vol. 3A, 2.2) */
+        if (cpu->cs.attr & X86_AR_L) return X86_MODE_LONG64;
+        return d ? X86_MODE_COMPAT32 : X86_MODE_COMPAT16;
+    }
     if (cpu->flags & X86_FLAG_VM) return X86_MODE_V86;   /* SDM Vol. 3B, 20.2.1 */
     return d ? X86_MODE_PROT32 : X86_MODE_PROT16;
 }
+/* 64-bit mode; IA-32e mode (64-bit or compatibility). */
+static inline bool x86_long64(const X86Cpu *cpu) { return cpu->mode == X86_MODE_LONG64; }
+static inline bool x86_lma(const X86Cpu *cpu) { return (cpu->efer & X86_EFER_LMA_BIT) != 0; }
 /* After every change of CR0.PE, EFLAGS.VM or CS, before anything reads the mode. */
 static inline void x86_update_mode(X86Cpu *cpu) { cpu->mode = x86_mode_of(cpu); }
 /* The default operand and address size of code in `mode` (CS.D; 64-bit mode's is 4). */
@@ -832,8 +872,8 @@ static inline void x86_require_cpl0(X86Cpu *cpu)
 void x86_load_seg(X86Cpu *cpu, int sreg, uint16_t sel);
 /* Far JMP/CALL/RET and IRET in every mode (cpu_seg.c). osz is the operand size; ret_ip
  * (CALL) the return address. */
-void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz);
-void x86_far_call(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz);
+void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned osz);
+void x86_far_call(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned osz);
 void x86_far_ret(X86Cpu *cpu, unsigned osz, uint32_t imm);
 void x86_iret(X86Cpu *cpu, unsigned osz);
 /* IN/OUT/INS/OUTS permission: CPL <= IOPL, else the TSS I/O bitmap (SDM Vol. 1, 19.5). */
@@ -856,7 +896,7 @@ H(op_mov_rm_r); H(op_mov_r_rm); H(op_mov_rm_sreg); H(op_mov_sreg_rm); H(op_mov_r
 H(op_mov_rm_imm); H(op_mov_acc_moffs); H(op_mov_moffs_acc); H(op_lea); H(op_xchg_rm_r);
 H(op_xchg_acc_r); H(op_push_r); H(op_pop_r); H(op_push_sreg); H(op_pop_sreg);
 H(op_push_imm); H(op_pop_rm); H(op_pusha); H(op_popa); H(op_pushf); H(op_popf);
-H(op_cbw); H(op_cwd); H(op_lahf); H(op_sahf); H(op_xlat); H(op_lfar); H(op_movzx);
+H(op_cbw); H(op_cwd); H(op_movsxd); H(op_lahf); H(op_sahf); H(op_xlat); H(op_lfar); H(op_movzx);
 H(op_movsx); H(op_bswap); H(op_enter); H(op_leave); H(op_setcc);
 H(op_nop); H(op_salc); H(op_cmovcc);
 /* cpu_control.c */
@@ -884,7 +924,7 @@ H(op_wrmsr); H(op_grp6); H(op_grp7); H(op_clts); H(op_wbinvd);
 H(op_wait); H(op_fpu);
 /* cpu_seg.c */
 H(op_lar_lsl); H(op_arpl);
-H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit);
+H(op_cmpxchg8b); H(op_sysenter); H(op_sysexit); H(op_syscall); H(op_sysret);
 #undef H
 /* Jcc by condition code, the condition a constant in each (cpu_control.c). */
 extern const X86Handler x86_jcc_handlers[16];

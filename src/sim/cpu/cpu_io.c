@@ -36,10 +36,17 @@ static uint16_t io_port(const X86Cpu *cpu, const X86Insn *in)
     return (in->op & 8) ? (uint16_t)cpu->gpr[X86_RDX] : (uint16_t)(in->imm & 0xFF);
 }
 
+/* The operand size of IN/OUT/INS/OUTS: 1, 2 or 4 (REX.W does not make it 8: SDM Vol. 2A,
+ * IN "64-bit mode"). */
+static inline unsigned io_size(const X86Insn *in)
+{
+    return (in->op & 1) ? (in->osz == 2 ? 2 : 4) : 1;
+}
+
 /* E4 E5 EC ED: IN AL/AX/EAX, imm8/DX */
 void op_in(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned size = io_size(in);
     io_begin(cpu, in, io_port(cpu, in), size, true);
     memset(cpu->exit.io.data, 0, 4);
     x86_exit(cpu, X86_EXIT_IO);
@@ -48,7 +55,7 @@ void op_in(X86Cpu *cpu, const X86Insn *in)
 /* E6 E7 EE EF: OUT imm8/DX, AL/AX/EAX */
 void op_out(X86Cpu *cpu, const X86Insn *in)
 {
-    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned size = io_size(in);
     io_begin(cpu, in, io_port(cpu, in), size, false);
     st_le(cpu->exit.io.data, size, reg_read(cpu, X86_RAX, size));
     x86_exit(cpu, X86_EXIT_IO);
@@ -56,13 +63,13 @@ void op_out(X86Cpu *cpu, const X86Insn *in)
 
 /* How many elements of a string I/O starting at offset `off` of segment `seg` this exit
  * moves (at least 1: the first element was checked by the caller). */
-static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint32_t off, unsigned size,
+static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint64_t off, unsigned size,
                          uint64_t lin0)
 {
     if (!(in->prefix & (PFX_REP | PFX_REPNE))) return 1;
-    uint32_t cx = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+    uint64_t cx = cpu->gpr[X86_RCX] & size_mask(in->asz);
     uint32_t max = X86_IO_BUFFER_SIZE / size;
-    if (cx < max) max = cx;
+    if (cx < max) max = (uint32_t)cx;
     bool down = cpu->flags & X86_FLAG_DF;
     const X86Segment *s = &cpu->seg[seg];
     uint32_t n = 1;
@@ -79,19 +86,18 @@ static uint32_t io_chunk(X86Cpu *cpu, const X86Insn *in, int seg, uint32_t off, 
 
 static void string_io(X86Cpu *cpu, const X86Insn *in, bool is_in)
 {
-    unsigned size = (in->op & 1) ? in->osz : 1;
+    unsigned size = io_size(in);
     bool rep = in->prefix & (PFX_REP | PFX_REPNE);
     if (rep) {
-        uint32_t cx = in->asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
-        if (cx == 0) return;
+        if ((cpu->gpr[X86_RCX] & size_mask(in->asz)) == 0) return;
     }
     int seg = is_in ? X86_ES : in->seg;
     unsigned ir = is_in ? X86_RDI : X86_RSI;
-    uint32_t off = in->asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
+    uint64_t off = cpu->gpr[ir] & size_mask(in->asz);
     uint64_t lin = x86_linear(cpu, seg, off, size, is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ);
     bool all_ram = true;
     for (unsigned i = 0; i < size; i++)      /* the element may straddle two pages */
-        all_ram &= x86_ram_ptr(cpu, (uint32_t)(lin + i), 1,
+        all_ram &= x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + i), 1,
                                is_in ? X86_ACCESS_WRITE : X86_ACCESS_READ) != NULL;
     /* Memory that is not RAM takes one element per exit, as KVM's emulator does: an OUTS
      * reads it first (an MMIO read exit, replayed when the instruction runs again), an INS
@@ -160,7 +166,8 @@ void x86_cpu_complete_io(X86Cpu *cpu)
     cpu->io_pending = false;
     X86ExitInfo *e = &cpu->exit;
     unsigned size = e->io.size;
-    uint64_t ipmask = x86_mode_code32(x86_mode_of(cpu)) ? 0xFFFFFFFFull : 0xFFFFull;
+    X86Mode mode = x86_mode_of(cpu);
+    uint64_t ipmask = mode == X86_MODE_LONG64 ? ~0ull : x86_mode_code32(mode) ? 0xFFFFFFFFull : 0xFFFFull;
     if (!e->io.string) {
         if (e->io.in) reg_write(cpu, X86_RAX, size, ld_le(e->io.data, size));
         cpu->rip = (cpu->rip + cpu->io_insn_len) & ipmask;
@@ -182,25 +189,24 @@ void x86_cpu_complete_io(X86Cpu *cpu)
                  * these pages; a mapping the host changed since just drops the byte) */
                 uint64_t gpa;
                 uint32_t pf;
-                uint8_t *p = x86_probe_page(cpu, (uint32_t)(l + i), X86_ACCESS_WRITE, &gpa, &pf);
+                uint8_t *p = x86_probe_page(cpu, x86_lin_wrap(cpu, l + i), X86_ACCESS_WRITE, &gpa, &pf);
                 if (p) {
                     if (x86_page_has_code(cpu, gpa & ~0xFFFull)) x86_invalidate_range(cpu, gpa, 1);
                     *p = e->io.data[k * size + i];
                 } else if (!pf) {
-                    queue_mmio_byte(cpu, gpa, (uint32_t)(l + i), e->io.data[k * size + i]);
+                    queue_mmio_byte(cpu, gpa, x86_lin_wrap(cpu, l + i), e->io.data[k * size + i]);
                 }
             }
         }
     }
     /* an OUTS from MMIO read its element: the next element is a new read, not a replay */
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
-    uint32_t idx = asz == 2 ? (uint16_t)cpu->gpr[ir] : (uint32_t)cpu->gpr[ir];
-    idx = down ? idx - n * size : idx + n * size;
+    uint64_t idx = cpu->gpr[ir] & size_mask(asz);
+    idx = down ? idx - (uint64_t)n * size : idx + (uint64_t)n * size;
     reg_write(cpu, ir, asz, idx);
     bool more = false;
     if (e->io.rep) {
-        uint32_t cx = asz == 2 ? (uint16_t)cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
-        cx -= n;
+        uint64_t cx = (cpu->gpr[X86_RCX] - n) & size_mask(asz);
         reg_write(cpu, X86_RCX, asz, cx);
         more = cx != 0;
     }

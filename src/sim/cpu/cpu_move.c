@@ -78,7 +78,7 @@ void op_lea(X86Cpu *cpu, const X86Insn *in)
 void op_xchg_rm_r(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = opsize_of(in);
-    uint32_t r = reg_read(cpu, in->reg, size);
+    uint64_t r = reg_read(cpu, in->reg, size);
     if (in->mod == 3) {
         reg_write(cpu, in->reg, size, reg_read(cpu, in->rm, size));
         reg_write(cpu, in->rm, size, r);
@@ -93,14 +93,15 @@ void op_xchg_rm_r(X86Cpu *cpu, const X86Insn *in)
         return;
     }
     uint64_t lin = x86_linear(cpu, in->seg, insn_ea(cpu, in), size, X86_ACCESS_WRITE);
-    uint32_t m = lin_read(cpu, lin, size);
+    uint64_t m = lin_read(cpu, lin, size);
     lin_write(cpu, lin, size, r);
     reg_write(cpu, in->reg, size, m);
 }
 
 void op_xchg_acc_r(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t a = reg_read(cpu, X86_RAX, in->osz);
+    if (in->reg == X86_RAX) return;   /* 90: NOP, also with REX.W (no zero-extension) */
+    uint64_t a = reg_read(cpu, X86_RAX, in->osz);
     reg_write(cpu, X86_RAX, in->osz, reg_read(cpu, in->reg, in->osz));
     reg_write(cpu, in->reg, in->osz, a);
 }
@@ -114,7 +115,7 @@ void op_push_r(X86Cpu *cpu, const X86Insn *in)
 /* POP r: POP SP loads SP with the value popped (SDM Vol. 2B, POP). */
 void op_pop_r(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t v = pop(cpu, in->osz);
+    uint64_t v = pop(cpu, in->osz);
     reg_write(cpu, in->reg, in->osz, v);
 }
 
@@ -140,7 +141,7 @@ void op_push_sreg(X86Cpu *cpu, const X86Insn *in)
 void op_pop_sreg(X86Cpu *cpu, const X86Insn *in)
 {
     int s = sreg_of(in);
-    uint32_t sp = sp_get(cpu);
+    uint64_t sp = sp_get(cpu);
     uint32_t v = mem_read(cpu, X86_SS, sp, 2);
     /* The increment follows the stack the value came from (POP SS switching SS.B). */
     uint64_t rsp = cpu->gpr[X86_RSP];
@@ -166,9 +167,9 @@ void op_pop_rm(X86Cpu *cpu, const X86Insn *in)
 {
     if (in->reg != 0) x86_fault(cpu, X86_EXC_UD, false, 0);
     unsigned size = in->osz;
-    uint32_t sp = sp_get(cpu);
-    uint32_t v = mem_read(cpu, X86_SS, sp, size);
-    uint32_t nsp = (sp + size) & sp_mask(cpu);
+    uint64_t sp = sp_get(cpu);
+    uint64_t v = mem_read(cpu, X86_SS, sp, size);
+    uint64_t nsp = (sp + size) & sp_mask(cpu);
     if (in->mod == 3) {
         sp_set(cpu, nsp);
         reg_write(cpu, in->rm, size, v);
@@ -176,7 +177,7 @@ void op_pop_rm(X86Cpu *cpu, const X86Insn *in)
     }
     uint64_t old = cpu->gpr[X86_RSP];
     sp_set(cpu, nsp);
-    uint32_t ea = insn_ea(cpu, in);
+    uint64_t ea = insn_ea(cpu, in);
     cpu->gpr[X86_RSP] = old;
     mem_write(cpu, in->seg, ea, size, v);
     sp_set(cpu, nsp);
@@ -186,7 +187,7 @@ void op_pop_rm(X86Cpu *cpu, const X86Insn *in)
 void op_pusha(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = in->osz;
-    uint32_t sp = sp_get(cpu), m = sp_mask(cpu);
+    uint64_t sp = sp_get(cpu), m = sp_mask(cpu);
     for (unsigned i = 0; i < 8; i++) {
         sp = (sp - size) & m;
         mem_write(cpu, X86_SS, sp, size, reg_read(cpu, i, size));
@@ -198,7 +199,7 @@ void op_pusha(X86Cpu *cpu, const X86Insn *in)
 void op_popa(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = in->osz;
-    uint32_t sp = sp_get(cpu), m = sp_mask(cpu), v[8];
+    uint64_t sp = sp_get(cpu), m = sp_mask(cpu), v[8];
     for (int i = 7; i >= 0; i--) {
         v[i] = mem_read(cpu, X86_SS, sp, size);
         sp = (sp + size) & m;
@@ -214,7 +215,7 @@ void op_pushf(X86Cpu *cpu, const X86Insn *in)
     /* Virtual-8086 mode without VME: IOPL-sensitive (SDM Vol. 3B, 20.2.7). */
     if (x86_v86(cpu) && x86_iopl(cpu) < 3) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t f = flags_get(cpu) & ~(X86_FLAG_VM | X86_FLAG_RF);
-    push(cpu, in->osz, f);
+    push(cpu, in->osz, f);   /* (RFLAGS' upper half is 0) */
 }
 
 /* POPF/POPFD: every flag except VM, VIP, VIF (and RF, cleared) can be loaded in real mode
@@ -230,16 +231,27 @@ void op_popf(X86Cpu *cpu, const X86Insn *in)
     x86_end_block(cpu);
 }
 
+/* CBW CWDE CDQE */
 void op_cbw(X86Cpu *cpu, const X86Insn *in)
 {
-    if (in->osz == 2) reg_write(cpu, X86_RAX, 2, (uint32_t)(int32_t)(int8_t)cpu->gpr[X86_RAX]);
-    else reg_write(cpu, X86_RAX, 4, (uint32_t)(int32_t)(int16_t)cpu->gpr[X86_RAX]);
+    uint64_t a = cpu->gpr[X86_RAX];
+    if (in->osz == 2) reg_write(cpu, X86_RAX, 2, (uint64_t)(int8_t)a);
+    else if (in->osz == 4) reg_write(cpu, X86_RAX, 4, (uint64_t)(int16_t)a);
+    else cpu->gpr[X86_RAX] = (uint64_t)(int32_t)a;
 }
 
+/* CWD CDQ CQO */
 void op_cwd(X86Cpu *cpu, const X86Insn *in)
 {
-    if (in->osz == 2) reg_write(cpu, X86_RDX, 2, (cpu->gpr[X86_RAX] & 0x8000) ? 0xFFFF : 0);
-    else reg_write(cpu, X86_RDX, 4, (cpu->gpr[X86_RAX] & 0x80000000u) ? 0xFFFFFFFFu : 0);
+    bool neg = (cpu->gpr[X86_RAX] & size_top(in->osz)) != 0;
+    reg_write(cpu, X86_RDX, in->osz, neg ? ~0ull : 0);
+}
+
+/* 63 in 64-bit mode: MOVSXD r, r/m32 (without REX.W a plain 32-bit move). */
+void op_movsxd(X86Cpu *cpu, const X86Insn *in)
+{
+    uint64_t v = rm_read(cpu, in, in->osz == 8 ? 4 : in->osz);
+    reg_write(cpu, in->reg, in->osz, in->osz == 8 ? (uint64_t)(int32_t)v : v);
 }
 
 void op_lahf(X86Cpu *cpu, const X86Insn *in)
@@ -258,8 +270,7 @@ void op_sahf(X86Cpu *cpu, const X86Insn *in)
 /* XLAT: AL = [seg:(E)BX + AL] */
 void op_xlat(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t off = (uint32_t)cpu->gpr[X86_RBX] + (uint8_t)cpu->gpr[X86_RAX];
-    if (in->asz == 2) off &= 0xFFFF;
+    uint64_t off = ea_add(in, cpu->gpr[X86_RBX], (uint8_t)cpu->gpr[X86_RAX]);
     reg_write(cpu, X86_RAX, 1, mem_read(cpu, in->seg, off, 1));
 }
 
@@ -275,11 +286,9 @@ void op_lfar(X86Cpu *cpu, const X86Insn *in)
     case 0x1B4: s = X86_FS; break;
     default: s = X86_GS; break;
     }
-    uint32_t ea = insn_ea(cpu, in);
-    uint32_t off = mem_read(cpu, in->seg, ea, in->osz);
-    uint32_t next = ea + in->osz;
-    if (in->asz == 2) next &= 0xFFFF;
-    uint32_t sel = mem_read(cpu, in->seg, next, 2);
+    uint64_t ea = insn_ea(cpu, in);
+    uint64_t off = mem_read(cpu, in->seg, ea, in->osz);
+    uint32_t sel = mem_read(cpu, in->seg, ea_add(in, ea, in->osz), 2);
     x86_load_seg(cpu, s, (uint16_t)sel);
     reg_write(cpu, in->reg, in->osz, off);
 }
@@ -293,8 +302,8 @@ void op_movzx(X86Cpu *cpu, const X86Insn *in)
 void op_movsx(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned ssize = (in->op & 1) ? 2 : 1;
-    uint32_t v = rm_read(cpu, in, ssize);
-    v = ssize == 1 ? (uint32_t)(int32_t)(int8_t)v : (uint32_t)(int32_t)(int16_t)v;
+    uint64_t v = rm_read(cpu, in, ssize);
+    v = ssize == 1 ? (uint64_t)(int8_t)v : (uint64_t)(int16_t)v;
     reg_write(cpu, in->reg, in->osz, v);
 }
 
@@ -306,7 +315,8 @@ void op_bswap(X86Cpu *cpu, const X86Insn *in)
         reg_write(cpu, in->reg, 2, 0);
         return;
     }
-    reg_write(cpu, in->reg, 4, __builtin_bswap32((uint32_t)cpu->gpr[in->reg]));
+    if (in->osz == 8) cpu->gpr[in->reg] = __builtin_bswap64(cpu->gpr[in->reg]);
+    else reg_write(cpu, in->reg, 4, __builtin_bswap32((uint32_t)cpu->gpr[in->reg]));
 }
 
 /* ENTER imm16, imm8 (SDM Vol. 2A, ENTER): nesting level mod 32. Before anything is
@@ -317,21 +327,21 @@ void op_enter(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned size = in->osz;
     unsigned level = in->imm2 & 31;
-    uint32_t m = sp_mask(cpu);
-    uint32_t sp = sp_get(cpu);
-    uint32_t bp = stack32(cpu) ? (uint32_t)cpu->gpr[X86_RBP] : (uint16_t)cpu->gpr[X86_RBP];
-    uint32_t final_sp = (sp - size * (level + 1) - (in->imm & 0xFFFF)) & m;
+    uint64_t m = sp_mask(cpu);
+    uint64_t sp = sp_get(cpu);
+    uint64_t bp = cpu->gpr[X86_RBP] & m;
+    uint64_t final_sp = (sp - size * (level + 1) - (in->imm & 0xFFFF)) & m;
     x86_ram_ptr(cpu, x86_linear(cpu, X86_SS, final_sp, 1, X86_ACCESS_WRITE), 1,
                 X86_ACCESS_WRITE);
     sp = (sp - size) & m;
     mem_write(cpu, X86_SS, sp, size, reg_read(cpu, X86_RBP, size));
     /* FrameTemp is ESP with a 32-bit operand size, SP with a 16-bit one: with a 16-bit
      * stack, ESP's upper half comes along (SDM Vol. 2A, ENTER; test386 POST 0x1A). */
-    uint32_t frame = size == 4 ? (((uint32_t)cpu->gpr[X86_RSP] & ~m) | sp) : sp;
+    uint64_t frame = size == 4 ? (((uint32_t)cpu->gpr[X86_RSP] & ~m) | sp) : sp;
     if (level > 0) {
         for (unsigned i = 1; i < level; i++) {
             bp = (bp - size) & m;
-            uint32_t v = mem_read(cpu, X86_SS, bp, size);
+            uint64_t v = mem_read(cpu, X86_SS, bp, size);
             sp = (sp - size) & m;
             mem_write(cpu, X86_SS, sp, size, v);
         }
@@ -346,9 +356,9 @@ void op_enter(X86Cpu *cpu, const X86Insn *in)
 /* LEAVE: SP = BP, then POP BP. */
 void op_leave(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t m = sp_mask(cpu);
-    uint32_t bp = (uint32_t)cpu->gpr[X86_RBP] & m;
-    uint32_t v = mem_read(cpu, X86_SS, bp, in->osz);
+    uint64_t m = sp_mask(cpu);
+    uint64_t bp = cpu->gpr[X86_RBP] & m;
+    uint64_t v = mem_read(cpu, X86_SS, bp, in->osz);
     sp_set(cpu, (bp + in->osz) & m);
     reg_write(cpu, X86_RBP, in->osz, v);
 }
@@ -377,6 +387,8 @@ void op_salc(X86Cpu *cpu, const X86Insn *in)
  * when the condition is false. */
 void op_cmovcc(X86Cpu *cpu, const X86Insn *in)
 {
-    uint32_t v = rm_read(cpu, in, in->osz);
+    uint64_t v = rm_read(cpu, in, in->osz);
+    /* (a 32-bit CMOV zero-extends its destination even when the condition is false) */
     if (x86_cond(cpu, in->op & 15)) reg_write(cpu, in->reg, in->osz, v);
+    else if (in->osz == 4) reg_write(cpu, in->reg, 4, cpu->gpr[in->reg]);
 }

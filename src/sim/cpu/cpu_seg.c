@@ -29,8 +29,8 @@ typedef enum { TS_JMP, TS_CALL, TS_IRET, TS_INT } TaskSource;
 
 typedef struct {
     uint32_t lo, hi;
-    uint32_t addr;             /* linear address of the descriptor (its + 4, + 5 wrap
-                                * at 4 GiB as every linear address does) */
+    uint64_t addr;             /* linear address of the descriptor (its + 4, + 5 wrap
+                                * at 4 GiB outside IA-32e mode) */
 } Desc;
 
 static inline unsigned desc_dpl(const Desc *d) { return (d->hi >> 13) & 3; }
@@ -71,9 +71,9 @@ static bool desc_read(X86Cpu *cpu, uint16_t sel, Desc *d)
         limit = cpu->gdtr.limit;
     }
     if ((uint32_t)(sel | 7u) > limit) return false;
-    d->addr = (uint32_t)(base + (sel & ~7u));
+    d->addr = x86_lin_wrap(cpu, base + (sel & ~7u));
     d->lo = sys_read(cpu, d->addr, 4);
-    d->hi = sys_read(cpu, d->addr + 4, 4);
+    d->hi = sys_read(cpu, x86_lin_wrap(cpu, d->addr + 4), 4);
     return true;
 }
 
@@ -82,13 +82,33 @@ static void desc_set_accessed(X86Cpu *cpu, Desc *d)
 {
     if (d->hi & (X86_SEG_ACCESSED << 8)) return;
     d->hi |= X86_SEG_ACCESSED << 8;
-    sys_write(cpu, d->addr + 5, 1, (d->hi >> 8) & 0xFF);
+    sys_write(cpu, x86_lin_wrap(cpu, d->addr + 5), 1, (d->hi >> 8) & 0xFF);
 }
 
 static inline NORETURN void fault_sel(X86Cpu *cpu, int vector, uint32_t err)
 {
     x86_fault(cpu, vector, true, err);
 }
+
+/* RF in the EFLAGS image a fault-class exception saves, so that the handler's IRET does
+ * not meet an instruction breakpoint again (SDM Vol. 3A, 18.3.1.1): not for traps (#DB
+ * here, #BP, #OF), aborts (#DF, #MC), interrupts or NMI. */
+static inline uint32_t fault_rf(int vector, X86EventKind kind)
+{
+    if (kind != X86_EVENT_EXCEPTION) return 0;
+    switch (vector) {
+    case X86_EXC_DB: case X86_EXC_BP: case X86_EXC_OF: case X86_EXC_DF: case 18:
+        return 0;
+    default:
+        return X86_FLAG_RF;
+    }
+}
+
+/* IA-32e mode's forms (at the end of the file). */
+static void deliver_long(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                         uint32_t error_code, uint64_t ret_ip);
+static void far_ret_long(X86Cpu *cpu, unsigned osz, uint32_t imm, bool iret);
+static void far_call_long(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned osz);
 
 /* ---------------------------------------------------------------------------------- */
 /* Data and stack segment loads                                                          */
@@ -102,12 +122,16 @@ static void load_data_seg(X86Cpu *cpu, int sreg, uint16_t sel, unsigned cpl, int
 {
     X86Segment *s = &cpu->seg[sreg];
     if ((sel & ~3u) == 0) {
-        if (sreg == X86_SS) fault_sel(cpu, gp, ext);
+        /* 64-bit mode allows a null SS below CPL 3 with RPL = CPL (SDM Vol. 2B, MOV);
+         * it keeps DPL = CPL (the CPL is SS.DPL here) */
+        if (sreg == X86_SS && !(x86_long64(cpu) && cpl < 3 && SEL_RPL(sel) == cpl))
+            fault_sel(cpu, gp, ext);
         /* A null selector loads an unusable segment: accesses through it are #GP(0). */
         s->selector = sel;
         s->base = 0;
         s->limit = 0;
         s->attr = X86_AR_UNUSABLE;
+        if (sreg == X86_SS) s->attr |= (cpl << X86_AR_DPL_SHIFT) | X86_AR_S | X86_SEG_WRITABLE;
         return;
     }
     Desc d;
@@ -180,7 +204,8 @@ static void null_inaccessible(X86Cpu *cpu, unsigned cpl)
         bool conforming_code = (s->attr & 0xCu) == 0xCu;
         if (!conforming_code && dpl < cpl) {
             s->selector = 0;
-            s->base = 0;
+            /* (64-bit mode uses FS and GS bases whatever the selector: they stay) */
+            if (!x86_long64(cpu) || regs[i] < X86_FS) s->base = 0;
             s->limit = 0;
             s->attr = X86_AR_UNUSABLE;
         }
@@ -284,10 +309,15 @@ static void code_desc(X86Cpu *cpu, uint16_t sel, Desc *d, uint32_t ext)
 
 /* Loads CS with the checked descriptor at privilege `cpl` and sets EIP (offset checked
  * against the new limit: #GP(0)). */
-static void load_cs(X86Cpu *cpu, Desc *d, uint16_t sel, unsigned cpl, uint32_t off)
+static void load_cs(X86Cpu *cpu, Desc *d, uint16_t sel, unsigned cpl, uint64_t off)
 {
     X86Segment cs = desc_segment(d, (uint16_t)((sel & ~3u) | cpl));
-    if (off > cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
+    /* A 64-bit code segment (CS.L in IA-32e mode) has no limit: the offset must be
+     * canonical instead (SDM Vol. 2A, JMP "IA-32e mode"); a compatibility-mode one has
+     * 32-bit offsets. */
+    bool to64 = x86_lma(cpu) && (cs.attr & X86_AR_L);
+    if (to64 && (cs.attr & X86_AR_DB)) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+    if (to64 ? !x86_canonical(off) : off > cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
     desc_set_accessed(cpu, d);
     cs.attr |= X86_SEG_ACCESSED;
     cpu->cs = cs;
@@ -366,9 +396,10 @@ static void call_gate_target(X86Cpu *cpu, uint16_t sel, const Desc *g, Desc *c,
     if (!desc_present(c)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(*csel));
 }
 
-void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
+void x86_far_jmp(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned osz)
 {
     if (osz == 2) off &= 0xFFFF;
+    else if (osz == 4) off = (uint32_t)off;
     if (!x86_pm(cpu)) {
         real_far_to(cpu, sel, off);
         return;
@@ -413,11 +444,16 @@ static void call_to(X86Cpu *cpu, Stack *st, unsigned size, Desc *c, uint16_t cse
     set_stack(cpu, st);
 }
 
-void x86_far_call(X86Cpu *cpu, uint16_t sel, uint32_t off, unsigned osz)
+void x86_far_call(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned osz)
 {
     if (osz == 2) off &= 0xFFFF;
+    else if (osz == 4) off = (uint32_t)off;
     uint32_t ret = (uint32_t)cpu->next_rip;
     uint16_t old_cs = cpu->cs.selector;
+    if (x86_lma(cpu)) {
+        far_call_long(cpu, sel, off, osz);
+        return;
+    }
     if (!x86_pm(cpu)) {
         if (off > cpu->cs.limit) fault_sel(cpu, X86_EXC_GP, 0);
         Stack st = current_stack(cpu);
@@ -501,6 +537,10 @@ static X86Segment return_ss(X86Cpu *cpu, uint16_t sel, unsigned rpl)
 
 void x86_far_ret(X86Cpu *cpu, unsigned osz, uint32_t imm)
 {
+    if (x86_long64(cpu)) {
+        far_ret_long(cpu, osz, imm, false);
+        return;
+    }
     Stack st = current_stack(cpu);
     uint32_t ip = stack_pop(cpu, &st, osz);
     uint16_t sel = (uint16_t)stack_pop(cpu, &st, osz);
@@ -583,6 +623,15 @@ static void iret_to_v86(X86Cpu *cpu, Stack *st, uint32_t ip, uint16_t cs, uint32
 
 void x86_iret(X86Cpu *cpu, unsigned osz)
 {
+    if (x86_lma(cpu)) {
+        /* IA-32e mode: no task return (NT: #GP(0)); 64-bit mode always pops SS:RSP
+         * (SDM Vol. 2A, IRET "IA-32e-MODE") */
+        if (flags_get(cpu) & X86_FLAG_NT) fault_sel(cpu, X86_EXC_GP, 0);
+        if (x86_long64(cpu)) {
+            far_ret_long(cpu, osz, 0, true);
+            return;
+        }
+    }
     if (x86_v86(cpu)) {
         /* Virtual-8086 mode: IOPL 3 behaves as real mode without touching IOPL; else
          * #GP(0) (no VME; SDM Vol. 3B, 20.2.7). */
@@ -656,6 +705,10 @@ void x86_iret(X86Cpu *cpu, unsigned osz)
 void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
                            uint32_t error_code, uint64_t ret_ip)
 {
+    if (x86_lma(cpu)) {
+        deliver_long(cpu, vector, kind, has_error, error_code, ret_ip);
+        return;
+    }
     uint32_t ext = kind == X86_EVENT_SOFTWARE_INT ? 0 : 1;
     uint32_t gerr = (uint32_t)vector * 8 + 2 + ext;     /* IDT bit set */
     unsigned cpl = x86_cpl(cpu);
@@ -664,7 +717,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
     Desc g;
     g.addr = (uint32_t)(cpu->idtr.base + (uint32_t)vector * 8);
     g.lo = sys_read(cpu, g.addr, 4);
-    g.hi = sys_read(cpu, g.addr + 4, 4);
+    g.hi = sys_read(cpu, x86_lin_wrap(cpu, g.addr + 4), 4);
     unsigned type = desc_type(&g);
     if (desc_s(&g) || !(type == SYS_TASK_GATE || type == SYS_INT16 || type == SYS_TRAP16 ||
                         type == SYS_INT32 || type == SYS_TRAP32))
@@ -718,7 +771,7 @@ void x86_deliver_protected(X86Cpu *cpu, int vector, X86EventKind kind, bool has_
         st = current_stack(cpu);
         ncpl = cpl;
     }
-    stack_push(cpu, &st, gsz, f);
+    stack_push(cpu, &st, gsz, f | fault_rf(vector, kind));
     stack_push(cpu, &st, gsz, old_cs);
     stack_push(cpu, &st, gsz, (uint32_t)ret_ip);
     if (has_error) stack_push(cpu, &st, gsz, error_code);
@@ -761,7 +814,7 @@ static void set_busy(X86Cpu *cpu, uint16_t sel, bool busy)
     if (!desc_read(cpu, sel, &d)) return;
     uint32_t b = (d.hi >> 8) & 0xFF;
     b = busy ? (b | TSS_BUSY_BIT) : (b & ~TSS_BUSY_BIT);
-    sys_write(cpu, d.addr + 5, 1, b);
+    sys_write(cpu, x86_lin_wrap(cpu, d.addr + 5), 1, b);
 }
 
 /* Loads a segment register of the new task; errors are #TS (not present: #NP, SS: #SS). */
@@ -946,6 +999,7 @@ void op_grp6(X86Cpu *cpu, const X86Insn *in)
         if (desc_s(&d) || desc_type(&d) != SYS_LDT) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
         if (!desc_present(&d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
         cpu->ldtr = desc_segment(&d, sel);
+        if (x86_lma(cpu)) cpu->ldtr.base |= (uint64_t)sys_read(cpu, d.addr + 8, 4) << 32;
         return;
     }
     case 3: {
@@ -958,8 +1012,12 @@ void op_grp6(X86Cpu *cpu, const X86Insn *in)
         if (desc_s(&d) || (ty != SYS_TSS16_AVAIL && ty != SYS_TSS32_AVAIL))
             fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
         if (!desc_present(&d)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(sel));
+        /* IA-32e mode: a 64-bit TSS (type 9) in a 16-byte descriptor */
+        if (x86_lma(cpu) && ty != SYS_TSS32_AVAIL) fault_sel(cpu, X86_EXC_GP, SEL_ERR(sel));
+        uint64_t base_hi = x86_lma(cpu) ? sys_read(cpu, d.addr + 8, 4) : 0;
         set_busy(cpu, sel, true);
         cpu->tr = desc_segment(&d, sel);
+        cpu->tr.base |= base_hi << 32;
         cpu->tr.attr |= TSS_BUSY_BIT;
         return;
     }
@@ -1029,4 +1087,174 @@ void op_arpl(X86Cpu *cpu, const X86Insn *in)
     } else {
         flags_set_arith(cpu, 0, X86_FLAG_ZF);
     }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* IA-32e mode: 64-bit gates, stacks and returns (SDM Vol. 3A, 5.8.3.1, 6.14, 7.7)         */
+/* ---------------------------------------------------------------------------------- */
+
+/* An 8-byte stack access of IA-32e mode's event delivery and returns: a non-canonical
+ * address is #SS(err); accesses at an inner level are supervisor ones. */
+static void push64(X86Cpu *cpu, uint64_t *rsp, uint64_t v, bool supervisor, uint32_t err)
+{
+    uint64_t a = *rsp - 8;
+    if (!x86_canonical(a)) fault_sel(cpu, X86_EXC_SS, err);
+    cpu->implicit_supervisor = supervisor;
+    lin_write(cpu, a, 8, v);
+    cpu->implicit_supervisor = false;
+    *rsp = a;
+}
+
+static uint64_t pop_n(X86Cpu *cpu, uint64_t *sp, unsigned size, uint64_t mask)
+{
+    uint64_t a = *sp & mask;
+    uint64_t lin = x86_linear(cpu, X86_SS, a, size, X86_ACCESS_READ);
+    uint64_t v = lin_read(cpu, lin, size);
+    *sp = (a + size) & mask;
+    return v;
+}
+
+/* A 64-bit interrupt or trap gate (16 bytes; SDM Vol. 3A, 6.14.1): the target must be a
+ * 64-bit code segment; the stack is the current one, the TSS's RSPn for a more privileged
+ * level, or IST n; it is aligned to 16 bytes, and SS:RSP, RFLAGS, CS:RIP and the error
+ * code are pushed as 8 bytes each whatever the privilege levels. A privilege change loads
+ * SS with the null selector of the new CPL. */
+static void deliver_long(X86Cpu *cpu, int vector, X86EventKind kind, bool has_error,
+                         uint32_t error_code, uint64_t ret_ip)
+{
+    uint32_t ext = kind == X86_EVENT_SOFTWARE_INT ? 0 : 1;
+    uint32_t gerr = (uint32_t)vector * 8 + 2 + ext;
+    unsigned cpl = x86_cpl(cpu);
+    if ((uint32_t)vector * 16 + 15 > cpu->idtr.limit) fault_sel(cpu, X86_EXC_GP, gerr);
+    uint64_t ga = cpu->idtr.base + (uint64_t)vector * 16;
+    Desc g;
+    g.addr = ga;
+    g.lo = sys_read(cpu, ga, 4);
+    g.hi = sys_read(cpu, ga + 4, 4);
+    uint32_t off_hi = sys_read(cpu, ga + 8, 4);
+    uint32_t upper = sys_read(cpu, ga + 12, 4);
+    unsigned type = desc_type(&g);
+    if (desc_s(&g) || (type != SYS_INT32 && type != SYS_TRAP32) || ((upper >> 8) & 0x1F))
+        fault_sel(cpu, X86_EXC_GP, gerr);
+    if (kind == X86_EVENT_SOFTWARE_INT && desc_dpl(&g) < cpl) fault_sel(cpu, X86_EXC_GP, gerr);
+    if (!desc_present(&g)) fault_sel(cpu, X86_EXC_NP, gerr);
+    uint16_t csel = (uint16_t)(g.lo >> 16);
+    uint64_t goff = (g.lo & 0xFFFF) | (g.hi & 0xFFFF0000u) | ((uint64_t)off_hi << 32);
+    unsigned ist = g.hi & 7;
+    Desc c;
+    code_desc(cpu, csel, &c, ext);
+    unsigned dpl = desc_dpl(&c);
+    X86Segment cs = desc_segment(&c, csel);
+    if (dpl > cpl || !(cs.attr & X86_AR_L) || (cs.attr & X86_AR_DB))
+        fault_sel(cpu, X86_EXC_GP, SEL_ERR(csel) | ext);
+    if (!desc_present(&c)) fault_sel(cpu, X86_EXC_NP, SEL_ERR(csel) | ext);
+    if (!x86_canonical(goff)) fault_sel(cpu, X86_EXC_GP, ext);
+    bool inner = !desc_conforming(&c) && dpl < cpl;
+    unsigned ncpl = inner ? dpl : cpl;
+    uint64_t rsp = cpu->gpr[X86_RSP];
+    if (!x86_long64(cpu) && !inner) rsp &= stack32(cpu) ? 0xFFFFFFFFull : 0xFFFFull;
+    if (ist || inner) {
+        /* the 64-bit TSS: RSP0-2 at 4, IST1-7 at 36 (SDM Vol. 3A, 8.7, Figure 8-11) */
+        uint32_t toff = ist ? 36 + 8 * (ist - 1) : 4 + 8 * dpl;
+        if (toff + 7 > cpu->tr.limit) fault_sel(cpu, X86_EXC_TS, SEL_ERR(cpu->tr.selector) | ext);
+        uint64_t lo = sys_read(cpu, cpu->tr.base + toff, 4);
+        uint64_t hi = sys_read(cpu, cpu->tr.base + toff + 4, 4);
+        rsp = lo | hi << 32;
+        if (!x86_canonical(rsp)) fault_sel(cpu, X86_EXC_SS, ext);
+    }
+    rsp &= ~0xFull;
+    uint32_t f = flags_get(cpu);
+    bool sup = ncpl < 3;
+    push64(cpu, &rsp, cpu->ss.selector, sup, ext);
+    push64(cpu, &rsp, cpu->gpr[X86_RSP], sup, ext);
+    push64(cpu, &rsp, f | fault_rf(vector, kind), sup, ext);
+    push64(cpu, &rsp, cpu->cs.selector, sup, ext);
+    push64(cpu, &rsp, ret_ip, sup, ext);
+    if (has_error) push64(cpu, &rsp, error_code, sup, ext);
+    desc_set_accessed(cpu, &c);
+    cs.selector = (uint16_t)((csel & ~3u) | ncpl);
+    cs.attr |= X86_SEG_ACCESSED;
+    cpu->cs = cs;
+    if (inner) {
+        cpu->ss = (X86Segment){ (uint16_t)ncpl, 0, 0,
+                                X86_AR_UNUSABLE | (ncpl << X86_AR_DPL_SHIFT) | X86_AR_S |
+                                    X86_SEG_WRITABLE | X86_AR_P };
+    }
+    cpu->gpr[X86_RSP] = rsp;
+    f &= ~(X86_FLAG_TF | X86_FLAG_NT | X86_FLAG_RF | X86_FLAG_VM);
+    if (type == SYS_INT32) f &= ~X86_FLAG_IF;
+    cpu->flags = f;
+    cpu->lf_op = LF_NONE;
+    x86_update_mode(cpu);
+    cpu->rip = cpu->next_rip = goff;
+}
+
+/* RETF and IRET in 64-bit mode (SDM Vol. 2A, RET and IRET "IA-32e-MODE"): RIP, CS (and
+ * RFLAGS) popped with the operand size; IRET always pops RSP and SS, RETF only on a
+ * return to an outer level. A return to CPL 0-2 in 64-bit mode may load a null SS. */
+static void far_ret_long(X86Cpu *cpu, unsigned osz, uint32_t imm, bool iret)
+{
+    uint64_t sp = cpu->gpr[X86_RSP];
+    const uint64_t m = ~0ull;
+    uint64_t ip = pop_n(cpu, &sp, osz, m);
+    uint16_t sel = (uint16_t)pop_n(cpu, &sp, osz, m);
+    uint64_t fl = iret ? pop_n(cpu, &sp, osz, m) : 0;
+    unsigned cpl = x86_cpl(cpu);
+    Desc c;
+    return_cs(cpu, sel, &c);
+    unsigned rpl = SEL_RPL(sel);
+    X86Segment ncs = desc_segment(&c, sel);
+    bool to64 = (ncs.attr & X86_AR_L) != 0;
+    if (osz == 2) ip &= 0xFFFF;
+    else if (osz == 4 || !to64) ip = (uint32_t)ip;
+    uint64_t nsp = 0;
+    uint16_t ssel = 0;
+    X86Segment ss = cpu->ss;
+    bool pop_ss = iret || rpl != cpl;
+    if (pop_ss) {
+        sp += iret ? 0 : imm;
+        nsp = pop_n(cpu, &sp, osz, m);
+        ssel = (uint16_t)pop_n(cpu, &sp, osz, m);
+        if ((ssel & ~3u) == 0 && to64 && rpl < 3 && SEL_RPL(ssel) == rpl) {
+            ss = (X86Segment){ ssel, 0, 0,
+                               X86_AR_UNUSABLE | (rpl << X86_AR_DPL_SHIFT) | X86_AR_S |
+                                   X86_SEG_WRITABLE | X86_AR_P };
+        } else {
+            ss = return_ss(cpu, ssel, rpl);
+        }
+    }
+    uint32_t nf = iret ? iret_flags(cpu, (uint32_t)fl, osz, cpl) : 0;
+    load_cs(cpu, &c, sel, rpl, ip);
+    if (iret) {
+        cpu->flags = nf;
+        cpu->lf_op = LF_NONE;
+    }
+    if (pop_ss) {
+        cpu->ss = ss;
+        if (osz == 2) nsp &= 0xFFFF;
+        else if (osz == 4) nsp = (uint32_t)nsp;
+        cpu->gpr[X86_RSP] = nsp + (iret ? 0 : imm);
+    } else {
+        cpu->gpr[X86_RSP] = sp + imm;
+    }
+    x86_update_mode(cpu);
+    if (rpl > cpl) null_inaccessible(cpu, rpl);
+}
+
+/* Far CALL in IA-32e mode to a code segment at the same level (call gates, which are
+ * 16 bytes here, are not modelled): CS and RIP pushed with the operand size. */
+static void far_call_long(X86Cpu *cpu, uint16_t sel, uint64_t off, unsigned osz)
+{
+    unsigned cpl = x86_cpl(cpu);
+    Desc d;
+    far_desc(cpu, sel, &d);
+    if (!desc_s(&d)) x86_unimplemented(cpu, "far CALL through a gate in IA-32e mode");
+    check_direct_code(cpu, sel, &d, cpl);
+    uint64_t sp = cpu->gpr[X86_RSP];
+    uint64_t m = x86_long64(cpu) ? ~0ull : stack32(cpu) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t a1 = (sp - osz) & m, a2 = (sp - 2 * osz) & m;
+    mem_write(cpu, X86_SS, a1, osz, cpu->cs.selector);
+    mem_write(cpu, X86_SS, a2, osz, cpu->next_rip);
+    load_cs(cpu, &d, sel, cpl, off);
+    cpu->gpr[X86_RSP] = (cpu->gpr[X86_RSP] & ~m) | a2;
 }

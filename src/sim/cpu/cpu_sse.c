@@ -70,7 +70,7 @@ static uint64_t sse_lin(X86Cpu *cpu, const X86Insn *in, unsigned size, unsigned 
 static void load128(X86Cpu *cpu, uint64_t lin, uint64_t v[2])
 {
     v[0] = x86_read64(cpu, lin);
-    v[1] = x86_read64(cpu, (uint32_t)(lin + 8));
+    v[1] = x86_read64(cpu, x86_lin_wrap(cpu, lin + 8));
 }
 
 /* Both pages are checked for writing before a byte is written: a store that faults on its
@@ -78,9 +78,9 @@ static void load128(X86Cpu *cpu, uint64_t lin, uint64_t v[2])
 static void store128(X86Cpu *cpu, uint64_t lin, const uint64_t v[2])
 {
     x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);
-    x86_ram_ptr(cpu, (uint32_t)(lin + 15), 1, X86_ACCESS_WRITE);
+    x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + 15), 1, X86_ACCESS_WRITE);
     x86_write64(cpu, lin, v[0]);
-    x86_write64(cpu, (uint32_t)(lin + 8), v[1]);
+    x86_write64(cpu, x86_lin_wrap(cpu, lin + 8), v[1]);
 }
 
 /* xmm/m128 source into v (align 16 or 0). */
@@ -156,8 +156,8 @@ typedef union {
 } Vec;
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "XMM elements assume a little-endian host");
 
-static void xmm_get(const X86Cpu *cpu, unsigned r, Vec *v) { memcpy(v, cpu->xmm[r & 7], 16); }
-static void xmm_set(X86Cpu *cpu, unsigned r, const Vec *v) { memcpy(cpu->xmm[r & 7], v, 16); }
+static void xmm_get(const X86Cpu *cpu, unsigned r, Vec *v) { memcpy(v, cpu->xmm[r & 15], 16); }
+static void xmm_set(X86Cpu *cpu, unsigned r, const Vec *v) { memcpy(cpu->xmm[r & 15], v, 16); }
 
 /* The source operand: the r/m XMM register, or `size` bytes of memory (16: m128, which
  * the legacy SSE forms need 16-byte aligned, SDM Vol. 1 11.4.1 / Vol. 2 "#GP(0) if a
@@ -376,8 +376,8 @@ static void pshuf(Vec *d, const Vec *s, unsigned p, unsigned imm)
  * checked before any is written, so a fault stores nothing. */
 static void maskmov(X86Cpu *cpu, const X86Insn *in, const Vec *data, const Vec *mask, unsigned n)
 {
-    uint32_t di = (uint32_t)cpu->gpr[X86_RDI];
-    uint32_t amask = in->asz == 2 ? 0xFFFFu : 0xFFFFFFFFu;
+    uint64_t di = cpu->gpr[X86_RDI];
+    uint64_t amask = size_mask(in->asz);
     uint64_t lin[16];
     for (unsigned i = 0; i < n; i++) {
         if (!(mask->b[i] & 0x80)) continue;
@@ -418,6 +418,8 @@ enum HostOp {
     H_COMISS, H_UCOMISS, H_COMISD, H_UCOMISD,      /* EFLAGS into *gpr */
     H_CVTSI2SS, H_CVTSI2SD,                        /* from *gpr */
     H_CVTSS2SI, H_CVTTSS2SI, H_CVTSD2SI, H_CVTTSD2SI,   /* to *gpr */
+    /* the same with a 64-bit integer (REX.W in 64-bit mode) */
+    H_CVTSI2SSQ, H_CVTSI2SDQ, H_CVTSS2SIQ, H_CVTTSS2SIQ, H_CVTSD2SIQ, H_CVTTSD2SIQ,
 };
 
 #if X86_SSE_FP_ON_HOST
@@ -458,7 +460,7 @@ static uint32_t host_comi(unsigned op, const Vec *d, const Vec *s, uint32_t *mxp
     return (zf ? X86_FLAG_ZF : 0) | (pf ? X86_FLAG_PF : 0) | (cf ? X86_FLAG_CF : 0);
 }
 
-static uint32_t host_fp(unsigned op, unsigned imm, Vec *d, const Vec *s, uint32_t *gpr,
+static uint32_t host_fp(unsigned op, unsigned imm, Vec *d, const Vec *s, uint64_t *gpr,
                         uint32_t mxcsr)
 {
     uint32_t mx = mxcsr, host = 0;
@@ -519,9 +521,15 @@ static uint32_t host_fp(unsigned op, unsigned imm, Vec *d, const Vec *s, uint32_
     case H_CVTTSS2SI: HOST_ASM("cvttss2si %%xmm1, %k[g]"); break;
     case H_CVTSD2SI: HOST_ASM("cvtsd2si %%xmm1, %k[g]"); break;
     case H_CVTTSD2SI: HOST_ASM("cvttsd2si %%xmm1, %k[g]"); break;
+    case H_CVTSI2SSQ: HOST_ASM("cvtsi2ssq %q[g], %%xmm0"); break;
+    case H_CVTSI2SDQ: HOST_ASM("cvtsi2sdq %q[g], %%xmm0"); break;
+    case H_CVTSS2SIQ: HOST_ASM("cvtss2si %%xmm1, %q[g]"); break;
+    case H_CVTTSS2SIQ: HOST_ASM("cvttss2si %%xmm1, %q[g]"); break;
+    case H_CVTSD2SIQ: HOST_ASM("cvtsd2si %%xmm1, %q[g]"); break;
+    case H_CVTTSD2SIQ: HOST_ASM("cvttsd2si %%xmm1, %q[g]"); break;
     default: break;
     }
-    *gpr = (uint32_t)g;
+    *gpr = op >= H_CVTSI2SSQ ? g : (uint32_t)g;
     return mx;
 }
 #endif
@@ -615,7 +623,7 @@ static bool unbounded_inexact(unsigned op, Vec a, Vec b, unsigned esize)
         break;
     }
     if (lost) return true;
-    uint32_t none = 0;
+    uint64_t none = 0;
     return (host_fp(op, 0, &a, &b, &none, MXCSR_MASKS) & MXCSR_PE) != 0;
 }
 
@@ -655,7 +663,7 @@ static uint32_t elem_flags(unsigned op, const FpForm *f, const Vec *r, const Vec
  *   time, as the flags then depend on each element (elem_flags).
  * On #XM the destination is unchanged and the flags are set in MXCSR. */
 static uint32_t fp_exec(X86Cpu *cpu, const FpForm *f, unsigned imm, Vec *r, const Vec *s,
-                        uint32_t *gpr)
+                        uint64_t *gpr)
 {
 #if X86_SSE_FP_ON_HOST
     uint32_t g = cpu->mxcsr, run = (g & ~MXCSR_FLAGS) | MXCSR_MASKS;
@@ -666,7 +674,7 @@ static uint32_t fp_exec(X86Cpu *cpu, const FpForm *f, unsigned imm, Vec *r, cons
         raised = 0;
         for (unsigned i = 0; i < f->count; i++) {
             Vec a = { 0 }, b = { 0 }, e;
-            uint32_t none = 0;
+            uint64_t none = 0;
             if (f->host == H_CVTPD2PS || f->host == H_CVTSD2SS || f->esize == 8) {
                 a.q[0] = orig.q[i];
                 b.q[0] = s->q[i];
@@ -723,7 +731,7 @@ static const FpForm fp_cmp[4] = { { H_CMPPS, 16, 4, 4, false }, { H_CMPPD, 16, 8
 static void fp_binop(X86Cpu *cpu, const X86Insn *in, const FpForm *f, unsigned imm)
 {
     Vec r, s;
-    uint32_t g = 0;
+    uint64_t g = 0;
     src_op(cpu, in, f->src, &s);
     xmm_get(cpu, in->reg, &r);
     uint32_t flags = fp_exec(cpu, f, imm, &r, &s, &g);
@@ -767,11 +775,12 @@ static void op_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned imm)
     case 0x77:              /* EMMS */
         x87_emms(cpu);
         return;
-    case 0x6E:              /* MOVD mm, r/m32 */
-        mm_set(cpu, in->reg, rm_read(cpu, in, 4));
+    case 0x6E:              /* MOVD mm, r/m32; REX.W: MOVQ mm, r/m64 */
+        mm_set(cpu, in->reg, rm_read(cpu, in, in->osz == 8 ? 8 : 4));
         return;
-    case 0x7E:              /* MOVD r/m32, mm */
-        rm_write(cpu, in, 4, (uint32_t)x87_mmx_read(cpu, in->reg));
+    case 0x7E:              /* MOVD r/m32, mm; REX.W: MOVQ r/m64, mm */
+        rm_write(cpu, in, in->osz == 8 ? 8 : 4,
+                 x87_mmx_read(cpu, in->reg) & size_mask(in->osz == 8 ? 8 : 4));
         x87_mmx_enter(cpu);
         return;
     case 0x6F:              /* MOVQ mm, mm/m64 */
@@ -842,7 +851,7 @@ static void op_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned imm)
 static void sse_mmx(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
 {
     Vec r, s = { 0 };
-    uint32_t g = 0;
+    uint64_t g = 0;
     if (op == 0xD6) {       /* F3: MOVQ2DQ xmm, mm; F2: MOVDQ2Q mm, xmm */
         need_reg(cpu, in);
         x87_mmx_check(cpu);
@@ -990,14 +999,15 @@ static void fp_shuffle(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p, 
 static void fp_gpr(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
 {
     Vec r, s;
-    uint32_t g = 0;
+    uint64_t g = 0;
     bool dbl = p == SSE_F2 || p == SSE_66;
     FpForm f = { 0, dbl ? 8 : 4, dbl ? 8 : 4, 1, false };
+    bool q = in->osz == 8;   /* REX.W: a 64-bit integer (CVTSI2SS r/m64, CVTSS2SI r64, ...) */
     xmm_get(cpu, in->reg, &r);
-    if (op == 0x2A) {                   /* CVTSI2SS/SD xmm, r/m32 */
-        g = rm_read(cpu, in, 4);
+    if (op == 0x2A) {                   /* CVTSI2SS/SD xmm, r/m32 (r/m64) */
+        g = rm_read(cpu, in, q ? 8 : 4);
         memset(&s, 0, sizeof s);
-        f.host = dbl ? H_CVTSI2SD : H_CVTSI2SS;
+        f.host = q ? (dbl ? H_CVTSI2SDQ : H_CVTSI2SSQ) : dbl ? H_CVTSI2SD : H_CVTSI2SS;
         cpu->mxcsr |= fp_exec(cpu, &f, 0, &r, &s, &g);
         xmm_set(cpu, in->reg, &r);
         return;
@@ -1006,8 +1016,9 @@ static void fp_gpr(X86Cpu *cpu, const X86Insn *in, unsigned op, unsigned p)
     if (op == 0x2C || op == 0x2D) {     /* CVT(T)SS2SI, CVT(T)SD2SI r32, xmm/m */
         f.host = dbl ? (op == 0x2C ? H_CVTTSD2SI : H_CVTSD2SI)
                      : (op == 0x2C ? H_CVTTSS2SI : H_CVTSS2SI);
+        if (q) f.host += H_CVTSS2SIQ - H_CVTSS2SI;
         uint32_t flags = fp_exec(cpu, &f, 0, &r, &s, &g);
-        reg_write(cpu, in->reg, 4, g);
+        reg_write(cpu, in->reg, q ? 8 : 4, g);
         cpu->mxcsr |= flags;
         return;
     }
@@ -1095,13 +1106,13 @@ void op_sse(X86Cpu *cpu, const X86Insn *in)
             memcpy(x, v, 16);
         }
         return;
-    case 0x6E:              /* 66: MOVD xmm, r/m32 */
-        x[0] = rm_read(cpu, in, 4);
+    case 0x6E:              /* 66: MOVD xmm, r/m32; REX.W: MOVQ xmm, r/m64 */
+        x[0] = rm_read(cpu, in, in->osz == 8 ? 8 : 4);
         x[1] = 0;
         return;
     case 0x7E:
-        if (p == SSE_66) {  /* MOVD r/m32, xmm */
-            rm_write(cpu, in, 4, (uint32_t)x[0]);
+        if (p == SSE_66) {  /* MOVD r/m32, xmm; REX.W: MOVQ r/m64, xmm */
+            rm_write(cpu, in, in->osz == 8 ? 8 : 4, x[0] & size_mask(in->osz == 8 ? 8 : 4));
             return;
         }
         x[0] = in->mod == 3 ? cpu->xmm[in->rm][0] : mem_read64(cpu, in);   /* MOVQ xmm, xmm/m64 */
@@ -1186,7 +1197,7 @@ static void fxsave_image(const X86Cpu *cpu, uint8_t img[512])
     memcpy(img + 24, &mxcsr, 4);
     memcpy(img + 28, &mask, 4);
     x87_fxsave_registers(cpu, img + 32);
-    memcpy(img + 160, cpu->xmm, 128);
+    memcpy(img + 160, cpu->xmm, x86_long64(cpu) ? 256 : 128);   /* XMM8-15: 64-bit mode */
 }
 
 /* 0F AE: FXSAVE /0, FXRSTOR /1, LDMXCSR /2, STMXCSR /3 with memory; LFENCE /5, MFENCE /6,
@@ -1208,16 +1219,16 @@ void op_grp15(X86Cpu *cpu, const X86Insn *in)
         if (in->reg == 0) {
             fxsave_image(cpu, img);
             x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);
-            x86_ram_ptr(cpu, (uint32_t)(lin + 511), 1, X86_ACCESS_WRITE);
+            x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + 511), 1, X86_ACCESS_WRITE);
             for (unsigned i = 0; i < 512; i += 8) {
                 uint64_t q;
                 memcpy(&q, img + i, 8);
-                x86_write64(cpu, (uint32_t)(lin + i), q);
+                x86_write64(cpu, x86_lin_wrap(cpu, lin + i), q);
             }
             return;
         }
         for (unsigned i = 0; i < 512; i += 8) {
-            uint64_t q = x86_read64(cpu, (uint32_t)(lin + i));
+            uint64_t q = x86_read64(cpu, x86_lin_wrap(cpu, lin + i));
             memcpy(img + i, &q, 8);
         }
         uint32_t mxcsr;
@@ -1237,12 +1248,12 @@ void op_grp15(X86Cpu *cpu, const X86Insn *in)
         cpu->fpu_tw = tw;   /* not empty: valid here; x87_fxrstor_registers refines it */
         cpu->mxcsr = mxcsr;
         x87_fxrstor_registers(cpu, img + 32);
-        memcpy(cpu->xmm, img + 160, 128);
+        memcpy(cpu->xmm, img + 160, x86_long64(cpu) ? 256 : 128);
         return;
     }
     case 2: case 3: {   /* LDMXCSR, STMXCSR */
         sse_check(cpu, in);
-        uint32_t ea = insn_ea(cpu, in);
+        uint64_t ea = insn_ea(cpu, in);
         if (in->reg == 3) {
             mem_write(cpu, in->seg, ea, 4, cpu->mxcsr);
             return;
@@ -1262,7 +1273,8 @@ void op_movnti(X86Cpu *cpu, const X86Insn *in)
 {
     if (in->mod == 3 || (in->prefix & (PFX_REP | PFX_REPNE | PFX_OPSIZE | PFX_LOCK)))
         x86_fault(cpu, X86_EXC_UD, false, 0);
-    mem_write(cpu, in->seg, insn_ea(cpu, in), 4, reg_read(cpu, in->reg, 4));
+    unsigned size = in->osz == 8 ? 8 : 4;   /* REX.W: MOVNTI m64, r64 */
+    mem_write(cpu, in->seg, insn_ea(cpu, in), size, reg_read(cpu, in->reg, size));
 }
 
 /* 0F 38 F0/F1 MOVBE r, m / m, r (SDM Vol. 2B): a load or store with the bytes reversed;
@@ -1272,14 +1284,16 @@ void op_movbe(X86Cpu *cpu, const X86Insn *in)
     if (in->mod == 3 || (in->prefix & (PFX_REP | PFX_REPNE | PFX_LOCK)))
         x86_fault(cpu, X86_EXC_UD, false, 0);
     unsigned size = in->osz;
-    uint32_t ea = insn_ea(cpu, in);
+    uint64_t ea = insn_ea(cpu, in);
     if (in->imm2 == 0xF0) {   /* the third opcode byte (decode.c) */
-        uint32_t v = mem_read(cpu, in->seg, ea, size);
-        v = size == 2 ? __builtin_bswap16((uint16_t)v) : __builtin_bswap32(v);
+        uint64_t v = mem_read(cpu, in->seg, ea, size);
+        v = size == 2 ? __builtin_bswap16((uint16_t)v)
+          : size == 4 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
         reg_write(cpu, in->reg, size, v);
     } else {
-        uint32_t v = reg_read(cpu, in->reg, size);
-        v = size == 2 ? __builtin_bswap16((uint16_t)v) : __builtin_bswap32(v);
+        uint64_t v = reg_read(cpu, in->reg, size);
+        v = size == 2 ? __builtin_bswap16((uint16_t)v)
+          : size == 4 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
         mem_write(cpu, in->seg, ea, size, v);
     }
 }

@@ -24,12 +24,12 @@
 
 #define STRING_CHUNK 65536u
 
-static inline uint32_t idx_get(const X86Cpu *cpu, unsigned r, unsigned asz)
+static inline uint64_t idx_get(const X86Cpu *cpu, unsigned r, unsigned asz)
 {
-    return asz == 2 ? (uint16_t)cpu->gpr[r] : (uint32_t)cpu->gpr[r];
+    return cpu->gpr[r] & size_mask(asz);
 }
 
-static inline void idx_set(X86Cpu *cpu, unsigned r, unsigned asz, uint32_t v)
+static inline void idx_set(X86Cpu *cpu, unsigned r, unsigned asz, uint64_t v)
 {
     reg_write(cpu, r, asz, v);
 }
@@ -46,7 +46,7 @@ static inline int32_t elem_step(const X86Cpu *cpu, unsigned size)
  * REPE/REPNE condition. Leaves RIP at the instruction when it must be resumed later. */
 static inline bool rep_next(X86Cpu *cpu, const X86Insn *in, uint32_t *done, bool cmp)
 {
-    uint32_t c = idx_get(cpu, X86_RCX, in->asz) - 1;
+    uint64_t c = (idx_get(cpu, X86_RCX, in->asz) - 1) & size_mask(in->asz);
     idx_set(cpu, X86_RCX, in->asz, c);
     /* each element is restarted on its own after an MMIO read exit */
     cpu->mmio_replay_n = cpu->mmio_replay_pos = 0;
@@ -105,7 +105,9 @@ static uint32_t bulk_span(X86Cpu *cpu, int seg, uint32_t off, unsigned size, uns
  * breakpoints check every access), no MMIO read being replayed. */
 static inline bool bulk_ok(const X86Cpu *cpu)
 {
-    return !cpu->string_elementwise && !cpu->dbg_flags && !cpu->mmio_replay_n;
+    /* (64-bit mode: element by element, for its canonical checks and 64-bit counts) */
+    return !cpu->string_elementwise && !cpu->dbg_flags && !cpu->mmio_replay_n &&
+           cpu->mode != X86_MODE_LONG64;
 }
 
 /* [p, p + n * size) going up, or the n elements ending with the one at p going down:
@@ -257,11 +259,11 @@ void op_movs(X86Cpu *cpu, const X86Insn *in)
                 continue;
             }
         }
-        uint32_t si = idx_get(cpu, X86_RSI, asz), di = idx_get(cpu, X86_RDI, asz);
-        uint32_t v = mem_read(cpu, in->seg, si, size);
+        uint64_t si = idx_get(cpu, X86_RSI, asz), di = idx_get(cpu, X86_RDI, asz);
+        uint64_t v = mem_read(cpu, in->seg, si, size);
         mem_write(cpu, X86_ES, di, size, v);
-        idx_set(cpu, X86_RSI, asz, si + (uint32_t)d);
-        idx_set(cpu, X86_RDI, asz, di + (uint32_t)d);
+        idx_set(cpu, X86_RSI, asz, si + (uint64_t)(int64_t)d);
+        idx_set(cpu, X86_RDI, asz, di + (uint64_t)(int64_t)d);
         if (!rep || !rep_next(cpu, in, &done, false)) return;
     }
 }
@@ -271,7 +273,8 @@ void op_stos(X86Cpu *cpu, const X86Insn *in)
     unsigned size = elem_size(in), asz = in->asz;
     int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
-    uint32_t done = 0, v = reg_read(cpu, X86_RAX, size);
+    uint32_t done = 0;
+    uint64_t v = reg_read(cpu, X86_RAX, size);
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
     for (;;) {
         if (rep && bulk_ok(cpu)) {
@@ -282,9 +285,9 @@ void op_stos(X86Cpu *cpu, const X86Insn *in)
                 continue;
             }
         }
-        uint32_t di = idx_get(cpu, X86_RDI, asz);
+        uint64_t di = idx_get(cpu, X86_RDI, asz);
         mem_write(cpu, X86_ES, di, size, v);
-        idx_set(cpu, X86_RDI, asz, di + (uint32_t)d);
+        idx_set(cpu, X86_RDI, asz, di + (uint64_t)(int64_t)d);
         if (!rep || !rep_next(cpu, in, &done, false)) return;
     }
 }
@@ -305,10 +308,10 @@ void op_lods(X86Cpu *cpu, const X86Insn *in)
                 continue;
             }
         }
-        uint32_t si = idx_get(cpu, X86_RSI, asz);
-        uint32_t v = mem_read(cpu, in->seg, si, size);
+        uint64_t si = idx_get(cpu, X86_RSI, asz);
+        uint64_t v = mem_read(cpu, in->seg, si, size);
         reg_write(cpu, X86_RAX, size, v);
-        idx_set(cpu, X86_RSI, asz, si + (uint32_t)d);
+        idx_set(cpu, X86_RSI, asz, si + (uint64_t)(int64_t)d);
         if (!rep || !rep_next(cpu, in, &done, false)) return;
     }
 }
@@ -331,12 +334,12 @@ void op_cmps(X86Cpu *cpu, const X86Insn *in)
                 continue;
             }
         }
-        uint32_t si = idx_get(cpu, X86_RSI, asz), di = idx_get(cpu, X86_RDI, asz);
-        uint32_t a = mem_read(cpu, in->seg, si, size);
-        uint32_t b = mem_read(cpu, X86_ES, di, size);
+        uint64_t si = idx_get(cpu, X86_RSI, asz), di = idx_get(cpu, X86_RDI, asz);
+        uint64_t a = mem_read(cpu, in->seg, si, size);
+        uint64_t b = mem_read(cpu, X86_ES, di, size);
         x86_alu(cpu, 7, size, a, b);
-        idx_set(cpu, X86_RSI, asz, si + (uint32_t)d);
-        idx_set(cpu, X86_RDI, asz, di + (uint32_t)d);
+        idx_set(cpu, X86_RSI, asz, si + (uint64_t)(int64_t)d);
+        idx_set(cpu, X86_RDI, asz, di + (uint64_t)(int64_t)d);
         if (!rep || !rep_next(cpu, in, &done, true)) return;
     }
 }
@@ -347,7 +350,8 @@ void op_scas(X86Cpu *cpu, const X86Insn *in)
     unsigned size = elem_size(in), asz = in->asz;
     int32_t d = elem_step(cpu, size);
     bool rep = in->prefix & REP_PREFIXES;
-    uint32_t done = 0, acc = reg_read(cpu, X86_RAX, size);
+    uint32_t done = 0;
+    uint64_t acc = reg_read(cpu, X86_RAX, size);
     if (rep && idx_get(cpu, X86_RCX, asz) == 0) return;
     for (;;) {
         if (rep && bulk_ok(cpu)) {
@@ -359,10 +363,10 @@ void op_scas(X86Cpu *cpu, const X86Insn *in)
                 continue;
             }
         }
-        uint32_t di = idx_get(cpu, X86_RDI, asz);
-        uint32_t b = mem_read(cpu, X86_ES, di, size);
+        uint64_t di = idx_get(cpu, X86_RDI, asz);
+        uint64_t b = mem_read(cpu, X86_ES, di, size);
         x86_alu(cpu, 7, size, acc, b);
-        idx_set(cpu, X86_RDI, asz, di + (uint32_t)d);
+        idx_set(cpu, X86_RDI, asz, di + (uint64_t)(int64_t)d);
         if (!rep || !rep_next(cpu, in, &done, true)) return;
     }
 }

@@ -34,22 +34,38 @@ void op_flagop(X86Cpu *cpu, const X86Insn *in)
 #define CR0_DEFINED (X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_ET | \
                      X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG)
 
-static inline bool pae_paging(uint64_t cr0, uint64_t cr4)
+/* PAE paging proper (IA-32e paging has no PDPTE registers to load). */
+static inline bool pae_paging(const X86Cpu *cpu, uint64_t cr0, uint64_t cr4)
 {
-    return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE_BIT);
+    return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE_BIT) && !(cpu->efer & X86_EFER_LME_BIT);
 }
 
 /* MOV to CR0 (SDM Vol. 2B MOV-Control Registers, Vol. 3A 2.5 and 4.10.4.1): PG without PE
  * and NW without CD are #GP(0); enabling PAE paging loads the PDPTEs (#GP(0) when one has
  * a reserved bit); ET is hardwired to 1; a change of PG, WP or PE flushes the TLB. */
-static void write_cr0(X86Cpu *cpu, uint32_t v)
+static void write_cr0(X86Cpu *cpu, uint64_t v64)
 {
+    if (v64 >> 32) x86_fault(cpu, X86_EXC_GP, true, 0);   /* bits 63:32 are reserved */
+    uint32_t v = (uint32_t)v64;
     v = (v & CR0_DEFINED) | X86_CR0_ET;
     if ((v & X86_CR0_PG) && !(v & X86_CR0_PE)) x86_fault(cpu, X86_EXC_GP, true, 0);
     if ((v & X86_CR0_NW) && !(v & X86_CR0_CD)) x86_fault(cpu, X86_EXC_GP, true, 0);
     uint32_t changed = v ^ (uint32_t)cpu->cr0;
-    if ((changed & X86_CR0_PG) && pae_paging(v, cpu->cr4) && !x86_load_pdptes(cpu, cpu->cr3))
+    if ((changed & X86_CR0_PG) && pae_paging(cpu, v, cpu->cr4) && !x86_load_pdptes(cpu, cpu->cr3))
         x86_fault(cpu, X86_EXC_GP, true, 0);
+    /* IA-32e mode activation (SDM Vol. 3A, 10.8.5): setting PG with EFER.LME needs
+     * CR4.PAE and a CS without L, and sets EFER.LMA; clearing PG leaves IA-32e mode, which
+     * 64-bit code cannot do (#GP), only compatibility mode. */
+    if ((changed & X86_CR0_PG) && (cpu->efer & X86_EFER_LME_BIT)) {
+        if (v & X86_CR0_PG) {
+            if (!(cpu->cr4 & X86_CR4_PAE_BIT) || (cpu->cs.attr & X86_AR_L))
+                x86_fault(cpu, X86_EXC_GP, true, 0);
+            cpu->efer |= X86_EFER_LMA_BIT;
+        } else {
+            if (x86_long64(cpu)) x86_fault(cpu, X86_EXC_GP, true, 0);
+            cpu->efer &= ~X86_EFER_LMA_BIT;
+        }
+    }
     if (changed & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)) x86_tlb_flush_all(cpu);
     cpu->cr0 = v;
     x86_update_mode(cpu);
@@ -57,9 +73,15 @@ static void write_cr0(X86Cpu *cpu, uint32_t v)
 
 /* MOV to CR3: in PAE paging the PDPTEs are loaded (#GP(0) on a reserved bit); non-global
  * TLB entries go (SDM Vol. 3A, 4.10.4.1). */
-static void write_cr3(X86Cpu *cpu, uint32_t v)
+static void write_cr3(X86Cpu *cpu, uint64_t v)
 {
-    if (pae_paging(cpu->cr0, cpu->cr4) && !x86_load_pdptes(cpu, v))
+    /* IA-32e mode: bits above MAXPHYADDR are reserved (#GP(0)); else 32 bits */
+    if (x86_lma(cpu)) {
+        if (v >> X86_MAXPHYADDR) x86_fault(cpu, X86_EXC_GP, true, 0);
+    } else {
+        v = (uint32_t)v;
+    }
+    if (pae_paging(cpu, cpu->cr0, cpu->cr4) && !x86_load_pdptes(cpu, v))
         x86_fault(cpu, X86_EXC_GP, true, 0);
     cpu->cr3 = v;
     if (cpu->cr4 & X86_CR4_PGE_BIT) x86_tlb_flush_nonglobal(cpu);
@@ -69,14 +91,15 @@ static void write_cr3(X86Cpu *cpu, uint32_t v)
 /* MOV to CR4: a bit this CPU does not implement is #GP(0) (as on hardware and KVM, which
  * checks CR4 against the guest's CPUID); a change of PSE, PAE or PGE flushes the whole TLB
  * and, with PAE paging after it, loads the PDPTEs (SDM Vol. 3A, 4.4.1 and 4.10.4.1). */
-static void write_cr4(X86Cpu *cpu, uint32_t v)
+static void write_cr4(X86Cpu *cpu, uint64_t v)
 {
-    if (v & ~X86_CR4_SUPPORTED) x86_fault(cpu, X86_EXC_GP, true, 0);
-    uint32_t changed = v ^ (uint32_t)cpu->cr4;
+    if (v & ~(uint64_t)X86_CR4_SUPPORTED) x86_fault(cpu, X86_EXC_GP, true, 0);
+    uint32_t changed = (uint32_t)(v ^ cpu->cr4);
     uint32_t paging_bits = X86_CR4_PSE_BIT | X86_CR4_PAE_BIT | X86_CR4_PGE_BIT;
-    if ((changed & paging_bits) && pae_paging(cpu->cr0, v) && !x86_load_pdptes(cpu, cpu->cr3))
+    /* IA-32e mode needs PAE (SDM Vol. 3A, 10.8.5) */
+    if (x86_lma(cpu) && !(v & X86_CR4_PAE_BIT)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    if ((changed & paging_bits) && pae_paging(cpu, cpu->cr0, v) && !x86_load_pdptes(cpu, cpu->cr3))
         x86_fault(cpu, X86_EXC_GP, true, 0);
-    /* PAE cannot be cleared under PAE paging...: only in IA-32e mode (not modelled). */
     if (changed & paging_bits) x86_tlb_flush_all(cpu);
     cpu->cr4 = v;
 }
@@ -87,17 +110,25 @@ static void write_cr4(X86Cpu *cpu, uint32_t v)
 void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned cr = in->reg;
-    if (cr == 1 || cr > 4) x86_fault(cpu, X86_EXC_UD, false, 0);
+    /* (CR8, the TPR, exists in 64-bit mode: REX.R; it reads and writes cpu->cr8 only) */
+    if (cr == 1 || (cr > 4 && !(cr == 8 && x86_long64(cpu)))) x86_fault(cpu, X86_EXC_UD, false, 0);
     x86_require_cpl0(cpu);
-    uint64_t *p = cr == 0 ? &cpu->cr0 : cr == 2 ? &cpu->cr2 : cr == 3 ? &cpu->cr3 : &cpu->cr4;
+    /* 64-bit mode moves 64 bits whatever the prefixes; the other modes 32 */
+    unsigned size = x86_long64(cpu) ? 8 : 4;
+    uint64_t *p = cr == 0 ? &cpu->cr0 : cr == 2 ? &cpu->cr2 : cr == 3 ? &cpu->cr3
+                : cr == 8 ? &cpu->cr8 : &cpu->cr4;
     if (in->op == 0x120) {
-        reg_write(cpu, in->rm, 4, (uint32_t)*p);
+        reg_write(cpu, in->rm, size, *p);
         return;
     }
-    uint32_t v = (uint32_t)cpu->gpr[in->rm];
+    uint64_t v = cpu->gpr[in->rm] & size_mask(size);
     switch (cr) {
     case 0: write_cr0(cpu, v); break;
     case 2: cpu->cr2 = v; break;
+    case 8:
+        if (v > 15) x86_fault(cpu, X86_EXC_GP, true, 0);
+        cpu->cr8 = v;
+        break;
     case 3: write_cr3(cpu, v); break;
     default: write_cr4(cpu, v); break;
     }
@@ -106,12 +137,16 @@ void op_mov_cr(X86Cpu *cpu, const X86Insn *in)
 
 bool x86_cpu_efer_valid(const X86Cpu *cpu, uint64_t value)
 {
-    (void)cpu;
-    return (value & ~X86_EFER_SUPPORTED) == 0;
+    if (value & ~X86_EFER_SUPPORTED) return false;
+    /* LME cannot change while paging is on (SDM Vol. 3A, 10.8.5) */
+    if ((cpu->cr0 & X86_CR0_PG) && ((value ^ cpu->efer) & X86_EFER_LME_BIT)) return false;
+    return true;
 }
 
+/* LMA is the CPU's: WRMSR's value for it is ignored (as KVM does). */
 void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value)
 {
+    value = (value & ~X86_EFER_LMA_BIT) | (cpu->efer & X86_EFER_LMA_BIT);
     if ((value ^ cpu->efer) & X86_EFER_NXE_BIT) x86_tlb_flush_all(cpu);
     cpu->efer = value;
 }
@@ -121,16 +156,20 @@ void x86_cpu_set_efer(X86Cpu *cpu, uint64_t value)
 void op_mov_dr(X86Cpu *cpu, const X86Insn *in)
 {
     unsigned dr = in->reg;
+    if (dr > 7) x86_fault(cpu, X86_EXC_UD, false, 0);   /* DR8-15 (REX.R) do not exist */
     if (dr == 4 || dr == 5) {
         if (cpu->cr4 & X86_CR4_DE_BIT) x86_fault(cpu, X86_EXC_UD, false, 0);
         dr += 2;
     }
     x86_require_cpl0(cpu);
-    if (in->op == 0x121) reg_write(cpu, in->rm, 4, (uint32_t)cpu->dr[dr]);
+    /* 64-bit mode moves 64 bits; DR6/DR7 bits 63:32 must be 0 there (#GP(0)) */
+    unsigned size = x86_long64(cpu) ? 8 : 4;
+    if (in->op == 0x121) reg_write(cpu, in->rm, size, cpu->dr[dr]);
     else {
-        uint32_t v = (uint32_t)cpu->gpr[in->rm];
+        uint64_t v = cpu->gpr[in->rm] & size_mask(size);
+        if (dr >= 6 && (v >> 32)) x86_fault(cpu, X86_EXC_GP, true, 0);
         if (dr == 6) v = (v & 0xE00Fu) | 0xFFFF0FF0u;
-        else if (dr == 7) v = (v & ~0xD800u) | 0x400u;
+        else if (dr == 7) v = (v & ~0xD800ull) | 0x400u;
         cpu->dr[dr] = v;
     }
 }
@@ -196,29 +235,41 @@ void op_grp7(X86Cpu *cpu, const X86Insn *in)
         op_rdtscp(cpu, in);
         return;
     }
+    if (in->mod == 3 && in->reg == 7 && in->rm == 0) {
+        /* SWAPGS (SDM Vol. 4 of 2B): 64-bit mode and CPL 0, else #UD / #GP(0) */
+        if (!x86_long64(cpu)) x86_fault(cpu, X86_EXC_UD, false, 0);
+        x86_require_cpl0(cpu);
+        uint64_t t = cpu->gs.base;
+        cpu->gs.base = cpu->kernel_gs_base;
+        cpu->kernel_gs_base = t;
+        return;
+    }
     if ((in->mod != 3 && in->reg <= 1) || in->reg == 4) x86_check_umip(cpu);
-    if (in->mod == 3 && in->reg != 4 && in->reg != 6)
-        x86_unimplemented(cpu, "0F 01 register form (VMX/SVM/MONITOR/XGETBV...)");
+    /* The other register forms (VMX, SVM's VMMCALL, MONITOR/MWAIT, XGETBV/XSETBV,
+     * CLAC/STAC, ...) belong to features CPUID does not claim: #UD, as on a processor
+     * without them (SDM Vol. 2, each one's "#UD If CPUID...", XGETBV with CR4.OSXSAVE
+     * clear, VMX instructions outside VMX operation). */
+    if (in->mod == 3 && in->reg != 4 && in->reg != 6) x86_fault(cpu, X86_EXC_UD, false, 0);
     switch (in->reg) {
     case 0: case 1: {
         X86DescTable *t = in->reg == 0 ? &cpu->gdtr : &cpu->idtr;
-        uint32_t ea = insn_ea(cpu, in);
-        uint32_t next = ea + 2;
-        if (in->asz == 2) next &= 0xFFFF;
-        /* SDM Vol. 2B, SGDT: the full 32-bit base is stored for both operand sizes. */
+        uint64_t ea = insn_ea(cpu, in);
+        /* SDM Vol. 2B, SGDT: the full 32-bit base is stored for both operand sizes;
+         * 64-bit mode stores 8 bytes of base */
         mem_write(cpu, in->seg, ea, 2, t->limit);
-        mem_write(cpu, in->seg, next, 4, (uint32_t)t->base);
+        mem_write(cpu, in->seg, ea_add(in, ea, 2), x86_long64(cpu) ? 8 : 4,
+                  x86_long64(cpu) ? t->base : (uint32_t)t->base);
         break;
     }
     case 2: case 3: {
         x86_require_cpl0(cpu);
         X86DescTable *t = in->reg == 2 ? &cpu->gdtr : &cpu->idtr;
-        uint32_t ea = insn_ea(cpu, in);
-        uint32_t next = ea + 2;
-        if (in->asz == 2) next &= 0xFFFF;
+        uint64_t ea = insn_ea(cpu, in);
         uint32_t limit = mem_read(cpu, in->seg, ea, 2);
-        uint32_t base = mem_read(cpu, in->seg, next, 4);
-        if (in->osz == 2) base &= 0xFFFFFF;   /* 24-bit base (SDM Vol. 2A, LGDT) */
+        /* 64-bit mode: a 10-byte operand with a 64-bit base (canonical, else #GP(0)) */
+        uint64_t base = mem_read(cpu, in->seg, ea_add(in, ea, 2), x86_long64(cpu) ? 8 : 4);
+        if (x86_long64(cpu) && !x86_canonical(base)) x86_fault(cpu, X86_EXC_GP, true, 0);
+        if (in->osz == 2 && !x86_long64(cpu)) base &= 0xFFFFFF;   /* 24-bit base (LGDT) */
         t->limit = (uint16_t)limit;
         t->base = base;
         break;
@@ -263,14 +314,36 @@ void op_wbinvd(X86Cpu *cpu, const X86Insn *in)
  * is stored; else ZF = 0 and m64 goes to EDX:EAX. The destination gets a write cycle
  * either way, so both its pages are checked for writing before anything is written.
  * A register operand, and the other /r forms (VMX, RDRAND, ...: not claimed), are #UD. */
+/* REX.W 0F C7 /1 CMPXCHG16B m128: RDX:RAX against m128 (16-byte aligned, else #GP(0));
+ * equal: ZF = 1 and RCX:RBX stored; else ZF = 0 and m128 to RDX:RAX (written back). */
+static void cmpxchg16b(X86Cpu *cpu, const X86Insn *in, uint64_t ea)
+{
+    uint64_t lin = x86_linear(cpu, in->seg, ea, 16, X86_ACCESS_WRITE);
+    if (lin & 15) x86_fault(cpu, X86_EXC_GP, true, 0);
+    uint64_t lo = x86_read64(cpu, lin), hi = x86_read64(cpu, lin + 8);
+    x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);
+    bool equal = lo == cpu->gpr[X86_RAX] && hi == cpu->gpr[X86_RDX];
+    x86_write64(cpu, lin, equal ? cpu->gpr[X86_RBX] : lo);
+    x86_write64(cpu, lin + 8, equal ? cpu->gpr[X86_RCX] : hi);
+    flags_set_arith(cpu, equal ? X86_FLAG_ZF : 0, X86_FLAG_ZF);
+    if (!equal) {
+        cpu->gpr[X86_RAX] = lo;
+        cpu->gpr[X86_RDX] = hi;
+    }
+}
+
 void op_cmpxchg8b(X86Cpu *cpu, const X86Insn *in)
 {
     if (in->mod == 3 || in->reg != 1) x86_fault(cpu, X86_EXC_UD, false, 0);
-    uint32_t ea = insn_ea(cpu, in);
+    uint64_t ea = insn_ea(cpu, in);
+    if (in->osz == 8) {
+        cmpxchg16b(cpu, in, ea);
+        return;
+    }
     uint64_t lin = x86_linear(cpu, in->seg, ea, 8, X86_ACCESS_WRITE);
     uint64_t old = x86_read64(cpu, lin);
     x86_ram_ptr(cpu, lin, 1, X86_ACCESS_WRITE);          /* #PF before any write */
-    x86_ram_ptr(cpu, (uint32_t)(lin + 7), 1, X86_ACCESS_WRITE);
+    x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin + 7), 1, X86_ACCESS_WRITE);
     uint32_t lo = (uint32_t)old, hi = (uint32_t)(old >> 32);
     bool equal = lo == (uint32_t)cpu->gpr[X86_RAX] && hi == (uint32_t)cpu->gpr[X86_RDX];
     uint64_t new = equal ? (uint64_t)(uint32_t)cpu->gpr[X86_RCX] << 32 | (uint32_t)cpu->gpr[X86_RBX]
@@ -323,4 +396,49 @@ void op_sysexit(X86Cpu *cpu, const X86Insn *in)
     flat_segment(&cpu->ss, (uint16_t)((cs + 24) | 3), 0x3, 3);
     cpu->gpr[X86_RSP] = (uint32_t)cpu->gpr[X86_RCX];
     cpu->next_rip = (uint32_t)cpu->gpr[X86_RDX];
+}
+
+/* 0F 05 SYSCALL (SDM Vol. 2B): 64-bit mode with EFER.SCE (else #UD; compatibility mode's
+ * legacy SYSCALL is AMD's and not modelled). RCX = RIP, R11 = RFLAGS; CS = STAR[47:32]
+ * & FFFC (flat 64-bit code, DPL 0), SS = that + 8 (flat data); RIP = LSTAR; RFLAGS &=
+ * ~FMASK, RF cleared. */
+void op_syscall(X86Cpu *cpu, const X86Insn *in)
+{
+    (void)in;
+    if (!x86_long64(cpu) || !(cpu->efer & X86_EFER_SCE_BIT)) x86_fault(cpu, X86_EXC_UD, false, 0);
+    uint16_t sel = (uint16_t)(cpu->star >> 32) & 0xFFFC;
+    uint32_t f = flags_get(cpu);
+    cpu->gpr[X86_RCX] = cpu->next_rip;
+    cpu->gpr[X86_R11] = f;
+    cpu->flags = (f & ~((uint32_t)cpu->fmask | X86_FLAG_RF)) | X86_FLAG_FIXED;
+    flat_segment(&cpu->cs, sel, 0xB, 0);
+    cpu->cs.attr = (cpu->cs.attr & ~X86_AR_DB) | X86_AR_L;
+    flat_segment(&cpu->ss, (uint16_t)(sel + 8), 0x3, 0);
+    x86_update_mode(cpu);
+    cpu->next_rip = cpu->lstar;
+    x86_end_block(cpu);
+}
+
+/* 0F 07 SYSRET (SDM Vol. 2B): 64-bit mode with SCE (#UD), CPL 0 (#GP(0)); to 64-bit code
+ * with REX.W (CS = STAR[63:48] + 16, RIP = RCX, canonical or #GP(0)) or to compatibility
+ * mode (CS = STAR[63:48], EIP = ECX); SS = STAR[63:48] + 8; RFLAGS = R11 (RF, VM
+ * cleared); CPL 3. */
+void op_sysret(X86Cpu *cpu, const X86Insn *in)
+{
+    if (!x86_long64(cpu) || !(cpu->efer & X86_EFER_SCE_BIT)) x86_fault(cpu, X86_EXC_UD, false, 0);
+    x86_require_cpl0(cpu);
+    uint16_t base = (uint16_t)(cpu->star >> 48);
+    bool to64 = in->osz == 8;
+    uint64_t rip = to64 ? cpu->gpr[X86_RCX] : (uint32_t)cpu->gpr[X86_RCX];
+    if (!x86_canonical(rip)) x86_fault(cpu, X86_EXC_GP, true, 0);
+    uint32_t f = (uint32_t)cpu->gpr[X86_R11];
+    cpu->flags = (f & 0x3C7FD7u & ~(X86_FLAG_RF | X86_FLAG_VM)) | X86_FLAG_FIXED;
+    cpu->lf_op = LF_NONE;
+    flat_segment(&cpu->cs, (uint16_t)((to64 ? base + 16 : base) | 3), 0xB, 3);
+    if (to64) cpu->cs.attr = (cpu->cs.attr & ~X86_AR_DB) | X86_AR_L;
+    /* (SS keeps its selector's RPL 3 and DPL 3: flat data) */
+    flat_segment(&cpu->ss, (uint16_t)((base + 8) | 3), 0x3, 3);
+    x86_update_mode(cpu);
+    cpu->next_rip = rip;
+    x86_end_block(cpu);
 }

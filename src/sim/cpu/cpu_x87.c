@@ -317,16 +317,15 @@ void op_wait(X86Cpu *cpu, const X86Insn *in)
 /* Memory operands                                                                      */
 /* ---------------------------------------------------------------------------------- */
 
-static inline uint32_t ea_plus(const X86Insn *in, uint32_t ea, unsigned k)
+static inline uint64_t ea_plus(const X86Insn *in, uint64_t ea, unsigned k)
 {
-    uint32_t a = ea + k;
-    return in->asz == 2 ? (a & 0xFFFF) : a;
+    return ea_add(in, ea, k);
 }
 
 /* Reads n bytes of the memory operand (in 4-, 2- and 1-byte pieces). */
 static void fmem_read(X86Cpu *cpu, const X86Insn *in, uint8_t *p, unsigned n)
 {
-    uint32_t ea = insn_ea(cpu, in);
+    uint64_t ea = insn_ea(cpu, in);
     unsigned k = 0;
     while (k < n) {
         unsigned sz = n - k >= 4 ? 4 : n - k >= 2 ? 2 : 1;
@@ -339,7 +338,7 @@ static void fmem_read(X86Cpu *cpu, const X86Insn *in, uint8_t *p, unsigned n)
  * FPU only after), so the restarted instruction writes the same bytes again. */
 static void fmem_write(X86Cpu *cpu, const X86Insn *in, const uint8_t *p, unsigned n)
 {
-    uint32_t ea = insn_ea(cpu, in);
+    uint64_t ea = insn_ea(cpu, in);
     unsigned k = 0;
     while (k < n) {
         unsigned sz = n - k >= 4 ? 4 : n - k >= 2 ? 2 : 1;

@@ -35,6 +35,7 @@ typedef struct {
     uint8_t *host;
     uint64_t last_gpa;
     int err;
+    bool long64;          /* 64-bit mode: no CS limit, canonical RIP */
 } Fetch;
 
 /* One instruction byte at CS:ip+n: the CS limit applies to every byte (SDM Vol. 3A,
@@ -50,11 +51,16 @@ static inline __attribute__((always_inline)) int fetch8(Fetch *f, uint8_t *out, 
         return 0;
     }
     X86Cpu *cpu = f->cpu;
-    uint64_t off = f->ip + f->n;
+    uint64_t off = f->ip + f->n, lin;
     if (f->n >= X86_MAX_INSN_LEN) return X86_EXC_GP;
-    if (!(cpu->cs.attr & X86_AR_DB)) off &= 0xFFFFFFFFull;
-    if (off > cpu->cs.limit) return X86_EXC_GP;
-    uint64_t lin = (uint32_t)(cpu->cs.base + off);
+    if (LIKELY(!f->long64)) {
+        if (!(cpu->cs.attr & X86_AR_DB)) off &= 0xFFFFFFFFull;
+        if (off > cpu->cs.limit) return X86_EXC_GP;
+        lin = x86_lin_wrap(cpu, cpu->cs.base + off);
+    } else {
+        lin = off;   /* (SDM Vol. 3A, 5.3.1: no limit; a non-canonical RIP is #GP(0)) */
+        if (!x86_canonical(lin)) return X86_EXC_GP;
+    }
     if ((lin & ~0xFFFull) != f->page_lin || !f->host) {
         uint64_t gpa;
         uint32_t pf;
@@ -101,6 +107,70 @@ static inline __attribute__((always_inline)) int fetch_imm(Fetch *f, unsigned si
         if (e_) return e_;                         \
     } while (0)
 
+/* 64-bit mode (SDM Vol. 2A, Appendix A.2.5 and each instruction's "64-Bit Mode"): the
+ * one-byte opcodes that are #UD there (PUSH/POP ES CS SS DS, DAA DAS AAA AAS, PUSHA POPA,
+ * BOUND, 82, far CALL/JMP ptr, LES LDS, INTO, AAM AAD, SALC), a bit per opcode. */
+static const uint32_t invalid64[8] = {
+    [0] = (1u << 0x06) | (1u << 0x07) | (1u << 0x0E) | (1u << 0x16) | (1u << 0x17) |
+          (1u << 0x1E) | (1u << 0x1F),
+    [1] = (1u << (0x27 - 0x20)) | (1u << (0x2F - 0x20)) | (1u << (0x37 - 0x20)) |
+          (1u << (0x3F - 0x20)),
+    [3] = (1u << (0x60 - 0x60)) | (1u << (0x61 - 0x60)) | (1u << (0x62 - 0x60)),
+    [4] = (1u << (0x82 - 0x80)) | (1u << (0x9A - 0x80)),
+    [6] = (1u << (0xC4 - 0xC0)) | (1u << (0xC5 - 0xC0)) | (1u << (0xCE - 0xC0)) |
+          (1u << (0xD4 - 0xC0)) | (1u << (0xD5 - 0xC0)) | (1u << (0xD6 - 0xC0)),
+    [7] = (1u << (0xEA - 0xE0)),
+};
+static const X86OpInfo ud_info = { op_ud, 0, OC_NONE, 0, W_N };
+/* 63 is MOVSXD r, r/m32 in 64-bit mode (ARPL elsewhere). */
+static const X86OpInfo movsxd_info = { op_movsxd, OPF_MODRM, OC_NONE, 0, W_N };
+
+/* Opcodes whose operand size is 64 bits by default in 64-bit mode (66 makes it 16):
+ * PUSH/POP, PUSHF/POPF, ENTER/LEAVE, PUSH/POP FS GS, POP r/m (SDM Vol. 2A, Table
+ * 2.2.1.7 "Default 64-Bit Operand Size"). */
+static inline bool default64(unsigned op)
+{
+    return (op >= 0x50 && op <= 0x5F) || op == 0x68 || op == 0x6A || op == 0x8F ||
+           op == 0x9C || op == 0x9D || op == 0xC8 || op == 0xC9 || op == 0x1A0 ||
+           op == 0x1A1 || op == 0x1A8 || op == 0x1A9;
+}
+/* Opcodes whose ModR/M reg field extends the opcode (groups, x87): REX.R leaves it. */
+static inline bool reg_is_opcode(unsigned op)
+{
+    switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83: case 0x8F: case 0xC0: case 0xC1: case 0xC6:
+    case 0xC7: case 0xD0: case 0xD1: case 0xD2: case 0xD3: case 0xF6: case 0xF7: case 0xFE:
+    case 0xFF: case 0x100: case 0x101: case 0x171: case 0x172: case 0x173: case 0x1AE:
+    case 0x1BA: case 0x1C7:
+        return true;
+    default:
+        return (op >= 0xD8 && op <= 0xDF) || (op >= 0x118 && op <= 0x11F);
+    }
+}
+
+/* Near branches: 64-bit whatever the prefixes (Jcc, JMP, CALL, RET, LOOP, JRCXZ). */
+static inline bool near_branch(unsigned op)
+{
+    return (op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F) || op == 0xE8 ||
+           op == 0xE9 || op == 0xEB || op == 0xC2 || op == 0xC3 || (op >= 0xE0 && op <= 0xE3);
+}
+/* Which ModR/M fields name byte registers (bit 0 reg, bit 1 r/m): a REX prefix makes
+ * their 4-7 SPL BPL SIL DIL instead of AH CH DH BH. */
+static inline unsigned byte_regs(unsigned op)
+{
+    switch (op) {
+    case 0x00: case 0x02: case 0x08: case 0x0A: case 0x10: case 0x12: case 0x18: case 0x1A:
+    case 0x20: case 0x22: case 0x28: case 0x2A: case 0x30: case 0x32: case 0x38: case 0x3A:
+    case 0x84: case 0x86: case 0x88: case 0x8A: case 0x1C0: case 0x1B0:
+        return 3;
+    case 0x80: case 0xC0: case 0xC6: case 0xD0: case 0xD2: case 0xF6: case 0xFE:
+    case 0x1B6: case 0x1BE:
+        return 2;
+    default:
+        return (op >= 0x190 && op <= 0x19F) ? 2 : 0;
+    }
+}
+
 /* Instructions that accept LOCK, with a memory destination (SDM Vol. 2A, LOCK): those
  * opcodes.def marks, of groups the members that write their r/m operand. */
 static bool lockable(const X86Insn *in, const X86OpInfo *info)
@@ -123,12 +193,19 @@ static bool lockable(const X86Insn *in, const X86OpInfo *info)
 static inline __attribute__((always_inline)) int decode_insn(Fetch *f, X86Mode mode,
                                                              X86Insn *in, bool from_buf)
 {
-    unsigned osz = x86_mode_code32(mode) ? 4 : 2, asz = osz;
+    const bool m64 = mode == X86_MODE_LONG64;
+    unsigned osz = x86_mode_code32(mode) ? 4 : 2, asz = m64 ? 8 : osz;
     int seg = -1;
-    uint8_t prefix = 0, b;
+    uint8_t prefix = 0, b, rex = 0;
     memset(in, 0, sizeof *in);
     for (;;) {
         FETCH(b);
+        /* REX (40-4F in 64-bit mode) counts only as the last prefix before the opcode:
+         * a legacy prefix after it cancels it (SDM Vol. 2A, 2.2.1). */
+        if (m64 && (b & 0xF0) == 0x40) {
+            rex = b;
+            continue;
+        }
         switch (b) {
         case 0x26: seg = X86_ES; break;
         case 0x2E: seg = X86_CS; break;
@@ -143,6 +220,7 @@ static inline __attribute__((always_inline)) int decode_insn(Fetch *f, X86Mode m
         case 0xF3: prefix = (uint8_t)((prefix & ~PFX_REPNE) | PFX_REP); break;
         default: goto opcode;
         }
+        rex = 0;
     }
 opcode:;
     const X86OpInfo *info;
@@ -155,14 +233,28 @@ opcode:;
             static const X86OpInfo other = { op_unimpl, OPF_MODRM, OC_NONE, 0, W_N };
             FETCH(b);
             in->imm2 = b;  /* op stays 0x138: the third byte rides in imm2 (no immediates) */
-            info = (b == 0xF0 || b == 0xF1) ? &movbe : &other;
+            /* INVPCID (66 0F 38 82): CPUID does not claim it, so #UD */
+            static const X86OpInfo invpcid = { op_ud, OPF_MODRM, OC_NONE, 0, W_N };
+            info = (b == 0xF0 || b == 0xF1) ? &movbe : (b == 0x82 && (prefix & PFX_OPSIZE)) ? &invpcid : &other;
         }
     } else {
         in->op = b;
         info = &x86_optab[b];
     }
     if (prefix & PFX_OPSIZE) osz ^= 6;
-    if (prefix & PFX_ADSIZE) asz ^= 6;
+    if (prefix & PFX_ADSIZE) asz = m64 ? 4 : asz ^ 6;
+    if (m64) {
+        if (rex) prefix |= PFX_REX;
+        if (rex & 8) {
+            prefix |= PFX_REXW;
+            osz = 8;
+        } else if (default64(in->op)) {
+            osz = osz == 2 ? 2 : 8;
+        }
+        if (in->op < 0x100 && invalid64[in->op >> 5] >> (in->op & 31) & 1) info = &ud_info;
+        if (in->op == 0x63) info = &movsxd_info;
+        if (in->op == 0x90 && (rex & 1)) info = &x86_optab[0x91];   /* XCHG R8, rAX */
+    }
     in->osz = (uint8_t)osz;
     in->asz = (uint8_t)asz;
     in->fn = info->fn;
@@ -174,6 +266,7 @@ opcode:;
         in->has_modrm = 1;
         in->mod = m >> 6;
         in->reg = (m >> 3) & 7;
+        if ((rex & 4) && !reg_is_opcode(in->op)) in->reg |= 8;   /* REX.R */
         in->rm = m & 7;
         /* MOV to/from CRn/DRn: "the 2 bits in the mod field are ignored" (SDM Vol. 2B,
          * MOV-Control/Debug Registers): always a register, never displacement bytes. */
@@ -203,13 +296,16 @@ opcode:;
             if (in->base == X86_RBP) defseg = X86_SS;
         } else if (in->mod != 3) {
             /* SDM Vol. 2A, Tables 2-2 and 2-3 */
+            /* (REX.X extends the index, REX.B the base; SIB index 4 without REX.X is
+             * none, and base 5 / rm 5 with mod 0 is decided on the 3 bits: Table 2-5) */
             if (in->rm == 4) {
                 uint8_t sib;
                 FETCH(sib);
+                unsigned index = ((sib >> 3) & 7) | ((rex & 2) << 2);
                 in->scale = sib >> 6;
-                in->index = ((sib >> 3) & 7) == 4 ? X86_REG_NONE : ((sib >> 3) & 7);
-                in->base = sib & 7;
-                if (in->base == 5 && in->mod == 0) {
+                in->index = index == 4 ? X86_REG_NONE : (uint8_t)index;
+                in->base = (sib & 7) | ((rex & 1) << 3);
+                if ((sib & 7) == 5 && in->mod == 0) {
                     uint32_t v;
                     FETCH_IMM(4, v);
                     in->base = X86_REG_NONE;
@@ -219,8 +315,9 @@ opcode:;
                 uint32_t v;
                 FETCH_IMM(4, v);
                 in->disp = (int32_t)v;
+                if (m64) in->has_modrm |= 2;   /* RIP-relative (SDM Vol. 2A, 2.2.1.6) */
             } else {
-                in->base = in->rm;
+                in->base = in->rm | ((rex & 1) << 3);
             }
             if (in->mod == 1) {
                 uint32_t v;
@@ -233,9 +330,23 @@ opcode:;
             }
             if (in->base == X86_RSP || in->base == X86_RBP) defseg = X86_SS;
         }
+        /* REX.B (x87 register forms name ST(i): no REX there) */
+        if (in->mod == 3 && !(in->op >= 0xD8 && in->op <= 0xDF)) in->rm |= (rex & 1) << 3;
+        if (rex && (byte_regs(in->op) & 1) && (in->reg & ~3u) == 4) in->reg += X86_REG_BYTE_REX;
+        if (rex && (byte_regs(in->op) & 2) && in->mod == 3 && (in->rm & ~3u) == 4)
+            in->rm += X86_REG_BYTE_REX;
     } else {
-        in->reg = in->rm = b & 7;
+        in->reg = in->rm = (b & 7) | ((rex & 1) << 3);
+        if (rex && (in->op & 0xF8) == 0xB0 && (in->reg & ~3u) == 4)
+            in->reg = in->rm = (uint8_t)(in->reg + X86_REG_BYTE_REX);   /* MOV SPL..DIL, imm8 */
     }
+    /* Near branches are 64-bit whatever 66 says (Intel); FF /6 PUSH defaults to 64. */
+    if (m64 && info->cls == OC_GRP5 && !(rex & 8) && in->op == 0xFF) {
+        if (in->reg == 2 || in->reg == 4) osz = 8;
+        else if (in->reg == 6) osz = osz == 2 ? 2 : 8;
+        in->osz = (uint8_t)osz;
+    }
+    if (m64 && near_branch(in->op)) in->osz = 8, osz = 8;
     in->seg = (uint8_t)(seg >= 0 ? seg : defseg);
     if (seg >= 0) prefix |= PFX_SEG;
     in->prefix = prefix;
@@ -261,8 +372,13 @@ opcode:;
     }
     if (fl & OPF_IMMV) {
         uint32_t v;
-        FETCH_IMM(osz, v);
+        FETCH_IMM(osz == 8 ? 4 : osz, v);
         in->imm = osz == 2 ? (uint64_t)(int64_t)(int16_t)v : (uint64_t)(int64_t)(int32_t)v;
+        if (osz == 8 && (in->op & 0xF8) == 0xB8) {   /* MOV r64, imm64 */
+            uint32_t hi;
+            FETCH_IMM(4, hi);
+            in->imm = (uint64_t)hi << 32 | v;
+        }
     }
     if (fl & OPF_FAR) {
         uint32_t v, s;
@@ -272,12 +388,14 @@ opcode:;
         in->imm2 = s;
     }
     if (fl & OPF_MOFFS) {
-        uint32_t v;
-        FETCH_IMM(asz, v);
-        in->disp = (int32_t)v;
+        uint32_t v, hi = 0;
+        FETCH_IMM(asz == 8 ? 4 : asz, v);
+        if (asz == 8) FETCH_IMM(4, hi);
+        in->disp = (int64_t)((uint64_t)hi << 32 | v);
         in->mod = 0;
     }
     in->len = (uint8_t)f->n;
+    if (in->has_modrm & 2) in->disp += (int64_t)(f->ip + f->n);   /* from the next RIP */
     if (in->fn == op_sse && !x86_sse_modelled(in)) in->fn = op_unimpl;
     if ((prefix & PFX_LOCK) && !lockable(in, info)) in->fn = op_ud;
     if (fl & OPF_END) in->op |= 0x200;
@@ -286,13 +404,14 @@ opcode:;
 
 int x86_decode(X86Cpu *cpu, uint64_t ip, X86Insn *in, uint64_t *last_gpa)
 {
-    Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull };
+    Fetch f = { .cpu = cpu, .ip = ip, .page_lin = ~0ull, .long64 = cpu->mode == X86_MODE_LONG64 };
     int r = decode_insn(&f, cpu->mode, in, false);
     if (r) return r;
     /* x86_specialize() looks at the plain opcode; the block-end mark goes back on after. */
     uint16_t end = in->op & 0x200;
     in->op &= 0x1FF;
-    if (in->fn != op_ud && !cpu->slow_path) x86_specialize(in);
+    /* The specialised handlers are the legacy modes' (32-bit offsets and stacks). */
+    if (in->fn != op_ud && !cpu->slow_path && cpu->mode < X86_MODE_COMPAT16) x86_specialize(in);
     in->op |= end;
     *last_gpa = f.last_gpa;
     return 0;

@@ -588,7 +588,7 @@ void x86_jit_link(X86Cpu *cpu, X86Block *from, uint32_t exit, const X86Block *to
     }
     if (!e) return;
     /* the generation the link depends on (x86_link_gen_off), checked at B_GEN_AT */
-    uint32_t off = x86_link_gen_off(cpu, to, (uint32_t)(to->cs_base + to->ip));
+    uint32_t off = x86_link_gen_off(cpu, to, x86_lin_wrap(cpu, to->cs_base + to->ip));
     uint32_t gen = x86_gen_at(cpu, off);
     memcpy(e + B_GEN_AT, &off, 4);
     memcpy(e + B_GEN, &gen, 4);

@@ -26,10 +26,18 @@
  * execute-only code is #GP(0) (#SS(0) through SS); real mode has no type checks (a write
  * through CS works). Then the limit: expand-down data segments allow offsets limit+1 ..
  * 0xFFFF or 0xFFFFFFFF by D/B (3.4.5.1), every other segment 0 .. limit. */
-uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint32_t off, unsigned size, unsigned access)
+uint64_t x86_linear_slow(X86Cpu *cpu, int seg, uint64_t off, unsigned size, unsigned access)
 {
     const X86Segment *s = &cpu->seg[seg];
     uint32_t a = s->attr;
+    if (cpu->mode == X86_MODE_LONG64) {
+        /* 64-bit mode (SDM Vol. 3A, 3.2.4 and 5.3.1): no limit or type checks, the base of
+         * FS and GS only, and a non-canonical address is #GP(0), #SS(0) through SS. */
+        uint64_t lin = (seg == X86_FS || seg == X86_GS) ? s->base + off : off;
+        if (UNLIKELY(!x86_canonical(lin) || !x86_canonical(lin + size - 1)))
+            x86_limit_fault(cpu, seg);
+        return lin;
+    }
     if (x86_pm(cpu)) {
         if (a & X86_AR_UNUSABLE) x86_limit_fault(cpu, seg);
         if (access == X86_ACCESS_WRITE) {
@@ -100,8 +108,9 @@ static void set_accessed_dirty(X86Cpu *cpu, X86Walk *w, unsigned access, unsigne
 {
     bool pae = entry_size == 8;
     for (unsigned i = 0; i < w->levels; i++) {
-        /* PAE PDPTEs have no accessed bit: bits 8:5 are reserved (SDM 4.4.1) */
-        if (pae && i == 0) continue;
+        /* PAE PDPTEs have no accessed bit: bits 8:5 are reserved (SDM 4.4.1); IA-32e
+         * paging's root (PML4E) has one */
+        if (pae && i == 0 && !x86_lma(cpu)) continue;
         uint64_t need = X86_PTE_A;
         if (i == w->levels - 1 && (access & X86_ACCESS_WRITE)) need |= X86_PTE_D;
         if (w->entry_gpa[i] == ~0ull || (w->entry[i] & need) == need) continue;
@@ -135,7 +144,8 @@ static bool x86_translate(X86Cpu *cpu, uint64_t lin, unsigned access, bool user,
 {
     /* PDPTE registers not loaded since the host set CR3/CR4 (KVM loads them at
      * KVM_SET_SREGS): load them now; if that fails the walk reads them from memory. */
-    if ((cpu->cr4 & X86_CR4_PAE_BIT) && !cpu->pdpte_loaded) x86_load_pdptes(cpu, cpu->cr3);
+    if ((cpu->cr4 & X86_CR4_PAE_BIT) && !cpu->pdpte_loaded && !x86_lma(cpu))
+        x86_load_pdptes(cpu, cpu->cr3);
     X86PagingRegs r = paging_regs(cpu);
     int st = x86_page_walk(&r, lin, pte_read, cpu, w);
     if (st == X86_WALK_NO_MEMORY) {
@@ -159,7 +169,7 @@ static NORETURN void page_fault(X86Cpu *cpu, uint64_t lin, uint32_t err)
     cpu->implicit_supervisor = false;
     if (err == X86_PF_NO_MEMORY) x86_unimplemented(cpu, "a page-table entry in memory that is not RAM");
     err &= ~X86_PF_REPORTED;
-    cpu->cr2 = (uint32_t)lin;
+    cpu->cr2 = x86_lin_wrap(cpu, lin);
     x86_fault(cpu, X86_EXC_PF, true, err);
 }
 
@@ -289,9 +299,10 @@ static void drop_if_on_page(X86TlbEntry *e, uint64_t vpage)
  * anywhere, so a region that may hold one is searched whole. */
 void x86_tlb_invalidate_page(X86Cpu *cpu, uint64_t lin)
 {
-    uint64_t vpage = (uint32_t)lin >> 12;
+    lin = x86_lin_wrap(cpu, lin);
+    uint64_t vpage = lin >> 12;
     x86_links_invalidate(cpu);
-    unsigned r = large_region((uint32_t)lin);
+    unsigned r = large_region(lin);
     if (!(cpu->tlb_large[r / 64] & (1ull << (r % 64)))) {
         unsigned i = (unsigned)vpage & (X86_TLB_SIZE - 1);
         drop_if_on_page(&cpu->tlb[i], vpage);
@@ -344,7 +355,7 @@ uint8_t *x86_ram_ptr(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
 
 uint8_t *x86_ram_ptr_known(X86Cpu *cpu, uint64_t lin, unsigned size, unsigned access)
 {
-    uint8_t *p = x86_ram_ptr(cpu, (uint32_t)lin, size, access);
+    uint8_t *p = x86_ram_ptr(cpu, x86_lin_wrap(cpu, lin), size, access);
     if (!p) x86_unimplemented(cpu, "internal error: memory checked as RAM is no longer RAM");
     return p;
 }
@@ -384,7 +395,7 @@ static void mmio_write(X86Cpu *cpu, uint64_t gpa, uint64_t lin, unsigned size, u
     cpu->mmio_wq_head = 1;
     if (n > 0) return;            /* reported by the next runs */
     cpu->exit.rip = cpu->rip;     /* the instruction; RIP will be past it at the exit */
-    cpu->exit.linear = (uint32_t)(cpu->cs.base + cpu->rip);
+    cpu->exit.linear = x86_code_lin(cpu);
     cpu->exit.mmio.gpa = gpa;
     cpu->exit.mmio.linear = lin;
     cpu->exit.mmio.size = (uint8_t)size;
@@ -409,7 +420,7 @@ static uint64_t read_split(X86Cpu *cpu, uint64_t lin, unsigned size)
 {
     uint64_t v = 0;
     for (unsigned off = 0; off < size;) {
-        uint64_t l = (uint32_t)(lin + off), gpa;   /* linear addresses wrap at 4 GiB */
+        uint64_t l = x86_lin_wrap(cpu, lin + off), gpa;   /* wraps at 4 GiB outside IA-32e mode */
         unsigned n = first_page_part(l, size - off);
         const uint8_t *h = tlb_fill(cpu, l, X86_ACCESS_READ, &gpa);
         uint64_t part = 0;
@@ -431,7 +442,7 @@ static void write_split(X86Cpu *cpu, uint64_t lin, unsigned size, uint64_t v)
 {
     unsigned first = first_page_part(lin, size);
     const unsigned len[2] = {first, size - first};
-    uint64_t l[2] = {lin, (uint32_t)(lin + first)}, gpa[2];
+    uint64_t l[2] = {lin, x86_lin_wrap(cpu, lin + first)}, gpa[2];
     uint8_t *h[2];
     for (int p = 0; p < 2; p++) h[p] = tlb_fill(cpu, l[p], X86_ACCESS_WRITE, &gpa[p]);
     for (int p = 0; p < 2; p++) {
