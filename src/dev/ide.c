@@ -637,6 +637,19 @@ static uint8_t atapi_data_in(IdeChannel *ch)
 /* The commands of a packet device (ATA-6 9.12): PACKET, IDENTIFY PACKET DEVICE, and the
  * few others it must take; IDENTIFY DEVICE is aborted with the signature in place, which
  * is how a driver tells a packet device. */
+/* The IDENTIFY (PACKET) DEVICE block just built goes to the host: one sector of data in. */
+static void send_identify(IdeChannel *ch)
+{
+    ch->identify = true;
+    ch->writing = false;
+    ch->transferring = true;
+    ch->left = 1;
+    ch->pos = 0;
+    ch->error = 0;
+    ch->status = ST_DRDY | ST_DSC | ST_DRQ;
+    set_irq(ch, true);
+}
+
 static void atapi_ata_command(IdeChannel *ch, IdeDrive *d, uint8_t cmd)
 {
     switch (cmd) {
@@ -656,14 +669,7 @@ static void atapi_ata_command(IdeChannel *ch, IdeDrive *d, uint8_t cmd)
     }
     case CMD_IDENTIFY_PACKET:
         identify_packet(ch);
-        ch->identify = true;
-        ch->writing = false;
-        ch->transferring = true;
-        ch->left = 1;
-        ch->pos = 0;
-        ch->error = 0;
-        ch->status = ST_DRDY | ST_DSC | ST_DRQ;
-        set_irq(ch, true);
+        send_identify(ch);
         return;
     case CMD_DEVICE_RESET:
         finish(ch, false);
@@ -704,14 +710,7 @@ static void command(IdeChannel *ch, uint8_t cmd)
     switch (cmd) {
     case CMD_IDENTIFY:
         identify(ch, d);
-        ch->identify = true;
-        ch->writing = false;
-        ch->transferring = true;
-        ch->left = 1;
-        ch->pos = 0;
-        ch->error = 0;
-        ch->status = ST_DRDY | ST_DSC | ST_DRQ;
-        set_irq(ch, true);
+        send_identify(ch);
         break;
     case CMD_READ_SECTORS:
     case CMD_READ_SECTORS_NR:
